@@ -1,0 +1,26 @@
+# Production image: the dashboard under gunicorn, migrations applied at start, non-root.
+# The project is installed from its source tree (editable) because the app reads migrations/
+# and templates/ beside its package, exactly as in a checkout.
+
+FROM node:20-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PORT=8000
+RUN useradd --create-home --uid 10001 app
+WORKDIR /srv/event-catalog
+COPY pyproject.toml README.md gunicorn.conf.py ./
+COPY analytics analytics
+COPY webapp webapp
+COPY migrations migrations
+COPY templates templates
+COPY scripts/start.sh scripts/start.sh
+RUN pip install --no-cache-dir -e . && mkdir -p instance && chown app:app instance
+COPY --from=assets /build/node_modules/htmx.org/dist/htmx.min.js webapp/static/vendor/htmx.min.js
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
+  CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"PORT\"]}/healthz', timeout=4)"
+CMD ["scripts/start.sh"]

@@ -1,0 +1,48 @@
+# The README's commands. Everything installs into .venv/ and node_modules/, nothing system-wide
+# except the browser the end-to-end tests need (scripts/system-deps.sh, only as root).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+COLLECTOR_PORT ?= 5100
+HTMX := webapp/static/vendor/htmx.min.js
+
+# `make run` talks to the local collector with a local key unless told otherwise.
+export SEGMENT_HOST ?= http://127.0.0.1:$(COLLECTOR_PORT)
+export SEGMENT_WRITE_KEY ?= local-development
+
+.PHONY: run test lint bench install clean
+
+$(BIN)/event-catalog: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+$(HTMX): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	mkdir -p $(dir $@)
+	cp node_modules/htmx.org/dist/htmx.min.js $@
+
+install: $(BIN)/event-catalog $(HTMX)
+
+run: install
+	$(BIN)/event-catalog db upgrade
+	@echo "Dashboard: http://127.0.0.1:$(PORT)   Collector: http://127.0.0.1:$(COLLECTOR_PORT)/messages"
+	$(BIN)/event-catalog collector --port $(COLLECTOR_PORT) & collector=$$!; \
+	trap 'kill $$collector 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/event-catalog run --host 127.0.0.1 --port $(PORT)
+
+test: install
+	bash scripts/system-deps.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/event-catalog lint
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) node_modules webapp/static/vendor .pytest_cache .mypy_cache .ruff_cache

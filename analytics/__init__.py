@@ -1,0 +1,155 @@
+"""Declare analytics events as code, send them through Segment, and audit every one.
+
+The module-level functions use one default client, set up by `init`::
+
+    import analytics
+    from analytics.scopes import ClusterScope
+    from analytics.tracks import ClusterProvisioningSuccess
+
+    analytics.init()  # SEGMENT_WRITE_KEY, SEGMENT_HOST and DATABASE_URL from the environment
+    receipt = analytics.track(
+        ClusterProvisioningSuccess(
+            scope=ClusterScope(user_id=1, project_id=2, cluster_id=3), cluster_type="eks", infra_id=9
+        )
+    )
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine
+from analytics.client import AnalyticsClient, Receipt
+from analytics.errors import (
+    AnalyticsError,
+    AuditWriteError,
+    DeliveryError,
+    EnqueueError,
+    NotInitializedError,
+    SchemaError,
+)
+from analytics.messages import build_message
+from analytics.spec import IdentifySpec, TrackSpec
+
+__all__ = [
+    "AnalyticsClient",
+    "AnalyticsError",
+    "AuditStatus",
+    "AuditWriteError",
+    "DeliveryError",
+    "EnqueueError",
+    "NotInitializedError",
+    "Receipt",
+    "SchemaError",
+    "Source",
+    "default_database_url",
+    "flush",
+    "identify",
+    "init",
+    "shutdown",
+    "track",
+]
+
+log = logging.getLogger(__name__)
+
+_default: AnalyticsClient | None = None
+
+
+def default_database_url() -> str:
+    """`DATABASE_URL`, else a SQLite file under `./instance/`, where `make run` keeps its data too."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{Path.cwd() / 'instance' / 'event-catalog.db'}"
+
+
+def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """Read a boolean environment variable (`1/true/yes/on`, `0/false/no/off`).
+
+    Args:
+        name: the variable.
+        default: the value when it is unset or empty.
+        environ: where to read it; this process's environment by default.
+
+    Raises:
+        ValueError: any other value, naming the variable.
+    """
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
+def init(
+    write_key: str | None = None,
+    *,
+    host: str | None = None,
+    database_url: str | None = None,
+    **options: Any,
+) -> AnalyticsClient:
+    """Create the default client, checking the audit database first.
+
+    Args:
+        write_key: the Segment write key; falls back to `SEGMENT_WRITE_KEY`, then
+            `SEGMENT_CLIENT_KEY` (the original package's name). Without one, messages are audited
+            as `disabled` and not sent.
+        host: the tracking API; falls back to `SEGMENT_HOST`, then Segment's own.
+        database_url: the audit database; falls back to `default_database_url()`.
+        **options: `AnalyticsClient` options (`source`, `raise_errors`) and Segment client
+            settings; `mask_personal_data` (default from `AUDIT_MASK_PERSONAL_DATA`, true).
+
+    Returns:
+        The client, also installed as the module default (a previous default is shut down).
+
+    Raises:
+        SchemaError: the audit database is not migrated to this library's revision.
+    """
+    global _default
+    key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
+    mask = options.pop("mask_personal_data", None)
+    store = AuditStore(
+        create_audit_engine(database_url or default_database_url()),
+        mask_personal_data=env_flag("AUDIT_MASK_PERSONAL_DATA", True) if mask is None else bool(mask),
+        mask_key=os.environ.get("AUDIT_MASK_KEY", "event-catalog").encode(),
+    )
+    store.check_schema()
+    client = AnalyticsClient(key, store=store, host=host or os.environ.get("SEGMENT_HOST") or None, **options)
+    previous, _default = _default, client
+    if previous is not None:
+        previous.shutdown()
+    return client
+
+
+def _not_initialised(spec: TrackSpec | IdentifySpec) -> Receipt:
+    message = build_message(spec)
+    log.warning("analytics.init() was not called: %s not audited, not sent", message.get("event", "identify"))
+    return Receipt(message["messageId"], None, message, NotInitializedError("call analytics.init() first"))
+
+
+def track(spec: TrackSpec, **kwargs: Any) -> Receipt:
+    """Audit and send a track message through the default client; see `AnalyticsClient.track`."""
+    return _default.track(spec, **kwargs) if _default is not None else _not_initialised(spec)
+
+
+def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
+    """Audit and send an identify message through the default client; see `AnalyticsClient.identify`."""
+    return _default.identify(spec, **kwargs) if _default is not None else _not_initialised(spec)
+
+
+def flush() -> None:
+    """Wait for the default client's queue to drain."""
+    if _default is not None:
+        _default.flush()
+
+
+def shutdown() -> None:
+    """Flush and stop the default client, and forget it."""
+    global _default
+    if _default is not None:
+        _default.shutdown()
+        _default = None

@@ -1,0 +1,226 @@
+"""The catalog: every event, scope and identify spec, read from the specs themselves.
+
+This is what the dashboard, the exports and `event-catalog lint` read. It is built from the spec
+registry, which specs join by being defined (`analytics.spec`), so nothing here lists events by
+hand. Property tables are derived from the JSON Schemas pydantic generates, so the catalog shows
+exactly what validation enforces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import Enum
+from functools import cached_property
+from typing import Any
+
+import analytics.identifiers  # noqa: F401  (defining the specs registers them)
+import analytics.tracks  # noqa: F401
+from analytics.events import SegmentEvent
+from analytics.scopes import SCOPES, UserScope
+from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
+
+AnySpec = type[TrackSpec] | type[IdentifySpec]
+
+
+@dataclass(frozen=True)
+class PropertyInfo:
+    """One property (or trait) as the catalog shows it.
+
+    Attributes:
+        name: the key in the Segment payload.
+        type: the JSON type, e.g. `integer`, `string`, `array of string`.
+        required: whether every message carries it.
+        description: what it means.
+        allowed_values: the closed set of values, when there is one.
+        example: a realistic value.
+        personal_data: whether it identifies a person.
+        from_scope: whether the scope adds it (ids) rather than the spec itself.
+    """
+
+    name: str
+    type: str
+    required: bool
+    description: str
+    allowed_values: tuple[Any, ...] | None
+    example: Any
+    personal_data: bool
+    from_scope: bool
+
+
+@dataclass(frozen=True)
+class SpecInfo:
+    """An event or identify spec with everything the catalog pages need.
+
+    Attributes:
+        name: the event string, or the identify spec's name.
+        constant: the `SegmentEvent` constant (the class name for identify specs).
+        kind: `track` or `identify`.
+        spec: the spec class.
+        properties: its properties (traits for identify specs), scope ids first.
+        json_schema: JSON Schema of its `properties` (or `traits`).
+    """
+
+    name: str
+    constant: str
+    kind: str
+    spec: AnySpec
+    properties: tuple[PropertyInfo, ...]
+    json_schema: dict[str, Any]
+
+    @property
+    def scope(self) -> type[UserScope]:
+        """The scope the spec requires."""
+        return self.spec.scope_class()
+
+    @property
+    def has_personal_data(self) -> bool:
+        """Whether any property identifies a person."""
+        return any(p.personal_data for p in self.properties)
+
+    def example_spec(self) -> TrackSpec | IdentifySpec:
+        """A valid spec built from the examples of its scope and properties."""
+        scope_cls = self.scope
+        scope = scope_cls(**{name: f.examples[0] for name, f in scope_cls.model_fields.items() if f.examples})
+        values = {name: f.examples[0] for name, f in self.spec.own_fields().items() if f.examples}
+        return self.spec(scope=scope, **values)
+
+    def example_payload(self) -> dict[str, Any]:
+        """The example spec's `properties` (or `traits`), exactly as a message would carry them."""
+        spec = self.example_spec()
+        return spec.properties() if isinstance(spec, TrackSpec) else spec.traits()
+
+
+def _describe_type(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tuple[Any, ...] | None, bool]:
+    """Reduce a property's JSON Schema to a readable type, its allowed values and nullability."""
+    if "$ref" in schema:
+        return _describe_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
+        nullable = len(options) < len(schema["anyOf"])
+        kind, allowed, _ = _describe_type(options[0], defs) if len(options) == 1 else ("any", None, False)
+        return kind, allowed, nullable
+    allowed = tuple(schema["enum"]) if "enum" in schema else None
+    kind = schema.get("type", "any")
+    if kind == "array":
+        item_kind, item_allowed, _ = _describe_type(schema.get("items", {}), defs)
+        return f"array of {item_kind}", item_allowed, False
+    return kind, allowed, False
+
+
+def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo, ...]:
+    defs = schema.get("$defs", {})
+    required = set(schema.get("required", ()))
+    from_scope = set(spec.scope_class().property_fields().values())
+    infos = []
+    for name, prop_schema in schema["properties"].items():
+        kind, allowed, _ = _describe_type(prop_schema, defs)
+        examples = prop_schema.get("examples") or [None]
+        infos.append(
+            PropertyInfo(
+                name=name,
+                type=kind,
+                required=name in required,
+                description=prop_schema.get("description", ""),
+                allowed_values=allowed,
+                example=examples[0],
+                personal_data=bool(prop_schema.get(PERSONAL_DATA_KEY)),
+                from_scope=name in from_scope,
+            )
+        )
+    return tuple(infos)
+
+
+def _info(spec: AnySpec) -> SpecInfo:
+    schema = spec.json_schema()
+    if issubclass(spec, TrackSpec):
+        name, constant, kind = str(spec.event), spec.event.name, "track"
+    else:
+        name, constant, kind = spec.name, spec.__name__, "identify"
+    return SpecInfo(name, constant, kind, spec, _property_infos(spec, schema), schema)
+
+
+class Catalog:
+    """A read-only view of a spec registry.
+
+    Args:
+        registry: the specs to show.
+        events: the enum of event names the specs should cover (lint compares the two).
+    """
+
+    def __init__(self, registry: SpecRegistry, events: type[Enum] = SegmentEvent) -> None:
+        self.registry = registry
+        self.event_names = events
+
+    @cached_property
+    def events(self) -> dict[str, SpecInfo]:
+        """Track specs by event string, in declaration order; the first spec wins a duplicate."""
+        infos: dict[str, SpecInfo] = {}
+        for spec in self.registry.tracks:
+            infos.setdefault(str(spec.event), _info(spec))
+        return infos
+
+    @cached_property
+    def identifiers(self) -> dict[str, SpecInfo]:
+        """Identify specs by name, in declaration order."""
+        infos: dict[str, SpecInfo] = {}
+        for spec in self.registry.identifiers:
+            infos.setdefault(spec.name, _info(spec))
+        return infos
+
+    @property
+    def scopes(self) -> tuple[type[UserScope], ...]:
+        """Every scope, widest first."""
+        return SCOPES
+
+    def event(self, name: str) -> SpecInfo:
+        """Look an event up by its string or its constant.
+
+        Raises:
+            KeyError: no such event in the catalog.
+        """
+        if name in self.events:
+            return self.events[name]
+        for info in self.events.values():
+            if info.constant == name:
+                return info
+        raise KeyError(name)
+
+    def identifier(self, name: str) -> SpecInfo:
+        """Look an identify spec up by its name or class name.
+
+        Raises:
+            KeyError: no such identify spec.
+        """
+        for info in self.identifiers.values():
+            if name in (info.name, info.constant):
+                return info
+        raise KeyError(name)
+
+    def spec_info(self, spec: AnySpec) -> SpecInfo:
+        """The catalog entry of a spec class."""
+        if issubclass(spec, TrackSpec):
+            return self.events[str(spec.event)]
+        return self.identifiers[spec.name]
+
+    def events_using(self, scope: type[UserScope]) -> list[SpecInfo]:
+        """Events whose spec requires exactly this scope."""
+        return [info for info in self.events.values() if info.scope is scope]
+
+    def schema_bundle(self) -> dict[str, Any]:
+        """Every JSON Schema, keyed by event string and identify name, without the version."""
+        return {
+            "events": {name: info.json_schema for name, info in self.events.items()},
+            "identifiers": {name: info.json_schema for name, info in self.identifiers.items()},
+        }
+
+    @cached_property
+    def version(self) -> str:
+        """A content hash of the schema bundle: it changes exactly when what is sent can change."""
+        canonical = json.dumps(self.schema_bundle(), sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+CATALOG = Catalog(REGISTRY)
+"""The shipped catalog."""

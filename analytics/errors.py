@@ -1,0 +1,35 @@
+"""Errors the library reports: in a receipt by default, raised with `raise_errors=True`."""
+
+from __future__ import annotations
+
+
+class AnalyticsError(Exception):
+    """Base of every error this library reports."""
+
+
+class EnqueueError(AnalyticsError):
+    """The Segment client refused a message: its queue was full or the message was over 32 KB."""
+
+
+class DeliveryError(AnalyticsError):
+    """A synchronous send reached the endpoint (or tried to) and did not get a 2xx answer.
+
+    Attributes:
+        http_status: the endpoint's status code, or None when it could not be reached.
+    """
+
+    def __init__(self, message: str, http_status: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+
+
+class AuditWriteError(AnalyticsError):
+    """The audit log could not record a message, so it was not sent (nothing leaves unaudited)."""
+
+
+class SchemaError(AnalyticsError):
+    """The audit database's schema is missing or at another revision than this library expects."""
+
+
+class NotInitializedError(AnalyticsError):
+    """`analytics.track`/`identify` was called before `analytics.init`."""

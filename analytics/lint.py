@@ -1,0 +1,224 @@
+"""`event-catalog lint`: naming and completeness rules for the catalog.
+
+The rules keep new events consistent; the shipped catalog breaks some of them in strings that
+production data already carries. Those strings are not renamed (that would split every chart in
+two): each is listed in `EXCEPTIONS` with the reason, and an exception that no longer matches a
+finding is itself reported, so the list cannot go stale.
+
+Codes:
+    EC001 constant is not [Noun][Verb][Subverb] in PascalCase
+    EC002 event string is not Title Case
+    EC003 two event strings differ only in case, spacing or punctuation
+    EC004 two constants differ only in case
+    EC005 a spec or property has no description
+    EC006 a property name is not snake_case
+    EC007 an enum constant has no track spec
+    EC008 a track spec names an event that is not in the enum
+    EC009 two specs for the same event (or identify name)
+    EC010 event string does not start with the constant's noun (Object Action order)
+    EC011 event string ends with the redundant word "Event"
+    EC012 a documented exception matches no finding any more
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+from analytics.spec import IdentifySpec, SpecRegistry, TrackSpec
+
+EXCEPTIONS: Mapping[tuple[str, str], str] = {
+    ("EC010", "UserCreate"): '"New User" is the sign-up event every growth dashboard is built on.',
+    (
+        "EC010",
+        "ProjectCreate",
+    ): '"New Project Event" has been sent since the first release; renaming splits history.',
+    ("EC011", "ProjectCreate"): "Same string as above: kept for continuity with historical data.",
+    ("EC010", "ApplicationDeploymentWebhook"): (
+        '"Triggered Re-deploy via Webhook" is matched by name in the deployment-frequency report.'
+    ),
+    (
+        "EC002",
+        "ApplicationDeploymentWebhook",
+    ): "Same string as above: kept for continuity with historical data.",
+    ("EC010", "QuotaIncreaseRequested"): (
+        '"AWS Quota Increase Requested" groups with the other AWS onboarding events in Segment.'
+    ),
+}
+"""Findings accepted on purpose, keyed by (code, subject), with the reason."""
+
+_WORD = re.compile(r"[A-Z]{2,}(?=[A-Z][a-z]|\d|$)|[A-Z][a-z0-9]*")
+_PASCAL = re.compile(r"^(?:[A-Z]{2,}(?=[A-Z][a-z]|\d|$)|[A-Z][a-z0-9]+)+$")
+_SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+# Minor words that Title Case leaves in lower case unless they open or close the string.
+_MINOR_WORDS = frozenset(
+    {"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "the", "to", "via"}
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One broken rule.
+
+    Attributes:
+        code: the rule's code (`EC001`…).
+        subject: what breaks it: an enum constant, spec class or `Spec.property`.
+        message: what is wrong, in one line.
+    """
+
+    code: str
+    subject: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.code} {self.message}"
+
+
+@dataclass
+class LintReport:
+    """Findings that fail the lint, and those accepted by a documented exception.
+
+    Attributes:
+        findings: what must be fixed (or excepted).
+        excepted: findings matched by `EXCEPTIONS`, each with its reason.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    excepted: list[tuple[Finding, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the catalog passes."""
+        return not self.findings
+
+
+def pascal_words(constant: str) -> list[str]:
+    """Split a PascalCase constant into words, keeping acronyms whole (`AWSInputted` → AWS, Inputted)."""
+    return _WORD.findall(constant)
+
+
+def is_title_case(text: str) -> bool:
+    """Whether every word (and hyphenated part) is capitalised, minor words aside."""
+    words = text.split()
+    for position, word in enumerate(words):
+        is_edge = position in (0, len(words) - 1)
+        if not is_edge and word in _MINOR_WORDS:
+            continue
+        if any(not part[:1].isupper() and not part[:1].isdigit() for part in word.split("-")):
+            return False
+    return True
+
+
+def _normalised(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.casefold())
+
+
+def _check_constants(events: type[Enum]) -> Iterable[Finding]:
+    by_lower: dict[str, list[str]] = defaultdict(list)
+    for constant in events.__members__:
+        by_lower[constant.lower()].append(constant)
+        if not _PASCAL.match(constant) or len(pascal_words(constant)) < 2:
+            yield Finding("EC001", constant, "constant should be [Noun][Verb][Subverb] in PascalCase")
+    for constants in by_lower.values():
+        for other in constants[1:]:
+            yield Finding("EC004", other, f"constant differs from {constants[0]} only in case")
+
+
+def _check_strings(events: type[Enum]) -> Iterable[Finding]:
+    by_normal: dict[str, list[str]] = defaultdict(list)
+    for constant, member in events.__members__.items():
+        text = str(member.value)
+        by_normal[_normalised(text)].append(constant)
+        if not is_title_case(text):
+            yield Finding("EC002", constant, f'event string "{text}" is not Title Case')
+        noun = pascal_words(constant)[:1]
+        if noun and not text.casefold().startswith(noun[0].casefold()):
+            yield Finding(
+                "EC010", constant, f'event string "{text}" does not start with the noun "{noun[0]}"'
+            )
+        if text.split()[-1:] == ["Event"]:
+            yield Finding("EC011", constant, f'event string "{text}" ends with the redundant word "Event"')
+    for constants in by_normal.values():
+        for other in constants[1:]:
+            yield Finding("EC003", other, f"event string duplicates the one of {constants[0]}")
+
+
+def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]:
+    if not spec.summary():
+        yield Finding("EC005", spec.__name__, "spec has no description (its docstring)")
+    names = dict(spec.own_fields())
+    if issubclass(spec, TrackSpec):
+        scope = spec.scope_class()
+        names.update({prop: scope.model_fields[name] for name, prop in scope.property_fields().items()})
+    for name, info in names.items():
+        if not _SNAKE.match(name):
+            yield Finding("EC006", f"{spec.__name__}.{name}", "property name should be snake_case")
+        if not info.description:
+            yield Finding("EC005", f"{spec.__name__}.{name}", "property has no description")
+
+
+def _check_coverage(events: type[Enum], registry: SpecRegistry) -> Iterable[Finding]:
+    members = set(events.__members__.values())
+    covered: dict[object, str] = {}
+    for spec in registry.tracks:
+        if spec.event not in members:
+            yield Finding(
+                "EC008", spec.__name__, f'track spec names "{spec.event}", which is not in the enum'
+            )
+        elif spec.event in covered:
+            yield Finding(
+                "EC009", spec.__name__, f'second spec for "{spec.event}" (first: {covered[spec.event]})'
+            )
+        else:
+            covered[spec.event] = spec.__name__
+    for constant, member in events.__members__.items():
+        if member not in covered:
+            yield Finding("EC007", constant, f'"{member.value}" has no track spec')
+    names: dict[str, str] = {}
+    for identifier in registry.identifiers:
+        if identifier.name in names:
+            yield Finding("EC009", identifier.__name__, f'second identify spec named "{identifier.name}"')
+        names.setdefault(identifier.name, identifier.__name__)
+
+
+def lint(
+    events: type[Enum],
+    registry: SpecRegistry,
+    exceptions: Mapping[tuple[str, str], str] = EXCEPTIONS,
+) -> LintReport:
+    """Check a catalog's names and completeness.
+
+    Args:
+        events: the enum of event names.
+        registry: the specs.
+        exceptions: findings accepted on purpose, keyed by (code, subject), with the reason.
+
+    Returns:
+        The findings that fail, and those accepted by an exception.
+    """
+    found: list[Finding] = [
+        *_check_constants(events),
+        *_check_strings(events),
+        *_check_coverage(events, registry),
+    ]
+    for track in registry.tracks:
+        found.extend(_check_spec(track))
+    for identifier in registry.identifiers:
+        found.extend(_check_spec(identifier))
+    report = LintReport()
+    used: set[tuple[str, str]] = set()
+    for finding in found:
+        key = (finding.code, finding.subject)
+        if key in exceptions:
+            used.add(key)
+            report.excepted.append((finding, exceptions[key]))
+        else:
+            report.findings.append(finding)
+    for code, subject in exceptions.keys() - used:
+        report.findings.append(
+            Finding("EC012", subject, f"exception for {code} matches no finding; remove it")
+        )
+    return report

@@ -1,0 +1,285 @@
+"""Base classes for track and identify specs, and the registry they enrol in by being defined.
+
+A spec is a pydantic model: one class per event (or identify call), its scope as a typed field and
+its own properties as further fields. Defining a subclass with its catalog metadata as class
+arguments registers it; there is no second place to list it, so an event cannot be added to the
+package without the catalog knowing about it::
+
+    class ClusterProvisioningSuccess(
+        TrackSpec, event=SegmentEvent.ClusterProvisioningSuccess, category=Category.PROVISIONING,
+        owner=Team.INFRASTRUCTURE,
+    ):
+        \"\"\"A new cluster finished provisioning and is ready to use.\"\"\"
+
+        scope: ClusterScope
+        cluster_type: ClusterKind = prop("Kind of cluster.", example=ClusterKind.EKS)
+"""
+
+from __future__ import annotations
+
+import inspect
+from copy import copy
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from analytics.events import SegmentEvent
+from analytics.scopes import UserScope
+
+PERSONAL_DATA_KEY = "x-personal-data"
+"""JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class Status(StrEnum):
+    """Lifecycle of an event or identify spec."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+
+
+class Category(StrEnum):
+    """The groups of the original package, in its order."""
+
+    ONBOARDING = "Onboarding"
+    PROVISIONING = "Provisioning and connections"
+    LAUNCH = "Launch flow"
+    DELETION = "Delete events"
+    APPS = "Apps"
+    INFRASTRUCTURE = "New infrastructure flow"
+    IDENTITY = "Identity"
+
+
+class Team(StrEnum):
+    """Owning teams: who to ask about an event, and who approves changes to it."""
+
+    GROWTH = "growth"
+    INFRASTRUCTURE = "infrastructure"
+    APPLICATIONS = "applications"
+    IDENTITY = "identity"
+
+
+def prop(description: str, *, example: Any, personal_data: bool = False, **constraints: Any) -> Any:
+    """Declare a spec property with the metadata the catalog shows.
+
+    Args:
+        description: what the value means, in words a product manager understands.
+        example: a realistic value; it feeds the catalog, the tester's placeholders and the
+            generated example payloads.
+        personal_data: whether the value identifies a person; such values are masked in the audit
+            log unless configured otherwise.
+        **constraints: further `pydantic.Field` arguments (`default`, `min_length`, …).
+
+    Returns:
+        A `pydantic.Field` carrying all of the above in its JSON Schema.
+    """
+    extra: dict[str, Any] = {PERSONAL_DATA_KEY: True} if personal_data else {}
+    return Field(description=description, examples=[example], json_schema_extra=extra, **constraints)
+
+
+class SpecRegistry:
+    """Every spec class defined so far, in definition order.
+
+    Duplicates are kept rather than refused so that `event-catalog lint` can report them with both
+    class names instead of the import failing halfway.
+    """
+
+    def __init__(self) -> None:
+        self.tracks: list[type[TrackSpec]] = []
+        self.identifiers: list[type[IdentifySpec]] = []
+
+
+REGISTRY = SpecRegistry()
+"""The registry of the shipped catalog; tests pass a registry of their own to keep it clean."""
+
+
+class _Spec(BaseModel):
+    """What track and identify specs share: immutability, strictness and catalog metadata."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: ClassVar[Category]
+    owner: ClassVar[str]
+    status: ClassVar[Status]
+    scope: UserScope
+
+    def __init_subclass__(cls, **catalog_metadata: Any) -> None:
+        """Accept the catalog metadata class arguments; `__pydantic_init_subclass__` reads them."""
+        super().__init_subclass__()
+
+    @classmethod
+    def summary(cls) -> str:
+        """The docstring's first line: the one-line description a product manager reads."""
+        return cls.description().split("\n", 1)[0]
+
+    @classmethod
+    def description(cls) -> str:
+        """The whole docstring, which also says how a scope was chosen where the source was silent."""
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    @classmethod
+    def scope_class(cls) -> type[UserScope]:
+        """The scope this spec requires."""
+        annotation = cls.model_fields["scope"].annotation
+        assert isinstance(annotation, type) and issubclass(annotation, UserScope)
+        return annotation
+
+    @classmethod
+    def own_fields(cls) -> dict[str, Any]:
+        """The spec's own property fields (everything but the scope), by name."""
+        return {name: field for name, field in cls.model_fields.items() if name != "scope"}
+
+    @classmethod
+    def personal_data_keys(cls) -> frozenset[str]:
+        """Names of the payload keys that hold personal data."""
+        keys = set()
+        for name, field in cls.own_fields().items():
+            extra = field.json_schema_extra
+            if isinstance(extra, dict) and extra.get(PERSONAL_DATA_KEY):
+                keys.add(name)
+        return frozenset(keys)
+
+    def own_values(self) -> dict[str, Any]:
+        """The spec's own values as JSON types; optional values left unset are not sent."""
+        return self.model_dump(mode="json", exclude={"scope"}, exclude_none=True)
+
+    @classmethod
+    def _payload_model(cls, title: str, fields: dict[str, Any]) -> type[BaseModel]:
+        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            f"{cls.__name__}Payload",
+            __config__=ConfigDict(extra="forbid", title=title),
+            __doc__=cls.summary(),
+            **{name: (field.annotation, copy(field)) for name, field in fields.items()},
+        )
+        return model
+
+    @classmethod
+    def catalog_keywords(cls) -> dict[str, Any]:
+        """Catalog metadata as `x-` keywords, so an exported schema bundle can be diffed alone."""
+        return {
+            "x-category": str(cls.category),
+            "x-owner": str(cls.owner),
+            "x-status": str(cls.status),
+            "x-scope": cls.scope_class().label,
+        }
+
+    @classmethod
+    def _schema(cls, model: type[BaseModel], schema_id: str) -> dict[str, Any]:
+        schema = model.model_json_schema()
+        return {"$schema": JSON_SCHEMA_DIALECT, "$id": schema_id, **schema, **cls.catalog_keywords()}
+
+
+class TrackSpec(_Spec):
+    """Base of every track spec.
+
+    Attributes:
+        event: the `SegmentEvent` this spec builds.
+        category: the catalog group.
+        owner: the owning team.
+        status: active or deprecated.
+        replaced_by: for a deprecated event, the event to send instead.
+    """
+
+    event: ClassVar[SegmentEvent]
+    replaced_by: ClassVar[SegmentEvent | None] = None
+
+    @classmethod
+    def __pydantic_init_subclass__(
+        cls,
+        *,
+        event: SegmentEvent | None = None,
+        category: Category | None = None,
+        owner: str | None = None,
+        status: Status = Status.ACTIVE,
+        replaced_by: SegmentEvent | None = None,
+        registry: SpecRegistry = REGISTRY,
+        **kwargs: Any,
+    ) -> None:
+        """Record the catalog metadata and register the class; a class without `event` is a base."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if event is None:
+            return
+        if category is None or owner is None:
+            raise TypeError(f"{cls.__name__}: a track spec needs category= and owner= as well as event=")
+        cls.event, cls.category, cls.owner = event, category, owner
+        cls.status, cls.replaced_by = status, replaced_by
+        registry.tracks.append(cls)
+
+    @classmethod
+    def catalog_keywords(cls) -> dict[str, Any]:
+        """The shared keywords plus the event's constant and, when deprecated, its replacement."""
+        keywords = {**super().catalog_keywords(), "x-event": cls.event.name}
+        if cls.replaced_by is not None:
+            keywords["x-replaced-by"] = str(cls.replaced_by)
+        return keywords
+
+    def properties(self) -> dict[str, Any]:
+        """The Segment `properties`: the scope's ids, then the spec's own values."""
+        return {**self.scope.id_properties(), **self.own_values()}
+
+    @classmethod
+    def property_fields(cls) -> dict[str, Any]:
+        """Every property the event carries, by Segment name: the scope's ids, then its own."""
+        scope = cls.scope_class()
+        fields = {prop: scope.model_fields[name] for name, prop in scope.property_fields().items()}
+        return {**fields, **cls.own_fields()}
+
+    @classmethod
+    def payload_model(cls) -> type[BaseModel]:
+        """A flat pydantic model of `properties`, so stored payloads can be validated again."""
+        return cls._payload_model(str(cls.event), cls.property_fields())
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """JSON Schema (draft 2020-12) of the event's `properties`, generated by pydantic."""
+        return cls._schema(cls.payload_model(), f"event-catalog:events/{cls.__name__}")
+
+
+class IdentifySpec(_Spec):
+    """Base of every identify spec: who a user is, sent on register, login and profile update.
+
+    Attributes:
+        name: the identify call's name in the catalog ("Register", …).
+    """
+
+    name: ClassVar[str]
+
+    @classmethod
+    def __pydantic_init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        owner: str | None = None,
+        status: Status = Status.ACTIVE,
+        registry: SpecRegistry = REGISTRY,
+        **kwargs: Any,
+    ) -> None:
+        """Record the catalog metadata and register the class; a class without `name` is a base."""
+        super().__pydantic_init_subclass__(**kwargs)
+        if name is None:
+            return
+        if owner is None:
+            raise TypeError(f"{cls.__name__}: an identify spec needs owner= as well as name=")
+        cls.name, cls.owner, cls.status, cls.category = name, owner, status, Category.IDENTITY
+        registry.identifiers.append(cls)
+
+    def traits(self) -> dict[str, Any]:
+        """The Segment `traits`: the spec's own values."""
+        return self.own_values()
+
+    @classmethod
+    def property_fields(cls) -> dict[str, Any]:
+        """Every trait, by Segment name."""
+        return cls.own_fields()
+
+    @classmethod
+    def payload_model(cls) -> type[BaseModel]:
+        """A flat pydantic model of `traits`, so stored payloads can be validated again."""
+        return cls._payload_model(cls.name, cls.property_fields())
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """JSON Schema (draft 2020-12) of the identify call's `traits`, generated by pydantic."""
+        return cls._schema(cls.payload_model(), f"event-catalog:identifiers/{cls.__name__}")

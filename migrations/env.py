@@ -1,0 +1,50 @@
+"""Alembic environment for the shared audit/dashboard models, run through Flask-Migrate."""
+
+import logging
+from logging.config import fileConfig
+
+from alembic import context
+from flask import current_app
+
+config = context.config
+# Keep loggers configured before migrations ran (the library's, the app's): Alembic's default
+# would silence every existing logger in a long-running process.
+if config.config_file_name is not None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+logger = logging.getLogger("alembic.env")
+
+target_db = current_app.extensions["migrate"].db
+config.set_main_option(
+    "sqlalchemy.url", target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
+)
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL for the migrations without a database connection (`db upgrade --sql`)."""
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"), target_metadata=target_db.metadata, literal_binds=True
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    """Apply the migrations over a connection; an autogenerate with no change writes no file."""
+
+    def process_revision_directives(context, revision, directives):  # noqa: ARG001
+        if getattr(config.cmd_opts, "autogenerate", False) and directives[0].upgrade_ops.is_empty():
+            directives[:] = []
+            logger.info("No changes in schema detected.")
+
+    conf_args = dict(current_app.extensions["migrate"].configure_args)
+    conf_args.setdefault("process_revision_directives", process_revision_directives)
+    with target_db.engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

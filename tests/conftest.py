@@ -1,0 +1,137 @@
+"""Shared fixtures: the app, its clients, real databases (SQLite and PostgreSQL) and a collector."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import Engine
+
+from analytics.audit import AuditStore, create_audit_engine
+from analytics.collector import Collector
+from webapp import create_app
+
+# The server every storage test also runs against; CI starts it if it is down.
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+_RUN_ID = uuid.uuid4().hex[:8]
+_counter = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests configure through arguments; a developer's own settings must not leak in."""
+    for name in ("DATABASE_URL", "SEGMENT_WRITE_KEY", "SEGMENT_CLIENT_KEY", "SEGMENT_HOST", "SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _postgres_database() -> Iterator[str]:
+    """A fresh database on the real server, unique to this run and test, dropped afterwards."""
+    name = f"ec_test_{_RUN_ID}_{next(_counter)}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind: storage tests run on both."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'audit.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """An empty SQLite database, for tests that are not about storage."""
+    return f"sqlite:///{tmp_path / 'audit.db'}"
+
+
+def migrate_to_head(database_url: str) -> None:
+    """Apply every migration, exactly as `event-catalog db upgrade` does."""
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    with app.app_context():
+        upgrade()
+        from webapp.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A migrated database of each kind."""
+    migrate_to_head(empty_database_url)
+    return empty_database_url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the migrated database, disposed afterwards."""
+    engine = create_audit_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: Engine) -> AuditStore:
+    """The audit store on each kind of database."""
+    return AuditStore(engine)
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[AuditStore]:
+    """The audit store on a migrated SQLite file, for delivery tests."""
+    migrate_to_head(sqlite_url)
+    engine = create_audit_engine(sqlite_url)
+    yield AuditStore(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    """A local collector on a free port."""
+    with Collector() as running:
+        yield running
+
+
+@pytest.fixture
+def app(sqlite_url: str, collector: Collector) -> Iterator[Flask]:
+    """The dashboard on a migrated SQLite database, sending to the local collector."""
+    migrate_to_head(sqlite_url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": sqlite_url,
+            "SEGMENT_WRITE_KEY": "test-key",
+            "SEGMENT_HOST": collector.url,
+        }
+    )
+    yield app
+    with app.app_context():
+        from webapp.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client for the dashboard."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    """A CLI runner for the dashboard's commands."""
+    return app.test_cli_runner()

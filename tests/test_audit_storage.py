@@ -1,0 +1,122 @@
+"""The audit store and its migrations, on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
+
+from analytics.audit import SCHEMA_REVISION, AuditStatus, AuditStore, Base, create_audit_engine, mask_value
+from analytics.catalog import CATALOG
+from analytics.errors import SchemaError
+from analytics.messages import build_message
+from analytics.tracks import UserCreate
+
+
+def _message(constant: str = "ClusterProvisioningSuccess") -> dict:  # type: ignore[type-arg]
+    return build_message(CATALOG.event(constant).example_spec())
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_migrations_head_is_the_revision_the_library_expects(engine: Engine) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from webapp import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_heads() == [SCHEMA_REVISION]
+    AuditStore(engine).check_schema()
+
+
+def test_check_schema_refuses_an_unmigrated_database(empty_database_url: str) -> None:
+    engine = create_audit_engine(empty_database_url)
+    try:
+        with pytest.raises(SchemaError, match=r"has no schema: run `event-catalog db upgrade`"):
+            AuditStore(engine).check_schema()
+    finally:
+        engine.dispose()
+
+
+def test_check_schema_refuses_a_database_at_another_revision(engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    with pytest.raises(SchemaError, match="is at schema revision 0000_older, this library needs"):
+        AuditStore(engine).check_schema()
+
+
+def test_record_keeps_the_filter_columns_and_the_whole_message(store: AuditStore) -> None:
+    message = _message()
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    entry = store.entry(message["messageId"])
+    assert entry is not None
+    assert (entry.type, entry.event, entry.user_id, entry.project_id, entry.cluster_id) == (
+        "track",
+        "Cluster Provisioning Success",
+        "1",
+        12,
+        4,
+    )
+    assert (entry.status, entry.source, entry.catalog_version) == ("pending", "application", CATALOG.version)
+    assert entry.payload == message
+
+
+def test_message_id_is_unique(store: AuditStore) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    message = _message()
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    with pytest.raises(IntegrityError):
+        store.record(message, status=AuditStatus.PENDING, source="replay")
+
+
+def test_outcomes_move_the_status_and_add_attempts(store: AuditStore) -> None:
+    message = _message()
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    store.record_outcome([message["messageId"]], AuditStatus.FAILED, http_status=500, error="boom")
+    failed = store.entry(message["messageId"])
+    assert failed is not None and (failed.status, failed.http_status, failed.error) == ("failed", 500, "boom")
+    store.record_outcome([message["messageId"]], AuditStatus.DELIVERED, http_status=200, latency_ms=12.5)
+    store.record_outcome([message["messageId"]], AuditStatus.FAILED, http_status=503, error="late")
+    entry = store.entry(message["messageId"])
+    assert entry is not None and (entry.status, entry.http_status, entry.error) == ("delivered", 200, None)
+    attempts = store.attempts(message["messageId"])
+    assert [(a.outcome, a.http_status) for a in attempts] == [
+        ("failed", 500),
+        ("delivered", 200),
+        ("failed", 503),
+    ]
+    assert attempts[1].latency_ms == 12.5
+
+
+def test_personal_data_is_masked_by_default_and_kept_when_configured(engine: Engine) -> None:
+    spec = CATALOG.event("New User").example_spec()
+    masked, clear = build_message(spec), build_message(spec)
+    AuditStore(engine).record(
+        masked, status=AuditStatus.PENDING, source="application", personal_data_keys={"email"}
+    )
+    AuditStore(engine, mask_personal_data=False).record(
+        clear, status=AuditStatus.PENDING, source="application", personal_data_keys={"email"}
+    )
+    masked_entry, clear_entry = (
+        AuditStore(engine).entry(masked["messageId"]),
+        AuditStore(engine).entry(clear["messageId"]),
+    )
+    assert masked_entry is not None and clear_entry is not None
+    assert masked_entry.payload["properties"]["email"] == mask_value("ada@example.com", b"event-catalog")
+    assert "ada@example.com" not in str(masked_entry.payload)
+    assert clear_entry.payload["properties"]["email"] == "ada@example.com"
+    assert UserCreate.personal_data_keys() == {"email"}
+
+
+def test_mask_is_keyed_and_deterministic() -> None:
+    assert mask_value("a@b.c", b"k1") == mask_value("a@b.c", b"k1")
+    assert mask_value("a@b.c", b"k1") != mask_value("a@b.c", b"k2")
+    assert mask_value("a@b.c", b"k1").startswith("masked:")

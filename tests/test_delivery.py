@@ -1,0 +1,257 @@
+"""Delivery through the real Segment client to the local collector over real HTTP, with audit statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import analytics
+from analytics import AnalyticsClient, AuditStatus, AuditStore, EnqueueError
+from analytics.catalog import CATALOG
+from analytics.collector import Collector
+from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
+from analytics.scopes import ApplicationScope
+from analytics.tracks import ApplicationDeploymentWebhook
+
+# Small budgets: the defaults retry for hours, a test needs an answer in seconds.
+FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
+
+
+@pytest.fixture
+def make_client(collector: Collector) -> Iterator[Any]:
+    """Build clients against the collector and shut them all down afterwards."""
+    clients: list[AnalyticsClient] = []
+
+    def build(store: AuditStore, write_key: str | None = "test-key", **options: Any) -> AnalyticsClient:
+        client = AnalyticsClient(
+            write_key, store=store, host=options.pop("host", collector.url), **{**FAST, **options}
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.shutdown()
+
+
+def _example(constant: str) -> Any:
+    return CATALOG.event(constant).example_spec()
+
+
+def _status(store: AuditStore, message_id: str) -> str:
+    entry = store.entry(message_id)
+    assert entry is not None
+    return entry.status
+
+
+def test_single_event_is_audited_pending_then_delivered(
+    store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(store)
+    receipt = client.track(_example("ClusterProvisioningSuccess"))
+    assert receipt.ok and receipt.status is AuditStatus.PENDING
+    client.flush()
+    assert _status(store, receipt.message_id) == "delivered"
+    assert collector.received() == [receipt.message]
+    [attempt] = store.attempts(receipt.message_id)
+    assert (attempt.outcome, attempt.http_status) == ("delivered", 200)
+    assert attempt.latency_ms is not None and attempt.latency_ms > 0
+
+
+def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store)
+    receipt = client.identify(CATALOG.identifier("Register").example_spec())
+    client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == "delivered" and entry.type == "identify"
+    assert collector.received()[0]["traits"]["email"] == "ada@example.com"
+    assert entry.payload["traits"]["email"].startswith("masked:")
+
+
+def test_a_batch_of_events_is_delivered_in_one_request(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store, upload_interval=0.5)
+    receipts = [client.track(info.example_spec()) for info in list(CATALOG.events.values())[:20]]
+    client.flush()
+    assert {_status(sqlite_store, r.message_id) for r in receipts} == {"delivered"}
+    assert collector.stats.batches < 20
+    assert [m["messageId"] for m in collector.received()] == [r.message_id for r in receipts]
+
+
+def test_message_over_32kb_is_dropped_with_an_enqueue_error(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store)
+    scope = ApplicationScope(
+        user_id=1, project_id=2, cluster_id=3, app_name="web", app_namespace="d", chart_name="w"
+    )
+    receipt = client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
+    assert receipt.status is AuditStatus.DROPPED
+    assert isinstance(receipt.error, EnqueueError)
+    assert "over Segment's 32 KB limit" in str(receipt.error)
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == "dropped" and "32 KB" in (entry.error or "")
+    client.flush()
+    assert collector.received() == []
+
+
+def test_raise_errors_raises_the_enqueue_error_instead(sqlite_store: AuditStore, make_client: Any) -> None:
+    client = make_client(sqlite_store, raise_errors=True)
+    scope = ApplicationScope(
+        user_id=1, project_id=2, cluster_id=3, app_name="web", app_namespace="d", chart_name="w"
+    )
+    with pytest.raises(EnqueueError):
+        client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
+
+
+def test_full_queue_drops_with_a_reason(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    collector.inject(None, latency=1.0)
+    client = make_client(sqlite_store, max_queue_size=1, upload_size=1)
+    receipts = [client.track(_example("ProjectCreate")) for _ in range(6)]
+    dropped = [r for r in receipts if r.status is AuditStatus.DROPPED]
+    assert len(dropped) >= 3
+    assert all(isinstance(r.error, EnqueueError) and "queue is full" in str(r.error) for r in dropped)
+    client.flush()
+    for receipt in receipts:
+        expected = "dropped" if receipt in dropped else "delivered"
+        assert _status(sqlite_store, receipt.message_id) == expected
+
+
+def test_unknown_write_key_is_accepted_like_segment_does(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store, write_key="not-a-real-key")
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, receipt.message_id) == "delivered"
+
+
+def test_wrong_write_key_on_a_strict_collector_fails_with_the_endpoint_error(
+    sqlite_store: AuditStore, make_client: Any
+) -> None:
+    with Collector(write_keys={"the-right-key"}) as strict:
+        client = make_client(sqlite_store, write_key="wrong", host=strict.url)
+        receipt = client.track(_example("ProjectCreate"))
+        client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and (entry.status, entry.http_status) == ("failed", 401)
+    assert entry.error is not None and entry.error.startswith("invalid_write_key")
+
+
+def test_500_then_success_is_retried_and_delivered(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    collector.inject(500, times=1)
+    client = make_client(sqlite_store)
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, receipt.message_id) == "delivered"
+    assert collector.stats.requests == 2
+    assert len(collector.received()) == 1
+
+
+def test_500_until_retries_run_out_is_failed_with_the_status(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    collector.inject(500, times=5)
+    client = make_client(sqlite_store)
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and (entry.status, entry.http_status) == ("failed", 500)
+    assert [a.outcome for a in sqlite_store.attempts(receipt.message_id)] == ["failed"]
+
+
+def test_429_with_retry_after_waits_and_delivers(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    collector.inject(429, retry_after=1, times=1)
+    client = make_client(sqlite_store)
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, receipt.message_id) == "delivered"
+    assert collector.stats.requests == 2
+
+
+def test_collector_down_is_failed_with_the_network_error(sqlite_store: AuditStore, make_client: Any) -> None:
+    with Collector() as gone:
+        url = gone.url
+    client = make_client(sqlite_store, host=url)
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == "failed" and entry.http_status is None
+    assert entry.error is not None and "ConnectionError" in entry.error
+
+
+def test_sync_mode_reports_the_outcome_in_the_receipt(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store, sync_mode=True)
+    delivered = client.track(_example("ProjectCreate"))
+    assert delivered.status is AuditStatus.DELIVERED and delivered.ok
+    collector.inject(503, times=1)
+    failed = client.track(_example("ProjectCreate"))
+    assert failed.status is AuditStatus.FAILED
+    assert isinstance(failed.error, DeliveryError) and failed.error.http_status == 503
+    assert _status(sqlite_store, failed.message_id) == "failed"
+
+
+def test_without_a_write_key_messages_are_audited_disabled_and_not_sent(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(sqlite_store, write_key=None)
+    receipt = client.track(_example("ProjectCreate"))
+    assert receipt.status is AuditStatus.DISABLED and receipt.ok
+    assert _status(sqlite_store, receipt.message_id) == "disabled"
+    assert "no Segment write key" in caplog.text
+    assert collector.received() == []
+
+
+def test_an_unwritable_audit_log_means_nothing_is_sent(
+    empty_database_url: str, make_client: Any, collector: Collector
+) -> None:
+    from analytics.audit import create_audit_engine
+
+    engine = create_audit_engine(empty_database_url)
+    client = make_client(AuditStore(engine))
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    engine.dispose()
+    assert receipt.status is None
+    assert isinstance(receipt.error, AuditWriteError)
+    assert collector.received() == []
+
+
+def test_module_functions_before_init_return_an_error_instead_of_raising() -> None:
+    analytics.shutdown()
+    receipt = analytics.track(_example("ProjectCreate"))
+    assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
+
+
+def test_init_reads_the_environment_and_the_original_key_name(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEGMENT_CLIENT_KEY", "original-name")
+    monkeypatch.setenv("SEGMENT_HOST", collector.url)
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    client = analytics.init(upload_interval=0.05)
+    try:
+        receipt = analytics.track(_example("ProjectCreate"))
+        analytics.flush()
+        assert client.store.entry(receipt.message_id).status == "delivered"  # type: ignore[union-attr]
+        assert collector.entries()[0].key_fingerprint != "original-name"
+    finally:
+        analytics.shutdown()
+
+
+def test_init_refuses_an_unmigrated_database_with_one_clear_message(tmp_path: Any) -> None:
+    with pytest.raises(SchemaError, match="run `event-catalog db upgrade`"):
+        analytics.init("key", database_url=f"sqlite:///{tmp_path / 'fresh.db'}")

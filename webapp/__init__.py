@@ -1,0 +1,57 @@
+"""The event-catalog dashboard: a Flask app with one blueprint per job."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS = ROOT / "migrations"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the dashboard app; configuration is layered, each layer overriding the one before."""
+    from analytics.catalog import CATALOG
+    from webapp import cli, config
+    from webapp.extensions import analytics_client, csrf, db, migrate
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
+    # 1. Defaults that make `make run` work with nothing set.
+    app.config.from_mapping(config.defaults(app.instance_path))
+    # 2. An optional instance/config.py, for settings kept out of the environment.
+    app.config.from_pyfile("config.py", silent=True)
+    # 3. The environment, which is how deployments configure it.
+    app.config.from_mapping(config.current_environment())
+    # 4. Tests, last, so a test's mapping always wins.
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    csrf.init_app(app)
+    analytics_client.init_app(app)
+    cli.init_app(app)
+
+    from webapp.catalog.routes import bp as catalog_bp
+    from webapp.errors.handlers import bp as errors_bp
+    from webapp.health.routes import bp as health_bp
+
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(errors_bp)
+    app.register_blueprint(health_bp)
+
+    @app.context_processor
+    def catalog_version() -> dict[str, str]:
+        """Every page's footer names the catalog version it shows."""
+        return {"catalog_version": CATALOG.version}
+
+    return app

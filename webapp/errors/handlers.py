@@ -1,0 +1,51 @@
+"""Errors answer in the caller's language: JSON for the API, a partial for htmx, a page otherwise."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from webapp.extensions import db
+
+bp = Blueprint("errors", __name__)
+
+
+def wants_json() -> bool:
+    """API paths, and clients that prefer JSON to HTML, get JSON errors."""
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(error: HTTPException) -> ResponseReturnValue:
+    """Render an HTTP error for whoever asked."""
+    status = error.code or 500
+    if wants_json():
+        body = {"error": {"status": status, "name": error.name, "message": error.description}}
+        return jsonify(body), status
+    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    return render_template(template, error=error, status=status), status
+
+
+@bp.app_errorhandler(HTTPException)
+def handle_http_error(error: HTTPException) -> ResponseReturnValue:
+    """Every 4xx/5xx raised by a view or by routing."""
+    return error_response(error)
+
+
+@bp.app_errorhandler(CSRFError)
+def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
+    """A form or htmx request without a valid token: say how to recover."""
+    error.description = "The form expired or was sent from another site. Reload the page and try again."
+    return error_response(error)
+
+
+@bp.app_errorhandler(500)
+def handle_server_error(error: Exception) -> ResponseReturnValue:
+    """Roll the session back so the next request starts clean, then answer 500."""
+    db.session.rollback()
+    original = error if isinstance(error, HTTPException) else InternalServerError()
+    return error_response(original)

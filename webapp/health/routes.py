@@ -1,0 +1,50 @@
+"""`/healthz`: whether the database and the Segment client can do their jobs, as JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from analytics.audit import SCHEMA_REVISION, schema_revision
+from analytics.catalog import CATALOG
+from webapp.extensions import analytics_client, db
+
+bp = Blueprint("health", __name__)
+
+
+def database_state() -> dict[str, Any]:
+    """Reachability and schema revision of the audit database."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        revision = schema_revision(db.engine)
+    except SQLAlchemyError as exc:
+        return {"ok": False, "error": str(exc.__cause__ or exc).splitlines()[0]}
+    state: dict[str, Any] = {
+        "ok": revision == SCHEMA_REVISION,
+        "dialect": db.engine.dialect.name,
+        "revision": revision,
+        "expected_revision": SCHEMA_REVISION,
+    }
+    if revision != SCHEMA_REVISION:
+        state["error"] = "schema not current: run `event-catalog db upgrade`"
+    return state
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """200 when the database is reachable and migrated, 503 otherwise."""
+    database = database_state()
+    body = {
+        "status": "ok" if database["ok"] else "error",
+        "database": database,
+        "segment": analytics_client.state(),
+        "catalog_version": CATALOG.version,
+    }
+    response = jsonify(body)
+    response.status_code = 200 if database["ok"] else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
