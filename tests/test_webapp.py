@@ -156,3 +156,14 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
     finally:
         server.terminate()
         server.communicate(timeout=10)
+
+
+def test_actor_is_the_client_address_until_someone_signs_in(app: Flask) -> None:
+    from flask import g
+
+    from webapp.actor import current_actor
+
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.0.0.7"}):
+        assert current_actor() == "anonymous@10.0.0.7"
+        g.user = type("User", (), {"name": "ada@example.com"})()
+        assert current_actor() == "ada@example.com"
