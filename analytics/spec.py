@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 from copy import copy
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -31,6 +32,13 @@ PERSONAL_DATA_KEY = "x-personal-data"
 """JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+DEFAULT_STALE_AFTER = timedelta(days=30)
+"""Catalog-wide default: an event not seen for this long is reported stale by `event-catalog drift`.
+
+Rare events (teardowns, failures, quota requests) declare a longer threshold of their own with the
+`stale_after=` class argument.
+"""
 
 
 class Status(StrEnum):
@@ -180,10 +188,12 @@ class TrackSpec(_Spec):
         owner: the owning team.
         status: active or deprecated.
         replaced_by: for a deprecated event, the event to send instead.
+        stale_after: how long the event may go unseen before drift calls it stale.
     """
 
     event: ClassVar[SegmentEvent]
     replaced_by: ClassVar[SegmentEvent | None] = None
+    stale_after: ClassVar[timedelta] = DEFAULT_STALE_AFTER
 
     @classmethod
     def __pydantic_init_subclass__(
@@ -194,6 +204,7 @@ class TrackSpec(_Spec):
         owner: str | None = None,
         status: Status = Status.ACTIVE,
         replaced_by: SegmentEvent | None = None,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
         registry: SpecRegistry = REGISTRY,
         **kwargs: Any,
     ) -> None:
@@ -204,13 +215,17 @@ class TrackSpec(_Spec):
         if category is None or owner is None:
             raise TypeError(f"{cls.__name__}: a track spec needs category= and owner= as well as event=")
         cls.event, cls.category, cls.owner = event, category, owner
-        cls.status, cls.replaced_by = status, replaced_by
+        cls.status, cls.replaced_by, cls.stale_after = status, replaced_by, stale_after
         registry.tracks.append(cls)
 
     @classmethod
     def catalog_keywords(cls) -> dict[str, Any]:
         """The shared keywords plus the event's constant and, when deprecated, its replacement."""
-        keywords = {**super().catalog_keywords(), "x-event": cls.event.name}
+        keywords = {
+            **super().catalog_keywords(),
+            "x-event": cls.event.name,
+            "x-stale-after-days": cls.stale_after.days,
+        }
         if cls.replaced_by is not None:
             keywords["x-replaced-by"] = str(cls.replaced_by)
         return keywords

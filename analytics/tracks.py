@@ -8,6 +8,7 @@ reader knows which parts are inherited and which were decided here.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -121,7 +122,11 @@ class ProjectConnect(
 
 
 class ProjectDelete(
-    TrackSpec, event=SegmentEvent.ProjectDelete, category=Category.ONBOARDING, owner=Team.GROWTH
+    TrackSpec,
+    event=SegmentEvent.ProjectDelete,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    stale_after=timedelta(days=90),
 ):
     """A user deleted a project.
 
@@ -132,7 +137,11 @@ class ProjectDelete(
 
 
 class ClusterDelete(
-    TrackSpec, event=SegmentEvent.ClusterDelete, category=Category.ONBOARDING, owner=Team.INFRASTRUCTURE
+    TrackSpec,
+    event=SegmentEvent.ClusterDelete,
+    category=Category.ONBOARDING,
+    owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """A user removed a cluster from a project.
 
@@ -243,7 +252,11 @@ class AWSCreateIntegrationSuccess(
 
 
 class AWSCreateIntegrationFailure(
-    TrackSpec, event=SegmentEvent.AWSCreateIntegrationFailure, category=Category.ONBOARDING, owner=Team.GROWTH
+    TrackSpec,
+    event=SegmentEvent.AWSCreateIntegrationFailure,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    stale_after=timedelta(days=90),
 ):
     """Creating the AWS integration failed.
 
@@ -261,6 +274,7 @@ class QuotaIncreaseRequested(
     event=SegmentEvent.QuotaIncreaseRequested,
     category=Category.ONBOARDING,
     owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """A user asked AWS for a higher service quota so provisioning can go ahead.
 
@@ -289,7 +303,11 @@ class ProvisioningAttempted(
 
 
 class ProvisioningFailure(
-    TrackSpec, event=SegmentEvent.ProvisioningFailure, category=Category.ONBOARDING, owner=Team.INFRASTRUCTURE
+    TrackSpec,
+    event=SegmentEvent.ProvisioningFailure,
+    category=Category.ONBOARDING,
+    owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """Provisioning started during onboarding failed.
 
@@ -479,6 +497,7 @@ class ApplicationDeploymentWebhook(
     event=SegmentEvent.ApplicationDeploymentWebhook,
     category=Category.LAUNCH,
     owner=Team.APPLICATIONS,
+    stale_after=timedelta(days=60),
 ):
     """A webhook (usually from CI) re-deployed an application with a new image."""
 
@@ -498,6 +517,7 @@ class ClusterDestroyingStart(
     event=SegmentEvent.ClusterDestroyingStart,
     category=Category.DELETION,
     owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """Tearing down a cluster's cloud resources started.
 
@@ -513,6 +533,7 @@ class ClusterDestroyingSuccess(
     event=SegmentEvent.ClusterDestroyingSuccess,
     category=Category.DELETION,
     owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """A cluster's cloud resources were torn down.
 
@@ -546,6 +567,7 @@ class StackLaunchComplete(
     owner=Team.APPLICATIONS,
     status=Status.DEPRECATED,
     replaced_by=SegmentEvent.StackLaunchSuccess,
+    stale_after=timedelta(days=365),
 ):
     """A stack launch finished; it says the same as "Stack Launch Success", which replaces it.
 
@@ -633,7 +655,11 @@ class StackBuildSuccess(
 
 
 class PorterAppUpdateFailure(
-    TrackSpec, event=SegmentEvent.PorterAppUpdateFailure, category=Category.APPS, owner=Team.APPLICATIONS
+    TrackSpec,
+    event=SegmentEvent.PorterAppUpdateFailure,
+    category=Category.APPS,
+    owner=Team.APPLICATIONS,
+    stale_after=timedelta(days=90),
 ):
     """Updating a running application stack failed.
 
@@ -668,6 +694,7 @@ class ClusterPreflightChecksFailed(
     event=SegmentEvent.ClusterPreflightChecksFailed,
     category=Category.INFRASTRUCTURE,
     owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """The checks run before creating a cluster failed, so provisioning did not start.
 
@@ -687,6 +714,7 @@ class ClusterUpdateFailed(
     event=SegmentEvent.ClusterUpdateFailed,
     category=Category.INFRASTRUCTURE,
     owner=Team.INFRASTRUCTURE,
+    stale_after=timedelta(days=90),
 ):
     """Applying a change to an existing cluster failed.
 

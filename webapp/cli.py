@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.catalog import CATALOG
+from analytics.checkcode import check_paths
+from analytics.drift import drift
+from analytics.durations import parse_duration
 from analytics.events import SegmentEvent
 from analytics.lint import lint
+from analytics.reporting import ReportFormat, ReportLine, render
 from webapp.config import DEFAULT_COLLECTOR_PORT
 
 
@@ -59,10 +66,79 @@ def collector_command(host: str, port: int, write_keys: tuple[str, ...]) -> None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
+def fail(message: str, status: int = 2) -> NoReturn:
+    """End a command with one line on stderr and a non-zero exit."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(status)
+
+
+FORMAT_OPTION = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ReportFormat]),
+    default=ReportFormat.TEXT.value,
+    show_default=True,
+    help="text: one line per finding; json: for tools; markdown: a pull-request comment.",
+)
+
+
+@click.command("check-code")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@FORMAT_OPTION
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching this glob (repeatable).")
+@click.option("--no-unused", is_flag=True, help="Do not report catalog specs the code never uses (CC005).")
+def check_code_command(paths: tuple[Path, ...], fmt: str, exclude: tuple[str, ...], no_unused: bool) -> None:
+    """Find analytics calls that bypass the catalog; exit 1 with one line per finding.
+
+    Suppress a finding with `# check-code: ignore[CODE]` on its line.
+    """
+    try:
+        findings = check_paths(paths, exclude=exclude, report_unused=not no_unused)
+    except FileNotFoundError as exc:
+        fail(str(exc))
+    except SyntaxError as exc:
+        fail(f"{exc.filename}:{exc.lineno}: {exc.msg}")
+    lines = [ReportLine(f.code, f.where, f.message) for f in findings]
+    ok_message = "Every analytics call goes through a catalog spec."
+    click.echo(render("Analytics calls", lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
+    if findings:
+        raise SystemExit(1)
+
+
+@click.command("drift")
+@click.option(
+    "--since", default="30d", show_default=True, help="Window for unknown events and payload checks."
+)
+@FORMAT_OPTION
+@with_appcontext
+def drift_command(since: str, fmt: str) -> None:
+    """Compare the catalog with the audit log: never sent, stale, unknown events, invalid payloads.
+
+    Exit 1 when anything is found. Staleness uses each event's own threshold.
+    """
+    from webapp.extensions import db
+
+    try:
+        window = parse_duration(since)
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    try:
+        findings = drift(db.engine, since=window)
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    lines = [ReportLine(f.kind, f.subject, f.message) for f in findings]
+    ok_message = "Every catalog event is being sent and every payload still validates."
+    click.echo(render("Catalog drift", lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
+    if findings:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
+    app.cli.add_command(check_code_command)
+    app.cli.add_command(drift_command)
 
 
 def _create_app() -> Flask:

@@ -1,0 +1,263 @@
+"""`event-catalog check-code`: find analytics calls in application code that bypass the catalog.
+
+The original package's rule is that every event is built through its spec. This reads Python source
+with `ast` (never regular expressions, which cannot tell a call from a comment) and reports:
+
+    CC001 a spec class defined outside the catalog package (the dashboard and lint never see it)
+    CC002 the raw Segment client called directly (nothing audited, nothing validated)
+    CC003 an event string that is not in the catalog
+    CC004 an event or traits built by hand instead of through their spec
+    CC005 a catalog spec that no scanned code uses
+
+A finding is silenced by a comment on its line: `# check-code: ignore[CC004]` (several codes
+separated by commas), or `# check-code: ignore` for every code. For CC005 the comment goes on the
+spec's `class` line in the catalog.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from analytics.catalog import CATALOG, Catalog
+
+CATALOG_PACKAGE = Path(__file__).resolve().parent
+SEGMENT_CALLS = frozenset({"track", "identify", "page", "screen", "group", "alias"})
+SPEC_BASES = frozenset({"TrackSpec", "IdentifySpec"})
+SKIPPED_DIRECTORIES = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"})
+_SUPPRESSION = re.compile(r"#\s*check-code:\s*ignore(?:\[(?P<codes>[A-Z0-9,\s]+)\])?")
+
+
+@dataclass(frozen=True)
+class CodeFinding:
+    """One call or class that bypasses the catalog.
+
+    Attributes:
+        path: the file, relative to the working directory when it is below it.
+        line: the 1-based line.
+        code: `CC001`…`CC005`.
+        message: what is wrong and what to do instead.
+    """
+
+    path: str
+    line: int
+    code: str
+    message: str
+
+    @property
+    def where(self) -> str:
+        """`path:line`, the form editors and CI annotations link."""
+        return f"{self.path}:{self.line}"
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def iter_python_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Iterator[Path]:
+    """Every `.py` file under the paths, skipping virtualenvs, caches and `exclude` globs.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    for root in paths:
+        if not root.exists():
+            raise FileNotFoundError(f"no such file or directory: {root}")
+        candidates = [root] if root.is_file() else sorted(root.rglob("*.py"))
+        for path in candidates:
+            parts = set(path.parts)
+            if parts & SKIPPED_DIRECTORIES or any(fnmatch(str(path), pattern) for pattern in exclude):
+                continue
+            yield path
+
+
+def _suppressed(source_lines: Sequence[str], line: int, code: str) -> bool:
+    if not 0 < line <= len(source_lines):
+        return False
+    match = _SUPPRESSION.search(source_lines[line - 1])
+    if match is None:
+        return False
+    codes = match.group("codes")
+    return codes is None or code in {c.strip() for c in codes.split(",")}
+
+
+def _dotted(node: ast.expr) -> str:
+    """`a.b.c` for a Name/Attribute chain, else an empty string."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr}" if base else ""
+    return ""
+
+
+@dataclass
+class _FileScan(ast.NodeVisitor):
+    """What one file says: its findings and the names it uses."""
+
+    catalog: Catalog
+    in_catalog: bool
+    findings: list[tuple[int, str, str]] = field(default_factory=list)
+    used_names: set[str] = field(default_factory=set)
+    segment_modules: set[str] = field(default_factory=set)
+    segment_classes: set[str] = field(default_factory=set)
+    segment_clients: set[str] = field(default_factory=set)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            if alias.name == "segment" or alias.name.startswith("segment."):
+                self.segment_modules.add(alias.asname or alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        module = node.module or ""
+        if module == "segment":
+            self.segment_modules.update(a.asname or a.name for a in node.names)
+        elif module.startswith("segment."):
+            for alias in node.names:
+                target = self.segment_classes if alias.name == "Client" else self.segment_modules
+                target.add(alias.asname or alias.name)
+
+    def _is_segment(self, dotted: str) -> bool:
+        head = dotted.split(".", 1)[0]
+        return (
+            dotted in self.segment_modules
+            or dotted in self.segment_clients
+            or head in self.segment_modules
+            or dotted.startswith("segment.")
+        )
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        if isinstance(node.value, ast.Call):
+            constructor = _dotted(node.value.func)
+            if constructor in self.segment_classes or (
+                constructor.endswith(".Client") and self._is_segment(constructor.rsplit(".", 1)[0])
+            ):
+                self.segment_clients.update(_dotted(target) for target in node.targets if _dotted(target))
+        self.generic_visit(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        bases = {_dotted(base).rsplit(".", 1)[-1] for base in node.bases}
+        if bases & SPEC_BASES and not self.in_catalog:
+            self.findings.append(
+                (
+                    node.lineno,
+                    "CC001",
+                    f"spec {node.name} is defined outside the catalog package; "
+                    "move it to analytics/tracks.py or analytics/identifiers.py so the catalog registers it",
+                )
+            )
+        self.generic_visit(node)
+
+    def visit_Name(self, node: ast.Name) -> None:
+        self.used_names.add(node.id)
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self.used_names.add(node.attr)
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        callee = _dotted(node.func)
+        method = callee.rsplit(".", 1)[-1]
+        if method in SEGMENT_CALLS:
+            receiver = callee.rsplit(".", 1)[0] if "." in callee else ""
+            if self._is_segment(receiver) if receiver else callee in self.segment_modules:
+                message = f"{callee}() calls the Segment client directly; send a spec with analytics.track"
+                self.findings.append((node.lineno, "CC002", message))
+            self._check_hand_built(node, method)
+        self.generic_visit(node)
+
+    def _check_hand_built(self, node: ast.Call, method: str) -> None:
+        keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
+        if method == "track":
+            # Segment's signature is track(user_id, event, properties): the event is the second
+            # positional argument, or the only one in wrappers that take just the event.
+            candidates = [keywords.get("event"), *(node.args[1:2] if len(node.args) > 1 else node.args[:1])]
+            for value in candidates:
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    self._event_string(node.lineno, value.value)
+                    return
+        if method in ("track", "identify") and ("properties" in keywords or "traits" in keywords):
+            self.findings.append(
+                (
+                    node.lineno,
+                    "CC004",
+                    f"{method}() with hand-built properties or traits; build its spec instead",
+                )
+            )
+
+    def _event_string(self, line: int, event: str) -> None:
+        if event in self.catalog.events:
+            spec = self.catalog.events[event].spec.__name__
+            message = f'"{event}" sent by its string; send analytics.track({spec}(...)) instead'
+            self.findings.append((line, "CC004", message))
+        else:
+            self.findings.append((line, "CC003", f'"{event}" is not an event of the catalog'))
+
+
+def _unused_specs(catalog: Catalog, used: set[str]) -> Iterator[CodeFinding]:
+    specs = [*catalog.registry.tracks, *catalog.registry.identifiers]
+    for spec in specs:
+        if spec.__name__ in used:
+            continue
+        source = inspect.getsourcefile(spec)
+        line = inspect.getsourcelines(spec)[1]
+        path = Path(source) if source else CATALOG_PACKAGE
+        lines = path.read_text().splitlines() if source else []
+        if _suppressed(lines, line, "CC005"):
+            continue
+        yield CodeFinding(
+            _display(path), line, "CC005", f"spec {spec.__name__} is never used by the scanned code"
+        )
+
+
+def check_paths(
+    paths: Iterable[Path],
+    *,
+    catalog: Catalog = CATALOG,
+    exclude: Sequence[str] = (),
+    report_unused: bool = True,
+) -> list[CodeFinding]:
+    """Check every Python file under `paths` against the catalog.
+
+    Args:
+        paths: files or directories to scan.
+        catalog: the catalog event strings and specs are checked against.
+        exclude: glob patterns of files to skip (matched against the path as given).
+        report_unused: report catalog specs the scanned code never uses (CC005).
+
+    Returns:
+        The findings, file by file, then unused specs (only when application code was scanned).
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        SyntaxError: a file is not valid Python (with its name and line).
+    """
+    findings: list[CodeFinding] = []
+    used: set[str] = set()
+    scanned_application_code = False
+    for path in iter_python_files(paths, exclude):
+        source = path.read_text(encoding="utf-8")
+        tree = ast.parse(source, filename=str(path))
+        in_catalog = path.resolve().is_relative_to(CATALOG_PACKAGE)
+        scan = _FileScan(catalog=catalog, in_catalog=in_catalog)
+        scan.visit(tree)
+        lines = source.splitlines()
+        findings.extend(
+            CodeFinding(_display(path), line, code, message)
+            for line, code, message in sorted(scan.findings)
+            if not _suppressed(lines, line, code)
+        )
+        if not in_catalog:
+            scanned_application_code = True
+            used |= scan.used_names
+    if report_unused and scanned_application_code:
+        findings.extend(_unused_specs(catalog, used))
+    return findings

@@ -1,0 +1,181 @@
+"""`event-catalog drift`: where the catalog and the traffic in the audit log disagree.
+
+Four kinds of finding:
+
+- `never-sent`: a catalog event the application never sent;
+- `stale`: an event not sent for longer than its own threshold (`TrackSpec.stale_after`, with the
+  catalog-wide `DEFAULT_STALE_AFTER`);
+- `unknown-event`: events in the log that today's catalog does not know (older catalog versions,
+  raw tester sends);
+- `invalid-payload`: stored payloads that no longer validate against today's schema, counted per
+  event and catalog version.
+
+Traffic means what applications (and replays) sent: tester sends prove an event can be built, not
+that production sends it, so they do not keep an event from being stale. They do count as unknown
+events and invalid payloads, which is where raw experiments show up.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditEntry, Source
+from analytics.catalog import CATALOG, Catalog
+from analytics.messages import CONTEXT_KEY, payload_of
+
+TRAFFIC_SOURCES = (Source.APPLICATION.value, Source.REPLAY.value)
+
+
+@dataclass(frozen=True)
+class DriftFinding:
+    """One disagreement between catalog and traffic.
+
+    Attributes:
+        kind: `never-sent`, `stale`, `unknown-event` or `invalid-payload`.
+        subject: the event (and, for payloads, the catalog version).
+        message: what was found, with the numbers behind it.
+    """
+
+    kind: str
+    subject: str
+    message: str
+
+
+def last_seen_query() -> Select[str | None, datetime, int]:
+    """Last time and count of each event the application sent, over all time (one grouped query)."""
+    return (
+        select(AuditEntry.event, func.max(AuditEntry.recorded_at), func.count())
+        .where(AuditEntry.type == "track", AuditEntry.source.in_(TRAFFIC_SOURCES))
+        .group_by(AuditEntry.event)
+    )
+
+
+def events_in_window_query(since: datetime) -> Select[str | None, int, str | None]:
+    """Every event string in the window, from any source, with its count and newest catalog version."""
+    return (
+        select(AuditEntry.event, func.count(), func.max(AuditEntry.catalog_version))
+        .where(AuditEntry.type == "track", AuditEntry.recorded_at >= since)
+        .group_by(AuditEntry.event)
+    )
+
+
+def payloads_in_window_query(since: datetime) -> Select[str, str | None, str | None, dict[str, Any]]:
+    """Type, event, catalog version and stored message of every entry in the window."""
+    return select(AuditEntry.type, AuditEntry.event, AuditEntry.catalog_version, AuditEntry.payload).where(
+        AuditEntry.recorded_at >= since, AuditEntry.type.in_(("track", "identify"))
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; everything in the log is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _days(delta: timedelta) -> str:
+    return f"{delta.days} day{'s' if delta.days != 1 else ''}"
+
+
+def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list[DriftFinding]:
+    seen = {event: (_aware(last), count) for event, last, count in session.execute(last_seen_query())}
+    findings = []
+    for name, info in catalog.events.items():
+        threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
+        if name not in seen:
+            findings.append(
+                DriftFinding(
+                    "never-sent", name, f"never sent by an application (threshold {_days(threshold)})"
+                )
+            )
+            continue
+        last, count = seen[name]
+        if now - last > threshold:
+            message = (
+                f"last sent {last:%Y-%m-%d %H:%M} UTC, {_days(now - last)} ago; threshold {_days(threshold)}"
+            )
+            findings.append(DriftFinding("stale", name, f"{message} ({count} sent in all)"))
+    return findings
+
+
+def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
+    return [
+        DriftFinding(
+            "unknown-event",
+            str(event),
+            f"{count} sent in the window, not in today's catalog (version {version})",
+        )
+        for event, count, version in session.execute(events_in_window_query(since))
+        if event is not None and event not in catalog.events
+    ]
+
+
+def _spec_name(message: dict[str, Any]) -> str:
+    """The spec class that built a message, as its catalog context records it."""
+    return str(((message.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec", ""))
+
+
+def _payload_model(catalog: Catalog, kind: str, name: str) -> type[BaseModel] | None:
+    try:
+        info = catalog.events[name] if kind == "track" else catalog.identifier(name)
+    except KeyError:
+        return None
+    return info.spec.payload_model()
+
+
+def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
+    invalid: Counter[tuple[str, str]] = Counter()
+    first_error: dict[tuple[str, str], str] = {}
+    models: dict[tuple[str, str], type[BaseModel] | None] = {}
+    rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
+    for kind, event, version, message in rows:
+        key = (kind, str(event) if kind == "track" else _spec_name(message))
+        if key not in models:
+            models[key] = _payload_model(catalog, *key)
+        model = models[key]
+        if model is None:
+            continue
+        try:
+            model.model_validate(payload_of(message))
+        except ValidationError as exc:
+            subject = (key[1], str(version))
+            invalid[subject] += 1
+            error = exc.errors()[0]
+            first_error.setdefault(subject, f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
+    return [
+        DriftFinding(
+            "invalid-payload",
+            f"{event} @ {version}",
+            f"{count} stored payload(s) no longer validate; first: {first_error[(event, version)]}",
+        )
+        for (event, version), count in sorted(invalid.items())
+    ]
+
+
+def drift(
+    engine: Engine, *, since: timedelta, catalog: Catalog = CATALOG, now: datetime | None = None
+) -> list[DriftFinding]:
+    """Compare the catalog with the audit log.
+
+    Args:
+        engine: the audit database.
+        since: the window for unknown events and payload validation (staleness looks at all time).
+        catalog: the catalog to compare with.
+        now: the reference time (tests pin it).
+
+    Returns:
+        Findings: never sent and stale first (catalog order), then unknown events, then payloads.
+    """
+    moment = now or datetime.now(UTC)
+    window_start = moment - since
+    with Session(engine) as session:
+        return [
+            *_traffic_findings(session, catalog, moment),
+            *_unknown_findings(session, catalog, window_start),
+            *_payload_findings(session, catalog, window_start),
+        ]

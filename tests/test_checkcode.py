@@ -1,0 +1,170 @@
+"""`event-catalog check-code` on fixture projects: one per kind of finding, and a clean one."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analytics.catalog import CATALOG, Catalog
+from analytics.checkcode import check_paths
+from analytics.spec import SpecRegistry
+from webapp.cli import main
+
+CLEAN = """
+    import analytics
+    from analytics.scopes import ClusterScope
+    from analytics.tracks import ClusterProvisioningSuccess
+
+    def on_ready(user, project, cluster):
+        analytics.track(
+            ClusterProvisioningSuccess(
+                scope=ClusterScope(user_id=user, project_id=project, cluster_id=cluster),
+                cluster_type="eks",
+                infra_id=9,
+            )
+        )
+"""
+
+CASES = {
+    "CC001": """
+        from analytics.spec import TrackSpec
+
+        class MyOwnEvent(TrackSpec):
+            pass
+    """,
+    "CC002": """
+        from segment import analytics as segment_analytics
+
+        segment_analytics.flush()
+        segment_analytics.identify("1", {"plan": "pro"})
+    """,
+    "CC003": """
+        import analytics
+
+        analytics.track("1", "Cluster Exploded", {})
+    """,
+    "CC004": """
+        def send(client):
+            client.track(user_id="1", event="Cluster Provisioning Success", properties={"cluster_id": 3})
+    """,
+}
+
+
+def _project(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, source in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return tmp_path
+
+
+def _only(registry_of: str) -> Catalog:
+    """A catalog with just one spec, so CC005 speaks only of it."""
+    registry = SpecRegistry()
+    registry.tracks.append(CATALOG.event(registry_of).spec)  # type: ignore[arg-type]
+    return Catalog(registry)
+
+
+def test_clean_project_has_no_findings(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/ready.py": CLEAN})
+    assert check_paths([project], catalog=_only("ClusterProvisioningSuccess")) == []
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_kind_of_finding_is_reported_with_file_and_line(tmp_path: Path, code: str) -> None:
+    project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": CASES[code]})
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    assert [f.code for f in findings] == [code], findings
+    assert findings[0].path.endswith("app/bad.py")
+    assert findings[0].line > 1
+
+
+def test_raw_segment_client_instance_is_recognised(tmp_path: Path) -> None:
+    source = """
+        from segment.analytics import Client
+
+        client = Client("key")
+        client.track("1", "Stack Build Success", {"stack_name": "web"})
+    """
+    project = _project(tmp_path, {"app/ready.py": CLEAN, "app/raw.py": source})
+    codes = [(f.line, f.code) for f in check_paths([project], report_unused=False)]
+    assert codes == [(5, "CC002"), (5, "CC004")]
+
+
+def test_unused_spec_is_reported_at_its_definition(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/other.py": "print('no analytics here')\n"})
+    [finding] = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    assert finding.code == "CC005"
+    assert finding.path.endswith("analytics/tracks.py")
+    assert "ClusterProvisioningSuccess" in finding.message
+
+
+def test_suppression_comments_silence_one_code_or_all(tmp_path: Path) -> None:
+    source = """
+        import analytics
+
+        analytics.track("1", "Cluster Exploded", {})  # check-code: ignore[CC003]
+        analytics.track("1", "Cluster Imploded", {})  # check-code: ignore[CC004]
+        analytics.track("1", "Cluster Melted", {})  # check-code: ignore
+    """
+    project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": source})
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    assert [(f.line, f.code) for f in findings] == [(5, "CC003")]
+
+
+def test_virtualenvs_and_excluded_globs_are_skipped(tmp_path: Path) -> None:
+    project = _project(
+        tmp_path,
+        {"app/ready.py": CLEAN, ".venv/lib/x.py": CASES["CC003"], "app/generated/x.py": CASES["CC003"]},
+    )
+    assert (
+        check_paths([project], catalog=_only("ClusterProvisioningSuccess"), exclude=["*/generated/*"]) == []
+    )
+
+
+def test_command_prints_one_line_per_finding_and_exits_one(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/bad.py": CASES["CC003"]})
+    result = CliRunner().invoke(main, ["check-code", str(project), "--exclude", "*/tracks.py"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].endswith('app/bad.py:4: CC003 "Cluster Exploded" is not an event of the catalog')
+
+
+def test_command_json_and_markdown_formats(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/bad.py": CASES["CC004"]})
+    as_json = CliRunner().invoke(
+        main, ["check-code", str(project / "app"), "--format", "json", "--no-unused"]
+    )
+    assert as_json.exit_code == 1
+    body = json.loads(as_json.output)
+    assert body["ok"] is False and body["findings"][0]["code"] == "CC004"
+    as_markdown = CliRunner().invoke(
+        main, ["check-code", str(project / "app"), "--format", "markdown", "--no-unused"]
+    )
+    assert as_markdown.output.startswith("### Analytics calls") and "| `CC004` |" in as_markdown.output
+
+
+def test_command_is_clean_and_exits_zero_on_a_clean_project(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/ready.py": CLEAN})
+    result = CliRunner().invoke(main, ["check-code", str(project), "--no-unused"])
+    assert result.exit_code == 0 and result.output == ""
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"bad.py": "def broken(:\n"}, "bad.py:1: invalid syntax"),
+        ({}, "no such file or directory"),
+    ],
+)
+def test_command_reports_unreadable_input_in_one_line(
+    tmp_path: Path, files: dict[str, str], expected: str
+) -> None:
+    target = _project(tmp_path, files) if files else tmp_path / "missing"
+    result = CliRunner().invoke(main, ["check-code", str(target)])
+    assert result.exit_code == 2
+    assert expected in result.output and len(result.output.strip().splitlines()) == 1

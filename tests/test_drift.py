@@ -1,0 +1,126 @@
+"""`event-catalog drift` on seeded audit rows, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskCliRunner
+from sqlalchemy import Engine
+
+from analytics.audit import AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.drift import drift
+from analytics.durations import parse_duration
+from analytics.messages import build_message
+
+
+def _record(
+    store: AuditStore, constant: str, *, source: str = "application", **changes: Any
+) -> dict[str, Any]:
+    info = CATALOG.identifier(constant) if constant.endswith("Identify") else CATALOG.event(constant)
+    message = build_message(info.example_spec())
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            message[section] = {**message[section], name: value}
+        else:
+            message[key] = value
+    store.record(message, status=AuditStatus.DELIVERED, source=source, personal_data_keys={"email"})
+    return message
+
+
+@pytest.fixture
+def seeded(store: AuditStore) -> AuditStore:
+    _record(store, "ProjectCreate")
+    _record(store, "ClusterDelete")
+    _record(store, "UserCreate")
+    _record(store, "StackBuildSuccess", source="tester")
+    _record(store, "ProjectCreate", event="Cluster Exploded", source="tester")
+    _record(
+        store,
+        "ClusterProvisioningSuccess",
+        properties__infra_id="nine",
+        context={"eventCatalog": {"version": "old123"}},
+    )
+    _record(store, "RegisterIdentify", traits__github="maybe")
+    return store
+
+
+def _kinds(findings: list[Any]) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = {}
+    for finding in findings:
+        grouped.setdefault(finding.kind, set()).add(finding.subject)
+    return grouped
+
+
+def test_each_category_is_found(seeded: AuditStore, engine: Engine) -> None:
+    kinds = _kinds(drift(engine, since=timedelta(days=30)))
+    assert "New Project Event" not in kinds["never-sent"]
+    assert "Stack Build Success" in kinds["never-sent"], "tester sends must not count as traffic"
+    assert "stale" not in kinds
+    assert kinds["unknown-event"] == {"Cluster Exploded"}
+    assert kinds["invalid-payload"] == {
+        "Cluster Provisioning Success @ old123",
+        f"RegisterIdentify @ {CATALOG.version}",
+    }
+
+
+def test_masked_personal_data_is_not_drift(seeded: AuditStore, engine: Engine) -> None:
+    subjects = {f.subject for f in drift(engine, since=timedelta(days=30))}
+    assert not any(subject.startswith("New User @") for subject in subjects)
+
+
+def test_staleness_uses_each_events_own_threshold(seeded: AuditStore, engine: Engine) -> None:
+    later = datetime.now(UTC) + timedelta(days=40)
+    kinds = _kinds(drift(engine, since=timedelta(days=30), now=later))
+    assert "New Project Event" in kinds["stale"], "30-day default threshold"
+    assert "Cluster Deleted" not in kinds["stale"], "declares 90 days"
+    much_later = datetime.now(UTC) + timedelta(days=100)
+    assert "Cluster Deleted" in _kinds(drift(engine, since=timedelta(days=30), now=much_later))["stale"]
+
+
+def test_the_window_limits_unknown_events_and_payload_checks(seeded: AuditStore, engine: Engine) -> None:
+    later = datetime.now(UTC) + timedelta(days=40)
+    kinds = _kinds(drift(engine, since=timedelta(days=30), now=later))
+    assert "unknown-event" not in kinds and "invalid-payload" not in kinds
+
+
+def test_command_prints_findings_and_exits_one(seeded: AuditStore, database_url: str) -> None:
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    runner: FlaskCliRunner = app.test_cli_runner()
+    result = runner.invoke(args=["drift", "--since", "7d", "--format", "json"])
+    markdown = runner.invoke(args=["drift", "--format", "markdown"])
+    with app.app_context():
+        db.engine.dispose()
+    assert result.exit_code == 1
+    body = json.loads(result.output)
+    assert {f["code"] for f in body["findings"]} == {"never-sent", "unknown-event", "invalid-payload"}
+    assert (
+        markdown.output.startswith("### Catalog drift")
+        and "| `unknown-event` | Cluster Exploded |" in markdown.output
+    )
+
+
+def test_command_rejects_a_bad_window_in_one_line(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["drift", "--since", "soon"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --since: 'soon' is not a duration: use a positive number and a unit, like 15m, 24h, 30d or 2w"
+    )
+
+
+@pytest.mark.parametrize(("text", "expected"), [("15m", timedelta(minutes=15)), ("2w", timedelta(weeks=2))])
+def test_parse_duration(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["0d", "10", "d", "-1d", "1y"])
+def test_parse_duration_rejects_anything_else(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(text)
