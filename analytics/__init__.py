@@ -64,25 +64,32 @@ def default_database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{Path.cwd() / 'instance' / 'event-catalog.db'}"
 
 
-def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
-    """Read a boolean environment variable (`1/true/yes/on`, `0/false/no/off`).
-
-    Args:
-        name: the variable.
-        default: the value when it is unset or empty.
-        environ: where to read it; this process's environment by default.
+def parse_flag(raw: str) -> bool:
+    """Read a boolean setting: `1/true/yes/on` or `0/false/no/off`, in any case.
 
     Raises:
-        ValueError: any other value, naming the variable.
+        ValueError: any other value.
     """
-    raw = (os.environ if environ is None else environ).get(name)
-    if raw is None or raw == "":
-        return default
     if raw.lower() in ("1", "true", "yes", "on"):
         return True
     if raw.lower() in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name} must be true or false, not {raw!r}")
+    raise ValueError(f"must be true or false, not {raw!r}")
+
+
+def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """Read a boolean environment variable with `parse_flag`; unset or empty gives `default`.
+
+    Raises:
+        ValueError: an unreadable value, naming the variable.
+    """
+    raw = (os.environ if environ is None else environ).get(name)
+    if not raw:
+        return default
+    try:
+        return parse_flag(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} {exc}") from None
 
 
 def init(

@@ -5,6 +5,10 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
+
+# Any fixed 64-bit number, the same in every process: "event-catalog migrations".
+MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
 
 config = context.config
 # Keep loggers configured before migrations ran (the library's, the app's): Alembic's default
@@ -39,9 +43,20 @@ def run_migrations_online() -> None:
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with target_db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-        with context.begin_transaction():
-            context.run_migrations()
+        # Several replicas run `db upgrade` at start: on PostgreSQL the first takes this lock and
+        # migrates, the others wait for it and then find nothing left to do.
+        locking = connection.dialect.name == "postgresql"
+        if locking:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if locking:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                connection.commit()
 
 
 if context.is_offline_mode():

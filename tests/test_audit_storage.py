@@ -120,3 +120,24 @@ def test_mask_is_keyed_and_deterministic() -> None:
     assert mask_value("a@b.c", b"k1") == mask_value("a@b.c", b"k1")
     assert mask_value("a@b.c", b"k1") != mask_value("a@b.c", b"k2")
     assert mask_value("a@b.c", b"k1").startswith("masked:")
+
+
+def test_concurrent_upgrades_at_start_do_not_race(empty_database_url: str) -> None:
+    """Replicas starting at once: the advisory lock serialises them on PostgreSQL (SQLite has one host)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).parent / "event-catalog"), "db", "upgrade"]
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    starts = [
+        subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(3)
+    ]
+    results = [(process.wait(timeout=60), process.communicate()[1].decode()) for process in starts]
+    assert [code for code, _ in results] == [0, 0, 0], results
+    engine = create_audit_engine(empty_database_url)
+    try:
+        AuditStore(engine).check_schema()
+    finally:
+        engine.dispose()

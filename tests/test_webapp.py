@@ -11,7 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from analytics.audit import SCHEMA_REVISION
 from analytics.catalog import CATALOG
 from webapp import create_app
-from webapp.config import from_environment
+from webapp.config import ConfigurationError, from_environment
 
 
 def test_healthz_reports_database_and_segment_client(client: FlaskClient) -> None:
@@ -84,9 +84,42 @@ def test_environment_overrides_defaults_and_normalises_urls() -> None:
     assert settings["SEGMENT_HOST"] == "http://127.0.0.1:5200"
 
 
-def test_environment_rejects_a_bad_flag_with_its_name() -> None:
-    with pytest.raises(ValueError, match="AUDIT_MASK_PERSONAL_DATA must be true or false"):
-        from_environment({"AUDIT_MASK_PERSONAL_DATA": "maybe"})
+def test_environment_reports_every_bad_value_in_one_line_each() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_environment(
+            {
+                "AUDIT_MASK_PERSONAL_DATA": "maybe",
+                "SEGMENT_HOST": "collector:5100",
+                "COLLECTOR_PORT": "99999",
+                "DATABASE_URL": "not a url",
+                "LOG_FORMAT": "xml",
+                "SECRET_KEY": "fine",
+            }
+        )
+    assert caught.value.problems == [
+        "DATABASE_URL: cannot parse 'not a url': expected e.g. postgresql://user@host/db or sqlite:///path",
+        "COLLECTOR_PORT: '99999' is not a port number (1-65535)",
+        "SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
+        "AUDIT_MASK_PERSONAL_DATA: must be true or false, not 'maybe'",
+        "LOG_FORMAT: 'xml' is not one of text, json",
+    ]
+
+
+def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SEGMENT_HOST": "nope", "PORT": "eighty"}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", "routes"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: invalid configuration:",
+        "  SEGMENT_HOST: 'nope' is not an http(s) URL, e.g. https://api.segment.io",
+        "  PORT: 'eighty' is not a port number (1-65535)",
+    ]
 
 
 def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch, app: Flask) -> None:

@@ -143,8 +143,13 @@ def init_app(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from webapp import create_app
+    from webapp.config import ConfigurationError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigurationError as exc:
+        lines = "\n".join(f"  {problem}" for problem in exc.problems)
+        fail(f"invalid configuration:\n{lines}")
 
 
 main = FlaskGroup(

@@ -6,11 +6,14 @@ Every variable is listed in the README's configuration table; keep the two in st
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from analytics import env_flag
+from sqlalchemy.exc import ArgumentError
+
+from analytics import parse_flag
 from analytics.audit import normalise_database_url
 
 DEFAULT_COLLECTOR_PORT = 5100
@@ -26,32 +29,93 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SEGMENT_HOST": f"http://127.0.0.1:{DEFAULT_COLLECTOR_PORT}",
         "AUDIT_MASK_PERSONAL_DATA": True,
         "AUDIT_MASK_KEY": "event-catalog",
+        "LOG_FORMAT": "text",
+        "LOG_LEVEL": "info",
     }
+
+
+class ConfigurationError(ValueError):
+    """Some environment variables have values that cannot be used.
+
+    Attributes:
+        problems: one line per bad variable, each starting with its name.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def _http_url(raw: str) -> str:
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError(f"{raw!r} is not an http(s) URL, e.g. https://api.segment.io")
+    return raw.rstrip("/")
+
+
+def _port(raw: str) -> int:
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"{raw!r} is not a port number (1-65535)")
+    return int(raw)
+
+
+def _database_url(raw: str) -> str:
+    try:
+        return normalise_database_url(raw)
+    except ArgumentError as exc:
+        raise ValueError(
+            f"cannot parse {raw!r}: expected e.g. postgresql://user@host/db or sqlite:///path"
+        ) from exc
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.lower() not in allowed:
+            raise ValueError(f"{raw!r} is not one of {', '.join(allowed)}")
+        return raw.lower()
+
+    return parse
+
+
+class _Reader:
+    """Reads variables one by one, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.settings: dict[str, Any] = {}
+        self.problems: list[str] = []
+
+    def take(self, name: str, setting: str, parse: Callable[[str], Any] = str) -> None:
+        raw = self.environ.get(name)
+        if not raw:
+            return
+        try:
+            self.settings[setting] = parse(raw)
+        except ValueError as exc:
+            self.problems.append(f"{name}: {exc}")
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings the environment overrides; unset or empty variables keep their default.
 
     Raises:
-        ValueError: a variable has a value that cannot be used, with its name.
+        ConfigurationError: every variable whose value cannot be used, one line each.
     """
-    settings: dict[str, Any] = {}
-    if environ.get("SECRET_KEY"):
-        settings["SECRET_KEY"] = environ["SECRET_KEY"]
-    if environ.get("DATABASE_URL"):
-        settings["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(environ["DATABASE_URL"])
-    key = environ.get("SEGMENT_WRITE_KEY") or environ.get("SEGMENT_CLIENT_KEY")
-    if key:
-        settings["SEGMENT_WRITE_KEY"] = key
-    if environ.get("SEGMENT_HOST"):
-        settings["SEGMENT_HOST"] = environ["SEGMENT_HOST"]
-    elif environ.get("COLLECTOR_PORT"):
-        settings["SEGMENT_HOST"] = f"http://127.0.0.1:{int(environ['COLLECTOR_PORT'])}"
-    if "AUDIT_MASK_PERSONAL_DATA" in environ:
-        settings["AUDIT_MASK_PERSONAL_DATA"] = env_flag("AUDIT_MASK_PERSONAL_DATA", True, environ)
-    if environ.get("AUDIT_MASK_KEY"):
-        settings["AUDIT_MASK_KEY"] = environ["AUDIT_MASK_KEY"]
-    return settings
+    read = _Reader(environ)
+    read.take("SECRET_KEY", "SECRET_KEY")
+    read.take("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", _database_url)
+    read.take("SEGMENT_CLIENT_KEY", "SEGMENT_WRITE_KEY")
+    read.take("SEGMENT_WRITE_KEY", "SEGMENT_WRITE_KEY")
+    read.take("COLLECTOR_PORT", "SEGMENT_HOST", lambda raw: f"http://127.0.0.1:{_port(raw)}")
+    read.take("SEGMENT_HOST", "SEGMENT_HOST", _http_url)
+    read.take("PORT", "PORT", _port)
+    read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
+    read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
+    read.take("LOG_FORMAT", "LOG_FORMAT", _choice("text", "json"))
+    read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
+    if read.problems:
+        raise ConfigurationError(read.problems)
+    return read.settings
 
 
 def current_environment() -> dict[str, Any]:

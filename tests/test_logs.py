@@ -1,0 +1,78 @@
+"""Structured logs: JSON lines with request ids, and no write key in any line."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from webapp import create_app
+from webapp.logs import key_fingerprint
+
+
+def _our_handler() -> logging.StreamHandler:  # type: ignore[type-arg]
+    [handler] = [h for h in logging.getLogger().handlers if getattr(h, "_event_catalog", False)]
+    assert isinstance(handler, logging.StreamHandler)
+    return handler
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+@pytest.fixture
+def log_output() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def json_app(tmp_path: Path, log_output: io.StringIO) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'logs.db'}",
+            "SEGMENT_WRITE_KEY": "sk_live_secret_value",
+            "LOG_FORMAT": "json",
+        }
+    )
+    _our_handler().setStream(log_output)
+    yield app
+    logging.getLogger().removeHandler(_our_handler())
+
+
+def test_every_request_gets_an_id_echoed_and_logged(json_app: Flask, log_output: io.StringIO) -> None:
+    response = json_app.test_client().get("/", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    [access] = [line for line in _json_lines(log_output.getvalue()) if line["logger"] == "webapp.access"]
+    assert access["request_id"] == "abc-123"
+    assert access["message"] == "GET / 200"
+    assert access["route"] == "/" and isinstance(access["latency_ms"], float)
+
+
+def test_an_unsafe_incoming_request_id_is_replaced(json_app: Flask) -> None:
+    response = json_app.test_client().get("/", headers={"X-Request-ID": "<script> ; drop"})
+    assert response.headers["X-Request-ID"] != "<script> ; drop"
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_the_write_key_never_reaches_a_log_line(json_app: Flask, log_output: io.StringIO) -> None:
+    with json_app.test_request_context("/"):
+        logging.getLogger("analytics.client").warning("sending with %s", "sk_live_secret_value")
+    text = log_output.getvalue()
+    assert "sk_live_secret_value" not in text
+    assert key_fingerprint("sk_live_secret_value") in text
+
+
+def test_segment_debug_output_stays_off_at_debug_level(tmp_path: Path) -> None:
+    create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}", "LOG_LEVEL": "debug"})
+    try:
+        assert logging.getLogger().level == logging.DEBUG
+        assert logging.getLogger("segment").getEffectiveLevel() == logging.INFO
+    finally:
+        logging.getLogger().removeHandler(_our_handler())
+        logging.getLogger().setLevel(logging.WARNING)
