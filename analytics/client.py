@@ -31,6 +31,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditStatus, AuditStore, Source
 from analytics.errors import AnalyticsError, AuditWriteError, DeliveryError, EnqueueError
 from analytics.messages import build_message
+from analytics.metrics import (
+    AUDIT_WRITE_SECONDS,
+    BATCH_SIZE,
+    DELIVERY_SECONDS,
+    ENQUEUE_FAILURES,
+    MESSAGES,
+    QUEUE_DEPTH,
+    count_messages,
+    event_label,
+)
 from analytics.spec import IdentifySpec, TrackSpec
 
 log = logging.getLogger(__name__)
@@ -82,6 +92,7 @@ def record_outcome_safely(
     An outcome that could not be recorded leaves its entries `pending`, so `replay` re-sends them
     with the same messageId, which Segment de-duplicates: nothing is lost, at worst sent twice.
     """
+    count_messages(batch, str(status))
     try:
         store.record_outcome(_message_ids(batch), status, **details)
     except SQLAlchemyError:
@@ -119,8 +130,17 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
 
     def request(self, batch: list[dict[str, Any]]) -> Any:
         """Send the batch through the parent's retries, then record it as delivered."""
+        BATCH_SIZE.observe(len(batch))
         started = time.perf_counter()
-        response = super().request(batch)
+        try:
+            response = super().request(batch)
+        except Exception:
+            # Given up, or handed back to the queue for a rate limit: on_error says which.
+            DELIVERY_SECONDS.labels(outcome="error").observe(time.perf_counter() - started)
+            raise
+        finally:
+            QUEUE_DEPTH.set(self.queue.qsize())
+        DELIVERY_SECONDS.labels(outcome="delivered").observe(time.perf_counter() - started)
         latency_ms = (time.perf_counter() - started) * 1000
         record_outcome_safely(
             self.store, batch, AuditStatus.DELIVERED, http_status=response.status_code, latency_ms=latency_ms
@@ -252,6 +272,7 @@ class AnalyticsClient:
             actor: who fired it.
         """
         initial = AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED
+        started = time.perf_counter()
         try:
             self.store.record(
                 message,
@@ -263,6 +284,8 @@ class AnalyticsClient:
         except SQLAlchemyError as exc:
             log.error("audit log unavailable, message %s not sent: %s", message["messageId"], exc)
             return self._receipt(message, None, AuditWriteError(f"audit log unavailable: {exc}"))
+        AUDIT_WRITE_SECONDS.observe(time.perf_counter() - started)
+        MESSAGES.labels(event=event_label(message), status=str(initial)).inc()
         if self.segment is None:
             if not self._warned_disabled:
                 log.warning("analytics disabled (no write key): %s audited, not sent", message.get("event"))
@@ -275,14 +298,15 @@ class AnalyticsClient:
         try:
             accepted = self._enqueue(segment, message)
         except (RuntimeError, AssertionError) as exc:
-            return self._drop(message, self._refusal_reason(message, exc))
+            return self._drop(message, *self._refusal_reason(message, exc))
         except (APIError, requests.RequestException) as exc:
             # Only sync_mode posts inside enqueue, so only it raises delivery errors here.
             status, http_status, text = describe_failure(exc)
             record_outcome_safely(self.store, [message], status, http_status=http_status, error=text)
             return self._receipt(message, status, DeliveryError(text, http_status))
+        QUEUE_DEPTH.set(segment.queue.qsize())
         if not accepted:
-            return self._drop(message, "the Segment client's queue is full")
+            return self._drop(message, "queue_full", "the Segment client's queue is full")
         if segment.sync_mode:
             latency_ms = (time.perf_counter() - started) * 1000
             record_outcome_safely(
@@ -307,15 +331,17 @@ class AnalyticsClient:
         return bool(accepted)
 
     @staticmethod
-    def _refusal_reason(message: dict[str, Any], error: Exception) -> str:
+    def _refusal_reason(message: dict[str, Any], error: Exception) -> tuple[str, str]:
+        """A short code (for metrics) and a sentence (for the audit log) for a refused message."""
         size = len(json.dumps(message).encode())
         # Segment rejects messages over 32 KB; the client checks before queueing (MAX_MSG_SIZE).
         if size > 32 << 10:
-            return f"message is {size} bytes, over Segment's 32 KB limit"
-        return f"the Segment client refused the message: {error}"
+            return "too_large", f"message is {size} bytes, over Segment's 32 KB limit"
+        return "refused", f"the Segment client refused the message: {error}"
 
-    def _drop(self, message: dict[str, Any], reason: str) -> Receipt:
+    def _drop(self, message: dict[str, Any], code: str, reason: str) -> Receipt:
         log.warning("message %s dropped: %s", message["messageId"], reason)
+        ENQUEUE_FAILURES.labels(reason=code).inc()
         record_outcome_safely(self.store, [message], AuditStatus.DROPPED, error=reason)
         return self._receipt(message, AuditStatus.DROPPED, EnqueueError(reason))
 

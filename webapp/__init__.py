@@ -15,7 +15,7 @@ MIGRATIONS = ROOT / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
-    from webapp import cli, config, logs
+    from webapp import cli, config, logs, metrics
     from webapp.extensions import analytics_client, csrf, db, migrate
 
     app = Flask(
@@ -36,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)
+    metrics.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)

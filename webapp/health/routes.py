@@ -1,4 +1,4 @@
-"""`/healthz`: whether the database and the Segment client can do their jobs, as JSON."""
+"""Operational endpoints: `/healthz` (can the database and Segment client do their jobs) and `/metrics`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from analytics.catalog import CATALOG
 from webapp.extensions import analytics_client, db
+from webapp.metrics import exposition
 
 bp = Blueprint("health", __name__)
 
@@ -32,6 +33,12 @@ def database_state() -> dict[str, Any]:
     if revision != SCHEMA_REVISION:
         state["error"] = "schema not current: run `event-catalog db upgrade`"
     return state
+
+
+@bp.get("/metrics")
+def metrics() -> ResponseReturnValue:
+    """Prometheus exposition of delivery and request metrics."""
+    return exposition()
 
 
 @bp.get("/healthz")

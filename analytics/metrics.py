@@ -1,0 +1,53 @@
+"""Prometheus metrics of the library: what was sent, what became of it, and what it cost.
+
+Defined once per process on the default registry, so an application that already exposes
+Prometheus metrics gets these alongside its own; the dashboard serves them at `/metrics`. Under a
+multi-process server (gunicorn) set `PROMETHEUS_MULTIPROC_DIR` and the values are summed across
+workers (`prometheus_client` multiprocess mode).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES = Counter(
+    "event_catalog_messages",
+    "Messages that reached a status, by event (identify calls are labelled 'identify').",
+    ["event", "status"],
+)
+ENQUEUE_FAILURES = Counter(
+    "event_catalog_enqueue_failures",
+    "Messages the Segment client refused before sending, by reason.",
+    ["reason"],
+)
+AUDIT_WRITE_SECONDS = Histogram(
+    "event_catalog_audit_write_seconds",
+    "Time to write one message to the audit log, on the caller's thread.",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+DELIVERY_SECONDS = Histogram(
+    "event_catalog_delivery_seconds",
+    "Time from a batch's first HTTP attempt to its final outcome, retries included.",
+    ["outcome"],
+)
+BATCH_SIZE = Histogram(
+    "event_catalog_batch_size",
+    "Messages per batch posted to the endpoint.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500),
+)
+QUEUE_DEPTH = Gauge(
+    "event_catalog_queue_depth",
+    "Messages waiting in the Segment client's queue, as last observed.",
+    multiprocess_mode="livesum",
+)
+
+
+def event_label(message: dict[str, object]) -> str:
+    """The `event` label of a message: its event string, or `identify`."""
+    return str(message.get("event") or message.get("type") or "unknown")
+
+
+def count_messages(batch: list[dict[str, object]], status: str) -> None:
+    """Count a batch's messages under one status."""
+    for message in batch:
+        MESSAGES.labels(event=event_label(message), status=status).inc()

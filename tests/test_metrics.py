@@ -1,0 +1,66 @@
+"""`/metrics` is scraped like Prometheus does and its counters match what was sent."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from analytics import AnalyticsClient, AuditStore
+from analytics.catalog import CATALOG
+from analytics.collector import Collector
+from analytics.scopes import ApplicationScope
+from analytics.tracks import ApplicationDeploymentWebhook
+
+
+def _scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    samples = {}
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def _value(samples: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_message_counters_match_what_was_sent(
+    client: FlaskClient, sqlite_store: AuditStore, collector: Collector
+) -> None:
+    before = _scrape(client)
+    sender = AnalyticsClient("key", store=sqlite_store, host=collector.url, upload_interval=0.05)
+    for _ in range(3):
+        sender.track(CATALOG.event("Stack Build Success").example_spec())  # type: ignore[arg-type]
+    scope = ApplicationScope(
+        user_id=1, project_id=2, cluster_id=3, app_name="a", app_namespace="b", chart_name="c"
+    )
+    sender.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
+    sender.flush()
+    sender.shutdown()
+    after = _scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert delta("event_catalog_messages_total", event="Stack Build Success", status="pending") == 3
+    assert delta("event_catalog_messages_total", event="Stack Build Success", status="delivered") == 3
+    assert (
+        delta("event_catalog_messages_total", event="Triggered Re-deploy via Webhook", status="dropped") == 1
+    )
+    assert delta("event_catalog_enqueue_failures_total", reason="too_large") == 1
+    assert delta("event_catalog_audit_write_seconds_count") == 4
+    assert delta("event_catalog_batch_size_sum") == 3
+    assert delta("event_catalog_delivery_seconds_count", outcome="delivered") >= 1
+    assert len(collector.received()) == 3
+
+
+def test_request_latency_is_labelled_by_route_template(client: FlaskClient) -> None:
+    client.get("/healthz")
+    samples = _scrape(client)
+    count = _value(
+        samples, "event_catalog_http_request_seconds_count", method="GET", route="/healthz", status="200"
+    )
+    assert count >= 1
