@@ -8,7 +8,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 FROM python:3.11-slim
-ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PORT=8000 LOG_FORMAT=json
+ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PORT=8000 LOG_FORMAT=json \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/event-catalog-metrics
 RUN useradd --create-home --uid 10001 app
 WORKDIR /srv/event-catalog
 COPY pyproject.toml README.md gunicorn.conf.py ./

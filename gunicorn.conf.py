@@ -12,3 +12,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 accesslog = None  # the app writes its own access lines, with request ids (webapp/logs.py)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def child_exit(server, worker):  # noqa: ARG001  (gunicorn's hook signature)
+    """Drop a dead worker's live gauges from the multiprocess metrics (prometheus_client docs)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,5 +1,9 @@
 #!/usr/bin/env sh
 # Container start: bring the schema up to date, then hand the process over to gunicorn.
 set -eu
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  # Multiprocess metrics files from a previous run would be summed into this one's.
+  rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+fi
 event-catalog db upgrade
 exec gunicorn --config gunicorn.conf.py webapp.wsgi:app
