@@ -148,7 +148,8 @@ def test_collector_command_fails_in_one_line_when_the_port_is_taken(runner: Flas
     assert result.output.strip().startswith(f"Error: cannot listen on 127.0.0.1:{port}")
 
 
-def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) -> None:
+def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -> None:
+    """The image's start path, run directly: scripts/start.sh → db upgrade → gunicorn.conf.py."""
     import os
     import socket
     import subprocess
@@ -160,35 +161,44 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "stale_from_last_run.db").write_text("")
     env = {
         **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
-        "WEB_CONCURRENCY": "1",
+        "WEB_CONCURRENCY": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    bin_dir = Path(sys.executable).parent
-    subprocess.run([bin_dir / "event-catalog", "db", "upgrade"], env=env, check=True, capture_output=True)
     server = subprocess.Popen(
-        [bin_dir / "gunicorn", "--config", "gunicorn.conf.py", "webapp.wsgi:app"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        ["scripts/start.sh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                # A worker's first request imports the app: allow it time.
+                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=15)
                 break
             except requests.ConnectionError:
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json()["database"]["revision"] == SCHEMA_REVISION
+        for _ in range(4):
+            assert requests.get(f"http://127.0.0.1:{port}/", timeout=15).status_code == 200
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=15)
+        assert metrics.status_code == 200
+        assert (
+            'event_catalog_http_request_seconds_count{method="GET",route="/",status="200"} 4.0'
+            in metrics.text
+        )
+        assert not (metrics_dir / "stale_from_last_run.db").exists()
     finally:
         server.terminate()
-        server.communicate(timeout=10)
+        server.communicate(timeout=20)
 
 
 def test_actor_is_the_client_address_until_someone_signs_in(app: Flask) -> None:
