@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -15,6 +16,7 @@ from flask.cli import FlaskGroup
 
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
+from analytics.exports import FORMATS
 from analytics.lint import lint
 from webapp.config import DEFAULT_COLLECTOR_PORT
 
@@ -59,10 +61,45 @@ def collector_command(host: str, port: int, write_keys: tuple[str, ...]) -> None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
+def export(format_name: str, output: Path | None) -> None:
+    """Render the catalog in one format to a file, or to standard output without one.
+
+    Raises:
+        click.ClickException: the file cannot be written.
+    """
+    fmt = FORMATS[format_name]
+    text = fmt.render(CATALOG)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_bytes(text.encode(fmt.encoding))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(list(FORMATS)),
+    required=True,
+    help="jsonschema: every JSON Schema; csv: events × properties; markdown: a tracking plan; "
+    "segment-plan: a Segment Protocols tracking plan.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout."
+)
+def export_command(format_name: str, output: Path | None) -> None:
+    """Export the whole catalog for spreadsheets, Segment Protocols or other tools."""
+    export(format_name, output)
+
+
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
+    app.cli.add_command(export_command)
 
 
 def _create_app() -> Flask:
