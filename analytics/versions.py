@@ -23,9 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def _insert_if_absent(dialect: str, row: dict[str, Any]) -> Insert:
-    """An INSERT that does nothing when the version is already there, so racing hosts both succeed."""
+    """An INSERT that does nothing when the version is already there, so racing hosts both succeed.
+
+    It returns the version it added, if any: `rowcount` is not reliable for ON CONFLICT DO NOTHING.
+    """
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CatalogVersion)
-    return statement.values(**row).on_conflict_do_nothing(index_elements=[CatalogVersion.version])
+    return (
+        statement.values(**row)
+        .on_conflict_do_nothing(index_elements=[CatalogVersion.version])
+        .returning(CatalogVersion.version)
+    )
 
 
 def record_version(engine: Engine, catalog: Catalog, *, now: datetime | None = None) -> bool:
@@ -48,8 +55,8 @@ def record_version(engine: Engine, catalog: Catalog, *, now: datetime | None = N
         "bundle": catalog.schema_bundle(),
     }
     with engine.begin() as connection:
-        result = connection.execute(_insert_if_absent(engine.dialect.name, row))
-    return bool(result.rowcount)
+        added = connection.execute(_insert_if_absent(engine.dialect.name, row)).first()
+    return added is not None
 
 
 def record_version_safely(engine: Engine, catalog: Catalog) -> None:

@@ -15,6 +15,7 @@ from analytics.activity import as_utc
 from analytics.catalog import CATALOG
 from analytics.diff import Change, diff_bundles
 from analytics.versions import bundle_query, versions_query
+from webapp.catalog.reads import read_or_default
 from webapp.extensions import db
 
 
@@ -27,11 +28,14 @@ class VersionChoice:
     current: bool
 
 
-def _choices() -> list[VersionChoice]:
-    recorded = [
+def _recorded() -> list[VersionChoice]:
+    return [
         VersionChoice(version, as_utc(first_seen), version == CATALOG.version)
         for version, first_seen in db.session.execute(versions_query())
     ]
+
+
+def _choices(recorded: list[VersionChoice]) -> list[VersionChoice]:
     if not any(choice.current for choice in recorded):
         recorded.insert(0, VersionChoice(CATALOG.version, None, True))
     return recorded
@@ -60,7 +64,8 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     By default it compares the version before the running one with the running one, which is
     what the latest release changed.
     """
-    versions = _choices()
+    recorded, unavailable = read_or_default(_recorded, [])
+    versions = _choices(recorded)
     known = {choice.version for choice in versions}
     errors: dict[str, str] = {}
     older = [choice.version for choice in versions if not choice.current]
@@ -72,4 +77,12 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
         diff = diff_bundles(_bundle(old), _bundle(new))
         for change in diff:
             grouped.setdefault((change.section, change.name), []).append(change)
-    return {"versions": versions, "old": old, "new": new, "diff": diff, "grouped": grouped, "errors": errors}
+    return {
+        "versions": versions,
+        "old": old,
+        "new": new,
+        "diff": diff,
+        "grouped": grouped,
+        "errors": errors,
+        "unavailable": unavailable,
+    }

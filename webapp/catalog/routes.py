@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.activity import (
     NEVER_SENT,
     RECENT_DAYS,
     SPARKLINE_DAYS,
+    EventActivity,
     activity_by_event,
     activity_query,
     as_utc,
@@ -25,7 +27,7 @@ from analytics.activity import (
     daily_series,
     latest_entries_query,
 )
-from analytics.audit import SCHEMA_REVISION, schema_revision
+from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.exports import FORMATS
 from analytics.messages import build_message
@@ -34,6 +36,7 @@ from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely
 from webapp.catalog.changes import changes_view
 from webapp.catalog.filters import choices, event_rows, parse_filters
+from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
 from webapp.extensions import db
 from webapp.htmx import vary_on_htmx, wants_fragment
@@ -59,10 +62,15 @@ def record_catalog_version() -> None:
     Not at start-up: `event-catalog db upgrade` builds this app on a database without the table.
     """
     state = current_app.extensions.setdefault("catalog_version_recorded", {"done": False})
-    if state["done"] or schema_revision(db.engine) != SCHEMA_REVISION:
+    if state["done"]:
         return
-    record_version_safely(db.engine, CATALOG)
-    state["done"] = True
+    try:
+        migrated = schema_revision(db.engine) == SCHEMA_REVISION
+    except SQLAlchemyError:
+        return  # unreachable: /healthz says so; try again on the next request
+    if migrated:
+        record_version_safely(db.engine, CATALOG)
+        state["done"] = True
 
 
 def _now() -> datetime:
@@ -154,7 +162,10 @@ def _schema_download(info: SpecInfo) -> Response:
 def index() -> ResponseReturnValue:
     """Every event, searchable and filterable, with what the audit log says about it."""
     filters = parse_filters(request.args, CATALOG)
-    activity = activity_by_event(db.session.execute(activity_query(_now() - timedelta(days=RECENT_DAYS))))
+    since = _now() - timedelta(days=RECENT_DAYS)
+    activity, audit_error = read_or_default(
+        lambda: activity_by_event(db.session.execute(activity_query(since))), {}
+    )
     rows = event_rows(CATALOG, activity, filters)
     template = "catalog/_results.html" if wants_fragment() else "catalog/index.html"
     page = render_template(
@@ -164,6 +175,7 @@ def index() -> ResponseReturnValue:
         choices=choices(CATALOG),
         total=len(CATALOG.events),
         recent_days=RECENT_DAYS,
+        audit_error=audit_error,
     )
     response = vary_on_htmx(current_app.make_response(page))
     if wants_fragment():
@@ -179,17 +191,24 @@ def event(constant: str) -> ResponseReturnValue:
     if constant != info.constant:
         return redirect(url_for("catalog.event", constant=info.constant), 308)
     now = _now()
-    recent = activity_query(now - timedelta(days=RECENT_DAYS), [info.name])
-    activity = activity_by_event(db.session.execute(recent)).get(info.name, NEVER_SENT)
-    counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
-    series = daily_series(counts, now.date())
-    entries = db.session.scalars(latest_entries_query(info.name)).all()
+
+    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry]]:
+        recent = activity_query(now - timedelta(days=RECENT_DAYS), [info.name])
+        activity = activity_by_event(db.session.execute(recent)).get(info.name, NEVER_SENT)
+        counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
+        entries = list(db.session.scalars(latest_entries_query(info.name)))
+        return activity, daily_series(counts, now.date()), entries
+
+    (activity, series, entries), audit_error = read_or_default(
+        read, (NEVER_SENT, daily_series([], now.date()), [])
+    )
     return render_template(
         "catalog/event.html",
         **_spec_page(info),
         activity=activity,
         chart=sparkline(series),
         entries=entries,
+        audit_error=audit_error,
         recent_days=RECENT_DAYS,
         sparkline_days=SPARKLINE_DAYS,
     )
