@@ -130,7 +130,7 @@ def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
                 "type": prop.type,
                 "required": _cell(prop.required),
                 "allowed_values": " | ".join(str(v) for v in prop.allowed_values or ()),
-                "example": json.dumps(prop.example),
+                "example": prop.example if isinstance(prop.example, str) else json.dumps(prop.example),
                 "property_description": prop.description,
                 "personal_data": _cell(prop.personal_data),
                 "added_by_scope": _cell(prop.from_scope),

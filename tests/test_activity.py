@@ -8,25 +8,29 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from analytics.activity import (
+    EventActivity,
     activity_by_event,
     activity_query,
     daily_counts_query,
     daily_series,
     latest_entries_query,
 )
+from analytics.catalog import CATALOG
 from webapp.catalog.sparkline import sparkline
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def test_one_grouped_query_gives_every_events_last_seen_and_recent_count(engine: Engine, record_sent) -> None:  # type: ignore[no-untyped-def]
+def test_one_query_gives_every_events_last_seen_and_recent_count(engine: Engine, record_sent) -> None:  # type: ignore[no-untyped-def]
     record_sent("UserCreate", NOW - timedelta(days=1))
     record_sent("UserCreate", NOW - timedelta(hours=1))
     record_sent("UserCreate", NOW - timedelta(days=9))
     record_sent("ProjectCreate", NOW - timedelta(days=30))
     with Session(engine) as session:
-        activity = activity_by_event(session.execute(activity_query(NOW - timedelta(days=7))))
-    assert set(activity) == {"New User", "New Project Event"}
+        query = activity_query(list(CATALOG.events), NOW - timedelta(days=7))
+        activity = activity_by_event(session.execute(query))
+    assert list(activity) == list(CATALOG.events)
+    assert activity["Stack Deletion"] == EventActivity(None, 0)
     assert activity["New User"].last_seen == NOW - timedelta(hours=1)
     assert activity["New User"].recent == 2
     assert (activity["New Project Event"].last_seen, activity["New Project Event"].recent) == (
@@ -35,24 +39,23 @@ def test_one_grouped_query_gives_every_events_last_seen_and_recent_count(engine:
     )
     with Session(engine) as session:
         only = activity_by_event(
-            session.execute(activity_query(NOW - timedelta(days=7), ["New Project Event"]))
+            session.execute(activity_query(["New Project Event"], NOW - timedelta(days=7)))
         )
     assert set(only) == {"New Project Event"}
 
 
-def test_the_grouped_query_reads_the_event_index(engine: Engine) -> None:
-    query = activity_query(NOW)
-    compiled = str(query.compile(engine))
-    assert "GROUP BY audit_entries.event" in compiled
+def test_the_list_query_seeks_the_event_index_instead_of_scanning_the_log(engine: Engine) -> None:
+    query = activity_query(["New User", "New Project Event"], NOW)
+    literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            plan = " ".join(
-                str(row)
-                for row in connection.exec_driver_sql(
-                    f"EXPLAIN QUERY PLAN {query.compile(engine, compile_kwargs={'literal_binds': True})}"
-                )
-            )
+            plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {literal}"))
+            assert plan.count("USING COVERING INDEX ix_audit_entries_event_recorded_at (event=?") == 2
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN {literal}"))
             assert "ix_audit_entries_event_recorded_at" in plan
+        assert "GROUP BY" not in literal
 
 
 def test_daily_counts_bucket_by_utc_day(engine: Engine, record_sent) -> None:  # type: ignore[no-untyped-def]

@@ -226,6 +226,10 @@ def test_identifiers_pages_list_traits(client: FlaskClient) -> None:
     text = page.get_data(as_text=True)
     assert 'id="prop-first_name"' in text and "personal data" in text
     assert "analytics.identify(" in text
+    example = re.search(r'id="example".*?<pre class="code"><code>(.*?)</code></pre>', text, re.S)
+    assert example is not None
+    message = json.loads(html.unescape(example.group(1)))
+    assert (message["type"], message["traits"]["first_name"]) == ("identify", "Ada")
     assert (
         client.get("/identifiers/Profile update").headers["Location"] == "/identifiers/ProfileUpdateIdentify"
     )

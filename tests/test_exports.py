@@ -34,7 +34,8 @@ def test_csv_has_one_row_per_event_and_property() -> None:
         r for r in rows if r["event"] == "Cluster Provisioning Success" and r["property"] == "cluster_type"
     )
     assert kinds["allowed_values"] == "eks | gke | aks | doks"
-    assert json.loads(kinds["example"]) == "eks"
+    assert kinds["example"] == "eks"
+    assert next(r for r in rows if r["property"] == "infra_id")["example"] == "9"
     bare = next(r for r in rows if r["event"] == "Github Connection Started")
     assert bare["property"] == "" and bare["scope"] == "User"
     deprecated = next(r for r in rows if r["event"] == "Stack Launch Complete")

@@ -45,7 +45,7 @@ bp = Blueprint("catalog", __name__)
 
 DOWNLOADS = {
     "jsonschema": "One JSON Schema (draft 2020-12) per event and identify call, keyed by name, with the "
-    "catalog version: for validators, code generators and `event-catalog diff`.",
+    "catalog version: for validators, code generators, and for comparing two versions.",
     "csv": "One row per event and property: type, required, allowed values, example, description, personal "
     "data. Opens directly in a spreadsheet.",
     "markdown": "A readable tracking plan, events grouped by category, for a wiki or a pull request.",
@@ -162,10 +162,8 @@ def _schema_download(info: SpecInfo) -> Response:
 def index() -> ResponseReturnValue:
     """Every event, searchable and filterable, with what the audit log says about it."""
     filters = parse_filters(request.args, CATALOG)
-    since = _now() - timedelta(days=RECENT_DAYS)
-    activity, audit_error = read_or_default(
-        lambda: activity_by_event(db.session.execute(activity_query(since))), {}
-    )
+    query = activity_query(list(CATALOG.events), _now() - timedelta(days=RECENT_DAYS))
+    activity, audit_error = read_or_default(lambda: activity_by_event(db.session.execute(query)), {})
     rows = event_rows(CATALOG, activity, filters)
     template = "catalog/_results.html" if wants_fragment() else "catalog/index.html"
     page = render_template(
@@ -193,7 +191,7 @@ def event(constant: str) -> ResponseReturnValue:
     now = _now()
 
     def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry]]:
-        recent = activity_query(now - timedelta(days=RECENT_DAYS), [info.name])
+        recent = activity_query([info.name], now - timedelta(days=RECENT_DAYS))
         activity = activity_by_event(db.session.execute(recent)).get(info.name, NEVER_SENT)
         counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
         entries = list(db.session.scalars(latest_entries_query(info.name)))
@@ -238,12 +236,7 @@ def identifier(name: str) -> ResponseReturnValue:
     info = _identifier_or_404(name)
     if name != info.constant:
         return redirect(url_for("catalog.identifier", name=info.constant), 308)
-    return render_template(
-        "catalog/identifier.html",
-        info=info,
-        message=build_message(info.example_spec()),
-        snippet=python_snippet(info),
-    )
+    return render_template("catalog/identifier.html", **_spec_page(info))
 
 
 @bp.get("/identifiers/<name>/schema.json")
