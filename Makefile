@@ -11,7 +11,7 @@ HTMX := webapp/static/vendor/htmx.min.js
 export SEGMENT_HOST ?= http://127.0.0.1:$(COLLECTOR_PORT)
 export SEGMENT_WRITE_KEY ?= local-development
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench install clean screenshots
 
 $(BIN)/event-catalog: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ test: install
 	$(BIN)/mypy
 	$(BIN)/event-catalog lint
 	$(BIN)/pytest
+
+# The README's screenshots, taken by the catalog's browser test in real Chromium.
+screenshots: install
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
+		tests/e2e/test_catalog_browser.py::test_search_filter_open_an_event_and_download_its_schema
 
 bench: install
 	$(BIN)/python -m bench

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine
+from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt
 from analytics.errors import (
     AnalyticsError,
@@ -34,6 +35,7 @@ from analytics.errors import (
 )
 from analytics.messages import build_message
 from analytics.spec import IdentifySpec, TrackSpec
+from analytics.versions import record_version_safely
 
 __all__ = [
     "AnalyticsClient",
@@ -111,7 +113,8 @@ def init(
             settings; `mask_personal_data` (default from `AUDIT_MASK_PERSONAL_DATA`, true).
 
     Returns:
-        The client, also installed as the module default (a previous default is shut down).
+        The client, also installed as the module default (a previous default is shut down). The
+        catalog's version is recorded in the database on the way (`analytics.versions`).
 
     Raises:
         SchemaError: the audit database is not migrated to this library's revision.
@@ -125,6 +128,7 @@ def init(
         mask_key=os.environ.get("AUDIT_MASK_KEY", "event-catalog").encode(),
     )
     store.check_schema()
+    record_version_safely(store.engine, CATALOG)
     client = AnalyticsClient(key, store=store, host=host or os.environ.get("SEGMENT_HOST") or None, **options)
     previous, _default = _default, client
     if previous is not None:

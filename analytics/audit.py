@@ -6,7 +6,9 @@ migration history (`migrations/`). SQLite (WAL) serves one host; several hosts s
 through `DATABASE_URL`.
 
 Statuses move `pending` → `delivered` | `failed`, or start as `dropped` / `disabled`; each delivery
-outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history.
+outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history. `CatalogVersion`
+keeps the schema bundle of every catalog version a process has run with, so that what a release
+changed can be shown long after the code moved on (`analytics.versions`).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from analytics.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0001_audit_log"
+SCHEMA_REVISION = "0002_catalog_versions"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -151,6 +153,25 @@ class DeliveryAttempt(Base):
     http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
+
+
+class CatalogVersion(Base):
+    """The JSON Schema bundle of one catalog version, recorded the first time a process ran with it.
+
+    Messages carry only the version hash (`context.eventCatalog.version`); this row keeps what the
+    hash stood for, so two versions can be compared after the code that built them is gone.
+
+    Attributes:
+        version: the catalog's content hash (`Catalog.version`).
+        first_seen: when a library host or the dashboard first recorded it.
+        bundle: `Catalog.schema_bundle()` of that version.
+    """
+
+    __tablename__ = "catalog_versions"
+
+    version: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_seen: Mapped[datetime] = mapped_column(index=True)
+    bundle: Mapped[dict[str, Any]]
 
 
 @event.listens_for(Engine, "connect")

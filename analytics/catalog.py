@@ -92,19 +92,19 @@ class SpecInfo:
         return spec.properties() if isinstance(spec, TrackSpec) else spec.traits()
 
 
-def _describe_type(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tuple[Any, ...] | None, bool]:
+def describe_type(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tuple[Any, ...] | None, bool]:
     """Reduce a property's JSON Schema to a readable type, its allowed values and nullability."""
     if "$ref" in schema:
-        return _describe_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return describe_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
     if "anyOf" in schema:
         options = [o for o in schema["anyOf"] if o.get("type") != "null"]
         nullable = len(options) < len(schema["anyOf"])
-        kind, allowed, _ = _describe_type(options[0], defs) if len(options) == 1 else ("any", None, False)
+        kind, allowed, _ = describe_type(options[0], defs) if len(options) == 1 else ("any", None, False)
         return kind, allowed, nullable
     allowed = tuple(schema["enum"]) if "enum" in schema else None
     kind = schema.get("type", "any")
     if kind == "array":
-        item_kind, item_allowed, _ = _describe_type(schema.get("items", {}), defs)
+        item_kind, item_allowed, _ = describe_type(schema.get("items", {}), defs)
         return f"array of {item_kind}", item_allowed, False
     return kind, allowed, False
 
@@ -115,7 +115,7 @@ def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo
     from_scope = set(spec.scope_class().property_fields().values())
     infos = []
     for name, prop_schema in schema["properties"].items():
-        kind, allowed, _ = _describe_type(prop_schema, defs)
+        kind, allowed, _ = describe_type(prop_schema, defs)
         examples = prop_schema.get("examples") or [None]
         infos.append(
             PropertyInfo(

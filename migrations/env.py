@@ -1,11 +1,14 @@
 """Alembic environment for the shared audit/dashboard models, run through Flask-Migrate."""
 
+import fcntl
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
@@ -21,6 +24,30 @@ target_db = current_app.extensions["migrate"].db
 config.set_main_option(
     "sqlalchemy.url", target_db.engine.url.render_as_string(hide_password=False).replace("%", "%%")
 )
+
+
+@contextmanager
+def migration_lock(connection: Connection) -> Iterator[None]:
+    """Let one process migrate at a time: replicas run `db upgrade` at start, often together.
+
+    PostgreSQL gets a session advisory lock; a SQLite file gets an exclusive lock on a file beside
+    it. The others wait, then find nothing left to do.
+    """
+    database = connection.engine.url.database
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+    elif connection.dialect.name == "sqlite" and database not in (None, "", ":memory:"):
+        with open(f"{database}.migrate-lock", "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+    else:
+        yield
 
 
 def run_migrations_offline() -> None:
@@ -42,21 +69,10 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
-    with target_db.engine.connect() as connection:
-        # Several replicas run `db upgrade` at start: on PostgreSQL the first takes this lock and
-        # migrates, the others wait for it and then find nothing left to do.
-        locking = connection.dialect.name == "postgresql"
-        if locking:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-            connection.commit()
-        try:
-            context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
-            with context.begin_transaction():
-                context.run_migrations()
-        finally:
-            if locking:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
-                connection.commit()
+    with target_db.engine.connect() as connection, migration_lock(connection):
+        context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
+        with context.begin_transaction():
+            context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -13,10 +14,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
-from analytics.audit import AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.messages import build_message
 from webapp import create_app
 
 # The server every storage test also runs against; CI starts it if it is down.
@@ -135,3 +138,39 @@ def client(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A CLI runner for the dashboard's commands."""
     return app.test_cli_runner()
+
+
+SentRecorder = Callable[..., str]
+
+
+def _recorder(store: AuditStore) -> SentRecorder:
+    def record_sent(
+        constant: str, when: datetime, status: str = "delivered", source: str = "application"
+    ) -> str:
+        """Audit a real message of an event as if it had been recorded at `when`; return its messageId."""
+        message = build_message(CATALOG.event(constant).example_spec(), timestamp=when)
+        store.record(message, status=AuditStatus(status), source=source)
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(AuditEntry)
+                .where(AuditEntry.message_id == message["messageId"])
+                .values(recorded_at=when)
+            )
+        return str(message["messageId"])
+
+    return record_sent
+
+
+@pytest.fixture
+def record_sent(store: AuditStore) -> SentRecorder:
+    """Put past messages in the audit log of each kind of database (history a test can control)."""
+    return _recorder(store)
+
+
+@pytest.fixture
+def app_record_sent(app: Flask) -> Iterator[SentRecorder]:
+    """`record_sent` on the dashboard's own database."""
+    from webapp.extensions import analytics_client
+
+    store = analytics_client.store(app)
+    yield _recorder(store)

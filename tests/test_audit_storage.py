@@ -123,7 +123,7 @@ def test_mask_is_keyed_and_deterministic() -> None:
 
 
 def test_concurrent_upgrades_at_start_do_not_race(empty_database_url: str) -> None:
-    """Replicas starting at once: the advisory lock serialises them on PostgreSQL (SQLite has one host)."""
+    """Replicas starting at once: a lock serialises them (PostgreSQL advisory lock, SQLite lock file)."""
     import os
     import subprocess
     import sys

@@ -54,8 +54,8 @@ def test_home_lists_every_event_with_its_scope_and_status(client: FlaskClient) -
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    for name in CATALOG.events:
-        assert f"<strong>{name}</strong>" in page
+    for name, info in CATALOG.events.items():
+        assert f'href="/events/{info.constant}">{name}</a>' in page
     assert "status-deprecated" in page
     assert CATALOG.version in page
 

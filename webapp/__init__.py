@@ -43,11 +43,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     analytics_client.init_app(app)
     cli.init_app(app)
 
+    from webapp.api.routes import bp as api_bp
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
 

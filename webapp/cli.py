@@ -21,6 +21,7 @@ from analytics.checkcode import check_paths
 from analytics.drift import drift
 from analytics.durations import parse_duration
 from analytics.events import SegmentEvent
+from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.reporting import ReportFormat, ReportLine, render
 from webapp.config import DEFAULT_COLLECTOR_PORT
@@ -133,12 +134,47 @@ def drift_command(since: str, fmt: str) -> None:
         raise SystemExit(1)
 
 
+def export(format_name: str, output: Path | None) -> None:
+    """Render the catalog in one format to a file, or to standard output without one.
+
+    Raises:
+        click.ClickException: the file cannot be written.
+    """
+    fmt = FORMATS[format_name]
+    text = fmt.render(CATALOG)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_bytes(text.encode(fmt.encoding))
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+
+
+@click.command("export")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(list(FORMATS)),
+    required=True,
+    help="jsonschema: every JSON Schema; csv: events × properties; markdown: a tracking plan; "
+    "segment-plan: a Segment Protocols tracking plan.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout."
+)
+def export_command(format_name: str, output: Path | None) -> None:
+    """Export the whole catalog for spreadsheets, Segment Protocols or other tools."""
+    export(format_name, output)
+
+
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)
+    app.cli.add_command(export_command)
 
 
 def _create_app() -> Flask:

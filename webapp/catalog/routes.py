@@ -1,15 +1,272 @@
-"""The catalog pages product managers read."""
+"""The catalog pages product managers read: events, scopes, identify calls, changes, downloads.
+
+Everything shown comes from `analytics.catalog` (what can be sent) joined with the audit log (what
+was sent). Views are linear: look up, query, render; the event list serves its page and its htmx
+fragment from one URL.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 
-from analytics.catalog import CATALOG
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import SQLAlchemyError
+
+from analytics.activity import (
+    NEVER_SENT,
+    RECENT_DAYS,
+    SPARKLINE_DAYS,
+    EventActivity,
+    activity_by_event,
+    activity_query,
+    as_utc,
+    daily_counts_query,
+    daily_series,
+    latest_entries_query,
+)
+from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
+from analytics.catalog import CATALOG, SpecInfo
+from analytics.exports import FORMATS
+from analytics.messages import build_message
+from analytics.scopes import UserScope
+from analytics.snippet import python_snippet
+from analytics.versions import record_version_safely
+from webapp.catalog.changes import changes_view
+from webapp.catalog.filters import choices, event_rows, parse_filters
+from webapp.catalog.reads import read_or_default
+from webapp.catalog.sparkline import sparkline
+from webapp.extensions import db
+from webapp.htmx import vary_on_htmx, wants_fragment
 
 bp = Blueprint("catalog", __name__)
 
+DOWNLOADS = {
+    "jsonschema": "One JSON Schema (draft 2020-12) per event and identify call, keyed by name, with the "
+    "catalog version: for validators, code generators, and for comparing two versions.",
+    "csv": "One row per event and property: type, required, allowed values, example, description, personal "
+    "data. Opens directly in a spreadsheet.",
+    "markdown": "A readable tracking plan, events grouped by category, for a wiki or a pull request.",
+    "segment-plan": "A tracking plan in the shape Segment Protocols' API takes: one TRACK rule per event "
+    "and one IDENTIFY rule, each with a draft-07 JSON Schema of its properties or traits.",
+}
+"""What each download is for, in the words of someone choosing one."""
+
+
+@bp.before_app_request
+def record_catalog_version() -> None:
+    """Record the running catalog version once, as soon as the database is migrated.
+
+    Not at start-up: `event-catalog db upgrade` builds this app on a database without the table.
+    """
+    state = current_app.extensions.setdefault("catalog_version_recorded", {"done": False})
+    if state["done"]:
+        return
+    try:
+        migrated = schema_revision(db.engine) == SCHEMA_REVISION
+    except SQLAlchemyError:
+        return  # unreachable: /healthz says so; try again on the next request
+    if migrated:
+        record_version_safely(db.engine, CATALOG)
+        state["done"] = True
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _event_or_404(constant: str) -> SpecInfo:
+    try:
+        return CATALOG.event(constant)
+    except KeyError:
+        abort(404, description=f"The catalog has no event “{constant}”.")
+
+
+def _identifier_or_404(name: str) -> SpecInfo:
+    try:
+        return CATALOG.identifier(name)
+    except KeyError:
+        abort(404, description=f"The catalog has no identify call “{name}”.")
+
+
+def _details(info: SpecInfo) -> list[str]:
+    """The description's paragraphs after the summary line, each joined into one line."""
+    paragraphs = info.spec.description().split("\n\n")
+    first_rest = paragraphs[0].split("\n", 1)[1:]
+    return [" ".join(p.split()) for p in [*first_rest, *paragraphs[1:]] if p.strip()]
+
+
+def _pretty(document: object) -> str:
+    """JSON as a person reads it, in the document's own key order."""
+    return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+def _spec_page(info: SpecInfo) -> dict[str, object]:
+    """What the event and identify pages share."""
+    return {
+        "info": info,
+        "details": _details(info),
+        "message_json": _pretty(build_message(info.example_spec())),
+        "snippet": python_snippet(info),
+        "schema_json": _pretty(info.json_schema),
+    }
+
+
+@dataclass(frozen=True)
+class ScopeNode:
+    """One scope in the hierarchy, with what it adds and the events that name it."""
+
+    scope: type[UserScope]
+    adds: list[tuple[str, str]]
+    inherited: list[str]
+    events: list[SpecInfo]
+    children: list[ScopeNode]
+
+
+def _scope_tree(scope: type[UserScope]) -> ScopeNode:
+    parent = scope.parent()
+    inherited = parent.property_fields() if parent is not None else {}
+    adds = [(field, prop) for field, prop in scope.property_fields().items() if field not in inherited]
+    children = [_scope_tree(child) for child in CATALOG.scopes if child.parent() is scope]
+    return ScopeNode(scope, adds, list(inherited.values()), CATALOG.events_using(scope), children)
+
+
+@bp.app_template_filter("ago")
+def ago(moment: datetime) -> str:
+    """How long ago, in the largest whole unit: "just now", "5 minutes ago", "3 days ago"."""
+    seconds = int((_now() - moment).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+@bp.app_template_filter("utc")
+def utc(moment: datetime) -> datetime:
+    """A database timestamp as an aware UTC datetime, whichever database it came from."""
+    return as_utc(moment)
+
+
+def _schema_download(info: SpecInfo) -> Response:
+    response = current_app.response_class(
+        json.dumps(info.json_schema, indent=2) + "\n", mimetype="application/schema+json"
+    )
+    response.headers["Content-Disposition"] = f'attachment; filename="{info.constant}.schema.json"'
+    return response
+
 
 @bp.get("/")
-def index() -> str:
-    """Every event, grouped by category."""
-    return render_template("catalog/index.html", catalog=CATALOG, events=list(CATALOG.events.values()))
+def index() -> ResponseReturnValue:
+    """Every event, searchable and filterable, with what the audit log says about it."""
+    filters = parse_filters(request.args, CATALOG)
+    query = activity_query(list(CATALOG.events), _now() - timedelta(days=RECENT_DAYS))
+    activity, audit_error = read_or_default(lambda: activity_by_event(db.session.execute(query)), {})
+    rows = event_rows(CATALOG, activity, filters)
+    template = "catalog/_results.html" if wants_fragment() else "catalog/index.html"
+    page = render_template(
+        template,
+        rows=rows,
+        filters=filters,
+        choices=choices(CATALOG),
+        total=len(CATALOG.events),
+        recent_days=RECENT_DAYS,
+        audit_error=audit_error,
+    )
+    response = vary_on_htmx(current_app.make_response(page))
+    if wants_fragment():
+        # The form sends its empty fields too; the address bar gets the short URL people share.
+        response.headers["HX-Push-Url"] = url_for("catalog.index", **filters.query())
+    return response
+
+
+@bp.get("/events/<constant>")
+def event(constant: str) -> ResponseReturnValue:
+    """One event: what it means, what it carries, an example, and whether it is being sent."""
+    info = _event_or_404(constant)
+    if constant != info.constant:
+        return redirect(url_for("catalog.event", constant=info.constant), 308)
+    now = _now()
+
+    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry]]:
+        recent = activity_query([info.name], now - timedelta(days=RECENT_DAYS))
+        activity = activity_by_event(db.session.execute(recent)).get(info.name, NEVER_SENT)
+        counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
+        entries = list(db.session.scalars(latest_entries_query(info.name)))
+        return activity, daily_series(counts, now.date()), entries
+
+    (activity, series, entries), audit_error = read_or_default(
+        read, (NEVER_SENT, daily_series([], now.date()), [])
+    )
+    return render_template(
+        "catalog/event.html",
+        **_spec_page(info),
+        activity=activity,
+        chart=sparkline(series),
+        entries=entries,
+        audit_error=audit_error,
+        recent_days=RECENT_DAYS,
+        sparkline_days=SPARKLINE_DAYS,
+    )
+
+
+@bp.get("/events/<constant>/schema.json")
+def event_schema(constant: str) -> ResponseReturnValue:
+    """An event's JSON Schema, as a file."""
+    return _schema_download(_event_or_404(constant))
+
+
+@bp.get("/scopes")
+def scopes() -> str:
+    """The scope hierarchy, the ids each scope adds, and the events that use it."""
+    return render_template("catalog/scopes.html", tree=[_scope_tree(CATALOG.scopes[0])])
+
+
+@bp.get("/identifiers")
+def identifiers() -> str:
+    """Every identify call and the traits it sends."""
+    return render_template("catalog/identifiers.html", identifiers=list(CATALOG.identifiers.values()))
+
+
+@bp.get("/identifiers/<name>")
+def identifier(name: str) -> ResponseReturnValue:
+    """One identify call: its traits, an example and its JSON Schema."""
+    info = _identifier_or_404(name)
+    if name != info.constant:
+        return redirect(url_for("catalog.identifier", name=info.constant), 308)
+    return render_template("catalog/identifier.html", **_spec_page(info))
+
+
+@bp.get("/identifiers/<name>/schema.json")
+def identifier_schema(name: str) -> ResponseReturnValue:
+    """An identify call's JSON Schema, as a file."""
+    return _schema_download(_identifier_or_404(name))
+
+
+@bp.get("/changes")
+def changes() -> str:
+    """What changed between two recorded catalog versions (or the running one)."""
+    links = {
+        "event_links": {name: info.constant for name, info in CATALOG.events.items()},
+        "identifier_links": {name: info.constant for name, info in CATALOG.identifiers.items()},
+    }
+    return render_template("catalog/changes.html", **changes_view(request.args), **links)
+
+
+@bp.get("/downloads")
+def downloads() -> str:
+    """The whole catalog as files for spreadsheets, Segment Protocols and other tools."""
+    return render_template("catalog/downloads.html", formats=FORMATS.values(), descriptions=DOWNLOADS)
+
+
+@bp.get("/downloads/<name>")
+def download(name: str) -> ResponseReturnValue:
+    """One export, as a file named for the format."""
+    fmt = FORMATS.get(name) or abort(404, description=f"There is no export format “{name}”.")
+    response = current_app.response_class(fmt.render(CATALOG).encode(fmt.encoding), mimetype=fmt.media_type)
+    if fmt.media_type.startswith("text/"):
+        response.headers["Content-Type"] = f"{fmt.media_type}; charset=utf-8"
+    response.headers["Content-Disposition"] = f'attachment; filename="{fmt.filename}"'
+    return response

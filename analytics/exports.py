@@ -1,0 +1,354 @@
+"""The catalog in the shapes other tools read: JSON, JSON Schema, CSV, Markdown, Segment Protocols.
+
+The dashboard's downloads, its `/api/catalog` and `event-catalog export` all render through here, so
+a spreadsheet, a Protocols import and the API never disagree. Each format is an `ExportFormat` in
+`FORMATS`; `render(name)` returns its text.
+
+Segment Protocols (`segment-plan`) gets the body of the Public API's tracking-plan calls: `name`,
+`type` (`LIVE`), `description` and `rules`, where each rule has `type` (`TRACK` or `IDENTIFY`),
+`key` (the event string; none for identify), `version` (1) and `jsonSchema` (draft-07, the form
+Protocols validates). In each `jsonSchema` we fill `description`, `labels` (category, owner,
+status, scope) and `properties.properties` (or `properties.traits`) with every property's type,
+allowed values, description, examples and required list, with unknown properties refused. Segment
+keeps one identify rule per plan, so the identify specs' traits are merged: a trait is required
+only when every identify spec requires it. We do not fill the plan's `COMMON` rule, `GROUP`,
+`PAGE` or `SCREEN` rules, `context` constraints, or Segment's own ids and timestamps.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from analytics.catalog import CATALOG, Catalog, PropertyInfo, SpecInfo
+from analytics.spec import TrackSpec
+
+DRAFT_07 = "http://json-schema.org/draft-07/schema#"
+PLAN_NAME = "event-catalog"
+
+CSV_COLUMNS = (
+    "event",
+    "constant",
+    "kind",
+    "category",
+    "owner",
+    "status",
+    "replaced_by",
+    "scope",
+    "event_description",
+    "property",
+    "type",
+    "required",
+    "allowed_values",
+    "example",
+    "property_description",
+    "personal_data",
+    "added_by_scope",
+)
+"""The CSV's header: one row per event and property (one row with empty property columns when an
+event carries none)."""
+
+
+def _spec_metadata(info: SpecInfo) -> dict[str, Any]:
+    spec = info.spec
+    replaced_by = spec.replaced_by if issubclass(spec, TrackSpec) else None
+    return {
+        "category": str(spec.category),
+        "owner": str(spec.owner),
+        "status": str(spec.status),
+        "replaced_by": str(replaced_by) if replaced_by is not None else None,
+        "scope": info.scope.label,
+    }
+
+
+def spec_document(info: SpecInfo) -> dict[str, Any]:
+    """One event or identify spec as JSON: metadata, properties and JSON Schema."""
+    return {
+        "name": info.name,
+        "constant": info.constant,
+        "kind": info.kind,
+        "summary": info.spec.summary(),
+        "description": info.spec.description(),
+        **_spec_metadata(info),
+        "personal_data": info.has_personal_data,
+        "properties": [asdict(prop) for prop in info.properties],
+        "json_schema": info.json_schema,
+    }
+
+
+def catalog_document(catalog: Catalog = CATALOG) -> dict[str, Any]:
+    """The whole registry as JSON: what `/api/catalog` serves."""
+    return {
+        "version": catalog.version,
+        "events": [spec_document(info) for info in catalog.events.values()],
+        "identifiers": [spec_document(info) for info in catalog.identifiers.values()],
+        "scopes": [
+            {
+                "label": scope.label,
+                "description": scope.description,
+                "parent": parent.label if (parent := scope.parent()) is not None else None,
+                "properties": list(scope.property_fields().values()),
+                "events": [info.name for info in catalog.events_using(scope)],
+            }
+            for scope in catalog.scopes
+        ],
+    }
+
+
+def schema_bundle_document(catalog: Catalog = CATALOG) -> dict[str, Any]:
+    """Every JSON Schema (draft 2020-12) keyed by event string and identify name, with the version."""
+    return {"version": catalog.version, **catalog.schema_bundle()}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
+    for info in [*catalog.events.values(), *catalog.identifiers.values()]:
+        event = {
+            "event": info.name,
+            "constant": info.constant,
+            "kind": info.kind,
+            **{key: _cell(value) for key, value in _spec_metadata(info).items()},
+            "event_description": info.spec.summary(),
+        }
+        if not info.properties:
+            yield {column: event.get(column, "") for column in CSV_COLUMNS}
+        for prop in info.properties:
+            yield {
+                **event,
+                "property": prop.name,
+                "type": prop.type,
+                "required": _cell(prop.required),
+                "allowed_values": " | ".join(str(v) for v in prop.allowed_values or ()),
+                "example": prop.example if isinstance(prop.example, str) else json.dumps(prop.example),
+                "property_description": prop.description,
+                "personal_data": _cell(prop.personal_data),
+                "added_by_scope": _cell(prop.from_scope),
+            }
+
+
+def events_csv(catalog: Catalog = CATALOG) -> str:
+    """Events × properties as CSV (RFC 4180 line endings), identify specs last."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+    writer.writeheader()
+    writer.writerows(_csv_rows(catalog))
+    return out.getvalue()
+
+
+def _md(value: Any) -> str:
+    """A Markdown table cell: pipes escaped, line breaks flattened."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _property_table(properties: tuple[PropertyInfo, ...]) -> list[str]:
+    if not properties:
+        return ["No properties beyond the user id.", ""]
+    lines = [
+        "| Property | Type | Required | Allowed values | Example | Description | Personal data |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for prop in properties:
+        allowed = ", ".join(f"`{v}`" for v in prop.allowed_values) if prop.allowed_values else ""
+        lines.append(
+            f"| `{prop.name}` | {_md(prop.type)} | {_cell(prop.required)} | {_md(allowed)} "
+            f"| `{_md(json.dumps(prop.example))}` | {_md(prop.description)} | {_cell(prop.personal_data)} |"
+        )
+    return [*lines, ""]
+
+
+def _markdown_section(info: SpecInfo) -> list[str]:
+    meta = _spec_metadata(info)
+    facts = f"**Owner:** {meta['owner']} · **Scope:** {meta['scope']} · **Status:** {meta['status']}"
+    if meta["replaced_by"]:
+        facts += f" (use **{meta['replaced_by']}** instead)"
+    return [f"### {info.name}", "", info.spec.description(), "", facts, "", *_property_table(info.properties)]
+
+
+def markdown_plan(catalog: Catalog = CATALOG) -> str:
+    """A tracking plan in Markdown: events by category, then the identify calls."""
+    lines = [
+        "# Tracking plan",
+        "",
+        f"Catalog version `{catalog.version}`: {len(catalog.events)} events and "
+        f"{len(catalog.identifiers)} identify calls. Generated by event-catalog; do not edit by hand.",
+        "",
+    ]
+    categories: dict[str, list[SpecInfo]] = {}
+    for info in catalog.events.values():
+        categories.setdefault(str(info.spec.category), []).append(info)
+    for category, infos in categories.items():
+        lines += [f"## {category}", ""]
+        for info in infos:
+            lines += _markdown_section(info)
+    lines += ["## Identify calls", ""]
+    for info in catalog.identifiers.values():
+        lines += _markdown_section(info)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
+    """A 2020-12 subschema made draft-07 and self-contained: `$ref`s inlined, `x-` keywords dropped."""
+    if isinstance(schema, list):
+        return [_draft_07(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target = defs[schema["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+        return _draft_07(merged, defs)
+    converted = {
+        key: _draft_07(value, defs)
+        for key, value in schema.items()
+        if not key.startswith(("x-", "$")) and key not in ("title", "properties")
+    }
+    if "properties" in schema:
+        converted["properties"] = {name: _draft_07(prop, defs) for name, prop in schema["properties"].items()}
+    return converted
+
+
+def _payload_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The `properties` (or `traits`) object of a rule, from a spec's JSON Schema."""
+    payload: dict[str, Any] = {
+        "type": "object",
+        "properties": _draft_07({"properties": schema["properties"]}, schema.get("$defs", {}))["properties"],
+        "additionalProperties": False,
+    }
+    if schema.get("required"):
+        payload["required"] = list(schema["required"])
+    return payload
+
+
+def _rule_schema(
+    description: str, labels: dict[str, str], section: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    sections: dict[str, Any] = {"context": {}, "traits": {}, "properties": {}}
+    sections[section] = payload
+    return {
+        "$schema": DRAFT_07,
+        "type": "object",
+        "description": description,
+        "labels": labels,
+        "properties": sections,
+        "required": [section],
+    }
+
+
+def _merged_traits(identifiers: list[SpecInfo]) -> dict[str, Any]:
+    payloads = [_payload_schema(info.json_schema) for info in identifiers]
+    merged: dict[str, Any] = {"type": "object", "properties": {}, "additionalProperties": False}
+    for payload in payloads:
+        for name, prop in payload["properties"].items():
+            merged["properties"].setdefault(name, prop)
+    required = [
+        name
+        for name in merged["properties"]
+        if all(name in payload.get("required", ()) for payload in payloads)
+    ]
+    if required:
+        merged["required"] = required
+    return merged
+
+
+def segment_plan(catalog: Catalog = CATALOG) -> dict[str, Any]:
+    """The tracking plan as Segment Protocols' Public API takes it (see the module docstring)."""
+    rules: list[dict[str, Any]] = []
+    for info in catalog.events.values():
+        meta = _spec_metadata(info)
+        labels = {key: str(value) for key, value in meta.items() if value is not None}
+        payload = _payload_schema(info.json_schema)
+        schema = _rule_schema(info.spec.summary(), labels, "properties", payload)
+        rules.append({"type": "TRACK", "key": info.name, "version": 1, "jsonSchema": schema})
+    identifiers = list(catalog.identifiers.values())
+    if identifiers:
+        names = ", ".join(info.name for info in identifiers)
+        schema = _rule_schema(
+            f"Traits sent on {names}.",
+            {"owner": str(identifiers[0].spec.owner)},
+            "traits",
+            _merged_traits(identifiers),
+        )
+        rules.append({"type": "IDENTIFY", "key": None, "version": 1, "jsonSchema": schema})
+    return {
+        "name": PLAN_NAME,
+        "type": "LIVE",
+        "description": f"Exported from event-catalog, catalog version {catalog.version}.",
+        "rules": rules,
+    }
+
+
+def _json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export: how to render it and how to hand it over as a file.
+
+    Attributes:
+        name: the `--format` value and the download's URL segment.
+        label: what the dashboard calls it.
+        media_type: the HTTP `Content-Type` (without charset).
+        filename: the download's file name.
+        encoding: the file's encoding; CSV carries a byte-order mark so spreadsheets detect UTF-8.
+        render: the catalog → text function.
+    """
+
+    name: str
+    label: str
+    media_type: str
+    filename: str
+    encoding: str
+    render: Callable[[Catalog], str]
+
+
+FORMATS: dict[str, ExportFormat] = {
+    fmt.name: fmt
+    for fmt in (
+        ExportFormat(
+            "jsonschema",
+            "JSON Schema bundle",
+            "application/schema+json",
+            "event-catalog.schema.json",
+            "utf-8",
+            lambda catalog: _json(schema_bundle_document(catalog)),
+        ),
+        ExportFormat("csv", "Spreadsheet (CSV)", "text/csv", "event-catalog.csv", "utf-8-sig", events_csv),
+        ExportFormat(
+            "markdown",
+            "Tracking plan (Markdown)",
+            "text/markdown",
+            "tracking-plan.md",
+            "utf-8",
+            markdown_plan,
+        ),
+        ExportFormat(
+            "segment-plan",
+            "Segment Protocols tracking plan",
+            "application/json",
+            "segment-tracking-plan.json",
+            "utf-8",
+            lambda catalog: _json(segment_plan(catalog)),
+        ),
+    )
+}
+"""Every export format by name, in the order the dashboard lists them."""
+
+
+def render(name: str, catalog: Catalog = CATALOG) -> str:
+    """Render the catalog in one format.
+
+    Raises:
+        KeyError: no such format.
+    """
+    return FORMATS[name].render(catalog)

@@ -1,0 +1,80 @@
+"""The catalog versions a database has seen, each with the schema bundle it stood for.
+
+A message records only its catalog version's hash; to say what a release changed, the bundle
+behind each hash must outlive the code that built it. Every process that runs the catalog
+(`analytics.init()` in an application host, the dashboard on its first request) records its
+version here once; `analytics.diff` then compares any two of them.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Insert, Select, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from analytics.audit import CatalogVersion
+from analytics.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+
+def _insert_if_absent(dialect: str, row: dict[str, Any]) -> Insert:
+    """An INSERT that does nothing when the version is already there, so racing hosts both succeed.
+
+    It returns the version it added, if any: `rowcount` is not reliable for ON CONFLICT DO NOTHING.
+    """
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(CatalogVersion)
+    return (
+        statement.values(**row)
+        .on_conflict_do_nothing(index_elements=[CatalogVersion.version])
+        .returning(CatalogVersion.version)
+    )
+
+
+def record_version(engine: Engine, catalog: Catalog, *, now: datetime | None = None) -> bool:
+    """Record the catalog's version and bundle unless the database already has it.
+
+    Args:
+        engine: a database migrated to this library's revision.
+        catalog: the catalog this process runs with.
+        now: when it was first seen (tests pass a time; now otherwise).
+
+    Returns:
+        Whether this call added the version (False when it was already recorded).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused the write.
+    """
+    row = {
+        "version": catalog.version,
+        "first_seen": now or datetime.now(UTC),
+        "bundle": catalog.schema_bundle(),
+    }
+    with engine.begin() as connection:
+        added = connection.execute(_insert_if_absent(engine.dialect.name, row)).first()
+    return added is not None
+
+
+def record_version_safely(engine: Engine, catalog: Catalog) -> None:
+    """`record_version` for start-up paths: the catalog's history is not worth failing a host for."""
+    try:
+        if record_version(engine, catalog):
+            log.info("recorded catalog version %s", catalog.version)
+    except SQLAlchemyError:
+        log.warning("could not record catalog version %s", catalog.version, exc_info=True)
+
+
+def versions_query() -> Select[str, datetime]:
+    """Every recorded version with when it was first seen, newest first (bundles left out)."""
+    return select(CatalogVersion.version, CatalogVersion.first_seen).order_by(
+        CatalogVersion.first_seen.desc(), CatalogVersion.version
+    )
+
+
+def bundle_query(version: str) -> Select[dict[str, Any]]:
+    """The schema bundle of one recorded version."""
+    return select(CatalogVersion.bundle).where(CatalogVersion.version == version)

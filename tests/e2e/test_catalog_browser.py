@@ -1,0 +1,129 @@
+"""The catalog browser in real Chromium: search, filter, URL state, an event page, a schema download.
+
+The same run takes the README's screenshots: `make screenshots` points `SCREENSHOT_DIR` at `docs/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import jsonschema
+import pytest
+from playwright.sync_api import Page, expect
+
+from analytics.catalog import CATALOG
+
+pytestmark = pytest.mark.e2e
+
+PROVISIONING = "Provisioning and connections"
+
+
+@pytest.fixture
+def screenshot_dir(tmp_path: Path) -> Path:
+    """Where this run's screenshots go: `SCREENSHOT_DIR` when set (the README's), else a temporary folder."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _seed_history(record_sent) -> None:  # type: ignore[no-untyped-def]
+    """A month of traffic that reads like a real one: busy flows, quiet ones, a failure, unsent events."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    chance = random.Random(4)
+    daily = {
+        "UserCreate": 6,
+        "ProjectCreate": 4,
+        "ClusterProvisioningStart": 5,
+        "ClusterProvisioningSuccess": 4,
+    }
+    for constant, mean in daily.items():
+        for day in range(30):
+            for _ in range(chance.randint(0, mean)):
+                record_sent(constant, now - timedelta(days=day, minutes=chance.randint(5, 1400)))
+    record_sent("ApplicationLaunchSuccess", now - timedelta(days=12))
+    record_sent("ClusterProvisioningSuccess", now - timedelta(minutes=4), status="failed")
+    record_sent("ClusterProvisioningSuccess", now - timedelta(minutes=2), source="tester")
+
+
+def _query(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def test_search_filter_open_an_event_and_download_its_schema(
+    live_server: str,
+    page: Page,
+    app_record_sent,  # type: ignore[no-untyped-def]
+    screenshot_dir: Path,
+) -> None:
+    _seed_history(app_record_sent)
+    page.goto(live_server + "/")
+    rows = page.locator("table.events tbody tr")
+    expect(rows).to_have_count(len(CATALOG.events))
+    page.screenshot(path=str(screenshot_dir / "catalog-events.png"))
+
+    page.get_by_label("Search").fill("provisioning")
+    expect(page).to_have_url(f"{live_server}/?q=provisioning")
+    searched = [info.name for info in CATALOG.events.values() if "provisioning" in _text(info)]
+    expect(rows).to_have_count(len(searched))
+
+    page.get_by_label("Category").select_option(PROVISIONING)
+    expect(page).to_have_url(f"{live_server}/?q=provisioning&category=Provisioning+and+connections")
+    expected = [
+        info.name
+        for info in CATALOG.events.values()
+        if "provisioning" in _text(info) and info.spec.category == PROVISIONING
+    ]
+    expect(rows.locator("a.event-name")).to_have_text(expected)
+    assert 0 < len(expected) < len(searched)
+    assert _query(page) == {"q": ["provisioning"], "category": [PROVISIONING]}
+
+    page.reload()
+    expect(page.get_by_label("Search")).to_have_value("provisioning")
+    expect(rows.locator("a.event-name")).to_have_text(expected)
+
+    page.get_by_role("link", name="Cluster Provisioning Success").click()
+    expect(page).to_have_url(f"{live_server}/events/ClusterProvisioningSuccess")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cluster Provisioning Success")
+    expect(page.locator("table.entries tbody tr").first).to_contain_text("tester")
+    page.screenshot(
+        path=str(screenshot_dir / "catalog-event.png"),
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": 1366, "height": 1200},
+    )
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download JSON Schema").click()
+    download = download_info.value
+    assert download.suggested_filename == "ClusterProvisioningSuccess.schema.json"
+    schema = json.loads(Path(download.path()).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == CATALOG.event("ClusterProvisioningSuccess").json_schema
+
+
+def test_sorting_and_the_never_sent_filter_keep_the_url(
+    live_server: str, page: Page, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    app_record_sent("UserCreate", datetime.now(UTC) - timedelta(hours=1))
+    page.goto(live_server + "/")
+    page.get_by_label("Never sent").check()
+    expect(page).to_have_url(f"{live_server}/?never_sent=1")
+    expect(page.locator("table.events tbody tr")).to_have_count(len(CATALOG.events) - 1)
+    page.get_by_label("Never sent").uncheck()
+    expect(page).to_have_url(f"{live_server}/")
+    page.get_by_role("link", name="Last 7 days").click()
+    expect(page).to_have_url(f"{live_server}/?sort=-recent")
+    expect(page.locator("table.events tbody tr").first).to_contain_text("New User")
+    page.get_by_label("Search").fill("zzz-nothing")
+    expect(page.get_by_text("No event matches these filters.")).to_be_visible()
+    assert _query(page) == {"q": ["zzz-nothing"], "sort": ["-recent"]}
+
+
+def _text(info) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(
+        [info.name, info.constant, info.spec.description(), *(p.name for p in info.properties)]
+    ).lower()

@@ -1,0 +1,71 @@
+"""`/api/catalog`: the registry as JSON, with ETags that make polling cheap, and JSON errors."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+from flask.testing import FlaskClient
+
+from analytics.catalog import CATALOG
+
+
+def test_catalog_api_serves_the_whole_registry(client: FlaskClient) -> None:
+    response = client.get("/api/catalog")
+    assert response.status_code == 200
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["ETag"]
+    body = response.get_json()
+    assert body["version"] == CATALOG.version
+    assert [event["name"] for event in body["events"]] == list(CATALOG.events)
+    assert [identify["name"] for identify in body["identifiers"]] == list(CATALOG.identifiers)
+    assert [scope["label"] for scope in body["scopes"]] == [s.label for s in CATALOG.scopes]
+    success = next(e for e in body["events"] if e["constant"] == "ClusterProvisioningSuccess")
+    assert success["scope"] == "Cluster" and success["owner"] == "infrastructure"
+    assert [p["name"] for p in success["properties"]] == ["proj_id", "cluster_id", "cluster_type", "infra_id"]
+    jsonschema.Draft202012Validator.check_schema(success["json_schema"])
+    deprecated = next(e for e in body["events"] if e["constant"] == "StackLaunchComplete")
+    assert deprecated["status"] == "deprecated" and deprecated["replaced_by"] == "Stack Launch Success"
+
+
+@pytest.mark.parametrize("path", ["/api/catalog", "/api/catalog/events/UserCreate"])
+def test_etag_round_trip_answers_304(client: FlaskClient, path: str) -> None:
+    first = client.get(path)
+    etag = first.headers["ETag"]
+    again = client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    stale = client.get(path, headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200 and stale.data == first.data
+
+
+def test_each_document_has_its_own_etag(client: FlaskClient) -> None:
+    etags = {client.get(path).headers["ETag"] for path in ("/api/catalog", "/api/catalog/events/UserCreate")}
+    assert len(etags) == 2
+
+
+@pytest.mark.parametrize("name", ["UserCreate", "New User"])
+def test_one_event_by_constant_or_string(client: FlaskClient, name: str) -> None:
+    response = client.get(f"/api/catalog/events/{name}")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["name"], body["constant"], body["version"]) == ("New User", "UserCreate", CATALOG.version)
+    assert body["personal_data"] is True
+
+
+def test_unknown_event_is_a_json_404(client: FlaskClient) -> None:
+    response = client.get("/api/catalog/events/NoSuchEvent")
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert response.get_json()["error"] == {
+        "status": 404,
+        "name": "Not Found",
+        "message": "The catalog has no event “NoSuchEvent”.",
+    }
+
+
+def test_wrong_method_is_a_json_405(client: FlaskClient) -> None:
+    response = client.post("/api/catalog")
+    assert response.status_code == 405
+    assert response.mimetype == "application/json"

@@ -1,0 +1,292 @@
+"""The catalog pages over HTTP: every filter, the htmx fragment, event pages, scopes, changes, errors."""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jsonschema
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from analytics.audit import CatalogVersion
+from analytics.catalog import CATALOG, SpecInfo
+from analytics.versions import record_version
+from webapp import create_app
+
+NOW = datetime.now(UTC)
+HTMX = {"HX-Request": "true"}
+
+
+def _listed(client: FlaskClient, query: str = "", headers: dict[str, str] | None = None) -> list[str]:
+    """The event names the list shows, in order."""
+    response = client.get(f"/?{query}", headers=headers or {})
+    assert response.status_code == 200
+    return re.findall(r'class="event-name" href="/events/\w+">([^<]+)</a>', response.get_data(as_text=True))
+
+
+def _names(predicate) -> list[str]:  # type: ignore[no-untyped-def]
+    return [name for name, info in CATALOG.events.items() if predicate(info)]
+
+
+def _words(info: SpecInfo) -> str:
+    return f"{info.name} {info.spec.description()}".lower()
+
+
+def _has_property(info: SpecInfo, name: str) -> bool:
+    return any(prop.name == name for prop in info.properties)
+
+
+FILTERS = {
+    "category=Apps": lambda info: info.spec.category == "Apps",
+    "scope=Registry": lambda info: info.scope.label == "Registry",
+    "owner=applications": lambda info: info.spec.owner == "applications",
+    "status=deprecated": lambda info: info.spec.status == "deprecated",
+    "status=active": lambda info: info.spec.status == "active",
+    "pii=yes": lambda info: info.has_personal_data,
+    "pii=no": lambda info: not info.has_personal_data,
+    "q=webhook": lambda info: "webhook" in _words(info),
+    "q=image_uri": lambda info: _has_property(info, "image_uri"),
+    "q=ApplicationLaunchStart": lambda info: info.constant == "ApplicationLaunchStart",
+    "q=stack+failure": lambda info: "stack" in _words(info) and "failure" in _words(info),
+    "category=Provisioning+and+connections&scope=Cluster": lambda info: (
+        info.spec.category == "Provisioning and connections" and info.scope.label == "Cluster"
+    ),
+}
+
+
+@pytest.mark.parametrize("query", list(FILTERS))
+def test_each_filter_shows_exactly_the_matching_events(client: FlaskClient, query: str) -> None:
+    expected = _names(FILTERS[query])
+    assert 0 < len(expected) < len(CATALOG.events)
+    assert _listed(client, query) == expected
+
+
+def test_the_list_shows_every_event_without_filters(client: FlaskClient) -> None:
+    assert _listed(client) == list(CATALOG.events)
+
+
+def test_never_sent_and_the_activity_columns_come_from_the_audit_log(
+    client: FlaskClient, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    app_record_sent("UserCreate", NOW - timedelta(hours=2))
+    app_record_sent("UserCreate", NOW - timedelta(days=3))
+    app_record_sent("UserCreate", NOW - timedelta(days=20))
+    app_record_sent("ProjectCreate", NOW - timedelta(days=40))
+    assert _listed(client, "never_sent=1") == [
+        n for n in CATALOG.events if n not in ("New User", "New Project Event")
+    ]
+    page = client.get("/").get_data(as_text=True)
+    new_user = page[page.index(">New User</a>") :].split("</tr>", 1)[0]
+    assert "2 hours ago" in new_user and re.search(r'class="num">2</td>', new_user)
+    new_project = page[page.index(">New Project Event</a>") :].split("</tr>", 1)[0]
+    assert "40 days ago" in new_project and re.search(r'class="num">0</td>', new_project)
+    assert "never sent" not in new_project and "never sent" in page
+
+
+def test_sorting_by_name_and_by_activity(client: FlaskClient, app_record_sent) -> None:  # type: ignore[no-untyped-def]
+    assert _listed(client, "sort=-name") == sorted(CATALOG.events, key=str.lower, reverse=True)
+    for _ in range(3):
+        app_record_sent("StackDeletion", NOW - timedelta(hours=5))
+    app_record_sent("GithubConnectionStart", NOW - timedelta(minutes=5))
+    assert _listed(client, "sort=-recent")[:2] == ["Stack Deletion", "Github Connection Started"]
+    assert _listed(client, "sort=-last_seen")[:2] == ["Github Connection Started", "Stack Deletion"]
+    assert _listed(client, "sort=last_seen")[-2:] == ["Stack Deletion", "Github Connection Started"]
+
+
+def test_htmx_gets_the_fragment_with_a_short_url_to_push(client: FlaskClient) -> None:
+    response = client.get("/?q=stack&category=&scope=&owner=&status=&pii=&sort=", headers=HTMX)
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["Vary"]
+    assert response.headers["HX-Push-Url"] == "/?q=stack"
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and "<form" not in fragment
+    assert _listed(client, "q=stack", HTMX) == _listed(client, "q=stack")
+    history = client.get("/?q=stack", headers={**HTMX, "HX-History-Restore-Request": "true"})
+    assert "<html" in history.get_data(as_text=True)
+
+
+def test_the_page_renders_the_url_state_into_the_form(client: FlaskClient) -> None:
+    page = client.get("/?q=cluster&scope=Cluster&never_sent=1&sort=-name").get_data(as_text=True)
+    assert 'name="q" type="search" value="cluster"' in page
+    assert "<option selected>Cluster</option>" in page
+    assert 'id="never_sent" name="never_sent" type="checkbox" value="1" checked' in page
+    assert 'name="sort" value="-name" form="filters"' in page
+    assert 'aria-sort="descending"' in page
+
+
+def test_an_unknown_filter_value_is_reported_next_to_its_field_and_not_applied(client: FlaskClient) -> None:
+    response = client.get("/?category=Billing&sort=colour")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "“Billing” is not a category of the catalog" in page
+    assert '<option value="Billing" selected>Billing (unknown)</option>' in page
+    assert 'aria-invalid="true"' in page
+    assert "Cannot sort by “colour”" in page
+    assert _listed(client, "category=Billing") == list(CATALOG.events)
+
+
+def test_no_match_says_so_and_offers_to_clear(client: FlaskClient) -> None:
+    page = client.get("/?q=nothing-like-this").get_data(as_text=True)
+    assert "No event matches these filters." in page
+    assert '<a href="/">Clear the filters</a>' in page
+
+
+def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient) -> None:
+    response = client.get("/events/ClusterProvisioningSuccess")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<title>Cluster Provisioning Success · event-catalog</title>" in page
+    assert 'aria-label="Breadcrumb"' in page
+    for prop in ("proj_id", "cluster_id", "cluster_type", "infra_id"):
+        assert f'id="prop-{prop}"' in page
+    assert "<code>eks</code>, <code>gke</code>, <code>aks</code>, <code>doks</code>" in page
+    assert 'href="/tester/?event=ClusterProvisioningSuccess"' in page
+    assert 'href="/events/ClusterProvisioningSuccess/schema.json"' in page
+    assert "never sent" in page
+    assert (
+        "ClusterProvisioningSuccess(" in page
+        and "scope=ClusterScope(user_id=1, project_id=12, cluster_id=4)" in page
+    )
+    example = re.search(r'id="example".*?<pre class="code"><code>(.*?)</code></pre>', page, re.S)
+    assert example is not None
+    message = json.loads(html.unescape(example.group(1)))
+    assert message["event"] == "Cluster Provisioning Success" and message["type"] == "track"
+    assert message["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "eks", "infra_id": 9}
+
+
+def test_event_page_shows_volume_and_links_latest_entries_into_the_audit(
+    client: FlaskClient, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    ids = [app_record_sent("ProjectCreate", NOW - timedelta(days=d, minutes=1)) for d in (0, 0, 1, 9)]
+    app_record_sent("ProjectCreate", NOW - timedelta(days=45))
+    page = client.get("/events/ProjectCreate").get_data(as_text=True)
+    assert "<strong>3</strong> in the last 7 days" in page
+    assert "4 in all, at most 2 on" in page
+    assert page.count("<rect ") == 3
+    for message_id in ids:
+        assert f'href="/audit/entries/{message_id}"' in page
+    assert 'href="/audit/?event=New%20Project%20Event"' in page
+
+
+def test_deprecated_event_names_its_replacement(client: FlaskClient) -> None:
+    page = client.get("/events/StackLaunchComplete").get_data(as_text=True)
+    assert "<strong>Deprecated.</strong>" in page
+    assert '<a href="/events/StackLaunchSuccess">Stack Launch Success</a>' in page
+
+
+def test_an_event_string_redirects_to_its_page(client: FlaskClient) -> None:
+    response = client.get("/events/New User")
+    assert response.status_code == 308
+    assert response.headers["Location"] == "/events/UserCreate"
+
+
+@pytest.mark.parametrize(
+    "path", ["/events/NoSuchEvent", "/events/NoSuchEvent/schema.json", "/identifiers/Nope"]
+)
+def test_unknown_event_is_a_404_page(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "The catalog has no" in response.get_data(as_text=True)
+
+
+def test_schema_download_is_a_valid_json_schema_file(client: FlaskClient) -> None:
+    response = client.get("/events/UserCreate/schema.json")
+    assert response.status_code == 200
+    assert response.mimetype == "application/schema+json"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="UserCreate.schema.json"'
+    schema = json.loads(response.data)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema == CATALOG.event("UserCreate").json_schema
+
+
+def test_scopes_page_shows_the_tree_ids_and_events(client: FlaskClient) -> None:
+    page = client.get("/scopes").get_data(as_text=True)
+    assert "<title>Scopes · event-catalog</title>" in page
+    order = [page.index(f'id="scope-{label}"') for label in ("user", "project", "cluster", "application")]
+    assert order == sorted(order)
+    registry = page[page.index('id="scope-registry"') :]
+    assert "<code>registry_id</code>" in registry.split("</article>", 1)[0]
+    for info in CATALOG.events_using(CATALOG.scopes[3]):
+        assert f'href="/events/{info.constant}">{info.name}</a>' in registry.split("</article>", 1)[0]
+
+
+def test_identifiers_pages_list_traits(client: FlaskClient) -> None:
+    listing = client.get("/identifiers").get_data(as_text=True)
+    for info in CATALOG.identifiers.values():
+        assert f'href="/identifiers/{info.constant}">{info.name}</a>' in listing
+    page = client.get("/identifiers/ProfileUpdateIdentify")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert 'id="prop-first_name"' in text and "personal data" in text
+    assert "analytics.identify(" in text
+    example = re.search(r'id="example".*?<pre class="code"><code>(.*?)</code></pre>', text, re.S)
+    assert example is not None
+    message = json.loads(html.unescape(example.group(1)))
+    assert (message["type"], message["traits"]["first_name"]) == ("identify", "Ada")
+    assert (
+        client.get("/identifiers/Profile update").headers["Location"] == "/identifiers/ProfileUpdateIdentify"
+    )
+
+
+def test_the_dashboard_records_its_catalog_version_on_first_request(app: Flask, client: FlaskClient) -> None:
+    client.get("/healthz")
+    from webapp.extensions import db
+
+    with app.app_context():
+        versions = db.session.scalars(select(CatalogVersion.version)).all()
+    assert versions == [CATALOG.version]
+
+
+def test_changes_page_without_history_explains_itself(client: FlaskClient) -> None:
+    page = client.get("/changes").get_data(as_text=True)
+    assert "Only the running catalog version has been recorded so far." in page
+
+
+def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClient) -> None:
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    older["events"]["Cluster Provisioning Success"]["properties"]["region"] = {
+        "type": "string",
+        "description": "x",
+    }
+    del older["events"]["Stack Deletion"]
+    from webapp.extensions import db
+
+    with app.app_context():
+        old_catalog = _FakeVersion("0ld0ld0ld0ld", older)
+        record_version(db.engine, old_catalog, now=NOW - timedelta(days=10))  # type: ignore[arg-type]
+    page = client.get("/changes").get_data(as_text=True)
+    assert "<strong>1</strong> breaking, 1 compatible change." in page
+    assert "Cluster Provisioning Success: &#34;region&#34; removed" in page
+    assert '<a href="/events/StackDeletion">Stack Deletion</a>' in page
+    reverse = client.get(f"/changes?from={CATALOG.version}&to=0ld0ld0ld0ld").get_data(as_text=True)
+    assert "Stack Deletion removed" in reverse
+    bad = client.get("/changes?from=nope").get_data(as_text=True)
+    assert "No catalog version “nope” has been recorded." in bad
+
+
+class _FakeVersion:
+    """A past catalog as `record_version` reads it: a version and a bundle."""
+
+    def __init__(self, version: str, bundle: dict) -> None:  # type: ignore[type-arg]
+        self.version = version
+        self._bundle = bundle
+
+    def schema_bundle(self) -> dict:  # type: ignore[type-arg]
+        return self._bundle
+
+
+def test_pages_still_render_the_catalog_when_the_database_is_not_migrated(tmp_path: Path) -> None:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
+    client = app.test_client()
+    for path in ("/", "/events/UserCreate", "/changes"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert "run `event-catalog db upgrade`" in response.get_data(as_text=True)
+    assert len(_listed(client)) == len(CATALOG.events)

@@ -1,0 +1,144 @@
+"""Exports parse back: CSV through `csv`, JSON Schemas through `jsonschema`, the Segment plan as draft-07."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from flask.testing import FlaskClient, FlaskCliRunner
+
+from analytics.catalog import CATALOG
+from analytics.exports import CSV_COLUMNS, FORMATS, events_csv, markdown_plan, render, segment_plan
+from analytics.messages import build_message
+
+ALL_SPECS = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
+
+
+def test_csv_has_one_row_per_event_and_property() -> None:
+    rows = list(csv.DictReader(io.StringIO(events_csv())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    expected = sum(max(len(info.properties), 1) for info in ALL_SPECS)
+    assert len(rows) == expected
+    email = next(r for r in rows if r["event"] == "New User" and r["property"] == "email")
+    assert (email["type"], email["required"], email["personal_data"], email["added_by_scope"]) == (
+        "string",
+        "yes",
+        "yes",
+        "no",
+    )
+    kinds = next(
+        r for r in rows if r["event"] == "Cluster Provisioning Success" and r["property"] == "cluster_type"
+    )
+    assert kinds["allowed_values"] == "eks | gke | aks | doks"
+    assert kinds["example"] == "eks"
+    assert next(r for r in rows if r["property"] == "infra_id")["example"] == "9"
+    bare = next(r for r in rows if r["event"] == "Github Connection Started")
+    assert bare["property"] == "" and bare["scope"] == "User"
+    deprecated = next(r for r in rows if r["event"] == "Stack Launch Complete")
+    assert deprecated["replaced_by"] == "Stack Launch Success"
+    assert {r["kind"] for r in rows} == {"track", "identify"}
+
+
+def test_jsonschema_bundle_parses_back_into_valid_schemas() -> None:
+    bundle = json.loads(render("jsonschema"))
+    assert bundle["version"] == CATALOG.version
+    assert list(bundle["events"]) == list(CATALOG.events)
+    for section, infos in (("events", CATALOG.events), ("identifiers", CATALOG.identifiers)):
+        for name, info in infos.items():
+            schema = bundle[section][name]
+            jsonschema.Draft202012Validator.check_schema(schema)
+            jsonschema.Draft202012Validator(schema).validate(info.example_payload())
+
+
+def test_markdown_plan_has_a_section_and_table_per_event() -> None:
+    plan = markdown_plan()
+    assert plan.startswith("# Tracking plan\n")
+    for info in ALL_SPECS:
+        assert f"\n### {info.name}\n" in plan
+    assert "| `cluster_type` | string | yes | `eks`, `gke`, `aks`, `doks` |" in plan
+    assert "(use **Stack Launch Success** instead)" in plan
+
+
+@pytest.mark.parametrize("info", list(CATALOG.events.values()), ids=lambda info: info.constant)
+def test_segment_plan_rules_validate_the_real_message(info) -> None:  # type: ignore[no-untyped-def]
+    rules = {rule["key"]: rule for rule in segment_plan()["rules"] if rule["type"] == "TRACK"}
+    rule = rules[info.name]
+    assert rule["version"] == 1
+    schema = rule["jsonSchema"]
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
+    message = build_message(info.example_spec())
+    validator.validate(message)
+    assert not validator.is_valid({**message, "properties": {**message["properties"], "surprise": 1}})
+    assert schema["labels"]["owner"] == str(info.spec.owner)
+    assert "$ref" not in json.dumps(schema) and "x-" not in json.dumps(schema)
+
+
+def test_segment_plan_has_one_identify_rule_for_every_identify_call() -> None:
+    plan = segment_plan()
+    assert (plan["name"], plan["type"]) == ("event-catalog", "LIVE")
+    assert CATALOG.version in plan["description"]
+    identify = [rule for rule in plan["rules"] if rule["type"] == "IDENTIFY"]
+    assert len(identify) == 1 and identify[0]["key"] is None
+    validator = jsonschema.Draft7Validator(identify[0]["jsonSchema"])
+    for info in CATALOG.identifiers.values():
+        validator.validate(build_message(info.example_spec()))
+    traits = identify[0]["jsonSchema"]["properties"]["traits"]
+    assert traits["required"] == ["email"]
+    assert set(traits["properties"]) == {"email", "github", "first_name", "last_name", "company_name"}
+    assert not validator.is_valid({"type": "identify", "traits": {"github": True}})
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_every_download_is_a_named_file(client: FlaskClient, name: str) -> None:
+    fmt = FORMATS[name]
+    response = client.get(f"/downloads/{name}")
+    assert response.status_code == 200
+    assert response.mimetype == fmt.media_type
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{fmt.filename}"'
+    assert response.data.decode(fmt.encoding) == render(name)
+
+
+def test_csv_download_carries_a_byte_order_mark_for_spreadsheets(client: FlaskClient) -> None:
+    response = client.get("/downloads/csv")
+    assert response.data.startswith(b"\xef\xbb\xbf")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+def test_unknown_download_is_a_404(client: FlaskClient) -> None:
+    assert client.get("/downloads/xlsx").status_code == 404
+
+
+def test_downloads_page_links_every_format(client: FlaskClient) -> None:
+    page = client.get("/downloads").get_data(as_text=True)
+    for name in FORMATS:
+        assert f'href="/downloads/{name}"' in page
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+def test_cli_export_writes_the_same_file(runner: FlaskCliRunner, tmp_path: Path, name: str) -> None:
+    target = tmp_path / FORMATS[name].filename
+    result = runner.invoke(args=["export", "--format", name, "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().decode(FORMATS[name].encoding) == render(name)
+
+
+def test_cli_export_prints_to_stdout_without_a_file(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["export", "--format", "segment-plan"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == segment_plan()
+
+
+def test_cli_export_fails_in_one_line(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(args=["export", "--format", "csv", "-o", str(tmp_path / "missing" / "x.csv")])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"Error: cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory"
+    ]
+    unknown = runner.invoke(args=["export", "--format", "xlsx"])
+    assert unknown.exit_code == 2 and "'xlsx' is not one of" in unknown.output

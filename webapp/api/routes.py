@@ -1,0 +1,45 @@
+"""`/api/catalog`: the registry as JSON, cheap to poll.
+
+The documents change only when the catalog does, so their ETag is the catalog's content hash (with
+the path, since each URL is its own document): a client that sends it back in `If-None-Match` gets
+an empty 304. `Cache-Control: no-cache` lets caches keep a copy but makes them ask each time, so a
+deploy is seen at the next poll. Errors are JSON (the `errors` blueprint answers for `/api/`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Blueprint, abort, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from analytics.catalog import CATALOG
+from analytics.exports import catalog_document, spec_document
+
+bp = Blueprint("api", __name__)
+
+CACHE_CONTROL = "no-cache"
+
+
+def _cached_json(document: dict[str, Any]) -> ResponseReturnValue:
+    response = jsonify(document)
+    response.set_etag(hashlib.sha256(f"{CATALOG.version}:{request.path}".encode()).hexdigest()[:20])
+    response.headers["Cache-Control"] = CACHE_CONTROL
+    return response.make_conditional(request)
+
+
+@bp.get("/catalog")
+def catalog() -> ResponseReturnValue:
+    """Every event, identify call and scope, with properties and JSON Schemas."""
+    return _cached_json(catalog_document(CATALOG))
+
+
+@bp.get("/catalog/events/<name>")
+def catalog_event(name: str) -> ResponseReturnValue:
+    """One event, by its string or its constant."""
+    try:
+        info = CATALOG.event(name)
+    except KeyError:
+        abort(404, description=f"The catalog has no event “{name}”.")
+    return _cached_json({"version": CATALOG.version, **spec_document(info)})

@@ -1,0 +1,171 @@
+"""The event list's search, filters and sort, read from the query string.
+
+The query string is the whole state of the list (so a filtered view can be bookmarked and shared),
+and a hand-edited URL is as likely as a form: a value the catalog does not know is reported next to
+its field and ignored, never a 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from analytics.activity import NEVER_SENT, EventActivity
+from analytics.catalog import Catalog, SpecInfo
+from analytics.spec import Category, Status, Team
+
+CHOICES = {
+    "category": [str(c) for c in Category if c is not Category.IDENTITY],
+    "owner": [str(t) for t in Team],
+    "status": [str(s) for s in Status],
+    "pii": ["yes", "no"],
+}
+"""Closed filters and their values; `scope` is added from the catalog's scopes."""
+
+_OLDEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One line of the event list: the catalog entry and what the audit log says about it."""
+
+    info: SpecInfo
+    activity: EventActivity
+
+    @property
+    def never_sent(self) -> bool:
+        """Whether the audit log holds no message of this event."""
+        return self.activity.last_seen is None
+
+
+SORTS: dict[str, Callable[[EventRow], Any]] = {
+    "name": lambda row: row.info.name.lower(),
+    "category": lambda row: str(row.info.spec.category),
+    "owner": lambda row: str(row.info.spec.owner),
+    "scope": lambda row: row.info.scope.label,
+    "status": lambda row: str(row.info.spec.status),
+    "last_seen": lambda row: row.activity.last_seen or _OLDEST,
+    "recent": lambda row: row.activity.recent,
+}
+"""Sortable columns; `-name` sorts descending. No sort keeps the catalog's own order."""
+
+DESCENDING_FIRST = frozenset({"last_seen", "recent"})
+"""Columns whose first click puts the largest value on top: the busiest, the latest."""
+
+
+@dataclass
+class EventFilters:
+    """The list's state as read from the query string.
+
+    Attributes:
+        q: free text, matched word by word against name, constant, description and property names.
+        category, scope, owner, status: exact values; empty means any.
+        pii: `yes` (carries personal data), `no`, or empty.
+        never_sent: only events the audit log has never seen.
+        sort: a `SORTS` key, `-` prefixed for descending; empty for catalog order.
+        errors: a message per field whose value was not understood (and so not applied).
+    """
+
+    q: str = ""
+    category: str = ""
+    scope: str = ""
+    owner: str = ""
+    status: str = ""
+    pii: str = ""
+    never_sent: bool = False
+    sort: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        """Whether anything narrows the list."""
+        return bool(
+            self.q or self.category or self.scope or self.owner or self.status or self.pii or self.never_sent
+        )
+
+    def query(self, **changes: Any) -> dict[str, str]:
+        """The non-empty parameters of this state, with `changes` applied: for links that keep it."""
+        values = {
+            "q": self.q,
+            "category": self.category,
+            "scope": self.scope,
+            "owner": self.owner,
+            "status": self.status,
+            "pii": self.pii,
+            "never_sent": "1" if self.never_sent else "",
+            "sort": self.sort,
+            **changes,
+        }
+        return {key: value for key, value in values.items() if value}
+
+    def sort_link(self, column: str) -> dict[str, str]:
+        """Parameters that sort by `column`, flipping the direction when it is already the sort."""
+        first = f"-{column}" if column in DESCENDING_FIRST else column
+        second = column if first.startswith("-") else f"-{column}"
+        return self.query(sort=second if self.sort == first else first)
+
+    def aria_sort(self, column: str) -> str:
+        """The `aria-sort` of a column header: how the list is sorted by it, if it is."""
+        if self.sort == column:
+            return "ascending"
+        return "descending" if self.sort == f"-{column}" else "none"
+
+
+def choices(catalog: Catalog) -> dict[str, list[str]]:
+    """Every closed filter's values, scopes in hierarchy order."""
+    return {**CHOICES, "scope": [scope.label for scope in catalog.scopes]}
+
+
+def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
+    """Read the list's state; unknown values are reported in `errors` and left out."""
+    filters = EventFilters(
+        q=args.get("q", "").strip(), never_sent=args.get("never_sent", "") in ("1", "on", "yes")
+    )
+    for name, allowed in choices(catalog).items():
+        value = args.get(name, "").strip()
+        if value and value not in allowed:
+            filters.errors[name] = f"“{value}” is not a {name} of the catalog; showing every {name}."
+        elif value:
+            setattr(filters, name, value)
+    sort = args.get("sort", "").strip()
+    if sort and sort.removeprefix("-") not in SORTS:
+        filters.errors["sort"] = f"Cannot sort by “{sort}”; showing the catalog's order."
+    elif sort:
+        filters.sort = sort
+    return filters
+
+
+def _matches_text(info: SpecInfo, words: list[str]) -> bool:
+    haystack = " ".join(
+        [info.name, info.constant, info.spec.description(), *(prop.name for prop in info.properties)]
+    ).lower()
+    return all(word in haystack for word in words)
+
+
+def _matches(row: EventRow, filters: EventFilters, words: list[str]) -> bool:
+    spec = row.info.spec
+    checks = (
+        not filters.category or str(spec.category) == filters.category,
+        not filters.scope or row.info.scope.label == filters.scope,
+        not filters.owner or str(spec.owner) == filters.owner,
+        not filters.status or str(spec.status) == filters.status,
+        not filters.pii or row.info.has_personal_data == (filters.pii == "yes"),
+        not filters.never_sent or row.never_sent,
+        not words or _matches_text(row.info, words),
+    )
+    return all(checks)
+
+
+def event_rows(
+    catalog: Catalog, activity: Mapping[str, EventActivity], filters: EventFilters
+) -> list[EventRow]:
+    """The catalog's events joined with their activity, filtered and sorted as asked."""
+    words = filters.q.lower().split()
+    rows = [EventRow(info, activity.get(name, NEVER_SENT)) for name, info in catalog.events.items()]
+    rows = [row for row in rows if _matches(row, filters, words)]
+    if filters.sort:
+        column = filters.sort.removeprefix("-")
+        rows.sort(key=SORTS[column], reverse=filters.sort.startswith("-"))
+    return rows

@@ -1,0 +1,17 @@
+"""The one place the dashboard tells an htmx swap from a page load."""
+
+from __future__ import annotations
+
+from flask import request
+from werkzeug.wrappers import Response
+
+
+def wants_fragment() -> bool:
+    """An htmx request that swaps part of a page; a history restore needs the whole page again."""
+    return request.headers.get("HX-Request") == "true" and "HX-History-Restore-Request" not in request.headers
+
+
+def vary_on_htmx(response: Response) -> Response:
+    """Caches must keep the page and the fragment of one URL apart."""
+    response.vary.add("HX-Request")
+    return response
