@@ -44,6 +44,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
+    from webapp.tester import models  # noqa: F401
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(errors_bp)
