@@ -12,9 +12,12 @@ from typing import Any
 
 from analytics import env_flag
 from analytics.audit import normalise_database_url
+from webapp.tester.destinations import parse_destinations
 
 DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
+# The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
+DEFAULT_TESTER_TIMEOUT = 10.0
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -26,6 +29,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SEGMENT_HOST": f"http://127.0.0.1:{DEFAULT_COLLECTOR_PORT}",
         "AUDIT_MASK_PERSONAL_DATA": True,
         "AUDIT_MASK_KEY": "event-catalog",
+        "TESTER_DESTINATIONS": (),
+        "TESTER_TIMEOUT": DEFAULT_TESTER_TIMEOUT,
     }
 
 
@@ -51,7 +56,21 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         settings["AUDIT_MASK_PERSONAL_DATA"] = env_flag("AUDIT_MASK_PERSONAL_DATA", True, environ)
     if environ.get("AUDIT_MASK_KEY"):
         settings["AUDIT_MASK_KEY"] = environ["AUDIT_MASK_KEY"]
+    if environ.get("TESTER_DESTINATIONS"):
+        settings["TESTER_DESTINATIONS"] = parse_destinations(environ["TESTER_DESTINATIONS"], environ)
+    if environ.get("TESTER_TIMEOUT"):
+        settings["TESTER_TIMEOUT"] = _positive_seconds("TESTER_TIMEOUT", environ["TESTER_TIMEOUT"])
     return settings
+
+
+def _positive_seconds(name: str, raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 300:
+        raise ValueError(f"{name} must be a number of seconds between 0 and 300, not {raw!r}")
+    return seconds
 
 
 def current_environment() -> dict[str, Any]:
