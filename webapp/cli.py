@@ -17,6 +17,7 @@ from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
 from analytics.lint import lint
 from webapp.config import DEFAULT_COLLECTOR_PORT
+from webapp.tester.cli import send_command
 
 
 @click.command("lint")
@@ -63,12 +64,17 @@ def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
+    app.cli.add_command(send_command)
 
 
 def _create_app() -> Flask:
     from webapp import create_app
 
-    return create_app()
+    try:
+        return create_app()
+    except ValueError as exc:
+        # A configuration variable with an unusable value: say which, in one line.
+        raise click.ClickException(str(exc)) from exc
 
 
 main = FlaskGroup(

@@ -141,7 +141,8 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
     Checkboxes absent from a submitted form are false; a query without the `mode` field is a link
     (`?event=…`), not a submitted form, and leaves boolean properties unset.
     """
-    spec = values.get("spec") or values.get("event") or values.get("identify") or ""
+    # `pick` is the event picker, which wins over the form's current `spec` when it changes.
+    spec = values.get("pick") or values.get("spec") or values.get("event") or values.get("identify") or ""
     submitted = "mode" in values
     scope = {k.removeprefix(SCOPE): v for k, v in values.items() if k.startswith(SCOPE)}
     props: dict[str, Any] = {k.removeprefix(PROP): v for k, v in values.items() if k.startswith(PROP)}
