@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 import click
+from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -33,10 +34,16 @@ EXIT_BAD_INPUT = 2
 EXIT_NOT_DELIVERED = 1
 
 
+class BadInput(click.ClickException):
+    """Bad arguments: one line on stderr (no usage block, which would bury it) and exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
 def _pair(text: str, option: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise click.UsageError(f"{option} {text!r} is not key=value")
+        raise BadInput(f"{option} {text!r} is not key=value")
     return key.strip(), value.strip()
 
 
@@ -79,7 +86,7 @@ def build_input(
     if preset is not None:
         found = db.session.scalar(select(ScopePreset).where(ScopePreset.name == preset))
         if found is None:
-            raise click.UsageError(f"no scope preset named {preset!r}")
+            raise BadInput(f"no scope preset named {preset!r}")
         values = {k: str(v) for k, v in preset_values(found).items()}
     values.update(scope)
     typed = TesterInput(
@@ -129,6 +136,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
 
 
 @click.command("send")
+@with_appcontext
 @click.argument("event")
 @click.option(
     "--scope", "scopes", multiple=True, help="Scope ids, e.g. user=1,project=12,cluster=4 (repeatable)."

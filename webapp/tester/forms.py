@@ -72,7 +72,7 @@ class TesterInput:
         if mode == self.mode or info is None:
             return replace(self, mode=mode)
         if mode == RAW:
-            values = {p.name: typed_value(p, self.props.get(p.name)) for p in own_properties(info)}
+            values = {p.name: json_value(p, self.props.get(p.name)) for p in own_properties(info)}
             return replace(self, mode=RAW, raw=dump_raw({k: v for k, v in values.items() if v is not None}))
         parsed = parse_raw_object(self.raw) or {}
         return replace(self, mode=FIELDS, props={k: display_value(v) for k, v in parsed.items()})
@@ -115,6 +115,18 @@ def typed_value(prop: PropertyInfo, raw: Any) -> Any:
         lines = raw if isinstance(raw, list) else str(raw).splitlines()
         return [str(line).strip() for line in lines if str(line).strip()]
     return raw.strip() if isinstance(raw, str) else raw
+
+
+def json_value(prop: PropertyInfo, raw: Any) -> Any:
+    """A field's text as the JSON value the raw editor should start from (numbers as numbers)."""
+    value = typed_value(prop, raw)
+    converters = {"integer": int, "number": float}
+    if isinstance(value, str) and prop.type in converters:
+        try:
+            return converters[prop.type](value)
+        except ValueError:
+            return value
+    return value
 
 
 def dump_raw(values: Mapping[str, Any]) -> str:

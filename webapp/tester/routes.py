@@ -159,8 +159,12 @@ def tester_context(
 
 
 def pretty_json(value: Any) -> str:
-    """JSON as the panels show it: two-space indented, in the message's own key order."""
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """JSON as every panel shows it: keys sorted, two-space indented.
+
+    One canonical form, because the copies differ only in key order (the Segment client rebuilds
+    the dict, PostgreSQL's JSONB reorders keys): so equal messages read the same, byte for byte.
+    """
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
 
 
 def snippets(draft: Draft) -> dict[str, str]:
