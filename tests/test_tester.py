@@ -64,6 +64,26 @@ def test_a_send_per_scope_level_is_delivered_and_the_panel_matches_collector_and
     assert f"/audit/entries/{entry.message_id}" in page
 
 
+def test_every_event_and_identify_call_of_the_catalog_can_be_fired_from_its_examples(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
+    for info in infos:
+        query = f"{'event' if info.kind == 'track' else 'identify'}={info.constant}"
+        status, _ = send_form(client, query, {**example_values(info), "confirm_deprecated": "on"})
+        assert status == 200, info.name
+    assert {entry.status for entry in _entries(app)} == {"delivered"}
+    assert len(collector.received()) == len(infos)
+
+
+def test_an_unknown_event_in_a_link_is_a_404_with_the_picker(client: FlaskClient) -> None:
+    response = client.get("/tester/?event=NoSuchEvent")
+    assert response.status_code == 404
+    assert (
+        error_slot(response.get_data(as_text=True), "spec") == "Unknown event or identify call 'NoSuchEvent'."
+    )
+
+
 def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
     app: Flask, client: FlaskClient, collector: Collector
 ) -> None:

@@ -95,14 +95,8 @@ def test_cli_send_delivers_and_prints_the_message_and_outcome(
 ) -> None:
     result = runner.invoke(
         args=[
-            "send",
-            "ClusterProvisioningSuccess",
-            "--scope",
-            "user=1,project=12,cluster=4",
-            "--prop",
-            "cluster_type=eks",
-            "--prop",
-            "infra_id=9",
+            *"send ClusterProvisioningSuccess --scope user=1,project=12,cluster=4".split(),
+            *"--prop cluster_type=eks --prop infra_id=9".split(),
         ]
     )
     assert result.exit_code == 0, result.output
@@ -158,17 +152,8 @@ def test_cli_dry_run_validates_without_auditing(
 ) -> None:
     result = runner.invoke(
         args=[
-            "send",
-            "ClusterPreflightChecksFailed",
-            "--scope",
-            "user=1,project=2",
-            "--prop",
-            "cloud_provider=aws",
-            "--prop",
-            "failed_checks=a",
-            "--prop",
-            "failed_checks=b",
-            "--dry-run",
+            *"send ClusterPreflightChecksFailed --scope user=1,project=2 --prop cloud_provider=aws".split(),
+            *"--prop failed_checks=a --prop failed_checks=b --dry-run".split(),
         ]
     )
     assert result.exit_code == 0, result.output

@@ -54,13 +54,21 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def page_or_fragment(page: str, fragment: str, status: int = 200, **context: Any) -> Response:
+def fragment(template: str, **context: Any) -> Response:
+    """An htmx fragment; it varies on `HX-Request` like the pages that share its URL."""
+    response = make_response(render_template(template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def page_or_fragment(page: str, fragment_template: str, status: int = 200, **context: Any) -> Response:
     """Render the page, or for htmx its fragment; either way the response varies on `HX-Request`.
 
     htmx does not swap 4xx answers by default, so a fragment that carries field errors is a 200.
     """
-    htmx = is_htmx()
-    response = make_response(render_template(fragment if htmx else page, **context), 200 if htmx else status)
+    if is_htmx():
+        return fragment(fragment_template, **context)
+    response = make_response(render_template(page, **context), status)
     response.headers["Vary"] = "HX-Request"
     return response
 
@@ -190,6 +198,8 @@ def index() -> ResponseReturnValue:
             name = message_name(entry)
             notice = f"Pre-filled from message {message_id} ({name}): a send gives it a new id."
     info = resolve_spec(typed.spec)
+    if typed.spec and info is None:
+        status = 404
     if args.get("switch") in (FIELDS, RAW):
         typed = typed.switched_to(args["switch"], info)
     if args.get("example") and info is not None:
@@ -209,15 +219,11 @@ def specs() -> ResponseReturnValue:
     """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
     if not is_htmx():
         return redirect(url_for("tester.index", **request.args), 303)
-    response = make_response(
-        render_template(
-            "tester/_pick.html",
-            groups=spec_groups(request.args.get("q", "")),
-            info=resolve_spec(request.args.get("pick", "")),
-        )
+    return fragment(
+        "tester/_pick.html",
+        groups=spec_groups(request.args.get("q", "")),
+        info=resolve_spec(request.args.get("pick", "")),
     )
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.get("/preview")
@@ -227,21 +233,17 @@ def preview() -> ResponseReturnValue:
         return redirect(url_for("tester.index", **request.args), 303)
     typed = input_from_form(request.args)
     draft = compose(typed, actor=current_actor())
-    response = make_response(
-        render_template(
-            "tester/_preview.html",
-            draft=draft,
-            info=draft.info,
-            errors=draft.typing_errors(),
-            oob=True,
-            snippets=snippets(draft),
-            as_json=pretty_json,
-            scope_fields=scope_fields(draft.info.scope, typed.scope, {}) if draft.info else [],
-            property_fields=property_fields(draft.info, typed.props, {}) if draft.info else [],
-        )
+    return fragment(
+        "tester/_preview.html",
+        draft=draft,
+        info=draft.info,
+        errors=draft.typing_errors(),
+        oob=True,
+        snippets=snippets(draft),
+        as_json=pretty_json,
+        scope_fields=scope_fields(draft.info.scope, typed.scope, {}) if draft.info else [],
+        property_fields=property_fields(draft.info, typed.props, {}) if draft.info else [],
     )
-    response.headers["Vary"] = "HX-Request"
-    return response
 
 
 @bp.post("/send")
