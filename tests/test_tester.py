@@ -61,6 +61,7 @@ def test_a_send_per_scope_level_is_delivered_and_the_panel_matches_collector_and
     assert pre_json(page, "sent-json") == as_panel(received) == as_panel(entry.payload)
     assert pre_json(page, "collector-json") == as_panel(received)
     assert 'id="result-status">delivered<' in page
+    assert json.loads(pre_json(page, "preview-json"))["messageId"] != received["messageId"]
     assert f"/audit/entries/{entry.message_id}" in page
 
 

@@ -259,7 +259,8 @@ def send_view() -> ResponseReturnValue:
     result = send(draft, destination, actor=actor)
     if not is_htmx():
         return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
-    response = render_tester(typed, draft=draft, result=result)
+    # A fresh draft for the preview: the next send is a new message, with a new id.
+    response = render_tester(typed, result=result)
     response.headers["HX-Trigger"] = "tester-sent"
     return response
 
