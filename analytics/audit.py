@@ -49,7 +49,7 @@ from analytics.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0002_catalog_versions"
+SCHEMA_REVISION = "0003_tester"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -105,6 +105,8 @@ class AuditEntry(Base):
         recorded_at: when the entry was written (what time filters use).
         timestamp: the message's own `timestamp` (kept by replays).
         payload: the whole message, personal data masked unless configured otherwise.
+        destination: where a tester send went, as `name:key-fingerprint` (never the key itself);
+            None for the application's own client.
     """
 
     __tablename__ = "audit_entries"
@@ -131,6 +133,7 @@ class AuditEntry(Base):
     status_changed_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(255))
+    destination: Mapped[str | None] = mapped_column(String(64))
     catalog_version: Mapped[str | None] = mapped_column(String(32))
     http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
@@ -284,6 +287,7 @@ class AuditStore:
         actor: str | None = None,
         error: str | None = None,
         personal_data_keys: Collection[str] = (),
+        destination: str | None = None,
     ) -> None:
         """Write a new entry for a message, in its own transaction.
 
@@ -305,6 +309,7 @@ class AuditStore:
             "status_changed_at": now,
             "source": str(source),
             "actor": actor,
+            "destination": destination,
             "catalog_version": (message.get("context", {}).get("eventCatalog") or {}).get("version"),
             "error": error,
             "payload": self.stored_form(message, personal_data_keys),

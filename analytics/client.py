@@ -157,6 +157,8 @@ class AnalyticsClient:
         host: the tracking API to send to (Segment's own when None).
         source: the sending path recorded with every message (`application`, `tester`, `replay`).
         raise_errors: raise `AnalyticsError`s instead of returning them in the receipt.
+        destination: recorded with every message, for clients that send to one named destination
+            (the tester's); a name and a key fingerprint, never the key.
         **segment_options: `segment.analytics.Client` settings (`max_queue_size`, `upload_size`,
             `upload_interval`, `max_retries`, `timeout`, `gzip`, `sync_mode`, `thread`, …).
     """
@@ -169,9 +171,11 @@ class AnalyticsClient:
         host: str | None = None,
         source: Source = Source.APPLICATION,
         raise_errors: bool = False,
+        destination: str | None = None,
         **segment_options: Any,
     ) -> None:
         self.store = store
+        self.destination = destination
         self.host = host
         self.source = source
         self.raise_errors = raise_errors
@@ -280,6 +284,7 @@ class AnalyticsClient:
                 source=self.source,
                 actor=actor,
                 personal_data_keys=personal_data_keys,
+                destination=self.destination,
             )
         except SQLAlchemyError as exc:
             log.error("audit log unavailable, message %s not sent: %s", message["messageId"], exc)

@@ -16,6 +16,7 @@ from typing import Any
 from segment.analytics.version import VERSION as SEGMENT_VERSION
 
 from analytics.catalog import CATALOG
+from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, TrackSpec
 
 CONTEXT_KEY = "eventCatalog"
@@ -30,19 +31,63 @@ def utc_now_ms() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+SpecClass = type[TrackSpec] | type[IdentifySpec]
+
+
 def catalog_context(
-    spec: TrackSpec | IdentifySpec, *, source: str, actor: str | None, test: bool
+    spec_class: SpecClass, *, source: str, actor: str | None, test: bool, off_schema: bool = False
 ) -> dict[str, Any]:
-    """What the catalog adds to `context`: its version, the spec, the sending path and, for tests, who."""
+    """What the catalog adds to `context`: its version, the spec, the sending path and, for tests, who.
+
+    An off-schema message (a tester experiment whose payload the spec did not validate) says so, so
+    that a warehouse can set it apart from messages the catalog vouches for.
+    """
     marker: dict[str, Any] = {
         "version": CATALOG.version,
-        "spec": type(spec).__name__,
+        "spec": spec_class.__name__,
         "source": source,
         "test": test,
     }
     if actor is not None:
         marker["actor"] = actor
+    if off_schema:
+        marker["offSchema"] = True
     return {CONTEXT_KEY: marker}
+
+
+def _message(
+    spec_class: SpecClass,
+    user_id: str,
+    payload: dict[str, Any],
+    *,
+    source: str,
+    actor: str | None,
+    test: bool,
+    message_id: str | None,
+    timestamp: datetime | None,
+    off_schema: bool = False,
+) -> dict[str, Any]:
+    """The one place a message is assembled, for spec-built and off-schema messages alike."""
+    when = timestamp or utc_now_ms()
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    context = {
+        **catalog_context(spec_class, source=source, actor=actor, test=test, off_schema=off_schema),
+        "library": dict(SEGMENT_LIBRARY),
+    }
+    message: dict[str, Any] = {
+        "integrations": {},
+        "anonymousId": None,
+        "timestamp": when.isoformat(timespec="milliseconds"),
+        "context": context,
+        "userId": user_id,
+        "messageId": message_id or str(uuid.uuid4()),
+    }
+    if issubclass(spec_class, TrackSpec):
+        message.update(type="track", event=str(spec_class.event), properties=payload)
+    else:
+        message.update(type="identify", traits=payload)
+    return message
 
 
 def build_message(
@@ -67,26 +112,59 @@ def build_message(
     Returns:
         The message as a JSON-ready dict.
     """
-    when = timestamp or utc_now_ms()
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    context = {
-        **catalog_context(spec, source=source, actor=actor, test=test),
-        "library": dict(SEGMENT_LIBRARY),
-    }
-    message: dict[str, Any] = {
-        "integrations": {},
-        "anonymousId": None,
-        "timestamp": when.isoformat(timespec="milliseconds"),
-        "context": context,
-        "userId": spec.scope.segment_user_id(),
-        "messageId": message_id or str(uuid.uuid4()),
-    }
-    if isinstance(spec, TrackSpec):
-        message.update(type="track", event=str(spec.event), properties=spec.properties())
-    else:
-        message.update(type="identify", traits=spec.traits())
-    return message
+    payload = spec.properties() if isinstance(spec, TrackSpec) else spec.traits()
+    return _message(
+        type(spec),
+        spec.scope.segment_user_id(),
+        payload,
+        source=source,
+        actor=actor,
+        test=test,
+        message_id=message_id,
+        timestamp=timestamp,
+    )
+
+
+def build_off_schema_message(
+    spec_class: SpecClass,
+    scope: UserScope,
+    payload: dict[str, Any],
+    *,
+    source: str,
+    actor: str | None = None,
+    message_id: str | None = None,
+    timestamp: datetime | None = None,
+) -> dict[str, Any]:
+    """Build a test message whose own properties the spec did not validate (a tester experiment).
+
+    The scope is still validated: its ids come first, as in `build_message`; `payload` follows
+    as given. The message is always marked as a test and as off-schema in its context.
+
+    Args:
+        spec_class: the spec the experiment is about (its event name and scope).
+        scope: the validated scope.
+        payload: the own properties (traits for an identify call), JSON types, unvalidated.
+        source: the sending path.
+        actor: who fired it.
+        message_id: keep an existing id; a new UUID otherwise.
+        timestamp: keep an existing time; now otherwise.
+
+    Returns:
+        The message as a JSON-ready dict.
+    """
+    if issubclass(spec_class, TrackSpec):
+        payload = {**scope.id_properties(), **payload}
+    return _message(
+        spec_class,
+        scope.segment_user_id(),
+        payload,
+        source=source,
+        actor=actor,
+        test=True,
+        message_id=message_id,
+        timestamp=timestamp,
+        off_schema=True,
+    )
 
 
 def payload_of(message: dict[str, Any]) -> dict[str, Any]:

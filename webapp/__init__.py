@@ -47,11 +47,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
+    from webapp.tester.api import bp as tester_api_bp
+    from webapp.tester.routes import bp as tester_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(tester_bp, url_prefix="/tester")
+    # A JSON API for scripts: no form, so no CSRF token; it only accepts application/json bodies,
+    # which a cross-site form cannot send.
+    csrf.exempt(tester_api_bp)
+    app.register_blueprint(tester_api_bp, url_prefix="/api/tester")
 
     @app.context_processor
     def catalog_version() -> dict[str, str]:

@@ -25,6 +25,7 @@ from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.reporting import ReportFormat, ReportLine, render
 from webapp.config import DEFAULT_COLLECTOR_PORT
+from webapp.tester.cli import send_command
 
 
 @click.command("lint")
@@ -175,6 +176,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(send_command)
 
 
 def _create_app() -> Flask:

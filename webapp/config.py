@@ -15,9 +15,12 @@ from sqlalchemy.exc import ArgumentError
 
 from analytics import parse_flag
 from analytics.audit import normalise_database_url
+from webapp.tester.destinations import parse_destinations
 
 DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
+# The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
+DEFAULT_TESTER_TIMEOUT = 10.0
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -31,6 +34,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_MASK_KEY": "event-catalog",
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "info",
+        "TESTER_DESTINATIONS": (),
+        "TESTER_TIMEOUT": DEFAULT_TESTER_TIMEOUT,
     }
 
 
@@ -92,7 +97,8 @@ class _Reader:
         try:
             self.settings[setting] = parse(raw)
         except ValueError as exc:
-            self.problems.append(f"{name}: {exc}")
+            problem = str(exc)
+            self.problems.append(problem if problem.startswith(name) else f"{name}: {problem}")
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -113,9 +119,21 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
     read.take("LOG_FORMAT", "LOG_FORMAT", _choice("text", "json"))
     read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
+    read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
+    read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", lambda raw: _positive_seconds("TESTER_TIMEOUT", raw))
     if read.problems:
         raise ConfigurationError(read.problems)
     return read.settings
+
+
+def _positive_seconds(name: str, raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 300:
+        raise ValueError(f"{name} must be a number of seconds between 0 and 300, not {raw!r}")
+    return seconds
 
 
 def current_environment() -> dict[str, Any]:

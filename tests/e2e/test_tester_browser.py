@@ -1,0 +1,94 @@
+"""The tester in a real browser: choose, apply a preset, watch the preview, send, see what really happened."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+import requests
+from flask import Flask
+from playwright.sync_api import Page, expect
+
+from analytics.collector import Collector
+from webapp.extensions import db
+from webapp.tester.models import ScopePreset
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def preset(app: Flask) -> str:
+    """A project-and-cluster preset the team saved earlier."""
+    with app.app_context():
+        db.session.add(
+            ScopePreset(
+                name="staging · project 12 · cluster 4",
+                user_id=3,
+                project_id=12,
+                cluster_id=4,
+                created_by="ada",
+                created_at=datetime.now(UTC),
+            )
+        )
+        db.session.commit()
+    return "staging · project 12 · cluster 4"
+
+
+def preview(page: Page) -> dict:  # type: ignore[type-arg]
+    return json.loads(page.locator("#preview-json").text_content() or "")
+
+
+def test_choose_apply_preset_preview_send_and_fail(
+    live_server: str, page: Page, collector: Collector, preset: str
+) -> None:
+    page.goto(live_server + "/tester/")
+    expect(page).to_have_title("Tester · event-catalog")
+    page.select_option("#pick", "ClusterProvisioningSuccess")
+    expect(page.get_by_role("heading", level=2, name="Cluster Provisioning Success")).to_be_visible()
+    expect(page).to_have_url(live_server + "/tester/?event=ClusterProvisioningSuccess")
+
+    page.get_by_role("link", name=preset).click()
+    expect(page.locator("#f-scope-user_id")).to_have_value("3")
+    expect(page.locator("#f-scope-project_id")).to_have_value("12")
+    expect(page.locator("#f-scope-cluster_id")).to_have_value("4")
+
+    page.select_option("#f-prop-cluster_type", "gke")
+    page.locator("#f-prop-infra_id").fill("9")
+    expect(page.locator("#preview-json")).to_contain_text('"infra_id": 9')
+    page.locator("#f-prop-infra_id").fill("31")
+    expect(page.locator("#preview-json")).to_contain_text('"infra_id": 31')
+    assert preview(page)["properties"] == {
+        "cluster_id": 4,
+        "cluster_type": "gke",
+        "infra_id": 31,
+        "proj_id": 12,
+    }
+
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(page.locator(".send-outcome")).to_contain_text("delivered")
+    [received] = collector.received()
+    assert received["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "gke", "infra_id": 31}
+    assert json.loads(page.locator("#sent-json").text_content() or "") == received
+    assert json.loads(page.locator("#collector-json").text_content() or "") == received
+    expect(page.locator("#history")).to_contain_text("Cluster Provisioning Success")
+
+    answer = requests.post(f"{collector.url}/faults", json={"status": 500, "times": 5}, timeout=5)
+    assert answer.status_code == 200
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("failed")
+    outcome = page.locator(".send-outcome")
+    expect(outcome).to_contain_text("HTTP 500")
+    expect(outcome).to_contain_text("injected_fault")
+    expect(page.get_by_role("alert").filter(has_text="The endpoint's error")).to_be_visible()
+    assert len(collector.received()) == 1
+
+
+def test_field_errors_appear_next_to_their_fields_as_you_type(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    page.locator("#f-scope-user_id").fill("0")
+    expect(page.locator("#error-f-scope-user_id")).to_have_text("Input should be greater than 0")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+    expect(page.locator("#f-scope-user_id")).to_have_value("0")

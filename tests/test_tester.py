@@ -1,0 +1,470 @@
+"""The tester through the dashboard: the real Segment client, the collector over HTTP, real databases."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from tester_helpers import (
+    HTMX,
+    as_panel,
+    error_slot,
+    example_values,
+    form_fields,
+    input_value,
+    pre_json,
+    send_form,
+)
+
+from analytics.audit import AuditEntry
+from analytics.catalog import CATALOG
+from analytics.collector import Collector, key_fingerprint
+from webapp.extensions import db
+from webapp.tester.destinations import Destination
+from webapp.tester.models import ScopePreset
+from webapp.tester.models import TesterSend as SendRow
+
+SCOPE_LEVELS = [
+    "GithubConnectionStart",  # user
+    "ProjectCreate",  # project
+    "ClusterProvisioningSuccess",  # cluster
+    "RegistryProvisioningSuccess",  # registry
+    "ApplicationLaunchSuccess",  # application
+]
+
+
+def _entries(app: Flask) -> list[AuditEntry]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+
+
+@pytest.mark.parametrize("constant", SCOPE_LEVELS)
+def test_a_send_per_scope_level_is_delivered_and_the_panel_matches_collector_and_audit(
+    app: Flask, client: FlaskClient, collector: Collector, constant: str
+) -> None:
+    info = CATALOG.event(constant)
+    status, page = send_form(client, f"event={constant}", example_values(info))
+    assert status == 200
+    [received] = collector.received()
+    [entry] = _entries(app)
+    assert (entry.status, entry.http_status, entry.source) == ("delivered", 200, "tester")
+    assert entry.destination == f"default:{key_fingerprint('test-key')}"
+    assert entry.actor == "anonymous@127.0.0.1"
+    assert received["context"]["eventCatalog"]["test"] is True
+    assert received["context"]["eventCatalog"]["actor"] == "anonymous@127.0.0.1"
+    assert set(received["properties"]) >= set(info.scope.property_fields().values())
+    # What the panel shows is, byte for byte, what the collector received and the audit log stored.
+    assert pre_json(page, "sent-json") == as_panel(received) == as_panel(entry.payload)
+    assert pre_json(page, "collector-json") == as_panel(received)
+    assert 'id="result-status">delivered<' in page
+    assert json.loads(pre_json(page, "preview-json"))["messageId"] != received["messageId"]
+    assert f"/audit/entries/{entry.message_id}" in page
+
+
+def test_every_event_and_identify_call_of_the_catalog_can_be_fired_from_its_examples(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
+    for info in infos:
+        query = f"{'event' if info.kind == 'track' else 'identify'}={info.constant}"
+        status, _ = send_form(client, query, {**example_values(info), "confirm_deprecated": "on"})
+        assert status == 200, info.name
+    assert {entry.status for entry in _entries(app)} == {"delivered"}
+    assert len(collector.received()) == len(infos)
+
+
+def test_an_unknown_event_in_a_link_is_a_404_with_the_picker(client: FlaskClient) -> None:
+    response = client.get("/tester/?event=NoSuchEvent")
+    assert response.status_code == 404
+    assert (
+        error_slot(response.get_data(as_text=True), "spec") == "Unknown event or identify call 'NoSuchEvent'."
+    )
+
+
+def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    info = CATALOG.identifier("Register")
+    values = {**example_values(info), "prop.email": "grace@example.com"}
+    status, page = send_form(client, "identify=RegisterIdentify", values)
+    assert status == 200
+    [received] = collector.received()
+    [entry] = _entries(app)
+    assert received["type"] == "identify" and received["traits"] == {
+        "email": "grace@example.com",
+        "github": False,
+    }
+    assert entry.payload["traits"]["email"].startswith("masked:")
+    assert pre_json(page, "sent-json") == as_panel(received)
+    assert "grace@example.com" not in pre_json(page, "audit-json")
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "expected"),
+    [
+        ({"scope.cluster_id": ""}, "scope.cluster_id", "Field required"),
+        ({"scope.project_id": "0"}, "scope.project_id", "Input should be greater than 0"),
+        ({"prop.infra_id": "nine"}, "prop.infra_id", "Input should be a valid integer"),
+        ({"prop.cluster_type": "ecs"}, "prop.cluster_type", "Input should be 'eks', 'gke', 'aks' or 'doks'"),
+        ({"spec": "NoSuchEvent"}, "spec", "Unknown event or identify call 'NoSuchEvent'."),
+    ],
+)
+def test_bad_input_is_shown_next_to_its_field_keeps_what_was_typed_and_sends_nothing(
+    app: Flask, client: FlaskClient, collector: Collector, change: dict[str, str], key: str, expected: str
+) -> None:
+    values = {**example_values(CATALOG.event("ClusterProvisioningSuccess")), **change}
+    status, page = send_form(client, "event=ClusterProvisioningSuccess", values, htmx=False)
+    assert status == 422
+    assert error_slot(page, key).startswith(expected)
+    if key.startswith("scope.") or key == "prop.infra_id":
+        assert input_value(page, key) == change[key]
+    assert collector.received() == [] and _entries(app) == []
+
+
+def test_a_message_over_32kb_is_audited_dropped_with_the_reason(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    values = {**example_values(CATALOG.event("ApplicationDeploymentWebhook")), "prop.image_uri": "x" * 40_000}
+    status, page = send_form(client, "event=ApplicationDeploymentWebhook", values)
+    assert status == 200
+    [entry] = _entries(app)
+    assert entry.status == "dropped" and "over Segment's 32 KB limit" in (entry.error or "")
+    assert "Refused before sending" in page and "over Segment&#39;s 32 KB limit" in page
+    assert collector.received() == []
+
+
+@pytest.mark.parametrize(
+    ("fault", "http_status", "shown"),
+    [
+        ({"status": 500, "times": 5}, 500, "HTTP <strong>500</strong>"),
+        ({"status": 429, "retry_after": 1, "times": 5}, 429, "HTTP <strong>429</strong>"),
+    ],
+)
+def test_an_endpoint_error_is_failed_with_its_status_and_body(
+    app: Flask, client: FlaskClient, collector: Collector, fault: dict[str, Any], http_status: int, shown: str
+) -> None:
+    collector.inject(**fault)
+    status, page = send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    assert status == 200
+    [entry] = _entries(app)
+    assert (entry.status, entry.http_status) == ("failed", http_status)
+    assert entry.error is not None and entry.error.startswith(
+        "injected_fault: Fault injected by the collector"
+    )
+    assert shown in page and "The endpoint's error" in page and "injected_fault" in page
+    assert 'class="send-outcome bad"' in page
+
+
+def test_an_unreachable_destination_is_failed_with_the_network_error(app: Flask, client: FlaskClient) -> None:
+    with Collector() as gone:
+        app.config["SEGMENT_HOST"] = gone.url
+    status, page = send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    assert status == 200
+    [entry] = _entries(app)
+    assert entry.status == "failed" and entry.http_status is None
+    assert "ConnectionError" in (entry.error or "") and "no HTTP answer" in page
+
+
+def test_a_double_submit_sends_once_and_answers_with_the_first_result(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    data = {**form_fields(client, "event=ProjectCreate"), **example_values(CATALOG.event("ProjectCreate"))}
+    first = client.post("/tester/send", data=data, headers=HTMX).get_data(as_text=True)
+    second = client.post("/tester/send", data=data, headers=HTMX).get_data(as_text=True)
+    assert len(collector.received()) == 1 and len(_entries(app)) == 1
+    assert "had already been sent" in second and "had already been sent" not in first
+    message_id = collector.received()[0]["messageId"]
+    assert message_id in second
+    # The answer carries a fresh token, so sending the form again on purpose does send.
+    assert form_fields(client, "event=ProjectCreate")["token"] != data["token"]
+
+
+def test_the_form_token_is_unique_on_both_databases(database_url: str) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp import create_app
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC)
+        db.session.add(SendRow(message_id="a", form_token="t", actor="x", created_at=now))
+        db.session.commit()
+        db.session.add(SendRow(message_id="b", form_token="t", actor="x", created_at=now))
+        with pytest.raises(IntegrityError):
+            db.session.commit()
+        db.session.rollback()
+        db.session.add(SendRow(message_id="c", form_token=None, actor="cli", created_at=now))
+        db.session.add(SendRow(message_id="d", form_token=None, actor="cli", created_at=now))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(SendRow)) == 3
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def staged_app(app: Flask, collector: Collector) -> Flask:
+    """The dashboard with a staging and a production destination, both on the local collector."""
+    app.config["TESTER_DESTINATIONS"] = (
+        Destination("staging", collector.url, False, "staging-secret-key"),
+        Destination("prod", collector.url, True, "production-secret-key"),
+    )
+    return app
+
+
+def test_production_needs_a_confirmation_and_refuses_off_schema(
+    staged_app: Flask, collector: Collector
+) -> None:
+    client = staged_app.test_client()
+    values = {**example_values(CATALOG.event("ProjectCreate")), "destination": "prod"}
+    status, page = send_form(client, "event=ProjectCreate", values, htmx=False)
+    assert status == 422 and "production destination" in error_slot(page, "confirm_production")
+    raw = {"mode": "raw", "raw": '{"surprise": 1}', "destination": "prod", "confirm_production": "on"}
+    status, page = send_form(client, "event=ProjectCreate", {**values, **raw}, htmx=False)
+    assert status == 422 and "Off-schema properties are refused" in error_slot(page, "raw")
+    assert collector.received() == []
+    status, page = send_form(client, "event=ProjectCreate", {**values, "confirm_production": "on"})
+    assert status == 200 and collector.received()[0]["properties"] == {"proj_id": 12}
+    [entry] = _entries(staged_app)
+    assert entry.destination == f"prod:{key_fingerprint('production-secret-key')}"
+    assert "production-secret-key" not in page and "production-secret-key" not in json.dumps(entry.payload)
+
+
+def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
+    staged_app: Flask, collector: Collector
+) -> None:
+    client = staged_app.test_client()
+    values = {
+        **example_values(CATALOG.event("ClusterProvisioningSuccess")),
+        "mode": "raw",
+        "raw": '{"cluster_type": "ecs", "experiment": [1, 2]}',
+        "destination": "staging",
+    }
+    status, page = send_form(client, "event=ClusterProvisioningSuccess", values)
+    assert status == 200
+    [received] = collector.received()
+    assert received["properties"] == {
+        "proj_id": 12,
+        "cluster_id": 4,
+        "cluster_type": "ecs",
+        "experiment": [1, 2],
+    }
+    assert received["context"]["eventCatalog"]["offSchema"] is True
+    assert "Off-schema" in page and "cluster_type: Input should be" in page
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("{not json", "Not valid JSON: Expecting property name"),
+        ("[1, 2]", "The properties must be a JSON object"),
+    ],
+)
+def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
+    client: FlaskClient, raw: str, expected: str
+) -> None:
+    values = {**example_values(CATALOG.event("ProjectCreate")), "mode": "raw", "raw": raw}
+    status, page = send_form(client, "event=ProjectCreate", values, htmx=False)
+    assert status == 422 and error_slot(page, "raw").startswith(expected)
+    assert raw in page
+
+
+def test_a_deprecated_event_needs_a_confirmation(client: FlaskClient, collector: Collector) -> None:
+    values = example_values(CATALOG.event("StackLaunchComplete"))
+    status, page = send_form(client, "event=StackLaunchComplete", values, htmx=False)
+    assert status == 422
+    assert "deprecated (send Stack Launch Success instead)" in error_slot(page, "confirm_deprecated")
+    status, _ = send_form(client, "event=StackLaunchComplete", {**values, "confirm_deprecated": "on"})
+    assert status == 200 and collector.received()[0]["event"] == "Stack Launch Complete"
+
+
+def test_without_htmx_a_send_redirects_to_its_result(client: FlaskClient, collector: Collector) -> None:
+    status, _ = send_form(
+        client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")), htmx=False
+    )
+    assert status == 303
+    message_id = collector.received()[0]["messageId"]
+    response = client.get(f"/tester/sends/{message_id}")
+    assert response.status_code == 200 and "delivered" in response.get_data(as_text=True)
+    polled = client.get(f"/tester/sends/{message_id}", headers=HTMX)
+    assert polled.status_code == 286 and polled.headers["Vary"] == "HX-Request"
+    assert client.get("/tester/sends/nope").status_code == 404
+
+
+def test_preview_is_the_message_a_send_builds_and_errors_ride_along_out_of_band(client: FlaskClient) -> None:
+    query = {
+        "spec": "ClusterProvisioningSuccess",
+        "mode": "fields",
+        **example_values(CATALOG.event("ClusterProvisioningSuccess")),
+    }
+    response = client.get("/tester/preview", query_string=query, headers=HTMX)
+    assert response.status_code == 200 and response.headers["Vary"] == "HX-Request"
+    preview = json.loads(pre_json(response.get_data(as_text=True), "preview-json"))
+    assert preview["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "eks", "infra_id": 9}
+    assert preview["context"]["eventCatalog"]["source"] == "tester"
+    changed = client.get("/tester/preview", query_string={**query, "prop.infra_id": "31"}, headers=HTMX)
+    assert (
+        json.loads(pre_json(changed.get_data(as_text=True), "preview-json"))["properties"]["infra_id"] == 31
+    )
+    bad = client.get("/tester/preview", query_string={**query, "prop.infra_id": "x"}, headers=HTMX).get_data(
+        as_text=True
+    )
+    assert 'id="error-f-prop-infra_id" role="alert" hx-swap-oob="true">Input should be a valid integer' in bad
+    assert "preview-json" not in bad
+
+
+def test_the_form_is_generated_from_the_schema(client: FlaskClient) -> None:
+    page = client.get("/tester/?event=ClusterPreflightChecksFailed").get_data(as_text=True)
+    assert '<select id="f-prop-cloud_provider" name="prop.cloud_provider"' in page
+    assert '<textarea id="f-prop-failed_checks" name="prop.failed_checks"' in page
+    assert 'id="f-scope-project_id" name="scope.project_id" type="number"' in page
+    assert "Cloud provider the project is connecting." in page
+    register = client.get("/tester/?identify=RegisterIdentify").get_data(as_text=True)
+    assert 'type="checkbox" id="f-prop-github" name="prop.github"' in register
+    assert 'placeholder="ada@example.com"' in register
+
+
+def test_fill_with_example_and_switching_editors_keep_what_was_typed(client: FlaskClient) -> None:
+    filled = client.get(
+        "/tester/",
+        query_string={"event": "ClusterProvisioningSuccess", "example": "1", "prop.infra_id": "77"},
+    ).get_data(as_text=True)
+    assert input_value(filled, "prop.infra_id") == "77" and input_value(filled, "scope.cluster_id") == "4"
+    raw = client.get(
+        "/tester/",
+        query_string={
+            "spec": "ClusterProvisioningSuccess",
+            "mode": "fields",
+            "switch": "raw",
+            "prop.infra_id": "77",
+        },
+    ).get_data(as_text=True)
+    assert "&#34;infra_id&#34;: 77" in raw and 'name="mode" value="raw"' in raw
+
+
+def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, client: FlaskClient) -> None:
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    bad = client.post("/tester/presets", data={"csrf_token": csrf, "name": "x", "cluster_id": "4"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "Field required" in page
+    chain = client.post(
+        "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "cluster_id": "4"}
+    )
+    assert chain.status_code == 422 and "needs the project id" in chain.get_data(as_text=True)
+    ok = client.post(
+        "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": "1", "project_id": "12"}
+    )
+    assert ok.status_code == 303
+    again = client.post("/tester/presets", data={"csrf_token": csrf, "name": "Staging", "user_id": "2"})
+    assert again.status_code == 422 and "already exists" in again.get_data(as_text=True)
+    with app.app_context():
+        preset = db.session.scalars(select(ScopePreset)).one()
+        assert (preset.name, preset.project_id, preset.created_by) == ("staging", 12, "anonymous@127.0.0.1")
+    applied = client.get(
+        "/tester/",
+        query_string={
+            "spec": "ClusterProvisioningSuccess",
+            "scope.cluster_id": "9",
+            "apply_preset": preset.id,
+        },
+        headers=HTMX,
+    )
+    page = applied.get_data(as_text=True)
+    assert applied.headers["HX-Push-Url"] == "/tester/?event=ClusterProvisioningSuccess"
+    assert input_value(page, "scope.project_id") == "12" and input_value(page, "scope.cluster_id") == ""
+    assert "Preset &#39;staging&#39; has no cluster id: enter it." in error_slot(
+        page, "scope.cluster_id"
+    ).replace("'", "&#39;")
+    listing = client.get("/tester/presets").get_data(as_text=True)
+    assert "user 1 · project 12" in listing and "Project" in listing
+    deleted = client.post(f"/tester/presets/{preset.id}/delete", data={"csrf_token": csrf})
+    assert deleted.status_code == 303 and "No presets yet" in client.get("/tester/presets").get_data(
+        as_text=True
+    )
+
+
+def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskClient) -> None:
+    data = {
+        **form_fields(client, "event=ProjectCreate"),
+        "scope.user_id": "3",
+        "scope.project_id": "44",
+        "preset_name": "demo · project 44",
+    }
+    page = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert "Saved the preset" in page and "demo · project 44</a>" in page
+    duplicate = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert "already exists" in error_slot(duplicate, "preset_name")
+
+
+def test_recently_seen_ids_are_offered_with_their_last_event(client: FlaskClient) -> None:
+    values = {**example_values(CATALOG.event("ProjectCreate")), "scope.project_id": "4242"}
+    send_form(client, "event=ProjectCreate", values)
+    page = client.get("/tester/?event=ProjectDelete").get_data(as_text=True)
+    assert '<datalist id="recent-project_id"><option value="4242">4242 · New Project Event' in page
+    assert 'list="recent-project_id"' in page
+
+
+def test_send_again_prefills_from_the_audit_entry_and_asks_for_masked_values(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    values = {**example_values(CATALOG.event("UserCreate")), "scope.user_id": "31"}
+    send_form(client, "event=UserCreate", values)
+    message_id = collector.received()[0]["messageId"]
+    page = client.get(f"/tester/?from={message_id}").get_data(as_text=True)
+    assert "Pre-filled from message" in page
+    assert input_value(page, "scope.user_id") == "31" and input_value(page, "prop.email") == ""
+    assert error_slot(page, "prop.email") == "Stored masked in the audit log: enter the value again."
+    missing = client.get("/tester/?from=no-such-id")
+    assert missing.status_code == 404 and "No audit entry has the message id" in missing.get_data(
+        as_text=True
+    )
+
+
+def test_history_lists_the_testers_sends_and_filters_to_mine(client: FlaskClient) -> None:
+    send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    assert "New Project Event" in page and "status-delivered" in page and "every 5s" in page
+    other = client.get("/tester/history?mine=1", environ_base={"REMOTE_ADDR": "10.9.9.9"}, headers=HTMX)
+    assert "You have not sent anything" in other.get_data(as_text=True)
+    assert client.get("/tester/history").status_code == 200
+
+
+def test_copy_as_python_and_pytest_run_and_build_the_sent_message(client: FlaskClient) -> None:
+    query = {
+        "spec": "ClusterPreflightChecksFailed",
+        "mode": "fields",
+        **example_values(CATALOG.event("ClusterPreflightChecksFailed")),
+    }
+    page = client.get("/tester/preview", query_string=query, headers=HTMX).get_data(as_text=True)
+    import html
+    import re
+
+    snippets = {
+        m.group(1): html.unescape(m.group(2))
+        for m in re.finditer(r'<pre id="snippet-(\w+)" class="code">(.*?)</pre>', page, re.S)
+    }
+    namespace: dict[str, Any] = {}
+    exec(compile(snippets["pytest"], "snippet", "exec"), namespace)  # noqa: S102
+    [test] = [value for name, value in namespace.items() if name.startswith("test_")]
+    test()
+    compile(snippets["python"], "snippet", "exec")
+    assert "analytics.track(\n    ClusterPreflightChecksFailed(" in snippets["python"]
+
+
+def test_the_write_key_never_reaches_a_page(staged_app: Flask) -> None:
+    client = staged_app.test_client()
+    page = client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
+    assert "staging-secret-key" not in page and key_fingerprint("staging-secret-key") in page
+    assert "PRODUCTION" in page
+    api = client.get("/api/tester/destinations").get_json()
+    assert {d["name"]: d["production"] for d in api["destinations"]} == {
+        "default": False,
+        "staging": False,
+        "prod": True,
+    }
+    assert "secret" not in json.dumps(api)

@@ -1,0 +1,236 @@
+"""The tester's JSON API and `event-catalog send`: the same path as the form, with their own error shapes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry
+from analytics.collector import Collector
+from webapp.extensions import db
+from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
+
+CLUSTER_SEND = {
+    "event": "ClusterProvisioningSuccess",
+    "scope": {"user_id": 1, "project_id": 12, "cluster_id": 4},
+    "properties": {"cluster_type": "eks", "infra_id": 9},
+}
+
+
+def _statuses(app: Flask) -> list[str]:
+    with app.app_context():
+        return [entry.status for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def test_api_send_delivers_and_reports_the_outcome(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    response = client.post("/api/tester/send", json=CLUSTER_SEND)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "delivered" and body["http_status"] == 200
+    assert body["message"] == collector.received()[0]
+    assert body["audit_url"] == f"/audit/entries/{body['message_id']}"
+    assert _statuses(app) == ["delivered"]
+
+
+def test_api_send_is_idempotent_on_its_token(app: Flask, client: FlaskClient, collector: Collector) -> None:
+    first = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "abc"}).get_json()
+    second = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "abc"}).get_json()
+    assert second["duplicate"] is True and second["message_id"] == first["message_id"]
+    assert len(collector.received()) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "text"),
+    [
+        ({"event": "Nope"}, "spec", "Unknown event"),
+        ({**CLUSTER_SEND, "scope": {"user_id": 1, "project_id": 12}}, "scope.cluster_id", "Field required"),
+        (
+            {**CLUSTER_SEND, "properties": {"cluster_type": "ecs", "infra_id": 9}},
+            "prop.cluster_type",
+            "Input should be",
+        ),
+        (
+            {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": "x"}},
+            "prop.infra_id",
+            "valid integer",
+        ),
+        ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
+    ],
+)
+def test_api_bad_input_is_422_with_the_field(
+    app: Flask, client: FlaskClient, body: dict[str, Any], field: str, text: str
+) -> None:
+    response = client.post("/api/tester/send", json=body)
+    assert response.status_code == 422 and response.mimetype == "application/json"
+    assert text in response.get_json()["error"]["fields"][field]
+    assert _statuses(app) == []
+
+
+def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
+    response = client.post("/api/tester/send", data="event=ProjectCreate")
+    assert response.status_code == 415 and "application/json" in response.get_json()["error"]["message"]
+
+
+def test_api_endpoint_failure_is_502_and_dry_run_sends_nothing(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    dry = client.post("/api/tester/send", json={**CLUSTER_SEND, "dry_run": True})
+    assert dry.status_code == 200 and dry.get_json()["message"]["event"] == "Cluster Provisioning Success"
+    assert _statuses(app) == []
+    collector.inject(503, times=1)
+    failed = client.post("/api/tester/send", json=CLUSTER_SEND)
+    assert failed.status_code == 502
+    assert failed.get_json()["http_status"] == 503 and _statuses(app) == ["failed"]
+
+
+def test_cli_send_delivers_and_prints_the_message_and_outcome(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    result = runner.invoke(
+        args=[
+            *"send ClusterProvisioningSuccess --scope user=1,project=12,cluster=4".split(),
+            *"--prop cluster_type=eks --prop infra_id=9".split(),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"event": "Cluster Provisioning Success"' in result.stdout
+    assert result.stderr.startswith("delivered: message ")
+    [received] = collector.received()
+    assert received["context"]["eventCatalog"]["actor"].startswith("cli:")
+    assert _statuses(app) == ["delivered"]
+
+
+def test_cli_send_exits_1_when_delivery_fails(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    collector.inject(500, times=1)
+    result = runner.invoke(args=["send", "New Project Event", "--scope", "user=1,project=12"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: failed: message ") and "HTTP 500" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert _statuses(app) == ["failed"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["ClusterProvisioningSuccess", "--scope", "project=12,cluster=4", "--prop", "cluster_type=eks"],
+            "scope.user_id: Field required",
+        ),
+        (["Nope"], "Unknown event or identify call 'Nope'"),
+        (
+            ["ProjectCreate", "--scope", "user=1,project=x"],
+            "scope.project_id: Input should be a valid integer",
+        ),
+        (["ProjectCreate", "--scope", "user"], "--scope 'user' is not key=value"),
+        (
+            ["ProjectCreate", "--scope", "user=1,project=2", "--destination", "mars"],
+            "Unknown destination 'mars'",
+        ),
+        (["ProjectCreate", "--preset", "nope"], "no scope preset named 'nope'"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(
+    app: Flask, runner: FlaskCliRunner, args: list[str], expected: str
+) -> None:
+    result = runner.invoke(args=["send", *args])
+    assert result.exit_code == 2
+    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert _statuses(app) == []
+
+
+def test_cli_dry_run_validates_without_auditing(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    result = runner.invoke(
+        args=[
+            *"send ClusterPreflightChecksFailed --scope user=1,project=2 --prop cloud_provider=aws".split(),
+            *"--prop failed_checks=a --prop failed_checks=b --dry-run".split(),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert '"failed_checks": [\n      "a",\n      "b"\n    ]' in result.stdout
+    assert _statuses(app) == [] and collector.received() == []
+
+
+def test_cli_send_fills_the_scope_from_a_preset(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    from datetime import UTC, datetime
+
+    from webapp.tester.models import ScopePreset
+
+    with app.app_context():
+        db.session.add(
+            ScopePreset(name="demo", user_id=5, project_id=6, created_by="t", created_at=datetime.now(UTC))
+        )
+        db.session.commit()
+    result = runner.invoke(args=["send", "ProjectCreate", "--preset", "demo", "--scope", "project=7"])
+    assert result.exit_code == 0, result.output
+    assert collector.received()[0]["userId"] == "5" and collector.received()[0]["properties"] == {
+        "proj_id": 7
+    }
+
+
+def test_destinations_are_parsed_from_json_with_keys_from_other_variables() -> None:
+    parsed = parse_destinations(
+        '{"staging": {"write_key_env": "STAGING_KEY"},'
+        ' "prod": {"write_key": "p", "host": "https://x.example/", "production": true}}',
+        {"STAGING_KEY": "s3cret"},
+    )
+    assert parsed == (
+        Destination("staging", "https://api.segment.io", False, "s3cret"),
+        Destination("prod", "https://x.example", True, "p"),
+    )
+    assert "s3cret" not in repr(parsed)
+    assert default_destination("k", "http://127.0.0.1:5100").production is False
+    assert default_destination("k", "https://api.segment.io").production is True
+    assert default_destination(None, "http://localhost:5100").label == DEFAULT_NAME
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{", "TESTER_DESTINATIONS is not valid JSON"),
+        ("[]", "TESTER_DESTINATIONS must be a JSON object"),
+        ('{"Bad Name": {"write_key": "k"}}', "a name is 1-40 lowercase letters"),
+        ('{"default": {"write_key": "k"}}', "'default' is the dashboard's own"),
+        ('{"s": {"write_key": ""}}', "write_key must be a non-empty string"),
+        ('{"s": {}}', "needs exactly one of write_key and write_key_env"),
+        ('{"s": {"write_key_env": "UNSET_VAR"}}', "names 'UNSET_VAR', which is not set"),
+        ('{"s": {"write_key": "k", "host": "ftp://x"}}', "host must be an http(s) URL"),
+        ('{"s": {"write_key": "k", "production": "yes"}}', "production must be true or false"),
+        ('{"s": {"write_key": "k", "prod": true}}', "unknown field(s) prod"),
+    ],
+)
+def test_bad_destinations_fail_with_one_line_naming_the_variable(raw: str, message: str) -> None:
+    with pytest.raises(ValueError, match="TESTER_DESTINATIONS") as caught:
+        parse_destinations(raw, {})
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_bad_destinations_variable_stops_the_command_in_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TESTER_DESTINATIONS": "{oops", "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", "send", "ProjectCreate"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == "error: invalid configuration:"
+    assert lines[1].startswith("  TESTER_DESTINATIONS is not valid JSON")
+    assert len(lines) == 2

@@ -1,0 +1,82 @@
+"""Helpers for the tester's tests: read the generated form's hidden fields and the panels' JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+HTMX = {"HX-Request": "true"}
+
+
+def hidden(page: str, name: str) -> str:
+    """The value of a hidden input of the page."""
+    match = re.search(rf'<input type="hidden" name="{re.escape(name)}" value="([^"]*)"', page)
+    assert match, f"no hidden input {name}"
+    return html.unescape(match.group(1))
+
+
+def pre_json(page: str, element_id: str) -> str:
+    """The exact text of a `<pre id=…>` panel, unescaped."""
+    match = re.search(rf'<pre class="json" id="{element_id}"[^>]*>(.*?)</pre>', page, re.S)
+    assert match, f"no panel {element_id}"
+    return html.unescape(match.group(1))
+
+
+def error_slot(page: str, key: str) -> str:
+    """The text next to a field (its error slot)."""
+    dom = "error-f-" + key.replace(".", "-")
+    match = re.search(rf'<p class="field-error" id="{re.escape(dom)}"[^>]*>(.*?)</p>', page, re.S)
+    assert match, f"no error slot for {key}"
+    return html.unescape(match.group(1)).strip()
+
+
+def input_value(page: str, key: str) -> str:
+    """The value an input of the form shows."""
+    dom = "f-" + key.replace(".", "-")
+    match = re.search(rf'id="{re.escape(dom)}" name="{re.escape(key)}"[^>]*?value="([^"]*)"', page, re.S)
+    assert match, f"no input {key}"
+    return html.unescape(match.group(1))
+
+
+def form_fields(client: FlaskClient, spec_query: str) -> dict[str, str]:
+    """The tester form's hidden state for a spec (CSRF token, form token, spec, mode)."""
+    page = client.get(f"/tester/?{spec_query}").get_data(as_text=True)
+    return {name: hidden(page, name) for name in ("csrf_token", "token", "spec", "mode")}
+
+
+def send_form(
+    client: FlaskClient, spec_query: str, values: dict[str, Any], *, htmx: bool = True
+) -> tuple[int, str]:
+    """Fill the tester form for a spec with `values` and press Send; returns (status, body)."""
+    data = {**form_fields(client, spec_query), **values}
+    response = client.post("/tester/send", data=data, headers=HTMX if htmx else {})
+    return response.status_code, response.get_data(as_text=True)
+
+
+def example_values(info: Any) -> dict[str, str]:
+    """Form values from the catalog's examples for a spec (scope ids and own properties)."""
+    values = {
+        f"scope.{name}": str(field.examples[0])
+        for name, field in info.scope.model_fields.items()
+        if field.examples
+    }
+    for prop in info.properties:
+        if prop.from_scope or prop.example is None:
+            continue
+        if isinstance(prop.example, bool):
+            if prop.example:
+                values[f"prop.{prop.name}"] = "on"
+        elif isinstance(prop.example, list):
+            values[f"prop.{prop.name}"] = "\n".join(prop.example)
+        else:
+            values[f"prop.{prop.name}"] = str(prop.example)
+    return values
+
+
+def as_panel(message: dict[str, Any]) -> str:
+    """A message as the panels print it."""
+    return json.dumps(message, indent=2, ensure_ascii=False, sort_keys=True)

@@ -1,0 +1,182 @@
+"""`event-catalog send`: the tester from the command line, through the same compose-and-send path."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from collections.abc import Iterable
+from dataclasses import replace
+
+import click
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from webapp.extensions import db
+from webapp.tester.compose import check_sendable, compose
+from webapp.tester.destinations import DEFAULT_NAME
+from webapp.tester.forms import RAW, TesterInput
+from webapp.tester.models import ScopePreset
+from webapp.tester.presets import preset_values
+from webapp.tester.sending import destinations, find_destination, send
+
+# Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
+SCOPE_ALIASES = {
+    "user": "user_id",
+    "project": "project_id",
+    "cluster": "cluster_id",
+    "registry": "registry_id",
+    "app": "app_name",
+    "namespace": "app_namespace",
+    "chart": "chart_name",
+}
+
+EXIT_BAD_INPUT = 2
+EXIT_NOT_DELIVERED = 1
+
+
+class BadInput(click.ClickException):
+    """Bad arguments: one line on stderr (no usage block, which would bury it) and exit 2."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+def _pair(text: str, option: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise BadInput(f"{option} {text!r} is not key=value")
+    return key.strip(), value.strip()
+
+
+def scope_pairs(items: Iterable[str]) -> dict[str, str]:
+    """`--scope project=12,cluster=4` (repeatable) into scope field names and values."""
+    pairs = (_pair(text, "--scope") for item in items for text in item.split(","))
+    return {SCOPE_ALIASES.get(key, key): value for key, value in pairs}
+
+
+def prop_pairs(items: Iterable[str]) -> dict[str, str]:
+    """`--prop key=value` (repeatable); a repeated key gives one item per line, as array fields read."""
+    merged: dict[str, list[str]] = {}
+    for item in items:
+        key, value = _pair(item, "--prop")
+        merged.setdefault(key, []).append(value)
+    return {key: "\n".join(values) for key, values in merged.items()}
+
+
+def actor() -> str:
+    """Who is sending: the operating-system user, marked as coming from the command line."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except OSError:
+        return "cli:unknown"
+
+
+def build_input(
+    spec: str,
+    scope: dict[str, str],
+    props: dict[str, str],
+    raw_json: str | None,
+    destination: str,
+    preset: str | None,
+    *,
+    yes_production: bool,
+    yes_deprecated: bool,
+) -> TesterInput:
+    """The command line's arguments as a tester input (a preset first, `--scope` over it)."""
+    values: dict[str, str] = {}
+    if preset is not None:
+        found = db.session.scalar(select(ScopePreset).where(ScopePreset.name == preset))
+        if found is None:
+            raise BadInput(f"no scope preset named {preset!r}")
+        values = {k: str(v) for k, v in preset_values(found).items()}
+    values.update(scope)
+    typed = TesterInput(
+        spec=spec,
+        scope=values,
+        props=dict(props),
+        destination=destination,
+        confirm_production=yes_production,
+        confirm_deprecated=yes_deprecated,
+    )
+    return replace(typed, mode=RAW, raw=raw_json) if raw_json is not None else typed
+
+
+def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
+    """Compose, check and send (or only print, with `dry_run`); print the message and the outcome.
+
+    Returns:
+        The exit status: 0 delivered (or disabled, or a dry run), 1 not delivered, 2 bad input.
+    """
+    draft = compose(typed, actor=actor())
+    destination = find_destination(typed.destination)
+    check_sendable(draft, destination, [d.name for d in destinations()])
+    if not draft.ok or destination is None or draft.message is None:
+        problems = "; ".join(f"{key}: {text}" for key, text in draft.errors.items())
+        click.echo(f"Error: not sent: {problems}", err=True)
+        return EXIT_BAD_INPUT
+    for note in draft.off_schema:
+        click.echo(f"Warning: off-schema: {note}", err=True)
+    click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
+    if dry_run:
+        click.echo("dry run: validated, not audited, not sent", err=True)
+        return 0
+    result = send(draft, destination, actor=actor())
+    entry = result.entry
+    if entry is None:
+        click.echo(f"Error: not sent: {result.error}", err=True)
+        return EXIT_NOT_DELIVERED
+    timing = f", {result.round_trip_ms:.0f} ms" if result.round_trip_ms is not None else ""
+    http = f"HTTP {entry.http_status}" if entry.http_status else "no HTTP answer"
+    where = entry.destination or destination.label
+    line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
+    if entry.status in ("failed", "dropped"):
+        click.echo(f"Error: {line}: {entry.error}", err=True)
+        return EXIT_NOT_DELIVERED
+    click.echo(line, err=True)
+    return 0
+
+
+@click.command("send")
+@with_appcontext
+@click.argument("event")
+@click.option(
+    "--scope", "scopes", multiple=True, help="Scope ids, e.g. user=1,project=12,cluster=4 (repeatable)."
+)
+@click.option(
+    "--prop", "props", multiple=True, help="A property, key=value (repeatable); lists one item per --prop."
+)
+@click.option("--json", "raw_json", help="The properties as a JSON object instead (may be off-schema).")
+@click.option("--preset", help="Fill the scope from a saved scope preset; --scope overrides its ids.")
+@click.option(
+    "--destination", default=DEFAULT_NAME, show_default=True, help="Where to send (see the tester)."
+)
+@click.option("--dry-run", is_flag=True, help="Validate and print the message; audit and send nothing.")
+@click.option("--yes-production", is_flag=True, help="Confirm a send to a production destination.")
+@click.option("--yes-deprecated", is_flag=True, help="Confirm sending a deprecated event.")
+def send_command(
+    event: str,
+    scopes: tuple[str, ...],
+    props: tuple[str, ...],
+    raw_json: str | None,
+    preset: str | None,
+    destination: str,
+    dry_run: bool,
+    yes_production: bool,
+    yes_deprecated: bool,
+) -> None:
+    """Send EVENT (a constant, an event string or an identify spec) as the tester does.
+
+    Prints the message, then its outcome; exits 1 when it was not delivered, 2 on bad input.
+    """
+    typed = build_input(
+        event,
+        scope_pairs(scopes),
+        prop_pairs(props),
+        raw_json,
+        destination,
+        preset,
+        yes_production=yes_production,
+        yes_deprecated=yes_deprecated,
+    )
+    status = send_command_impl(typed, dry_run=dry_run)
+    if status:
+        raise click.exceptions.Exit(status)

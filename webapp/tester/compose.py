@@ -1,0 +1,186 @@
+"""From what was typed to the exact message: the one path the preview, the form, the API and the CLI share.
+
+The preview shows the message `compose` builds; a send hands that very message to the Segment
+client. So what the engineer saw is what was sent, down to the byte (only `messageId` and
+`timestamp` are new for each build).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from segment.analytics.consumer import MAX_MSG_SIZE
+
+from analytics.catalog import SpecInfo
+from analytics.messages import build_message, build_off_schema_message
+from analytics.scopes import UserScope
+from analytics.spec import IdentifySpec, Status, TrackSpec
+from webapp.tester.destinations import Destination
+from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec, typed_value
+
+SOURCE = "tester"
+
+
+@dataclass
+class Draft:
+    """A composed message, or why there is none yet.
+
+    Attributes:
+        input: what was typed.
+        info: the chosen spec, when it exists.
+        spec: the validated spec; None when invalid or off-schema.
+        message: the message to send; None while something blocks it.
+        errors: form key (`spec`, `scope.user_id`, `prop.cluster_type`, `raw`, `destination`,
+            `confirm_production`, `confirm_deprecated`) → message.
+        off_schema: in raw mode, what the spec says about the properties it did not validate; a
+            message built anyway is marked off-schema.
+        missing: keys of required fields still empty (shown as a list, not as errors, while typing).
+    """
+
+    input: TesterInput
+    info: SpecInfo | None = None
+    spec: TrackSpec | IdentifySpec | None = None
+    message: dict[str, Any] | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    off_schema: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the message can be sent."""
+        return self.message is not None and not self.errors
+
+    @property
+    def size(self) -> int:
+        """The message's size as the Segment client measures it."""
+        return len(json.dumps(self.message).encode()) if self.message is not None else 0
+
+    @property
+    def oversized(self) -> bool:
+        """Over Segment's 32 KB per message: the client will refuse it (audited `dropped`)."""
+        return self.size > MAX_MSG_SIZE
+
+    def typing_errors(self) -> dict[str, str]:
+        """The errors worth showing while a form is being filled: not yet "required"."""
+        return {key: text for key, text in self.errors.items() if key not in self.missing}
+
+
+def _field_key(loc: tuple[int | str, ...], raw_mode: bool) -> str:
+    if loc and loc[0] == "scope":
+        return SCOPE + str(loc[1]) if len(loc) > 1 else "scope"
+    name = str(loc[0]) if loc else ""
+    return "raw" if raw_mode else PROP + name
+
+
+def _describe(error: Any, raw_mode: bool) -> str:
+    """Pydantic's message, prefixed with the path inside the field (or the property, in raw mode)."""
+    loc = error["loc"]
+    inner = loc[2:] if loc and loc[0] == "scope" else loc[0 if raw_mode else 1 :]
+    path = ".".join(str(part) for part in inner)
+    return f"{path}: {error['msg']}" if path else str(error["msg"])
+
+
+def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Scope values and own property values as pydantic should see them (None: bad raw JSON)."""
+    typed = draft.input
+    scope = {
+        name: str(typed.scope[name]).strip()
+        for name in info.scope.model_fields
+        if str(typed.scope.get(name) or "").strip()
+    }
+    if typed.mode != RAW:
+        props = {p.name: typed_value(p, typed.props.get(p.name)) for p in own_properties(info)}
+        return scope, {name: value for name, value in props.items() if value is not None}
+    try:
+        parsed = json.loads(typed.raw) if typed.raw.strip() else {}
+    except json.JSONDecodeError as exc:
+        draft.errors["raw"] = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        return scope, None
+    if not isinstance(parsed, dict):
+        draft.errors["raw"] = 'The properties must be a JSON object, e.g. {"cluster_type": "eks"}'
+        return scope, None
+    return scope, parsed
+
+
+def compose(typed: TesterInput, *, actor: str | None) -> Draft:
+    """Validate what was typed through the spec and build the message a send would carry.
+
+    Args:
+        typed: the input.
+        actor: who is composing it (recorded in the message's context).
+
+    Returns:
+        The draft: its message, or the field errors that keep it from having one.
+    """
+    draft = Draft(typed, resolve_spec(typed.spec))
+    info = draft.info
+    if info is None:
+        draft.errors["spec"] = (
+            f"Unknown event or identify call {typed.spec!r}." if typed.spec else "Choose an event to send."
+        )
+        return draft
+    scope_values, props = _values(draft, info)
+    if props is None:
+        _validate_scope_alone(draft, info.scope, scope_values)
+        return draft
+    try:
+        draft.spec = info.spec.model_validate({"scope": scope_values, **props})
+    except ValidationError as exc:
+        _collect(draft, exc, typed.mode == RAW)
+    if draft.spec is not None:
+        draft.message = build_message(draft.spec, source=SOURCE, actor=actor, test=True)
+    elif typed.mode == RAW and not any(key.startswith(SCOPE) for key in draft.errors):
+        draft.errors.clear()
+        scope = info.scope.model_validate(scope_values)
+        draft.message = build_off_schema_message(info.spec, scope, props, source=SOURCE, actor=actor)
+    return draft
+
+
+def _collect(draft: Draft, exc: ValidationError, raw_mode: bool) -> None:
+    for error in exc.errors():
+        key = _field_key(error["loc"], raw_mode)
+        text = _describe(error, raw_mode)
+        if key == "raw":
+            draft.off_schema.append(text)
+        draft.errors[key] = f"{draft.errors[key]}; {text}" if key in draft.errors else text
+        if error["type"] == "missing" and key != "raw":
+            draft.missing.append(key)
+
+
+def _validate_scope_alone(draft: Draft, scope: type[UserScope], values: dict[str, Any]) -> None:
+    try:
+        scope.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = SCOPE + str(error["loc"][0])
+            draft.errors.setdefault(key, str(error["msg"]))
+            if error["type"] == "missing":
+                draft.missing.append(key)
+
+
+def check_sendable(draft: Draft, destination: Destination | None, choices: list[str]) -> None:
+    """Add the errors that depend on where the message goes and what it is, not on its values."""
+    typed, info = draft.input, draft.info
+    if destination is None:
+        draft.errors["destination"] = (
+            f"Unknown destination {typed.destination!r}: choose one of {', '.join(choices)}."
+        )
+    elif destination.production:
+        if draft.off_schema:
+            draft.errors["raw"] = (
+                f"Off-schema properties are refused for the production destination {destination.name!r}: "
+                "make them match the spec or choose another destination."
+            )
+        if not typed.confirm_production:
+            draft.errors["confirm_production"] = (
+                f"{destination.name!r} is a production destination: tick the box to confirm this send."
+            )
+    if info is not None and info.spec.status == Status.DEPRECATED and not typed.confirm_deprecated:
+        replacement = getattr(info.spec, "replaced_by", None)
+        instead = f" (send {replacement!s} instead)" if replacement else ""
+        draft.errors["confirm_deprecated"] = (
+            f"{info.name} is deprecated{instead}: tick the box to send it anyway."
+        )

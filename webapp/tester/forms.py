@@ -1,0 +1,300 @@
+"""The tester's inputs: what was typed (kept as typed) and the form fields generated from a spec's schema.
+
+The form is not a fixed WTForms class: its fields come from the chosen spec's JSON Schema (through
+the catalog), so an event added in code gets its tester form with no other step. What is typed is
+kept as text and handed to the pydantic spec unchanged, so validation and its messages are the
+spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
+from analytics.scopes import UserScope
+from webapp.tester.destinations import DEFAULT_NAME
+
+SCOPE = "scope."
+PROP = "prop."
+FIELDS, RAW = "fields", "raw"
+_TRUE = frozenset({"on", "true", "1", "yes"})
+
+
+def new_token() -> str:
+    """A fresh per-form token: a double submit of one form carries the same one."""
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class TesterInput:
+    """What an engineer asked the tester for, as typed; the form, the API and the CLI all produce one.
+
+    Attributes:
+        spec: an event constant or string, or an identify spec's class name or name.
+        scope: scope field name → typed text.
+        props: property name → typed text (a bool for checkboxes, a list for arrays).
+        mode: `fields`, or `raw` when the properties are edited as JSON.
+        raw: the properties as JSON text, in raw mode.
+        destination: the destination's name.
+        confirm_production: the engineer confirmed a send to a production destination.
+        confirm_deprecated: the engineer confirmed sending a deprecated event.
+        token: the form's idempotency token.
+    """
+
+    spec: str = ""
+    scope: dict[str, Any] = field(default_factory=dict)
+    props: dict[str, Any] = field(default_factory=dict)
+    mode: str = FIELDS
+    raw: str = ""
+    destination: str = DEFAULT_NAME
+    confirm_production: bool = False
+    confirm_deprecated: bool = False
+    token: str | None = None
+
+    def with_examples(self, info: SpecInfo) -> TesterInput:
+        """Every empty field filled with its example; what was typed stays."""
+        scope = {name: self.scope.get(name) or example for name, example in scope_examples(info).items()}
+        examples = {p.name: p.example for p in info.properties if not p.from_scope and p.example is not None}
+        if self.mode == RAW:
+            current = parse_raw_object(self.raw) or {}
+            return replace(self, scope=scope, raw=dump_raw({**examples, **current}))
+        props = {name: self.props.get(name) or value for name, value in examples.items()}
+        return replace(self, scope=scope, props={**self.props, **props})
+
+    def switched_to(self, mode: str, info: SpecInfo | None) -> TesterInput:
+        """The same values in the other properties editor, so switching loses nothing."""
+        if mode == self.mode or info is None:
+            return replace(self, mode=mode)
+        if mode == RAW:
+            values = {p.name: json_value(p, self.props.get(p.name)) for p in own_properties(info)}
+            return replace(self, mode=RAW, raw=dump_raw({k: v for k, v in values.items() if v is not None}))
+        parsed = parse_raw_object(self.raw) or {}
+        return replace(self, mode=FIELDS, props={k: display_value(v) for k, v in parsed.items()})
+
+
+def scope_examples(info: SpecInfo) -> dict[str, Any]:
+    """Each scope field of the spec's scope and its example."""
+    return {name: f.examples[0] for name, f in info.scope.model_fields.items() if f.examples}
+
+
+def own_properties(info: SpecInfo) -> list[PropertyInfo]:
+    """The spec's own properties (not the scope's ids)."""
+    return [p for p in info.properties if not p.from_scope]
+
+
+def display_value(value: Any) -> Any:
+    """A JSON value as a form field shows it: booleans stay, lists become lines, the rest text."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, list):
+        return "\n".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def typed_value(prop: PropertyInfo, raw: Any) -> Any:
+    """What a field's text becomes before validation; None when it was left empty.
+
+    Numbers and strings stay text and pydantic's lax mode converts them, so its messages are
+    the ones shown; arrays are one item per line.
+    """
+    if prop.type == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        return None if raw in (None, "") else str(raw).lower() in _TRUE
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if prop.type.startswith("array"):
+        lines = raw if isinstance(raw, list) else str(raw).splitlines()
+        return [str(line).strip() for line in lines if str(line).strip()]
+    return raw.strip() if isinstance(raw, str) else raw
+
+
+def json_value(prop: PropertyInfo, raw: Any) -> Any:
+    """A field's text as the JSON value the raw editor should start from (numbers as numbers)."""
+    value = typed_value(prop, raw)
+    converters = {"integer": int, "number": float}
+    if isinstance(value, str) and prop.type in converters:
+        try:
+            return converters[prop.type](value)
+        except ValueError:
+            return value
+    return value
+
+
+def dump_raw(values: Mapping[str, Any]) -> str:
+    """Properties as the raw editor shows them."""
+    return json.dumps(dict(values), indent=2, ensure_ascii=False)
+
+
+def parse_raw_object(text: str) -> dict[str, Any] | None:
+    """The raw editor's JSON object, or None when it is not one."""
+    try:
+        parsed = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _flag(values: MultiDict[str, str], name: str) -> bool:
+    return values.get(name, "").lower() in _TRUE
+
+
+def input_from_form(values: MultiDict[str, str]) -> TesterInput:
+    """Read the tester form (a POST body or a GET query string), keeping every value as typed.
+
+    Checkboxes absent from a submitted form are false; a query without the `mode` field is a link
+    (`?event=…`), not a submitted form, and leaves boolean properties unset.
+    """
+    # `pick` is the event picker, which wins over the form's current `spec` when it changes.
+    spec = values.get("pick") or values.get("spec") or values.get("event") or values.get("identify") or ""
+    submitted = "mode" in values
+    scope = {k.removeprefix(SCOPE): v for k, v in values.items() if k.startswith(SCOPE)}
+    props: dict[str, Any] = {k.removeprefix(PROP): v for k, v in values.items() if k.startswith(PROP)}
+    info = resolve_spec(spec)
+    if info is not None and submitted:
+        for prop in own_properties(info):
+            if prop.type == "boolean" and prop.required:
+                props[prop.name] = _flag(values, PROP + prop.name)
+    return TesterInput(
+        spec=spec,
+        scope=scope,
+        props=props,
+        mode=RAW if values.get("mode") == RAW else FIELDS,
+        raw=values.get("raw", ""),
+        destination=values.get("destination") or DEFAULT_NAME,
+        confirm_production=_flag(values, "confirm_production"),
+        confirm_deprecated=_flag(values, "confirm_deprecated"),
+        token=values.get("token") or None,
+    )
+
+
+def resolve_spec(ref: str) -> SpecInfo | None:
+    """An event (constant or string) or identify spec (class name or name), or None."""
+    if not ref:
+        return None
+    for lookup in (CATALOG.event, CATALOG.identifier):
+        try:
+            return lookup(ref)
+        except KeyError:
+            continue
+    return None
+
+
+def spec_ref(info: SpecInfo) -> str:
+    """The value the spec picker uses for a spec: the event's constant or the identify class."""
+    return info.constant
+
+
+def spec_query(info: SpecInfo) -> dict[str, str]:
+    """The query string that pre-selects a spec, as the cross-links spell it."""
+    return {"event": info.constant} if info.kind == "track" else {"identify": info.constant}
+
+
+@dataclass(frozen=True)
+class FieldView:
+    """One input of the generated form.
+
+    Attributes:
+        key: the form name (`scope.project_id`, `prop.cluster_type`).
+        label: what the engineer reads.
+        widget: `number`, `text`, `select`, `checkbox`, `tristate` or `lines`.
+        required: whether it must be filled.
+        help: the schema's description.
+        placeholder: the example, as text.
+        choices: allowed values, for selects.
+        value: what was typed.
+        error: the spec's message for this field, if any.
+        personal_data: whether the value identifies a person.
+        recent_list: the id of a datalist of recently seen values, for scope ids.
+    """
+
+    key: str
+    label: str
+    widget: str
+    required: bool
+    help: str
+    placeholder: str
+    choices: tuple[Any, ...] = ()
+    value: Any = None
+    error: str | None = None
+    personal_data: bool = False
+    recent_list: str | None = None
+
+    @property
+    def dom_id(self) -> str:
+        """The input's element id; its error slot is `error-<dom_id>`."""
+        return "f-" + self.key.replace(".", "-")
+
+
+def _widget(prop: PropertyInfo) -> str:
+    if prop.type == "boolean":
+        return "checkbox" if prop.required else "tristate"
+    if prop.allowed_values and not prop.type.startswith("array"):
+        return "select"
+    if prop.type in ("integer", "number"):
+        return "number"
+    if prop.type.startswith("array"):
+        return "lines"
+    return "text"
+
+
+def _placeholder(example: Any) -> str:
+    if example is None or isinstance(example, bool):
+        return ""
+    if isinstance(example, list):
+        return "\n".join(str(item) for item in example)
+    return str(example)
+
+
+def scope_fields(
+    scope: type[UserScope], values: Mapping[str, Any], errors: Mapping[str, str]
+) -> list[FieldView]:
+    """The inputs for a scope's ids, widest first."""
+    required = set(scope.model_json_schema().get("required", ()))
+    views = []
+    for name, info in scope.model_fields.items():
+        key = SCOPE + name
+        views.append(
+            FieldView(
+                key=key,
+                label=name.replace("_", " ").capitalize(),
+                widget="number" if info.annotation is int else "text",
+                required=name in required,
+                help=info.description or "",
+                placeholder=_placeholder(info.examples[0] if info.examples else None),
+                value=values.get(name, ""),
+                error=errors.get(key),
+                recent_list=f"recent-{name}",
+            )
+        )
+    return views
+
+
+def property_fields(info: SpecInfo, values: Mapping[str, Any], errors: Mapping[str, str]) -> list[FieldView]:
+    """The inputs for a spec's own properties, in declaration order."""
+    views = []
+    for prop in own_properties(info):
+        key = PROP + prop.name
+        views.append(
+            FieldView(
+                key=key,
+                label=prop.name,
+                widget=_widget(prop),
+                required=prop.required,
+                help=prop.description,
+                placeholder=_placeholder(prop.example),
+                choices=prop.allowed_values or (),
+                value=values.get(prop.name),
+                error=errors.get(key),
+                personal_data=prop.personal_data,
+            )
+        )
+    return views

@@ -1,0 +1,345 @@
+"""The live tester: pick an event, fill its scope and properties, preview, send, and see what happened.
+
+One URL serves each page and its fragment (htmx requests get the partial, with `Vary: HX-Request`);
+every control is also a plain link or form, so the tester works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry
+from analytics.catalog import CATALOG, SpecInfo
+from webapp.actor import current_actor
+from webapp.extensions import db
+from webapp.tester import presets as preset_store
+from webapp.tester.codegen import pytest_snippet, python_snippet
+from webapp.tester.compose import Draft, check_sendable, compose
+from webapp.tester.forms import (
+    FIELDS,
+    RAW,
+    SCOPE,
+    TesterInput,
+    input_from_form,
+    new_token,
+    property_fields,
+    resolve_spec,
+    scope_fields,
+    spec_query,
+)
+from webapp.tester.models import ScopePreset
+from webapp.tester.prefill import input_from_entry
+from webapp.tester.queries import history, latest_entries, message_name, presets, recent_ids
+from webapp.tester.sending import (
+    SendResult,
+    collector_copy,
+    destination_of_label,
+    destinations,
+    find_destination,
+    load_result,
+    send,
+)
+
+bp = Blueprint("tester", __name__)
+
+
+def is_htmx() -> bool:
+    """Whether htmx asked (it wants a fragment, not a page)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def fragment(template: str, **context: Any) -> Response:
+    """An htmx fragment; it varies on `HX-Request` like the pages that share its URL."""
+    response = make_response(render_template(template, **context))
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def page_or_fragment(page: str, fragment_template: str, status: int = 200, **context: Any) -> Response:
+    """Render the page, or for htmx its fragment; either way the response varies on `HX-Request`.
+
+    htmx does not swap 4xx answers by default, so a fragment that carries field errors is a 200.
+    """
+    if is_htmx():
+        return fragment(fragment_template, **context)
+    response = make_response(render_template(page, **context), status)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
+    """Events by category, then identify calls; only those matching `query` when one is given."""
+    needle = query.strip().lower()
+    groups: dict[str, list[SpecInfo]] = {}
+    for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
+        haystack = f"{info.name} {info.constant} {info.spec.category} {info.spec.owner}".lower()
+        if needle in haystack:
+            groups.setdefault(str(info.spec.category), []).append(info)
+    return list(groups.items())
+
+
+def apply_preset(
+    typed: TesterInput, preset: ScopePreset, info: SpecInfo | None
+) -> tuple[TesterInput, dict[str, str]]:
+    """Fill the scope from a preset; ids the preset lacks are cleared and noted as still needed."""
+    values = preset_store.preset_values(preset)
+    notes = {}
+    if info is not None:
+        for name in info.scope.model_fields:
+            if name not in values:
+                notes[SCOPE + name] = f"Preset {preset.name!r} has no {name.replace('_', ' ')}: enter it."
+    return replace(typed, scope={k: str(v) for k, v in values.items()}), notes
+
+
+def render_tester(
+    typed: TesterInput,
+    *,
+    errors: dict[str, str] | None = None,
+    draft: Draft | None = None,
+    notes: dict[str, str] | None = None,
+    result: SendResult | None = None,
+    notice: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The tester in a given state: the form as typed (with a fresh token), the preview, a result.
+
+    Args:
+        typed: what the form holds.
+        errors: errors to show next to fields (a send's); None shows only those worth showing
+            while typing.
+        draft: the draft already composed for this input (a send's), else composed here.
+        notes: further messages next to fields (a preset's missing ids, masked values to re-enter).
+        result: a send's result for the result panel.
+        notice: a message above the form.
+        status: the page's status code.
+    """
+    typed = replace(typed, token=new_token())
+    draft = draft or compose(typed, actor=current_actor())
+    shown = {**(notes or {}), **(draft.typing_errors() if errors is None else errors)}
+    response = page_or_fragment(
+        "tester/index.html",
+        "tester/_tester.html",
+        status,
+        **tester_context(typed, draft, shown, result, notice),
+    )
+    if is_htmx() and draft.info is not None:
+        response.headers["HX-Push-Url"] = url_for("tester.index", **spec_query(draft.info))
+    return response
+
+
+def tester_context(
+    typed: TesterInput, draft: Draft, errors: dict[str, str], result: SendResult | None, notice: str | None
+) -> dict[str, Any]:
+    """Everything the tester templates read."""
+    info = draft.info
+    scope_keys = set(info.scope.model_fields) if info is not None else set()
+    entries = db.session.scalars(latest_entries()).all()
+    return {
+        "typed": typed,
+        "info": info,
+        "draft": draft,
+        "errors": errors,
+        "notice": notice,
+        "groups": spec_groups(),
+        "scope_fields": scope_fields(info.scope, typed.scope, errors) if info is not None else [],
+        "property_fields": property_fields(info, typed.props, errors) if info is not None else [],
+        "kept_scope": {k: v for k, v in typed.scope.items() if k not in scope_keys and v not in (None, "")},
+        "destinations": destinations(),
+        "presets": db.session.scalars(presets()).all(),
+        "preset_summary": preset_store.summary,
+        "recent": recent_ids(entries),
+        "result": result,
+        "collector_copy": collector_copy(result) if result is not None else None,
+        "snippets": snippets(draft),
+        "as_json": pretty_json,
+        "rows": db.session.execute(history()).all() if not is_htmx() else [],
+        "mine": False,
+        "message_name": message_name,
+        "FIELDS": FIELDS,
+        "RAW": RAW,
+    }
+
+
+def pretty_json(value: Any) -> str:
+    """JSON as every panel shows it: keys sorted, two-space indented.
+
+    One canonical form, because the copies differ only in key order (the Segment client rebuilds
+    the dict, PostgreSQL's JSONB reorders keys): so equal messages read the same, byte for byte.
+    """
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def snippets(draft: Draft) -> dict[str, str]:
+    """ "Copy as Python" and "Copy as pytest" for a valid spec (off-schema drafts have no spec call)."""
+    if draft.spec is None or draft.message is None:
+        return {}
+    return {"python": python_snippet(draft.spec), "pytest": pytest_snippet(draft.spec, draft.message)}
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    """The tester, in the state the query string describes (`?event=`, `?identify=`, `?from=`)."""
+    args = request.args
+    typed = input_from_form(args)
+    notes: dict[str, str] = {}
+    notice, status = None, 200
+    if message_id := args.get("from"):
+        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.message_id == message_id))
+        if entry is None:
+            notice, status = f"No audit entry has the message id {message_id!r}.", 404
+        else:
+            typed, notes = input_from_entry(entry, destination_of_label(entry.destination))
+            name = message_name(entry)
+            notice = f"Pre-filled from message {message_id} ({name}): a send gives it a new id."
+    info = resolve_spec(typed.spec)
+    if typed.spec and info is None:
+        status = 404
+    if args.get("switch") in (FIELDS, RAW):
+        typed = typed.switched_to(args["switch"], info)
+    if args.get("example") and info is not None:
+        typed = typed.with_examples(info)
+    if preset_id := args.get("apply_preset", type=int):
+        preset = db.session.get(ScopePreset, preset_id)
+        if preset is None:
+            notice, status = "That preset no longer exists.", 404
+        else:
+            typed, notes = apply_preset(typed, preset, info)
+    result = load_result(args["sent"]) if args.get("sent") else None
+    return render_tester(typed, notes=notes, result=result, notice=notice, status=status)
+
+
+@bp.get("/specs")
+def specs() -> ResponseReturnValue:
+    """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
+    if not is_htmx():
+        return redirect(url_for("tester.index", **request.args), 303)
+    return fragment(
+        "tester/_pick.html",
+        groups=spec_groups(request.args.get("q", "")),
+        info=resolve_spec(request.args.get("pick", "")),
+    )
+
+
+@bp.get("/preview")
+def preview() -> ResponseReturnValue:
+    """The message the form would send, and the errors next to its fields, as the engineer types."""
+    if not is_htmx():
+        return redirect(url_for("tester.index", **request.args), 303)
+    typed = input_from_form(request.args)
+    draft = compose(typed, actor=current_actor())
+    return fragment(
+        "tester/_preview.html",
+        draft=draft,
+        info=draft.info,
+        errors=draft.typing_errors(),
+        oob=True,
+        snippets=snippets(draft),
+        as_json=pretty_json,
+        scope_fields=scope_fields(draft.info.scope, typed.scope, {}) if draft.info else [],
+        property_fields=property_fields(draft.info, typed.props, {}) if draft.info else [],
+    )
+
+
+@bp.post("/send")
+def send_view() -> ResponseReturnValue:
+    """Send the form's message once (per form token), then show what really happened."""
+    typed = input_from_form(request.form)
+    actor = current_actor()
+    draft = compose(typed, actor=actor)
+    destination = find_destination(typed.destination)
+    check_sendable(draft, destination, [d.name for d in destinations()])
+    if not draft.ok or destination is None:
+        return render_tester(typed, errors=draft.errors, draft=draft, status=422)
+    result = send(draft, destination, actor=actor)
+    if not is_htmx():
+        return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
+    # A fresh draft for the preview: the next send is a new message, with a new id.
+    response = render_tester(typed, result=result)
+    response.headers["HX-Trigger"] = "tester-sent"
+    return response
+
+
+@bp.get("/sends/<message_id>")
+def send_result(message_id: str) -> ResponseReturnValue:
+    """One send's result; htmx polls it while it is pending, and 286 stops the polling."""
+    result = load_result(message_id)
+    if result is None:
+        abort(404, description=f"No tester send has the message id {message_id!r}.")
+    response = page_or_fragment(
+        "tester/send.html",
+        "tester/_result.html",
+        result=result,
+        collector_copy=collector_copy(result),
+        as_json=pretty_json,
+    )
+    if is_htmx() and result.final:
+        response.status_code = 286
+    return response
+
+
+@bp.get("/history")
+def history_view() -> ResponseReturnValue:
+    """The tester's recent sends with their outcomes (all of them, or `?mine=1`)."""
+    mine = request.args.get("mine") == "1"
+    rows = db.session.execute(history(actor=current_actor() if mine else None)).all()
+    return page_or_fragment(
+        "tester/history.html", "tester/_history.html", rows=rows, mine=mine, message_name=message_name
+    )
+
+
+@bp.route("/presets", methods=["GET", "POST"])
+def presets_view() -> ResponseReturnValue:
+    """The team's scope presets: list, and save a new one (from this page or from the tester form)."""
+    if request.method == "GET":
+        return render_presets()
+    from_tester = "preset_name" in request.form
+    values = (
+        {"name": request.form.get("preset_name", ""), **input_from_form(request.form).scope}
+        if from_tester
+        else request.form.to_dict()
+    )
+    ids, errors = preset_store.parse_preset(values)
+    saved = preset_store.create_preset(ids, created_by=current_actor()) if ids is not None else None
+    if ids is not None and saved is None:
+        errors = {"name": f"A preset named {ids.name!r} already exists."}
+    if from_tester:
+        typed = input_from_form(request.form)
+        if saved is None:
+            notes = {"preset_name": "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())}
+            return render_tester(typed, notes=notes)
+        return render_tester(typed, notice=f"Saved the preset {saved.name!r}.")
+    if saved is None:
+        return render_presets(values=values, errors=errors, status=422)
+    return redirect(url_for("tester.presets_view"), 303)
+
+
+def render_presets(
+    *, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Response:
+    """The presets page, with the creation form as typed."""
+    return page_or_fragment(
+        "tester/presets.html",
+        "tester/presets.html",
+        status,
+        presets=db.session.scalars(presets()).all(),
+        values=values or {},
+        errors=errors or {},
+        fields=preset_store.ID_FIELDS,
+        summary=preset_store.summary,
+        level=preset_store.level,
+    )
+
+
+@bp.post("/presets/<int:preset_id>/delete")
+def delete_preset(preset_id: int) -> ResponseReturnValue:
+    """Delete a preset (it only names ids; nothing sent with it changes)."""
+    preset = db.get_or_404(ScopePreset, preset_id)
+    db.session.delete(preset)
+    db.session.commit()
+    return redirect(url_for("tester.presets_view"), 303)

@@ -1,0 +1,178 @@
+"""Sending a composed message: one `AnalyticsClient` per destination, idempotent per form token.
+
+Each destination gets its own client with `source=tester` and `sync_mode=True`: the tester must show
+the endpoint's real answer within seconds, and a synchronous client posts the message at once and
+reports the outcome (recorded in the audit log as `delivered` or `failed`) before `deliver` returns,
+instead of a success on enqueue. The clients live as long as the app; sync clients start no threads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from analytics import AnalyticsClient, Source
+from analytics.audit import AuditEntry, DeliveryAttempt
+from webapp.extensions import analytics_client, db
+from webapp.tester.compose import Draft
+from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination
+from webapp.tester.models import TesterSend
+
+_lock = threading.Lock()
+
+
+def destinations(app: Flask | None = None) -> list[Destination]:
+    """Every destination the tester offers: the dashboard's own first, then `TESTER_DESTINATIONS`."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    own = default_destination(app.config["SEGMENT_WRITE_KEY"], app.config["SEGMENT_HOST"])
+    return [own, *app.config["TESTER_DESTINATIONS"]]
+
+
+def find_destination(name: str) -> Destination | None:
+    """A destination by name, or None."""
+    return next((d for d in destinations() if d.name == name), None)
+
+
+def destination_of_label(label: str | None) -> Destination | None:
+    """The configured destination an audit entry's `destination` names, if it is still configured."""
+    name = (label or "").split(":", 1)[0] or DEFAULT_NAME
+    found = find_destination(name)
+    return found if found is not None and found.label == (label or found.label) else None
+
+
+def client_for(destination: Destination) -> AnalyticsClient:
+    """The app's synchronous tester client for a destination, created on first use."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    clients: dict[str, AnalyticsClient] = app.extensions.setdefault("tester_clients", {})
+    with _lock:
+        if destination.label not in clients:
+            store = analytics_client.store(app)
+            store.check_schema()
+            clients[destination.label] = AnalyticsClient(
+                destination.write_key,
+                store=store,
+                host=destination.host,
+                source=Source.TESTER,
+                destination=destination.label,
+                sync_mode=True,
+                timeout=app.config["TESTER_TIMEOUT"],
+            )
+        return clients[destination.label]
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What the result panel shows about one send, read back from the audit log.
+
+    Attributes:
+        message_id: the message's id.
+        entry: its audit entry (None when the audit log could not record it: then nothing was sent).
+        attempts: its delivery attempts, oldest first.
+        round_trip_ms: from handing the message over to knowing its outcome.
+        sent: the message exactly as handed to the client (only known right after the send; the
+            audit copy has personal data masked).
+        duplicate: this form had already been sent; this is the first send's result.
+        error: what went wrong before the audit log (e.g. it was unavailable).
+    """
+
+    message_id: str
+    entry: AuditEntry | None
+    attempts: list[DeliveryAttempt]
+    round_trip_ms: float | None = None
+    sent: dict[str, Any] | None = None
+    duplicate: bool = False
+    error: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the status will not move any more (a pending send is still in flight)."""
+        return self.entry is None or self.entry.status != "pending"
+
+    @property
+    def failed(self) -> bool:
+        """Whether the message did not reach the endpoint (or was not recorded)."""
+        return self.entry is None or self.entry.status in ("failed", "dropped")
+
+
+def load_result(message_id: str, **details: Any) -> SendResult | None:
+    """The result of a tester send, or None when no tester send has this id."""
+    send = db.session.scalar(select(TesterSend).where(TesterSend.message_id == message_id))
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.message_id == message_id))
+    if send is None and (entry is None or entry.source != Source.TESTER):
+        return None
+    attempts = db.session.scalars(
+        select(DeliveryAttempt).where(DeliveryAttempt.message_id == message_id).order_by(DeliveryAttempt.id)
+    ).all()
+    round_trip = send.round_trip_ms if send is not None else None
+    return SendResult(message_id, entry, list(attempts), round_trip, **details)
+
+
+def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
+    """Send a composed, checked draft once per form token, and return what happened.
+
+    The send is claimed (its token stored, unique) before the message is audited and handed to the
+    client, so a second submit of the same form finds the claim and gets the first send's result
+    instead of sending again, even while the first is still in flight.
+    """
+    assert draft.ok and draft.message is not None and draft.info is not None
+    message = draft.message
+    client = client_for(destination)
+    claim = TesterSend(
+        message_id=message["messageId"],
+        form_token=draft.input.token,
+        actor=actor,
+        created_at=datetime.now(UTC),
+    )
+    db.session.add(claim)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        first = db.session.scalar(select(TesterSend).where(TesterSend.form_token == draft.input.token))
+        if first is None:
+            raise
+        return _result_of_duplicate(first.message_id)
+    started = time.perf_counter()
+    receipt = client.deliver(message, personal_data_keys=draft.info.spec.personal_data_keys(), actor=actor)
+    claim.round_trip_ms = (time.perf_counter() - started) * 1000
+    db.session.commit()
+    error = str(receipt.error) if receipt.status is None and receipt.error is not None else None
+    result = load_result(message["messageId"], sent=message, error=error)
+    assert result is not None
+    return result
+
+
+def _result_of_duplicate(message_id: str) -> SendResult:
+    result = load_result(message_id, duplicate=True)
+    if result is None:
+        return SendResult(message_id, None, [], duplicate=True, error="the first send was not recorded")
+    return result
+
+
+def collector_copy(result: SendResult) -> dict[str, Any] | None:
+    """What the local collector received for this message, when the destination is local.
+
+    Only local destinations are asked (Segment has no such endpoint); any problem reading it just
+    means there is no copy to show, never an error in the panel.
+    """
+    if result.entry is None or result.entry.status != "delivered":
+        return None
+    destination = destination_of_label(result.entry.destination)
+    if destination is None or not destination.is_local:
+        return None
+    try:
+        response = requests.get(
+            f"{destination.host}/messages", params={"messageId": result.message_id, "limit": 1}, timeout=2
+        )
+        messages = response.json().get("messages") if response.ok else None
+    except (requests.RequestException, ValueError):
+        return None
+    return messages[0] if isinstance(messages, list) and messages else None
