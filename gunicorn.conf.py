@@ -20,3 +20,8 @@ def child_exit(server, worker):  # noqa: ARG001  (gunicorn's hook signature)
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which two
+# servers on one machine would share; give each master its own.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", f"/tmp/event-catalog-gunicorn-{os.getpid()}.ctl")

@@ -17,12 +17,16 @@ from sqlalchemy import Date, Select, String, column, func, select, values
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from analytics.audit import AuditEntry
+from analytics.audit import AuditEntry, Source
 
 RECENT_DAYS = 7
 """The window of the event list's count: a week evens out weekday and weekend traffic."""
 
 SPARKLINE_DAYS = 30
+
+TRAFFIC_SOURCES = (Source.APPLICATION.value, Source.REPLAY.value)
+"""What counts as an event being sent: applications and replays. Tester sends prove an event can be
+built, not that the product sends it, so they never make an event look alive (nor does `drift`)."""
 
 
 class utc_day(FunctionElement[date]):  # noqa: N801  (reads as the SQL function it renders)
@@ -56,16 +60,24 @@ class EventActivity:
     Attributes:
         last_seen: when its latest message was recorded, or None when it was never sent.
         recent: how many messages were recorded in the last `RECENT_DAYS` days.
+        latest: the latest message as stored, to check it against today's schema.
     """
 
     last_seen: datetime | None = None
     recent: int = 0
+    latest: dict[str, Any] | None = None
+
+    def is_stale(self, threshold: timedelta, now: datetime) -> bool:
+        """Whether it was sent once but not within `threshold` of `now`."""
+        return self.last_seen is not None and now - self.last_seen > threshold
 
 
 NEVER_SENT = EventActivity()
 
 
-def activity_query(events: Collection[str], since: datetime) -> Select[str, datetime | None, int]:
+def activity_query(
+    events: Collection[str], since: datetime
+) -> Select[str, datetime | None, int, dict[str, Any] | None]:
     """Each event's last-seen time and its count since `since`: the whole list in one statement.
 
     The event strings come in as a constant table, and each one's two figures are correlated
@@ -79,16 +91,25 @@ def activity_query(events: Collection[str], since: datetime) -> Select[str, date
         since: start of the counted window.
     """
     names = values(column("event", String), name="names").data([(event,) for event in events]).cte("names")
-    last_seen = select(func.max(AuditEntry.recorded_at)).where(AuditEntry.event == names.c.event)
-    recent = select(func.count()).where(AuditEntry.event == names.c.event, AuditEntry.recorded_at >= since)
-    return select(names.c.event, last_seen.scalar_subquery(), recent.scalar_subquery())
+    sent = (AuditEntry.event == names.c.event, AuditEntry.source.in_(TRAFFIC_SOURCES))
+    last_seen = select(func.max(AuditEntry.recorded_at)).where(*sent)
+    recent = select(func.count()).where(*sent, AuditEntry.recorded_at >= since)
+    latest = (
+        select(AuditEntry.payload)
+        .where(*sent)
+        .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    )
+    return select(
+        names.c.event, last_seen.scalar_subquery(), recent.scalar_subquery(), latest.scalar_subquery()
+    )
 
 
 def activity_by_event(rows: Iterable[Any]) -> dict[str, EventActivity]:
     """`activity_query` rows keyed by event string."""
     return {
-        event: EventActivity(as_utc(last_seen) if last_seen is not None else None, recent)
-        for event, last_seen, recent in rows
+        event: EventActivity(as_utc(last_seen) if last_seen is not None else None, recent, latest)
+        for event, last_seen, recent, latest in rows
     }
 
 
@@ -97,7 +118,9 @@ def daily_counts_query(event: str, since: datetime) -> Select[date, int]:
     day: ColumnElement[date] = utc_day(AuditEntry.recorded_at).label("day")
     return (
         select(day, func.count())
-        .where(AuditEntry.event == event, AuditEntry.recorded_at >= since)
+        .where(
+            AuditEntry.event == event, AuditEntry.source.in_(TRAFFIC_SOURCES), AuditEntry.recorded_at >= since
+        )
         .group_by(day)
         .order_by(day)
     )

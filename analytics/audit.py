@@ -49,7 +49,7 @@ from analytics.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0003_tester"
+SCHEMA_REVISION = "0004_traffic_index"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -113,6 +113,8 @@ class AuditEntry(Base):
     __table_args__ = (
         Index("ix_audit_entries_recorded_at_id", "recorded_at", "id"),
         Index("ix_audit_entries_event_recorded_at", "event", "recorded_at"),
+        # The catalog's activity figures count application traffic only (not tester sends).
+        Index("ix_audit_entries_event_source_recorded_at", "event", "source", "recorded_at"),
         Index("ix_audit_entries_status_recorded_at", "status", "recorded_at"),
         Index("ix_audit_entries_user_id_recorded_at", "user_id", "recorded_at"),
         Index("ix_audit_entries_project_id_recorded_at", "project_id", "recorded_at"),

@@ -26,11 +26,10 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditEntry, Source
+from analytics.activity import NEVER_SENT, RECENT_DAYS, activity_by_event, activity_query
+from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog
 from analytics.messages import CONTEXT_KEY, payload_of
-
-TRAFFIC_SOURCES = (Source.APPLICATION.value, Source.REPLAY.value)
 
 
 @dataclass(frozen=True)
@@ -46,15 +45,6 @@ class DriftFinding:
     kind: str
     subject: str
     message: str
-
-
-def last_seen_query() -> Select[str | None, datetime, int]:
-    """Last time and count of each event the application sent, over all time (one grouped query)."""
-    return (
-        select(AuditEntry.event, func.max(AuditEntry.recorded_at), func.count())
-        .where(AuditEntry.type == "track", AuditEntry.source.in_(TRAFFIC_SOURCES))
-        .group_by(AuditEntry.event)
-    )
 
 
 def events_in_window_query(since: datetime) -> Select[str | None, int, str | None]:
@@ -73,33 +63,26 @@ def payloads_in_window_query(since: datetime) -> Select[str, str | None, str | N
     )
 
 
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything in the log is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def _days(delta: timedelta) -> str:
     return f"{delta.days} day{'s' if delta.days != 1 else ''}"
 
 
 def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list[DriftFinding]:
-    seen = {event: (_aware(last), count) for event, last, count in session.execute(last_seen_query())}
+    rows = session.execute(activity_query(list(catalog.events), now - timedelta(days=RECENT_DAYS)))
+    activity = activity_by_event(rows)
     findings = []
     for name, info in catalog.events.items():
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
-        if name not in seen:
-            findings.append(
-                DriftFinding(
-                    "never-sent", name, f"never sent by an application (threshold {_days(threshold)})"
-                )
-            )
-            continue
-        last, count = seen[name]
-        if now - last > threshold:
+        seen = activity.get(name, NEVER_SENT)
+        if seen.last_seen is None:
+            message = f"never sent by an application (threshold {_days(threshold)})"
+            findings.append(DriftFinding("never-sent", name, message))
+        elif seen.is_stale(threshold, now):
+            ago = _days(now - seen.last_seen)
             message = (
-                f"last sent {last:%Y-%m-%d %H:%M} UTC, {_days(now - last)} ago; threshold {_days(threshold)}"
+                f"last sent {seen.last_seen:%Y-%m-%d %H:%M} UTC, {ago} ago; threshold {_days(threshold)}"
             )
-            findings.append(DriftFinding("stale", name, f"{message} ({count} sent in all)"))
+            findings.append(DriftFinding("stale", name, message))
     return findings
 
 
@@ -128,6 +111,16 @@ def _payload_model(catalog: Catalog, kind: str, name: str) -> type[BaseModel] | 
     return info.spec.payload_model()
 
 
+def payload_problem(model: type[BaseModel], message: dict[str, Any]) -> str | None:
+    """Why a stored message no longer validates against today's schema (its first error), or None."""
+    try:
+        model.model_validate(payload_of(message))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+    return None
+
+
 def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
     invalid: Counter[tuple[str, str]] = Counter()
     first_error: dict[tuple[str, str], str] = {}
@@ -140,13 +133,11 @@ def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> li
         model = models[key]
         if model is None:
             continue
-        try:
-            model.model_validate(payload_of(message))
-        except ValidationError as exc:
+        problem = payload_problem(model, message)
+        if problem is not None:
             subject = (key[1], str(version))
             invalid[subject] += 1
-            error = exc.errors()[0]
-            first_error.setdefault(subject, f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}")
+            first_error.setdefault(subject, problem)
     return [
         DriftFinding(
             "invalid-payload",

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 
+from analytics.diff import CatalogDiff
+
 
 class ReportFormat(StrEnum):
     """Output formats every CI command accepts."""
@@ -64,3 +66,35 @@ def render(title: str, lines: Sequence[ReportLine], fmt: ReportFormat, *, ok_mes
         count = f"{len(lines)} finding{'s' if len(lines) != 1 else ''}"
         return f"### {title}\n\n❌ {count}\n\n| Code | Where | Finding |\n| --- | --- | --- |\n{rows}\n"
     return "".join(f"{line.where}: {line.code} {line.message}\n" for line in lines)
+
+
+def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) -> str:
+    """Render a catalog diff: breaking changes first, each with its one-line summary.
+
+    Args:
+        changes: the diff.
+        fmt: the output format.
+        old: how the old side was named on the command line.
+        new: how the new side was named.
+    """
+    ordered = [*changes.breaking, *changes.compatible]
+    verdict = (
+        f"{len(ordered)} change{'s' if len(ordered) != 1 else ''}: "
+        f"{len(changes.breaking)} breaking, {len(changes.compatible)} compatible ({old} → {new})"
+    )
+    if fmt is ReportFormat.JSON:
+        body = {"old": old, "new": new, "breaking": changes.is_breaking, **changes.to_dict()}
+        return json.dumps(body, indent=2, default=str) + "\n"
+    if fmt is ReportFormat.MARKDOWN:
+        lines = [f"### Catalog changes: `{old}` → `{new}`", ""]
+        if not ordered:
+            return "\n".join([*lines, "✅ No changes to events, properties or identify traits.", ""])
+        lines.append(("❌ " if changes.is_breaking else "✅ ") + verdict)
+        for title, group in (("Breaking", changes.breaking), ("Compatible", changes.compatible)):
+            if group:
+                lines += ["", f"**{title}**", ""] + [
+                    f"- {_markdown_cell(change.summary)}" for change in group
+                ]
+        return "\n".join([*lines, ""])
+    rows = [f"{'breaking' if change.breaking else 'compatible':<11} {change.summary}" for change in ordered]
+    return "\n".join([*rows, verdict, ""])

@@ -50,11 +50,11 @@ def test_the_list_query_seeks_the_event_index_instead_of_scanning_the_log(engine
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
             plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {literal}"))
-            assert plan.count("USING COVERING INDEX ix_audit_entries_event_recorded_at (event=?") == 2
+            assert plan.count("USING COVERING INDEX ix_audit_entries_event_source_recorded_at (event=?") == 2
         else:
             connection.exec_driver_sql("SET enable_seqscan = off")
             plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN {literal}"))
-            assert "ix_audit_entries_event_recorded_at" in plan
+            assert "ix_audit_entries_event_source_recorded_at" in plan
         assert "GROUP BY" not in literal
 
 

@@ -16,14 +16,16 @@ from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.bundles import CURRENT, BundleError, load_bundle
 from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths
+from analytics.diff import diff_bundles
 from analytics.drift import drift
 from analytics.durations import parse_duration
 from analytics.events import SegmentEvent
 from analytics.exports import FORMATS
 from analytics.lint import lint
-from analytics.reporting import ReportFormat, ReportLine, render
+from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
 
@@ -169,12 +171,45 @@ def export_command(format_name: str, output: Path | None) -> None:
     export(format_name, output)
 
 
+@click.command("diff")
+@click.argument("old")
+@click.argument("new", default=CURRENT)
+@FORMAT_OPTION
+@click.option("--allow-breaking", is_flag=True, help="Exit 0 even when a change breaks data consumers.")
+@click.option(
+    "--repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="The git repository for refs (default: here).",
+)
+@click.option(
+    "--package", default="analytics", show_default=True, help="The catalog package's path, for refs."
+)
+def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path, package: str) -> None:
+    """Compare two catalog versions; exit 1 when a change breaks data consumers.
+
+    OLD and NEW are each a git ref (origin/main, HEAD), an exported JSON Schema bundle
+    (`event-catalog export --format jsonschema`), a running dashboard's URL, or `current`
+    (the code running this command, the default for NEW).
+    """
+    try:
+        before = load_bundle(old, repo=repo, package=package)
+        after = load_bundle(new, repo=repo, package=package)
+    except BundleError as exc:
+        fail(str(exc))
+    changes = diff_bundles(before, after)
+    click.echo(render_diff(changes, ReportFormat(fmt), old=old, new=new), nl=False)
+    if changes.is_breaking and not allow_breaking:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)
+    app.cli.add_command(diff_command)
     app.cli.add_command(export_command)
     app.cli.add_command(send_command)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics.activity import NEVER_SENT, EventActivity
 from analytics.catalog import Catalog, SpecInfo
+from analytics.drift import payload_problem
 from analytics.spec import Category, Status, Team
 
 CHOICES = {
@@ -33,11 +34,30 @@ class EventRow:
 
     info: SpecInfo
     activity: EventActivity
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def never_sent(self) -> bool:
         """Whether the audit log holds no message of this event."""
         return self.activity.last_seen is None
+
+    @property
+    def stale_after_days(self) -> int:
+        """The event's own staleness threshold, in days."""
+        threshold: timedelta = getattr(self.info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
+        return threshold.days
+
+    @property
+    def stale(self) -> bool:
+        """Sent before, but not within its threshold: what `event-catalog drift` calls stale."""
+        return self.activity.is_stale(timedelta(days=self.stale_after_days), self.now)
+
+    @property
+    def drifting(self) -> str | None:
+        """Why its latest message no longer validates against today's schema, or None."""
+        if self.activity.latest is None:
+            return None
+        return payload_problem(self.info.spec.payload_model(), self.activity.latest)
 
 
 SORTS: dict[str, Callable[[EventRow], Any]] = {

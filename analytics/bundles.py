@@ -1,0 +1,144 @@
+"""Load a catalog's schema bundle from wherever a version of it lives, for `event-catalog diff`.
+
+A side of a diff can be:
+
+- `current`: the catalog of the code running this command;
+- a JSON file: `event-catalog export --format jsonschema` output, or a saved `/api/catalog`;
+- an `http(s)://` URL of a running dashboard (its `/api/catalog` is fetched);
+- a git ref of the repository that holds the catalog (`origin/main`, `HEAD~1`, a tag): the
+  `analytics` package at that ref is extracted to a temporary folder and imported there by a child
+  Python, so the bundle is computed by that version's own code, exactly as it would have been sent.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from analytics.catalog import CATALOG
+
+CURRENT = "current"
+_CHILD = (
+    "import json, sys\n"
+    "from analytics.catalog import CATALOG\n"
+    "json.dump(CATALOG.schema_bundle(), sys.stdout, default=str)\n"
+)
+
+
+class BundleError(Exception):
+    """A side of the diff could not be loaded; the message says which and why, in one line."""
+
+
+def normalise(document: Any, source: str) -> dict[str, Any]:
+    """Reduce an exported bundle or an `/api/catalog` document to `{"events": …, "identifiers": …}`.
+
+    Raises:
+        BundleError: the document is neither.
+    """
+    if not isinstance(document, dict):
+        raise BundleError(f"{source}: not a catalog document (expected a JSON object)")
+    events, identifiers = document.get("events"), document.get("identifiers", {})
+    if isinstance(events, dict) and isinstance(identifiers, dict):
+        return {"events": events, "identifiers": identifiers}
+    if isinstance(events, list) and isinstance(identifiers, list):
+        try:
+            return {
+                "events": {entry["name"]: entry["json_schema"] for entry in events},
+                "identifiers": {entry["name"]: entry["json_schema"] for entry in identifiers},
+            }
+        except (KeyError, TypeError) as exc:
+            raise BundleError(f"{source}: an entry has no name or json_schema ({exc})") from exc
+    raise BundleError(f"{source}: not a schema bundle or an /api/catalog document")
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        return normalise(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+
+
+def _from_url(url: str, timeout: float) -> dict[str, Any]:
+    target = url if url.rstrip("/").endswith("/api/catalog") else url.rstrip("/") + "/api/catalog"
+    request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return normalise(json.load(response), target)
+    except urllib.error.HTTPError as exc:
+        raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise BundleError(f"{target}: cannot reach the dashboard ({reason})") from exc
+    except json.JSONDecodeError as exc:
+        raise BundleError(f"{target}: the answer is not JSON") from exc
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=False)
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise BundleError(f"git {' '.join(args[:2])}: {message[-1] if message else 'failed'}")
+    return done.stdout
+
+
+def _from_git(ref: str, repo: Path, package: str) -> dict[str, Any]:
+    try:
+        commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except BundleError:
+        raise BundleError(
+            f"{ref}: not `current`, a JSON file, a URL or a git ref of {repo.resolve()}"
+        ) from None
+    prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
+    archive = _git(repo, "archive", "--format=tar", commit, "--", f"{prefix}{package}")
+    with tempfile.TemporaryDirectory(prefix="event-catalog-diff-") as folder:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(folder, filter="data")
+        root = Path(folder) / prefix / Path(package).parent
+        # The extracted package must shadow both the installed one and any checkout in the caller's
+        # directory: `python -c` puts its working directory first on sys.path, so run it from there.
+        env = {**os.environ, "PYTHONPATH": str(root)}
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD], capture_output=True, env=env, cwd=root, check=False, text=True
+        )
+    if done.returncode != 0:
+        last = done.stderr.strip().splitlines()
+        raise BundleError(f"{ref}: cannot build that version's catalog ({last[-1] if last else 'no output'})")
+    return normalise(json.loads(done.stdout), ref)
+
+
+def load_bundle(
+    source: str, *, repo: Path | None = None, package: str = "analytics", timeout: float = 10
+) -> dict[str, Any]:
+    """Load one side of a diff.
+
+    Args:
+        source: `current`, a JSON file, an `http(s)://` dashboard URL, or a git ref.
+        repo: the git repository for refs (the working directory by default).
+        package: the catalog package's path inside the repository, for refs.
+        timeout: seconds to wait for a dashboard.
+
+    Returns:
+        `{"events": {name: schema}, "identifiers": {name: schema}}`.
+
+    Raises:
+        BundleError: the source cannot be read, with the reason.
+    """
+    if source == CURRENT:
+        return CATALOG.schema_bundle()
+    if source.startswith(("http://", "https://")):
+        return _from_url(source, timeout)
+    path = Path(source)
+    if path.suffix == ".json" or path.is_file():
+        if not path.is_file():
+            raise BundleError(f"{source}: no such file")
+        return _from_file(path)
+    return _from_git(source, repo or Path.cwd(), package)

@@ -1,0 +1,49 @@
+"""The event list's drift badges: stale past the event's own threshold, drifting from today's schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from analytics.audit import AuditStatus
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+
+
+def _row(page: str, event: str) -> str:
+    start = page.index(f">{event}</a>")
+    return page[start : page.index("</tr>", start)]
+
+
+def test_stale_badge_uses_each_events_own_threshold(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=40)
+    app_record_sent("ProjectCreate", long_ago)
+    app_record_sent("ClusterDelete", long_ago)
+    page = client.get("/").get_data(as_text=True)
+    assert "stale &gt; 30 d" in _row(page, "New Project Event")
+    assert "stale" not in _row(page, "Cluster Deleted"), "declares a 90-day threshold"
+
+
+def test_tester_sends_do_not_make_an_event_look_sent(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    app_record_sent("StackBuildSuccess", datetime.now(UTC), source="tester")
+    row = _row(client.get("/").get_data(as_text=True), "Stack Build Success")
+    assert "never sent" in row
+
+
+def test_drifting_badge_when_the_latest_message_no_longer_validates(app: Flask, client: FlaskClient) -> None:
+    from webapp.extensions import analytics_client
+
+    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+    message["properties"]["infra_id"] = "nine"
+    analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
+    page = client.get("/").get_data(as_text=True)
+    assert 'class="badge drifting"' in _row(page, "Cluster Provisioning Success")
+    assert "infra_id" in _row(page, "Cluster Provisioning Success")
+    assert "drifting" not in _row(page, "New Project Event")

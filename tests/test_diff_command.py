@@ -1,0 +1,133 @@
+"""`event-catalog diff` on two commits of a temporary git repository, exported bundles and a dashboard."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from werkzeug.serving import make_server
+
+import analytics
+from webapp.cli import main
+
+CATALOG_PACKAGE = Path(analytics.__file__).parent
+REMOVED = '    cc_id: int = prop("Id of the cluster candidate that was connected.", example=31, gt=0)\n'
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A repository whose second commit removes a property and adds an optional one."""
+    root = tmp_path / "repo"
+    shutil.copytree(CATALOG_PACKAGE, root / "analytics", ignore=shutil.ignore_patterns("__pycache__"))
+    _git(root, "init", "-q")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "catalog v1")
+    tracks = root / "analytics" / "tracks.py"
+    source = tracks.read_text()
+    assert REMOVED in source
+    source = source.replace(REMOVED, "")
+    source = source.replace(
+        '    region: str = prop("Cloud region the quota applies to.", example="us-east-1", min_length=1)\n',
+        '    region: str = prop("Cloud region the quota applies to.", example="us-east-1", min_length=1)\n'
+        '    quota_name: str | None = prop("The quota asked for.", example="vCPUs", default=None)\n',
+    )
+    tracks.write_text(source)
+    _git(root, "commit", "-q", "-am", "catalog v2")
+    return root
+
+
+def test_two_commits_breaking_change_exits_one(repo: Path) -> None:
+    result = CliRunner().invoke(main, ["diff", "HEAD~1", "HEAD", "--repo", str(repo)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert (
+        lines[0].startswith("breaking") and "Cluster Connection Success" in lines[0] and "cc_id" in lines[0]
+    )
+    assert lines[1].startswith("compatible") and "quota_name" in lines[1]
+    assert lines[-1] == "2 changes: 1 breaking, 1 compatible (HEAD~1 → HEAD)"
+
+
+def test_allow_breaking_exits_zero_and_markdown_fits_a_pull_request(repo: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["diff", "HEAD~1", "HEAD", "--repo", str(repo), "--allow-breaking", "--format", "markdown"]
+    )
+    assert result.exit_code == 0
+    assert result.output.startswith("### Catalog changes: `HEAD~1` → `HEAD`")
+    assert "**Breaking**" in result.output and "**Compatible**" in result.output
+
+
+def test_the_reverse_direction_is_classified_the_other_way(repo: Path) -> None:
+    result = CliRunner().invoke(main, ["diff", "HEAD", "HEAD~1", "--repo", str(repo), "--format", "json"])
+    body = json.loads(result.output)
+    kinds = {(change["kind"], change["breaking"]) for change in body["changes"]}
+    assert ("property added", False) in kinds and ("property removed", True) in kinds
+    assert result.exit_code == 1
+
+
+def test_exported_bundles_diff_as_files(tmp_path: Path) -> None:
+    old = tmp_path / "old.json"
+    export = CliRunner().invoke(main, ["export", "--format", "jsonschema", "-o", str(old)])
+    assert export.exit_code == 0, export.output
+    bundle = json.loads(old.read_text())
+    del bundle["events"]["Stack Deletion"]
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps(bundle))
+    removed = CliRunner().invoke(main, ["diff", str(old), str(new)])
+    assert removed.exit_code == 1
+    assert "Stack Deletion" in removed.output.splitlines()[0]
+    added = CliRunner().invoke(main, ["diff", str(new), str(old)])
+    assert added.exit_code == 0 and added.output.startswith("compatible")
+
+
+@pytest.fixture
+def dashboard(app: Flask) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
+
+
+def test_a_running_dashboard_compares_with_the_current_code(dashboard: str) -> None:
+    result = CliRunner().invoke(main, ["diff", dashboard, "current"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"0 changes: 0 breaking, 0 compatible ({dashboard} → current)\n"
+
+
+@pytest.mark.parametrize(
+    ("side", "expected"),
+    [
+        ("missing.json", "missing.json: no such file"),
+        ("no-such-ref", "no-such-ref: not `current`, a JSON file, a URL or a git ref of"),
+        ("http://127.0.0.1:1", "http://127.0.0.1:1/api/catalog: cannot reach the dashboard"),
+    ],
+)
+def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, expected: str) -> None:
+    result = CliRunner().invoke(main, ["diff", side, "current", "--repo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": 1}')
+    result = CliRunner().invoke(main, ["diff", str(bad)])
+    assert result.exit_code == 2
+    assert "not a schema bundle or an /api/catalog document" in result.output
