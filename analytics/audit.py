@@ -6,7 +6,9 @@ migration history (`migrations/`). SQLite (WAL) serves one host; several hosts s
 through `DATABASE_URL`.
 
 Statuses move `pending` → `delivered` | `failed`, or start as `dropped` / `disabled`; each delivery
-outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history.
+outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history. Entries of type
+`action` (`analytics.actions`) record what a person did — a sign-in failure, a role change — with
+status `recorded`: they are never sent anywhere.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from analytics.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0001_audit_log"
+SCHEMA_REVISION = "0005_users"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -85,6 +87,7 @@ class AuditStatus(StrEnum):
     FAILED = "failed"
     DROPPED = "dropped"
     DISABLED = "disabled"
+    RECORDED = "recorded"
 
 
 class Source(StrEnum):
@@ -93,6 +96,7 @@ class Source(StrEnum):
     APPLICATION = "application"
     TESTER = "tester"
     REPLAY = "replay"
+    DASHBOARD = "dashboard"
 
 
 class AuditEntry(Base):

@@ -1,7 +1,10 @@
 """Alembic environment for the shared audit/dashboard models, run through Flask-Migrate."""
 
+import contextlib
+import fcntl
 import logging
 from logging.config import fileConfig
+from pathlib import Path
 
 from alembic import context
 from flask import current_app
@@ -32,6 +35,24 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+@contextlib.contextmanager
+def sqlite_file_lock(database: str | None):
+    """Serialise `db upgrade` runs on one SQLite file, as the advisory lock does on PostgreSQL.
+
+    SQLite's DDL is not transactional under Alembic, so two processes upgrading at once (`make
+    run` and a test, two workers) could both create the same table.
+    """
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(Path(database).with_name(Path(database).name + ".migrate-lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def run_migrations_online() -> None:
     """Apply the migrations over a connection; an autogenerate with no change writes no file."""
 
@@ -42,7 +63,11 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
-    with target_db.engine.connect() as connection:
+    url = target_db.engine.url
+    sqlite_lock = (
+        sqlite_file_lock(url.database) if url.get_backend_name() == "sqlite" else contextlib.nullcontext()
+    )
+    with sqlite_lock, target_db.engine.connect() as connection:
         # Several replicas run `db upgrade` at start: on PostgreSQL the first takes this lock and
         # migrates, the others wait for it and then find nothing left to do.
         locking = connection.dialect.name == "postgresql"

@@ -1,11 +1,17 @@
-"""Shared fixtures: the app, its clients, real databases (SQLite and PostgreSQL) and a collector."""
+"""Shared fixtures: the app, its clients, real databases (SQLite and PostgreSQL) and a collector.
+
+Every page but the health check needs a signed-in user: `client` is signed in as an admin,
+`anonymous` is not, and `login_as(Role.VIEWER)` gives a client signed in with that role.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -18,6 +24,10 @@ from sqlalchemy import Engine
 from analytics.audit import AuditStore, create_audit_engine
 from analytics.collector import Collector
 from webapp import create_app
+from webapp.auth.roles import Role
+
+PASSWORD = "correct horse battery staple"
+"""The password of every account the fixtures create."""
 
 # The server every storage test also runs against; CI starts it if it is down.
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -28,7 +38,16 @@ _counter = itertools.count()
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests configure through arguments; a developer's own settings must not leak in."""
-    for name in ("DATABASE_URL", "SEGMENT_WRITE_KEY", "SEGMENT_CLIENT_KEY", "SEGMENT_HOST", "SECRET_KEY"):
+    for name in (
+        "DATABASE_URL",
+        "SEGMENT_WRITE_KEY",
+        "SEGMENT_CLIENT_KEY",
+        "SEGMENT_HOST",
+        "SECRET_KEY",
+        "APP_ENV",
+        "AUTH_MODE",
+        "TRUSTED_PROXIES",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -125,9 +144,68 @@ def app(sqlite_url: str, collector: Collector) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+@functools.cache
+def _password_hash() -> str:
+    from webapp.auth.accounts import hash_password
+
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client for the dashboard."""
+def account_password() -> str:
+    """The password of the accounts `make_account` creates, for tests that type it."""
+    return PASSWORD
+
+
+@pytest.fixture
+def make_account(app: Flask) -> Callable[..., str]:
+    """Create an account with `PASSWORD` (kept out of the audit log, unlike a person's `users add`)."""
+
+    def make(role: Role = Role.ADMIN, email: str | None = None) -> str:
+        from webapp.auth.accounts import find_user
+        from webapp.auth.models import User
+        from webapp.extensions import db
+
+        email = email or f"{role}@example.com"
+        with app.app_context():
+            if find_user(email) is None:
+                db.session.add(
+                    User(email=email, password_hash=_password_hash(), role=role, created_at=datetime.now(UTC))
+                )
+                db.session.commit()
+        return email
+
+    return make
+
+
+@pytest.fixture
+def login_as(app: Flask, make_account: Callable[..., str]) -> Callable[..., FlaskClient]:
+    """A new test client signed in as an account of `role` (`<role>@example.com` unless named)."""
+
+    def login(role: Role, email: str | None = None) -> FlaskClient:
+        from webapp.auth.accounts import find_user
+        from webapp.auth.identity import sign_in
+
+        email = make_account(role, email)
+        client = app.test_client()
+        with app.app_context(), client.session_transaction() as session:
+            user = find_user(email)
+            assert user is not None
+            sign_in(session, user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def client(login_as: Callable[..., FlaskClient]) -> FlaskClient:
+    """A test client signed in as an admin, who may open every page."""
+    return login_as(Role.ADMIN)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """A test client no one has signed in with."""
     return app.test_client()
 
 

@@ -135,10 +135,13 @@ def drift_command(since: str, fmt: str) -> None:
 
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
+    from webapp.auth.cli import users_command
+
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)
+    app.cli.add_command(users_command)
 
 
 def _create_app() -> Flask:

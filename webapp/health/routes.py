@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from analytics.catalog import CATALOG
+from webapp.auth.policy import public
 from webapp.extensions import analytics_client, db
 
 bp = Blueprint("health", __name__)
@@ -35,6 +36,7 @@ def database_state() -> dict[str, Any]:
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> ResponseReturnValue:
     """200 when the database is reachable and migrated, 503 otherwise."""
     database = database_state()

@@ -1,0 +1,117 @@
+"""Rate limits on sign-in and the tester, per person and per address, answered with a clear 429.
+
+Flask-Limiter counts; its storage is in memory by default (one count per worker process) and
+`RATELIMIT_STORAGE_URI` (e.g. `redis://redis:6379`) shares the counts between workers and replicas.
+Two limits are reused by the routes that need them:
+
+- `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
+  only failures count, and once the limit is reached even the right password waits.
+- `tester_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
+  it under `@requires(...)` on the tester's send route.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, make_response, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from webapp.auth.proxies import client_address
+
+log = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+# The sliding-window counter does not let a burst straddle two fixed windows (twice the limit),
+# and every storage Flask-Limiter supports implements it.
+limiter = Limiter(key_func=client_address, strategy="sliding-window-counter")
+
+
+def _submitted_account() -> str:
+    return "account:" + (request.form.get("email") or "").strip().lower()
+
+
+def _person() -> str:
+    user = g.get("user")
+    return f"user:{user.id}" if user is not None else f"address:{client_address()}"
+
+
+def _login_failed(_response: Response) -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _setting(name: str) -> Callable[[], str]:
+    return lambda: str(current_app.config[name])
+
+
+_login_per_account = limiter.limit(
+    _setting("LOGIN_FAILURES_PER_ACCOUNT"),
+    key_func=_submitted_account,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-account",
+    error_message="Too many failed sign-ins for this account.",
+)
+_login_per_address = limiter.limit(
+    _setting("LOGIN_FAILURES_PER_ADDRESS"),
+    key_func=client_address,
+    methods=["POST"],
+    deduct_when=_login_failed,
+    scope="login-address",
+    error_message="Too many failed sign-ins from your address.",
+)
+_tester_per_person = limiter.limit(
+    _setting("TESTER_LIMIT_PER_PERSON"),
+    key_func=_person,
+    methods=["POST"],
+    scope="tester-person",
+    error_message="You have sent too many test events.",
+)
+_tester_per_address = limiter.limit(
+    _setting("TESTER_LIMIT_PER_ADDRESS"),
+    key_func=client_address,
+    methods=["POST"],
+    scope="tester-address",
+    error_message="Too many test events were sent from your address.",
+)
+
+
+def login_limit(view: View) -> View:
+    """Throttle a sign-in view after repeated failures (the view sets `g.login_failed`)."""
+    return _login_per_account(_login_per_address(view))
+
+
+def tester_limit(view: View) -> View:
+    """Limit a sending view's POSTs per person and per address."""
+    return _tester_per_person(_tester_per_address(view))
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
+
+
+def too_many_requests(error: RateLimitExceeded) -> Response:
+    """A 429 page or JSON that says when to come back, with `Retry-After`."""
+    from webapp.errors.handlers import error_response
+
+    current = limiter.current_limit
+    retry_after = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    error.description = f"{error.description} Try again in {_wait(retry_after)}."
+    log.warning("rate limit %s reached: %s %s", error.limit.limit, request.method, request.path)
+    response = make_response(error_response(error))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter; its `before_request` check runs after the access check (registered first)."""
+    limiter.init_app(app)
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
