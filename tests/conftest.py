@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -126,22 +127,36 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture
-def app(sqlite_url: str, collector: Collector) -> Iterator[Flask]:
-    """The dashboard on a migrated SQLite database, sending to the local collector."""
+def make_app(sqlite_url: str, collector: Collector) -> Iterator[Callable[..., Flask]]:
+    """Build the dashboard with extra settings, on one migrated SQLite database, sending to the collector."""
     migrate_to_head(sqlite_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": sqlite_url,
-            "SEGMENT_WRITE_KEY": "test-key",
-            "SEGMENT_HOST": collector.url,
-        }
-    )
-    yield app
-    with app.app_context():
-        from webapp.extensions import db
+    apps: list[Flask] = []
 
-        db.engine.dispose()
+    def make(**settings: Any) -> Flask:
+        app = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": sqlite_url,
+                "SEGMENT_WRITE_KEY": "test-key",
+                "SEGMENT_HOST": collector.url,
+                **settings,
+            }
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    from webapp.extensions import db
+
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The dashboard on a migrated SQLite database, sending to the local collector."""
+    return make_app()
 
 
 @functools.cache
@@ -180,15 +195,19 @@ def make_account(app: Flask) -> Callable[..., str]:
 
 @pytest.fixture
 def login_as(app: Flask, make_account: Callable[..., str]) -> Callable[..., FlaskClient]:
-    """A new test client signed in as an account of `role` (`<role>@example.com` unless named)."""
+    """A new test client signed in as an account of `role` (`<role>@example.com` unless named).
 
-    def login(role: Role, email: str | None = None) -> FlaskClient:
+    `on=` signs in to another app from `make_app` (they share the database).
+    """
+
+    def login(role: Role, email: str | None = None, on: Flask | None = None) -> FlaskClient:
         from webapp.auth.accounts import find_user
         from webapp.auth.identity import sign_in
 
+        target = on or app
         email = make_account(role, email)
-        client = app.test_client()
-        with app.app_context(), client.session_transaction() as session:
+        client = target.test_client()
+        with target.app_context(), client.session_transaction() as session:
             user = find_user(email)
             assert user is not None
             sign_in(session, user)

@@ -165,6 +165,8 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
         "PORT": str(port),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
         "WEB_CONCURRENCY": "1",
+        "APP_ENV": "production",
+        "SECRET_KEY": "a-production-secret-of-some-length",
     }
     bin_dir = Path(sys.executable).parent
     subprocess.run([bin_dir / "event-catalog", "db", "upgrade"], env=env, check=True, capture_output=True)
@@ -186,6 +188,9 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json()["database"]["revision"] == SCHEMA_REVISION
+        assert response.headers["X-Frame-Options"] == "DENY"
+        home = requests.get(f"http://127.0.0.1:{port}/", timeout=2, allow_redirects=False)
+        assert (home.status_code, home.headers["Location"]) == (302, "/setup?next=/")
     finally:
         server.terminate()
         server.communicate(timeout=10)

@@ -111,7 +111,8 @@ def _rate_limit(raw: str) -> str:
 
 def _storage_uri(raw: str) -> str:
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
-    if scheme not in RATELIMIT_STORAGE_SCHEMES:
+    # Flask-Limiter is synchronous: the async+ flavours of the same stores do not apply.
+    if scheme not in RATELIMIT_STORAGE_SCHEMES or scheme.startswith("async+"):
         raise ValueError(f"{raw!r} is not a rate-limit storage URI, e.g. memory:// or redis://host:6379")
     return raw
 

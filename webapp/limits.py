@@ -6,7 +6,7 @@ Two limits are reused by the routes that need them:
 
 - `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
   only failures count, and once the limit is reached even the right password waits.
-- `tester_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
+- `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
   it under `@requires(...)` on the tester's send route.
 """
 
@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, make_response, request
 from flask_limiter import Limiter, RateLimitExceeded
@@ -83,12 +83,12 @@ _tester_per_address = limiter.limit(
 
 def login_limit(view: View) -> View:
     """Throttle a sign-in view after repeated failures (the view sets `g.login_failed`)."""
-    return _login_per_account(_login_per_address(view))
+    return cast(View, _login_per_account(_login_per_address(view)))
 
 
-def tester_limit(view: View) -> View:
+def send_limit(view: View) -> View:
     """Limit a sending view's POSTs per person and per address."""
-    return _tester_per_person(_tester_per_address(view))
+    return cast(View, _tester_per_person(_tester_per_address(view)))
 
 
 def _wait(seconds: int) -> str:
@@ -112,6 +112,17 @@ def too_many_requests(error: RateLimitExceeded) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the limiter; its `before_request` check runs after the access check (registered first)."""
-    limiter.init_app(app)
+    """Bind the limiter; its `before_request` check runs after the access check (registered first).
+
+    Raises:
+        ConfigurationError: the storage's client library is missing (`redis://` needs `redis`).
+    """
+    from limits.errors import ConfigurationError as StorageError
+
+    from webapp.config import ConfigurationError
+
+    try:
+        limiter.init_app(app)
+    except StorageError as exc:
+        raise ConfigurationError([f"RATELIMIT_STORAGE_URI: {exc}"]) from exc
     app.register_error_handler(RateLimitExceeded, too_many_requests)

@@ -53,12 +53,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
-    """Post the real sign-in form from the page's browser context, which then holds the session.
-
-    Done with the context's request API rather than by driving the form, so the test's own first
-    page load starts with a cold cache (the form itself is driven in test_access_flow.py).
-    """
+def _sign_in(page: Page, base_url: str, email: str, password: str) -> None:
     form = page.context.request.get(f"{base_url}/login")
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.text())
     assert token is not None, form.text()
@@ -86,9 +81,20 @@ def anonymous_page(browser: Browser) -> Iterator[Page]:
 
 
 @pytest.fixture
+def sign_in(live_server: str, account_password: str) -> Callable[[Page, str], None]:
+    """Sign a page in as an account from `make_account`, by posting the real sign-in form.
+
+    Posted from the page's browser context (which then holds the session) rather than by driving
+    the form, so a test's own first page load starts with a cold cache; test_access_flow.py drives
+    the form itself.
+    """
+    return lambda page, email: _sign_in(page, live_server, email, account_password)
+
+
+@pytest.fixture
 def page(
-    anonymous_page: Page, live_server: str, make_account: Callable[..., str], account_password: str
+    anonymous_page: Page, sign_in: Callable[[Page, str], None], make_account: Callable[..., str]
 ) -> Page:
     """A fresh page signed in as an admin, who may open every page."""
-    sign_in(anonymous_page, live_server, make_account(Role.ADMIN), account_password)
+    sign_in(anonymous_page, make_account(Role.ADMIN))
     return anonymous_page

@@ -72,7 +72,7 @@ def users_query() -> Select[tuple[User]]:
     return select(User).order_by(User.email)
 
 
-def active_admins_query() -> Select[tuple[int]]:
+def active_admins_query() -> Select[Any]:
     """How many enabled accounts are admins."""
     return select(func.count(User.id)).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
 
@@ -149,7 +149,7 @@ def provision(email: str, role: Role, *, actor: str) -> User:
 
 
 def _keep_an_admin(user: User) -> None:
-    if user.role is Role.ADMIN and user.active and (db.session.scalar(active_admins_query()) or 0) <= 1:
+    if user.role is Role.ADMIN and user.active and int(db.session.scalar(active_admins_query()) or 0) <= 1:
         raise AccountError(f"{user.email} is the last active admin: make another account admin first")
 
 

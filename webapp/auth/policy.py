@@ -10,7 +10,7 @@ decision about who may use it cannot be reached by anyone. Views declare with a 
 
     @bp.post("/tester/send")
     @requires(Role.ENGINEER)
-    @tester_limit
+    @send_limit
     def send(): ...
 
     @bp.get("/healthz")

@@ -68,7 +68,7 @@ def login() -> ResponseReturnValue:
         return render_template("auth/login.html", form=form, problem=problem), 401
     sign_in(session, user)
     g.user = user
-    accounts.audit("Login Succeeded", actor=user.name, properties={"address": client_address()})
+    log.info("%s signed in from %s", user.email, client_address())
     return redirect(safe_next(form.next.data), 303)
 
 
