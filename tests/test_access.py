@@ -46,19 +46,18 @@ def _url(rule: Rule, values: dict[str, object]) -> str:
     return rule.build({name: values[name] for name in rule.arguments})[1]
 
 
-def _refused_as_anonymous(path: str, status: int, location: str) -> bool:
-    if path.startswith("/api/"):
+def _refused_as_anonymous(method: str, url: str, status: int, location: str) -> bool:
+    if url.startswith("/api/"):
         return status == 401
-    return status == 302 and location.startswith("/login?next=")
+    # A page comes back to itself after signing in; a form post's URL cannot be opened again.
+    return status == 302 and location == (f"/login?next={url}" if method == "GET" else "/login")
 
 
 def _allowed(status: int, location: str) -> bool:
     return status not in (401, 403) and not location.startswith(("/login", "/setup"))
 
 
-def _check(
-    rule: Rule, method: str, url: str, required: Role | None, identity: Role | None, client: FlaskClient
-) -> str:
+def _check(method: str, url: str, required: Role | None, identity: Role | None, client: FlaskClient) -> str:
     response = client.open(url, method=method)
     response.close()
     status, location = response.status_code, response.headers.get("Location", "")
@@ -66,8 +65,8 @@ def _check(
         ok = status not in (401, 403)
         wanted = "not 401/403"
     elif identity is None:
-        ok = _refused_as_anonymous(rule.rule, status, location)
-        wanted = "401" if rule.rule.startswith("/api/") else "302 to /login"
+        ok = _refused_as_anonymous(method, url, status, location)
+        wanted = "401" if url.startswith("/api/") else "302 to /login"
     elif not identity.includes(required):
         ok = status == 403
         wanted = "403"
@@ -107,7 +106,7 @@ def test_route_role_matrix(
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             # A fresh client each time: a POST (sign-out, disable) must not change the next answer.
             client = app.test_client() if identity is None else login_as(identity)
-            problems.append(_check(rule, method, url, EXPECTED[rule.endpoint], identity, client))
+            problems.append(_check(method, url, EXPECTED[rule.endpoint], identity, client))
     assert [problem for problem in problems if problem] == []
 
 
@@ -131,6 +130,15 @@ def test_anonymous_pages_redirect_to_sign_in_with_the_way_back(
     response = anonymous.get("/?q=cluster&sort=name")
     assert response.status_code == 302
     assert response.headers["Location"] == "/login?next=/?q%3Dcluster%26sort%3Dname"
+
+
+def test_an_anonymous_form_post_is_sent_to_sign_in_without_a_way_back(
+    app: Flask, anonymous: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    app.config["WTF_CSRF_ENABLED"] = False
+    make_account(Role.VIEWER)
+    response = anonymous.post("/users/")
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
 
 
 def test_anonymous_api_and_json_callers_get_401(

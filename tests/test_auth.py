@@ -85,6 +85,7 @@ def test_first_run_creates_the_admin_and_signs_them_in(app: Flask, anonymous: Fl
     assert added.payload["properties"] == {"email": "ada@example.com", "role": "admin"}
     assert "a long enough password" not in str(added.payload)
     assert anonymous.get("/setup").headers["Location"] == "/login"
+    assert account(app, "ada@example.com").last_login_at is not None
 
 
 def test_set_up_keeps_what_was_typed_and_says_what_is_wrong(anonymous: FlaskClient) -> None:
@@ -507,6 +508,13 @@ def test_users_commands_change_roles_and_states(
         "User Enabled",
         "User Password Changed",
     ]
+
+
+def test_users_add_asks_no_password_behind_the_sign_in_proxy(proxy_app: Flask) -> None:
+    result = proxy_app.test_cli_runner().invoke(args=["users", "add", "cy@example.com", "--role", "engineer"])
+    assert result.exit_code == 0 and result.stdout == "added cy@example.com as engineer\n"
+    user = account(proxy_app, "cy@example.com")
+    assert user.password_hash is None and user.role is Role.ENGINEER
 
 
 @pytest.mark.parametrize(

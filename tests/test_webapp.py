@@ -183,13 +183,14 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            # Refused before gunicorn listens; a timeout while its worker is still importing the app.
+            except (requests.ConnectionError, requests.Timeout):
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json()["database"]["revision"] == SCHEMA_REVISION
         assert response.headers["X-Frame-Options"] == "DENY"
-        home = requests.get(f"http://127.0.0.1:{port}/", timeout=2, allow_redirects=False)
+        home = requests.get(f"http://127.0.0.1:{port}/", timeout=10, allow_redirects=False)
         assert (home.status_code, home.headers["Location"]) == (302, "/setup?next=/")
     finally:
         server.terminate()

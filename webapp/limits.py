@@ -45,39 +45,33 @@ def _login_failed(_response: Response) -> bool:
     return bool(g.get("login_failed"))
 
 
-def _setting(name: str) -> Callable[[], str]:
-    return lambda: str(current_app.config[name])
+def _limit(setting: str, key_func: Callable[[], str], message: str, **options: Any) -> Any:
+    """A limit on POSTs whose value is read from `setting` at request time."""
+    return limiter.limit(
+        lambda: str(current_app.config[setting]),
+        key_func=key_func,
+        methods=["POST"],
+        scope=setting.lower(),
+        error_message=message,
+        **options,
+    )
 
 
-_login_per_account = limiter.limit(
-    _setting("LOGIN_FAILURES_PER_ACCOUNT"),
-    key_func=_submitted_account,
-    methods=["POST"],
+_login_per_account = _limit(
+    "LOGIN_FAILURES_PER_ACCOUNT",
+    _submitted_account,
+    "Too many failed sign-ins for this account.",
     deduct_when=_login_failed,
-    scope="login-account",
-    error_message="Too many failed sign-ins for this account.",
 )
-_login_per_address = limiter.limit(
-    _setting("LOGIN_FAILURES_PER_ADDRESS"),
-    key_func=client_address,
-    methods=["POST"],
+_login_per_address = _limit(
+    "LOGIN_FAILURES_PER_ADDRESS",
+    client_address,
+    "Too many failed sign-ins from your address.",
     deduct_when=_login_failed,
-    scope="login-address",
-    error_message="Too many failed sign-ins from your address.",
 )
-_tester_per_person = limiter.limit(
-    _setting("TESTER_LIMIT_PER_PERSON"),
-    key_func=_person,
-    methods=["POST"],
-    scope="tester-person",
-    error_message="You have sent too many test events.",
-)
-_tester_per_address = limiter.limit(
-    _setting("TESTER_LIMIT_PER_ADDRESS"),
-    key_func=client_address,
-    methods=["POST"],
-    scope="tester-address",
-    error_message="Too many test events were sent from your address.",
+_send_per_person = _limit("TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.")
+_send_per_address = _limit(
+    "TESTER_LIMIT_PER_ADDRESS", client_address, "Too many test events were sent from your address."
 )
 
 
@@ -88,7 +82,7 @@ def login_limit(view: View) -> View:
 
 def send_limit(view: View) -> View:
     """Limit a sending view's POSTs per person and per address."""
-    return cast(View, _tester_per_person(_tester_per_address(view)))
+    return cast(View, _send_per_person(_send_per_address(view)))
 
 
 def _wait(seconds: int) -> str:

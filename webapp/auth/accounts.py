@@ -239,6 +239,11 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
         return None, "wrong password"
     if not user.active:
         return None, "account disabled"
+    mark_signed_in(user)
+    return user, ""
+
+
+def mark_signed_in(user: User) -> None:
+    """Note when the account last signed in (the users page and `users list` show it)."""
     user.last_login_at = datetime.now(UTC)
     db.session.commit()
-    return user, ""

@@ -60,7 +60,13 @@ def sign_out() -> None:
 
 
 def load_user() -> None:
-    """`before_request`: set `g.user` to the signed-in account, or None."""
+    """`before_request`: set `g.user` to the signed-in account, or None.
+
+    Static files are public and cached; they are served without looking anyone up.
+    """
+    if request.endpoint == "static":
+        g.user = None
+        return
     g.user = _proxy_user() if current_app.config["AUTH_MODE"] == PROXY else _session_user()
 
 
@@ -102,13 +108,18 @@ def _proxy_user() -> User | None:
     return user
 
 
-def _return_path() -> str:
-    """Where to come back to after signing in: this page, or for htmx the page it was called from."""
+def _return_path() -> str | None:
+    """Where to come back to after signing in: this page, or for htmx the page it was called from.
+
+    None after a form post: its URL answers only POST, and the form's data is gone anyway.
+    """
     if request.headers.get("HX-Request"):
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         if current.netloc != request.host:
             return "/"
         return safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    if request.method not in ("GET", "HEAD"):
+        return None
     return safe_next(request.full_path.removesuffix("?"))
 
 

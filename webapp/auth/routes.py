@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -112,6 +113,7 @@ def setup() -> ResponseReturnValue:
     except accounts.AccountError as exc:
         form.email.errors.append(f"{exc}.")
         return render_template("auth/setup.html", form=form), 409
+    accounts.mark_signed_in(user)
     sign_in(session, user)
     flash("Welcome. You are the admin; add the others on the Users page.", "info")
     return redirect(safe_next(form.next.data), 303)
@@ -168,40 +170,48 @@ def add_user() -> ResponseReturnValue:
     return redirect(url_for(".users"), 303)
 
 
+def _change_account(user_id: int, change: Callable[[str], object], done: str) -> ResponseReturnValue:
+    """Apply one change to an account: a refusal shows in its row (409), success is flashed (303)."""
+    user = db.get_or_404(User, user_id)
+    try:
+        change(user.email)
+    except accounts.AccountError as exc:
+        return _users_page(row_errors={user.id: f"{exc}."}, status=409)
+    flash(done.format(email=user.email), "info")
+    return redirect(url_for(".users"), 303)
+
+
 @bp.post("/users/<int:user_id>/role")
 @requires(Role.ADMIN)
 def change_role(user_id: int) -> ResponseReturnValue:
     """Give an account another role; it applies from its next request."""
-    user = db.get_or_404(User, user_id)
+    db.get_or_404(User, user_id)
     form = RoleForm()
     if not form.validate_on_submit():
-        return _users_page(row_errors={user.id: "Choose viewer, engineer or admin."}, status=400)
-    try:
-        accounts.set_role(user.email, Role(form.role.data), actor=current_actor())
-    except accounts.AccountError as exc:
-        return _users_page(row_errors={user.id: f"{exc}."}, status=409)
-    flash(f"{user.email} is now {user.role}.", "info")
-    return redirect(url_for(".users"), 303)
+        return _users_page(row_errors={user_id: "Choose viewer, engineer or admin."}, status=400)
+    role = Role(form.role.data)
+    return _change_account(
+        user_id,
+        lambda email: accounts.set_role(email, role, actor=current_actor()),
+        f"{{email}} is now {role}.",
+    )
 
 
 @bp.post("/users/<int:user_id>/disable")
 @requires(Role.ADMIN)
 def disable(user_id: int) -> ResponseReturnValue:
     """Stop an account from signing in; its open sessions end."""
-    user = db.get_or_404(User, user_id)
-    try:
-        accounts.disable_user(user.email, actor=current_actor())
-    except accounts.AccountError as exc:
-        return _users_page(row_errors={user.id: f"{exc}."}, status=409)
-    flash(f"{user.email} is disabled.", "info")
-    return redirect(url_for(".users"), 303)
+    return _change_account(
+        user_id, lambda email: accounts.disable_user(email, actor=current_actor()), "{email} is disabled."
+    )
 
 
 @bp.post("/users/<int:user_id>/enable")
 @requires(Role.ADMIN)
 def enable(user_id: int) -> ResponseReturnValue:
     """Let a disabled account sign in again."""
-    user = db.get_or_404(User, user_id)
-    accounts.enable_user(user.email, actor=current_actor())
-    flash(f"{user.email} may sign in again.", "info")
-    return redirect(url_for(".users"), 303)
+    return _change_account(
+        user_id,
+        lambda email: accounts.enable_user(email, actor=current_actor()),
+        "{email} may sign in again.",
+    )
