@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from webapp.auth.policy import requires, rules
+from webapp.auth.policy import allows, require, requires, rules
 from webapp.auth.roles import Role
 
 PUBLIC = None
@@ -176,3 +176,26 @@ def test_a_lower_role_is_told_what_it_needs(login_as: Callable[..., FlaskClient]
     response = login_as(Role.ENGINEER).get("/users/")
     assert response.status_code == 403
     assert "Your role (engineer) cannot do this; it needs admin." in response.get_data(as_text=True)
+
+
+def test_views_can_require_more_for_some_requests_and_show_more_to_some_roles(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    @requires(Role.VIEWER)
+    def send() -> dict[str, bool]:
+        from flask import request
+
+        if request.args.get("destination") == "production":
+            require(Role.ADMIN)
+        return {"unmasked": allows(Role.ENGINEER)}
+
+    app.add_url_rule("/api/try", "try", send)
+    viewer, engineer, admin = (login_as(role) for role in (Role.VIEWER, Role.ENGINEER, Role.ADMIN))
+    assert viewer.get("/api/try").get_json() == {"unmasked": False}
+    assert engineer.get("/api/try").get_json() == {"unmasked": True}
+    refused = engineer.get("/api/try?destination=production")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"]["message"].startswith(
+        "Your role (engineer) cannot do this; it needs admin."
+    )
+    assert admin.get("/api/try?destination=production").status_code == 200

@@ -19,6 +19,8 @@ decision about who may use it cannot be reached by anyone. Views declare with a 
 
 Views the project does not write (Flask's `static`) are declared with `declare(app, endpoint, rule)`.
 `rules(app)` lists every declared rule; `tests/test_access.py` walks every URL rule against it.
+Inside a view, `require(role)` refuses what depends on the request (a production destination)
+and `allows(role)` decides what a page shows (personal data unmasked).
 """
 
 from __future__ import annotations
@@ -112,22 +114,39 @@ def enforce() -> ResponseReturnValue | None:
         abort(403, description="This page has no access rule yet, so it is closed to everyone.")
     if required is None:
         return None
-    user = g.get("user")
-    if user is None:
+    if g.get("user") is None:
         return challenge()
-    if not user.role.includes(required):
-        log.warning(
-            "refused %s %s to %s: role %s, needs %s",
-            request.method,
-            request.path,
-            user.name,
-            user.role,
-            required,
-        )
-        abort(
-            403,
-            description=(
-                f"Your role ({user.role}) cannot do this; it needs {required}. An admin can change roles."
-            ),
-        )
+    require(required)
     return None
+
+
+def allows(role: Role) -> bool:
+    """Whether the signed-in user's role includes `role` (False when no one is signed in).
+
+    For what a page shows rather than whether it opens, e.g. personal data unmasked for engineers.
+    """
+    user = g.get("user")
+    return user is not None and bool(user.role.includes(role))
+
+
+def require(role: Role) -> None:
+    """Refuse (403, logged) unless the signed-in user's role includes `role`.
+
+    For checks that depend on the request rather than the endpoint, e.g. an admin for a
+    production destination: `if destination.production: require(Role.ADMIN)`.
+    """
+    if allows(role):
+        return
+    user = g.get("user")
+    current = user.role if user is not None else "anonymous"
+    log.warning(
+        "refused %s %s to %s: role %s, needs %s",
+        request.method,
+        request.path,
+        user.name if user is not None else "anonymous",
+        current,
+        role,
+    )
+    abort(
+        403, description=f"Your role ({current}) cannot do this; it needs {role}. An admin can change roles."
+    )
