@@ -8,7 +8,9 @@ through `DATABASE_URL`.
 Statuses move `pending` → `delivered` | `failed`, or start as `dropped` / `disabled`; each delivery
 outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history. `CatalogVersion`
 keeps the schema bundle of every catalog version a process has run with, so that what a release
-changed can be shown long after the code moved on (`analytics.versions`).
+changed can be shown long after the code moved on (`analytics.versions`). Entries of type
+`action` (`analytics.actions`) record what a person did — a sign-in failure, a role change — with
+status `recorded`: they are never sent anywhere.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from analytics.errors import SchemaError
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0004_traffic_index"
+SCHEMA_REVISION = "0005_users"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -87,6 +89,7 @@ class AuditStatus(StrEnum):
     FAILED = "failed"
     DROPPED = "dropped"
     DISABLED = "disabled"
+    RECORDED = "recorded"
 
 
 class Source(StrEnum):
@@ -95,6 +98,7 @@ class Source(StrEnum):
     APPLICATION = "application"
     TESTER = "tester"
     REPLAY = "replay"
+    DASHBOARD = "dashboard"
 
 
 class AuditEntry(Base):

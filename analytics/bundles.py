@@ -74,6 +74,7 @@ def _from_url(url: str, timeout: float) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return normalise(json.load(response), target)
     except urllib.error.HTTPError as exc:
+        exc.close()
         raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -1,13 +1,19 @@
-"""Shared fixtures: the app, its clients, real databases (SQLite and PostgreSQL) and a collector."""
+"""Shared fixtures: the app, its clients, real databases (SQLite and PostgreSQL) and a collector.
+
+Every page but the health check needs a signed-in user: `client` is signed in as an admin,
+`anonymous` is not, and `login_as(Role.VIEWER)` gives a client signed in with that role.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -21,6 +27,10 @@ from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.messages import build_message
 from webapp import create_app
+from webapp.auth.roles import Role
+
+PASSWORD = "correct horse battery staple"
+"""The password of every account the fixtures create."""
 
 # The server every storage test also runs against; CI starts it if it is down.
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -31,7 +41,16 @@ _counter = itertools.count()
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests configure through arguments; a developer's own settings must not leak in."""
-    for name in ("DATABASE_URL", "SEGMENT_WRITE_KEY", "SEGMENT_CLIENT_KEY", "SEGMENT_HOST", "SECRET_KEY"):
+    for name in (
+        "DATABASE_URL",
+        "SEGMENT_WRITE_KEY",
+        "SEGMENT_CLIENT_KEY",
+        "SEGMENT_HOST",
+        "SECRET_KEY",
+        "APP_ENV",
+        "AUTH_MODE",
+        "TRUSTED_PROXIES",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -110,27 +129,104 @@ def collector() -> Iterator[Collector]:
 
 
 @pytest.fixture
-def app(sqlite_url: str, collector: Collector) -> Iterator[Flask]:
-    """The dashboard on a migrated SQLite database, sending to the local collector."""
+def make_app(sqlite_url: str, collector: Collector) -> Iterator[Callable[..., Flask]]:
+    """Build the dashboard with extra settings, on one migrated SQLite database, sending to the collector."""
     migrate_to_head(sqlite_url)
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": sqlite_url,
-            "SEGMENT_WRITE_KEY": "test-key",
-            "SEGMENT_HOST": collector.url,
-        }
-    )
-    yield app
-    with app.app_context():
-        from webapp.extensions import db
+    apps: list[Flask] = []
 
-        db.engine.dispose()
+    def make(**settings: Any) -> Flask:
+        app = create_app(
+            {
+                "TESTING": True,
+                "SQLALCHEMY_DATABASE_URI": sqlite_url,
+                "SEGMENT_WRITE_KEY": "test-key",
+                "SEGMENT_HOST": collector.url,
+                **settings,
+            }
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    from webapp.extensions import db
+
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """A test client for the dashboard."""
+def app(make_app: Callable[..., Flask]) -> Flask:
+    """The dashboard on a migrated SQLite database, sending to the local collector."""
+    return make_app()
+
+
+@functools.cache
+def _password_hash() -> str:
+    from webapp.auth.accounts import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture
+def account_password() -> str:
+    """The password of the accounts `make_account` creates, for tests that type it."""
+    return PASSWORD
+
+
+@pytest.fixture
+def make_account(app: Flask) -> Callable[..., str]:
+    """Create an account with `PASSWORD` (kept out of the audit log, unlike a person's `users add`)."""
+
+    def make(role: Role = Role.ADMIN, email: str | None = None) -> str:
+        from webapp.auth.accounts import find_user
+        from webapp.auth.models import User
+        from webapp.extensions import db
+
+        email = email or f"{role}@example.com"
+        with app.app_context():
+            if find_user(email) is None:
+                db.session.add(
+                    User(email=email, password_hash=_password_hash(), role=role, created_at=datetime.now(UTC))
+                )
+                db.session.commit()
+        return email
+
+    return make
+
+
+@pytest.fixture
+def login_as(app: Flask, make_account: Callable[..., str]) -> Callable[..., FlaskClient]:
+    """A new test client signed in as an account of `role` (`<role>@example.com` unless named).
+
+    `on=` signs in to another app from `make_app` (they share the database).
+    """
+
+    def login(role: Role, email: str | None = None, on: Flask | None = None) -> FlaskClient:
+        from webapp.auth.accounts import find_user
+        from webapp.auth.identity import sign_in
+
+        target = on or app
+        email = make_account(role, email)
+        client = target.test_client()
+        with target.app_context(), client.session_transaction() as session:
+            user = find_user(email)
+            assert user is not None
+            sign_in(session, user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def client(login_as: Callable[..., FlaskClient]) -> FlaskClient:
+    """A test client signed in as an admin, who may open every page."""
+    return login_as(Role.ADMIN)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """A test client no one has signed in with."""
     return app.test_client()
 
 

@@ -282,11 +282,16 @@ class _FakeVersion:
         return self._bundle
 
 
-def test_pages_still_render_the_catalog_when_the_database_is_not_migrated(tmp_path: Path) -> None:
+def test_an_unmigrated_database_is_a_503_saying_how_to_fix_it(tmp_path: Path) -> None:
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
     client = app.test_client()
-    for path in ("/", "/events/UserCreate", "/changes"):
+    for path in ("/", "/events/UserCreate", "/setup", "/login"):
         response = client.get(path)
-        assert response.status_code == 200
+        assert response.status_code == 503
         assert "run `event-catalog db upgrade`" in response.get_data(as_text=True)
-    assert len(_listed(client)) == len(CATALOG.events)
+    api = client.get("/api/catalog")
+    assert api.status_code == 503 and "event-catalog db upgrade" in api.get_json()["error"]["message"]
+    assert client.get("/healthz").status_code == 503
+    static = client.get("/static/style.css")
+    static.close()
+    assert static.status_code == 200

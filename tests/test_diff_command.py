@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,8 +94,7 @@ def test_exported_bundles_diff_as_files(tmp_path: Path) -> None:
     assert added.exit_code == 0 and added.output.startswith("compatible")
 
 
-@pytest.fixture
-def dashboard(app: Flask) -> Iterator[str]:
+def _serve(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -105,10 +104,30 @@ def dashboard(app: Flask) -> Iterator[str]:
     server.server_close()
 
 
+@pytest.fixture
+def dashboard(make_app: Callable[..., Flask]) -> Iterator[str]:
+    """A dashboard whose catalog API CI may read without signing in."""
+    yield from _serve(make_app(CATALOG_API_PUBLIC=True))
+
+
+@pytest.fixture
+def private_dashboard(app: Flask) -> Iterator[str]:
+    """A dashboard with the default access rules: the catalog API needs a signed-in viewer."""
+    yield from _serve(app)
+
+
 def test_a_running_dashboard_compares_with_the_current_code(dashboard: str) -> None:
     result = CliRunner().invoke(main, ["diff", dashboard, "current"])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"0 changes: 0 breaking, 0 compatible ({dashboard} → current)\n"
+
+
+def test_a_dashboard_that_requires_sign_in_is_one_clear_line(private_dashboard: str) -> None:
+    result = CliRunner().invoke(main, ["diff", private_dashboard, "current"])
+    assert result.exit_code == 2
+    expected = f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED"
+    # The server thread's access log shares stderr in this test; the command's own line is the last.
+    assert result.stderr.strip().splitlines()[-1] == expected
 
 
 @pytest.mark.parametrize(

@@ -31,11 +31,11 @@ def log_output() -> io.StringIO:
 
 
 @pytest.fixture
-def json_app(tmp_path: Path, log_output: io.StringIO) -> Iterator[Flask]:
+def json_app(sqlite_url: str, sqlite_store: object, log_output: io.StringIO) -> Iterator[Flask]:
     app = create_app(
         {
             "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'logs.db'}",
+            "SQLALCHEMY_DATABASE_URI": sqlite_url,
             "SEGMENT_WRITE_KEY": "sk_live_secret_value",
             "LOG_FORMAT": "json",
         }
@@ -46,16 +46,16 @@ def json_app(tmp_path: Path, log_output: io.StringIO) -> Iterator[Flask]:
 
 
 def test_every_request_gets_an_id_echoed_and_logged(json_app: Flask, log_output: io.StringIO) -> None:
-    response = json_app.test_client().get("/", headers={"X-Request-ID": "abc-123"})
+    response = json_app.test_client().get("/healthz", headers={"X-Request-ID": "abc-123"})
     assert response.headers["X-Request-ID"] == "abc-123"
     [access] = [line for line in _json_lines(log_output.getvalue()) if line["logger"] == "webapp.access"]
     assert access["request_id"] == "abc-123"
-    assert access["message"] == "GET / 200"
-    assert access["route"] == "/" and isinstance(access["latency_ms"], float)
+    assert access["message"] == "GET /healthz 200"
+    assert access["route"] == "/healthz" and isinstance(access["latency_ms"], float)
 
 
 def test_an_unsafe_incoming_request_id_is_replaced(json_app: Flask) -> None:
-    response = json_app.test_client().get("/", headers={"X-Request-ID": "<script> ; drop"})
+    response = json_app.test_client().get("/healthz", headers={"X-Request-ID": "<script> ; drop"})
     assert response.headers["X-Request-ID"] != "<script> ; drop"
     assert len(response.headers["X-Request-ID"]) == 32
 

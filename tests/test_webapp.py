@@ -171,6 +171,8 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
         "WEB_CONCURRENCY": "2",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "APP_ENV": "production",
+        "SECRET_KEY": "a-production-secret-of-some-length",
     }
     server = subprocess.Popen(
         ["scripts/start.sh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
@@ -182,18 +184,20 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
                 # A worker's first request imports the app: allow it time.
                 response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=15)
                 break
-            except (requests.ConnectionError, requests.ReadTimeout):
-                # The master accepts before a worker has booted the app: under load that is seconds.
+            # Refused before gunicorn listens; a timeout while its worker is still importing the app.
+            except (requests.ConnectionError, requests.Timeout):
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200
         assert response.json()["database"]["revision"] == SCHEMA_REVISION
+        assert response.headers["X-Frame-Options"] == "DENY"
         for _ in range(4):
-            assert requests.get(f"http://127.0.0.1:{port}/", timeout=15).status_code == 200
+            home = requests.get(f"http://127.0.0.1:{port}/", timeout=15, allow_redirects=False)
+            assert (home.status_code, home.headers["Location"]) == (302, "/setup?next=/")
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=15)
         assert metrics.status_code == 200
         assert (
-            'event_catalog_http_request_seconds_count{method="GET",route="/",status="200"} 4.0'
+            'event_catalog_http_request_seconds_count{method="GET",route="/",status="302"} 4.0'
             in metrics.text
         )
         assert not (metrics_dir / "stale_from_last_run.db").exists()

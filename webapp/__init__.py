@@ -15,7 +15,7 @@ MIGRATIONS = ROOT / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
-    from webapp import cli, config, logs, metrics
+    from webapp import auth, cli, config, limits, logs, metrics, schema_guard, security
     from webapp.extensions import analytics_client, csrf, db, migrate
 
     app = Flask(
@@ -33,17 +33,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # 4. Tests, last, so a test's mapping always wins.
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # Derived settings, and the production checks (a real SECRET_KEY), on the merged result.
+    config.finalise(app.config)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)
     metrics.init_app(app)
+    security.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     analytics_client.init_app(app)
     cli.init_app(app)
+    # Access before rate limits: a request that may not run at all must not use up anyone's quota.
+    schema_guard.init_app(app)
+    auth.init_app(app)
+    limits.init_app(app)
 
     from webapp.api.routes import bp as api_bp
+    from webapp.api.routes import open_to_anyone
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
@@ -52,6 +60,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
+    open_to_anyone(app)
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(tester_bp, url_prefix="/tester")

@@ -1,12 +1,14 @@
 """Who is acting on a request: recorded with every test send, replay and other person-initiated action.
 
-Accounts and roles arrive with the access issue; until a person is signed in, the actor is the
-client's address, which is still enough to tell two people's test sends apart in the audit log.
+`g.user` is set by `webapp.auth.identity` on every request; when no one is signed in (a failed
+sign-in, say) the actor is the client's address, which still tells two people apart in the audit log.
 """
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import g
+
+from webapp.auth.proxies import client_address
 
 
 def current_actor() -> str:
@@ -15,4 +17,4 @@ def current_actor() -> str:
     name = getattr(user, "name", None)
     if isinstance(name, str) and name:
         return name
-    return f"anonymous@{request.remote_addr or 'unknown'}"
+    return f"anonymous@{client_address()}"

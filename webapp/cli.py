@@ -205,6 +205,8 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
 
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
+    from webapp.auth.cli import users_command
+
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
     app.cli.add_command(check_code_command)
@@ -212,6 +214,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(diff_command)
     app.cli.add_command(export_command)
     app.cli.add_command(send_command)
+    app.cli.add_command(users_command)
 
 
 def _create_app() -> Flask:

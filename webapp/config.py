@@ -6,21 +6,40 @@ Every variable is listed in the README's configuration table; keep the two in st
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from limits import parse_many
+from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
 from sqlalchemy.exc import ArgumentError
 
 from analytics import parse_flag
 from analytics.audit import normalise_database_url
+from analytics.durations import parse_duration
+from webapp.auth.proxies import parse_networks
+from webapp.auth.roles import Role
 from webapp.tester.destinations import parse_destinations
 
 DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
 # The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
 DEFAULT_TESTER_TIMEOUT = 10.0
+
+DEFAULT_COLLECTOR_PORT = 5100
+DEV_SECRET_KEY = "dev-only-not-secret"
+# Long enough that guessing it is hopeless; `secrets.token_hex(32)` gives 64 characters.
+MIN_SECRET_KEY_LENGTH = 16
+RATE_LIMITS = (
+    "LOGIN_FAILURES_PER_ACCOUNT",
+    "LOGIN_FAILURES_PER_ADDRESS",
+    "TESTER_LIMIT_PER_PERSON",
+    "TESTER_LIMIT_PER_ADDRESS",
+)
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 
 def defaults(instance_path: str) -> dict[str, Any]:
@@ -36,6 +55,25 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "LOG_LEVEL": "info",
         "TESTER_DESTINATIONS": (),
         "TESTER_TIMEOUT": DEFAULT_TESTER_TIMEOUT,
+        "APP_ENV": "development",
+        "CATALOG_API_PUBLIC": False,
+        "METRICS_TOKEN": None,
+        # Access (webapp/auth): built-in accounts unless a sign-in proxy is configured.
+        "AUTH_MODE": "accounts",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        # None: secure in production, not in development (see `finalise`).
+        "SESSION_COOKIE_SECURE": None,
+        "TRUSTED_PROXIES": (),
+        "PROXY_USER_HEADER": "X-Forwarded-Email",
+        "PROXY_DEFAULT_ROLE": Role.VIEWER,
+        # Rate limits (webapp/limits.py), in Flask-Limiter's notation.
+        "LOGIN_FAILURES_PER_ACCOUNT": "5 per 15 minutes",
+        "LOGIN_FAILURES_PER_ADDRESS": "20 per 15 minutes",
+        "TESTER_LIMIT_PER_PERSON": "30 per minute",
+        "TESTER_LIMIT_PER_ADDRESS": "120 per minute",
+        "RATELIMIT_STORAGE_URI": "memory://",
     }
 
 
@@ -71,6 +109,28 @@ def _database_url(raw: str) -> str:
         raise ValueError(
             f"cannot parse {raw!r}: expected e.g. postgresql://user@host/db or sqlite:///path"
         ) from exc
+
+
+def _rate_limit(raw: str) -> str:
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a rate limit, e.g. 5 per 15 minutes or 30/minute") from None
+    return raw
+
+
+def _storage_uri(raw: str) -> str:
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    # Flask-Limiter is synchronous: the async+ flavours of the same stores do not apply.
+    if scheme not in RATELIMIT_STORAGE_SCHEMES or scheme.startswith("async+"):
+        raise ValueError(f"{raw!r} is not a rate-limit storage URI, e.g. memory:// or redis://host:6379")
+    return raw
+
+
+def _header_name(raw: str) -> str:
+    if not _HEADER_NAME.match(raw):
+        raise ValueError(f"{raw!r} is not an HTTP header name, e.g. X-Forwarded-Email")
+    return raw
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -121,6 +181,18 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
     read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
     read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", lambda raw: _positive_seconds("TESTER_TIMEOUT", raw))
+    read.take("APP_ENV", "APP_ENV", _choice("development", "production"))
+    read.take("CATALOG_API_PUBLIC", "CATALOG_API_PUBLIC", parse_flag)
+    read.take("METRICS_TOKEN", "METRICS_TOKEN")
+    read.take("AUTH_MODE", "AUTH_MODE", _choice("accounts", "proxy"))
+    read.take("SESSION_LIFETIME", "PERMANENT_SESSION_LIFETIME", parse_duration)
+    read.take("SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", parse_flag)
+    read.take("TRUSTED_PROXIES", "TRUSTED_PROXIES", parse_networks)
+    read.take("PROXY_USER_HEADER", "PROXY_USER_HEADER", _header_name)
+    read.take("PROXY_DEFAULT_ROLE", "PROXY_DEFAULT_ROLE", Role.parse)
+    for limit in RATE_LIMITS:
+        read.take(limit, limit, _rate_limit)
+    read.take("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _storage_uri)
     if read.problems:
         raise ConfigurationError(read.problems)
     return read.settings
@@ -134,6 +206,33 @@ def _positive_seconds(name: str, raw: str) -> float:
     if not 0 < seconds <= 300:
         raise ValueError(f"{name} must be a number of seconds between 0 and 300, not {raw!r}")
     return seconds
+
+
+def finalise(config: dict[str, Any]) -> None:
+    """Settings that depend on others, and the checks only the merged configuration allows.
+
+    Runs after every layer (defaults, instance file, environment, test mapping) is applied.
+
+    Raises:
+        ConfigurationError: one line per problem, saying how to fix it.
+    """
+    production = config["APP_ENV"] == "production"
+    problems = []
+    secret = str(config.get("SECRET_KEY") or "")
+    if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
+        problems.append(
+            "SECRET_KEY: APP_ENV=production needs a secret of your own (it signs sessions and CSRF tokens): "
+            "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+        )
+    if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
+        problems.append(
+            f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
+            f"{config['PROXY_USER_HEADER']}, e.g. TRUSTED_PROXIES=10.0.0.0/8"
+        )
+    if problems:
+        raise ConfigurationError(problems)
+    if config["SESSION_COOKIE_SECURE"] is None:
+        config["SESSION_COOKIE_SECURE"] = production
 
 
 def current_environment() -> dict[str, Any]:

@@ -1,14 +1,20 @@
-"""Browser tests: the real app on a free port in a thread, driven in Debian's Chromium."""
+"""Browser tests: the real app on a free port in a thread, driven in Debian's Chromium.
+
+`page` is signed in as an admin through the real sign-in form; `anonymous_page` is not.
+"""
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
+
+from webapp.auth.roles import Role
 
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium reaches for Google's services at start, which this closed network refuses.
@@ -21,6 +27,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# How Chromium reports a blocked inline script, style or foreign resource on the console.
+_CSP_VIOLATION = "Content Security Policy"
 
 
 @pytest.fixture
@@ -44,13 +53,48 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
+def _sign_in(page: Page, base_url: str, email: str, password: str) -> None:
+    form = page.context.request.get(f"{base_url}/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form.text())
+    assert token is not None, form.text()
+    answer = page.context.request.post(
+        f"{base_url}/login",
+        form={"csrf_token": token.group(1), "email": email, "password": password},
+        max_redirects=0,
+    )
+    assert answer.status == 303, answer.text()
+
+
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A fresh page that fails the test on any script error."""
+def anonymous_page(browser: Browser) -> Iterator[Page]:
+    """A fresh page, signed in as no one, that fails the test on any script error or CSP violation."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda message: errors.append(message.text) if _CSP_VIOLATION in message.text else None
+    )
     yield page
     context.close()
     assert errors == [], errors
+
+
+@pytest.fixture
+def sign_in(live_server: str, account_password: str) -> Callable[[Page, str], None]:
+    """Sign a page in as an account from `make_account`, by posting the real sign-in form.
+
+    Posted from the page's browser context (which then holds the session) rather than by driving
+    the form, so a test's own first page load starts with a cold cache; test_access_flow.py drives
+    the form itself.
+    """
+    return lambda page, email: _sign_in(page, live_server, email, account_password)
+
+
+@pytest.fixture
+def page(
+    anonymous_page: Page, sign_in: Callable[[Page, str], None], make_account: Callable[..., str]
+) -> Page:
+    """A fresh page signed in as an admin, who may open every page."""
+    sign_in(anonymous_page, make_account(Role.ADMIN))
+    return anonymous_page

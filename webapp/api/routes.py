@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from analytics.catalog import CATALOG
 from analytics.exports import catalog_document, spec_document
+from webapp.auth.policy import declare, requires
+from webapp.auth.roles import Role
 
 bp = Blueprint("api", __name__)
 
@@ -30,12 +32,14 @@ def _cached_json(document: dict[str, Any]) -> ResponseReturnValue:
 
 
 @bp.get("/catalog")
+@requires(Role.VIEWER)
 def catalog() -> ResponseReturnValue:
     """Every event, identify call and scope, with properties and JSON Schemas."""
     return _cached_json(catalog_document(CATALOG))
 
 
 @bp.get("/catalog/events/<name>")
+@requires(Role.VIEWER)
 def catalog_event(name: str) -> ResponseReturnValue:
     """One event, by its string or its constant."""
     try:
@@ -43,3 +47,13 @@ def catalog_event(name: str) -> ResponseReturnValue:
     except KeyError:
         abort(404, description=f"The catalog has no event “{name}”.")
     return _cached_json({"version": CATALOG.version, **spec_document(info)})
+
+
+def open_to_anyone(app: Flask) -> None:
+    """With `CATALOG_API_PUBLIC`, let CI jobs read the catalog API without signing in.
+
+    The tracking plan holds no personal data, and `event-catalog diff <dashboard URL>` reads it.
+    """
+    if app.config["CATALOG_API_PUBLIC"]:
+        for endpoint in ("api.catalog", "api.catalog_event"):
+            declare(app, endpoint, None)

@@ -34,6 +34,8 @@ from analytics.messages import build_message
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely
+from webapp.auth.policy import requires
+from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
 from webapp.catalog.filters import choices, event_rows, parse_filters
 from webapp.catalog.reads import read_or_default
@@ -159,6 +161,7 @@ def _schema_download(info: SpecInfo) -> Response:
 
 
 @bp.get("/")
+@requires(Role.VIEWER)
 def index() -> ResponseReturnValue:
     """Every event, searchable and filterable, with what the audit log says about it."""
     filters = parse_filters(request.args, CATALOG)
@@ -183,6 +186,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/events/<constant>")
+@requires(Role.VIEWER)
 def event(constant: str) -> ResponseReturnValue:
     """One event: what it means, what it carries, an example, and whether it is being sent."""
     info = _event_or_404(constant)
@@ -213,24 +217,28 @@ def event(constant: str) -> ResponseReturnValue:
 
 
 @bp.get("/events/<constant>/schema.json")
+@requires(Role.VIEWER)
 def event_schema(constant: str) -> ResponseReturnValue:
     """An event's JSON Schema, as a file."""
     return _schema_download(_event_or_404(constant))
 
 
 @bp.get("/scopes")
+@requires(Role.VIEWER)
 def scopes() -> str:
     """The scope hierarchy, the ids each scope adds, and the events that use it."""
     return render_template("catalog/scopes.html", tree=[_scope_tree(CATALOG.scopes[0])])
 
 
 @bp.get("/identifiers")
+@requires(Role.VIEWER)
 def identifiers() -> str:
     """Every identify call and the traits it sends."""
     return render_template("catalog/identifiers.html", identifiers=list(CATALOG.identifiers.values()))
 
 
 @bp.get("/identifiers/<name>")
+@requires(Role.VIEWER)
 def identifier(name: str) -> ResponseReturnValue:
     """One identify call: its traits, an example and its JSON Schema."""
     info = _identifier_or_404(name)
@@ -240,12 +248,14 @@ def identifier(name: str) -> ResponseReturnValue:
 
 
 @bp.get("/identifiers/<name>/schema.json")
+@requires(Role.VIEWER)
 def identifier_schema(name: str) -> ResponseReturnValue:
     """An identify call's JSON Schema, as a file."""
     return _schema_download(_identifier_or_404(name))
 
 
 @bp.get("/changes")
+@requires(Role.VIEWER)
 def changes() -> str:
     """What changed between two recorded catalog versions (or the running one)."""
     links = {
@@ -256,12 +266,14 @@ def changes() -> str:
 
 
 @bp.get("/downloads")
+@requires(Role.VIEWER)
 def downloads() -> str:
     """The whole catalog as files for spreadsheets, Segment Protocols and other tools."""
     return render_template("catalog/downloads.html", formats=FORMATS.values(), descriptions=DOWNLOADS)
 
 
 @bp.get("/downloads/<name>")
+@requires(Role.VIEWER)
 def download(name: str) -> ResponseReturnValue:
     """One export, as a file named for the format."""
     fmt = FORMATS.get(name) or abort(404, description=f"There is no export format “{name}”.")

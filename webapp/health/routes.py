@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from analytics.catalog import CATALOG
+from webapp.auth.policy import public
 from webapp.extensions import analytics_client, db
 from webapp.metrics import exposition
 
@@ -36,12 +38,17 @@ def database_state() -> dict[str, Any]:
 
 
 @bp.get("/metrics")
+@public
 def metrics() -> ResponseReturnValue:
-    """Prometheus exposition of delivery and request metrics."""
+    """Prometheus exposition of delivery and request metrics; with `METRICS_TOKEN`, only for its bearer."""
+    token = current_app.config["METRICS_TOKEN"]
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        abort(401, description="/metrics needs the bearer token set in METRICS_TOKEN.")
     return exposition()
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> ResponseReturnValue:
     """200 when the database is reachable and migrated, 503 otherwise."""
     database = database_state()

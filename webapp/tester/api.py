@@ -18,6 +18,9 @@ from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webapp.actor import current_actor
+from webapp.auth.policy import require, requires
+from webapp.auth.roles import Role
+from webapp.limits import send_limit
 from webapp.tester.compose import check_sendable, compose
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, RAW, TesterInput
@@ -71,6 +74,7 @@ def result_json(result: SendResult) -> dict[str, Any]:
 
 
 @bp.get("/destinations")
+@requires(Role.ENGINEER)
 def list_destinations() -> ResponseReturnValue:
     """Where the tester can send: names, hosts, key fingerprints (never keys), production flags."""
     return jsonify(
@@ -84,6 +88,8 @@ def list_destinations() -> ResponseReturnValue:
 
 
 @bp.post("/send")
+@requires(Role.ENGINEER)
+@send_limit
 def send_json() -> ResponseReturnValue:
     """Compose and send one message (`dry_run: true` only composes it)."""
     body = request.get_json(silent=True) if request.is_json else None
@@ -95,6 +101,8 @@ def send_json() -> ResponseReturnValue:
     actor = current_actor()
     draft = compose(typed, actor=actor)
     destination = find_destination(typed.destination)
+    if destination is not None and destination.production:
+        require(Role.ADMIN)
     check_sendable(draft, destination, [d.name for d in destinations()])
     if not draft.ok or destination is None or draft.message is None:
         fields = draft.errors or {"raw": "; ".join(draft.off_schema)}

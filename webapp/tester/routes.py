@@ -17,7 +17,10 @@ from sqlalchemy import select
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
 from webapp.actor import current_actor
+from webapp.auth.policy import require, requires
+from webapp.auth.roles import Role
 from webapp.extensions import db
+from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, check_sendable, compose
@@ -183,6 +186,7 @@ def snippets(draft: Draft) -> dict[str, str]:
 
 
 @bp.get("/")
+@requires(Role.ENGINEER)
 def index() -> ResponseReturnValue:
     """The tester, in the state the query string describes (`?event=`, `?identify=`, `?from=`)."""
     args = request.args
@@ -215,6 +219,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/specs")
+@requires(Role.ENGINEER)
 def specs() -> ResponseReturnValue:
     """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
     if not is_htmx():
@@ -227,6 +232,7 @@ def specs() -> ResponseReturnValue:
 
 
 @bp.get("/preview")
+@requires(Role.ENGINEER)
 def preview() -> ResponseReturnValue:
     """The message the form would send, and the errors next to its fields, as the engineer types."""
     if not is_htmx():
@@ -247,12 +253,16 @@ def preview() -> ResponseReturnValue:
 
 
 @bp.post("/send")
+@requires(Role.ENGINEER)
+@send_limit
 def send_view() -> ResponseReturnValue:
     """Send the form's message once (per form token), then show what really happened."""
     typed = input_from_form(request.form)
     actor = current_actor()
     draft = compose(typed, actor=actor)
     destination = find_destination(typed.destination)
+    if destination is not None and destination.production:
+        require(Role.ADMIN)
     check_sendable(draft, destination, [d.name for d in destinations()])
     if not draft.ok or destination is None:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
@@ -266,6 +276,7 @@ def send_view() -> ResponseReturnValue:
 
 
 @bp.get("/sends/<message_id>")
+@requires(Role.ENGINEER)
 def send_result(message_id: str) -> ResponseReturnValue:
     """One send's result; htmx polls it while it is pending, and 286 stops the polling."""
     result = load_result(message_id)
@@ -284,6 +295,7 @@ def send_result(message_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/history")
+@requires(Role.ENGINEER)
 def history_view() -> ResponseReturnValue:
     """The tester's recent sends with their outcomes (all of them, or `?mine=1`)."""
     mine = request.args.get("mine") == "1"
@@ -294,6 +306,7 @@ def history_view() -> ResponseReturnValue:
 
 
 @bp.route("/presets", methods=["GET", "POST"])
+@requires(Role.ENGINEER)
 def presets_view() -> ResponseReturnValue:
     """The team's scope presets: list, and save a new one (from this page or from the tester form)."""
     if request.method == "GET":
@@ -337,6 +350,7 @@ def render_presets(
 
 
 @bp.post("/presets/<int:preset_id>/delete")
+@requires(Role.ENGINEER)
 def delete_preset(preset_id: int) -> ResponseReturnValue:
     """Delete a preset (it only names ids; nothing sent with it changes)."""
     preset = db.get_or_404(ScopePreset, preset_id)

@@ -1,0 +1,67 @@
+"""Person-initiated actions in the audit log: a failed sign-in, a role change, a user disabled.
+
+They are not Segment messages and never leave the process, but they live in the audit log so that
+one search answers "who did what, when" next to what was sent. Each is stored as a message-like
+entry — `type` `action`, the action's name as `event`, its details as `properties` — with status
+`recorded`, so the audit pages show and filter them like any other entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from analytics.audit import AuditStatus, AuditStore, Source
+from analytics.catalog import CATALOG
+from analytics.messages import CONTEXT_KEY, utc_now_ms
+
+ACTION_TYPE = "action"
+"""The audit entry `type` of a recorded action (Segment's own calls are `track`, `identify`, ...)."""
+
+
+def build_action(
+    name: str, *, actor: str, properties: Mapping[str, Any], source: Source = Source.DASHBOARD
+) -> dict[str, Any]:
+    """The message-like record of one action.
+
+    Args:
+        name: what happened, in Title Case like an event name (`Login Failed`, `User Role Changed`).
+        actor: who did it (an email, `anonymous@<address>`, `cli:<login>`).
+        properties: the details a reviewer needs; never a password or a key.
+        source: the path it came by.
+
+    Returns:
+        A JSON-ready dict that `AuditStore.record` accepts.
+    """
+    return {
+        "type": ACTION_TYPE,
+        "event": name,
+        "messageId": str(uuid.uuid4()),
+        "timestamp": utc_now_ms().isoformat(timespec="milliseconds"),
+        "context": {
+            CONTEXT_KEY: {"version": CATALOG.version, "source": str(source), "actor": actor},
+        },
+        "properties": dict(properties),
+    }
+
+
+def record_action(
+    store: AuditStore,
+    name: str,
+    *,
+    actor: str,
+    properties: Mapping[str, Any],
+    source: Source = Source.DASHBOARD,
+) -> str:
+    """Write one action to the audit log, in its own transaction.
+
+    Returns:
+        The entry's message id.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database refused it.
+    """
+    message = build_action(name, actor=actor, properties=properties, source=source)
+    store.record(message, status=AuditStatus.RECORDED, source=source, actor=actor)
+    return str(message["messageId"])

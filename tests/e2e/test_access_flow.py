@@ -1,0 +1,80 @@
+"""Access in a real browser: the first-run admin, signing out and in, and what a viewer is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from webapp.auth.roles import Role
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "a long enough password"
+
+
+def test_first_run_creates_the_admin_who_then_signs_out_and_in(
+    live_server: str, anonymous_page: Page
+) -> None:
+    page = anonymous_page
+    page.goto(live_server + "/")
+    expect(page).to_have_url(live_server + "/setup?next=/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Create the admin account")
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Display name (optional)").fill("Ada <b>Lovelace</b>")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Password again").fill(PASSWORD)
+    page.get_by_role("button", name="Create the admin account").click()
+
+    expect(page).to_have_title("Events · event-catalog")
+    account = page.locator("header .account")
+    expect(account).to_contain_text("Ada <b>Lovelace</b> admin")
+    expect(account.get_by_role("link", name="Users")).to_be_visible()
+
+    account.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(live_server + "/login")
+    expect(page.get_by_role("status")).to_have_text("You have signed out.")
+
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    expect(page.get_by_label("Email")).to_have_value("ada@example.com")
+    expect(page.get_by_label("Password")).to_have_value("")
+
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server + "/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Events")
+    assert page.evaluate("typeof htmx") == "object"
+
+
+def test_set_up_mistakes_show_next_to_their_fields(live_server: str, anonymous_page: Page) -> None:
+    page = anonymous_page
+    page.goto(live_server + "/setup")
+    page.get_by_label("Email").fill("not-an-email")
+    page.get_by_label("Password", exact=True).fill("short")
+    page.get_by_label("Password again").fill("short")
+    page.get_by_role("button", name="Create the admin account").click()
+    expect(page.locator(".field.invalid")).to_have_count(2)
+    expect(page.get_by_label("Email")).to_have_value("not-an-email")
+    expect(page.get_by_text("'not-an-email' is not an email address.")).to_be_visible()
+    expect(page.get_by_text("The password must have at least 12 characters.")).to_be_visible()
+
+
+def test_a_viewer_has_no_users_link_and_is_refused_the_page(
+    live_server: str,
+    anonymous_page: Page,
+    make_account: Callable[..., str],
+    sign_in: Callable[[Page, str], None],
+) -> None:
+    page = anonymous_page
+    make_account(Role.ADMIN)
+    sign_in(page, make_account(Role.VIEWER))
+    page.goto(live_server + "/")
+    expect(page.locator("header .account")).to_contain_text("viewer@example.com viewer")
+    expect(page.get_by_role("link", name="Users")).to_have_count(0)
+    response = page.goto(live_server + "/users/")
+    assert response is not None and response.status == 403
+    expect(page.get_by_role("alert")).to_contain_text("Your role (viewer) cannot do this; it needs admin.")

@@ -1,0 +1,562 @@
+"""Identity: first-run set-up, sign-in and its throttle, session expiry, the sign-in proxy, users."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry
+from webapp.auth import accounts
+from webapp.auth.proxies import parse_networks
+from webapp.auth.roles import Role
+from webapp.extensions import db
+
+NEW_PASSWORD = "a different long password"
+
+
+def token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token every page carries for htmx (and its forms)."""
+    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
+def post(client: FlaskClient, path: str, data: dict[str, str], **options: Any) -> Any:
+    """Submit a form as the browser would, token included."""
+    return client.post(
+        path, data={"csrf_token": token(client, path if path != "/logout" else "/"), **data}, **options
+    )
+
+
+def sign_in(client: FlaskClient, email: str, password: str, **options: Any) -> Any:
+    return post(client, "/login", {"email": email, "password": password}, **options)
+
+
+def actions(app: Flask) -> list[AuditEntry]:
+    """Recorded actions, oldest first."""
+    with app.app_context():
+        return list(
+            db.session.scalars(select(AuditEntry).where(AuditEntry.type == "action").order_by(AuditEntry.id))
+        )
+
+
+def account(app: Flask, email: str) -> Any:
+    with app.app_context():
+        return accounts.find_user(email)
+
+
+# First run
+
+
+def test_first_run_creates_the_admin_and_signs_them_in(app: Flask, anonymous: FlaskClient) -> None:
+    page = anonymous.get("/setup?next=/")
+    assert page.status_code == 200 and "Create the admin account" in page.get_data(as_text=True)
+    response = post(
+        anonymous,
+        "/setup",
+        {
+            "email": " Ada@Example.com ",
+            "display_name": "Ada",
+            "password": "a long enough password",
+            "confirm": "a long enough password",
+            "next": "/",
+        },
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    home = anonymous.get("/")
+    assert home.status_code == 200
+    assert 'Ada <span class="badge role">admin</span>' in home.get_data(as_text=True)
+    [added] = actions(app)
+    assert (added.event, added.status, added.source, added.actor) == (
+        "User Added",
+        "recorded",
+        "dashboard",
+        "anonymous@127.0.0.1",
+    )
+    assert added.payload["properties"] == {"email": "ada@example.com", "role": "admin"}
+    assert "a long enough password" not in str(added.payload)
+    assert anonymous.get("/setup").headers["Location"] == "/login"
+    assert account(app, "ada@example.com").last_login_at is not None
+
+
+def test_set_up_keeps_what_was_typed_and_says_what_is_wrong(anonymous: FlaskClient) -> None:
+    response = post(
+        anonymous, "/setup", {"email": "ada@example.com", "password": "short", "confirm": "shorter"}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'value="ada@example.com"' in page
+    assert "The password must have at least 12 characters." in page
+    assert "The two passwords differ." in page
+    assert "short" not in re.sub(r"<[^>]+>", "", page).replace("shorter", "")
+    with anonymous.application.app_context():
+        assert not accounts.has_users()
+
+
+def test_a_production_set_up_asks_for_the_code_in_the_log(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(APP_ENV="production", SECRET_KEY="s" * 40, SESSION_COOKIE_SECURE=False)
+    client = app.test_client()
+    with caplog.at_level(logging.WARNING, logger="webapp.auth.routes"):
+        client.get("/setup")
+    [code] = re.findall(r"the set-up code is (\w+)", caplog.text)
+    form = {
+        "email": "ops@example.com",
+        "password": "a long enough password",
+        "confirm": "a long enough password",
+    }
+    refused = post(client, "/setup", {**form, "setup_code": "guess"})
+    assert refused.status_code == 400
+    assert "This is not the set-up code." in refused.get_data(as_text=True)
+    accepted = post(client, "/setup", {**form, "setup_code": code})
+    assert accepted.status_code == 303
+    assert account(app, "ops@example.com").role is Role.ADMIN
+
+
+# Signing in and out
+
+
+def test_sign_in_goes_where_the_person_was_going(
+    app: Flask, anonymous: FlaskClient, make_account: Callable[..., str], account_password: str
+) -> None:
+    email = make_account(Role.VIEWER)
+    form = anonymous.get("/login?next=/%3Fq%3Dcluster").get_data(as_text=True)
+    assert 'name="next" type="hidden" value="/?q=cluster"' in form
+    response = post(
+        anonymous,
+        "/login",
+        {"email": "VIEWER@example.com", "password": account_password, "next": "/?q=cluster"},
+    )
+    assert response.status_code == 303 and response.headers["Location"] == "/?q=cluster"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+    assert anonymous.get("/").status_code == 200
+    assert account(app, email).last_login_at is not None
+    assert actions(app) == []
+
+
+def test_a_failed_sign_in_is_recorded_without_the_password(
+    app: Flask, anonymous: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    wrong = sign_in(anonymous, "viewer@example.com", "not the password at all")
+    assert wrong.status_code == 401
+    page = wrong.get_data(as_text=True)
+    assert "Wrong email or password." in page and 'value="viewer@example.com"' in page
+    unknown = sign_in(anonymous, "nobody@example.com", "not the password at all")
+    assert unknown.status_code == 401 and "Wrong email or password." in unknown.get_data(as_text=True)
+    recorded = actions(app)
+    assert [(entry.event, entry.status, entry.source) for entry in recorded] == [
+        ("Login Failed", "recorded", "dashboard")
+    ] * 2
+    assert [entry.payload["properties"] for entry in recorded] == [
+        {"email": "viewer@example.com", "address": "127.0.0.1", "reason": "wrong password"},
+        {"email": "nobody@example.com", "address": "127.0.0.1", "reason": "unknown account"},
+    ]
+    assert recorded[0].actor == "anonymous@127.0.0.1"
+    assert "not the password at all" not in str([entry.payload for entry in recorded])
+    assert anonymous.get("/").status_code == 302
+
+
+def test_a_disabled_account_cannot_sign_in_and_its_session_ends(
+    app: Flask, login_as: Callable[..., FlaskClient], account_password: str
+) -> None:
+    viewer = login_as(Role.VIEWER)
+    assert viewer.get("/").status_code == 200
+    with app.app_context():
+        accounts.disable_user("viewer@example.com", actor="test")
+    assert viewer.get("/").headers["Location"] == "/login?next=/"
+    refused = sign_in(viewer, "viewer@example.com", account_password)
+    assert refused.status_code == 401 and "This account is disabled." in refused.get_data(as_text=True)
+
+
+def test_a_role_change_applies_on_the_next_request(app: Flask, login_as: Callable[..., FlaskClient]) -> None:
+    engineer = login_as(Role.ENGINEER)
+    assert engineer.get("/users/").status_code == 403
+    with app.app_context():
+        accounts.set_role("engineer@example.com", Role.ADMIN, actor="test")
+    assert engineer.get("/users/").status_code == 200
+
+
+def test_a_new_password_ends_the_other_sessions(app: Flask, login_as: Callable[..., FlaskClient]) -> None:
+    viewer = login_as(Role.VIEWER)
+    with app.app_context():
+        accounts.set_password("viewer@example.com", NEW_PASSWORD, actor="test")
+    assert viewer.get("/").status_code == 302
+    assert sign_in(viewer, "viewer@example.com", NEW_PASSWORD).status_code == 303
+
+
+def test_sessions_end_after_their_lifetime(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
+) -> None:
+    app = make_app(PERMANENT_SESSION_LIFETIME=timedelta(hours=1))
+    viewer = login_as(Role.VIEWER, on=app)
+    with viewer.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 59 * 60
+    assert viewer.get("/").status_code == 200
+    with viewer.session_transaction() as session:
+        session["signed_in_at"] = time.time() - 61 * 60
+    expired = viewer.get("/")
+    assert expired.status_code == 302 and expired.headers["Location"] == "/login?next=/"
+    assert "Your session has expired. Sign in again." in viewer.get("/login").get_data(as_text=True)
+    assert viewer.get("/").status_code == 302
+
+
+def test_signing_out_ends_the_session(client: FlaskClient) -> None:
+    response = post(client, "/logout", {})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert "You have signed out." in client.get("/login").get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_signed_in_people_skip_the_sign_in_page(client: FlaskClient) -> None:
+    response = client.get("/login?next=/%3Fq%3Dx")
+    assert response.status_code == 302 and response.headers["Location"] == "/?q=x"
+
+
+# Throttling
+
+
+def test_failed_sign_ins_are_throttled_per_account(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT="3 per hour")
+    make_account(Role.VIEWER)
+    make_account(Role.ENGINEER)
+    client = app.test_client()
+    for _ in range(3):
+        assert sign_in(client, "viewer@example.com", "wrong password, again").status_code == 401
+    throttled = sign_in(client, "viewer@example.com", account_password)
+    assert throttled.status_code == 429
+    assert 0 < int(throttled.headers["Retry-After"]) <= 3600
+    assert "Too many failed sign-ins for this account. Try again in" in throttled.get_data(as_text=True)
+    assert sign_in(client, "engineer@example.com", account_password).status_code == 303
+
+
+def test_failed_sign_ins_are_throttled_per_address(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ADDRESS="3 per hour")
+    make_account(Role.VIEWER)
+    client = app.test_client()
+    for name in ("a", "b", "c"):
+        assert sign_in(client, f"{name}@example.com", "wrong password, again").status_code == 401
+    throttled = sign_in(client, "viewer@example.com", account_password)
+    assert throttled.status_code == 429
+    assert "Too many failed sign-ins from your address." in throttled.get_data(as_text=True)
+    elsewhere = app.test_client()
+    answer = sign_in(
+        elsewhere, "viewer@example.com", account_password, environ_base={"REMOTE_ADDR": "192.0.2.8"}
+    )
+    assert answer.status_code == 303
+
+
+def test_successful_sign_ins_do_not_count_towards_the_throttle(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT="2 per hour")
+    make_account(Role.VIEWER)
+    for _ in range(4):
+        assert sign_in(app.test_client(), "viewer@example.com", account_password).status_code == 303
+
+
+def test_behind_a_trusted_proxy_the_throttle_counts_the_real_client(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ADDRESS="2 per hour", TRUSTED_PROXIES=parse_networks("10.0.0.1"))
+    make_account(Role.VIEWER)
+
+    def attempt(peer: str, forwarded_for: str, password: str = "wrong password, again") -> int:
+        client = app.test_client()
+        options = {"environ_base": {"REMOTE_ADDR": peer}, "headers": {"X-Forwarded-For": forwarded_for}}
+        status: int = sign_in(client, "viewer@example.com", password, **options).status_code
+        return status
+
+    assert [attempt("10.0.0.1", "203.0.113.5") for _ in range(2)] == [401, 401]
+    assert attempt("10.0.0.1", "203.0.113.5", account_password) == 429
+    assert attempt("10.0.0.1", "203.0.113.6", account_password) == 303
+    # From an untrusted peer, X-Forwarded-For is the client's own claim: the peer is what counts.
+    assert [attempt("192.0.2.1", f"198.51.100.{n}") for n in range(2)] == [401, 401]
+    assert attempt("192.0.2.1", "198.51.100.9", account_password) == 429
+
+
+# The sign-in proxy
+
+
+@pytest.fixture
+def proxy_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(AUTH_MODE="proxy", TRUSTED_PROXIES=parse_networks("10.0.0.0/8, 192.168.1.5"))
+
+
+FROM_PROXY = {"REMOTE_ADDR": "10.1.2.3"}
+
+
+def test_the_proxy_header_from_a_trusted_proxy_signs_in_and_provisions(proxy_app: Flask) -> None:
+    client = proxy_app.test_client()
+    page = client.get("/", headers={"X-Forwarded-Email": "Grace@Example.com"}, environ_base=FROM_PROXY)
+    assert page.status_code == 200
+    assert 'grace@example.com <span class="badge role">viewer</span>' in page.get_data(as_text=True)
+    assert "Sign out" not in page.get_data(as_text=True)
+    assert (
+        client.get(
+            "/", headers={"X-Forwarded-Email": "grace@example.com"}, environ_base=FROM_PROXY
+        ).status_code
+        == 200
+    )
+    [added] = actions(proxy_app)
+    assert (added.event, added.actor) == ("User Added", "proxy@10.1.2.3")
+    assert added.payload["properties"] == {"email": "grace@example.com", "role": "viewer"}
+    users = client.get("/users/", headers={"X-Forwarded-Email": "grace@example.com"}, environ_base=FROM_PROXY)
+    assert users.status_code == 403
+
+
+def test_a_spoofed_proxy_header_from_an_untrusted_address_is_ignored(
+    proxy_app: Flask, make_account: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    make_account(Role.ADMIN, "boss@example.com")
+    client = proxy_app.test_client()
+    with caplog.at_level(logging.WARNING, logger="webapp.auth.identity"):
+        spoofed = client.get(
+            "/users/",
+            headers={"X-Forwarded-Email": "boss@example.com"},
+            environ_base={"REMOTE_ADDR": "192.168.1.6"},
+        )
+    assert spoofed.status_code == 401
+    assert "Sign-in happens at your organisation&#39;s sign-in proxy" in spoofed.get_data(as_text=True)
+    assert "ignored X-Forwarded-Email from 192.168.1.6" in caplog.text
+    without = client.get("/", environ_base=FROM_PROXY)
+    assert without.status_code == 401
+    assert (
+        client.get(
+            "/users/",
+            headers={"X-Forwarded-Email": "boss@example.com"},
+            environ_base={"REMOTE_ADDR": "192.168.1.5"},
+        ).status_code
+        == 200
+    )
+    assert actions(proxy_app) == []
+
+
+def test_only_the_configured_header_is_believed(make_app: Callable[..., Flask]) -> None:
+    app = make_app(
+        AUTH_MODE="proxy",
+        TRUSTED_PROXIES=parse_networks("10.0.0.0/8"),
+        PROXY_USER_HEADER="X-Auth-Request-Email",
+    )
+    client = app.test_client()
+    assert (
+        client.get("/", headers={"X-Forwarded-Email": "a@example.com"}, environ_base=FROM_PROXY).status_code
+        == 401
+    )
+    assert (
+        client.get(
+            "/", headers={"X-Auth-Request-Email": "a@example.com"}, environ_base=FROM_PROXY
+        ).status_code
+        == 200
+    )
+
+
+def test_provisioned_accounts_get_the_configured_role(make_app: Callable[..., Flask]) -> None:
+    app = make_app(
+        AUTH_MODE="proxy", TRUSTED_PROXIES=parse_networks("10.0.0.0/8"), PROXY_DEFAULT_ROLE=Role.ENGINEER
+    )
+    app.test_client().get("/", headers={"X-Forwarded-Email": "lin@example.com"}, environ_base=FROM_PROXY)
+    assert account(app, "lin@example.com").role is Role.ENGINEER
+
+
+def test_a_disabled_proxy_account_is_refused(proxy_app: Flask, make_account: Callable[..., str]) -> None:
+    make_account(Role.ADMIN, "boss@example.com")
+    make_account(Role.VIEWER, "gone@example.com")
+    with proxy_app.app_context():
+        accounts.disable_user("gone@example.com", actor="test")
+    response = proxy_app.test_client().get(
+        "/", headers={"X-Forwarded-Email": "gone@example.com"}, environ_base=FROM_PROXY
+    )
+    assert response.status_code == 403
+    assert "The account gone@example.com is disabled." in response.get_data(as_text=True)
+
+
+def test_sign_in_pages_do_not_exist_behind_the_proxy(proxy_app: Flask) -> None:
+    client = proxy_app.test_client()
+    assert client.get("/login").status_code == 404
+    assert client.get("/setup").status_code == 404
+
+
+# The users page
+
+
+def test_an_admin_adds_an_account_and_mistakes_stay_next_to_the_field(
+    app: Flask, client: FlaskClient
+) -> None:
+    form = {
+        "email": "admin@example.com",
+        "role": "engineer",
+        "password": "a long enough password",
+        "confirm": "a long enough password",
+    }
+    taken = post(client, "/users/", form)
+    assert taken.status_code == 409
+    assert "admin@example.com already has an account." in taken.get_data(as_text=True)
+    added = post(client, "/users/", {**form, "email": "new@example.com", "display_name": "Newt"})
+    assert added.status_code == 303 and added.headers["Location"] == "/users/"
+    page = client.get("/users/").get_data(as_text=True)
+    assert "Added new@example.com as engineer." in page and "Newt" in page
+    [recorded] = actions(app)
+    assert (recorded.event, recorded.actor) == ("User Added", "admin@example.com")
+    assert account(app, "new@example.com").role is Role.ENGINEER
+
+
+def test_an_admin_changes_roles_but_never_removes_the_last_admin(
+    app: Flask, client: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    admin, viewer = account(app, "admin@example.com"), account(app, "viewer@example.com")
+    last = post(client, f"/users/{admin.id}/role", {"role": "viewer"})
+    assert last.status_code == 409
+    assert "admin@example.com is the last active admin" in last.get_data(as_text=True)
+    assert post(client, f"/users/{admin.id}/disable", {}).status_code == 409
+    assert post(client, f"/users/{viewer.id}/role", {"role": "boss"}).status_code == 400
+    changed = post(client, f"/users/{viewer.id}/role", {"role": "engineer"})
+    assert changed.status_code == 303
+    [recorded] = actions(app)
+    assert recorded.event == "User Role Changed" and recorded.actor == "admin@example.com"
+    assert recorded.payload["properties"] == {
+        "email": "viewer@example.com",
+        "from": "viewer",
+        "to": "engineer",
+    }
+
+
+def test_an_admin_disables_and_enables_an_account(
+    app: Flask, client: FlaskClient, login_as: Callable[..., FlaskClient]
+) -> None:
+    viewer_client = login_as(Role.VIEWER)
+    viewer = account(app, "viewer@example.com")
+    assert post(client, f"/users/{viewer.id}/disable", {}).status_code == 303
+    assert viewer_client.get("/").status_code == 302
+    assert "disabled" in client.get("/users/").get_data(as_text=True)
+    assert post(client, f"/users/{viewer.id}/enable", {}).status_code == 303
+    assert [entry.event for entry in actions(app)] == ["User Disabled", "User Enabled"]
+    assert post(client, "/users/999/disable", {}).status_code == 404
+
+
+# event-catalog users
+
+
+def test_users_add_reads_the_password_from_stdin_and_list_shows_the_account(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = runner.invoke(
+        args=["users", "add", "Ada@Example.com", "--role", "admin", "--name", "Ada", "--password-stdin"],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "added ada@example.com as admin\n"
+    with app.app_context():
+        user, _ = accounts.authenticate("ada@example.com", "a long enough password")
+        assert user is not None and user.role is Role.ADMIN
+    listing = runner.invoke(args=["users", "list"]).stdout.splitlines()
+    assert listing[0].split() == ["EMAIL", "ROLE", "STATE", "LAST", "SIGN-IN", "NAME"]
+    assert listing[1].split()[:3] == ["ada@example.com", "admin", "active"]
+    [added] = actions(app)
+    assert added.actor is not None and added.actor.startswith("cli:")
+
+
+def test_users_add_prompts_for_the_password_twice(app: Flask, runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["users", "add", "bo@example.com"], input="a long enough password\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert "a long enough password" not in result.output
+    assert account(app, "bo@example.com").role is Role.VIEWER
+
+
+def test_users_commands_change_roles_and_states(
+    app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.ADMIN)
+    make_account(Role.VIEWER)
+    assert (
+        runner.invoke(args=["users", "set-role", "viewer@example.com", "Engineer"]).stdout
+        == "viewer@example.com is engineer\n"
+    )
+    assert (
+        runner.invoke(args=["users", "disable", "viewer@example.com"]).stdout
+        == "viewer@example.com is disabled\n"
+    )
+    assert (
+        runner.invoke(args=["users", "enable", "viewer@example.com"]).stdout
+        == "viewer@example.com is enabled\n"
+    )
+    reset = runner.invoke(
+        args=["users", "set-password", "viewer@example.com", "--password-stdin"], input=NEW_PASSWORD + "\n"
+    )
+    assert reset.exit_code == 0
+    with app.app_context():
+        assert accounts.authenticate("viewer@example.com", NEW_PASSWORD)[0] is not None
+    assert [entry.event for entry in actions(app)] == [
+        "User Role Changed",
+        "User Disabled",
+        "User Enabled",
+        "User Password Changed",
+    ]
+
+
+def test_users_add_asks_no_password_behind_the_sign_in_proxy(proxy_app: Flask) -> None:
+    result = proxy_app.test_cli_runner().invoke(args=["users", "add", "cy@example.com", "--role", "engineer"])
+    assert result.exit_code == 0 and result.stdout == "added cy@example.com as engineer\n"
+    user = account(proxy_app, "cy@example.com")
+    assert user.password_hash is None and user.role is Role.ENGINEER
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            ["add", "x@example.com", "--role", "boss"],
+            "",
+            "error: 'boss' is not a role: use viewer, engineer, admin",
+        ),
+        (
+            ["add", "not-an-email", "--password-stdin"],
+            "a long enough password\n",
+            "error: 'not-an-email' is not an email address",
+        ),
+        (
+            ["add", "x@example.com", "--password-stdin"],
+            "short\n",
+            "error: the password must have at least 12 characters",
+        ),
+        (
+            ["add", "admin@example.com", "--password-stdin"],
+            "a long enough password\n",
+            "error: admin@example.com already has an account",
+        ),
+        (["set-role", "nobody@example.com", "admin"], "", "error: there is no account 'nobody@example.com'"),
+        (
+            ["set-role", "admin@example.com", "viewer"],
+            "",
+            "error: admin@example.com is the last active admin: make another account admin first",
+        ),
+        (
+            ["disable", "admin@example.com"],
+            "",
+            "error: admin@example.com is the last active admin: make another account admin first",
+        ),
+    ],
+)
+def test_users_commands_fail_in_one_line(
+    runner: FlaskCliRunner, make_account: Callable[..., str], args: list[str], stdin: str, message: str
+) -> None:
+    make_account(Role.ADMIN)
+    result = runner.invoke(args=["users", *args], input=stdin)
+    assert result.exit_code == 2
+    assert result.stderr == message + "\n"

@@ -1,0 +1,350 @@
+"""Web safety: CSRF, security headers, cookies, the production secret, open redirects, rate limits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from webapp import create_app, limits
+from webapp.auth.policy import requires
+from webapp.auth.redirects import safe_next
+from webapp.auth.roles import Role
+from webapp.config import ConfigurationError, from_environment
+from webapp.security import HEADERS
+
+BIN = Path(sys.executable).parent
+SECRET_LINE = (
+    "SECRET_KEY: APP_ENV=production needs a secret of your own (it signs sessions and CSRF tokens): "
+    "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+)
+
+
+def _token(client: FlaskClient) -> str:
+    import re
+
+    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
+# CSRF
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
+def test_a_state_changing_request_without_the_token_is_refused(
+    app: Flask, client: FlaskClient, htmx: bool
+) -> None:
+    headers = {"HX-Request": "true"} if htmx else {}
+    before = len(client.get("/users/").get_data(as_text=True))
+    refused = client.post(
+        "/users/",
+        data={
+            "email": "x@example.com",
+            "role": "admin",
+            "password": "a long enough password",
+            "confirm": "a long enough password",
+        },
+        headers=headers,
+    )
+    assert refused.status_code == 400
+    body = refused.get_data(as_text=True)
+    assert "The form expired or was sent from another site." in body
+    assert ("<html" in body) is not htmx
+    assert client.post("/logout", headers=headers).status_code == 400
+    assert client.get("/").status_code == 200
+    with app.app_context():
+        from webapp.auth.accounts import find_user
+
+        assert find_user("x@example.com") is None
+    assert len(client.get("/users/").get_data(as_text=True)) == before
+
+
+@pytest.mark.parametrize("htmx", [False, True], ids=["form", "htmx"])
+def test_the_same_request_with_the_token_goes_through(client: FlaskClient, htmx: bool) -> None:
+    headers = {"X-CSRFToken": _token(client), **({"HX-Request": "true"} if htmx else {})}
+    assert client.post("/logout", headers=headers).status_code == 303
+    assert client.get("/").status_code == 302
+
+
+def test_a_token_from_another_session_is_refused(
+    client: FlaskClient, login_as: Callable[..., FlaskClient]
+) -> None:
+    other = login_as(Role.VIEWER)
+    assert client.post("/logout", headers={"X-CSRFToken": _token(other)}).status_code == 400
+
+
+def test_signing_in_needs_the_token_too(
+    anonymous: FlaskClient, make_account: Callable[..., str], account_password: str
+) -> None:
+    make_account(Role.VIEWER)
+    response = anonymous.post("/login", data={"email": "viewer@example.com", "password": account_password})
+    assert response.status_code == 400
+    assert anonymous.get("/").status_code == 302
+
+
+# Headers and cookies
+
+
+def _assert_security_headers(response: object) -> None:
+    headers = response.headers  # type: ignore[attr-defined]
+    for name, value in HEADERS.items():
+        assert headers[name] == value, name
+    csp = headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+
+
+def test_security_headers_are_on_pages_api_errors_static_files_and_redirects(
+    app: Flask, client: FlaskClient, anonymous: FlaskClient
+) -> None:
+    app.add_url_rule("/api/things", "things", requires(Role.VIEWER)(lambda: {"things": []}))
+    page = client.get("/")
+    api_error = anonymous.get("/api/things")
+    not_found = client.get("/api/nowhere")
+    static = client.get("/static/style.css")
+    redirect = anonymous.get("/")
+    static.close()
+    assert (page.status_code, api_error.status_code, not_found.status_code) == (200, 401, 404)
+    assert (api_error.mimetype, not_found.mimetype) == ("application/json", "application/json")
+    assert (static.status_code, redirect.status_code) == (200, 302)
+    for response in (page, api_error, not_found, static, redirect):
+        _assert_security_headers(response)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "no-store" not in static.headers.get("Cache-Control", "")
+    assert "Strict-Transport-Security" not in page.headers
+
+
+def test_security_headers_are_on_server_errors(app: Flask, client: FlaskClient) -> None:
+    def broken() -> str:
+        raise RuntimeError("boom")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.add_url_rule("/broken", "broken", requires(Role.VIEWER)(broken))
+    response = client.get("/broken")
+    assert response.status_code == 500
+    _assert_security_headers(response)
+
+
+def test_https_responses_ask_browsers_to_stay_on_https(client: FlaskClient) -> None:
+    response = client.get("/healthz", base_url="https://dashboard.example.com")
+    assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_the_session_cookie_is_secure_in_production(
+    make_app: Callable[..., Flask], anonymous: FlaskClient
+) -> None:
+    development = anonymous.get("/setup").headers["Set-Cookie"]
+    assert "HttpOnly" in development and "SameSite=Lax" in development and "Secure" not in development
+    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40)
+    cookie = (
+        production.test_client().get("/setup", base_url="https://dashboard.example.com").headers["Set-Cookie"]
+    )
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    settings = from_environment({"SESSION_COOKIE_SECURE": "false"})
+    assert (
+        make_app(APP_ENV="production", SECRET_KEY="p" * 40, **settings).config["SESSION_COOKIE_SECURE"]
+        is False
+    )
+
+
+# The production secret
+
+
+@pytest.mark.parametrize("secret", [None, "dev-only-not-secret", "short"])
+def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path, secret: str | None) -> None:
+    settings = {"APP_ENV": "production", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}"}
+    if secret is not None:
+        settings["SECRET_KEY"] = secret
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(settings)
+    assert caught.value.problems == [SECRET_LINE]
+
+
+def test_the_command_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
+    env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env.pop("SECRET_KEY", None)
+    done = subprocess.run([BIN / "event-catalog", "routes"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["error: invalid configuration:", f"  {SECRET_LINE}"]
+
+
+def test_the_wsgi_entry_point_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
+    env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env.pop("SECRET_KEY", None)
+    done = subprocess.run(
+        [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 4
+    assert done.stderr.splitlines() == ["error: invalid configuration:", f"  {SECRET_LINE}"]
+
+
+def test_access_settings_report_every_bad_value_in_one_line_each() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_environment(
+            {
+                "APP_ENV": "staging",
+                "AUTH_MODE": "ldap",
+                "SESSION_LIFETIME": "forever",
+                "SESSION_COOKIE_SECURE": "sometimes",
+                "TRUSTED_PROXIES": "10.0.0.0/8, proxy.internal",
+                "PROXY_USER_HEADER": "X Email",
+                "PROXY_DEFAULT_ROLE": "boss",
+                "LOGIN_FAILURES_PER_ACCOUNT": "lots",
+                "TESTER_LIMIT_PER_PERSON": "30 per fortnight",
+                "RATELIMIT_STORAGE_URI": "postgresql://db/limits",
+            }
+        )
+    assert caught.value.problems == [
+        "APP_ENV: 'staging' is not one of development, production",
+        "AUTH_MODE: 'ldap' is not one of accounts, proxy",
+        "SESSION_LIFETIME: 'forever' is not a duration: "
+        "use a positive number and a unit, like 15m, 24h, 30d or 2w",
+        "SESSION_COOKIE_SECURE: must be true or false, not 'sometimes'",
+        "TRUSTED_PROXIES: 'proxy.internal' is not an IP address or CIDR range, e.g. 10.0.0.0/8",
+        "PROXY_USER_HEADER: 'X Email' is not an HTTP header name, e.g. X-Forwarded-Email",
+        "PROXY_DEFAULT_ROLE: 'boss' is not a role: use viewer, engineer, admin",
+        "LOGIN_FAILURES_PER_ACCOUNT: 'lots' is not a rate limit, e.g. 5 per 15 minutes or 30/minute",
+        "TESTER_LIMIT_PER_PERSON: '30 per fortnight' is not a rate limit, e.g. 5 per 15 minutes or 30/minute",
+        "RATELIMIT_STORAGE_URI: 'postgresql://db/limits' is not a rate-limit storage URI, e.g. memory:// or redis://host:6379",
+    ]
+
+
+def test_a_rate_limit_store_without_its_client_library_stops_the_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(
+            {
+                "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1",
+                "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+            }
+        )
+    [problem] = caught.value.problems
+    assert problem.startswith("RATELIMIT_STORAGE_URI: 'redis' prerequisite not available.")
+
+
+def test_proxy_mode_needs_the_proxy_addresses(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        create_app({"AUTH_MODE": "proxy", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}"})
+    assert caught.value.problems == [
+        "TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets X-Forwarded-Email, "
+        "e.g. TRUSTED_PROXIES=10.0.0.0/8"
+    ]
+
+
+# Open redirects
+
+
+HOSTILE_NEXT = [
+    "https://evil.example",
+    "//evil.example",
+    "///evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "javascript:alert(1)",
+    "http:/evil.example",
+    "evil.example",
+    "",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_next_never_leaves_the_site(
+    anonymous: FlaskClient, make_account: Callable[..., str], account_password: str, target: str
+) -> None:
+    import re
+
+    make_account(Role.VIEWER)
+    page = anonymous.get("/login").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+    assert token is not None
+    response = anonymous.post(
+        "/login",
+        data={
+            "csrf_token": token.group(1),
+            "email": "viewer@example.com",
+            "password": account_password,
+            "next": target,
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/"
+    assert anonymous.get("/login", query_string={"next": target}).headers["Location"] == "/"
+
+
+def test_next_keeps_paths_on_the_site() -> None:
+    assert safe_next("/?q=cluster&sort=name") == "/?q=cluster&sort=name"
+    assert safe_next("/audit/entries/abc#attempts") == "/audit/entries/abc#attempts"
+    assert safe_next(None) == "/"
+
+
+# Rate limits on sending (the tester's route applies `send_limit`)
+
+
+@pytest.fixture
+def limited_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
+    def make(**settings: str) -> Flask:
+        app = make_app(WTF_CSRF_ENABLED=False, **settings)
+
+        @requires(Role.ENGINEER)
+        @limits.send_limit
+        def send() -> dict[str, bool]:
+            return {"sent": True}
+
+        app.add_url_rule("/api/send", "send", send, methods=["GET", "POST"])
+        return app
+
+    return make
+
+
+def test_sends_are_limited_per_person_with_a_json_429(
+    limited_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
+) -> None:
+    app = limited_app(TESTER_LIMIT_PER_PERSON="2 per minute")
+    ada, bo = (
+        login_as(Role.ENGINEER, "ada@example.com", on=app),
+        login_as(Role.ENGINEER, "bo@example.com", on=app),
+    )
+    assert [ada.post("/api/send").status_code for _ in range(2)] == [200, 200]
+    refused = ada.post("/api/send")
+    assert refused.status_code == 429 and refused.mimetype == "application/json"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    message = refused.get_json()["error"]["message"]
+    assert message.startswith("You have sent too many test events. Try again in ")
+    _assert_security_headers(refused)
+    assert ada.get("/api/send").status_code == 200
+    assert bo.post("/api/send").status_code == 200
+
+
+def test_sends_are_limited_per_address(
+    limited_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
+) -> None:
+    app = limited_app(TESTER_LIMIT_PER_ADDRESS="3 per minute")
+    ada, bo = (
+        login_as(Role.ENGINEER, "ada@example.com", on=app),
+        login_as(Role.ENGINEER, "bo@example.com", on=app),
+    )
+    assert [ada.post("/api/send").status_code for _ in range(2)] + [bo.post("/api/send").status_code] == [
+        200
+    ] * 3
+    refused = bo.post("/api/send")
+    assert refused.status_code == 429
+    assert refused.get_json()["error"]["message"].startswith(
+        "Too many test events were sent from your address."
+    )
+    assert bo.post("/api/send", environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 200
+
+
+def test_refused_people_do_not_use_up_the_limit(
+    limited_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
+) -> None:
+    app = limited_app(TESTER_LIMIT_PER_ADDRESS="2 per minute")
+    viewer = login_as(Role.VIEWER, on=app)
+    assert [viewer.post("/api/send").status_code for _ in range(3)] == [403] * 3
+    assert login_as(Role.ENGINEER, on=app).post("/api/send").status_code == 200

@@ -1,0 +1,30 @@
+"""Access: who is signed in (accounts or a trusted sign-in proxy), their role, and what it allows.
+
+`init_app` installs, in this order, the hook that sets `g.user` and the fail-closed hook that
+refuses any request the endpoint's rule does not allow (`webapp.auth.policy`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+
+
+def init_app(app: Flask) -> None:
+    """Load the user and enforce every endpoint's rule on each request; register the pages."""
+    from webapp.auth import models  # noqa: F401  (the users table joins the shared metadata)
+    from webapp.auth.identity import load_user
+    from webapp.auth.policy import declare, enforce
+    from webapp.auth.routes import bp
+
+    app.before_request(load_user)
+    app.before_request(enforce)
+    # Flask's own view: stylesheets and htmx are needed by the sign-in page itself.
+    declare(app, "static", None)
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def access() -> dict[str, Any]:
+        """Templates see the signed-in user and the sign-in mode."""
+        return {"current_user": g.get("user"), "auth_mode": app.config["AUTH_MODE"]}

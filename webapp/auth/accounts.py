@@ -1,0 +1,249 @@
+"""Accounts as plain functions, shared by the sign-in pages, the users page and `event-catalog users`.
+
+Every change a person makes is recorded in the audit log with its actor (`analytics.actions`).
+Changes are committed before they are recorded: on SQLite the audit write uses its own
+connection, which would wait on the session's write lock if the session still held it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from analytics.actions import record_action
+from webapp.auth.models import User
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client, db
+
+MIN_PASSWORD_LENGTH = 12
+# scrypt hashes any length, but a hostile form must not make every request hash megabytes.
+MAX_PASSWORD_LENGTH = 1024
+# Deliberately loose: the address is a sign-in name, not something we mail to.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be carried out; the message is one line for a person."""
+
+
+def normalise_email(raw: str) -> str:
+    """The stored form of an email: trimmed and lower-case.
+
+    Raises:
+        AccountError: it does not look like an email address.
+    """
+    email = raw.strip().lower()
+    if not _EMAIL.match(email) or len(email) > 255:
+        raise AccountError(f"{raw.strip()!r} is not an email address")
+    return email
+
+
+def check_password(password: str) -> None:
+    """Refuse passwords too short to resist guessing, or too long to hash cheaply.
+
+    Raises:
+        AccountError: saying which bound was missed.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def hash_password(password: str) -> str:
+    """werkzeug's scrypt hash, salted; the only form a password is ever stored in."""
+    return generate_password_hash(password, method="scrypt")
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return hash_password("decoy password, never matches anything typed")
+
+
+def users_query() -> Select[tuple[User]]:
+    """Every account, by email."""
+    return select(User).order_by(User.email)
+
+
+def active_admins_query() -> Select[Any]:
+    """How many enabled accounts are admins."""
+    return select(func.count(User.id)).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+
+
+def find_user(email: str) -> User | None:
+    """The account with this (normalised) email, if any."""
+    return db.session.scalars(select(User).where(User.email == email)).first()
+
+
+def has_users() -> bool:
+    """Whether any account exists yet (none: the first visit offers to create the admin)."""
+    return db.session.scalars(select(User.id).limit(1)).first() is not None
+
+
+def get_user(email: str) -> User:
+    """The account with this email.
+
+    Raises:
+        AccountError: there is none.
+    """
+    user = find_user(normalise_email(email))
+    if user is None:
+        raise AccountError(f"there is no account {email.strip()!r}")
+    return user
+
+
+def audit(name: str, *, actor: str, properties: Mapping[str, Any]) -> None:
+    """Record an account action in the audit log."""
+    record_action(analytics_client.store(), name, actor=actor, properties=properties)
+
+
+def add_user(
+    email: str, password: str | None, role: Role, *, actor: str, display_name: str | None = None
+) -> User:
+    """Create an account; `password` None makes one that signs in only through the sign-in proxy.
+
+    Raises:
+        AccountError: a bad email or password, or the email already has an account.
+    """
+    email = normalise_email(email)
+    if password is not None:
+        check_password(password)
+    if find_user(email) is not None:
+        raise AccountError(f"{email} already has an account")
+    user = User(
+        email=email,
+        display_name=(display_name or "").strip() or None,
+        password_hash=hash_password(password) if password is not None else None,
+        role=role,
+        created_at=datetime.now(UTC),
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AccountError(f"{email} already has an account") from None
+    audit("User Added", actor=actor, properties={"email": email, "role": str(role)})
+    return user
+
+
+def provision(email: str, role: Role, *, actor: str) -> User:
+    """The proxy's user, created with the default role on their first request.
+
+    Two first requests can race; the loser finds the winner's account.
+    """
+    try:
+        return add_user(email, None, role, actor=actor)
+    except AccountError:
+        user = find_user(email)
+        if user is None:
+            raise
+        return user
+
+
+def _keep_an_admin(user: User) -> None:
+    if user.role is Role.ADMIN and user.active and int(db.session.scalar(active_admins_query()) or 0) <= 1:
+        raise AccountError(f"{user.email} is the last active admin: make another account admin first")
+
+
+def set_role(email: str, role: Role, *, actor: str) -> User:
+    """Change an account's role; it applies from the account's next request.
+
+    Raises:
+        AccountError: no such account, or it is the last active admin being demoted.
+    """
+    user = get_user(email)
+    previous = user.role
+    if previous is role:
+        return user
+    _keep_an_admin(user)
+    user.role = role
+    db.session.commit()
+    audit(
+        "User Role Changed",
+        actor=actor,
+        properties={"email": user.email, "from": str(previous), "to": str(role)},
+    )
+    return user
+
+
+def disable_user(email: str, *, actor: str) -> User:
+    """Stop an account from signing in; its open sessions end on their next request.
+
+    Raises:
+        AccountError: no such account, or it is the last active admin.
+    """
+    user = get_user(email)
+    if not user.active:
+        return user
+    _keep_an_admin(user)
+    user.disabled_at = datetime.now(UTC)
+    db.session.commit()
+    audit("User Disabled", actor=actor, properties={"email": user.email})
+    return user
+
+
+def enable_user(email: str, *, actor: str) -> User:
+    """Let a disabled account sign in again.
+
+    Raises:
+        AccountError: no such account.
+    """
+    user = get_user(email)
+    if user.active:
+        return user
+    user.disabled_at = None
+    db.session.commit()
+    audit("User Enabled", actor=actor, properties={"email": user.email})
+    return user
+
+
+def set_password(email: str, password: str, *, actor: str) -> User:
+    """Replace an account's password; sessions signed in with the old one end.
+
+    Raises:
+        AccountError: no such account, or a password out of bounds.
+    """
+    user = get_user(email)
+    check_password(password)
+    user.password_hash = hash_password(password)
+    db.session.commit()
+    audit("User Password Changed", actor=actor, properties={"email": user.email})
+    return user
+
+
+def authenticate(email: str, password: str) -> tuple[User | None, str]:
+    """Check a sign-in attempt.
+
+    Returns:
+        The account and "" on success; otherwise None and the reason, for the audit log only
+        (people are told the same thing whatever it was, so the form does not reveal who has an
+        account). A disabled account is named as such only to someone who knew its password.
+    """
+    try:
+        user = find_user(normalise_email(email))
+    except AccountError:
+        user = None
+    if user is None or user.password_hash is None:
+        # The same work as a real check, so the answer's timing does not reveal who has an account.
+        check_password_hash(_decoy_hash(), password)
+        return None, "unknown account" if user is None else "account has no password"
+    if not check_password_hash(user.password_hash, password):
+        return None, "wrong password"
+    if not user.active:
+        return None, "account disabled"
+    mark_signed_in(user)
+    return user, ""
+
+
+def mark_signed_in(user: User) -> None:
+    """Note when the account last signed in (the users page and `users list` show it)."""
+    user.last_login_at = datetime.now(UTC)
+    db.session.commit()

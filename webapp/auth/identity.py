@@ -1,0 +1,148 @@
+"""Who is making this request: `g.user`, from the session (built-in accounts) or the sign-in proxy.
+
+Two modes, chosen by `AUTH_MODE`:
+
+- `accounts` (the default): people sign in on `/login`; the session cookie carries the account id,
+  when they signed in (sessions end `SESSION_LIFETIME` later, however active) and a stamp of their
+  password hash (changing the password ends every other session).
+- `proxy`: an SSO proxy in front (oauth2-proxy, an ingress) authenticates people and names them in
+  `PROXY_USER_HEADER`. The header is believed only from `TRUSTED_PROXIES`; unknown emails get an
+  account with `PROXY_DEFAULT_ROLE` on their first request.
+
+Every request re-reads the account, so a role change or a disabled account applies at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, flash, g, redirect, request, session, url_for
+from flask.sessions import SessionMixin
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from webapp.auth import accounts
+from webapp.auth.models import User
+from webapp.auth.proxies import from_trusted_proxy
+from webapp.auth.redirects import safe_next
+from webapp.extensions import db
+
+log = logging.getLogger(__name__)
+
+_USER_ID = "user_id"
+_SIGNED_IN_AT = "signed_in_at"
+_STAMP = "password_stamp"
+
+ACCOUNTS = "accounts"
+PROXY = "proxy"
+
+
+def password_stamp(user: User) -> str:
+    """A short digest of the password hash: sessions carry it, so a new password ends old sessions."""
+    return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
+
+
+def sign_in(target: SessionMixin, user: User) -> None:
+    """Start a fresh session for `user` (a new session, so a planted one cannot be reused)."""
+    target.clear()
+    target[_USER_ID] = user.id
+    target[_SIGNED_IN_AT] = time.time()
+    target[_STAMP] = password_stamp(user)
+    target.permanent = True
+
+
+def sign_out() -> None:
+    """End the session."""
+    session.clear()
+
+
+def load_user() -> None:
+    """`before_request`: set `g.user` to the signed-in account, or None.
+
+    Static files are public and cached; they are served without looking anyone up.
+    """
+    if request.endpoint == "static":
+        g.user = None
+        return
+    g.user = _proxy_user() if current_app.config["AUTH_MODE"] == PROXY else _session_user()
+
+
+def _session_user() -> User | None:
+    user_id = session.get(_USER_ID)
+    if user_id is None:
+        return None
+    lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    if time.time() - float(session.get(_SIGNED_IN_AT, 0)) > lifetime:
+        session.clear()
+        flash("Your session has expired. Sign in again.", "info")
+        return None
+    user = db.session.get(User, user_id)
+    if user is None or not user.active or session.get(_STAMP) != password_stamp(user):
+        session.clear()
+        return None
+    return user
+
+
+def _proxy_user() -> User | None:
+    header = current_app.config["PROXY_USER_HEADER"]
+    raw = request.headers.get(header)
+    if raw is None:
+        return None
+    if not from_trusted_proxy():
+        log.warning("ignored %s from %s, which is not in TRUSTED_PROXIES", header, request.remote_addr)
+        return None
+    try:
+        email = accounts.normalise_email(raw)
+    except accounts.AccountError:
+        log.warning("ignored %s: %r is not an email address", header, raw)
+        return None
+    user = accounts.find_user(email) or accounts.provision(
+        email, current_app.config["PROXY_DEFAULT_ROLE"], actor=f"proxy@{request.remote_addr}"
+    )
+    if not user.active:
+        g.disabled_account = user.email
+        return None
+    return user
+
+
+def _return_path() -> str | None:
+    """Where to come back to after signing in: this page, or for htmx the page it was called from.
+
+    None after a form post: its URL answers only POST, and the form's data is gone anyway.
+    """
+    if request.headers.get("HX-Request"):
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        if current.netloc != request.host:
+            return "/"
+        return safe_next(current.path + (f"?{current.query}" if current.query else ""))
+    if request.method not in ("GET", "HEAD"):
+        return None
+    return safe_next(request.full_path.removesuffix("?"))
+
+
+def challenge() -> ResponseReturnValue:
+    """The answer to an anonymous request for a protected endpoint.
+
+    Pages redirect to the sign-in page (to the first-run set-up while there is no account), htmx
+    calls get 401 with `HX-Redirect` so the whole page navigates, JSON clients get 401.
+    """
+    from webapp.errors.handlers import wants_json
+
+    if current_app.config["AUTH_MODE"] == PROXY:
+        disabled = g.get("disabled_account")
+        if disabled:
+            raise Forbidden(f"The account {disabled} is disabled. Ask an admin to enable it.")
+        raise Unauthorized(
+            "Sign-in happens at your organisation's sign-in proxy, and this request did not come "
+            "through it. Open the dashboard by its usual address."
+        )
+    if wants_json():
+        raise Unauthorized("Sign in to the dashboard first.")
+    endpoint = "auth.login" if accounts.has_users() else "auth.setup"
+    target = url_for(endpoint, next=_return_path())
+    if request.headers.get("HX-Request"):
+        return Response(status=401, headers={"HX-Redirect": target})
+    return redirect(target)

@@ -1,0 +1,217 @@
+"""Sign-in, sign-out, the first-run admin set-up, and the admin's users page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+
+from webapp.actor import current_actor
+from webapp.auth import accounts
+from webapp.auth.forms import AddUserForm, LoginForm, RoleForm, SetupForm, setup_code
+from webapp.auth.identity import PROXY, sign_in, sign_out
+from webapp.auth.models import User
+from webapp.auth.policy import public, requires
+from webapp.auth.proxies import client_address
+from webapp.auth.redirects import safe_next
+from webapp.auth.roles import Role
+from webapp.extensions import db
+from webapp.limits import login_limit
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("auth", __name__)
+
+
+def _accounts_mode_only() -> None:
+    """Behind the sign-in proxy, these pages do not exist."""
+    if current_app.config["AUTH_MODE"] == PROXY:
+        abort(404)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@login_limit
+def login() -> ResponseReturnValue:
+    """Sign in with email and password; failures are throttled and audited."""
+    _accounts_mode_only()
+    if not accounts.has_users():
+        return redirect(url_for(".setup", next=request.args.get("next")))
+    if g.user is not None and request.method == "GET":
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm(next=request.args.get("next", ""))
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
+    user, reason = accounts.authenticate(form.email.data, form.password.data)
+    if user is None:
+        g.login_failed = True
+        accounts.audit(
+            "Login Failed",
+            actor=current_actor(),
+            properties={"email": form.email.data, "address": client_address(), "reason": reason},
+        )
+        log.warning("sign-in failed for %s from %s: %s", form.email.data, client_address(), reason)
+        problem = "This account is disabled." if reason == "account disabled" else "Wrong email or password."
+        return render_template("auth/login.html", form=form, problem=problem), 401
+    sign_in(session, user)
+    g.user = user
+    log.info("%s signed in from %s", user.email, client_address())
+    return redirect(safe_next(form.next.data), 303)
+
+
+@bp.post("/logout")
+@public
+def logout() -> ResponseReturnValue:
+    """End the session (public, so an expired session can still press the button)."""
+    _accounts_mode_only()
+    sign_out()
+    flash("You have signed out.", "info")
+    return redirect(url_for(".login"), 303)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup() -> ResponseReturnValue:
+    """First run: create the admin account, then sign in as it. Gone once any account exists."""
+    _accounts_mode_only()
+    if accounts.has_users():
+        return redirect(url_for(".login", next=request.args.get("next")))
+    production = current_app.config["APP_ENV"] == "production"
+    form = SetupForm(next=request.args.get("next", ""))
+    if not production:
+        del form.setup_code
+    elif request.method == "GET":
+        log.warning(
+            "first-run set-up: the set-up code is %s (or create the admin with "
+            "`event-catalog users add EMAIL --role admin`)",
+            setup_code(str(current_app.config["SECRET_KEY"])),
+        )
+    if not form.validate_on_submit():
+        return render_template("auth/setup.html", form=form), 400 if request.method == "POST" else 200
+    try:
+        user = accounts.add_user(
+            form.email.data,
+            form.password.data,
+            Role.ADMIN,
+            actor=current_actor(),
+            display_name=form.display_name.data,
+        )
+    except accounts.AccountError as exc:
+        form.email.errors.append(f"{exc}.")
+        return render_template("auth/setup.html", form=form), 409
+    accounts.mark_signed_in(user)
+    sign_in(session, user)
+    flash("Welcome. You are the admin; add the others on the Users page.", "info")
+    return redirect(safe_next(form.next.data), 303)
+
+
+def _users_page(
+    form: FlaskForm | None = None, row_errors: dict[int, str] | None = None, status: int = 200
+) -> ResponseReturnValue:
+    proxy = current_app.config["AUTH_MODE"] == PROXY
+    form = form or _add_user_form()
+    users = db.session.scalars(accounts.users_query()).all()
+    body = render_template(
+        "auth/users.html", users=users, form=form, row_errors=row_errors or {}, roles=list(Role), proxy=proxy
+    )
+    return body, status
+
+
+def _add_user_form() -> AddUserForm:
+    form = AddUserForm()
+    if current_app.config["AUTH_MODE"] == PROXY:
+        # Behind the proxy, people sign in there; the account only fixes their role in advance.
+        del form.password
+        del form.confirm
+    return form
+
+
+@bp.get("/users/")
+@requires(Role.ADMIN)
+def users() -> ResponseReturnValue:
+    """Every account with its role and state, and a form to add one."""
+    return _users_page()
+
+
+@bp.post("/users/")
+@requires(Role.ADMIN)
+def add_user() -> ResponseReturnValue:
+    """Add an account."""
+    form = _add_user_form()
+    if not form.validate_on_submit():
+        return _users_page(form, status=400)
+    password = form.password.data if "password" in form else None
+    try:
+        user = accounts.add_user(
+            form.email.data,
+            password,
+            Role(form.role.data),
+            actor=current_actor(),
+            display_name=form.display_name.data,
+        )
+    except accounts.AccountError as exc:
+        form.email.errors.append(f"{exc}.")
+        return _users_page(form, status=409)
+    flash(f"Added {user.email} as {user.role}.", "info")
+    return redirect(url_for(".users"), 303)
+
+
+def _change_account(user_id: int, change: Callable[[str], object], done: str) -> ResponseReturnValue:
+    """Apply one change to an account: a refusal shows in its row (409), success is flashed (303)."""
+    user = db.get_or_404(User, user_id)
+    try:
+        change(user.email)
+    except accounts.AccountError as exc:
+        return _users_page(row_errors={user.id: f"{exc}."}, status=409)
+    flash(done.format(email=user.email), "info")
+    return redirect(url_for(".users"), 303)
+
+
+@bp.post("/users/<int:user_id>/role")
+@requires(Role.ADMIN)
+def change_role(user_id: int) -> ResponseReturnValue:
+    """Give an account another role; it applies from its next request."""
+    db.get_or_404(User, user_id)
+    form = RoleForm()
+    if not form.validate_on_submit():
+        return _users_page(row_errors={user_id: "Choose viewer, engineer or admin."}, status=400)
+    role = Role(form.role.data)
+    return _change_account(
+        user_id,
+        lambda email: accounts.set_role(email, role, actor=current_actor()),
+        f"{{email}} is now {role}.",
+    )
+
+
+@bp.post("/users/<int:user_id>/disable")
+@requires(Role.ADMIN)
+def disable(user_id: int) -> ResponseReturnValue:
+    """Stop an account from signing in; its open sessions end."""
+    return _change_account(
+        user_id, lambda email: accounts.disable_user(email, actor=current_actor()), "{email} is disabled."
+    )
+
+
+@bp.post("/users/<int:user_id>/enable")
+@requires(Role.ADMIN)
+def enable(user_id: int) -> ResponseReturnValue:
+    """Let a disabled account sign in again."""
+    return _change_account(
+        user_id,
+        lambda email: accounts.enable_user(email, actor=current_actor()),
+        "{email} may sign in again.",
+    )

@@ -1,0 +1,122 @@
+"""Rate limits on sign-in and the tester, per person and per address, answered with a clear 429.
+
+Flask-Limiter counts; its storage is in memory by default (one count per worker process) and
+`RATELIMIT_STORAGE_URI` (e.g. `redis://redis:6379`) shares the counts between workers and replicas.
+Two limits are reused by the routes that need them:
+
+- `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
+  only failures count, and once the limit is reached even the right password waits.
+- `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
+  it under `@requires(...)` on the tester's send route.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import Flask, Response, current_app, g, make_response, request
+from flask_limiter import Limiter, RateLimitExceeded
+
+from webapp.auth.proxies import client_address
+
+log = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+# The sliding-window counter does not let a burst straddle two fixed windows (twice the limit),
+# and every storage Flask-Limiter supports implements it.
+limiter = Limiter(key_func=client_address, strategy="sliding-window-counter")
+
+
+def _submitted_account() -> str:
+    return "account:" + (request.form.get("email") or "").strip().lower()
+
+
+def _person() -> str:
+    user = g.get("user")
+    return f"user:{user.id}" if user is not None else f"address:{client_address()}"
+
+
+def _login_failed(_response: Response) -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _limit(setting: str, key_func: Callable[[], str], message: str, **options: Any) -> Any:
+    """A limit on POSTs whose value is read from `setting` at request time."""
+    return limiter.limit(
+        lambda: str(current_app.config[setting]),
+        key_func=key_func,
+        methods=["POST"],
+        scope=setting.lower(),
+        error_message=message,
+        **options,
+    )
+
+
+_login_per_account = _limit(
+    "LOGIN_FAILURES_PER_ACCOUNT",
+    _submitted_account,
+    "Too many failed sign-ins for this account.",
+    deduct_when=_login_failed,
+)
+_login_per_address = _limit(
+    "LOGIN_FAILURES_PER_ADDRESS",
+    client_address,
+    "Too many failed sign-ins from your address.",
+    deduct_when=_login_failed,
+)
+_send_per_person = _limit("TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.")
+_send_per_address = _limit(
+    "TESTER_LIMIT_PER_ADDRESS", client_address, "Too many test events were sent from your address."
+)
+
+
+def login_limit(view: View) -> View:
+    """Throttle a sign-in view after repeated failures (the view sets `g.login_failed`)."""
+    return cast(View, _login_per_account(_login_per_address(view)))
+
+
+def send_limit(view: View) -> View:
+    """Limit a sending view's POSTs per person and per address."""
+    return cast(View, _send_per_person(_send_per_address(view)))
+
+
+def _wait(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
+
+
+def too_many_requests(error: RateLimitExceeded) -> Response:
+    """A 429 page or JSON that says when to come back, with `Retry-After`."""
+    from webapp.errors.handlers import error_response
+
+    current = limiter.current_limit
+    retry_after = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    error.description = f"{error.description} Try again in {_wait(retry_after)}."
+    log.warning("rate limit %s reached: %s %s", error.limit.limit, request.method, request.path)
+    response = make_response(error_response(error))
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Bind the limiter; its `before_request` check runs after the access check (registered first).
+
+    Raises:
+        ConfigurationError: the storage's client library is missing (`redis://` needs `redis`).
+    """
+    from limits.errors import ConfigurationError as StorageError
+
+    from webapp.config import ConfigurationError
+
+    try:
+        limiter.init_app(app)
+    except StorageError as exc:
+        raise ConfigurationError([f"RATELIMIT_STORAGE_URI: {exc}"]) from exc
+    app.register_error_handler(RateLimitExceeded, too_many_requests)
