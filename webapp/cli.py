@@ -6,16 +6,25 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
+import socket
+from datetime import timedelta
+from typing import NoReturn
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.audit import AuditStore
 from analytics.catalog import CATALOG
+from analytics.durations import parse_duration, parse_instant
+from analytics.errors import AnalyticsError
 from analytics.events import SegmentEvent
 from analytics.lint import lint
+from analytics.reporting import ReportFormat, ReportLine, render
 from webapp.config import DEFAULT_COLLECTOR_PORT
 
 
@@ -59,10 +68,189 @@ def collector_command(host: str, port: int, write_keys: tuple[str, ...]) -> None
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
+def fail(message: str, status: int = 2) -> NoReturn:
+    """End a command with one line on stderr and a non-zero exit."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(status)
+
+
+def cli_actor() -> str:
+    """Who runs a command, for the audit log: the login name at this host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        # A container user without a passwd entry.
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()} (cli)"
+
+
+def _duration_option(name: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except (ValueError, OverflowError) as exc:
+        fail(f"{name}: {exc}")
+
+
+def _audit_store() -> AuditStore:
+    """The app's audit store, refused with one line when the database is not at our schema."""
+    from webapp.extensions import analytics_client
+
+    store = analytics_client.store()
+    try:
+        store.check_schema()
+    except AnalyticsError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    return store
+
+
+# --- delivery follow-up and integrity (issue 6): replay, audit verify, audit purge -------------
+
+
+@click.command("replay")
+@click.option(
+    "--status",
+    "statuses",
+    default="failed,pending,dropped",
+    show_default=True,
+    help="Statuses to re-send (failed, pending, dropped, disabled); pending only once stuck.",
+)
+@click.option(
+    "--since", help="Only entries recorded since: ISO 8601 (UTC unless an offset) or a duration ago."
+)
+@click.option("--until", help="Only entries recorded before this time (same forms).")
+@click.option(
+    "--stuck-after",
+    help="Treat pending entries older than this as stuck (default $AUDIT_STUCK_AFTER or 1h).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be re-sent; claim and send nothing.")
+@with_appcontext
+def replay_command(
+    statuses: str, since: str | None, until: str | None, stuck_after: str | None, dry_run: bool
+) -> None:
+    """Re-send entries that were not delivered, with their original messageId and timestamp.
+
+    Segment de-duplicates by messageId, so what did arrive before is not counted twice. Each attempt
+    is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
+    or is still not delivered (each is listed), 0 otherwise.
+    """
+    from analytics.replay import Candidate, ReplayError, ReplaySelection, open_replay_client, parse_statuses
+    from analytics.replay import replay as run_replay
+
+    try:
+        selection = ReplaySelection(
+            statuses=parse_statuses(statuses),
+            since=parse_instant(since) if since else None,
+            until=parse_instant(until) if until else None,
+            stuck_after=(
+                _duration_option("--stuck-after", stuck_after)
+                if stuck_after
+                else current_app.config["AUDIT_STUCK_AFTER"]
+            ),
+        )
+    except ValueError as exc:
+        fail(str(exc))
+
+    def show(candidate: Candidate) -> None:
+        if dry_run or candidate.skip_reason or candidate.outcome != "delivered":
+            click.echo(candidate.line())
+
+    store = _audit_store()
+    client = None
+    try:
+        if not dry_run:
+            client = open_replay_client(
+                store,
+                current_app.config["SEGMENT_WRITE_KEY"],
+                current_app.config["SEGMENT_HOST"],
+                actor=cli_actor(),
+            )
+        report = run_replay(store, client, selection, dry_run=dry_run, on_candidate=show)
+    except ReplayError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    finally:
+        if client is not None:
+            client.shutdown()
+    click.echo(report.summary())
+    if not dry_run and report.selected and not report.ok:
+        raise SystemExit(1)
+
+
+audit = click.Group("audit", help="Review, verify and purge the audit log.")
+
+
+@audit.command("verify")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ReportFormat]),
+    default=ReportFormat.TEXT.value,
+    show_default=True,
+    help="text: one line per finding; json: for tools; markdown: a pull-request comment.",
+)
+@click.option(
+    "--heads", is_flag=True, help="Also print each writer's last entry (seq and hash), to keep elsewhere."
+)
+@with_appcontext
+def audit_verify_command(fmt: str, heads: bool) -> None:
+    """Check every entry's hash chain; exit 1 listing each gap, edit or deletion with its entries.
+
+    Needs the AUDIT_CHAIN_KEY the entries were written with.
+    """
+    from analytics.integrity import verify
+
+    store = _audit_store()
+    try:
+        report = verify(store.engine, store.chain_key)
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
+    output = render("Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary())
+    click.echo(output, nl=False)
+    if fmt == ReportFormat.TEXT:
+        click.echo(report.summary())
+    if heads:
+        for writer_id, (seq, head) in sorted(report.heads.items()):
+            click.echo(f"head {writer_id} {seq} {head}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit.command("purge")
+@click.option("--older-than", required=True, help="Delete entries recorded longer ago than this (e.g. 90d).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@with_appcontext
+def audit_purge_command(older_than: str, dry_run: bool) -> None:
+    """Delete old entries and their attempts in batches; the purge is recorded as an entry of its own.
+
+    Checkpoints keep `audit verify` green across what was deleted. Purge records are never purged.
+    """
+    from analytics.retention import purge
+
+    period = _duration_option("--older-than", older_than)
+    store = _audit_store()
+    try:
+        report = purge(store, period, actor=cli_actor(), dry_run=dry_run)
+    except OverflowError:
+        fail(f"--older-than: {older_than!r} reaches back before year 1")
+    except SQLAlchemyError as exc:
+        fail(f"cannot purge the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    click.echo(report.summary())
+
+
+# --- audit review (issue 6): audit export ----------------------------------------------------------
+
+
+# Each filter option arrives under the dashboard's query-string name for the same filter.
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     app.cli.add_command(lint_command)
     app.cli.add_command(collector_command)
+    app.cli.add_command(replay_command)
+    app.cli.add_command(audit)
 
 
 def _create_app() -> Flask:

@@ -12,6 +12,9 @@ from typing import Any
 
 from analytics import env_flag
 from analytics.audit import normalise_database_url
+from analytics.durations import parse_duration
+from analytics.personal_data import PersonalDataCipher
+from analytics.replay import DEFAULT_STUCK_AFTER
 
 DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
@@ -26,6 +29,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SEGMENT_HOST": f"http://127.0.0.1:{DEFAULT_COLLECTOR_PORT}",
         "AUDIT_MASK_PERSONAL_DATA": True,
         "AUDIT_MASK_KEY": "event-catalog",
+        "AUDIT_CHAIN_KEY": "event-catalog",
+        "AUDIT_ENCRYPTION_KEY": None,
+        "AUDIT_STUCK_AFTER": DEFAULT_STUCK_AFTER,
     }
 
 
@@ -51,6 +57,16 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
         settings["AUDIT_MASK_PERSONAL_DATA"] = env_flag("AUDIT_MASK_PERSONAL_DATA", True, environ)
     if environ.get("AUDIT_MASK_KEY"):
         settings["AUDIT_MASK_KEY"] = environ["AUDIT_MASK_KEY"]
+    if environ.get("AUDIT_CHAIN_KEY"):
+        settings["AUDIT_CHAIN_KEY"] = environ["AUDIT_CHAIN_KEY"]
+    if environ.get("AUDIT_ENCRYPTION_KEY"):
+        PersonalDataCipher(environ["AUDIT_ENCRYPTION_KEY"])
+        settings["AUDIT_ENCRYPTION_KEY"] = environ["AUDIT_ENCRYPTION_KEY"]
+    if environ.get("AUDIT_STUCK_AFTER"):
+        try:
+            settings["AUDIT_STUCK_AFTER"] = parse_duration(environ["AUDIT_STUCK_AFTER"])
+        except ValueError as exc:
+            raise ValueError(f"AUDIT_STUCK_AFTER: {exc}") from None
     return settings
 
 
