@@ -148,7 +148,7 @@ def test_gunicorn_serves_the_app_with_the_image_configuration(tmp_path: Path) ->
             try:
                 response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # the worker may still be booting
                 assert server.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert response.status_code == 200

@@ -41,11 +41,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     analytics_client.init_app(app)
     cli.init_app(app)
 
+    from webapp.audit.routes import bp as audit_bp
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
 
