@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
@@ -141,6 +141,12 @@ def select_replayable(
     if after_id is not None:
         query = query.where(AuditEntry.id > after_id)
     return query
+
+
+def count_replayable(selection: ReplaySelection, now: datetime, *, cap: int) -> Select[int]:
+    """How many entries a replay would select, counted up to `cap + 1` (enough to say "more than")."""
+    ids = select(AuditEntry.id).where(selection.condition(now)).limit(cap + 1).subquery()
+    return select(func.count()).select_from(ids)
 
 
 def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dict[str, Any]:
@@ -286,6 +292,7 @@ def replay(
     dry_run: bool = False,
     now: datetime | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    limit: int | None = None,
     on_candidate: Callable[[Candidate], None] | None = None,
 ) -> ReplayReport:
     """Re-send the selected entries through `client`, chunk by chunk, and report the outcomes.
@@ -297,6 +304,7 @@ def replay(
         dry_run: list what would be re-sent; claim and send nothing.
         now: the reference time for the stuck threshold; the current time by default.
         chunk_size: entries claimed, handed over and flushed at a time.
+        limit: select at most this many entries (the dashboard's bound per click); all by default.
         on_candidate: called with each selected entry once its chunk is done (progress output).
 
     Returns:
@@ -310,8 +318,9 @@ def replay(
     now = now or datetime.now(UTC)
     report = ReplayReport(dry_run=dry_run)
     after_id: int | None = None
-    while True:
-        query = select_replayable(selection, now, after_id=after_id).limit(chunk_size)
+    while limit is None or report.selected < limit:
+        size = chunk_size if limit is None else min(chunk_size, limit - report.selected)
+        query = select_replayable(selection, now, after_id=after_id).limit(size)
         with Session(store.engine) as session:
             entries = list(session.scalars(query))
         if not entries:
@@ -325,6 +334,7 @@ def replay(
                 report.outcomes[candidate.outcome] += 1
             if on_candidate is not None:
                 on_candidate(candidate)
+    return report
 
 
 def _handle_chunk(

@@ -292,3 +292,24 @@ def test_verify_command_speaks_json(runner: FlaskCliRunner, app: Any) -> None:
     body = json.loads(result.output)
     assert body["ok"] is False and [f["code"] for f in body["findings"]] == ["edited"]
     assert message_id in body["findings"][0]["message"]
+
+
+def test_the_entry_page_says_whether_the_entry_verifies(app: Any) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        first, second = _record(store, 2)
+    client = app.test_client()
+    page = client.get(f"/audit/entries/{first}").get_data(as_text=True)
+    assert '<span class="badge integrity-ok">verifies</span>' in page and "does not verify" not in page
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE audit_entries SET user_id = '99' WHERE message_id = :m"), {"m": first}
+        )
+    edited = client.get(f"/audit/entries/{first}").get_data(as_text=True)
+    assert '<span class="badge integrity-bad">does not verify</span>' in edited
+    assert "<li>Its content no longer matches its hash: it was changed after it was written.</li>" in edited
+    assert '<span class="badge integrity-ok">verifies</span>' in client.get(
+        f"/audit/entries/{second}"
+    ).get_data(as_text=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, func, select
 
 from analytics import AnalyticsClient
@@ -26,6 +27,7 @@ from analytics.replay import (
     ReplayError,
     ReplaySelection,
     _claim,
+    count_replayable,
     is_stuck,
     open_replay_client,
     parse_statuses,
@@ -236,6 +238,21 @@ def test_the_selection_narrows_by_status_time_and_filters(
     assert chosen(ReplaySelection(statuses=(AuditStatus.DROPPED,))) == []
 
 
+def test_a_limit_bounds_one_run_and_the_count_says_more(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    receipts = _send_failing(store, collector, 3)
+    now = datetime.now(UTC)
+    with store.engine.connect() as connection:
+        assert connection.scalar(count_replayable(ReplaySelection(), now, cap=5)) == 3
+        assert connection.scalar(count_replayable(ReplaySelection(), now, cap=1)) == 2  # "more than 1"
+    first = replay(store, replay_client, ReplaySelection(), limit=2, chunk_size=1)
+    assert (first.selected, first.delivered) == (2, 2)
+    assert [m["messageId"] for m in collector.received()] == [r.message_id for r in receipts[:2]]
+    rest = replay(store, replay_client, ReplaySelection(), limit=2)
+    assert (rest.selected, rest.delivered) == (1, 1)
+
+
 def test_a_claim_is_taken_once(store: AuditStore, collector: Collector) -> None:
     # Two replays racing for the same entries: the second claim finds them taken.
     receipts = _send_failing(store, collector, 2)
@@ -394,3 +411,114 @@ def test_configuration_reads_the_stuck_threshold_and_checks_the_encryption_key()
         from_environment({"AUDIT_STUCK_AFTER": "soon"})
     with pytest.raises(ValueError, match=r"^AUDIT_ENCRYPTION_KEY must be Fernet keys"):
         from_environment({"AUDIT_ENCRYPTION_KEY": "not-a-key"})
+
+
+# --- the dashboard: the re-send widget, its confirmation page, the entry's button ------------------
+
+
+def _csrf(client: FlaskClient, url: str) -> str:
+    # Every page's <body hx-headers> carries the token, forms or not.
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(url).get_data(as_text=True))
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_widget_counts_what_the_view_would_resend(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 2)
+    response = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="audit-replay"') and "<html" not in html
+    assert "Re-send 2 entries not delivered" in html
+    other_event = client.get(
+        "/audit/replay/?event=Cluster+Provisioning+Success", headers={"HX-Request": "true"}
+    )
+    assert "Nothing in this view needs re-sending." in other_event.get_data(as_text=True)
+    delivered_only = client.get("/audit/replay/?status=delivered", headers={"HX-Request": "true"})
+    assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
+
+
+def test_the_confirmation_page_previews_and_resends_as_the_clicker(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    receipts = _fail_in_app(app, collector, 2)
+    page = client.get("/audit/replay/?status=failed")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<title>Re-send undelivered entries · Audit log · event-catalog</title>" in html
+    assert "2 entries to re-send" in html and all(r.message_id in html for r in receipts)
+    token = _csrf(client, "/audit/replay/?status=failed")
+    response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"] == "/audit/replay/?status=failed"
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "re-sent 2 entries: 2 delivered; 0 skipped." in after and "Nothing to re-send" in after
+    assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        attempts = analytics_client.store().attempts(receipts[0].message_id)
+    assert (attempts[-1].outcome, attempts[-1].source, attempts[-1].actor) == (
+        "delivered",
+        "replay",
+        "anonymous@127.0.0.1",
+    )
+
+
+def test_an_htmx_post_answers_with_the_updated_widget(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    token = _csrf(client, "/audit/replay/")
+    response = client.post("/audit/replay/", headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="audit-replay"')
+    assert "re-sent 1 entries: 1 delivered; 0 skipped." in html
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    assert client.post("/audit/replay/").status_code == 400
+    assert collector.stats.requests == 0
+
+
+def test_the_entry_page_resends_that_entry_only(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    first, second = _fail_in_app(app, collector, 2)
+    page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)
+    action = f"/audit/replay/?message_id={first.message_id}&amp;status=failed"
+    assert f'action="{action}"' in page and "Re-send unchanged" in page
+    token = _csrf(client, f"/audit/entries/{first.message_id}")
+    response = client.post(action.replace("&amp;", "&"), data={"csrf_token": token})
+    assert response.status_code == 303
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "re-sent 1 entries: 1 delivered; 0 skipped." in after
+    assert f'href="/audit/entries/{first.message_id}">Back to the entry' in after
+    assert [m["messageId"] for m in collector.received()] == [first.message_id]
+    delivered_page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)
+    assert "Re-send unchanged" not in delivered_page
+    assert "Re-send unchanged" in client.get(f"/audit/entries/{second.message_id}").get_data(as_text=True)
+
+
+def test_without_a_write_key_the_dashboard_offers_no_resend(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    app.config["SEGMENT_WRITE_KEY"] = None
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Sending is disabled" in widget and "<button" not in widget
+    token = _csrf(client, "/audit/replay/")
+    assert client.post("/audit/replay/", data={"csrf_token": token}).status_code == 409
+    assert collector.stats.requests == 0
+
+
+def test_bad_filters_are_shown_next_to_the_view(client: FlaskClient) -> None:
+    response = client.get("/audit/replay/?project=twelve")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "<code>project</code>:" in html and "twelve" in html

@@ -45,9 +45,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
+    from webapp.replay.routes import bp as replay_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(replay_bp, url_prefix="/audit/replay")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
 
