@@ -178,6 +178,28 @@ def test_threads_recording_at_once_use_their_own_chains(engine: Engine) -> None:
     assert 1 <= len(report.heads) <= 4
 
 
+def test_a_forked_process_starts_its_own_chain(store: AuditStore) -> None:
+    import os
+
+    [parent_first] = _record(store)
+    pid = os.fork()
+    if pid == 0:  # the child, as a pre-forking server's worker would be
+        store.engine.dispose(close=False)  # never share the parent's connections
+        code = 1
+        try:
+            _record(store)
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    _record(store)
+    report = verify(store.engine, KEY)
+    assert report.ok and report.entries == 3 and len(report.heads) == 2
+    assert sorted(seq for seq, _ in report.heads.values()) == [1, 2]
+    assert report.heads[_entry(store, parent_first).writer_id][0] == 2
+
+
 def test_a_failed_insert_leaves_no_gap(store: AuditStore) -> None:
     message = build_message(CATALOG.event("ProjectCreate").example_spec())
     store.record(message, status=AuditStatus.PENDING, source="application")
