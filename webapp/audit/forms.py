@@ -102,3 +102,8 @@ class SearchForm:
     def url(self, endpoint: str = "audit.index", **overrides: Any) -> str:
         """A URL of this search (see `params`) at another endpoint or with other values."""
         return url_for(endpoint, **self.params(**overrides))
+
+    def canonical_url(self) -> str:
+        """This very search and page, without the empty parameters a submitted form carries."""
+        cursors = {name: self.args.get(name) or None for name in PAGE_PARAMS}
+        return self.url(**cursors)

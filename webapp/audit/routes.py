@@ -91,6 +91,9 @@ def index() -> ResponseReturnValue:
     status = 200 if form.valid else (_HTMX_INVALID_STATUS if htmx else 400)
     response = make_response(html, status)
     response.vary.add("HX-Request")
+    if htmx:
+        # The address bar shows the search, not every empty field of the form that asked for it.
+        response.headers["HX-Push-Url"] = form.canonical_url()
     return response
 
 
