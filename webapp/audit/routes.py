@@ -66,7 +66,7 @@ def audit_iso(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
-@bp.app_context_processor
+@bp.context_processor
 def audit_vocabulary() -> dict[str, object]:
     """The choices the audit templates offer and the stuck check their rows make."""
     stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
@@ -102,13 +102,11 @@ def tail() -> ResponseReturnValue:
     """The live-tail widget: entries newer than its cursor, added above the list out of band."""
     form = _form()
     now = datetime.now(UTC)
-    # Nothing new can match a range that has ended, nor a search that cannot run: stop polling.
-    if not form.valid or (
-        form.filters is not None and form.filters.until is not None and form.filters.until <= now
-    ):
+    filters = form.filters if form.valid else None
+    # Nothing new can match a search that cannot run, nor a range that has ended: stop polling.
+    if filters is None or (filters.until is not None and filters.until <= now):
         return "", _STOP_POLLING
-    assert form.filters is not None
-    rows = db.session.scalars(oldest_first_after(form.filters, form.after, limit=TAIL_BATCH)).all()
+    rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
     total = request.args.get("total", 0, type=int) + len(entries)
