@@ -111,6 +111,8 @@ def init(
         database_url: the audit database; falls back to `default_database_url()`.
         **options: `AnalyticsClient` options (`source`, `raise_errors`) and Segment client
             settings; `mask_personal_data` (default from `AUDIT_MASK_PERSONAL_DATA`, true).
+            The audit store also reads `AUDIT_MASK_KEY`, `AUDIT_CHAIN_KEY` and
+            `AUDIT_ENCRYPTION_KEY` from the environment.
 
     Returns:
         The client, also installed as the module default (a previous default is shut down). The
@@ -118,6 +120,7 @@ def init(
 
     Raises:
         SchemaError: the audit database is not migrated to this library's revision.
+        ValueError: `AUDIT_ENCRYPTION_KEY` is not a valid key.
     """
     global _default
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
@@ -126,6 +129,8 @@ def init(
         create_audit_engine(database_url or default_database_url()),
         mask_personal_data=env_flag("AUDIT_MASK_PERSONAL_DATA", True) if mask is None else bool(mask),
         mask_key=os.environ.get("AUDIT_MASK_KEY", "event-catalog").encode(),
+        chain_key=os.environ.get("AUDIT_CHAIN_KEY", "event-catalog").encode(),
+        encryption_key=os.environ.get("AUDIT_ENCRYPTION_KEY"),
     )
     store.check_schema()
     record_version_safely(store.engine, CATALOG)

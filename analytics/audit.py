@@ -11,12 +11,15 @@ keeps the schema bundle of every catalog version a process has run with, so that
 changed can be shown long after the code moved on (`analytics.versions`). Entries of type
 `action` (`analytics.actions`) record what a person did — a sign-in failure, a role change — with
 status `recorded`: they are never sent anywhere.
+
+
+Every entry is also a link in its writer's hash chain (`analytics.chain`), which
+`analytics.integrity` checks; the log's own actions (a retention purge) are entries too, with a type
+and source of their own, so that nothing happens to the log without leaving a trace in it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import sqlite3
 from collections.abc import Collection, Iterable
@@ -37,6 +40,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     insert,
@@ -47,11 +51,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 
+from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
+from analytics.personal_data import PersonalDataCipher
+from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0005_users"
+SCHEMA_REVISION = "0006_audit_integrity"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -90,6 +97,7 @@ class AuditStatus(StrEnum):
     DROPPED = "dropped"
     DISABLED = "disabled"
     RECORDED = "recorded"
+    """Not a message: a record of the log's own maintenance (a purge), complete."""
 
 
 class Source(StrEnum):
@@ -99,6 +107,15 @@ class Source(StrEnum):
     TESTER = "tester"
     REPLAY = "replay"
     DASHBOARD = "dashboard"
+    RETENTION = "retention"
+    """The retention command's record of what it purged (entry type `purge`)."""
+
+
+MESSAGE_TYPES = ("track", "identify")
+"""Entry types that are Segment messages; other types record the log's own actions."""
+
+PURGE_TYPE = "purge"
+"""The entry type of a retention purge's record (source `retention`, status `recorded`)."""
 
 
 class AuditEntry(Base):
@@ -111,10 +128,15 @@ class AuditEntry(Base):
         payload: the whole message, personal data masked unless configured otherwise.
         destination: where a tester send went, as `name:key-fingerprint` (never the key itself);
             None for the application's own client.
+        encrypted_personal_data: the masked values in clear, encrypted (`analytics.personal_data`),
+            so that replay can send the real values; None without `AUDIT_ENCRYPTION_KEY`.
+        writer_id, seq, prev_hash, entry_hash: the entry's link in its writer's hash chain
+            (`analytics.chain`).
     """
 
     __tablename__ = "audit_entries"
     __table_args__ = (
+        UniqueConstraint("writer_id", "seq"),
         Index("ix_audit_entries_recorded_at_id", "recorded_at", "id"),
         Index("ix_audit_entries_event_recorded_at", "event", "recorded_at"),
         # The catalog's activity figures count application traffic only (not tester sends).
@@ -124,6 +146,9 @@ class AuditEntry(Base):
         Index("ix_audit_entries_project_id_recorded_at", "project_id", "recorded_at"),
         Index("ix_audit_entries_cluster_id_recorded_at", "cluster_id", "recorded_at"),
         Index("ix_audit_entries_source_recorded_at", "source", "recorded_at"),
+        Index("ix_audit_entries_type_recorded_at", "type", "recorded_at"),
+        Index("ix_audit_entries_actor_recorded_at", "actor", "recorded_at"),
+        Index("ix_audit_entries_catalog_version_recorded_at", "catalog_version", "recorded_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -144,6 +169,11 @@ class AuditEntry(Base):
     http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]]
+    encrypted_personal_data: Mapped[str | None] = mapped_column(Text)
+    writer_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
 
 
 class DeliveryAttempt(Base):
@@ -151,6 +181,10 @@ class DeliveryAttempt(Base):
 
     Keyed by `message_id` rather than a foreign key to the entry's row id, so the two tables can
     later be partitioned or distributed independently (issue notes in README "Growing").
+
+    Attributes:
+        source: the path that made the attempt (`replay` for a re-send); None on older rows.
+        actor: who started it, for person-initiated attempts (a replay).
     """
 
     __tablename__ = "delivery_attempts"
@@ -162,6 +196,36 @@ class DeliveryAttempt(Base):
     http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
     latency_ms: Mapped[float | None] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(255))
+
+
+class AuditCheckpoint(Base):
+    """Where a purge cut a writer's chain: the hash of the last entry it deleted before a kept one.
+
+    The entry after a purged stretch still names that hash as its predecessor, so with this row
+    the chain verifies across the hole; without it the hole reads as a deletion. Each row is keyed
+    with the chain key too, so a checkpoint cannot be forged to cover a deletion, and names the
+    purge entry that created it.
+
+    Attributes:
+        writer_id: the chain.
+        seq: the sequence number of the last purged entry before the kept part.
+        entry_hash: that entry's hash.
+        purge_message_id: the purge's own audit entry.
+        checkpoint_hash: HMAC over the four fields above (`analytics.chain.checkpoint_hash`).
+    """
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (Index("ix_audit_checkpoints_writer_id_seq", "writer_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    writer_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    purge_message_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    checkpoint_hash: Mapped[str] = mapped_column(String(64))
 
 
 class CatalogVersion(Base):
@@ -221,17 +285,13 @@ def schema_revision(engine: Engine) -> str | None:
         return revision
 
 
-def mask_value(value: Any, key: bytes) -> str:
-    """A keyed fingerprint of a personal value: not reversible, yet the same value masks the same.
-
-    That lets a reviewer check "did we send this email?" by masking the email they have.
-    """
-    digest = hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:16]
-    return f"masked:{digest}"
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps a time's wall clock and drops its offset: store every time in UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _as_int(value: Any) -> int | None:
@@ -241,18 +301,39 @@ def _as_int(value: Any) -> int | None:
 class AuditStore:
     """Writes and reads the audit log.
 
+    Each store is a set of writers (`analytics.chain.WriterPool`): the chains it extends live in
+    its memory, so keep one store per process rather than one per call.
+
     Args:
         engine: the audit database.
         mask_personal_data: store personal-data values masked (the default) rather than in clear.
         mask_key: the key of the masking fingerprint; set it per deployment.
+        chain_key: the key of the entries' chain hashes (`AUDIT_CHAIN_KEY`); set a secret per
+            deployment, the same on every host, and keep it out of the database.
+        encryption_key: `AUDIT_ENCRYPTION_KEY`; when set, masked values are also kept encrypted so
+            that replay can send them (`analytics.personal_data`).
+        max_writers: how many chains this store extends at once (threads recording in parallel).
+
+    Raises:
+        ValueError: `encryption_key` is not a valid key.
     """
 
     def __init__(
-        self, engine: Engine, *, mask_personal_data: bool = True, mask_key: bytes = b"event-catalog"
+        self,
+        engine: Engine,
+        *,
+        mask_personal_data: bool = True,
+        mask_key: bytes = b"event-catalog",
+        chain_key: bytes = b"event-catalog",
+        encryption_key: str | None = None,
+        max_writers: int = DEFAULT_MAX_WRITERS,
     ) -> None:
         self.engine = engine
         self.mask_personal_data = mask_personal_data
         self.mask_key = mask_key
+        self.chain_key = chain_key
+        self.cipher = PersonalDataCipher.from_setting(encryption_key)
+        self.writers = WriterPool(max_writers)
 
     def check_schema(self) -> None:
         """Refuse a database that is not at this library's schema revision.
@@ -284,6 +365,14 @@ class AuditStore:
         }
         return {**message, section: masked}
 
+    def _sealed(self, message: dict[str, Any], personal_data_keys: Collection[str]) -> str | None:
+        """The personal-data values that masking hides, encrypted for replay; None if none or no key."""
+        if self.cipher is None or not self.mask_personal_data or not personal_data_keys:
+            return None
+        values = message.get("properties" if message.get("type") == "track" else "traits") or {}
+        originals = {key: values[key] for key in personal_data_keys if key in values}
+        return self.cipher.seal(originals) if originals else None
+
     def record(
         self,
         message: dict[str, Any],
@@ -295,33 +384,38 @@ class AuditStore:
         personal_data_keys: Collection[str] = (),
         destination: str | None = None,
     ) -> None:
-        """Write a new entry for a message, in its own transaction.
+        """Write a new entry for a message, in its own transaction: one INSERT, chained.
+
+        The writer is held across the insert (the next entry's hash depends on this one), so
+        concurrent threads use different writers of the pool rather than queueing on one.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database refused it (the caller must not send).
         """
         properties = message.get("properties") or {}
-        now = _now()
         row = {
             "message_id": message["messageId"],
-            "recorded_at": now,
-            "timestamp": datetime.fromisoformat(message["timestamp"]),
+            "timestamp": _utc(datetime.fromisoformat(message["timestamp"])),
             "type": message["type"],
             "event": message.get("event"),
             "user_id": message.get("userId"),
             "project_id": _as_int(properties.get("proj_id")),
             "cluster_id": _as_int(properties.get("cluster_id")),
             "status": str(status),
-            "status_changed_at": now,
             "source": str(source),
             "actor": actor,
             "destination": destination,
             "catalog_version": (message.get("context", {}).get("eventCatalog") or {}).get("version"),
             "error": error,
             "payload": self.stored_form(message, personal_data_keys),
+            "encrypted_personal_data": self._sealed(message, personal_data_keys),
         }
-        with self.engine.begin() as connection:
-            connection.execute(insert(AuditEntry), [row])
+        with self.writers.writer() as writer:
+            row["recorded_at"] = row["status_changed_at"] = writer.stamp(_now())
+            row.update(writer.link(self.chain_key, row))
+            with self.engine.begin() as connection:
+                connection.execute(insert(AuditEntry), [row])
+            writer.advance(row)
 
     def record_outcome(
         self,
@@ -331,11 +425,22 @@ class AuditStore:
         http_status: int | None = None,
         error: str | None = None,
         latency_ms: float | None = None,
+        source: Source | str | None = None,
+        actor: str | None = None,
     ) -> None:
         """Record what happened to a batch: the entries' new status and one attempt each.
 
         A `delivered` entry never goes back: a late failure report for a message that was
         delivered by another path (a replay, a retry) is kept as an attempt only.
+
+        Args:
+            message_ids: the batch's messages.
+            status: the outcome.
+            http_status: the endpoint's answer, if it answered.
+            error: why it failed or was dropped.
+            latency_ms: how long the request took.
+            source: the path that made the attempt (`replay` for a re-send).
+            actor: who started it, for person-initiated attempts.
         """
         ids = list(message_ids)
         if not ids:
@@ -349,6 +454,8 @@ class AuditStore:
                 "http_status": http_status,
                 "error": error,
                 "latency_ms": latency_ms,
+                "source": None if source is None else str(source),
+                "actor": actor,
             }
             for message_id in ids
         ]

@@ -124,9 +124,12 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         **kwargs: the `Consumer` keyword arguments.
     """
 
-    def __init__(self, store: AuditStore, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, store: AuditStore, *args: Any, attribution: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.store = store
+        self.attribution = attribution or {}
 
     def request(self, batch: list[dict[str, Any]]) -> Any:
         """Send the batch through the parent's retries, then record it as delivered."""
@@ -143,7 +146,12 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         DELIVERY_SECONDS.labels(outcome="delivered").observe(time.perf_counter() - started)
         latency_ms = (time.perf_counter() - started) * 1000
         record_outcome_safely(
-            self.store, batch, AuditStatus.DELIVERED, http_status=response.status_code, latency_ms=latency_ms
+            self.store,
+            batch,
+            AuditStatus.DELIVERED,
+            http_status=response.status_code,
+            latency_ms=latency_ms,
+            **self.attribution,
         )
         return response
 
@@ -155,7 +163,10 @@ class AnalyticsClient:
         write_key: the Segment write key; None disables sending (messages are audited `disabled`).
         store: the audit log.
         host: the tracking API to send to (Segment's own when None).
-        source: the sending path recorded with every message (`application`, `tester`, `replay`).
+        source: the sending path recorded with every message (`application`, `tester`, `replay`)
+            and with every delivery attempt.
+        actor: who runs this client, recorded with each delivery attempt it makes (the person who
+            started a replay); None for the application's own client.
         raise_errors: raise `AnalyticsError`s instead of returning them in the receipt.
         destination: recorded with every message, for clients that send to one named destination
             (the tester's); a name and a key fingerprint, never the key.
@@ -170,6 +181,7 @@ class AnalyticsClient:
         store: AuditStore,
         host: str | None = None,
         source: Source = Source.APPLICATION,
+        actor: str | None = None,
         raise_errors: bool = False,
         destination: str | None = None,
         **segment_options: Any,
@@ -178,6 +190,8 @@ class AnalyticsClient:
         self.destination = destination
         self.host = host
         self.source = source
+        self.actor = actor
+        self._attribution: dict[str, Any] = {"source": source, "actor": actor}
         self.raise_errors = raise_errors
         self._user_on_error = segment_options.pop("on_error", None)
         self._warned_disabled = False
@@ -220,6 +234,7 @@ class AnalyticsClient:
                 host=host,
                 on_error=self._on_error,
                 oauth_manager=client.oauth_manager,
+                attribution=self._attribution,
                 **settings,
             )
             for _ in range(threads)
@@ -233,7 +248,9 @@ class AnalyticsClient:
         """Record a batch the Segment client gave up on, then call the caller's own handler."""
         status, http_status, text = describe_failure(error)
         log.warning("Segment gave up on %s messages (%s): %s", len(batch), status, text)
-        record_outcome_safely(self.store, batch, status, http_status=http_status, error=text)
+        record_outcome_safely(
+            self.store, batch, status, http_status=http_status, error=text, **self._attribution
+        )
         if self._user_on_error is not None:
             self._user_on_error(error, batch)
 
@@ -298,6 +315,25 @@ class AnalyticsClient:
             return self._receipt(message, AuditStatus.DISABLED)
         return self._hand_off(self.segment, message)
 
+    def resend(self, message: dict[str, Any]) -> Receipt:
+        """Hand a message the audit log already holds to the Segment client again, unchanged.
+
+        Same `messageId` and timestamp, so Segment de-duplicates it if an earlier send did arrive.
+        No entry is written: the outcome is recorded against the original entry, as an attempt
+        carrying this client's source and actor. `analytics.replay` is what picks the messages
+        and restores their personal data; this is only the hand-over.
+
+        Args:
+            message: the message as it was first sent (personal data in clear).
+
+        Returns:
+            The receipt: `pending` once queued (the consumer records the outcome), or the outcome
+            itself in sync mode or when the Segment client refused it.
+        """
+        if self.segment is None:
+            return self._receipt(message, None, AnalyticsError("no Segment write key: nothing is re-sent"))
+        return self._hand_off(self.segment, message)
+
     def _hand_off(self, segment: SegmentClient, message: dict[str, Any]) -> Receipt:
         started = time.perf_counter()
         try:
@@ -307,7 +343,9 @@ class AnalyticsClient:
         except (APIError, requests.RequestException) as exc:
             # Only sync_mode posts inside enqueue, so only it raises delivery errors here.
             status, http_status, text = describe_failure(exc)
-            record_outcome_safely(self.store, [message], status, http_status=http_status, error=text)
+            record_outcome_safely(
+                self.store, [message], status, http_status=http_status, error=text, **self._attribution
+            )
             return self._receipt(message, status, DeliveryError(text, http_status))
         QUEUE_DEPTH.set(segment.queue.qsize())
         if not accepted:
@@ -315,7 +353,12 @@ class AnalyticsClient:
         if segment.sync_mode:
             latency_ms = (time.perf_counter() - started) * 1000
             record_outcome_safely(
-                self.store, [message], AuditStatus.DELIVERED, http_status=200, latency_ms=latency_ms
+                self.store,
+                [message],
+                AuditStatus.DELIVERED,
+                http_status=200,
+                latency_ms=latency_ms,
+                **self._attribution,
             )
             return self._receipt(message, AuditStatus.DELIVERED)
         return self._receipt(message, AuditStatus.PENDING)
@@ -347,7 +390,7 @@ class AnalyticsClient:
     def _drop(self, message: dict[str, Any], code: str, reason: str) -> Receipt:
         log.warning("message %s dropped: %s", message["messageId"], reason)
         ENQUEUE_FAILURES.labels(reason=code).inc()
-        record_outcome_safely(self.store, [message], AuditStatus.DROPPED, error=reason)
+        record_outcome_safely(self.store, [message], AuditStatus.DROPPED, error=reason, **self._attribution)
         return self._receipt(message, AuditStatus.DROPPED, EnqueueError(reason))
 
     def _receipt(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -24,3 +24,30 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     except OverflowError:
         raise ValueError(f"{text!r} is too long a duration") from None
+
+
+def parse_instant(text: str, now: datetime | None = None) -> datetime:
+    """Parse an ISO 8601 instant (naive means UTC) or a duration meaning "that long before now".
+
+    Args:
+        text: e.g. `2026-03-01T14:00`, `2026-03-01T14:00:00+02:00` or `24h`.
+        now: the reference for the relative form; the current time by default.
+
+    Returns:
+        An aware UTC datetime.
+
+    Raises:
+        ValueError: neither form, in one line that says which forms are accepted.
+    """
+    if _DURATION.match(text):
+        return (now or datetime.now(UTC)) - parse_duration(text)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: use ISO 8601 like 2026-03-01T14:00 (UTC unless an offset is "
+            "given) or a duration ago like 24h or 7d"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)

@@ -49,6 +49,12 @@ EXPECTED: dict[str, Role | None] = {
     "tester.delete_preset": Role.ENGINEER,
     "tester_api.list_destinations": Role.ENGINEER,
     "tester_api.send_json": Role.ENGINEER,
+    "audit.index": Role.VIEWER,
+    "audit.tail": Role.VIEWER,
+    "audit.entry": Role.VIEWER,
+    "audit.export": Role.VIEWER,
+    "replay.preview": Role.ENGINEER,
+    "replay.run": Role.ENGINEER,
     "auth.users": Role.ADMIN,
     "auth.add_user": Role.ADMIN,
     "auth.change_role": Role.ADMIN,
@@ -63,6 +69,7 @@ ARGUMENT_VALUES: dict[str, object] = {
     "name": "RegisterIdentify",
     "message_id": "00000000-0000-0000-0000-000000000000",
     "preset_id": 1,
+    "extension": "csv",
 }
 
 IDENTITIES: list[Role | None] = [None, Role.VIEWER, Role.ENGINEER, Role.ADMIN]

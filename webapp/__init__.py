@@ -52,15 +52,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from webapp.api.routes import bp as api_bp
     from webapp.api.routes import open_to_anyone
+    from webapp.audit.routes import bp as audit_bp
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
     from webapp.health.routes import bp as health_bp
+    from webapp.replay.routes import bp as replay_bp
     from webapp.tester.api import bp as tester_api_bp
     from webapp.tester.routes import bp as tester_bp
 
     app.register_blueprint(catalog_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
     open_to_anyone(app)
+    app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(replay_bp, url_prefix="/audit/replay")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(tester_bp, url_prefix="/tester")

@@ -6,25 +6,33 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
+import socket
+import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.audit import AuditStore
 from analytics.bundles import CURRENT, BundleError, load_bundle
 from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths
 from analytics.diff import diff_bundles
 from analytics.drift import drift
-from analytics.durations import parse_duration
+from analytics.durations import parse_duration, parse_instant
+from analytics.errors import AnalyticsError
 from analytics.events import SegmentEvent
+from analytics.export import Export, ExportFormat
 from analytics.exports import FORMATS
 from analytics.lint import lint
+from analytics.queries import FILTER_PARAMS, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
@@ -203,6 +211,234 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
         raise SystemExit(1)
 
 
+def cli_actor() -> str:
+    """Who runs a command, for the audit log: the login name at this host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        # A container user without a passwd entry.
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()} (cli)"
+
+
+def _duration_option(name: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except (ValueError, OverflowError) as exc:
+        fail(f"{name}: {exc}")
+
+
+def _audit_store() -> AuditStore:
+    """The app's audit store, refused with one line when the database is not at our schema."""
+    from webapp.extensions import analytics_client
+
+    store = analytics_client.store()
+    try:
+        store.check_schema()
+    except AnalyticsError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    return store
+
+
+# --- delivery follow-up and integrity (issue 6): replay, audit verify, audit purge -------------
+
+
+@click.command("replay")
+@click.option(
+    "--status",
+    "statuses",
+    default="failed,pending,dropped",
+    show_default=True,
+    help="Statuses to re-send (failed, pending, dropped, disabled); pending only once stuck.",
+)
+@click.option(
+    "--since", help="Only entries recorded since: ISO 8601 (UTC unless an offset) or a duration ago."
+)
+@click.option("--until", help="Only entries recorded before this time (same forms).")
+@click.option(
+    "--stuck-after",
+    help="Treat pending entries older than this as stuck (default $AUDIT_STUCK_AFTER or 1h).",
+)
+@click.option("--dry-run", is_flag=True, help="List what would be re-sent; claim and send nothing.")
+@with_appcontext
+def replay_command(
+    statuses: str, since: str | None, until: str | None, stuck_after: str | None, dry_run: bool
+) -> None:
+    """Re-send entries that were not delivered, with their original messageId and timestamp.
+
+    Segment de-duplicates by messageId, so what did arrive before is not counted twice. Each attempt
+    is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
+    or is still not delivered (each is listed), 0 otherwise.
+    """
+    from analytics.replay import Candidate, ReplayError, ReplaySelection, open_replay_client, parse_statuses
+    from analytics.replay import replay as run_replay
+
+    try:
+        selection = ReplaySelection(
+            statuses=parse_statuses(statuses),
+            since=parse_instant(since) if since else None,
+            until=parse_instant(until) if until else None,
+            stuck_after=(
+                _duration_option("--stuck-after", stuck_after)
+                if stuck_after
+                else current_app.config["AUDIT_STUCK_AFTER"]
+            ),
+        )
+    except ValueError as exc:
+        fail(str(exc))
+
+    def show(candidate: Candidate) -> None:
+        if dry_run or candidate.skip_reason or candidate.outcome != "delivered":
+            click.echo(candidate.line())
+
+    store = _audit_store()
+    client = None
+    try:
+        if not dry_run:
+            client = open_replay_client(
+                store,
+                current_app.config["SEGMENT_WRITE_KEY"],
+                current_app.config["SEGMENT_HOST"],
+                actor=cli_actor(),
+            )
+        report = run_replay(store, client, selection, dry_run=dry_run, on_candidate=show)
+    except ReplayError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    finally:
+        if client is not None:
+            client.shutdown()
+    click.echo(report.summary())
+    if not dry_run and report.selected and not report.ok:
+        raise SystemExit(1)
+
+
+audit = click.Group("audit", help="Review, verify and purge the audit log.")
+
+
+@audit.command("verify")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([f.value for f in ReportFormat]),
+    default=ReportFormat.TEXT.value,
+    show_default=True,
+    help="text: one line per finding; json: for tools; markdown: a pull-request comment.",
+)
+@click.option(
+    "--heads", is_flag=True, help="Also print each writer's last entry (seq and hash), to keep elsewhere."
+)
+@with_appcontext
+def audit_verify_command(fmt: str, heads: bool) -> None:
+    """Check every entry's hash chain; exit 1 listing each gap, edit or deletion with its entries.
+
+    Needs the AUDIT_CHAIN_KEY the entries were written with.
+    """
+    from analytics.integrity import verify
+
+    store = _audit_store()
+    try:
+        report = verify(store.engine, store.chain_key)
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
+    output = render("Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary())
+    click.echo(output, nl=False)
+    if fmt == ReportFormat.TEXT:
+        click.echo(report.summary())
+    if heads:
+        for writer_id, (seq, head) in sorted(report.heads.items()):
+            click.echo(f"head {writer_id} {seq} {head}")
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@audit.command("purge")
+@click.option("--older-than", required=True, help="Delete entries recorded longer ago than this (e.g. 90d).")
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@with_appcontext
+def audit_purge_command(older_than: str, dry_run: bool) -> None:
+    """Delete old entries and their attempts in batches; the purge is recorded as an entry of its own.
+
+    Checkpoints keep `audit verify` green across what was deleted. Purge records are never purged.
+    """
+    from analytics.retention import purge
+
+    period = _duration_option("--older-than", older_than)
+    store = _audit_store()
+    try:
+        report = purge(store, period, actor=cli_actor(), dry_run=dry_run)
+    except OverflowError:
+        fail(f"--older-than: {older_than!r} reaches back before year 1")
+    except SQLAlchemyError as exc:
+        fail(f"cannot purge the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+    click.echo(report.summary())
+
+
+# --- audit review (issue 6): audit export ----------------------------------------------------------
+
+
+# Each filter option arrives under the dashboard's query-string name for the same filter.
+@audit.command("export")
+@click.option("--since", help="Recorded at or after: ISO 8601 (UTC unless an offset) or a duration ago.")
+@click.option("--until", help="Recorded before this time (same forms).")
+@click.option("--range", "range", metavar="15m|1h|24h|7d", help="Recorded within this long before now.")
+@click.option("--event", help="The event string, e.g. 'Cluster Provisioning Success'.")
+@click.option("--type", "type", metavar="TYPE", help="track, identify or purge.")
+@click.option("--status", help="Statuses, comma-separated (e.g. failed,pending).")
+@click.option("--source", help="application, tester, replay or retention.")
+@click.option("--actor", help="Who sent it (tester and replay sends).")
+@click.option("--user-id", help="The message's userId.")
+@click.option("--project", help="The project id (proj_id).")
+@click.option("--cluster", help="The cluster id.")
+@click.option("--message-id", help="One message id.")
+@click.option("--version", help="The catalog version that built the messages.")
+@click.option("--prop", metavar="KEY=VALUE", help="A property (or trait) value; personal data matches too.")
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice([str(f) for f in ExportFormat]),
+    default=str(ExportFormat.CSV),
+    show_default=True,
+    help="csv: one row per entry, the message as JSON in the last column; ndjson: one object per line.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file (complete or not at all) instead of standard output.",
+)
+@with_appcontext
+def audit_export_command(export_format: str, output: Path | None, **options: str | None) -> None:
+    """Export the audit entries that match the filters, newest first, as CSV or NDJSON.
+
+    The same filters as the dashboard's audit search; streamed, so any size exports in constant
+    memory. With -o, prints how many entries were written.
+    """
+    from webapp.extensions import db
+
+    params = {name: options.get(name) or "" for name in FILTER_PARAMS}
+    mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
+    try:
+        filters = parse_filters(params, mask_key=mask_key)
+    except FilterError as exc:
+        fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
+    export = Export(db.engine, filters, ExportFormat(export_format))
+    try:
+        if output is None:
+            export.write_to(sys.stdout)
+        else:
+            rows = export.save(output)
+            click.echo(f"exported {rows} entries to {output}", err=True)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror or exc}")
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+
+
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     from webapp.auth.cli import users_command
@@ -215,6 +451,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(export_command)
     app.cli.add_command(send_command)
     app.cli.add_command(users_command)
+    app.cli.add_command(replay_command)
+    app.cli.add_command(audit)
 
 
 def _create_app() -> Flask:

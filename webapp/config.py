@@ -20,6 +20,8 @@ from sqlalchemy.exc import ArgumentError
 from analytics import parse_flag
 from analytics.audit import normalise_database_url
 from analytics.durations import parse_duration
+from analytics.personal_data import PersonalDataCipher
+from analytics.replay import DEFAULT_STUCK_AFTER
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
 from webapp.tester.destinations import parse_destinations
@@ -74,6 +76,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "TESTER_LIMIT_PER_PERSON": "30 per minute",
         "TESTER_LIMIT_PER_ADDRESS": "120 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
+        "AUDIT_CHAIN_KEY": "event-catalog",
+        "AUDIT_ENCRYPTION_KEY": None,
+        "AUDIT_STUCK_AFTER": DEFAULT_STUCK_AFTER,
     }
 
 
@@ -193,6 +198,9 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     for limit in RATE_LIMITS:
         read.take(limit, limit, _rate_limit)
     read.take("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _storage_uri)
+    read.take("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY")
+    read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", _encryption_key)
+    read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
     if read.problems:
         raise ConfigurationError(read.problems)
     return read.settings
@@ -233,6 +241,12 @@ def finalise(config: dict[str, Any]) -> None:
         raise ConfigurationError(problems)
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
+
+
+def _encryption_key(raw: str) -> str:
+    """Check the Fernet key(s) now, so a typo stops the start rather than the first replay."""
+    PersonalDataCipher(raw)
+    return raw
 
 
 def current_environment() -> dict[str, Any]:

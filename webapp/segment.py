@@ -18,23 +18,39 @@ class AnalyticsExtension:
     """Holds one `AnalyticsClient` per app, built from its configuration on first use."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: `client` builds the store while holding it.
+        self._lock = threading.RLock()
 
     def init_app(self, app: Flask) -> None:
         """Register the extension; nothing is connected until `client` is first read."""
-        app.extensions["analytics"] = {"client": None}
+        app.extensions["analytics"] = {"client": None, "store": None}
 
     def store(self, app: Flask | None = None) -> AuditStore:
-        """An audit store over the app's database engine."""
+        """The app's audit store over its database engine, created on first use.
+
+        One per app and process: the store keeps its writers' chain heads in memory, and a store
+        per call would start a new chain for every entry.
+        """
+        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+        state: dict[str, Any] = app.extensions["analytics"]
+        with self._lock:
+            if state["store"] is None:
+                state["store"] = self._new_store(app)
+            store: AuditStore = state["store"]
+            return store
+
+    @staticmethod
+    def _new_store(app: Flask) -> AuditStore:
         from webapp.extensions import db
 
-        app = app or current_app._get_current_object()  # type: ignore[attr-defined]
         with app.app_context():
             engine = db.engine
         return AuditStore(
             engine,
             mask_personal_data=app.config["AUDIT_MASK_PERSONAL_DATA"],
             mask_key=str(app.config["AUDIT_MASK_KEY"]).encode(),
+            chain_key=str(app.config["AUDIT_CHAIN_KEY"]).encode(),
+            encryption_key=app.config["AUDIT_ENCRYPTION_KEY"],
         )
 
     @property

@@ -1,0 +1,131 @@
+"""Payload drift of one audit entry: whether the stored message would still be valid today.
+
+Specs change: a property is added, renamed, made required or narrowed. A message in the audit log
+was valid when its catalog version built it; re-validating its payload against today's spec says
+whether downstream consumers written against today's schema can read it, and how it differs.
+
+Personal-data values are stored masked (`masked:<hex>`). A masked value of a string property is
+what the log keeps on purpose, not drift, so validation errors on such values are not reported.
+
+(`event-catalog drift` looks at the whole log at once; this module explains one entry in full, for
+the audit entry page.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from analytics.catalog import CATALOG, AnySpec, Catalog, SpecInfo
+from analytics.messages import CONTEXT_KEY, payload_of
+
+_MASKED = re.compile(r"masked:[0-9a-f]+")
+
+# pydantic's error types that deserve words a reviewer reads without knowing pydantic.
+_PROBLEMS = {
+    "missing": "required today, absent from the stored message",
+    "extra_forbidden": "not a property of this event today",
+}
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a stored payload fails today's schema.
+
+    Attributes:
+        field: the property (dotted for nested values, empty for the payload as a whole).
+        problem: what is wrong, in words.
+        stored: the stored value, or None when the property is absent (`missing` tells which).
+        missing: whether the property is absent from the stored payload.
+    """
+
+    field: str
+    problem: str
+    stored: Any = None
+    missing: bool = False
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How a stored message compares with today's catalog.
+
+    Attributes:
+        spec: today's catalog entry for the message, or None when the catalog no longer has one.
+        differences: what fails today's schema; empty when the payload still validates.
+    """
+
+    spec: SpecInfo | None
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def validates(self) -> bool:
+        """Whether the stored payload is valid against today's schema."""
+        return self.spec is not None and not self.differences
+
+
+def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | None:
+    """Today's catalog entry for a stored message: by event string, else by the spec that built it."""
+    if message.get("type") == "track" and message.get("event") in catalog.events:
+        return catalog.events[message["event"]]
+    built_by = ((message.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec")
+    lookups = {"track": catalog.event, "identify": catalog.identifier}
+    lookup = lookups.get(str(message.get("type")))
+    if lookup is None or not isinstance(built_by, str):
+        return None
+    try:
+        return lookup(built_by)
+    except KeyError:
+        return None
+
+
+@cache
+def _payload_model(spec: AnySpec) -> type[BaseModel]:
+    # Specs build their payload model on every call; a detail page validates one per request.
+    return spec.payload_model()
+
+
+def _is_kept_mask(info: SpecInfo, name: str, value: Any) -> bool:
+    """A masked value of a personal-data string property: stored that way on purpose."""
+    if not isinstance(value, str) or not _MASKED.fullmatch(value):
+        return False
+    return any(p.name == name and p.personal_data and p.type == "string" for p in info.properties)
+
+
+def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
+    """Validate a stored message's `properties` (or `traits`) against today's spec.
+
+    Validation is JSON-mode, as if the payload arrived over the wire today.
+
+    Args:
+        message: the stored message (`AuditEntry.payload`).
+        catalog: today's catalog; the shipped one by default.
+    """
+    info = spec_of(message, catalog)
+    if info is None:
+        return Drift(None)
+    payload = payload_of(message)
+    try:
+        _payload_model(info.spec).model_validate_json(json.dumps(payload))
+    except ValidationError as exc:
+        differences = []
+        for error in exc.errors():
+            location = [str(part) for part in error["loc"]]
+            name = location[0] if location else ""
+            if name and _is_kept_mask(info, name, payload.get(name)):
+                continue
+            missing = error["type"] == "missing"
+            differences.append(
+                Difference(
+                    field=".".join(location),
+                    problem=_PROBLEMS.get(error["type"], error["msg"]),
+                    stored=None if missing else error.get("input"),
+                    missing=missing,
+                )
+            )
+        return Drift(info, tuple(differences))
+    return Drift(info)

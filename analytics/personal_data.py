@@ -1,0 +1,90 @@
+"""Personal data in the audit log: masked for reading, optionally sealed for re-sending.
+
+The audit payload keeps personal-data values as a keyed fingerprint (`masked:<hex>`): reviewers can
+check "did we send this email?" without the log holding the email. A fingerprint cannot be turned
+back into the value, so a replay could only send the mask, which would overwrite the person's real
+traits in Segment. When `AUDIT_ENCRYPTION_KEY` is set, the original values are also kept encrypted
+(Fernet: AES-128-CBC + HMAC-SHA256) in a column of their own, which only `replay` opens. Without
+a key, entries whose payload holds masks are skipped by replay with that reason.
+
+The setting takes one key or several separated by commas: the first encrypts, all decrypt, so a key
+can be rotated without losing what older keys sealed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+MASK_PREFIX = "masked:"
+_MASK = re.compile(r"masked:[0-9a-f]{16}")
+
+
+def mask_value(value: Any, key: bytes) -> str:
+    """A keyed fingerprint of a personal value: not reversible, yet the same value masks the same.
+
+    That lets a reviewer check "did we send this email?" by masking the email they have.
+    """
+    digest = hmac.new(key, str(value).encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{MASK_PREFIX}{digest}"
+
+
+def masked_keys(values: Mapping[str, Any]) -> list[str]:
+    """The keys whose value is a mask rather than the value itself."""
+    return sorted(key for key, value in values.items() if isinstance(value, str) and _MASK.fullmatch(value))
+
+
+class SealError(Exception):
+    """Sealed personal data cannot be opened with the configured keys."""
+
+
+class PersonalDataCipher:
+    """Seals and opens the original personal-data values of an entry.
+
+    Args:
+        setting: `AUDIT_ENCRYPTION_KEY`: one Fernet key, or several separated by commas (the first
+            encrypts). Generate one with
+            `python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"`.
+
+    Raises:
+        ValueError: a key is not a Fernet key, naming the setting.
+    """
+
+    def __init__(self, setting: str) -> None:
+        keys = [part.strip() for part in setting.split(",") if part.strip()]
+        if not keys:
+            raise ValueError("AUDIT_ENCRYPTION_KEY is empty")
+        try:
+            self._fernet = MultiFernet([Fernet(key) for key in keys])
+        except ValueError:
+            raise ValueError(
+                "AUDIT_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), "
+                "separated by commas"
+            ) from None
+
+    @classmethod
+    def from_setting(cls, setting: str | None) -> PersonalDataCipher | None:
+        """A cipher for the setting, or None when it is unset or empty."""
+        return cls(setting) if setting and setting.strip() else None
+
+    def seal(self, values: Mapping[str, Any]) -> str:
+        """Encrypt personal-data values (JSON) into one token."""
+        return self._fernet.encrypt(json.dumps(dict(values), sort_keys=True).encode()).decode()
+
+    def open(self, token: str) -> dict[str, Any]:
+        """Decrypt what `seal` produced.
+
+        Raises:
+            SealError: none of the configured keys opens it.
+        """
+        try:
+            values: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise SealError("none of the AUDIT_ENCRYPTION_KEY keys opens it (was the key changed?)") from None
+        return values

@@ -1,0 +1,595 @@
+"""Audit log search: a reviewer's filters as indexed queries, the same on SQLite and PostgreSQL.
+
+Every query function returns a `Select`, so the dashboard pages it, the export streams it and tests
+inspect it. The two places where the dialects differ — epoch seconds for histogram buckets, and
+matching a property inside the JSON payload — are SQL constructs compiled per dialect, so there is
+one query builder rather than two.
+
+Results are newest first by `(recorded_at, id)`. Pages continue from a `Cursor` on that pair
+(keyset pagination), never from an OFFSET: a page costs the same at row ten and at row ten million,
+and entries written while a reviewer reads neither shift nor repeat the rows of later pages.
+Every equality filter has a `(column, recorded_at)` index (see `AuditEntry.__table_args__`), so the
+database walks one index backwards from the cursor.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, TypeVarTuple
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Select,
+    Text,
+    and_,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from analytics.audit import (
+    MESSAGE_TYPES,
+    PURGE_TYPE,
+    AuditEntry,
+    AuditStatus,
+    DeliveryAttempt,
+    Source,
+    mask_value,
+)
+from analytics.catalog import CATALOG
+from analytics.durations import parse_instant
+
+Ts = TypeVarTuple("Ts")
+
+RANGES: dict[str, timedelta] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+"""The relative time ranges offered next to absolute `since` / `until`."""
+
+TYPES = (*MESSAGE_TYPES, PURGE_TYPE)
+"""Entry types the type filter offers: messages, and the records the retention purge leaves."""
+
+FILTER_PARAMS = (
+    "range",
+    "since",
+    "until",
+    "type",
+    "event",
+    "status",
+    "source",
+    "actor",
+    "user_id",
+    "project",
+    "cluster",
+    "message_id",
+    "version",
+    "prop",
+)
+"""The query-string names of the filters, shared by the dashboard's URLs and the CLI."""
+
+# Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
+# value, so a repeated parameter is an error rather than a silently ignored second value.
+_MULTI_VALUED = frozenset({"status"})
+
+# Property names in specs are snake_case, traits may be camelCase; nothing else is ever a key.
+_PROPERTY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class FilterError(ValueError):
+    """Filters that cannot be applied, with one message per query-string name.
+
+    Attributes:
+        errors: message by parameter name (`since`, `project`, …).
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors.items()))
+
+
+@dataclass(frozen=True)
+class PropertyMatch:
+    """A `key = value` search in the payload's `properties` (track) or `traits` (identify).
+
+    Attributes:
+        key: the property name.
+        value: the value as typed.
+        candidates: the JSON values that count as equal: the text itself, the number or boolean it
+            spells, and its masked form when the key holds personal data (the log stores those
+            masked, and the same value always masks the same).
+    """
+
+    key: str
+    value: str
+    candidates: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What a reviewer narrowed the log to; unset fields do not narrow. All conditions combine.
+
+    Attributes:
+        since: recorded at or after (UTC).
+        until: recorded before (UTC); `since` and `until` make a half-open range.
+        type: `track` or `identify`.
+        event: the event string.
+        statuses: any of these statuses.
+        source: `application`, `tester` or `replay`.
+        actor: who sent it (tester and replay sends).
+        user_id: the message's `userId`.
+        project_id: the `proj_id` property.
+        cluster_id: the `cluster_id` property.
+        message_id: Segment's `messageId`.
+        catalog_version: the catalog version that built the message.
+        prop: a property search.
+    """
+
+    since: datetime | None = None
+    until: datetime | None = None
+    type: str | None = None
+    event: str | None = None
+    statuses: tuple[str, ...] = ()
+    source: str | None = None
+    actor: str | None = None
+    user_id: str | None = None
+    project_id: int | None = None
+    cluster_id: int | None = None
+    message_id: str | None = None
+    catalog_version: str | None = None
+    prop: PropertyMatch | None = None
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        """The payload sections a property search looks in, given the type filter."""
+        if self.type == "track":
+            return ("properties",)
+        if self.type == "identify":
+            return ("traits",)
+        return ("properties", "traits")
+
+
+@dataclass(frozen=True, order=True)
+class Cursor:
+    """A position in the newest-first order: the `(recorded_at, id)` of one entry.
+
+    Attributes:
+        recorded_at: the entry's time, in UTC.
+        id: the entry's row id, which breaks ties between entries of the same microsecond.
+    """
+
+    recorded_at: datetime
+    id: int
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> Cursor:
+        """The position of an entry."""
+        return cls(as_utc(entry.recorded_at), entry.id)
+
+    def encode(self) -> str:
+        """The URL form, readable by a person: `2026-11-23T14:00:00.123456Z_42`."""
+        return f"{self.recorded_at.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}_{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """Parse the URL form.
+
+        Raises:
+            ValueError: it is not one.
+        """
+        when, _, row_id = text.rpartition("_")
+        try:
+            return cls(as_utc(datetime.fromisoformat(when)), int(row_id))
+        except ValueError:
+            raise ValueError(f"{text!r} is not a position in the log") from None
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime in UTC; SQLite hands back naive values, which the log always writes in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@cache
+def personal_data_keys() -> frozenset[str]:
+    """Property and trait names that hold personal data in any spec of the catalog."""
+    infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
+    return frozenset(key for info in infos for key in info.spec.personal_data_keys())
+
+
+def parse_property_match(text: str, *, mask_key: bytes | None = None) -> PropertyMatch:
+    """Parse `key = value` into the JSON values it matches.
+
+    Args:
+        text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
+        mask_key: the audit log's masking key; with it, a personal-data value also matches its
+            masked form, so "did we send ada@example.com?" finds the masked entry.
+
+    Raises:
+        ValueError: no `=`, or a key that cannot be a property name.
+    """
+    key, equals, value = (part.strip() for part in text.partition("="))
+    if not equals:
+        raise ValueError("write the property search as key = value, e.g. cluster_type = eks")
+    if not _PROPERTY_KEY.fullmatch(key):
+        raise ValueError(f"{key!r} is not a property name (letters, digits and _ only)")
+    candidates: list[Any] = [value]
+    try:
+        literal = json.loads(value)
+    except ValueError:
+        literal = value
+    if literal is None or isinstance(literal, bool | int | float):
+        candidates.append(literal)
+    if mask_key is not None and key in personal_data_keys():
+        candidates.append(mask_value(value, mask_key))
+    return PropertyMatch(key, value, tuple(candidates))
+
+
+def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:
+    raw = params.get(name)
+    values = [raw] if isinstance(raw, str) else list(raw or ())
+    return [value.strip() for value in values if value and value.strip()]
+
+
+def _choice(value: str, allowed: Iterable[str], what: str) -> str:
+    options = list(allowed)
+    if value not in options:
+        raise ValueError(f"unknown {what} {value!r}: one of {', '.join(options)}")
+    return value
+
+
+def _whole_number(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+
+
+def parse_filters(
+    params: Mapping[str, str | Sequence[str]],
+    *,
+    now: datetime | None = None,
+    mask_key: bytes | None = None,
+) -> AuditFilter:
+    """Turn query-string values (as typed in the dashboard or given to the CLI) into a filter.
+
+    Empty values are ignored, so an untouched form field does not narrow anything. `range` and
+    `since` both bound the start: the later of the two applies.
+
+    Args:
+        params: values by name (see `FILTER_PARAMS`); each a string or a list of strings.
+            `status` takes several, repeated or comma-separated.
+        now: the time relative ranges end at; the current time by default.
+        mask_key: see `parse_property_match`.
+
+    Raises:
+        FilterError: every unusable value, by name.
+    """
+    errors: dict[str, str] = {}
+    single: dict[str, str] = {}
+    for name in FILTER_PARAMS:
+        values = _values(params, name)
+        if len(values) > 1 and name not in _MULTI_VALUED:
+            errors[name] = "give one value"
+        elif values:
+            single[name] = values[0]
+
+    def parsed(name: str, parse: Any) -> Any:
+        if name not in single or name in errors:
+            return None
+        try:
+            return parse(single[name])
+        except ValueError as exc:
+            errors[name] = str(exc)
+            return None
+
+    reference = now or datetime.now(UTC)
+    since = parsed("since", lambda v: parse_instant(v, reference))
+    until = parsed("until", lambda v: parse_instant(v, reference))
+    relative = parsed("range", lambda v: RANGES[_choice(v, RANGES, "range")])
+    if relative is not None:
+        start = reference - relative
+        since = start if since is None else max(since, start)
+    if since is not None and until is not None and until <= since and "until" not in errors:
+        errors["until"] = "must be after the start of the range"
+
+    statuses = [
+        status.strip() for value in _values(params, "status") for status in value.split(",") if status.strip()
+    ]
+    for status in statuses:
+        try:
+            _choice(status, (str(s) for s in AuditStatus), "status")
+        except ValueError as exc:
+            errors["status"] = str(exc)
+
+    result = AuditFilter(
+        since=since,
+        until=until,
+        type=parsed("type", lambda v: _choice(v, TYPES, "type")),
+        event=single.get("event"),
+        statuses=tuple(dict.fromkeys(statuses)),
+        source=parsed("source", lambda v: _choice(v, (str(s) for s in Source), "source")),
+        actor=single.get("actor"),
+        user_id=single.get("user_id"),
+        project_id=parsed("project", _whole_number),
+        cluster_id=parsed("cluster", _whole_number),
+        message_id=single.get("message_id"),
+        catalog_version=single.get("version"),
+        prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),
+    )
+    if errors:
+        raise FilterError(errors)
+    return result
+
+
+class epoch_seconds(FunctionElement[int]):
+    """Whole seconds since 1970 of a timestamp column, in SQL (`strftime('%s')` / `date_part`)."""
+
+    type = BigInteger()
+    name = "epoch_seconds"
+    inherit_cache = True
+
+
+@compiles(epoch_seconds)
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, a fifth slower over
+    # the millions of rows an unfiltered histogram counts.
+    return f"CAST(FLOOR(date_part('epoch', {compiler.process(element.clauses, **kw)})) AS BIGINT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+
+
+class payload_property_equals(ColumnElement[bool]):
+    """Whether a payload section holds `key` with one of the candidate JSON values, type included.
+
+    PostgreSQL uses JSONB containment (`payload @> '{"properties": {"k": v}}'`), which a GIN index
+    on the payload can serve; SQLite compares `json_type` and `json_extract`. Either way the key and
+    values are bound parameters, never SQL text. The element builds its SQL at compile time from its
+    values, so SQLAlchemy must not reuse a compiled form across values: caching is off.
+    """
+
+    inherit_cache = False
+    type = Boolean()
+
+    def __init__(self, sections: Sequence[str], match: PropertyMatch) -> None:
+        self.sections = tuple(sections)
+        self.property_match = match
+
+
+def _json_type(value: Any) -> str:
+    """SQLite's `json_type()` name of a JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "real"
+    return "text"
+
+
+@compiles(payload_property_equals)
+def _property_postgresql(element: payload_property_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    payload = type_coerce(AuditEntry.payload, JSONB)
+    clauses = [
+        payload.contains({section: {element.property_match.key: value}})
+        for section in element.sections
+        for value in element.property_match.candidates
+    ]
+    return f"({compiler.process(or_(false(), *clauses), **kw)})"
+
+
+@compiles(payload_property_equals, "sqlite")
+def _property_sqlite(element: payload_property_equals, compiler: SQLCompiler, **kw: Any) -> str:
+    clauses = []
+    for section in element.sections:
+        path = f'$.{section}."{element.property_match.key}"'
+        for value in element.property_match.candidates:
+            same_type = func.json_type(AuditEntry.payload, path) == _json_type(value)
+            if value is None or isinstance(value, bool):
+                clauses.append(same_type)
+            else:
+                clauses.append(and_(same_type, func.json_extract(AuditEntry.payload, path) == value))
+    return f"({compiler.process(or_(false(), *clauses), **kw)})"
+
+
+def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
+    """The SQL conditions of every set filter on `AuditEntry`; all must hold.
+
+    Also what other selections over a filtered view build on (a replay of what a reviewer found).
+    """
+    entry = AuditEntry
+    equal: list[tuple[Any, Any]] = [
+        (entry.type, filters.type),
+        (entry.event, filters.event),
+        (entry.source, filters.source),
+        (entry.actor, filters.actor),
+        (entry.user_id, filters.user_id),
+        (entry.project_id, filters.project_id),
+        (entry.cluster_id, filters.cluster_id),
+        (entry.message_id, filters.message_id),
+        (entry.catalog_version, filters.catalog_version),
+    ]
+    clauses: list[ColumnElement[bool]] = [column == value for column, value in equal if value is not None]
+    if filters.since is not None:
+        clauses.append(entry.recorded_at >= filters.since)
+    if filters.until is not None:
+        clauses.append(entry.recorded_at < filters.until)
+    if filters.statuses:
+        clauses.append(entry.status.in_(filters.statuses))
+    if filters.prop is not None:
+        clauses.append(payload_property_equals(filters.sections, filters.prop))
+    return clauses
+
+
+def filtered(query: Select[*Ts], filters: AuditFilter) -> Select[*Ts]:
+    """Narrow a query on `audit_entries` by every set filter."""
+    return query.where(*conditions(filters))
+
+
+def _older_than(cursor: Cursor) -> ColumnElement[bool]:
+    # Spelled out rather than as a row-value comparison so that the leading `recorded_at <=` is a
+    # plain range condition every `(column, recorded_at)` index can use.
+    at = AuditEntry.recorded_at
+    return and_(at <= cursor.recorded_at, or_(at < cursor.recorded_at, AuditEntry.id < cursor.id))
+
+
+def _newer_than(cursor: Cursor) -> ColumnElement[bool]:
+    at = AuditEntry.recorded_at
+    return and_(at >= cursor.recorded_at, or_(at > cursor.recorded_at, AuditEntry.id > cursor.id))
+
+
+def newest_first(filters: AuditFilter, *, before: Cursor | None = None, limit: int) -> Select[AuditEntry]:
+    """Matching entries newest first, strictly older than `before` when given.
+
+    Ask for one row more than a page to learn whether an older page exists.
+    """
+    query = filtered(select(AuditEntry), filters)
+    if before is not None:
+        query = query.where(_older_than(before))
+    return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc()).limit(limit)
+
+
+def oldest_first_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[AuditEntry]:
+    """Matching entries strictly newer than `after`, oldest first: newer pages and the live tail.
+
+    Without a cursor it starts at the beginning of the log.
+    """
+    query = filtered(select(AuditEntry), filters)
+    if after is not None:
+        query = query.where(_newer_than(after))
+    return query.order_by(AuditEntry.recorded_at.asc(), AuditEntry.id.asc()).limit(limit)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of entries, newest first, and where the neighbouring pages start.
+
+    Attributes:
+        entries: the page's entries.
+        older: continue with `before=older`; None on the last page.
+        newer: continue with `after=newer`; None on the newest page.
+    """
+
+    entries: list[AuditEntry]
+    older: Cursor | None = None
+    newer: Cursor | None = None
+
+    @property
+    def top(self) -> Cursor | None:
+        """The newest entry's position, where a live tail continues."""
+        return Cursor.of(self.entries[0]) if self.entries else None
+
+
+def page_from(rows: Sequence[AuditEntry], *, size: int, before: Cursor | None, after: Cursor | None) -> Page:
+    """Build a page from the `size + 1` rows of `newest_first` (or `oldest_first_after` with `after`)."""
+    if after is not None:
+        entries = list(rows[:size])[::-1]
+        more_newer = len(rows) > size
+        newer = Cursor.of(entries[0]) if more_newer else None
+        return Page(entries, older=Cursor.of(entries[-1]) if entries else after, newer=newer)
+    entries = list(rows[:size])
+    older = Cursor.of(entries[-1]) if len(rows) > size else None
+    newer = Cursor.of(entries[0]) if before is not None and entries else None
+    return Page(entries, older=older, newer=newer)
+
+
+def summary(filters: AuditFilter) -> Select[int, datetime, datetime]:
+    """How many entries match, and the first and last time one was recorded."""
+    query = select(func.count(), func.min(AuditEntry.recorded_at), func.max(AuditEntry.recorded_at))
+    return filtered(query, filters)
+
+
+# Bucket widths a person reads easily, in seconds: from 1 s to 30 days.
+_NICE_WIDTHS = (
+    1, 2, 5, 10, 15, 30,
+    60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200,
+    86400, 172800, 604800, 1209600, 2592000,
+)  # fmt: skip
+
+
+def bucket_width(start: datetime, end: datetime, *, max_buckets: int = 60) -> int:
+    """The smallest readable bucket width (seconds) that covers `start`–`end` in `max_buckets` bars."""
+    span = max((end - start).total_seconds(), 1)
+    for width in _NICE_WIDTHS:
+        if span / width <= max_buckets:
+            return width
+    return int(span // max_buckets) + 1
+
+
+def histogram(filters: AuditFilter, width: int) -> Select[int, str, int]:
+    """Matching entries counted per time bucket and status.
+
+    Buckets are `width` seconds, aligned to the epoch so that their edges are round times; the
+    bucket number times `width` is its start in epoch seconds.
+    """
+    # The width is one of our own integers; inlined so that SELECT and GROUP BY are one expression.
+    bucket = (epoch_seconds(AuditEntry.recorded_at) // literal_column(str(int(width)), BigInteger)).label(
+        "bucket"
+    )
+    query = select(bucket, AuditEntry.status, func.count())
+    return filtered(query, filters).group_by(bucket, AuditEntry.status).order_by(bucket)
+
+
+EXPORT_COLUMNS = (
+    "message_id",
+    "recorded_at",
+    "timestamp",
+    "type",
+    "event",
+    "status",
+    "status_changed_at",
+    "source",
+    "actor",
+    "user_id",
+    "project_id",
+    "cluster_id",
+    "catalog_version",
+    "http_status",
+    "error",
+    "payload",
+)
+"""The columns of an export, in order: everything a reviewer needs, without internal row ids."""
+
+TIME_COLUMNS = frozenset({"recorded_at", "timestamp", "status_changed_at"})
+"""The export columns that hold times."""
+
+
+def export_rows(filters: AuditFilter) -> Select[Any]:
+    """Every matching entry as plain columns (`EXPORT_COLUMNS`), newest first, for streaming.
+
+    The payload comes as the database's JSON text, not parsed, so an export can pass it on as is.
+    """
+    columns = [
+        cast(AuditEntry.payload, Text).label(name) if name == "payload" else getattr(AuditEntry, name)
+        for name in EXPORT_COLUMNS
+    ]
+    query = filtered(select(*columns), filters)
+    return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+
+
+def delivery_attempts(message_id: str) -> Select[DeliveryAttempt]:
+    """A message's delivery attempts, oldest first."""
+    query = select(DeliveryAttempt).where(DeliveryAttempt.message_id == message_id)
+    return query.order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)

@@ -1,0 +1,377 @@
+"""Re-send what the audit log holds but Segment may not have: failed, dropped and stuck messages.
+
+A replay hands each message to the real Segment client again *unchanged*: same `messageId`, same
+timestamp, so Segment de-duplicates whatever did arrive the first time. It never writes a new entry;
+each attempt is recorded against the original one, with the replay's source and actor.
+
+Safe to run twice, concurrently, or to interrupt:
+
+- before an entry is handed over it is *claimed*: one UPDATE moves it to `pending` (now) on the
+  condition that it still matches the selection, so a second replay running at the same time does
+  not pick it, and a replay run after this one only finds what is still not delivered;
+- an interrupted replay leaves its claimed entries `pending`; they become *stuck* once older than
+  the threshold (`AUDIT_STUCK_AFTER`) and the next replay picks them up. `--stuck-after 0s` says
+  "I know no other replay or process is still sending these" and picks them up at once.
+
+A message still in flight when a replay is killed may reach Segment and be sent again by the next
+replay; that second copy carries the same `messageId` and Segment drops it.
+
+Personal data: the payload holds masks, never sent as values. The originals are restored from their
+encrypted copy (`analytics.personal_data`); without one, the entry is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
+from analytics.client import AnalyticsClient
+from analytics.errors import AnalyticsError
+from analytics.personal_data import PersonalDataCipher, SealError, masked_keys
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STUCK_AFTER = timedelta(hours=1)
+"""How long an entry may stay `pending` before replay treats it as stuck. Longer than a batch
+normally takes; shorter than the Segment client's full retry budget, which a re-send within it only
+duplicates (harmlessly: Segment de-duplicates)."""
+
+REPLAYABLE_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED, AuditStatus.DISABLED)
+DEFAULT_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED)
+
+# Entries claimed, handed over and flushed at a time: bounds what an interruption leaves claimed
+# and keeps the Segment client's queue (10,000 by default) from ever refusing a replayed message.
+DEFAULT_CHUNK_SIZE = 500
+
+# The replay's own Segment client answers within minutes: a replay against a failing endpoint
+# should report and stop, not retry for the client's default twelve hours.
+REPLAY_SEGMENT_OPTIONS: dict[str, Any] = {
+    "upload_interval": 0.1,
+    "max_retries": 3,
+    "timeout": 15,
+    "max_total_backoff_duration": 120,
+    "max_rate_limit_duration": 300,
+}
+
+
+class ReplayError(AnalyticsError):
+    """A replay cannot start (for example: no write key)."""
+
+
+class Unreplayable(Exception):
+    """An entry that cannot be re-sent as it was, with the reason."""
+
+
+def parse_statuses(text: str) -> tuple[AuditStatus, ...]:
+    """Parse `failed,pending,dropped` (any of failed, pending, dropped, disabled).
+
+    Raises:
+        ValueError: an unknown or non-replayable status, in one line.
+    """
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    allowed = {str(status): status for status in REPLAYABLE_STATUSES}
+    wrong = [name for name in names if name not in allowed]
+    if wrong or not names:
+        choices = ", ".join(allowed)
+        raise ValueError(f"invalid status {', '.join(wrong) or repr(text)}: choose from {choices}")
+    return tuple(dict.fromkeys(allowed[name] for name in names))
+
+
+def stuck_clause(now: datetime, stuck_after: timedelta) -> ColumnElement[bool]:
+    """SQL condition: the entry is `pending` and has been since before `now - stuck_after`."""
+    return and_(AuditEntry.status == AuditStatus.PENDING, AuditEntry.status_changed_at < now - stuck_after)
+
+
+def is_stuck(entry: AuditEntry, now: datetime, stuck_after: timedelta) -> bool:
+    """Whether an entry is stuck in `pending` (the process that held it probably died)."""
+    changed = entry.status_changed_at
+    if changed.tzinfo is None:
+        changed = changed.replace(tzinfo=UTC)
+    return entry.status == AuditStatus.PENDING and changed < now - stuck_after
+
+
+@dataclass(frozen=True)
+class ReplaySelection:
+    """Which entries a replay re-sends.
+
+    Attributes:
+        statuses: failed, dropped and disabled entries match as they are; `pending` ones only once
+            stuck.
+        since: only entries recorded at or after this time.
+        until: only entries recorded before this time.
+        stuck_after: the stuck threshold for `pending`.
+        filters: further conditions on `AuditEntry` (the dashboard's filtered view).
+    """
+
+    statuses: tuple[AuditStatus, ...] = DEFAULT_STATUSES
+    since: datetime | None = None
+    until: datetime | None = None
+    stuck_after: timedelta = DEFAULT_STUCK_AFTER
+    filters: tuple[ColumnElement[bool], ...] = ()
+
+    def condition(self, now: datetime) -> ColumnElement[bool]:
+        """The SQL condition, evaluated against `now` for the stuck threshold."""
+        settled = [status for status in self.statuses if status is not AuditStatus.PENDING]
+        status_match = or_(
+            AuditEntry.status.in_([str(status) for status in settled]) if settled else false(),
+            stuck_clause(now, self.stuck_after) if AuditStatus.PENDING in self.statuses else false(),
+        )
+        conditions = [AuditEntry.type.in_(MESSAGE_TYPES), status_match, *self.filters]
+        if self.since is not None:
+            conditions.append(AuditEntry.recorded_at >= self.since)
+        if self.until is not None:
+            conditions.append(AuditEntry.recorded_at < self.until)
+        return and_(*conditions)
+
+
+def select_replayable(
+    selection: ReplaySelection, now: datetime, *, after_id: int | None = None
+) -> Select[AuditEntry]:
+    """The entries a replay would re-send, oldest first (keyset on the id, for chunks)."""
+    query = select(AuditEntry).where(selection.condition(now)).order_by(AuditEntry.id)
+    if after_id is not None:
+        query = query.where(AuditEntry.id > after_id)
+    return query
+
+
+def count_replayable(selection: ReplaySelection, now: datetime, *, cap: int) -> Select[int]:
+    """How many entries a replay would select, counted up to `cap + 1` (enough to say "more than")."""
+    ids = select(AuditEntry.id).where(selection.condition(now)).limit(cap + 1).subquery()
+    return select(func.count()).select_from(ids)
+
+
+def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dict[str, Any]:
+    """The message exactly as first sent: the payload with its personal data unmasked.
+
+    Raises:
+        Unreplayable: the real values cannot be restored, so sending would send masks.
+    """
+    message = copy.deepcopy(entry.payload)
+    section = "properties" if entry.type == "track" else "traits"
+    values: dict[str, Any] = dict(message.get(section) or {})
+    if entry.encrypted_personal_data is not None:
+        if cipher is None:
+            raise Unreplayable("its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set")
+        try:
+            values.update(cipher.open(entry.encrypted_personal_data))
+        except SealError as exc:
+            raise Unreplayable(f"its personal data cannot be decrypted: {exc}") from None
+        message[section] = values
+    still_masked = masked_keys(values)
+    if still_masked:
+        raise Unreplayable(
+            f"personal data ({', '.join(still_masked)}) was stored masked only, without "
+            "AUDIT_ENCRYPTION_KEY: the real values cannot be re-sent"
+        )
+    return message
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One entry a replay selected, and what became of it.
+
+    Attributes:
+        message_id: the entry's message.
+        recorded_at: when it was first recorded.
+        label: the event, or `identify`.
+        status: its status when selected.
+        stuck: whether it was selected as stuck `pending`.
+        skip_reason: why it was not re-sent, or None.
+        outcome: its status after the re-send (None when skipped or in a dry run).
+    """
+
+    message_id: str
+    recorded_at: datetime
+    label: str
+    status: str
+    stuck: bool
+    skip_reason: str | None = None
+    outcome: str | None = None
+
+    def line(self) -> str:
+        """One line for a terminal: id, time, event, status, and what became of it."""
+        state = f"{self.status}, stuck" if self.stuck else self.status
+        text = f"{self.message_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} {self.label} [{state}]"
+        if self.skip_reason:
+            return f"{text} skipped: {self.skip_reason}"
+        return f"{text} now {self.outcome}" if self.outcome else text
+
+
+@dataclass
+class ReplayReport:
+    """What a replay did (or, dry, would do), in counts: entries are reported one by one as they go.
+
+    Attributes:
+        dry_run: nothing was claimed or sent.
+        selected: entries that matched.
+        skipped: entries not re-sent (personal data, or taken by a concurrent replay).
+        outcomes: re-sent entries by their status once the replay's client had flushed.
+    """
+
+    dry_run: bool
+    selected: int = 0
+    skipped: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def delivered(self) -> int:
+        """Re-sent entries now `delivered`."""
+        return self.outcomes[AuditStatus.DELIVERED]
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything selected was re-sent and delivered (trivially so when nothing was)."""
+        return not self.dry_run and self.skipped == 0 and self.delivered == sum(self.outcomes.values())
+
+    def summary(self) -> str:
+        """One line for people."""
+        if self.dry_run:
+            return f"dry run: {self.selected - self.skipped} entries would be re-sent, {self.skipped} skipped"
+        if not self.selected:
+            return "nothing to replay"
+        sent = sum(self.outcomes.values())
+        others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
+        done = ", ".join([f"re-sent {sent} entries: {self.delivered} delivered", *others])
+        return f"{done}; {self.skipped} skipped"
+
+
+def open_replay_client(
+    store: AuditStore, write_key: str | None, host: str | None, *, actor: str | None, **options: Any
+) -> AnalyticsClient:
+    """The Segment client a replay sends through: source `replay`, the actor, bounded budgets.
+
+    Raises:
+        ReplayError: no write key, so nothing could be sent.
+    """
+    if not write_key:
+        raise ReplayError("no Segment write key configured (SEGMENT_WRITE_KEY): nothing can be re-sent")
+    return AnalyticsClient(
+        write_key,
+        store=store,
+        host=host,
+        source=Source.REPLAY,
+        actor=actor,
+        **{**REPLAY_SEGMENT_OPTIONS, **options},
+    )
+
+
+def _claim(store: AuditStore, ids: Sequence[int], selection: ReplaySelection, now: datetime) -> set[str]:
+    """Move entries to `pending` if they still match; the ones this call moved are ours to send."""
+    if not ids:
+        return set()
+    claim = (
+        update(AuditEntry)
+        .where(AuditEntry.id.in_(ids), selection.condition(now))
+        .values(status=AuditStatus.PENDING, status_changed_at=datetime.now(UTC), http_status=None, error=None)
+        .returning(AuditEntry.message_id)
+    )
+    with store.engine.begin() as connection:
+        return set(connection.scalars(claim))
+
+
+def _statuses(store: AuditStore, message_ids: Sequence[str]) -> dict[str, str]:
+    query = select(AuditEntry.message_id, AuditEntry.status).where(AuditEntry.message_id.in_(message_ids))
+    with store.engine.connect() as connection:
+        return {message_id: status for message_id, status in connection.execute(query)}
+
+
+def replay(
+    store: AuditStore,
+    client: AnalyticsClient | None,
+    selection: ReplaySelection,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    limit: int | None = None,
+    on_candidate: Callable[[Candidate], None] | None = None,
+) -> ReplayReport:
+    """Re-send the selected entries through `client`, chunk by chunk, and report the outcomes.
+
+    Args:
+        store: the audit log (its cipher opens sealed personal data).
+        client: a client from `open_replay_client`; may be None for a dry run.
+        selection: which entries.
+        dry_run: list what would be re-sent; claim and send nothing.
+        now: the reference time for the stuck threshold; the current time by default.
+        chunk_size: entries claimed, handed over and flushed at a time.
+        limit: select at most this many entries (the dashboard's bound per click); all by default.
+        on_candidate: called with each selected entry once its chunk is done (progress output).
+
+    Returns:
+        The counts; outcomes are read back after each chunk's flush.
+
+    Raises:
+        ReplayError: not a dry run, and no client that can send.
+    """
+    if not dry_run and (client is None or not client.enabled):
+        raise ReplayError("no Segment write key configured (SEGMENT_WRITE_KEY): nothing can be re-sent")
+    now = now or datetime.now(UTC)
+    report = ReplayReport(dry_run=dry_run)
+    after_id: int | None = None
+    while limit is None or report.selected < limit:
+        size = chunk_size if limit is None else min(chunk_size, limit - report.selected)
+        query = select_replayable(selection, now, after_id=after_id).limit(size)
+        with Session(store.engine) as session:
+            entries = list(session.scalars(query))
+        if not entries:
+            return report
+        after_id = entries[-1].id
+        for candidate in _handle_chunk(store, None if dry_run else client, selection, now, entries):
+            report.selected += 1
+            if candidate.skip_reason is not None:
+                report.skipped += 1
+            if candidate.outcome is not None:
+                report.outcomes[candidate.outcome] += 1
+            if on_candidate is not None:
+                on_candidate(candidate)
+    return report
+
+
+def _handle_chunk(
+    store: AuditStore,
+    client: AnalyticsClient | None,
+    selection: ReplaySelection,
+    now: datetime,
+    entries: list[AuditEntry],
+) -> list[Candidate]:
+    """Restore, claim, hand over and flush one chunk (only restore without a client: a dry run)."""
+    messages: dict[int, dict[str, Any]] = {}
+    reasons: dict[int, str] = {}
+    for entry in entries:
+        try:
+            messages[entry.id] = restore_message(entry, store.cipher)
+        except Unreplayable as exc:
+            reasons[entry.id] = str(exc)
+    outcomes: dict[str, str] = {}
+    if client is not None:
+        claimed = _claim(store, list(messages), selection, now)
+        for entry in entries:
+            if entry.id in messages and entry.message_id not in claimed:
+                reasons[entry.id] = "taken by another replay meanwhile"
+            elif entry.message_id in claimed:
+                client.resend(messages[entry.id])
+        client.flush()
+        outcomes = _statuses(store, sorted(claimed)) if claimed else {}
+        log.info("replay: %s of %s entries in this chunk re-sent", len(claimed), len(entries))
+    return [
+        Candidate(
+            entry.message_id,
+            entry.recorded_at,
+            entry.event or entry.type,
+            entry.status,
+            is_stuck(entry, now, selection.stuck_after),
+            reasons.get(entry.id),
+            outcomes.get(entry.message_id),
+        )
+        for entry in entries
+    ]

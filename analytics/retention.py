@@ -1,0 +1,258 @@
+"""Retention: delete entries older than a cutoff without breaking what `verify` can prove.
+
+A purge is itself audited: before deleting anything it writes an entry of its own (type `purge`,
+source `retention`) saying what it is about to delete (count, time range, cutoff, who), and, for
+every chain it cuts, a *checkpoint*: the hash of the last entry it deletes before a kept one. The
+first kept entry still names that hash as its predecessor, so the chain verifies across the hole.
+
+Deletion then runs in batches, newest first. Within a writer entries are in time order, so an
+interrupted purge leaves each chain's old part as a prefix that still starts at the beginning:
+`verify` stays green at every moment, and running the purge again finishes the job. The purge
+entry is `pending` while it runs and `recorded` once done; purge entries themselves are never
+purged (one per run: they are the log's history of its own retention).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, select, update
+from sqlalchemy.orm import aliased
+
+from analytics.audit import (
+    PURGE_TYPE,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditStatus,
+    AuditStore,
+    DeliveryAttempt,
+    Source,
+)
+from analytics.chain import checkpoint_hash
+
+log = logging.getLogger(__name__)
+
+# Entries (and their attempts) deleted per transaction: short transactions keep the log writable
+# for the applications while a large backlog is purged.
+PURGE_BATCH = 1000
+
+
+def purgeable(cutoff: datetime) -> ColumnElement[bool]:
+    """Entries a purge at `cutoff` deletes: recorded before it, except purge records."""
+    return and_(AuditEntry.recorded_at < cutoff, AuditEntry.type != PURGE_TYPE)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A writer's chain, cut after `seq`, whose entry had hash `entry_hash`."""
+
+    writer_id: str
+    seq: int
+    entry_hash: str
+
+
+@dataclass
+class PurgeReport:
+    """What a purge deleted (or, dry, would delete).
+
+    Attributes:
+        cutoff: entries recorded before this time.
+        entries: entries deleted (planned, for a dry run).
+        attempts: their delivery attempts deleted.
+        recorded_from: the oldest deleted entry's time.
+        recorded_to: the newest deleted entry's time.
+        checkpoints: chain checkpoints written.
+        message_id: the purge's own audit entry (None for a dry run or when nothing was old enough).
+        dry_run: nothing was written or deleted.
+    """
+
+    cutoff: datetime
+    entries: int = 0
+    attempts: int = 0
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    message_id: str | None = None
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line for people."""
+        if not self.entries:
+            return f"nothing recorded before {self.cutoff.isoformat(timespec='seconds')}"
+        verb = "would delete" if self.dry_run else "deleted"
+        span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
+        text = f"{verb} {self.entries} entries and {self.attempts} delivery attempts recorded {span}"
+        return text if self.dry_run else f"{text}; recorded as {self.message_id}"
+
+
+def _duration_text(duration: timedelta) -> str:
+    """A retention period the way it was most likely typed (`90d`), in the largest exact unit."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _iso(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
+    """Count what a purge at `cutoff` would delete, and the checkpoints it needs."""
+    condition = purgeable(cutoff)
+    totals = select(func.count(), func.min(AuditEntry.recorded_at), func.max(AuditEntry.recorded_at))
+    attempts = select(func.count()).where(
+        DeliveryAttempt.message_id.in_(select(AuditEntry.message_id).where(condition))
+    )
+    last_purged = (
+        select(AuditEntry.writer_id, func.max(AuditEntry.seq).label("seq"))
+        .where(condition)
+        .group_by(AuditEntry.writer_id)
+        .subquery()
+    )
+    chain_ends = select(AuditEntry.writer_id, AuditEntry.seq, AuditEntry.entry_hash).join(
+        last_purged,
+        and_(AuditEntry.writer_id == last_purged.c.writer_id, AuditEntry.seq == last_purged.c.seq),
+    )
+    # A purge record kept inside a purged stretch needs the link to its own predecessor too.
+    predecessor = aliased(AuditEntry)
+    kept_records = select(AuditEntry.writer_id, AuditEntry.seq - 1, AuditEntry.prev_hash).where(
+        AuditEntry.type == PURGE_TYPE,
+        exists().where(
+            predecessor.writer_id == AuditEntry.writer_id,
+            predecessor.seq == AuditEntry.seq - 1,
+            predecessor.recorded_at < cutoff,
+            predecessor.type != PURGE_TYPE,
+        ),
+    )
+    with store.engine.connect() as connection:
+        count, oldest, newest = connection.execute(totals.where(condition)).one()
+        report = PurgeReport(cutoff, count, connection.scalar(attempts) or 0, oldest, newest)
+        if count:
+            for query in (chain_ends, kept_records):
+                report.checkpoints += [Checkpoint(*row) for row in connection.execute(query)]
+    return report
+
+
+def purge(
+    store: AuditStore,
+    older_than: timedelta,
+    *,
+    actor: str,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    batch: int = PURGE_BATCH,
+) -> PurgeReport:
+    """Delete entries recorded more than `older_than` ago, with their attempts, and record it.
+
+    Args:
+        store: the audit log (its writer records the purge; its chain key signs the checkpoints).
+        older_than: the retention period, e.g. 90 days.
+        actor: who runs the purge.
+        now: the reference time; the current time by default.
+        dry_run: only count.
+        batch: entries deleted per transaction.
+
+    Returns:
+        What was deleted, and the purge entry that records it.
+    """
+    now = now or datetime.now(UTC)
+    report = plan(store, now - older_than)
+    report.dry_run = dry_run
+    if dry_run or not report.entries:
+        return report
+    report.message_id = _record_purge(store, report, older_than, actor, now)
+    _write_checkpoints(store, report.checkpoints, report.message_id)
+    entries, attempts = _delete(store, report.cutoff, batch)
+    done = update(AuditEntry).where(AuditEntry.message_id == report.message_id)
+    error = None
+    if entries != report.entries:
+        # Only another purge running at the same time deletes the same entries.
+        error = f"deleted {entries} of the {report.entries} entries planned: another purge ran meanwhile"
+    with store.engine.begin() as connection:
+        connection.execute(
+            done.values(status=AuditStatus.RECORDED, status_changed_at=datetime.now(UTC), error=error)
+        )
+    report.entries, report.attempts = entries, attempts
+    log.info("purge %s: %s", report.message_id, report.summary())
+    return report
+
+
+def _record_purge(
+    store: AuditStore, report: PurgeReport, older_than: timedelta, actor: str, now: datetime
+) -> str:
+    """Write the purge's own entry, `pending` until the deletion is done."""
+    message: dict[str, Any] = {
+        "type": PURGE_TYPE,
+        "messageId": str(uuid.uuid4()),
+        "timestamp": now.isoformat(timespec="milliseconds"),
+        "actor": actor,
+        "olderThan": _duration_text(older_than),
+        "cutoff": _iso(report.cutoff),
+        "deleted": {
+            "entries": report.entries,
+            "attempts": report.attempts,
+            "recordedFrom": _iso(report.recorded_from),
+            "recordedTo": _iso(report.recorded_to),
+        },
+        "checkpoints": len(report.checkpoints),
+    }
+    store.record(message, status=AuditStatus.PENDING, source=Source.RETENTION, actor=actor)
+    return str(message["messageId"])
+
+
+def _write_checkpoints(store: AuditStore, checkpoints: list[Checkpoint], purge_message_id: str) -> None:
+    """Commit the checkpoints before anything is deleted, so no moment shows an unexplained hole."""
+    created = datetime.now(UTC)
+    rows = [
+        {
+            "writer_id": point.writer_id,
+            "seq": point.seq,
+            "entry_hash": point.entry_hash,
+            "purge_message_id": purge_message_id,
+            "created_at": created,
+            "checkpoint_hash": checkpoint_hash(
+                store.chain_key,
+                writer_id=point.writer_id,
+                seq=point.seq,
+                entry_hash=point.entry_hash,
+                purge_message_id=purge_message_id,
+            ),
+        }
+        for point in checkpoints
+    ]
+    if rows:
+        with store.engine.begin() as connection:
+            connection.execute(insert(AuditCheckpoint), rows)
+
+
+def _delete(store: AuditStore, cutoff: datetime, batch: int) -> tuple[int, int]:
+    """Delete in batches, newest first, so each chain keeps an intact prefix if interrupted."""
+    entries = attempts = 0
+    newest_first = (
+        select(AuditEntry.id, AuditEntry.message_id)
+        .where(purgeable(cutoff))
+        .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+        .limit(batch)
+    )
+    while True:
+        with store.engine.begin() as connection:
+            rows = connection.execute(newest_first).all()
+            if not rows:
+                return entries, attempts
+            message_ids = [row.message_id for row in rows]
+            attempts += connection.execute(
+                delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(message_ids))
+            ).rowcount
+            entries += connection.execute(
+                delete(AuditEntry).where(AuditEntry.id.in_([r.id for r in rows]))
+            ).rowcount

@@ -1,0 +1,69 @@
+"""Seeding the audit log for the audit review tests: real specs, real `AuditStore.record`.
+
+Entries are recorded exactly as the client records them; only `recorded_at` is then moved to the
+time a test needs, since the store stamps entries with the current time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.messages import CONTEXT_KEY, build_message
+
+
+def record(
+    store: AuditStore,
+    spec_name: str,
+    *,
+    scope: dict[str, Any],
+    properties: dict[str, Any] | None = None,
+    status: AuditStatus | str = AuditStatus.PENDING,
+    source: str = "application",
+    actor: str | None = None,
+    version: str | None = None,
+    recorded_at: datetime | None = None,
+) -> str:
+    """Record one message built from a catalog spec (event constant or identify name); its messageId.
+
+    Args:
+        store: where to record it.
+        spec_name: `ClusterProvisioningSuccess`, `Register`, …
+        scope: the scope's ids (`user_id`, `project_id`, …).
+        properties: the spec's own values.
+        status: the entry's status.
+        source: the sending path.
+        actor: who sent it.
+        version: a catalog version other than today's, as an older build would have written.
+        recorded_at: when the entry should appear to have been written (UTC).
+    """
+    try:
+        info = CATALOG.event(spec_name)
+    except KeyError:
+        info = CATALOG.identifier(spec_name)
+    spec = info.spec(scope=info.scope(**scope), **(properties or {}))
+    message = build_message(spec, source=source, actor=actor)
+    if version is not None:
+        message["context"][CONTEXT_KEY]["version"] = version
+    store.record(
+        message,
+        status=AuditStatus(status),
+        source=source,
+        actor=actor,
+        personal_data_keys=info.spec.personal_data_keys(),
+    )
+    if recorded_at is not None:
+        move(store, message["messageId"], recorded_at)
+    return str(message["messageId"])
+
+
+def move(store: AuditStore, message_id: str, recorded_at: datetime) -> None:
+    """Set when an entry appears to have been recorded."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry).where(AuditEntry.message_id == message_id).values(recorded_at=recorded_at)
+        )

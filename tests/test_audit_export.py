@@ -1,0 +1,270 @@
+"""Exports of filtered views: CSV and NDJSON content, streaming in bounded memory, page and CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from auditlog import record
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, String, cast, insert, literal, select, true
+
+from analytics.audit import AuditEntry, AuditStore, create_audit_engine
+from analytics.export import Export, ExportFormat
+from analytics.queries import EXPORT_COLUMNS, AuditFilter
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _seed_three(store: AuditStore) -> dict[str, str]:
+    return {
+        "delivered": record(
+            store,
+            "ClusterProvisioningSuccess",
+            scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+            properties={"cluster_type": "eks", "infra_id": 9},
+            status="delivered",
+            recorded_at=NOW - timedelta(minutes=3),
+        ),
+        "failed": record(
+            store,
+            "UserCreate",
+            scope={"user_id": 2},
+            properties={"email": "ada@example.com"},
+            status="failed",
+            source="tester",
+            actor="ada@example.com",
+            recorded_at=NOW - timedelta(minutes=2),
+        ),
+        "other_project": record(
+            store,
+            "ProjectCreate",
+            scope={"user_id": 1, "project_id": 13},
+            status="failed",
+            recorded_at=NOW - timedelta(minutes=1),
+        ),
+    }
+
+
+def test_csv_export_has_a_header_and_one_row_per_matching_entry(store: AuditStore) -> None:
+    ids = _seed_three(store)
+    text = "".join(Export(store.engine, AuditFilter(statuses=("failed",)), ExportFormat.CSV))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert text.startswith(",".join(EXPORT_COLUMNS) + "\r\n")
+    assert [row["message_id"] for row in rows] == [ids["other_project"], ids["failed"]]
+    failed = rows[1]
+    assert (failed["status"], failed["source"], failed["actor"], failed["user_id"]) == (
+        "failed",
+        "tester",
+        "ada@example.com",
+        "2",
+    )
+    assert failed["project_id"] == "" and failed["http_status"] == ""
+    assert datetime.fromisoformat(failed["recorded_at"]) == NOW - timedelta(minutes=2)
+    payload = json.loads(failed["payload"])
+    assert payload["messageId"] == ids["failed"]
+    assert payload["properties"]["email"].startswith("masked:")
+
+
+def test_ndjson_export_is_one_object_per_line_newest_first(store: AuditStore) -> None:
+    ids = _seed_three(store)
+    text = "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON))
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert text.endswith("\n")
+    assert [line["message_id"] for line in lines] == [ids["other_project"], ids["failed"], ids["delivered"]]
+    first = lines[2]
+    assert list(first) == list(EXPORT_COLUMNS)
+    assert (first["project_id"], first["cluster_id"], first["status"]) == (12, 4, "delivered")
+    assert first["payload"]["properties"] == {
+        "proj_id": 12,
+        "cluster_id": 4,
+        "cluster_type": "eks",
+        "infra_id": 9,
+    }
+    assert first["recorded_at"] == (NOW - timedelta(minutes=3)).isoformat()
+
+
+def test_an_empty_view_exports_only_the_header(store: AuditStore) -> None:
+    _seed_three(store)
+    nothing = AuditFilter(user_id="nobody")
+    assert "".join(Export(store.engine, nothing, ExportFormat.CSV)) == ",".join(EXPORT_COLUMNS) + "\r\n"
+    assert "".join(Export(store.engine, nothing, ExportFormat.NDJSON)) == ""
+
+
+def _clone(engine: Engine, message_id: str, count: int) -> None:
+    """Copy one recorded entry `count` times inside the database (recording 100k would take minutes).
+
+    The copies share the original's time, so the export's order rests on the id tiebreak.
+    """
+    table = AuditEntry.__table__
+    numbers = select(literal(1).label("i")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.i + 1).where(numbers.c.i < count))
+    original = table.alias("original")
+    overrides = {
+        "message_id": literal("bulk-") + cast(numbers.c.i, String),
+        "seq": original.c.seq + numbers.c.i,
+    }
+    names = [column.name for column in table.c if column.name != "id"]
+    copies = select(*(overrides.get(name, original.c[name]) for name in names)).where(
+        original.c.message_id == message_id
+    )
+    with engine.begin() as connection:
+        connection.execute(
+            insert(table).from_select(names, copies.select_from(numbers.join(original, true())))
+        )
+
+
+# Runs in a fresh interpreter, so that its peak resident memory is the export's alone: the RSS sees
+# what a driver buffers in C (a client-side cursor holding every row), which tracemalloc would not.
+_EXPORT_BOTH_FORMATS = """
+import json, sys
+from analytics.audit import create_audit_engine
+from analytics.export import Export, ExportFormat
+from analytics.queries import AuditFilter
+engine = create_audit_engine(sys.argv[1])
+produced = {}
+for export_format in ExportFormat:
+    export = Export(engine, AuditFilter(project_id=int(sys.argv[2])), export_format)
+    produced[str(export_format)] = [sum(len(chunk) for chunk in export), export.rows]
+print(json.dumps(produced))
+"""
+
+
+def _export_in_child(database_url: str, project_id: int) -> tuple[dict[str, list[int]], int]:
+    """Export a project's entries in both formats in a child process: what it wrote, its peak RSS."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _EXPORT_BOTH_FORMATS, database_url, str(project_id)],
+        stdout=subprocess.PIPE,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert child.stdout is not None
+    output = child.stdout.read()
+    child.stdout.close()
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    assert child.returncode == 0
+    # ru_maxrss is in kilobytes on Linux.
+    return json.loads(output), usage.ru_maxrss * 1024
+
+
+def test_100k_rows_export_in_bounded_memory(store: AuditStore, database_url: str) -> None:
+    seed = record(
+        store,
+        "ClusterProvisioningSuccess",
+        scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+        properties={"cluster_type": "eks", "infra_id": 9},
+        status="delivered",
+    )
+    _clone(store.engine, seed, 100_000 - 1)
+    produced, peak = _export_in_child(database_url, 12)
+    nothing, baseline = _export_in_child(database_url, 99)
+    assert nothing == {"csv": [len(",".join(EXPORT_COLUMNS)) + 2, 0], "ndjson": [0, 0]}
+    for size, rows in produced.values():
+        assert rows == 100_000
+        assert size > 60_000_000
+        # Holding the rows would take at least the output's size; streaming takes a few batches.
+        assert peak - baseline < size / 4, (
+            f"{peak - baseline:,} bytes more than an empty export, for {size:,}"
+        )
+
+
+@pytest.fixture
+def seeded_app(app: Flask, sqlite_url: str) -> Iterator[dict[str, str]]:
+    """The dashboard's database with three entries."""
+    engine = create_audit_engine(sqlite_url)
+    try:
+        yield _seed_three(AuditStore(engine))
+    finally:
+        engine.dispose()
+
+
+def test_export_page_streams_a_download_of_the_filtered_view(
+    client: FlaskClient, seeded_app: dict[str, str]
+) -> None:
+    response = client.get("/audit/export.csv?status=failed&project=13&live=1&before=whatever")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="audit-')
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["message_id"] for row in rows] == [seeded_app["other_project"]]
+    ndjson = client.get("/audit/export.ndjson?source=tester")
+    assert ndjson.headers["Content-Type"] == "application/x-ndjson"
+    assert [json.loads(line)["message_id"] for line in ndjson.get_data(as_text=True).splitlines()] == [
+        seeded_app["failed"]
+    ]
+
+
+def test_export_page_refuses_unusable_filters_in_plain_words(client: FlaskClient) -> None:
+    response = client.get("/audit/export.csv?project=twelve&range=3w")
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True).splitlines() == [
+        "range: unknown range '3w': one of 15m, 1h, 24h, 7d",
+        "project: 'twelve' is not a whole number",
+    ]
+    assert client.get("/audit/export.xlsx").status_code == 404
+
+
+def test_cli_export_writes_the_filtered_view_to_stdout(
+    runner: FlaskCliRunner, seeded_app: dict[str, str]
+) -> None:
+    result = runner.invoke(args=["audit", "export", "--status", "failed,delivered", "--format", "ndjson"])
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["message_id"] for line in result.stdout.splitlines()]
+    assert ids == [seeded_app["other_project"], seeded_app["failed"], seeded_app["delivered"]]
+    narrowed = runner.invoke(
+        args=["audit", "export", "--event", "New User", "--since", "2000-01-01", "--user-id", "2"]
+    )
+    assert narrowed.exit_code == 0, narrowed.output
+    assert [row["message_id"] for row in csv.DictReader(io.StringIO(narrowed.stdout))] == [
+        seeded_app["failed"]
+    ]
+
+
+def test_cli_export_to_a_file_reports_the_count(
+    runner: FlaskCliRunner, seeded_app: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "failed.csv"
+    result = runner.invoke(args=["audit", "export", "--status", "failed", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == f"exported 2 entries to {target}"
+    assert len(list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))) == 2
+    assert not list(tmp_path.glob("*.partial"))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--project", "x"], "error: --project: 'x' is not a whole number"),
+        (["--since", "last week"], "error: --since: 'last week' is not a time"),
+        (["--user-id", "1", "--prop", "email"], "error: --prop: write the property search as key = value"),
+    ],
+)
+def test_cli_export_refuses_bad_filters_in_one_line(
+    runner: FlaskCliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(args=["audit", "export", *args])
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(message)
+    assert result.stdout == ""
+
+
+def test_cli_export_finds_personal_data_through_the_configured_mask(
+    runner: FlaskCliRunner, seeded_app: dict[str, str]
+) -> None:
+    result = runner.invoke(
+        args=["audit", "export", "--prop", "email = ada@example.com", "--format", "ndjson"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [seeded_app["failed"]]

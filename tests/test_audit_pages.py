@@ -1,0 +1,338 @@
+"""The audit review pages: search, pages, histogram, live tail and entry detail, through the app."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from auditlog import move, record
+from flask.testing import FlaskClient
+from sqlalchemy import update
+
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.catalog import CATALOG, Catalog
+from analytics.events import SegmentEvent
+from analytics.messages import build_message
+from analytics.payload_drift import drift_of
+from analytics.scopes import UserScope
+from analytics.spec import Category, SpecRegistry, TrackSpec, prop
+
+CPS = "Cluster Provisioning Success"
+
+
+def _cps(sqlite_store: AuditStore, **options: object) -> str:
+    return record(
+        sqlite_store,
+        "ClusterProvisioningSuccess",
+        scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+        properties={"cluster_type": "eks", "infra_id": 9},
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _rows(page: str) -> list[str]:
+    """The message ids of the result rows, in order."""
+    return re.findall(r'<a href="/audit/entries/([^"]+)"><time', page)
+
+
+def _links(page: str, rel: str) -> list[str]:
+    return [html.unescape(href) for href in re.findall(rf'<a rel="{rel}" href="([^"]+)"', page)]
+
+
+def test_search_page_lists_entries_newest_first_with_count_histogram_and_exports(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    first = _cps(sqlite_store, status="delivered")
+    second = record(sqlite_store, "ProjectCreate", scope={"user_id": 2, "project_id": 13}, status="failed")
+    response = client.get("/audit/")
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["Vary"]
+    page = response.get_data(as_text=True)
+    assert "<title>Audit log · event-catalog</title>" in page
+    assert '<nav aria-label="Breadcrumb"' in page
+    assert '<a href="/audit/" aria-current="page">Audit log</a>' in page
+    assert _rows(page) == [second, first]
+    assert '<strong id="audit-count">2 entries</strong>' in page
+    assert (
+        page.count('class="hist-bar hist-delivered"') == 1 and page.count('class="hist-bar hist-failed"') == 1
+    )
+    assert 'href="/audit/export.csv"' in page and 'href="/audit/export.ndjson"' in page
+    assert '<script src="/static/audit-tail.js" defer></script>' in page
+
+
+def test_filters_narrow_the_list_and_the_form_keeps_their_state(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    failed = _cps(sqlite_store, status="failed")
+    _cps(sqlite_store, status="delivered")
+    record(sqlite_store, "ProjectCreate", scope={"user_id": 2, "project_id": 12}, status="failed")
+    page = client.get("/audit/", query_string={"event": CPS, "status": "failed", "project": "12"}).get_data(
+        as_text=True
+    )
+    assert _rows(page) == [failed]
+    assert f'<option value="{CPS}" selected>' in page
+    assert '<input type="checkbox" name="status" value="failed" checked>' in page
+    assert '<input type="checkbox" name="status" value="delivered">' in page
+    assert 'name="project" value="12"' in page
+    assert "/audit/export.csv?event=Cluster+Provisioning+Success&amp;status=failed&amp;project=12" in page
+
+
+def test_htmx_requests_get_the_results_fragment_with_error_slots(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    _cps(sqlite_store)
+    response = client.get("/audit/?status=pending", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "HX-Request" in response.headers["Vary"]
+    fragment = response.get_data(as_text=True)
+    assert "<html" not in fragment and "<form" not in fragment
+    assert '<section id="audit-results"' in fragment
+    assert '<span class="field-error" id="error-since" role="alert" hx-swap-oob="true"></span>' in fragment
+    submitted = client.get(
+        "/audit/?range=&event=&status=pending&project=&live=1", headers={"HX-Request": "true"}
+    )
+    assert submitted.headers["HX-Push-Url"] == "/audit/?status=pending&live=1"
+
+
+def test_bad_filters_are_shown_next_to_their_field_keeping_what_was_typed(client: FlaskClient) -> None:
+    response = client.get("/audit/?project=twelve&since=last+tuesday")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'name="project" value="twelve"' in page and 'aria-invalid="true"' in page
+    assert 'id="error-project" role="alert">&#39;twelve&#39; is not a whole number</span>' in page
+    assert 'id="error-since" role="alert">&#39;last tuesday&#39; is not a time' in page
+    assert "<table" not in page
+    fragment = client.get("/audit/?project=twelve", headers={"HX-Request": "true"})
+    # htmx swaps only 2xx answers: the fragment must arrive to show the errors.
+    assert fragment.status_code == 200
+    text = fragment.get_data(as_text=True)
+    assert 'id="error-project" role="alert" hx-swap-oob="true">&#39;twelve&#39; is not a whole number' in text
+    assert "Some filters cannot be used" in text
+
+
+def test_pages_continue_from_a_cursor_without_offsets(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    start = datetime.now(UTC) - timedelta(hours=1)
+    ids = [
+        record(
+            sqlite_store,
+            "ProjectCreate",
+            scope={"user_id": 1, "project_id": 12},
+            recorded_at=start + timedelta(seconds=i),
+        )
+        for i in range(55)
+    ]
+    newest_first = list(reversed(ids))
+    first = client.get("/audit/?project=12").get_data(as_text=True)
+    assert _rows(first) == newest_first[:50]
+    assert _links(first, "prev") == []
+    (older,) = _links(first, "next")
+    assert parse_qs(urlsplit(older).query)["project"] == ["12"]
+    second = client.get(older).get_data(as_text=True)
+    assert _rows(second) == newest_first[50:]
+    assert _links(second, "next") == []
+    (newer,) = _links(second, "prev")
+    assert _rows(client.get(newer).get_data(as_text=True)) == newest_first[:50]
+    broken = client.get("/audit/?before=not-a-cursor")
+    assert broken.status_code == 400
+    assert "this page link is not valid any more" in broken.get_data(as_text=True)
+
+
+def test_histogram_bars_link_to_their_narrowed_range(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
+    early = _cps(sqlite_store, status="delivered", recorded_at=hour + timedelta(minutes=5))
+    late = _cps(sqlite_store, status="failed", recorded_at=hour + timedelta(minutes=65))
+    since, until = hour.strftime("%Y-%m-%dT%H:%M"), (hour + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
+    page = client.get(f"/audit/?since={since}&until={until}&range=7d").get_data(as_text=True)
+    bars = [html.unescape(href) for href in re.findall(r'<a href="([^"]+)" aria-label="[^"]*UTC: \d', page)]
+    assert len(bars) == 60  # two hours in two-minute bars
+    labels = re.findall(r'aria-label="([^"]*UTC: [1-9][^"]*)"', page)
+
+    def bar(start: int) -> str:
+        begin, end = hour + timedelta(minutes=start), hour + timedelta(minutes=start + 2)
+        return f"{begin:%Y-%m-%d %H:%M:%S}–{end:%H:%M:%S}"
+
+    assert labels == [f"{bar(4)} UTC: 1 entry (1 delivered)", f"{bar(64)} UTC: 1 entry (1 failed)"]
+    narrowed = bars[2]
+    query = parse_qs(urlsplit(narrowed).query)
+    assert "range" not in query
+    assert query["since"] == [f"{hour + timedelta(minutes=4):%Y-%m-%dT%H:%M:%SZ}"]
+    assert query["until"] == [f"{hour + timedelta(minutes=6):%Y-%m-%dT%H:%M:%SZ}"]
+    assert _rows(client.get(narrowed).get_data(as_text=True)) == [early]
+    assert late not in _rows(client.get(narrowed).get_data(as_text=True))
+
+
+def _tail_url(page: str) -> str:
+    match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
+    assert match is not None
+    return html.unescape(match.group(1))
+
+
+def test_live_tail_polls_only_on_the_newest_page(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    for _ in range(51):
+        _cps(sqlite_store)
+    page = client.get("/audit/?live=1").get_data(as_text=True)
+    assert 'hx-trigger="every 2s"' in page
+    assert '<input type="checkbox" name="live" value="1" checked>' in page
+    (older,) = _links(page, "next")
+    assert "live=1" in older
+    later = client.get(older).get_data(as_text=True)
+    assert 'id="audit-tail"' not in later and "go to the newest" in later
+    assert 'id="audit-tail"' not in client.get("/audit/").get_data(as_text=True)
+
+
+def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    _cps(sqlite_store)
+    url = _tail_url(client.get("/audit/?live=1&project=12").get_data(as_text=True))
+    assert parse_qs(urlsplit(url).query)["total"] == ["1"]
+    quiet = client.get(url)
+    assert quiet.status_code == 200 and "hx-swap-oob" not in quiet.get_data(as_text=True)
+    new = _cps(sqlite_store, status="failed")
+    record(
+        sqlite_store, "ProjectCreate", scope={"user_id": 1, "project_id": 99}
+    )  # another project: not tailed
+    update_ = client.get(url).get_data(as_text=True)
+    assert '<tbody hx-swap-oob="afterbegin:#audit-rows">' in update_
+    assert _rows(update_) == [new]
+    assert '<strong id="audit-count" hx-swap-oob="true">2 entries</strong>' in update_
+    next_url = _tail_url(update_)
+    assert parse_qs(urlsplit(next_url).query)["total"] == ["2"]
+    assert _rows(client.get(next_url).get_data(as_text=True)) == []
+
+
+def test_tail_of_an_empty_list_removes_the_empty_row(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    page = client.get("/audit/?live=1").get_data(as_text=True)
+    assert '<tr id="audit-empty">' in page
+    new = _cps(sqlite_store)
+    update_ = client.get(_tail_url(page)).get_data(as_text=True)
+    assert _rows(update_) == [new]
+    assert '<tr id="audit-empty" hx-swap-oob="delete"></tr>' in update_
+
+
+def test_tail_stops_polling_when_nothing_new_can_match(client: FlaskClient) -> None:
+    assert client.get("/audit/tail?until=2020-01-01").status_code == 286
+    assert client.get("/audit/tail?project=x").status_code == 286
+    assert client.get("/audit/tail?after=garbage").status_code == 286
+
+
+def test_entry_page_shows_message_attempts_version_drift_and_links(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    message_id = _cps(sqlite_store)
+    sqlite_store.record_outcome(
+        [message_id], AuditStatus.FAILED, http_status=500, error='{"code":"internal"}'
+    )
+    sqlite_store.record_outcome([message_id], AuditStatus.DELIVERED, http_status=200, latency_ms=12.5)
+    response = client.get(f"/audit/entries/{message_id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert f"<title>{CPS} · Audit entry · event-catalog</title>" in page
+    assert f'<li aria-current="page"><code>{message_id}</code></li>' in page
+    assert "&#34;cluster_type&#34;: &#34;eks&#34;," in page  # pretty JSON, one key per line
+    attempts = page.split('class="delivery-attempts"')[1]
+    assert attempts.index(">500<") < attempts.index(">200<")
+    assert "{&#34;code&#34;:&#34;internal&#34;}" in attempts and "12.5 ms" in attempts
+    assert f"<code>{CATALOG.version}</code>" in page and ">current</span>" in page
+    assert "still validate against today's schema" in page
+    for link in (
+        "/events/ClusterProvisioningSuccess",
+        f"/tester/?from={message_id}",
+        "/audit/?user_id=1",
+        "/audit/?project=12",
+        "/audit/?cluster=4",
+        f"/audit/?version={CATALOG.version}",
+    ):
+        assert f'href="{link}"' in page, link
+
+
+def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+    message["properties"] = {"proj_id": 12, "cluster_id": 4, "cluster_type": "openshift", "colour": "red"}
+    message["context"]["eventCatalog"]["version"] = "0ldversion00"
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="application")
+    page = client.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
+    assert "no longer validate against today's schema" in page and "3 differences" in page
+    table = page.split('class="drift-differences"')[1]
+    assert "<code>cluster_type</code>" in table and "&#34;openshift&#34;" in table
+    assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
+    assert "<code>colour</code>" in table and "not a property of this event today" in table
+    assert "older than today's" in page
+
+
+def test_masked_personal_strings_are_not_drift() -> None:
+    registry = SpecRegistry()
+
+    class Signup(
+        TrackSpec,
+        event=SegmentEvent.UserCreate,
+        category=Category.ONBOARDING,
+        owner="growth",
+        registry=registry,
+    ):
+        """Someone signed up."""
+
+        scope: UserScope
+        email: str = prop("Email.", example="a@b.co", personal_data=True, pattern=r"^[^@]+@[^@]+$")
+        nickname: str = prop("Shown name.", example="ada", pattern=r"^[a-z]+$")
+
+    catalog = Catalog(registry)
+    message = build_message(Signup(scope=UserScope(user_id=1), email="a@b.co", nickname="ada"))
+    message["properties"]["email"] = "masked:0123456789abcdef"
+    assert drift_of(message, catalog).validates
+    message["properties"]["nickname"] = "masked:0123456789abcdef"  # not personal data: real drift
+    assert [d.field for d in drift_of(message, catalog).differences] == ["nickname"]
+    message["properties"]["email"] = "not an email"  # unmasked and invalid: drift
+    assert [d.field for d in drift_of(message, catalog).differences] == ["email", "nickname"]
+
+
+def test_entry_page_of_an_identify_links_to_its_identify_spec(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    message_id = record(
+        sqlite_store, "Register", scope={"user_id": 3}, properties={"email": "a@b.co", "github": True}
+    )
+    page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert 'href="/identifiers/RegisterIdentify"' in page
+    assert "masked:" in page and "a@b.co" not in page
+    assert "still validate against today's schema of Register (masked personal data" in page
+
+
+def test_stuck_pending_entries_are_marked(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    stuck = _cps(sqlite_store)
+    _cps(sqlite_store)  # pending, but only just
+    with sqlite_store.engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.message_id == stuck)
+            .values(status_changed_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+    page = client.get("/audit/").get_data(as_text=True)
+    assert page.count('<span class="badge audit-stuck"') == 1
+    assert 'class="badge audit-stuck">stuck</span>' in client.get(f"/audit/entries/{stuck}").get_data(
+        as_text=True
+    )
+
+
+def test_a_purge_record_is_shown_without_drift_or_send_again(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    from analytics.retention import purge
+
+    old = _cps(sqlite_store)
+    move(sqlite_store, old, datetime.now(UTC) - timedelta(days=100))
+    report = purge(sqlite_store, timedelta(days=90), actor="ops@example.com")
+    assert report.message_id is not None
+    listing = client.get("/audit/?type=purge").get_data(as_text=True)
+    assert _rows(listing) == [report.message_id]
+    page = client.get(f"/audit/entries/{report.message_id}").get_data(as_text=True)
+    assert "Send again" not in page and "Drift against" not in page
+    assert "records the log's own maintenance" in page
+
+
+def test_unknown_message_id_is_a_404_page(client: FlaskClient) -> None:
+    response = client.get("/audit/entries/no-such-message")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "No audit entry has the message id &#39;no-such-message&#39;." in response.get_data(as_text=True)

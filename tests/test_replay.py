@@ -1,0 +1,524 @@
+"""Replay through the real Segment client to the local collector: same messageId, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, func, select
+
+from analytics import AnalyticsClient
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.collector import Collector
+from analytics.integrity import verify
+from analytics.replay import (
+    ReplayError,
+    ReplaySelection,
+    _claim,
+    count_replayable,
+    is_stuck,
+    open_replay_client,
+    parse_statuses,
+    replay,
+    select_replayable,
+    stuck_clause,
+)
+from webapp import ROOT
+
+# Small budgets: a test needs an answer in seconds, not the client's default hours.
+FAST: dict[str, Any] = {"upload_interval": 0.05, "max_retries": 0, "timeout": 5}
+LATER = timedelta(hours=2)
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Poll until `condition` holds: the collector and a child process work on their own threads."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _spec(constant: str) -> Any:
+    return (
+        CATALOG.identifier(constant) if constant == "Register" else CATALOG.event(constant)
+    ).example_spec()
+
+
+def _send_failing(
+    store: AuditStore, collector: Collector, count: int = 1, constant: str = "ProjectCreate"
+) -> list[Any]:
+    """Send through the real client while the endpoint answers 500: the entries end `failed`."""
+    collector.inject(500, times=10_000)
+    client = AnalyticsClient("test-key", store=store, host=collector.url, **FAST)
+    send = client.identify if constant == "Register" else client.track
+    receipts = [send(_spec(constant)) for _ in range(count)]
+    client.shutdown()
+    collector.reset()
+    for receipt in receipts:
+        assert _entry(store, receipt.message_id).status == "failed"
+    return receipts
+
+
+def _entry(store: AuditStore, message_id: str) -> AuditEntry:
+    entry = store.entry(message_id)
+    assert entry is not None
+    return entry
+
+
+def _entry_count(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+@pytest.fixture
+def replay_client(store: AuditStore, collector: Collector) -> Iterator[AnalyticsClient]:
+    """The client a replay sends through, against the collector."""
+    client = open_replay_client(store, "test-key", collector.url, actor="ops@test", upload_interval=0.05)
+    yield client
+    client.shutdown()
+
+
+def test_failed_entry_is_replayed_unchanged_and_delivered(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    [receipt] = _send_failing(store, collector)
+    entries_before = _entry_count(store.engine)
+    report = replay(store, replay_client, ReplaySelection())
+    assert (report.selected, report.delivered, report.ok) == (1, 1, True)
+    assert report.summary() == "re-sent 1 entries: 1 delivered; 0 skipped"
+    assert collector.received() == [receipt.message]  # same messageId, timestamp, everything
+    assert _entry(store, receipt.message_id).status == "delivered"
+    assert _entry_count(store.engine) == entries_before
+    attempts = store.attempts(receipt.message_id)
+    assert [(a.outcome, a.source, a.actor) for a in attempts] == [
+        ("failed", "application", None),
+        ("delivered", "replay", "ops@test"),
+    ]
+    assert verify(store.engine, b"event-catalog").ok
+
+
+def test_a_message_that_did_arrive_is_deduplicated_by_the_collector(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    # The endpoint stores the batch but answers after the client gave up: audited failed, yet arrived.
+    collector.inject(None, latency=2, times=1)
+    client = AnalyticsClient("test-key", store=store, host=collector.url, **{**FAST, "timeout": 0.5})
+    receipt = client.track(_spec("ProjectCreate"))
+    client.shutdown()
+    assert _entry(store, receipt.message_id).status == "failed"
+    _wait_for(lambda: collector.stats.messages == 1, "the slow request to be stored")
+    report = replay(store, replay_client, ReplaySelection())
+    assert report.delivered == 1
+    stats = collector.stats
+    assert (stats.messages, stats.duplicates) == (1, 1)
+    assert [m["messageId"] for m in collector.received()] == [receipt.message_id]
+    assert _entry(store, receipt.message_id).status == "delivered"
+
+
+def test_a_second_replay_sends_nothing(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    _send_failing(store, collector, 3)
+    assert replay(store, replay_client, ReplaySelection()).delivered == 3
+    requests = collector.stats.requests
+    again = replay(store, replay_client, ReplaySelection())
+    assert (again.selected, again.summary()) == (0, "nothing to replay")
+    assert collector.stats.requests == requests and collector.stats.messages == 3
+
+
+def test_a_replay_killed_mid_way_and_run_again_sends_nothing_twice(
+    database_url: str, store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    receipts = _send_failing(store, collector, 250)
+    # The first batch goes through; the second hangs, and the replay is killed while it does.
+    collector.inject(None, latency=0.01, times=1)
+    collector.inject(503, latency=30, times=1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEGMENT_WRITE_KEY": "test-key",
+        "SEGMENT_HOST": collector.url,
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "replay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(lambda: collector.stats.requests >= 2, "the replay's second batch")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    first_batch = collector.stats.messages
+    statuses = [_entry(store, r.message_id).status for r in receipts]
+    assert 0 < first_batch < 250
+    assert statuses.count("delivered") == first_batch
+    assert statuses.count("pending") == 250 - first_batch  # claimed, never answered
+
+    # Run again at once: the claimed entries are not stuck yet, so nothing is sent twice.
+    assert replay(store, replay_client, ReplaySelection()).selected == 0
+    # Once stuck (or with a short --stuck-after), the rest goes, and only the rest.
+    rest = replay(store, replay_client, ReplaySelection(), now=datetime.now(UTC) + LATER)
+    assert rest.selected == rest.delivered == 250 - first_batch
+    stats = collector.stats
+    assert (stats.messages, stats.duplicates) == (250, 0)
+    assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
+    assert _entry_count(store.engine) == 250
+    assert verify(store.engine, b"event-catalog").ok
+
+
+def test_stuck_pending_entries_are_replayed_and_fresh_ones_are_not(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    # What a process killed before its batch went out leaves behind: entries `pending`, never sent.
+    client = AnalyticsClient("test-key", store=store, host=collector.url, send=False, **FAST)
+    receipt = client.track(_spec("ProjectCreate"))
+    client.shutdown()
+    entry = _entry(store, receipt.message_id)
+    now = datetime.now(UTC)
+    assert not is_stuck(entry, now, timedelta(hours=1))
+    assert is_stuck(entry, now + LATER, timedelta(hours=1))
+    with store.engine.connect() as connection:
+        stuck = select(AuditEntry.message_id).where(stuck_clause(now + LATER, timedelta(hours=1)))
+        assert list(connection.scalars(stuck)) == [receipt.message_id]
+    assert replay(store, replay_client, ReplaySelection()).selected == 0
+    assert replay(store, replay_client, ReplaySelection(), now=now + LATER).delivered == 1
+    assert collector.received() == [receipt.message]
+
+
+def test_dry_run_lists_and_neither_claims_nor_sends(store: AuditStore, collector: Collector) -> None:
+    receipts = _send_failing(store, collector, 2)
+    seen: list[str] = []
+    report = replay(
+        store, None, ReplaySelection(), dry_run=True, on_candidate=lambda c: seen.append(c.line())
+    )
+    assert report.summary() == "dry run: 2 entries would be re-sent, 0 skipped"
+    assert [line.split()[0] for line in seen] == [r.message_id for r in receipts]
+    assert seen[0].endswith("New Project Event [failed]")
+    assert [_entry(store, r.message_id).status for r in receipts] == ["failed", "failed"]
+    assert collector.stats.requests == 0
+
+
+def test_the_selection_narrows_by_status_time_and_filters(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    [old] = _send_failing(store, collector)
+    middle = datetime.now(UTC)
+    [new] = _send_failing(store, collector, constant="ClusterProvisioningSuccess")
+    client = AnalyticsClient(None, store=store)
+    disabled = client.track(_spec("ProjectCreate"))
+    now = datetime.now(UTC)
+
+    def chosen(selection: ReplaySelection) -> list[str]:
+        with store.engine.connect() as connection:
+            return list(
+                connection.scalars(select_replayable(selection, now).with_only_columns(AuditEntry.message_id))
+            )
+
+    assert chosen(ReplaySelection()) == [old.message_id, new.message_id]
+    assert chosen(ReplaySelection(since=middle)) == [new.message_id]
+    assert chosen(ReplaySelection(until=middle)) == [old.message_id]
+    assert chosen(ReplaySelection(filters=(AuditEntry.event == "New Project Event",))) == [old.message_id]
+    assert chosen(ReplaySelection(statuses=(AuditStatus.DISABLED,))) == [disabled.message_id]
+    assert chosen(ReplaySelection(statuses=(AuditStatus.DROPPED,))) == []
+
+
+def test_a_limit_bounds_one_run_and_the_count_says_more(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    receipts = _send_failing(store, collector, 3)
+    now = datetime.now(UTC)
+    with store.engine.connect() as connection:
+        assert connection.scalar(count_replayable(ReplaySelection(), now, cap=5)) == 3
+        assert connection.scalar(count_replayable(ReplaySelection(), now, cap=1)) == 2  # "more than 1"
+    first = replay(store, replay_client, ReplaySelection(), limit=2, chunk_size=1)
+    assert (first.selected, first.delivered) == (2, 2)
+    assert [m["messageId"] for m in collector.received()] == [r.message_id for r in receipts[:2]]
+    rest = replay(store, replay_client, ReplaySelection(), limit=2)
+    assert (rest.selected, rest.delivered) == (1, 1)
+
+
+def test_a_claim_is_taken_once(store: AuditStore, collector: Collector) -> None:
+    # Two replays racing for the same entries: the second claim finds them taken.
+    receipts = _send_failing(store, collector, 2)
+    now = datetime.now(UTC)
+    ids = [_entry(store, r.message_id).id for r in receipts]
+    assert _claim(store, ids, ReplaySelection(), now) == {r.message_id for r in receipts}
+    assert _claim(store, ids, ReplaySelection(), now) == set()
+    assert [_entry(store, r.message_id).status for r in receipts] == ["pending", "pending"]
+
+
+def test_personal_data_is_restored_from_its_encrypted_copy(engine: Engine, collector: Collector) -> None:
+    key = Fernet.generate_key().decode()
+    store = AuditStore(engine, encryption_key=key)
+    [receipt] = _send_failing(store, collector, constant="Register")
+    entry = _entry(store, receipt.message_id)
+    assert entry.payload["traits"]["email"].startswith("masked:")
+    assert entry.encrypted_personal_data is not None and "ada@" not in entry.encrypted_personal_data
+    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
+    try:
+        assert replay(store, client, ReplaySelection()).delivered == 1
+    finally:
+        client.shutdown()
+    [sent] = collector.received()
+    assert sent == receipt.message and sent["traits"]["email"] == "ada@example.com"
+
+
+def test_a_rotated_key_still_opens_what_the_old_one_sealed(engine: Engine, collector: Collector) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    [receipt] = _send_failing(AuditStore(engine, encryption_key=old), collector, constant="New User")
+    store = AuditStore(engine, encryption_key=f"{new},{old}")
+    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
+    try:
+        assert replay(store, client, ReplaySelection()).delivered == 1
+    finally:
+        client.shutdown()
+    assert collector.received()[0]["properties"]["email"] == receipt.message["properties"]["email"]
+
+
+@pytest.mark.parametrize(
+    ("write_key", "replay_key", "reason"),
+    [
+        (None, None, "personal data (email) was stored masked only, without AUDIT_ENCRYPTION_KEY"),
+        ("sealed", None, "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"),
+        ("sealed", "other", "its personal data cannot be decrypted: none of the AUDIT_ENCRYPTION_KEY keys"),
+    ],
+)
+def test_a_mask_is_never_sent_as_the_value(
+    sqlite_store: AuditStore, collector: Collector, write_key: str | None, replay_key: str | None, reason: str
+) -> None:
+    keys = {"sealed": Fernet.generate_key().decode(), "other": Fernet.generate_key().decode()}
+    engine = sqlite_store.engine
+    writer = AuditStore(engine, encryption_key=keys.get(write_key or ""))
+    [receipt] = _send_failing(writer, collector, constant="Register")
+    store = AuditStore(engine, encryption_key=keys.get(replay_key or ""))
+    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
+    skipped: list[str] = []
+    try:
+        report = replay(
+            store, client, ReplaySelection(), on_candidate=lambda c: skipped.append(c.skip_reason or "")
+        )
+    finally:
+        client.shutdown()
+    assert (report.selected, report.skipped, report.ok) == (1, 1, False)
+    assert skipped[0].startswith(reason)
+    assert collector.stats.requests == 0
+    assert _entry(store, receipt.message_id).status == "failed"
+
+
+def test_replay_refuses_to_start_without_a_write_key(store: AuditStore) -> None:
+    with pytest.raises(ReplayError, match="no Segment write key"):
+        open_replay_client(store, None, None, actor="ops")
+    with pytest.raises(ReplayError, match="no Segment write key"):
+        replay(store, AnalyticsClient(None, store=store), ReplaySelection())
+
+
+def test_statuses_are_checked() -> None:
+    assert parse_statuses("failed, dropped,failed") == (AuditStatus.FAILED, AuditStatus.DROPPED)
+    with pytest.raises(
+        ValueError, match="invalid status delivered: choose from failed, pending, dropped, disabled"
+    ):
+        parse_statuses("delivered")
+
+
+def _fail_in_app(app: Flask, collector: Collector, count: int) -> list[Any]:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        return _send_failing(analytics_client.store(), collector, count)
+
+
+def test_replay_command_resends_and_summarises(
+    runner: FlaskCliRunner, app: Flask, collector: Collector
+) -> None:
+    receipts = _fail_in_app(app, collector, 2)
+    dry = runner.invoke(args=["replay", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    lines = dry.output.splitlines()
+    assert [line.split()[0] for line in lines[:-1]] == [r.message_id for r in receipts]
+    assert lines[-1] == "dry run: 2 entries would be re-sent, 0 skipped"
+    result = runner.invoke(args=["replay", "--status", "failed", "--since", "1h"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "re-sent 2 entries: 2 delivered; 0 skipped\n"
+    assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
+    assert runner.invoke(args=["replay"]).output == "nothing to replay\n"
+
+
+def test_replay_command_exits_1_listing_what_is_still_not_delivered(
+    runner: FlaskCliRunner, app: Flask, collector: Collector
+) -> None:
+    [receipt] = _fail_in_app(app, collector, 1)
+    collector.inject(400, times=1)  # final: not retried
+    result = runner.invoke(args=["replay"])
+    assert result.exit_code == 1
+    first, summary = result.output.splitlines()
+    assert first.startswith(receipt.message_id) and first.endswith("New Project Event [failed] now failed")
+    assert summary == "re-sent 1 entries: 0 delivered, 1 failed; 0 skipped"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--status", "delivered"],
+            "error: invalid status delivered: choose from failed, pending, dropped, disabled",
+        ),
+        (["--since", "yesterday"], "error: 'yesterday' is not a time: use ISO 8601 like 2026-03-01T14:00"),
+        (["--stuck-after", "soon"], "error: --stuck-after: 'soon' is not a duration"),
+    ],
+)
+def test_replay_command_refuses_bad_options_in_one_line(
+    runner: FlaskCliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(args=["replay", *args])
+    assert result.exit_code == 2
+    assert result.output.startswith(message) and result.output.count("\n") == 1
+
+
+def test_replay_command_without_a_write_key_says_so(runner: FlaskCliRunner, app: Flask) -> None:
+    app.config["SEGMENT_WRITE_KEY"] = None
+    result = runner.invoke(args=["replay"])
+    assert result.exit_code == 2
+    assert (
+        result.output
+        == "error: no Segment write key configured (SEGMENT_WRITE_KEY): nothing can be re-sent\n"
+    )
+
+
+def test_configuration_reads_the_stuck_threshold_and_checks_the_encryption_key() -> None:
+    from webapp.config import from_environment
+
+    key = Fernet.generate_key().decode()
+    settings = from_environment({"AUDIT_STUCK_AFTER": "15m", "AUDIT_ENCRYPTION_KEY": key})
+    assert settings["AUDIT_STUCK_AFTER"] == timedelta(minutes=15)
+    assert settings["AUDIT_ENCRYPTION_KEY"] == key
+    with pytest.raises(ValueError, match=r"^AUDIT_STUCK_AFTER: 'soon' is not a duration"):
+        from_environment({"AUDIT_STUCK_AFTER": "soon"})
+    with pytest.raises(ValueError, match=r"^AUDIT_ENCRYPTION_KEY must be Fernet keys"):
+        from_environment({"AUDIT_ENCRYPTION_KEY": "not-a-key"})
+
+
+# --- the dashboard: the re-send widget, its confirmation page, the entry's button ------------------
+
+
+def _csrf(client: FlaskClient, url: str) -> str:
+    # Every page's <body hx-headers> carries the token, forms or not.
+    match = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(url).get_data(as_text=True))
+    assert match is not None
+    return match.group(1)
+
+
+def test_the_widget_counts_what_the_view_would_resend(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 2)
+    response = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="audit-replay"') and "<html" not in html
+    assert "Re-send 2 entries not delivered" in html
+    other_event = client.get(
+        "/audit/replay/?event=Cluster+Provisioning+Success", headers={"HX-Request": "true"}
+    )
+    assert "Nothing in this view needs re-sending." in other_event.get_data(as_text=True)
+    delivered_only = client.get("/audit/replay/?status=delivered", headers={"HX-Request": "true"})
+    assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
+
+
+def test_the_confirmation_page_previews_and_resends_as_the_clicker(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    receipts = _fail_in_app(app, collector, 2)
+    page = client.get("/audit/replay/?status=failed")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "<title>Re-send undelivered entries · Audit log · event-catalog</title>" in html
+    assert "2 entries to re-send" in html and all(r.message_id in html for r in receipts)
+    token = _csrf(client, "/audit/replay/?status=failed")
+    response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
+    assert response.status_code == 303 and response.headers["Location"] == "/audit/replay/?status=failed"
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "re-sent 2 entries: 2 delivered; 0 skipped." in after and "Nothing to re-send" in after
+    assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        attempts = analytics_client.store().attempts(receipts[0].message_id)
+    assert (attempts[-1].outcome, attempts[-1].source, attempts[-1].actor) == (
+        "delivered",
+        "replay",
+        "admin@example.com",
+    )
+
+
+def test_an_htmx_post_answers_with_the_updated_widget(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    token = _csrf(client, "/audit/replay/")
+    response = client.post("/audit/replay/", headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<section id="audit-replay"')
+    assert "re-sent 1 entries: 1 delivered; 0 skipped." in html
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    assert client.post("/audit/replay/").status_code == 400
+    assert collector.stats.requests == 0
+
+
+def test_the_entry_page_resends_that_entry_only(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    first, second = _fail_in_app(app, collector, 2)
+    page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)
+    action = f"/audit/replay/?message_id={first.message_id}&amp;status=failed"
+    assert f'action="{action}"' in page and "Re-send unchanged" in page
+    token = _csrf(client, f"/audit/entries/{first.message_id}")
+    response = client.post(action.replace("&amp;", "&"), data={"csrf_token": token})
+    assert response.status_code == 303
+    after = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "re-sent 1 entries: 1 delivered; 0 skipped." in after
+    assert f'href="/audit/entries/{first.message_id}">Back to the entry' in after
+    assert [m["messageId"] for m in collector.received()] == [first.message_id]
+    delivered_page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)
+    assert "Re-send unchanged" not in delivered_page
+    assert "Re-send unchanged" in client.get(f"/audit/entries/{second.message_id}").get_data(as_text=True)
+
+
+def test_without_a_write_key_the_dashboard_offers_no_resend(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    _fail_in_app(app, collector, 1)
+    app.config["SEGMENT_WRITE_KEY"] = None
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Sending is disabled" in widget and "<button" not in widget
+    token = _csrf(client, "/audit/replay/")
+    assert client.post("/audit/replay/", data={"csrf_token": token}).status_code == 409
+    assert collector.stats.requests == 0
+
+
+def test_bad_filters_are_shown_next_to_the_view(client: FlaskClient) -> None:
+    response = client.get("/audit/replay/?project=twelve")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "<code>project</code>:" in html and "twelve" in html

@@ -1,0 +1,229 @@
+"""Retention: purging old entries in batches, recording the purge, keeping `verify` green."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask.testing import FlaskCliRunner
+from sqlalchemy import Engine, func, insert, select, text
+
+from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
+from analytics.catalog import CATALOG
+from analytics.integrity import verify
+from analytics.messages import build_message
+from analytics.retention import _record_purge, _write_checkpoints, plan, purge
+
+KEY = b"event-catalog"
+NINETY_DAYS = timedelta(days=90)
+
+
+def _record(store: AuditStore, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        message = build_message(CATALOG.event("ProjectCreate").example_spec())
+        store.record(message, status=AuditStatus.PENDING, source="application")
+        store.record_outcome([message["messageId"]], AuditStatus.DELIVERED, http_status=200)
+        ids.append(message["messageId"])
+    return ids
+
+
+def _message_ids(engine: Engine, *, purges: bool = False) -> list[str]:
+    kind = AuditEntry.type == PURGE_TYPE if purges else AuditEntry.type != PURGE_TYPE
+    with engine.connect() as connection:
+        return list(connection.scalars(select(AuditEntry.message_id).where(kind).order_by(AuditEntry.id)))
+
+
+def _as_of(moment: datetime) -> datetime:
+    """The `now` at which entries recorded before `moment` are exactly 90 days old."""
+    return moment + NINETY_DAYS
+
+
+def test_purge_deletes_old_entries_and_attempts_and_records_itself(store: AuditStore) -> None:
+    old = _record(store, 5)
+    boundary = datetime.now(UTC)
+    kept = _record(store, 3)
+    report = purge(store, NINETY_DAYS, actor="ops@host (cli)", now=_as_of(boundary), batch=2)
+    assert (report.entries, report.attempts) == (5, 5)
+    assert _message_ids(store.engine) == kept
+    with store.engine.connect() as connection:
+        attempts = connection.scalar(select(func.count()).select_from(DeliveryAttempt))
+        remaining_old = connection.scalar(
+            select(func.count()).select_from(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(old))
+        )
+    assert (attempts, remaining_old) == (3, 0)
+    [purge_id] = _message_ids(store.engine, purges=True)
+    assert purge_id == report.message_id
+    entry = store.entry(purge_id)
+    assert entry is not None
+    assert (entry.type, entry.source, entry.status, entry.actor, entry.event) == (
+        "purge",
+        "retention",
+        "recorded",
+        "ops@host (cli)",
+        None,
+    )
+    assert entry.payload["deleted"]["entries"] == 5 and entry.payload["deleted"]["attempts"] == 5
+    assert entry.payload["olderThan"] == "90d" and entry.payload["actor"] == "ops@host (cli)"
+    assert entry.payload["deleted"]["recordedFrom"] <= entry.payload["deleted"]["recordedTo"]
+    assert report.summary().startswith("deleted 5 entries and 5 delivery attempts recorded ")
+
+
+def test_purge_keeps_verify_green_through_a_checkpoint(store: AuditStore) -> None:
+    _record(store, 4)
+    boundary = datetime.now(UTC)
+    kept = _record(store, 2)
+    report = purge(store, NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    assert [(c.seq) for c in report.checkpoints] == [4]
+    result = verify(store.engine, KEY)
+    assert result.ok, result.findings
+    assert result.checkpoints == 1 and result.entries == 3
+    first_kept = store.entry(kept[0])
+    assert first_kept is not None and first_kept.seq == 5
+
+
+def test_a_deletion_after_a_purge_is_still_caught(store: AuditStore) -> None:
+    _record(store, 3)
+    boundary = datetime.now(UTC)
+    kept = _record(store, 3)
+    purge(store, NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_entries WHERE message_id = :m"), {"m": kept[1]})
+    assert [(f.kind, f.message_ids) for f in verify(store.engine, KEY).findings] == [
+        ("gap", (kept[0], kept[2]))
+    ]
+
+
+def test_a_forged_checkpoint_does_not_cover_a_deletion(store: AuditStore) -> None:
+    _record(store, 3)
+    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    [purge_id] = _message_ids(store.engine, purges=True)
+    record = store.entry(purge_id)
+    assert record is not None and record.seq == 4  # the same writer's chain, after the purged three
+    assert verify(store.engine, KEY).ok
+    # Replace the genuine checkpoint by one right in every field but its keyed hash.
+    forged = {
+        "writer_id": record.writer_id,
+        "seq": 3,
+        "entry_hash": record.prev_hash,
+        "purge_message_id": purge_id,
+        "created_at": datetime.now(UTC),
+        "checkpoint_hash": "f" * 64,
+    }
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_checkpoints"))
+        connection.execute(insert(AuditCheckpoint), [forged])
+    assert [(f.kind, f.message_ids) for f in verify(store.engine, KEY).findings] == [("gap", (purge_id,))]
+
+
+def test_an_interrupted_purge_stays_verifiable_and_a_rerun_finishes_it(store: AuditStore) -> None:
+    _record(store, 6)
+    boundary = datetime.now(UTC)
+    kept = _record(store, 2)
+    now = _as_of(boundary)
+    # The purge's own steps, stopped after its first batch of two.
+    planned = plan(store, now - NINETY_DAYS)
+    purge_id = _record_purge(store, planned, NINETY_DAYS, "ops", now)
+    _write_checkpoints(store, planned.checkpoints, purge_id)
+    with store.engine.begin() as connection:
+        newest_old = connection.scalars(
+            select(AuditEntry.id)
+            .where(AuditEntry.recorded_at < boundary, AuditEntry.type != PURGE_TYPE)
+            .order_by(AuditEntry.recorded_at.desc())
+            .limit(2)
+        ).all()
+        connection.execute(AuditEntry.__table__.delete().where(AuditEntry.id.in_(newest_old)))
+    assert verify(store.engine, KEY).ok
+    interrupted = store.entry(purge_id)
+    assert interrupted is not None and interrupted.status == "pending"
+    report = purge(store, NINETY_DAYS, actor="ops", now=now)
+    assert report.entries == 4
+    assert _message_ids(store.engine) == kept
+    assert verify(store.engine, KEY).ok
+
+
+def test_purge_records_survive_later_purges(store: AuditStore) -> None:
+    _record(store, 2)
+    first = purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    _record(store, 2)
+    second = purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    assert second.entries == 2
+    assert _message_ids(store.engine, purges=True) == [first.message_id, second.message_id]
+    assert _message_ids(store.engine) == []
+    assert verify(store.engine, KEY).ok
+
+
+def test_purge_across_interleaved_writers_keeps_every_chain_verifiable(engine: Engine) -> None:
+    host_a, host_b = AuditStore(engine), AuditStore(engine)
+    for _ in range(3):
+        _record(host_a, 1)
+        _record(host_b, 1)
+    boundary = datetime.now(UTC)
+    for _ in range(2):
+        _record(host_a, 1)
+        _record(host_b, 1)
+    report = purge(AuditStore(engine), NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    assert report.entries == 6 and len(report.checkpoints) == 2
+    result = verify(engine, KEY)
+    assert result.ok and result.checkpoints == 2
+
+
+def test_a_writer_that_keeps_writing_through_purges_stays_verifiable(store: AuditStore) -> None:
+    # One long-lived process: its chain holds its own purge records between purged entries.
+    _record(store, 2)
+    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    _record(store, 2)
+    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    _record(store, 1)
+    result = verify(store.engine, KEY)
+    assert result.ok, result.findings
+
+
+def test_nothing_old_enough_records_nothing(store: AuditStore) -> None:
+    _record(store, 2)
+    report = purge(store, NINETY_DAYS, actor="ops")
+    assert report.entries == 0 and report.message_id is None
+    assert report.summary().startswith("nothing recorded before ")
+    assert _message_ids(store.engine, purges=True) == []
+
+
+def test_dry_run_counts_and_deletes_nothing(store: AuditStore) -> None:
+    ids = _record(store, 3)
+    report = purge(
+        store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2), dry_run=True
+    )
+    assert report.entries == 3 and report.summary().startswith("would delete 3 entries")
+    assert _message_ids(store.engine) == ids
+    assert _message_ids(store.engine, purges=True) == []
+
+
+def test_purge_command_deletes_and_reports(runner: FlaskCliRunner, app: Any) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        _record(store, 2)
+        with store.engine.begin() as connection:
+            # Make them old: the purge deletes by recorded time.
+            connection.execute(text("UPDATE audit_entries SET recorded_at = '2020-01-01 00:00:00'"))
+    dry = runner.invoke(args=["audit", "purge", "--older-than", "90d", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith("would delete 2 entries and 2 delivery attempts")
+    result = runner.invoke(args=["audit", "purge", "--older-than", "90d"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(
+        "deleted 2 entries and 2 delivery attempts recorded 2020-01-01T00:00:00+00:00"
+    )
+    with app.app_context():
+        purge_entry = analytics_client.store().entry(_message_ids(store.engine, purges=True)[0])
+    assert purge_entry is not None and purge_entry.actor is not None and purge_entry.actor.endswith("(cli)")
+
+
+def test_purge_command_refuses_a_bad_duration_in_one_line(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["audit", "purge", "--older-than", "ninety days"])
+    assert result.exit_code == 2
+    assert result.output == (
+        "error: --older-than: 'ninety days' is not a duration: use a positive number and a unit, "
+        "like 15m, 24h, 30d or 2w\n"
+    )
+    missing = runner.invoke(args=["audit", "purge"])
+    assert missing.exit_code == 2 and "Missing option '--older-than'" in missing.output

@@ -1,0 +1,109 @@
+"""The audit search form: the query string as typed, its errors, and the filter it makes.
+
+The form is a plain GET form whose state lives entirely in the URL, so a search can be bookmarked,
+shared in an incident channel and reloaded. Values are kept exactly as typed, so a mistake is shown
+next to its field with the text still there to correct.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from werkzeug.datastructures import MultiDict
+
+from analytics.queries import FILTER_PARAMS, AuditFilter, Cursor, FilterError, parse_filters
+
+PAGE_PARAMS = ("before", "after")
+"""Keyset cursors: `before` continues to older entries, `after` back to newer ones."""
+
+
+@dataclass
+class SearchForm:
+    """A search as typed, and what it means once parsed.
+
+    Attributes:
+        args: the query string as typed.
+        filters: the parsed filter; None while any value is wrong.
+        errors: one message per parameter name.
+        before: continue with entries older than this position.
+        after: continue with entries newer than this position.
+        live: whether the live tail is on.
+    """
+
+    args: MultiDict[str, str]
+    filters: AuditFilter | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    before: Cursor | None = None
+    after: Cursor | None = None
+    live: bool = False
+
+    @classmethod
+    def from_args(
+        cls, args: MultiDict[str, str], *, mask_key: bytes, now: datetime | None = None
+    ) -> SearchForm:
+        """Parse a query string; errors are collected, never raised."""
+        form = cls(args, live=args.get("live") == "1")
+        params: Mapping[str, list[str]] = {name: args.getlist(name) for name in FILTER_PARAMS}
+        try:
+            form.filters = parse_filters(params, now=now, mask_key=mask_key)
+        except FilterError as exc:
+            form.errors.update(exc.errors)
+        for name in PAGE_PARAMS:
+            if args.get(name):
+                try:
+                    setattr(form, name, Cursor.decode(args[name]))
+                except ValueError:
+                    form.errors[name] = "this page link is not valid any more: start again from the newest"
+        return form
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Every filter field, each with an error slot in the form."""
+        return FILTER_PARAMS
+
+    @property
+    def valid(self) -> bool:
+        """Whether the search can run."""
+        return self.filters is not None and not self.errors
+
+    def value(self, name: str) -> str:
+        """The first value typed for a parameter, for the field that shows it."""
+        return self.args.get(name, "")
+
+    @property
+    def statuses(self) -> set[str]:
+        """The statuses ticked, whether repeated or comma-separated in the URL."""
+        return {s.strip() for value in self.args.getlist("status") for s in value.split(",") if s.strip()}
+
+    def params(self, **overrides: Any) -> dict[str, Any]:
+        """The non-empty filter parameters as typed (and the live toggle), with overrides applied.
+
+        An override of None removes a parameter. Page cursors are never carried over: a link that
+        changes the filters starts at the newest entry.
+        """
+        params: dict[str, Any] = {}
+        for name in FILTER_PARAMS:
+            values = [value for value in self.args.getlist(name) if value.strip()]
+            if values:
+                params[name] = values if len(values) > 1 else values[0]
+        if self.live:
+            params["live"] = "1"
+        for name, value in overrides.items():
+            if value is None:
+                params.pop(name, None)
+            else:
+                params[name] = value
+        return params
+
+    def url(self, endpoint: str = "audit.index", **overrides: Any) -> str:
+        """A URL of this search (see `params`) at another endpoint or with other values."""
+        return url_for(endpoint, **self.params(**overrides))
+
+    def canonical_url(self) -> str:
+        """This very search and page, without the empty parameters a submitted form carries."""
+        cursors = {name: self.args.get(name) or None for name in PAGE_PARAMS}
+        return self.url(**cursors)

@@ -1,0 +1,191 @@
+"""Running a search: one page of entries, the count, and the histogram above them.
+
+Three queries per search, each on an index: the count with the first and last time (which also
+bound the histogram when the reviewer gave no range), the histogram's grouped counts, and the page.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditStatus
+from analytics.queries import (
+    AuditFilter,
+    Page,
+    as_utc,
+    bucket_width,
+    histogram,
+    newest_first,
+    oldest_first_after,
+    page_from,
+    summary,
+)
+from webapp.audit.forms import SearchForm
+
+# Stacking order of a bar, bottom up: settled entries first, trouble on top where the eye lands.
+STACK_ORDER = tuple(
+    str(status)
+    for status in (
+        AuditStatus.DELIVERED,
+        AuditStatus.RECORDED,
+        AuditStatus.DISABLED,
+        AuditStatus.PENDING,
+        AuditStatus.DROPPED,
+        AuditStatus.FAILED,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One bar of the histogram.
+
+    Attributes:
+        start: the bucket's first instant (UTC).
+        end: the instant after its last.
+        counts: entries per status, in `STACK_ORDER`, only statuses present.
+        since: the start of the range a click narrows to (the bucket within the search's range).
+        until: the end of that range.
+    """
+
+    start: datetime
+    end: datetime
+    counts: dict[str, int]
+    since: datetime
+    until: datetime
+
+    @property
+    def total(self) -> int:
+        """Entries in the bucket."""
+        return sum(self.counts.values())
+
+    def describe(self) -> str:
+        """The bar in words, for its tooltip and screen readers."""
+        clock = (
+            "%H:%M:%S"
+            if self.start.date() == (self.end - timedelta(microseconds=1)).date()
+            else "%Y-%m-%d %H:%M:%S"
+        )
+        when = f"{self.start:%Y-%m-%d %H:%M:%S}–{self.end.strftime(clock)} UTC"
+        noun = "entry" if self.total == 1 else "entries"
+        split = ", ".join(f"{count:,} {status}" for status, count in self.counts.items())
+        return f"{when}: {self.total:,} {noun}" + (f" ({split})" if split else "")
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Volume over the searched range, split by status.
+
+    Attributes:
+        start: where the chart starts (the search's start, or the first matching entry).
+        end: where it ends (the search's end, or now).
+        width: bucket width in seconds.
+        buckets: every bucket from start to end, empty ones included.
+        totals: entries per status over the whole range.
+    """
+
+    start: datetime
+    end: datetime
+    width: int
+    buckets: list[Bucket]
+    totals: dict[str, int]
+
+    @property
+    def width_label(self) -> str:
+        """The bucket width in words: `5 minutes`, `1 hour`."""
+        for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
+            if self.width % seconds == 0:
+                count = self.width // seconds
+                return f"{count} {unit}{'s' if count != 1 else ''}"
+        return f"{self.width} second{'s' if self.width != 1 else ''}"
+
+    @property
+    def peak(self) -> int:
+        """The fullest bucket's count (at least 1, to scale bars)."""
+        return max((bucket.total for bucket in self.buckets), default=0) or 1
+
+    def stacks(self, height: float = 100.0) -> list[tuple[Bucket, list[tuple[str, float, float]]]]:
+        """Each bucket with its stacked segments as `(status, y, height)` in a chart `height` tall."""
+        stacks = []
+        for bucket in self.buckets:
+            top = height
+            segments = []
+            for status, count in bucket.counts.items():
+                size = count / self.peak * height
+                top -= size
+                segments.append((status, round(top, 3), round(size, 3)))
+            stacks.append((bucket, segments))
+        return stacks
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a search found.
+
+    Attributes:
+        page: the entries shown.
+        total: every matching entry, on all pages.
+        histogram: the chart; None when nothing matches.
+    """
+
+    page: Page
+    total: int
+    histogram: Histogram | None
+
+
+def _stacked(counts: dict[str, int]) -> dict[str, int]:
+    """Counts by status in stacking order; a status the order does not know goes on top."""
+    rank = {status: index for index, status in enumerate(STACK_ORDER)}
+    return {status: counts[status] for status in sorted(counts, key=lambda s: rank.get(s, len(rank)))}
+
+
+def build_histogram(
+    session: Session, filters: AuditFilter, first: datetime, last: datetime, now: datetime
+) -> Histogram:
+    """Count matching entries per bucket and status between the search's bounds."""
+    start = filters.since or first
+    end = filters.until or max(now, last + timedelta(microseconds=1))
+    width = bucket_width(start, end)
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    totals: dict[str, int] = defaultdict(int)
+    for bucket, status, count in session.execute(histogram(filters, width)):
+        counts[int(bucket)][status] = count
+        totals[status] += count
+    first_bucket = int(start.timestamp()) // width
+    last_bucket = int((end - timedelta(microseconds=1)).timestamp()) // width
+    buckets = []
+    for number in range(first_bucket, last_bucket + 1):
+        bucket_start = datetime.fromtimestamp(number * width, UTC)
+        bucket_end = datetime.fromtimestamp((number + 1) * width, UTC)
+        buckets.append(
+            Bucket(
+                start=bucket_start,
+                end=bucket_end,
+                counts=_stacked(counts[number]),
+                since=max(bucket_start, filters.since) if filters.since else bucket_start,
+                until=min(bucket_end, filters.until) if filters.until else bucket_end,
+            )
+        )
+    ordered = _stacked(totals)
+    return Histogram(start, end, width, buckets, ordered)
+
+
+def search(session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None) -> Results:
+    """Run a valid search: its count, histogram and the page its cursor points at."""
+    assert form.filters is not None
+    filters = form.filters
+    total, first, last = session.execute(summary(filters)).one()
+    if form.after is not None:
+        query = oldest_first_after(filters, form.after, limit=page_size + 1)
+    else:
+        query = newest_first(filters, before=form.before, limit=page_size + 1)
+    rows = session.scalars(query).all()
+    page = page_from(rows, size=page_size, before=form.before, after=form.after)
+    chart = None
+    if total:
+        chart = build_histogram(session, filters, as_utc(first), as_utc(last), now or datetime.now(UTC))
+    return Results(page, total, chart)

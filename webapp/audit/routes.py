@@ -1,0 +1,159 @@
+"""Audit review pages: search with live tail and histogram, one entry in full, and exports.
+
+Every view reads only; person-initiated actions on the log (replay) live with their own routes.
+Each view is a plain function, so a role check can be added per route when accounts arrive.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, Source
+from analytics.catalog import CATALOG
+from analytics.export import Export, ExportFormat
+from analytics.integrity import entry_integrity
+from analytics.payload_drift import drift_of
+from analytics.queries import RANGES, TYPES, Cursor, as_utc, delivery_attempts, oldest_first_after
+from analytics.replay import is_stuck
+from webapp.audit.forms import SearchForm
+from webapp.audit.results import search
+from webapp.auth.policy import requires
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client, db
+
+bp = Blueprint("audit", __name__)
+
+PAGE_SIZE = 50
+"""Entries per page."""
+
+TAIL_BATCH = 100
+"""Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""
+
+RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
+"""How the relative ranges of `analytics.queries.RANGES` read in the form."""
+
+# htmx swaps only 2xx answers by default, and the search's field errors travel in its fragment.
+_HTMX_INVALID_STATUS = 200
+
+# htmx stops a polling element when the answer has this status.
+_STOP_POLLING = 286
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _form() -> SearchForm:
+    mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
+    return SearchForm.from_args(request.args, mask_key=mask_key)
+
+
+@bp.app_template_filter("audit_time")
+def audit_time(value: datetime | None, precise: bool = False) -> str:
+    """A stored time as people read it in the audit pages: UTC, to the second (or microsecond)."""
+    if value is None:
+        return ""
+    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S")
+
+
+@bp.app_template_filter("audit_iso")
+def audit_iso(value: datetime) -> str:
+    """A time as the search's `since` / `until` take it (ISO 8601, UTC)."""
+    utc = as_utc(value)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.context_processor
+def audit_vocabulary() -> dict[str, object]:
+    """The choices the audit templates offer and the stuck check their rows make."""
+    stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
+    now = datetime.now(UTC)
+    return {
+        "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
+        "audit_type_options": [(kind, kind) for kind in TYPES],
+        "audit_source_options": [(str(source), str(source)) for source in Source],
+        "audit_statuses": [str(status) for status in AuditStatus],
+        "audit_stuck": lambda entry: is_stuck(entry, now, stuck_after),
+    }
+
+
+@bp.get("/")
+@requires(Role.VIEWER)
+def index() -> ResponseReturnValue:
+    """Search the log; htmx requests get the results fragment (with field errors out of band)."""
+    form = _form()
+    results = search(db.session, form, page_size=PAGE_SIZE) if form.valid else None
+    htmx = _is_htmx()
+    template = "audit/_results.html" if htmx else "audit/index.html"
+    html = render_template(template, form=form, results=results, catalog=CATALOG, oob=htmx)
+    status = 200 if form.valid else (_HTMX_INVALID_STATUS if htmx else 400)
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    if htmx:
+        # The address bar shows the search, not every empty field of the form that asked for it.
+        response.headers["HX-Push-Url"] = form.canonical_url()
+    return response
+
+
+@bp.get("/tail")
+@requires(Role.VIEWER)
+def tail() -> ResponseReturnValue:
+    """The live-tail widget: entries newer than its cursor, added above the list out of band."""
+    form = _form()
+    now = datetime.now(UTC)
+    filters = form.filters if form.valid else None
+    # Nothing new can match a search that cannot run, nor a range that has ended: stop polling.
+    if filters is None or (filters.until is not None and filters.until <= now):
+        return "", _STOP_POLLING
+    rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
+    entries = list(reversed(rows))
+    cursor = Cursor.of(entries[0]) if entries else form.after
+    total = request.args.get("total", 0, type=int) + len(entries)
+    return render_template(
+        "audit/_tail.html", form=form, entries=entries, cursor=cursor, total=total, checked=now
+    )
+
+
+@bp.get("/entries/<message_id>")
+@requires(Role.VIEWER)
+def entry(message_id: str) -> str:
+    """One entry in full: message, delivery history, catalog version and drift."""
+    found = db.one_or_404(
+        select(AuditEntry).where(AuditEntry.message_id == message_id),
+        description=f"No audit entry has the message id {message_id!r}.",
+    )
+    attempts = db.session.scalars(delivery_attempts(message_id)).all()
+    is_message = found.type in MESSAGE_TYPES
+    return render_template(
+        "audit/entry.html",
+        entry=found,
+        attempts=attempts,
+        is_message=is_message,
+        drift=drift_of(found.payload) if is_message else None,
+        current_version=CATALOG.version,
+        payload_json=json.dumps(found.payload, indent=2, ensure_ascii=False),
+        # issue 6 integrity: whether the entry still verifies in its writer's hash chain
+        integrity=entry_integrity(analytics_client.store(), found),
+    )
+
+
+@bp.get("/export.<any(csv, ndjson):extension>")
+@requires(Role.VIEWER)
+def export(extension: str) -> ResponseReturnValue:
+    """Every entry of a filtered view, streamed as a download (the page cursor is ignored)."""
+    form = _form()
+    if form.filters is None:
+        lines = [f"{name}: {message}" for name, message in form.errors.items()]
+        return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
+    export_format = ExportFormat(extension)
+    filename = f"audit-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
+    return Response(
+        Export(db.engine, form.filters, export_format),
+        content_type=export_format.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

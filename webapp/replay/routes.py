@@ -1,0 +1,142 @@
+"""Replay from the dashboard: the audit view's filters select, `analytics.replay` re-sends.
+
+The same URL serves a confirmation page (with a preview of what would be sent) and, for htmx, the
+small widget the audit search loads under its results. Posting re-sends at most `CLICK_LIMIT`
+entries, unchanged, through a client with short budgets, as the person who clicked; the entries
+are claimed first, so two people clicking at once never send one twice. Each view is a plain
+function, so a role check can be added per route when accounts arrive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    get_flashed_messages,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+from flask.typing import ResponseReturnValue
+
+from analytics.queries import conditions
+from analytics.replay import (
+    DEFAULT_STATUSES,
+    REPLAYABLE_STATUSES,
+    Candidate,
+    ReplayReport,
+    ReplaySelection,
+    count_replayable,
+    open_replay_client,
+    replay,
+)
+from webapp.actor import current_actor
+from webapp.audit.forms import SearchForm
+from webapp.auth.policy import require, requires
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client, db
+from webapp.tester.destinations import default_destination
+
+bp = Blueprint("replay", __name__)
+
+CLICK_LIMIT = 500
+"""Most entries one click re-sends: the person waits for the answer. `event-catalog replay` has no bound."""
+
+PREVIEW_SIZE = 20
+"""Entries the confirmation page lists."""
+
+# The person waits: one retry, and an answer within about half a minute even if Segment is down.
+WEB_SEGMENT_OPTIONS = {"max_retries": 1, "timeout": 10, "max_total_backoff_duration": 20}
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _form() -> SearchForm:
+    return SearchForm.from_args(request.args, mask_key=str(current_app.config["AUDIT_MASK_KEY"]).encode())
+
+
+def _selection(form: SearchForm) -> ReplaySelection:
+    """The view's filters; its ticked statuses narrow what is re-sent (and may add `disabled`)."""
+    assert form.filters is not None
+    statuses = tuple(status for status in REPLAYABLE_STATUSES if status in form.statuses) or DEFAULT_STATUSES
+    return ReplaySelection(
+        statuses=statuses,
+        stuck_after=current_app.config["AUDIT_STUCK_AFTER"],
+        filters=tuple(conditions(form.filters)),
+    )
+
+
+def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
+    """The first entries a replay would select, each with the reason it would be skipped, if any."""
+    candidates: list[Candidate] = []
+    store = analytics_client.store()
+    replay(store, None, selection, dry_run=True, now=now, limit=PREVIEW_SIZE, on_candidate=candidates.append)
+    return candidates
+
+
+def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 200) -> ResponseReturnValue:
+    """The widget for htmx, the confirmation page otherwise; both count what is left to re-send."""
+    htmx = _is_htmx()
+    count = preview = None
+    if form.valid:
+        selection, now = _selection(form), datetime.now(UTC)
+        count = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT)) or 0
+        preview = None if htmx else _preview(selection, now)
+    html = render_template(
+        "replay/_widget.html" if htmx else "replay/index.html",
+        form=form,
+        count=count,
+        preview=preview,
+        report=report,
+        limit=CLICK_LIMIT,
+        enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
+        results=get_flashed_messages(),
+    )
+    response = make_response(html, status)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/")
+@requires(Role.ENGINEER)
+def preview() -> ResponseReturnValue:
+    """What re-sending this view would send (the widget for htmx, a confirmation page otherwise)."""
+    form = _form()
+    return _render(form, status=200 if form.valid else 400)
+
+
+@bp.post("/")
+@requires(Role.ENGINEER)
+def run() -> ResponseReturnValue:
+    """Re-send up to `CLICK_LIMIT` undelivered entries of the view, recorded against the clicker."""
+    form = _form()
+    if not form.valid:
+        return _render(form, status=400)
+    config = current_app.config
+    if not config["SEGMENT_WRITE_KEY"]:
+        return _render(form, status=409)
+    # Engineers replay to non-production destinations; production is for admins.
+    if default_destination(config["SEGMENT_WRITE_KEY"], config["SEGMENT_HOST"]).production:
+        require(Role.ADMIN)
+    store = analytics_client.store()
+    client = open_replay_client(
+        store,
+        config["SEGMENT_WRITE_KEY"],
+        config["SEGMENT_HOST"],
+        actor=current_actor(),
+        **WEB_SEGMENT_OPTIONS,
+    )
+    try:
+        report = replay(store, client, _selection(form), limit=CLICK_LIMIT)
+    finally:
+        client.shutdown()
+    if _is_htmx():
+        return _render(form, report)
+    flash(report.summary())
+    return redirect(form.url("replay.preview", live=None), 303)
