@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
 from sqlalchemy import Engine, update
+from werkzeug.serving import make_server
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
@@ -270,3 +272,22 @@ def app_record_sent(app: Flask) -> Iterator[SentRecorder]:
 
     store = analytics_client.store(app)
     yield _recorder(store)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Flask], str]]:
+    """Serve apps on 127.0.0.1 and free ports, each in a thread, until the test ends; returns the URL."""
+    running: list[tuple[Any, threading.Thread]] = []
+
+    def start(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        running.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}"
+
+    yield start
+    for server, thread in running:
+        server.shutdown()
+        thread.join()
+        server.server_close()

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from flask import Flask
-from werkzeug.serving import make_server
 
 import analytics
 from webapp.cli import main
@@ -94,26 +92,16 @@ def test_exported_bundles_diff_as_files(tmp_path: Path) -> None:
     assert added.exit_code == 0 and added.output.startswith("compatible")
 
 
-def _serve(app: Flask) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
-
-
 @pytest.fixture
-def dashboard(make_app: Callable[..., Flask]) -> Iterator[str]:
+def dashboard(make_app: Callable[..., Flask], serve: Callable[[Flask], str]) -> str:
     """A dashboard whose catalog API CI may read without signing in."""
-    yield from _serve(make_app(CATALOG_API_PUBLIC=True))
+    return serve(make_app(CATALOG_API_PUBLIC=True))
 
 
 @pytest.fixture
-def private_dashboard(app: Flask) -> Iterator[str]:
+def private_dashboard(app: Flask, serve: Callable[[Flask], str]) -> str:
     """A dashboard with the default access rules: the catalog API needs a signed-in viewer."""
-    yield from _serve(app)
+    return serve(app)
 
 
 def test_a_running_dashboard_compares_with_the_current_code(dashboard: str) -> None:

@@ -6,13 +6,11 @@
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
-from werkzeug.serving import make_server
 
 from webapp.auth.roles import Role
 
@@ -33,15 +31,9 @@ _CSP_VIOLATION = "Content Security Policy"
 
 
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
+def live_server(app: Flask, serve: Callable[[Flask], str]) -> str:
     """Serve the app on 127.0.0.1 and a free port until the test ends."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    return serve(app)
 
 
 @pytest.fixture(scope="session")

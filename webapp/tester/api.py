@@ -18,13 +18,13 @@ from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
 from webapp.actor import current_actor
-from webapp.auth.policy import require, requires
+from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.limits import send_limit
-from webapp.tester.compose import check_sendable, compose
+from webapp.tester.compose import compose
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, RAW, TesterInput
-from webapp.tester.sending import SendResult, destinations, find_destination, send
+from webapp.tester.sending import SendResult, checked_destination, destinations, send
 
 bp = Blueprint("tester_api", __name__)
 
@@ -100,10 +100,7 @@ def send_json() -> ResponseReturnValue:
     typed = input_from_json(body)
     actor = current_actor()
     draft = compose(typed, actor=actor)
-    destination = find_destination(typed.destination)
-    if destination is not None and destination.production:
-        require(Role.ADMIN)
-    check_sendable(draft, destination, [d.name for d in destinations()])
+    destination = checked_destination(draft)
     if not draft.ok or destination is None or draft.message is None:
         fields = draft.errors or {"raw": "; ".join(draft.off_schema)}
         return error(422, "The message was not sent: fix the fields below.", fields)

@@ -17,13 +17,13 @@ from sqlalchemy import select
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
 from webapp.actor import current_actor
-from webapp.auth.policy import require, requires
+from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
-from webapp.tester.compose import Draft, check_sendable, compose
+from webapp.tester.compose import Draft, compose
 from webapp.tester.forms import (
     FIELDS,
     RAW,
@@ -41,10 +41,10 @@ from webapp.tester.prefill import input_from_entry
 from webapp.tester.queries import history, latest_entries, message_name, presets, recent_ids
 from webapp.tester.sending import (
     SendResult,
+    checked_destination,
     collector_copy,
     destination_of_label,
     destinations,
-    find_destination,
     load_result,
     send,
 )
@@ -260,10 +260,7 @@ def send_view() -> ResponseReturnValue:
     typed = input_from_form(request.form)
     actor = current_actor()
     draft = compose(typed, actor=actor)
-    destination = find_destination(typed.destination)
-    if destination is not None and destination.production:
-        require(Role.ADMIN)
-    check_sendable(draft, destination, [d.name for d in destinations()])
+    destination = checked_destination(draft)
     if not draft.ok or destination is None:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
     result = send(draft, destination, actor=actor)

@@ -21,8 +21,10 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
+from webapp.auth.policy import require
+from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.tester.compose import Draft
+from webapp.tester.compose import Draft, check_sendable
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination
 from webapp.tester.models import TesterSend
 
@@ -39,6 +41,19 @@ def destinations(app: Flask | None = None) -> list[Destination]:
 def find_destination(name: str) -> Destination | None:
     """A destination by name, or None."""
     return next((d for d in destinations() if d.name == name), None)
+
+
+def checked_destination(draft: Draft) -> Destination | None:
+    """The destination a send asks for, with the checks every way of sending shares.
+
+    Production destinations are for admins (a 403 for anyone else); an unknown destination, or a
+    message a destination refuses (off-schema to production, unconfirmed), adds errors to the draft.
+    """
+    destination = find_destination(draft.input.destination)
+    if destination is not None and destination.production:
+        require(Role.ADMIN)
+    check_sendable(draft, destination, [d.name for d in destinations()])
+    return destination
 
 
 def destination_of_label(label: str | None) -> Destination | None:
