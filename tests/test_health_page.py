@@ -5,69 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from auditlog import record_delivery
 from flask.testing import FlaskClient
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt, create_audit_engine
-from analytics.catalog import CATALOG
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
 from analytics.health import DestinationHealth, destination_health
-from analytics.messages import build_message
 from webapp.auth.roles import Role
 
 TESTER = "staging:0123456789ab"
 
 
-def _send(
-    store: AuditStore,
-    status: AuditStatus,
-    *,
-    destination: str | None = None,
-    recorded: datetime | None = None,
-    http_status: int | None = None,
-    error: str | None = None,
-) -> str:
-    """Audit one real message as pending, then record its outcome like the client does."""
-    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
-    message_id = str(message["messageId"])
-    store.record(
-        message,
-        status=AuditStatus.PENDING,
-        source="application" if destination is None else "tester",
-        destination=destination,
-    )
-    if status != AuditStatus.PENDING:
-        store.record_outcome([message_id], status, http_status=http_status, error=error)
-    if recorded is not None:
-        with store.engine.begin() as connection:
-            connection.execute(
-                update(AuditEntry)
-                .where(AuditEntry.message_id == message_id)
-                .values(recorded_at=recorded, status_changed_at=recorded)
-            )
-            connection.execute(
-                update(DeliveryAttempt)
-                .where(DeliveryAttempt.message_id == message_id)
-                .values(attempted_at=recorded)
-            )
-    return message_id
-
-
 def _seed(store: AuditStore, now: datetime) -> dict[str, str]:
-    """Application: 3 delivered, 1 failed (503), 1 stuck pending, 1 fresh pending, 1 delivered 2 days ago.
+    """Application: 3 delivered, 1 failed (503), 1 stuck pending, 1 fresh pending, 1 failed 2 days ago.
     Tester destination: 1 delivered, 1 dropped (413)."""
     for _ in range(3):
-        _send(store, AuditStatus.DELIVERED)
+        record_delivery(store, AuditStatus.DELIVERED)
     ids = {
-        "failed": _send(store, AuditStatus.FAILED, http_status=503, error="upstream unavailable"),
-        "stuck": _send(store, AuditStatus.PENDING, recorded=now - timedelta(hours=3)),
-        "fresh": _send(store, AuditStatus.PENDING),
-        "old": _send(
+        "failed": record_delivery(store, AuditStatus.FAILED, http_status=503, error="upstream unavailable"),
+        "stuck": record_delivery(store, AuditStatus.PENDING, recorded=now - timedelta(hours=3)),
+        "fresh": record_delivery(store, AuditStatus.PENDING),
+        "old": record_delivery(
             store, AuditStatus.FAILED, recorded=now - timedelta(days=2), http_status=400, error="old one"
         ),
     }
-    _send(store, AuditStatus.DELIVERED, destination=TESTER)
-    ids["dropped"] = _send(
+    record_delivery(store, AuditStatus.DELIVERED, destination=TESTER)
+    ids["dropped"] = record_delivery(
         store, AuditStatus.DROPPED, destination=TESTER, http_status=413, error="batch over 500 KB"
     )
     return ids
@@ -115,14 +78,14 @@ def test_health_per_destination_counts_rates_backlog_and_errors(store: AuditStor
 def test_latest_errors_are_capped_per_destination_newest_first(store: AuditStore) -> None:
     now = datetime.now(UTC)
     for minutes in range(8):
-        _send(
+        record_delivery(
             store,
             AuditStatus.FAILED,
             recorded=now - timedelta(minutes=minutes),
             http_status=500,
             error=f"e{minutes}",
         )
-    _send(store, AuditStatus.FAILED, destination=TESTER, http_status=401, error="bad key")
+    record_delivery(store, AuditStatus.FAILED, destination=TESTER, http_status=401, error="bad key")
     with Session(store.engine) as session:
         found = _by_destination(
             destination_health(
@@ -136,7 +99,7 @@ def test_latest_errors_are_capped_per_destination_newest_first(store: AuditStore
 
 def test_no_traffic_has_no_rate(store: AuditStore) -> None:
     now = datetime.now(UTC)
-    _send(store, AuditStatus.PENDING)
+    record_delivery(store, AuditStatus.PENDING)
     with Session(store.engine) as session:
         (only,) = destination_health(
             session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
