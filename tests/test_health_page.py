@@ -125,6 +125,7 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     assert f"/audit/entries/{ids['failed']}" in html
     assert "old one" not in html
     assert "/audit/?source=application&amp;since=" in html and "/audit/?source=tester&amp;since=" in html
+    assert "/audit/?source=application&amp;status=pending" in html
     assert "test-key" not in html  # the application's write key
 
     week = client.get("/health?window=7d").get_data(as_text=True)

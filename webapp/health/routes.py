@@ -74,15 +74,16 @@ def healthz() -> ResponseReturnValue:
     return response
 
 
-def audit_search(health: DestinationHealth, since: datetime, **filters: str) -> str:
-    """The audit search for a destination's messages since `since` (by literal path: `/audit/`).
+def audit_search(health: DestinationHealth, since: datetime | None = None, **filters: str) -> str:
+    """The audit search for a destination's messages (since `since`), by literal path: `/audit/`.
 
     The search has no destination filter: the application's client is `source=application`, the
     tester's destinations are `source=tester`.
     """
-    source = "application" if health.destination is None else "tester"
-    query = {"source": source, "since": since.strftime("%Y-%m-%dT%H:%M:%S"), **filters}
-    return "/audit/?" + urlencode(query)
+    query = {"source": "application" if health.destination is None else "tester"}
+    if since is not None:
+        query["since"] = since.strftime("%Y-%m-%dT%H:%M:%S")
+    return "/audit/?" + urlencode({**query, **filters})
 
 
 @bp.get("/health")
