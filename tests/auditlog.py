@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import update
 
-from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, build_message
 
@@ -67,3 +67,43 @@ def move(store: AuditStore, message_id: str, recorded_at: datetime) -> None:
         connection.execute(
             update(AuditEntry).where(AuditEntry.message_id == message_id).values(recorded_at=recorded_at)
         )
+
+
+def record_delivery(
+    store: AuditStore,
+    status: AuditStatus,
+    *,
+    destination: str | None = None,
+    recorded: datetime | None = None,
+    http_status: int | None = None,
+    error: str | None = None,
+) -> str:
+    """Audit one message as pending, then its outcome as the client records it; its messageId.
+
+    Args:
+        store: where to record it.
+        status: the outcome (`pending` records none).
+        destination: a tester destination (`name:fingerprint`); None for the application's client.
+        recorded: when the entry, its status change and its attempt should appear to have happened.
+        http_status: the endpoint's answer.
+        error: the endpoint's error text.
+    """
+    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+    message_id = str(message["messageId"])
+    source = "application" if destination is None else "tester"
+    store.record(message, status=AuditStatus.PENDING, source=source, destination=destination)
+    if status != AuditStatus.PENDING:
+        store.record_outcome([message_id], status, http_status=http_status, error=error)
+    if recorded is not None:
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(AuditEntry)
+                .where(AuditEntry.message_id == message_id)
+                .values(recorded_at=recorded, status_changed_at=recorded)
+            )
+            connection.execute(
+                update(DeliveryAttempt)
+                .where(DeliveryAttempt.message_id == message_id)
+                .values(attempted_at=recorded)
+            )
+    return message_id

@@ -24,6 +24,7 @@ EXPECTED: dict[str, Role | None] = {
     "static": PUBLIC,
     "health.healthz": PUBLIC,
     "health.metrics": PUBLIC,
+    "health.delivery": Role.ADMIN,
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.setup": PUBLIC,

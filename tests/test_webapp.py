@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
@@ -150,60 +151,30 @@ def test_collector_command_fails_in_one_line_when_the_port_is_taken(runner: Flas
 
 def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -> None:
     """The image's start path, run directly: scripts/start.sh → db upgrade → gunicorn.conf.py."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
-
     import requests
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "stale_from_last_run.db").write_text("")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "PORT": str(port),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.db'}",
-        "WEB_CONCURRENCY": "2",
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "APP_ENV": "production",
-        "SECRET_KEY": "a-production-secret-of-some-length",
-    }
-    server = subprocess.Popen(
-        ["scripts/start.sh"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # A worker's first request imports the app: allow it time.
-                response = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=15)
-                break
-            # Refused before gunicorn listens; a timeout while its worker is still importing the app.
-            except (requests.ConnectionError, requests.Timeout):
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+    with running_dashboard(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
+        WEB_CONCURRENCY="2",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    ) as base:
+        response = requests.get(f"{base}/healthz", timeout=15)
         assert response.status_code == 200
         assert response.json()["database"]["revision"] == SCHEMA_REVISION
         assert response.headers["X-Frame-Options"] == "DENY"
         for _ in range(4):
-            home = requests.get(f"http://127.0.0.1:{port}/", timeout=15, allow_redirects=False)
+            home = requests.get(f"{base}/", timeout=15, allow_redirects=False)
             assert (home.status_code, home.headers["Location"]) == (302, "/setup?next=/")
-        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=15)
+        metrics = requests.get(f"{base}/metrics", timeout=15)
         assert metrics.status_code == 200
         assert (
             'event_catalog_http_request_seconds_count{method="GET",route="/",status="302"} 4.0'
             in metrics.text
         )
         assert not (metrics_dir / "stale_from_last_run.db").exists()
-    finally:
-        server.terminate()
-        server.communicate(timeout=20)
 
 
 def test_actor_is_the_client_address_until_someone_signs_in(app: Flask) -> None:

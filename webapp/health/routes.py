@@ -1,22 +1,32 @@
-"""Operational endpoints: `/healthz` (can the database and Segment client do their jobs) and `/metrics`."""
+"""Operational endpoints: `/healthz` (can the database and Segment client do their jobs), `/metrics`,
+and the admins' `/health` page (is delivery working, per destination)."""
 
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from analytics.catalog import CATALOG
-from webapp.auth.policy import public
+from analytics.durations import parse_duration
+from analytics.health import DestinationHealth, destination_health
+from webapp.auth.policy import public, requires
+from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.metrics import exposition
 
 bp = Blueprint("health", __name__)
+
+DEFAULT_WINDOW = "24h"
+WINDOW_CHOICES = ("1h", "24h", "7d", "30d")
 
 
 def database_state() -> dict[str, Any]:
@@ -62,3 +72,45 @@ def healthz() -> ResponseReturnValue:
     response.status_code = 200 if database["ok"] else 503
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def audit_search(health: DestinationHealth, since: datetime | None = None, **filters: str) -> str:
+    """The audit search for a destination's messages (since `since`), by literal path: `/audit/`.
+
+    The search has no destination filter: the application's client is `source=application`, the
+    tester's destinations are `source=tester`.
+    """
+    query = {"source": "application" if health.destination is None else "tester"}
+    if since is not None:
+        query["since"] = since.strftime("%Y-%m-%dT%H:%M:%S")
+    return "/audit/?" + urlencode({**query, **filters})
+
+
+@bp.get("/health")
+@requires(Role.ADMIN)
+def delivery() -> ResponseReturnValue:
+    """Delivery health per destination: success rate over a window, backlog, latest endpoint errors."""
+    window = request.args.get("window", "").strip() or DEFAULT_WINDOW
+    error = None
+    try:
+        span = parse_duration(window)
+    except ValueError as exc:
+        error, span = str(exc), parse_duration(DEFAULT_WINDOW)
+    now = datetime.now(UTC)
+    since = now - span
+    stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
+    context = {
+        "destinations": destination_health(db.session, since=since, now=now, stuck_after=stuck_after),
+        "window": window,
+        "window_error": error,
+        "window_choices": WINDOW_CHOICES,
+        "since": since,
+        "stuck_after": stuck_after,
+        "audit_search": audit_search,
+    }
+    fragment = wants_fragment()
+    template = "health/_destinations.html" if fragment else "health/index.html"
+    html = render_template(template, fragment=fragment, **context)
+    # htmx swaps only 2xx answers; its fragment carries the field's error out of band.
+    status = 200 if error is None or fragment else 400
+    return vary_on_htmx(current_app.make_response((html, status)))

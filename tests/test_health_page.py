@@ -1,0 +1,149 @@
+"""Delivery health per destination: the grouped queries on both databases, and the admins' page."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from auditlog import record_delivery
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.health import DestinationHealth, destination_health
+from webapp.auth.roles import Role
+
+TESTER = "staging:0123456789ab"
+
+
+def _seed(store: AuditStore, now: datetime) -> dict[str, str]:
+    """Application: 3 delivered, 1 failed (503), 1 stuck pending, 1 fresh pending, 1 failed 2 days ago.
+    Tester destination: 1 delivered, 1 dropped (413)."""
+    for _ in range(3):
+        record_delivery(store, AuditStatus.DELIVERED)
+    ids = {
+        "failed": record_delivery(store, AuditStatus.FAILED, http_status=503, error="upstream unavailable"),
+        "stuck": record_delivery(store, AuditStatus.PENDING, recorded=now - timedelta(hours=3)),
+        "fresh": record_delivery(store, AuditStatus.PENDING),
+        "old": record_delivery(
+            store, AuditStatus.FAILED, recorded=now - timedelta(days=2), http_status=400, error="old one"
+        ),
+    }
+    record_delivery(store, AuditStatus.DELIVERED, destination=TESTER)
+    ids["dropped"] = record_delivery(
+        store, AuditStatus.DROPPED, destination=TESTER, http_status=413, error="batch over 500 KB"
+    )
+    return ids
+
+
+def _by_destination(healths: list[DestinationHealth]) -> dict[str | None, DestinationHealth]:
+    return {health.destination: health for health in healths}
+
+
+def test_health_per_destination_counts_rates_backlog_and_errors(store: AuditStore) -> None:
+    now = datetime.now(UTC)
+    ids = _seed(store, now)
+    with Session(store.engine) as session:
+        healths = destination_health(
+            session,
+            since=now - timedelta(hours=24),
+            now=now + timedelta(seconds=1),
+            stuck_after=timedelta(hours=1),
+        )
+
+    assert [health.destination for health in healths] == [None, TESTER]
+    application, tester = _by_destination(healths)[None], _by_destination(healths)[TESTER]
+    # The failure two days ago is outside the window; both pending entries count as backlog.
+    assert (application.delivered, application.not_delivered) == (3, 1)
+    assert application.success_rate == 0.75
+    assert (application.pending, application.stuck) == (2, 1)
+    assert [(e.message_id, e.http_status, e.error) for e in application.errors] == [
+        (ids["failed"], 503, "upstream unavailable")
+    ]
+    assert (tester.delivered, tester.not_delivered, tester.success_rate) == (1, 1, 0.5)
+    assert (tester.pending, tester.stuck) == (0, 0)
+    assert [(e.outcome, e.http_status) for e in tester.errors] == [("dropped", 413)]
+    assert (tester.name, tester.fingerprint) == ("staging", "0123456789ab")
+
+    with Session(store.engine) as session:
+        week = _by_destination(
+            destination_health(
+                session, since=now - timedelta(days=7), now=now, stuck_after=timedelta(hours=1)
+            )
+        )
+    assert week[None].not_delivered == 2
+    assert [e.message_id for e in week[None].errors] == [ids["failed"], ids["old"]]
+
+
+def test_latest_errors_are_capped_per_destination_newest_first(store: AuditStore) -> None:
+    now = datetime.now(UTC)
+    for minutes in range(8):
+        record_delivery(
+            store,
+            AuditStatus.FAILED,
+            recorded=now - timedelta(minutes=minutes),
+            http_status=500,
+            error=f"e{minutes}",
+        )
+    record_delivery(store, AuditStatus.FAILED, destination=TESTER, http_status=401, error="bad key")
+    with Session(store.engine) as session:
+        found = _by_destination(
+            destination_health(
+                session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
+            )
+        )
+    assert [e.error for e in found[None].errors] == ["e0", "e1", "e2", "e3", "e4"]
+    assert [e.error for e in found[TESTER].errors] == ["bad key"]
+    assert found[None].not_delivered == 8
+
+
+def test_no_traffic_has_no_rate(store: AuditStore) -> None:
+    now = datetime.now(UTC)
+    record_delivery(store, AuditStatus.PENDING)
+    with Session(store.engine) as session:
+        (only,) = destination_health(
+            session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
+        )
+    assert only.success_rate is None and only.pending == 1 and only.stuck == 0
+
+
+def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqlite_url: str) -> None:
+    store = AuditStore(create_audit_engine(sqlite_url))
+    now = datetime.now(UTC)
+    ids = _seed(store, now)
+    store.engine.dispose()
+
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.vary.as_set() >= {"hx-request"}
+    html = response.get_data(as_text=True)
+    assert "<title>Delivery health · event-catalog</title>" in html
+    assert "application client" in html and "staging" in html and "key 0123456789ab" in html
+    assert "75.0&nbsp;%" in html and "50.0&nbsp;%" in html
+    assert "1 stuck" in html
+    assert "upstream unavailable" in html and "503" in html and "batch over 500 KB" in html
+    assert f"/audit/entries/{ids['failed']}" in html
+    assert "old one" not in html
+    assert "/audit/?source=application&amp;since=" in html and "/audit/?source=tester&amp;since=" in html
+    assert "/audit/?source=application&amp;status=pending" in html
+    assert "test-key" not in html  # the application's write key
+
+    week = client.get("/health?window=7d").get_data(as_text=True)
+    assert "old one" in week
+
+    fragment = client.get("/health?window=7d", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert "<title>" not in fragment.get_data(as_text=True) and "old one" in fragment.get_data(as_text=True)
+
+
+def test_health_page_explains_a_bad_window_and_keeps_it(client: FlaskClient) -> None:
+    response = client.get("/health?window=yesterday")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "&#39;yesterday&#39; is not a duration" in html
+    assert 'value="yesterday"' in html
+
+
+def test_only_admins_see_the_health_link(client: FlaskClient, login_as: Callable[..., FlaskClient]) -> None:
+    assert 'href="/health"' in client.get("/audit/").get_data(as_text=True)
+    assert 'href="/health"' not in login_as(Role.ENGINEER).get("/audit/").get_data(as_text=True)
