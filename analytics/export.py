@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
+from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, export_rows
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
@@ -94,6 +95,9 @@ class Export:
         export_format: CSV (a header row, then one row per entry, the payload as JSON in its cell)
             or NDJSON (one JSON object per line).
         batch_size: rows per round trip and per chunk.
+        cipher: when given, payloads whose personal data was sealed leave with the original values
+            in place of their masks (for readers allowed to see them); entries the cipher cannot
+            open stay masked. Without it the payloads leave exactly as stored.
 
     Attributes:
         rows: entries written so far.
@@ -106,23 +110,36 @@ class Export:
         export_format: ExportFormat,
         *,
         batch_size: int = BATCH_SIZE,
+        cipher: PersonalDataCipher | None = None,
     ) -> None:
         self.engine = engine
+        self.cipher = cipher
         self.filters = filters
         self.format = export_format
         self.batch_size = batch_size
         self.rows = 0
 
+    def _unmasked(self, row: Sequence[Any]) -> list[Any]:
+        """The row without its trailing sealed column, the payload unmasked when it opens."""
+        *columns, sealed = row
+        if sealed is not None and self.cipher is not None:
+            try:
+                payload = unmask(json.loads(columns[_PAYLOAD]), sealed, self.cipher)
+            except SealError:
+                return columns
+            columns[_PAYLOAD] = json.dumps(payload, ensure_ascii=False)
+        return columns
+
     def _batches(self, result: Iterator[Any]) -> Iterator[list[Any]]:
         for partition in result:
-            rows = list(partition)
+            rows = list(partition) if self.cipher is None else [self._unmasked(row) for row in partition]
             self.rows += len(rows)
             yield rows
 
     def __iter__(self) -> Iterator[str]:
         with self.engine.connect() as connection:
             result = connection.execution_options(yield_per=self.batch_size).execute(
-                export_rows(self.filters)
+                export_rows(self.filters, sealed=self.cipher is not None)
             )
             batches = self._batches(result.partitions())
             if self.format is ExportFormat.CSV:

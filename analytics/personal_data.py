@@ -13,6 +13,7 @@ can be rotated without losing what older keys sealed.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
@@ -88,3 +89,22 @@ class PersonalDataCipher:
         except InvalidToken:
             raise SealError("none of the AUDIT_ENCRYPTION_KEY keys opens it (was the key changed?)") from None
         return values
+
+
+def personal_section(payload: Mapping[str, Any]) -> str:
+    """Where a message keeps its personal data: a track's `properties`, anything else's `traits`."""
+    return "properties" if payload.get("type") == "track" else "traits"
+
+
+def unmask(payload: Mapping[str, Any], sealed: str, cipher: PersonalDataCipher) -> dict[str, Any]:
+    """A copy of a stored payload with the sealed original values put back in place of their masks.
+
+    Replay uses it to re-send what was sent; the audit pages use it to show engineers what was sent.
+
+    Raises:
+        SealError: the configured keys do not open `sealed`.
+    """
+    message = copy.deepcopy(dict(payload))
+    section = personal_section(message)
+    message[section] = {**(message.get(section) or {}), **cipher.open(sealed)}
+    return message

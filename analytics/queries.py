@@ -576,15 +576,18 @@ TIME_COLUMNS = frozenset({"recorded_at", "timestamp", "status_changed_at"})
 """The export columns that hold times."""
 
 
-def export_rows(filters: AuditFilter) -> Select[Any]:
+def export_rows(filters: AuditFilter, *, sealed: bool = False) -> Select[Any]:
     """Every matching entry as plain columns (`EXPORT_COLUMNS`), newest first, for streaming.
 
     The payload comes as the database's JSON text, not parsed, so an export can pass it on as is.
+    With `sealed`, the sealed personal data follows as one more column, for an export that unmasks.
     """
     columns = [
         cast(AuditEntry.payload, Text).label(name) if name == "payload" else getattr(AuditEntry, name)
         for name in EXPORT_COLUMNS
     ]
+    if sealed:
+        columns.append(AuditEntry.encrypted_personal_data)
     query = filtered(select(*columns), filters)
     return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
 from analytics.client import AnalyticsClient
 from analytics.errors import AnalyticsError
-from analytics.personal_data import PersonalDataCipher, SealError, masked_keys
+from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +156,14 @@ def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dic
         Unreplayable: the real values cannot be restored, so sending would send masks.
     """
     message = copy.deepcopy(entry.payload)
-    section = "properties" if entry.type == "track" else "traits"
-    values: dict[str, Any] = dict(message.get(section) or {})
     if entry.encrypted_personal_data is not None:
         if cipher is None:
             raise Unreplayable("its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set")
         try:
-            values.update(cipher.open(entry.encrypted_personal_data))
+            message = unmask(message, entry.encrypted_personal_data, cipher)
         except SealError as exc:
             raise Unreplayable(f"its personal data cannot be decrypted: {exc}") from None
-        message[section] = values
+    values: dict[str, Any] = dict(message.get(personal_section(message)) or {})
     still_masked = masked_keys(values)
     if still_masked:
         raise Unreplayable(

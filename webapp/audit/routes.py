@@ -21,6 +21,7 @@ from analytics.payload_drift import drift_of
 from analytics.queries import RANGES, TYPES, Cursor, as_utc, delivery_attempts, oldest_first_after
 from analytics.replay import is_stuck
 from webapp.audit.forms import SearchForm
+from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import search
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -129,6 +130,7 @@ def entry(message_id: str) -> str:
     )
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
     is_message = found.type in MESSAGE_TYPES
+    shown = shown_payload(found)
     return render_template(
         "audit/entry.html",
         entry=found,
@@ -136,7 +138,8 @@ def entry(message_id: str) -> str:
         is_message=is_message,
         drift=drift_of(found.payload) if is_message else None,
         current_version=CATALOG.version,
-        payload_json=json.dumps(found.payload, indent=2, ensure_ascii=False),
+        shown=shown,
+        payload_json=json.dumps(shown.payload, indent=2, ensure_ascii=False),
         # issue 6 integrity: whether the entry still verifies in its writer's hash chain
         integrity=entry_integrity(analytics_client.store(), found),
     )
@@ -145,7 +148,10 @@ def entry(message_id: str) -> str:
 @bp.get("/export.<any(csv, ndjson):extension>")
 @requires(Role.VIEWER)
 def export(extension: str) -> ResponseReturnValue:
-    """Every entry of a filtered view, streamed as a download (the page cursor is ignored)."""
+    """Every entry of a filtered view, streamed as a download (the page cursor is ignored).
+
+    Personal data leaves unmasked only for engineers and admins, and only with the key configured.
+    """
     form = _form()
     if form.filters is None:
         lines = [f"{name}: {message}" for name, message in form.errors.items()]
@@ -153,7 +159,7 @@ def export(extension: str) -> ResponseReturnValue:
     export_format = ExportFormat(extension)
     filename = f"audit-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
-        Export(db.engine, form.filters, export_format),
+        Export(db.engine, form.filters, export_format, cipher=unmasking_cipher()),
         content_type=export_format.media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )

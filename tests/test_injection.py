@@ -1,0 +1,151 @@
+"""SQL injection attempts on the audit search, its property filter, the catalog search and the export.
+
+Every value reaches SQL as a bound parameter, so an attempt is just a value: it finds exactly the
+entries that hold it (none, or the one that stored it), answers 200 or a field error, never a 500,
+and leaves the tables as they were.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from auditlog import record
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditEntry, AuditStore
+from analytics.queries import FilterError, newest_first, parse_filters
+from webapp.extensions import analytics_client
+
+ATTEMPTS = [
+    "' OR 1=1 --",
+    '"; DROP TABLE audit_entries; --',
+    "%' --",
+    "x' OR '1'='1",
+]
+"""Classic attempts: tautologies, a stacked statement, a LIKE wildcard with a comment."""
+
+SCOPE = {"user_id": 1, "project_id": 12, "cluster_id": 4}
+
+
+def _seed(store: AuditStore) -> dict[str, str]:
+    """An ordinary entry, plus one entry per attempt that holds it (as actor and stack name)."""
+    ids = {
+        "plain": record(store, "StackLaunchSuccess", scope=SCOPE, properties={"stack_name": "billing-api"})
+    }
+    for attempt in ATTEMPTS:
+        ids[attempt] = record(
+            store,
+            "StackLaunchFailure",
+            scope=SCOPE,
+            properties={"stack_name": attempt, "error_message": attempt},
+            actor=attempt,
+            source="tester",
+        )
+    return ids
+
+
+def _found(engine: Engine, params: dict[str, str]) -> set[str]:
+    filters = parse_filters(params, mask_key=b"event-catalog")
+    with Session(engine) as session:
+        return {entry.message_id for entry in session.scalars(newest_first(filters, limit=100))}
+
+
+def _intact(engine: Engine, expected_rows: int) -> None:
+    assert {"audit_entries", "delivery_attempts"} <= set(inspect(engine).get_table_names())
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)) == expected_rows
+
+
+def test_attempts_in_search_filters_match_only_as_plain_values(store: AuditStore, engine: Engine) -> None:
+    ids = _seed(store)
+    for attempt in ATTEMPTS:
+        own = {ids[attempt]}
+        assert _found(engine, {"actor": attempt}) == own, attempt
+        assert _found(engine, {"prop": f"stack_name = {attempt}"}) == own, attempt
+        assert _found(engine, {"prop": f"error_message={attempt}"}) == own, attempt
+        assert _found(engine, {"event": attempt}) == set(), attempt
+        assert _found(engine, {"user_id": attempt}) == set(), attempt
+        assert _found(engine, {"message_id": attempt}) == set(), attempt
+        assert _found(engine, {"version": attempt}) == set(), attempt
+        # The attempt as the tail of a value matches nothing: no wildcard, no comment.
+        assert _found(engine, {"prop": f"stack_name = billing-api{attempt}"}) == set(), attempt
+    assert _found(engine, {"prop": "key = x' OR '1'='1"}) == set()
+    _intact(engine, len(ids))
+
+
+@pytest.mark.parametrize("attempt", ATTEMPTS)
+def test_attempts_as_a_property_key_are_a_field_error(attempt: str) -> None:
+    with pytest.raises(FilterError) as raised:
+        parse_filters({"prop": f"{attempt} = x"})
+    assert set(raised.value.errors) == {"prop"}
+    assert "is not a property name" in raised.value.errors["prop"]
+
+
+@pytest.fixture
+def seeded_app(app: Flask) -> dict[str, str]:
+    with app.app_context():
+        return _seed(analytics_client.store())
+
+
+def _app_engine(app: Flask) -> Engine:
+    with app.app_context():
+        return analytics_client.store().engine
+
+
+@pytest.mark.parametrize("field", ["event", "actor", "user_id", "message_id", "version", "prop", "project"])
+def test_the_search_page_answers_attempts_with_results_or_a_field_error(
+    app: Flask, client: FlaskClient, seeded_app: dict[str, str], field: str
+) -> None:
+    for attempt in ATTEMPTS + ["key = x' OR '1'='1"]:
+        value = f"error_message = {attempt}" if field == "prop" and "=" not in attempt else attempt
+        for headers in ({}, {"HX-Request": "true"}):
+            response = client.get("/audit/", query_string={field: value}, headers=headers)
+            assert response.status_code in (200, 400), (field, attempt, response.status_code)
+            page = response.get_data(as_text=True)
+            shown = {name for name, message_id in seeded_app.items() if message_id in page}
+            # At most the entry that holds the attempt; never the plain one a tautology would add.
+            assert "plain" not in shown, (field, attempt)
+            assert shown <= {attempt}, (field, attempt)
+        export = client.get("/audit/export.csv", query_string={field: value})
+        assert export.status_code in (200, 400), (field, attempt)
+        assert seeded_app["plain"] not in export.get_data(as_text=True)
+    _intact(_app_engine(app), len(seeded_app))
+
+
+def test_an_unusable_property_key_is_shown_next_to_the_field(client: FlaskClient) -> None:
+    response = client.get("/audit/", query_string={"prop": "' OR 1=1 -- = x"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "is not a property name" in page and "&#39; OR 1=1 --" in page
+
+
+def test_the_catalog_search_treats_attempts_as_words(client: FlaskClient) -> None:
+    for attempt in ATTEMPTS:
+        response = client.get("/", query_string={"q": attempt})
+        assert response.status_code == 200, attempt
+        assert 'href="/events/ClusterProvisioningSuccess"' not in response.get_data(as_text=True), attempt
+    assert 'href="/events/ClusterProvisioningSuccess"' in client.get("/").get_data(as_text=True)
+
+
+def test_the_export_command_treats_attempts_as_values(
+    app: Flask, runner: FlaskCliRunner, seeded_app: dict[str, str]
+) -> None:
+    for attempt in ATTEMPTS:
+        result = runner.invoke(
+            args=["audit", "export", "--format", "ndjson", "--prop", f"stack_name={attempt}"]
+        )
+        assert result.exit_code == 0, result.output
+        exported = [json.loads(line)["message_id"] for line in result.stdout.splitlines()]
+        assert exported == [seeded_app[attempt]]
+        for option in ("--actor", "--event", "--user-id"):
+            result = runner.invoke(args=["audit", "export", option, attempt])
+            assert result.exit_code == 0, result.output
+            assert seeded_app["plain"] not in result.stdout
+    refused = runner.invoke(args=["audit", "export", "--prop", "' OR 1=1 -- = x"])
+    assert refused.exit_code != 0
+    assert "--prop: " in refused.output and "is not a property name" in refused.output
+    _intact(_app_engine(app), len(seeded_app))

@@ -1,0 +1,109 @@
+"""Personal data in the audit pages: masked for viewers on every URL, unmasked for engineers with the key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from auditlog import record
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry, AuditStore
+from webapp.audit.personal import NO_KEY_NOTE, VIEWER_NOTE
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client, db
+
+EMAIL = "ada.lovelace@example.com"
+
+Login = Callable[..., FlaskClient]
+
+
+def _store(app: Flask) -> AuditStore:
+    with app.app_context():
+        return analytics_client.store()
+
+
+def _register(app: Flask) -> str:
+    """An identify whose email the app's own store masks (and seals, when it has the key)."""
+    return record(_store(app), "Register", scope={"user_id": 7}, properties={"email": EMAIL, "github": True})
+
+
+@pytest.fixture
+def keyed_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+
+
+def _urls(message_id: str) -> list[str]:
+    """Every URL that shows or hands out an entry's payload."""
+    return [
+        f"/audit/entries/{message_id}",
+        "/audit/export.csv?user_id=7",
+        "/audit/export.ndjson?user_id=7",
+        "/audit/?user_id=7",
+        "/audit/tail?user_id=7",
+    ]
+
+
+def test_a_viewer_gets_only_masks_by_any_url(keyed_app: Flask, login_as: Login) -> None:
+    message_id = _register(keyed_app)
+    viewer = login_as(Role.VIEWER, on=keyed_app)
+    for url in _urls(message_id):
+        response = viewer.get(url)
+        assert response.status_code == 200, url
+        assert EMAIL not in response.get_data(as_text=True), url
+    page = viewer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "masked:" in page and VIEWER_NOTE in page
+    export = viewer.get("/audit/export.ndjson?user_id=7").get_data(as_text=True)
+    assert json.loads(export)["payload"]["traits"]["email"].startswith("masked:")
+    # A viewer cannot reach the pages that would restore the message either.
+    assert viewer.get(f"/tester/?from={message_id}").status_code == 403
+
+
+@pytest.mark.parametrize("role", [Role.ENGINEER, Role.ADMIN])
+def test_engineers_and_admins_see_the_real_values_with_the_key(
+    keyed_app: Flask, login_as: Login, role: Role
+) -> None:
+    message_id = _register(keyed_app)
+    person = login_as(role, on=keyed_app)
+    page = person.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert EMAIL in page and "unmasked for your role" in page and VIEWER_NOTE not in page
+    [line] = person.get("/audit/export.ndjson?user_id=7").get_data(as_text=True).splitlines()
+    assert json.loads(line)["payload"]["traits"]["email"] == EMAIL
+    csv = person.get("/audit/export.csv?user_id=7").get_data(as_text=True)
+    assert EMAIL in csv and "masked:" not in csv
+
+
+def test_the_stored_entry_stays_masked_whoever_reads_it(keyed_app: Flask, login_as: Login) -> None:
+    message_id = _register(keyed_app)
+    login_as(Role.ENGINEER, on=keyed_app).get(f"/audit/entries/{message_id}")
+    with keyed_app.app_context():
+        stored = db.session.scalars(select(AuditEntry).where(AuditEntry.message_id == message_id)).one()
+        assert stored.payload["traits"]["email"].startswith("masked:")
+        assert EMAIL not in (stored.encrypted_personal_data or "")
+
+
+def test_without_a_key_engineers_see_masks_and_how_to_keep_originals(app: Flask, login_as: Login) -> None:
+    message_id = _register(app)
+    engineer = login_as(Role.ENGINEER)
+    page = engineer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert EMAIL not in page and "masked:" in page
+    assert "stored masked; set AUDIT_ENCRYPTION_KEY to keep originals" in page and NO_KEY_NOTE in page
+    assert EMAIL not in engineer.get("/audit/export.csv?user_id=7").get_data(as_text=True)
+
+
+def test_an_entry_sealed_with_another_key_stays_masked_with_the_reason(
+    make_app: Callable[..., Flask], login_as: Login
+) -> None:
+    writer = make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    message_id = _register(writer)
+    reader = make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    engineer = login_as(Role.ENGINEER, on=reader)
+    page = engineer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert EMAIL not in page and "The original personal data cannot be opened" in page
+    # The export keeps such entries masked rather than failing half-way.
+    [line] = engineer.get("/audit/export.ndjson?user_id=7").get_data(as_text=True).splitlines()
+    assert json.loads(line)["payload"]["traits"]["email"].startswith("masked:")

@@ -1,0 +1,64 @@
+"""Which personal data an audit page shows: masked for viewers, the sent values for engineers.
+
+The log stores personal-data values as masks (`masked:<hex>`) and, with `AUDIT_ENCRYPTION_KEY`,
+the originals sealed beside them. Engineers and admins debug deliveries, so they see what was sent;
+viewers (product managers) see the masks. The role is checked here, once, for every page and export
+that shows a payload, so no URL hands a viewer the originals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from analytics.audit import AuditEntry
+from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
+from webapp.auth.policy import allows
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client
+
+
+@dataclass(frozen=True)
+class ShownPayload:
+    """A payload as one person may see it.
+
+    Attributes:
+        payload: the stored payload, or a copy with the original personal data put back.
+        unmasked: whether the originals were put back.
+        note: why masks remain, for the page to say; None when nothing is masked.
+    """
+
+    payload: dict[str, Any]
+    unmasked: bool
+    note: str | None
+
+
+VIEWER_NOTE = "Personal data is masked for your role; engineers and admins see it."
+NO_KEY_NOTE = "Personal data is stored masked; set AUDIT_ENCRYPTION_KEY to keep originals."
+
+
+def unmasking_cipher() -> PersonalDataCipher | None:
+    """The cipher that opens sealed personal data, if the signed-in person may see it unmasked."""
+    if not allows(Role.ENGINEER):
+        return None
+    return analytics_client.store().cipher
+
+
+def shown_payload(entry: AuditEntry) -> ShownPayload:
+    """The entry's payload with personal data unmasked if the signed-in person may see it."""
+    payload: dict[str, Any] = entry.payload
+    if not masked_keys(payload.get(personal_section(payload)) or {}):
+        return ShownPayload(payload, unmasked=False, note=None)
+    if not allows(Role.ENGINEER):
+        return ShownPayload(payload, False, VIEWER_NOTE)
+    cipher = analytics_client.store().cipher
+    if cipher is None:
+        return ShownPayload(payload, False, NO_KEY_NOTE)
+    if entry.encrypted_personal_data is None:
+        return ShownPayload(
+            payload, False, "This entry was recorded without AUDIT_ENCRYPTION_KEY: only the masks were kept."
+        )
+    try:
+        return ShownPayload(unmask(payload, entry.encrypted_personal_data, cipher), unmasked=True, note=None)
+    except SealError as exc:
+        return ShownPayload(payload, False, f"The original personal data cannot be opened: {exc}.")
