@@ -1,0 +1,208 @@
+"""Audit search, the catalog's event list and the export, at a large log against a small one.
+
+The log is seeded with bulk INSERTs of realistic messages (every catalog event's example, spread
+over 30 days, statuses and users varied) because recording them one by one through the client
+would take hours at a million rows and measure the write path, which `bench.caller` already does.
+The chain columns are filled with placeholders: nothing here verifies the chain.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select, text
+
+from analytics.activity import RECENT_DAYS, activity_query
+from analytics.audit import AuditEntry, create_audit_engine
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+from analytics.queries import AuditFilter, newest_first
+from bench.harness import Row, percentile, timed
+
+PAGE = 50
+REPEATS = 20
+SEED_BATCH = 5000
+SPREAD = timedelta(days=30)
+STATUSES = ("delivered",) * 17 + ("pending", "failed", "dropped")
+SOURCES = ("application",) * 9 + ("tester",)
+SMALL = 10_000
+
+
+def _templates() -> list[dict[str, Any]]:
+    return [build_message(info.example_spec()) for info in CATALOG.events.values()]
+
+
+def seed(engine: Engine, count: int, now: datetime) -> None:
+    """Append `count` realistic entries, recorded over the 30 days before `now`."""
+    templates = _templates()
+    with engine.connect() as connection:
+        start = int(connection.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+    writer = uuid.uuid4().hex
+    for first in range(start, start + count, SEED_BATCH):
+        batch = []
+        for n in range(first, min(first + SEED_BATCH, start + count)):
+            message = dict(templates[n % len(templates)])
+            message["messageId"] = str(uuid.uuid4())
+            message["userId"] = str(n % 5000)
+            recorded = now - SPREAD * ((n * 7919) % 1_000_003) / 1_000_003
+            batch.append(
+                {
+                    "message_id": message["messageId"],
+                    "recorded_at": recorded,
+                    "timestamp": recorded,
+                    "status_changed_at": recorded,
+                    "type": "track",
+                    "event": message["event"],
+                    "user_id": message["userId"],
+                    "project_id": n % 2000,
+                    "cluster_id": n % 7000,
+                    "status": STATUSES[n % len(STATUSES)],
+                    "source": SOURCES[n % len(SOURCES)],
+                    "catalog_version": message["context"]["eventCatalog"]["version"],
+                    "payload": message,
+                    "writer_id": writer,
+                    "seq": n,
+                    "prev_hash": "0" * 64,
+                    "entry_hash": "0" * 64,
+                }
+            )
+        with engine.begin() as connection:
+            connection.execute(insert(AuditEntry), batch)
+    with engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+
+
+def filter_sets(now: datetime) -> list[AuditFilter]:
+    """Five searches a reviewer makes: the newest entries, one event, failures, a user, a project today."""
+    event = next(iter(CATALOG.events))
+    return [
+        AuditFilter(),
+        AuditFilter(event=event),
+        AuditFilter(statuses=("failed", "dropped")),
+        AuditFilter(user_id="42"),
+        AuditFilter(project_id=7, since=now - timedelta(days=1)),
+    ]
+
+
+def search_p95(engine: Engine, now: datetime) -> float:
+    """The p95 seconds of a newest-first page over every filter set."""
+    samples = []
+    with engine.connect() as connection:
+        for filters in filter_sets(now):
+            query = newest_first(filters, limit=PAGE + 1)
+            connection.execute(query).all()
+            samples += [timed(lambda q=query: connection.execute(q).all()) for _ in range(REPEATS)]
+    return percentile(samples, 0.95)
+
+
+def event_list_p95(engine: Engine, now: datetime) -> float:
+    """The p95 seconds of the catalog event list's activity figures for every event."""
+    query = activity_query(list(CATALOG.events), now - timedelta(days=RECENT_DAYS))
+    with engine.connect() as connection:
+        connection.execute(query).all()
+        return percentile([timed(lambda: connection.execute(query).all()) for _ in range(REPEATS)], 0.95)
+
+
+@dataclass(frozen=True)
+class ExportRun:
+    """One export in a child process: rows, seconds and the child's peak RSS in KiB."""
+
+    rows: int
+    seconds: float
+    max_rss_kib: int
+
+    @property
+    def rate(self) -> float:
+        """Rows per second."""
+        return self.rows / self.seconds
+
+
+def export_run(database_url: str) -> ExportRun:
+    """Export the whole log as NDJSON to /dev/null in a fresh process, so its peak RSS is its own."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.export_child", database_url],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return ExportRun(**json.loads(done.stdout))
+
+
+DUMP_COLUMNS = "id, message_id, recorded_at, type, event, user_id, status, source, payload"
+
+
+def dump_seconds(database_url: str) -> tuple[int, float]:
+    """The database's own CLI dumping the same rows, newest first: rows and seconds."""
+    order = "ORDER BY recorded_at DESC, id DESC"
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        command = ["sqlite3", "-json", path, f"SELECT {DUMP_COLUMNS} FROM audit_entries {order}"]
+    else:
+        copy = f"COPY (SELECT {DUMP_COLUMNS} FROM audit_entries {order}) TO STDOUT"
+        command = ["psql", "-X", "-q", "-d", database_url, "-c", copy]
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as dump:
+        assert dump.stdout is not None
+        lines = sum(1 for _ in dump.stdout)
+    if dump.returncode:
+        raise RuntimeError(f"{command[0]} failed with status {dump.returncode}")
+    return lines, time.perf_counter() - started
+
+
+def rows(database: str, database_url: str, count: int) -> list[Row]:
+    """The search, event-list and export rows on one database, growing it from 0 to `count` entries."""
+    engine = create_audit_engine(database_url)
+    now = datetime.now(UTC)
+    empty_list = event_list_p95(engine, now)
+    seed(engine, SMALL, now)
+    small_search = search_p95(engine, now)
+    small_export = export_run(database_url)
+    seed(engine, count - SMALL, now)
+    large_search = search_p95(engine, now)
+    large_list = event_list_p95(engine, now)
+    engine.dispose()
+    large_export = export_run(database_url)
+    dumped, dump_time = dump_seconds(database_url)
+    print(
+        f"  [{database}] export {large_export.rows:,} rows in {large_export.seconds:.1f} s, "
+        f"peak RSS {large_export.max_rss_kib / 1024:.0f} MiB ({small_export.max_rss_kib / 1024:.0f} MiB "
+        f"at {small_export.rows:,}); CLI dump {dumped:,} lines in {dump_time:.1f} s"
+    )
+    return [
+        Row(
+            f"audit search p95, {count:,} vs {SMALL:,} rows [{database}]",
+            small_search * 1e3,
+            large_search * 1e3,
+            "ms",
+            1.5,
+        ),
+        Row(
+            f"catalog event list p95, {count:,} vs 0 rows [{database}]",
+            empty_list * 1e3,
+            large_list * 1e3,
+            "ms",
+            2.0,
+        ),
+        Row(
+            f"export NDJSON rows/s vs CLI dump, {count:,} rows [{database}]",
+            count / dump_time,
+            large_export.rate,
+            "rows/s",
+            0.5,
+            higher_is_better=True,
+        ),
+        Row(
+            f"export peak RSS, {count:,} vs {SMALL:,} rows [{database}]",
+            small_export.max_rss_kib / 1024,
+            large_export.max_rss_kib / 1024,
+            "MiB",
+            1.2,
+        ),
+    ]
