@@ -84,6 +84,13 @@ def fail(message: str, status: int = 2) -> NoReturn:
     raise SystemExit(status)
 
 
+def verdict(title: str, lines: list[ReportLine], fmt: str, *, ok_message: str) -> None:
+    """Print a CI command's findings in the chosen format; exit 1 when there are any."""
+    click.echo(render(title, lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
+    if lines:
+        raise SystemExit(1)
+
+
 FORMAT_OPTION = click.option(
     "--format",
     "fmt",
@@ -111,10 +118,7 @@ def check_code_command(paths: tuple[Path, ...], fmt: str, exclude: tuple[str, ..
     except SyntaxError as exc:
         fail(f"{exc.filename}:{exc.lineno}: {exc.msg}")
     lines = [ReportLine(f.code, f.where, f.message) for f in findings]
-    ok_message = "Every analytics call goes through a catalog spec."
-    click.echo(render("Analytics calls", lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
-    if findings:
-        raise SystemExit(1)
+    verdict("Analytics calls", lines, fmt, ok_message="Every analytics call goes through a catalog spec.")
 
 
 @click.command("drift")
@@ -140,9 +144,7 @@ def drift_command(since: str, fmt: str) -> None:
         fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
     lines = [ReportLine(f.kind, f.subject, f.message) for f in findings]
     ok_message = "Every catalog event is being sent and every payload still validates."
-    click.echo(render("Catalog drift", lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
-    if findings:
-        raise SystemExit(1)
+    verdict("Catalog drift", lines, fmt, ok_message=ok_message)
 
 
 def export(format_name: str, output: Path | None) -> None:
