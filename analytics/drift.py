@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from analytics.activity import NEVER_SENT, RECENT_DAYS, activity_by_event, activity_query
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog
-from analytics.messages import CONTEXT_KEY, payload_of
+from analytics.payload_drift import drift_of
 
 
 @dataclass(frozen=True)
@@ -56,9 +55,9 @@ def events_in_window_query(since: datetime) -> Select[str | None, int, str | Non
     )
 
 
-def payloads_in_window_query(since: datetime) -> Select[str, str | None, str | None, dict[str, Any]]:
-    """Type, event, catalog version and stored message of every entry in the window."""
-    return select(AuditEntry.type, AuditEntry.event, AuditEntry.catalog_version, AuditEntry.payload).where(
+def payloads_in_window_query(since: datetime) -> Select[str | None, dict[str, Any]]:
+    """Catalog version and stored message of every track and identify entry in the window."""
+    return select(AuditEntry.catalog_version, AuditEntry.payload).where(
         AuditEntry.recorded_at >= since, AuditEntry.type.in_(("track", "identify"))
     )
 
@@ -98,53 +97,25 @@ def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> li
     ]
 
 
-def _spec_name(message: dict[str, Any]) -> str:
-    """The spec class that built a message, as its catalog context records it."""
-    return str(((message.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec", ""))
-
-
-def _payload_model(catalog: Catalog, kind: str, name: str) -> type[BaseModel] | None:
-    try:
-        info = catalog.events[name] if kind == "track" else catalog.identifier(name)
-    except KeyError:
-        return None
-    return info.spec.payload_model()
-
-
-def payload_problem(model: type[BaseModel], message: dict[str, Any]) -> str | None:
-    """Why a stored message no longer validates against today's schema (its first error), or None."""
-    try:
-        model.model_validate(payload_of(message))
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        return f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
-    return None
-
-
 def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
     invalid: Counter[tuple[str, str]] = Counter()
-    first_error: dict[tuple[str, str], str] = {}
-    models: dict[tuple[str, str], type[BaseModel] | None] = {}
+    first_problem: dict[tuple[str, str], str] = {}
     rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
-    for kind, event, version, message in rows:
-        key = (kind, str(event) if kind == "track" else _spec_name(message))
-        if key not in models:
-            models[key] = _payload_model(catalog, *key)
-        model = models[key]
-        if model is None:
+    for version, message in rows:
+        verdict = drift_of(message, catalog)
+        # Messages today's catalog cannot place are reported as unknown events, not as payloads.
+        if verdict.spec is None or verdict.first_problem is None:
             continue
-        problem = payload_problem(model, message)
-        if problem is not None:
-            subject = (key[1], str(version))
-            invalid[subject] += 1
-            first_error.setdefault(subject, problem)
+        subject = (verdict.spec.name, str(version))
+        invalid[subject] += 1
+        first_problem.setdefault(subject, verdict.first_problem)
     return [
         DriftFinding(
             "invalid-payload",
-            f"{event} @ {version}",
-            f"{count} stored payload(s) no longer validate; first: {first_error[(event, version)]}",
+            f"{name} @ {version}",
+            f"{count} stored payload(s) no longer validate; first: {first_problem[(name, version)]}",
         )
-        for (event, version), count in sorted(invalid.items())
+        for (name, version), count in sorted(invalid.items())
     ]
 
 

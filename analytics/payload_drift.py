@@ -7,8 +7,8 @@ whether downstream consumers written against today's schema can read it, and how
 Personal-data values are stored masked (`masked:<hex>`). A masked value of a string property is
 what the log keeps on purpose, not drift, so validation errors on such values are not reported.
 
-(`event-catalog drift` looks at the whole log at once; this module explains one entry in full, for
-the audit entry page.)
+`event-catalog drift`, the event list's "drifting" badge and the audit entry page all judge a stored
+payload here, so they agree on what counts as drift.
 """
 
 from __future__ import annotations
@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from analytics.catalog import CATALOG, AnySpec, Catalog, SpecInfo
+from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.messages import CONTEXT_KEY, payload_of
 
 _MASKED = re.compile(r"masked:[0-9a-f]+")
@@ -67,6 +66,14 @@ class Drift:
         """Whether the stored payload is valid against today's schema."""
         return self.spec is not None and not self.differences
 
+    @property
+    def first_problem(self) -> str | None:
+        """The first difference in one line (`field: problem`), or None when there is none."""
+        if not self.differences:
+            return None
+        first = self.differences[0]
+        return f"{first.field}: {first.problem}" if first.field else first.problem
+
 
 def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | None:
     """Today's catalog entry for a stored message: by event string, else by the spec that built it."""
@@ -81,12 +88,6 @@ def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | N
         return lookup(built_by)
     except KeyError:
         return None
-
-
-@cache
-def _payload_model(spec: AnySpec) -> type[BaseModel]:
-    # Specs build their payload model on every call; a detail page validates one per request.
-    return spec.payload_model()
 
 
 def _is_kept_mask(info: SpecInfo, name: str, value: Any) -> bool:
@@ -110,7 +111,7 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
         return Drift(None)
     payload = payload_of(message)
     try:
-        _payload_model(info.spec).model_validate_json(json.dumps(payload))
+        info.spec.payload_model().model_validate_json(json.dumps(payload))
     except ValidationError as exc:
         differences = []
         for error in exc.errors():

@@ -99,6 +99,9 @@ class SpecRegistry:
         self.identifiers: list[type[IdentifySpec]] = []
 
 
+_PAYLOAD_MODELS: dict[type[BaseModel], type[BaseModel]] = {}
+"""Each spec class's flat payload model (see `_Spec._payload_model`)."""
+
 REGISTRY = SpecRegistry()
 """The registry of the shipped catalog; tests pass a registry of their own to keep it clean."""
 
@@ -155,12 +158,17 @@ class _Spec(BaseModel):
 
     @classmethod
     def _payload_model(cls, title: str, fields: dict[str, Any]) -> type[BaseModel]:
-        model: type[BaseModel] = create_model(  # type: ignore[call-overload]
-            f"{cls.__name__}Payload",
-            __config__=ConfigDict(extra="forbid", title=title),
-            __doc__=cls.summary(),
-            **{name: (field.annotation, copy(field)) for name, field in fields.items()},
-        )
+        # Built once per spec class: pages, drift checks and schemas all ask for it, and building a
+        # pydantic model costs far more than validating with one. Specs are immutable classes.
+        model = _PAYLOAD_MODELS.get(cls)
+        if model is None:
+            model = create_model(  # type: ignore[call-overload]
+                f"{cls.__name__}Payload",
+                __config__=ConfigDict(extra="forbid", title=title),
+                __doc__=cls.summary(),
+                **{name: (field.annotation, copy(field)) for name, field in fields.items()},
+            )
+            _PAYLOAD_MODELS[cls] = model
         return model
 
     @classmethod

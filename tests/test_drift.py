@@ -64,7 +64,7 @@ def test_each_category_is_found(seeded: AuditStore, engine: Engine) -> None:
     assert kinds["unknown-event"] == {"Cluster Exploded"}
     assert kinds["invalid-payload"] == {
         "Cluster Provisioning Success @ old123",
-        f"RegisterIdentify @ {CATALOG.version}",
+        f"Register @ {CATALOG.version}",
     }
 
 

@@ -26,6 +26,7 @@ from webapp.audit.results import search
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.htmx import wants_fragment
 
 bp = Blueprint("audit", __name__)
 
@@ -43,10 +44,6 @@ _HTMX_INVALID_STATUS = 200
 
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
-
-
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _form() -> SearchForm:
@@ -89,7 +86,7 @@ def index() -> ResponseReturnValue:
     """Search the log; htmx requests get the results fragment (with field errors out of band)."""
     form = _form()
     results = search(db.session, form, page_size=PAGE_SIZE) if form.valid else None
-    htmx = _is_htmx()
+    htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
     html = render_template(template, form=form, results=results, catalog=CATALOG, oob=htmx)
     status = 200 if form.valid else (_HTMX_INVALID_STATUS if htmx else 400)

@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from analytics.activity import NEVER_SENT, EventActivity
 from analytics.catalog import Catalog, SpecInfo
-from analytics.drift import payload_problem
+from analytics.payload_drift import drift_of
 from analytics.spec import Category, Status, Team
 
 CHOICES = {
@@ -52,12 +53,12 @@ class EventRow:
         """Sent before, but not within its threshold: what `event-catalog drift` calls stale."""
         return self.activity.is_stale(timedelta(days=self.stale_after_days), self.now)
 
-    @property
+    @cached_property
     def drifting(self) -> str | None:
         """Why its latest message no longer validates against today's schema, or None."""
         if self.activity.latest is None:
             return None
-        return payload_problem(self.info.spec.payload_model(), self.activity.latest)
+        return drift_of(self.activity.latest).first_problem
 
 
 SORTS: dict[str, Callable[[EventRow], Any]] = {

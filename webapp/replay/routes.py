@@ -39,6 +39,7 @@ from webapp.audit.forms import SearchForm
 from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.htmx import wants_fragment
 from webapp.tester.destinations import default_destination
 
 bp = Blueprint("replay", __name__)
@@ -51,10 +52,6 @@ PREVIEW_SIZE = 20
 
 # The person waits: one retry, and an answer within about half a minute even if Segment is down.
 WEB_SEGMENT_OPTIONS = {"max_retries": 1, "timeout": 10, "max_total_backoff_duration": 20}
-
-
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _form() -> SearchForm:
@@ -82,7 +79,7 @@ def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
 
 def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 200) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send."""
-    htmx = _is_htmx()
+    htmx = wants_fragment()
     count = preview = None
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
@@ -136,7 +133,7 @@ def run() -> ResponseReturnValue:
         report = replay(store, client, _selection(form), limit=CLICK_LIMIT)
     finally:
         client.shutdown()
-    if _is_htmx():
+    if wants_fragment():
         return _render(form, report)
     flash(report.summary())
     return redirect(form.url("replay.preview", live=None), 303)

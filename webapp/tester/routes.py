@@ -20,6 +20,7 @@ from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import db
+from webapp.htmx import wants_fragment
 from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
@@ -52,11 +53,6 @@ from webapp.tester.sending import (
 bp = Blueprint("tester", __name__)
 
 
-def is_htmx() -> bool:
-    """Whether htmx asked (it wants a fragment, not a page)."""
-    return request.headers.get("HX-Request") == "true"
-
-
 def fragment(template: str, **context: Any) -> Response:
     """An htmx fragment; it varies on `HX-Request` like the pages that share its URL."""
     response = make_response(render_template(template, **context))
@@ -69,7 +65,7 @@ def page_or_fragment(page: str, fragment_template: str, status: int = 200, **con
 
     htmx does not swap 4xx answers by default, so a fragment that carries field errors is a 200.
     """
-    if is_htmx():
+    if wants_fragment():
         return fragment(fragment_template, **context)
     response = make_response(render_template(page, **context), status)
     response.headers["Vary"] = "HX-Request"
@@ -131,7 +127,7 @@ def render_tester(
         status,
         **tester_context(typed, draft, shown, result, notice),
     )
-    if is_htmx() and draft.info is not None:
+    if wants_fragment() and draft.info is not None:
         response.headers["HX-Push-Url"] = url_for("tester.index", **spec_query(draft.info))
     return response
 
@@ -161,7 +157,7 @@ def tester_context(
         "collector_copy": collector_copy(result) if result is not None else None,
         "snippets": snippets(draft),
         "as_json": pretty_json,
-        "rows": db.session.execute(history()).all() if not is_htmx() else [],
+        "rows": db.session.execute(history()).all() if not wants_fragment() else [],
         "mine": False,
         "message_name": message_name,
         "FIELDS": FIELDS,
@@ -222,7 +218,7 @@ def index() -> ResponseReturnValue:
 @requires(Role.ENGINEER)
 def specs() -> ResponseReturnValue:
     """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
-    if not is_htmx():
+    if not wants_fragment():
         return redirect(url_for("tester.index", **request.args), 303)
     return fragment(
         "tester/_pick.html",
@@ -235,7 +231,7 @@ def specs() -> ResponseReturnValue:
 @requires(Role.ENGINEER)
 def preview() -> ResponseReturnValue:
     """The message the form would send, and the errors next to its fields, as the engineer types."""
-    if not is_htmx():
+    if not wants_fragment():
         return redirect(url_for("tester.index", **request.args), 303)
     typed = input_from_form(request.args)
     draft = compose(typed, actor=current_actor())
@@ -264,7 +260,7 @@ def send_view() -> ResponseReturnValue:
     if not draft.ok or destination is None:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
     result = send(draft, destination, actor=actor)
-    if not is_htmx():
+    if not wants_fragment():
         return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
     # A fresh draft for the preview: the next send is a new message, with a new id.
     response = render_tester(typed, result=result)
@@ -286,7 +282,7 @@ def send_result(message_id: str) -> ResponseReturnValue:
         collector_copy=collector_copy(result),
         as_json=pretty_json,
     )
-    if is_htmx() and result.final:
+    if wants_fragment() and result.final:
         response.status_code = 286
     return response
 
