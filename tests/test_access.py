@@ -235,3 +235,14 @@ def test_views_can_require_more_for_some_requests_and_show_more_to_some_roles(
         "Your role (engineer) cannot do this; it needs admin."
     )
     assert admin.get("/api/try?destination=production").status_code == 200
+
+
+def test_the_navigation_offers_only_what_the_role_may_open(
+    anonymous: FlaskClient, login_as: Callable[..., FlaskClient]
+) -> None:
+    signin = anonymous.get("/login").get_data(as_text=True)
+    assert 'aria-label="Main"' not in signin
+    viewer = login_as(Role.VIEWER).get("/").get_data(as_text=True)
+    assert ">Catalog</a>" in viewer and ">Audit log</a>" in viewer and ">Tester</a>" not in viewer
+    engineer = login_as(Role.ENGINEER).get("/").get_data(as_text=True)
+    assert ">Tester</a>" in engineer
