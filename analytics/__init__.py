@@ -34,6 +34,7 @@ from analytics.errors import (
     SchemaError,
 )
 from analytics.messages import build_message
+from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
 
@@ -94,6 +95,22 @@ def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None)
         raise ValueError(f"{name} {exc}") from None
 
 
+def _partition_interval() -> Interval:
+    raw = os.environ.get("AUDIT_PARTITION_INTERVAL")
+    try:
+        return Interval.parse(raw) if raw else Interval.MONTH
+    except ValueError as exc:
+        raise ValueError(f"AUDIT_PARTITION_INTERVAL: {exc}") from None
+
+
+def _partitions_ahead() -> int:
+    raw = os.environ.get("AUDIT_PARTITIONS_AHEAD")
+    try:
+        return parse_ahead(raw) if raw else DEFAULT_AHEAD
+    except ValueError as exc:
+        raise ValueError(f"AUDIT_PARTITIONS_AHEAD: {exc}") from None
+
+
 def init(
     write_key: str | None = None,
     *,
@@ -109,22 +126,29 @@ def init(
             as `disabled` and not sent.
         host: the tracking API; falls back to `SEGMENT_HOST`, then Segment's own.
         database_url: the audit database; falls back to `default_database_url()`.
-        **options: `AnalyticsClient` options (`source`, `raise_errors`) and Segment client
-            settings; `mask_personal_data` (default from `AUDIT_MASK_PERSONAL_DATA`, true).
+        **options: `AnalyticsClient` options (`source`, `raise_errors`, `strict`: default from
+            `AUDIT_STRICT`, false) and Segment client settings; `mask_personal_data` (default
+            from `AUDIT_MASK_PERSONAL_DATA`, true).
             The audit store also reads `AUDIT_MASK_KEY`, `AUDIT_CHAIN_KEY` and
             `AUDIT_ENCRYPTION_KEY` from the environment.
 
     Returns:
         The client, also installed as the module default (a previous default is shut down). The
-        catalog's version is recorded in the database on the way (`analytics.versions`).
+        catalog's version is recorded in the database on the way (`analytics.versions`), and on
+        PostgreSQL the audit log's partitions are created ahead (`analytics.partitions`, after
+        `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`); a failure there is a warning.
 
     Raises:
         SchemaError: the audit database is not migrated to this library's revision.
-        ValueError: `AUDIT_ENCRYPTION_KEY` is not a valid key.
+        ValueError: `AUDIT_ENCRYPTION_KEY` is not a valid key, `AUDIT_STRICT` is not a flag, or
+            `AUDIT_PARTITION_INTERVAL` / `AUDIT_PARTITIONS_AHEAD` is not a valid value.
     """
     global _default
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
+    interval, ahead = _partition_interval(), _partitions_ahead()
+    if options.get("strict") is None:
+        options["strict"] = env_flag("AUDIT_STRICT", False)
     store = AuditStore(
         create_audit_engine(database_url or default_database_url()),
         mask_personal_data=env_flag("AUDIT_MASK_PERSONAL_DATA", True) if mask is None else bool(mask),
@@ -133,6 +157,7 @@ def init(
         encryption_key=os.environ.get("AUDIT_ENCRYPTION_KEY"),
     )
     store.check_schema()
+    ensure_safely(store.engine, interval=interval, ahead=ahead)
     record_version_safely(store.engine, CATALOG)
     client = AnalyticsClient(key, store=store, host=host or os.environ.get("SEGMENT_HOST") or None, **options)
     previous, _default = _default, client

@@ -3,7 +3,8 @@
 The tables are plain SQLAlchemy 2.0 models on one declarative `Base`, which the dashboard's
 Flask-SQLAlchemy wraps too, so the library and the dashboard share one set of models and one
 migration history (`migrations/`). SQLite (WAL) serves one host; several hosts share PostgreSQL
-through `DATABASE_URL`.
+through `DATABASE_URL`, where `audit_entries` is partitioned by time (`analytics.partitions`) and
+message ids are kept unique by `audit_message_ids`.
 
 Statuses move `pending` → `delivered` | `failed`, or start as `dropped` / `disabled`; each delivery
 outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history. `CatalogVersion`
@@ -20,18 +21,22 @@ and source of their own, so that nothing happens to the log without leaving a tr
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Collection, Iterable
+import threading
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Connection,
     DateTime,
     Engine,
     Float,
@@ -39,17 +44,22 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    any_,
     create_engine,
     event,
+    func,
     insert,
+    literal,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, registry
+from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
@@ -58,7 +68,7 @@ from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0006_audit_integrity"
+SCHEMA_REVISION = "0008_event_counts"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -121,9 +131,15 @@ PURGE_TYPE = "purge"
 class AuditEntry(Base):
     """One message, as it was handed to the Segment client, and its current status.
 
+    On PostgreSQL the table is partitioned by `recorded_at` (`analytics.partitions`), whose keys
+    must include the partition key: there the primary key is (id, recorded_at), while `id` stays
+    unique by its sequence. The model names `id` alone, which is what SQLAlchemy needs to identify
+    a row and what SQLite (one plain table, no partitions) has.
+
     Attributes:
-        message_id: Segment's `messageId`; unique, so a replay can never add a second entry.
-        recorded_at: when the entry was written (what time filters use).
+        message_id: Segment's `messageId`; unique through `AuditMessageId`, so a replay can never
+            add a second entry.
+        recorded_at: when the entry was written (what time filters use, and the partition key).
         timestamp: the message's own `timestamp` (kept by replays).
         payload: the whole message, personal data masked unless configured otherwise.
         destination: where a tester send went, as `name:key-fingerprint` (never the key itself);
@@ -136,7 +152,10 @@ class AuditEntry(Base):
 
     __tablename__ = "audit_entries"
     __table_args__ = (
-        UniqueConstraint("writer_id", "seq"),
+        # With the partition key, as PostgreSQL requires of a partitioned table's unique keys; a
+        # writer's times never go back, so a second entry at one (writer, seq) is still caught by
+        # `verify` as a duplicate.
+        UniqueConstraint("writer_id", "seq", "recorded_at"),
         Index("ix_audit_entries_recorded_at_id", "recorded_at", "id"),
         Index("ix_audit_entries_event_recorded_at", "event", "recorded_at"),
         # The catalog's activity figures count application traffic only (not tester sends).
@@ -152,7 +171,7 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
     recorded_at: Mapped[datetime]
     timestamp: Mapped[datetime]
     type: Mapped[str] = mapped_column(String(16))
@@ -174,6 +193,64 @@ class AuditEntry(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class _EventCount:
+    """How many entries of one event, sent by one path, were recorded in one UTC hour or day.
+
+    The catalog's "last 7 days" counts add up these rows rather than counting entries, so the event
+    list costs the same at a thousand entries and at a billion (`analytics.activity`). Database
+    triggers keep them (migration `0008_event_counts`): every INSERT into `audit_entries` adds to
+    its hour and its day, every DELETE (a retention purge) takes away, an UPDATE that moves an
+    entry moves its count, in the same transaction, whoever writes. Entries without an event
+    (identify, the log's own records) are not counted.
+
+    Attributes:
+        start: the start of the UTC hour or day; it leads the key, because the event list reads
+            one range of them for every event at once.
+        event: the event string.
+        source: the path that sent them (`application`, `tester`, `replay`).
+        writer_id: the writer (hash chain) that recorded them. A writer records in one transaction
+            at a time, so concurrent transactions never update the same row: no lock waits, no
+            deadlocks between batches. The event list adds up the writers' rows.
+        messages: how many entries.
+    """
+
+    start: Mapped[datetime] = mapped_column(primary_key=True)
+    event: Mapped[str] = mapped_column(String(255), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    writer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    messages: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventHour(_EventCount, Base):
+    """Entries per event, source and UTC hour: the part-day at the start of a counted window."""
+
+    __tablename__ = "audit_event_hours"
+
+
+class EventDay(_EventCount, Base):
+    """Entries per event, source and UTC day: the whole days of a counted window."""
+
+    __tablename__ = "audit_event_days"
+
+
+class AuditMessageId(Base):
+    """Every `messageId` the log holds, once: what keeps message ids unique across partitions.
+
+    A partitioned table's unique constraints must include the partition key, so `audit_entries`
+    cannot itself refuse a second entry with the same `messageId` recorded at another time. This
+    narrow table can; `AuditStore.record` inserts into it in the entry's own transaction, and
+    retention deletes the ids of what it purges. SQLite has it too, so that both databases refuse a
+    duplicate the same way (an `IntegrityError` from this table) and run one write path.
+
+    Attributes:
+        message_id: Segment's `messageId`.
+    """
+
+    __tablename__ = "audit_message_ids"
+
+    message_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class DeliveryAttempt(Base):
@@ -285,6 +362,62 @@ def schema_revision(engine: Engine) -> str | None:
         return revision
 
 
+def claim_message_ids(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Reserve the entries' message ids, in the transaction that inserts the entries.
+
+    Raises:
+        sqlalchemy.exc.IntegrityError: one of them is already in the log (the whole insert fails).
+    """
+    insert_rows(connection, AuditMessageId, [{"message_id": row["message_id"]} for row in rows])
+
+
+def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert a batch of rows (all with the same keys) into `model`'s table, in one statement on SQLite.
+
+    SQLite's driver releases and retakes the interpreter lock for every row of an `executemany`;
+    the audit writer's batches would hand it back and forth with the application's threads a
+    thousand times each, which is what made `track`'s slowest calls slow. On SQLite the rows go
+    as one JSON array that the database unpacks itself (`json_each`): one step, one release.
+    Values are converted by the columns' own SQLAlchemy types first, so what is stored is exactly
+    what an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
+    """
+    if not rows:
+        return
+    table = cast(Table, model.__table__)
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        connection.execute(insert(table), list(rows))
+        return
+    columns = [column for column in table.columns if column.name in rows[0]]
+    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
+    converted = [
+        {
+            column.name: row[column.name] if process is None else process(row[column.name])
+            for column, process in zip(columns, processors, strict=True)
+        }
+        for row in rows
+    ]
+    names = ", ".join(column.name for column in columns)
+    values = ", ".join(f"json_extract(value, '$.{column.name}')" for column in columns)
+    statement = f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)"
+    # Row by row: one json.dumps of the whole batch would hold the interpreter lock for
+    # milliseconds in one C call, which no other thread can interrupt.
+    connection.exec_driver_sql(statement, ("[" + ",".join(json.dumps(row) for row in converted) + "]",))
+
+
+_SQLITE_WRITE_LOCKS: dict[str, threading.Lock] = {}
+_SQLITE_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_write_lock(engine: Engine) -> threading.Lock | None:
+    """The lock of this process's writers to a SQLite file (None for other databases)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url.database)
+    with _SQLITE_WRITE_LOCKS_GUARD:
+        return _SQLITE_WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -296,6 +429,31 @@ def _utc(value: datetime) -> datetime:
 
 def _as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class AuditRecord(NamedTuple):
+    """What a new entry is made of: the message as built, and how it is being sent.
+
+    A named tuple rather than a dataclass: one is made on every `track` call's path, and a tuple
+    is built at a third of a frozen dataclass's cost.
+
+    Attributes:
+        message: the message (personal data in clear; the store masks it).
+        status: the entry's first status (`pending`, `disabled`, …).
+        source: the sending path.
+        actor: who fired it, for person-initiated sends.
+        error: why it starts as `dropped`, if it does.
+        personal_data_keys: payload keys to mask.
+        destination: the named destination of a tester send.
+    """
+
+    message: dict[str, Any]
+    status: AuditStatus
+    source: Source | str
+    actor: str | None = None
+    error: str | None = None
+    personal_data_keys: frozenset[str] = frozenset()
+    destination: str | None = None
 
 
 class AuditStore:
@@ -334,6 +492,23 @@ class AuditStore:
         self.chain_key = chain_key
         self.cipher = PersonalDataCipher.from_setting(encryption_key)
         self.writers = WriterPool(max_writers)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite, threads of this process take turns for it.
+
+        SQLite has one writer at a time, and a thread that finds the database locked sleeps in
+        growing steps (the busy timeout) rather than queueing: the audit writer and the delivery
+        threads of one process would keep waking each other late. A lock per database file makes
+        them queue instead; other processes still meet the busy timeout.
+        """
+        lock = _sqlite_write_lock(self.engine)
+        if lock is None:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with lock, self.engine.begin() as connection:
+            yield connection
 
     def check_schema(self) -> None:
         """Refuse a database that is not at this library's schema revision.
@@ -384,16 +559,54 @@ class AuditStore:
         personal_data_keys: Collection[str] = (),
         destination: str | None = None,
     ) -> None:
-        """Write a new entry for a message, in its own transaction: one INSERT, chained.
-
-        The writer is held across the insert (the next entry's hash depends on this one), so
-        concurrent threads use different writers of the pool rather than queueing on one.
+        """Write a new entry for one message, in its own transaction; see `record_many`.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database refused it (the caller must not send).
         """
+        self.record_many(
+            [
+                AuditRecord(
+                    message,
+                    status=status,
+                    source=source,
+                    actor=actor,
+                    error=error,
+                    personal_data_keys=frozenset(personal_data_keys),
+                    destination=destination,
+                )
+            ]
+        )
+
+    def record_many(self, records: Sequence[AuditRecord]) -> None:
+        """Write new entries for a batch of messages: one chained INSERT, one transaction.
+
+        All or nothing: when the database refuses the batch (a duplicate `messageId`, an outage),
+        none of it is written. The writer is held across the insert (the next entry's hash depends
+        on this batch), so concurrent threads use different writers of the pool rather than
+        queueing on one.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database refused it (the caller must not send).
+        """
+        if not records:
+            return
+        rows = [self._row(record) for record in records]
+        with self.writers.writer() as writer:
+            recorded_at = writer.stamp(_now())
+            for row in rows:
+                row["recorded_at"] = row["status_changed_at"] = recorded_at
+            writer.link(self.chain_key, rows)
+            with self.transaction() as connection:
+                claim_message_ids(connection, rows)
+                insert_rows(connection, AuditEntry, rows)
+            writer.advance(rows[-1])
+
+    def _row(self, record: AuditRecord) -> dict[str, Any]:
+        """The entry's columns, except the time and chain columns its writer fills in."""
+        message = record.message
         properties = message.get("properties") or {}
-        row = {
+        return {
             "message_id": message["messageId"],
             "timestamp": _utc(datetime.fromisoformat(message["timestamp"])),
             "type": message["type"],
@@ -401,21 +614,15 @@ class AuditStore:
             "user_id": message.get("userId"),
             "project_id": _as_int(properties.get("proj_id")),
             "cluster_id": _as_int(properties.get("cluster_id")),
-            "status": str(status),
-            "source": str(source),
-            "actor": actor,
-            "destination": destination,
+            "status": str(record.status),
+            "source": str(record.source),
+            "actor": record.actor,
+            "destination": record.destination,
             "catalog_version": (message.get("context", {}).get("eventCatalog") or {}).get("version"),
-            "error": error,
-            "payload": self.stored_form(message, personal_data_keys),
-            "encrypted_personal_data": self._sealed(message, personal_data_keys),
+            "error": record.error,
+            "payload": self.stored_form(message, record.personal_data_keys),
+            "encrypted_personal_data": self._sealed(message, record.personal_data_keys),
         }
-        with self.writers.writer() as writer:
-            row["recorded_at"] = row["status_changed_at"] = writer.stamp(_now())
-            row.update(writer.link(self.chain_key, row))
-            with self.engine.begin() as connection:
-                connection.execute(insert(AuditEntry), [row])
-            writer.advance(row)
 
     def record_outcome(
         self,
@@ -446,27 +653,41 @@ class AuditStore:
         if not ids:
             return
         now = _now()
-        attempts = [
-            {
-                "message_id": message_id,
-                "attempted_at": now,
-                "outcome": str(status),
-                "http_status": http_status,
-                "error": error,
-                "latency_ms": latency_ms,
-                "source": None if source is None else str(source),
-                "actor": actor,
-            }
-            for message_id in ids
-        ]
+        # One statement whatever the batch's size: the database makes the attempts from the
+        # entries, rather than this process binding a row of parameters per message.
+        attempt = {
+            "attempted_at": literal(now, DeliveryAttempt.attempted_at.type),
+            "outcome": literal(str(status), DeliveryAttempt.outcome.type),
+            "http_status": literal(http_status, DeliveryAttempt.http_status.type),
+            "error": literal(error, DeliveryAttempt.error.type),
+            "latency_ms": literal(latency_ms, DeliveryAttempt.latency_ms.type),
+            "source": literal(None if source is None else str(source), DeliveryAttempt.source.type),
+            "actor": literal(actor, DeliveryAttempt.actor.type),
+        }
+        attempts = insert(DeliveryAttempt).from_select(
+            ["message_id", *attempt],
+            select(AuditEntry.message_id, *attempt.values()).where(self._among(AuditEntry.message_id, ids)),
+        )
         change = (
             update(AuditEntry)
-            .where(AuditEntry.message_id.in_(ids), AuditEntry.status != AuditStatus.DELIVERED)
+            .where(self._among(AuditEntry.message_id, ids), AuditEntry.status != AuditStatus.DELIVERED)
             .values(status=str(status), status_changed_at=now, http_status=http_status, error=error)
         )
-        with self.engine.begin() as connection:
+        with self.transaction() as connection:
+            connection.execute(attempts)
             connection.execute(change)
-            connection.execute(insert(DeliveryAttempt), attempts)
+
+    def _among(self, column: InstrumentedAttribute[str], ids: list[str]) -> ColumnElement[bool]:
+        """`column IN ids` with one bound parameter, however many ids there are.
+
+        An expanded IN list binds, casts and renders a parameter per id on every execution: a
+        batch's outcome would pay that for each of its messages. PostgreSQL takes the ids as one
+        array (`= ANY`); SQLite as one JSON array that it unpacks itself (`json_each`).
+        """
+        if self.engine.dialect.name == "postgresql":
+            return column == any_(literal(ids, ARRAY(String(64))))
+        unpacked = func.json_each(literal(json.dumps(ids))).table_valued("value")
+        return column.in_(select(unpacked.c.value))
 
     def entry(self, message_id: str) -> AuditEntry | None:
         """The entry of a message, detached from any session."""

@@ -4,7 +4,8 @@
 for us and nothing more:
 
 - the message is written to the audit log before the Segment client sees it, so nothing reaches
-  Segment that the log does not hold;
+  Segment that the log does not hold: in batches on the audit writer's thread by default
+  (`analytics.audit_writer`), or on the caller's thread before `track` returns (`strict=True`);
 - its status then follows what really happened. The Segment client reports failures through
   `on_error` but has no success callback, so `AuditingConsumer` extends its documented unit of work,
   `Consumer.request()`, which returns only after a 2xx for the whole batch;
@@ -17,18 +18,21 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import queue
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import requests
 from segment.analytics import Client as SegmentClient
-from segment.analytics.consumer import Consumer
+from segment.analytics.consumer import MAX_MSG_SIZE, Consumer
 from segment.analytics.request import APIError
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.audit import AuditStatus, AuditStore, Source
+from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
+from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.errors import AnalyticsError, AuditWriteError, DeliveryError, EnqueueError
 from analytics.messages import build_message
 from analytics.metrics import (
@@ -36,14 +40,18 @@ from analytics.metrics import (
     BATCH_SIZE,
     DELIVERY_SECONDS,
     ENQUEUE_FAILURES,
-    MESSAGES,
     QUEUE_DEPTH,
     count_messages,
-    event_label,
 )
 from analytics.spec import IdentifySpec, TrackSpec
 
 log = logging.getLogger(__name__)
+
+MAX_MESSAGE_SIZE: int = MAX_MSG_SIZE
+"""Segment rejects messages over 32 KB; its client checks before queueing."""
+
+Outcome = tuple[AuditStatus, AnalyticsError | None]
+"""What became of one handed-over message: its status now, and the error if it went wrong."""
 
 # The Segment client's consumer settings we forward to our consumers, with its own defaults.
 _CONSUMER_SETTINGS = {
@@ -65,6 +73,8 @@ class Receipt:
     Attributes:
         message_id: the message's Segment `messageId`.
         status: its audit status now, or None when it could not be audited (and so was not sent).
+            In the default (batched) mode a `pending` receipt means "queued for the audit writer":
+            the entry is written, then sent, shortly after the call returned.
         message: the message exactly as built (personal data in clear: it is the caller's own).
         error: what went wrong, if anything.
     """
@@ -78,6 +88,23 @@ class Receipt:
     def ok(self) -> bool:
         """Whether nothing went wrong (a `disabled` message is not an error: it is configuration)."""
         return self.error is None
+
+
+def message_size(message: dict[str, Any]) -> int:
+    """The message's size as the Segment client measures it against `MAX_MESSAGE_SIZE`."""
+    return len(json.dumps(message).encode())
+
+
+def may_be_oversized(message: dict[str, Any]) -> bool:
+    """Whether the message is over `MAX_MESSAGE_SIZE`, measured only when its payload is large.
+
+    Measuring every message costs a quarter of the bare client's whole `track`; its payload alone
+    costs a third of that. Only the payload grows large: the rest (ids, context) stays far under
+    half the limit, so a payload under half the limit settles it. A message that slipped past
+    (an actor name of kilobytes) is still refused before sending, and its entry says why.
+    """
+    payload = message.get("properties") or message.get("traits") or {}
+    return len(json.dumps(payload)) > MAX_MESSAGE_SIZE // 2 and message_size(message) > MAX_MESSAGE_SIZE
 
 
 def _message_ids(batch: list[dict[str, Any]]) -> list[str]:
@@ -159,12 +186,20 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
 class AnalyticsClient:
     """Audits and sends track and identify messages.
 
-    Strict by construction: `track` and `identify` return only after the audit entry is committed,
-    on the caller's thread, and only then hand the message to the Segment client. So every call
-    that returned is in the log, and a crash loses no message from it: what sat in the Segment
-    client's in-memory queue stays `pending` for `event-catalog replay`. The price is one committed
-    INSERT per call on the caller's thread (see `make bench` for what that costs against the bare
-    Segment client); a batched writer off the caller's thread is not offered.
+    Either way a message reaches the Segment client only after its audit entry is committed; what
+    the modes trade is the caller's time against what a crash can lose:
+
+    - **batched** (the default): `track` builds the message and queues it for the audit writer
+      (`analytics.audit_writer`), which commits batches off the caller's thread and then hands
+      them on. The caller pays about what the bare Segment client costs (`make bench`); a
+      `kill -9` loses what was queued and not yet written (README "Performance"). When the
+      writer's queue is full the call is written strictly instead, so memory stays bounded.
+    - **strict** (`strict=True`): `track` returns only after its entry is committed, on the
+      caller's thread. Every call that returned is in the log; the price is one committed INSERT
+      per call. The tester and replay use it: they show the outcome at once.
+
+    In both modes what sat in the Segment client's in-memory queue at a crash stays `pending` in
+    the log for `event-catalog replay`.
 
     Args:
         write_key: the Segment write key; None disables sending (messages are audited `disabled`).
@@ -177,6 +212,11 @@ class AnalyticsClient:
         raise_errors: raise `AnalyticsError`s instead of returning them in the receipt.
         destination: recorded with every message, for clients that send to one named destination
             (the tester's); a name and a key fingerprint, never the key.
+        strict: write each message on the caller's thread before returning (see above); implied
+            by `sync_mode`, whose point is a receipt with the endpoint's answer.
+        max_batch: the most messages per audit transaction in batched mode.
+        audit_retry_delays: the waits, in seconds, between attempts at a batch the audit database
+            refused in batched mode (a restart, a failover); then the batch is given up.
         **segment_options: `segment.analytics.Client` settings (`max_queue_size`, `upload_size`,
             `upload_interval`, `max_retries`, `timeout`, `gzip`, `sync_mode`, `thread`, …).
     """
@@ -191,6 +231,9 @@ class AnalyticsClient:
         actor: str | None = None,
         raise_errors: bool = False,
         destination: str | None = None,
+        strict: bool = False,
+        max_batch: int = 500,
+        audit_retry_delays: Sequence[float] = RETRY_DELAYS,
         **segment_options: Any,
     ) -> None:
         self.store = store
@@ -203,10 +246,29 @@ class AnalyticsClient:
         self._user_on_error = segment_options.pop("on_error", None)
         self._warned_disabled = False
         self.segment: SegmentClient | None = None
+        max_queue_size = int(
+            segment_options.get("max_queue_size", SegmentClient.DefaultConfig.max_queue_size)
+        )
         if write_key:
             self.segment = self._segment_client(write_key, host, segment_options)
         else:
             log.warning("no Segment write key: messages are audited as disabled and not sent")
+        # Created after the Segment client, so that at exit it drains into it before that one stops.
+        self.writer: AuditWriter | None = None
+        if not (strict or segment_options.get("sync_mode")):
+            self.writer = AuditWriter(
+                store,
+                self._hand_off_committed,
+                self._lost,
+                max_queue_size=max_queue_size,
+                max_batch=max_batch,
+                retry_delays=audit_retry_delays,
+            )
+
+    @property
+    def strict(self) -> bool:
+        """Whether each call returns only after its audit entry is committed."""
+        return self.writer is None
 
     @property
     def enabled(self) -> bool:
@@ -221,6 +283,10 @@ class AnalyticsClient:
     def queue_depth(self) -> int:
         """Messages waiting in the Segment client's queue."""
         return self.segment.queue.qsize() if self.segment is not None else 0
+
+    def audit_queue_depth(self) -> int:
+        """Messages waiting for the audit writer (always 0 in strict mode)."""
+        return self.writer.depth() if self.writer is not None else 0
 
     def _segment_client(self, write_key: str, host: str | None, options: dict[str, Any]) -> SegmentClient:
         threads = int(options.pop("thread", SegmentClient.DefaultConfig.thread))
@@ -299,28 +365,32 @@ class AnalyticsClient:
             personal_data_keys: payload keys to mask in the audit log.
             actor: who fired it.
         """
-        initial = AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED
+        record = AuditRecord(
+            message,
+            status=AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED,
+            source=self.source,
+            actor=actor,
+            personal_data_keys=personal_data_keys,
+            destination=self.destination,
+        )
+        # An oversized message is refused on the caller's thread, as the bare client refuses it,
+        # so that its receipt carries the error in both modes.
+        if self.writer is not None and not may_be_oversized(message) and self.writer.submit(record):
+            return self._receipt(message, record.status)
+        return self._deliver_now(record)
+
+    def _deliver_now(self, record: AuditRecord) -> Receipt:
+        """The strict path: commit the entry on the caller's thread, then hand the message on."""
+        message = record.message
         started = time.perf_counter()
         try:
-            self.store.record(
-                message,
-                status=initial,
-                source=self.source,
-                actor=actor,
-                personal_data_keys=personal_data_keys,
-                destination=self.destination,
-            )
+            self.store.record_many([record])
         except SQLAlchemyError as exc:
             log.error("audit log unavailable, message %s not sent: %s", message["messageId"], exc)
             return self._receipt(message, None, AuditWriteError(f"audit log unavailable: {exc}"))
-        AUDIT_WRITE_SECONDS.observe(time.perf_counter() - started)
-        MESSAGES.labels(event=event_label(message), status=str(initial)).inc()
-        if self.segment is None:
-            if not self._warned_disabled:
-                log.warning("analytics disabled (no write key): %s audited, not sent", message.get("event"))
-                self._warned_disabled = True
-            return self._receipt(message, AuditStatus.DISABLED)
-        return self._hand_off(self.segment, message)
+        AUDIT_WRITE_SECONDS.labels(mode="strict").observe(time.perf_counter() - started)
+        [(status, error)] = self._hand_off([record])
+        return self._receipt(message, status, error)
 
     def resend(self, message: dict[str, Any]) -> Receipt:
         """Hand a message the audit log already holds to the Segment client again, unchanged.
@@ -339,39 +409,114 @@ class AnalyticsClient:
         """
         if self.segment is None:
             return self._receipt(message, None, AnalyticsError("no Segment write key: nothing is re-sent"))
-        return self._hand_off(self.segment, message)
+        [(status, error)] = self._send(self.segment, [message])
+        return self._receipt(message, status, error)
 
-    def _hand_off(self, segment: SegmentClient, message: dict[str, Any]) -> Receipt:
-        started = time.perf_counter()
-        try:
-            accepted = self._enqueue(segment, message)
-        except (RuntimeError, AssertionError) as exc:
-            return self._drop(message, *self._refusal_reason(message, exc))
-        except (APIError, requests.RequestException) as exc:
-            # Only sync_mode posts inside enqueue, so only it raises delivery errors here.
-            status, http_status, text = describe_failure(exc)
-            record_outcome_safely(
-                self.store, [message], status, http_status=http_status, error=text, **self._attribution
-            )
-            return self._receipt(message, status, DeliveryError(text, http_status))
+    def _hand_off_committed(self, records: list[AuditRecord]) -> None:
+        """The audit writer's hand-over of a committed batch.
+
+        The callers already hold `pending` receipts, so what goes wrong here is recorded in the log
+        and told to the client's `on_error` handler, one call per reason, as the Segment client
+        tells it of the batches it gives up on.
+        """
+        outcomes = self._hand_off(records)
+        if self._user_on_error is None:
+            return
+        refused: dict[str, tuple[AnalyticsError, list[dict[str, Any]]]] = {}
+        for record, (_, error) in zip(records, outcomes, strict=True):
+            if error is not None:
+                refused.setdefault(str(error), (error, []))[1].append(record.message)
+        for error, messages in refused.values():
+            self._user_on_error(error, messages)
+
+    def _hand_off(self, records: list[AuditRecord]) -> list[Outcome]:
+        """Hand committed entries' messages to the Segment client; one outcome per record, in order."""
+        for status in {record.status for record in records}:
+            count_messages([record.message for record in records if record.status is status], str(status))
+        if self.segment is None:
+            if not self._warned_disabled:
+                log.warning("analytics disabled (no write key): messages are audited, not sent")
+                self._warned_disabled = True
+            return [(AuditStatus.DISABLED, None)] * len(records)
+        return self._send(self.segment, [record.message for record in records])
+
+    def _send(self, segment: SegmentClient, messages: list[dict[str, Any]]) -> list[Outcome]:
+        """Enqueue each message; record what the Segment client refused, one update per reason."""
+        outcomes: list[Outcome] = []
+        refused: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for message in messages:
+            started = time.perf_counter()
+            try:
+                accepted = self._enqueue(segment, message)
+            except (RuntimeError, AssertionError) as exc:
+                reason = self._refusal_reason(message, exc)
+            except (APIError, requests.RequestException) as exc:
+                # Only sync_mode posts inside enqueue, so only it raises delivery errors here.
+                outcomes.append(self._failed(message, exc))
+                continue
+            else:
+                if accepted:
+                    outcomes.append(self._accepted(segment, message, started))
+                    continue
+                reason = ("queue_full", "the Segment client's queue is full")
+            refused.setdefault(reason, []).append(message)
+            outcomes.append((AuditStatus.DROPPED, EnqueueError(reason[1])))
         QUEUE_DEPTH.set(segment.queue.qsize())
-        if not accepted:
-            return self._drop(message, "queue_full", "the Segment client's queue is full")
-        if segment.sync_mode:
-            latency_ms = (time.perf_counter() - started) * 1000
-            record_outcome_safely(
-                self.store,
-                [message],
-                AuditStatus.DELIVERED,
-                http_status=200,
-                latency_ms=latency_ms,
-                **self._attribution,
+        for (code, text), batch in refused.items():
+            self._drop(batch, code, text)
+        return outcomes
+
+    def _accepted(self, segment: SegmentClient, message: dict[str, Any], started: float) -> Outcome:
+        if not segment.sync_mode:
+            return AuditStatus.PENDING, None
+        latency_ms = (time.perf_counter() - started) * 1000
+        record_outcome_safely(
+            self.store,
+            [message],
+            AuditStatus.DELIVERED,
+            http_status=200,
+            latency_ms=latency_ms,
+            **self._attribution,
+        )
+        return AuditStatus.DELIVERED, None
+
+    def _failed(self, message: dict[str, Any], error: Exception) -> Outcome:
+        status, http_status, text = describe_failure(error)
+        record_outcome_safely(
+            self.store, [message], status, http_status=http_status, error=text, **self._attribution
+        )
+        return status, DeliveryError(text, http_status)
+
+    def _lost(self, records: Sequence[AuditRecord], error: SQLAlchemyError) -> None:
+        """Tell the caller's `on_error` about batched messages the audit log refused for good."""
+        if self._user_on_error is not None:
+            self._user_on_error(
+                AuditWriteError(f"audit log unavailable: {error}"), [record.message for record in records]
             )
-            return self._receipt(message, AuditStatus.DELIVERED)
-        return self._receipt(message, AuditStatus.PENDING)
 
     @staticmethod
     def _enqueue(segment: SegmentClient, message: dict[str, Any]) -> bool:
+        """Put a built message on the Segment client's queue (or post it, in sync mode).
+
+        `build_message` has already normalised the message exactly as `Client._enqueue` would
+        (`tests/test_segment_contract.py` holds us to it), so the queued path skips that second
+        pass, which costs as much as the bare client's whole `track`, and keeps its checks: the
+        size limit and `send=False`. Sync mode goes through `Client.track`, which posts.
+        """
+        if segment.sync_mode:
+            return AnalyticsClient._track_through(segment, message)
+        if message_size(message) > MAX_MESSAGE_SIZE:
+            raise RuntimeError("message exceeds the 32 KB limit")
+        if not segment.send:
+            return True
+        try:
+            segment.queue.put_nowait(message)
+        except queue.Full:
+            return False
+        return True
+
+    @staticmethod
+    def _track_through(segment: SegmentClient, message: dict[str, Any]) -> bool:
         # The client writes `context.library` into the dict it is given: hand it a copy.
         common = {
             "user_id": message["userId"],
@@ -388,17 +533,15 @@ class AnalyticsClient:
     @staticmethod
     def _refusal_reason(message: dict[str, Any], error: Exception) -> tuple[str, str]:
         """A short code (for metrics) and a sentence (for the audit log) for a refused message."""
-        size = len(json.dumps(message).encode())
-        # Segment rejects messages over 32 KB; the client checks before queueing (MAX_MSG_SIZE).
-        if size > 32 << 10:
+        size = message_size(message)
+        if size > MAX_MESSAGE_SIZE:
             return "too_large", f"message is {size} bytes, over Segment's 32 KB limit"
         return "refused", f"the Segment client refused the message: {error}"
 
-    def _drop(self, message: dict[str, Any], code: str, reason: str) -> Receipt:
-        log.warning("message %s dropped: %s", message["messageId"], reason)
-        ENQUEUE_FAILURES.labels(reason=code).inc()
-        record_outcome_safely(self.store, [message], AuditStatus.DROPPED, error=reason, **self._attribution)
-        return self._receipt(message, AuditStatus.DROPPED, EnqueueError(reason))
+    def _drop(self, messages: list[dict[str, Any]], code: str, reason: str) -> None:
+        log.warning("%s messages dropped (first %s): %s", len(messages), messages[0]["messageId"], reason)
+        ENQUEUE_FAILURES.labels(reason=code).inc(len(messages))
+        record_outcome_safely(self.store, messages, AuditStatus.DROPPED, error=reason, **self._attribution)
 
     def _receipt(
         self, message: dict[str, Any], status: AuditStatus | None, error: AnalyticsError | None = None
@@ -408,16 +551,20 @@ class AnalyticsClient:
         return Receipt(str(message["messageId"]), status, message, error)
 
     def flush(self) -> None:
-        """Wait until every queued message has been sent or given up on.
+        """Wait until every queued message has been audited, then sent or given up on.
 
         With the Segment client's default budgets this can take hours against a failing
         endpoint; clients that must answer quickly (the tester) are built with small budgets.
         """
+        if self.writer is not None:
+            self.writer.flush()
         if self.segment is not None:
             self.segment.flush()
 
     def shutdown(self) -> None:
-        """Flush, then stop the consumer threads. Messages still pending stay so for `replay`."""
+        """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`."""
+        if self.writer is not None:
+            self.writer.close()
         if self.segment is None:
             return
         self.segment.flush()

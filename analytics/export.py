@@ -1,8 +1,14 @@
 """Export any filtered view of the audit log as CSV or NDJSON, streamed in constant memory.
 
 An incident export can be millions of rows, so rows are never collected: they come from the database
-in batches (`yield_per`, a server-side cursor on PostgreSQL) and leave as text chunks of one batch
-each. The dashboard streams the chunks as its HTTP response; the CLI writes them to a file.
+in batches and leave as text chunks of one batch each. The dashboard streams the chunks as its HTTP
+response; the CLI writes them to a file.
+
+The database writes the text (`analytics.export_sql`): Python only joins it, or for CSV hands the
+cells to the csv writer, so an export keeps up with the database's own dump. Batches come from a
+cursor (`yield_per`: a server-side cursor on PostgreSQL), except for a plain NDJSON export on
+PostgreSQL, which streams its lines with COPY. An export that unmasks personal data decodes and
+re-encodes only the payloads it opens.
 """
 
 from __future__ import annotations
@@ -11,15 +17,16 @@ import csv
 import io
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Engine
+import psycopg
+from sqlalchemy import Connection, Engine, Select
 
+from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
-from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, export_rows
+from analytics.queries import EXPORT_COLUMNS, AuditFilter
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
 # that a batch (payloads up to Segment's 32 KB each) stays a few megabytes at worst.
@@ -38,39 +45,12 @@ class ExportFormat(StrEnum):
         return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
 
 
-def _iso(value: datetime) -> str:
-    """A stored time in ISO 8601 UTC (SQLite hands back naive times, which the log writes in UTC)."""
-    return value.isoformat() + "+00:00" if value.tzinfo is None else value.astimezone(UTC).isoformat()
-
-
-# Per column, how a value leaves: times as ISO 8601 UTC; the payload as the database's own JSON text,
-# which is spliced in unparsed (parsing and re-encoding every payload would double an export's time).
-_TIMES = frozenset(index for index, name in enumerate(EXPORT_COLUMNS) if name in TIME_COLUMNS)
-_PAYLOAD = EXPORT_COLUMNS.index("payload")
-assert _PAYLOAD == len(EXPORT_COLUMNS) - 1, "the NDJSON writer appends the payload last"
-
-
-def _csv_row(row: Sequence[Any]) -> list[Any]:
-    return [
-        "" if value is None else _iso(value) if index in _TIMES else value for index, value in enumerate(row)
-    ]
-
-
-def _ndjson_line(row: Sequence[Any]) -> str:
-    fields = {
-        name: _iso(value) if index in _TIMES and value is not None else value
-        for index, (name, value) in enumerate(zip(EXPORT_COLUMNS[:_PAYLOAD], row, strict=False))
-    }
-    head = json.dumps(fields, ensure_ascii=False)
-    return f'{head[:-1]}, "payload": {row[_PAYLOAD]}}}\n'
-
-
 def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for rows in batches:
-        writer.writerows(map(_csv_row, rows))
+        writer.writerows(rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -80,7 +60,35 @@ def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
 
 def _ndjson_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     for rows in batches:
-        yield "".join(map(_ndjson_line, rows))
+        yield "".join([f"{head}{payload}}}\n" for head, payload in rows])
+
+
+def _line_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
+    for rows in batches:
+        yield "".join([line for (line,) in rows])
+
+
+def _copied_chunks(connection: Connection, query: Select[Any], batch_size: int) -> Iterator[str]:
+    """Stream `query`'s single text column from PostgreSQL with COPY, `batch_size` rows per chunk.
+
+    COPY streams rows as the server produces them, which a cursor's FETCH round trips do not, and
+    lets the server plan in parallel. Its text format escapes backslashes, tabs, newlines and
+    carriage returns; JSON text holds no raw control character, so the only escape in a line is a
+    doubled backslash, undone here. The server sends one message per row, each ending its line.
+    """
+    statement, params = copy_statement(query, connection.dialect)
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise TypeError(f"COPY needs a psycopg connection, not {type(raw).__name__}")
+    with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
+        rows: list[bytes] = []
+        for row in copy:
+            rows.append(bytes(row))
+            if len(rows) == batch_size:
+                yield b"".join(rows).decode().replace("\\\\", "\\")
+                rows.clear()
+        if rows:
+            yield b"".join(rows).decode().replace("\\\\", "\\")
 
 
 class Export:
@@ -120,15 +128,15 @@ class Export:
         self.rows = 0
 
     def _unmasked(self, row: Sequence[Any]) -> list[Any]:
-        """The row without its trailing sealed column, the payload unmasked when it opens."""
-        *columns, sealed = row
+        """The row without its trailing sealed column, the payload (its last cell) unmasked when it opens."""
+        *cells, sealed = row
         if sealed is not None and self.cipher is not None:
             try:
-                payload = unmask(json.loads(columns[_PAYLOAD]), sealed, self.cipher)
+                payload = unmask(json.loads(cells[-1]), sealed, self.cipher)
             except SealError:
-                return columns
-            columns[_PAYLOAD] = json.dumps(payload, ensure_ascii=False)
-        return columns
+                return cells
+            cells[-1] = json.dumps(payload, ensure_ascii=False)
+        return cells
 
     def _batches(self, result: Iterator[Any]) -> Iterator[list[Any]]:
         for partition in result:
@@ -136,16 +144,26 @@ class Export:
             self.rows += len(rows)
             yield rows
 
+    def _copied(self, connection: Connection) -> Iterator[str]:
+        query = ndjson_lines(self.filters, newline=False)
+        for chunk in _copied_chunks(connection, query, self.batch_size):
+            self.rows += chunk.count("\n")
+            yield chunk
+
     def __iter__(self) -> Iterator[str]:
         with self.engine.connect() as connection:
-            result = connection.execution_options(yield_per=self.batch_size).execute(
-                export_rows(self.filters, sealed=self.cipher is not None)
-            )
-            batches = self._batches(result.partitions())
+            unmasking = self.cipher is not None
             if self.format is ExportFormat.CSV:
-                yield from _csv_chunks(batches)
+                query, chunks = csv_cells(self.filters, sealed=unmasking), _csv_chunks
+            elif unmasking:
+                query, chunks = ndjson_cells(self.filters), _ndjson_chunks
+            elif connection.dialect.name == "postgresql":
+                yield from self._copied(connection)
+                return
             else:
-                yield from _ndjson_chunks(batches)
+                query, chunks = ndjson_lines(self.filters), _line_chunks
+            result = connection.execution_options(yield_per=self.batch_size).execute(query)
+            yield from chunks(self._batches(result.partitions()))
 
     def write_to(self, out: TextIO) -> int:
         """Write the whole export to an open text file; returns the number of entries."""

@@ -8,22 +8,41 @@ workers (`prometheus_client` multiprocess mode).
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram
+from collections import Counter
 
-MESSAGES = Counter(
+import prometheus_client
+from prometheus_client import Gauge, Histogram
+
+MESSAGES = prometheus_client.Counter(
     "event_catalog_messages",
     "Messages that reached a status, by event (identify calls are labelled 'identify').",
     ["event", "status"],
 )
-ENQUEUE_FAILURES = Counter(
+ENQUEUE_FAILURES = prometheus_client.Counter(
     "event_catalog_enqueue_failures",
     "Messages the Segment client refused before sending, by reason.",
     ["reason"],
 )
 AUDIT_WRITE_SECONDS = Histogram(
     "event_catalog_audit_write_seconds",
-    "Time to write one message to the audit log, on the caller's thread.",
+    "Time to commit one audit write: a message on the caller's thread (strict), or a batch on the "
+    "audit writer's thread (batched).",
+    ["mode"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+)
+AUDIT_BATCH_SIZE = Histogram(
+    "event_catalog_audit_batch_size",
+    "Messages per audit transaction of the batched audit writer.",
+    buckets=(1, 5, 10, 25, 50, 100, 250, 500),
+)
+AUDIT_QUEUE_DEPTH = Gauge(
+    "event_catalog_audit_queue_depth",
+    "Messages waiting for the batched audit writer, as last observed.",
+    multiprocess_mode="livesum",
+)
+AUDIT_LOST = prometheus_client.Counter(
+    "event_catalog_audit_lost",
+    "Messages the audit database refused for good in batched mode: neither audited nor sent.",
 )
 DELIVERY_SECONDS = Histogram(
     "event_catalog_delivery_seconds",
@@ -48,6 +67,6 @@ def event_label(message: dict[str, object]) -> str:
 
 
 def count_messages(batch: list[dict[str, object]], status: str) -> None:
-    """Count a batch's messages under one status."""
-    for message in batch:
-        MESSAGES.labels(event=event_label(message), status=status).inc()
+    """Count a batch's messages under one status: one increment per event, not per message."""
+    for event, count in Counter(event_label(message) for message in batch).items():
+        MESSAGES.labels(event=event, status=status).inc(count)

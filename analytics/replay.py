@@ -10,7 +10,7 @@ Safe to run twice, concurrently, or to interrupt:
   condition that it still matches the selection, so a second replay running at the same time does
   not pick it, and a replay run after this one only finds what is still not delivered;
 - an interrupted replay leaves its claimed entries `pending`; they become *stuck* once older than
-  the threshold (`AUDIT_STUCK_AFTER`) and the next replay picks them up. `--stuck-after 0s` says
+  the threshold (`AUDIT_STUCK_AFTER`) and the next replay picks them up. `--stuck-after 1s` says
   "I know no other replay or process is still sending these" and picks them up at once.
 
 A message still in flight when a replay is killed may reach Segment and be sent again by the next
@@ -258,6 +258,7 @@ def open_replay_client(
         host=host,
         source=Source.REPLAY,
         actor=actor,
+        strict=True,  # a replay writes no new entries: no audit writer to start
         **{**REPLAY_SEGMENT_OPTIONS, **options},
     )
 

@@ -10,6 +10,18 @@ interrupted purge leaves each chain's old part as a prefix that still starts at 
 `verify` stays green at every moment, and running the purge again finishes the job. The purge
 entry is `pending` while it runs and `recorded` once done; purge entries themselves are never
 purged (one per run: they are the log's history of its own retention).
+
+On PostgreSQL, where the log is partitioned by time (`analytics.partitions`), a partition that
+lies wholly before the cutoff is dropped instead of deleted row by row: the wide rows and their
+indexes go in one statement, and only the narrow rows that name them (`audit_message_ids`,
+`delivery_attempts`) are deleted. The order keeps the prefix property: first the rows of the
+partly covered partition (and of the default partition) are deleted newest first, then whole
+partitions are dropped newest first, each in its own transaction. (Rows still waiting in the default
+partition, which `ensure` moves out, are the one exception: if they are older than a partition
+still to be dropped, a purge interrupted in between leaves a gap that `verify` reports until the
+purge is run again.) The checkpoints
+are the same either way, computed before anything goes. Purge records inside a dropped partition
+are kept in a fresh partition of the same range.
 """
 
 from __future__ import annotations
@@ -20,19 +32,37 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    and_,
+    column,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.orm import aliased
 
+from analytics import partitions
 from analytics.audit import (
     PURGE_TYPE,
     AuditCheckpoint,
     AuditEntry,
+    AuditMessageId,
     AuditStatus,
     AuditStore,
     DeliveryAttempt,
     Source,
 )
 from analytics.chain import checkpoint_hash
+from analytics.partitions import Partition
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +96,8 @@ class PurgeReport:
         recorded_from: the oldest deleted entry's time.
         recorded_to: the newest deleted entry's time.
         checkpoints: chain checkpoints written.
+        partitions: partitions dropped whole (PostgreSQL), oldest first.
+        partition_entries: how many of the entries went with them.
         message_id: the purge's own audit entry (None for a dry run or when nothing was old enough).
         dry_run: nothing was written or deleted.
     """
@@ -76,6 +108,8 @@ class PurgeReport:
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    partitions: list[Partition] = field(default_factory=list)
+    partition_entries: int = 0
     message_id: str | None = None
     dry_run: bool = False
 
@@ -86,6 +120,9 @@ class PurgeReport:
         verb = "would delete" if self.dry_run else "deleted"
         span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
         text = f"{verb} {self.entries} entries and {self.attempts} delivery attempts recorded {span}"
+        if self.partitions:
+            names = ", ".join(p.name for p in self.partitions)
+            text += f" ({'dropping' if self.dry_run else 'dropped'} whole partitions {names})"
         return text if self.dry_run else f"{text}; recorded as {self.message_id}"
 
 
@@ -140,7 +177,25 @@ def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
         if count:
             for query in (chain_ends, kept_records):
                 report.checkpoints += [Checkpoint(*row) for row in connection.execute(query)]
+            whole = [p for p in partitions.partitions(connection) if p.before(cutoff)]
+            report.partitions = [p for p in whole if _has_purgeable(connection, p)]
     return report
+
+
+def _partition_rows(partition: Partition) -> ColumnElement[bool]:
+    """The entries that a range partition holds."""
+    assert partition.start is not None and partition.end is not None
+    return and_(AuditEntry.recorded_at >= partition.start, AuditEntry.recorded_at < partition.end)
+
+
+def _doomed(partition: Partition) -> Select[tuple[Any]]:
+    """The message ids of a partition's entries that a purge removes (all but purge records)."""
+    rows = table(partition.name, column("message_id"), column("type"))
+    return select(rows.c.message_id).where(rows.c.type != PURGE_TYPE)
+
+
+def _has_purgeable(connection: Connection, partition: Partition) -> bool:
+    return bool(connection.scalar(select(exists(_doomed(partition)))))
 
 
 def purge(
@@ -172,7 +227,9 @@ def purge(
         return report
     report.message_id = _record_purge(store, report, older_than, actor, now)
     _write_checkpoints(store, report.checkpoints, report.message_id)
-    entries, attempts = _delete(store, report.cutoff, batch)
+    entries, attempts = _delete(store, report.cutoff, batch, report.partitions)
+    report.partition_entries, dropped_attempts = _drop(store, report.partitions)
+    entries, attempts = entries + report.partition_entries, attempts + dropped_attempts
     done = update(AuditEntry).where(AuditEntry.message_id == report.message_id)
     error = None
     if entries != report.entries:
@@ -205,6 +262,7 @@ def _record_purge(
             "recordedTo": _iso(report.recorded_to),
         },
         "checkpoints": len(report.checkpoints),
+        "partitions": [p.name for p in report.partitions],
     }
     store.record(message, status=AuditStatus.PENDING, source=Source.RETENTION, actor=actor)
     return str(message["messageId"])
@@ -235,12 +293,18 @@ def _write_checkpoints(store: AuditStore, checkpoints: list[Checkpoint], purge_m
             connection.execute(insert(AuditCheckpoint), rows)
 
 
-def _delete(store: AuditStore, cutoff: datetime, batch: int) -> tuple[int, int]:
-    """Delete in batches, newest first, so each chain keeps an intact prefix if interrupted."""
+def _delete(store: AuditStore, cutoff: datetime, batch: int, dropping: list[Partition]) -> tuple[int, int]:
+    """Delete in batches, newest first, so each chain keeps an intact prefix if interrupted.
+
+    Rows of the partitions in `dropping` are left for `_drop`.
+    """
     entries = attempts = 0
+    condition = purgeable(cutoff)
+    if dropping:
+        condition = and_(condition, not_(or_(*(_partition_rows(p) for p in dropping))))
     newest_first = (
         select(AuditEntry.id, AuditEntry.message_id)
-        .where(purgeable(cutoff))
+        .where(condition)
         .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
         .limit(batch)
     )
@@ -256,3 +320,25 @@ def _delete(store: AuditStore, cutoff: datetime, batch: int) -> tuple[int, int]:
             entries += connection.execute(
                 delete(AuditEntry).where(AuditEntry.id.in_([r.id for r in rows]))
             ).rowcount
+            connection.execute(delete(AuditMessageId).where(AuditMessageId.message_id.in_(message_ids)))
+
+
+def _drop(store: AuditStore, dropping: list[Partition]) -> tuple[int, int]:
+    """Drop whole partitions, newest first, with their entries' attempts and message ids.
+
+    Returns:
+        The entries and the attempts removed.
+    """
+    entries = attempts = 0
+    for partition in reversed(dropping):
+        with store.engine.begin() as connection:
+            partitions.lock(connection)
+            if partition not in partitions.partitions(connection):
+                continue  # another purge dropped it while this one waited for the lock
+            doomed = _doomed(partition)
+            attempts += connection.execute(
+                delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(doomed))
+            ).rowcount
+            connection.execute(delete(AuditMessageId).where(AuditMessageId.message_id.in_(doomed)))
+            entries += partitions.drop(connection, partition, keep_types=(PURGE_TYPE,))
+    return entries, attempts

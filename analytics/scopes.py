@@ -12,6 +12,7 @@ Attributes on each field's `json_schema_extra`:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -61,7 +62,7 @@ class UserScope(BaseModel):
 
     def id_properties(self) -> dict[str, Any]:
         """The ids this scope adds to an event's properties, under their Segment names."""
-        return {prop: getattr(self, name) for name, prop in self.property_fields().items()}
+        return {prop: getattr(self, name) for name, prop in _id_property_names(type(self))}
 
 
 class ProjectScope(UserScope):
@@ -119,3 +120,10 @@ class ApplicationScope(ClusterScope):
 
 SCOPES: tuple[type[UserScope], ...] = (UserScope, ProjectScope, ClusterScope, RegistryScope, ApplicationScope)
 """Every scope, widest first: the order the catalog shows them in."""
+
+
+@functools.cache
+def _id_property_names(scope: type[UserScope]) -> tuple[tuple[str, str], ...]:
+    """`property_fields` as (field, property) pairs, worked out once per scope class: every
+    `track` call reads them, and scope classes do not change."""
+    return tuple(scope.property_fields().items())

@@ -10,6 +10,8 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import Connection, text
 
+from analytics.partitions import include_name
+
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
 
@@ -69,6 +71,8 @@ def run_migrations_online() -> None:
 
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
+    # The audit log's partitions are made by `event-catalog audit partitions`, not by migrations.
+    conf_args.setdefault("include_name", include_name)
     with target_db.engine.connect() as connection, migration_lock(connection):
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

@@ -6,4 +6,6 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
   rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 event-catalog db upgrade
+# PostgreSQL: this period's and the next ones' audit partitions (one line and nothing to do on SQLite).
+event-catalog audit partitions ensure
 exec gunicorn --config gunicorn.conf.py webapp.wsgi:app

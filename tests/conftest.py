@@ -78,6 +78,21 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 @pytest.fixture
+def empty_postgres_url() -> Iterator[str]:
+    """An empty database on the real PostgreSQL server, for what only PostgreSQL has (partitions)."""
+    yield from _postgres_database()
+
+
+@pytest.fixture
+def postgres_engine(empty_postgres_url: str) -> Iterator[Engine]:
+    """An engine on a migrated PostgreSQL database, disposed afterwards."""
+    migrate_to_head(empty_postgres_url)
+    engine = create_audit_engine(empty_postgres_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty SQLite database, for tests that are not about storage."""
     return f"sqlite:///{tmp_path / 'audit.db'}"

@@ -11,16 +11,19 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from auditlog import record
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine, String, cast, insert, literal, select, true
+from sqlalchemy import Engine, String, Text, cast, insert, literal, select, true, update
 
 from analytics.audit import AuditEntry, AuditStore, create_audit_engine
 from analytics.export import Export, ExportFormat
-from analytics.queries import EXPORT_COLUMNS, AuditFilter
+from analytics.personal_data import PersonalDataCipher
+from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, as_utc, parse_property_match
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -93,11 +96,95 @@ def test_ndjson_export_is_one_object_per_line_newest_first(store: AuditStore) ->
     assert first["recorded_at"] == (NOW - timedelta(minutes=3)).isoformat()
 
 
+def test_ndjson_export_applies_every_kind_of_filter(store: AuditStore) -> None:
+    ids = _seed_three(store)
+
+    def exported(**filters: Any) -> list[str]:
+        text = "".join(Export(store.engine, AuditFilter(**filters), ExportFormat.NDJSON))
+        return [json.loads(line)["message_id"] for line in text.split("\n") if line]
+
+    recent = {"since": NOW - timedelta(seconds=150), "statuses": ("failed", "delivered")}
+    assert exported(**recent) == [ids["other_project"], ids["failed"]]
+    assert exported(prop=parse_property_match("cluster_type = eks")) == [ids["delivered"]]
+    assert exported(actor="ada@example.com", type="track") == [ids["failed"]]
+    assert exported(actor="O'Brien \\ %s") == []
+
+
 def test_an_empty_view_exports_only_the_header(store: AuditStore) -> None:
     _seed_three(store)
     nothing = AuditFilter(user_id="nobody")
     assert "".join(Export(store.engine, nothing, ExportFormat.CSV)) == ",".join(EXPORT_COLUMNS) + "\r\n"
     assert "".join(Export(store.engine, nothing, ExportFormat.NDJSON)) == ""
+
+
+_AWKWARD = {
+    "actor": 'quote " backslash \\ newline \n tab \t cr \r bell \x07 unit \x1f del \x7f',
+    "user_id": "ünïcödé 中文 😀 \u2028 </script>",
+    "error": "",
+    "http_status": 503,
+    "project_id": None,
+}
+
+
+def _expected_cells(engine: Engine) -> list[list[Any]]:
+    """Every entry, newest first, as Python writes it: times by `isoformat()` in UTC, payloads as stored."""
+    columns = [
+        cast(AuditEntry.payload, Text) if name == "payload" else getattr(AuditEntry, name)
+        for name in EXPORT_COLUMNS
+    ]
+    query = select(*columns).order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        [
+            as_utc(value).isoformat() if name in TIME_COLUMNS else value
+            for name, value in zip(EXPORT_COLUMNS, row, strict=True)
+        ]
+        for row in rows
+    ]
+
+
+def test_exported_text_is_what_json_dumps_and_the_csv_writer_write(store: AuditStore) -> None:
+    ids = _seed_three(store)
+    moves = {
+        ids["delivered"]: {"recorded_at": NOW.replace(microsecond=0), **_AWKWARD},
+        ids["failed"]: {"recorded_at": NOW + timedelta(microseconds=120)},
+        ids["other_project"]: {"recorded_at": NOW + timedelta(seconds=1, microseconds=999_999)},
+    }
+    with store.engine.begin() as connection:
+        for message_id, values in moves.items():
+            connection.execute(update(AuditEntry).where(AuditEntry.message_id == message_id).values(**values))
+    expected = _expected_cells(store.engine)
+    ndjson = "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON))
+    lines = [
+        json.dumps(dict(zip(EXPORT_COLUMNS[:-1], cells, strict=False)), ensure_ascii=False)[:-1]
+        + f', "payload": {cells[-1]}}}\n'
+        for cells in expected
+    ]
+    assert ndjson == "".join(lines)
+    assert json.loads(ndjson.split("\n")[2])["actor"] == _AWKWARD["actor"]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *expected])
+    assert "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV)) == buffer.getvalue()
+
+
+def test_an_unmasking_export_changes_only_the_sealed_payloads(engine: Engine) -> None:
+    key = Fernet.generate_key().decode()
+    ids = _seed_three(AuditStore(engine, encryption_key=key))
+    cipher = PersonalDataCipher(key)
+    mask = _stored_email(engine, ids["failed"])
+    for export_format in ExportFormat:
+        masked = "".join(Export(engine, AuditFilter(), export_format))
+        unmasked = "".join(Export(engine, AuditFilter(), export_format, cipher=cipher))
+        assert mask.startswith("masked:") and masked.count(mask) == 1
+        assert unmasked == masked.replace(mask, "ada@example.com")
+
+
+def _stored_email(engine: Engine, message_id: str) -> str:
+    with engine.connect() as connection:
+        payload = connection.scalar(select(AuditEntry.payload).where(AuditEntry.message_id == message_id))
+    assert payload is not None
+    return str(payload["properties"]["email"])
 
 
 def _clone(engine: Engine, message_id: str, count: int) -> None:

@@ -409,3 +409,36 @@ def test_bucket_width_keeps_bars_readable() -> None:
     assert bucket_width(NOW - timedelta(days=7), NOW) == 10800
     assert bucket_width(NOW, NOW) == 1
     assert (timedelta(days=3650).total_seconds() / bucket_width(NOW - timedelta(days=3650), NOW)) <= 60
+
+
+def test_pages_of_several_statuses_merge_in_time_order_both_ways(store: AuditStore, engine: Engine) -> None:
+    """Each status is read as its own index-ordered page; merged, they page like one filter."""
+    statuses = ["failed", "delivered", "dropped", "pending", "dropped", "failed", "failed", "dropped"] * 2
+    ids = [
+        record(
+            store,
+            "ProjectCreate",
+            scope={"user_id": 1, "project_id": 12},
+            status=status,
+            recorded_at=NOW - timedelta(minutes=len(statuses) - index),
+        )
+        for index, status in enumerate(statuses)
+    ]
+    wanted = [i for i, s in zip(ids, statuses, strict=True) if s in ("failed", "dropped")]
+    filters = AuditFilter(statuses=("failed", "dropped"))
+    seen: list[str] = []
+    pages = []
+    before: Cursor | None = None
+    with Session(engine) as session:
+        while True:
+            rows = session.scalars(newest_first(filters, before=before, limit=4)).all()
+            page = page_from(rows, size=3, before=before, after=None)
+            pages.append(page)
+            seen += [entry.message_id for entry in page.entries]
+            if page.older is None:
+                break
+            before = page.older
+        assert seen == list(reversed(wanted))
+        newer = session.scalars(oldest_first_after(filters, pages[-1].newer, limit=4)).all()
+    oldest = len(pages[-1].entries)  # the last page holds the oldest matches
+    assert [entry.message_id for entry in newer] == wanted[oldest : oldest + 4]

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, insert, text
 
-from analytics.audit import SCHEMA_REVISION, AuditStatus, AuditStore, Base, create_audit_engine, mask_value
+from analytics.audit import (
+    SCHEMA_REVISION,
+    AuditEntry,
+    AuditStatus,
+    AuditStore,
+    Base,
+    create_audit_engine,
+    insert_rows,
+    mask_value,
+)
 from analytics.catalog import CATALOG
 from analytics.errors import SchemaError
 from analytics.messages import build_message
+from analytics.partitions import include_name
 from analytics.tracks import UserCreate
 
 
@@ -20,7 +32,8 @@ def _message(constant: str = "ClusterProvisioningSuccess") -> dict:  # type: ign
 
 def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        context = MigrationContext.configure(connection, opts={"include_name": include_name})
+        differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
 
@@ -141,3 +154,41 @@ def test_concurrent_upgrades_at_start_do_not_race(empty_database_url: str) -> No
         AuditStore(engine).check_schema()
     finally:
         engine.dispose()
+
+
+def test_a_batch_insert_stores_exactly_what_an_orm_insert_stores(engine: Engine) -> None:
+    """`insert_rows` (one JSON statement on SQLite) and SQLAlchemy's insert leave the same row."""
+    now = datetime(2026, 11, 23, 18, 4, 5, 123456, tzinfo=UTC)
+    payload = {"a": 1.1000000000000001, "b": 1e16, "c": 'é\u2028"x"', "d": None, "e": [1, {"f": True}]}
+    row = {
+        "recorded_at": now,
+        "timestamp": now,
+        "status_changed_at": now,
+        "type": "track",
+        "event": "Project Create",
+        "user_id": "7",
+        "project_id": 12,
+        "cluster_id": None,
+        "status": "pending",
+        "source": "application",
+        "actor": "ada@example.com",
+        "destination": None,
+        "catalog_version": "v1",
+        "http_status": None,
+        "error": None,
+        "payload": payload,
+        "encrypted_personal_data": None,
+        "prev_hash": "0" * 64,
+        "entry_hash": "1" * 64,
+    }
+    with engine.begin() as connection:
+        connection.execute(insert(AuditEntry), [{**row, "message_id": "orm", "writer_id": "w", "seq": 1}])
+        insert_rows(connection, AuditEntry, [{**row, "message_id": "batch", "writer_id": "w", "seq": 2}])
+        stored = {
+            found.message_id: found._mapping
+            for found in connection.execute(text("SELECT * FROM audit_entries"))
+        }
+    differing = {"id", "message_id", "seq"}
+    orm = {k: v for k, v in stored["orm"].items() if k not in differing}
+    batch = {k: v for k, v in stored["batch"].items() if k not in differing}
+    assert batch == orm

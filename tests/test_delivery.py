@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 import analytics
 from analytics import AnalyticsClient, AuditStatus, AuditStore, EnqueueError
+from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
@@ -109,11 +111,11 @@ def test_raise_errors_raises_the_enqueue_error_instead(sqlite_store: AuditStore,
         client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
 
 
-def test_full_queue_drops_with_a_reason(
+def test_full_queue_drops_with_a_reason_in_the_strict_receipt(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:
     collector.inject(None, latency=1.0)
-    client = make_client(sqlite_store, max_queue_size=1, upload_size=1)
+    client = make_client(sqlite_store, strict=True, max_queue_size=1, upload_size=1)
     receipts = [client.track(_example("ProjectCreate")) for _ in range(6)]
     dropped = [r for r in receipts if r.status is AuditStatus.DROPPED]
     assert len(dropped) >= 3
@@ -122,6 +124,34 @@ def test_full_queue_drops_with_a_reason(
     for receipt in receipts:
         expected = "dropped" if receipt in dropped else "delivered"
         assert _status(sqlite_store, receipt.message_id) == expected
+
+
+def test_full_queue_drops_with_a_reason_in_the_log_when_batched(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    told: list[tuple[Exception, list[dict[str, Any]]]] = []
+    collector.inject(None, latency=1.0)
+    client = make_client(
+        sqlite_store,
+        max_queue_size=2,
+        upload_size=1,
+        on_error=lambda error, batch: told.append((error, batch)),
+    )
+    receipts = [client.track(_example("ProjectCreate")) for _ in range(8)]
+    # Queued for the writer (pending), or written at once when its queue was full too (dropped).
+    assert all(r.status in (AuditStatus.PENDING, AuditStatus.DROPPED) for r in receipts)
+    client.flush()
+    entries = [sqlite_store.entry(r.message_id) for r in receipts]
+    assert all(entry is not None for entry in entries)
+    dropped = [e for e in entries if e is not None and e.status == "dropped"]
+    assert dropped and all("queue is full" in (e.error or "") for e in dropped)
+    delivered = {e.message_id for e in entries if e is not None and e.status == "delivered"}
+    assert len(dropped) + len(delivered) == len(receipts)
+    assert {m["messageId"] for m in collector.received()} == delivered
+    # Drops found after the call returned (its receipt said pending) are told to on_error.
+    late = {r.message_id for r in receipts if r.status is AuditStatus.PENDING} - delivered
+    assert late and {m["messageId"] for _, batch in told for m in batch} == late
+    assert all(isinstance(error, EnqueueError) for error, _ in told)
 
 
 def test_unknown_write_key_is_accepted_like_segment_does(
@@ -210,6 +240,7 @@ def test_without_a_write_key_messages_are_audited_disabled_and_not_sent(
     client = make_client(sqlite_store, write_key=None)
     receipt = client.track(_example("ProjectCreate"))
     assert receipt.status is AuditStatus.DISABLED and receipt.ok
+    client.flush()
     assert _status(sqlite_store, receipt.message_id) == "disabled"
     assert "no Segment write key" in caplog.text
     assert collector.received() == []
@@ -221,13 +252,53 @@ def test_an_unwritable_audit_log_means_nothing_is_sent(
     from analytics.audit import create_audit_engine
 
     engine = create_audit_engine(empty_database_url)
-    client = make_client(AuditStore(engine))
+    client = make_client(AuditStore(engine), strict=True)
     receipt = client.track(_example("ProjectCreate"))
     client.flush()
     engine.dispose()
     assert receipt.status is None
     assert isinstance(receipt.error, AuditWriteError)
     assert collector.received() == []
+
+
+def test_a_batch_the_audit_log_refuses_is_not_sent_and_goes_to_on_error(
+    empty_database_url: str, make_client: Any, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    from analytics.audit import create_audit_engine
+
+    reported: list[tuple[Exception, list[dict[str, Any]]]] = []
+    engine = create_audit_engine(empty_database_url)
+    client = make_client(
+        AuditStore(engine),
+        audit_retry_delays=(0.01,),
+        on_error=lambda error, batch: reported.append((error, batch)),
+    )
+    receipts = [client.track(_example("ProjectCreate")) for _ in range(3)]
+    client.flush()
+    engine.dispose()
+    assert all(r.status is AuditStatus.PENDING for r in receipts)
+    sent_to_on_error = [m["messageId"] for error, batch in reported for m in batch]
+    assert sorted(sent_to_on_error) == sorted(r.message_id for r in receipts)
+    assert all(isinstance(error, AuditWriteError) for error, _ in reported)
+    assert "not audited, not sent" in caplog.text
+    assert collector.received() == []
+
+
+def test_a_reused_message_id_is_refused_alone_and_its_batch_is_written(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    reported: list[list[dict[str, Any]]] = []
+    client = make_client(sqlite_store, on_error=lambda error, batch: reported.append(batch))
+    first = client.track(_example("ProjectCreate"))
+    client.flush()
+    receipts = [client.track(_example("ProjectCreate")) for _ in range(3)]
+    again = client.track(_example("ProjectCreate"), message_id=first.message_id)
+    receipts += [client.track(_example("ProjectCreate")) for _ in range(3)]
+    client.flush()
+    assert [m["messageId"] for batch in reported for m in batch] == [again.message_id]
+    assert all(_status(sqlite_store, r.message_id) == "delivered" for r in receipts)
+    received = [m["messageId"] for m in collector.received()]
+    assert sorted(received) == sorted([first.message_id] + [r.message_id for r in receipts])
 
 
 def test_module_functions_before_init_return_an_error_instead_of_raising() -> None:
@@ -255,3 +326,42 @@ def test_init_reads_the_environment_and_the_original_key_name(
 def test_init_refuses_an_unmigrated_database_with_one_clear_message(tmp_path: Any) -> None:
     with pytest.raises(SchemaError, match="run `event-catalog db upgrade`"):
         analytics.init("key", database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
+
+
+def test_an_oversized_message_whose_payload_is_small_is_still_dropped_with_the_reason(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store)
+    receipt = client.track(_example("ProjectCreate"), actor="a" * 40_000)
+    assert receipt.status is AuditStatus.PENDING  # the batched path measures large payloads only
+    client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == "dropped" and "32 KB" in (entry.error or "")
+    assert collector.received() == []
+
+
+def test_a_forked_worker_writes_through_its_own_audit_writer(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """A pre-forking server's worker inherits a batched client: its calls are audited, once."""
+    import os
+
+    client = make_client(sqlite_store, write_key=None)
+    parent = client.track(_example("ProjectCreate"))
+    pid = os.fork()
+    if pid == 0:  # the worker
+        sqlite_store.engine.dispose(close=False)
+        code = 1
+        try:
+            assert client.writer is not None and client.writer.running
+            child = client.track(_example("ProjectCreate"))
+            client.flush()
+            code = 0 if sqlite_store.entry(child.message_id) is not None else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.flush()
+    assert _status(sqlite_store, parent.message_id) == "disabled"
+    with sqlite_store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AuditEntry)) == 2

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from flask.testing import FlaskCliRunner
-from sqlalchemy import Engine, text, update
+from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
-from analytics.chain import GENESIS
+from analytics.chain import GENESIS, canonical_instant
 from analytics.integrity import entry_integrity, verify
 from analytics.messages import build_message
 
@@ -334,3 +335,37 @@ def test_the_entry_page_says_whether_the_entry_verifies(app: Any, client: Any) -
     assert '<span class="badge integrity-ok">verifies</span>' in client.get(
         f"/audit/entries/{second}"
     ).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2026, 11, 23, 18, 4, 5, 6, tzinfo=UTC),
+        datetime(2026, 11, 23, 18, 4, 5),  # naive, as SQLite hands times back: UTC
+        datetime(2026, 1, 1, 1, tzinfo=timezone(timedelta(hours=2))),
+        datetime(999, 1, 1, tzinfo=UTC),
+    ],
+)
+def test_the_hashed_form_of_a_time_is_the_chain_formats(instant: datetime) -> None:
+    """The form is part of the hash (version 1): a faster way to write it must write the same text."""
+    utc = (instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant).astimezone(UTC)
+    assert canonical_instant(instant) == utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_a_batch_is_one_chain_in_call_order(store: AuditStore) -> None:
+    records = [
+        AuditRecord(
+            build_message(CATALOG.event("ProjectCreate").example_spec()),
+            status=AuditStatus.PENDING,
+            source="application",
+        )
+        for _ in range(5)
+    ]
+    store.record_many(records)
+    with store.engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditEntry.message_id, AuditEntry.writer_id, AuditEntry.seq).order_by(AuditEntry.seq)
+        ).all()
+    assert [row.message_id for row in rows] == [r.message["messageId"] for r in records]
+    assert len({row.writer_id for row in rows}) == 1 and [row.seq for row in rows] == [1, 2, 3, 4, 5]
+    assert verify(store.engine, KEY).ok

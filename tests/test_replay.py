@@ -222,6 +222,7 @@ def test_the_selection_narrows_by_status_time_and_filters(
     [new] = _send_failing(store, collector, constant="ClusterProvisioningSuccess")
     client = AnalyticsClient(None, store=store)
     disabled = client.track(_spec("ProjectCreate"))
+    client.shutdown()
     now = datetime.now(UTC)
 
     def chosen(selection: ReplaySelection) -> list[str]:

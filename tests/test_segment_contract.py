@@ -6,6 +6,7 @@ See shared/reference/segment-client-notes.md; each test names the fact it pins.
 from __future__ import annotations
 
 import inspect
+import queue
 from datetime import datetime
 
 import pytest
@@ -76,3 +77,13 @@ def test_oversized_messages_raise_runtime_error_before_queueing() -> None:
     client = Client("key", send=False, thread=0)
     with pytest.raises(RuntimeError):
         client.track(user_id="1", event="Big", properties={"blob": "x" * MAX_MSG_SIZE})
+
+
+def test_consumers_read_the_queue_the_client_holds() -> None:
+    """Our batched path puts built messages on `Client.queue` itself; consumers take them from there."""
+    client = Client("key", send=False, thread=0, max_queue_size=3)
+    assert isinstance(client.queue, queue.Queue) and client.queue.maxsize == 3
+    consumer = Consumer(client.queue, "key")
+    message = build_message(CATALOG.event("New User").example_spec())
+    client.queue.put_nowait(message)
+    assert consumer.next() == [message]

@@ -18,6 +18,7 @@ from typing import NoReturn
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStore
@@ -365,7 +366,8 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
 def audit_purge_command(older_than: str, dry_run: bool) -> None:
     """Delete old entries and their attempts in batches; the purge is recorded as an entry of its own.
 
-    Checkpoints keep `audit verify` green across what was deleted. Purge records are never purged.
+    On PostgreSQL, partitions wholly older than the cut-off are dropped instead of deleted row by
+    row. Checkpoints keep `audit verify` green across what was removed. Purge records are never purged.
     """
     from analytics.retention import purge
 
@@ -378,6 +380,69 @@ def audit_purge_command(older_than: str, dry_run: bool) -> None:
     except SQLAlchemyError as exc:
         fail(f"cannot purge the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
     click.echo(report.summary())
+
+
+# --- PostgreSQL partitions of the audit log (issue 9): audit partitions ensure / list --------------
+
+
+partitions_group = click.Group(
+    "partitions", help="The audit log's time partitions on PostgreSQL (SQLite has one plain table)."
+)
+
+
+@partitions_group.command("ensure")
+@click.option(
+    "--ahead",
+    metavar="N",
+    help="Periods to create after the current one (default $AUDIT_PARTITIONS_AHEAD or 3).",
+)
+@with_appcontext
+def partitions_ensure_command(ahead: str | None) -> None:
+    """Create the partitions of this period and the next ones; move waiting rows out of the default one.
+
+    The period is $AUDIT_PARTITION_INTERVAL (month unless set to week or day). Run it daily, next
+    to `audit purge`: the application also runs it at start, but a process can outlive its
+    partitions. Safe to run from several places at once.
+    """
+    from analytics.partitions import ensure, parse_ahead
+
+    periods = current_app.config["AUDIT_PARTITIONS_AHEAD"]
+    if ahead is not None:
+        try:
+            periods = parse_ahead(ahead)
+        except ValueError as exc:
+            fail(f"--ahead: {exc}")
+    store = _audit_store()
+    try:
+        report = ensure(store.engine, interval=current_app.config["AUDIT_PARTITION_INTERVAL"], ahead=periods)
+    except SQLAlchemyError as exc:
+        fail(f"cannot create audit partitions: {str(exc.__cause__ or exc).splitlines()[0]}")
+    click.echo(report.summary())
+
+
+@partitions_group.command("list")
+@with_appcontext
+def partitions_list_command() -> None:
+    """List the audit log's partitions, oldest first, with the rows waiting in the default one."""
+    from analytics.partitions import DEFAULT_PARTITION, partitions
+
+    store = _audit_store()
+    try:
+        with store.engine.begin() as connection:
+            found = partitions(connection)
+            count = text(f'SELECT count(*) FROM "{DEFAULT_PARTITION}"')
+            waiting = connection.scalar(count) if any(p.start is None for p in found) else 0
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the audit partitions: {str(exc.__cause__ or exc).splitlines()[0]}")
+    if not found:
+        click.echo("the audit log is one plain table on this database (SQLite): nothing to partition")
+        return
+    for partition in found:
+        suffix = f", {waiting} rows waiting for a partition" if partition.start is None else ""
+        click.echo(partition.describe() + suffix)
+
+
+audit.add_command(partitions_group)
 
 
 # --- audit review (issue 6): audit export ----------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from analytics import parse_flag
 from analytics.audit import normalise_database_url
 from analytics.durations import parse_duration
+from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
 from analytics.personal_data import PersonalDataCipher
 from analytics.replay import DEFAULT_STUCK_AFTER
 from webapp.auth.proxies import parse_networks
@@ -79,6 +80,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUDIT_CHAIN_KEY": "event-catalog",
         "AUDIT_ENCRYPTION_KEY": None,
         "AUDIT_STUCK_AFTER": DEFAULT_STUCK_AFTER,
+        # PostgreSQL only (analytics/partitions.py): one partition per month, three months ahead.
+        "AUDIT_PARTITION_INTERVAL": Interval.MONTH,
+        "AUDIT_PARTITIONS_AHEAD": DEFAULT_AHEAD,
     }
 
 
@@ -201,6 +205,8 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY")
     read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", _encryption_key)
     read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
+    read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
+    read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
     if read.problems:
         raise ConfigurationError(read.problems)
     return read.settings

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from analytics import AnalyticsClient, AuditStore
+from analytics.partitions import ensure_safely
 
 
 class AnalyticsExtension:
@@ -55,13 +56,18 @@ class AnalyticsExtension:
 
     @property
     def client(self) -> AnalyticsClient:
-        """The app's client, created (after the schema check) on first use."""
+        """The app's client, created on first use after the schema check and the partitions ahead."""
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         state: dict[str, Any] = app.extensions["analytics"]
         with self._lock:
             if state["client"] is None:
                 store = self.store(app)
                 store.check_schema()
+                ensure_safely(
+                    store.engine,
+                    interval=app.config["AUDIT_PARTITION_INTERVAL"],
+                    ahead=app.config["AUDIT_PARTITIONS_AHEAD"],
+                )
                 state["client"] = AnalyticsClient(
                     app.config["SEGMENT_WRITE_KEY"], store=store, host=app.config["SEGMENT_HOST"]
                 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Row, Select, select
 
 from analytics.audit import AuditEntry, Source
 from analytics.catalog import CATALOG
@@ -33,9 +33,27 @@ def history(*, actor: str | None = None, limit: int = 20) -> Select[tuple[AuditE
     return query.where(AuditEntry.actor == actor) if actor is not None else query
 
 
-def latest_entries(limit: int = RECENT_WINDOW) -> Select[tuple[AuditEntry]]:
-    """The latest audit entries from every source, newest first: where recent scope ids come from."""
-    return select(AuditEntry).order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc()).limit(limit)
+def latest_scope_ids(limit: int = RECENT_WINDOW) -> Select[Any]:
+    """The latest audit entries from every source, newest first, as the columns recent ids come from.
+
+    The database picks the scope properties out of the payloads, as text: loading 500 whole entries
+    (every column, every payload decoded) on each tester view was most of a test send's round trip.
+    Each row has `user_id`, `event`, `recorded_at`, the identify `spec`, then one column per scope
+    field, named as the field.
+    """
+    payload = AuditEntry.payload
+    properties = _scope_properties()
+    return (
+        select(
+            AuditEntry.user_id,
+            AuditEntry.event,
+            AuditEntry.recorded_at,
+            payload["context"][CONTEXT_KEY]["spec"].as_string().label("spec"),
+            *(payload["properties"][prop].as_string().label(name) for name, prop in properties.items()),
+        )
+        .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    )
 
 
 def presets() -> Select[tuple[ScopePreset]]:
@@ -53,16 +71,21 @@ class RecentId:
         seen_at: when that entry was recorded.
     """
 
-    value: Any
+    value: str
     event: str
     seen_at: datetime
 
 
 def message_name(entry: AuditEntry) -> str:
     """The event string, or for an identify call the name of the spec that built it."""
-    if entry.event:
-        return entry.event
-    spec = ((entry.payload.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec")
+    spec = None if entry.event else ((entry.payload.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec")
+    return call_name(entry.event, spec)
+
+
+def call_name(event: str | None, spec: str | None) -> str:
+    """An event string as it is, or the name of the identify spec `spec` (its constant)."""
+    if event:
+        return event
     for info in CATALOG.identifiers.values():
         if info.constant == spec:
             return f"Identify: {info.name}"
@@ -77,17 +100,20 @@ def _scope_properties() -> dict[str, str]:
     return mapping
 
 
-def recent_ids(entries: Iterable[AuditEntry]) -> dict[str, list[RecentId]]:
-    """Per scope field, the distinct values in `entries` (newest first), each with its latest event."""
-    properties = _scope_properties()
-    recent: dict[str, dict[Any, RecentId]] = {"user_id": {}, **{name: {} for name in properties}}
-    for entry in entries:
-        payload_properties = entry.payload.get("properties") or {}
-        values = {"user_id": entry.user_id}
-        values.update({name: payload_properties.get(prop) for name, prop in properties.items()})
-        for name, value in values.items():
-            seen = recent[name]
-            if value in (None, "") or value in seen or len(seen) >= RECENT_PER_FIELD:
+def recent_ids(rows: Iterable[Row[Any]]) -> dict[str, list[RecentId]]:
+    """Per scope field, the distinct values of `latest_scope_ids` rows, newest first, with their event.
+
+    Values are compared and shown as text, the form they are typed in (SQLite hands numbers back as
+    numbers, PostgreSQL as text).
+    """
+    fields = ["user_id", *_scope_properties()]
+    recent: dict[str, dict[str, RecentId]] = {name: {} for name in fields}
+    for row in rows:
+        values = row._mapping
+        for name in fields:
+            seen, raw = recent[name], values[name]
+            value = "" if raw is None else str(raw)
+            if not value or value in seen or len(seen) >= RECENT_PER_FIELD:
                 continue
-            seen[value] = RecentId(value, message_name(entry), entry.recorded_at)
+            seen[value] = RecentId(value, call_name(row.event, row.spec), row.recorded_at)
     return {name: list(seen.values()) for name, seen in recent.items()}

@@ -39,7 +39,7 @@ from webapp.tester.forms import (
 )
 from webapp.tester.models import ScopePreset
 from webapp.tester.prefill import input_from_entry
-from webapp.tester.queries import history, latest_entries, message_name, presets, recent_ids
+from webapp.tester.queries import history, latest_scope_ids, message_name, presets, recent_ids
 from webapp.tester.sending import (
     SendResult,
     checked_destination,
@@ -138,7 +138,6 @@ def tester_context(
     """Everything the tester templates read."""
     info = draft.info
     scope_keys = set(info.scope.model_fields) if info is not None else set()
-    entries = db.session.scalars(latest_entries()).all()
     return {
         "typed": typed,
         "info": info,
@@ -152,7 +151,7 @@ def tester_context(
         "destinations": destinations(),
         "presets": db.session.scalars(presets()).all(),
         "preset_summary": preset_store.summary,
-        "recent": recent_ids(entries),
+        "recent": recent_ids(db.session.execute(latest_scope_ids())),
         "result": result,
         "collector_copy": collector_copy(result) if result is not None else None,
         "snippets": snippets(draft),

@@ -77,6 +77,7 @@ def client_for(destination: Destination) -> AnalyticsClient:
                 host=destination.host,
                 source=Source.TESTER,
                 destination=destination.label,
+                strict=True,
                 sync_mode=True,
                 timeout=app.config["TESTER_TIMEOUT"],
             )

@@ -1,0 +1,206 @@
+"""The default mode's audit writer: entries committed in batches, off the caller's thread.
+
+In the default mode `track` builds the message and puts it on this writer's bounded queue; the
+writer's thread takes whatever has gathered (up to `max_batch`), commits it to the audit log in
+one transaction, and only then hands the committed messages on to the Segment client. So the
+design's promise holds — nothing leaves the process before the log holds it — while the caller
+pays for a queue put instead of a commit (`make bench` measures both modes).
+
+What it gives up, and how it says so:
+
+- messages still on this queue when the process is killed were never written; README
+  "Performance" measures how many a `kill -9` loses. Clients built with `strict=True` write on
+  the caller's thread and lose nothing that returned;
+- a batch the database refuses for good (an outage outlasting the retries) is neither audited nor
+  sent: it is logged at ERROR, counted in `event_catalog_audit_lost`, and passed to the client's
+  `on_error` handler with an `AuditWriteError`;
+- a full queue is not this module's business: the client writes that call on the caller's thread
+  instead, so a slow database slows callers rather than growing memory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from analytics.audit import AuditRecord, AuditStore
+from analytics.metrics import AUDIT_BATCH_SIZE, AUDIT_LOST, AUDIT_QUEUE_DEPTH, AUDIT_WRITE_SECONDS
+
+log = logging.getLogger(__name__)
+
+RETRY_DELAYS = (0.05, 0.25, 1.0, 4.0)
+"""Seconds between attempts at a batch the database refused for a passing reason (a restart, a
+failover); about five seconds in all before the batch is given up."""
+
+HandOff = Callable[[list[AuditRecord]], None]
+"""What receives each committed batch: the client's hand-over to the Segment client."""
+
+LostHandler = Callable[[Sequence[AuditRecord], SQLAlchemyError], None]
+"""What is told about records that could not be written (and so were not sent)."""
+
+
+class AuditWriter:
+    """A bounded queue of records and the thread that commits them in batches.
+
+    Args:
+        store: the audit log.
+        hand_off: called with each batch once it is committed, on the writer's thread.
+        on_lost: called with records the database refused for good.
+        max_queue_size: the most records waiting; `submit` refuses beyond it.
+        max_batch: the most records per transaction.
+        retry_delays: the waits between attempts at a batch refused for a passing reason.
+    """
+
+    def __init__(
+        self,
+        store: AuditStore,
+        hand_off: HandOff,
+        on_lost: LostHandler,
+        *,
+        max_queue_size: int,
+        max_batch: int = 500,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+    ) -> None:
+        self.store = store
+        self.hand_off = hand_off
+        self.on_lost = on_lost
+        self.max_queue_size = max_queue_size
+        self.max_batch = max_batch
+        self.retry_delays = tuple(retry_delays)
+        self._closed = False
+        self._start()
+        atexit.register(self.close)
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _start(self) -> None:
+        self.queue: queue.Queue[AuditRecord | None] = queue.Queue(self.max_queue_size)
+        self._thread = threading.Thread(target=self._run, name="event-catalog-audit-writer", daemon=True)
+        self._thread.start()
+
+    def _after_fork(self) -> None:
+        # A forked child (a pre-forking server's worker) inherits the queue but not the thread
+        # that drains it: it starts its own, on a queue of its own, so nothing is written twice.
+        if not self._closed:
+            self._start()
+
+    def submit(self, record: AuditRecord) -> bool:
+        """Queue a record for the next batch; False when the queue is full or the writer closed."""
+        if not self.running:
+            return False
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            return False
+        return True
+
+    @property
+    def running(self) -> bool:
+        """Whether this process has a thread draining the queue (False once closed)."""
+        return self._thread.is_alive()
+
+    def depth(self) -> int:
+        """Records waiting to be written."""
+        return self.queue.qsize()
+
+    def flush(self) -> None:
+        """Wait until every record queued so far is written (or given up) and handed on."""
+        if self._thread.is_alive():
+            self.queue.join()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the thread. Registered to run at interpreter exit."""
+        self._closed = True
+        if self._thread.is_alive():
+            self.queue.put(None)
+            self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            first = self.queue.get()
+            batch: list[AuditRecord] = []
+            stop = first is None
+            if first is not None:
+                batch.append(first)
+            while not stop and len(batch) < self.max_batch:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                stop = item is None
+                if item is not None:
+                    batch.append(item)
+            try:
+                self._write(batch)
+            except Exception:
+                # The thread must outlive any one batch's bug, or every later call would be lost.
+                log.exception("the audit writer failed on a batch of %s", len(batch))
+            finally:
+                for _ in range(len(batch) + stop):
+                    self.queue.task_done()
+                AUDIT_QUEUE_DEPTH.set(self.queue.qsize())
+            if stop:
+                return
+
+    def _write(self, batch: list[AuditRecord]) -> None:
+        if not batch:
+            return
+        AUDIT_BATCH_SIZE.observe(len(batch))
+        started = time.perf_counter()
+        committed = self._commit(batch)
+        AUDIT_WRITE_SECONDS.labels(mode="batched").observe(time.perf_counter() - started)
+        if committed:
+            self.hand_off(committed)
+
+    def _commit(self, batch: list[AuditRecord]) -> list[AuditRecord]:
+        """Write the batch; return what was committed."""
+        try:
+            return batch if self._record_with_retries(batch) else []
+        except IntegrityError as exc:
+            if len(batch) == 1:
+                self._lose(batch, exc)
+                return []
+            # One refused row (a reused messageId) refuses the whole batch: write the rest singly.
+            return [record for record in batch if self._commit_one(record)]
+
+    def _commit_one(self, record: AuditRecord) -> bool:
+        try:
+            self.store.record_many([record])
+        except SQLAlchemyError as exc:
+            self._lose([record], exc)
+            return False
+        return True
+
+    def _record_with_retries(self, batch: list[AuditRecord]) -> bool:
+        """Whether the batch was written; a refusal that outlasts the retries loses it."""
+        try:
+            self._attempt(batch)
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            self._lose(batch, exc)
+            return False
+        return True
+
+    def _attempt(self, batch: list[AuditRecord]) -> None:
+        for delay in self.retry_delays:
+            try:
+                self.store.record_many(batch)
+                return
+            except IntegrityError:
+                raise
+            except SQLAlchemyError as exc:
+                log.warning("audit write of %s messages failed, retrying in %ss: %s", len(batch), delay, exc)
+                time.sleep(delay)
+        self.store.record_many(batch)
+
+    def _lose(self, records: Sequence[AuditRecord], error: SQLAlchemyError) -> None:
+        log.error("audit log refused %s messages: not audited, not sent: %s", len(records), error)
+        AUDIT_LOST.inc(len(records))
+        self.on_lost(records, error)
