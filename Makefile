@@ -46,7 +46,11 @@ screenshots: install
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider \
 		tests/e2e/test_catalog_browser.py::test_search_filter_open_an_event_and_download_its_schema
 
-bench: install
+$(BIN)/locust: pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: install $(BIN)/locust
 	$(BIN)/python -m bench
 
 clean:
