@@ -1,6 +1,6 @@
 """Four application processes of eight threads each write one audit database while it is read.
 
-Each process is a real child (`sys.executable -c …`) that sends through its own `AnalyticsClient`
+Each process is a real child (`tests/app_hosts.py`) that sends through its own `AnalyticsClient`
 from eight threads into one SQLite file (WAL) or one PostgreSQL database, in either mode (strict:
 every call commits its entry; batched: the audit writer commits for all threads), while the
 dashboard, served in this process on the same database, keeps answering catalog and audit-search
@@ -11,18 +11,14 @@ no message lost or doubled in the log or at the collector, and every writer's ch
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from app_hosts import Hosts
 from flask import Flask
 from sqlalchemy import select
 
@@ -44,57 +40,6 @@ READER = "ops@example.com"
 # Pages the dashboard serves while the writers run: the catalog (which joins the registry with
 # audit counts) and an audit search (indexed filters, newest page first).
 READS = ("/", "/audit/?project=102&event=Cluster+Provisioning+Success")
-
-# One application process: a client on the shared database, the parent's go (so that the
-# processes really overlap), THREADS threads sending, a flush, and a report of every receipt.
-WRITER_PROGRAM = """
-import json, os, sys, threading
-import analytics
-from analytics.scopes import ClusterScope
-from analytics.tracks import ClusterProvisioningSuccess
-
-number, threads, per_thread = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-client = analytics.init(os.environ["SEGMENT_WRITE_KEY"], host=os.environ["SEGMENT_HOST"],
-                        database_url=os.environ["DATABASE_URL"], strict=sys.argv[4] == "strict")
-sent, problems, lock = [], [], threading.Lock()
-
-def send(thread):
-    for n in range(per_thread):
-        scope = ClusterScope(user_id=number, project_id=100 + number, cluster_id=thread * 1000 + n + 1)
-        receipt = client.track(ClusterProvisioningSuccess(scope=scope, cluster_type="eks", infra_id=9))
-        with lock:
-            sent.append(receipt.message_id)
-            if not receipt.ok or receipt.status != "pending":
-                problems.append(f"{receipt.message_id}: {receipt.status} {receipt.error}")
-
-sys.stdin.readline()
-workers = [threading.Thread(target=send, args=(n,)) for n in range(threads)]
-for worker in workers:
-    worker.start()
-for worker in workers:
-    worker.join()
-analytics.shutdown()
-print(json.dumps({"pid": os.getpid(), "sent": sent, "problems": problems}))
-"""
-
-
-def _start_writer(number: int, database_url: str, collector: Collector, mode: str) -> subprocess.Popen[str]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "SEGMENT_HOST": collector.url,
-        "SEGMENT_WRITE_KEY": "concurrency-key",
-        "AUDIT_CHAIN_KEY": CHAIN_KEY,
-    }
-    return subprocess.Popen(
-        [sys.executable, "-c", WRITER_PROGRAM, str(number), str(THREADS), str(PER_THREAD), mode],
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def _dashboard(database_url: str, collector: Collector) -> Flask:
@@ -119,30 +64,22 @@ def _write_while_reading(
     """Run the writers at once while reading the dashboard; their reports and the reads answered."""
     reader = requests.Session()
     reader.headers["X-Forwarded-Email"] = READER
-    writers = [_start_writer(number, database_url, collector, mode) for number in range(1, PROCESSES + 1)]
     answered: Counter[str] = Counter()
-    try:
-        for writer in writers:
-            assert writer.stdin is not None
-            writer.stdin.write("go\n")
-            writer.stdin.flush()
-        while any(writer.poll() is None for writer in writers):
-            for path in READS:
-                # "Responsive" is an answer, not a speed: the timeout only bounds a hung server.
-                response = reader.get(f"{base}{path}", timeout=60)
-                assert response.status_code == 200, f"{path}: {response.status_code}"
-                answered[path] += 1
-        outputs = [writer.communicate(timeout=240) for writer in writers]
-    finally:
-        for writer in writers:
-            if writer.poll() is None:
-                writer.kill()
-                writer.communicate()
-    for writer, (_, stderr) in zip(writers, outputs, strict=True):
-        assert writer.returncode == 0, stderr
-    # Any warning or error a writer logged (a locked database included) lands on its stderr.
-    assert [stderr for _, stderr in outputs] == [""] * PROCESSES
-    return [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs], answered
+
+    def read() -> None:
+        for path in READS:
+            # "Responsive" is an answer, not a speed: the timeout only bounds a hung server.
+            response = reader.get(f"{base}{path}", timeout=60)
+            assert response.status_code == 200, f"{path}: {response.status_code}"
+            answered[path] += 1
+
+    environment = {
+        "DATABASE_URL": database_url,
+        "SEGMENT_HOST": collector.url,
+        "SEGMENT_WRITE_KEY": "concurrency-key",
+        "AUDIT_CHAIN_KEY": CHAIN_KEY,
+    }
+    return Hosts(PROCESSES, THREADS, PER_THREAD, mode, environment).run(read), answered
 
 
 @pytest.mark.parametrize("mode", ["strict", "batched"])
