@@ -7,9 +7,9 @@ The chain columns are filled with placeholders: nothing here verifies the chain.
 triggers keep the catalog's hourly and daily counts for these INSERTs as for any other. Each seed
 ends with ANALYZE, as autovacuum's analyze would after a bulk load, so that the plans measured are
 those of a known table. On PostgreSQL it first VACUUMs the two count tables, whose rows are
-updated once per entry: autovacuum visits such small, busy tables every few hundred updates, but
-a server may run with autovacuum off (this machine's does), and the bench measures what a
-maintained database serves, not the dead row versions of a million updates.
+updated by every INSERT statement: autovacuum visits such small, busy tables every few hundred
+updates, but a server may run with autovacuum off (this machine's does), and the bench measures
+what a maintained database serves, not the dead row versions of the load.
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ def _postgresql_remove(span, rows, where="TRUE"):
 # delete and an insert underneath) still shows it in the UPDATE's transition tables; a statement
 # run directly on a partition fires none of these, which only partition maintenance does, and it
 # recounts the range it changed (`analytics.event_counts`). Transition tables rule out a column
-# list on the UPDATE trigger, so it compares each row's old and new key itself.
+# list on the UPDATE trigger, so it compares each row's old and new key itself. SQLite has row
+# triggers only, and there an update rewrites the count row in place: the thousandth costs as the first.
 MOVED = (
     "moved_from.id = moved_to.id AND (moved_from.recorded_at, moved_from.event, moved_from.source, "
     "moved_from.writer_id) IS DISTINCT FROM (moved_to.recorded_at, moved_to.event, moved_to.source, "
