@@ -1,0 +1,135 @@
+"""The local stack of `compose.yaml`, brought up without Docker, and the image's promises.
+
+Docker does not run on every machine that runs this suite, so the stack's three services are
+started as compose would start them, from the same file: the collector with the service's own
+command (on a free port), the dashboard through the image's start script with the service's
+environment, and the real PostgreSQL server standing in for the `postgres` service. Whatever
+compose.yaml says that the code would refuse (a setting, a command option, a port that does not
+match) fails here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+from dashboard_server import ROOT, running_dashboard
+from sqlalchemy import make_url
+
+import analytics
+from analytics.audit import AuditEntry, AuditStatus, create_audit_engine
+from analytics.scopes import ClusterScope
+from analytics.tracks import ClusterProvisioningSuccess
+
+
+def _services() -> dict[str, Any]:
+    services: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    return services
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+@contextmanager
+def _collector(command: list[str]) -> Iterator[str]:
+    """The collector service's command, on 127.0.0.1 and a free port; yields its URL."""
+    port = _free_port()
+    local = [*command]
+    local[local.index("--host") + 1] = "127.0.0.1"
+    local[local.index("--port") + 1] = str(port)
+    executable = Path(sys.executable).parent / local[0]
+    process = subprocess.Popen([str(executable), *local[1:]], stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"{url}/stats", timeout=5)
+                break
+            except requests.ConnectionError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+
+
+def test_the_services_agree_on_addresses_and_credentials() -> None:
+    services = _services()
+    dashboard = services["dashboard"]["environment"]
+    collector_port = _option(services["collector"]["command"], "--port")
+    assert dashboard["SEGMENT_HOST"] == f"http://collector:{collector_port}"
+    assert f"127.0.0.1:{collector_port}:{collector_port}" in services["collector"]["ports"]
+    database = make_url(dashboard["DATABASE_URL"])
+    postgres = services["postgres"]["environment"]
+    assert (database.host, database.port) == ("postgres", 5432)
+    assert (database.username, database.password, database.database) == (
+        postgres["POSTGRES_USER"],
+        postgres["POSTGRES_PASSWORD"],
+        postgres["POSTGRES_DB"],
+    )
+    assert services["dashboard"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_image_runs_unprivileged_and_checks_the_health_endpoint() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    user = re.search(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+    assert user is not None and user.group(1) not in {"root", "0"}
+    healthcheck = dockerfile[dockerfile.index("HEALTHCHECK") :]
+    assert "/healthz" in healthcheck.splitlines()[1]
+    assert re.search(r'^CMD \["scripts/start.sh"\]$', dockerfile, re.MULTILINE)
+    assert os.access(ROOT / "scripts" / "start.sh", os.X_OK)
+
+
+def test_the_stack_comes_up_and_an_application_event_reaches_the_collector(empty_postgres_url: str) -> None:
+    services = _services()
+    with _collector(services["collector"]["command"]) as collector_url:
+        environment = {
+            **services["dashboard"]["environment"],
+            "DATABASE_URL": empty_postgres_url,
+            "SEGMENT_HOST": collector_url,
+        }
+        with running_dashboard(**environment) as base:
+            health = requests.get(f"{base}/healthz", timeout=10)
+            assert health.status_code == 200, health.text
+            body = health.json()
+            assert body["database"]["dialect"] == "postgresql" and body["database"]["ok"]
+            assert body["segment"] == {"enabled": True, "host": collector_url}
+            assert requests.get(f"{base}/setup", timeout=10).status_code == 200
+
+            # An application beside the stack writes the same database and sends to the same collector.
+            client = analytics.init(
+                environment["SEGMENT_WRITE_KEY"], host=collector_url, database_url=empty_postgres_url
+            )
+            scope = ClusterScope(user_id=1, project_id=2, cluster_id=3)
+            receipt = client.track(ClusterProvisioningSuccess(scope=scope, cluster_type="eks", infra_id=9))
+            analytics.shutdown()
+            assert receipt.ok
+            stats = requests.get(f"{collector_url}/stats", timeout=10).json()
+            assert stats["messages"] == 1
+    engine = create_audit_engine(empty_postgres_url)
+    try:
+        entry = analytics.AuditStore(engine).entry(receipt.message_id)
+        assert entry is not None and entry.status == AuditStatus.DELIVERED
+        assert isinstance(entry, AuditEntry)
+    finally:
+        engine.dispose()
