@@ -8,12 +8,12 @@ entry — `type` `action`, the action's name as `event`, its details as `propert
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from analytics.audit import AuditStatus, AuditStore, Source
 from analytics.catalog import CATALOG
+from analytics.message_ids import new_message_id
 from analytics.messages import CONTEXT_KEY, utc_now_ms
 
 ACTION_TYPE = "action"
@@ -37,7 +37,7 @@ def build_action(
     return {
         "type": ACTION_TYPE,
         "event": name,
-        "messageId": str(uuid.uuid4()),
+        "messageId": new_message_id(),
         "timestamp": utc_now_ms().isoformat(timespec="milliseconds"),
         "context": {
             CONTEXT_KEY: {"version": CATALOG.version, "source": str(source), "actor": actor},

@@ -9,13 +9,13 @@ normalisation changes under us.
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from segment.analytics.version import VERSION as SEGMENT_VERSION
 
 from analytics.catalog import CATALOG
+from analytics.message_ids import new_message_id
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, TrackSpec
 
@@ -81,7 +81,7 @@ def _message(
         "timestamp": when.isoformat(timespec="milliseconds"),
         "context": context,
         "userId": user_id,
-        "messageId": message_id or str(uuid.uuid4()),
+        "messageId": message_id or new_message_id(),
     }
     if issubclass(spec_class, TrackSpec):
         message.update(type="track", event=str(spec_class.event), properties=payload)

@@ -27,7 +27,6 @@ are kept in a fresh partition of the same range.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,6 +61,7 @@ from analytics.audit import (
     Source,
 )
 from analytics.chain import checkpoint_hash
+from analytics.message_ids import new_message_id
 from analytics.partitions import Partition
 
 log = logging.getLogger(__name__)
@@ -250,7 +250,7 @@ def _record_purge(
     """Write the purge's own entry, `pending` until the deletion is done."""
     message: dict[str, Any] = {
         "type": PURGE_TYPE,
-        "messageId": str(uuid.uuid4()),
+        "messageId": new_message_id(),
         "timestamp": now.isoformat(timespec="milliseconds"),
         "actor": actor,
         "olderThan": _duration_text(older_than),
