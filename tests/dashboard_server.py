@@ -39,17 +39,29 @@ def running_dashboard(**settings: str) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                # A worker's first request imports the app: allow it time.
-                requests.get(f"{base}/healthz", timeout=15)
-                break
-            # Refused before gunicorn listens; a timeout while its worker is still importing the app.
-            except (requests.ConnectionError, requests.Timeout):
-                assert server.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        # A worker's first request imports the app: allow it time.
+        wait_until_answering(f"{base}/healthz", server, request_timeout=15)
         yield base
     finally:
         server.terminate()
         server.communicate(timeout=20)
+
+
+def wait_until_answering(
+    url: str, process: subprocess.Popen[str], *, request_timeout: float = 5, within: float = 60
+) -> None:
+    """Poll `url` until the server `process` started answers it (any status).
+
+    Refused before the server listens, or timed out while it is still starting; the wait fails
+    at once if the process exits, with its stderr.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        try:
+            requests.get(url, timeout=request_timeout)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            if process.poll() is not None:
+                raise AssertionError(f"{process.args} exited: {process.communicate()[1]}") from None
+            assert time.monotonic() < deadline, f"{url} did not answer within {within} s"
+            time.sleep(0.1)

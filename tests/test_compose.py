@@ -15,7 +15,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 
 import requests
 import yaml
-from dashboard_server import ROOT, running_dashboard
+from dashboard_server import ROOT, running_dashboard, wait_until_answering
 from sqlalchemy import make_url
 
 import analytics
@@ -58,15 +57,7 @@ def _collector(command: list[str]) -> Iterator[str]:
     process = subprocess.Popen([str(executable), *local[1:]], stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{url}/stats", timeout=5)
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.communicate()[1]
-                assert time.monotonic() < deadline
-                time.sleep(0.1)
+        wait_until_answering(f"{url}/stats", process)
         yield url
     finally:
         process.terminate()
