@@ -28,10 +28,10 @@ from sqlalchemy import (
     union_all,
     values,
 )
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
 from analytics.audit import AuditEntry, EventDay, EventHour, Source
+from analytics.sql_functions import dialect_function
 
 RECENT_DAYS = 7
 """The window of the event list's count: a week evens out weekday and weekend traffic."""
@@ -43,23 +43,15 @@ TRAFFIC_SOURCES = (Source.APPLICATION.value, Source.REPLAY.value)
 built, not that the product sends it, so they never make an event look alive (nor does `drift`)."""
 
 
-class utc_day(FunctionElement[date]):  # noqa: N801  (reads as the SQL function it renders)
-    """The UTC calendar day of a timestamp column, in each dialect's own words."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(utc_day, "sqlite")
-def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
+utc_day = dialect_function(
+    "utc_day",
+    Date(),
     # SQLite keeps these timestamps as UTC text, which its date() reads directly.
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(utc_day, "postgresql")
-def _utc_day_postgresql(element: utc_day, compiler: Any, **kw: Any) -> str:
+    sqlite="date({0})",
     # A timestamptz cast to date would use the session's time zone; pin it to UTC.
-    return f"date(timezone('UTC', {compiler.process(element.clauses, **kw)}))"
+    postgresql="date(timezone('UTC', {0}))",
+    doc="The UTC calendar day of a timestamp column.",
+)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -4,7 +4,7 @@ An export of a million entries spends its time in per-row Python (turning each t
 `datetime` and back into text, encoding each line's head with `json`) unless the database hands
 over the text ready-made, which it does in C at the speed of its own dump. So the two things an
 export formats — a time, and a column as a JSON value — are SQL constructs compiled per dialect
-(as `analytics.queries` does for its two dialect differences), and the export selects text.
+(`analytics.sql_functions` declares them), and the export selects text.
 
 The text is exactly what `analytics.export` wrote from Python before, which the tests check
 against `json.dumps` on both databases: times as `datetime.isoformat()` in UTC (microseconds only
@@ -19,75 +19,43 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, Text, cast, func, literal, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from analytics.audit import AuditEntry
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
+from analytics.sql_functions import dialect_function
 
-
-class iso_utc(FunctionElement[str]):  # noqa: N801  (reads as the SQL function it renders)
-    """A stored time as `datetime.isoformat()` writes it in UTC: `2026-11-23T14:00:00.123456+00:00`.
-
-    NULL stays NULL.
-    """
-
-    type = Text()
-    inherit_cache = True
-
-
-@compiles(iso_utc, "postgresql")
-def _iso_utc_postgresql(element: iso_utc, compiler: SQLCompiler, **kw: Any) -> str:
+iso_utc = dialect_function(
+    "iso_utc",
+    Text(),
+    # SQLAlchemy stores SQLite times as UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`.
+    sqlite="replace(replace({0}, ' ', 'T') || '+00:00', '.000000+', '+')",
     # timezone('UTC', …) pins the wall clock to UTC whatever the session's time zone. Python omits
     # a zero fraction, which to_char cannot; one to_char and a replace cost a third of three to_chars.
-    utc = f"timezone('UTC', {compiler.process(element.clauses, **kw)})"
-    return f"replace(to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
+    postgresql=(
+        "replace(to_char(timezone('UTC', {0}), 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"'), '.000000+', '+')"
+    ),
+    doc="A stored time as `datetime.isoformat()` writes it in UTC: `2026-11-23T14:00:00.123456+00:00`.",
+)
 
+json_value = dialect_function(
+    "json_value",
+    Text(),
+    sqlite="json_quote({0})",
+    postgresql="COALESCE(to_json({0})::text, 'null')",
+    doc="A text or integer column as JSON text: a quoted, escaped string, a number, or `null`.",
+)
 
-@compiles(iso_utc, "sqlite")
-def _iso_utc_sqlite(element: iso_utc, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLAlchemy stores SQLite times as UTC text, `YYYY-MM-DD HH:MM:SS.ffffff`.
-    text = compiler.process(element.clauses, **kw)
-    return f"replace(replace({text}, ' ', 'T') || '+00:00', '.000000+', '+')"
-
-
-class json_value(FunctionElement[str]):  # noqa: N801  (reads as the SQL function it renders)
-    """A text or integer column as JSON text: a quoted, escaped string, a number, or `null`."""
-
-    type = Text()
-    inherit_cache = True
-
-
-@compiles(json_value, "postgresql")
-def _json_value_postgresql(element: json_value, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"COALESCE(to_json({compiler.process(element.clauses, **kw)})::text, 'null')"
-
-
-@compiles(json_value, "sqlite")
-def _json_value_sqlite(element: json_value, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"json_quote({compiler.process(element.clauses, **kw)})"
-
-
-class text_format(FunctionElement[str]):  # noqa: N801  (reads as the SQL function it renders)
-    """`format(template, values…)`: each `%s` of the template replaced by the next value's text.
-
-    One call builds a line in one allocation, where a chain of `||` copies it once per piece.
-    """
-
-    type = Text()
-    inherit_cache = True
-
-
-@compiles(text_format, "postgresql")
-def _text_format_postgresql(element: text_format, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"format({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(text_format, "sqlite")
-def _text_format_sqlite(element: text_format, compiler: SQLCompiler, **kw: Any) -> str:
+text_format = dialect_function(
+    "text_format",
+    Text(),
     # printf is SQLite's name for it before 3.38 and an alias since.
-    return f"printf({compiler.process(element.clauses, **kw)})"
+    sqlite="printf({0})",
+    postgresql="format({0})",
+    doc=(
+        "`format(template, values…)`: each `%s` of the template replaced by the next value's text; "
+        "one call builds a line in one allocation, where a chain of `||` copies it once per piece."
+    ),
+)
 
 
 def _cell(name: str) -> ColumnElement[Any]:

@@ -40,7 +40,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.functions import FunctionElement
 
 from analytics.audit import (
     MESSAGE_TYPES,
@@ -53,6 +52,7 @@ from analytics.audit import (
 )
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
+from analytics.sql_functions import dialect_function
 
 Ts = TypeVarTuple("Ts")
 
@@ -338,24 +338,15 @@ def parse_filters(
     return result
 
 
-class epoch_seconds(FunctionElement[int]):
-    """Whole seconds since 1970 of a timestamp column, in SQL (`strftime('%s')` / `date_part`)."""
-
-    type = BigInteger()
-    name = "epoch_seconds"
-    inherit_cache = True
-
-
-@compiles(epoch_seconds)
-def _epoch_seconds_postgresql(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
+epoch_seconds = dialect_function(
+    "epoch_seconds",
+    BigInteger(),
+    sqlite="CAST(strftime('%s', {0}) AS INTEGER)",
     # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, a fifth slower over
     # the millions of rows an unfiltered histogram counts.
-    return f"CAST(FLOOR(date_part('epoch', {compiler.process(element.clauses, **kw)})) AS BIGINT)"
-
-
-@compiles(epoch_seconds, "sqlite")
-def _epoch_seconds_sqlite(element: epoch_seconds, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    postgresql="CAST(FLOOR(date_part('epoch', {0})) AS BIGINT)",
+    doc="Whole seconds since 1970 of a timestamp column.",
+)
 
 
 class payload_property_equals(ColumnElement[bool]):
