@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from analytics.activity import NEVER_SENT, RECENT_DAYS, activity_by_event, activity_query
+from analytics.activity import NEVER_SENT, RECENT_DAYS, read_activity
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog
 from analytics.payload_drift import drift_of
@@ -67,8 +67,7 @@ def _days(delta: timedelta) -> str:
 
 
 def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list[DriftFinding]:
-    rows = session.execute(activity_query(list(catalog.events), now - timedelta(days=RECENT_DAYS)))
-    activity = activity_by_event(rows)
+    activity = read_activity(session, list(catalog.events), now - timedelta(days=RECENT_DAYS))
     findings = []
     for name, info in catalog.events.items():
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)

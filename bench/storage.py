@@ -116,7 +116,7 @@ def search_p95(engine: Engine, now: datetime) -> float:
 
 def event_list_p95(engine: Engine, now: datetime) -> float:
     """The p95 seconds of the catalog event list's activity figures for every event."""
-    query = activity_query(list(CATALOG.events), now - timedelta(days=RECENT_DAYS))
+    query = activity_query(list(CATALOG.events), now - timedelta(days=RECENT_DAYS), engine.dialect.name)
     with engine.connect() as connection:
         connection.execute(query).all()
         return percentile([timed(lambda: connection.execute(query).all()) for _ in range(REPEATS)], 0.95)

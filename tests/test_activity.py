@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 from analytics.activity import (
     TRAFFIC_SOURCES,
     EventActivity,
-    activity_by_event,
     activity_query,
     daily_counts_query,
     daily_series,
     latest_entries_query,
+    read_activity,
 )
 from analytics.audit import AuditEntry, EventDay, EventHour
 from analytics.catalog import CATALOG
@@ -29,8 +29,7 @@ def test_one_query_gives_every_events_last_seen_and_recent_count(engine: Engine,
     record_sent("UserCreate", NOW - timedelta(days=9))
     record_sent("ProjectCreate", NOW - timedelta(days=30))
     with Session(engine) as session:
-        query = activity_query(list(CATALOG.events), NOW - timedelta(days=7))
-        activity = activity_by_event(session.execute(query))
+        activity = read_activity(session, list(CATALOG.events), NOW - timedelta(days=7))
     assert list(activity) == list(CATALOG.events)
     assert activity["Stack Deletion"] == EventActivity(None, 0)
     assert activity["New User"].last_seen == NOW - timedelta(hours=1)
@@ -40,14 +39,13 @@ def test_one_query_gives_every_events_last_seen_and_recent_count(engine: Engine,
         0,
     )
     with Session(engine) as session:
-        only = activity_by_event(
-            session.execute(activity_query(["New Project Event"], NOW - timedelta(days=7)))
-        )
+        only = read_activity(session, ["New Project Event"], NOW - timedelta(days=7))
     assert set(only) == {"New Project Event"}
 
 
 def test_the_list_query_reads_counts_and_index_ranges_never_the_whole_log(engine: Engine) -> None:
-    query = activity_query(["New User", "New Project Event"], NOW - timedelta(days=7, minutes=30))
+    since = NOW - timedelta(days=7, minutes=30)
+    query = activity_query(["New User", "New Project Event"], since, engine.dialect.name)
     literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
@@ -96,7 +94,7 @@ def test_counts_stay_exact_through_inserts_moves_and_deletes(engine: Engine, rec
     events = ["New User", "New Project Event"]
     for since in windows:
         with Session(engine) as session:
-            activity = activity_by_event(session.execute(activity_query(events, since)))
+            activity = read_activity(session, events, since)
         for event in events:
             assert activity[event].recent == _counted_by_hand(engine, event, since), (event, since)
     with engine.connect() as connection:

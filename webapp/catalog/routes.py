@@ -20,12 +20,11 @@ from analytics.activity import (
     RECENT_DAYS,
     SPARKLINE_DAYS,
     EventActivity,
-    activity_by_event,
-    activity_query,
     as_utc,
     daily_counts_query,
     daily_series,
     latest_entries_query,
+    read_activity,
 )
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
@@ -165,8 +164,9 @@ def _schema_download(info: SpecInfo) -> Response:
 def index() -> ResponseReturnValue:
     """Every event, searchable and filterable, with what the audit log says about it."""
     filters = parse_filters(request.args, CATALOG)
-    query = activity_query(list(CATALOG.events), _now() - timedelta(days=RECENT_DAYS))
-    activity, audit_error = read_or_default(lambda: activity_by_event(db.session.execute(query)), {})
+    since = _now() - timedelta(days=RECENT_DAYS)
+    events = list(CATALOG.events)
+    activity, audit_error = read_or_default(lambda: read_activity(db.session, events, since), {})
     rows = event_rows(CATALOG, activity, filters)
     template = "catalog/_results.html" if wants_fragment() else "catalog/index.html"
     page = render_template(
@@ -195,8 +195,8 @@ def event(constant: str) -> ResponseReturnValue:
     now = _now()
 
     def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry]]:
-        recent = activity_query([info.name], now - timedelta(days=RECENT_DAYS))
-        activity = activity_by_event(db.session.execute(recent)).get(info.name, NEVER_SENT)
+        recent = read_activity(db.session, [info.name], now - timedelta(days=RECENT_DAYS))
+        activity = recent.get(info.name, NEVER_SENT)
         counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
         entries = list(db.session.scalars(latest_entries_query(info.name)))
         return activity, daily_series(counts, now.date()), entries
