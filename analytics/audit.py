@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -416,6 +417,18 @@ def _sqlite_write_lock(engine: Engine) -> threading.Lock | None:
     key = str(engine.url.database)
     with _SQLITE_WRITE_LOCKS_GUARD:
         return _SQLITE_WRITE_LOCKS.setdefault(key, threading.Lock())
+
+
+def _forget_sqlite_write_locks() -> None:
+    # A forked child inherits the locks as they were: one that a thread of the parent held at the
+    # fork (the audit writer mid-batch) would never be released in the child, and every write
+    # there would wait for it forever. The child's threads start with fresh locks.
+    global _SQLITE_WRITE_LOCKS_GUARD
+    _SQLITE_WRITE_LOCKS.clear()
+    _SQLITE_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_sqlite_write_locks)
 
 
 def _now() -> datetime:

@@ -75,6 +75,7 @@ class AuditWriter:
         self.max_batch = max_batch
         self.retry_delays = tuple(retry_delays)
         self._closed = False
+        self._closing = threading.Lock()
         self._start()
         atexit.register(self.close)
         os.register_at_fork(after_in_child=self._after_fork)
@@ -87,17 +88,23 @@ class AuditWriter:
     def _after_fork(self) -> None:
         # A forked child (a pre-forking server's worker) inherits the queue but not the thread
         # that drains it: it starts its own, on a queue of its own, so nothing is written twice.
+        self._closing = threading.Lock()
         if not self._closed:
             self._start()
 
     def submit(self, record: AuditRecord) -> bool:
-        """Queue a record for the next batch; False when the queue is full or the writer closed."""
-        if not self.running:
-            return False
-        try:
-            self.queue.put_nowait(record)
-        except queue.Full:
-            return False
+        """Queue a record for the next batch; False when the queue is full or the writer closed.
+
+        Under the same lock as `close`, so that no record lands behind the stop sign, where the
+        thread would never write it (the caller, told False, writes it on its own thread).
+        """
+        with self._closing:
+            if self._closed or not self.running:
+                return False
+            try:
+                self.queue.put_nowait(record)
+            except queue.Full:
+                return False
         return True
 
     @property
@@ -116,10 +123,11 @@ class AuditWriter:
 
     def close(self) -> None:
         """Write what is queued, then stop the thread. Registered to run at interpreter exit."""
-        self._closed = True
-        if self._thread.is_alive():
-            self.queue.put(None)
-            self._thread.join()
+        with self._closing:
+            already, self._closed = self._closed, True
+            if not already and self._thread.is_alive():
+                self.queue.put(None)
+        self._thread.join()
 
     def _run(self) -> None:
         while True:

@@ -266,11 +266,6 @@ class AnalyticsClient:
             )
 
     @property
-    def strict(self) -> bool:
-        """Whether each call returns only after its audit entry is committed."""
-        return self.writer is None
-
-    @property
     def enabled(self) -> bool:
         """Whether messages are sent (a write key was given)."""
         return self.segment is not None

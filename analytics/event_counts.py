@@ -2,9 +2,9 @@
 
 Triggers keep `audit_event_hours` and `audit_event_days` exact for every INSERT, DELETE and moving
 UPDATE of `audit_entries` (migration `0008_event_counts`). PostgreSQL's partition maintenance
-(`analytics.partitions`) moves rows the triggers do not see as a whole: a dropped partition's rows
-leave without a DELETE, and rows moved out of the default partition into a new one arrive without
-an INSERT (while their removal from the default partition was counted). Both happen on day
+(`analytics.partitions`) moves rows the triggers do not see: its statements run on partitions
+directly, which fire none of the parent's statement triggers, and a dropped partition's rows leave
+without a DELETE at all. Both happen on day
 boundaries, inside the maintenance's transaction, so the counts of that range are simply counted
 again from the entries it holds afterwards.
 """

@@ -7,12 +7,12 @@ names sort by time and never depend on the interval in force when they were made
 
 Partitions are created ahead, like pg_partman's maintenance does: `ensure` creates the current
 period's and the next `AUDIT_PARTITIONS_AHEAD` periods' partitions. It runs in the migration, at
-every start of a writer (`analytics.init()`, the dashboard's client, the container's start script)
-and from `event-catalog audit partitions ensure`, which a daily cron job should run next to the
-retention purge, so a process that runs for months never outlives its partitions. A `DEFAULT`
-partition is the safety net: a row whose period has no partition still lands there (an insert
-never fails for want of DDL), and the next `ensure` creates its period's partition and moves it
-there, as pg_partman's `partition_data_proc` would.
+every start of an application's client (`analytics.init()`), at the dashboard's start (the
+container's start script) and from `event-catalog audit partitions ensure`, which a daily cron job
+should run next to the retention purge, so a process that runs for months never outlives its
+partitions. A `DEFAULT` partition is the safety net: a row whose period has no partition still
+lands there (an insert never fails for want of DDL), and the next `ensure` creates its period's
+partition and moves it there, as pg_partman's `partition_data_proc` would.
 
 Retention (`analytics.retention`) drops a partition that lies wholly before its cut-off with
 `drop` instead of deleting its rows; rows it must keep (the log's purge records) are moved to a

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -192,3 +195,28 @@ def test_a_batch_insert_stores_exactly_what_an_orm_insert_stores(engine: Engine)
     orm = {k: v for k, v in stored["orm"].items() if k not in differing}
     batch = {k: v for k, v in stored["batch"].items() if k not in differing}
     assert batch == orm
+
+
+def test_a_forked_child_does_not_inherit_a_held_sqlite_write_lock(sqlite_store: AuditStore) -> None:
+    # A thread of the parent (say, the audit writer mid-batch) holds the process's write lock to
+    # the file at the moment of the fork; no thread of the child will ever release that copy.
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with sqlite_store.transaction():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        signal.alarm(5)  # a child stuck on the inherited lock dies of SIGALRM
+        with sqlite_store.transaction():
+            pass
+        os._exit(0)
+    release.set()
+    holder.join(10)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

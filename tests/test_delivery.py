@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -365,3 +367,35 @@ def test_a_forked_worker_writes_through_its_own_audit_writer(
     assert _status(sqlite_store, parent.message_id) == "disabled"
     with sqlite_store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(AuditEntry)) == 2
+
+
+def test_a_call_while_the_writer_closes_is_written_on_the_callers_thread(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer is busy with a batch when close() is called; a call arriving then must not land
+    # behind the stop sign, where no thread would ever write it.
+    writing, release = threading.Event(), threading.Event()
+    record_many = sqlite_store.record_many
+
+    def slow_record_many(records: Any) -> None:
+        if not writing.is_set():  # only the writer's first batch waits
+            writing.set()
+            release.wait(10)
+        record_many(records)
+
+    monkeypatch.setattr(sqlite_store, "record_many", slow_record_many)
+    client = make_client(sqlite_store)
+    first = client.track(_example("ProjectCreate"))
+    assert writing.wait(10)
+    assert client.writer is not None
+    closing = threading.Thread(target=client.writer.close)
+    closing.start()
+    while not client.writer._closed:
+        time.sleep(0.001)
+    late = client.track(_example("ProjectCreate"))
+    release.set()
+    closing.join(10)
+    client.flush()
+    assert late.ok and late.status is AuditStatus.PENDING
+    assert _status(sqlite_store, first.message_id) == "delivered"
+    assert _status(sqlite_store, late.message_id) == "delivered"
