@@ -13,7 +13,8 @@ What it gives up, and how it says so:
   the caller's thread and lose nothing that returned;
 - a batch the database refuses for good (an outage outlasting the retries) is neither audited nor
   sent: it is logged at ERROR, counted in `event_catalog_audit_lost`, and passed to the client's
-  `on_error` handler with an `AuditWriteError`;
+  `on_error` handler with an `AuditWriteError`; a record that cannot be written at all (a value
+  JSON cannot encode, given to `deliver`) is split from its batch and lost alone, said the same way;
 - a full queue is not this module's business: the client writes that call on the caller's thread
   instead, so a slow database slows callers rather than growing memory.
 """
@@ -42,7 +43,7 @@ failover); about five seconds in all before the batch is given up."""
 HandOff = Callable[[list[AuditRecord]], None]
 """What receives each committed batch: the client's hand-over to the Segment client."""
 
-LostHandler = Callable[[Sequence[AuditRecord], SQLAlchemyError], None]
+LostHandler = Callable[[Sequence[AuditRecord], Exception], None]
 """What is told about records that could not be written (and so were not sent)."""
 
 
@@ -170,17 +171,19 @@ class AuditWriter:
         """Write the batch; return what was committed."""
         try:
             return batch if self._record_with_retries(batch) else []
-        except IntegrityError as exc:
+        except Exception as exc:  # one record's fault must not cost the whole batch
+            # One refused row (a reused messageId) refuses the whole batch, as does one record
+            # that cannot be written at all (a value JSON cannot encode): write them singly, so
+            # that only the faulty one is lost, and said to be.
             if len(batch) == 1:
                 self._lose(batch, exc)
                 return []
-            # One refused row (a reused messageId) refuses the whole batch: write the rest singly.
             return [record for record in batch if self._commit_one(record)]
 
     def _commit_one(self, record: AuditRecord) -> bool:
         try:
             self.store.record_many([record])
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # whatever it is, the record is lost: say so
             self._lose([record], exc)
             return False
         return True
@@ -208,7 +211,11 @@ class AuditWriter:
                 time.sleep(delay)
         self.store.record_many(batch)
 
-    def _lose(self, records: Sequence[AuditRecord], error: SQLAlchemyError) -> None:
+    def _lose(self, records: Sequence[AuditRecord], error: Exception) -> None:
         log.error("audit log refused %s messages: not audited, not sent: %s", len(records), error)
         AUDIT_LOST.inc(len(records))
-        self.on_lost(records, error)
+        try:
+            self.on_lost(records, error)
+        except Exception:
+            # The application's on_error handler failed; the loss is logged and counted above.
+            log.exception("the on_error handler failed on %s lost messages", len(records))

@@ -383,6 +383,10 @@ class AnalyticsClient:
         except SQLAlchemyError as exc:
             log.error("audit log unavailable, message %s not sent: %s", message["messageId"], exc)
             return self._receipt(message, None, AuditWriteError(f"audit log unavailable: {exc}"))
+        except (TypeError, ValueError) as exc:
+            # A value JSON cannot write (a message built by hand and given to `deliver`).
+            log.error("message %s cannot be audited, not sent: %s", message["messageId"], exc)
+            return self._receipt(message, None, AuditWriteError(f"message cannot be audited: {exc}"))
         AUDIT_WRITE_SECONDS.labels(mode="strict").observe(time.perf_counter() - started)
         [(status, error)] = self._hand_off([record])
         return self._receipt(message, status, error)
@@ -482,7 +486,7 @@ class AnalyticsClient:
         )
         return status, DeliveryError(text, http_status)
 
-    def _lost(self, records: Sequence[AuditRecord], error: SQLAlchemyError) -> None:
+    def _lost(self, records: Sequence[AuditRecord], error: Exception) -> None:
         """Tell the caller's `on_error` about batched messages the audit log refused for good."""
         if self._user_on_error is not None:
             self._user_on_error(

@@ -16,6 +16,7 @@ from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
+from analytics.messages import build_message
 from analytics.scopes import ApplicationScope
 from analytics.tracks import ApplicationDeploymentWebhook
 
@@ -399,3 +400,36 @@ def test_a_call_while_the_writer_closes_is_written_on_the_callers_thread(
     assert late.ok and late.status is AuditStatus.PENDING
     assert _status(sqlite_store, first.message_id) == "delivered"
     assert _status(sqlite_store, late.message_id) == "delivered"
+
+
+def test_a_message_that_cannot_be_written_is_lost_alone_and_said_so(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    reported: list[tuple[Exception, list[dict[str, Any]]]] = []
+    client = make_client(sqlite_store, on_error=lambda error, batch: reported.append((error, batch)))
+    spec = _example("ProjectCreate")
+    broken = build_message(spec)
+    broken["context"]["unencodable"] = object()  # what JSON cannot write
+    receipts = [client.track(spec), client.deliver(broken), client.track(spec)]
+    client.flush()
+    assert [_status(sqlite_store, receipts[n].message_id) for n in (0, 2)] == ["delivered", "delivered"]
+    assert sqlite_store.entry(receipts[1].message_id) is None
+    [(error, batch)] = reported
+    assert isinstance(error, AuditWriteError) and "not JSON serializable" in str(error)
+    assert [message["messageId"] for message in batch] == [receipts[1].message_id]
+    assert sorted(m["messageId"] for m in collector.received()) == sorted(
+        receipts[n].message_id for n in (0, 2)
+    )
+
+
+def test_a_message_that_cannot_be_written_is_an_error_receipt_in_strict_mode(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    client = make_client(sqlite_store, strict=True)
+    broken = build_message(_example("ProjectCreate"))
+    broken["context"]["unencodable"] = object()
+    receipt = client.deliver(broken)
+    assert receipt.status is None and isinstance(receipt.error, AuditWriteError)
+    assert "cannot be audited" in str(receipt.error)
+    assert sqlite_store.entry(receipt.message_id) is None
+    assert collector.received() == []
