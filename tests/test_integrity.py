@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from at_once import at_once
 from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -160,20 +160,7 @@ def test_concurrent_writers_interleaved_still_verify(engine: Engine) -> None:
 
 def test_threads_recording_at_once_use_their_own_chains(engine: Engine) -> None:
     store = AuditStore(engine, max_writers=4)
-    errors: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            _record(store, 10)
-        except BaseException as exc:  # reported below: a thread's failure must fail the test
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    at_once(lambda: _record(store, 10), threads=6)
     report = verify(engine, KEY)
     assert report.ok and report.entries == 60
     assert 1 <= len(report.heads) <= 4

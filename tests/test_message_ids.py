@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 import uuid
+
+from at_once import at_once
 
 from analytics.catalog import CATALOG
 from analytics.message_ids import POOL_IDS, new_message_id
@@ -20,16 +21,7 @@ def test_ids_are_version_4_uuids_in_uuid4s_form() -> None:
 
 
 def test_threads_drawing_at_once_never_get_the_same_id() -> None:
-    drawn: list[list[str]] = [[] for _ in range(8)]
-
-    def draw(into: list[str]) -> None:
-        into.extend(new_message_id() for _ in range(3 * POOL_IDS))
-
-    threads = [threading.Thread(target=draw, args=(into,)) for into in drawn]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    drawn = at_once(lambda: [new_message_id() for _ in range(3 * POOL_IDS)], threads=8)
     every = [text for into in drawn for text in into]
     assert len(set(every)) == len(every) == 8 * 3 * POOL_IDS
 

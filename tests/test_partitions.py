@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from at_once import at_once
 from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
@@ -205,21 +205,7 @@ def test_ensure_creates_periods_ahead_once_and_moves_waiting_rows(
 
 
 def test_replicas_ensuring_at_once_create_each_partition_once(postgres_engine: Engine) -> None:
-    reports: list[partitions.EnsureReport] = []
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            reports.append(partitions.ensure(postgres_engine, now=_utc(2031, 6, 1), ahead=3))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=start) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    reports = at_once(lambda: partitions.ensure(postgres_engine, now=_utc(2031, 6, 1), ahead=3), threads=3)
     assert sorted(len(r.created) for r in reports) == [0, 0, 4]
 
 
