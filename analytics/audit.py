@@ -26,7 +26,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -58,7 +58,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, registry
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -369,11 +369,22 @@ def claim_message_ids(connection: Connection, rows: Sequence[Mapping[str, Any]])
     Raises:
         sqlalchemy.exc.IntegrityError: one of them is already in the log (the whole insert fails).
     """
-    insert_rows(connection, AuditMessageId, [{"message_id": row["message_id"]} for row in rows])
+    prepared_insert(connection.dialect, AuditMessageId, _message_id_rows(rows))(connection)
+
+
+def _message_id_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"message_id": row["message_id"]} for row in rows]
 
 
 def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert a batch of rows (all with the same keys) into `model`'s table, in one statement on SQLite.
+    """Insert a batch of rows (all with the same keys) into `model`'s table; see `prepared_insert`."""
+    prepared_insert(connection.dialect, model, rows)(connection)
+
+
+def prepared_insert(
+    dialect: Dialect, model: type[Base], rows: Sequence[Mapping[str, Any]]
+) -> Callable[[Connection], None]:
+    """An insert of a batch of rows (all with the same keys), encoded now, run on a connection later.
 
     SQLite's driver releases and retakes the interpreter lock for every row of an `executemany`;
     the audit writer's batches would hand it back and forth with the application's threads a
@@ -381,14 +392,20 @@ def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mappin
     as one JSON array that the database unpacks itself (`json_each`): one step, one release.
     Values are converted by the columns' own SQLAlchemy types first, so what is stored is exactly
     what an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
+
+    Encoding is done here, before the caller opens its transaction, so that the write lock (the
+    process's and the SQLite file's) is held for the statement only, not for the encoding.
     """
-    if not rows:
-        return
     table = cast(Table, model.__table__)
-    dialect = connection.dialect
+    if not rows:
+        return lambda connection: None
     if dialect.name != "sqlite":
-        connection.execute(insert(table), list(rows))
-        return
+        batch = list(rows)
+
+        def execute_many(connection: Connection) -> None:
+            connection.execute(insert(table), batch)
+
+        return execute_many
     columns = [column for column in table.columns if column.name in rows[0]]
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     converted = [
@@ -403,7 +420,12 @@ def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mappin
     statement = f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)"
     # Row by row: one json.dumps of the whole batch would hold the interpreter lock for
     # milliseconds in one C call, which no other thread can interrupt.
-    connection.exec_driver_sql(statement, ("[" + ",".join(json.dumps(row) for row in converted) + "]",))
+    parameter = "[" + ",".join(json.dumps(row) for row in converted) + "]"
+
+    def execute_once(connection: Connection) -> None:
+        connection.exec_driver_sql(statement, (parameter,))
+
+    return execute_once
 
 
 _SQLITE_WRITE_LOCKS: dict[str, threading.Lock] = {}
@@ -610,9 +632,11 @@ class AuditStore:
             for row in rows:
                 row["recorded_at"] = row["status_changed_at"] = recorded_at
             writer.link(self.chain_key, rows)
+            claim = prepared_insert(self.engine.dialect, AuditMessageId, _message_id_rows(rows))
+            entries = prepared_insert(self.engine.dialect, AuditEntry, rows)
             with self.transaction() as connection:
-                claim_message_ids(connection, rows)
-                insert_rows(connection, AuditEntry, rows)
+                claim(connection)
+                entries(connection)
             writer.advance(rows[-1])
 
     def _row(self, record: AuditRecord) -> dict[str, Any]:
