@@ -61,7 +61,8 @@ class FormSender:
         )
         if response.status_code != 200 or _DELIVERED not in response.text:
             raise RuntimeError(f"the tester's send answered {response.status_code} without `delivered`")
-        self.fields = _hidden_fields(response.text)
+        # What the answer carries replaces those fields (a fresh form token); the rest of the form stays.
+        self.fields = {**self.fields, **_hidden_fields(response.text)}
 
 
 def sent_message(url: str, collector: Collector) -> dict[str, Any]:

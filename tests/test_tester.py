@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,8 +17,10 @@ from tester_helpers import (
     error_slot,
     example_values,
     form_fields,
+    hidden,
     input_value,
     pre_json,
+    received_url,
     send_form,
 )
 
@@ -61,7 +64,10 @@ def test_a_send_per_scope_level_is_delivered_and_the_panel_matches_collector_and
     assert set(received["properties"]) >= set(info.scope.property_fields().values())
     # What the panel shows is, byte for byte, what the collector received and the audit log stored.
     assert pre_json(page, "sent-json") == as_panel(received) == as_panel(entry.payload)
-    assert pre_json(page, "collector-json") == as_panel(received)
+    # The panel asks the collector for its copy once it shows the outcome: the same message.
+    copy = client.get(received_url(page), headers=HTMX).get_data(as_text=True)
+    assert pre_json(copy, "collector-json") == as_panel(received)
+    assert "identical to what was sent" in copy
     assert 'id="result-status">delivered<' in page
     assert json.loads(pre_json(page, "preview-json"))["messageId"] != received["messageId"]
     assert f"/audit/entries/{entry.message_id}" in page
@@ -184,6 +190,60 @@ def test_a_double_submit_sends_once_and_answers_with_the_first_result(
     assert message_id in second
     # The answer carries a fresh token, so sending the form again on purpose does send.
     assert form_fields(client, "event=ProjectCreate")["token"] != data["token"]
+
+
+def test_a_send_answers_with_its_panel_and_what_the_next_send_needs(
+    client: FlaskClient, collector: Collector
+) -> None:
+    data = {**form_fields(client, "event=ProjectCreate"), **example_values(CATALOG.event("ProjectCreate"))}
+    response = client.post("/tester/send", data=data, headers=HTMX)
+    page = response.get_data(as_text=True)
+    # The panel goes into its slot; the form the engineer filled in is not drawn again.
+    assert (response.headers["HX-Retarget"], response.headers["HX-Reswap"]) == ("#result-slot", "innerHTML")
+    assert 'id="result-status">delivered<' in page and 'id="tester-form"' not in page
+    token = hidden(page, "token")
+    assert token != data["token"]
+    oob_token = r'<input type="hidden" name="token" value="[0-9a-f]+" id="form-token" hx-swap-oob="true">'
+    oob_outcome = r'<output class="send-outcome" id="send-outcome" for="send-button" hx-swap-oob="true">'
+    assert re.search(oob_token, page) and re.search(oob_outcome, page)
+    assert re.search(r'<section id="preview" [^>]*hx-swap-oob="true">', page)
+    assert error_slot(page, "scope.project_id") == "" and error_slot(page, "scope.user_id") == ""
+    [first] = collector.received()
+    assert json.loads(pre_json(page, "preview-json"))["messageId"] != first["messageId"]
+    # The form with its new token is a new message.
+    client.post("/tester/send", data={**data, "token": token}, headers=HTMX)
+    assert len({message["messageId"] for message in collector.received()}) == 2
+
+
+def test_a_form_showing_errors_is_drawn_again_by_the_send_that_succeeds(
+    client: FlaskClient, collector: Collector
+) -> None:
+    values = example_values(CATALOG.event("ProjectCreate"))
+    data = {**form_fields(client, "event=ProjectCreate"), **values, "scope.project_id": "0"}
+    refused = client.post("/tester/send", data=data, headers=HTMX).get_data(as_text=True)
+    assert error_slot(refused, "scope.project_id").startswith("Input should be greater than 0")
+    assert hidden(refused, "redraw") == "1"
+    fixed = {**data, "token": hidden(refused, "token"), "redraw": "1", **values}
+    response = client.post("/tester/send", data=fixed, headers=HTMX)
+    page = response.get_data(as_text=True)
+    assert "HX-Retarget" not in response.headers
+    assert 'id="tester-form"' in page and 'id="result-status">delivered<' in page
+    assert error_slot(page, "scope.project_id") == "" and 'name="redraw"' not in page
+    assert len(collector.received()) == 1
+
+
+def test_the_collector_copy_says_when_it_differs_and_belongs_to_the_panel(
+    client: FlaskClient, collector: Collector
+) -> None:
+    status, page = send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    url = received_url(page)
+    tampered = re.sub(r"sent=[0-9a-f]+", "sent=" + "0" * 64, url)
+    assert "differs from what was sent" in client.get(tampered, headers=HTMX).get_data(as_text=True)
+    message_id = collector.received()[0]["messageId"]
+    plain = client.get(url)
+    assert (plain.status_code, plain.headers["Location"]) == (303, f"/tester/sends/{message_id}")
+    assert "collector-json" in client.get(plain.headers["Location"]).get_data(as_text=True)
+    assert client.get("/tester/sends/nope/received", headers=HTMX).status_code == 404
 
 
 def test_the_form_token_is_unique_on_both_databases(database_url: str) -> None:

@@ -26,6 +26,13 @@ def pre_json(page: str, element_id: str) -> str:
     return html.unescape(match.group(1))
 
 
+def received_url(page: str) -> str:
+    """The URL a send's result panel loads the collector's copy from."""
+    match = re.search(r'hx-get="([^"]*/received\?[^"]*)"', page)
+    assert match, "the panel asks the collector for nothing"
+    return html.unescape(match.group(1))
+
+
 def error_slot(page: str, key: str) -> str:
     """The text next to a field (its error slot)."""
     dom = "error-f-" + key.replace(".", "-")

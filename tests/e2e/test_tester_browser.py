@@ -71,8 +71,14 @@ def test_choose_apply_preset_preview_send_and_fail(
     [received] = collector.received()
     assert received["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "gke", "infra_id": 31}
     assert json.loads(page.locator("#sent-json").text_content() or "") == received
+    # The collector's copy arrives after the outcome, compared with what was sent.
     assert json.loads(page.locator("#collector-json").text_content() or "") == received
+    expect(page.locator("#send-result")).to_contain_text("identical to what was sent")
     expect(page.locator("#history")).to_contain_text("Cluster Provisioning Success")
+    # The form stays as filled in; the preview is already the next message, with a new id.
+    expect(page.locator("#f-prop-infra_id")).to_have_value("31")
+    expect(page.locator("#send-result")).to_have_count(1)
+    assert preview(page)["messageId"] != received["messageId"]
 
     answer = requests.post(f"{collector.url}/faults", json={"status": 500, "times": 5}, timeout=5)
     assert answer.status_code == 200
@@ -85,10 +91,22 @@ def test_choose_apply_preset_preview_send_and_fail(
     assert len(collector.received()) == 1
 
 
-def test_field_errors_appear_next_to_their_fields_as_you_type(live_server: str, page: Page) -> None:
+def test_field_errors_appear_next_to_their_fields_as_you_type(
+    live_server: str, page: Page, collector: Collector
+) -> None:
     page.goto(live_server + "/tester/?event=ProjectCreate")
     page.locator("#f-scope-user_id").fill("0")
     expect(page.locator("#error-f-scope-user_id")).to_have_text("Input should be greater than 0")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
     expect(page.locator("#f-scope-user_id")).to_have_value("0")
+
+    # Fixed and sent: the form that showed errors is drawn again without them.
+    page.locator("#f-scope-user_id").fill("3")
+    page.locator("#f-scope-project_id").fill("12")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(page.locator("#error-f-scope-project_id")).to_have_text("")
+    expect(page.locator("#error-f-scope-user_id")).to_have_text("")
+    expect(page.locator(".field.invalid")).to_have_count(0)
+    assert len(collector.received()) == 1

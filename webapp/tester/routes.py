@@ -6,6 +6,7 @@ every control is also a plain link or form, so the tester works without JavaScri
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -47,6 +48,7 @@ from webapp.tester.sending import (
     destination_of_label,
     destinations,
     load_result,
+    local_destination,
     send,
 )
 
@@ -153,7 +155,8 @@ def tester_context(
         "preset_summary": preset_store.summary,
         "recent": recent_ids(db.session.execute(latest_scope_ids())),
         "result": result,
-        "collector_copy": collector_copy(result) if result is not None else None,
+        "collector_copy": collector_copy(result) if result is not None and result.sent is None else None,
+        "received_url": received_url(result) if result is not None else None,
         "snippets": snippets(draft),
         "as_json": pretty_json,
         "rows": db.session.execute(history()).all() if not wants_fragment() else [],
@@ -171,6 +174,52 @@ def pretty_json(value: Any) -> str:
     the dict, PostgreSQL's JSONB reorders keys): so equal messages read the same, byte for byte.
     """
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def message_digest(message: dict[str, Any]) -> str:
+    """A message's fingerprint in its canonical form: how a copy is compared with what was sent."""
+    return hashlib.sha256(json.dumps(message, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def received_url(result: SendResult) -> str | None:
+    """Where the panel of a send just made asks for the collector's copy (None: none to ask for).
+
+    The panel shows the outcome first and loads the copy after: asking the collector would
+    otherwise hold up every send's answer. The digest of what was sent rides along, so that the
+    copy can still be compared with it.
+    """
+    if result.sent is None or local_destination(result) is None:
+        return None
+    return url_for("tester.received", message_id=result.message_id, sent=message_digest(result.sent))
+
+
+def render_sent(typed: TesterInput, result: SendResult) -> Response:
+    """A send's htmx answer when the form shows nothing to redraw (no errors, no notice).
+
+    Only what changes: the result panel, then out of band a fresh form token, the outcome beside
+    the button, the next message's preview and emptied error slots (`tester/_sent.html`). Redrawing
+    the whole form would read recent ids and presets again and re-render every field for nothing.
+    """
+    typed = replace(typed, token=new_token())
+    draft = compose(typed, actor=current_actor())
+    info = draft.info
+    response = fragment(
+        "tester/_sent.html",
+        typed=typed,
+        draft=draft,
+        info=info,
+        result=result,
+        errors={},
+        received_url=received_url(result),
+        snippets=snippets(draft),
+        as_json=pretty_json,
+        scope_fields=scope_fields(info.scope, typed.scope, {}) if info is not None else [],
+        property_fields=property_fields(info, typed.props, {}) if info is not None else [],
+        RAW=RAW,
+    )
+    response.headers["HX-Retarget"] = "#result-slot"
+    response.headers["HX-Reswap"] = "innerHTML"
+    return response
 
 
 def snippets(draft: Draft) -> dict[str, str]:
@@ -261,8 +310,9 @@ def send_view() -> ResponseReturnValue:
     result = send(draft, destination, actor=actor)
     if not wants_fragment():
         return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
-    # A fresh draft for the preview: the next send is a new message, with a new id.
-    response = render_tester(typed, result=result)
+    # A fresh draft for the preview either way: the next send is a new message, with a new id.
+    redraw = request.form.get("redraw")
+    response = render_tester(typed, result=result) if redraw else render_sent(typed, result)
     response.headers["HX-Trigger"] = "tester-sent"
     return response
 
@@ -284,6 +334,28 @@ def send_result(message_id: str) -> ResponseReturnValue:
     if wants_fragment() and result.final:
         response.status_code = 286
     return response
+
+
+@bp.get("/sends/<message_id>/received")
+@requires(Role.ENGINEER)
+def received(message_id: str) -> ResponseReturnValue:
+    """What the local collector received for a send: the panel of a send just made loads it.
+
+    `sent` is the digest of what was sent, to say whether the copy is identical; an empty answer
+    (no copy to show) removes the panel's placeholder. Without htmx, the send's own page shows it.
+    """
+    if not wants_fragment():
+        return redirect(url_for("tester.send_result", message_id=message_id), 303)
+    result = load_result(message_id)
+    if result is None:
+        abort(404, description=f"No tester send has the message id {message_id!r}.")
+    return fragment(
+        "tester/_received.html",
+        collector_copy=collector_copy(result),
+        sent_digest=request.args.get("sent"),
+        digest=message_digest,
+        as_json=pretty_json,
+    )
 
 
 @bp.get("/history")

@@ -16,7 +16,7 @@ from typing import Any
 
 import requests
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
@@ -158,7 +158,10 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
         return _result_of_duplicate(first.message_id)
     started = time.perf_counter()
     receipt = client.deliver(message, personal_data_keys=draft.info.spec.personal_data_keys(), actor=actor)
-    claim.round_trip_ms = (time.perf_counter() - started) * 1000
+    round_trip_ms = (time.perf_counter() - started) * 1000
+    # An UPDATE by id: setting the attribute of the committed (expired) claim would SELECT it first.
+    timed = update(TesterSend).where(TesterSend.message_id == claim.message_id)
+    db.session.execute(timed.values(round_trip_ms=round_trip_ms))
     db.session.commit()
     error = str(receipt.error) if receipt.status is None and receipt.error is not None else None
     result = load_result(message["messageId"], sent=message, error=error)
@@ -173,16 +176,24 @@ def _result_of_duplicate(message_id: str) -> SendResult:
     return result
 
 
-def collector_copy(result: SendResult) -> dict[str, Any] | None:
-    """What the local collector received for this message, when the destination is local.
+def local_destination(result: SendResult) -> Destination | None:
+    """The local destination a delivered send went to: the one whose collector can show its copy.
 
-    Only local destinations are asked (Segment has no such endpoint); any problem reading it just
-    means there is no copy to show, never an error in the panel.
+    Only local destinations are asked (Segment has no such endpoint), and only for a delivered send.
     """
     if result.entry is None or result.entry.status != "delivered":
         return None
     destination = destination_of_label(result.entry.destination)
-    if destination is None or not destination.is_local:
+    return destination if destination is not None and destination.is_local else None
+
+
+def collector_copy(result: SendResult) -> dict[str, Any] | None:
+    """What the local collector received for this message, when the destination is local.
+
+    Any problem reading it just means there is no copy to show, never an error in the panel.
+    """
+    destination = local_destination(result)
+    if destination is None:
         return None
     try:
         response = requests.get(
