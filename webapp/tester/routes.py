@@ -202,24 +202,31 @@ def render_sent(typed: TesterInput, result: SendResult) -> Response:
     """
     typed = replace(typed, token=new_token())
     draft = compose(typed, actor=current_actor())
-    info = draft.info
     response = fragment(
         "tester/_sent.html",
+        **preview_context(typed, draft),
         typed=typed,
-        draft=draft,
-        info=info,
         result=result,
-        errors={},
         received_url=received_url(result),
-        snippets=snippets(draft),
-        as_json=pretty_json,
-        scope_fields=scope_fields(info.scope, typed.scope, {}) if info is not None else [],
-        property_fields=property_fields(info, typed.props, {}) if info is not None else [],
         RAW=RAW,
     )
     response.headers["HX-Retarget"] = "#result-slot"
     response.headers["HX-Reswap"] = "innerHTML"
     return response
+
+
+def preview_context(typed: TesterInput, draft: Draft) -> dict[str, Any]:
+    """What the preview and its fields' error slots read, for the answers that redraw only those."""
+    info = draft.info
+    return {
+        "draft": draft,
+        "info": info,
+        "errors": draft.typing_errors(),
+        "snippets": snippets(draft),
+        "as_json": pretty_json,
+        "scope_fields": scope_fields(info.scope, typed.scope, {}) if info is not None else [],
+        "property_fields": property_fields(info, typed.props, {}) if info is not None else [],
+    }
 
 
 def snippets(draft: Draft) -> dict[str, str]:
@@ -283,17 +290,7 @@ def preview() -> ResponseReturnValue:
         return redirect(url_for("tester.index", **request.args), 303)
     typed = input_from_form(request.args)
     draft = compose(typed, actor=current_actor())
-    return fragment(
-        "tester/_preview.html",
-        draft=draft,
-        info=draft.info,
-        errors=draft.typing_errors(),
-        oob=True,
-        snippets=snippets(draft),
-        as_json=pretty_json,
-        scope_fields=scope_fields(draft.info.scope, typed.scope, {}) if draft.info else [],
-        property_fields=property_fields(draft.info, typed.props, {}) if draft.info else [],
-    )
+    return fragment("tester/_preview.html", **preview_context(typed, draft), oob=True)
 
 
 @bp.post("/send")
