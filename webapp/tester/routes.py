@@ -177,8 +177,8 @@ def pretty_json(value: Any) -> str:
 
 
 def message_digest(message: dict[str, Any]) -> str:
-    """A message's fingerprint in its canonical form: how a copy is compared with what was sent."""
-    return hashlib.sha256(json.dumps(message, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    """A message's fingerprint in the panels' canonical form: how a copy is compared with what was sent."""
+    return hashlib.sha256(pretty_json(message).encode()).hexdigest()
 
 
 def received_url(result: SendResult) -> str | None:
