@@ -30,6 +30,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
@@ -48,19 +49,20 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    any_,
     create_engine,
     event,
     func,
     insert,
     literal,
     select,
+    true,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, registry
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.sql.selectable import Subquery
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
@@ -389,9 +391,10 @@ def prepared_insert(
     SQLite's driver releases and retakes the interpreter lock for every row of an `executemany`;
     the audit writer's batches would hand it back and forth with the application's threads a
     thousand times each, which is what made `track`'s slowest calls slow. On SQLite the rows go
-    as one JSON array that the database unpacks itself (`json_each`): one step, one release.
-    Values are converted by the columns' own SQLAlchemy types first, so what is stored is exactly
-    what an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
+    as one multi-row `VALUES` statement (a few, for batches beyond SQLite's bound-variable
+    limit): one step, one release each, and no text for the database to parse per row. Values
+    are converted by the columns' own SQLAlchemy types first, so what is stored is exactly what
+    an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
 
     Encoding is done here, before the caller opens its transaction, so that the write lock (the
     process's and the SQLite file's) is held for the statement only, not for the encoding.
@@ -408,24 +411,35 @@ def prepared_insert(
         return execute_many
     columns = [column for column in table.columns if column.name in rows[0]]
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    converted = [
-        {
-            column.name: row[column.name] if process is None else process(row[column.name])
-            for column, process in zip(columns, processors, strict=True)
-        }
-        for row in rows
-    ]
+    per_statement = max(1, _sqlite_variable_limit() // len(columns))
     names = ", ".join(column.name for column in columns)
-    values = ", ".join(f"json_extract(value, '$.{column.name}')" for column in columns)
-    statement = f"INSERT INTO {table.name} ({names}) SELECT {values} FROM json_each(?)"
-    # Row by row: one json.dumps of the whole batch would hold the interpreter lock for
-    # milliseconds in one C call, which no other thread can interrupt.
-    parameter = "[" + ",".join(json.dumps(row) for row in converted) + "]"
+    placeholders = "(" + ", ".join("?" * len(columns)) + ")"
+    statements = []
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = tuple(
+            row[column.name] if process is None else process(row[column.name])
+            for row in chunk
+            for column, process in zip(columns, processors, strict=True)
+        )
+        sql = f"INSERT INTO {table.name} ({names}) VALUES " + ", ".join([placeholders] * len(chunk))
+        statements.append((sql, values))
 
-    def execute_once(connection: Connection) -> None:
-        connection.exec_driver_sql(statement, (parameter,))
+    def execute_statements(connection: Connection) -> None:
+        for sql, values in statements:
+            connection.exec_driver_sql(sql, values)
 
-    return execute_once
+    return execute_statements
+
+
+@cache
+def _sqlite_variable_limit() -> int:
+    """How many values one SQLite statement may bind (32,766 since SQLite 3.32, 999 before)."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        connection.close()
 
 
 _SQLITE_WRITE_LOCKS: dict[str, threading.Lock] = {}
@@ -701,30 +715,52 @@ class AuditStore:
             "source": literal(None if source is None else str(source), DeliveryAttempt.source.type),
             "actor": literal(actor, DeliveryAttempt.actor.type),
         }
+        found = self._entries_of(ids)
         attempts = insert(DeliveryAttempt).from_select(
-            ["message_id", *attempt],
-            select(AuditEntry.message_id, *attempt.values()).where(self._among(AuditEntry.message_id, ids)),
+            ["message_id", *attempt], select(found.c.message_id, *attempt.values())
         )
         change = (
             update(AuditEntry)
-            .where(self._among(AuditEntry.message_id, ids), AuditEntry.status != AuditStatus.DELIVERED)
+            .where(
+                tuple_(AuditEntry.id, AuditEntry.recorded_at).in_(select(found.c.id, found.c.recorded_at)),
+                AuditEntry.status != AuditStatus.DELIVERED,
+            )
             .values(status=str(status), status_changed_at=now, http_status=http_status, error=error)
         )
         with self.transaction() as connection:
             connection.execute(attempts)
             connection.execute(change)
 
-    def _among(self, column: InstrumentedAttribute[str], ids: list[str]) -> ColumnElement[bool]:
-        """`column IN ids` with one bound parameter, however many ids there are.
+    def _entries_of(self, ids: list[str]) -> Subquery:
+        """The entries (id, recorded_at, message_id) of these message ids, found one index probe each.
 
-        An expanded IN list binds, casts and renders a parameter per id on every execution: a
-        batch's outcome would pay that for each of its messages. PostgreSQL takes the ids as one
-        array (`= ANY`); SQLite as one JSON array that it unpacks itself (`json_each`).
+        One bound parameter however many ids there are: an expanded IN list binds, casts and
+        renders a parameter per id on every execution. PostgreSQL takes the ids as one array and
+        looks each one up (`LATERAL … LIMIT 1`, a message id has one entry): a plain `= ANY`
+        leaves the choice to the planner, which, on a partition whose statistics lag behind its
+        growth (a new month's, or a server without autovacuum), scans the whole partition for every
+        batch. SQLite takes them as one JSON array that it unpacks itself (`json_each`) and always
+        probes the index.
         """
         if self.engine.dialect.name == "postgresql":
-            return column == any_(literal(ids, ARRAY(String(64))))
+            wanted = (
+                func.unnest(literal(ids, ARRAY(String(64))))
+                .table_valued("message_id")
+                .render_derived(name="wanted")
+            )
+            entry = (
+                select(AuditEntry.id, AuditEntry.recorded_at, AuditEntry.message_id)
+                .where(AuditEntry.message_id == wanted.c.message_id)
+                .limit(1)
+                .lateral("entry")
+            )
+            return select(entry).select_from(wanted).join(entry, true()).subquery("found")
         unpacked = func.json_each(literal(json.dumps(ids))).table_valued("value")
-        return column.in_(select(unpacked.c.value))
+        return (
+            select(AuditEntry.id, AuditEntry.recorded_at, AuditEntry.message_id)
+            .where(AuditEntry.message_id.in_(select(unpacked.c.value)))
+            .subquery("found")
+        )
 
     def entry(self, message_id: str) -> AuditEntry | None:
         """The entry of a message, detached from any session."""

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, insert, text
 from analytics.audit import (
     SCHEMA_REVISION,
     AuditEntry,
+    AuditMessageId,
     AuditStatus,
     AuditStore,
     Base,
@@ -160,7 +161,7 @@ def test_concurrent_upgrades_at_start_do_not_race(empty_database_url: str) -> No
 
 
 def test_a_batch_insert_stores_exactly_what_an_orm_insert_stores(engine: Engine) -> None:
-    """`insert_rows` (one JSON statement on SQLite) and SQLAlchemy's insert leave the same row."""
+    """`insert_rows` (multi-row VALUES on SQLite) and SQLAlchemy's insert leave the same row."""
     now = datetime(2026, 11, 23, 18, 4, 5, 123456, tzinfo=UTC)
     payload = {"a": 1.1000000000000001, "b": 1e16, "c": 'é\u2028"x"', "d": None, "e": [1, {"f": True}]}
     row = {
@@ -195,6 +196,18 @@ def test_a_batch_insert_stores_exactly_what_an_orm_insert_stores(engine: Engine)
     orm = {k: v for k, v in stored["orm"].items() if k not in differing}
     batch = {k: v for k, v in stored["batch"].items() if k not in differing}
     assert batch == orm
+
+
+def test_a_batch_beyond_one_statements_bound_values_is_inserted_whole(engine: Engine) -> None:
+    """More rows than SQLite binds in one statement go in several statements, none lost or doubled."""
+    count = 40_000  # over SQLite's 32,766 values per statement (and 999 on older builds)
+    rows = [{"message_id": f"m{n}"} for n in range(count)]
+    with engine.begin() as connection:
+        insert_rows(connection, AuditMessageId, rows)
+        stored = connection.execute(
+            text("SELECT count(*), count(DISTINCT message_id) FROM audit_message_ids")
+        ).one()
+    assert tuple(stored) == (count, count)
 
 
 def test_a_forked_child_does_not_inherit_a_held_sqlite_write_lock(sqlite_store: AuditStore) -> None:
