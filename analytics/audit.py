@@ -391,8 +391,8 @@ def prepared_insert(
     SQLite's driver releases and retakes the interpreter lock for every row of an `executemany`;
     the audit writer's batches would hand it back and forth with the application's threads a
     thousand times each, which is what made `track`'s slowest calls slow. On SQLite the rows go
-    as one multi-row `VALUES` statement (a few, for batches beyond SQLite's bound-variable
-    limit): one step, one release each, and no text for the database to parse per row. Values
+    in multi-row `VALUES` statements of `SQLITE_ROWS_PER_STATEMENT` rows: one step, one release
+    each, and no text for the database to parse per row. Values
     are converted by the columns' own SQLAlchemy types first, so what is stored is exactly what
     an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
 
@@ -411,7 +411,7 @@ def prepared_insert(
         return execute_many
     columns = [column for column in table.columns if column.name in rows[0]]
     processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
-    per_statement = max(1, _sqlite_variable_limit() // len(columns))
+    per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit() // len(columns)))
     names = ", ".join(column.name for column in columns)
     placeholders = "(" + ", ".join("?" * len(columns)) + ")"
     statements = []
@@ -440,6 +440,12 @@ def _sqlite_variable_limit() -> int:
         return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     finally:
         connection.close()
+
+
+SQLITE_ROWS_PER_STATEMENT = 50
+"""Rows per SQLite INSERT: binding a statement's values holds the interpreter lock (a 500-row
+statement of audit entries binds 8,500 values, about half a millisecond that application threads
+wait); 50 rows keep each hold to tens of microseconds, and full chunks reuse one cached statement."""
 
 
 _SQLITE_WRITE_LOCKS: dict[str, threading.Lock] = {}

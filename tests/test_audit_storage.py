@@ -200,7 +200,7 @@ def test_a_batch_insert_stores_exactly_what_an_orm_insert_stores(engine: Engine)
 
 def test_a_batch_beyond_one_statements_bound_values_is_inserted_whole(engine: Engine) -> None:
     """More rows than SQLite binds in one statement go in several statements, none lost or doubled."""
-    count = 40_000  # over SQLite's 32,766 values per statement (and 999 on older builds)
+    count = 40_000  # over SQLite's 32,766 values per statement, and many chunks of rows
     rows = [{"message_id": f"m{n}"} for n in range(count)]
     with engine.begin() as connection:
         insert_rows(connection, AuditMessageId, rows)
