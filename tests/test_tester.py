@@ -247,6 +247,17 @@ def test_the_collector_copy_is_compared_by_digest_and_without_htmx_is_the_sends_
     assert client.get("/tester/sends/nope/received", headers=HTMX).status_code == 404
 
 
+def test_a_copy_the_collector_no_longer_holds_is_said_to_be_gone(
+    client: FlaskClient, collector: Collector
+) -> None:
+    status, page = send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    assert status == 200
+    collector.reset()
+    answer = client.get(received_url(page), headers=HTMX)
+    assert answer.status_code == 200
+    assert "The collector has no copy of this message" in answer.get_data(as_text=True)
+
+
 def test_the_form_token_is_unique_on_both_databases(database_url: str) -> None:
     from sqlalchemy.exc import IntegrityError
 

@@ -91,6 +91,22 @@ def test_choose_apply_preset_preview_send_and_fail(
     assert len(collector.received()) == 1
 
 
+def test_a_collector_copy_that_cannot_be_loaded_says_so(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    # The dashboard fails the panel's second request (the copy), not the send itself.
+    page.route("**/received?*", lambda route: route.fulfill(status=503, body="unavailable"))
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    page.locator("#f-scope-user_id").fill("3")
+    page.locator("#f-scope-project_id").fill("12")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    failed = page.locator("#collector-asking")
+    expect(failed).to_have_text("Could not load the collector's copy: the dashboard answered 503.")
+    expect(failed).to_have_attribute("role", "alert")
+    assert len(collector.received()) == 1
+
+
 def test_field_errors_appear_next_to_their_fields_as_you_type(
     live_server: str, page: Page, collector: Collector
 ) -> None:

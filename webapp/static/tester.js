@@ -19,3 +19,16 @@ function selectText(element) {
   selection.removeAllRanges();
   selection.addRange(range);
 }
+
+// A part of a panel that loads after it (the collector's copy) says when it could not be loaded:
+// htmx swaps nothing in for an error answer, which would leave "Asking…" on screen for ever.
+function loadFailed(event, reason) {
+  const element = event.detail.elt;
+  if (!element.dataset.loadFailed) return;
+  element.textContent = `${element.dataset.loadFailed}: ${reason}.`;
+  element.setAttribute("role", "alert");
+}
+document.addEventListener("htmx:responseError", (event) => {
+  loadFailed(event, `the dashboard answered ${event.detail.xhr.status}`);
+});
+document.addEventListener("htmx:sendError", (event) => loadFailed(event, "the dashboard did not answer"));

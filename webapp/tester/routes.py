@@ -338,8 +338,8 @@ def send_result(message_id: str) -> ResponseReturnValue:
 def received(message_id: str) -> ResponseReturnValue:
     """What the local collector received for a send: the panel of a send just made loads it.
 
-    `sent` is the digest of what was sent, to say whether the copy is identical; an empty answer
-    (no copy to show) removes the panel's placeholder. Without htmx, the send's own page shows it.
+    `sent` is the digest of what was sent, to say whether the copy is identical; when the collector
+    has no copy to show, the answer says so. Without htmx, the send's own page shows it.
     """
     if not wants_fragment():
         return redirect(url_for("tester.send_result", message_id=message_id), 303)
