@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,12 +32,14 @@ from analytics.audit import AuditEntry, EventDay, EventHour, claim_message_ids, 
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
 from analytics.queries import AuditFilter, newest_first
-from bench.harness import Row, percentile, timed
+from bench.harness import DATABASES, Row, percentile, timed
 
 PAGE = 50
 REPEATS = 200
 """Timings per query (per filter set for the search): the p95 of 20 was the second-slowest sample,
 and a passing hiccup of the machine moved it by half; of 200, a few stray samples do not."""
+ROUNDS = 5
+"""Turns the baseline's log and the large one take at each query (`interleaved_p95`)."""
 SEED_BATCH = 5000
 SPREAD = timedelta(days=30)
 STATUSES = ("delivered",) * 17 + ("pending", "failed", "dropped")
@@ -120,23 +123,39 @@ def filter_sets(now: datetime) -> list[AuditFilter]:
     ]
 
 
-def search_p95(engine: Engine, now: datetime) -> float:
-    """The p95 seconds of a newest-first page over every filter set."""
+def search_samples(engine: Engine, now: datetime, repeats: int) -> list[float]:
+    """Seconds per newest-first page, `repeats` timings of every filter set."""
     samples = []
     with engine.connect() as connection:
         for filters in filter_sets(now):
             query = newest_first(filters, limit=PAGE + 1)
             connection.execute(query).all()
-            samples += [timed(lambda q=query: connection.execute(q).all()) for _ in range(REPEATS)]
-    return percentile(samples, 0.95)
+            samples += [timed(lambda q=query: connection.execute(q).all()) for _ in range(repeats)]
+    return samples
 
 
-def event_list_p95(engine: Engine, now: datetime) -> float:
-    """The p95 seconds of the catalog event list's activity figures for every event."""
+def event_list_samples(engine: Engine, now: datetime, repeats: int) -> list[float]:
+    """Seconds per read of the catalog event list's activity figures for every event."""
     query = activity_query(list(CATALOG.events), now - timedelta(days=RECENT_DAYS), engine.dialect.name)
     with engine.connect() as connection:
         connection.execute(query).all()
-        return percentile([timed(lambda: connection.execute(query).all()) for _ in range(REPEATS)], 0.95)
+        return [timed(lambda: connection.execute(query).all()) for _ in range(repeats)]
+
+
+Sampler = Callable[[Engine, datetime, int], list[float]]
+
+
+def interleaved_p95(sample: Sampler, baseline: Engine, ours: Engine, now: datetime) -> tuple[float, float]:
+    """The p95 of `sample` on the baseline's log and on ours, timed in turns.
+
+    `ROUNDS` turns each of `REPEATS // ROUNDS` timings, so that a slow minute of the machine (this
+    is a shared virtual machine) lands on both sides of the ratio rather than on one.
+    """
+    samples: tuple[list[float], list[float]] = ([], [])
+    for _ in range(ROUNDS):
+        for engine, taken in zip((baseline, ours), samples, strict=True):
+            taken += sample(engine, now, REPEATS // ROUNDS)
+    return percentile(samples[0], 0.95), percentile(samples[1], 0.95)
 
 
 @dataclass(frozen=True)
@@ -186,17 +205,21 @@ def dump_seconds(database_url: str) -> tuple[int, float]:
 
 
 def rows(database: str, database_url: str, count: int) -> list[Row]:
-    """The search, event-list and export rows on one database, growing it from 0 to `count` entries."""
-    engine = create_audit_engine(database_url)
+    """The search, event-list and export rows on one database: `count` entries against fewer.
+
+    The baselines live in databases of their own (an empty log, a log of `SMALL` entries), so that
+    they are timed in turns with the large log rather than minutes before it.
+    """
     now = datetime.now(UTC)
-    empty_list = event_list_p95(engine, now)
-    seed(engine, SMALL, now)
-    small_search = search_p95(engine, now)
-    small_export = export_run(database_url)
-    seed(engine, count - SMALL, now)
-    large_search = search_p95(engine, now)
-    large_list = event_list_p95(engine, now)
-    engine.dispose()
+    with DATABASES[database]() as empty_url, DATABASES[database]() as small_url:
+        empty, small, large = (create_audit_engine(url) for url in (empty_url, small_url, database_url))
+        seed(small, SMALL, now)
+        seed(large, count, now)
+        small_search, large_search = interleaved_p95(search_samples, small, large, now)
+        empty_list, large_list = interleaved_p95(event_list_samples, empty, large, now)
+        for engine in (empty, small, large):
+            engine.dispose()
+        small_export = export_run(small_url)
     large_export = export_run(database_url)
     dumped, dump_time = dump_seconds(database_url)
     print(
