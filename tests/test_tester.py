@@ -94,6 +94,15 @@ def test_an_unknown_event_in_a_link_is_a_404_with_the_picker(client: FlaskClient
     )
 
 
+def test_no_event_chosen_is_said_on_send_not_on_the_first_visit(client: FlaskClient) -> None:
+    page = client.get("/tester/").get_data(as_text=True)
+    assert error_slot(page, "spec") == ""
+    data = {name: hidden(page, name) for name in ("csrf_token", "token")}
+    refused = client.post("/tester/send", data=data, headers=HTMX)
+    assert refused.status_code == 200
+    assert error_slot(refused.get_data(as_text=True), "spec") == "Choose an event to send."
+
+
 def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
     app: Flask, client: FlaskClient, collector: Collector
 ) -> None:

@@ -107,6 +107,19 @@ def test_a_collector_copy_that_cannot_be_loaded_says_so(
     assert len(collector.received()) == 1
 
 
+def test_a_link_clicked_while_a_preview_is_in_flight_is_followed(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    # The production confirmation is for production destinations only.
+    expect(page.locator(".confirm-production")).to_be_hidden()
+    page.locator("#f-prop-infra_id").fill("5")
+    # Leaving the field sends a preview request; the click comes while it is in flight.
+    page.get_by_role("link", name="Raw JSON").click()
+    expect(page.locator("#f-raw")).to_be_visible()
+    assert json.loads(page.locator("#f-raw").input_value())["infra_id"] == 5
+
+
 def test_field_errors_appear_next_to_their_fields_as_you_type(
     live_server: str, page: Page, collector: Collector
 ) -> None:

@@ -118,9 +118,12 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
     draft = Draft(typed, resolve_spec(typed.spec))
     info = draft.info
     if info is None:
-        draft.errors["spec"] = (
-            f"Unknown event or identify call {typed.spec!r}." if typed.spec else "Choose an event to send."
-        )
+        if typed.spec:
+            draft.errors["spec"] = f"Unknown event or identify call {typed.spec!r}."
+        else:
+            # Like an empty required field: said on Send, not on a first visit.
+            draft.errors["spec"] = "Choose an event to send."
+            draft.missing.append("spec")
         return draft
     scope_values, props = _values(draft, info)
     if props is None:
