@@ -482,8 +482,19 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_BIGINT = range(-(2**63), 2**63)
+"""What the filter columns (`project_id`, `cluster_id`) hold: a 64-bit integer on both databases."""
+
+
 def _as_int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """An id for a filter column, or None: the payload keeps any value as sent.
+
+    A hand-built message's id beyond 64 bits must not make the database refuse the entry, and
+    with it the audit writer's whole batch.
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value in _BIGINT:
+        return value
+    return None
 
 
 class AuditRecord(NamedTuple):

@@ -17,10 +17,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+MAX_ID = 2**63 - 1
+"""The largest id an event may carry: ids are 64-bit integers in the warehouses Segment loads into
+and in the audit log's filter columns, so a larger one is refused when the spec is built."""
+
 
 def _id_field(description: str, example: int, prop: str | None) -> Any:
     extra: dict[str, Any] = {"x-property": prop} if prop else {}
-    return Field(gt=0, description=description, examples=[example], json_schema_extra=extra)
+    return Field(gt=0, le=MAX_ID, description=description, examples=[example], json_schema_extra=extra)
 
 
 class UserScope(BaseModel):

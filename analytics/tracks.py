@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from analytics.events import SegmentEvent
-from analytics.scopes import ApplicationScope, ClusterScope, ProjectScope, RegistryScope, UserScope
+from analytics.scopes import MAX_ID, ApplicationScope, ClusterScope, ProjectScope, RegistryScope, UserScope
 from analytics.spec import Category, Status, Team, TrackSpec, prop
 
 
@@ -49,7 +49,9 @@ def _email() -> Any:
 
 
 def _infra_id() -> Any:
-    return prop("Id of the infrastructure record that tracks the provisioning run.", example=9, gt=0)
+    return prop(
+        "Id of the infrastructure record that tracks the provisioning run.", example=9, gt=0, le=MAX_ID
+    )
 
 
 def _flow_id() -> Any:
@@ -410,7 +412,7 @@ class ClusterConnectionStart(
     """A user started connecting an existing cluster to a project."""
 
     scope: ProjectScope
-    cc_id: int = prop("Id of the cluster candidate being connected.", example=31, gt=0)
+    cc_id: int = prop("Id of the cluster candidate being connected.", example=31, gt=0, le=MAX_ID)
 
 
 class ClusterConnectionSuccess(
@@ -422,7 +424,7 @@ class ClusterConnectionSuccess(
     """An existing cluster was connected to a project."""
 
     scope: ClusterScope
-    cc_id: int = prop("Id of the cluster candidate that was connected.", example=31, gt=0)
+    cc_id: int = prop("Id of the cluster candidate that was connected.", example=31, gt=0, le=MAX_ID)
 
 
 class RegistryConnectionStart(

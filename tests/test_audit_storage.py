@@ -85,6 +85,17 @@ def test_record_keeps_the_filter_columns_and_the_whole_message(store: AuditStore
     assert entry.payload == message
 
 
+def test_an_id_beyond_64_bits_is_kept_in_the_payload_not_in_the_filter_column(store: AuditStore) -> None:
+    """A hand-built message's huge id must not make the database refuse the entry (and its batch)."""
+    message = _message()
+    message["properties"] = {**message["properties"], "proj_id": 10**23, "cluster_id": -(2**63) - 1}
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    entry = store.entry(message["messageId"])
+    assert entry is not None
+    assert (entry.project_id, entry.cluster_id) == (None, None)
+    assert entry.payload["properties"]["proj_id"] == 10**23
+
+
 def test_message_id_is_unique(store: AuditStore) -> None:
     from sqlalchemy.exc import IntegrityError
 

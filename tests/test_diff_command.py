@@ -16,7 +16,9 @@ import analytics
 from webapp.cli import main
 
 CATALOG_PACKAGE = Path(analytics.__file__).parent
-REMOVED = '    cc_id: int = prop("Id of the cluster candidate that was connected.", example=31, gt=0)\n'
+REMOVED = (
+    '    cc_id: int = prop("Id of the cluster candidate that was connected.", example=31, gt=0, le=MAX_ID)\n'
+)
 
 
 def _git(repo: Path, *args: str) -> None:

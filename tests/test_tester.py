@@ -127,6 +127,8 @@ def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
         ({"scope.cluster_id": ""}, "scope.cluster_id", "Field required"),
         ({"scope.project_id": "0"}, "scope.project_id", "Input should be greater than 0"),
         ({"prop.infra_id": "nine"}, "prop.infra_id", "Input should be a valid integer"),
+        ({"prop.infra_id": "9" * 23}, "prop.infra_id", f"Input should be less than or equal to {2**63 - 1}"),
+        ({"scope.project_id": "9" * 23}, "scope.project_id", "Input should be less than or equal to"),
         ({"prop.cluster_type": "ecs"}, "prop.cluster_type", "Input should be 'eks', 'gke', 'aks' or 'doks'"),
         ({"spec": "NoSuchEvent"}, "spec", "Unknown event or identify call 'NoSuchEvent'."),
     ],
