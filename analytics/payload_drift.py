@@ -56,10 +56,13 @@ class Drift:
     Attributes:
         spec: today's catalog entry for the message, or None when the catalog no longer has one.
         differences: what fails today's schema; empty when the payload still validates.
+        sent_off_schema: the message was sent off-schema on purpose (a tester experiment marked
+            `offSchema`): its differences are what was tried, not drift since it was sent.
     """
 
     spec: SpecInfo | None
     differences: tuple[Difference, ...] = ()
+    sent_off_schema: bool = False
 
     @property
     def validates(self) -> bool:
@@ -109,6 +112,8 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
     info = spec_of(message, catalog)
     if info is None:
         return Drift(None)
+    marker = (message.get("context") or {}).get(CONTEXT_KEY) or {}
+    off_schema = bool(marker.get("offSchema"))
     payload = payload_of(message)
     try:
         info.spec.payload_model().model_validate_json(json.dumps(payload))
@@ -128,5 +133,5 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
                     missing=missing,
                 )
             )
-        return Drift(info, tuple(differences))
-    return Drift(info)
+        return Drift(info, tuple(differences), off_schema)
+    return Drift(info, sent_off_schema=off_schema)

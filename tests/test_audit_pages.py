@@ -14,7 +14,7 @@ from sqlalchemy import update
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG, Catalog
 from analytics.events import SegmentEvent
-from analytics.messages import build_message
+from analytics.messages import build_message, build_off_schema_message
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Category, SpecRegistry, TrackSpec, prop
@@ -260,6 +260,19 @@ def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqli
     assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
     assert "<code>colour</code>" in table and "not a property of this event today" in table
     assert "older than today's" in page
+
+
+def test_an_off_schema_tester_message_is_not_called_drift(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    info = CATALOG.event("ClusterProvisioningSuccess")
+    scope = info.example_spec().scope
+    message = build_off_schema_message(info.spec, scope, {}, source="tester", actor="ada@example.com")
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="tester")
+    page = client.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
+    assert "Sent off-schema on purpose" in page and "2 differences from today's schema" in page
+    assert "no longer validate" not in page
+    assert "<code>infra_id</code>" in page.split('class="drift-differences"')[1]
 
 
 def test_masked_personal_strings_are_not_drift() -> None:
