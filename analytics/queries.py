@@ -52,6 +52,7 @@ from analytics.audit import (
 )
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
+from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
 
 Ts = TypeVarTuple("Ts")
@@ -254,11 +255,16 @@ def _choice(value: str, allowed: Iterable[str], what: str) -> str:
     return value
 
 
-def _whole_number(value: str) -> int:
+def _id_number(value: str) -> int:
+    """An id as the catalog defines them: a whole number from 1 to `MAX_ID`, so no entry can match
+    anything else and the search says so rather than quietly finding nothing."""
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a whole number") from None
+    if not 1 <= number <= MAX_ID:
+        raise ValueError(f"{number} is not an id: ids are whole numbers from 1 to {MAX_ID}")
+    return number
 
 
 def parse_filters(
@@ -327,8 +333,8 @@ def parse_filters(
         source=parsed("source", lambda v: _choice(v, (str(s) for s in Source), "source")),
         actor=single.get("actor"),
         user_id=single.get("user_id"),
-        project_id=parsed("project", _whole_number),
-        cluster_id=parsed("cluster", _whole_number),
+        project_id=parsed("project", _id_number),
+        cluster_id=parsed("cluster", _id_number),
         message_id=single.get("message_id"),
         catalog_version=single.get("version"),
         prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),

@@ -287,6 +287,8 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"source": "cron"}, "source", "unknown source 'cron'"),
         ({"project": "twelve"}, "project", "'twelve' is not a whole number"),
         ({"cluster": "4.5"}, "cluster", "'4.5' is not a whole number"),
+        ({"project": "0"}, "project", "0 is not an id: ids are whole numbers from 1 to"),
+        ({"cluster": "-3"}, "cluster", "-3 is not an id"),
         ({"prop": "cluster_type"}, "prop", "write the property search as key = value"),
         ({"prop": "a.b = 1"}, "prop", "'a.b' is not a property name"),
         ({"event": ["New User", "New Project Event"]}, "event", "give one value"),
