@@ -43,6 +43,7 @@ from analytics.metrics import (
     QUEUE_DEPTH,
     count_messages,
 )
+from analytics.network_errors import describe_network_error
 from analytics.spec import IdentifySpec, TrackSpec
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def describe_failure(error: Exception) -> tuple[AuditStatus, int | None, str]:
     if isinstance(error, APIError):
         return AuditStatus.FAILED, error.status, f"{error.code}: {error.message}"
     if isinstance(error, requests.RequestException):
-        return AuditStatus.FAILED, None, f"{type(error).__name__}: {error}"
+        return AuditStatus.FAILED, None, describe_network_error(error)
     return AuditStatus.DROPPED, None, str(error)
 
 

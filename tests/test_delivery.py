@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 import analytics
@@ -17,6 +19,7 @@ from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
 from analytics.messages import build_message
+from analytics.network_errors import describe_network_error
 from analytics.scopes import ApplicationScope
 from analytics.tracks import ApplicationDeploymentWebhook
 
@@ -221,7 +224,8 @@ def test_collector_down_is_failed_with_the_network_error(sqlite_store: AuditStor
     client.flush()
     entry = sqlite_store.entry(receipt.message_id)
     assert entry is not None and entry.status == "failed" and entry.http_status is None
-    assert entry.error is not None and "ConnectionError" in entry.error
+    host = url.removeprefix("http://")
+    assert entry.error == f"ConnectionError: could not connect to {host} (Connection refused)"
 
 
 def test_sync_mode_reports_the_outcome_in_the_receipt(
@@ -433,3 +437,16 @@ def test_a_message_that_cannot_be_written_is_an_error_receipt_in_strict_mode(
     assert "cannot be audited" in str(receipt.error)
     assert sqlite_store.entry(receipt.message_id) is None
     assert collector.received() == []
+
+
+def test_a_request_without_an_answer_is_described_in_one_line() -> None:
+    """A listener that never answers: the read times out, and the line says where and why."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        host = f"127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(requests.ReadTimeout) as caught:
+            requests.post(f"http://{host}/v1/batch", json={}, timeout=0.2)
+    line = describe_network_error(caught.value)
+    assert line.startswith(f"ReadTimeout: {host} did not answer within the timeout")
+    assert "\n" not in line and "object at 0x" not in line

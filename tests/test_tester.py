@@ -186,7 +186,9 @@ def test_an_unreachable_destination_is_failed_with_the_network_error(app: Flask,
     assert status == 200
     [entry] = _entries(app)
     assert entry.status == "failed" and entry.http_status is None
-    assert "ConnectionError" in (entry.error or "") and "no HTTP answer" in page
+    host = app.config["SEGMENT_HOST"].removeprefix("http://")
+    assert entry.error == f"ConnectionError: could not connect to {host} (Connection refused)"
+    assert "no HTTP answer" in page and entry.error in page and "Max retries" not in page
 
 
 def test_a_double_submit_sends_once_and_answers_with_the_first_result(

@@ -1,0 +1,54 @@
+"""One line for a request that got no HTTP answer, for the audit log and the tester's panel.
+
+`requests` reports a refused connection as three nested exceptions whose text runs to several
+lines of pool and object names ("HTTPConnectionPool(host=…): Max retries exceeded … Caused by
+NewConnectionError(<urllib3.connection.HTTPConnection object at 0x…>…"). What a person reviewing a
+failed delivery needs is which host, what went wrong, and the operating system's reason.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+
+
+def describe_network_error(error: requests.RequestException) -> str:
+    """`ConnectionError: could not connect to 127.0.0.1:5211 (Connection refused)` and the like.
+
+    The exception's class name leads, as it did before, so that searches for it still match; the
+    original text is kept only when no operating-system reason can be found in the chain.
+    """
+    where = _host(error)
+    if isinstance(error, requests.ConnectTimeout):
+        what = f"no connection to {where} within the timeout"
+    elif isinstance(error, requests.ReadTimeout):
+        what = f"{where} did not answer within the timeout"
+    elif isinstance(error, requests.ConnectionError):
+        what = f"could not connect to {where}"
+    else:
+        what = f"the request to {where} failed"
+    reason = _os_reason(error)
+    detail = f" ({reason})" if reason else f": {error}"
+    return f"{type(error).__name__}: {what}{detail}"
+
+
+def _host(error: requests.RequestException) -> str:
+    url = getattr(error.request, "url", None)
+    return urlsplit(url).netloc if url else "the endpoint"
+
+
+def _os_reason(error: BaseException) -> str | None:
+    """The first operating-system error message in the exception's chain (causes, contexts, args)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.strerror:
+            return str(current.strerror)
+        linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending += [item for item in linked if isinstance(item, BaseException)]
+    return None
