@@ -344,6 +344,8 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     }
     assert received["context"]["eventCatalog"]["offSchema"] is True
     assert "Off-schema" in page and "cluster_type: Input should be" in page
+    # The answer empties the error slots on the page: the raw box's, not those of hidden fields.
+    assert 'id="error-f-raw"' in page and 'id="error-f-prop-' not in page
 
 
 @pytest.mark.parametrize(

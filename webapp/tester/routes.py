@@ -225,7 +225,10 @@ def preview_context(typed: TesterInput, draft: Draft) -> dict[str, Any]:
         "snippets": snippets(draft),
         "as_json": pretty_json,
         "scope_fields": scope_fields(info.scope, typed.scope, {}) if info is not None else [],
-        "property_fields": property_fields(info, typed.props, {}) if info is not None else [],
+        # In raw mode the property inputs are not on the page: no error slots of theirs to empty.
+        "property_fields": property_fields(info, typed.props, {})
+        if info is not None and typed.mode != RAW
+        else [],
     }
 
 
