@@ -1,8 +1,9 @@
 """Security headers on every response: pages, fragments, JSON, errors and static files.
 
 The Content-Security-Policy allows scripts, styles and images from our own origin only: htmx is
-served from `static/vendor/`, pages carry no inline script or `hx-on` handler, and htmx's own
-indicator styles are off (`htmx-config` in base.html), so nothing needs `unsafe-inline`.
+served from `static/vendor/`, pages carry no inline script or `hx-on` handler, htmx's own
+indicator styles are off and it does not copy `style` attributes when it settles a swap
+(`htmx-config` in base.html), so nothing needs `unsafe-inline`.
 """
 
 from __future__ import annotations

@@ -70,6 +70,13 @@ def test_search_filter_open_an_event_and_download_its_schema(
     expect(page).to_have_url(f"{live_server}/?q=provisioning")
     searched = [info.name for info in CATALOG.events.values() if "provisioning" in _text(info)]
     expect(rows).to_have_count(len(searched))
+    # Back to a search shows it in the search box, with its results.
+    page.get_by_label("Search").fill("webhook")
+    expect(page).to_have_url(f"{live_server}/?q=webhook")
+    page.go_back()
+    expect(page).to_have_url(f"{live_server}/?q=provisioning")
+    expect(page.get_by_label("Search")).to_have_value("provisioning")
+    expect(rows).to_have_count(len(searched))
 
     page.get_by_label("Category").select_option(PROVISIONING)
     expect(page).to_have_url(f"{live_server}/?q=provisioning&category=Provisioning+and+connections")
