@@ -16,6 +16,9 @@ from webapp.tester.models import ScopePreset
 
 pytestmark = pytest.mark.e2e
 
+BAD = "rgb(180, 35, 24)"
+"""The stylesheet's `--bad` colour, as the browser reports a computed border colour."""
+
 
 @pytest.fixture
 def preset(app: Flask) -> str:
@@ -98,6 +101,8 @@ def test_a_collector_copy_that_cannot_be_loaded_says_so(
     page.route("**/received?*", lambda route: route.fulfill(status=503, body="unavailable"))
     page.goto(live_server + "/tester/?event=ProjectCreate")
     page.locator("#f-scope-user_id").fill("3")
+    expect(page.locator("#error-f-scope-user_id")).to_have_text("")
+    expect(page.locator("#f-scope-user_id")).not_to_have_css("border-top-color", BAD)
     page.locator("#f-scope-project_id").fill("12")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result-status")).to_have_text("delivered")
@@ -126,6 +131,7 @@ def test_field_errors_appear_next_to_their_fields_as_you_type(
     page.goto(live_server + "/tester/?event=ProjectCreate")
     page.locator("#f-scope-user_id").fill("0")
     expect(page.locator("#error-f-scope-user_id")).to_have_text("Input should be greater than 0")
+    expect(page.locator("#f-scope-user_id")).to_have_css("border-top-color", BAD)
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
     expect(page.locator("#f-scope-user_id")).to_have_value("0")
