@@ -383,6 +383,12 @@ def insert_rows(connection: Connection, model: type[Base], rows: Sequence[Mappin
     prepared_insert(connection.dialect, model, rows)(connection)
 
 
+SQLITE_ROWS_PER_STATEMENT = 50
+"""Rows per SQLite INSERT: binding a statement's values holds the interpreter lock (a 500-row
+statement of audit entries binds 8,500 values, about half a millisecond that application threads
+wait); 50 rows keep each hold to tens of microseconds, and full chunks reuse one cached statement."""
+
+
 def prepared_insert(
     dialect: Dialect, model: type[Base], rows: Sequence[Mapping[str, Any]]
 ) -> Callable[[Connection], None]:
@@ -392,9 +398,9 @@ def prepared_insert(
     the audit writer's batches would hand it back and forth with the application's threads a
     thousand times each, which is what made `track`'s slowest calls slow. On SQLite the rows go
     in multi-row `VALUES` statements of `SQLITE_ROWS_PER_STATEMENT` rows: one step, one release
-    each, and no text for the database to parse per row. Values
-    are converted by the columns' own SQLAlchemy types first, so what is stored is exactly what
-    an ORM insert stores. Other databases take SQLAlchemy's `executemany`.
+    each, and no text for the database to parse per row. Values are converted by the columns' own
+    SQLAlchemy types first, so what is stored is exactly what an ORM insert stores. Other
+    databases take SQLAlchemy's `executemany`.
 
     Encoding is done here, before the caller opens its transaction, so that the write lock (the
     process's and the SQLite file's) is held for the statement only, not for the encoding.
@@ -440,12 +446,6 @@ def _sqlite_variable_limit() -> int:
         return connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     finally:
         connection.close()
-
-
-SQLITE_ROWS_PER_STATEMENT = 50
-"""Rows per SQLite INSERT: binding a statement's values holds the interpreter lock (a 500-row
-statement of audit entries binds 8,500 values, about half a millisecond that application threads
-wait); 50 rows keep each hold to tens of microseconds, and full chunks reuse one cached statement."""
 
 
 _SQLITE_WRITE_LOCKS: dict[str, threading.Lock] = {}
