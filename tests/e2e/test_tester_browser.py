@@ -123,6 +123,9 @@ def test_a_link_clicked_while_a_preview_is_in_flight_is_followed(
     page.get_by_role("link", name="Raw JSON").click()
     expect(page.locator("#f-raw")).to_be_visible()
     assert json.loads(page.locator("#f-raw").input_value())["infra_id"] == 5
+    # The JSON box spans its card rather than a narrow form field's width.
+    box, card = page.locator("#f-raw").bounding_box(), page.locator("fieldset.properties").bounding_box()
+    assert box is not None and card is not None and box["width"] > 0.85 * card["width"]
 
 
 def test_field_errors_appear_next_to_their_fields_as_you_type(
