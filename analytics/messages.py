@@ -172,3 +172,12 @@ def payload_of(message: dict[str, Any]) -> dict[str, Any]:
     key = "properties" if message.get("type") == "track" else "traits"
     payload: dict[str, Any] = message.get(key) or {}
     return payload
+
+
+def catalog_marker(message: dict[str, Any]) -> dict[str, Any]:
+    """What `build_message` wrote under `context.eventCatalog` (spec, version, test, offSchema…).
+
+    Empty for a message that has none: one built by hand, or stored before the marker existed.
+    """
+    marker: dict[str, Any] = (message.get("context") or {}).get(CONTEXT_KEY) or {}
+    return marker

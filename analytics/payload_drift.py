@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from analytics.catalog import CATALOG, Catalog, SpecInfo
-from analytics.messages import CONTEXT_KEY, payload_of
+from analytics.messages import catalog_marker, payload_of
 
 _MASKED = re.compile(r"masked:[0-9a-f]+")
 
@@ -82,7 +82,7 @@ def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | N
     """Today's catalog entry for a stored message: by event string, else by the spec that built it."""
     if message.get("type") == "track" and message.get("event") in catalog.events:
         return catalog.events[message["event"]]
-    built_by = ((message.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec")
+    built_by = catalog_marker(message).get("spec")
     lookups = {"track": catalog.event, "identify": catalog.identifier}
     lookup = lookups.get(str(message.get("type")))
     if lookup is None or not isinstance(built_by, str):
@@ -112,8 +112,7 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
     info = spec_of(message, catalog)
     if info is None:
         return Drift(None)
-    marker = (message.get("context") or {}).get(CONTEXT_KEY) or {}
-    off_schema = bool(marker.get("offSchema"))
+    off_schema = bool(catalog_marker(message).get("offSchema"))
     payload = payload_of(message)
     try:
         info.spec.payload_model().model_validate_json(json.dumps(payload))

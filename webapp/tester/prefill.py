@@ -11,7 +11,7 @@ from typing import Any
 
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
-from analytics.messages import CONTEXT_KEY, payload_of
+from analytics.messages import catalog_marker, payload_of
 from webapp.tester.destinations import DEFAULT_NAME, Destination
 from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput, display_value, dump_raw, own_properties
 
@@ -20,7 +20,7 @@ REENTER = "Stored masked in the audit log: enter the value again."
 
 
 def _spec_of(entry: AuditEntry) -> SpecInfo | None:
-    marker = (entry.payload.get("context") or {}).get(CONTEXT_KEY) or {}
+    marker = catalog_marker(entry.payload)
     infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
     by_class = next((info for info in infos if info.spec.__name__ == marker.get("spec")), None)
     if by_class is not None or entry.event is None:
@@ -57,7 +57,7 @@ def input_from_entry(
     own = {k: v for k, v in payload.items() if k not in scope_props.values()}
     masked = [k for k, v in own.items() if isinstance(v, str) and v.startswith(MASK_PREFIX)]
     kept = {k: v for k, v in own.items() if k not in masked}
-    marker = (entry.payload.get("context") or {}).get(CONTEXT_KEY) or {}
+    marker = catalog_marker(entry.payload)
     off_schema = bool(marker.get("offSchema")) or not set(own) <= own_names
     if off_schema:
         if masked:

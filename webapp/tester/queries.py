@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, select
 
 from analytics.audit import AuditEntry, Source
 from analytics.catalog import CATALOG
-from analytics.messages import CONTEXT_KEY
+from analytics.messages import CONTEXT_KEY, catalog_marker
 from analytics.scopes import SCOPES
 from webapp.tester.models import ScopePreset, TesterSend
 
@@ -78,7 +78,7 @@ class RecentId:
 
 def message_name(entry: AuditEntry) -> str:
     """The event string, or for an identify call the name of the spec that built it."""
-    spec = None if entry.event else ((entry.payload.get("context") or {}).get(CONTEXT_KEY) or {}).get("spec")
+    spec = None if entry.event else catalog_marker(entry.payload).get("spec")
     return call_name(entry.event, spec)
 
 
