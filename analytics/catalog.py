@@ -17,6 +17,7 @@ from typing import Any
 
 import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
+from analytics.bounds import bounds_of
 from analytics.events import SegmentEvent
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
@@ -34,6 +35,7 @@ class PropertyInfo:
         required: whether every message carries it.
         description: what it means.
         allowed_values: the closed set of values, when there is one.
+        bounds: the numeric, length or size bounds as text (`1 ≤ value ≤ 31`), empty when none.
         example: a realistic value.
         personal_data: whether it identifies a person.
         from_scope: whether the scope adds it (ids) rather than the spec itself.
@@ -44,6 +46,7 @@ class PropertyInfo:
     required: bool
     description: str
     allowed_values: tuple[Any, ...] | None
+    bounds: str
     example: Any
     personal_data: bool
     from_scope: bool
@@ -117,6 +120,7 @@ def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo
     for name, prop_schema in schema["properties"].items():
         kind, allowed, _ = describe_type(prop_schema, defs)
         examples = prop_schema.get("examples") or [None]
+        bounds = bounds_of(prop_schema, defs)
         infos.append(
             PropertyInfo(
                 name=name,
@@ -124,6 +128,7 @@ def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo
                 required=name in required,
                 description=prop_schema.get("description", ""),
                 allowed_values=allowed,
+                bounds=bounds.text if bounds else "",
                 example=examples[0],
                 personal_data=bool(prop_schema.get(PERSONAL_DATA_KEY)),
                 from_scope=name in from_scope,

@@ -11,10 +11,11 @@ needed, so a bundle exported from an old release compares as well as the running
 A change is **breaking** when a query, dashboard or pipeline written against the old version can
 give wrong or failing results on data sent under the new one: an event or property disappears or
 is renamed, a property's type changes, a property that was always there becomes optional, or a
-value it filtered on stops being allowed. Everything else is **compatible**: new events and
-properties, a property that becomes required, new allowed values, a deprecation (the event is
-still sent) or a change of the personal-data flag (which changes masking in the audit log, not what
-Segment receives). Descriptions, owners and validation details such as patterns are not compared.
+value it filtered on stops being allowed (an allowed value dropped, a bound tightened). Everything
+else is **compatible**: new events and properties, a property that becomes required, new allowed
+values, looser bounds, a deprecation (the event is still sent) or a change of the personal-data
+flag (which changes masking in the audit log, not what Segment receives). Descriptions, owners,
+examples and patterns are not compared.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from analytics.bounds import Bounds, bounds_of
 from analytics.catalog import describe_type
 from analytics.spec import PERSONAL_DATA_KEY, Status
 
@@ -47,6 +49,8 @@ class ChangeKind(StrEnum):
     PROPERTY_MADE_OPTIONAL = "property made optional"
     VALUES_NARROWED = "allowed values narrowed"
     VALUES_WIDENED = "allowed values widened"
+    BOUNDS_NARROWED = "bounds narrowed"
+    BOUNDS_WIDENED = "bounds widened"
     PERSONAL_DATA_CHANGED = "personal data flag changed"
 
 
@@ -59,6 +63,7 @@ BREAKING_KINDS = frozenset(
         ChangeKind.PROPERTY_RETYPED,
         ChangeKind.PROPERTY_MADE_OPTIONAL,
         ChangeKind.VALUES_NARROWED,
+        ChangeKind.BOUNDS_NARROWED,
     }
 )
 """The kinds that break a data consumer (see the module docstring for the rule)."""
@@ -138,6 +143,8 @@ _SUMMARIES = {
     ChangeKind.VALUES_WIDENED: lambda c: (
         f"{_prop(c)} now also allows {_values(c.after)}" if c.after else f"{_prop(c)} now allows any value"
     ),
+    ChangeKind.BOUNDS_NARROWED: lambda c: f"{_prop(c)} bounds narrowed from {c.before} to {c.after}",
+    ChangeKind.BOUNDS_WIDENED: lambda c: f"{_prop(c)} bounds widened from {c.before} to {c.after}",
     ChangeKind.PERSONAL_DATA_CHANGED: lambda c: (
         f"{_prop(c)} is {'now' if c.after else 'no longer'} personal data"
     ),
@@ -190,6 +197,7 @@ class _Property:
 
     type: str
     allowed: tuple[Any, ...] | None
+    bounds: Bounds
     required: bool
     personal_data: bool
     description: str
@@ -209,6 +217,7 @@ def _properties(schema: Mapping[str, Any]) -> dict[str, _Property]:
         found[name] = _Property(
             type=f"{kind} or null" if nullable else kind,
             allowed=allowed,
+            bounds=bounds_of(prop, defs),
             required=name in required,
             personal_data=bool(prop.get(PERSONAL_DATA_KEY)),
             description=prop.get("description", ""),
@@ -330,6 +339,8 @@ def _compare_property(section: str, name: str, prop: str, was: _Property, now: _
                     after=new_values or None,
                 )
             )
+    if was.type == now.type:
+        changes.extend(_compare_bounds(section, name, prop, was.bounds, now.bounds))
     if was.required != now.required:
         kind = ChangeKind.PROPERTY_MADE_REQUIRED if now.required else ChangeKind.PROPERTY_MADE_OPTIONAL
         changes.append(Change(kind, section, name, prop))
@@ -345,6 +356,17 @@ def _compare_property(section: str, name: str, prop: str, was: _Property, now: _
             )
         )
     return changes
+
+
+def _compare_bounds(section: str, name: str, prop: str, was: Bounds, now: Bounds) -> list[Change]:
+    """One change when the bounds moved: narrowed if any value they allowed is now refused."""
+    if now.excludes_some_of(was):
+        kind = ChangeKind.BOUNDS_NARROWED
+    elif was.excludes_some_of(now):
+        kind = ChangeKind.BOUNDS_WIDENED
+    else:
+        return []
+    return [Change(kind, section, name, prop, before=was.text, after=now.text)]
 
 
 def _section_changes(section: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:

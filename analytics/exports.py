@@ -44,6 +44,7 @@ CSV_COLUMNS = (
     "type",
     "required",
     "allowed_values",
+    "bounds",
     "example",
     "property_description",
     "personal_data",
@@ -130,6 +131,7 @@ def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
                 "type": prop.type,
                 "required": _cell(prop.required),
                 "allowed_values": " | ".join(str(v) for v in prop.allowed_values or ()),
+                "bounds": prop.bounds,
                 "example": prop.example if isinstance(prop.example, str) else json.dumps(prop.example),
                 "property_description": prop.description,
                 "personal_data": _cell(prop.personal_data),
@@ -159,7 +161,7 @@ def _property_table(properties: tuple[PropertyInfo, ...]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for prop in properties:
-        allowed = ", ".join(f"`{v}`" for v in prop.allowed_values) if prop.allowed_values else ""
+        allowed = ", ".join(f"`{v}`" for v in prop.allowed_values) if prop.allowed_values else prop.bounds
         lines.append(
             f"| `{prop.name}` | {_md(prop.type)} | {_cell(prop.required)} | {_md(allowed)} "
             f"| `{_md(json.dumps(prop.example))}` | {_md(prop.description)} | {_cell(prop.personal_data)} |"

@@ -147,6 +147,9 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     for prop in ("proj_id", "cluster_id", "cluster_type", "infra_id"):
         assert f'id="prop-{prop}"' in page
     assert "<code>eks</code>, <code>gke</code>, <code>aks</code>, <code>doks</code>" in page
+    infra_id = page[page.index('id="prop-infra_id"') :]
+    infra_id = infra_id[: infra_id.index("</tr>")]
+    assert '<span class="bounds">1 ≤ value ≤ 9223372036854775807</span>' in infra_id
     assert 'href="/tester/?event=ClusterProvisioningSuccess"' in page
     assert 'href="/events/ClusterProvisioningSuccess/schema.json"' in page
     assert "never sent" in page

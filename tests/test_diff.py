@@ -111,6 +111,20 @@ def _restrict_infra_id(bundle: Bundle) -> None:
     _event(bundle)["properties"]["infra_id"]["enum"] = [9, 10]
 
 
+def _set_infra_id_bounds(**bounds: int) -> Callable[[Bundle], None]:
+    def mutate(bundle: Bundle) -> None:
+        prop = _event(bundle)["properties"]["infra_id"]
+        for keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+            prop.pop(keyword, None)
+        prop.update(bounds)
+
+    return mutate
+
+
+def _allow_no_failed_checks(bundle: Bundle) -> None:
+    del _event(bundle, "Cluster Preflight Checks Failed")["properties"]["failed_checks"]["minItems"]
+
+
 def _unflag_personal_data(bundle: Bundle) -> None:
     del _event(bundle, NEW_USER)["properties"]["email"]["x-personal-data"]
 
@@ -231,6 +245,47 @@ CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] =
         _restrict_infra_id,
         [(ChangeKind.VALUES_NARROWED, SUCCESS, "infra_id", None, [9, 10])],
         True,
+    ),
+    "upper bound tightened": (
+        _set_infra_id_bounds(exclusiveMinimum=0, maximum=2**31 - 1),
+        [
+            (
+                ChangeKind.BOUNDS_NARROWED,
+                SUCCESS,
+                "infra_id",
+                "1 ≤ value ≤ 9223372036854775807",
+                "1 ≤ value ≤ 2147483647",
+            )
+        ],
+        True,
+    ),
+    "range shifted": (
+        _set_infra_id_bounds(minimum=10),
+        [(ChangeKind.BOUNDS_NARROWED, SUCCESS, "infra_id", "1 ≤ value ≤ 9223372036854775807", "value ≥ 10")],
+        True,
+    ),
+    "bounds dropped": (
+        _set_infra_id_bounds(),
+        [(ChangeKind.BOUNDS_WIDENED, SUCCESS, "infra_id", "1 ≤ value ≤ 9223372036854775807", "no bounds")],
+        False,
+    ),
+    "the same integers bounded another way": (
+        _set_infra_id_bounds(minimum=1, exclusiveMaximum=2**63),
+        [],
+        False,
+    ),
+    "array size bound dropped": (
+        _allow_no_failed_checks,
+        [
+            (
+                ChangeKind.BOUNDS_WIDENED,
+                "Cluster Preflight Checks Failed",
+                "failed_checks",
+                "items ≥ 1",
+                "no bounds",
+            )
+        ],
+        False,
     ),
     "personal data flag dropped": (
         _unflag_personal_data,

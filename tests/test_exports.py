@@ -35,7 +35,9 @@ def test_csv_has_one_row_per_event_and_property() -> None:
     )
     assert kinds["allowed_values"] == "eks | gke | aks | doks"
     assert kinds["example"] == "eks"
-    assert next(r for r in rows if r["property"] == "infra_id")["example"] == "9"
+    infra_id = next(r for r in rows if r["property"] == "infra_id")
+    assert (infra_id["example"], infra_id["bounds"]) == ("9", "1 ≤ value ≤ 9223372036854775807")
+    assert kinds["bounds"] == ""
     bare = next(r for r in rows if r["event"] == "Github Connection Started")
     assert bare["property"] == "" and bare["scope"] == "User"
     deprecated = next(r for r in rows if r["event"] == "Stack Launch Complete")
