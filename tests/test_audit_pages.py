@@ -203,6 +203,17 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     assert _rows(client.get(next_url).get_data(as_text=True)) == []
 
 
+def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    _cps(sqlite_store, status="delivered")
+    empty = client.get("/audit/?status=failed").get_data(as_text=True)
+    assert '<strong id="audit-count">0 entries</strong>' in empty
+    assert "Export this view" not in empty and "/audit/export.csv" not in empty
+    tailing = client.get("/audit/?status=failed&live=1").get_data(as_text=True)
+    assert "/audit/export.csv?status=failed" in tailing
+
+
 def test_tail_of_an_empty_list_removes_the_empty_row(client: FlaskClient, sqlite_store: AuditStore) -> None:
     page = client.get("/audit/?live=1").get_data(as_text=True)
     assert '<tr id="audit-empty">' in page
