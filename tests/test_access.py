@@ -46,6 +46,7 @@ EXPECTED: dict[str, Role | None] = {
     "tester.send_view": Role.ENGINEER,
     "tester.send_result": Role.ENGINEER,
     "tester.received": Role.ENGINEER,
+    "tester.recent_ids_view": Role.ENGINEER,
     "tester.history_view": Role.ENGINEER,
     "tester.presets_view": Role.ENGINEER,
     "tester.delete_preset": Role.ENGINEER,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -497,6 +498,28 @@ def test_recently_seen_ids_are_offered_with_their_last_event(client: FlaskClient
     page = client.get("/tester/?event=ProjectDelete").get_data(as_text=True)
     assert '<datalist id="recent-project_id"><option value="4242">4242 · New Project Event' in page
     assert 'list="recent-project_id"' in page
+
+
+def test_a_send_reloads_the_suggested_ids_after_its_answer(client: FlaskClient) -> None:
+    page = client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
+    assert '<datalist id="recent-project_id"></datalist>' in page and 'list="recent-project_id"' in page
+    values = {**example_values(CATALOG.event("ProjectCreate")), "scope.project_id": "4343"}
+    _, answer = send_form(client, "event=ProjectCreate", values)
+    loader = re.search(r'<span hidden hx-get="([^"]+)" hx-trigger="load" hx-target="#recent-ids"', answer)
+    assert loader is not None and html.unescape(loader.group(1)) == "/tester/recent-ids?scope=Project"
+    response = client.get(html.unescape(loader.group(1)), headers=HTMX)
+    assert response.status_code == 200 and "HX-Request" in response.headers["Vary"]
+    lists = response.get_data(as_text=True)
+    assert lists.lstrip().startswith('<div id="recent-ids">')
+    assert '<datalist id="recent-project_id"><option value="4343">4343 · New Project Event' in lists
+
+
+def test_recent_ids_of_an_unknown_scope_are_a_400(client: FlaskClient) -> None:
+    response = client.get("/tester/recent-ids?scope=Galaxy", headers=HTMX)
+    assert response.status_code == 400
+    assert "Unknown scope &#39;Galaxy&#39;: one of User, Project, Cluster, Registry, Application." in (
+        response.get_data(as_text=True)
+    )
 
 
 def test_send_again_prefills_from_the_audit_entry_and_asks_for_masked_values(

@@ -78,6 +78,10 @@ def test_choose_apply_preset_preview_send_and_fail(
     assert json.loads(page.locator("#collector-json").text_content() or "") == received
     expect(page.locator("#send-result")).to_contain_text("identical to what was sent")
     expect(page.locator("#history")).to_contain_text("Cluster Provisioning Success")
+    # The ids just sent are suggested by their inputs from now on.
+    expect(page.locator('#recent-project_id option[value="12"]')).to_have_count(1)
+    cluster_suggestion = page.locator('#recent-cluster_id option[value="4"]')
+    expect(cluster_suggestion).to_contain_text("Cluster Provisioning Success")
     # The form stays as filled in; the preview is already the next message, with a new id.
     expect(page.locator("#f-prop-infra_id")).to_have_value("31")
     expect(page.locator("#send-result")).to_have_count(1)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.scopes import SCOPES
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -198,7 +199,8 @@ def render_sent(typed: TesterInput, result: SendResult) -> Response:
 
     Only what changes: the result panel, then out of band a fresh form token, the outcome beside
     the button, the next message's preview and emptied error slots (`tester/_sent.html`). Redrawing
-    the whole form would read recent ids and presets again and re-render every field for nothing.
+    the whole form would read recent ids and presets again and re-render every field for nothing;
+    the suggested ids reload after the answer instead (`recent_ids_view`), off the send's round trip.
     """
     typed = replace(typed, token=new_token())
     draft = compose(typed, actor=current_actor())
@@ -355,6 +357,21 @@ def received(message_id: str) -> ResponseReturnValue:
         sent_digest=request.args.get("sent"),
         digest=message_digest,
         as_json=pretty_json,
+    )
+
+
+@bp.get("/recent-ids")
+@requires(Role.ENGINEER)
+def recent_ids_view() -> ResponseReturnValue:
+    """The datalists of recently seen ids for a scope's inputs (`?scope=Cluster`); a send reloads them."""
+    label = request.args.get("scope", "")
+    scope = next((scope for scope in SCOPES if scope.label == label), None)
+    if scope is None:
+        abort(400, description=f"Unknown scope {label!r}: one of {', '.join(s.label for s in SCOPES)}.")
+    return fragment(
+        "tester/_recent.html",
+        scope_fields=scope_fields(scope, {}, {}),
+        recent=recent_ids(db.session.execute(latest_scope_ids())),
     )
 
 
