@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -222,25 +221,24 @@ produced = {}
 for export_format in ExportFormat:
     export = Export(engine, AuditFilter(project_id=int(sys.argv[2])), export_format)
     produced[str(export_format)] = [sum(len(chunk) for chunk in export), export.rows]
-print(json.dumps(produced))
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over from the parent through fork and exec,
+# so a child of a larger pytest process would report the parent's size whatever the export used.
+with open("/proc/self/status") as status:
+    peak_kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+print(json.dumps({"produced": produced, "peak": peak_kib * 1024}))
 """
 
 
 def _export_in_child(database_url: str, project_id: int) -> tuple[dict[str, list[int]], int]:
     """Export a project's entries in both formats in a child process: what it wrote, its peak RSS."""
-    child = subprocess.Popen(
+    done = subprocess.run(
         [sys.executable, "-c", _EXPORT_BOTH_FORMATS, database_url, str(project_id)],
-        stdout=subprocess.PIPE,
+        capture_output=True,
+        check=True,
         cwd=Path(__file__).parent.parent,
     )
-    assert child.stdout is not None
-    output = child.stdout.read()
-    child.stdout.close()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0
-    # ru_maxrss is in kilobytes on Linux.
-    return json.loads(output), usage.ru_maxrss * 1024
+    report = json.loads(done.stdout)
+    return report["produced"], report["peak"]
 
 
 def test_100k_rows_export_in_bounded_memory(store: AuditStore, database_url: str) -> None:
