@@ -233,13 +233,18 @@ class ReplayReport:
     def summary(self) -> str:
         """One line for people."""
         if self.dry_run:
-            return f"dry run: {self.selected - self.skipped} entries would be re-sent, {self.skipped} skipped"
+            would = _entries(self.selected - self.skipped)
+            return f"dry run: {would} would be re-sent, {self.skipped} skipped"
         if not self.selected:
             return "nothing to replay"
         sent = sum(self.outcomes.values())
         others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
-        done = ", ".join([f"re-sent {sent} entries: {self.delivered} delivered", *others])
+        done = ", ".join([f"re-sent {_entries(sent)}: {self.delivered} delivered", *others])
         return f"{done}; {self.skipped} skipped"
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 def open_replay_client(

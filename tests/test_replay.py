@@ -98,7 +98,7 @@ def test_failed_entry_is_replayed_unchanged_and_delivered(
     entries_before = _entry_count(store.engine)
     report = replay(store, replay_client, ReplaySelection())
     assert (report.selected, report.delivered, report.ok) == (1, 1, True)
-    assert report.summary() == "re-sent 1 entries: 1 delivered; 0 skipped"
+    assert report.summary() == "re-sent 1 entry: 1 delivered; 0 skipped"
     assert collector.received() == [receipt.message]  # same messageId, timestamp, everything
     assert _entry(store, receipt.message_id).status == "delivered"
     assert _entry_count(store.engine) == entries_before
@@ -369,7 +369,7 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     assert result.exit_code == 1
     first, summary = result.output.splitlines()
     assert first.startswith(receipt.message_id) and first.endswith("New Project Event [failed] now failed")
-    assert summary == "re-sent 1 entries: 0 delivered, 1 failed; 0 skipped"
+    assert summary == "re-sent 1 entry: 0 delivered, 1 failed; 0 skipped"
 
 
 @pytest.mark.parametrize(
@@ -476,7 +476,7 @@ def test_an_htmx_post_answers_with_the_updated_widget(
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="audit-replay"')
-    assert "re-sent 1 entries: 1 delivered; 0 skipped." in html
+    assert "re-sent 1 entry: 1 delivered; 0 skipped." in html
 
 
 def test_a_post_without_the_csrf_token_is_refused(
@@ -498,7 +498,7 @@ def test_the_entry_page_resends_that_entry_only(
     response = client.post(action.replace("&amp;", "&"), data={"csrf_token": token})
     assert response.status_code == 303
     after = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "re-sent 1 entries: 1 delivered; 0 skipped." in after
+    assert "re-sent 1 entry: 1 delivered; 0 skipped." in after
     assert f'href="/audit/entries/{first.message_id}">Back to the entry' in after
     assert [m["messageId"] for m in collector.received()] == [first.message_id]
     delivered_page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)

@@ -57,6 +57,6 @@ def test_resend_one_entry_from_its_page_without_javascript_help(
     page.goto(f"{live_server}/audit/entries/{message_id}")
     page.get_by_role("button", name="Re-send unchanged").click()
     expect(page).to_have_title("Re-send undelivered entries · Audit log · event-catalog")
-    expect(page.get_by_role("status")).to_have_text("re-sent 1 entries: 1 delivered; 0 skipped.")
+    expect(page.get_by_role("status")).to_have_text("re-sent 1 entry: 1 delivered; 0 skipped.")
     page.get_by_role("link", name="Back to the entry").click()
     expect(page.locator("h1 .audit-status")).to_have_text("delivered")
