@@ -71,7 +71,7 @@ from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0008_event_counts"
+SCHEMA_REVISION = "0009_tester_request_digest"
 """The Alembic revision these models match; `init` refuses a database at any other revision."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.

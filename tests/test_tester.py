@@ -206,6 +206,19 @@ def test_a_double_submit_sends_once_and_answers_with_the_first_result(
     assert form_fields(client, "event=ProjectCreate")["token"] != data["token"]
 
 
+def test_a_resubmit_with_other_values_is_not_taken_for_the_first_send(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    data = {**form_fields(client, "event=ProjectCreate"), **example_values(CATALOG.event("ProjectCreate"))}
+    client.post("/tester/send", data=data, headers=HTMX)
+    changed = client.post("/tester/send", data={**data, "scope.project_id": "77"}, headers=HTMX)
+    page = changed.get_data(as_text=True)
+    assert changed.status_code == 200
+    assert "already been sent with other values" in page and "Press Send again" in page
+    assert [message["properties"]["proj_id"] for message in collector.received()] != [77]
+    assert len(collector.received()) == 1 and len(_entries(app)) == 1
+
+
 def test_a_send_answers_with_its_panel_and_what_the_next_send_needs(
     client: FlaskClient, collector: Collector
 ) -> None:

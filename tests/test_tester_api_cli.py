@@ -46,6 +46,21 @@ def test_api_send_is_idempotent_on_its_token(app: Flask, client: FlaskClient, co
     assert len(collector.received()) == 1
 
 
+def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    first = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t1"}).get_json()
+    other = {**CLUSTER_SEND, "properties": {"cluster_type": "gke", "infra_id": 9}, "token": "t1"}
+    response = client.post("/api/tester/send", json=other)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["name"] == "Conflict" and first["message_id"] in error["message"]
+    assert "already used for a different message" in error["message"]
+    assert [message["properties"]["cluster_type"] for message in collector.received()] == ["eks"]
+    elsewhere = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t1", "destination": "nope"})
+    assert elsewhere.status_code == 422 and _statuses(app) == ["delivered"]
+
+
 @pytest.mark.parametrize(
     ("body", "field", "text"),
     [
@@ -73,9 +88,39 @@ def test_api_bad_input_is_422_with_the_field(
     assert _statuses(app) == []
 
 
+@pytest.mark.parametrize(
+    ("change", "field", "text"),
+    [
+        ({"scope": "x"}, "scope", "valid dictionary"),
+        ({"scope": [1]}, "scope", "valid dictionary"),
+        ({"properties": "x"}, "properties", "valid dictionary"),
+        ({"properties": [1]}, "properties", "valid dictionary"),
+        ({"dry_run": "yes"}, "dry_run", "valid boolean"),
+        ({"off_schema": "no"}, "off_schema", "valid boolean"),
+        ({"confirm_production": []}, "confirm_production", "valid boolean"),
+        ({"dryrun": True}, "dryrun", "Extra inputs are not permitted"),
+        ({"token": 7}, "token", "valid string"),
+        ({"event": 5}, "event", "valid string"),
+    ],
+)
+def test_api_a_malformed_request_is_422_and_sends_nothing(
+    app: Flask, client: FlaskClient, collector: Collector, change: dict[str, Any], field: str, text: str
+) -> None:
+    response = client.post("/api/tester/send", json={**CLUSTER_SEND, **change})
+    assert response.status_code == 422 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert (error["status"], error["name"]) == (422, "Unprocessable Entity")
+    assert text in error["fields"][field]
+    assert _statuses(app) == [] and collector.received() == []
+
+
 def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     response = client.post("/api/tester/send", data="event=ProjectCreate")
-    assert response.status_code == 415 and "application/json" in response.get_json()["error"]["message"]
+    assert response.status_code == 415
+    error = response.get_json()["error"]
+    assert error["name"] == "Unsupported Media Type" and "application/json" in error["message"]
+    not_an_object = client.post("/api/tester/send", json=[CLUSTER_SEND])
+    assert not_an_object.status_code == 400 and not_an_object.get_json()["error"]["name"] == "Bad Request"
 
 
 def test_api_endpoint_failure_is_502_and_dry_run_sends_nothing(

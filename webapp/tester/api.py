@@ -5,8 +5,9 @@
     {"event": "ClusterProvisioningSuccess", "scope": {"user_id": 1, "project_id": 12, "cluster_id": 4},
      "properties": {"cluster_type": "eks", "infra_id": 9}, "destination": "default"}
 
-Bad input answers 422 with the errors by field; a send answers with what happened (200 delivered or
-disabled, 502 when the endpoint failed, 422 when the client refused the message).
+Bad input answers 422 with the errors by field, an unknown key included (a mistyped `dry_run` must
+not send for real); a send answers with what happened (200 delivered or disabled, 502 when the
+endpoint failed, 422 when the client refused the message).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from werkzeug.http import HTTP_STATUS_CODES
 
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
@@ -33,27 +36,62 @@ _OUTCOME_STATUS = {"delivered": 200, "disabled": 200, "pending": 202, "failed": 
 
 def error(status: int, message: str, fields: dict[str, str] | None = None) -> ResponseReturnValue:
     """The errors blueprint's JSON shape, with the field errors when there are some."""
-    body: dict[str, Any] = {"status": status, "message": message}
+    body: dict[str, Any] = {"status": status, "name": HTTP_STATUS_CODES[status], "message": message}
     if fields:
         body["fields"] = fields
     return jsonify({"error": body}), status
 
 
-def input_from_json(body: dict[str, Any]) -> TesterInput:
-    """The API's body as a tester input; `off_schema: true` sends `properties` unvalidated."""
-    off_schema = body.get("off_schema") is True
-    properties = body.get("properties") or {}
-    return TesterInput(
-        spec=str(body.get("event") or body.get("identify") or ""),
-        scope=dict(body.get("scope") or {}),
-        props={} if off_schema else dict(properties),
-        mode=RAW if off_schema else FIELDS,
-        raw=json.dumps(properties) if off_schema else "",
-        destination=str(body.get("destination") or DEFAULT_NAME),
-        confirm_production=body.get("confirm_production") is True,
-        confirm_deprecated=body.get("confirm_deprecated") is True,
-        token=str(body["token"]) if body.get("token") else None,
-    )
+class SendRequest(BaseModel):
+    """The body of `POST /api/tester/send`.
+
+    Flags are strict booleans: `"dry_run": "yes"` is an error, not a send.
+
+    Attributes:
+        event: the event's constant or string (or `identify`: the identify spec's name).
+        identify: the identify spec, instead of `event`.
+        scope: the scope's ids by field name (`user_id`, `project_id`, …).
+        properties: the properties (traits), validated by the spec unless `off_schema`.
+        destination: a configured destination's name.
+        dry_run: compose and validate only; nothing is audited or sent.
+        off_schema: send `properties` as they are, marked off-schema.
+        confirm_production: required to send to a production destination.
+        confirm_deprecated: required to send a deprecated event.
+        token: idempotency key: the same token sends once.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: StrictStr | None = None
+    identify: StrictStr | None = None
+    scope: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = None
+    destination: StrictStr | None = None
+    dry_run: StrictBool = False
+    off_schema: StrictBool = False
+    confirm_production: StrictBool = False
+    confirm_deprecated: StrictBool = False
+    token: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+
+    def tester_input(self) -> TesterInput:
+        """The request as the form's input; `off_schema` sends `properties` unvalidated."""
+        properties = self.properties or {}
+        return TesterInput(
+            spec=self.event or self.identify or "",
+            scope=dict(self.scope or {}),
+            props={} if self.off_schema else dict(properties),
+            mode=RAW if self.off_schema else FIELDS,
+            raw=json.dumps(properties) if self.off_schema else "",
+            destination=self.destination or DEFAULT_NAME,
+            confirm_production=self.confirm_production,
+            confirm_deprecated=self.confirm_deprecated,
+            token=self.token,
+        )
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """A request's validation errors by key (`scope`, `dry_run`, …), as the 422 body lists them."""
+    return {".".join(str(part) for part in item["loc"]) or "body": item["msg"] for item in error.errors()}
 
 
 def result_json(result: SendResult) -> dict[str, Any]:
@@ -97,15 +135,25 @@ def send_json() -> ResponseReturnValue:
         return error(
             415 if not request.is_json else 400, "Send a JSON object with Content-Type: application/json."
         )
-    typed = input_from_json(body)
+    try:
+        asked = SendRequest.model_validate(body)
+    except ValidationError as invalid:
+        return error(422, "The request was not understood: fix the fields below.", field_errors(invalid))
+    typed = asked.tester_input()
     actor = current_actor()
     draft = compose(typed, actor=actor)
     destination = checked_destination(draft)
     if not draft.ok or destination is None or draft.message is None:
         fields = draft.errors or {"raw": "; ".join(draft.off_schema)}
         return error(422, "The message was not sent: fix the fields below.", fields)
-    if body.get("dry_run") is True:
+    if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
+    if result.conflict:
+        return error(
+            409,
+            f"The token {typed.token!r} was already used for a different message ({result.message_id}): "
+            "nothing was sent. Use a new token for a new message.",
+        )
     status = _OUTCOME_STATUS.get(result.entry.status, 200) if result.entry is not None else 503
     return jsonify(result_json(result)), status

@@ -22,6 +22,8 @@ class TesterSend(db.Model):  # type: ignore[name-defined,misc]
         message_id: the message's id; its audit entry holds the status and payload.
         form_token: the token of the form that sent it, unique, so a double submit finds the first
             send instead of sending again. None for the command line, which has no form.
+        request_digest: the fingerprint of what was asked (`sending.request_digest`), so a token
+            reused for other values is refused rather than taken for a repeat. None before 0009.
         actor: who fired it.
         round_trip_ms: the time from handing the message over to knowing its outcome.
         created_at: when the send was claimed, before the message was audited.
@@ -32,6 +34,7 @@ class TesterSend(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
     form_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    request_digest: Mapped[str | None] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(255))
     round_trip_ms: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime]

@@ -8,6 +8,8 @@ instead of a success on enqueue. The clients live as long as the app; sync clien
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -96,6 +98,8 @@ class SendResult:
         sent: the message exactly as handed to the client (only known right after the send; the
             audit copy has personal data masked).
         duplicate: this form had already been sent; this is the first send's result.
+        conflict: the form's token had been sent with other values (a duplicate that asked for
+            something else): nothing was sent for this request.
         error: what went wrong before the audit log (e.g. it was unavailable).
     """
 
@@ -105,6 +109,7 @@ class SendResult:
     round_trip_ms: float | None = None
     sent: dict[str, Any] | None = None
     duplicate: bool = False
+    conflict: bool = False
     error: str | None = None
 
     @property
@@ -141,9 +146,11 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     assert draft.ok and draft.message is not None and draft.info is not None
     message = draft.message
     client = client_for(destination)
+    digest = request_digest(message, destination)
     claim = TesterSend(
         message_id=message["messageId"],
         form_token=draft.input.token,
+        request_digest=digest,
         actor=actor,
         created_at=datetime.now(UTC),
     )
@@ -155,7 +162,8 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
         first = db.session.scalar(select(TesterSend).where(TesterSend.form_token == draft.input.token))
         if first is None:
             raise
-        return _result_of_duplicate(first.message_id)
+        conflict = first.request_digest is not None and first.request_digest != digest
+        return _result_of_duplicate(first.message_id, conflict=conflict)
     started = time.perf_counter()
     receipt = client.deliver(message, personal_data_keys=draft.info.spec.personal_data_keys(), actor=actor)
     round_trip_ms = (time.perf_counter() - started) * 1000
@@ -169,10 +177,22 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     return result
 
 
-def _result_of_duplicate(message_id: str) -> SendResult:
-    result = load_result(message_id, duplicate=True)
+def request_digest(message: dict[str, Any], destination: Destination) -> str:
+    """What a send asks for, fingerprinted: the call, its user, its properties or traits, where to.
+
+    Not the whole message: its id, times and context differ between two submits of one form.
+    """
+    asked = {key: message.get(key) for key in ("type", "event", "userId", "properties", "traits")}
+    canonical = json.dumps({**asked, "destination": destination.name}, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _result_of_duplicate(message_id: str, *, conflict: bool) -> SendResult:
+    result = load_result(message_id, duplicate=True, conflict=conflict)
     if result is None:
-        return SendResult(message_id, None, [], duplicate=True, error="the first send was not recorded")
+        return SendResult(
+            message_id, None, [], duplicate=True, conflict=conflict, error="the first send was not recorded"
+        )
     return result
 
 
