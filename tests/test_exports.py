@@ -140,7 +140,7 @@ def test_cli_export_fails_in_one_line(runner: FlaskCliRunner, tmp_path: Path) ->
     result = runner.invoke(args=["export", "--format", "csv", "-o", str(tmp_path / "missing" / "x.csv")])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"Error: cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory"
+        f"error: cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory"
     ]
     unknown = runner.invoke(args=["export", "--format", "xlsx"])
     assert unknown.exit_code == 2 and "'xlsx' is not one of" in unknown.output

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from analytics.audit import AuditEntry
+from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
@@ -158,7 +161,7 @@ def test_cli_send_exits_1_when_delivery_fails(
     collector.inject(500, times=1)
     result = runner.invoke(args=["send", "New Project Event", "--scope", "user=1,project=12"])
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: failed: message ") and "HTTP 500" in result.stderr
+    assert result.stderr.startswith("error: failed: message ") and "HTTP 500" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert _statuses(app) == ["failed"]
 
@@ -181,6 +184,10 @@ def test_cli_send_exits_1_when_delivery_fails(
             "Unknown destination 'mars'",
         ),
         (["ProjectCreate", "--preset", "nope"], "no scope preset named 'nope'"),
+        (
+            ["ProjectCreate", "--scope", "user=1,project=2", "--prop", "x=1", "--json", "{}"],
+            "--json and --prop cannot be combined",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
@@ -188,8 +195,34 @@ def test_cli_bad_input_is_one_line_and_exit_2(
 ) -> None:
     result = runner.invoke(args=["send", *args])
     assert result.exit_code == 2
-    assert expected in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: ") and expected in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
     assert _statuses(app) == []
+
+
+def test_a_database_at_another_schema_revision_ends_a_command_in_one_line(
+    app: Flask, sqlite_url: str, collector: Collector
+) -> None:
+    """Through the console script: its command group turns the library's SchemaError into one line."""
+    engine = create_audit_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+    engine.dispose()
+    env = {**os.environ, "DATABASE_URL": sqlite_url, "SEGMENT_WRITE_KEY": "k", "SEGMENT_HOST": collector.url}
+    command = [
+        Path(sys.executable).parent / "event-catalog",
+        "send",
+        "ProjectCreate",
+        "--scope",
+        "user=1,project=2",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"error: the audit database {sqlite_url} is at schema revision 0000_older, this library needs "
+        f"{SCHEMA_REVISION}: run `event-catalog db upgrade` with DATABASE_URL set to it"
+    ]
+    assert collector.received() == []
 
 
 def test_cli_dry_run_validates_without_auditing(

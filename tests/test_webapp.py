@@ -146,7 +146,7 @@ def test_collector_command_fails_in_one_line_when_the_port_is_taken(runner: Flas
         port = taken.getsockname()[1]
         result = runner.invoke(args=["collector", "--port", str(port)])
     assert result.exit_code == 1
-    assert result.output.strip().startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+    assert result.output.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
 def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -> None:

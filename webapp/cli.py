@@ -13,7 +13,7 @@ import socket
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -28,7 +28,7 @@ from analytics.checkcode import check_paths
 from analytics.diff import diff_bundles
 from analytics.drift import drift
 from analytics.durations import parse_duration, parse_instant
-from analytics.errors import AnalyticsError
+from analytics.errors import AnalyticsError, SchemaError
 from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
 from analytics.exports import FORMATS
@@ -76,7 +76,7 @@ def collector_command(host: str, port: int, write_keys: tuple[str, ...]) -> None
     try:
         serve(host, port, write_keys or None)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1)
 
 
 def fail(message: str, status: int = 2) -> NoReturn:
@@ -149,11 +149,8 @@ def drift_command(since: str, fmt: str) -> None:
 
 
 def export(format_name: str, output: Path | None) -> None:
-    """Render the catalog in one format to a file, or to standard output without one.
-
-    Raises:
-        click.ClickException: the file cannot be written.
-    """
+    """Render the catalog in one format to a file, or to standard output without one (a file that
+    cannot be written ends the command with one line and exit 1)."""
     fmt = FORMATS[format_name]
     text = fmt.render(CATALOG)
     if output is None:
@@ -162,7 +159,7 @@ def export(format_name: str, output: Path | None) -> None:
     try:
         output.write_bytes(text.encode(fmt.encoding))
     except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
+        fail(f"cannot write {output}: {exc.strerror or exc}", 1)
 
 
 @click.command("export")
@@ -533,7 +530,18 @@ def _create_app() -> Flask:
         fail(f"invalid configuration:\n{lines}")
 
 
-main = FlaskGroup(
+class CatalogGroup(FlaskGroup):
+    """Flask's command group, where a database at another schema revision ends any command in one
+    line (it names the database and says to run `event-catalog db upgrade`), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SchemaError as exc:
+            fail(str(exc))
+
+
+main = CatalogGroup(
     create_app=_create_app,
     help="See, test and audit every analytics event your backend sends to Segment.",
 )

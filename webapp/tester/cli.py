@@ -6,6 +6,7 @@ import getpass
 import json
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
@@ -38,6 +39,10 @@ class BadInput(click.ClickException):
     """Bad arguments: one line on stderr (no usage block, which would bury it) and exit 2."""
 
     exit_code = EXIT_BAD_INPUT
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        """`error: …`, as every other command says it (Click's own is `Error: …`)."""
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:
@@ -89,6 +94,8 @@ def build_input(
             raise BadInput(f"no scope preset named {preset!r}")
         values = {k: str(v) for k, v in preset_values(found).items()}
     values.update(scope)
+    if raw_json is not None and props:
+        raise BadInput("--json and --prop cannot be combined: give the properties one way")
     typed = TesterInput(
         spec=spec,
         scope=values,
@@ -111,10 +118,10 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     check_sendable(draft, destination, [d.name for d in destinations()])
     if not draft.ok or destination is None or draft.message is None:
         problems = "; ".join(f"{key}: {text}" for key, text in draft.errors.items())
-        click.echo(f"Error: not sent: {problems}", err=True)
+        click.echo(f"error: not sent: {problems}", err=True)
         return EXIT_BAD_INPUT
     for note in draft.off_schema:
-        click.echo(f"Warning: off-schema: {note}", err=True)
+        click.echo(f"warning: off-schema: {note}", err=True)
     click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
     if dry_run:
         click.echo("dry run: validated, not audited, not sent", err=True)
@@ -122,14 +129,14 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     result = send(draft, destination, actor=actor())
     entry = result.entry
     if entry is None:
-        click.echo(f"Error: not sent: {result.error}", err=True)
+        click.echo(f"error: not sent: {result.error}", err=True)
         return EXIT_NOT_DELIVERED
     timing = f", {result.round_trip_ms:.0f} ms" if result.round_trip_ms is not None else ""
     http = f"HTTP {entry.http_status}" if entry.http_status else "no HTTP answer"
     where = entry.destination or destination.label
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
     if entry.status in ("failed", "dropped"):
-        click.echo(f"Error: {line}: {entry.error}", err=True)
+        click.echo(f"error: {line}: {entry.error}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)
     return 0
