@@ -123,6 +123,20 @@ def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
     ]
 
 
+def test_the_command_names_its_own_version_and_options() -> None:
+    from importlib.metadata import version
+
+    from click.testing import CliRunner
+
+    from webapp.cli import main
+
+    runner = CliRunner()
+    shown = runner.invoke(main, ["--version"])
+    assert shown.exit_code == 0 and shown.output == f"event-catalog {version('event-catalog')}\n"
+    usage = runner.invoke(main, ["--help"]).output
+    assert "Show the Flask version" not in usage and "--app" not in usage and "--env-file" in usage
+
+
 def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch, app: Flask) -> None:
     monkeypatch.setenv("SEGMENT_HOST", "http://from-env")
     assert create_app({"SEGMENT_HOST": "http://from-test"}).config["SEGMENT_HOST"] == "http://from-test"

@@ -531,8 +531,16 @@ def _create_app() -> Flask:
 
 
 class CatalogGroup(FlaskGroup):
-    """Flask's command group, where a database at another schema revision ends any command in one
-    line (it names the database and says to run `event-catalog db upgrade`), not a traceback."""
+    """Flask's command group for this one application.
+
+    A database at another schema revision ends any command in one line (it names the database and
+    says to run `event-catalog db upgrade`), not a traceback. `--version` is this package's, and
+    Flask's `--app` is left out: the application is always this one.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(add_version_option=False, **options)
+        self.params = [param for param in self.params if param.name != "app"]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -541,9 +549,11 @@ class CatalogGroup(FlaskGroup):
             fail(str(exc))
 
 
-main = CatalogGroup(
-    create_app=_create_app,
-    help="See, test and audit every analytics event your backend sends to Segment.",
+main = click.version_option(package_name="event-catalog", message="event-catalog %(version)s")(
+    CatalogGroup(
+        create_app=_create_app,
+        help="See, test and audit every analytics event your backend sends to Segment.",
+    )
 )
 """The `event-catalog` console script."""
 
