@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from analytics import AnalyticsClient, AuditStore
@@ -15,7 +16,7 @@ from analytics.tracks import ApplicationDeploymentWebhook
 def _scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     response = client.get("/metrics")
     assert response.status_code == 200
-    assert response.mimetype == "text/plain"
+    assert response.headers["Content-Type"] == CONTENT_TYPE_LATEST  # the exposition format's version, once
     samples = {}
     for family in text_string_to_metric_families(response.get_data(as_text=True)):
         for sample in family.samples:
