@@ -21,6 +21,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import db
 
 NEW_PASSWORD = "a different long password"
+WELCOME = "Welcome. You are the admin; add the others on the Users page."
 
 
 def token(client: FlaskClient, path: str = "/login") -> str:
@@ -75,6 +76,8 @@ def test_first_run_creates_the_admin_and_signs_them_in(app: Flask, anonymous: Fl
     home = anonymous.get("/")
     assert home.status_code == 200
     assert 'Ada <span class="badge role">admin</span>' in home.get_data(as_text=True)
+    assert home.get_data(as_text=True).count(WELCOME) == 1  # on the page set-up lands on
+    assert WELCOME not in anonymous.get("/users/").get_data(as_text=True)
     [added] = actions(app)
     assert (added.event, added.status, added.source, added.actor) == (
         "User Added",
@@ -100,6 +103,14 @@ def test_set_up_keeps_what_was_typed_and_says_what_is_wrong(anonymous: FlaskClie
     assert "short" not in re.sub(r"<[^>]+>", "", page).replace("shorter", "")
     with anonymous.application.app_context():
         assert not accounts.has_users()
+    # Screen readers hear a field's hint and its errors; a field with neither points at nothing.
+    password = re.search(r'<input [^>]*id="password"[^>]*>', page)
+    assert password is not None and 'aria-describedby="password-hint password-errors"' in password.group(0)
+    assert 'id="password-hint"' in page and 'id="password-errors"' in page
+    first_visit = anonymous.get("/setup").get_data(as_text=True)
+    assert 'aria-describedby="None"' not in first_visit
+    email = re.search(r'<input [^>]*id="email"[^>]*>', first_visit)
+    assert email is not None and "aria-describedby" not in email.group(0)
 
 
 def test_a_production_set_up_asks_for_the_code_in_the_log(
@@ -208,14 +219,14 @@ def test_sessions_end_after_their_lifetime(
         session["signed_in_at"] = time.time() - 61 * 60
     expired = viewer.get("/")
     assert expired.status_code == 302 and expired.headers["Location"] == "/login?next=/"
-    assert "Your session has expired. Sign in again." in viewer.get("/login").get_data(as_text=True)
+    assert viewer.get("/login").get_data(as_text=True).count("Your session has expired. Sign in again.") == 1
     assert viewer.get("/").status_code == 302
 
 
 def test_signing_out_ends_the_session(client: FlaskClient) -> None:
     response = post(client, "/logout", {})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
-    assert "You have signed out." in client.get("/login").get_data(as_text=True)
+    assert client.get("/login").get_data(as_text=True).count("You have signed out.") == 1
     assert client.get("/").status_code == 302
 
 
@@ -410,7 +421,7 @@ def test_an_admin_adds_an_account_and_mistakes_stay_next_to_the_field(
     added = post(client, "/users/", {**form, "email": "new@example.com", "display_name": "Newt"})
     assert added.status_code == 303 and added.headers["Location"] == "/users/"
     page = client.get("/users/").get_data(as_text=True)
-    assert "Added new@example.com as engineer." in page and "Newt" in page
+    assert page.count("Added new@example.com as engineer.") == 1 and "Newt" in page
     [recorded] = actions(app)
     assert (recorded.event, recorded.actor) == ("User Added", "admin@example.com")
     assert account(app, "new@example.com").role is Role.ENGINEER
