@@ -11,7 +11,7 @@ HTMX := webapp/static/vendor/htmx.min.js
 export SEGMENT_HOST ?= http://127.0.0.1:$(COLLECTOR_PORT)
 export SEGMENT_WRITE_KEY ?= local-development
 
-.PHONY: run test lint bench install clean screenshots
+.PHONY: run first-run-hint test lint bench install clean screenshots
 
 $(BIN)/event-catalog: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,9 +29,15 @@ install: $(BIN)/event-catalog $(HTMX)
 run: install
 	$(BIN)/event-catalog db upgrade
 	@echo "Dashboard: http://127.0.0.1:$(PORT)   Collector: http://127.0.0.1:$(COLLECTOR_PORT)/messages"
+	@$(MAKE) --no-print-directory first-run-hint
 	$(BIN)/event-catalog collector --port $(COLLECTOR_PORT) & collector=$$!; \
 	trap 'kill $$collector 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/event-catalog run --host 127.0.0.1 --port $(PORT)
+
+# While no account exists, the first visit creates the admin: say where (there is no such page behind a proxy).
+first-run-hint:
+	@if [ "$${AUTH_MODE:-accounts}" = accounts ] && $(BIN)/event-catalog users list | grep -q '^no accounts yet'; then \
+		echo "First run? Open http://127.0.0.1:$(PORT)/setup to create the admin account."; fi
 
 test: install
 	bash scripts/system-deps.sh

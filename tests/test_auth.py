@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dashboard_server import ROOT
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
@@ -132,6 +137,27 @@ def test_a_production_set_up_asks_for_the_code_in_the_log(
     accepted = post(client, "/setup", {**form, "setup_code": code})
     assert accepted.status_code == 303
     assert account(app, "ops@example.com").role is Role.ADMIN
+
+
+def test_make_run_says_where_the_first_run_set_up_is_while_no_account_exists(
+    sqlite_url: str, make_account: Callable[..., str]
+) -> None:
+    venv = f"BIN={Path(sys.executable).parent}"
+
+    def hint() -> str:
+        done = subprocess.run(
+            ["make", "-s", "--no-print-directory", "first-run-hint", "PORT=5999", venv],
+            cwd=ROOT,
+            env={**os.environ, "DATABASE_URL": sqlite_url},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout
+
+    assert hint() == "First run? Open http://127.0.0.1:5999/setup to create the admin account.\n"
+    make_account(Role.ADMIN)
+    assert hint() == ""
 
 
 # Signing in and out

@@ -28,6 +28,9 @@ def test_first_run_creates_the_admin_who_then_signs_out_and_in(
     page.get_by_role("button", name="Create the admin account").click()
 
     expect(page).to_have_title("Events · event-catalog")
+    expect(page.get_by_role("status")).to_have_text(
+        "Welcome. You are the admin; add the others on the Users page."
+    )
     account = page.locator("header .account")
     expect(account).to_contain_text("Ada <b>Lovelace</b> admin")
     expect(account.get_by_role("link", name="Users")).to_be_visible()
