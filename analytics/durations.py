@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_SPOKEN = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
 def parse_duration(text: str) -> timedelta:
@@ -24,6 +25,20 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     except OverflowError:
         raise ValueError(f"{text!r} is too long a duration") from None
+
+
+def format_duration(duration: timedelta) -> str:
+    """A duration as people read it, largest unit first: `1 h`, `15 min`, `1 h 30 min`, `2 d`.
+
+    Below a second is dropped; nothing left reads `0 s`.
+    """
+    rest = int(duration.total_seconds())
+    parts = []
+    for unit, size in _SPOKEN:
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count} {unit}")
+    return " ".join(parts) or "0 s"
 
 
 def parse_instant(text: str, now: datetime | None = None) -> datetime:

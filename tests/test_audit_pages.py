@@ -261,13 +261,26 @@ def test_entry_page_shows_message_attempts_version_drift_and_links(
 
 def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqlite_store: AuditStore) -> None:
     message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
-    message["properties"] = {"proj_id": 12, "cluster_id": 4, "cluster_type": "openshift", "colour": "red"}
+    note = "z" * 5000
+    message["properties"] = {
+        "proj_id": 12,
+        "cluster_id": 4,
+        "cluster_type": "openshift",
+        "colour": "red",
+        "note": note,
+    }
     message["context"]["eventCatalog"]["version"] = "0ldversion00"
     sqlite_store.record(message, status=AuditStatus.DELIVERED, source="application")
     page = client.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
-    assert "no longer validate against today's schema" in page and "3 differences" in page
-    table = page.split('class="drift-differences"')[1]
-    assert "<code>cluster_type</code>" in table and "&#34;openshift&#34;" in table
+    assert "no longer validate against today's schema" in page and "4 differences" in page
+    table = page.split('class="drift-differences"')[1].split("</table>")[0]
+    # A long stored value is cut in the table (the message below has it whole), so the page stays readable.
+    assert (
+        f"<code>&#34;{'z' * 199}…</code>" in table
+        and "(5,002 characters in all: see the message below)" in table
+    )
+    assert note not in table and note in page
+    assert "<code>cluster_type</code>" in table and "<code>&#34;openshift&#34;</code>" in table
     assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
     assert "<code>colour</code>" in table and "not a property of this event today" in table
     assert "older than today's" in page
@@ -318,7 +331,11 @@ def test_entry_page_of_an_identify_links_to_its_identify_spec(
     message_id = record(
         sqlite_store, "Register", scope={"user_id": 3}, properties={"email": "a@b.co", "github": True}
     )
+    listing = client.get("/audit/").get_data(as_text=True)
+    assert '<td data-label="Event">Identify: Register</td>' in listing
     page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert '<h1>Identify: Register <span class="badge audit-status' in page
+    assert "<title>Identify: Register · Audit entry · event-catalog</title>" in page
     assert 'href="/identifiers/RegisterIdentify"' in page
     assert "masked:" in page and "a@b.co" not in page
     assert "still validate against today's schema of Register (masked personal data" in page
@@ -351,6 +368,7 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
     assert report.message_id is not None
     listing = client.get("/audit/?type=purge").get_data(as_text=True)
     assert _rows(listing) == [report.message_id]
+    assert '<td data-label="Event">purge</td>' in listing
     page = client.get(f"/audit/entries/{report.message_id}").get_data(as_text=True)
     assert "Send again" not in page and "Drift against" not in page
     assert "records the log's own maintenance" in page
@@ -359,4 +377,6 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
 def test_unknown_message_id_is_a_404_page(client: FlaskClient) -> None:
     response = client.get("/audit/entries/no-such-message")
     assert response.status_code == 404 and response.mimetype == "text/html"
-    assert "No audit entry has the message id &#39;no-such-message&#39;." in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "No audit entry has the message id &#39;no-such-message&#39;." in page
+    assert '<a href="/audit/">Back to the audit log</a>' in page and "Back to the catalog" not in page

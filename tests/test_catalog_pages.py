@@ -121,15 +121,27 @@ def test_the_page_renders_the_url_state_into_the_form(client: FlaskClient) -> No
     assert 'aria-sort="descending"' in page
 
 
-def test_an_unknown_filter_value_is_reported_next_to_its_field_and_not_applied(client: FlaskClient) -> None:
-    response = client.get("/?category=Billing&sort=colour")
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("category", "Billing", "“Billing” is not a category in the catalog; showing every category."),
+        ("scope", "Galaxy", "“Galaxy” is not a scope in the catalog; showing every scope."),
+        ("owner", "x", "“x” is not an owner in the catalog; showing every owner."),
+        ("status", "retired", "“retired” is not a status in the catalog; showing every status."),
+        ("pii", "maybe", "“maybe” is not a personal-data choice (yes or no); showing every event."),
+    ],
+)
+def test_an_unknown_filter_value_is_reported_next_to_its_field_and_not_applied(
+    client: FlaskClient, name: str, value: str, message: str
+) -> None:
+    response = client.get(f"/?{name}={value}&sort=colour")
     assert response.status_code == 200
     page = response.get_data(as_text=True)
-    assert "“Billing” is not a category of the catalog" in page
-    assert '<option value="Billing" selected>Billing (unknown)</option>' in page
-    assert 'aria-invalid="true"' in page
+    assert f'<p class="field-error" id="{name}-error">{message}</p>' in page
+    assert f'<option value="{value}" selected>{value} (unknown)</option>' in page
+    assert f'<select id="{name}" name="{name}" aria-invalid="true" aria-describedby="{name}-error">' in page
     assert "Cannot sort by “colour”" in page
-    assert _listed(client, "category=Billing") == list(CATALOG.events)
+    assert _listed(client, f"{name}={value}") == list(CATALOG.events)
 
 
 def test_no_match_says_so_and_offers_to_clear(client: FlaskClient) -> None:
@@ -153,6 +165,8 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     assert 'href="/tester/?event=ClusterProvisioningSuccess"' in page
     assert 'href="/events/ClusterProvisioningSuccess/schema.json"' in page
     assert "never sent" in page
+    assert "<svg" not in page  # no traffic: no empty chart, only its words
+    assert re.search(r"Messages per day over the last 30 days:\s+none\.</figcaption>", page)
     assert (
         "ClusterProvisioningSuccess(" in page
         and "scope=ClusterScope(user_id=1, project_id=12, cluster_id=4)" in page
@@ -172,7 +186,7 @@ def test_event_page_shows_volume_and_links_latest_entries_into_the_audit(
     page = client.get("/events/ProjectCreate").get_data(as_text=True)
     assert "<strong>3</strong> in the last 7 days" in page
     assert "4 in all, at most 2 on" in page
-    assert page.count("<rect ") == 3
+    assert page.count("<svg ") == 1 and page.count("<rect ") == 3
     for message_id in ids:
         assert f'href="/audit/entries/{message_id}"' in page
     assert 'href="/audit/?event=New%20Project%20Event"' in page
@@ -196,7 +210,9 @@ def test_an_event_string_redirects_to_its_page(client: FlaskClient) -> None:
 def test_unknown_event_is_a_404_page(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404 and response.mimetype == "text/html"
-    assert "The catalog has no" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert "The catalog has no" in page
+    assert '<a href="/">Back to the catalog</a>' in page and "Back to the audit log" not in page
 
 
 def test_schema_download_is_a_valid_json_schema_file(client: FlaskClient) -> None:

@@ -121,6 +121,7 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     assert "application client" in html and "staging" in html and "key 0123456789ab" in html
     assert "75.0&nbsp;%" in html and "50.0&nbsp;%" in html
     assert "1 stuck" in html
+    assert "Pending for more than 1 h counts as stuck." in html
     assert "upstream unavailable" in html and "503" in html and "batch over 500 KB" in html
     assert f"/audit/entries/{ids['failed']}" in html
     assert "old one" not in html

@@ -492,6 +492,16 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     )
 
 
+def test_the_presets_form_labels_its_fields_as_the_tester_does(client: FlaskClient) -> None:
+    page = client.get("/tester/presets").get_data(as_text=True)
+    labels = dict(re.findall(r'<label for="p-(\w+)">([^<]+)', page))
+    assert labels["name"].strip() == "Name"
+    assert (labels["user_id"].strip(), labels["project_id"].strip()) == ("User id", "Project id")
+    assert labels["app_namespace"].strip() == "App namespace"
+    tester = client.get("/tester/?event=ClusterProvisioningSuccess").get_data(as_text=True)
+    assert "<code>User id</code>" in tester and "<code>Project id</code>" in tester
+
+
 def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskClient) -> None:
     data = {
         **form_fields(client, "event=ProjectCreate"),

@@ -27,6 +27,7 @@ from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import wants_fragment
+from webapp.tester.queries import message_name
 
 bp = Blueprint("audit", __name__)
 
@@ -68,7 +69,7 @@ def audit_iso(value: datetime) -> str:
 
 @bp.context_processor
 def audit_vocabulary() -> dict[str, object]:
-    """The choices the audit templates offer and the stuck check their rows make."""
+    """The choices the audit templates offer, the stuck check their rows make and an entry's name."""
     stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
     now = datetime.now(UTC)
     return {
@@ -77,6 +78,9 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_source_options": [(str(source), str(source)) for source in Source],
         "audit_statuses": [str(status) for status in AuditStatus],
         "audit_stuck": lambda entry: is_stuck(entry, now, stuck_after),
+        "message_name": message_name,
+        # Plain JSON text for the page to escape: `tojson` would show `<` as `\u003c` inside <code>.
+        "as_json": lambda value: json.dumps(value, ensure_ascii=False),
     }
 
 

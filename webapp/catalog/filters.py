@@ -26,6 +26,15 @@ CHOICES = {
 }
 """Closed filters and their values; `scope` is added from the catalog's scopes."""
 
+_NOT_ALLOWED = {
+    "category": "“{value}” is not a category in the catalog; showing every category.",
+    "scope": "“{value}” is not a scope in the catalog; showing every scope.",
+    "owner": "“{value}” is not an owner in the catalog; showing every owner.",
+    "status": "“{value}” is not a status in the catalog; showing every status.",
+    "pii": "“{value}” is not a personal-data choice (yes or no); showing every event.",
+}
+"""What a closed filter says about a value it does not know, which it then ignores."""
+
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -147,7 +156,7 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
     for name, allowed in choices(catalog).items():
         value = args.get(name, "").strip()
         if value and value not in allowed:
-            filters.errors[name] = f"“{value}” is not a {name} of the catalog; showing every {name}."
+            filters.errors[name] = _NOT_ALLOWED[name].format(value=value)
         elif value:
             setattr(filters, name, value)
     sort = args.get("sort", "").strip()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from analytics.catalog import CATALOG
-from analytics.durations import parse_duration
+from analytics.durations import format_duration, parse_duration
 from analytics.health import DestinationHealth, destination_health
 from webapp.auth.policy import public, requires
 from webapp.auth.roles import Role
@@ -27,6 +27,10 @@ bp = Blueprint("health", __name__)
 
 DEFAULT_WINDOW = "24h"
 WINDOW_CHOICES = ("1h", "24h", "7d", "30d")
+
+
+# `1 h`, `15 min` in any template, rather than a timedelta's `1:00:00`.
+bp.add_app_template_filter(format_duration, "duration")
 
 
 def database_state() -> dict[str, Any]:

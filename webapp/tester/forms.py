@@ -254,6 +254,11 @@ def _placeholder(example: Any) -> str:
     return str(example)
 
 
+def scope_label(name: str) -> str:
+    """What a scope id's input is labelled, here and on the presets page: `user_id` → `User id`."""
+    return name.replace("_", " ").capitalize()
+
+
 def scope_fields(
     scope: type[UserScope], values: Mapping[str, Any], errors: Mapping[str, str]
 ) -> list[FieldView]:
@@ -265,7 +270,7 @@ def scope_fields(
         views.append(
             FieldView(
                 key=key,
-                label=name.replace("_", " ").capitalize(),
+                label=scope_label(name),
                 widget="number" if info.annotation is int else "text",
                 required=name in required,
                 help=info.description or "",

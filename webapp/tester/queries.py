@@ -77,9 +77,10 @@ class RecentId:
 
 
 def message_name(entry: AuditEntry) -> str:
-    """The event string, or for an identify call the name of the spec that built it."""
-    spec = None if entry.event else catalog_marker(entry.payload).get("spec")
-    return call_name(entry.event, spec)
+    """The event string, for an identify call the name of the spec that built it, else the entry's type."""
+    if entry.type != "identify":
+        return entry.event or entry.type
+    return call_name(None, catalog_marker(entry.payload).get("spec"))
 
 
 def call_name(event: str | None, spec: str | None) -> str:

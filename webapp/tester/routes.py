@@ -37,6 +37,7 @@ from webapp.tester.forms import (
     property_fields,
     resolve_spec,
     scope_fields,
+    scope_label,
     spec_query,
 )
 from webapp.tester.models import ScopePreset
@@ -425,6 +426,7 @@ def render_presets(
         values=values or {},
         errors=errors or {},
         fields=preset_store.ID_FIELDS,
+        label=scope_label,
         summary=preset_store.summary,
         level=preset_store.level,
     )
