@@ -266,6 +266,9 @@ def test_the_dashboard_records_its_catalog_version_on_first_request(app: Flask, 
 def test_changes_page_without_history_explains_itself(client: FlaskClient) -> None:
     page = client.get("/changes").get_data(as_text=True)
     assert "Only the running catalog version has been recorded so far." in page
+    assert 'role="alert"' not in page
+    linked = client.get("/changes?from=0ldversion00").get_data(as_text=True)
+    assert "No catalog version “0ldversion00” has been recorded." in linked
 
 
 def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClient) -> None:
