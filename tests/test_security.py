@@ -295,6 +295,7 @@ def limited_app(make_app: Callable[..., Flask]) -> Callable[..., Flask]:
         @requires(Role.ENGINEER)
         @limits.send_limit
         def send() -> dict[str, bool]:
+            limits.count_as_sent()
             return {"sent": True}
 
         app.add_url_rule("/api/send", "send", send, methods=["GET", "POST"])

@@ -80,6 +80,11 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
             "valid integer",
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
+        (
+            {**CLUSTER_SEND, "scope": {"user_id": 0, "project_id": 12, "cluster_id": 4}},
+            "scope.user_id",
+            "greater than 0",
+        ),
     ],
 )
 def test_api_bad_input_is_422_with_the_field(
@@ -115,6 +120,22 @@ def test_api_a_malformed_request_is_422_and_sends_nothing(
     assert (error["status"], error["name"]) == (422, "Unprocessable Entity")
     assert text in error["fields"][field]
     assert _statuses(app) == [] and collector.received() == []
+
+
+def test_only_real_sends_count_towards_the_send_limit(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    app.config["TESTER_LIMIT_PER_PERSON"] = "2 per minute"
+    refused = [client.post("/api/tester/send", json={**CLUSTER_SEND, "scope": "x"}) for _ in range(5)]
+    dry_runs = [client.post("/api/tester/send", json={**CLUSTER_SEND, "dry_run": True}) for _ in range(3)]
+    assert [r.status_code for r in refused + dry_runs] == [422] * 5 + [200] * 3
+    first = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t0"})
+    repeated = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t0"})
+    second = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t1"})
+    assert [r.status_code for r in (first, repeated, second)] == [200, 200, 200]
+    assert repeated.get_json()["duplicate"] is True
+    over = client.post("/api/tester/send", json=CLUSTER_SEND)
+    assert over.status_code == 429 and len(collector.received()) == 2
 
 
 def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:

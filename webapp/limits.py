@@ -7,7 +7,9 @@ Two limits are reused by the routes that need them:
 - `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
   only failures count, and once the limit is reached even the right password waits.
 - `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
-  it under `@requires(...)` on the tester's send route.
+  it under `@requires(...)` on the tester's send route. Only requests that sent something count
+  (the view calls `count_as_sent`): a refused form or a dry run is free, as a failed sign-in is
+  the only thing the sign-in limits count.
 """
 
 from __future__ import annotations
@@ -45,6 +47,15 @@ def _login_failed(_response: Response) -> bool:
     return bool(g.get("login_failed"))
 
 
+def count_as_sent() -> None:
+    """Make this request count towards the send limits: call it once a message was handed over."""
+    g.message_sent = True
+
+
+def _message_sent(_response: Response) -> bool:
+    return bool(g.get("message_sent"))
+
+
 def _limit(setting: str, key_func: Callable[[], str], message: str, **options: Any) -> Any:
     """A limit on POSTs whose value is read from `setting` at request time."""
     return limiter.limit(
@@ -69,9 +80,14 @@ _login_per_address = _limit(
     "Too many failed sign-ins from your address.",
     deduct_when=_login_failed,
 )
-_send_per_person = _limit("TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.")
+_send_per_person = _limit(
+    "TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.", deduct_when=_message_sent
+)
 _send_per_address = _limit(
-    "TESTER_LIMIT_PER_ADDRESS", client_address, "Too many test events were sent from your address."
+    "TESTER_LIMIT_PER_ADDRESS",
+    client_address,
+    "Too many test events were sent from your address.",
+    deduct_when=_message_sent,
 )
 
 

@@ -86,10 +86,10 @@ def _describe(error: Any, raw_mode: bool) -> str:
 def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Scope values and own property values as pydantic should see them (None: bad raw JSON)."""
     typed = draft.input
+    # As typed: text from the form and the command line, numbers from the API (0 is a value, not absent).
+    given = {name: typed.scope.get(name) for name in info.scope.model_fields}
     scope = {
-        name: str(typed.scope[name]).strip()
-        for name in info.scope.model_fields
-        if str(typed.scope.get(name) or "").strip()
+        name: str(value).strip() for name, value in given.items() if value is not None and str(value).strip()
     }
     if typed.mode != RAW:
         props = {p.name: typed_value(p, typed.props.get(p.name)) for p in own_properties(info)}
