@@ -382,7 +382,9 @@ def test_a_deprecated_event_needs_a_confirmation(client: FlaskClient, collector:
     values = example_values(CATALOG.event("StackLaunchComplete"))
     status, page = send_form(client, "event=StackLaunchComplete", values, htmx=False)
     assert status == 422
-    assert "deprecated (send Stack Launch Success instead)" in error_slot(page, "confirm_deprecated")
+    assert error_slot(page, "confirm_deprecated").endswith(
+        "deprecated (send Stack Launch Success instead): tick the box to send it anyway."
+    )
     status, _ = send_form(client, "event=StackLaunchComplete", {**values, "confirm_deprecated": "on"})
     assert status == 200 and collector.received()[0]["event"] == "Stack Launch Complete"
 

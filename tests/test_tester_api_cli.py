@@ -81,6 +81,11 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
         (
+            {"event": "StackLaunchComplete", "scope": CLUSTER_SEND["scope"]},
+            "confirm_deprecated",
+            'set "confirm_deprecated": true to send it anyway',
+        ),
+        (
             {**CLUSTER_SEND, "scope": {"user_id": 0, "project_id": 12, "cluster_id": 4}},
             "scope.user_id",
             "greater than 0",
@@ -109,6 +114,7 @@ def test_api_bad_input_is_422_with_the_field(
         ({"dryrun": True}, "dryrun", "Extra inputs are not permitted"),
         ({"token": 7}, "token", "valid string"),
         ({"event": 5}, "event", "valid string"),
+        ({"identify": "Register"}, "identify", "give `event` or `identify`, not both"),
     ],
 )
 def test_api_a_malformed_request_is_422_and_sends_nothing(
@@ -205,6 +211,10 @@ def test_cli_send_exits_1_when_delivery_fails(
             "Unknown destination 'mars'",
         ),
         (["ProjectCreate", "--preset", "nope"], "no scope preset named 'nope'"),
+        (
+            ["StackLaunchComplete", "--scope", "user=1,project=2,cluster=3", "--dry-run"],
+            "(send Stack Launch Success instead): pass --yes-deprecated to send it anyway",
+        ),
         (
             ["ProjectCreate", "--scope", "user=1,project=2", "--prop", "x=1", "--json", "{}"],
             "--json and --prop cannot be combined",

@@ -17,7 +17,16 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from werkzeug.http import HTTP_STATUS_CODES
 
 from webapp.actor import current_actor
@@ -30,6 +39,11 @@ from webapp.tester.forms import FIELDS, RAW, TesterInput
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 
 bp = Blueprint("tester_api", __name__)
+
+CONFIRM_IN_JSON = {
+    "confirm_production": 'set "confirm_production": true',
+    "confirm_deprecated": 'set "confirm_deprecated": true',
+}
 
 _OUTCOME_STATUS = {"delivered": 200, "disabled": 200, "pending": 202, "failed": 502, "dropped": 422}
 
@@ -72,6 +86,13 @@ class SendRequest(BaseModel):
     confirm_production: StrictBool = False
     confirm_deprecated: StrictBool = False
     token: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+
+    @field_validator("identify")
+    @classmethod
+    def _one_call(cls, identify: str | None, info: ValidationInfo) -> str | None:
+        if identify and info.data.get("event"):
+            raise ValueError("give `event` or `identify`, not both")
+        return identify
 
     def tester_input(self) -> TesterInput:
         """The request as the form's input; `off_schema` sends `properties` unvalidated."""
@@ -142,7 +163,7 @@ def send_json() -> ResponseReturnValue:
     typed = asked.tester_input()
     actor = current_actor()
     draft = compose(typed, actor=actor)
-    destination = checked_destination(draft)
+    destination = checked_destination(draft, CONFIRM_IN_JSON)
     if not draft.ok or destination is None or draft.message is None:
         fields = draft.errors or {"raw": "; ".join(draft.off_schema)}
         return error(422, "The message was not sent: fix the fields below.", fields)

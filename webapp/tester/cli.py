@@ -31,6 +31,11 @@ SCOPE_ALIASES = {
     "chart": "chart_name",
 }
 
+CONFIRM_WITH_FLAGS = {
+    "confirm_production": "pass --yes-production",
+    "confirm_deprecated": "pass --yes-deprecated",
+}
+
 EXIT_BAD_INPUT = 2
 EXIT_NOT_DELIVERED = 1
 
@@ -115,7 +120,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     """
     draft = compose(typed, actor=actor())
     destination = find_destination(typed.destination)
-    check_sendable(draft, destination, [d.name for d in destinations()])
+    check_sendable(draft, destination, [d.name for d in destinations()], CONFIRM_WITH_FLAGS)
     if not draft.ok or destination is None or draft.message is None:
         problems = "; ".join(f"{key}: {text}" for key, text in draft.errors.items())
         click.echo(f"error: not sent: {problems}", err=True)

@@ -8,6 +8,7 @@ client. So what the engineer saw is what was sent, down to the byte (only `messa
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -164,8 +165,26 @@ def _validate_scope_alone(draft: Draft, scope: type[UserScope], values: dict[str
                 draft.missing.append(key)
 
 
-def check_sendable(draft: Draft, destination: Destination | None, choices: list[str]) -> None:
-    """Add the errors that depend on where the message goes and what it is, not on its values."""
+CONFIRM_IN_FORM = {"confirm_production": "tick the box", "confirm_deprecated": "tick the box"}
+"""How the form confirms a production send or a deprecated event; the API and the command line
+name their own field and flag (`check_sendable`'s `confirm`)."""
+
+
+def check_sendable(
+    draft: Draft,
+    destination: Destination | None,
+    choices: list[str],
+    confirm: Mapping[str, str] = CONFIRM_IN_FORM,
+) -> None:
+    """Add the errors that depend on where the message goes and what it is, not on its values.
+
+    Args:
+        draft: the composed message; errors are added to it.
+        destination: where it goes (None: unknown).
+        choices: the destinations' names, for the unknown-destination error.
+        confirm: per confirmation (`confirm_production`, `confirm_deprecated`), how this way of
+            sending gives it, e.g. `pass --yes-deprecated`.
+    """
     typed, info = draft.input, draft.info
     if destination is None:
         draft.errors["destination"] = (
@@ -179,11 +198,12 @@ def check_sendable(draft: Draft, destination: Destination | None, choices: list[
             )
         if not typed.confirm_production:
             draft.errors["confirm_production"] = (
-                f"{destination.name!r} is a production destination: tick the box to confirm this send."
+                f"{destination.name!r} is a production destination: "
+                f"{confirm['confirm_production']} to confirm this send."
             )
     if info is not None and info.spec.status == Status.DEPRECATED and not typed.confirm_deprecated:
         replacement = getattr(info.spec, "replaced_by", None)
         instead = f" (send {replacement!s} instead)" if replacement else ""
         draft.errors["confirm_deprecated"] = (
-            f"{info.name} is deprecated{instead}: tick the box to send it anyway."
+            f"{info.name} is deprecated{instead}: {confirm['confirm_deprecated']} to send it anyway."
         )

@@ -13,6 +13,7 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +28,7 @@ from analytics.audit import AuditEntry, DeliveryAttempt
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.tester.compose import Draft, check_sendable
+from webapp.tester.compose import CONFIRM_IN_FORM, Draft, check_sendable
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination
 from webapp.tester.models import TesterSend
 
@@ -46,16 +47,17 @@ def find_destination(name: str) -> Destination | None:
     return next((d for d in destinations() if d.name == name), None)
 
 
-def checked_destination(draft: Draft) -> Destination | None:
+def checked_destination(draft: Draft, confirm: Mapping[str, str] = CONFIRM_IN_FORM) -> Destination | None:
     """The destination a send asks for, with the checks every way of sending shares.
 
     Production destinations are for admins (a 403 for anyone else); an unknown destination, or a
-    message a destination refuses (off-schema to production, unconfirmed), adds errors to the draft.
+    message a destination refuses (off-schema to production, unconfirmed), adds errors to the draft
+    (`confirm`: how this way of sending confirms, as `check_sendable` takes it).
     """
     destination = find_destination(draft.input.destination)
     if destination is not None and destination.production:
         require(Role.ADMIN)
-    check_sendable(draft, destination, [d.name for d in destinations()])
+    check_sendable(draft, destination, [d.name for d in destinations()], confirm)
     return destination
 
 
