@@ -245,7 +245,6 @@ class AnalyticsClient:
         self._attribution: dict[str, Any] = {"source": source, "actor": actor}
         self.raise_errors = raise_errors
         self._user_on_error = segment_options.pop("on_error", None)
-        self._warned_disabled = False
         self.segment: SegmentClient | None = None
         max_queue_size = int(
             segment_options.get("max_queue_size", SegmentClient.DefaultConfig.max_queue_size)
@@ -434,9 +433,6 @@ class AnalyticsClient:
         for status in {record.status for record in records}:
             count_messages([record.message for record in records if record.status is status], str(status))
         if self.segment is None:
-            if not self._warned_disabled:
-                log.warning("analytics disabled (no write key): messages are audited, not sent")
-                self._warned_disabled = True
             return [(AuditStatus.DISABLED, None)] * len(records)
         return self._send(self.segment, [record.message for record in records])
 

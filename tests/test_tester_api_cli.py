@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,17 @@ def test_cli_send_exits_1_when_delivery_fails(
     assert result.stderr.startswith("error: failed: message ") and "HTTP 500" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert _statuses(app) == ["failed"]
+
+
+def test_cli_send_without_a_write_key_exits_1_and_says_why(
+    make_app: Callable[..., Flask], collector: Collector
+) -> None:
+    app = make_app(SEGMENT_WRITE_KEY=None)
+    result = app.test_cli_runner().invoke(args=["send", "New Project Event", "--scope", "user=1,project=12"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: disabled: message ")
+    assert result.stderr.rstrip().endswith("the destination has no write key, so it was audited and not sent")
+    assert _statuses(app) == ["disabled"] and collector.received() == []
 
 
 @pytest.mark.parametrize(

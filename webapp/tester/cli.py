@@ -116,7 +116,8 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     """Compose, check and send (or only print, with `dry_run`); print the message and the outcome.
 
     Returns:
-        The exit status: 0 delivered (or disabled, or a dry run), 1 not delivered, 2 bad input.
+        The exit status: 0 delivered (or a dry run), 1 not delivered (failed, dropped, or disabled
+        for want of a write key), 2 bad input.
     """
     draft = compose(typed, actor=actor())
     destination = find_destination(typed.destination)
@@ -142,6 +143,10 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
     if entry.status in ("failed", "dropped"):
         click.echo(f"error: {line}: {entry.error}", err=True)
+        return EXIT_NOT_DELIVERED
+    if entry.status == "disabled":
+        reason = "the destination has no write key, so it was audited and not sent"
+        click.echo(f"error: {line}: {reason}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)
     return 0
