@@ -150,11 +150,7 @@ def bounds_of(schema: dict[str, Any], defs: dict[str, Any]) -> Bounds:
     Returns:
         The bounds; empty (falsy) when the schema sets none, or offers several types.
     """
-    if "$ref" in schema:
-        return bounds_of(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-    if "anyOf" in schema:
-        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
-        return bounds_of(options[0], defs) if len(options) == 1 else Bounds()
+    schema = _single_type(schema, defs)
     intervals = [
         _value_interval(schema),
         _count_interval(_LENGTH, schema, "minLength", "maxLength"),
@@ -163,3 +159,28 @@ def bounds_of(schema: dict[str, Any], defs: dict[str, Any]) -> Bounds:
         intervals.append(_count_interval(_ITEMS, schema, "minItems", "maxItems"))
         intervals.extend(bounds_of(schema.get("items", {}), defs).intervals)
     return Bounds(tuple(interval for interval in intervals if interval.low or interval.high))
+
+
+def pattern_of(schema: dict[str, Any], defs: dict[str, Any]) -> str | None:
+    """The regular expression a string property (or an array's strings) must match, if any.
+
+    Shown beside the bounds, but not compared by the diff (see the module docstring).
+    """
+    schema = _single_type(schema, defs)
+    if schema.get("type") == "array":
+        return pattern_of(schema.get("items", {}), defs)
+    pattern: str | None = schema.get("pattern")
+    return pattern
+
+
+def _single_type(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    """The schema of the value itself: `$ref`s followed, a nullable `anyOf` reduced to its type.
+
+    A union of several types has no bounds of its own: it reads as an empty schema.
+    """
+    if "$ref" in schema:
+        return _single_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+    if "anyOf" in schema:
+        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
+        return _single_type(options[0], defs) if len(options) == 1 else {}
+    return schema

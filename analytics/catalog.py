@@ -17,7 +17,7 @@ from typing import Any
 
 import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
-from analytics.bounds import bounds_of
+from analytics.bounds import bounds_of, pattern_of
 from analytics.events import SegmentEvent
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
@@ -36,6 +36,7 @@ class PropertyInfo:
         description: what it means.
         allowed_values: the closed set of values, when there is one.
         bounds: the numeric, length or size bounds as text (`1 ≤ value ≤ 31`), empty when none.
+        pattern: the regular expression a string must match, empty when none.
         example: a realistic value.
         personal_data: whether it identifies a person.
         from_scope: whether the scope adds it (ids) rather than the spec itself.
@@ -47,6 +48,7 @@ class PropertyInfo:
     description: str
     allowed_values: tuple[Any, ...] | None
     bounds: str
+    pattern: str
     example: Any
     personal_data: bool
     from_scope: bool
@@ -129,6 +131,7 @@ def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo
                 description=prop_schema.get("description", ""),
                 allowed_values=allowed,
                 bounds=bounds.text if bounds else "",
+                pattern=pattern_of(prop_schema, defs) or "",
                 example=examples[0],
                 personal_data=bool(prop_schema.get(PERSONAL_DATA_KEY)),
                 from_scope=name in from_scope,

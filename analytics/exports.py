@@ -45,6 +45,7 @@ CSV_COLUMNS = (
     "required",
     "allowed_values",
     "bounds",
+    "pattern",
     "example",
     "property_description",
     "personal_data",
@@ -132,6 +133,7 @@ def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
                 "required": _cell(prop.required),
                 "allowed_values": " | ".join(str(v) for v in prop.allowed_values or ()),
                 "bounds": prop.bounds,
+                "pattern": prop.pattern,
                 "example": prop.example if isinstance(prop.example, str) else json.dumps(prop.example),
                 "property_description": prop.description,
                 "personal_data": _cell(prop.personal_data),
@@ -162,6 +164,8 @@ def _property_table(properties: tuple[PropertyInfo, ...]) -> list[str]:
     ]
     for prop in properties:
         allowed = ", ".join(f"`{v}`" for v in prop.allowed_values) if prop.allowed_values else prop.bounds
+        if prop.pattern:
+            allowed = ", ".join(filter(None, [allowed, f"matches `{prop.pattern}`"]))
         lines.append(
             f"| `{prop.name}` | {_md(prop.type)} | {_cell(prop.required)} | {_md(allowed)} "
             f"| `{_md(json.dumps(prop.example))}` | {_md(prop.description)} | {_cell(prop.personal_data)} |"

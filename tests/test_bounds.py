@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from analytics.bounds import bounds_of
+from analytics.bounds import bounds_of, pattern_of
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,14 @@ def test_narrowing_and_widening_of_numbers(
     before, after = bounds_of({"type": "number", **old}, {}), bounds_of({"type": "number", **new}, {})
     assert after.excludes_some_of(before) is narrows
     assert before.excludes_some_of(after) is widens
+
+
+def test_a_pattern_is_read_through_nullables_and_arrays() -> None:
+    digits = {"type": "string", "pattern": r"^\d{12}$"}
+    assert pattern_of(digits, {}) == r"^\d{12}$"
+    assert pattern_of({"anyOf": [digits, {"type": "null"}]}, {}) == r"^\d{12}$"
+    assert (
+        pattern_of({"type": "array", "items": {"$ref": "#/$defs/Account"}}, {"Account": digits})
+        == r"^\d{12}$"
+    )
+    assert pattern_of({"type": "string"}, {}) is None
