@@ -215,6 +215,10 @@ def test_a_resubmit_with_other_values_is_not_taken_for_the_first_send(
     page = changed.get_data(as_text=True)
     assert changed.status_code == 200
     assert "already been sent with other values" in page and "Press Send again" in page
+    outcome = page[page.index('id="send-outcome"') :]
+    assert outcome[: outcome.index("</output>")].endswith(
+        "Not sent: this form was already sent with other values (see below)."
+    )
     assert [message["properties"]["proj_id"] for message in collector.received()] != [77]
     assert len(collector.received()) == 1 and len(_entries(app)) == 1
 
