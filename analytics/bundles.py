@@ -75,7 +75,12 @@ def _from_url(url: str, timeout: float) -> dict[str, Any]:
             return normalise(json.load(response), target)
     except urllib.error.HTTPError as exc:
         exc.close()
-        raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}") from exc
+        hint = (
+            " (it needs a signed-in person unless it runs with CATALOG_API_PUBLIC=true)"
+            if exc.code in (401, 403)
+            else ""
+        )
+        raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}{hint}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise BundleError(f"{target}: cannot reach the dashboard ({reason})") from exc

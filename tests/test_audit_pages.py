@@ -295,6 +295,7 @@ def test_an_off_schema_tester_message_is_not_called_drift(
     sqlite_store.record(message, status=AuditStatus.DELIVERED, source="tester")
     page = client.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
     assert "Sent off-schema on purpose" in page and "2 differences from today's schema" in page
+    assert '<p class="drift drift-off-schema">Sent off-schema' in page
     assert "no longer validate" not in page
     assert "<code>infra_id</code>" in page.split('class="drift-differences"')[1]
 

@@ -115,7 +115,10 @@ def test_a_running_dashboard_compares_with_the_current_code(dashboard: str) -> N
 def test_a_dashboard_that_requires_sign_in_is_one_clear_line(private_dashboard: str) -> None:
     result = CliRunner().invoke(main, ["diff", private_dashboard, "current"])
     assert result.exit_code == 2
-    expected = f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED"
+    expected = (
+        f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED "
+        "(it needs a signed-in person unless it runs with CATALOG_API_PUBLIC=true)"
+    )
     # The server thread's access log shares stderr in this test; the command's own line is the last.
     assert result.stderr.strip().splitlines()[-1] == expected
 

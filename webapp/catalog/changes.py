@@ -69,8 +69,8 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     known = {choice.version for choice in versions}
     errors: dict[str, str] = {}
     older = [choice.version for choice in versions if not choice.current]
-    new = _pick(args, "to", known, CATALOG.version, errors)
     old = _pick(args, "from", known, older[0] if older else None, errors)
+    new = _pick(args, "to", known, CATALOG.version, errors)
     grouped: dict[tuple[str, str], list[Change]] = {}
     diff = None
     if old is not None and new is not None and old != new:
