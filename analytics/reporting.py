@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
-from analytics.diff import CatalogDiff
+from analytics.diff import CatalogDiff, Change
+
+GROUP_AT = 3
+"""A property change repeated in at least this many events reads as one line that names them: a
+bound added to the scope's id fields made 71 near-identical lines of one release's diff."""
 
 
 class ReportFormat(StrEnum):
@@ -78,6 +82,7 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
         new: how the new side was named.
     """
     ordered = [*changes.breaking, *changes.compatible]
+    breaking, compatible = _summaries(changes.breaking), _summaries(changes.compatible)
     verdict = (
         f"{len(ordered)} change{'s' if len(ordered) != 1 else ''}: "
         f"{len(changes.breaking)} breaking, {len(changes.compatible)} compatible ({old} → {new})"
@@ -90,11 +95,29 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
         if not ordered:
             return "\n".join([*lines, "✅ No changes to events, properties or identify traits.", ""])
         lines.append(("❌ " if changes.is_breaking else "✅ ") + verdict)
-        for title, group in (("Breaking", changes.breaking), ("Compatible", changes.compatible)):
+        for title, group in (("Breaking", breaking), ("Compatible", compatible)):
             if group:
-                lines += ["", f"**{title}**", ""] + [
-                    f"- {_markdown_cell(change.summary)}" for change in group
-                ]
+                lines += ["", f"**{title}**", ""] + [f"- {_markdown_cell(summary)}" for summary in group]
         return "\n".join([*lines, ""])
-    rows = [f"{'breaking' if change.breaking else 'compatible':<11} {change.summary}" for change in ordered]
+    rows = [f"{'breaking':<11} {summary}" for summary in breaking]
+    rows += [f"{'compatible':<11} {summary}" for summary in compatible]
     return "\n".join([*rows, verdict, ""])
+
+
+def _summaries(changes: Sequence[Change]) -> list[str]:
+    """One line per change, except that the same property change in `GROUP_AT` or more events is one
+    line naming them all (so a search for an event's name still finds it), where the first was."""
+    groups: dict[str, list[Change]] = {}
+    for position, change in enumerate(changes):
+        same = [change.kind, change.section, change.prop, change.before, change.after]
+        key = json.dumps(same, default=str) if change.prop is not None else f"#{position}"
+        groups.setdefault(key, []).append(change)
+    lines = []
+    for group in groups.values():
+        if len(group) < GROUP_AT:
+            lines += [change.summary for change in group]
+            continue
+        noun = "events" if group[0].section == "events" else "identify calls"
+        shared = replace(group[0], name=f"{len(group)} {noun}").summary
+        lines.append(f"{shared} ({', '.join(change.name for change in group)})")
+    return lines

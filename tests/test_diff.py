@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from analytics.catalog import CATALOG
 from analytics.diff import ChangeKind, diff_bundles
+from analytics.reporting import ReportFormat, render_diff
 
 Bundle = dict[str, Any]
 
@@ -334,3 +336,26 @@ def test_summaries_read_as_sentences() -> None:
     change = diff_bundles(old, new).breaking[0].to_dict()
     assert change["kind"] == "allowed values narrowed" and change["breaking"] is True
     assert change["property"] == "cluster_type"
+
+
+def test_the_same_property_change_in_many_events_is_one_line_naming_them() -> None:
+    old = CATALOG.schema_bundle()
+    new = copy.deepcopy(old)
+    widened = [name for name, schema in new["events"].items() if "cluster_id" in schema["properties"]]
+    for name in widened:
+        del new["events"][name]["properties"]["cluster_id"]["maximum"]
+    _remove_property(new)
+    diff = diff_bundles(old, new)
+    text = render_diff(diff, ReportFormat.TEXT, old="v1", new="v2").splitlines()
+    assert text == [
+        'breaking    Cluster Provisioning Success: "infra_id" removed',
+        f'compatible  {len(widened)} events: "cluster_id" bounds widened '
+        f"from 1 ≤ value ≤ 9223372036854775807 to value ≥ 1 ({', '.join(widened)})",
+        f"{len(widened) + 1} changes: 1 breaking, {len(widened)} compatible (v1 → v2)",
+    ]
+    markdown = render_diff(diff, ReportFormat.MARKDOWN, old="v1", new="v2")
+    assert f'- {len(widened)} events: "cluster_id" bounds widened' in markdown
+    assert (
+        len(json.loads(render_diff(diff, ReportFormat.JSON, old="v1", new="v2"))["changes"])
+        == len(widened) + 1
+    )
