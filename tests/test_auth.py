@@ -169,6 +169,12 @@ def test_sign_in_goes_where_the_person_was_going(
     email = make_account(Role.VIEWER)
     form = anonymous.get("/login?next=/%3Fq%3Dcluster").get_data(as_text=True)
     assert 'name="next" type="hidden" value="/?q=cluster"' in form
+    assert "Sign in to continue to <code>/?q=cluster</code>." in form
+    # Only a path on this site is named; the catalog itself goes without saying.
+    assert "continue to" not in anonymous.get("/login?next=https://evil.example/").get_data(as_text=True)
+    assert "continue to" not in anonymous.get("/login?next=/").get_data(as_text=True)
+    redirected = anonymous.get("/audit/?project=12", follow_redirects=True).get_data(as_text=True)
+    assert "Sign in to continue to <code>/audit/?project=12</code>." in redirected
     response = post(
         anonymous,
         "/login",

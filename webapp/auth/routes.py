@@ -55,7 +55,10 @@ def login() -> ResponseReturnValue:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm(next=request.args.get("next", ""))
     if not form.validate_on_submit():
-        return render_template("auth/login.html", form=form), 400 if request.method == "POST" else 200
+        # Where the person was going, so the page says why it asks (only a path on this site).
+        continue_to = safe_next(form.next.data, default="")
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/login.html", form=form, continue_to=continue_to), status
     user, reason = accounts.authenticate(form.email.data, form.password.data)
     if user is None:
         g.login_failed = True
