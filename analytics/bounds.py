@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from analytics.property_schema import value_schema
+
 _VALUE, _LENGTH, _ITEMS = "value", "length", "items"
 """What each interval measures, as its text names it."""
 
@@ -150,7 +152,7 @@ def bounds_of(schema: dict[str, Any], defs: dict[str, Any]) -> Bounds:
     Returns:
         The bounds; empty (falsy) when the schema sets none, or offers several types.
     """
-    schema = _single_type(schema, defs)
+    schema, _ = value_schema(schema, defs)
     intervals = [
         _value_interval(schema),
         _count_interval(_LENGTH, schema, "minLength", "maxLength"),
@@ -166,21 +168,8 @@ def pattern_of(schema: dict[str, Any], defs: dict[str, Any]) -> str | None:
 
     Shown beside the bounds, but not compared by the diff (see the module docstring).
     """
-    schema = _single_type(schema, defs)
+    schema, _ = value_schema(schema, defs)
     if schema.get("type") == "array":
         return pattern_of(schema.get("items", {}), defs)
     pattern: str | None = schema.get("pattern")
     return pattern
-
-
-def _single_type(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """The schema of the value itself: `$ref`s followed, a nullable `anyOf` reduced to its type.
-
-    A union of several types has no bounds of its own: it reads as an empty schema.
-    """
-    if "$ref" in schema:
-        return _single_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-    if "anyOf" in schema:
-        options = [option for option in schema["anyOf"] if option.get("type") != "null"]
-        return _single_type(options[0], defs) if len(options) == 1 else {}
-    return schema

@@ -19,6 +19,7 @@ import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.events import SegmentEvent
+from analytics.property_schema import value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
 
@@ -99,19 +100,13 @@ class SpecInfo:
 
 def describe_type(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tuple[Any, ...] | None, bool]:
     """Reduce a property's JSON Schema to a readable type, its allowed values and nullability."""
-    if "$ref" in schema:
-        return describe_type(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
-    if "anyOf" in schema:
-        options = [o for o in schema["anyOf"] if o.get("type") != "null"]
-        nullable = len(options) < len(schema["anyOf"])
-        kind, allowed, _ = describe_type(options[0], defs) if len(options) == 1 else ("any", None, False)
-        return kind, allowed, nullable
-    allowed = tuple(schema["enum"]) if "enum" in schema else None
-    kind = schema.get("type", "any")
+    value, nullable = value_schema(schema, defs)
+    allowed = tuple(value["enum"]) if "enum" in value else None
+    kind = value.get("type", "any")
     if kind == "array":
-        item_kind, item_allowed, _ = describe_type(schema.get("items", {}), defs)
-        return f"array of {item_kind}", item_allowed, False
-    return kind, allowed, False
+        item_kind, item_allowed, _ = describe_type(value.get("items", {}), defs)
+        return f"array of {item_kind}", item_allowed, nullable
+    return kind, allowed, nullable
 
 
 def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo, ...]:

@@ -82,7 +82,6 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
         new: how the new side was named.
     """
     ordered = [*changes.breaking, *changes.compatible]
-    breaking, compatible = _summaries(changes.breaking), _summaries(changes.compatible)
     verdict = (
         f"{len(ordered)} change{'s' if len(ordered) != 1 else ''}: "
         f"{len(changes.breaking)} breaking, {len(changes.compatible)} compatible ({old} → {new})"
@@ -90,6 +89,7 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
     if fmt is ReportFormat.JSON:
         body = {"old": old, "new": new, "breaking": changes.is_breaking, **changes.to_dict()}
         return json.dumps(body, indent=2, default=str) + "\n"
+    breaking, compatible = _summaries(changes.breaking), _summaries(changes.compatible)
     if fmt is ReportFormat.MARKDOWN:
         lines = [f"### Catalog changes: `{old}` → `{new}`", ""]
         if not ordered:

@@ -369,7 +369,7 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
     assert report.message_id is not None
     listing = client.get("/audit/?type=purge").get_data(as_text=True)
     assert _rows(listing) == [report.message_id]
-    assert '<td data-label="Event">purge</td>' in listing
+    assert '<td data-label="Event">Purge</td>' in listing
     page = client.get(f"/audit/entries/{report.message_id}").get_data(as_text=True)
     assert "Send again" not in page and "Drift against" not in page
     assert "records the log's own maintenance" in page

@@ -8,8 +8,8 @@ Two limits are reused by the routes that need them:
   only failures count, and once the limit is reached even the right password waits.
 - `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
   it under `@requires(...)` on the tester's send route. Only requests that sent something count
-  (the view calls `count_as_sent`), so a refused form or a dry run costs nothing, just as only
-  failed sign-ins count towards the sign-in limits.
+  (`webapp.tester.sending.send` calls `count_as_sent`), so a refused form or a dry run costs
+  nothing, just as only failed sign-ins count towards the sign-in limits.
 """
 
 from __future__ import annotations

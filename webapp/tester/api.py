@@ -32,7 +32,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
-from webapp.limits import count_as_sent, send_limit
+from webapp.limits import send_limit
 from webapp.tester.compose import compose
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, RAW, TesterInput
@@ -170,8 +170,6 @@ def send_json() -> ResponseReturnValue:
     if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
-    if not result.duplicate:
-        count_as_sent()
     if result.conflict:
         return error(
             409,

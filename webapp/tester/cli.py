@@ -141,11 +141,9 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     http = f"HTTP {entry.http_status}" if entry.http_status else "no HTTP answer"
     where = entry.destination or destination.label
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
-    if entry.status in ("failed", "dropped"):
-        click.echo(f"error: {line}: {entry.error}", err=True)
-        return EXIT_NOT_DELIVERED
-    if entry.status == "disabled":
-        reason = "the destination has no write key, so it was audited and not sent"
+    if entry.status in ("failed", "dropped", "disabled"):
+        # Only a disabled entry has no error of its own: its destination has no write key.
+        reason = entry.error or "the destination has no write key, so it was audited and not sent"
         click.echo(f"error: {line}: {reason}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)

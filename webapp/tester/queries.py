@@ -77,9 +77,10 @@ class RecentId:
 
 
 def message_name(entry: AuditEntry) -> str:
-    """The event string, for an identify call the name of the spec that built it, else the entry's type."""
+    """The event string, for an identify call the name of the spec that built it, else the entry's
+    type (`Purge`): what the audit list, an entry's heading and the tester's history call it."""
     if entry.type != "identify":
-        return entry.event or entry.type
+        return entry.event or entry.type.capitalize()
     return call_name(None, catalog_marker(entry.payload).get("spec"))
 
 

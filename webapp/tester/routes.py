@@ -23,7 +23,7 @@ from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.htmx import wants_fragment
-from webapp.limits import count_as_sent, send_limit
+from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, compose
@@ -311,8 +311,6 @@ def send_view() -> ResponseReturnValue:
     if not draft.ok or destination is None:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
     result = send(draft, destination, actor=actor)
-    if not result.duplicate:
-        count_as_sent()
     if not wants_fragment():
         return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
     # A fresh draft for the preview either way: the next send is a new message, with a new id.

@@ -28,6 +28,7 @@ from analytics.audit import AuditEntry, DeliveryAttempt
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.limits import count_as_sent
 from webapp.tester.compose import CONFIRM_IN_FORM, Draft, check_sendable
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination
 from webapp.tester.models import TesterSend
@@ -167,6 +168,8 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
             raise
         conflict = first.request_digest is not None and first.request_digest != digest
         return _result_of_duplicate(first.message_id, conflict=conflict)
+    # Claimed: this request hands a message over, so it counts towards the send limits.
+    count_as_sent()
     started = time.perf_counter()
     receipt = client.deliver(message, personal_data_keys=draft.info.spec.personal_data_keys(), actor=actor)
     round_trip_ms = (time.perf_counter() - started) * 1000
