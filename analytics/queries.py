@@ -76,6 +76,7 @@ FILTER_PARAMS = (
     "event",
     "status",
     "source",
+    "destination",
     "actor",
     "user_id",
     "project",
@@ -89,6 +90,9 @@ FILTER_PARAMS = (
 # Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
 # value, so a repeated parameter is an error rather than a silently ignored second value.
 _MULTI_VALUED = frozenset({"status"})
+
+# Destination names are lowercase (`webapp.tester.destinations`); a key's fingerprint is 12 hex digits.
+_DESTINATION = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(:[0-9a-f]{12})?")
 
 # Property names in specs are snake_case, traits may be camelCase; nothing else is ever a key.
 _PROPERTY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -134,6 +138,8 @@ class AuditFilter:
         event: the event string.
         statuses: any of these statuses.
         source: `application`, `tester` or `replay`.
+        destination: where a tester send went: a destination's name (whatever its key was), or
+            `name:fingerprint` as the log records it (that key only).
         actor: who sent it (tester and replay sends).
         user_id: the message's `userId`.
         project_id: the `proj_id` property.
@@ -149,6 +155,7 @@ class AuditFilter:
     event: str | None = None
     statuses: tuple[str, ...] = ()
     source: str | None = None
+    destination: str | None = None
     actor: str | None = None
     user_id: str | None = None
     project_id: int | None = None
@@ -267,6 +274,17 @@ def _id_number(value: str) -> int:
     return number
 
 
+def _destination(value: str) -> str:
+    """A destination as the log records it (`name` or `name:fingerprint`), checked so that a typo
+    is reported rather than quietly matching nothing."""
+    if not _DESTINATION.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a destination: a name such as staging, or name:fingerprint as the "
+            "tester shows it"
+        )
+    return value
+
+
 def parse_filters(
     params: Mapping[str, str | Sequence[str]],
     *,
@@ -331,6 +349,7 @@ def parse_filters(
         event=single.get("event"),
         statuses=tuple(dict.fromkeys(statuses)),
         source=parsed("source", lambda v: _choice(v, (str(s) for s in Source), "source")),
+        destination=parsed("destination", _destination),
         actor=single.get("actor"),
         user_id=single.get("user_id"),
         project_id=parsed("project", _id_number),
@@ -434,9 +453,27 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(entry.recorded_at < filters.until)
     if filters.statuses:
         clauses.append(entry.status.in_(filters.statuses))
+    if filters.destination is not None:
+        clauses.append(_destination_clause(filters.destination))
     if filters.prop is not None:
         clauses.append(payload_property_equals(filters.sections, filters.prop))
     return clauses
+
+
+def _destination_clause(destination: str) -> ColumnElement[bool]:
+    """One recorded destination, or a name under any of its keys (`name`, `name:<fingerprint>`).
+
+    A name is the index range from `name` to `name;` (`;` follows `:`), which also holds other
+    names that merely start with it (`staging2`); the second condition leaves those out.
+    """
+    column = AuditEntry.destination
+    if ":" in destination:
+        return column == destination
+    return and_(
+        column >= destination,
+        column < destination + ";",
+        or_(column == destination, column.startswith(destination + ":", autoescape=True)),
+    )
 
 
 def filtered(query: Select[*Ts], filters: AuditFilter) -> Select[*Ts]:
@@ -582,6 +619,7 @@ EXPORT_COLUMNS = (
     "status",
     "status_changed_at",
     "source",
+    "destination",
     "actor",
     "user_id",
     "project_id",

@@ -27,6 +27,7 @@ def record(
     actor: str | None = None,
     version: str | None = None,
     recorded_at: datetime | None = None,
+    destination: str | None = None,
 ) -> str:
     """Record one message built from a catalog spec (event constant or identify name); its messageId.
 
@@ -40,6 +41,7 @@ def record(
         actor: who sent it.
         version: a catalog version other than today's, as an older build would have written.
         recorded_at: when the entry should appear to have been written (UTC).
+        destination: where a tester send went (`name:fingerprint`).
     """
     try:
         info = CATALOG.event(spec_name)
@@ -54,6 +56,7 @@ def record(
         status=AuditStatus(status),
         source=source,
         actor=actor,
+        destination=destination,
         personal_data_keys=info.spec.personal_data_keys(),
     )
     if recorded_at is not None:

@@ -46,6 +46,7 @@ def _seed_three(store: AuditStore) -> dict[str, str]:
             source="tester",
             actor="ada@example.com",
             recorded_at=NOW - timedelta(minutes=2),
+            destination="staging:0123456789ab",
         ),
         "other_project": record(
             store,
@@ -71,6 +72,7 @@ def test_csv_export_has_a_header_and_one_row_per_matching_entry(store: AuditStor
         "2",
     )
     assert failed["project_id"] == "" and failed["http_status"] == ""
+    assert (failed["destination"], rows[0]["destination"]) == ("staging:0123456789ab", "")
     assert datetime.fromisoformat(failed["recorded_at"]) == NOW - timedelta(minutes=2)
     payload = json.loads(failed["payload"])
     assert payload["messageId"] == ids["failed"]
@@ -314,6 +316,10 @@ def test_cli_export_writes_the_filtered_view_to_stdout(
     assert [row["message_id"] for row in csv.DictReader(io.StringIO(narrowed.stdout))] == [
         seeded_app["failed"]
     ]
+    sent_to_staging = runner.invoke(args=["audit", "export", "--destination", "staging"])
+    assert [row["message_id"] for row in csv.DictReader(io.StringIO(sent_to_staging.stdout))] == [
+        seeded_app["failed"]
+    ]
 
 
 def test_cli_export_to_a_file_reports_the_count(
@@ -333,6 +339,7 @@ def test_cli_export_to_a_file_reports_the_count(
         (["--project", "x"], "error: --project: 'x' is not a whole number"),
         (["--since", "last week"], "error: --since: 'last week' is not a time"),
         (["--user-id", "1", "--prop", "email"], "error: --prop: write the property search as key = value"),
+        (["--destination", "Staging"], "error: --destination: 'Staging' is not a destination"),
     ],
 )
 def test_cli_export_refuses_bad_filters_in_one_line(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 from auditlog import move, record
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
@@ -18,6 +19,7 @@ from analytics.messages import build_message, build_off_schema_message
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Category, SpecRegistry, TrackSpec, prop
+from webapp.tester.destinations import Destination
 
 CPS = "Cluster Provisioning Success"
 
@@ -77,6 +79,34 @@ def test_filters_narrow_the_list_and_the_form_keeps_their_state(
     assert '<input type="checkbox" name="status" value="delivered">' in page
     assert 'name="project" value="12"' in page
     assert "/audit/export.csv?event=Cluster+Provisioning+Success&amp;status=failed&amp;project=12" in page
+
+
+def test_the_destination_filter_finds_a_tester_destination_s_sends_and_suggests_the_configured_ones(
+    app: Flask, client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    app.config["TESTER_DESTINATIONS"] = (Destination("staging", "http://127.0.0.1:9", write_key="k"),)
+    label = app.config["TESTER_DESTINATIONS"][0].label
+    old_key = _cps(sqlite_store, source="tester", destination="staging:0123456789ab")
+    current_key = _cps(sqlite_store, source="tester", destination=label)
+    _cps(sqlite_store, source="tester", destination="staging-eu:0123456789ab")
+    _cps(sqlite_store)
+
+    by_name = client.get("/audit/?destination=staging").get_data(as_text=True)
+    assert _rows(by_name) == [current_key, old_key]
+    assert 'name="destination" value="staging"' in by_name and 'list="suggest-destination"' in by_name
+    assert '<option value="staging">staging: every key</option>' in by_name
+    assert f'<option value="{label}">staging: current key only</option>' in by_name
+    assert '<option value="default">default: every key</option>' in by_name
+    assert _rows(client.get(f"/audit/?destination={label}").get_data(as_text=True)) == [current_key]
+
+    entry = client.get(f"/audit/entries/{current_key}").get_data(as_text=True)
+    assert f'<dt>Destination</dt><dd><a href="/audit/?destination={label}"' in entry
+
+    wrong = client.get("/audit/?destination=Staging EU")
+    assert wrong.status_code == 400
+    assert 'id="error-destination" role="alert">&#39;Staging EU&#39; is not a destination' in wrong.get_data(
+        as_text=True
+    )
 
 
 def test_htmx_requests_get_the_results_fragment_with_error_slots(

@@ -125,7 +125,8 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     assert "upstream unavailable" in html and "503" in html and "batch over 500 KB" in html
     assert f"/audit/entries/{ids['failed']}" in html
     assert "old one" not in html
-    assert "/audit/?source=application&amp;since=" in html and "/audit/?source=tester&amp;since=" in html
+    assert "/audit/?source=application&amp;since=" in html
+    assert "/audit/?destination=staging%3A0123456789ab&amp;since=" in html
     assert "/audit/?source=application&amp;status=pending" in html
     assert "test-key" not in html  # the application's write key
 

@@ -28,6 +28,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import wants_fragment
 from webapp.tester.queries import message_name
+from webapp.tester.sending import destinations
 
 bp = Blueprint("audit", __name__)
 
@@ -67,6 +68,17 @@ def audit_iso(value: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
 
 
+def _destination_options() -> list[tuple[str, str]]:
+    """The tester's destinations as the destination filter takes them: by name, whatever key sent,
+    and as `name:fingerprint`, only what the current key sent (the log keeps each send's key)."""
+    options = []
+    for destination in destinations():
+        options.append((destination.name, f"{destination.name}: every key"))
+        if destination.fingerprint:
+            options.append((destination.label, f"{destination.name}: current key only"))
+    return options
+
+
 @bp.context_processor
 def audit_vocabulary() -> dict[str, object]:
     """The choices the audit templates offer, the stuck check their rows make and an entry's name."""
@@ -76,6 +88,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
         "audit_type_options": [(kind, kind) for kind in TYPES],
         "audit_source_options": [(str(source), str(source)) for source in Source],
+        "audit_destination_options": _destination_options(),
         "audit_statuses": [str(status) for status in AuditStatus],
         "audit_stuck": lambda entry: is_stuck(entry, now, stuck_after),
         "message_name": message_name,

@@ -81,10 +81,10 @@ def healthz() -> ResponseReturnValue:
 def audit_search(health: DestinationHealth, since: datetime | None = None, **filters: str) -> str:
     """The audit search for a destination's messages (since `since`), by literal path: `/audit/`.
 
-    The search has no destination filter: the application's client is `source=application`, the
-    tester's destinations are `source=tester`.
+    The application's client records no destination: its messages are `source=application`. A
+    tester destination's card is the destination as recorded, key included, as the card counts it.
     """
-    query = {"source": "application" if health.destination is None else "tester"}
+    query = {"source": "application"} if health.destination is None else {"destination": health.destination}
     if since is not None:
         query["since"] = since.strftime("%Y-%m-%dT%H:%M:%S")
     return "/audit/?" + urlencode({**query, **filters})
