@@ -72,8 +72,14 @@ from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0010_destination_index"
-"""The Alembic revision these models match; `init` refuses a database at any other revision."""
+SCHEMA_REVISION = "0011_writer_compatibility"
+"""The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
+the only one the dashboard serves from."""
+
+WRITABLE_REVISIONS = frozenset({"0009_tester_request_digest", "0010_destination_index", SCHEMA_REVISION})
+"""The revisions whose tables this library writes exactly as its own, so that an application host
+may be upgraded before its database: 0010 only added an index and 0011 a table the library reads.
+Its oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {
@@ -318,6 +324,27 @@ class AuditCheckpoint(Base):
     checkpoint_hash: Mapped[str] = mapped_column(String(64))
 
 
+class WriterCompatibility(Base):
+    """What a database promises libraries older than its schema: the oldest library revision that
+    still writes it correctly.
+
+    Migrations are numbered in order (`0011_…`). A library at revision N accepts a database at a
+    later revision M when this row's `oldest_writer` is N or older: M only added what N does not
+    write (an index, a table, a nullable column). A migration that changes what writers must write
+    (a new required column, a new constraint on their rows) sets `oldest_writer` to itself, and
+    older libraries then refuse the database rather than write it wrong. One row.
+
+    Attributes:
+        id: always 1.
+        oldest_writer: an Alembic revision id.
+    """
+
+    __tablename__ = "audit_writer_compatibility"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    oldest_writer: Mapped[str] = mapped_column(String(64))
+
+
 class CatalogVersion(Base):
     """The JSON Schema bundle of one catalog version, recorded the first time a process ran with it.
 
@@ -379,6 +406,21 @@ def schema_revision(engine: Engine) -> str | None:
             return None
         revision: str | None = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
         return revision
+
+
+def oldest_writer(engine: Engine) -> str | None:
+    """The oldest library revision the database says still writes it (`WriterCompatibility`), or
+    None for a database from before migration 0011 or without its row."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(WriterCompatibility.__tablename__):
+            return None
+        return connection.execute(select(WriterCompatibility.oldest_writer)).scalar()
+
+
+def revision_number(revision: str) -> int | None:
+    """The order of a revision id (`0011_writer_compatibility` is 11); None when it has none."""
+    number, _, _ = revision.partition("_")
+    return int(number) if number.isdigit() else None
 
 
 def claim_message_ids(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -593,10 +635,14 @@ class AuditStore:
             yield connection
 
     def check_schema(self) -> None:
-        """Refuse a database that is not at this library's schema revision.
+        """Refuse a database whose tables this library would not write correctly.
+
+        It writes its own revision and the older ones in `WRITABLE_REVISIONS`, and a later one
+        whose database names this revision or an older one as `oldest_writer`: application hosts
+        and the database can be upgraded in either order when a migration only adds.
 
         Raises:
-            SchemaError: with the one command that fixes it.
+            SchemaError: with the one thing to do about it.
         """
         current = schema_revision(self.engine)
         where = self.engine.url.render_as_string(hide_password=True)
@@ -605,10 +651,21 @@ class AuditStore:
                 f"the audit database {where} has no schema: "
                 "run `event-catalog db upgrade` with DATABASE_URL set to it"
             )
-        if current != SCHEMA_REVISION:
+        if current in WRITABLE_REVISIONS:
+            return
+        ours, theirs = revision_number(SCHEMA_REVISION), revision_number(current)
+        if ours is None or theirs is None or theirs < ours:
             raise SchemaError(
                 f"the audit database {where} is at schema revision {current}, this library needs "
                 f"{SCHEMA_REVISION}: run `event-catalog db upgrade` with DATABASE_URL set to it"
+            )
+        oldest = oldest_writer(self.engine)
+        oldest_number = None if oldest is None else revision_number(oldest)
+        if oldest_number is None or oldest_number > ours:
+            raise SchemaError(
+                f"the audit database {where} is at schema revision {current}, which this library "
+                f"({SCHEMA_REVISION}) cannot write: upgrade the application's event-catalog to the "
+                "dashboard's version"
             )
 
     def stored_form(self, message: dict[str, Any], personal_data_keys: Collection[str]) -> dict[str, Any]:

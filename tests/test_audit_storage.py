@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, text
 
 from analytics.audit import (
     SCHEMA_REVISION,
+    WRITABLE_REVISIONS,
     AuditEntry,
     AuditMessageId,
     AuditStatus,
@@ -22,6 +23,8 @@ from analytics.audit import (
     create_audit_engine,
     insert_rows,
     mask_value,
+    oldest_writer,
+    revision_number,
 )
 from analytics.catalog import CATALOG
 from analytics.errors import SchemaError
@@ -67,6 +70,50 @@ def test_check_schema_refuses_a_database_at_another_revision(engine: Engine) -> 
         connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
     with pytest.raises(SchemaError, match="is at schema revision 0000_older, this library needs"):
         AuditStore(engine).check_schema()
+
+
+def _at_revision(engine: Engine, revision: str, oldest: str | None = None) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        if oldest is None:
+            connection.execute(text("DELETE FROM audit_writer_compatibility"))
+        else:
+            connection.execute(
+                text("UPDATE audit_writer_compatibility SET oldest_writer = :o"), {"o": oldest}
+            )
+
+
+@pytest.mark.parametrize("revision", sorted(WRITABLE_REVISIONS))
+def test_the_library_writes_the_older_revisions_it_declares(engine: Engine, revision: str) -> None:
+    """Upgrading an application host before its database: the tables it writes are the same."""
+    _at_revision(engine, revision)
+    store = AuditStore(engine)
+    store.check_schema()
+    message = _message()
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    assert store.entry(message["messageId"]) is not None
+
+
+def test_a_later_database_is_written_while_it_names_this_library_as_a_writer(engine: Engine) -> None:
+    """Upgrading the database (and the dashboard) before the application hosts."""
+    _at_revision(engine, "9999_future", oldest=SCHEMA_REVISION)
+    AuditStore(engine).check_schema()
+    _at_revision(engine, "9999_future", oldest="9999_future")
+    with pytest.raises(
+        SchemaError, match=r"at schema revision 9999_future, which this library .* cannot write"
+    ):
+        AuditStore(engine).check_schema()
+    _at_revision(engine, "9999_future", oldest=None)
+    with pytest.raises(
+        SchemaError, match="upgrade the application's event-catalog to the dashboard's version"
+    ):
+        AuditStore(engine).check_schema()
+
+
+def test_the_migrations_record_the_oldest_revision_the_library_writes(engine: Engine) -> None:
+    """A migration that moves `oldest_writer` must shrink `WRITABLE_REVISIONS` too, and back."""
+    assert oldest_writer(engine) == min(WRITABLE_REVISIONS, key=lambda r: revision_number(r) or 0)
+    assert SCHEMA_REVISION in WRITABLE_REVISIONS
 
 
 def test_record_keeps_the_filter_columns_and_the_whole_message(store: AuditStore) -> None:
