@@ -134,7 +134,11 @@ def test_the_command_names_its_own_version_and_options() -> None:
     shown = runner.invoke(main, ["--version"])
     assert shown.exit_code == 0 and shown.output == f"event-catalog {version('event-catalog')}\n"
     usage = runner.invoke(main, ["--help"]).output
-    assert "Show the Flask version" not in usage and "--app" not in usage and "--env-file" in usage
+    for foreign in ("Show the Flask version", "--app", "--env-file", "--debug", "limiter"):
+        assert foreign not in usage, foreign
+    assert "  users " in usage and "  db " in usage and "  run " in usage
+    missing = runner.invoke(main, ["limiter", "limits"])
+    assert missing.exit_code == 2 and "No such command 'limiter'" in missing.output
 
 
 def test_test_config_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch, app: Flask) -> None:

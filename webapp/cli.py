@@ -531,17 +531,30 @@ def _create_app() -> Flask:
         fail(f"invalid configuration:\n{lines}")
 
 
+_FLASK_OPTIONS_LEFT_OUT = frozenset({"app", "env_file", "debug"})
+_PLUGIN_COMMANDS_LEFT_OUT = frozenset({"limiter"})
+
+
 class CatalogGroup(FlaskGroup):
     """Flask's command group for this one application.
 
     A database at another schema revision ends any command in one line (it names the database and
-    says to run `event-catalog db upgrade`), not a traceback. `--version` is this package's, and
-    Flask's `--app` is left out: the application is always this one.
+    says to run `event-catalog db upgrade`), not a traceback. `--version` is this package's. Left
+    out: Flask's `--app` (the application is always this one), `--env-file` (it needs
+    python-dotenv, which is not installed: configuration is the environment) and `--debug`
+    (`FLASK_DEBUG=1` still applies), and Flask-Limiter's `limiter` commands, which need extras
+    not installed either.
     """
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(add_version_option=False, **options)
-        self.params = [param for param in self.params if param.name != "app"]
+        super().__init__(add_version_option=False, load_dotenv=False, **options)
+        self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS_LEFT_OUT]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return None if name in _PLUGIN_COMMANDS_LEFT_OUT else super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
