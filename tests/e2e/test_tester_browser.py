@@ -132,6 +132,26 @@ def test_a_link_clicked_while_a_preview_is_in_flight_is_followed(
     assert box is not None and card is not None and box["width"] > 0.85 * card["width"]
 
 
+def test_sending_while_a_preview_is_in_flight_waits_for_it_without_console_errors(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """Requests are queued one after another, never cancelled: a cancelled request is an error on
+    the console (htmx logs `htmx:sendAbort`), which engineers would take for a fault."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
+    for infra_id in ("5", "6"):
+        page.locator("#f-prop-infra_id").fill(infra_id)
+        # Leaving the field sends a preview request; the click comes while it is in flight.
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#result-status")).to_have_text("delivered")
+        expect(page.locator("#sent-json")).to_contain_text(f'"infra_id": {infra_id}')
+    assert [message["properties"]["infra_id"] for message in collector.received()] == [5, 6]
+    assert errors == []
+
+
 def test_field_errors_appear_next_to_their_fields_as_you_type(
     live_server: str, page: Page, collector: Collector
 ) -> None:
