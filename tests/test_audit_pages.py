@@ -93,6 +93,7 @@ def test_the_destination_filter_finds_a_tester_destination_s_sends_and_suggests_
 
     by_name = client.get("/audit/?destination=staging").get_data(as_text=True)
     assert _rows(by_name) == [current_key, old_key]
+    assert '<span class="muted" title="staging:0123456789ab">to staging</span>' in by_name
     assert 'name="destination" value="staging"' in by_name and 'list="suggest-destination"' in by_name
     assert '<option value="staging">staging: every key</option>' in by_name
     assert f'<option value="{label}">staging: current key only</option>' in by_name
