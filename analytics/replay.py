@@ -110,6 +110,10 @@ class ReplaySelection:
         until: only entries recorded before this time.
         stuck_after: the stuck threshold for `pending`.
         filters: further conditions on `AuditEntry` (the dashboard's filtered view).
+        destination: the tester destination the replay's client reaches too (`default:<key
+            fingerprint>`: the dashboard's own key and host). Besides the application's own
+            entries (no destination), only entries sent there are selected: an entry the tester
+            sent elsewhere went with another key, which the replay's client does not have.
     """
 
     statuses: tuple[AuditStatus, ...] = DEFAULT_STATUSES
@@ -117,6 +121,7 @@ class ReplaySelection:
     until: datetime | None = None
     stuck_after: timedelta = DEFAULT_STUCK_AFTER
     filters: tuple[ColumnElement[bool], ...] = ()
+    destination: str | None = None
 
     def condition(self, now: datetime) -> ColumnElement[bool]:
         """The SQL condition, evaluated against `now` for the stuck threshold."""
@@ -125,7 +130,12 @@ class ReplaySelection:
             AuditEntry.status.in_([str(status) for status in settled]) if settled else false(),
             stuck_clause(now, self.stuck_after) if AuditStatus.PENDING in self.statuses else false(),
         )
-        conditions = [AuditEntry.type.in_(MESSAGE_TYPES), status_match, *self.filters]
+        conditions = [
+            AuditEntry.type.in_(MESSAGE_TYPES),
+            status_match,
+            or_(AuditEntry.destination.is_(None), AuditEntry.destination == self.destination),
+            *self.filters,
+        ]
         if self.since is not None:
             conditions.append(AuditEntry.recorded_at >= self.since)
         if self.until is not None:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from auditlog import record_delivery
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -237,6 +238,22 @@ def test_the_selection_narrows_by_status_time_and_filters(
     assert chosen(ReplaySelection(filters=(AuditEntry.event == "New Project Event",))) == [old.message_id]
     assert chosen(ReplaySelection(statuses=(AuditStatus.DISABLED,))) == [disabled.message_id]
     assert chosen(ReplaySelection(statuses=(AuditStatus.DROPPED,))) == []
+
+
+def test_only_entries_the_replay_s_client_can_reach_are_selected(store: AuditStore) -> None:
+    """A tester send to another destination went with that destination's key: re-sending it
+    through the replay's client would deliver it to the wrong place and call it delivered."""
+    application = record_delivery(store, AuditStatus.FAILED)
+    default = record_delivery(store, AuditStatus.FAILED, destination="default:0123456789ab")
+    record_delivery(store, AuditStatus.FAILED, destination="staging:0123456789ab")
+    record_delivery(store, AuditStatus.FAILED, destination="default:ffffffffffff")  # an earlier key
+    with store.engine.connect() as connection:
+        chosen = connection.scalars(
+            select_replayable(
+                ReplaySelection(destination="default:0123456789ab"), datetime.now(UTC)
+            ).with_only_columns(AuditEntry.message_id)
+        ).all()
+    assert chosen == [application, default]
 
 
 def test_a_limit_bounds_one_run_and_the_count_says_more(
@@ -465,6 +482,28 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
         "replay",
         "admin@example.com",
     )
+
+
+def test_a_tester_destination_s_view_resends_nothing_and_says_why(
+    client: FlaskClient, app: Flask, collector: Collector, sqlite_store: AuditStore
+) -> None:
+    record_delivery(sqlite_store, AuditStatus.FAILED, destination="broken:0123456789ab")
+    assert '<strong id="audit-count">1 entry</strong>' in client.get("/audit/?destination=broken").get_data(
+        as_text=True
+    )
+    widget = client.get("/audit/replay/?destination=broken", headers={"HX-Request": "true"})
+    html = widget.get_data(as_text=True)
+    assert "Nothing in this view needs re-sending." in html
+    assert "Entries the tester sent to another destination are not re-sent from here" in html
+    assert f"<code>{collector.url}</code>" in html
+    token = _csrf(client, "/audit/replay/?destination=broken")
+    response = client.post("/audit/replay/?destination=broken", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert "nothing to replay" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert collector.received() == []
+    # The application's own view does not carry the note.
+    own = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "not re-sent from here" not in own
 
 
 def test_an_htmx_post_answers_with_the_updated_widget(

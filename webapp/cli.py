@@ -274,6 +274,7 @@ def replay_command(
     """
     from analytics.replay import Candidate, ReplayError, ReplaySelection, open_replay_client, parse_statuses
     from analytics.replay import replay as run_replay
+    from webapp.tester.sending import own_destination
 
     try:
         selection = ReplaySelection(
@@ -285,6 +286,7 @@ def replay_command(
                 if stuck_after
                 else current_app.config["AUDIT_STUCK_AFTER"]
             ),
+            destination=own_destination().label,
         )
     except ValueError as exc:
         fail(str(exc))

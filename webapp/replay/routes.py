@@ -40,7 +40,7 @@ from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import wants_fragment
-from webapp.tester.destinations import default_destination
+from webapp.tester.sending import own_destination
 
 bp = Blueprint("replay", __name__)
 
@@ -66,6 +66,7 @@ def _selection(form: SearchForm) -> ReplaySelection:
         statuses=statuses,
         stuck_after=current_app.config["AUDIT_STUCK_AFTER"],
         filters=tuple(conditions(form.filters)),
+        destination=own_destination().label,
     )
 
 
@@ -93,6 +94,7 @@ def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 
         report=report,
         limit=CLICK_LIMIT,
         enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
+        own_destination=own_destination(),
         results=get_flashed_messages(),
     )
     response = make_response(html, status)
@@ -119,7 +121,7 @@ def run() -> ResponseReturnValue:
     if not config["SEGMENT_WRITE_KEY"]:
         return _render(form, status=409)
     # Engineers replay to non-production destinations; production is for admins.
-    if default_destination(config["SEGMENT_WRITE_KEY"], config["SEGMENT_HOST"]).production:
+    if own_destination().production:
         require(Role.ADMIN)
     store = analytics_client.store()
     client = open_replay_client(

@@ -36,11 +36,16 @@ from webapp.tester.models import TesterSend
 _lock = threading.Lock()
 
 
+def own_destination(app: Flask | None = None) -> Destination:
+    """The dashboard's own `SEGMENT_HOST` and write key: the tester's default, and where replays go."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    return default_destination(app.config["SEGMENT_WRITE_KEY"], app.config["SEGMENT_HOST"])
+
+
 def destinations(app: Flask | None = None) -> list[Destination]:
     """Every destination the tester offers: the dashboard's own first, then `TESTER_DESTINATIONS`."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    own = default_destination(app.config["SEGMENT_WRITE_KEY"], app.config["SEGMENT_HOST"])
-    return [own, *app.config["TESTER_DESTINATIONS"]]
+    return [own_destination(app), *app.config["TESTER_DESTINATIONS"]]
 
 
 def find_destination(name: str) -> Destination | None:
