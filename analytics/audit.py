@@ -202,7 +202,11 @@ class AuditEntry(Base):
     status_changed_at: Mapped[datetime]
     source: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(255))
-    destination: Mapped[str | None] = mapped_column(String(64))
+    # Bytewise on PostgreSQL whatever the database's collation: the destination filter reads a
+    # name's keys as the range `name` to `name;`, which a language's collation orders otherwise.
+    destination: Mapped[str | None] = mapped_column(
+        String(64).with_variant(String(64, collation="C"), "postgresql")
+    )
     catalog_version: Mapped[str | None] = mapped_column(String(32))
     http_status: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)

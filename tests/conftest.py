@@ -60,7 +60,12 @@ def _postgres_database() -> Iterator[str]:
     """A fresh database on the real server, unique to this run and test, dropped afterwards."""
     name = f"ec_test_{_RUN_ID}_{next(_counter)}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        # A language's collation, as most servers are set up, not this one's bytewise C.UTF-8:
+        # text ordering must not work here by accident and fail on the team's server.
+        admin.execute(
+            f'CREATE DATABASE "{name}" TEMPLATE template0 '
+            "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
     try:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:

@@ -19,6 +19,16 @@ depends_on = None
 
 
 def upgrade():
+    # Bytewise on PostgreSQL whatever the database's collation (a name's keys are the range
+    # `name` to `name;`); no rewrite, and no index on the column yet to rebuild.
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "audit_entries",
+            "destination",
+            type_=sa.String(length=64, collation="C"),
+            existing_type=sa.String(length=64),
+            existing_nullable=True,
+        )
     op.create_index(
         "ix_audit_entries_destination_recorded_at",
         "audit_entries",
@@ -31,3 +41,11 @@ def upgrade():
 
 def downgrade():
     op.drop_index("ix_audit_entries_destination_recorded_at", table_name="audit_entries")
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "audit_entries",
+            "destination",
+            type_=sa.String(length=64),
+            existing_type=sa.String(length=64, collation="C"),
+            existing_nullable=True,
+        )
