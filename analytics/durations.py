@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -14,7 +14,8 @@ def parse_duration(text: str) -> timedelta:
     """Parse `<number><unit>` with unit s, m, h, d or w.
 
     Raises:
-        ValueError: with the accepted forms, for anything else (including zero).
+        ValueError: with the accepted forms, for anything else (including zero); or saying so, for a
+            duration that reaches back from now before year 1, datetime's limit.
     """
     match = _DURATION.match(text)
     if match is None or int(match.group(1)) == 0:
@@ -22,9 +23,25 @@ def parse_duration(text: str) -> timedelta:
             f"{text!r} is not a duration: use a positive number and a unit, like 15m, 24h, 30d or 2w"
         )
     try:
-        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
     except OverflowError:
-        raise ValueError(f"{text!r} is too long a duration") from None
+        raise _before_year_1(text) from None
+    # Every caller counts the duration back from now: refuse here what no caller could use.
+    _ago(text, duration, datetime.now(UTC))
+    return duration
+
+
+def _ago(text: str, duration: timedelta, now: datetime) -> datetime:
+    """`now - duration`, or the ValueError every caller reports in place of datetime's OverflowError."""
+    try:
+        return now - duration
+    except OverflowError:
+        raise _before_year_1(text) from None
+
+
+def _before_year_1(text: str) -> ValueError:
+    """One message for a duration too long for timedelta and one too long to count back from now."""
+    return ValueError(f"{text!r} reaches back before year 1")
 
 
 def format_duration(duration: timedelta) -> str:
@@ -52,10 +69,11 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
         An aware UTC datetime.
 
     Raises:
-        ValueError: neither form, in one line that says which forms are accepted.
+        ValueError: neither form, in one line that says which forms are accepted; or a moment outside
+            datetime's range (years 1 to 9999 in UTC), saying which end.
     """
     if _DURATION.match(text):
-        return (now or datetime.now(UTC)) - parse_duration(text)
+        return _ago(text, parse_duration(text), now or datetime.now(UTC))
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -64,5 +82,10 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
             "given) or a duration ago like 24h or 7d"
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # The offset carried a moment at year 1 or 9999 past datetime's range.
+        edge = "before year 1" if moment.year == MINYEAR else f"after year {MAXYEAR}"
+        raise ValueError(f"{text!r} is {edge} in UTC") from None

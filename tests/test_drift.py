@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from analytics.audit import AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.drift import drift
-from analytics.durations import format_duration, parse_duration
 from analytics.messages import build_message
 
 
@@ -113,29 +112,3 @@ def test_command_rejects_a_bad_window_in_one_line(runner: FlaskCliRunner) -> Non
     assert result.output.strip() == (
         "error: --since: 'soon' is not a duration: use a positive number and a unit, like 15m, 24h, 30d or 2w"
     )
-
-
-@pytest.mark.parametrize(("text", "expected"), [("15m", timedelta(minutes=15)), ("2w", timedelta(weeks=2))])
-def test_parse_duration(text: str, expected: timedelta) -> None:
-    assert parse_duration(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("duration", "expected"),
-    [
-        (timedelta(hours=1), "1 h"),
-        (timedelta(minutes=15), "15 min"),
-        (timedelta(minutes=90), "1 h 30 min"),
-        (timedelta(weeks=2), "14 d"),
-        (timedelta(seconds=45, microseconds=500), "45 s"),
-        (timedelta(0), "0 s"),
-    ],
-)
-def test_format_duration_reads_as_people_write_it(duration: timedelta, expected: str) -> None:
-    assert format_duration(duration) == expected
-
-
-@pytest.mark.parametrize("text", ["0d", "10", "d", "-1d", "1y", "99999999999999w"])
-def test_parse_duration_rejects_anything_else(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a duration|is too long a duration"):
-        parse_duration(text)
