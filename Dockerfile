@@ -1,6 +1,6 @@
 # Production image: the dashboard under gunicorn, migrations applied at start, non-root.
-# The project is installed from its source tree (editable) because the app reads migrations/
-# and templates/ beside its package, exactly as in a checkout.
+# The project is installed from its source tree (editable), so that htmx, fetched from npm in the
+# first stage, lands in webapp/static/vendor/ beside the package's own files as in a checkout.
 
 FROM node:20-slim AS assets
 WORKDIR /build
@@ -17,8 +17,6 @@ WORKDIR /srv/event-catalog
 COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY analytics analytics
 COPY webapp webapp
-COPY migrations migrations
-COPY templates templates
 COPY scripts/start.sh scripts/start.sh
 RUN pip install --no-cache-dir -e . && mkdir -p instance && chown app:app instance
 COPY --from=assets /build/node_modules/htmx.org/dist/htmx.min.js webapp/static/vendor/htmx.min.js

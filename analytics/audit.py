@@ -2,7 +2,7 @@
 
 The tables are plain SQLAlchemy 2.0 models on one declarative `Base`, which the dashboard's
 Flask-SQLAlchemy wraps too, so the library and the dashboard share one set of models and one
-migration history (`migrations/`). SQLite (WAL) serves one host; several hosts share PostgreSQL
+migration history (`webapp/migrations/`). SQLite (WAL) serves one host; several hosts share PostgreSQL
 through `DATABASE_URL`, where `audit_entries` is partitioned by time (`analytics.partitions`) and
 message ids are kept unique by `audit_message_ids`.
 

@@ -9,7 +9,10 @@ from typing import Any
 from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
-MIGRATIONS = ROOT / "migrations"
+"""The source checkout, where tests and scripts run from (not part of an installed package)."""
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+"""The migration history, inside the package so that `pip install` carries it to application hosts."""
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -18,12 +21,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp import auth, cli, config, limits, logs, metrics, schema_guard, security
     from webapp.extensions import analytics_client, csrf, db, migrate
 
-    app = Flask(
-        __name__,
-        instance_path=str(ROOT / "instance"),
-        instance_relative_config=True,
-        template_folder=str(ROOT / "templates"),
-    )
+    # Flask's own instance folder: `instance/` beside the package in a checkout (and the image),
+    # `<prefix>/var/webapp-instance` for an installed package.
+    app = Flask(__name__, instance_relative_config=True)
     # 1. Defaults that make `make run` work with nothing set.
     app.config.from_mapping(config.defaults(app.instance_path))
     # 2. An optional instance/config.py, for settings kept out of the environment.
