@@ -427,6 +427,13 @@ def revision_number(revision: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
+def is_newer_revision(revision: str) -> bool:
+    """Whether a database's revision is not one this code's migrations lead up to: a later one, or
+    one without our numbering. `event-catalog db upgrade` cannot help there; a newer release can."""
+    ours, theirs = revision_number(SCHEMA_REVISION), revision_number(revision)
+    return ours is None or theirs is None or theirs > ours
+
+
 def claim_message_ids(connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     """Reserve the entries' message ids, in the transaction that inserts the entries.
 
@@ -657,15 +664,13 @@ class AuditStore:
             )
         if current in WRITABLE_REVISIONS:
             return
-        ours, theirs = revision_number(SCHEMA_REVISION), revision_number(current)
-        if ours is None or theirs is None or theirs < ours:
+        if not is_newer_revision(current):
             raise SchemaError(
                 f"the audit database {where} is at schema revision {current}, this library needs "
                 f"{SCHEMA_REVISION}: run `event-catalog db upgrade` with DATABASE_URL set to it"
             )
         oldest = oldest_writer(self.engine)
-        oldest_number = None if oldest is None else revision_number(oldest)
-        if oldest_number is None or oldest_number > ours:
+        if oldest is None or is_newer_revision(oldest):
             raise SchemaError(
                 f"the audit database {where} is at schema revision {current}, which this library "
                 f"({SCHEMA_REVISION}) cannot write: upgrade the application's event-catalog to the "

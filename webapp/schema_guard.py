@@ -1,30 +1,64 @@
-"""Refuse to serve pages from a database that is missing, unreachable or not migrated.
+"""Refuse to serve pages from a database that is missing, unreachable or not at this code's schema.
 
 Every page reads the database (sign-in reads the accounts table first), so without this a fresh or
-half-upgraded database turns each request into a 500. Instead it answers 503 with the one command
-that fixes it. Once the schema is seen current, the check is skipped for the life of the process.
-`/healthz` and static files stay reachable, so orchestrators and the error page itself still work.
+half-upgraded database turns each request into a 500. Instead it answers 503 with what to do: run
+`event-catalog db upgrade` for an older schema; deploy the newer release for a schema that a newer
+release migrated (a rolling upgrade or a rolled-back image), which `db upgrade` cannot undo.
+
+A process trusts a current schema for `RECHECK_SECONDS`, then looks again: the database is shared,
+and another release may migrate it while this one runs. `/healthz` and static files stay reachable,
+so orchestrators and the error page itself still work.
 """
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, abort, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.audit import SCHEMA_REVISION, schema_revision
+from analytics.audit import SCHEMA_REVISION, is_newer_revision, schema_revision
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
-_STATE = "schema_guard.current"
+RECHECK_SECONDS = 30.0
+"""How long a process serves on its last look at a current schema before it reads the revision again."""
+
+_CHECKED_AT = "schema_guard.checked_at"
+
+
+def schema_problem(revision: str | None) -> str | None:
+    """What stops this code from serving from a database at `revision`, and what to do; None if nothing."""
+    if revision == SCHEMA_REVISION:
+        return None
+    if revision is None:
+        return "The database has no schema yet: run `event-catalog db upgrade`."
+    if is_newer_revision(revision):
+        return (
+            f"The database is at schema revision {revision}, newer than this version of event-catalog "
+            f"({SCHEMA_REVISION}): deploy the release that migrated it. `event-catalog db upgrade` "
+            "cannot take a database back."
+        )
+    return (
+        f"The database is at schema revision {revision}, this version needs {SCHEMA_REVISION}: "
+        "run `event-catalog db upgrade`."
+    )
+
+
+def forget_check(app: Flask) -> None:
+    """Make the next request read the revision again (the database refused this code's writes)."""
+    app.extensions[_CHECKED_AT] = None
 
 
 def init_app(app: Flask) -> None:
     """Install the check; it must run before anything that queries the database."""
-    app.extensions[_STATE] = False
+    forget_check(app)
 
     @app.before_request
     def require_current_schema() -> None:
-        """503 with the fix while the schema is not at this code's revision."""
-        if current_app.extensions[_STATE] or request.endpoint in EXEMPT_ENDPOINTS:
+        """503 with what to do while the schema is not at this code's revision."""
+        checked_at = current_app.extensions[_CHECKED_AT]
+        fresh = checked_at is not None and time.monotonic() - checked_at < RECHECK_SECONDS
+        if fresh or request.endpoint in EXEMPT_ENDPOINTS:
             return
         from webapp.extensions import db
 
@@ -35,12 +69,8 @@ def init_app(app: Flask) -> None:
                 503,
                 description="The database cannot be reached. Check DATABASE_URL and that the server is up.",
             )
-        if revision != SCHEMA_REVISION:
-            abort(
-                503,
-                description=(
-                    f"The database is at schema revision {revision or 'none'}, this version needs "
-                    f"{SCHEMA_REVISION}: run `event-catalog db upgrade`."
-                ),
-            )
-        current_app.extensions[_STATE] = True
+        problem = schema_problem(revision)
+        if problem is not None:
+            forget_check(current_app)
+            abort(503, description=problem)
+        current_app.extensions[_CHECKED_AT] = time.monotonic()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
+from analytics.audit import schema_revision
+from analytics.errors import SchemaError
 from webapp.extensions import db
+from webapp.schema_guard import forget_check, schema_problem
 
 bp = Blueprint("errors", __name__)
 
@@ -41,6 +44,17 @@ def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
     """A form or htmx request without a valid token: say how to recover."""
     error.description = "The form expired or was sent from another site. Reload the page and try again."
     return error_response(error)
+
+
+@bp.app_errorhandler(SchemaError)
+def handle_schema_error(error: SchemaError) -> ResponseReturnValue:
+    """The library refused the database mid-request: another release migrated it while this
+    process ran (the guard trusts its last look for a while). 503 with what to do, not a 500, and
+    the guard looks again on the next request."""
+    db.session.rollback()
+    forget_check(current_app)
+    revision = schema_revision(db.engine)
+    return error_response(ServiceUnavailable(description=schema_problem(revision) or str(error)))
 
 
 @bp.app_errorhandler(500)

@@ -22,6 +22,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.metrics import exposition
+from webapp.schema_guard import schema_problem
 
 bp = Blueprint("health", __name__)
 
@@ -40,14 +41,15 @@ def database_state() -> dict[str, Any]:
         revision = schema_revision(db.engine)
     except SQLAlchemyError as exc:
         return {"ok": False, "error": str(exc.__cause__ or exc).splitlines()[0]}
+    problem = schema_problem(revision)
     state: dict[str, Any] = {
-        "ok": revision == SCHEMA_REVISION,
+        "ok": problem is None,
         "dialect": db.engine.dialect.name,
         "revision": revision,
         "expected_revision": SCHEMA_REVISION,
     }
-    if revision != SCHEMA_REVISION:
-        state["error"] = "schema not current: run `event-catalog db upgrade`"
+    if problem is not None:
+        state["error"] = problem
     return state
 
 

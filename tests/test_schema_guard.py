@@ -1,0 +1,66 @@
+"""The dashboard and a shared database that another release migrates while it runs."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from analytics.collector import Collector
+from webapp import schema_guard
+from webapp.extensions import db
+
+CLUSTER_SEND = {
+    "event": "ClusterProvisioningSuccess",
+    "scope": {"user_id": 1, "project_id": 12, "cluster_id": 4},
+    "properties": {"cluster_type": "eks", "infra_id": 9},
+}
+NEWER = "The database is at schema revision 0099_future, newer than this version of event-catalog"
+
+
+def _migrate_elsewhere(app: Flask, revision: str, oldest_writer: str) -> None:
+    """What a newer release's `db upgrade` leaves behind, as far as this release can tell."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        connection.execute(
+            text("UPDATE audit_writer_compatibility SET oldest_writer = :o"), {"o": oldest_writer}
+        )
+
+
+def test_a_database_a_newer_release_migrated_is_refused_once_the_guard_looks_again(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert client.get("/").status_code == 200
+    _migrate_elsewhere(app, "0099_future", "0099_future")
+    assert client.get("/").status_code == 200  # the last look is trusted for a while
+    monkeypatch.setattr(schema_guard, "RECHECK_SECONDS", 0.0)
+    page = client.get("/")
+    assert page.status_code == 503
+    html = page.get_data(as_text=True)
+    assert NEWER in html and "deploy the release that migrated it" in html
+    assert "`event-catalog db upgrade` cannot take a database back" in html
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.get_json()["database"]["error"].startswith(NEWER)
+
+
+def test_an_older_database_still_says_to_run_db_upgrade(app: Flask, client: FlaskClient) -> None:
+    _migrate_elsewhere(app, "0008_event_counts", "0009_tester_request_digest")
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "this version needs 0011_writer_compatibility: run `event-catalog db upgrade`" in (
+        page.get_data(as_text=True)
+    )
+
+
+def test_a_send_the_library_refuses_mid_flight_is_a_503_saying_what_to_do(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    assert client.get("/").status_code == 200  # the guard has seen the schema current
+    _migrate_elsewhere(app, "0099_future", "0099_future")
+    response = client.post("/api/tester/send", json=CLUSTER_SEND)
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.get_json()["error"]["message"].startswith(NEWER)
+    assert collector.received() == []
+    # The guard looks again at once, and refuses every page until the right release serves.
+    assert client.get("/").status_code == 503
