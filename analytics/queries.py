@@ -41,6 +41,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from analytics.actions import ACTION_TYPE
 from analytics.audit import (
     MESSAGE_TYPES,
     PURGE_TYPE,
@@ -65,8 +66,9 @@ RANGES: dict[str, timedelta] = {
 }
 """The relative time ranges offered next to absolute `since` / `until`."""
 
-TYPES = (*MESSAGE_TYPES, PURGE_TYPE)
-"""Entry types the type filter offers: messages, and the records the retention purge leaves."""
+TYPES = (*MESSAGE_TYPES, ACTION_TYPE, PURGE_TYPE)
+"""Entry types the type filter offers: messages, people's actions (sign-ins, account changes) and
+the records the retention purge leaves."""
 
 FILTER_PARAMS = (
     "range",

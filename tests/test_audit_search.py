@@ -10,6 +10,7 @@ from auditlog import record
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
+from analytics.actions import record_action
 from analytics.audit import AuditEntry, AuditStore
 from analytics.catalog import CATALOG
 from analytics.queries import (
@@ -475,3 +476,16 @@ def test_a_destination_is_read_from_its_partial_index(engine: Engine, destinatio
             connection.exec_driver_sql("SET enable_seqscan = off")
             plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN {literal}"))
     assert "destination_recorded_at" in plan, plan  # partitions name their copies of it after it
+
+
+def test_people_s_actions_are_a_type_of_their_own(
+    engine: Engine, store: AuditStore, seeded: dict[str, str]
+) -> None:
+    """Sign-ins and account changes are in the log beside the messages; the type filter finds them."""
+    action = record_action(store, "User Role Changed", actor="ada@example.com", properties={"role": "admin"})
+    with Session(engine) as session:
+        found = session.scalars(newest_first(parse_filters({"type": "action"}, now=NOW), limit=10)).all()
+        dashboard = session.scalars(
+            newest_first(parse_filters({"source": "dashboard"}, now=NOW), limit=10)
+        ).all()
+    assert [entry.message_id for entry in found] == [entry.message_id for entry in dashboard] == [action]
