@@ -567,6 +567,25 @@ def test_send_again_prefills_from_the_audit_entry_and_asks_for_masked_values(
     )
 
 
+def test_send_again_keeps_a_destination_whose_key_changed_and_says_so(
+    staged_app: Flask, login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    client = login_as(Role.ENGINEER, on=staged_app)
+    values = {**example_values(CATALOG.event("ProjectCreate")), "destination": "staging"}
+    send_form(client, "event=ProjectCreate", values)
+    message_id = collector.received()[0]["messageId"]
+    old = Destination("staging", collector.url, False, "staging-secret-key")
+    new = Destination("staging", collector.url, False, "rotated-staging-key")
+    staged_app.config["TESTER_DESTINATIONS"] = (new,)
+    page = client.get(f"/tester/?from={message_id}").get_data(as_text=True)
+    assert '<option value="staging" selected>' in page
+    assert error_slot(page, "destination") == ""
+    assert (
+        f"It went to {old.label}; staging&#39;s key has changed since, and this send uses the current one "
+        f"({new.fingerprint})."
+    ) in page
+
+
 def test_history_lists_the_testers_sends_and_filters_to_mine(
     client: FlaskClient, login_as: Callable[..., FlaskClient]
 ) -> None:

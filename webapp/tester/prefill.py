@@ -35,7 +35,8 @@ def input_from_entry(
 
     Args:
         entry: the stored message.
-        destination: the configured destination it went to, if it still exists.
+        destination: the configured destination of the name it went to, if there still is one
+            (its key may have changed since).
 
     Returns:
         The input (a fresh message id and time will be given at send) and the notes.

@@ -47,7 +47,7 @@ from webapp.tester.sending import (
     SendResult,
     checked_destination,
     collector_copy,
-    destination_of_label,
+    destination_named_by,
     destinations,
     load_result,
     local_destination,
@@ -255,9 +255,15 @@ def index() -> ResponseReturnValue:
         if entry is None:
             notice, status = f"No audit entry has the message id {message_id!r}.", 404
         else:
-            typed, notes = input_from_entry(entry, destination_of_label(entry.destination))
+            destination = destination_named_by(entry.destination)
+            typed, notes = input_from_entry(entry, destination)
             name = message_name(entry)
             notice = f"Pre-filled from message {message_id} ({name}): a send gives it a new id."
+            if destination is not None and entry.destination and destination.label != entry.destination:
+                notice += (
+                    f" It went to {entry.destination}; {destination.name}'s key has changed since, "
+                    f"and this send uses the current one ({destination.fingerprint or 'no key: not sent'})."
+                )
     info = resolve_spec(typed.spec)
     if typed.spec and info is None:
         status = 404

@@ -67,10 +67,15 @@ def checked_destination(draft: Draft, confirm: Mapping[str, str] = CONFIRM_IN_FO
     return destination
 
 
+def destination_named_by(label: str | None) -> Destination | None:
+    """The configured destination of an audit entry's `destination` name, whatever its key is now."""
+    return find_destination((label or "").split(":", 1)[0] or DEFAULT_NAME)
+
+
 def destination_of_label(label: str | None) -> Destination | None:
-    """The configured destination an audit entry's `destination` names, if it is still configured."""
-    name = (label or "").split(":", 1)[0] or DEFAULT_NAME
-    found = find_destination(name)
+    """The configured destination an audit entry's `destination` names, if it is still configured
+    with the same key."""
+    found = destination_named_by(label)
     return found if found is not None and found.label == (label or found.label) else None
 
 
