@@ -6,12 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from auditlog import record_delivery
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.health import DestinationHealth, destination_health
 from webapp.auth.roles import Role
+from webapp.tester.destinations import Destination
 
 TESTER = "staging:0123456789ab"
 
@@ -136,6 +139,23 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     fragment = client.get("/health?window=7d", headers={"HX-Request": "true"})
     assert fragment.status_code == 200
     assert "<title>" not in fragment.get_data(as_text=True) and "old one" in fragment.get_data(as_text=True)
+
+
+def test_a_card_says_when_its_key_is_not_how_the_tester_sends_now(
+    app: Flask, client: FlaskClient, sqlite_url: str
+) -> None:
+    store = AuditStore(create_audit_engine(sqlite_url))
+    record_delivery(store, AuditStatus.DELIVERED, destination=TESTER)
+    assert ">not configured</span>" in client.get("/health").get_data(as_text=True)
+    app.config["TESTER_DESTINATIONS"] = (Destination("staging", "http://127.0.0.1:9", write_key="rotated"),)
+    rotated = client.get("/health").get_data(as_text=True)
+    assert ">earlier key</span>" in rotated and "not configured" not in rotated
+    current = Destination("staging", "http://127.0.0.1:9", write_key="rotated")
+    with store.engine.begin() as connection:
+        connection.execute(update(AuditEntry).values(destination=current.label))
+    store.engine.dispose()
+    now_current = client.get("/health").get_data(as_text=True)
+    assert "earlier key" not in now_current and "not configured" not in now_current
 
 
 def test_health_page_explains_a_bad_window_and_keeps_it(client: FlaskClient) -> None:

@@ -23,6 +23,7 @@ from webapp.extensions import analytics_client, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.metrics import exposition
 from webapp.schema_guard import schema_problem
+from webapp.tester.sending import destinations
 
 bp = Blueprint("health", __name__)
 
@@ -113,6 +114,8 @@ def delivery() -> ResponseReturnValue:
         "since": since,
         "stuck_after": stuck_after,
         "audit_search": audit_search,
+        # Cards are per recorded key: say which of them is not how the tester sends today.
+        "configured_labels": {destination.name: destination.label for destination in destinations()},
     }
     fragment = wants_fragment()
     template = "health/_destinations.html" if fragment else "health/index.html"
