@@ -103,6 +103,11 @@ def test_the_destination_filter_finds_a_tester_destination_s_sends_and_suggests_
     entry = client.get(f"/audit/entries/{current_key}").get_data(as_text=True)
     assert f'<dt>Destination</dt><dd><a href="/audit/?destination={label}"' in entry
 
+    typo = client.get("/audit/?destination=stagng").get_data(as_text=True)
+    assert "No destination named <code>stagng</code> is configured now" in typo
+    nothing_failed = client.get("/audit/?destination=staging&status=failed").get_data(as_text=True)
+    assert "No entries match these filters." in nothing_failed and "No destination named" not in nothing_failed
+
     wrong = client.get("/audit/?destination=Staging EU")
     assert wrong.status_code == 400
     assert 'id="error-destination" role="alert">&#39;Staging EU&#39; is not a destination' in wrong.get_data(
