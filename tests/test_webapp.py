@@ -106,6 +106,16 @@ def test_environment_reports_every_bad_value_in_one_line_each() -> None:
     ]
 
 
+@pytest.mark.parametrize("url", ["bogus://x", "mysql://root@db/analytics"])
+def test_a_database_url_of_another_kind_is_a_bad_setting(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_environment({"DATABASE_URL": url, "SECRET_KEY": "fine"})
+    assert caught.value.problems == [
+        f"DATABASE_URL: {url!r} is neither SQLite nor PostgreSQL: "
+        "expected e.g. postgresql://user@host/db or sqlite:///path"
+    ]
+
+
 def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
     import os
     import subprocess

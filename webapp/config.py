@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 from limits import parse_many
 from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from analytics import parse_flag
@@ -112,12 +113,15 @@ def _port(raw: str) -> int:
 
 
 def _database_url(raw: str) -> str:
+    """A SQLite or PostgreSQL URL, the two databases the audit log is built and tested for."""
+    example = "expected e.g. postgresql://user@host/db or sqlite:///path"
     try:
-        return normalise_database_url(raw)
+        url = normalise_database_url(raw)
     except ArgumentError as exc:
-        raise ValueError(
-            f"cannot parse {raw!r}: expected e.g. postgresql://user@host/db or sqlite:///path"
-        ) from exc
+        raise ValueError(f"cannot parse {raw!r}: {example}") from exc
+    if make_url(url).get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(f"{raw!r} is neither SQLite nor PostgreSQL: {example}")
+    return url
 
 
 def _rate_limit(raw: str) -> str:
