@@ -20,6 +20,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from analytics.audit import AuditEntry
+from webapp import create_app
 from webapp.auth import accounts
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -603,3 +604,20 @@ def test_users_commands_fail_in_one_line(
     result = runner.invoke(args=["users", *args], input=stdin)
     assert result.exit_code == 2
     assert result.stderr == message + "\n"
+
+
+@pytest.mark.parametrize(
+    ("url", "advice"),
+    [
+        ("postgresql://nobody@127.0.0.1:1/none", "Check DATABASE_URL and that the server is up."),
+        ("sqlite:///{tmp}/empty.db", "The database has no schema yet: run `event-catalog db upgrade`."),
+    ],
+)
+def test_a_command_the_database_refuses_says_what_to_do_in_one_line(
+    tmp_path: Path, url: str, advice: str
+) -> None:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path)})
+    result = app.test_cli_runner().invoke(args=["users", "list"])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: cannot use the accounts table: ") and line.endswith(advice), line

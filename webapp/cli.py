@@ -85,6 +85,17 @@ def fail(message: str, status: int = 2) -> NoReturn:
     raise SystemExit(status)
 
 
+def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
+    """End a command the database refused: the refusal's first line, and what to do about it when
+    that is clear (a server that cannot be reached, a schema that is not this version's)."""
+    from webapp.extensions import db
+    from webapp.schema_guard import database_advice
+
+    reason = str(exc.__cause__ or exc).splitlines()[0]
+    advice = database_advice(db.engine)
+    fail(f"cannot {doing}: {reason}" + (f" — {advice}" if advice else ""))
+
+
 def verdict(title: str, lines: list[ReportLine], fmt: str, *, ok_message: str) -> None:
     """Print a CI command's findings in the chosen format; exit 1 when there are any."""
     click.echo(render(title, lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
@@ -142,7 +153,7 @@ def drift_command(since: str, fmt: str) -> None:
     try:
         findings = drift(db.engine, since=window)
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.subject, f.message) for f in findings]
     ok_message = "Every catalog event is being sent and every payload still validates."
     verdict("Catalog drift", lines, fmt, ok_message=ok_message)
@@ -238,7 +249,7 @@ def _audit_store() -> AuditStore:
     except AnalyticsError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit log", exc)
     return store
 
 
@@ -309,7 +320,7 @@ def replay_command(
     except ReplayError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit log", exc)
     finally:
         if client is not None:
             client.shutdown()
@@ -345,7 +356,7 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     try:
         report = verify(store.engine, store.chain_key)
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
     output = render("Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary())
     click.echo(output, nl=False)
@@ -375,7 +386,7 @@ def audit_purge_command(older_than: str, dry_run: bool) -> None:
     try:
         report = purge(store, period, actor=cli_actor(), dry_run=dry_run)
     except SQLAlchemyError as exc:
-        fail(f"cannot purge the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("purge the audit log", exc)
     click.echo(report.summary())
 
 
@@ -413,7 +424,7 @@ def partitions_ensure_command(ahead: str | None) -> None:
     try:
         report = ensure(store.engine, interval=current_app.config["AUDIT_PARTITION_INTERVAL"], ahead=periods)
     except SQLAlchemyError as exc:
-        fail(f"cannot create audit partitions: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("create audit partitions", exc)
     click.echo(report.summary())
 
 
@@ -430,7 +441,7 @@ def partitions_list_command() -> None:
             count = text(f'SELECT count(*) FROM "{DEFAULT_PARTITION}"')
             waiting = connection.scalar(count) if any(p.start is None for p in found) else 0
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit partitions: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit partitions", exc)
     if not found:
         click.echo("the audit log is one plain table on this database (SQLite): nothing to partition")
         return
@@ -501,7 +512,7 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     except SQLAlchemyError as exc:
-        fail(f"cannot read the audit log: {str(exc.__cause__ or exc).splitlines()[0]}")
+        fail_on_database("read the audit log", exc)
 
 
 def init_app(app: Flask) -> None:

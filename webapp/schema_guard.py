@@ -15,11 +15,13 @@ from __future__ import annotations
 import time
 
 from flask import Flask, abort, current_app, request
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, is_newer_revision, schema_revision
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
+UNREACHABLE = "The database cannot be reached. Check DATABASE_URL and that the server is up."
 RECHECK_SECONDS = 30.0
 """How long a process serves on its last look at a current schema before it reads the revision again."""
 
@@ -44,6 +46,16 @@ def schema_problem(revision: str | None) -> str | None:
     )
 
 
+def database_advice(engine: Engine) -> str | None:
+    """What to do about a database that refused a statement, when it is one of the usual causes:
+    the server cannot be reached, or the schema is not this code's. None otherwise."""
+    try:
+        revision = schema_revision(engine)
+    except SQLAlchemyError:
+        return UNREACHABLE
+    return schema_problem(revision)
+
+
 def forget_check(app: Flask) -> None:
     """Make the next request read the revision again (the database refused this code's writes)."""
     app.extensions[_CHECKED_AT] = None
@@ -65,10 +77,7 @@ def init_app(app: Flask) -> None:
         try:
             revision = schema_revision(db.engine)
         except SQLAlchemyError:
-            abort(
-                503,
-                description="The database cannot be reached. Check DATABASE_URL and that the server is up.",
-            )
+            abort(503, description=UNREACHABLE)
         problem = schema_problem(revision)
         if problem is not None:
             forget_check(current_app)

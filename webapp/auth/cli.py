@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webapp.auth import accounts
 from webapp.auth.identity import PROXY
 from webapp.auth.roles import Role
-from webapp.cli import fail
+from webapp.cli import fail, fail_on_database
 from webapp.extensions import db
 
 users_command = AppGroup("users", help="Manage dashboard accounts and their roles.")
@@ -58,8 +58,7 @@ def _run(action: Callable[[], Any]) -> Any:
         fail(str(exc))
     except SQLAlchemyError as exc:
         db.session.rollback()
-        reason = str(exc.__cause__ or exc).splitlines()[0]
-        fail(f"cannot use the accounts table ({reason}): run `event-catalog db upgrade`?")
+        fail_on_database("use the accounts table", exc)
 
 
 @users_command.command("add")
