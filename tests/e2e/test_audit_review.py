@@ -71,6 +71,18 @@ def test_filter_by_event_and_status_export_and_open_an_entry(
     expect(page.get_by_role("link", name="Send again")).to_have_attribute("href", f"/tester/?from={failed}")
 
 
+def test_a_field_whose_error_appears_as_you_type_is_marked_invalid(live_server: str, page: Page) -> None:
+    """Screen readers announce an invalid field by aria-invalid, after a partial update too."""
+    page.goto(live_server + "/audit/")
+    project = page.get_by_label("Project", exact=True)
+    project.fill("twelve")
+    expect(page.locator("#error-project")).to_have_text("'twelve' is not a whole number")
+    expect(project).to_have_attribute("aria-invalid", "true")
+    project.fill("12")
+    expect(page.locator("#error-project")).to_have_text("")
+    expect(project).not_to_have_attribute("aria-invalid", "true")
+
+
 def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     live_server: str, page: Page, sqlite_store: AuditStore
 ) -> None:
