@@ -113,7 +113,14 @@ def _sign(limit: Limit, exclusive: str, inclusive: str) -> str:
     return exclusive if limit.exclusive else inclusive
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _number(value: float) -> str:
+    # The largest 64-bit integer, every id's maximum (what databases and Segment's warehouses
+    # store), reads as what it is rather than as nineteen digits nobody checks.
+    if value == _INT64_MAX:
+        return "2⁶³−1"
     return str(int(value)) if float(value).is_integer() else str(value)
 
 

@@ -161,7 +161,7 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     assert "<code>eks</code>, <code>gke</code>, <code>aks</code>, <code>doks</code>" in page
     infra_id = page[page.index('id="prop-infra_id"') :]
     infra_id = infra_id[: infra_id.index("</tr>")]
-    assert '<span class="bounds">1 ≤ value ≤ 9223372036854775807</span>' in infra_id
+    assert '<span class="bounds">1 ≤ value ≤ 2⁶³−1</span>' in infra_id
     quota = client.get("/events/QuotaIncreaseRequested").get_data(as_text=True)
     account = quota[quota.index('id="prop-aws_account_id"') :]
     assert 'matches <code class="pattern">^\\d{12}$</code>' in account[: account.index("</tr>")]

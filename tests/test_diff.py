@@ -255,7 +255,7 @@ CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] =
                 ChangeKind.BOUNDS_NARROWED,
                 SUCCESS,
                 "infra_id",
-                "1 ≤ value ≤ 9223372036854775807",
+                "1 ≤ value ≤ 2⁶³−1",
                 "1 ≤ value ≤ 2147483647",
             )
         ],
@@ -263,12 +263,12 @@ CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] =
     ),
     "range shifted": (
         _set_infra_id_bounds(minimum=10),
-        [(ChangeKind.BOUNDS_NARROWED, SUCCESS, "infra_id", "1 ≤ value ≤ 9223372036854775807", "value ≥ 10")],
+        [(ChangeKind.BOUNDS_NARROWED, SUCCESS, "infra_id", "1 ≤ value ≤ 2⁶³−1", "value ≥ 10")],
         True,
     ),
     "bounds dropped": (
         _set_infra_id_bounds(),
-        [(ChangeKind.BOUNDS_WIDENED, SUCCESS, "infra_id", "1 ≤ value ≤ 9223372036854775807", "no bounds")],
+        [(ChangeKind.BOUNDS_WIDENED, SUCCESS, "infra_id", "1 ≤ value ≤ 2⁶³−1", "no bounds")],
         False,
     ),
     "the same integers bounded another way": (
@@ -350,7 +350,7 @@ def test_the_same_property_change_in_many_events_is_one_line_naming_them() -> No
     assert text == [
         'breaking    Cluster Provisioning Success: "infra_id" removed',
         f'compatible  {len(widened)} events: "cluster_id" bounds widened '
-        f"from 1 ≤ value ≤ 9223372036854775807 to value ≥ 1 ({', '.join(widened)})",
+        f"from 1 ≤ value ≤ 2⁶³−1 to value ≥ 1 ({', '.join(widened)})",
         f"{len(widened) + 1} changes: 1 breaking, {len(widened)} compatible (v1 → v2)",
     ]
     markdown = render_diff(diff, ReportFormat.MARKDOWN, old="v1", new="v2")

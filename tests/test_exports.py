@@ -36,7 +36,7 @@ def test_csv_has_one_row_per_event_and_property() -> None:
     assert kinds["allowed_values"] == "eks | gke | aks | doks"
     assert kinds["example"] == "eks"
     infra_id = next(r for r in rows if r["property"] == "infra_id")
-    assert (infra_id["example"], infra_id["bounds"]) == ("9", "1 ≤ value ≤ 9223372036854775807")
+    assert (infra_id["example"], infra_id["bounds"]) == ("9", "1 ≤ value ≤ 2⁶³−1")
     assert kinds["bounds"] == kinds["pattern"] == ""
     account = next(r for r in rows if r["property"] == "aws_account_id")
     assert (account["pattern"], account["bounds"]) == (r"^\d{12}$", "")
