@@ -523,6 +523,14 @@ def test_users_add_prompts_for_the_password_twice(app: Flask, runner: FlaskCliRu
     assert account(app, "bo@example.com").role is Role.VIEWER
 
 
+def test_users_add_without_a_password_says_how_to_give_one(runner: FlaskCliRunner) -> None:
+    result = runner.invoke(args=["users", "add", "bo@example.com"], input="")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "error: no password given: type it at the prompt, or pipe it in with --password-stdin"
+    )
+
+
 def test_users_commands_change_roles_and_states(
     app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str]
 ) -> None:

@@ -116,6 +116,34 @@ def test_a_database_url_of_another_kind_is_a_bad_setting(url: str) -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["audit", "export", "--format", "yaml"],
+            "error: Invalid value for '--format': 'yaml' is not one of 'csv', 'ndjson'; "
+            "see `event-catalog audit export --help`",
+        ),
+        (["audit", "purge"], "error: Missing option '--older-than'; see `event-catalog audit purge --help`"),
+        (["nosuch"], "error: No such command 'nosuch'; see `event-catalog --help`"),
+    ],
+)
+def test_the_command_line_s_own_refusals_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert (done.returncode, done.stderr.splitlines(), done.stdout) == (2, [line], "")
+
+
 def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
     import os
     import subprocess

@@ -567,11 +567,32 @@ class CatalogGroup(FlaskGroup):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return None if name in _PLUGIN_COMMANDS_LEFT_OUT else super().get_command(ctx, name)
 
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            _refuse(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except SchemaError as exc:
             fail(str(exc))
+        except click.ClickException as exc:
+            _refuse(exc)
+
+
+def _refuse(exc: click.ClickException) -> NoReturn:
+    """Click's own refusals (a bad option value, a missing argument, an unknown command) in one
+    line that names where the help is, rather than a usage block and `Error:`. A group given no
+    command still shows its help."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc
+    context = getattr(exc, "ctx", None)
+    help_hint = f"; see `{context.command_path} --help`" if context is not None else ""
+    fail(f"{exc.format_message().rstrip('.')}{help_hint}", exc.exit_code)
 
 
 main = click.version_option(package_name="event-catalog", message="event-catalog %(version)s")(

@@ -46,7 +46,12 @@ def _role(raw: str) -> Role:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    except click.Abort:
+        # The end of input (nothing piped) or Ctrl-C at the prompt.
+        click.echo(err=True)
+        fail("no password given: type it at the prompt, or pipe it in with --password-stdin")
     return password
 
 
