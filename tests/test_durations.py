@@ -80,7 +80,7 @@ def test_parse_instant_refuses_what_falls_outside_datetime_s_range(
     ("args", "message"),
     [
         (["drift", "--since", "99999999d"], "error: --since: '99999999d' reaches back before year 1"),
-        (["replay", "--since", "99999999d"], "error: '99999999d' reaches back before year 1"),
+        (["replay", "--since", "99999999d"], "error: --since: '99999999d' reaches back before year 1"),
         (
             ["replay", "--stuck-after", "99999999d"],
             "error: --stuck-after: '99999999d' reaches back before year 1",

@@ -394,9 +394,16 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     [
         (
             ["--status", "delivered"],
-            "error: invalid status delivered: choose from failed, pending, dropped, disabled",
+            "error: --status: invalid status delivered: choose from failed, pending, dropped, disabled",
         ),
-        (["--since", "yesterday"], "error: 'yesterday' is not a time: use ISO 8601 like 2026-03-01T14:00"),
+        (
+            ["--since", "yesterday"],
+            "error: --since: 'yesterday' is not a time: use ISO 8601 like 2026-03-01T14:00",
+        ),
+        (
+            ["--since", "2026-12-05", "--until", "2026-12-01"],
+            "error: --until: '2026-12-01' is not after --since '2026-12-05'",
+        ),
         (["--stuck-after", "soon"], "error: --stuck-after: 'soon' is not a duration"),
     ],
 )

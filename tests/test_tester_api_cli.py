@@ -219,6 +219,11 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         ),
         (["ProjectCreate", "--scope", "user"], "--scope 'user' is not key=value"),
         (
+            ["ProjectCreate", "--scope", "user=1,projet=2"],
+            "--scope 'projet' is not a scope id: one of user, project, cluster, registry, app, namespace, "
+            "chart",
+        ),
+        (
             ["ProjectCreate", "--scope", "user=1,project=2", "--destination", "mars"],
             "Unknown destination 'mars'",
         ),

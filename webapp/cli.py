@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -239,6 +239,20 @@ def _duration_option(name: str, text: str) -> timedelta:
         fail(f"{name}: {exc}")
 
 
+def _time_range_options(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """`--since` and `--until` as times, each error naming its option, and `--until` after `--since`."""
+    times: list[datetime | None] = []
+    for name, value in (("--since", since), ("--until", until)):
+        try:
+            times.append(parse_instant(value) if value else None)
+        except ValueError as exc:
+            fail(f"{name}: {exc}")
+    start, end = times
+    if start is not None and end is not None and end <= start:
+        fail(f"--until: {until!r} is not after --since {since!r}")
+    return start, end
+
+
 def _audit_store() -> AuditStore:
     """The app's audit store, refused with one line when the database is not at our schema."""
     from webapp.extensions import analytics_client
@@ -288,19 +302,21 @@ def replay_command(
     from webapp.tester.sending import own_destination
 
     try:
-        selection = ReplaySelection(
-            statuses=parse_statuses(statuses),
-            since=parse_instant(since) if since else None,
-            until=parse_instant(until) if until else None,
-            stuck_after=(
-                _duration_option("--stuck-after", stuck_after)
-                if stuck_after
-                else current_app.config["AUDIT_STUCK_AFTER"]
-            ),
-            destination=own_destination().label,
-        )
+        chosen_statuses = parse_statuses(statuses)
     except ValueError as exc:
-        fail(str(exc))
+        fail(f"--status: {exc}")
+    start, end = _time_range_options(since, until)
+    selection = ReplaySelection(
+        statuses=chosen_statuses,
+        since=start,
+        until=end,
+        stuck_after=(
+            _duration_option("--stuck-after", stuck_after)
+            if stuck_after
+            else current_app.config["AUDIT_STUCK_AFTER"]
+        ),
+        destination=own_destination().label,
+    )
 
     def show(candidate: Candidate) -> None:
         if dry_run or candidate.skip_reason or candidate.outcome != "delivered":

@@ -58,9 +58,19 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 
 
 def scope_pairs(items: Iterable[str]) -> dict[str, str]:
-    """`--scope project=12,cluster=4` (repeatable) into scope field names and values."""
+    """`--scope project=12,cluster=4` (repeatable) into scope field names and values.
+
+    Raises:
+        BadInput: a name that is no scope id (a typo would otherwise be ignored, and the id missed).
+    """
     pairs = (_pair(text, "--scope") for item in items for text in item.split(","))
-    return {SCOPE_ALIASES.get(key, key): value for key, value in pairs}
+    scope: dict[str, str] = {}
+    for key, value in pairs:
+        name = SCOPE_ALIASES.get(key, key)
+        if name not in SCOPE_ALIASES.values():
+            raise BadInput(f"--scope {key!r} is not a scope id: one of {', '.join(SCOPE_ALIASES)}")
+        scope[name] = value
+    return scope
 
 
 def prop_pairs(items: Iterable[str]) -> dict[str, str]:
