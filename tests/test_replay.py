@@ -508,6 +508,10 @@ def test_a_tester_destination_s_view_resends_nothing_and_says_why(
     assert response.status_code == 303
     assert "nothing to replay" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert collector.received() == []
+    listing = client.get("/audit/?destination=broken").get_data(as_text=True)
+    [broken] = re.findall(r'<a href="/audit/entries/([^"]+)"><time', listing)
+    entry_page = client.get(f"/audit/entries/{broken}").get_data(as_text=True)
+    assert "Re-send unchanged" not in entry_page and f"/tester/?from={broken}" in entry_page
     # The application's own view does not carry the note.
     own = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "not re-sent from here" not in own

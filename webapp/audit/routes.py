@@ -28,7 +28,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import wants_fragment
 from webapp.tester.queries import message_name
-from webapp.tester.sending import destinations
+from webapp.tester.sending import destinations, own_destination
 
 bp = Blueprint("audit", __name__)
 
@@ -150,6 +150,9 @@ def entry(message_id: str) -> str:
         entry=found,
         attempts=attempts,
         is_message=is_message,
+        # A replay sends with the dashboard's own key: the tester's sends elsewhere are sent again
+        # from the tester instead.
+        replayable=is_message and found.destination in (None, own_destination().label),
         drift=drift_of(found.payload) if is_message else None,
         current_version=CATALOG.version,
         shown=shown,
