@@ -281,7 +281,7 @@ def _destination(value: str) -> str:
     is reported rather than quietly matching nothing."""
     if not _DESTINATION.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a destination: a name such as staging, or name:fingerprint as the "
+            f"{value!r} is not a destination: a lowercase name such as staging, or name:fingerprint as the "
             "tester shows it"
         )
     return value
