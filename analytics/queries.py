@@ -67,7 +67,7 @@ RANGES: dict[str, timedelta] = {
 """The relative time ranges offered next to absolute `since` / `until`."""
 
 TYPES = (*MESSAGE_TYPES, ACTION_TYPE, PURGE_TYPE)
-"""Entry types the type filter offers: messages, people's actions (sign-ins, account changes) and
+"""Entry types the type filter offers: messages, people's actions (failed sign-ins, account changes) and
 the records the retention purge leaves."""
 
 FILTER_PARAMS = (

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
@@ -123,8 +123,14 @@ class ReplaySelection:
     filters: tuple[ColumnElement[bool], ...] = ()
     destination: str | None = None
 
-    def condition(self, now: datetime) -> ColumnElement[bool]:
-        """The SQL condition, evaluated against `now` for the stuck threshold."""
+    def condition(self, now: datetime, *, elsewhere: bool = False) -> ColumnElement[bool]:
+        """The SQL condition, evaluated against `now` for the stuck threshold.
+
+        With `elsewhere`, the entries that would match but were sent by the tester to another
+        destination: the ones a replay leaves alone, for a view to say so.
+        """
+        own = AuditEntry.destination.is_(None)
+        reachable = own if self.destination is None else or_(own, AuditEntry.destination == self.destination)
         settled = [status for status in self.statuses if status is not AuditStatus.PENDING]
         status_match = or_(
             AuditEntry.status.in_([str(status) for status in settled]) if settled else false(),
@@ -133,7 +139,7 @@ class ReplaySelection:
         conditions = [
             AuditEntry.type.in_(MESSAGE_TYPES),
             status_match,
-            or_(AuditEntry.destination.is_(None), AuditEntry.destination == self.destination),
+            not_(reachable) if elsewhere else reachable,
             *self.filters,
         ]
         if self.since is not None:
@@ -153,9 +159,12 @@ def select_replayable(
     return query
 
 
-def count_replayable(selection: ReplaySelection, now: datetime, *, cap: int) -> Select[int]:
-    """How many entries a replay would select, counted up to `cap + 1` (enough to say "more than")."""
-    ids = select(AuditEntry.id).where(selection.condition(now)).limit(cap + 1).subquery()
+def count_replayable(
+    selection: ReplaySelection, now: datetime, *, cap: int, elsewhere: bool = False
+) -> Select[int]:
+    """How many entries a replay would select (with `elsewhere`: would leave alone, as sent to
+    another destination), counted up to `cap + 1` (enough to say "more than")."""
+    ids = select(AuditEntry.id).where(selection.condition(now, elsewhere=elsewhere)).limit(cap + 1).subquery()
     return select(func.count()).select_from(ids)
 
 

@@ -377,6 +377,19 @@ def test_replay_command_resends_and_summarises(
     assert runner.invoke(args=["replay"]).output == "nothing to replay\n"
 
 
+def test_replay_command_says_what_it_left_to_the_tester(
+    runner: FlaskCliRunner, sqlite_store: AuditStore
+) -> None:
+    record_delivery(sqlite_store, AuditStatus.FAILED, destination="broken:0123456789ab")
+    result = runner.invoke(args=["replay", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "dry run: 0 entries would be re-sent, 0 skipped",
+        "left alone: 1 sent by the tester to other destinations, with keys a replay does not have "
+        "(use Send again on their entries)",
+    ]
+
+
 def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     runner: FlaskCliRunner, app: Flask, collector: Collector
 ) -> None:
@@ -500,9 +513,9 @@ def test_a_tester_destination_s_view_resends_nothing_and_says_why(
     )
     widget = client.get("/audit/replay/?destination=broken", headers={"HX-Request": "true"})
     html = widget.get_data(as_text=True)
-    assert "Nothing in this view needs re-sending." in html
-    assert "Entries the tester sent to another destination are not re-sent from here" in html
-    assert f"<code>{collector.url}</code>" in html
+    assert "<button" not in html and "Nothing in this view needs re-sending." not in html
+    assert "1 entry of this view went to another tester destination:" in html
+    assert f"a re-send goes to <code>{collector.url}</code> with the dashboard's own write key" in html
     token = _csrf(client, "/audit/replay/?destination=broken")
     response = client.post("/audit/replay/?destination=broken", data={"csrf_token": token})
     assert response.status_code == 303
@@ -512,9 +525,18 @@ def test_a_tester_destination_s_view_resends_nothing_and_says_why(
     [broken] = re.findall(r'<a href="/audit/entries/([^"]+)"><time', listing)
     entry_page = client.get(f"/audit/entries/{broken}").get_data(as_text=True)
     assert "Re-send unchanged" not in entry_page and f"/tester/?from={broken}" in entry_page
-    # The application's own view does not carry the note.
-    own = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"}).get_data(as_text=True)
-    assert "not re-sent from here" not in own
+    # A view with both: the application's failure is offered, the other one said to be left out.
+    record_delivery(sqlite_store, AuditStatus.FAILED)
+    both = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Re-send 1 entry not delivered" in both
+    assert "1 entry of this view went to another tester destination and is left out:" in both
+    page = client.get("/audit/replay/?status=failed").get_data(as_text=True)
+    assert "1 entry to re-send" in page and "and is left out" in page
+    # A view of the application's own entries does not carry the note.
+    own = client.get("/audit/replay/?source=application", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert "another tester destination" not in own
 
 
 def test_an_htmx_post_answers_with_the_updated_widget(

@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -239,6 +239,10 @@ def _duration_option(name: str, text: str) -> timedelta:
         fail(f"{name}: {exc}")
 
 
+_LEFT_ALONE_CAP = 10_000
+"""Most entries `replay` counts when it says how many it left alone."""
+
+
 def _time_range_options(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     """`--since` and `--until` as times, each error naming its option, and `--until` after `--since`."""
     times: list[datetime | None] = []
@@ -297,7 +301,14 @@ def replay_command(
     is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
     or is still not delivered (each is listed), 0 otherwise.
     """
-    from analytics.replay import Candidate, ReplayError, ReplaySelection, open_replay_client, parse_statuses
+    from analytics.replay import (
+        Candidate,
+        ReplayError,
+        ReplaySelection,
+        count_replayable,
+        open_replay_client,
+        parse_statuses,
+    )
     from analytics.replay import replay as run_replay
     from webapp.tester.sending import own_destination
 
@@ -341,6 +352,15 @@ def replay_command(
         if client is not None:
             client.shutdown()
     click.echo(report.summary())
+    left_alone = count_replayable(selection, datetime.now(UTC), cap=_LEFT_ALONE_CAP, elsewhere=True)
+    with store.engine.connect() as connection:
+        elsewhere = connection.scalar(left_alone) or 0
+    if elsewhere:
+        shown = f"{_LEFT_ALONE_CAP}+" if elsewhere > _LEFT_ALONE_CAP else str(elsewhere)
+        click.echo(
+            f"left alone: {shown} sent by the tester to other destinations, with keys a replay does "
+            "not have (use Send again on their entries)"
+        )
     if not dry_run and report.selected and not report.ok:
         raise SystemExit(1)
 

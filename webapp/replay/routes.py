@@ -81,15 +81,17 @@ def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
 def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 200) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send."""
     htmx = wants_fragment()
-    count = preview = None
+    count = elsewhere = preview = None
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
         count = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT)) or 0
+        elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
         form=form,
         count=count,
+        elsewhere=elsewhere,
         preview=preview,
         report=report,
         limit=CLICK_LIMIT,
