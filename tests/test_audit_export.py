@@ -320,6 +320,10 @@ def test_cli_export_writes_the_filtered_view_to_stdout(
     assert [row["message_id"] for row in csv.DictReader(io.StringIO(sent_to_staging.stdout))] == [
         seeded_app["failed"]
     ]
+    # staging is not configured in this app: the export runs, and says so.
+    assert sent_to_staging.exit_code == 0
+    assert sent_to_staging.stderr == "warning: no destination named 'staging' is configured now\n"
+    assert runner.invoke(args=["audit", "export", "--destination", "default"]).stderr == ""
 
 
 def test_cli_export_to_a_file_reports_the_count(

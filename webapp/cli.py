@@ -492,6 +492,16 @@ audit.add_command(partitions_group)
 # --- audit review (issue 6): audit export ----------------------------------------------------------
 
 
+def _warn_of_an_unknown_destination(destination: str | None) -> None:
+    """A destination no one configures is most likely a typo; the log may still hold sends to an
+    earlier one, so this only warns, as the audit page does under an empty result."""
+    from webapp.tester.sending import find_destination
+
+    name = (destination or "").partition(":")[0]
+    if name and find_destination(name) is None:
+        click.echo(f"warning: no destination named {name!r} is configured now", err=True)
+
+
 # Each filter option arrives under the dashboard's query-string name for the same filter.
 @audit.command("export")
 @click.option("--since", help="Recorded at or after: ISO 8601 (UTC unless an offset) or a duration ago.")
@@ -538,6 +548,7 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
         filters = parse_filters(params, mask_key=mask_key)
     except FilterError as exc:
         fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
+    _warn_of_an_unknown_destination(filters.destination)
     export = Export(db.engine, filters, ExportFormat(export_format))
     try:
         if output is None:
