@@ -415,7 +415,7 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
         ),
         (
             ["--since", "2026-12-05", "--until", "2026-12-01"],
-            "error: --until: '2026-12-01' is not after --since '2026-12-05'",
+            "error: --until: must be after the start of the range",
         ),
         (["--stuck-after", "soon"], "error: --stuck-after: 'soon' is not a duration"),
     ],

@@ -27,13 +27,13 @@ from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths
 from analytics.diff import diff_bundles
 from analytics.drift import drift
-from analytics.durations import parse_duration, parse_instant
+from analytics.durations import parse_duration
 from analytics.errors import AnalyticsError, SchemaError
 from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
 from analytics.exports import FORMATS
 from analytics.lint import lint
-from analytics.queries import FILTER_PARAMS, FilterError, parse_filters
+from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
@@ -243,18 +243,14 @@ _LEFT_ALONE_CAP = 10_000
 """Most entries `replay` counts when it says how many it left alone."""
 
 
-def _time_range_options(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    """`--since` and `--until` as times, each error naming its option, and `--until` after `--since`."""
-    times: list[datetime | None] = []
-    for name, value in (("--since", since), ("--until", until)):
-        try:
-            times.append(parse_instant(value) if value else None)
-        except ValueError as exc:
-            fail(f"{name}: {exc}")
-    start, end = times
-    if start is not None and end is not None and end <= start:
-        fail(f"--until: {until!r} is not after --since {since!r}")
-    return start, end
+def _filters_from_options(params: dict[str, str | None]) -> AuditFilter:
+    """The audit search's filters from command-line options, each refusal naming its option: the
+    same parsing, messages and checks (a range's end after its start) as the dashboard's search."""
+    mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
+    try:
+        return parse_filters({name: value or "" for name, value in params.items()}, mask_key=mask_key)
+    except FilterError as exc:
+        fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
 
 
 def _audit_store() -> AuditStore:
@@ -316,11 +312,11 @@ def replay_command(
         chosen_statuses = parse_statuses(statuses)
     except ValueError as exc:
         fail(f"--status: {exc}")
-    start, end = _time_range_options(since, until)
+    window = _filters_from_options({"since": since, "until": until})
     selection = ReplaySelection(
         statuses=chosen_statuses,
-        since=start,
-        until=end,
+        since=window.since,
+        until=window.until,
         stuck_after=(
             _duration_option("--stuck-after", stuck_after)
             if stuck_after
@@ -495,11 +491,12 @@ audit.add_command(partitions_group)
 def _warn_of_an_unknown_destination(destination: str | None) -> None:
     """A destination no one configures is most likely a typo; the log may still hold sends to an
     earlier one, so this only warns, as the audit page does under an empty result."""
-    from webapp.tester.sending import find_destination
+    from webapp.tester.sending import destination_named_by
 
-    name = (destination or "").partition(":")[0]
-    if name and find_destination(name) is None:
-        click.echo(f"warning: no destination named {name!r} is configured now", err=True)
+    if destination and destination_named_by(destination) is None:
+        click.echo(
+            f"warning: no destination named {destination.partition(':')[0]!r} is configured now", err=True
+        )
 
 
 # Each filter option arrives under the dashboard's query-string name for the same filter.
@@ -542,12 +539,7 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
     """
     from webapp.extensions import db
 
-    params = {name: options.get(name) or "" for name in FILTER_PARAMS}
-    mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
-    try:
-        filters = parse_filters(params, mask_key=mask_key)
-    except FilterError as exc:
-        fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
+    filters = _filters_from_options({name: options.get(name) for name in FILTER_PARAMS})
     _warn_of_an_unknown_destination(filters.destination)
     export = Export(db.engine, filters, ExportFormat(export_format))
     try:
@@ -596,8 +588,9 @@ _PLUGIN_COMMANDS_LEFT_OUT = frozenset({"limiter"})
 class CatalogGroup(FlaskGroup):
     """Flask's command group for this one application.
 
-    A database at another schema revision ends any command in one line (it names the database and
-    says to run `event-catalog db upgrade`), not a traceback. `--version` is this package's. Left
+    Refusals end a command in one line, not a traceback or a usage block: a database this version
+    cannot write (the library's SchemaError, saying what to do), and Click's own (a bad option value,
+    an unknown command: `_refuse`). `--version` is this package's. Left
     out: Flask's `--app` (the application is always this one), `--env-file` (it needs
     python-dotenv, which is not installed: configuration is the environment) and `--debug`
     (`FLASK_DEBUG=1` still applies), and Flask-Limiter's `limiter` commands, which need extras

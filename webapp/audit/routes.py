@@ -28,7 +28,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import wants_fragment
 from webapp.tester.queries import message_name
-from webapp.tester.sending import destinations, own_destination
+from webapp.tester.sending import destination_named_by, destinations, own_destination
 
 bp = Blueprint("audit", __name__)
 
@@ -89,6 +89,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_type_options": [(kind, kind) for kind in TYPES],
         "audit_source_options": [(str(source), str(source)) for source in Source],
         "audit_destination_options": _destination_options(),
+        "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],
         "audit_stuck": lambda entry: is_stuck(entry, now, stuck_after),
         "message_name": message_name,

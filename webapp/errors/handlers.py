@@ -7,10 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from analytics.audit import schema_revision
 from analytics.errors import SchemaError
 from webapp.extensions import db
-from webapp.schema_guard import forget_check, schema_problem
+from webapp.schema_guard import database_advice, forget_check
 
 bp = Blueprint("errors", __name__)
 
@@ -53,8 +52,7 @@ def handle_schema_error(error: SchemaError) -> ResponseReturnValue:
     the guard looks again on the next request."""
     db.session.rollback()
     forget_check(current_app)
-    revision = schema_revision(db.engine)
-    return error_response(ServiceUnavailable(description=schema_problem(revision) or str(error)))
+    return error_response(ServiceUnavailable(description=database_advice(db.engine) or str(error)))
 
 
 @bp.app_errorhandler(500)
