@@ -24,6 +24,7 @@ from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.integrity import verify
+from analytics.queries import Cursor
 from analytics.replay import (
     ReplayError,
     ReplaySelection,
@@ -491,7 +492,7 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"] == "/audit/replay/?status=failed"
     after = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert after.count("re-sent 2 entries: 2 delivered; 0 skipped") == 1 and "Nothing to re-send" in after
+    assert after.count("Re-sent 2 entries: 2 delivered; 0 skipped") == 1 and "Nothing to re-send" in after
     assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
     from webapp.extensions import analytics_client
 
@@ -519,7 +520,7 @@ def test_a_tester_destination_s_view_resends_nothing_and_says_why(
     token = _csrf(client, "/audit/replay/?destination=broken")
     response = client.post("/audit/replay/?destination=broken", data={"csrf_token": token})
     assert response.status_code == 303
-    assert "nothing to replay" in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Nothing to replay" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert collector.received() == []
     listing = client.get("/audit/?destination=broken").get_data(as_text=True)
     [broken] = re.findall(r'<a href="/audit/entries/([^"]+)"><time', listing)
@@ -548,7 +549,45 @@ def test_an_htmx_post_answers_with_the_updated_widget(
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="audit-replay"')
-    assert "re-sent 1 entry: 1 delivered; 0 skipped." in html
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
+
+
+def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    first, second = _fail_in_app(app, collector, 2)
+    # The reviewer's page shows the newest entry only (`after` the older one's cursor).
+    listing = client.get("/audit/?status=failed").get_data(as_text=True)
+    rows = re.findall(
+        r'<tr id="(audit-entry-\d+)">\s*<td data-label="Recorded"><a href="/audit/entries/([^"]+)"', listing
+    )
+    assert [message_id for _, message_id in rows] == [second.message_id, first.message_id]
+    row_of = {message_id: row for row, message_id in rows}
+    token = _csrf(client, "/audit/?status=failed")
+    response = client.post(
+        f"/audit/replay/?status=failed&message_id={second.message_id}",
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    html = response.get_data(as_text=True)
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
+    swapped = re.findall(
+        r'<template><tr id="(audit-entry-\d+)" hx-swap-oob="true">(.*?)</tr></template>', html, re.S
+    )
+    assert [row for row, _ in swapped] == [row_of[second.message_id]]
+    assert "status-delivered" in swapped[0][1] and second.message_id in swapped[0][1]
+    # A re-send of rows the page does not show carries no rows (htmx would find no target for them):
+    # a page of the entries older than the oldest one shows none.
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        oldest = analytics_client.store().entry(first.message_id)
+    assert oldest is not None
+    response = client.post(
+        f"/audit/replay/?status=failed&before={Cursor.of(oldest).encode()}",
+        headers={"HX-Request": "true", "X-CSRFToken": token},
+    )
+    html = response.get_data(as_text=True)
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html and "<template>" not in html
 
 
 def test_a_post_without_the_csrf_token_is_refused(
@@ -570,7 +609,7 @@ def test_the_entry_page_resends_that_entry_only(
     response = client.post(action.replace("&amp;", "&"), data={"csrf_token": token})
     assert response.status_code == 303
     after = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "re-sent 1 entry: 1 delivered; 0 skipped." in after
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in after
     assert f'href="/audit/entries/{first.message_id}">Back to the entry' in after
     assert [m["messageId"] for m in collector.received()] == [first.message_id]
     delivered_page = client.get(f"/audit/entries/{first.message_id}").get_data(as_text=True)

@@ -36,8 +36,11 @@ def test_resend_the_failed_entries_of_a_view_and_see_the_attempt(
     page.goto(live_server + "/audit/?status=failed")
     button = page.get_by_role("button", name="Re-send 2 entries not delivered")
     expect(button).to_be_visible()
+    expect(page.locator("#audit-rows .audit-status")).to_have_text(["failed", "failed"])
     button.click()
-    expect(page.get_by_role("status")).to_have_text("re-sent 2 entries: 2 delivered; 0 skipped.")
+    expect(page.get_by_role("status")).to_have_text("Re-sent 2 entries: 2 delivered; 0 skipped.")
+    # The rows above the widget say what the re-send did without another search.
+    expect(page.locator("#audit-rows .audit-status")).to_have_text(["delivered", "delivered"])
     expect(page.locator("#audit-replay")).not_to_contain_text("Re-send 2")
     assert {m["messageId"] for m in collector.received()} == {first, second}
 
@@ -57,6 +60,6 @@ def test_resend_one_entry_from_its_page_without_javascript_help(
     page.goto(f"{live_server}/audit/entries/{message_id}")
     page.get_by_role("button", name="Re-send unchanged").click()
     expect(page).to_have_title("Re-send undelivered entries · Audit log · event-catalog")
-    expect(page.get_by_role("status")).to_have_text("re-sent 1 entry: 1 delivered; 0 skipped.")
+    expect(page.get_by_role("status")).to_have_text("Re-sent 1 entry: 1 delivered; 0 skipped.")
     page.get_by_role("link", name="Back to the entry").click()
     expect(page.locator("h1 .audit-status")).to_have_text("delivered")

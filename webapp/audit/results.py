@@ -26,6 +26,9 @@ from analytics.queries import (
 )
 from webapp.audit.forms import SearchForm
 
+PAGE_SIZE = 50
+"""Entries per page of a search (and the rows a re-send under it refreshes)."""
+
 # Stacking order of a bar, bottom up: settled entries first, trouble on top where the eye lands.
 STACK_ORDER = tuple(
     str(status)
@@ -174,17 +177,23 @@ def build_histogram(
     return Histogram(start, end, width, buckets, ordered)
 
 
+def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
+    """The page of a valid search that its cursor points at (newest first without one)."""
+    assert form.filters is not None
+    if form.after is not None:
+        query = oldest_first_after(form.filters, form.after, limit=page_size + 1)
+    else:
+        query = newest_first(form.filters, before=form.before, limit=page_size + 1)
+    rows = session.scalars(query).all()
+    return page_from(rows, size=page_size, before=form.before, after=form.after)
+
+
 def search(session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None) -> Results:
     """Run a valid search: its count, histogram and the page its cursor points at."""
     assert form.filters is not None
     filters = form.filters
     total, first, last = session.execute(summary(filters)).one()
-    if form.after is not None:
-        query = oldest_first_after(filters, form.after, limit=page_size + 1)
-    else:
-        query = newest_first(filters, before=form.before, limit=page_size + 1)
-    rows = session.scalars(query).all()
-    page = page_from(rows, size=page_size, before=form.before, after=form.after)
+    page = page_of(session, form, page_size=page_size)
     chart = None
     if total:
         chart = build_histogram(session, filters, as_utc(first), as_utc(last), now or datetime.now(UTC))

@@ -22,7 +22,7 @@ from analytics.queries import RANGES, TYPES, Cursor, as_utc, delivery_attempts, 
 from analytics.replay import is_stuck
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
-from webapp.audit.results import search
+from webapp.audit.results import PAGE_SIZE, search
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -32,8 +32,6 @@ from webapp.tester.sending import destination_named_by, destinations, own_destin
 
 bp = Blueprint("audit", __name__)
 
-PAGE_SIZE = 50
-"""Entries per page."""
 
 TAIL_BATCH = 100
 """Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""

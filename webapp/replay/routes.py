@@ -22,7 +22,9 @@ from flask import (
     request,
 )
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
+from analytics.audit import AuditEntry
 from analytics.queries import conditions
 from analytics.replay import (
     DEFAULT_STATUSES,
@@ -36,6 +38,8 @@ from analytics.replay import (
 )
 from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm
+from webapp.audit.results import PAGE_SIZE, page_of
+from webapp.audit.routes import audit_vocabulary
 from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -43,6 +47,8 @@ from webapp.htmx import wants_fragment
 from webapp.tester.sending import own_destination
 
 bp = Blueprint("replay", __name__)
+# The widget renders the audit list's rows it re-sent, with the audit pages' vocabulary.
+bp.context_processor(audit_vocabulary)
 
 CLICK_LIMIT = 500
 """Most entries one click re-sends: the person waits for the answer. `event-catalog replay` has no bound."""
@@ -78,8 +84,29 @@ def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
     return candidates
 
 
-def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 200) -> ResponseReturnValue:
-    """The widget for htmx, the confirmation page otherwise; both count what is left to re-send."""
+def _reloaded(message_ids: list[str]) -> list[AuditEntry]:
+    """These entries as the database holds them now (the session may hold their older state)."""
+    if not message_ids:
+        return []
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.message_id.in_(message_ids))
+        .execution_options(populate_existing=True)
+    )
+    return list(db.session.scalars(query))
+
+
+def _render(
+    form: SearchForm,
+    report: ReplayReport | None = None,
+    status: int = 200,
+    refreshed: list[AuditEntry] | None = None,
+) -> ResponseReturnValue:
+    """The widget for htmx, the confirmation page otherwise; both count what is left to re-send.
+
+    After a re-send the widget also carries the re-sent rows of the page under it (`refreshed`),
+    swapped in out of band, so that their status badges say what the re-send did.
+    """
     htmx = wants_fragment()
     count = elsewhere = preview = None
     if form.valid:
@@ -94,6 +121,7 @@ def _render(form: SearchForm, report: ReplayReport | None = None, status: int = 
         elsewhere=elsewhere,
         preview=preview,
         report=report,
+        refreshed=refreshed or [],
         limit=CLICK_LIMIT,
         enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
         own_destination=own_destination(),
@@ -125,6 +153,19 @@ def run() -> ResponseReturnValue:
     # Engineers replay to non-production destinations; production is for admins.
     if own_destination().production:
         require(Role.ADMIN)
+    htmx = wants_fragment()
+    # The rows the reviewer is looking at, read before the re-send changes what the filters match.
+    shown = (
+        {entry.message_id for entry in page_of(db.session, form, page_size=PAGE_SIZE).entries}
+        if htmx
+        else set()
+    )
+    resent: list[str] = []
+
+    def note_resent(candidate: Candidate) -> None:
+        if candidate.outcome is not None and candidate.message_id in shown:
+            resent.append(candidate.message_id)
+
     store = analytics_client.store()
     client = open_replay_client(
         store,
@@ -134,10 +175,10 @@ def run() -> ResponseReturnValue:
         **WEB_SEGMENT_OPTIONS,
     )
     try:
-        report = replay(store, client, _selection(form), limit=CLICK_LIMIT)
+        report = replay(store, client, _selection(form), limit=CLICK_LIMIT, on_candidate=note_resent)
     finally:
         client.shutdown()
-    if wants_fragment():
-        return _render(form, report)
+    if htmx:
+        return _render(form, report, refreshed=_reloaded(resent))
     flash(report.summary())
     return redirect(form.url("replay.preview", live=None), 303)
