@@ -234,7 +234,13 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     update_ = client.get(url).get_data(as_text=True)
     assert '<tbody hx-swap-oob="afterbegin:#audit-rows">' in update_
     assert _rows(update_) == [new]
-    assert '<strong id="audit-count" hx-swap-oob="true">2 entries</strong>' in update_
+    # The head is read again: the count, and the histogram's legend with the new entry's status.
+    assert '<div id="audit-overview" hx-swap-oob="true">' in update_
+    assert '<strong id="audit-count">2 entries</strong>' in update_
+    legend = re.findall(
+        r'<span class="swatch hist-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
+    )
+    assert dict(legend) == {"pending": "1", "failed": "1"}
     next_url = _tail_url(update_)
     assert parse_qs(urlsplit(next_url).query)["total"] == ["2"]
     assert _rows(client.get(next_url).get_data(as_text=True)) == []

@@ -97,6 +97,7 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     expect(rows).to_have_count(41)
     expect(rows.first).to_contain_text(CPS)
     expect(page.locator("#audit-count")).to_have_text("41 entries")
+    expect(page.locator(".histogram .legend")).to_contain_text("delivered 41")
     assert arrived in (rows.first.get_by_role("link").get_attribute("href") or "")
 
     page.evaluate(

@@ -188,13 +188,19 @@ def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
     return page_from(rows, size=page_size, before=form.before, after=form.after)
 
 
+def overview(session: Session, filters: AuditFilter, now: datetime) -> tuple[int, Histogram | None]:
+    """What a search's head shows: how many entries match, and their histogram (None for none).
+
+    The live tail asks again whenever entries arrive, so the count, the range and the legend's
+    totals keep up with the rows it adds.
+    """
+    total, first, last = session.execute(summary(filters)).one()
+    chart = build_histogram(session, filters, as_utc(first), as_utc(last), now) if total else None
+    return total, chart
+
+
 def search(session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None) -> Results:
     """Run a valid search: its count, histogram and the page its cursor points at."""
     assert form.filters is not None
-    filters = form.filters
-    total, first, last = session.execute(summary(filters)).one()
-    page = page_of(session, form, page_size=page_size)
-    chart = None
-    if total:
-        chart = build_histogram(session, filters, as_utc(first), as_utc(last), now or datetime.now(UTC))
-    return Results(page, total, chart)
+    total, chart = overview(session, form.filters, now or datetime.now(UTC))
+    return Results(page_of(session, form, page_size=page_size), total, chart)

@@ -22,7 +22,7 @@ from analytics.queries import RANGES, TYPES, Cursor, as_utc, delivery_attempts, 
 from analytics.replay import is_stuck
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
-from webapp.audit.results import PAGE_SIZE, search
+from webapp.audit.results import PAGE_SIZE, overview, search
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -127,9 +127,19 @@ def tail() -> ResponseReturnValue:
     rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
-    total = request.args.get("total", 0, type=int) + len(entries)
+    shown = request.args.get("total", 0, type=int)
+    # Entries arrived: the head (count, range, histogram) is read again rather than added up, since
+    # the statuses of entries already listed move on too.
+    total, chart = overview(db.session, filters, now) if entries else (shown, None)
     return render_template(
-        "audit/_tail.html", form=form, entries=entries, cursor=cursor, total=total, checked=now
+        "audit/_tail.html",
+        form=form,
+        entries=entries,
+        cursor=cursor,
+        total=total,
+        chart=chart,
+        was_empty=shown == 0,
+        checked=now,
     )
 
 
