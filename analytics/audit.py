@@ -394,6 +394,12 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def database_label(engine: Engine) -> str:
+    """The database's URL as people wrote it in `DATABASE_URL`: no password, no driver name."""
+    url = engine.url
+    return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
+
+
 def create_audit_engine(url: str) -> Engine:
     """An engine for the audit database at `url`."""
     return create_engine(normalise_database_url(url), pool_pre_ping=True)
@@ -656,7 +662,7 @@ class AuditStore:
             SchemaError: with the one thing to do about it.
         """
         current = schema_revision(self.engine)
-        where = self.engine.url.render_as_string(hide_password=True)
+        where = database_label(self.engine)
         if current is None:
             raise SchemaError(
                 f"the audit database {where} has no schema: "
