@@ -335,6 +335,12 @@ def test_cli_export_to_a_file_reports_the_count(
     assert result.stderr.strip() == f"exported 2 entries to {target}"
     assert len(list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))) == 2
     assert not list(tmp_path.glob("*.partial"))
+    unwritable = tmp_path / "missing" / "failed.csv"
+    refused = runner.invoke(args=["audit", "export", "--status", "failed", "-o", str(unwritable)])
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        f"error: cannot write {unwritable}: No such file or directory\n",
+    )
 
 
 @pytest.mark.parametrize(

@@ -140,7 +140,7 @@ def test_cli_export_prints_to_stdout_without_a_file(runner: FlaskCliRunner) -> N
 
 def test_cli_export_fails_in_one_line(runner: FlaskCliRunner, tmp_path: Path) -> None:
     result = runner.invoke(args=["export", "--format", "csv", "-o", str(tmp_path / "missing" / "x.csv")])
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a path that cannot be written is bad input, as for `audit export -o`
     assert result.output.strip().splitlines() == [
         f"error: cannot write {tmp_path / 'missing' / 'x.csv'}: No such file or directory"
     ]

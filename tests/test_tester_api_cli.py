@@ -273,6 +273,13 @@ def test_a_database_at_another_schema_revision_ends_a_command_in_one_line(
     assert collector.received() == []
 
 
+def test_cli_refusals_say_not_sent_or_for_a_dry_run_not_valid(app: Flask, runner: FlaskCliRunner) -> None:
+    args = ["send", "ProjectCreate", "--scope", "user=1"]
+    assert runner.invoke(args=args).stderr == "error: not sent: scope.project_id: Field required\n"
+    dry = runner.invoke(args=[*args, "--dry-run"])
+    assert (dry.exit_code, dry.stderr) == (2, "error: not valid: scope.project_id: Field required\n")
+
+
 def test_cli_dry_run_validates_without_auditing(
     app: Flask, runner: FlaskCliRunner, collector: Collector
 ) -> None:

@@ -126,6 +126,11 @@ def test_a_database_url_of_another_kind_is_a_bad_setting(url: str) -> None:
         ),
         (["audit", "purge"], "error: Missing option '--older-than'; see `event-catalog audit purge --help`"),
         (["nosuch"], "error: No such command 'nosuch'; see `event-catalog --help`"),
+        (
+            ["export"],
+            "error: Missing option '--format'. Choose from: jsonschema, csv, markdown, segment-plan; "
+            "see `event-catalog export --help`",
+        ),
     ],
 )
 def test_the_command_line_s_own_refusals_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:

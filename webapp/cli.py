@@ -170,7 +170,7 @@ def export(format_name: str, output: Path | None) -> None:
     try:
         output.write_bytes(text.encode(fmt.encoding))
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}", 1)
+        fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
 @click.command("export")
@@ -632,7 +632,9 @@ def _refuse(exc: click.ClickException) -> NoReturn:
         raise exc
     context = getattr(exc, "ctx", None)
     help_hint = f"; see `{context.command_path} --help`" if context is not None else ""
-    fail(f"{exc.format_message().rstrip('.')}{help_hint}", exc.exit_code)
+    # Click spreads some messages over lines (a missing option's choices, one per line).
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    fail(f"{message}{help_hint}", exc.exit_code)
 
 
 main = click.version_option(package_name="event-catalog", message="event-catalog %(version)s")(

@@ -134,7 +134,8 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     check_sendable(draft, destination, [d.name for d in destinations()], CONFIRM_WITH_FLAGS)
     if not draft.ok or destination is None or draft.message is None:
         problems = "; ".join(f"{key}: {text}" for key, text in draft.errors.items())
-        click.echo(f"error: not sent: {problems}", err=True)
+        # A dry run sends nothing either way: what it reports is that the message would not pass.
+        click.echo(f"error: {'not valid' if dry_run else 'not sent'}: {problems}", err=True)
         return EXIT_BAD_INPUT
     for note in draft.off_schema:
         click.echo(f"warning: off-schema: {note}", err=True)
