@@ -487,6 +487,7 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "<title>Re-send undelivered entries · Audit log · event-catalog</title>" in html
+    assert '<a href="/audit/" aria-current="page">Audit log</a>' in html
     assert "2 entries to re-send" in html and all(r.message_id in html for r in receipts)
     token = _csrf(client, "/audit/replay/?status=failed")
     response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
