@@ -33,6 +33,7 @@ from webapp.extensions import db
 from webapp.tester.destinations import Destination
 from webapp.tester.models import ScopePreset
 from webapp.tester.models import TesterSend as SendRow
+from webapp.tester.sending import ADMINS_ONLY
 
 SCOPE_LEVELS = [
     "GithubConnectionStart",  # user
@@ -336,6 +337,9 @@ def test_production_needs_a_confirmation_and_refuses_off_schema(
     assert collector.received() == []
     status, page = send_form(client, "event=ProjectCreate", {**values, "confirm_production": "on"})
     assert status == 200 and collector.received()[0]["properties"] == {"proj_id": 12}
+    # The confirmation held for that send only: the answer puts the box back unticked.
+    [box] = re.findall(r'<input type="checkbox" id="f-confirm_production"[^>]*>', page)
+    assert 'hx-swap-oob="true"' in box and "checked" not in box
     [entry] = _entries(staged_app)
     assert entry.destination == f"prod:{key_fingerprint('production-secret-key')}"
     assert "production-secret-key" not in page and "production-secret-key" not in json.dumps(entry.payload)
@@ -646,4 +650,12 @@ def test_an_engineer_cannot_send_to_production(
     }
     status, _ = send_form(client, "event=ProjectCreate", values, htmx=False)
     assert status == 403
+    # The form says why next to the destination; the page offers production to admins only.
+    status, page = send_form(client, "event=ProjectCreate", values)
+    assert status == 200 and error_slot(page, "destination") == ADMINS_ONLY
     assert _entries(staged_app) == []
+    tester = client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
+    assert re.search(
+        r'<option value="prod" data-production disabled>[^<]*PRODUCTION \(admins only\)</option>', tester
+    )
+    assert '<option value="staging">' in tester

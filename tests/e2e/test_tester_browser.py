@@ -172,3 +172,24 @@ def test_field_errors_appear_next_to_their_fields_as_you_type(
     expect(page.locator("#error-f-scope-user_id")).to_have_text("")
     expect(page.locator(".field.invalid")).to_have_count(0)
     assert len(collector.received()) == 1
+
+
+def test_a_production_confirmation_holds_for_one_send(
+    live_server: str, page: Page, app: Flask, collector: Collector
+) -> None:
+    from webapp.tester.destinations import Destination
+
+    app.config["TESTER_DESTINATIONS"] = (Destination("prod", collector.url, True, "production-key"),)
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
+    page.select_option("#f-destination", "prod")
+    confirm = page.get_by_label("I mean to send this test message to a production destination.")
+    confirm.check()
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(confirm).not_to_be_checked()
+    # Sending again without ticking it again is refused next to the box, and nothing is sent.
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#error-f-confirm_production")).to_contain_text("production destination")
+    assert len(collector.received()) == 1

@@ -15,7 +15,8 @@ def init_app(app: Flask) -> None:
     """Load the user and enforce every endpoint's rule on each request; register the pages."""
     from webapp.auth import models  # noqa: F401  (the users table joins the shared metadata)
     from webapp.auth.identity import load_user
-    from webapp.auth.policy import declare, enforce
+    from webapp.auth.policy import allows, declare, enforce
+    from webapp.auth.roles import Role
     from webapp.auth.routes import bp
 
     app.before_request(load_user)
@@ -26,5 +27,10 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def access() -> dict[str, Any]:
-        """Templates see the signed-in user and the sign-in mode."""
-        return {"current_user": g.get("user"), "auth_mode": app.config["AUTH_MODE"]}
+        """Templates see the signed-in user, the sign-in mode, and `allows('engineer')`: whether
+        the user's role includes another, so that a page offers only what the user may do."""
+        return {
+            "current_user": g.get("user"),
+            "auth_mode": app.config["AUTH_MODE"],
+            "allows": lambda role: allows(Role(role)),
+        }

@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from werkzeug.exceptions import Forbidden
 
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
@@ -44,6 +45,7 @@ from webapp.tester.models import ScopePreset
 from webapp.tester.prefill import input_from_entry
 from webapp.tester.queries import history, latest_scope_ids, message_name, presets, recent_ids
 from webapp.tester.sending import (
+    ADMINS_ONLY,
     SendResult,
     checked_destination,
     collector_copy,
@@ -313,13 +315,20 @@ def send_view() -> ResponseReturnValue:
     typed = input_from_form(request.form)
     actor = current_actor()
     draft = compose(typed, actor=actor)
-    destination = checked_destination(draft)
+    try:
+        destination = checked_destination(draft)
+    except Forbidden:
+        # The API and the command line answer 403; the form says so next to the field.
+        draft.errors["destination"] = ADMINS_ONLY
+        return render_tester(typed, errors=draft.errors, draft=draft, status=403)
     if not draft.ok or destination is None:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
     result = send(draft, destination, actor=actor)
     if not wants_fragment():
         return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
-    # A fresh draft for the preview either way: the next send is a new message, with a new id.
+    # A fresh draft for the preview either way: the next send is a new message, with a new id. A
+    # production confirmation holds for one send: the next one asks again.
+    typed = replace(typed, confirm_production=False)
     redraw = request.form.get("redraw")
     response = render_tester(typed, result=result) if redraw else render_sent(typed, result)
     response.headers["HX-Trigger"] = "tester-sent"

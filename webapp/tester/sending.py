@@ -53,6 +53,10 @@ def find_destination(name: str) -> Destination | None:
     return next((d for d in destinations() if d.name == name), None)
 
 
+ADMINS_ONLY = "Only admins may send to a production destination: pick another one."
+"""Why the form refuses an engineer's production send (the API and the command line answer 403)."""
+
+
 def checked_destination(draft: Draft, confirm: Mapping[str, str] = CONFIRM_IN_FORM) -> Destination | None:
     """The destination a send asks for, with the checks every way of sending shares.
 
