@@ -82,6 +82,11 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
         (
+            {"identify": "Register", "scope": {"user_id": 5}, "properties": {"github": "maybe"}},
+            "prop.github",
+            "valid boolean",
+        ),
+        (
             {"event": "StackLaunchComplete", "scope": CLUSTER_SEND["scope"]},
             "confirm_deprecated",
             'set "confirm_deprecated": true to send it anyway',
@@ -271,6 +276,19 @@ def test_a_database_at_another_schema_revision_ends_a_command_in_one_line(
         f"{SCHEMA_REVISION}: run `event-catalog db upgrade` with DATABASE_URL set to it"
     ]
     assert collector.received() == []
+
+
+def test_cli_a_boolean_property_takes_yes_or_no_words_and_refuses_others(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    args = ["send", "Register", "--scope", "user=5", "--prop", "email=bo@example.com", "--dry-run"]
+    said_no = runner.invoke(args=[*args, "--prop", "github=no"])
+    assert said_no.exit_code == 0 and '"github": false' in said_no.stdout
+    maybe = runner.invoke(args=[*args, "--prop", "github=maybe"])
+    assert (maybe.exit_code, maybe.stderr) == (
+        2,
+        "error: not valid: prop.github: Input should be a valid boolean, unable to interpret input\n",
+    )
 
 
 def test_cli_refusals_say_not_sent_or_for_a_dry_run_not_valid(app: Flask, runner: FlaskCliRunner) -> None:

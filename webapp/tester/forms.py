@@ -24,6 +24,7 @@ SCOPE = "scope."
 PROP = "prop."
 FIELDS, RAW = "fields", "raw"
 _TRUE = frozenset({"on", "true", "1", "yes"})
+_FALSE = frozenset({"off", "false", "0", "no"})
 
 
 def new_token() -> str:
@@ -106,9 +107,12 @@ def typed_value(prop: PropertyInfo, raw: Any) -> Any:
     the ones shown; arrays are one item per line.
     """
     if prop.type == "boolean":
-        if isinstance(raw, bool):
-            return raw
-        return None if raw in (None, "") else str(raw).lower() in _TRUE
+        if isinstance(raw, bool) or raw in (None, ""):
+            return raw if raw != "" else None
+        # A checkbox's `on`, or what the API and `--prop` give; anything else is left for the
+        # spec's validation to refuse (`maybe` is not false).
+        text = str(raw).strip().lower()
+        return True if text in _TRUE else False if text in _FALSE else raw
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if prop.type.startswith("array"):
