@@ -298,6 +298,27 @@ def test_cli_refusals_say_not_sent_or_for_a_dry_run_not_valid(app: Flask, runner
     assert (dry.exit_code, dry.stderr) == (2, "error: not valid: scope.project_id: Field required\n")
 
 
+def test_a_database_that_cannot_be_reached_ends_a_send_in_one_line(collector: Collector) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+        "SEGMENT_WRITE_KEY": "k",
+        "SEGMENT_HOST": collector.url,
+    }
+    command = [
+        Path(sys.executable).parent / "event-catalog",
+        "send",
+        "ProjectCreate",
+        "--scope",
+        "user=1,project=2",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    [line] = done.stderr.splitlines()
+    assert done.returncode == 2 and line.startswith("error: cannot use the audit log: connection failed")
+    assert line.endswith("— The database cannot be reached. Check DATABASE_URL and that the server is up.")
+    assert collector.received() == []
+
+
 def test_cli_dry_run_validates_without_auditing(
     app: Flask, runner: FlaskCliRunner, collector: Collector
 ) -> None:

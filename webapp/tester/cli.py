@@ -11,6 +11,7 @@ from typing import IO, Any
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose
@@ -193,16 +194,21 @@ def send_command(
 
     Prints the message, then its outcome; exits 1 when it was not delivered, 2 on bad input.
     """
-    typed = build_input(
-        event,
-        scope_pairs(scopes),
-        prop_pairs(props),
-        raw_json,
-        destination,
-        preset,
-        yes_production=yes_production,
-        yes_deprecated=yes_deprecated,
-    )
-    status = send_command_impl(typed, dry_run=dry_run)
+    try:
+        typed = build_input(
+            event,
+            scope_pairs(scopes),
+            prop_pairs(props),
+            raw_json,
+            destination,
+            preset,
+            yes_production=yes_production,
+            yes_deprecated=yes_deprecated,
+        )
+        status = send_command_impl(typed, dry_run=dry_run)
+    except SQLAlchemyError as exc:
+        from webapp.cli import fail_on_database  # webapp.cli imports this module
+
+        fail_on_database("use the audit log", exc)
     if status:
         raise click.exceptions.Exit(status)
