@@ -382,15 +382,25 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def normalise_database_url(url: str) -> str:
     """Accept the URL forms people paste (`postgres://`, driverless) and pick our drivers.
 
-    Also creates the folder of a SQLite file, so a fresh checkout needs no manual step.
+    A relative SQLite path is made absolute from the working directory, as the library has always
+    read it: Flask-SQLAlchemy would otherwise read it from the dashboard's instance folder, and one
+    `DATABASE_URL` would name two files. Also creates the folder of a SQLite file, so a fresh
+    checkout needs no manual step.
     """
     parsed = make_url(
         url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
     )
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        parsed = parsed.set(database=str(Path(database).absolute()))
+        Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
     return parsed.render_as_string(hide_password=False)
 
 

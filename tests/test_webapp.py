@@ -85,6 +85,27 @@ def test_environment_overrides_defaults_and_normalises_urls() -> None:
     assert settings["SEGMENT_HOST"] == "http://127.0.0.1:5200"
 
 
+def test_a_relative_sqlite_path_names_the_same_file_for_the_dashboard_and_the_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Flask-SQLAlchemy reads a relative SQLite path from the instance folder; the library from the
+    working directory. The URL is made absolute first, so both open the file the README names."""
+    from analytics.audit import create_audit_engine
+    from webapp import create_app
+    from webapp.extensions import db
+
+    monkeypatch.chdir(tmp_path)
+    settings = from_environment({"DATABASE_URL": "sqlite:///instance/event-catalog.db"})
+    assert settings["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'instance' / 'event-catalog.db'}"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": settings["SQLALCHEMY_DATABASE_URI"]})
+    with app.app_context():
+        dashboard = db.engine.url.database
+        db.engine.dispose()
+    library = create_audit_engine("sqlite:///instance/event-catalog.db")
+    assert dashboard == library.url.database == str(tmp_path / "instance" / "event-catalog.db")
+    library.dispose()
+
+
 def test_environment_reports_every_bad_value_in_one_line_each() -> None:
     with pytest.raises(ConfigurationError) as caught:
         from_environment(
