@@ -11,10 +11,12 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from auditlog import record
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
+from analytics.audit import AuditStore
 from webapp.auth.policy import allows, require, requires, rules
 from webapp.auth.roles import Role
 
@@ -248,3 +250,25 @@ def test_the_navigation_offers_only_what_the_role_may_open(
     assert ">Catalog</a>" in viewer and ">Audit log</a>" in viewer and ">Tester</a>" not in viewer
     engineer = login_as(Role.ENGINEER).get("/").get_data(as_text=True)
     assert ">Tester</a>" in engineer
+
+
+def test_pages_offer_sending_and_re_sending_only_to_roles_that_may(
+    login_as: Callable[..., FlaskClient], sqlite_store: AuditStore
+) -> None:
+    """A viewer is not shown buttons that answer 403 (nor does the audit page load the re-send
+    widget for them, which failed on every search)."""
+    message_id = record(
+        sqlite_store, "ProjectCreate", scope={"user_id": 1, "project_id": 12}, status="failed"
+    )
+    pages = {
+        "/audit/": 'id="audit-replay"',
+        "/events/ProjectCreate": "Try it in the tester",
+        "/identifiers/RegisterIdentify": "Try it in the tester",
+        f"/audit/entries/{message_id}": "Send again",
+    }
+    viewer, engineer = login_as(Role.VIEWER), login_as(Role.ENGINEER)
+    for url, offer in pages.items():
+        assert offer not in viewer.get(url).get_data(as_text=True), url
+        assert offer in engineer.get(url).get_data(as_text=True), url
+    assert "Re-send unchanged" not in viewer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "Re-send unchanged" in engineer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
