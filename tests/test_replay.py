@@ -576,6 +576,9 @@ def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     )
     assert [row for row, _ in swapped] == [row_of[second.message_id]]
     assert "status-delivered" in swapped[0][1] and second.message_id in swapped[0][1]
+    # The head is read again: the view's one failed entry is delivered now.
+    assert '<div id="audit-overview" hx-swap-oob="true">' in html
+    assert '<strong id="audit-count">0 entries</strong>' in html
     # A re-send of rows the page does not show carries no rows (htmx would find no target for them):
     # a page of the entries older than the oldest one shows none.
     from webapp.extensions import analytics_client

@@ -41,6 +41,7 @@ def test_resend_the_failed_entries_of_a_view_and_see_the_attempt(
     expect(page.get_by_role("status")).to_have_text("Re-sent 2 entries: 2 delivered; 0 skipped.")
     # The rows above the widget say what the re-send did without another search.
     expect(page.locator("#audit-rows .audit-status")).to_have_text(["delivered", "delivered"])
+    expect(page.locator("#audit-count")).to_have_text("0 entries")
     expect(page.locator("#audit-replay")).not_to_contain_text("Re-send 2")
     assert {m["messageId"] for m in collector.received()} == {first, second}
 

@@ -38,7 +38,7 @@ from analytics.replay import (
 )
 from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm
-from webapp.audit.results import PAGE_SIZE, page_of
+from webapp.audit.results import PAGE_SIZE, Histogram, overview, page_of
 from webapp.audit.routes import audit_vocabulary
 from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
@@ -101,11 +101,13 @@ def _render(
     report: ReplayReport | None = None,
     status: int = 200,
     refreshed: list[AuditEntry] | None = None,
+    head: tuple[int, Histogram | None] | None = None,
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send.
 
-    After a re-send the widget also carries the re-sent rows of the page under it (`refreshed`),
-    swapped in out of band, so that their status badges say what the re-send did.
+    After a re-send the widget also carries, swapped in out of band, the search's head read again
+    (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
+    that the view says what the re-send did without another search.
     """
     htmx = wants_fragment()
     count = elsewhere = preview = None
@@ -122,6 +124,7 @@ def _render(
         preview=preview,
         report=report,
         refreshed=refreshed or [],
+        head=head,
         limit=CLICK_LIMIT,
         enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
         own_destination=own_destination(),
@@ -179,6 +182,8 @@ def run() -> ResponseReturnValue:
     finally:
         client.shutdown()
     if htmx:
-        return _render(form, report, refreshed=_reloaded(resent))
+        assert form.filters is not None
+        head = overview(db.session, form.filters, datetime.now(UTC))
+        return _render(form, report, refreshed=_reloaded(resent), head=head)
     flash(report.summary())
     return redirect(form.url("replay.preview", live=None), 303)
