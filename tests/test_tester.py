@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from sqlalchemy import func, select
 from tester_helpers import (
     HTMX,
@@ -459,6 +460,36 @@ def test_fill_with_example_and_switching_editors_keep_what_was_typed(client: Fla
         },
     ).get_data(as_text=True)
     assert "&#34;infra_id&#34;: 77" in raw and 'name="mode" value="raw"' in raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "action", "said"),
+    [
+        (
+            '{"cluster_type": "k3s", "infra_id": 44, "zzz": 1}',
+            {"switch": "fields"},
+            "Fields cannot show cluster_type (a value its field cannot hold), zzz (not a property of this "
+            "event): change or remove it here to switch.",
+        ),
+        ('{"infra_id": 44', {"switch": "fields"}, "This is not a JSON object: fix it before switching"),
+        ('{"infra_id": 44', {"example": "1"}, "This is not a JSON object: fix it first"),
+    ],
+)
+def test_raw_json_the_fields_cannot_hold_stays_as_typed_and_says_why(
+    client: FlaskClient, raw: str, action: dict[str, str], said: str
+) -> None:
+    query = {"spec": "ClusterProvisioningSuccess", "mode": "raw", "raw": raw, **action}
+    page = client.get("/tester/", query_string=query, headers=HTMX).get_data(as_text=True)
+    assert 'name="mode" value="raw"' in page
+    assert f">{escape(raw)}</textarea>" in page
+    assert error_slot(page, "raw").startswith(said)
+
+
+def test_raw_json_the_fields_can_hold_switches_to_them(client: FlaskClient) -> None:
+    raw = '{"cluster_type": "gke", "infra_id": 44}'
+    query = {"spec": "ClusterProvisioningSuccess", "mode": "raw", "raw": raw, "switch": "fields"}
+    page = client.get("/tester/", query_string=query, headers=HTMX).get_data(as_text=True)
+    assert 'name="mode" value="fields"' in page and input_value(page, "prop.infra_id") == "44"
 
 
 def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, client: FlaskClient) -> None:

@@ -68,8 +68,32 @@ class TesterInput:
         props = {name: self.props.get(name) or value for name, value in examples.items()}
         return replace(self, scope=scope, props={**self.props, **props})
 
+    def switch_problem(self, mode: str, info: SpecInfo | None) -> str | None:
+        """Why the raw editor's text cannot move to the fields without losing some of it, if it cannot.
+
+        The fields hold the spec's own properties, a select only its allowed values and a checkbox
+        only true or false: anything else stays in the raw editor, which says what is in the way.
+        """
+        if self.mode != RAW or mode != FIELDS or info is None:
+            return None
+        parsed = parse_raw_object(self.raw)
+        if parsed is None:
+            return (
+                "This is not a JSON object: fix it before switching to fields, which could keep none of it."
+            )
+        props = {p.name: p for p in own_properties(info)}
+        unknown, unshowable = "not a property of this event", "a value its field cannot hold"
+        kept_out = [
+            f"{key} ({unknown if key not in props else unshowable})"
+            for key, value in parsed.items()
+            if key not in props or not _field_holds(props[key], value)
+        ]
+        if not kept_out:
+            return None
+        return f"Fields cannot show {', '.join(kept_out)}: change or remove it here to switch."
+
     def switched_to(self, mode: str, info: SpecInfo | None) -> TesterInput:
-        """The same values in the other properties editor, so switching loses nothing."""
+        """The same values in the other properties editor (see `switch_problem` for what cannot move)."""
         if mode == self.mode or info is None:
             return replace(self, mode=mode)
         if mode == RAW:
@@ -77,6 +101,15 @@ class TesterInput:
             return replace(self, mode=RAW, raw=dump_raw({k: v for k, v in values.items() if v is not None}))
         parsed = parse_raw_object(self.raw) or {}
         return replace(self, mode=FIELDS, props={k: display_value(v) for k, v in parsed.items()})
+
+
+def _field_holds(prop: PropertyInfo, value: Any) -> bool:
+    """Whether the property's form field can show this JSON value (a select or a checkbox cannot show all)."""
+    if prop.type == "boolean":
+        return isinstance(value, bool) or value is None
+    if prop.allowed_values is not None and not prop.type.startswith("array"):
+        return value is None or value in prop.allowed_values
+    return True
 
 
 def scope_examples(info: SpecInfo) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from webapp.tester.forms import (
     TesterInput,
     input_from_form,
     new_token,
+    parse_raw_object,
     property_fields,
     resolve_spec,
     scope_fields,
@@ -126,7 +127,8 @@ def render_tester(
     """
     typed = replace(typed, token=new_token())
     draft = draft or compose(typed, actor=current_actor())
-    shown = {**(notes or {}), **(draft.typing_errors() if errors is None else errors)}
+    # A note says more than the field's validation error (why a switch did not happen, a preset's gap).
+    shown = {**(draft.typing_errors() if errors is None else errors), **(notes or {})}
     response = page_or_fragment(
         "tester/index.html",
         "tester/_tester.html",
@@ -270,9 +272,17 @@ def index() -> ResponseReturnValue:
     if typed.spec and info is None:
         status = 404
     if args.get("switch") in (FIELDS, RAW):
-        typed = typed.switched_to(args["switch"], info)
+        if problem := typed.switch_problem(args["switch"], info):
+            notes["raw"] = problem
+        else:
+            typed = typed.switched_to(args["switch"], info)
     if args.get("example") and info is not None:
-        typed = typed.with_examples(info)
+        if typed.mode == RAW and parse_raw_object(typed.raw) is None:
+            notes["raw"] = (
+                "This is not a JSON object: fix it first, and the examples fill what it leaves out."
+            )
+        else:
+            typed = typed.with_examples(info)
     if preset_id := args.get("apply_preset", type=int):
         preset = db.session.get(ScopePreset, preset_id)
         if preset is None:
