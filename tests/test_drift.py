@@ -72,6 +72,19 @@ def test_masked_personal_data_is_not_drift(seeded: AuditStore, engine: Engine) -
     assert not any(subject.startswith("New User @") for subject in subjects)
 
 
+def test_a_tester_s_deliberate_off_schema_send_is_not_drift(store: AuditStore, engine: Engine) -> None:
+    """It never validated (the tester marked it), so it did not drift since; the same payload
+    without the mark did."""
+    marker = {**build_message(CATALOG.event("ProjectCreate").example_spec())["context"]["eventCatalog"]}
+    experiment = {"eventCatalog": {**marker, "offSchema": True}}
+    _record(store, "ProjectCreate", source="tester", properties__surprise=1, context=experiment)
+    assert "invalid-payload" not in _kinds(drift(engine, since=timedelta(days=30)))
+    _record(store, "ProjectCreate", properties__surprise=1)
+    assert _kinds(drift(engine, since=timedelta(days=30)))["invalid-payload"] == {
+        f"New Project Event @ {CATALOG.version}"
+    }
+
+
 def test_staleness_uses_each_events_own_threshold(seeded: AuditStore, engine: Engine) -> None:
     later = datetime.now(UTC) + timedelta(days=40)
     kinds = _kinds(drift(engine, since=timedelta(days=30), now=later))
