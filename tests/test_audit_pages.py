@@ -326,7 +326,7 @@ def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqli
     assert "<code>cluster_type</code>" in table and "<code>&#34;openshift&#34;</code>" in table
     assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
     assert "<code>colour</code>" in table and "not a property of this event today" in table
-    assert "older than today's" in page
+    assert "not the dashboard's" in page and "what differs" in page
 
 
 def test_an_off_schema_tester_message_is_not_called_drift(

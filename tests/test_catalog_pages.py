@@ -299,6 +299,37 @@ def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClie
     assert "No catalog version “nope” has been recorded." in bad
 
 
+def test_changes_page_compares_the_release_before_the_running_one_not_a_later_one(
+    app: Flask, client: FlaskClient
+) -> None:
+    """An application host already on a newer release records its version after the dashboard's:
+    by default the page still shows what the running release changed, and with no earlier version
+    it compares the running one with the newer one, never backwards."""
+    from datetime import UTC, datetime
+
+    from webapp.extensions import db
+
+    client.get("/healthz")  # the running version is recorded now
+    newer = copy.deepcopy(CATALOG.schema_bundle())
+    newer["events"]["Cluster Provisioning Success"]["properties"]["region"] = {
+        "type": "string",
+        "description": "x",
+    }
+    with app.app_context():
+        record_version(
+            db.engine, _FakeVersion("n3wn3wn3wn3w", newer), now=datetime.now(UTC) + timedelta(days=1)
+        )  # type: ignore[arg-type]
+    forward = client.get("/changes").get_data(as_text=True)
+    assert "Cluster Provisioning Success: &#34;region&#34; added" in forward
+    assert "&#34;region&#34; removed" not in forward
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    del older["events"]["Stack Deletion"]
+    with app.app_context():
+        record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", older), now=NOW - timedelta(days=10))  # type: ignore[arg-type]
+    release = client.get("/changes").get_data(as_text=True)
+    assert "Stack Deletion" in release and "region" not in release
+
+
 class _FakeVersion:
     """A past catalog as `record_version` reads it: a version and a bundle."""
 

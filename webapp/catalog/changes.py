@@ -58,19 +58,35 @@ def _pick(
     return value or default
 
 
+def _default_pair(versions: list[VersionChoice]) -> tuple[str | None, str]:
+    """What the page compares when not asked: the newest version first seen before the running one
+    with the running one (what the latest release changed).
+
+    A version first seen later (an application host already on a newer release) is not the one
+    before: comparing it with the running one would read every addition as a removal. When there
+    is no earlier version, the running one is compared with the newest later one instead.
+    """
+    running = next((choice.first_seen for choice in versions if choice.current), None)
+    others = [choice for choice in versions if not choice.current]
+    earlier = [c for c in others if running is None or c.first_seen is None or c.first_seen < running]
+    if earlier or not others:
+        return (earlier[0].version if earlier else None), CATALOG.version
+    return CATALOG.version, others[0].version
+
+
 def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     """Everything the page shows: the choices, the picked pair, and its changes grouped by item.
 
     By default it compares the version before the running one with the running one, which is
-    what the latest release changed.
+    what the latest release changed (see `_default_pair`).
     """
     recorded, unavailable = read_or_default(_recorded, [])
     versions = _choices(recorded)
     known = {choice.version for choice in versions}
     errors: dict[str, str] = {}
-    older = [choice.version for choice in versions if not choice.current]
-    old = _pick(args, "from", known, older[0] if older else None, errors)
-    new = _pick(args, "to", known, CATALOG.version, errors)
+    default_old, default_new = _default_pair(versions)
+    old = _pick(args, "from", known, default_old, errors)
+    new = _pick(args, "to", known, default_new, errors)
     grouped: dict[tuple[str, str], list[Change]] = {}
     diff = None
     if old is not None and new is not None and old != new:
