@@ -246,6 +246,32 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     assert _rows(client.get(next_url).get_data(as_text=True)) == []
 
 
+def test_tail_brings_back_listed_rows_that_were_pending_once_they_settle(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    waiting, done = _cps(sqlite_store), _cps(sqlite_store, status="delivered")
+    page = client.get("/audit/?live=1").get_data(as_text=True)
+    # A pending row names itself for the tail's polls; a settled one does not.
+    pending = re.findall(r'<input type="hidden" name="pending" value="(\d+)">', page)
+    assert len(pending) == 1
+    assert 'hx-include="#audit-rows [name=pending]"' in page
+    url = f"{_tail_url(page)}&pending={pending[0]}"
+    assert "hx-swap-oob" not in client.get(url).get_data(as_text=True)
+    sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
+    update_ = client.get(url).get_data(as_text=True)
+    [row] = re.findall(
+        rf'<template><tr id="audit-entry-{pending[0]}" hx-swap-oob="true">(.*?)</tr></template>',
+        update_,
+        re.S,
+    )
+    assert f"/audit/entries/{waiting}" in row and "status-delivered" in row and 'name="pending"' not in row
+    assert done not in update_ and _rows(update_) == [waiting]
+    legend = re.findall(
+        r'<span class="swatch hist-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
+    )
+    assert dict(legend) == {"delivered": "2"}
+
+
 def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(
     client: FlaskClient, sqlite_store: AuditStore
 ) -> None:

@@ -125,3 +125,10 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     expect(rows).to_have_count(42)
     expect(rows.first).to_contain_text("failed")
     expect(tail).not_to_have_attribute("data-paused", "")
+
+    # A row that arrived pending settles in place once its delivery is recorded.
+    waiting = _cps(sqlite_store, "pending")
+    expect(rows.first.locator(".audit-status")).to_have_text("pending")
+    sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
+    expect(rows.first.locator(".audit-status")).to_have_text("delivered")
+    expect(page.locator(".histogram .legend")).to_contain_text("delivered 42")

@@ -128,13 +128,21 @@ def tail() -> ResponseReturnValue:
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
     shown = request.args.get("total", 0, type=int)
-    # Entries arrived: the head (count, range, histogram) is read again rather than added up, since
-    # the statuses of entries already listed move on too.
-    total, chart = overview(db.session, filters, now) if entries else (shown, None)
+    # The listed rows still `pending` name themselves (`_row.html`); those settled since come back.
+    waiting = request.args.getlist("pending", type=int)[:TAIL_BATCH]
+    still_pending = AuditEntry.status == str(AuditStatus.PENDING)
+    settled = (
+        db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(waiting), ~still_pending)).all()
+        if waiting
+        else []
+    )
+    # Something changed: the head (count, range, histogram) is read again rather than added up.
+    total, chart = overview(db.session, filters, now) if entries or settled else (shown, None)
     return render_template(
         "audit/_tail.html",
         form=form,
         entries=entries,
+        settled=settled,
         cursor=cursor,
         total=total,
         chart=chart,
