@@ -690,3 +690,14 @@ def test_an_engineer_cannot_send_to_production(
         r'<option value="prod" data-production disabled>[^<]*PRODUCTION \(admins only\)</option>', tester
     )
     assert '<option value="staging">' in tester
+
+
+def test_the_picker_search_matches_every_word_in_any_order(client: FlaskClient) -> None:
+    def found(query: str) -> list[str]:
+        page = client.get("/tester/specs", query_string={"q": query}, headers=HTMX).get_data(as_text=True)
+        return re.findall(r'<option value="(\w+)"', page)
+
+    assert "ClusterProvisioningSuccess" in found("cluster prov succ")
+    assert "ClusterProvisioningSuccess" in found("success provisioning")
+    assert "ProjectCreate" not in found("cluster prov succ")
+    assert found("cluster nothing-like-this") == []

@@ -80,12 +80,13 @@ def page_or_fragment(page: str, fragment_template: str, status: int = 200, **con
 
 
 def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
-    """Events by category, then identify calls; only those matching `query` when one is given."""
-    needle = query.strip().lower()
+    """Events by category, then identify calls; only those matching every word of `query` (in
+    any order, each a part of the name, constant, category or owner: "cluster prov succ")."""
+    words = query.lower().split()
     groups: dict[str, list[SpecInfo]] = {}
     for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
         haystack = f"{info.name} {info.constant} {info.spec.category} {info.spec.owner}".lower()
-        if needle in haystack:
+        if all(word in haystack for word in words):
             groups.setdefault(str(info.spec.category), []).append(info)
     return list(groups.items())
 
