@@ -72,14 +72,22 @@ from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0011_writer_compatibility"
+SCHEMA_REVISION = "0012_api_tokens"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
-WRITABLE_REVISIONS = frozenset({"0009_tester_request_digest", "0010_destination_index", SCHEMA_REVISION})
+WRITABLE_REVISIONS = frozenset(
+    {
+        "0009_tester_request_digest",
+        "0010_destination_index",
+        "0011_writer_compatibility",
+        SCHEMA_REVISION,
+    }
+)
 """The revisions whose tables this library writes exactly as its own, so that an application host
-may be upgraded before its database: 0010 only added an index and 0011 a table the library reads.
-Its oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
+may be upgraded before its database: 0010 only added an index, 0011 a table the library reads and
+0012 one it never touches (the dashboard's API tokens). Its oldest member is the `oldest_writer`
+migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {

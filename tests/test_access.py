@@ -65,6 +65,9 @@ EXPECTED: dict[str, Role | None] = {
     "auth.change_role": Role.ADMIN,
     "auth.disable": Role.ADMIN,
     "auth.enable": Role.ADMIN,
+    "account.tokens_page": Role.VIEWER,
+    "account.create_token": Role.VIEWER,
+    "account.revoke_token": Role.VIEWER,
 }
 
 # A sample value for every URL argument name the rules use; `user_id` is filled in at run time.
@@ -75,6 +78,7 @@ ARGUMENT_VALUES: dict[str, object] = {
     "message_id": "00000000-0000-0000-0000-000000000000",
     "preset_id": 1,
     "extension": "csv",
+    "token_id": 1,
 }
 
 IDENTITIES: list[Role | None] = [None, Role.VIEWER, Role.ENGINEER, Role.ADMIN]

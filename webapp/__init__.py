@@ -50,6 +50,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     limits.init_app(app)
 
+    from webapp.account.routes import bp as account_bp
     from webapp.api.routes import bp as api_bp
     from webapp.api.routes import open_to_anyone
     from webapp.audit.routes import bp as audit_bp
@@ -61,6 +62,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.tester.routes import bp as tester_bp
 
     app.register_blueprint(catalog_bp)
+    app.register_blueprint(account_bp, url_prefix="/account")
     app.register_blueprint(api_bp, url_prefix="/api")
     open_to_anyone(app)
     app.register_blueprint(audit_bp, url_prefix="/audit")
@@ -69,7 +71,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(tester_bp, url_prefix="/tester")
     # A JSON API for scripts: no form, so no CSRF token; it only accepts application/json bodies,
-    # which a cross-site form cannot send.
+    # which a cross-site form cannot send. Scripts sign in with an API token (`webapp.auth.bearer`).
     csrf.exempt(tester_api_bp)
     app.register_blueprint(tester_api_bp, url_prefix="/api/tester")
 

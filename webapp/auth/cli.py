@@ -1,8 +1,8 @@
 """`event-catalog users …`: manage accounts from the command line (how a production admin starts).
 
 Passwords are prompted for, or read from standard input with `--password-stdin`, never taken as an
-argument (arguments end up in shell history and process lists). Changes are recorded in the audit
-log against `cli:<login>`.
+argument (arguments end up in shell history and process lists). `users token …` manages any
+account's API tokens. Changes are recorded in the audit log against `cli:<login>`.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import getpass
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import click
@@ -17,8 +18,9 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from webapp.auth import accounts
+from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
+from webapp.auth.models import ApiToken
 from webapp.auth.roles import Role
 from webapp.cli import fail, fail_on_database
 from webapp.extensions import db
@@ -56,10 +58,10 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def _run(action: Callable[[], Any]) -> Any:
-    """Run an account change; its refusals and database errors end the command in one line."""
+    """Run an account or token change; its refusals and database errors end the command in one line."""
     try:
         return action()
-    except accounts.AccountError as exc:
+    except (accounts.AccountError, tokens.TokenError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         db.session.rollback()
@@ -99,7 +101,11 @@ def list_command() -> None:
         )
         for user in users
     ]
-    headers = ("EMAIL", "ROLE", "STATE", "LAST SIGN-IN", "NAME")
+    _table(("EMAIL", "ROLE", "STATE", "LAST SIGN-IN", "NAME"), rows)
+
+
+def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print rows under their headers in aligned columns."""
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -140,3 +146,74 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     password = _read_password(password_stdin)
     user = _run(lambda: accounts.set_password(email, password, actor=cli_actor()))
     click.echo(f"password of {user.email} changed")
+
+
+token_command = AppGroup("token", help="Manage any account's personal API tokens.")
+users_command.add_command(token_command)
+
+
+def _when(moment: datetime | None) -> str:
+    """A time as the lists show it (UTC, to the minute), or `never`."""
+    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
+
+
+def _status(record: ApiToken) -> str:
+    """Whether the token works: active, revoked (when), or refused for its disabled account."""
+    if not record.active:
+        return f"revoked {_when(record.revoked_at)}"
+    return "active" if record.user.active else "account disabled"
+
+
+@token_command.command("create")
+@click.argument("email")
+@click.option("--name", required=True, help="What will use it, e.g. 'release CI' (up to 100 characters).")
+def token_create_command(email: str, name: str) -> None:
+    """Create a token for an account; prints only the token, so `TOKEN=$(…)` keeps it.
+
+    It is shown this once: only its hash is kept.
+    """
+    user = _run(lambda: accounts.get_user(email))
+    created = _run(lambda: tokens.create_token(user, name, actor=cli_actor()))
+    click.echo(created.secret)
+    click.echo(
+        f"created API token {created.record.id} ({created.record.prefix}…, {created.record.name!r}) "
+        f"for {user.email}: it will not be shown again",
+        err=True,
+    )
+
+
+@token_command.command("list")
+@click.argument("email", required=False)
+def token_list_command(email: str | None) -> None:
+    """List tokens (an account's, or everyone's): id, account, name, prefix, created, last used, status."""
+    user = _run(lambda: accounts.get_user(email)) if email is not None else None
+    records = _run(lambda: db.session.scalars(tokens.tokens_query(user)).all())
+    if not records:
+        click.echo(f"no API tokens for {user.email}" if user is not None else "no API tokens yet")
+        return
+    rows = [
+        (
+            str(record.id),
+            record.user.email,
+            record.name,
+            f"{record.prefix}…",
+            _when(record.created_at),
+            _when(record.last_used_at),
+            _status(record),
+        )
+        for record in records
+    ]
+    _table(("ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST USED", "STATUS"), rows)
+
+
+@token_command.command("revoke")
+@click.argument("token_id", metavar="ID", type=int)
+def token_revoke_command(token_id: int) -> None:
+    """Revoke a token (its ID is in `users token list`); requests that present it are refused."""
+    record = _run(lambda: tokens.get_token(token_id))
+    if _run(lambda: tokens.revoke_token(record, actor=cli_actor())):
+        click.echo(f"revoked API token {record.id} ({record.name!r}) of {record.user.email}")
+    else:
+        click.echo(
+            f"API token {record.id} ({record.name!r}) was already revoked on {_when(record.revoked_at)}"
+        )

@@ -1,4 +1,5 @@
-"""Who is making this request: `g.user`, from the session (built-in accounts) or the sign-in proxy.
+"""Who is making this request: `g.user`, from the session (built-in accounts) or the sign-in proxy,
+or on the JSON API from a personal API token (`webapp.auth.bearer`) in either mode.
 
 Two modes, chosen by `AUTH_MODE`:
 
@@ -24,7 +25,7 @@ from flask.sessions import SessionMixin
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from webapp.auth import accounts
+from webapp.auth import accounts, bearer
 from webapp.auth.models import User
 from webapp.auth.proxies import from_trusted_proxy
 from webapp.auth.redirects import safe_next
@@ -59,15 +60,24 @@ def sign_out() -> None:
     session.clear()
 
 
-def load_user() -> None:
+def load_user() -> Response | None:
     """`before_request`: set `g.user` to the signed-in account, or None.
 
-    Static files are public and cached; they are served without looking anyone up.
+    Static files are public and cached; they are served without looking anyone up. An API
+    request with a Bearer token acts as the token's account, or is answered 401 here.
     """
+    g.user = None
     if request.endpoint == "static":
-        g.user = None
-        return
+        return None
+    secret = bearer.presented_token()
+    if secret is not None:
+        try:
+            g.user = bearer.token_user(secret)
+        except bearer.TokenRefused as refused:
+            return bearer.refusal(refused)
+        return None
     g.user = _proxy_user() if current_app.config["AUTH_MODE"] == PROXY else _session_user()
+    return None
 
 
 def _session_user() -> User | None:

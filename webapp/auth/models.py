@@ -1,11 +1,11 @@
-"""Dashboard accounts: who may sign in, with which role, and since when they may not."""
+"""Dashboard accounts: who may sign in, with which role, and since when they may not; their API tokens."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Enum, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import Enum, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.auth.roles import Role
 from webapp.extensions import db
@@ -50,3 +50,50 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     def active(self) -> bool:
         """Whether the account may sign in."""
         return self.disabled_at is None
+
+
+class ApiToken(db.Model):  # type: ignore[name-defined,misc]
+    """A personal API token: lets a script act on the JSON API as its account (`webapp.auth.bearer`).
+
+    Only the token's SHA-256 is stored, so a copy of the database lets no one call the API; the
+    token itself is shown once, when it is created. A token has no role of its own: each request
+    gets its account's role at that moment, so demoting or disabling the account applies at once.
+
+    Attributes:
+        user_id: the account the token acts as.
+        name: what its owner called it (`ci`, `release script`); unique among the account's
+            active tokens, so the list tells them apart.
+        prefix: the token's first characters, shown in lists to recognise it (not a secret).
+        token_hash: SHA-256 of the token, hex; how a request's token is looked up.
+        last_used_at: when a request last used it, to the minute (`bearer.LAST_USED_EVERY`).
+        revoked_at: when it was revoked; a revoked token is refused and stays listed.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        # Two tabs submitting the same name at once must not both win the duplicate-name check.
+        Index(
+            "uq_api_tokens_user_id_name_active",
+            "user_id",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        """Whether the token has not been revoked (its account may still be disabled)."""
+        return self.revoked_at is None

@@ -1,0 +1,478 @@
+"""Personal API tokens: the page that creates them, Bearer sign-in on the JSON API, the CLI, the table."""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from analytics.audit import AuditEntry
+from analytics.collector import Collector
+from webapp.auth import accounts
+from webapp.auth.models import ApiToken
+from webapp.auth.proxies import parse_networks
+from webapp.auth.roles import Role
+from webapp.extensions import db
+from webapp.tester.destinations import Destination
+
+CLUSTER_SEND = {
+    "event": "ClusterProvisioningSuccess",
+    "scope": {"user_id": 1, "project_id": 12, "cluster_id": 4},
+    "properties": {"cluster_type": "eks", "infra_id": 9},
+}
+TOKEN = re.compile(r"^ect_[A-Za-z0-9_-]{43}$")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def csrf(client: FlaskClient) -> str:
+    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/account/tokens").get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
+def create_on_page(client: FlaskClient, name: str) -> Any:
+    return client.post("/account/tokens", data={"csrf_token": csrf(client), "name": name})
+
+
+def shown_token(page: str) -> str:
+    """The token in the page's read-only field."""
+    found = re.search(r'<input type="text" id="new-token" value="([^"]*)" readonly', page)
+    assert found is not None, "no token shown"
+    return html.unescape(found.group(1))
+
+
+@pytest.fixture
+def make_token(app: Flask, make_account: Callable[..., str]) -> Callable[..., str]:
+    """A token for an account of `role` (`<role>@example.com` unless named), made as the CLI makes it."""
+
+    def make(role: Role, email: str | None = None, name: str = "ci") -> str:
+        from webapp.auth import tokens
+
+        email = make_account(role, email)
+        with app.app_context():
+            return tokens.create_token(accounts.get_user(email), name, actor="test").secret
+
+    return make
+
+
+def stored(app: Flask) -> list[ApiToken]:
+    with app.app_context():
+        return list(db.session.scalars(select(ApiToken).order_by(ApiToken.id)))
+
+
+def actions(app: Flask) -> list[AuditEntry]:
+    with app.app_context():
+        query = select(AuditEntry).where(AuditEntry.type == "action").order_by(AuditEntry.id)
+        return list(db.session.scalars(query))
+
+
+# The page
+
+
+def test_the_page_creates_a_token_shows_it_once_and_the_token_reads_the_api(
+    app: Flask, login_as: Callable[..., FlaskClient], anonymous: FlaskClient
+) -> None:
+    client = login_as(Role.VIEWER)
+    empty = client.get("/account/tokens")
+    assert empty.status_code == 200 and "You have no API tokens yet." in empty.get_data(as_text=True)
+    assert 'href="/account/tokens"' in empty.get_data(as_text=True)  # the header links to it
+
+    created = create_on_page(client, "release CI")
+    assert created.status_code == 201
+    page = created.get_data(as_text=True)
+    secret = shown_token(page)
+    assert TOKEN.match(secret)
+    assert "Copy it now, it will not be shown again" in page
+    assert 'curl -H "Authorization: Bearer $EVENT_CATALOG_TOKEN" http://localhost/api/catalog' in page
+
+    later = client.get("/account/tokens").get_data(as_text=True)
+    assert secret not in later and 'id="new-token"' not in later
+    assert "release CI" in later and f"{secret[:8]}…" in later and "never" in later
+
+    [record] = stored(app)
+    assert record.token_hash != secret and secret not in (record.prefix, record.name)
+    [action] = actions(app)
+    assert (action.event, action.actor) == ("API Token Created", "viewer@example.com")
+    assert action.payload["properties"] == {
+        "email": "viewer@example.com",
+        "token_id": record.id,
+        "name": "release CI",
+        "prefix": secret[:8],
+    }
+    assert secret not in str(action.payload)
+
+    api = anonymous.get("/api/catalog", headers=bearer(secret))
+    assert api.status_code == 200 and "events" in api.get_json()
+    assert (
+        anonymous.get("/api/catalog/events/ClusterProvisioningSuccess", headers=bearer(secret)).status_code
+        == 200
+    )
+    assert "Set-Cookie" not in api.headers  # a script's request starts no session
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "error"),
+    [
+        ("", 400, "Give the token a name, e.g. the script or CI job that will use it."),
+        ("   ", 400, "Give the token a name"),
+        ("x" * 101, 400, "The name must have at most 100 characters."),
+        (
+            "CI",
+            409,
+            "An active token of viewer@example.com is already named &#39;CI&#39;: choose another name.",
+        ),
+    ],
+)
+def test_a_bad_name_is_refused_next_to_the_field(
+    app: Flask, login_as: Callable[..., FlaskClient], name: str, status: int, error: str
+) -> None:
+    client = login_as(Role.VIEWER)
+    assert create_on_page(client, "CI").status_code == 201
+    response = create_on_page(client, name)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert '<ul class="field-errors" id="name-errors"><li>' + error in page
+    assert 'id="new-token"' not in page
+    assert len(stored(app)) == 1
+
+
+def test_revoking_on_the_page_frees_the_name_and_refuses_the_token(
+    app: Flask, login_as: Callable[..., FlaskClient], anonymous: FlaskClient
+) -> None:
+    client = login_as(Role.ENGINEER)
+    secret = shown_token(create_on_page(client, "CI").get_data(as_text=True))
+    [record] = stored(app)
+    response = client.post(f"/account/tokens/{record.id}/revoke", data={"csrf_token": csrf(client)})
+    assert response.status_code == 303 and response.headers["Location"] == "/account/tokens"
+    page = client.get("/account/tokens").get_data(as_text=True)
+    assert f"Revoked the token “CI” ({secret[:8]}…)." in page and "revoked 20" in page
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 401
+    assert create_on_page(client, "CI").status_code == 201  # a revoked token's name is free again
+    assert [entry.event for entry in actions(app)] == [
+        "API Token Created",
+        "API Token Revoked",
+        "API Token Created",
+    ]
+
+
+def test_revoking_needs_the_csrf_token_and_only_reaches_your_own_tokens(
+    app: Flask, login_as: Callable[..., FlaskClient], make_token: Callable[..., str]
+) -> None:
+    make_token(Role.ADMIN)
+    [theirs] = stored(app)
+    client = login_as(Role.VIEWER)
+    assert client.post(f"/account/tokens/{theirs.id}/revoke").status_code == 400
+    assert (
+        client.post(f"/account/tokens/{theirs.id}/revoke", data={"csrf_token": csrf(client)}).status_code
+        == 404
+    )
+    assert all(record.revoked_at is None for record in stored(app))
+
+
+def test_the_page_works_behind_the_sign_in_proxy(make_app: Callable[..., Flask]) -> None:
+    app = make_app(AUTH_MODE="proxy", TRUSTED_PROXIES=parse_networks("10.0.0.0/8"))
+    client = app.test_client()
+    through_proxy: dict[str, Any] = {
+        "headers": {"X-Forwarded-Email": "grace@example.com"},
+        "environ_base": {"REMOTE_ADDR": "10.1.2.3"},
+    }
+    page = client.get("/account/tokens", **through_proxy).get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page)
+    assert token is not None
+    created = client.post(
+        "/account/tokens", data={"csrf_token": token.group(1), "name": "ci"}, **through_proxy
+    )
+    assert created.status_code == 201
+    secret = shown_token(created.get_data(as_text=True))
+    # A script reaches the API without the proxy's header, from anywhere: the token is enough.
+    api = app.test_client().get(
+        "/api/catalog", headers=bearer(secret), environ_base={"REMOTE_ADDR": "192.0.2.7"}
+    )
+    assert api.status_code == 200
+
+
+# Bearer sign-in on the JSON API
+
+
+def test_a_token_sends_as_its_account_without_a_session_or_csrf_token(
+    app: Flask, anonymous: FlaskClient, collector: Collector, make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.ENGINEER)
+    response = anonymous.post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(secret))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["status"] == "delivered"
+    [received] = collector.received()
+    assert received["context"]["eventCatalog"]["actor"] == "engineer@example.com"
+    with app.app_context():
+        entry = db.session.scalars(select(AuditEntry).where(AuditEntry.type == "track")).one()
+        assert (entry.actor, entry.source) == ("engineer@example.com", "tester")
+    assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 200
+
+
+def test_a_viewers_token_cannot_send(
+    anonymous: FlaskClient, collector: Collector, make_token: Callable[..., str]
+) -> None:
+    response = anonymous.post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(make_token(Role.VIEWER)))
+    assert response.status_code == 403 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["message"].startswith("Your role (viewer) cannot do this")
+    assert collector.received() == []
+
+
+def test_only_an_admins_token_sends_to_a_production_destination(
+    app: Flask, anonymous: FlaskClient, collector: Collector, make_token: Callable[..., str]
+) -> None:
+    app.config["TESTER_DESTINATIONS"] = (Destination("prod", collector.url, True, "production-key"),)
+    to_production = {**CLUSTER_SEND, "destination": "prod", "confirm_production": True}
+    refused = anonymous.post(
+        "/api/tester/send", json=to_production, headers=bearer(make_token(Role.ENGINEER))
+    )
+    assert refused.status_code == 403
+    assert "Your role (engineer) cannot do this; it needs admin." in refused.get_json()["error"]["message"]
+    assert collector.received() == []
+    sent = anonymous.post("/api/tester/send", json=to_production, headers=bearer(make_token(Role.ADMIN)))
+    assert sent.status_code == 200 and len(collector.received()) == 1
+
+
+def test_the_role_is_the_accounts_role_now(
+    app: Flask, anonymous: FlaskClient, collector: Collector, make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.ENGINEER)
+    make_token(Role.ADMIN)
+    with app.app_context():
+        accounts.set_role("engineer@example.com", Role.VIEWER, actor="test")
+    assert anonymous.post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(secret)).status_code == 403
+
+
+def test_a_token_shares_its_persons_send_limit(
+    app: Flask, login_as: Callable[..., FlaskClient], collector: Collector, make_token: Callable[..., str]
+) -> None:
+    app.config["TESTER_LIMIT_PER_PERSON"] = "1 per minute"
+    secret = make_token(Role.ENGINEER)
+    assert login_as(Role.ENGINEER).post("/api/tester/send", json=CLUSTER_SEND).status_code == 200
+    limited = app.test_client().post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(secret))
+    assert limited.status_code == 429 and "Retry-After" in limited.headers
+
+
+def _refused(response: Any, message: str) -> None:
+    assert response.status_code == 401 and response.mimetype == "application/json"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    error = response.get_json()["error"]
+    assert (error["status"], error["name"]) == (401, "Unauthorized")
+    assert message in error["message"]
+
+
+def test_revoked_unknown_and_empty_tokens_get_401_with_the_bearer_challenge(
+    app: Flask,
+    anonymous: FlaskClient,
+    collector: Collector,
+    make_token: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    secret = make_token(Role.ENGINEER)
+    with app.app_context():
+        from webapp.auth import tokens
+
+        [record] = db.session.scalars(select(ApiToken)).all()
+        tokens.revoke_token(record, actor="test")
+    _refused(
+        anonymous.get("/api/catalog", headers=bearer(secret)),
+        f"This API token ({secret[:8]}…, “ci”) was revoked",
+    )
+    _refused(anonymous.post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(secret)), "was revoked on")
+    _refused(anonymous.get("/api/catalog", headers=bearer("ect_" + "x" * 43)), "This API token is unknown")
+    _refused(anonymous.get("/api/catalog", headers={"Authorization": "Bearer "}), "names no token")
+    assert collector.received() == []
+    assert f"refused GET /api/catalog from 127.0.0.1: This API token ({secret[:8]}…" in caplog.text
+    assert secret not in caplog.text
+
+
+def test_a_disabled_accounts_token_gets_401_even_beside_a_session(
+    app: Flask, login_as: Callable[..., FlaskClient], make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.ENGINEER)
+    with app.app_context():
+        accounts.disable_user("engineer@example.com", actor="test")
+    _refused(
+        app.test_client().get("/api/catalog", headers=bearer(secret)),
+        "The account engineer@example.com is disabled, so its API tokens are refused.",
+    )
+    # The token decides an API request it is on; a signed-in admin's cookie beside it does not count.
+    _refused(login_as(Role.ADMIN).get("/api/catalog", headers=bearer(secret)), "is disabled")
+
+
+def test_a_token_refused_on_the_public_catalog_api_is_still_401(
+    make_app: Callable[..., Flask], make_account: Callable[..., str]
+) -> None:
+    app = make_app(CATALOG_API_PUBLIC=True)
+    assert app.test_client().get("/api/catalog").status_code == 200
+    _refused(app.test_client().get("/api/catalog", headers=bearer("ect_nope")), "unknown")
+
+
+def test_a_bearer_header_does_not_sign_anyone_in_to_the_pages(
+    anonymous: FlaskClient, login_as: Callable[..., FlaskClient], make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.ADMIN)
+    for path in ("/audit/", "/account/tokens", "/users/"):
+        response = anonymous.get(path, headers=bearer(secret))
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    # Ignored, not refused: a page with a session keeps the session's rules, whatever the header says.
+    viewer = login_as(Role.VIEWER)
+    assert viewer.get("/audit/", headers=bearer("ect_nope")).status_code == 200
+    assert viewer.get("/users/", headers=bearer(secret)).status_code == 403
+
+
+def test_last_used_is_written_at_most_once_a_minute(
+    app: Flask, anonymous: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.VIEWER)
+    [fresh] = stored(app)
+    assert fresh.last_used_at is None
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 200
+    [used] = stored(app)
+    assert used.last_used_at is not None
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 200
+    assert stored(app)[0].last_used_at == used.last_used_at
+    earlier = datetime.now(UTC) - timedelta(minutes=2)
+    with app.app_context():
+        db.session.execute(update(ApiToken).values(last_used_at=earlier))
+        db.session.commit()
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 200
+    [again] = stored(app)
+    assert again.last_used_at is not None and again.last_used_at > used.last_used_at
+
+
+# The command line
+
+
+def event_catalog(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed `event-catalog` command on the test's database, as an admin's shell would."""
+    return subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", *args],
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
+    app: Flask, sqlite_url: str, anonymous: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.ENGINEER)
+    created = event_catalog(
+        sqlite_url, "users", "token", "create", "Engineer@Example.com", "--name", "deploy job"
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip()
+    assert TOKEN.match(secret) and created.stdout == secret + "\n"  # what `TOKEN=$(…)` keeps
+    assert created.stderr.count("\n") == 1
+    assert "for engineer@example.com: it will not be shown again" in created.stderr
+    assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 200
+
+    [record] = stored(app)
+    runner = app.test_cli_runner()
+    listing = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
+    assert listing[0].split() == ["ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST", "USED", "STATUS"]
+    assert listing[1].split()[:5] == [
+        str(record.id),
+        "engineer@example.com",
+        "deploy",
+        "job",
+        f"{secret[:8]}…",
+    ]
+    assert listing[1].endswith("active") and "never" not in listing[1]  # used just now
+
+    revoked = runner.invoke(args=["users", "token", "revoke", str(record.id)])
+    assert revoked.exit_code == 0
+    assert revoked.stdout == f"revoked API token {record.id} ('deploy job') of engineer@example.com\n"
+    [_, row] = runner.invoke(args=["users", "token", "list", "engineer@example.com"]).stdout.splitlines()
+    assert row.split()[-3] == "revoked"
+    assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 401
+    again = runner.invoke(args=["users", "token", "revoke", str(record.id)])
+    assert again.exit_code == 0 and "was already revoked" in again.stdout
+
+    recorded = actions(app)
+    assert [entry.event for entry in recorded] == ["API Token Created", "API Token Revoked"]
+    assert all(entry.actor is not None and entry.actor.startswith("cli:") for entry in recorded)
+    assert secret not in str([entry.payload for entry in recorded])
+
+
+def test_users_token_list_says_when_there_are_none(
+    runner: FlaskCliRunner, make_account: Callable[..., str]
+) -> None:
+    assert runner.invoke(args=["users", "token", "list"]).stdout == "no API tokens yet\n"
+    make_account(Role.VIEWER)
+    assert runner.invoke(args=["users", "token", "list", "viewer@example.com"]).stdout == (
+        "no API tokens for viewer@example.com\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["create", "nobody@example.com", "--name", "ci"], "error: there is no account 'nobody@example.com'"),
+        (["create", "viewer@example.com", "--name", " "], "error: give the token a name"),
+        (
+            ["create", "viewer@example.com", "--name", "x" * 101],
+            "error: the name must have at most 100 characters",
+        ),
+        (
+            ["create", "viewer@example.com", "--name", "taken"],
+            "error: an active token of viewer@example.com is already named 'taken': choose another name",
+        ),
+        (["create", "viewer@example.com"], "error: Missing option '--name'"),
+        (["list", "nobody@example.com"], "error: there is no account 'nobody@example.com'"),
+        (["revoke", "999"], "error: there is no API token 999"),
+        (["revoke", "first"], "error: Invalid value for 'ID': 'first' is not a valid integer"),
+    ],
+)
+def test_users_token_bad_input_is_one_line_and_exit_2(
+    sqlite_url: str, make_token: Callable[..., str], args: list[str], message: str
+) -> None:
+    make_token(Role.VIEWER, name="taken")
+    done = event_catalog(sqlite_url, "users", "token", *args)
+    assert (done.returncode, done.stdout, len(done.stderr.splitlines())) == (2, "", 1), done.stderr
+    assert done.stderr.startswith(message)
+
+
+# The table, on SQLite and PostgreSQL
+
+
+def test_the_table_keeps_hashes_unique_and_names_unique_among_active_tokens(database_url: str) -> None:
+    from webapp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    now = datetime.now(UTC)
+    with app.app_context():
+        user = accounts.add_user("ada@example.com", None, Role.VIEWER, actor="test")
+        row = {"user_id": user.id, "name": "ci", "prefix": "ect_abcd", "created_at": now}
+        db.session.execute(insert(ApiToken).values(**row, token_hash="a" * 64))
+        db.session.commit()
+        for clash in ({**row, "name": "other", "token_hash": "a" * 64}, {**row, "token_hash": "b" * 64}):
+            with pytest.raises(IntegrityError):
+                db.session.execute(insert(ApiToken).values(**clash))
+            db.session.rollback()
+        db.session.execute(update(ApiToken).values(revoked_at=now))
+        db.session.execute(insert(ApiToken).values(**row, token_hash="b" * 64))
+        db.session.commit()
+        assert [(t.name, t.active) for t in db.session.scalars(select(ApiToken).order_by(ApiToken.id))] == [
+            ("ci", False),
+            ("ci", True),
+        ]
+        db.session.remove()
+        db.engine.dispose()

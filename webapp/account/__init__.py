@@ -1,0 +1,1 @@
+"""What every signed-in person manages for themselves: their personal API tokens."""

@@ -1,0 +1,149 @@
+"""Personal API tokens as plain functions, shared by the API tokens page and `event-catalog users token`.
+
+A token is `ect_` + 32 random bytes (`secrets.token_urlsafe`), shown once; only its SHA-256 is
+kept, which is enough to find it again from a request and useless to anyone who reads the
+database. Creating and revoking a token are recorded in the audit log like the other account
+changes (`accounts.audit`), with the token's name and prefix, never the token. As there, the
+change is committed before it is recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.auth import accounts
+from webapp.auth.models import ApiToken, User
+from webapp.extensions import db
+
+TOKEN_PREFIX = "ect_"
+"""What every token starts with, so secret scanners and people can tell what it is."""
+
+SHOWN_PREFIX_LENGTH = 8
+"""How much of a token lists show to recognise it: `ect_` and four random characters."""
+
+MAX_NAME_LENGTH = 100
+
+
+class TokenError(ValueError):
+    """A request about a token that cannot be carried out; the message is one line for a person."""
+
+    def sentence(self) -> str:
+        """The message as a sentence on a page: a capital and a full stop (the name's case kept)."""
+        message = str(self)
+        return f"{message[:1].upper()}{message[1:]}."
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token just created: the only time its secret exists outside the caller's hands.
+
+    Attributes:
+        record: the stored row (hash and prefix, never the token).
+        secret: the token itself, to show once.
+    """
+
+    record: ApiToken
+    secret: str
+
+
+def token_hash(secret: str) -> str:
+    """The stored form of a token: SHA-256, hex. Tokens are random, so no salt or slow hash is needed."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_name(raw: str) -> str:
+    """A token's name, trimmed.
+
+    Raises:
+        TokenError: it is empty or longer than `MAX_NAME_LENGTH`.
+    """
+    name = raw.strip()
+    if not name:
+        raise TokenError("give the token a name, e.g. the script or CI job that will use it")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TokenError(f"the name must have at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def tokens_query(user: User | None = None) -> Select[tuple[ApiToken]]:
+    """Every token (or one account's), active ones first, newest first within each group."""
+    query = select(ApiToken)
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    return query.order_by(ApiToken.revoked_at.is_not(None), ApiToken.created_at.desc(), ApiToken.id.desc())
+
+
+def find_by_secret(secret: str) -> ApiToken | None:
+    """The token a request presents, revoked or not, or None when no token has that hash."""
+    return db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).first()
+
+
+def _duplicate(user: User, name: str) -> TokenError:
+    return TokenError(f"an active token of {user.email} is already named {name!r}: choose another name")
+
+
+def create_token(user: User, raw_name: str, *, actor: str) -> NewToken:
+    """Create a token for `user`.
+
+    Raises:
+        TokenError: a bad name, or one of the account's active tokens already has it.
+    """
+    name = check_name(raw_name)
+    taken = select(ApiToken.id).where(
+        ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
+    )
+    if db.session.scalars(taken).first() is not None:
+        raise _duplicate(user, name)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = ApiToken(
+        user=user,
+        name=name,
+        prefix=secret[:SHOWN_PREFIX_LENGTH],
+        token_hash=token_hash(secret),
+        created_at=datetime.now(UTC),
+    )
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise _duplicate(user, name) from None
+    accounts.audit("API Token Created", actor=actor, properties=_described(record))
+    return NewToken(record, secret)
+
+
+def get_token(token_id: int) -> ApiToken:
+    """The token with this id.
+
+    Raises:
+        TokenError: there is none.
+    """
+    record = db.session.get(ApiToken, token_id)
+    if record is None:
+        raise TokenError(f"there is no API token {token_id}")
+    return record
+
+
+def revoke_token(record: ApiToken, *, actor: str) -> bool:
+    """Revoke a token; requests that present it are refused from now on.
+
+    Returns:
+        False when it was already revoked (nothing changes and nothing is recorded).
+    """
+    if not record.active:
+        return False
+    record.revoked_at = datetime.now(UTC)
+    db.session.commit()
+    accounts.audit("API Token Revoked", actor=actor, properties=_described(record))
+    return True
+
+
+def _described(record: ApiToken) -> dict[str, str | int]:
+    """What the audit log says about a token: whose, which, never the token."""
+    return {"email": record.user.email, "token_id": record.id, "name": record.name, "prefix": record.prefix}
