@@ -554,6 +554,15 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     assert "Saved the preset" in page and "demo · project 44</a>" in page
     duplicate = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
     assert "already exists" in error_slot(duplicate, "preset_name")
+    # A refused save keeps the name as typed, and says what to fix in words.
+    assert input_value(duplicate, "preset_name") == "demo · project 44"
+    unnamed = client.post("/tester/presets", data={**data, "preset_name": ""}, headers=HTMX).get_data(
+        as_text=True
+    )
+    assert error_slot(unnamed, "preset_name") == "Give the preset a name"
+    bad_id = {**data, "preset_name": "bad", "scope.project_id": "x"}
+    refused = client.post("/tester/presets", data=bad_id, headers=HTMX).get_data(as_text=True)
+    assert error_slot(refused, "preset_name").startswith("Project id: Input should be a valid integer")
 
 
 def test_recently_seen_ids_are_offered_with_their_last_event(client: FlaskClient) -> None:

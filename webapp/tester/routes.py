@@ -432,12 +432,19 @@ def presets_view() -> ResponseReturnValue:
     if from_tester:
         typed = input_from_form(request.form)
         if saved is None:
-            notes = {"preset_name": "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in errors.items())}
+            notes = {"preset_name": "; ".join(_preset_problem(key, text) for key, text in errors.items())}
             return render_tester(typed, notes=notes)
         return render_tester(typed, notice=f"Saved the preset {saved.name!r}.")
     if saved is None:
         return render_presets(values=values, errors=errors, status=422)
     return redirect(url_for("tester.presets_view"), 303)
+
+
+def _preset_problem(key: str, text: str) -> str:
+    """A preset's field error as the tester's one line under its Save preset box says it."""
+    if key == "name" and text == "Field required":
+        return "Give the preset a name"
+    return f"{key.replace('_', ' ').capitalize()}: {text}"
 
 
 def render_presets(
