@@ -235,6 +235,9 @@ def test_scopes_page_shows_the_tree_ids_and_events(client: FlaskClient) -> None:
     assert order == sorted(order)
     registry = page[page.index('id="scope-registry"') :]
     assert "<code>registry_id</code>" in registry.split("</article>", 1)[0]
+    # A property named after its scope field is named once; one named otherwise says which field.
+    assert '<code>proj_id</code> <span class="muted">(the scope\'s <code>project_id</code>)</span>' in page
+    assert "(the scope's <code>cluster_id</code>)" not in page
     for info in CATALOG.events_using(CATALOG.scopes[3]):
         assert f'href="/events/{info.constant}">{info.name}</a>' in registry.split("</article>", 1)[0]
 

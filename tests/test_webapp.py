@@ -64,7 +64,10 @@ def test_home_lists_every_event_with_its_scope_and_status(client: FlaskClient) -
 def test_unknown_page_is_a_404_page_and_api_paths_answer_json(client: FlaskClient) -> None:
     page = client.get("/nowhere")
     assert page.status_code == 404 and page.mimetype == "text/html"
-    assert "404 Not Found" in page.get_data(as_text=True)
+    html = page.get_data(as_text=True)
+    assert "<title>404 Not Found · event-catalog</title>" in html
+    # Said once: the heading names it, the alert says why.
+    assert '<h1>Not Found <span class="muted">(404)</span></h1>' in html and html.count("404 Not Found") == 1
     api = client.get("/api/nowhere")
     assert api.status_code == 404 and api.mimetype == "application/json"
     assert api.get_json()["error"]["status"] == 404
