@@ -7,9 +7,10 @@ table fit to paste as a pull-request comment.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from typing import Any
 
 from analytics.diff import CatalogDiff, Change
 
@@ -45,7 +46,14 @@ def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(title: str, lines: Sequence[ReportLine], fmt: ReportFormat, *, ok_message: str) -> str:
+def render(
+    title: str,
+    lines: Sequence[ReportLine],
+    fmt: ReportFormat,
+    *,
+    ok_message: str,
+    details: Mapping[str, Any] | None = None,
+) -> str:
     """Render findings in one of the formats.
 
     Args:
@@ -53,12 +61,19 @@ def render(title: str, lines: Sequence[ReportLine], fmt: ReportFormat, *, ok_mes
         lines: the findings, in the order to show them.
         fmt: the output format.
         ok_message: what to say when there is nothing to report.
+        details: more keys of the JSON document (the caller prints them its own way in the others),
+            so that a JSON report stays one document.
 
     Returns:
         The rendered report, ending with a newline (empty for text with no findings).
     """
     if fmt is ReportFormat.JSON:
-        body = {"check": title, "ok": not lines, "findings": [asdict(line) for line in lines]}
+        body = {
+            "check": title,
+            "ok": not lines,
+            "findings": [asdict(line) for line in lines],
+            **(details or {}),
+        }
         return json.dumps(body, indent=2) + "\n"
     if fmt is ReportFormat.MARKDOWN:
         if not lines:

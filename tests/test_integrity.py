@@ -304,6 +304,25 @@ def test_verify_command_speaks_json(runner: FlaskCliRunner, app: Any) -> None:
     assert message_id in body["findings"][0]["message"]
 
 
+def test_verify_heads_stay_inside_the_json_document_and_are_a_markdown_table(
+    runner: FlaskCliRunner, app: Any
+) -> None:
+    import json
+
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        [message_id] = _record(store)
+        entry = _entry(store, message_id)
+    body = json.loads(runner.invoke(args=["audit", "verify", "--format", "json", "--heads"]).output)
+    assert body["ok"] is True
+    assert body["heads"] == [{"writer_id": entry.writer_id, "seq": 1, "hash": entry.entry_hash}]
+    markdown = runner.invoke(args=["audit", "verify", "--format", "markdown", "--heads"]).output
+    table = "| Writer | Last seq | Head hash |\n| --- | --- | --- |\n"
+    assert markdown.endswith(f"{table}| `{entry.writer_id}` | 1 | `{entry.entry_hash}` |\n")
+
+
 def test_the_entry_page_says_whether_the_entry_verifies(app: Any, client: Any) -> None:
     from webapp.extensions import analytics_client
 

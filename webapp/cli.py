@@ -395,13 +395,21 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     except SQLAlchemyError as exc:
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
-    output = render("Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary())
+    chains = (
+        [(writer_id, seq, head) for writer_id, (seq, head) in sorted(report.heads.items())] if heads else []
+    )
+    details = {"heads": [{"writer_id": w, "seq": seq, "hash": h} for w, seq, h in chains]} if heads else None
+    output = render(
+        "Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary(), details=details
+    )
     click.echo(output, nl=False)
     if fmt == ReportFormat.TEXT:
         click.echo(report.summary())
-    if heads:
-        for writer_id, (seq, head) in sorted(report.heads.items()):
+        for writer_id, seq, head in chains:
             click.echo(f"head {writer_id} {seq} {head}")
+    elif fmt == ReportFormat.MARKDOWN and chains:
+        rows = "".join(f"| `{writer_id}` | {seq} | `{head}` |\n" for writer_id, seq, head in chains)
+        click.echo(f"\n| Writer | Last seq | Head hash |\n| --- | --- | --- |\n{rows}", nl=False)
     if not report.ok:
         raise SystemExit(1)
 
