@@ -629,3 +629,14 @@ def test_a_command_the_database_refuses_says_what_to_do_in_one_line(
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: cannot use the accounts table: ") and line.endswith(advice), line
+
+
+@pytest.mark.parametrize(
+    "address", ["<script>alert(1)</script>@x.com", "a b@x.com", "a@b@c", 'ada"@x.com', "ada@x.com;bob@y.com"]
+)
+def test_an_address_with_characters_no_email_holds_is_refused(address: str) -> None:
+    from webapp.auth.accounts import AccountError, normalise_email
+
+    with pytest.raises(AccountError, match="is not an email address"):
+        normalise_email(address)
+    assert normalise_email(" First.Last+ci@Sub.Example.co ") == "first.last+ci@sub.example.co"

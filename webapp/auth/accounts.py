@@ -26,7 +26,8 @@ MIN_PASSWORD_LENGTH = 12
 # scrypt hashes any length, but a hostile form must not make every request hash megabytes.
 MAX_PASSWORD_LENGTH = 1024
 # Deliberately loose: the address is a sign-in name, not something we mail to.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_EMAIL = re.compile(r'^[^@\s<>()\[\]\\,;:"]+@[^@\s<>()\[\]\\,;:"]+$')
+"""One `@`, and none of the characters an unquoted address cannot hold (`<script>@x.com` is refused)."""
 
 
 class AccountError(ValueError):
