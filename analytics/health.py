@@ -10,8 +10,8 @@ destination), never one query per destination:
 - `backlog_counts`: every `pending` entry, however old, and how many of them are stuck (served by
   `ix_audit_entries_status_recorded_at`);
 - `latest_errors`: the newest failed or dropped delivery attempts of each destination, with the
-  endpoint's HTTP status and error text (a window function, so the busiest destination cannot
-  crowd the others out).
+  endpoint's HTTP status and error text and what became of their entries since (a window
+  function, so the busiest destination cannot crowd the others out).
 
 The rate is delivered / (delivered + failed + dropped): `pending` is not an outcome yet and
 `disabled` was never meant to be sent.
@@ -72,6 +72,7 @@ def latest_errors(since: datetime, per_destination: int = ERRORS_PER_DESTINATION
             DeliveryAttempt.outcome,
             DeliveryAttempt.http_status,
             DeliveryAttempt.error,
+            AuditEntry.status,
             func.row_number()
             .over(
                 partition_by=AuditEntry.destination,
@@ -91,6 +92,7 @@ def latest_errors(since: datetime, per_destination: int = ERRORS_PER_DESTINATION
             ranked.c.outcome,
             ranked.c.http_status,
             ranked.c.error,
+            ranked.c.status,
         )
         .where(ranked.c.rank <= per_destination)
         .order_by(ranked.c.attempted_at.desc())
@@ -99,13 +101,15 @@ def latest_errors(since: datetime, per_destination: int = ERRORS_PER_DESTINATION
 
 @dataclass(frozen=True)
 class DeliveryError:
-    """One failed or dropped attempt, as the health page lists it."""
+    """One failed or dropped attempt, as the health page lists it, with its entry's status now
+    (`delivered` once a retry or a re-send got through: the error is history, not a backlog)."""
 
     message_id: str
     attempted_at: datetime
     outcome: str
     http_status: int | None
     error: str | None
+    status_now: str
 
 
 @dataclass
@@ -177,7 +181,9 @@ def destination_health(
         health.pending, health.stuck = pending, int(stuck or 0)
     for row in session.execute(latest_errors(since)):
         of(row.destination).errors.append(
-            DeliveryError(row.message_id, row.attempted_at, row.outcome, row.http_status, row.error)
+            DeliveryError(
+                row.message_id, row.attempted_at, row.outcome, row.http_status, row.error, row.status
+            )
         )
     return _ordered(found.values())
 

@@ -76,6 +76,19 @@ def test_health_per_destination_counts_rates_backlog_and_errors(store: AuditStor
         )
     assert week[None].not_delivered == 2
     assert [e.message_id for e in week[None].errors] == [ids["failed"], ids["old"]]
+    assert [e.status_now for e in week[None].errors] == ["failed", "failed"]
+    # A failure re-sent since stays in the list as history, saying its entry is delivered now.
+    store.record_outcome([ids["failed"]], AuditStatus.DELIVERED, http_status=200, source="replay")
+    with Session(store.engine) as session:
+        later = _by_destination(
+            destination_health(
+                session, since=now - timedelta(days=7), now=now, stuck_after=timedelta(hours=1)
+            )
+        )
+    assert [(e.message_id, e.status_now) for e in later[None].errors] == [
+        (ids["failed"], "delivered"),
+        (ids["old"], "failed"),
+    ]
 
 
 def test_latest_errors_are_capped_per_destination_newest_first(store: AuditStore) -> None:
@@ -127,6 +140,10 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     assert "Pending for more than 1 h counts as stuck." in html
     assert "upstream unavailable" in html and "503" in html and "batch over 500 KB" in html
     assert f"/audit/entries/{ids['failed']}" in html
+    assert (
+        '<th scope="col">Now</th>' in html
+        and '<span class="badge audit-status status-failed">failed</span>' in html
+    )
     assert "old one" not in html
     assert "/audit/?source=application&amp;since=" in html
     assert "/audit/?destination=staging%3A0123456789ab&amp;since=" in html
