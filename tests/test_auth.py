@@ -283,7 +283,17 @@ def test_failed_sign_ins_are_throttled_per_account(
     throttled = sign_in(client, "viewer@example.com", account_password)
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["Retry-After"]) <= 3600
-    assert "Too many failed sign-ins for this account. Try again in" in throttled.get_data(as_text=True)
+    page = throttled.get_data(as_text=True)
+    assert "Too many failed sign-ins for this account. Try again in" in page
+    # The sign-in form stays, with the address as typed; the refused attempt is audited too.
+    assert 'name="password"' in page and 'value="viewer@example.com"' in page
+    with app.app_context():
+        from webapp.extensions import db
+
+        reasons = db.session.scalars(
+            select(AuditEntry.payload).where(AuditEntry.event == "Login Failed")
+        ).all()
+    assert [payload["properties"]["reason"] for payload in reasons].count("throttled") == 1
     assert sign_in(client, "engineer@example.com", account_password).status_code == 303
 
 

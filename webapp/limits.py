@@ -108,14 +108,20 @@ def _wait(seconds: int) -> str:
     return f"{minutes} minutes"
 
 
-def too_many_requests(error: RateLimitExceeded) -> Response:
-    """A 429 page or JSON that says when to come back, with `Retry-After`."""
-    from webapp.errors.handlers import error_response
-
+def explain(error: RateLimitExceeded) -> int:
+    """Complete a refusal's description with when to come back (logged); returns those seconds."""
     current = limiter.current_limit
     retry_after = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
     error.description = f"{error.description} Try again in {_wait(retry_after)}."
     log.warning("rate limit %s reached: %s %s", error.limit.limit, request.method, request.path)
+    return retry_after
+
+
+def too_many_requests(error: RateLimitExceeded) -> Response:
+    """A 429 page or JSON that says when to come back, with `Retry-After`."""
+    from webapp.errors.handlers import error_response
+
+    retry_after = explain(error)
     response = make_response(error_response(error))
     response.headers["Retry-After"] = str(retry_after)
     return response

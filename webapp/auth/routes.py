@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
 from flask_wtf import FlaskForm
 
 from webapp.actor import current_actor
@@ -30,7 +31,7 @@ from webapp.auth.proxies import client_address
 from webapp.auth.redirects import safe_next
 from webapp.auth.roles import Role
 from webapp.extensions import db
-from webapp.limits import login_limit
+from webapp.limits import explain, login_limit
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,21 @@ def login() -> ResponseReturnValue:
     g.user = user
     log.info("%s signed in from %s", user.email, client_address())
     return redirect(safe_next(form.next.data), 303)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def sign_in_throttled(error: RateLimitExceeded) -> ResponseReturnValue:
+    """A throttled sign-in: the form again with the reason above it (429, `Retry-After`), and the
+    attempt in the audit log like any other failed one, so a reviewer sees the whole burst."""
+    retry_after = explain(error)
+    form = LoginForm(next=request.args.get("next", ""))
+    accounts.audit(
+        "Login Failed",
+        actor=current_actor(),
+        properties={"email": form.email.data, "address": client_address(), "reason": "throttled"},
+    )
+    page = render_template("auth/login.html", form=form, problem=error.description)
+    return page, 429, {"Retry-After": str(retry_after)}
 
 
 @bp.post("/logout")
