@@ -444,6 +444,16 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
     assert "records the log's own maintenance" in page
 
 
+def test_an_account_action_says_a_person_did_it(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    from analytics.actions import record_action
+
+    record_action(sqlite_store, "Role Changed", actor="ada@example.com", properties={"role": "engineer"})
+    listing = client.get("/audit/?type=action").get_data(as_text=True)
+    [message_id, *_] = _rows(listing)
+    page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "records what a person did" in page and "own maintenance" not in page
+
+
 def test_unknown_message_id_is_a_404_page(client: FlaskClient) -> None:
     response = client.get("/audit/entries/no-such-message")
     assert response.status_code == 404 and response.mimetype == "text/html"
