@@ -460,3 +460,15 @@ def test_unknown_message_id_is_a_404_page(client: FlaskClient) -> None:
     page = response.get_data(as_text=True)
     assert "No audit entry has the message id &#39;no-such-message&#39;." in page
     assert '<a href="/audit/">Back to the audit log</a>' in page and "Back to the catalog" not in page
+
+
+def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(client: FlaskClient) -> None:
+    page = client.get("/audit/").get_data(as_text=True)
+    options = re.findall(
+        r'<option value="(\w+)"[^>]*>', page.split('name="source"', 1)[1].split("</select>", 1)[0]
+    )
+    assert options == ["application", "tester"]
+    empty = client.get("/audit/?source=replay").get_data(as_text=True)
+    assert (
+        "Re-sends are not entries of their own: each is a delivery attempt on the entry it re-sent" in empty
+    )

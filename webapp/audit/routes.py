@@ -40,6 +40,10 @@ RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hou
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
 
 # htmx swaps only 2xx answers by default, and the search's field errors travel in its fragment.
+ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER)
+"""The sources the search offers: a replay adds delivery attempts to the entries it re-sends, not
+entries (`source=replay` still finds any an older release wrote)."""
+
 _HTMX_INVALID_STATUS = 200
 
 # htmx stops a polling element when the answer has this status.
@@ -85,7 +89,7 @@ def audit_vocabulary() -> dict[str, object]:
     return {
         "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
         "audit_type_options": [(kind, kind) for kind in TYPES],
-        "audit_source_options": [(str(source), str(source)) for source in Source],
+        "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],
