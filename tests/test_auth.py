@@ -89,7 +89,7 @@ def test_first_run_creates_the_admin_and_signs_them_in(app: Flask, anonymous: Fl
         "User Added",
         "recorded",
         "dashboard",
-        "anonymous@127.0.0.1",
+        "ada@example.com",
     )
     assert added.payload["properties"] == {"email": "ada@example.com", "role": "admin"}
     assert "a long enough password" not in str(added.payload)

@@ -122,12 +122,10 @@ def setup() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("auth/setup.html", form=form), 400 if request.method == "POST" else 200
     try:
+        # The first admin creates their own account: they are its actor, not an anonymous visitor.
+        email = accounts.normalise_email(form.email.data)
         user = accounts.add_user(
-            form.email.data,
-            form.password.data,
-            Role.ADMIN,
-            actor=current_actor(),
-            display_name=form.display_name.data,
+            email, form.password.data, Role.ADMIN, actor=email, display_name=form.display_name.data
         )
     except accounts.AccountError as exc:
         form.email.errors.append(f"{exc}.")
