@@ -496,9 +496,14 @@ def test_an_admin_disables_and_enables_an_account(
 ) -> None:
     viewer_client = login_as(Role.VIEWER)
     viewer = account(app, "viewer@example.com")
+    # Disabling asks first (enabling does not: it takes nothing away).
+    assert 'hx-confirm="Disable viewer@example.com? Their sessions' in client.get("/users/").get_data(
+        as_text=True
+    )
     assert post(client, f"/users/{viewer.id}/disable", {}).status_code == 303
     assert viewer_client.get("/").status_code == 302
-    assert "disabled" in client.get("/users/").get_data(as_text=True)
+    listing = client.get("/users/").get_data(as_text=True)
+    assert "disabled" in listing and 'hx-confirm="Disable viewer@example.com' not in listing
     assert post(client, f"/users/{viewer.id}/enable", {}).status_code == 303
     assert [entry.event for entry in actions(app)] == ["User Disabled", "User Enabled"]
     assert post(client, "/users/999/disable", {}).status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from webapp.auth.roles import Role
 
@@ -81,3 +81,27 @@ def test_a_viewer_has_no_users_link_and_is_refused_the_page(
     response = page.goto(live_server + "/users/")
     assert response is not None and response.status == 403
     expect(page.get_by_role("alert")).to_contain_text("Your role (viewer) cannot do this; it needs admin.")
+
+
+def test_disabling_an_account_asks_first(
+    live_server: str, page: Page, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    page.goto(live_server + "/users/")
+    row = page.locator("tr", has_text="viewer@example.com")
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        if len(asked) == 1:
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+    page.on("dialog", answer)
+    row.get_by_role("button", name="Disable").click()
+    expect(row).to_contain_text("active")  # dismissed: nothing changed
+    row.get_by_role("button", name="Disable").click()
+    expect(row).to_contain_text("disabled")
+    expect(row.get_by_role("button", name="Enable")).to_be_visible()
+    assert asked[0].startswith("Disable viewer@example.com? Their sessions and API tokens stop working")
