@@ -369,6 +369,14 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     assert "Off-schema" in page and "cluster_type: Input should be" in page
     # The answer empties the error slots on the page: the raw box's, not those of hidden fields.
     assert 'id="error-f-raw"' in page and 'id="error-f-prop-' not in page
+    # The result says so beside its outcome; an on-schema send's does not.
+    assert '<span class="badge" id="result-off-schema"' in page
+    status, page = send_form(
+        client,
+        "event=ClusterProvisioningSuccess",
+        example_values(CATALOG.event("ClusterProvisioningSuccess")),
+    )
+    assert status == 200 and 'id="result-off-schema"' not in page
 
 
 @pytest.mark.parametrize(
