@@ -412,6 +412,19 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     assert secret not in str([entry.payload for entry in recorded])
 
 
+def test_users_token_create_warns_that_a_disabled_account_s_token_is_refused(
+    app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.ADMIN)
+    make_account(Role.VIEWER)
+    assert runner.invoke(args=["users", "disable", "viewer@example.com"]).exit_code == 0
+    created = runner.invoke(args=["users", "token", "create", "viewer@example.com", "--name", "later"])
+    assert created.exit_code == 0 and TOKEN.match(created.stdout.strip())
+    assert created.stderr.splitlines()[-1] == (
+        "warning: viewer@example.com is disabled: the token is refused until the account is enabled"
+    )
+
+
 def test_users_token_list_says_when_there_are_none(
     runner: FlaskCliRunner, make_account: Callable[..., str]
 ) -> None:

@@ -15,3 +15,12 @@ def vary_on_htmx(response: Response) -> Response:
     """Caches must keep the page and the fragment of one URL apart."""
     response.vary.add("HX-Request")
     return response
+
+
+def shown_status(status: int) -> int:
+    """The status for a page that shows its own refusal: 200 to htmx, which swaps no 4xx answer.
+
+    A boosted form (the users page's Disable, behind its confirmation) would otherwise leave the
+    page as it was, the refusal unseen; browsers without htmx get the real status.
+    """
+    return 200 if request.headers.get("HX-Request") == "true" else status

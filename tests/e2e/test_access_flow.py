@@ -105,3 +105,9 @@ def test_disabling_an_account_asks_first(
     expect(row).to_contain_text("disabled")
     expect(row.get_by_role("button", name="Enable")).to_be_visible()
     assert asked[0].startswith("Disable viewer@example.com? Their sessions and API tokens stop working")
+    # A refusal (the last active admin) shows in its row, though htmx swaps no 4xx answer.
+    mine = page.locator("tr", has_text="admin@example.com")
+    mine.get_by_role("button", name="Disable").click()
+    expect(mine.get_by_role("alert")).to_have_text(
+        "admin@example.com is the last active admin: make another account admin first."
+    )

@@ -90,6 +90,8 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
         _project_create(sqlite_store)
     rows = page.locator("#audit-rows tr:not(#audit-empty)")
     tail = page.locator("#audit-tail")
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
 
     page.goto(live_server + "/audit/?live=1")
     expect(rows).to_have_count(40)
@@ -132,3 +134,4 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
     expect(rows.first.locator(".audit-status")).to_have_text("delivered")
     expect(page.locator(".histogram .legend")).to_contain_text("delivered 42")
+    assert errors == []  # polls with no pending row to name log nothing either

@@ -180,6 +180,10 @@ def token_create_command(email: str, name: str) -> None:
         f"for {user.email}: it will not be shown again",
         err=True,
     )
+    if not user.active:
+        click.echo(
+            f"warning: {user.email} is disabled: the token is refused until the account is enabled", err=True
+        )
 
 
 @token_command.command("list")

@@ -31,6 +31,7 @@ from webapp.auth.proxies import client_address
 from webapp.auth.redirects import safe_next
 from webapp.auth.roles import Role
 from webapp.extensions import db
+from webapp.htmx import shown_status
 from webapp.limits import explain, login_limit
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ def _users_page(
     body = render_template(
         "auth/users.html", users=users, form=form, row_errors=row_errors or {}, roles=list(Role), proxy=proxy
     )
-    return body, status
+    return body, shown_status(status)
 
 
 def _add_user_form() -> AddUserForm:
