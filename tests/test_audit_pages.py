@@ -246,30 +246,39 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     assert _rows(client.get(next_url).get_data(as_text=True)) == []
 
 
-def test_tail_brings_back_listed_rows_that_were_pending_once_they_settle(
+def test_tail_brings_back_listed_rows_whose_status_moved_on(
     client: FlaskClient, sqlite_store: AuditStore
 ) -> None:
-    waiting, done = _cps(sqlite_store), _cps(sqlite_store, status="delivered")
+    waiting, failed, done = (
+        _cps(sqlite_store),
+        _cps(sqlite_store, status="failed"),
+        _cps(sqlite_store, status="delivered"),
+    )
     page = client.get("/audit/?live=1").get_data(as_text=True)
-    # A pending row names itself for the tail's polls; a settled one does not.
-    pending = re.findall(r'<input type="hidden" name="pending" value="(\d+)">', page)
-    assert len(pending) == 1
+    # Rows that may move on name themselves and what they show; a delivered one does not.
+    shown = re.findall(r'<input type="hidden" name="shown" value="(\d+:\w+)">', page)
+    assert sorted(value.split(":")[1] for value in shown) == ["failed", "pending"]
     assert 'hx-include="#audit-rows"' in page
-    url = f"{_tail_url(page)}&pending={pending[0]}"
+    url = _tail_url(page) + "".join(f"&shown={value}" for value in shown)
     assert "hx-swap-oob" not in client.get(url).get_data(as_text=True)
     sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
+    sqlite_store.record_outcome([failed], AuditStatus.DELIVERED, http_status=200, source="replay")
     update_ = client.get(url).get_data(as_text=True)
-    [row] = re.findall(
-        rf'<template><tr id="audit-entry-{pending[0]}" hx-swap-oob="true">(.*?)</tr></template>',
-        update_,
-        re.S,
+    rows = re.findall(
+        r'<template><tr id="audit-entry-(\d+)" hx-swap-oob="true">(.*?)</tr></template>', update_, re.S
     )
-    assert f"/audit/entries/{waiting}" in row and "status-delivered" in row and 'name="pending"' not in row
-    assert done not in update_ and _rows(update_) == [waiting]
+    back = {message_id for message_id in (waiting, failed) if any(message_id in row for _, row in rows)}
+    assert back == {waiting, failed}
+    assert all("status-delivered" in row and 'name="shown"' not in row for _, row in rows) and len(rows) == 2
+    assert done not in update_
     legend = re.findall(
         r'<span class="swatch hist-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
     )
-    assert dict(legend) == {"delivered": "2"}
+    assert dict(legend) == {"delivered": "3"}
+    # What a row shows that is not a status that moves, or not an id, is ignored.
+    assert "hx-swap-oob" not in client.get(_tail_url(page) + "&shown=x:failed&shown=1:delivered").get_data(
+        as_text=True
+    )
 
 
 def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(

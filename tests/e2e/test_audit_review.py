@@ -128,10 +128,16 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     expect(rows.first).to_contain_text("failed")
     expect(tail).not_to_have_attribute("data-paused", "")
 
-    # A row that arrived pending settles in place once its delivery is recorded.
+    # A row that arrived pending settles in place once its delivery is recorded; the failed one
+    # below it too, once someone else's re-send got through.
     waiting = _cps(sqlite_store, "pending")
     expect(rows.first.locator(".audit-status")).to_have_text("pending")
     sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
     expect(rows.first.locator(".audit-status")).to_have_text("delivered")
     expect(page.locator(".histogram .legend")).to_contain_text("delivered 42")
+    failed = rows.nth(1)
+    expect(failed.locator(".audit-status")).to_have_text("failed")
+    re_sent = (failed.get_by_role("link").get_attribute("href") or "").rsplit("/", 1)[-1]
+    sqlite_store.record_outcome([re_sent], AuditStatus.DELIVERED, http_status=200, source="replay")
+    expect(failed.locator(".audit-status")).to_have_text("delivered")
     assert errors == []  # polls with no pending row to name log nothing either

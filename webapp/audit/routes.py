@@ -118,6 +118,28 @@ def index() -> ResponseReturnValue:
     return response
 
 
+MOVING_STATUSES = frozenset({str(AuditStatus.PENDING), str(AuditStatus.FAILED), str(AuditStatus.DROPPED)})
+"""Statuses a listed row may leave (a delivery, a retry, someone's re-send); the others are final."""
+
+
+def _shown_statuses(values: list[str]) -> dict[int, str]:
+    """What the listed rows that may move on showed (`_row.html` names them `id:status`)."""
+    shown: dict[int, str] = {}
+    for value in values[:TAIL_BATCH]:
+        entry_id, _, status = value.partition(":")
+        if entry_id.isdigit() and status in MOVING_STATUSES:
+            shown[int(entry_id)] = status
+    return shown
+
+
+def _moved_on(shown: dict[int, str]) -> list[AuditEntry]:
+    """The listed rows whose status is no longer the one they show."""
+    if not shown:
+        return []
+    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(shown))).all()
+    return [row for row in rows if row.status != shown[row.id]]
+
+
 @bp.get("/tail")
 @requires(Role.VIEWER)
 def tail() -> ResponseReturnValue:
@@ -132,14 +154,7 @@ def tail() -> ResponseReturnValue:
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
     shown = request.args.get("total", 0, type=int)
-    # The listed rows still `pending` name themselves (`_row.html`); those settled since come back.
-    waiting = request.args.getlist("pending", type=int)[:TAIL_BATCH]
-    still_pending = AuditEntry.status == str(AuditStatus.PENDING)
-    settled = (
-        db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(waiting), ~still_pending)).all()
-        if waiting
-        else []
-    )
+    settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
     # Something changed: the head (count, range, histogram) is read again rather than added up.
     total, chart = overview(db.session, filters, now) if entries or settled else (shown, None)
     return render_template(
