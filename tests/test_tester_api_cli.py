@@ -253,6 +253,26 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert _statuses(app) == []
 
 
+def _send_through_the_console_script(
+    database_url: str, collector: Collector
+) -> subprocess.CompletedProcess[str]:
+    """`event-catalog send` as a shell runs it: the console script's command group, not Flask's runner."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SEGMENT_WRITE_KEY": "k",
+        "SEGMENT_HOST": collector.url,
+    }
+    command = [
+        Path(sys.executable).parent / "event-catalog",
+        "send",
+        "ProjectCreate",
+        "--scope",
+        "user=1,project=2",
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
 def test_a_database_at_another_schema_revision_ends_a_command_in_one_line(
     app: Flask, sqlite_url: str, collector: Collector
 ) -> None:
@@ -261,15 +281,7 @@ def test_a_database_at_another_schema_revision_ends_a_command_in_one_line(
     with engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
     engine.dispose()
-    env = {**os.environ, "DATABASE_URL": sqlite_url, "SEGMENT_WRITE_KEY": "k", "SEGMENT_HOST": collector.url}
-    command = [
-        Path(sys.executable).parent / "event-catalog",
-        "send",
-        "ProjectCreate",
-        "--scope",
-        "user=1,project=2",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = _send_through_the_console_script(sqlite_url, collector)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"error: the audit database {sqlite_url} is at schema revision 0000_older, this library needs "
@@ -299,20 +311,7 @@ def test_cli_refusals_say_not_sent_or_for_a_dry_run_not_valid(app: Flask, runner
 
 
 def test_a_database_that_cannot_be_reached_ends_a_send_in_one_line(collector: Collector) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
-        "SEGMENT_WRITE_KEY": "k",
-        "SEGMENT_HOST": collector.url,
-    }
-    command = [
-        Path(sys.executable).parent / "event-catalog",
-        "send",
-        "ProjectCreate",
-        "--scope",
-        "user=1,project=2",
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    done = _send_through_the_console_script("postgresql://nobody@127.0.0.1:1/none", collector)
     [line] = done.stderr.splitlines()
     assert done.returncode == 2 and line.startswith("error: cannot use the audit log: connection failed")
     assert line.endswith("— The database cannot be reached. Check DATABASE_URL and that the server is up.")
