@@ -32,18 +32,17 @@ from webapp.tester.sending import destination_named_by, destinations, own_destin
 
 bp = Blueprint("audit", __name__)
 
-
 TAIL_BATCH = 100
 """Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""
 
 RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
 
-# htmx swaps only 2xx answers by default, and the search's field errors travel in its fragment.
 ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER)
 """The sources the search offers: a replay adds delivery attempts to the entries it re-sends, not
 entries (`source=replay` still finds any an older release wrote)."""
 
+# htmx swaps only 2xx answers by default, and the search's field errors travel in its fragment.
 _HTMX_INVALID_STATUS = 200
 
 # htmx stops a polling element when the answer has this status.

@@ -140,18 +140,30 @@ def typed_value(prop: PropertyInfo, raw: Any) -> Any:
     the ones shown; arrays are one item per line.
     """
     if prop.type == "boolean":
-        if isinstance(raw, bool) or raw in (None, ""):
-            return raw if raw != "" else None
-        # A checkbox's `on`, or what the API and `--prop` give; anything else is left for the
-        # spec's validation to refuse (`maybe` is not false).
-        text = str(raw).strip().lower()
-        return True if text in _TRUE else False if text in _FALSE else raw
+        return _boolean(raw)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if prop.type.startswith("array"):
         lines = raw if isinstance(raw, list) else str(raw).splitlines()
         return [str(line).strip() for line in lines if str(line).strip()]
     return raw.strip() if isinstance(raw, str) else raw
+
+
+def _boolean(raw: Any) -> Any:
+    """A checkbox's `on`, or a yes/no word from the API and `--prop`, as a bool; None when empty.
+
+    Anything else is passed on for the spec's validation to refuse: `maybe` is not false.
+    """
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return raw
 
 
 def json_value(prop: PropertyInfo, raw: Any) -> Any:
