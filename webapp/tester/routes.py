@@ -11,7 +11,17 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from flask import Blueprint, Response, abort, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
@@ -468,8 +478,16 @@ def render_presets(
 @bp.post("/presets/<int:preset_id>/delete")
 @requires(Role.ENGINEER)
 def delete_preset(preset_id: int) -> ResponseReturnValue:
-    """Delete a preset (it only names ids; nothing sent with it changes)."""
-    preset = db.get_or_404(ScopePreset, preset_id)
-    db.session.delete(preset)
-    db.session.commit()
+    """Delete a preset (it only names ids; nothing sent with it changes).
+
+    One already gone (a teammate deleted it first) is said on the list the answer goes back to,
+    rather than a 404 the page's boosted form would not show.
+    """
+    preset = db.session.get(ScopePreset, preset_id)
+    if preset is None:
+        flash("That preset was already deleted.", "info")
+    else:
+        db.session.delete(preset)
+        db.session.commit()
+        flash(f"Deleted the preset {preset.name!r}.", "info")
     return redirect(url_for("tester.presets_view"), 303)
