@@ -198,6 +198,17 @@ def test_anonymous_api_and_json_callers_get_401(
     assert json.get_json()["error"]["message"] == "Sign in to the dashboard first."
 
 
+def test_anonymous_calls_to_the_json_api_are_told_to_send_a_token(
+    anonymous: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    answer = anonymous.get("/api/catalog")
+    assert answer.status_code == 401 and answer.headers["WWW-Authenticate"] == "Bearer realm=event-catalog"
+    assert answer.get_json()["error"]["message"].startswith(
+        "Send an API token, `Authorization: Bearer <token>`"
+    )
+
+
 def test_anonymous_htmx_calls_navigate_the_whole_page_to_sign_in(
     anonymous: FlaskClient, make_account: Callable[..., str]
 ) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SessionMixin
 from flask.typing import ResponseReturnValue
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from webapp.auth import accounts, bearer
@@ -141,10 +142,17 @@ def challenge() -> ResponseReturnValue:
     """
     from webapp.errors.handlers import wants_json
 
-    if current_app.config["AUTH_MODE"] == PROXY:
-        disabled = g.get("disabled_account")
-        if disabled:
-            raise Forbidden(f"The account {disabled} is disabled. Ask an admin to enable it.")
+    proxy = current_app.config["AUTH_MODE"] == PROXY
+    if proxy and (disabled := g.get("disabled_account")):
+        raise Forbidden(f"The account {disabled} is disabled. Ask an admin to enable it.")
+    if request.blueprint in bearer.API_BLUEPRINTS:
+        # Scripts authenticate with a token: the answer says how (RFC 6750's challenge).
+        raise Unauthorized(
+            "Send an API token, `Authorization: Bearer <token>` (create one on the API tokens page, "
+            "/account/tokens), or call from a signed-in browser session.",
+            www_authenticate=WWWAuthenticate("bearer", {"realm": "event-catalog"}),
+        )
+    if proxy:
         raise Unauthorized(
             "Sign-in happens at your organisation's sign-in proxy, and this request did not come "
             "through it. Open the dashboard by its usual address."

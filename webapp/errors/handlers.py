@@ -23,13 +23,15 @@ def wants_json() -> bool:
 
 
 def error_response(error: HTTPException) -> ResponseReturnValue:
-    """Render an HTTP error for whoever asked."""
+    """Render an HTTP error for whoever asked, with the headers the error carries (a 405's `Allow`,
+    a 401's `WWW-Authenticate`); the body's type is ours."""
     status = error.code or 500
+    headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
     if wants_json():
         body = {"error": {"status": status, "name": error.name, "message": error.description}}
-        return jsonify(body), status
+        return jsonify(body), status, headers
     template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
-    return render_template(template, error=error, status=status), status
+    return render_template(template, error=error, status=status), status, headers
 
 
 @bp.app_errorhandler(HTTPException)
