@@ -407,8 +407,9 @@ def normalise_database_url(url: str) -> str:
         and database != ":memory:"
         and not database.startswith("file:")
     ):
-        parsed = parsed.set(database=str(Path(database).absolute()))
-        Path(database).absolute().parent.mkdir(parents=True, exist_ok=True)
+        path = Path(database).absolute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        parsed = parsed.set(database=str(path))
     return parsed.render_as_string(hide_password=False)
 
 

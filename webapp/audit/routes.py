@@ -26,7 +26,7 @@ from webapp.audit.results import PAGE_SIZE, overview, search
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.htmx import wants_fragment
+from webapp.htmx import shown_status, wants_fragment
 from webapp.tester.queries import message_name
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
@@ -41,9 +41,6 @@ RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hou
 ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER)
 """The sources the search offers: a replay adds delivery attempts to the entries it re-sends, not
 entries (`source=replay` still finds any an older release wrote)."""
-
-# htmx swaps only 2xx answers by default, and the search's field errors travel in its fragment.
-_HTMX_INVALID_STATUS = 200
 
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
@@ -108,7 +105,8 @@ def index() -> ResponseReturnValue:
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
     html = render_template(template, form=form, results=results, catalog=CATALOG, oob=htmx)
-    status = 200 if form.valid else (_HTMX_INVALID_STATUS if htmx else 400)
+    # The search's field errors travel in its fragment, which htmx would not swap as a 400.
+    status = shown_status(200 if form.valid else 400)
     response = make_response(html, status)
     response.vary.add("HX-Request")
     if htmx:
@@ -152,10 +150,10 @@ def tail() -> ResponseReturnValue:
     rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
-    shown = request.args.get("total", 0, type=int)
+    listed = request.args.get("total", 0, type=int)
     settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
     # Something changed: the head (count, range, histogram) is read again rather than added up.
-    total, chart = overview(db.session, filters, now) if entries or settled else (shown, None)
+    total, chart = overview(db.session, filters, now) if entries or settled else (listed, None)
     return render_template(
         "audit/_tail.html",
         form=form,
@@ -164,7 +162,7 @@ def tail() -> ResponseReturnValue:
         cursor=cursor,
         total=total,
         chart=chart,
-        was_empty=shown == 0,
+        was_empty=listed == 0,
         checked=now,
     )
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Response, make_response, request
 from sqlalchemy import or_, update
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from analytics.activity import as_utc
@@ -32,7 +33,12 @@ API_BLUEPRINTS = frozenset({"api", "tester_api"})
 LAST_USED_EVERY = timedelta(minutes=1)
 """How stale `last_used_at` may be: a script polling every second must not write every second."""
 
-CHALLENGE = 'Bearer realm="event-catalog", error="invalid_token"'
+
+def unauthorized(message: str, *, error: str | None = None) -> Unauthorized:
+    """A 401 that names the Bearer scheme (RFC 6750), for an API call without a usable token;
+    `error` is `invalid_token` when a token was presented and refused."""
+    params = {"realm": "event-catalog", **({"error": error} if error else {})}
+    return Unauthorized(message, www_authenticate=WWWAuthenticate("bearer", params))
 
 
 class TokenRefused(Exception):
@@ -101,7 +107,4 @@ def refusal(refused: TokenRefused) -> Response:
     from webapp.errors.handlers import error_response
 
     log.warning("refused %s %s from %s: %s", request.method, request.path, client_address(), refused)
-
-    response = make_response(error_response(Unauthorized(str(refused))))
-    response.headers["WWW-Authenticate"] = CHALLENGE
-    return response
+    return make_response(error_response(unauthorized(str(refused), error="invalid_token")))

@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 from flask import Response, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SessionMixin
 from flask.typing import ResponseReturnValue
-from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from webapp.auth import accounts, bearer
@@ -147,10 +146,9 @@ def challenge() -> ResponseReturnValue:
         raise Forbidden(f"The account {disabled} is disabled. Ask an admin to enable it.")
     if request.blueprint in bearer.API_BLUEPRINTS:
         # Scripts authenticate with a token: the answer says how (RFC 6750's challenge).
-        raise Unauthorized(
+        raise bearer.unauthorized(
             "Send an API token, `Authorization: Bearer <token>` (create one on the API tokens page, "
-            "/account/tokens), or call from a signed-in browser session.",
-            www_authenticate=WWWAuthenticate("bearer", {"realm": "event-catalog"}),
+            "/account/tokens), or call from a signed-in browser session."
         )
     if proxy:
         raise Unauthorized(
