@@ -30,6 +30,7 @@ EXPECTED: dict[str, Role | None] = {
     "auth.login": PUBLIC,
     "auth.logout": PUBLIC,
     "auth.setup": PUBLIC,
+    "auth.reset_password": PUBLIC,
     "catalog.index": Role.VIEWER,
     "catalog.event": Role.VIEWER,
     "catalog.event_schema": Role.VIEWER,
@@ -65,9 +66,11 @@ EXPECTED: dict[str, Role | None] = {
     "auth.change_role": Role.ADMIN,
     "auth.disable": Role.ADMIN,
     "auth.enable": Role.ADMIN,
+    "auth.reset_link": Role.ADMIN,
     "account.tokens_page": Role.VIEWER,
     "account.create_token": Role.VIEWER,
     "account.revoke_token": Role.VIEWER,
+    "account.password_page": Role.VIEWER,
 }
 
 # A sample value for every URL argument name the rules use; `user_id` is filled in at run time.
@@ -79,6 +82,7 @@ ARGUMENT_VALUES: dict[str, object] = {
     "preset_id": 1,
     "extension": "csv",
     "token_id": 1,
+    "token": "not-a-reset-link",
 }
 
 IDENTITIES: list[Role | None] = [None, Role.VIEWER, Role.ENGINEER, Role.ADMIN]

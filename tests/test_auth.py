@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_helpers import actions, post, sign_in
 from dashboard_server import ROOT
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -24,36 +25,9 @@ from webapp import create_app
 from webapp.auth import accounts
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
-from webapp.extensions import db
 
 NEW_PASSWORD = "a different long password"
 WELCOME = "Welcome. You are the admin; add the others on the Users page."
-
-
-def token(client: FlaskClient, path: str = "/login") -> str:
-    """The CSRF token every page carries for htmx (and its forms)."""
-    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
-    assert found is not None
-    return found.group(1)
-
-
-def post(client: FlaskClient, path: str, data: dict[str, str], **options: Any) -> Any:
-    """Submit a form as the browser would, token included."""
-    return client.post(
-        path, data={"csrf_token": token(client, path if path != "/logout" else "/"), **data}, **options
-    )
-
-
-def sign_in(client: FlaskClient, email: str, password: str, **options: Any) -> Any:
-    return post(client, "/login", {"email": email, "password": password}, **options)
-
-
-def actions(app: Flask) -> list[AuditEntry]:
-    """Recorded actions, oldest first."""
-    with app.app_context():
-        return list(
-            db.session.scalars(select(AuditEntry).where(AuditEntry.type == "action").order_by(AuditEntry.id))
-        )
 
 
 def account(app: Flask, email: str) -> Any:

@@ -65,6 +65,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # Access (webapp/auth): built-in accounts unless a sign-in proxy is configured.
         "AUTH_MODE": "accounts",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        "PASSWORD_RESET_LIFETIME": timedelta(hours=24),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # None: secure in production, not in development (see `finalise`).
@@ -199,6 +200,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("METRICS_TOKEN", "METRICS_TOKEN")
     read.take("AUTH_MODE", "AUTH_MODE", _choice("accounts", "proxy"))
     read.take("SESSION_LIFETIME", "PERMANENT_SESSION_LIFETIME", parse_duration)
+    read.take("PASSWORD_RESET_LIFETIME", "PASSWORD_RESET_LIFETIME", parse_duration)
     read.take("SESSION_COOKIE_SECURE", "SESSION_COOKIE_SECURE", parse_flag)
     read.take("TRUSTED_PROXIES", "TRUSTED_PROXIES", parse_networks)
     read.take("PROXY_USER_HEADER", "PROXY_USER_HEADER", _header_name)

@@ -2,10 +2,12 @@
 
 Flask-Limiter counts; its storage is in memory by default (one count per worker process) and
 `RATELIMIT_STORAGE_URI` (e.g. `redis://redis:6379`) shares the counts between workers and replicas.
-Two limits are reused by the routes that need them:
+Three limits are reused by the routes that need them:
 
 - `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
   only failures count, and once the limit is reached even the right password waits.
+- `current_password_limit`: wrong current passwords when changing one, per person, with the same
+  limit as failed sign-ins per account.
 - `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
   it under `@requires(...)` on the tester's send route. Only requests that sent something count
   (`webapp.tester.sending.send` calls `count_as_sent`), so a refused form or a dry run costs
@@ -80,6 +82,12 @@ _login_per_address = _limit(
     "Too many failed sign-ins from your address.",
     deduct_when=_login_failed,
 )
+_current_password_per_person = _limit(
+    "LOGIN_FAILURES_PER_ACCOUNT",
+    _person,
+    "Too many wrong current passwords.",
+    deduct_when=_login_failed,
+)
 _send_per_person = _limit(
     "TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.", deduct_when=_message_sent
 )
@@ -94,6 +102,12 @@ _send_per_address = _limit(
 def login_limit(view: View) -> View:
     """Throttle a sign-in view after repeated failures (the view sets `g.login_failed`)."""
     return cast(View, _login_per_account(_login_per_address(view)))
+
+
+def current_password_limit(view: View) -> View:
+    """Throttle a view that checks a signed-in person's current password, as sign-in is throttled:
+    a session left open on someone's laptop must not become a way to guess their password."""
+    return cast(View, _current_password_per_person(view))
 
 
 def send_limit(view: View) -> View:

@@ -1,11 +1,12 @@
-"""Access in a real browser: the first-run admin, signing out and in, and what a viewer is refused."""
+"""Access in a real browser: the first-run admin, signing out and in, what a viewer is refused, and
+passwords: a reset link from an admin, and changing one's own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from webapp.auth.roles import Role
 
@@ -111,3 +112,55 @@ def test_disabling_an_account_asks_first(
     expect(mine.get_by_role("alert")).to_have_text(
         "admin@example.com is the last active admin: make another account admin first."
     )
+
+
+def test_a_reset_link_from_an_admin_lets_a_person_choose_a_password_then_change_it(
+    live_server: str, page: Page, browser: Browser, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    page.goto(live_server + "/users/")
+    row = page.locator("tr", has_text="viewer@example.com")
+    row.get_by_role("button", name="Make a password reset link for viewer@example.com").click()
+    shown = page.get_by_label("Reset link for viewer@example.com", exact=True)
+    expect(shown).not_to_be_editable()
+    expect(page.get_by_role("status")).to_contain_text("it is not shown again. It works once, for 1 d")
+    link = shown.input_value()
+    assert link.startswith(f"{live_server}/reset/")
+
+    context = browser.new_context(viewport={"width": 1366, "height": 768})
+    try:
+        person = context.new_page()
+        person.goto(link)
+        expect(person.get_by_role("heading", level=1)).to_have_text("Choose a password")
+        person.get_by_label("New password", exact=True).fill("too short")
+        person.get_by_label("New password again").fill("too short")
+        person.get_by_role("button", name="Set the password").click()
+        expect(person.get_by_label("New password", exact=True)).to_have_attribute("aria-invalid", "true")
+        expect(person.locator("#password-errors")).to_have_text(
+            "The password must have at least 12 characters."
+        )
+        person.get_by_label("New password", exact=True).fill(PASSWORD)
+        person.get_by_label("New password again").fill(PASSWORD)
+        person.get_by_role("button", name="Set the password").click()
+        expect(person.get_by_role("status")).to_have_text("Your password is set, and you are signed in.")
+        expect(person.locator("header .who")).to_contain_text("viewer@example.com")
+
+        person.locator("header .account").get_by_role("link", name="Password").click()
+        expect(person.get_by_role("heading", level=1)).to_have_text("Change your password")
+        person.get_by_label("Current password").fill("not the password")
+        person.get_by_label("New password", exact=True).fill("yet another long password")
+        person.get_by_label("New password again").fill("yet another long password")
+        person.get_by_role("button", name="Change the password").click()
+        expect(person.locator("#current-errors")).to_have_text("This is not your current password.")
+        person.get_by_label("Current password").fill(PASSWORD)
+        person.get_by_label("New password", exact=True).fill("yet another long password")
+        person.get_by_label("New password again").fill("yet another long password")
+        person.get_by_role("button", name="Change the password").click()
+        expect(person.get_by_role("status")).to_have_text(
+            "Your password is changed. Your other sessions are signed out."
+        )
+
+        person.goto(link)
+        expect(person.get_by_role("alert")).to_contain_text("This reset link was already used")
+    finally:
+        context.close()

@@ -1,17 +1,22 @@
-"""`/account/tokens`: each signed-in person's API tokens, to create (shown once) and revoke."""
+"""`/account/…`: each signed-in person's own settings: their password and their API tokens (shown
+once when created, and revoked here)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
 
 from webapp.account.forms import NewTokenForm
 from webapp.actor import current_actor
-from webapp.auth import tokens
+from webapp.auth import accounts, tokens
+from webapp.auth.forms import ChangePasswordForm
+from webapp.auth.identity import accounts_mode_only, sign_in
 from webapp.auth.models import ApiToken
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import db
+from webapp.limits import current_password_limit, explain
 
 bp = Blueprint("account", __name__)
 
@@ -68,3 +73,54 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     if tokens.revoke_token(record, actor=current_actor()):
         flash(f"Revoked the token “{record.name}” ({record.prefix}…).", "info")
     return redirect(url_for(".tokens_page"), 303)
+
+
+def _password_page(
+    form: ChangePasswordForm, status: int = 200, problem: str | None = None, retry_after: int | None = None
+) -> ResponseReturnValue:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return render_template("account/password.html", form=form, problem=problem), status, headers
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@requires(Role.VIEWER)
+@current_password_limit
+def password_page() -> ResponseReturnValue:
+    """Change your own password: the current one first, so a session left open cannot change it.
+
+    This browser stays signed in; every other session of the account ends on its next request.
+    """
+    accounts_mode_only()
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _password_page(form, status=400 if request.method == "POST" else 200)
+    user = g.user
+    if not accounts.has_password(user, form.current.data):
+        g.login_failed = True
+        form.current.errors.append("This is not your current password.")
+        accounts.audit(
+            "Password Change Refused",
+            actor=current_actor(),
+            properties={"email": user.email, "reason": "wrong current password"},
+        )
+        return _password_page(form, status=400)
+    if form.password.data == form.current.data:
+        form.password.errors.append("This is your current password: choose a new one.")
+        return _password_page(form, status=400)
+    accounts.set_password(user.email, form.password.data, actor=current_actor(), via="account page")
+    sign_in(session, user)
+    flash("Your password is changed. Your other sessions are signed out.", "info")
+    return redirect(url_for(".password_page"), 303)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def password_throttled(error: RateLimitExceeded) -> ResponseReturnValue:
+    """Too many wrong current passwords: the form again, saying when to come back (429)."""
+    retry_after = explain(error)
+    accounts.audit(
+        "Password Change Refused",
+        actor=current_actor(),
+        properties={"email": g.user.email, "reason": "throttled"},
+    )
+    form = ChangePasswordForm(formdata=None)
+    return _password_page(form, status=429, problem=error.description, retry_after=retry_after)

@@ -206,8 +206,11 @@ def enable_user(email: str, *, actor: str) -> User:
     return user
 
 
-def set_password(email: str, password: str, *, actor: str) -> User:
-    """Replace an account's password; sessions signed in with the old one end.
+def set_password(email: str, password: str, *, actor: str, via: str = "command line") -> User:
+    """Replace an account's password; sessions signed in with the old one end, and so do reset links.
+
+    Args:
+        via: how it was set, for the audit entry (`command line`, `account page`, `reset link`).
 
     Raises:
         AccountError: no such account, or a password out of bounds.
@@ -216,8 +219,16 @@ def set_password(email: str, password: str, *, actor: str) -> User:
     check_password(password)
     user.password_hash = hash_password(password)
     db.session.commit()
-    audit("User Password Changed", actor=actor, properties={"email": user.email})
+    audit("User Password Changed", actor=actor, properties={"email": user.email, "via": via})
     return user
+
+
+def has_password(user: User, password: str) -> bool:
+    """Whether `password` is the account's password (an account without one has none to match)."""
+    if user.password_hash is None:
+        check_password_hash(_decoy_hash(), password)
+        return False
+    return check_password_hash(user.password_hash, password)
 
 
 def authenticate(email: str, password: str) -> tuple[User | None, str]:
@@ -232,12 +243,12 @@ def authenticate(email: str, password: str) -> tuple[User | None, str]:
         user = find_user(normalise_email(email))
     except AccountError:
         user = None
-    if user is None or user.password_hash is None:
+    if user is None:
         # The same work as a real check, so the answer's timing does not reveal who has an account.
         check_password_hash(_decoy_hash(), password)
-        return None, "unknown account" if user is None else "account has no password"
-    if not check_password_hash(user.password_hash, password):
-        return None, "wrong password"
+        return None, "unknown account"
+    if not has_password(user, password):
+        return None, "wrong password" if user.password_hash is not None else "account has no password"
     if not user.active:
         return None, "account disabled"
     mark_signed_in(user)

@@ -54,6 +54,24 @@ class LoginForm(FlaskForm):
     next = HiddenField()
 
 
+def new_password_fields(label: str) -> tuple[PasswordField, PasswordField]:
+    """A new password and the same typed again, with the bounds `event-catalog users` applies."""
+    password = PasswordField(
+        label,
+        validators=[InputRequired("Choose a password."), strong_password],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        f"{label} again",
+        validators=[
+            InputRequired("Type the password again."),
+            EqualTo("password", "The two passwords differ."),
+        ],
+        render_kw={"autocomplete": "new-password"},
+    )
+    return password, confirm
+
+
 class NewAccountFields(FlaskForm):
     """What every new account needs: email, an optional display name, a password typed twice."""
 
@@ -63,19 +81,7 @@ class NewAccountFields(FlaskForm):
         render_kw={"autocomplete": "email"},
     )
     display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
-    password = PasswordField(
-        "Password",
-        validators=[InputRequired("Choose a password."), strong_password],
-        render_kw={"autocomplete": "new-password"},
-    )
-    confirm = PasswordField(
-        "Password again",
-        validators=[
-            InputRequired("Type the password again."),
-            EqualTo("password", "The two passwords differ."),
-        ],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password, confirm = new_password_fields("Password")
 
 
 class SetupForm(NewAccountFields):
@@ -101,3 +107,20 @@ class RoleForm(FlaskForm):
     """A new role for one account."""
 
     role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, typed twice: what a reset link asks for."""
+
+    password, confirm = new_password_fields("New password")
+
+
+class ChangePasswordForm(FlaskForm):
+    """A signed-in person's new password, after their current one (a borrowed session cannot)."""
+
+    current = PasswordField(
+        "Current password",
+        validators=[InputRequired("Enter your current password."), Length(max=accounts.MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password, confirm = new_password_fields("New password")

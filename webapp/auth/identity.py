@@ -20,7 +20,7 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, g, redirect, request, session, url_for
+from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SessionMixin
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -53,6 +53,12 @@ def sign_in(target: SessionMixin, user: User) -> None:
     target[_SIGNED_IN_AT] = time.time()
     target[_STAMP] = password_stamp(user)
     target.permanent = True
+
+
+def accounts_mode_only() -> None:
+    """Behind the sign-in proxy, pages about passwords and signing in do not exist (404)."""
+    if current_app.config["AUTH_MODE"] == PROXY:
+        abort(404)
 
 
 def sign_out() -> None:

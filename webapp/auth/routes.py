@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     g,
@@ -22,9 +21,9 @@ from flask_limiter import RateLimitExceeded
 from flask_wtf import FlaskForm
 
 from webapp.actor import current_actor
-from webapp.auth import accounts
-from webapp.auth.forms import AddUserForm, LoginForm, RoleForm, SetupForm, setup_code
-from webapp.auth.identity import PROXY, sign_in, sign_out
+from webapp.auth import accounts, resets
+from webapp.auth.forms import AddUserForm, LoginForm, ResetPasswordForm, RoleForm, SetupForm, setup_code
+from webapp.auth.identity import PROXY, accounts_mode_only, sign_in, sign_out
 from webapp.auth.models import User
 from webapp.auth.policy import public, requires
 from webapp.auth.proxies import client_address
@@ -39,18 +38,12 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__)
 
 
-def _accounts_mode_only() -> None:
-    """Behind the sign-in proxy, these pages do not exist."""
-    if current_app.config["AUTH_MODE"] == PROXY:
-        abort(404)
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @login_limit
 def login() -> ResponseReturnValue:
     """Sign in with email and password; failures are throttled and audited."""
-    _accounts_mode_only()
+    accounts_mode_only()
     if not accounts.has_users():
         return redirect(url_for(".setup", next=request.args.get("next")))
     if g.user is not None and request.method == "GET":
@@ -97,7 +90,7 @@ def sign_in_throttled(error: RateLimitExceeded) -> ResponseReturnValue:
 @public
 def logout() -> ResponseReturnValue:
     """End the session (public, so an expired session can still press the button)."""
-    _accounts_mode_only()
+    accounts_mode_only()
     sign_out()
     flash("You have signed out.", "info")
     return redirect(url_for(".login"), 303)
@@ -107,7 +100,7 @@ def logout() -> ResponseReturnValue:
 @public
 def setup() -> ResponseReturnValue:
     """First run: create the admin account, then sign in as it. Gone once any account exists."""
-    _accounts_mode_only()
+    accounts_mode_only()
     if accounts.has_users():
         return redirect(url_for(".login", next=request.args.get("next")))
     production = current_app.config["APP_ENV"] == "production"
@@ -138,13 +131,22 @@ def setup() -> ResponseReturnValue:
 
 
 def _users_page(
-    form: FlaskForm | None = None, row_errors: dict[int, str] | None = None, status: int = 200
+    form: FlaskForm | None = None,
+    row_errors: dict[int, str] | None = None,
+    status: int = 200,
+    reset_links: dict[int, str] | None = None,
 ) -> ResponseReturnValue:
     proxy = current_app.config["AUTH_MODE"] == PROXY
     form = form or _add_user_form()
     users = db.session.scalars(accounts.users_query()).all()
     body = render_template(
-        "auth/users.html", users=users, form=form, row_errors=row_errors or {}, roles=list(Role), proxy=proxy
+        "auth/users.html",
+        users=users,
+        form=form,
+        row_errors=row_errors or {},
+        reset_links=reset_links or {},
+        roles=list(Role),
+        proxy=proxy,
     )
     return body, shown_status(status)
 
@@ -233,3 +235,41 @@ def enable(user_id: int) -> ResponseReturnValue:
         lambda email: accounts.enable_user(email, actor=current_actor()),
         "{email} may sign in again.",
     )
+
+
+@bp.post("/users/<int:user_id>/reset-link")
+@requires(Role.ADMIN)
+def reset_link(user_id: int) -> ResponseReturnValue:
+    """Make a one-time link for the account to choose a new password, shown in its row this once.
+
+    The page answers the POST itself, like a new API token: the link must not wait in the session
+    or a URL. Nothing changes until the link is used; the old password works until then.
+    """
+    accounts_mode_only()
+    user = db.get_or_404(User, user_id)
+    if not user.active:
+        problem = f"{user.email} is disabled: enable the account before making a reset link."
+        return _users_page(row_errors={user.id: problem}, status=409)
+    link = url_for(".reset_password", token=resets.reset_token(user), _external=True)
+    accounts.audit("Password Reset Link Created", actor=current_actor(), properties={"email": user.email})
+    return _users_page(reset_links={user.id: link}, status=201)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str) -> ResponseReturnValue:
+    """Choose a new password with a reset link from an admin, then continue signed in."""
+    accounts_mode_only()
+    try:
+        user = resets.user_for_reset(token)
+    except resets.ResetLinkError as exc:
+        return render_template("auth/reset.html", problem=str(exc)), 400
+    form = ResetPasswordForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("auth/reset.html", form=form, account=user, token=token), status
+    accounts.set_password(user.email, form.password.data, actor=user.email, via="reset link")
+    accounts.mark_signed_in(user)
+    sign_in(session, user)
+    flash("Your password is set, and you are signed in.", "info")
+    return redirect(url_for("catalog.index"), 303)

@@ -1,0 +1,40 @@
+"""Signing in and submitting forms with a test client as a browser would, and reading the actions
+the audit log recorded: shared by the account tests."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry
+from webapp.extensions import db
+
+
+def token(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token every page carries for htmx (and its forms)."""
+    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
+
+
+def post(client: FlaskClient, path: str, data: dict[str, str], **options: Any) -> Any:
+    """Submit a form as the browser would, token included."""
+    return client.post(
+        path, data={"csrf_token": token(client, path if path != "/logout" else "/"), **data}, **options
+    )
+
+
+def sign_in(client: FlaskClient, email: str, password: str, **options: Any) -> Any:
+    return post(client, "/login", {"email": email, "password": password}, **options)
+
+
+def actions(app: Flask) -> list[AuditEntry]:
+    """Recorded actions, oldest first."""
+    with app.app_context():
+        return list(
+            db.session.scalars(select(AuditEntry).where(AuditEntry.type == "action").order_by(AuditEntry.id))
+        )
