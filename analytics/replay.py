@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
+from analytics.actions import record_action
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
 from analytics.client import AnalyticsClient
 from analytics.errors import AnalyticsError
@@ -260,6 +261,37 @@ class ReplayReport:
         others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
         done = ", ".join([f"re-sent {_entries(sent)}: {self.delivered} delivered", *others])
         return f"{done}; {self.skipped} skipped"
+
+
+REPLAY_ACTION = "Messages Re-sent"
+"""The action a replay is recorded as: one entry per run, beside the attempts it wrote."""
+
+
+def record_replay(
+    store: AuditStore, report: ReplayReport, *, actor: str, selection: str, destination: str | None
+) -> str | None:
+    """Write a finished replay to the audit log as an action, so that "who re-sent what, when" is one
+    search (type `action`, this event, the actor) rather than a walk through every entry's attempts.
+
+    A dry run, or a replay that selected nothing, changed nothing and is not recorded.
+
+    Args:
+        selection: what was asked for, as typed (the dashboard's query string, the command's options).
+        destination: where the replay's client sent (`name:fingerprint`).
+
+    Returns:
+        The action's message id, or None when nothing was recorded.
+    """
+    if report.dry_run or not report.selected:
+        return None
+    properties = {
+        "selection": selection,
+        "destination": destination,
+        "selected": report.selected,
+        "skipped": report.skipped,
+        **{status: count for status, count in sorted(report.outcomes.items())},
+    }
+    return record_action(store, REPLAY_ACTION, actor=actor, properties=properties)
 
 
 def _entries(count: int) -> str:

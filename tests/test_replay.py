@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 
 import pytest
@@ -22,10 +23,11 @@ from sqlalchemy import Engine, func, select
 from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
-from analytics.collector import Collector
+from analytics.collector import Collector, key_fingerprint
 from analytics.integrity import verify
 from analytics.queries import Cursor
 from analytics.replay import (
+    REPLAY_ACTION,
     ReplayError,
     ReplaySelection,
     _claim,
@@ -362,6 +364,19 @@ def _fail_in_app(app: Flask, collector: Collector, count: int) -> list[Any]:
         return _send_failing(analytics_client.store(), collector, count)
 
 
+def _replay_actions(app: Flask) -> list[tuple[str | None, dict[str, Any]]]:
+    """Each replay run the log recorded as an action: its actor and details, oldest first."""
+    from webapp.extensions import db
+
+    with app.app_context():
+        rows = db.session.execute(
+            select(AuditEntry.actor, AuditEntry.payload)
+            .where(AuditEntry.type == "action", AuditEntry.event == REPLAY_ACTION)
+            .order_by(AuditEntry.id)
+        ).all()
+    return [(actor, payload["properties"]) for actor, payload in rows]
+
+
 def test_replay_command_resends_and_summarises(
     runner: FlaskCliRunner, app: Flask, collector: Collector
 ) -> None:
@@ -371,11 +386,22 @@ def test_replay_command_resends_and_summarises(
     lines = dry.output.splitlines()
     assert [line.split()[0] for line in lines[:-1]] == [r.message_id for r in receipts]
     assert lines[-1] == "dry run: 2 entries would be re-sent, 0 skipped"
+    assert _replay_actions(app) == []
     result = runner.invoke(args=["replay", "--status", "failed", "--since", "1h"])
     assert result.exit_code == 0, result.output
     assert result.output == "re-sent 2 entries: 2 delivered; 0 skipped\n"
     assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
     assert runner.invoke(args=["replay"]).output == "nothing to replay\n"
+    # The run that re-sent is one action in the log; the dry run and the empty one changed nothing.
+    [(actor, details)] = _replay_actions(app)
+    assert actor is not None and actor.startswith("cli:")
+    assert details == {
+        "selection": "--status failed --since 1h",
+        "destination": f"default:{key_fingerprint('test-key')}",
+        "selected": 2,
+        "skipped": 0,
+        "delivered": 2,
+    }
 
 
 def test_replay_command_says_what_it_left_to_the_tester(
@@ -504,6 +530,15 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
         "replay",
         "admin@example.com",
     )
+    [(actor, details)] = _replay_actions(app)
+    assert actor == "admin@example.com"
+    assert (details["selection"], details["selected"], details["delivered"]) == ("status=failed", 2, 2)
+    # A search for re-sends as entries finds none, and links to the runs instead.
+    explained = client.get("/audit/?source=replay").get_data(as_text=True)
+    link = re.search(r'<a href="([^"]+)">see who re-sent what</a>', explained)
+    assert link is not None
+    runs = client.get(unescape(link.group(1))).get_data(as_text=True)
+    assert runs.count(f">{REPLAY_ACTION}<") == 1 and "admin@example.com" in runs
 
 
 def test_a_tester_destination_s_view_resends_nothing_and_says_why(

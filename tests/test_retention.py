@@ -43,7 +43,7 @@ def test_purge_deletes_old_entries_and_attempts_and_records_itself(store: AuditS
     old = _record(store, 5)
     boundary = datetime.now(UTC)
     kept = _record(store, 3)
-    report = purge(store, NINETY_DAYS, actor="ops@host (cli)", now=_as_of(boundary), batch=2)
+    report = purge(store, NINETY_DAYS, actor="cli:ops", now=_as_of(boundary), batch=2)
     assert (report.entries, report.attempts) == (5, 5)
     assert _message_ids(store.engine) == kept
     with store.engine.connect() as connection:
@@ -60,11 +60,11 @@ def test_purge_deletes_old_entries_and_attempts_and_records_itself(store: AuditS
         "purge",
         "retention",
         "recorded",
-        "ops@host (cli)",
+        "cli:ops",
         None,
     )
     assert entry.payload["deleted"]["entries"] == 5 and entry.payload["deleted"]["attempts"] == 5
-    assert entry.payload["olderThan"] == "90d" and entry.payload["actor"] == "ops@host (cli)"
+    assert entry.payload["olderThan"] == "90d" and entry.payload["actor"] == "cli:ops"
     assert entry.payload["deleted"]["recordedFrom"] <= entry.payload["deleted"]["recordedTo"]
     assert report.summary().startswith("deleted 5 entries and 5 delivery attempts recorded ")
 
@@ -215,7 +215,7 @@ def test_purge_command_deletes_and_reports(runner: FlaskCliRunner, app: Any) -> 
     )
     with app.app_context():
         purge_entry = analytics_client.store().entry(_message_ids(store.engine, purges=True)[0])
-    assert purge_entry is not None and purge_entry.actor is not None and purge_entry.actor.endswith("(cli)")
+    assert purge_entry is not None and purge_entry.actor is not None and purge_entry.actor.startswith("cli:")
 
 
 def test_purge_command_refuses_a_bad_duration_in_one_line(runner: FlaskCliRunner) -> None:

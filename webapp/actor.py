@@ -1,10 +1,14 @@
-"""Who is acting on a request: recorded with every test send, replay and other person-initiated action.
+"""Who is acting: recorded with every test send, replay and other person-initiated action.
 
-`g.user` is set by `webapp.auth.identity` on every request; when no one is signed in (a failed
-sign-in, say) the actor is the client's address, which still tells two people apart in the audit log.
+On a request, `g.user` is set by `webapp.auth.identity`; when no one is signed in (a failed sign-in,
+say) the actor is the client's address, which still tells two people apart in the audit log. A
+command names the operating-system login that ran it.
 """
 
 from __future__ import annotations
+
+import getpass
+import os
 
 from flask import g
 
@@ -18,3 +22,12 @@ def current_actor() -> str:
     if isinstance(name, str) and name:
         return name
     return f"anonymous@{client_address()}"
+
+
+def command_line_actor() -> str:
+    """Who runs an `event-catalog` command: `cli:<login>` (`cli:uid<n>` for a container user
+    without a passwd entry), so the audit log tells commands from people signed in to the dashboard."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return f"cli:uid{os.getuid()}"

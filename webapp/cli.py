@@ -6,10 +6,8 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
-import getpass
 import logging
 import os
-import socket
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
+from webapp.actor import command_line_actor
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
 
@@ -227,16 +226,6 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
         raise SystemExit(1)
 
 
-def cli_actor() -> str:
-    """Who runs a command, for the audit log: the login name at this host."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        # A container user without a passwd entry.
-        user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()} (cli)"
-
-
 def _duration_option(name: str, text: str) -> timedelta:
     try:
         return parse_duration(text)
@@ -309,6 +298,7 @@ def replay_command(
         count_replayable,
         open_replay_client,
         parse_statuses,
+        record_replay,
     )
     from analytics.replay import replay as run_replay
     from webapp.tester.sending import own_destination
@@ -342,9 +332,17 @@ def replay_command(
                 store,
                 current_app.config["SEGMENT_WRITE_KEY"],
                 current_app.config["SEGMENT_HOST"],
-                actor=cli_actor(),
+                actor=command_line_actor(),
             )
         report = run_replay(store, client, selection, dry_run=dry_run, on_candidate=show)
+        asked = {"--status": statuses, "--since": since, "--until": until, "--stuck-after": stuck_after}
+        record_replay(
+            store,
+            report,
+            actor=command_line_actor(),
+            selection=" ".join(f"{option} {value}" for option, value in asked.items() if value),
+            destination=selection.destination,
+        )
     except ReplayError as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
@@ -429,7 +427,7 @@ def audit_purge_command(older_than: str, dry_run: bool) -> None:
     period = _duration_option("--older-than", older_than)
     store = _audit_store()
     try:
-        report = purge(store, period, actor=cli_actor(), dry_run=dry_run)
+        report = purge(store, period, actor=command_line_actor(), dry_run=dry_run)
     except SQLAlchemyError as exc:
         fail_on_database("purge the audit log", exc)
     click.echo(report.summary())

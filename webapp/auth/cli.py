@@ -7,7 +7,6 @@ account's API tokens. Changes are recorded in the audit log against `cli:<login>
 
 from __future__ import annotations
 
-import getpass
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapp.actor import command_line_actor
 from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
 from webapp.auth.models import ApiToken
@@ -28,14 +28,6 @@ from webapp.extensions import db
 users_command = AppGroup("users", help="Manage dashboard accounts and their roles.")
 
 ROLE_HELP = "viewer, engineer or admin."
-
-
-def cli_actor() -> str:
-    """Who the audit log names for a command: the operating-system login."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli:unknown"
 
 
 def _role(raw: str) -> Role:
@@ -79,7 +71,9 @@ def add_command(email: str, role: str, display_name: str | None, password_stdin:
     _run(lambda: accounts.normalise_email(email))
     password = None if current_app.config["AUTH_MODE"] == PROXY else _read_password(password_stdin)
     user = _run(
-        lambda: accounts.add_user(email, password, chosen, actor=cli_actor(), display_name=display_name)
+        lambda: accounts.add_user(
+            email, password, chosen, actor=command_line_actor(), display_name=display_name
+        )
     )
     click.echo(f"added {user.email} as {user.role}")
 
@@ -117,7 +111,7 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 def set_role_command(email: str, role: str) -> None:
     """Give an account another role (viewer, engineer or admin)."""
     chosen = _role(role)
-    user = _run(lambda: accounts.set_role(email, chosen, actor=cli_actor()))
+    user = _run(lambda: accounts.set_role(email, chosen, actor=command_line_actor()))
     click.echo(f"{user.email} is {user.role}")
 
 
@@ -125,7 +119,7 @@ def set_role_command(email: str, role: str) -> None:
 @click.argument("email")
 def disable_command(email: str) -> None:
     """Stop an account from signing in; its open sessions end on their next request."""
-    user = _run(lambda: accounts.disable_user(email, actor=cli_actor()))
+    user = _run(lambda: accounts.disable_user(email, actor=command_line_actor()))
     click.echo(f"{user.email} is disabled")
 
 
@@ -133,7 +127,7 @@ def disable_command(email: str) -> None:
 @click.argument("email")
 def enable_command(email: str) -> None:
     """Let a disabled account sign in again."""
-    user = _run(lambda: accounts.enable_user(email, actor=cli_actor()))
+    user = _run(lambda: accounts.enable_user(email, actor=command_line_actor()))
     click.echo(f"{user.email} is enabled")
 
 
@@ -144,7 +138,7 @@ def set_password_command(email: str, password_stdin: bool) -> None:
     """Replace an account's password (a reset); its other sessions end."""
     _run(lambda: accounts.get_user(email))
     password = _read_password(password_stdin)
-    user = _run(lambda: accounts.set_password(email, password, actor=cli_actor()))
+    user = _run(lambda: accounts.set_password(email, password, actor=command_line_actor()))
     click.echo(f"password of {user.email} changed")
 
 
@@ -173,7 +167,7 @@ def token_create_command(email: str, name: str) -> None:
     It is shown this once: only its hash is kept.
     """
     user = _run(lambda: accounts.get_user(email))
-    created = _run(lambda: tokens.create_token(user, name, actor=cli_actor()))
+    created = _run(lambda: tokens.create_token(user, name, actor=command_line_actor()))
     click.echo(created.secret)
     click.echo(
         f"created API token {created.record.id} ({created.record.prefix}…, {created.record.name!r}) "
@@ -215,7 +209,7 @@ def token_list_command(email: str | None) -> None:
 def token_revoke_command(token_id: int) -> None:
     """Revoke a token (its ID is in `users token list`); requests that present it are refused."""
     record = _run(lambda: tokens.get_token(token_id))
-    if _run(lambda: tokens.revoke_token(record, actor=cli_actor())):
+    if _run(lambda: tokens.revoke_token(record, actor=command_line_actor())):
         click.echo(f"revoked API token {record.id} ({record.name!r}) of {record.user.email}")
     else:
         click.echo(

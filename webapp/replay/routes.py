@@ -10,6 +10,7 @@ function, so a role check can be added per route when accounts arrive.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -34,6 +35,7 @@ from analytics.replay import (
     ReplaySelection,
     count_replayable,
     open_replay_client,
+    record_replay,
     replay,
 )
 from webapp.actor import current_actor
@@ -181,6 +183,8 @@ def run() -> ResponseReturnValue:
         report = replay(store, client, _selection(form), limit=CLICK_LIMIT, on_candidate=note_resent)
     finally:
         client.shutdown()
+    asked = urlencode(form.params(live=None), doseq=True)
+    record_replay(store, report, actor=current_actor(), selection=asked, destination=own_destination().label)
     if htmx:
         assert form.filters is not None
         head = overview(db.session, form.filters, datetime.now(UTC))

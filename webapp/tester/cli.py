@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from collections.abc import Iterable
 from dataclasses import replace
@@ -13,6 +12,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose
 from webapp.tester.destinations import DEFAULT_NAME
@@ -83,14 +83,6 @@ def prop_pairs(items: Iterable[str]) -> dict[str, str]:
     return {key: "\n".join(values) for key, values in merged.items()}
 
 
-def actor() -> str:
-    """Who is sending: the operating-system user, marked as coming from the command line."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli:unknown"
-
-
 def build_input(
     spec: str,
     scope: dict[str, str],
@@ -130,7 +122,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
         The exit status: 0 delivered (or a dry run), 1 not delivered (failed, dropped, or disabled
         for want of a write key), 2 bad input.
     """
-    draft = compose(typed, actor=actor())
+    draft = compose(typed, actor=command_line_actor())
     destination = find_destination(typed.destination)
     check_sendable(draft, destination, [d.name for d in destinations()], CONFIRM_WITH_FLAGS)
     if not draft.ok or destination is None or draft.message is None:
@@ -144,7 +136,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     if dry_run:
         click.echo("dry run: validated, not audited, not sent", err=True)
         return 0
-    result = send(draft, destination, actor=actor())
+    result = send(draft, destination, actor=command_line_actor())
     entry = result.entry
     if entry is None:
         click.echo(f"error: not sent: {result.error}", err=True)
