@@ -54,6 +54,16 @@ def test_every_request_gets_an_id_echoed_and_logged(json_app: Flask, log_output:
     assert access["route"] == "/healthz" and isinstance(access["latency_ms"], float)
 
 
+def test_a_reset_link_s_token_is_never_written_to_the_access_log(
+    json_app: Flask, log_output: io.StringIO
+) -> None:
+    secret = "WzIsImFiYyJd.aGVsbG8.c2lnbmF0dXJl"
+    assert json_app.test_client().get(f"/reset/{secret}").status_code == 400
+    [access] = [line for line in _json_lines(log_output.getvalue()) if line["logger"] == "webapp.access"]
+    assert access["message"] == "GET /reset/<token> 400" and access["route"] == "/reset/<token>"
+    assert secret not in log_output.getvalue()
+
+
 def test_an_unsafe_incoming_request_id_is_replaced(json_app: Flask) -> None:
     response = json_app.test_client().get("/healthz", headers={"X-Request-ID": "<script> ; drop"})
     assert response.headers["X-Request-ID"] != "<script> ; drop"

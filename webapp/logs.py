@@ -109,8 +109,19 @@ def configure_logging(app: Flask) -> None:
         logging.getLogger("webapp.access").info(
             "%s %s %s",
             request.method,
-            request.path,
+            _logged_path(),
             response.status_code,
             extra={"route": request.url_rule.rule if request.url_rule else None, "latency_ms": latency_ms},
         )
         return response
+
+
+_SECRET_PATH_ARGUMENTS = frozenset({"token"})
+"""URL variables that are credentials (a password reset link's token): never written to a log."""
+
+
+def _logged_path() -> str:
+    """The request's path for the access line; a path holding a secret is logged as its route."""
+    if request.url_rule is not None and _SECRET_PATH_ARGUMENTS & set(request.view_args or {}):
+        return request.url_rule.rule
+    return request.path
