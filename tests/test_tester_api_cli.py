@@ -82,6 +82,11 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
         (
+            {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": 9, "bogus": 1}},
+            "prop.bogus",
+            "Cluster Provisioning Success has no property 'bogus' (its properties: cluster_type, infra_id)",
+        ),
+        (
             {"identify": "Register", "scope": {"user_id": 5}, "properties": {"github": "maybe"}},
             "prop.github",
             "valid boolean",
@@ -240,6 +245,15 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         (
             ["ProjectCreate", "--scope", "user=1,project=2", "--prop", "x=1", "--json", "{}"],
             "--json and --prop cannot be combined",
+        ),
+        (
+            [
+                "ClusterProvisioningSuccess",
+                "--scope",
+                "user=1,project=12,cluster=4",
+                *("--prop", "cluster_type=eks", "--prop", "infra_id=9", "--prop", "infra_idd=10"),
+            ],
+            "prop.infra_idd: Cluster Provisioning Success has no property 'infra_idd'",
         ),
     ],
 )

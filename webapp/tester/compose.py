@@ -93,7 +93,9 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         name: str(value).strip() for name, value in given.items() if value is not None and str(value).strip()
     }
     if typed.mode != RAW:
-        props = {p.name: typed_value(p, typed.props.get(p.name)) for p in own_properties(info)}
+        known = own_properties(info)
+        _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})
+        props = {p.name: typed_value(p, typed.props.get(p.name)) for p in known}
         return scope, {name: value for name, value in props.items() if value is not None}
     try:
         parsed = json.loads(typed.raw) if typed.raw.strip() else {}
@@ -104,6 +106,14 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         draft.errors["raw"] = 'The properties must be a JSON object, e.g. {"cluster_type": "eks"}'
         return scope, None
     return scope, parsed
+
+
+def _refuse_unknown(draft: Draft, info: SpecInfo, unknown: set[str]) -> None:
+    """A property the spec does not have (a typo from the command line or the API) is an error, not
+    a value quietly left out of the message; sending it anyway is what off-schema sends are for."""
+    names = ", ".join(p.name for p in own_properties(info)) or "none"
+    for key in sorted(unknown):
+        draft.errors[PROP + key] = f"{info.name} has no property {key!r} (its properties: {names})"
 
 
 def compose(typed: TesterInput, *, actor: str | None) -> Draft:

@@ -208,8 +208,13 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
     scope = {k.removeprefix(SCOPE): v for k, v in values.items() if k.startswith(SCOPE)}
     props: dict[str, Any] = {k.removeprefix(PROP): v for k, v in values.items() if k.startswith(PROP)}
     info = resolve_spec(spec)
-    if info is not None and submitted:
-        for prop in own_properties(info):
+    if info is not None:
+        # The form holds the chosen spec's fields; after picking another event it still carries the
+        # previous one's, whose values carry over only where the new spec has the same property.
+        known = own_properties(info)
+        names = {p.name for p in known}
+        props = {name: value for name, value in props.items() if name in names}
+        for prop in known if submitted else ():
             if prop.type == "boolean" and prop.required:
                 props[prop.name] = _flag(values, PROP + prop.name)
     return TesterInput(
