@@ -477,8 +477,10 @@ def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(clien
     options = re.findall(
         r'<option value="(\w+)"[^>]*>', page.split('name="source"', 1)[1].split("</select>", 1)[0]
     )
-    assert options == ["application", "tester"]
+    assert options == ["application", "tester", "dashboard", "retention"]
     empty = client.get("/audit/?source=replay").get_data(as_text=True)
+    # Not offered, but kept chosen: the next search from this form still asks for it.
+    assert '<option value="replay" selected>replay</option>' in empty
     assert (
         "Re-sends are not entries of their own: each is a delivery attempt on the entry it re-sent" in empty
     )

@@ -38,9 +38,10 @@ TAIL_BATCH = 100
 RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
 
-ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER)
-"""The sources the search offers: a replay adds delivery attempts to the entries it re-sends, not
-entries (`source=replay` still finds any an older release wrote)."""
+ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER, Source.DASHBOARD, Source.RETENTION)
+"""The sources the search offers: every one that writes entries (actions come from the dashboard
+and the commands, purge records from retention). A replay adds delivery attempts to the entries it
+re-sends, not entries (`source=replay` still finds any an older release wrote)."""
 
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
