@@ -70,7 +70,8 @@ def test_search_filter_open_an_event_and_download_its_schema(
     expect(page).to_have_url(f"{live_server}/?q=provisioning")
     searched = [info.name for info in CATALOG.events.values() if "provisioning" in _text(info)]
     expect(rows).to_have_count(len(searched))
-    # Back to a search shows it in the search box, with its results.
+    # Back to a search shows it in the search box, with its results (Enter ends one search's typing).
+    page.get_by_label("Search").press("Enter")
     page.get_by_label("Search").fill("webhook")
     expect(page).to_have_url(f"{live_server}/?q=webhook")
     page.go_back()
@@ -134,3 +135,25 @@ def _text(info) -> str:  # type: ignore[no-untyped-def]
     return " ".join(
         [info.name, info.constant, info.spec.description(), *(p.name for p in info.properties)]
     ).lower()
+
+
+def test_a_search_is_one_history_entry_however_it_is_typed(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/")
+    rows = page.locator("table.events tbody tr")
+    expect(rows).to_have_count(len(CATALOG.events))
+    start = page.evaluate("history.length")
+    search = page.get_by_label("Search")
+    # Slow typing: a pause after each key long enough for a request each time.
+    search.press_sequentially("cluster", delay=400)
+    expect(page).to_have_url(f"{live_server}/?q=cluster")
+    search.press("Enter")
+    page.wait_for_timeout(500)
+    assert page.evaluate("history.length") == start + 1
+    page.get_by_label("Category").select_option(PROVISIONING)
+    expect(page).to_have_url(f"{live_server}/?q=cluster&category=Provisioning+and+connections")
+    assert page.evaluate("history.length") == start + 2
+    page.go_back()
+    expect(page).to_have_url(f"{live_server}/?q=cluster")
+    expect(search).to_have_value("cluster")
+    page.go_back()
+    expect(page).to_have_url(f"{live_server}/")
