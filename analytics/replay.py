@@ -169,27 +169,62 @@ def count_replayable(
     return select(func.count()).select_from(ids)
 
 
+def _masked_only(message: dict[str, Any]) -> str | None:
+    """Why a message cannot be sent as it is: personal data that only its masks stand for."""
+    still_masked = masked_keys(dict(message.get(personal_section(message)) or {}))
+    if not still_masked:
+        return None
+    return (
+        f"personal data ({', '.join(still_masked)}) was stored masked only, without "
+        "AUDIT_ENCRYPTION_KEY: the real values cannot be re-sent"
+    )
+
+
+def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str | None:
+    """Why an entry cannot be re-sent, judged from what it stores without decrypting anything.
+
+    What the dashboard counts before offering a re-send; `restore_message` says the same, and also
+    refuses a sealed copy that does not open (rare: a key removed from `AUDIT_ENCRYPTION_KEY`).
+    """
+    if entry.encrypted_personal_data is None:
+        return _masked_only(entry.payload)
+    if cipher is None:
+        return "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"
+    return None
+
+
+def blocked_reasons(
+    session: Session,
+    selection: ReplaySelection,
+    now: datetime,
+    *,
+    cap: int,
+    cipher: PersonalDataCipher | None,
+) -> Counter[str]:
+    """Among the first `cap` entries a replay would select, those it would skip, by reason."""
+    entries = session.scalars(select_replayable(selection, now).limit(cap))
+    return Counter(reason for entry in entries if (reason := blocked_reason(entry, cipher)) is not None)
+
+
 def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dict[str, Any]:
     """The message exactly as first sent: the payload with its personal data unmasked.
 
     Raises:
         Unreplayable: the real values cannot be restored, so sending would send masks.
     """
+    reason = blocked_reason(entry, cipher)
+    if reason is not None:
+        raise Unreplayable(reason)
     message = copy.deepcopy(entry.payload)
-    if entry.encrypted_personal_data is not None:
-        if cipher is None:
-            raise Unreplayable("its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set")
+    if entry.encrypted_personal_data is not None and cipher is not None:
         try:
             message = unmask(message, entry.encrypted_personal_data, cipher)
         except SealError as exc:
             raise Unreplayable(f"its personal data cannot be decrypted: {exc}") from None
-    values: dict[str, Any] = dict(message.get(personal_section(message)) or {})
-    still_masked = masked_keys(values)
-    if still_masked:
-        raise Unreplayable(
-            f"personal data ({', '.join(still_masked)}) was stored masked only, without "
-            "AUDIT_ENCRYPTION_KEY: the real values cannot be re-sent"
-        )
+        # A seal that covers fewer keys than the payload masks.
+        reason = _masked_only(message)
+        if reason is not None:
+            raise Unreplayable(reason)
     return message
 
 

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
@@ -31,6 +32,7 @@ from analytics.replay import (
     ReplayError,
     ReplaySelection,
     _claim,
+    blocked_reasons,
     count_replayable,
     is_stuck,
     open_replay_client,
@@ -328,6 +330,11 @@ def test_a_mask_is_never_sent_as_the_value(
     writer = AuditStore(engine, encryption_key=keys.get(write_key or ""))
     [receipt] = _send_failing(writer, collector, constant="Register")
     store = AuditStore(engine, encryption_key=keys.get(replay_key or ""))
+    # What the dashboard counts before offering a re-send: all but a seal that only fails to open.
+    with Session(engine) as session:
+        blocked = blocked_reasons(session, ReplaySelection(), datetime.now(UTC), cap=10, cipher=store.cipher)
+    assert sum(blocked.values()) == (0 if replay_key else 1)
+    assert all(key.startswith(reason) for key in blocked)
     client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
     skipped: list[str] = []
     try:
@@ -586,6 +593,37 @@ def test_an_htmx_post_answers_with_the_updated_widget(
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="audit-replay"')
     assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
+
+
+MASKED_ONLY = "personal data (email) was stored masked only, without AUDIT_ENCRYPTION_KEY"
+
+
+def test_entries_a_resend_would_skip_are_counted_apart_with_their_reason(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        _send_failing(analytics_client.store(), collector, 2, constant="Register")
+    htmx = {"HX-Request": "true"}
+    widget = client.get("/audit/replay/?status=failed", headers=htmx).get_data(as_text=True)
+    # Nothing here can be re-sent: no button that would only skip, and the reason instead.
+    assert "<button" not in widget and "Nothing in this view needs re-sending" not in widget
+    assert f"2 entries cannot be re-sent: {MASKED_ONLY}" in widget
+    page = client.get("/audit/replay/?status=failed").get_data(as_text=True)
+    assert "Nothing to re-send</h2>" in page and f"2 entries cannot be re-sent: {MASKED_ONLY}" in page
+    assert "Re-send them" not in page
+
+    _fail_in_app(app, collector, 1)
+    widget = client.get("/audit/replay/?status=failed", headers=htmx).get_data(as_text=True)
+    assert "Re-send 1 entry not delivered" in widget
+    assert f"2 entries cannot be re-sent: {MASKED_ONLY}" in widget
+    assert "1 entry to re-send</h2>" in client.get("/audit/replay/?status=failed").get_data(as_text=True)
+    token = _csrf(client, "/audit/replay/")
+    sent = client.post("/audit/replay/?status=failed", headers={**htmx, "X-CSRFToken": token})
+    answer = sent.get_data(as_text=True)
+    assert "Re-sent 1 entry: 1 delivered; 2 skipped." in answer
+    assert f"Skipped 2: {MASKED_ONLY}" in answer
 
 
 def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(

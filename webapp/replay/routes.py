@@ -9,6 +9,7 @@ function, so a role check can be added per route when accounts arrive.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
@@ -33,6 +34,7 @@ from analytics.replay import (
     Candidate,
     ReplayReport,
     ReplaySelection,
+    blocked_reasons,
     count_replayable,
     open_replay_client,
     record_replay,
@@ -104,8 +106,10 @@ def _render(
     status: int = 200,
     refreshed: list[AuditEntry] | None = None,
     head: tuple[int, Histogram | None] | None = None,
+    skipped: Counter[str] | None = None,
 ) -> ResponseReturnValue:
-    """The widget for htmx, the confirmation page otherwise; both count what is left to re-send.
+    """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
+    and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
@@ -113,15 +117,23 @@ def _render(
     """
     htmx = wants_fragment()
     count = elsewhere = preview = None
+    blocked: Counter[str] = Counter()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
         count = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT)) or 0
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
+        if count:
+            cipher = analytics_client.store().cipher
+            blocked = blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
         form=form,
         count=count,
+        # Of the first click's entries, those a re-send would really send.
+        sendable=min(count, CLICK_LIMIT) - sum(blocked.values()) if count else 0,
+        blocked=blocked,
+        skipped=skipped or Counter(),
         elsewhere=elsewhere,
         preview=preview,
         report=report,
@@ -166,8 +178,11 @@ def run() -> ResponseReturnValue:
         else set()
     )
     resent: list[str] = []
+    skipped: Counter[str] = Counter()
 
     def note_resent(candidate: Candidate) -> None:
+        if candidate.skip_reason is not None:
+            skipped[candidate.skip_reason] += 1
         if candidate.outcome is not None and candidate.message_id in shown:
             resent.append(candidate.message_id)
 
@@ -188,6 +203,8 @@ def run() -> ResponseReturnValue:
     if htmx:
         assert form.filters is not None
         head = overview(db.session, form.filters, datetime.now(UTC))
-        return _render(form, report, refreshed=_reloaded(resent), head=head)
+        return _render(form, report, refreshed=_reloaded(resent), head=head, skipped=skipped)
     flash(report.summary())
+    for reason, times in skipped.items():
+        flash(f"skipped {times}: {reason}")
     return redirect(form.url("replay.preview", live=None), 303)
