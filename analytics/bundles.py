@@ -27,6 +27,10 @@ from typing import Any
 from analytics.catalog import CATALOG
 
 CURRENT = "current"
+
+TOKEN_VARIABLE = "EVENT_CATALOG_TOKEN"
+"""The environment variable a script keeps its dashboard API token in (never an argument: shell
+history and process lists would show it)."""
 _CHILD = (
     "import json, sys\n"
     "from analytics.catalog import CATALOG\n"
@@ -67,19 +71,27 @@ def _from_file(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
 
 
-def _from_url(url: str, timeout: float) -> dict[str, Any]:
+def _refusal_hint(code: int, token: str | None) -> str:
+    """What to do about a dashboard's 401 or 403."""
+    if code not in (401, 403):
+        return ""
+    if token is not None:
+        return f" (the API token in {TOKEN_VARIABLE} was refused: unknown, revoked, or its account disabled)"
+    return f" (put an API token in {TOKEN_VARIABLE}, or run the dashboard with CATALOG_API_PUBLIC=true)"
+
+
+def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     target = url if url.rstrip("/").endswith("/api/catalog") else url.rstrip("/") + "/api/catalog"
-    request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    headers = {"Accept": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(target, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return normalise(json.load(response), target)
     except urllib.error.HTTPError as exc:
         exc.close()
-        hint = (
-            " (it needs a signed-in person unless it runs with CATALOG_API_PUBLIC=true)"
-            if exc.code in (401, 403)
-            else ""
-        )
+        hint = _refusal_hint(exc.code, token)
         raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}{hint}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
@@ -122,7 +134,12 @@ def _from_git(ref: str, repo: Path, package: str) -> dict[str, Any]:
 
 
 def load_bundle(
-    source: str, *, repo: Path | None = None, package: str = "analytics", timeout: float = 10
+    source: str,
+    *,
+    repo: Path | None = None,
+    package: str = "analytics",
+    timeout: float = 10,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Load one side of a diff.
 
@@ -131,6 +148,7 @@ def load_bundle(
         repo: the git repository for refs (the working directory by default).
         package: the catalog package's path inside the repository, for refs.
         timeout: seconds to wait for a dashboard.
+        token: a personal API token the dashboard's catalog API is called with (`Bearer`).
 
     Returns:
         `{"events": {name: schema}, "identifiers": {name: schema}}`.
@@ -141,7 +159,7 @@ def load_bundle(
     if source == CURRENT:
         return CATALOG.schema_bundle()
     if source.startswith(("http://", "https://")):
-        return _from_url(source, timeout)
+        return _from_url(source, timeout, token)
     path = Path(source)
     if path.suffix == ".json" or path.is_file():
         if not path.is_file():

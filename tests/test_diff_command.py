@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from flask import Flask
 
 import analytics
+from webapp.auth.roles import Role
 from webapp.cli import main
 
 CATALOG_PACKAGE = Path(analytics.__file__).parent
@@ -113,14 +114,40 @@ def test_a_running_dashboard_compares_with_the_current_code(dashboard: str) -> N
 
 
 def test_a_dashboard_that_requires_sign_in_is_one_clear_line(private_dashboard: str) -> None:
-    result = CliRunner().invoke(main, ["diff", private_dashboard, "current"])
+    result = CliRunner().invoke(main, ["diff", private_dashboard, "current"], env={"EVENT_CATALOG_TOKEN": ""})
     assert result.exit_code == 2
     expected = (
         f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED "
-        "(it needs a signed-in person unless it runs with CATALOG_API_PUBLIC=true)"
+        "(put an API token in EVENT_CATALOG_TOKEN, or run the dashboard with CATALOG_API_PUBLIC=true)"
     )
     # The server thread's access log shares stderr in this test; the command's own line is the last.
     assert result.stderr.strip().splitlines()[-1] == expected
+
+
+def test_a_dashboard_is_asked_with_the_api_token_from_the_environment(
+    app: Flask, private_dashboard: str, make_account: Callable[..., str]
+) -> None:
+    from webapp.auth import accounts, tokens
+
+    email = make_account(Role.VIEWER)
+    with app.app_context():
+        secret = tokens.create_token(accounts.get_user(email), "release CI", actor="test").secret
+    asked = ["diff", private_dashboard, "current"]
+    result = CliRunner().invoke(main, asked, env={"EVENT_CATALOG_TOKEN": secret})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"0 changes: 0 breaking, 0 compatible ({private_dashboard} → current)\n"
+    refused = CliRunner().invoke(
+        main, ["diff", private_dashboard, "current"], env={"EVENT_CATALOG_TOKEN": "ect_" + "x" * 43}
+    )
+    assert refused.exit_code == 2
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "answered 401 UNAUTHORIZED (the API token in EVENT_CATALOG_TOKEN was refused: unknown, revoked, "
+            "or its account disabled)"
+        )
+    )
 
 
 @pytest.mark.parametrize(

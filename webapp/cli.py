@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStore
-from analytics.bundles import CURRENT, BundleError, load_bundle
+from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
 from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths
 from analytics.diff import diff_bundles
@@ -213,11 +213,13 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
 
     OLD and NEW are each a git ref (origin/main, HEAD), an exported JSON Schema bundle
     (`event-catalog export --format jsonschema`), a running dashboard's URL, or `current`
-    (the code running this command, the default for NEW).
+    (the code running this command, the default for NEW). A dashboard is asked with the API
+    token in $EVENT_CATALOG_TOKEN, when set.
     """
+    token = os.environ.get(TOKEN_VARIABLE) or None
     try:
-        before = load_bundle(old, repo=repo, package=package)
-        after = load_bundle(new, repo=repo, package=package)
+        before = load_bundle(old, repo=repo, package=package, token=token)
+        after = load_bundle(new, repo=repo, package=package, token=token)
     except BundleError as exc:
         fail(str(exc))
     changes = diff_bundles(before, after)
