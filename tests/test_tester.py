@@ -660,6 +660,25 @@ def test_history_lists_the_testers_sends_and_filters_to_mine(
     assert client.get("/tester/history").status_code == 200
 
 
+def test_history_says_when_a_status_is_a_later_re_send_s(client: FlaskClient, collector: Collector) -> None:
+    collector.inject(500, times=100)
+    send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    collector.reset()
+    failed = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    assert "status-failed" in failed and "after a re-send" not in failed
+    message_id = re.search(r'href="/audit/entries/([^"]+)"', failed)
+    assert message_id is not None
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/tester/").get_data(as_text=True))
+    assert token is not None
+    resent = client.post(
+        f"/audit/replay/?message_id={message_id.group(1)}", data={"csrf_token": token.group(1)}
+    )
+    assert resent.status_code == 303
+    page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    outcome = r"status-delivered\">delivered</span> 200 · after a re-send \(the tester's try took \d+ ms\)"
+    assert re.search(outcome, page)
+
+
 def test_copy_as_python_and_pytest_run_and_build_the_sent_message(client: FlaskClient) -> None:
     query = {
         "spec": "ClusterPreflightChecksFailed",

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, exists, select
 
-from analytics.audit import AuditEntry, Source
+from analytics.audit import AuditEntry, DeliveryAttempt, Source
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, catalog_marker
 from analytics.scopes import SCOPES
@@ -21,10 +21,17 @@ day of testing, small enough to read on every page view through the `recorded_at
 RECENT_PER_FIELD = 10
 
 
-def history(*, actor: str | None = None, limit: int = 20) -> Select[tuple[AuditEntry, float | None]]:
-    """The tester's latest sends, newest first, with their round-trip times; only `actor`'s if given."""
+def history(*, actor: str | None = None, limit: int = 20) -> Select[tuple[AuditEntry, float | None, bool]]:
+    """The tester's latest sends, newest first; only `actor`'s if given.
+
+    Each with the tester's own round trip and whether a replay re-sent it since: the entry's status
+    is then the re-send's, which the tester's round trip did not measure.
+    """
+    resent = exists().where(
+        DeliveryAttempt.message_id == AuditEntry.message_id, DeliveryAttempt.source == Source.REPLAY
+    )
     query = (
-        select(AuditEntry, TesterSend.round_trip_ms)
+        select(AuditEntry, TesterSend.round_trip_ms, resent.label("resent"))
         .outerjoin(TesterSend, TesterSend.message_id == AuditEntry.message_id)
         .where(AuditEntry.source == Source.TESTER)
         .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
