@@ -162,6 +162,12 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     assert error["name"] == "Unsupported Media Type" and "application/json" in error["message"]
     not_an_object = client.post("/api/tester/send", json=[CLUSTER_SEND])
     assert not_an_object.status_code == 400 and not_an_object.get_json()["error"]["name"] == "Bad Request"
+    assert not_an_object.get_json()["error"]["message"] == "Send a JSON object, not an array."
+    broken = client.post("/api/tester/send", data="{bad", content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.get_json()["error"]["message"].startswith(
+        "The body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2"
+    )
 
 
 def test_api_endpoint_failure_is_502_and_dry_run_sends_nothing(

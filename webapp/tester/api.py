@@ -146,16 +146,30 @@ def list_destinations() -> ResponseReturnValue:
     )
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, in JSON's words."""
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "a number"
+
+
 @bp.post("/send")
 @requires(Role.ENGINEER)
 @send_limit
 def send_json() -> ResponseReturnValue:
     """Compose and send one message (`dry_run: true` only composes it)."""
-    body = request.get_json(silent=True) if request.is_json else None
+    if not request.is_json:
+        return error(415, "Send a JSON object with Content-Type: application/json.")
+    try:
+        body = json.loads(request.get_data(as_text=True))
+    except ValueError as exc:
+        return error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
-        return error(
-            415 if not request.is_json else 400, "Send a JSON object with Content-Type: application/json."
-        )
+        return error(400, f"Send a JSON object, not {_json_kind(body)}.")
     try:
         asked = SendRequest.model_validate(body)
     except ValidationError as invalid:
