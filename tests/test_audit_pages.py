@@ -12,6 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
+from analytics.actions import record_action
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG, Catalog
 from analytics.events import SegmentEvent
@@ -484,3 +485,14 @@ def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(clien
     assert (
         "Re-sends are not entries of their own: each is a delivery attempt on the entry it re-sent" in empty
     )
+
+
+def test_an_action_s_page_does_not_claim_its_emails_are_masked(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    message_id = record_action(
+        sqlite_store, "User Disabled", actor="admin@example.com", properties={"email": "bo@example.com"}
+    )
+    page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "Record</h2>" in page and "It names the accounts involved by their email." in page
+    assert "kept masked" not in page and "bo@example.com" in page
