@@ -98,6 +98,7 @@ _DESTINATION = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(:[0-9a-f]{12})?")
 
 # Property names in specs are snake_case, traits may be camelCase; nothing else is ever a key.
 _PROPERTY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CATALOG_VERSION = re.compile(r"[0-9a-f]{12}")
 
 
 class FilterError(ValueError):
@@ -276,6 +277,14 @@ def _id_number(value: str) -> int:
     return number
 
 
+def _catalog_version(value: str) -> str:
+    """A catalog version as messages carry it (`analytics.catalog.Catalog.version`), checked so that
+    a mistyped one is reported rather than quietly matching nothing."""
+    if not _CATALOG_VERSION.fullmatch(value):
+        raise ValueError(f"{value!r} is not a catalog version: 12 hex digits, as the page footer shows")
+    return value
+
+
 def _destination(value: str) -> str:
     """A destination as the log records it (`name` or `name:fingerprint`), checked so that a typo
     is reported rather than quietly matching nothing."""
@@ -353,11 +362,11 @@ def parse_filters(
         source=parsed("source", lambda v: _choice(v, (str(s) for s in Source), "source")),
         destination=parsed("destination", _destination),
         actor=single.get("actor"),
-        user_id=single.get("user_id"),
+        user_id=parsed("user_id", lambda v: str(_id_number(v))),
         project_id=parsed("project", _id_number),
         cluster_id=parsed("cluster", _id_number),
         message_id=single.get("message_id"),
-        catalog_version=single.get("version"),
+        catalog_version=parsed("version", _catalog_version),
         prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),
     )
     if errors:

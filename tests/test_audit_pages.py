@@ -496,3 +496,9 @@ def test_an_action_s_page_does_not_claim_its_emails_are_masked(
     page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
     assert "Record</h2>" in page and "It names the accounts involved by their email." in page
     assert "kept masked" not in page and "bo@example.com" in page
+
+
+def test_a_short_message_id_finds_nothing_and_says_ids_match_whole(client: FlaskClient) -> None:
+    page = client.get("/audit/?message_id=304ddb24").get_data(as_text=True)
+    assert "No entries match these filters." in page
+    assert "Message ids are matched whole: a short id a page shows (<code>304ddb24…</code>)" in page

@@ -58,7 +58,7 @@ SEEDS: dict[str, tuple[Any, ...]] = {
         "pending",
         "application",
         None,
-        "0ldversion00",
+        "01d0e5e10000",
         timedelta(hours=2),
     ),
     "signup": (
@@ -172,7 +172,7 @@ SINGLE_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"project": "12"}, {"cps_recent", "cps_tester", "provisioning_start"}),
     ({"cluster": "4"}, {"cps_recent", "cluster_delete_replay"}),
     ({"message_id": "@signup"}, {"signup"}),
-    ({"version": "0ldversion00"}, {"project_old_version"}),
+    ({"version": "01d0e5e10000"}, {"project_old_version"}),
     ({"version": CATALOG.version}, ALL - {"project_old_version"}),
     ({"prop": "cluster_type = gke"}, {"cps_tester"}),
     ({"prop": "infra_id=12"}, {"provisioning_start"}),
@@ -309,6 +309,10 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"event": ["New User", "New Project Event"]}, "event", "give one value"),
         ({"destination": "Staging"}, "destination", "'Staging' is not a destination"),
         ({"destination": "staging:key"}, "destination", "name:fingerprint as the tester shows it"),
+        ({"user_id": "abc"}, "user_id", "'abc' is not a whole number"),
+        ({"user_id": "1.5"}, "user_id", "'1.5' is not a whole number"),
+        ({"user_id": "-5"}, "user_id", "-5 is not an id"),
+        ({"version": "zzz"}, "version", "'zzz' is not a catalog version: 12 hex digits"),
     ],
 )
 def test_unusable_filters_are_reported_by_name(params: dict[str, Any], field: str, message: str) -> None:
