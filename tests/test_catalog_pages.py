@@ -55,6 +55,8 @@ FILTERS = {
     "q=image_uri": lambda info: _has_property(info, "image_uri"),
     "q=ApplicationLaunchStart": lambda info: info.constant == "ApplicationLaunchStart",
     "q=stack+failure": lambda info: "stack" in _words(info) and "failure" in _words(info),
+    "q=eks": lambda info: any("eks" in (prop.allowed_values or ()) for prop in info.properties),
+    "q=SegmentEvent.ProjectCreate": lambda info: info.constant == "ProjectCreate",
     "category=Provisioning+and+connections&scope=Cluster": lambda info: (
         info.spec.category == "Provisioning and connections" and info.scope.label == "Cluster"
     ),

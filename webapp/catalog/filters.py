@@ -168,9 +168,16 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
 
 
 def _matches_text(info: SpecInfo, words: list[str]) -> bool:
-    haystack = " ".join(
-        [info.name, info.constant, info.spec.description(), *(prop.name for prop in info.properties)]
-    ).lower()
+    """Every word somewhere in what the event page shows of it: its names (the string, and the enum
+    member as code writes it), its description, and its properties' names, descriptions and
+    allowed values (`eks` finds the events that can carry it)."""
+    properties = [
+        text
+        for prop in info.properties
+        for text in (prop.name, prop.description, *(str(value) for value in prop.allowed_values or ()))
+    ]
+    code = f"SegmentEvent.{info.constant}" if info.kind == "track" else info.constant
+    haystack = " ".join([info.name, code, info.spec.description(), *properties]).lower()
     return all(word in haystack for word in words)
 
 
