@@ -53,6 +53,7 @@ from analytics.audit import (
 )
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
+from analytics.messages import CONTEXT_KEY
 from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
 
@@ -139,6 +140,7 @@ class AuditFilter:
         until: recorded before (UTC); `since` and `until` make a half-open range.
         type: `track` or `identify`.
         event: the event string.
+        identify_spec: an identify call's spec (its class name), from `event` as `Identify: <name>`.
         statuses: any of these statuses.
         source: `application`, `tester` or `replay`.
         destination: where a tester send went: a destination's name (whatever its key was), or
@@ -156,6 +158,7 @@ class AuditFilter:
     until: datetime | None = None
     type: str | None = None
     event: str | None = None
+    identify_spec: str | None = None
     statuses: tuple[str, ...] = ()
     source: str | None = None
     destination: str | None = None
@@ -277,6 +280,21 @@ def _id_number(value: str) -> int:
     return number
 
 
+IDENTIFY_PREFIX = "Identify: "
+"""How lists name an identify call (`Identify: Register`); as an `event` filter it finds that call's
+entries, which have no event string."""
+
+
+def _identify_spec(value: str) -> str:
+    """The spec class name of an identify call named `Identify: <name>`."""
+    name = value.removeprefix(IDENTIFY_PREFIX).strip()
+    try:
+        return CATALOG.identifier(name).constant
+    except KeyError:
+        known = ", ".join(IDENTIFY_PREFIX + info.name for info in CATALOG.identifiers.values())
+        raise ValueError(f"no identify call is named {name!r}: one of {known}") from None
+
+
 def _catalog_version(value: str) -> str:
     """A catalog version as messages carry it (`analytics.catalog.Catalog.version`), checked so that
     a mistyped one is reported rather than quietly matching nothing."""
@@ -353,11 +371,13 @@ def parse_filters(
         except ValueError as exc:
             errors["status"] = str(exc)
 
+    is_identify = single.get("event", "").startswith(IDENTIFY_PREFIX)
     result = AuditFilter(
         since=since,
         until=until,
         type=parsed("type", lambda v: _choice(v, TYPES, "type")),
-        event=single.get("event"),
+        event=None if is_identify else single.get("event"),
+        identify_spec=parsed("event", _identify_spec) if is_identify else None,
         statuses=tuple(dict.fromkeys(statuses)),
         source=parsed("source", lambda v: _choice(v, (str(s) for s in Source), "source")),
         destination=parsed("destination", _destination),
@@ -466,6 +486,9 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(entry.status.in_(filters.statuses))
     if filters.destination is not None:
         clauses.append(_destination_clause(filters.destination))
+    if filters.identify_spec is not None:
+        spec = entry.payload["context"][CONTEXT_KEY]["spec"].as_string()
+        clauses.extend([entry.type == "identify", spec == filters.identify_spec])
     if filters.prop is not None:
         clauses.append(payload_property_equals(filters.sections, filters.prop))
     return clauses

@@ -502,3 +502,11 @@ def test_a_short_message_id_finds_nothing_and_says_ids_match_whole(client: Flask
     page = client.get("/audit/?message_id=304ddb24").get_data(as_text=True)
     assert "No entries match these filters." in page
     assert "Message ids are matched whole: a short id a page shows (<code>304ddb24…</code>)" in page
+
+
+def test_the_event_field_offers_identify_calls_by_the_name_rows_show(client: FlaskClient) -> None:
+    page = client.get("/audit/?event=Identify:+Register").get_data(as_text=True)
+    select = page.split('name="event"', 1)[1].split("</select>", 1)[0]
+    assert '<optgroup label="Identify calls">' in select
+    assert '<option value="Identify: Register" selected>Identify: Register</option>' in select
+    assert "not in today&#39;s catalog" not in select

@@ -174,6 +174,8 @@ SINGLE_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"message_id": "@signup"}, {"signup"}),
     ({"version": "01d0e5e10000"}, {"project_old_version"}),
     ({"version": CATALOG.version}, ALL - {"project_old_version"}),
+    ({"event": "Identify: Register"}, {"register"}),
+    ({"event": "Identify: Login", "user_id": "4"}, {"login"}),
     ({"prop": "cluster_type = gke"}, {"cps_tester"}),
     ({"prop": "infra_id=12"}, {"provisioning_start"}),
     ({"prop": "error_message=12"}, {"stack_failure"}),
@@ -313,6 +315,7 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"user_id": "1.5"}, "user_id", "'1.5' is not a whole number"),
         ({"user_id": "-5"}, "user_id", "-5 is not an id"),
         ({"version": "zzz"}, "version", "'zzz' is not a catalog version: 12 hex digits"),
+        ({"event": "Identify: Nope"}, "event", "no identify call is named 'Nope': one of Identify: Register"),
     ],
 )
 def test_unusable_filters_are_reported_by_name(params: dict[str, Any], field: str, message: str) -> None:

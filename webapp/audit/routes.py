@@ -18,7 +18,15 @@ from analytics.catalog import CATALOG
 from analytics.export import Export, ExportFormat
 from analytics.integrity import entry_integrity
 from analytics.payload_drift import drift_of
-from analytics.queries import RANGES, TYPES, Cursor, as_utc, delivery_attempts, oldest_first_after
+from analytics.queries import (
+    IDENTIFY_PREFIX,
+    RANGES,
+    TYPES,
+    Cursor,
+    as_utc,
+    delivery_attempts,
+    oldest_first_after,
+)
 from analytics.replay import is_stuck
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
@@ -86,6 +94,7 @@ def audit_vocabulary() -> dict[str, object]:
     return {
         "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
         "audit_type_options": [(kind, kind) for kind in TYPES],
+        "audit_identify_calls": [IDENTIFY_PREFIX + info.name for info in CATALOG.identifiers.values()],
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,

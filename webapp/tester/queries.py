@@ -12,6 +12,7 @@ from sqlalchemy import Row, Select, exists, select
 from analytics.audit import AuditEntry, DeliveryAttempt, Source
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, catalog_marker
+from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import SCOPES
 from webapp.tester.models import ScopePreset, TesterSend
 
@@ -97,7 +98,7 @@ def call_name(event: str | None, spec: str | None) -> str:
         return event
     for info in CATALOG.identifiers.values():
         if info.constant == spec:
-            return f"Identify: {info.name}"
+            return f"{IDENTIFY_PREFIX}{info.name}"
     return "Identify"
 
 
