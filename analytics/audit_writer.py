@@ -13,8 +13,9 @@ What it gives up, and how it says so:
   the caller's thread and lose nothing that returned;
 - a batch the database refuses for good (an outage outlasting the retries) is neither audited nor
   sent: it is logged at ERROR, counted in `event_catalog_audit_lost`, and passed to the client's
-  `on_error` handler with an `AuditWriteError`; a record that cannot be written at all (a value
-  JSON cannot encode, given to `deliver`) is split from its batch and lost alone, said the same way;
+  `on_error` handler with an `AuditWriteError`; a record the database refuses by its content (a
+  value JSON cannot encode, given to `deliver`; a NUL character on PostgreSQL; a reused messageId)
+  is split from its batch and lost alone, said the same way (`analytics.audit_failures`);
 - a full queue is not this module's business: the client writes that call on the caller's thread
   instead, so a slow database slows callers rather than growing memory.
 """
@@ -29,9 +30,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStore
+from analytics.audit_failures import is_message_fault, reason
 from analytics.metrics import AUDIT_BATCH_SIZE, AUDIT_LOST, AUDIT_QUEUE_DEPTH, AUDIT_WRITE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -172,9 +174,9 @@ class AuditWriter:
         try:
             return batch if self._record_with_retries(batch) else []
         except Exception as exc:  # one record's fault must not cost the whole batch
-            # One refused row (a reused messageId) refuses the whole batch, as does one record
-            # that cannot be written at all (a value JSON cannot encode): write them singly, so
-            # that only the faulty one is lost, and said to be.
+            # One refused row (a reused messageId, a NUL PostgreSQL cannot store) refuses the whole
+            # batch, as does one record that cannot be written at all (a value JSON cannot
+            # encode): write them singly, so that only the faulty one is lost, and said to be.
             if len(batch) == 1:
                 self._lose(batch, exc)
                 return []
@@ -189,12 +191,16 @@ class AuditWriter:
         return True
 
     def _record_with_retries(self, batch: list[AuditRecord]) -> bool:
-        """Whether the batch was written; a refusal that outlasts the retries loses it."""
+        """Whether the batch was written; a refusal that outlasts the retries loses it.
+
+        Raises:
+            Exception: a message's own fault (`is_message_fault`), for `_commit` to split the batch.
+        """
         try:
             self._attempt(batch)
-        except IntegrityError:
-            raise
         except SQLAlchemyError as exc:
+            if is_message_fault(exc):
+                raise
             self._lose(batch, exc)
             return False
         return True
@@ -204,15 +210,17 @@ class AuditWriter:
             try:
                 self.store.record_many(batch)
                 return
-            except IntegrityError:
-                raise
             except SQLAlchemyError as exc:
-                log.warning("audit write of %s messages failed, retrying in %ss: %s", len(batch), delay, exc)
+                if is_message_fault(exc):
+                    raise
+                log.warning(
+                    "audit write of %s messages failed, retrying in %ss: %s", len(batch), delay, reason(exc)
+                )
                 time.sleep(delay)
         self.store.record_many(batch)
 
     def _lose(self, records: Sequence[AuditRecord], error: Exception) -> None:
-        log.error("audit log refused %s messages: not audited, not sent: %s", len(records), error)
+        log.error("audit log refused %s messages: not audited, not sent: %s", len(records), reason(error))
         AUDIT_LOST.inc(len(records))
         try:
             self.on_lost(records, error)

@@ -105,7 +105,11 @@ def entry_hash(key: bytes, *, writer_id: str, seq: int, prev_hash: str, fields: 
     for name in IMMUTABLE_FIELDS:
         value = fields[name]
         content[name] = canonical_instant(value) if isinstance(value, datetime) else value
-    data = json.dumps(_canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: NaN is not JSON; a message holding one is refused here, before any row is
+    # written (SQLite would store it as text that its own JSON functions then cannot read).
+    data = json.dumps(
+        _canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return hmac.digest(key, HASH_VERSION + data.encode(), "sha256").hex()
 
 

@@ -32,8 +32,9 @@ from segment.analytics.request import APIError
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
+from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
-from analytics.errors import AnalyticsError, AuditWriteError, DeliveryError, EnqueueError
+from analytics.errors import AnalyticsError, DeliveryError, EnqueueError
 from analytics.messages import build_message
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
@@ -380,13 +381,11 @@ class AnalyticsClient:
         started = time.perf_counter()
         try:
             self.store.record_many([record])
-        except SQLAlchemyError as exc:
-            log.error("audit log unavailable, message %s not sent: %s", message["messageId"], exc)
-            return self._receipt(message, None, AuditWriteError(f"audit log unavailable: {exc}"))
-        except (TypeError, ValueError) as exc:
-            # A value JSON cannot write (a message built by hand and given to `deliver`).
-            log.error("message %s cannot be audited, not sent: %s", message["messageId"], exc)
-            return self._receipt(message, None, AuditWriteError(f"message cannot be audited: {exc}"))
+        except (SQLAlchemyError, TypeError, ValueError) as exc:
+            # TypeError/ValueError: a value JSON cannot write (a message built by hand, given to `deliver`).
+            refused = audit_write_error(exc)
+            log.error("message %s not sent: %s", message["messageId"], refused)
+            return self._receipt(message, None, refused)
         AUDIT_WRITE_SECONDS.labels(mode="strict").observe(time.perf_counter() - started)
         [(status, error)] = self._hand_off([record])
         return self._receipt(message, status, error)
@@ -486,9 +485,7 @@ class AnalyticsClient:
     def _lost(self, records: Sequence[AuditRecord], error: Exception) -> None:
         """Tell the caller's `on_error` about batched messages the audit log refused for good."""
         if self._user_on_error is not None:
-            self._user_on_error(
-                AuditWriteError(f"audit log unavailable: {error}"), [record.message for record in records]
-            )
+            self._user_on_error(audit_write_error(error), [record.message for record in records])
 
     @staticmethod
     def _enqueue(segment: SegmentClient, message: dict[str, Any]) -> bool:

@@ -979,7 +979,7 @@ class Collector:
         # The most recent `limit` matches, still oldest first: "what just arrived" is
         # what a tester or a test wants to see.
         if limit is not None:
-            matching = matching[len(matching) - limit :] if limit else []
+            matching = matching[max(0, len(matching) - limit) :] if limit else []
         payload: dict[str, Any] = {
             "count": len(matching),
             "total": total,

@@ -338,7 +338,10 @@ def parse_filters(
     single: dict[str, str] = {}
     for name in FILTER_PARAMS:
         values = _values(params, name)
-        if len(values) > 1 and name not in _MULTI_VALUED:
+        if any("\x00" in value for value in values):
+            # No entry can hold one, and PostgreSQL refuses it in a query's text.
+            errors[name] = "cannot contain a NUL character"
+        elif len(values) > 1 and name not in _MULTI_VALUED:
             errors[name] = "give one value"
         elif values:
             single[name] = values[0]

@@ -24,7 +24,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from analytics.events import SegmentEvent
 from analytics.scopes import UserScope
@@ -120,6 +120,16 @@ class _Spec(BaseModel):
     def __init_subclass__(cls, **catalog_metadata: Any) -> None:
         """Accept the catalog metadata class arguments; `__pydantic_init_subclass__` reads them."""
         super().__init_subclass__()
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_characters(cls, value: Any) -> Any:
+        """Refuse a NUL character in a text value (or a list of them): PostgreSQL cannot store one,
+        so the audit log would refuse the message after `track` had returned."""
+        texts = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(text, str) and "\x00" in text for text in texts):
+            raise ValueError("text cannot contain a NUL character (\\u0000)")
+        return value
 
     @classmethod
     def summary(cls) -> str:

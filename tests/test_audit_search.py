@@ -315,6 +315,7 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"user_id": "1.5"}, "user_id", "'1.5' is not a whole number"),
         ({"user_id": "-5"}, "user_id", "-5 is not an id"),
         ({"version": "zzz"}, "version", "'zzz' is not a catalog version: 12 hex digits"),
+        ({"actor": "ada\x00"}, "actor", "cannot contain a NUL character"),
         ({"event": "Identify: Nope"}, "event", "no identify call is named 'Nope': one of Identify: Register"),
     ],
 )

@@ -426,6 +426,52 @@ def test_a_message_that_cannot_be_written_is_lost_alone_and_said_so(
     )
 
 
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (float("nan"), "Out of range float values are not JSON compliant"),
+        ("nul\x00byte", "cannot be converted to text"),
+    ],
+)
+def test_a_value_the_database_refuses_loses_that_message_alone_on_both_databases(
+    store: AuditStore, make_client: Any, collector: Collector, value: Any, reason: str
+) -> None:
+    """A NaN no JSON can hold, a NUL PostgreSQL cannot store (SQLite can: that one is delivered):
+    either way the other messages of the batch are audited and sent, and the one refused is said."""
+    refused_here = isinstance(value, float) or store.engine.dialect.name == "postgresql"
+    reported: list[tuple[Exception, list[dict[str, Any]]]] = []
+    client = make_client(store, on_error=lambda error, batch: reported.append((error, batch)))
+    spec = _example("ProjectCreate")
+    broken = build_message(spec)
+    broken["properties"]["note"] = value
+    receipts = [client.track(spec) for _ in range(9)] + [client.deliver(broken)]
+    receipts += [client.track(spec) for _ in range(10)]
+    client.flush()
+    good = [receipt for n, receipt in enumerate(receipts) if n != 9]
+    assert {_status(store, receipt.message_id) for receipt in good} == {"delivered"}
+    received = {message["messageId"] for message in collector.received()}
+    assert received >= {receipt.message_id for receipt in good}
+    if not refused_here:
+        assert reported == [] and receipts[9].message_id in received
+        return
+    assert store.entry(receipts[9].message_id) is None and receipts[9].message_id not in received
+    [(error, batch)] = reported
+    assert isinstance(error, AuditWriteError)
+    assert str(error).startswith("message cannot be audited: ") and reason in str(error)
+    assert "INSERT" not in str(error)
+    assert [message["messageId"] for message in batch] == [receipts[9].message_id]
+
+
+def test_a_text_value_with_a_nul_character_is_refused_by_the_spec() -> None:
+    from pydantic import ValidationError
+
+    from analytics.scopes import UserScope
+    from analytics.tracks import UserCreate
+
+    with pytest.raises(ValidationError, match=r"text cannot contain a NUL character"):
+        UserCreate(scope=UserScope(user_id=1), email="ada\x00@example.com")
+
+
 def test_a_message_that_cannot_be_written_is_an_error_receipt_in_strict_mode(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:

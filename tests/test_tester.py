@@ -6,6 +6,7 @@ import html
 import json
 import re
 from collections.abc import Callable
+from html import unescape
 from typing import Any
 
 import pytest
@@ -384,15 +385,21 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     [
         ("{not json", "Not valid JSON: Expecting property name"),
         ("[1, 2]", "The properties must be a JSON object"),
+        ('{"infra_id": NaN}', "Not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)"),
+        ('{"note": -Infinity}', "Not valid JSON: -Infinity is not JSON"),
+        ('{"note": "nul\\u0000byte"}', "Text cannot contain a NUL character (\\u0000)"),
     ],
 )
 def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
-    client: FlaskClient, raw: str, expected: str
+    client: FlaskClient, raw: str, expected: str, collector: Collector
 ) -> None:
     values = {**example_values(CATALOG.event("ProjectCreate")), "mode": "raw", "raw": raw}
     status, page = send_form(client, "event=ProjectCreate", values, htmx=False)
     assert status == 422 and error_slot(page, "raw").startswith(expected)
-    assert raw in page
+    assert raw in unescape(page)
+    # Nothing reached the log or the collector, and the tester still opens for everyone.
+    assert collector.received() == []
+    assert client.get("/tester/?event=ProjectCreate").status_code == 200
 
 
 def test_a_deprecated_event_needs_a_confirmation(client: FlaskClient, collector: Collector) -> None:

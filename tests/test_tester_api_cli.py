@@ -163,11 +163,38 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     not_an_object = client.post("/api/tester/send", json=[CLUSTER_SEND])
     assert not_an_object.status_code == 400 and not_an_object.get_json()["error"]["name"] == "Bad Request"
     assert not_an_object.get_json()["error"]["message"] == "Send a JSON object, not an array."
+    nan = client.post(
+        "/api/tester/send",
+        data='{"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2}, "properties": {"x": NaN}}',
+        content_type="application/json",
+    )
+    assert nan.status_code == 400
+    assert nan.get_json()["error"]["message"] == (
+        "The body is not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)."
+    )
     broken = client.post("/api/tester/send", data="{bad", content_type="application/json")
     assert broken.status_code == 400
     assert broken.get_json()["error"]["message"].startswith(
         "The body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2"
     )
+
+
+def test_api_off_schema_text_with_a_nul_is_422_and_nothing_is_recorded(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = {**CLUSTER_SEND, "properties": {"note": "nul\x00byte"}, "off_schema": True}
+    response = client.post("/api/tester/send", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"]["raw"] == "Text cannot contain a NUL character (\\u0000)"
+    assert _statuses(app) == []
+
+
+def test_a_request_body_over_a_megabyte_is_refused_before_it_is_read(app: Flask, client: FlaskClient) -> None:
+    body = {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": 9, "note": "x" * 1_100_000}}
+    response = client.post("/api/tester/send", json=body)
+    assert response.status_code == 413 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["name"] == "Request Entity Too Large"
+    assert _statuses(app) == []
 
 
 def test_api_endpoint_failure_is_502_and_dry_run_sends_nothing(
@@ -361,14 +388,29 @@ def test_cli_send_fills_the_scope_from_a_preset(
 
     with app.app_context():
         db.session.add(
-            ScopePreset(name="demo", user_id=5, project_id=6, created_by="t", created_at=datetime.now(UTC))
+            ScopePreset(
+                name="demo",
+                user_id=5,
+                project_id=6,
+                cluster_id=8,
+                created_by="t",
+                created_at=datetime.now(UTC),
+            )
         )
         db.session.commit()
+    # The preset's cluster id is more than a project-scoped event takes: it fills only what the scope
+    # has; naming an id the scope lacks is refused.
     result = runner.invoke(args=["send", "ProjectCreate", "--preset", "demo", "--scope", "project=7"])
     assert result.exit_code == 0, result.output
     assert collector.received()[0]["userId"] == "5" and collector.received()[0]["properties"] == {
         "proj_id": 7
     }
+    extra = runner.invoke(args=["send", "ProjectCreate", "--preset", "demo", "--scope", "cluster=9"])
+    assert (extra.exit_code, extra.stderr) == (
+        2,
+        "error: not sent: scope.cluster_id: New Project Event is scoped to Project: no 'cluster_id' "
+        "(its ids: user_id, project_id)\n",
+    )
 
 
 def test_destinations_are_parsed_from_json_with_keys_from_other_variables() -> None:

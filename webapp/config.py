@@ -66,6 +66,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "AUTH_MODE": "accounts",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
         "PASSWORD_RESET_LIFETIME": timedelta(hours=24),
+        # Requests carry forms and single messages (Segment takes 32 KB each): a larger body is
+        # refused with 413 before anything reads it.
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # None: secure in production, not in development (see `finalise`).

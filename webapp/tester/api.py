@@ -35,7 +35,7 @@ from webapp.auth.roles import Role
 from webapp.limits import send_limit
 from webapp.tester.compose import compose
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import FIELDS, RAW, TesterInput
+from webapp.tester.forms import FIELDS, RAW, TesterInput, load_json
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 
 bp = Blueprint("tester_api", __name__)
@@ -165,7 +165,7 @@ def send_json() -> ResponseReturnValue:
     if not request.is_json:
         return error(415, "Send a JSON object with Content-Type: application/json.")
     try:
-        body = json.loads(request.get_data(as_text=True))
+        body = load_json(request.get_data(as_text=True))
     except ValueError as exc:
         return error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):

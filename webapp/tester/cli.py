@@ -16,7 +16,7 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import RAW, TesterInput
+from webapp.tester.forms import RAW, TesterInput, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import destinations, find_destination, send
@@ -100,7 +100,11 @@ def build_input(
         found = db.session.scalar(select(ScopePreset).where(ScopePreset.name == preset))
         if found is None:
             raise BadInput(f"no scope preset named {preset!r}")
-        values = {k: str(v) for k, v in preset_values(found).items()}
+        info = resolve_spec(spec)
+        # A preset is a pool of ids: it fills what this spec's scope takes; --scope names only those.
+        values = {
+            k: str(v) for k, v in preset_values(found).items() if info is None or k in info.scope.model_fields
+        }
     values.update(scope)
     if raw_json is not None and props:
         raise BadInput("--json and --prop cannot be combined: give the properties one way")

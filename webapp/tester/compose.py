@@ -20,7 +20,16 @@ from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
 from webapp.tester.destinations import Destination
-from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec, typed_value
+from webapp.tester.forms import (
+    PROP,
+    RAW,
+    SCOPE,
+    TesterInput,
+    load_json,
+    own_properties,
+    resolve_spec,
+    typed_value,
+)
 
 SOURCE = "tester"
 
@@ -89,6 +98,11 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     typed = draft.input
     # As typed: text from the form and the command line, numbers from the API (0 is a value, not absent).
     given = {name: typed.scope.get(name) for name in info.scope.model_fields}
+    ids = ", ".join(info.scope.model_fields)
+    for key in sorted(typed.scope.keys() - given.keys()):
+        draft.errors[SCOPE + key] = (
+            f"{info.name} is scoped to {info.scope.label}: no {key!r} (its ids: {ids})"
+        )
     scope = {
         name: str(value).strip() for name, value in given.items() if value is not None and str(value).strip()
     }
@@ -98,14 +112,32 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         props = {p.name: typed_value(p, typed.props.get(p.name)) for p in known}
         return scope, {name: value for name, value in props.items() if value is not None}
     try:
-        parsed = json.loads(typed.raw) if typed.raw.strip() else {}
+        parsed = load_json(typed.raw) if typed.raw.strip() else {}
     except json.JSONDecodeError as exc:
         draft.errors["raw"] = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        return scope, None
+    except ValueError as exc:
+        draft.errors["raw"] = f"Not valid JSON: {exc}"
         return scope, None
     if not isinstance(parsed, dict):
         draft.errors["raw"] = 'The properties must be a JSON object, e.g. {"cluster_type": "eks"}'
         return scope, None
+    if _holds_nul(parsed):
+        # Off-schema values skip the spec's own check; the audit log could not store this one.
+        draft.errors["raw"] = "Text cannot contain a NUL character (\\u0000)"
+        return scope, None
     return scope, parsed
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a JSON value holds a NUL character in any string, key or nested value."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _refuse_unknown(draft: Draft, info: SpecInfo, unknown: set[str]) -> None:

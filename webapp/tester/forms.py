@@ -183,11 +183,25 @@ def dump_raw(values: Mapping[str, Any]) -> str:
     return json.dumps(dict(values), indent=2, ensure_ascii=False)
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+def load_json(text: str) -> Any:
+    """JSON as the standard defines it. Python's reader also takes NaN and Infinity, which no reader
+    downstream does: SQLite's JSON functions would refuse the stored entry, Segment the message.
+
+    Raises:
+        ValueError: not JSON (`json.JSONDecodeError`, with its position, for a syntax error).
+    """
+    return json.loads(text, parse_constant=_not_json)
+
+
 def parse_raw_object(text: str) -> dict[str, Any] | None:
     """The raw editor's JSON object, or None when it is not one."""
     try:
-        parsed = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError:
+        parsed = load_json(text) if text.strip() else {}
+    except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
 
@@ -210,10 +224,11 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
     info = resolve_spec(spec)
     if info is not None:
         # The form holds the chosen spec's fields; after picking another event it still carries the
-        # previous one's, whose values carry over only where the new spec has the same property.
+        # previous one's, whose values carry over only where the new spec has the same field.
         known = own_properties(info)
         names = {p.name for p in known}
         props = {name: value for name, value in props.items() if name in names}
+        scope = {name: value for name, value in scope.items() if name in info.scope.model_fields}
         for prop in known if submitted else ():
             if prop.type == "boolean" and prop.required:
                 props[prop.name] = _flag(values, PROP + prop.name)

@@ -1,0 +1,46 @@
+"""Why the audit log could not record a message: the message's own fault, or the database's.
+
+The two call for opposite handling. A database that is down or failing over is retried and, if it
+stays away, costs the whole batch; a message the database refuses by its content (a reused
+`messageId`, a NUL character PostgreSQL cannot store, a value JSON cannot write) fails the same way
+on every attempt and must be split from its batch and lost alone, so that one bad value does not
+take nineteen good messages with it. Both are told to the caller as an `AuditWriteError`, worded
+by the database's own one-line reason rather than SQLAlchemy's text, which quotes the statement
+and its parameters (the whole payload) and would flood a log line or a page.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
+
+from analytics.errors import AuditWriteError
+
+_MESSAGE_FAULTS = (IntegrityError, DataError, TypeError, ValueError)
+
+
+def is_message_fault(error: BaseException) -> bool:
+    """Whether the message itself is refused (retrying cannot help), rather than the database failing."""
+    if isinstance(error, _MESSAGE_FAULTS):
+        return True
+    # A bind parameter that could not be converted (a JSON value that cannot be written) arrives
+    # wrapped in a StatementError.
+    return isinstance(error, StatementError) and isinstance(error.orig, (TypeError, ValueError))
+
+
+def reason(error: BaseException) -> str:
+    """The one-line reason: the driver's own message for a database error (with PostgreSQL's
+    DETAIL, which says what was refused), the error's text otherwise."""
+    cause = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else None
+    cause = cause or error
+    lines = [line.strip() for line in str(cause).strip().splitlines()]
+    if not lines:
+        return type(cause).__name__
+    details = [line.removeprefix("DETAIL:").strip() for line in lines[1:] if line.startswith("DETAIL:")]
+    return "; ".join([lines[0], *details])
+
+
+def audit_write_error(error: BaseException) -> AuditWriteError:
+    """What the caller is told: the message cannot be audited, or the audit log is unavailable."""
+    if is_message_fault(error):
+        return AuditWriteError(f"message cannot be audited: {reason(error)}")
+    return AuditWriteError(f"audit log unavailable: {reason(error)}")
