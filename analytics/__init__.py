@@ -62,9 +62,16 @@ log = logging.getLogger(__name__)
 _default: AnalyticsClient | None = None
 
 
+def default_sqlite_url() -> str:
+    """The database when `DATABASE_URL` is unset: `instance/event-catalog.db` under the directory the
+    process runs in, for the library, the dashboard and every `event-catalog` command alike (in a
+    checkout, where `make run` keeps its data)."""
+    return f"sqlite:///{Path.cwd() / 'instance' / 'event-catalog.db'}"
+
+
 def default_database_url() -> str:
-    """`DATABASE_URL`, else a SQLite file under `./instance/`, where `make run` keeps its data too."""
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{Path.cwd() / 'instance' / 'event-catalog.db'}"
+    """`DATABASE_URL`, else `default_sqlite_url()`."""
+    return os.environ.get("DATABASE_URL") or default_sqlite_url()
 
 
 def parse_flag(raw: str) -> bool:

@@ -273,3 +273,16 @@ def test_actor_is_the_client_address_until_someone_signs_in(app: Flask) -> None:
         assert current_actor() == "anonymous@10.0.0.7"
         g.user = type("User", (), {"name": "ada@example.com"})()
         assert current_actor() == "ada@example.com"
+
+
+def test_without_database_url_the_dashboard_and_the_library_open_one_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`event-catalog db upgrade` and `analytics.init()` run from one directory must agree (the
+    dashboard used its package's instance folder, the library the working directory)."""
+    import analytics
+
+    monkeypatch.chdir(tmp_path)
+    expected = f"sqlite:///{tmp_path / 'instance' / 'event-catalog.db'}"
+    assert analytics.default_database_url() == expected
+    assert create_app().config["SQLALCHEMY_DATABASE_URI"] == expected

@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # `<prefix>/var/webapp-instance` for an installed package.
     app = Flask(__name__, instance_relative_config=True)
     # 1. Defaults that make `make run` work with nothing set.
-    app.config.from_mapping(config.defaults(app.instance_path))
+    app.config.from_mapping(config.defaults())
     # 2. An optional instance/config.py, for settings kept out of the environment.
     app.config.from_pyfile("config.py", silent=True)
     # 3. The environment, which is how deployments configure it.

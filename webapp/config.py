@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,7 +17,7 @@ from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from analytics import parse_flag
+from analytics import default_sqlite_url, parse_flag
 from analytics.audit import normalise_database_url
 from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
@@ -46,11 +45,11 @@ RATE_LIMITS = (
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 
 
-def defaults(instance_path: str) -> dict[str, Any]:
-    """What `make run` needs with nothing set: SQLite under the instance folder, the local collector."""
+def defaults() -> dict[str, Any]:
+    """What `make run` needs with nothing set: the library's default SQLite file, the local collector."""
     return {
         "SECRET_KEY": DEV_SECRET_KEY,
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'event-catalog.db'}",
+        "SQLALCHEMY_DATABASE_URI": default_sqlite_url(),
         "SEGMENT_WRITE_KEY": None,
         "SEGMENT_HOST": f"http://127.0.0.1:{DEFAULT_COLLECTOR_PORT}",
         "AUDIT_MASK_PERSONAL_DATA": True,
