@@ -22,11 +22,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
+from analytics.audit_failures import reason
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt
 from analytics.errors import (
     AnalyticsError,
+    AuditDatabaseError,
     AuditWriteError,
     DeliveryError,
     EnqueueError,
@@ -41,6 +45,7 @@ from analytics.versions import record_version_safely
 __all__ = [
     "AnalyticsClient",
     "AnalyticsError",
+    "AuditDatabaseError",
     "AuditStatus",
     "AuditWriteError",
     "DeliveryError",
@@ -146,8 +151,10 @@ def init(
         `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`); a failure there is a warning.
 
     Raises:
+        AuditDatabaseError: the audit database cannot be reached (or refused the connection).
         SchemaError: the audit database is not migrated to this library's revision.
-        ValueError: `AUDIT_ENCRYPTION_KEY` is not a valid key, `AUDIT_STRICT` is not a flag, or
+        ValueError: the database URL is not SQLite or PostgreSQL, `AUDIT_ENCRYPTION_KEY` is not a
+            valid key, `AUDIT_STRICT` is not a flag, or
             `AUDIT_PARTITION_INTERVAL` / `AUDIT_PARTITIONS_AHEAD` is not a valid value.
     """
     global _default
@@ -163,7 +170,11 @@ def init(
         chain_key=os.environ.get("AUDIT_CHAIN_KEY", "event-catalog").encode(),
         encryption_key=os.environ.get("AUDIT_ENCRYPTION_KEY"),
     )
-    store.check_schema()
+    try:
+        store.check_schema()
+    except SQLAlchemyError as exc:
+        where = database_label(store.engine)
+        raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(exc)}") from exc
     ensure_safely(store.engine, interval=interval, ahead=ahead)
     record_version_safely(store.engine, CATALOG)
     client = AnalyticsClient(key, store=store, host=host or os.environ.get("SEGMENT_HOST") or None, **options)

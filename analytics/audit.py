@@ -62,6 +62,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.sql.selectable import Subquery
 
@@ -387,6 +388,9 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+_URL_EXAMPLE = "expected e.g. postgresql://user@host/db or sqlite:///path"
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the URL forms people paste (`postgres://`, driverless) and pick our drivers.
 
@@ -394,10 +398,20 @@ def normalise_database_url(url: str) -> str:
     read it: Flask-SQLAlchemy would otherwise read it from the dashboard's instance folder, and one
     `DATABASE_URL` would name two files. Also creates the folder of a SQLite file, so a fresh
     checkout needs no manual step.
+
+    Raises:
+        ValueError: not a URL, or a database other than the two the audit log is built and tested
+            for (SQLite, PostgreSQL); the message never shows the password.
     """
-    parsed = make_url(
-        url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
-    )
+    try:
+        parsed = make_url(
+            url.replace("postgres://", "postgresql://", 1) if url.startswith("postgres://") else url
+        )
+    except ArgumentError:
+        raise ValueError(f"cannot parse the database URL: {_URL_EXAMPLE}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        shown = parsed.render_as_string(hide_password=True)
+        raise ValueError(f"{shown!r} is neither SQLite nor PostgreSQL: {_URL_EXAMPLE}")
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     database = parsed.database

@@ -27,6 +27,10 @@ class AuditWriteError(AnalyticsError):
     """The audit log could not record a message, so it was not sent (nothing leaves unaudited)."""
 
 
+class AuditDatabaseError(AnalyticsError):
+    """The audit database cannot be used at all: the server cannot be reached, or refused us."""
+
+
 class SchemaError(AnalyticsError):
     """The audit database's schema is missing or at another revision than this library expects."""
 

@@ -124,7 +124,7 @@ def test_environment_reports_every_bad_value_in_one_line_each() -> None:
             }
         )
     assert caught.value.problems == [
-        "DATABASE_URL: cannot parse 'not a url': expected e.g. postgresql://user@host/db or sqlite:///path",
+        "DATABASE_URL: cannot parse the database URL: expected e.g. postgresql://user@host/db or sqlite:///path",
         "COLLECTOR_PORT: '99999' is not a port number (1-65535)",
         "SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
         "AUDIT_MASK_PERSONAL_DATA: must be true or false, not 'maybe'",
@@ -132,14 +132,34 @@ def test_environment_reports_every_bad_value_in_one_line_each() -> None:
     ]
 
 
-@pytest.mark.parametrize("url", ["bogus://x", "mysql://root@db/analytics"])
-def test_a_database_url_of_another_kind_is_a_bad_setting(url: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("bogus://x", "bogus://x"),
+        ("mysql://root@db/analytics", "mysql://root@db/analytics"),
+        ("mysql://root:s3cret@db/analytics", "mysql://root:***@db/analytics"),
+    ],
+)
+def test_a_database_url_of_another_kind_is_a_bad_setting(url: str, shown: str) -> None:
     with pytest.raises(ConfigurationError) as caught:
         from_environment({"DATABASE_URL": url, "SECRET_KEY": "fine"})
     assert caught.value.problems == [
-        f"DATABASE_URL: {url!r} is neither SQLite nor PostgreSQL: "
+        f"DATABASE_URL: {shown!r} is neither SQLite nor PostgreSQL: "
         "expected e.g. postgresql://user@host/db or sqlite:///path"
     ]
+
+
+def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
+    """`analytics.init()` raised SQLAlchemy's OperationalError and a ModuleNotFoundError for MySQL."""
+    import analytics
+    from analytics.errors import AuditDatabaseError
+
+    with pytest.raises(ValueError, match="'mysql://root:\\*\\*\\*@db/x' is neither SQLite nor PostgreSQL"):
+        analytics.init(database_url="mysql://root:pw@db/x")
+    with pytest.raises(
+        AuditDatabaseError, match=r"^the audit database postgresql://nobody@127.0.0.1:1/none cannot"
+    ):
+        analytics.init(database_url="postgresql://nobody@127.0.0.1:1/none")
 
 
 @pytest.mark.parametrize(
