@@ -226,6 +226,20 @@ def test_a_resubmit_with_other_values_is_not_taken_for_the_first_send(
     assert len(collector.received()) == 1 and len(_entries(app)) == 1
 
 
+def test_a_form_token_another_person_sent_with_shows_none_of_their_send(
+    app: Flask, client: FlaskClient, login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    data = {**form_fields(client, "event=ProjectCreate"), **example_values(CATALOG.event("ProjectCreate"))}
+    client.post("/tester/send", data=data, headers=HTMX)
+    colleague = login_as(Role.ENGINEER)
+    own = form_fields(colleague, "event=ProjectCreate")
+    page = colleague.post("/tester/send", data={**data, "csrf_token": own["csrf_token"]}, headers=HTMX)
+    text = page.get_data(as_text=True)
+    assert "This form's token was used by another person's send: nothing was sent." in text
+    assert "Not sent: the token belongs to another person&#39;s send (see below)." in text
+    assert 'id="result-status"' not in text and len(collector.received()) == 1
+
+
 def test_a_send_answers_with_its_panel_and_what_the_next_send_needs(
     client: FlaskClient, collector: Collector
 ) -> None:

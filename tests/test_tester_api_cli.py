@@ -16,6 +16,7 @@ from sqlalchemy import select, text
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
+from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
 
@@ -63,6 +64,20 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
     assert [message["properties"]["cluster_type"] for message in collector.received()] == ["eks"]
     elsewhere = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t1", "destination": "nope"})
     assert elsewhere.status_code == 422 and _statuses(app) == ["delivered"]
+
+
+def test_api_a_token_another_person_used_is_409_without_their_result(
+    app: Flask, client: FlaskClient, login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    assert client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "shared"}).status_code == 200
+    colleague = login_as(Role.ENGINEER)
+    response = colleague.post("/api/tester/send", json={**CLUSTER_SEND, "token": "shared"})
+    assert response.status_code == 409
+    assert response.get_json()["error"]["message"] == (
+        "The token 'shared' was already used by another person: nothing was sent. "
+        "Use a new token for a new message."
+    )
+    assert "duplicate" not in response.get_json() and len(collector.received()) == 1
 
 
 @pytest.mark.parametrize(

@@ -185,10 +185,11 @@ def send_json() -> ResponseReturnValue:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
     if result.conflict:
+        used = "by another person" if result.error else f"for a different message ({result.message_id})"
         return error(
             409,
-            f"The token {typed.token!r} was already used for a different message ({result.message_id}): "
-            "nothing was sent. Use a new token for a new message.",
+            f"The token {typed.token!r} was already used {used}: nothing was sent. "
+            "Use a new token for a new message.",
         )
     status = _OUTCOME_STATUS.get(result.entry.status, 200) if result.entry is not None else 503
     return jsonify(result_json(result)), status

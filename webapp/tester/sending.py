@@ -180,6 +180,11 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
         first = db.session.scalar(select(TesterSend).where(TesterSend.form_token == draft.input.token))
         if first is None:
             raise
+        if first.actor != actor:
+            # Someone else's token (a copied request): not this person's send to report.
+            return SendResult(
+                first.message_id, None, [], conflict=True, error="the token belongs to another person's send"
+            )
         conflict = first.request_digest is not None and first.request_digest != digest
         return _result_of_duplicate(first.message_id, conflict=conflict)
     # Claimed: this request hands a message over, so it counts towards the send limits.
