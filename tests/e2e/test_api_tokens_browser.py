@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Dialog, Page, expect
 
 from webapp.auth.roles import Role
 
@@ -60,8 +60,22 @@ def test_a_viewer_creates_a_token_sees_it_once_and_revokes_it(
     expect(row).to_contain_text(f"{token[:8]}…")
     expect(row).to_contain_text("active")
 
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        if len(asked) == 1:
+            dialog.dismiss()
+        else:
+            dialog.accept()
+
+    page.on("dialog", answer)
+    row.get_by_role("button", name="Revoke release CI").click()
+    expect(row).to_contain_text("active")  # dismissed: still works
+    assert _catalog_status(live_server, token) == 200
     row.get_by_role("button", name="Revoke release CI").click()
     expect(page).to_have_url(live_server + "/account/tokens")
+    assert asked[0] == "Revoke the token “release CI”? Whatever uses it is refused from its next call."
     expect(page.get_by_role("status")).to_have_text(f"Revoked the token “release CI” ({token[:8]}…).")
     expect(row).to_contain_text("revoked")
     expect(row.get_by_role("button")).to_have_count(0)
