@@ -591,7 +591,7 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     page = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
     assert "Saved the preset" in page and "demo · project 44</a>" in page
     duplicate = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
-    assert "already exists" in error_slot(duplicate, "preset_name")
+    assert error_slot(duplicate, "preset_name") == "A preset named 'demo · project 44' already exists."
     # A refused save keeps the name as typed, and says what to fix in words.
     assert input_value(duplicate, "preset_name") == "demo · project 44"
     unnamed = client.post("/tester/presets", data={**data, "preset_name": ""}, headers=HTMX).get_data(

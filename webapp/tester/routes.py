@@ -452,8 +452,9 @@ def presets_view() -> ResponseReturnValue:
 
 def _preset_problem(key: str, text: str) -> str:
     """A preset's field error as the tester's one line under its Save preset box says it."""
-    if key == "name" and text == "Field required":
-        return "Give the preset a name"
+    if key == "name":
+        # The box beside the message is the name: the message needs no label of its own.
+        return "Give the preset a name" if text == "Field required" else text
     return f"{key.replace('_', ' ').capitalize()}: {text}"
 
 
