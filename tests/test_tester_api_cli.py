@@ -303,6 +303,16 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
             ],
             "prop.infra_idd: Cluster Provisioning Success has no property 'infra_idd'",
         ),
+        (
+            [
+                "ClusterProvisioningSuccess",
+                "--scope",
+                "user=1,project=12,cluster=4",
+                *("--prop", "cluster_type=eks", "--prop", "infra_id=9", "--prop", "infra_id=10"),
+            ],
+            "--prop infra_id is given 2 times (9, 10): it holds one value",
+        ),
+        (["ProjectCreate", "--scope", "user=1,project=2,user=3"], "--scope 'user' is given twice (1 and 3)"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(

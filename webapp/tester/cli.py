@@ -16,7 +16,7 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import RAW, TesterInput, resolve_spec
+from webapp.tester.forms import RAW, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import destinations, find_destination, send
@@ -70,23 +70,39 @@ def scope_pairs(items: Iterable[str]) -> dict[str, str]:
         name = SCOPE_ALIASES.get(key, key)
         if name not in SCOPE_ALIASES.values():
             raise BadInput(f"--scope {key!r} is not a scope id: one of {', '.join(SCOPE_ALIASES)}")
+        if name in scope and scope[name] != value:
+            raise BadInput(f"--scope {key!r} is given twice ({scope[name]} and {value}): give one id")
         scope[name] = value
     return scope
 
 
-def prop_pairs(items: Iterable[str]) -> dict[str, str]:
-    """`--prop key=value` (repeatable); a repeated key gives one item per line, as array fields read."""
+def prop_pairs(items: Iterable[str]) -> dict[str, list[str]]:
+    """`--prop key=value` (repeatable), the values of each key in order."""
     merged: dict[str, list[str]] = {}
     for item in items:
         key, value = _pair(item, "--prop")
         merged.setdefault(key, []).append(value)
-    return {key: "\n".join(values) for key, values in merged.items()}
+    return merged
+
+
+def _prop_texts(spec: str, props: dict[str, list[str]]) -> dict[str, str]:
+    """Each property's text as the form's field reads it: a repeated key gives one item per line, as
+    array fields read; repeating a property that holds one value is refused, as its type error would
+    otherwise quote the joined values."""
+    info = resolve_spec(spec)
+    arrays = {p.name for p in own_properties(info) if p.type.startswith("array")} if info else set()
+    for key, values in props.items():
+        if len(values) > 1 and info is not None and key not in arrays:
+            raise BadInput(
+                f"--prop {key} is given {len(values)} times ({', '.join(values)}): it holds one value"
+            )
+    return {key: "\n".join(values) for key, values in props.items()}
 
 
 def build_input(
     spec: str,
     scope: dict[str, str],
-    props: dict[str, str],
+    props: dict[str, list[str]],
     raw_json: str | None,
     destination: str,
     preset: str | None,
@@ -111,7 +127,7 @@ def build_input(
     typed = TesterInput(
         spec=spec,
         scope=values,
-        props=dict(props),
+        props=_prop_texts(spec, props),
         destination=destination,
         confirm_production=yes_production,
         confirm_deprecated=yes_deprecated,
