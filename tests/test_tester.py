@@ -720,6 +720,7 @@ def test_copy_as_python_and_pytest_run_and_build_the_sent_message(client: FlaskC
     test()
     compile(snippets["python"], "snippet", "exec")
     assert "analytics.track(\n    ClusterPreflightChecksFailed(" in snippets["python"]
+    assert "# Once at start-up: analytics.init()" in snippets["python"]
 
 
 def test_the_write_key_never_reaches_a_page(staged_app: Flask, login_as: Callable[..., FlaskClient]) -> None:

@@ -68,7 +68,9 @@ def python_snippet(spec: TrackSpec | IdentifySpec) -> str:
     imports: dict[str, set[str]] = {}
     call = _call(spec, imports)
     function = "track" if isinstance(spec, TrackSpec) else "identify"
-    body = [f"analytics.{function}(", *_indent(call, "    "), ")"]
+    # Pasted alone it would only log that init() was not called: say where the client comes from.
+    setup = "# Once at start-up: analytics.init() (SEGMENT_WRITE_KEY, DATABASE_URL from the environment)"
+    body = [setup, f"analytics.{function}(", *_indent(call, "    "), ")"]
     return "\n".join([*_imports(imports, ["import analytics"]), "", *body]) + "\n"
 
 
