@@ -1,14 +1,15 @@
 // One history entry per search, not per keystroke: the filter forms (catalog, audit log, health)
-// push their URL so that Back returns to the previous search. Without this, Enter pushed the same
-// URL twice more (its `search` and `submit` events) and slow typing pushed one entry per pause.
+// and the tester's event picker push their URL so that Back returns to the previous state.
+// Without this, Enter pushed the same URL twice more (its `search` and `submit` events), slow
+// typing pushed one entry per pause, and arrowing through the picker one entry per event.
 // - An update to the URL already shown replaces it instead of adding a copy.
-// - Typing that goes on within TYPING_PAUSE_MS of the previous typed update replaces the entry
-//   that typing started; a pause, Enter, a select or a page link starts a new entry.
+// - Further input into the same field or select within STILL_ADJUSTING_MS of its previous update
+//   replaces the entry that field started; a pause, Enter, another control or a link starts a new one.
 (function () {
   "use strict";
 
-  var TYPING_PAUSE_MS = 3000;
-  var lastTypedAt = null;
+  var STILL_ADJUSTING_MS = 3000;
+  var last = null;
 
   function currentPath() {
     return window.location.pathname + window.location.search;
@@ -19,19 +20,20 @@
     if (update.type !== "push") {
       return;
     }
-    var config = event.detail.requestConfig || {};
-    var trigger = config.triggeringEvent ? config.triggeringEvent.type : null;
+    var triggering = (event.detail.requestConfig || {}).triggeringEvent;
+    var adjusting = triggering && (triggering.type === "input" || triggering.type === "change");
+    var control = adjusting ? triggering.target : null;
     var now = Date.now();
-    var typing = trigger === "input";
-    var stillTyping = typing && lastTypedAt !== null && now - lastTypedAt < TYPING_PAUSE_MS;
-    if (update.path === currentPath() || stillTyping) {
+    var sameControl = control !== null && last !== null && last.control === control &&
+      now - last.at < STILL_ADJUSTING_MS;
+    if (update.path === currentPath() || sameControl) {
       update.type = "replace";
     }
-    lastTypedAt = typing ? now : null;
+    last = control !== null ? { control: control, at: now } : null;
   });
 
-  // Back or Forward lands on another entry: the next keystroke starts a new one.
+  // Back or Forward lands on another entry: the next change starts a new one.
   window.addEventListener("popstate", function () {
-    lastTypedAt = null;
+    last = null;
   });
 })();
