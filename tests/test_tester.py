@@ -226,6 +226,15 @@ def test_a_resubmit_with_other_values_is_not_taken_for_the_first_send(
     assert len(collector.received()) == 1 and len(_entries(app)) == 1
 
 
+def test_the_form_keeps_scope_ids_the_event_does_not_take_for_the_next_event(client: FlaskClient) -> None:
+    fields = {**form_fields(client, "event=ClusterProvisioningSuccess"), "scope.cluster_id": "4"}
+    picked = {**fields, "pick": "ProjectCreate", "scope.user_id": "1"}
+    switched = client.get("/tester/", query_string=picked, headers=HTMX)
+    page = switched.get_data(as_text=True)
+    assert '<input type="hidden" name="scope.cluster_id" value="4">' in page
+    assert "is scoped to" not in page
+
+
 def test_a_form_token_another_person_sent_with_shows_none_of_their_send(
     app: Flask, client: FlaskClient, login_as: Callable[..., FlaskClient], collector: Collector
 ) -> None:

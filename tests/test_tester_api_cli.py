@@ -97,6 +97,11 @@ def test_api_a_token_another_person_used_is_409_without_their_result(
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
         (
+            {"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2, "registry_id": 3}},
+            "scope.registry_id",
+            "New Project Event is scoped to Project: no 'registry_id' (its ids: user_id, project_id)",
+        ),
+        (
             {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": 9, "bogus": 1}},
             "prop.bogus",
             "Cluster Provisioning Success has no property 'bogus' (its properties: cluster_type, infra_id)",

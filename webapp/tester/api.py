@@ -33,7 +33,7 @@ from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.limits import send_limit
-from webapp.tester.compose import compose
+from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, RAW, TesterInput, load_json
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
@@ -177,6 +177,7 @@ def send_json() -> ResponseReturnValue:
     typed = asked.tester_input()
     actor = current_actor()
     draft = compose(typed, actor=actor)
+    refuse_unknown_scope_ids(draft)
     destination = checked_destination(draft, CONFIRM_IN_JSON)
     if not draft.ok or destination is None or draft.message is None:
         fields = draft.errors or {"raw": "; ".join(draft.off_schema)}

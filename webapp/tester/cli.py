@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.actor import command_line_actor
 from webapp.extensions import db
-from webapp.tester.compose import check_sendable, compose
+from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import RAW, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
@@ -143,6 +143,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
         for want of a write key), 2 bad input.
     """
     draft = compose(typed, actor=command_line_actor())
+    refuse_unknown_scope_ids(draft)
     destination = find_destination(typed.destination)
     check_sendable(draft, destination, [d.name for d in destinations()], CONFIRM_WITH_FLAGS)
     if not draft.ok or destination is None or draft.message is None:

@@ -98,11 +98,6 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     typed = draft.input
     # As typed: text from the form and the command line, numbers from the API (0 is a value, not absent).
     given = {name: typed.scope.get(name) for name in info.scope.model_fields}
-    ids = ", ".join(info.scope.model_fields)
-    for key in sorted(typed.scope.keys() - given.keys()):
-        draft.errors[SCOPE + key] = (
-            f"{info.name} is scoped to {info.scope.label}: no {key!r} (its ids: {ids})"
-        )
     scope = {
         name: str(value).strip() for name, value in given.items() if value is not None and str(value).strip()
     }
@@ -146,6 +141,22 @@ def _refuse_unknown(draft: Draft, info: SpecInfo, unknown: set[str]) -> None:
     names = ", ".join(p.name for p in own_properties(info)) or "none"
     for key in sorted(unknown):
         draft.errors[PROP + key] = f"{info.name} has no property {key!r} (its properties: {names})"
+
+
+def refuse_unknown_scope_ids(draft: Draft) -> None:
+    """Scope ids the draft's spec does not take are errors, for the command line and the API.
+
+    Not in `compose`: the form carries ids the current event does not take, hidden, so that they
+    are still there after picking another event; from a command or a request they are a mistake.
+    """
+    if draft.info is None:
+        return
+    scope = draft.info.scope
+    ids = ", ".join(scope.model_fields)
+    for key in sorted(draft.input.scope.keys() - scope.model_fields.keys()):
+        draft.errors[SCOPE + key] = (
+            f"{draft.info.name} is scoped to {scope.label}: no {key!r} (its ids: {ids})"
+        )
 
 
 def compose(typed: TesterInput, *, actor: str | None) -> Draft:

@@ -224,11 +224,11 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
     info = resolve_spec(spec)
     if info is not None:
         # The form holds the chosen spec's fields; after picking another event it still carries the
-        # previous one's, whose values carry over only where the new spec has the same field.
+        # previous one's, whose values carry over only where the new spec has the same property.
+        # (Scope ids the spec does not take are kept: the form carries them, hidden, for later events.)
         known = own_properties(info)
         names = {p.name for p in known}
         props = {name: value for name, value in props.items() if name in names}
-        scope = {name: value for name, value in scope.items() if name in info.scope.model_fields}
         for prop in known if submitted else ():
             if prop.type == "boolean" and prop.required:
                 props[prop.name] = _flag(values, PROP + prop.name)
