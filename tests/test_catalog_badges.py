@@ -47,3 +47,8 @@ def test_drifting_badge_when_the_latest_message_no_longer_validates(app: Flask, 
     assert 'class="badge drifting"' in _row(page, "Cluster Provisioning Success")
     assert "infra_id" in _row(page, "Cluster Provisioning Success")
     assert "drifting" not in _row(page, "New Project Event")
+    # The event's own page says so too, and opens the message.
+    event_page = client.get("/events/ClusterProvisioningSuccess").get_data(as_text=True)
+    assert '<span class="badge drifting">drifting</span> Its latest message no longer matches' in event_page
+    assert f'<a href="/audit/entries/{message["messageId"]}">See that message</a>' in event_page
+    assert 'class="badge drifting"' not in client.get("/events/ProjectCreate").get_data(as_text=True)

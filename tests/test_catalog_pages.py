@@ -244,6 +244,18 @@ def test_scopes_page_shows_the_tree_ids_and_events(client: FlaskClient) -> None:
         assert f'href="/events/{info.constant}">{info.name}</a>' in registry.split("</article>", 1)[0]
 
 
+def test_an_event_s_scope_link_opens_that_scope_s_list_of_events(client: FlaskClient) -> None:
+    event = client.get("/events/ClusterProvisioningSuccess").get_data(as_text=True)
+    assert '<a href="/scopes?open=cluster#scope-cluster">Cluster</a>' in event
+
+    def cluster_section(url: str) -> str:
+        page = client.get(url).get_data(as_text=True)
+        return page[page.index('id="scope-cluster"') :].split("</article>", 1)[0]
+
+    assert "<details open>" not in cluster_section("/scopes")
+    assert "<details open>" in cluster_section("/scopes?open=cluster")
+
+
 def test_identifiers_pages_list_traits(client: FlaskClient) -> None:
     listing = client.get("/identifiers").get_data(as_text=True)
     for info in CATALOG.identifiers.values():

@@ -65,9 +65,13 @@ class EventRow:
     @cached_property
     def drifting(self) -> str | None:
         """Why its latest message no longer validates against today's schema, or None."""
-        if self.activity.latest is None:
-            return None
-        return drift_of(self.activity.latest).first_problem
+        return drifting(self.activity)
+
+
+def drifting(activity: EventActivity) -> str | None:
+    """Why an event's latest message no longer validates against today's schema, or None: what the
+    list's *drifting* badge and the event page say."""
+    return drift_of(activity.latest).first_problem if activity.latest is not None else None
 
 
 SORTS: dict[str, Callable[[EventRow], Any]] = {

@@ -36,7 +36,7 @@ from analytics.versions import record_version_safely
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
-from webapp.catalog.filters import choices, event_rows, parse_filters
+from webapp.catalog.filters import choices, drifting, event_rows, parse_filters
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
 from webapp.extensions import db
@@ -208,6 +208,7 @@ def event(constant: str) -> ResponseReturnValue:
         "catalog/event.html",
         **_spec_page(info),
         activity=activity,
+        drift=drifting(activity),
         chart=sparkline(series),
         entries=entries,
         audit_error=audit_error,
@@ -226,8 +227,12 @@ def event_schema(constant: str) -> ResponseReturnValue:
 @bp.get("/scopes")
 @requires(Role.VIEWER)
 def scopes() -> str:
-    """The scope hierarchy, the ids each scope adds, and the events that use it."""
-    return render_template("catalog/scopes.html", tree=[_scope_tree(CATALOG.scopes[0])])
+    """The scope hierarchy, the ids each scope adds, and the events that use it.
+
+    `?open=<scope>` (an event page's link to its scope) opens that scope's list of events, however long.
+    """
+    opened = request.args.get("open", "").lower()
+    return render_template("catalog/scopes.html", tree=[_scope_tree(CATALOG.scopes[0])], opened=opened)
 
 
 @bp.get("/identifiers")
