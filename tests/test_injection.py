@@ -68,9 +68,12 @@ def test_attempts_in_search_filters_match_only_as_plain_values(store: AuditStore
         assert _found(engine, {"prop": f"stack_name = {attempt}"}) == own, attempt
         assert _found(engine, {"prop": f"error_message={attempt}"}) == own, attempt
         assert _found(engine, {"event": attempt}) == set(), attempt
-        assert _found(engine, {"user_id": attempt}) == set(), attempt
         assert _found(engine, {"message_id": attempt}) == set(), attempt
-        assert _found(engine, {"version": attempt}) == set(), attempt
+        # Ids and versions have a shape: an attempt is refused by name before any query.
+        for name in ("user_id", "version"):
+            with pytest.raises(FilterError) as refused:
+                _found(engine, {name: attempt})
+            assert set(refused.value.errors) == {name}, attempt
         # The attempt as the tail of a value matches nothing: no wildcard, no comment.
         assert _found(engine, {"prop": f"stack_name = billing-api{attempt}"}) == set(), attempt
     assert _found(engine, {"prop": "key = x' OR '1'='1"}) == set()
@@ -141,10 +144,12 @@ def test_the_export_command_treats_attempts_as_values(
         assert result.exit_code == 0, result.output
         exported = [json.loads(line)["message_id"] for line in result.stdout.splitlines()]
         assert exported == [seeded_app[attempt]]
-        for option in ("--actor", "--event", "--user-id"):
+        for option in ("--actor", "--event"):
             result = runner.invoke(args=["audit", "export", option, attempt])
             assert result.exit_code == 0, result.output
             assert seeded_app["plain"] not in result.stdout
+        refused_id = runner.invoke(args=["audit", "export", "--user-id", attempt])
+        assert refused_id.exit_code == 2 and "--user-id: " in refused_id.output
     refused = runner.invoke(args=["audit", "export", "--prop", "' OR 1=1 -- = x"])
     assert refused.exit_code != 0
     assert "--prop: " in refused.output and "is not a property name" in refused.output
