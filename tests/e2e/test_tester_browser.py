@@ -193,3 +193,23 @@ def test_a_production_confirmation_holds_for_one_send(
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#error-f-confirm_production")).to_contain_text("production destination")
     assert len(collector.received()) == 1
+
+
+def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, collector: Collector) -> None:
+    """Sending disables the button for the request, which took the focus away to the page."""
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
+    # The example form was just swapped in: htmx takes it over when it settles (an Enter before
+    # that would post the form natively, as without JavaScript, and load a new page).
+    page.wait_for_function("document.getElementById('tester-form')['htmx-internal-data'] !== undefined")
+    page.locator("#send-button").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(page.locator("#send-button")).to_be_focused()
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    page.keyboard.press("Enter")
+    # The history lists each send once its answer is in.
+    expect(page.locator("#history tbody tr")).to_have_count(2)
+    expect(page.locator("#send-button")).to_be_focused()
+    assert len(collector.received()) == 2

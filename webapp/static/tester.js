@@ -32,3 +32,23 @@ document.addEventListener("htmx:responseError", (event) => {
   loadFailed(event, `the dashboard answered ${event.detail.xhr.status}`);
 });
 document.addEventListener("htmx:sendError", (event) => loadFailed(event, "the dashboard did not answer"));
+
+// Sending disables the Send button for the request (hx-disabled-elt), and a disabled button loses
+// the focus to the page: a keyboard user would start again from the top. Give it back afterwards.
+// Noted at the submit itself (a queued send starts later, with the button perhaps already disabled),
+// and given back when that send's answer is in: the one POST of the form (previews are GETs).
+let sendHadFocus = false;
+document.addEventListener("submit", (event) => {
+  if (event.target.id === "tester-form") {
+    sendHadFocus = document.activeElement !== null && document.activeElement.id === "send-button";
+  }
+}, true);
+document.addEventListener("htmx:afterRequest", (event) => {
+  if (event.detail.elt.id !== "tester-form" || event.detail.requestConfig.verb !== "post") return;
+  const button = document.getElementById("send-button");
+  const lost = document.activeElement === null || document.activeElement === document.body;
+  if (sendHadFocus && button && lost) {
+    button.focus();
+  }
+  sendHadFocus = false;
+});
