@@ -20,6 +20,7 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
+    and_,
     cast,
     column,
     func,
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.expression import ColumnElement
 
 from analytics.audit import AuditEntry, EventDay, EventHour, Source
+from analytics.queries import identify_call
 from analytics.sql_functions import dialect_function
 
 RECENT_DAYS = 7
@@ -222,3 +224,19 @@ def latest_entries_query(event: str, limit: int = 5) -> Select[AuditEntry]:
         .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
+
+
+def identify_activity(session: Session, spec: str, since: datetime) -> EventActivity:
+    """What the audit log says about one identify call (`spec`: its class name), counted as the
+    event list counts events: the application's calls, not the tester's."""
+    called = and_(identify_call(spec), AuditEntry.source == Source.APPLICATION)
+    latest = session.execute(
+        select(AuditEntry.recorded_at, AuditEntry.payload)
+        .where(called)
+        .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return NEVER_SENT
+    recent = session.scalar(select(func.count()).where(called, AuditEntry.recorded_at >= since)) or 0
+    return EventActivity(as_utc(latest.recorded_at), recent, latest.payload)

@@ -490,11 +490,16 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
     if filters.destination is not None:
         clauses.append(_destination_clause(filters.destination))
     if filters.identify_spec is not None:
-        spec = entry.payload["context"][CONTEXT_KEY]["spec"].as_string()
-        clauses.extend([entry.type == "identify", spec == filters.identify_spec])
+        clauses.append(identify_call(filters.identify_spec))
     if filters.prop is not None:
         clauses.append(payload_property_equals(filters.sections, filters.prop))
     return clauses
+
+
+def identify_call(spec: str) -> ColumnElement[bool]:
+    """The entries of one identify call: they carry no event string, only the spec's class name."""
+    built_by = AuditEntry.payload["context"][CONTEXT_KEY]["spec"].as_string()
+    return and_(AuditEntry.type == "identify", built_by == spec)
 
 
 def _destination_clause(destination: str) -> ColumnElement[bool]:

@@ -15,8 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from analytics.audit import CatalogVersion
+from analytics.audit import AuditStatus, CatalogVersion
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.messages import build_message
 from analytics.versions import record_version
 from webapp import create_app
 
@@ -254,6 +255,27 @@ def test_an_event_s_scope_link_opens_that_scope_s_list_of_events(client: FlaskCl
 
     assert "<details open>" not in cluster_section("/scopes")
     assert "<details open>" in cluster_section("/scopes?open=cluster")
+
+
+def test_an_identify_call_s_page_says_whether_the_application_calls_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    from webapp.extensions import analytics_client
+
+    never = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
+    assert "never sent</span> The audit log holds no call of it from the application." in never
+    assert '<a href="/audit/?event=Identify:+Register">Every Register call in the audit log</a>' in never
+    store = analytics_client.store(app)
+    for source in ("application", "application", "tester"):
+        message = build_message(CATALOG.identifier("Register").example_spec())
+        store.record(message, status=AuditStatus.DELIVERED, source=source)
+    store.record(
+        build_message(CATALOG.identifier("Login").example_spec()),
+        status=AuditStatus.DELIVERED,
+        source="application",
+    )
+    page = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
+    assert "Last seen" in page and "<strong>2</strong> in the last 7 days." in page
 
 
 def test_identifiers_pages_list_traits(client: FlaskClient) -> None:

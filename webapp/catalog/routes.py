@@ -23,6 +23,7 @@ from analytics.activity import (
     as_utc,
     daily_counts_query,
     daily_series,
+    identify_activity,
     latest_entries_query,
     read_activity,
 )
@@ -30,6 +31,7 @@ from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.exports import FORMATS
 from analytics.messages import build_message
+from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely
@@ -249,7 +251,18 @@ def identifier(name: str) -> ResponseReturnValue:
     info = _identifier_or_404(name)
     if name != info.constant:
         return redirect(url_for("catalog.identifier", name=info.constant), 308)
-    return render_template("catalog/identifier.html", **_spec_page(info))
+    since = _now() - timedelta(days=RECENT_DAYS)
+    activity, audit_error = read_or_default(
+        lambda: identify_activity(db.session, info.constant, since), NEVER_SENT
+    )
+    return render_template(
+        "catalog/identifier.html",
+        **_spec_page(info),
+        activity=activity,
+        audit_error=audit_error,
+        recent_days=RECENT_DAYS,
+        audit_search=IDENTIFY_PREFIX + info.name,
+    )
 
 
 @bp.get("/identifiers/<name>/schema.json")
