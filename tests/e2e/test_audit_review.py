@@ -113,6 +113,9 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     )
     expect(tail).to_have_attribute("data-paused", "")
     expect(page.get_by_text("Live tail paused while you read")).to_be_visible()
+    # Paused, it stays at the top of the window, however far down the reader is.
+    box = tail.bounding_box()
+    assert box is not None and 0 <= box["y"] < 5, box
     _cps(sqlite_store, "failed")
     # Two polls came and were skipped. (wait_for_function evaluates a string in the page, which the
     # dashboard's CSP forbids, so poll from here.)
