@@ -173,6 +173,10 @@ def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
         (["audit", "purge"], "error: Missing option '--older-than'; see `event-catalog audit purge --help`"),
         (["nosuch"], "error: No such command 'nosuch'; see `event-catalog --help`"),
         (
+            ["audit", "export", "--since"],
+            "error: Option '--since' requires an argument; see `event-catalog audit --help`",
+        ),
+        (
             ["export"],
             "error: Missing option '--format'. Choose from: jsonschema, csv, markdown, segment-plan; "
             "see `event-catalog export --help`",

@@ -634,17 +634,21 @@ class CatalogGroup(FlaskGroup):
         except SchemaError as exc:
             fail(str(exc))
         except click.ClickException as exc:
-            _refuse(exc)
+            # Some refusals come without their command's context (Click's "requires an argument"):
+            # the command this group was running still has the help that lists it.
+            running = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
+            _refuse(exc, running)
 
 
-def _refuse(exc: click.ClickException) -> NoReturn:
+def _refuse(exc: click.ClickException, running: str | None = None) -> NoReturn:
     """Click's own refusals (a bad option value, a missing argument, an unknown command) in one
     line that names where the help is, rather than a usage block and `Error:`. A group given no
     command still shows its help."""
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
         raise exc
     context = getattr(exc, "ctx", None)
-    help_hint = f"; see `{context.command_path} --help`" if context is not None else ""
+    where = context.command_path if context is not None else running
+    help_hint = f"; see `{where} --help`" if where else ""
     # Click spreads some messages over lines (a missing option's choices, one per line).
     message = " ".join(exc.format_message().split()).rstrip(".")
     fail(f"{message}{help_hint}", exc.exit_code)
