@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -349,3 +350,24 @@ def test_refused_people_do_not_use_up_the_limit(
     viewer = login_as(Role.VIEWER, on=app)
     assert [viewer.post("/api/send").status_code for _ in range(3)] == [403] * 3
     assert login_as(Role.ENGINEER, on=app).post("/api/send").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "fields"),
+    [
+        ("/login", {"email": "a\x00@example.com", "password": "x"}),
+        ("/account/tokens", {"name": "ci\x00"}),
+        ("/users/", {"email": "bo@example.com", "display_name": "Bo\x00"}),
+    ],
+)
+def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
+    client: FlaskClient, path: str, fields: dict[str, str]
+) -> None:
+    """PostgreSQL cannot store (or even compare) a NUL: it answered 500, the sign-in page to anyone."""
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', client.get("/").get_data(as_text=True))
+    assert token is not None
+    response = client.post(path, data={"csrf_token": token.group(1), **fields})
+    assert response.status_code == 400
+    name = next(key for key, value in fields.items() if "\x00" in value)
+    assert f"The field &#39;{name}&#39; holds a NUL character" in response.get_data(as_text=True)
+    assert client.get("/?q=a%00b").status_code == 400

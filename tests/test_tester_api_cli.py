@@ -199,13 +199,17 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     )
 
 
-def test_api_off_schema_text_with_a_nul_is_422_and_nothing_is_recorded(
+def test_api_a_nul_anywhere_in_the_body_is_400_and_nothing_is_recorded(
     app: Flask, client: FlaskClient
 ) -> None:
     body = {**CLUSTER_SEND, "properties": {"note": "nul\x00byte"}, "off_schema": True}
     response = client.post("/api/tester/send", json=body)
-    assert response.status_code == 422
-    assert response.get_json()["error"]["fields"]["raw"] == "Text cannot contain a NUL character (\\u0000)"
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == (
+        "The body holds a NUL character (\\u0000), which no field can store."
+    )
+    token = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "a\x00b"})
+    assert token.status_code == 400
     assert _statuses(app) == []
 
 

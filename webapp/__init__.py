@@ -18,7 +18,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
-    from webapp import auth, cli, config, limits, logs, metrics, schema_guard, security
+    from webapp import auth, cli, config, limits, logs, metrics, schema_guard, security, text_input
     from webapp.extensions import analytics_client, csrf, db, migrate
 
     # Flask's own instance folder: `instance/` beside the package in a checkout (and the image),
@@ -40,6 +40,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure_logging(app)
     metrics.init_app(app)
     security.init_app(app)
+    text_input.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)

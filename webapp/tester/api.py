@@ -37,6 +37,7 @@ from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, RAW, TesterInput, load_json
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
+from webapp.text_input import holds_nul
 
 bp = Blueprint("tester_api", __name__)
 
@@ -170,6 +171,8 @@ def send_json() -> ResponseReturnValue:
         return error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
         return error(400, f"Send a JSON object, not {_json_kind(body)}.")
+    if holds_nul(body):
+        return error(400, "The body holds a NUL character (\\u0000), which no field can store.")
     try:
         asked = SendRequest.model_validate(body)
     except ValidationError as invalid:

@@ -30,6 +30,7 @@ from webapp.tester.forms import (
     resolve_spec,
     typed_value,
 )
+from webapp.text_input import holds_nul
 
 SOURCE = "tester"
 
@@ -117,22 +118,11 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     if not isinstance(parsed, dict):
         draft.errors["raw"] = 'The properties must be a JSON object, e.g. {"cluster_type": "eks"}'
         return scope, None
-    if _holds_nul(parsed):
+    if holds_nul(parsed):
         # Off-schema values skip the spec's own check; the audit log could not store this one.
         draft.errors["raw"] = "Text cannot contain a NUL character (\\u0000)"
         return scope, None
     return scope, parsed
-
-
-def _holds_nul(value: Any) -> bool:
-    """Whether a JSON value holds a NUL character in any string, key or nested value."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 def _refuse_unknown(draft: Draft, info: SpecInfo, unknown: set[str]) -> None:

@@ -1,0 +1,41 @@
+"""Refuse text that no field can store: a NUL character in a query string or a form.
+
+PostgreSQL cannot hold one in a text column, or even compare one in a query, so a NUL typed (or
+pasted, or forged) into any field would reach the database and come back as a 500; SQLite would
+store it and every later reader would trip over it. One check in front of every view answers 400
+instead, before anything is read or written.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+from werkzeug.exceptions import BadRequest
+
+NUL = "\x00"
+
+
+def holds_nul(value: object) -> bool:
+    """Whether a value (text, or JSON's lists and objects, keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(holds_nul(key) or holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(item) for item in value)
+    return False
+
+
+def refuse_nul_characters() -> None:
+    """`before_request`: a 400 for a NUL in any query-string or form field, name or value."""
+    for fields in (request.args, request.form):
+        for name, values in fields.lists():
+            if holds_nul(name) or holds_nul(values):
+                field = name.replace(NUL, "")
+                raise BadRequest(
+                    f"The field {field!r} holds a NUL character (\\u0000), which cannot be stored."
+                )
+
+
+def init_app(app: Flask) -> None:
+    """Check every request before its view runs."""
+    app.before_request(refuse_nul_characters)
