@@ -84,7 +84,10 @@ def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     target = url if url.rstrip("/").endswith("/api/catalog") else url.rstrip("/") + "/api/catalog"
     headers = {"Accept": "application/json"}
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        # A secret pasted into CI often ends in a newline; a token holds no whitespace anyway.
+        if not token.strip().isprintable() or " " in token.strip():
+            raise BundleError(f"{TOKEN_VARIABLE} is not an API token (it holds spaces or control characters)")
+        headers["Authorization"] = f"Bearer {token.strip()}"
     request = urllib.request.Request(target, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -136,6 +136,16 @@ def test_a_dashboard_is_asked_with_the_api_token_from_the_environment(
     result = CliRunner().invoke(main, asked, env={"EVENT_CATALOG_TOKEN": secret})
     assert result.exit_code == 0, result.output
     assert result.stdout == f"0 changes: 0 breaking, 0 compatible ({private_dashboard} → current)\n"
+    # A CI secret often ends in a newline: the token still works, and never reaches the output.
+    with_newline = CliRunner().invoke(main, asked, env={"EVENT_CATALOG_TOKEN": secret + "\n"})
+    assert with_newline.exit_code == 0, with_newline.output
+    mangled = CliRunner().invoke(
+        main, asked, env={"EVENT_CATALOG_TOKEN": secret[:10] + " \x07" + secret[10:]}
+    )
+    assert mangled.exit_code == 2 and secret[10:] not in mangled.output
+    assert mangled.stderr.strip().splitlines()[-1] == (
+        "error: EVENT_CATALOG_TOKEN is not an API token (it holds spaces or control characters)"
+    )
     refused = CliRunner().invoke(
         main, ["diff", private_dashboard, "current"], env={"EVENT_CATALOG_TOKEN": "ect_" + "x" * 43}
     )

@@ -216,7 +216,7 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
     (the code running this command, the default for NEW). A dashboard is asked with the API
     token in $EVENT_CATALOG_TOKEN, when set.
     """
-    token = os.environ.get(TOKEN_VARIABLE) or None
+    token = (os.environ.get(TOKEN_VARIABLE) or "").strip() or None
     try:
         before = load_bundle(old, repo=repo, package=package, token=token)
         after = load_bundle(new, repo=repo, package=package, token=token)
