@@ -195,6 +195,20 @@ def test_a_production_confirmation_holds_for_one_send(
     assert len(collector.received()) == 1
 
 
+def _wait_until_htmx_has(page: Page, element_id: str) -> None:
+    """Wait until htmx has taken over an element it swapped in (it does when the swap settles).
+
+    Polled from here: `wait_for_function` evaluates its string inside the page, which the
+    dashboard's CSP forbids.
+    """
+    check = f"document.getElementById({element_id!r})['htmx-internal-data'] !== undefined"
+    for _ in range(250):
+        if page.evaluate(check):
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"htmx did not take #{element_id} over")
+
+
 def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, collector: Collector) -> None:
     """Sending disables the button for the request, which took the focus away to the page."""
     page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
@@ -202,7 +216,7 @@ def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, 
     expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
     # The example form was just swapped in: htmx takes it over when it settles (an Enter before
     # that would post the form natively, as without JavaScript, and load a new page).
-    page.wait_for_function("document.getElementById('tester-form')['htmx-internal-data'] !== undefined")
+    _wait_until_htmx_has(page, "tester-form")
     page.locator("#send-button").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#result-status")).to_have_text("delivered")
@@ -213,3 +227,49 @@ def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, 
     expect(page.locator("#history tbody tr")).to_have_count(2)
     expect(page.locator("#send-button")).to_be_focused()
     assert len(collector.received()) == 2
+
+
+def test_a_refused_keyboard_send_also_keeps_the_focus_on_send(live_server: str, page: Page) -> None:
+    """A refused send redraws the whole form, Send button included."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    _wait_until_htmx_has(page, "tester-form")
+    page.locator("#send-button").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+    expect(page.locator("#send-button")).to_be_focused()
+
+
+def test_arrowing_through_the_picker_is_one_back_and_back_runs_cleanly(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/")
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    start = page.evaluate("history.length")
+    chosen = page.locator("#pick").input_value()
+    for _ in range(3):
+        # Each step redraws the form, picker included: htmx takes the new one over when it settles.
+        _wait_until_htmx_has(page, "pick")
+        before = page.url
+        page.locator("#pick").focus()
+        page.keyboard.press("ArrowDown")
+        expect(page).not_to_have_url(before)
+    assert page.evaluate("history.length") == start + 1
+    page.go_back()
+    expect(page.locator("#pick")).to_have_value(chosen)
+    page.go_back()
+    expect(page).to_have_url(live_server + "/")
+
+
+def test_a_form_over_the_request_limit_says_it_was_not_sent(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-scope-project_id")).not_to_have_value("")
+    page.get_by_role("link", name="Raw JSON").click()
+    raw = page.locator("#f-raw")
+    expect(raw).to_be_visible()
+    raw.fill(json.dumps({"note": "x" * 1_100_000}))
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#send-outcome")).to_have_text(
+        "Not sent: the form is larger than the 1 MB a request may carry."
+    )
+    assert collector.received() == []

@@ -3,6 +3,9 @@
 // arrived meanwhile. htmx keeps polling; a cancelled request simply does not happen.
 (function () {
   "use strict";
+  // A page htmx loads again on Back runs its scripts again: listen once.
+  if (window.eventCatalogAuditTail) return;
+  window.eventCatalogAuditTail = true;
 
   var THRESHOLD = 80; // pixels scrolled before the tail counts as "reading"
 

@@ -4,9 +4,13 @@
 // typing pushed one entry per pause, and arrowing through the picker one entry per event.
 // - An update to the URL already shown replaces it instead of adding a copy.
 // - Further input into the same field or select within STILL_ADJUSTING_MS of its previous update
-//   replaces the entry that field started; a pause, Enter, another control or a link starts a new one.
+//   replaces the entry that field started; a pause of more, Enter, another control or a link starts
+//   a new one.
 (function () {
   "use strict";
+  // A page htmx loads again on Back runs its scripts again: listen once.
+  if (window.eventCatalogSearchHistory) return;
+  window.eventCatalogSearchHistory = true;
 
   var STILL_ADJUSTING_MS = 3000;
   var last = null;
@@ -22,7 +26,9 @@
     }
     var triggering = (event.detail.requestConfig || {}).triggeringEvent;
     var adjusting = triggering && (triggering.type === "input" || triggering.type === "change");
-    var control = adjusting ? triggering.target : null;
+    // Named, not the element itself: a swap may redraw the field (the tester's picker is redrawn
+    // with the form it picks).
+    var control = adjusting ? (triggering.target.id || triggering.target.name || null) : null;
     var now = Date.now();
     var sameControl = control !== null && last !== null && last.control === control &&
       now - last.at < STILL_ADJUSTING_MS;

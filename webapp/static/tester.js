@@ -1,54 +1,87 @@
-// "Copy" buttons of the tester's snippets: the one behaviour htmx cannot give. No inline handlers.
-document.addEventListener("click", (event) => {
-  const button = event.target.closest("button[data-copy]");
-  if (!button) return;
-  const source = document.getElementById(button.dataset.copy);
-  if (!source) return;
-  const done = () => { button.textContent = "Copied"; };
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(source.textContent).then(done, () => selectText(source));
-  } else {
-    selectText(source);  // plain http off localhost has no clipboard API: select it for Ctrl+C
-  }
-});
+// The tester's few behaviours htmx cannot give: copying snippets, saying when a part of a panel or a
+// send failed, and keeping the keyboard focus on Send. No inline handlers. After Back, htmx loads
+// the page again (it keeps no snapshots, personal data being what it is) and runs this file again:
+// its listeners are installed once.
+(function () {
+  "use strict";
+  if (window.eventCatalogTester) return;
+  window.eventCatalogTester = true;
 
-function selectText(element) {
-  const range = document.createRange();
-  range.selectNodeContents(element);
-  const selection = window.getSelection();
-  selection.removeAllRanges();
-  selection.addRange(range);
-}
+  // "Copy" buttons of the tester's snippets.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const done = () => { button.textContent = "Copied"; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(done, () => selectText(source));
+    } else {
+      selectText(source);  // plain http off localhost has no clipboard API: select it for Ctrl+C
+    }
+  });
 
-// A part of a panel that loads after it (the collector's copy) says when it could not be loaded:
-// htmx swaps nothing in for an error answer, which would leave "Asking…" on screen for ever.
-function loadFailed(event, reason) {
-  const element = event.detail.elt;
-  if (!element.dataset.loadFailed) return;
-  element.textContent = `${element.dataset.loadFailed}: ${reason}.`;
-  element.setAttribute("role", "alert");
-}
-document.addEventListener("htmx:responseError", (event) => {
-  loadFailed(event, `the dashboard answered ${event.detail.xhr.status}`);
-});
-document.addEventListener("htmx:sendError", (event) => loadFailed(event, "the dashboard did not answer"));
+  function selectText(element) {
+    const range = document.createRange();
+    range.selectNodeContents(element);
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
 
-// Sending disables the Send button for the request (hx-disabled-elt), and a disabled button loses
-// the focus to the page: a keyboard user would start again from the top. Give it back afterwards.
-// Noted at the submit itself (a queued send starts later, with the button perhaps already disabled),
-// and given back when that send's answer is in: the one POST of the form (previews are GETs).
-let sendHadFocus = false;
-document.addEventListener("submit", (event) => {
-  if (event.target.id === "tester-form") {
-    sendHadFocus = document.activeElement !== null && document.activeElement.id === "send-button";
+  // A part of a panel that loads after it (the collector's copy) says when it could not be loaded:
+  // htmx swaps nothing in for an error answer, which would leave "Asking…" on screen for ever.
+  function loadFailed(event, reason) {
+    const element = event.detail.elt;
+    if (!element.dataset.loadFailed) return;
+    element.textContent = `${element.dataset.loadFailed}: ${reason}.`;
+    element.setAttribute("role", "alert");
   }
-}, true);
-document.addEventListener("htmx:afterRequest", (event) => {
-  if (event.detail.elt.id !== "tester-form" || event.detail.requestConfig.verb !== "post") return;
-  const button = document.getElementById("send-button");
-  const lost = document.activeElement === null || document.activeElement === document.body;
-  if (sendHadFocus && button && lost) {
-    button.focus();
+
+  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry,
+  // a preview too long for a URL) swaps nothing in either: the outcome beside Send says so, instead
+  // of still showing the previous send's.
+  const REFUSED = {
+    413: "the form is larger than the 1 MB a request may carry",
+    414: "the form is too large to preview",
+  };
+  function formFailed(event, reason) {
+    const path = (event.detail.requestConfig || {}).path || "";
+    const outcome = document.getElementById("send-outcome");
+    if (!outcome || !(path.endsWith("/tester/send") || path.endsWith("/tester/preview"))) return;
+    outcome.textContent = path.endsWith("/send") ? `Not sent: ${reason}.` : `No preview: ${reason}.`;
+    outcome.classList.add("bad");
   }
-  sendHadFocus = false;
-});
+
+  document.addEventListener("htmx:responseError", (event) => {
+    const status = event.detail.xhr.status;
+    loadFailed(event, `the dashboard answered ${status}`);
+    formFailed(event, REFUSED[status] || `the dashboard answered ${status}`);
+  });
+  document.addEventListener("htmx:sendError", (event) => {
+    loadFailed(event, "the dashboard did not answer");
+    formFailed(event, "the dashboard did not answer");
+  });
+
+  // Sending disables the Send button for the request (hx-disabled-elt), and a disabled button
+  // loses the focus to the page: a keyboard user would start again from the top. Noted at the
+  // submit itself (a queued send starts later, with the button perhaps already disabled), and given
+  // back when that send's answer is in, to the Send button then on the page (a refused send redraws
+  // the whole form).
+  let sendHadFocus = false;
+  document.addEventListener("submit", (event) => {
+    if (event.target.id === "tester-form") {
+      sendHadFocus = document.activeElement !== null && document.activeElement.id === "send-button";
+    }
+  }, true);
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const config = event.detail.requestConfig || {};
+    if (config.verb !== "post" || !(config.path || "").endsWith("/tester/send")) return;
+    const button = document.getElementById("send-button");
+    const lost = document.activeElement === null || document.activeElement === document.body;
+    if (sendHadFocus && button && lost) {
+      button.focus();
+    }
+    sendHadFocus = false;
+  });
+})();
