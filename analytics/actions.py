@@ -19,6 +19,22 @@ from analytics.messages import CONTEXT_KEY, utc_now_ms
 ACTION_TYPE = "action"
 """The audit entry `type` of a recorded action (Segment's own calls are `track`, `identify`, ...)."""
 
+ACTIONS = (
+    "Login Failed",
+    "User Added",
+    "User Role Changed",
+    "User Disabled",
+    "User Enabled",
+    "User Password Changed",
+    "Password Change Refused",
+    "Password Reset Link Created",
+    "API Token Created",
+    "API Token Revoked",
+    "Messages Re-sent",
+)
+"""Every action recorded, by name: what the audit search offers beside the catalog's events.
+`build_action` refuses any other name, so a new action is added here or fails its first test."""
+
 
 def build_action(
     name: str, *, actor: str, properties: Mapping[str, Any], source: Source = Source.DASHBOARD
@@ -33,7 +49,12 @@ def build_action(
 
     Returns:
         A JSON-ready dict that `AuditStore.record` accepts.
+
+    Raises:
+        ValueError: a name missing from `ACTIONS`.
     """
+    if name not in ACTIONS:
+        raise ValueError(f"{name!r} is not in analytics.actions.ACTIONS")
     return {
         "type": ACTION_TYPE,
         "event": name,

@@ -326,7 +326,7 @@ def record_replay(
         "skipped": report.skipped,
         **{status: count for status, count in sorted(report.outcomes.items())},
     }
-    return record_action(store, REPLAY_ACTION, actor=actor, properties=properties)
+    return record_action(store, REPLAY_ACTION, actor=actor, properties=properties, source=Source.REPLAY)
 
 
 def _entries(count: int) -> str:

@@ -457,11 +457,12 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
 def test_an_account_action_says_a_person_did_it(client: FlaskClient, sqlite_store: AuditStore) -> None:
     from analytics.actions import record_action
 
-    record_action(sqlite_store, "Role Changed", actor="ada@example.com", properties={"role": "engineer"})
+    record_action(sqlite_store, "User Role Changed", actor="ada@example.com", properties={"role": "engineer"})
     listing = client.get("/audit/?type=action").get_data(as_text=True)
     [message_id, *_] = _rows(listing)
     page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
-    assert "records what a person did" in page and "own maintenance" not in page
+    assert "records what someone did in the dashboard or with a command" in page
+    assert "own maintenance" not in page
     assert "never sent: done by ada@example.com." in page and "path" not in page.split("</h1>", 1)[1][:300]
 
 
@@ -478,13 +479,12 @@ def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(clien
     options = re.findall(
         r'<option value="(\w+)"[^>]*>', page.split('name="source"', 1)[1].split("</select>", 1)[0]
     )
-    assert options == ["application", "tester", "dashboard", "retention"]
+    assert options == ["application", "tester", "dashboard", "replay", "retention"]
     empty = client.get("/audit/?source=replay").get_data(as_text=True)
-    # Not offered, but kept chosen: the next search from this form still asks for it.
-    assert '<option value="replay" selected>replay</option>' in empty
-    assert (
-        "Re-sends are not entries of their own: each is a delivery attempt on the entry it re-sent" in empty
-    )
+    assert "Each replay run is an action of this source" in empty
+    # A value the list does not offer stays chosen: the next search from this form still asks for it.
+    unknown = client.get("/audit/?source=cron").get_data(as_text=True)
+    assert '<option value="cron" selected>cron</option>' in unknown
 
 
 def test_an_action_s_page_does_not_claim_its_emails_are_masked(
@@ -494,7 +494,7 @@ def test_an_action_s_page_does_not_claim_its_emails_are_masked(
         sqlite_store, "User Disabled", actor="admin@example.com", properties={"email": "bo@example.com"}
     )
     page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
-    assert "Record</h2>" in page and "It names the accounts involved by their email." in page
+    assert "Record</h2>" in page and "As stored in the audit log; accounts are named by their email." in page
     assert "kept masked" not in page and "bo@example.com" in page
 
 

@@ -75,6 +75,7 @@ def test_a_person_changes_their_password_and_their_other_sessions_end(
     [
         ("not my password at all", NEW_PASSWORD, None, "current", "This is not your current password."),
         (None, "short", None, "password", "The password must have at least 12 characters."),
+        (None, " " * 12, None, "password", "The password must not be one character repeated."),
         (None, NEW_PASSWORD, "something else entirely", "confirm", "The two passwords differ."),
         (None, None, None, "password", "This is your current password: choose a new one."),
         ("", NEW_PASSWORD, None, "current", "Enter your current password."),

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from analytics.actions import ACTIONS
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, Source
 from analytics.catalog import CATALOG
 from analytics.export import Export, ExportFormat
@@ -46,10 +47,10 @@ TAIL_BATCH = 100
 RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
 
-ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER, Source.DASHBOARD, Source.RETENTION)
+ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER, Source.DASHBOARD, Source.REPLAY, Source.RETENTION)
 """The sources the search offers: every one that writes entries (actions come from the dashboard
 and the commands, purge records from retention). A replay adds delivery attempts to the entries it
-re-sends, not entries (`source=replay` still finds any an older release wrote)."""
+re-sends, and one action per run: `source=replay` lists the runs."""
 
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
@@ -95,6 +96,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
         "audit_type_options": [(kind, kind) for kind in TYPES],
         "audit_identify_calls": [IDENTIFY_PREFIX + info.name for info in CATALOG.identifiers.values()],
+        "audit_actions": sorted(ACTIONS),
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,

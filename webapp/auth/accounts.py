@@ -54,6 +54,8 @@ def check_password(password: str) -> None:
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(set(password)) < 2:
+        raise AccountError("the password must not be one character repeated")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
 
