@@ -707,6 +707,12 @@ def test_history_says_when_a_status_is_a_later_re_send_s(client: FlaskClient, co
     page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
     outcome = r"status-delivered\">delivered</span> 200 · after a re-send \(the tester's try took \d+ ms\)"
     assert re.search(outcome, page)
+    # The send's own result page says the same.
+    result = client.get(f"/tester/sends/{message_id.group(1)}").get_data(as_text=True)
+    assert re.search(
+        r"HTTP <strong>200</strong>\s*· after a re-send \(the tester's try took \d+ ms\)", result
+    )
+    assert "round trip" not in result
 
 
 def test_copy_as_python_and_pytest_run_and_build_the_sent_message(client: FlaskClient) -> None:
