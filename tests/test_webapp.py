@@ -149,6 +149,24 @@ def test_a_database_url_of_another_kind_is_a_bad_setting(url: str, shown: str) -
     ]
 
 
+def test_db_upgrade_against_an_unreachable_database_is_one_line() -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": "postgresql://nobody:pw@127.0.0.1:1/none"}
+    done = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", "db", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    [line] = done.stderr.splitlines()
+    assert done.returncode == 2 and line.startswith("error: cannot use the database: connection failed")
+    assert "pw" not in line
+
+
 def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
     """`analytics.init()` raised SQLAlchemy's OperationalError and a ModuleNotFoundError for MySQL."""
     import analytics

@@ -17,7 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from analytics.audit import AuditStore
 from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
@@ -633,6 +633,10 @@ class CatalogGroup(FlaskGroup):
             return super().invoke(ctx)
         except SchemaError as exc:
             fail(str(exc))
+        except OperationalError as exc:
+            # A command that does not say so itself (Flask-Migrate's `db upgrade`): the database
+            # cannot be reached, in one line rather than a traceback.
+            fail_on_database("use the database", exc)
         except click.ClickException as exc:
             # Some refusals come without their command's context (Click's "requires an argument"):
             # the command this group was running still has the help that lists it.
