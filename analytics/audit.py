@@ -73,7 +73,7 @@ from analytics.personal_data import mask_value as mask_value
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0012_api_tokens"
+SCHEMA_REVISION = "0013_password_reset_nonce"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -82,6 +82,7 @@ WRITABLE_REVISIONS = frozenset(
         "0009_tester_request_digest",
         "0010_destination_index",
         "0011_writer_compatibility",
+        "0012_api_tokens",
         SCHEMA_REVISION,
     }
 )

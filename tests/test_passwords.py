@@ -167,7 +167,9 @@ def test_an_admin_makes_a_reset_link_that_sets_a_password_once(
 
     again = app.test_client().get(path_of(link))
     assert again.status_code == 400
-    assert "This reset link was already used, or the password changed since" in again.get_data(as_text=True)
+    assert "This reset link was already used, a newer one was made, or the password changed since" in (
+        again.get_data(as_text=True)
+    )
     replayed = post(
         app.test_client(),
         path_of(link),
@@ -216,3 +218,30 @@ def test_only_admins_make_reset_links(
     engineer = login_as(Role.ENGINEER)
     assert make_reset_link(app, engineer, email).status_code == 403
     assert audited(app, "Password Reset Link Created") == []
+
+
+def test_a_newer_link_or_disabling_the_account_voids_a_reset_link_for_good(
+    app: Flask, client: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    email = make_account(Role.VIEWER)
+    first = path_of(shown_link(make_reset_link(app, client, email).get_data(as_text=True)))
+    second = path_of(shown_link(make_reset_link(app, client, email).get_data(as_text=True)))
+    visitor = app.test_client()
+    replaced = visitor.get(first)
+    assert replaced.status_code == 400 and "a newer one was made" in replaced.get_data(as_text=True)
+    assert visitor.get(second).status_code == 200
+    # Disabled, then enabled again: the link made before stays void (an admin's way to cancel it).
+    with app.app_context():
+        user = accounts.find_user(email)
+        assert user is not None
+        user_id = user.id
+    assert post(client, f"/users/{user_id}/disable", {}).status_code == 303
+    assert post(client, f"/users/{user_id}/enable", {}).status_code == 303
+    revived = visitor.get(second)
+    assert revived.status_code == 400 and "a newer one was made" in revived.get_data(as_text=True)
+    assert (
+        visitor.get(
+            path_of(shown_link(make_reset_link(app, client, email).get_data(as_text=True)))
+        ).status_code
+        == 200
+    )

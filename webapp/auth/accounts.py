@@ -188,6 +188,7 @@ def disable_user(email: str, *, actor: str) -> User:
         return user
     _keep_an_admin(user)
     user.disabled_at = datetime.now(UTC)
+    user.reset_nonce = None  # its reset links stay void when the account is enabled again
     db.session.commit()
     audit("User Disabled", actor=actor, properties={"email": user.email})
     return user
@@ -220,6 +221,7 @@ def set_password(email: str, password: str, *, actor: str, via: str = "command l
     user = get_user(email)
     check_password(password)
     user.password_hash = hash_password(password)
+    user.reset_nonce = None
     db.session.commit()
     audit("User Password Changed", actor=actor, properties={"email": user.email, "via": via})
     return user

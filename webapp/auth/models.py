@@ -21,6 +21,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]
         role: what they may do (`webapp.auth.roles`).
         disabled_at: when an admin disabled the account; a disabled account cannot sign in and
             its open sessions end on their next request.
+        reset_nonce: what the account's current password reset link carries (`webapp.auth.resets`);
+            replaced by each new link and cleared by disabling, which voids the links before.
     """
 
     __tablename__ = "users"
@@ -35,6 +37,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    reset_nonce: Mapped[str | None] = mapped_column(String(32))
 
     @property
     def name(self) -> str:

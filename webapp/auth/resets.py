@@ -1,13 +1,19 @@
 """Password reset links: an admin makes one for a person, who opens it to choose a new password.
 
 The dashboard sends no mail, so the admin passes the link on by a private channel, as they would a
-first password. Nothing is stored: the link is signed with `SECRET_KEY` (itsdangerous) and names
-the account and a stamp of its password hash at the time. Setting a password changes the hash, so
-a link works once; it also stops working when the person changes their password another way, when
-it is older than `PASSWORD_RESET_LIFETIME`, or while the account is disabled.
+first password. The link is signed with `SECRET_KEY` (itsdangerous) and names the account and a
+stamp of its password hash and its reset nonce (`User.reset_nonce`, a random value each new link
+replaces). So a link works once (setting the password changes the hash and clears the nonce), and
+stops working when a newer link is made, when the password changes another way, when the account
+is disabled (which clears the nonce: enabling it again does not revive the link), and when it is
+older than `PASSWORD_RESET_LIFETIME`.
 """
 
 from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
 
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -27,9 +33,19 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=_SALT)
 
 
+def _stamp(user: User) -> str | None:
+    """What a link must carry to be the account's current one; None when it has none."""
+    if user.reset_nonce is None:
+        return None
+    return hashlib.sha256(f"{password_stamp(user)}:{user.reset_nonce}".encode()).hexdigest()[:16]
+
+
 def reset_token(user: User) -> str:
-    """The token of a new reset link for `user` (the part of the link after `/reset/`)."""
-    return str(_serializer().dumps([user.id, password_stamp(user)]))
+    """The token of a new reset link for `user` (the part of the link after `/reset/`); any link
+    made before for the account stops working."""
+    user.reset_nonce = secrets.token_hex(16)
+    db.session.commit()
+    return str(_serializer().dumps([user.id, _stamp(user)]))
 
 
 def user_for_reset(token: str) -> User:
@@ -49,11 +65,12 @@ def user_for_reset(token: str) -> User:
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None:
         raise ResetLinkError("The account of this reset link no longer exists.")
-    if stamp != password_stamp(user):
-        raise ResetLinkError(
-            "This reset link was already used, or the password changed since it was made. "
-            "Ask an admin for a new one."
-        )
     if not user.active:
         raise ResetLinkError("This account is disabled. Ask an admin to enable it.")
+    current = _stamp(user)
+    if current is None or not hmac.compare_digest(str(stamp), current):
+        raise ResetLinkError(
+            "This reset link was already used, a newer one was made, or the password changed since. "
+            "Ask an admin for a new one."
+        )
     return user
