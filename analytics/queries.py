@@ -298,9 +298,10 @@ def _identify_spec(value: str) -> str:
 def _catalog_version(value: str) -> str:
     """A catalog version as messages carry it (`analytics.catalog.Catalog.version`), checked so that
     a mistyped one is reported rather than quietly matching nothing."""
-    if not _CATALOG_VERSION.fullmatch(value):
+    version = value.lower()
+    if not _CATALOG_VERSION.fullmatch(version):
         raise ValueError(f"{value!r} is not a catalog version: 12 hex digits, as the page footer shows")
-    return value
+    return version
 
 
 def _destination(value: str) -> str:

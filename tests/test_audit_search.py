@@ -174,6 +174,7 @@ SINGLE_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"message_id": "@signup"}, {"signup"}),
     ({"version": "01d0e5e10000"}, {"project_old_version"}),
     ({"version": CATALOG.version}, ALL - {"project_old_version"}),
+    ({"version": CATALOG.version.upper()}, ALL - {"project_old_version"}),
     ({"event": "Identify: Register"}, {"register"}),
     ({"event": "Identify: Login", "user_id": "4"}, {"login"}),
     ({"prop": "cluster_type = gke"}, {"cps_tester"}),

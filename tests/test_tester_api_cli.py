@@ -218,6 +218,9 @@ def test_a_request_body_over_a_megabyte_is_refused_before_it_is_read(app: Flask,
     response = client.post("/api/tester/send", json=body)
     assert response.status_code == 413 and response.mimetype == "application/json"
     assert response.get_json()["error"]["name"] == "Request Entity Too Large"
+    assert (
+        response.get_json()["error"]["message"] == "The request is larger than the 1 MB a request may carry."
+    )
     assert _statuses(app) == []
 
 

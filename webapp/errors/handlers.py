@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, ServiceUnavailable
 
 from analytics.errors import SchemaError
 from webapp.extensions import db
@@ -44,6 +44,14 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
 def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
     """A form or htmx request without a valid token: say how to recover."""
     error.description = "The form expired or was sent from another site. Reload the page and try again."
+    return error_response(error)
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def handle_too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A body over `MAX_CONTENT_LENGTH`: say the limit, in megabytes."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    error.description = f"The request is larger than the {limit / 1024 / 1024:g} MB a request may carry."
     return error_response(error)
 
 
