@@ -53,7 +53,7 @@ from analytics.audit import (
 )
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
-from analytics.messages import CONTEXT_KEY
+from analytics.messages import CONTEXT_KEY, catalog_marker
 from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
 
@@ -283,6 +283,24 @@ def _id_number(value: str) -> int:
 IDENTIFY_PREFIX = "Identify: "
 """How lists name an identify call (`Identify: Register`); as an `event` filter it finds that call's
 entries, which have no event string."""
+
+
+def message_name(entry: AuditEntry) -> str:
+    """The event string, for an identify call the name of the spec that built it, else the entry's
+    type (`Purge`): what the audit list, an entry's heading and the tester's history call it."""
+    if entry.type != "identify":
+        return entry.event or entry.type.capitalize()
+    return call_name(None, catalog_marker(entry.payload).get("spec"))
+
+
+def call_name(event: str | None, spec: str | None) -> str:
+    """An event string as it is, or the name of the identify spec `spec` (its constant)."""
+    if event:
+        return event
+    for info in CATALOG.identifiers.values():
+        if info.constant == spec:
+            return f"{IDENTIFY_PREFIX}{info.name}"
+    return "Identify"
 
 
 def _identify_spec(value: str) -> str:

@@ -38,6 +38,7 @@ from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, 
 from analytics.client import AnalyticsClient
 from analytics.errors import AnalyticsError
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
+from analytics.queries import message_name
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +236,7 @@ class Candidate:
     Attributes:
         message_id: the entry's message.
         recorded_at: when it was first recorded.
-        label: the event, or `identify`.
+        label: what the lists call it: the event, `Identify: Register`, an action (`message_name`).
         status: its status when selected.
         stuck: whether it was selected as stuck `pending`.
         skip_reason: why it was not re-sent, or None.
@@ -457,7 +458,7 @@ def _handle_chunk(
         Candidate(
             entry.message_id,
             entry.recorded_at,
-            entry.event or entry.type,
+            message_name(entry),
             entry.status,
             is_stuck(entry, now, selection.stuck_after),
             reasons.get(entry.id),

@@ -709,3 +709,12 @@ def test_bad_filters_are_shown_next_to_the_view(client: FlaskClient) -> None:
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert "<code>project</code>:" in html and "twelve" in html
+
+
+def test_an_identify_entry_is_named_as_the_lists_name_it(
+    sqlite_store: AuditStore, collector: Collector
+) -> None:
+    _send_failing(sqlite_store, collector, constant="Register")
+    seen: list[str] = []
+    replay(sqlite_store, None, ReplaySelection(), dry_run=True, on_candidate=lambda c: seen.append(c.label))
+    assert seen == ["Identify: Register"]

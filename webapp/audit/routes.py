@@ -26,6 +26,7 @@ from analytics.queries import (
     Cursor,
     as_utc,
     delivery_attempts,
+    message_name,
     oldest_first_after,
 )
 from analytics.replay import is_stuck
@@ -36,7 +37,6 @@ from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, wants_fragment
-from webapp.tester.queries import message_name
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
 bp = Blueprint("audit", __name__)

@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import Row, Select, exists, select
 
 from analytics.audit import AuditEntry, DeliveryAttempt, Source
-from analytics.catalog import CATALOG
-from analytics.messages import CONTEXT_KEY, catalog_marker
-from analytics.queries import IDENTIFY_PREFIX
+from analytics.messages import CONTEXT_KEY
+from analytics.queries import call_name
 from analytics.scopes import SCOPES
 from webapp.tester.models import ScopePreset, TesterSend
 
@@ -82,24 +81,6 @@ class RecentId:
     value: str
     event: str
     seen_at: datetime
-
-
-def message_name(entry: AuditEntry) -> str:
-    """The event string, for an identify call the name of the spec that built it, else the entry's
-    type (`Purge`): what the audit list, an entry's heading and the tester's history call it."""
-    if entry.type != "identify":
-        return entry.event or entry.type.capitalize()
-    return call_name(None, catalog_marker(entry.payload).get("spec"))
-
-
-def call_name(event: str | None, spec: str | None) -> str:
-    """An event string as it is, or the name of the identify spec `spec` (its constant)."""
-    if event:
-        return event
-    for info in CATALOG.identifiers.values():
-        if info.constant == spec:
-            return f"{IDENTIFY_PREFIX}{info.name}"
-    return "Identify"
 
 
 def _scope_properties() -> dict[str, str]:

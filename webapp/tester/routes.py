@@ -28,6 +28,7 @@ from werkzeug.exceptions import Forbidden
 
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.queries import message_name
 from analytics.scopes import SCOPES
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
@@ -54,7 +55,7 @@ from webapp.tester.forms import (
 )
 from webapp.tester.models import ScopePreset
 from webapp.tester.prefill import input_from_entry
-from webapp.tester.queries import history, latest_scope_ids, message_name, presets, recent_ids
+from webapp.tester.queries import history, latest_scope_ids, presets, recent_ids
 from webapp.tester.sending import (
     ADMINS_ONLY,
     SendResult,
