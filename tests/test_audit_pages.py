@@ -510,3 +510,9 @@ def test_the_event_field_offers_identify_calls_by_the_name_rows_show(client: Fla
     assert '<optgroup label="Identify calls">' in select
     assert '<option value="Identify: Register" selected>Identify: Register</option>' in select
     assert "not in today&#39;s catalog" not in select
+
+
+def test_an_identify_call_searched_as_an_event_is_pointed_to_its_name(client: FlaskClient) -> None:
+    page = client.get("/audit/?event=Register").get_data(as_text=True)
+    assert "Register is an identify call, whose entries carry no event string:" in page
+    assert '<a href="/audit/?event=Identify:+Register">search Identify: Register</a>' in page
