@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect
+from browser_helpers import dismiss_then_accept
+from playwright.sync_api import Browser, Page, expect
 
 from webapp.auth.roles import Role
 
@@ -90,16 +91,7 @@ def test_disabling_an_account_asks_first(
     make_account(Role.VIEWER)
     page.goto(live_server + "/users/")
     row = page.locator("tr", has_text="viewer@example.com")
-    asked: list[str] = []
-
-    def answer(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        if len(asked) == 1:
-            dialog.dismiss()
-        else:
-            dialog.accept()
-
-    page.on("dialog", answer)
+    asked = dismiss_then_accept(page)
     row.get_by_role("button", name="Disable").click()
     expect(row).to_contain_text("active")  # dismissed: nothing changed
     row.get_by_role("button", name="Disable").click()

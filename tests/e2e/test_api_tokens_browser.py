@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from playwright.sync_api import Dialog, Page, expect
+from browser_helpers import dismiss_then_accept
+from playwright.sync_api import Page, expect
 
 from webapp.auth.roles import Role
 
@@ -60,16 +61,7 @@ def test_a_viewer_creates_a_token_sees_it_once_and_revokes_it(
     expect(row).to_contain_text(f"{token[:8]}…")
     expect(row).to_contain_text("active")
 
-    asked: list[str] = []
-
-    def answer(dialog: Dialog) -> None:
-        asked.append(dialog.message)
-        if len(asked) == 1:
-            dialog.dismiss()
-        else:
-            dialog.accept()
-
-    page.on("dialog", answer)
+    asked = dismiss_then_accept(page)
     row.get_by_role("button", name="Revoke release CI").click()
     expect(row).to_contain_text("active")  # dismissed: still works
     assert _catalog_status(live_server, token) == 200
