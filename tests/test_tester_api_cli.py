@@ -87,12 +87,12 @@ def test_api_a_token_another_person_used_is_409_without_their_result(
         ({**CLUSTER_SEND, "scope": {"user_id": 1, "project_id": 12}}, "scope.cluster_id", "Field required"),
         (
             {**CLUSTER_SEND, "properties": {"cluster_type": "ecs", "infra_id": 9}},
-            "prop.cluster_type",
+            "properties.cluster_type",
             "Input should be",
         ),
         (
             {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": "x"}},
-            "prop.infra_id",
+            "properties.infra_id",
             "valid integer",
         ),
         ({**CLUSTER_SEND, "destination": "mars"}, "destination", "Unknown destination 'mars'"),
@@ -103,12 +103,12 @@ def test_api_a_token_another_person_used_is_409_without_their_result(
         ),
         (
             {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": 9, "bogus": 1}},
-            "prop.bogus",
+            "properties.bogus",
             "Cluster Provisioning Success has no property 'bogus' (its properties: cluster_type, infra_id)",
         ),
         (
             {"identify": "Register", "scope": {"user_id": 5}, "properties": {"github": "maybe"}},
-            "prop.github",
+            "properties.github",
             "valid boolean",
         ),
         (
@@ -504,3 +504,24 @@ def test_a_bad_destinations_variable_stops_the_command_in_one_line(tmp_path: Pat
     assert lines[0] == "error: invalid configuration:"
     assert lines[1].startswith("  TESTER_DESTINATIONS is not valid JSON")
     assert len(lines) == 2
+
+
+def test_api_field_errors_are_named_by_the_request_s_own_keys(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    from webapp.tester.destinations import Destination
+
+    app.config["TESTER_DESTINATIONS"] = (Destination("prod", collector.url, True, "production-key"),)
+    off_schema = {
+        **CLUSTER_SEND,
+        "properties": {"surprise": 1},
+        "off_schema": True,
+        "destination": "prod",
+        "confirm_production": True,
+    }
+    response = client.post("/api/tester/send", json=off_schema)
+    assert response.status_code == 422
+    assert list(response.get_json()["error"]["fields"]) == ["properties"]
+    typo = client.post("/api/tester/send", json={**CLUSTER_SEND, "properties": {"cluster_type": "ecs"}})
+    assert set(typo.get_json()["error"]["fields"]) == {"properties.cluster_type", "properties.infra_id"}
+    assert _statuses(app) == []

@@ -35,7 +35,7 @@ from webapp.auth.roles import Role
 from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import FIELDS, RAW, TesterInput, load_json
+from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput, load_json
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
@@ -147,6 +147,16 @@ def list_destinations() -> ResponseReturnValue:
     )
 
 
+def _request_key(key: str) -> str:
+    """A form field's name as the request says it: `prop.x` is `properties.x`, and the raw editor
+    is the request's `properties` itself."""
+    if key == RAW:
+        return "properties"
+    if key.startswith(PROP):
+        return "properties." + key.removeprefix(PROP)
+    return key
+
+
 def _json_kind(value: Any) -> str:
     """What a JSON value is, in JSON's words."""
     if isinstance(value, list):
@@ -183,7 +193,8 @@ def send_json() -> ResponseReturnValue:
     refuse_unknown_scope_ids(draft)
     destination = checked_destination(draft, CONFIRM_IN_JSON)
     if not draft.ok or destination is None or draft.message is None:
-        fields = draft.errors or {"raw": "; ".join(draft.off_schema)}
+        errors = draft.errors or {RAW: "; ".join(draft.off_schema)}
+        fields = {_request_key(key): text for key, text in errors.items()}
         return error(422, "The message was not sent: fix the fields below.", fields)
     if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
