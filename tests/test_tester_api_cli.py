@@ -280,12 +280,12 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
     [
         (
             ["ClusterProvisioningSuccess", "--scope", "project=12,cluster=4", "--prop", "cluster_type=eks"],
-            "scope.user_id: Field required",
+            "--scope user: Field required",
         ),
         (["Nope"], "Unknown event or identify call 'Nope'"),
         (
             ["ProjectCreate", "--scope", "user=1,project=x"],
-            "scope.project_id: Input should be a valid integer",
+            "--scope project: Input should be a valid integer",
         ),
         (["ProjectCreate", "--scope", "user"], "--scope 'user' is not key=value"),
         (
@@ -313,7 +313,7 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
                 "user=1,project=12,cluster=4",
                 *("--prop", "cluster_type=eks", "--prop", "infra_id=9", "--prop", "infra_idd=10"),
             ],
-            "prop.infra_idd: Cluster Provisioning Success has no property 'infra_idd'",
+            "--prop infra_idd: Cluster Provisioning Success has no property 'infra_idd'",
         ),
         (
             [
@@ -383,15 +383,15 @@ def test_cli_a_boolean_property_takes_yes_or_no_words_and_refuses_others(
     maybe = runner.invoke(args=[*args, "--prop", "github=maybe"])
     assert (maybe.exit_code, maybe.stderr) == (
         2,
-        "error: not valid: prop.github: Input should be a valid boolean, unable to interpret input\n",
+        "error: not valid: --prop github: Input should be a valid boolean, unable to interpret input\n",
     )
 
 
 def test_cli_refusals_say_not_sent_or_for_a_dry_run_not_valid(app: Flask, runner: FlaskCliRunner) -> None:
     args = ["send", "ProjectCreate", "--scope", "user=1"]
-    assert runner.invoke(args=args).stderr == "error: not sent: scope.project_id: Field required\n"
+    assert runner.invoke(args=args).stderr == "error: not sent: --scope project: Field required\n"
     dry = runner.invoke(args=[*args, "--dry-run"])
-    assert (dry.exit_code, dry.stderr) == (2, "error: not valid: scope.project_id: Field required\n")
+    assert (dry.exit_code, dry.stderr) == (2, "error: not valid: --scope project: Field required\n")
 
 
 def test_a_database_that_cannot_be_reached_ends_a_send_in_one_line(collector: Collector) -> None:
@@ -445,7 +445,7 @@ def test_cli_send_fills_the_scope_from_a_preset(
     extra = runner.invoke(args=["send", "ProjectCreate", "--preset", "demo", "--scope", "cluster=9"])
     assert (extra.exit_code, extra.stderr) == (
         2,
-        "error: not sent: scope.cluster_id: New Project Event is scoped to Project: no 'cluster_id' "
+        "error: not sent: --scope cluster: New Project Event is scoped to Project: no 'cluster_id' "
         "(its ids: user_id, project_id)\n",
     )
 

@@ -16,7 +16,7 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import RAW, TesterInput, own_properties, resolve_spec
+from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import destinations, find_destination, send
@@ -39,6 +39,19 @@ CONFIRM_WITH_FLAGS = {
 
 EXIT_BAD_INPUT = 2
 EXIT_NOT_DELIVERED = 1
+
+
+_ALIAS_OF_FIELD = {field: alias for alias, field in SCOPE_ALIASES.items()}
+
+
+def _as_typed(key: str) -> str:
+    """A form field's name as the command line spells it: `--scope project`, `--prop x`, `--json`."""
+    if key.startswith(SCOPE):
+        field = key.removeprefix(SCOPE)
+        return f"--scope {_ALIAS_OF_FIELD.get(field, field)}"
+    if key.startswith(PROP):
+        return f"--prop {key.removeprefix(PROP)}"
+    return {RAW: "--json", "destination": "--destination", "spec": "EVENT"}.get(key, key)
 
 
 class BadInput(click.ClickException):
@@ -147,7 +160,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     destination = find_destination(typed.destination)
     check_sendable(draft, destination, [d.name for d in destinations()], CONFIRM_WITH_FLAGS)
     if not draft.ok or destination is None or draft.message is None:
-        problems = "; ".join(f"{key}: {text}" for key, text in draft.errors.items())
+        problems = "; ".join(f"{_as_typed(key)}: {text}" for key, text in draft.errors.items())
         # A dry run sends nothing either way: what it reports is that the message would not pass.
         click.echo(f"error: {'not valid' if dry_run else 'not sent'}: {problems}", err=True)
         return EXIT_BAD_INPUT
