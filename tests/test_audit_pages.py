@@ -516,3 +516,9 @@ def test_an_identify_call_searched_as_an_event_is_pointed_to_its_name(client: Fl
     page = client.get("/audit/?event=Register").get_data(as_text=True)
     assert "Register is an identify call, whose entries carry no event string:" in page
     assert '<a href="/audit/?event=Identify:+Register">search Identify: Register</a>' in page
+
+
+def test_a_message_id_in_capitals_is_pointed_to_its_lower_case(client: FlaskClient) -> None:
+    page = client.get("/audit/?message_id=304DDB24-0000-4000-8000-000000000000").get_data(as_text=True)
+    assert "Message ids are matched exactly, and the ones this log holds are lower-case:" in page
+    assert "search 304ddb24-0000-4000-8000-000000000000</a>" in page
