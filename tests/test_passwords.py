@@ -112,10 +112,23 @@ def test_a_wrong_current_password_is_audited_and_throttled_like_a_sign_in(
     assert throttled.status_code == 429
     assert 0 < int(throttled.headers["Retry-After"]) <= 3600
     page = throttled.get_data(as_text=True)
-    assert "Too many wrong current passwords. Try again in" in page and 'name="current"' in page
+    assert "Too many wrong passwords for this account. Try again in" in page and 'name="current"' in page
     reasons = [properties["reason"] for properties in audited(app, "Password Change Refused")]
     assert reasons == ["wrong current password", "wrong current password", "throttled"]
-    assert sign_in(app.test_client(), "viewer@example.com", account_password).status_code == 303
+    # One budget for both forms: the guesses count against signing in to that account too, and
+    # failed sign-ins against the password page.
+    assert sign_in(app.test_client(), "viewer@example.com", account_password).status_code == 429
+    assert sign_in(app.test_client(), "engineer@example.com", "not the password at all").status_code == 401
+
+
+def test_failed_sign_ins_count_against_the_password_page_too(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], account_password: str
+) -> None:
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT="2 per hour")
+    browser = login_as(Role.VIEWER, on=app)
+    for _ in range(2):
+        assert sign_in(app.test_client(), "viewer@example.com", "a wrong guess here").status_code == 401
+    assert change(browser, account_password).status_code == 429
 
 
 def test_the_header_links_the_password_page_in_accounts_mode_only(

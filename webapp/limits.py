@@ -6,8 +6,8 @@ Three limits are reused by the routes that need them:
 
 - `login_limit`: failed sign-ins, per account and per client address (`LOGIN_FAILURES_PER_*`);
   only failures count, and once the limit is reached even the right password waits.
-- `current_password_limit`: wrong current passwords when changing one, per person, with the same
-  limit as failed sign-ins per account.
+- `current_password_limit`: wrong current passwords when changing one, counted with the account's
+  failed sign-ins (`LOGIN_FAILURES_PER_ACCOUNT`): one budget for both forms.
 - `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
   it under `@requires(...)` on the tester's send route. Only requests that sent something count
   (`webapp.tester.sending.send` calls `count_as_sent`), so a refused form or a dry run costs
@@ -58,15 +58,23 @@ def _message_sent(_response: Response) -> bool:
     return bool(g.get("message_sent"))
 
 
-def _limit(setting: str, key_func: Callable[[], str], message: str, **options: Any) -> Any:
-    """A limit on POSTs whose value is read from `setting` at request time."""
+def _limit(
+    setting: str, key_func: Callable[[], str], message: str, *, shared: bool = False, **options: Any
+) -> Any:
+    """A limit on POSTs whose value is read from `setting` at request time.
+
+    `shared`: one count for every view it decorates (under the setting's name), rather than one per view.
+    """
+
+    def value() -> str:
+        return str(current_app.config[setting])
+
+    if shared:
+        return limiter.shared_limit(
+            value, setting.lower(), key_func=key_func, methods=["POST"], error_message=message, **options
+        )
     return limiter.limit(
-        lambda: str(current_app.config[setting]),
-        key_func=key_func,
-        methods=["POST"],
-        scope=setting.lower(),
-        error_message=message,
-        **options,
+        value, key_func=key_func, methods=["POST"], scope=setting.lower(), error_message=message, **options
     )
 
 
@@ -74,6 +82,7 @@ _login_per_account = _limit(
     "LOGIN_FAILURES_PER_ACCOUNT",
     _submitted_account,
     "Too many failed sign-ins for this account.",
+    shared=True,
     deduct_when=_login_failed,
 )
 _login_per_address = _limit(
@@ -82,10 +91,20 @@ _login_per_address = _limit(
     "Too many failed sign-ins from your address.",
     deduct_when=_login_failed,
 )
-_current_password_per_person = _limit(
+
+
+def _signed_in_account() -> str:
+    """The signed-in person's account, keyed as a sign-in names it: one budget of wrong passwords
+    for the sign-in form and the password page (a guesser gets one allowance, not one per form)."""
+    user = g.get("user")
+    return "account:" + (user.email if user is not None else "")
+
+
+_current_password_per_account = _limit(
     "LOGIN_FAILURES_PER_ACCOUNT",
-    _person,
-    "Too many wrong current passwords.",
+    _signed_in_account,
+    "Too many wrong passwords for this account.",
+    shared=True,
     deduct_when=_login_failed,
 )
 _send_per_person = _limit(
@@ -107,7 +126,7 @@ def login_limit(view: View) -> View:
 def current_password_limit(view: View) -> View:
     """Throttle a view that checks a signed-in person's current password, as sign-in is throttled:
     a session left open on someone's laptop must not become a way to guess their password."""
-    return cast(View, _current_password_per_person(view))
+    return cast(View, _current_password_per_account(view))
 
 
 def send_limit(view: View) -> View:

@@ -115,7 +115,8 @@ def password_page() -> ResponseReturnValue:
 
 @bp.errorhandler(RateLimitExceeded)
 def password_throttled(error: RateLimitExceeded) -> ResponseReturnValue:
-    """Too many wrong current passwords: the form again, saying when to come back (429)."""
+    """Too many wrong passwords for the account (here or on the sign-in form): the form again,
+    saying when to come back (429)."""
     retry_after = explain(error)
     accounts.audit(
         "Password Change Refused",
