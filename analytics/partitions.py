@@ -34,6 +34,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.audit_failures import reason
 from analytics.event_counts import recount
 
 log = logging.getLogger(__name__)
@@ -338,7 +339,7 @@ def ensure_safely(engine: Engine, *, interval: Interval, ahead: int) -> None:
         log.warning(
             "could not create audit partitions ahead (%s); rows go to %s until "
             "`event-catalog audit partitions ensure` succeeds",
-            str(exc.__cause__ or exc).splitlines()[0],
+            reason(exc),
             DEFAULT_PARTITION,
         )
         return

@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from analytics.audit import AuditStore
+from analytics.audit_failures import reason
 from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
 from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths
@@ -46,8 +47,8 @@ def lint_command(show_exceptions: bool) -> None:
     for finding in report.findings:
         click.echo(str(finding))
     if show_exceptions:
-        for finding, reason in report.excepted:
-            click.echo(f"{finding} (excepted: {reason})")
+        for finding, why in report.excepted:
+            click.echo(f"{finding} (excepted: {why})")
     if not report.ok:
         raise click.exceptions.Exit(1)
     # Silence reads like a command that did nothing: say what was checked.
@@ -95,9 +96,8 @@ def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
     from webapp.extensions import db
     from webapp.schema_guard import database_advice
 
-    reason = str(exc.__cause__ or exc).splitlines()[0]
     advice = database_advice(db.engine)
-    fail(f"cannot {doing}: {reason}" + (f" — {advice}" if advice else ""))
+    fail(f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else ""))
 
 
 def verdict(title: str, lines: list[ReportLine], fmt: str, *, ok_message: str) -> None:

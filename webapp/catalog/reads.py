@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.audit_failures import reason
 from webapp.extensions import db
 
 log = logging.getLogger(__name__)
@@ -29,5 +30,5 @@ def read_or_default(read: Callable[[], T], default: T) -> tuple[T, str | None]:
         return read(), None
     except SQLAlchemyError as exc:
         db.session.rollback()
-        log.warning("catalog page without database figures: %s", str(exc.__cause__ or exc).splitlines()[0])
+        log.warning("catalog page without database figures: %s", reason(exc))
         return default, UNAVAILABLE

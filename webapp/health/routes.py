@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
+from analytics.audit_failures import reason
 from analytics.catalog import CATALOG
 from analytics.durations import format_duration, parse_duration
 from analytics.health import DestinationHealth, destination_health
@@ -41,7 +42,7 @@ def database_state() -> dict[str, Any]:
         db.session.execute(text("SELECT 1"))
         revision = schema_revision(db.engine)
     except SQLAlchemyError as exc:
-        return {"ok": False, "error": str(exc.__cause__ or exc).splitlines()[0]}
+        return {"ok": False, "error": reason(exc)}
     problem = schema_problem(revision)
     state: dict[str, Any] = {
         "ok": problem is None,
