@@ -55,6 +55,8 @@ def test_choose_apply_preset_preview_send_and_fail(
     expect(page.locator("#f-scope-user_id")).to_have_value("3")
     expect(page.locator("#f-scope-project_id")).to_have_value("12")
     expect(page.locator("#f-scope-cluster_id")).to_have_value("4")
+    # The preset redrew the form: its fields ask for previews once htmx has taken them over.
+    _wait_until_htmx_has(page, "tester-form")
 
     page.select_option("#f-prop-cluster_type", "gke")
     page.locator("#f-prop-infra_id").fill("9")
