@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from copy import copy
 from datetime import timedelta
 from enum import StrEnum
@@ -164,16 +165,17 @@ class _Spec(BaseModel):
         return self.model_dump(mode="json", exclude={"scope"}, exclude_none=True)
 
     @classmethod
-    def _payload_model(cls, title: str, fields: dict[str, Any]) -> type[BaseModel]:
+    def _payload_model(cls, title: str, fields: Callable[[], dict[str, Any]]) -> type[BaseModel]:
         # Built once per spec class: pages, drift checks and schemas all ask for it, and building a
-        # pydantic model costs far more than validating with one. Specs are immutable classes.
+        # pydantic model costs far more than validating with one. Specs are immutable classes. The
+        # fields are gathered only to build it: the event list asks once per event and page.
         model = _PAYLOAD_MODELS.get(cls)
         if model is None:
             model = create_model(  # type: ignore[call-overload]
                 f"{cls.__name__}Payload",
                 __config__=ConfigDict(extra="forbid", title=title),
                 __doc__=cls.summary(),
-                **{name: (field.annotation, copy(field)) for name, field in fields.items()},
+                **{name: (field.annotation, copy(field)) for name, field in fields().items()},
             )
             _PAYLOAD_MODELS[cls] = model
         return model
@@ -259,7 +261,7 @@ class TrackSpec(_Spec):
     @classmethod
     def payload_model(cls) -> type[BaseModel]:
         """A flat pydantic model of `properties`, so stored payloads can be validated again."""
-        return cls._payload_model(str(cls.event), cls.property_fields())
+        return cls._payload_model(str(cls.event), cls.property_fields)
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
@@ -307,7 +309,7 @@ class IdentifySpec(_Spec):
     @classmethod
     def payload_model(cls) -> type[BaseModel]:
         """A flat pydantic model of `traits`, so stored payloads can be validated again."""
-        return cls._payload_model(cls.name, cls.property_fields())
+        return cls._payload_model(cls.name, cls.property_fields)
 
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
