@@ -321,7 +321,7 @@ def test_entry_page_shows_message_attempts_version_drift_and_links(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert f"<title>{CPS} · Audit entry · event-catalog</title>" in page
-    assert f'<li aria-current="page"><code>{message_id}</code></li>' in page
+    assert f'<span aria-current="page">{message_id}</span>' in page
     assert "&#34;cluster_type&#34;: &#34;eks&#34;," in page  # pretty JSON, one key per line
     attempts = page.split('class="delivery-attempts"')[1]
     assert attempts.index(">500<") < attempts.index(">200<")

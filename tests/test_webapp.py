@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,32 @@ def test_without_database_url_the_dashboard_and_the_library_open_one_file(
     expected = f"sqlite:///{tmp_path / 'instance' / 'event-catalog.db'}"
     assert analytics.default_database_url() == expected
     assert create_app().config["SQLALCHEMY_DATABASE_URI"] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "trail"),
+    [
+        ("/", ["Catalog"]),
+        ("/scopes", ["Catalog", "Scopes"]),
+        ("/events/ClusterProvisioningSuccess", ["Catalog", "Cluster Provisioning Success"]),
+        ("/identifiers/RegisterIdentify", ["Catalog", "Identify calls", "Register"]),
+        ("/tester/?event=ClusterProvisioningSuccess", ["Tester", "Cluster Provisioning Success"]),
+        ("/tester/history", ["Tester", "History"]),
+        ("/audit/", ["Audit log"]),
+        ("/audit/replay/", ["Audit log", "Re-send"]),
+        ("/users/", ["Users"]),
+        ("/account/tokens", ["API tokens"]),
+    ],
+)
+def test_every_breadcrumb_starts_at_the_section_the_main_navigation_names(
+    client: FlaskClient, path: str, trail: list[str]
+) -> None:
+    """One way of reading every trail: its section, the way down, then the page itself (not a link)."""
+    page = client.get(path)
+    assert page.status_code == 200, path
+    html = page.get_data(as_text=True)
+    nav = html[html.index('<nav aria-label="Breadcrumb"') :]
+    nav = nav[: nav.index("</nav>")]
+    crumbs = re.findall(r"<li>(?:<a href=\"[^\"]*\">|<span aria-current=\"page\">)([^<]*)<", nav)
+    assert crumbs == trail
+    assert nav.count('aria-current="page"') == 1 and nav.count("<a ") == len(trail) - 1
