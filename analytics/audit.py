@@ -54,6 +54,7 @@ from sqlalchemy import (
     insert,
     inspect,
     literal,
+    literal_column,
     select,
     text,
     true,
@@ -64,16 +65,18 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
 from analytics.personal_data import PersonalDataCipher
 from analytics.personal_data import mask_value as mask_value
+from analytics.sql_functions import dialect_function
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0014_event_count_reads"
+SCHEMA_REVISION = "0015_identify_spec_index"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -84,13 +87,14 @@ WRITABLE_REVISIONS = frozenset(
         "0011_writer_compatibility",
         "0012_api_tokens",
         "0013_password_reset_nonce",
+        "0014_event_count_reads",
         SCHEMA_REVISION,
     }
 )
 """The revisions whose tables this library writes exactly as its own, so that an application host
 may be upgraded before its database: 0010 only added an index, 0011 a table the library reads and
 0012 one it never touches (the dashboard's API tokens), 0013 a column of that kind (`users`), 0014
-an index. Its oldest member is the `oldest_writer`
+and 0015 indexes. Its oldest member is the `oldest_writer`
 migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -256,6 +260,34 @@ class _EventCount:
     source: Mapped[str] = mapped_column(String(16), primary_key=True)
     writer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     messages: Mapped[int] = mapped_column(BigInteger)
+
+
+called_spec = dialect_function(
+    "called_spec",
+    String(),
+    # The catalog marker's key (`analytics.messages.CONTEXT_KEY`) is spelled out: an index on an
+    # expression serves only queries that spell the same expression, constant for constant.
+    sqlite="json_extract({0}, '$.context.eventCatalog.spec')",
+    postgresql="(({0} -> 'context') -> 'eventCatalog') ->> 'spec'",
+    doc="The spec class that built a stored message: what tells one identify call from another.",
+)
+
+IDENTIFY_TYPE: ColumnElement[str] = literal_column("'identify'")
+"""`type = 'identify'` with the constant in the SQL: SQLite uses a partial index only for a query
+whose condition names the index's own constant, never a bound parameter."""
+
+# An identify call carries no event string; its spec is in the payload's catalog marker. Without an
+# index, its catalog page and the audit search for it read every identify entry's JSON (seconds at a
+# million entries, most of them for a call never made). Partial: track entries cost nothing more.
+# (spec, recorded_at) and the row id: newest-first pages come in index order, whatever SQLite knows
+# of the table's statistics (with `source` in the key, it preferred the `type` index and a scan).
+Index(
+    "ix_audit_entries_identify_spec_recorded_at",
+    called_spec(AuditEntry.payload),
+    AuditEntry.recorded_at,
+    sqlite_where=text("type = 'identify'"),
+    postgresql_where=text("type = 'identify'"),
+)
 
 
 def _window_index(table: str) -> Index:

@@ -43,17 +43,19 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from analytics.actions import ACTION_TYPE
 from analytics.audit import (
+    IDENTIFY_TYPE,
     MESSAGE_TYPES,
     PURGE_TYPE,
     AuditEntry,
     AuditStatus,
     DeliveryAttempt,
     Source,
+    called_spec,
     mask_value,
 )
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
-from analytics.messages import CONTEXT_KEY, catalog_marker
+from analytics.messages import catalog_marker
 from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
 
@@ -516,9 +518,9 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
 
 
 def identify_call(spec: str) -> ColumnElement[bool]:
-    """The entries of one identify call: they carry no event string, only the spec's class name."""
-    built_by = AuditEntry.payload["context"][CONTEXT_KEY]["spec"].as_string()
-    return and_(AuditEntry.type == "identify", built_by == spec)
+    """The entries of one identify call: they carry no event string, only the spec's class name
+    (one range of the partial index `ix_audit_entries_identify_spec_recorded_at`)."""
+    return and_(AuditEntry.type == IDENTIFY_TYPE, called_spec(AuditEntry.payload) == spec)
 
 
 def _destination_clause(destination: str) -> ColumnElement[bool]:
