@@ -275,3 +275,24 @@ def test_a_form_over_the_request_limit_says_it_was_not_sent(
         "Not sent: the form is larger than the 1 MB a request may carry."
     )
     assert collector.received() == []
+
+
+def test_switching_to_raw_json_after_a_send_keeps_its_result(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """The switch redraws the whole form; the result panel used to go with it."""
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
+    _wait_until_htmx_has(page, "tester-form")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    sent = collector.received()[-1]["messageId"]
+    page.get_by_role("link", name="Raw JSON").click()
+    expect(page.locator("#f-raw")).to_be_visible()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(page.locator("#send-result")).to_contain_text(sent)
+    page.get_by_role("link", name="Fields").click()
+    expect(page.locator("#f-prop-infra_id")).to_be_visible()
+    expect(page.locator("#send-result")).to_contain_text(sent)
+    assert len(collector.received()) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -199,6 +200,13 @@ def message_digest(message: dict[str, Any]) -> str:
     return hashlib.sha256(pretty_json(message).encode()).hexdigest()
 
 
+def kept_result(values: Mapping[str, str]) -> SendResult | None:
+    """The send a redraw of the form shows again: `sent`, which the result panel carries (a send made
+    without htmx lands on `?sent=` too). Switching to Raw JSON or saving a preset keeps the panel."""
+    message_id = values.get("sent")
+    return load_result(message_id) if message_id else None
+
+
 def received_url(result: SendResult) -> str | None:
     """Where the panel of a send just made asks for the collector's copy (None: none to ask for).
 
@@ -301,8 +309,7 @@ def index() -> ResponseReturnValue:
             notice, status = "That preset no longer exists.", 404
         else:
             typed, notes = apply_preset(typed, preset, info)
-    result = load_result(args["sent"]) if args.get("sent") else None
-    return render_tester(typed, notes=notes, result=result, notice=notice, status=status)
+    return render_tester(typed, notes=notes, result=kept_result(args), notice=notice, status=status)
 
 
 @bp.get("/specs")
@@ -442,10 +449,11 @@ def presets_view() -> ResponseReturnValue:
         errors = {"name": f"A preset named {ids.name!r} already exists."}
     if from_tester:
         typed = input_from_form(request.form)
+        result = kept_result(request.form)
         if saved is None:
             notes = {"preset_name": "; ".join(_preset_problem(key, text) for key, text in errors.items())}
-            return render_tester(typed, notes=notes)
-        return render_tester(typed, notice=f"Saved the preset {saved.name!r}.")
+            return render_tester(typed, notes=notes, result=result)
+        return render_tester(typed, notice=f"Saved the preset {saved.name!r}.", result=result)
     if saved is None:
         return render_presets(values=values, errors=errors, status=422)
     return redirect(url_for("tester.presets_view"), 303)
