@@ -527,3 +527,21 @@ def test_an_identify_call_searched_as_an_event_is_pointed_to_its_name(client: Fl
     page = client.get("/audit/?event=Register").get_data(as_text=True)
     assert "Register is an identify call, whose entries carry no event string:" in page
     assert '<a href="/audit/?event=Identify:+Register">search Identify: Register</a>' in page
+
+
+@pytest.mark.parametrize(
+    ("query", "opened"),
+    [
+        ("", False),
+        ("?status=failed&project=12", False),
+        ("?actor=ada%40example.com", True),
+        ("?message_id=not-an-id", True),
+        ("?version=NOT+A+VERSION", True),
+    ],
+)
+def test_the_less_used_filters_fold_away_unless_one_is_set_or_refused(
+    client: FlaskClient, query: str, opened: bool
+) -> None:
+    html = client.get(f"/audit/{query}").get_data(as_text=True)
+    assert ('<details class="more-filters" open>' in html) is opened
+    assert '<details class="more-filters"' in html and 'id="filter-actor"' in html

@@ -7,7 +7,7 @@ next to its field with the text still there to correct.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,10 @@ class SearchForm:
     def value(self, name: str) -> str:
         """The first value typed for a parameter, for the field that shows it."""
         return self.args.get(name, "")
+
+    def any_filled(self, names: Iterable[str]) -> bool:
+        """Whether any of these fields holds a value or an error: a folded group of them must open."""
+        return any(self.value(name) or name in self.errors for name in names)
 
     @property
     def statuses(self) -> set[str]:
