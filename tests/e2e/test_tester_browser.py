@@ -296,3 +296,24 @@ def test_switching_to_raw_json_after_a_send_keeps_its_result(
     expect(page.locator("#f-prop-infra_id")).to_be_visible()
     expect(page.locator("#send-result")).to_contain_text(sent)
     assert len(collector.received()) == 1
+
+
+def test_picking_an_event_retitles_the_page_and_its_trail_and_drops_the_last_result(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """The picker swaps the form only: the title and breadcrumb kept naming the previous event."""
+    page.goto(live_server + "/tester/?event=StackBuildSuccess")
+    breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
+    expect(breadcrumb).to_contain_text("Stack Build Success")
+    page.get_by_role("link", name="Fill with example").click()
+    _wait_until_htmx_has(page, "tester-form")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    page.select_option("#pick", "ClusterProvisioningSuccess")
+    expect(page).to_have_url(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    expect(page).to_have_title("Cluster Provisioning Success · Tester · event-catalog")
+    expect(breadcrumb).to_contain_text("Cluster Provisioning Success")
+    expect(breadcrumb).not_to_contain_text("Stack Build Success")
+    # The last send was another event's: neither its panel nor its outcome beside Send stays.
+    expect(page.locator("#send-result")).to_have_count(0)
+    expect(page.locator("#send-outcome")).to_have_text("")

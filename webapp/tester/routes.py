@@ -144,7 +144,7 @@ def render_tester(
     shown = {**(draft.typing_errors() if errors is None else errors), **(notes or {})}
     response = page_or_fragment(
         "tester/index.html",
-        "tester/_tester.html",
+        "tester/_tester_swap.html",
         status,
         **tester_context(typed, draft, shown, result, notice),
     )
