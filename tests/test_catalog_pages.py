@@ -393,3 +393,15 @@ def test_an_unmigrated_database_is_a_503_saying_how_to_fix_it(tmp_path: Path) ->
     static = client.get("/static/style.css")
     static.close()
     assert static.status_code == 200
+
+
+def test_an_event_only_the_tester_sent_says_why_its_listed_messages_do_not_count(
+    client: FlaskClient, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/events/UserCreate").get_data(as_text=True)
+    assert "no message of this event from the application." in html
+    app_record_sent("UserCreate", NOW - timedelta(hours=1), source="tester")
+    html = client.get("/events/UserCreate").get_data(as_text=True)
+    assert '<span class="badge never-sent">never sent</span>' in html
+    assert "the tester's sends below prove it can be built; they do not count as traffic" in html
+    assert "<h3>Latest messages</h3>" in html
