@@ -783,3 +783,18 @@ def test_the_picker_search_matches_every_word_in_any_order(client: FlaskClient) 
     assert "ClusterProvisioningSuccess" in found("success provisioning")
     assert "ProjectCreate" not in found("cluster prov succ")
     assert found("cluster nothing-like-this") == []
+
+
+def test_off_schema_raw_json_is_not_called_an_error_while_a_scope_id_is_missing(client: FlaskClient) -> None:
+    """Raw JSON may be off-schema; with an id missing, the same JSON was suddenly 'to fix' too."""
+    values = {
+        **example_values(CATALOG.event("ClusterProvisioningSuccess")),
+        "mode": "raw",
+        "raw": '{"cluster_type": "eks", "infra_id": 9, "extra": 1}',
+        "scope.user_id": "",
+    }
+    status, page = send_form(client, "event=ClusterProvisioningSuccess", values, htmx=False)
+    assert status == 422
+    assert re.search(r'id="error-f-scope-user_id" role="alert">[^<]+</p>', page)
+    assert re.search(r'id="error-f-raw" role="alert"></p>', page)
+    assert "Extra inputs are not permitted" not in page
