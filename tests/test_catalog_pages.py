@@ -276,6 +276,15 @@ def test_an_identify_call_s_page_says_whether_the_application_calls_it(
     )
     page = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
     assert "Last seen" in page and "<strong>2</strong> in the last 7 days." in page
+    # The list says the same of each call, as the event list does of events.
+    listing = client.get("/identifiers").get_data(as_text=True)
+    rows = {
+        name: row for name, row in re.findall(r'href="/identifiers/(\w+)">.*?</th>(.*?)</tr>', listing, re.S)
+    }
+    assert re.search(r'data-label="Last 7 days" class="num">2<', rows["RegisterIdentify"])
+    assert re.search(r'data-label="Last 7 days" class="num">1<', rows["LoginIdentify"])
+    assert "never sent" in rows["ProfileUpdateIdentify"] and "never sent" not in rows["LoginIdentify"]
+    assert "just now" in rows["RegisterIdentify"]
 
 
 def test_identifiers_pages_list_traits(client: FlaskClient) -> None:

@@ -240,8 +240,20 @@ def scopes() -> str:
 @bp.get("/identifiers")
 @requires(Role.VIEWER)
 def identifiers() -> str:
-    """Every identify call and the traits it sends."""
-    return render_template("catalog/identifiers.html", identifiers=list(CATALOG.identifiers.values()))
+    """Every identify call, the traits it sends, and when the application last made it (as the
+    event list says of events: one index range per call, `identify_activity`)."""
+    infos = list(CATALOG.identifiers.values())
+    since = _now() - timedelta(days=RECENT_DAYS)
+    activity, audit_error = read_or_default(
+        lambda: {info.constant: identify_activity(db.session, info.constant, since) for info in infos}, {}
+    )
+    return render_template(
+        "catalog/identifiers.html",
+        identifiers=infos,
+        activity=activity,
+        audit_error=audit_error,
+        recent_days=RECENT_DAYS,
+    )
 
 
 @bp.get("/identifiers/<name>")
