@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.actions import record_action
@@ -187,8 +187,13 @@ def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str 
     What the dashboard counts before offering a re-send; `restore_message` says the same, and also
     refuses a sealed copy that does not open (rare: a key removed from `AUDIT_ENCRYPTION_KEY`).
     """
-    if entry.encrypted_personal_data is None:
-        return _masked_only(entry.payload)
+    return _blocked(entry.payload, entry.encrypted_personal_data is not None, cipher)
+
+
+def _blocked(payload: dict[str, Any] | None, sealed: bool, cipher: PersonalDataCipher | None) -> str | None:
+    """`blocked_reason` from an entry's payload (needed only when it is not sealed) and whether it is."""
+    if not sealed:
+        return _masked_only(payload or {})
     if cipher is None:
         return "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"
     return None
@@ -202,9 +207,20 @@ def blocked_reasons(
     cap: int,
     cipher: PersonalDataCipher | None,
 ) -> Counter[str]:
-    """Among the first `cap` entries a replay would select, those it would skip, by reason."""
-    entries = session.scalars(select_replayable(selection, now).limit(cap))
-    return Counter(reason for entry in entries if (reason := blocked_reason(entry, cipher)) is not None)
+    """Among the first `cap` entries a replay would select, those it would skip, by reason.
+
+    The re-send widget asks on every audit search that shows undelivered entries, so this reads
+    two columns rather than whole entries, and a sealed entry's payload not at all (it is not
+    needed to judge it): with `AUDIT_ENCRYPTION_KEY` set, most entries with personal data are.
+    """
+    sealed = AuditEntry.encrypted_personal_data.is_not(None)
+    unsealed_payload = case((sealed, null()), else_=AuditEntry.payload)
+    query = select_replayable(selection, now).limit(cap).with_only_columns(unsealed_payload, sealed)
+    return Counter(
+        reason
+        for payload, is_sealed in session.execute(query)
+        if (reason := _blocked(payload, is_sealed, cipher)) is not None
+    )
 
 
 def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dict[str, Any]:

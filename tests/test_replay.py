@@ -322,10 +322,10 @@ def test_a_rotated_key_still_opens_what_the_old_one_sealed(engine: Engine, colle
     ],
 )
 def test_a_mask_is_never_sent_as_the_value(
-    sqlite_store: AuditStore, collector: Collector, write_key: str | None, replay_key: str | None, reason: str
+    store: AuditStore, collector: Collector, write_key: str | None, replay_key: str | None, reason: str
 ) -> None:
     keys = {"sealed": Fernet.generate_key().decode(), "other": Fernet.generate_key().decode()}
-    engine = sqlite_store.engine
+    engine = store.engine
     writer = AuditStore(engine, encryption_key=keys.get(write_key or ""))
     [receipt] = _send_failing(writer, collector, constant="Register")
     store = AuditStore(engine, encryption_key=keys.get(replay_key or ""))
