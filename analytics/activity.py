@@ -8,7 +8,6 @@ event list's figures come from one statement for the whole catalog, never one qu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -17,27 +16,23 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Date,
-    Integer,
     Select,
-    String,
     Subquery,
     and_,
     cast,
-    column,
     func,
     literal,
     select,
     true,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, scoped_session
-from sqlalchemy.sql.expression import ColumnElement, FromClause
+from sqlalchemy.sql.expression import ColumnElement
 
 from analytics.audit import AuditEntry, EventDay, EventHour, Source
 from analytics.queries import identify_call
-from analytics.sql_functions import dialect_function
+from analytics.sql_functions import bound_strings, dialect_function
 
 RECENT_DAYS = 7
 """The window of the event list's count: a week evens out weekday and weekend traffic."""
@@ -125,22 +120,6 @@ def count_since(since: datetime) -> Subquery:
     )
 
 
-def event_names(events: Collection[str], dialect: str) -> FromClause:
-    """The event strings as a table of (`event`, `position`) from one bound parameter.
-
-    One parameter keeps the statement the same whatever the list, so SQLAlchemy compiles it once:
-    a VALUES list of the events made every read of the list compile its statement again, which
-    took longer than running it. PostgreSQL unnests an array (numbered from 1), SQLite unpacks a
-    JSON array (numbered from 0).
-    """
-    if dialect == "postgresql":
-        array = literal(list(events), ARRAY(String))
-        return func.unnest(array).table_valued("event", with_ordinality="position").render_derived("names")
-    unpacked = func.json_each(literal(json.dumps(list(events))))
-    table = unpacked.table_valued(column("value", String), column("key", Integer)).alias("unpacked")
-    return select(table.c.value.label("event"), table.c.key.label("position")).subquery("names")
-
-
 def activity_query(
     events: Collection[str], since: datetime, dialect: str
 ) -> Select[str, datetime | None, int, dict[str, Any] | None]:
@@ -161,9 +140,9 @@ def activity_query(
         since: start of the counted window.
         dialect: the database's dialect name (`sqlite`, `postgresql`).
     """
-    names = event_names(events, dialect)
+    names = bound_strings(events, dialect, "names")
     counted = count_since(since)
-    sent = (AuditEntry.event == names.c.event, AuditEntry.source.in_(TRAFFIC_SOURCES))
+    sent = (AuditEntry.event == names.c.value, AuditEntry.source.in_(TRAFFIC_SOURCES))
     newest_first = (AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
     recent = func.coalesce(counted.c.messages, 0)
     if dialect == "postgresql":
@@ -175,17 +154,17 @@ def activity_query(
             .lateral("latest")
         )
         return (
-            select(names.c.event, latest.c.recorded_at, recent, latest.c.payload)
+            select(names.c.value, latest.c.recorded_at, recent, latest.c.payload)
             .select_from(names)
             .outerjoin(latest, true())
-            .outerjoin(counted, counted.c.event == names.c.event)
+            .outerjoin(counted, counted.c.event == names.c.value)
             .order_by(names.c.position)
         )
     last_seen = select(func.max(AuditEntry.recorded_at)).where(*sent)
     latest_payload = select(AuditEntry.payload).where(*sent).order_by(*newest_first).limit(1)
     return (
-        select(names.c.event, last_seen.scalar_subquery(), recent, latest_payload.scalar_subquery())
-        .outerjoin(counted, counted.c.event == names.c.event)
+        select(names.c.value, last_seen.scalar_subquery(), recent, latest_payload.scalar_subquery())
+        .outerjoin(counted, counted.c.event == names.c.value)
         .order_by(names.c.position)
     )
 

@@ -21,7 +21,6 @@ and source of their own, so that nothing happens to the log without leaving a tr
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sqlite3
@@ -50,7 +49,6 @@ from sqlalchemy import (
     UniqueConstraint,
     create_engine,
     event,
-    func,
     insert,
     inspect,
     literal,
@@ -61,7 +59,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
@@ -72,7 +70,7 @@ from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
 from analytics.personal_data import PersonalDataCipher
 from analytics.personal_data import mask_value as mask_value
-from analytics.sql_functions import dialect_function
+from analytics.sql_functions import bound_strings, dialect_function
 
 log = logging.getLogger(__name__)
 
@@ -923,23 +921,18 @@ class AuditStore:
         batch. SQLite takes them as one JSON array that it unpacks itself (`json_each`) and always
         probes the index.
         """
+        wanted = bound_strings(ids, self.engine.dialect.name, "wanted")
         if self.engine.dialect.name == "postgresql":
-            wanted = (
-                func.unnest(literal(ids, ARRAY(String(64))))
-                .table_valued("message_id")
-                .render_derived(name="wanted")
-            )
             entry = (
                 select(AuditEntry.id, AuditEntry.recorded_at, AuditEntry.message_id)
-                .where(AuditEntry.message_id == wanted.c.message_id)
+                .where(AuditEntry.message_id == wanted.c.value)
                 .limit(1)
                 .lateral("entry")
             )
             return select(entry).select_from(wanted).join(entry, true()).subquery("found")
-        unpacked = func.json_each(literal(json.dumps(ids))).table_valued("value")
         return (
             select(AuditEntry.id, AuditEntry.recorded_at, AuditEntry.message_id)
-            .where(AuditEntry.message_id.in_(select(unpacked.c.value)))
+            .where(AuditEntry.message_id.in_(select(wanted.c.value)))
             .subquery("found")
         )
 

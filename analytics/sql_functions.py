@@ -8,10 +8,15 @@ keeps its two spellings side by side, where the reason for each can sit next to 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from typing import Any
 
+from sqlalchemy import Integer, String, column, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import FromClause
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeEngine
 
@@ -41,3 +46,23 @@ def dialect_function(
     compiles(element, "sqlite")(_compiler(sqlite))
     compiles(element, "postgresql")(_compiler(postgresql))
     return element
+
+
+def bound_strings(values: Collection[str], dialect: str, name: str) -> FromClause:
+    """Strings as a table of (`value`, `position`), from one bound parameter however many there are.
+
+    An expanded IN list or a VALUES list binds and renders a parameter per string, and makes a
+    statement of another shape (compiled again) for each count of them. PostgreSQL unnests an array
+    (positions from 1); SQLite unpacks a JSON array with `json_each` (positions from 0).
+
+    Args:
+        values: the strings, in order.
+        dialect: the database's dialect name (`sqlite`, `postgresql`).
+        name: the table's name in the statement.
+    """
+    if dialect == "postgresql":
+        array = literal(list(values), ARRAY(String))
+        return func.unnest(array).table_valued("value", with_ordinality="position").render_derived(name)
+    unpacked = func.json_each(literal(json.dumps(list(values))))
+    table = unpacked.table_valued(column("value", String), column("key", Integer)).alias(f"{name}_json")
+    return select(table.c.value, table.c.key.label("position")).subquery(name)
