@@ -38,6 +38,7 @@ from analytics.activity import RECENT_DAYS, activity_query
 from analytics.audit import AuditEntry, EventDay, EventHour, claim_message_ids, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
+from analytics.partitions import ensure
 from analytics.queries import AuditFilter, newest_first
 from bench.dashboard import served, signed_in
 from bench.harness import DATABASES, Row, percentile, timed
@@ -62,7 +63,13 @@ def _templates() -> list[dict[str, Any]]:
 
 
 def seed(engine: Engine, count: int, now: datetime) -> None:
-    """Append `count` realistic entries, recorded over the 30 days before `now`."""
+    """Append `count` realistic entries, recorded over the 30 days before `now`.
+
+    On PostgreSQL the partitions of those 30 days exist first, as in a deployment that has run for
+    a month: otherwise the entries of last month land in the default partition, and the
+    dashboard's start moves them out as the bench begins.
+    """
+    ensure(engine, now=now - SPREAD)
     templates = _templates()
     with engine.connect() as connection:
         start = int(connection.scalar(select(func.count()).select_from(AuditEntry)) or 0)

@@ -204,6 +204,25 @@ def test_ensure_creates_periods_ahead_once_and_moves_waiting_rows(
     _assert_counts_match_entries(postgres_engine)
 
 
+def test_moving_rows_out_of_the_default_partition_vacuums_it_and_analyzes_where_they_went(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = AuditStore(postgres_engine)
+    waiting = [_record_at(store, monkeypatch, _utc(2029, 6, day)) for day in (10, 11, 12)]
+    report = partitions.ensure(postgres_engine, now=_utc(2030, 1, 15), ahead=1)
+    assert report.moved == len(waiting)
+    tidied = [partitions.DEFAULT_PARTITION, "audit_event_hours", "audit_event_days", *report.created]
+    with postgres_engine.connect() as connection:
+        stats = connection.execute(
+            text(
+                "SELECT relname, n_dead_tup, last_vacuum IS NOT NULL, last_analyze IS NOT NULL "
+                "FROM pg_stat_user_tables WHERE relname = ANY(:names)"
+            ),
+            {"names": tidied},
+        ).all()
+    assert sorted(stats) == sorted((name, 0, True, True) for name in tidied)
+
+
 def test_replicas_ensuring_at_once_create_each_partition_once(postgres_engine: Engine) -> None:
     reports = at_once(lambda: partitions.ensure(postgres_engine, now=_utc(2031, 6, 1), ahead=3), threads=3)
     assert sorted(len(r.created) for r in reports) == [0, 0, 4]
