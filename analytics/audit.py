@@ -429,6 +429,19 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "do_connect")
+def _refuse_missing_sqlite_file(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+    """Never let a connection create a SQLite file: SQLite makes an empty one for any path it opens.
+
+    A mistyped `DATABASE_URL` then read as a database that only needs `db upgrade` (which would
+    have migrated the typo) and left a stray file behind. Only migrations create the file
+    (`webapp/migrations/env.py`); every other connection to a missing one fails with what to do.
+    """
+    path = _database_file(dialect.name, cparams.get("database", cargs[0] if cargs else None))
+    if path is not None and not path.exists():
+        raise sqlite3.OperationalError(missing_database_problem(path))
+
+
 _URL_EXAMPLE = "expected e.g. postgresql://user@host/db or sqlite:///path"
 
 
@@ -437,8 +450,9 @@ def normalise_database_url(url: str) -> str:
 
     A relative SQLite path is made absolute from the working directory, as the library has always
     read it: Flask-SQLAlchemy would otherwise read it from the dashboard's instance folder, and one
-    `DATABASE_URL` would name two files. Also creates the folder of a SQLite file, so a fresh
-    checkout needs no manual step.
+    `DATABASE_URL` would name two files. Nothing is created here: only a migration makes a
+    SQLite file and its folder (`webapp/migrations/env.py`), so a mistyped path is refused as
+    missing (`missing_sqlite_file`) instead of becoming an empty database.
 
     Raises:
         ValueError: not a URL, or a database other than the two the audit log is built and tested
@@ -462,10 +476,30 @@ def normalise_database_url(url: str) -> str:
         and database != ":memory:"
         and not database.startswith("file:")
     ):
-        path = Path(database).absolute()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        parsed = parsed.set(database=str(path))
+        parsed = parsed.set(database=str(Path(database).absolute()))
     return parsed.render_as_string(hide_password=False)
+
+
+def _database_file(dialect: str, database: str | None) -> Path | None:
+    if dialect != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def sqlite_file(engine: Engine) -> Path | None:
+    """The file of a SQLite database on disk; None for PostgreSQL and for in-memory or URI databases."""
+    return _database_file(engine.dialect.name, engine.url.database)
+
+
+def missing_sqlite_file(engine: Engine) -> Path | None:
+    """The SQLite file `engine` names, when it does not exist (connecting to it is refused)."""
+    path = sqlite_file(engine)
+    return path if path is not None and not path.exists() else None
+
+
+def missing_database_problem(path: Path) -> str:
+    """What to say about a SQLite file that does not exist."""
+    return f"no SQLite database at {path}: check DATABASE_URL, or create it with `event-catalog db upgrade`"
 
 
 def database_label(engine: Engine) -> str:
@@ -483,8 +517,11 @@ def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None when it has never been migrated.
 
     Read from Alembic's table directly: configuring a migration context for it logged two INFO
-    lines about the dialect on every check, into every command's output.
+    lines about the dialect on every check, into every command's output. A SQLite file that does
+    not exist has none, and is not created by asking.
     """
+    if missing_sqlite_file(engine) is not None:
+        return None
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
@@ -735,6 +772,9 @@ class AuditStore:
         Raises:
             SchemaError: with the one thing to do about it.
         """
+        missing = missing_sqlite_file(self.engine)
+        if missing is not None:
+            raise SchemaError(f"the audit database cannot be used: {missing_database_problem(missing)}")
         current = schema_revision(self.engine)
         where = database_label(self.engine)
         if current is None:

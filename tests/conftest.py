@@ -75,8 +75,9 @@ def _postgres_database() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind: storage tests run on both."""
+    """An empty database of each kind: storage tests run on both (on SQLite, an empty file)."""
     if request.param == "sqlite":
+        (tmp_path / "audit.db").touch()
         yield f"sqlite:///{tmp_path / 'audit.db'}"
     else:
         yield from _postgres_database()

@@ -613,6 +613,7 @@ def test_users_commands_fail_in_one_line(
 def test_a_command_the_database_refuses_says_what_to_do_in_one_line(
     tmp_path: Path, url: str, advice: str
 ) -> None:
+    (tmp_path / "empty.db").touch()
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url.format(tmp=tmp_path)})
     result = app.test_cli_runner().invoke(args=["users", "list"])
     assert result.exit_code == 2

@@ -390,6 +390,7 @@ class _FakeVersion:
 
 
 def test_an_unmigrated_database_is_a_503_saying_how_to_fix_it(tmp_path: Path) -> None:
+    (tmp_path / "new.db").touch()
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
     client = app.test_client()
     for path in ("/", "/events/UserCreate", "/setup", "/login"):

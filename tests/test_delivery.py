@@ -331,6 +331,7 @@ def test_init_reads_the_environment_and_the_original_key_name(
 
 
 def test_init_refuses_an_unmigrated_database_with_one_clear_message(tmp_path: Any) -> None:
+    (tmp_path / "fresh.db").touch()
     with pytest.raises(SchemaError, match="run `event-catalog db upgrade`"):
         analytics.init("key", database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
 

@@ -10,7 +10,8 @@ from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from analytics.audit import SCHEMA_REVISION
+import analytics
+from analytics.audit import SCHEMA_REVISION, SchemaError
 from analytics.catalog import CATALOG
 from webapp import create_app
 from webapp.config import ConfigurationError, from_environment
@@ -33,6 +34,7 @@ def test_healthz_reports_database_and_segment_client(client: FlaskClient) -> Non
 
 
 def test_healthz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'empty.db'}"})
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
@@ -110,6 +112,37 @@ def test_a_relative_sqlite_path_names_the_same_file_for_the_dashboard_and_the_li
     library = create_audit_engine("sqlite:///instance/event-catalog.db")
     assert dashboard == library.url.database == str(tmp_path / "instance" / "event-catalog.db")
     library.dispose()
+
+
+def test_a_mistyped_sqlite_path_is_refused_everywhere_and_never_created(tmp_path: Path) -> None:
+    """Only `db upgrade` creates a SQLite file (and its folder): a path that names none is refused
+    by the library, the commands and the dashboard with what to do, and is left as it was."""
+    typo = tmp_path / "instance" / "event-catalgo.db"
+    url = f"sqlite:///{typo}"
+    (tmp_path / "instance").mkdir()
+    advice = f"no SQLite database at {typo}: check DATABASE_URL, or create it with `event-catalog db upgrade`"
+    with pytest.raises(SchemaError, match=re.escape(advice)):
+        analytics.init("key", database_url=url)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    runner = app.test_cli_runner()
+    for command, doing in [
+        (["audit", "export"], "cannot read the audit log"),
+        (["audit", "verify"], "the audit database cannot be used"),
+        (["users", "list"], "cannot use the accounts table"),
+        (["drift"], "cannot read the audit log"),
+    ]:
+        result = runner.invoke(args=command)
+        assert (result.exit_code, result.stderr) == (2, f"error: {doing}: {advice}\n"), command
+    client = app.test_client()
+    for page in ("/", "/healthz"):
+        response = client.get(page)
+        assert response.status_code == 503 and advice[1:] in response.get_data(as_text=True), page
+    assert not typo.exists()
+
+    fresh = tmp_path / "new" / "folder" / "audit.db"
+    upgraded = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{fresh}"})
+    assert upgraded.test_cli_runner().invoke(args=["db", "upgrade"]).exit_code == 0
+    assert fresh.stat().st_size > 0
 
 
 def test_environment_reports_every_bad_value_in_one_line_each() -> None:

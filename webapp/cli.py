@@ -19,7 +19,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from analytics.audit import AuditStore
+from analytics.audit import AuditStore, missing_database_problem, missing_sqlite_file
 from analytics.audit_failures import reason
 from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
 from analytics.catalog import CATALOG
@@ -96,6 +96,9 @@ def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
     from webapp.extensions import db
     from webapp.schema_guard import database_advice
 
+    missing = missing_sqlite_file(db.engine)
+    if missing is not None:
+        fail(f"cannot {doing}: {missing_database_problem(missing)}")
     advice = database_advice(db.engine)
     fail(f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else ""))
 

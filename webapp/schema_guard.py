@@ -18,7 +18,13 @@ from flask import Flask, abort, current_app, request
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.audit import SCHEMA_REVISION, is_newer_revision, schema_revision
+from analytics.audit import (
+    SCHEMA_REVISION,
+    is_newer_revision,
+    missing_database_problem,
+    missing_sqlite_file,
+    schema_revision,
+)
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
 UNREACHABLE = "The database cannot be reached. Check DATABASE_URL and that the server is up."
@@ -48,7 +54,12 @@ def schema_problem(revision: str | None) -> str | None:
 
 def database_advice(engine: Engine) -> str | None:
     """What to do about a database that refused a statement, when it is one of the usual causes:
-    the server cannot be reached, or the schema is not this code's. None otherwise."""
+    a SQLite file that does not exist, a server that cannot be reached, or a schema that is not
+    this code's. None otherwise."""
+    missing = missing_sqlite_file(engine)
+    if missing is not None:
+        problem = missing_database_problem(missing)
+        return f"{problem[0].upper()}{problem[1:]}."
     try:
         revision = schema_revision(engine)
     except SQLAlchemyError:
@@ -74,11 +85,7 @@ def init_app(app: Flask) -> None:
             return
         from webapp.extensions import db
 
-        try:
-            revision = schema_revision(db.engine)
-        except SQLAlchemyError:
-            abort(503, description=UNREACHABLE)
-        problem = schema_problem(revision)
+        problem = database_advice(db.engine)
         if problem is not None:
             forget_check(current_app)
             abort(503, description=problem)

@@ -10,6 +10,7 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import Connection, text
 
+from analytics.audit import sqlite_file
 from analytics.partitions import include_name
 
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
@@ -73,6 +74,11 @@ def run_migrations_online() -> None:
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     # The audit log's partitions are made by `event-catalog audit partitions`, not by migrations.
     conf_args.setdefault("include_name", include_name)
+    # Migrations are what create a SQLite database: any other connection refuses a missing file.
+    database_file = sqlite_file(target_db.engine)
+    if database_file is not None:
+        database_file.parent.mkdir(parents=True, exist_ok=True)
+        database_file.touch()
     with target_db.engine.connect() as connection, migration_lock(connection):
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
