@@ -202,6 +202,18 @@ def test_histogram_bars_link_to_their_narrowed_range(client: FlaskClient, sqlite
     assert late not in _rows(client.get(narrowed).get_data(as_text=True))
 
 
+def test_a_search_reaching_back_to_year_one_or_on_to_9999_draws_its_histogram(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """Epoch-aligned buckets of a search that wide start before year 1 and end after 9999."""
+    entry = _cps(sqlite_store)
+    for bounds in ("since=0001-01-01", "until=9999-12-31", "since=0001-01-01&until=9999-12-31"):
+        response = client.get(f"/audit/?{bounds}")
+        assert response.status_code == 200, bounds
+        page = response.get_data(as_text=True)
+        assert _rows(page) == [entry] and "UTC: 1 entry" in page, bounds
+
+
 def _tail_url(page: str) -> str:
     match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
     assert match is not None

@@ -410,6 +410,7 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
         ("[1, 2]", "The properties must be a JSON object"),
         ('{"infra_id": NaN}', "Not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)"),
         ('{"note": -Infinity}', "Not valid JSON: -Infinity is not JSON"),
+        ('{"infra_id": ' + "9" * 5000 + "}", "Not valid JSON: a number of 5,000 digits is too long to hold"),
         ('{"note": "nul\\u0000byte"}', "Text cannot contain a NUL character (\\u0000)"),
     ],
 )

@@ -160,10 +160,15 @@ def build_histogram(
         totals[status] += count
     first_bucket = int(start.timestamp()) // width
     last_bucket = int((end - timedelta(microseconds=1)).timestamp()) // width
+
+    def edge(seconds: int) -> datetime:
+        # Buckets align to the epoch, so the outer edges of a search reaching back to year 1 (or on
+        # to 9999) would fall outside what a datetime holds: they stop at the search's own bounds.
+        return datetime.fromtimestamp(min(max(seconds, start.timestamp()), end.timestamp()), UTC)
+
     buckets = []
     for number in range(first_bucket, last_bucket + 1):
-        bucket_start = datetime.fromtimestamp(number * width, UTC)
-        bucket_end = datetime.fromtimestamp((number + 1) * width, UTC)
+        bucket_start, bucket_end = edge(number * width), edge((number + 1) * width)
         buckets.append(
             Bucket(
                 start=bucket_start,

@@ -9,6 +9,7 @@ spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -187,6 +188,13 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
 
 
+def _whole_number(digits: str) -> int:
+    # Python refuses longer ones with advice about its own settings (sys.set_int_max_str_digits).
+    if len(digits.lstrip("-")) > sys.get_int_max_str_digits():
+        raise ValueError(f"a number of {len(digits.lstrip('-')):,} digits is too long to hold")
+    return int(digits)
+
+
 def load_json(text: str) -> Any:
     """JSON as the standard defines it. Python's reader also takes NaN and Infinity, which no reader
     downstream does: SQLite's JSON functions would refuse the stored entry, Segment the message.
@@ -194,7 +202,7 @@ def load_json(text: str) -> Any:
     Raises:
         ValueError: not JSON (`json.JSONDecodeError`, with its position, for a syntax error).
     """
-    return json.loads(text, parse_constant=_not_json)
+    return json.loads(text, parse_constant=_not_json, parse_int=_whole_number)
 
 
 def parse_raw_object(text: str) -> dict[str, Any] | None:
