@@ -472,6 +472,30 @@ def test_preview_is_the_message_a_send_builds_and_errors_ride_along_out_of_band(
     assert "preview-json" not in bad
 
 
+def test_a_raw_json_longer_than_a_url_previews_and_redraws_from_a_post_without_a_token(
+    client: FlaskClient,
+) -> None:
+    """The form's previews and redraws POST it: as a query string, 4 KB of raw JSON was refused
+    before the dashboard saw it (gunicorn's request line), and the preview kept the old message."""
+    note = "x" * 20_000
+    example = example_values(CATALOG.event("ClusterProvisioningSuccess"))
+    values = {
+        "spec": "ClusterProvisioningSuccess",
+        "mode": "raw",
+        "raw": json.dumps({"cluster_type": "gke", "infra_id": 77, "note": note}),
+        **{name: value for name, value in example.items() if name.startswith("scope.")},
+    }
+    preview = client.post("/tester/preview", data=values, headers=HTMX)
+    assert preview.status_code == 200
+    sent = json.loads(pre_json(preview.get_data(as_text=True), "preview-json"))["properties"]
+    assert (sent["infra_id"], sent["note"]) == (77, note)
+    redrawn = client.post("/tester/", data={**values, "switch": "fields"}, headers=HTMX)
+    page = redrawn.get_data(as_text=True)
+    # The note has no field, so the form stays in Raw JSON and says why, with all of it kept.
+    assert redrawn.status_code == 200 and error_slot(page, "raw").startswith("Fields cannot show")
+    assert note in page
+
+
 def test_the_form_is_generated_from_the_schema(client: FlaskClient) -> None:
     page = client.get("/tester/?event=ClusterPreflightChecksFailed").get_data(as_text=True)
     assert '<select id="f-prop-cloud_provider" name="prop.cloud_provider"' in page

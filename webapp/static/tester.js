@@ -38,12 +38,11 @@
     element.setAttribute("role", "alert");
   }
 
-  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry,
-  // a preview too long for a URL) swaps nothing in either: the outcome beside Send says so, instead
-  // of still showing the previous send's.
+  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry)
+  // swaps nothing in either: the outcome beside Send says so, instead of still showing the
+  // previous send's.
   const REFUSED = {
     413: "the form is larger than the 1 MB a request may carry",
-    414: "the form is too large to preview",
   };
   function formFailed(event, reason) {
     const path = (event.detail.requestConfig || {}).path || "";

@@ -34,7 +34,7 @@ from analytics.scopes import SCOPES
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
-from webapp.extensions import db
+from webapp.extensions import csrf, db
 from webapp.htmx import wants_fragment
 from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
@@ -266,11 +266,18 @@ def snippets(draft: Draft) -> dict[str, str]:
     return {"python": python_snippet(draft.spec), "pytest": pytest_snippet(draft.spec, draft.message)}
 
 
-@bp.get("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires(Role.ENGINEER)
+@csrf.exempt
 def index() -> ResponseReturnValue:
-    """The tester, in the state the query string describes (`?event=`, `?identify=`, `?from=`)."""
-    args = request.args
+    """The tester, in the state the query string describes (`?event=`, `?identify=`, `?from=`).
+
+    The form's own redraws (another event, Fields/Raw, an example, a preset) POST the form as
+    typed: a raw JSON of a few kilobytes is more than a URL carries (gunicorn refuses a request
+    line over 4 KB). They only read, like a GET, so they carry no CSRF token: one that expired
+    while someone typed would stop the form from redrawing.
+    """
+    args = request.values
     typed = input_from_form(args)
     notes: dict[str, str] = {}
     notice, status = None, 200
@@ -325,13 +332,17 @@ def specs() -> ResponseReturnValue:
     )
 
 
-@bp.get("/preview")
+@bp.route("/preview", methods=["GET", "POST"])
 @requires(Role.ENGINEER)
+@csrf.exempt
 def preview() -> ResponseReturnValue:
-    """The message the form would send, and the errors next to its fields, as the engineer types."""
+    """The message the form would send, and the errors next to its fields, as the engineer types.
+
+    POSTed by the form, as its redraws are (`index`), so that a large raw JSON still previews.
+    """
     if not wants_fragment():
         return redirect(url_for("tester.index", **request.args), 303)
-    typed = input_from_form(request.args)
+    typed = input_from_form(request.values)
     draft = compose(typed, actor=current_actor())
     return fragment("tester/_preview.html", **preview_context(typed, draft), oob=True)
 
