@@ -321,3 +321,25 @@ def test_picking_an_event_retitles_the_page_and_its_trail_and_drops_the_last_res
     # The last send was another event's: neither its panel nor its outcome beside Send stays.
     expect(page.locator("#send-result")).to_have_count(0)
     expect(page.locator("#send-outcome")).to_have_text("")
+
+
+def test_redrawing_the_form_keeps_the_page_where_it_was(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """A redraw swaps the whole form for one of another height; the browser's scroll anchoring kept
+    what it had picked in place and moved the page by the difference (up to ~1,000 px)."""
+    page.set_viewport_size({"width": 1280, "height": 720})
+    url = live_server + "/tester/?event=ClusterProvisioningSuccess"
+    for _ in range(3):
+        _send_the_example(page, url)
+    page.goto(url)
+    _wait_until_htmx_has(page, "tester-form")
+    expect(page.locator("#history tbody tr")).to_have_count(3)
+    for switch in ("Raw JSON", "Fields", "Fill with example"):
+        page.locator("fieldset.properties").evaluate("element => element.scrollIntoView()")
+        before = page.evaluate("window.scrollY")
+        page.evaluate("document.getElementById('tester-form').dataset.replaced = 'yes'")
+        page.get_by_role("link", name=switch).click()
+        expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
+        _wait_until_htmx_has(page, "tester-form")
+        assert abs(page.evaluate("window.scrollY") - before) < 50, switch
