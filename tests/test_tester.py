@@ -534,6 +534,11 @@ def test_fill_with_example_and_switching_editors_keep_what_was_typed(client: Fla
             "Fields cannot show cluster_type (a value its field cannot hold), zzz (not a property of this "
             "event): change or remove it here to switch.",
         ),
+        (
+            '{"cluster_type": "eks", "infra_id": "nine"}',
+            {"switch": "fields"},
+            "Fields cannot show infra_id (a value its field cannot hold)",
+        ),
         ('{"infra_id": 44', {"switch": "fields"}, "This is not a JSON object: fix it before switching"),
         ('{"infra_id": 44', {"example": "1"}, "This is not a JSON object: fix it first"),
     ],

@@ -105,11 +105,14 @@ class TesterInput:
 
 
 def _field_holds(prop: PropertyInfo, value: Any) -> bool:
-    """Whether the property's form field can show this JSON value (a select or a checkbox cannot show all)."""
+    """Whether the property's form field can show this JSON value (a select, a checkbox or a number
+    field cannot show all: a browser empties a number field given text, and the value is gone)."""
     if prop.type == "boolean":
         return isinstance(value, bool) or value is None
     if prop.allowed_values is not None and not prop.type.startswith("array"):
         return value is None or value in prop.allowed_values
+    if _widget(prop) == "number":
+        return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
     return True
 
 
