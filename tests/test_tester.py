@@ -408,6 +408,7 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     [
         ("{not json", "Not valid JSON: Expecting property name"),
         ("[1, 2]", "The properties must be a JSON object"),
+        ('{"proj_id": 999}', "proj_id is added from the scope's project_id: set it there, not here."),
         ('{"infra_id": NaN}', "Not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)"),
         ('{"note": -Infinity}', "Not valid JSON: -Infinity is not JSON"),
         ('{"infra_id": ' + "9" * 5000 + "}", "Not valid JSON: a number of 5,000 digits is too long to hold"),

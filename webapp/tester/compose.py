@@ -122,6 +122,12 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         # Off-schema values skip the spec's own check; the audit log could not store this one.
         draft.errors["raw"] = "Text cannot contain a NUL character (\\u0000)"
         return scope, None
+    if clashes := [(field, name) for field, name in info.scope.property_fields().items() if name in parsed]:
+        # The scope adds these itself; one typed here silently won over the Scope fields, and the
+        # audit entry then named another project than the one the form showed.
+        said = "; ".join(f"{name} is added from the scope's {field}: set it there" for field, name in clashes)
+        draft.errors["raw"] = f"{said}, not here."
+        return scope, None
     return scope, parsed
 
 
