@@ -369,5 +369,8 @@ def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
     response = client.post(path, data={"csrf_token": token.group(1), **fields})
     assert response.status_code == 400
     name = next(key for key, value in fields.items() if "\x00" in value)
-    assert f"The field &#39;{name}&#39; holds a NUL character" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert f"The field &#39;{name}&#39; holds a NUL character" in page
+    # Refused after the signed-in user is known: the page keeps the navigation to go back by.
+    assert '<nav aria-label="Main">' in page
     assert client.get("/?q=a%00b").status_code == 400

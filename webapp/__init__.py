@@ -40,7 +40,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     logs.configure_logging(app)
     metrics.init_app(app)
     security.init_app(app)
-    text_input.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
@@ -49,6 +48,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Access before rate limits: a request that may not run at all must not use up anyone's quota.
     schema_guard.init_app(app)
     auth.init_app(app)
+    # After the signed-in user is known, so that its 400 page keeps the navigation to go back by.
+    text_input.init_app(app)
     limits.init_app(app)
 
     from webapp.account.routes import bp as account_bp
