@@ -19,3 +19,18 @@ def dismiss_then_accept(page: Page) -> list[str]:
 
     page.on("dialog", answer)
     return asked
+
+
+def wait_until_htmx_has(page: Page, selector: str) -> None:
+    """Wait until htmx has taken over the element `selector` finds (on load, or when its swap settles).
+
+    Typing into a form before that types into plain HTML: no request follows, and the page seems
+    to ignore the input. Polled from here: `wait_for_function` evaluates its string inside the
+    page, which the dashboard's CSP forbids.
+    """
+    check = f"document.querySelector({selector!r})?.['htmx-internal-data'] !== undefined"
+    for _ in range(250):
+        if page.evaluate(check):
+            return
+        page.wait_for_timeout(20)
+    raise AssertionError(f"htmx did not take {selector} over")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from auditlog import record_delivery
+from browser_helpers import wait_until_htmx_has
 from playwright.sync_api import Page, expect
 
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
@@ -38,6 +39,7 @@ def test_health_page_follows_the_window_and_explains_a_bad_one(
     expect(section).not_to_contain_text("a failure three days ago")
 
     window = page.get_by_label("Window")
+    wait_until_htmx_has(page, "form.filters")
     window.fill("7d")
     expect(section).to_contain_text("a failure three days ago")
     expect(section).to_contain_text("33.3 %")

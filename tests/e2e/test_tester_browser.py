@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from browser_helpers import wait_until_htmx_has
 from flask import Flask
 from playwright.sync_api import Page, expect
 
@@ -56,7 +57,7 @@ def test_choose_apply_preset_preview_send_and_fail(
     expect(page.locator("#f-scope-project_id")).to_have_value("12")
     expect(page.locator("#f-scope-cluster_id")).to_have_value("4")
     # The preset redrew the form: its fields ask for previews once htmx has taken them over.
-    _wait_until_htmx_has(page, "tester-form")
+    wait_until_htmx_has(page, "#tester-form")
 
     page.select_option("#f-prop-cluster_type", "gke")
     page.locator("#f-prop-infra_id").fill("9")
@@ -197,20 +198,6 @@ def test_a_production_confirmation_holds_for_one_send(
     assert len(collector.received()) == 1
 
 
-def _wait_until_htmx_has(page: Page, element_id: str) -> None:
-    """Wait until htmx has taken over an element it swapped in (it does when the swap settles).
-
-    Polled from here: `wait_for_function` evaluates its string inside the page, which the
-    dashboard's CSP forbids.
-    """
-    check = f"document.getElementById({element_id!r})['htmx-internal-data'] !== undefined"
-    for _ in range(250):
-        if page.evaluate(check):
-            return
-        page.wait_for_timeout(20)
-    raise AssertionError(f"htmx did not take #{element_id} over")
-
-
 def _send_the_example(page: Page, url: str) -> None:
     """Open the tester at `url`, fill the event's example, send it and wait until it is delivered."""
     page.goto(url)
@@ -219,7 +206,7 @@ def _send_the_example(page: Page, url: str) -> None:
     page.get_by_role("link", name="Fill with example").click()
     expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
     # The example form was just swapped in: htmx takes it over when it settles.
-    _wait_until_htmx_has(page, "tester-form")
+    wait_until_htmx_has(page, "#tester-form")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result-status")).to_have_text("delivered")
 
@@ -231,7 +218,7 @@ def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, 
     expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
     # The example form was just swapped in: htmx takes it over when it settles (an Enter before
     # that would post the form natively, as without JavaScript, and load a new page).
-    _wait_until_htmx_has(page, "tester-form")
+    wait_until_htmx_has(page, "#tester-form")
     page.locator("#send-button").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#result-status")).to_have_text("delivered")
@@ -247,7 +234,7 @@ def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, 
 def test_a_refused_keyboard_send_also_keeps_the_focus_on_send(live_server: str, page: Page) -> None:
     """A refused send redraws the whole form, Send button included."""
     page.goto(live_server + "/tester/?event=ProjectCreate")
-    _wait_until_htmx_has(page, "tester-form")
+    wait_until_htmx_has(page, "#tester-form")
     page.locator("#send-button").focus()
     page.keyboard.press("Enter")
     expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
@@ -261,7 +248,7 @@ def test_arrowing_through_the_picker_is_one_back_and_back_runs_cleanly(live_serv
     chosen = page.locator("#pick").input_value()
     for _ in range(3):
         # Each step redraws the form, picker included: htmx takes the new one over when it settles.
-        _wait_until_htmx_has(page, "pick")
+        wait_until_htmx_has(page, "#pick")
         before = page.url
         page.locator("#pick").focus()
         page.keyboard.press("ArrowDown")
@@ -333,7 +320,7 @@ def test_redrawing_the_form_keeps_the_page_where_it_was(
     for _ in range(3):
         _send_the_example(page, url)
     page.goto(url)
-    _wait_until_htmx_has(page, "tester-form")
+    wait_until_htmx_has(page, "#tester-form")
     expect(page.locator("#history tbody tr")).to_have_count(3)
     for switch in ("Raw JSON", "Fields", "Fill with example"):
         page.locator("fieldset.properties").evaluate("element => element.scrollIntoView()")
@@ -341,5 +328,5 @@ def test_redrawing_the_form_keeps_the_page_where_it_was(
         page.evaluate("document.getElementById('tester-form').dataset.replaced = 'yes'")
         page.get_by_role("link", name=switch).click()
         expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
-        _wait_until_htmx_has(page, "tester-form")
+        wait_until_htmx_has(page, "#tester-form")
         assert abs(page.evaluate("window.scrollY") - before) < 50, switch
