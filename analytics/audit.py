@@ -517,11 +517,8 @@ def schema_revision(engine: Engine) -> str | None:
     """The Alembic revision the database is at, or None when it has never been migrated.
 
     Read from Alembic's table directly: configuring a migration context for it logged two INFO
-    lines about the dialect on every check, into every command's output. A SQLite file that does
-    not exist has none, and is not created by asking.
+    lines about the dialect on every check, into every command's output.
     """
-    if missing_sqlite_file(engine) is not None:
-        return None
     with engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return None
@@ -772,9 +769,6 @@ class AuditStore:
         Raises:
             SchemaError: with the one thing to do about it.
         """
-        missing = missing_sqlite_file(self.engine)
-        if missing is not None:
-            raise SchemaError(f"the audit database cannot be used: {missing_database_problem(missing)}")
         current = schema_revision(self.engine)
         where = database_label(self.engine)
         if current is None:

@@ -11,8 +11,9 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
 import analytics
-from analytics.audit import SCHEMA_REVISION, SchemaError
+from analytics.audit import SCHEMA_REVISION
 from analytics.catalog import CATALOG
+from analytics.errors import AuditDatabaseError
 from webapp import create_app
 from webapp.config import ConfigurationError, from_environment
 
@@ -121,13 +122,13 @@ def test_a_mistyped_sqlite_path_is_refused_everywhere_and_never_created(tmp_path
     url = f"sqlite:///{typo}"
     (tmp_path / "instance").mkdir()
     advice = f"no SQLite database at {typo}: check DATABASE_URL, or create it with `event-catalog db upgrade`"
-    with pytest.raises(SchemaError, match=re.escape(advice)):
+    with pytest.raises(AuditDatabaseError, match=re.escape(advice)):
         analytics.init("key", database_url=url)
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
     runner = app.test_cli_runner()
     for command, doing in [
         (["audit", "export"], "cannot read the audit log"),
-        (["audit", "verify"], "the audit database cannot be used"),
+        (["audit", "verify"], "cannot read the audit log"),
         (["users", "list"], "cannot use the accounts table"),
         (["drift"], "cannot read the audit log"),
     ]:

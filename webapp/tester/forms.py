@@ -191,11 +191,12 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
 
 
-def _whole_number(digits: str) -> int:
+def _whole_number(text: str) -> int:
     # Python refuses longer ones with advice about its own settings (sys.set_int_max_str_digits).
-    if len(digits.lstrip("-")) > sys.get_int_max_str_digits():
-        raise ValueError(f"a number of {len(digits.lstrip('-')):,} digits is too long to hold")
-    return int(digits)
+    digits = len(text.lstrip("-"))
+    if digits > sys.get_int_max_str_digits():
+        raise ValueError(f"a number of {digits:,} digits is too long to hold")
+    return int(text)
 
 
 def load_json(text: str) -> Any:
