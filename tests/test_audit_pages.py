@@ -212,6 +212,10 @@ def test_a_search_reaching_back_to_year_one_or_on_to_9999_draws_its_histogram(
         assert response.status_code == 200, bounds
         page = response.get_data(as_text=True)
         assert _rows(page) == [entry] and "UTC: 1 entry" in page, bounds
+    early = client.get("/audit/?since=0738-03-01").get_data(as_text=True)
+    assert re.search(r'aria-label="0738-03-01 00:00:00–\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC: ', early), (
+        "a year below 1000 keeps four digits"
+    )
 
 
 def _tail_url(page: str) -> str:

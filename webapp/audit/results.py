@@ -68,12 +68,10 @@ class Bucket:
 
     def describe(self) -> str:
         """The bar in words, for its tooltip and screen readers."""
-        clock = (
-            "%H:%M:%S"
-            if self.start.date() == (self.end - timedelta(microseconds=1)).date()
-            else "%Y-%m-%d %H:%M:%S"
-        )
-        when = f"{self.start:%Y-%m-%d %H:%M:%S}–{self.end.strftime(clock)} UTC"
+        # isoformat, not strftime: glibc's %Y writes year 738 as "738".
+        start, end = (edge.replace(tzinfo=None).isoformat(" ", "seconds") for edge in (self.start, self.end))
+        same_day = self.start.date() == (self.end - timedelta(microseconds=1)).date()
+        when = f"{start}–{end[11:] if same_day else end} UTC"
         noun = "entry" if self.total == 1 else "entries"
         split = ", ".join(f"{count:,} {status}" for status, count in self.counts.items())
         return f"{when}: {self.total:,} {noun}" + (f" ({split})" if split else "")

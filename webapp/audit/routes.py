@@ -66,14 +66,15 @@ def audit_time(value: datetime | None, precise: bool = False) -> str:
     """A stored time as people read it in the audit pages: UTC, to the second (or microsecond)."""
     if value is None:
         return ""
-    return as_utc(value).strftime("%Y-%m-%d %H:%M:%S.%f" if precise else "%Y-%m-%d %H:%M:%S")
+    # isoformat, not strftime: glibc's %Y writes year 738 as "738", and a search can reach that far back.
+    return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds" if precise else "seconds")
 
 
 @bp.app_template_filter("audit_iso")
 def audit_iso(value: datetime) -> str:
     """A time as the search's `since` / `until` take it (ISO 8601, UTC)."""
-    utc = as_utc(value)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if utc.microsecond else "%Y-%m-%dT%H:%M:%SZ")
+    utc = as_utc(value).replace(tzinfo=None)
+    return utc.isoformat("T", "microseconds" if utc.microsecond else "seconds") + "Z"
 
 
 def _destination_options() -> list[tuple[str, str]]:

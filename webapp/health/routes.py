@@ -18,6 +18,7 @@ from analytics.audit_failures import reason
 from analytics.catalog import CATALOG
 from analytics.durations import format_duration, parse_duration
 from analytics.health import DestinationHealth, destination_health
+from webapp.audit.routes import audit_iso
 from webapp.auth.policy import public, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -90,7 +91,7 @@ def audit_search(health: DestinationHealth, since: datetime | None = None, **fil
     """
     query = {"source": "application"} if health.destination is None else {"destination": health.destination}
     if since is not None:
-        query["since"] = since.strftime("%Y-%m-%dT%H:%M:%S")
+        query["since"] = audit_iso(since)
     return "/audit/?" + urlencode({**query, **filters})
 
 
