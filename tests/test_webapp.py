@@ -65,6 +65,16 @@ def test_home_lists_every_event_with_its_scope_and_status(client: FlaskClient) -
     assert CATALOG.version in page
 
 
+def test_pages_name_an_icon_that_is_served(client: FlaskClient) -> None:
+    """A tab among many is found by its icon; an empty one also stops browsers asking for /favicon.ico."""
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data(as_text=True).startswith("<svg ")
+    icon.close()
+
+
 def test_unknown_page_is_a_404_page_and_api_paths_answer_json(client: FlaskClient) -> None:
     page = client.get("/nowhere")
     assert page.status_code == 404 and page.mimetype == "text/html"
