@@ -264,7 +264,7 @@ def test_an_identify_call_s_page_says_whether_the_application_calls_it(
 
     never = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
     assert "never sent</span> The audit log holds no call of it from the application." in never
-    assert '<a href="/audit/?event=Identify:+Register">Every Register call in the audit log</a>' in never
+    assert 'href="/audit/?event=Identify:+Register">Search the audit log</a>' in never
     store = analytics_client.store(app)
     for source in ("application", "application", "tester"):
         message = build_message(CATALOG.identifier("Register").example_spec())
@@ -415,3 +415,13 @@ def test_an_event_only_the_tester_sent_says_why_its_listed_messages_do_not_count
     assert '<span class="badge never-sent">never sent</span>' in html
     assert "the tester's sends below prove it can be built; they do not count as traffic" in html
     assert "<h3>Latest messages</h3>" in html
+
+
+def test_an_event_s_page_and_an_identify_call_s_page_lay_out_their_head_alike(client: FlaskClient) -> None:
+    """Facts first, then the same actions in the same order: people move between the two kinds of page."""
+    for path in ("/events/ClusterProvisioningSuccess", "/identifiers/RegisterIdentify"):
+        page = client.get(path).get_data(as_text=True)
+        head = page.split('<header class="page-head">')[1].split("</header>")[0]
+        assert head.index('<dl class="facts">') < head.index('<p class="actions">'), path
+        buttons = re.findall(r'class="button[^"]*"[^>]*>([^<]+)</a>', head)
+        assert buttons == ["Try it in the tester", "Download JSON Schema", "Search the audit log"], path
