@@ -650,6 +650,7 @@ def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     # The head is read again: the view's one failed entry is delivered now.
     assert '<div id="audit-overview" hx-swap-oob="true">' in html
     assert '<strong id="audit-count">0 entries</strong>' in html
+    assert "the 1 re-sent entry below no longer matches these filters and goes at the next search" in html
     # A re-send of rows the page does not show carries no rows (htmx would find no target for them):
     # a page of the entries older than the oldest one shows none.
     from webapp.extensions import analytics_client
@@ -663,6 +664,19 @@ def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     )
     html = response.get_data(as_text=True)
     assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html and "<template>" not in html
+    assert "no longer match" not in html
+
+
+def test_a_resend_in_a_view_its_rows_still_match_adds_no_note(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    (failed,) = _fail_in_app(app, collector, 1)
+    token = _csrf(client, "/audit/")
+    html = client.post(
+        f"/audit/replay/?message_id={failed.message_id}", headers={"HX-Request": "true", "X-CSRFToken": token}
+    ).get_data(as_text=True)
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
+    assert '<strong id="audit-count">1 entry</strong>' in html and "no longer match" not in html
 
 
 def test_a_post_without_the_csrf_token_is_refused(

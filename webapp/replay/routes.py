@@ -24,7 +24,7 @@ from flask import (
     request,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from analytics.audit import AuditEntry
 from analytics.queries import conditions
@@ -100,6 +100,17 @@ def _reloaded(message_ids: list[str]) -> list[AuditEntry]:
     return list(db.session.scalars(query))
 
 
+def _unmatched(form: SearchForm, refreshed: list[AuditEntry]) -> int:
+    """How many re-sent rows the page keeps showing that its filters no longer match (a `failed`
+    entry now delivered), so that the count read again does not seem to contradict the rows."""
+    if not refreshed:
+        return 0
+    assert form.filters is not None
+    ids = [entry.message_id for entry in refreshed]
+    query = select(func.count()).where(AuditEntry.message_id.in_(ids), *conditions(form.filters))
+    return len(ids) - (db.session.scalar(query) or 0)
+
+
 def _render(
     form: SearchForm,
     report: ReplayReport | None = None,
@@ -107,6 +118,7 @@ def _render(
     refreshed: list[AuditEntry] | None = None,
     head: tuple[int, Histogram | None] | None = None,
     skipped: Counter[str] | None = None,
+    unmatched: int = 0,
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
@@ -139,6 +151,7 @@ def _render(
         report=report,
         refreshed=refreshed or [],
         head=head,
+        unmatched=unmatched,
         limit=CLICK_LIMIT,
         enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
         own_destination=own_destination(),
@@ -203,7 +216,15 @@ def run() -> ResponseReturnValue:
     if htmx:
         assert form.filters is not None
         head = overview(db.session, form.filters, datetime.now(UTC))
-        return _render(form, report, refreshed=_reloaded(resent), head=head, skipped=skipped)
+        refreshed = _reloaded(resent)
+        return _render(
+            form,
+            report,
+            refreshed=refreshed,
+            head=head,
+            skipped=skipped,
+            unmatched=_unmatched(form, refreshed),
+        )
     flash(report.summary())
     for reason, times in skipped.items():
         flash(f"skipped {times}: {reason}")
