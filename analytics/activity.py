@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.expression import ColumnElement
 
 from analytics.audit import AuditEntry, EventDay, EventHour, Source
-from analytics.queries import identify_call
+from analytics.queries import as_utc, identify_call
 from analytics.sql_functions import bound_strings, dialect_function
 
 RECENT_DAYS = 7
@@ -53,11 +53,6 @@ utc_day = dialect_function(
     postgresql="date(timezone('UTC', {0}))",
     doc="The UTC calendar day of a timestamp column.",
 )
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands timestamps back naive (they are stored in UTC); PostgreSQL hands them back aware."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True)

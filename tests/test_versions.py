@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 
 import analytics
-from analytics.activity import as_utc
 from analytics.audit import CatalogVersion
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.queries import as_utc
 from analytics.versions import bundle_query, record_version, versions_query
 
 

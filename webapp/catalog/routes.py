@@ -20,7 +20,6 @@ from analytics.activity import (
     RECENT_DAYS,
     SPARKLINE_DAYS,
     EventActivity,
-    as_utc,
     daily_counts_query,
     daily_series,
     identify_activity,
@@ -31,7 +30,7 @@ from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.exports import FORMATS
 from analytics.messages import build_message
-from analytics.queries import IDENTIFY_PREFIX
+from analytics.queries import IDENTIFY_PREFIX, as_utc
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely
