@@ -1,0 +1,103 @@
+"""Every page, in its ordinary and its error states, passes axe-core's accessibility rules in Chromium.
+
+axe-core (from the npm registry, with htmx) checks what a reviewer would otherwise check by hand on each
+change: labels tied to their fields, contrast, landmarks, heading order, names of links and buttons,
+valid ARIA. It runs in the page as served, after htmx has drawn it, so fragments swapped in count too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from auditlog import record_delivery
+from browser_helpers import wait_until_htmx_has
+from playwright.sync_api import Browser, Page, expect
+
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+
+pytestmark = pytest.mark.e2e
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+# Each violation as one line: its impact, rule, help text and the first elements it names.
+_RUN_AXE = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
+    v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join("; ")})`)"""
+
+
+def _violations(page: Page) -> list[str]:
+    """axe-core's findings on the page as it is now (injected through the DevTools protocol, which the
+    Content-Security-Policy does not govern)."""
+    if page.evaluate("typeof axe") == "undefined":
+        page.evaluate(AXE.read_text())
+    found: list[str] = page.evaluate(_RUN_AXE)
+    return found
+
+
+def _check(page: Page, url: str, then: Callable[[Page], Any] | None = None) -> list[str]:
+    page.goto(url)
+    if then is not None:
+        then(page)
+    return [f"{url}: {finding}" for finding in _violations(page)]
+
+
+def _send_empty_tester_form(page: Page) -> None:
+    wait_until_htmx_has(page, "#tester-form")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("to fix before sending")).to_be_visible()
+
+
+def _submit_empty(page: Page) -> None:
+    """Submit the page's entry form (the one the server validates) as it is, so its errors show."""
+    page.locator("main form[novalidate] button[type=submit]").click()
+    expect(page.locator('[aria-invalid="true"]').first).to_be_visible()
+
+
+def test_every_page_passes_axe_in_its_usual_and_its_error_states(
+    live_server: str, page: Page, browser: Browser, sqlite_url: str
+) -> None:
+    assert AXE.is_file(), f"{AXE} is missing: `make install` fetches it from the npm registry"
+    store = AuditStore(create_audit_engine(sqlite_url))
+    record_delivery(store, AuditStatus.DELIVERED)
+    failed = record_delivery(store, AuditStatus.FAILED, http_status=503, error="upstream unavailable")
+    store.engine.dispose()
+
+    found: list[str] = []
+    for path in (
+        "/",
+        "/?q=no+such+event",
+        "/events/ClusterProvisioningSuccess",
+        "/identifiers",
+        "/identifiers/RegisterIdentify",
+        "/scopes",
+        "/changes",
+        "/downloads",
+        "/tester/?event=ClusterProvisioningSuccess",
+        "/tester/history",
+        "/tester/presets",
+        "/audit/",
+        "/audit/?user_id=abc&since=yesterdayish",
+        f"/audit/entries/{failed}",
+        "/audit/replay/?status=failed",
+        "/health",
+        "/health?window=yesterday",
+        "/users",
+        "/account/tokens",
+        "/account/password",
+        "/nowhere",
+    ):
+        found += _check(page, live_server + path)
+    found += _check(page, live_server + "/tester/?event=ClusterProvisioningSuccess", _send_empty_tester_form)
+    for path in ("/users", "/account/password", "/account/tokens", "/tester/presets"):
+        found += [f"{line} (submitted empty)" for line in _check(page, live_server + path, _submit_empty)]
+    # The sign-in page, as someone signed out sees it (`page` is signed in: /login would redirect).
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    signed_out = context.new_page()
+    found += _check(signed_out, live_server + "/login")
+    found += [
+        f"{line} (submitted empty)" for line in _check(signed_out, live_server + "/login", _submit_empty)
+    ]
+    context.close()
+    assert found == [], "\n".join(found)
