@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, RowMapping, exists, select
 
 from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditStore
 from analytics.chain import GENESIS, IMMUTABLE_FIELDS, checkpoint_hash, entry_hash
+from analytics.wording import counted
 
 # Rows fetched at a time while streaming the whole log: bounded memory on millions of entries.
 STREAM_BATCH = 2000
@@ -78,11 +79,13 @@ class VerifyReport:
 
     def summary(self) -> str:
         """One line for people."""
-        verdict = "verified" if self.ok else f"{len(self.findings)} problems in"
-        return (
-            f"{verdict} {self.entries} entries in {len(self.heads)} writer chains "
-            f"({self.checkpoints} purge checkpoints)"
-        )
+        verdict = "verified" if self.ok else f"{counted(len(self.findings), 'problem')} in"
+        text = f"{verdict} {counted(self.entries, 'entry')} in {counted(len(self.heads), 'writer chain')}"
+        if self.checkpoints == 1:
+            return f"{text}; 1 gap left by a purge, vouched for by its checkpoint"
+        if self.checkpoints:
+            return f"{text}; {self.checkpoints} gaps left by purges, each vouched for by its checkpoint"
+        return text
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ from analytics.audit import (
 from analytics.chain import checkpoint_hash
 from analytics.message_ids import new_message_id
 from analytics.partitions import Partition
+from analytics.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class PurgeReport:
             return f"nothing recorded before {self.cutoff.isoformat(timespec='seconds')}"
         verb = "would delete" if self.dry_run else "deleted"
         span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
-        text = f"{verb} {self.entries} entries and {self.attempts} delivery attempts recorded {span}"
+        deleted = f"{counted(self.entries, 'entry')} and {counted(self.attempts, 'delivery attempt')}"
+        text = f"{verb} {deleted} recorded {span}"
         if self.partitions:
             names = ", ".join(p.name for p in self.partitions)
             text += f" ({'dropping' if self.dry_run else 'dropped'} whole partitions {names})"

@@ -49,7 +49,7 @@ def test_entries_of_one_writer_form_a_chain(store: AuditStore) -> None:
     report = verify(store.engine, KEY)
     assert report.ok and report.entries == 3
     assert report.heads == {first.writer_id: (3, third.entry_hash)}
-    assert report.summary() == "verified 3 entries in 1 writer chains (0 purge checkpoints)"
+    assert report.summary() == "verified 3 entries in 1 writer chain"
 
 
 def test_status_changes_do_not_break_the_chain(store: AuditStore) -> None:
@@ -256,7 +256,7 @@ def test_verify_command_exits_0_with_a_summary(runner: FlaskCliRunner, app: Any)
         _record(analytics_client.store(), 2)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert result.output == "verified 2 entries in 1 writer chains (0 purge checkpoints)\n"
+    assert result.output == "verified 2 entries in 1 writer chain\n"
 
 
 def test_verify_command_exits_1_naming_the_entries(runner: FlaskCliRunner, app: Any) -> None:
@@ -281,7 +281,7 @@ def test_verify_command_exits_1_naming_the_entries(runner: FlaskCliRunner, app: 
         line.startswith(f"{writer}: gap entries seq 2 are missing between {ids[0]} and {ids[2]}")
         for line in lines
     )
-    assert "2 problems in 2 entries in 1 writer chains (0 purge checkpoints)" in lines
+    assert "2 problems in 2 entries in 1 writer chain" in lines
     assert lines[-1].startswith(f"head {writer} 3 ")
 
 

@@ -78,6 +78,9 @@ def test_purge_keeps_verify_green_through_a_checkpoint(store: AuditStore) -> Non
     result = verify(store.engine, KEY)
     assert result.ok, result.findings
     assert result.checkpoints == 1 and result.entries == 3
+    assert result.summary() == (
+        "verified 3 entries in 1 writer chain; 1 gap left by a purge, vouched for by its checkpoint"
+    )
     first_kept = store.entry(kept[0])
     assert first_kept is not None and first_kept.seq == 5
 
@@ -166,6 +169,7 @@ def test_purge_across_interleaved_writers_keeps_every_chain_verifiable(engine: E
     assert report.entries == 6 and len(report.checkpoints) == 2
     result = verify(engine, KEY)
     assert result.ok and result.checkpoints == 2
+    assert result.summary().endswith("; 2 gaps left by purges, each vouched for by its checkpoint")
 
 
 def test_a_writer_that_keeps_writing_through_purges_stays_verifiable(store: AuditStore) -> None:
@@ -216,6 +220,31 @@ def test_purge_command_deletes_and_reports(runner: FlaskCliRunner, app: Any) -> 
     with app.app_context():
         purge_entry = analytics_client.store().entry(_message_ids(store.engine, purges=True)[0])
     assert purge_entry is not None and purge_entry.actor is not None and purge_entry.actor.startswith("cli:")
+
+
+def test_purge_command_asks_for_yes_before_keeping_less_than_a_day(runner: FlaskCliRunner, app: Any) -> None:
+    """`1m` is one minute, not a month: without --yes it would delete the whole log but its last minute."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        ids = _record(store, 1)
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE audit_entries SET recorded_at = '2020-01-01 00:00:00'"))
+    refused = runner.invoke(args=["audit", "purge", "--older-than", "1m"])
+    assert refused.exit_code == 2
+    assert refused.output == (
+        "error: --older-than: '1m' keeps less than a day of the log (m is minutes, d days, w weeks): "
+        "see what it would delete with --dry-run, and pass --yes if you mean it\n"
+    )
+    assert _message_ids(store.engine) == ids
+    dry = runner.invoke(args=["audit", "purge", "--older-than", "23h", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith(
+        "would delete 1 entry and 1 delivery attempt recorded "
+    )
+    confirmed = runner.invoke(args=["audit", "purge", "--older-than", "1m", "--yes"])
+    assert confirmed.exit_code == 0 and confirmed.output.startswith("deleted 1 entry and 1 delivery attempt ")
+    assert _message_ids(store.engine) == []
 
 
 def test_purge_command_refuses_a_bad_duration_in_one_line(runner: FlaskCliRunner) -> None:

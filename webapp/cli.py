@@ -34,6 +34,7 @@ from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
+from analytics.wording import counted
 from webapp.actor import command_line_actor
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
@@ -417,19 +418,30 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
         raise SystemExit(1)
 
 
+_SHORTEST_UNCONFIRMED_RETENTION = timedelta(days=1)
+"""A purge keeping less than this deletes today's log: likely `1m` typed for a month (m is minutes)."""
+
+
 @audit.command("purge")
 @click.option("--older-than", required=True, help="Delete entries recorded longer ago than this (e.g. 90d).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
+@click.option("--yes", "confirmed", is_flag=True, help="Purge even when --older-than is under a day.")
 @with_appcontext
-def audit_purge_command(older_than: str, dry_run: bool) -> None:
+def audit_purge_command(older_than: str, dry_run: bool, confirmed: bool) -> None:
     """Delete old entries and their attempts in batches; the purge is recorded as an entry of its own.
 
     On PostgreSQL, partitions wholly older than the cut-off are dropped instead of deleted row by
     row. Checkpoints keep `audit verify` green across what was removed. Purge records are never purged.
+    A cut-off less than a day ago needs --yes.
     """
     from analytics.retention import purge
 
     period = _duration_option("--older-than", older_than)
+    if period < _SHORTEST_UNCONFIRMED_RETENTION and not (dry_run or confirmed):
+        fail(
+            f"--older-than: {older_than!r} keeps less than a day of the log (m is minutes, d days, w weeks): "
+            "see what it would delete with --dry-run, and pass --yes if you mean it"
+        )
     store = _audit_store()
     try:
         report = purge(store, period, actor=command_line_actor(), dry_run=dry_run)
@@ -563,7 +575,7 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
             export.write_to(sys.stdout)
         else:
             rows = export.save(output)
-            click.echo(f"exported {rows} entries to {output}", err=True)
+            click.echo(f"exported {counted(rows, 'entry')} to {output}", err=True)
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     except SQLAlchemyError as exc:
