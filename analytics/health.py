@@ -140,6 +140,11 @@ class DestinationHealth:
         return sum(self.counts.get(status, 0) for status in FAILED_OUTCOMES)
 
     @property
+    def disabled(self) -> int:
+        """Messages of the window audited but never sent: the client had no write key."""
+        return self.counts.get(AuditStatus.DISABLED, 0)
+
+    @property
     def success_rate(self) -> float | None:
         """delivered / (delivered + failed + dropped), or None when nothing reached an outcome."""
         finished = self.delivered + self.not_delivered

@@ -14,7 +14,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
 from analytics.health import DestinationHealth, destination_health
+from analytics.messages import build_message
 from webapp.auth.roles import Role
 from webapp.tester.destinations import Destination
 
@@ -175,6 +177,25 @@ def test_a_card_says_when_its_key_is_not_how_the_tester_sends_now(
     store.engine.dispose()
     now_current = client.get("/health").get_data(as_text=True)
     assert "earlier key" not in now_current and "not configured" not in now_current
+
+
+def test_messages_audited_without_a_write_key_are_said_not_sent(client: FlaskClient, sqlite_url: str) -> None:
+    """`disabled` entries (no key, nothing sent) are no outcome to wait for, and no earlier key."""
+    store = AuditStore(create_audit_engine(sqlite_url))
+    for destination, source in ((None, "application"), ("default", "tester"), ("default", "tester")):
+        message = build_message(CATALOG.event("ProjectCreate").example_spec())
+        store.record(message, status=AuditStatus.DISABLED, source=source, destination=destination)
+    store.engine.dispose()
+    html = client.get("/health").get_data(as_text=True)
+    application, default = re.findall(r'<section class="destination-health".*?</section>', html, re.S)
+    assert (
+        "application client" in application
+        and "1 not sent: sending was disabled (no write key)" in application
+    )
+    assert ">default" in default and ">no write key</span>" in default and "earlier key" not in default
+    assert "2 not sent: sending was disabled (no write key)" in default
+    for card in (application, default):
+        assert "nothing sent" in card and "no outcome yet" not in card
 
 
 def test_health_page_explains_a_bad_window_and_keeps_it(client: FlaskClient) -> None:
