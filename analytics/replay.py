@@ -257,6 +257,7 @@ class Candidate:
         stuck: whether it was selected as stuck `pending`.
         skip_reason: why it was not re-sent, or None.
         outcome: its status after the re-send (None when skipped or in a dry run).
+        outcome_error: why that re-send was not delivered, as the entry records it (HTTP status, error).
     """
 
     message_id: str
@@ -266,6 +267,7 @@ class Candidate:
     stuck: bool
     skip_reason: str | None = None
     outcome: str | None = None
+    outcome_error: str | None = None
 
     def line(self) -> str:
         """One line for a terminal: id, time, event, status, and what became of it."""
@@ -273,7 +275,9 @@ class Candidate:
         text = f"{self.message_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} {self.label} [{state}]"
         if self.skip_reason:
             return f"{text} skipped: {self.skip_reason}"
-        return f"{text} now {self.outcome}" if self.outcome else text
+        if not self.outcome:
+            return text
+        return f"{text} now {self.outcome}" + (f": {self.outcome_error}" if self.outcome_error else "")
 
 
 @dataclass
@@ -385,10 +389,23 @@ def _claim(store: AuditStore, ids: Sequence[int], selection: ReplaySelection, no
         return set(connection.scalars(claim))
 
 
-def _statuses(store: AuditStore, message_ids: Sequence[str]) -> dict[str, str]:
-    query = select(AuditEntry.message_id, AuditEntry.status).where(AuditEntry.message_id.in_(message_ids))
+def _statuses(store: AuditStore, message_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """Each entry's status after a re-send, and what went wrong when it was not delivered."""
+    query = select(AuditEntry.message_id, AuditEntry.status, AuditEntry.http_status, AuditEntry.error).where(
+        AuditEntry.message_id.in_(message_ids)
+    )
     with store.engine.connect() as connection:
-        return {message_id: status for message_id, status in connection.execute(query)}
+        return {
+            message_id: (status, _failure(status, http_status, error))
+            for message_id, status, http_status, error in connection.execute(query)
+        }
+
+
+def _failure(status: str, http_status: int | None, error: str | None) -> str | None:
+    if status == AuditStatus.DELIVERED:
+        return None
+    answer = f"HTTP {http_status}" if http_status is not None else None
+    return " ".join(part for part in (answer, error) if part) or None
 
 
 def replay(
@@ -459,7 +476,7 @@ def _handle_chunk(
             messages[entry.id] = restore_message(entry, store.cipher)
         except Unreplayable as exc:
             reasons[entry.id] = str(exc)
-    outcomes: dict[str, str] = {}
+    outcomes: dict[str, tuple[str, str | None]] = {}
     if client is not None:
         claimed = _claim(store, list(messages), selection, now)
         for entry in entries:
@@ -478,7 +495,7 @@ def _handle_chunk(
             entry.status,
             is_stuck(entry, now, selection.stuck_after),
             reasons.get(entry.id),
-            outcomes.get(entry.message_id),
+            *outcomes.get(entry.message_id, (None, None)),
         )
         for entry in entries
     ]

@@ -431,7 +431,11 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     result = runner.invoke(args=["replay"])
     assert result.exit_code == 1
     first, summary = result.output.splitlines()
-    assert first.startswith(receipt.message_id) and first.endswith("New Project Event [failed] now failed")
+    assert first.startswith(receipt.message_id)
+    assert first.endswith(
+        "New Project Event [failed] now failed: HTTP 400 injected_fault: Fault injected by the collector: "
+        "400 Bad Request"
+    )
     assert summary == "re-sent 1 entry: 0 delivered, 1 failed; 0 skipped"
 
 
