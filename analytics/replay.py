@@ -81,10 +81,15 @@ def parse_statuses(text: str) -> tuple[AuditStatus, ...]:
     """
     names = [part.strip().lower() for part in text.split(",") if part.strip()]
     allowed = {str(status): status for status in REPLAYABLE_STATUSES}
-    wrong = [name for name in names if name not in allowed]
-    if wrong or not names:
-        choices = ", ".join(allowed)
-        raise ValueError(f"invalid status {', '.join(wrong) or repr(text)}: choose from {choices}")
+    choices = ", ".join(allowed)
+    if not names:
+        raise ValueError(f"no status in {text!r}: one of {choices}")
+    for name in names:
+        if name in set(AuditStatus) - set(REPLAYABLE_STATUSES):
+            raise ValueError(f"{name!r} entries are not re-sent: one of {choices}")
+        if name not in allowed:
+            # Worded as the audit search's filters word it (`audit export --status`).
+            raise ValueError(f"unknown status {name!r}: one of {choices}")
     return tuple(dict.fromkeys(allowed[name] for name in names))
 
 

@@ -357,10 +357,13 @@ def test_replay_refuses_to_start_without_a_write_key(store: AuditStore) -> None:
 
 def test_statuses_are_checked() -> None:
     assert parse_statuses("failed, dropped,failed") == (AuditStatus.FAILED, AuditStatus.DROPPED)
-    with pytest.raises(
-        ValueError, match="invalid status delivered: choose from failed, pending, dropped, disabled"
-    ):
+    choices = "one of failed, pending, dropped, disabled"
+    with pytest.raises(ValueError, match=f"^'delivered' entries are not re-sent: {choices}$"):
         parse_statuses("delivered")
+    with pytest.raises(ValueError, match=f"^unknown status 'nope': {choices}$"):
+        parse_statuses("failed,nope")
+    with pytest.raises(ValueError, match=f"^no status in ' , ': {choices}$"):
+        parse_statuses(" , ")
 
 
 def _fail_in_app(app: Flask, collector: Collector, count: int) -> list[Any]:
@@ -444,7 +447,7 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     [
         (
             ["--status", "delivered"],
-            "error: --status: invalid status delivered: choose from failed, pending, dropped, disabled",
+            "error: --status: 'delivered' entries are not re-sent: one of failed, pending, dropped, disabled",
         ),
         (
             ["--since", "yesterday"],
