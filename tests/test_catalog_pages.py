@@ -190,7 +190,13 @@ def test_event_page_shows_volume_and_links_latest_entries_into_the_audit(
     ids = [app_record_sent("ProjectCreate", NOW - timedelta(days=d, minutes=1)) for d in (0, 0, 1, 9)]
     app_record_sent("ProjectCreate", NOW - timedelta(days=45))
     page = client.get("/events/ProjectCreate").get_data(as_text=True)
-    assert "<strong>3</strong> in the last 7 days" in page
+    assert "<strong>3</strong> in the last 7 days from the application." in page
+    app_record_sent("ProjectCreate", NOW - timedelta(minutes=5), source="tester")
+    tested = client.get("/events/ProjectCreate").get_data(as_text=True)
+    assert (
+        "<strong>3</strong> in the last 7 days from the application (the tester's sends below do not count)."
+        in tested
+    )
     assert "4 in all, at most 2 on" in page
     assert page.count("<svg ") == 1 and page.count("<rect ") == 3
     for message_id in ids:
