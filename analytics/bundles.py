@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -31,10 +30,16 @@ CURRENT = "current"
 TOKEN_VARIABLE = "EVENT_CATALOG_TOKEN"
 """The environment variable a script keeps its dashboard API token in (never an argument: shell
 history and process lists would show it)."""
+# Run with `python -I` (no PYTHONPATH, no working directory on sys.path), the child puts the extracted
+# tree first itself, after `.pth` files had their say, and refuses to build from any other copy.
 _CHILD = (
     "import json, sys\n"
-    "from analytics.catalog import CATALOG\n"
-    "json.dump(CATALOG.schema_bundle(), sys.stdout, default=str)\n"
+    "from pathlib import Path\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "import analytics.catalog\n"
+    "if not Path(analytics.catalog.__file__).resolve().is_relative_to(Path(sys.argv[1]).resolve()):\n"
+    "    sys.exit(f'analytics was imported from {analytics.catalog.__file__}, not from the revision')\n"
+    "json.dump(analytics.catalog.CATALOG.schema_bundle(), sys.stdout, default=str)\n"
 )
 
 
@@ -124,11 +129,15 @@ def _from_git(ref: str, repo: Path, package: str) -> dict[str, Any]:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(folder, filter="data")
         root = Path(folder) / prefix / Path(package).parent
-        # The extracted package must shadow both the installed one and any checkout in the caller's
-        # directory: `python -c` puts its working directory first on sys.path, so run it from there.
-        env = {**os.environ, "PYTHONPATH": str(root)}
+        # Any other path would let the child import the installed `analytics` for both sides, and
+        # a diff of the same catalog with itself passes a CI gate whatever the revisions changed.
+        if Path(package).name != "analytics" or not (root / "analytics" / "catalog.py").is_file():
+            raise BundleError(
+                f"{ref}: {package!r} is not the catalog package at that revision "
+                "(an `analytics` folder holding catalog.py; see --package)"
+            )
         done = subprocess.run(
-            [sys.executable, "-c", _CHILD], capture_output=True, env=env, cwd=root, check=False, text=True
+            [sys.executable, "-I", "-c", _CHILD, str(root)], capture_output=True, check=False, text=True
         )
     if done.returncode != 0:
         last = done.stderr.strip().splitlines()

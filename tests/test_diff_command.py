@@ -35,6 +35,9 @@ def repo(tmp_path: Path) -> Path:
     """A repository whose second commit removes a property and adds an optional one."""
     root = tmp_path / "repo"
     shutil.copytree(CATALOG_PACKAGE, root / "analytics", ignore=shutil.ignore_patterns("__pycache__"))
+    (root / "docs").mkdir()
+    (root / "docs" / "index.md").write_text("# The catalog\n")
+    (root / "README.md").write_text("# An application\n")
     _git(root, "init", "-q")
     _git(root, "add", ".")
     _git(root, "commit", "-q", "-m", "catalog v1")
@@ -78,6 +81,18 @@ def test_the_reverse_direction_is_classified_the_other_way(repo: Path) -> None:
     kinds = {(change["kind"], change["breaking"]) for change in body["changes"]}
     assert ("property added", False) in kinds and ("property removed", True) in kinds
     assert result.exit_code == 1
+
+
+@pytest.mark.parametrize("package", ["docs", "README.md", "analytics/catalog.py", "."])
+def test_a_package_path_that_does_not_hold_the_catalog_is_refused(repo: Path, package: str) -> None:
+    # Such a path once let both sides import the installed catalog: "0 changes", exit 0, whatever changed.
+    result = CliRunner().invoke(main, ["diff", "HEAD~1", "HEAD", "--repo", str(repo), "--package", package])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"error: HEAD~1: {package!r} is not the catalog package at that revision "
+        "(an `analytics` folder holding catalog.py; see --package)\n"
+    )
+    assert result.stdout == ""
 
 
 def test_exported_bundles_diff_as_files(tmp_path: Path) -> None:
