@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import io
 import re
+import tokenize
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
@@ -77,6 +79,22 @@ def iter_python_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Ite
             if parts & SKIPPED_DIRECTORIES or any(fnmatch(str(path), pattern) for pattern in exclude):
                 continue
             yield path
+
+
+def _parse(path: Path) -> tuple[ast.Module, list[str]]:
+    """A file's tree and lines, decoded as Python decodes it: its coding cookie, else UTF-8.
+
+    Raises:
+        SyntaxError: not valid Python, not in its encoding, or holding a NUL byte, always naming the file.
+    """
+    source = path.read_bytes()
+    if b"\0" in source:
+        # Python refuses it too, but names neither file nor line (and early 3.11s raise ValueError).
+        line = source.count(b"\n", 0, source.index(b"\0")) + 1
+        raise SyntaxError("source code cannot contain null bytes", (str(path), line, None, None))
+    tree = ast.parse(source, filename=str(path))
+    encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+    return tree, source.decode(encoding).splitlines()
 
 
 def _suppressed(source_lines: Sequence[str], line: int, code: str) -> bool:
@@ -238,18 +256,17 @@ def check_paths(
 
     Raises:
         FileNotFoundError: a path does not exist.
-        SyntaxError: a file is not valid Python (with its name and line).
+        SyntaxError: a file is not valid Python, or cannot be decoded (with its name, and its line
+            when known).
     """
     findings: list[CodeFinding] = []
     used: set[str] = set()
     scanned_application_code = False
     for path in iter_python_files(paths, exclude):
-        source = path.read_text(encoding="utf-8")
-        tree = ast.parse(source, filename=str(path))
+        tree, lines = _parse(path)
         in_catalog = path.resolve().is_relative_to(CATALOG_PACKAGE)
         scan = _FileScan(catalog=catalog, in_catalog=in_catalog)
         scan.visit(tree)
-        lines = source.splitlines()
         findings.extend(
             CodeFinding(_display(path), line, code, message)
             for line, code, message in sorted(scan.findings)

@@ -168,3 +168,31 @@ def test_command_reports_unreadable_input_in_one_line(
     result = CliRunner().invoke(main, ["check-code", str(target)])
     assert result.exit_code == 2
     assert expected in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_coding_cookie_is_read_as_python_reads_it(tmp_path: Path) -> None:
+    source = '# -*- coding: latin-1 -*-\nimport analytics\n\nanalytics.track("1", "Café Exploded", {})\n'
+    (tmp_path / "latin.py").write_bytes(source.encode("latin-1"))
+    result = CliRunner().invoke(main, ["check-code", str(tmp_path), "--no-unused"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.endswith('latin.py:4: CC003 "Café Exploded" is not an event of the catalog\n')
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (b'x = "caf\xe9"\n', ":1: (unicode error) 'utf-8' codec can't decode byte 0xe9"),
+        (b'# coding: ascii\nx = "caf\xe9"\n', ": 'ascii' codec can't decode byte 0xe9"),
+        (b"x = 1\n\x00\n", ":2: source code cannot contain null bytes"),
+    ],
+)
+def test_a_file_python_cannot_decode_is_one_line_naming_it(
+    tmp_path: Path, source: bytes, expected: str
+) -> None:
+    target = tmp_path / "undecodable.py"
+    target.write_bytes(source)
+    result = CliRunner().invoke(main, ["check-code", str(tmp_path)])
+    assert result.exit_code == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"error: {target}{expected}"), line
+    assert result.stdout == ""

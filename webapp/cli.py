@@ -136,7 +136,8 @@ def check_code_command(paths: tuple[Path, ...], fmt: str, exclude: tuple[str, ..
     except FileNotFoundError as exc:
         fail(str(exc))
     except SyntaxError as exc:
-        fail(f"{exc.filename}:{exc.lineno}: {exc.msg}")
+        # A bad coding cookie is reported at line 0, a NUL byte at no line: then the file alone.
+        fail(f"{exc.filename}:{exc.lineno}: {exc.msg}" if exc.lineno else f"{exc.filename}: {exc.msg}")
     lines = [ReportLine(f.code, f.where, f.message) for f in findings]
     verdict("Analytics calls", lines, fmt, ok_message="Every analytics call goes through a catalog spec.")
 
