@@ -72,6 +72,11 @@ def normalise(document: Any, source: str) -> dict[str, Any]:
 def _from_file(path: Path) -> dict[str, Any]:
     try:
         return normalise(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError as exc:
+        # JSON is UTF-8 (RFC 8259); anything else is most likely not an export at all.
+        raise BundleError(f"{path}: not a JSON file (byte {exc.start} is not UTF-8 text)") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
 
@@ -174,6 +179,8 @@ def load_bundle(
         return _from_url(source, timeout, token)
     path = Path(source)
     if path.suffix == ".json" or path.is_file():
+        if path.is_dir():
+            raise BundleError(f"{source}: is a directory, not an exported catalog (a JSON file)")
         if not path.is_file():
             raise BundleError(f"{source}: no such file")
         return _from_file(path)

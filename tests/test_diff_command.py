@@ -189,6 +189,21 @@ def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, 
     assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
 
 
+def test_a_side_that_is_not_json_text_or_is_a_directory_is_one_line_and_exit_two(tmp_path: Path) -> None:
+    binary = tmp_path / "binary.py"
+    binary.write_bytes(b"\xff\xfe{}")
+    (tmp_path / "exports.json").mkdir()
+    not_text = CliRunner().invoke(main, ["diff", str(binary)])
+    assert not_text.exit_code == 2
+    assert not_text.stderr == f"error: {binary}: not a JSON file (byte 0 is not UTF-8 text)\n"
+    folder = CliRunner().invoke(main, ["diff", str(tmp_path / "exports.json")])
+    assert folder.exit_code == 2
+    assert (
+        folder.stderr
+        == f"error: {tmp_path / 'exports.json'}: is a directory, not an exported catalog (a JSON file)\n"
+    )
+
+
 def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text('{"hello": 1}')
