@@ -604,6 +604,25 @@ def test_users_commands_fail_in_one_line(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["add", "bin@example.com", "--password-stdin"],
+        ["set-password", "admin@example.com", "--password-stdin"],
+    ],
+)
+def test_a_password_piped_in_that_is_not_utf8_text_is_refused_in_one_line(
+    app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str], args: list[str]
+) -> None:
+    make_account(Role.ADMIN)
+    hash_before = account(app, "admin@example.com").password_hash
+    result = runner.invoke(args=["users", *args], input=b"\xff\xfe password long\n")
+    assert result.exit_code == 2
+    assert result.stderr == "error: the password must be UTF-8 text\n"
+    assert account(app, "bin@example.com") is None
+    assert account(app, "admin@example.com").password_hash == hash_before
+
+
+@pytest.mark.parametrize(
     ("url", "advice"),
     [
         ("postgresql://nobody@127.0.0.1:1/none", "Check DATABASE_URL and that the server is up."),

@@ -47,11 +47,16 @@ def normalise_email(raw: str) -> str:
 
 
 def check_password(password: str) -> None:
-    """Refuse passwords too short to resist guessing, or too long to hash cheaply.
+    """Refuse passwords too short to resist guessing, too long to hash cheaply, or not text: bytes
+    that are not UTF-8 (read from a pipe or a terminal) cannot be hashed, nor typed again at sign-in.
 
     Raises:
         AccountError: saying which bound was missed.
     """
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AccountError("the password must be UTF-8 text") from None
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(set(password)) < 2:

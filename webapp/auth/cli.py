@@ -39,7 +39,8 @@ def _role(raw: str) -> Role:
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        # Bytes, whatever the locale: bytes that are not UTF-8 reach check_password, which refuses them.
+        return sys.stdin.buffer.readline().decode("utf-8", "surrogateescape").rstrip("\r\n")
     try:
         password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     except click.Abort:
