@@ -430,16 +430,18 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 @event.listens_for(Engine, "do_connect")
-def _refuse_missing_sqlite_file(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+def _refuse_unusable_sqlite_file(dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> None:
     """Never let a connection create a SQLite file: SQLite makes an empty one for any path it opens.
 
     A mistyped `DATABASE_URL` then read as a database that only needs `db upgrade` (which would
     have migrated the typo) and left a stray file behind. Only migrations create the file
-    (`webapp/migrations/env.py`); every other connection to a missing one fails with what to do.
+    (`webapp/migrations/env.py`); every other connection to a missing one fails with what to do,
+    as does one to a directory or to a file of something else (`sqlite_file_problem`).
     """
     path = _database_file(dialect.name, cparams.get("database", cargs[0] if cargs else None))
-    if path is not None and not path.exists():
-        raise sqlite3.OperationalError(missing_database_problem(path))
+    problem = sqlite_file_problem(path) if path is not None else None
+    if problem is not None:
+        raise sqlite3.OperationalError(problem)
 
 
 _URL_EXAMPLE = "expected e.g. postgresql://user@host/db or sqlite:///path"
@@ -452,7 +454,7 @@ def normalise_database_url(url: str) -> str:
     read it: Flask-SQLAlchemy would otherwise read it from the dashboard's instance folder, and one
     `DATABASE_URL` would name two files. Nothing is created here: only a migration makes a
     SQLite file and its folder (`webapp/migrations/env.py`), so a mistyped path is refused as
-    missing (`missing_sqlite_file`) instead of becoming an empty database.
+    missing (`sqlite_problem`) instead of becoming an empty database.
 
     Raises:
         ValueError: not a URL, or a database other than the two the audit log is built and tested
@@ -491,15 +493,35 @@ def sqlite_file(engine: Engine) -> Path | None:
     return _database_file(engine.dialect.name, engine.url.database)
 
 
-def missing_sqlite_file(engine: Engine) -> Path | None:
-    """The SQLite file `engine` names, when it does not exist (connecting to it is refused)."""
+_SQLITE_HEADER = b"SQLite format 3\x00"
+"""How every SQLite database file begins (sqlite.org/fileformat.html); an empty file is one too, unwritten."""
+
+
+def sqlite_file_problem(path: Path) -> str | None:
+    """What is wrong with `path` as a SQLite database, said before SQLite is asked: that it does not
+    exist, is a directory or holds something else (SQLite's own "unable to open database file" or
+    "file is not a database" read like a server that is down). None when it may be a database."""
+    if not path.exists():
+        return (
+            f"no SQLite database at {path}: check DATABASE_URL, or create it with `event-catalog db upgrade`"
+        )
+    if path.is_dir():
+        return f"{path} is a directory, not an SQLite database: check DATABASE_URL"
+    try:
+        with path.open("rb") as file:
+            header = file.read(len(_SQLITE_HEADER))
+    except OSError:
+        return None
+    if header and header != _SQLITE_HEADER:
+        return f"{path} is not an SQLite database: check DATABASE_URL"
+    return None
+
+
+def sqlite_problem(engine: Engine) -> str | None:
+    """What is wrong with the SQLite file `engine` names (connecting to it is refused); None for
+    PostgreSQL, in-memory and URI databases, and for a file that may be a database."""
     path = sqlite_file(engine)
-    return path if path is not None and not path.exists() else None
-
-
-def missing_database_problem(path: Path) -> str:
-    """What to say about a SQLite file that does not exist."""
-    return f"no SQLite database at {path}: check DATABASE_URL, or create it with `event-catalog db upgrade`"
+    return sqlite_file_problem(path) if path is not None else None
 
 
 def database_label(engine: Engine) -> str:

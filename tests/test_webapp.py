@@ -156,6 +156,38 @@ def test_a_mistyped_sqlite_path_is_refused_everywhere_and_never_created(tmp_path
     assert fresh.stat().st_size > 0
 
 
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [("folder", "is a directory, not an SQLite database"), ("notes.txt", "is not an SQLite database")],
+)
+def test_a_sqlite_path_that_is_not_a_database_says_so_everywhere_and_is_left_alone(
+    tmp_path: Path, name: str, problem: str
+) -> None:
+    """SQLite has no server: "cannot be reached … that the server is up" sent people looking for one."""
+    target = tmp_path / name
+    if name == "folder":
+        target.mkdir()
+    else:
+        target.write_text("my notes\n")
+    url = f"sqlite:///{target}"
+    advice = f"{target} {problem}: check DATABASE_URL"
+    with pytest.raises(AuditDatabaseError, match=re.escape(advice)):
+        analytics.init("key", database_url=url)
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    runner = app.test_cli_runner()
+    for command, doing in [
+        (["users", "list"], "cannot use the accounts table"),
+        (["drift"], "cannot read the audit log"),
+    ]:
+        result = runner.invoke(args=command)
+        assert (result.exit_code, result.stderr) == (2, f"error: {doing}: {advice}\n"), command
+    client = app.test_client()
+    for page in ("/", "/healthz"):
+        response = client.get(page)
+        assert response.status_code == 503 and advice in response.get_data(as_text=True), page
+    assert target.is_dir() if name == "folder" else target.read_text() == "my notes\n"
+
+
 def test_environment_reports_every_bad_value_in_one_line_each() -> None:
     with pytest.raises(ConfigurationError) as caught:
         from_environment(

@@ -19,7 +19,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from analytics.audit import AuditStore, missing_database_problem, missing_sqlite_file
+from analytics.audit import AuditStore, sqlite_problem
 from analytics.audit_failures import reason
 from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
 from analytics.catalog import CATALOG
@@ -93,13 +93,14 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
     """End a command the database refused: the refusal's first line, and what to do about it when
-    that is clear (a server that cannot be reached, a schema that is not this version's)."""
+    that is clear (a SQLite file that is missing or not a database, a server that cannot be
+    reached, a schema that is not this version's)."""
     from webapp.extensions import db
     from webapp.schema_guard import database_advice
 
-    missing = missing_sqlite_file(db.engine)
-    if missing is not None:
-        fail(f"cannot {doing}: {missing_database_problem(missing)}")
+    problem = sqlite_problem(db.engine)
+    if problem is not None:
+        fail(f"cannot {doing}: {problem}")
     advice = database_advice(db.engine)
     fail(f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else ""))
 

@@ -21,9 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import (
     SCHEMA_REVISION,
     is_newer_revision,
-    missing_database_problem,
-    missing_sqlite_file,
     schema_revision,
+    sqlite_problem,
 )
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
@@ -54,11 +53,10 @@ def schema_problem(revision: str | None) -> str | None:
 
 def database_advice(engine: Engine) -> str | None:
     """What to do about a database that refused a statement, when it is one of the usual causes:
-    a SQLite file that does not exist, a server that cannot be reached, or a schema that is not
-    this code's. None otherwise."""
-    missing = missing_sqlite_file(engine)
-    if missing is not None:
-        problem = missing_database_problem(missing)
+    a SQLite file that does not exist, is a directory or is not a database, a server that cannot
+    be reached, or a schema that is not this code's. None otherwise."""
+    problem = sqlite_problem(engine)
+    if problem is not None:
         return f"{problem[0].upper()}{problem[1:]}."
     try:
         revision = schema_revision(engine)
