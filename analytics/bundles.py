@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from analytics.catalog import CATALOG
+from analytics.strict_json import TooDeep, load_json
 
 CURRENT = "current"
 
@@ -71,7 +72,7 @@ def normalise(document: Any, source: str) -> dict[str, Any]:
 
 def _from_file(path: Path) -> dict[str, Any]:
     try:
-        return normalise(json.loads(path.read_text(encoding="utf-8")), str(path))
+        return normalise(load_json(path.read_text(encoding="utf-8")), str(path))
     except OSError as exc:
         raise BundleError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
@@ -79,6 +80,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not a JSON file (byte {exc.start} is not UTF-8 text)") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    except TooDeep as exc:
+        raise BundleError(f"{path}: {exc}") from exc
 
 
 def _refusal_hint(code: int, token: str | None) -> str:
@@ -101,7 +104,7 @@ def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     request = urllib.request.Request(target, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return normalise(json.load(response), target)
+            return normalise(load_json(response.read()), target)
     except urllib.error.HTTPError as exc:
         exc.close()
         hint = _refusal_hint(exc.code, token)
@@ -109,7 +112,9 @@ def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise BundleError(f"{target}: cannot reach the dashboard ({reason})") from exc
-    except json.JSONDecodeError as exc:
+    except TooDeep as exc:
+        raise BundleError(f"{target}: the answer is {exc}") from exc
+    except ValueError as exc:
         raise BundleError(f"{target}: the answer is not JSON") from exc
 
 

@@ -14,7 +14,6 @@ database walks one index backwards from the cursor.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -58,6 +57,7 @@ from analytics.durations import parse_instant
 from analytics.messages import catalog_marker
 from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
+from analytics.strict_json import load_json
 
 Ts = TypeVarTuple("Ts")
 
@@ -247,7 +247,7 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
         raise ValueError(f"{key!r} is not a property name (letters, digits and _ only)")
     candidates: list[Any] = [value]
     try:
-        literal = json.loads(value)
+        literal = load_json(value)
     except ValueError:
         literal = value
     if literal is None or isinstance(literal, bool | int | float):

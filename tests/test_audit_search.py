@@ -327,6 +327,12 @@ def test_unusable_filters_are_reported_by_name(params: dict[str, Any], field: st
     assert message in caught.value.errors[field]
 
 
+def test_a_property_search_for_deeply_nested_text_searches_for_the_text() -> None:
+    deep = "[" * 5000
+    found = parse_filters({"prop": f"note = {deep}"}).prop
+    assert found is not None and found.candidates == (deep,)
+
+
 def test_every_error_is_reported_at_once() -> None:
     with pytest.raises(FilterError) as caught:
         parse_filters({"project": "x", "cluster": "y", "type": "z", "status": "q"})

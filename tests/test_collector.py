@@ -179,7 +179,9 @@ def test_batch_over_500kb_is_400_and_nothing_is_stored(collector: Collector) -> 
     assert collector.stats.rejected == {"batch_too_large": 1}
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"", b'{"batch": [NaN]}', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "data", [b"{not json", b"", b'{"batch": [NaN]}', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000]
+)
 def test_malformed_json_is_400(collector: Collector, data: bytes) -> None:
     assert_error(send(collector, "/v1/batch", data=data), 400, "invalid_json")
 

@@ -210,3 +210,13 @@ def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["diff", str(bad)])
     assert result.exit_code == 2
     assert "not a schema bundle or an /api/catalog document" in result.output
+
+
+def test_a_file_nested_too_deeply_is_one_line_and_exit_two(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 3000 + "]" * 3000)
+    result = CliRunner().invoke(main, ["diff", str(deep)])
+    assert result.exit_code == 2
+    assert (
+        result.output == f"error: {deep}: nested too deeply (the limit is 100 levels of arrays and objects)\n"
+    )

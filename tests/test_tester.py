@@ -37,6 +37,8 @@ from webapp.tester.models import ScopePreset
 from webapp.tester.models import TesterSend as SendRow
 from webapp.tester.sending import ADMINS_ONLY
 
+TOO_DEEP = "The JSON is nested too deeply (the limit is 100 levels of arrays and objects)"
+
 SCOPE_LEVELS = [
     "GithubConnectionStart",  # user
     "ProjectCreate",  # project
@@ -413,6 +415,8 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
         ('{"note": -Infinity}', "Not valid JSON: -Infinity is not JSON"),
         ('{"infra_id": ' + "9" * 5000 + "}", "Not valid JSON: a number of 5,000 digits is too long to hold"),
         ('{"note": "nul\\u0000byte"}', "Text cannot contain a NUL character (\\u0000)"),
+        ('{"note": ' + "[" * 500 + "]" * 500 + "}", TOO_DEEP),
+        ("[" * 100_000 + "]" * 100_000, TOO_DEEP),
     ],
 )
 def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
@@ -425,6 +429,20 @@ def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
     # Nothing reached the log or the collector, and the tester still opens for everyone.
     assert collector.received() == []
     assert client.get("/tester/?event=ProjectCreate").status_code == 200
+
+
+def test_raw_json_nested_too_deeply_previews_as_an_error_next_to_the_editor(client: FlaskClient) -> None:
+    example = example_values(CATALOG.event("ProjectCreate"))
+    values = {
+        **example,
+        "spec": "ProjectCreate",
+        "mode": "raw",
+        "raw": '{"note": ' + "[" * 3000 + "]" * 3000 + "}",
+    }
+    preview = client.post("/tester/preview", data=values, headers=HTMX)
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and error_slot(page, "raw").startswith(TOO_DEEP)
+    assert "preview-json" not in page
 
 
 def test_a_deprecated_event_needs_a_confirmation(client: FlaskClient, collector: Collector) -> None:

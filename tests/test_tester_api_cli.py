@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -213,6 +214,26 @@ def test_api_a_nul_anywhere_in_the_body_is_400_and_nothing_is_recorded(
     assert _statuses(app) == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({**CLUSTER_SEND, "off_schema": True, "properties": {"note": "DEEP"}}).replace(
+            '"DEEP"', "[" * 500 + "]" * 500
+        ),
+    ],
+)
+def test_api_json_nested_too_deeply_is_400_and_nothing_is_recorded(
+    app: Flask, client: FlaskClient, body: str
+) -> None:
+    response = client.post("/api/tester/send", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["message"] == (
+        "The body is nested too deeply (the limit is 100 levels of arrays and objects)."
+    )
+    assert _statuses(app) == []
+
+
 def test_a_request_body_over_a_megabyte_is_refused_before_it_is_read(app: Flask, client: FlaskClient) -> None:
     body = {**CLUSTER_SEND, "properties": {"cluster_type": "eks", "infra_id": 9, "note": "x" * 1_100_000}}
     response = client.post("/api/tester/send", json=body)
@@ -325,6 +346,10 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
             "--prop infra_id is given 2 times (9, 10): it holds one value",
         ),
         (["ProjectCreate", "--scope", "user=1,project=2,user=3"], "--scope 'user' is given twice (1 and 3)"),
+        (
+            ["ProjectCreate", "--scope", "user=1,project=2", "--json", "[" * 3000 + "]" * 3000],
+            "--json: The JSON is nested too deeply (the limit is 100 levels of arrays and objects)",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
@@ -470,6 +495,7 @@ def test_destinations_are_parsed_from_json_with_keys_from_other_variables() -> N
     ("raw", "message"),
     [
         ("{", "TESTER_DESTINATIONS is not valid JSON"),
+        ('{"s": ' + "[" * 3000, "TESTER_DESTINATIONS is not valid JSON: nested too deeply (the limit is 100"),
         ("[]", "TESTER_DESTINATIONS must be a JSON object"),
         ('{"Bad Name": {"write_key": "k"}}', "a name is 1-40 lowercase letters"),
         ('{"default": {"write_key": "k"}}', "'default' is the dashboard's own"),

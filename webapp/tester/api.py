@@ -29,13 +29,14 @@ from pydantic import (
 )
 from werkzeug.http import HTTP_STATUS_CODES
 
+from analytics.strict_json import TooDeep, load_json
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput, load_json
+from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
@@ -177,6 +178,8 @@ def send_json() -> ResponseReturnValue:
         return error(415, "Send a JSON object with Content-Type: application/json.")
     try:
         body = load_json(request.get_data(as_text=True))
+    except TooDeep as exc:
+        return error(400, f"The body is {exc}.")
     except ValueError as exc:
         return error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):

@@ -19,13 +19,13 @@ from analytics.catalog import SpecInfo
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
+from analytics.strict_json import TooDeep, load_json
 from webapp.tester.destinations import Destination
 from webapp.tester.forms import (
     PROP,
     RAW,
     SCOPE,
     TesterInput,
-    load_json,
     own_properties,
     resolve_spec,
     typed_value,
@@ -111,6 +111,9 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         parsed = load_json(typed.raw) if typed.raw.strip() else {}
     except json.JSONDecodeError as exc:
         draft.errors["raw"] = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        return scope, None
+    except TooDeep as exc:
+        draft.errors["raw"] = f"The JSON is {exc}"
         return scope, None
     except ValueError as exc:
         draft.errors["raw"] = f"Not valid JSON: {exc}"

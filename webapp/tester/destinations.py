@@ -13,7 +13,6 @@ ever sees it. Pages, logs and audit rows name a destination as `name:fingerprint
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analytics.collector import key_fingerprint
+from analytics.strict_json import load_json
 
 VARIABLE = "TESTER_DESTINATIONS"
 DEFAULT_NAME = "default"
@@ -126,8 +126,8 @@ def parse_destinations(raw: str, environ: Mapping[str, str]) -> tuple[Destinatio
         ValueError: one line that names the variable and what is wrong.
     """
     try:
-        parsed = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        parsed = load_json(raw)
+    except ValueError as exc:
         raise ValueError(f"{VARIABLE} is not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
         raise ValueError(f"{VARIABLE} must be a JSON object of destinations by name")

@@ -9,7 +9,6 @@ spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
 from analytics.scopes import UserScope
+from analytics.strict_json import load_json
 from webapp.tester.destinations import DEFAULT_NAME
 
 SCOPE = "scope."
@@ -185,28 +185,6 @@ def json_value(prop: PropertyInfo, raw: Any) -> Any:
 def dump_raw(values: Mapping[str, Any]) -> str:
     """Properties as the raw editor shows them."""
     return json.dumps(dict(values), indent=2, ensure_ascii=False)
-
-
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
-
-
-def _whole_number(text: str) -> int:
-    # Python refuses longer ones with advice about its own settings (sys.set_int_max_str_digits).
-    digits = len(text.lstrip("-"))
-    if digits > sys.get_int_max_str_digits():
-        raise ValueError(f"a number of {digits:,} digits is too long to hold")
-    return int(text)
-
-
-def load_json(text: str) -> Any:
-    """JSON as the standard defines it. Python's reader also takes NaN and Infinity, which no reader
-    downstream does: SQLite's JSON functions would refuse the stored entry, Segment the message.
-
-    Raises:
-        ValueError: not JSON (`json.JSONDecodeError`, with its position, for a syntax error).
-    """
-    return json.loads(text, parse_constant=_not_json, parse_int=_whole_number)
 
 
 def parse_raw_object(text: str) -> dict[str, Any] | None:

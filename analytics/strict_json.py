@@ -1,0 +1,77 @@
+"""JSON as the standard defines it, read within bounds: one reader for every JSON that comes in.
+
+Python's `json` reader takes more than JSON, and trusts its input's shape:
+
+- NaN and Infinity, which no reader downstream takes: SQLite's JSON functions would refuse the
+  stored entry, Segment the message.
+- integers longer than `sys.get_int_max_str_digits()`, which it refuses with advice about Python's
+  own settings rather than about the input.
+- any nesting: it recurses once per array or object, so a few thousand `[` (a 1 MB body holds half a
+  million) end in a RecursionError, not a ValueError, and a value nested a few hundred levels deep
+  breaks the next reader that walks it recursively (the NUL check, the preview, `json.dumps`).
+
+The tester (form, API, command line), the collector and `event-catalog diff` read JSON through
+`load_json`, so each refuses the same input in the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from itertools import accumulate
+from typing import Any
+
+MAX_DEPTH = 100
+"""How deeply arrays and objects may nest. Real properties nest a few levels; 100 leaves room for any
+of them inside a message, and stays far below Python's recursion limit (1,000 frames), which every
+reader that walks a value recursively shares with the frames already below it."""
+
+# A string literal, escapes included: brackets inside one do not nest anything.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKET = re.compile(r"[\[\]{}]")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+class TooDeep(ValueError):
+    """JSON whose arrays and objects nest more deeply than the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"nested too deeply (the limit is {limit} levels of arrays and objects)")
+        self.limit = limit
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+def _whole_number(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > sys.get_int_max_str_digits():
+        raise ValueError(f"a number of {digits:,} digits is too long to hold")
+    return int(text)
+
+
+def _check_depth(text: str, limit: int) -> None:
+    """Raise `TooDeep` before the reader recurses: counted on the brackets outside string literals
+    (an unterminated string only makes the count larger, for text that is not JSON anyway)."""
+    steps = map(_STEP.__getitem__, _BRACKET.findall(_STRING.sub("", text)))
+    if max(accumulate(steps), default=0) > limit:
+        raise TooDeep(limit)
+
+
+def load_json(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+    """Read JSON as the standard defines it, nested at most `max_depth` levels.
+
+    Args:
+        text: the JSON; bytes are decoded as `json.loads` decodes them (UTF-8, -16 or -32).
+        max_depth: how deeply arrays and objects may nest.
+
+    Raises:
+        TooDeep: nested more deeply than `max_depth` (a ValueError).
+        ValueError: not JSON (`json.JSONDecodeError`, with its position, for a syntax error).
+    """
+    if isinstance(text, bytes):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    _check_depth(text, max_depth)
+    return json.loads(text, parse_constant=_not_json, parse_int=_whole_number)
