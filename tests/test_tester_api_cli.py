@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,39 @@ def test_api_a_nul_anywhere_in_the_body_is_400_and_nothing_is_recorded(
     token = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "a\x00b"})
     assert token.status_code == 400
     assert _statuses(app) == []
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    """A body as `requests` sends a generator: `Transfer-Encoding: chunked`, no Content-Length."""
+    for start in range(0, len(body), 64 * 1024):
+        yield body[start : start + 64 * 1024]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"' + b"x" * 2_000_000 + b'"',
+        json.dumps({**CLUSTER_SEND, "dry_run": True}).encode() + b" " * 2_000_000,
+    ],
+)
+def test_a_chunked_body_over_a_megabyte_is_refused_too(
+    app: Flask, make_account: Callable[..., str], serve: Callable[[Flask], str], body: bytes
+) -> None:
+    """Werkzeug checks the limit against Content-Length: a chunked body arrived cut at 1 MB."""
+    import requests
+
+    from webapp.auth import accounts, tokens
+
+    with app.app_context():
+        token = tokens.create_token(accounts.get_user(make_account(Role.ENGINEER)), "ci", actor="test").secret
+    url = serve(app) + "/api/tester/send"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    response = requests.post(url, data=_chunks(body), headers=headers, timeout=30)
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"]["message"] == "The request is larger than the 1 MB a request may carry."
+    small = json.dumps({**CLUSTER_SEND, "dry_run": True}).encode() + b" " * 1000
+    assert requests.post(url, data=_chunks(small), headers=headers, timeout=30).status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -381,6 +382,25 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
             in metrics.text
         )
         assert not (metrics_dir / "stale_from_last_run.db").exists()
+
+
+def test_gunicorn_refuses_a_chunked_body_over_the_limit(tmp_path: Path) -> None:
+    """gunicorn de-chunks a body and marks it terminated: without a Content-Length to check, Werkzeug
+    read it cut at 1 MB (the first-run form then lacked its CSRF token: a 400, not a 413)."""
+    import requests
+
+    def chunked(size: int) -> Iterator[bytes]:
+        yield b"email=ada%40example.com&note="
+        for _ in range(size // 65536):
+            yield b"x" * 65536
+
+    with running_dashboard(DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}", WEB_CONCURRENCY="1") as base:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        large = requests.post(f"{base}/setup", data=chunked(2_000_000), headers=headers, timeout=15)
+        assert large.status_code == 413
+        assert "The request is larger than the 1 MB a request may carry." in large.text
+        small = requests.post(f"{base}/setup", data=chunked(100_000), headers=headers, timeout=15)
+        assert small.status_code == 400 and "The form expired" in small.text
 
 
 def test_actor_is_the_client_address_until_someone_signs_in(app: Flask) -> None:

@@ -18,7 +18,18 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
-    from webapp import auth, cli, config, limits, logs, metrics, schema_guard, security, text_input
+    from webapp import (
+        auth,
+        chunked_bodies,
+        cli,
+        config,
+        limits,
+        logs,
+        metrics,
+        schema_guard,
+        security,
+        text_input,
+    )
     from webapp.extensions import analytics_client, csrf, db, migrate
 
     # Flask's own instance folder: `instance/` beside the package in a checkout (and the image),
@@ -82,4 +93,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         """Every page's footer names the catalog version it shows."""
         return {"catalog_version": CATALOG.version}
 
+    # Last, so that it wraps everything: a chunked body is measured before anything reads it.
+    chunked_bodies.init_app(app)
     return app
