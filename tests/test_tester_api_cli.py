@@ -84,7 +84,7 @@ def test_api_a_token_another_person_used_is_409_without_their_result(
 @pytest.mark.parametrize(
     ("body", "field", "text"),
     [
-        ({"event": "Nope"}, "spec", "Unknown event"),
+        ({"event": "Nope"}, "event", "Unknown event"),
         ({**CLUSTER_SEND, "scope": {"user_id": 1, "project_id": 12}}, "scope.cluster_id", "Field required"),
         (
             {**CLUSTER_SEND, "properties": {"cluster_type": "ecs", "infra_id": 9}},
@@ -146,7 +146,7 @@ def test_api_bad_input_is_422_with_the_field(
         ({"dryrun": True}, "dryrun", "Extra inputs are not permitted"),
         ({"token": 7}, "token", "valid string"),
         ({"event": 5}, "event", "valid string"),
-        ({"identify": "Register"}, "identify", "give `event` or `identify`, not both"),
+        ({"identify": "Register"}, "identify", "Give `event` or `identify`, not both"),
     ],
 )
 def test_api_a_malformed_request_is_422_and_sends_nothing(
@@ -158,6 +158,35 @@ def test_api_a_malformed_request_is_422_and_sends_nothing(
     assert (error["status"], error["name"]) == (422, "Unprocessable Entity")
     assert text in error["fields"][field]
     assert _statuses(app) == [] and collector.received() == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ({**CLUSTER_SEND, "event": "Nope"}, {"event": "Unknown event or identify call 'Nope'."}),
+        (
+            {"identify": "Nope", "scope": {"user_id": 5}},
+            {"identify": "Unknown event or identify call 'Nope'."},
+        ),
+        ({"scope": {"user_id": 5}}, {"event": "Choose an event to send."}),
+        ({**CLUSTER_SEND, "identify": "Register"}, {"identify": "Give `event` or `identify`, not both"}),
+        (
+            {**CLUSTER_SEND, "scope": {"user_id": True, "project_id": 1.5, "cluster_id": [4]}},
+            {
+                "scope.user_id": "A whole number is needed, got true.",
+                "scope.project_id": "A whole number is needed, got 1.5.",
+                "scope.cluster_id": "A whole number is needed, got an array.",
+            },
+        ),
+    ],
+)
+def test_api_errors_are_named_by_the_request_s_keys_and_say_what_was_sent(
+    app: Flask, client: FlaskClient, body: dict[str, Any], fields: dict[str, str]
+) -> None:
+    response = client.post("/api/tester/send", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == fields
+    assert _statuses(app) == []
 
 
 def test_only_real_sends_count_towards_the_send_limit(

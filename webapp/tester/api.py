@@ -27,6 +27,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from analytics.strict_json import TooDeep, load_json
@@ -36,7 +37,7 @@ from webapp.auth.roles import Role
 from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput
+from webapp.tester.forms import FIELDS, PROP, RAW, SCOPE, TesterInput
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
@@ -93,7 +94,8 @@ class SendRequest(BaseModel):
     @classmethod
     def _one_call(cls, identify: str | None, info: ValidationInfo) -> str | None:
         if identify and info.data.get("event"):
-            raise ValueError("give `event` or `identify`, not both")
+            # A custom error: a ValueError's message would read "Value error, give …".
+            raise PydanticCustomError("one_call", "Give `event` or `identify`, not both")
         return identify
 
     def tester_input(self) -> TesterInput:
@@ -148,11 +150,13 @@ def list_destinations() -> ResponseReturnValue:
     )
 
 
-def _request_key(key: str) -> str:
-    """A form field's name as the request says it: `prop.x` is `properties.x`, and the raw editor
-    is the request's `properties` itself."""
+def _request_key(key: str, asked: SendRequest) -> str:
+    """A form field's name as the request says it: `prop.x` is `properties.x`, the raw editor
+    is the request's `properties` itself, and the form's event picker is `event` or `identify`."""
     if key == RAW:
         return "properties"
+    if key == "spec":
+        return "identify" if asked.identify else "event"
     if key.startswith(PROP):
         return "properties." + key.removeprefix(PROP)
     return key
@@ -160,6 +164,8 @@ def _request_key(key: str) -> str:
 
 def _json_kind(value: Any) -> str:
     """What a JSON value is, in JSON's words."""
+    if isinstance(value, dict):
+        return "an object"
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):
@@ -167,6 +173,20 @@ def _json_kind(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return json.dumps(value)
     return "a number"
+
+
+def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
+    """Ids that are neither a whole number nor text, by request key.
+
+    The scope is composed as the form's, from text: `1.5` or `true` reached the spec as "1.5" or
+    "True" and was refused as a string that does not parse, though the request sent no string.
+    """
+    errors = {}
+    for name, value in scope.items():
+        if isinstance(value, bool) or not isinstance(value, int | str | None):
+            got = json.dumps(value) if isinstance(value, bool | float) else _json_kind(value)
+            errors[f"{SCOPE}{name}"] = f"A whole number is needed, got {got}."
+    return errors
 
 
 @bp.post("/send")
@@ -193,11 +213,13 @@ def send_json() -> ResponseReturnValue:
     typed = asked.tester_input()
     actor = current_actor()
     draft = compose(typed, actor=actor)
+    draft.errors.update(_scope_type_errors(typed.scope))
+    # After the type errors: an id the event does not take is better said so.
     refuse_unknown_scope_ids(draft)
     destination = checked_destination(draft, CONFIRM_IN_JSON)
     if not draft.ok or destination is None or draft.message is None:
         errors = draft.errors or {RAW: "; ".join(draft.off_schema)}
-        fields = {_request_key(key): text for key, text in errors.items()}
+        fields = {_request_key(key, asked): text for key, text in errors.items()}
         return error(422, "The message was not sent: fix the fields below.", fields)
     if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
