@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, text
@@ -49,7 +50,42 @@ def test_api_send_is_idempotent_on_its_token(app: Flask, client: FlaskClient, co
     first = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "abc"}).get_json()
     second = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "abc"}).get_json()
     assert second["duplicate"] is True and second["message_id"] == first["message_id"]
+    assert second["message"] == first["message"] and second["message_note"] is None
     assert len(collector.received()) == 1
+
+
+REGISTER_SEND = {
+    "identify": "Register",
+    "scope": {"user_id": 5},
+    "properties": {"email": "bo@example.com", "github": True},
+    "token": "reg",
+}
+
+
+def test_api_a_repeated_token_answers_the_first_message_with_its_personal_data(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """The audit copy masks the email; the sealed original is opened, as the audit pages do."""
+    app = make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    client = login_as(Role.ENGINEER, on=app)
+    first = client.post("/api/tester/send", json=REGISTER_SEND).get_json()
+    second = client.post("/api/tester/send", json=REGISTER_SEND).get_json()
+    assert second["duplicate"] is True and second["message"] == first["message"]
+    assert second["message"]["traits"]["email"] == "bo@example.com" and second["message_note"] is None
+
+
+def test_api_a_repeated_token_without_sealed_originals_says_the_message_is_masked(
+    client: FlaskClient, collector: Collector
+) -> None:
+    first = client.post("/api/tester/send", json=REGISTER_SEND).get_json()
+    second = client.post("/api/tester/send", json=REGISTER_SEND).get_json()
+    assert first["message"]["traits"]["email"] == "bo@example.com"
+    assert second["message"]["traits"]["email"].startswith("masked:")
+    assert second["message"] == {**first["message"], "traits": second["message"]["traits"]}
+    assert (
+        second["message_note"]
+        == "Personal data is stored masked; set AUDIT_ENCRYPTION_KEY to keep originals."
+    )
 
 
 def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(

@@ -32,6 +32,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from analytics.strict_json import TooDeep, load_json
 from webapp.actor import current_actor
+from webapp.audit.personal import shown_payload
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.limits import send_limit
@@ -119,9 +120,23 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return {".".join(str(part) for part in item["loc"]) or "body": item["msg"] for item in error.errors()}
 
 
+def _message_sent(result: SendResult) -> tuple[dict[str, Any] | None, str | None]:
+    """The message as sent, and why personal data in it is still masked (None when it is not).
+
+    Known right after the send. A repeated token gets the first send's copy from the audit log,
+    which masks personal data: it is opened as the audit pages open it for engineers (who alone may
+    send), which takes the sealed originals of `AUDIT_ENCRYPTION_KEY`.
+    """
+    if result.sent is not None or result.entry is None:
+        return result.sent, None
+    shown = shown_payload(result.entry)
+    return shown.payload, shown.note
+
+
 def result_json(result: SendResult) -> dict[str, Any]:
     """A send's outcome as the API reports it."""
     entry = result.entry
+    message, masked_note = _message_sent(result)
     return {
         "message_id": result.message_id,
         "status": entry.status if entry is not None else None,
@@ -132,7 +147,8 @@ def result_json(result: SendResult) -> dict[str, Any]:
         "duplicate": result.duplicate,
         "audit_url": f"/audit/entries/{result.message_id}",
         "result_url": url_for("tester.send_result", message_id=result.message_id),
-        "message": result.sent,
+        "message": message,
+        "message_note": masked_note,
     }
 
 
