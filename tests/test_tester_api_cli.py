@@ -265,6 +265,14 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     )
 
 
+def test_api_a_body_that_is_not_utf_8_is_400_and_nothing_is_recorded(app: Flask, client: FlaskClient) -> None:
+    body = json.dumps({**CLUSTER_SEND, "event": "ProjectCreate?"}).encode().replace(b"?", b"\xff\xfe")
+    response = client.post("/api/tester/send", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["message"] == "The body is not UTF-8 (byte 0xff at offset 24)."
+    assert _statuses(app) == []
+
+
 def test_api_a_nul_anywhere_in_the_body_is_400_and_nothing_is_recorded(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -213,7 +213,12 @@ def send_json() -> ResponseReturnValue:
     if not request.is_json:
         return error(415, "Send a JSON object with Content-Type: application/json.")
     try:
-        body = load_json(request.get_data(as_text=True))
+        # Strictly: `as_text` would turn bytes that are not UTF-8 into U+FFFD and carry on.
+        text = request.get_data().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return error(400, f"The body is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}).")
+    try:
+        body = load_json(text)
     except TooDeep as exc:
         return error(400, f"The body is {exc}.")
     except ValueError as exc:
