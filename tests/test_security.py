@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -374,3 +375,32 @@ def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
     # Refused after the signed-in user is known: the page keeps the navigation to go back by.
     assert '<nav aria-label="Main">' in page
     assert client.get("/?q=a%00b").status_code == 400
+
+
+def test_a_nul_character_in_an_address_is_a_404_on_postgresql(
+    make_app: Callable[..., Flask], empty_postgres_url: str
+) -> None:
+    """PostgreSQL cannot compare a NUL: an entry's or a send's page with one in its id answered 500."""
+    from conftest import migrate_to_head
+
+    from webapp.auth.identity import sign_in
+    from webapp.auth.models import User
+    from webapp.extensions import db
+
+    migrate_to_head(empty_postgres_url)
+    app = make_app(SQLALCHEMY_DATABASE_URI=empty_postgres_url)
+    client = app.test_client()
+    with app.app_context():
+        admin = User(
+            email="admin@example.com", password_hash="-", role=Role.ADMIN, created_at=datetime.now(UTC)
+        )
+        db.session.add(admin)
+        db.session.commit()
+        with client.session_transaction() as session:
+            sign_in(session, admin)
+    for path in ("/audit/entries/%00", "/tester/sends/%00", "/tester/sends/a%00b/received", "/reset/%00"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "No page has a NUL character" in response.get_data(as_text=True), path
+    api = client.get("/api/catalog/events/%00")
+    assert api.status_code == 404 and api.is_json

@@ -1,4 +1,4 @@
-"""Refuse text that no field can store: a NUL character in a query string or a form.
+"""Refuse text that no field can store: a NUL character in a query string, a form or the address.
 
 PostgreSQL cannot hold one in a text column, or even compare one in a query, so a NUL typed (or
 pasted, or forged) into any field would reach the database and come back as a 500; SQLite would
@@ -9,7 +9,7 @@ instead, before anything is read or written.
 from __future__ import annotations
 
 from flask import Flask, request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, NotFound
 
 NUL = "\x00"
 
@@ -26,7 +26,10 @@ def holds_nul(value: object) -> bool:
 
 
 def refuse_nul_characters() -> None:
-    """`before_request`: a 400 for a NUL in any query-string or form field, name or value."""
+    """`before_request`: a 400 for a NUL in any query-string or form field, name or value, and a 404
+    for one in the address itself (an entry's or a send's id): no page has such a name."""
+    if NUL in request.path:
+        raise NotFound("No page has a NUL character (\\u0000) in its address.")
     for fields in (request.args, request.form):
         for name, values in fields.lists():
             if holds_nul(name) or holds_nul(values):
