@@ -77,8 +77,21 @@ class VerifyReport:
         """Whether every chain is intact."""
         return not self.findings
 
+    @property
+    def no_entry_matches(self) -> bool:
+        """Whether every entry checked (two or more) fails its own hash: far more likely a different
+        `AUDIT_CHAIN_KEY` than every entry rewritten, and worth one line rather than one per entry."""
+        edited = sum(1 for finding in self.findings if finding.kind == "edited")
+        return self.entries > 1 and edited == self.entries
+
     def summary(self) -> str:
         """One line for people."""
+        if self.no_entry_matches:
+            return (
+                f"no entry matches its hash ({counted(self.entries, 'entry')} in "
+                f"{counted(len(self.heads), 'writer chain')}): AUDIT_CHAIN_KEY is most likely not the key "
+                "they were written with (or every entry was changed)"
+            )
         verdict = "verified" if self.ok else f"{counted(len(self.findings), 'problem')} in"
         text = f"{verdict} {counted(self.entries, 'entry')} in {counted(len(self.heads), 'writer chain')}"
         if self.checkpoints == 1:

@@ -304,6 +304,25 @@ def test_verify_command_speaks_json(runner: FlaskCliRunner, app: Any) -> None:
     assert message_id in body["findings"][0]["message"]
 
 
+def test_verify_with_another_key_says_so_in_one_line(app: Any, make_app: Any) -> None:
+    """A cron job without the writers' AUDIT_CHAIN_KEY saw every entry reported as edited."""
+    import json
+
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        _record(analytics_client.store(), 3)
+    runner = make_app(AUDIT_CHAIN_KEY="not-the-writers-key").test_cli_runner()
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "no entry matches its hash (3 entries in 1 writer chain): AUDIT_CHAIN_KEY is most likely not "
+        "the key they were written with (or every entry was changed)\n"
+    )
+    body = json.loads(runner.invoke(args=["audit", "verify", "--format", "json"]).output)
+    assert body["ok"] is False and [f["code"] for f in body["findings"]] == ["no-entry-matches"]
+
+
 def test_verify_heads_stay_inside_the_json_document_and_are_a_markdown_table(
     runner: FlaskCliRunner, app: Any
 ) -> None:

@@ -401,6 +401,8 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     except SQLAlchemyError as exc:
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
+    if report.no_entry_matches:
+        lines = [ReportLine("no-entry-matches", "AUDIT_CHAIN_KEY", report.summary())]
     chains = (
         [(writer_id, seq, head) for writer_id, (seq, head) in sorted(report.heads.items())] if heads else []
     )
@@ -408,7 +410,8 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     output = render(
         "Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary(), details=details
     )
-    click.echo(output, nl=False)
+    if fmt != ReportFormat.TEXT or not report.no_entry_matches:
+        click.echo(output, nl=False)
     if fmt == ReportFormat.TEXT:
         click.echo(report.summary())
         for writer_id, seq, head in chains:
