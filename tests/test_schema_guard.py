@@ -51,6 +51,9 @@ def test_an_older_database_still_says_to_run_db_upgrade(app: Flask, client: Flas
     assert "this version needs 0015_identify_spec_index: run `event-catalog db upgrade`" in (
         page.get_data(as_text=True)
     )
+    # Every page answers the same: the way on is this page again, not the catalog.
+    other = client.get("/audit/?status=failed").get_data(as_text=True)
+    assert '<a href="/audit/?status=failed">Try again</a>' in other and "Back to the catalog" not in other
 
 
 def test_a_send_the_library_refuses_mid_flight_is_a_503_saying_what_to_do(
