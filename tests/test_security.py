@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from webapp import create_app, limits
 from webapp.auth.policy import requires
@@ -378,16 +379,14 @@ def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
 
 
 def test_a_nul_character_in_an_address_is_a_404_on_postgresql(
-    make_app: Callable[..., Flask], empty_postgres_url: str
+    make_app: Callable[..., Flask], empty_postgres_url: str, postgres_engine: Engine
 ) -> None:
     """PostgreSQL cannot compare a NUL: an entry's or a send's page with one in its id answered 500."""
-    from conftest import migrate_to_head
-
     from webapp.auth.identity import sign_in
     from webapp.auth.models import User
     from webapp.extensions import db
 
-    migrate_to_head(empty_postgres_url)
+    # `postgres_engine` has migrated the database `empty_postgres_url` names.
     app = make_app(SQLALCHEMY_DATABASE_URI=empty_postgres_url)
     client = app.test_client()
     with app.app_context():

@@ -204,7 +204,10 @@ def test_api_a_malformed_request_is_422_and_sends_nothing(
             {"identify": "Nope", "scope": {"user_id": 5}},
             {"identify": "Unknown event or identify call 'Nope'."},
         ),
-        ({"scope": {"user_id": 5}}, {"event": "Choose an event to send."}),
+        (
+            {"scope": {"user_id": 5}},
+            {"event": "Missing: give `event` (or `identify`), by name or by constant."},
+        ),
         ({**CLUSTER_SEND, "identify": "Register"}, {"identify": "Give `event` or `identify`, not both"}),
         (
             {**CLUSTER_SEND, "scope": {"user_id": True, "project_id": 1.5, "cluster_id": [4]}},

@@ -240,6 +240,9 @@ def send_json() -> ResponseReturnValue:
     destination = checked_destination(draft, CONFIRM_IN_JSON)
     if not draft.ok or destination is None or draft.message is None:
         errors = draft.errors or {RAW: "; ".join(draft.off_schema)}
+        if "spec" in draft.missing:
+            # The form's words ("Choose an event to send.") name a picker a script does not have.
+            errors = {**errors, "spec": "Missing: give `event` (or `identify`), by name or by constant."}
         fields = {_request_key(key, asked): text for key, text in errors.items()}
         return error(422, "The message was not sent: fix the fields below.", fields)
     if asked.dry_run:
