@@ -60,12 +60,12 @@ class PersonalDataCipher:
     def __init__(self, setting: str) -> None:
         keys = [part.strip() for part in setting.split(",") if part.strip()]
         if not keys:
-            raise ValueError("AUDIT_ENCRYPTION_KEY is empty")
+            raise ValueError("AUDIT_ENCRYPTION_KEY: holds no key")
         try:
             self._fernet = MultiFernet([Fernet(key) for key in keys])
         except ValueError:
             raise ValueError(
-                "AUDIT_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), "
+                "AUDIT_ENCRYPTION_KEY: not Fernet keys (32 url-safe base64-encoded bytes each), "
                 "separated by commas"
             ) from None
 

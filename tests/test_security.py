@@ -24,7 +24,8 @@ from webapp.security import HEADERS
 
 BIN = Path(sys.executable).parent
 SECRET_LINE = (
-    "SECRET_KEY: APP_ENV=production needs a secret of your own (it signs sessions and CSRF tokens): "
+    "SECRET_KEY: APP_ENV=production needs a secret of your own, 16 characters or more "
+    "(it signs sessions and CSRF tokens): "
     "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 )
 

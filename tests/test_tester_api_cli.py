@@ -603,9 +603,9 @@ def test_destinations_are_parsed_from_json_with_keys_from_other_variables() -> N
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("{", "TESTER_DESTINATIONS is not valid JSON"),
-        ('{"s": ' + "[" * 3000, "TESTER_DESTINATIONS is not valid JSON: nested too deeply (the limit is 100"),
-        ("[]", "TESTER_DESTINATIONS must be a JSON object"),
+        ("{", "TESTER_DESTINATIONS: not valid JSON"),
+        ('{"s": ' + "[" * 3000, "TESTER_DESTINATIONS: not valid JSON: nested too deeply (the limit is 100"),
+        ("[]", "TESTER_DESTINATIONS: not a JSON object"),
         ('{"Bad Name": {"write_key": "k"}}', "a name is 1-40 lowercase letters"),
         ('{"default": {"write_key": "k"}}', "'default' is the dashboard's own"),
         ('{"s": {"write_key": ""}}', "write_key must be a non-empty string"),
@@ -637,7 +637,7 @@ def test_a_bad_destinations_variable_stops_the_command_in_one_line(tmp_path: Pat
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert lines[0] == "error: invalid configuration:"
-    assert lines[1].startswith("  TESTER_DESTINATIONS is not valid JSON")
+    assert lines[1].startswith("  TESTER_DESTINATIONS: not valid JSON")
     assert len(lines) == 2
 
 

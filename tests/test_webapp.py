@@ -201,6 +201,45 @@ def test_environment_reports_every_bad_value_in_one_line_each() -> None:
     ]
 
 
+def test_every_line_starts_with_the_variable_it_is_about() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_environment(
+            {"TESTER_TIMEOUT": "900", "AUDIT_ENCRYPTION_KEY": "not-a-key", "TESTER_DESTINATIONS": "{"}
+        )
+    assert caught.value.problems == [
+        "TESTER_DESTINATIONS: not valid JSON: Expecting property name enclosed in double quotes: "
+        "line 1 column 2 (char 1)",
+        "TESTER_TIMEOUT: '900' is not a number of seconds between 0 and 300",
+        "AUDIT_ENCRYPTION_KEY: not Fernet keys (32 url-safe base64-encoded bytes each), separated by commas",
+    ]
+
+
+def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: Path) -> None:
+    """A bad value stopped the start before the production checks ran: one fix, one restart each."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "APP_ENV": "production", "SEGMENT_HOST": "collector:5100"}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.db'}"
+    env.pop("SECRET_KEY", None)
+    done = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: invalid configuration:",
+        "  SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
+        "  SECRET_KEY: APP_ENV=production needs a secret of your own, 16 characters or more "
+        "(it signs sessions and CSRF tokens): "
+        "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+    ]
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

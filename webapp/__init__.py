@@ -39,13 +39,15 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.defaults())
     # 2. An optional instance/config.py, for settings kept out of the environment.
     app.config.from_pyfile("config.py", silent=True)
-    # 3. The environment, which is how deployments configure it.
-    app.config.from_mapping(config.current_environment())
+    # 3. The environment, which is how deployments configure it; a bad value keeps its default here
+    #    and is reported below with every other problem.
+    environment = config.current_environment()
+    app.config.from_mapping(environment.settings)
     # 4. Tests, last, so a test's mapping always wins.
     if test_config is not None:
         app.config.from_mapping(test_config)
     # Derived settings, and the production checks (a real SECRET_KEY), on the merged result.
-    config.finalise(app.config)
+    config.finalise(app.config, environment.problems)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)

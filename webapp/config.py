@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlparse
@@ -29,9 +29,6 @@ DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
 # The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
 DEFAULT_TESTER_TIMEOUT = 10.0
-
-DEFAULT_COLLECTOR_PORT = 5100
-DEV_SECRET_KEY = "dev-only-not-secret"
 # Long enough that guessing it is hopeless; `secrets.token_hex(32)` gives 64 characters.
 MIN_SECRET_KEY_LENGTH = 16
 RATE_LIMITS = (
@@ -144,7 +141,7 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-class _Reader:
+class EnvironmentReader:
     """Reads variables one by one, collecting every problem instead of stopping at the first."""
 
     def __init__(self, environ: Mapping[str, str]) -> None:
@@ -160,7 +157,7 @@ class _Reader:
             self.settings[setting] = parse(raw)
         except ValueError as exc:
             problem = str(exc)
-            self.problems.append(problem if problem.startswith(name) else f"{name}: {problem}")
+            self.problems.append(problem if problem.startswith(f"{name}: ") else f"{name}: {problem}")
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -169,7 +166,19 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     Raises:
         ConfigurationError: every variable whose value cannot be used, one line each.
     """
-    read = _Reader(environ)
+    read = read_environment(environ)
+    if read.problems:
+        raise ConfigurationError(read.problems)
+    return read.settings
+
+
+def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
+    """The settings the environment overrides, and a line for each variable that cannot be used.
+
+    The problems are not raised here, so that `finalise` can list them with its own: an operator
+    fixes every setting after one start, not one setting per start.
+    """
+    read = EnvironmentReader(environ)
     read.take("SECRET_KEY", "SECRET_KEY")
     read.take("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", normalise_database_url)
     read.take("SEGMENT_CLIENT_KEY", "SEGMENT_WRITE_KEY")
@@ -182,7 +191,7 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("LOG_FORMAT", "LOG_FORMAT", _choice("text", "json"))
     read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
     read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
-    read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", lambda raw: _positive_seconds("TESTER_TIMEOUT", raw))
+    read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", _positive_seconds)
     read.take("APP_ENV", "APP_ENV", _choice("development", "production"))
     read.take("CATALOG_API_PUBLIC", "CATALOG_API_PUBLIC", parse_flag)
     read.take("METRICS_TOKEN", "METRICS_TOKEN")
@@ -201,25 +210,28 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
     read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
-    if read.problems:
-        raise ConfigurationError(read.problems)
-    return read.settings
+    return read
 
 
-def _positive_seconds(name: str, raw: str) -> float:
+def _positive_seconds(raw: str) -> float:
     try:
         seconds = float(raw)
     except ValueError:
         seconds = 0.0
     if not 0 < seconds <= 300:
-        raise ValueError(f"{name} must be a number of seconds between 0 and 300, not {raw!r}")
+        raise ValueError(f"{raw!r} is not a number of seconds between 0 and 300")
     return seconds
 
 
-def finalise(config: dict[str, Any]) -> None:
+def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
     """Settings that depend on others, and the checks only the merged configuration allows.
 
     Runs after every layer (defaults, instance file, environment, test mapping) is applied.
+
+    Args:
+        config: the merged settings.
+        earlier: problems found while reading the environment, listed first; a check here on a
+            variable already named there is left out, its value being the default it fell back to.
 
     Raises:
         ConfigurationError: one line per problem, saying how to fix it.
@@ -229,7 +241,8 @@ def finalise(config: dict[str, Any]) -> None:
     secret = str(config.get("SECRET_KEY") or "")
     if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
         problems.append(
-            "SECRET_KEY: APP_ENV=production needs a secret of your own (it signs sessions and CSRF tokens): "
+            f"SECRET_KEY: APP_ENV=production needs a secret of your own, {MIN_SECRET_KEY_LENGTH} characters "
+            "or more (it signs sessions and CSRF tokens): "
             "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
         )
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
@@ -237,6 +250,8 @@ def finalise(config: dict[str, Any]) -> None:
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
             f"{config['PROXY_USER_HEADER']}, e.g. TRUSTED_PROXIES=10.0.0.0/8"
         )
+    named = {problem.split(":", 1)[0] for problem in earlier}
+    problems = [*earlier, *(problem for problem in problems if problem.split(":", 1)[0] not in named)]
     if problems:
         raise ConfigurationError(problems)
     if config["SESSION_COOKIE_SECURE"] is None:
@@ -249,6 +264,6 @@ def _encryption_key(raw: str) -> str:
     return raw
 
 
-def current_environment() -> dict[str, Any]:
-    """`from_environment` over this process's environment."""
-    return from_environment(os.environ)
+def current_environment() -> EnvironmentReader:
+    """`read_environment` over this process's environment."""
+    return read_environment(os.environ)

@@ -128,7 +128,7 @@ def parse_destinations(raw: str, environ: Mapping[str, str]) -> tuple[Destinatio
     try:
         parsed = load_json(raw)
     except ValueError as exc:
-        raise ValueError(f"{VARIABLE} is not valid JSON: {exc}") from exc
+        raise ValueError(f"{VARIABLE}: not valid JSON: {exc}") from exc
     if not isinstance(parsed, dict):
-        raise ValueError(f"{VARIABLE} must be a JSON object of destinations by name")
+        raise ValueError(f"{VARIABLE}: not a JSON object of destinations by name")
     return tuple(_one(name, spec, environ) for name, spec in parsed.items())
