@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from analytics.errors import (
 )
 from analytics.messages import build_message
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
+from analytics.settings import ConfigurationError, EnvironmentReader, encryption_key, http_url
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
 
@@ -48,6 +48,7 @@ __all__ = [
     "AuditDatabaseError",
     "AuditStatus",
     "AuditWriteError",
+    "ConfigurationError",
     "DeliveryError",
     "EnqueueError",
     "NotInitializedError",
@@ -92,35 +93,20 @@ def parse_flag(raw: str) -> bool:
     raise ValueError(f"must be true or false, not {raw!r}")
 
 
-def env_flag(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
-    """Read a boolean environment variable with `parse_flag`; unset or empty gives `default`.
+def _environment_settings() -> dict[str, Any]:
+    """The library's settings from the environment, checked as the dashboard checks them.
 
     Raises:
-        ValueError: an unreadable value, naming the variable.
+        ConfigurationError: every variable whose value cannot be used, one line each.
     """
-    raw = (os.environ if environ is None else environ).get(name)
-    if not raw:
-        return default
-    try:
-        return parse_flag(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} {exc}") from None
-
-
-def _partition_interval() -> Interval:
-    raw = os.environ.get("AUDIT_PARTITION_INTERVAL")
-    try:
-        return Interval.parse(raw) if raw else Interval.MONTH
-    except ValueError as exc:
-        raise ValueError(f"AUDIT_PARTITION_INTERVAL: {exc}") from None
-
-
-def _partitions_ahead() -> int:
-    raw = os.environ.get("AUDIT_PARTITIONS_AHEAD")
-    try:
-        return parse_ahead(raw) if raw else DEFAULT_AHEAD
-    except ValueError as exc:
-        raise ValueError(f"AUDIT_PARTITIONS_AHEAD: {exc}") from None
+    read = EnvironmentReader(os.environ)
+    read.take("SEGMENT_HOST", "host", http_url)
+    read.take("AUDIT_STRICT", "strict", parse_flag)
+    read.take("AUDIT_MASK_PERSONAL_DATA", "mask", parse_flag)
+    read.take("AUDIT_ENCRYPTION_KEY", "encryption_key", encryption_key)
+    read.take("AUDIT_PARTITION_INTERVAL", "interval", Interval.parse)
+    read.take("AUDIT_PARTITIONS_AHEAD", "ahead", parse_ahead)
+    return read.check()
 
 
 def init(
@@ -153,31 +139,36 @@ def init(
     Raises:
         AuditDatabaseError: the audit database cannot be reached (or refused the connection).
         SchemaError: the audit database is not migrated to this library's revision.
-        ValueError: the database URL is not SQLite or PostgreSQL, `AUDIT_ENCRYPTION_KEY` is not a
-            valid key, `AUDIT_STRICT` is not a flag, or
-            `AUDIT_PARTITION_INTERVAL` / `AUDIT_PARTITIONS_AHEAD` is not a valid value.
+        ConfigurationError: a `ValueError` listing, one line each, every variable that cannot be
+            used: `SEGMENT_HOST` not an http(s) URL, `AUDIT_ENCRYPTION_KEY` not a valid key,
+            `AUDIT_STRICT` or `AUDIT_MASK_PERSONAL_DATA` not a flag, `AUDIT_PARTITION_INTERVAL` /
+            `AUDIT_PARTITIONS_AHEAD` not a valid value. They are checked even when an argument
+            overrides them, as the dashboard checks every variable.
+        ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """
     global _default
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
-    interval, ahead = _partition_interval(), _partitions_ahead()
+    settings = _environment_settings()
+    host = http_url(host) if host else settings.get("host")
     if options.get("strict") is None:
-        options["strict"] = env_flag("AUDIT_STRICT", False)
+        options["strict"] = settings.get("strict", False)
     store = AuditStore(
         create_audit_engine(database_url or default_database_url()),
-        mask_personal_data=env_flag("AUDIT_MASK_PERSONAL_DATA", True) if mask is None else bool(mask),
+        mask_personal_data=settings.get("mask", True) if mask is None else bool(mask),
         mask_key=os.environ.get("AUDIT_MASK_KEY", "event-catalog").encode(),
         chain_key=os.environ.get("AUDIT_CHAIN_KEY", "event-catalog").encode(),
-        encryption_key=os.environ.get("AUDIT_ENCRYPTION_KEY"),
+        encryption_key=settings.get("encryption_key"),
     )
     try:
         store.check_schema()
     except SQLAlchemyError as exc:
         where = database_label(store.engine)
         raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(exc)}") from exc
-    ensure_safely(store.engine, interval=interval, ahead=ahead)
+    interval = settings.get("interval", Interval.MONTH)
+    ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
     record_version_safely(store.engine, CATALOG)
-    client = AnalyticsClient(key, store=store, host=host or os.environ.get("SEGMENT_HOST") or None, **options)
+    client = AnalyticsClient(key, store=store, host=host, **options)
     previous, _default = _default, client
     if previous is not None:
         previous.shutdown()

@@ -330,6 +330,24 @@ def test_init_reads_the_environment_and_the_original_key_name(
         analytics.shutdown()
 
 
+def test_init_refuses_bad_settings_as_the_dashboard_does_all_at_once(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SEGMENT_HOST without a scheme was taken, and every message then failed with InvalidSchema."""
+    monkeypatch.setenv("SEGMENT_HOST", "collector:5100")
+    monkeypatch.setenv("AUDIT_STRICT", "maybe")
+    with pytest.raises(ValueError) as caught:
+        analytics.init("key", database_url=sqlite_url)
+    assert str(caught.value).splitlines() == [
+        "SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
+        "AUDIT_STRICT: must be true or false, not 'maybe'",
+    ]
+    monkeypatch.delenv("SEGMENT_HOST")
+    monkeypatch.delenv("AUDIT_STRICT")
+    with pytest.raises(ValueError, match=r"^'collector:5100' is not an http\(s\) URL"):
+        analytics.init("key", host="collector:5100", database_url=sqlite_url)
+
+
 def test_init_refuses_an_unmigrated_database_with_one_clear_message(tmp_path: Any) -> None:
     (tmp_path / "fresh.db").touch()
     with pytest.raises(SchemaError, match="run `event-catalog db upgrade`"):

@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlparse
 
 from limits import parse_many
 from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
@@ -19,8 +18,8 @@ from analytics import default_sqlite_url, parse_flag
 from analytics.audit import normalise_database_url
 from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
-from analytics.personal_data import PersonalDataCipher
 from analytics.replay import DEFAULT_STUCK_AFTER
+from analytics.settings import ConfigurationError, EnvironmentReader, encryption_key, http_url
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
 from webapp.tester.destinations import parse_destinations
@@ -85,25 +84,6 @@ def defaults() -> dict[str, Any]:
     }
 
 
-class ConfigurationError(ValueError):
-    """Some environment variables have values that cannot be used.
-
-    Attributes:
-        problems: one line per bad variable, each starting with its name.
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
-
-
-def _http_url(raw: str) -> str:
-    parsed = urlparse(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(f"{raw!r} is not an http(s) URL, e.g. https://api.segment.io")
-    return raw.rstrip("/")
-
-
 def _port(raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ValueError(f"{raw!r} is not a port number (1-65535)")
@@ -141,35 +121,13 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
-class EnvironmentReader:
-    """Reads variables one by one, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
-        self.settings: dict[str, Any] = {}
-        self.problems: list[str] = []
-
-    def take(self, name: str, setting: str, parse: Callable[[str], Any] = str) -> None:
-        raw = self.environ.get(name)
-        if not raw:
-            return
-        try:
-            self.settings[setting] = parse(raw)
-        except ValueError as exc:
-            problem = str(exc)
-            self.problems.append(problem if problem.startswith(f"{name}: ") else f"{name}: {problem}")
-
-
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings the environment overrides; unset or empty variables keep their default.
 
     Raises:
         ConfigurationError: every variable whose value cannot be used, one line each.
     """
-    read = read_environment(environ)
-    if read.problems:
-        raise ConfigurationError(read.problems)
-    return read.settings
+    return read_environment(environ).check()
 
 
 def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
@@ -184,7 +142,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("SEGMENT_CLIENT_KEY", "SEGMENT_WRITE_KEY")
     read.take("SEGMENT_WRITE_KEY", "SEGMENT_WRITE_KEY")
     read.take("COLLECTOR_PORT", "SEGMENT_HOST", lambda raw: f"http://127.0.0.1:{_port(raw)}")
-    read.take("SEGMENT_HOST", "SEGMENT_HOST", _http_url)
+    read.take("SEGMENT_HOST", "SEGMENT_HOST", http_url)
     read.take("PORT", "PORT", _port)
     read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
     read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
@@ -206,7 +164,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
         read.take(limit, limit, _rate_limit)
     read.take("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _storage_uri)
     read.take("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY")
-    read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", _encryption_key)
+    read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", encryption_key)
     read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
     read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
@@ -256,12 +214,6 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
         raise ConfigurationError(problems)
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
-
-
-def _encryption_key(raw: str) -> str:
-    """Check the Fernet key(s) now, so a typo stops the start rather than the first replay."""
-    PersonalDataCipher(raw)
-    return raw
 
 
 def current_environment() -> EnvironmentReader:

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analytics.collector import key_fingerprint
+from analytics.settings import http_url
 from analytics.strict_json import load_json
 
 VARIABLE = "TESTER_DESTINATIONS"
@@ -103,16 +104,14 @@ def _one(name: str, spec: Any, environ: Mapping[str, str]) -> Destination:
         if not isinstance(write_key, str) or not write_key:
             raise ValueError(f"{where}: write_key must be a non-empty string")
     host = spec.get("host", SEGMENT_API)
-    if (
-        not isinstance(host, str)
-        or urlsplit(host).scheme not in ("http", "https")
-        or not urlsplit(host).netloc
-    ):
-        raise ValueError(f"{where}: host must be an http(s) URL, not {host!r}")
+    try:
+        host = http_url(host if isinstance(host, str) else "")
+    except ValueError:
+        raise ValueError(f"{where}: host must be an http(s) URL, not {spec['host']!r}") from None
     production = spec.get("production", False)
     if not isinstance(production, bool):
         raise ValueError(f"{where}: production must be true or false")
-    return Destination(name, host.rstrip("/"), production, write_key)
+    return Destination(name, host, production, write_key)
 
 
 def parse_destinations(raw: str, environ: Mapping[str, str]) -> tuple[Destination, ...]:
