@@ -8,8 +8,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 
 FROM python:3.11-slim
-# APP_ENV=production: the app refuses to start without a SECRET_KEY of your own, and the session
-# cookie is Secure (serve it over HTTPS, or set SESSION_COOKIE_SECURE=false on a private network).
+# APP_ENV=production: the app refuses to start without a SECRET_KEY, AUDIT_CHAIN_KEY and AUDIT_MASK_KEY
+# of your own, and the session cookie is Secure (serve it over HTTPS, or set
+# SESSION_COOKIE_SECURE=false on a private network).
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PORT=8000 LOG_FORMAT=json \
     APP_ENV=production PROMETHEUS_MULTIPROC_DIR=/tmp/event-catalog-metrics
 RUN useradd --create-home --uid 10001 app

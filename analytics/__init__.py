@@ -38,7 +38,17 @@ from analytics.errors import (
 )
 from analytics.messages import build_message
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
-from analytics.settings import ConfigurationError, EnvironmentReader, encryption_key, http_url
+from analytics.settings import (
+    AUDIT_KEYS,
+    PUBLIC_AUDIT_KEY,
+    ConfigurationError,
+    EnvironmentReader,
+    app_env,
+    encryption_key,
+    http_url,
+    own_secret,
+    public_audit_keys,
+)
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
 
@@ -100,13 +110,36 @@ def _environment_settings() -> dict[str, Any]:
         ConfigurationError: every variable whose value cannot be used, one line each.
     """
     read = EnvironmentReader(os.environ)
+    read.take("APP_ENV", "APP_ENV", app_env)
     read.take("SEGMENT_HOST", "host", http_url)
     read.take("AUDIT_STRICT", "strict", parse_flag)
     read.take("AUDIT_MASK_PERSONAL_DATA", "mask", parse_flag)
+    for name in AUDIT_KEYS:
+        read.take(name, name)
     read.take("AUDIT_ENCRYPTION_KEY", "encryption_key", encryption_key)
     read.take("AUDIT_PARTITION_INTERVAL", "interval", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "ahead", parse_ahead)
+    _check_audit_keys(read)
     return read.check()
+
+
+def _check_audit_keys(read: EnvironmentReader) -> None:
+    """Refuse the public audit keys where the dashboard does, and say so where APP_ENV is unset.
+
+    An application host may not set APP_ENV at all: there the keys are used, as in development, but
+    not silently, since the host may well be in production.
+    """
+    public = public_audit_keys(read.settings)
+    if read.settings.get("APP_ENV") == "production":
+        read.problems += [own_secret(name, AUDIT_KEYS[name]) for name in public]
+    elif "APP_ENV" not in read.settings and not read.problems:
+        for name in public:
+            log.warning(
+                "%s is left at the public default key, which APP_ENV=production refuses (%s); "
+                "set a secret of your own, or APP_ENV=development to accept it",
+                name,
+                AUDIT_KEYS[name],
+            )
 
 
 def init(
@@ -128,7 +161,9 @@ def init(
             `AUDIT_STRICT`, false) and Segment client settings; `mask_personal_data` (default
             from `AUDIT_MASK_PERSONAL_DATA`, true).
             The audit store also reads `AUDIT_MASK_KEY`, `AUDIT_CHAIN_KEY` and
-            `AUDIT_ENCRYPTION_KEY` from the environment.
+            `AUDIT_ENCRYPTION_KEY` from the environment. Left unset, the two keys are a public
+            default: refused under `APP_ENV=production` as the dashboard refuses them, accepted
+            under `APP_ENV=development`, and accepted with a warning each when `APP_ENV` is unset.
 
     Returns:
         The client, also installed as the module default (a previous default is shut down). The
@@ -140,10 +175,12 @@ def init(
         AuditDatabaseError: the audit database cannot be reached (or refused the connection).
         SchemaError: the audit database is not migrated to this library's revision.
         ConfigurationError: a `ValueError` listing, one line each, every variable that cannot be
-            used: `SEGMENT_HOST` not an http(s) URL, `AUDIT_ENCRYPTION_KEY` not a valid key,
-            `AUDIT_STRICT` or `AUDIT_MASK_PERSONAL_DATA` not a flag, `AUDIT_PARTITION_INTERVAL` /
-            `AUDIT_PARTITIONS_AHEAD` not a valid value. They are checked even when an argument
-            overrides them, as the dashboard checks every variable.
+            used: `APP_ENV` neither development nor production, the audit keys left at the public
+            default under `APP_ENV=production`, `SEGMENT_HOST` not an http(s) URL,
+            `AUDIT_ENCRYPTION_KEY` not a valid key, `AUDIT_STRICT` or `AUDIT_MASK_PERSONAL_DATA`
+            not a flag, `AUDIT_PARTITION_INTERVAL` / `AUDIT_PARTITIONS_AHEAD` not a valid value.
+            They are checked even when an argument overrides them, as the dashboard checks every
+            variable.
         ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """
     global _default
@@ -156,8 +193,8 @@ def init(
     store = AuditStore(
         create_audit_engine(database_url or default_database_url()),
         mask_personal_data=settings.get("mask", True) if mask is None else bool(mask),
-        mask_key=os.environ.get("AUDIT_MASK_KEY", "event-catalog").encode(),
-        chain_key=os.environ.get("AUDIT_CHAIN_KEY", "event-catalog").encode(),
+        mask_key=settings.get("AUDIT_MASK_KEY", PUBLIC_AUDIT_KEY).encode(),
+        chain_key=settings.get("AUDIT_CHAIN_KEY", PUBLIC_AUDIT_KEY).encode(),
         encryption_key=settings.get("encryption_key"),
     )
     try:

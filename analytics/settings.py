@@ -3,7 +3,8 @@
 One piece of code checks each variable both of them read, so that an application host and the
 dashboard refuse the same value with the same line (`NAME: what is wrong`), every line at once
 rather than the first, and before anything is sent: a `SEGMENT_HOST` without a scheme used to be
-taken by `init()` and then failed every message (`InvalidSchema`) long after the start.
+taken by `init()` and then failed every message (`InvalidSchema`) long after the start. The same
+goes for the production checks of the keys that must be secret (`own_secret`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,19 @@ from typing import Any
 from urllib.parse import urlparse
 
 from analytics.personal_data import PersonalDataCipher
+
+PUBLIC_AUDIT_KEY = "event-catalog"
+"""The default of `AUDIT_CHAIN_KEY` and `AUDIT_MASK_KEY`. It is published with the code, so it keeps
+nothing secret: it lets `make run` and tests work with nothing set, and production refuses it."""
+
+AUDIT_KEYS = {
+    "AUDIT_CHAIN_KEY": "it keys the audit log's hash chain, so that whoever can write to the database "
+    "cannot recompute it; the same on every host",
+    "AUDIT_MASK_KEY": "it keys the masks of personal data, so that they cannot be reversed by guessing",
+}
+"""The audit keys, each with why it must be a secret."""
+
+APP_ENVS = ("development", "production")
 
 
 class ConfigurationError(ValueError):
@@ -91,3 +105,29 @@ def encryption_key(raw: str) -> str:
     """
     PersonalDataCipher(raw)
     return raw
+
+
+def app_env(raw: str) -> str:
+    """`APP_ENV`, in lower case.
+
+    Raises:
+        ValueError: neither development nor production; a misspelt production must not pass for
+            development and skip the production checks.
+    """
+    if raw.lower() not in APP_ENVS:
+        raise ValueError(f"{raw!r} is not one of {', '.join(APP_ENVS)}")
+    return raw.lower()
+
+
+def own_secret(name: str, why: str, at_least: int | None = None) -> str:
+    """The line that refuses, under `APP_ENV=production`, a secret left at a published value."""
+    length = f", {at_least} characters or more" if at_least else ""
+    return (
+        f"{name}: APP_ENV=production needs a secret of your own{length} ({why}): "
+        f"set {name}=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
+    )
+
+
+def public_audit_keys(settings: Mapping[str, Any]) -> list[str]:
+    """The audit keys that `settings` leaves unset, empty or at `PUBLIC_AUDIT_KEY`, by name."""
+    return [name for name in AUDIT_KEYS if str(settings.get(name) or PUBLIC_AUDIT_KEY) == PUBLIC_AUDIT_KEY]

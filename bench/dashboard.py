@@ -67,6 +67,8 @@ def _environment(database_url: str, collector_url: str, port: int, metrics: str)
         "PROMETHEUS_MULTIPROC_DIR": metrics,
         # What a deployment provides: its secret, database and Segment settings.
         "SECRET_KEY": secrets.token_hex(32),
+        "AUDIT_CHAIN_KEY": secrets.token_hex(32),
+        "AUDIT_MASK_KEY": secrets.token_hex(32),
         "DATABASE_URL": database_url,
         "SEGMENT_WRITE_KEY": WRITE_KEY,
         "SEGMENT_HOST": collector_url,

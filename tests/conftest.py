@@ -42,18 +42,24 @@ _counter = itertools.count()
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests configure through arguments; a developer's own settings must not leak in."""
+    """Tests configure through arguments; a developer's own settings must not leak in.
+
+    They run as development, as `make run` does: the library then takes the public audit keys
+    without a warning (tests about APP_ENV set or remove it themselves).
+    """
     for name in (
         "DATABASE_URL",
         "SEGMENT_WRITE_KEY",
         "SEGMENT_CLIENT_KEY",
         "SEGMENT_HOST",
         "SECRET_KEY",
-        "APP_ENV",
+        "AUDIT_CHAIN_KEY",
+        "AUDIT_MASK_KEY",
         "AUTH_MODE",
         "TRUSTED_PROXIES",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("APP_ENV", "development")
 
 
 def _postgres_database() -> Iterator[str]:

@@ -32,6 +32,8 @@ def running_dashboard(**settings: str) -> Iterator[str]:
         "PORT": str(port),
         "APP_ENV": "production",
         "SECRET_KEY": "a-production-secret-of-some-length",
+        "AUDIT_CHAIN_KEY": "a-production-chain-key",
+        "AUDIT_MASK_KEY": "a-production-mask-key",
         **settings,
     }
     server = subprocess.Popen(

@@ -96,7 +96,13 @@ def test_set_up_keeps_what_was_typed_and_says_what_is_wrong(anonymous: FlaskClie
 def test_a_production_set_up_asks_for_the_code_in_the_log(
     make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = make_app(APP_ENV="production", SECRET_KEY="s" * 40, SESSION_COOKIE_SECURE=False)
+    app = make_app(
+        APP_ENV="production",
+        SECRET_KEY="s" * 40,
+        AUDIT_CHAIN_KEY="c" * 40,
+        AUDIT_MASK_KEY="m" * 40,
+        SESSION_COOKIE_SECURE=False,
+    )
     client = app.test_client()
     with caplog.at_level(logging.WARNING, logger="webapp.auth.routes"):
         client.get("/setup")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -346,6 +347,53 @@ def test_init_refuses_bad_settings_as_the_dashboard_does_all_at_once(
     monkeypatch.delenv("AUDIT_STRICT")
     with pytest.raises(ValueError, match=r"^'collector:5100' is not an http\(s\) URL"):
         analytics.init("key", host="collector:5100", database_url=sqlite_url)
+
+
+def test_init_refuses_the_public_audit_keys_in_production_as_the_dashboard_does(
+    sqlite_store: AuditStore, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """They fell back to the public default, so the chain could be recomputed and masks guessed."""
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("AUDIT_MASK_KEY", "")
+    with pytest.raises(ValueError) as caught:
+        analytics.init("key", database_url=sqlite_url)
+    assert str(caught.value).splitlines() == [
+        "AUDIT_CHAIN_KEY: APP_ENV=production needs a secret of your own (it keys the audit log's hash chain, "
+        "so that whoever can write to the database cannot recompute it; the same on every host): "
+        "set AUDIT_CHAIN_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+        "AUDIT_MASK_KEY: APP_ENV=production needs a secret of your own (it keys the masks of personal data, "
+        "so that they cannot be reversed by guessing): "
+        "set AUDIT_MASK_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+    ]
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "chain-secret")
+    monkeypatch.setenv("AUDIT_MASK_KEY", "mask-secret")
+    client = analytics.init(database_url=sqlite_url)
+    analytics.shutdown()
+    assert (client.store.chain_key, client.store.mask_key) == (b"chain-secret", b"mask-secret")
+
+
+def test_init_without_app_env_warns_that_it_uses_the_public_audit_keys(
+    sqlite_store: AuditStore,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An application host may not set APP_ENV: it starts, but not silently."""
+    monkeypatch.delenv("APP_ENV")
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "chain-secret")
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        analytics.init(database_url=sqlite_url)
+        analytics.shutdown()
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "analytics"]
+    assert warning.startswith(
+        "AUDIT_MASK_KEY is left at the public default key, which APP_ENV=production refuses "
+        "(it keys the masks"
+    )
+    caplog.clear()
+    monkeypatch.setenv("APP_ENV", "development")
+    analytics.init(database_url=sqlite_url)
+    analytics.shutdown()
+    assert [record for record in caplog.records if record.name == "analytics"] == []
 
 
 def test_init_refuses_an_unmigrated_database_with_one_clear_message(tmp_path: Any) -> None:

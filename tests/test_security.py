@@ -28,6 +28,15 @@ SECRET_LINE = (
     "(it signs sessions and CSRF tokens): "
     "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 )
+AUDIT_KEY_LINES = [
+    "AUDIT_CHAIN_KEY: APP_ENV=production needs a secret of your own (it keys the audit log's hash chain, "
+    "so that whoever can write to the database cannot recompute it; the same on every host): "
+    "set AUDIT_CHAIN_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+    "AUDIT_MASK_KEY: APP_ENV=production needs a secret of your own (it keys the masks of personal data, "
+    "so that they cannot be reversed by guessing): "
+    "set AUDIT_MASK_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+]
+AUDIT_KEYS = {"AUDIT_CHAIN_KEY": "c" * 40, "AUDIT_MASK_KEY": "m" * 40}
 
 
 def _token(client: FlaskClient) -> str:
@@ -146,14 +155,16 @@ def test_the_session_cookie_is_secure_in_production(
 ) -> None:
     development = anonymous.get("/setup").headers["Set-Cookie"]
     assert "HttpOnly" in development and "SameSite=Lax" in development and "Secure" not in development
-    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40)
+    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS)
     cookie = (
         production.test_client().get("/setup", base_url="https://dashboard.example.com").headers["Set-Cookie"]
     )
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     settings = from_environment({"SESSION_COOKIE_SECURE": "false"})
     assert (
-        make_app(APP_ENV="production", SECRET_KEY="p" * 40, **settings).config["SESSION_COOKIE_SECURE"]
+        make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS, **settings).config[
+            "SESSION_COOKIE_SECURE"
+        ]
         is False
     )
 
@@ -167,12 +178,50 @@ def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path, s
     if secret is not None:
         settings["SECRET_KEY"] = secret
     with pytest.raises(ConfigurationError) as caught:
-        create_app(settings)
+        create_app({**settings, **AUDIT_KEYS})
     assert caught.value.problems == [SECRET_LINE]
+
+
+@pytest.mark.parametrize("key", [None, "", "event-catalog"])
+def test_production_refuses_to_start_with_the_public_audit_keys(tmp_path: Path, key: str | None) -> None:
+    """Anyone who can write to the database could recompute the chain, and guess the masks."""
+    settings = {
+        "APP_ENV": "production",
+        "SECRET_KEY": "p" * 40,
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+    }
+    if key is not None:
+        settings.update(AUDIT_CHAIN_KEY=key, AUDIT_MASK_KEY=key)
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(settings)
+    assert caught.value.problems == AUDIT_KEY_LINES
+    with pytest.raises(ConfigurationError) as caught:
+        create_app({**settings, "AUDIT_CHAIN_KEY": "c" * 40})
+    assert caught.value.problems == AUDIT_KEY_LINES[1:]
+
+
+def test_the_start_script_s_commands_refuse_the_public_audit_keys_with_every_other_problem(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "AUDIT_CHAIN_KEY": "",
+    }
+    env.pop("SECRET_KEY", None)
+    done = subprocess.run([BIN / "event-catalog", "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: invalid configuration:",
+        f"  {SECRET_LINE}",
+        *(f"  {line}" for line in AUDIT_KEY_LINES),
+    ]
 
 
 def test_the_command_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
     env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env.update(AUDIT_KEYS)
     env.pop("SECRET_KEY", None)
     done = subprocess.run([BIN / "event-catalog", "routes"], env=env, capture_output=True, text=True)
     assert done.returncode == 2
@@ -181,6 +230,7 @@ def test_the_command_exits_with_the_secret_key_message_in_production(tmp_path: P
 
 def test_the_wsgi_entry_point_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
     env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env.update(AUDIT_KEYS)
     env.pop("SECRET_KEY", None)
     done = subprocess.run(
         [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True

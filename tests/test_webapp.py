@@ -221,6 +221,7 @@ def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: 
     import sys
 
     env = {**os.environ, "APP_ENV": "production", "SEGMENT_HOST": "collector:5100"}
+    env.update(AUDIT_CHAIN_KEY="c" * 40, AUDIT_MASK_KEY="m" * 40)
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.db'}"
     env.pop("SECRET_KEY", None)
     done = subprocess.run(

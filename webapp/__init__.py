@@ -46,7 +46,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # 4. Tests, last, so a test's mapping always wins.
     if test_config is not None:
         app.config.from_mapping(test_config)
-    # Derived settings, and the production checks (a real SECRET_KEY), on the merged result.
+    # Derived settings, and the production checks (secrets of your own), on the merged result.
     config.finalise(app.config, environment.problems)
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

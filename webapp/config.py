@@ -19,7 +19,17 @@ from analytics.audit import normalise_database_url
 from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
 from analytics.replay import DEFAULT_STUCK_AFTER
-from analytics.settings import ConfigurationError, EnvironmentReader, encryption_key, http_url
+from analytics.settings import (
+    AUDIT_KEYS,
+    PUBLIC_AUDIT_KEY,
+    ConfigurationError,
+    EnvironmentReader,
+    app_env,
+    encryption_key,
+    http_url,
+    own_secret,
+    public_audit_keys,
+)
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
 from webapp.tester.destinations import parse_destinations
@@ -47,7 +57,7 @@ def defaults() -> dict[str, Any]:
         "SEGMENT_WRITE_KEY": None,
         "SEGMENT_HOST": f"http://127.0.0.1:{DEFAULT_COLLECTOR_PORT}",
         "AUDIT_MASK_PERSONAL_DATA": True,
-        "AUDIT_MASK_KEY": "event-catalog",
+        "AUDIT_MASK_KEY": PUBLIC_AUDIT_KEY,
         "LOG_FORMAT": "text",
         "LOG_LEVEL": "info",
         "TESTER_DESTINATIONS": (),
@@ -75,7 +85,7 @@ def defaults() -> dict[str, Any]:
         "TESTER_LIMIT_PER_PERSON": "30 per minute",
         "TESTER_LIMIT_PER_ADDRESS": "120 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
-        "AUDIT_CHAIN_KEY": "event-catalog",
+        "AUDIT_CHAIN_KEY": PUBLIC_AUDIT_KEY,
         "AUDIT_ENCRYPTION_KEY": None,
         "AUDIT_STUCK_AFTER": DEFAULT_STUCK_AFTER,
         # PostgreSQL only (analytics/partitions.py): one partition per month, three months ahead.
@@ -150,7 +160,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
     read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
     read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", _positive_seconds)
-    read.take("APP_ENV", "APP_ENV", _choice("development", "production"))
+    read.take("APP_ENV", "APP_ENV", app_env)
     read.take("CATALOG_API_PUBLIC", "CATALOG_API_PUBLIC", parse_flag)
     read.take("METRICS_TOKEN", "METRICS_TOKEN")
     read.take("AUTH_MODE", "AUTH_MODE", _choice("accounts", "proxy"))
@@ -198,11 +208,9 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
     problems = []
     secret = str(config.get("SECRET_KEY") or "")
     if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
-        problems.append(
-            f"SECRET_KEY: APP_ENV=production needs a secret of your own, {MIN_SECRET_KEY_LENGTH} characters "
-            "or more (it signs sessions and CSRF tokens): "
-            "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-        )
+        problems.append(own_secret("SECRET_KEY", "it signs sessions and CSRF tokens", MIN_SECRET_KEY_LENGTH))
+    if production:
+        problems += [own_secret(name, AUDIT_KEYS[name]) for name in public_audit_keys(config)]
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
         problems.append(
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
