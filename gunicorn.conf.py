@@ -14,6 +14,14 @@ accesslog = None  # the app writes its own access lines, with request ids (webap
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def on_starting(server):  # noqa: ARG001  (gunicorn's hook signature)
+    """Refuse an unusable PROMETHEUS_MULTIPROC_DIR in the master, before any worker fails on it."""
+    from webapp.metrics import multiprocess_problems, refuse
+
+    if problems := multiprocess_problems(os.environ):
+        refuse(problems)
+
+
 def child_exit(server, worker):  # noqa: ARG001  (gunicorn's hook signature)
     """Drop a dead worker's live gauges from the multiprocess metrics (prometheus_client docs)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -415,6 +415,40 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
         assert not (metrics_dir / "stale_from_last_run.db").exists()
 
 
+def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> None:
+    """Started directly, not by scripts/start.sh (which makes the folder): each worker printed a
+    FileNotFoundError traceback from the library's metrics, then gunicorn halted."""
+    import os
+    import subprocess
+    import sys
+
+    from webapp import ROOT
+
+    missing = tmp_path / "metrics"
+    line = (
+        f"  PROMETHEUS_MULTIPROC_DIR: '{missing}' is not a directory: create it, empty, before starting "
+        "gunicorn (scripts/start.sh does), or unset it for a single process"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(missing)}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.db'}"
+    served = subprocess.run(
+        [Path(sys.executable).parent / "gunicorn", "--bind", "127.0.0.1:0", "webapp.wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode == 4
+    assert served.stderr.splitlines()[-2:] == ["error: invalid configuration:", line]
+    assert "Traceback" not in served.stderr and "Booting worker" not in served.stderr
+    # Without gunicorn.conf.py, each worker stops on the same line.
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True
+    )
+    assert (loaded.returncode, loaded.stderr.splitlines()) == (4, ["error: invalid configuration:", line])
+
+
 def test_gunicorn_refuses_a_chunked_body_over_the_limit(tmp_path: Path) -> None:
     """gunicorn de-chunks a body and marks it terminated: without a Content-Length to check, Werkzeug
     read it cut at 1 MB (the first-run form then lacked its CSRF token: a 400, not a 413)."""
