@@ -5,7 +5,7 @@
 FROM node:20-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim
 # APP_ENV=production: the app refuses to start without a SECRET_KEY, AUDIT_CHAIN_KEY and AUDIT_MASK_KEY
@@ -19,7 +19,10 @@ COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY analytics analytics
 COPY webapp webapp
 COPY scripts/start.sh scripts/start.sh
-RUN pip install --no-cache-dir -e . && mkdir -p instance && chown app:app instance
+# The metrics folder exists in the image too: one-off commands (`docker run … event-catalog users add`)
+# load the library, whose metrics need it; scripts/start.sh empties it for each start of the dashboard.
+RUN pip install --no-cache-dir -e . && mkdir -p instance "$PROMETHEUS_MULTIPROC_DIR" \
+    && chown app:app instance "$PROMETHEUS_MULTIPROC_DIR"
 COPY --from=assets /build/node_modules/htmx.org/dist/htmx.min.js webapp/static/vendor/htmx.min.js
 USER app
 EXPOSE 8000

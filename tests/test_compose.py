@@ -89,6 +89,8 @@ def test_the_image_runs_unprivileged_and_checks_the_health_endpoint() -> None:
     assert "/healthz" in healthcheck.splitlines()[1]
     assert re.search(r'^CMD \["scripts/start.sh"\]$', dockerfile, re.MULTILINE)
     assert os.access(ROOT / "scripts" / "start.sh", os.X_OK)
+    # A one-off command in the image loads the library, whose metrics need their folder to exist.
+    assert 'mkdir -p instance "$PROMETHEUS_MULTIPROC_DIR"' in dockerfile
 
 
 def test_the_stack_comes_up_and_an_application_event_reaches_the_collector(empty_postgres_url: str) -> None:

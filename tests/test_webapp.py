@@ -447,6 +447,14 @@ def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> 
         [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True
     )
     assert (loaded.returncode, loaded.stderr.splitlines()) == (4, ["error: invalid configuration:", line])
+    # A command (a one-off `docker run … event-catalog users add`) says it in one line too.
+    command = subprocess.run(
+        [Path(sys.executable).parent / "event-catalog", "users", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert (command.returncode, command.stderr) == (2, f"error: {line.strip()}\n")
 
 
 def test_gunicorn_refuses_a_chunked_body_over_the_limit(tmp_path: Path) -> None:
