@@ -493,10 +493,6 @@ def sqlite_file(engine: Engine) -> Path | None:
     return _database_file(engine.dialect.name, engine.url.database)
 
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-"""How every SQLite database file begins (sqlite.org/fileformat.html); an empty file is one too, unwritten."""
-
-
 def sqlite_file_problem(path: Path) -> str | None:
     """What is wrong with `path` as a SQLite database, said before SQLite is asked: that it does not
     exist, is a directory or holds something else (SQLite's own "unable to open database file" or
@@ -507,14 +503,29 @@ def sqlite_file_problem(path: Path) -> str | None:
         )
     if path.is_dir():
         return f"{path} is a directory, not an SQLite database: check DATABASE_URL"
+    return f"{path} is not an SQLite database: check DATABASE_URL" if _not_a_database(path) else None
+
+
+def _not_a_database(path: Path) -> bool:
+    """Whether SQLite says the file holds something else, asked read-only through SQLite itself.
+
+    Never by opening the file in Python: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, those of its open SQLite connections included, and another process's
+    SQLite then takes itself for the last user, checkpoints and deletes the WAL under them
+    ("database disk image is malformed" until a restart). SQLite shares one descriptor per file
+    among a process's connections and keeps it open while they hold locks.
+    """
     try:
-        with path.open("rb") as file:
-            header = file.read(len(_SQLITE_HEADER))
-    except OSError:
-        return None
-    if header and header != _SQLITE_HEADER:
-        return f"{path} is not an SQLite database: check DATABASE_URL"
-    return None
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        probe.execute("PRAGMA schema_version")
+    except sqlite3.DatabaseError as exc:
+        return "not a database" in str(exc)
+    finally:
+        probe.close()
+    return False
 
 
 def sqlite_problem(engine: Engine) -> str | None:

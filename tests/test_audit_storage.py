@@ -325,3 +325,33 @@ def test_a_forked_child_does_not_inherit_a_held_sqlite_write_lock(sqlite_store: 
     holder.join(10)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_new_connection_keeps_the_locks_of_those_already_open(
+    sqlite_url: str, sqlite_store: AuditStore
+) -> None:
+    """Checking a SQLite file by opening it in Python dropped this process's locks on it (closing any
+    descriptor of a file drops them all): another process's SQLite then took itself for the last
+    user, checkpointed and deleted the WAL under the dashboard's open connections, which answered
+    "database disk image is malformed" until a restart."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(sqlite_url.removeprefix("sqlite:///"))
+    wal = path.with_name(path.name + "-wal")
+    with sqlite_store.engine.connect() as held:
+        assert held.execute(text("SELECT count(*) FROM audit_entries")).scalar() == 0
+        assert wal.exists()
+        second = create_audit_engine(sqlite_url)
+        with second.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        # Another process opens and closes the database: as the last user it would remove the WAL.
+        other = (
+            f"import sqlite3; c = sqlite3.connect({str(path)!r}); "
+            "c.execute('SELECT count(*) FROM audit_entries').fetchall(); c.close()"
+        )
+        subprocess.run([sys.executable, "-c", other], check=True)
+        assert wal.exists(), "another process deleted the WAL this one still uses"
+        assert held.execute(text("SELECT count(*) FROM audit_entries")).scalar() == 0
+        second.dispose()
