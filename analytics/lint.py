@@ -18,6 +18,10 @@ Codes:
     EC010 event string does not start with the constant's noun (Object Action order)
     EC011 event string ends with the redundant word "Event"
     EC012 a documented exception matches no finding any more
+    EC013 a property named like personal data (email, phone, a person's name) is not marked
+          `personal_data=True`, so the audit log would store it in the clear
+    EC014 a deprecation that leads nowhere: `replaced_by` on an event still active, or naming the
+          event itself or another deprecated event
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from analytics.spec import IdentifySpec, SpecRegistry, TrackSpec
+from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec
 
 EXCEPTIONS: Mapping[tuple[str, str], str] = {
     ("EC010", "UserCreate"): '"New User" is the sign-up event every growth dashboard is built on.',
@@ -146,6 +150,12 @@ def _check_strings(events: type[Enum]) -> Iterable[Finding]:
             yield Finding("EC003", other, f"event string duplicates the one of {constants[0]}")
 
 
+# Words that name a person's data; a name of a thing (`stack_name`, `company_name`) is not one.
+_PERSONAL_NAME = re.compile(
+    r"e_?mail|phone|(^|_)(first|last|full|display|given|family|user)_?name($|_)|(^|_)ip_address($|_)"
+)
+
+
 def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]:
     if not spec.summary():
         yield Finding("EC005", spec.__name__, "spec has no description (its docstring)")
@@ -153,11 +163,37 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
     if issubclass(spec, TrackSpec):
         scope = spec.scope_class()
         names.update({prop: scope.model_fields[name] for name, prop in scope.property_fields().items()})
+    personal = spec.personal_data_keys()
     for name, info in names.items():
+        if _PERSONAL_NAME.search(name) and name not in personal:
+            yield Finding(
+                "EC013",
+                f"{spec.__name__}.{name}",
+                "looks like personal data: mark it prop(..., personal_data=True) so the audit log masks it",
+            )
         if not _SNAKE.match(name):
             yield Finding("EC006", f"{spec.__name__}.{name}", "property name should be snake_case")
         if not info.description:
             yield Finding("EC005", f"{spec.__name__}.{name}", "property has no description")
+
+
+def _check_deprecations(registry: SpecRegistry) -> Iterable[Finding]:
+    """A replacement is where the catalog, the tester and drift send people: it must be live."""
+    status = {spec.event: spec.status for spec in registry.tracks}
+    for spec in registry.tracks:
+        replacement = spec.replaced_by
+        if replacement is None:
+            continue
+        if spec.status is not Status.DEPRECATED:
+            yield Finding(
+                "EC014", spec.__name__, f'names a replacement ("{replacement}") but is not deprecated'
+            )
+        elif replacement == spec.event:
+            yield Finding("EC014", spec.__name__, "is deprecated in favour of itself")
+        elif status.get(replacement) is Status.DEPRECATED:
+            yield Finding(
+                "EC014", spec.__name__, f'is deprecated in favour of "{replacement}", itself deprecated'
+            )
 
 
 def _check_coverage(events: type[Enum], registry: SpecRegistry) -> Iterable[Finding]:
@@ -203,6 +239,7 @@ def lint(
         *_check_constants(events),
         *_check_strings(events),
         *_check_coverage(events, registry),
+        *_check_deprecations(registry),
     ]
     for track in registry.tracks:
         found.extend(_check_spec(track))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from enum import Enum, StrEnum
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
 from analytics.lint import EXCEPTIONS, is_title_case, lint, pascal_words
 from analytics.scopes import ProjectScope
-from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
+from analytics.spec import Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec, prop
 
 
 class BadEvent(StrEnum):
@@ -37,6 +38,9 @@ def _bad_registry() -> SpecRegistry:
 
         scope: ProjectScope
         badName: str = prop("Camel case.", example="x")  # noqa: N815
+        owner_email: str = prop("Not marked.", example="ada@example.com")
+        contact_phone: str = prop("Marked.", example="+44 20 7946 0000", personal_data=True)
+        stack_name: str = prop("A thing's name, not a person's.", example="web")
 
     class ProjectCreateAgain(TrackSpec, event=BadEvent.ProjectCreate, **common):  # type: ignore[arg-type]
         """Created twice."""
@@ -49,6 +53,35 @@ def _bad_registry() -> SpecRegistry:
 
     class Stray(TrackSpec, event=SegmentEvent.ProjectDelete, **common):  # type: ignore[arg-type]
         """Names an event of another enum."""
+
+        scope: ProjectScope
+
+    class Replaced(  # type: ignore[arg-type]
+        TrackSpec, event=BadEvent.Deploy, replaced_by=BadEvent.ProjectExport, **common
+    ):
+        """Names a replacement while still active."""
+
+        scope: ProjectScope
+
+    class Circular(  # type: ignore[arg-type]
+        TrackSpec,
+        event=BadEvent.Projectcreate,
+        status=Status.DEPRECATED,
+        replaced_by=BadEvent.Projectcreate,
+        **common,
+    ):
+        """Deprecated in favour of itself."""
+
+        scope: ProjectScope
+
+    class Chained(  # type: ignore[arg-type]
+        TrackSpec,
+        event=BadEvent.ProjectExport,
+        status=Status.DEPRECATED,
+        replaced_by=BadEvent.Projectcreate,
+        **common,
+    ):
+        """Deprecated in favour of a deprecated event."""
 
         scope: ProjectScope
 
@@ -89,10 +122,19 @@ def _findings(
         "EC009 LoginAgain",
         "EC010 ProjectRename",
         "EC011 ProjectExport",
+        "EC013 ProjectCreateSpec.owner_email",
+        "EC014 Replaced",
+        "EC014 Circular",
+        "EC014 Chained",
     ],
 )
 def test_each_rule_reports_its_finding(expected: str) -> None:
     assert expected in _findings()
+
+
+def test_only_unmarked_personal_names_are_reported() -> None:
+    personal = {f for f in _findings() if f.startswith("EC013")}
+    assert personal == {"EC013 ProjectCreateSpec.owner_email"}
 
 
 def test_a_clean_name_is_not_reported() -> None:
@@ -177,3 +219,49 @@ def test_lint_command_exits_one_with_a_line_per_finding(monkeypatch: pytest.Monk
     assert result.output.splitlines() == [
         'Duplicate: EC009 second spec for "New Project Event" (first: ProjectCreate)'
     ]
+
+
+@pytest.mark.parametrize(
+    ("module", "mistake", "said"),
+    [
+        (
+            "events.py",
+            '    Duplicated = "Cluster Provisioning Success"\n',
+            "ValueError: duplicate values found in <enum 'SegmentEvent'>: "
+            "Duplicated -> ClusterProvisioningSuccess",
+        ),
+        (
+            "tracks.py",
+            "\nclass Late(TrackSpec, event=SegmentEvent.NoSuchEvent):\n    pass\n",
+            "AttributeError: ",
+        ),
+    ],
+)
+def test_a_catalog_that_does_not_load_is_one_line_naming_its_file(
+    tmp_path: Path, module: str, mistake: str, said: str
+) -> None:
+    """The catalog's mistakes that stop it loading (enum and class definitions checked on import)
+    printed a traceback from every command, lint included, instead of saying where they are."""
+    import shutil
+
+    from webapp import ROOT
+
+    for package in ("analytics", "webapp"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    declared = tmp_path / "analytics" / module
+    source = declared.read_text()
+    if module == "events.py":
+        anchor = '    ClusterProvisioningSuccess = "Cluster Provisioning Success"\n'
+        source = source.replace(anchor, anchor + mistake)
+    else:
+        source += mistake
+    declared.write_text(source)
+    # Python names the enum's decorator, which finds the duplicate; a class, its own line.
+    failing = "@unique" if module == "events.py" else mistake.strip()
+    line = source[: source.index(failing)].count("\n") + 1
+    launcher = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); from webapp.command import main; main()"
+    result = subprocess.run([sys.executable, "-c", launcher, "lint"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: event-catalog cannot start: analytics/{module}:"), result.stderr
+    assert said in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert f"analytics/{module}:{line}: " in result.stderr, result.stderr
