@@ -8,6 +8,7 @@ with `ast` (never regular expressions, which cannot tell a call from a comment) 
     CC003 an event string that is not in the catalog
     CC004 an event or traits built by hand instead of through their spec
     CC005 a catalog spec that no scanned code uses
+    CC006 a deprecated event's spec built: send its replacement
 
 A finding is silenced by a comment on its line: `# check-code: ignore[CC004]` (several codes
 separated by commas), or `# check-code: ignore` for every code. For CC005 the comment goes on the
@@ -27,6 +28,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from analytics.catalog import CATALOG, Catalog
+from analytics.spec import Status, TrackSpec
 
 CATALOG_PACKAGE = Path(__file__).resolve().parent
 SEGMENT_CALLS = frozenset({"track", "identify", "page", "screen", "group", "alias"})
@@ -42,7 +44,7 @@ class CodeFinding:
     Attributes:
         path: the file, relative to the working directory when it is below it.
         line: the 1-based line.
-        code: `CC001`…`CC005`.
+        code: `CC001`…`CC006`.
         message: what is wrong and what to do instead.
     """
 
@@ -128,6 +130,14 @@ class _FileScan(ast.NodeVisitor):
     segment_modules: set[str] = field(default_factory=set)
     segment_classes: set[str] = field(default_factory=set)
     segment_clients: set[str] = field(default_factory=set)
+    deprecated: dict[str, str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.deprecated = {
+            info.spec.__name__: _deprecation(self.catalog, name, info.spec.replaced_by)
+            for name, info in self.catalog.events.items()
+            if issubclass(info.spec, TrackSpec) and info.spec.status is Status.DEPRECATED
+        }
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -184,6 +194,9 @@ class _FileScan(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         callee = _dotted(node.func)
         method = callee.rsplit(".", 1)[-1]
+        deprecated = self.deprecated.get(method)
+        if deprecated is not None and not self.in_catalog:
+            self.findings.append((node.lineno, "CC006", deprecated))
         if method in SEGMENT_CALLS:
             receiver = callee.rsplit(".", 1)[0] if "." in callee else ""
             if self._is_segment(receiver) if receiver else callee in self.segment_modules:
@@ -196,13 +209,19 @@ class _FileScan(ast.NodeVisitor):
         keywords = {kw.arg: kw.value for kw in node.keywords if kw.arg}
         if method == "track":
             # Segment's signature is track(user_id, event, properties): the event is the second
-            # positional argument, or the only one in wrappers that take just the event.
-            candidates = [keywords.get("event"), *(node.args[1:2] if len(node.args) > 1 else node.args[:1])]
+            # positional argument; wrappers that take the event first (`track("Event", {...})`, or
+            # the event alone) have it as the first, when the second is not text.
+            candidates = [keywords.get("event"), *node.args[1:2], *node.args[:1]]
             for value in candidates:
                 if isinstance(value, ast.Constant) and isinstance(value.value, str):
                     self._event_string(node.lineno, value.value)
                     return
-        if method in ("track", "identify") and ("properties" in keywords or "traits" in keywords):
+        hand_built = (
+            "properties" in keywords
+            or "traits" in keywords
+            or any(isinstance(argument, ast.Dict) for argument in node.args)
+        )
+        if method in ("track", "identify") and hand_built:
             self.findings.append(
                 (
                     node.lineno,
@@ -218,6 +237,14 @@ class _FileScan(ast.NodeVisitor):
             self.findings.append((line, "CC004", message))
         else:
             self.findings.append((line, "CC003", f'"{event}" is not an event of the catalog'))
+
+
+def _deprecation(catalog: Catalog, event: str, replaced_by: str | None) -> str:
+    """What to say where a deprecated event's spec is built: what to send instead, by its spec."""
+    replacement = catalog.events.get(str(replaced_by)) if replaced_by is not None else None
+    if replacement is None:
+        return f'"{event}" is deprecated'
+    return f'"{event}" is deprecated: send {replacement.spec.__name__}(...) ("{replaced_by}") instead'
 
 
 def _unused_specs(catalog: Catalog, used: set[str]) -> Iterator[CodeFinding]:

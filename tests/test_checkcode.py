@@ -40,7 +40,7 @@ CASES = {
         from segment import analytics as segment_analytics
 
         segment_analytics.flush()
-        segment_analytics.identify("1", {"plan": "pro"})
+        segment_analytics.identify(user_id, traits)
     """,
     "CC003": """
         import analytics
@@ -81,6 +81,38 @@ def test_each_kind_of_finding_is_reported_with_file_and_line(tmp_path: Path, cod
     assert [f.code for f in findings] == [code], findings
     assert findings[0].path.endswith("app/bad.py")
     assert findings[0].line > 1
+
+
+def test_a_call_that_takes_the_event_first_or_a_dict_of_properties_is_reported(tmp_path: Path) -> None:
+    """`analytics.track("Event", {...})` is the likeliest hand-built call: its event is the first
+    argument, and its properties a positional dict."""
+    source = """
+        import analytics
+
+        analytics.track("Registry Token Exploded", {"registry_id": 3})
+        analytics.track("Cluster Provisioning Success", {"cluster_id": 3})
+        analytics.track("1", "Cluster Exploded", {})
+        analytics.track(user, {"cluster_id": 3})
+    """
+    project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": source})
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    assert [(f.line, f.code) for f in findings] == [(4, "CC003"), (5, "CC004"), (6, "CC003"), (7, "CC004")]
+    assert findings[0].message == '"Registry Token Exploded" is not an event of the catalog'
+
+
+def test_building_a_deprecated_event_s_spec_names_its_replacement(tmp_path: Path) -> None:
+    source = """
+        import analytics
+        from analytics.tracks import StackLaunchComplete
+
+        analytics.track(StackLaunchComplete(scope=scope, stack_name="web"))
+    """
+    project = _project(tmp_path, {"app/old.py": source})
+    [finding] = check_paths([project], report_unused=False)
+    assert (finding.line, finding.code) == (5, "CC006")
+    assert finding.message == (
+        '"Stack Launch Complete" is deprecated: send StackLaunchSuccess(...) ("Stack Launch Success") instead'
+    )
 
 
 def test_raw_segment_client_instance_is_recognised(tmp_path: Path) -> None:
