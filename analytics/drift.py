@@ -1,10 +1,12 @@
 """`event-catalog drift`: where the catalog and the traffic in the audit log disagree.
 
-Four kinds of finding:
+Five kinds of finding:
 
 - `never-sent`: a catalog event the application never sent;
 - `stale`: an event not sent for longer than its own threshold (`TrackSpec.stale_after`, with the
   catalog-wide `DEFAULT_STALE_AFTER`);
+- `deprecated-sent`: a deprecated event an application still sent in the last days (a deprecated
+  event that goes unsent is the goal, so it is never `never-sent` or `stale`);
 - `unknown-event`: events in the log that today's catalog does not know (older catalog versions,
   raw tester sends);
 - `invalid-payload`: stored payloads that no longer validate against today's schema, counted per
@@ -31,6 +33,7 @@ from analytics.activity import NEVER_SENT, RECENT_DAYS, read_activity
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog
 from analytics.payload_drift import drift_of
+from analytics.spec import Status
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class DriftFinding:
     """One disagreement between catalog and traffic.
 
     Attributes:
-        kind: `never-sent`, `stale`, `unknown-event` or `invalid-payload`.
+        kind: `never-sent`, `stale`, `deprecated-sent`, `unknown-event` or `invalid-payload`.
         subject: the event (and, for payloads, the catalog version).
         message: what was found, with the numbers behind it.
     """
@@ -74,7 +77,15 @@ def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list
     for name, info in catalog.events.items():
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
         seen = activity.get(name, NEVER_SENT)
-        if seen.last_seen is None:
+        if info.spec.status is Status.DEPRECATED:
+            if seen.recent:
+                instead = getattr(info.spec, "replaced_by")  # noqa: B009  (TrackSpec only)
+                message = (
+                    f"deprecated, still sent by an application ({seen.recent} in the last {RECENT_DAYS} days)"
+                    + (f": send {instead} instead" if instead else "")
+                )
+                findings.append(DriftFinding("deprecated-sent", name, message))
+        elif seen.last_seen is None:
             message = f"never sent by an application (threshold {_days(threshold)})"
             findings.append(DriftFinding("never-sent", name, message))
         elif seen.is_stale(threshold, now):
@@ -133,7 +144,8 @@ def drift(
         now: the reference time (tests pin it).
 
     Returns:
-        Findings: never sent and stale first (catalog order), then unknown events, then payloads.
+        Findings: never sent, stale and deprecated-sent first (catalog order), then unknown events, then
+        payloads.
     """
     moment = now or datetime.now(UTC)
     window_start = moment - since

@@ -67,6 +67,19 @@ def test_each_category_is_found(seeded: AuditStore, engine: Engine) -> None:
     }
 
 
+def test_a_deprecated_event_is_a_finding_when_sent_not_when_unsent(store: AuditStore, engine: Engine) -> None:
+    """Unsent is what a deprecation wants; still sent by an application is the finding."""
+    assert "Stack Launch Complete" not in _kinds(drift(engine, since=timedelta(days=30))).get(
+        "never-sent", set()
+    )
+    _record(store, "StackLaunchComplete")
+    [finding] = [f for f in drift(engine, since=timedelta(days=30)) if f.kind == "deprecated-sent"]
+    assert (finding.subject, finding.message) == (
+        "Stack Launch Complete",
+        "deprecated, still sent by an application (1 in the last 7 days): send Stack Launch Success instead",
+    )
+
+
 def test_masked_personal_data_is_not_drift(seeded: AuditStore, engine: Engine) -> None:
     subjects = {f.subject for f in drift(engine, since=timedelta(days=30))}
     assert not any(subject.startswith("New User @") for subject in subjects)
