@@ -740,6 +740,16 @@ def test_history_lists_the_testers_sends_and_filters_to_mine(
     assert client.get("/tester/history").status_code == 200
 
 
+def test_history_names_every_id_of_a_send_s_scope(client: FlaskClient) -> None:
+    """The history read the entry's own columns (user, project, cluster): a registry's or an
+    application's id never showed."""
+    for constant in ("RegistryProvisioningSuccess", "ApplicationLaunchSuccess"):
+        send_form(client, f"event={constant}", example_values(CATALOG.event(constant)))
+    page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    assert "<td>user 1 · project 12 · registry 7</td>" in page
+    assert "<td>user 1 · project 12 · cluster 4 · app name web" in page
+
+
 def test_history_says_when_a_status_is_a_later_re_send_s(client: FlaskClient, collector: Collector) -> None:
     collector.inject(500, times=100)
     send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))

@@ -72,6 +72,27 @@ from webapp.tester.sending import (
 bp = Blueprint("tester", __name__)
 
 
+@bp.app_template_filter("scope_line")
+def scope_line(entry: AuditEntry) -> str:
+    """A send's scope as the history lists it: `user 1 · project 12 · registry 7`, every id its
+    event's scope adds (read from the payload: the entry's own columns hold only user, project and
+    cluster)."""
+    parts = [f"user {entry.user_id}"]
+    info = CATALOG.events.get(entry.event or "")
+    if info is None:
+        parts += [
+            f"{name} {value}"
+            for name, value in (("project", entry.project_id), ("cluster", entry.cluster_id))
+            if value
+        ]
+        return " · ".join(parts)
+    properties = (entry.payload or {}).get("properties") or {}
+    for field, name in info.scope.property_fields().items():
+        if properties.get(name) is not None:
+            parts.append(f"{field.removesuffix('_id').replace('_', ' ')} {properties[name]}")
+    return " · ".join(parts)
+
+
 def fragment(template: str, **context: Any) -> Response:
     """An htmx fragment; it varies on `HX-Request` like the pages that share its URL."""
     response = make_response(render_template(template, **context))
