@@ -6,6 +6,7 @@ the tests run every snippet.
 
 from __future__ import annotations
 
+import json
 from enum import Enum
 from typing import Any
 
@@ -18,6 +19,10 @@ def _literal(value: Any, imports: dict[str, set[str]]) -> str:
     if isinstance(value, Enum):
         imports.setdefault(type(value).__module__, set()).add(type(value).__name__)
         return f"{type(value).__name__}.{value.name}"
+    if isinstance(value, str):
+        # Double quotes, as the code it is pasted into is formatted (ruff, black); JSON's escapes
+        # are Python's.
+        return json.dumps(value, ensure_ascii=False)
     return repr(value)
 
 

@@ -430,7 +430,8 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         (["ProjectCreate", "--preset", "nope"], "no scope preset named 'nope'"),
         (
             ["StackLaunchComplete", "--scope", "user=1,project=2,cluster=3", "--dry-run"],
-            "(send Stack Launch Success instead): pass --yes-deprecated to send it anyway",
+            "--yes-deprecated: Stack Launch Complete is deprecated (send Stack Launch Success instead): "
+            "pass --yes-deprecated to send it anyway",
         ),
         (
             ["ProjectCreate", "--scope", "user=1,project=2", "--prop", "x=1", "--json", "{}"],

@@ -51,7 +51,14 @@ def _as_typed(key: str) -> str:
         return f"--scope {_ALIAS_OF_FIELD.get(field, field)}"
     if key.startswith(PROP):
         return f"--prop {key.removeprefix(PROP)}"
-    return {RAW: "--json", "destination": "--destination", "spec": "EVENT"}.get(key, key)
+    named = {
+        RAW: "--json",
+        "destination": "--destination",
+        "spec": "EVENT",
+        "confirm_deprecated": "--yes-deprecated",
+        "confirm_production": "--yes-production",
+    }
+    return named.get(key, key)
 
 
 class BadInput(click.ClickException):
