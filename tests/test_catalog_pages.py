@@ -347,6 +347,8 @@ def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClie
     assert "<strong>1</strong> breaking, 1 compatible change." in page
     assert "Cluster Provisioning Success: &#34;region&#34; removed" in page
     assert '<a href="/events/StackDeletion">Stack Deletion</a>' in page
+    # Versions recorded a few seconds apart can be told apart in the choices.
+    assert re.search(r" · since \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d UTC", page)
     reverse = client.get(f"/changes?from={CATALOG.version}&to=0ld0ld0ld0ld").get_data(as_text=True)
     assert "Stack Deletion removed" in reverse
     bad = client.get("/changes?from=nope").get_data(as_text=True)
