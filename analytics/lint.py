@@ -22,6 +22,7 @@ Codes:
           `personal_data=True`, so the audit log would store it in the clear
     EC014 a deprecation that leads nowhere: `replaced_by` on an event still active, or naming the
           event itself or another deprecated event
+    EC015 a spec that does not declare its scope: it inherits the user scope without saying so
 """
 
 from __future__ import annotations
@@ -159,6 +160,11 @@ _PERSONAL_NAME = re.compile(
 def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]:
     if not spec.summary():
         yield Finding("EC005", spec.__name__, "spec has no description (its docstring)")
+    if "scope" not in vars(spec).get("__annotations__", {}):
+        # A deleted `scope:` line silently made an event user-scoped: its ids went missing.
+        yield Finding(
+            "EC015", spec.__name__, "spec does not declare its scope (scope: UserScope, ProjectScope, …)"
+        )
     names = dict(spec.own_fields())
     if issubclass(spec, TrackSpec):
         scope = spec.scope_class()

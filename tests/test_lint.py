@@ -85,6 +85,9 @@ def _bad_registry() -> SpecRegistry:
 
         scope: ProjectScope
 
+    class Unscoped(TrackSpec, event=BadEvent.projectArchive, **common):  # type: ignore[arg-type]
+        """Its scope line deleted: user-scoped without saying so."""
+
     class Login(IdentifySpec, name="Login", owner=Team.IDENTITY, registry=registry):
         """One."""
 
@@ -126,6 +129,7 @@ def _findings(
         "EC014 Replaced",
         "EC014 Circular",
         "EC014 Chained",
+        "EC015 Unscoped",
     ],
 )
 def test_each_rule_reports_its_finding(expected: str) -> None:
