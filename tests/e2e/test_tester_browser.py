@@ -165,6 +165,9 @@ def test_field_errors_appear_next_to_their_fields_as_you_type(
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
     expect(page.locator("#f-scope-user_id")).to_have_value("0")
+    # The note beside Send leads to the first field to fix, which takes the focus: typing fixes it.
+    page.get_by_role("link", name="show the first").click()
+    expect(page.locator("#f-scope-user_id")).to_be_focused()
 
     # Fixed and sent: the form that showed errors is drawn again without them.
     page.locator("#f-scope-user_id").fill("3")

@@ -7,6 +7,19 @@
   if (window.eventCatalogTester) return;
   window.eventCatalogTester = true;
 
+  // The outcome's "show it" link points at a field's error message: the field itself takes the focus,
+  // so that typing fixes it (following the link alone left the focus on the page, and the next Tab
+  // went past the field).
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest('a[href^="#error-"]');
+    if (!link) return;
+    const field = document.querySelector(`[aria-describedby~="${CSS.escape(link.hash.slice(1))}"]`);
+    if (!field) return;
+    event.preventDefault();
+    field.focus();
+    field.scrollIntoView({ block: "center" });
+  });
+
   // "Copy" buttons of the tester's snippets.
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-copy]");
