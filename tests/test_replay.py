@@ -629,6 +629,11 @@ def test_entries_a_resend_would_skip_are_counted_apart_with_their_reason(
     answer = sent.get_data(as_text=True)
     assert "Re-sent 1 entry: 1 delivered; 2 skipped." in answer
     assert f"Skipped 2: {MASKED_ONLY}" in answer
+    # The result takes the focus from the button it replaces (htmx focuses `autofocus` after a swap).
+    assert '<p class="replay-result" role="status" tabindex="-1" autofocus>Re-sent 1 entry' in answer
+    # Without htmx the results come back as the page's notes, in their own case.
+    page = client.post("/audit/replay/?status=failed", headers={"X-CSRFToken": token}, follow_redirects=True)
+    assert f"Skipped 2: {MASKED_ONLY}: the real values cannot be re-sent.</p>" in page.get_data(as_text=True)
 
 
 def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(

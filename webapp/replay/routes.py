@@ -51,6 +51,15 @@ from webapp.htmx import shown_status, wants_fragment
 from webapp.tester.sending import own_destination
 
 bp = Blueprint("replay", __name__)
+
+
+@bp.app_template_filter("sentence")
+def sentence(text: str) -> str:
+    """Text opening a sentence: its first letter upper-case and the rest as it is (Jinja's
+    `capitalize` lowers the rest, and wrote `audit_encryption_key` for `AUDIT_ENCRYPTION_KEY`)."""
+    return text[:1].upper() + text[1:]
+
+
 # The widget renders the audit list's rows it re-sent, with the audit pages' vocabulary.
 bp.context_processor(audit_vocabulary)
 
