@@ -58,6 +58,11 @@ def format_duration(duration: timedelta) -> str:
     return " ".join(parts) or "0 s"
 
 
+# A `+` typed into an address is a space once decoded (`?since=…T14:00+01:00`): a space before an
+# offset at the end of a time can only have been that `+`.
+_SPACED_OFFSET = re.compile(r"^(.*T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+
 def parse_instant(text: str, now: datetime | None = None) -> datetime:
     """Parse an ISO 8601 instant (naive means UTC) or a duration meaning "that long before now".
 
@@ -75,7 +80,7 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
     if _DURATION.match(text):
         return _ago(text, parse_duration(text), now or datetime.now(UTC))
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(_SPACED_OFFSET.sub(r"\1+\2", text.strip()))
     except ValueError:
         raise ValueError(
             f"{text!r} is not a time: use ISO 8601 like 2026-03-01T14:00 (UTC unless an offset is "

@@ -205,6 +205,13 @@ def test_histogram_bars_link_to_their_narrowed_range(client: FlaskClient, sqlite
     assert late not in _rows(client.get(narrowed).get_data(as_text=True))
 
 
+def test_an_offset_typed_into_the_address_is_read(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    """`?since=…T14:00+01:00` typed as is: the `+` decodes to a space, and the search was refused."""
+    entry = _cps(sqlite_store)
+    response = client.get("/audit/?since=2000-01-01T14:00+01:00")
+    assert response.status_code == 200 and _rows(response.get_data(as_text=True)) == [entry]
+
+
 def test_a_search_reaching_back_to_year_one_or_on_to_9999_draws_its_histogram(
     client: FlaskClient, sqlite_store: AuditStore
 ) -> None:

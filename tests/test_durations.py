@@ -53,6 +53,9 @@ def test_parse_duration_refuses_what_reaches_back_before_year_1(text: str) -> No
         ("2026-03-01T14:00", NOW),
         ("2026-03-01T16:00+02:00", NOW),
         ("0001-01-01T05:00+05:00", datetime(1, 1, 1, tzinfo=UTC)),
+        # A `+` typed into an address arrives as a space.
+        ("2026-03-01T16:00 02:00", NOW),
+        ("2026-03-01T16:00:00.000 0200", NOW),
     ],
 )
 def test_parse_instant(text: str, expected: datetime) -> None:
