@@ -636,6 +636,20 @@ def test_entries_a_resend_would_skip_are_counted_apart_with_their_reason(
     assert f"Skipped 2: {MASKED_ONLY}: the real values cannot be re-sent.</p>" in page.get_data(as_text=True)
 
 
+def test_an_entry_a_resend_would_skip_says_why_instead_of_offering_it(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        [masked] = _send_failing(analytics_client.store(), collector, 1, constant="Register")
+    [plain] = _fail_in_app(app, collector, 1)
+    page = client.get(f"/audit/entries/{masked.message_id}").get_data(as_text=True)
+    assert f"Cannot be re-sent unchanged: {MASKED_ONLY}" in page and "Re-send unchanged</button>" not in page
+    offered = client.get(f"/audit/entries/{plain.message_id}").get_data(as_text=True)
+    assert "Re-send unchanged</button>" in offered and "Cannot be re-sent" not in offered
+
+
 def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     client: FlaskClient, app: Flask, collector: Collector
 ) -> None:

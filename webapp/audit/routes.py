@@ -29,7 +29,7 @@ from analytics.queries import (
     message_name,
     oldest_first_after,
 )
-from analytics.replay import is_stuck
+from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
@@ -191,6 +191,8 @@ def entry(message_id: str) -> str:
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
     is_message = found.type in MESSAGE_TYPES
     shown = shown_payload(found)
+    # Said instead of a button that would only skip it ("Re-sent 0 entries: … 1 skipped").
+    replay_blocked = _replay_blocked(found) if is_message else None
     return render_template(
         "audit/entry.html",
         entry=found,
@@ -199,6 +201,7 @@ def entry(message_id: str) -> str:
         # A replay sends with the dashboard's own key: the tester's sends elsewhere are sent again
         # from the tester instead.
         replayable=is_message and found.destination in (None, own_destination().label),
+        replay_blocked=replay_blocked,
         drift=drift_of(found.payload) if is_message else None,
         current_version=CATALOG.version,
         shown=shown,
@@ -206,6 +209,15 @@ def entry(message_id: str) -> str:
         # issue 6 integrity: whether the entry still verifies in its writer's hash chain
         integrity=entry_integrity(analytics_client.store(), found),
     )
+
+
+def _replay_blocked(entry: AuditEntry) -> str | None:
+    """Why a re-send would skip this entry (its personal data cannot be restored), or None."""
+    try:
+        restore_message(entry, analytics_client.store().cipher)
+    except Unreplayable as exc:
+        return str(exc)
+    return None
 
 
 @bp.get("/export.<any(csv, ndjson):extension>")
