@@ -245,16 +245,27 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
         raise ValueError("write the property search as key = value, e.g. cluster_type = eks")
     if not _PROPERTY_KEY.fullmatch(key):
         raise ValueError(f"{key!r} is not a property name (letters, digits and _ only)")
-    candidates: list[Any] = [value]
-    try:
-        literal = load_json(value)
-    except ValueError:
-        literal = value
-    if literal is None or isinstance(literal, bool | int | float):
-        candidates.append(literal)
+    # Quotes are JSON's way of saying "this text" (`cluster_type = "eks"`): they are not part of it.
+    text = _json_scalar(value)
+    text = text if isinstance(text, str) else value
+    candidates: list[Any] = [text]
+    spelled = _json_scalar(text)
+    if spelled is None or isinstance(spelled, bool | int | float):
+        candidates.append(spelled)
     if mask_key is not None and key in personal_data_keys():
-        candidates.append(mask_value(value, mask_key))
+        candidates.append(mask_value(text, mask_key))
     return PropertyMatch(key, value, tuple(candidates))
+
+
+_NOT_JSON = object()
+
+
+def _json_scalar(text: str) -> Any:
+    """The JSON value `text` spells (`"eks"` → eks, `9` → 9, `true`, `null`), or `_NOT_JSON`."""
+    try:
+        return load_json(text)
+    except ValueError:
+        return _NOT_JSON
 
 
 def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:

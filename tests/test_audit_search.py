@@ -178,6 +178,10 @@ SINGLE_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"event": "Identify: Register"}, {"register"}),
     ({"event": "Identify: Login", "user_id": "4"}, {"login"}),
     ({"prop": "cluster_type = gke"}, {"cps_tester"}),
+    # Quoted, as JSON writes text: the quotes are not part of the value.
+    ({"prop": 'cluster_type = "gke"'}, {"cps_tester"}),
+    ({"prop": 'infra_id = "12"'}, {"provisioning_start"}),
+    ({"prop": 'email = "ada@example.com"'}, {"signup", "register"}),
     ({"prop": "infra_id=12"}, {"provisioning_start"}),
     ({"prop": "error_message=12"}, {"stack_failure"}),
     ({"prop": "github = true"}, {"register"}),
