@@ -5,25 +5,26 @@ from __future__ import annotations
 import re
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
+_PART = re.compile(r"(\d+)\s*([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SPOKEN = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `<number><unit>` with unit s, m, h, d or w.
+    """Parse `<number><unit>` with unit s, m, h, d or w, or several, as the pages write them (`1h30m`).
 
     Raises:
         ValueError: with the accepted forms, for anything else (including zero); or saying so, for a
             duration that reaches back from now before year 1, datetime's limit.
     """
-    match = _DURATION.match(text)
-    if match is None or int(match.group(1)) == 0:
+    parts = _PART.findall(text) if _DURATION.match(text) else []
+    if not any(int(number) for number, _ in parts):
         raise ValueError(
             f"{text!r} is not a duration: use a positive number and a unit, like 15m, 24h, 30d or 2w"
         )
     try:
-        duration = timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        duration = sum((timedelta(**{_UNITS[unit]: int(number)}) for number, unit in parts), timedelta())
     except OverflowError:
         raise _before_year_1(text) from None
     # Every caller counts the duration back from now: refuse here what no caller could use.

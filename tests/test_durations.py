@@ -13,7 +13,16 @@ from analytics.durations import format_duration, parse_duration, parse_instant
 NOW = datetime(2026, 3, 1, 14, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("text", "expected"), [("15m", timedelta(minutes=15)), ("2w", timedelta(weeks=2))])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", timedelta(minutes=15)),
+        ("2w", timedelta(weeks=2)),
+        # Several units, as the pages write a duration back ("1 h 30 min").
+        ("1h30m", timedelta(minutes=90)),
+        ("1d 12h", timedelta(hours=36)),
+    ],
+)
 def test_parse_duration(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
 
@@ -33,7 +42,7 @@ def test_format_duration_reads_as_people_write_it(duration: timedelta, expected:
     assert format_duration(duration) == expected
 
 
-@pytest.mark.parametrize("text", ["0d", "10", "d", "-1d", "1y"])
+@pytest.mark.parametrize("text", ["0d", "10", "d", "-1d", "1y", "0h0m", "1h30", "h30m"])
 def test_parse_duration_rejects_anything_else(text: str) -> None:
     with pytest.raises(ValueError, match="is not a duration"):
         parse_duration(text)
