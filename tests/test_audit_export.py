@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -281,10 +282,19 @@ def test_export_page_streams_a_download_of_the_filtered_view(
     assert response.status_code == 200
     assert response.is_streamed
     assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
-    assert response.headers["Content-Disposition"].startswith('attachment; filename="audit-')
+    # The file's name tells several exports apart: filters by their words, ids by name alone.
+    assert re.fullmatch(
+        r'attachment; filename="audit-status-failed_project-\d{8}T\d{6}Z\.csv"',
+        response.headers["Content-Disposition"],
+    )
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [row["message_id"] for row in rows] == [seeded_app["other_project"]]
     ndjson = client.get("/audit/export.ndjson?source=tester")
+    assert 'filename="audit-source-tester-' in ndjson.headers["Content-Disposition"]
+    personal = client.get("/audit/export.csv?event=New+User&prop=email+%3D+ada%40example.com")
+    assert 'filename="audit-event-New-User_prop-' in personal.headers["Content-Disposition"]
+    assert "ada" not in personal.headers["Content-Disposition"]
+    personal.close()
     assert ndjson.headers["Content-Type"] == "application/x-ndjson"
     assert [json.loads(line)["message_id"] for line in ndjson.get_data(as_text=True).splitlines()] == [
         seeded_app["failed"]

@@ -7,6 +7,7 @@ Each view is a plain function, so a role check can be added per route when accou
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
@@ -220,6 +221,22 @@ def _replay_blocked(entry: AuditEntry) -> str | None:
     return None
 
 
+# Filters whose values are the catalog's or the log's own words, safe in a file name; the others
+# (ids, a property value that may be an email, actors) are named without their value.
+_NAMED_BY_VALUE = ("range", "event", "type", "status", "source")
+
+
+def _view_slug(form: SearchForm) -> str:
+    """What an export file's name says of its view (`status-failed_event-New-User-`), so that
+    several exports can be told apart; empty for the whole log."""
+    parts = []
+    for name, value in form.params(live=None).items():
+        text = value if isinstance(value, str) else ",".join(value)
+        parts.append(f"{name}-{text}" if name in _NAMED_BY_VALUE else name)
+    slug = re.sub(r"[^A-Za-z0-9,._-]+", "-", "_".join(parts)).strip("-_")[:80]
+    return f"{slug}-" if slug else ""
+
+
 @bp.get("/export.<any(csv, ndjson):extension>")
 @requires(Role.VIEWER)
 def export(extension: str) -> ResponseReturnValue:
@@ -232,7 +249,7 @@ def export(extension: str) -> ResponseReturnValue:
         lines = [f"{name}: {message}" for name, message in form.errors.items()]
         return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
     export_format = ExportFormat(extension)
-    filename = f"audit-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
+    filename = f"audit-{_view_slug(form)}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
         Export(db.engine, form.filters, export_format, cipher=unmasking_cipher()),
         content_type=export_format.media_type,
