@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, SECRET_LINE
 from sqlalchemy import Engine
 
 from webapp import create_app, limits
@@ -23,20 +24,6 @@ from webapp.config import ConfigurationError, from_environment
 from webapp.security import HEADERS
 
 BIN = Path(sys.executable).parent
-SECRET_LINE = (
-    "SECRET_KEY: APP_ENV=production needs a secret of your own, 16 characters or more "
-    "(it signs sessions and CSRF tokens): "
-    "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
-)
-AUDIT_KEY_LINES = [
-    "AUDIT_CHAIN_KEY: APP_ENV=production needs a secret of your own (it keys the audit log's hash chain, "
-    "so that whoever can write to the database cannot recompute it; the same on every host): "
-    "set AUDIT_CHAIN_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
-    "AUDIT_MASK_KEY: APP_ENV=production needs a secret of your own (it keys the masks of personal data, "
-    "so that they cannot be reversed by guessing): "
-    "set AUDIT_MASK_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
-]
-AUDIT_KEYS = {"AUDIT_CHAIN_KEY": "c" * 40, "AUDIT_MASK_KEY": "m" * 40}
 
 
 def _token(client: FlaskClient) -> str:
