@@ -130,14 +130,7 @@ class _FileScan(ast.NodeVisitor):
     segment_modules: set[str] = field(default_factory=set)
     segment_classes: set[str] = field(default_factory=set)
     segment_clients: set[str] = field(default_factory=set)
-    deprecated: dict[str, str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.deprecated = {
-            info.spec.__name__: _deprecation(self.catalog, name, info.spec.replaced_by)
-            for name, info in self.catalog.events.items()
-            if issubclass(info.spec, TrackSpec) and info.spec.status is Status.DEPRECATED
-        }
+    deprecated: dict[str, str] = field(default_factory=dict)
 
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
@@ -239,6 +232,15 @@ class _FileScan(ast.NodeVisitor):
             self.findings.append((line, "CC003", f'"{event}" is not an event of the catalog'))
 
 
+def _deprecated_specs(catalog: Catalog) -> dict[str, str]:
+    """Each deprecated event's spec class name, with what to say where it is built."""
+    return {
+        info.spec.__name__: _deprecation(catalog, name, info.spec.replaced_by)
+        for name, info in catalog.events.items()
+        if issubclass(info.spec, TrackSpec) and info.spec.status is Status.DEPRECATED
+    }
+
+
 def _deprecation(catalog: Catalog, event: str, replaced_by: str | None) -> str:
     """What to say where a deprecated event's spec is built: what to send instead, by its spec."""
     replacement = catalog.events.get(str(replaced_by)) if replaced_by is not None else None
@@ -289,10 +291,11 @@ def check_paths(
     findings: list[CodeFinding] = []
     used: set[str] = set()
     scanned_application_code = False
+    deprecated = _deprecated_specs(catalog)
     for path in iter_python_files(paths, exclude):
         tree, lines = _parse(path)
         in_catalog = path.resolve().is_relative_to(CATALOG_PACKAGE)
-        scan = _FileScan(catalog=catalog, in_catalog=in_catalog)
+        scan = _FileScan(catalog=catalog, in_catalog=in_catalog, deprecated=deprecated)
         scan.visit(tree)
         findings.extend(
             CodeFinding(_display(path), line, code, message)

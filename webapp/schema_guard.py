@@ -24,6 +24,7 @@ from analytics.audit import (
     schema_revision,
     sqlite_problem,
 )
+from analytics.wording import sentence
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
 UNREACHABLE = "The database cannot be reached. Check DATABASE_URL and that the server is up."
@@ -57,7 +58,7 @@ def database_advice(engine: Engine) -> str | None:
     be reached, or a schema that is not this code's. None otherwise."""
     problem = sqlite_problem(engine)
     if problem is not None:
-        return f"{problem[0].upper()}{problem[1:]}."
+        return f"{sentence(problem)}."
     try:
         revision = schema_revision(engine)
     except SQLAlchemyError:

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
+from analytics.wording import sentence
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
 from webapp.extensions import db
@@ -36,7 +37,7 @@ class TokenError(ValueError):
     def sentence(self) -> str:
         """The message as a sentence on a page: a capital and a full stop (the name's case kept)."""
         message = str(self)
-        return f"{message[:1].upper()}{message[1:]}."
+        return f"{sentence(message)}."
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from analytics.replay import (
     record_replay,
     replay,
 )
+from analytics.wording import sentence
 from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm
 from webapp.audit.results import PAGE_SIZE, Histogram, overview, page_of
@@ -53,11 +54,7 @@ from webapp.tester.sending import own_destination
 bp = Blueprint("replay", __name__)
 
 
-@bp.app_template_filter("sentence")
-def sentence(text: str) -> str:
-    """Text opening a sentence: its first letter upper-case and the rest as it is (Jinja's
-    `capitalize` lowers the rest, and wrote `audit_encryption_key` for `AUDIT_ENCRYPTION_KEY`)."""
-    return text[:1].upper() + text[1:]
+bp.add_app_template_filter(sentence, "sentence")
 
 
 # The widget renders the audit list's rows it re-sent, with the audit pages' vocabulary.
