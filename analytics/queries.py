@@ -212,9 +212,12 @@ class Cursor:
         """
         when, _, row_id = text.rpartition("_")
         try:
-            return cls(as_utc(datetime.fromisoformat(when)), int(row_id))
+            position = cls(as_utc(datetime.fromisoformat(when)), int(row_id))
         except ValueError:
-            raise ValueError(f"{text!r} is not a position in the log") from None
+            position = None
+        if position is None or not 0 <= position.id <= MAX_ID:  # a row id the database can compare
+            raise ValueError(f"{text!r} is not a position in the log")
+        return position
 
 
 def as_utc(value: datetime) -> datetime:
