@@ -45,12 +45,33 @@ class ExportFormat(StrEnum):
         return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection" list)."""
+
+_FREE_TEXT = tuple(EXPORT_COLUMNS.index(name) for name in ("event", "destination", "actor", "error"))
+"""The CSV cells whose text people choose (an account's email, a destination's name, an endpoint's
+error): the others are ids, times, numbers, fixed words and the payload's JSON object."""
+
+
+def _spreadsheet_safe(rows: list[Any]) -> list[Any]:
+    """The rows with each free-text cell that a spreadsheet would run as a formula (an account named
+    `=cmd|'/c calc'!a0@example.com`) prefixed with `'`, which spreadsheets show as text."""
+    for position, row in enumerate(rows):
+        if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in _FREE_TEXT):
+            cells = list(row)
+            for i in _FREE_TEXT:
+                if isinstance(cells[i], str) and cells[i].startswith(FORMULA_STARTS):
+                    cells[i] = "'" + cells[i]
+            rows[position] = cells
+    return rows
+
+
 def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for rows in batches:
-        writer.writerows(rows)
+        writer.writerows(_spreadsheet_safe(rows))
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, String, Text, cast, insert, literal, select, true, update
 
-from analytics.audit import AuditEntry, AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.export import Export, ExportFormat
 from analytics.personal_data import PersonalDataCipher
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, as_utc, parse_property_match
@@ -78,6 +78,34 @@ def test_csv_export_has_a_header_and_one_row_per_matching_entry(store: AuditStor
     payload = json.loads(failed["payload"])
     assert payload["messageId"] == ids["failed"]
     assert payload["properties"]["email"].startswith("masked:")
+
+
+def test_csv_cells_people_name_cannot_run_as_spreadsheet_formulas(store: AuditStore) -> None:
+    """An account named `=cmd|…@example.com` sent a test event: its email went into the actor cell as
+    is, which a spreadsheet runs. NDJSON, read by programs, keeps every value as it is."""
+    actor = "=cmd|'/ccalc'!a0@example.com"
+    message_id = record(
+        store,
+        "ProjectCreate",
+        scope={"user_id": 1, "project_id": 77},
+        source="tester",
+        actor=actor,
+        destination="+staging:0123456789ab",
+        recorded_at=NOW,
+    )
+    store.record_outcome([message_id], AuditStatus.FAILED, error="@SUM(1+1)")
+    text = "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV))
+    (row,) = csv.DictReader(io.StringIO(text))
+    assert (row["actor"], row["destination"], row["error"]) == (
+        "'=cmd|'/ccalc'!a0@example.com",
+        "'+staging:0123456789ab",
+        "'@SUM(1+1)",
+    )
+    (line,) = [
+        json.loads(line)
+        for line in "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON)).splitlines()
+    ]
+    assert (line["actor"], line["error"]) == (actor, "@SUM(1+1)")
 
 
 def test_ndjson_export_is_one_object_per_line_newest_first(store: AuditStore) -> None:
