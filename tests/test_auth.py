@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,15 @@ from auth_helpers import actions, post, sign_in
 from dashboard_server import ROOT
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from analytics.audit import AuditEntry
 from webapp import create_app
 from webapp.auth import accounts
+from webapp.auth.models import EndedSession
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
+from webapp.extensions import db
 
 NEW_PASSWORD = "a different long password"
 WELCOME = "Welcome. You are the admin; add the others on the Users page."
@@ -240,6 +242,33 @@ def test_signing_out_ends_the_session(client: FlaskClient) -> None:
     response = post(client, "/logout", {})
     assert response.status_code == 303 and response.headers["Location"] == "/login"
     assert client.get("/login").get_data(as_text=True).count("You have signed out.") == 1
+    assert client.get("/").status_code == 302
+
+
+def test_a_copy_of_a_signed_out_session_cookie_signs_no_one_in(
+    app: Flask, client: FlaskClient, login_as: Callable[..., FlaskClient]
+) -> None:
+    """The cookie is signed, not stored: a copy taken before sign-out kept working for 12 hours."""
+    copied = client.get_cookie("session")
+    other_browser = login_as(Role.ADMIN)
+    assert copied is not None and post(client, "/logout", {}).status_code == 303
+    thief = app.test_client()
+    thief.set_cookie("session", copied.value)
+    assert thief.get("/").status_code == 302
+    assert thief.get("/api/catalog").status_code == 401
+    assert other_browser.get("/").status_code == 200  # only that session ended, not the account's others
+    # Each sign-out forgets the ended sessions that would have expired by now.
+    with app.app_context():
+        db.session.execute(update(EndedSession).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        db.session.commit()
+    assert post(other_browser, "/logout", {}).status_code == 303
+    with app.app_context():
+        assert len(db.session.scalars(select(EndedSession)).all()) == 1
+
+
+def test_a_session_from_before_session_ids_signs_in_again(client: FlaskClient) -> None:
+    with client.session_transaction() as session:
+        del session["session_id"]
     assert client.get("/").status_code == 302
 
 

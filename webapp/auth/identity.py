@@ -4,8 +4,9 @@ or on the JSON API from a personal API token (`webapp.auth.bearer`) in either mo
 Two modes, chosen by `AUTH_MODE`:
 
 - `accounts` (the default): people sign in on `/login`; the session cookie carries the account id,
-  when they signed in (sessions end `SESSION_LIFETIME` later, however active) and a stamp of their
-  password hash (changing the password ends every other session).
+  when they signed in (sessions end `SESSION_LIFETIME` later, however active), a stamp of their
+  password hash (changing the password ends every other session) and a random session id, which
+  signing out records as ended (`EndedSession`), so that no copy of the cookie signs anyone in again.
 - `proxy`: an SSO proxy in front (oauth2-proxy, an ingress) authenticates people and names them in
   `PROXY_USER_HEADER`. The header is believed only from `TRUSTED_PROXIES`; unknown emails get an
   account with `PROXY_DEFAULT_ROLE` on their first request.
@@ -17,16 +18,19 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SessionMixin
 from flask.typing import ResponseReturnValue
+from sqlalchemy import delete
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from webapp.auth import accounts, bearer
-from webapp.auth.models import User
+from webapp.auth.models import EndedSession, User
 from webapp.auth.proxies import from_trusted_proxy
 from webapp.auth.redirects import safe_next
 from webapp.extensions import db
@@ -36,6 +40,7 @@ log = logging.getLogger(__name__)
 _USER_ID = "user_id"
 _SIGNED_IN_AT = "signed_in_at"
 _STAMP = "password_stamp"
+_SESSION_ID = "session_id"
 
 ACCOUNTS = "accounts"
 PROXY = "proxy"
@@ -52,6 +57,7 @@ def sign_in(target: SessionMixin, user: User) -> None:
     target[_USER_ID] = user.id
     target[_SIGNED_IN_AT] = time.time()
     target[_STAMP] = password_stamp(user)
+    target[_SESSION_ID] = secrets.token_urlsafe(16)
     target.permanent = True
 
 
@@ -62,7 +68,16 @@ def accounts_mode_only() -> None:
 
 
 def sign_out() -> None:
-    """End the session."""
+    """End the session, for every copy of its cookie: its id is recorded as ended until it would
+    have expired (rows past that are deleted on the way)."""
+    session_id = session.get(_SESSION_ID)
+    if isinstance(session_id, str):
+        now = datetime.now(UTC)
+        lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"]
+        signed_in_at = datetime.fromtimestamp(float(session.get(_SIGNED_IN_AT, 0)), UTC)
+        db.session.execute(delete(EndedSession).where(EndedSession.expires_at < now))
+        db.session.merge(EndedSession(session_id=session_id, expires_at=max(signed_in_at + lifetime, now)))
+        db.session.commit()
     session.clear()
 
 
@@ -96,10 +111,16 @@ def _session_user() -> User | None:
         flash("Your session has expired. Sign in again.", "info")
         return None
     user = db.session.get(User, user_id)
-    if user is None or not user.active or session.get(_STAMP) != password_stamp(user):
+    if user is None or not user.active or session.get(_STAMP) != password_stamp(user) or _ended():
         session.clear()
         return None
     return user
+
+
+def _ended() -> bool:
+    """Whether this session was signed out (a copy of its cookie), or predates session ids."""
+    session_id = session.get(_SESSION_ID)
+    return not isinstance(session_id, str) or db.session.get(EndedSession, session_id) is not None
 
 
 def _proxy_user() -> User | None:

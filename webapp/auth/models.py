@@ -1,4 +1,5 @@
-"""Dashboard accounts: who may sign in, with which role, and since when they may not; their API tokens."""
+"""Dashboard accounts: who may sign in, with which role, and since when they may not; their API tokens;
+the sessions signed out before they expired."""
 
 from __future__ import annotations
 
@@ -100,3 +101,22 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     def active(self) -> bool:
         """Whether the token has not been revoked (its account may still be disabled)."""
         return self.revoked_at is None
+
+
+class EndedSession(db.Model):  # type: ignore[name-defined,misc]
+    """A browser session signed out before it expired.
+
+    The session itself lives in Flask's signed cookie, which the server cannot take back: a copy of
+    the cookie (a shared machine, a proxy's log) would sign its holder in until it expires. Each
+    session carries a random id; signing out records it here, and a request with an ended id is
+    anonymous. A row is needed only until its session would have expired anyway.
+
+    Attributes:
+        session_id: the id `webapp.auth.identity.sign_in` gave the session.
+        expires_at: when the session would have ended by itself; later, the row is deleted.
+    """
+
+    __tablename__ = "ended_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
