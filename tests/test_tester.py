@@ -6,6 +6,7 @@ import html
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from tester_helpers import (
     HTMX,
     as_panel,
@@ -209,6 +210,33 @@ def test_a_double_submit_sends_once_and_answers_with_the_first_result(
     assert message_id in second
     # The answer carries a fresh token, so sending the form again on purpose does send.
     assert form_fields(client, "event=ProjectCreate")["token"] != data["token"]
+
+
+def test_a_send_claimed_but_not_yet_audited_shows_as_sending_until_it_can_no_longer_finish(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A double submit in the moment between the first's claim and its audit entry said "Not sent: the
+    audit log has no entry for it", and stopped following it."""
+    with app.app_context():
+        db.session.add(
+            SendRow(
+                message_id="claimed-1",
+                form_token="t",
+                actor="admin@example.com",
+                created_at=datetime.now(UTC),
+            )
+        )
+        db.session.commit()
+    sending = client.get("/tester/sends/claimed-1", headers=HTMX)
+    page = sending.get_data(as_text=True)
+    assert sending.status_code == 200 and 'id="result-in-flight"' in page and "Not sent" not in page
+    assert 'hx-get="/tester/sends/claimed-1" hx-trigger="every 1s"' in page
+    with app.app_context():
+        db.session.execute(update(SendRow).values(created_at=datetime.now(UTC) - timedelta(minutes=5)))
+        db.session.commit()
+    abandoned = client.get("/tester/sends/claimed-1", headers=HTMX)
+    assert abandoned.status_code == 286
+    assert "Not sent: the audit log has no entry for it." in abandoned.get_data(as_text=True)
 
 
 def test_a_resubmit_with_other_values_is_not_taken_for_the_first_send(

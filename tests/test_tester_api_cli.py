@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,14 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, text
+from tester_helpers import repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
+from webapp.tester.models import TesterSend as SendRow
 
 CLUSTER_SEND = {
     "event": "ClusterProvisioningSuccess",
@@ -242,6 +245,12 @@ def test_only_real_sends_count_towards_the_send_limit(
     assert repeated.get_json()["duplicate"] is True
     over = client.post("/api/tester/send", json=CLUSTER_SEND)
     assert over.status_code == 429 and len(collector.received()) == 2
+    # Past the limit, what cannot send is still answered: a dry run, and the first send's result.
+    dry_run = client.post("/api/tester/send", json={**CLUSTER_SEND, "dry_run": True})
+    again = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t0"})
+    assert (dry_run.status_code, again.status_code, again.get_json()["duplicate"]) == (200, 200, True)
+    assert client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t2"}).status_code == 429
+    assert len(collector.received()) == 2
 
 
 def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
@@ -352,6 +361,25 @@ def test_a_request_body_over_a_megabyte_is_refused_before_it_is_read(app: Flask,
         response.get_json()["error"]["message"] == "The request is larger than the 1 MB a request may carry."
     )
     assert _statuses(app) == []
+
+
+def test_a_dry_run_of_a_message_over_32_kb_says_a_send_would_be_dropped(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    """Both passed it as valid (200, exit 0); the real send is audited as dropped."""
+    big = {**CLUSTER_SEND["properties"], "note": "z" * 40_000}
+    dry = client.post(
+        "/api/tester/send", json={**CLUSTER_SEND, "properties": big, "off_schema": True, "dry_run": True}
+    )
+    assert dry.status_code == 422
+    message = dry.get_json()["error"]["message"]
+    assert message.startswith("The message would not go through: the message is 40,")
+    assert message.endswith(" bytes, over Segment's 32 KB per message: a send would be audited as dropped.")
+    args = ["send", "ClusterProvisioningSuccess", "--scope", "user=1,project=12,cluster=4", "--dry-run"]
+    cli = runner.invoke(args=[*args, "--json", json.dumps(big)])
+    assert cli.exit_code == 1 and cli.stderr.endswith("a send would be audited as dropped\n")
+    assert "error: dry run: the message is 40," in cli.stderr
+    assert _statuses(app) == [] and collector.received() == []
 
 
 def test_api_endpoint_failure_is_502_and_dry_run_sends_nothing(
@@ -661,3 +689,44 @@ def test_api_field_errors_are_named_by_the_request_s_own_keys(
     typo = client.post("/api/tester/send", json={**CLUSTER_SEND, "properties": {"cluster_type": "ecs"}})
     assert set(typo.get_json()["error"]["fields"]) == {"properties.cluster_type", "properties.infra_id"}
     assert _statuses(app) == []
+
+
+def test_api_a_repeated_token_while_the_first_send_is_in_flight_is_409_with_retry_after(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    """It answered 503 (or 202) with a result of nulls: a retrying script could not tell what happened."""
+    body = {**CLUSTER_SEND, "token": "slow"}
+    first, busy = repeat_in_flight(app, collector, "slow", lambda: client.post("/api/tester/send", json=body))
+    assert busy.status_code == 409 and busy.headers["Retry-After"] == "1"
+    assert busy.get_json()["error"]["message"] == (
+        "The token 'slow' is being sent by an earlier request: ask again in a moment for its result "
+        "(it is not sent twice)."
+    )
+    assert first.status_code == 200
+    again = client.post("/api/tester/send", json=body)
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    assert len(collector.received()) == 1 and _statuses(app) == ["delivered"]
+
+
+def test_api_a_repeated_token_of_a_send_the_audit_log_never_recorded_is_409(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    """A claim whose send stopped before the audit log (its process gone): the token cannot send."""
+    with app.app_context():
+        db.session.add(
+            SendRow(
+                message_id="lost-1",
+                form_token="lost",
+                actor="admin@example.com",
+                round_trip_ms=None,
+                created_at=datetime.now(UTC) - timedelta(hours=1),
+            )
+        )
+        db.session.commit()
+    response = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "lost"})
+    assert response.status_code == 409
+    assert response.get_json()["error"]["message"] == (
+        "The token 'lost' cannot send again: the first send with this token was not recorded in the audit "
+        "log, so nothing was sent. Use a new token."
+    )
+    assert collector.received() == []

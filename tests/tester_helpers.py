@@ -5,9 +5,19 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from analytics.collector import Collector
+from webapp.extensions import db
+from webapp.tester.models import TesterSend as SendRow
 
 HTMX = {"HX-Request": "true"}
 
@@ -87,3 +97,27 @@ def example_values(info: Any) -> dict[str, str]:
 def as_panel(message: dict[str, Any]) -> str:
     """A message as the panels print it."""
     return json.dumps(message, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def repeat_in_flight(
+    app: Flask, collector: Collector, token: str, post: Callable[[], TestResponse]
+) -> tuple[TestResponse, TestResponse]:
+    """Post a send twice with one token, the second while the first waits on a slow collector.
+
+    Returns (the first's answer, the repeat's answer); the repeat is made once the first has claimed
+    its token and before it has its endpoint's answer.
+    """
+
+    def claimed() -> bool:
+        with app.app_context():
+            return db.session.scalar(select(SendRow).where(SendRow.form_token == token)) is not None
+
+    collector.inject(latency=2)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(post)
+        deadline = time.monotonic() + 10
+        while not claimed() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        repeat = post()
+        assert not first.done(), "the first send finished before its repeat was made"
+        return first.result(), repeat

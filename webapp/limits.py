@@ -11,7 +11,8 @@ Three limits are reused by the routes that need them:
 - `send_limit`: test sends, per signed-in person and per address (`TESTER_LIMIT_PER_*`); apply
   it under `@requires(...)` on the tester's send route. Only requests that sent something count
   (`webapp.tester.sending.send` calls `count_as_sent`), so a refused form or a dry run costs
-  nothing, just as only failed sign-ins count towards the sign-in limits.
+  nothing, just as only failed sign-ins count towards the sign-in limits; a dry run and a repeat of
+  a token already sent with are answered even past the limit.
 """
 
 from __future__ import annotations
@@ -24,8 +25,13 @@ from typing import Any, TypeVar, cast
 
 from flask import Flask, Response, current_app, g, make_response, request
 from flask_limiter import Limiter, RateLimitExceeded
+from sqlalchemy import select
 
+from analytics.strict_json import load_json
+from webapp.actor import current_actor
 from webapp.auth.proxies import client_address
+from webapp.extensions import db
+from webapp.tester.models import TesterSend
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +62,35 @@ def count_as_sent() -> None:
 
 def _message_sent(_response: Response) -> bool:
     return bool(g.get("message_sent"))
+
+
+def _sends_nothing() -> bool:
+    """Whether this send request cannot hand a message over: a dry run, or a repeat of a token this
+    person already sent with (answered with that send's result). Such requests never count, and are
+    answered even once the limit is reached: a script learns what its first send did, and a dry run
+    checks a message, whatever the budget. Worked out once per request (both limits ask)."""
+    if "sends_nothing" not in g:
+        g.sends_nothing = _is_dry_run_or_repeat()
+    return bool(g.sends_nothing)
+
+
+def _is_dry_run_or_repeat() -> bool:
+    if request.is_json:
+        try:
+            body = load_json(request.get_data())
+        except ValueError:
+            return False  # the view answers 400
+        if not isinstance(body, dict):
+            return False
+        if body.get("dry_run") is True:
+            return True
+        token = body.get("token")
+    else:
+        token = request.form.get("token")
+    if not isinstance(token, str) or not token:
+        return False
+    claim = db.session.scalar(select(TesterSend.actor).where(TesterSend.form_token == token))
+    return claim is not None and claim == current_actor()
 
 
 def _limit(
@@ -108,13 +143,18 @@ _current_password_per_account = _limit(
     deduct_when=_login_failed,
 )
 _send_per_person = _limit(
-    "TESTER_LIMIT_PER_PERSON", _person, "You have sent too many test events.", deduct_when=_message_sent
+    "TESTER_LIMIT_PER_PERSON",
+    _person,
+    "You have sent too many test events.",
+    deduct_when=_message_sent,
+    exempt_when=_sends_nothing,
 )
 _send_per_address = _limit(
     "TESTER_LIMIT_PER_ADDRESS",
     client_address,
     "Too many test events were sent from your address.",
     deduct_when=_message_sent,
+    exempt_when=_sends_nothing,
 )
 
 

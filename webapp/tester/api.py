@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, make_response, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import (
     BaseModel,
@@ -245,6 +245,8 @@ def send_json() -> ResponseReturnValue:
             errors = {**errors, "spec": "Missing: give `event` (or `identify`), by name or by constant."}
         fields = {_request_key(key, asked): text for key, text in errors.items()}
         return error(422, "The message was not sent: fix the fields below.", fields)
+    if asked.dry_run and draft.oversized:
+        return error(422, f"The message would not go through: {draft.oversize_warning()}.")
     if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
@@ -255,5 +257,18 @@ def send_json() -> ResponseReturnValue:
             f"The token {typed.token!r} was already used {used}: nothing was sent. "
             "Use a new token for a new message.",
         )
+    if result.in_flight:
+        # The IETF idempotency-key draft's answer to a repeat while the first is processed.
+        busy = make_response(
+            error(
+                409,
+                f"The token {typed.token!r} is being sent by an earlier request: ask again in a moment "
+                "for its result (it is not sent twice).",
+            )
+        )
+        busy.headers["Retry-After"] = "1"
+        return busy
+    if result.entry is None and result.duplicate:
+        return error(409, f"The token {typed.token!r} cannot send again: {result.error}. Use a new token.")
     status = _OUTCOME_STATUS.get(result.entry.status, 200) if result.entry is not None else 503
     return jsonify(result_json(result)), status

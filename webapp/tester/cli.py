@@ -160,7 +160,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
 
     Returns:
         The exit status: 0 delivered (or a dry run), 1 not delivered (failed, dropped, or disabled
-        for want of a write key), 2 bad input.
+        for want of a write key; for a dry run, a message over Segment's 32 KB), 2 bad input.
     """
     draft = compose(typed, actor=command_line_actor())
     refuse_unknown_scope_ids(draft)
@@ -174,6 +174,9 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     for note in draft.off_schema:
         click.echo(f"warning: off-schema: {note}", err=True)
     click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
+    if dry_run and draft.oversized:
+        click.echo(f"error: dry run: {draft.oversize_warning()}", err=True)
+        return EXIT_NOT_DELIVERED
     if dry_run:
         click.echo("dry run: validated, not audited, not sent", err=True)
         return 0

@@ -74,6 +74,13 @@ class Draft:
         """Over Segment's 32 KB per message: the client will refuse it (audited `dropped`)."""
         return self.size > MAX_MSG_SIZE
 
+    def oversize_warning(self) -> str:
+        """What a dry run says of an oversized message (a send would not go through)."""
+        return (
+            f"the message is {self.size:,} bytes, over Segment's 32 KB per message: "
+            "a send would be audited as dropped"
+        )
+
     def typing_errors(self) -> dict[str, str]:
         """The errors worth showing while a form is being filled: not yet "required"."""
         return {key: text for key, text in self.errors.items() if key not in self.missing}

@@ -14,8 +14,8 @@ import json
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
+from analytics.queries import as_utc
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -119,6 +120,8 @@ class SendResult:
         conflict: the form's token had been sent with other values (a duplicate that asked for
             something else): nothing was sent for this request.
         error: what went wrong before the audit log (e.g. it was unavailable).
+        in_flight: the request that claimed this send has not finished it yet (a repeat of its
+            token arrived meanwhile): its status may still move, or its entry be still to come.
     """
 
     message_id: str
@@ -129,16 +132,19 @@ class SendResult:
     duplicate: bool = False
     conflict: bool = False
     error: str | None = None
+    in_flight: bool = False
 
     @property
     def final(self) -> bool:
         """Whether the status will not move any more (a pending send is still in flight)."""
-        return self.entry is None or self.entry.status != "pending"
+        return not self.in_flight and (self.entry is None or self.entry.status != "pending")
 
     @property
     def failed(self) -> bool:
         """Whether the message did not reach the endpoint (or was not recorded)."""
-        return self.entry is None or self.entry.status in ("failed", "dropped")
+        if self.entry is None:
+            return not self.in_flight
+        return self.entry.status in ("failed", "dropped")
 
 
 def load_result(message_id: str, **details: Any) -> SendResult | None:
@@ -151,7 +157,18 @@ def load_result(message_id: str, **details: Any) -> SendResult | None:
         select(DeliveryAttempt).where(DeliveryAttempt.message_id == message_id).order_by(DeliveryAttempt.id)
     ).all()
     round_trip = send.round_trip_ms if send is not None else None
-    return SendResult(message_id, entry, list(attempts), round_trip, **details)
+    in_flight = send is not None and round_trip is None and _may_still_finish(send)
+    return SendResult(message_id, entry, list(attempts), round_trip, in_flight=in_flight, **details)
+
+
+def _may_still_finish(send: TesterSend) -> bool:
+    """Whether a send with no round trip yet may still be in its request's hands.
+
+    A synchronous send ends within its connect and read timeouts; one claimed longer ago than both
+    and a margin will never finish (its process stopped mid-send), so it is not waited for.
+    """
+    longest = timedelta(seconds=2 * current_app.config["TESTER_TIMEOUT"] + 30)
+    return as_utc(send.created_at) > datetime.now(UTC) - longest
 
 
 def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
@@ -215,12 +232,16 @@ def request_digest(message: dict[str, Any], destination: Destination) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
+NOT_RECORDED = "the first send with this token was not recorded in the audit log, so nothing was sent"
+"""Why a repeat of a send that claimed its token, then failed before the audit log, sends nothing."""
+
+
 def _result_of_duplicate(message_id: str, *, conflict: bool) -> SendResult:
     result = load_result(message_id, duplicate=True, conflict=conflict)
     if result is None:
-        return SendResult(
-            message_id, None, [], duplicate=True, conflict=conflict, error="the first send was not recorded"
-        )
+        return SendResult(message_id, None, [], duplicate=True, conflict=conflict, error=NOT_RECORDED)
+    if result.entry is None and not result.in_flight:
+        return replace(result, error=NOT_RECORDED)
     return result
 
 
