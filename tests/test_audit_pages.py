@@ -42,7 +42,7 @@ def _rows(page: str) -> list[str]:
 
 
 def _links(page: str, rel: str) -> list[str]:
-    return [html.unescape(href) for href in re.findall(rf'<a rel="{rel}" href="([^"]+)"', page)]
+    return [html.unescape(href) for href in re.findall(rf'<a [^>]*rel="{rel}" href="([^"]+)"', page)]
 
 
 def test_search_page_lists_entries_newest_first_with_count_histogram_and_exports(

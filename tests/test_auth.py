@@ -57,7 +57,10 @@ def test_first_run_creates_the_admin_and_signs_them_in(app: Flask, anonymous: Fl
     assert response.status_code == 303 and response.headers["Location"] == "/"
     home = anonymous.get("/")
     assert home.status_code == 200
-    assert 'Ada <span class="badge role">admin</span>' in home.get_data(as_text=True)
+    assert (
+        '<span class="who-name" title="Ada">Ada</span> <span class="badge role">admin</span>'
+        in home.get_data(as_text=True)
+    )
     assert home.get_data(as_text=True).count(WELCOME) == 1  # on the page set-up lands on
     assert WELCOME not in anonymous.get("/users/").get_data(as_text=True)
     [added] = actions(app)
@@ -368,7 +371,10 @@ def test_the_proxy_header_from_a_trusted_proxy_signs_in_and_provisions(proxy_app
     client = proxy_app.test_client()
     page = client.get("/", headers={"X-Forwarded-Email": "Grace@Example.com"}, environ_base=FROM_PROXY)
     assert page.status_code == 200
-    assert 'grace@example.com <span class="badge role">viewer</span>' in page.get_data(as_text=True)
+    assert (
+        'title="grace@example.com">grace@example.com</span> <span class="badge role">viewer</span>'
+        in page.get_data(as_text=True)
+    )
     assert "Sign out" not in page.get_data(as_text=True)
     assert (
         client.get(

@@ -143,4 +143,17 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     re_sent = (failed.get_by_role("link").get_attribute("href") or "").rsplit("/", 1)[-1]
     sqlite_store.record_outcome([re_sent], AuditStatus.DELIVERED, http_status=200, source="replay")
     expect(failed.locator(".audit-status")).to_have_text("delivered")
+
+    # Scrolled down to the list with its newest rows in view (on a laptop the list starts below the
+    # first screen), the reader is watching the tail, not reading on: it keeps adding rows.
+    page.evaluate(
+        """() => {
+            const top = document.getElementById("audit-rows").getBoundingClientRect().top;
+            window.scrollTo(0, window.scrollY + top - 100);
+        }"""
+    )
+    assert page.evaluate("window.scrollY") > 80
+    _cps(sqlite_store, "delivered")
+    expect(rows).to_have_count(44)
+    expect(tail).not_to_have_attribute("data-paused", "")
     assert errors == []  # polls with no pending row to name log nothing either

@@ -34,3 +34,12 @@ def init_app(app: Flask) -> None:
             "auth_mode": app.config["AUTH_MODE"],
             "allows": lambda role: allows(Role(role)),
         }
+
+    @app.template_global()
+    def takes_focus() -> bool:
+        """Whether the caller is the first of this page to ask: the forms' first field with an error
+        takes the focus (`autofocus`), so that the keyboard and a screen reader land on what to fix."""
+        if g.get("focus_taken"):
+            return False
+        g.focus_taken = True
+        return True

@@ -1,16 +1,17 @@
-// Audit live tail: skip polls while the reviewer has scrolled down the list, so that new rows do
-// not push what they are reading out of view. Back at the top, the next poll brings everything that
-// arrived meanwhile. htmx keeps polling; a cancelled request simply does not happen.
+// Audit live tail: skip polls while the reviewer has scrolled down the list past its newest rows, so
+// that new rows do not push what they are reading out of view. With the newest rows in view again,
+// the next poll brings everything that arrived meanwhile. htmx keeps polling; a cancelled request
+// simply does not happen. Measured from the list, not the page: on a laptop the list starts below
+// the first screen (the count, the histogram, the re-send box), and scrolling to it is watching.
 (function () {
   "use strict";
   // A page htmx loads again on Back runs its scripts again: listen once.
   if (window.eventCatalogAuditTail) return;
   window.eventCatalogAuditTail = true;
 
-  var THRESHOLD = 80; // pixels scrolled before the tail counts as "reading"
-
   function reading() {
-    return window.scrollY > THRESHOLD;
+    var rows = document.getElementById("audit-rows");
+    return rows !== null && rows.getBoundingClientRect().top < 0;
   }
 
   function mark(widget) {

@@ -1,5 +1,5 @@
 // The tester's few behaviours htmx cannot give: copying snippets, saying when a part of a panel or a
-// send failed, and keeping the keyboard focus on Send. No inline handlers. After Back, htmx loads
+// send failed, and keeping the keyboard focus on Send and on the controls that redraw the form. No inline handlers. After Back, htmx loads
 // the page again (it keeps no snapshots, personal data being what it is) and runs this file again:
 // its listeners are installed once.
 (function () {
@@ -18,6 +18,19 @@
     event.preventDefault();
     field.focus();
     field.scrollIntoView({ block: "center" });
+  });
+
+  // A redraw of the tester replaces the control that asked for it. htmx gives the focus back to the
+  // element with the focused one's id; a control the redraw removes or hides (Raw JSON once chosen,
+  // Save preset in its closed box) names in data-focus-after where the focus goes instead, so that
+  // a keyboard user does not start again from the top.
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const asked = (event.detail.requestConfig || {}).elt;
+    const focused = document.activeElement;
+    if (!asked || !asked.dataset || !asked.dataset.focusAfter) return;
+    if (focused !== null && focused !== document.body && focused.offsetParent !== null) return;
+    const target = document.getElementById(asked.dataset.focusAfter);
+    if (target) target.focus();
   });
 
   // "Copy" buttons of the tester's snippets.

@@ -1,0 +1,128 @@
+"""A keyboard-only walk in a real browser: every control that redraws a part of a page leaves the focus
+where the person can go on, and Enter does what the field beside it is for."""
+
+from __future__ import annotations
+
+import pytest
+from auditlog import record
+from browser_helpers import wait_until_htmx_has
+from playwright.sync_api import Page, expect
+
+from analytics.audit import AuditStore
+from analytics.collector import Collector
+
+pytestmark = pytest.mark.e2e
+
+
+def _focused_id(page: Page) -> str:
+    return str(page.evaluate("document.activeElement.id"))
+
+
+def test_the_first_tab_offers_to_skip_to_the_content(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    assert _focused_id(page) == "main"
+    page.keyboard.press("Tab")  # past the header: the catalog's first tab
+    expect(page.get_by_role("link", name="Events", exact=True)).to_be_focused()
+
+
+def test_enter_in_the_preset_name_saves_the_preset_and_sends_nothing(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """Enter there pressed the form's first button, Send: the message went to the destination."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    wait_until_htmx_has(page, "#tester-form")
+    page.locator("#f-scope-user_id").fill("5")
+    page.locator("#f-scope-project_id").fill("12")
+    page.get_by_text("Save these ids as a preset").click()
+    page.locator("#f-preset_name").fill("user five")
+    page.locator("#f-preset_name").press("Enter")
+    notice = page.locator("#tester-notice")
+    expect(notice).to_have_text("Saved the preset 'user five'.")
+    expect(notice).to_be_focused()
+    expect(page.get_by_role("link", name="user five")).to_be_visible()
+    expect(page.locator("#send-outcome")).to_have_text("")
+    assert collector.received() == []
+
+
+def test_the_tester_s_redraws_keep_the_keyboard_where_it_was(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    wait_until_htmx_has(page, "#tester-form")
+    page.locator("#mode-raw").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-raw")).to_be_focused()  # where the JSON is typed
+    page.locator("#mode-fields").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#mode-raw")).to_be_focused()  # the way back, where Fields was
+    wait_until_htmx_has(page, "#tester-form")
+    page.locator("#fill-example").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-prop-infra_id")).to_have_value("9")
+    expect(page.locator("#fill-example")).to_be_focused()
+
+
+def test_the_history_s_refresh_keeps_the_focus_on_its_link(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    """It redrew itself every 5 s and dropped the focus to the page: no one could tab through it."""
+    message_id = record(
+        sqlite_store,
+        "ProjectCreate",
+        scope={"user_id": 1, "project_id": 12},
+        status="delivered",
+        source="tester",
+    )
+    page.goto(live_server + "/tester/history")
+    link = page.locator(f"#history-audit-{message_id}")
+    link.focus()
+    with page.expect_response(lambda response: "/tester/history" in response.url):
+        page.evaluate("document.body.dispatchEvent(new Event('tester-sent'))")
+    page.wait_for_timeout(200)  # the swap settles after the answer
+    assert _focused_id(page) == f"history-audit-{message_id}"
+
+
+def test_sorting_the_catalog_keeps_the_focus_on_the_sort_link(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/")
+    page.locator("#sort-name").focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(live_server + "/?sort=name")
+    expect(page.locator("#sort-name")).to_be_focused()
+
+
+def test_a_corrected_catalog_filter_loses_its_error(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/?category=bogus")
+    error, category = page.locator("#category-error"), page.locator("#category")
+    expect(error).to_contain_text("“bogus” is not a category")
+    expect(category).to_have_attribute("aria-invalid", "true")
+    category.select_option("Onboarding")
+    expect(page).to_have_url(live_server + "/?category=Onboarding")
+    expect(error).to_have_text("")
+    expect(category).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_the_audit_pager_opens_the_next_page_at_its_start(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    for _ in range(55):
+        record(sqlite_store, "ProjectCreate", scope={"user_id": 1, "project_id": 12}, status="delivered")
+    page.goto(live_server + "/audit/")
+    older = page.locator("#pager-older")
+    older.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#audit-rows tr")).to_have_count(5)
+    expect(page.locator("#audit-results")).to_be_focused()
+    # The window no longer stays at the bottom, below the new page's start (a short page scrolls less).
+    top = page.evaluate("document.getElementById('audit-results').getBoundingClientRect().top")
+    assert top > -5, top
+
+
+def test_a_refused_full_page_form_puts_the_focus_on_the_field_to_fix(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/account/tokens")
+    page.get_by_role("button", name="Create the token").click()
+    name = page.get_by_label("Name")
+    expect(name).to_have_attribute("aria-invalid", "true")
+    expect(name).to_be_focused()
