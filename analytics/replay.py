@@ -18,6 +18,9 @@ replay; that second copy carries the same `messageId` and Segment drops it.
 
 Personal data: the payload holds masks, never sent as values. The originals are restored from their
 encrypted copy (`analytics.personal_data`); without one, the entry is skipped with the reason.
+
+A message over Segment's 32 KB per message is skipped with the reason too: the Segment client
+refuses it before sending, so re-sent unchanged it would only be dropped again, on every run.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from analytics.actions import record_action
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
-from analytics.client import AnalyticsClient
+from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.errors import AnalyticsError
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from analytics.queries import message_name
@@ -186,11 +189,22 @@ def _masked_only(message: dict[str, Any]) -> str | None:
     )
 
 
+def _oversized(message: dict[str, Any]) -> str | None:
+    """Why a message cannot be sent as it is: the Segment client refuses it, as it did the first time.
+
+    The reason names no size, so that the dashboard lists such entries under one reason.
+    """
+    if message_size(message) <= MAX_MESSAGE_SIZE:
+        return None
+    return "the message is over Segment's 32 KB per message, which the Segment client refuses"
+
+
 def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str | None:
     """Why an entry cannot be re-sent, judged from what it stores without decrypting anything.
 
     What the dashboard counts before offering a re-send; `restore_message` says the same, and also
-    refuses a sealed copy that does not open (rare: a key removed from `AUDIT_ENCRYPTION_KEY`).
+    refuses a sealed copy that does not open (rare: a key removed from `AUDIT_ENCRYPTION_KEY`) or
+    that restores a message over 32 KB (judged only then: masks are not the size of the values).
     """
     return _blocked(entry.payload, entry.encrypted_personal_data is not None, cipher)
 
@@ -198,7 +212,7 @@ def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str 
 def _blocked(payload: dict[str, Any] | None, sealed: bool, cipher: PersonalDataCipher | None) -> str | None:
     """`blocked_reason` from an entry's payload (needed only when it is not sealed) and whether it is."""
     if not sealed:
-        return _masked_only(payload or {})
+        return _masked_only(payload or {}) or _oversized(payload or {})
     if cipher is None:
         return "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"
     return None
@@ -232,7 +246,8 @@ def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dic
     """The message exactly as first sent: the payload with its personal data unmasked.
 
     Raises:
-        Unreplayable: the real values cannot be restored, so sending would send masks.
+        Unreplayable: the real values cannot be restored, so sending would send masks; or the
+            message is over Segment's 32 KB per message, so sending would only drop it again.
     """
     reason = blocked_reason(entry, cipher)
     if reason is not None:
@@ -243,8 +258,8 @@ def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dic
             message = unmask(message, entry.encrypted_personal_data, cipher)
         except SealError as exc:
             raise Unreplayable(f"its personal data cannot be decrypted: {exc}") from None
-        # A seal that covers fewer keys than the payload masks.
-        reason = _masked_only(message)
+        # A seal that covers fewer keys than the payload masks; the real values' size.
+        reason = _masked_only(message) or _oversized(message)
         if reason is not None:
             raise Unreplayable(reason)
     return message
@@ -292,7 +307,7 @@ class ReplayReport:
     Attributes:
         dry_run: nothing was claimed or sent.
         selected: entries that matched.
-        skipped: entries not re-sent (personal data, or taken by a concurrent replay).
+        skipped: entries not re-sent (personal data, over 32 KB, or taken by a concurrent replay).
         outcomes: re-sent entries by their status once the replay's client had flushed.
     """
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from auditlog import record_delivery
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from markupsafe import escape
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
@@ -348,6 +350,46 @@ def test_a_mask_is_never_sent_as_the_value(
     assert _entry(store, receipt.message_id).status == "failed"
 
 
+OVERSIZED = "the message is over Segment's 32 KB per message, which the Segment client refuses"
+
+
+def _drop_oversized(store: AuditStore, collector: Collector, kind: str = "track") -> Any:
+    """Send a message with a 40,000-character property through the real client: the Segment client
+    refuses it (over 32 KB) and the entry ends `dropped`. An identify's is personal data."""
+    client = AnalyticsClient("test-key", store=store, host=collector.url, **FAST)
+    if kind == "track":
+        receipt = client.track(_spec("QuotaIncreaseRequested").model_copy(update={"region": "x" * 40_000}))
+    else:
+        spec = CATALOG.identifier("Profile update").example_spec()
+        receipt = client.identify(spec.model_copy(update={"first_name": "x" * 40_000}))
+    client.shutdown()
+    assert _entry(store, receipt.message_id).status == "dropped"
+    return receipt
+
+
+@pytest.mark.parametrize(("kind", "counted"), [("track", 1), ("identify, personal data sealed", 0)])
+def test_a_message_over_32_kb_is_skipped_with_the_reason_not_dropped_again(
+    engine: Engine, collector: Collector, kind: str, counted: int
+) -> None:
+    store = AuditStore(engine, encryption_key=Fernet.generate_key().decode())
+    receipt = _drop_oversized(store, collector, kind.split(",")[0])
+    # The count judges what an entry stores: a sealed one's size is known only once it is opened.
+    with Session(engine) as session:
+        blocked = blocked_reasons(session, ReplaySelection(), datetime.now(UTC), cap=10, cipher=store.cipher)
+    assert blocked == Counter({OVERSIZED: counted})
+    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
+    candidates: list[Any] = []
+    try:
+        for _ in range(2):
+            report = replay(store, client, ReplaySelection(), on_candidate=candidates.append)
+            assert (report.selected, report.skipped, dict(report.outcomes)) == (1, 1, {})
+    finally:
+        client.shutdown()
+    assert [c.skip_reason for c in candidates] == [OVERSIZED, OVERSIZED]
+    assert collector.stats.requests == 0
+    assert [a.source for a in store.attempts(receipt.message_id)] == ["application"]
+
+
 def test_replay_refuses_to_start_without_a_write_key(store: AuditStore) -> None:
     with pytest.raises(ReplayError, match="no Segment write key"):
         open_replay_client(store, None, None, actor="ops")
@@ -648,6 +690,29 @@ def test_an_entry_a_resend_would_skip_says_why_instead_of_offering_it(
     assert f"Cannot be re-sent unchanged: {MASKED_ONLY}" in page and "Re-send unchanged</button>" not in page
     offered = client.get(f"/audit/entries/{plain.message_id}").get_data(as_text=True)
     assert "Re-send unchanged</button>" in offered and "Cannot be re-sent" not in offered
+
+
+def test_an_entry_over_32_kb_is_counted_apart_and_never_offered(
+    client: FlaskClient, app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        receipt = _drop_oversized(analytics_client.store(), collector)
+    reason = str(escape(OVERSIZED))  # as the templates write it
+    widget = client.get("/audit/replay/?status=dropped", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
+    assert "<button" not in widget and f"1 entry cannot be re-sent: {reason}." in widget
+    page = client.get("/audit/replay/?status=dropped").get_data(as_text=True)
+    assert "Nothing to re-send</h2>" in page and f"skipped: {reason}</td>" in page
+    entry = client.get(f"/audit/entries/{receipt.message_id}").get_data(as_text=True)
+    assert f"Cannot be re-sent unchanged: {reason}." in entry and "Re-send unchanged</button>" not in entry
+    result = runner.invoke(args=["replay"])
+    first, summary = result.output.splitlines()
+    assert first.startswith(receipt.message_id) and first.endswith(f"[dropped] skipped: {OVERSIZED}")
+    assert summary == "re-sent 0 entries: 0 delivered; 1 skipped"
+    assert collector.stats.requests == 0
 
 
 def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
