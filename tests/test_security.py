@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from markupsafe import escape
 from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, SECRET_LINE
 from sqlalchemy import Engine
 
@@ -87,6 +88,52 @@ def test_signing_in_needs_the_token_too(
     response = anonymous.post("/login", data={"email": "viewer@example.com", "password": account_password})
     assert response.status_code == 400
     assert anonymous.get("/").status_code == 302
+
+
+PLAIN_HTTP = (
+    "The dashboard is served over plain HTTP, but its session cookie is Secure (the production default), "
+    "so the browser never sends it back and no form can be accepted. Serve it over HTTPS (directly or "
+    "behind a TLS proxy), or set SESSION_COOKIE_SECURE=false."
+)
+EXPIRED = "The form expired or was sent from another site. Reload the page and try again."
+
+
+@pytest.mark.parametrize(
+    ("base_url", "headers", "with_token", "says"),
+    [
+        ("http://catalog.internal", {}, True, PLAIN_HTTP),
+        ("https://catalog.internal", {}, True, EXPIRED),
+        ("http://catalog.internal", {"X-Forwarded-Proto": "https"}, True, EXPIRED),
+        ("http://localhost:5000", {}, True, EXPIRED),
+        ("http://127.0.0.1:5000", {}, True, EXPIRED),
+        ("http://catalog.internal", {}, False, EXPIRED),
+    ],
+    ids=["plain-http", "https", "tls-proxy", "localhost", "loopback", "no-token"],
+)
+def test_a_secure_session_cookie_over_plain_http_is_named_as_the_cause(
+    make_app: Callable[..., Flask],
+    make_account: Callable[..., str],
+    account_password: str,
+    base_url: str,
+    headers: dict[str, str],
+    with_token: bool,
+    says: str,
+) -> None:
+    """A browser keeps a Secure cookie only from HTTPS (and localhost), so over plain HTTP the sign-in
+    form comes back without its session: no reload helps. Elsewhere the same failure is a session that
+    expired. (The test client keeps every cookie: a second one stands for the browser that dropped it.)"""
+    email = make_account(Role.ADMIN)
+    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS)
+    page = production.test_client().get("/login", base_url=base_url, headers=headers)
+    assert page.status_code == 200 and "Secure" in page.headers["Set-Cookie"]
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
+    assert token is not None
+    form = {"email": email, "password": account_password}
+    if with_token:
+        form["csrf_token"] = token.group(1)
+    refused = production.test_client().post("/login", base_url=base_url, headers=headers, data=form)
+    assert refused.status_code == 400
+    assert f'<div class="error" role="alert">{escape(says)}</div>' in refused.get_data(as_text=True)
 
 
 # Headers and cookies

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -40,10 +43,40 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
     return error_response(error)
 
 
+# Flask-WTF's reason when the session holds no CSRF token, as when the session cookie never came back.
+MISSING_SESSION_TOKEN = "The CSRF session token is missing."
+
+
+def _secure_cookie_dropped() -> bool:
+    """Whether the browser drops the session cookie: it is `Secure` and the page came over plain HTTP.
+
+    A request through a TLS proxy (`X-Forwarded-Proto: https`, trusted or not: it only picks the
+    wording) came over HTTPS, and browsers keep `Secure` cookies for localhost as over HTTPS.
+    """
+    if not current_app.config["SESSION_COOKIE_SECURE"] or request.is_secure:
+        return False
+    if request.headers.get("X-Forwarded-Proto", "").lower() == "https":
+        return False
+    host = urlsplit(request.host_url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
 @bp.app_errorhandler(CSRFError)
 def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
-    """A form or htmx request without a valid token: say how to recover."""
-    error.description = "The form expired or was sent from another site. Reload the page and try again."
+    """A form or htmx request without a valid token: say how to recover, or why no reload can."""
+    if error.description == MISSING_SESSION_TOKEN and _secure_cookie_dropped():
+        error.description = (
+            "The dashboard is served over plain HTTP, but its session cookie is Secure (the production "
+            "default), so the browser never sends it back and no form can be accepted. Serve it over "
+            "HTTPS (directly or behind a TLS proxy), or set SESSION_COOKIE_SECURE=false."
+        )
+    else:
+        error.description = "The form expired or was sent from another site. Reload the page and try again."
     return error_response(error)
 
 
