@@ -28,9 +28,10 @@ from tester_helpers import (
     send_form,
 )
 
-from analytics.audit import AuditEntry
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
+from analytics.messages import CONTEXT_KEY, build_message
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import Destination
@@ -766,6 +767,33 @@ def test_history_lists_the_testers_sends_and_filters_to_mine(
     mine = colleague.get("/tester/history?mine=1", headers=HTMX)
     assert "You have not sent anything" in mine.get_data(as_text=True)
     assert client.get("/tester/history").status_code == 200
+
+
+def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """The tester cannot pre-fill an event a later commit removed: its links would lead to a 404."""
+    send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    # A send of an event an earlier build had, as that build recorded it.
+    message = build_message(
+        CATALOG.event("ClusterProvisioningSuccess").example_spec(), source="tester", actor="admin@example.com"
+    )
+    message["event"] = "Cluster Upgrade Started"
+    message["context"][CONTEXT_KEY]["spec"] = "ClusterUpgradeStarted"
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="tester", actor="admin@example.com")
+    gone = message["messageId"]
+    assert client.get(f"/tester/?from={gone}").status_code == 404
+    history = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    rows = history.split("<tr>")[2:]
+    assert "Cluster Upgrade Started" in rows[0] and "New Project Event" in rows[1]
+    assert f"from={gone}" not in rows[0] and "not in the catalog any more</span>" in rows[0]
+    assert ">Edit and send</a>" in rows[1]
+    result = client.get(f"/tester/sends/{gone}").get_data(as_text=True)
+    assert "Edit and send again" not in result
+    assert "Cannot be sent again from the tester: not in the catalog any more." in result
+    entry = client.get(f"/audit/entries/{gone}").get_data(as_text=True)
+    assert "/tester/?from=" not in entry and ">Send again</a>" not in entry
+    assert "Cannot be sent again from the tester: not in the catalog any more." in entry
 
 
 def test_history_names_every_id_of_a_send_s_scope(client: FlaskClient) -> None:

@@ -19,7 +19,9 @@ MASK_PREFIX = "masked:"
 REENTER = "Stored masked in the audit log: enter the value again."
 
 
-def _spec_of(entry: AuditEntry) -> SpecInfo | None:
+def entry_spec(entry: AuditEntry) -> SpecInfo | None:
+    """Today's catalog entry for a stored message, or None when it is not in the catalog any more
+    (the tester cannot pre-fill it: pages leave out their "Send again" for it)."""
     marker = catalog_marker(entry.payload)
     infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
     by_class = next((info for info in infos if info.spec.__name__ == marker.get("spec")), None)
@@ -42,7 +44,7 @@ def input_from_entry(
         The input (a fresh message id and time will be given at send) and the notes.
     """
     notes: dict[str, str] = {}
-    info = _spec_of(entry)
+    info = entry_spec(entry)
     if destination is None and entry.destination:
         notes["destination"] = f"It went to {entry.destination}, which is not configured here any more."
     chosen = destination.name if destination is not None else DEFAULT_NAME

@@ -55,7 +55,7 @@ from webapp.tester.forms import (
     spec_query,
 )
 from webapp.tester.models import ScopePreset
-from webapp.tester.prefill import input_from_entry
+from webapp.tester.prefill import entry_spec, input_from_entry
 from webapp.tester.queries import history, latest_scope_ids, presets, recent_ids
 from webapp.tester.sending import (
     ADMINS_ONLY,
@@ -70,6 +70,13 @@ from webapp.tester.sending import (
 )
 
 bp = Blueprint("tester", __name__)
+
+
+@bp.app_template_test("in_catalog")
+def in_catalog(entry: AuditEntry) -> bool:
+    """Whether the tester can pre-fill a send from this entry: a link to do so would otherwise
+    lead to a 404 ("… is not in the catalog any more")."""
+    return entry_spec(entry) is not None
 
 
 @bp.app_template_filter("scope_line")
