@@ -46,8 +46,8 @@ from analytics.settings import (
     app_env,
     encryption_key,
     http_url,
-    own_secret,
     public_audit_keys,
+    weak_audit_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
@@ -129,11 +129,10 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
     An application host may not set APP_ENV at all: there the keys are used, as in development, but
     not silently, since the host may well be in production.
     """
-    public = public_audit_keys(read.settings)
     if read.settings.get("APP_ENV") == "production":
-        read.problems += [own_secret(name, AUDIT_KEYS[name]) for name in public]
+        read.problems += weak_audit_keys(read.settings)
     elif "APP_ENV" not in read.settings and not read.problems:
-        for name in public:
+        for name in public_audit_keys(read.settings):
             log.warning(
                 "%s is left at the public default key, which APP_ENV=production refuses (%s); "
                 "set a secret of your own, or APP_ENV=development to accept it",

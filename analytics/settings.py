@@ -28,6 +28,10 @@ AUDIT_KEYS = {
 
 APP_ENVS = ("development", "production")
 
+MIN_SECRET_LENGTH = 16
+"""The shortest secret production accepts (`SECRET_KEY` and the audit keys): long enough that
+guessing it is hopeless; `secrets.token_hex(32)` gives 64 characters."""
+
 
 class ConfigurationError(ValueError):
     """Some environment variables have values that cannot be used.
@@ -120,7 +124,7 @@ def app_env(raw: str) -> str:
 
 
 def own_secret(name: str, why: str, at_least: int | None = None) -> str:
-    """The line that refuses, under `APP_ENV=production`, a secret left at a published value."""
+    """The line that refuses, under `APP_ENV=production`, a secret left at a published value or too short."""
     length = f", {at_least} characters or more" if at_least else ""
     return (
         f"{name}: APP_ENV=production needs a secret of your own{length} ({why}): "
@@ -131,3 +135,17 @@ def own_secret(name: str, why: str, at_least: int | None = None) -> str:
 def public_audit_keys(settings: Mapping[str, Any]) -> list[str]:
     """The audit keys that `settings` leaves unset, empty or at `PUBLIC_AUDIT_KEY`, by name."""
     return [name for name in AUDIT_KEYS if str(settings.get(name) or PUBLIC_AUDIT_KEY) == PUBLIC_AUDIT_KEY]
+
+
+def weak_audit_keys(settings: Mapping[str, Any]) -> list[str]:
+    """The lines refusing, under `APP_ENV=production`, each audit key that is public or too short.
+
+    A key of a few characters is as easily guessed as the public one: masks made with it can be
+    reversed, and the chain recomputed.
+    """
+    public = public_audit_keys(settings)
+    return [
+        own_secret(name, why, MIN_SECRET_LENGTH)
+        for name, why in AUDIT_KEYS.items()
+        if name in public or len(str(settings[name])) < MIN_SECRET_LENGTH
+    ]

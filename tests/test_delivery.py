@@ -359,11 +359,15 @@ def test_init_refuses_the_public_audit_keys_in_production_as_the_dashboard_does(
     with pytest.raises(ValueError) as caught:
         analytics.init("key", database_url=sqlite_url)
     assert str(caught.value).splitlines() == AUDIT_KEY_LINES
-    monkeypatch.setenv("AUDIT_CHAIN_KEY", "chain-secret")
-    monkeypatch.setenv("AUDIT_MASK_KEY", "mask-secret")
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "x")
+    monkeypatch.setenv("AUDIT_MASK_KEY", "mask-secret-of-16")
+    with pytest.raises(ValueError) as caught:
+        analytics.init("key", database_url=sqlite_url)
+    assert str(caught.value).splitlines() == AUDIT_KEY_LINES[:1]
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "chain-secret-of-16")
     client = analytics.init(database_url=sqlite_url)
     analytics.shutdown()
-    assert (client.store.chain_key, client.store.mask_key) == (b"chain-secret", b"mask-secret")
+    assert (client.store.chain_key, client.store.mask_key) == (b"chain-secret-of-16", b"mask-secret-of-16")
 
 
 def test_init_without_app_env_warns_that_it_uses_the_public_audit_keys(

@@ -216,8 +216,8 @@ def test_production_refuses_to_start_without_a_real_secret_key(tmp_path: Path, s
     assert caught.value.problems == [SECRET_LINE]
 
 
-@pytest.mark.parametrize("key", [None, "", "event-catalog"])
-def test_production_refuses_to_start_with_the_public_audit_keys(tmp_path: Path, key: str | None) -> None:
+@pytest.mark.parametrize("key", [None, "", "event-catalog", "x", "c" * 15])
+def test_production_refuses_to_start_with_public_or_short_audit_keys(tmp_path: Path, key: str | None) -> None:
     """Anyone who can write to the database could recompute the chain, and guess the masks."""
     settings = {
         "APP_ENV": "production",

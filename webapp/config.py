@@ -20,7 +20,7 @@ from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
 from analytics.replay import DEFAULT_STUCK_AFTER
 from analytics.settings import (
-    AUDIT_KEYS,
+    MIN_SECRET_LENGTH,
     PUBLIC_AUDIT_KEY,
     ConfigurationError,
     EnvironmentReader,
@@ -28,7 +28,7 @@ from analytics.settings import (
     encryption_key,
     http_url,
     own_secret,
-    public_audit_keys,
+    weak_audit_keys,
 )
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -38,8 +38,6 @@ DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
 # The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
 DEFAULT_TESTER_TIMEOUT = 10.0
-# Long enough that guessing it is hopeless; `secrets.token_hex(32)` gives 64 characters.
-MIN_SECRET_KEY_LENGTH = 16
 RATE_LIMITS = (
     "LOGIN_FAILURES_PER_ACCOUNT",
     "LOGIN_FAILURES_PER_ADDRESS",
@@ -207,10 +205,10 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
     production = config["APP_ENV"] == "production"
     problems = []
     secret = str(config.get("SECRET_KEY") or "")
-    if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_KEY_LENGTH):
-        problems.append(own_secret("SECRET_KEY", "it signs sessions and CSRF tokens", MIN_SECRET_KEY_LENGTH))
+    if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH):
+        problems.append(own_secret("SECRET_KEY", "it signs sessions and CSRF tokens", MIN_SECRET_LENGTH))
     if production:
-        problems += [own_secret(name, AUDIT_KEYS[name]) for name in public_audit_keys(config)]
+        problems += weak_audit_keys(config)
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
         problems.append(
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
