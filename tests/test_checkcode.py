@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from analytics.catalog import CATALOG, Catalog
-from analytics.checkcode import check_paths
+from analytics.checkcode import CATALOG_PACKAGE, check_paths
 from analytics.spec import SpecRegistry
 from webapp.cli import main
 
@@ -125,6 +125,20 @@ def test_raw_segment_client_instance_is_recognised(tmp_path: Path) -> None:
     project = _project(tmp_path, {"app/ready.py": CLEAN, "app/raw.py": source})
     codes = [(f.line, f.code) for f in check_paths([project], report_unused=False)]
     assert codes == [(5, "CC002"), (5, "CC004")]
+
+
+def test_a_direct_identify_call_is_told_to_send_an_identify_spec(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/bad.py": CASES["CC002"]})
+    [finding] = check_paths([project], report_unused=False)
+    assert (finding.line, finding.code) == (5, "CC002")
+    assert finding.message == (
+        "segment_analytics.identify() calls the Segment client directly; send a spec with analytics.identify"
+    )
+
+
+def test_the_catalog_package_s_own_calls_to_the_segment_client_are_not_findings() -> None:
+    """Its client is the wrapper every application goes through: it has to build the raw calls."""
+    assert check_paths([CATALOG_PACKAGE]) == []
 
 
 def test_unused_spec_is_reported_at_its_definition(tmp_path: Path) -> None:
