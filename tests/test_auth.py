@@ -560,6 +560,17 @@ def test_users_add_without_a_password_says_how_to_give_one(runner: FlaskCliRunne
     )
 
 
+def test_users_add_refuses_an_existing_account_before_asking_for_a_password(
+    runner: FlaskCliRunner, make_account: Callable[..., str]
+) -> None:
+    make_account(Role.VIEWER)
+    for stdin in ("", "a long enough password\n" * 2):
+        result = runner.invoke(args=["users", "add", "Viewer@example.com"], input=stdin)
+        assert result.exit_code == 2
+        assert "Password" not in result.output
+        assert result.stderr == "error: viewer@example.com already has an account\n"
+
+
 def test_users_commands_change_roles_and_states(
     app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str]
 ) -> None:

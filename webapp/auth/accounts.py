@@ -107,6 +107,18 @@ def get_user(email: str) -> User:
     return user
 
 
+def new_email(email: str) -> str:
+    """`email` normalised, for an account to be created: checked before a password is asked for.
+
+    Raises:
+        AccountError: a bad email, or one that already has an account.
+    """
+    email = normalise_email(email)
+    if find_user(email) is not None:
+        raise AccountError(f"{email} already has an account")
+    return email
+
+
 def audit(name: str, *, actor: str, properties: Mapping[str, Any]) -> None:
     """Record an account action in the audit log."""
     record_action(analytics_client.store(), name, actor=actor, properties=properties)
@@ -120,11 +132,9 @@ def add_user(
     Raises:
         AccountError: a bad email or password, or the email already has an account.
     """
-    email = normalise_email(email)
+    email = new_email(email)
     if password is not None:
         check_password(password)
-    if find_user(email) is not None:
-        raise AccountError(f"{email} already has an account")
     user = User(
         email=email,
         display_name=(display_name or "").strip() or None,

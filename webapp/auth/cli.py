@@ -69,7 +69,7 @@ def _run(action: Callable[[], Any]) -> Any:
 def add_command(email: str, role: str, display_name: str | None, password_stdin: bool) -> None:
     """Create an account; prompts for its password (none behind the sign-in proxy)."""
     chosen = _role(role)
-    _run(lambda: accounts.normalise_email(email))
+    _run(lambda: accounts.new_email(email))
     password = None if current_app.config["AUTH_MODE"] == PROXY else _read_password(password_stdin)
     user = _run(
         lambda: accounts.add_user(
