@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -46,15 +47,28 @@ def _option(command: list[str], name: str) -> str:
     return command[command.index(name) + 1]
 
 
+def _image_environment() -> dict[str, str]:
+    """The variables the Dockerfile's `ENV` sets for every container of the image."""
+    dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    [line] = [line for line in dockerfile.splitlines() if line.startswith("ENV ")]
+    return dict(pair.split("=", 1) for pair in shlex.split(line)[1:])
+
+
 @contextmanager
-def _collector(command: list[str]) -> Iterator[str]:
-    """The collector service's command, on 127.0.0.1 and a free port; yields its URL."""
+def _collector(command: list[str], environment: dict[str, str] | None = None) -> Iterator[str]:
+    """The collector service's command, on 127.0.0.1 and a free port; yields its URL.
+
+    Args:
+        environment: the whole environment to run it in; this process's when None.
+    """
     port = _free_port()
     local = [*command]
     local[local.index("--host") + 1] = "127.0.0.1"
     local[local.index("--port") + 1] = str(port)
     executable = Path(sys.executable).parent / local[0]
-    process = subprocess.Popen([str(executable), *local[1:]], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(executable), *local[1:]], env=environment, stderr=subprocess.PIPE, text=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_answering(f"{url}/stats", process)
@@ -62,6 +76,21 @@ def _collector(command: list[str]) -> Iterator[str]:
     finally:
         process.terminate()
         process.communicate(timeout=20)
+
+
+def test_the_collector_service_starts_in_the_image_s_environment_without_any_secret(tmp_path: Path) -> None:
+    """The image's APP_ENV=production applies to the collector's container too, and compose gives it
+    none of the dashboard's secrets: it needs none."""
+    environment = {
+        **_image_environment(),
+        "PATH": os.environ["PATH"],
+        # The image creates its metrics folder; here, a folder of the test's own.
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+    }
+    assert environment["APP_ENV"] == "production"
+    assert "environment" not in _services()["collector"]
+    with _collector(_services()["collector"]["command"], environment) as collector_url:
+        assert requests.get(f"{collector_url}/stats", timeout=10).status_code == 200
 
 
 def test_the_services_agree_on_addresses_and_credentials() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -16,6 +17,7 @@ from analytics.audit import SCHEMA_REVISION
 from analytics.catalog import CATALOG
 from analytics.errors import AuditDatabaseError
 from webapp import create_app
+from webapp.cli import main
 from webapp.config import ConfigurationError, from_environment
 
 
@@ -346,10 +348,6 @@ def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:
 def test_the_command_names_its_own_version_and_options() -> None:
     from importlib.metadata import version
 
-    from click.testing import CliRunner
-
-    from webapp.cli import main
-
     runner = CliRunner()
     shown = runner.invoke(main, ["--version"])
     assert shown.exit_code == 0 and shown.output == f"event-catalog {version('event-catalog')}\n"
@@ -375,14 +373,14 @@ def test_db_upgrade_command_creates_the_schema_on_a_fresh_database(tmp_path: Pat
     assert app.test_client().get("/healthz").status_code == 200
 
 
-def test_collector_command_fails_in_one_line_when_the_port_is_taken(runner: FlaskCliRunner) -> None:
+def test_collector_command_fails_in_one_line_when_the_port_is_taken() -> None:
     import socket
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = runner.invoke(args=["collector", "--port", str(port)])
+        result = CliRunner().invoke(main, ["collector", "--port", str(port)])
     assert result.exit_code == 1
     assert result.output.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}")
 

@@ -6,12 +6,12 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 from flask import Flask, current_app
@@ -64,7 +64,6 @@ def lint_command(show_exceptions: bool) -> None:
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=lambda: int(os.environ.get("COLLECTOR_PORT") or DEFAULT_COLLECTOR_PORT),
     show_default=f"$COLLECTOR_PORT or {DEFAULT_COLLECTOR_PORT}",
     help="Port to listen on.",
 )
@@ -74,11 +73,15 @@ def lint_command(show_exceptions: bool) -> None:
     multiple=True,
     help="Accept only this write key (repeatable); by default any key is accepted, as Segment does.",
 )
-def collector_command(host: str, port: int, write_keys: tuple[str, ...]) -> None:
+def collector_command(host: str, port: int | None, write_keys: tuple[str, ...]) -> None:
     """Run the local Segment-compatible collector until interrupted."""
     from analytics.collector import serve
+    from webapp.config import collector_settings
+    from webapp.logs import install_root_handler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = _configuration(lambda: collector_settings(os.environ))
+    install_root_handler(settings["LOG_FORMAT"], settings["LOG_LEVEL"], write_keys)
+    port = settings["COLLECTOR_PORT"] if port is None else port
     try:
         serve(host, port, write_keys or None)
     except OSError as exc:
@@ -592,7 +595,6 @@ def init_app(app: Flask) -> None:
     from webapp.auth.cli import users_command
 
     app.cli.add_command(lint_command)
-    app.cli.add_command(collector_command)
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)
     app.cli.add_command(diff_command)
@@ -603,15 +605,24 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit)
 
 
-def _create_app() -> Flask:
-    from webapp import create_app
+T = TypeVar("T")
+
+
+def _configuration(load: Callable[[], T]) -> T:
+    """What `load` reads from the configuration; its problems end the command, one line each."""
     from webapp.config import ConfigurationError
 
     try:
-        return create_app()
+        return load()
     except ConfigurationError as exc:
         lines = "\n".join(f"  {problem}" for problem in exc.problems)
         fail(f"invalid configuration:\n{lines}")
+
+
+def _create_app() -> Flask:
+    from webapp import create_app
+
+    return _configuration(create_app)
 
 
 _FLASK_OPTIONS_LEFT_OUT = frozenset({"app", "env_file", "debug"})
@@ -628,11 +639,16 @@ class CatalogGroup(FlaskGroup):
     python-dotenv, which is not installed: configuration is the environment) and `--debug`
     (`FLASK_DEBUG=1` still applies), and Flask-Limiter's `limiter` commands, which need extras
     not installed either.
+
+    `collector` is the group's own command, not the app's: Flask builds the app (and checks the
+    dashboard's configuration, production secrets included) only for the app's commands, and the
+    collector needs none of it. The image sets `APP_ENV=production` for its collector too.
     """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(add_version_option=False, load_dotenv=False, **options)
         self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS_LEFT_OUT]
+        self.add_command(collector_command)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]

@@ -154,8 +154,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("PORT", "PORT", _port)
     read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
     read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
-    read.take("LOG_FORMAT", "LOG_FORMAT", _choice("text", "json"))
-    read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
+    _take_logging(read)
     read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
     read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", _positive_seconds)
     read.take("APP_ENV", "APP_ENV", app_env)
@@ -177,6 +176,29 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
     return read
+
+
+def _take_logging(read: EnvironmentReader) -> None:
+    read.take("LOG_FORMAT", "LOG_FORMAT", _choice("text", "json"))
+    read.take("LOG_LEVEL", "LOG_LEVEL", _choice("debug", "info", "warning", "error"))
+
+
+def collector_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """What `event-catalog collector` reads: its port and how to log, and none of the dashboard's
+    settings, so that the image's `APP_ENV=production` asks no dashboard secrets of it.
+
+    Raises:
+        ConfigurationError: every variable whose value cannot be used, one line each.
+    """
+    read = EnvironmentReader(environ)
+    read.take("COLLECTOR_PORT", "COLLECTOR_PORT", _port)
+    _take_logging(read)
+    settings = read.check()
+    return {
+        "COLLECTOR_PORT": DEFAULT_COLLECTOR_PORT,
+        **{name: defaults()[name] for name in ("LOG_FORMAT", "LOG_LEVEL")},
+        **settings,
+    }
 
 
 def _positive_seconds(raw: str) -> float:

@@ -70,12 +70,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(app: Flask) -> None:
-    """Install the root handler for the app's process, per `LOG_FORMAT` and `LOG_LEVEL`."""
+def install_root_handler(log_format: str, log_level: str, secrets: Iterable[str] = ()) -> None:
+    """Install this process's root handler, per `LOG_FORMAT` and `LOG_LEVEL`, hiding `secrets`.
+
+    Shared by the dashboard and the commands that run without it (the collector).
+    """
     handler = logging.StreamHandler()
     handler.addFilter(RequestId())
-    handler.addFilter(RedactSecrets([str(app.config.get("SEGMENT_WRITE_KEY") or "")]))
-    if app.config["LOG_FORMAT"] == "json":
+    handler.addFilter(RedactSecrets(secrets))
+    if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(
@@ -86,12 +89,19 @@ def configure_logging(app: Flask) -> None:
         root.removeHandler(existing)
     handler._event_catalog = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    level = logging.getLevelName(app.config["LOG_LEVEL"].upper())
+    level = logging.getLevelName(log_level.upper())
     root.setLevel(level)
     # The Segment client logs every queued message at DEBUG, personal data included.
     logging.getLogger("segment").setLevel(max(level, logging.INFO))
     # Werkzeug's own access lines would duplicate ours.
     logging.getLogger("werkzeug").setLevel(max(level, logging.WARNING))
+
+
+def configure_logging(app: Flask) -> None:
+    """Install the root handler for the app's process, and tag and log each request."""
+    install_root_handler(
+        app.config["LOG_FORMAT"], app.config["LOG_LEVEL"], [str(app.config.get("SEGMENT_WRITE_KEY") or "")]
+    )
 
     @app.before_request
     def assign_request_id() -> None:
