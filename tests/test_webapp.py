@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,45 @@ def test_environment_reports_every_bad_value_in_one_line_each() -> None:
         "AUDIT_MASK_PERSONAL_DATA: must be true or false, not 'maybe'",
         "LOG_FORMAT: 'xml' is not one of text, json",
     ]
+
+
+@pytest.fixture
+def instance_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An instance folder of the test's own, so that the checkout's `instance/config.py` is left alone."""
+    monkeypatch.setattr(Flask, "auto_find_instance_path", lambda _app: str(tmp_path))
+    return tmp_path / "config.py"
+
+
+def test_instance_file_values_are_checked_as_the_environment_s_are(
+    tmp_path: Path, instance_file: Path
+) -> None:
+    instance_file.write_text(
+        'SEGMENT_HOST = "collector:5100"\nTESTER_TIMEOUT = 999\nSESSION_LIFETIME = "forever"\n'
+        'SEGMENT_WRITE_KEY = "local-development"\n'
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}"})
+    assert caught.value.problems == [
+        "SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io "
+        f"(in {instance_file})",
+        f"TESTER_TIMEOUT: '999' is not a number of seconds between 0 and 300 (in {instance_file})",
+        "SESSION_LIFETIME: 'forever' is not a duration: use a positive number and a unit, like 15m, 24h, 30d "
+        f"or 2w (in {instance_file})",
+    ]
+
+
+def test_instance_file_values_are_read_as_the_environment_s_are(tmp_path: Path, instance_file: Path) -> None:
+    """Variables parsed as from the environment; other Flask settings taken as they are."""
+    instance_file.write_text(
+        'SEGMENT_HOST = "http://127.0.0.1:5999/"\nTESTER_TIMEOUT = 5\nSESSION_LIFETIME = "30m"\n'
+        "AUDIT_MASK_PERSONAL_DATA = False\nMAX_CONTENT_LENGTH = 2048\n"
+    )
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}"})
+    assert app.config["SEGMENT_HOST"] == "http://127.0.0.1:5999"
+    assert app.config["TESTER_TIMEOUT"] == 5.0
+    assert app.config["PERMANENT_SESSION_LIFETIME"] == timedelta(minutes=30)
+    assert app.config["AUDIT_MASK_PERSONAL_DATA"] is False
+    assert app.config["MAX_CONTENT_LENGTH"] == 2048
 
 
 def test_every_line_starts_with_the_variable_it_is_about() -> None:

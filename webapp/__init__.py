@@ -37,8 +37,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     # 1. Defaults that make `make run` work with nothing set.
     app.config.from_mapping(config.defaults())
-    # 2. An optional instance/config.py, for settings kept out of the environment.
-    app.config.from_pyfile("config.py", silent=True)
+    # 2. An optional instance/config.py, for settings kept out of the environment; the variables it
+    #    sets are checked as the environment's are, and reported with them below.
+    instance, instance_problems = config.read_instance_file(Path(app.instance_path) / "config.py")
+    app.config.from_mapping(instance)
     # 3. The environment, which is how deployments configure it; a bad value keeps its default here
     #    and is reported below with every other problem.
     environment = config.current_environment()
@@ -47,7 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     # Derived settings, and the production checks (secrets of your own), on the merged result.
-    config.finalise(app.config, environment.problems)
+    config.finalise(app.config, [*instance_problems, *environment.problems])
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)

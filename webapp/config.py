@@ -9,8 +9,10 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+from flask import Config
 from limits import parse_many
 from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
 
@@ -138,13 +140,21 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return read_environment(environ).check()
 
 
-def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
+def read_environment(
+    environ: Mapping[str, str], key_variables: Mapping[str, str] | None = None
+) -> EnvironmentReader:
     """The settings the environment overrides, and a line for each variable that cannot be used.
 
     The problems are not raised here, so that `finalise` can list them with its own: an operator
     fixes every setting after one start, not one setting per start.
+
+    Args:
+        environ: the variables to read.
+        key_variables: where the variables that `TESTER_DESTINATIONS` names (`write_key_env`) are
+            looked up; `environ` by default.
     """
     read = EnvironmentReader(environ)
+    references = environ if key_variables is None else key_variables
     read.take("SECRET_KEY", "SECRET_KEY")
     read.take("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", normalise_database_url)
     read.take("SEGMENT_CLIENT_KEY", "SEGMENT_WRITE_KEY")
@@ -155,7 +165,7 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
     read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
     _take_logging(read)
-    read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, environ))
+    read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, references))
     read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", _positive_seconds)
     read.take("APP_ENV", "APP_ENV", app_env)
     read.take("CATALOG_API_PUBLIC", "CATALOG_API_PUBLIC", parse_flag)
@@ -176,6 +186,25 @@ def read_environment(environ: Mapping[str, str]) -> EnvironmentReader:
     read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
     return read
+
+
+def read_instance_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The settings of an optional instance file (`instance/config.py`), checked as the environment is.
+
+    A name that is a variable of the environment is read as that variable, from its value as text
+    (a number or a boolean as its text too): `SEGMENT_HOST = "collector:5100"` is refused as
+    `SEGMENT_HOST=collector:5100` is, and `SESSION_LIFETIME = "30m"` sets the session's lifetime.
+    Other names, and values of other types (a `timedelta`), are Flask settings taken as they are.
+
+    Returns:
+        The file's settings, with the variables' parsed values over them, and a line for each
+        variable that cannot be used, naming the file.
+    """
+    file = Config(str(path.parent))
+    file.from_pyfile(path.name, silent=True)
+    text = {name: str(value) for name, value in file.items() if isinstance(value, str | int | float)}
+    read = read_environment(text, key_variables=os.environ)
+    return {**file, **read.settings}, [f"{problem} (in {path})" for problem in read.problems]
 
 
 def _take_logging(read: EnvironmentReader) -> None:
