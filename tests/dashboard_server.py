@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
-def running_dashboard(**settings: str) -> Iterator[str]:
+def running_dashboard(log: list[str] | None = None, **settings: str) -> Iterator[str]:
     """Start the dashboard as the image does, on a free port; yield its base URL once it answers.
 
     Args:
+        log: when given, receives the lines the start script wrote to stderr, once it has stopped.
         **settings: environment variables on top of this process's (DATABASE_URL, WEB_CONCURRENCY, …).
     """
     with socket.socket() as probe:
@@ -46,7 +47,9 @@ def running_dashboard(**settings: str) -> Iterator[str]:
         yield base
     finally:
         server.terminate()
-        server.communicate(timeout=20)
+        _, stderr = server.communicate(timeout=20)
+        if log is not None:
+            log.extend(stderr.splitlines())
 
 
 def wait_until_answering(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dashboard_server import running_dashboard
 from flask import Flask
 
 from webapp import create_app
@@ -86,3 +87,17 @@ def test_segment_debug_output_stays_off_at_debug_level(tmp_path: Path) -> None:
     finally:
         logging.getLogger().removeHandler(_our_handler())
         logging.getLogger().setLevel(logging.WARNING)
+
+
+def test_every_line_of_the_production_process_is_json(tmp_path: Path) -> None:
+    """Log pipelines parse each line: the migrations' lines and gunicorn's own were plain text."""
+    log: list[str] = []
+    with running_dashboard(log, DATABASE_URL=f"sqlite:///{tmp_path / 'p.db'}", LOG_FORMAT="json"):
+        pass
+    entries = _json_lines("\n".join(log))
+    by_logger = {entry["logger"] for entry in entries}
+    assert {"alembic.runtime.migration", "gunicorn.error", "webapp.access"} <= by_logger, by_logger
+    messages = [str(entry["message"]) for entry in entries]
+    assert any(message.startswith("Running upgrade") for message in messages)
+    assert any(message.startswith("Starting gunicorn") for message in messages)
+    assert "Handling signal: term" in messages

@@ -4,7 +4,6 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
@@ -17,10 +16,9 @@ from analytics.partitions import include_name
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
 
 config = context.config
-# Keep loggers configured before migrations ran (the library's, the app's): Alembic's default
-# would silence every existing logger in a long-running process.
-if config.config_file_name is not None:
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Alembic's lines go through the app's root handler (webapp/logs.py), as JSON lines under
+# LOG_FORMAT=json like every other line of the process: Alembic's usual fileConfig would replace
+# that handler with its own plain text one.
 logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
