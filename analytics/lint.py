@@ -41,14 +41,14 @@ EXCEPTIONS: Mapping[tuple[str, str], str] = {
         "EC010",
         "ProjectCreate",
     ): '"New Project Event" has been sent since the first release; renaming splits history.',
-    ("EC011", "ProjectCreate"): "Same string as above: kept for continuity with historical data.",
+    ("EC011", "ProjectCreate"): '"New Project Event" is kept for continuity with historical data (EC010).',
     ("EC010", "ApplicationDeploymentWebhook"): (
         '"Triggered Re-deploy via Webhook" is matched by name in the deployment-frequency report.'
     ),
     (
         "EC002",
         "ApplicationDeploymentWebhook",
-    ): "Same string as above: kept for continuity with historical data.",
+    ): '"Triggered Re-deploy via Webhook" is kept as the report matches it (EC010).',
     ("EC010", "QuotaIncreaseRequested"): (
         '"AWS Quota Increase Requested" groups with the other AWS onboarding events in Segment.'
     ),
