@@ -314,14 +314,23 @@ class AnalyticsClient:
         return client
 
     def _on_error(self, error: Exception, batch: list[dict[str, Any]]) -> None:
-        """Record a batch the Segment client gave up on, then call the caller's own handler."""
+        """Record a batch the Segment client gave up on, then call the caller's own handler.
+
+        This runs on the Segment consumer's thread, which an exception from the handler would end:
+        every later message would stay `pending` and `flush()` would wait forever.
+        """
         status, http_status, text = describe_failure(error)
         log.warning("Segment gave up on %s messages (%s): %s", len(batch), status, text)
         record_outcome_safely(
             self.store, batch, status, http_status=http_status, error=text, **self._attribution
         )
-        if self._user_on_error is not None:
+        if self._user_on_error is None:
+            return
+        try:
             self._user_on_error(error, batch)
+        except Exception:
+            # The application's on_error handler failed; the outcome is logged and recorded above.
+            log.exception("the on_error handler failed on %s messages Segment gave up on", len(batch))
 
     def track(self, spec: TrackSpec, *, actor: str | None = None, **message_options: Any) -> Receipt:
         """Audit and send a track message built from its spec.

@@ -293,6 +293,28 @@ def test_a_batch_the_audit_log_refuses_is_not_sent_and_goes_to_on_error(
     assert collector.received() == []
 
 
+def test_a_raising_on_error_handler_does_not_stop_delivery(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler runs on the Segment consumer's thread: its exception ended that thread, so every
+    later message stayed `pending` and `flush()` never returned."""
+
+    def broken(error: Exception, batch: list[dict[str, Any]]) -> None:
+        raise RuntimeError("bug in the host's on_error handler")
+
+    collector.inject(400)
+    client = make_client(sqlite_store, on_error=broken)
+    refused = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, refused.message_id) == "failed"
+    assert "the on_error handler failed on 1 messages" in caplog.text
+    assert "bug in the host's on_error handler" in caplog.text
+    assert client.segment is not None and all(c.is_alive() for c in client.segment.consumers)
+    later = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, later.message_id) == "delivered"
+
+
 def test_a_reused_message_id_is_refused_alone_and_its_batch_is_written(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:
