@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
-from analytics.audit_failures import reason
+from analytics.audit_failures import reason, refuses_writes
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt
 from analytics.errors import (
@@ -141,6 +141,21 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
             )
 
 
+def _record_version(store: AuditStore) -> None:
+    """Record the catalog's version: the one write `init` makes, so the one place where a database
+    that takes reads but refuses writes (a read-only SQLite file, a PostgreSQL role granted only
+    SELECT) shows before every message is lost to it. Any other failure stays a warning.
+
+    Raises:
+        AuditDatabaseError: the database refuses writes.
+    """
+    refused = record_version_safely(store.engine, CATALOG)
+    if refused is not None and refuses_writes(refused):
+        where = database_label(store.engine)
+        store.engine.dispose()  # no client is built on it: nothing else would close its connection
+        raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(refused)}") from refused
+
+
 def init(
     write_key: str | None = None,
     *,
@@ -168,10 +183,12 @@ def init(
         The client, also installed as the module default (a previous default is shut down). The
         catalog's version is recorded in the database on the way (`analytics.versions`), and on
         PostgreSQL the audit log's partitions are created ahead (`analytics.partitions`, after
-        `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`); a failure there is a warning.
+        `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`); a failure there is a warning,
+        unless the database refuses writes altogether.
 
     Raises:
-        AuditDatabaseError: the audit database cannot be reached (or refused the connection).
+        AuditDatabaseError: the audit database cannot be reached (or refused the connection), or
+            refuses writes (a read-only SQLite file, a PostgreSQL role granted only SELECT).
         SchemaError: the audit database is not migrated to this library's revision.
         ConfigurationError: a `ValueError` listing, one line each, every variable that cannot be
             used: `APP_ENV` neither development nor production, the audit keys left at the public
@@ -203,7 +220,7 @@ def init(
         raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(exc)}") from exc
     interval = settings.get("interval", Interval.MONTH)
     ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
-    record_version_safely(store.engine, CATALOG)
+    _record_version(store)
     client = AnalyticsClient(key, store=store, host=host, **options)
     previous, _default = _default, client
     if previous is not None:

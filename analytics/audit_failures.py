@@ -17,6 +17,15 @@ from analytics.errors import AuditWriteError
 
 _MESSAGE_FAULTS = (IntegrityError, DataError, TypeError, ValueError)
 
+_SQLITE_READONLY = 8
+"""SQLite's primary result code for a write to a database opened read-only; its extended codes
+(`SQLITE_READONLY_DIRECTORY`, …) keep it in their low byte."""
+
+_POSTGRES_REFUSALS = frozenset({"42501", "25006"})
+"""SQLSTATEs of a write PostgreSQL refuses to this connection whatever is written: insufficient
+privilege (a role granted only SELECT) and read-only transaction (a standby, or
+`default_transaction_read_only`)."""
+
 
 def is_message_fault(error: BaseException) -> bool:
     """Whether the message itself is refused (retrying cannot help), rather than the database failing."""
@@ -25,6 +34,16 @@ def is_message_fault(error: BaseException) -> bool:
     # A bind parameter that could not be converted (a JSON value that cannot be written) arrives
     # wrapped in a StatementError.
     return isinstance(error, StatementError) and isinstance(error.orig, (TypeError, ValueError))
+
+
+def refuses_writes(error: BaseException) -> bool:
+    """Whether the database refused a write because this connection may not write at all (a
+    read-only SQLite file, a PostgreSQL role without INSERT), rather than because it is down or busy."""
+    cause = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else error
+    code = getattr(cause, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_READONLY
+    return getattr(cause, "sqlstate", None) in _POSTGRES_REFUSALS
 
 
 def reason(error: BaseException) -> str:

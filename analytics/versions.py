@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import CatalogVersion
+from analytics.audit_failures import reason
 from analytics.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,21 @@ def record_version(engine: Engine, catalog: Catalog, *, now: datetime | None = N
     return added is not None
 
 
-def record_version_safely(engine: Engine, catalog: Catalog) -> None:
-    """`record_version` for start-up paths: the catalog's history is not worth failing a host for."""
+def record_version_safely(engine: Engine, catalog: Catalog) -> SQLAlchemyError | None:
+    """`record_version` for start-up paths: the catalog's history is not worth failing a host for.
+
+    Returns:
+        None once the version is recorded (or was already); otherwise the database's error, logged
+        as a one-line warning in the database's words: SQLAlchemy's own text quotes the statement,
+        whose bundle is some 50 KB.
+    """
     try:
         if record_version(engine, catalog):
             log.info("recorded catalog version %s", catalog.version)
-    except SQLAlchemyError:
-        log.warning("could not record catalog version %s", catalog.version, exc_info=True)
+    except SQLAlchemyError as exc:
+        log.warning("could not record catalog version %s: %s", catalog.version, reason(exc))
+        return exc
+    return None
 
 
 def versions_query() -> Select[str, datetime]:

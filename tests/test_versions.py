@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine, select
+import pytest
+from sqlalchemy import Engine, select, text
 
 import analytics
-from analytics.audit import CatalogVersion
+from analytics.audit import AuditStore, CatalogVersion
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.errors import AuditDatabaseError
 from analytics.queries import as_utc
 from analytics.versions import bundle_query, record_version, versions_query
 
@@ -51,3 +59,74 @@ def test_init_records_the_running_version(database_url: str, collector: Collecto
             assert connection.execute(select(CatalogVersion.version)).scalars().all() == [CATALOG.version]
     finally:
         analytics.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("grants", "denied"),
+    [
+        (
+            ["GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"],
+            "permission denied for table catalog_versions",
+        ),
+        (
+            # As on a standby: every right, but no transaction may write.
+            [
+                "GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}",
+                "ALTER ROLE {role} SET default_transaction_read_only = on",
+            ],
+            "cannot execute INSERT in a read-only transaction",
+        ),
+    ],
+)
+def test_init_refuses_a_postgresql_role_that_may_only_read(
+    postgres_engine: Engine, caplog: pytest.LogCaptureFixture, grants: list[str], denied: str
+) -> None:
+    """It started, then lost every message to "permission denied"; its warning quoted the 50 KB INSERT."""
+    role = f"ec_reader_{uuid.uuid4().hex[:8]}"
+    with postgres_engine.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+        for grant in grants:
+            connection.execute(text(grant.format(role=role)))
+    reader = postgres_engine.url.set(username=role)
+    try:
+        with pytest.raises(AuditDatabaseError) as refused:
+            analytics.init("key", database_url=reader.render_as_string(hide_password=False))
+        where = reader.set(drivername="postgresql").render_as_string(hide_password=True)
+        [warning] = [r.getMessage() for r in caplog.records if r.name == "analytics.versions"]
+        assert warning == f"could not record catalog version {CATALOG.version}: {denied}"
+        assert str(refused.value) == f"the audit database {where} cannot be used: {denied}"
+    finally:
+        with postgres_engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+
+
+def test_init_refuses_a_read_only_sqlite_file(sqlite_store: AuditStore, tmp_path: Path) -> None:
+    """In a child process: root writes to any file, so as root the child drops that capability."""
+    sqlite_store.engine.dispose()
+    database = tmp_path / "audit.db"
+    database.chmod(0o444)
+    command = [
+        sys.executable,
+        "-c",
+        f"import analytics; analytics.init('key', database_url='sqlite:///{database}')",
+    ]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("needs setpriv to drop root's CAP_DAC_OVERRIDE")
+        dropped = "-dac_override,-dac_read_search"
+        command = [setpriv, f"--inh-caps={dropped}", f"--bounding-set={dropped}", *command]
+    done = subprocess.run(
+        command, env={**os.environ, "APP_ENV": "development"}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    # The warning is one line: it quoted the 50 KB statement.
+    readonly = "attempt to write a readonly database"
+    assert lines[:2] == [
+        f"could not record catalog version {CATALOG.version}: {readonly}",
+        "Traceback (most recent call last):",
+    ]
+    refused = f"the audit database sqlite:///{database} cannot be used: {readonly}"
+    assert lines[-1] == f"analytics.errors.AuditDatabaseError: {refused}"
