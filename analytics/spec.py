@@ -132,6 +132,20 @@ class _Spec(BaseModel):
             raise ValueError("text cannot contain a NUL character (\\u0000)")
         return value
 
+    @field_validator("scope", mode="after")
+    @classmethod
+    def _exactly_the_declared_scope(cls, scope: UserScope) -> UserScope:
+        """Refuse a narrower scope than the spec declares: pydantic keeps an instance of a subclass as
+        it is, and its further ids (an `ApplicationScope`'s `app_name` on a cluster event) would be
+        sent as properties the event's own schema forbids."""
+        declared = cls.scope_class()
+        if type(scope) is not declared:
+            raise ValueError(
+                f"must be exactly {declared.__name__}, not {type(scope).__name__}: "
+                f"{cls.__name__} carries only the ids of its own scope"
+            )
+        return scope
+
     @classmethod
     def summary(cls) -> str:
         """The docstring's first line: the one-line description a product manager reads."""

@@ -11,7 +11,7 @@ from analytics.events import SegmentEvent
 from analytics.identifiers import RegisterIdentify
 from analytics.scopes import ApplicationScope, ClusterScope, ProjectScope, UserScope
 from analytics.spec import Category, SpecRegistry, Status, Team, TrackSpec, prop
-from analytics.tracks import ClusterProvisioningStart, ClusterProvisioningSuccess, UserCreate
+from analytics.tracks import ClusterProvisioningStart, ClusterProvisioningSuccess, ProjectCreate, UserCreate
 
 # Every event string of shared/reference/original-go-package.md, in its order.
 REFERENCE_EVENTS = [
@@ -113,6 +113,32 @@ def test_wrong_types_fail_at_construction_with_field_level_messages() -> None:
         )
     locations = {error["loc"][0] for error in caught.value.errors()}
     assert locations == {"scope", "cluster_type", "infra_id"}
+
+
+@pytest.mark.parametrize(
+    ("spec", "scope", "values"),
+    [
+        (
+            ClusterProvisioningSuccess,
+            ApplicationScope(
+                user_id=1, project_id=2, cluster_id=3, app_name="web", app_namespace="ns", chart_name="c"
+            ),
+            {"cluster_type": "eks", "infra_id": 9},
+        ),
+        (ProjectCreate, ClusterScope(user_id=1, project_id=2, cluster_id=3), {}),
+    ],
+)
+def test_a_narrower_scope_than_declared_is_refused_at_construction(
+    spec: type[TrackSpec], scope: UserScope, values: dict[str, object]
+) -> None:
+    """Pydantic keeps a subclass instance: its further ids were sent as properties the event forbids."""
+    with pytest.raises(ValidationError) as caught:
+        spec(scope=scope, **values)
+    [error] = caught.value.errors()
+    assert error["loc"] == ("scope",)
+    declared, given = spec.scope_class().__name__, type(scope).__name__
+    own = f"{spec.__name__} carries only the ids of its own scope"
+    assert error["msg"] == f"Value error, must be exactly {declared}, not {given}: {own}"
 
 
 def test_scope_ids_must_be_positive_and_complete() -> None:
