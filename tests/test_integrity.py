@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,6 +12,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.chain import GENESIS, canonical_instant
@@ -50,6 +52,19 @@ def test_entries_of_one_writer_form_a_chain(store: AuditStore) -> None:
     assert report.ok and report.entries == 3
     assert report.heads == {first.writer_id: (3, third.entry_hash)}
     assert report.summary() == "verified 3 entries in 1 writer chain"
+
+
+@pytest.mark.parametrize("given", [12345, uuid.UUID("6a2f41a3-c54c-4bb4-a4f3-5b7a1e4f9d10")])
+def test_a_message_id_that_is_not_text_is_sent_audited_and_verified_as_its_text(
+    store: AuditStore, given: object
+) -> None:
+    """The entry was hashed over the int and stored as text: `audit verify` called it edited."""
+    client = AnalyticsClient(None, store=store, strict=True)
+    receipt = client.track(CATALOG.event("ProjectCreate").example_spec(), message_id=given)
+    assert receipt.ok
+    assert verify(store.engine, KEY).ok
+    assert receipt.message_id == receipt.message["messageId"] == str(given)
+    assert _entry(store, str(given)).payload["messageId"] == str(given)
 
 
 def test_status_changes_do_not_break_the_chain(store: AuditStore) -> None:
