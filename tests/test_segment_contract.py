@@ -87,3 +87,30 @@ def test_consumers_read_the_queue_the_client_holds() -> None:
     message = build_message(CATALOG.event("New User").example_spec())
     client.queue.put_nowait(message)
     assert consumer.next() == [message]
+
+
+def test_retry_after_waits_are_not_counted_as_retries_and_end_with_the_rate_limit_budget(
+    collector: Collector,
+) -> None:
+    """What the README's quick-shutdown advice rests on: `max_retries` does not shorten the waits an
+    endpoint asks for with `Retry-After`; `max_rate_limit_duration` does, then the batch is given up."""
+    message = build_message(CATALOG.event("New User").example_spec())
+    given_up: list[Exception] = []
+    waits: queue.Queue[dict[str, object]] = queue.Queue()
+    consumer = Consumer(waits, "key", host=collector.url, retries=0, on_error=lambda e, _: given_up.append(e))
+    collector.inject(429, retry_after=1, times=2)
+    waits.put(message)
+    for _ in range(3):  # answered 429, 429 (each waited out), then 200
+        consumer.upload()
+    assert (collector.received(), given_up) == ([message], [])
+
+    collector.reset()
+    short = Consumer(
+        waits, "key", host=collector.url, max_rate_limit_duration=1, on_error=lambda e, _: given_up.append(e)
+    )
+    collector.inject(429, retry_after=5)
+    waits.put(message)
+    short.upload()  # 429: the batch goes back on the queue
+    short.upload()  # a 5 s wait does not fit the 1 s budget: given up without waiting
+    assert [str(error) for error in given_up] == ["Rate limit duration exceeded, batch dropped"]
+    assert collector.received() == [] and waits.empty()
