@@ -1,14 +1,16 @@
 """`kill -9` in the middle of a burst: what the audit log holds, and what a replay makes of it.
 
 A child process sends 20,000 events through `analytics.track` and writes down each call that
-returned; the parent kills it with SIGKILL at a random moment. Then `event-catalog replay` runs
+returned; the parent kills it with SIGKILL at a random moment (or stops it with SIGTERM, which
+the child turns into a normal exit as the README shows). Then `event-catalog replay` runs
 as an operator would run it after the crash, and:
 
 - every message the audit log holds reaches the collector exactly once by `messageId`;
 - in strict mode, every `track` that returned is in the log;
 - in the default (batched) mode, what the log lacks is what was still queued for the audit writer:
   the test prints how many messages and how many milliseconds of calls that was (README
-  "Performance" records the figures), and checks it stays within the writer's queue bound.
+  "Performance" records the figures), and checks it stays within the writer's queue bound;
+  stopped by SIGTERM turned into an exit, it lacks nothing that returned.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ import analytics
 from analytics.catalog import CATALOG
 
 mode, count, notes = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+if os.environ.get("EXIT_ON_SIGTERM"):  # the README's lines for a host that stops on SIGTERM
+    import signal
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
 analytics.init(WRITE_KEY, host=os.environ["SEGMENT_HOST"], database_url=os.environ["DATABASE_URL"],
                strict=mode == "strict", max_queue_size=QUEUE_BOUND)
 events = list(CATALOG.events.values())
@@ -82,8 +87,16 @@ def _calls(notes: Path) -> list[Call]:
     return [Call(i, float(t), ok == "1") for i, t, ok in (line.split() for line in lines)]
 
 
-def _crash(mode: str, database_url: str, collector: Collector, notes: Path, kill_after: int) -> float:
-    """Run the child until `kill_after` calls returned and the log holds some, SIGKILL it.
+def _crash(
+    mode: str,
+    database_url: str,
+    collector: Collector,
+    notes: Path,
+    kill_after: int,
+    stop: signal.Signals = signal.SIGKILL,
+) -> float:
+    """Run the child until `kill_after` calls returned and the log holds some, then send it `stop`
+    (SIGTERM: which the child turns into an exit).
 
     Returns:
         The time of the kill.
@@ -94,6 +107,8 @@ def _crash(mode: str, database_url: str, collector: Collector, notes: Path, kill
         "SEGMENT_HOST": collector.url,
         "AUDIT_ENCRYPTION_KEY": ENCRYPTION_KEY,
     }
+    if stop is signal.SIGTERM:
+        env["EXIT_ON_SIGTERM"] = "1"
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_PROGRAM, mode, str(BURST), str(notes)],
         env=env,
@@ -109,14 +124,14 @@ def _crash(mode: str, database_url: str, collector: Collector, notes: Path, kill
             time.sleep(0.002)
         while not _logged_ids(database_url):
             assert child.poll() is None, "the child finished before it could be killed"
-        os.kill(child.pid, signal.SIGKILL)
+        os.kill(child.pid, stop)
         killed_at = time.time()
         child.wait(timeout=30)
     finally:
         if child.poll() is None:
             child.kill()
-        child.communicate()
-    assert child.returncode == -signal.SIGKILL
+        _, errors = child.communicate()
+    assert child.returncode == (0 if stop is signal.SIGTERM else -signal.SIGKILL), errors
     return killed_at
 
 
@@ -184,3 +199,24 @@ def test_batched_mode_loses_only_what_was_queued_and_replay_delivers_the_log_onc
         f"\n[{database_url.split(':')[0]}] kill -9 after {len(calls):,} returned calls: "
         f"{len(logged):,} in the log, {len(lost):,} lost ({window_ms:.0f} ms of calls)"
     )
+
+
+def test_batched_mode_stopped_by_sigterm_turned_into_an_exit_loses_nothing_that_returned(
+    database_url: str, big_collector: Collector, tmp_path: Path
+) -> None:
+    """Docker, Kubernetes and systemd stop with SIGTERM, which by default ends Python as `kill -9`
+    does; exiting on it instead lets the audit writer drain its queue at exit (README)."""
+    notes = tmp_path / "returned.txt"
+    _crash(
+        "batched",
+        database_url,
+        big_collector,
+        notes,
+        kill_after=random.randint(1000, 15_000),
+        stop=signal.SIGTERM,
+    )
+    calls = _calls(notes)
+    _replay(database_url, big_collector)
+    logged = _assert_log_reached_the_collector_once(database_url, big_collector)
+    returned = {call.message_id for call in calls}
+    assert returned and returned <= logged
