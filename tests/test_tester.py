@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from tester_helpers import (
     HTMX,
     as_panel,
+    claim_send,
     error_slot,
     example_values,
     form_fields,
@@ -218,16 +219,7 @@ def test_a_send_claimed_but_not_yet_audited_shows_as_sending_until_it_can_no_lon
 ) -> None:
     """A double submit in the moment between the first's claim and its audit entry said "Not sent: the
     audit log has no entry for it", and stopped following it."""
-    with app.app_context():
-        db.session.add(
-            SendRow(
-                message_id="claimed-1",
-                form_token="t",
-                actor="admin@example.com",
-                created_at=datetime.now(UTC),
-            )
-        )
-        db.session.commit()
+    claim_send(app, "claimed-1", "t")
     sending = client.get("/tester/sends/claimed-1", headers=HTMX)
     page = sending.get_data(as_text=True)
     assert sending.status_code == 200 and 'id="result-in-flight"' in page and "Not sent" not in page

@@ -16,14 +16,13 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, text
-from tester_helpers import repeat_in_flight
+from tester_helpers import claim_send, repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
-from webapp.tester.models import TesterSend as SendRow
 
 CLUSTER_SEND = {
     "event": "ClusterProvisioningSuccess",
@@ -582,7 +581,6 @@ def test_cli_dry_run_validates_without_auditing(
 def test_cli_send_fills_the_scope_from_a_preset(
     app: Flask, runner: FlaskCliRunner, collector: Collector
 ) -> None:
-    from datetime import UTC, datetime
 
     from webapp.tester.models import ScopePreset
 
@@ -712,17 +710,7 @@ def test_api_a_repeated_token_of_a_send_the_audit_log_never_recorded_is_409(
     app: Flask, client: FlaskClient, collector: Collector
 ) -> None:
     """A claim whose send stopped before the audit log (its process gone): the token cannot send."""
-    with app.app_context():
-        db.session.add(
-            SendRow(
-                message_id="lost-1",
-                form_token="lost",
-                actor="admin@example.com",
-                round_trip_ms=None,
-                created_at=datetime.now(UTC) - timedelta(hours=1),
-            )
-        )
-        db.session.commit()
+    claim_send(app, "lost-1", "lost", claimed_ago=timedelta(hours=1))
     response = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "lost"})
     assert response.status_code == 409
     assert response.get_json()["error"]["message"] == (

@@ -8,6 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
@@ -121,3 +122,19 @@ def repeat_in_flight(
         repeat = post()
         assert not first.done(), "the first send finished before its repeat was made"
         return first.result(), repeat
+
+
+def claim_send(app: Flask, message_id: str, token: str, *, claimed_ago: timedelta = timedelta(0)) -> None:
+    """A tester send claimed by the admin (the `client` fixture's account) whose request has not
+    recorded it: what a send looks like between its claim and its audit entry, or once its process
+    stopped there."""
+    with app.app_context():
+        db.session.add(
+            SendRow(
+                message_id=message_id,
+                form_token=token,
+                actor="admin@example.com",
+                created_at=datetime.now(UTC) - claimed_ago,
+            )
+        )
+        db.session.commit()
