@@ -25,6 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -542,9 +543,27 @@ def database_label(engine: Engine) -> str:
     return url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)
 
 
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+"""The engines `create_audit_engine` made that are still in use, for `_forget_parent_connections`."""
+
+
 def create_audit_engine(url: str) -> Engine:
-    """An engine for the audit database at `url`."""
-    return create_engine(normalise_database_url(url), pool_pre_ping=True)
+    """An engine for the audit database at `url`; a forked child starts it without connections."""
+    engine = create_engine(normalise_database_url(url), pool_pre_ping=True)
+    _ENGINES.add(engine)
+    return engine
+
+
+def _forget_parent_connections() -> None:
+    # A child that used the connections its parent's pool holds would share their sessions with
+    # the parent: both processes' statements would interleave on one socket and break each other's
+    # transactions. It opens its own; `close=False` leaves the parent's alone (SQLAlchemy's advice
+    # for os.fork and multiprocessing).
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_parent_connections)
 
 
 def schema_revision(engine: Engine) -> str | None:

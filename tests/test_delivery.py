@@ -444,7 +444,6 @@ def test_a_forked_worker_writes_through_its_own_audit_writer(
     parent = client.track(_example("ProjectCreate"))
     pid = os.fork()
     if pid == 0:  # the worker
-        sqlite_store.engine.dispose(close=False)
         code = 1
         try:
             assert client.writer is not None and client.writer.running

@@ -187,7 +187,6 @@ def test_a_forked_process_starts_its_own_chain(store: AuditStore) -> None:
     [parent_first] = _record(store)
     pid = os.fork()
     if pid == 0:  # the child, as a pre-forking server's worker would be
-        store.engine.dispose(close=False)  # never share the parent's connections
         code = 1
         try:
             _record(store)
