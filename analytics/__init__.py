@@ -180,11 +180,12 @@ def init(
             under `APP_ENV=development`, and accepted with a warning each when `APP_ENV` is unset.
 
     Returns:
-        The client, also installed as the module default (a previous default is shut down). The
-        catalog's version is recorded in the database on the way (`analytics.versions`), and on
-        PostgreSQL the audit log's partitions are created ahead (`analytics.partitions`, after
-        `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`); a failure there is a warning,
-        unless the database refuses writes altogether.
+        The client, also installed as the module default (a previous default is shut down; one
+        inherited from the process that forked this one is not flushed: its Segment queue is that
+        process's, see `AnalyticsClient.forked`). The catalog's version is recorded in the database
+        on the way (`analytics.versions`), and on PostgreSQL the audit log's partitions are created
+        ahead (`analytics.partitions`, after `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`);
+        a failure there is a warning, unless the database refuses writes altogether.
 
     Raises:
         AuditDatabaseError: the audit database cannot be reached (or refused the connection), or
@@ -245,7 +246,7 @@ def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
 
 
 def flush() -> None:
-    """Wait for the default client's queue to drain."""
+    """Wait for the default client's queue to drain; see `AnalyticsClient.flush`."""
     if _default is not None:
         _default.flush()
 

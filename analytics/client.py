@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import queue
 import time
 from collections.abc import Sequence
@@ -247,6 +248,7 @@ class AnalyticsClient:
         self.raise_errors = raise_errors
         self._user_on_error = segment_options.pop("on_error", None)
         self.segment: SegmentClient | None = None
+        self._pid = os.getpid()
         max_queue_size = int(
             segment_options.get("max_queue_size", SegmentClient.DefaultConfig.max_queue_size)
         )
@@ -277,8 +279,19 @@ class AnalyticsClient:
         return bool(self.segment is not None and self.segment.sync_mode)
 
     def queue_depth(self) -> int:
-        """Messages waiting in the Segment client's queue."""
-        return self.segment.queue.qsize() if self.segment is not None else 0
+        """Messages waiting in the Segment client's queue (0 in a forked child: see `forked`)."""
+        return self.segment.queue.qsize() if self.segment is not None and not self.forked else 0
+
+    @property
+    def forked(self) -> bool:
+        """Whether this client was created in another process, which then forked this one.
+
+        The child inherits the Segment client's queue, with its count of unfinished messages and its
+        locks, but not the threads that send them and release those: waiting on that queue would
+        never end, and a lock a thread of the parent held at the fork is never released. So a child
+        leaves the Segment client alone: its messages are audited and stay `pending` for `replay`.
+        """
+        return os.getpid() != self._pid
 
     def audit_queue_depth(self) -> int:
         """Messages waiting for the audit writer (always 0 in strict mode)."""
@@ -446,6 +459,8 @@ class AnalyticsClient:
 
     def _send(self, segment: SegmentClient, messages: list[dict[str, Any]]) -> list[Outcome]:
         """Enqueue each message; record what the Segment client refused, one update per reason."""
+        if self.forked:
+            return [(AuditStatus.PENDING, None)] * len(messages)
         outcomes: list[Outcome] = []
         refused: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for message in messages:
@@ -557,18 +572,38 @@ class AnalyticsClient:
 
         With the Segment client's default budgets this can take hours against a failing
         endpoint; clients that must answer quickly (the tester) are built with small budgets.
+        In a forked child (`forked`) it waits for the audit writer only.
         """
         if self.writer is not None:
             self.writer.flush()
-        if self.segment is not None:
-            self.segment.flush()
+        if self.segment is None:
+            return
+        if self.forked:
+            self._leave_to_parent()
+            return
+        self.segment.flush()
 
     def shutdown(self) -> None:
-        """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`."""
+        """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
+
+        In a forked child (`forked`) only the audit writer, which is the child's own, is drained
+        and stopped.
+        """
         if self.writer is not None:
             self.writer.close()
         if self.segment is None:
             return
+        if self.forked:
+            self._leave_to_parent()
+            return
         self.segment.flush()
         if self.segment.consumers:
             self.segment.join()
+
+    def _leave_to_parent(self) -> None:
+        log.warning(
+            "this client was created by process %s, which forked this one: its Segment queue is that "
+            "process's, and the messages this process audited through it stay pending for "
+            "`event-catalog replay`",
+            self._pid,
+        )

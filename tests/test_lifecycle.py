@@ -10,16 +10,30 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from analytics import AnalyticsClient, AuditStore
+import analytics
+from analytics import AnalyticsClient, AuditStatus, AuditStore
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
+from analytics.collector import Collector
 from analytics.tracks import TrackSpec
 
 CHILD_SECONDS = 30
 """How long a child may take before the test kills it and fails: far beyond what a working one needs."""
+
+IN_FLIGHT_SECONDS = 2
+"""How long the collector holds the parent's batch, so that it is still in flight at the fork."""
+
+# Small budgets, and a timeout the held batch stays within.
+FAST: dict[str, Any] = {
+    "upload_interval": 0.05,
+    "max_retries": 1,
+    "timeout": 10,
+    "max_total_backoff_duration": 5,
+}
 
 
 def _spec() -> TrackSpec:
@@ -56,6 +70,72 @@ def _exit_code(pid: int, timeout: float = CHILD_SECONDS) -> int | None:
 def _entries(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def _statuses(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.scalars(select(AuditEntry.status)))
+
+
+def _parent_batch_in_flight(sqlite_url: str, collector: Collector) -> tuple[AnalyticsClient, str]:
+    """The default client, with a message handed to its Segment client and held by the collector:
+    the Segment queue counts it as unfinished until the answer, which no thread of a child awaits."""
+    collector.inject(latency=IN_FLIGHT_SECONDS)
+    client = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    receipt = analytics.track(_spec())
+    assert client.writer is not None and client.segment is not None
+    client.writer.flush()
+    assert client.segment.queue.unfinished_tasks == 1
+    return client, receipt.message_id
+
+
+def test_init_in_a_forked_child_replaces_the_inherited_client_without_waiting_for_the_parent(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """The README's advice for a pre-forking server's worker: `init()` there shut the inherited
+    client down, which waited for the parent's queue to drain, with no thread in the child to drain it."""
+    _, sent_by_parent = _parent_batch_in_flight(sqlite_url, collector)
+
+    def worker() -> bool:
+        analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+        receipt = analytics.track(_spec())
+        analytics.shutdown()
+        return receipt.ok
+
+    try:
+        assert _exit_code(_fork(worker)) == 0
+        analytics.flush()
+    finally:
+        analytics.shutdown()
+    assert _statuses(sqlite_store.engine) == ["delivered", "delivered"]
+    received = [message["messageId"] for message in collector.received()]
+    assert len(received) == 2 and sent_by_parent in received
+
+
+def test_an_inherited_client_audits_a_workers_messages_and_leaves_the_parents_queue_alone(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """`flush()` and `shutdown()` in a child that did not call `init()` waited on the parent's queue
+    forever; handing a message to that queue needs its lock, which a thread of the parent may hold
+    at the fork (here this test's own thread) and no thread of the child will release."""
+    client, sent_by_parent = _parent_batch_in_flight(sqlite_url, collector)
+
+    def worker() -> bool:
+        receipt = analytics.track(_spec())
+        analytics.flush()
+        analytics.shutdown()
+        return receipt.ok and receipt.status is AuditStatus.PENDING
+
+    assert client.segment is not None
+    try:
+        with client.segment.queue.mutex:
+            child = _fork(worker)
+        assert _exit_code(child) == 0
+        analytics.flush()
+    finally:
+        analytics.shutdown()
+    assert _statuses(sqlite_store.engine) == ["delivered", "pending"]  # the worker's, for `replay`
+    assert [message["messageId"] for message in collector.received()] == [sent_by_parent]
 
 
 def test_a_client_carried_across_fork_does_not_share_the_parents_postgresql_connection(
