@@ -113,6 +113,13 @@ def entry_hash(key: bytes, *, writer_id: str, seq: int, prev_hash: str, fields: 
     return hmac.digest(key, HASH_VERSION + data.encode(), "sha256").hex()
 
 
+# OpenSSL sets HMAC-SHA256 up on its first use, under a lock. A process forked while another of its
+# threads held that lock (the audit writer hashing its first batch) would inherit it held, and every
+# hash in the child would wait for it forever: the first use is made here, as the library is
+# imported, before it has started any thread.
+hmac.digest(b"", b"", "sha256")
+
+
 def new_writer_id() -> str:
     """A writer id that no other process, host or restart will pick: host, process id, random part."""
     suffix = f":{os.getpid()}:{secrets.token_hex(4)}"

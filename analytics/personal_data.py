@@ -91,6 +91,12 @@ class PersonalDataCipher:
         return values
 
 
+# As for HMAC in `analytics.chain`: cryptography's OpenSSL sets its cipher up on the first
+# encryption, under a lock that a process forked during it (the audit writer sealing its first
+# batch) would inherit held. The first encryption is made here, before the library starts a thread.
+Fernet(Fernet.generate_key()).encrypt(b"")
+
+
 def personal_section(payload: Mapping[str, Any]) -> str:
     """Where a message keeps its personal data: a track's `properties`, anything else's `traits`."""
     return "properties" if payload.get("type") == "track" else "traits"
