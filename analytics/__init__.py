@@ -222,7 +222,7 @@ def init(
     interval = settings.get("interval", Interval.MONTH)
     ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
     _record_version(store)
-    client = AnalyticsClient(key, store=store, host=host, **options)
+    client = AnalyticsClient(key, store=store, host=host, owns_engine=True, **options)
     previous, _default = _default, client
     if previous is not None:
         previous.shutdown()
@@ -252,7 +252,7 @@ def flush() -> None:
 
 
 def shutdown() -> None:
-    """Flush and stop the default client, and forget it."""
+    """Flush and stop the default client, close its audit database connections, and forget it."""
     global _default
     if _default is not None:
         _default.shutdown()

@@ -28,6 +28,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -81,7 +82,7 @@ class AuditWriter:
         self._closing = threading.Lock()
         self._start()
         atexit.register(self.close)
-        os.register_at_fork(after_in_child=self._after_fork)
+        _WRITERS.add(self)
 
     def _start(self) -> None:
         self.queue: queue.Queue[AuditRecord | None] = queue.Queue(self.max_queue_size)
@@ -125,12 +126,13 @@ class AuditWriter:
             self.queue.join()
 
     def close(self) -> None:
-        """Write what is queued, then stop the thread. Registered to run at interpreter exit."""
+        """Write what is queued, then stop the thread. Registered to run at interpreter exit, until run."""
         with self._closing:
             already, self._closed = self._closed, True
             if not already and self._thread.is_alive():
                 self.queue.put(None)
         self._thread.join()
+        atexit.unregister(self.close)
 
     def _run(self) -> None:
         while True:
@@ -227,3 +229,15 @@ class AuditWriter:
         except Exception:
             # The application's on_error handler failed; the loss is logged and counted above.
             log.exception("the on_error handler failed on %s lost messages", len(records))
+
+
+_WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()
+"""The writers to restart in a forked child; weakly, so that a client shut down can be collected."""
+
+
+def _restart_in_child() -> None:
+    for writer in list(_WRITERS):
+        writer._after_fork()
+
+
+os.register_at_fork(after_in_child=_restart_in_child)

@@ -15,6 +15,7 @@ for us and nothing more:
 
 from __future__ import annotations
 
+import atexit
 import copy
 import json
 import logging
@@ -220,6 +221,8 @@ class AnalyticsClient:
         max_batch: the most messages per audit transaction in batched mode.
         audit_retry_delays: the waits, in seconds, between attempts at a batch the audit database
             refused in batched mode (a restart, a failover); then the batch is given up.
+        owns_engine: close the store's engine's connections at `shutdown`: `init` made that engine
+            for this client alone. Clients on a shared engine (the dashboard's) leave it open.
         **segment_options: `segment.analytics.Client` settings (`max_queue_size`, `upload_size`,
             `upload_interval`, `max_retries`, `timeout`, `gzip`, `sync_mode`, `thread`, …).
     """
@@ -237,9 +240,11 @@ class AnalyticsClient:
         strict: bool = False,
         max_batch: int = 500,
         audit_retry_delays: Sequence[float] = RETRY_DELAYS,
+        owns_engine: bool = False,
         **segment_options: Any,
     ) -> None:
         self.store = store
+        self.owns_engine = owns_engine
         self.destination = destination
         self.host = host
         self.source = source
@@ -587,18 +592,25 @@ class AnalyticsClient:
         """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
 
         In a forked child (`forked`) only the audit writer, which is the child's own, is drained
-        and stopped.
+        and stopped. Then the audit engine's connections are closed if the client owns it
+        (`owns_engine`), and nothing the process keeps (its exit and fork hooks) holds the client.
         """
         if self.writer is not None:
             self.writer.close()
-        if self.segment is None:
-            return
+        if self.segment is not None:
+            self._stop_segment(self.segment)
+        if self.owns_engine:
+            self.store.engine.dispose()
+
+    def _stop_segment(self, segment: SegmentClient) -> None:
+        # Its exit hook, stopping the consumers, would keep this client (and its engine) alive.
+        atexit.unregister(segment.join)
         if self.forked:
             self._leave_to_parent()
             return
-        self.segment.flush()
-        if self.segment.consumers:
-            self.segment.join()
+        segment.flush()
+        if segment.consumers:
+            segment.join()
 
     def _leave_to_parent(self) -> None:
         log.warning(

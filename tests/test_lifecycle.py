@@ -6,11 +6,13 @@ or a queue its parent owns) fails the test instead of hanging the suite.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
 import sys
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -159,6 +161,30 @@ def test_a_client_carried_across_fork_does_not_share_the_parents_postgresql_conn
     finally:
         client.shutdown()
     assert _entries(postgres_engine) == 2 + 2 * calls
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_init_and_shutdown_cycles_leave_no_connection_open_and_no_client_behind(
+    database_url: str, collector: Collector
+) -> None:
+    """Each cycle left the audit engine's connections open (one PostgreSQL session, or a SQLite
+    file's descriptors), held for the process's life by the old client's exit and fork hooks."""
+
+    def cycle() -> weakref.ref[AnalyticsClient]:
+        client = analytics.init("test-key", host=collector.url, database_url=database_url, **FAST)
+        assert analytics.track(_spec()).ok
+        analytics.shutdown()
+        return weakref.ref(client)
+
+    cycle()  # what stays for good (the Segment client's HTTP session, the collector's end of it)
+    before = _open_descriptors()
+    clients = [cycle() for _ in range(5)]
+    gc.collect()
+    assert _open_descriptors() == before
+    assert [client() for client in clients] == [None] * 5
 
 
 # A fresh interpreter, where importing the library is all that has used OpenSSL's HMAC and
