@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from multiprocessing import util as multiprocessing_util
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -82,12 +83,21 @@ class AuditWriter:
         self._closing = threading.Lock()
         self._start()
         atexit.register(self.close)
+        self._close_at_exit()
         _WRITERS.add(self)
+        multiprocessing_util.register_after_fork(self, AuditWriter._close_at_exit)
 
     def _start(self) -> None:
         self.queue: queue.Queue[AuditRecord | None] = queue.Queue(self.max_queue_size)
         self._thread = threading.Thread(target=self._run, name="event-catalog-audit-writer", daemon=True)
         self._thread.start()
+
+    def _close_at_exit(self) -> None:
+        # A fork-mode multiprocessing worker ends with os._exit, skipping atexit, once it has run
+        # multiprocessing's own exit hooks; as it starts it forgets those of the process it was
+        # forked from, so a worker registers again (`register_after_fork`).
+        if not self._closed:
+            self._exit_hook = multiprocessing_util.Finalize(None, self.close, exitpriority=0)
 
     def _after_fork(self) -> None:
         # A forked child (a pre-forking server's worker) inherits the queue but not the thread
@@ -126,13 +136,18 @@ class AuditWriter:
             self.queue.join()
 
     def close(self) -> None:
-        """Write what is queued, then stop the thread. Registered to run at interpreter exit, until run."""
+        """Write what is queued, then stop the thread.
+
+        Registered to run, until it has run, when the process ends normally: at interpreter exit,
+        and at the end of a multiprocessing worker, which skips that.
+        """
         with self._closing:
             already, self._closed = self._closed, True
             if not already and self._thread.is_alive():
                 self.queue.put(None)
         self._thread.join()
         atexit.unregister(self.close)
+        self._exit_hook.cancel()
 
     def _run(self) -> None:
         while True:

@@ -7,6 +7,7 @@ or a queue its parent owns) fails the test instead of hanging the suite.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -161,6 +162,42 @@ def test_a_client_carried_across_fork_does_not_share_the_parents_postgresql_conn
     finally:
         client.shutdown()
     assert _entries(postgres_engine) == 2 + 2 * calls
+
+
+@pytest.mark.parametrize("made_in", ["worker", "parent"])
+def test_every_call_of_a_multiprocessing_worker_that_returns_is_audited(
+    made_in: str, sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """A fork-mode worker ends with os._exit, which skips the atexit hook through which the audit
+    writer drained its queue: calls that had returned `pending` were never audited, never sent,
+    and nothing said so."""
+    calls = 1000
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+
+    def init() -> None:
+        analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+
+    def worker() -> None:
+        if made_in == "worker":
+            init()
+        sending.send([analytics.track(_spec()).message_id for _ in range(calls)])
+
+    if made_in == "parent":
+        init()
+    process = context.Process(target=worker)
+    try:
+        process.start()
+        assert receiving.poll(CHILD_SECONDS)
+        returned = receiving.recv()
+        process.join(CHILD_SECONDS)
+        assert process.exitcode == 0
+    finally:
+        process.kill()
+        process.join()
+        analytics.shutdown()
+    assert len(set(returned)) == calls
+    assert _entries(sqlite_store.engine) == calls
 
 
 def _open_descriptors() -> int:
