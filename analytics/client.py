@@ -36,7 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
-from analytics.errors import AnalyticsError, DeliveryError, EnqueueError
+from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.messages import build_message
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
@@ -245,6 +245,7 @@ class AnalyticsClient:
     ) -> None:
         self.store = store
         self.owns_engine = owns_engine
+        self._shut_down = False
         self.destination = destination
         self.host = host
         self.source = source
@@ -387,7 +388,20 @@ class AnalyticsClient:
             message: a message from `analytics.messages.build_message`.
             personal_data_keys: payload keys to mask in the audit log.
             actor: who fired it.
+
+        Returns:
+            The receipt; a client that was shut down refuses the message in it
+            (`NotInitializedError`), as `analytics.track` does before `init`.
         """
+        if self._shut_down:
+            log.warning(
+                "this analytics client was shut down: message %s not audited, not sent", message["messageId"]
+            )
+            refused = NotInitializedError(
+                "this client was shut down (by analytics.shutdown() or a later analytics.init()): "
+                "use the client the last analytics.init() returned"
+            )
+            return self._receipt(message, None, refused)
         record = AuditRecord(
             message,
             status=AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED,
@@ -594,7 +608,9 @@ class AnalyticsClient:
         In a forked child (`forked`) only the audit writer, which is the child's own, is drained
         and stopped. Then the audit engine's connections are closed if the client owns it
         (`owns_engine`), and nothing the process keeps (its exit and fork hooks) holds the client.
+        From the start of the shutdown on, `track` and `identify` refuse in their receipt.
         """
+        self._shut_down = True
         if self.writer is not None:
             self.writer.close()
         if self.segment is not None:

@@ -36,4 +36,5 @@ class SchemaError(AnalyticsError):
 
 
 class NotInitializedError(AnalyticsError):
-    """`analytics.track`/`identify` was called before `analytics.init`."""
+    """`analytics.track`/`identify` was called before `analytics.init`, or on a client that was shut
+    down (by `shutdown()` or a later `init()`)."""

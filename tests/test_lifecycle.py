@@ -25,6 +25,7 @@ from analytics import AnalyticsClient, AuditStatus, AuditStore
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.errors import NotInitializedError
 from analytics.tracks import TrackSpec
 
 CHILD_SECONDS = 30
@@ -198,6 +199,24 @@ def test_every_call_of_a_multiprocessing_worker_that_returns_is_audited(
         analytics.shutdown()
     assert len(set(returned)) == calls
     assert _entries(sqlite_store.engine) == calls
+
+
+def test_a_client_shut_down_or_replaced_refuses_messages_in_its_receipt(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """A host that kept the client `init()` returned got `pending` receipts from it after a later
+    `init()` or `shutdown()`: its entries waited for `replay`, its messages were not sent."""
+    first = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    second = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    try:
+        replaced = first.track(_spec())
+    finally:
+        analytics.shutdown()
+    shut_down = second.identify(CATALOG.identifier("Register").example_spec())
+    for receipt in (replaced, shut_down):
+        assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
+        assert sqlite_store.entry(receipt.message_id) is None
+    assert collector.received() == []
 
 
 def _open_descriptors() -> int:
