@@ -349,7 +349,8 @@ def record_replay(
     """Write a finished replay to the audit log as an action, so that "who re-sent what, when" is one
     search (type `action`, this event, the actor) rather than a walk through every entry's attempts.
 
-    A dry run, or a replay that selected nothing, changed nothing and is not recorded.
+    A dry run, a replay that selected nothing, or one that skipped all it selected (a nightly run
+    meeting the same unsendable entries) re-sent nothing and is not recorded.
 
     Args:
         selection: what was asked for, as typed (the dashboard's query string, the command's options).
@@ -358,7 +359,7 @@ def record_replay(
     Returns:
         The action's message id, or None when nothing was recorded.
     """
-    if report.dry_run or not report.selected:
+    if report.dry_run or report.selected == report.skipped:
         return None
     properties = {
         "selection": selection,

@@ -38,6 +38,7 @@ from analytics.replay import (
     is_stuck,
     open_replay_client,
     parse_statuses,
+    record_replay,
     replay,
     select_replayable,
     stuck_clause,
@@ -383,6 +384,8 @@ def test_a_message_over_32_kb_is_skipped_with_the_reason_not_dropped_again(
         for _ in range(2):
             report = replay(store, client, ReplaySelection(), on_candidate=candidates.append)
             assert (report.selected, report.skipped, dict(report.outcomes)) == (1, 1, {})
+            # It re-sent nothing: no *Messages Re-sent* action, run after run.
+            assert record_replay(store, report, actor="ops", selection="", destination=None) is None
     finally:
         client.shutdown()
     assert [c.skip_reason for c in candidates] == [OVERSIZED, OVERSIZED]
