@@ -759,6 +759,14 @@ def test_history_lists_the_testers_sends_and_filters_to_mine(
     mine = colleague.get("/tester/history?mine=1", headers=HTMX)
     assert "You have not sent anything" in mine.get_data(as_text=True)
     assert client.get("/tester/history").status_code == 200
+    # "Only mine" goes into the address on the history's own page, not on the tester's.
+    pushes = 'hx-swap="outerHTML" hx-push-url="true">'
+    assert pushes in client.get("/tester/history").get_data(as_text=True)
+    redrawn = {**HTMX, "HX-Current-URL": "http://localhost/tester/history"}
+    assert pushes in client.get("/tester/history?mine=1", headers=redrawn).get_data(as_text=True)
+    on_tester = {**HTMX, "HX-Current-URL": "http://localhost/tester/?event=ProjectCreate"}
+    assert pushes not in client.get("/tester/history?mine=1", headers=on_tester).get_data(as_text=True)
+    assert pushes not in client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
 
 
 def test_a_send_whose_event_left_the_catalog_is_not_offered_again(

@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -465,8 +466,16 @@ def history_view() -> ResponseReturnValue:
     """The tester's recent sends with their outcomes (all of them, or `?mine=1`)."""
     mine = request.args.get("mine") == "1"
     rows = db.session.execute(history(actor=current_actor() if mine else None)).all()
+    # On its own page "Only mine" goes into the address (a reload or Back keeps it); the tester's
+    # page holds the same panel, whose address is the tester's.
+    own_page = urlsplit(request.headers.get("HX-Current-URL", request.url)).path == request.path
     return page_or_fragment(
-        "tester/history.html", "tester/_history.html", rows=rows, mine=mine, message_name=message_name
+        "tester/history.html",
+        "tester/_history.html",
+        rows=rows,
+        mine=mine,
+        message_name=message_name,
+        own_page=own_page,
     )
 
 
