@@ -490,7 +490,7 @@ class AnalyticsClient:
                 reason = self._refusal_reason(message, exc)
             except (APIError, requests.RequestException) as exc:
                 # Only sync_mode posts inside enqueue, so only it raises delivery errors here.
-                outcomes.append(self._failed(message, exc))
+                outcomes.append(self._failed(message, exc, started))
                 continue
             else:
                 if accepted:
@@ -518,10 +518,18 @@ class AnalyticsClient:
         )
         return AuditStatus.DELIVERED, None
 
-    def _failed(self, message: dict[str, Any], error: Exception) -> Outcome:
+    def _failed(self, message: dict[str, Any], error: Exception, started: float) -> Outcome:
+        """Record a synchronous post that failed, with how long it took: a timeout reads as one."""
         status, http_status, text = describe_failure(error)
+        latency_ms = (time.perf_counter() - started) * 1000
         record_outcome_safely(
-            self.store, [message], status, http_status=http_status, error=text, **self._attribution
+            self.store,
+            [message],
+            status,
+            http_status=http_status,
+            error=text,
+            latency_ms=latency_ms,
+            **self._attribution,
         )
         return status, DeliveryError(text, http_status)
 

@@ -186,6 +186,8 @@ def test_an_endpoint_error_is_failed_with_its_status_and_body(
     )
     assert shown in page and "The endpoint's error" in page and "injected_fault" in page
     assert 'class="send-outcome bad"' in page
+    # The failed attempt says how long the endpoint took to refuse, as a delivered one does.
+    assert re.search(rf'status-failed">failed</span> HTTP {http_status} in \d+ ms', page)
 
 
 def test_an_unreachable_destination_is_failed_with_the_network_error(app: Flask, client: FlaskClient) -> None:
