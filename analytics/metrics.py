@@ -8,10 +8,24 @@ workers (`prometheus_client` multiprocess mode).
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import prometheus_client
 from prometheus_client import Gauge, Histogram
+
+from analytics.settings import ConfigurationError
+
+# prometheus_client writes a file there for each metric as it is defined, here, on import: a missing
+# folder was a FileNotFoundError from deep inside it, before `init()` could say anything.
+_FOLDER = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _FOLDER and not os.path.isdir(_FOLDER):
+    raise ConfigurationError(
+        [
+            f"PROMETHEUS_MULTIPROC_DIR: {_FOLDER!r} is not a directory: create it, empty, before the "
+            "process starts, or unset it for a single process"
+        ]
+    )
 
 MESSAGES = prometheus_client.Counter(
     "event_catalog_messages",

@@ -6,6 +6,7 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
   rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 event-catalog db upgrade
-# PostgreSQL: this period's and the next ones' audit partitions (one line and nothing to do on SQLite).
-event-catalog audit partitions ensure
+# PostgreSQL: this period's and the next ones' audit partitions (nothing to do on SQLite); its
+# summary is a log line, as every line of the container's output is.
+event-catalog audit partitions ensure --log
 exec gunicorn --config gunicorn.conf.py webapp.wsgi:app

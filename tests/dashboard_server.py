@@ -21,7 +21,8 @@ def running_dashboard(log: list[str] | None = None, **settings: str) -> Iterator
     """Start the dashboard as the image does, on a free port; yield its base URL once it answers.
 
     Args:
-        log: when given, receives the lines the start script wrote to stderr, once it has stopped.
+        log: when given, receives the lines the start script wrote, standard output and error in
+            one stream as a container's log holds them, once it has stopped.
         **settings: environment variables on top of this process's (DATABASE_URL, WEB_CONCURRENCY, …).
     """
     with socket.socket() as probe:
@@ -38,7 +39,7 @@ def running_dashboard(log: list[str] | None = None, **settings: str) -> Iterator
         **settings,
     }
     server = subprocess.Popen(
-        ["scripts/start.sh"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        ["scripts/start.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,9 +48,9 @@ def running_dashboard(log: list[str] | None = None, **settings: str) -> Iterator
         yield base
     finally:
         server.terminate()
-        _, stderr = server.communicate(timeout=20)
+        output, _ = server.communicate(timeout=20)
         if log is not None:
-            log.extend(stderr.splitlines())
+            log.extend(output.splitlines())
 
 
 def wait_until_answering(

@@ -90,7 +90,8 @@ def test_segment_debug_output_stays_off_at_debug_level(tmp_path: Path) -> None:
 
 
 def test_every_line_of_the_production_process_is_json(tmp_path: Path) -> None:
-    """Log pipelines parse each line: the migrations' lines and gunicorn's own were plain text."""
+    """Log pipelines parse each line: the migrations' lines, gunicorn's own and the partitions'
+    summary on standard output were plain text."""
     log: list[str] = []
     with running_dashboard(log, DATABASE_URL=f"sqlite:///{tmp_path / 'p.db'}", LOG_FORMAT="json"):
         pass
@@ -99,5 +100,6 @@ def test_every_line_of_the_production_process_is_json(tmp_path: Path) -> None:
     assert {"alembic.runtime.migration", "gunicorn.error", "webapp.access"} <= by_logger, by_logger
     messages = [str(entry["message"]) for entry in entries]
     assert any(message.startswith("Running upgrade") for message in messages)
+    assert any(message.startswith("audit partitions: ") for message in messages)
     assert any(message.startswith("Starting gunicorn") for message in messages)
     assert "Handling signal: term" in messages

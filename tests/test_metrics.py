@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from flask.testing import FlaskClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
@@ -67,3 +72,21 @@ def test_request_latency_is_labelled_by_route_template(client: FlaskClient) -> N
         samples, "event_catalog_http_request_seconds_count", method="GET", route="/healthz", status="200"
     )
     assert count >= 1
+
+
+def test_a_missing_metrics_folder_is_named_when_the_library_is_imported(tmp_path: Path) -> None:
+    """An application host (not the dashboard, which checks it first) got prometheus_client's
+    FileNotFoundError from deep inside an import."""
+    missing = tmp_path / "metrics"
+    done = subprocess.run(
+        [sys.executable, "-c", "import analytics"],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(missing)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        f"analytics.settings.ConfigurationError: PROMETHEUS_MULTIPROC_DIR: '{missing}' is not a directory: "
+        "create it, empty, before the process starts, or unset it for a single process"
+    )

@@ -6,6 +6,7 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -472,8 +473,14 @@ partitions_group = click.Group(
     metavar="N",
     help="Periods to create after the current one (default $AUDIT_PARTITIONS_AHEAD or 3).",
 )
+@click.option(
+    "--log",
+    "as_log",
+    is_flag=True,
+    help="Write the summary as a log line (LOG_FORMAT's, JSON in the image), not on standard output.",
+)
 @with_appcontext
-def partitions_ensure_command(ahead: str | None) -> None:
+def partitions_ensure_command(ahead: str | None, as_log: bool) -> None:
     """Create the partitions of this period and the next ones; move waiting rows out of the default one.
 
     The period is $AUDIT_PARTITION_INTERVAL (month unless set to week or day). Run it daily, next
@@ -493,7 +500,11 @@ def partitions_ensure_command(ahead: str | None) -> None:
         report = ensure(store.engine, interval=current_app.config["AUDIT_PARTITION_INTERVAL"], ahead=periods)
     except SQLAlchemyError as exc:
         fail_on_database("create audit partitions", exc)
-    click.echo(report.summary())
+    if as_log:
+        # The start script's output is the container's log, whose every line is a log line.
+        logging.getLogger(__name__).info("audit partitions: %s", report.summary())
+    else:
+        click.echo(report.summary())
 
 
 @partitions_group.command("list")
