@@ -21,6 +21,7 @@ from analytics.messages import build_message, build_off_schema_message
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Category, SpecRegistry, TrackSpec, prop
+from webapp.audit.routes import TAIL_GRACE
 from webapp.tester.destinations import Destination
 
 CPS = "Cluster Provisioning Success"
@@ -336,6 +337,35 @@ def test_tail_stops_polling_when_nothing_new_can_match(client: FlaskClient) -> N
     assert client.get("/audit/tail?project=x").status_code == 286
     assert client.get("/audit/tail?after=garbage").status_code == 286
     assert client.get("/audit/tail?after=2026-12-06T03:54:40Z_9223372036854775808").status_code == 286
+
+
+def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """It stopped at the range's end without reading it again: entries of its last seconds, committed
+    after it by the batched writer, never appeared, and pending rows stayed pending on the page."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    since, until = now - timedelta(minutes=5), now - timedelta(seconds=10)
+    first = _cps(sqlite_store, recorded_at=until - timedelta(minutes=1))
+    window = f"since={since:%Y-%m-%dT%H:%M:%S}&until={until:%Y-%m-%dT%H:%M:%S}"
+    listed = client.get(f"/audit/?live=1&{window}").get_data(as_text=True)
+    url = _tail_url(listed)
+    (shown,) = re.findall(r'<input type="hidden" name="shown" value="(\d+:\w+)">', listed)
+    late = _cps(sqlite_store, recorded_at=until - timedelta(seconds=1))  # committed after the range
+    reading = client.get(url)
+    page = reading.get_data(as_text=True)
+    assert reading.status_code == 200 and _rows(page) == [late]
+    assert "the range has ended: reading its last entries" in page
+    # Past the grace: one last read, which brings the first entry's new status, and the end said.
+    ended = until - TAIL_GRACE
+    window = f"since={since - TAIL_GRACE:%Y-%m-%dT%H:%M:%S}&until={ended:%Y-%m-%dT%H:%M:%S}"
+    sqlite_store.record_outcome([first], AuditStatus.DELIVERED, http_status=200)
+    after = parse_qs(urlsplit(url).query)["after"][0]
+    last = client.get(f"/audit/tail?live=1&{window}&after={after}&total=1&shown={shown}")
+    page = last.get_data(as_text=True)
+    assert last.status_code == 286 and "every 2s" not in page
+    assert _rows(page) == [first] and 'hx-swap-oob="true"' in page  # its row, now delivered
+    assert f"The range ended at {ended:%Y-%m-%d %H:%M:%S}: the live tail stopped after a last read" in page
 
 
 def test_entry_page_shows_message_attempts_version_drift_and_links(

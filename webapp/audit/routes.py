@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -55,6 +55,11 @@ re-sends, and one action per run: `source=replay` lists the runs."""
 
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
+
+TAIL_GRACE = timedelta(seconds=30)
+"""How long the live tail goes on reading a range that has ended: the entries of its last moments
+are committed after it (the batched audit writer's queue), and their deliveries later still. Then
+one last read, and it stops."""
 
 
 def _form() -> SearchForm:
@@ -158,9 +163,12 @@ def tail() -> ResponseReturnValue:
     form = _form()
     now = datetime.now(UTC)
     filters = form.filters if form.valid else None
-    # Nothing new can match a search that cannot run, nor a range that has ended: stop polling.
-    if filters is None or (filters.until is not None and filters.until <= now):
+    # Nothing can match a search that cannot run: stop polling.
+    if filters is None:
         return "", _STOP_POLLING
+    # A range that has ended is read for a little longer, then a last time (`TAIL_GRACE`).
+    ended = filters.until is not None and filters.until <= now
+    final = filters.until is not None and filters.until + TAIL_GRACE <= now
     rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
@@ -168,7 +176,7 @@ def tail() -> ResponseReturnValue:
     settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
     # Something changed: the head (count, range, histogram) is read again rather than added up.
     total, chart = overview(db.session, filters, now) if entries or settled else (listed, None)
-    return render_template(
+    page = render_template(
         "audit/_tail.html",
         form=form,
         entries=entries,
@@ -178,7 +186,10 @@ def tail() -> ResponseReturnValue:
         chart=chart,
         was_empty=listed == 0,
         checked=now,
+        ended=ended,
+        final=final,
     )
+    return page, _STOP_POLLING if final else 200
 
 
 @bp.get("/entries/<message_id>")
