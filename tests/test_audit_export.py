@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -408,3 +409,22 @@ def test_cli_export_finds_personal_data_through_the_configured_mask(
     )
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [seeded_app["failed"]]
+
+
+def test_a_reader_that_stops_early_ends_the_export_quietly(sqlite_store: AuditStore, sqlite_url: str) -> None:
+    """`audit export | head` said "error: cannot write None: Broken pipe" and exit 2 (bad input); a
+    stopped reader is no error: the status of a program a closed pipe stopped, and no message."""
+    seed = _seed_three(sqlite_store)["delivered"]
+    _clone(sqlite_store.engine, seed, 2_000)  # far more than a pipe holds
+    export = subprocess.Popen(
+        [Path(sys.executable).parent / "event-catalog", "audit", "export", "--format", "ndjson"],
+        env={**os.environ, "DATABASE_URL": sqlite_url},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert export.stdout is not None and export.stderr is not None
+    assert export.stdout.read(100).startswith(b'{"message_id": ')
+    export.stdout.close()  # what `head` does once it has its lines
+    assert export.wait(timeout=60) == 141
+    with export.stderr:
+        assert export.stderr.read() == b""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -595,6 +596,8 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
         else:
             rows = export.save(output)
             click.echo(f"exported {counted(rows, 'entry')} to {output}", err=True)
+    except BrokenPipeError:
+        raise  # the reader stopped early: the group ends the command quietly
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror or exc}")
     except SQLAlchemyError as exc:
@@ -677,7 +680,11 @@ class CatalogGroup(FlaskGroup):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # inside: a reader gone shows here, not at the interpreter's exit
+            return result
+        except BrokenPipeError:
+            _reader_went_away()
         except SchemaError as exc:
             fail(str(exc))
         except OperationalError as exc:
@@ -689,6 +696,20 @@ class CatalogGroup(FlaskGroup):
             # the command this group was running still has the help that lists it.
             running = " ".join(filter(None, [ctx.command_path, ctx.invoked_subcommand]))
             _refuse(exc, running)
+
+
+SIGPIPE_EXIT = 128 + signal.SIGPIPE
+"""A shell's status for a program that a closed pipe stopped (141)."""
+
+
+def _reader_went_away() -> NoReturn:
+    """A reader that stopped early (`audit export | head`) is not an error: end silently with the
+    status of a program the closed pipe stopped, as `git log | head` does. Click's own answer, exit
+    1, is `audit verify`'s status for a broken chain, which a monitoring script would take for
+    tampering."""
+    # What is still buffered for the closed pipe would fail again as the interpreter exits.
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(SIGPIPE_EXIT)
 
 
 def _refuse(exc: click.ClickException, running: str | None = None) -> NoReturn:
