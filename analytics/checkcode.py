@@ -158,13 +158,16 @@ class _FileScan(ast.NodeVisitor):
             or dotted.startswith("segment.")
         )
 
+    def _builds_client(self, call: ast.Call) -> bool:
+        """Whether a call constructs the Segment client (`Client(key)`, `segment.analytics.Client(key)`)."""
+        constructor = _dotted(call.func)
+        return constructor in self.segment_classes or (
+            constructor.endswith(".Client") and self._is_segment(constructor.rsplit(".", 1)[0])
+        )
+
     def visit_Assign(self, node: ast.Assign) -> None:
-        if isinstance(node.value, ast.Call):
-            constructor = _dotted(node.value.func)
-            if constructor in self.segment_classes or (
-                constructor.endswith(".Client") and self._is_segment(constructor.rsplit(".", 1)[0])
-            ):
-                self.segment_clients.update(_dotted(target) for target in node.targets if _dotted(target))
+        if isinstance(node.value, ast.Call) and self._builds_client(node.value):
+            self.segment_clients.update(_dotted(target) for target in node.targets if _dotted(target))
         self.generic_visit(node)
 
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
@@ -188,15 +191,25 @@ class _FileScan(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
-        callee = _dotted(node.func)
-        method = callee.rsplit(".", 1)[-1]
+        func = node.func
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Call)
+            and self._builds_client(func.value)
+        ):
+            # Built and called in one expression: `Client(key).track(...)`.
+            callee, method, direct = f"{_dotted(func.value.func)}(...).{func.attr}", func.attr, True
+        else:
+            callee = _dotted(func)
+            method = callee.rsplit(".", 1)[-1]
+            receiver = callee.rsplit(".", 1)[0] if "." in callee else ""
+            direct = self._is_segment(receiver) if receiver else callee in self.segment_modules
         deprecated = self.deprecated.get(method)
         if deprecated is not None and not self.in_catalog:
             self.findings.append((node.lineno, "CC006", deprecated))
         # The catalog package is the one place that calls the Segment client, by hand, for everyone.
         if method in SEGMENT_CALLS and not self.in_catalog:
-            receiver = callee.rsplit(".", 1)[0] if "." in callee else ""
-            if self._is_segment(receiver) if receiver else callee in self.segment_modules:
+            if direct:
                 # The catalog has specs for track and identify only: other calls become events.
                 instead = "analytics.identify" if method == "identify" else "analytics.track"
                 message = f"{callee}() calls the Segment client directly; send a spec with {instead}"

@@ -127,6 +127,34 @@ def test_raw_segment_client_instance_is_recognised(tmp_path: Path) -> None:
     assert codes == [(5, "CC002"), (5, "CC004")]
 
 
+def test_a_segment_client_built_and_called_in_one_expression_is_recognised(tmp_path: Path) -> None:
+    """`Client(key).track(...)` was no finding at all: a file of only that passed the CI gate."""
+    source = """
+        import segment.analytics as segment_analytics
+        from segment.analytics import Client
+
+        Client("key").track("1", "Invoice Paid", {"amount": 3})
+        segment_analytics.Client("key").identify("1", {"email": "a@example.com"})
+    """
+    project = _project(tmp_path, {"app/raw.py": source})
+    found = [(f.line, f.code, f.message) for f in check_paths([project], report_unused=False)]
+    assert found == [
+        (
+            5,
+            "CC002",
+            "Client(...).track() calls the Segment client directly; send a spec with analytics.track",
+        ),
+        (5, "CC003", '"Invoice Paid" is not an event of the catalog'),
+        (
+            6,
+            "CC002",
+            "segment_analytics.Client(...).identify() calls the Segment client directly; "
+            "send a spec with analytics.identify",
+        ),
+        (6, "CC004", "identify() with hand-built properties or traits; build its spec instead"),
+    ]
+
+
 def test_a_direct_identify_call_is_told_to_send_an_identify_spec(tmp_path: Path) -> None:
     project = _project(tmp_path, {"app/bad.py": CASES["CC002"]})
     [finding] = check_paths([project], report_unused=False)
