@@ -29,6 +29,18 @@ def test_stale_badge_uses_each_events_own_threshold(
     assert "stale" not in _row(page, "Cluster Deleted"), "declares a 90-day threshold"
 
 
+def test_a_deprecated_event_is_flagged_neither_never_sent_nor_stale(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    """It is meant to go unsent: `drift` says nothing of it, and the list flagged it never sent."""
+    [retired] = [info for info in CATALOG.events.values() if info.spec.status == "deprecated"][:1]
+    page = client.get("/").get_data(as_text=True)
+    row = _row(page, retired.name)
+    assert '<span class="muted">never sent</span>' in row and "badge never-sent" not in row
+    app_record_sent(retired.constant, datetime.now(UTC) - timedelta(days=400))
+    assert "stale" not in _row(client.get("/").get_data(as_text=True), retired.name)
+
+
 def test_tester_sends_do_not_make_an_event_look_sent(
     client: FlaskClient, app_record_sent: Callable[..., str]
 ) -> None:

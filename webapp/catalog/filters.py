@@ -52,6 +52,12 @@ class EventRow:
         return self.activity.last_seen is None
 
     @property
+    def retired(self) -> bool:
+        """A deprecated event: going unsent is what it should do, so it is flagged neither never
+        sent nor stale, as `event-catalog drift` does not flag it."""
+        return self.info.spec.status is Status.DEPRECATED
+
+    @property
     def stale_after_days(self) -> int:
         """The event's own staleness threshold, in days."""
         threshold: timedelta = getattr(self.info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
@@ -60,7 +66,7 @@ class EventRow:
     @property
     def stale(self) -> bool:
         """Sent before, but not within its threshold: what `event-catalog drift` calls stale."""
-        return self.activity.is_stale(timedelta(days=self.stale_after_days), self.now)
+        return not self.retired and self.activity.is_stale(timedelta(days=self.stale_after_days), self.now)
 
     @cached_property
     def drifting(self) -> str | None:
