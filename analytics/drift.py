@@ -51,12 +51,13 @@ class DriftFinding:
     message: str
 
 
-def events_in_window_query(since: datetime) -> Select[str | None, int, str | None]:
-    """Every event string in the window, from any source, with its count and newest catalog version."""
+def events_in_window_query(since: datetime) -> Select[str | None, str | None, int]:
+    """Every event string in the window, from any source, per catalog version that built it, counted."""
     return (
-        select(AuditEntry.event, func.count(), func.max(AuditEntry.catalog_version))
+        select(AuditEntry.event, AuditEntry.catalog_version, func.count())
         .where(AuditEntry.type == "track", AuditEntry.recorded_at >= since)
-        .group_by(AuditEntry.event)
+        .group_by(AuditEntry.event, AuditEntry.catalog_version)
+        .order_by(AuditEntry.event, AuditEntry.catalog_version)
     )
 
 
@@ -98,15 +99,19 @@ def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list
 
 
 def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
-    return [
-        DriftFinding(
-            "unknown-event",
-            str(event),
-            f"{count} sent in the window, not in today's catalog (version {version})",
-        )
-        for event, count, version in session.execute(events_in_window_query(since))
-        if event is not None and event not in catalog.events
-    ]
+    """One finding per unknown event, naming every catalog version that sent it, with its count:
+    the versions are where to look (the Changes page, the audit search by version)."""
+    versions: dict[str, dict[str, int]] = {}
+    for event, version, count in session.execute(events_in_window_query(since)):
+        if event is not None and event not in catalog.events:
+            versions.setdefault(event, {})[version or "unknown"] = count
+    findings = []
+    for event, counts in versions.items():
+        named = ", ".join(f"{version}: {count}" for version, count in counts.items())
+        which = f"version {next(iter(counts))}" if len(counts) == 1 else f"versions {named}"
+        message = f"{sum(counts.values())} sent in the window, not in today's catalog ({which})"
+        findings.append(DriftFinding("unknown-event", event, message))
+    return findings
 
 
 def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:

@@ -67,6 +67,24 @@ def test_each_category_is_found(seeded: AuditStore, engine: Engine) -> None:
     }
 
 
+def test_an_unknown_event_names_every_version_that_sent_it(store: AuditStore, engine: Engine) -> None:
+    """It named one version (the largest hash, not even the newest) for messages of several."""
+    gone = {"event": "Cluster Upgrade Started"}
+    for version, times in (("aaa111", 2), ("bbb222", 3)):
+        for _ in range(times):
+            _record(store, "ProjectCreate", **gone, context={"eventCatalog": {"version": version}})
+    _record(store, "ProjectCreate", event="Cluster Exploded", context={"eventCatalog": {"version": "ccc333"}})
+    unknown = {
+        f.subject: f.message for f in drift(engine, since=timedelta(days=1)) if f.kind == "unknown-event"
+    }
+    assert unknown == {
+        "Cluster Upgrade Started": (
+            "5 sent in the window, not in today's catalog (versions aaa111: 2, bbb222: 3)"
+        ),
+        "Cluster Exploded": "1 sent in the window, not in today's catalog (version ccc333)",
+    }
+
+
 def test_a_deprecated_event_is_a_finding_when_sent_not_when_unsent(store: AuditStore, engine: Engine) -> None:
     """Unsent is what a deprecation wants; still sent by an application is the finding."""
     assert "Stack Launch Complete" not in _kinds(drift(engine, since=timedelta(days=30))).get(
