@@ -81,9 +81,18 @@ def iter_python_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> Ite
         candidates = [root] if root.is_file() else sorted(root.rglob("*.py"))
         for path in candidates:
             parts = set(path.parts)
-            if parts & SKIPPED_DIRECTORIES or any(fnmatch(str(path), pattern) for pattern in exclude):
+            if parts & SKIPPED_DIRECTORIES or _excluded(path, root, exclude):
                 continue
             yield path
+
+
+def _excluded(path: Path, root: Path, patterns: Sequence[str]) -> bool:
+    """Whether a glob names the file: its path as found, its path under the scanned folder, or one of
+    the file and folder names on that path (`generated`, `*_pb2.py`), as flake8's `--exclude` does,
+    so that one pattern works whether CI runs `check-code .` or `check-code $PWD`."""
+    relative = path.relative_to(root) if root.is_dir() else Path(path.name)
+    texts = [str(path), str(relative), *relative.parts]
+    return any(fnmatch(text, pattern) for pattern in patterns for text in texts)
 
 
 def _parse(path: Path) -> tuple[ast.Module, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 
@@ -198,6 +199,15 @@ def test_virtualenvs_and_excluded_globs_are_skipped(tmp_path: Path) -> None:
     assert (
         check_paths([project], catalog=_only("ClusterProvisioningSuccess"), exclude=["*/generated/*"]) == []
     )
+    # A folder's or a file's name alone, or the path under the scanned folder, however it was named.
+    for pattern in ("generated", "x.py", "app/generated/*"):
+        for root in (project, project / "app" / "..", Path(os.path.relpath(project))):
+            assert (
+                check_paths([root], catalog=_only("ClusterProvisioningSuccess"), exclude=[pattern]) == []
+            ), (
+                pattern,
+                root,
+            )
 
 
 def test_command_prints_one_line_per_finding_and_exits_one(tmp_path: Path) -> None:

@@ -130,7 +130,13 @@ FORMAT_OPTION = click.option(
 @click.command("check-code")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @FORMAT_OPTION
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files matching this glob (repeatable).")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files whose path, path under the scanned folder or a file or folder name on it matches "
+    "this glob (repeatable).",
+)
 @click.option("--no-unused", is_flag=True, help="Do not report catalog specs the code never uses (CC005).")
 def check_code_command(paths: tuple[Path, ...], fmt: str, exclude: tuple[str, ...], no_unused: bool) -> None:
     """Find analytics calls that bypass the catalog; exit 1 with one line per finding.
