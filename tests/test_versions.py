@@ -112,9 +112,8 @@ def test_init_refuses_a_read_only_sqlite_file(sqlite_store: AuditStore, tmp_path
         f"import analytics; analytics.init('key', database_url='sqlite:///{database}')",
     ]
     if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("needs setpriv to drop root's CAP_DAC_OVERRIDE")
+        setpriv = shutil.which("setpriv")  # util-linux, essential on Debian
+        assert setpriv is not None, "setpriv (util-linux) drops root's CAP_DAC_OVERRIDE for this test"
         dropped = "-dac_override,-dac_read_search"
         command = [setpriv, f"--inh-caps={dropped}", f"--bounding-set={dropped}", *command]
     done = subprocess.run(
