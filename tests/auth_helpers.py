@@ -16,7 +16,8 @@ from webapp.extensions import db
 
 def token(client: FlaskClient, path: str = "/login") -> str:
     """The CSRF token every page carries for htmx (and its forms)."""
-    found = re.search(r'"X-CSRFToken": "([^"]+)"', client.get(path).get_data(as_text=True))
+    page = client.get(path, follow_redirects=True)  # a form's own address may lead to its page
+    found = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
     assert found is not None
     return found.group(1)
 

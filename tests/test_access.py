@@ -67,6 +67,7 @@ EXPECTED: dict[str, Role | None] = {
     "auth.disable": Role.ADMIN,
     "auth.enable": Role.ADMIN,
     "auth.reset_link": Role.ADMIN,
+    "auth.account_change_address": Role.ADMIN,
     "account.tokens_page": Role.VIEWER,
     "account.create_token": Role.VIEWER,
     "account.revoke_token": Role.VIEWER,
@@ -83,6 +84,7 @@ ARGUMENT_VALUES: dict[str, object] = {
     "extension": "csv",
     "token_id": 1,
     "token": "not-a-reset-link",
+    "action": "role",
 }
 
 IDENTITIES: list[Role | None] = [None, Role.VIEWER, Role.ENGINEER, Role.ADMIN]

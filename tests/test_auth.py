@@ -492,6 +492,10 @@ def test_an_admin_changes_roles_but_never_removes_the_last_admin(
     last = post(client, f"/users/{admin.id}/role", {"role": "viewer"})
     assert last.status_code == 409
     assert "admin@example.com is the last active admin" in last.get_data(as_text=True)
+    # That answer leaves the POST's address in the bar: opened again, it is the users page (was 405).
+    for action in ("role", "disable", "enable", "reset-link"):
+        again = client.get(f"/users/{admin.id}/{action}")
+        assert (again.status_code, again.headers["Location"]) == (303, "/users/")
     assert post(client, f"/users/{admin.id}/disable", {}).status_code == 409
     assert post(client, f"/users/{viewer.id}/role", {"role": "boss"}).status_code == 400
     changed = post(client, f"/users/{viewer.id}/role", {"role": "engineer"})

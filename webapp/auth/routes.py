@@ -201,6 +201,14 @@ def _change_account(user_id: int, change: Callable[[str], object], done: str) ->
     return redirect(url_for(".users"), 303)
 
 
+@bp.get("/users/<int:user_id>/<any(role, disable, enable, 'reset-link'):action>")
+@requires(Role.ADMIN)
+def account_change_address(user_id: int, action: str) -> ResponseReturnValue:  # noqa: ARG001
+    """The address a refused change or a new reset link leaves in the address bar (the page answers
+    the POST itself): opened again, from a bookmark or with Enter, it is the users page, not a 405."""
+    return redirect(url_for(".users"), 303)
+
+
 @bp.post("/users/<int:user_id>/role")
 @requires(Role.ADMIN)
 def change_role(user_id: int) -> ResponseReturnValue:
