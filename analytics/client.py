@@ -22,7 +22,7 @@ import logging
 import os
 import queue
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -161,6 +161,25 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.store = store
         self.attribution = attribution or {}
+        self._report_failure: Callable[..., None] | None = self.on_error  # type: ignore[has-type]
+        self.on_error = self._on_error_timed
+        self._failed_after_ms: float | None = None
+
+    def _on_error_timed(self, error: Exception, batch: list[dict[str, Any]]) -> None:
+        """Hand a give-up to the client's handler with how long the failed request took.
+
+        `upload` calls `on_error` on this thread right after `request` raised, so the time measured
+        there belongs to this call; the parent's other give-ups (a rate-limit budget spent before
+        any request) made no request and carry none.
+        """
+        latency_ms, self._failed_after_ms = self._failed_after_ms, None
+        if self._report_failure is not None:
+            self._report_failure(error, batch, latency_ms=latency_ms)
+
+    def upload(self) -> bool:
+        """Upload the next batch; a time measured for an earlier batch never reaches its give-up."""
+        self._failed_after_ms = None
+        return bool(super().upload())
 
     def request(self, batch: list[dict[str, Any]]) -> Any:
         """Send the batch through the parent's retries, then record it as delivered."""
@@ -171,6 +190,7 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         except Exception:
             # Given up, or handed back to the queue for a rate limit: on_error says which.
             DELIVERY_SECONDS.labels(outcome="error").observe(time.perf_counter() - started)
+            self._failed_after_ms = (time.perf_counter() - started) * 1000
             raise
         finally:
             QUEUE_DEPTH.set(self.queue.qsize())
@@ -332,16 +352,25 @@ class AnalyticsClient:
                 consumer.start()
         return client
 
-    def _on_error(self, error: Exception, batch: list[dict[str, Any]]) -> None:
+    def _on_error(
+        self, error: Exception, batch: list[dict[str, Any]], latency_ms: float | None = None
+    ) -> None:
         """Record a batch the Segment client gave up on, then call the caller's own handler.
 
         This runs on the Segment consumer's thread, which an exception from the handler would end:
-        every later message would stay `pending` and `flush()` would wait forever.
+        every later message would stay `pending` and `flush()` would wait forever. `latency_ms` is
+        how long the failed request took, retries included, when one was made.
         """
         status, http_status, text = describe_failure(error)
         log.warning("Segment gave up on %s messages (%s): %s", len(batch), status, text)
         record_outcome_safely(
-            self.store, batch, status, http_status=http_status, error=text, **self._attribution
+            self.store,
+            batch,
+            status,
+            http_status=http_status,
+            error=text,
+            latency_ms=latency_ms,
+            **self._attribution,
         )
         if self._user_on_error is None:
             return

@@ -204,7 +204,9 @@ def test_500_until_retries_run_out_is_failed_with_the_status(
     client.flush()
     entry = sqlite_store.entry(receipt.message_id)
     assert entry is not None and (entry.status, entry.http_status) == ("failed", 500)
-    assert [a.outcome for a in sqlite_store.attempts(receipt.message_id)] == ["failed"]
+    [attempt] = sqlite_store.attempts(receipt.message_id)
+    assert attempt.outcome == "failed"
+    assert attempt.latency_ms is not None and attempt.latency_ms > 0
 
 
 def test_429_with_retry_after_waits_and_delivers(
@@ -228,6 +230,8 @@ def test_collector_down_is_failed_with_the_network_error(sqlite_store: AuditStor
     assert entry is not None and entry.status == "failed" and entry.http_status is None
     host = url.removeprefix("http://")
     assert entry.error == f"ConnectionError: could not connect to {host} (Connection refused)"
+    [attempt] = sqlite_store.attempts(receipt.message_id)
+    assert attempt.latency_ms is not None and attempt.latency_ms > 0
 
 
 def test_sync_mode_reports_the_outcome_in_the_receipt(
