@@ -95,19 +95,22 @@ def _refusal_hint(code: int, token: str | None) -> str:
 
 def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     target = url if url.rstrip("/").endswith("/api/catalog") else url.rstrip("/") + "/api/catalog"
-    headers = {"Accept": "application/json"}
+    request = urllib.request.Request(target, headers={"Accept": "application/json"})
     if token is not None:
         # A secret pasted into CI often ends in a newline; a token holds no whitespace anyway.
         if not token.strip().isprintable() or " " in token.strip():
             raise BundleError(f"{TOKEN_VARIABLE} is not an API token (it holds spaces or control characters)")
-        headers["Authorization"] = f"Bearer {token.strip()}"
-    request = urllib.request.Request(target, headers=headers)
+        # Unredirected: urllib copies ordinary headers onto every redirect, to any host and scheme,
+        # so a dashboard behind an http→https or login redirect would hand the token to the next host.
+        request.add_unredirected_header("Authorization", f"Bearer {token.strip()}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return normalise(load_json(response.read()), target)
     except urllib.error.HTTPError as exc:
         exc.close()
         hint = _refusal_hint(exc.code, token)
+        if token is not None and exc.geturl() != target:
+            hint = f" (it redirected to {exc.geturl()}, which is not sent the API token: name that address)"
         raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}{hint}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

@@ -339,6 +339,11 @@ def test_tail_stops_polling_when_nothing_new_can_match(client: FlaskClient) -> N
     assert client.get("/audit/tail?after=2026-12-06T03:54:40Z_9223372036854775808").status_code == 286
 
 
+def test_tail_of_a_range_ending_at_the_last_representable_time_keeps_polling(client: FlaskClient) -> None:
+    """Its end plus the grace period was past the largest date: an OverflowError, a 500."""
+    assert client.get("/audit/tail?until=9999-12-31T23:59:59").status_code == 200
+
+
 def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     client: FlaskClient, sqlite_store: AuditStore
 ) -> None:

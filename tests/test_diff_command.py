@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from click.testing import CliRunner
@@ -172,6 +175,50 @@ def test_a_dashboard_is_asked_with_the_api_token_from_the_environment(
             "answered 401 UNAUTHORIZED (the API token in EVENT_CATALOG_TOKEN was refused: unknown, revoked, "
             "or its account disabled)"
         )
+    )
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 401 to every request and keeps the Authorization header it was sent."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("Authorization"))
+        self.send_response(401)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: the test reads the command's own output."""
+
+
+def test_the_api_token_is_not_sent_where_the_dashboard_redirects() -> None:
+    other = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    elsewhere = f"http://127.0.0.1:{other.server_port}/api/catalog"
+
+    class Redirect(_Recorder):
+        def do_GET(self) -> None:
+            self.seen.append(self.headers.get("Authorization"))
+            self.send_response(302)
+            self.send_header("Location", elsewhere)
+            self.end_headers()
+
+    Redirect.seen, _Recorder.seen = [], []
+    first = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (first, other):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{first.server_port}"
+        result = CliRunner().invoke(main, ["diff", url, "current"], env={"EVENT_CATALOG_TOKEN": "ect_secret"})
+    finally:
+        for server in (first, other):
+            server.shutdown()
+            server.server_close()
+    assert Redirect.seen == ["Bearer ect_secret"] and _Recorder.seen == [None]
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {url}/api/catalog: the dashboard answered 401 Unauthorized (it redirected to {elsewhere}, "
+        "which is not sent the API token: name that address)"
     )
 
 

@@ -168,7 +168,7 @@ def tail() -> ResponseReturnValue:
         return "", _STOP_POLLING
     # A range that has ended is read for a little longer, then a last time (`TAIL_GRACE`).
     ended = filters.until is not None and filters.until <= now
-    final = filters.until is not None and filters.until + TAIL_GRACE <= now
+    final = filters.until is not None and filters.until <= now - TAIL_GRACE
     rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
     entries = list(reversed(rows))
     cursor = Cursor.of(entries[0]) if entries else form.after
