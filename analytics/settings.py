@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from analytics.personal_data import PersonalDataCipher
 
@@ -99,6 +99,17 @@ def http_url(raw: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError(f"{raw!r} is not an http(s) URL, e.g. https://api.segment.io")
     return raw.rstrip("/")
+
+
+def shown_url(url: str) -> str:
+    """A URL fit to show on a page or in a JSON answer: any user name and password replaced.
+
+    A relay in front of Segment may take basic auth in `SEGMENT_HOST`; `/healthz` is public.
+    """
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 def encryption_key(raw: str) -> str:

@@ -395,6 +395,18 @@ def test_production_needs_a_confirmation_and_refuses_off_schema(
     assert "production-secret-key" not in page and "production-secret-key" not in json.dumps(entry.payload)
 
 
+def test_a_destination_is_shown_without_the_credentials_in_its_url(
+    app: Flask, collector: Collector, login_as: Callable[..., FlaskClient]
+) -> None:
+    host = collector.url.replace("http://", "http://relay:s3cret@")
+    app.config["TESTER_DESTINATIONS"] = (Destination("relay", host, False, "relay-key"),)
+    client = login_as(Role.ENGINEER, on=app)
+    page = client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
+    listed = client.get("/api/tester/destinations").get_json()
+    assert "s3cret" not in page and "s3cret" not in json.dumps(listed)
+    assert collector.url.replace("http://", "http://***@") in page
+
+
 def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     staged_app: Flask, collector: Collector, login_as: Callable[..., FlaskClient]
 ) -> None:

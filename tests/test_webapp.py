@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -36,6 +36,13 @@ def test_healthz_reports_database_and_segment_client(client: FlaskClient) -> Non
     }
     assert body["segment"]["enabled"] is True and body["segment"]["host"].startswith("http")
     assert body["catalog_version"] == CATALOG.version
+
+
+def test_healthz_masks_credentials_in_the_segment_host(make_app: Callable[..., Flask]) -> None:
+    """`/healthz` is public: a relay's basic-auth password in SEGMENT_HOST was shown to anyone."""
+    app = make_app(SEGMENT_HOST="https://relay:s3cret@relay.example.com:8443/v1")
+    segment = app.test_client().get("/healthz").get_json()["segment"]
+    assert segment["host"] == "https://***@relay.example.com:8443/v1"
 
 
 def test_healthz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:

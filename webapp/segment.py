@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from analytics import AuditStore
+from analytics.settings import shown_url
 
 
 class AnalyticsExtension:
@@ -58,4 +59,5 @@ class AnalyticsExtension:
         The dashboard keeps no client of its own: the tester keeps one per destination.
         """
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        return {"enabled": bool(app.config["SEGMENT_WRITE_KEY"]), "host": app.config["SEGMENT_HOST"]}
+        host = shown_url(app.config["SEGMENT_HOST"])
+        return {"enabled": bool(app.config["SEGMENT_WRITE_KEY"]), "host": host}

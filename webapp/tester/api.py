@@ -159,7 +159,12 @@ def list_destinations() -> ResponseReturnValue:
     return jsonify(
         {
             "destinations": [
-                {"name": d.name, "host": d.host, "fingerprint": d.fingerprint, "production": d.production}
+                {
+                    "name": d.name,
+                    "host": d.shown_host,
+                    "fingerprint": d.fingerprint,
+                    "production": d.production,
+                }
                 for d in destinations()
             ]
         }

@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analytics.collector import key_fingerprint
-from analytics.settings import http_url
+from analytics.settings import http_url, shown_url
 from analytics.strict_json import load_json
 
 VARIABLE = "TESTER_DESTINATIONS"
@@ -51,6 +51,11 @@ class Destination:
     def fingerprint(self) -> str | None:
         """A short fingerprint of the write key, safe to show and to store."""
         return key_fingerprint(self.write_key) if self.write_key else None
+
+    @property
+    def shown_host(self) -> str:
+        """The host as pages and answers show it: credentials in the URL are masked."""
+        return shown_url(self.host)
 
     @property
     def label(self) -> str:
