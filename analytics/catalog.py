@@ -172,6 +172,12 @@ class Catalog:
             infos.setdefault(spec.name, _info(spec))
         return infos
 
+    @cached_property
+    def personal_data_names(self) -> frozenset[str]:
+        """Every property or trait name some spec marks as personal data."""
+        infos = [*self.events.values(), *self.identifiers.values()]
+        return frozenset(prop.name for info in infos for prop in info.properties if prop.personal_data)
+
     @property
     def scopes(self) -> tuple[type[UserScope], ...]:
         """Every scope, widest first."""

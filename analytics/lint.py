@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from analytics.personal_data import looks_personal
 from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec
 
 EXCEPTIONS: Mapping[tuple[str, str], str] = {
@@ -152,11 +153,6 @@ def _check_strings(events: type[Enum]) -> Iterable[Finding]:
 
 
 # Words that name a person's data; a name of a thing (`stack_name`, `company_name`) is not one.
-_PERSONAL_NAME = re.compile(
-    r"e_?mail|phone|(^|_)(first|last|full|display|given|family|user)_?name($|_)|(^|_)ip_address($|_)"
-)
-
-
 def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]:
     if not spec.summary():
         yield Finding("EC005", spec.__name__, "spec has no description (its docstring)")
@@ -171,7 +167,7 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
         names.update({prop: scope.model_fields[name] for name, prop in scope.property_fields().items()})
     personal = spec.personal_data_keys()
     for name, info in names.items():
-        if _PERSONAL_NAME.search(name) and name not in personal:
+        if looks_personal(name) and name not in personal:
             yield Finding(
                 "EC013",
                 f"{spec.__name__}.{name}",

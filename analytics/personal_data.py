@@ -27,6 +27,20 @@ MASK_PREFIX = "masked:"
 _MASK = re.compile(r"masked:[0-9a-f]{16}")
 
 
+_PERSONAL_NAME = re.compile(
+    r"e_?mail|phone|(^|_)(first|last|full|display|given|family|user)_?name($|_)|(^|_)ip_address($|_)"
+)
+
+
+def looks_personal(name: str) -> bool:
+    """Whether a property's name says it holds personal data (an email, a phone, a person's name).
+
+    Lint asks it of every declared property, so that none is left unmarked; the tester asks it of
+    off-schema properties, which no spec marks, so that they are masked all the same.
+    """
+    return _PERSONAL_NAME.search(name) is not None
+
+
 def mask_value(value: Any, key: bytes) -> str:
     """A keyed fingerprint of a personal value: not reversible, yet the same value masks the same.
 

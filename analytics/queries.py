@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
@@ -55,6 +54,7 @@ from analytics.audit import (
 from analytics.catalog import CATALOG
 from analytics.durations import parse_instant
 from analytics.messages import catalog_marker
+from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID
 from analytics.sql_functions import dialect_function
 from analytics.strict_json import load_json
@@ -225,20 +225,14 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@cache
-def personal_data_keys() -> frozenset[str]:
-    """Property and trait names that hold personal data in any spec of the catalog."""
-    infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
-    return frozenset(key for info in infos for key in info.spec.personal_data_keys())
-
-
 def parse_property_match(text: str, *, mask_key: bytes | None = None) -> PropertyMatch:
     """Parse `key = value` into the JSON values it matches.
 
     Args:
         text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
         mask_key: the audit log's masking key; with it, a personal-data value also matches its
-            masked form, so "did we send ada@example.com?" finds the masked entry.
+            masked form, so "did we send ada@example.com?" finds the masked entry (a key some spec
+            marks as personal data, or named like it, as the tester masks off-schema properties).
 
     Raises:
         ValueError: no `=`, or a key that cannot be a property name.
@@ -255,7 +249,7 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     spelled = _json_scalar(text)
     if spelled is None or isinstance(spelled, bool | int | float):
         candidates.append(spelled)
-    if mask_key is not None and key in personal_data_keys():
+    if mask_key is not None and (key in CATALOG.personal_data_names or looks_personal(key)):
         candidates.append(mask_value(text, mask_key))
     return PropertyMatch(key, value, tuple(candidates))
 

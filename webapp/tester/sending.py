@@ -25,6 +25,9 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
+from analytics.catalog import CATALOG, SpecInfo
+from analytics.messages import payload_of
+from analytics.personal_data import looks_personal
 from analytics.queries import as_utc
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
@@ -171,6 +174,22 @@ def _may_still_finish(send: TesterSend) -> bool:
     return as_utc(send.created_at) > datetime.now(UTC) - longest
 
 
+def personal_keys(info: SpecInfo, message: dict[str, Any]) -> frozenset[str]:
+    """The keys the audit log masks: the spec's personal data and, off-schema, any look-alike.
+
+    An off-schema property is marked by no spec: one named like personal data (an email, a phone, a
+    person's name), or named as some other spec's personal-data property, is masked all the same,
+    so that viewers never read it in the clear.
+    """
+    declared = {prop.name for prop in info.properties}
+    extra = {
+        key
+        for key in payload_of(message)
+        if key not in declared and (looks_personal(key) or key in CATALOG.personal_data_names)
+    }
+    return info.spec.personal_data_keys() | extra
+
+
 def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     """Send a composed, checked draft once per form token, and return what happened.
 
@@ -207,7 +226,7 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     # Claimed: this request hands a message over, so it counts towards the send limits.
     count_as_sent()
     started = time.perf_counter()
-    receipt = client.deliver(message, personal_data_keys=draft.info.spec.personal_data_keys(), actor=actor)
+    receipt = client.deliver(message, personal_data_keys=personal_keys(draft.info, message), actor=actor)
     round_trip_ms = (time.perf_counter() - started) * 1000
     # An UPDATE by id: setting the attribute of the committed (expired) claim would SELECT it first.
     timed = update(TesterSend).where(TesterSend.message_id == claim.message_id)
