@@ -36,6 +36,28 @@ def _statuses(app: Flask) -> list[str]:
         return [entry.status for entry in db.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
 
 
+def test_api_properties_are_validated_as_the_json_values_given(
+    client: FlaskClient, collector: Collector
+) -> None:
+    """The API went through the form's text handling: `[null, {"x": 1}, true]` was sent, as valid, as
+    `["None", "{'x': 1}", "True"]`, and strings were trimmed."""
+    checks = {
+        "event": "ClusterPreflightChecksFailed",
+        "scope": {"user_id": 1, "project_id": 12},
+        "properties": {"cloud_provider": "aws", "failed_checks": [None, {"x": 1}, True, "", " vcpu "]},
+    }
+    refused = client.post("/api/tester/send", json=checks)
+    assert refused.status_code == 422
+    fields = refused.get_json()["error"]["fields"]
+    assert fields == {
+        "properties.failed_checks": "; ".join(f"{n}: Input should be a valid string" for n in range(3))
+    }
+    checks["properties"]["failed_checks"] = ["", " vcpu_quota\n"]
+    sent = client.post("/api/tester/send", json=checks)
+    assert sent.status_code == 200, sent.get_json()
+    assert collector.received()[0]["properties"]["failed_checks"] == ["", " vcpu_quota\n"]
+
+
 def test_api_send_delivers_and_reports_the_outcome(
     app: Flask, client: FlaskClient, collector: Collector
 ) -> None:

@@ -112,6 +112,7 @@ class SendRequest(BaseModel):
             confirm_production=self.confirm_production,
             confirm_deprecated=self.confirm_deprecated,
             token=self.token,
+            json_props=True,
         )
 
 

@@ -112,7 +112,10 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     if typed.mode != RAW:
         known = own_properties(info)
         _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})
-        props = {p.name: typed_value(p, typed.props.get(p.name)) for p in known}
+        if typed.json_props:
+            props = {p.name: typed.props.get(p.name) for p in known}
+        else:
+            props = {p.name: typed_value(p, typed.props.get(p.name)) for p in known}
         return scope, {name: value for name, value in props.items() if value is not None}
     try:
         parsed = load_json(typed.raw) if typed.raw.strip() else {}

@@ -47,6 +47,8 @@ class TesterInput:
         confirm_production: the engineer confirmed a send to a production destination.
         confirm_deprecated: the engineer confirmed sending a deprecated event.
         token: the form's idempotency token.
+        json_props: `props` are JSON values (the API), validated as they are: not field text to trim,
+            split into lines or leave out when blank.
     """
 
     spec: str = ""
@@ -58,6 +60,7 @@ class TesterInput:
     confirm_production: bool = False
     confirm_deprecated: bool = False
     token: str | None = None
+    json_props: bool = False
 
     def with_examples(self, info: SpecInfo) -> TesterInput:
         """Every empty field filled with its example; what was typed stays."""
@@ -154,7 +157,7 @@ def typed_value(prop: PropertyInfo, raw: Any) -> Any:
 
 
 def _boolean(raw: Any) -> Any:
-    """A checkbox's `on`, or a yes/no word from the API and `--prop`, as a bool; None when empty.
+    """A checkbox's `on`, or a yes/no word from `--prop`, as a bool; None when empty.
 
     Anything else is passed on for the spec's validation to refuse: `maybe` is not false.
     """
