@@ -23,6 +23,7 @@ from analytics.collector import Collector
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
+from webapp.tester.sending import NO_WRITE_KEY
 
 CLUSTER_SEND = {
     "event": "ClusterProvisioningSuccess",
@@ -234,6 +235,14 @@ def test_api_a_malformed_request_is_422_and_sends_nothing(
         ),
         ({**CLUSTER_SEND, "identify": "Register"}, {"identify": "Give `event` or `identify`, not both"}),
         (
+            {"identify": "ProjectCreate", "scope": {"user_id": 1, "project_id": 12}},
+            {"identify": "'New Project Event' is an event: give it as `event`"},
+        ),
+        (
+            {"event": "Register", "scope": {"user_id": 5}, "properties": {"email": "a@b.co", "github": True}},
+            {"event": "'Register' is an identify call: give it as `identify`"},
+        ),
+        (
             {**CLUSTER_SEND, "scope": {"user_id": True, "project_id": 1.5, "cluster_id": [4]}},
             {
                 "scope.user_id": "A whole number is needed, got true.",
@@ -443,6 +452,25 @@ def test_cli_send_exits_1_when_delivery_fails(
     assert _statuses(app) == ["failed"]
 
 
+def test_api_send_without_a_write_key_says_why_in_its_error(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """It answered `disabled` with `error: null`, where the command line says why."""
+    client = login_as(Role.ENGINEER, on=make_app(SEGMENT_WRITE_KEY=None))
+    body = client.post("/api/tester/send", json=CLUSTER_SEND).get_json()
+    assert (body["status"], body["error"]) == ("disabled", NO_WRITE_KEY)
+    assert collector.received() == []
+
+
+def test_api_send_links_under_the_mount_prefix(client: FlaskClient) -> None:
+    """Behind a prefix (gunicorn's SCRIPT_NAME) `audit_url` led to the site's root; `result_url` did not."""
+    body = client.post(
+        "/api/tester/send", json=CLUSTER_SEND, environ_overrides={"SCRIPT_NAME": "/catalog"}
+    ).get_json()
+    assert body["audit_url"] == f"/catalog/audit/entries/{body['message_id']}"
+    assert body["result_url"] == f"/catalog/tester/sends/{body['message_id']}"
+
+
 def test_cli_send_without_a_write_key_exits_1_and_says_why(
     make_app: Callable[..., Flask], collector: Collector
 ) -> None:
@@ -450,7 +478,7 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
     result = app.test_cli_runner().invoke(args=["send", "New Project Event", "--scope", "user=1,project=12"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: disabled: message ")
-    assert result.stderr.rstrip().endswith("the destination has no write key, so it was audited and not sent")
+    assert result.stderr.rstrip().endswith(NO_WRITE_KEY)
     assert _statuses(app) == ["disabled"] and collector.received() == []
 
 

@@ -39,7 +39,7 @@ from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, PROP, RAW, SCOPE, TesterInput
-from webapp.tester.sending import SendResult, checked_destination, destinations, send
+from webapp.tester.sending import NO_WRITE_KEY, SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
 bp = Blueprint("tester_api", __name__)
@@ -138,15 +138,18 @@ def result_json(result: SendResult) -> dict[str, Any]:
     """A send's outcome as the API reports it."""
     entry = result.entry
     message, masked_note = _message_sent(result)
+    error = (entry.error if entry is not None else None) or result.error
+    if error is None and entry is not None and entry.status == "disabled":
+        error = NO_WRITE_KEY
     return {
         "message_id": result.message_id,
         "status": entry.status if entry is not None else None,
         "http_status": entry.http_status if entry is not None else None,
-        "error": (entry.error if entry is not None else None) or result.error,
+        "error": error,
         "destination": entry.destination if entry is not None else None,
         "round_trip_ms": result.round_trip_ms,
         "duplicate": result.duplicate,
-        "audit_url": f"/audit/entries/{result.message_id}",
+        "audit_url": url_for("audit.entry", message_id=result.message_id),
         "result_url": url_for("tester.send_result", message_id=result.message_id),
         "message": message,
         "message_note": masked_note,
@@ -241,6 +244,13 @@ def send_json() -> ResponseReturnValue:
     actor = current_actor()
     draft = compose(typed, actor=actor)
     draft.errors.update(_scope_type_errors(typed.scope))
+    if draft.info is not None and (draft.info.kind == "identify") != bool(asked.identify):
+        # The key says what the script meant: a name under the wrong one is a mix-up, not a send.
+        draft.errors["spec"] = (
+            f"{draft.info.name!r} is an identify call: give it as `identify`"
+            if draft.info.kind == "identify"
+            else f"{draft.info.name!r} is an event: give it as `event`"
+        )
     # After the type errors: an id the event does not take is better said so.
     refuse_unknown_scope_ids(draft)
     destination = checked_destination(draft, CONFIRM_IN_JSON)

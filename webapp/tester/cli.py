@@ -19,7 +19,7 @@ from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
-from webapp.tester.sending import destinations, find_destination, send
+from webapp.tester.sending import NO_WRITE_KEY, destinations, find_destination, send
 
 # Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
 SCOPE_ALIASES = {
@@ -190,8 +190,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     where = entry.destination or destination.label
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
     if entry.status in ("failed", "dropped", "disabled"):
-        # Only a disabled entry has no error of its own: its destination has no write key.
-        reason = entry.error or "the destination has no write key, so it was audited and not sent"
+        reason = entry.error or NO_WRITE_KEY
         click.echo(f"error: {line}: {reason}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)

@@ -40,6 +40,10 @@ from webapp.tester.models import TesterSend
 _lock = threading.Lock()
 
 
+NO_WRITE_KEY = "the destination has no write key, so it was audited and not sent"
+"""Why a `disabled` entry was not sent: it records no error of its own."""
+
+
 def own_destination(app: Flask | None = None) -> Destination:
     """The dashboard's own `SEGMENT_HOST` and write key: the tester's default, and where replays go."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
