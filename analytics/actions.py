@@ -31,6 +31,8 @@ ACTIONS = (
     "API Token Created",
     "API Token Revoked",
     "Messages Re-sent",
+    "Scope Preset Saved",
+    "Scope Preset Deleted",
 )
 """Every action recorded, by name: what the audit search offers beside the catalog's events.
 `build_action` refuses any other name, so a new action is added here or fails its first test."""

@@ -663,6 +663,13 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     again = client.post(f"/tester/presets/{preset.id}/delete", data={"csrf_token": csrf})
     assert again.status_code == 303
     assert "That preset was already deleted." in client.get("/tester/presets").get_data(as_text=True)
+    # Anyone on the team may save or delete a shared preset: the audit log says who did.
+    recorded = [(e.event, e.actor, e.payload["properties"]) for e in _entries(app) if e.type == "action"]
+    described = {"name": "staging", "user_id": 1, "project_id": 12, "created_by": "admin@example.com"}
+    assert recorded == [
+        ("Scope Preset Saved", "admin@example.com", described),
+        ("Scope Preset Deleted", "admin@example.com", described),
+    ]
 
 
 def test_the_presets_form_labels_its_fields_as_the_tester_does(client: FlaskClient) -> None:

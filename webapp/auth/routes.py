@@ -96,6 +96,9 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for(".login"), 303)
 
 
+_SETUP_CODE_LOGGED = "event_catalog.setup_code_logged"
+
+
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup() -> ResponseReturnValue:
@@ -107,7 +110,9 @@ def setup() -> ResponseReturnValue:
     form = SetupForm(next=request.args.get("next", ""))
     if not production:
         del form.setup_code
-    elif request.method == "GET":
+    elif request.method == "GET" and not current_app.extensions.get(_SETUP_CODE_LOGGED):
+        # Once per process: any anonymous visitor can open this page, and each visit added a line.
+        current_app.extensions[_SETUP_CODE_LOGGED] = True
         log.warning(
             "first-run set-up: the set-up code is %s (or create the admin with "
             "`event-catalog users add EMAIL --role admin`)",

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from analytics.scopes import ApplicationScope, ClusterScope, RegistryScope
+from webapp.auth import accounts
 from webapp.extensions import db
 from webapp.tester.models import ScopePreset
 
@@ -74,7 +75,21 @@ def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
     except IntegrityError:
         db.session.rollback()
         return None
+    accounts.audit("Scope Preset Saved", actor=created_by, properties=_described(preset))
     return preset
+
+
+def delete_preset(preset: ScopePreset, *, actor: str) -> None:
+    """Delete a preset the team shares, and record who did: anyone may, so the log says who."""
+    described = _described(preset)
+    db.session.delete(preset)
+    db.session.commit()
+    accounts.audit("Scope Preset Deleted", actor=actor, properties=described)
+
+
+def _described(preset: ScopePreset) -> dict[str, Any]:
+    """A preset as its audit entries record it: its name and ids, and who saved it."""
+    return {"name": preset.name, **preset_values(preset), "created_by": preset.created_by}
 
 
 def preset_values(preset: ScopePreset) -> dict[str, Any]:

@@ -545,7 +545,6 @@ def delete_preset(preset_id: int) -> ResponseReturnValue:
     if preset is None:
         flash("That preset was already deleted.", "info")
     else:
-        db.session.delete(preset)
-        db.session.commit()
+        preset_store.delete_preset(preset, actor=current_actor())
         flash(f"Deleted the preset {preset.name!r}.", "info")
     return redirect(url_for("tester.presets_view"), 303)
