@@ -47,6 +47,7 @@ from analytics.settings import (
     encryption_key,
     http_url,
     public_audit_keys,
+    shared_secrets,
     weak_audit_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
@@ -130,7 +131,7 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
     not silently, since the host may well be in production.
     """
     if read.settings.get("APP_ENV") == "production":
-        read.problems += weak_audit_keys(read.settings)
+        read.problems += weak_audit_keys(read.settings) + shared_secrets(read.settings, list(AUDIT_KEYS))
     elif "APP_ENV" not in read.settings and not read.problems:
         for name in public_audit_keys(read.settings):
             log.warning(

@@ -9,7 +9,8 @@ goes for the production checks of the keys that must be secret (`own_secret`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -134,13 +135,42 @@ def app_env(raw: str) -> str:
     return raw.lower()
 
 
+_PLACEHOLDER = re.compile(r"change-?me|replace-?me|placeholder|not-secret|your-secret", re.IGNORECASE)
+MIN_DISTINCT_CHARACTERS = 8
+"""A production secret has at least this many different characters: `aaaaaaaaaaaaaaaa` is 16 long."""
+
+
+def guessable_secret(value: str) -> bool:
+    """Whether a production secret is one a stranger could guess: too short, a placeholder from an
+    example or a config file (`change-me-…`, as compose.yaml shipped), or few characters repeated."""
+    return (
+        len(value) < MIN_SECRET_LENGTH
+        or len(set(value)) < MIN_DISTINCT_CHARACTERS
+        or _PLACEHOLDER.search(value) is not None
+    )
+
+
 def own_secret(name: str, why: str, at_least: int | None = None) -> str:
     """The line that refuses, under `APP_ENV=production`, a secret left at a published value or too short."""
     length = f", {at_least} characters or more" if at_least else ""
     return (
-        f"{name}: APP_ENV=production needs a secret of your own{length} ({why}): "
+        f"{name}: APP_ENV=production needs a secret of your own{length}, not a placeholder ({why}): "
         f"set {name}=$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
     )
+
+
+def shared_secrets(settings: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """The lines refusing secrets set to the same value: one leaked would give away the other's job."""
+    seen: dict[str, str] = {}
+    problems = []
+    for name in names:
+        value = str(settings.get(name) or "")
+        if value == PUBLIC_AUDIT_KEY or guessable_secret(value):
+            continue  # refused as it is, whatever else shares it
+        if value in seen:
+            problems.append(f"{name}: must differ from {seen[value]} (give each secret its own value)")
+        seen.setdefault(value, name)
+    return problems
 
 
 def public_audit_keys(settings: Mapping[str, Any]) -> list[str]:
@@ -149,7 +179,7 @@ def public_audit_keys(settings: Mapping[str, Any]) -> list[str]:
 
 
 def weak_audit_keys(settings: Mapping[str, Any]) -> list[str]:
-    """The lines refusing, under `APP_ENV=production`, each audit key that is public or too short.
+    """The lines refusing, under `APP_ENV=production`, each audit key that is public or guessable.
 
     A key of a few characters is as easily guessed as the public one: masks made with it can be
     reversed, and the chain recomputed.
@@ -158,5 +188,5 @@ def weak_audit_keys(settings: Mapping[str, Any]) -> list[str]:
     return [
         own_secret(name, why, MIN_SECRET_LENGTH)
         for name, why in AUDIT_KEYS.items()
-        if name in public or len(str(settings[name])) < MIN_SECRET_LENGTH
+        if name in public or guessable_secret(str(settings[name]))
     ]

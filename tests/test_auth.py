@@ -18,6 +18,8 @@ from auth_helpers import actions, post, sign_in
 from dashboard_server import ROOT
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from production_settings import AUDIT_KEYS
+from production_settings import SECRET_KEY as PRODUCTION_SECRET
 from sqlalchemy import select, update
 
 from analytics.audit import AuditEntry
@@ -103,9 +105,8 @@ def test_a_production_set_up_asks_for_the_code_in_the_log(
 ) -> None:
     app = make_app(
         APP_ENV="production",
-        SECRET_KEY="s" * 40,
-        AUDIT_CHAIN_KEY="c" * 40,
-        AUDIT_MASK_KEY="m" * 40,
+        SECRET_KEY=PRODUCTION_SECRET,
+        **AUDIT_KEYS,
         SESSION_COOKIE_SECURE=False,
     )
     client = app.test_client()

@@ -390,6 +390,12 @@ def test_init_refuses_the_public_audit_keys_in_production_as_the_dashboard_does(
     with pytest.raises(ValueError) as caught:
         analytics.init("key", database_url=sqlite_url)
     assert str(caught.value).splitlines() == AUDIT_KEY_LINES[:1]
+    monkeypatch.setenv("AUDIT_CHAIN_KEY", "mask-secret-of-16")
+    with pytest.raises(ValueError) as caught:
+        analytics.init("key", database_url=sqlite_url)
+    assert str(caught.value).splitlines() == [
+        "AUDIT_MASK_KEY: must differ from AUDIT_CHAIN_KEY (give each secret its own value)"
+    ]
     monkeypatch.setenv("AUDIT_CHAIN_KEY", "chain-secret-of-16")
     client = analytics.init(database_url=sqlite_url)
     analytics.shutdown()

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
 from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, SECRET_LINE
+from production_settings import SECRET_KEY as PRODUCTION_SECRET
 from sqlalchemy import Engine
 
 from webapp import create_app, limits
@@ -123,7 +124,7 @@ def test_a_secure_session_cookie_over_plain_http_is_named_as_the_cause(
     form comes back without its session: no reload helps. Elsewhere the same failure is a session that
     expired. (The test client keeps every cookie: a second one stands for the browser that dropped it.)"""
     email = make_account(Role.ADMIN)
-    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS)
+    production = make_app(APP_ENV="production", SECRET_KEY=PRODUCTION_SECRET, **AUDIT_KEYS)
     page = production.test_client().get("/login", base_url=base_url, headers=headers)
     assert page.status_code == 200 and "Secure" in page.headers["Set-Cookie"]
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page.get_data(as_text=True))
@@ -189,14 +190,14 @@ def test_the_session_cookie_is_secure_in_production(
 ) -> None:
     development = anonymous.get("/setup").headers["Set-Cookie"]
     assert "HttpOnly" in development and "SameSite=Lax" in development and "Secure" not in development
-    production = make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS)
+    production = make_app(APP_ENV="production", SECRET_KEY=PRODUCTION_SECRET, **AUDIT_KEYS)
     cookie = (
         production.test_client().get("/setup", base_url="https://dashboard.example.com").headers["Set-Cookie"]
     )
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     settings = from_environment({"SESSION_COOKIE_SECURE": "false"})
     assert (
-        make_app(APP_ENV="production", SECRET_KEY="p" * 40, **AUDIT_KEYS, **settings).config[
+        make_app(APP_ENV="production", SECRET_KEY=PRODUCTION_SECRET, **AUDIT_KEYS, **settings).config[
             "SESSION_COOKIE_SECURE"
         ]
         is False
@@ -221,7 +222,7 @@ def test_production_refuses_to_start_with_public_or_short_audit_keys(tmp_path: P
     """Anyone who can write to the database could recompute the chain, and guess the masks."""
     settings = {
         "APP_ENV": "production",
-        "SECRET_KEY": "p" * 40,
+        "SECRET_KEY": PRODUCTION_SECRET,
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
     }
     if key is not None:
@@ -230,8 +231,42 @@ def test_production_refuses_to_start_with_public_or_short_audit_keys(tmp_path: P
         create_app(settings)
     assert caught.value.problems == AUDIT_KEY_LINES
     with pytest.raises(ConfigurationError) as caught:
-        create_app({**settings, "AUDIT_CHAIN_KEY": "c" * 40})
+        create_app({**settings, "AUDIT_CHAIN_KEY": AUDIT_KEYS["AUDIT_CHAIN_KEY"]})
     assert caught.value.problems == AUDIT_KEY_LINES[1:]
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["change-me-outside-a-laptop", "CHANGEME-before-deploying-it", "a" * 40, "abababababababababab"],
+)
+def test_production_refuses_placeholder_and_repeated_character_secrets(tmp_path: Path, secret: str) -> None:
+    """compose.yaml's published placeholders passed (16 characters or more): anyone could work out the
+    set-up code from SECRET_KEY, claim the admin account and forge sessions."""
+    settings = {
+        "APP_ENV": "production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+        "SECRET_KEY": secret,
+        "AUDIT_CHAIN_KEY": secret + "-chain",
+        "AUDIT_MASK_KEY": secret + "-mask",
+    }
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(settings)
+    assert caught.value.problems == [SECRET_LINE, *AUDIT_KEY_LINES]
+
+
+def test_production_refuses_one_value_for_two_secrets(tmp_path: Path) -> None:
+    settings = {
+        "APP_ENV": "production",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'p.db'}",
+        "SECRET_KEY": PRODUCTION_SECRET,
+        "AUDIT_CHAIN_KEY": PRODUCTION_SECRET,
+        "AUDIT_MASK_KEY": AUDIT_KEYS["AUDIT_CHAIN_KEY"],
+    }
+    with pytest.raises(ConfigurationError) as caught:
+        create_app(settings)
+    assert caught.value.problems == [
+        "AUDIT_CHAIN_KEY: must differ from SECRET_KEY (give each secret its own value)"
+    ]
 
 
 def test_the_start_script_s_commands_refuse_the_public_audit_keys_with_every_other_problem(

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from production_settings import AUDIT_KEYS, SECRET_LINE
 
 import analytics
 from analytics.audit import SCHEMA_REVISION
@@ -270,7 +271,7 @@ def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: 
     import sys
 
     env = {**os.environ, "APP_ENV": "production", "SEGMENT_HOST": "collector:5100"}
-    env.update(AUDIT_CHAIN_KEY="c" * 40, AUDIT_MASK_KEY="m" * 40)
+    env.update(AUDIT_KEYS)
     env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.db'}"
     env.pop("SECRET_KEY", None)
     done = subprocess.run(
@@ -284,9 +285,7 @@ def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: 
     assert done.stderr.splitlines() == [
         "error: invalid configuration:",
         "  SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
-        "  SECRET_KEY: APP_ENV=production needs a secret of your own, 16 characters or more "
-        "(it signs sessions and CSRF tokens): "
-        "set SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
+        f"  {SECRET_LINE}",
     ]
 
 

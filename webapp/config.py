@@ -22,14 +22,17 @@ from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
 from analytics.replay import DEFAULT_STUCK_AFTER
 from analytics.settings import (
+    AUDIT_KEYS,
     MIN_SECRET_LENGTH,
     PUBLIC_AUDIT_KEY,
     ConfigurationError,
     EnvironmentReader,
     app_env,
     encryption_key,
+    guessable_secret,
     http_url,
     own_secret,
+    shared_secrets,
     weak_audit_keys,
 )
 from webapp.auth.proxies import parse_networks
@@ -256,10 +259,10 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
     production = config["APP_ENV"] == "production"
     problems = []
     secret = str(config.get("SECRET_KEY") or "")
-    if production and (secret == DEV_SECRET_KEY or len(secret) < MIN_SECRET_LENGTH):
+    if production and (secret == DEV_SECRET_KEY or guessable_secret(secret)):
         problems.append(own_secret("SECRET_KEY", "it signs sessions and CSRF tokens", MIN_SECRET_LENGTH))
     if production:
-        problems += weak_audit_keys(config)
+        problems += weak_audit_keys(config) + shared_secrets(config, ["SECRET_KEY", *AUDIT_KEYS])
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
         problems.append(
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
