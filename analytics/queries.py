@@ -225,6 +225,12 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def is_personal_key(key: str) -> bool:
+    """Whether a property key holds personal data: some spec marks it so, or its name says so (the
+    tester masks such off-schema properties too)."""
+    return key in CATALOG.personal_data_names or looks_personal(key)
+
+
 def parse_property_match(text: str, *, mask_key: bytes | None = None) -> PropertyMatch:
     """Parse `key = value` into the JSON values it matches.
 
@@ -249,7 +255,7 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     spelled = _json_scalar(text)
     if spelled is None or isinstance(spelled, bool | int | float):
         candidates.append(spelled)
-    if mask_key is not None and (key in CATALOG.personal_data_names or looks_personal(key)):
+    if mask_key is not None and is_personal_key(key):
         candidates.append(mask_value(text, mask_key))
     return PropertyMatch(key, value, tuple(candidates))
 

@@ -63,6 +63,23 @@ def test_a_viewer_gets_only_masks_by_any_url(keyed_app: Flask, login_as: Login) 
     assert viewer.get(f"/tester/?from={message_id}").status_code == 403
 
 
+def test_a_viewer_cannot_search_personal_data_by_its_value(keyed_app: Flask, login_as: Login) -> None:
+    """It matched through the mask: a viewer could try guessed emails and learn whose they were."""
+    message_id = _register(keyed_app)
+    search = {"prop": f"email = {EMAIL}"}
+    viewer = login_as(Role.VIEWER, on=keyed_app)
+    page = viewer.get("/audit/", query_string=search).get_data(as_text=True)
+    assert "Searching personal data by its value is for engineers and admins." in page
+    assert message_id not in page
+    export = viewer.get("/audit/export.ndjson", query_string=search)
+    assert export.status_code == 400 and message_id not in export.get_data(as_text=True)
+    assert (
+        viewer.get("/audit/", query_string={"prop": "github = true"}).get_data(as_text=True).count(message_id)
+    )
+    engineer = login_as(Role.ENGINEER, on=keyed_app)
+    assert message_id in engineer.get("/audit/", query_string=search).get_data(as_text=True)
+
+
 @pytest.mark.parametrize("role", [Role.ENGINEER, Role.ADMIN])
 def test_engineers_and_admins_see_the_real_values_with_the_key(
     keyed_app: Flask, login_as: Login, role: Role

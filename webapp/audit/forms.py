@@ -43,7 +43,7 @@ class SearchForm:
 
     @classmethod
     def from_args(
-        cls, args: MultiDict[str, str], *, mask_key: bytes, now: datetime | None = None
+        cls, args: MultiDict[str, str], *, mask_key: bytes | None, now: datetime | None = None
     ) -> SearchForm:
         """Parse a query string; errors are collected, never raised."""
         form = cls(args, live=args.get("live") == "1")

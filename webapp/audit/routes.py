@@ -27,6 +27,7 @@ from analytics.queries import (
     Cursor,
     as_utc,
     delivery_attempts,
+    is_personal_key,
     message_name,
     oldest_first_after,
 )
@@ -34,7 +35,7 @@ from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
-from webapp.auth.policy import requires
+from webapp.auth.policy import allows, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, wants_fragment
@@ -63,8 +64,19 @@ one last read, and it stops."""
 
 
 def _form() -> SearchForm:
-    mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
-    return SearchForm.from_args(request.args, mask_key=mask_key)
+    """The search as asked; a viewer's search does not match personal data through its mask.
+
+    Viewers see masks only: matching a guessed email through its mask would tell them who has it
+    (the entries' user ids), one guess at a time.
+    """
+    if allows(Role.ENGINEER):
+        return SearchForm.from_args(request.args, mask_key=str(current_app.config["AUDIT_MASK_KEY"]).encode())
+    form = SearchForm.from_args(request.args, mask_key=None)
+    asked = form.filters.prop if form.filters is not None else None
+    if asked is not None and is_personal_key(asked.key):
+        form.errors["prop"] = "Searching personal data by its value is for engineers and admins."
+        form.filters = None
+    return form
 
 
 @bp.app_template_filter("audit_time")
