@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from analytics.activity import NEVER_SENT, RECENT_DAYS, read_activity
+from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity, read_activity
 from analytics.audit import AuditEntry
-from analytics.catalog import CATALOG, Catalog
+from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.payload_drift import drift_of
 from analytics.spec import Status
 
@@ -72,6 +72,17 @@ def _days(delta: timedelta) -> str:
     return f"{delta.days} day{'s' if delta.days != 1 else ''}"
 
 
+def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:
+    """The `deprecated-sent` finding's message for a deprecated event an application sent in the last
+    `RECENT_DAYS` days, or None: the dashboard shows the same words, so list, page and command agree."""
+    if info.spec.status is not Status.DEPRECATED or not seen.recent:
+        return None
+    instead = getattr(info.spec, "replaced_by")  # noqa: B009  (TrackSpec only)
+    return f"deprecated, still sent by an application ({seen.recent} in the last {RECENT_DAYS} days)" + (
+        f": send {instead} instead" if instead else ""
+    )
+
+
 def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list[DriftFinding]:
     activity = read_activity(session, list(catalog.events), now - timedelta(days=RECENT_DAYS))
     findings = []
@@ -79,12 +90,7 @@ def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
         seen = activity.get(name, NEVER_SENT)
         if info.spec.status is Status.DEPRECATED:
-            if seen.recent:
-                instead = getattr(info.spec, "replaced_by")  # noqa: B009  (TrackSpec only)
-                message = (
-                    f"deprecated, still sent by an application ({seen.recent} in the last {RECENT_DAYS} days)"
-                    + (f": send {instead} instead" if instead else "")
-                )
+            if message := deprecated_sent(info, seen):
                 findings.append(DriftFinding("deprecated-sent", name, message))
         elif seen.last_seen is None:
             message = f"never sent by an application (threshold {_days(threshold)})"

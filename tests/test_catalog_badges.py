@@ -64,3 +64,19 @@ def test_drifting_badge_when_the_latest_message_no_longer_validates(app: Flask, 
     assert '<span class="badge drifting">drifting</span> Its latest message no longer matches' in event_page
     assert f'<a href="/audit/entries/{message["messageId"]}">See that message</a>' in event_page
     assert 'class="badge drifting"' not in client.get("/events/ProjectCreate").get_data(as_text=True)
+
+
+def test_a_deprecated_event_still_sent_gets_drift_s_verdict_on_the_list_and_its_page(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    """`event-catalog drift` reports it as deprecated-sent; the dashboard says the same, in its words."""
+    verdict = "still sent by an application (1 in the last 7 days): send Stack Launch Success instead"
+    assert "deprecated-sent" not in _row(client.get("/").get_data(as_text=True), "Stack Launch Complete")
+    app_record_sent("StackLaunchComplete", datetime.now(UTC) - timedelta(days=400))
+    assert "deprecated-sent" not in _row(client.get("/").get_data(as_text=True), "Stack Launch Complete")
+    app_record_sent("StackLaunchComplete", datetime.now(UTC) - timedelta(hours=1))
+    row = _row(client.get("/").get_data(as_text=True), "Stack Launch Complete")
+    assert f'class="badge deprecated-sent" title="Deprecated, {verdict}">deprecated, still sent</span>' in row
+    page = client.get("/events/StackLaunchComplete").get_data(as_text=True)
+    assert f'<span class="badge deprecated-sent">deprecated, still sent</span> Deprecated, {verdict}.' in page
+    assert "deprecated-sent" not in client.get("/events/StackLaunchSuccess").get_data(as_text=True)

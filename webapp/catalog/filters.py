@@ -15,6 +15,7 @@ from typing import Any
 
 from analytics.activity import NEVER_SENT, EventActivity
 from analytics.catalog import Catalog, SpecInfo
+from analytics.drift import deprecated_sent
 from analytics.payload_drift import drift_of
 from analytics.spec import Category, Status, Team
 
@@ -72,6 +73,11 @@ class EventRow:
     def drifting(self) -> str | None:
         """Why its latest message no longer validates against today's schema, or None."""
         return drifting(self.activity)
+
+    @cached_property
+    def deprecated_sent(self) -> str | None:
+        """What `event-catalog drift` says of a deprecated event an application still sends, or None."""
+        return deprecated_sent(self.info, self.activity)
 
 
 def drifting(activity: EventActivity) -> str | None:
