@@ -80,3 +80,17 @@ def test_a_deprecated_event_still_sent_gets_drift_s_verdict_on_the_list_and_its_
     page = client.get("/events/StackLaunchComplete").get_data(as_text=True)
     assert f'<span class="badge deprecated-sent">deprecated, still sent</span> Deprecated, {verdict}.' in page
     assert "deprecated-sent" not in client.get("/events/StackLaunchSuccess").get_data(as_text=True)
+
+
+def test_the_event_page_says_stale_with_its_threshold(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    """The list's badge and the page's "Is it being sent?" answer agree."""
+    app_record_sent("UserCreate", datetime.now(UTC) - timedelta(days=47))
+    app_record_sent("ClusterDelete", datetime.now(UTC) - timedelta(days=47))
+    page = client.get("/events/UserCreate").get_data(as_text=True)
+    assert (
+        '<span class="badge stale">stale &gt; 30 d</span> Not sent for more than 30 days, '
+        "this event's staleness threshold." in page
+    )
+    assert "badge stale" not in client.get("/events/ClusterDelete").get_data(as_text=True), "90-day threshold"
