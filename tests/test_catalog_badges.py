@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -94,3 +95,30 @@ def test_the_event_page_says_stale_with_its_threshold(
         "this event's staleness threshold." in page
     )
     assert "badge stale" not in client.get("/events/ClusterDelete").get_data(as_text=True), "90-day threshold"
+
+
+def test_the_needs_attention_filter_lists_stale_drifting_and_deprecated_but_sent_events(
+    app: Flask, client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    from webapp.extensions import analytics_client
+
+    now = datetime.now(UTC)
+    app_record_sent("UserCreate", now - timedelta(days=47))
+    app_record_sent("StackLaunchComplete", now - timedelta(hours=1))
+    app_record_sent("ProjectCreate", now - timedelta(hours=1))
+    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+    message["properties"]["infra_id"] = "nine"
+    analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
+    expected = {"New User", "Stack Launch Complete", "Cluster Provisioning Success"}
+    response = client.get("/?attention=1")
+    page = response.get_data(as_text=True)
+    assert re.findall(r'class="event-name" href="/events/\w+">([^<]+)</a>', page) == [
+        name for name in CATALOG.events if name in expected
+    ]
+    assert (
+        'id="attention" name="attention" type="checkbox" value="1" aria-describedby="attention-hint" checked'
+        in page
+    )
+    fragment = client.get("/?q=&attention=1&never_sent=", headers={"HX-Request": "true"})
+    assert fragment.headers["HX-Push-Url"] == "/?attention=1"
+    assert "New User" not in client.get("/?attention=1&never_sent=1").get_data(as_text=True)

@@ -113,15 +113,21 @@ def test_search_filter_open_an_event_and_download_its_schema(
     assert schema == CATALOG.event("ClusterProvisioningSuccess").json_schema
 
 
-def test_sorting_and_the_never_sent_filter_keep_the_url(
+def test_sorting_and_the_never_sent_and_attention_filters_keep_the_url(
     live_server: str, page: Page, app_record_sent
 ) -> None:  # type: ignore[no-untyped-def]
     app_record_sent("UserCreate", datetime.now(UTC) - timedelta(hours=1))
+    app_record_sent("ProjectCreate", datetime.now(UTC) - timedelta(days=40))
     page.goto(live_server + "/")
     page.get_by_label("Never sent").check()
     expect(page).to_have_url(f"{live_server}/?never_sent=1")
-    expect(page.locator("table.events tbody tr")).to_have_count(len(CATALOG.events) - 1)
+    expect(page.locator("table.events tbody tr")).to_have_count(len(CATALOG.events) - 2)
     page.get_by_label("Never sent").uncheck()
+    expect(page).to_have_url(f"{live_server}/")
+    page.get_by_label("Needs attention").check()
+    expect(page).to_have_url(f"{live_server}/?attention=1")
+    expect(page.locator("table.events tbody a.event-name")).to_have_text(["New Project Event"])
+    page.get_by_label("Needs attention").uncheck()
     expect(page).to_have_url(f"{live_server}/")
     page.get_by_role("link", name="Last 7 days").click()
     expect(page).to_have_url(f"{live_server}/?sort=-recent")

@@ -36,6 +36,9 @@ _NOT_ALLOWED = {
 }
 """What a closed filter says about a value it does not know, which it then ignores."""
 
+_CHECKED = ("1", "on", "yes")
+"""What a checkbox filter's value may be: the form sends 1, a hand-edited URL may say on or yes."""
+
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -79,6 +82,13 @@ class EventRow:
         """What `event-catalog drift` says of a deprecated event an application still sends, or None."""
         return deprecated_sent(self.info, self.activity)
 
+    @property
+    def needs_attention(self) -> bool:
+        """Whether any of `event-catalog drift`'s verdicts on what is sent applies: stale, drifting,
+        deprecated but still sent. Never sent is left to its own filter: on a new install it is
+        every event, which would drown the rest."""
+        return self.stale or bool(self.drifting) or bool(self.deprecated_sent)
+
 
 def drifting(activity: EventActivity) -> str | None:
     """Why an event's latest message no longer validates against today's schema, or None: what the
@@ -110,6 +120,7 @@ class EventFilters:
         category, scope, owner, status: exact values; empty means any.
         pii: `yes` (carries personal data), `no`, or empty.
         never_sent: only events the audit log has never seen.
+        attention: only events that need attention (`EventRow.needs_attention`).
         sort: a `SORTS` key, `-` prefixed for descending; empty for catalog order.
         errors: a message per field whose value was not understood (and so not applied).
     """
@@ -121,6 +132,7 @@ class EventFilters:
     status: str = ""
     pii: str = ""
     never_sent: bool = False
+    attention: bool = False
     sort: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
@@ -128,7 +140,14 @@ class EventFilters:
     def active(self) -> bool:
         """Whether anything narrows the list."""
         return bool(
-            self.q or self.category or self.scope or self.owner or self.status or self.pii or self.never_sent
+            self.q
+            or self.category
+            or self.scope
+            or self.owner
+            or self.status
+            or self.pii
+            or self.never_sent
+            or self.attention
         )
 
     def query(self, **changes: Any) -> dict[str, str]:
@@ -141,6 +160,7 @@ class EventFilters:
             "status": self.status,
             "pii": self.pii,
             "never_sent": "1" if self.never_sent else "",
+            "attention": "1" if self.attention else "",
             "sort": self.sort,
             **changes,
         }
@@ -167,7 +187,9 @@ def choices(catalog: Catalog) -> dict[str, list[str]]:
 def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
     """Read the list's state; unknown values are reported in `errors` and left out."""
     filters = EventFilters(
-        q=args.get("q", "").strip(), never_sent=args.get("never_sent", "") in ("1", "on", "yes")
+        q=args.get("q", "").strip(),
+        never_sent=args.get("never_sent", "") in _CHECKED,
+        attention=args.get("attention", "") in _CHECKED,
     )
     for name, allowed in choices(catalog).items():
         value = args.get(name, "").strip()
@@ -206,6 +228,7 @@ def _matches(row: EventRow, filters: EventFilters, words: list[str]) -> bool:
         not filters.status or str(spec.status) == filters.status,
         not filters.pii or row.info.has_personal_data == (filters.pii == "yes"),
         not filters.never_sent or row.never_sent,
+        not filters.attention or row.needs_attention,
         not words or _matches_text(row.info, words),
     )
     return all(checks)
