@@ -129,7 +129,8 @@ def test_the_page_renders_the_url_state_into_the_form(client: FlaskClient) -> No
     [
         ("category", "Billing", "“Billing” is not a category in the catalog; showing every category."),
         ("scope", "Galaxy", "“Galaxy” is not a scope in the catalog; showing every scope."),
-        ("owner", "x", "“x” is not an owner in the catalog; showing every owner."),
+        ("owner", "x", "“x” owns no event in the catalog; showing every owner."),
+        ("owner", "identity", "“identity” owns no event in the catalog; showing every owner."),
         ("status", "retired", "“retired” is not a status in the catalog; showing every status."),
         ("pii", "maybe", "“maybe” is not a personal-data choice (yes or no); showing every event."),
     ],
@@ -148,6 +149,14 @@ def test_an_unknown_filter_value_is_reported_next_to_its_field_and_not_applied(
     # A search redraws only the results: they carry every filter's error slot, emptied once corrected.
     corrected = client.get("/?q=cluster", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert f'<p class="field-error" id="{name}-error" role="alert" hx-swap-oob="true"></p>' in corrected
+
+
+def test_the_owner_filter_offers_only_teams_that_own_an_event(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    owner = page[page.index('<select id="owner"') : page.index("</select>", page.index('<select id="owner"'))]
+    offered = re.findall(r"<option>([^<]+)</option>", owner)
+    assert sorted(offered) == sorted({str(info.spec.owner) for info in CATALOG.events.values()})
+    assert "identity" not in offered, "owns only identify calls"
 
 
 def test_no_match_says_so_and_offers_to_clear(client: FlaskClient) -> None:

@@ -21,16 +21,15 @@ from analytics.spec import Category, Status, Team
 
 CHOICES = {
     "category": [str(c) for c in Category if c is not Category.IDENTITY],
-    "owner": [str(t) for t in Team],
     "status": [str(s) for s in Status],
     "pii": ["yes", "no"],
 }
-"""Closed filters and their values; `scope` is added from the catalog's scopes."""
+"""Closed filters and their values; `owner` and `scope` are added from the catalog."""
 
 _NOT_ALLOWED = {
     "category": "“{value}” is not a category in the catalog; showing every category.",
     "scope": "“{value}” is not a scope in the catalog; showing every scope.",
-    "owner": "“{value}” is not an owner in the catalog; showing every owner.",
+    "owner": "“{value}” owns no event in the catalog; showing every owner.",
     "status": "“{value}” is not a status in the catalog; showing every status.",
     "pii": "“{value}” is not a personal-data choice (yes or no); showing every event.",
 }
@@ -180,8 +179,14 @@ class EventFilters:
 
 
 def choices(catalog: Catalog) -> dict[str, list[str]]:
-    """Every closed filter's values, scopes in hierarchy order."""
-    return {**CHOICES, "scope": [scope.label for scope in catalog.scopes]}
+    """Every closed filter's values, scopes in hierarchy order; only the teams that own an event, as a
+    team that owns only identify calls would filter the list down to nothing."""
+    owners = {info.spec.owner for info in catalog.events.values()}
+    return {
+        **CHOICES,
+        "owner": [str(team) for team in Team if team in owners],
+        "scope": [scope.label for scope in catalog.scopes],
+    }
 
 
 def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
