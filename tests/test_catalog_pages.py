@@ -151,6 +151,24 @@ def test_an_unknown_filter_value_is_reported_next_to_its_field_and_not_applied(
     assert f'<p class="field-error" id="{name}-error" role="alert" hx-swap-oob="true"></p>' in corrected
 
 
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("scope=project", "scope=Project"),
+        ("category=onboarding", "category=Onboarding"),
+        ("owner=GROWTH", "owner=growth"),
+        ("status=Deprecated", "status=deprecated"),
+        ("pii=YES", "pii=yes"),
+    ],
+)
+def test_a_filter_value_matches_in_any_case(client: FlaskClient, typed: str, meant: str) -> None:
+    assert _listed(client, typed) == _listed(client, meant) != list(CATALOG.events)
+    page = client.get(f"/?{typed}").get_data(as_text=True)
+    assert "(unknown)" not in page and 'aria-invalid="true"' not in page
+    pushed = client.get(f"/?{typed}", headers=HTMX).headers["HX-Push-Url"]
+    assert pushed == f"/?{meant}", "the shared URL gets the catalog's spelling"
+
+
 def test_the_owner_filter_offers_only_teams_that_own_an_event(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
     owner = page[page.index('<select id="owner"') : page.index("</select>", page.index('<select id="owner"'))]

@@ -198,10 +198,12 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
     )
     for name, allowed in choices(catalog).items():
         value = args.get(name, "").strip()
-        if value and value not in allowed:
+        # Hand-typed and shared URLs say `scope=project` as often as `Project`: any case is the value.
+        known = {choice.casefold(): choice for choice in allowed}.get(value.casefold())
+        if value and known is None:
             filters.errors[name] = _NOT_ALLOWED[name].format(value=value)
-        elif value:
-            setattr(filters, name, value)
+        elif known is not None:
+            setattr(filters, name, known)
     sort = args.get("sort", "").strip()
     if sort and sort.removeprefix("-") not in SORTS:
         filters.errors["sort"] = f"Cannot sort by “{sort}”; showing the catalog's order."
