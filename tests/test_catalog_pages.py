@@ -257,6 +257,31 @@ def test_unknown_event_is_a_404_page(client: FlaskClient, path: str) -> None:
     assert '<a href="/">Back to the catalog</a>' in page and "Back to the audit log" not in page
 
 
+@pytest.mark.parametrize(
+    ("path", "searched"),
+    [
+        ("/events/new%20project%20event", "new+project+event"),
+        ("/events/projectcreate", "projectcreate"),
+        ("/events/New+Project+Event", "New+Project+Event"),
+        ("/events/projectCreate/schema.json", "projectCreate"),
+    ],
+)
+def test_an_event_address_in_another_case_or_spacing_offers_the_event_and_a_search(
+    client: FlaskClient, path: str, searched: str
+) -> None:
+    response = client.get(path)
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert '<p>Did you mean <a href="/events/ProjectCreate">New Project Event</a>?</p>' in page
+    assert f'<a href="/?q={searched}">Search the catalog for' in page
+
+
+def test_an_event_address_like_no_event_offers_a_search_only(client: FlaskClient) -> None:
+    page = client.get("/events/cluster%20thing").get_data(as_text=True)
+    assert "Did you mean" not in page
+    assert '<a href="/?q=cluster+thing">Search the catalog for “cluster thing”</a>' in page
+
+
 def test_schema_download_is_a_valid_json_schema_file(client: FlaskClient) -> None:
     response = client.get("/events/UserCreate/schema.json")
     assert response.status_code == 200

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import NotFound
 
 from analytics.activity import (
     NEVER_SENT,
@@ -79,11 +80,39 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class NoSuchEvent(NotFound):
+    """A 404 for an event the catalog lacks, with ways on for whoever typed the address by hand.
+
+    Attributes:
+        typed: the event as the address gave it, for a catalog search.
+        meant: the event it names in another case or spacing, if any.
+    """
+
+    def __init__(self, typed: str) -> None:
+        super().__init__(description=f"The catalog has no event “{typed}”.")
+        self.typed = typed
+        self.meant = _event_meant(typed)
+
+
+def _loose(text: str) -> str:
+    """An event's name or constant without case, spaces or the `+` a form encodes a space as."""
+    return "".join(text.replace("+", " ").split()).casefold()
+
+
+def _event_meant(typed: str) -> SpecInfo | None:
+    """The event whose string or constant `typed` spells in another case or spacing, if any."""
+    wanted = _loose(typed)
+    return next(
+        (info for info in CATALOG.events.values() if wanted in (_loose(info.name), _loose(info.constant))),
+        None,
+    )
+
+
 def _event_or_404(constant: str) -> SpecInfo:
     try:
         return CATALOG.event(constant)
     except KeyError:
-        abort(404, description=f"The catalog has no event “{constant}”.")
+        raise NoSuchEvent(constant) from None
 
 
 def _identifier_or_404(name: str) -> SpecInfo:
