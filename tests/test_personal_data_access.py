@@ -112,6 +112,14 @@ def test_without_a_key_engineers_see_masks_and_how_to_keep_originals(app: Flask,
     assert EMAIL not in engineer.get("/audit/export.csv?user_id=7").get_data(as_text=True)
 
 
+def test_without_a_key_a_viewer_is_not_told_engineers_see_the_originals(app: Flask, login_as: Login) -> None:
+    """Nobody does: the note a viewer reads is the one every role reads."""
+    message_id = _register(app)
+    page = login_as(Role.VIEWER).get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert EMAIL not in page and "masked:" in page
+    assert NO_KEY_NOTE in page and VIEWER_NOTE not in page
+
+
 def test_an_entry_sealed_with_another_key_stays_masked_with_the_reason(
     make_app: Callable[..., Flask], login_as: Login
 ) -> None:

@@ -49,8 +49,7 @@ def shown_payload(entry: AuditEntry) -> ShownPayload:
     payload: dict[str, Any] = entry.payload
     if not masked_keys(payload.get(personal_section(payload)) or {}):
         return ShownPayload(payload, unmasked=False, note=None)
-    if not allows(Role.ENGINEER):
-        return ShownPayload(payload, False, VIEWER_NOTE)
+    # Without the originals every role sees the masks, so say that before naming the roles who would not.
     cipher = analytics_client.store().cipher
     if cipher is None:
         return ShownPayload(payload, False, NO_KEY_NOTE)
@@ -58,6 +57,8 @@ def shown_payload(entry: AuditEntry) -> ShownPayload:
         return ShownPayload(
             payload, False, "This entry was recorded without AUDIT_ENCRYPTION_KEY: only the masks were kept."
         )
+    if not allows(Role.ENGINEER):
+        return ShownPayload(payload, False, VIEWER_NOTE)
     try:
         return ShownPayload(unmask(payload, entry.encrypted_personal_data, cipher), unmasked=True, note=None)
     except SealError as exc:
