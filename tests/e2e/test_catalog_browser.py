@@ -137,6 +137,27 @@ def test_sorting_and_the_never_sent_and_attention_filters_keep_the_url(
     assert _query(page) == {"q": ["zzz-nothing"], "sort": ["-recent"]}
 
 
+def test_at_150_percent_zoom_the_list_fits_and_starts_on_the_first_screen(
+    live_server: str, page: Page, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    """1280×720 at 150% zoom is 853×480 CSS px: an admin's header (the longest) stays one line, the
+    table does not scroll sideways, the first event is on the first screen, the Event column is widest."""
+    app_record_sent("StackLaunchComplete", datetime.now(UTC) - timedelta(hours=1))  # the widest verdict
+    app_record_sent("UserCreate", datetime.now(UTC) - timedelta(days=47))
+    page.set_viewport_size({"width": 853, "height": 480})
+    page.goto(live_server + "/")
+    header = page.locator("header.site").bounding_box()
+    assert header is not None and header["height"] < 48, header
+    scroll_width, client_width = page.locator(".table-scroll").evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert scroll_width <= client_width
+    name = page.locator("table.events tbody tr a.event-name").first.bounding_box()
+    assert name is not None and name["y"] + name["height"] < 480, name
+    widths = page.locator("table.events thead th").evaluate_all(
+        "headings => headings.filter(th => th.offsetWidth).map(th => th.offsetWidth)"
+    )
+    assert widths[0] == max(widths), widths
+
+
 def _text(info) -> str:  # type: ignore[no-untyped-def]
     return " ".join(
         [info.name, info.constant, info.spec.description(), *(p.name for p in info.properties)]
