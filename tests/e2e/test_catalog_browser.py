@@ -158,6 +158,30 @@ def test_at_150_percent_zoom_the_list_fits_and_starts_on_the_first_screen(
     assert widths[0] == max(widths), widths
 
 
+def test_printing_the_list_prints_the_content_and_every_column(
+    live_server: str, page: Page, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    """A4 portrait's printable width is about 718 CSS px: no navigation, filters or buttons on the
+    paper, and the table wraps to fit rather than being cut off (paper has no scrollbar)."""
+    app_record_sent("StackLaunchComplete", datetime.now(UTC) - timedelta(hours=1))
+    page.emulate_media(media="print")
+    page.set_viewport_size({"width": 718, "height": 1000})
+    page.goto(live_server + "/")
+    for hidden in ("header.site", "#filters", "nav.tabs", "button"):
+        expect(page.locator(hidden).first).to_be_hidden()
+    columns = page.locator("table.events thead th")
+    expect(columns).to_have_count(7)
+    for column in range(7):
+        expect(columns.nth(column)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 718
+    event_page = page.context.new_page()
+    event_page.emulate_media(media="print")
+    event_page.set_viewport_size({"width": 718, "height": 1000})
+    event_page.goto(live_server + "/events/StackLaunchComplete")
+    expect(event_page.locator("p.actions")).to_be_hidden()
+    expect(event_page.locator("pre.code").first).to_have_css("white-space", "pre-wrap")
+
+
 def _text(info) -> str:  # type: ignore[no-untyped-def]
     return " ".join(
         [info.name, info.constant, info.spec.description(), *(p.name for p in info.properties)]
