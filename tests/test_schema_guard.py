@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from analytics.collector import Collector
-from webapp import schema_guard
+from webapp import create_app, schema_guard
 from webapp.extensions import db
 
 CLUSTER_SEND = {
@@ -67,3 +69,35 @@ def test_a_send_the_library_refuses_mid_flight_is_a_503_saying_what_to_do(
     assert collector.received() == []
     # The guard looks again at once, and refuses every page until the right release serves.
     assert client.get("/").status_code == 503
+
+
+def _guard_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "webapp.schema_guard"]
+
+
+def test_a_database_that_cannot_be_reached_is_logged_once_with_the_driver_s_reason(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every page answered 503 and the log held only access lines: no warning said why."""
+    # Port 1 on this host: nothing listens, so the connection is refused at once.
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql://postgres@127.0.0.1:1/x"})
+    client = app.test_client()
+    assert [client.get("/login").status_code for _ in range(3)] == [503, 503, 503]
+    [(level, message)] = _guard_lines(caplog)
+    assert level == logging.WARNING
+    assert message.startswith(f"every page answers 503: {schema_guard.UNREACHABLE} (connection")
+    assert "Connection refused" in message
+
+
+def test_the_log_says_when_pages_are_refused_and_when_they_are_served_again(
+    app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.get("/").status_code == 200
+    _migrate_elsewhere(app, "0099_future", "0099_future")
+    schema_guard.forget_check(app)
+    assert client.get("/").status_code == 503 and client.get("/").status_code == 503
+    _migrate_elsewhere(app, schema_guard.SCHEMA_REVISION, schema_guard.SCHEMA_REVISION)
+    assert client.get("/").status_code == 200 and client.get("/").status_code == 200
+    [(refused, why), (served, again)] = _guard_lines(caplog)
+    assert refused == logging.WARNING and why.startswith(f"every page answers 503: {NEWER}")
+    assert served == logging.INFO and again == "the database can be used again: pages are served"

@@ -8,10 +8,15 @@ release migrated (a rolling upgrade or a rolled-back image), which `db upgrade` 
 A process trusts a current schema for `RECHECK_SECONDS`, then looks again: the database is shared,
 and another release may migrate it while this one runs. `/healthz` and static files stay reachable,
 so orchestrators and the error page itself still work.
+
+The log says when a process starts refusing (a warning, with the driver's reason for a database it
+cannot reach) and when it serves again: once each way, not once per refused request.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 from flask import Flask, abort, current_app, request
@@ -24,7 +29,10 @@ from analytics.audit import (
     schema_revision,
     sqlite_problem,
 )
+from analytics.audit_failures import reason
 from analytics.wording import sentence
+
+log = logging.getLogger(__name__)
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
 UNREACHABLE = "The database cannot be reached. Check DATABASE_URL and that the server is up."
@@ -32,6 +40,8 @@ RECHECK_SECONDS = 30.0
 """How long a process serves on its last look at a current schema before it reads the revision again."""
 
 _CHECKED_AT = "schema_guard.checked_at"
+_REFUSING = "schema_guard.refusing"
+_REFUSING_LOCK = threading.Lock()
 
 
 def schema_problem(revision: str | None) -> str | None:
@@ -56,14 +66,35 @@ def database_advice(engine: Engine) -> str | None:
     """What to do about a database that refused a statement, when it is one of the usual causes:
     a SQLite file that does not exist, is a directory or is not a database, a server that cannot
     be reached, or a schema that is not this code's. None otherwise."""
+    return diagnose(engine)[0]
+
+
+def diagnose(engine: Engine) -> tuple[str | None, str | None]:
+    """`database_advice`, and for a server that cannot be reached the driver's reason (`connection
+    refused`, a failed password), which the page leaves out but the operator's log needs."""
     problem = sqlite_problem(engine)
     if problem is not None:
-        return f"{sentence(problem)}."
+        return f"{sentence(problem)}.", None
     try:
         revision = schema_revision(engine)
-    except SQLAlchemyError:
-        return UNREACHABLE
-    return schema_problem(revision)
+    except SQLAlchemyError as exc:
+        return UNREACHABLE, reason(exc)
+    return schema_problem(revision), None
+
+
+def _log_change(app: Flask, problem: str | None, cause: str | None) -> None:
+    """Log the guard's verdict when it differs from this process's last one: a warning when pages
+    start answering 503, an info line when they are served again. Every refused request looks
+    again, so logging each look would bury the log in one line per request."""
+    with _REFUSING_LOCK:
+        before = app.extensions.get(_REFUSING)
+        app.extensions[_REFUSING] = problem
+    if problem == before:
+        return
+    if problem is None:
+        log.info("the database can be used again: pages are served")
+    else:
+        log.warning("every page answers 503: %s%s", problem, f" ({cause})" if cause else "")
 
 
 def forget_check(app: Flask) -> None:
@@ -84,7 +115,8 @@ def init_app(app: Flask) -> None:
             return
         from webapp.extensions import db
 
-        problem = database_advice(db.engine)
+        problem, cause = diagnose(db.engine)
+        _log_change(current_app, problem, cause)
         if problem is not None:
             forget_check(current_app)
             abort(503, description=problem)
