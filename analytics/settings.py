@@ -54,12 +54,14 @@ class EnvironmentReader:
     Attributes:
         settings: the parsed value of each variable that was set, under its setting's name.
         problems: one line per variable whose value cannot be used.
+        variables: every variable taken, set or not.
     """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
         self.settings: dict[str, Any] = {}
         self.problems: list[str] = []
+        self.variables: list[str] = []
 
     def take(self, name: str, setting: str, parse: Callable[[str], Any] = str) -> None:
         """Parse `name` into `settings[setting]`; unset or empty leaves the setting out.
@@ -69,6 +71,7 @@ class EnvironmentReader:
             setting: where its value goes in `settings`.
             parse: turns the text into the value; its `ValueError` becomes a problem line.
         """
+        self.variables.append(name)
         raw = self.environ.get(name)
         if not raw:
             return

@@ -251,6 +251,45 @@ def test_instance_file_values_are_read_as_the_environment_s_are(tmp_path: Path, 
     assert app.config["MAX_CONTENT_LENGTH"] == 2048
 
 
+@pytest.mark.parametrize(
+    ("code", "problem"),
+    [
+        ('SECRET_KEY = "a-secret-of-our-own"\nSEGMENT_HOST = \n', "2: SyntaxError: invalid syntax"),
+        (
+            "import no_such_settings_module\n",
+            "1: ModuleNotFoundError: No module named 'no_such_settings_module'",
+        ),
+    ],
+)
+def test_an_instance_file_that_fails_to_run_is_one_line_naming_its_line(
+    tmp_path: Path, instance_file: Path, code: str, problem: str
+) -> None:
+    """A syntax error or a failing import in the file was a Python traceback, exit 1."""
+    instance_file.write_text(code)
+    result = CliRunner().invoke(
+        main, ["users", "list"], env={"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"}
+    )
+    assert result.exit_code == 2
+    assert result.output == f"error: invalid configuration:\n  {instance_file}:{problem}\n"
+
+
+def test_an_instance_file_variable_of_the_wrong_type_is_refused(tmp_path: Path, instance_file: Path) -> None:
+    """A list was taken unchecked, and broke every send (a 500 from the API); None broke the start."""
+    instance_file.write_text("TESTER_TIMEOUT = [1, 2]\nLOG_LEVEL = None\nPERMANENT_SESSION_LIFETIME = 60\n")
+    with pytest.raises(ConfigurationError) as caught:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}"})
+    assert caught.value.problems == [
+        "TESTER_TIMEOUT: [1, 2] is a list: give the variable's value as text or a number, as in the "
+        f"environment (in {instance_file})"
+    ]
+
+
+def test_none_in_the_instance_file_leaves_a_variable_s_default(tmp_path: Path, instance_file: Path) -> None:
+    instance_file.write_text("LOG_LEVEL = None\nSEGMENT_WRITE_KEY = None\n")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}"})
+    assert app.config["LOG_LEVEL"] == "info" and app.config["SEGMENT_WRITE_KEY"] is None
+
+
 def test_every_line_starts_with_the_variable_it_is_about() -> None:
     with pytest.raises(ConfigurationError) as caught:
         from_environment(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -197,17 +198,54 @@ def read_instance_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     A name that is a variable of the environment is read as that variable, from its value as text
     (a number or a boolean as its text too): `SEGMENT_HOST = "collector:5100"` is refused as
     `SEGMENT_HOST=collector:5100` is, and `SESSION_LIFETIME = "30m"` sets the session's lifetime.
-    Other names, and values of other types (a `timedelta`), are Flask settings taken as they are.
+    Such a variable given a value of another type (`TESTER_TIMEOUT = [1, 2]`) is refused too: taken
+    as it is, it broke the first send instead; `None` leaves its default, as an empty variable does.
+    Other names are Flask settings, taken as they are, whatever their type (a `timedelta`).
 
     Returns:
         The file's settings, with the variables' parsed values over them, and a line for each
-        variable that cannot be used, naming the file.
+        variable that cannot be used, naming the file; or no settings and one line naming the
+        file's line when the file itself fails (a syntax error, an import that fails).
     """
     file = Config(str(path.parent))
-    file.from_pyfile(path.name, silent=True)
-    text = {name: str(value) for name, value in file.items() if isinstance(value, str | int | float)}
+    try:
+        file.from_pyfile(path.name, silent=True)
+    except Exception as exc:  # the operator's own code: any mistake in it is said in one line
+        return {}, [_file_failure(path, exc)]
+    variables = set(read_environment({}).variables)
+    text, problems = {}, []
+    for name, value in file.items():
+        if isinstance(value, str | int | float):
+            text[name] = str(value)
+        elif name in variables and value is not None:
+            problems.append(
+                f"{name}: {value!r} is a {type(value).__name__}: give the variable's value as text or a "
+                "number, as in the environment"
+            )
     read = read_environment(text, key_variables=os.environ)
-    return {**file, **read.settings}, [f"{problem} (in {path})" for problem in read.problems]
+    settings = {name: value for name, value in file.items() if name not in variables}
+    return {**settings, **read.settings}, [
+        f"{problem} (in {path})" for problem in [*read.problems, *problems]
+    ]
+
+
+def _file_failure(path: Path, exc: Exception) -> str:
+    """One line for an instance file that fails as it runs: the file and line, the exception's type
+    and the first line of its message (`…/config.py:3: SyntaxError: invalid syntax`)."""
+    line = _failed_line(path, exc)
+    message = (exc.msg if isinstance(exc, SyntaxError) else str(exc)).strip()
+    where = f"{path}:{line}" if line else str(path)
+    return f"{where}: {type(exc).__name__}" + (f": {message.splitlines()[0]}" if message else "")
+
+
+def _failed_line(path: Path, exc: Exception) -> int | None:
+    """The line of the instance file where `exc` arose: a syntax error's own, else the deepest
+    frame of the traceback that runs the file's code (an import that fails names the file's
+    `import` line, not the imported module's)."""
+    if isinstance(exc, SyntaxError) and exc.filename == str(path):
+        return exc.lineno
+    lines = [frame.lineno for frame in traceback.extract_tb(exc.__traceback__) if frame.filename == str(path)]
+    return lines[-1] if lines else None
 
 
 def _take_logging(read: EnvironmentReader) -> None:
