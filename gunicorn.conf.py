@@ -5,13 +5,47 @@ on the database or the tester's send while serving other requests.
 """
 
 import os
+import re
+from collections.abc import Mapping
 
 from gunicorn.glogging import Logger
 
+COUNTS = {
+    # variable: its default, its least value, and what it counts (for the refusal)
+    "WEB_CONCURRENCY": (2, 1, "gunicorn's worker processes; with none, nothing answers"),
+    "GUNICORN_THREADS": (4, 1, "threads per worker"),
+    "GUNICORN_TIMEOUT": (60, 0, "seconds before a stuck worker is restarted; 0 never restarts it"),
+}
+
+
+def counts(environ: Mapping[str, str]) -> dict[str, int]:
+    """`COUNTS` from the environment; a value that is not one stops the process in one line per
+    variable, with gunicorn's "App failed to load" status, rather than a traceback, or a server
+    without workers that takes connections and never answers (WEB_CONCURRENCY=0).
+
+    gunicorn reads WEB_CONCURRENCY itself as it is imported, before this file, and fails there in a
+    traceback: scripts/start.sh runs this file first (`python gunicorn.conf.py`) for that reason.
+    """
+    values: dict[str, int] = {}
+    problems: list[str] = []
+    for name, (default, least, meaning) in COUNTS.items():
+        raw = environ.get(name, str(default))
+        if re.fullmatch(r"[0-9]+", raw) and int(raw) >= least:
+            values[name] = int(raw)
+        else:
+            problems.append(f"{name}: {raw!r} is not a whole number of {least} or more ({meaning})")
+    if problems:
+        from webapp.metrics import refuse
+
+        refuse(problems)
+    return values
+
+
+_counts = counts(os.environ)
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+workers = _counts["WEB_CONCURRENCY"]
+threads = _counts["GUNICORN_THREADS"]
+timeout = _counts["GUNICORN_TIMEOUT"]
 accesslog = None  # the app writes its own access lines, with request ids (webapp/logs.py)
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 

@@ -540,6 +540,60 @@ def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> 
     assert (command.returncode, command.stderr) == (2, f"error: {line.strip()}\n")
 
 
+def test_gunicorn_s_own_variables_are_refused_in_one_line_each(tmp_path: Path) -> None:
+    """Bad values were tracebacks from inside gunicorn, and WEB_CONCURRENCY=0 a server with no
+    worker that took connections and never answered."""
+    import os
+    import subprocess
+    import sys
+
+    from webapp import ROOT
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    bad = {"WEB_CONCURRENCY": "0", "GUNICORN_THREADS": "abc", "GUNICORN_TIMEOUT": "--"}
+    served = subprocess.run(
+        ["gunicorn", "--config", "gunicorn.conf.py", "--bind", "127.0.0.1:0", "webapp.wsgi:app"],
+        cwd=ROOT,
+        env={**env, **bad},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (served.returncode, served.stderr.splitlines()) == (
+        4,
+        [
+            "error: invalid configuration:",
+            "  WEB_CONCURRENCY: '0' is not a whole number of 1 or more (gunicorn's worker processes; with "
+            "none, nothing answers)",
+            "  GUNICORN_THREADS: 'abc' is not a whole number of 1 or more (threads per worker)",
+            "  GUNICORN_TIMEOUT: '--' is not a whole number of 0 or more (seconds before a stuck worker is "
+            "restarted; 0 never restarts it)",
+        ],
+    )
+    # gunicorn reads WEB_CONCURRENCY as it is imported, before its config file: the start script
+    # refuses it first, before it migrates anything.
+    started = subprocess.run(
+        ["scripts/start.sh"],
+        cwd=ROOT,
+        env={**env, "WEB_CONCURRENCY": "abc"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (started.returncode, started.stderr.splitlines()[1:]) == (
+        4,
+        [
+            "  WEB_CONCURRENCY: 'abc' is not a whole number of 1 or more (gunicorn's worker processes; "
+            "with none, nothing answers)"
+        ],
+    )
+    assert not (tmp_path / "p.db").exists()
+
+
 def test_gunicorn_refuses_a_chunked_body_over_the_limit(tmp_path: Path) -> None:
     """gunicorn de-chunks a body and marks it terminated: without a Content-Length to check, Werkzeug
     read it cut at 1 MB (the first-run form then lacked its CSRF token: a 400, not a 413)."""
