@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from dashboard_server import running_dashboard
 from flask import Flask
+from flask.testing import FlaskClient
 
 from webapp import create_app
+from webapp.auth.proxies import parse_networks
+from webapp.auth.roles import Role
 from webapp.logs import key_fingerprint
 
 
@@ -53,6 +56,36 @@ def test_every_request_gets_an_id_echoed_and_logged(json_app: Flask, log_output:
     assert access["request_id"] == "abc-123"
     assert access["message"] == "GET /healthz 200"
     assert access["route"] == "/healthz" and isinstance(access["latency_ms"], float)
+
+
+def test_the_access_line_says_who_asked_and_what_was_answered(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], log_output: io.StringIO
+) -> None:
+    """For incident work: the line held only the method, path and status in its text, and no
+    client address or user at all."""
+    app = make_app(LOG_FORMAT="json", TRUSTED_PROXIES=parse_networks("192.0.2.2"))
+    _our_handler().setStream(log_output)
+    try:
+        client = login_as(Role.VIEWER, on=app)
+        response = client.get(
+            "/",
+            headers={"X-Forwarded-For": "203.0.113.7", "User-Agent": "curl/8.5"},
+            environ_base={"REMOTE_ADDR": "192.0.2.2"},
+        )
+        assert response.status_code == 200
+        app.test_client().get("/login", environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    finally:
+        logging.getLogger().removeHandler(_our_handler())
+    [page, login] = [line for line in _json_lines(log_output.getvalue()) if line["logger"] == "webapp.access"]
+    assert page["message"] == "GET / 200"
+    assert (page["method"], page["path"], page["route"], page["status"]) == ("GET", "/", "/", 200)
+    assert page["size"] == len(response.get_data())
+    assert (page["client"], page["user"], page["user_agent"]) == (
+        "203.0.113.7",
+        "viewer@example.com",
+        "curl/8.5",
+    )
+    assert (login["client"], login["user"], login["status"]) == ("198.51.100.9", None, 200)
 
 
 def test_a_reset_link_s_token_is_never_written_to_the_access_log(

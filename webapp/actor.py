@@ -17,11 +17,14 @@ from webapp.auth.proxies import client_address
 
 def current_actor() -> str:
     """The signed-in user's name when there is one, else `anonymous@<client address>`."""
-    user = getattr(g, "user", None)
-    name = getattr(user, "name", None)
-    if isinstance(name, str) and name:
-        return name
-    return f"anonymous@{client_address()}"
+    return signed_in_name() or f"anonymous@{client_address()}"
+
+
+def signed_in_name() -> str | None:
+    """The signed-in user's name; None before sign-in is known (a request refused earlier) or
+    when no one is signed in."""
+    name = getattr(getattr(g, "user", None), "name", None)
+    return name if isinstance(name, str) and name else None
 
 
 def command_line_actor() -> str:

@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
 
+from webapp.actor import signed_in_name
+from webapp.auth.proxies import client_address
+
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # Attributes every LogRecord has; anything else was passed through `extra=` and is kept.
 _STANDARD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
@@ -112,16 +115,28 @@ def configure_logging(app: Flask) -> None:
 
     @app.after_request
     def log_request(response: Response) -> Response:
-        """Echo the id and write one access line with the route and its latency."""
+        """Echo the id and write one access line: who asked (client address, signed-in user), what
+        (method, path, route) and the answer (status, size, latency), each its own field in JSON."""
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         started = g.get("request_started")
         latency_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
+        path = _logged_path()
         logging.getLogger("webapp.access").info(
             "%s %s %s",
             request.method,
-            _logged_path(),
+            path,
             response.status_code,
-            extra={"route": request.url_rule.rule if request.url_rule else None, "latency_ms": latency_ms},
+            extra={
+                "method": request.method,
+                "path": path,
+                "route": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "size": response.content_length,
+                "latency_ms": latency_ms,
+                "client": client_address(),
+                "user": signed_in_name(),
+                "user_agent": request.user_agent.string or None,
+            },
         )
         return response
 
