@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from production_settings import AUDIT_KEYS, SECRET_LINE
+from production_settings import AUDIT_KEYS, SECRET_KEY, SECRET_LINE
 
 import analytics
 from analytics.audit import SCHEMA_REVISION
@@ -538,6 +538,45 @@ def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> 
         text=True,
     )
     assert (command.returncode, command.stderr) == (2, f"error: {line.strip()}\n")
+
+
+@pytest.mark.parametrize(
+    ("app_env", "arguments", "flask_debug", "serves_with_debugger"),
+    [
+        ("production", ["--debug"], "0", None),
+        ("production", ["--debugger", "--no-reload"], "0", None),
+        ("production", [], "1", None),
+        ("production", [], "0", False),
+        ("production", ["--debug", "--no-debugger"], "0", False),
+        ("development", ["--debug", "--no-reload"], "0", True),
+    ],
+)
+def test_the_development_server_refuses_its_debugger_in_production(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    app_env: str,
+    arguments: list[str],
+    flask_debug: str,
+    serves_with_debugger: bool | None,
+) -> None:
+    """`run --debug` under APP_ENV=production served Werkzeug's console: any code, run by a visitor."""
+    import flask.cli
+
+    served: list[bool] = []
+    monkeypatch.setattr(flask.cli, "run_simple", lambda *_, use_debugger, **__: served.append(use_debugger))
+    # `--debug` sets FLASK_DEBUG in this process's environment: put back whatever was there.
+    monkeypatch.setenv("FLASK_DEBUG", flask_debug)
+    env = {"APP_ENV": app_env, "SECRET_KEY": SECRET_KEY, **AUDIT_KEYS}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'p.db'}"
+    result = CliRunner().invoke(main, ["run", *arguments], env=env)
+    if serves_with_debugger is None:
+        assert (result.exit_code, served) == (2, [])
+        assert result.output == (
+            "error: APP_ENV=production refuses the debugger (run --debug, --debugger or FLASK_DEBUG=1): "
+            "its console runs any code a visitor types; serve with gunicorn (scripts/start.sh)\n"
+        )
+    else:
+        assert (result.exit_code, served) == (0, [serves_with_debugger]), result.output
 
 
 def test_gunicorn_s_own_variables_are_refused_in_one_line_each(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, run_command, with_appcontext
+from flask.helpers import get_debug_flag
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -645,6 +646,24 @@ def _create_app() -> Flask:
     return _configuration(create_app)
 
 
+class DevelopmentServer(click.Command):
+    """Flask's `run`, refused with Werkzeug's debugger on under `APP_ENV=production`: its console
+    runs any Python that someone who reaches an error page types, behind only a PIN printed in the
+    log, so a `run --debug --host 0.0.0.0` on a production host hands out the machine."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debugger = ctx.params.get("debugger")
+        if debugger is None:  # as Flask decides: --debug or FLASK_DEBUG=1 turns it on
+            debugger = get_debug_flag()
+        info = ctx.find_object(ScriptInfo)
+        if debugger and info is not None and info.load_app().config["APP_ENV"] == "production":
+            fail(
+                "APP_ENV=production refuses the debugger (run --debug, --debugger or FLASK_DEBUG=1): "
+                "its console runs any code a visitor types; serve with gunicorn (scripts/start.sh)"
+            )
+        return super().invoke(ctx)
+
+
 _FLASK_OPTIONS_LEFT_OUT = frozenset({"app", "env_file", "debug"})
 _PLUGIN_COMMANDS_LEFT_OUT = frozenset({"limiter"})
 
@@ -658,7 +677,7 @@ class CatalogGroup(FlaskGroup):
     out: Flask's `--app` (the application is always this one), `--env-file` (it needs
     python-dotenv, which is not installed: configuration is the environment) and `--debug`
     (`FLASK_DEBUG=1` still applies), and Flask-Limiter's `limiter` commands, which need extras
-    not installed either.
+    not installed either. `run` refuses the debugger in production (`DevelopmentServer`).
 
     `collector` is the group's own command, not the app's: Flask builds the app (and checks the
     dashboard's configuration, production secrets included) only for the app's commands, and the
@@ -669,6 +688,15 @@ class CatalogGroup(FlaskGroup):
         super().__init__(add_version_option=False, load_dotenv=False, **options)
         self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS_LEFT_OUT]
         self.add_command(collector_command)
+        self.add_command(
+            DevelopmentServer(
+                name=run_command.name,
+                params=run_command.params,
+                callback=run_command.callback,
+                help=run_command.help,
+                short_help=run_command.short_help,
+            )
+        )
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]
