@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
@@ -72,6 +74,19 @@ def test_request_latency_is_labelled_by_route_template(client: FlaskClient) -> N
         samples, "event_catalog_http_request_seconds_count", method="GET", route="/healthz", status="200"
     )
     assert count >= 1
+
+
+def test_metrics_behind_a_token_answers_401_naming_the_bearer_scheme(make_app: Callable[..., Flask]) -> None:
+    """The 401 carried no `WWW-Authenticate`, unlike the API's, so a scraper was not told the scheme."""
+    scraper = make_app(METRICS_TOKEN="a-scrape-token").test_client()
+    missing = scraper.get("/metrics")
+    assert missing.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == "Bearer realm=event-catalog"
+    assert "/metrics needs the bearer token set in METRICS_TOKEN." in missing.get_data(as_text=True)
+    wrong = scraper.get("/metrics", headers={"Authorization": "Bearer guessed"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == "Bearer realm=event-catalog, error=invalid_token"
+    assert scraper.get("/metrics", headers={"Authorization": "Bearer a-scrape-token"}).status_code == 200
 
 
 def test_a_missing_metrics_folder_is_named_when_the_library_is_imported(tmp_path: Path) -> None:

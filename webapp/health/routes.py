@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +19,7 @@ from analytics.catalog import CATALOG
 from analytics.durations import format_duration, parse_duration
 from analytics.health import DestinationHealth, destination_health
 from webapp.audit.routes import audit_iso
+from webapp.auth.bearer import unauthorized
 from webapp.auth.policy import public, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -61,8 +62,13 @@ def database_state() -> dict[str, Any]:
 def metrics() -> ResponseReturnValue:
     """Prometheus exposition of delivery and request metrics; with `METRICS_TOKEN`, only for its bearer."""
     token = current_app.config["METRICS_TOKEN"]
-    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
-        abort(401, description="/metrics needs the bearer token set in METRICS_TOKEN.")
+    presented = request.headers.get("Authorization", "")
+    if token and not hmac.compare_digest(presented, f"Bearer {token}"):
+        # RFC 6750, as the API's 401s: the scheme to use, and `invalid_token` for one refused.
+        raise unauthorized(
+            "/metrics needs the bearer token set in METRICS_TOKEN.",
+            error="invalid_token" if presented else None,
+        )
     return exposition()
 
 
