@@ -156,13 +156,16 @@ class EnsureReport:
         partitioned: whether the database partitions the audit log at all (False on SQLite).
         created: partitions created.
         moved: rows moved out of the default partition into them.
-        through: the end of the newest partition after the run.
+        through: where the partitions that run on without a gap from the current period end.
+        gap_until: the start of the next partition after `through`, when a later one exists
+            (one made for a row from far ahead): no partition covers the time in between yet.
     """
 
     partitioned: bool
     created: list[str] = field(default_factory=list)
     moved: int = 0
     through: datetime | None = None
+    gap_until: datetime | None = None
 
     def summary(self) -> str:
         """One line for people."""
@@ -170,7 +173,8 @@ class EnsureReport:
             return "the audit log is one plain table on this database (SQLite): nothing to partition"
         done = f"created {', '.join(self.created)}" if self.created else "no partition to create"
         moved = f", moved {self.moved} rows out of {DEFAULT_PARTITION}" if self.moved else ""
-        return f"{done}{moved}; partitions reach {_iso(self.through)}"
+        gap = f", none from there to {_iso(self.gap_until)}" if self.gap_until else ""
+        return f"{done}{moved}; partitions reach {_iso(self.through)}{gap}"
 
 
 def _iso(moment: datetime | None) -> str:
@@ -281,24 +285,58 @@ def _waiting_periods(connection: Connection, interval: Interval) -> list[tuple[d
     ]
 
 
+def _ranges(found: list[Partition]) -> list[tuple[datetime, datetime]]:
+    """The ranges of the range partitions in `found`, oldest first."""
+    return sorted((p.start, p.end) for p in found if p.start is not None and p.end is not None)
+
+
+def _uncovered(
+    ranges: list[tuple[datetime, datetime]], start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The parts of `[start, end)` that none of `ranges` (oldest first) covers."""
+    gaps = []
+    cursor = start
+    for covered_start, covered_end in ranges:
+        if covered_start >= end:
+            break
+        if covered_start > cursor:
+            gaps.append((cursor, covered_start))
+        cursor = max(cursor, covered_end)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def _reach(ranges: list[tuple[datetime, datetime]], start: datetime) -> tuple[datetime, datetime | None]:
+    """Where coverage without a gap from `start` ends, and where the next partition after it starts."""
+    cursor = start
+    for covered_start, covered_end in ranges:
+        if covered_start > cursor:
+            return cursor, covered_start
+        cursor = max(cursor, covered_end)
+    return cursor, None
+
+
 def extend(connection: Connection, *, interval: Interval, ahead: int, now: datetime) -> EnsureReport:
     """`ensure` inside the caller's transaction (the migration's); takes the maintenance lock."""
     if not is_partitioned(connection):
         return EnsureReport(partitioned=False)
     lock(connection)
     create_default(connection)
-    existing = [p for p in partitions(connection) if p.start is not None and p.end is not None]
+    ranges = _ranges(partitions(connection))
     report = EnsureReport(partitioned=True)
     last = interval.start(now)
     for _ in range(ahead):
         last = interval.next(last)
     wanted = _waiting_periods(connection, interval) + list(periods(interval, now, last))
-    for start, end in sorted(set(wanted)):
-        if not any(p.start < end and start < p.end for p in existing):  # type: ignore[operator]
+    for period_start, period_end in sorted(set(wanted)):
+        # After a change of interval, a period can overlap partitions of the old one: its part
+        # they leave uncovered gets a partition of its own, so no day is left to the default.
+        for start, end in _uncovered(ranges, period_start, period_end):
             report.moved += create(connection, start, end)
             report.created.append(partition_name(start))
-            existing.append(Partition(partition_name(start), start, end))
-    report.through = max((p.end for p in existing if p.end is not None), default=None)
+            ranges = sorted([*ranges, (start, end)])
+    report.through, report.gap_until = _reach(ranges, interval.start(now))
     return report
 
 
@@ -313,8 +351,9 @@ def ensure(
 
     Rows waiting in the default partition get the partitions of their periods too (past ones
     included, when a writer outran its partitions) and are moved into them. A period that overlaps
-    an existing partition is skipped, so changing the interval takes effect where no partition
-    exists yet and never fails on the old ones.
+    existing partitions gets a partition for the part they leave uncovered (from the old
+    partitions' end to the period's end, after a change of interval), so coverage stays continuous
+    and the old partitions are never touched.
 
     Args:
         engine: the audit database.

@@ -204,6 +204,45 @@ def test_ensure_creates_periods_ahead_once_and_moves_waiting_rows(
     _assert_counts_match_entries(postgres_engine)
 
 
+def test_a_change_of_interval_leaves_no_day_without_a_partition(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    partitions.ensure(postgres_engine, now=_utc(2031, 1, 15), ahead=2)
+    # Between the last month's end (a Tuesday) and the next Monday: no weekly period starts there.
+    between = _record_at(AuditStore(postgres_engine), monkeypatch, _utc(2031, 4, 3))
+    weekly = partitions.ensure(postgres_engine, interval=Interval.WEEK, now=_utc(2031, 3, 31), ahead=3)
+    assert weekly.created == [
+        "audit_entries_p20310401",
+        "audit_entries_p20310407",
+        "audit_entries_p20310414",
+        "audit_entries_p20310421",
+    ]
+    assert weekly.moved == 1 and _where(postgres_engine)[between] == "audit_entries_p20310401"
+    with postgres_engine.begin() as connection:
+        bounds = {p.name: (p.start, p.end) for p in partitions.partitions(connection)}
+    assert bounds["audit_entries_p20310401"] == (_utc(2031, 4, 1), _utc(2031, 4, 7))
+    # Back to months: the rest of April after the last week, then May.
+    monthly = partitions.ensure(postgres_engine, now=_utc(2031, 4, 20), ahead=1)
+    assert monthly.created == ["audit_entries_p20310428", "audit_entries_p20310501"]
+    assert monthly.summary() == (
+        "created audit_entries_p20310428, audit_entries_p20310501; partitions reach 2031-06-01T00:00:00+00:00"
+    )
+    again = partitions.ensure(postgres_engine, interval=Interval.DAY, now=_utc(2031, 4, 29), ahead=3)
+    assert again.created == [] and again.through == _utc(2031, 6, 1)
+
+
+def test_ensure_names_the_gap_before_a_later_partition(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A row from far ahead (a wrong clock) gets its own period's partition, leaving time uncovered.
+    _record_at(AuditStore(postgres_engine), monkeypatch, _utc(2035, 7, 4))
+    report = partitions.ensure(postgres_engine, now=_utc(2035, 1, 15), ahead=1)
+    assert report.created == ["audit_entries_p20350101", "audit_entries_p20350201", "audit_entries_p20350701"]
+    assert report.summary().endswith(
+        "; partitions reach 2035-03-01T00:00:00+00:00, none from there to 2035-07-01T00:00:00+00:00"
+    )
+
+
 def test_moving_rows_out_of_the_default_partition_vacuums_it_and_analyzes_where_they_went(
     postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -319,9 +358,12 @@ def test_partition_commands_on_postgresql(postgres_engine: Engine, monkeypatch: 
         created = runner.invoke(args=["audit", "partitions", "ensure", "--ahead", "5"])
         assert created.exit_code == 0, created.output
         assert created.output.startswith("created audit_entries_p")
+        through = Interval.MONTH.start(datetime.now(UTC))
+        for _ in range(6):
+            through = Interval.MONTH.next(through)
         assert created.output.endswith(
             ", audit_entries_p20400501, moved 1 rows out of audit_entries_default; "
-            "partitions reach 2040-06-01T00:00:00+00:00\n"
+            f"partitions reach {through.isoformat()}, none from there to 2040-05-01T00:00:00+00:00\n"
         )
         listed = runner.invoke(args=["audit", "partitions", "list"]).output.splitlines()
         assert listed[-1].endswith(", 0 rows waiting for a partition") and len(listed) == 8
