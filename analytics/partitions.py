@@ -236,7 +236,7 @@ def create(connection: Connection, start: datetime, end: datetime) -> int:
     bounds = f"FROM ({_literal(start)}) TO ({_literal(end)})"
     connection.execute(text(f'CREATE TABLE "{name}" (LIKE "{PARENT}" INCLUDING DEFAULTS)'))
     moved = 0
-    if connection.scalar(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": DEFAULT_PARTITION}):
+    if _exists(connection, DEFAULT_PARTITION):
         range_ = {"start": start, "end": end}
         moved = connection.execute(
             text(
@@ -253,11 +253,19 @@ def create(connection: Connection, start: datetime, end: datetime) -> int:
     return moved
 
 
+def _exists(connection: Connection, table: str) -> bool:
+    """Whether `table` exists."""
+    return bool(connection.scalar(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}))
+
+
 def create_default(connection: Connection) -> None:
-    """Create the default partition, if it is missing."""
-    connection.execute(
-        text(f'CREATE TABLE IF NOT EXISTS "{DEFAULT_PARTITION}" PARTITION OF "{PARENT}" DEFAULT')
-    )
+    """Create the default partition, if it is missing.
+
+    Looked up first: `CREATE TABLE IF NOT EXISTS` needs CREATE on the schema even when the table
+    exists, which an application's role usually lacks, and every start would then warn falsely.
+    """
+    if not _exists(connection, DEFAULT_PARTITION):
+        connection.execute(text(f'CREATE TABLE "{DEFAULT_PARTITION}" PARTITION OF "{PARENT}" DEFAULT'))
 
 
 def periods(interval: Interval, first: datetime, last: datetime) -> Iterator[tuple[datetime, datetime]]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -396,19 +398,34 @@ def test_a_purge_interrupted_between_partitions_stays_verifiable(
     assert verify(postgres_engine, KEY).ok
 
 
-def test_a_writer_without_ddl_rights_warns_and_still_records(
-    postgres_engine: Engine, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+def writer_url(postgres_engine: Engine) -> Iterator[str]:
+    """The migrated database as an application's least-privilege role: rows, but no CREATE on the schema.
+
+    The role is created for the test and dropped after it.
+    """
     role = f"ec_writer_{uuid.uuid4().hex[:8]}"
     with postgres_engine.begin() as connection:
-        newest = [p for p in partitions.partitions(connection) if p.start is not None][-1]
-        connection.execute(text(f'ALTER TABLE audit_entries DETACH PARTITION "{newest.name}"'))
-        connection.execute(text(f'DROP TABLE "{newest.name}"'))
         connection.execute(text(f"CREATE ROLE {role} LOGIN"))
         rights = "SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public"
         connection.execute(text(f"GRANT {rights} TO {role}"))
         connection.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
-    writer = create_audit_engine(postgres_engine.url.set(username=role).render_as_string(hide_password=False))
+    try:
+        yield postgres_engine.url.set(username=role).render_as_string(hide_password=False)
+    finally:
+        with postgres_engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_writer_without_ddl_rights_warns_and_still_records(
+    postgres_engine: Engine, writer_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with postgres_engine.begin() as connection:
+        newest = [p for p in partitions.partitions(connection) if p.start is not None][-1]
+        connection.execute(text(f'ALTER TABLE audit_entries DETACH PARTITION "{newest.name}"'))
+        connection.execute(text(f'DROP TABLE "{newest.name}"'))
+    writer = create_audit_engine(writer_url)
     try:
         with caplog.at_level("WARNING", logger="analytics.partitions"):
             partitions.ensure_safely(writer, interval=Interval.MONTH, ahead=partitions.DEFAULT_AHEAD)
@@ -421,6 +438,12 @@ def test_a_writer_without_ddl_rights_warns_and_still_records(
         assert _names(postgres_engine).count(newest.name) == 0
     finally:
         writer.dispose()
-        with postgres_engine.begin() as connection:
-            connection.execute(text(f"DROP OWNED BY {role}"))
-            connection.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_writer_without_ddl_rights_starts_quietly_when_every_partition_exists(
+    postgres_engine: Engine, writer_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING"):
+        analytics.init("key", database_url=writer_url)
+        analytics.shutdown()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
