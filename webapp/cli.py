@@ -1,7 +1,8 @@
 """The `event-catalog` command: Flask's CLI group plus the project's own commands.
 
 Each command is a thin Click wrapper over a plain function; errors are one line on stderr and a
-non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate contributes `db`.
+non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate contributes `db`
+(`webapp.db_cli` replaces its commands that change the database).
 """
 
 from __future__ import annotations
@@ -614,7 +615,10 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
 def init_app(app: Flask) -> None:
     """Add the project's commands to the app's CLI group."""
     from webapp.auth.cli import users_command
+    from webapp.db_cli import db_group
 
+    # Replaces the `db` group Flask-Migrate added (`migrate.init_app` runs first).
+    app.cli.add_command(db_group())
     app.cli.add_command(lint_command)
     app.cli.add_command(check_code_command)
     app.cli.add_command(drift_command)

@@ -1,0 +1,110 @@
+"""The `db` commands: Flask-Migrate's, with the ones that change the database said as the CLI says things.
+
+Flask-Migrate ends a failed command with an `Error: …` log line (several JSON lines under
+`LOG_FORMAT=json`) and exit 1, and its `upgrade` knows nothing of a database that a newer release
+migrated: a rolled-back image's start script stopped on Alembic's "Can't locate revision", over and
+over. `upgrade`, `downgrade` and `stamp` here call Alembic directly instead: a database at a
+revision newer than this code's gets the dashboard's own advice, and every refusal (an unknown
+revision) is one `error:` line, exit 2. The other commands (`current`, `history` and the
+developer's `migrate`, `revision`, …) are Flask-Migrate's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+from alembic import command
+from alembic.config import Config
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from flask import current_app, g
+from flask.cli import with_appcontext
+
+from analytics.audit import is_newer_revision, schema_revision, sqlite_problem
+from webapp.cli import fail
+from webapp.extensions import db
+from webapp.schema_guard import schema_problem
+
+
+def _config() -> Config:
+    """Alembic's configuration as Flask-Migrate builds it (the group's `--directory` included)."""
+    config: Config = current_app.extensions["migrate"].migrate.get_config(g.get("directory"))
+    return config
+
+
+@contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Alembic's refusals (an unknown revision, a relative one that goes too far) in one line."""
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        fail(str(exc))
+
+
+def current_revision() -> str | None:
+    """The database's revision; one that a newer release migrated ends the command, as the dashboard
+    would answer (this code's migrations cannot take it anywhere).
+
+    None for a database never migrated, and for a SQLite file that is not there yet: `db upgrade`
+    creates it.
+    """
+    if sqlite_problem(db.engine) is not None:
+        return None
+    revision = schema_revision(db.engine)
+    if revision is not None and is_newer_revision(revision):
+        problem = schema_problem(revision) or ""
+        fail(problem[:1].lower() + problem[1:])
+    return revision
+
+
+@click.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def upgrade_command(revision: str) -> None:
+    """Bring the database to this version's schema (or up to REVISION).
+
+    A database that a newer release migrated is refused: deploy that release.
+    """
+    current_revision()
+    with _one_line_errors():
+        command.upgrade(_config(), revision)
+
+
+@click.command("downgrade")
+@click.argument("revision", default="-1")
+@with_appcontext
+def downgrade_command(revision: str) -> None:
+    """Undo migrations down to REVISION (by default the last one)."""
+    current_revision()
+    with _one_line_errors():
+        command.downgrade(_config(), revision)
+
+
+@click.command("stamp")
+@click.argument("revision", default="head")
+@click.option(
+    "--purge", is_flag=True, help="Replace the recorded revision even when this version does not know it."
+)
+@with_appcontext
+def stamp_command(revision: str, purge: bool) -> None:
+    """Record REVISION as the database's without running any migration."""
+    with _one_line_errors():
+        command.stamp(_config(), revision, purge=purge)
+
+
+def db_group() -> click.Group:
+    """Flask-Migrate's `db` group, its `--directory` and other commands kept, with the ones above."""
+    from flask_migrate.cli import db as flask_migrate_db
+
+    group = click.Group(
+        flask_migrate_db.name,
+        commands=dict(flask_migrate_db.commands),
+        callback=flask_migrate_db.callback,
+        params=flask_migrate_db.params,
+        help=flask_migrate_db.help,
+    )
+    for replacement in (upgrade_command, downgrade_command, stamp_command):
+        group.add_command(replacement)
+    return group
