@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import text
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
+from webapp import create_app
+from webapp.db_cli import OFFLINE_REFUSED
 from webapp.extensions import db
 
 
@@ -38,3 +42,22 @@ def test_an_unknown_revision_is_one_error_line(app: Flask, runner: FlaskCliRunne
     assert result.exit_code == 2
     assert result.output == "error: Can't locate revision identified by 'nosuchrev'\n"
     assert _revision(app) == SCHEMA_REVISION
+
+
+@pytest.mark.parametrize("command", ["upgrade", "downgrade"])
+def test_offline_mode_is_refused_with_the_reason(app: Flask, runner: FlaskCliRunner, command: str) -> None:
+    result = runner.invoke(args=["db", command, "--sql"])
+    assert result.exit_code == 2
+    assert result.output == f"error: {OFFLINE_REFUSED}\n"
+    assert _revision(app) == SCHEMA_REVISION
+
+
+def test_offline_mode_through_flask_migrate_is_refused_before_any_migration(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'new.db'}"})
+    with app.app_context(), pytest.raises(SystemExit), caplog.at_level("ERROR", logger="flask_migrate"):
+        upgrade(sql=True)
+    assert caplog.messages == [f"Error: {OFFLINE_REFUSED}"]

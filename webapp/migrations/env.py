@@ -6,11 +6,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alembic import context
+from alembic.util import CommandError
 from flask import current_app
 from sqlalchemy import Connection, text
 
 from analytics.audit import sqlite_file
 from analytics.partitions import include_name
+from webapp.db_cli import OFFLINE_REFUSED
 
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
@@ -52,12 +54,8 @@ def migration_lock(connection: Connection) -> Iterator[None]:
 
 
 def run_migrations_offline() -> None:
-    """Emit SQL for the migrations without a database connection (`db upgrade --sql`)."""
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"), target_metadata=target_db.metadata, literal_binds=True
-    )
-    with context.begin_transaction():
-        context.run_migrations()
+    """Refuse to emit SQL without a database (`--sql`): the migrations read the rows they convert."""
+    raise CommandError(OFFLINE_REFUSED)
 
 
 def run_migrations_online() -> None:
