@@ -36,11 +36,21 @@ def test_a_database_a_newer_release_migrated_is_refused_with_the_dashboards_advi
     assert _revision(app) == "0017_future_thing"
 
 
-@pytest.mark.parametrize("command", ["upgrade", "downgrade", "stamp"])
-def test_an_unknown_revision_is_one_error_line(app: Flask, runner: FlaskCliRunner, command: str) -> None:
-    result = runner.invoke(args=["db", command, "nosuchrev"])
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["upgrade"], "Can't locate revision identified by 'nosuchrev'"),
+        (["downgrade"], "No such revision or branch 'nosuchrev'"),
+        (["downgrade", "--yes"], "Can't locate revision identified by 'nosuchrev'"),
+        (["stamp"], "Can't locate revision identified by 'nosuchrev'"),
+    ],
+)
+def test_an_unknown_revision_is_one_error_line(
+    app: Flask, runner: FlaskCliRunner, args: list[str], refusal: str
+) -> None:
+    result = runner.invoke(args=["db", *args, "nosuchrev"])
     assert result.exit_code == 2
-    assert result.output == "error: Can't locate revision identified by 'nosuchrev'\n"
+    assert result.output == f"error: {refusal}\n"
     assert _revision(app) == SCHEMA_REVISION
 
 
@@ -61,3 +71,28 @@ def test_offline_mode_through_flask_migrate_is_refused_before_any_migration(
     with app.app_context(), pytest.raises(SystemExit), caplog.at_level("ERROR", logger="flask_migrate"):
         upgrade(sql=True)
     assert caplog.messages == [f"Error: {OFFLINE_REFUSED}"]
+
+
+def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRunner) -> None:
+    refused = runner.invoke(args=["db", "downgrade", "base"])
+    assert refused.exit_code == 2
+    assert refused.output.startswith(
+        "error: this downgrade deletes the audit log (audit_entries, delivery_attempts), "
+    )
+    assert "every account (users), " in refused.output and refused.output.count("\n") == 1
+    assert refused.output.endswith(
+        "for good (upgrading again creates the tables empty): back the database "
+        "up, and pass --yes if you mean it\n"
+    )
+    one_step = runner.invoke(args=["db", "downgrade"])
+    assert one_step.exit_code == 2
+    assert "deletes the record of signed-out sessions (ended_sessions) for good" in one_step.output
+    assert _revision(app) == SCHEMA_REVISION
+    assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
+    # 0015 only added an index: undoing it deletes nothing.
+    assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
+    assert _revision(app) == "0014_event_count_reads"
+    assert runner.invoke(args=["db", "downgrade", "base", "--yes"]).exit_code == 0
+    assert _revision(app) is None
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    assert _revision(app) == SCHEMA_REVISION

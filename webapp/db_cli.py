@@ -5,7 +5,8 @@ Flask-Migrate ends a failed command with an `Error: …` log line (several JSON 
 migrated: a rolled-back image's start script stopped on Alembic's "Can't locate revision", over and
 over. `upgrade`, `downgrade` and `stamp` here call Alembic directly instead: a database at a
 revision newer than this code's gets the dashboard's own advice, and every refusal (an unknown
-revision) is one `error:` line, exit 2. The other commands (`current`, `history` and the
+revision) is one `error:` line, exit 2. Offline mode (`--sql`) is refused with the reason, and a
+downgrade that deletes data needs `--yes`. The other commands (`current`, `history` and the
 developer's `migrate`, `revision`, …) are Flask-Migrate's.
 """
 
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 import click
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import CommandError
 from flask import current_app, g
@@ -87,15 +89,35 @@ def upgrade_command(revision: str, offline: bool) -> None:
         command.upgrade(_config(), revision)
 
 
+def deleted_by_downgrade(current: str, target: str) -> list[str]:
+    """What undoing the migrations from `current` down to `target` deletes for good, oldest first:
+    each migration's `downgrade_drops` (an upgrade creates the tables again, empty)."""
+    script = ScriptDirectory.from_config(_config())
+    with _one_line_errors():
+        undone = list(script.iterate_revisions(current, target, select_for_downgrade=True))
+    return [drops for step in reversed(undone) if (drops := getattr(step.module, "downgrade_drops", None))]
+
+
 @click.command("downgrade")
 @click.argument("revision", default="-1")
+@click.option("--yes", "confirmed", is_flag=True, help="Downgrade even when it deletes data for good.")
 @OFFLINE_OPTION
 @with_appcontext
-def downgrade_command(revision: str, offline: bool) -> None:
-    """Undo migrations down to REVISION (by default the last one)."""
+def downgrade_command(revision: str, confirmed: bool, offline: bool) -> None:
+    """Undo migrations down to REVISION (by default the last one).
+
+    A downgrade that deletes data (the audit log, accounts, API tokens, …) needs --yes: upgrading
+    again creates their tables empty.
+    """
     if offline:
         fail(OFFLINE_REFUSED)
-    current_revision()
+    current = current_revision()
+    lost = deleted_by_downgrade(current, revision) if current is not None and not confirmed else []
+    if lost:
+        fail(
+            f"this downgrade deletes {', '.join(lost)} for good (upgrading again creates the tables "
+            "empty): back the database up, and pass --yes if you mean it"
+        )
     with _one_line_errors():
         command.downgrade(_config(), revision)
 

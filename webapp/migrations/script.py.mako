@@ -14,6 +14,9 @@ revision = ${repr(up_revision)}
 down_revision = ${repr(down_revision)}
 branch_labels = ${repr(branch_labels)}
 depends_on = ${repr(depends_on)}
+# What downgrade() deletes for good (rows no upgrade brings back), e.g. "every account (users)":
+# `event-catalog db downgrade` then asks for --yes first. None when it drops nothing of the kind.
+downgrade_drops = None
 
 
 def upgrade():

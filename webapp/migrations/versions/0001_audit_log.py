@@ -14,6 +14,8 @@ revision = '0001_audit_log'
 down_revision = None
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "the audit log (audit_entries, delivery_attempts)"
 
 def upgrade():
     op.create_table('audit_entries',

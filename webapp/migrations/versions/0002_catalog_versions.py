@@ -14,6 +14,8 @@ revision = '0002_catalog_versions'
 down_revision = '0001_audit_log'
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "the catalog's version history (catalog_versions)"
 
 def upgrade():
     op.create_table('catalog_versions',

@@ -14,6 +14,8 @@ revision = '0003_tester'
 down_revision = '0002_catalog_versions'
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "the tester's sends and scope presets (tester_sends, scope_presets)"
 
 def upgrade():
     op.create_table('scope_presets',

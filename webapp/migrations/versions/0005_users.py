@@ -13,6 +13,8 @@ revision = '0005_users'
 down_revision = "0004_traffic_index"
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "every account (users)"
 
 def upgrade():
     op.create_table('users',

@@ -22,6 +22,8 @@ revision = '0006_audit_integrity'
 down_revision = "0005_users"
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "the audit log's hash chain and purge checkpoints (audit_checkpoints)"
 
 BACKFILL_WRITER = 'migration:0006_audit_integrity'
 BATCH = 5000

@@ -15,6 +15,8 @@ revision = "0012_api_tokens"
 down_revision = "0011_writer_compatibility"
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "every API token (api_tokens)"
 
 
 def upgrade():

@@ -16,6 +16,8 @@ revision = "0016_ended_sessions"
 down_revision = "0015_identify_spec_index"
 branch_labels = None
 depends_on = None
+# What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
+downgrade_drops = "the record of signed-out sessions (ended_sessions)"
 
 
 def upgrade():
