@@ -15,7 +15,9 @@ from __future__ import annotations
 import functools
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from analytics.storable_text import check_storable
 
 MAX_ID = 2**63 - 1
 """The largest id an event may carry: ids are 64-bit integers in the warehouses Segment loads into
@@ -43,6 +45,13 @@ class UserScope(BaseModel):
     description: ClassVar[str] = "Something a person did before or outside any project."
 
     user_id: int = _id_field("Id of the user the event is about.", 1, None)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        """Refuse text the audit log cannot store in a scope's names (an `ApplicationScope`'s), as a
+        spec refuses it in its own properties: `analytics.storable_text`."""
+        return check_storable(value) if isinstance(value, str) else value
 
     @classmethod
     def property_fields(cls) -> dict[str, str]:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from analytics.events import SegmentEvent
 from analytics.scopes import UserScope
+from analytics.storable_text import check_storable
 
 PERSONAL_DATA_KEY = "x-personal-data"
 """JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
@@ -124,12 +125,13 @@ class _Spec(BaseModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul_characters(cls, value: Any) -> Any:
-        """Refuse a NUL character in a text value (or a list of them): PostgreSQL cannot store one,
-        so the audit log would refuse the message after `track` had returned."""
+    def _storable_text(cls, value: Any) -> Any:
+        """Refuse text the audit log cannot store (a NUL, a surrogate: `analytics.storable_text`) in a
+        value or a list of them, since it would refuse the message after `track` had returned."""
         texts = value if isinstance(value, list | tuple) else (value,)
-        if any(isinstance(text, str) and "\x00" in text for text in texts):
-            raise ValueError("text cannot contain a NUL character (\\u0000)")
+        for text in texts:
+            if isinstance(text, str):
+                check_storable(text)
         return value
 
     @field_validator("scope", mode="after")

@@ -558,14 +558,44 @@ def test_a_value_the_database_refuses_loses_that_message_alone_on_both_databases
     assert [message["messageId"] for message in batch] == [receipts[9].message_id]
 
 
-def test_a_text_value_with_a_nul_character_is_refused_by_the_spec() -> None:
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("ada\x00@example.com", r"text cannot contain a NUL character \(\\u0000\)"),
+        ("ada\ud800@example.com", r"text cannot contain a surrogate code point \(\\ud800\)"),
+        (b"caf\xe9".decode("utf-8", "surrogateescape"), r"surrogate code point \(\\udce9\)"),
+    ],
+)
+def test_text_the_audit_log_cannot_store_is_refused_when_the_spec_is_built(text: str, reason: str) -> None:
+    """A lone surrogate passed the spec as NUL once did: in batched mode the receipt said `pending`,
+    then the audit writer failed to encode it and the message was neither audited nor sent."""
     from pydantic import ValidationError
 
-    from analytics.scopes import UserScope
-    from analytics.tracks import UserCreate
+    from analytics.identifiers import ProfileUpdateIdentify
+    from analytics.scopes import ProjectScope, UserScope
+    from analytics.tracks import CloudProvider, ClusterPreflightChecksFailed, UserCreate
 
-    with pytest.raises(ValidationError, match=r"text cannot contain a NUL character"):
-        UserCreate(scope=UserScope(user_id=1), email="ada\x00@example.com")
+    user = UserScope(user_id=1)
+    with pytest.raises(ValidationError, match=reason):
+        UserCreate(scope=user, email=text)
+    with pytest.raises(ValidationError, match=reason):
+        ProfileUpdateIdentify(scope=user, email="ada@example.com", company_name=text)
+    with pytest.raises(ValidationError, match=reason):
+        ClusterPreflightChecksFailed(
+            scope=ProjectScope(user_id=1, project_id=2),
+            cloud_provider=CloudProvider.AWS,
+            failed_checks=[text],
+        )
+
+
+def test_a_nul_character_in_a_scope_name_is_refused_when_the_scope_is_built() -> None:
+    """An application's names are text too: a NUL there reached the audit writer, which PostgreSQL
+    refuses, as one in a property did before the spec refused it."""
+    from pydantic import ValidationError
+
+    names = {"user_id": 1, "project_id": 2, "cluster_id": 3, "app_name": "web", "app_namespace": "default"}
+    with pytest.raises(ValidationError, match=r"chart_name\n.*text cannot contain a NUL character"):
+        ApplicationScope(**names, chart_name="we\x00b")
 
 
 def test_a_message_that_cannot_be_written_is_an_error_receipt_in_strict_mode(
