@@ -4,12 +4,14 @@ The module-level functions use one default client, set up by `init`::
 
     import analytics
     from analytics.scopes import ClusterScope
-    from analytics.tracks import ClusterProvisioningSuccess
+    from analytics.tracks import ClusterKind, ClusterProvisioningSuccess
 
     analytics.init()  # SEGMENT_WRITE_KEY, SEGMENT_HOST and DATABASE_URL from the environment
     receipt = analytics.track(
         ClusterProvisioningSuccess(
-            scope=ClusterScope(user_id=1, project_id=2, cluster_id=3), cluster_type="eks", infra_id=9
+            scope=ClusterScope(user_id=1, project_id=2, cluster_id=3),
+            cluster_type=ClusterKind.EKS,
+            infra_id=9,
         )
     )
 """
