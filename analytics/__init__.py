@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -38,7 +38,7 @@ from analytics.errors import (
     NotInitializedError,
     SchemaError,
 )
-from analytics.messages import build_message
+from analytics.messages import build_message, check_spec
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
 from analytics.settings import (
     AUDIT_KEYS,
@@ -232,20 +232,29 @@ def init(
     return client
 
 
-def _not_initialised(spec: TrackSpec | IdentifySpec) -> Receipt:
-    message = build_message(spec)
+def _not_initialised(
+    call: Literal["track", "identify"], spec: TrackSpec | IdentifySpec, **kwargs: Any
+) -> Receipt:
+    """The receipt of a call without a default client; a call that is wrong in itself raises as it
+    would after `init` (`check_spec`, `build_message`), so the mistake shows before `init` too."""
+    check_spec(call, spec)
+    message = build_message(spec, **kwargs)
     log.warning("analytics.init() was not called: %s not audited, not sent", message.get("event", "identify"))
     return Receipt(message["messageId"], None, message, NotInitializedError("call analytics.init() first"))
 
 
 def track(spec: TrackSpec, **kwargs: Any) -> Receipt:
     """Audit and send a track message through the default client; see `AnalyticsClient.track`."""
-    return _default.track(spec, **kwargs) if _default is not None else _not_initialised(spec)
+    if _default is not None:
+        return _default.track(spec, **kwargs)
+    return _not_initialised("track", spec, **kwargs)
 
 
 def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
     """Audit and send an identify message through the default client; see `AnalyticsClient.identify`."""
-    return _default.identify(spec, **kwargs) if _default is not None else _not_initialised(spec)
+    if _default is not None:
+        return _default.identify(spec, **kwargs)
+    return _not_initialised("identify", spec, **kwargs)
 
 
 def flush() -> None:

@@ -37,7 +37,7 @@ from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
-from analytics.messages import build_message
+from analytics.messages import build_message, check_spec
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
     BATCH_SIZE,
@@ -390,11 +390,17 @@ class AnalyticsClient:
 
         Returns:
             The receipt; with `raise_errors=True` an error is raised instead of returned.
+
+        Raises:
+            TypeError: `spec` is not a track spec, or `timestamp` not a datetime: a mistake in the
+                calling code, raised in every mode (`analytics.messages.check_spec`).
         """
+        check_spec("track", spec)
         return self.send(spec, actor=actor, **message_options)
 
     def identify(self, spec: IdentifySpec, *, actor: str | None = None, **message_options: Any) -> Receipt:
         """Audit and send an identify message built from its spec; see `track`."""
+        check_spec("identify", spec)
         return self.send(spec, actor=actor, **message_options)
 
     def send(

@@ -9,8 +9,9 @@ normalisation changes under us.
 
 from __future__ import annotations
 
+import reprlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from segment.analytics.version import VERSION as SEGMENT_VERSION
 
@@ -32,6 +33,37 @@ def utc_now_ms() -> datetime:
 
 
 SpecClass = type[TrackSpec] | type[IdentifySpec]
+
+
+_CALLS: dict[str, tuple[type[TrackSpec] | type[IdentifySpec], str, str]] = {
+    "track": (TrackSpec, "a track spec", "analytics.tracks"),
+    "identify": (IdentifySpec, "an identify spec", "analytics.identifiers"),
+}
+
+
+def check_spec(call: Literal["track", "identify"], spec: object) -> None:
+    """Refuse, naming the call, anything but the kind of spec `call` sends.
+
+    Text, None, a dict, a spec class or the other kind of spec is a mistake in the calling code, not
+    an analytics failure, and there is no message to audit or to put in a receipt: it is raised at
+    once, as a spec built with bad values raises when it is built. Unchecked, it was an
+    AttributeError from deep inside (`'str' object has no attribute 'traits'`), and an identify
+    spec given to `track` was sent as an identify.
+
+    Raises:
+        TypeError: `spec` is not an instance of the call's spec class.
+    """
+    expected, kind, module = _CALLS[call]
+    if isinstance(spec, expected):
+        return
+    if isinstance(spec, TrackSpec | IdentifySpec):
+        other = "identify" if call == "track" else "track"
+        got = f"{type(spec).__name__}, {_CALLS[other][1]}: send it with {other}()"
+    elif isinstance(spec, type) and issubclass(spec, TrackSpec | IdentifySpec):
+        got = f"the class {spec.__name__}: build one with its scope and properties"
+    else:
+        got = "None" if spec is None else f"{type(spec).__name__} {reprlib.repr(spec)}"
+    raise TypeError(f"{call}() takes {kind} (from {module}), got {got}")
 
 
 def catalog_context(
@@ -76,7 +108,15 @@ def _message(
     timestamp: datetime | None,
     off_schema: bool = False,
 ) -> dict[str, Any]:
-    """The one place a message is assembled, for spec-built and off-schema messages alike."""
+    """The one place a message is assembled, for spec-built and off-schema messages alike.
+
+    Raises:
+        TypeError: `timestamp` is not a datetime (text failed later, as an AttributeError).
+    """
+    if timestamp is not None and not isinstance(timestamp, datetime):
+        raise TypeError(
+            f"timestamp must be a datetime, got {type(timestamp).__name__} {reprlib.repr(timestamp)}"
+        )
     when = timestamp or utc_now_ms()
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
@@ -121,6 +161,9 @@ def build_message(
 
     Returns:
         The message as a JSON-ready dict.
+
+    Raises:
+        TypeError: `timestamp` is not a datetime.
     """
     payload = spec.properties() if isinstance(spec, TrackSpec) else spec.traits()
     return _message(

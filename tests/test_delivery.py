@@ -342,6 +342,54 @@ def test_module_functions_before_init_return_an_error_instead_of_raising() -> No
     assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
 
 
+def _misuse() -> list[Any]:
+    """Calls no configuration makes right, each with the whole error it gets."""
+    track, identify = _example("ProjectCreate"), CATALOG.identifier("Register").example_spec()
+    said = "track() takes a track spec (from analytics.tracks), got "
+    return [
+        ("track", "Cluster Provisioning Success", {}, said + "str 'Cluster Provisioning Success'"),
+        ("track", None, {}, said + "None"),
+        ("track", {"event": "Project Create"}, {}, said + "dict {'event': 'Project Create'}"),
+        ("track", type(track), {}, said + "the class ProjectCreate: build one with its scope and properties"),
+        ("track", identify, {}, said + "RegisterIdentify, an identify spec: send it with identify()"),
+        (
+            "identify",
+            track,
+            {},
+            "identify() takes an identify spec (from analytics.identifiers), got ProjectCreate, "
+            "a track spec: send it with track()",
+        ),
+        ("track", track, {"timestamp": "yesterday"}, "timestamp must be a datetime, got str 'yesterday'"),
+    ]
+
+
+@pytest.mark.parametrize(("call", "argument", "options", "said"), _misuse())
+@pytest.mark.parametrize("mode", ["before init", "batched", "strict"])
+def test_a_call_that_cannot_be_right_raises_a_type_error_that_says_why(
+    sqlite_store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    call: str,
+    argument: Any,
+    options: dict[str, Any],
+    said: str,
+    mode: str,
+) -> None:
+    """Not an analytics failure but a mistake in the calling code, with no message to put in a
+    receipt: it was an AttributeError from inside (`'str' object has no attribute 'traits'`), and an
+    identify spec given to track was sent as an identify."""
+    analytics.shutdown()
+    client = None if mode == "before init" else make_client(sqlite_store, strict=mode == "strict")
+    with pytest.raises(TypeError) as caught:
+        getattr(client or analytics, call)(argument, **options)
+    assert str(caught.value) == said
+    if client is not None:
+        client.flush()
+    with sqlite_store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AuditEntry)) == 0
+    assert collector.received() == []
+
+
 def test_init_reads_the_environment_and_the_original_key_name(
     sqlite_store: AuditStore, sqlite_url: str, collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
