@@ -35,12 +35,12 @@ guessing it is hopeless; `secrets.token_hex(32)` gives 64 characters."""
 
 
 class ConfigurationError(ValueError):
-    """Some environment variables have values that cannot be used.
+    """Some environment variables (or `init()` options) have values that cannot be used.
 
     A `ValueError`, so that callers which caught `init()`'s earlier one-setting errors still do.
 
     Attributes:
-        problems: one line per bad variable, each starting with its name.
+        problems: one line per bad variable or option, each starting with its name.
     """
 
     def __init__(self, problems: list[str]) -> None:

@@ -15,7 +15,7 @@ from production_settings import AUDIT_KEY_LINES
 from sqlalchemy import func, select
 
 import analytics
-from analytics import AnalyticsClient, AuditStatus, AuditStore, EnqueueError
+from analytics import AnalyticsClient, AuditStatus, AuditStore, ConfigurationError, EnqueueError
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
@@ -422,6 +422,49 @@ def test_init_refuses_bad_settings_as_the_dashboard_does_all_at_once(
     monkeypatch.delenv("AUDIT_STRICT")
     with pytest.raises(ValueError, match=r"^'collector:5100' is not an http\(s\) URL"):
         analytics.init("key", host="collector:5100", database_url=sqlite_url)
+
+
+def test_init_refuses_its_own_arguments_that_cannot_work_before_it_opens_anything(tmp_path: Any) -> None:
+    """`source="cron"` was written to the log (and the dashboard's filter then answered 400),
+    `strict="no"` turned strict mode on, `thread=0` left `flush()` waiting for ever, and a misspelt
+    keyword was a TypeError from the Segment client's `Client.__init__` after the engine was made."""
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"  # any use of it would be an AuditDatabaseError
+    with pytest.raises(ConfigurationError) as caught:
+        analytics.init(
+            "key", database_url=missing, source="cron", strict="no", mask_personal_data=0, thread=0
+        )
+    assert str(caught.value).splitlines() == [
+        "source: 'cron' is not a source the audit log knows "
+        "(application, tester, replay, dashboard, retention)",
+        "strict: must be True or False, not 'no'",
+        "mask_personal_data: must be True or False, not 0",
+        "thread: must be a whole number of sending threads, 1 or more, not 0",
+    ]
+    with pytest.raises(TypeError, match=r"^init\(\) got an unexpected keyword argument 'max_retry' "):
+        analytics.init("key", database_url=missing, max_retry=1)
+    with pytest.raises(TypeError, match=r"^init\(\) got an unexpected keyword argument 'owns_engine'$"):
+        analytics.init("key", database_url=missing, owns_engine=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_init_takes_every_option_it_documents(sqlite_store: AuditStore, sqlite_url: str) -> None:
+    """The check knows the options `init` passes on: its own, the client's and the Segment client's."""
+    client = analytics.init(
+        "key",
+        database_url=sqlite_url,
+        source="tester",
+        strict=None,
+        raise_errors=False,
+        mask_personal_data=True,
+        thread=2,
+        max_retries=1,
+        max_queue_size=50,
+        upload_interval=0.05,
+        on_error=print,
+        max_batch=10,
+    )
+    analytics.shutdown()
+    assert (client.source, client.raise_errors, client.writer is not None) == ("tester", False, True)
 
 
 def test_init_refuses_the_public_audit_keys_in_production_as_the_dashboard_does(
