@@ -275,6 +275,8 @@ class AnalyticsClient:
         self._user_on_error = segment_options.pop("on_error", None)
         self.segment: SegmentClient | None = None
         self._pid = os.getpid()
+        # The forked process that handed this client messages its Segment queue will not send.
+        self._left_pending_by: int | None = None
         max_queue_size = int(
             segment_options.get("max_queue_size", SegmentClient.DefaultConfig.max_queue_size)
         )
@@ -514,6 +516,7 @@ class AnalyticsClient:
     def _send(self, segment: SegmentClient, messages: list[dict[str, Any]]) -> list[Outcome]:
         """Enqueue each message; record what the Segment client refused, one update per reason."""
         if self.forked:
+            self._left_pending_by = os.getpid()
             return [(AuditStatus.PENDING, None)] * len(messages)
         outcomes: list[Outcome] = []
         refused: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -672,6 +675,11 @@ class AnalyticsClient:
             segment.join()
 
     def _leave_to_parent(self) -> None:
+        """Warn a forked process that the messages it audited through this client wait for `replay`;
+        only one that did: a child that sent nothing through it (one that called `init()` again, as
+        the README advises) was told so at every start, and it was not true."""
+        if self._left_pending_by != os.getpid():
+            return
         log.warning(
             "this client was created by process %s, which forked this one: its Segment queue is that "
             "process's, and the messages this process audited through it stay pending for "

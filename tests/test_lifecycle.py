@@ -7,6 +7,7 @@ or a queue its parent owns) fails the test instead of hanging the suite.
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
 import os
 import signal
@@ -143,6 +144,32 @@ def test_an_inherited_client_audits_a_workers_messages_and_leaves_the_parents_qu
         analytics.shutdown()
     assert _statuses(sqlite_store.engine) == ["delivered", "pending"]  # the worker's, for `replay`
     assert [message["messageId"] for message in collector.received()] == [sent_by_parent]
+
+
+@pytest.mark.parametrize("child_sends_through", ["its own client", "the inherited client"])
+def test_a_forked_child_is_warned_about_its_pending_messages_only_when_it_left_some(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector, child_sends_through: str
+) -> None:
+    """Re-initialising in a child, as the README advises, logged that "the messages this process
+    audited through it stay pending", although the child had audited nothing through it."""
+
+    def worker() -> bool:
+        warnings: list[str] = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("analytics.client").addHandler(handler)
+        if child_sends_through == "its own client":
+            analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+        receipt = analytics.track(_spec())
+        analytics.shutdown()
+        told = any("which forked this one" in warning for warning in warnings)
+        return receipt.ok and told is (child_sends_through == "the inherited client")
+
+    analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    try:
+        assert _exit_code(_fork(worker)) == 0
+    finally:
+        analytics.shutdown()
 
 
 def test_a_client_carried_across_fork_does_not_share_the_parents_postgresql_connection(
