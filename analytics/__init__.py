@@ -84,6 +84,10 @@ log = logging.getLogger(__name__)
 
 _default: AnalyticsClient | None = None
 
+_warned_uninitialised_in: int | None = None
+"""The process that has logged that `init()` was not called, since its last `init()`: once, not per
+call, since a web app serving requests before `init()` flooded its log (every receipt still says it)."""
+
 
 def default_sqlite_url() -> str:
     """The database when `DATABASE_URL` is unset: `instance/event-catalog.db` under the directory the
@@ -257,7 +261,7 @@ def init(
         TypeError: a keyword argument that is none of the options above, named with a close match.
         ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """
-    global _default
+    global _default, _warned_uninitialised_in
     _check_options(options)
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
@@ -281,7 +285,7 @@ def init(
     ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
     _record_version(store)
     client = AnalyticsClient(key, store=store, host=host, owns_engine=True, **options)
-    previous, _default = _default, client
+    previous, _default, _warned_uninitialised_in = _default, client, None
     if previous is not None:
         previous.shutdown()
     return client
@@ -292,9 +296,16 @@ def _not_initialised(
 ) -> Receipt:
     """The receipt of a call without a default client; a call that is wrong in itself raises as it
     would after `init` (`check_spec`, `build_message`), so the mistake shows before `init` too."""
+    global _warned_uninitialised_in
     check_spec(call, spec)
     message = build_message(spec, **kwargs)
-    log.warning("analytics.init() was not called: %s not audited, not sent", message.get("event", "identify"))
+    if _warned_uninitialised_in != os.getpid():
+        _warned_uninitialised_in = os.getpid()
+        log.warning(
+            "analytics.init() was not called: %s not audited, not sent, nor any later call until "
+            "init() (logged once: each receipt carries a NotInitializedError)",
+            message.get("event", "identify"),
+        )
     return Receipt(message["messageId"], None, message, NotInitializedError("call analytics.init() first"))
 
 

@@ -342,6 +342,31 @@ def test_module_functions_before_init_return_an_error_instead_of_raising() -> No
     assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
 
 
+def test_calls_without_a_client_are_logged_once_and_refused_in_every_receipt(
+    sqlite_store: AuditStore, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every call before `init()` logged a WARNING: a web app serving requests before it flooded its
+    log. Once now, until the next `init()`: after its `shutdown()` the first call is logged again."""
+
+    def calls() -> list[str]:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="analytics"):
+            receipts = [analytics.track(_example("ProjectCreate")) for _ in range(3)]
+            receipts.append(analytics.identify(CATALOG.identifier("Register").example_spec()))
+        assert all(isinstance(receipt.error, NotInitializedError) for receipt in receipts)
+        return [record.getMessage() for record in caplog.records if record.name == "analytics"]
+
+    logged_once = [
+        "analytics.init() was not called: New Project Event not audited, not sent, nor any later call "
+        "until init() (logged once: each receipt carries a NotInitializedError)"
+    ]
+    for _ in range(2):
+        analytics.init(database_url=sqlite_url)
+        analytics.shutdown()
+        assert calls() == logged_once
+        assert calls() == []
+
+
 def _misuse() -> list[Any]:
     """Calls no configuration makes right, each with the whole error it gets."""
     track, identify = _example("ProjectCreate"), CATALOG.identifier("Register").example_spec()
