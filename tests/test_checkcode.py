@@ -232,10 +232,14 @@ def test_command_json_and_markdown_formats(tmp_path: Path) -> None:
     assert as_markdown.output.startswith("### Analytics calls") and "| `CC004` |" in as_markdown.output
 
 
-def test_command_is_clean_and_exits_zero_on_a_clean_project(tmp_path: Path) -> None:
-    project = _project(tmp_path, {"app/ready.py": CLEAN})
+def test_command_says_ok_and_exits_zero_on_a_clean_project(tmp_path: Path) -> None:
+    """It printed nothing, which reads in CI like a command that did nothing; `lint` says ok."""
+    project = _project(tmp_path, {"app/ready.py": CLEAN, "app/other.py": "x = 1\n"})
     result = CliRunner().invoke(main, ["check-code", str(project), "--no-unused"])
-    assert result.exit_code == 0 and result.output == ""
+    assert result.exit_code == 0
+    assert result.output == "ok: 2 Python files checked, every analytics call goes through a catalog spec\n"
+    as_json = CliRunner().invoke(main, ["check-code", str(project), "--no-unused", "--format", "json"])
+    assert as_json.exit_code == 0 and json.loads(as_json.output)["ok"] is True
 
 
 @pytest.mark.parametrize(
