@@ -5,6 +5,8 @@ each entry naming its predecessor's hash, each hash matching the entry's content
 and times never going back. What breaks that is reported with the entries concerned:
 
 - *edited*: an entry's content no longer matches its hash (changed, or moved in the chain);
+- *unmatched chain*: no entry of a writer's chain (two or more) matches its hash: most likely written
+  with another `AUDIT_CHAIN_KEY` (a writer keeps one key), reported once rather than per entry;
 - *broken link*: an entry names a predecessor hash its predecessor does not have;
 - *gap*: sequence numbers are missing (entries deleted) and no purge checkpoint covers the hole;
 - *out of order*: an entry is recorded earlier than its predecessor (re-dated);
@@ -23,7 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, RowMapping, exists, select
 
 from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditStore
-from analytics.chain import GENESIS, IMMUTABLE_FIELDS, checkpoint_hash, entry_hash
+from analytics.chain import GENESIS, IMMUTABLE_FIELDS, canonical_instant, checkpoint_hash, entry_hash
 from analytics.wording import counted
 
 # Rows fetched at a time while streaming the whole log: bounded memory on millions of entries.
@@ -44,9 +46,10 @@ class Finding:
     """One break in a chain.
 
     Attributes:
-        kind: `edited`, `broken-link`, `gap`, `out-of-order` or `duplicate`.
+        kind: `edited`, `unmatched-chain`, `broken-link`, `gap`, `out-of-order` or `duplicate`.
         writer_id: the chain.
-        message_ids: the entries concerned (for a gap: the entries either side of it).
+        message_ids: the entries concerned (for a gap: the entries either side of it; for an unmatched
+            chain: its first and last).
         detail: what is wrong, in one line.
     """
 
@@ -65,12 +68,16 @@ class VerifyReport:
         heads: each writer's last entry: (sequence number, hash).
         checkpoints: gaps explained by a purge checkpoint.
         findings: every break found, by writer then sequence number.
+        unmatched_entries: entries of chains where no entry matches its hash.
+        unmatched_chains: such chains.
     """
 
     entries: int = 0
     heads: dict[str, tuple[int, str]] = field(default_factory=dict)
     checkpoints: int = 0
     findings: list[Finding] = field(default_factory=list)
+    unmatched_entries: int = 0
+    unmatched_chains: int = 0
 
     @property
     def ok(self) -> bool:
@@ -81,8 +88,7 @@ class VerifyReport:
     def no_entry_matches(self) -> bool:
         """Whether every entry checked (two or more) fails its own hash: far more likely a different
         `AUDIT_CHAIN_KEY` than every entry rewritten, and worth one line rather than one per entry."""
-        edited = sum(1 for finding in self.findings if finding.kind == "edited")
-        return self.entries > 1 and edited == self.entries
+        return self.entries > 1 and self.unmatched_entries == self.entries
 
     def summary(self) -> str:
         """One line for people."""
@@ -95,9 +101,17 @@ class VerifyReport:
         verdict = "verified" if self.ok else f"{counted(len(self.findings), 'problem')} in"
         text = f"{verdict} {counted(self.entries, 'entry')} in {counted(len(self.heads), 'writer chain')}"
         if self.checkpoints == 1:
-            return f"{text}; 1 gap left by a purge, vouched for by its checkpoint"
-        if self.checkpoints:
-            return f"{text}; {self.checkpoints} gaps left by purges, each vouched for by its checkpoint"
+            text = f"{text}; 1 gap left by a purge, vouched for by its checkpoint"
+        elif self.checkpoints:
+            text = f"{text}; {self.checkpoints} gaps left by purges, each vouched for by its checkpoint"
+        # One entry failing alone is as likely an edit as a key; two or more whole chains failing
+        # while others verify is what a key change (a deployment that once ran on another key) leaves.
+        if self.unmatched_entries > 1:
+            text = (
+                f"{text}; {counted(self.unmatched_entries, 'entry')} in "
+                f"{counted(self.unmatched_chains, 'writer chain')} match none of their chain's hashes: "
+                "AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed)"
+            )
         return text
 
 
@@ -162,6 +176,29 @@ def _gap_finding(gap: _Gap) -> Finding:
     )
 
 
+def _unmatched_chain_finding(first: RowMapping, last: RowMapping, entries: int) -> Finding:
+    recorded = f"{canonical_instant(first['recorded_at'])} to {canonical_instant(last['recorded_at'])}"
+    span = f"seq {first['seq']}-{last['seq']}, recorded {recorded}"
+    return Finding(
+        "unmatched-chain",
+        first["writer_id"],
+        (first["message_id"], last["message_id"]),
+        f"none of its {entries} entries ({span}) matches its hash: written with another "
+        "AUDIT_CHAIN_KEY, or every one of them changed after it was written",
+    )
+
+
+@dataclass
+class _Chain:
+    """What the walker knows of the writer chain it is in."""
+
+    start: int
+    first: RowMapping
+    last: RowMapping
+    entries: int = 0
+    edited: int = 0
+
+
 class _ChainWalker:
     """Walks entries in (writer, seq) order, keeping one writer's state at a time."""
 
@@ -170,14 +207,48 @@ class _ChainWalker:
         self.report = report
         self.gaps: list[_Gap] = []
         self.previous: RowMapping | None = None
+        self.chain: _Chain | None = None
+
+    def end_chain(self) -> None:
+        """Once a chain is walked, put a chain no entry of which matches in words of its own.
+
+        A writer hashes with one key, so a whole chain failing is most likely another key: one line
+        for the chain rather than one per entry, and its only entry's line says so when alone.
+        """
+        chain, findings = self.chain, self.report.findings
+        self.chain = None
+        if chain is None or chain.edited < chain.entries:
+            return
+        self.report.unmatched_entries += chain.entries
+        self.report.unmatched_chains += 1
+        if chain.entries > 1:
+            others = [finding for finding in findings[chain.start :] if finding.kind != "edited"]
+            findings[chain.start :] = [_unmatched_chain_finding(chain.first, chain.last, chain.entries)]
+            findings.extend(others)
+            return
+        at = next(i for i in range(chain.start, len(findings)) if findings[i].kind == "edited")
+        lone = findings[at]
+        findings[at] = Finding(
+            lone.kind,
+            lone.writer_id,
+            lone.message_ids,
+            f"{lone.detail}, or written with another AUDIT_CHAIN_KEY (it is its chain's only entry)",
+        )
 
     def add(self, row: RowMapping) -> None:
         report, previous = self.report, self.previous
         if previous is not None and previous["writer_id"] != row["writer_id"]:
             previous = None
         writer, mid = row["writer_id"], row["message_id"]
+        if self.chain is not None and self.chain.first["writer_id"] != writer:
+            self.end_chain()
+        if self.chain is None:
+            self.chain = _Chain(len(report.findings), row, row)
+        self.chain.entries += 1
+        self.chain.last = row
         report.entries += 1
         if not _content_matches(self.key, row):
+            self.chain.edited += 1
             report.findings.append(
                 Finding(
                     "edited",
@@ -235,6 +306,7 @@ def verify(engine: Engine, key: bytes, *, batch: int = STREAM_BATCH) -> VerifyRe
     with engine.connect() as connection:
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
             walker.add(row)
+    walker.end_chain()
     # Checkpoints are looked up after the walk: a purge commits its checkpoints before it deletes,
     # so whatever deletion the walk saw has its checkpoint visible by now.
     with engine.connect() as connection:

@@ -158,7 +158,63 @@ def test_an_entry_forged_without_the_key_does_not_verify(engine: Engine) -> None
 
 def test_verify_detects_a_wrong_key_for_the_whole_log(store: AuditStore) -> None:
     _record(store, 2)
-    assert [f.kind for f in verify(store.engine, b"other").findings] == ["edited", "edited"]
+    report = verify(store.engine, b"other")
+    assert [f.kind for f in report.findings] == ["unmatched-chain"]
+    assert report.no_entry_matches
+
+
+def test_verify_says_which_chains_another_key_wrote_when_some_entries_match(engine: Engine) -> None:
+    """A deployment that ran on the default key for a minute, then verified without its own key,
+    printed one "changed after it was written" line per entry and never the word key."""
+    [early] = _record(AuditStore(engine), 1)
+    later = _record(AuditStore(engine, chain_key=b"the-deployment-key"), 4)
+    edited = _record(AuditStore(engine), 3)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE audit_entries SET user_id = '2' WHERE message_id = :m"), {"m": edited[1]}
+        )
+    report = verify(engine, KEY)
+    kinds = {f.kind: f for f in report.findings}
+    assert set(kinds) == {"unmatched-chain", "edited"} and len(report.findings) == 2
+    assert kinds["unmatched-chain"].message_ids == (later[0], later[-1])
+    assert kinds["unmatched-chain"].detail.startswith("none of its 4 entries (seq 1-4, recorded ")
+    assert kinds["unmatched-chain"].detail.endswith(
+        "matches its hash: written with another AUDIT_CHAIN_KEY, or every one of them changed after it "
+        "was written"
+    )
+    assert (
+        kinds["edited"].detail
+        == f"{edited[1]} (seq 2) no longer matches its hash: changed after it was written"
+    )
+    assert report.summary() == (
+        "2 problems in 8 entries in 3 writer chains; 4 entries in 1 writer chain match none of their chain's "
+        "hashes: AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed)"
+    )
+    by_ids = {f.message_ids: f for f in verify(engine, b"the-deployment-key").findings}
+    lone = by_ids[(early,)]
+    assert lone.kind == "edited"
+    assert lone.detail == (
+        f"{early} (seq 1) no longer matches its hash: changed after it was written, or written with another "
+        "AUDIT_CHAIN_KEY (it is its chain's only entry)"
+    )
+
+
+def test_verify_command_caps_its_lines_with_a_count_of_the_rest(runner: FlaskCliRunner, app: Any) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        ids = _record(store, 56)
+        with store.engine.begin() as connection:
+            connection.execute(
+                text("UPDATE audit_entries SET user_id = '2' WHERE message_id != :m"), {"m": ids[0]}
+            )
+    result = runner.invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert len(lines) == 52 and all(" edited " in line for line in lines[:50])
+    assert lines[50] == "…: and 5 more problems: --format json lists every one"
+    assert lines[51] == "55 problems in 56 entries in 1 writer chain"
 
 
 def test_concurrent_writers_interleaved_still_verify(engine: Engine) -> None:

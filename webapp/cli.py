@@ -393,6 +393,11 @@ def replay_command(
 audit = click.Group("audit", help="Review, verify and purge the audit log.")
 
 
+_FINDINGS_SHOWN = 50
+"""Findings `audit verify` prints as text: past a screenful, a count of the rest reads better than a
+flood scrolling the summary away (JSON, for tools, keeps every one)."""
+
+
 @audit.command("verify")
 @click.option(
     "--format",
@@ -421,6 +426,10 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
     if report.no_entry_matches:
         lines = [ReportLine("no-entry-matches", "AUDIT_CHAIN_KEY", report.summary())]
+    elif fmt == ReportFormat.TEXT and len(lines) > _FINDINGS_SHOWN:
+        rest = len(lines) - _FINDINGS_SHOWN
+        more = f"{counted(rest, 'more problem')}: --format json lists every one"
+        lines = [*lines[:_FINDINGS_SHOWN], ReportLine("and", "…", more)]
     chains = (
         [(writer_id, seq, head) for writer_id, (seq, head) in sorted(report.heads.items())] if heads else []
     )
