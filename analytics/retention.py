@@ -117,7 +117,7 @@ class PurgeReport:
     def summary(self) -> str:
         """One line for people."""
         if not self.entries:
-            return f"nothing recorded before {self.cutoff.isoformat(timespec='seconds')}"
+            return f"nothing recorded before {_iso(self.cutoff)}"
         verb = "would delete" if self.dry_run else "deleted"
         span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
         deleted = f"{counted(self.entries, 'entry')} and {counted(self.attempts, 'delivery attempt')}"
@@ -138,11 +138,13 @@ def _duration_text(duration: timedelta) -> str:
 
 
 def _iso(moment: datetime | None) -> str:
+    """A time in UTC to the microsecond, as stored: a record of a deletion states its bounds exactly
+    (in seconds, entries later in the stated cutoff's second were gone too)."""
     if moment is None:
         return "-"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:

@@ -69,6 +69,24 @@ def test_purge_deletes_old_entries_and_attempts_and_records_itself(store: AuditS
     assert report.summary().startswith("deleted 5 entries and 5 delivery attempts recorded ")
 
 
+def test_the_purge_record_states_its_cutoff_and_range_to_the_microsecond(store: AuditStore) -> None:
+    """The record said cutoff 07:06:52 while entries of 07:06:52.675 to .921 were gone: it was in seconds."""
+    _record(store, 1)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entries SET recorded_at = '2020-01-01 07:06:52.675123'"))
+    cutoff = datetime(2020, 1, 1, 7, 6, 52, 675124, tzinfo=UTC)
+    report = purge(store, NINETY_DAYS, actor="ops", now=cutoff + NINETY_DAYS)
+    assert _message_ids(store.engine) == [] and report.message_id is not None
+    entry = store.entry(report.message_id)
+    assert entry is not None
+    assert entry.payload["cutoff"] == "2020-01-01T07:06:52.675124+00:00"
+    assert entry.payload["deleted"]["recordedFrom"] == "2020-01-01T07:06:52.675123+00:00"
+    assert entry.payload["deleted"]["recordedTo"] == "2020-01-01T07:06:52.675123+00:00"
+    assert "recorded 2020-01-01T07:06:52.675123+00:00 to 2020-01-01T07:06:52.675123+00:00" in report.summary()
+    nothing = purge(store, NINETY_DAYS, actor="ops", now=cutoff + NINETY_DAYS, dry_run=True).summary()
+    assert nothing == "nothing recorded before 2020-01-01T07:06:52.675124+00:00"
+
+
 def test_purge_keeps_verify_green_through_a_checkpoint(store: AuditStore) -> None:
     _record(store, 4)
     boundary = datetime.now(UTC)
@@ -215,7 +233,7 @@ def test_purge_command_deletes_and_reports(runner: FlaskCliRunner, app: Any) -> 
     result = runner.invoke(args=["audit", "purge", "--older-than", "90d"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith(
-        "deleted 2 entries and 2 delivery attempts recorded 2020-01-01T00:00:00+00:00"
+        "deleted 2 entries and 2 delivery attempts recorded 2020-01-01T00:00:00.000000+00:00"
     )
     with app.app_context():
         purge_entry = analytics_client.store().entry(_message_ids(store.engine, purges=True)[0])
