@@ -121,11 +121,11 @@ class PurgeReport:
         verb = "would delete" if self.dry_run else "deleted"
         span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
         deleted = f"{counted(self.entries, 'entry')} and {counted(self.attempts, 'delivery attempt')}"
-        text = f"{verb} {deleted} recorded {span}"
+        text = f"{verb} {deleted} recorded {span} (cutoff {_iso(self.cutoff)}"
         if self.partitions:
             names = ", ".join(p.name for p in self.partitions)
-            text += f" ({'dropping' if self.dry_run else 'dropped'} whole partitions {names})"
-        return text if self.dry_run else f"{text}; recorded as {self.message_id}"
+            text += f"; {'dropping' if self.dry_run else 'dropped'} whole partitions {names}"
+        return f"{text})" if self.dry_run else f"{text}); recorded as {self.message_id}"
 
 
 def _duration_text(duration: timedelta) -> str:
@@ -204,18 +204,19 @@ def _has_purgeable(connection: Connection, partition: Partition) -> bool:
 
 def purge(
     store: AuditStore,
-    older_than: timedelta,
+    older_than: timedelta | datetime,
     *,
     actor: str,
     now: datetime | None = None,
     dry_run: bool = False,
     batch: int = PURGE_BATCH,
 ) -> PurgeReport:
-    """Delete entries recorded more than `older_than` ago, with their attempts, and record it.
+    """Delete entries recorded before a cutoff, with their attempts, and record it.
 
     Args:
         store: the audit log (its writer records the purge; its chain key signs the checkpoints).
-        older_than: the retention period, e.g. 90 days.
+        older_than: the retention period (e.g. 90 days before `now`), or the cutoff itself: a dry
+            run's cutoff given again deletes what it counted, however long after it runs.
         actor: who runs the purge.
         now: the reference time; the current time by default.
         dry_run: only count.
@@ -225,7 +226,7 @@ def purge(
         What was deleted, and the purge entry that records it.
     """
     now = now or datetime.now(UTC)
-    report = plan(store, now - older_than)
+    report = plan(store, older_than if isinstance(older_than, datetime) else now - older_than)
     report.dry_run = dry_run
     if dry_run or not report.entries:
         return report
@@ -249,7 +250,7 @@ def purge(
 
 
 def _record_purge(
-    store: AuditStore, report: PurgeReport, older_than: timedelta, actor: str, now: datetime
+    store: AuditStore, report: PurgeReport, older_than: timedelta | datetime, actor: str, now: datetime
 ) -> str:
     """Write the purge's own entry, `pending` until the deletion is done."""
     message: dict[str, Any] = {
@@ -257,7 +258,7 @@ def _record_purge(
         "messageId": new_message_id(),
         "timestamp": now.isoformat(timespec="milliseconds"),
         "actor": actor,
-        "olderThan": _duration_text(older_than),
+        **({} if isinstance(older_than, datetime) else {"olderThan": _duration_text(older_than)}),
         "cutoff": _iso(report.cutoff),
         "deleted": {
             "entries": report.entries,

@@ -301,7 +301,10 @@ def test_purge_drops_whole_partitions_and_deletes_the_rest(
     now = _utc(2026, 2, 15) + timedelta(days=90)
     dry = purge(store, timedelta(days=90), actor="ops", now=now, dry_run=True).summary()
     assert dry.startswith("would delete 3 entries and 3 delivery attempts recorded 2026-01-25")
-    assert dry.endswith(" (dropping whole partitions audit_entries_p20260101)" if on_postgres else ":00")
+    cutoff = "(cutoff 2026-02-15T00:00:00.000000+00:00"
+    assert dry.endswith(
+        f"{cutoff}; dropping whole partitions audit_entries_p20260101)" if on_postgres else f"{cutoff})"
+    )
     report = purge(store, timedelta(days=90), actor="ops", now=now)
 
     assert (report.entries, report.attempts) == (3, 3)

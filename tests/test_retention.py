@@ -273,4 +273,66 @@ def test_purge_command_refuses_a_bad_duration_in_one_line(runner: FlaskCliRunner
         "like 15m, 24h, 30d or 2w\n"
     )
     missing = runner.invoke(args=["audit", "purge"])
-    assert missing.exit_code == 2 and "Missing option '--older-than'" in missing.output
+    assert missing.exit_code == 2 and missing.output == (
+        "error: give --older-than (a retention period like 90d) or --before (a time like 2026-03-01T14:00)\n"
+    )
+
+
+def test_purge_command_before_a_dry_runs_cutoff_deletes_what_the_dry_run_counted(
+    runner: FlaskCliRunner, app: Any
+) -> None:
+    """A dry run said neither its cutoff nor how to reuse it, and --older-than run a few seconds later
+    deleted 55 more entries: `--before` takes the cutoff the dry run prints."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        counted_id, later_id = _record(store, 2)
+    dry = runner.invoke(args=["audit", "purge", "--older-than", "2d", "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.startswith("nothing recorded before ")
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entries SET recorded_at = '2020-01-01 00:00:00'"))
+    dry = runner.invoke(args=["audit", "purge", "--older-than", "2d", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    summary, again = dry.output.splitlines()
+    assert summary.startswith("would delete 2 entries and 2 delivery attempts recorded ")
+    cutoff = summary.rsplit("(cutoff ", 1)[1].rstrip(")")
+    assert again == f"to delete what this counted: event-catalog audit purge --before {cutoff}"
+    # Recorded a microsecond after the dry run's cutoff: a later --older-than 2d would take it.
+    with store.engine.begin() as connection:
+        after_cutoff = datetime.fromisoformat(cutoff) + timedelta(microseconds=1)
+        connection.execute(
+            text("UPDATE audit_entries SET recorded_at = :t WHERE message_id = :m"),
+            {"t": after_cutoff.replace(tzinfo=None), "m": later_id},
+        )
+    result = runner.invoke(args=["audit", "purge", "--before", cutoff])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("deleted 1 entry and 1 delivery attempt recorded ")
+    assert f"(cutoff {cutoff}); recorded as " in result.output
+    assert _message_ids(store.engine) == [later_id]
+    [purge_id] = _message_ids(store.engine, purges=True)
+    with app.app_context():
+        record = analytics_client.store().entry(purge_id)
+    assert record is not None and record.payload["cutoff"] == cutoff and "olderThan" not in record.payload
+    assert counted_id not in _message_ids(store.engine)
+
+
+def test_purge_command_before_asks_for_yes_and_refuses_both_options(runner: FlaskCliRunner, app: Any) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        ids = _record(analytics_client.store(), 1)
+        engine = analytics_client.store().engine
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    refused = runner.invoke(args=["audit", "purge", "--before", an_hour_ago])
+    assert refused.exit_code == 2
+    assert refused.output == (
+        f"error: --before: {an_hour_ago!r} keeps less than a day of the log: "
+        "see what it would delete with --dry-run, and pass --yes if you mean it\n"
+    )
+    both = runner.invoke(args=["audit", "purge", "--before", an_hour_ago, "--older-than", "90d"])
+    assert both.exit_code == 2
+    assert both.output == "error: --older-than and --before: give one of them, not both\n"
+    bad = runner.invoke(args=["audit", "purge", "--before", "yesterday"])
+    assert bad.exit_code == 2 and bad.output.startswith("error: --before: 'yesterday' is not a time: ")
+    assert _message_ids(engine) == ids

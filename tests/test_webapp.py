@@ -384,7 +384,10 @@ def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
             "error: Invalid value for '--format': 'yaml' is not one of 'csv', 'ndjson'; "
             "see `event-catalog audit export --help`",
         ),
-        (["audit", "purge"], "error: Missing option '--older-than'; see `event-catalog audit purge --help`"),
+        (
+            ["audit", "purge", "--before"],
+            "error: Option '--before' requires an argument; see `event-catalog audit --help`",
+        ),
         (["nosuch"], "error: No such command 'nosuch'; see `event-catalog --help`"),
         (
             ["audit", "export", "--since"],

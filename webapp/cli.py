@@ -30,7 +30,7 @@ from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths, iter_python_files
 from analytics.diff import diff_bundles
 from analytics.drift import drift
-from analytics.durations import parse_duration
+from analytics.durations import parse_duration, parse_instant
 from analytics.errors import AnalyticsError, SchemaError
 from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
@@ -455,31 +455,60 @@ _SHORTEST_UNCONFIRMED_RETENTION = timedelta(days=1)
 
 
 @audit.command("purge")
-@click.option("--older-than", required=True, help="Delete entries recorded longer ago than this (e.g. 90d).")
-@click.option("--dry-run", is_flag=True, help="Only count what would be deleted.")
-@click.option("--yes", "confirmed", is_flag=True, help="Purge even when --older-than is under a day.")
+@click.option("--older-than", help="Delete entries recorded longer ago than this (e.g. 90d).")
+@click.option(
+    "--before",
+    help="Delete entries recorded before this time: ISO 8601 (UTC unless an offset), as a dry run prints.",
+)
+@click.option("--dry-run", is_flag=True, help="Only count what would be deleted, and say the cutoff.")
+@click.option("--yes", "confirmed", is_flag=True, help="Purge even when the cutoff is less than a day ago.")
 @with_appcontext
-def audit_purge_command(older_than: str, dry_run: bool, confirmed: bool) -> None:
+def audit_purge_command(older_than: str | None, before: str | None, dry_run: bool, confirmed: bool) -> None:
     """Delete old entries and their attempts in batches; the purge is recorded as an entry of its own.
 
-    On PostgreSQL, partitions wholly older than the cut-off are dropped instead of deleted row by
-    row. Checkpoints keep `audit verify` green across what was removed. Purge records are never purged.
-    A cut-off less than a day ago needs --yes.
+    Give --older-than or --before. On PostgreSQL, partitions wholly older than the cut-off are dropped
+    instead of deleted row by row. Checkpoints keep `audit verify` green across what was removed. Purge
+    records are never purged. A cut-off less than a day ago needs --yes.
     """
     from analytics.retention import purge
 
-    period = _duration_option("--older-than", older_than)
-    if period < _SHORTEST_UNCONFIRMED_RETENTION and not (dry_run or confirmed):
+    now = datetime.now(UTC)
+    period_or_cutoff = _purge_cutoff(older_than, before, now)
+    cutoff = period_or_cutoff if isinstance(period_or_cutoff, datetime) else now - period_or_cutoff
+    recent = now - cutoff < _SHORTEST_UNCONFIRMED_RETENTION
+    if recent and not (dry_run or confirmed):
+        given = f"--older-than: {older_than!r}" if older_than else f"--before: {before!r}"
+        units = " (m is minutes, d days, w weeks)" if older_than else ""
         fail(
-            f"--older-than: {older_than!r} keeps less than a day of the log (m is minutes, d days, w weeks): "
+            f"{given} keeps less than a day of the log{units}: "
             "see what it would delete with --dry-run, and pass --yes if you mean it"
         )
     store = _audit_store()
     try:
-        report = purge(store, period, actor=command_line_actor(), dry_run=dry_run)
+        report = purge(store, period_or_cutoff, actor=command_line_actor(), now=now, dry_run=dry_run)
     except SQLAlchemyError as exc:
         fail_on_database("purge the audit log", exc)
     click.echo(report.summary())
+    if dry_run and report.entries and older_than:
+        # Run later, --older-than reaches later entries (the incident window, a few seconds on): the
+        # same cutoff deletes what was counted.
+        again = f"event-catalog audit purge --before {cutoff.isoformat(timespec='microseconds')}"
+        click.echo(f"to delete what this counted: {again}{' --yes' if recent else ''}")
+
+
+def _purge_cutoff(older_than: str | None, before: str | None, now: datetime) -> timedelta | datetime:
+    """The retention period or the cutoff, from whichever of the two options was given (the purge
+    records a period as such)."""
+    if older_than and before:
+        fail("--older-than and --before: give one of them, not both")
+    if older_than:
+        return _duration_option("--older-than", older_than)
+    if not before:
+        fail("give --older-than (a retention period like 90d) or --before (a time like 2026-03-01T14:00)")
+    try:
+        return parse_instant(before, now)
+    except ValueError as exc:
+        fail(f"--before: {exc}")
 
 
 # --- PostgreSQL partitions of the audit log (issue 9): audit partitions ensure / list --------------
