@@ -48,6 +48,7 @@ from analytics.metrics import (
 )
 from analytics.network_errors import describe_network_error
 from analytics.spec import IdentifySpec, TrackSpec
+from analytics.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -130,16 +131,36 @@ def record_outcome_safely(
         log.exception("could not record %s for %s messages", status, len(batch))
 
 
-def describe_failure(error: Exception) -> tuple[AuditStatus, int | None, str]:
+@dataclass(frozen=True)
+class RateLimitAnswers:
+    """The endpoint's answers that asked a consumer to wait (a status with Retry-After) in a row.
+
+    Attributes:
+        status: the last one's HTTP status (429, or a 5xx with Retry-After).
+        count: how many there were.
+    """
+
+    status: int
+    count: int
+
+
+def describe_failure(
+    error: Exception, rate_limited: RateLimitAnswers | None = None
+) -> tuple[AuditStatus, int | None, str]:
     """Classify an error the Segment client gave up on: (status, HTTP status, text for the log).
 
     `APIError`s and network errors are failed deliveries. The consumer's own give-ups (rate-limit
-    budget spent, queue full while re-queueing) are plain `Exception`s: the batch was dropped.
+    budget spent, queue full while re-queueing) are plain `Exception`s: the batch was dropped. Such
+    a give-up keeps the status of the answers that led to it (`rate_limited`): the endpoint refused.
     """
     if isinstance(error, APIError):
         return AuditStatus.FAILED, error.status, f"{error.code}: {error.message}"
     if isinstance(error, requests.RequestException):
         return AuditStatus.FAILED, None, describe_network_error(error)
+    if rate_limited is not None:
+        answers = counted(rate_limited.count, "answer")
+        text = f"{error} (after {answers} of HTTP {rate_limited.status} with Retry-After)"
+        return AuditStatus.DROPPED, rate_limited.status, text
     return AuditStatus.DROPPED, None, str(error)
 
 
@@ -164,17 +185,22 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         self._report_failure: Callable[..., None] | None = self.on_error  # type: ignore[has-type]
         self.on_error = self._on_error_timed
         self._failed_after_ms: float | None = None
+        self._rate_limited: RateLimitAnswers | None = None
 
     def _on_error_timed(self, error: Exception, batch: list[dict[str, Any]]) -> None:
         """Hand a give-up to the client's handler with how long the failed request took.
 
         `upload` calls `on_error` on this thread right after `request` raised, so the time measured
         there belongs to this call; the parent's other give-ups (a rate-limit budget spent before
-        any request) made no request and carry none.
+        any request) made no request and carry none, but follow the answers that asked to wait.
         """
         latency_ms, self._failed_after_ms = self._failed_after_ms, None
+        rate_limited = self._rate_limited
+        if self.rate_limit_start_time is None:
+            # The parent ended the episode before reporting (budget spent): the next one counts anew.
+            self._rate_limited = None
         if self._report_failure is not None:
-            self._report_failure(error, batch, latency_ms=latency_ms)
+            self._report_failure(error, batch, latency_ms=latency_ms, rate_limited=rate_limited)
 
     def upload(self) -> bool:
         """Upload the next batch; a time measured for an earlier batch never reaches its give-up."""
@@ -187,13 +213,15 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         started = time.perf_counter()
         try:
             response = super().request(batch)
-        except Exception:
+        except Exception as exc:
             # Given up, or handed back to the queue for a rate limit: on_error says which.
             DELIVERY_SECONDS.labels(outcome="error").observe(time.perf_counter() - started)
             self._failed_after_ms = (time.perf_counter() - started) * 1000
+            self._rate_limited = self._count_rate_limit(exc)
             raise
         finally:
             QUEUE_DEPTH.set(self.queue.qsize())
+        self._rate_limited = None
         DELIVERY_SECONDS.labels(outcome="delivered").observe(time.perf_counter() - started)
         latency_ms = (time.perf_counter() - started) * 1000
         record_outcome_safely(
@@ -205,6 +233,14 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
             **self.attribution,
         )
         return response
+
+    def _count_rate_limit(self, error: Exception) -> RateLimitAnswers | None:
+        """The answers asking to wait so far, with this one if it is one: the parent re-queues the
+        batch for them and may give up later with a plain `Exception` that names no status."""
+        if not (isinstance(error, APIError) and getattr(error, "rate_limited", False)):
+            return None
+        count = self._rate_limited.count if self._rate_limited is not None else 0
+        return RateLimitAnswers(error.status, count + 1)
 
 
 class AnalyticsClient:
@@ -355,15 +391,20 @@ class AnalyticsClient:
         return client
 
     def _on_error(
-        self, error: Exception, batch: list[dict[str, Any]], latency_ms: float | None = None
+        self,
+        error: Exception,
+        batch: list[dict[str, Any]],
+        latency_ms: float | None = None,
+        rate_limited: RateLimitAnswers | None = None,
     ) -> None:
         """Record a batch the Segment client gave up on, then call the caller's own handler.
 
         This runs on the Segment consumer's thread, which an exception from the handler would end:
         every later message would stay `pending` and `flush()` would wait forever. `latency_ms` is
-        how long the failed request took, retries included, when one was made.
+        how long the failed request took, retries included, when one was made; `rate_limited`, the
+        answers asking to wait that a give-up followed.
         """
-        status, http_status, text = describe_failure(error)
+        status, http_status, text = describe_failure(error, rate_limited)
         log.warning("Segment gave up on %s messages (%s): %s", len(batch), status, text)
         record_outcome_safely(
             self.store,

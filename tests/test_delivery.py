@@ -220,6 +220,36 @@ def test_429_with_retry_after_waits_and_delivers(
     assert collector.stats.requests == 2
 
 
+def test_429_until_the_rate_limit_budget_is_spent_is_dropped_with_the_status(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """Messages given up after repeated 429s kept no HTTP status: only "Rate limit duration exceeded"."""
+    collector.inject(429, retry_after=2, times=100)
+    client = make_client(sqlite_store, max_rate_limit_duration=1)
+    receipt = client.track(_example("ProjectCreate"))
+    client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and (entry.status, entry.http_status) == ("dropped", 429)
+    assert entry.error == (
+        "Rate limit duration exceeded, batch dropped (after 1 answer of HTTP 429 with Retry-After)"
+    )
+    [attempt] = sqlite_store.attempts(receipt.message_id)
+    assert (attempt.outcome, attempt.http_status) == ("dropped", 429)
+    assert collector.stats.requests == 1
+    again = client.track(_example("ProjectCreate"))
+    client.flush()
+    entry = sqlite_store.entry(again.message_id)
+    assert (
+        entry is not None
+        and entry.error is not None
+        and entry.error.endswith("(after 1 answer of HTTP 429 with Retry-After)")
+    )
+    collector.clear_faults()
+    after = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, after.message_id) == "delivered"
+
+
 def test_collector_down_is_failed_with_the_network_error(sqlite_store: AuditStore, make_client: Any) -> None:
     with Collector() as gone:
         url = gone.url
