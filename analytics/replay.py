@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, false, func, not_, null, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
 from sqlalchemy.orm import Session
 
 from analytics.actions import record_action
@@ -200,22 +200,31 @@ def _oversized(message: dict[str, Any]) -> str | None:
 
 
 def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str | None:
-    """Why an entry cannot be re-sent, judged from what it stores without decrypting anything.
+    """Why an entry cannot be re-sent, judged from what it stores, decrypting only when it must.
 
     What the dashboard counts before offering a re-send; `restore_message` says the same, and also
-    refuses a sealed copy that does not open (rare: a key removed from `AUDIT_ENCRYPTION_KEY`) or
-    that restores a message over 32 KB (judged only then: masks are not the size of the values).
+    refuses what only a decryption shows where this needs none: a sealed copy that does not open
+    (rare: a key removed from `AUDIT_ENCRYPTION_KEY`) or that covers fewer keys than are masked.
     """
-    return _blocked(entry.payload, entry.encrypted_personal_data is not None, cipher)
+    return _blocked(entry.payload, entry.encrypted_personal_data, cipher)
 
 
-def _blocked(payload: dict[str, Any] | None, sealed: bool, cipher: PersonalDataCipher | None) -> str | None:
-    """`blocked_reason` from an entry's payload (needed only when it is not sealed) and whether it is."""
-    if not sealed:
-        return _masked_only(payload or {}) or _oversized(payload or {})
+def _blocked(payload: dict[str, Any], sealed: str | None, cipher: PersonalDataCipher | None) -> str | None:
+    """`blocked_reason` from an entry's payload and its sealed personal data, if any."""
+    if sealed is None:
+        return _masked_only(payload) or _oversized(payload)
     if cipher is None:
         return "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"
-    return None
+    # The values' JSON, as the message carries it, is part of what was sealed (`seal` writes JSON in
+    # the same form) and the sealed copy is longer than that: under the limit with both, the message
+    # is under it whatever the values are. Over it, only the values' own size can tell.
+    if message_size(payload) + len(sealed) <= MAX_MESSAGE_SIZE:
+        return None
+    try:
+        message = unmask(payload, sealed, cipher)
+    except SealError as exc:
+        return f"its personal data cannot be decrypted: {exc}"
+    return _masked_only(message) or _oversized(message)
 
 
 def blocked_reasons(
@@ -229,16 +238,19 @@ def blocked_reasons(
     """Among the first `cap` entries a replay would select, those it would skip, by reason.
 
     The re-send widget asks on every audit search that shows undelivered entries, so this reads
-    two columns rather than whole entries, and a sealed entry's payload not at all (it is not
-    needed to judge it): with `AUDIT_ENCRYPTION_KEY` set, most entries with personal data are.
+    two columns rather than whole entries, and decrypts a sealed entry's personal data only when
+    its payload and sealed copy together pass 32 KB (rare), the one case where the values' size
+    decides.
     """
-    sealed = AuditEntry.encrypted_personal_data.is_not(None)
-    unsealed_payload = case((sealed, null()), else_=AuditEntry.payload)
-    query = select_replayable(selection, now).limit(cap).with_only_columns(unsealed_payload, sealed)
+    query = (
+        select_replayable(selection, now)
+        .limit(cap)
+        .with_only_columns(AuditEntry.payload, AuditEntry.encrypted_personal_data)
+    )
     return Counter(
         reason
-        for payload, is_sealed in session.execute(query)
-        if (reason := _blocked(payload, is_sealed, cipher)) is not None
+        for payload, sealed in session.execute(query)
+        if (reason := _blocked(payload, sealed, cipher)) is not None
     )
 
 
