@@ -672,6 +672,24 @@ def test_an_htmx_post_answers_with_the_updated_widget(
     assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
 
 
+def test_a_resend_that_was_not_delivered_says_what_the_endpoint_answered(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    """Against a dead collector the result read "0 delivered, 30 failed" and nothing said why."""
+    _fail_in_app(app, collector, 2)
+    collector.inject(503, times=10_000)
+    token = _csrf(client, "/audit/replay/")
+    htmx = {"HX-Request": "true", "X-CSRFToken": token}
+    answer = client.post("/audit/replay/?status=failed", headers=htmx).get_data(as_text=True)
+    assert "Re-sent 2 entries: 0 delivered, 2 failed; 0 skipped." in answer
+    [line] = re.findall(r'<p class="muted replay-failed">(.*?)</p>', answer)
+    assert line.startswith("Not delivered 2: HTTP 503 ")
+    page = client.post("/audit/replay/?status=failed", headers={"X-CSRFToken": token}, follow_redirects=True)
+    notes = re.findall(r'<p class="replay-result" role="status">(.*?)</p>', page.get_data(as_text=True))
+    assert notes[0] == "Re-sent 2 entries: 0 delivered, 2 failed; 0 skipped."
+    assert notes[1].startswith("Not delivered 2: HTTP 503 ") and len(notes) == 2
+
+
 MASKED_ONLY = "personal data (email) was stored masked only, without AUDIT_ENCRYPTION_KEY"
 
 

@@ -66,6 +66,10 @@ CLICK_LIMIT = 500
 PREVIEW_SIZE = 20
 """Entries the confirmation page lists."""
 
+FAILURE_REASONS_SHOWN = 3
+"""Distinct answers a re-send's result names (the commonest); the rest are counted. One endpoint
+mostly answers a click's entries alike, but an error body may name each entry."""
+
 # The person waits: one retry, and an answer within about half a minute even if Segment is down.
 WEB_SEGMENT_OPTIONS = {"max_retries": 1, "timeout": 10, "max_total_backoff_duration": 20}
 
@@ -124,10 +128,12 @@ def _render(
     refreshed: list[AuditEntry] | None = None,
     head: tuple[int, Histogram | None] | None = None,
     skipped: Counter[str] | None = None,
+    failed: Counter[str] | None = None,
     unmatched: int = 0,
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
+    After a re-send, `skipped` and `failed` say why entries were not sent or not delivered.
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
@@ -152,6 +158,8 @@ def _render(
         sendable=min(count, CLICK_LIMIT) - sum(blocked.values()) if count else 0,
         blocked=blocked,
         skipped=skipped or Counter(),
+        failed=failed or Counter(),
+        reasons_shown=FAILURE_REASONS_SHOWN,
         elsewhere=elsewhere,
         preview=preview,
         report=report,
@@ -198,10 +206,13 @@ def run() -> ResponseReturnValue:
     )
     resent: list[str] = []
     skipped: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
 
     def note_resent(candidate: Candidate) -> None:
         if candidate.skip_reason is not None:
             skipped[candidate.skip_reason] += 1
+        if candidate.outcome_error is not None:
+            failed[candidate.outcome_error] += 1
         if candidate.outcome is not None and candidate.message_id in shown:
             resent.append(candidate.message_id)
 
@@ -229,9 +240,14 @@ def run() -> ResponseReturnValue:
             refreshed=refreshed,
             head=head,
             skipped=skipped,
+            failed=failed,
             unmatched=_unmatched(form, refreshed),
         )
     flash(report.summary())
     for reason, times in skipped.items():
         flash(f"skipped {times}: {reason}")
+    for answer, times in failed.most_common(FAILURE_REASONS_SHOWN):
+        flash(f"not delivered {times}: {answer}")
+    if rest := failed.total() - sum(times for _, times in failed.most_common(FAILURE_REASONS_SHOWN)):
+        flash(f"not delivered {rest} more, with other answers")
     return redirect(form.url("replay.preview", live=None), 303)
