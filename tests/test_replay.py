@@ -756,7 +756,11 @@ def test_an_entry_over_32_kb_is_counted_apart_and_never_offered(
     assert "Nothing to re-send</h2>" in page and f"skipped: {reason}</td>" in page
     entry = client.get(f"/audit/entries/{receipt.message_id}").get_data(as_text=True)
     assert f"Cannot be re-sent unchanged: {reason}." in entry and "Re-send unchanged</button>" not in entry
+    # The dry run exits as the real run does: 1, for an entry that can never be re-sent.
+    dry = runner.invoke(args=["replay", "--dry-run"])
+    assert dry.exit_code == 1 and dry.output.endswith("dry run: 0 entries would be re-sent, 1 skipped\n")
     result = runner.invoke(args=["replay"])
+    assert result.exit_code == 1
     first, summary = result.output.splitlines()
     assert first.startswith(receipt.message_id) and first.endswith(f"[dropped] skipped: {OVERSIZED}")
     assert summary == "re-sent 0 entries: 0 delivered; 1 skipped"

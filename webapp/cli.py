@@ -306,7 +306,9 @@ def _audit_store() -> AuditStore:
     "--stuck-after",
     help="Treat pending entries older than this as stuck (default $AUDIT_STUCK_AFTER or 1h).",
 )
-@click.option("--dry-run", is_flag=True, help="List what would be re-sent; claim and send nothing.")
+@click.option(
+    "--dry-run", is_flag=True, help="List what would be re-sent or skipped; claim and send nothing."
+)
 @with_appcontext
 def replay_command(
     statuses: str, since: str | None, until: str | None, stuck_after: str | None, dry_run: bool
@@ -315,7 +317,8 @@ def replay_command(
 
     Segment de-duplicates by messageId, so what did arrive before is not counted twice. Each attempt
     is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
-    or is still not delivered (each is listed), 0 otherwise.
+    or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
+    skipped, as the real run would.
     """
     from analytics.replay import (
         Candidate,
@@ -386,7 +389,9 @@ def replay_command(
             f"left alone: {shown} sent by the tester to other destinations, with keys a replay does "
             "not have (use Send again on their entries)"
         )
-    if not dry_run and report.selected and not report.ok:
+    # A dry run cannot know what will be delivered, but a skip is certain: a script alerting on the
+    # dry run's status learns of entries that can never be re-sent.
+    if report.skipped if dry_run else (report.selected and not report.ok):
         raise SystemExit(1)
 
 
