@@ -320,6 +320,18 @@ def test_export_page_streams_a_download_of_the_filtered_view(
     assert [row["message_id"] for row in rows] == [seeded_app["other_project"]]
     ndjson = client.get("/audit/export.ndjson?source=tester")
     assert 'filename="audit-source-tester-' in ndjson.headers["Content-Disposition"]
+    # A time window by its times (as UTC), so that two incident windows' exports differ by name.
+    window = client.get(
+        "/audit/export.csv?since=2026-12-06T08:00%2B01:00&until=2026-12-06T08:00:30&status=failed"
+    )
+    assert re.fullmatch(
+        r'attachment; filename="audit-2026-12-06T0700Z--2026-12-06T080030Z_status-failed-\d{8}T\d{6}Z\.csv"',
+        window.headers["Content-Disposition"],
+    )
+    window.close()
+    since = client.get("/audit/export.ndjson?since=2026-12-06T07:00&source=tester")
+    assert 'filename="audit-since-2026-12-06T0700Z_source-tester-' in since.headers["Content-Disposition"]
+    since.close()
     personal = client.get("/audit/export.csv?event=New+User&prop=email+%3D+ada%40example.com")
     assert 'filename="audit-event-New-User_prop-' in personal.headers["Content-Disposition"]
     assert "ada" not in personal.headers["Content-Disposition"]

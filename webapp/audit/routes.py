@@ -248,15 +248,37 @@ def _replay_blocked(entry: AuditEntry) -> str | None:
 # (ids, a property value that may be an email, actors) are named without their value.
 _NAMED_BY_VALUE = ("range", "event", "type", "status", "source")
 
+# Filters a file name says as the time window they make (times are not sensitive).
+_WINDOW = ("since", "until")
+
+
+def _file_time(moment: datetime) -> str:
+    """A UTC time for a file name, without the colons some systems refuse: `2026-12-06T0700Z`, with
+    seconds only when it has some."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H%M%S}Z" if moment.second or moment.microsecond else f"{moment:%Y-%m-%dT%H%M}Z"
+
+
+def _window_slug(form: SearchForm) -> str:
+    """The view's time window (`2026-12-06T0700Z--2026-12-06T0800Z`, `since-…`, `until-…`): two
+    incident windows exported a minute apart differed only by the time of the export."""
+    assert form.filters is not None
+    since, until = (None if t is None else _file_time(t) for t in (form.filters.since, form.filters.until))
+    if since and until:
+        return f"{since}--{until}"
+    return f"since-{since}" if since else f"until-{until}"
+
 
 def _view_slug(form: SearchForm) -> str:
-    """What an export file's name says of its view (`status-failed_event-New-User-`), so that
-    several exports can be told apart; empty for the whole log."""
-    parts = []
-    for name, value in form.params(live=None).items():
+    """What an export file's name says of its view (`2026-12-06T0700Z--2026-12-06T0800Z_status-failed-`),
+    so that several exports can be told apart; empty for the whole log."""
+    params = form.params(live=None)
+    parts = [_window_slug(form)] if any(name in params for name in _WINDOW) else []
+    for name, value in params.items():
         text = value if isinstance(value, str) else ",".join(value)
-        parts.append(f"{name}-{text}" if name in _NAMED_BY_VALUE else name)
-    slug = re.sub(r"[^A-Za-z0-9,._-]+", "-", "_".join(parts)).strip("-_")[:80]
+        if name not in _WINDOW:
+            parts.append(f"{name}-{text}" if name in _NAMED_BY_VALUE else name)
+    slug = re.sub(r"[^A-Za-z0-9,._-]+", "-", "_".join(parts)).strip("-_")[:100]
     return f"{slug}-" if slug else ""
 
 
