@@ -133,6 +133,18 @@ def test_every_route_is_in_the_expected_table(app: Flask) -> None:
     assert rules(app) == EXPECTED
 
 
+def test_the_readme_s_admin_row_names_the_admin_pages_and_no_other(app: Flask) -> None:
+    """The README listed a "retention purge" for admins in the dashboard, which has no such page
+    (`audit purge` is a command), and left out the delivery health page."""
+    from webapp import ROOT
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [admin] = [line for line in readme.splitlines() if line.startswith("| **admin** |")]
+    urls = [rule.rule for rule in app.url_map.iter_rules()]
+    assert ("purge" in admin) == any("purge" in url for url in urls)
+    assert "**Users**" in admin and "**Delivery health**" in admin
+
+
 @pytest.mark.parametrize("identity", IDENTITIES, ids=lambda identity: str(identity or "anonymous"))
 def test_route_role_matrix(
     app: Flask,
