@@ -234,6 +234,9 @@ def is_personal_key(key: str) -> bool:
 def parse_property_match(text: str, *, mask_key: bytes | None = None) -> PropertyMatch:
     """Parse `key = value` into the JSON values it matches.
 
+    The match is exact, case included (`USER7@example.com` does not find `user7@example.com`),
+    but for the booleans: `True` and `FALSE` mean JSON's `true` and `false`, and match that text too.
+
     Args:
         text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
         mask_key: the audit log's masking key; with it, a personal-data value also matches its
@@ -253,6 +256,9 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     text = text if isinstance(text, str) else value
     candidates: list[Any] = [text]
     spelled = _json_scalar(text)
+    if spelled is _NOT_JSON and text.lower() in ("true", "false"):
+        # Python and spreadsheets write JSON's booleans `True` and `FALSE`; the search is exact otherwise.
+        spelled = text.lower() == "true"
     if spelled is None or isinstance(spelled, bool | int | float):
         candidates.append(spelled)
     if mask_key is not None and is_personal_key(key):

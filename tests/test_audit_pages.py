@@ -84,6 +84,21 @@ def test_filters_narrow_the_list_and_the_form_keeps_their_state(
     assert "/audit/export.csv?event=Cluster+Provisioning+Success&amp;status=failed&amp;project=12" in page
 
 
+def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """`github = True` found nothing where `true` found entries, and nothing said the search was exact."""
+    register = record(
+        sqlite_store, "Register", scope={"user_id": 3}, properties={"email": "a@b.co", "github": True}
+    )
+    page = client.get("/audit/", query_string={"prop": "github = True"}).get_data(as_text=True)
+    assert _rows(page) == [register]
+    assert (
+        '<small class="muted" id="hint-prop">key = value; exact, case included (True/False = true/false); '
+        "personal data matches its masked form</small>"
+    ) in page
+
+
 def test_the_destination_filter_finds_a_tester_destination_s_sends_and_suggests_the_configured_ones(
     app: Flask, client: FlaskClient, sqlite_store: AuditStore
 ) -> None:

@@ -186,6 +186,9 @@ SINGLE_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"prop": "error_message=12"}, {"stack_failure"}),
     ({"prop": "github = true"}, {"register"}),
     ({"prop": "github = false"}, {"login"}),
+    # Python's and spreadsheets' booleans are JSON's: `True` found nothing where `true` found entries.
+    ({"prop": "github = True"}, {"register"}),
+    ({"prop": "github = FALSE"}, {"login"}),
     ({"prop": "email = ada@example.com"}, {"signup", "register"}),
     ({"prop": "proj_id = 12"}, {"cps_recent", "cps_tester", "provisioning_start"}),
     ({"prop": "aws_account_id = 123456789012"}, {"aws"}),
@@ -204,6 +207,9 @@ COMBINED_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"destination": "staging:ffffffffffff"}, set()),
     ({"prop": "email = ada@example.com", "type": "identify"}, {"register"}),
     ({"prop": "stack_name = web", "type": "identify"}, set()),
+    # Exact but for the booleans, case included.
+    ({"prop": "email = ADA@example.com", "type": "identify"}, set()),
+    ({"prop": "cluster_type = GKE", "type": "track"}, set()),
     ({"since": "2026-02-20", "range": "24h", "status": "delivered"}, {"cps_recent", "aws", "signup"}),
     (
         {
