@@ -95,7 +95,7 @@ def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans
     assert _rows(page) == [register]
     assert (
         '<small class="muted" id="hint-prop">key = value; exact, case included (True/False = true/false); '
-        "personal data matches its masked form</small>"
+        "personal data matches its masked form (engineers and admins)</small>"
     ) in page
 
 
