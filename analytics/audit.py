@@ -61,7 +61,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.sql.elements import ColumnElement
@@ -547,11 +547,48 @@ _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 """The engines `create_audit_engine` made that are still in use, for `_forget_parent_connections`."""
 
 
+POSTGRES_CONNECTION_DEFAULTS = {
+    # Seconds for the server to accept a connection (per address): `init()` and a reconnect after
+    # an outage fail then instead of after the operating system's minutes.
+    "connect_timeout": "5",
+    # A peer that stops acknowledging (a host gone, a lost NAT entry, a network partition) closes
+    # the connection after 10 s of unacknowledged data, or about 11 s of silence while a statement
+    # waits, instead of the kernel's 15 minutes of retransmissions or 2 hours before keepalive.
+    "tcp_user_timeout": "10000",
+    "keepalives": "1",
+    "keepalives_idle": "5",
+    "keepalives_interval": "2",
+    "keepalives_count": "3",
+}
+"""libpq settings of the library's PostgreSQL connections, each unless `DATABASE_URL`'s query sets it."""
+
+LOCK_TIMEOUT = "3s"
+"""How long a statement of the library waits for a lock (`lock_timeout`), unless the URL's `options`
+set one: a table another session locks (a migration, a partition detach, a hand-run `LOCK TABLE`)
+then fails the write, said as an `AuditWriteError`, instead of holding the host's request threads
+for as long as the lock lasts. Three seconds outlast the short locks of routine maintenance."""
+
+
 def create_audit_engine(url: str) -> Engine:
-    """An engine for the audit database at `url`; a forked child starts it without connections."""
-    engine = create_engine(normalise_database_url(url), pool_pre_ping=True)
+    """An engine for the audit database at `url`; a forked child starts it without connections.
+
+    PostgreSQL connections get `POSTGRES_CONNECTION_DEFAULTS` and `LOCK_TIMEOUT`, so that no wait
+    the library imposes on its host lasts as long as the database or the network does.
+    """
+    normalised = make_url(normalise_database_url(url))
+    connect_args = _postgres_connect_args(normalised) if normalised.get_backend_name() == "postgresql" else {}
+    engine = create_engine(normalised, pool_pre_ping=True, connect_args=connect_args)
     _ENGINES.add(engine)
     return engine
+
+
+def _postgres_connect_args(url: URL) -> dict[str, str]:
+    """The defaults `url` does not set itself; its own `options` are kept, the lock timeout added."""
+    args = {name: value for name, value in POSTGRES_CONNECTION_DEFAULTS.items() if name not in url.query}
+    options = " ".join(url.normalized_query.get("options", ()))
+    if "lock_timeout" not in options:
+        args["options"] = f"{options} -c lock_timeout={LOCK_TIMEOUT}".strip()
+    return args
 
 
 def _forget_parent_connections() -> None:
