@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
 from analytics.audit_failures import reason, refuses_writes
+from analytics.audit_writer import SHUTDOWN_TIMEOUT
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt
 from analytics.errors import (
@@ -329,9 +330,12 @@ def flush() -> None:
         _default.flush()
 
 
-def shutdown() -> None:
-    """Flush and stop the default client, close its audit database connections, and forget it."""
+def shutdown(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
+    """Flush and stop the default client, close its audit database connections, and forget it.
+
+    Gives up after `timeout` seconds (None: never), saying what it left; see `AnalyticsClient.shutdown`.
+    """
     global _default
     if _default is not None:
-        _default.shutdown()
+        _default.shutdown(timeout)
         _default = None

@@ -17,7 +17,10 @@ What it gives up, and how it says so:
   value JSON cannot encode, given to `deliver`; a NUL character on PostgreSQL; a reused messageId)
   is split from its batch and lost alone, said the same way (`analytics.audit_failures`);
 - a full queue is not this module's business: the client writes that call on the caller's thread
-  instead, so a slow database slows callers rather than growing memory.
+  instead, so a slow database slows callers rather than growing memory;
+- `close` (at shutdown and at exit) waits `SHUTDOWN_TIMEOUT` at most: what a database that does not
+  answer keeps from being written by then is counted at ERROR and left to the thread, lost if the
+  process ends first.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ log = logging.getLogger(__name__)
 RETRY_DELAYS = (0.05, 0.25, 1.0, 4.0)
 """Seconds between attempts at a batch the database refused for a passing reason (a restart, a
 failover); about five seconds in all before the batch is given up."""
+
+SHUTDOWN_TIMEOUT = 8.0
+"""Seconds `shutdown()` and the drain at exit wait at most by default: within the 10 s `docker stop`
+grants before SIGKILL, with two to spare for the rest of the host's own exit."""
 
 HandOff = Callable[[list[AuditRecord]], None]
 """What receives each committed batch: the client's hand-over to the Segment client."""
@@ -89,6 +96,7 @@ class AuditWriter:
 
     def _start(self) -> None:
         self.queue: queue.Queue[AuditRecord | None] = queue.Queue(self.max_queue_size)
+        self._stop_queued = False
         self._thread = threading.Thread(target=self._run, name="event-catalog-audit-writer", daemon=True)
         self._thread.start()
 
@@ -135,19 +143,41 @@ class AuditWriter:
         if self._thread.is_alive():
             self.queue.join()
 
-    def close(self) -> None:
-        """Write what is queued, then stop the thread.
+    def close(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
+        """Write what is queued, then stop the thread; give up after `timeout` seconds (None: never).
 
         Registered to run, until it has run, when the process ends normally: at interpreter exit,
-        and at the end of a multiprocessing worker, which skips that.
+        and at the end of a multiprocessing worker, which skips that. A database that holds a lock
+        or stops answering would otherwise hold the host's shutdown, or its exit, for as long: past
+        the timeout, what is not written yet is counted in the log and the thread left behind (a
+        daemon, which does not keep the process alive).
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._closing:
             already, self._closed = self._closed, True
-            if not already and self._thread.is_alive():
-                self.queue.put(None)
-        self._thread.join()
+        if not already and self._thread.is_alive():
+            # Outside the lock: a full queue must not hold callers, whom `_closed` now turns away.
+            self._put_stop(timeout)
+        self._thread.join(seconds_left(deadline))
+        if self._thread.is_alive():
+            with self.queue.mutex:
+                left = self.queue.unfinished_tasks - int(self._stop_queued)
+            log.error(
+                "the audit writer did not finish within %ss: %s messages not audited yet, not sent, "
+                "lost if the process ends before the audit database answers",
+                timeout,
+                left,
+            )
         atexit.unregister(self.close)
         self._exit_hook.cancel()
+
+    def _put_stop(self, timeout: float | None) -> None:
+        """Queue the stop sign behind the records, unless the queue stays full for `timeout`."""
+        try:
+            self.queue.put(None, timeout=timeout)
+        except queue.Full:
+            return
+        self._stop_queued = True
 
     def _run(self) -> None:
         while True:
@@ -244,6 +274,11 @@ class AuditWriter:
         except Exception:
             # The application's on_error handler failed; the loss is logged and counted above.
             log.exception("the on_error handler failed on %s lost messages", len(records))
+
+
+def seconds_left(deadline: float | None) -> float | None:
+    """The seconds until `deadline` (a `time.monotonic()`), never below zero; None for no deadline."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()

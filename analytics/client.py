@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
-from analytics.audit_writer import RETRY_DELAYS, AuditWriter
+from analytics.audit_writer import RETRY_DELAYS, SHUTDOWN_TIMEOUT, AuditWriter, seconds_left
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
@@ -114,6 +114,13 @@ def may_be_oversized(message: dict[str, Any]) -> bool:
 
 def _message_ids(batch: list[dict[str, Any]]) -> list[str]:
     return [str(item["messageId"]) for item in batch if item.get("messageId")]
+
+
+def _unfinished_after(tasks: queue.Queue[Any], timeout: float | None) -> int:
+    """`Queue.join()` giving up after `timeout` seconds (None: never): the tasks still unfinished."""
+    with tasks.all_tasks_done:
+        tasks.all_tasks_done.wait_for(lambda: not tasks.unfinished_tasks, timeout)
+        return tasks.unfinished_tasks
 
 
 def record_outcome_safely(
@@ -689,31 +696,49 @@ class AnalyticsClient:
             return
         self.segment.flush()
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
         """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
 
         In a forked child (`forked`) only the audit writer, which is the child's own, is drained
         and stopped. Then the audit engine's connections are closed if the client owns it
         (`owns_engine`), and nothing the process keeps (its exit and fork hooks) holds the client.
         From the start of the shutdown on, `track` and `identify` refuse in their receipt.
+
+        Args:
+            timeout: the most seconds to wait for all that (None: as long as it takes), so that a
+                stalled audit database or endpoint cannot hold the host's own shutdown. What is not
+                done by then is counted in an ERROR log line and left behind: messages not audited
+                yet (lost if the process ends before the database answers) and messages audited
+                but not sent, which stay `pending` for `replay`.
         """
+        deadline = None if timeout is None else time.monotonic() + timeout
         self._shut_down = True
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(timeout)
         if self.segment is not None:
-            self._stop_segment(self.segment)
+            self._stop_segment(self.segment, deadline)
         if self.owns_engine:
             self.store.engine.dispose()
 
-    def _stop_segment(self, segment: SegmentClient) -> None:
+    def _stop_segment(self, segment: SegmentClient, deadline: float | None) -> None:
+        """Segment's `flush()` and `join()`, which wait without a limit, each up to the deadline."""
         # Its exit hook, stopping the consumers, would keep this client (and its engine) alive.
         atexit.unregister(segment.join)
         if self.forked:
             self._leave_to_parent()
             return
-        segment.flush()
-        if segment.consumers:
-            segment.join()
+        unsent = _unfinished_after(segment.queue, seconds_left(deadline))
+        if unsent:
+            log.error(
+                "the Segment client did not finish sending by the end of the shutdown: %s messages "
+                "not sent yet, pending in the audit log for `event-catalog replay`",
+                unsent,
+            )
+        for consumer in segment.consumers or ():
+            consumer.pause()
+        for consumer in segment.consumers or ():
+            if consumer.is_alive():
+                consumer.join(seconds_left(deadline))
 
     def _leave_to_parent(self) -> None:
         """Warn a forked process that the messages it audited through this client wait for `replay`;

@@ -8,6 +8,9 @@ generous against the bounds configured, and only "it returned at all" is checked
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,10 +23,15 @@ from sqlalchemy import Engine, select, text
 from analytics import AnalyticsClient, AuditStatus, AuditStore, AuditWriteError
 from analytics.audit import AuditEntry, create_audit_engine
 from analytics.catalog import CATALOG
+from analytics.collector import Collector
 from analytics.tracks import TrackSpec
 
 RETURNS_WITHIN = 120
 """Seconds a call may take before the test takes it for hung: far beyond the 3 s lock timeout."""
+
+UNBOUNDED = "?options=-c%20lock_timeout%3D0"
+"""A URL query that lets a write wait for a lock as long as it lasts: what a database that stopped
+answering looks like to the library, for as long as the test holds the lock."""
 
 T = TypeVar("T")
 
@@ -136,3 +144,75 @@ def test_batched_calls_on_a_locked_table_return_and_every_message_is_accounted_f
     audited = _audited(postgres_engine)
     assert len(queued) + len(refused) == len(receipts)
     assert sorted([*audited, *given_up]) == sorted(queued)
+
+
+def test_shutdown_gives_up_on_a_writer_the_database_does_not_answer_and_counts_what_it_left(
+    empty_postgres_url: str, postgres_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_audit_engine(empty_postgres_url + UNBOUNDED)
+    client = AnalyticsClient(None, store=AuditStore(engine))
+    assert client.writer is not None
+    try:
+        with _locked(empty_postgres_url):
+            receipts = [client.track(_spec()) for _ in range(5)]
+            _returned(lambda: client.shutdown(timeout=1))
+            assert "5 messages not audited yet, not sent" in caplog.text
+        # Left behind, not dropped: once the database answers, the writer still writes them.
+        client.writer._thread.join(RETURNS_WITHIN)
+    finally:
+        engine.dispose()  # after the writer let go of its connection, which disposing leaves open
+    assert _audited(postgres_engine) == {receipt.message_id for receipt in receipts}
+
+
+EXIT_PROGRAM = """
+import sys
+import analytics
+from analytics.catalog import CATALOG
+
+analytics.init(database_url=sys.argv[1])
+print("initialised", flush=True)
+sys.stdin.readline()
+for _ in range(3):
+    analytics.track(CATALOG.event("ProjectCreate").example_spec())
+"""
+
+
+def test_the_drain_at_exit_gives_up_on_a_database_that_does_not_answer(
+    empty_postgres_url: str, postgres_engine: Engine
+) -> None:
+    """A process that ended without `shutdown()` waited at exit for its audit writer, for ever."""
+    program = subprocess.Popen(
+        [sys.executable, "-c", EXIT_PROGRAM, empty_postgres_url + UNBOUNDED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "APP_ENV": "development"},
+    )
+    try:
+        assert program.stdout is not None and program.stdout.readline() == "initialised\n"
+        with _locked(empty_postgres_url):
+            _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
+    finally:
+        program.kill()
+        program.wait()
+    assert program.returncode == 0, errors
+    assert "3 messages not audited yet, not sent" in errors
+
+
+def test_shutdown_gives_up_on_a_batch_the_endpoint_holds_and_it_stays_pending(
+    sqlite_store: AuditStore, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    collector.inject(latency=5)
+    client = AnalyticsClient(
+        "test-key", store=sqlite_store, host=collector.url, upload_interval=0.05, timeout=30
+    )
+    receipt = client.track(_spec())
+    assert client.writer is not None and client.segment is not None
+    client.writer.flush()
+    _returned(lambda: client.shutdown(timeout=0.5))
+    assert "1 messages not sent yet, pending in the audit log" in caplog.text
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == AuditStatus.PENDING
+    [consumer] = client.segment.consumers
+    consumer.join(RETURNS_WITHIN)
