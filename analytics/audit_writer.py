@@ -18,9 +18,9 @@ What it gives up, and how it says so:
   is split from its batch and lost alone, said the same way (`analytics.audit_failures`);
 - a full queue is not this module's business: the client writes that call on the caller's thread
   instead, so a slow database slows callers rather than growing memory;
-- `close` (at shutdown and at exit) waits `SHUTDOWN_TIMEOUT` at most: what a database that does not
-  answer keeps from being written by then is counted at ERROR and left to the thread, lost if the
-  process ends first.
+- `close` (at shutdown and at exit) waits as long as the writer makes progress, but no more than
+  `SHUTDOWN_TIMEOUT` without any: what a database that does not answer keeps from being written by
+  then is counted at ERROR and left to the thread, lost if the process ends first.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ RETRY_DELAYS = (0.05, 0.25, 1.0, 4.0)
 failover); about five seconds in all before the batch is given up."""
 
 SHUTDOWN_TIMEOUT = 8.0
-"""Seconds `shutdown()` and the drain at exit wait at most by default: within the 10 s `docker stop`
-grants before SIGKILL, with two to spare for the rest of the host's own exit."""
+"""Seconds `shutdown()` and the drain at exit wait at most, by default, while nothing progresses: a
+stalled database gives up within the 10 s `docker stop` grants before SIGKILL, two to spare for the
+rest of the host's exit, while a long backlog that is being written is written whole."""
 
 HandOff = Callable[[list[AuditRecord]], None]
 """What receives each committed batch: the client's hand-over to the Segment client."""
@@ -144,26 +145,30 @@ class AuditWriter:
             self.queue.join()
 
     def close(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
-        """Write what is queued, then stop the thread; give up after `timeout` seconds (None: never).
+        """Write what is queued, then stop the thread; give up after `timeout` seconds without
+        progress (None: never).
 
         Registered to run, until it has run, when the process ends normally: at interpreter exit,
         and at the end of a multiprocessing worker, which skips that. A database that holds a lock
         or stops answering would otherwise hold the host's shutdown, or its exit, for as long: past
         the timeout, what is not written yet is counted in the log and the thread left behind (a
-        daemon, which does not keep the process alive).
+        daemon, which does not keep the process alive). A backlog being written is waited for.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._closing:
             already, self._closed = self._closed, True
         if not already and self._thread.is_alive():
             # Outside the lock: a full queue must not hold callers, whom `_closed` now turns away.
             self._put_stop(timeout)
-        self._thread.join(seconds_left(deadline))
-        if self._thread.is_alive():
+
+        def stopped(seconds: float | None) -> bool:
+            self._thread.join(seconds)
+            return not self._thread.is_alive()
+
+        if not wait_while_progressing(stopped, lambda: self.queue.unfinished_tasks, timeout):
             with self.queue.mutex:
                 left = self.queue.unfinished_tasks - int(self._stop_queued)
             log.error(
-                "the audit writer did not finish within %ss: %s messages not audited yet, not sent, "
+                "the audit writer made no progress for %ss: %s messages not audited yet, not sent, "
                 "lost if the process ends before the audit database answers",
                 timeout,
                 left,
@@ -276,9 +281,34 @@ class AuditWriter:
             log.exception("the on_error handler failed on %s lost messages", len(records))
 
 
-def seconds_left(deadline: float | None) -> float | None:
-    """The seconds until `deadline` (a `time.monotonic()`), never below zero; None for no deadline."""
-    return None if deadline is None else max(0.0, deadline - time.monotonic())
+def wait_while_progressing(
+    done_within: Callable[[float | None], bool], remaining: Callable[[], int], stall: float | None
+) -> bool:
+    """Wait until done, for as long as `remaining()` keeps falling; give up after `stall` seconds
+    in which it did not (None: wait for good). Returns whether it is done.
+
+    A shutdown must not hang on a database or endpoint that stopped answering, nor cut short a
+    backlog that is being worked through: a total timeout would do one or the other.
+
+    Args:
+        done_within: waits up to that many seconds (None: until done) and says whether it is done.
+        remaining: the work left (messages), read between waits.
+        stall: the longest wait without progress.
+    """
+    if stall is None:
+        return done_within(None)
+    least, since = remaining(), time.monotonic()
+    while not done_within(min(stall, _PROGRESS_CHECK)):
+        left = remaining()
+        if left < least:
+            least, since = left, time.monotonic()
+        elif time.monotonic() - since >= stall:
+            return False
+    return True
+
+
+_PROGRESS_CHECK = 0.5
+"""Seconds between two looks at the work left while a shutdown waits."""
 
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()

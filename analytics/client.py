@@ -35,7 +35,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
-from analytics.audit_writer import RETRY_DELAYS, SHUTDOWN_TIMEOUT, AuditWriter, seconds_left
+from analytics.audit_writer import RETRY_DELAYS, SHUTDOWN_TIMEOUT, AuditWriter, wait_while_progressing
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
@@ -705,40 +705,42 @@ class AnalyticsClient:
         From the start of the shutdown on, `track` and `identify` refuse in their receipt.
 
         Args:
-            timeout: the most seconds to wait for all that (None: as long as it takes), so that a
-                stalled audit database or endpoint cannot hold the host's own shutdown. What is not
-                done by then is counted in an ERROR log line and left behind: messages not audited
-                yet (lost if the process ends before the database answers) and messages audited
-                but not sent, which stay `pending` for `replay`.
+            timeout: the most seconds to wait while neither the audit writer nor the Segment client
+                makes progress (None: as long as it takes), so that a stalled audit database or
+                endpoint cannot hold the host's own shutdown, while a backlog being worked through
+                is not cut short. What is not done by then is counted in an ERROR log line and left
+                behind: messages not audited yet (lost if the process ends before the database
+                answers) and messages audited but not sent, which stay `pending` for `replay`.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
         self._shut_down = True
         if self.writer is not None:
             self.writer.close(timeout)
         if self.segment is not None:
-            self._stop_segment(self.segment, deadline)
+            self._stop_segment(self.segment, timeout)
         if self.owns_engine:
             self.store.engine.dispose()
 
-    def _stop_segment(self, segment: SegmentClient, deadline: float | None) -> None:
-        """Segment's `flush()` and `join()`, which wait without a limit, each up to the deadline."""
+    def _stop_segment(self, segment: SegmentClient, stall: float | None) -> None:
+        """Segment's `flush()` and `join()`, which wait without a limit, each while it progresses."""
         # Its exit hook, stopping the consumers, would keep this client (and its engine) alive.
         atexit.unregister(segment.join)
         if self.forked:
             self._leave_to_parent()
             return
-        unsent = _unfinished_after(segment.queue, seconds_left(deadline))
-        if unsent:
+        tasks = segment.queue
+        if not wait_while_progressing(
+            lambda seconds: _unfinished_after(tasks, seconds) == 0, lambda: tasks.unfinished_tasks, stall
+        ):
             log.error(
-                "the Segment client did not finish sending by the end of the shutdown: %s messages "
+                "the Segment client stopped making progress during the shutdown: %s messages "
                 "not sent yet, pending in the audit log for `event-catalog replay`",
-                unsent,
+                tasks.unfinished_tasks,
             )
         for consumer in segment.consumers or ():
             consumer.pause()
         for consumer in segment.consumers or ():
             if consumer.is_alive():
-                consumer.join(seconds_left(deadline))
+                consumer.join(stall)
 
     def _leave_to_parent(self) -> None:
         """Warn a forked process that the messages it audited through this client wait for `replay`;

@@ -164,6 +164,19 @@ def test_shutdown_gives_up_on_a_writer_the_database_does_not_answer_and_counts_w
     assert _audited(postgres_engine) == {receipt.message_id for receipt in receipts}
 
 
+def test_shutdown_waits_for_a_backlog_being_written_however_long_it_takes(
+    sqlite_store: AuditStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The timeout is for a writer that stopped: a total one cut short a burst that was being written,
+    and what it had not written yet was lost at exit."""
+    client = AnalyticsClient(None, store=sqlite_store, max_queue_size=30_000)
+    receipts = [client.track(_spec()) for _ in range(15_000)]
+    assert client.audit_queue_depth() > 0
+    _returned(lambda: client.shutdown(timeout=1))
+    assert "not audited yet" not in caplog.text
+    assert _audited(sqlite_store.engine) == {receipt.message_id for receipt in receipts}
+
+
 EXIT_PROGRAM = """
 import sys
 import analytics
