@@ -3,7 +3,8 @@
 Python's `json` reader takes more than JSON, and trusts its input's shape:
 
 - NaN and Infinity, which no reader downstream takes: SQLite's JSON functions would refuse the
-  stored entry, Segment the message.
+  stored entry, Segment the message. A number too large for a float (`1e400`) is read as Infinity
+  too, and is refused the same way.
 - integers longer than `sys.get_int_max_str_digits()`, which it refuses with advice about Python's
   own settings rather than about the input.
 - any nesting: it recurses once per array or object, so a few thousand `[` (a 1 MB body holds half a
@@ -17,6 +18,7 @@ The tester (form, API, command line), the collector and `event-catalog diff` rea
 from __future__ import annotations
 
 import json
+import math
 import sys
 from typing import Any
 
@@ -38,6 +40,14 @@ class TooDeep(ValueError):
 
 def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+def _finite_number(text: str) -> float:
+    """A number with a fraction or an exponent; `float` reads one past its range as Infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large a number to hold (JSON has no NaN or Infinity)")
+    return value
 
 
 def _whole_number(text: str) -> int:
@@ -80,7 +90,9 @@ def load_json(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
     if isinstance(text, bytes):
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        value = json.loads(text, parse_constant=_not_json, parse_int=_whole_number)
+        value = json.loads(
+            text, parse_constant=_not_json, parse_float=_finite_number, parse_int=_whole_number
+        )
     except RecursionError:
         # Python's reader recurses once per level: far past the limit, it runs out of stack first.
         raise TooDeep(max_depth) from None

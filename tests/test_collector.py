@@ -180,7 +180,15 @@ def test_batch_over_500kb_is_400_and_nothing_is_stored(collector: Collector) -> 
 
 
 @pytest.mark.parametrize(
-    "data", [b"{not json", b"", b'{"batch": [NaN]}', b"\xff\xfe", b"[" * 100_000 + b"]" * 100_000]
+    "data",
+    [
+        b"{not json",
+        b"",
+        b'{"batch": [NaN]}',
+        b'{"batch": [1e400]}',
+        b"\xff\xfe",
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
 )
 def test_malformed_json_is_400(collector: Collector, data: bytes) -> None:
     assert_error(send(collector, "/v1/batch", data=data), 400, "invalid_json")

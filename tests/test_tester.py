@@ -448,6 +448,11 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
         ('{"proj_id": 999}', "proj_id is added from the scope's project_id: set it there, not here."),
         ('{"infra_id": NaN}', "Not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)"),
         ('{"note": -Infinity}', "Not valid JSON: -Infinity is not JSON"),
+        (
+            '{"note": 1e400}',
+            "Not valid JSON: 1e400 is too large a number to hold (JSON has no NaN or Infinity)",
+        ),
+        ('{"note": [-1.5E+999]}', "Not valid JSON: -1.5E+999 is too large a number to hold"),
         ('{"infra_id": ' + "9" * 5000 + "}", "Not valid JSON: a number of 5,000 digits is too long to hold"),
         ('{"note": "nul\\u0000byte"}', "Text cannot contain a NUL character (\\u0000)"),
         ('{"note": ' + "[" * 500 + "]" * 500 + "}", TOO_DEEP),

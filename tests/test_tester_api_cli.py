@@ -300,6 +300,15 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     assert nan.get_json()["error"]["message"] == (
         "The body is not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)."
     )
+    huge = client.post(
+        "/api/tester/send",
+        data='{"event": "ProjectCreate", "scope":{"user_id": 1, "project_id": 2}, "properties": {"x":1e400}}',
+        content_type="application/json",
+    )
+    assert huge.status_code == 400
+    assert huge.get_json()["error"]["message"] == (
+        "The body is not valid JSON: 1e400 is too large a number to hold (JSON has no NaN or Infinity)."
+    )
     broken = client.post("/api/tester/send", data="{bad", content_type="application/json")
     assert broken.status_code == 400
     assert broken.get_json()["error"]["message"].startswith(
