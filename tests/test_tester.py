@@ -22,6 +22,7 @@ from tester_helpers import (
     error_slot,
     example_values,
     form_fields,
+    form_values,
     hidden,
     input_value,
     pre_json,
@@ -582,6 +583,36 @@ def test_fill_with_example_and_switching_editors_keep_what_was_typed(client: Fla
         },
     ).get_data(as_text=True)
     assert "&#34;infra_id&#34;: 77" in raw and 'name="mode" value="raw"' in raw
+
+
+def test_fill_with_example_previews_what_the_filled_form_sends_for_every_spec(client: FlaskClient) -> None:
+    """The preview of a filled form is composed from the text its fields show: a list example was
+    shown as Python's repr (`['vcpu_quota', 'iam_permissions']`) while the preview read the list, and
+    the send delivered one item holding the repr."""
+    for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
+        query = {"event" if info.kind == "track" else "identify": info.constant, "example": "1"}
+        page = client.get("/tester/", query_string=query).get_data(as_text=True)
+        shown = json.loads(pre_json(page, "preview-json"))
+        again = client.post("/tester/preview", data=form_values(page), headers=HTMX).get_data(as_text=True)
+        posted = json.loads(pre_json(again, "preview-json"))
+        for part in ("userId", "properties", "traits"):
+            assert posted.get(part) == shown.get(part), (info.name, part)
+
+
+def test_fill_with_example_puts_a_list_one_item_per_line_and_sends_the_list(
+    client: FlaskClient, collector: Collector
+) -> None:
+    page = client.post(
+        "/tester/",
+        data={"spec": "ClusterPreflightChecksFailed", "mode": "fields", "example": "1"},
+        headers=HTMX,
+    ).get_data(as_text=True)
+    assert form_values(page)["prop.failed_checks"] == "vcpu_quota\niam_permissions"
+    status, _ = send_form(
+        client, "event=ClusterPreflightChecksFailed", {k: v for k, v in form_values(page).items() if "." in k}
+    )
+    [received] = collector.received()
+    assert status == 200 and received["properties"]["failed_checks"] == ["vcpu_quota", "iam_permissions"]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 from flask import Flask
@@ -58,6 +59,52 @@ def input_value(page: str, key: str) -> str:
     match = re.search(rf'id="{re.escape(dom)}" name="{re.escape(key)}"[^>]*?value="([^"]*)"', page, re.S)
     assert match, f"no input {key}"
     return html.unescape(match.group(1))
+
+
+class _FormReader(HTMLParser):
+    """The values a browser would submit from the tester's form: its inputs, checked boxes, selected
+    options and textareas' text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.values: dict[str, str] = {}
+        self.inside = False
+        self.control: tuple[str, str] | None = None
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {name: value or "" for name, value in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == "tester-form"
+        if not self.inside or a.get("form", "tester-form") != "tester-form":
+            return
+        if tag == "input" and (a.get("type") not in ("checkbox", "radio") or "checked" in a):
+            self.values[a["name"]] = a.get("value", "on" if a.get("type") == "checkbox" else "")
+        elif tag in ("select", "textarea"):
+            self.control, self.text = (tag, a["name"]), []
+            self.values.setdefault(a["name"], "")
+        elif tag == "option" and self.control and "selected" in a:
+            self.values[self.control[1]] = a.get("value", "")
+
+    def handle_data(self, data: str) -> None:
+        if self.control and self.control[0] == "textarea":
+            self.text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif self.control and tag == self.control[0]:
+            if tag == "textarea":
+                # A browser drops the one newline that follows <textarea>, as HTML's parsing rules say.
+                self.values[self.control[1]] = "".join(self.text).removeprefix("\n")
+            self.control = None
+
+
+def form_values(page: str) -> dict[str, str]:
+    """What the tester's form on a page submits, as a browser would send it."""
+    reader = _FormReader()
+    reader.feed(page)
+    return reader.values
 
 
 def form_fields(client: FlaskClient, spec_query: str) -> dict[str, str]:

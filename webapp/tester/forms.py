@@ -69,8 +69,19 @@ class TesterInput:
         if self.mode == RAW:
             current = parse_raw_object(self.raw) or {}
             return replace(self, scope=scope, raw=dump_raw({**examples, **current}))
-        props = {name: self.props.get(name) or value for name, value in examples.items()}
+        props = {name: self.props.get(name) or display_value(value) for name, value in examples.items()}
         return replace(self, scope=scope, props={**self.props, **props})
+
+    def as_shown(self) -> TesterInput:
+        """The input as the form's fields show it: each property as its field's text (a list one item
+        per line, as the field reads it back).
+
+        The form's preview is composed from this, so that it is the message the form posts next: a
+        list held as a list previewed right while its field showed Python's repr of it.
+        """
+        if self.json_props or self.mode == RAW:
+            return self
+        return replace(self, props={name: display_value(value) for name, value in self.props.items()})
 
     def switch_problem(self, mode: str, info: SpecInfo | None) -> str | None:
         """Why the raw editor's text cannot move to the fields without losing some of it, if it cannot.

@@ -167,7 +167,7 @@ def render_tester(
         notice: a message above the form.
         status: the page's status code.
     """
-    typed = replace(typed, token=new_token())
+    typed = replace(typed.as_shown(), token=new_token())
     draft = draft or compose(typed, actor=current_actor())
     # A note says more than the field's validation error (why a switch did not happen, a preset's gap).
     shown = {**(draft.typing_errors() if errors is None else errors), **(notes or {})}
