@@ -12,18 +12,23 @@ from urllib.parse import urlsplit
 
 import requests
 
+MAY_HAVE_ARRIVED = "so it may have received the request all the same"
+"""What a read timeout leaves open: the request went out whole, and only the answer is missing."""
+
 
 def describe_network_error(error: requests.RequestException) -> str:
     """`ConnectionError: could not connect to 127.0.0.1:5211 (Connection refused)` and the like.
 
     The exception's class name leads, as it did before, so that searches for it still match; the
-    original text is kept only when no operating-system reason can be found in the chain.
+    original text is kept only when no operating-system reason can be found in the chain. A read
+    timeout says that the request may have arrived (`may_have_arrived` finds such a line).
     """
     where = _host(error)
     if isinstance(error, requests.ConnectTimeout):
         what = f"no connection to {where} within the timeout"
     elif isinstance(error, requests.ReadTimeout):
-        what = f"{where} did not answer within the timeout"
+        # Its text only repeats this, with the connection pool's repr; the timeout is the caller's own.
+        return f"{type(error).__name__}: {where} did not answer within the timeout, {MAY_HAVE_ARRIVED}"
     elif isinstance(error, requests.ConnectionError):
         what = f"could not connect to {where}"
     else:
@@ -52,3 +57,9 @@ def _os_reason(error: BaseException) -> str | None:
         linked = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
         pending += [item for item in linked if isinstance(item, BaseException)]
     return None
+
+
+def may_have_arrived(described: str | None) -> bool:
+    """Whether a failure as `describe_network_error` recorded it leaves open that the endpoint has the
+    message: a read timeout, which is still a failed delivery (no answer came) but not a lost one."""
+    return described is not None and described.startswith(f"{requests.ReadTimeout.__name__}:")

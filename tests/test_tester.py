@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -201,6 +202,37 @@ def test_an_unreachable_destination_is_failed_with_the_network_error(app: Flask,
     host = app.config["SEGMENT_HOST"].removeprefix("http://")
     assert entry.error == f"ConnectionError: could not connect to {host} (Connection refused)"
     assert "no HTTP answer" in page and entry.error in page and "Max retries" not in page
+
+
+def test_a_timeout_is_failed_but_says_the_message_may_have_arrived_and_shows_the_collectors_copy(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    """No answer within TESTER_TIMEOUT: the request went out, and the collector stores it once its
+    delay ends. The audit log keeps the send failed; the panel says it may have arrived, and shows
+    the collector's copy once the collector has it."""
+    app.config["TESTER_TIMEOUT"] = 0.3
+    collector.inject(latency=1.5)
+    status, page = send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    assert status == 200
+    [entry] = _entries(app)
+    host = app.config["SEGMENT_HOST"].removeprefix("http://")
+    assert (entry.status, entry.http_status) == ("failed", None)
+    assert entry.error == (
+        f"ReadTimeout: {host} did not answer within the timeout, "
+        "so it may have received the request all the same"
+    )
+    assert 'id="result-may-have-arrived"' in page and "the endpoint may still have received it" in page
+    not_yet = client.get(received_url(page), headers=HTMX).get_data(as_text=True)
+    assert "no copy of this message yet" in not_yet and "ask again" in not_yet
+    deadline = time.monotonic() + 5
+    while not collector.received() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    arrived = client.get(received_url(page), headers=HTMX).get_data(as_text=True)
+    assert "Received by the collector, although it did not answer in time" in arrived
+    assert "identical to what was sent" in arrived
+    assert "collector-json" in client.get(f"/tester/sends/{entry.message_id}").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(AuditEntry, entry.id).status == "failed"
 
 
 def test_a_double_submit_sends_once_and_answers_with_the_first_result(

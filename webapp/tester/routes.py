@@ -438,6 +438,7 @@ def received(message_id: str) -> ResponseReturnValue:
         abort(404, description=f"No tester send has the message id {message_id!r}.")
     return fragment(
         "tester/_received.html",
+        result=result,
         collector_copy=collector_copy(result),
         sent_digest=request.args.get("sent"),
         digest=message_digest,

@@ -27,6 +27,7 @@ from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.messages import payload_of
+from analytics.network_errors import may_have_arrived
 from analytics.personal_data import looks_personal
 from analytics.queries import as_utc
 from webapp.auth.policy import require
@@ -153,6 +154,12 @@ class SendResult:
             return not self.in_flight
         return self.entry.status in ("failed", "dropped")
 
+    @property
+    def may_have_arrived(self) -> bool:
+        """Whether a failed send may have reached the endpoint anyway: it got no answer in time
+        (`TESTER_TIMEOUT`), but the request went out. The audit log keeps it failed."""
+        return self.entry is not None and self.entry.status == "failed" and may_have_arrived(self.entry.error)
+
 
 def load_result(message_id: str, **details: Any) -> SendResult | None:
     """The result of a tester send, or None when no tester send has this id."""
@@ -269,11 +276,12 @@ def _result_of_duplicate(message_id: str, *, conflict: bool) -> SendResult:
 
 
 def local_destination(result: SendResult) -> Destination | None:
-    """The local destination a delivered send went to: the one whose collector can show its copy.
+    """The local destination a send went to: the one whose collector can show its copy.
 
-    Only local destinations are asked (Segment has no such endpoint), and only for a delivered send.
+    Only local destinations are asked (Segment has no such endpoint), and only for a send that
+    reached it: a delivered one, or one that timed out, which the collector may have taken in.
     """
-    if result.entry is None or result.entry.status != "delivered":
+    if result.entry is None or (result.entry.status != "delivered" and not result.may_have_arrived):
         return None
     destination = destination_of_label(result.entry.destination)
     return destination if destination is not None and destination.is_local else None
