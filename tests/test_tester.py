@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
@@ -542,6 +543,72 @@ def test_without_htmx_a_send_redirects_to_its_result(client: FlaskClient, collec
     assert client.get("/tester/sends/nope").status_code == 404
 
 
+def test_a_send_puts_the_form_and_its_result_in_the_address_for_reload_and_back(
+    client: FlaskClient, collector: Collector
+) -> None:
+    """Reload, Back and Forward fetch the page again (no snapshots are kept): the address was only
+    `?event=…`, and every typed value and the result were gone."""
+    values = {**example_values(CATALOG.event("ClusterPreflightChecksFailed")), "confirm_production": "on"}
+    data = {**form_fields(client, "event=ClusterPreflightChecksFailed"), **values}
+    response = client.post("/tester/send", data=data, headers=HTMX)
+    [received] = collector.received()
+    url = response.headers["HX-Push-Url"]
+    query = parse_qs(urlsplit(url).query)
+    assert urlsplit(url).path == "/tester/" and query.pop("sent") == [received["messageId"]]
+    assert query == {
+        "event": ["ClusterPreflightChecksFailed"],
+        "mode": ["fields"],
+        **{name: [value] for name, value in values.items() if "." in name},
+    }
+    page = client.get(url).get_data(as_text=True)
+    shown = {name: value for name, value in form_values(page).items() if name not in ("token", "csrf_token")}
+    assert shown == {
+        **{
+            name: value
+            for name, value in data.items()
+            if name not in ("token", "csrf_token", "confirm_production")
+        },
+        "destination": "default",
+        "sent": received["messageId"],
+    }
+    assert 'id="result-status">delivered<' in page and received["messageId"] in page
+    # Without JavaScript, the send lands on the same address.
+    plain = client.post("/tester/send", data={**data, "token": "another"})
+    assert plain.status_code == 303
+    assert parse_qs(urlsplit(plain.headers["Location"]).query)["prop.failed_checks"] == [
+        "vcpu_quota\niam_permissions"
+    ]
+
+
+def test_the_address_leaves_out_personal_data_and_what_would_make_it_too_long(
+    client: FlaskClient, collector: Collector
+) -> None:
+    values = {**example_values(CATALOG.identifier("Register")), "prop.email": "grace@example.com"}
+    status, _ = send_form(client, "identify=RegisterIdentify", values)
+    pushed = client.post(
+        "/tester/", data={"spec": "RegisterIdentify", "mode": "fields", **values}, headers=HTMX
+    ).headers["HX-Push-Url"]
+    assert "email" not in pushed and "example.com" not in pushed
+    assert "prop.github=false" in pushed and "scope.user_id=" in pushed
+    scope = {
+        name: value
+        for name, value in example_values(CATALOG.event("ProjectCreate")).items()
+        if "scope" in name
+    }
+    raw = {"mode": "raw", "raw": '{"note": "kept", "contact_email": "grace@example.com"}', **scope}
+    status, page = send_form(client, "event=ProjectCreate", raw)
+    assert status == 200 and 'id="result-off-schema"' in page
+    pushed = client.post(
+        "/tester/send", data={**form_fields(client, "event=ProjectCreate"), **raw}, headers=HTMX
+    )
+    query = parse_qs(urlsplit(pushed.headers["HX-Push-Url"]).query)
+    assert json.loads(query["raw"][0]) == {"note": "kept"} and query["mode"] == ["raw"]
+    long = {**raw, "raw": json.dumps({"note": "x" * 5000})}
+    pushed = client.post("/tester/", data={"spec": "ProjectCreate", **long}, headers=HTMX)
+    url = pushed.headers["HX-Push-Url"]
+    assert len(url) < 4000 and "raw" not in parse_qs(urlsplit(url).query) and "scope.project_id" in url
+
+
 def test_preview_is_the_message_a_send_builds_and_errors_ride_along_out_of_band(client: FlaskClient) -> None:
     query = {
         "spec": "ClusterProvisioningSuccess",
@@ -713,7 +780,10 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
         headers=HTMX,
     )
     page = applied.get_data(as_text=True)
-    assert applied.headers["HX-Push-Url"] == "/tester/?event=ClusterProvisioningSuccess"
+    # The address carries the ids the preset filled in (a reload draws them), not the preset to apply.
+    assert applied.headers["HX-Push-Url"] == (
+        "/tester/?event=ClusterProvisioningSuccess&mode=fields&scope.user_id=1&scope.project_id=12"
+    )
     assert input_value(page, "scope.project_id") == "12" and input_value(page, "scope.cluster_id") == ""
     assert "Preset &#39;staging&#39; has no cluster id: enter it." in error_slot(
         page, "scope.cluster_id"

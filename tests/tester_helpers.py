@@ -76,7 +76,8 @@ class _FormReader(HTMLParser):
         a = {name: value or "" for name, value in attrs}
         if tag == "form":
             self.inside = a.get("id") == "tester-form"
-        if not self.inside or a.get("form", "tester-form") != "tester-form":
+        # A control belongs to the form it is inside, or to the one its `form` attribute names.
+        if a.get("form", "tester-form" if self.inside else None) != "tester-form":
             return
         if tag == "input" and (a.get("type") not in ("checkbox", "radio") or "checked" in a):
             self.values[a["name"]] = a.get("value", "on" if a.get("type") == "checkbox" else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -296,6 +297,37 @@ def test_switching_to_raw_json_after_a_send_keeps_its_result(
     assert len(collector.received()) == 1
 
 
+def test_reload_and_back_bring_back_what_was_typed_and_the_result(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """Pages are not cached and htmx keeps no snapshots: a reload, or Back from the audit entry,
+    drew an empty form without the result. The address after a send draws both again."""
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
+    page.get_by_role("link", name="Raw JSON").click()
+    raw = page.locator("#f-raw")
+    expect(raw).to_be_visible()
+    wait_until_htmx_has(page, "#tester-form")
+    raw.fill('{"cluster_type": "aks", "infra_id": 9, "note": "custom"}')
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    sent = collector.received()[-1]["messageId"]
+    expect(page).to_have_url(re.compile(f"sent={sent}"))
+    for leave in ("reload", "audit entry and back"):
+        if leave == "reload":
+            page.reload()
+        else:
+            page.get_by_role("link", name=f"/audit/entries/{sent}").click()
+            expect(page).to_have_url(re.compile(f"/audit/entries/{sent}"))
+            page.go_back()
+        expect(page.locator("#f-raw")).to_have_value(re.compile('"note": "custom"'))
+        expect(page.locator("#f-scope-cluster_id")).to_have_value("4")
+        expect(page.locator("#result-status")).to_have_text("delivered")
+        expect(page.locator("#send-result")).to_contain_text(sent)
+    assert len(collector.received()) == 1
+
+
 def test_picking_an_event_retitles_the_page_and_its_trail_and_drops_the_last_result(
     live_server: str, page: Page, collector: Collector
 ) -> None:
@@ -304,7 +336,9 @@ def test_picking_an_event_retitles_the_page_and_its_trail_and_drops_the_last_res
     breadcrumb = page.get_by_role("navigation", name="Breadcrumb")
     expect(breadcrumb).to_contain_text("Stack Build Success")
     page.select_option("#pick", "ClusterProvisioningSuccess")
-    expect(page).to_have_url(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    # The address names the picked event and the ids the form carries over, not the last send.
+    expect(page).to_have_url(re.compile(r"/tester/\?event=ClusterProvisioningSuccess&mode=fields&scope\."))
+    assert "sent=" not in page.url
     expect(page).to_have_title("Cluster Provisioning Success · Tester · event-catalog")
     expect(breadcrumb).to_contain_text("Cluster Provisioning Success")
     expect(breadcrumb).not_to_contain_text("Stack Build Success")

@@ -41,11 +41,15 @@ from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, compose
+from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import (
     FIELDS,
+    PROP,
     RAW,
     SCOPE,
     TesterInput,
+    display_value,
+    dump_raw,
     input_from_form,
     new_token,
     parse_raw_object,
@@ -67,6 +71,7 @@ from webapp.tester.sending import (
     destinations,
     load_result,
     local_destination,
+    personal_names,
     send,
 )
 
@@ -178,8 +183,56 @@ def render_tester(
         **tester_context(typed, draft, shown, result, notice),
     )
     if wants_fragment() and draft.info is not None:
-        response.headers["HX-Push-Url"] = url_for("tester.index", **spec_query(draft.info))
+        response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
     return response
+
+
+STATE_URL_LIMIT = 4000
+"""The longest address the tester puts a form's values in: gunicorn refuses a request line over 4,094
+bytes (its `limit_request_line`), so a reload of a longer one would be an error page."""
+
+
+def state_url(typed: TesterInput, info: SpecInfo, result: SendResult | None) -> str:
+    """The tester's address for the form as it stands and the send it shows (`sent`), so that a
+    reload, Back or Forward draws both again: `index` reads the same names as the form posts.
+
+    Not the form's token (a form drawn again is a new send) nor a confirmation (it holds for one
+    send), nor personal data, which the browser's history would keep: that field is left to enter
+    again. Properties that would make the address too long are left out too (the send's "Edit and
+    send again" still has them).
+    """
+    query = spec_query(info)
+    if result is not None and result.entry is not None:
+        query["sent"] = result.message_id
+    if typed.destination != DEFAULT_NAME:
+        query["destination"] = typed.destination
+    scope = {SCOPE + name: str(value) for name, value in typed.scope.items() if value not in (None, "")}
+    for values in ({**scope, **_properties_query(typed, info)}, scope, {}):
+        # `mode` marks a form's values (an unticked box is false), not a link's `?event=`.
+        form = {"mode": typed.mode, **values} if values or typed.mode == RAW else {}
+        url = url_for("tester.index", **query, **form)
+        if len(url) <= STATE_URL_LIMIT:
+            break
+    return url
+
+
+def _properties_query(typed: TesterInput, info: SpecInfo) -> dict[str, str]:
+    """The properties as the address carries them (see `state_url`): the raw editor's text, or each
+    field's, without personal data."""
+    if typed.mode == RAW:
+        parsed = parse_raw_object(typed.raw)
+        if not parsed:
+            return {}
+        personal = personal_names(info, parsed)
+        if not personal & parsed.keys():
+            return {"raw": typed.raw}
+        return {"raw": dump_raw({key: value for key, value in parsed.items() if key not in personal})}
+    personal = personal_names(info, typed.props)
+    return {
+        PROP + name: str(value).lower() if isinstance(value, bool) else str(display_value(value))
+        for name, value in typed.props.items()
+        if name not in personal and value not in (None, "")
+    }
 
 
 def tester_context(
@@ -394,13 +447,15 @@ def send_view() -> ResponseReturnValue:
         return render_tester(typed, errors=draft.errors, draft=draft, status=422)
     result = send(draft, destination, actor=actor)
     if not wants_fragment():
-        return redirect(url_for("tester.index", sent=result.message_id, **spec_query(draft.info)), 303)
+        return redirect(state_url(typed, draft.info, result), 303)
     # A fresh draft for the preview either way: the next send is a new message, with a new id. A
     # production confirmation holds for one send: the next one asks again.
     typed = replace(typed, confirm_production=False)
     redraw = request.form.get("redraw")
     response = render_tester(typed, result=result) if redraw else render_sent(typed, result)
     response.headers["HX-Trigger"] = "tester-sent"
+    # The address now draws this form and this send's result again: a reload or Back keeps them.
+    response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
     return response
 
 

@@ -13,7 +13,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -186,7 +186,12 @@ def _may_still_finish(send: TesterSend) -> bool:
 
 
 def personal_keys(info: SpecInfo, message: dict[str, Any]) -> frozenset[str]:
-    """The keys the audit log masks: the spec's personal data and, off-schema, any look-alike.
+    """The keys the audit log masks: the spec's personal data and, off-schema, any look-alike."""
+    return personal_names(info, payload_of(message))
+
+
+def personal_names(info: SpecInfo, keys: Iterable[str]) -> frozenset[str]:
+    """Of a payload's keys, the spec's personal data and, off-schema, any look-alike.
 
     An off-schema property is marked by no spec: one named like personal data (an email, a phone, a
     person's name), or named as some other spec's personal-data property, is masked all the same,
@@ -195,7 +200,7 @@ def personal_keys(info: SpecInfo, message: dict[str, Any]) -> frozenset[str]:
     declared = {prop.name for prop in info.properties}
     extra = {
         key
-        for key in payload_of(message)
+        for key in keys
         if key not in declared and (looks_personal(key) or key in CATALOG.personal_data_names)
     }
     return info.spec.personal_data_keys() | extra
