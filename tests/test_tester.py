@@ -21,6 +21,7 @@ from tester_helpers import (
     HTMX,
     as_panel,
     claim_send,
+    error_message,
     error_slot,
     example_values,
     form_fields,
@@ -607,6 +608,17 @@ def test_the_address_leaves_out_personal_data_and_what_would_make_it_too_long(
     pushed = client.post("/tester/", data={"spec": "ProjectCreate", **long}, headers=HTMX)
     url = pushed.headers["HX-Push-Url"]
     assert len(url) < 4000 and "raw" not in parse_qs(urlsplit(url).query) and "scope.project_id" in url
+
+
+def test_a_nul_character_is_refused_naming_its_field_for_the_page_to_show_it(client: FlaskClient) -> None:
+    values = {"spec": "ApplicationLaunchSuccess", "mode": "fields", "scope.app_name": "x\x00y"}
+    response = client.post("/tester/preview", data=values, headers=HTMX)
+    assert response.status_code == 400
+    said = error_message(response.get_data(as_text=True))
+    assert said == (
+        "scope.app_name",
+        "The field 'scope.app_name' holds a NUL character (\\u0000), which cannot be stored.",
+    )
 
 
 def test_preview_is_the_message_a_send_builds_and_errors_ride_along_out_of_band(client: FlaskClient) -> None:

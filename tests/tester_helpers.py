@@ -53,6 +53,13 @@ def error_slot(page: str, key: str) -> str:
     return html.unescape(match.group(1)).strip()
 
 
+def error_message(page: str) -> tuple[str, str]:
+    """The field an error fragment names (empty when none) and its message."""
+    match = re.search(r'<span data-error-message(?: data-field="([^"]*)")?>(.*?)</span>', page, re.S)
+    assert match, "no error message"
+    return html.unescape(match.group(1) or ""), html.unescape(match.group(2))
+
+
 def input_value(page: str, key: str) -> str:
     """The value an input of the form shows."""
     dom = "f-" + key.replace(".", "-")

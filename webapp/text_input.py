@@ -25,6 +25,15 @@ def holds_nul(value: object) -> bool:
     return False
 
 
+class NulInField(BadRequest):
+    """A NUL in a query-string or form field: the 400 names the field (`field`), so that a form's
+    script can show the refusal next to it."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(f"The field {field!r} holds a NUL character (\\u0000), which cannot be stored.")
+        self.field = field
+
+
 def refuse_nul_characters() -> None:
     """`before_request`: a 400 for a NUL in any query-string or form field, name or value, and a 404
     for one in the address itself (an entry's or a send's id): no page has such a name."""
@@ -33,10 +42,7 @@ def refuse_nul_characters() -> None:
     for fields in (request.args, request.form):
         for name, values in fields.lists():
             if holds_nul(name) or holds_nul(values):
-                field = name.replace(NUL, "")
-                raise BadRequest(
-                    f"The field {field!r} holds a NUL character (\\u0000), which cannot be stored."
-                )
+                raise NulInField(name.replace(NUL, ""))
 
 
 def init_app(app: Flask) -> None:

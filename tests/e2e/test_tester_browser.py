@@ -281,6 +281,34 @@ def test_a_form_over_the_request_limit_says_it_was_not_sent(
     assert collector.received() == []
 
 
+def test_a_refused_preview_or_send_says_the_dashboards_words_next_to_the_field(
+    app: Flask, live_server: str, page: Page, collector: Collector
+) -> None:
+    """A NUL character or the send limit refuses the request before the tester's views: the page
+    said only "the dashboard answered 400" (or 429), beside Send, with nothing next to the field."""
+    page.goto(live_server + "/tester/?event=ApplicationLaunchSuccess")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator("#f-scope-app_name")).not_to_have_value("")
+    wait_until_htmx_has(page, "#tester-form")
+    page.locator("#f-scope-app_name").fill("x\u0000y")
+    said = "The field 'scope.app_name' holds a NUL character (\\u0000), which cannot be stored."
+    expect(page.locator("#error-f-scope-app_name")).to_have_text(said)
+    expect(page.locator("#send-outcome")).to_have_text(f"No preview: {said}")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#send-outcome")).to_have_text(f"Not sent: {said}")
+    # Fixed, the field's preview empties its slot.
+    page.locator("#f-scope-app_name").fill("web")
+    expect(page.locator("#error-f-scope-app_name")).to_have_text("")
+    app.config["TESTER_LIMIT_PER_PERSON"] = "1 per minute"
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#send-outcome")).to_have_text(
+        re.compile(r"^Not sent: You have sent too many test events\. Try again in \d+ seconds\.$")
+    )
+    assert len(collector.received()) == 1
+
+
 def test_switching_to_raw_json_after_a_send_keeps_its_result(
     live_server: str, page: Page, collector: Collector
 ) -> None:

@@ -64,12 +64,27 @@
     element.setAttribute("role", "alert");
   }
 
-  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry)
-  // swaps nothing in either: the outcome beside Send says so, instead of still showing the
+  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry, a
+  // NUL character, the send limit) swaps nothing in either: the outcome beside Send says so, in the
+  // dashboard's own words (the send limit's say when to try again), instead of still showing the
   // previous send's.
   const REFUSED = {
     413: "the form is larger than the 1 MB a request may carry",
   };
+
+  // The message of the dashboard's error fragment (errors/_error.html), and the form field it names.
+  function refusal(xhr) {
+    const page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
+    const message = page.querySelector("[data-error-message]");
+    if (!message) return null;
+    return { text: message.textContent.trim().replace(/\.$/, ""), field: message.dataset.field || "" };
+  }
+
+  // A refusal that names a field of the form is shown next to it too, where its fix is typed.
+  function showAtField(said) {
+    const slot = said && said.field && document.getElementById(`error-f-${said.field.replace(/\./g, "-")}`);
+    if (slot) slot.textContent = `${said.text}.`;
+  }
   function formFailed(event, reason) {
     const path = (event.detail.requestConfig || {}).path || "";
     const outcome = document.getElementById("send-outcome");
@@ -80,8 +95,10 @@
 
   document.addEventListener("htmx:responseError", (event) => {
     const status = event.detail.xhr.status;
+    const said = refusal(event.detail.xhr);
     loadFailed(event, `the dashboard answered ${status}`);
-    formFailed(event, REFUSED[status] || `the dashboard answered ${status}`);
+    formFailed(event, REFUSED[status] || (said && said.text) || `the dashboard answered ${status}`);
+    showAtField(said);
   });
   document.addEventListener("htmx:sendError", (event) => {
     loadFailed(event, "the dashboard did not answer");
