@@ -73,7 +73,8 @@ def _cloud_provider() -> Any:
 
 
 def _aws_account_id() -> Any:
-    return prop("The 12-digit AWS account id.", example="123456789012", pattern=r"^\d{12}$")
+    # [0-9], not \d: the pattern is checked with Unicode classes, where \d takes any script's digits.
+    return prop("The 12-digit AWS account id.", example="123456789012", pattern=r"^[0-9]{12}$")
 
 
 def _error_message() -> Any:

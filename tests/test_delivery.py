@@ -734,6 +734,19 @@ def test_text_the_audit_log_cannot_store_is_refused_when_the_spec_is_built(text:
         )
 
 
+@pytest.mark.parametrize("account", ["１２３４５６７８９０１２", "١٢٣٤٥٦٧٨٩٠١٢", "12345678901"])
+def test_an_aws_account_id_is_twelve_ascii_digits(account: str) -> None:
+    """`\\d` in the spec's pattern took any script's digits: fullwidth and Arabic-Indic ones were sent
+    as on-schema."""
+    from pydantic import ValidationError
+
+    from analytics.scopes import ProjectScope
+    from analytics.tracks import AWSInputted
+
+    with pytest.raises(ValidationError, match="String should match pattern"):
+        AWSInputted(scope=ProjectScope(user_id=1, project_id=2), aws_account_id=account)
+
+
 def test_a_nul_character_in_a_scope_name_is_refused_when_the_scope_is_built() -> None:
     """An application's names are text too: a NUL there reached the audit writer, which PostgreSQL
     refuses, as one in a property did before the spec refused it."""
