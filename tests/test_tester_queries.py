@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from analytics.actions import record_action
 from analytics.audit import AuditStatus, AuditStore, Source
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
@@ -23,6 +24,9 @@ def test_recent_ids_are_text_newest_first_with_the_event_that_carried_them(
     record_sent("ClusterProvisioningSuccess", now - timedelta(minutes=1))
     identify = build_message(CATALOG.identifiers["Register"].example_spec())
     store.record(identify, status=AuditStatus.DELIVERED, source=Source.APPLICATION)
+    # An action names ids no event carried: it is no suggestion.
+    saved = {"name": "staging", "user_id": 44, "project_id": 45, "proj_id": 45, "cluster_id": 46}
+    record_action(store, "Scope Preset Saved", actor="ada@example.com", properties=saved)
     with Session(engine) as session:
         recent = recent_ids(session.execute(latest_scope_ids()))
     assert [(seen.value, seen.event) for seen in recent["project_id"]] == [

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, Select, exists, select
 
-from analytics.audit import AuditEntry, DeliveryAttempt, Source
+from analytics.audit import MESSAGE_TYPES, AuditEntry, DeliveryAttempt, Source
 from analytics.messages import CONTEXT_KEY
 from analytics.queries import call_name
 from analytics.scopes import SCOPES
@@ -41,7 +41,10 @@ def history(*, actor: str | None = None, limit: int = 20) -> Select[tuple[AuditE
 
 
 def latest_scope_ids(limit: int = RECENT_WINDOW) -> Select[Any]:
-    """The latest audit entries from every source, newest first, as the columns recent ids come from.
+    """The latest messages from every source, newest first, as the columns recent ids come from.
+
+    Messages only: an action (a preset saved, a user added) names ids no event carried, and was
+    suggested as if one had (`44 · Scope Preset Saved`).
 
     The database picks the scope properties out of the payloads, as text: loading 500 whole entries
     (every column, every payload decoded) on each tester view was most of a test send's round trip.
@@ -58,6 +61,7 @@ def latest_scope_ids(limit: int = RECENT_WINDOW) -> Select[Any]:
             payload["context"][CONTEXT_KEY]["spec"].as_string().label("spec"),
             *(payload["properties"][prop].as_string().label(name) for name, prop in properties.items()),
         )
+        .where(AuditEntry.type.in_(MESSAGE_TYPES))
         .order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
         .limit(limit)
     )
