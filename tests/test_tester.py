@@ -773,6 +773,16 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
         "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "cluster_id": "4"}
     )
     assert chain.status_code == 422 and "needs the project id" in chain.get_data(as_text=True)
+    # A direction override made "prod \u202eevil" read "prod live" in every chip.
+    for control in ("\u202e", "\u2066"):
+        reordered = client.post(
+            "/tester/presets", data={"csrf_token": csrf, "name": f"prod {control}evil", "user_id": "1"}
+        )
+        assert reordered.status_code == 422
+        assert (
+            f"a name cannot hold a direction control character (U+{ord(control):04X})"
+            in reordered.get_data(as_text=True)
+        )
     ok = client.post(
         "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": "1", "project_id": "12"}
     )

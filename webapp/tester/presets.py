@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +21,11 @@ from webapp.tester.models import ScopePreset
 
 ID_FIELDS = ("user_id", "project_id", "cluster_id", "registry_id", "app_name", "app_namespace", "chart_name")
 APP_FIELDS = ("app_name", "app_namespace", "chart_name")
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode's direction embeddings, overrides and isolates: in a name they reorder how it and the text
+after it read (`🚀 prod \u202eevil` shows as `🚀 prod live`), in every chip and on the presets page."""
 
 
 class PresetIds(BaseModel):
@@ -36,6 +41,18 @@ class PresetIds(BaseModel):
     app_name: str | None = Field(default=None, min_length=1)
     app_namespace: str | None = Field(default=None, min_length=1)
     chart_name: str | None = Field(default=None, min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _reads_as_written(cls, name: str) -> str:
+        """A name that could read as another one is refused (see `BIDI_CONTROLS`)."""
+        found = sorted({f"U+{ord(char):04X}" for char in name if char in BIDI_CONTROLS})
+        if found:
+            raise ValueError(
+                f"a name cannot hold a direction control character ({', '.join(found)}): "
+                "it changes how the name reads"
+            )
+        return name
 
     @model_validator(mode="after")
     def _one_chain(self) -> Self:
