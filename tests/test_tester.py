@@ -1080,6 +1080,10 @@ def test_the_picker_search_matches_every_word_in_any_order(client: FlaskClient) 
     assert "ClusterProvisioningSuccess" in found("success provisioning")
     assert "ProjectCreate" not in found("cluster prov succ")
     assert found("cluster nothing-like-this") == []
+    # As the catalog's search: the constant as code writes it, property names, allowed values.
+    for query in ("SegmentEvent.ClusterProvisioningSuccess", "infra_id", "cluster_type eks"):
+        assert "ClusterProvisioningSuccess" in found(query), query
+    assert "UserCreate" in found("email")
 
 
 def test_an_off_schema_property_named_like_personal_data_is_masked_in_the_audit_log(

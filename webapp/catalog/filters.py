@@ -212,17 +212,23 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
     return filters
 
 
-def _matches_text(info: SpecInfo, words: list[str]) -> bool:
-    """Every word somewhere in what the event page shows of it: its names (the string, and the enum
-    member as code writes it), its description, and its properties' names, descriptions and
-    allowed values (`eks` finds the events that can carry it)."""
+def search_text(info: SpecInfo) -> str:
+    """What a search looks through, lowercased: what the event page shows of it, its names (the
+    string, and the enum member as code writes it), its description, and its properties' names,
+    descriptions and allowed values (`eks` finds the events that can carry it). The tester's picker
+    searches the same."""
     properties = [
         text
         for prop in info.properties
         for text in (prop.name, prop.description, *(str(value) for value in prop.allowed_values or ()))
     ]
     code = f"SegmentEvent.{info.constant}" if info.kind == "track" else info.constant
-    haystack = " ".join([info.name, code, info.spec.description(), *properties]).lower()
+    return " ".join([info.name, code, info.spec.description(), *properties]).lower()
+
+
+def _matches_text(info: SpecInfo, words: list[str]) -> bool:
+    """Every word somewhere in `search_text`."""
+    haystack = search_text(info)
     return all(word in haystack for word in words)
 
 

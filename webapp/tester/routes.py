@@ -35,6 +35,7 @@ from analytics.scopes import SCOPES
 from webapp.actor import current_actor
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
+from webapp.catalog.filters import search_text
 from webapp.extensions import csrf, db
 from webapp.htmx import wants_fragment
 from webapp.limits import send_limit
@@ -127,11 +128,12 @@ def page_or_fragment(page: str, fragment_template: str, status: int = 200, **con
 
 def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
     """Events by category, then identify calls; only those matching every word of `query` (in
-    any order, each a part of the name, constant, category or owner: "cluster prov succ")."""
+    any order, each a part of what the catalog's search looks through, its category or its owner:
+    "cluster prov succ", `SegmentEvent.ClusterProvisioningSuccess`, `infra_id`, `eks`)."""
     words = query.lower().split()
     groups: dict[str, list[SpecInfo]] = {}
     for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
-        haystack = f"{info.name} {info.constant} {info.spec.category} {info.spec.owner}".lower()
+        haystack = f"{search_text(info)} {info.spec.category} {info.spec.owner}".lower()
         if all(word in haystack for word in words):
             groups.setdefault(str(info.spec.category), []).append(info)
     return list(groups.items())
