@@ -30,7 +30,7 @@ def test_first_run_creates_the_admin_who_then_signs_out_and_in(
     page.get_by_role("button", name="Create the admin account").click()
 
     expect(page).to_have_title("Events · event-catalog")
-    expect(page.get_by_role("status")).to_have_text(
+    expect(page.get_by_role("status").and_(page.locator(".flash"))).to_have_text(
         "Welcome. You are the admin; add the others on the Users page."
     )
     account = page.locator("header .account")
@@ -136,7 +136,9 @@ def test_a_reset_link_from_an_admin_lets_a_person_choose_a_password_then_change_
         person.get_by_label("New password", exact=True).fill(PASSWORD)
         person.get_by_label("New password again").fill(PASSWORD)
         person.get_by_role("button", name="Set the password").click()
-        expect(person.get_by_role("status")).to_have_text("Your password is set, and you are signed in.")
+        expect(person.get_by_role("status").and_(person.locator(".flash"))).to_have_text(
+            "Your password is set, and you are signed in."
+        )
         expect(person.locator("header .who")).to_contain_text("viewer@example.com")
 
         person.locator("header .account").get_by_role("link", name="Password").click()
@@ -150,7 +152,7 @@ def test_a_reset_link_from_an_admin_lets_a_person_choose_a_password_then_change_
         person.get_by_label("New password", exact=True).fill("yet another long password")
         person.get_by_label("New password again").fill("yet another long password")
         person.get_by_role("button", name="Change the password").click()
-        expect(person.get_by_role("status")).to_have_text(
+        expect(person.get_by_role("status").and_(person.locator(".flash"))).to_have_text(
             "Your password is changed. Your other sessions are signed out."
         )
 

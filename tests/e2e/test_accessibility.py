@@ -17,6 +17,7 @@ from browser_helpers import wait_until_htmx_has
 from playwright.sync_api import Browser, Page, expect
 
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +26,18 @@ AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.m
 # Each violation as one line: its impact, rule, help text and the first elements it names.
 _RUN_AXE = """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
     v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join("; ")})`)"""
+
+
+# The words of every live region on the page, polite or assertive, declared or implied by a role: what a
+# screen reader may read out after an update.
+_LIVE_TEXT = """() => [
+    ...document.querySelectorAll("[aria-live], [role=status], [role=alert], [role=log], output")
+].map(region => region.textContent.replace(/\\s+/g, " ").trim()).filter(text => text !== "")"""
+
+
+def _live_text(page: Page) -> list[str]:
+    found: list[str] = page.evaluate(_LIVE_TEXT)
+    return found
 
 
 def _violations(page: Page) -> list[str]:
@@ -101,3 +114,20 @@ def test_every_page_passes_axe_in_its_usual_and_its_error_states(
     ]
     context.close()
     assert found == [], "\n".join(found)
+
+
+def test_a_catalog_search_or_sort_announces_how_many_events_match_not_the_table(
+    live_server: str, page: Page
+) -> None:
+    page.goto(live_server + "/")
+    wait_until_htmx_has(page, "#filters")
+    assert _live_text(page) == []
+    page.get_by_label("Search").fill("cluster")
+    expect(page).to_have_url(f"{live_server}/?q=cluster")
+    said = f"{page.locator('table.events tbody tr').count()} of {len(CATALOG.events)} events match."
+    expect(page.locator("#results-status")).to_have_text(said)
+    assert page.locator("#results [aria-live], #results [role=status]").count() == 0
+    assert _live_text(page) == [said]
+    page.locator("#sort-name").click()
+    expect(page).to_have_url(f"{live_server}/?q=cluster&sort=name")
+    assert _live_text(page) == [said]

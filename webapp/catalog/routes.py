@@ -207,7 +207,7 @@ def index() -> ResponseReturnValue:
         total=len(CATALOG.events),
         recent_days=RECENT_DAYS,
         audit_error=audit_error,
-        oob_filter_errors=wants_fragment(),
+        fragment=wants_fragment(),
     )
     response = vary_on_htmx(current_app.make_response(page))
     if wants_fragment():
