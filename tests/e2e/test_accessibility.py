@@ -28,11 +28,13 @@ _RUN_AXE = """async () => (await axe.run(document, {resultTypes: ["violations"]}
     v => `${v.impact} ${v.id}: ${v.help} (${v.nodes.slice(0, 3).map(n => n.target.join(" ")).join("; ")})`)"""
 
 
-# The words of every live region on the page, polite or assertive, declared or implied by a role: what a
-# screen reader may read out after an update.
+# The words of every live region the page shows, polite or assertive, declared or implied by a role: what
+# a screen reader may read out after an update.
 _LIVE_TEXT = """() => [
     ...document.querySelectorAll("[aria-live], [role=status], [role=alert], [role=log], output")
-].map(region => region.textContent.replace(/\\s+/g, " ").trim()).filter(text => text !== "")"""
+].filter(region => region.checkVisibility())
+    .map(region => region.textContent.replace(/\\s+/g, " ").trim())
+    .filter(text => text !== "")"""
 
 
 def _live_text(page: Page) -> list[str]:
@@ -131,3 +133,46 @@ def test_a_catalog_search_or_sort_announces_how_many_events_match_not_the_table(
     page.locator("#sort-name").click()
     expect(page).to_have_url(f"{live_server}/?q=cluster&sort=name")
     assert _live_text(page) == [said]
+
+
+def _described_fields(page: Page, scope: str) -> dict[str, str | None]:
+    """Each error showing in `scope`, by its text: whether the field it describes is marked invalid."""
+    found: dict[str, str | None] = {}
+    for error in page.locator(f"{scope} .field-error").all():
+        text = (error.text_content() or "").strip()
+        if text:
+            field = page.locator(f'[aria-describedby~="{error.get_attribute("id")}"]')
+            found[f"{error.get_attribute('id')}: {text}"] = field.get_attribute("aria-invalid")
+    return found
+
+
+def test_a_refused_send_says_once_what_to_fix_and_each_error_describes_its_field(
+    live_server: str, page: Page
+) -> None:
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    _send_empty_tester_form(page)
+    outcome = page.locator("#send-outcome")
+    assert _live_text(page) == [(outcome.text_content() or "").strip()]
+    errors = _described_fields(page, "#tester")
+    assert len(errors) > 1 and set(errors.values()) == {"true"}, errors
+    # The preview redraws the error slots while the user types in another field: nothing is alerted.
+    with page.expect_response(lambda response: response.url.endswith("/tester/preview")):
+        page.locator("#tester-form input[type=number]").last.fill("12")
+    assert page.locator("#tester [role=alert]").count() == 0
+    assert _live_text(page) == [(outcome.text_content() or "").strip()]
+
+
+def test_filter_and_preset_errors_describe_their_fields_without_an_alert_each(
+    live_server: str, page: Page
+) -> None:
+    page.goto(live_server + "/?category=Nope&owner=zzz")
+    assert _live_text(page) == []
+    assert set(_described_fields(page, "#filters").values()) == {"true"}
+    page.goto(live_server + "/audit/?user_id=abc&since=yesterdayish&project=twelve")
+    assert _live_text(page) == ["Some filters cannot be used; each says why next to it."]
+    assert set(_described_fields(page, "#audit-filters").values()) == {"true"}
+    page.goto(live_server + "/tester/presets")
+    page.get_by_role("button", name="Save preset").click()
+    assert len(_described_fields(page, ".preset-form")) == 2
+    assert _live_text(page) == []
+    expect(page.locator("#p-name")).to_be_focused()
