@@ -7,6 +7,7 @@ valid ARIA. It runs in the page as served, after htmx has drawn it, so fragments
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,38 @@ _LIVE_TEXT = """() => [
 def _live_text(page: Page) -> list[str]:
     found: list[str] = page.evaluate(_LIVE_TEXT)
     return found
+
+
+# Each visible form control's border colour and the background it stands on (its nearest ancestor that
+# paints one), and each histogram bar's fill and the card it is drawn on.
+_EDGES = """() => {
+    const ground = element => {
+        for (let up = element.parentElement; up !== null; up = up.parentElement) {
+            const colour = getComputedStyle(up).backgroundColor;
+            if (colour !== "rgba(0, 0, 0, 0)") return colour;
+        }
+        return "rgb(255, 255, 255)";
+    };
+    const controls = [...document.querySelectorAll(
+        "input:not([type=hidden], [type=checkbox], [type=radio]), select, textarea"
+    )].filter(control => control.checkVisibility()).map(
+        control => [control.id || control.name, getComputedStyle(control).borderTopColor, ground(control)]);
+    const bars = [...document.querySelectorAll("rect.hist-bar")].map(
+        bar => [bar.getAttribute("class"), getComputedStyle(bar).fill, ground(bar)]);
+    return [...controls, ...bars];
+}"""
+
+
+def _contrast(one: str, other: str) -> float:
+    """WCAG's contrast ratio of two computed `rgb(r, g, b)` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(part) / 255 for part in re.findall(r"\d+", colour)[:3]]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(one), luminance(other)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
 
 
 def _violations(page: Page) -> list[str]:
@@ -176,3 +209,27 @@ def test_filter_and_preset_errors_describe_their_fields_without_an_alert_each(
     assert len(_described_fields(page, ".preset-form")) == 2
     assert _live_text(page) == []
     expect(page.locator("#p-name")).to_be_focused()
+
+
+def test_form_controls_and_histogram_bars_stand_out_three_to_one(
+    live_server: str, page: Page, sqlite_url: str
+) -> None:
+    store = AuditStore(create_audit_engine(sqlite_url))
+    statuses = ("delivered", "pending", "failed", "dropped", "disabled")
+    for status in statuses:
+        record_delivery(store, AuditStatus(status))
+    store.engine.dispose()
+    faint: list[str] = []
+    drawn: set[str] = set()
+    for path in ("/", "/audit/", "/tester/?event=ClusterProvisioningSuccess", "/tester/presets", "/users"):
+        page.goto(live_server + path)
+        edges = page.evaluate(_EDGES)
+        drawn |= {name for name, _, _ in edges}
+        faint += [
+            f"{path} {name}: {edge} on {ground}"
+            for name, edge, ground in edges
+            if _contrast(edge, ground) < 3
+        ]
+    assert {f"hist-bar hist-{status}" for status in statuses} <= drawn
+    assert {"q", "filter-user_id", "p-name", "f-scope-user_id"} <= drawn
+    assert faint == [], "\n".join(faint)
