@@ -233,3 +233,23 @@ def test_form_controls_and_histogram_bars_stand_out_three_to_one(
     assert {f"hist-bar hist-{status}" for status in statuses} <= drawn
     assert {"q", "filter-user_id", "p-name", "f-scope-user_id"} <= drawn
     assert faint == [], "\n".join(faint)
+
+
+# Each labelled control of the page's forms: its id, whether its label shows the asterisk, and whether
+# the control itself says it is required.
+_REQUIRED = """() => [...document.querySelectorAll("main label")].filter(label => label.control).map(
+    label => [label.control.id, label.querySelector("abbr.required") !== null,
+              label.control.getAttribute("aria-required") === "true"])"""
+
+
+def test_fields_marked_required_say_so_to_assistive_technology(live_server: str, page: Page) -> None:
+    for path in ("/tester/?event=ClusterProvisioningSuccess", "/tester/presets"):
+        page.goto(live_server + path)
+        controls = page.evaluate(_REQUIRED)
+        assert any(marked for _, marked, _ in controls), path
+        assert [(path, id_, marked) for id_, marked, said in controls if marked != said] == []
+    # The asterisk is not read out as part of the field's name.
+    expect(page.get_by_role("textbox", name="Name", exact=True)).to_have_attribute("aria-required", "true")
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    _send_empty_tester_form(page)
+    expect(page.locator("#send-outcome")).to_contain_text("fields to fix before sending")
