@@ -38,7 +38,9 @@ def test_resend_the_failed_entries_of_a_view_and_see_the_attempt(
     expect(button).to_be_visible()
     expect(page.locator("#audit-rows .audit-status")).to_have_text(["failed", "failed"])
     button.click()
-    expect(page.get_by_role("status")).to_have_text("Re-sent 2 entries: 2 delivered; 0 skipped.")
+    expect(page.locator("#audit-replay").get_by_role("status")).to_have_text(
+        "Re-sent 2 entries: 2 delivered; 0 skipped."
+    )
     # The rows above the widget say what the re-send did without another search.
     expect(page.locator("#audit-rows .audit-status")).to_have_text(["delivered", "delivered"])
     expect(page.locator("#audit-count")).to_have_text("0 entries")
