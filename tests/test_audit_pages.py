@@ -39,7 +39,7 @@ def _cps(sqlite_store: AuditStore, **options: object) -> str:
 
 def _rows(page: str) -> list[str]:
     """The message ids of the result rows, in order."""
-    return re.findall(r'<a href="/audit/entries/([^"]+)"><time', page)
+    return re.findall(r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time', page)
 
 
 def _links(page: str, rel: str) -> list[str]:
@@ -200,7 +200,10 @@ def test_histogram_bars_link_to_their_narrowed_range(client: FlaskClient, sqlite
     late = _cps(sqlite_store, status="failed", recorded_at=hour + timedelta(minutes=65))
     since, until = hour.strftime("%Y-%m-%dT%H:%M"), (hour + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     page = client.get(f"/audit/?since={since}&until={until}&range=7d").get_data(as_text=True)
-    bars = [html.unescape(href) for href in re.findall(r'<a href="([^"]+)" aria-label="[^"]*UTC: \d', page)]
+    bars = [
+        html.unescape(href)
+        for href in re.findall(r'<a id="hist-\d+" href="([^"]+)" aria-label="[^"]*UTC: \d', page)
+    ]
     assert len(bars) == 60  # two hours in two-minute bars
     labels = re.findall(r'aria-label="([^"]*UTC: [1-9][^"]*)"', page)
 
@@ -210,7 +213,9 @@ def test_histogram_bars_link_to_their_narrowed_range(client: FlaskClient, sqlite
 
     assert labels == [f"{bar(4)} UTC: 1 entry (1 delivered)", f"{bar(64)} UTC: 1 entry (1 failed)"]
     # Only the bars that hold entries are tab stops: 58 empty ones made a reviewer tab 60 times.
-    focusable = re.findall(r'<a href="[^"]+" aria-label="[^"]*UTC: (\d+) [^"]*"(?! tabindex="-1")>', page)
+    focusable = re.findall(
+        r'<a id="hist-\d+" href="[^"]+" aria-label="[^"]*UTC: (\d+) [^"]*"(?! tabindex="-1")>', page
+    )
     assert focusable == ["1", "1"] and page.count('UTC: 0 entries" tabindex="-1">') == 58
     narrowed = bars[2]
     query = parse_qs(urlsplit(narrowed).query)

@@ -643,7 +643,7 @@ def test_a_tester_destination_s_view_resends_nothing_and_says_why(
     assert "Nothing to replay" in client.get(response.headers["Location"]).get_data(as_text=True)
     assert collector.received() == []
     listing = client.get("/audit/?destination=broken").get_data(as_text=True)
-    [broken] = re.findall(r'<a href="/audit/entries/([^"]+)"><time', listing)
+    [broken] = re.findall(r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time', listing)
     entry_page = client.get(f"/audit/entries/{broken}").get_data(as_text=True)
     assert "Re-send unchanged" not in entry_page and f"/tester/?from={broken}" in entry_page
     # A view with both: the application's failure is offered, the other one said to be left out.
@@ -774,7 +774,9 @@ def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     # The reviewer's page shows the newest entry only (`after` the older one's cursor).
     listing = client.get("/audit/?status=failed").get_data(as_text=True)
     rows = re.findall(
-        r'<tr id="(audit-entry-\d+)">\s*<td data-label="Recorded"><a href="/audit/entries/([^"]+)"', listing
+        r'<tr id="(audit-entry-\d+)">\s*<td data-label="Recorded">'
+        r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"',
+        listing,
     )
     assert [message_id for _, message_id in rows] == [second.message_id, first.message_id]
     row_of = {message_id: row for row, message_id in rows}

@@ -282,3 +282,34 @@ def test_audit_and_health_searches_announce_what_they_found(
     page.get_by_label("Window").fill("soon")
     expect(said).to_have_text(re.compile(r"^Window: 'soon' is not a duration.* UTC: 1 destination\.$"))
     assert _live_text(page) == [said.text_content()]
+
+
+def test_the_live_tail_announces_only_new_entries_and_keeps_the_focus_where_it_was(
+    live_server: str, page: Page, sqlite_url: str
+) -> None:
+    store = AuditStore(create_audit_engine(sqlite_url))
+    record_delivery(store, AuditStatus.DELIVERED)
+    waiting = record_delivery(store, AuditStatus.PENDING)
+    page.goto(live_server + "/audit/?live=1")
+    for _ in range(2):
+        with page.expect_response(lambda response: "/audit/tail" in response.url):
+            pass
+    assert _live_text(page) == []  # each poll's "checked at" is no announcement
+
+    bar = page.locator(".histogram svg a:not([tabindex])").last
+    bar.focus()
+    bar_id = bar.get_attribute("id")
+    assert bar_id
+    record_delivery(store, AuditStatus.DELIVERED)
+    expect(page.locator("#audit-status")).to_have_text("1 new entry.")
+    expect(page.locator("#audit-count")).to_have_text("3 entries")
+    assert page.evaluate("document.activeElement.id") == bar_id
+
+    link = page.locator(f'#audit-rows a[href$="{waiting}"]')
+    link.focus()
+    link_id = link.get_attribute("id")
+    assert link_id
+    store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
+    expect(page.locator(f'#audit-rows tr:has(a[href$="{waiting}"]) .audit-status')).to_have_text("delivered")
+    assert page.evaluate("document.activeElement.id") == link_id
+    store.engine.dispose()
