@@ -47,6 +47,7 @@ def test_a_viewer_creates_a_token_sees_it_once_and_revokes_it(
     shown = page.get_by_label("Token", exact=True)
     expect(shown).to_have_value(re.compile(r"^ect_[A-Za-z0-9_-]{43}$"))
     expect(shown).not_to_be_editable()
+    expect(shown).to_be_focused()
     expect(page.get_by_role("status")).to_have_text(
         "Copy it now, it will not be shown again: only a fingerprint of it is kept."
     )
