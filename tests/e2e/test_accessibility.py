@@ -209,6 +209,11 @@ def test_filter_and_preset_errors_describe_their_fields_without_an_alert_each(
     assert len(_described_fields(page, ".preset-form")) == 2
     assert _live_text(page) == []
     expect(page.locator("#p-name")).to_be_focused()
+    # Saved, the preset's Delete button names it, as the tokens' Revoke does.
+    page.locator("#p-name").fill("staging")
+    page.locator("#p-user_id").fill("5")
+    page.get_by_role("button", name="Save preset").click()
+    expect(page.get_by_role("button", name="Delete the preset staging", exact=True)).to_be_visible()
 
 
 def test_form_controls_and_histogram_bars_stand_out_three_to_one(
