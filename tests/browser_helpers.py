@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Dialog, Page
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 
 def dismiss_then_accept(page: Page) -> list[str]:
@@ -34,3 +34,15 @@ def wait_until_htmx_has(page: Page, selector: str) -> None:
             return
         page.wait_for_timeout(20)
     raise AssertionError(f"htmx did not take {selector} over")
+
+
+def raw_editor_with_example(page: Page, url: str, filled: str) -> Locator:
+    """The tester at `url`, filled with the example (`filled` is a field that then holds a value),
+    switched to its Raw JSON editor: the editor, visible."""
+    page.goto(url)
+    page.get_by_role("link", name="Fill with example").click()
+    expect(page.locator(filled)).not_to_have_value("")
+    page.get_by_role("link", name="Raw JSON").click()
+    raw = page.locator("#f-raw")
+    expect(raw).to_be_visible()
+    return raw

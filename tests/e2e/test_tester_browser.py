@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from browser_helpers import wait_until_htmx_has
+from browser_helpers import raw_editor_with_example, wait_until_htmx_has
 from flask import Flask
 from playwright.sync_api import Page, expect
 
@@ -267,12 +267,7 @@ def test_arrowing_through_the_picker_is_one_back_and_back_runs_cleanly(live_serv
 def test_a_form_over_the_request_limit_says_it_was_not_sent(
     live_server: str, page: Page, collector: Collector
 ) -> None:
-    page.goto(live_server + "/tester/?event=ProjectCreate")
-    page.get_by_role("link", name="Fill with example").click()
-    expect(page.locator("#f-scope-project_id")).not_to_have_value("")
-    page.get_by_role("link", name="Raw JSON").click()
-    raw = page.locator("#f-raw")
-    expect(raw).to_be_visible()
+    raw = raw_editor_with_example(page, live_server + "/tester/?event=ProjectCreate", "#f-scope-project_id")
     raw.fill(json.dumps({"note": "x" * 1_100_000}))
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#send-outcome")).to_have_text(
@@ -330,12 +325,9 @@ def test_reload_and_back_bring_back_what_was_typed_and_the_result(
 ) -> None:
     """Pages are not cached and htmx keeps no snapshots: a reload, or Back from the audit entry,
     drew an empty form without the result. The address after a send draws both again."""
-    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
-    page.get_by_role("link", name="Fill with example").click()
-    expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
-    page.get_by_role("link", name="Raw JSON").click()
-    raw = page.locator("#f-raw")
-    expect(raw).to_be_visible()
+    raw = raw_editor_with_example(
+        page, live_server + "/tester/?event=ClusterProvisioningSuccess", "#f-prop-infra_id"
+    )
     wait_until_htmx_has(page, "#tester-form")
     raw.fill('{"cluster_type": "aks", "infra_id": 9, "note": "custom"}')
     page.get_by_role("button", name="Send").click()
