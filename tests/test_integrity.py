@@ -406,6 +406,9 @@ def test_verify_heads_stay_inside_the_json_document_and_are_a_markdown_table(
         entry = _entry(store, message_id)
     body = json.loads(runner.invoke(args=["audit", "verify", "--format", "json", "--heads"]).output)
     assert body["ok"] is True
+    # The text's summary line, counts included, is in the document too.
+    assert (body["entries"], body["chains"], body["checkpoints"]) == (1, 1, 0)
+    assert body["summary"] == "verified 1 entry in 1 writer chain"
     assert body["heads"] == [{"writer_id": entry.writer_id, "seq": 1, "hash": entry.entry_hash}]
     markdown = runner.invoke(args=["audit", "verify", "--format", "markdown", "--heads"]).output
     table = "| Writer | Last seq | Head hash |\n| --- | --- | --- |\n"

@@ -438,7 +438,15 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     chains = (
         [(writer_id, seq, head) for writer_id, (seq, head) in sorted(report.heads.items())] if heads else []
     )
-    details = {"heads": [{"writer_id": w, "seq": seq, "hash": h} for w, seq, h in chains]} if heads else None
+    # The counts the text's summary line gives, so that a tool reading JSON has them too.
+    details: dict[str, Any] = {
+        "entries": report.entries,
+        "chains": len(report.heads),
+        "checkpoints": report.checkpoints,
+        "summary": report.summary(),
+    }
+    if heads:
+        details["heads"] = [{"writer_id": w, "seq": seq, "hash": h} for w, seq, h in chains]
     output = render(
         "Audit log integrity", lines, ReportFormat(fmt), ok_message=report.summary(), details=details
     )
