@@ -58,6 +58,8 @@ FILTERS = {
     "q=stack+failure": lambda info: "stack" in _words(info) and "failure" in _words(info),
     "q=eks": lambda info: any("eks" in (prop.allowed_values or ()) for prop in info.properties),
     "q=SegmentEvent.ProjectCreate": lambda info: info.constant == "ProjectCreate",
+    # The scope's ids as the "Send it from Python" snippet names them.
+    "q=project_id": lambda info: "project_id" in info.scope.model_fields,
     "category=Provisioning+and+connections&scope=Cluster": lambda info: (
         info.spec.category == "Provisioning and connections" and info.scope.label == "Cluster"
     ),
@@ -73,6 +75,11 @@ def test_each_filter_shows_exactly_the_matching_events(client: FlaskClient, quer
 
 def test_the_list_shows_every_event_without_filters(client: FlaskClient) -> None:
     assert _listed(client) == list(CATALOG.events)
+
+
+def test_every_event_is_found_by_the_user_id_it_carries(client: FlaskClient) -> None:
+    """The example message says userId, the Python snippet user_id: both found nothing."""
+    assert _listed(client, "q=userId") == _listed(client, "q=user_id") == list(CATALOG.events)
 
 
 def test_never_sent_and_the_activity_columns_come_from_the_audit_log(

@@ -214,16 +214,18 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
 
 def search_text(info: SpecInfo) -> str:
     """What a search looks through, lowercased: what the event page shows of it, its names (the
-    string, and the enum member as code writes it), its description, and its properties' names,
-    descriptions and allowed values (`eks` finds the events that can carry it). The tester's picker
-    searches the same."""
+    string, and the enum member as code writes it), its description, its properties' names,
+    descriptions and allowed values (`eks` finds the events that can carry it), and its scope's ids
+    as code and the message name them (`project_id`, `userId`: the names a snippet or an example
+    message shows). The tester's picker searches the same."""
     properties = [
         text
         for prop in info.properties
         for text in (prop.name, prop.description, *(str(value) for value in prop.allowed_values or ()))
     ]
     code = f"SegmentEvent.{info.constant}" if info.kind == "track" else info.constant
-    return " ".join([info.name, code, info.spec.description(), *properties]).lower()
+    ids = [*info.scope.model_fields, "userId"]
+    return " ".join([info.name, code, info.spec.description(), *properties, *ids]).lower()
 
 
 def _matches_text(info: SpecInfo, words: list[str]) -> bool:
