@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import subprocess
@@ -402,6 +403,12 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     assert revoked.stdout == f"revoked API token {record.id} ('deploy job') of engineer@example.com\n"
     [_, row] = runner.invoke(args=["users", "token", "list", "engineer@example.com"]).stdout.splitlines()
     assert row.split()[-3] == "revoked"
+    # For scripts: one JSON document, times in ISO 8601.
+    listed = runner.invoke(args=["users", "token", "list", "--format", "json"])
+    [token] = json.loads(listed.stdout)["tokens"]
+    assert (token["id"], token["account"], token["name"]) == (record.id, "engineer@example.com", "deploy job")
+    assert token["prefix"] == secret[:8] and token["status"].startswith("revoked ")
+    assert token["revoked"] is not None and token["last_used"] is not None
     assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 401
     again = runner.invoke(args=["users", "token", "revoke", str(record.id)])
     assert again.exit_code == 0 and "was already revoked" in again.stdout

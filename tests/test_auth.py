@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -548,6 +549,10 @@ def test_users_add_reads_the_password_from_stdin_and_list_shows_the_account(
     listing = runner.invoke(args=["users", "list"]).stdout.splitlines()
     assert listing[0].split() == ["EMAIL", "ROLE", "STATE", "LAST", "SIGN-IN", "NAME"]
     assert listing[1].split()[:3] == ["ada@example.com", "admin", "active"]
+    [account] = json.loads(runner.invoke(args=["users", "list", "--format", "json"]).stdout)["accounts"]
+    signed_in = account.pop("last_sign_in")  # authenticate() above signed in
+    assert account == {"email": "ada@example.com", "role": "admin", "active": True, "name": "Ada"}
+    assert signed_in.endswith("+00:00")
     [added] = actions(app)
     assert added.actor is not None and added.actor.startswith("cli:")
 

@@ -7,6 +7,7 @@ account's API tokens. Changes are recorded in the audit log against `cli:<login>
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import datetime
@@ -17,6 +18,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.queries import as_utc
 from webapp.actor import command_line_actor
 from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
@@ -79,10 +81,44 @@ def add_command(email: str, role: str, display_name: str | None, password_stdin:
     click.echo(f"added {user.email} as {user.role}")
 
 
+LIST_FORMAT = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text: aligned columns; json: one document for scripts (times in ISO 8601, null for never).",
+)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    """A time as the JSON lists give it, in UTC with its offset, or None for never."""
+    return as_utc(moment).isoformat() if moment is not None else None
+
+
+def _json(rows: list[dict[str, Any]], key: str) -> None:
+    """A list as one JSON document (`{"accounts": [...]}`), empty lists included."""
+    click.echo(json.dumps({key: rows}, indent=2))
+
+
 @users_command.command("list")
-def list_command() -> None:
+@LIST_FORMAT
+def list_command(fmt: str) -> None:
     """List accounts: email, role, state, last sign-in, display name."""
     users = _run(lambda: db.session.scalars(accounts.users_query()).all())
+    if fmt == "json":
+        accounts_json = [
+            {
+                "email": user.email,
+                "role": str(user.role),
+                "active": user.active,
+                "last_sign_in": _iso(user.last_login_at),
+                "name": user.display_name,
+            }
+            for user in users
+        ]
+        _json(accounts_json, "accounts")
+        return
     if not users:
         click.echo("no accounts yet: add one with `event-catalog users add EMAIL --role admin`")
         return
@@ -183,10 +219,27 @@ def token_create_command(email: str, name: str) -> None:
 
 @token_command.command("list")
 @click.argument("email", required=False)
-def token_list_command(email: str | None) -> None:
+@LIST_FORMAT
+def token_list_command(email: str | None, fmt: str) -> None:
     """List tokens (an account's, or everyone's): id, account, name, prefix, created, last used, status."""
     user = _run(lambda: accounts.get_user(email)) if email is not None else None
     records = _run(lambda: db.session.scalars(tokens.tokens_query(user)).all())
+    if fmt == "json":
+        tokens_json = [
+            {
+                "id": record.id,
+                "account": record.user.email,
+                "name": record.name,
+                "prefix": record.prefix,
+                "created": _iso(record.created_at),
+                "last_used": _iso(record.last_used_at),
+                "revoked": _iso(record.revoked_at),
+                "status": _status(record),
+            }
+            for record in records
+        ]
+        _json(tokens_json, "tokens")
+        return
     if not records:
         click.echo(f"no API tokens for {user.email}" if user is not None else "no API tokens yet")
         return
