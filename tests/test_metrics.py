@@ -67,6 +67,26 @@ def test_message_counters_match_what_was_sent(
     assert len(collector.received()) == 3
 
 
+def test_synchronous_posts_count_in_the_delivery_metrics(
+    client: FlaskClient, sqlite_store: AuditStore, collector: Collector
+) -> None:
+    """The dashboard's tester posts synchronously: its sends left the delivery metrics empty."""
+    before = _scrape(client)
+    sender = AnalyticsClient("key", store=sqlite_store, host=collector.url, sync_mode=True)
+    assert sender.track(CATALOG.event("Stack Build Success").example_spec()).ok  # type: ignore[arg-type]
+    collector.inject(400, times=1)
+    assert not sender.track(CATALOG.event("Stack Build Success").example_spec()).ok  # type: ignore[arg-type]
+    sender.shutdown()
+    after = _scrape(client)
+
+    def delta(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert delta("event_catalog_delivery_seconds_count", outcome="delivered") == 1
+    assert delta("event_catalog_delivery_seconds_count", outcome="error") == 1
+    assert delta("event_catalog_batch_size_count") == 2
+
+
 def test_request_latency_is_labelled_by_route_template(client: FlaskClient) -> None:
     client.get("/healthz")
     samples = _scrape(client)
