@@ -25,11 +25,10 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
-from analytics.catalog import CATALOG, SpecInfo
+from analytics.catalog import SpecInfo
 from analytics.messages import payload_of
 from analytics.network_errors import may_have_arrived
-from analytics.personal_data import looks_personal
-from analytics.queries import as_utc
+from analytics.queries import as_utc, is_personal_key
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -198,11 +197,7 @@ def personal_names(info: SpecInfo, keys: Iterable[str]) -> frozenset[str]:
     so that viewers never read it in the clear.
     """
     declared = {prop.name for prop in info.properties}
-    extra = {
-        key
-        for key in keys
-        if key not in declared and (looks_personal(key) or key in CATALOG.personal_data_names)
-    }
+    extra = {key for key in keys if key not in declared and is_personal_key(key)}
     return info.spec.personal_data_keys() | extra
 
 
