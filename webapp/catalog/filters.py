@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from analytics.activity import NEVER_SENT, EventActivity
@@ -178,6 +178,7 @@ class EventFilters:
         return "descending" if self.sort == f"-{column}" else "none"
 
 
+@cache
 def choices(catalog: Catalog) -> dict[str, list[str]]:
     """Every closed filter's values, scopes in hierarchy order; only the teams that own an event, as a
     team that owns only identify calls would filter the list down to nothing."""
@@ -213,6 +214,18 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
 
 
 def search_text(info: SpecInfo) -> str:
+    """`_search_text_of`, made once per spec: a catalog search and every picker keystroke read it."""
+    text = _SEARCH_TEXTS.get(info.spec)
+    if text is None:
+        text = _SEARCH_TEXTS[info.spec] = _search_text_of(info)
+    return text
+
+
+_SEARCH_TEXTS: dict[type, str] = {}
+"""Each spec's search text; specs are classes fixed for the life of the process."""
+
+
+def _search_text_of(info: SpecInfo) -> str:
     """What a search looks through, lowercased: what the event page shows of it, its names (the
     string, and the enum member as code writes it), its description, its properties' names,
     descriptions and allowed values (`eks` finds the events that can carry it), and its scope's ids

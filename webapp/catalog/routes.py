@@ -38,7 +38,7 @@ from analytics.versions import record_version_safely
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
-from webapp.catalog.filters import EventRow, choices, drifting, event_rows, parse_filters
+from webapp.catalog.filters import EventRow, choices, event_rows, parse_filters
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
 from webapp.extensions import db
@@ -239,7 +239,6 @@ def event(constant: str) -> ResponseReturnValue:
         "catalog/event.html",
         **_spec_page(info),
         activity=activity,
-        drift=drifting(activity),
         verdict=EventRow(info, activity, now),
         chart=sparkline(series),
         entries=entries,

@@ -456,8 +456,10 @@ def send_view() -> ResponseReturnValue:
     redraw = request.form.get("redraw")
     response = render_tester(typed, result=result) if redraw else render_sent(typed, result)
     response.headers["HX-Trigger"] = "tester-sent"
-    # The address now draws this form and this send's result again: a reload or Back keeps them.
-    response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
+    if not redraw:
+        # The address now draws this form and this send's result again: a reload or Back keeps
+        # them (a redraw's `render_tester` has set it already).
+        response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
     return response
 
 
