@@ -174,9 +174,10 @@ class Catalog:
 
     @cached_property
     def personal_data_names(self) -> frozenset[str]:
-        """Every property or trait name some spec marks as personal data."""
+        """Every property or trait name some spec marks as personal data, as masking reads them
+        (`personal_data_keys`), so that a search and a mask never disagree on a key."""
         infos = [*self.events.values(), *self.identifiers.values()]
-        return frozenset(prop.name for info in infos for prop in info.properties if prop.personal_data)
+        return frozenset(key for info in infos for key in info.spec.personal_data_keys())
 
     @property
     def scopes(self) -> tuple[type[UserScope], ...]:

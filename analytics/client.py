@@ -229,15 +229,17 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
             response = super().request(batch)
         except Exception as exc:
             # Given up, or handed back to the queue for a rate limit: on_error says which.
-            DELIVERY_SECONDS.labels(outcome="error").observe(time.perf_counter() - started)
-            self._failed_after_ms = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
+            DELIVERY_SECONDS.labels(outcome="error").observe(elapsed)
+            self._failed_after_ms = elapsed * 1000
             self._rate_limited = self._count_rate_limit(exc)
             raise
         finally:
             QUEUE_DEPTH.set(self.queue.qsize())
         self._rate_limited = None
-        DELIVERY_SECONDS.labels(outcome="delivered").observe(time.perf_counter() - started)
-        latency_ms = (time.perf_counter() - started) * 1000
+        elapsed = time.perf_counter() - started
+        DELIVERY_SECONDS.labels(outcome="delivered").observe(elapsed)
+        latency_ms = elapsed * 1000
         record_outcome_safely(
             self.store,
             batch,
