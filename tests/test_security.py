@@ -169,6 +169,17 @@ def test_security_headers_are_on_pages_api_errors_static_files_and_redirects(
     assert "Strict-Transport-Security" not in page.headers
 
 
+def test_a_static_file_carries_one_date_header_through_the_development_server(
+    app: Flask, serve: Callable[[Flask], str]
+) -> None:
+    """Werkzeug's conditional responses add a Date and the server writes its own: two, until removed."""
+    import requests
+
+    stylesheet = requests.get(f"{serve(app)}/static/style.css", timeout=15)
+    assert stylesheet.status_code == 200
+    assert len(stylesheet.raw.headers.getlist("Date")) == 1
+
+
 def test_security_headers_are_on_server_errors(app: Flask, client: FlaskClient) -> None:
     def broken() -> str:
         raise RuntimeError("boom")

@@ -37,13 +37,18 @@ HSTS = "max-age=31536000"
 
 
 def add_security_headers(response: Response) -> Response:
-    """`after_request`: the headers above; pages are not cached, since they can hold personal data."""
+    """`after_request`: the headers above; pages are not cached, since they can hold personal data.
+
+    Date is left to the server, which always writes it."""
     for name, value in HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     if request.endpoint != "static" and "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = "no-store"
+    # Werkzeug's conditional responses (static files) add a Date of their own, and both servers
+    # (gunicorn, the dev server) always write one: the response carried two Date headers.
+    response.headers.pop("Date", None)
     return response
 
 
