@@ -264,6 +264,25 @@ def test_arrowing_through_the_picker_is_one_back_and_back_runs_cleanly(live_serv
     expect(page).to_have_url(live_server + "/")
 
 
+def test_holding_an_arrow_on_the_picker_loads_the_form_once_for_the_event_it_stops_on(
+    live_server: str, page: Page
+) -> None:
+    """Each arrow key loaded a form, and one still loading replaced the picker moved on since."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    wait_until_htmx_has(page, "#pick")
+    options = page.locator("#pick option").evaluate_all("options => options.map(o => o.value)")
+    landing = options[options.index("ProjectCreate") + 4]
+    loads: list[str] = []
+    page.on("request", lambda r: loads.append(r.url) if r.method == "POST" else None)
+    page.locator("#pick").focus()
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(f"event={landing}"))
+    page.wait_for_timeout(600)
+    expect(page.locator("#pick")).to_have_value(landing)
+    assert len(loads) == 1
+
+
 def test_a_form_over_the_request_limit_says_it_was_not_sent(
     live_server: str, page: Page, collector: Collector
 ) -> None:
