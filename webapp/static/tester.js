@@ -91,6 +91,8 @@
     if (!outcome || !(path.endsWith("/tester/send") || path.endsWith("/tester/preview"))) return;
     outcome.textContent = path.endsWith("/send") ? `Not sent: ${reason}.` : `No preview: ${reason}.`;
     outcome.classList.add("bad");
+    const status = document.getElementById("tester-status");
+    if (status) status.textContent = outcome.textContent;
   }
 
   document.addEventListener("htmx:responseError", (event) => {

@@ -183,6 +183,7 @@ def render_tester(
         "tester/_tester_swap.html",
         status,
         **tester_context(typed, draft, shown, result, notice),
+        refused=errors is not None,
     )
     if wants_fragment() and draft.info is not None:
         response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
@@ -248,6 +249,8 @@ def tester_context(
         "info": info,
         "draft": draft,
         "errors": errors,
+        # A preset's name is no field of the message: its error is not one to fix before sending.
+        "blocking": [key for key in errors if key != "preset_name"],
         "notice": notice,
         "groups": spec_groups(),
         "scope_fields": scope_fields(info.scope, typed.scope, errors) if info is not None else [],
