@@ -18,22 +18,19 @@ The module-level functions use one default client, set up by `init`::
 
 from __future__ import annotations
 
-import difflib
 import functools
-import inspect
 import logging
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from segment.analytics import Client as SegmentClient
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
 from analytics.audit_failures import reason, refuses_writes
 from analytics.audit_writer import SHUTDOWN_TIMEOUT
 from analytics.catalog import CATALOG
-from analytics.client import AnalyticsClient, Receipt
+from analytics.client import AnalyticsClient, Receipt, client_options
 from analytics.errors import (
     AnalyticsError,
     AuditDatabaseError,
@@ -44,6 +41,7 @@ from analytics.errors import (
     SchemaError,
 )
 from analytics.messages import build_message, check_spec
+from analytics.options import check_options
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
 from analytics.settings import (
     AUDIT_KEYS,
@@ -153,51 +151,17 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
             )
 
 
-_FLAGS = ("strict", "raise_errors", "mask_personal_data", "sync_mode", "gzip", "send", "debug")
-"""`init` options that are True or False: any other value was taken by its truth (`strict="no"`
-turned strict mode on)."""
+_SET_BY_INIT = frozenset({"host", "store", "owns_engine"})
+"""`AnalyticsClient` options that `init` fills itself: not options of its own."""
 
 _DEFERRED = ("strict", "mask_personal_data")
 """Flags that may also be None: their environment variable decides (`AUDIT_STRICT`, …)."""
 
-_SET_BY_INIT = frozenset({"self", "write_key", "host", "store", "owns_engine", "segment_options"})
-"""Parameters of the clients that `init` fills itself: not options of its own."""
-
 
 @functools.cache
 def _init_options() -> frozenset[str]:
-    """Every keyword `init` passes on: `AnalyticsClient`'s, the Segment client's, and its own."""
-    names = {*inspect.signature(AnalyticsClient).parameters, *inspect.signature(SegmentClient).parameters}
-    return frozenset(names - _SET_BY_INIT) | {"mask_personal_data"}
-
-
-def _check_options(options: dict[str, Any]) -> None:
-    """Refuse `init`'s keyword arguments that cannot work, before anything is created: they failed
-    only later (an unknown one as a `TypeError` from the Segment client's `__init__`, after the
-    engine was made and left open), or never (`source="cron"`, which the dashboard's filter then
-    refused; `thread=0`, which left nothing to send and `flush()` waiting for ever).
-
-    Raises:
-        TypeError: a keyword `init` does not take, named as Python names one, with a close match.
-        ConfigurationError: every value that cannot be used, one line each.
-    """
-    for name in options.keys() - _init_options():
-        close = difflib.get_close_matches(name, _init_options(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TypeError(f"init() got an unexpected keyword argument {name!r}{hint}")
-    problems = []
-    source = options.get("source", Source.APPLICATION)
-    if not isinstance(source, str) or source not in set(Source):
-        problems.append(f"source: {source!r} is not a source the audit log knows ({', '.join(Source)})")
-    for name in _FLAGS:
-        value = options.get(name)
-        if name in options and not isinstance(value, bool) and (value is not None or name not in _DEFERRED):
-            problems.append(f"{name}: must be True or False, not {value!r}")
-    thread = options.get("thread", 1)
-    if isinstance(thread, bool) or not isinstance(thread, int) or thread < 1:
-        problems.append(f"thread: must be a whole number of sending threads, 1 or more, not {thread!r}")
-    if problems:
-        raise ConfigurationError(problems)
+    """Every keyword `init` passes on: `AnalyticsClient`'s (with the Segment client's), and its own."""
+    return (client_options() - _SET_BY_INIT) | {"mask_personal_data"}
 
 
 def _record_version(store: AuditStore) -> None:
@@ -263,7 +227,7 @@ def init(
         ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """
     global _default, _warned_uninitialised_in
-    _check_options(options)
+    check_options(options, known=_init_options(), caller="init()", deferred=_DEFERRED)
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
     settings = _environment_settings()

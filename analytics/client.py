@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import atexit
 import copy
+import functools
+import inspect
 import json
 import logging
 import os
@@ -47,6 +49,7 @@ from analytics.metrics import (
     count_messages,
 )
 from analytics.network_errors import describe_network_error
+from analytics.options import check_options
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.wording import counted
 
@@ -297,6 +300,13 @@ class AnalyticsClient:
             for this client alone. Clients on a shared engine (the dashboard's) leave it open.
         **segment_options: `segment.analytics.Client` settings (`max_queue_size`, `upload_size`,
             `upload_interval`, `max_retries`, `timeout`, `gzip`, `sync_mode`, `thread`, …).
+
+    Raises:
+        ConfigurationError: before anything is started, every option that cannot be used, one line
+            each, as `analytics.init` says it (`analytics.options.check_options`): `source` not one
+            of `Source`, a flag (`strict`, `raise_errors`, `sync_mode`, …) not True or False,
+            `thread` not a whole number of 1 or more.
+        TypeError: a keyword argument that is none of the above, named with a close match.
     """
 
     def __init__(
@@ -315,6 +325,8 @@ class AnalyticsClient:
         owns_engine: bool = False,
         **segment_options: Any,
     ) -> None:
+        options = {"source": source, "strict": strict, "raise_errors": raise_errors, **segment_options}
+        check_options(options, known=client_options(), caller="AnalyticsClient()")
         self.store = store
         self.owns_engine = owns_engine
         self._shut_down = False
@@ -767,3 +779,14 @@ class AnalyticsClient:
             "`event-catalog replay`",
             self._pid,
         )
+
+
+_NOT_OPTIONS = frozenset({"self", "write_key", "segment_options"})
+"""Parameters of `AnalyticsClient` and of the Segment client that are not keyword options."""
+
+
+@functools.cache
+def client_options() -> frozenset[str]:
+    """Every keyword option `AnalyticsClient` takes: its own and the Segment client's it passes on."""
+    names = {*inspect.signature(AnalyticsClient).parameters, *inspect.signature(SegmentClient).parameters}
+    return frozenset(names - _NOT_OPTIONS)

@@ -502,6 +502,36 @@ def test_init_refuses_its_own_arguments_that_cannot_work_before_it_opens_anythin
     assert not (tmp_path / "missing.db").exists()
 
 
+def test_a_client_built_directly_refuses_what_init_refuses_before_it_starts_a_thread(
+    sqlite_store: AuditStore, tmp_path: Any
+) -> None:
+    """`AnalyticsClient(...)` took `source="cron"`, `strict="no"` and `thread=0` that `init()`
+    refuses, started its audit writer on them, and ignored a misspelt keyword without a write key."""
+    bad = {"source": "cron", "strict": "no", "thread": 0}
+    before = threading.enumerate()
+    with pytest.raises(ConfigurationError) as direct:
+        AnalyticsClient("key", store=sqlite_store, **bad)
+    assert threading.enumerate() == before
+    with pytest.raises(ConfigurationError) as through_init:
+        analytics.init("key", database_url=f"sqlite:///{tmp_path / 'missing.db'}", **bad)
+    assert direct.value.problems == through_init.value.problems
+    assert str(direct.value).splitlines() == [
+        "source: 'cron' is not a source the audit log knows "
+        "(application, tester, replay, dashboard, retention)",
+        "strict: must be True or False, not 'no'",
+        "thread: must be a whole number of sending threads, 1 or more, not 0",
+    ]
+    with pytest.raises(
+        TypeError,
+        match=r"^AnalyticsClient\(\) got an unexpected keyword argument 'sttrict' "
+        r"\(did you mean 'strict'\?\)$",
+    ):
+        AnalyticsClient(None, store=sqlite_store, sttrict=True)
+    with pytest.raises(TypeError, match=r"^AnalyticsClient\(\) got an unexpected keyword argument 'mask_"):
+        AnalyticsClient(None, store=sqlite_store, mask_personal_data=False)  # init's own: a store's
+    assert threading.enumerate() == before
+
+
 def test_init_takes_every_option_it_documents(sqlite_store: AuditStore, sqlite_url: str) -> None:
     """The check knows the options `init` passes on: its own, the client's and the Segment client's."""
     client = analytics.init(
