@@ -288,10 +288,14 @@ def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
     return _not_initialised("identify", spec, **kwargs)
 
 
-def flush() -> None:
-    """Wait for the default client's queue to drain; see `AnalyticsClient.flush`."""
+def flush(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
+    """Wait for the default client's queues to drain.
+
+    Gives up after `timeout` seconds without progress (None: never), saying what it left; see
+    `AnalyticsClient.flush`.
+    """
     if _default is not None:
-        _default.flush()
+        _default.flush(timeout)
 
 
 def shutdown(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:

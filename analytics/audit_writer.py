@@ -18,14 +18,15 @@ What it gives up, and how it says so:
   is split from its batch and lost alone, said the same way (`analytics.audit_failures`);
 - a full queue is not this module's business: the client writes that call on the caller's thread
   instead, so a slow database slows callers rather than growing memory;
-- `close` (at shutdown and at exit) waits as long as the writer makes progress, but no more than
-  `SHUTDOWN_TIMEOUT` without any: what a database that does not answer keeps from being written by
-  then is counted at ERROR and left to the thread, lost if the process ends first.
+- `flush` and `close` (at shutdown and at exit) wait as long as the writer makes progress, but no
+  more than `SHUTDOWN_TIMEOUT` without any: what a database that does not answer keeps from being
+  written by then is counted at ERROR and left to the thread, lost if the process ends first.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import queue
@@ -34,6 +35,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from multiprocessing import util as multiprocessing_util
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -48,9 +50,9 @@ RETRY_DELAYS = (0.05, 0.25, 1.0, 4.0)
 failover); about five seconds in all before the batch is given up."""
 
 SHUTDOWN_TIMEOUT = 8.0
-"""Seconds `shutdown()` and the drain at exit wait at most, by default, while nothing progresses: a
-stalled database gives up within the 10 s `docker stop` grants before SIGKILL, two to spare for the
-rest of the host's exit, while a long backlog that is being written is written whole."""
+"""Seconds `shutdown()`, the drain at exit and `flush()` wait at most, by default, while nothing
+progresses: a stalled database gives up within the 10 s `docker stop` grants before SIGKILL, two to
+spare for the rest of the host's exit, while a long backlog that is being written is written whole."""
 
 HandOff = Callable[[list[AuditRecord]], None]
 """What receives each committed batch: the client's hand-over to the Segment client."""
@@ -139,10 +141,11 @@ class AuditWriter:
         """Records waiting to be written."""
         return self.queue.qsize()
 
-    def flush(self) -> None:
-        """Wait until every record queued so far is written (or given up) and handed on."""
+    def flush(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
+        """Wait until every record queued so far is written (or given up) and handed on; give up
+        after `timeout` seconds without progress (None: never), as `close` does."""
         if self._thread.is_alive():
-            self.queue.join()
+            self._wait(functools.partial(join_within, self.queue), timeout)
 
     def close(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
         """Write what is queued, then stop the thread; give up after `timeout` seconds without
@@ -164,17 +167,23 @@ class AuditWriter:
             self._thread.join(seconds)
             return not self._thread.is_alive()
 
-        if not wait_while_progressing(stopped, lambda: self.queue.unfinished_tasks, timeout):
-            with self.queue.mutex:
-                left = self.queue.unfinished_tasks - int(self._stop_queued)
-            log.error(
-                "the audit writer made no progress for %ss: %s messages not audited yet, not sent, "
-                "lost if the process ends before the audit database answers",
-                timeout,
-                left,
-            )
+        self._wait(stopped, timeout)
         atexit.unregister(self.close)
         self._exit_hook.cancel()
+
+    def _wait(self, done_within: Callable[[float | None], bool], timeout: float | None) -> None:
+        """Wait while the writer progresses (`wait_while_progressing`); count at ERROR what a
+        database that does not answer kept from being written."""
+        if wait_while_progressing(done_within, lambda: self.queue.unfinished_tasks, timeout):
+            return
+        with self.queue.mutex:
+            left = self.queue.unfinished_tasks - int(self._stop_queued)
+        log.error(
+            "the audit writer made no progress for %ss: %s messages not audited yet, not sent, "
+            "lost if the process ends before the audit database answers",
+            timeout,
+            left,
+        )
 
     def _put_stop(self, timeout: float | None) -> None:
         """Queue the stop sign behind the records, unless the queue stays full for `timeout`."""
@@ -305,6 +314,12 @@ def wait_while_progressing(
         elif time.monotonic() - since >= stall:
             return False
     return True
+
+
+def join_within(tasks: queue.Queue[Any], timeout: float | None) -> bool:
+    """`Queue.join()` giving up after `timeout` seconds (None: never): whether every task is done."""
+    with tasks.all_tasks_done:
+        return tasks.all_tasks_done.wait_for(lambda: not tasks.unfinished_tasks, timeout)
 
 
 _PROGRESS_CHECK = 0.5

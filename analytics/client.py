@@ -37,7 +37,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
-from analytics.audit_writer import RETRY_DELAYS, SHUTDOWN_TIMEOUT, AuditWriter, wait_while_progressing
+from analytics.audit_writer import (
+    RETRY_DELAYS,
+    SHUTDOWN_TIMEOUT,
+    AuditWriter,
+    join_within,
+    wait_while_progressing,
+)
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
@@ -117,13 +123,6 @@ def may_be_oversized(message: dict[str, Any]) -> bool:
 
 def _message_ids(batch: list[dict[str, Any]]) -> list[str]:
     return [str(item["messageId"]) for item in batch if item.get("messageId")]
-
-
-def _unfinished_after(tasks: queue.Queue[Any], timeout: float | None) -> int:
-    """`Queue.join()` giving up after `timeout` seconds (None: never): the tasks still unfinished."""
-    with tasks.all_tasks_done:
-        tasks.all_tasks_done.wait_for(lambda: not tasks.unfinished_tasks, timeout)
-        return tasks.unfinished_tasks
 
 
 def _observe_synchronous_post(outcome: str, seconds: float) -> None:
@@ -705,21 +704,28 @@ class AnalyticsClient:
             raise error
         return Receipt(str(message["messageId"]), status, message, error)
 
-    def flush(self) -> None:
-        """Wait until every queued message has been audited, then sent or given up on.
+    def flush(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
+        """Wait until every queued message has been audited, then sent or given up on, while the
+        audit writer and the Segment client make progress.
 
-        With the Segment client's default budgets this can take hours against a failing
-        endpoint; clients that must answer quickly (the tester) are built with small budgets.
-        In a forked child (`forked`) it waits for the audit writer only.
+        With the Segment client's default budgets, sending to a failing endpoint can take hours:
+        `timeout` bounds the wait as `shutdown` bounds its own, so that neither a stalled audit
+        database nor a stalled endpoint holds the host. What is not done then is counted in an
+        ERROR log line and left to the threads, which go on with it. In a forked child (`forked`)
+        it waits for the audit writer only.
+
+        Args:
+            timeout: the most seconds to wait while neither makes progress (None: as long as it
+                takes; a backlog being worked through is waited for whole either way).
         """
         if self.writer is not None:
-            self.writer.flush()
+            self.writer.flush(timeout)
         if self.segment is None:
             return
         if self.forked:
             self._leave_to_parent()
             return
-        self.segment.flush()
+        self._drain(self.segment, timeout, "a flush")
 
     def shutdown(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
         """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
@@ -752,20 +758,26 @@ class AnalyticsClient:
         if self.forked:
             self._leave_to_parent()
             return
-        tasks = segment.queue
-        if not wait_while_progressing(
-            lambda seconds: _unfinished_after(tasks, seconds) == 0, lambda: tasks.unfinished_tasks, stall
-        ):
-            log.error(
-                "the Segment client stopped making progress during the shutdown: %s messages "
-                "not sent yet, pending in the audit log for `event-catalog replay`",
-                tasks.unfinished_tasks,
-            )
+        self._drain(segment, stall, "the shutdown")
         for consumer in segment.consumers or ():
             consumer.pause()
         for consumer in segment.consumers or ():
             if consumer.is_alive():
                 consumer.join(stall)
+
+    @staticmethod
+    def _drain(segment: SegmentClient, stall: float | None, during: str) -> None:
+        """Segment's `flush()`, which waits without a limit, while it progresses; say what it left."""
+        tasks = segment.queue
+        if not wait_while_progressing(
+            functools.partial(join_within, tasks), lambda: tasks.unfinished_tasks, stall
+        ):
+            log.error(
+                "the Segment client stopped making progress during %s: %s messages "
+                "not sent yet, pending in the audit log for `event-catalog replay`",
+                during,
+                tasks.unfinished_tasks,
+            )
 
     def _leave_to_parent(self) -> None:
         """Warn a forked process that the messages it audited through this client wait for `replay`;

@@ -517,7 +517,9 @@ def _handle_chunk(
                 reasons[entry.id] = "taken by another replay meanwhile"
             elif entry.message_id in claimed:
                 client.resend(messages[entry.id])
-        client.flush()
+        # Without a stall limit: the outcomes read next are the report, and the replay client's
+        # own budgets (REPLAY_SEGMENT_OPTIONS) already bound how long sending can take.
+        client.flush(timeout=None)
         outcomes = _statuses(store, sorted(claimed)) if claimed else {}
         log.info("replay: %s of %s entries in this chunk re-sent", len(claimed), len(entries))
     return [

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, select, text
 
+import analytics
 from analytics import AnalyticsClient, AuditStatus, AuditStore, AuditWriteError
 from analytics.audit import AuditEntry, create_audit_engine
 from analytics.catalog import CATALOG
@@ -229,3 +230,40 @@ def test_shutdown_gives_up_on_a_batch_the_endpoint_holds_and_it_stays_pending(
     assert entry is not None and entry.status == AuditStatus.PENDING
     [consumer] = client.segment.consumers
     consumer.join(RETURNS_WITHIN)
+
+
+def test_flush_gives_up_on_a_writer_the_database_does_not_answer_and_counts_what_it_left(
+    empty_postgres_url: str, postgres_engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`flush()` waited for ever on an audit database that stopped answering, and held the host with
+    it; by default it now gives up as `shutdown()` does, after `SHUTDOWN_TIMEOUT` s without progress."""
+    engine = create_audit_engine(empty_postgres_url + UNBOUNDED)
+    client = AnalyticsClient(None, store=AuditStore(engine))
+    try:
+        with _locked(empty_postgres_url):
+            receipts = [client.track(_spec()) for _ in range(5)]
+            _returned(client.flush)
+            assert "the audit writer made no progress for 8.0s: 5 messages not audited yet" in caplog.text
+        # Left to the writer, not dropped: once the database answers, it writes them.
+        client.shutdown()
+    finally:
+        engine.dispose()
+    assert _audited(postgres_engine) == {receipt.message_id for receipt in receipts}
+
+
+def test_flush_gives_up_on_a_batch_the_endpoint_holds_and_sending_goes_on(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    collector.inject(latency=5)
+    analytics.init("test-key", host=collector.url, database_url=sqlite_url, upload_interval=0.05, timeout=30)
+    try:
+        receipt = analytics.track(_spec())
+        _returned(lambda: analytics.flush(timeout=0.5))
+        assert "during a flush: 1 messages not sent yet, pending in the audit log" in caplog.text
+        entry = sqlite_store.entry(receipt.message_id)
+        assert entry is not None and entry.status == AuditStatus.PENDING
+        _returned(lambda: analytics.flush(timeout=None))
+    finally:
+        analytics.shutdown()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == AuditStatus.DELIVERED
