@@ -13,15 +13,33 @@ Attributes on each field's `json_schema_extra`:
 from __future__ import annotations
 
 import functools
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from analytics.storable_text import check_storable
 
 MAX_ID = 2**63 - 1
 """The largest id an event may carry: ids are 64-bit integers in the warehouses Segment loads into
 and in the audit log's filter columns, so a larger one is refused when the spec is built."""
+
+
+def _whole_number(value: Any) -> Any:
+    """Take an id as an integer, or as text of the digits 0-9 alone, which the tester's form, command
+    line and API give. Pydantic's lax integer also took `"1.0"`, `"1_000"`, `" 1"`, `"+1"`, `1.0`
+    and `True`, each silently as an id (1000 for `"1_000"`): a mistake upstream, sent as a real id."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value  # pydantic reads it, and refuses one too large for any int with its own words
+    raise PydanticCustomError(
+        "scope_id", "Input should be a valid integer, as a whole number or as text of the digits 0-9 only"
+    )
+
+
+ScopeId = Annotated[int, BeforeValidator(_whole_number)]
+"""A scope's id: an integer, or text of digits only (see `_whole_number`)."""
 
 
 def _id_field(description: str, example: int, prop: str | None) -> Any:
@@ -44,7 +62,7 @@ class UserScope(BaseModel):
     label: ClassVar[str] = "User"
     description: ClassVar[str] = "Something a person did before or outside any project."
 
-    user_id: int = _id_field("Id of the user the event is about.", 1, None)
+    user_id: ScopeId = _id_field("Id of the user the event is about.", 1, None)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -84,7 +102,7 @@ class ProjectScope(UserScope):
     label: ClassVar[str] = "Project"
     description: ClassVar[str] = "Something that happened in a project, done by one of its users."
 
-    project_id: int = _id_field("Id of the project.", 12, "proj_id")
+    project_id: ScopeId = _id_field("Id of the project.", 12, "proj_id")
 
 
 class ClusterScope(ProjectScope):
@@ -93,7 +111,7 @@ class ClusterScope(ProjectScope):
     label: ClassVar[str] = "Cluster"
     description: ClassVar[str] = "Something that happened to a cluster that already exists."
 
-    cluster_id: int = _id_field("Id of the cluster.", 4, "cluster_id")
+    cluster_id: ScopeId = _id_field("Id of the cluster.", 4, "cluster_id")
 
 
 class RegistryScope(ProjectScope):
@@ -102,7 +120,7 @@ class RegistryScope(ProjectScope):
     label: ClassVar[str] = "Registry"
     description: ClassVar[str] = "Something that happened to a container registry that already exists."
 
-    registry_id: int = _id_field("Id of the container registry.", 7, "registry_id")
+    registry_id: ScopeId = _id_field("Id of the container registry.", 7, "registry_id")
 
 
 class ApplicationScope(ClusterScope):

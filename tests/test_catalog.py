@@ -148,6 +148,23 @@ def test_scope_ids_must_be_positive_and_complete() -> None:
         ClusterScope(user_id=1, project_id=0, cluster_id=3)
 
 
+@pytest.mark.parametrize("given", ["1.0", "1_000", " 1", "1 ", "+1", "１", 1.0, True])
+def test_scope_ids_are_whole_numbers_or_digits_alone(given: object) -> None:
+    """Pydantic's lax integer took each of these as an id (`"1_000"` as 1000, `" 1"` as 1)."""
+    with pytest.raises(ValidationError) as caught:
+        ClusterScope(user_id=1, project_id=given, cluster_id=3)  # type: ignore[arg-type]
+    [error] = caught.value.errors()
+    assert error["loc"] == ("project_id",)
+    assert error["msg"] == (
+        "Input should be a valid integer, as a whole number or as text of the digits 0-9 only"
+    )
+
+
+def test_scope_ids_take_digits_as_text_as_the_tester_sends_them() -> None:
+    scope = ClusterScope(user_id="1", project_id="012", cluster_id=3)  # type: ignore[arg-type]
+    assert (scope.user_id, scope.project_id, scope.cluster_id) == (1, 12, 3)
+
+
 def test_scope_ids_become_properties_under_the_original_names() -> None:
     spec = ClusterProvisioningSuccess(
         scope=ClusterScope(user_id=1, project_id=2, cluster_id=3),

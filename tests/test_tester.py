@@ -786,8 +786,13 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
             f"a name cannot hold a direction control character (U+{ord(control):04X})"
             in reordered.get_data(as_text=True)
         )
+    # A preset takes the ids a scope takes: "1.0" was saved as project 1. Spaces around are trimmed.
+    lax = client.post(
+        "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "project_id": "1.0"}
+    )
+    assert lax.status_code == 422 and "as text of the digits 0-9 only" in lax.get_data(as_text=True)
     ok = client.post(
-        "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": "1", "project_id": "12"}
+        "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": " 1 ", "project_id": "12"}
     )
     assert ok.status_code == 303
     again = client.post("/tester/presets", data={"csrf_token": csrf, "name": "Staging", "user_id": "2"})

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from analytics.scopes import ApplicationScope, ClusterScope, RegistryScope
+from analytics.scopes import ApplicationScope, ClusterScope, RegistryScope, ScopeId
 from webapp.auth import accounts
 from webapp.extensions import db
 from webapp.tester.models import ScopePreset
@@ -35,9 +35,9 @@ class PresetIds(BaseModel):
 
     name: str = Field(min_length=1, max_length=80)
     user_id: int = ClusterScope.model_fields["user_id"]
-    project_id: int | None = Field(default=None, gt=0)
-    cluster_id: int | None = Field(default=None, gt=0)
-    registry_id: int | None = Field(default=None, gt=0)
+    project_id: ScopeId | None = Field(default=None, gt=0)
+    cluster_id: ScopeId | None = Field(default=None, gt=0)
+    registry_id: ScopeId | None = Field(default=None, gt=0)
     app_name: str | None = Field(default=None, min_length=1)
     app_namespace: str | None = Field(default=None, min_length=1)
     chart_name: str | None = Field(default=None, min_length=1)
@@ -69,7 +69,10 @@ class PresetIds(BaseModel):
 
 def parse_preset(values: dict[str, Any]) -> tuple[PresetIds | None, dict[str, str]]:
     """Validate a preset's fields; empty strings are unset. Returns it, or errors by field name."""
-    cleaned = {k: v for k, v in values.items() if k in ("name", *ID_FIELDS) and str(v or "").strip() != ""}
+    # Stripped as the tester strips what it sends: a scope id is digits alone (`ScopeId`).
+    cleaned = {
+        k: str(v).strip() for k, v in values.items() if k in ("name", *ID_FIELDS) and str(v or "").strip()
+    }
     try:
         return PresetIds.model_validate(cleaned), {}
     except ValidationError as exc:
