@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from analytics.audit import SCHEMA_REVISION, schema_revision
 from webapp import create_app
-from webapp.db_cli import OFFLINE_REFUSED
 from webapp.extensions import db
+from webapp.offline_migrations import OFFLINE_REFUSED
 
 
 def _revision(app: Flask) -> str | None:

@@ -27,6 +27,7 @@ from flask.cli import with_appcontext
 from analytics.audit import is_newer_revision, schema_revision, sqlite_problem
 from webapp.cli import fail
 from webapp.extensions import db
+from webapp.offline_migrations import OFFLINE_REFUSED
 from webapp.schema_guard import schema_problem
 
 
@@ -44,14 +45,6 @@ def _one_line_errors() -> Iterator[None]:
     except (CommandError, RevisionError) as exc:
         fail(str(exc))
 
-
-OFFLINE_REFUSED = (
-    "offline mode (--sql) is not supported: migrations 0006 and 0007 read the rows they convert (they "
-    "chain and partition the audit log); review webapp/migrations/versions/, or upgrade a copy of the "
-    "database"
-)
-"""Why no migration runs without a database: said by these commands, and by `env.py` to a caller of
-Flask-Migrate's Python API, where the offline run ended in a traceback inside migration 0006."""
 
 # Alembic offers --sql: one who knows it gets the reason, not "no such option".
 OFFLINE_OPTION = click.option("--sql", "offline", is_flag=True, hidden=True)

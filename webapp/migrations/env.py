@@ -12,7 +12,7 @@ from sqlalchemy import Connection, text
 
 from analytics.audit import sqlite_file
 from analytics.partitions import include_name
-from webapp.db_cli import OFFLINE_REFUSED
+from webapp.offline_migrations import OFFLINE_REFUSED
 
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
