@@ -324,7 +324,14 @@ class AnalyticsClient:
         owns_engine: bool = False,
         **segment_options: Any,
     ) -> None:
-        options = {"source": source, "strict": strict, "raise_errors": raise_errors, **segment_options}
+        options = {
+            "source": source,
+            "strict": strict,
+            "raise_errors": raise_errors,
+            "max_batch": max_batch,
+            "audit_retry_delays": audit_retry_delays,
+            **segment_options,
+        }
         check_options(options, known=client_options(), caller="AnalyticsClient()")
         self.store = store
         self.owns_engine = owns_engine

@@ -21,6 +21,25 @@ FLAGS = ("strict", "raise_errors", "mask_personal_data", "sync_mode", "gzip", "s
 `init`'s own (the client is given a store that masks or not)."""
 
 
+COUNTS = {
+    "thread": ("sending threads", 1),
+    "max_batch": ("messages per audit transaction", 1),
+    "max_queue_size": ("messages the Segment queue holds", 1),
+    "upload_size": ("messages per batch", 1),
+    "max_retries": ("retries", 0),
+}
+"""Whole-number options, what they count and their least value. A `max_queue_size` of 0 would be
+Python's unbounded queue, which the back-pressure promise (a full queue drops, memory stays bounded)
+rules out; `thread=0` left nothing to send and `flush()` waiting."""
+
+DURATIONS = {"upload_interval": "between uploads", "timeout": "to wait for the endpoint"}
+"""Options in seconds that must be positive: 0 or less made the Segment client spin or time out at once."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def check_options(
     options: Mapping[str, Any], *, known: Collection[str], caller: str, deferred: Collection[str] = ()
 ) -> None:
@@ -48,8 +67,16 @@ def check_options(
         value = options.get(name)
         if name in options and not isinstance(value, bool) and (value is not None or name not in deferred):
             problems.append(f"{name}: must be True or False, not {value!r}")
-    thread = options.get("thread", 1)
-    if isinstance(thread, bool) or not isinstance(thread, int) or thread < 1:
-        problems.append(f"thread: must be a whole number of sending threads, 1 or more, not {thread!r}")
+    for name, (what, least) in COUNTS.items():
+        value = options.get(name, least)
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            problems.append(f"{name}: must be a whole number of {what}, {least} or more, not {value!r}")
+    for name, what in DURATIONS.items():
+        value = options.get(name, 1)
+        if not _is_number(value) or value <= 0:
+            problems.append(f"{name}: must be a number of seconds {what}, more than 0, not {value!r}")
+    delays = options.get("audit_retry_delays", ())
+    if isinstance(delays, str | bytes) or not all(_is_number(delay) and delay >= 0 for delay in delays):
+        problems.append(f"audit_retry_delays: must be waits in seconds, 0 or more each, not {delays!r}")
     if problems:
         raise ConfigurationError(problems)

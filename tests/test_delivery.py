@@ -502,6 +502,52 @@ def test_init_refuses_its_own_arguments_that_cannot_work_before_it_opens_anythin
     assert not (tmp_path / "missing.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (
+            {"max_batch": 0},
+            "max_batch: must be a whole number of messages per audit transaction, 1 or more, not 0",
+        ),
+        (
+            {"max_queue_size": 0},
+            "max_queue_size: must be a whole number of messages the Segment queue holds, 1 or more, not 0",
+        ),
+        (
+            {"upload_size": 2.5},
+            "upload_size: must be a whole number of messages per batch, 1 or more, not 2.5",
+        ),
+        ({"max_retries": -1}, "max_retries: must be a whole number of retries, 0 or more, not -1"),
+        (
+            {"upload_interval": 0},
+            "upload_interval: must be a number of seconds between uploads, more than 0, not 0",
+        ),
+        (
+            {"timeout": "15"},
+            "timeout: must be a number of seconds to wait for the endpoint, more than 0, not '15'",
+        ),
+        (
+            {"audit_retry_delays": "1,2"},
+            "audit_retry_delays: must be waits in seconds, 0 or more each, not '1,2'",
+        ),
+        (
+            {"audit_retry_delays": (0.1, -1)},
+            "audit_retry_delays: must be waits in seconds, 0 or more each, not (0.1, -1)",
+        ),
+    ],
+)
+def test_numeric_options_that_cannot_work_are_refused_by_init_and_the_client(
+    sqlite_store: AuditStore, tmp_path: Any, options: dict[str, Any], problem: str
+) -> None:
+    """`max_queue_size=0` made the Segment queue unbounded (no back-pressure), `upload_interval=0` a busy
+    loop, and a delay of -1 a ValueError from `time.sleep` on the writer thread the first time it retried."""
+    with pytest.raises(ConfigurationError) as direct:
+        AnalyticsClient("key", store=sqlite_store, **options)
+    with pytest.raises(ConfigurationError) as through_init:
+        analytics.init("key", database_url=f"sqlite:///{tmp_path / 'missing.db'}", **options)
+    assert direct.value.problems == through_init.value.problems == [problem]
+
+
 def test_a_client_built_directly_refuses_what_init_refuses_before_it_starts_a_thread(
     sqlite_store: AuditStore, tmp_path: Any
 ) -> None:
