@@ -82,6 +82,36 @@ def test_every_event_is_found_by_the_user_id_it_carries(client: FlaskClient) -> 
     assert _listed(client, "q=userId") == _listed(client, "q=user_id") == list(CATALOG.events)
 
 
+def _identify_listed(client: FlaskClient, query: str, headers: dict[str, str] | None = None) -> list[str]:
+    """The identify calls the list shows below its events, in order."""
+    response = client.get(f"/?{query}", headers=headers or {})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    return re.findall(r'class="identify-name" href="/identifiers/\w+">([^<]+)</a>', page)
+
+
+def test_a_search_finds_identify_calls_by_their_traits(client: FlaskClient) -> None:
+    assert _listed(client, "q=first_name") == []
+    assert _identify_listed(client, "q=first_name") == ["Profile update"]
+    assert _identify_listed(client, "q=first_name", HTMX) == ["Profile update"]
+    assert _identify_listed(client, "q=github") == ["Register", "Login"]
+    assert "Github Connection Started" in _listed(client, "q=github")
+    fragment = client.get("/?q=github", headers=HTMX).get_data(as_text=True)
+    assert "events match, and 2 identify calls." in fragment
+    assert 'href="/identifiers/RegisterIdentify"' in fragment
+
+
+@pytest.mark.parametrize(
+    "query", ["", "pii=yes", "q=first_name&category=Apps", "q=email&never_sent=1", "q=email&pii=no"]
+)
+def test_identify_calls_are_listed_only_for_a_search_their_filters_allow(
+    client: FlaskClient, query: str
+) -> None:
+    assert _identify_listed(client, query) == []
+    page = client.get(f"/?{query}").get_data(as_text=True)
+    assert 'id="identify-matches"' not in page
+
+
 def test_never_sent_and_the_activity_columns_come_from_the_audit_log(
     client: FlaskClient, app_record_sent
 ) -> None:  # type: ignore[no-untyped-def]

@@ -247,19 +247,26 @@ def _matches_text(info: SpecInfo, words: list[str]) -> bool:
     return all(word in haystack for word in words)
 
 
-def _matches(row: EventRow, filters: EventFilters, words: list[str]) -> bool:
-    spec = row.info.spec
+def _matches_spec(info: SpecInfo, filters: EventFilters, words: list[str]) -> bool:
+    """The filters that read the catalog alone, so they apply to identify calls as to events."""
+    spec = info.spec
     checks = (
         not filters.category or str(spec.category) == filters.category,
-        not filters.scope or row.info.scope.label == filters.scope,
+        not filters.scope or info.scope.label == filters.scope,
         not filters.owner or str(spec.owner) == filters.owner,
         not filters.status or str(spec.status) == filters.status,
-        not filters.pii or row.info.has_personal_data == (filters.pii == "yes"),
-        not filters.never_sent or row.never_sent,
-        not filters.attention or row.needs_attention,
-        not words or _matches_text(row.info, words),
+        not filters.pii or info.has_personal_data == (filters.pii == "yes"),
+        not words or _matches_text(info, words),
     )
     return all(checks)
+
+
+def _matches(row: EventRow, filters: EventFilters, words: list[str]) -> bool:
+    return (
+        _matches_spec(row.info, filters, words)
+        and (not filters.never_sent or row.never_sent)
+        and (not filters.attention or row.needs_attention)
+    )
 
 
 def event_rows(
@@ -273,3 +280,16 @@ def event_rows(
         column = filters.sort.removeprefix("-")
         rows.sort(key=SORTS[column], reverse=filters.sort.startswith("-"))
     return rows
+
+
+def identify_matches(catalog: Catalog, filters: EventFilters) -> list[SpecInfo]:
+    """The identify calls a text search finds (by name, description, trait names and descriptions),
+    which the list shows below its events: a trait such as `first_name` is carried by no event.
+
+    Without search words none: the list is of events. "Never sent" and "needs attention" read an
+    event's traffic, which the list does not read for identify calls, so they leave them out too.
+    """
+    words = filters.q.lower().split()
+    if not words or filters.never_sent or filters.attention:
+        return []
+    return [info for info in catalog.identifiers.values() if _matches_spec(info, filters, words)]

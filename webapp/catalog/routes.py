@@ -38,7 +38,7 @@ from analytics.versions import record_version_safely
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
-from webapp.catalog.filters import EventRow, choices, event_rows, parse_filters
+from webapp.catalog.filters import EventRow, choices, event_rows, identify_matches, parse_filters
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
 from webapp.extensions import db
@@ -202,6 +202,7 @@ def index() -> ResponseReturnValue:
     page = render_template(
         template,
         rows=rows,
+        identify=identify_matches(CATALOG, filters),
         filters=filters,
         choices=choices(CATALOG),
         total=len(CATALOG.events),
