@@ -85,6 +85,30 @@ class SpecInfo:
         """Whether any property identifies a person."""
         return any(p.personal_data for p in self.properties)
 
+    @cached_property
+    def user_id(self) -> PropertyInfo:
+        """The message's `userId`, shown with the properties because every message carries it.
+
+        It is not a property (nor a trait): it sits at the top of the message, so the JSON Schema,
+        which describes `properties` (or `traits`), does not hold it. Its value is the scope's
+        `user_id` as Segment's string ids spell it; the example is the example message's own.
+        """
+        schema = self.scope.model_json_schema()
+        field_schema = schema["properties"]["user_id"]
+        bounds = bounds_of(field_schema, schema.get("$defs", {}))
+        return PropertyInfo(
+            name="userId",
+            type="string",
+            required=True,
+            description=f"{field_schema['description'].rstrip('.')}: the scope's user_id, sent as text.",
+            allowed_values=None,
+            bounds=bounds.text if bounds else "",
+            pattern="",
+            example=self.example_spec().scope.segment_user_id(),
+            personal_data=False,
+            from_scope=True,
+        )
+
     def example_spec(self) -> TrackSpec | IdentifySpec:
         """A valid spec built from the examples of its scope and properties."""
         scope_cls = self.scope

@@ -251,6 +251,30 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     assert message["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "eks", "infra_id": 9}
 
 
+@pytest.mark.parametrize(
+    "path, info",
+    [
+        ("/events/ClusterProvisioningSuccess", CATALOG.event("ClusterProvisioningSuccess")),
+        ("/events/GithubConnectionStart", CATALOG.event("GithubConnectionStart")),
+        ("/identifiers/ProfileUpdateIdentify", CATALOG.identifier("Profile update")),
+    ],
+)
+def test_the_table_of_what_is_sent_starts_with_the_user_id_every_message_carries(
+    client: FlaskClient, path: str, info: SpecInfo
+) -> None:
+    page = client.get(path).get_data(as_text=True)
+    rows = re.findall(r'<tr id="prop-(\w+)">', page)
+    assert rows == ["userId", *(prop.name for prop in info.properties)]
+    row = page[page.index('<tr id="prop-userId">') :]
+    row = row[: row.index("</tr>")]
+    assert "at the top of the message: the scope's <code>user_id</code>" in row
+    assert '<td data-label="Type">string</td>' in row and "<strong>required</strong>" in row
+    assert '<span class="bounds">1 ≤ value ≤ 2⁶³−1</span>' in row
+    assert f'<td data-label="Example"><code>"{build_message(info.example_spec())["userId"]}"</code>' in row
+    # The JSON Schema describes `properties` (or `traits`), where userId is not: it stays out.
+    assert "userId" not in info.json_schema["properties"]
+
+
 def test_event_page_shows_volume_and_links_latest_entries_into_the_audit(
     client: FlaskClient, app_record_sent
 ) -> None:  # type: ignore[no-untyped-def]
