@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, Select
 from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, AuditFilter
+from analytics.spreadsheet import is_formula, spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
 # that a batch (payloads up to Segment's 32 KB each) stays a few megabytes at worst.
@@ -45,23 +46,20 @@ class ExportFormat(StrEnum):
         return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-"""What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection" list)."""
-
 _FREE_TEXT = tuple(EXPORT_COLUMNS.index(name) for name in ("event", "destination", "actor", "error"))
 """The CSV cells whose text people choose (an account's email, a destination's name, an endpoint's
 error): the others are ids, times, numbers, fixed words and the payload's JSON object."""
 
 
 def _spreadsheet_safe(rows: list[Any]) -> list[Any]:
-    """The rows with each free-text cell that a spreadsheet would run as a formula (an account named
-    `=cmd|'/c calc'!a0@example.com`) prefixed with `'`, which spreadsheets show as text."""
+    """The rows with each free-text cell made `spreadsheet_safe` (an account named
+    `=cmd|'/c calc'!a0@example.com`); rows without such a cell, nearly all, are kept as they are."""
     for position, row in enumerate(rows):
-        if any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in _FREE_TEXT):
+        if any(isinstance(row[i], str) and is_formula(row[i]) for i in _FREE_TEXT):
             cells = list(row)
             for i in _FREE_TEXT:
-                if isinstance(cells[i], str) and cells[i].startswith(FORMULA_STARTS):
-                    cells[i] = "'" + cells[i]
+                if isinstance(cells[i], str):
+                    cells[i] = spreadsheet_safe(cells[i])
             rows[position] = cells
     return rows
 

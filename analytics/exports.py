@@ -20,12 +20,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from analytics.catalog import CATALOG, Catalog, PropertyInfo, SpecInfo
 from analytics.spec import TrackSpec
+from analytics.spreadsheet import spreadsheet_safe
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 PLAN_NAME = "event-catalog"
@@ -114,8 +115,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
-    for info in [*catalog.events.values(), *catalog.identifiers.values()]:
+def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
+    for info in infos:
         event = {
             "event": info.name,
             "constant": info.constant,
@@ -141,13 +142,36 @@ def _csv_rows(catalog: Catalog) -> Iterator[dict[str, str]]:
             }
 
 
-def events_csv(catalog: Catalog = CATALOG) -> str:
-    """Events × properties as CSV (RFC 4180 line endings), identify specs last."""
+def specs_csv(infos: Iterable[SpecInfo]) -> str:
+    """Specs × properties as CSV (RFC 4180 line endings), in the order given.
+
+    Every cell is `spreadsheet_safe`: the text comes from code, but an example or a description that
+    starts like a formula would still run in the spreadsheet of whoever opens the file.
+    """
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    writer.writerows(_csv_rows(catalog))
+    for row in _csv_rows(infos):
+        writer.writerow({column: spreadsheet_safe(cell) for column, cell in row.items()})
     return out.getvalue()
+
+
+def events_csv(catalog: Catalog = CATALOG) -> str:
+    """Events × properties as CSV (RFC 4180 line endings), identify specs last."""
+    return specs_csv([*catalog.events.values(), *catalog.identifiers.values()])
+
+
+def list_document(
+    events: Iterable[SpecInfo], identifiers: Iterable[SpecInfo], filters: Mapping[str, str], version: str
+) -> dict[str, Any]:
+    """A filtered view of the catalog as JSON: the filters it was made with, then the specs it holds,
+    each as `spec_document` (the shape `/api/catalog` serves them in)."""
+    return {
+        "version": version,
+        "filters": dict(filters),
+        "events": [spec_document(info) for info in events],
+        "identifiers": [spec_document(info) for info in identifiers],
+    }
 
 
 def _md(value: Any) -> str:

@@ -32,6 +32,7 @@ EXPECTED: dict[str, Role | None] = {
     "auth.setup": PUBLIC,
     "auth.reset_password": PUBLIC,
     "catalog.index": Role.VIEWER,
+    "catalog.list_download": Role.VIEWER,
     "catalog.event": Role.VIEWER,
     "catalog.event_schema": Role.VIEWER,
     "catalog.scopes": Role.VIEWER,

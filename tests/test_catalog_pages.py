@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import copy
+import csv
 import html
+import io
 import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from analytics.audit import AuditStatus, CatalogVersion
 from analytics.catalog import CATALOG, SpecInfo
@@ -110,6 +113,76 @@ def test_identify_calls_are_listed_only_for_a_search_their_filters_allow(
     assert _identify_listed(client, query) == []
     page = client.get(f"/?{query}").get_data(as_text=True)
     assert 'id="identify-matches"' not in page
+
+
+def _list_download_links(page: str) -> list[str]:
+    return [html.unescape(href) for href in re.findall(r'href="(/events\.(?:csv|json)[^"]*)" download', page)]
+
+
+@pytest.mark.parametrize(
+    "query, kept",
+    [
+        ("", {}),
+        ("q=github&scope=user&category=", {"q": "github", "scope": "User"}),
+        ("pii=yes&sort=-name", {"pii": "yes", "sort": "-name"}),
+        (
+            "owner=applications&status=active&q=stack",
+            {"q": "stack", "owner": "applications", "status": "active"},
+        ),
+    ],
+)
+def test_the_list_downloads_exactly_what_it_shows(
+    client: FlaskClient, query: str, kept: dict[str, str]
+) -> None:
+    page = client.get(f"/?{query}").get_data(as_text=True)
+    csv_link, json_link = _list_download_links(page)
+    events, identify = _listed(client, query), _identify_listed(client, query)
+    assert events
+    assert dict(parse_qsl(urlsplit(csv_link).query)) == dict(parse_qsl(urlsplit(json_link).query)) == kept
+    response = client.get(csv_link)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="events-') and disposition.endswith(
+        f'{CATALOG.version}.csv"'
+    )
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert list(dict.fromkeys(row["event"] for row in rows)) == events + identify
+    document = client.get(json_link).get_json()
+    assert [spec["name"] for spec in document["events"]] == events
+    assert [spec["name"] for spec in document["identifiers"]] == identify
+    assert document["filters"] == kept and document["version"] == CATALOG.version
+
+
+def test_a_list_download_names_its_filters_in_the_file_name(client: FlaskClient) -> None:
+    response = client.get("/events.json?q=stack+launch&scope=Cluster")
+    assert response.status_code == 200 and response.headers["Content-Type"] == "application/json"
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="events-q-stack-launch_scope-Cluster-{CATALOG.version}.json"'
+    )
+
+
+def test_a_list_download_refuses_a_filter_the_list_would_ignore(client: FlaskClient) -> None:
+    response = client.get("/events.csv?scope=Planet&q=cluster")
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == "scope: “Planet” is not a scope in the catalog.\n"
+
+
+def test_a_list_download_that_needs_the_audit_log_is_refused_while_it_cannot_be_read(
+    app: Flask, client: FlaskClient
+) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE audit_event_hours RENAME TO audit_event_hours_away"))
+        db.session.commit()
+    assert "cannot be read" in client.get("/?never_sent=1").get_data(as_text=True)
+    for query in ("never_sent=1", "attention=1", "sort=-recent", "q=cluster&sort=last_seen"):
+        response = client.get(f"/events.csv?{query}")
+        assert response.status_code == 503, query
+        assert response.get_data(as_text=True).startswith("The database cannot be read")
+    assert client.get("/events.csv?q=cluster&sort=name").status_code == 200
 
 
 def test_never_sent_and_the_activity_columns_come_from_the_audit_log(

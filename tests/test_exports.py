@@ -11,9 +11,20 @@ import jsonschema
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
 
-from analytics.catalog import CATALOG
-from analytics.exports import CSV_COLUMNS, FORMATS, events_csv, markdown_plan, render, segment_plan
+from analytics.catalog import CATALOG, Catalog
+from analytics.events import SegmentEvent
+from analytics.exports import (
+    CSV_COLUMNS,
+    FORMATS,
+    events_csv,
+    markdown_plan,
+    render,
+    segment_plan,
+    specs_csv,
+)
 from analytics.messages import build_message
+from analytics.scopes import ProjectScope
+from analytics.spec import Category, SpecRegistry, TrackSpec, prop
 
 ALL_SPECS = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
 
@@ -45,6 +56,30 @@ def test_csv_has_one_row_per_event_and_property() -> None:
     deprecated = next(r for r in rows if r["event"] == "Stack Launch Complete")
     assert deprecated["replaced_by"] == "Stack Launch Success"
     assert {r["kind"] for r in rows} == {"track", "identify"}
+
+
+def test_catalog_csv_cells_cannot_run_as_spreadsheet_formulas() -> None:
+    """The specs come from code, but an example or a description can still start like a formula."""
+    registry = SpecRegistry()
+
+    class Formulas(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner="growth",
+        registry=registry,
+    ):
+        """=HYPERLINK("https://attacker.example","open")"""
+
+        scope: ProjectScope
+        delta: int = prop("@SUM(1+1)", example=-3)
+        note: str = prop("+ how it went", example="=cmd|'/c calc'!a0")
+
+    (first, *rows) = csv.DictReader(io.StringIO(specs_csv(Catalog(registry).events.values())))
+    assert first["event_description"] == '\'=HYPERLINK("https://attacker.example","open")'
+    cells = {row["property"]: (row["property_description"], row["example"]) for row in [first, *rows]}
+    assert cells["delta"] == ("'@SUM(1+1)", "'-3")
+    assert cells["note"] == ("'+ how it went", "'=cmd|'/c calc'!a0")
 
 
 def test_jsonschema_bundle_parses_back_into_valid_schemas() -> None:

@@ -5,6 +5,8 @@ The same run takes the README's screenshots: `make screenshots` points `SCREENSH
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import random
@@ -94,6 +96,16 @@ def test_search_filter_open_an_event_and_download_its_schema(
     expect(page.get_by_label("Search")).to_have_value("provisioning")
     expect(rows.locator("a.event-name")).to_have_text(expected)
 
+    # The list's download holds exactly what it shows: the link follows the filters as they change.
+    with page.expect_download() as listed_info:
+        page.locator(".list-downloads").get_by_role("link", name="CSV").click()
+    listed = listed_info.value
+    assert listed.suggested_filename == (
+        f"events-q-provisioning_category-Provisioning-and-connections-{CATALOG.version}.csv"
+    )
+    exported = csv.DictReader(io.StringIO(Path(listed.path()).read_text(encoding="utf-8-sig")))
+    assert list(dict.fromkeys(row["event"] for row in exported)) == expected
+
     page.get_by_role("link", name="Cluster Provisioning Success").click()
     expect(page).to_have_url(f"{live_server}/events/ClusterProvisioningSuccess")
     expect(page.get_by_role("heading", level=1)).to_have_text("Cluster Provisioning Success")
@@ -111,6 +123,12 @@ def test_search_filter_open_an_event_and_download_its_schema(
     schema = json.loads(Path(download.path()).read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema == CATALOG.event("ClusterProvisioningSuccess").json_schema
+
+    # Where the catalog chose an event's scope, the page says why apart from what the event means.
+    page.goto(live_server + "/events/ProjectDelete")
+    expect(page.locator("p.lead")).to_have_text("A user deleted a project.")
+    expect(page.get_by_role("heading", name="Why this scope")).to_be_visible()
+    expect(page.locator("section.scope-note")).to_contain_text("whose id is what analysts join on")
 
 
 def test_sorting_and_the_never_sent_and_attention_filters_keep_the_url(

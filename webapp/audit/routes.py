@@ -7,7 +7,6 @@ Each view is a plain function, so a role check can be added per route when accou
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
@@ -38,6 +37,7 @@ from webapp.audit.results import PAGE_SIZE, overview, search
 from webapp.auth.policy import allows, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.filenames import file_slug
 from webapp.htmx import shown_status, wants_fragment
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
@@ -278,8 +278,7 @@ def _view_slug(form: SearchForm) -> str:
         text = value if isinstance(value, str) else ",".join(value)
         if name not in _WINDOW:
             parts.append(f"{name}-{text}" if name in _NAMED_BY_VALUE else name)
-    slug = re.sub(r"[^A-Za-z0-9,._-]+", "-", "_".join(parts)).strip("-_")[:100]
-    return f"{slug}-" if slug else ""
+    return file_slug(parts)
 
 
 @bp.get("/export.<any(csv, ndjson):extension>")

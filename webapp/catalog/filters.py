@@ -27,13 +27,14 @@ CHOICES = {
 """Closed filters and their values; `owner` and `scope` are added from the catalog."""
 
 _NOT_ALLOWED = {
-    "category": "“{value}” is not a category in the catalog; showing every category.",
-    "scope": "“{value}” is not a scope in the catalog; showing every scope.",
-    "owner": "“{value}” owns no event in the catalog; showing every owner.",
-    "status": "“{value}” is not a status in the catalog; showing every status.",
-    "pii": "“{value}” is not a personal-data choice (yes or no); showing every event.",
+    "category": ("“{value}” is not a category in the catalog", "showing every category"),
+    "scope": ("“{value}” is not a scope in the catalog", "showing every scope"),
+    "owner": ("“{value}” owns no event in the catalog", "showing every owner"),
+    "status": ("“{value}” is not a status in the catalog", "showing every status"),
+    "pii": ("“{value}” is not a personal-data choice (yes or no)", "showing every event"),
+    "sort": ("Cannot sort by “{value}”", "showing the catalog's order"),
 }
-"""What a closed filter says about a value it does not know, which it then ignores."""
+"""What a filter says about a value it does not know, and what the list shows instead."""
 
 _CHECKED = ("1", "on", "yes")
 """What a checkbox filter's value may be: the form sends 1, a hand-edited URL may say on or yes."""
@@ -109,6 +110,9 @@ SORTS: dict[str, Callable[[EventRow], Any]] = {
 DESCENDING_FIRST = frozenset({"last_seen", "recent"})
 """Columns whose first click puts the largest value on top: the busiest, the latest."""
 
+ACTIVITY_SORTS = frozenset({"last_seen", "recent"})
+"""Columns whose order comes from the audit log's figures, not from the catalog."""
+
 
 @dataclass
 class EventFilters:
@@ -121,7 +125,10 @@ class EventFilters:
         never_sent: only events the audit log has never seen.
         attention: only events that need attention (`EventRow.needs_attention`).
         sort: a `SORTS` key, `-` prefixed for descending; empty for catalog order.
-        errors: a message per field whose value was not understood (and so not applied).
+        errors: a message per field whose value was not understood (and so not applied), saying
+            what the list shows instead.
+        refused: the same problems without what the list shows instead, for a download, which
+            refuses them since it cannot carry a note.
     """
 
     q: str = ""
@@ -134,6 +141,13 @@ class EventFilters:
     attention: bool = False
     sort: str = ""
     errors: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def not_understood(self, name: str, value: str) -> None:
+        """Note a value the filter `name` does not know: the list ignores it."""
+        problem, instead = _NOT_ALLOWED[name]
+        self.refused[name] = problem.format(value=value) + "."
+        self.errors[name] = f"{problem.format(value=value)}; {instead}."
 
     @property
     def active(self) -> bool:
@@ -164,6 +178,11 @@ class EventFilters:
             **changes,
         }
         return {key: value for key, value in values.items() if value}
+
+    @property
+    def reads_activity(self) -> bool:
+        """Whether what the list holds, or its order, depends on the audit log's figures."""
+        return self.never_sent or self.attention or self.sort.removeprefix("-") in ACTIVITY_SORTS
 
     def sort_link(self, column: str) -> dict[str, str]:
         """Parameters that sort by `column`, flipping the direction when it is already the sort."""
@@ -202,12 +221,12 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
         # Hand-typed and shared URLs say `scope=project` as often as `Project`: any case is the value.
         known = {choice.casefold(): choice for choice in allowed}.get(value.casefold())
         if value and known is None:
-            filters.errors[name] = _NOT_ALLOWED[name].format(value=value)
+            filters.not_understood(name, value)
         elif known is not None:
             setattr(filters, name, known)
     sort = args.get("sort", "").strip()
     if sort and sort.removeprefix("-") not in SORTS:
-        filters.errors["sort"] = f"Cannot sort by “{sort}”; showing the catalog's order."
+        filters.not_understood("sort", sort)
     elif sort:
         filters.sort = sort
     return filters

@@ -29,7 +29,7 @@ from analytics.activity import (
 )
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
-from analytics.exports import FORMATS
+from analytics.exports import FORMATS, list_document, specs_csv
 from analytics.messages import build_message
 from analytics.queries import IDENTIFY_PREFIX, as_utc
 from analytics.scopes import UserScope
@@ -38,10 +38,18 @@ from analytics.versions import record_version_safely
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
-from webapp.catalog.filters import EventRow, choices, event_rows, identify_matches, parse_filters
+from webapp.catalog.filters import (
+    EventFilters,
+    EventRow,
+    choices,
+    event_rows,
+    identify_matches,
+    parse_filters,
+)
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
 from webapp.extensions import db
+from webapp.filenames import file_slug
 from webapp.htmx import vary_on_htmx, wants_fragment
 
 bp = Blueprint("catalog", __name__)
@@ -189,25 +197,42 @@ def _schema_download(info: SpecInfo) -> Response:
     return response
 
 
-@bp.get("/")
-@requires(Role.VIEWER)
-def index() -> ResponseReturnValue:
-    """Every event, searchable and filterable, with what the audit log says about it."""
+@dataclass(frozen=True)
+class ListView:
+    """What the event list shows for its query string, and what its downloads hold."""
+
+    filters: EventFilters
+    rows: list[EventRow]
+    identify: list[SpecInfo]
+    audit_error: str | None
+
+
+def _list_view() -> ListView:
     filters = parse_filters(request.args, CATALOG)
     since = _now() - timedelta(days=RECENT_DAYS)
     events = list(CATALOG.events)
     activity, audit_error = read_or_default(lambda: read_activity(db.session, events, since), {})
-    rows = event_rows(CATALOG, activity, filters)
+    return ListView(
+        filters, event_rows(CATALOG, activity, filters), identify_matches(CATALOG, filters), audit_error
+    )
+
+
+@bp.get("/")
+@requires(Role.VIEWER)
+def index() -> ResponseReturnValue:
+    """Every event, searchable and filterable, with what the audit log says about it."""
+    view = _list_view()
+    filters = view.filters
     template = "catalog/_results.html" if wants_fragment() else "catalog/index.html"
     page = render_template(
         template,
-        rows=rows,
-        identify=identify_matches(CATALOG, filters),
+        rows=view.rows,
+        identify=view.identify,
         filters=filters,
         choices=choices(CATALOG),
         total=len(CATALOG.events),
         recent_days=RECENT_DAYS,
-        audit_error=audit_error,
+        audit_error=view.audit_error,
         fragment=wants_fragment(),
     )
     response = vary_on_htmx(current_app.make_response(page))
@@ -215,6 +240,39 @@ def index() -> ResponseReturnValue:
         # The form sends its empty fields too; the address bar gets the short URL people share.
         response.headers["HX-Push-Url"] = url_for("catalog.index", **filters.query())
     return response
+
+
+@bp.get("/events.<any(csv, json):extension>")
+@requires(Role.VIEWER)
+def list_download(extension: str) -> ResponseReturnValue:
+    """Exactly what the list shows for the same query string (its events in its order, then the
+    identify calls its search finds), as the whole catalog's CSV or `/api/catalog`'s JSON shape.
+
+    A filter value the list would ignore with a note is refused here: a file cannot show the note,
+    and would hold more than was asked for. So is a list whose rows or order need the audit log
+    while it cannot be read.
+    """
+    view = _list_view()
+    if view.filters.refused:
+        lines = [f"{name}: {message}" for name, message in view.filters.refused.items()]
+        return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
+    if view.audit_error and view.filters.reads_activity:
+        return Response(view.audit_error + "\n", status=503, mimetype="text/plain")
+    events = [row.info for row in view.rows]
+    if extension == "csv":
+        fmt = FORMATS["csv"]
+        body = specs_csv([*events, *view.identify]).encode(fmt.encoding)
+        content_type = f"{fmt.media_type}; charset=utf-8"
+    else:
+        document = list_document(events, view.identify, view.filters.query(), CATALOG.version)
+        body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+        content_type = "application/json"
+    slug = file_slug(f"{name}-{value}" for name, value in view.filters.query().items())
+    return Response(
+        body,
+        content_type=content_type,
+        headers={"Content-Disposition": f'attachment; filename="events-{slug}{CATALOG.version}.{extension}"'},
+    )
 
 
 @bp.get("/events/<constant>")
