@@ -544,6 +544,30 @@ def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClie
     assert "No catalog version “nope” has been recorded." in bad
 
 
+def test_changes_page_says_when_each_compared_version_was_first_seen(app: Flask, client: FlaskClient) -> None:
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    del older["events"]["Stack Deletion"]
+    from webapp.extensions import db
+
+    client.get("/healthz")  # the running version is recorded now
+    first_seen = NOW - timedelta(days=10)
+    with app.app_context():
+        record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", older), now=first_seen)  # type: ignore[arg-type]
+        running = db.session.scalar(
+            select(CatalogVersion.first_seen).where(CatalogVersion.version == CATALOG.version)
+        )
+    assert running is not None
+    page = client.get("/changes").get_data(as_text=True)
+    count = page[page.index('<p class="count">') :]
+    count = count[: count.index("</p>")]
+    old, new = re.findall(
+        r"<code>(\w+)</code> <span class=\"muted small\">\(first seen <time [^>]*>([^<]+)</time>", count
+    )
+    assert old == ("0ld0ld0ld0ld", first_seen.strftime("%d %b %Y"))
+    assert new == (CATALOG.version, running.strftime("%d %b %Y"))
+    assert f'<time datetime="{first_seen.isoformat()}"' in count
+
+
 def test_changes_page_compares_the_release_before_the_running_one_not_a_later_one(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -75,7 +75,8 @@ def _default_pair(versions: list[VersionChoice]) -> tuple[str | None, str]:
 
 
 def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
-    """Everything the page shows: the choices, the picked pair, and its changes grouped by item.
+    """Everything the page shows: the choices (with when each was first seen, by version, so that a
+    hash is never shown without its date), the picked pair, and its changes grouped by item.
 
     By default it compares the version before the running one with the running one, which is
     what the latest release changed (see `_default_pair`).
@@ -95,6 +96,7 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
             grouped.setdefault((change.section, change.name), []).append(change)
     return {
         "versions": versions,
+        "first_seen": {choice.version: choice.first_seen for choice in versions},
         "old": old,
         "new": new,
         "diff": diff,
