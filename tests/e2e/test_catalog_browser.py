@@ -124,11 +124,6 @@ def test_search_filter_open_an_event_and_download_its_schema(
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema == CATALOG.event("ClusterProvisioningSuccess").json_schema
 
-    # Where the catalog chose an event's scope, the page says why apart from what the event means.
-    page.goto(live_server + "/events/ProjectDelete")
-    expect(page.locator("p.lead")).to_have_text("A user deleted a project.")
-    expect(page.get_by_role("heading", name="Why this scope")).to_be_visible()
-    expect(page.locator("section.scope-note")).to_contain_text("whose id is what analysts join on")
 
 
 def test_sorting_and_the_never_sent_and_attention_filters_keep_the_url(
