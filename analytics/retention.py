@@ -204,8 +204,9 @@ def _has_purgeable(connection: Connection, partition: Partition) -> bool:
 
 def purge(
     store: AuditStore,
-    older_than: timedelta | datetime,
+    cutoff: datetime,
     *,
+    period: timedelta | None = None,
     actor: str,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -213,12 +214,16 @@ def purge(
 ) -> PurgeReport:
     """Delete entries recorded before a cutoff, with their attempts, and record it.
 
+    The caller computes the cutoff (once: a command also checks it before purging), so a dry run's
+    cutoff given again deletes what it counted, however long after it runs.
+
     Args:
         store: the audit log (its writer records the purge; its chain key signs the checkpoints).
-        older_than: the retention period (e.g. 90 days before `now`), or the cutoff itself: a dry
-            run's cutoff given again deletes what it counted, however long after it runs.
+        cutoff: entries recorded before this time are deleted.
+        period: the retention period the cutoff was counted back from `now` (e.g. 90 days), recorded
+            as such; None when the cutoff was given as a time.
         actor: who runs the purge.
-        now: the reference time; the current time by default.
+        now: the time the purge is recorded at; the current time by default.
         dry_run: only count.
         batch: entries deleted per transaction.
 
@@ -226,11 +231,11 @@ def purge(
         What was deleted, and the purge entry that records it.
     """
     now = now or datetime.now(UTC)
-    report = plan(store, older_than if isinstance(older_than, datetime) else now - older_than)
+    report = plan(store, cutoff)
     report.dry_run = dry_run
     if dry_run or not report.entries:
         return report
-    report.message_id = _record_purge(store, report, older_than, actor, now)
+    report.message_id = _record_purge(store, report, period, actor, now)
     _write_checkpoints(store, report.checkpoints, report.message_id)
     entries, attempts = _delete(store, report.cutoff, batch, report.partitions)
     report.partition_entries, dropped_attempts = _drop(store, report.partitions)
@@ -250,7 +255,7 @@ def purge(
 
 
 def _record_purge(
-    store: AuditStore, report: PurgeReport, older_than: timedelta | datetime, actor: str, now: datetime
+    store: AuditStore, report: PurgeReport, period: timedelta | None, actor: str, now: datetime
 ) -> str:
     """Write the purge's own entry, `pending` until the deletion is done."""
     message: dict[str, Any] = {
@@ -258,7 +263,7 @@ def _record_purge(
         "messageId": new_message_id(),
         "timestamp": now.isoformat(timespec="milliseconds"),
         "actor": actor,
-        **({} if isinstance(older_than, datetime) else {"olderThan": _duration_text(older_than)}),
+        **({} if period is None else {"olderThan": _duration_text(period)}),
         "cutoff": _iso(report.cutoff),
         "deleted": {
             "entries": report.entries,

@@ -527,7 +527,7 @@ def test_a_purge_record_is_shown_without_drift_or_send_again(
 
     old = _cps(sqlite_store)
     move(sqlite_store, old, datetime.now(UTC) - timedelta(days=100))
-    report = purge(sqlite_store, timedelta(days=90), actor="ops@example.com")
+    report = purge(sqlite_store, datetime.now(UTC) - timedelta(days=90), actor="ops@example.com")
     assert report.message_id is not None
     listing = client.get("/audit/?type=purge").get_data(as_text=True)
     assert _rows(listing) == [report.message_id]

@@ -292,20 +292,20 @@ def test_purge_drops_whole_partitions_and_deletes_the_rest(
     partitions.ensure(store.engine, now=_utc(2026, 1, 1), ahead=3)
     early = [_record_at(store, monkeypatch, _utc(2026, 1, day)) for day in (10, 11)]
     monkeypatch.setattr("analytics.audit._now", lambda: _utc(2026, 1, 20))
-    first = purge(store, timedelta(days=1), actor="ops", now=_utc(2026, 1, 20))
+    first = purge(store, _utc(2026, 1, 19), actor="ops", now=_utc(2026, 1, 20))
     assert first.entries == 2 and first.partitions == []
     dropped = [_record_at(store, monkeypatch, _utc(2026, 1, day)) for day in (25, 26)]
     deleted = _record_at(store, monkeypatch, _utc(2026, 2, 5))
     kept = [_record_at(store, monkeypatch, when) for when in (_utc(2026, 2, 25), _utc(2026, 3, 5))]
     monkeypatch.setattr("analytics.audit._now", lambda: _utc(2026, 3, 10))
-    now = _utc(2026, 2, 15) + timedelta(days=90)
-    dry = purge(store, timedelta(days=90), actor="ops", now=now, dry_run=True).summary()
+    now = _utc(2026, 3, 10)
+    dry = purge(store, _utc(2026, 2, 15), actor="ops", now=now, dry_run=True).summary()
     assert dry.startswith("would delete 3 entries and 3 delivery attempts recorded 2026-01-25")
     cutoff = "(cutoff 2026-02-15T00:00:00.000000+00:00"
     assert dry.endswith(
         f"{cutoff}; dropping whole partitions audit_entries_p20260101)" if on_postgres else f"{cutoff})"
     )
-    report = purge(store, timedelta(days=90), actor="ops", now=now)
+    report = purge(store, _utc(2026, 2, 15), actor="ops", now=now)
 
     assert (report.entries, report.attempts) == (3, 3)
     january = "audit_entries_p20260101"
@@ -395,7 +395,7 @@ def test_a_purge_interrupted_between_partitions_stays_verifiable(
     assert verify(postgres_engine, KEY).ok
     assert _drop(store, planned.partitions[1:]) == (1, 1)
     assert verify(postgres_engine, KEY).ok
-    report = purge(store, timedelta(days=90), actor="ops", now=now)
+    report = purge(store, now - timedelta(days=90), actor="ops", now=now)
     assert (report.entries, [p.name for p in report.partitions]) == (1, ["audit_entries_p20251201"])
     assert set(_where(postgres_engine)) == {kept, purge_id, report.message_id}
     assert verify(postgres_engine, KEY).ok

@@ -34,6 +34,11 @@ def _message_ids(engine: Engine, *, purges: bool = False) -> list[str]:
         return list(connection.scalars(select(AuditEntry.message_id).where(kind).order_by(AuditEntry.id)))
 
 
+def _after_everything() -> datetime:
+    """A cutoff later than every entry recorded so far."""
+    return datetime.now(UTC) + timedelta(days=1)
+
+
 def _as_of(moment: datetime) -> datetime:
     """The `now` at which entries recorded before `moment` are exactly 90 days old."""
     return moment + NINETY_DAYS
@@ -43,7 +48,7 @@ def test_purge_deletes_old_entries_and_attempts_and_records_itself(store: AuditS
     old = _record(store, 5)
     boundary = datetime.now(UTC)
     kept = _record(store, 3)
-    report = purge(store, NINETY_DAYS, actor="cli:ops", now=_as_of(boundary), batch=2)
+    report = purge(store, boundary, period=NINETY_DAYS, actor="cli:ops", now=_as_of(boundary), batch=2)
     assert (report.entries, report.attempts) == (5, 5)
     assert _message_ids(store.engine) == kept
     with store.engine.connect() as connection:
@@ -75,7 +80,7 @@ def test_the_purge_record_states_its_cutoff_and_range_to_the_microsecond(store: 
     with store.engine.begin() as connection:
         connection.execute(text("UPDATE audit_entries SET recorded_at = '2020-01-01 07:06:52.675123'"))
     cutoff = datetime(2020, 1, 1, 7, 6, 52, 675124, tzinfo=UTC)
-    report = purge(store, NINETY_DAYS, actor="ops", now=cutoff + NINETY_DAYS)
+    report = purge(store, cutoff, actor="ops")
     assert _message_ids(store.engine) == [] and report.message_id is not None
     entry = store.entry(report.message_id)
     assert entry is not None
@@ -83,7 +88,7 @@ def test_the_purge_record_states_its_cutoff_and_range_to_the_microsecond(store: 
     assert entry.payload["deleted"]["recordedFrom"] == "2020-01-01T07:06:52.675123+00:00"
     assert entry.payload["deleted"]["recordedTo"] == "2020-01-01T07:06:52.675123+00:00"
     assert "recorded 2020-01-01T07:06:52.675123+00:00 to 2020-01-01T07:06:52.675123+00:00" in report.summary()
-    nothing = purge(store, NINETY_DAYS, actor="ops", now=cutoff + NINETY_DAYS, dry_run=True).summary()
+    nothing = purge(store, cutoff, actor="ops", dry_run=True).summary()
     assert nothing == "nothing recorded before 2020-01-01T07:06:52.675124+00:00"
 
 
@@ -91,7 +96,7 @@ def test_purge_keeps_verify_green_through_a_checkpoint(store: AuditStore) -> Non
     _record(store, 4)
     boundary = datetime.now(UTC)
     kept = _record(store, 2)
-    report = purge(store, NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    report = purge(store, boundary, actor="ops")
     assert [(c.seq) for c in report.checkpoints] == [4]
     result = verify(store.engine, KEY)
     assert result.ok, result.findings
@@ -107,7 +112,7 @@ def test_a_deletion_after_a_purge_is_still_caught(store: AuditStore) -> None:
     _record(store, 3)
     boundary = datetime.now(UTC)
     kept = _record(store, 3)
-    purge(store, NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    purge(store, boundary, actor="ops")
     with store.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_entries WHERE message_id = :m"), {"m": kept[1]})
     assert [(f.kind, f.message_ids) for f in verify(store.engine, KEY).findings] == [
@@ -117,7 +122,7 @@ def test_a_deletion_after_a_purge_is_still_caught(store: AuditStore) -> None:
 
 def test_a_forged_checkpoint_does_not_cover_a_deletion(store: AuditStore) -> None:
     _record(store, 3)
-    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    purge(store, _after_everything(), actor="ops")
     [purge_id] = _message_ids(store.engine, purges=True)
     record = store.entry(purge_id)
     assert record is not None and record.seq == 4  # the same writer's chain, after the purged three
@@ -157,7 +162,7 @@ def test_an_interrupted_purge_stays_verifiable_and_a_rerun_finishes_it(store: Au
     assert verify(store.engine, KEY).ok
     interrupted = store.entry(purge_id)
     assert interrupted is not None and interrupted.status == "pending"
-    report = purge(store, NINETY_DAYS, actor="ops", now=now)
+    report = purge(store, boundary, actor="ops", now=now)
     assert report.entries == 4
     assert _message_ids(store.engine) == kept
     assert verify(store.engine, KEY).ok
@@ -165,9 +170,9 @@ def test_an_interrupted_purge_stays_verifiable_and_a_rerun_finishes_it(store: Au
 
 def test_purge_records_survive_later_purges(store: AuditStore) -> None:
     _record(store, 2)
-    first = purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    first = purge(store, _after_everything(), actor="ops")
     _record(store, 2)
-    second = purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    second = purge(store, _after_everything(), actor="ops")
     assert second.entries == 2
     assert _message_ids(store.engine, purges=True) == [first.message_id, second.message_id]
     assert _message_ids(store.engine) == []
@@ -183,7 +188,7 @@ def test_purge_across_interleaved_writers_keeps_every_chain_verifiable(engine: E
     for _ in range(2):
         _record(host_a, 1)
         _record(host_b, 1)
-    report = purge(AuditStore(engine), NINETY_DAYS, actor="ops", now=_as_of(boundary))
+    report = purge(AuditStore(engine), boundary, actor="ops")
     assert report.entries == 6 and len(report.checkpoints) == 2
     result = verify(engine, KEY)
     assert result.ok and result.checkpoints == 2
@@ -193,9 +198,9 @@ def test_purge_across_interleaved_writers_keeps_every_chain_verifiable(engine: E
 def test_a_writer_that_keeps_writing_through_purges_stays_verifiable(store: AuditStore) -> None:
     # One long-lived process: its chain holds its own purge records between purged entries.
     _record(store, 2)
-    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    purge(store, _after_everything(), actor="ops")
     _record(store, 2)
-    purge(store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2))
+    purge(store, _after_everything(), actor="ops")
     _record(store, 1)
     result = verify(store.engine, KEY)
     assert result.ok, result.findings
@@ -203,7 +208,7 @@ def test_a_writer_that_keeps_writing_through_purges_stays_verifiable(store: Audi
 
 def test_nothing_old_enough_records_nothing(store: AuditStore) -> None:
     _record(store, 2)
-    report = purge(store, NINETY_DAYS, actor="ops")
+    report = purge(store, datetime.now(UTC) - NINETY_DAYS, actor="ops")
     assert report.entries == 0 and report.message_id is None
     assert report.summary().startswith("nothing recorded before ")
     assert _message_ids(store.engine, purges=True) == []
@@ -211,9 +216,7 @@ def test_nothing_old_enough_records_nothing(store: AuditStore) -> None:
 
 def test_dry_run_counts_and_deletes_nothing(store: AuditStore) -> None:
     ids = _record(store, 3)
-    report = purge(
-        store, timedelta(days=1), actor="ops", now=datetime.now(UTC) + timedelta(days=2), dry_run=True
-    )
+    report = purge(store, _after_everything(), actor="ops", dry_run=True)
     assert report.entries == 3 and report.summary().startswith("would delete 3 entries")
     assert _message_ids(store.engine) == ids
     assert _message_ids(store.engine, purges=True) == []

@@ -486,8 +486,7 @@ def audit_purge_command(older_than: str | None, before: str | None, dry_run: boo
     from analytics.retention import purge
 
     now = datetime.now(UTC)
-    period_or_cutoff = _purge_cutoff(older_than, before, now)
-    cutoff = period_or_cutoff if isinstance(period_or_cutoff, datetime) else now - period_or_cutoff
+    cutoff, period = _purge_cutoff(older_than, before, now)
     recent = now - cutoff < _SHORTEST_UNCONFIRMED_RETENTION
     if recent and not (dry_run or confirmed):
         given = f"--older-than: {older_than!r}" if older_than else f"--before: {before!r}"
@@ -498,7 +497,7 @@ def audit_purge_command(older_than: str | None, before: str | None, dry_run: boo
         )
     store = _audit_store()
     try:
-        report = purge(store, period_or_cutoff, actor=command_line_actor(), now=now, dry_run=dry_run)
+        report = purge(store, cutoff, period=period, actor=command_line_actor(), now=now, dry_run=dry_run)
     except SQLAlchemyError as exc:
         fail_on_database("purge the audit log", exc)
     click.echo(report.summary())
@@ -509,17 +508,20 @@ def audit_purge_command(older_than: str | None, before: str | None, dry_run: boo
         click.echo(f"to delete what this counted: {again}{' --yes' if recent else ''}")
 
 
-def _purge_cutoff(older_than: str | None, before: str | None, now: datetime) -> timedelta | datetime:
-    """The retention period or the cutoff, from whichever of the two options was given (the purge
-    records a period as such)."""
+def _purge_cutoff(
+    older_than: str | None, before: str | None, now: datetime
+) -> tuple[datetime, timedelta | None]:
+    """The cutoff, and the retention period it was counted back from `now` when --older-than gave
+    one (the purge records a period as such), from whichever of the two options was given."""
     if older_than and before:
         fail("--older-than and --before: give one of them, not both")
     if older_than:
-        return _duration_option("--older-than", older_than)
+        period = _duration_option("--older-than", older_than)
+        return now - period, period
     if not before:
         fail("give --older-than (a retention period like 90d) or --before (a time like 2026-03-01T14:00)")
     try:
-        return parse_instant(before, now)
+        return parse_instant(before, now), None
     except ValueError as exc:
         fail(f"--before: {exc}")
 
