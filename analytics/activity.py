@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.sql.expression import ColumnElement
 
 from analytics.audit import AuditEntry, EventDay, EventHour, Source
-from analytics.queries import as_utc, identify_call
+from analytics.durations import as_utc
+from analytics.queries import identify_call
 from analytics.sql_functions import bound_strings, dialect_function
 
 RECENT_DAYS = 7

@@ -1,9 +1,11 @@
-"""Durations as people type them on a command line or in a URL: `15m`, `24h`, `30d`, `2w`."""
+"""Durations and instants as people type them on a command line or in a URL (`15m`, `24h`, `30d`,
+`2w`, `2026-03-01T14:00`), and instants as the log writes them back (ISO 8601, UTC)."""
 
 from __future__ import annotations
 
 import re
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
+from typing import Literal, overload
 
 _DURATION = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
 _PART = re.compile(r"(\d+)\s*([smhdw])")
@@ -95,3 +97,39 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
         # The offset carried a moment at year 1 or 9999 past datetime's range.
         edge = "before year 1" if moment.year == MINYEAR else f"after year {MAXYEAR}"
         raise ValueError(f"{text!r} is {edge} in UTC") from None
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime in UTC; SQLite hands back naive values, which the log always writes in UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@overload
+def format_instant(
+    moment: datetime, timespec: Literal["auto", "microseconds"] = ..., *, zulu: bool = ...
+) -> str: ...
+
+
+@overload
+def format_instant(
+    moment: None, timespec: Literal["auto", "microseconds"] = ..., *, zulu: bool = ...
+) -> None: ...
+
+
+def format_instant(
+    moment: datetime | None, timespec: Literal["auto", "microseconds"] = "auto", *, zulu: bool = False
+) -> str | None:
+    """An instant in ISO 8601, in UTC (naive means UTC, as stored), as `parse_instant` reads it back.
+
+    Args:
+        moment: the instant; None (never) stays None, JSON's null.
+        timespec: `auto` leaves out microseconds when there are none; `microseconds` always writes
+            them: the one fixed width purge records have always stated their bounds in, so old and
+            new records (and the `--before` a dry run prints) read alike.
+        zulu: end in `Z`, not `+00:00`: the form the audit search's links carry, whose `+` an
+            address would otherwise have to escape.
+    """
+    if moment is None:
+        return None
+    text = as_utc(moment).isoformat(timespec=timespec)
+    return text.removesuffix("+00:00") + "Z" if zulu else text

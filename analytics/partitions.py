@@ -37,6 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import EventDay, EventHour
 from analytics.audit_failures import reason
+from analytics.durations import format_instant
 from analytics.event_counts import recount
 
 log = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class Partition:
         """The partition and its range, in one line."""
         if self.start is None or self.end is None:
             return f"{self.name} (default: rows no other partition covers)"
-        return f"{self.name} {_iso(self.start)} to {_iso(self.end)}"
+        return f"{self.name} {format_instant(self.start)} to {format_instant(self.end)}"
 
 
 @dataclass
@@ -173,12 +174,8 @@ class EnsureReport:
             return "the audit log is one plain table on this database (SQLite): nothing to partition"
         done = f"created {', '.join(self.created)}" if self.created else "no partition to create"
         moved = f", moved {self.moved} rows out of {DEFAULT_PARTITION}" if self.moved else ""
-        gap = f", none from there to {_iso(self.gap_until)}" if self.gap_until else ""
-        return f"{done}{moved}; partitions reach {_iso(self.through)}{gap}"
-
-
-def _iso(moment: datetime | None) -> str:
-    return "-" if moment is None else moment.astimezone(UTC).isoformat(timespec="seconds")
+        gap = f", none from there to {format_instant(self.gap_until)}" if self.gap_until else ""
+        return f"{done}{moved}; partitions reach {format_instant(self.through)}{gap}"
 
 
 def _literal(moment: datetime) -> str:

@@ -52,7 +52,7 @@ from analytics.audit import (
     mask_value,
 )
 from analytics.catalog import CATALOG
-from analytics.durations import parse_instant
+from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
 from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID
@@ -218,11 +218,6 @@ class Cursor:
         if position is None or not 0 <= position.id <= MAX_ID:  # a row id the database can compare
             raise ValueError(f"{text!r} is not a position in the log")
         return position
-
-
-def as_utc(value: datetime) -> datetime:
-    """A datetime in UTC; SQLite hands back naive values, which the log always writes in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def is_personal_key(key: str) -> bool:

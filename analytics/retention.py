@@ -61,6 +61,7 @@ from analytics.audit import (
     Source,
 )
 from analytics.chain import checkpoint_hash
+from analytics.durations import format_instant
 from analytics.message_ids import new_message_id
 from analytics.partitions import Partition
 from analytics.wording import counted
@@ -116,12 +117,13 @@ class PurgeReport:
 
     def summary(self) -> str:
         """One line for people."""
+        cutoff = format_instant(self.cutoff, "microseconds")
         if not self.entries:
-            return f"nothing recorded before {_iso(self.cutoff)}"
+            return f"nothing recorded before {cutoff}"
         verb = "would delete" if self.dry_run else "deleted"
-        span = f"{_iso(self.recorded_from)} to {_iso(self.recorded_to)}"
+        oldest, newest = (format_instant(t, "microseconds") for t in (self.recorded_from, self.recorded_to))
         deleted = f"{counted(self.entries, 'entry')} and {counted(self.attempts, 'delivery attempt')}"
-        text = f"{verb} {deleted} recorded {span} (cutoff {_iso(self.cutoff)}"
+        text = f"{verb} {deleted} recorded {oldest} to {newest} (cutoff {cutoff}"
         if self.partitions:
             names = ", ".join(p.name for p in self.partitions)
             text += f"; {'dropping' if self.dry_run else 'dropped'} whole partitions {names}"
@@ -135,16 +137,6 @@ def _duration_text(duration: timedelta) -> str:
         if seconds and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
-
-
-def _iso(moment: datetime | None) -> str:
-    """A time in UTC to the microsecond, as stored: a record of a deletion states its bounds exactly
-    (in seconds, entries later in the stated cutoff's second were gone too)."""
-    if moment is None:
-        return "-"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
@@ -264,12 +256,12 @@ def _record_purge(
         "timestamp": now.isoformat(timespec="milliseconds"),
         "actor": actor,
         **({} if period is None else {"olderThan": _duration_text(period)}),
-        "cutoff": _iso(report.cutoff),
+        "cutoff": format_instant(report.cutoff, "microseconds"),
         "deleted": {
             "entries": report.entries,
             "attempts": report.attempts,
-            "recordedFrom": _iso(report.recorded_from),
-            "recordedTo": _iso(report.recorded_to),
+            "recordedFrom": format_instant(report.recorded_from, "microseconds"),
+            "recordedTo": format_instant(report.recorded_to, "microseconds"),
         },
         "checkpoints": len(report.checkpoints),
         "partitions": [p.name for p in report.partitions],

@@ -22,9 +22,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, String, Text, cast, insert, literal, select, true, update
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.durations import as_utc
 from analytics.export import Export, ExportFormat
 from analytics.personal_data import PersonalDataCipher
-from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, as_utc, parse_property_match
+from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, parse_property_match
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

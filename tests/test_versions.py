@@ -17,8 +17,8 @@ import analytics
 from analytics.audit import AuditStore, CatalogVersion
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.durations import as_utc
 from analytics.errors import AuditDatabaseError
-from analytics.queries import as_utc
 from analytics.versions import bundle_query, record_version, versions_query
 
 

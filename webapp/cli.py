@@ -30,7 +30,7 @@ from analytics.catalog import CATALOG
 from analytics.checkcode import check_paths, iter_python_files
 from analytics.diff import diff_bundles
 from analytics.drift import drift
-from analytics.durations import parse_duration, parse_instant
+from analytics.durations import format_instant, parse_duration, parse_instant
 from analytics.errors import AnalyticsError, SchemaError
 from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
@@ -504,7 +504,7 @@ def audit_purge_command(older_than: str | None, before: str | None, dry_run: boo
     if dry_run and report.entries and older_than:
         # Run later, --older-than reaches later entries (the incident window, a few seconds on): the
         # same cutoff deletes what was counted.
-        again = f"event-catalog audit purge --before {cutoff.isoformat(timespec='microseconds')}"
+        again = f"event-catalog audit purge --before {format_instant(cutoff, 'microseconds')}"
         click.echo(f"to delete what this counted: {again}{' --yes' if recent else ''}")
 
 

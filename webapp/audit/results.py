@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditStatus
+from analytics.durations import as_utc
 from analytics.queries import (
     AuditFilter,
     Page,
-    as_utc,
     bucket_width,
     histogram,
     newest_first,

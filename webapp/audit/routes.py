@@ -16,6 +16,7 @@ from sqlalchemy import select
 from analytics.actions import ACTIONS
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, Source
 from analytics.catalog import CATALOG
+from analytics.durations import as_utc, format_instant
 from analytics.export import Export, ExportFormat
 from analytics.integrity import entry_integrity
 from analytics.payload_drift import drift_of
@@ -24,7 +25,6 @@ from analytics.queries import (
     RANGES,
     TYPES,
     Cursor,
-    as_utc,
     delivery_attempts,
     is_personal_key,
     message_name,
@@ -91,8 +91,7 @@ def audit_time(value: datetime | None, precise: bool = False) -> str:
 @bp.app_template_filter("audit_iso")
 def audit_iso(value: datetime) -> str:
     """A time as the search's `since` / `until` take it (ISO 8601, UTC)."""
-    utc = as_utc(value).replace(tzinfo=None)
-    return utc.isoformat("T", "microseconds" if utc.microsecond else "seconds") + "Z"
+    return format_instant(value, zulu=True)
 
 
 def _destination_options() -> list[tuple[str, str]]:

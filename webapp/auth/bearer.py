@@ -19,7 +19,7 @@ from sqlalchemy import or_, update
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
-from analytics.queries import as_utc
+from analytics.durations import as_utc
 from webapp.auth import tokens
 from webapp.auth.models import ApiToken, User
 from webapp.auth.proxies import client_address

@@ -18,7 +18,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.queries import as_utc
+from analytics.durations import format_instant
 from webapp.actor import command_line_actor
 from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
@@ -91,11 +91,6 @@ LIST_FORMAT = click.option(
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    """A time as the JSON lists give it, in UTC with its offset, or None for never."""
-    return as_utc(moment).isoformat() if moment is not None else None
-
-
 def _json(rows: list[dict[str, Any]], key: str) -> None:
     """A list as one JSON document (`{"accounts": [...]}`), empty lists included."""
     click.echo(json.dumps({key: rows}, indent=2))
@@ -112,7 +107,7 @@ def list_command(fmt: str) -> None:
                 "email": user.email,
                 "role": str(user.role),
                 "active": user.active,
-                "last_sign_in": _iso(user.last_login_at),
+                "last_sign_in": format_instant(user.last_login_at),
                 "name": user.display_name,
             }
             for user in users
@@ -231,9 +226,9 @@ def token_list_command(email: str | None, fmt: str) -> None:
                 "account": record.user.email,
                 "name": record.name,
                 "prefix": record.prefix,
-                "created": _iso(record.created_at),
-                "last_used": _iso(record.last_used_at),
-                "revoked": _iso(record.revoked_at),
+                "created": format_instant(record.created_at),
+                "last_used": format_instant(record.last_used_at),
+                "revoked": format_instant(record.revoked_at),
                 "status": _status(record),
             }
             for record in records

@@ -13,7 +13,7 @@ from typing import Any
 
 from analytics.catalog import CATALOG
 from analytics.diff import Change, diff_bundles
-from analytics.queries import as_utc
+from analytics.durations import as_utc
 from analytics.versions import bundle_query, versions_query
 from webapp.catalog.reads import read_or_default
 from webapp.extensions import db

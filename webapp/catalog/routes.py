@@ -29,9 +29,10 @@ from analytics.activity import (
 )
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.durations import as_utc
 from analytics.exports import FORMATS, list_document, specs_csv
 from analytics.messages import build_message
-from analytics.queries import IDENTIFY_PREFIX, as_utc
+from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely

@@ -26,9 +26,10 @@ from sqlalchemy.exc import IntegrityError
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.catalog import SpecInfo
+from analytics.durations import as_utc
 from analytics.messages import payload_of
 from analytics.network_errors import may_have_arrived
-from analytics.queries import as_utc, is_personal_key
+from analytics.queries import is_personal_key
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
