@@ -39,7 +39,7 @@ from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import FIELDS, PROP, RAW, SCOPE, TesterInput
-from webapp.tester.sending import NO_WRITE_KEY, SendResult, checked_destination, destinations, send
+from webapp.tester.sending import SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
 bp = Blueprint("tester_api", __name__)
@@ -138,14 +138,11 @@ def result_json(result: SendResult) -> dict[str, Any]:
     """A send's outcome as the API reports it."""
     entry = result.entry
     message, masked_note = _message_sent(result)
-    error = (entry.error if entry is not None else None) or result.error
-    if error is None and entry is not None and entry.status == "disabled":
-        error = NO_WRITE_KEY
     return {
         "message_id": result.message_id,
         "status": entry.status if entry is not None else None,
         "http_status": entry.http_status if entry is not None else None,
-        "error": error,
+        "error": result.why_not_delivered,
         "destination": entry.destination if entry is not None else None,
         "round_trip_ms": result.round_trip_ms,
         "duplicate": result.duplicate,

@@ -19,7 +19,7 @@ from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
-from webapp.tester.sending import NO_WRITE_KEY, destinations, find_destination, send
+from webapp.tester.sending import destinations, find_destination, send
 
 # Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
 SCOPE_ALIASES = {
@@ -183,15 +183,14 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     result = send(draft, destination, actor=command_line_actor())
     entry = result.entry
     if entry is None:
-        click.echo(f"error: not sent: {result.error}", err=True)
+        click.echo(f"error: not sent: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED
     timing = f", {result.round_trip_ms:.0f} ms" if result.round_trip_ms is not None else ""
     http = f"HTTP {entry.http_status}" if entry.http_status else "no HTTP answer"
     where = entry.destination or destination.label
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
     if entry.status in ("failed", "dropped", "disabled"):
-        reason = entry.error or NO_WRITE_KEY
-        click.echo(f"error: {line}: {reason}", err=True)
+        click.echo(f"error: {line}: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)
     return 0

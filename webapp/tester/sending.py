@@ -44,6 +44,9 @@ _lock = threading.Lock()
 NO_WRITE_KEY = "the destination has no write key, so it was audited and not sent"
 """Why a `disabled` entry was not sent: it records no error of its own."""
 
+NO_ENTRY = "the audit log has no entry for it"
+"""Why a send the audit log did not record was not sent, when nothing more is known."""
+
 
 def own_destination(app: Flask | None = None) -> Destination:
     """The dashboard's own `SEGMENT_HOST` and write key: the tester's default, and where replays go."""
@@ -153,6 +156,16 @@ class SendResult:
         if self.entry is None:
             return not self.in_flight
         return self.entry.status in ("failed", "dropped")
+
+    @property
+    def why_not_delivered(self) -> str | None:
+        """What went wrong, as the API's `error`, the command line's error line and the result panel
+        say it: the entry's error, or why there is none; None when nothing did (or not yet)."""
+        if self.entry is None:
+            return None if self.in_flight else self.error or NO_ENTRY
+        if self.entry.status == "disabled":
+            return self.entry.error or NO_WRITE_KEY
+        return self.entry.error or self.error
 
     @property
     def may_have_arrived(self) -> bool:
