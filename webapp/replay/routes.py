@@ -70,6 +70,17 @@ FAILURE_REASONS_SHOWN = 3
 """Distinct answers a re-send's result names (the commonest); the rest are counted. One endpoint
 mostly answers a click's entries alike, but an error body may name each entry."""
 
+
+def not_delivered_lines(failed: Counter[str]) -> list[str]:
+    """Why re-sent entries were not delivered, as the widget and the page's flashes both say it: the
+    `FAILURE_REASONS_SHOWN` commonest answers with their counts, then how many had other answers."""
+    answers = failed.most_common(FAILURE_REASONS_SHOWN)
+    lines = [f"not delivered {times}: {answer}" for answer, times in answers]
+    if rest := failed.total() - sum(times for _, times in answers):
+        lines.append(f"not delivered {rest} more, with other answers")
+    return lines
+
+
 # The person waits: one retry, and an answer within about half a minute even if Segment is down.
 WEB_SEGMENT_OPTIONS = {"max_retries": 1, "timeout": 10, "max_total_backoff_duration": 20}
 
@@ -158,8 +169,7 @@ def _render(
         sendable=min(count, CLICK_LIMIT) - sum(blocked.values()) if count else 0,
         blocked=blocked,
         skipped=skipped or Counter(),
-        failed=failed or Counter(),
-        reasons_shown=FAILURE_REASONS_SHOWN,
+        not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
         preview=preview,
         report=report,
@@ -246,8 +256,6 @@ def run() -> ResponseReturnValue:
     flash(report.summary())
     for reason, times in skipped.items():
         flash(f"skipped {times}: {reason}")
-    for answer, times in failed.most_common(FAILURE_REASONS_SHOWN):
-        flash(f"not delivered {times}: {answer}")
-    if rest := failed.total() - sum(times for _, times in failed.most_common(FAILURE_REASONS_SHOWN)):
-        flash(f"not delivered {rest} more, with other answers")
+    for line in not_delivered_lines(failed):
+        flash(line)
     return redirect(form.url("replay.preview", live=None), 303)
