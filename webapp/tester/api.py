@@ -13,6 +13,7 @@ endpoint failed, 422 when the client refused the message).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, jsonify, make_response, request, url_for
@@ -30,6 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from analytics.catalog import PropertyInfo
 from analytics.strict_json import TooDeep, load_json
 from webapp.actor import current_actor
 from webapp.audit.personal import shown_payload
@@ -58,6 +60,16 @@ def error(status: int, message: str, fields: dict[str, str] | None = None) -> Re
     if fields:
         body["fields"] = fields
     return jsonify({"error": body}), status
+
+
+@dataclass(frozen=True)
+class JsonInput(TesterInput):
+    """A request's input: its `props` are JSON values, validated as they are, not field text to trim,
+    split into lines or leave out when blank."""
+
+    def property_value(self, prop: PropertyInfo) -> Any:
+        """The property's JSON value as the request gave it."""
+        return self.props.get(prop.name)
 
 
 class SendRequest(BaseModel):
@@ -99,10 +111,10 @@ class SendRequest(BaseModel):
             raise PydanticCustomError("one_call", "Give `event` or `identify`, not both")
         return identify
 
-    def tester_input(self) -> TesterInput:
-        """The request as the form's input; `off_schema` sends `properties` unvalidated."""
+    def tester_input(self) -> JsonInput:
+        """The request as a tester input; `off_schema` sends `properties` unvalidated."""
         properties = self.properties or {}
-        return TesterInput(
+        return JsonInput(
             spec=self.event or self.identify or "",
             scope=dict(self.scope or {}),
             props={} if self.off_schema else dict(properties),
@@ -112,7 +124,6 @@ class SendRequest(BaseModel):
             confirm_production=self.confirm_production,
             confirm_deprecated=self.confirm_deprecated,
             token=self.token,
-            json_props=True,
         )
 
 

@@ -28,7 +28,6 @@ from webapp.tester.forms import (
     TesterInput,
     own_properties,
     resolve_spec,
-    typed_value,
 )
 from webapp.text_input import holds_nul
 
@@ -112,10 +111,7 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     if typed.mode != RAW:
         known = own_properties(info)
         _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})
-        if typed.json_props:
-            props = {p.name: typed.props.get(p.name) for p in known}
-        else:
-            props = {p.name: typed_value(p, typed.props.get(p.name)) for p in known}
+        props = {p.name: typed.property_value(p) for p in known}
         return scope, {name: value for name, value in props.items() if value is not None}
     try:
         parsed = load_json(typed.raw) if typed.raw.strip() else {}

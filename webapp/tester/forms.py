@@ -35,7 +35,8 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class TesterInput:
-    """What an engineer asked the tester for, as typed; the form, the API and the CLI all produce one.
+    """What an engineer asked the tester for, as typed; the form, the API and the CLI all produce one
+    (the API a `JsonInput`, whose properties are JSON values rather than field text).
 
     Attributes:
         spec: an event constant or string, or an identify spec's class name or name.
@@ -47,8 +48,6 @@ class TesterInput:
         confirm_production: the engineer confirmed a send to a production destination.
         confirm_deprecated: the engineer confirmed sending a deprecated event.
         token: the form's idempotency token.
-        json_props: `props` are JSON values (the API), validated as they are: not field text to trim,
-            split into lines or leave out when blank.
     """
 
     spec: str = ""
@@ -60,7 +59,10 @@ class TesterInput:
     confirm_production: bool = False
     confirm_deprecated: bool = False
     token: str | None = None
-    json_props: bool = False
+
+    def property_value(self, prop: PropertyInfo) -> Any:
+        """A property's value as the spec should see it: its field's text, typed (None: left empty)."""
+        return typed_value(prop, self.props.get(prop.name))
 
     def with_examples(self, info: SpecInfo) -> TesterInput:
         """Every empty field filled with its example; what was typed stays."""
@@ -79,7 +81,7 @@ class TesterInput:
         The form's preview is composed from this, so that it is the message the form posts next: a
         list held as a list previewed right while its field showed Python's repr of it.
         """
-        if self.json_props or self.mode == RAW:
+        if self.mode == RAW:
             return self
         return replace(self, props={name: display_value(value) for name, value in self.props.items()})
 
