@@ -293,13 +293,26 @@ def _unused_specs(catalog: Catalog, used: set[str]) -> Iterator[CodeFinding]:
         )
 
 
+@dataclass(frozen=True)
+class CodeCheck:
+    """What `check_paths` found, and in how many files (a path that holds no Python checks none).
+
+    Attributes:
+        findings: the findings, file by file, then unused specs.
+        files: the Python files checked.
+    """
+
+    findings: list[CodeFinding]
+    files: int
+
+
 def check_paths(
     paths: Iterable[Path],
     *,
     catalog: Catalog = CATALOG,
     exclude: Sequence[str] = (),
     report_unused: bool = True,
-) -> list[CodeFinding]:
+) -> CodeCheck:
     """Check every Python file under `paths` against the catalog.
 
     Args:
@@ -309,7 +322,8 @@ def check_paths(
         report_unused: report catalog specs the scanned code never uses (CC005).
 
     Returns:
-        The findings, file by file, then unused specs (only when application code was scanned).
+        The findings, file by file, then unused specs (only when application code was scanned), and
+        how many files were checked.
 
     Raises:
         FileNotFoundError: a path does not exist.
@@ -320,7 +334,9 @@ def check_paths(
     used: set[str] = set()
     scanned_application_code = False
     deprecated = _deprecated_specs(catalog)
+    files = 0
     for path in iter_python_files(paths, exclude):
+        files += 1
         tree, lines = _parse(path)
         in_catalog = path.resolve().is_relative_to(CATALOG_PACKAGE)
         scan = _FileScan(catalog=catalog, in_catalog=in_catalog, deprecated=deprecated)
@@ -335,4 +351,4 @@ def check_paths(
             used |= scan.used_names
     if report_unused and scanned_application_code:
         findings.extend(_unused_specs(catalog, used))
-    return findings
+    return CodeCheck(findings, files)

@@ -72,13 +72,13 @@ def _only(registry_of: str) -> Catalog:
 
 def test_clean_project_has_no_findings(tmp_path: Path) -> None:
     project = _project(tmp_path, {"app/ready.py": CLEAN})
-    assert check_paths([project], catalog=_only("ClusterProvisioningSuccess")) == []
+    assert check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings == []
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_each_kind_of_finding_is_reported_with_file_and_line(tmp_path: Path, code: str) -> None:
     project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": CASES[code]})
-    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings
     assert [f.code for f in findings] == [code], findings
     assert findings[0].path.endswith("app/bad.py")
     assert findings[0].line > 1
@@ -96,7 +96,7 @@ def test_a_call_that_takes_the_event_first_or_a_dict_of_properties_is_reported(t
         analytics.track(user, {"cluster_id": 3})
     """
     project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": source})
-    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings
     assert [(f.line, f.code) for f in findings] == [(4, "CC003"), (5, "CC004"), (6, "CC003"), (7, "CC004")]
     assert findings[0].message == '"Registry Token Exploded" is not an event of the catalog'
 
@@ -109,7 +109,7 @@ def test_building_a_deprecated_event_s_spec_names_its_replacement(tmp_path: Path
         analytics.track(StackLaunchComplete(scope=scope, stack_name="web"))
     """
     project = _project(tmp_path, {"app/old.py": source})
-    [finding] = check_paths([project], report_unused=False)
+    [finding] = check_paths([project], report_unused=False).findings
     assert (finding.line, finding.code) == (5, "CC006")
     assert finding.message == (
         '"Stack Launch Complete" is deprecated: send StackLaunchSuccess(...) ("Stack Launch Success") instead'
@@ -124,7 +124,7 @@ def test_raw_segment_client_instance_is_recognised(tmp_path: Path) -> None:
         client.track("1", "Stack Build Success", {"stack_name": "web"})
     """
     project = _project(tmp_path, {"app/ready.py": CLEAN, "app/raw.py": source})
-    codes = [(f.line, f.code) for f in check_paths([project], report_unused=False)]
+    codes = [(f.line, f.code) for f in check_paths([project], report_unused=False).findings]
     assert codes == [(5, "CC002"), (5, "CC004")]
 
 
@@ -138,7 +138,7 @@ def test_a_segment_client_built_and_called_in_one_expression_is_recognised(tmp_p
         segment_analytics.Client("key").identify("1", {"email": "a@example.com"})
     """
     project = _project(tmp_path, {"app/raw.py": source})
-    found = [(f.line, f.code, f.message) for f in check_paths([project], report_unused=False)]
+    found = [(f.line, f.code, f.message) for f in check_paths([project], report_unused=False).findings]
     assert found == [
         (
             5,
@@ -158,7 +158,7 @@ def test_a_segment_client_built_and_called_in_one_expression_is_recognised(tmp_p
 
 def test_a_direct_identify_call_is_told_to_send_an_identify_spec(tmp_path: Path) -> None:
     project = _project(tmp_path, {"app/bad.py": CASES["CC002"]})
-    [finding] = check_paths([project], report_unused=False)
+    [finding] = check_paths([project], report_unused=False).findings
     assert (finding.line, finding.code) == (5, "CC002")
     assert finding.message == (
         "segment_analytics.identify() calls the Segment client directly; send a spec with analytics.identify"
@@ -167,12 +167,12 @@ def test_a_direct_identify_call_is_told_to_send_an_identify_spec(tmp_path: Path)
 
 def test_the_catalog_package_s_own_calls_to_the_segment_client_are_not_findings() -> None:
     """Its client is the wrapper every application goes through: it has to build the raw calls."""
-    assert check_paths([CATALOG_PACKAGE]) == []
+    assert check_paths([CATALOG_PACKAGE]).findings == []
 
 
 def test_unused_spec_is_reported_at_its_definition(tmp_path: Path) -> None:
     project = _project(tmp_path, {"app/other.py": "print('no analytics here')\n"})
-    [finding] = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    [finding] = check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings
     assert finding.code == "CC005"
     assert finding.path.endswith("analytics/tracks.py")
     assert "ClusterProvisioningSuccess" in finding.message
@@ -187,7 +187,7 @@ def test_suppression_comments_silence_one_code_or_all(tmp_path: Path) -> None:
         analytics.track("1", "Cluster Melted", {})  # check-code: ignore
     """
     project = _project(tmp_path, {"app/ready.py": CLEAN, "app/bad.py": source})
-    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess"))
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings
     assert [(f.line, f.code) for f in findings] == [(5, "CC003")]
 
 
@@ -196,18 +196,13 @@ def test_virtualenvs_and_excluded_globs_are_skipped(tmp_path: Path) -> None:
         tmp_path,
         {"app/ready.py": CLEAN, ".venv/lib/x.py": CASES["CC003"], "app/generated/x.py": CASES["CC003"]},
     )
-    assert (
-        check_paths([project], catalog=_only("ClusterProvisioningSuccess"), exclude=["*/generated/*"]) == []
-    )
+    checked = check_paths([project], catalog=_only("ClusterProvisioningSuccess"), exclude=["*/generated/*"])
+    assert checked.findings == []
     # A folder's or a file's name alone, or the path under the scanned folder, however it was named.
     for pattern in ("generated", "x.py", "app/generated/*"):
         for root in (project, project / "app" / "..", Path(os.path.relpath(project))):
-            assert (
-                check_paths([root], catalog=_only("ClusterProvisioningSuccess"), exclude=[pattern]) == []
-            ), (
-                pattern,
-                root,
-            )
+            checked = check_paths([root], catalog=_only("ClusterProvisioningSuccess"), exclude=[pattern])
+            assert checked.findings == [], (pattern, root)
 
 
 def test_command_prints_one_line_per_finding_and_exits_one(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from analytics.audit import AuditStore, sqlite_problem
 from analytics.audit_failures import reason
 from analytics.bundles import CURRENT, TOKEN_VARIABLE, BundleError, load_bundle
 from analytics.catalog import CATALOG
-from analytics.checkcode import check_paths, iter_python_files
+from analytics.checkcode import check_paths
 from analytics.diff import diff_bundles
 from analytics.drift import drift
 from analytics.durations import format_instant, parse_duration, parse_instant
@@ -146,18 +146,18 @@ def check_code_command(paths: tuple[Path, ...], fmt: str, exclude: tuple[str, ..
     Suppress a finding with `# check-code: ignore[CODE]` on its line.
     """
     try:
-        findings = check_paths(paths, exclude=exclude, report_unused=not no_unused)
+        checked = check_paths(paths, exclude=exclude, report_unused=not no_unused)
     except FileNotFoundError as exc:
         fail(str(exc))
     except SyntaxError as exc:
         # A bad coding cookie is reported at line 0, a NUL byte at no line: then the file alone.
         fail(f"{exc.filename}:{exc.lineno}: {exc.msg}" if exc.lineno else f"{exc.filename}: {exc.msg}")
-    lines = [ReportLine(f.code, f.where, f.message) for f in findings]
+    lines = [ReportLine(f.code, f.where, f.message) for f in checked.findings]
     verdict("Analytics calls", lines, fmt, ok_message="Every analytics call goes through a catalog spec.")
     if fmt == ReportFormat.TEXT.value:
         # Silence read like a command that did nothing, as for `lint`; the count shows a path that
         # holds no Python at all.
-        files = counted(sum(1 for _ in iter_python_files(paths, exclude)), "Python file")
+        files = counted(checked.files, "Python file")
         click.echo(f"ok: {files} checked, every analytics call goes through a catalog spec")
 
 

@@ -212,20 +212,18 @@ def read_instance_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         file.from_pyfile(path.name, silent=True)
     except Exception as exc:  # the operator's own code: any mistake in it is said in one line
         return {}, [_file_failure(path, exc)]
-    variables = set(read_environment({}).variables)
-    text, problems = {}, []
-    for name, value in file.items():
-        if isinstance(value, str | int | float):
-            text[name] = str(value)
-        elif name in variables and value is not None:
-            problems.append(
-                f"{name}: {value!r} is a {type(value).__name__}: give the variable's value as text or a "
-                "number, as in the environment"
-            )
+    text = {name: str(value) for name, value in file.items() if isinstance(value, str | int | float)}
     read = read_environment(text, key_variables=os.environ)
+    variables = set(read.variables)
+    mistyped = [
+        f"{name}: {value!r} is a {type(value).__name__}: give the variable's value as text or a "
+        "number, as in the environment"
+        for name, value in file.items()
+        if name in variables and name not in text and value is not None
+    ]
     settings = {name: value for name, value in file.items() if name not in variables}
     return {**settings, **read.settings}, [
-        f"{problem} (in {path})" for problem in [*read.problems, *problems]
+        f"{problem} (in {path})" for problem in [*read.problems, *mistyped]
     ]
 
 
