@@ -51,9 +51,8 @@ from analytics.settings import (
     app_env,
     encryption_key,
     http_url,
+    production_secrets,
     public_audit_keys,
-    shared_secrets,
-    weak_audit_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
@@ -140,7 +139,7 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
     not silently, since the host may well be in production.
     """
     if read.settings.get("APP_ENV") == "production":
-        read.problems += weak_audit_keys(read.settings) + shared_secrets(read.settings, list(AUDIT_KEYS))
+        read.problems += production_secrets(read.settings, AUDIT_KEYS)
     elif "APP_ENV" not in read.settings and not read.problems:
         for name in public_audit_keys(read.settings):
             log.warning(

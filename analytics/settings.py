@@ -4,13 +4,13 @@ One piece of code checks each variable both of them read, so that an application
 dashboard refuse the same value with the same line (`NAME: what is wrong`), every line at once
 rather than the first, and before anything is sent: a `SEGMENT_HOST` without a scheme used to be
 taken by `init()` and then failed every message (`InvalidSchema`) long after the start. The same
-goes for the production checks of the keys that must be secret (`own_secret`).
+goes for the production checks of the keys that must be secret (`production_secrets`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse, urlsplit, urlunsplit
 
@@ -144,10 +144,12 @@ MIN_DISTINCT_CHARACTERS = 8
 
 
 def guessable_secret(value: str) -> bool:
-    """Whether a production secret is one a stranger could guess: too short, a placeholder from an
-    example or a config file (`change-me-…`, as compose.yaml shipped), or few characters repeated."""
+    """Whether a production secret is one a stranger could guess: the public audit key, too short, a
+    placeholder from an example or a config file (`change-me-…`, as compose.yaml shipped, or the
+    dashboard's development `SECRET_KEY`), or few characters repeated."""
     return (
-        len(value) < MIN_SECRET_LENGTH
+        value == PUBLIC_AUDIT_KEY
+        or len(value) < MIN_SECRET_LENGTH
         or len(set(value)) < MIN_DISTINCT_CHARACTERS
         or _PLACEHOLDER.search(value) is not None
     )
@@ -162,13 +164,28 @@ def own_secret(name: str, why: str, at_least: int | None = None) -> str:
     )
 
 
-def shared_secrets(settings: Mapping[str, Any], names: Sequence[str]) -> list[str]:
-    """The lines refusing secrets set to the same value: one leaked would give away the other's job."""
+def production_secrets(settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
+    """The lines refusing, under `APP_ENV=production`, each of `secrets` (its name: why it must be a
+    secret) that is unset, public or guessable, then each that repeats another's value.
+
+    A key of a few characters is as easily guessed as the public one: masks made with it can be
+    reversed, and the chain recomputed. Two secrets of one value: one leaked would give away the
+    other's job.
+
+    Args:
+        settings: the settings read.
+        secrets: the secrets this process holds: the audit keys for an application host
+            (`AUDIT_KEYS`), and `SECRET_KEY` too for the dashboard.
+    """
+    values = {name: str(settings.get(name) or "") for name in secrets}
+    problems = [
+        own_secret(name, why, MIN_SECRET_LENGTH)
+        for name, why in secrets.items()
+        if guessable_secret(values[name])
+    ]
     seen: dict[str, str] = {}
-    problems = []
-    for name in names:
-        value = str(settings.get(name) or "")
-        if value == PUBLIC_AUDIT_KEY or guessable_secret(value):
+    for name, value in values.items():
+        if guessable_secret(value):
             continue  # refused as it is, whatever else shares it
         if value in seen:
             problems.append(f"{name}: must differ from {seen[value]} (give each secret its own value)")
@@ -179,17 +196,3 @@ def shared_secrets(settings: Mapping[str, Any], names: Sequence[str]) -> list[st
 def public_audit_keys(settings: Mapping[str, Any]) -> list[str]:
     """The audit keys that `settings` leaves unset, empty or at `PUBLIC_AUDIT_KEY`, by name."""
     return [name for name in AUDIT_KEYS if str(settings.get(name) or PUBLIC_AUDIT_KEY) == PUBLIC_AUDIT_KEY]
-
-
-def weak_audit_keys(settings: Mapping[str, Any]) -> list[str]:
-    """The lines refusing, under `APP_ENV=production`, each audit key that is public or guessable.
-
-    A key of a few characters is as easily guessed as the public one: masks made with it can be
-    reversed, and the chain recomputed.
-    """
-    public = public_audit_keys(settings)
-    return [
-        own_secret(name, why, MIN_SECRET_LENGTH)
-        for name, why in AUDIT_KEYS.items()
-        if name in public or guessable_secret(str(settings[name]))
-    ]

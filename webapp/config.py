@@ -24,17 +24,13 @@ from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
 from analytics.replay import DEFAULT_STUCK_AFTER
 from analytics.settings import (
     AUDIT_KEYS,
-    MIN_SECRET_LENGTH,
     PUBLIC_AUDIT_KEY,
     ConfigurationError,
     EnvironmentReader,
     app_env,
     encryption_key,
-    guessable_secret,
     http_url,
-    own_secret,
-    shared_secrets,
-    weak_audit_keys,
+    production_secrets,
 )
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -42,6 +38,9 @@ from webapp.tester.destinations import parse_destinations
 
 DEFAULT_COLLECTOR_PORT = 5100
 DEV_SECRET_KEY = "dev-only-not-secret"
+"""`make run`'s session key: a placeholder (`not-secret`), which production refuses as guessable."""
+SECRETS = {"SECRET_KEY": "it signs sessions and CSRF tokens", **AUDIT_KEYS}
+"""The secrets the dashboard holds (each with why it must be one): its own and the audit keys."""
 # The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
 DEFAULT_TESTER_TIMEOUT = 10.0
 RATE_LIMITS = (
@@ -293,12 +292,7 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
         ConfigurationError: one line per problem, saying how to fix it.
     """
     production = config["APP_ENV"] == "production"
-    problems = []
-    secret = str(config.get("SECRET_KEY") or "")
-    if production and (secret == DEV_SECRET_KEY or guessable_secret(secret)):
-        problems.append(own_secret("SECRET_KEY", "it signs sessions and CSRF tokens", MIN_SECRET_LENGTH))
-    if production:
-        problems += weak_audit_keys(config) + shared_secrets(config, ["SECRET_KEY", *AUDIT_KEYS])
+    problems = production_secrets(config, SECRETS) if production else []
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
         problems.append(
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
