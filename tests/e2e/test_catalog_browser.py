@@ -125,7 +125,6 @@ def test_search_filter_open_an_event_and_download_its_schema(
     assert schema == CATALOG.event("ClusterProvisioningSuccess").json_schema
 
 
-
 def test_sorting_and_the_never_sent_and_attention_filters_keep_the_url(
     live_server: str, page: Page, app_record_sent
 ) -> None:  # type: ignore[no-untyped-def]
