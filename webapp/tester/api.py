@@ -29,7 +29,6 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
-from werkzeug.http import HTTP_STATUS_CODES
 
 from analytics.catalog import PropertyInfo
 from analytics.strict_json import TooDeep, load_json
@@ -37,6 +36,7 @@ from webapp.actor import current_actor
 from webapp.audit.personal import shown_payload
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
+from webapp.errors.handlers import json_error
 from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
@@ -52,14 +52,6 @@ CONFIRM_IN_JSON = {
 }
 
 _OUTCOME_STATUS = {"delivered": 200, "disabled": 200, "pending": 202, "failed": 502, "dropped": 422}
-
-
-def error(status: int, message: str, fields: dict[str, str] | None = None) -> ResponseReturnValue:
-    """The errors blueprint's JSON shape, with the field errors when there are some."""
-    body: dict[str, Any] = {"status": status, "name": HTTP_STATUS_CODES[status], "message": message}
-    if fields:
-        body["fields"] = fields
-    return jsonify({"error": body}), status
 
 
 @dataclass(frozen=True)
@@ -228,26 +220,28 @@ def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
 def send_json() -> ResponseReturnValue:
     """Compose and send one message (`dry_run: true` only composes it)."""
     if not request.is_json:
-        return error(415, "Send a JSON object with Content-Type: application/json.")
+        return json_error(415, "Send a JSON object with Content-Type: application/json.")
     try:
         # Strictly: `as_text` would turn bytes that are not UTF-8 into U+FFFD and carry on.
         text = request.get_data().decode("utf-8")
     except UnicodeDecodeError as exc:
-        return error(400, f"The body is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start}).")
+        return json_error(
+            400, f"The body is not UTF-8 (byte {exc.object[exc.start]:#04x} at offset {exc.start})."
+        )
     try:
         body = load_json(text)
     except TooDeep as exc:
-        return error(400, f"The body is {exc}.")
+        return json_error(400, f"The body is {exc}.")
     except ValueError as exc:
-        return error(400, f"The body is not valid JSON: {exc}.")
+        return json_error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):
-        return error(400, f"Send a JSON object, not {_json_kind(body)}.")
+        return json_error(400, f"Send a JSON object, not {_json_kind(body)}.")
     if holds_nul(body):
-        return error(400, "The body holds a NUL character (\\u0000), which no field can store.")
+        return json_error(400, "The body holds a NUL character (\\u0000), which no field can store.")
     try:
         asked = SendRequest.model_validate(body)
     except ValidationError as invalid:
-        return error(422, "The request was not understood: fix the fields below.", field_errors(invalid))
+        return json_error(422, "The request was not understood: fix the fields below.", field_errors(invalid))
     typed = asked.tester_input()
     actor = current_actor()
     draft = compose(typed, actor=actor)
@@ -268,15 +262,15 @@ def send_json() -> ResponseReturnValue:
             # The form's words ("Choose an event to send.") name a picker a script does not have.
             errors = {**errors, "spec": "Missing: give `event` (or `identify`), by name or by constant."}
         fields = {_request_key(key, asked): text for key, text in errors.items()}
-        return error(422, "The message was not sent: fix the fields below.", fields)
+        return json_error(422, "The message was not sent: fix the fields below.", fields)
     if asked.dry_run and draft.oversized:
-        return error(422, f"The message would not go through: {draft.oversize_warning()}.")
+        return json_error(422, f"The message would not go through: {draft.oversize_warning()}.")
     if asked.dry_run:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
     if result.conflict:
         used = "by another person" if result.error else f"for a different message ({result.message_id})"
-        return error(
+        return json_error(
             409,
             f"The token {typed.token!r} was already used {used}: nothing was sent. "
             "Use a new token for a new message.",
@@ -284,7 +278,7 @@ def send_json() -> ResponseReturnValue:
     if result.in_flight:
         # The IETF idempotency-key draft's answer to a repeat while the first is processed.
         busy = make_response(
-            error(
+            json_error(
                 409,
                 f"The token {typed.token!r} is being sent by an earlier request: ask again in a moment "
                 "for its result (it is not sent twice).",
@@ -293,6 +287,8 @@ def send_json() -> ResponseReturnValue:
         busy.headers["Retry-After"] = "1"
         return busy
     if result.entry is None and result.duplicate:
-        return error(409, f"The token {typed.token!r} cannot send again: {result.error}. Use a new token.")
+        return json_error(
+            409, f"The token {typed.token!r} cannot send again: {result.error}. Use a new token."
+        )
     status = _OUTCOME_STATUS.get(result.entry.status, 200) if result.entry is not None else 503
     return jsonify(result_json(result)), status
