@@ -26,7 +26,6 @@ from analytics.queries import (
     TYPES,
     Cursor,
     delivery_attempts,
-    is_personal_key,
     message_name,
     oldest_first_after,
 )
@@ -34,7 +33,8 @@ from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
-from webapp.auth.policy import allows, requires
+from webapp.audit.visibility import entry_or_404, search_form
+from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.filenames import file_slug
@@ -61,22 +61,6 @@ TAIL_GRACE = timedelta(seconds=30)
 """How long the live tail goes on reading a range that has ended: the entries of its last moments
 are committed after it (the batched audit writer's queue), and their deliveries later still. Then
 one last read, and it stops."""
-
-
-def _form() -> SearchForm:
-    """The search as asked; a viewer's search does not match personal data through its mask.
-
-    Viewers see masks only: matching a guessed email through its mask would tell them who has it
-    (the entries' user ids), one guess at a time.
-    """
-    if allows(Role.ENGINEER):
-        return SearchForm.from_args(request.args, mask_key=str(current_app.config["AUDIT_MASK_KEY"]).encode())
-    form = SearchForm.from_args(request.args, mask_key=None)
-    asked = form.filters.prop if form.filters is not None else None
-    if asked is not None and is_personal_key(asked.key):
-        form.errors["prop"] = "Searching personal data by its value is for engineers and admins."
-        form.filters = None
-    return form
 
 
 @bp.app_template_filter("audit_time")
@@ -130,7 +114,7 @@ def audit_vocabulary() -> dict[str, object]:
 @requires(Role.VIEWER)
 def index() -> ResponseReturnValue:
     """Search the log; htmx requests get the results fragment (with field errors out of band)."""
-    form = _form()
+    form = search_form(request.args)
     results = search(db.session, form, page_size=PAGE_SIZE) if form.valid else None
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
@@ -171,7 +155,7 @@ def _moved_on(shown: dict[int, str]) -> list[AuditEntry]:
 @requires(Role.VIEWER)
 def tail() -> ResponseReturnValue:
     """The live-tail widget: entries newer than its cursor, added above the list out of band."""
-    form = _form()
+    form = search_form(request.args)
     now = datetime.now(UTC)
     filters = form.filters if form.valid else None
     # Nothing can match a search that cannot run: stop polling.
@@ -207,10 +191,7 @@ def tail() -> ResponseReturnValue:
 @requires(Role.VIEWER)
 def entry(message_id: str) -> str:
     """One entry in full: message, delivery history, catalog version and drift."""
-    found = db.one_or_404(
-        select(AuditEntry).where(AuditEntry.message_id == message_id),
-        description=f"No audit entry has the message id {message_id!r}.",
-    )
+    found = entry_or_404(message_id)
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
     is_message = found.type in MESSAGE_TYPES
     shown = shown_payload(found)
@@ -287,7 +268,7 @@ def export(extension: str) -> ResponseReturnValue:
 
     Personal data leaves unmasked only for engineers and admins, and only with the key configured.
     """
-    form = _form()
+    form = search_form(request.args)
     if form.filters is None:
         lines = [f"{name}: {message}" for name, message in form.errors.items()]
         return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")

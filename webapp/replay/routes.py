@@ -45,6 +45,7 @@ from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm
 from webapp.audit.results import PAGE_SIZE, Histogram, overview, page_of
 from webapp.audit.routes import audit_vocabulary
+from webapp.audit.visibility import search_form
 from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -83,10 +84,6 @@ def not_delivered_lines(failed: Counter[str]) -> list[str]:
 
 # The person waits: one retry, and an answer within about half a minute even if Segment is down.
 WEB_SEGMENT_OPTIONS = {"max_retries": 1, "timeout": 10, "max_total_backoff_duration": 20}
-
-
-def _form() -> SearchForm:
-    return SearchForm.from_args(request.args, mask_key=str(current_app.config["AUDIT_MASK_KEY"]).encode())
 
 
 def _selection(form: SearchForm) -> ReplaySelection:
@@ -190,7 +187,7 @@ def _render(
 @requires(Role.ENGINEER)
 def preview() -> ResponseReturnValue:
     """What re-sending this view would send (the widget for htmx, a confirmation page otherwise)."""
-    form = _form()
+    form = search_form(request.args)
     return _render(form, status=200 if form.valid else 400)
 
 
@@ -198,7 +195,7 @@ def preview() -> ResponseReturnValue:
 @requires(Role.ENGINEER)
 def run() -> ResponseReturnValue:
     """Re-send up to `CLICK_LIMIT` undelivered entries of the view, recorded against the clicker."""
-    form = _form()
+    form = search_form(request.args)
     if not form.valid:
         return _render(form, status=400)
     config = current_app.config
