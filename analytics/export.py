@@ -24,9 +24,11 @@ from typing import Any, TextIO
 import psycopg
 from sqlalchemy import Connection, Engine, Select
 
+from analytics.audit import AuditEntry
+from analytics.durations import as_utc
 from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
-from analytics.queries import EXPORT_COLUMNS, AuditFilter
+from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter
 from analytics.spreadsheet import is_formula, spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
@@ -49,6 +51,27 @@ class ExportFormat(StrEnum):
 _FREE_TEXT = tuple(EXPORT_COLUMNS.index(name) for name in ("event", "destination", "actor", "error"))
 """The CSV cells whose text people choose (an account's email, a destination's name, an endpoint's
 error): the others are ids, times, numbers, fixed words and the payload's JSON object."""
+
+
+def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One loaded entry as its NDJSON export line holds it: `EXPORT_COLUMNS`, times in ISO 8601 UTC.
+
+    The export has the database write that line (`analytics.export_sql`); whatever hands out single
+    entries as JSON (the dashboard's audit API) builds them here, and a test holds both to the same
+    values, so a script reading either sees one shape.
+
+    Args:
+        entry: the entry.
+        payload: the payload to give in place of the stored one (unmasked, for a reader allowed
+            to see personal data); the stored one without it.
+    """
+    record: dict[str, Any] = {}
+    for name in EXPORT_COLUMNS:
+        value = getattr(entry, name)
+        record[name] = as_utc(value).isoformat() if name in TIME_COLUMNS and value is not None else value
+    if payload is not None:
+        record["payload"] = payload
+    return record
 
 
 def _spreadsheet_safe(rows: list[Any]) -> list[Any]:

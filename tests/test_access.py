@@ -60,6 +60,8 @@ EXPECTED: dict[str, Role | None] = {
     "audit.tail": Role.VIEWER,
     "audit.entry": Role.VIEWER,
     "audit.export": Role.VIEWER,
+    "audit_api.entries": Role.VIEWER,
+    "audit_api.entry": Role.VIEWER,
     "replay.preview": Role.ENGINEER,
     "replay.run": Role.ENGINEER,
     "auth.users": Role.ADMIN,

@@ -20,10 +20,11 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, String, Text, cast, insert, literal, select, true, update
+from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.durations import as_utc
-from analytics.export import Export, ExportFormat
+from analytics.export import Export, ExportFormat, entry_record
 from analytics.personal_data import PersonalDataCipher
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, parse_property_match
 
@@ -200,6 +201,23 @@ def test_exported_text_is_what_json_dumps_and_the_csv_writer_write(store: AuditS
     assert "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV)) == buffer.getvalue()
 
 
+def test_a_loaded_entry_s_record_is_its_ndjson_line(store: AuditStore) -> None:
+    """The audit API gives entries as `entry_record` builds them: the same values as the export's lines."""
+    ids = _seed_three(store)
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.message_id == ids["delivered"])
+            .values(recorded_at=NOW + timedelta(microseconds=120), **_AWKWARD)
+        )
+    ndjson = "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON))
+    with Session(store.engine) as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.recorded_at.desc())).all()
+        records = [entry_record(entry) for entry in entries]
+    assert records == [json.loads(line) for line in ndjson.split("\n") if line]
+    assert [list(record) for record in records] == [list(EXPORT_COLUMNS)] * 3
+
+
 def test_an_unmasking_export_changes_only_the_sealed_payloads(engine: Engine) -> None:
     key = Fernet.generate_key().decode()
     ids = _seed_three(AuditStore(engine, encryption_key=key))
@@ -247,7 +265,7 @@ def _clone(engine: Engine, message_id: str, count: int) -> None:
 _EXPORT_BOTH_FORMATS = """
 import json, sys
 from analytics.audit import create_audit_engine
-from analytics.export import Export, ExportFormat
+from analytics.export import Export, ExportFormat, entry_record
 from analytics.queries import AuditFilter
 engine = create_audit_engine(sys.argv[1])
 produced = {}

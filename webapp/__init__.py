@@ -70,6 +70,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from webapp.account.routes import bp as account_bp
     from webapp.api.routes import bp as api_bp
     from webapp.api.routes import open_to_anyone
+    from webapp.audit.api import bp as audit_api_bp
     from webapp.audit.routes import bp as audit_bp
     from webapp.catalog.routes import bp as catalog_bp
     from webapp.errors.handlers import bp as errors_bp
@@ -83,6 +84,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp, url_prefix="/api")
     open_to_anyone(app)
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(audit_api_bp, url_prefix="/api/audit")
     app.register_blueprint(replay_bp, url_prefix="/audit/replay")
     app.register_blueprint(errors_bp)
     app.register_blueprint(health_bp)

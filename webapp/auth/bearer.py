@@ -27,8 +27,8 @@ from webapp.extensions import db
 
 log = logging.getLogger(__name__)
 
-API_BLUEPRINTS = frozenset({"api", "tester_api"})
-"""The blueprints that accept a token: the catalog API and the tester's API."""
+API_BLUEPRINTS = frozenset({"api", "tester_api", "audit_api"})
+"""The blueprints that accept a token: the catalog API, the tester's API and the audit API."""
 
 LAST_USED_EVERY = timedelta(minutes=1)
 """How stale `last_used_at` may be: a script polling every second must not write every second."""

@@ -1,0 +1,133 @@
+"""`/api/audit`: the audit log as JSON for scripts (a CI job's "was it delivered?", an incident's
+timeline), read-only.
+
+It answers what the audit pages show, through the same functions: the search's filters and the
+role's limits on them (`webapp.audit.visibility`), its keyset pages (`webapp.audit.results`), the
+personal data each role may see (`webapp.audit.personal`), and an entry's delivery attempts and
+integrity verdict as its page reads them. Each entry has the fields of an NDJSON export line
+(`analytics.export.entry_record`). There is no total: counting every match costs a pass over all
+of them, where a page costs the same at any depth (the page's count is on `/audit/`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from analytics.audit import DeliveryAttempt
+from analytics.export import entry_record
+from analytics.integrity import entry_integrity
+from analytics.queries import FILTER_PARAMS, Cursor, as_utc, delivery_attempts
+from webapp.audit.personal import shown_payload
+from webapp.audit.results import PAGE_SIZE, page_of
+from webapp.audit.visibility import entry_or_404, search_form
+from webapp.auth.policy import requires
+from webapp.auth.roles import Role
+from webapp.errors.handlers import json_error
+from webapp.extensions import analytics_client, db
+
+bp = Blueprint("audit_api", __name__)
+
+MAX_LIMIT = 200
+"""Most entries one answer holds: at up to 32 KB of payload each, a few megabytes. More is what the
+NDJSON export (`/audit/export.ndjson`, streamed) is for."""
+
+PAGE_PARAMS = ("limit", "cursor")
+"""The parameters the API takes besides the audit page's filters."""
+
+_UNKNOWN = (
+    "unknown parameter: the API takes the audit page's filters ("
+    + ", ".join(FILTER_PARAMS)
+    + "), limit and cursor (the `next` of the previous answer)"
+)
+
+# Entries hold personal data (masked or not): no cache keeps a copy, as for the export.
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _one(name: str, errors: dict[str, str]) -> str | None:
+    """The one value given for an API parameter (None when absent or empty)."""
+    values = [value.strip() for value in request.args.getlist(name) if value.strip()]
+    if len(values) > 1:
+        errors[name] = "give one value"
+        return None
+    return values[0] if values else None
+
+
+def _limit(errors: dict[str, str]) -> int:
+    text = _one("limit", errors)
+    if text is None:
+        return PAGE_SIZE
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
+        errors["limit"] = (
+            f"{text!r} is not a limit: a whole number from 1 to {MAX_LIMIT}; for more entries, follow "
+            "`next`, or download the NDJSON export"
+        )
+        return PAGE_SIZE
+    return int(text)
+
+
+def _cursor(errors: dict[str, str]) -> Cursor | None:
+    text = _one("cursor", errors)
+    if text is None:
+        return None
+    try:
+        return Cursor.decode(text)
+    except ValueError:
+        errors["cursor"] = f"{text!r} is not a cursor: give the `next` of a previous answer, or none"
+        return None
+
+
+def attempt_record(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """One delivery attempt as JSON: what the entry page's delivery history lists."""
+    return {
+        "attempted_at": as_utc(attempt.attempted_at).isoformat(),
+        "outcome": attempt.outcome,
+        "http_status": attempt.http_status,
+        "error": attempt.error,
+        "latency_ms": attempt.latency_ms,
+        "source": attempt.source,
+        "actor": attempt.actor,
+    }
+
+
+@bp.get("/entries")
+@requires(Role.VIEWER)
+def entries() -> ResponseReturnValue:
+    """A page of the entries matching the audit page's filters, newest first."""
+    errors = {name: _UNKNOWN for name in request.args if name not in FILTER_PARAMS + PAGE_PARAMS}
+    limit, cursor = _limit(errors), _cursor(errors)
+    form = search_form(request.args)
+    errors = {**form.errors, **errors}
+    if errors or form.filters is None:
+        return json_error(400, "The search cannot run: fix the parameters below.", errors)
+    form.before = cursor
+    page = page_of(db.session, form, page_size=limit)
+    found = [entry_record(entry, shown_payload(entry).payload) for entry in page.entries]
+    body = {"entries": found, "next": page.older.encode() if page.older is not None else None}
+    return jsonify(body), _NO_STORE
+
+
+@bp.get("/entries/<message_id>")
+@requires(Role.VIEWER)
+def entry(message_id: str) -> ResponseReturnValue:
+    """One entry with its delivery attempts and whether it verifies in its hash chain."""
+    found = entry_or_404(message_id)
+    shown = shown_payload(found)
+    attempts = db.session.scalars(delivery_attempts(message_id)).all()
+    integrity = entry_integrity(analytics_client.store(), found)
+    body = {
+        **entry_record(found, shown.payload),
+        "payload_note": shown.note,
+        "attempts": [attempt_record(attempt) for attempt in attempts],
+        "integrity": {
+            "verifies": integrity.verifies,
+            "problems": list(integrity.problems),
+            "notes": list(integrity.notes),
+            "writer_id": found.writer_id,
+            "seq": found.seq,
+        },
+    }
+    return jsonify(body), _NO_STORE
