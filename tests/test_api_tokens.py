@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics.audit import AuditEntry
 from analytics.collector import Collector
+from analytics.queries import as_utc
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken
 from webapp.auth.proxies import parse_networks
@@ -46,8 +47,8 @@ def csrf(client: FlaskClient) -> str:
     return found.group(1)
 
 
-def create_on_page(client: FlaskClient, name: str) -> Any:
-    return client.post("/account/tokens", data={"csrf_token": csrf(client), "name": name})
+def create_on_page(client: FlaskClient, name: str, **fields: str) -> Any:
+    return client.post("/account/tokens", data={"csrf_token": csrf(client), "name": name, **fields})
 
 
 def shown_token(page: str) -> str:
@@ -107,6 +108,12 @@ def test_the_page_creates_a_token_shows_it_once_and_the_token_reads_the_api(
 
     [record] = stored(app)
     assert record.token_hash != secret and secret not in (record.prefix, record.name)
+    # Unless chosen otherwise, a token works for 90 days; the page says until when.
+    assert record.expires_at is not None
+    expires_at = as_utc(record.expires_at)
+    assert expires_at - as_utc(record.created_at) == timedelta(days=90)
+    assert f"It expires on {expires_at:%Y-%m-%d %H:%M} UTC." in page
+    assert f'<td data-label="Expires">{expires_at:%Y-%m-%d %H:%M} UTC</td>' in later
     [action] = actions(app)
     assert (action.event, action.actor) == ("API Token Created", "viewer@example.com")
     assert action.payload["properties"] == {
@@ -114,6 +121,7 @@ def test_the_page_creates_a_token_shows_it_once_and_the_token_reads_the_api(
         "token_id": record.id,
         "name": "release CI",
         "prefix": secret[:8],
+        "expires_at": expires_at.isoformat(),
     }
     assert secret not in str(action.payload)
 
@@ -150,6 +158,73 @@ def test_a_bad_name_is_refused_next_to_the_field(
     assert '<ul class="field-errors" id="name-errors"><li>' + error in page
     assert 'id="new-token"' not in page
     assert len(stored(app)) == 1
+
+
+@pytest.mark.parametrize(("choice", "days"), [("30", 30), ("365", 365), ("never", None)])
+def test_the_page_sets_the_chosen_lifetime(
+    app: Flask, login_as: Callable[..., FlaskClient], choice: str, days: int | None
+) -> None:
+    client = login_as(Role.VIEWER)
+    form = client.get("/account/tokens").get_data(as_text=True)
+    assert '<option selected value="90">90 days</option>' in form
+    assert '<option value="never">No expiry</option>' in form
+    created = create_on_page(client, "ci", expires_in=choice)
+    assert created.status_code == 201
+    [record] = stored(app)
+    if days is None:
+        assert record.expires_at is None
+        assert "It never expires" in created.get_data(as_text=True)
+        assert '<td data-label="Expires">never</td>' in client.get("/account/tokens").get_data(as_text=True)
+    else:
+        assert record.expires_at is not None
+        assert as_utc(record.expires_at) - as_utc(record.created_at) == timedelta(days=days)
+    [action] = actions(app)
+    assert action.payload["properties"]["expires_at"] == (
+        as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
+    )
+
+
+def test_a_lifetime_the_page_does_not_offer_is_refused_next_to_the_field(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    response = create_on_page(login_as(Role.VIEWER), "ci", expires_in="9999")
+    assert response.status_code == 400
+    assert '<ul class="field-errors" id="expires_in-errors"><li>Not a valid choice.' in (
+        response.get_data(as_text=True)
+    )
+    assert stored(app) == []
+
+
+def expire(app: Flask) -> datetime:
+    """Make every token's lifetime end a minute ago, as time passing would."""
+    ended = datetime.now(UTC) - timedelta(minutes=1)
+    with app.app_context():
+        db.session.execute(update(ApiToken).values(expires_at=ended))
+        db.session.commit()
+    return ended
+
+
+def test_an_expired_token_shows_as_expired_and_holds_its_name_until_revoked(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    client = login_as(Role.VIEWER)
+    assert create_on_page(client, "ci").status_code == 201
+    ended = expire(app)
+    page = client.get("/account/tokens").get_data(as_text=True)
+    assert f'<td data-label="Expires">{ended:%Y-%m-%d %H:%M} UTC</td>' in page
+    assert '<td data-label="Status">expired</td>' in page and 'class="revoked"' in page
+    again = create_on_page(client, "ci")
+    assert again.status_code == 409
+    assert (
+        "An expired token of viewer@example.com is still named &#39;ci&#39;: "
+        "revoke it, or choose another name." in again.get_data(as_text=True)
+    )
+    [record] = stored(app)
+    assert (
+        client.post(f"/account/tokens/{record.id}/revoke", data={"csrf_token": csrf(client)}).status_code
+        == 303
+    )
+    assert create_on_page(client, "ci").status_code == 201
 
 
 def test_revoking_on_the_page_frees_the_name_and_refuses_the_token(
@@ -302,6 +377,38 @@ def test_revoked_unknown_and_empty_tokens_get_401_with_the_bearer_challenge(
     assert secret not in caplog.text
 
 
+def test_an_expired_token_gets_401_saying_it_expired(
+    app: Flask, anonymous: FlaskClient, collector: Collector, make_token: Callable[..., str]
+) -> None:
+    secret = make_token(Role.ENGINEER)
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 200
+    ended = expire(app)
+    for response in (
+        anonymous.get("/api/catalog", headers=bearer(secret)),
+        anonymous.post("/api/tester/send", json=CLUSTER_SEND, headers=bearer(secret)),
+    ):
+        _refused(
+            response,
+            f"This API token ({secret[:8]}…, “ci”) expired on {ended:%Y-%m-%d %H:%M} UTC: "
+            "create a new one on the API tokens page.",
+        )
+        assert "unknown" not in response.get_json()["error"]["message"]
+    assert collector.received() == []
+
+
+def test_a_token_without_expiry_keeps_working(
+    app: Flask, anonymous: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    from webapp.auth import tokens
+
+    make_account(Role.VIEWER)
+    with app.app_context():
+        user = accounts.get_user("viewer@example.com")
+        secret = tokens.create_token(user, "ci", actor="test", lifetime_days=None).secret
+    assert stored(app)[0].expires_at is None
+    assert anonymous.get("/api/catalog", headers=bearer(secret)).status_code == 200
+
+
 def test_a_disabled_accounts_token_gets_401_even_beside_a_session(
     app: Flask, login_as: Callable[..., FlaskClient], make_token: Callable[..., str]
 ) -> None:
@@ -382,13 +489,17 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     secret = created.stdout.strip()
     assert TOKEN.match(secret) and created.stdout == secret + "\n"  # what `TOKEN=$(…)` keeps
     assert created.stderr.count("\n") == 1
-    assert "for engineer@example.com: it will not be shown again" in created.stderr
+    [record] = stored(app)
+    assert record.expires_at is not None  # 90 days, as on the page
+    expires = f"{as_utc(record.expires_at):%Y-%m-%d %H:%M}"
+    assert f"for engineer@example.com, expiring {expires} UTC: it will not be shown again" in created.stderr
     assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 200
 
-    [record] = stored(app)
     runner = app.test_cli_runner()
     listing = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
-    assert listing[0].split() == ["ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST", "USED", "STATUS"]
+    assert listing[0].split() == [
+        "ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST", "USED", "EXPIRES", "STATUS"
+    ]  # fmt: skip
     assert listing[1].split()[:5] == [
         str(record.id),
         "engineer@example.com",
@@ -396,7 +507,8 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
         "job",
         f"{secret[:8]}…",
     ]
-    assert listing[1].endswith("active") and "never" not in listing[1]  # used just now
+    assert listing[1].split()[-3:] == [*expires.split(), "active"]
+    assert "never" not in listing[1]  # used just now
 
     revoked = runner.invoke(args=["users", "token", "revoke", str(record.id)])
     assert revoked.exit_code == 0
@@ -408,6 +520,7 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     [token] = json.loads(listed.stdout)["tokens"]
     assert (token["id"], token["account"], token["name"]) == (record.id, "engineer@example.com", "deploy job")
     assert token["prefix"] == secret[:8] and token["status"].startswith("revoked ")
+    assert token["expires"] == as_utc(record.expires_at).isoformat()
     assert token["revoked"] is not None and token["last_used"] is not None
     assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 401
     again = runner.invoke(args=["users", "token", "revoke", str(record.id)])
@@ -417,6 +530,40 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     assert [entry.event for entry in recorded] == ["API Token Created", "API Token Revoked"]
     assert all(entry.actor is not None and entry.actor.startswith("cli:") for entry in recorded)
     assert secret not in str([entry.payload for entry in recorded])
+
+
+@pytest.mark.parametrize(("args", "days"), [(["--expires-in", "7"], 7), (["--no-expiry"], None)])
+def test_users_token_create_takes_a_lifetime(
+    app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str], args: list[str], days: int | None
+) -> None:
+    make_account(Role.VIEWER)
+    created = runner.invoke(args=["users", "token", "create", "viewer@example.com", "--name", "ci", *args])
+    assert created.exit_code == 0, created.output
+    [record] = stored(app)
+    if days is None:
+        assert record.expires_at is None and ", never expiring: " in created.stderr
+    else:
+        assert record.expires_at is not None
+        assert as_utc(record.expires_at) - as_utc(record.created_at) == timedelta(days=days)
+    [action] = actions(app)
+    assert action.payload["properties"]["expires_at"] == (
+        as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
+    )
+    [_, row] = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
+    assert row.split()[-3:] == ["never", "never", "active"] if days is None else row.endswith("active")
+    [token] = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)["tokens"]
+    assert token["expires"] == (None if days is None else as_utc(record.expires_at).isoformat())
+
+
+def test_users_token_list_shows_an_expired_token_as_expired(
+    app: Flask, runner: FlaskCliRunner, make_token: Callable[..., str]
+) -> None:
+    make_token(Role.VIEWER)
+    ended = f"{expire(app):%Y-%m-%d %H:%M}"
+    [_, row] = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
+    assert " ".join(row.split()[-6:]) == f"never {ended} expired {ended}"
+    [token] = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)["tokens"]
+    assert token["status"] == f"expired {ended}" and token["revoked"] is None
 
 
 def test_users_token_create_warns_that_a_disabled_account_s_token_is_refused(
@@ -456,6 +603,23 @@ def test_users_token_list_says_when_there_are_none(
             "error: an active token of viewer@example.com is already named 'taken': choose another name",
         ),
         (["create", "viewer@example.com"], "error: Missing option '--name'"),
+        (
+            ["create", "viewer@example.com", "--name", "ci", "--expires-in", "0"],
+            "error: a token's lifetime is 1 to 3650 days, not 0: for a token that works until revoked, "
+            "choose no expiry",
+        ),
+        (
+            ["create", "viewer@example.com", "--name", "ci", "--expires-in", "99999999999"],
+            "error: a token's lifetime is 1 to 3650 days, not 99999999999",
+        ),
+        (
+            ["create", "viewer@example.com", "--name", "ci", "--expires-in", "a week"],
+            "error: Invalid value for '--expires-in': 'a week' is not a valid integer",
+        ),
+        (
+            ["create", "viewer@example.com", "--name", "ci", "--expires-in", "7", "--no-expiry"],
+            "error: --expires-in and --no-expiry contradict each other: give one of them",
+        ),
         (["list", "nobody@example.com"], "error: there is no account 'nobody@example.com'"),
         (["revoke", "999"], "error: there is no API token 999"),
         (["revoke", "first"], "error: Invalid value for 'ID': 'first' is not a valid integer"),
@@ -494,5 +658,32 @@ def test_the_table_keeps_hashes_unique_and_names_unique_among_active_tokens(data
             ("ci", False),
             ("ci", True),
         ]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_tokens_made_before_expiries_existed_keep_working_without_one(database_url: str) -> None:
+    """Migration 0017 adds the column empty: no token made before it starts to expire."""
+    from webapp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0016_ended_sessions", "--yes"]).exit_code == 0
+    with app.app_context():
+        user = accounts.add_user("ada@example.com", None, Role.VIEWER, actor="test")
+        db.session.execute(
+            text(
+                "INSERT INTO api_tokens (user_id, name, prefix, token_hash, created_at) "
+                "VALUES (:user_id, 'old', 'ect_abcd', :hash, :now)"
+            ),
+            {"user_id": user.id, "hash": "a" * 64, "now": datetime.now(UTC)},
+        )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        [record] = db.session.scalars(select(ApiToken)).all()
+        assert (record.name, record.expires_at, record.expired) == ("old", None, False)
         db.session.remove()
         db.engine.dispose()

@@ -24,16 +24,16 @@ def test_a_database_a_newer_release_migrated_is_refused_with_the_dashboards_advi
     app: Flask, runner: FlaskCliRunner
 ) -> None:
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(text("UPDATE alembic_version SET version_num = '0017_future_thing'"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future_thing'"))
     for command in ("upgrade", "downgrade"):
         result = runner.invoke(args=["db", command])
         assert result.exit_code == 2, command
         assert result.output == (
-            "error: the database is at schema revision 0017_future_thing, newer than this version of "
+            "error: the database is at schema revision 0099_future_thing, newer than this version of "
             f"event-catalog ({SCHEMA_REVISION}): deploy the release that migrated it. "
             "`event-catalog db upgrade` cannot take a database back.\n"
         )
-    assert _revision(app) == "0017_future_thing"
+    assert _revision(app) == "0099_future_thing"
 
 
 @pytest.mark.parametrize(
@@ -86,8 +86,14 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
     )
     one_step = runner.invoke(args=["db", "downgrade"])
     assert one_step.exit_code == 2
-    assert "deletes the record of signed-out sessions (ended_sessions) for good" in one_step.output
+    assert "deletes the expiry of every API token (api_tokens.expires_at: each then works until revoked)" in (
+        one_step.output
+    )
     assert _revision(app) == SCHEMA_REVISION
+    assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
+    sessions = runner.invoke(args=["db", "downgrade"])
+    assert sessions.exit_code == 2
+    assert "deletes the record of signed-out sessions (ended_sessions) for good" in sessions.output
     assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
     # 0015 only added an index: undoing it deletes nothing.
     assert runner.invoke(args=["db", "downgrade"]).exit_code == 0

@@ -50,7 +50,7 @@ def test_an_older_database_still_says_to_run_db_upgrade(app: Flask, client: Flas
     _migrate_elsewhere(app, "0008_event_counts", "0009_tester_request_digest")
     page = client.get("/")
     assert page.status_code == 503
-    assert "this version needs 0016_ended_sessions: run `event-catalog db upgrade`" in (
+    assert "this version needs 0017_api_token_expiry: run `event-catalog db upgrade`" in (
         page.get_data(as_text=True)
     )
     # Every page answers the same: the way on is this page again, not the catalog.

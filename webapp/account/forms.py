@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import Field, StringField
+from wtforms import Field, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from webapp.auth import tokens
+
+NO_EXPIRY = "never"
+
+LIFETIMES = [
+    SelectChoice("30", "30 days"),
+    SelectChoice("90", "90 days"),
+    SelectChoice("365", "1 year"),
+    SelectChoice(NO_EXPIRY, "No expiry"),
+]
+"""The page's lifetimes: the usual choices; `users token create --expires-in DAYS` takes any other."""
 
 
 def token_name(_form: FlaskForm, field: Field) -> None:
@@ -18,10 +29,17 @@ def token_name(_form: FlaskForm, field: Field) -> None:
 
 
 class NewTokenForm(FlaskForm):
-    """A name for the new token: what will use it, so the list says which one to revoke."""
+    """A name for the new token: what will use it, so the list says which one to revoke; and how
+    long it works."""
 
     name = StringField(
         "Name",
         validators=[token_name],
         render_kw={"maxlength": tokens.MAX_NAME_LENGTH, "autocomplete": "off"},
     )
+    expires_in = SelectField("Expires after", choices=LIFETIMES, default=str(tokens.DEFAULT_LIFETIME_DAYS))
+
+    def lifetime_days(self) -> int | None:
+        """The chosen lifetime in days, None for no expiry (a validated form holds one of `LIFETIMES`)."""
+        chosen: str = self.expires_in.data
+        return None if chosen == NO_EXPIRY else int(chosen)

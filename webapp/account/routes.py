@@ -55,7 +55,9 @@ def create_token() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, status=400)
     try:
-        created = tokens.create_token(g.user, form.name.data, actor=current_actor())
+        created = tokens.create_token(
+            g.user, form.name.data, actor=current_actor(), lifetime_days=form.lifetime_days()
+        )
     except tokens.TokenError as exc:
         form.name.errors.append(exc.sentence())
         return _page(form, status=409)

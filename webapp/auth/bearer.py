@@ -4,7 +4,7 @@ Only the JSON API's blueprints (`API_BLUEPRINTS`) read the header, in both sign-
 every other page it is ignored and the usual session or proxy rules apply, so a leaked token
 opens no page and a page cannot be driven by one. An API request that presents a token is judged
 by the token alone (a session cookie or proxy header beside it does not count): a token that is
-unknown or revoked, or whose account is disabled, is refused with 401 and `WWW-Authenticate`,
+unknown, revoked or expired, or whose account is disabled, is refused with 401 and `WWW-Authenticate`,
 rather than the request falling back to being anonymous. Such requests need no CSRF token: a
 browser never adds this header on its own, so another site cannot make one.
 """
@@ -60,7 +60,7 @@ def token_user(secret: str) -> User:
     """The account a token acts as, with its current role; notes when the token was used.
 
     Raises:
-        TokenRefused: no token, an unknown or revoked one, or a disabled account.
+        TokenRefused: no token, an unknown, revoked or expired one, or a disabled account.
     """
     if not secret:
         raise TokenRefused("The Authorization header names no token: send `Authorization: Bearer <token>`.")
@@ -73,6 +73,11 @@ def token_user(secret: str) -> User:
         raise TokenRefused(
             f"This API token ({record.prefix}…, “{record.name}”) was revoked on "
             f"{as_utc(record.revoked_at):%Y-%m-%d %H:%M} UTC: create a new one on the API tokens page."
+        )
+    if record.expires_at is not None and record.expired:
+        raise TokenRefused(
+            f"This API token ({record.prefix}…, “{record.name}”) expired on "
+            f"{as_utc(record.expires_at):%Y-%m-%d %H:%M} UTC: create a new one on the API tokens page."
         )
     if not record.user.active:
         raise TokenRefused(

@@ -184,26 +184,46 @@ def _when(moment: datetime | None) -> str:
 
 
 def _status(record: ApiToken) -> str:
-    """Whether the token works: active, revoked (when), or refused for its disabled account."""
+    """Whether the token works: active, revoked (when), expired (when), or refused for its disabled
+    account."""
     if not record.active:
         return f"revoked {_when(record.revoked_at)}"
+    if record.expired:
+        return f"expired {_when(record.expires_at)}"
     return "active" if record.user.active else "account disabled"
 
 
 @token_command.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="What will use it, e.g. 'release CI' (up to 100 characters).")
-def token_create_command(email: str, name: str) -> None:
+@click.option(
+    "--expires-in",
+    "days",
+    type=int,
+    metavar="DAYS",
+    help=f"Days until the token is refused (1 to {tokens.MAX_LIFETIME_DAYS}) "
+    f"[default: {tokens.DEFAULT_LIFETIME_DAYS}].",
+)
+@click.option("--no-expiry", is_flag=True, help="The token works until it is revoked.")
+def token_create_command(email: str, name: str, days: int | None, no_expiry: bool) -> None:
     """Create a token for an account; prints only the token, so `TOKEN=$(…)` keeps it.
 
-    It is shown this once: only its hash is kept.
+    It is shown this once: only its hash is kept. It expires after the default lifetime unless
+    --expires-in or --no-expiry says otherwise.
     """
+    if no_expiry and days is not None:
+        fail("--expires-in and --no-expiry contradict each other: give one of them")
+    lifetime = None if no_expiry else days if days is not None else tokens.DEFAULT_LIFETIME_DAYS
     user = _run(lambda: accounts.get_user(email))
-    created = _run(lambda: tokens.create_token(user, name, actor=command_line_actor()))
+    created = _run(
+        lambda: tokens.create_token(user, name, actor=command_line_actor(), lifetime_days=lifetime)
+    )
+    record = created.record
+    expiry = f"expiring {_when(record.expires_at)} UTC" if record.expires_at else "never expiring"
     click.echo(created.secret)
     click.echo(
-        f"created API token {created.record.id} ({created.record.prefix}…, {created.record.name!r}) "
-        f"for {user.email}: it will not be shown again",
+        f"created API token {record.id} ({record.prefix}…, {record.name!r}) for {user.email}, {expiry}: "
+        "it will not be shown again",
         err=True,
     )
     if not user.active:
@@ -216,7 +236,8 @@ def token_create_command(email: str, name: str) -> None:
 @click.argument("email", required=False)
 @LIST_FORMAT
 def token_list_command(email: str | None, fmt: str) -> None:
-    """List tokens (an account's, or everyone's): id, account, name, prefix, created, last used, status."""
+    """List tokens (an account's, or everyone's): id, account, name, prefix, created, last used,
+    expires, status."""
     user = _run(lambda: accounts.get_user(email)) if email is not None else None
     records = _run(lambda: db.session.scalars(tokens.tokens_query(user)).all())
     if fmt == "json":
@@ -228,6 +249,7 @@ def token_list_command(email: str | None, fmt: str) -> None:
                 "prefix": record.prefix,
                 "created": format_instant(record.created_at),
                 "last_used": format_instant(record.last_used_at),
+                "expires": format_instant(record.expires_at),
                 "revoked": format_instant(record.revoked_at),
                 "status": _status(record),
             }
@@ -246,11 +268,12 @@ def token_list_command(email: str | None, fmt: str) -> None:
             f"{record.prefix}…",
             _when(record.created_at),
             _when(record.last_used_at),
+            _when(record.expires_at),
             _status(record),
         )
         for record in records
     ]
-    _table(("ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST USED", "STATUS"), rows)
+    _table(("ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "STATUS"), rows)
 
 
 @token_command.command("revoke")

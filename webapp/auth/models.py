@@ -3,11 +3,12 @@ the sessions signed out before they expired."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analytics.queries import as_utc
 from webapp.auth.roles import Role
 from webapp.extensions import db
 
@@ -70,6 +71,8 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
         prefix: the token's first characters, shown in lists to recognise it (not a secret).
         token_hash: SHA-256 of the token, hex; how a request's token is looked up.
         last_used_at: when a request last used it, to the minute (`bearer.LAST_USED_EVERY`).
+        expires_at: when it stops working by itself (None: never, as for every token made before
+            migration 0017); an expired token is refused, stays listed and keeps its name until revoked.
         revoked_at: when it was revoked; a revoked token is refused and stays listed.
     """
 
@@ -93,14 +96,20 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship(lazy="joined")
 
     @property
     def active(self) -> bool:
-        """Whether the token has not been revoked (its account may still be disabled)."""
+        """Whether the token has not been revoked (it may still have expired, or its account be disabled)."""
         return self.revoked_at is None
+
+    @property
+    def expired(self) -> bool:
+        """Whether the token's lifetime is over; SQLite hands its time back without a zone (UTC)."""
+        return self.expires_at is not None and as_utc(self.expires_at) <= datetime.now(UTC)
 
 
 class EndedSession(db.Model):  # type: ignore[name-defined,misc]

@@ -5,6 +5,10 @@ kept, which is enough to find it again from a request and useless to anyone who 
 database. Creating and revoking a token are recorded in the audit log like the other account
 changes (`accounts.audit`), with the token's name and prefix, never the token. As there, the
 change is committed before it is recorded.
+
+A token expires `DEFAULT_LIFETIME_DAYS` after it is made unless its maker chooses another lifetime
+or none: a token copied into a CI job outlives the job's memory, and one nobody revokes should
+not work for ever by default.
 """
 
 from __future__ import annotations
@@ -12,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
+from analytics.queries import as_utc
 from analytics.wording import sentence
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
@@ -29,6 +34,14 @@ SHOWN_PREFIX_LENGTH = 8
 """How much of a token lists show to recognise it: `ect_` and four random characters."""
 
 MAX_NAME_LENGTH = 100
+
+DEFAULT_LIFETIME_DAYS = 90
+"""How long a token works when its maker does not choose: a quarter, long enough that a CI job is
+not re-keyed every month, short enough that a forgotten copy stops working."""
+
+MAX_LIFETIME_DAYS = 3650
+"""The longest lifetime in days (ten years): longer is what "no expiry" is for, and a bound keeps a
+mistyped number from overflowing the date."""
 
 
 class TokenError(ValueError):
@@ -72,6 +85,22 @@ def check_name(raw: str) -> str:
     return name
 
 
+def check_lifetime(days: int | None) -> timedelta | None:
+    """How long a token will work: `days` days, or None (no expiry) for None.
+
+    Raises:
+        TokenError: `days` is below 1 or above `MAX_LIFETIME_DAYS`.
+    """
+    if days is None:
+        return None
+    if not 1 <= days <= MAX_LIFETIME_DAYS:
+        raise TokenError(
+            f"a token's lifetime is 1 to {MAX_LIFETIME_DAYS} days, not {days}: "
+            "for a token that works until revoked, choose no expiry"
+        )
+    return timedelta(days=days)
+
+
 def tokens_query(user: User | None = None) -> Select[tuple[ApiToken]]:
     """Every token (or one account's), active ones first, newest first within each group."""
     query = select(ApiToken)
@@ -85,29 +114,41 @@ def find_by_secret(secret: str) -> ApiToken | None:
     return db.session.scalars(select(ApiToken).where(ApiToken.token_hash == token_hash(secret))).first()
 
 
-def _duplicate(user: User, name: str) -> TokenError:
+def _duplicate(user: User, name: str, holder: ApiToken | None = None) -> TokenError:
+    if holder is not None and holder.expired:
+        # The name stays taken until revoked: the unique index cannot read the clock.
+        return TokenError(
+            f"an expired token of {user.email} is still named {name!r}: revoke it, or choose another name"
+        )
     return TokenError(f"an active token of {user.email} is already named {name!r}: choose another name")
 
 
-def create_token(user: User, raw_name: str, *, actor: str) -> NewToken:
-    """Create a token for `user`.
+def create_token(
+    user: User, raw_name: str, *, actor: str, lifetime_days: int | None = DEFAULT_LIFETIME_DAYS
+) -> NewToken:
+    """Create a token for `user` that works for `lifetime_days` days (None: until revoked).
 
     Raises:
-        TokenError: a bad name, or one of the account's active tokens already has it.
+        TokenError: a bad name or lifetime, or one of the account's tokens that are not revoked
+            already has the name.
     """
     name = check_name(raw_name)
-    taken = select(ApiToken.id).where(
+    lifetime = check_lifetime(lifetime_days)
+    taken = select(ApiToken).where(
         ApiToken.user_id == user.id, ApiToken.name == name, ApiToken.revoked_at.is_(None)
     )
-    if db.session.scalars(taken).first() is not None:
-        raise _duplicate(user, name)
+    holder = db.session.scalars(taken).first()
+    if holder is not None:
+        raise _duplicate(user, name, holder)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
     record = ApiToken(
         user=user,
         name=name,
         prefix=secret[:SHOWN_PREFIX_LENGTH],
         token_hash=token_hash(secret),
-        created_at=datetime.now(UTC),
+        created_at=now,
+        expires_at=now + lifetime if lifetime is not None else None,
     )
     db.session.add(record)
     try:
@@ -115,7 +156,10 @@ def create_token(user: User, raw_name: str, *, actor: str) -> NewToken:
     except IntegrityError:
         db.session.rollback()
         raise _duplicate(user, name) from None
-    accounts.audit("API Token Created", actor=actor, properties=_described(record))
+    expires_at = as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
+    accounts.audit(
+        "API Token Created", actor=actor, properties={**_described(record), "expires_at": expires_at}
+    )
     return NewToken(record, secret)
 
 
