@@ -19,7 +19,7 @@ from analytics.messages import CONTEXT_KEY, utc_now_ms
 ACTION_TYPE = "action"
 """The audit entry `type` of a recorded action (Segment's own calls are `track`, `identify`, ...)."""
 
-ACTIONS = (
+ACCOUNT_ACTIONS = (
     "Login Failed",
     "User Added",
     "User Role Changed",
@@ -30,12 +30,24 @@ ACTIONS = (
     "Password Reset Link Created",
     "API Token Created",
     "API Token Revoked",
+)
+"""Security events about accounts: sign-in failures (with the email typed and the client's
+address), passwords, reset links, API tokens, accounts and roles. They tell whoever reads them who
+has an account, who is being attacked and from where, so the dashboard shows them to admins only."""
+
+PRODUCT_ACTIONS = (
     "Messages Re-sent",
     "Scope Preset Saved",
     "Scope Preset Deleted",
 )
+"""Actions on the product's own work: a replay run (what it re-sent, where) and the team's tester
+presets (the ids they fill). They explain the messages next to them, so every role that reads the
+log sees them."""
+
+ACTIONS = (*ACCOUNT_ACTIONS, *PRODUCT_ACTIONS)
 """Every action recorded, by name: what the audit search offers beside the catalog's events.
-`build_action` refuses any other name, so a new action is added here or fails its first test."""
+`build_action` refuses any other name, so a new action is added to one of the two families (which
+decides who may read it) or fails its first test."""
 
 
 def build_action(

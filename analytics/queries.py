@@ -29,6 +29,7 @@ from sqlalchemy import (
     false,
     func,
     literal_column,
+    not_,
     or_,
     select,
     type_coerce,
@@ -154,6 +155,8 @@ class AuditFilter:
         message_id: Segment's `messageId`.
         catalog_version: the catalog version that built the message.
         prop: a property search.
+        hidden_actions: actions (by name) left out whatever else matches: not a search of the
+            reviewer's but what their role may not read (`analytics.actions.ACCOUNT_ACTIONS`).
     """
 
     since: datetime | None = None
@@ -171,6 +174,7 @@ class AuditFilter:
     message_id: str | None = None
     catalog_version: str | None = None
     prop: PropertyMatch | None = None
+    hidden_actions: tuple[str, ...] = ()
 
     @property
     def sections(self) -> tuple[str, ...]:
@@ -529,7 +533,14 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(identify_call(filters.identify_spec))
     if filters.prop is not None:
         clauses.append(payload_property_equals(filters.sections, filters.prop))
+    if filters.hidden_actions:
+        clauses.append(without_actions(filters.hidden_actions))
     return clauses
+
+
+def without_actions(names: Sequence[str]) -> ColumnElement[bool]:
+    """Every entry but the actions named: messages and purge records stay, whatever their event."""
+    return not_(and_(AuditEntry.type == ACTION_TYPE, AuditEntry.event.in_(names)))
 
 
 def identify_call(spec: str) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,19 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, String, Text, cast, insert, literal, select, true, update
 from sqlalchemy.orm import Session
 
+from analytics.actions import ACCOUNT_ACTIONS, record_action
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.durations import as_utc
 from analytics.export import Export, ExportFormat, entry_record
 from analytics.personal_data import PersonalDataCipher
-from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, parse_property_match
+from analytics.queries import (
+    EXPORT_COLUMNS,
+    TIME_COLUMNS,
+    AuditFilter,
+    newest_first,
+    parse_property_match,
+    summary,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -141,6 +150,27 @@ def test_ndjson_export_applies_every_kind_of_filter(store: AuditStore) -> None:
     assert exported(prop=parse_property_match("cluster_type = eks")) == [ids["delivered"]]
     assert exported(actor="ada@example.com", type="track") == [ids["failed"]]
     assert exported(actor="O'Brien \\ %s") == []
+
+
+def test_hidden_actions_are_left_out_of_exports_counts_and_pages(store: AuditStore) -> None:
+    """What a role may not read (account actions) is left out on both databases, COPY included."""
+    ids = _seed_three(store)
+    refused = record_action(store, "Login Failed", actor="anonymous@203.0.113.9", properties={"email": "x@z"})
+    preset = record_action(store, "Scope Preset Saved", actor="ada@example.com", properties={"name": "p"})
+    hidden = AuditFilter(hidden_actions=ACCOUNT_ACTIONS)
+
+    def exported(filters: AuditFilter) -> list[str]:
+        text = "".join(Export(store.engine, filters, ExportFormat.NDJSON))
+        return [json.loads(line)["message_id"] for line in text.split("\n") if line]
+
+    assert refused in exported(AuditFilter())
+    assert sorted(exported(hidden)) == sorted([preset, *ids.values()])
+    assert exported(replace(hidden, type="action")) == [preset]
+    with Session(store.engine) as session:
+        assert session.execute(summary(replace(hidden, type="action"))).one()[0] == 1
+        assert session.execute(summary(AuditFilter(type="action"))).one()[0] == 2
+        page = session.scalars(newest_first(hidden, limit=10)).all()
+        assert refused not in {entry.message_id for entry in page} and len(page) == 4
 
 
 def test_an_empty_view_exports_only_the_header(store: AuditStore) -> None:

@@ -1,7 +1,7 @@
 """Audit review pages: search with live tail and histogram, one entry in full, and exports.
 
 Every view reads only; person-initiated actions on the log (replay) live with their own routes.
-Each view is a plain function, so a role check can be added per route when accounts arrive.
+What each role may search and read is `webapp.audit.visibility`'s to say.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from analytics.queries import (
     delivery_attempts,
     message_name,
     oldest_first_after,
+    without_actions,
 )
 from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
-from webapp.audit.visibility import entry_or_404, search_form
+from webapp.audit.visibility import entry_or_404, hidden_actions, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -94,11 +95,13 @@ def audit_vocabulary() -> dict[str, object]:
     """The choices the audit templates offer, the stuck check their rows make and an entry's name."""
     stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
     now = datetime.now(UTC)
+    hidden = hidden_actions()
     return {
         "audit_range_options": [(key, RANGE_LABELS[key]) for key in RANGES],
         "audit_type_options": [(kind, kind) for kind in TYPES],
         "audit_identify_calls": [IDENTIFY_PREFIX + info.name for info in CATALOG.identifiers.values()],
-        "audit_actions": sorted(ACTIONS),
+        "audit_actions": sorted(set(ACTIONS) - set(hidden)),
+        "audit_hidden_actions": hidden,
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
@@ -147,7 +150,10 @@ def _moved_on(shown: dict[int, str]) -> list[AuditEntry]:
     """The listed rows whose status is no longer the one they show."""
     if not shown:
         return []
-    rows = db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(shown))).all()
+    # Ids come from the query string: an action the role may not read is not listed, whatever it asks.
+    query = select(AuditEntry).where(AuditEntry.id.in_(shown))
+    hidden = hidden_actions()
+    rows = db.session.scalars(query.where(without_actions(hidden)) if hidden else query).all()
     return [row for row in rows if row.status != shown[row.id]]
 
 

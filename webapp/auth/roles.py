@@ -1,9 +1,10 @@
 """The three roles, each including everything the one below it may do.
 
 - **viewer** (product managers): the catalog, scopes, identifiers, exports, audit search with
-  personal data masked.
+  personal data masked and without account actions (`webapp.audit.visibility`).
 - **engineer**: + the tester and replays to non-production destinations, unmasked personal data.
-- **admin**: + production destinations, replay to production, users, retention purge.
+- **admin**: + production destinations, replay to production, users, account actions in the audit
+  log, retention purge.
 """
 
 from __future__ import annotations
