@@ -80,7 +80,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         raise BundleError(f"{path}: not a JSON file (byte {exc.start} is not UTF-8 text)") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
-    except TooDeep as exc:
+    except ValueError as exc:
+        # load_json's own refusals: nested too deeply, a key given twice, NaN or Infinity.
         raise BundleError(f"{path}: {exc}") from exc
 
 

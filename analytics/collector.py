@@ -264,7 +264,8 @@ _BATCH_DEPTH = MAX_DEPTH + 2
 
 def _parse_json(data: bytes) -> Any:
     try:
-        return load_json(data, _BATCH_DEPTH)
+        # Segment documents no refusal of an object that repeats a key: its stand-in takes one too.
+        return load_json(data, _BATCH_DEPTH, unique_keys=False)
     except (UnicodeDecodeError, ValueError) as exc:
         raise _RequestError(400, "invalid_json", f"Request body is not valid JSON: {exc}") from exc
 

@@ -10,9 +10,14 @@ Python's `json` reader takes more than JSON, and trusts its input's shape:
 - any nesting: it recurses once per array or object, so a few thousand `[` (a 1 MB body holds half a
   million) end in a RecursionError, not a ValueError, and a value nested a few hundred levels deep
   breaks the next reader that walks it recursively (the NUL check, the preview, `json.dumps`).
+- an object that names a key twice, of which it keeps the last value without a word. The standard
+  leaves such an object's meaning open (RFC 8259 §4: names SHOULD be unique) and readers disagree on
+  which value counts, so what was checked need not be what is stored or sent: it is refused, at any
+  depth, naming the key.
 
 The tester (form, API, command line), the collector and `event-catalog diff` read JSON through
-`load_json`, so each refuses the same input in the same words.
+`load_json`, so each refuses the same input in the same words; only the collector takes a repeated
+key (`unique_keys=False`), since Segment, which it stands in for, documents no refusal of one.
 """
 
 from __future__ import annotations
@@ -28,6 +33,30 @@ of them inside a message, and stays far below Python's recursion limit (1,000 fr
 reader that walks a value recursively shares with the frames already below it."""
 
 _CONTAINERS = (dict, list)
+
+
+class DuplicateKey(ValueError):
+    """A JSON object that names the same key more than once."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the key {json.dumps(key, ensure_ascii=False)} appears twice in one object")
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object from its pairs (json's `object_pairs_hook`, called for every object, nested ones too).
+
+    Raises:
+        DuplicateKey: a key comes twice; the first one to repeat is named.
+    """
+    built = dict(pairs)
+    if len(built) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return built
 
 
 class TooDeep(ValueError):
@@ -76,22 +105,29 @@ def _deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def load_json(text: str | bytes, max_depth: int = MAX_DEPTH) -> Any:
+def load_json(text: str | bytes, max_depth: int = MAX_DEPTH, *, unique_keys: bool = True) -> Any:
     """Read JSON as the standard defines it, nested at most `max_depth` levels.
 
     Args:
         text: the JSON; bytes are decoded as `json.loads` decodes them (UTF-8, -16 or -32).
         max_depth: how deeply arrays and objects may nest.
+        unique_keys: refuse an object that names a key twice; False keeps the last value, for a
+            reader that must take what another server takes (the collector, standing in for Segment).
 
     Raises:
         TooDeep: nested more deeply than `max_depth` (a ValueError).
+        DuplicateKey: an object names a key twice (a ValueError).
         ValueError: not JSON (`json.JSONDecodeError`, with its position, for a syntax error).
     """
     if isinstance(text, bytes):
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
         value = json.loads(
-            text, parse_constant=_not_json, parse_float=_finite_number, parse_int=_whole_number
+            text,
+            parse_constant=_not_json,
+            parse_float=_finite_number,
+            parse_int=_whole_number,
+            object_pairs_hook=_unique_keys if unique_keys else None,
         )
     except RecursionError:
         # Python's reader recurses once per level: far past the limit, it runs out of stack first.

@@ -194,6 +194,14 @@ def test_malformed_json_is_400(collector: Collector, data: bytes) -> None:
     assert_error(send(collector, "/v1/batch", data=data), 400, "invalid_json")
 
 
+def test_a_key_given_twice_is_taken_as_segment_takes_it(collector: Collector) -> None:
+    """The dashboard's readers refuse a repeated key; the collector stands in for Segment, which takes it."""
+    data = b'{"batch": [{"type": "track", "event": "C", "userId": "1", "messageId": "d-1", "userId": "2"}]}'
+    assert send(collector, "/v1/batch", data=data).status_code == 200
+    [received] = collector.received()
+    assert received["userId"] == "2"
+
+
 def test_unknown_write_key_is_accepted_by_default(collector: Collector) -> None:
     response = send(collector, "/v1/batch", {"batch": [track("k-1")]}, key="no-such-key")
     assert response.status_code == 200

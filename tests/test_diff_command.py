@@ -259,11 +259,22 @@ def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
     assert "not a schema bundle or an /api/catalog document" in result.output
 
 
-def test_a_file_nested_too_deeply_is_one_line_and_exit_two(tmp_path: Path) -> None:
-    deep = tmp_path / "deep.json"
-    deep.write_text("[" * 3000 + "]" * 3000)
-    result = CliRunner().invoke(main, ["diff", str(deep)])
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("[" * 3000 + "]" * 3000, "nested too deeply (the limit is 100 levels of arrays and objects)"),
+        (
+            '{"events": [], "identifiers": [{"name": "a", "name": "b"}]}',
+            'the key "name" appears twice in one object',
+        ),
+        ('{"version": NaN}', "NaN is not JSON (JSON has no NaN or Infinity)"),
+    ],
+)
+def test_a_file_the_strict_reader_refuses_is_one_line_and_exit_two(
+    tmp_path: Path, text: str, refusal: str
+) -> None:
+    refused = tmp_path / "refused.json"
+    refused.write_text(text)
+    result = CliRunner().invoke(main, ["diff", str(refused)])
     assert result.exit_code == 2
-    assert (
-        result.output == f"error: {deep}: nested too deeply (the limit is 100 levels of arrays and objects)\n"
-    )
+    assert result.output == f"error: {refused}: {refusal}\n"

@@ -493,6 +493,11 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
         ('{"note": [-1.5E+999]}', "Not valid JSON: -1.5E+999 is too large a number to hold"),
         ('{"infra_id": ' + "9" * 5000 + "}", "Not valid JSON: a number of 5,000 digits is too long to hold"),
         ('{"note": "nul\\u0000byte"}', "Text cannot contain a NUL character (\\u0000)"),
+        ('{"note": 1, "note": 2}', 'The key "note" appears twice in one object: give each key once'),
+        (
+            '{"note": {"a": [{"b": 1, "b": 1}]}}',
+            'The key "b" appears twice in one object: give each key once',
+        ),
         ('{"note": ' + "[" * 500 + "]" * 500 + "}", TOO_DEEP),
         ("[" * 100_000 + "]" * 100_000, TOO_DEEP),
     ],

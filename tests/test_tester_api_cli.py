@@ -316,6 +316,50 @@ def test_api_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        # Top level: which event would be sent depended on the reader.
+        (
+            '{"event": "ProjectDelete", "event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2}}',
+            "event",
+        ),
+        (
+            '{"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2, "project_id": 3}}',
+            "project_id",
+        ),
+        (
+            '{"event": "ClusterProvisioningSuccess", "scope": {"user_id": 1, "project_id": 12,'
+            ' "cluster_id": 4}, "properties": {"cluster_type": "eks", "infra_id": 9, "cluster_type": "gke"}}',
+            "cluster_type",
+        ),
+        # Deeper, inside an array inside an off-schema property.
+        (
+            '{"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2}, "off_schema": true,'
+            ' "properties": {"note": [{"a": 1}, {"b": {"c": 1, "c": 2}}]}}',
+            "c",
+        ),
+        (
+            '{"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 2},'
+            ' "dry_run": false, "dry_run": true}',
+            "dry_run",
+        ),
+    ],
+)
+def test_api_a_key_given_twice_in_an_object_is_400_naming_it(
+    app: Flask, client: FlaskClient, collector: Collector, body: str, key: str
+) -> None:
+    response = client.post("/api/tester/send", data=body, content_type="application/json")
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert (error["status"], error["name"]) == (400, "Bad Request")
+    assert error["message"] == (
+        f'The body is refused: the key "{key}" appears twice in one object. '
+        "Give each key once: readers differ on which counts."
+    )
+    assert collector.received() == [] and _statuses(app) == []
+
+
 def test_api_a_body_that_is_not_utf_8_is_400_and_nothing_is_recorded(app: Flask, client: FlaskClient) -> None:
     body = json.dumps({**CLUSTER_SEND, "event": "ProjectCreate?"}).encode().replace(b"?", b"\xff\xfe")
     response = client.post("/api/tester/send", data=body, content_type="application/json")
@@ -546,6 +590,10 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
             ["ProjectCreate", "--scope", "user=1,project=2", "--json", "[" * 3000 + "]" * 3000],
             "--json: The JSON is nested too deeply (the limit is 100 levels of arrays and objects)",
         ),
+        (
+            ["ProjectCreate", "--scope", "user=1,project=2", "--json", '{"note": {"a": 1, "a": 2}}'],
+            '--json: The key "a" appears twice in one object: give each key once',
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(
@@ -691,6 +739,10 @@ def test_destinations_are_parsed_from_json_with_keys_from_other_variables() -> N
     [
         ("{", "TESTER_DESTINATIONS: not valid JSON"),
         ('{"s": ' + "[" * 3000, "TESTER_DESTINATIONS: not valid JSON: nested too deeply (the limit is 100"),
+        (
+            '{"s": {"write_key": "k"}, "s": {"write_key": "k2"}}',
+            'TESTER_DESTINATIONS: not valid JSON: the key "s" appears twice in one object',
+        ),
         ("[]", "TESTER_DESTINATIONS: not a JSON object"),
         ('{"Bad Name": {"write_key": "k"}}', "a name is 1-40 lowercase letters"),
         ('{"default": {"write_key": "k"}}', "'default' is the dashboard's own"),

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from analytics.catalog import PropertyInfo
-from analytics.strict_json import TooDeep, load_json
+from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from webapp.actor import current_actor
 from webapp.audit.personal import shown_payload
 from webapp.auth.policy import requires
@@ -232,6 +232,10 @@ def send_json() -> ResponseReturnValue:
         body = load_json(text)
     except TooDeep as exc:
         return json_error(400, f"The body is {exc}.")
+    except DuplicateKey as exc:
+        return json_error(
+            400, f"The body is refused: {exc}. Give each key once: readers differ on which counts."
+        )
     except ValueError as exc:
         return json_error(400, f"The body is not valid JSON: {exc}.")
     if not isinstance(body, dict):

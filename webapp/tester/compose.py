@@ -19,7 +19,8 @@ from analytics.catalog import SpecInfo
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
-from analytics.strict_json import TooDeep, load_json
+from analytics.strict_json import DuplicateKey, TooDeep, load_json
+from analytics.wording import sentence
 from webapp.tester.destinations import Destination
 from webapp.tester.forms import (
     PROP,
@@ -120,6 +121,9 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
         return scope, None
     except TooDeep as exc:
         draft.errors["raw"] = f"The JSON is {exc}"
+        return scope, None
+    except DuplicateKey as exc:
+        draft.errors["raw"] = f"{sentence(str(exc))}: give each key once"
         return scope, None
     except ValueError as exc:
         draft.errors["raw"] = f"Not valid JSON: {exc}"
