@@ -494,6 +494,64 @@ def test_cli_send_delivers_and_prints_the_message_and_outcome(
     assert _statuses(app) == ["delivered"]
 
 
+CLI_CLUSTER_SEND = [
+    *"send ClusterProvisioningSuccess --scope user=1,project=12,cluster=4".split(),
+    *"--prop cluster_type=eks --prop infra_id=9".split(),
+]
+
+
+def test_cli_send_with_the_same_token_delivers_once(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    """A CI job that retries its step with the same --token sends once and learns the first outcome."""
+    first = runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", "release-4711-cluster"])
+    assert first.exit_code == 0, first.output
+    sent = json.loads(first.stdout)
+    again = runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", "release-4711-cluster"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout)["messageId"] == sent["messageId"]
+    # The first send's outcome, round trip included, and that nothing was sent this time.
+    assert again.stderr == first.stderr.replace(
+        ")\n", "), sent before with --token 'release-4711-cluster': not sent again\n"
+    )
+    [received] = collector.received()
+    assert received["messageId"] == sent["messageId"]
+    assert _statuses(app) == ["delivered"]
+    # The JSON API's `token` is the same key: a script and the command line cannot both send it.
+    with app.app_context():
+        from webapp.tester.models import TesterSend
+
+        [claim] = db.session.scalars(select(TesterSend)).all()
+        assert claim.form_token == "release-4711-cluster"
+
+
+def test_cli_a_token_reused_for_another_message_sends_nothing_and_exits_2(
+    app: Flask, runner: FlaskCliRunner, collector: Collector
+) -> None:
+    assert runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", "t-1"]).exit_code == 0
+    other = runner.invoke(args=[*CLI_CLUSTER_SEND[:-1], "infra_id=10", "--token", "t-1"])
+    assert other.exit_code == 2 and other.stdout == ""
+    [line] = other.stderr.splitlines()
+    assert line.startswith("error: not sent: --token 't-1' was already used for a different message (")
+    assert line.endswith("): use a new token for a new message")
+    assert len(collector.received()) == 1 and _statuses(app) == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    ("token", "refusal"),
+    [
+        ("", "error: --token must have 1 to 64 characters, not 0"),
+        ("x" * 65, "error: --token must have 1 to 64 characters, not 65"),
+    ],
+)
+def test_cli_a_token_the_api_would_refuse_is_one_line_and_exit_2(
+    app: Flask, runner: FlaskCliRunner, collector: Collector, token: str, refusal: str
+) -> None:
+    result = runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", token])
+    assert (result.exit_code, result.stderr) == (2, refusal + "\n")
+    assert collector.received() == [] and _statuses(app) == []
+
+
 def test_cli_send_exits_1_when_delivery_fails(
     app: Flask, runner: FlaskCliRunner, collector: Collector
 ) -> None:

@@ -40,7 +40,7 @@ from webapp.errors.handlers import json_error
 from webapp.limits import send_limit
 from webapp.tester.compose import compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import FIELDS, PROP, RAW, SCOPE, TesterInput
+from webapp.tester.forms import FIELDS, MAX_TOKEN_LENGTH, PROP, RAW, SCOPE, TesterInput
 from webapp.tester.sending import SendResult, checked_destination, destinations, send
 from webapp.text_input import holds_nul
 
@@ -93,7 +93,7 @@ class SendRequest(BaseModel):
     off_schema: StrictBool = False
     confirm_production: StrictBool = False
     confirm_deprecated: StrictBool = False
-    token: StrictStr | None = Field(default=None, min_length=1, max_length=64)
+    token: StrictStr | None = Field(default=None, min_length=1, max_length=MAX_TOKEN_LENGTH)
 
     @field_validator("identify")
     @classmethod

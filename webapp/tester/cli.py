@@ -1,4 +1,8 @@
-"""`event-catalog send`: the tester from the command line, through the same compose-and-send path."""
+"""`event-catalog send`: the tester from the command line, through the same compose-and-send path.
+
+`--token` is the send's idempotency key, the JSON API's `token`: a CI job that retries a step (or
+runs it again after a timeout) with the same token sends once, and learns the first send's outcome.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,10 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
+from webapp.tester.forms import MAX_TOKEN_LENGTH, PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
-from webapp.tester.sending import destinations, find_destination, send
+from webapp.tester.sending import SendResult, destinations, find_destination, send
 
 # Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
 SCOPE_ALIASES = {
@@ -119,6 +123,17 @@ def _prop_texts(spec: str, props: dict[str, list[str]]) -> dict[str, str]:
     return {key: "\n".join(values) for key, values in props.items()}
 
 
+def check_token(token: str | None) -> str | None:
+    """`--token` as the API takes its `token`: 1 to `MAX_TOKEN_LENGTH` characters.
+
+    Raises:
+        BadInput: it is empty or too long (the column that keeps it holds `MAX_TOKEN_LENGTH`).
+    """
+    if token is not None and not 1 <= len(token) <= MAX_TOKEN_LENGTH:
+        raise BadInput(f"--token must have 1 to {MAX_TOKEN_LENGTH} characters, not {len(token)}")
+    return token
+
+
 def build_input(
     spec: str,
     scope: dict[str, str],
@@ -129,6 +144,7 @@ def build_input(
     *,
     yes_production: bool,
     yes_deprecated: bool,
+    token: str | None = None,
 ) -> TesterInput:
     """The command line's arguments as a tester input (a preset first, `--scope` over it)."""
     values: dict[str, str] = {}
@@ -151,6 +167,7 @@ def build_input(
         destination=destination,
         confirm_production=yes_production,
         confirm_deprecated=yes_deprecated,
+        token=check_token(token),
     )
     return replace(typed, mode=RAW, raw=raw_json) if raw_json is not None else typed
 
@@ -158,9 +175,14 @@ def build_input(
 def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     """Compose, check and send (or only print, with `dry_run`); print the message and the outcome.
 
+    A repeat of a token already sent with sends nothing: it prints the first send's message (as the
+    audit log keeps it, personal data masked) and outcome, and exits as that send would have.
+
     Returns:
         The exit status: 0 delivered (or a dry run), 1 not delivered (failed, dropped, or disabled
-        for want of a write key; for a dry run, a message over Segment's 32 KB), 2 bad input.
+        for want of a write key; for a dry run, a message over Segment's 32 KB; a repeated token
+        whose first send is still on its way or was never recorded), 2 bad input (a token already
+        used for another message included).
     """
     draft = compose(typed, actor=command_line_actor())
     refuse_unknown_scope_ids(draft)
@@ -173,15 +195,23 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
         return EXIT_BAD_INPUT
     for note in draft.off_schema:
         click.echo(f"warning: off-schema: {note}", err=True)
-    click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
-    if dry_run and draft.oversized:
-        click.echo(f"error: dry run: {draft.oversize_warning()}", err=True)
-        return EXIT_NOT_DELIVERED
     if dry_run:
+        click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
+        if draft.oversized:
+            click.echo(f"error: dry run: {draft.oversize_warning()}", err=True)
+            return EXIT_NOT_DELIVERED
         click.echo("dry run: validated, not audited, not sent", err=True)
         return 0
     result = send(draft, destination, actor=command_line_actor())
+    refused = _repeat_refused(result, typed.token)
+    if refused is not None:
+        problem, status = refused
+        click.echo(f"error: not sent: {problem}", err=True)
+        return status
     entry = result.entry
+    # A repeat sends nothing: what it reports is the first send, its message as the audit log keeps it.
+    shown = entry.payload if result.duplicate and entry is not None else draft.message
+    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
     if entry is None:
         click.echo(f"error: not sent: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED
@@ -189,11 +219,30 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     http = f"HTTP {entry.http_status}" if entry.http_status else "no HTTP answer"
     where = entry.destination or destination.label
     line = f"{entry.status}: message {result.message_id} to {where} ({http}{timing})"
+    if result.duplicate:
+        line += f", sent before with --token {typed.token!r}: not sent again"
     if entry.status in ("failed", "dropped", "disabled"):
         click.echo(f"error: {line}: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED
     click.echo(line, err=True)
     return 0
+
+
+def _repeat_refused(result: SendResult, token: str | None) -> tuple[str, int] | None:
+    """Why a repeated `--token` sent nothing and has no outcome to report, with the exit status;
+    None for a send, or a repeat whose first send has one (the API's 409 cases)."""
+    if result.conflict:
+        used = "by another person" if result.error else f"for a different message ({result.message_id})"
+        return f"--token {token!r} was already used {used}: use a new token for a new message", EXIT_BAD_INPUT
+    if result.in_flight:
+        return (
+            f"--token {token!r} is being sent by an earlier run: run again in a moment for its outcome "
+            "(it is not sent twice)",
+            EXIT_NOT_DELIVERED,
+        )
+    if result.duplicate and result.entry is None:
+        return f"--token {token!r} cannot send again: {result.error}: use a new token", EXIT_NOT_DELIVERED
+    return None
 
 
 @click.command("send")
@@ -213,6 +262,11 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
 @click.option("--dry-run", is_flag=True, help="Validate and print the message; audit and send nothing.")
 @click.option("--yes-production", is_flag=True, help="Confirm a send to a production destination.")
 @click.option("--yes-deprecated", is_flag=True, help="Confirm sending a deprecated event.")
+@click.option(
+    "--token",
+    help="Idempotency key (the JSON API's `token`, 1-64 characters, e.g. the CI run and step): "
+    "the same token sends once; a repeat prints the first send's outcome.",
+)
 def send_command(
     event: str,
     scopes: tuple[str, ...],
@@ -223,6 +277,7 @@ def send_command(
     dry_run: bool,
     yes_production: bool,
     yes_deprecated: bool,
+    token: str | None,
 ) -> None:
     """Send EVENT (a constant, an event string or an identify spec) as the tester does.
 
@@ -238,6 +293,7 @@ def send_command(
             preset,
             yes_production=yes_production,
             yes_deprecated=yes_deprecated,
+            token=token,
         )
         status = send_command_impl(typed, dry_run=dry_run)
     except SQLAlchemyError as exc:

@@ -28,6 +28,10 @@ _TRUE = frozenset({"on", "true", "1", "yes"})
 _FALSE = frozenset({"off", "false", "0", "no"})
 
 
+MAX_TOKEN_LENGTH = 64
+"""The longest idempotency token a send takes (the size of `tester_sends.form_token`)."""
+
+
 def new_token() -> str:
     """A fresh per-form token: a double submit of one form carries the same one."""
     return uuid.uuid4().hex
