@@ -46,6 +46,7 @@ from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_a
 from analytics.settings import (
     AUDIT_KEYS,
     PUBLIC_AUDIT_KEY,
+    RETIRED_CHAIN_KEYS,
     ConfigurationError,
     EnvironmentReader,
     app_env,
@@ -53,6 +54,7 @@ from analytics.settings import (
     http_url,
     production_secrets,
     public_audit_keys,
+    retired_chain_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
@@ -125,6 +127,7 @@ def _environment_settings() -> dict[str, Any]:
     read.take("AUDIT_MASK_PERSONAL_DATA", "mask", parse_flag)
     for name in AUDIT_KEYS:
         read.take(name, name)
+    read.take(RETIRED_CHAIN_KEYS, RETIRED_CHAIN_KEYS, retired_chain_keys)
     read.take("AUDIT_ENCRYPTION_KEY", "encryption_key", encryption_key)
     read.take("AUDIT_PARTITION_INTERVAL", "interval", Interval.parse)
     read.take("AUDIT_PARTITIONS_AHEAD", "ahead", parse_ahead)
@@ -196,7 +199,8 @@ def init(
         **options: `AnalyticsClient` options (`source`, `raise_errors`, `strict`: default from
             `AUDIT_STRICT`, false) and Segment client settings; `mask_personal_data` (default
             from `AUDIT_MASK_PERSONAL_DATA`, true).
-            The audit store also reads `AUDIT_MASK_KEY`, `AUDIT_CHAIN_KEY` and
+            The audit store also reads `AUDIT_MASK_KEY`, `AUDIT_CHAIN_KEY`,
+            `AUDIT_CHAIN_KEYS_RETIRED` (former chain keys, only to verify) and
             `AUDIT_ENCRYPTION_KEY` from the environment. Left unset, the two keys are a public
             default: refused under `APP_ENV=production` as the dashboard refuses them, accepted
             under `APP_ENV=development`, and accepted with a warning each when `APP_ENV` is unset.
@@ -215,7 +219,8 @@ def init(
         SchemaError: the audit database is not migrated to this library's revision.
         ConfigurationError: a `ValueError` listing, one line each, every variable that cannot be
             used: `APP_ENV` neither development nor production, the audit keys left at the public
-            default under `APP_ENV=production`, `SEGMENT_HOST` not an http(s) URL,
+            default under `APP_ENV=production` (or a retired chain key guessable or still in use),
+            `AUDIT_CHAIN_KEYS_RETIRED` not a list of keys, `SEGMENT_HOST` not an http(s) URL,
             `AUDIT_ENCRYPTION_KEY` not a valid key, `AUDIT_STRICT` or `AUDIT_MASK_PERSONAL_DATA`
             not a flag, `AUDIT_PARTITION_INTERVAL` / `AUDIT_PARTITIONS_AHEAD` not a valid value.
             They are checked even when an argument overrides them, as the dashboard checks every
@@ -238,6 +243,7 @@ def init(
         mask_personal_data=settings.get("mask", True) if mask is None else bool(mask),
         mask_key=settings.get("AUDIT_MASK_KEY", PUBLIC_AUDIT_KEY).encode(),
         chain_key=settings.get("AUDIT_CHAIN_KEY", PUBLIC_AUDIT_KEY).encode(),
+        retired_chain_keys=[key.encode() for key in settings.get(RETIRED_CHAIN_KEYS, ())],
         encryption_key=settings.get("encryption_key"),
     )
     try:

@@ -808,7 +808,11 @@ class AuditStore:
         mask_personal_data: store personal-data values masked (the default) rather than in clear.
         mask_key: the key of the masking fingerprint; set it per deployment.
         chain_key: the key of the entries' chain hashes (`AUDIT_CHAIN_KEY`); set a secret per
-            deployment, the same on every host, and keep it out of the database.
+            deployment, the same on every host, and keep it out of the database. It is the store's for
+            its life: its writers' chains are each hashed with one key, and a store built with a new
+            key (a restart) starts new chains.
+        retired_chain_keys: former chain keys (`AUDIT_CHAIN_KEYS_RETIRED`), in the order given: they
+            only verify the chains written with them (`analytics.integrity`), never write.
         encryption_key: `AUDIT_ENCRYPTION_KEY`; when set, masked values are also kept encrypted so
             that replay can send them (`analytics.personal_data`).
         max_writers: how many chains this store extends at once (threads recording in parallel).
@@ -824,6 +828,7 @@ class AuditStore:
         mask_personal_data: bool = True,
         mask_key: bytes = b"event-catalog",
         chain_key: bytes = b"event-catalog",
+        retired_chain_keys: Sequence[bytes] = (),
         encryption_key: str | None = None,
         max_writers: int = DEFAULT_MAX_WRITERS,
     ) -> None:
@@ -831,6 +836,7 @@ class AuditStore:
         self.mask_personal_data = mask_personal_data
         self.mask_key = mask_key
         self.chain_key = chain_key
+        self.retired_chain_keys = tuple(retired_chain_keys)
         self.cipher = PersonalDataCipher.from_setting(encryption_key)
         self.writers = WriterPool(max_writers)
 

@@ -8,6 +8,9 @@ memory, so recording stays one INSERT with no read before it.
 
 Keying the hash (`AUDIT_CHAIN_KEY`) is what makes the chain evidence rather than a checksum: someone
 who can write to the database but does not hold the key cannot recompute the hashes after an edit.
+A chain is hashed with one key from first entry to last, its store's: a process reads the key once,
+and its writers die with it, so a rotated key starts new chains and never changes one midway
+(`AUDIT_CHAIN_KEYS_RETIRED` keeps the older chains verifiable).
 
 `analytics.integrity` checks the chains; this module only builds them.
 """

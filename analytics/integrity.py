@@ -14,22 +14,40 @@ and times never going back. What breaks that is reported with the entries concer
 
 A chain's last entries can be removed without a trace inside the database, as with any hash chain;
 the summary prints each writer's head so that a copy kept elsewhere can show that too.
+
+After `AUDIT_CHAIN_KEY` is rotated, the former keys (`AUDIT_CHAIN_KEYS_RETIRED`) verify the chains
+written with them. No chain spans a key change: a writer lives in one store, whose key is read once
+at start, and a restart begins new chains (`analytics.chain.new_writer_id`). So each chain is checked
+with one key, the one most of its first entries match (`KEY_SAMPLE`): an entry matching only another
+key is *edited*, as one forged with a leaked retired key would be. A purge checkpoint is hashed with
+the key of the purge that wrote it, which may be newer than the chain's: any of the keys vouches for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, exists, select
 
 from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditStore
 from analytics.chain import GENESIS, IMMUTABLE_FIELDS, canonical_instant, checkpoint_hash, entry_hash
+from analytics.settings import RETIRED_CHAIN_KEYS
 from analytics.wording import counted
 
 # Rows fetched at a time while streaming the whole log: bounded memory on millions of entries.
 STREAM_BATCH = 2000
+
+KEY_SAMPLE = 16
+"""The first entries of a chain whose hashes choose the key it is checked with: most of them match the
+key its writer had, so entries forged with another key (a leaked retired one) among them cannot
+choose it, and no more than these are held in memory before the chain is walked."""
+
+# The way out of the usual cause of unmatched chains: a key rotated without its predecessor retired.
+_KEY_HINT = f"after a rotation, list the former key in {RETIRED_CHAIN_KEYS}"
 
 _COLUMNS = [
     AuditEntry.id,
@@ -60,6 +78,42 @@ class Finding:
 
 
 @dataclass
+class RetiredKeyUse:
+    """What one retired chain key still verifies: while anything, it cannot be dropped.
+
+    Attributes:
+        chains: writer chains written with it.
+        checkpoints: gaps vouched for by a checkpoint hashed with it (a purge that ran before the rotation).
+        last_recorded: the latest entry of those chains. Later than the rotation, a process holding the
+            retired key still writes (a host not restarted), or someone who obtained the key does.
+    """
+
+    chains: int = 0
+    checkpoints: int = 0
+    last_recorded: datetime | None = None
+
+    def as_json(self, position: int) -> dict[str, Any]:
+        """Its part of `audit verify --format json`, `key` being its position in the setting."""
+        last = canonical_instant(self.last_recorded) if self.last_recorded is not None else None
+        return {
+            "key": position,
+            "chains": self.chains,
+            "checkpoints": self.checkpoints,
+            "last_recorded": last,
+        }
+
+    def describe(self, position: int) -> str:
+        """Its part of the summary: `key 1 of AUDIT_CHAIN_KEYS_RETIRED: 2 writer chains, …`."""
+        uses = [counted(self.chains, "writer chain")] if self.chains else []
+        if self.checkpoints:
+            uses.append(counted(self.checkpoints, "purge checkpoint"))
+        what = " and ".join(uses) or "nothing left to verify, it can be dropped"
+        if self.last_recorded is not None:
+            what = f"{what}, the last entry recorded {canonical_instant(self.last_recorded)}"
+        return f"key {position} of {RETIRED_CHAIN_KEYS}: {what}"
+
+
+@dataclass
 class VerifyReport:
     """The result of checking every chain.
 
@@ -70,6 +124,7 @@ class VerifyReport:
         findings: every break found, by writer then sequence number.
         unmatched_entries: entries of chains where no entry matches its hash.
         unmatched_chains: such chains.
+        retired_keys: what each retired key verifies, in the order of `AUDIT_CHAIN_KEYS_RETIRED`.
     """
 
     entries: int = 0
@@ -78,6 +133,12 @@ class VerifyReport:
     findings: list[Finding] = field(default_factory=list)
     unmatched_entries: int = 0
     unmatched_chains: int = 0
+    retired_keys: list[RetiredKeyUse] = field(default_factory=list)
+
+    @property
+    def retired_key_chains(self) -> int:
+        """Writer chains written with a retired key."""
+        return sum(use.chains for use in self.retired_keys)
 
     @property
     def ok(self) -> bool:
@@ -96,7 +157,7 @@ class VerifyReport:
             return (
                 f"no entry matches its hash ({counted(self.entries, 'entry')} in "
                 f"{counted(len(self.heads), 'writer chain')}): AUDIT_CHAIN_KEY is most likely not the key "
-                "they were written with (or every entry was changed)"
+                f"they were written with (or every entry was changed); {_KEY_HINT}"
             )
         verdict = "verified" if self.ok else f"{counted(len(self.findings), 'problem')} in"
         text = f"{verdict} {counted(self.entries, 'entry')} in {counted(len(self.heads), 'writer chain')}"
@@ -110,8 +171,13 @@ class VerifyReport:
             text = (
                 f"{text}; {counted(self.unmatched_entries, 'entry')} in "
                 f"{counted(self.unmatched_chains, 'writer chain')} match none of their chain's hashes: "
-                "AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed)"
+                "AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed); "
+                f"{_KEY_HINT}"
             )
+        if self.retired_keys:
+            uses = "; ".join(use.describe(at) for at, use in enumerate(self.retired_keys, 1))
+            chains = counted(self.retired_key_chains, "writer chain")
+            text = f"{text}; {chains} verified with a retired key ({uses})"
         return text
 
 
@@ -136,10 +202,27 @@ def _as_row(entry: AuditEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in names}
 
 
-def checkpoint_covers(connection: Connection, key: bytes, writer_id: str, seq: int, hash_: str) -> bool:
-    """Whether a genuine purge checkpoint says entry `seq` of the writer had hash `hash_`.
+def _matching_key(keys: Sequence[bytes], row: Mapping[Any, Any]) -> int | None:
+    """The index in `keys` of the key the row's hash matches (the current key tried first), or None."""
+    return next((at for at, key in enumerate(keys) if _content_matches(key, row)), None)
 
-    Genuine: its own keyed hash matches, and the purge entry it names exists.
+
+def _chain_key(matches: Sequence[int | None]) -> int:
+    """The key a chain is checked with, from what its first entries match: the one most match, the
+    current key (0) on a tie or when none matches (then the chain is reported as unmatched)."""
+    votes = Counter(at for at in matches if at is not None)
+    return min(votes, key=lambda at: (-votes[at], at), default=0)
+
+
+def checkpoint_key(
+    connection: Connection, keys: Sequence[bytes], writer_id: str, seq: int, hash_: str
+) -> int | None:
+    """Which key vouches for a genuine purge checkpoint saying entry `seq` of the writer had hash `hash_`.
+
+    Genuine: its own keyed hash matches one of `keys`, and the purge entry it names exists.
+
+    Returns:
+        The index in `keys` of the key its hash matches (0: the current key), or None: no such checkpoint.
     """
     purge = exists().where(
         AuditEntry.message_id == AuditCheckpoint.purge_message_id, AuditEntry.type == PURGE_TYPE
@@ -151,16 +234,17 @@ def checkpoint_covers(connection: Connection, key: bytes, writer_id: str, seq: i
         purge,
     )
     for checkpoint in connection.execute(query).mappings():
-        expected = checkpoint_hash(
-            key,
-            writer_id=checkpoint["writer_id"],
-            seq=checkpoint["seq"],
-            entry_hash=checkpoint["entry_hash"],
-            purge_message_id=checkpoint["purge_message_id"],
-        )
-        if expected == checkpoint["checkpoint_hash"]:
-            return True
-    return False
+        for at, key in enumerate(keys):
+            expected = checkpoint_hash(
+                key,
+                writer_id=checkpoint["writer_id"],
+                seq=checkpoint["seq"],
+                entry_hash=checkpoint["entry_hash"],
+                purge_message_id=checkpoint["purge_message_id"],
+            )
+            if expected == checkpoint["checkpoint_hash"]:
+                return at
+    return None
 
 
 def _gap_finding(gap: _Gap) -> Finding:
@@ -190,34 +274,62 @@ def _unmatched_chain_finding(first: RowMapping, last: RowMapping, entries: int) 
 
 @dataclass
 class _Chain:
-    """What the walker knows of the writer chain it is in."""
+    """What the walker knows of the writer chain it is in.
+
+    Attributes:
+        key: the index of the key it is checked with, once its first entries have chosen it.
+    """
 
     start: int
     first: RowMapping
     last: RowMapping
     entries: int = 0
     edited: int = 0
+    key: int | None = None
 
 
 class _ChainWalker:
-    """Walks entries in (writer, seq) order, keeping one writer's state at a time."""
+    """Walks entries in (writer, seq) order, keeping one writer's state at a time.
 
-    def __init__(self, key: bytes, report: VerifyReport) -> None:
-        self.key = key
+    A chain's first entries (`KEY_SAMPLE`) wait until they have chosen its key, then are checked in
+    order with the rest.
+    """
+
+    def __init__(self, keys: Sequence[bytes], report: VerifyReport) -> None:
+        self.keys = keys
         self.report = report
         self.gaps: list[_Gap] = []
         self.previous: RowMapping | None = None
         self.chain: _Chain | None = None
+        self.waiting: list[tuple[RowMapping, int | None]] = []
+
+    def choose_key(self) -> None:
+        """Check the chain's waiting entries with the key most of them match."""
+        assert self.chain is not None
+        self.chain.key = _chain_key([at for _, at in self.waiting])
+        waiting, self.waiting = self.waiting, []
+        for row, at in waiting:
+            self.check(row, at == self.chain.key)
 
     def end_chain(self) -> None:
-        """Once a chain is walked, put a chain no entry of which matches in words of its own.
+        """Once a chain is walked, count it against its retired key, or put a chain no entry of which
+        matches in words of its own.
 
         A writer hashes with one key, so a whole chain failing is most likely another key: one line
         for the chain rather than one per entry, and its only entry's line says so when alone.
         """
+        if self.chain is not None and self.chain.key is None:
+            self.choose_key()
         chain, findings = self.chain, self.report.findings
         self.chain = None
-        if chain is None or chain.edited < chain.entries:
+        if chain is None:
+            return
+        if chain.key:
+            use = self.report.retired_keys[chain.key - 1]
+            use.chains += 1
+            if use.last_recorded is None or use.last_recorded < chain.last["recorded_at"]:
+                use.last_recorded = chain.last["recorded_at"]
+        if chain.edited < chain.entries:
             return
         self.report.unmatched_entries += chain.entries
         self.report.unmatched_chains += 1
@@ -236,18 +348,28 @@ class _ChainWalker:
         )
 
     def add(self, row: RowMapping) -> None:
+        if self.chain is not None and self.chain.first["writer_id"] != row["writer_id"]:
+            self.end_chain()
+        if self.chain is None:
+            self.chain = _Chain(len(self.report.findings), row, row)
+        if self.chain.key is not None:
+            self.check(row, _content_matches(self.keys[self.chain.key], row))
+            return
+        self.waiting.append((row, _matching_key(self.keys, row)))
+        if len(self.waiting) == KEY_SAMPLE:
+            self.choose_key()
+
+    def check(self, row: RowMapping, matches: bool) -> None:
+        """Check one entry, `matches` saying whether its hash matches its chain's key."""
+        assert self.chain is not None
         report, previous = self.report, self.previous
         if previous is not None and previous["writer_id"] != row["writer_id"]:
             previous = None
         writer, mid = row["writer_id"], row["message_id"]
-        if self.chain is not None and self.chain.first["writer_id"] != writer:
-            self.end_chain()
-        if self.chain is None:
-            self.chain = _Chain(len(report.findings), row, row)
         self.chain.entries += 1
         self.chain.last = row
         report.entries += 1
-        if not _content_matches(self.key, row):
+        if not matches:
             self.chain.edited += 1
             report.findings.append(
                 Finding(
@@ -289,19 +411,23 @@ class _ChainWalker:
         self.previous = row
 
 
-def verify(engine: Engine, key: bytes, *, batch: int = STREAM_BATCH) -> VerifyReport:
+def verify(
+    engine: Engine, key: bytes, *, retired_keys: Sequence[bytes] = (), batch: int = STREAM_BATCH
+) -> VerifyReport:
     """Check every entry of every chain, streaming the log in (writer, seq) order.
 
     Args:
         engine: the audit database.
-        key: the chain key (`AUDIT_CHAIN_KEY`) the entries were written with.
+        key: the chain key (`AUDIT_CHAIN_KEY`) the entries are written with.
+        retired_keys: former chain keys (`AUDIT_CHAIN_KEYS_RETIRED`), for the chains written with them.
         batch: rows fetched at a time.
 
     Returns:
         The report; its findings are sorted by writer and position.
     """
-    report = VerifyReport()
-    walker = _ChainWalker(key, report)
+    keys = (key, *retired_keys)
+    report = VerifyReport(retired_keys=[RetiredKeyUse() for _ in retired_keys])
+    walker = _ChainWalker(keys, report)
     query = select(*_COLUMNS).order_by(AuditEntry.writer_id, AuditEntry.seq)
     with engine.connect() as connection:
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
@@ -311,10 +437,13 @@ def verify(engine: Engine, key: bytes, *, batch: int = STREAM_BATCH) -> VerifyRe
     # so whatever deletion the walk saw has its checkpoint visible by now.
     with engine.connect() as connection:
         for gap in walker.gaps:
-            if checkpoint_covers(connection, key, gap.writer_id, gap.last_missing, gap.prev_hash):
-                report.checkpoints += 1
-            else:
+            at = checkpoint_key(connection, keys, gap.writer_id, gap.last_missing, gap.prev_hash)
+            if at is None:
                 report.findings.append(_gap_finding(gap))
+                continue
+            report.checkpoints += 1
+            if at:
+                report.retired_keys[at - 1].checkpoints += 1
     report.findings.sort(key=lambda finding: finding.writer_id)
     return report
 
@@ -326,7 +455,7 @@ class EntryIntegrity:
     Attributes:
         verifies: its content matches its hash and it links to its neighbours.
         problems: what does not hold, one sentence each.
-        notes: what holds but deserves a word (a purged predecessor).
+        notes: what holds but deserves a word (a purged predecessor, a retired key).
     """
 
     verifies: bool
@@ -345,19 +474,34 @@ def _neighbour(connection: Connection, entry: AuditEntry, *, after: bool) -> Any
     return connection.execute(query).first()
 
 
+def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int:
+    """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it."""
+    if len(keys) == 1:
+        return 0
+    query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)
+    rows = connection.execute(query.limit(KEY_SAMPLE)).mappings()
+    return _chain_key([_matching_key(keys, row) for row in rows])
+
+
 def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
     """Check one entry: its own hash, the link to its predecessor, and its successor's link to it.
 
     Args:
-        store: the audit store (its engine and chain key).
+        store: the audit store (its engine, chain key and retired chain keys).
         entry: the entry, as loaded by any session.
     """
     problems: list[str] = []
     notes: list[str] = []
-    key = store.chain_key
-    if not _content_matches(key, _as_row(entry)):
-        problems.append("Its content no longer matches its hash: it was changed after it was written.")
+    keys = (store.chain_key, *store.retired_chain_keys)
     with store.engine.connect() as connection:
+        at = _key_of_chain(connection, keys, entry.writer_id)
+        if not _content_matches(keys[at], _as_row(entry)):
+            problems.append("Its content no longer matches its hash: it was changed after it was written.")
+        elif at:
+            notes.append(
+                f"It verifies with a retired key, key {at} of {RETIRED_CHAIN_KEYS}: its writer ran before "
+                "AUDIT_CHAIN_KEY was rotated."
+            )
         before = _neighbour(connection, entry, after=False)
         if before is not None and before.seq == entry.seq - 1:
             if before.entry_hash != entry.prev_hash:
@@ -367,7 +511,7 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
         elif entry.seq == 1:
             if entry.prev_hash != GENESIS:
                 problems.append("It claims to start its writer's chain but does not.")
-        elif checkpoint_covers(connection, key, entry.writer_id, entry.seq - 1, entry.prev_hash):
+        elif checkpoint_key(connection, keys, entry.writer_id, entry.seq - 1, entry.prev_hash) is not None:
             notes.append("The entries before it were purged; a retention checkpoint vouches for the link.")
         else:
             problems.append("The entry before it in its writer's chain is missing (deleted).")
@@ -377,8 +521,9 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
                 problems.append(
                     f"Its successor {after.message_id} does not follow it: one of them was altered."
                 )
-            elif after.seq > entry.seq + 1 and not checkpoint_covers(
-                connection, key, entry.writer_id, after.seq - 1, after.prev_hash
+            elif (
+                after.seq > entry.seq + 1
+                and checkpoint_key(connection, keys, entry.writer_id, after.seq - 1, after.prev_hash) is None
             ):
                 problems.append("The entry after it in its writer's chain is missing (deleted).")
     return EntryIntegrity(not problems, tuple(problems), tuple(notes))

@@ -27,6 +27,9 @@ AUDIT_KEYS = {
 }
 """The audit keys, each with why it must be a secret."""
 
+RETIRED_CHAIN_KEYS = "AUDIT_CHAIN_KEYS_RETIRED"
+"""Former `AUDIT_CHAIN_KEY`s, kept to verify the entries written with them: never to write."""
+
 APP_ENVS = ("development", "production")
 
 MIN_SECRET_LENGTH = 16
@@ -126,6 +129,22 @@ def encryption_key(raw: str) -> str:
     return raw
 
 
+def retired_chain_keys(raw: str) -> tuple[str, ...]:
+    """`AUDIT_CHAIN_KEYS_RETIRED`: former chain keys separated by commas, as `AUDIT_ENCRYPTION_KEY`'s.
+
+    Raises:
+        ValueError: a key holds a space (two keys separated by one would be taken for a single key
+            that verifies nothing), or a key is listed twice.
+    """
+    keys = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for position, key in enumerate(keys, 1):
+        if any(character.isspace() for character in key):
+            raise ValueError(f"key {position} holds a space: separate the keys with commas")
+        if key in keys[: position - 1]:
+            raise ValueError(f"key {position} repeats key {keys.index(key) + 1}")
+    return keys
+
+
 def app_env(raw: str) -> str:
     """`APP_ENV`, in lower case.
 
@@ -166,25 +185,38 @@ def own_secret(name: str, why: str, at_least: int | None = None) -> str:
 
 def production_secrets(settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
     """The lines refusing, under `APP_ENV=production`, each of `secrets` (its name: why it must be a
-    secret) that is unset, public or guessable, then each that repeats another's value.
+    secret) that is unset, public or guessable, then each that repeats another's value; retired chain
+    keys (`AUDIT_CHAIN_KEYS_RETIRED`) likewise, each of them.
 
     A key of a few characters is as easily guessed as the public one: masks made with it can be
-    reversed, and the chain recomputed. Two secrets of one value: one leaked would give away the
-    other's job.
+    reversed, and the chain recomputed. The same holds for a retired chain key: what it verifies
+    anyone could have hashed, so it is refused rather than trusted; it cannot be replaced, being the
+    key old entries were written with, only left out. Two secrets of one value: one leaked would give
+    away the other's job (a retired chain key that is still the current one, or the mask key, was not
+    retired).
 
     Args:
         settings: the settings read.
         secrets: the secrets this process holds: the audit keys for an application host
             (`AUDIT_KEYS`), and `SECRET_KEY` too for the dashboard.
     """
-    values = {name: str(settings.get(name) or "") for name in secrets}
+    values = [(name, str(settings.get(name) or "")) for name in secrets]
     problems = [
-        own_secret(name, why, MIN_SECRET_LENGTH)
-        for name, why in secrets.items()
-        if guessable_secret(values[name])
+        own_secret(name, secrets[name], MIN_SECRET_LENGTH)
+        for name, value in values
+        if guessable_secret(value)
     ]
+    retired = [str(key) for key in settings.get(RETIRED_CHAIN_KEYS) or ()]
+    weak = [str(at) for at, key in enumerate(retired, 1) if guessable_secret(key)]
+    if weak:
+        problems.append(
+            f"{RETIRED_CHAIN_KEYS}: APP_ENV=production refuses a retired key it would refuse as "
+            f"AUDIT_CHAIN_KEY (key {', '.join(weak)}: public, shorter than {MIN_SECRET_LENGTH} characters, "
+            "a placeholder or a few characters repeated): anyone could have written what it verifies; "
+            "leave it out"
+        )
     seen: dict[str, str] = {}
-    for name, value in values.items():
+    for name, value in [*values, *((RETIRED_CHAIN_KEYS, key) for key in retired)]:
         if guessable_secret(value):
             continue  # refused as it is, whatever else shares it
         if value in seen:

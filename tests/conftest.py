@@ -54,6 +54,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "SEGMENT_HOST",
         "SECRET_KEY",
         "AUDIT_CHAIN_KEY",
+        "AUDIT_CHAIN_KEYS_RETIRED",
         "AUDIT_MASK_KEY",
         "AUTH_MODE",
         "TRUSTED_PROXIES",

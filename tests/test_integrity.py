@@ -188,7 +188,8 @@ def test_verify_says_which_chains_another_key_wrote_when_some_entries_match(engi
     )
     assert report.summary() == (
         "2 problems in 8 entries in 3 writer chains; 4 entries in 1 writer chain match none of their chain's "
-        "hashes: AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed)"
+        "hashes: AUDIT_CHAIN_KEY is most likely not the key those were written with (or each was changed); "
+        "after a rotation, list the former key in AUDIT_CHAIN_KEYS_RETIRED"
     )
     by_ids = {f.message_ids: f for f in verify(engine, b"the-deployment-key").findings}
     lone = by_ids[(early,)]
@@ -387,7 +388,8 @@ def test_verify_with_another_key_says_so_in_one_line(app: Any, make_app: Any) ->
     assert result.exit_code == 1
     assert result.output == (
         "no entry matches its hash (3 entries in 1 writer chain): AUDIT_CHAIN_KEY is most likely not "
-        "the key they were written with (or every entry was changed)\n"
+        "the key they were written with (or every entry was changed); after a rotation, list the former "
+        "key in AUDIT_CHAIN_KEYS_RETIRED\n"
     )
     body = json.loads(runner.invoke(args=["audit", "verify", "--format", "json"]).output)
     assert body["ok"] is False and [f["code"] for f in body["findings"]] == ["no-entry-matches"]

@@ -419,13 +419,14 @@ flood scrolling the summary away (JSON, for tools, keeps every one)."""
 def audit_verify_command(fmt: str, heads: bool) -> None:
     """Check every entry's hash chain; exit 1 listing each gap, edit or deletion with its entries.
 
-    Needs the AUDIT_CHAIN_KEY the entries were written with.
+    Needs the AUDIT_CHAIN_KEY the entries were written with, and after a rotation the former keys in
+    AUDIT_CHAIN_KEYS_RETIRED; the summary says what each retired key still verifies.
     """
     from analytics.integrity import verify
 
     store = _audit_store()
     try:
-        report = verify(store.engine, store.chain_key)
+        report = verify(store.engine, store.chain_key, retired_keys=store.retired_chain_keys)
     except SQLAlchemyError as exc:
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
@@ -443,6 +444,8 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
         "entries": report.entries,
         "chains": len(report.heads),
         "checkpoints": report.checkpoints,
+        "retired_key_chains": report.retired_key_chains,
+        "retired_keys": [use.as_json(at) for at, use in enumerate(report.retired_keys, 1)],
         "summary": report.summary(),
     }
     if heads:

@@ -25,12 +25,14 @@ from analytics.replay import DEFAULT_STUCK_AFTER
 from analytics.settings import (
     AUDIT_KEYS,
     PUBLIC_AUDIT_KEY,
+    RETIRED_CHAIN_KEYS,
     ConfigurationError,
     EnvironmentReader,
     app_env,
     encryption_key,
     http_url,
     production_secrets,
+    retired_chain_keys,
 )
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -89,6 +91,7 @@ def defaults() -> dict[str, Any]:
         "TESTER_LIMIT_PER_ADDRESS": "120 per minute",
         "RATELIMIT_STORAGE_URI": "memory://",
         "AUDIT_CHAIN_KEY": PUBLIC_AUDIT_KEY,
+        RETIRED_CHAIN_KEYS: (),
         "AUDIT_ENCRYPTION_KEY": None,
         "AUDIT_STUCK_AFTER": DEFAULT_STUCK_AFTER,
         # PostgreSQL only (analytics/partitions.py): one partition per month, three months ahead.
@@ -184,6 +187,7 @@ def read_environment(
         read.take(limit, limit, _rate_limit)
     read.take("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _storage_uri)
     read.take("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY")
+    read.take(RETIRED_CHAIN_KEYS, RETIRED_CHAIN_KEYS, retired_chain_keys)
     read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", encryption_key)
     read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
     read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)

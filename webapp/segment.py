@@ -50,6 +50,7 @@ class AnalyticsExtension:
             mask_personal_data=app.config["AUDIT_MASK_PERSONAL_DATA"],
             mask_key=str(app.config["AUDIT_MASK_KEY"]).encode(),
             chain_key=str(app.config["AUDIT_CHAIN_KEY"]).encode(),
+            retired_chain_keys=[str(key).encode() for key in app.config["AUDIT_CHAIN_KEYS_RETIRED"]],
             encryption_key=app.config["AUDIT_ENCRYPTION_KEY"],
         )
 
