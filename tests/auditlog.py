@@ -64,6 +64,18 @@ def record(
     return str(message["messageId"])
 
 
+def record_pending(
+    store: AuditStore, count: int = 1, constant: str = "ClusterProvisioningSuccess"
+) -> list[str]:
+    """`count` pending entries of the event's example, as an application records them: their message ids."""
+    ids = []
+    for _ in range(count):
+        message = build_message(CATALOG.event(constant).example_spec())
+        store.record(message, status=AuditStatus.PENDING, source="application")
+        ids.append(message["messageId"])
+    return ids
+
+
 def move(store: AuditStore, message_id: str, recorded_at: datetime) -> None:
     """Set when an entry appears to have been recorded."""
     with store.engine.begin() as connection:

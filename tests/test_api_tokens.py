@@ -160,6 +160,22 @@ def test_a_bad_name_is_refused_next_to_the_field(
     assert len(stored(app)) == 1
 
 
+def _assert_lifetime_stored_and_audited(app: Flask, days: int | None) -> ApiToken:
+    """The one token stored expires `days` after its creation (never for None), as its audit action
+    says: that token."""
+    [record] = stored(app)
+    if days is None:
+        assert record.expires_at is None
+    else:
+        assert record.expires_at is not None
+        assert as_utc(record.expires_at) - as_utc(record.created_at) == timedelta(days=days)
+    [action] = actions(app)
+    assert action.payload["properties"]["expires_at"] == (
+        as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
+    )
+    return record
+
+
 @pytest.mark.parametrize(("choice", "days"), [("30", 30), ("365", 365), ("never", None)])
 def test_the_page_sets_the_chosen_lifetime(
     app: Flask, login_as: Callable[..., FlaskClient], choice: str, days: int | None
@@ -170,18 +186,10 @@ def test_the_page_sets_the_chosen_lifetime(
     assert '<option value="never">No expiry</option>' in form
     created = create_on_page(client, "ci", expires_in=choice)
     assert created.status_code == 201
-    [record] = stored(app)
+    _assert_lifetime_stored_and_audited(app, days)
     if days is None:
-        assert record.expires_at is None
         assert "It never expires" in created.get_data(as_text=True)
         assert '<td data-label="Expires">never</td>' in client.get("/account/tokens").get_data(as_text=True)
-    else:
-        assert record.expires_at is not None
-        assert as_utc(record.expires_at) - as_utc(record.created_at) == timedelta(days=days)
-    [action] = actions(app)
-    assert action.payload["properties"]["expires_at"] == (
-        as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
-    )
 
 
 def test_a_lifetime_the_page_does_not_offer_is_refused_next_to_the_field(
@@ -539,16 +547,9 @@ def test_users_token_create_takes_a_lifetime(
     make_account(Role.VIEWER)
     created = runner.invoke(args=["users", "token", "create", "viewer@example.com", "--name", "ci", *args])
     assert created.exit_code == 0, created.output
-    [record] = stored(app)
+    record = _assert_lifetime_stored_and_audited(app, days)
     if days is None:
-        assert record.expires_at is None and ", never expiring: " in created.stderr
-    else:
-        assert record.expires_at is not None
-        assert as_utc(record.expires_at) - as_utc(record.created_at) == timedelta(days=days)
-    [action] = actions(app)
-    assert action.payload["properties"]["expires_at"] == (
-        as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
-    )
+        assert ", never expiring: " in created.stderr
     [_, row] = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
     assert row.split()[-3:] == ["never", "never", "active"] if days is None else row.endswith("active")
     [token] = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)["tokens"]

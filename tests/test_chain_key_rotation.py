@@ -10,17 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auditlog import record_pending
 from flask import Flask
 from flask.testing import FlaskClient
 from production_settings import AUDIT_KEYS, SECRET_KEY
 from sqlalchemy import Engine, text, update
 
 import analytics
-from analytics.audit import AuditEntry, AuditStatus, AuditStore
-from analytics.catalog import CATALOG
+from analytics.audit import AuditEntry, AuditStore
 from analytics.chain import IMMUTABLE_FIELDS, canonical_instant, entry_hash
 from analytics.integrity import KEY_SAMPLE, entry_integrity, verify
-from analytics.messages import build_message
 from analytics.retention import purge
 from webapp import create_app
 from webapp.auth.roles import Role
@@ -35,15 +34,6 @@ RETIRED_NOTE = (
 )
 
 
-def _record(store: AuditStore, count: int) -> list[str]:
-    ids = []
-    for _ in range(count):
-        message = build_message(CATALOG.event("ProjectCreate").example_spec())
-        store.record(message, status=AuditStatus.PENDING, source="application")
-        ids.append(message["messageId"])
-    return ids
-
-
 def _recorded(store: AuditStore, message_id: str) -> str:
     entry = store.entry(message_id)
     assert entry is not None
@@ -51,8 +41,8 @@ def _recorded(store: AuditStore, message_id: str) -> str:
 
 
 def test_a_retired_key_verifies_the_chains_written_with_it(engine: Engine) -> None:
-    old_ids = _record(AuditStore(engine, chain_key=OLD), 3)
-    _record(AuditStore(engine, chain_key=NEW, retired_chain_keys=[OLD]), 2)
+    old_ids = record_pending(AuditStore(engine, chain_key=OLD), 3)
+    record_pending(AuditStore(engine, chain_key=NEW, retired_chain_keys=[OLD]), 2)
     report = verify(engine, NEW, retired_keys=[OLD])
     assert report.ok, report.findings
     assert (report.entries, len(report.heads), report.retired_key_chains) == (5, 2, 1)
@@ -71,8 +61,8 @@ def test_a_retired_key_verifies_the_chains_written_with_it(engine: Engine) -> No
 
 
 def test_without_the_retired_key_the_older_chain_is_unmatched_as_before(engine: Engine) -> None:
-    old_ids = _record(AuditStore(engine, chain_key=OLD), 3)
-    _record(AuditStore(engine, chain_key=NEW), 2)
+    old_ids = record_pending(AuditStore(engine, chain_key=OLD), 3)
+    record_pending(AuditStore(engine, chain_key=NEW), 2)
     report = verify(engine, NEW)
     assert [(f.kind, f.message_ids) for f in report.findings] == [
         ("unmatched-chain", (old_ids[0], old_ids[-1]))
@@ -82,8 +72,8 @@ def test_without_the_retired_key_the_older_chain_is_unmatched_as_before(engine: 
 
 def test_an_entry_edited_in_a_retired_key_chain_is_still_edited(engine: Engine) -> None:
     # Past the entries that choose the chain's key too.
-    old_ids = _record(AuditStore(engine, chain_key=OLD), KEY_SAMPLE + 2)
-    _record(AuditStore(engine, chain_key=NEW), 1)
+    old_ids = record_pending(AuditStore(engine, chain_key=OLD), KEY_SAMPLE + 2)
+    record_pending(AuditStore(engine, chain_key=NEW), 1)
     with engine.begin() as connection:
         for message_id in (old_ids[1], old_ids[-1]):
             connection.execute(
@@ -106,7 +96,7 @@ def test_an_entry_rehashed_with_a_retired_key_in_a_current_chain_is_edited(engin
     """Whoever obtained the leaked key could rewrite an entry of a newer chain with it: a chain is
     checked with the one key most of its first entries match, so the forgery is not taken for it."""
     store = AuditStore(engine, chain_key=NEW, retired_chain_keys=[OLD])
-    ids = _record(store, 3)
+    ids = record_pending(store, 3, "ProjectCreate")
     entry = store.entry(ids[0])
     assert entry is not None
     fields = {**{name: getattr(entry, name) for name in IMMUTABLE_FIELDS}, "user_id": "2"}
@@ -129,11 +119,11 @@ def test_an_entry_rehashed_with_a_retired_key_in_a_current_chain_is_edited(engin
 def test_purge_checkpoints_verify_with_the_key_that_wrote_them(engine: Engine, purged_with: str) -> None:
     """A purge before the rotation hashed its checkpoint with the key of that time."""
     old = AuditStore(engine, chain_key=OLD)
-    _record(old, 4)
+    record_pending(old, 4, "ProjectCreate")
     boundary = datetime.now(UTC)
-    _record(old, 2)
+    record_pending(old, 2, "ProjectCreate")
     new = AuditStore(engine, chain_key=NEW, retired_chain_keys=[OLD])
-    _record(new, 1)
+    record_pending(new, 1, "ProjectCreate")
     purge(
         old if purged_with == "old" else new,
         boundary,
@@ -159,10 +149,10 @@ def test_the_entry_page_says_the_entry_verifies_with_a_retired_key(
     from webapp.extensions import analytics_client
 
     with app.app_context():
-        older, edited = _record(analytics_client.store(), 2)
+        older, edited = record_pending(analytics_client.store(), 2)
     rotated = make_app(AUDIT_CHAIN_KEY=NEW.decode(), AUDIT_CHAIN_KEYS_RETIRED=("event-catalog",))
     with rotated.app_context():
-        [newer] = _record(analytics_client.store(), 1)
+        [newer] = record_pending(analytics_client.store(), 1)
         store = analytics_client.store()
     with store.engine.begin() as connection:
         connection.execute(
@@ -189,11 +179,11 @@ def test_verify_command_counts_the_chains_on_a_retired_key(
     from webapp.extensions import analytics_client
 
     with app.app_context():
-        older = _record(analytics_client.store(), 2)
+        older = record_pending(analytics_client.store(), 2)
         last = _recorded(analytics_client.store(), older[-1])
     rotated = make_app(AUDIT_CHAIN_KEY=NEW.decode(), AUDIT_CHAIN_KEYS_RETIRED=("event-catalog",))
     with rotated.app_context():
-        _record(analytics_client.store(), 1)
+        record_pending(analytics_client.store(), 1)
     runner = rotated.test_cli_runner()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output

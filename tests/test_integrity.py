@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from at_once import at_once
+from auditlog import record_pending
 from flask.testing import FlaskCliRunner
 from sqlalchemy import Engine, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -22,15 +23,6 @@ from analytics.messages import build_message
 KEY = b"event-catalog"
 
 
-def _record(store: AuditStore, count: int = 1, constant: str = "ClusterProvisioningSuccess") -> list[str]:
-    ids = []
-    for _ in range(count):
-        message = build_message(CATALOG.event(constant).example_spec())
-        store.record(message, status=AuditStatus.PENDING, source="application")
-        ids.append(message["messageId"])
-    return ids
-
-
 def _entry(store: AuditStore, message_id: str) -> AuditEntry:
     entry = store.entry(message_id)
     assert entry is not None
@@ -42,7 +34,7 @@ def _kinds(engine: Engine) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def test_entries_of_one_writer_form_a_chain(store: AuditStore) -> None:
-    ids = _record(store, 3)
+    ids = record_pending(store, 3)
     first, second, third = (_entry(store, mid) for mid in ids)
     assert first.writer_id == second.writer_id == third.writer_id
     assert (first.seq, second.seq, third.seq) == (1, 2, 3)
@@ -68,7 +60,7 @@ def test_a_message_id_that_is_not_text_is_sent_audited_and_verified_as_its_text(
 
 
 def test_status_changes_do_not_break_the_chain(store: AuditStore) -> None:
-    [message_id] = _record(store)
+    [message_id] = record_pending(store)
     store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="boom")
     store.record_outcome([message_id], AuditStatus.DELIVERED, http_status=200)
     assert verify(store.engine, KEY).ok
@@ -76,7 +68,7 @@ def test_status_changes_do_not_break_the_chain(store: AuditStore) -> None:
 
 
 def test_verify_catches_an_edited_row(store: AuditStore) -> None:
-    ids = _record(store, 3)
+    ids = record_pending(store, 3)
     with store.engine.begin() as connection:
         connection.execute(
             update(AuditEntry).where(AuditEntry.message_id == ids[1]).values(event="Project Create")
@@ -91,7 +83,7 @@ def test_verify_catches_an_edited_row(store: AuditStore) -> None:
 
 
 def test_verify_catches_an_edited_payload(store: AuditStore) -> None:
-    ids = _record(store, 2)
+    ids = record_pending(store, 2)
     entry = _entry(store, ids[0])
     payload = {**entry.payload, "properties": {**entry.payload["properties"], "cluster_type": "gke"}}
     with store.engine.begin() as connection:
@@ -100,7 +92,7 @@ def test_verify_catches_an_edited_payload(store: AuditStore) -> None:
 
 
 def test_verify_catches_a_deleted_row_and_names_its_neighbours(store: AuditStore) -> None:
-    ids = _record(store, 4)
+    ids = record_pending(store, 4)
     with store.engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_entries WHERE message_id = :m"), {"m": ids[1]})
     [finding] = verify(store.engine, KEY).findings
@@ -117,7 +109,7 @@ def test_verify_catches_a_deleted_row_and_names_its_neighbours(store: AuditStore
 
 
 def test_verify_catches_the_first_rows_of_a_chain_deleted(store: AuditStore) -> None:
-    ids = _record(store, 3)
+    ids = record_pending(store, 3)
     with store.engine.begin() as connection:
         connection.execute(
             text("DELETE FROM audit_entries WHERE message_id IN (:a, :b)"), {"a": ids[0], "b": ids[1]}
@@ -128,7 +120,7 @@ def test_verify_catches_the_first_rows_of_a_chain_deleted(store: AuditStore) -> 
 
 
 def test_verify_catches_rows_swapped_in_time(store: AuditStore) -> None:
-    ids = _record(store, 3)
+    ids = record_pending(store, 3)
     first, third = _entry(store, ids[0]), _entry(store, ids[2])
     with store.engine.begin() as connection:
         for entry, other in ((first, third), (third, first)):
@@ -141,7 +133,7 @@ def test_verify_catches_rows_swapped_in_time(store: AuditStore) -> None:
 
 
 def test_verify_catches_rows_swapped_in_the_chain(store: AuditStore) -> None:
-    ids = _record(store, 3)
+    ids = record_pending(store, 3)
     first, second = _entry(store, ids[0]), _entry(store, ids[1])
     with store.engine.begin() as connection:
         for entry, seq in ((first, -1), (second, 1), (first, 2)):
@@ -151,13 +143,13 @@ def test_verify_catches_rows_swapped_in_the_chain(store: AuditStore) -> None:
 
 
 def test_an_entry_forged_without_the_key_does_not_verify(engine: Engine) -> None:
-    _record(AuditStore(engine), 2)
-    [forged] = _record(AuditStore(engine, chain_key=b"a guess"), 1)
+    record_pending(AuditStore(engine), 2)
+    [forged] = record_pending(AuditStore(engine, chain_key=b"a guess"), 1)
     assert _kinds(engine) == [("edited", (forged,))]
 
 
 def test_verify_detects_a_wrong_key_for_the_whole_log(store: AuditStore) -> None:
-    _record(store, 2)
+    record_pending(store, 2)
     report = verify(store.engine, b"other")
     assert [f.kind for f in report.findings] == ["unmatched-chain"]
     assert report.no_entry_matches
@@ -166,9 +158,9 @@ def test_verify_detects_a_wrong_key_for_the_whole_log(store: AuditStore) -> None
 def test_verify_says_which_chains_another_key_wrote_when_some_entries_match(engine: Engine) -> None:
     """A deployment that ran on the default key for a minute, then verified without its own key,
     printed one "changed after it was written" line per entry and never the word key."""
-    [early] = _record(AuditStore(engine), 1)
-    later = _record(AuditStore(engine, chain_key=b"the-deployment-key"), 4)
-    edited = _record(AuditStore(engine), 3)
+    [early] = record_pending(AuditStore(engine), 1)
+    later = record_pending(AuditStore(engine, chain_key=b"the-deployment-key"), 4)
+    edited = record_pending(AuditStore(engine), 3)
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE audit_entries SET user_id = '2' WHERE message_id = :m"), {"m": edited[1]}
@@ -205,7 +197,7 @@ def test_verify_command_caps_its_lines_with_a_count_of_the_rest(runner: FlaskCli
 
     with app.app_context():
         store = analytics_client.store()
-        ids = _record(store, 56)
+        ids = record_pending(store, 56)
         with store.engine.begin() as connection:
             connection.execute(
                 text("UPDATE audit_entries SET user_id = '2' WHERE message_id != :m"), {"m": ids[0]}
@@ -222,7 +214,7 @@ def test_concurrent_writers_interleaved_still_verify(engine: Engine) -> None:
     host_a, host_b = AuditStore(engine), AuditStore(engine)
     ids = []
     for _ in range(5):
-        ids += _record(host_a) + _record(host_b)
+        ids += record_pending(host_a) + record_pending(host_b)
     writers = {_entry(host_a, mid).writer_id for mid in ids}
     assert len(writers) == 2
     report = verify(engine, KEY)
@@ -232,7 +224,7 @@ def test_concurrent_writers_interleaved_still_verify(engine: Engine) -> None:
 
 def test_threads_recording_at_once_use_their_own_chains(engine: Engine) -> None:
     store = AuditStore(engine, max_writers=4)
-    at_once(lambda: _record(store, 10), threads=6)
+    at_once(lambda: record_pending(store, 10), threads=6)
     report = verify(engine, KEY)
     assert report.ok and report.entries == 60
     assert 1 <= len(report.heads) <= 4
@@ -241,18 +233,18 @@ def test_threads_recording_at_once_use_their_own_chains(engine: Engine) -> None:
 def test_a_forked_process_starts_its_own_chain(store: AuditStore) -> None:
     import os
 
-    [parent_first] = _record(store)
+    [parent_first] = record_pending(store)
     pid = os.fork()
     if pid == 0:  # the child, as a pre-forking server's worker would be
         code = 1
         try:
-            _record(store)
+            record_pending(store)
             code = 0
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    _record(store)
+    record_pending(store)
     report = verify(store.engine, KEY)
     assert report.ok and report.entries == 3 and len(report.heads) == 2
     assert sorted(seq for seq, _ in report.heads.values()) == [1, 2]
@@ -264,7 +256,7 @@ def test_a_failed_insert_leaves_no_gap(store: AuditStore) -> None:
     store.record(message, status=AuditStatus.PENDING, source="application")
     with pytest.raises(IntegrityError):
         store.record(message, status=AuditStatus.PENDING, source="replay")
-    _record(store, 2)
+    record_pending(store, 2)
     report = verify(store.engine, KEY)
     assert report.ok and report.entries == 3
 
@@ -324,7 +316,7 @@ def test_verify_command_exits_0_with_a_summary(runner: FlaskCliRunner, app: Any)
     from webapp.extensions import analytics_client
 
     with app.app_context():
-        _record(analytics_client.store(), 2)
+        record_pending(analytics_client.store(), 2)
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert result.output == "verified 2 entries in 1 writer chain\n"
@@ -335,7 +327,7 @@ def test_verify_command_exits_1_naming_the_entries(runner: FlaskCliRunner, app: 
 
     with app.app_context():
         store = analytics_client.store()
-        ids = _record(store, 3)
+        ids = record_pending(store, 3)
         with store.engine.begin() as connection:
             connection.execute(text("DELETE FROM audit_entries WHERE message_id = :m"), {"m": ids[1]})
             connection.execute(
@@ -363,7 +355,7 @@ def test_verify_command_speaks_json(runner: FlaskCliRunner, app: Any) -> None:
 
     with app.app_context():
         store = analytics_client.store()
-        [message_id] = _record(store)
+        [message_id] = record_pending(store)
         with store.engine.begin() as connection:
             connection.execute(
                 text("UPDATE audit_entries SET user_id = '2' WHERE message_id = :m"), {"m": message_id}
@@ -382,7 +374,7 @@ def test_verify_with_another_key_says_so_in_one_line(app: Any, make_app: Any) ->
     from webapp.extensions import analytics_client
 
     with app.app_context():
-        _record(analytics_client.store(), 3)
+        record_pending(analytics_client.store(), 3)
     runner = make_app(AUDIT_CHAIN_KEY="not-the-writers-key").test_cli_runner()
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
@@ -404,7 +396,7 @@ def test_verify_heads_stay_inside_the_json_document_and_are_a_markdown_table(
 
     with app.app_context():
         store = analytics_client.store()
-        [message_id] = _record(store)
+        [message_id] = record_pending(store)
         entry = _entry(store, message_id)
     body = json.loads(runner.invoke(args=["audit", "verify", "--format", "json", "--heads"]).output)
     assert body["ok"] is True
@@ -422,7 +414,7 @@ def test_the_entry_page_says_whether_the_entry_verifies(app: Any, client: Any) -
 
     with app.app_context():
         store = analytics_client.store()
-        first, second = _record(store, 2)
+        first, second = record_pending(store, 2)
     page = client.get(f"/audit/entries/{first}").get_data(as_text=True)
     assert '<span class="badge integrity-ok">verifies</span>' in page and "does not verify" not in page
     with store.engine.begin() as connection:
