@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import pytest
 from auditlog import record_delivery
@@ -27,6 +28,7 @@ from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
 from analytics.integrity import verify
+from analytics.personal_data import mask_value
 from analytics.queries import Cursor
 from analytics.replay import (
     REPLAY_ACTION,
@@ -588,6 +590,29 @@ def test_the_widget_counts_what_the_view_would_resend(
     assert "Nothing in this view needs re-sending." in other_event.get_data(as_text=True)
     delivered_only = client.get("/audit/replay/?status=delivered", headers={"HX-Request": "true"})
     assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
+
+
+def test_a_resend_narrowed_by_a_personal_value_records_it_masked(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """The re-send's action is read by every role: it recorded the email typed into the search."""
+    from webapp.extensions import analytics_client
+
+    sealed = make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    client = login_as(Role.ADMIN, on=sealed)
+    with sealed.app_context():
+        store = analytics_client.store()
+        [receipt] = _send_failing(store, collector, 1, "UserCreate")
+        masked = mask_value("ada@example.com", store.mask_key)
+    url = "/audit/replay/?" + urlencode({"status": "failed", "prop": "email = ada@example.com"})
+    response = client.post(url, data={"csrf_token": _csrf(client, url)})
+    assert response.status_code == 303
+    [(_, details)] = _replay_actions(sealed)
+    assert details["delivered"] == 1 and "ada@example.com" not in details["selection"]
+    assert parse_qs(details["selection"]) == {"status": ["failed"], "prop": [f"email = {masked}"]}
+    # The recorded property search still finds what it re-sent (delivered now, so no longer failed).
+    found = client.get("/audit/", query_string={"prop": f"email = {masked}"})
+    assert receipt.message_id in found.get_data(as_text=True)
 
 
 def test_the_confirmation_page_previews_and_resends_as_the_clicker(

@@ -27,7 +27,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from analytics.audit import AuditEntry
-from analytics.queries import conditions
+from analytics.personal_data import mask_value
+from analytics.queries import conditions, is_personal_key
 from analytics.replay import (
     DEFAULT_STATUSES,
     REPLAYABLE_STATUSES,
@@ -96,6 +97,18 @@ def _selection(form: SearchForm) -> ReplaySelection:
         filters=tuple(conditions(form.filters)),
         destination=own_destination().label,
     )
+
+
+def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
+    """The property search as the re-send's action records it: a personal-data value by its mask.
+
+    The action is a product action every role reads, and the entries it re-sent store that value
+    masked too; the mask still finds them, as a search for the masked text matches it exactly.
+    """
+    asked = form.filters.prop if form.filters is not None else None
+    if asked is None or not is_personal_key(asked.key):
+        return {}
+    return {"prop": f"{asked.key} = {mask_value(asked.candidates[0], mask_key)}"}
 
 
 def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
@@ -235,7 +248,7 @@ def run() -> ResponseReturnValue:
         report = replay(store, client, _selection(form), limit=CLICK_LIMIT, on_candidate=note_resent)
     finally:
         client.shutdown()
-    asked = urlencode(form.params(live=None), doseq=True)
+    asked = urlencode(form.params(live=None, **_masked_prop(form, store.mask_key)), doseq=True)
     record_replay(store, report, actor=current_actor(), selection=asked, destination=own_destination().label)
     if htmx:
         assert form.filters is not None
