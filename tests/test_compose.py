@@ -10,6 +10,7 @@ match) fails here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -36,11 +37,17 @@ _REQUIRED = re.compile(r"\$\{(\w+):\?[^}]+\}")
 """Compose's `${NAME:?message}`: the variable must be set (in `.env`), or compose stops with the message."""
 
 
+_OPTIONAL = re.compile(r"\$\{(\w+):-([^}]*)\}")
+"""Compose's `${NAME:-default}`: the variable from `.env` when set, else the default."""
+
+
 def _services(given: dict[str, str] | None = None) -> dict[str, Any]:
-    """compose.yaml's services, with each required variable taken from `given` as compose would."""
+    """compose.yaml's services, with each variable taken from `given` as compose would."""
     text = (ROOT / "compose.yaml").read_text()
     if given is not None:
         text = _REQUIRED.sub(lambda match: given[match.group(1)], text)
+        # Compose substitutes into the parsed strings; here the text is substituted, so quote it.
+        text = _OPTIONAL.sub(lambda match: json.dumps(given.get(match.group(1), match.group(2))), text)
     services: dict[str, Any] = yaml.safe_load(text)["services"]
     return services
 
@@ -138,6 +145,13 @@ def test_the_stack_s_secrets_are_required_from_env_and_never_written_in_the_file
         required = _REQUIRED.fullmatch(dashboard[name])
         assert required is not None and required.group(1) == name
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
+    # After a rotation the former chain keys come from .env too; without them, none.
+    secrets_only = {
+        name: secrets.token_hex(32) for name in ("SECRET_KEY", "AUDIT_CHAIN_KEY", "AUDIT_MASK_KEY")
+    }
+    assert _services(secrets_only)["dashboard"]["environment"]["AUDIT_CHAIN_KEYS_RETIRED"] == ""
+    rotated = _services({**secrets_only, "AUDIT_CHAIN_KEYS_RETIRED": "the-former-chain-key"})
+    assert rotated["dashboard"]["environment"]["AUDIT_CHAIN_KEYS_RETIRED"] == "the-former-chain-key"
 
 
 def test_the_stack_comes_up_and_an_application_event_reaches_the_collector(empty_postgres_url: str) -> None:
