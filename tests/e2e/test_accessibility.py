@@ -95,6 +95,8 @@ def _send_empty_tester_form(page: Page) -> None:
     wait_until_htmx_has(page, "#tester-form")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#send-outcome")).to_contain_text("to fix before sending")
+    # The answer is drawn a moment before htmx hides the "Sending…" status of its request.
+    expect(page.get_by_text("Sending… waiting for the endpoint's answer")).to_be_hidden()
 
 
 def _submit_empty(page: Page) -> None:
