@@ -281,6 +281,21 @@ def test_a_send_and_a_refused_one_are_said_by_a_status_region_the_redraw_keeps(
     expect(status).to_have_attribute("data-kept", "yes")
 
 
+def test_a_send_after_a_refused_one_is_said_too(live_server: str, page: Page) -> None:
+    """A form showing errors is redrawn whole by its next send, whose outcome went unsaid."""
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    _send_empty_tester_form(page)
+    status = page.locator("#tester-status")
+    expect(status).to_have_text(re.compile("fields to fix before sending"))
+    for field, value in (("user_id", "1"), ("project_id", "2"), ("cluster_id", "4")):
+        page.locator(f"#f-scope-{field}").fill(value)
+    page.locator("#f-prop-cluster_type").select_option("eks")
+    page.locator("#f-prop-infra_id").fill("9")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(status).to_have_text("delivered HTTP 200")
+
+
 def test_audit_and_health_searches_announce_what_they_found(
     live_server: str, page: Page, sqlite_url: str
 ) -> None:

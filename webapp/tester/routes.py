@@ -161,6 +161,7 @@ def render_tester(
     result: SendResult | None = None,
     notice: str | None = None,
     status: int = 200,
+    sent: bool = False,
 ) -> Response:
     """The tester in a given state: the form as typed (with a fresh token), the preview, a result.
 
@@ -173,6 +174,8 @@ def render_tester(
         result: a send's result for the result panel.
         notice: a message above the form.
         status: the page's status code.
+        sent: the answer to a send just made (`result`), which the page's status region says; other
+            redraws that keep a result on show say nothing of it.
     """
     typed = replace(typed.as_shown(), token=new_token())
     draft = draft or compose(typed, actor=current_actor())
@@ -184,6 +187,7 @@ def render_tester(
         status,
         **tester_context(typed, draft, shown, result, notice),
         refused=errors is not None,
+        sent=sent,
     )
     if wants_fragment() and draft.info is not None:
         response.headers["HX-Push-Url"] = state_url(typed, draft.info, result)
@@ -457,7 +461,7 @@ def send_view() -> ResponseReturnValue:
     # production confirmation holds for one send: the next one asks again.
     typed = replace(typed, confirm_production=False)
     redraw = request.form.get("redraw")
-    response = render_tester(typed, result=result) if redraw else render_sent(typed, result)
+    response = render_tester(typed, result=result, sent=True) if redraw else render_sent(typed, result)
     response.headers["HX-Trigger"] = "tester-sent"
     if not redraw:
         # The address now draws this form and this send's result again: a reload or Back keeps
