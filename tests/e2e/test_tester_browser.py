@@ -10,7 +10,7 @@ import pytest
 import requests
 from browser_helpers import raw_editor_with_example, wait_until_htmx_has
 from flask import Flask
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from analytics.collector import Collector
 from webapp.extensions import db
@@ -281,6 +281,51 @@ def test_holding_an_arrow_on_the_picker_loads_the_form_once_for_the_event_it_sto
     page.wait_for_timeout(600)
     expect(page.locator("#pick")).to_have_value(landing)
     assert len(loads) == 1
+
+
+def test_an_arrow_pressed_while_a_pick_loads_is_not_lost(live_server: str, page: Page) -> None:
+    """htmx drops a pick made while another loads, and the late answer put the picker back on it."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    wait_until_htmx_has(page, "#pick")
+    options = page.locator("#pick option").evaluate_all("options => options.map(o => o.value)")
+    landing = options[options.index("ProjectCreate") + 3]
+
+    def slowly(route: Route) -> None:
+        page.wait_for_timeout(1000)
+        route.continue_()
+
+    page.route(re.compile(r"/tester/$"), slowly)
+    page.locator("#pick").focus()
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(450)  # the first pick's form is loading
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(f"event={landing}"), timeout=10_000)
+    expect(page.locator("#pick")).to_have_value(landing)
+    expect(page.locator("#tester-form input[name=spec]")).to_have_value(landing)
+
+
+def test_the_picker_keeps_its_search_and_never_shows_an_event_the_form_is_not_for(
+    live_server: str, page: Page
+) -> None:
+    page.goto(live_server + "/tester/?event=UserCreate")
+    wait_until_htmx_has(page, "#pick")
+    search = page.get_by_role("searchbox", name="Search events")
+    # A search that leaves out the event on show: the picker says to choose, rather than show a match.
+    with page.expect_response(lambda response: "/tester/specs" in response.url):
+        search.fill("cluster prov")
+    expect(page.locator("#pick")).to_have_value("")
+    expect(page.locator("#pick option:checked")).to_have_text("Choose one of the matches…")
+    listed = "options => options.map(o => o.value)"
+    matches = page.locator("#pick option:not([disabled])").evaluate_all(listed)
+    assert "ClusterProvisioningSuccess" in matches and "UserCreate" not in matches
+    # A pick keeps the search: the options are still the matches, and the next arrow moves among them.
+    page.locator("#pick").focus()
+    page.keyboard.press("ArrowDown")
+    expect(page).to_have_url(re.compile(f"event={matches[0]}"))
+    wait_until_htmx_has(page, "#pick")
+    expect(search).to_have_value("cluster prov")
+    assert page.locator("#pick option").evaluate_all(listed) == matches
 
 
 def test_a_form_over_the_request_limit_says_it_was_not_sent(

@@ -107,6 +107,21 @@
     formFailed(event, "the dashboard did not answer");
   });
 
+  // A pick's form that arrives after the picker moved on (an arrow pressed while it loaded, which
+  // htmx drops) would put the picker back on the older event: it is not drawn, and the event the
+  // picker now shows is asked for instead.
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const pick = document.getElementById("pick");
+    const config = event.detail.requestConfig || {};
+    if (!pick || config.elt !== pick || !event.detail.xhr || event.detail.xhr.status >= 400) return;
+    const parameters = config.parameters || {};
+    const asked = typeof parameters.get === "function" ? parameters.get("pick") : parameters.pick;
+    if (asked !== undefined && asked !== pick.value) {
+      event.detail.shouldSwap = false;
+      htmx.trigger(pick, "change");
+    }
+  });
+
   // Sending disables the Send button for the request (hx-disabled-elt), and a disabled button
   // loses the focus to the page: a keyboard user would start again from the top. Noted at the
   // submit itself (a queued send starts later, with the button perhaps already disabled), and given
