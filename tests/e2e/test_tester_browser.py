@@ -326,6 +326,13 @@ def test_the_picker_keeps_its_search_and_never_shows_an_event_the_form_is_not_fo
     wait_until_htmx_has(page, "#pick")
     expect(search).to_have_value("cluster prov")
     assert page.locator("#pick option").evaluate_all(listed) == matches
+    # Enter in the search box redraws the tester with the search and the focus where they were.
+    search.focus()
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        page.keyboard.press("Enter")
+    wait_until_htmx_has(page, "#pick")
+    expect(page.locator("#pick-search")).to_be_focused()
+    expect(page.locator("#pick-search")).to_have_value("cluster prov")
 
 
 def test_a_form_over_the_request_limit_says_it_was_not_sent(
