@@ -527,7 +527,7 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     listed = runner.invoke(args=["users", "token", "list", "--format", "json"])
     [token] = json.loads(listed.stdout)["tokens"]
     assert (token["id"], token["account"], token["name"]) == (record.id, "engineer@example.com", "deploy job")
-    assert token["prefix"] == secret[:8] and token["status"].startswith("revoked ")
+    assert token["prefix"] == secret[:8] and token["status"] == "revoked"
     assert token["expires"] == as_utc(record.expires_at).isoformat()
     assert token["revoked"] is not None and token["last_used"] is not None
     assert anonymous.get("/api/tester/destinations", headers=bearer(secret)).status_code == 401
@@ -564,7 +564,21 @@ def test_users_token_list_shows_an_expired_token_as_expired(
     [_, row] = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
     assert " ".join(row.split()[-6:]) == f"never {ended} expired {ended}"
     [token] = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)["tokens"]
-    assert token["status"] == f"expired {ended}" and token["revoked"] is None
+    assert token["status"] == "expired" and token["revoked"] is None
+
+
+def test_users_token_list_json_status_is_one_fixed_word(
+    runner: FlaskCliRunner, make_account: Callable[..., str], make_token: Callable[..., str]
+) -> None:
+    make_account(Role.ADMIN)
+    make_token(Role.VIEWER)
+    make_token(Role.ENGINEER)
+    assert runner.invoke(args=["users", "disable", "engineer@example.com"]).exit_code == 0
+    listed = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)
+    statuses = {token["account"]: token["status"] for token in listed["tokens"]}
+    assert statuses == {"viewer@example.com": "active", "engineer@example.com": "account_disabled"}
+    table = runner.invoke(args=["users", "token", "list", "engineer@example.com"]).stdout
+    assert table.splitlines()[1].endswith("account disabled")
 
 
 def test_users_token_create_warns_that_a_disabled_account_s_token_is_refused(

@@ -183,14 +183,24 @@ def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
 
 
-def _status(record: ApiToken) -> str:
-    """Whether the token works: active, revoked (when), expired (when), or refused for its disabled
-    account."""
+def _state(record: ApiToken) -> str:
+    """Whether the token works, as one fixed word scripts can compare: `active`, `revoked`, `expired`
+    or `account_disabled` (its account is disabled); the times are in their own fields."""
     if not record.active:
-        return f"revoked {_when(record.revoked_at)}"
+        return "revoked"
     if record.expired:
+        return "expired"
+    return "active" if record.user.active else "account_disabled"
+
+
+def _status(record: ApiToken) -> str:
+    """The state as the table reads it: a revoked or expired token says when."""
+    state = _state(record)
+    if state == "revoked":
+        return f"revoked {_when(record.revoked_at)}"
+    if state == "expired":
         return f"expired {_when(record.expires_at)}"
-    return "active" if record.user.active else "account disabled"
+    return state.replace("_", " ")
 
 
 @token_command.command("create")
@@ -251,7 +261,7 @@ def token_list_command(email: str | None, fmt: str) -> None:
                 "last_used": format_instant(record.last_used_at),
                 "expires": format_instant(record.expires_at),
                 "revoked": format_instant(record.revoked_at),
-                "status": _status(record),
+                "status": _state(record),
             }
             for record in records
         ]
