@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, text
-from tester_helpers import claim_send, repeat_in_flight
+from tester_helpers import HTMX, claim_send, pre_json, repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
@@ -57,6 +57,30 @@ def test_api_properties_are_validated_as_the_json_values_given(
     sent = client.post("/api/tester/send", json=checks)
     assert sent.status_code == 200, sent.get_json()
     assert collector.received()[0]["properties"]["failed_checks"] == ["", " vcpu_quota\n"]
+
+
+@pytest.mark.parametrize("project_id", [" 1", "1 ", "\t1", "\u00a01", "1\n", ""])
+def test_api_scope_ids_are_validated_as_the_json_values_given(client: FlaskClient, project_id: str) -> None:
+    """The API trimmed scope ids as the form does: `" 1"` was sent as project 1, though the library
+    refuses it; the form and the command line still trim what was typed."""
+    body = {"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": project_id}, "dry_run": True}
+    refused = client.post("/api/tester/send", json=body)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {
+        "scope.project_id": (
+            "Input should be a valid integer, as a whole number or as text of the digits 0-9 only"
+        )
+    }
+    assert (
+        client.post("/api/tester/send", json={**body, "scope": {"user_id": 1, "project_id": "1"}}).status_code
+        == 200
+    )
+    preview = client.post(
+        "/tester/preview",
+        data={"spec": "ProjectCreate", "scope.user_id": "1", "scope.project_id": " 1\n"},
+        headers=HTMX,
+    )
+    assert json.loads(pre_json(preview.get_data(as_text=True), "preview-json"))["properties"]["proj_id"] == 1
 
 
 def test_api_send_delivers_and_reports_the_outcome(

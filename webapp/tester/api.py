@@ -56,12 +56,17 @@ _OUTCOME_STATUS = {"delivered": 200, "disabled": 200, "pending": 202, "failed": 
 
 @dataclass(frozen=True)
 class JsonInput(TesterInput):
-    """A request's input: its `props` are JSON values, validated as they are, not field text to trim,
-    split into lines or leave out when blank."""
+    """A request's input: its `props` and `scope` are JSON values, validated as they are, not field
+    text to trim, split into lines or leave out when blank."""
 
     def property_value(self, prop: PropertyInfo) -> Any:
         """The property's JSON value as the request gave it."""
         return self.props.get(prop.name)
+
+    def scope_value(self, name: str) -> Any:
+        """The scope field's JSON value as the request gave it (None: absent or null): `" 1"` is
+        refused as the library refuses it, not trimmed into an id."""
+        return self.scope.get(name)
 
 
 class SendRequest(BaseModel):
@@ -203,8 +208,8 @@ def _json_kind(value: Any) -> str:
 def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
     """Ids that are neither a whole number nor text, by request key.
 
-    The scope is composed as the form's, from text: `1.5` or `true` reached the spec as "1.5" or
-    "True" and was refused as a string that does not parse, though the request sent no string.
+    Said in JSON's words, over the spec's own message: the request sent a number, a boolean or an
+    array, and the answer says which.
     """
     errors = {}
     for name, value in scope.items():

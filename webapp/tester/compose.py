@@ -104,11 +104,9 @@ def _describe(error: Any, raw_mode: bool) -> str:
 def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Scope values and own property values as pydantic should see them (None: bad raw JSON)."""
     typed = draft.input
-    # As typed: text from the form and the command line, numbers from the API (0 is a value, not absent).
-    given = {name: typed.scope.get(name) for name in info.scope.model_fields}
-    scope = {
-        name: str(value).strip() for name, value in given.items() if value is not None and str(value).strip()
-    }
+    # Trimmed text from the form and the command line, JSON values as given from the API.
+    given = {name: typed.scope_value(name) for name in info.scope.model_fields}
+    scope = {name: value for name, value in given.items() if value is not None}
     if typed.mode != RAW:
         known = own_properties(info)
         _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})

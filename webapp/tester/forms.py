@@ -68,6 +68,15 @@ class TesterInput:
         """A property's value as the spec should see it: its field's text, typed (None: left empty)."""
         return typed_value(prop, self.props.get(prop.name))
 
+    def scope_value(self, name: str) -> Any:
+        """A scope field's value as the spec should see it: its text, trimmed (None: left empty).
+
+        A field or a `--scope "user=1, project=2"` carries spaces no one meant as part of an id.
+        """
+        value = self.scope.get(name)
+        text = "" if value is None else str(value).strip()  # 0 is a value, not absent
+        return text or None
+
     def with_examples(self, info: SpecInfo) -> TesterInput:
         """Every empty field filled with its example; what was typed stays."""
         scope = {name: self.scope.get(name) or example for name, example in scope_examples(info).items()}
