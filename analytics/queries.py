@@ -56,7 +56,7 @@ from analytics.catalog import CATALOG
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
 from analytics.personal_data import looks_personal
-from analytics.scopes import MAX_ID
+from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
 from analytics.strict_json import load_json
 
@@ -291,13 +291,19 @@ def _choice(value: str, allowed: Iterable[str], what: str) -> str:
 
 def _id_number(value: str) -> int:
     """An id as the catalog defines them: a whole number from 1 to `MAX_ID`, so no entry can match
-    anything else and the search says so rather than quietly finding nothing."""
+    anything else and the search says so rather than quietly finding nothing.
+
+    Written as a scope's id is (`is_id_text`): `int()` alone took `١٢` as project 12, `+1` as 1 and
+    `1_000` as 1000, each an id the library refuses to send.
+    """
     try:
         number = int(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a whole number") from None
     if not 1 <= number <= MAX_ID:
         raise ValueError(f"{number} is not an id: ids are whole numbers from 1 to {MAX_ID}")
+    if not is_id_text(value):
+        raise ValueError(f"{value!r} is not an id: ids are written with the digits 0-9 only")
     return number
 
 

@@ -25,13 +25,22 @@ MAX_ID = 2**63 - 1
 and in the audit log's filter columns, so a larger one is refused when the spec is built."""
 
 
+def is_id_text(text: str) -> bool:
+    """Whether `text` writes a number as ids are written: the ASCII digits 0-9 alone.
+
+    `str.isdigit` alone takes other scripts' digits (`"١٢"`, which `int()` reads as 12), and `int()`
+    also takes a sign, `_` between digits and spaces around them.
+    """
+    return text.isascii() and text.isdigit()
+
+
 def _whole_number(value: Any) -> Any:
     """Take an id as an integer, or as text of the digits 0-9 alone, which the tester's form, command
     line and API give. Pydantic's lax integer also took `"1.0"`, `"1_000"`, `" 1"`, `"+1"`, `1.0`
     and `True`, each silently as an id (1000 for `"1_000"`): a mistake upstream, sent as a real id."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and is_id_text(value):
         return value  # pydantic reads it, and refuses one too large for any int with its own words
     raise PydanticCustomError(
         "scope_id", "Input should be a valid integer, as a whole number or as text of the digits 0-9 only"

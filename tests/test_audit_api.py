@@ -247,6 +247,10 @@ def test_a_token_reads_the_api_and_no_credentials_get_401(
         ({"since": "last tuesday"}, "since", "last tuesday"),
         ({"status": "lost"}, "status", "unknown status 'lost'"),
         ({"project": "0"}, "project", "0 is not an id"),
+        # `int()` read these as ids 12, 1 and 1000: project 12's entries answered `١٢`.
+        ({"project": "١٢"}, "project", "'١٢' is not an id: ids are written with the digits 0-9 only"),
+        ({"cluster": "+1"}, "cluster", "'+1' is not an id: ids are written with the digits 0-9 only"),
+        ({"user_id": "1_000"}, "user_id", "'1_000' is not an id: ids are written with the digits 0-9 only"),
     ],
 )
 def test_bad_parameters_are_a_400_naming_the_field(

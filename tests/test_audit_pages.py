@@ -165,6 +165,17 @@ def test_bad_filters_are_shown_next_to_their_field_keeping_what_was_typed(client
     assert "Some filters cannot be used" in text
 
 
+def test_an_id_in_other_digits_than_0_9_is_refused_next_to_its_field(client: FlaskClient) -> None:
+    response = client.get("/audit/?project=%D9%A1%D9%A2")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert (
+        'id="error-project">&#39;١٢&#39; is not an id: ids are written with the digits 0-9 only</span>'
+        in page
+    )
+    assert "<table" not in page
+
+
 def test_pages_continue_from_a_cursor_without_offsets(client: FlaskClient, sqlite_store: AuditStore) -> None:
     start = datetime.now(UTC) - timedelta(hours=1)
     ids = [
