@@ -20,6 +20,7 @@ from tester_helpers import HTMX, claim_send, pre_json, repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
+from webapp import create_app
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination, parse_destinations
@@ -547,6 +548,32 @@ def test_cli_send_with_the_same_token_delivers_once(
 
         [claim] = db.session.scalars(select(TesterSend)).all()
         assert claim.form_token == "release-4711-cluster"
+
+
+def test_cli_a_repeated_token_prints_the_message_as_the_first_run_did(
+    database_url: str, collector: Collector
+) -> None:
+    """The repeat printed the audit log's copy in PostgreSQL's JSONB key order, the first run in the
+    order it was built: a CI job diffing its logs saw two messages. Both print keys sorted."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SEGMENT_WRITE_KEY": "test-key",
+            "SEGMENT_HOST": collector.url,
+        }
+    )
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", "release-4712-cluster"])
+    again = runner.invoke(args=[*CLI_CLUSTER_SEND, "--token", "release-4712-cluster"])
+    with app.app_context():
+        db.engine.dispose()
+    assert (first.exit_code, again.exit_code) == (0, 0), again.output
+    assert again.stdout == first.stdout
+    assert (
+        first.stdout
+        == json.dumps(json.loads(first.stdout), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    )
 
 
 def test_cli_a_token_reused_for_another_message_sends_nothing_and_exits_2(

@@ -6,7 +6,6 @@ runs it again after a timeout) with the same token sends once, and learns the fi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import IO, Any
@@ -24,6 +23,7 @@ from webapp.tester.forms import MAX_TOKEN_LENGTH, PROP, RAW, SCOPE, TesterInput,
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import SendResult, destinations, find_destination, send
+from webapp.tester.shown_json import pretty_json
 
 # Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
 SCOPE_ALIASES = {
@@ -196,7 +196,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     for note in draft.off_schema:
         click.echo(f"warning: off-schema: {note}", err=True)
     if dry_run:
-        click.echo(json.dumps(draft.message, indent=2, ensure_ascii=False))
+        click.echo(pretty_json(draft.message))
         if draft.oversized:
             click.echo(f"error: dry run: {draft.oversize_warning()}", err=True)
             return EXIT_NOT_DELIVERED
@@ -209,9 +209,10 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
         click.echo(f"error: not sent: {problem}", err=True)
         return status
     entry = result.entry
-    # A repeat sends nothing: what it reports is the first send, its message as the audit log keeps it.
+    # A repeat sends nothing: what it reports is the first send, its message as the audit log keeps it
+    # (keys sorted, as every copy: JSONB's order is not the order the first run printed).
     shown = entry.payload if result.duplicate and entry is not None else draft.message
-    click.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+    click.echo(pretty_json(shown))
     if entry is None:
         click.echo(f"error: not sent: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED

@@ -6,8 +6,6 @@ every control is also a plain link or form, so the tester works without JavaScri
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -75,6 +73,7 @@ from webapp.tester.sending import (
     personal_names,
     send,
 )
+from webapp.tester.shown_json import message_digest, pretty_json
 
 bp = Blueprint("tester", __name__)
 
@@ -277,20 +276,6 @@ def tester_context(
         "FIELDS": FIELDS,
         "RAW": RAW,
     }
-
-
-def pretty_json(value: Any) -> str:
-    """JSON as every panel shows it: keys sorted, two-space indented.
-
-    One canonical form, because the copies differ only in key order (the Segment client rebuilds
-    the dict, PostgreSQL's JSONB reorders keys): so equal messages read the same, byte for byte.
-    """
-    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-
-
-def message_digest(message: dict[str, Any]) -> str:
-    """A message's fingerprint in the panels' canonical form: how a copy is compared with what was sent."""
-    return hashlib.sha256(pretty_json(message).encode()).hexdigest()
 
 
 def kept_result(values: Mapping[str, str]) -> SendResult | None:
