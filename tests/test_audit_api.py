@@ -260,6 +260,13 @@ def test_bad_parameters_are_a_400_naming_the_field(
     assert list(fields) == [field] and says in fields[field]
 
 
+def test_an_entry_refuses_parameters_as_the_list_does(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    message_id = _cps(sqlite_store, 1)
+    fields = _field_errors(client.get(f"/api/audit/entries/{message_id}", query_string={"x": "1"}))
+    assert fields == {"x": "unknown parameter: an entry's answer takes none (search with /api/audit/entries)"}
+    assert client.get(f"/api/audit/entries/{message_id}").status_code == 200
+
+
 def test_a_limit_of_the_maximum_is_accepted(client: FlaskClient) -> None:
     assert client.get("/api/audit/entries", query_string={"limit": str(MAX_LIMIT)}).status_code == 200
 

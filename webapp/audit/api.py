@@ -43,6 +43,8 @@ _UNKNOWN = (
     + "), limit and cursor (the `next` of the previous answer)"
 )
 
+_NO_PARAMETERS = "unknown parameter: an entry's answer takes none (search with /api/audit/entries)"
+
 # Entries hold personal data (masked or not): no cache keeps a copy, as for the export.
 _NO_STORE = {"Cache-Control": "no-store"}
 
@@ -114,6 +116,10 @@ def entries() -> ResponseReturnValue:
 @requires(Role.VIEWER)
 def entry(message_id: str) -> ResponseReturnValue:
     """One entry with its delivery attempts and whether it verifies in its hash chain."""
+    if request.args:
+        # Refused as the list refuses one: `?fields=status` answering everything would look obeyed.
+        unknown = {name: _NO_PARAMETERS for name in request.args}
+        return json_error(400, "The entry cannot be read: fix the parameters below.", unknown)
     found = entry_or_404(message_id)
     shown = shown_payload(found)
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
