@@ -192,15 +192,23 @@ def test_the_page_sets_the_chosen_lifetime(
         assert '<td data-label="Expires">never</td>' in client.get("/account/tokens").get_data(as_text=True)
 
 
+@pytest.mark.parametrize("lifetime", ["9999", "7", "0", ""])
 def test_a_lifetime_the_page_does_not_offer_is_refused_next_to_the_field(
-    app: Flask, login_as: Callable[..., FlaskClient]
+    app: Flask, login_as: Callable[..., FlaskClient], lifetime: str
 ) -> None:
-    response = create_on_page(login_as(Role.VIEWER), "ci", expires_in="9999")
+    response = create_on_page(login_as(Role.VIEWER), "ci", expires_in=lifetime)
     assert response.status_code == 400
-    assert '<ul class="field-errors" id="expires_in-errors"><li>Not a valid choice.' in (
-        response.get_data(as_text=True)
-    )
+    page = response.get_data(as_text=True)
+    assert '<ul class="field-errors" id="expires_in-errors"><li>Not a valid choice.' in page
+    # The default is selected again: nothing selected showed "30 days", which a second submit sent.
+    assert '<option selected value="90">90 days</option>' in page
     assert stored(app) == []
+
+
+def test_a_refused_name_keeps_the_lifetime_chosen(login_as: Callable[..., FlaskClient]) -> None:
+    page = create_on_page(login_as(Role.VIEWER), "", expires_in="365").get_data(as_text=True)
+    assert '<ul class="field-errors" id="name-errors">' in page
+    assert '<option selected value="365">1 year</option>' in page
 
 
 def expire(app: Flask) -> datetime:

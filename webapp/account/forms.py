@@ -28,6 +28,22 @@ def token_name(_form: FlaskForm, field: Field) -> None:
         raise ValidationError(exc.sentence()) from None
 
 
+class LifetimeField(SelectField):
+    """The lifetime's select: a refused value (`7` posted by hand) shows the default again.
+
+    Kept, it matched no option, so the browser showed the first one (30 days), and submitting again
+    made a 30-day token unnoticed where the page's default is 90.
+    """
+
+    def pre_validate(self, form: FlaskForm) -> None:
+        """Refuse a value none of the options holds, and select the default in its place."""
+        try:
+            super().pre_validate(form)
+        except ValidationError:
+            self.data = self.default
+            raise
+
+
 class NewTokenForm(FlaskForm):
     """A name for the new token: what will use it, so the list says which one to revoke; and how
     long it works."""
@@ -37,7 +53,7 @@ class NewTokenForm(FlaskForm):
         validators=[token_name],
         render_kw={"maxlength": tokens.MAX_NAME_LENGTH, "autocomplete": "off"},
     )
-    expires_in = SelectField("Expires after", choices=LIFETIMES, default=str(tokens.DEFAULT_LIFETIME_DAYS))
+    expires_in = LifetimeField("Expires after", choices=LIFETIMES, default=str(tokens.DEFAULT_LIFETIME_DAYS))
 
     def lifetime_days(self) -> int | None:
         """The chosen lifetime in days, None for no expiry (a validated form holds one of `LIFETIMES`)."""
