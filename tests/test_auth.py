@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from production_settings import AUDIT_KEYS
 from production_settings import SECRET_KEY as PRODUCTION_SECRET
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from analytics.audit import AuditEntry
 from webapp import create_app
@@ -701,6 +701,29 @@ def test_a_command_the_database_refuses_says_what_to_do_in_one_line(
     assert result.exit_code == 2
     [line] = result.stderr.splitlines()
     assert line.startswith("error: cannot use the accounts table: ") and line.endswith(advice), line
+    tokens = app.test_cli_runner().invoke(args=["users", "token", "list"])
+    [line] = tokens.stderr.splitlines()
+    assert line.startswith("error: cannot use the API tokens table: ") and line.endswith(advice), line
+
+
+def test_a_token_command_the_database_refuses_names_the_api_tokens_table(
+    app: Flask, runner: FlaskCliRunner, make_account: Callable[..., str]
+) -> None:
+    """Token commands said "cannot use the accounts table" though what failed was api_tokens."""
+    make_account(Role.ENGINEER)
+    with app.app_context():
+        db.session.execute(text("DROP TABLE api_tokens"))
+        db.session.commit()
+    for args in (
+        ["create", "engineer@example.com", "--name", "ci"],
+        ["list"],
+        ["list", "engineer@example.com"],
+    ):
+        result = runner.invoke(args=["users", "token", *args])
+        assert (result.exit_code, result.stderr) == (
+            2,
+            "error: cannot use the API tokens table: no such table: api_tokens\n",
+        ), args
 
 
 @pytest.mark.parametrize(

@@ -81,13 +81,16 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
     )
     assert "every account (users), " in refused.output and refused.output.count("\n") == 1
     assert refused.output.endswith(
-        "for good (upgrading again creates the tables empty): back the database "
+        "for good (upgrading again brings none of it back): back the database "
         "up, and pass --yes if you mean it\n"
     )
     one_step = runner.invoke(args=["db", "downgrade"])
     assert one_step.exit_code == 2
-    assert "deletes the expiry of every API token (api_tokens.expires_at: each then works until revoked)" in (
-        one_step.output
+    # A column, not tables: the refusal said an upgrade "creates the tables empty".
+    assert one_step.output == (
+        "error: this downgrade deletes the expiry of every API token (api_tokens.expires_at: each then "
+        "works until revoked) for good (upgrading again brings none of it back): back the database up, "
+        "and pass --yes if you mean it\n"
     )
     assert _revision(app) == SCHEMA_REVISION
     assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0

@@ -326,6 +326,9 @@ def test_purge_command_before_asks_for_yes_and_refuses_both_options(runner: Flas
     with app.app_context():
         ids = _record(analytics_client.store(), 1)
         engine = analytics_client.store().engine
+    two_hours_ago = (datetime.now(UTC) - timedelta(hours=2)).replace(tzinfo=None)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_entries SET recorded_at = :t"), {"t": two_hours_ago})
     an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     refused = runner.invoke(args=["audit", "purge", "--before", an_hour_ago])
     assert refused.exit_code == 2
@@ -333,6 +336,16 @@ def test_purge_command_before_asks_for_yes_and_refuses_both_options(runner: Flas
         f"error: --before: {an_hour_ago!r} keeps less than a day of the log: "
         "see what it would delete with --dry-run, and pass --yes if you mean it\n"
     )
+    # The dry run is not refused, but says that the real run needs --yes, and how to give it.
+    dry = runner.invoke(args=["audit", "purge", "--before", an_hour_ago, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    summary, again = dry.output.splitlines()
+    cutoff = summary.rsplit("(cutoff ", 1)[1].rstrip(")")
+    assert again == (
+        "to delete what this counted, keeping less than a day of the log (so --yes): "
+        f"event-catalog audit purge --before {cutoff} --yes"
+    )
+    assert _message_ids(engine) == ids
     both = runner.invoke(args=["audit", "purge", "--before", an_hour_ago, "--older-than", "90d"])
     assert both.exit_code == 2
     assert both.output == "error: --older-than and --before: give one of them, not both\n"

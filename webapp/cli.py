@@ -504,11 +504,13 @@ def audit_purge_command(older_than: str | None, before: str | None, dry_run: boo
     except SQLAlchemyError as exc:
         fail_on_database("purge the audit log", exc)
     click.echo(report.summary())
-    if dry_run and report.entries and older_than:
+    if dry_run and report.entries and (older_than or recent):
         # Run later, --older-than reaches later entries (the incident window, a few seconds on): the
-        # same cutoff deletes what was counted.
+        # same cutoff deletes what was counted. A recent cutoff is refused without --yes: a dry run
+        # that only said "would delete" left the real run's refusal to come as a surprise.
         again = f"event-catalog audit purge --before {format_instant(cutoff, 'microseconds')}"
-        click.echo(f"to delete what this counted: {again}{' --yes' if recent else ''}")
+        needs_yes = ", keeping less than a day of the log (so --yes)" if recent else ""
+        click.echo(f"to delete what this counted{needs_yes}: {again}{' --yes' if recent else ''}")
 
 
 def _purge_cutoff(

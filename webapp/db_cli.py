@@ -84,7 +84,7 @@ def upgrade_command(revision: str, offline: bool) -> None:
 
 def deleted_by_downgrade(current: str, target: str) -> list[str]:
     """What undoing the migrations from `current` down to `target` deletes for good, oldest first:
-    each migration's `downgrade_drops` (an upgrade creates the tables again, empty)."""
+    each migration's `downgrade_drops` (an upgrade adds its tables or columns again, empty)."""
     script = ScriptDirectory.from_config(_config())
     with _one_line_errors():
         undone = list(script.iterate_revisions(current, target, select_for_downgrade=True))
@@ -99,8 +99,8 @@ def deleted_by_downgrade(current: str, target: str) -> list[str]:
 def downgrade_command(revision: str, confirmed: bool, offline: bool) -> None:
     """Undo migrations down to REVISION (by default the last one).
 
-    A downgrade that deletes data (the audit log, accounts, API tokens, …) needs --yes: upgrading
-    again creates their tables empty.
+    A downgrade that deletes data (the audit log, accounts, API tokens, their expiry, …) needs --yes:
+    upgrading again brings none of it back.
     """
     if offline:
         fail(OFFLINE_REFUSED)
@@ -108,8 +108,8 @@ def downgrade_command(revision: str, confirmed: bool, offline: bool) -> None:
     lost = deleted_by_downgrade(current, revision) if current is not None and not confirmed else []
     if lost:
         fail(
-            f"this downgrade deletes {', '.join(lost)} for good (upgrading again creates the tables "
-            "empty): back the database up, and pass --yes if you mean it"
+            f"this downgrade deletes {', '.join(lost)} for good (upgrading again brings none of it "
+            "back): back the database up, and pass --yes if you mean it"
         )
     with _one_line_errors():
         command.downgrade(_config(), revision)

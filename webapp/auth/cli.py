@@ -52,15 +52,19 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-def _run(action: Callable[[], Any]) -> Any:
-    """Run an account or token change; its refusals and database errors end the command in one line."""
+_ACCOUNTS_TABLE, _TOKENS_TABLE = "the accounts table", "the API tokens table"
+
+
+def _run(action: Callable[[], Any], table: str = _ACCOUNTS_TABLE) -> Any:
+    """Run an account or token change; its refusals and database errors (naming the `table` it
+    uses) end the command in one line."""
     try:
         return action()
     except (accounts.AccountError, tokens.TokenError) as exc:
         fail(str(exc))
     except SQLAlchemyError as exc:
         db.session.rollback()
-        fail_on_database("use the accounts table", exc)
+        fail_on_database(f"use {table}", exc)
 
 
 @users_command.command("add")
@@ -226,7 +230,8 @@ def token_create_command(email: str, name: str, days: int | None, no_expiry: boo
     lifetime = None if no_expiry else days if days is not None else tokens.DEFAULT_LIFETIME_DAYS
     user = _run(lambda: accounts.get_user(email))
     created = _run(
-        lambda: tokens.create_token(user, name, actor=command_line_actor(), lifetime_days=lifetime)
+        lambda: tokens.create_token(user, name, actor=command_line_actor(), lifetime_days=lifetime),
+        _TOKENS_TABLE,
     )
     record = created.record
     expiry = f"expiring {_when(record.expires_at)} UTC" if record.expires_at else "never expiring"
@@ -249,7 +254,7 @@ def token_list_command(email: str | None, fmt: str) -> None:
     """List tokens (an account's, or everyone's): id, account, name, prefix, created, last used,
     expires, status."""
     user = _run(lambda: accounts.get_user(email)) if email is not None else None
-    records = _run(lambda: db.session.scalars(tokens.tokens_query(user)).all())
+    records = _run(lambda: db.session.scalars(tokens.tokens_query(user)).all(), _TOKENS_TABLE)
     if fmt == "json":
         tokens_json = [
             {
@@ -290,8 +295,8 @@ def token_list_command(email: str | None, fmt: str) -> None:
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke_command(token_id: int) -> None:
     """Revoke a token (its ID is in `users token list`); requests that present it are refused."""
-    record = _run(lambda: tokens.get_token(token_id))
-    if _run(lambda: tokens.revoke_token(record, actor=command_line_actor())):
+    record = _run(lambda: tokens.get_token(token_id), _TOKENS_TABLE)
+    if _run(lambda: tokens.revoke_token(record, actor=command_line_actor()), _TOKENS_TABLE):
         click.echo(f"revoked API token {record.id} ({record.name!r}) of {record.user.email}")
     else:
         click.echo(
