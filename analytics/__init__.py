@@ -28,7 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
 from analytics.audit_failures import reason, refuses_writes
-from analytics.audit_writer import SHUTDOWN_TIMEOUT
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt, client_options
 from analytics.errors import (
@@ -43,6 +42,7 @@ from analytics.errors import (
 from analytics.messages import build_message, check_spec
 from analytics.options import check_options
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
+from analytics.patience import SHUTDOWN_TIMEOUT
 from analytics.settings import (
     AUDIT_KEYS,
     PUBLIC_AUDIT_KEY,

@@ -19,8 +19,10 @@ What it gives up, and how it says so:
 - a full queue is not this module's business: the client writes that call on the caller's thread
   instead, so a slow database slows callers rather than growing memory;
 - `flush` and `close` (at shutdown and at exit) wait as long as the writer makes progress, but no
-  more than `SHUTDOWN_TIMEOUT` without any: what a database that does not answer keeps from being
-  written by then is counted at ERROR and left to the thread, lost if the process ends first.
+  more than `SHUTDOWN_TIMEOUT` without any (`analytics.patience`, whose budget a client's flush and
+  shutdown share with the Segment client's stages): what a database that does not answer keeps
+  from being written by then is counted at ERROR and left to the thread, lost if the process ends
+  first.
 """
 
 from __future__ import annotations
@@ -35,24 +37,19 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from multiprocessing import util as multiprocessing_util
-from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStore
 from analytics.audit_failures import is_message_fault, reason
 from analytics.metrics import AUDIT_BATCH_SIZE, AUDIT_LOST, AUDIT_QUEUE_DEPTH, AUDIT_WRITE_SECONDS
+from analytics.patience import SHUTDOWN_TIMEOUT, Patience, join_within
 
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS = (0.05, 0.25, 1.0, 4.0)
 """Seconds between attempts at a batch the database refused for a passing reason (a restart, a
 failover); about five seconds in all before the batch is given up."""
-
-SHUTDOWN_TIMEOUT = 8.0
-"""Seconds `shutdown()`, the drain at exit and `flush()` wait at most, by default, while nothing
-progresses: a stalled database gives up within the 10 s `docker stop` grants before SIGKILL, two to
-spare for the rest of the host's exit, while a long backlog that is being written is written whole."""
 
 HandOff = Callable[[list[AuditRecord]], None]
 """What receives each committed batch: the client's hand-over to the Segment client."""
@@ -141,15 +138,15 @@ class AuditWriter:
         """Records waiting to be written."""
         return self.queue.qsize()
 
-    def flush(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
-        """Wait until every record queued so far is written (or given up) and handed on; give up
-        after `timeout` seconds without progress (None: never), as `close` does."""
+    def flush(self, patience: Patience | None = None) -> None:
+        """Wait until every record queued so far is written (or given up) and handed on, while there
+        is `patience` (by default `SHUTDOWN_TIMEOUT` seconds without progress), as `close` does."""
         if self._thread.is_alive():
-            self._wait(functools.partial(join_within, self.queue), timeout)
+            self._wait(functools.partial(join_within, self.queue), patience or self.patience())
 
-    def close(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
-        """Write what is queued, then stop the thread; give up after `timeout` seconds without
-        progress (None: never).
+    def close(self, patience: Patience | None = None) -> None:
+        """Write what is queued, then stop the thread, while there is `patience` (by default
+        `SHUTDOWN_TIMEOUT` seconds without progress).
 
         Registered to run, until it has run, when the process ends normally: at interpreter exit,
         and at the end of a multiprocessing worker, which skips that. A database that holds a lock
@@ -157,38 +154,47 @@ class AuditWriter:
         the timeout, what is not written yet is counted in the log and the thread left behind (a
         daemon, which does not keep the process alive). A backlog being written is waited for.
         """
+        patience = patience or self.patience()
         with self._closing:
             already, self._closed = self._closed, True
         if not already and self._thread.is_alive():
             # Outside the lock: a full queue must not hold callers, whom `_closed` now turns away.
-            self._put_stop(timeout)
+            self._put_stop(patience)
 
         def stopped(seconds: float | None) -> bool:
             self._thread.join(seconds)
             return not self._thread.is_alive()
 
-        self._wait(stopped, timeout)
+        self._wait(stopped, patience)
         atexit.unregister(self.close)
         self._exit_hook.cancel()
 
-    def _wait(self, done_within: Callable[[float | None], bool], timeout: float | None) -> None:
-        """Wait while the writer progresses (`wait_while_progressing`); count at ERROR what a
-        database that does not answer kept from being written."""
-        if wait_while_progressing(done_within, lambda: self.queue.unfinished_tasks, timeout):
+    def patience(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> Patience:
+        """A wait of `timeout` seconds without progress (None: no limit) on this writer alone."""
+        return Patience(timeout, [self.unfinished])
+
+    def unfinished(self) -> int:
+        """Records queued and not yet written (or given up) and handed on: the work a flush waits for."""
+        return self.queue.unfinished_tasks
+
+    def _wait(self, done_within: Callable[[float | None], bool], patience: Patience) -> None:
+        """Wait while there is patience; count at ERROR what a database that does not answer kept
+        from being written."""
+        if patience.wait(done_within):
             return
         with self.queue.mutex:
             left = self.queue.unfinished_tasks - int(self._stop_queued)
         log.error(
             "the audit writer made no progress for %ss: %s messages not audited yet, not sent, "
             "lost if the process ends before the audit database answers",
-            timeout,
+            patience.stall,
             left,
         )
 
-    def _put_stop(self, timeout: float | None) -> None:
-        """Queue the stop sign behind the records, unless the queue stays full for `timeout`."""
+    def _put_stop(self, patience: Patience) -> None:
+        """Queue the stop sign behind the records, unless the queue stays full while there is patience."""
         try:
-            self.queue.put(None, timeout=timeout)
+            self.queue.put(None, timeout=patience.left())
         except queue.Full:
             return
         self._stop_queued = True
@@ -288,42 +294,6 @@ class AuditWriter:
         except Exception:
             # The application's on_error handler failed; the loss is logged and counted above.
             log.exception("the on_error handler failed on %s lost messages", len(records))
-
-
-def wait_while_progressing(
-    done_within: Callable[[float | None], bool], remaining: Callable[[], int], stall: float | None
-) -> bool:
-    """Wait until done, for as long as `remaining()` keeps falling; give up after `stall` seconds
-    in which it did not (None: wait for good). Returns whether it is done.
-
-    A shutdown must not hang on a database or endpoint that stopped answering, nor cut short a
-    backlog that is being worked through: a total timeout would do one or the other.
-
-    Args:
-        done_within: waits up to that many seconds (None: until done) and says whether it is done.
-        remaining: the work left (messages), read between waits.
-        stall: the longest wait without progress.
-    """
-    if stall is None:
-        return done_within(None)
-    least, since = remaining(), time.monotonic()
-    while not done_within(min(stall, _PROGRESS_CHECK)):
-        left = remaining()
-        if left < least:
-            least, since = left, time.monotonic()
-        elif time.monotonic() - since >= stall:
-            return False
-    return True
-
-
-def join_within(tasks: queue.Queue[Any], timeout: float | None) -> bool:
-    """`Queue.join()` giving up after `timeout` seconds (None: never): whether every task is done."""
-    with tasks.all_tasks_done:
-        return tasks.all_tasks_done.wait_for(lambda: not tasks.unfinished_tasks, timeout)
-
-
-_PROGRESS_CHECK = 0.5
-"""Seconds between two looks at the work left while a shutdown waits."""
 
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()

@@ -37,13 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
-from analytics.audit_writer import (
-    RETRY_DELAYS,
-    SHUTDOWN_TIMEOUT,
-    AuditWriter,
-    join_within,
-    wait_while_progressing,
-)
+from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
@@ -56,6 +50,7 @@ from analytics.metrics import (
 )
 from analytics.network_errors import describe_network_error
 from analytics.options import check_options
+from analytics.patience import SHUTDOWN_TIMEOUT, Patience, join_within
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.wording import counted
 
@@ -722,17 +717,19 @@ class AnalyticsClient:
         it waits for the audit writer only.
 
         Args:
-            timeout: the most seconds to wait while neither makes progress (None: as long as it
-                takes; a backlog being worked through is waited for whole either way).
+            timeout: the most seconds to wait while neither makes progress, waiting on both together
+                (None: as long as it takes; a backlog being worked through is waited for whole
+                either way).
         """
+        patience = self._patience(timeout)
         if self.writer is not None:
-            self.writer.flush(timeout)
+            self.writer.flush(patience)
         if self.segment is None:
             return
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(self.segment, timeout, "a flush")
+        self._drain(self.segment, patience, "a flush")
 
     def shutdown(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
         """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
@@ -746,39 +743,52 @@ class AnalyticsClient:
             timeout: the most seconds to wait while neither the audit writer nor the Segment client
                 makes progress (None: as long as it takes), so that a stalled audit database or
                 endpoint cannot hold the host's own shutdown, while a backlog being worked through
-                is not cut short. What is not done by then is counted in an ERROR log line and left
-                behind: messages not audited yet (lost if the process ends before the database
-                answers) and messages audited but not sent, which stay `pending` for `replay`.
+                is not cut short. It is one budget for the whole shutdown: with both stalled, it
+                returns after about `timeout` seconds, not one timeout per queue or thread. What is
+                not done by then is counted in an ERROR log line and left behind: messages not
+                audited yet (lost if the process ends before the database answers) and messages
+                audited but not sent, which stay `pending` for `replay`.
         """
         self._shut_down = True
+        patience = self._patience(timeout)
         if self.writer is not None:
-            self.writer.close(timeout)
+            self.writer.close(patience)
         if self.segment is not None:
-            self._stop_segment(self.segment, timeout)
+            self._stop_segment(self.segment, patience)
         if self.owns_engine:
             self.store.engine.dispose()
 
-    def _stop_segment(self, segment: SegmentClient, stall: float | None) -> None:
-        """Segment's `flush()` and `join()`, which wait without a limit, each while it progresses."""
+    def _patience(self, timeout: float | None) -> Patience:
+        """One budget of `timeout` seconds without progress for every stage of a flush or a shutdown,
+        watching the audit writer's queue and the Segment client's (not a forked child's copy)."""
+        work_left = []
+        if self.writer is not None:
+            work_left.append(self.writer.unfinished)
+        if self.segment is not None and not self.forked:
+            tasks = self.segment.queue
+            work_left.append(lambda: tasks.unfinished_tasks)
+        return Patience(timeout, work_left)
+
+    def _stop_segment(self, segment: SegmentClient, patience: Patience) -> None:
+        """Segment's `flush()` and `join()`, which wait without a limit, while there is patience."""
         # Its exit hook, stopping the consumers, would keep this client (and its engine) alive.
         atexit.unregister(segment.join)
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(segment, stall, "the shutdown")
+        self._drain(segment, patience, "the shutdown")
         for consumer in segment.consumers or ():
             consumer.pause()
         for consumer in segment.consumers or ():
             if consumer.is_alive():
-                consumer.join(stall)
+                # A consumer still sending after the drain gave up is left to finish (a daemon).
+                consumer.join(patience.left())
 
     @staticmethod
-    def _drain(segment: SegmentClient, stall: float | None, during: str) -> None:
-        """Segment's `flush()`, which waits without a limit, while it progresses; say what it left."""
+    def _drain(segment: SegmentClient, patience: Patience, during: str) -> None:
+        """Segment's `flush()`, which waits without a limit, while there is patience; say what it left."""
         tasks = segment.queue
-        if not wait_while_progressing(
-            functools.partial(join_within, tasks), lambda: tasks.unfinished_tasks, stall
-        ):
+        if not patience.wait(functools.partial(join_within, tasks)):
             log.error(
                 "the Segment client stopped making progress during %s: %s messages "
                 "not sent yet, pending in the audit log for `event-catalog replay`",
