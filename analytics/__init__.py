@@ -42,7 +42,7 @@ from analytics.errors import (
 from analytics.messages import build_message, check_spec
 from analytics.options import check_options
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
-from analytics.patience import SHUTDOWN_TIMEOUT
+from analytics.patience import SHUTDOWN_TIMEOUT, check_timeout
 from analytics.settings import (
     AUDIT_KEYS,
     PUBLIC_AUDIT_KEY,
@@ -297,8 +297,9 @@ def flush(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
     """Wait for the default client's queues to drain.
 
     Gives up after `timeout` seconds without progress (None: never), saying what it left; see
-    `AnalyticsClient.flush`.
+    `AnalyticsClient.flush`. A `timeout` that cannot work is refused even without a client.
     """
+    check_timeout(timeout, "flush()")
     if _default is not None:
         _default.flush(timeout)
 
@@ -306,9 +307,11 @@ def flush(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
 def shutdown(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
     """Flush and stop the default client, close its audit database connections, and forget it.
 
-    Gives up after `timeout` seconds (None: never), saying what it left; see `AnalyticsClient.shutdown`.
+    Gives up after `timeout` seconds without progress (None: never), saying what it left; see
+    `AnalyticsClient.shutdown`. A `timeout` that cannot work is refused even without a client.
     """
     global _default
+    check_timeout(timeout, "shutdown()")
     if _default is not None:
         _default.shutdown(timeout)
         _default = None

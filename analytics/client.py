@@ -50,7 +50,7 @@ from analytics.metrics import (
 )
 from analytics.network_errors import describe_network_error
 from analytics.options import check_options
-from analytics.patience import SHUTDOWN_TIMEOUT, Patience, join_within
+from analytics.patience import SHUTDOWN_TIMEOUT, Patience, check_timeout, join_within
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.wording import counted
 
@@ -720,7 +720,12 @@ class AnalyticsClient:
             timeout: the most seconds to wait while neither makes progress, waiting on both together
                 (None: as long as it takes; a backlog being worked through is waited for whole
                 either way).
+
+        Raises:
+            TypeError: `timeout` is neither a number nor None.
+            ValueError: `timeout` is not finite, or not more than 0.
         """
+        check_timeout(timeout, "flush()")
         patience = self._patience(timeout)
         if self.writer is not None:
             self.writer.flush(patience)
@@ -748,7 +753,12 @@ class AnalyticsClient:
                 not done by then is counted in an ERROR log line and left behind: messages not
                 audited yet (lost if the process ends before the database answers) and messages
                 audited but not sent, which stay `pending` for `replay`.
+
+        Raises:
+            TypeError: `timeout` is neither a number nor None, before anything is stopped.
+            ValueError: `timeout` is not finite, or not more than 0, before anything is stopped.
         """
+        check_timeout(timeout, "shutdown()")
         self._shut_down = True
         patience = self._patience(timeout)
         if self.writer is not None:

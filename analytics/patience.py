@@ -10,6 +10,7 @@ past the 10 s that `SHUTDOWN_TIMEOUT` was chosen to fit in.
 
 from __future__ import annotations
 
+import math
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,32 @@ and sent is waited for whole."""
 
 _PROGRESS_CHECK = 0.5
 """Seconds between two looks at the work left while a flush or a shutdown waits."""
+
+
+def check_timeout(timeout: object, caller: str) -> None:
+    """Refuse a timeout `Patience` cannot keep, before the caller changes anything.
+
+    Unchecked, `"5"` failed deep inside (after `shutdown()` had begun: the client then refused every
+    message), `nan` never gave up, and 0 or less gave up at once, logging "no progress for 0s".
+
+    Args:
+        timeout: seconds without progress, or None for no limit.
+        caller: how the error names the call (`flush()`, `shutdown()`).
+
+    Raises:
+        TypeError: not a number (a bool is not one) nor None.
+        ValueError: not finite, or not more than 0.
+    """
+    if timeout is None:
+        return
+    said = (
+        f"{caller} timeout: must be a finite number of seconds without progress, more than 0 "
+        f"(None: no limit), not {timeout!r}"
+    )
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise TypeError(said)
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise ValueError(said)
 
 
 class Patience:

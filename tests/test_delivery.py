@@ -445,6 +445,53 @@ def test_a_call_that_cannot_be_right_raises_a_type_error_that_says_why(
     assert collector.received() == []
 
 
+@pytest.mark.parametrize("call", ["flush", "shutdown"])
+@pytest.mark.parametrize(
+    ("timeout", "error"),
+    [
+        ("5", TypeError),
+        (True, TypeError),
+        (float("nan"), ValueError),
+        (float("inf"), ValueError),
+        (0, ValueError),
+        (-1, ValueError),
+    ],
+    ids=["text", "bool", "nan", "inf", "zero", "negative"],
+)
+def test_a_timeout_that_cannot_work_is_refused_before_anything_changes(
+    sqlite_store: AuditStore,
+    sqlite_url: str,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+    call: str,
+    timeout: Any,
+    error: type[Exception],
+) -> None:
+    """`shutdown("5")` raised a TypeError from inside after the client had begun to shut down, so it
+    refused every later message; `flush(nan)` never gave up, and `flush(0)` logged that the audit
+    writer had made no progress for 0s, its messages lost."""
+    said = (
+        f"{call}() timeout: must be a finite number of seconds without progress, more than 0 "
+        f"(None: no limit), not {timeout!r}"
+    )
+    client = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    try:
+        receipt = analytics.track(_example("ProjectCreate"))
+        for target in (client, analytics):
+            with pytest.raises(error) as caught:
+                getattr(target, call)(timeout)
+            assert str(caught.value) == said
+        later = analytics.track(_example("ProjectCreate"))
+        assert later.ok and later.status is AuditStatus.PENDING
+        analytics.flush()
+    finally:
+        analytics.shutdown()
+    with pytest.raises(error, match=r"timeout: must be"):
+        getattr(analytics, call)(timeout)  # without a client too
+    assert [_status(sqlite_store, r.message_id) for r in (receipt, later)] == ["delivered"] * 2
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR] == []
+
+
 def test_init_reads_the_environment_and_the_original_key_name(
     sqlite_store: AuditStore, sqlite_url: str, collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
