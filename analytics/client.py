@@ -734,7 +734,7 @@ class AnalyticsClient:
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(self.segment, patience, "a flush")
+        self._drain(self.segment, patience, "a flush", "left to its threads, which go on sending them")
 
     def shutdown(self, timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
         """Write what is queued, flush, then stop the threads. Messages still pending stay so for `replay`.
@@ -786,7 +786,7 @@ class AnalyticsClient:
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(segment, patience, "the shutdown")
+        self._drain(segment, patience, "the shutdown", "pending in the audit log for `event-catalog replay`")
         for consumer in segment.consumers or ():
             consumer.pause()
         for consumer in segment.consumers or ():
@@ -795,15 +795,16 @@ class AnalyticsClient:
                 consumer.join(patience.left())
 
     @staticmethod
-    def _drain(segment: SegmentClient, patience: Patience, during: str) -> None:
-        """Segment's `flush()`, which waits without a limit, while there is patience; say what it left."""
+    def _drain(segment: SegmentClient, patience: Patience, during: str, left_to: str) -> None:
+        """Segment's `flush()`, which waits without a limit, while there is patience; say what it left
+        and to whom (`left_to`): after a flush the threads go on sending, after a shutdown `replay`."""
         tasks = segment.queue
         if not patience.wait(functools.partial(join_within, tasks)):
             log.error(
-                "the Segment client stopped making progress during %s: %s messages "
-                "not sent yet, pending in the audit log for `event-catalog replay`",
+                "the Segment client stopped making progress during %s: %s messages not sent yet, %s",
                 during,
                 tasks.unfinished_tasks,
+                left_to,
             )
 
     def _leave_to_parent(self) -> None:
