@@ -94,12 +94,12 @@ def _crash(
     notes: Path,
     kill_after: int,
     stop: signal.Signals = signal.SIGKILL,
-) -> float:
+) -> tuple[float, str]:
     """Run the child until `kill_after` calls returned and the log holds some, then send it `stop`
     (SIGTERM: which the child turns into an exit).
 
     Returns:
-        The time of the kill.
+        The time of the kill, and what the child wrote to its standard error (its log).
     """
     env = {
         **os.environ,
@@ -132,7 +132,7 @@ def _crash(
             child.kill()
         _, errors = child.communicate()
     assert child.returncode == (0 if stop is signal.SIGTERM else -signal.SIGKILL), errors
-    return killed_at
+    return killed_at, errors
 
 
 def _logged_ids(database_url: str) -> set[str]:
@@ -172,13 +172,13 @@ def test_strict_mode_every_returned_call_is_in_the_log_and_replay_delivers_it_on
 ) -> None:
     notes = tmp_path / "returned.txt"
     # Strict mode commits once per call: the kill comes within its first few seconds.
-    _crash("strict", database_url, big_collector, notes, kill_after=random.randint(200, 1500))
+    _, log = _crash("strict", database_url, big_collector, notes, kill_after=random.randint(200, 1500))
     calls = _calls(notes)
     _replay(database_url, big_collector)
     logged = _assert_log_reached_the_collector_once(database_url, big_collector)
     returned = {call.message_id for call in calls if call.ok}
     assert len(returned) == len(calls) > 0
-    assert returned <= logged
+    assert returned <= logged, log
     # At most the one call that was inside its commit when the process died is in the log only.
     assert len(logged - returned) <= 1
 
@@ -187,7 +187,9 @@ def test_batched_mode_loses_only_what_was_queued_and_replay_delivers_the_log_onc
     database_url: str, big_collector: Collector, tmp_path: Path
 ) -> None:
     notes = tmp_path / "returned.txt"
-    killed_at = _crash("batched", database_url, big_collector, notes, kill_after=random.randint(1000, 15_000))
+    killed_at, _ = _crash(
+        "batched", database_url, big_collector, notes, kill_after=random.randint(1000, 15_000)
+    )
     calls = _calls(notes)
     _replay(database_url, big_collector)
     logged = _assert_log_reached_the_collector_once(database_url, big_collector)
@@ -207,7 +209,7 @@ def test_batched_mode_stopped_by_sigterm_turned_into_an_exit_loses_nothing_that_
     """Docker, Kubernetes and systemd stop with SIGTERM, which by default ends Python as `kill -9`
     does; exiting on it instead lets the audit writer drain its queue at exit (README)."""
     notes = tmp_path / "returned.txt"
-    _crash(
+    _, log = _crash(
         "batched",
         database_url,
         big_collector,
@@ -219,4 +221,7 @@ def test_batched_mode_stopped_by_sigterm_turned_into_an_exit_loses_nothing_that_
     _replay(database_url, big_collector)
     logged = _assert_log_reached_the_collector_once(database_url, big_collector)
     returned = {call.message_id for call in calls}
-    assert returned and returned <= logged
+    assert returned, log
+    assert returned <= logged, (
+        f"{len(returned - logged)} returned calls not in the log; the child's log:\n{log}"
+    )
