@@ -1097,6 +1097,11 @@ def test_the_picker_search_matches_every_word_in_any_order(client: FlaskClient) 
     for query in ("SegmentEvent.ClusterProvisioningSuccess", "infra_id", "cluster_type eks"):
         assert "ClusterProvisioningSuccess" in found(query), query
     assert "UserCreate" in found("email")
+    # The scope's ids are found by name, not by any part: `user` found every event and identify call.
+    for query in ("project_id", "proj_id", "userId"):
+        assert "ClusterProvisioningSuccess" in found(query), query
+    assert "ClusterProvisioningSuccess" not in found("user") and "UserCreate" in found("user")
+    assert "ClusterProvisioningSuccess" not in found("project")
 
 
 def test_an_off_schema_property_named_like_personal_data_is_masked_in_the_audit_log(

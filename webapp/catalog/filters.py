@@ -232,7 +232,32 @@ def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
     return filters
 
 
-def search_text(info: SpecInfo) -> str:
+@dataclass(frozen=True)
+class SearchText:
+    """What a search looks through for one spec, in two parts that a search word matches differently.
+
+    Attributes:
+        text: what the event page shows of it, lowercased: a word matches any part of it (`prov`
+            finds "provisioning").
+        ids: the names of its scope's ids, lowercased, as code, properties and messages spell them
+            (`project_id`, `proj_id`, `userid`). Every event of a scope carries them, so a part such
+            as `user`, `id` or `project` would find nearly the whole catalog: a word matches them
+            only whole, or as a part that holds `_` and so is plainly an id's name (`project_`).
+    """
+
+    text: str
+    ids: frozenset[str]
+
+    def finds(self, words: list[str], also: str = "") -> bool:
+        """Whether every lowercased word is in the text (or in `also`, more text the caller searches)
+        or names one of the ids."""
+        return all(word in self.text or word in also or self._names_id(word) for word in words)
+
+    def _names_id(self, word: str) -> bool:
+        return any(word == name or ("_" in word and word in name) for name in self.ids)
+
+
+def search_text(info: SpecInfo) -> SearchText:
     """`_search_text_of`, made once per spec: a catalog search and every picker keystroke read it."""
     text = _SEARCH_TEXTS.get(info.spec)
     if text is None:
@@ -240,30 +265,28 @@ def search_text(info: SpecInfo) -> str:
     return text
 
 
-_SEARCH_TEXTS: dict[type, str] = {}
+_SEARCH_TEXTS: dict[type, SearchText] = {}
 """Each spec's search text; specs are classes fixed for the life of the process."""
 
 
-def _search_text_of(info: SpecInfo) -> str:
-    """What a search looks through, lowercased: what the event page shows of it, its names (the
-    string, and the enum member as code writes it), its description, its properties' names,
-    descriptions and allowed values (`eks` finds the events that can carry it), and its scope's ids
-    as code and the message name them (`project_id`, `userId`: the names a snippet or an example
-    message shows). The tester's picker searches the same."""
+def _search_text_of(info: SpecInfo) -> SearchText:
+    """What a search looks through: its names (the string, and the enum member as code writes it),
+    its description, its own properties' names, descriptions and allowed values (`eks` finds the
+    events that can carry it); and, matched whole, its scope's ids as code, properties and the
+    message name them (`project_id`, `proj_id`, `userId`: the names a snippet, a property table or
+    an example message shows). The tester's picker searches the same."""
     properties = [
         text
         for prop in info.properties
+        if not prop.from_scope
         for text in (prop.name, prop.description, *(str(value) for value in prop.allowed_values or ()))
     ]
     code = f"SegmentEvent.{info.constant}" if info.kind == "track" else info.constant
-    ids = [*info.scope.model_fields, "userId"]
-    return " ".join([info.name, code, info.spec.description(), *properties, *ids]).lower()
-
-
-def _matches_text(info: SpecInfo, words: list[str]) -> bool:
-    """Every word somewhere in `search_text`."""
-    haystack = search_text(info)
-    return all(word in haystack for word in words)
+    ids = [*info.scope.model_fields, *info.scope.property_fields().values(), "userId"]
+    return SearchText(
+        text=" ".join([info.name, code, info.spec.description(), *properties]).lower(),
+        ids=frozenset(name.lower() for name in ids),
+    )
 
 
 def _matches_spec(info: SpecInfo, filters: EventFilters, words: list[str]) -> bool:
@@ -275,7 +298,7 @@ def _matches_spec(info: SpecInfo, filters: EventFilters, words: list[str]) -> bo
         not filters.owner or str(spec.owner) == filters.owner,
         not filters.status or str(spec.status) == filters.status,
         not filters.pii or info.has_personal_data == (filters.pii == "yes"),
-        not words or _matches_text(info, words),
+        not words or search_text(info).finds(words),
     )
     return all(checks)
 

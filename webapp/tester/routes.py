@@ -132,8 +132,7 @@ def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
     words = query.lower().split()
     groups: dict[str, list[SpecInfo]] = {}
     for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
-        haystack = f"{search_text(info)} {info.spec.category} {info.spec.owner}".lower()
-        if all(word in haystack for word in words):
+        if search_text(info).finds(words, also=f"{info.spec.category} {info.spec.owner}".lower()):
             groups.setdefault(str(info.spec.category), []).append(info)
     return list(groups.items())
 
