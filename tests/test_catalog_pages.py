@@ -201,6 +201,61 @@ def test_a_list_download_refuses_a_filter_the_list_would_ignore(client: FlaskCli
     assert response.get_data(as_text=True) == "scope: “Planet” is not a scope in the catalog.\n"
 
 
+@pytest.mark.parametrize(
+    "query, refusal",
+    [
+        ("never_sent=true", "never_sent: “true” does not tick a box (1, on or yes does)."),
+        ("attention=0&q=cluster", "attention: “0” does not tick a box (1, on or yes does)."),
+        (
+            "categroy=Onboarding",
+            "categroy: the list has no such filter; it takes q, category, scope, owner, "
+            "status, pii, never_sent, attention, sort.",
+        ),
+        ("scope=User&scope=Project", "scope: given more than once; give one value."),
+        (
+            "q=a&never_sent=2&q=b",
+            "q: given more than once; give one value.\n"
+            "never_sent: “2” does not tick a box (1, on or yes does).",
+        ),
+    ],
+)
+def test_a_list_download_refuses_values_and_names_it_does_not_take(
+    client: FlaskClient, query: str, refusal: str
+) -> None:
+    """They served the whole catalog with 200: a script asking `never_sent=true` got every event."""
+    for extension in ("csv", "json"):
+        response = client.get(f"/events.{extension}?{query}")
+        assert response.status_code == 400 and response.mimetype == "text/plain"
+        assert response.get_data(as_text=True) == refusal + "\n"
+
+
+@pytest.mark.parametrize("value", ["ON", "Yes", "1"])
+def test_a_ticked_box_reads_in_any_case(client: FlaskClient, value: str) -> None:
+    assert client.get(f"/events.json?never_sent={value}").status_code == 200
+    assert 'id="never_sent-error"></p>' in client.get(f"/?never_sent={value}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "instead"),
+    [
+        ("never_sent", "not narrowing the list to events never sent"),
+        ("attention", "not narrowing the list to events that need attention"),
+    ],
+)
+def test_a_checkbox_value_the_list_ignores_is_noted_beside_the_box(
+    client: FlaskClient, name: str, instead: str
+) -> None:
+    page = client.get(f"/?{name}=true").get_data(as_text=True)
+    message = f"“true” does not tick a box (1, on or yes does); {instead}."
+    assert f'<p class="field-error" id="{name}-error">{message}</p>' in page
+    assert re.search(
+        rf'<input id="{name}"[^>]*aria-describedby="[^"]*{name}-error" aria-invalid="true">', page
+    )
+    assert _listed(client, f"{name}=true") == list(CATALOG.events)
+    corrected = client.get("/?q=cluster", headers=HTMX).get_data(as_text=True)
+    assert f'<p class="field-error" id="{name}-error" hx-swap-oob="true"></p>' in corrected
+
+
 def test_a_list_download_that_needs_the_audit_log_is_refused_while_it_cannot_be_read(
     app: Flask, client: FlaskClient
 ) -> None:

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from functools import cache, cached_property
 from typing import Any
 
+from werkzeug.datastructures import MultiDict
+
 from analytics.activity import NEVER_SENT, EventActivity
 from analytics.catalog import Catalog, SpecInfo
 from analytics.drift import deprecated_sent
@@ -33,11 +35,22 @@ _NOT_ALLOWED = {
     "status": ("“{value}” is not a status in the catalog", "showing every status"),
     "pii": ("“{value}” is not a personal-data choice (yes or no)", "showing every event"),
     "sort": ("Cannot sort by “{value}”", "showing the catalog's order"),
+    "never_sent": (
+        "“{value}” does not tick a box (1, on or yes does)",
+        "not narrowing the list to events never sent",
+    ),
+    "attention": (
+        "“{value}” does not tick a box (1, on or yes does)",
+        "not narrowing the list to events that need attention",
+    ),
 }
 """What a filter says about a value it does not know, and what the list shows instead."""
 
 _CHECKED = ("1", "on", "yes")
 """What a checkbox filter's value may be: the form sends 1, a hand-edited URL may say on or yes."""
+
+PARAMS = ("q", "category", "scope", "owner", "status", "pii", "never_sent", "attention", "sort")
+"""The list's query-string names: what `EventFilters.query` writes and `parse_filters` reads."""
 
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
@@ -128,7 +141,8 @@ class EventFilters:
         errors: a message per field whose value was not understood (and so not applied), saying
             what the list shows instead.
         refused: the same problems without what the list shows instead, for a download, which
-            refuses them since it cannot carry a note.
+            refuses them since it cannot carry a note; and, which the page lets pass as a browser's
+            address bar may add them, a name the list does not take or a name given more than once.
     """
 
     q: str = ""
@@ -209,13 +223,21 @@ def choices(catalog: Catalog) -> dict[str, list[str]]:
     }
 
 
-def parse_filters(args: Mapping[str, str], catalog: Catalog) -> EventFilters:
-    """Read the list's state; unknown values are reported in `errors` and left out."""
-    filters = EventFilters(
-        q=args.get("q", "").strip(),
-        never_sent=args.get("never_sent", "") in _CHECKED,
-        attention=args.get("attention", "") in _CHECKED,
-    )
+def parse_filters(args: MultiDict[str, str], catalog: Catalog) -> EventFilters:
+    """Read the list's state; unknown values are reported in `errors` and left out, and unknown or
+    repeated names in `refused` (the first of a repeated name's values is read)."""
+    filters = EventFilters(q=args.get("q", "").strip())
+    for name in dict.fromkeys(args):
+        if name not in PARAMS:
+            filters.refused[name] = "the list has no such filter; it takes " + ", ".join(PARAMS) + "."
+        elif len(args.getlist(name)) > 1:
+            filters.refused[name] = "given more than once; give one value."
+    for name in ("never_sent", "attention"):
+        value = args.get(name, "").strip()
+        if value.casefold() in _CHECKED:
+            setattr(filters, name, True)
+        elif value:
+            filters.not_understood(name, value)
     for name, allowed in choices(catalog).items():
         value = args.get(name, "").strip()
         # Hand-typed and shared URLs say `scope=project` as often as `Project`: any case is the value.
