@@ -655,6 +655,42 @@ def test_changes_page_says_when_each_compared_version_was_first_seen(app: Flask,
     assert f'<time datetime="{first_seen.isoformat()}"' in count
 
 
+def test_changes_page_tells_two_versions_of_one_day_apart_and_says_when_it_reads_backwards(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Two releases first seen on one day both read "(first seen 20 Nov 2026)": the time was only in
+    a tooltip. And from a newer version to an older one, additions read as removals, unremarked."""
+    from webapp.extensions import db
+
+    day = (NOW - timedelta(days=10)).replace(hour=9, minute=15, second=0, microsecond=0)
+    morning, evening = day, day.replace(hour=17, minute=45)
+    date = day.strftime("%d %b %Y")
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    del older["events"]["Stack Deletion"]
+    oldest = copy.deepcopy(older)
+    del oldest["events"]["Cluster Deleted"]
+    with app.app_context():
+        record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", oldest), now=morning)  # type: ignore[arg-type]
+        record_version(db.engine, _FakeVersion("01de2f3a4b5c", older), now=evening)  # type: ignore[arg-type]
+
+    def count_and_notice(query: str) -> tuple[list[str], str]:
+        page = client.get(f"/changes?{query}").get_data(as_text=True)
+        count = page[page.index('<p class="count">') :]
+        return re.findall(r"<time [^>]*>([^<]+)</time>", count[: count.index("</p>")]), page
+
+    seen, page = count_and_notice("from=0ld0ld0ld0ld&to=01de2f3a4b5c")
+    assert seen == [f"{date}, 09:15 UTC", f"{date}, 17:45 UTC"]
+    assert "Cluster Deleted added" in page and "reads as removed" not in page
+    seen, page = count_and_notice("from=01de2f3a4b5c&to=0ld0ld0ld0ld")
+    assert seen == [f"{date}, 17:45 UTC", f"{date}, 09:15 UTC"]
+    assert "Cluster Deleted removed" in page
+    assert "“From” is the newer version, so what it added reads as removed here." in page
+    assert 'href="/changes?from=0ld0ld0ld0ld&amp;to=01de2f3a4b5c">Compare them the other way</a>' in page
+    # Days apart, the date alone tells them apart.
+    seen, page = count_and_notice(f"from={CATALOG.version}&to=0ld0ld0ld0ld")
+    assert seen == [datetime.now(UTC).strftime("%d %b %Y"), date] and "reads as removed" in page
+
+
 def test_changes_page_compares_the_release_before_the_running_one_not_a_later_one(
     app: Flask, client: FlaskClient
 ) -> None:

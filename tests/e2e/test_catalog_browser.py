@@ -5,6 +5,7 @@ The same run takes the README's screenshots: `make screenshots` points `SCREENSH
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -12,13 +13,16 @@ import os
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
+from flask import Flask
 from playwright.sync_api import Page, expect
 
 from analytics.catalog import CATALOG
+from analytics.versions import record_version
 
 pytestmark = pytest.mark.e2e
 
@@ -168,6 +172,36 @@ def test_at_150_percent_zoom_the_list_fits_and_starts_on_the_first_screen(
         "headings => headings.filter(th => th.offsetWidth).map(th => th.offsetWidth)"
     )
     assert widths[0] == max(widths), widths
+
+
+def test_at_150_percent_zoom_the_changes_page_shows_each_version_whole(
+    app: Flask, live_server: str, page: Page
+) -> None:
+    """The filter bar's five columns gave each version select a fifth (~145 px): "01de2f3a4b5" and
+    no date, beside an empty half of the card."""
+    from webapp.extensions import db
+
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    del older["events"]["Stack Deletion"]
+    with app.app_context():
+        seen = datetime.now(UTC) - timedelta(days=3)
+        record_version(
+            db.engine, SimpleNamespace(version="01de2f3a4b5c", schema_bundle=lambda: older), now=seen
+        )
+    page.set_viewport_size({"width": 853, "height": 533})
+    page.goto(live_server + "/changes")
+    for select in ("#from", "#to"):
+        room, text = page.locator(select).evaluate(
+            """select => {
+                const context = document.createElement("canvas").getContext("2d");
+                context.font = getComputedStyle(select).font;
+                return [select.clientWidth, context.measureText(select.selectedOptions[0].text).width];
+            }"""
+        )
+        assert text + 40 < room, (select, text, room)  # the arrow and padding take the 40
+    assert page.evaluate("document.documentElement.scrollWidth") <= 853
+    compare = page.get_by_role("button", name="Compare").bounding_box()
+    assert compare is not None and compare["y"] + compare["height"] < 533
 
 
 def test_printing_the_list_prints_the_content_and_every_column(

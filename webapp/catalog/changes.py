@@ -74,9 +74,35 @@ def _default_pair(versions: list[VersionChoice]) -> tuple[str | None, str]:
     return CATALOG.version, others[0].version
 
 
+_PRECISIONS = ("%d %b %Y", "%d %b %Y, %H:%M UTC", "%d %b %Y, %H:%M:%S UTC")
+"""How a first-seen moment may be written, coarsest first."""
+
+
+def _seen_texts(moments: dict[str, datetime | None]) -> dict[str, str]:
+    """When each compared version was first seen, as the page writes it: the date, with the time (to
+    the minute, else the second) when the date alone would read the same for both, as it does for
+    two releases of one day; the tooltip is out of reach of touch and keyboard."""
+    known = {version: moment for version, moment in moments.items() if moment is not None}
+    texts: dict[str, str] = {}
+    for fmt in _PRECISIONS:
+        texts = {version: moment.strftime(fmt) for version, moment in known.items()}
+        if len(set(texts.values())) == len(texts):
+            break
+    return texts
+
+
+def _backwards(old: VersionChoice, new: VersionChoice) -> bool:
+    """Whether `from` is the newer version, so that what a release added reads as removed. The
+    running version not recorded yet is the newest."""
+    if old.first_seen is None or new.first_seen is None:
+        return new.first_seen is not None
+    return old.first_seen > new.first_seen
+
+
 def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     """Everything the page shows: the choices (with when each was first seen, by version, so that a
-    hash is never shown without its date), the picked pair, and its changes grouped by item.
+    hash is never shown without its date), the picked pair (when each was first seen, in words that
+    tell the two apart, and whether it reads backwards), and its changes grouped by item.
 
     By default it compares the version before the running one with the running one, which is
     what the latest release changed (see `_default_pair`).
@@ -90,13 +116,19 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     new = _pick(args, "to", known, default_new, errors)
     grouped: dict[tuple[str, str], list[Change]] = {}
     diff = None
+    backwards = False
     if old is not None and new is not None and old != new:
         diff = diff_bundles(_bundle(old), _bundle(new))
+        by_version = {choice.version: choice for choice in versions}
+        backwards = _backwards(by_version[old], by_version[new])
         for change in diff:
             grouped.setdefault((change.section, change.name), []).append(change)
+    first_seen = {choice.version: choice.first_seen for choice in versions}
     return {
         "versions": versions,
-        "first_seen": {choice.version: choice.first_seen for choice in versions},
+        "first_seen": first_seen,
+        "seen_texts": _seen_texts({v: first_seen[v] for v in (old, new) if v is not None}),
+        "backwards": backwards,
         "old": old,
         "new": new,
         "diff": diff,
