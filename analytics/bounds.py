@@ -66,6 +66,13 @@ class Interval:
             return f"{self.measure} {_sign(self.high, '<', '≤')} {_number(self.high.value)}"
         return ""
 
+    @property
+    def ends(self) -> str:
+        """The ends alone, e.g. `1 … 2⁶³−1`, for an integer written as something else (an id sent as
+        text), where `value ≤ …` would compare text with a number. An integer's ends are inclusive."""
+        low, high = (_number(end.value) if end else "" for end in (self.low, self.high))
+        return f"{low} … {high}".strip()
+
 
 @dataclass(frozen=True)
 class Bounds:

@@ -91,18 +91,19 @@ class SpecInfo:
 
         It is not a property (nor a trait): it sits at the top of the message, so the JSON Schema,
         which describes `properties` (or `traits`), does not hold it. Its value is the scope's
-        `user_id` as Segment's string ids spell it; the example is the example message's own.
+        `user_id` as Segment's string ids spell it, so its bounds are the id's, said of digits (a
+        string is not "≤ 2⁶³−1"); the example is the example message's own.
         """
         schema = self.scope.model_json_schema()
-        field_schema = schema["properties"]["user_id"]
-        bounds = bounds_of(field_schema, schema.get("$defs", {}))
+        bounds = bounds_of(schema["properties"]["user_id"], schema.get("$defs", {}))
+        about = "event" if self.kind == "track" else "call"
         return PropertyInfo(
             name="userId",
             type="string",
             required=True,
-            description=f"{field_schema['description'].rstrip('.')}: the scope's user_id, sent as text.",
+            description=f"Id of the user the {about} is about: the scope's user_id, sent as text.",
             allowed_values=None,
-            bounds=bounds.text if bounds else "",
+            bounds=f"digits of a whole number, {bounds.intervals[0].ends}" if bounds else "",
             pattern="",
             example=self.example_spec().scope.segment_user_id(),
             personal_data=False,

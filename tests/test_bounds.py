@@ -33,6 +33,19 @@ def test_bounds_read_as_text(schema: dict[str, Any], text: str) -> None:
     assert bounds_of(schema, defs).text == text
 
 
+@pytest.mark.parametrize(
+    ("schema", "ends"),
+    [
+        ({"type": "integer", "exclusiveMinimum": 0, "maximum": 2**63 - 1}, "1 … 2⁶³−1"),
+        ({"type": "integer", "minimum": 1}, "1 …"),
+        ({"type": "integer", "exclusiveMaximum": 32}, "… 31"),
+    ],
+)
+def test_an_integer_s_ends_read_alone(schema: dict[str, Any], ends: str) -> None:
+    """For an id sent as text, which `value ≤ 2⁶³−1` would compare with a number."""
+    assert bounds_of(schema, {}).intervals[0].ends == ends
+
+
 def test_two_spellings_of_the_same_integers_are_equal_and_neither_narrows() -> None:
     positive = bounds_of({"type": "integer", "exclusiveMinimum": 0}, {})
     at_least_one = bounds_of({"type": "integer", "minimum": 1}, {})

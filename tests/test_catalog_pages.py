@@ -429,7 +429,10 @@ def test_the_table_of_what_is_sent_starts_with_the_user_id_every_message_carries
     row = row[: row.index("</tr>")]
     assert "at the top of the message: the scope's <code>user_id</code>" in row
     assert '<td data-label="Type">string</td>' in row and "<strong>required</strong>" in row
-    assert '<span class="bounds">1 ≤ value ≤ 2⁶³−1</span>' in row
+    # A string is not "≤ 2⁶³−1": its bounds are said of its digits. An identify page speaks of a call.
+    assert '<span class="bounds">digits of a whole number, 1 … 2⁶³−1</span>' in row
+    about = "event" if info.kind == "track" else "call"
+    assert f"Id of the user the {about} is about: the scope&#39;s user_id, sent as text." in row
     assert f'<td data-label="Example"><code>"{build_message(info.example_spec())["userId"]}"</code>' in row
     # The JSON Schema describes `properties` (or `traits`), where userId is not: it stays out.
     assert "userId" not in info.json_schema["properties"]
