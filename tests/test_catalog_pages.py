@@ -136,6 +136,24 @@ def test_a_search_finds_identify_calls_by_their_traits(client: FlaskClient) -> N
     assert 'href="/identifiers/RegisterIdentify"' in fragment
 
 
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_the_count_and_the_no_match_note_mention_the_identify_calls_found(
+    client: FlaskClient, headers: dict[str, str]
+) -> None:
+    """The count said "2 of 47 events match." above two identify calls, and a search finding only
+    identify calls said "No event matches these filters." above them, as if nothing was found."""
+    page = client.get("/?q=github", headers=headers).get_data(as_text=True)
+    events = len(_listed(client, "q=github"))
+    assert f'<p class="count"><strong>{events}</strong> of 47 events match, and 2 identify calls.' in page
+    page = client.get("/?q=first_name", headers=headers).get_data(as_text=True)
+    assert (
+        "<strong>No event matches these filters.</strong> The search finds 1 identify call, listed below."
+        in page
+    )
+    nothing = client.get("/?q=nothing-like-this", headers=headers).get_data(as_text=True)
+    assert "<strong>No event matches these filters.</strong></p>" in nothing
+
+
 @pytest.mark.parametrize(
     "query", ["", "pii=yes", "q=first_name&category=Apps", "q=email&never_sent=1", "q=email&pii=no"]
 )
