@@ -353,6 +353,15 @@ def seeded_app(app: Flask, sqlite_url: str) -> Iterator[dict[str, str]]:
         engine.dispose()
 
 
+def test_export_refuses_a_nul_character_in_its_text_lines(client: FlaskClient) -> None:
+    """It answered the dashboard's HTML 400 page, where a bad filter is a line of text."""
+    response = client.get("/audit/export.csv?event=New%00User")
+    assert response.status_code == 400 and response.mimetype == "text/plain"
+    assert (
+        response.get_data(as_text=True) == "event: holds a NUL character (\\u0000), which cannot be stored.\n"
+    )
+
+
 def test_export_page_streams_a_download_of_the_filtered_view(
     client: FlaskClient, seeded_app: dict[str, str]
 ) -> None:

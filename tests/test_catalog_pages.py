@@ -212,6 +212,40 @@ def test_a_list_download_names_its_filters_in_the_file_name(client: FlaskClient)
     )
 
 
+@pytest.mark.parametrize(
+    "query, ascii_name, utf8_name",
+    [
+        ("q=%C3%BCber+caf%C3%A9", "events-q-uber-cafe-", "events-q-%C3%BCber-caf%C3%A9-"),
+        ("q=%E6%97%A5%E6%9C%AC+stack", "events-q-stack-", "events-q-%E6%97%A5%E6%9C%AC-stack-"),
+        ("q=stack&sort=-last_seen", "events-q-stack_sort-last_seen-desc-", None),
+        ("sort=name", "events-sort-name-", None),
+    ],
+)
+def test_a_list_download_s_file_name_keeps_its_letters_and_reads_a_descending_sort(
+    client: FlaskClient, query: str, ascii_name: str, utf8_name: str | None
+) -> None:
+    """`über café` was saved as `events-q--ber-caf-…`, without an RFC 5987 name in UTF-8; a
+    descending sort as `sort--last_seen`."""
+    disposition = client.get(f"/events.json?{query}").headers["Content-Disposition"]
+    expected = f'attachment; filename="{ascii_name}{CATALOG.version}.json"'
+    if utf8_name:
+        expected += f"; filename*=UTF-8''{utf8_name}{CATALOG.version}.json"
+    assert disposition == expected
+
+
+@pytest.mark.parametrize("query", ["q=%00", "q=a&scope=Cluster%00", "q%00=1"])
+def test_a_list_download_refuses_a_nul_character_in_its_text_lines(client: FlaskClient, query: str) -> None:
+    """It answered the dashboard's HTML 400 page, where every other refusal is a line of text."""
+    for extension in ("csv", "json"):
+        response = client.get(f"/events.{extension}?{query}")
+        assert response.status_code == 400 and response.mimetype == "text/plain"
+        field = "scope" if "scope" in query else "q"
+        assert response.get_data(as_text=True) == (
+            f"{field}: holds a NUL character (\\u0000), which cannot be stored.\n"
+        )
+    assert client.get(f"/?{query}").mimetype == "text/html"
+
+
 def test_a_list_download_refuses_a_filter_the_list_would_ignore(client: FlaskClient) -> None:
     response = client.get("/events.csv?scope=Planet&q=cluster")
     assert response.status_code == 400

@@ -204,6 +204,25 @@ def test_at_150_percent_zoom_the_changes_page_shows_each_version_whole(
     assert compare is not None and compare["y"] + compare["height"] < 533
 
 
+def test_a_download_for_a_search_in_other_letters_is_saved_under_them(live_server: str, page: Page) -> None:
+    """The file name dropped every letter outside ASCII (`events-q--ber-caf-…`); the browser now saves
+    it under the UTF-8 name (RFC 5987's `filename*`)."""
+    page.goto(live_server + "/")
+    page.evaluate(
+        """() => {
+            const link = document.createElement("a");
+            link.href = "/events.json?q=" + encodeURIComponent("über café");
+            link.download = "";
+            link.id = "unicode-download";
+            link.textContent = "download";
+            document.body.append(link);
+        }"""
+    )
+    with page.expect_download() as download_info:
+        page.locator("#unicode-download").click()
+    assert download_info.value.suggested_filename == f"events-q-über-café-{CATALOG.version}.json"
+
+
 def test_printing_the_list_prints_the_content_and_every_column(
     live_server: str, page: Page, app_record_sent
 ) -> None:  # type: ignore[no-untyped-def]

@@ -37,8 +37,9 @@ from webapp.audit.results import PAGE_SIZE, overview, search
 from webapp.audit.visibility import entry_or_404, hidden_actions, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
+from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import analytics_client, db
-from webapp.filenames import file_slug
+from webapp.filenames import attachment, file_slug
 from webapp.htmx import shown_status, wants_fragment
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
@@ -268,6 +269,7 @@ def _view_slug(form: SearchForm) -> str:
 
 
 @bp.get("/export.<any(csv, ndjson):extension>")
+@plain_text_errors
 @requires(Role.VIEWER)
 def export(extension: str) -> ResponseReturnValue:
     """Every entry of a filtered view, streamed as a download (the page cursor is ignored).
@@ -276,12 +278,11 @@ def export(extension: str) -> ResponseReturnValue:
     """
     form = search_form(request.args)
     if form.filters is None:
-        lines = [f"{name}: {message}" for name, message in form.errors.items()]
-        return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
+        return text_error(400, form.errors)
     export_format = ExportFormat(extension)
     filename = f"audit-{_view_slug(form)}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
         Export(db.engine, form.filters, export_format, cipher=unmasking_cipher()),
         content_type=export_format.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": attachment(filename), "Cache-Control": "no-store"},
     )

@@ -49,8 +49,9 @@ from webapp.catalog.filters import (
 )
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
+from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import db
-from webapp.filenames import file_slug
+from webapp.filenames import attachment, file_slug
 from webapp.htmx import vary_on_htmx, wants_fragment
 
 bp = Blueprint("catalog", __name__)
@@ -244,6 +245,7 @@ def index() -> ResponseReturnValue:
 
 
 @bp.get("/events.<any(csv, json):extension>")
+@plain_text_errors
 @requires(Role.VIEWER)
 def list_download(extension: str) -> ResponseReturnValue:
     """Exactly what the list shows for the same query string (its events in its order, then the
@@ -255,8 +257,7 @@ def list_download(extension: str) -> ResponseReturnValue:
     """
     view = _list_view()
     if view.filters.refused:
-        lines = [f"{name}: {message}" for name, message in view.filters.refused.items()]
-        return Response("\n".join(lines) + "\n", status=400, mimetype="text/plain")
+        return text_error(400, view.filters.refused)
     if view.audit_error and view.filters.reads_activity:
         return Response(view.audit_error + "\n", status=503, mimetype="text/plain")
     events = [row.info for row in view.rows]
@@ -268,12 +269,21 @@ def list_download(extension: str) -> ResponseReturnValue:
         document = list_document(events, view.identify, view.filters.query(), CATALOG.version)
         body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
         content_type = "application/json"
-    slug = file_slug(f"{name}-{value}" for name, value in view.filters.query().items())
+    slug = file_slug(_file_parts(view.filters))
     return Response(
         body,
         content_type=content_type,
-        headers={"Content-Disposition": f'attachment; filename="events-{slug}{CATALOG.version}.{extension}"'},
+        headers={"Content-Disposition": attachment(f"events-{slug}{CATALOG.version}.{extension}")},
     )
+
+
+def _file_parts(filters: EventFilters) -> list[str]:
+    """What a download's file name says of its filters: `q-stack`, `scope-Cluster`, and a descending
+    sort as `sort-last_seen-desc` (its `-last_seen` made `sort--last_seen`)."""
+    return [
+        f"sort-{value[1:]}-desc" if name == "sort" and value.startswith("-") else f"{name}-{value}"
+        for name, value in filters.query().items()
+    ]
 
 
 @bp.get("/events/<constant>")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, ServiceUnavailable
@@ -18,6 +19,8 @@ from webapp.schema_guard import database_advice, forget_check
 
 bp = Blueprint("errors", __name__)
 
+View = TypeVar("View", bound=Callable[..., Any])
+
 
 def wants_json() -> bool:
     """API paths, and clients that prefer JSON to HTML, get JSON errors."""
@@ -27,11 +30,37 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def plain_text_errors(view: View) -> View:
+    """Mark a download's view: every error it answers is text, one line per field, as its own
+    refusals are (`text_error`). A script or a browser's download reads no HTML page."""
+    view.plain_text_errors = True  # type: ignore[attr-defined]
+    return view
+
+
+def _wants_text() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "plain_text_errors", False))
+
+
+def text_error(status: int, fields: Mapping[str, str]) -> Response:
+    """A download's refusal: `name: problem`, one line per field."""
+    return _text(status, [f"{name}: {problem}" for name, problem in fields.items()])
+
+
+def _text(status: int, lines: list[str]) -> Response:
+    return Response("".join(f"{line}\n" for line in lines), status=status, mimetype="text/plain")
+
+
 def error_response(error: HTTPException) -> ResponseReturnValue:
     """Render an HTTP error for whoever asked, with the headers the error carries (a 405's `Allow`,
-    a 401's `WWW-Authenticate`); the body's type is ours."""
+    a 401's `WWW-Authenticate`); the body's type is ours. An error that names a field (`field`, with
+    its `problem`) is said of that field in a download's text."""
     status = error.code or 500
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    if _wants_text():
+        field, problem = getattr(error, "field", None), getattr(error, "problem", None)
+        line = f"{field}: {problem}" if field and problem else str(error.description)
+        return _text(status, [line]), status, headers
     if wants_json():
         body = {"error": {"status": status, "name": error.name, "message": error.description}}
         return jsonify(body), status, headers
