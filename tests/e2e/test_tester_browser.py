@@ -8,10 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
+from auditlog import record
 from browser_helpers import raw_editor_with_example, wait_until_htmx_has
 from flask import Flask
 from playwright.sync_api import Page, Route, expect
 
+from analytics.audit import AuditStore
 from analytics.collector import Collector
 from webapp.extensions import db
 from webapp.tester.models import ScopePreset
@@ -458,3 +460,28 @@ def test_redrawing_the_form_keeps_the_page_where_it_was(
         expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
         wait_until_htmx_has(page, "#tester-form")
         assert abs(page.evaluate("window.scrollY") - before) < 50, switch
+
+
+@pytest.mark.parametrize("path", ["/tester/", "/tester/history"])
+def test_at_150_percent_zoom_the_history_fits_the_page(
+    live_server: str, page: Page, sqlite_store: AuditStore, path: str
+) -> None:
+    """Its actions cell did not wrap: the table was 939 px on 853, and "Edit and send" was cut off."""
+    message_id = record(
+        sqlite_store,
+        "ProjectCreate",
+        scope={"user_id": 123456, "project_id": 1234567},
+        status="delivered",
+        source="tester",
+        actor="engineer@example.com",
+        destination="local:0123456789ab",
+    )
+    page.set_viewport_size({"width": 853, "height": 533})
+    page.goto(live_server + path)
+    edit = page.locator(f"#history-edit-{message_id}")
+    edit.scroll_into_view_if_needed()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 853
+    table, card = (page.locator(selector).bounding_box() for selector in (".history-table", "#history"))
+    assert table is not None and card is not None and table["x"] + table["width"] <= card["x"] + card["width"]
+    box = edit.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= card["x"] + card["width"], box
