@@ -15,10 +15,14 @@ from typing import Any
 import pytest
 from auditlog import record_delivery
 from browser_helpers import wait_until_htmx_has
+from flask import Flask
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import delete
 
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
+from webapp.extensions import db
+from webapp.tester.models import ScopePreset
 
 pytestmark = pytest.mark.e2e
 
@@ -294,6 +298,33 @@ def test_a_send_after_a_refused_one_is_said_too(live_server: str, page: Page) ->
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result-status")).to_have_text("delivered")
     expect(status).to_have_text("delivered HTTP 200")
+
+
+def test_a_tester_notice_is_said_by_the_status_region_the_redraw_keeps(
+    live_server: str, page: Page, app: Flask
+) -> None:
+    """ "Saved the preset …" and "That preset no longer exists." came in a role=status element inserted
+    with the redrawn form, which screen readers do not reliably read out."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    wait_until_htmx_has(page, "#tester-form")
+    status = page.locator("#tester-status")
+    status.evaluate("element => { element.dataset.kept = 'yes'; }")
+    page.locator("#f-scope-user_id").fill("5")
+    page.locator("#f-scope-project_id").fill("12")
+    page.get_by_text("Save these ids as a preset").click()
+    page.locator("#f-preset_name").fill("user five")
+    page.get_by_role("button", name="Save preset").click()
+    expect(status).to_have_text("Saved the preset 'user five'.")
+    expect(status).to_have_attribute("data-kept", "yes")
+    expect(page.locator("#tester-notice")).to_have_text("Saved the preset 'user five'.")
+    assert page.locator("#tester [role=status]:not(.htmx-indicator):not(.warning)").count() == 0
+    with app.app_context():
+        db.session.execute(delete(ScopePreset))
+        db.session.commit()
+    page.get_by_role("link", name="user five").click()
+    expect(status).to_have_text("That preset no longer exists.")
+    page.get_by_role("link", name="Fill with example").click()
+    expect(status).to_have_text("")
 
 
 def test_audit_and_health_searches_announce_what_they_found(
