@@ -618,15 +618,19 @@ def test_the_address_leaves_out_personal_data_and_what_would_make_it_too_long(
     assert len(url) < 4000 and "raw" not in parse_qs(urlsplit(url).query) and "scope.project_id" in url
 
 
-def test_a_nul_character_is_refused_naming_its_field_for_the_page_to_show_it(client: FlaskClient) -> None:
-    values = {"spec": "ApplicationLaunchSuccess", "mode": "fields", "scope.app_name": "x\x00y"}
+@pytest.mark.parametrize(
+    ("spec", "field", "known_as"),
+    [("ApplicationLaunchSuccess", "scope.app_name", "app_name"), ("UserCreate", "prop.email", "email")],
+)
+def test_a_nul_character_is_refused_naming_its_field_for_the_page_to_show_it(
+    client: FlaskClient, spec: str, field: str, known_as: str
+) -> None:
+    """The words named the form's internal field, `prop.email`, which the person knows as `email`."""
+    values = {"spec": spec, "mode": "fields", field: "x\x00y"}
     response = client.post("/tester/preview", data=values, headers=HTMX)
     assert response.status_code == 400
     said = error_message(response.get_data(as_text=True))
-    assert said == (
-        "scope.app_name",
-        "The field 'scope.app_name' holds a NUL character (\\u0000), which cannot be stored.",
-    )
+    assert said == (field, f"The field '{known_as}' holds a NUL character (\\u0000), which cannot be stored.")
 
 
 def test_preview_is_the_message_a_send_builds_and_errors_ride_along_out_of_band(client: FlaskClient) -> None:

@@ -28,12 +28,13 @@ def holds_nul(value: object) -> bool:
 class NulInField(BadRequest):
     """A NUL in a query-string or form field: the 400 names the field (`field`), so that a form's
     script can show the refusal next to it, and says what is wrong with it (`problem`) for a
-    download's one line per field."""
+    download's one line per field. Its words name the field as the person knows it: the tester's
+    `prop.email` and `scope.app_name` are `email` and `app_name`, as the message names them."""
 
     problem = "holds a NUL character (\\u0000), which cannot be stored."
 
     def __init__(self, field: str) -> None:
-        super().__init__(f"The field {field!r} {self.problem}")
+        super().__init__(f"The field {field.rpartition('.')[2]!r} {self.problem}")
         self.field = field
 
 

@@ -359,7 +359,7 @@ def test_a_refused_preview_or_send_says_the_dashboards_words_next_to_the_field(
     expect(page.locator("#f-scope-app_name")).not_to_have_value("")
     wait_until_htmx_has(page, "#tester-form")
     page.locator("#f-scope-app_name").fill("x\u0000y")
-    said = "The field 'scope.app_name' holds a NUL character (\\u0000), which cannot be stored."
+    said = "The field 'app_name' holds a NUL character (\\u0000), which cannot be stored."
     expect(page.locator("#error-f-scope-app_name")).to_have_text(said)
     expect(page.locator("#send-outcome")).to_have_text(f"No preview: {said}")
     page.get_by_role("button", name="Send").click()
