@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_SIZE: int = MAX_MSG_SIZE
 """Segment rejects messages over 32 KB; its client checks before queueing."""
 
+PENDING_FOR_REPLAY = "pending in the audit log for `event-catalog replay`"
+"""Where the messages a shutdown or an exit did not send are left, as their ERROR line says."""
+
 Outcome = tuple[AuditStatus, AnalyticsError | None]
 """What became of one handed-over message: its status now, and the error if it went wrong."""
 
@@ -417,6 +420,10 @@ class AnalyticsClient:
         if client.send:
             for consumer in client.consumers:
                 consumer.start()
+            # Its exit hook joined each sending thread without a limit: one holding a request to an
+            # endpoint that does not answer held the host's exit for its HTTP timeout.
+            atexit.unregister(client.join)
+            atexit.register(self._stop_sending_at_exit)
         return client
 
     def _on_error(
@@ -781,18 +788,40 @@ class AnalyticsClient:
 
     def _stop_segment(self, segment: SegmentClient, patience: Patience) -> None:
         """Segment's `flush()` and `join()`, which wait without a limit, while there is patience."""
-        # Its exit hook, stopping the consumers, would keep this client (and its engine) alive.
-        atexit.unregister(segment.join)
+        # The exit hook, stopping the consumers, would keep this client (and its engine) alive.
+        atexit.unregister(self._stop_sending_at_exit)
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(segment, patience, "the shutdown", "pending in the audit log for `event-catalog replay`")
+        self._drain(segment, patience, "the shutdown", PENDING_FOR_REPLAY)
+        self._stop_consumers(segment, patience)
+
+    def _stop_sending_at_exit(self) -> None:
+        """At an exit without `shutdown()`: stop the sending threads, as Segment's own exit hook did,
+        but waiting no more than `SHUTDOWN_TIMEOUT` without progress for the batches they hold.
+
+        Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`.
+        """
+        if self.segment is None or self.forked:
+            return
+        patience = self._patience(SHUTDOWN_TIMEOUT)
+        if not self._stop_consumers(self.segment, patience):
+            log.error(
+                "the Segment client was still sending at exit: %s messages not sent yet, %s",
+                self.segment.queue.unfinished_tasks,
+                PENDING_FOR_REPLAY,
+            )
+
+    @staticmethod
+    def _stop_consumers(segment: SegmentClient, patience: Patience) -> bool:
+        """Stop the sending threads once their batch is done, while there is patience: whether they all
+        stopped. A thread still sending after that is left to finish (a daemon: the exit ends it)."""
         for consumer in segment.consumers or ():
             consumer.pause()
         for consumer in segment.consumers or ():
             if consumer.is_alive():
-                # A consumer still sending after the drain gave up is left to finish (a daemon).
                 consumer.join(patience.left())
+        return not any(consumer.is_alive() for consumer in segment.consumers or ())
 
     @staticmethod
     def _drain(segment: SegmentClient, patience: Patience, during: str, left_to: str) -> None:

@@ -28,6 +28,7 @@ from analytics import AnalyticsClient, AuditStatus, AuditStore, AuditWriteError
 from analytics.audit import AuditEntry, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.patience import SHUTDOWN_TIMEOUT
 from analytics.tracks import TrackSpec
 
 RETURNS_WITHIN = 120
@@ -229,6 +230,54 @@ def test_the_drain_at_exit_gives_up_on_a_database_that_does_not_answer(
         program.wait()
     assert program.returncode == 0, errors
     assert "3 messages not audited yet, not sent" in errors
+
+
+SENDING_EXIT_PROGRAM = """
+import sys
+import analytics
+from analytics.catalog import CATALOG
+
+analytics.init("test-key", host=sys.argv[1], database_url=sys.argv[2], upload_interval=0.05, timeout=120)
+receipt = analytics.track(CATALOG.event("ProjectCreate").example_spec())
+analytics.flush(timeout=0.5)  # written and handed on: a sending thread now waits on the endpoint
+print(receipt.message_id, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_an_exit_without_shutdown_does_not_wait_for_a_batch_the_endpoint_holds(
+    collector: Collector, sqlite_url: str, sqlite_store: AuditStore
+) -> None:
+    """Segment's exit hook joined each sending thread without a limit: a process that ended without
+    `shutdown()` waited at exit for a request to an endpoint that did not answer (its HTTP timeout,
+    here 120 s, and 60 s until this endpoint answers)."""
+    collector.inject(latency=STALL_SECONDS)
+    program = subprocess.Popen(
+        [sys.executable, "-c", SENDING_EXIT_PROGRAM, collector.url, sqlite_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "APP_ENV": "development"},
+    )
+    try:
+        assert program.stdout is not None
+        message_id = program.stdout.readline().strip()
+        assert message_id, program.stderr.read() if program.stderr else ""
+        started = time.monotonic()
+        _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
+        took = time.monotonic() - started
+    finally:
+        program.kill()
+        program.wait()
+    assert program.returncode == 0, errors
+    assert took < 2 * SHUTDOWN_TIMEOUT, f"the exit took {took:.1f}s"
+    assert (
+        "the Segment client was still sending at exit: 1 messages not sent yet, "
+        "pending in the audit log for `event-catalog replay`"
+    ) in errors
+    entry = sqlite_store.entry(message_id)
+    assert entry is not None and entry.status == AuditStatus.PENDING
 
 
 def test_shutdown_gives_up_on_a_batch_the_endpoint_holds_and_it_stays_pending(
