@@ -275,6 +275,24 @@ def test_api_a_malformed_request_is_422_and_sends_nothing(
                 "scope.cluster_id": "A whole number is needed, got an array.",
             },
         ),
+        (
+            {
+                "event": "ApplicationLaunchSuccess",
+                "scope": {
+                    "user_id": 1,
+                    "project_id": 12,
+                    "cluster_id": 4,
+                    "app_name": True,
+                    "app_namespace": [1],
+                    "chart_name": "web",
+                },
+                "properties": {"flow_id": "f3c1a9e2"},
+            },
+            {
+                "scope.app_name": "Text is needed, got true.",
+                "scope.app_namespace": "Text is needed, got an array.",
+            },
+        ),
     ],
 )
 def test_api_errors_are_named_by_the_request_s_keys_and_say_what_was_sent(

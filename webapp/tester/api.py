@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from analytics.catalog import PropertyInfo
+from analytics.scopes import ApplicationScope
 from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from webapp.actor import current_actor
 from webapp.audit.personal import shown_payload
@@ -205,17 +206,24 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
+_TEXT_SCOPE_FIELDS = frozenset(
+    name for name, field in ApplicationScope.model_fields.items() if field.annotation is str
+)
+"""Scope fields that are names (`app_name`, `app_namespace`), not ids: the widest scope has them all."""
+
+
 def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
-    """Ids that are neither a whole number nor text, by request key.
+    """Scope values that are neither a whole number nor text, by request key.
 
     Said in JSON's words, over the spec's own message: the request sent a number, a boolean or an
-    array, and the answer says which.
+    array, and the answer says which, and what the field takes (a name is text, an id a number).
     """
     errors = {}
     for name, value in scope.items():
         if isinstance(value, bool) or not isinstance(value, int | str | None):
             got = json.dumps(value) if isinstance(value, bool | float) else _json_kind(value)
-            errors[f"{SCOPE}{name}"] = f"A whole number is needed, got {got}."
+            needed = "Text" if name in _TEXT_SCOPE_FIELDS else "A whole number"
+            errors[f"{SCOPE}{name}"] = f"{needed} is needed, got {got}."
     return errors
 
 
