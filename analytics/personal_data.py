@@ -50,9 +50,14 @@ def mask_value(value: Any, key: bytes) -> str:
     return f"{MASK_PREFIX}{digest}"
 
 
+def is_mask(value: Any) -> bool:
+    """Whether `value` is a mask (`mask_value`'s form) rather than a value itself."""
+    return isinstance(value, str) and _MASK.fullmatch(value) is not None
+
+
 def masked_keys(values: Mapping[str, Any]) -> list[str]:
     """The keys whose value is a mask rather than the value itself."""
-    return sorted(key for key, value in values.items() if isinstance(value, str) and _MASK.fullmatch(value))
+    return sorted(key for key, value in values.items() if is_mask(value))
 
 
 class SealError(Exception):

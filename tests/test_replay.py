@@ -592,10 +592,12 @@ def test_the_widget_counts_what_the_view_would_resend(
     assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("searched", ["value", "mask"])
 def test_a_resend_narrowed_by_a_personal_value_records_it_masked(
-    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector, searched: str
 ) -> None:
-    """The re-send's action is read by every role: it recorded the email typed into the search."""
+    """The re-send's action is read by every role: it recorded the email typed into the search (and a
+    mask typed into it was masked again, a search that found nothing)."""
     from webapp.extensions import analytics_client
 
     sealed = make_app(AUDIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
@@ -604,7 +606,8 @@ def test_a_resend_narrowed_by_a_personal_value_records_it_masked(
         store = analytics_client.store()
         [receipt] = _send_failing(store, collector, 1, "UserCreate")
         masked = mask_value("ada@example.com", store.mask_key)
-    url = "/audit/replay/?" + urlencode({"status": "failed", "prop": "email = ada@example.com"})
+    typed = masked if searched == "mask" else "ada@example.com"
+    url = "/audit/replay/?" + urlencode({"status": "failed", "prop": f"email = {typed}"})
     response = client.post(url, data={"csrf_token": _csrf(client, url)})
     assert response.status_code == 303
     [(_, details)] = _replay_actions(sealed)

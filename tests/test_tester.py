@@ -925,9 +925,24 @@ def test_send_again_prefills_from_the_audit_entry_and_asks_for_masked_values(
     assert input_value(page, "scope.user_id") == "31" and input_value(page, "prop.email") == ""
     assert error_slot(page, "prop.email") == "Stored masked in the audit log: enter the value again."
     missing = client.get("/tester/?from=no-such-id")
-    assert missing.status_code == 404 and "No audit entry has the message id" in missing.get_data(
-        as_text=True
-    )
+    assert missing.status_code == 404
+    assert "No track or identify message has the id &#39;no-such-id&#39;." in missing.get_data(as_text=True)
+
+
+def test_send_again_reads_messages_only_not_actions(
+    app: Flask, make_account: Callable[..., str], login_as: Callable[..., FlaskClient]
+) -> None:
+    """An engineer's `?from=` of a Login Failed entry said "Pre-filled from message … (Login Failed)":
+    an account action, which only admins may read, named through the tester."""
+    from auth_helpers import sign_in
+
+    make_account(Role.ADMIN)
+    assert sign_in(app.test_client(), "nobody@example.com", "wrong").status_code == 401
+    with app.app_context():
+        [failed] = db.session.scalars(select(AuditEntry.message_id).where(AuditEntry.event == "Login Failed"))
+    page = login_as(Role.ENGINEER).get(f"/tester/?from={failed}")
+    assert page.status_code == 404
+    assert "Login Failed" not in page.get_data(as_text=True)
 
 
 def test_send_again_keeps_a_destination_whose_key_changed_and_says_so(

@@ -27,7 +27,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
 from analytics.audit import AuditEntry
-from analytics.personal_data import mask_value
+from analytics.personal_data import is_mask, mask_value
 from analytics.queries import conditions, is_personal_key
 from analytics.replay import (
     DEFAULT_STATUSES,
@@ -108,7 +108,8 @@ def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
     asked = form.filters.prop if form.filters is not None else None
     if asked is None or not is_personal_key(asked.key):
         return {}
-    return {"prop": f"{asked.key} = {mask_value(asked.candidates[0], mask_key)}"}
+    typed = asked.candidates[0]  # the text searched for, unquoted
+    return {"prop": f"{asked.key} = {typed if is_mask(typed) else mask_value(typed, mask_key)}"}
 
 
 def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:

@@ -26,7 +26,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.exceptions import Forbidden
 
-from analytics.audit import AuditEntry
+from analytics.audit import MESSAGE_TYPES, AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.queries import message_name
 from analytics.scopes import SCOPES
@@ -359,9 +359,12 @@ def index() -> ResponseReturnValue:
     notes: dict[str, str] = {}
     notice, status = None, 200
     if message_id := args.get("from"):
-        entry = db.session.scalar(select(AuditEntry).where(AuditEntry.message_id == message_id))
+        # Messages only: an action is nothing to send again, and an account action is admins' to read.
+        entry = db.session.scalar(
+            select(AuditEntry).where(AuditEntry.message_id == message_id, AuditEntry.type.in_(MESSAGE_TYPES))
+        )
         if entry is None:
-            notice, status = f"No audit entry has the message id {message_id!r}.", 404
+            notice, status = f"No track or identify message has the id {message_id!r}.", 404
         else:
             destination = destination_named_by(entry.destination)
             typed, notes = input_from_entry(entry, destination)
