@@ -302,13 +302,32 @@ def app_record_sent(app: Flask) -> Iterator[SentRecorder]:
     yield _recorder(store)
 
 
+def _read_whole(app: Flask) -> Callable[[dict[str, Any], Any], list[bytes]]:
+    """The app, each answer read whole before the server writes it.
+
+    Werkzeug's server reads what is left of the request before it closes the answer; when the browser
+    has dropped the connection (a test navigating on while a static file loads), that read raises and
+    the file stays open, a ResourceWarning that `filterwarnings = error` turns into a failed test.
+    """
+
+    def answer(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+
+    return answer
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[[Flask], str]]:
     """Serve apps on 127.0.0.1 and free ports, each in a thread, until the test ends; returns the URL."""
     running: list[tuple[Any, threading.Thread]] = []
 
     def start(app: Flask) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, _read_whole(app), threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         running.append((server, thread))

@@ -115,10 +115,7 @@ def test_the_needs_attention_filter_lists_stale_drifting_and_deprecated_but_sent
     assert re.findall(r'class="event-name" href="/events/\w+">([^<]+)</a>', page) == [
         name for name in CATALOG.events if name in expected
     ]
-    assert (
-        'id="attention" name="attention" type="checkbox" value="1" aria-describedby="attention-hint" checked'
-        in page
-    )
+    assert re.search(r'<input id="attention" name="attention" type="checkbox" value="1" checked[ >]', page)
     fragment = client.get("/?q=&attention=1&never_sent=", headers={"HX-Request": "true"})
     assert fragment.headers["HX-Push-Url"] == "/?attention=1"
     assert "New User" not in client.get("/?attention=1&never_sent=1").get_data(as_text=True)
