@@ -363,6 +363,9 @@ class AnalyticsClient:
                 max_batch=max_batch,
                 retry_delays=audit_retry_delays,
             )
+        if self.segment is not None and self.segment.consumers:
+            # After the writer's own exit hook, so that it runs first (atexit runs the last one first).
+            atexit.register(self._stop_at_exit)
 
     @property
     def enabled(self) -> bool:
@@ -421,9 +424,8 @@ class AnalyticsClient:
             for consumer in client.consumers:
                 consumer.start()
             # Its exit hook joined each sending thread without a limit: one holding a request to an
-            # endpoint that does not answer held the host's exit for its HTTP timeout.
+            # endpoint that does not answer held the host's exit for its HTTP timeout (`_stop_at_exit`).
             atexit.unregister(client.join)
-            atexit.register(self._stop_sending_at_exit)
         return client
 
     def _on_error(
@@ -789,22 +791,26 @@ class AnalyticsClient:
     def _stop_segment(self, segment: SegmentClient, patience: Patience) -> None:
         """Segment's `flush()` and `join()`, which wait without a limit, while there is patience."""
         # The exit hook, stopping the consumers, would keep this client (and its engine) alive.
-        atexit.unregister(self._stop_sending_at_exit)
+        atexit.unregister(self._stop_at_exit)
         if self.forked:
             self._leave_to_parent()
             return
         self._drain(segment, patience, "the shutdown", PENDING_FOR_REPLAY)
         self._stop_consumers(segment, patience)
 
-    def _stop_sending_at_exit(self) -> None:
-        """At an exit without `shutdown()`: stop the sending threads, as Segment's own exit hook did,
-        but waiting no more than `SHUTDOWN_TIMEOUT` without progress for the batches they hold.
+    def _stop_at_exit(self) -> None:
+        """At an exit without `shutdown()`: the audit writer's drain (its own exit hook's work), then
+        the sending threads stopped as Segment's exit hook did, with one budget of `SHUTDOWN_TIMEOUT`
+        seconds without progress for both, as `shutdown()` has, rather than one each.
 
-        Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`.
+        Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`. In a
+        forked child the writer's own hooks drain it, and the Segment client is the parent's.
         """
         if self.segment is None or self.forked:
             return
         patience = self._patience(SHUTDOWN_TIMEOUT)
+        if self.writer is not None:
+            self.writer.close(patience)
         if not self._stop_consumers(self.segment, patience):
             log.error(
                 "the Segment client was still sending at exit: %s messages not sent yet, %s",

@@ -280,6 +280,51 @@ def test_an_exit_without_shutdown_does_not_wait_for_a_batch_the_endpoint_holds(
     assert entry is not None and entry.status == AuditStatus.PENDING
 
 
+BOTH_STALLED_EXIT_PROGRAM = """
+import sys
+import analytics
+from analytics.catalog import CATALOG
+
+analytics.init("test-key", host=sys.argv[1], database_url=sys.argv[2], upload_interval=0.05, timeout=120)
+analytics.track(CATALOG.event("ProjectCreate").example_spec())
+analytics.flush(timeout=0.5)  # written and handed on: a sending thread now waits on the endpoint
+print("sending", flush=True)
+sys.stdin.readline()
+for _ in range(3):
+    analytics.track(CATALOG.event("ProjectCreate").example_spec())
+"""
+
+
+def test_an_exit_with_the_database_and_the_endpoint_stalled_waits_one_timeout(
+    collector: Collector, empty_postgres_url: str, postgres_engine: Engine
+) -> None:
+    """The audit writer's exit hook and the sending threads' each waited `SHUTDOWN_TIMEOUT`, one after
+    the other: 16 s, past `docker stop`'s 10 s, which `shutdown()` already kept to one budget."""
+    collector.inject(latency=STALL_SECONDS)
+    program = subprocess.Popen(
+        [sys.executable, "-c", BOTH_STALLED_EXIT_PROGRAM, collector.url, empty_postgres_url + UNBOUNDED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "APP_ENV": "development"},
+    )
+    try:
+        assert program.stdout is not None
+        assert program.stdout.readline() == "sending\n", program.stderr.read() if program.stderr else ""
+        with _locked(empty_postgres_url):
+            started = time.monotonic()
+            _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
+            took = time.monotonic() - started
+    finally:
+        program.kill()
+        program.wait()
+    assert program.returncode == 0, errors
+    assert took < 1.6 * SHUTDOWN_TIMEOUT, f"the exit took {took:.1f}s"
+    assert "3 messages not audited yet, not sent" in errors
+    assert "the Segment client was still sending at exit: 1 messages not sent yet" in errors
+
+
 def test_shutdown_gives_up_on_a_batch_the_endpoint_holds_and_it_stays_pending(
     sqlite_store: AuditStore, collector: Collector, caplog: pytest.LogCaptureFixture
 ) -> None:
