@@ -800,6 +800,13 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
         "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "project_id": "1.0"}
     )
     assert lax.status_code == 422 and "as text of the digits 0-9 only" in lax.get_data(as_text=True)
+    # An id past the database's integer was a 500 (OverflowError) when saved.
+    huge = client.post(
+        "/tester/presets",
+        data={"csrf_token": csrf, "name": "x", "user_id": "1", "project_id": "99999999999999999999"},
+    )
+    assert huge.status_code == 422
+    assert "less than or equal to 9223372036854775807" in huge.get_data(as_text=True)
     ok = client.post(
         "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": " 1 ", "project_id": "12"}
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from analytics.scopes import ApplicationScope, ClusterScope, RegistryScope, ScopeId
+from analytics.scopes import MAX_ID, ApplicationScope, ClusterScope, RegistryScope, ScopeId
 from webapp.auth import accounts
 from webapp.extensions import db
 from webapp.tester.models import ScopePreset
@@ -35,9 +35,9 @@ class PresetIds(BaseModel):
 
     name: str = Field(min_length=1, max_length=80)
     user_id: int = ClusterScope.model_fields["user_id"]
-    project_id: ScopeId | None = Field(default=None, gt=0)
-    cluster_id: ScopeId | None = Field(default=None, gt=0)
-    registry_id: ScopeId | None = Field(default=None, gt=0)
+    project_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
+    cluster_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
+    registry_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
     app_name: str | None = Field(default=None, min_length=1)
     app_namespace: str | None = Field(default=None, min_length=1)
     chart_name: str | None = Field(default=None, min_length=1)
