@@ -17,9 +17,11 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from analytics.audit import DeliveryAttempt
+from analytics.durations import format_instant
 from analytics.export import entry_record
 from analytics.integrity import entry_integrity
-from analytics.queries import FILTER_PARAMS, Cursor, as_utc, delivery_attempts
+from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts
+from analytics.scopes import is_id_text
 from webapp.audit.personal import shown_payload
 from webapp.audit.results import PAGE_SIZE, page_of
 from webapp.audit.visibility import entry_or_404, search_form
@@ -62,7 +64,7 @@ def _limit(errors: dict[str, str]) -> int:
     text = _one("limit", errors)
     if text is None:
         return PAGE_SIZE
-    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LIMIT:
+    if not is_id_text(text) or not 1 <= int(text) <= MAX_LIMIT:
         errors["limit"] = (
             f"{text!r} is not a limit: a whole number from 1 to {MAX_LIMIT}; for more entries, follow "
             "`next`, or download the NDJSON export"
@@ -85,7 +87,7 @@ def _cursor(errors: dict[str, str]) -> Cursor | None:
 def attempt_record(attempt: DeliveryAttempt) -> dict[str, Any]:
     """One delivery attempt as JSON: what the entry page's delivery history lists."""
     return {
-        "attempted_at": as_utc(attempt.attempted_at).isoformat(),
+        "attempted_at": format_instant(attempt.attempted_at),
         "outcome": attempt.outcome,
         "http_status": attempt.http_status,
         "error": attempt.error,

@@ -74,7 +74,7 @@ def token_user(secret: str) -> User:
             f"This API token ({record.prefix}…, “{record.name}”) was revoked on "
             f"{as_utc(record.revoked_at):%Y-%m-%d %H:%M} UTC: create a new one on the API tokens page."
         )
-    if record.expires_at is not None and record.expired:
+    if record.expired:
         raise TokenRefused(
             f"This API token ({record.prefix}…, “{record.name}”) expired on "
             f"{as_utc(record.expires_at):%Y-%m-%d %H:%M} UTC: create a new one on the API tokens page."

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Enum, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from analytics.queries import as_utc
+from analytics.durations import as_utc
 from webapp.auth.roles import Role
 from webapp.extensions import db
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
-from analytics.queries import as_utc
+from analytics.durations import format_instant
 from analytics.wording import sentence
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
@@ -102,7 +102,8 @@ def check_lifetime(days: int | None) -> timedelta | None:
 
 
 def tokens_query(user: User | None = None) -> Select[tuple[ApiToken]]:
-    """Every token (or one account's), active ones first, newest first within each group."""
+    """Every token (or one account's), not revoked ones first (expired ones among them), newest first
+    within each group."""
     query = select(ApiToken)
     if user is not None:
         query = query.where(ApiToken.user_id == user.id)
@@ -156,9 +157,10 @@ def create_token(
     except IntegrityError:
         db.session.rollback()
         raise _duplicate(user, name) from None
-    expires_at = as_utc(record.expires_at).isoformat() if record.expires_at is not None else None
     accounts.audit(
-        "API Token Created", actor=actor, properties={**_described(record), "expires_at": expires_at}
+        "API Token Created",
+        actor=actor,
+        properties={**_described(record), "expires_at": format_instant(record.expires_at)},
     )
     return NewToken(record, secret)
 

@@ -286,10 +286,9 @@ def send_json() -> ResponseReturnValue:
         return jsonify({"message": draft.message, "off_schema": draft.off_schema, "size": draft.size})
     result = send(draft, destination, actor=actor)
     if result.conflict:
-        used = "by another person" if result.error else f"for a different message ({result.message_id})"
         return json_error(
             409,
-            f"The token {typed.token!r} was already used {used}: nothing was sent. "
+            f"The token {typed.token!r} was already used {result.token_used}: nothing was sent. "
             "Use a new token for a new message.",
         )
     if result.in_flight:

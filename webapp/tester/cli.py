@@ -233,7 +233,7 @@ def _repeat_refused(result: SendResult, token: str | None) -> tuple[str, int] | 
     """Why a repeated `--token` sent nothing and has no outcome to report, with the exit status;
     None for a send, or a repeat whose first send has one (the API's 409 cases)."""
     if result.conflict:
-        used = "by another person" if result.error else f"for a different message ({result.message_id})"
+        used = result.token_used
         return f"--token {token!r} was already used {used}: use a new token for a new message", EXIT_BAD_INPUT
     if result.in_flight:
         return (

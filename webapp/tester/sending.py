@@ -168,6 +168,12 @@ class SendResult:
         return self.entry.error or self.error
 
     @property
+    def token_used(self) -> str:
+        """For a refused reuse of a form token (`conflict`), who used it before, as the API's 409 and
+        the command line's error say it."""
+        return "by another person" if self.error else f"for a different message ({self.message_id})"
+
+    @property
     def may_have_arrived(self) -> bool:
         """Whether a failed send may have reached the endpoint anyway: it got no answer in time
         (`TESTER_TIMEOUT`), but the request went out. The audit log keeps it failed."""
