@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -196,6 +197,43 @@ def test_shutdown_waits_for_a_backlog_being_written_however_long_it_takes(
     assert _audited(sqlite_store.engine) == {receipt.message_id for receipt in receipts}
 
 
+@dataclass(frozen=True)
+class Exited:
+    """How a child program's end went: the seconds from "go" to its exit, and what it logged."""
+
+    seconds: float
+    errors: str
+
+
+@contextmanager
+def _exiting(program: str, *args: str) -> Iterator[tuple[str, Callable[[], Exited]]]:
+    """Run `program` in a process of its own until it prints its first line; yield that line, and a
+    function that lets it go on to its end and its exit (without `shutdown()`), which must be 0."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", program, *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "APP_ENV": "development"},
+    )
+
+    def finish() -> Exited:
+        started = time.monotonic()
+        _, errors = child.communicate("go\n", timeout=RETURNS_WITHIN)
+        assert child.returncode == 0, errors
+        return Exited(time.monotonic() - started, errors)
+
+    try:
+        assert child.stdout is not None and child.stderr is not None
+        first = child.stdout.readline().strip()
+        assert first, child.stderr.read()
+        yield first, finish
+    finally:
+        child.kill()
+        child.wait()
+
+
 EXIT_PROGRAM = """
 import sys
 import analytics
@@ -213,23 +251,11 @@ def test_the_drain_at_exit_gives_up_on_a_database_that_does_not_answer(
     empty_postgres_url: str, postgres_engine: Engine
 ) -> None:
     """A process that ended without `shutdown()` waited at exit for its audit writer, for ever."""
-    program = subprocess.Popen(
-        [sys.executable, "-c", EXIT_PROGRAM, empty_postgres_url + UNBOUNDED],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "APP_ENV": "development"},
-    )
-    try:
-        assert program.stdout is not None and program.stdout.readline() == "initialised\n"
+    with _exiting(EXIT_PROGRAM, empty_postgres_url + UNBOUNDED) as (first, finish):
+        assert first == "initialised"
         with _locked(empty_postgres_url):
-            _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
-    finally:
-        program.kill()
-        program.wait()
-    assert program.returncode == 0, errors
-    assert "3 messages not audited yet, not sent" in errors
+            ended = finish()
+    assert "3 messages not audited yet, not sent" in ended.errors
 
 
 SENDING_EXIT_PROGRAM = """
@@ -252,30 +278,13 @@ def test_an_exit_without_shutdown_does_not_wait_for_a_batch_the_endpoint_holds(
     `shutdown()` waited at exit for a request to an endpoint that did not answer (its HTTP timeout,
     here 120 s, and 60 s until this endpoint answers)."""
     collector.inject(latency=STALL_SECONDS)
-    program = subprocess.Popen(
-        [sys.executable, "-c", SENDING_EXIT_PROGRAM, collector.url, sqlite_url],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "APP_ENV": "development"},
-    )
-    try:
-        assert program.stdout is not None
-        message_id = program.stdout.readline().strip()
-        assert message_id, program.stderr.read() if program.stderr else ""
-        started = time.monotonic()
-        _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
-        took = time.monotonic() - started
-    finally:
-        program.kill()
-        program.wait()
-    assert program.returncode == 0, errors
-    assert took < 2 * SHUTDOWN_TIMEOUT, f"the exit took {took:.1f}s"
+    with _exiting(SENDING_EXIT_PROGRAM, collector.url, sqlite_url) as (message_id, finish):
+        ended = finish()
+    assert ended.seconds < 2 * SHUTDOWN_TIMEOUT, f"the exit took {ended.seconds:.1f}s"
     assert (
         "the Segment client was still sending at exit: 1 messages not sent yet, "
         "pending in the audit log for `event-catalog replay`"
-    ) in errors
+    ) in ended.errors
     entry = sqlite_store.entry(message_id)
     assert entry is not None and entry.status == AuditStatus.PENDING
 
@@ -301,28 +310,14 @@ def test_an_exit_with_the_database_and_the_endpoint_stalled_waits_one_timeout(
     """The audit writer's exit hook and the sending threads' each waited `SHUTDOWN_TIMEOUT`, one after
     the other: 16 s, past `docker stop`'s 10 s, which `shutdown()` already kept to one budget."""
     collector.inject(latency=STALL_SECONDS)
-    program = subprocess.Popen(
-        [sys.executable, "-c", BOTH_STALLED_EXIT_PROGRAM, collector.url, empty_postgres_url + UNBOUNDED],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "APP_ENV": "development"},
-    )
-    try:
-        assert program.stdout is not None
-        assert program.stdout.readline() == "sending\n", program.stderr.read() if program.stderr else ""
+    url = empty_postgres_url + UNBOUNDED
+    with _exiting(BOTH_STALLED_EXIT_PROGRAM, collector.url, url) as (first, finish):
+        assert first == "sending"
         with _locked(empty_postgres_url):
-            started = time.monotonic()
-            _, errors = program.communicate("go\n", timeout=RETURNS_WITHIN)
-            took = time.monotonic() - started
-    finally:
-        program.kill()
-        program.wait()
-    assert program.returncode == 0, errors
-    assert took < 1.6 * SHUTDOWN_TIMEOUT, f"the exit took {took:.1f}s"
-    assert "3 messages not audited yet, not sent" in errors
-    assert "the Segment client was still sending at exit: 1 messages not sent yet" in errors
+            ended = finish()
+    assert ended.seconds < 1.6 * SHUTDOWN_TIMEOUT, f"the exit took {ended.seconds:.1f}s"
+    assert "3 messages not audited yet, not sent" in ended.errors
+    assert "the Segment client was still sending at exit: 1 messages not sent yet" in ended.errors
 
 
 def test_shutdown_gives_up_on_a_batch_the_endpoint_holds_and_it_stays_pending(
