@@ -57,13 +57,21 @@ def test_healthz_is_503_on_an_unmigrated_database(tmp_path: Path) -> None:
     assert "event-catalog db upgrade" in body["database"]["error"]
 
 
-def test_healthz_is_503_when_the_database_is_unreachable() -> None:
+def test_healthz_is_503_when_the_database_is_unreachable(caplog: pytest.LogCaptureFixture) -> None:
+    """The public answer carried the driver's message, which names the server and the database user."""
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
     )
-    response = app.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json()["database"]["ok"] is False
+    for _ in range(2):
+        response = app.test_client().get("/healthz")
+        assert response.status_code == 503
+        assert response.get_json()["database"] == {
+            "ok": False,
+            "error": "The database cannot be reached. Check DATABASE_URL and that the server is up.",
+        }
+    [warning] = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warning.startswith("every page answers 503: The database cannot be reached.")
+    assert "127.0.0.1" in warning and "port 1" in warning
 
 
 def test_home_lists_every_event_with_its_scope_and_status(client: FlaskClient) -> None:

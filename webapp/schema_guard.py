@@ -82,10 +82,10 @@ def diagnose(engine: Engine) -> tuple[str | None, str | None]:
     return schema_problem(revision), None
 
 
-def _log_change(app: Flask, problem: str | None, cause: str | None) -> None:
+def log_change(app: Flask, problem: str | None, cause: str | None) -> None:
     """Log the guard's verdict when it differs from this process's last one: a warning when pages
-    start answering 503, an info line when they are served again. Every refused request looks
-    again, so logging each look would bury the log in one line per request."""
+    start answering 503, an info line when they are served again. Every refused request (and every
+    health probe) looks again, so logging each look would bury the log in one line per request."""
     with _REFUSING_LOCK:
         before = app.extensions.get(_REFUSING)
         app.extensions[_REFUSING] = problem
@@ -116,7 +116,7 @@ def init_app(app: Flask) -> None:
         from webapp.extensions import db
 
         problem, cause = diagnose(db.engine)
-        _log_change(current_app, problem, cause)
+        log_change(current_app, problem, cause)
         if problem is not None:
             forget_check(current_app)
             abort(503, description=problem)

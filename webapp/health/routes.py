@@ -25,7 +25,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.metrics import exposition
-from webapp.schema_guard import schema_problem
+from webapp.schema_guard import UNREACHABLE, diagnose, log_change, schema_problem
 from webapp.tester.sending import destinations
 
 bp = Blueprint("health", __name__)
@@ -39,12 +39,19 @@ bp.add_app_template_filter(format_duration, "duration")
 
 
 def database_state() -> dict[str, Any]:
-    """Reachability and schema revision of the audit database."""
+    """Reachability and schema revision of the audit database.
+
+    `/healthz` is public: a database that cannot be used is said in the pages' words (`diagnose`),
+    and the driver's reason, which can name the server's address and the database user, goes to the
+    log (once per change, as the pages' guard logs it).
+    """
     try:
         db.session.execute(text("SELECT 1"))
         revision = schema_revision(db.engine)
     except SQLAlchemyError as exc:
-        return {"ok": False, "error": reason(exc)}
+        problem, cause = diagnose(db.engine)
+        log_change(current_app, problem or UNREACHABLE, cause or reason(exc))
+        return {"ok": False, "error": problem or UNREACHABLE}
     problem = schema_problem(revision)
     state: dict[str, Any] = {
         "ok": problem is None,
