@@ -246,6 +246,8 @@ def tester_context(
     """Everything the tester templates read."""
     info = draft.info
     scope_keys = set(info.scope.model_fields) if info is not None else set()
+    # A pick or Choose keeps the picker's search: its options stay those the search found.
+    query = request.values.get("q", "").strip()
     return {
         "typed": typed,
         "info": info,
@@ -254,9 +256,8 @@ def tester_context(
         # A preset's name is no field of the message: its error is not one to fix before sending.
         "blocking": [key for key in errors if key != "preset_name"],
         "notice": notice,
-        # A pick or Choose keeps the picker's search: its options stay those the search found.
-        "query": request.values.get("q", "").strip(),
-        "groups": spec_groups(request.values.get("q", "")),
+        "query": query,
+        "groups": spec_groups(query),
         "scope_fields": scope_fields(info.scope, typed.scope, errors) if info is not None else [],
         "property_fields": property_fields(info, typed.props, errors) if info is not None else [],
         "kept_scope": {k: v for k, v in typed.scope.items() if k not in scope_keys and v not in (None, "")},
