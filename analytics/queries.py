@@ -216,7 +216,7 @@ class Cursor:
         """
         when, _, row_id = text.rpartition("_")
         try:
-            position = cls(as_utc(datetime.fromisoformat(when)), int(row_id))
+            position = cls(as_utc(datetime.fromisoformat(when)), int(row_id)) if is_id_text(row_id) else None
         except ValueError:
             position = None
         if position is None or not 0 <= position.id <= MAX_ID:  # a row id the database can compare

@@ -358,7 +358,9 @@ def test_cursor_round_trips_through_the_url_form() -> None:
     cursor = Cursor(datetime(2026, 3, 1, 14, 0, 0, 123456, tzinfo=UTC), 42)
     assert cursor.encode() == "2026-03-01T14:00:00.123456Z_42"
     assert Cursor.decode(cursor.encode()) == cursor
-    for bad in ("", "42", "yesterday_4", "2026-03-01T14:00:00Z_x"):
+    bad_ids = ("x", "٤٢", " 42", "+42", "-1")  # int() reads the last four as numbers
+    bad_times = ("", "42", "yesterday_4")
+    for bad in bad_times + tuple(f"2026-03-01T14:00:00Z_{row_id}" for row_id in bad_ids):
         with pytest.raises(ValueError, match="is not a position in the log"):
             Cursor.decode(bad)
 
