@@ -122,6 +122,21 @@
     }
   });
 
+  // The preview's warnings (off-schema properties, a message over 32 KB) are said through the status
+  // region the redraws keep when they appear or change, not at every redraw while the engineer types.
+  const previewWarnings = () => [...document.querySelectorAll("#preview [data-announce]")]
+    .map((warning) => warning.dataset.announce).join(" ");
+  let warningsSaid = previewWarnings();
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const warnings = previewWarnings();
+    if (warnings === warningsSaid) return;
+    warningsSaid = warnings;
+    // A send's redraw says its outcome there: only a preview's says the warnings.
+    const previewed = ((event.detail.requestConfig || {}).path || "").endsWith("/tester/preview");
+    const status = document.getElementById("tester-status");
+    if (status && warnings && previewed) status.textContent = warnings;
+  });
+
   // Sending disables the Send button for the request (hx-disabled-elt), and a disabled button
   // loses the focus to the page: a keyboard user would start again from the top. Noted at the
   // submit itself (a queued send starts later, with the button perhaps already disabled), and given
