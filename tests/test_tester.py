@@ -876,7 +876,7 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     page = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
     assert "Saved the preset" in page and "demo · project 44</a>" in page
     # Said by the page's status region, which the redraw keeps: a status inserted new goes unread.
-    assert '<div class="notice" id="tester-notice" tabindex="-1">Saved the preset' in page
+    assert '<div class="notice" id="tester-notice">Saved the preset' in page
     assert re.search(r'id="tester-status"[^>]*hx-swap-oob="innerHTML">Saved the preset &#39;demo', page)
     duplicate = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
     assert error_slot(duplicate, "preset_name") == "A preset named 'demo · project 44' already exists."
