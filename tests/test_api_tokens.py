@@ -140,6 +140,9 @@ def test_the_page_creates_a_token_shows_it_once_and_the_token_reads_the_api(
         ("", 400, "Give the token a name, e.g. the script or CI job that will use it."),
         ("   ", 400, "Give the token a name"),
         ("x" * 101, 400, "The name must have at most 100 characters."),
+        # Any role names a token, and an admin's `users token list` printed the name in a terminal.
+        ("ci\x1b[2J\x1b]0;pwned\x07", 400, "A name cannot hold a control character (U+0007, U+001B)."),
+        ("prod \u202eevil", 400, "A name cannot hold a direction control character (U+202E)"),
         (
             "CI",
             409,
@@ -573,6 +576,19 @@ def test_users_token_list_shows_an_expired_token_as_expired(
     assert " ".join(row.split()[-6:]) == f"never {ended} expired {ended}"
     [token] = json.loads(runner.invoke(args=["users", "token", "list", "--format", "json"]).stdout)["tokens"]
     assert token["status"] == "expired" and token["revoked"] is None
+
+
+def test_users_token_list_escapes_what_a_name_stored_earlier_holds(
+    app: Flask, runner: FlaskCliRunner, make_token: Callable[..., str]
+) -> None:
+    """A name stored before names refused control characters still reaches an admin's terminal."""
+    make_token(Role.VIEWER, name="ci")
+    with app.app_context():
+        db.session.execute(update(ApiToken).values(name="ci\x1b[2J\x1b]0;pwned\x07 \u202eevil"))
+        db.session.commit()
+    listed = runner.invoke(args=["users", "token", "list"]).stdout
+    assert "\x1b" not in listed and "\x07" not in listed and "\u202e" not in listed
+    assert "ci\\x1b[2J\\x1b]0;pwned\\x07 \\u202eevil" in listed
 
 
 def test_users_token_list_json_status_is_one_fixed_word(

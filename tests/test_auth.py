@@ -201,6 +201,39 @@ def test_a_failed_sign_in_is_recorded_without_the_password(
     assert anonymous.get("/").status_code == 302
 
 
+def test_a_typed_email_cannot_write_control_characters_into_the_log(
+    app: Flask, anonymous: FlaskClient, make_account: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An anonymous visitor's ESC c (a terminal reset) and backspaces reached a followed log as they were."""
+    make_account(Role.VIEWER)
+    caplog.set_level(logging.INFO)
+    typed = sign_in(anonymous, "x\x1bc\x07\x08\x08evil@example.com", "not the password at all")
+    assert typed.status_code == 400
+    assert r"&#39;x\x1bc\x07\x08\x08evil@example.com&#39; is not an email address." in typed.get_data(
+        as_text=True
+    )
+    assert actions(app) == []  # nor a Login Failed entry holding them
+    sign_in(anonymous, "nobody\u202e@example.com", "not the password at all")
+    [line] = [record.getMessage() for record in caplog.records if "sign-in failed" in record.getMessage()]
+    assert line.startswith(r"sign-in failed for 'nobody\u202e@example.com' from 127.0.0.1")
+
+
+def test_a_display_name_must_read_as_typed(anonymous: FlaskClient, runner: FlaskCliRunner) -> None:
+    """`users list` prints display names in an admin's terminal."""
+    fields = {
+        "email": "ada@example.com",
+        "password": "a long enough password",
+        "confirm": "a long enough password",
+    }
+    refused = post(anonymous, "/setup", {**fields, "display_name": "Ada\x1b[2J"})
+    assert refused.status_code == 400
+    assert "A name cannot hold a control character (U+001B)." in refused.get_data(as_text=True)
+    added = runner.invoke(args=["users", "add", "bob@example.com", "--name", "Bob\u202e", "--role", "viewer"])
+    assert added.exit_code != 0 and "display name: a name cannot hold a direction control" in added.output
+    with anonymous.application.app_context():
+        assert not accounts.has_users()
+
+
 def test_a_disabled_account_cannot_sign_in_and_its_session_ends(
     app: Flask, login_as: Callable[..., FlaskClient], account_password: str
 ) -> None:

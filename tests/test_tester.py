@@ -1113,6 +1113,19 @@ def test_an_engineer_cannot_send_to_production(
     assert '<option value="staging">' in tester
 
 
+def test_the_picker_and_preview_opened_as_pages_send_their_query_to_the_tester_as_it_came(
+    client: FlaskClient,
+) -> None:
+    """Their query became `url_for` keywords: `endpoint` was a 500, `_scheme` and `_anchor` changed the
+    address the redirect went to, and a repeated name kept one value."""
+    for path in ("/tester/specs", "/tester/preview"):
+        query = "endpoint=x&_scheme=https&_anchor=top&event=ProjectCreate&q=a&q=b"
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 303, path
+        assert response.headers["Location"] == f"/tester/?{query}", path
+        assert client.get(path).headers["Location"] == "/tester/"
+
+
 def test_the_picker_search_matches_every_word_in_any_order(client: FlaskClient) -> None:
     def found(query: str) -> list[str]:
         page = client.get("/tester/specs", query_string={"q": query}, headers=HTMX).get_data(as_text=True)

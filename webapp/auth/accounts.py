@@ -21,13 +21,15 @@ from analytics.actions import record_action
 from webapp.auth.models import User
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
+from webapp.readable_names import unreadable
 
 MIN_PASSWORD_LENGTH = 12
 # scrypt hashes any length, but a hostile form must not make every request hash megabytes.
 MAX_PASSWORD_LENGTH = 1024
 # Deliberately loose: the address is a sign-in name, not something we mail to.
-_EMAIL = re.compile(r'^[^@\s<>()\[\]\\,;:"]+@[^@\s<>()\[\]\\,;:"]+$')
-"""One `@`, and none of the characters an unquoted address cannot hold (`<script>@x.com` is refused)."""
+_EMAIL = re.compile(r'^[^@\s<>()\[\]\\,;:"\x00-\x1f\x7f]+@[^@\s<>()\[\]\\,;:"\x00-\x1f\x7f]+$')
+"""One `@`, and none of the characters an unquoted address cannot hold (`<script>@x.com` is refused),
+control characters included (an ESC or a backspace would rewrite a terminal that prints the address)."""
 
 
 class AccountError(ValueError):
@@ -119,6 +121,18 @@ def new_email(email: str) -> str:
     return email
 
 
+def checked_display_name(raw: str | None) -> str | None:
+    """A display name trimmed, None for none: checked before a password is asked for.
+
+    Raises:
+        AccountError: it would not read as typed (`webapp.readable_names`).
+    """
+    problem = unreadable(raw or "")
+    if problem is not None:
+        raise AccountError(f"display name: {problem}")
+    return (raw or "").strip() or None
+
+
 def audit(name: str, *, actor: str, properties: Mapping[str, Any]) -> None:
     """Record an account action in the audit log."""
     record_action(analytics_client.store(), name, actor=actor, properties=properties)
@@ -130,14 +144,15 @@ def add_user(
     """Create an account; `password` None makes one that signs in only through the sign-in proxy.
 
     Raises:
-        AccountError: a bad email or password, or the email already has an account.
+        AccountError: a bad email, display name or password, or the email already has an account.
     """
     email = new_email(email)
+    name = checked_display_name(display_name)
     if password is not None:
         check_password(password)
     user = User(
         email=email,
-        display_name=(display_name or "").strip() or None,
+        display_name=name,
         password_hash=hash_password(password) if password is not None else None,
         role=role,
         created_at=datetime.now(UTC),

@@ -26,6 +26,7 @@ from webapp.auth.models import ApiToken
 from webapp.auth.roles import Role
 from webapp.cli import fail, fail_on_database
 from webapp.extensions import db
+from webapp.readable_names import for_terminal
 
 users_command = AppGroup("users", help="Manage dashboard accounts and their roles.")
 
@@ -76,6 +77,7 @@ def add_command(email: str, role: str, display_name: str | None, password_stdin:
     """Create an account; prompts for its password (none behind the sign-in proxy)."""
     chosen = _role(role)
     _run(lambda: accounts.new_email(email))
+    _run(lambda: accounts.checked_display_name(display_name))
     password = None if current_app.config["AUTH_MODE"] == PROXY else _read_password(password_stdin)
     user = _run(
         lambda: accounts.add_user(
@@ -135,7 +137,8 @@ def list_command(fmt: str) -> None:
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """Print rows under their headers in aligned columns."""
+    """Print rows under their headers in aligned columns (names escaped: see `webapp.readable_names`)."""
+    rows = [tuple(for_terminal(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())

@@ -12,6 +12,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 
 from webapp.auth import accounts
 from webapp.auth.roles import Role
+from webapp.readable_names import unreadable
 
 ROLE_CHOICES = [role.value for role in Role]
 
@@ -22,6 +23,13 @@ def email_address(_form: FlaskForm, field: Field) -> None:
         field.data = accounts.normalise_email(field.data or "")
     except accounts.AccountError as exc:
         raise ValidationError(f"{exc}.") from None
+
+
+def readable_name(_form: FlaskForm, field: Field) -> None:
+    """Refuse a name that would not read as typed (`webapp.readable_names`)."""
+    problem = unreadable(field.data or "")
+    if problem is not None:
+        raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
 
 
 def strong_password(_form: FlaskForm, field: Field) -> None:
@@ -80,7 +88,9 @@ class NewAccountFields(FlaskForm):
         validators=[InputRequired("Enter an email."), email_address],
         render_kw={"autocomplete": "email"},
     )
-    display_name = StringField("Display name (optional)", validators=[Optional(), Length(max=255)])
+    display_name = StringField(
+        "Display name (optional)", validators=[Optional(), Length(max=255), readable_name]
+    )
     password, confirm = new_password_fields("Password")
 
 

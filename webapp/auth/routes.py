@@ -62,7 +62,8 @@ def login() -> ResponseReturnValue:
             actor=current_actor(),
             properties={"email": form.email.data, "address": client_address(), "reason": reason},
         )
-        log.warning("sign-in failed for %s from %s: %s", form.email.data, client_address(), reason)
+        # The typed email is the visitor's text: %r keeps its control characters out of a followed log.
+        log.warning("sign-in failed for %r from %s: %s", form.email.data, client_address(), reason)
         problem = "This account is disabled." if reason == "account disabled" else "Wrong email or password."
         return render_template("auth/login.html", form=form, problem=problem), 401
     sign_in(session, user)

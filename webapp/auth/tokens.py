@@ -26,6 +26,7 @@ from analytics.wording import sentence
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
 from webapp.extensions import db
+from webapp.readable_names import unreadable
 
 TOKEN_PREFIX = "ect_"
 """What every token starts with, so secret scanners and people can tell what it is."""
@@ -75,13 +76,17 @@ def check_name(raw: str) -> str:
     """A token's name, trimmed.
 
     Raises:
-        TokenError: it is empty or longer than `MAX_NAME_LENGTH`.
+        TokenError: it is empty, longer than `MAX_NAME_LENGTH`, or would not read as typed
+            (`webapp.readable_names`).
     """
     name = raw.strip()
     if not name:
         raise TokenError("give the token a name, e.g. the script or CI job that will use it")
     if len(name) > MAX_NAME_LENGTH:
         raise TokenError(f"the name must have at most {MAX_NAME_LENGTH} characters")
+    problem = unreadable(name)
+    if problem is not None:
+        raise TokenError(problem)
     return name
 
 

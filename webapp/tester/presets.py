@@ -17,15 +17,11 @@ from sqlalchemy.exc import IntegrityError
 from analytics.scopes import MAX_ID, ApplicationScope, ClusterScope, RegistryScope, ScopeId
 from webapp.auth import accounts
 from webapp.extensions import db
+from webapp.readable_names import unreadable
 from webapp.tester.models import ScopePreset
 
 ID_FIELDS = ("user_id", "project_id", "cluster_id", "registry_id", "app_name", "app_namespace", "chart_name")
 APP_FIELDS = ("app_name", "app_namespace", "chart_name")
-
-
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-"""Unicode's direction embeddings, overrides and isolates: in a name they reorder how it and the text
-after it read (`🚀 prod \u202eevil` shows as `🚀 prod live`), in every chip and on the presets page."""
 
 
 class PresetIds(BaseModel):
@@ -45,13 +41,10 @@ class PresetIds(BaseModel):
     @field_validator("name")
     @classmethod
     def _reads_as_written(cls, name: str) -> str:
-        """A name that could read as another one is refused (see `BIDI_CONTROLS`)."""
-        found = sorted({f"U+{ord(char):04X}" for char in name if char in BIDI_CONTROLS})
-        if found:
-            raise ValueError(
-                f"a name cannot hold a direction control character ({', '.join(found)}): "
-                "it changes how the name reads"
-            )
+        """A name that would not read as typed is refused (see `webapp.readable_names`)."""
+        problem = unreadable(name)
+        if problem is not None:
+            raise ValueError(problem)
         return name
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Blueprint,
@@ -400,12 +400,22 @@ def index() -> ResponseReturnValue:
     return render_tester(typed, notes=notes, result=kept_result(args), notice=notice, status=status)
 
 
+def _to_the_tester() -> ResponseReturnValue:
+    """A fragment's address opened as a page (a bookmark, a new tab): the tester with the same query.
+
+    The query goes on as it came, every value of it: as `url_for` keywords, `endpoint` was a 500 and
+    `_scheme`, `_anchor` or `_external` changed where the redirect went.
+    """
+    query = urlencode(list(request.args.items(multi=True)))
+    return redirect(url_for("tester.index") + (f"?{query}" if query else ""), 303)
+
+
 @bp.get("/specs")
 @requires(Role.ENGINEER)
 def specs() -> ResponseReturnValue:
     """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
     if not wants_fragment():
-        return redirect(url_for("tester.index", **request.args), 303)
+        return _to_the_tester()
     return fragment(
         "tester/_pick.html",
         groups=spec_groups(request.args.get("q", "")),
@@ -422,7 +432,7 @@ def preview() -> ResponseReturnValue:
     POSTed by the form, as its redraws are (`index`), so that a large raw JSON still previews.
     """
     if not wants_fragment():
-        return redirect(url_for("tester.index", **request.args), 303)
+        return _to_the_tester()
     typed = input_from_form(request.values)
     draft = compose(typed, actor=current_actor())
     return fragment("tester/_preview.html", **preview_context(typed, draft), oob=True)

@@ -1,0 +1,45 @@
+"""Names people choose are read back on every page and printed by the command line: a name must read
+as it was typed.
+
+Any role names its API tokens, and an admin's `users token list` prints them in a terminal, where a
+control character (ESC, BEL, backspace) clears the screen, colours text, sets the window title or the
+clipboard. A direction control reorders how a name and the text after it read, on every page
+(`🚀 prod \u202eevil` shows as `🚀 prod live`). Token names, preset names and display names refuse
+both; the command line's tables escape what an older row may still hold.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Unicode's direction embeddings, overrides and isolates."""
+
+
+def _code_points(chars: set[str]) -> str:
+    return ", ".join(f"U+{ord(char):04X}" for char in sorted(chars))
+
+
+def unreadable(name: str) -> str | None:
+    """Why `name` would not read as typed (a control or a direction control character), or None."""
+    controls = {char for char in name if unicodedata.category(char) == "Cc"}
+    if controls:
+        return f"a name cannot hold a control character ({_code_points(controls)})"
+    directions = {char for char in name if char in BIDI_CONTROLS}
+    if directions:
+        return (
+            f"a name cannot hold a direction control character ({_code_points(directions)}): "
+            "it changes how the name reads"
+        )
+    return None
+
+
+def for_terminal(text: str) -> str:
+    """`text` with its control and direction characters written as escapes (`\\x1b`, `\\u202e`), for
+    a table the command line prints."""
+    return "".join(
+        char.encode("unicode_escape").decode()
+        if unicodedata.category(char) == "Cc" or char in BIDI_CONTROLS
+        else char
+        for char in text
+    )
