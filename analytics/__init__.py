@@ -88,6 +88,10 @@ _warned_uninitialised_in: int | None = None
 """The process that has logged that `init()` was not called, since its last `init()`: once, not per
 call, since a web app serving requests before `init()` flooded its log (every receipt still says it)."""
 
+_shut_down = False
+"""Whether `shutdown()` ended the default client: calls after it say so, not that `init()` was never
+called, which sent someone reading the log looking for a missing `init()`."""
+
 
 def default_sqlite_url() -> str:
     """The database when `DATABASE_URL` is unset: `instance/event-catalog.db` under the directory the
@@ -230,7 +234,7 @@ def init(
         TypeError: a keyword argument that is none of the options above, named with a close match.
         ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """
-    global _default, _warned_uninitialised_in
+    global _default, _warned_uninitialised_in, _shut_down
     check_options(options, known=_init_options(), caller="init()", deferred=_DEFERRED)
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
@@ -255,7 +259,7 @@ def init(
     ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
     _record_version(store)
     client = AnalyticsClient(key, store=store, host=host, owns_engine=True, **options)
-    previous, _default, _warned_uninitialised_in = _default, client, None
+    previous, _default, _warned_uninitialised_in, _shut_down = _default, client, None, False
     if previous is not None:
         previous.shutdown()
     return client
@@ -269,14 +273,19 @@ def _not_initialised(
     global _warned_uninitialised_in
     check_spec(call, spec)
     message = build_message(spec, **kwargs)
+    why = "analytics.shutdown() ended the client" if _shut_down else "analytics.init() was not called"
     if _warned_uninitialised_in != os.getpid():
         _warned_uninitialised_in = os.getpid()
         log.warning(
-            "analytics.init() was not called: %s not audited, not sent, nor any later call until "
-            "init() (logged once: each receipt carries a NotInitializedError)",
+            "%s: %s not audited, not sent, nor any later call until init() (logged once: each receipt "
+            "carries a NotInitializedError)",
+            why,
             message.get("event", "identify"),
         )
-    return Receipt(message["messageId"], None, message, NotInitializedError("call analytics.init() first"))
+    error = NotInitializedError(
+        f"{why}: call analytics.init() first" if _shut_down else "call analytics.init() first"
+    )
+    return Receipt(message["messageId"], None, message, error)
 
 
 def track(spec: TrackSpec, **kwargs: Any) -> Receipt:
@@ -310,8 +319,8 @@ def shutdown(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:
     Gives up after `timeout` seconds without progress (None: never), saying what it left; see
     `AnalyticsClient.shutdown`. A `timeout` that cannot work is refused even without a client.
     """
-    global _default
+    global _default, _shut_down
     check_timeout(timeout, "shutdown()")
     if _default is not None:
         _default.shutdown(timeout)
-        _default = None
+        _default, _shut_down = None, True

@@ -387,14 +387,33 @@ def test_calls_without_a_client_are_logged_once_and_refused_in_every_receipt(
         return [record.getMessage() for record in caplog.records if record.name == "analytics"]
 
     logged_once = [
-        "analytics.init() was not called: New Project Event not audited, not sent, nor any later call "
-        "until init() (logged once: each receipt carries a NotInitializedError)"
+        "analytics.shutdown() ended the client: New Project Event not audited, not sent, nor any later "
+        "call until init() (logged once: each receipt carries a NotInitializedError)"
     ]
     for _ in range(2):
         analytics.init(database_url=sqlite_url)
         analytics.shutdown()
         assert calls() == logged_once
         assert calls() == []
+
+
+def test_a_call_before_any_init_says_init_was_not_called(
+    sqlite_store: AuditStore,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """And one after `shutdown()` says that instead: it sent people looking for a missing `init()`."""
+    monkeypatch.setattr(analytics, "_shut_down", False)
+    monkeypatch.setattr(analytics, "_warned_uninitialised_in", None)
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        before = analytics.track(_example("ProjectCreate"))
+    assert str(before.error) == "call analytics.init() first"
+    assert caplog.messages[0].startswith("analytics.init() was not called: New Project Event not audited")
+    analytics.init(database_url=sqlite_url)
+    analytics.shutdown()
+    after = analytics.track(_example("ProjectCreate"))
+    assert str(after.error) == "analytics.shutdown() ended the client: call analytics.init() first"
 
 
 def _misuse() -> list[Any]:

@@ -590,6 +590,47 @@ def test_the_development_server_refuses_its_debugger_in_production(
         assert (result.exit_code, served) == (0, [serves_with_debugger]), result.output
 
 
+@pytest.mark.parametrize(
+    ("arguments", "environment", "port"),
+    [
+        ([], {}, 5000),
+        ([], {"PORT": "5123"}, 5123),
+        (["--port", "5124"], {"PORT": "5123"}, 5124),
+        ([], {"PORT": "5123", "FLASK_RUN_PORT": "5125"}, 5125),
+    ],
+)
+def test_the_development_server_listens_on_port(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    environment: dict[str, str],
+    port: int,
+) -> None:
+    """The configuration table's `PORT` set the image's port, and `run` took 5000 whatever it said."""
+    import flask.cli
+
+    served: list[int] = []
+    monkeypatch.setattr(flask.cli, "run_simple", lambda _host, port, *_, **__: served.append(port))
+    monkeypatch.setenv("FLASK_DEBUG", "0")
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PORT": None,
+        "FLASK_RUN_PORT": None,
+        **environment,
+    }
+    result = CliRunner().invoke(main, ["run", *arguments], env=env)
+    assert (result.exit_code, served) == (0, [port]), result.output
+
+
+def test_the_development_server_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}", "PORT": "50x", "FLASK_RUN_PORT": None}
+    result = CliRunner().invoke(main, ["run"], env=env)
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: invalid configuration:\n  PORT: '50x' is not a port number (1-65535)\n",
+    )
+
+
 def test_gunicorn_s_own_variables_are_refused_in_one_line_each(tmp_path: Path) -> None:
     """Bad values were tracebacks from inside gunicorn, and WEB_CONCURRENCY=0 a server with no
     worker that took connections and never answered."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo, run_command, with_appcontext
 from flask.helpers import get_debug_flag
@@ -716,13 +717,22 @@ def _create_app() -> Flask:
 class DevelopmentServer(click.Command):
     """Flask's `run`, refused with Werkzeug's debugger on under `APP_ENV=production`: its console
     runs any Python that someone who reaches an error page types, behind only a PIN printed in the
-    log, so a `run --debug --host 0.0.0.0` on a production host hands out the machine."""
+    log, so a `run --debug --host 0.0.0.0` on a production host hands out the machine.
+
+    It listens on `$PORT` when neither `--port` nor Flask's `FLASK_RUN_PORT` says otherwise, as the
+    image's gunicorn and `collector` (with `$COLLECTOR_PORT`) do: Flask's `run` alone took 5000."""
 
     def invoke(self, ctx: click.Context) -> Any:
         debugger = ctx.params.get("debugger")
         if debugger is None:  # as Flask decides: --debug or FLASK_DEBUG=1 turns it on
             debugger = get_debug_flag()
         info = ctx.find_object(ScriptInfo)
+        if (
+            info is not None
+            and "PORT" in os.environ
+            and ctx.get_parameter_source("port") is ParameterSource.DEFAULT
+        ):
+            ctx.params["port"] = info.load_app().config["PORT"]  # checked there: one line when it is no port
         if debugger and info is not None and info.load_app().config["APP_ENV"] == "production":
             fail(
                 "APP_ENV=production refuses the debugger (run --debug, --debugger or FLASK_DEBUG=1): "
