@@ -32,6 +32,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import db
 
 NEW_PASSWORD = "a different long password"
+PASSWORD_TWICE = {"password": "a long enough password", "confirm": "a long enough password"}
 WELCOME = "Welcome. You are the admin; add the others on the Users page."
 
 
@@ -116,11 +117,7 @@ def test_a_production_set_up_asks_for_the_code_in_the_log(
         client.get("/setup")
     # Once per process: anyone can open the page, and each visit added a line to the log.
     [code] = re.findall(r"the set-up code is (\w+)", caplog.text)
-    form = {
-        "email": "ops@example.com",
-        "password": "a long enough password",
-        "confirm": "a long enough password",
-    }
+    form = {"email": "ops@example.com", **PASSWORD_TWICE}
     refused = post(client, "/setup", {**form, "setup_code": "guess"})
     assert refused.status_code == 400
     assert "This is not the set-up code." in refused.get_data(as_text=True)
@@ -220,11 +217,7 @@ def test_a_typed_email_cannot_write_control_characters_into_the_log(
 
 def test_a_display_name_must_read_as_typed(anonymous: FlaskClient, runner: FlaskCliRunner) -> None:
     """`users list` prints display names in an admin's terminal."""
-    fields = {
-        "email": "ada@example.com",
-        "password": "a long enough password",
-        "confirm": "a long enough password",
-    }
+    fields = {"email": "ada@example.com", **PASSWORD_TWICE}
     refused = post(anonymous, "/setup", {**fields, "display_name": "Ada\x1b[2J"})
     assert refused.status_code == 400
     assert "A name cannot hold a control character (U+001B)." in refused.get_data(as_text=True)
@@ -503,12 +496,7 @@ def test_sign_in_pages_do_not_exist_behind_the_proxy(proxy_app: Flask) -> None:
 def test_an_admin_adds_an_account_and_mistakes_stay_next_to_the_field(
     app: Flask, client: FlaskClient
 ) -> None:
-    form = {
-        "email": "admin@example.com",
-        "role": "engineer",
-        "password": "a long enough password",
-        "confirm": "a long enough password",
-    }
+    form = {"email": "admin@example.com", "role": "engineer", **PASSWORD_TWICE}
     taken = post(client, "/users/", form)
     assert taken.status_code == 409
     assert "admin@example.com already has an account." in taken.get_data(as_text=True)
