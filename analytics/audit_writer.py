@@ -64,7 +64,8 @@ class AuditWriter:
     Args:
         store: the audit log.
         hand_off: called with each batch once it is committed, on the writer's thread.
-        on_lost: called with records the database refused for good.
+        on_lost: called with records the database refused for good; it does not raise (the client's
+            guards the application's handler).
         max_queue_size: the most records waiting; `submit` refuses beyond it.
         max_batch: the most records per transaction.
         retry_delays: the waits between attempts at a batch refused for a passing reason.
@@ -289,11 +290,7 @@ class AuditWriter:
     def _lose(self, records: Sequence[AuditRecord], error: Exception) -> None:
         log.error("audit log refused %s messages: not audited, not sent: %s", len(records), reason(error))
         AUDIT_LOST.inc(len(records))
-        try:
-            self.on_lost(records, error)
-        except Exception:
-            # The application's on_error handler failed; the loss is logged and counted above.
-            log.exception("the on_error handler failed on %s lost messages", len(records))
+        self.on_lost(records, error)
 
 
 _WRITERS: weakref.WeakSet[AuditWriter] = weakref.WeakSet()

@@ -453,13 +453,22 @@ class AnalyticsClient:
             latency_ms=latency_ms,
             **self._attribution,
         )
+        self._tell_on_error(error, batch, "messages Segment gave up on")
+
+    def _tell_on_error(self, error: Exception, messages: list[dict[str, Any]], which: str) -> None:
+        """Call the application's `on_error` handler, if any, with messages that were not delivered.
+
+        It runs on the library's threads (the Segment consumer's, the audit writer's): an exception
+        it raises is logged as the handler's, naming `which` messages it was told of, and stops
+        neither the thread nor the other reasons of the same batch. Uncaught, it was logged as "the
+        audit writer failed on a batch", sending whoever was on call to the database.
+        """
         if self._user_on_error is None:
             return
         try:
-            self._user_on_error(error, batch)
+            self._user_on_error(error, messages)
         except Exception:
-            # The application's on_error handler failed; the outcome is logged and recorded above.
-            log.exception("the on_error handler failed on %s messages Segment gave up on", len(batch))
+            log.exception("the on_error handler failed on %s %s", len(messages), which)
 
     def track(self, spec: TrackSpec, *, actor: str | None = None, **message_options: Any) -> Receipt:
         """Audit and send a track message built from its spec.
@@ -582,7 +591,7 @@ class AnalyticsClient:
             if error is not None:
                 refused.setdefault(str(error), (error, []))[1].append(record.message)
         for error, messages in refused.values():
-            self._user_on_error(error, messages)
+            self._tell_on_error(error, messages, "messages the Segment client refused")
 
     def _hand_off(self, records: list[AuditRecord]) -> list[Outcome]:
         """Hand committed entries' messages to the Segment client; one outcome per record, in order."""
@@ -656,8 +665,7 @@ class AnalyticsClient:
 
     def _lost(self, records: Sequence[AuditRecord], error: Exception) -> None:
         """Tell the caller's `on_error` about batched messages the audit log refused for good."""
-        if self._user_on_error is not None:
-            self._user_on_error(audit_write_error(error), [record.message for record in records])
+        self._tell_on_error(audit_write_error(error), [record.message for record in records], "lost messages")
 
     @staticmethod
     def _enqueue(segment: SegmentClient, message: dict[str, Any]) -> bool:

@@ -349,6 +349,26 @@ def test_a_raising_on_error_handler_does_not_stop_delivery(
     assert _status(sqlite_store, later.message_id) == "delivered"
 
 
+def test_a_raising_on_error_handler_told_of_a_refused_message_is_logged_as_the_handler_s(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Told on the audit writer's thread of a message the Segment client refused (over 32 KB), the
+    handler's exception was logged as "the audit writer failed on a batch of 1"."""
+
+    def broken(error: Exception, batch: list[dict[str, Any]]) -> None:
+        raise RuntimeError("bug in the host's on_error handler")
+
+    client = make_client(sqlite_store, on_error=broken)
+    oversized = client.track(_example("ProjectCreate"), actor="x" * 40_000)
+    client.flush()
+    assert _status(sqlite_store, oversized.message_id) == "dropped"
+    assert "the on_error handler failed on 1 messages the Segment client refused" in caplog.text
+    assert "the audit writer failed" not in caplog.text
+    later = client.track(_example("ProjectCreate"))
+    client.flush()
+    assert _status(sqlite_store, later.message_id) == "delivered"
+
+
 def test_a_reused_message_id_is_refused_alone_and_its_batch_is_written(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:
