@@ -241,6 +241,22 @@ def test_anonymous_htmx_calls_navigate_the_whole_page_to_sign_in(
     assert response.headers["HX-Redirect"] == "/login?next=/?category%3Dcluster"
 
 
+def test_a_history_restore_gets_whole_pages_signed_out_and_on_errors(
+    anonymous: FlaskClient, client: FlaskClient, make_account: Callable[..., str]
+) -> None:
+    """Back to a page htmx keeps no copy of asks for it with `HX-Request` and puts the answer in place
+    of the whole page: it got the error's fragment, and signed out a 401 it does not follow."""
+    make_account(Role.VIEWER)
+    restore = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    signed_out = anonymous.get("/?category=cluster", headers=restore)
+    assert signed_out.status_code == 302
+    assert signed_out.headers["Location"] == "/login?next=/?category%3Dcluster"
+    missing = client.get("/events/NoSuchEvent", headers=restore)
+    assert missing.status_code == 404 and "<html" in missing.get_data(as_text=True)
+    swapped = client.get("/events/NoSuchEvent", headers={"HX-Request": "true"})
+    assert "<html" not in swapped.get_data(as_text=True)
+
+
 def test_first_visit_without_accounts_goes_to_set_up(anonymous: FlaskClient) -> None:
     response = anonymous.get("/")
     assert response.status_code == 302

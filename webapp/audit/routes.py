@@ -40,7 +40,7 @@ from webapp.auth.roles import Role
 from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import analytics_client, db
 from webapp.filenames import attachment, file_slug
-from webapp.htmx import shown_status, wants_fragment
+from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
 bp = Blueprint("audit", __name__)
@@ -125,8 +125,7 @@ def index() -> ResponseReturnValue:
     html = render_template(template, form=form, results=results, catalog=CATALOG, oob=htmx)
     # The search's field errors travel in its fragment, which htmx would not swap as a 400.
     status = shown_status(200 if form.valid else 400)
-    response = make_response(html, status)
-    response.vary.add("HX-Request")
+    response = vary_on_htmx(make_response(html, status))
     if htmx:
         # The address bar shows the search, not every empty field of the form that asked for it.
         response.headers["HX-Push-Url"] = form.canonical_url()

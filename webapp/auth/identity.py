@@ -34,6 +34,7 @@ from webapp.auth.models import EndedSession, User
 from webapp.auth.proxies import from_trusted_proxy
 from webapp.auth.redirects import safe_next
 from webapp.extensions import db
+from webapp.htmx import wants_fragment
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,6 @@ _SIGNED_IN_AT = "signed_in_at"
 _STAMP = "password_stamp"
 _SESSION_ID = "session_id"
 
-ACCOUNTS = "accounts"
 PROXY = "proxy"
 
 
@@ -150,7 +150,7 @@ def _return_path() -> str | None:
 
     None after a form post: its URL answers only POST, and the form's data is gone anyway.
     """
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         current = urlsplit(request.headers.get("HX-Current-URL", ""))
         if current.netloc != request.host:
             return "/"
@@ -186,6 +186,6 @@ def challenge() -> ResponseReturnValue:
         raise Unauthorized("Sign in to the dashboard first.")
     endpoint = "auth.login" if accounts.has_users() else "auth.setup"
     target = url_for(endpoint, next=_return_path())
-    if request.headers.get("HX-Request"):
+    if wants_fragment():
         return Response(status=401, headers={"HX-Redirect": target})
     return redirect(target)

@@ -15,6 +15,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from analytics.errors import SchemaError
 from webapp.extensions import db
+from webapp.htmx import wants_fragment
 from webapp.schema_guard import database_advice, forget_check
 
 bp = Blueprint("errors", __name__)
@@ -64,7 +65,7 @@ def error_response(error: HTTPException) -> ResponseReturnValue:
     if wants_json():
         body = {"error": {"status": status, "name": error.name, "message": error.description}}
         return jsonify(body), status, headers
-    template = "errors/_error.html" if request.headers.get("HX-Request") else "errors/error.html"
+    template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     return render_template(template, error=error, status=status), status, headers
 
 

@@ -50,7 +50,7 @@ from webapp.audit.visibility import search_form
 from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.htmx import shown_status, wants_fragment
+from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
 from webapp.tester.sending import own_destination
 
 bp = Blueprint("replay", __name__)
@@ -192,9 +192,7 @@ def _render(
         own_destination=own_destination(),
         results=get_flashed_messages(),
     )
-    response = make_response(html, shown_status(status))
-    response.vary.add("HX-Request")
-    return response
+    return vary_on_htmx(make_response(html, shown_status(status)))
 
 
 @bp.get("/")

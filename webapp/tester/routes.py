@@ -35,7 +35,7 @@ from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.filters import search_text
 from webapp.extensions import csrf, db
-from webapp.htmx import wants_fragment
+from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.limits import send_limit
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
@@ -108,9 +108,7 @@ def scope_line(entry: AuditEntry) -> str:
 
 def fragment(template: str, **context: Any) -> Response:
     """An htmx fragment; it varies on `HX-Request` like the pages that share its URL."""
-    response = make_response(render_template(template, **context))
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return vary_on_htmx(make_response(render_template(template, **context)))
 
 
 def page_or_fragment(page: str, fragment_template: str, status: int = 200, **context: Any) -> Response:
@@ -120,9 +118,7 @@ def page_or_fragment(page: str, fragment_template: str, status: int = 200, **con
     """
     if wants_fragment():
         return fragment(fragment_template, **context)
-    response = make_response(render_template(page, **context), status)
-    response.headers["Vary"] = "HX-Request"
-    return response
+    return vary_on_htmx(make_response(render_template(page, **context), status))
 
 
 def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
