@@ -6,13 +6,14 @@ migration history (`webapp/migrations/`). SQLite (WAL) serves one host; several 
 through `DATABASE_URL`, where `audit_entries` is partitioned by time (`analytics.partitions`) and
 message ids are kept unique by `audit_message_ids`.
 
-Statuses move `pending` → `delivered` | `failed`, or start as `dropped` / `disabled`; each delivery
-outcome is also kept as a `DeliveryAttempt`, so an entry shows its whole history. `CatalogVersion`
-keeps the schema bundle of every catalog version a process has run with, so that what a release
-changed can be shown long after the code moved on (`analytics.versions`). Entries of type
-`action` (`analytics.actions`) record what a person did — a sign-in failure, a role change — with
-status `recorded`: they are never sent anywhere.
-
+A message's entry is written `pending` (`disabled` without a write key); its delivery outcome moves
+it to `delivered`, `failed` or `dropped` (refused before sending: a full queue, over 32 KB), and a
+replay moves an undelivered one back to `pending` (`analytics.replay`). Each outcome is also kept as
+a `DeliveryAttempt`, so an entry shows its whole history. `CatalogVersion` keeps the schema bundle of
+every catalog version a process has run with, so that what a release changed can be shown long
+after the code moved on (`analytics.versions`). Entries of type `action` (`analytics.actions`)
+record what a person did — a sign-in failure, a role change — and the log's own actions (a retention
+purge, `analytics.retention`) end `recorded`: they are never sent anywhere.
 
 Every entry is also a link in its writer's hash chain (`analytics.chain`), which
 `analytics.integrity` checks; the log's own actions (a retention purge) are entries too, with a type

@@ -11,14 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from enum import Enum
 from functools import cached_property
 from typing import Any
 
 import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
-from analytics.events import SegmentEvent
 from analytics.property_schema import value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
@@ -174,12 +172,10 @@ class Catalog:
 
     Args:
         registry: the specs to show.
-        events: the enum of event names the specs should cover (lint compares the two).
     """
 
-    def __init__(self, registry: SpecRegistry, events: type[Enum] = SegmentEvent) -> None:
+    def __init__(self, registry: SpecRegistry) -> None:
         self.registry = registry
-        self.event_names = events
 
     @cached_property
     def events(self) -> dict[str, SpecInfo]:
@@ -232,12 +228,6 @@ class Catalog:
             if name in (info.name, info.constant):
                 return info
         raise KeyError(name)
-
-    def spec_info(self, spec: AnySpec) -> SpecInfo:
-        """The catalog entry of a spec class."""
-        if issubclass(spec, TrackSpec):
-            return self.events[str(spec.event)]
-        return self.identifiers[spec.name]
 
     def events_using(self, scope: type[UserScope]) -> list[SpecInfo]:
         """Events whose spec requires exactly this scope."""

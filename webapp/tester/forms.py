@@ -276,11 +276,6 @@ def resolve_spec(ref: str) -> SpecInfo | None:
     return None
 
 
-def spec_ref(info: SpecInfo) -> str:
-    """The value the spec picker uses for a spec: the event's constant or the identify class."""
-    return info.constant
-
-
 def spec_query(info: SpecInfo) -> dict[str, str]:
     """The query string that pre-selects a spec, as the cross-links spell it."""
     return {"event": info.constant} if info.kind == "track" else {"identify": info.constant}
