@@ -405,14 +405,7 @@ flood scrolling the summary away (JSON, for tools, keeps every one)."""
 
 
 @audit.command("verify")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice([f.value for f in ReportFormat]),
-    default=ReportFormat.TEXT.value,
-    show_default=True,
-    help="text: one line per finding; json: for tools; markdown: a pull-request comment.",
-)
+@FORMAT_OPTION
 @click.option(
     "--heads", is_flag=True, help="Also print each writer's last entry (seq and hash), to keep elsewhere."
 )

@@ -19,9 +19,9 @@ depends_on = ${repr(depends_on)}
 downgrade_drops = None
 
 
-def upgrade():
+def upgrade() -> None:
     ${upgrades if upgrades else "pass"}
 
 
-def downgrade():
+def downgrade() -> None:
     ${downgrades if downgrades else "pass"}

@@ -72,7 +72,7 @@ class BadInput(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         """`error: …`, as every other command says it (Click's own is `Error: …`)."""
-        click.echo(f"error: {self.format_message()}", err=True)
+        click.echo(f"error: {self.format_message()}", file=file, err=True)
 
 
 def _pair(text: str, option: str) -> tuple[str, str]:

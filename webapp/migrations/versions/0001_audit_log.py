@@ -17,7 +17,7 @@ depends_on = None
 # What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
 downgrade_drops = "the audit log (audit_entries, delivery_attempts)"
 
-def upgrade():
+def upgrade() -> None:
     op.create_table('audit_entries',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('message_id', sa.String(length=64), nullable=False),
@@ -61,7 +61,7 @@ def upgrade():
     with op.batch_alter_table('delivery_attempts', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_delivery_attempts_message_id'), ['message_id'], unique=False)
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table('delivery_attempts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_delivery_attempts_message_id'))
 

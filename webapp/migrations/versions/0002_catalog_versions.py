@@ -17,7 +17,7 @@ depends_on = None
 # What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
 downgrade_drops = "the catalog's version history (catalog_versions)"
 
-def upgrade():
+def upgrade() -> None:
     op.create_table('catalog_versions',
     sa.Column('version', sa.String(length=32), nullable=False),
     sa.Column('first_seen', sa.DateTime(timezone=True), nullable=False),
@@ -27,7 +27,7 @@ def upgrade():
     with op.batch_alter_table('catalog_versions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_catalog_versions_first_seen'), ['first_seen'], unique=False)
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table('catalog_versions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_catalog_versions_first_seen'))
 

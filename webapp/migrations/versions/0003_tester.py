@@ -17,7 +17,7 @@ depends_on = None
 # What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
 downgrade_drops = "the tester's sends and scope presets (tester_sends, scope_presets)"
 
-def upgrade():
+def upgrade() -> None:
     op.create_table('scope_presets',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('name', sa.String(length=80), nullable=False),
@@ -47,7 +47,7 @@ def upgrade():
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('destination', sa.String(length=64), nullable=True))
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.drop_column('destination')
 

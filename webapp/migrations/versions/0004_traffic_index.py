@@ -13,13 +13,13 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.create_index(
             "ix_audit_entries_event_source_recorded_at", ["event", "source", "recorded_at"], unique=False
         )
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_entries_event_source_recorded_at")

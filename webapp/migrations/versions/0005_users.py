@@ -16,7 +16,7 @@ depends_on = None
 # What downgrade() deletes for good: `event-catalog db downgrade` asks for --yes first.
 downgrade_drops = "every account (users)"
 
-def upgrade():
+def upgrade() -> None:
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=255), nullable=False),
@@ -30,5 +30,5 @@ def upgrade():
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table('users')

@@ -83,7 +83,7 @@ def _chain_existing_entries():
         after = (rows[-1]['recorded_at'], rows[-1]['id'])
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table('audit_entries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('encrypted_personal_data', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('writer_id', sa.String(length=64), nullable=True))
@@ -123,7 +123,7 @@ def upgrade():
         batch_op.create_index('ix_audit_checkpoints_writer_id_seq', ['writer_id', 'seq'], unique=False)
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table('audit_checkpoints', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_checkpoints_writer_id_seq')
 

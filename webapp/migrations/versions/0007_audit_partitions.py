@@ -83,7 +83,7 @@ def _unpartition_entries(connection):
         op.create_index(name, "audit_entries", columns)
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "audit_message_ids",
         sa.Column("message_id", sa.String(length=64), nullable=False),
@@ -101,7 +101,7 @@ def upgrade():
         batch_op.create_index("ix_audit_entries_message_id", ["message_id"], unique=False)
 
 
-def downgrade():
+def downgrade() -> None:
     connection = op.get_bind()
     if connection.dialect.name == "postgresql":
         _unpartition_entries(connection)

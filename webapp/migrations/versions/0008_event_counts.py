@@ -172,7 +172,7 @@ SQLITE_TRIGGERS = [
 ]
 
 
-def upgrade():
+def upgrade() -> None:
     for table in TABLES.values():
         op.create_table(
             table,
@@ -198,7 +198,7 @@ def upgrade():
         )
 
 
-def downgrade():
+def downgrade() -> None:
     postgresql = op.get_bind().dialect.name == "postgresql"
     for trigger in TRIGGERS:
         op.execute(f"DROP TRIGGER {trigger} ON audit_entries" if postgresql else f"DROP TRIGGER {trigger}")

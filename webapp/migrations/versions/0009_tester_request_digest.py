@@ -18,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("tester_sends", schema=None) as batch_op:
         batch_op.add_column(sa.Column("request_digest", sa.String(length=64), nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("tester_sends", schema=None) as batch_op:
         batch_op.drop_column("request_digest")

@@ -18,7 +18,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     # Bytewise on PostgreSQL whatever the database's collation (a name's keys are the range
     # `name` to `name;`); no rewrite, and no index on the column yet to rebuild.
     if op.get_bind().dialect.name == "postgresql":
@@ -39,7 +39,7 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_index("ix_audit_entries_destination_recorded_at", table_name="audit_entries")
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column(

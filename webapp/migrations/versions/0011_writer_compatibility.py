@@ -20,7 +20,7 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     table = op.create_table(
         "audit_writer_compatibility",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
@@ -30,5 +30,5 @@ def upgrade():
     op.bulk_insert(table, [{"id": 1, "oldest_writer": "0009_tester_request_digest"}])
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("audit_writer_compatibility")

@@ -19,7 +19,7 @@ depends_on = None
 downgrade_drops = "every API token (api_tokens)"
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "api_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -48,5 +48,5 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("api_tokens")

@@ -18,11 +18,11 @@ branch_labels = None
 depends_on = None
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("reset_nonce", sa.String(length=32), nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.drop_column("reset_nonce")

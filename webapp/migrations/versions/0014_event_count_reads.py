@@ -25,11 +25,11 @@ TABLES = ("audit_event_hours", "audit_event_days")
 COLUMNS = ["start", "source", "event", "messages"]
 
 
-def upgrade():
+def upgrade() -> None:
     for table in TABLES:
         op.create_index(f"ix_{table}_start_source_event_messages", table, COLUMNS, unique=False)
 
 
-def downgrade():
+def downgrade() -> None:
     for table in TABLES:
         op.drop_index(f"ix_{table}_start_source_event_messages", table_name=table)

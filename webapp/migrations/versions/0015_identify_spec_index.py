@@ -31,7 +31,7 @@ SPEC = {
 }
 
 
-def upgrade():
+def upgrade() -> None:
     spec = SPEC[op.get_bind().dialect.name]
     op.create_index(
         NAME,
@@ -43,5 +43,5 @@ def upgrade():
     )
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_index(NAME, table_name="audit_entries")

@@ -20,7 +20,7 @@ depends_on = None
 downgrade_drops = "the record of signed-out sessions (ended_sessions)"
 
 
-def upgrade():
+def upgrade() -> None:
     op.create_table(
         "ended_sessions",
         sa.Column("session_id", sa.String(length=32), nullable=False),
@@ -30,5 +30,5 @@ def upgrade():
     op.create_index(op.f("ix_ended_sessions_expires_at"), "ended_sessions", ["expires_at"], unique=False)
 
 
-def downgrade():
+def downgrade() -> None:
     op.drop_table("ended_sessions")

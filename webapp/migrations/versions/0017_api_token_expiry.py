@@ -20,11 +20,11 @@ depends_on = None
 downgrade_drops = "the expiry of every API token (api_tokens.expires_at: each then works until revoked)"
 
 
-def upgrade():
+def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
 
 
-def downgrade():
+def downgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("expires_at")
