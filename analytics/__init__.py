@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
 from analytics.audit_failures import reason, refuses_writes
+from analytics.audit_settings import audit_store, take_audit_variables
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt, client_options
 from analytics.errors import (
@@ -41,20 +42,17 @@ from analytics.errors import (
 )
 from analytics.messages import build_message, check_spec
 from analytics.options import check_options
-from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely, parse_ahead
+from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely
 from analytics.patience import SHUTDOWN_TIMEOUT, check_timeout
 from analytics.settings import (
     AUDIT_KEYS,
-    PUBLIC_AUDIT_KEY,
-    RETIRED_CHAIN_KEYS,
     ConfigurationError,
     EnvironmentReader,
     app_env,
-    encryption_key,
     http_url,
+    parse_flag,
     production_secrets,
     public_audit_keys,
-    retired_chain_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.versions import record_version_safely
@@ -105,19 +103,6 @@ def default_database_url() -> str:
     return os.environ.get("DATABASE_URL") or default_sqlite_url()
 
 
-def parse_flag(raw: str) -> bool:
-    """Read a boolean setting: `1/true/yes/on` or `0/false/no/off`, in any case.
-
-    Raises:
-        ValueError: any other value.
-    """
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, not {raw!r}")
-
-
 def _environment_settings() -> dict[str, Any]:
     """The library's settings from the environment, checked as the dashboard checks them.
 
@@ -128,13 +113,7 @@ def _environment_settings() -> dict[str, Any]:
     read.take("APP_ENV", "APP_ENV", app_env)
     read.take("SEGMENT_HOST", "host", http_url)
     read.take("AUDIT_STRICT", "strict", parse_flag)
-    read.take("AUDIT_MASK_PERSONAL_DATA", "mask", parse_flag)
-    for name in AUDIT_KEYS:
-        read.take(name, name)
-    read.take(RETIRED_CHAIN_KEYS, RETIRED_CHAIN_KEYS, retired_chain_keys)
-    read.take("AUDIT_ENCRYPTION_KEY", "encryption_key", encryption_key)
-    read.take("AUDIT_PARTITION_INTERVAL", "interval", Interval.parse)
-    read.take("AUDIT_PARTITIONS_AHEAD", "ahead", parse_ahead)
+    take_audit_variables(read)
     _check_audit_keys(read)
     return read.check()
 
@@ -242,21 +221,17 @@ def init(
     host = http_url(host) if host else settings.get("host")
     if options.get("strict") is None:
         options["strict"] = settings.get("strict", False)
-    store = AuditStore(
-        create_audit_engine(database_url or default_database_url()),
-        mask_personal_data=settings.get("mask", True) if mask is None else bool(mask),
-        mask_key=settings.get("AUDIT_MASK_KEY", PUBLIC_AUDIT_KEY).encode(),
-        chain_key=settings.get("AUDIT_CHAIN_KEY", PUBLIC_AUDIT_KEY).encode(),
-        retired_chain_keys=[key.encode() for key in settings.get(RETIRED_CHAIN_KEYS, ())],
-        encryption_key=settings.get("encryption_key"),
-    )
+    engine = create_audit_engine(database_url or default_database_url())
+    store = audit_store(engine, settings, mask_personal_data=mask)
     try:
         store.check_schema()
     except SQLAlchemyError as exc:
         where = database_label(store.engine)
         raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(exc)}") from exc
-    interval = settings.get("interval", Interval.MONTH)
-    ensure_safely(store.engine, interval=interval, ahead=settings.get("ahead", DEFAULT_AHEAD))
+    interval = settings.get("AUDIT_PARTITION_INTERVAL", Interval.MONTH)
+    ensure_safely(
+        store.engine, interval=interval, ahead=settings.get("AUDIT_PARTITIONS_AHEAD", DEFAULT_AHEAD)
+    )
     _record_version(store)
     client = AnalyticsClient(key, store=store, host=host, owns_engine=True, **options)
     previous, _default, _warned_uninitialised_in, _shut_down = _default, client, None, False

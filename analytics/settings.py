@@ -95,6 +95,19 @@ class EnvironmentReader:
         return self.settings
 
 
+def parse_flag(raw: str) -> bool:
+    """Read a boolean setting: `1/true/yes/on` or `0/false/no/off`, in any case.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {raw!r}")
+
+
 def http_url(raw: str) -> str:
     """A tracking API's address (`SEGMENT_HOST`), without a trailing slash.
 

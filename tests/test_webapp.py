@@ -304,10 +304,10 @@ def test_every_line_starts_with_the_variable_it_is_about() -> None:
             {"TESTER_TIMEOUT": "900", "AUDIT_ENCRYPTION_KEY": "not-a-key", "TESTER_DESTINATIONS": "{"}
         )
     assert caught.value.problems == [
+        "AUDIT_ENCRYPTION_KEY: not Fernet keys (32 url-safe base64-encoded bytes each), separated by commas",
         "TESTER_DESTINATIONS: not valid JSON: Expecting property name enclosed in double quotes: "
         "line 1 column 2 (char 1)",
         "TESTER_TIMEOUT: '900' is not a number of seconds between 0 and 300",
-        "AUDIT_ENCRYPTION_KEY: not Fernet keys (32 url-safe base64-encoded bytes each), separated by commas",
     ]
 
 

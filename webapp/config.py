@@ -17,10 +17,11 @@ from flask import Config
 from limits import parse_many
 from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
 
-from analytics import default_sqlite_url, parse_flag
+from analytics import default_sqlite_url
 from analytics.audit import normalise_database_url
+from analytics.audit_settings import take_audit_variables
 from analytics.durations import parse_duration
-from analytics.partitions import DEFAULT_AHEAD, Interval, parse_ahead
+from analytics.partitions import DEFAULT_AHEAD, Interval
 from analytics.replay import DEFAULT_STUCK_AFTER
 from analytics.settings import (
     AUDIT_KEYS,
@@ -29,10 +30,9 @@ from analytics.settings import (
     ConfigurationError,
     EnvironmentReader,
     app_env,
-    encryption_key,
     http_url,
+    parse_flag,
     production_secrets,
-    retired_chain_keys,
 )
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -168,8 +168,7 @@ def read_environment(
     read.take("COLLECTOR_PORT", "SEGMENT_HOST", lambda raw: f"http://127.0.0.1:{_port(raw)}")
     read.take("SEGMENT_HOST", "SEGMENT_HOST", http_url)
     read.take("PORT", "PORT", _port)
-    read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
-    read.take("AUDIT_MASK_KEY", "AUDIT_MASK_KEY")
+    take_audit_variables(read)
     _take_logging(read)
     read.take("TESTER_DESTINATIONS", "TESTER_DESTINATIONS", lambda raw: parse_destinations(raw, references))
     read.take("TESTER_TIMEOUT", "TESTER_TIMEOUT", _positive_seconds)
@@ -186,12 +185,7 @@ def read_environment(
     for limit in RATE_LIMITS:
         read.take(limit, limit, _rate_limit)
     read.take("RATELIMIT_STORAGE_URI", "RATELIMIT_STORAGE_URI", _storage_uri)
-    read.take("AUDIT_CHAIN_KEY", "AUDIT_CHAIN_KEY")
-    read.take(RETIRED_CHAIN_KEYS, RETIRED_CHAIN_KEYS, retired_chain_keys)
-    read.take("AUDIT_ENCRYPTION_KEY", "AUDIT_ENCRYPTION_KEY", encryption_key)
     read.take("AUDIT_STUCK_AFTER", "AUDIT_STUCK_AFTER", parse_duration)
-    read.take("AUDIT_PARTITION_INTERVAL", "AUDIT_PARTITION_INTERVAL", Interval.parse)
-    read.take("AUDIT_PARTITIONS_AHEAD", "AUDIT_PARTITIONS_AHEAD", parse_ahead)
     return read
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from analytics import AuditStore
+from analytics.audit_settings import audit_store
 from analytics.settings import shown_url
 
 
@@ -45,14 +46,7 @@ class AnalyticsExtension:
 
         with app.app_context():
             engine = db.engine
-        return AuditStore(
-            engine,
-            mask_personal_data=app.config["AUDIT_MASK_PERSONAL_DATA"],
-            mask_key=str(app.config["AUDIT_MASK_KEY"]).encode(),
-            chain_key=str(app.config["AUDIT_CHAIN_KEY"]).encode(),
-            retired_chain_keys=[str(key).encode() for key in app.config["AUDIT_CHAIN_KEYS_RETIRED"]],
-            encryption_key=app.config["AUDIT_ENCRYPTION_KEY"],
-        )
+        return audit_store(engine, app.config)
 
     def state(self) -> dict[str, Any]:
         """What `/healthz` reports about sending: whether a write key is set, and where to.
