@@ -60,9 +60,8 @@ def test_search_page_lists_entries_newest_first_with_count_histogram_and_exports
     assert '<a href="/audit/" aria-current="page">Audit log</a>' in page
     assert _rows(page) == [second, first]
     assert '<strong id="audit-count">2 entries</strong>' in page
-    assert (
-        page.count('class="hist-bar hist-delivered"') == 1 and page.count('class="hist-bar hist-failed"') == 1
-    )
+    assert page.count('class="hist-bar status-delivered"') == 1
+    assert page.count('class="hist-bar status-failed"') == 1
     assert 'href="/audit/export.csv"' in page and 'href="/audit/export.ndjson"' in page
     assert '<script src="/static/audit-tail.js" defer></script>' in page
 
@@ -298,7 +297,7 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     assert '<div id="audit-overview" hx-swap-oob="true">' in update_
     assert '<strong id="audit-count">2 entries</strong>' in update_
     legend = re.findall(
-        r'<span class="swatch hist-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
+        r'<span class="swatch status-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
     )
     assert dict(legend) == {"pending": "1", "failed": "1"}
     next_url = _tail_url(update_)
@@ -332,7 +331,7 @@ def test_tail_brings_back_listed_rows_whose_status_moved_on(
     assert all("status-delivered" in row and 'name="shown"' not in row for _, row in rows) and len(rows) == 2
     assert done not in update_
     legend = re.findall(
-        r'<span class="swatch hist-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
+        r'<span class="swatch status-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
     )
     assert dict(legend) == {"delivered": "3"}
     # What a row shows that is not a status that moves, or not an id, is ignored.

@@ -19,6 +19,7 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import delete
 
+from analytics.actions import record_action
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from webapp.extensions import db
@@ -241,9 +242,47 @@ def test_form_controls_and_histogram_bars_stand_out_three_to_one(
             for name, edge, ground in edges
             if _contrast(edge, ground) < 3
         ]
-    assert {f"hist-bar hist-{status}" for status in statuses} <= drawn
+    assert {f"hist-bar status-{status}" for status in statuses} <= drawn
     assert {"q", "filter-user_id", "p-name", "f-scope-user_id"} <= drawn
     assert faint == [], "\n".join(faint)
+
+
+# Each audit status the page shows — a badge's text, a histogram bar's fill, a legend swatch — as its
+# status and the colour it is drawn in.
+_STATUS_COLOURS = """() => [
+    ...document.querySelectorAll(".audit-status, rect.hist-bar, .histogram .swatch")
+].map(shown => {
+    const status = [...shown.classList].find(name => name.startsWith("status-")).slice("status-".length);
+    const style = getComputedStyle(shown);
+    const colour = shown.matches("rect") ? style.fill : shown.matches(".swatch") ? style.backgroundColor
+        : style.color;
+    return [status, colour];
+})"""
+
+
+def test_an_audit_status_has_one_colour_on_every_page(live_server: str, page: Page, sqlite_url: str) -> None:
+    """A dropped entry was red on the event page and in the tester, amber in the audit log; pending was
+    grey, amber or blue; the histogram's bars had colours of their own."""
+    store = AuditStore(create_audit_engine(sqlite_url))
+    statuses = [status for status in AuditStatus if status != AuditStatus.RECORDED]
+    for status in statuses:
+        record_delivery(store, status, http_status=503 if status == AuditStatus.FAILED else None)
+        record_delivery(store, status, destination="local:0123456789ab")
+    record_action(store, "Scope Preset Saved", actor="engineer@example.com", properties={"name": "staging"})
+    store.engine.dispose()
+
+    drawn: dict[str, set[tuple[str, str]]] = {}
+    pages = ("/audit/", "/events/ClusterProvisioningSuccess", "/tester/history", "/health", "/audit/replay/")
+    for path in pages:
+        page.goto(live_server + path)
+        shown = page.evaluate(_STATUS_COLOURS)
+        assert shown, f"{path} shows no status"
+        for status, colour in shown:
+            drawn.setdefault(status, set()).add((colour, path))
+    colours = {status: {colour for colour, _ in seen} for status, seen in drawn.items()}
+    assert set(colours) == set(AuditStatus)
+    assert all(len(colour) == 1 for colour in colours.values()), drawn
+    assert len(set.union(*colours.values())) == len(AuditStatus), f"two statuses share a colour: {colours}"
 
 
 # Each labelled control of the page's forms: its id, whether its label shows the asterisk, and whether
