@@ -34,6 +34,7 @@ from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.payload_drift import drift_of
 from analytics.spec import Status
+from analytics.wording import counted
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ def payloads_in_window_query(since: datetime) -> Select[str | None, dict[str, An
 
 
 def _days(delta: timedelta) -> str:
-    return f"{delta.days} day{'s' if delta.days != 1 else ''}"
+    return counted(delta.days, "day")
 
 
 def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:

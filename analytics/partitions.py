@@ -39,6 +39,7 @@ from analytics.audit import EventDay, EventHour
 from analytics.audit_failures import reason
 from analytics.durations import format_instant
 from analytics.event_counts import recount
+from analytics.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,7 @@ class EnsureReport:
         if not self.partitioned:
             return "the audit log is one plain table on this database (SQLite): nothing to partition"
         done = f"created {', '.join(self.created)}" if self.created else "no partition to create"
-        moved = f", moved {self.moved} rows out of {DEFAULT_PARTITION}" if self.moved else ""
+        moved = f", moved {counted(self.moved, 'row')} out of {DEFAULT_PARTITION}" if self.moved else ""
         gap = f", none from there to {format_instant(self.gap_until)}" if self.gap_until else ""
         return f"{done}{moved}; partitions reach {format_instant(self.through)}{gap}"
 
@@ -246,7 +247,9 @@ def create(connection: Connection, start: datetime, end: datetime) -> int:
     connection.execute(text(f'ALTER TABLE "{PARENT}" ATTACH PARTITION "{name}" FOR VALUES {bounds}'))
     if moved:
         recount(connection, start, end)
-    log.info("created partition %s%s", name, f" ({moved} rows moved from the default)" if moved else "")
+        log.info("created partition %s (%s moved from the default)", name, counted(moved, "row"))
+    else:
+        log.info("created partition %s", name)
     return moved
 
 

@@ -42,6 +42,7 @@ from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.errors import AnalyticsError
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from analytics.queries import message_name
+from analytics.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -341,13 +342,13 @@ class ReplayReport:
     def summary(self) -> str:
         """One line for people."""
         if self.dry_run:
-            would = _entries(self.selected - self.skipped)
+            would = counted(self.selected - self.skipped, "entry")
             return f"dry run: {would} would be re-sent, {self.skipped} skipped"
         if not self.selected:
             return "nothing to replay"
         sent = sum(self.outcomes.values())
         others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
-        done = ", ".join([f"re-sent {_entries(sent)}: {self.delivered} delivered", *others])
+        done = ", ".join([f"re-sent {counted(sent, 'entry')}: {self.delivered} delivered", *others])
         return f"{done}; {self.skipped} skipped"
 
 
@@ -381,10 +382,6 @@ def record_replay(
         **{status: count for status, count in sorted(report.outcomes.items())},
     }
     return record_action(store, REPLAY_ACTION, actor=actor, properties=properties, source=Source.REPLAY)
-
-
-def _entries(count: int) -> str:
-    return f"{count} {'entry' if count == 1 else 'entries'}"
 
 
 def open_replay_client(

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from analytics.diff import CatalogDiff, Change
+from analytics.wording import counted
 
 GROUP_AT = 3
 """A property change repeated in at least this many events reads as one line that names them: a
@@ -82,7 +83,7 @@ def render(
             f"| `{line.code}` | {_markdown_cell(line.where)} | {_markdown_cell(line.message)} |"
             for line in lines
         )
-        count = f"{len(lines)} finding{'s' if len(lines) != 1 else ''}"
+        count = counted(len(lines), "finding")
         return f"### {title}\n\n❌ {count}\n\n| Code | Where | Finding |\n| --- | --- | --- |\n{rows}\n"
     return "".join(f"{line.where}: {line.code} {line.message}\n" for line in lines)
 
@@ -98,7 +99,7 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
     """
     ordered = [*changes.breaking, *changes.compatible]
     verdict = (
-        f"{len(ordered)} change{'s' if len(ordered) != 1 else ''}: "
+        f"{counted(len(ordered), 'change')}: "
         f"{len(changes.breaking)} breaking, {len(changes.compatible)} compatible ({old} → {new})"
     )
     if fmt is ReportFormat.JSON:

@@ -582,6 +582,17 @@ def test_scopes_page_shows_the_tree_ids_and_events(client: FlaskClient) -> None:
         assert f'href="/events/{info.constant}">{info.name}</a>' in registry.split("</article>", 1)[0]
 
 
+def test_a_scope_one_event_uses_says_so_in_the_singular(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read "1 event use this scope": the noun agreed with the count, the verb did not."""
+    using = CATALOG.events_using
+    monkeypatch.setattr(CATALOG, "events_using", lambda scope: using(scope)[:1])
+    page = client.get("/scopes").get_data(as_text=True)
+    assert "<summary>1 event uses this scope</summary>" in page
+    assert " use this scope" not in page
+
+
 def test_an_event_s_scope_link_opens_that_scope_s_list_of_events(client: FlaskClient) -> None:
     event = client.get("/events/ClusterProvisioningSuccess").get_data(as_text=True)
     assert '<a href="/scopes?open=cluster#scope-cluster">Cluster</a>' in event

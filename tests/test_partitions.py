@@ -357,7 +357,7 @@ def test_partition_commands_on_postgresql(postgres_engine: Engine, monkeypatch: 
         assert waiting.exit_code == 0, waiting.output
         lines = waiting.output.splitlines()
         assert lines[-1] == (
-            "audit_entries_default (default: rows no other partition covers), 1 rows waiting for a partition"
+            "audit_entries_default (default: rows no other partition covers), 1 row waiting for a partition"
         )
         assert len(lines) == 5 and all(line.startswith("audit_entries_p") for line in lines[:-1])
         created = runner.invoke(args=["audit", "partitions", "ensure", "--ahead", "5"])
@@ -367,7 +367,7 @@ def test_partition_commands_on_postgresql(postgres_engine: Engine, monkeypatch: 
         for _ in range(6):
             through = Interval.MONTH.next(through)
         assert created.output.endswith(
-            ", audit_entries_p20400501, moved 1 rows out of audit_entries_default; "
+            ", audit_entries_p20400501, moved 1 row out of audit_entries_default; "
             f"partitions reach {through.isoformat()}, none from there to 2040-05-01T00:00:00+00:00\n"
         )
         listed = runner.invoke(args=["audit", "partitions", "list"]).output.splitlines()

@@ -18,6 +18,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
+    from analytics.wording import counted, noun
     from webapp import (
         auth,
         chunked_bodies,
@@ -93,6 +94,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # which a cross-site form cannot send. Scripts sign in with an API token (`webapp.auth.bearer`).
     csrf.exempt(tester_api_bp)
     app.register_blueprint(tester_api_bp, url_prefix="/api/tester")
+
+    # Every blueprint's pages count things ("3 entries"), with the plural rule the CLI's summaries use.
+    app.add_template_filter(counted, "counted")
+    app.add_template_filter(noun, "noun")
 
     @app.context_processor
     def catalog_version() -> dict[str, str]:

@@ -591,7 +591,7 @@ def partitions_list_command() -> None:
         click.echo("the audit log is one plain table on this database (SQLite): nothing to partition")
         return
     for partition in found:
-        suffix = f", {waiting} rows waiting for a partition" if partition.start is None else ""
+        suffix = f", {counted(waiting, 'row')} waiting for a partition" if partition.start is None else ""
         click.echo(partition.describe() + suffix)
 
 

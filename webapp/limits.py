@@ -28,6 +28,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 from sqlalchemy import select
 
 from analytics.strict_json import load_json
+from analytics.wording import counted
 from webapp.actor import current_actor
 from webapp.auth.proxies import client_address
 from webapp.extensions import db
@@ -176,9 +177,8 @@ def send_limit(view: View) -> View:
 
 def _wait(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    minutes = math.ceil(seconds / 60)
-    return f"{minutes} minutes"
+        return counted(seconds, "second")
+    return counted(math.ceil(seconds / 60), "minute")
 
 
 def explain(error: RateLimitExceeded) -> int:

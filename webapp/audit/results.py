@@ -24,6 +24,7 @@ from analytics.queries import (
     page_from,
     summary,
 )
+from analytics.wording import counted
 from webapp.audit.forms import SearchForm
 
 PAGE_SIZE = 50
@@ -72,9 +73,8 @@ class Bucket:
         start, end = (edge.replace(tzinfo=None).isoformat(" ", "seconds") for edge in (self.start, self.end))
         same_day = self.start.date() == (self.end - timedelta(microseconds=1)).date()
         when = f"{start}–{end[11:] if same_day else end} UTC"
-        noun = "entry" if self.total == 1 else "entries"
         split = ", ".join(f"{count:,} {status}" for status, count in self.counts.items())
-        return f"{when}: {self.total:,} {noun}" + (f" ({split})" if split else "")
+        return f"{when}: {counted(self.total, 'entry', grouped=True)}" + (f" ({split})" if split else "")
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,8 @@ class Histogram:
         """The bucket width in words: `5 minutes`, `1 hour`."""
         for unit, seconds in (("day", 86400), ("hour", 3600), ("minute", 60)):
             if self.width % seconds == 0:
-                count = self.width // seconds
-                return f"{count} {unit}{'s' if count != 1 else ''}"
-        return f"{self.width} second{'s' if self.width != 1 else ''}"
+                return counted(self.width // seconds, unit)
+        return counted(self.width, "second")
 
     @property
     def peak(self) -> int:

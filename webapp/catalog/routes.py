@@ -36,6 +36,7 @@ from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.versions import record_version_safely
+from analytics.wording import counted
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.catalog.changes import changes_view
@@ -180,8 +181,7 @@ def ago(moment: datetime) -> str:
     seconds = int((_now() - moment).total_seconds())
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+            return f"{counted(seconds // size, unit)} ago"
     return "just now"
 
 
