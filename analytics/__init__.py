@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import uuid
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,6 +41,7 @@ from analytics.errors import (
     NotInitializedError,
     SchemaError,
 )
+from analytics.interrupting_calls import interrupting, one_call
 from analytics.messages import build_message, check_spec
 from analytics.options import check_options
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely
@@ -247,7 +249,10 @@ def _not_initialised(
     would after `init` (`check_spec`, `build_message`), so the mistake shows before `init` too."""
     global _warned_uninitialised_in
     check_spec(call, spec)
-    message = build_message(spec, **kwargs)
+    if interrupting():  # a signal handler's call: the id pool's lock may be held (interrupting_calls)
+        kwargs.setdefault("message_id", str(uuid.uuid4()))
+    with one_call():
+        message = build_message(spec, **kwargs)
     why = "analytics.shutdown() ended the client" if _shut_down else "analytics.init() was not called"
     if _warned_uninitialised_in != os.getpid():
         _warned_uninitialised_in = os.getpid()

@@ -24,6 +24,7 @@ import logging
 import os
 import queue
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +40,7 @@ from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
+from analytics.interrupting_calls import interrupting, one_call, queue_call
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
@@ -496,9 +498,29 @@ class AnalyticsClient:
     def send(
         self, spec: TrackSpec | IdentifySpec, *, actor: str | None = None, **message_options: Any
     ) -> Receipt:
-        """Build, audit and hand over a message: the one path both `track` and `identify` take."""
+        """Build, audit and hand over a message: the one path both `track` and `identify` take.
+
+        A call that interrupts another on the same thread (a signal handler's) is queued and made
+        when the interrupted call returns (`analytics.interrupting_calls`): its receipt is `pending`.
+        """
+        if interrupting():
+            return self._queue_interrupting(spec, actor, message_options)
+        with one_call():
+            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+            return self.deliver(message, personal_data_keys=type(spec).personal_data_keys(), actor=actor)
+
+    def _queue_interrupting(
+        self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]
+    ) -> Receipt:
+        # Its id from uuid4, not the pool, whose lock the interrupted call may hold.
+        message_options.setdefault("message_id", str(uuid.uuid4()))
         message = build_message(spec, source=str(self.source), actor=actor, **message_options)
-        return self.deliver(message, personal_data_keys=type(spec).personal_data_keys(), actor=actor)
+        keys = type(spec).personal_data_keys()
+        if self._shut_down:  # refused now, as it would be then: no lock needed to say so
+            return self.deliver(message, personal_data_keys=keys, actor=actor)
+        queue_call(lambda: self.deliver(message, personal_data_keys=keys, actor=actor))
+        status = AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED
+        return Receipt(message["messageId"], status, message)
 
     def deliver(
         self,
