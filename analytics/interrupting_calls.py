@@ -47,8 +47,12 @@ def queue_call(call: Callable[[], object]) -> None:
 
 def _make_queued() -> None:
     queued: list[Callable[[], object]] = getattr(_THREAD, "queued", [])
-    while queued:
-        call = queued.pop(0)
+    while True:
+        try:
+            # Not `while queued`: a signal between the test and the pop may make the calls itself.
+            call = queued.pop(0)
+        except IndexError:
+            return
         _THREAD.inside = True  # a signal during this one is queued behind it
         try:
             call()
