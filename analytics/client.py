@@ -833,7 +833,8 @@ class AnalyticsClient:
         the sending threads stopped as Segment's exit hook did, with one budget of `SHUTDOWN_TIMEOUT`
         seconds without progress for both, as `shutdown()` has, rather than one each.
 
-        Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`. In a
+        Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`, as
+        a WARNING line counts. In a
         forked child the writer's own hooks drain it, and the Segment client is the parent's.
         """
         if self.segment is None or self.forked:
@@ -844,6 +845,14 @@ class AnalyticsClient:
         if not self._stop_consumers(self.segment, patience):
             log.error(
                 "the Segment client was still sending at exit: %s messages not sent yet, %s",
+                self.segment.queue.unfinished_tasks,
+                PENDING_FOR_REPLAY,
+            )
+        elif self.segment.queue.unfinished_tasks:
+            # Thousands could stay behind after a burst without a word, for replay to find an hour later.
+            log.warning(
+                "%s messages were still queued for the Segment client at exit, not sent: %s "
+                "(analytics.shutdown() on the way out sends them)",
                 self.segment.queue.unfinished_tasks,
                 PENDING_FOR_REPLAY,
             )

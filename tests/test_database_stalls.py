@@ -11,6 +11,7 @@ there the margin is wide, and only a wait that adds up several timeouts fails.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -287,6 +288,35 @@ def test_an_exit_without_shutdown_does_not_wait_for_a_batch_the_endpoint_holds(
     ) in ended.errors
     entry = sqlite_store.entry(message_id)
     assert entry is not None and entry.status == AuditStatus.PENDING
+
+
+QUEUED_EXIT_PROGRAM = """
+import sys
+import analytics
+from analytics.catalog import CATALOG
+
+analytics.init("test-key", host=sys.argv[1], database_url=sys.argv[2], upload_size=1, thread=1)
+print("initialised", flush=True)
+sys.stdin.readline()
+for _ in range(10):
+    analytics.track(CATALOG.event("ProjectCreate").example_spec())
+"""
+
+
+def test_an_exit_without_shutdown_counts_what_it_leaves_in_the_segment_queue(
+    collector: Collector, sqlite_url: str, sqlite_store: AuditStore
+) -> None:
+    """The sending threads stopped between two batches at exit and left the rest queued, pending for
+    `replay`, without a word: after a burst, thousands of messages, found an hour later."""
+    collector.inject(latency=0.5)
+    with _exiting(QUEUED_EXIT_PROGRAM, collector.url, sqlite_url) as (first, finish):
+        assert first == "initialised"
+        ended = finish()
+    left = re.search(
+        r"(\d+) messages were still queued for the Segment client at exit, not sent: pending", ended.errors
+    )
+    assert left is not None, ended.errors
+    assert int(left.group(1)) + len(collector.received()) == 10
 
 
 BOTH_STALLED_EXIT_PROGRAM = """
