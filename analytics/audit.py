@@ -63,7 +63,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
@@ -423,10 +423,27 @@ class CatalogVersion(Base):
     bundle: Mapped[dict[str, Any]]
 
 
+_SQLITE_FILE = "sqlite_file"
+"""Where a SQLite connection's info keeps the identity of the file it opened (`_same_file`)."""
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 @event.listens_for(Engine, "connect")
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _tune_sqlite(dbapi_connection: Any, record: Any) -> None:
     """WAL lets the dashboard read while applications write; the busy timeout queues writers."""
     if isinstance(dbapi_connection, sqlite3.Connection):
+        [(_, _, filename)] = [
+            row for row in dbapi_connection.execute("PRAGMA database_list") if row[1] == "main"
+        ]
+        if filename:
+            record.info[_SQLITE_FILE] = (Path(filename), _file_identity(Path(filename)))
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -737,6 +754,27 @@ def _sqlite_write_lock(engine: Engine) -> threading.Lock | None:
         return _SQLITE_WRITE_LOCKS.setdefault(key, threading.Lock())
 
 
+def _same_file(connection: Connection) -> None:
+    """Refuse to write through a SQLite connection whose file was deleted or replaced since it opened.
+
+    Its writes would go on succeeding into a file no path leads to any more, gone when the process
+    ends, while the messages went on to Segment: an audit log that holds nothing. The connection is
+    dropped, so the next one opens what the path holds now (refused if nothing: `sqlite_file_problem`).
+
+    Raises:
+        OperationalError: it was.
+    """
+    opened = connection.info.get(_SQLITE_FILE)
+    if opened is None:
+        return
+    path, identity = opened
+    if _file_identity(path) == identity:
+        return
+    connection.invalidate()
+    problem = f"the SQLite database {path} was deleted or replaced while this process had it open"
+    raise OperationalError("audit write", None, sqlite3.OperationalError(problem))
+
+
 def _forget_sqlite_write_locks() -> None:
     # A forked child inherits the locks as they were: one that a thread of the parent held at the
     # fork (the audit writer mid-batch) would never be released in the child, and every write
@@ -855,8 +893,10 @@ class AuditStore:
             with self.engine.begin() as connection:
                 yield connection
             return
-        with lock, self.engine.begin() as connection:
-            yield connection
+        with lock, self.engine.connect() as connection:
+            _same_file(connection)
+            with connection.begin():
+                yield connection
 
     def check_schema(self) -> None:
         """Refuse a database whose tables this library would not write correctly.
