@@ -40,7 +40,7 @@ from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
-from analytics.interrupting_calls import interrupting, one_call, queue_call
+from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
 from analytics.messages import build_message, check_spec
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
@@ -505,9 +505,12 @@ class AnalyticsClient:
         """
         if interrupting():
             return self._queue_interrupting(spec, actor, message_options)
-        with one_call():
+        start_call()
+        try:
             message = build_message(spec, source=str(self.source), actor=actor, **message_options)
             return self.deliver(message, personal_data_keys=type(spec).personal_data_keys(), actor=actor)
+        finally:
+            end_call()
 
     def _queue_interrupting(
         self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]

@@ -17,36 +17,58 @@ from contextlib import contextmanager
 
 log = logging.getLogger(__name__)
 
-_THREAD = threading.local()
+
+class _Calls(threading.local):
+    """This thread's state: whether it is inside a call, and the calls that interrupted it."""
+
+    inside = False
+
+    def __init__(self) -> None:
+        self.queued: list[Callable[[], object]] = []
+
+
+_THREAD = _Calls()
 
 
 def interrupting() -> bool:
     """Whether this thread is inside a call already: a call made now interrupts it."""
-    return getattr(_THREAD, "inside", False)
+    return _THREAD.inside
+
+
+def start_call() -> None:
+    """Mark the thread as inside a call (`track`'s path: a plain function, no context manager, whose
+    generator would cost the caller more than the rest of this module)."""
+    _THREAD.inside = True
+
+
+def end_call() -> None:
+    """The call started by `start_call` ended: make the calls that interrupted it."""
+    _THREAD.inside = False
+    if _THREAD.queued:
+        _make_queued()
 
 
 @contextmanager
 def one_call() -> Iterator[None]:
-    """Mark the thread as inside a call; once it ends, make the calls that interrupted it. Inside a
-    call already, it changes nothing: the outer call makes them."""
+    """`start_call` and `end_call` around a block; inside a call already, it changes nothing: the
+    outer call makes the queued ones."""
     if interrupting():
         yield
         return
-    _THREAD.inside = True
+    start_call()
     try:
         yield
     finally:
-        _THREAD.inside = False
-        _make_queued()
+        end_call()
 
 
 def queue_call(call: Callable[[], object]) -> None:
     """Make `call` once the interrupted call on this thread returns."""
-    _THREAD.__dict__.setdefault("queued", []).append(call)
+    _THREAD.queued.append(call)
 
 
 def _make_queued() -> None:
-    queued: list[Callable[[], object]] = getattr(_THREAD, "queued", [])
+    queued = _THREAD.queued
     while True:
         try:
             # Not `while queued`: a signal between the test and the pop may make the calls itself.
