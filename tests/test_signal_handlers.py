@@ -14,10 +14,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import migrate_to_head
 from sqlalchemy import select
 
-from analytics.audit import AuditEntry, create_audit_engine
+from analytics.audit import AuditEntry, AuditStore
 from analytics.collector import Collector
 
 BURST = 3_000
@@ -51,9 +50,8 @@ print(json.dumps({"main": returned, "handler": from_handler}))
 
 @pytest.mark.parametrize("mode", ["batched", "strict"])
 def test_track_from_a_signal_handler_is_made_after_the_call_it_interrupted(
-    sqlite_url: str, collector: Collector, mode: str
+    sqlite_url: str, sqlite_store: AuditStore, collector: Collector, mode: str
 ) -> None:
-    migrate_to_head(sqlite_url)
     env = {**os.environ, "APP_ENV": "development", "SEGMENT_HOST": collector.url, "DATABASE_URL": sqlite_url}
     done = subprocess.run(
         [sys.executable, "-c", CHILD_PROGRAM, mode, str(BURST)],
@@ -66,12 +64,8 @@ def test_track_from_a_signal_handler_is_made_after_the_call_it_interrupted(
     sent = json.loads(done.stdout)
     assert len(sent["main"]) == BURST and sent["handler"], "the timer fired no handler"
     returned = sent["main"] + sent["handler"]
-    engine = create_audit_engine(sqlite_url)
-    try:
-        with engine.connect() as connection:
-            audited = connection.execute(select(AuditEntry.message_id, AuditEntry.status)).all()
-    finally:
-        engine.dispose()
+    with sqlite_store.engine.connect() as connection:
+        audited = connection.execute(select(AuditEntry.message_id, AuditEntry.status)).all()
     assert sorted(message_id for message_id, _ in audited) == sorted(returned)
     assert {status for _, status in audited} == {"delivered"}
     received = [message["messageId"] for message in collector.received()]
