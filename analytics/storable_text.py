@@ -11,7 +11,9 @@ message is written (in batched mode, off the caller's thread: the receipt alread
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -30,3 +32,35 @@ def check_storable(text: str) -> str:
             "Unicode text, and can be neither stored nor sent (was it decoded with surrogateescape?)"
         )
     return text
+
+
+def unstorable_in(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """Where a JSON value holds text `check_storable` refuses, keys included, at any depth, and why.
+
+    Off-schema properties (the tester's raw JSON, the API's `off_schema`) skip the spec's own check:
+    without this one a `\\ud800` escape reached the audit log, which refused the message after the
+    dry run had passed it.
+
+    Returns:
+        None when every text is storable; else the keys and indexes that lead to the first refused
+        text, and why. A refused key is reported at its object, named as JSON escapes it (it cannot
+        be shown as it is): `the key "\\ud800": text cannot contain …`.
+    """
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str):
+            try:
+                check_storable(item)
+            except ValueError as exc:
+                return path, str(exc)
+        elif isinstance(item, dict):
+            for key in item:
+                try:
+                    check_storable(key)
+                except ValueError as exc:
+                    return path, f"the key {json.dumps(key)}: {exc}"
+            pending.extend(((*path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            pending.extend(((*path, index), child) for index, child in reversed(list(enumerate(item))))
+    return None

@@ -514,6 +514,62 @@ def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
     assert client.get("/tester/?event=ProjectCreate").status_code == 200
 
 
+SURROGATE = (
+    "text cannot contain a surrogate code point (\\ud800): it is not Unicode text, and can be neither "
+    "stored nor sent"
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "said"),
+    [
+        ('{"error_message": "\\ud800"}', f"error_message: {SURROGATE}"),
+        (
+            '{"error_message": "a\\udfffb"}',
+            "error_message: text cannot contain a surrogate code point (\\udfff)",
+        ),
+        ('{"note": {"deep": ["ok", "\\ud800"]}}', f"note.deep.1: {SURROGATE}"),
+        ('{"\\ud800": "x"}', f'The key "\\ud800": {SURROGATE}'),
+        ('{"note": [{"\\ud800x": 1}]}', f'note.0: the key "\\ud800x": {SURROGATE}'),
+        # Named like personal data: the address leaves it out, and wrote the rest again with it.
+        ('{"email": "a@b.io", "x": "\\ud800"}', f"x: {SURROGATE}"),
+    ],
+)
+@pytest.mark.parametrize("url", ["/tester/send", "/tester/", "/tester/preview", "/tester/presets"])
+def test_a_lone_surrogate_in_raw_json_is_an_error_next_to_the_editor(
+    client: FlaskClient, collector: Collector, raw: str, said: str, url: str
+) -> None:
+    """A JSON escape of half a surrogate pair (`\\ud800`) passed off-schema and every tester answer that
+    showed the message was a 500: UTF-8 cannot encode it, nor can the audit log store it."""
+    values = {
+        **form_fields(client, "event=ClusterUpdateFailed"),
+        **example_values(CATALOG.event("ClusterUpdateFailed")),
+        "mode": "raw",
+        "raw": raw,
+        "preset_name": "",
+    }
+    response = client.post(url, data=values, headers=HTMX)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert error_slot(page, "raw").startswith(said)
+    assert collector.received() == []
+
+
+@pytest.mark.parametrize("action", [{"switch": "fields"}, {"example": "1"}])
+def test_a_lone_surrogate_in_raw_json_stays_in_the_editor_on_a_switch_or_an_example(
+    client: FlaskClient, action: dict[str, str]
+) -> None:
+    raw = '{"error_message": "\\ud800"}'
+    query = {"spec": "ClusterUpdateFailed", "mode": "raw", "raw": raw, **action}
+    response = client.post("/tester/", data=query, headers=HTMX)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    # Still in the editor, as the escape it was typed as (the example rewrites the JSON around it).
+    assert 'name="mode" value="raw"' in page
+    assert form_values(page)["raw"].replace("\n", "").replace(" ", "") == '{"error_message":"\\ud800"}'
+    assert error_slot(page, "raw").startswith(f"error_message: {SURROGATE}")
+
+
 def test_raw_json_nested_too_deeply_previews_as_an_error_next_to_the_editor(client: FlaskClient) -> None:
     example = example_values(CATALOG.event("ProjectCreate"))
     values = {

@@ -425,6 +425,59 @@ def test_api_a_nul_anywhere_in_the_body_is_400_and_nothing_is_recorded(
     assert _statuses(app) == []
 
 
+SURROGATE = (
+    "Text cannot contain a surrogate code point (\\ud800): it is not Unicode text, and can be neither "
+    "stored nor sent"
+)
+
+
+@pytest.mark.parametrize(
+    ("properties", "field", "said"),
+    [
+        ({"error_message": "\ud800"}, "properties.error_message", SURROGATE),
+        ({"note": {"deep": ["ok", "x\ud800"]}}, "properties.note.deep.1", SURROGATE),
+        ({"\ud800": "x"}, "properties", f'The key "\\ud800": {SURROGATE[0].lower()}{SURROGATE[1:]}'),
+    ],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_api_a_lone_surrogate_in_off_schema_properties_is_422_naming_it(
+    app: Flask,
+    client: FlaskClient,
+    collector: Collector,
+    properties: dict[str, Any],
+    field: str,
+    said: str,
+    dry_run: bool,
+) -> None:
+    """Off-schema, a `\\ud800` escape passed the dry run (200) and the send answered 503 "cannot be
+    audited", which tells a script to try again: it never goes through."""
+    body = {
+        "event": "ClusterUpdateFailed",
+        "scope": {"user_id": 1, "project_id": 2, "cluster_id": 3},
+        "properties": properties,
+        "off_schema": True,
+        "dry_run": dry_run,
+    }
+    response = client.post("/api/tester/send", json=body)
+    assert response.status_code == 422 and response.mimetype == "application/json"
+    [(named, text)] = response.get_json()["error"]["fields"].items()
+    assert named == field and text.startswith(said)
+    assert collector.received() == [] and _statuses(app) == []
+
+
+@pytest.mark.parametrize("raw_json", ['{"error_message": "\\ud800"}', '{"\\ud800": "x"}'])
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_cli_a_lone_surrogate_in_json_is_one_line_and_exit_2(
+    app: Flask, runner: FlaskCliRunner, raw_json: str, dry_run: list[str]
+) -> None:
+    args = ["send", "ClusterUpdateFailed", "--scope", "user=1,project=2,cluster=3", "--json", raw_json]
+    result = runner.invoke(args=[*args, *dry_run])
+    assert result.exit_code == 2, result.output
+    assert "surrogate code point (\\ud800): it is not Unicode text" in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert _statuses(app) == []
+
+
 def _chunks(body: bytes) -> Iterator[bytes]:
     """A body as `requests` sends a generator: `Transfer-Encoding: chunked`, no Content-Length."""
     for start in range(0, len(body), 64 * 1024):

@@ -32,7 +32,9 @@ from pydantic_core import PydanticCustomError
 
 from analytics.catalog import PropertyInfo
 from analytics.scopes import ApplicationScope
+from analytics.storable_text import unstorable_in
 from analytics.strict_json import DuplicateKey, TooDeep, load_json
+from analytics.wording import sentence
 from webapp.actor import current_actor
 from webapp.audit.personal import shown_payload
 from webapp.auth.policy import requires
@@ -255,6 +257,14 @@ def send_json() -> ResponseReturnValue:
         return json_error(400, f"Send a JSON object, not {_json_kind(body)}.")
     if holds_nul(body):
         return json_error(400, "The body holds a NUL character (\\u0000), which no field can store.")
+    if unstorable := unstorable_in(body):
+        # A `\ud800` escape: off-schema properties skip the spec's check, and the audit log refused
+        # the message after a dry run had passed it (503, which a script retries for ever).
+        path, problem = unstorable
+        field = ".".join(map(str, path)) or "body"
+        return json_error(
+            422, "The request was not understood: fix the fields below.", {field: sentence(problem)}
+        )
     try:
         asked = SendRequest.model_validate(body)
     except ValidationError as invalid:

@@ -29,6 +29,7 @@ from webapp.tester.forms import (
     TesterInput,
     own_properties,
     resolve_spec,
+    unstorable_text,
 )
 from webapp.text_input import holds_nul
 
@@ -132,6 +133,9 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     if holds_nul(parsed):
         # Off-schema values skip the spec's own check; the audit log could not store this one.
         draft.errors["raw"] = "Text cannot contain a NUL character (\\u0000)"
+        return scope, None
+    if problem := unstorable_text(parsed):
+        draft.errors["raw"] = problem
         return scope, None
     if clashes := [(field, name) for field, name in info.scope.property_fields().items() if name in parsed]:
         # The scope adds these itself; one typed here silently won over the Scope fields, and the

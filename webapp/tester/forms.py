@@ -9,6 +9,7 @@ spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,9 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
 from analytics.scopes import UserScope
+from analytics.storable_text import unstorable_in
 from analytics.strict_json import load_json
+from analytics.wording import sentence
 from webapp.tester.destinations import DEFAULT_NAME
 
 SCOPE = "scope."
@@ -111,6 +114,9 @@ class TesterInput:
             return (
                 "This is not a JSON object: fix it before switching to fields, which could keep none of it."
             )
+        if problem := unstorable_text(parsed):
+            # A field would show the surrogate itself, which no page can carry (UTF-8 cannot encode it).
+            return problem
         props = {p.name: p for p in own_properties(info)}
         unknown, unshowable = "not a property of this event", "a value its field cannot hold"
         kept_out = [
@@ -211,9 +217,27 @@ def json_value(prop: PropertyInfo, raw: Any) -> Any:
     return value
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dump_raw(values: Mapping[str, Any]) -> str:
-    """Properties as the raw editor shows them."""
-    return json.dumps(dict(values), indent=2, ensure_ascii=False)
+    """Properties as the raw editor shows them: as typed but for a surrogate, which stays the JSON
+    escape it was typed as (`\\ud800`), since no page can carry it (UTF-8 cannot encode it)."""
+    text = json.dumps(dict(values), indent=2, ensure_ascii=False)
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def unstorable_text(value: Any) -> str | None:
+    """Why JSON typed as properties can be neither stored nor sent, naming where (None: it can).
+
+    Off-schema properties skip the spec's own check of its text, which refuses a surrogate
+    (`analytics.storable_text`): the raw editor's JSON, the API's `off_schema` and `send --json`.
+    """
+    found = unstorable_in(value)
+    if found is None:
+        return None
+    path, problem = found
+    return f"{'.'.join(map(str, path))}: {problem}" if path else sentence(problem)
 
 
 def parse_raw_object(text: str) -> dict[str, Any] | None:
