@@ -726,3 +726,15 @@ def test_tokens_made_before_expiries_existed_keep_working_without_one(database_u
         assert (record.name, record.expires_at, record.expired) == ("old", None, False)
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.parametrize("ident", [2**31, 2**63])
+def test_users_token_revoke_of_an_id_past_the_column_is_no_such_token(database_url: str, ident: int) -> None:
+    """`api_tokens.id` is 32-bit on PostgreSQL: a larger id said "cannot use the tokens table"."""
+    from webapp import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    result = app.test_cli_runner().invoke(args=["users", "token", "revoke", str(ident)])
+    assert result.exit_code != 0 and result.stderr == f"error: there is no API token {ident}\n"
+    with app.app_context():
+        db.engine.dispose()

@@ -509,6 +509,42 @@ def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
     assert client.get("/?q=a%00b").status_code == 400
 
 
+@pytest.mark.parametrize("ident", [2**31, 2**63 - 1, 2**63, 2**64, 10**40])
+def test_an_id_past_its_column_is_no_such_row_not_a_500(
+    make_app: Callable[..., Flask], database_url: str, ident: int
+) -> None:
+    """`users.id` and `api_tokens.id` are 32-bit on PostgreSQL and every id is 64-bit on SQLite: an
+    id past the column in the address (or `apply_preset`) was a 500 (integer out of range,
+    OverflowError), where a small unknown id is no such account, token or preset."""
+    from webapp.auth.identity import sign_in
+    from webapp.auth.models import User
+    from webapp.extensions import db
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    client = app.test_client()
+    with app.app_context():
+        admin = User(
+            email="admin@example.com", password_hash="-", role=Role.ADMIN, created_at=datetime.now(UTC)
+        )
+        db.session.add(admin)
+        db.session.commit()
+        with client.session_transaction() as session:
+            sign_in(session, admin)
+    csrf = {"csrf_token": _token(client)}
+    for path in (
+        *(f"/users/{ident}/{action}" for action in ("role", "disable", "enable", "reset-link")),
+        f"/account/tokens/{ident}/revoke",
+    ):
+        assert client.post(path, data={**csrf, "role": "viewer"}).status_code == 404, path
+    deleted = client.post(f"/tester/presets/{ident}/delete", data=csrf, follow_redirects=True)
+    assert deleted.status_code == 200 and "That preset was already deleted." in deleted.get_data(as_text=True)
+    query = {"spec": "ProjectCreate", "apply_preset": str(ident)}
+    for applied in (client.get("/tester/", query_string=query), client.post("/tester/", data=query)):
+        assert applied.status_code == 404 and "That preset no longer exists." in applied.get_data(
+            as_text=True
+        )
+
+
 def test_a_nul_character_in_an_address_is_a_404_on_postgresql(
     make_app: Callable[..., Flask], empty_postgres_url: str, postgres_engine: Engine
 ) -> None:

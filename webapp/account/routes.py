@@ -17,6 +17,7 @@ from webapp.auth.policy import requires
 from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.limits import current_password_limit, explain
+from webapp.lookups import get_row_or_404
 
 bp = Blueprint("account", __name__)
 
@@ -68,7 +69,7 @@ def create_token() -> ResponseReturnValue:
 @requires(Role.VIEWER)
 def revoke_token(token_id: int) -> ResponseReturnValue:
     """Revoke one of your tokens; requests that present it are refused from now on."""
-    record = db.get_or_404(ApiToken, token_id)
+    record = get_row_or_404(ApiToken, token_id)
     if record.user_id != g.user.id:
         # Someone else's token: as if it did not exist, so ids reveal nothing.
         abort(404)

@@ -32,6 +32,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.htmx import shown_status
 from webapp.limits import explain, login_limit
+from webapp.lookups import get_row_or_404
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +199,7 @@ def add_user() -> ResponseReturnValue:
 
 def _change_account(user_id: int, change: Callable[[str], object], done: str) -> ResponseReturnValue:
     """Apply one change to an account: a refusal shows in its row (409), success is flashed (303)."""
-    user = db.get_or_404(User, user_id)
+    user = get_row_or_404(User, user_id)
     try:
         change(user.email)
     except accounts.AccountError as exc:
@@ -219,7 +220,7 @@ def account_change_address(user_id: int, action: str) -> ResponseReturnValue:  #
 @requires(Role.ADMIN)
 def change_role(user_id: int) -> ResponseReturnValue:
     """Give an account another role; it applies from its next request."""
-    db.get_or_404(User, user_id)
+    get_row_or_404(User, user_id)
     form = RoleForm()
     if not form.validate_on_submit():
         return _users_page(row_errors={user_id: "Choose viewer, engineer or admin."}, status=400)
@@ -260,7 +261,7 @@ def reset_link(user_id: int) -> ResponseReturnValue:
     or a URL. Nothing changes until the link is used; the old password works until then.
     """
     accounts_mode_only()
-    user = db.get_or_404(User, user_id)
+    user = get_row_or_404(User, user_id)
     if not user.active:
         problem = f"{user.email} is disabled: enable the account before making a reset link."
         return _users_page(row_errors={user.id: problem}, status=409)

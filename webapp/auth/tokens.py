@@ -26,6 +26,7 @@ from analytics.wording import sentence
 from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
 from webapp.extensions import db
+from webapp.lookups import get_row
 from webapp.readable_names import unreadable
 
 TOKEN_PREFIX = "ect_"
@@ -176,7 +177,7 @@ def get_token(token_id: int) -> ApiToken:
     Raises:
         TokenError: there is none.
     """
-    record = db.session.get(ApiToken, token_id)
+    record = get_row(ApiToken, token_id)
     if record is None:
         raise TokenError(f"there is no API token {token_id}")
     return record

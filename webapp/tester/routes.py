@@ -37,6 +37,7 @@ from webapp.catalog.filters import search_text
 from webapp.extensions import csrf, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.limits import send_limit
+from webapp.lookups import get_row
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, compose
@@ -388,7 +389,7 @@ def index() -> ResponseReturnValue:
         else:
             typed = typed.with_examples(info)
     if preset_id := args.get("apply_preset", type=int):
-        preset = db.session.get(ScopePreset, preset_id)
+        preset = get_row(ScopePreset, preset_id)
         if preset is None:
             notice, status = "That preset no longer exists.", 404
         else:
@@ -604,7 +605,7 @@ def delete_preset(preset_id: int) -> ResponseReturnValue:
     One already gone (a teammate deleted it first) is said on the list the answer goes back to,
     rather than a 404 the page's boosted form would not show.
     """
-    preset = db.session.get(ScopePreset, preset_id)
+    preset = get_row(ScopePreset, preset_id)
     if preset is None:
         flash("That preset was already deleted.", "info")
     else:
