@@ -478,6 +478,42 @@ def test_cli_a_lone_surrogate_in_json_is_one_line_and_exit_2(
     assert _statuses(app) == []
 
 
+@pytest.mark.parametrize(
+    ("token", "status", "field"),
+    [("\ud800", 422, "token"), ("a\udfffb", 422, "token"), ("t" * 65, 422, "token"), ("a\x00b", 400, None)],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_api_a_token_no_send_could_have_is_refused_before_the_database_is_asked(
+    make_app: Callable[..., Flask],
+    database_url: str,
+    collector: Collector,
+    token: str,
+    status: int,
+    field: str | None,
+    dry_run: bool,
+) -> None:
+    """The send limit asks the database whether the token was sent with before: a lone surrogate
+    was a 500 there (UTF-8 cannot encode it), and on PostgreSQL so was a NUL."""
+    from webapp.auth.identity import sign_in
+    from webapp.auth.models import User
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    client = app.test_client()
+    with app.app_context():
+        engineer = User(
+            email="eng@example.com", password_hash="-", role=Role.ENGINEER, created_at=datetime.now(UTC)
+        )
+        db.session.add(engineer)
+        db.session.commit()
+        with client.session_transaction() as session:
+            sign_in(session, engineer)
+    response = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": token, "dry_run": dry_run})
+    assert response.status_code == status and response.mimetype == "application/json"
+    if field is not None:
+        assert list(response.get_json()["error"]["fields"]) == [field]
+    assert collector.received() == []
+
+
 def _chunks(body: bytes) -> Iterator[bytes]:
     """A body as `requests` sends a generator: `Transfer-Encoding: chunked`, no Content-Length."""
     for start in range(0, len(body), 64 * 1024):

@@ -27,11 +27,13 @@ from flask import Flask, Response, current_app, g, make_response, request
 from flask_limiter import Limiter, RateLimitExceeded
 from sqlalchemy import select
 
+from analytics.storable_text import unstorable_in
 from analytics.strict_json import load_json
 from analytics.wording import counted
 from webapp.actor import current_actor
 from webapp.auth.proxies import client_address
 from webapp.extensions import db
+from webapp.tester.forms import MAX_TOKEN_LENGTH
 from webapp.tester.models import TesterSend
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,12 @@ def _sends_nothing() -> bool:
     return bool(g.sends_nothing)
 
 
+def _could_have_been_sent_with(token: object) -> bool:
+    """Whether a send could have stored this token: no other is looked for, since the database may
+    not even take it in a query (a surrogate, which UTF-8 cannot encode; on PostgreSQL a NUL)."""
+    return isinstance(token, str) and 1 <= len(token) <= MAX_TOKEN_LENGTH and unstorable_in(token) is None
+
+
 def _is_dry_run_or_repeat() -> bool:
     if request.is_json:
         try:
@@ -88,8 +96,8 @@ def _is_dry_run_or_repeat() -> bool:
         token = body.get("token")
     else:
         token = request.form.get("token")
-    if not isinstance(token, str) or not token:
-        return False
+    if not _could_have_been_sent_with(token):
+        return False  # the view refuses it
     claim = db.session.scalar(select(TesterSend.actor).where(TesterSend.form_token == token))
     return claim is not None and claim == current_actor()
 
