@@ -402,6 +402,38 @@ def test_the_form_token_is_unique_on_both_databases(database_url: str) -> None:
         db.engine.dispose()
 
 
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_form_token_over_64_characters_is_refused_as_the_api_refuses_it(
+    make_app: Callable[..., Flask], database_url: str, collector: Collector, htmx: bool
+) -> None:
+    """The API and `send --token` refuse a token over 64 characters; the form took one (only a forged
+    or scripted form has one: the field is hidden), and PostgreSQL's column holds 64: a 500 there."""
+    from webapp.auth.identity import sign_in
+    from webapp.auth.models import User
+
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    client = app.test_client()
+    with app.app_context():
+        engineer = User(
+            email="eng@example.com", password_hash="-", role=Role.ENGINEER, created_at=datetime.now(UTC)
+        )
+        db.session.add(engineer)
+        db.session.commit()
+        with client.session_transaction() as session:
+            sign_in(session, engineer)
+    values = {**example_values(CATALOG.event("ProjectCreate")), "token": "t" * 65}
+    status, page = send_form(client, "event=ProjectCreate", values, htmx=htmx)
+    assert status == 422
+    assert (
+        "The form&#39;s token must have 1 to 64 characters, not 65: reload the tester for a new form." in page
+    )
+    assert collector.received() == []
+    status, _ = send_form(client, "event=ProjectCreate", {**values, "token": "t" * 64}, htmx=htmx)
+    assert status in (200, 303) and len(collector.received()) == 1
+    with app.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
 def staged_app(app: Flask, collector: Collector) -> Flask:
     """The dashboard with a staging and a production destination, both on the local collector."""

@@ -19,7 +19,7 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import MAX_TOKEN_LENGTH, PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec
+from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec, token_problem
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import SendResult, destinations, find_destination, send
@@ -129,8 +129,8 @@ def check_token(token: str | None) -> str | None:
     Raises:
         BadInput: it is empty or too long (the column that keeps it holds `MAX_TOKEN_LENGTH`).
     """
-    if token is not None and not 1 <= len(token) <= MAX_TOKEN_LENGTH:
-        raise BadInput(f"--token must have 1 to {MAX_TOKEN_LENGTH} characters, not {len(token)}")
+    if problem := token_problem(token):
+        raise BadInput(f"--token {problem}")
     return token
 
 

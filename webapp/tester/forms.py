@@ -35,6 +35,14 @@ MAX_TOKEN_LENGTH = 64
 """The longest idempotency token a send takes (the size of `tester_sends.form_token`)."""
 
 
+def token_problem(token: str | None) -> str | None:
+    """Why a send cannot take this idempotency token (None: it can, or there is none), as the API,
+    `send --token` and the form say it: it must have 1 to `MAX_TOKEN_LENGTH` characters."""
+    if token is not None and not 1 <= len(token) <= MAX_TOKEN_LENGTH:
+        return f"must have 1 to {MAX_TOKEN_LENGTH} characters, not {len(token)}"
+    return None
+
+
 def new_token() -> str:
     """A fresh per-form token: a double submit of one form carries the same one."""
     return uuid.uuid4().hex
