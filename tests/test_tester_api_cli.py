@@ -822,6 +822,59 @@ def test_cli_bad_input_is_one_line_and_exit_2(
     assert _statuses(app) == []
 
 
+BYTE_FF = "\udcff"
+"""A byte 0xff in an argument, as Python decodes it (surrogateescape)."""
+CLI_FAILED_UPDATE = "send ClusterUpdateFailed --scope user=1,project=2,cluster=3".split()
+
+
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]], ids=["send", "dry-run"])
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (
+            [*CLI_CLUSTER_SEND, "--token", f"a{BYTE_FF}"],
+            "Invalid value for '--token': not UTF-8 text (byte 0xff)",
+        ),
+        (
+            [*CLI_CLUSTER_SEND, "--preset", f"a{BYTE_FF}"],
+            "Invalid value for '--preset': not UTF-8 text (byte 0xff)",
+        ),
+        (["send", f"Project{BYTE_FF}"], "Invalid value for 'EVENT': not UTF-8 text (byte 0xff)"),
+        (
+            [*CLI_FAILED_UPDATE, "--json", f'{{"error_message": "a{BYTE_FF}"}}'],
+            "Invalid value for '--json': not UTF-8 text (byte 0xff)",
+        ),
+        (
+            [*CLI_FAILED_UPDATE, "--json", '{"error_message": "\\ud800"}'],
+            "--json: error_message: not Unicode text (\\ud800 is a lone surrogate, not a character)",
+        ),
+        (
+            [*CLI_FAILED_UPDATE, "--json", '{"\\ud800": "x"}'],
+            "--json: a key: not Unicode text (\\ud800 is a lone surrogate, not a character)",
+        ),
+        (
+            [*CLI_FAILED_UPDATE, "--json", '{"tags": [{"\\udfff": 1}]}'],
+            "--json: a key in tags.0: not Unicode text (\\udfff is a lone surrogate, not a character)",
+        ),
+    ],
+)
+def test_cli_text_that_is_not_unicode_is_refused_in_one_line_sent_or_dry(
+    app: Flask,
+    runner: FlaskCliRunner,
+    collector: Collector,
+    args: list[str],
+    refusal: str,
+    dry_run: list[str],
+) -> None:
+    """A byte that is not UTF-8 in --token or --preset, or a \\ud800 escape in --json, was a
+    UnicodeEncodeError traceback; a byte in a --json value passed the dry run that the send refused.
+    (Flask's runner shows Click's usage block around a refusal; the console script, one line.)"""
+    result = runner.invoke(args=[*args, *dry_run])
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert refusal in result.stderr and "Traceback" not in result.stderr
+    assert collector.received() == [] and _statuses(app) == []
+
+
 def _send_through_the_console_script(
     database_url: str, collector: Collector
 ) -> subprocess.CompletedProcess[str]:

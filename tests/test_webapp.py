@@ -406,6 +406,31 @@ def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
             "error: Missing option '--format'. Choose from: jsonschema, csv, markdown, segment-plan; "
             "see `event-catalog export --help`",
         ),
+        # A byte that is not UTF-8 (subprocess passes "\udcff" as the byte 0xff) was a traceback
+        # from the first query or print that met it, in every option without a check of its own.
+        (
+            ["users", "token", "create", "x@example.com", "--name", "a\udcff"],
+            "error: Invalid value for '--name': not UTF-8 text (byte 0xff); "
+            "see `event-catalog users token create --help`",
+        ),
+        *(
+            (
+                ["audit", "export", option, value, "-o", "/dev/null"],
+                f"error: Invalid value for '{option}': not UTF-8 text (byte 0xff); "
+                "see `event-catalog audit export --help`",
+            )
+            for option, value in [
+                ("--event", "a\udcff"),
+                ("--actor", "a\udcff"),
+                ("--message-id", "a\udcff"),
+                ("--prop", "k=a\udcff"),
+            ]
+        ),
+        (
+            ["send", "ProjectCreate", "--scope", "user=1,project=2", "--json", '{"note": "\\ud800"}'],
+            "error: --json: note: not Unicode text (\\ud800 is a lone surrogate, not a character); "
+            "see `event-catalog send --help`",
+        ),
     ],
 )
 def test_the_command_line_s_own_refusals_are_one_line(tmp_path: Path, args: list[str], line: str) -> None:
@@ -422,6 +447,15 @@ def test_the_command_line_s_own_refusals_are_one_line(tmp_path: Path, args: list
         stdin=subprocess.DEVNULL,
     )
     assert (done.returncode, done.stderr.splitlines(), done.stdout) == (2, [line], "")
+
+
+def test_a_path_need_not_be_utf_8(tmp_path: Path) -> None:
+    """Text that is not UTF-8 is refused in every text option, but a file name may be any bytes."""
+    output = tmp_path / "catalog-\udcff.csv"
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    result = CliRunner().invoke(main, ["export", "--format", "csv", "-o", str(output)], env=env)
+    assert result.exit_code == 0, result.output
+    assert output.read_text(encoding="utf-8-sig").startswith("event,")
 
 
 def test_the_command_refuses_to_start_with_bad_settings(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_fil
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from analytics.wording import counted
 from webapp.actor import command_line_actor
+from webapp.cli_text import with_text_checked
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
 
@@ -685,6 +686,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_command)
     app.cli.add_command(replay_command)
     app.cli.add_command(audit)
+    # Text that is not UTF-8 is refused in one line by every option and argument: `webapp.cli_text`.
+    with_text_checked(app.cli)
 
 
 T = TypeVar("T")
@@ -743,7 +746,8 @@ class CatalogGroup(FlaskGroup):
 
     Refusals end a command in one line, not a traceback or a usage block: a database this version
     cannot write (the library's SchemaError, saying what to do), and Click's own (a bad option value,
-    an unknown command: `_refuse`). `--version` is this package's. Left
+    an unknown command: `_refuse`), text that is not UTF-8 in any command's options and arguments
+    included (`webapp.cli_text`). `--version` is this package's. Left
     out: Flask's `--app` (the application is always this one), `--env-file` (it needs
     python-dotenv, which is not installed: configuration is the environment) and `--debug`
     (`FLASK_DEBUG=1` still applies), and Flask-Limiter's `limiter` commands, which need extras
@@ -767,6 +771,7 @@ class CatalogGroup(FlaskGroup):
                 short_help=run_command.short_help,
             )
         )
+        with_text_checked(self)  # the app's own commands are checked by `init_app`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]
