@@ -707,6 +707,38 @@ def test_a_password_piped_in_that_is_not_utf8_text_is_refused_in_one_line(
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["add", "closed@example.com"],
+        ["add", "closed@example.com", "--password-stdin"],
+        ["set-password", "admin@example.com"],
+        ["set-password", "admin@example.com", "--password-stdin"],
+    ],
+)
+def test_a_password_from_a_closed_standard_input_is_refused_in_one_line(
+    app: Flask, sqlite_url: str, make_account: Callable[..., str], args: list[str]
+) -> None:
+    """With standard input closed (`<&-`) Python has no sys.stdin: reading or prompting from it was
+    an AttributeError traceback."""
+    make_account(Role.ADMIN)
+    hash_before = account(app, "admin@example.com").password_hash
+    command = Path(sys.executable).parent / "event-catalog"
+    done = subprocess.run(
+        ["sh", "-c", 'exec "$@" <&-', "sh", command, "users", *args],
+        env={**os.environ, "DATABASE_URL": sqlite_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr.splitlines()) == (
+        2,
+        ["error: no password: standard input is closed (pipe the password in with --password-stdin)"],
+    )
+    assert account(app, "closed@example.com") is None
+    assert account(app, "admin@example.com").password_hash == hash_before
+
+
+@pytest.mark.parametrize(
     ("url", "advice"),
     [
         ("postgresql://nobody@127.0.0.1:1/none", "Check DATABASE_URL and that the server is up."),

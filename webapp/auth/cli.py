@@ -41,6 +41,9 @@ def _role(raw: str) -> Role:
 
 
 def _read_password(from_stdin: bool) -> str:
+    if sys.stdin is None:
+        # Standard input closed (`<&-`): Python has no stream to read from, or to prompt on.
+        fail("no password: standard input is closed (pipe the password in with --password-stdin)")
     if from_stdin:
         # Bytes, whatever the locale: bytes that are not UTF-8 reach check_password, which refuses them.
         return sys.stdin.buffer.readline().decode("utf-8", "surrogateescape").rstrip("\r\n")
