@@ -12,6 +12,7 @@ A side of a diff can be:
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import subprocess
@@ -96,7 +97,10 @@ def _refusal_hint(code: int, token: str | None) -> str:
 
 def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     target = url if url.rstrip("/").endswith("/api/catalog") else url.rstrip("/") + "/api/catalog"
-    request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    try:
+        request = urllib.request.Request(target, headers={"Accept": "application/json"})
+    except ValueError as exc:  # an unclosed `[` or a bracketed host that is no IPv6 address
+        raise BundleError(f"{url}: not a URL ({exc})") from None
     if token is not None:
         # A secret pasted into CI often ends in a newline; a token holds no whitespace anyway.
         if not token.strip().isprintable() or " " in token.strip():
@@ -116,6 +120,11 @@ def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise BundleError(f"{target}: cannot reach the dashboard ({reason})") from exc
+    except http.client.InvalidURL as exc:  # http.client parses the host and port only as it connects
+        raise BundleError(f"{url}: not a URL ({exc})") from None
+    except http.client.HTTPException as exc:  # neither an OSError nor a ValueError
+        # Quoted: what a server that is not a dashboard sent may hold a newline or an ESC.
+        raise BundleError(f"{target}: no HTTP answer ({type(exc).__name__}: {str(exc).strip()!r})") from exc
     except TooDeep as exc:
         raise BundleError(f"{target}: the answer is {exc}") from exc
     except ValueError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -228,12 +229,41 @@ def test_the_api_token_is_not_sent_where_the_dashboard_redirects() -> None:
         ("missing.json", "missing.json: no such file"),
         ("no-such-ref", "no-such-ref: not `current`, a JSON file, a URL or a git ref of"),
         ("http://127.0.0.1:1", "http://127.0.0.1:1/api/catalog: cannot reach the dashboard"),
+        # urllib's and http.client's own refusals of the address were tracebacks.
+        ("http://[::1", "http://[::1: not a URL (Invalid IPv6 URL)"),
+        ("https://[zz]/", "https://[zz]/: not a URL ('zz' does not appear to be an IPv4 or IPv6 address)"),
+        ("http://127.0.0.1:x", "http://127.0.0.1:x: not a URL (nonnumeric port: 'x')"),
+        ("http://a b", "http://a b: not a URL (URL can't contain control characters."),
     ],
 )
 def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, expected: str) -> None:
     result = CliRunner().invoke(main, ["diff", side, "current", "--repo", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_server_that_does_not_answer_http_is_one_line_and_exit_two() -> None:
+    """http.client's BadStatusLine is neither an OSError nor a ValueError: it was a traceback."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_garbage() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b"garbage\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        result = CliRunner().invoke(main, ["diff", url, "current"])
+    finally:
+        thread.join(10)
+        server.close()
+    assert (result.exit_code, result.output) == (
+        2,
+        f"error: {url}/api/catalog: no HTTP answer (BadStatusLine: 'garbage')\n",
+    )
 
 
 def test_a_side_that_is_not_json_text_or_is_a_directory_is_one_line_and_exit_two(tmp_path: Path) -> None:
