@@ -665,6 +665,37 @@ def test_the_development_server_refuses_a_port_that_is_not_one(tmp_path: Path) -
     )
 
 
+@pytest.mark.parametrize(
+    ("arguments", "environment", "value"),
+    [(["--port", "-5"], {}, "-5"), (["--port", "70000"], {}, "70000"), ([], {"FLASK_RUN_PORT": "-1"}, "-1")],
+)
+def test_the_development_server_refuses_a_port_out_of_range_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arguments: list[str],
+    environment: dict[str, str],
+    value: str,
+) -> None:
+    """Flask's --port took any integer: bind() refused -5 with an OverflowError traceback."""
+    import flask.cli
+
+    served: list[int] = []
+    monkeypatch.setattr(flask.cli, "run_simple", lambda _host, port, *_, **__: served.append(port))
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
+        "PORT": None,
+        "FLASK_RUN_PORT": None,
+        **environment,
+    }
+    result = CliRunner().invoke(main, ["run", *arguments], env=env, prog_name="event-catalog")
+    assert (result.exit_code, result.output, served) == (
+        2,
+        f"error: Invalid value for '--port' / '-p': {value} is not in the range 0<=x<=65535; "
+        "see `event-catalog run --help`\n",
+        [],
+    )
+
+
 def test_gunicorn_s_own_variables_are_refused_in_one_line_each(tmp_path: Path) -> None:
     """Bad values were tracebacks from inside gunicorn, and WEB_CONCURRENCY=0 a server with no
     worker that took connections and never answered."""

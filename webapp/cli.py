@@ -7,6 +7,7 @@ non-zero exit. Flask contributes `run`, `routes` and `shell`; Flask-Migrate cont
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import signal
@@ -737,6 +738,16 @@ class DevelopmentServer(click.Command):
         return super().invoke(ctx)
 
 
+def _port_in_range(param: click.Parameter) -> click.Parameter:
+    """Flask's `run --port` (and `FLASK_RUN_PORT`) with `collector --port`'s range: it took any
+    integer, and the socket's bind() refused one outside 0-65535 with a traceback."""
+    if param.name != "port":
+        return param
+    checked = copy.copy(param)  # Flask's own `run` command keeps its option unchanged
+    checked.type = click.IntRange(0, 65535)
+    return checked
+
+
 _FLASK_OPTIONS_LEFT_OUT = frozenset({"app", "env_file", "debug"})
 _PLUGIN_COMMANDS_LEFT_OUT = frozenset({"limiter"})
 
@@ -765,7 +776,7 @@ class CatalogGroup(FlaskGroup):
         self.add_command(
             DevelopmentServer(
                 name=run_command.name,
-                params=run_command.params,
+                params=[_port_in_range(param) for param in run_command.params],
                 callback=run_command.callback,
                 help=run_command.help,
                 short_help=run_command.short_help,
