@@ -227,6 +227,23 @@ def test_a_display_name_must_read_as_typed(anonymous: FlaskClient, runner: Flask
         assert not accounts.has_users()
 
 
+def test_a_display_name_from_the_command_line_has_the_form_s_bound(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    """The form refuses over 255 characters; the command line stored 100,000 on SQLite, and PostgreSQL's
+    refusal read as a fault of the accounts table."""
+    args = ["users", "add", "--password-stdin", "--name"]
+    refused = runner.invoke(args=[*args, "n" * 256, "long@example.com"], input=NEW_PASSWORD + "\n")
+    assert (refused.exit_code, refused.stderr) == (
+        2,
+        "error: display name: a name must have at most 255 characters (this one has 256)\n",
+    )
+    assert account(app, "long@example.com") is None
+    added = runner.invoke(args=[*args, f" {'n' * 255} ", "long@example.com"], input=NEW_PASSWORD + "\n")
+    assert added.exit_code == 0, added.output
+    assert account(app, "long@example.com").display_name == "n" * 255
+
+
 def test_a_disabled_account_cannot_sign_in_and_its_session_ends(
     app: Flask, login_as: Callable[..., FlaskClient], account_password: str
 ) -> None:

@@ -26,6 +26,8 @@ from webapp.readable_names import unreadable
 MIN_PASSWORD_LENGTH = 12
 # scrypt hashes any length, but a hostile form must not make every request hash megabytes.
 MAX_PASSWORD_LENGTH = 1024
+MAX_DISPLAY_NAME_LENGTH = 255
+"""The `users.display_name` column's length: PostgreSQL refuses more (SQLite would store any)."""
 # Deliberately loose: the address is a sign-in name, not something we mail to.
 _EMAIL = re.compile(r'^[^@\s<>()\[\]\\,;:"\x00-\x1f\x7f]+@[^@\s<>()\[\]\\,;:"\x00-\x1f\x7f]+$')
 """One `@`, and none of the characters an unquoted address cannot hold (`<script>@x.com` is refused),
@@ -125,12 +127,19 @@ def checked_display_name(raw: str | None) -> str | None:
     """A display name trimmed, None for none: checked before a password is asked for.
 
     Raises:
-        AccountError: it would not read as typed (`webapp.readable_names`).
+        AccountError: it would not read as typed (`webapp.readable_names`), or is longer than
+            `MAX_DISPLAY_NAME_LENGTH`.
     """
     problem = unreadable(raw or "")
     if problem is not None:
         raise AccountError(f"display name: {problem}")
-    return (raw or "").strip() or None
+    name = (raw or "").strip()
+    if len(name) > MAX_DISPLAY_NAME_LENGTH:
+        raise AccountError(
+            f"display name: a name must have at most {MAX_DISPLAY_NAME_LENGTH} characters (this one has "
+            f"{len(name)})"
+        )
+    return name or None
 
 
 def audit(name: str, *, actor: str, properties: Mapping[str, Any]) -> None:

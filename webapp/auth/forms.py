@@ -89,7 +89,8 @@ class NewAccountFields(FlaskForm):
         render_kw={"autocomplete": "email"},
     )
     display_name = StringField(
-        "Display name (optional)", validators=[Optional(), Length(max=255), readable_name]
+        "Display name (optional)",
+        validators=[Optional(), Length(max=accounts.MAX_DISPLAY_NAME_LENGTH), readable_name],
     )
     password, confirm = new_password_fields("Password")
 
