@@ -459,6 +459,9 @@ def test_cli_export_to_a_file_reports_the_count(
         (["--since", "last week"], "error: --since: 'last week' is not a time"),
         (["--user-id", "1", "--prop", "email"], "error: --prop: write the property search as key = value"),
         (["--destination", "Staging"], "error: --destination: 'Staging' is not a destination"),
+        # The search ignores an empty field; an option given empty exported the whole log.
+        (["--since", ""], "error: --since: empty: give a value, or leave the option out"),
+        (["--event", " "], "error: --event: empty: give a value, or leave the option out"),
     ],
 )
 def test_cli_export_refuses_bad_filters_in_one_line(

@@ -532,6 +532,10 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
             "error: --until: must be after the start of the range",
         ),
         (["--stuck-after", "soon"], "error: --stuck-after: 'soon' is not a duration"),
+        # Given empty, they were taken as not given: the default window or threshold, exit 0.
+        (["--since", ""], "error: --since: empty: give a value, or leave the option out"),
+        (["--until", " "], "error: --until: empty: give a value, or leave the option out"),
+        (["--stuck-after", ""], "error: --stuck-after: '' is not a duration"),
     ],
 )
 def test_replay_command_refuses_bad_options_in_one_line(

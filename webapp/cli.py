@@ -268,7 +268,18 @@ _LEFT_ALONE_CAP = 10_000
 
 def _filters_from_options(params: dict[str, str | None]) -> AuditFilter:
     """The audit search's filters from command-line options, each refusal naming its option: the
-    same parsing, messages and checks (a range's end after its start) as the dashboard's search."""
+    same parsing, messages and checks (a range's end after its start) as the dashboard's search.
+
+    The search ignores an empty field (one left untouched on the form); an option given empty is
+    refused instead, as `drift --since ''` is: `--since "$SINCE"` with the variable unset would
+    otherwise export, or replay, the whole log."""
+    empty = [name for name, value in params.items() if value is not None and not value.strip()]
+    if empty:
+        fail(
+            "; ".join(
+                f"--{name.replace('_', '-')}: empty: give a value, or leave the option out" for name in empty
+            )
+        )
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
     try:
         return parse_filters({name: value or "" for name, value in params.items()}, mask_key=mask_key)
@@ -346,7 +357,7 @@ def replay_command(
         until=window.until,
         stuck_after=(
             _duration_option("--stuck-after", stuck_after)
-            if stuck_after
+            if stuck_after is not None
             else current_app.config["AUDIT_STUCK_AFTER"]
         ),
         destination=own_destination().label,
