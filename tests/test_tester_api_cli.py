@@ -846,15 +846,15 @@ CLI_FAILED_UPDATE = "send ClusterUpdateFailed --scope user=1,project=2,cluster=3
         ),
         (
             [*CLI_FAILED_UPDATE, "--json", '{"error_message": "\\ud800"}'],
-            "--json: error_message: not Unicode text (\\ud800 is a lone surrogate, not a character)",
+            "--json: error_message: text cannot contain a surrogate code point (\\ud800)",
         ),
         (
             [*CLI_FAILED_UPDATE, "--json", '{"\\ud800": "x"}'],
-            "--json: a key: not Unicode text (\\ud800 is a lone surrogate, not a character)",
+            '--json: The key "\\ud800": text cannot contain a surrogate code point (\\ud800)',
         ),
         (
             [*CLI_FAILED_UPDATE, "--json", '{"tags": [{"\\udfff": 1}]}'],
-            "--json: a key in tags.0: not Unicode text (\\udfff is a lone surrogate, not a character)",
+            '--json: tags.0: the key "\\udfff": text cannot contain a surrogate code point (\\udfff)',
         ),
     ],
 )

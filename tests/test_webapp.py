@@ -428,8 +428,8 @@ def test_the_library_refuses_an_unusable_database_in_its_own_errors() -> None:
         ),
         (
             ["send", "ProjectCreate", "--scope", "user=1,project=2", "--json", '{"note": "\\ud800"}'],
-            "error: --json: note: not Unicode text (\\ud800 is a lone surrogate, not a character); "
-            "see `event-catalog send --help`",
+            "error: not sent: --json: note: text cannot contain a surrogate code point (\\ud800): it is not "
+            "Unicode text, and can be neither stored nor sent (was it decoded with surrogateescape?)",
         ),
     ],
 )

@@ -8,8 +8,8 @@ group gives every text option and argument of every command the `TEXT` type (`wi
 so one check refuses it in every command, before the command runs. Paths keep Click's path type:
 a file name need not be UTF-8.
 
-A JSON `\\ud800` escape makes the same surrogate from plain ASCII: `send --json` checks what it
-parses with `json_not_unicode`.
+A JSON `\\ud800` escape makes the same surrogate from plain ASCII: `send --json` is refused by the
+tester's own check of off-schema JSON (`webapp.tester.forms.unstorable_text`), as the raw editor is.
 """
 
 from __future__ import annotations
@@ -41,28 +41,6 @@ def not_unicode(text: str) -> str | None:
     if code in _ESCAPED_BYTES:
         return f"not UTF-8 text (byte {code - 0xDC00:#04x})"
     return _surrogate_problem(code)
-
-
-def json_not_unicode(value: Any, path: str = "") -> str | None:
-    """Where a parsed JSON value holds text that is not Unicode (a key, or a value at a dotted
-    path such as `tags.0`) and why, or None."""
-    if isinstance(value, str):
-        code = _lone_surrogate(value)
-        return None if code is None else f"{path or 'the value'}: {_surrogate_problem(code)}"
-    items: list[tuple[str, Any]] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            code = _lone_surrogate(key)
-            if code is not None:
-                return f"a key{f' in {path}' if path else ''}: {_surrogate_problem(code)}"
-            items.append((key, item))
-    elif isinstance(value, list):
-        items = [(str(index), item) for index, item in enumerate(value)]
-    for key, item in items:
-        problem = json_not_unicode(item, f"{path}.{key}" if path else key)
-        if problem is not None:
-            return problem
-    return None
 
 
 class Text(click.ParamType):

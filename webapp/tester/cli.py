@@ -15,9 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.strict_json import load_json
 from webapp.actor import command_line_actor
-from webapp.cli_text import json_not_unicode
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
@@ -136,24 +134,6 @@ def check_token(token: str | None) -> str | None:
     return token
 
 
-def check_json_text(raw_json: str) -> str:
-    """`--json` refused when a `\\ud800` escape in it makes text that is not Unicode: the message
-    could be neither audited nor sent, and a dry run printed it as valid.
-
-    Raises:
-        BadInput: naming the key or the value's path. JSON that does not parse passes, for the
-            tester's own words about it.
-    """
-    try:
-        parsed = load_json(raw_json)
-    except ValueError:
-        return raw_json
-    problem = json_not_unicode(parsed)
-    if problem is not None:
-        raise BadInput(f"--json: {problem}")
-    return raw_json
-
-
 def build_input(
     spec: str,
     scope: dict[str, str],
@@ -189,7 +169,7 @@ def build_input(
         confirm_deprecated=yes_deprecated,
         token=check_token(token),
     )
-    return replace(typed, mode=RAW, raw=check_json_text(raw_json)) if raw_json is not None else typed
+    return replace(typed, mode=RAW, raw=raw_json) if raw_json is not None else typed
 
 
 def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
