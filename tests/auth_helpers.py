@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from analytics.audit import AuditEntry
+from webapp.auth.roles import Role
 from webapp.extensions import db
 
 
@@ -31,6 +32,24 @@ def post(client: FlaskClient, path: str, data: dict[str, str], **options: Any) -
 
 def sign_in(client: FlaskClient, email: str, password: str, **options: Any) -> Any:
     return post(client, "/login", {"email": email, "password": password}, **options)
+
+
+def signed_in_client(app: Flask, role: Role) -> FlaskClient:
+    """A test client signed in as a new account of `role`, made directly in the app's database (any
+    database, PostgreSQL included, where the `login_as` fixture's SQLite app is not the one tested)."""
+    from datetime import UTC, datetime
+
+    from webapp.auth.identity import sign_in as start_session
+    from webapp.auth.models import User
+
+    client = app.test_client()
+    with app.app_context():
+        user = User(email=f"{role}@example.com", password_hash="-", role=role, created_at=datetime.now(UTC))
+        db.session.add(user)
+        db.session.commit()
+        with client.session_transaction() as session:
+            start_session(session, user)
+    return client
 
 
 def actions(app: Flask) -> list[AuditEntry]:

@@ -7,10 +7,10 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from auth_helpers import signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -516,20 +516,8 @@ def test_an_id_past_its_column_is_no_such_row_not_a_500(
     """`users.id` and `api_tokens.id` are 32-bit on PostgreSQL and every id is 64-bit on SQLite: an
     id past the column in the address (or `apply_preset`) was a 500 (integer out of range,
     OverflowError), where a small unknown id is no such account, token or preset."""
-    from webapp.auth.identity import sign_in
-    from webapp.auth.models import User
-    from webapp.extensions import db
-
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
-    client = app.test_client()
-    with app.app_context():
-        admin = User(
-            email="admin@example.com", password_hash="-", role=Role.ADMIN, created_at=datetime.now(UTC)
-        )
-        db.session.add(admin)
-        db.session.commit()
-        with client.session_transaction() as session:
-            sign_in(session, admin)
+    client = signed_in_client(app, Role.ADMIN)
     csrf = {"csrf_token": _token(client)}
     for path in (
         *(f"/users/{ident}/{action}" for action in ("role", "disable", "enable", "reset-link")),
@@ -549,21 +537,9 @@ def test_a_nul_character_in_an_address_is_a_404_on_postgresql(
     make_app: Callable[..., Flask], empty_postgres_url: str, postgres_engine: Engine
 ) -> None:
     """PostgreSQL cannot compare a NUL: an entry's or a send's page with one in its id answered 500."""
-    from webapp.auth.identity import sign_in
-    from webapp.auth.models import User
-    from webapp.extensions import db
-
     # `postgres_engine` has migrated the database `empty_postgres_url` names.
     app = make_app(SQLALCHEMY_DATABASE_URI=empty_postgres_url)
-    client = app.test_client()
-    with app.app_context():
-        admin = User(
-            email="admin@example.com", password_hash="-", role=Role.ADMIN, created_at=datetime.now(UTC)
-        )
-        db.session.add(admin)
-        db.session.commit()
-        with client.session_transaction() as session:
-            sign_in(session, admin)
+    client = signed_in_client(app, Role.ADMIN)
     for path in ("/audit/entries/%00", "/tester/sends/%00", "/tester/sends/a%00b/received", "/reset/%00"):
         response = client.get(path)
         assert response.status_code == 404, path

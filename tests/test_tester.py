@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from auth_helpers import signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -408,19 +409,8 @@ def test_a_form_token_over_64_characters_is_refused_as_the_api_refuses_it(
 ) -> None:
     """The API and `send --token` refuse a token over 64 characters; the form took one (only a forged
     or scripted form has one: the field is hidden), and PostgreSQL's column holds 64: a 500 there."""
-    from webapp.auth.identity import sign_in
-    from webapp.auth.models import User
-
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
-    client = app.test_client()
-    with app.app_context():
-        engineer = User(
-            email="eng@example.com", password_hash="-", role=Role.ENGINEER, created_at=datetime.now(UTC)
-        )
-        db.session.add(engineer)
-        db.session.commit()
-        with client.session_transaction() as session:
-            sign_in(session, engineer)
+    client = signed_in_client(app, Role.ENGINEER)
     values = {**example_values(CATALOG.event("ProjectCreate")), "token": "t" * 65}
     status, page = send_form(client, "event=ProjectCreate", values, htmx=htmx)
     assert status == 422

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from auth_helpers import signed_in_client
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -494,19 +495,8 @@ def test_api_a_token_no_send_could_have_is_refused_before_the_database_is_asked(
 ) -> None:
     """The send limit asks the database whether the token was sent with before: a lone surrogate
     was a 500 there (UTF-8 cannot encode it), and on PostgreSQL so was a NUL."""
-    from webapp.auth.identity import sign_in
-    from webapp.auth.models import User
-
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
-    client = app.test_client()
-    with app.app_context():
-        engineer = User(
-            email="eng@example.com", password_hash="-", role=Role.ENGINEER, created_at=datetime.now(UTC)
-        )
-        db.session.add(engineer)
-        db.session.commit()
-        with client.session_transaction() as session:
-            sign_in(session, engineer)
+    client = signed_in_client(app, Role.ENGINEER)
     response = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": token, "dry_run": dry_run})
     assert response.status_code == status and response.mimetype == "application/json"
     if field is not None:

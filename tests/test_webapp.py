@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from dashboard_server import running_dashboard
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -641,19 +641,28 @@ def test_the_development_server_listens_on_port(
     port: int,
 ) -> None:
     """The configuration table's `PORT` set the image's port, and `run` took 5000 whatever it said."""
+    monkeypatch.setenv("FLASK_DEBUG", "0")
+    result, served = _run_the_development_server(tmp_path, monkeypatch, arguments, environment)
+    assert (result.exit_code, served) == (0, [port]), result.output
+
+
+def _run_the_development_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, arguments: list[str], environment: dict[str, str]
+) -> tuple[Result, list[int]]:
+    """`event-catalog run` with these arguments and variables (no other PORT or FLASK_RUN_PORT), and
+    the ports it would have served on: Werkzeug's server is not started."""
     import flask.cli
 
     served: list[int] = []
     monkeypatch.setattr(flask.cli, "run_simple", lambda _host, port, *_, **__: served.append(port))
-    monkeypatch.setenv("FLASK_DEBUG", "0")
     env = {
         "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
         "PORT": None,
         "FLASK_RUN_PORT": None,
         **environment,
     }
-    result = CliRunner().invoke(main, ["run", *arguments], env=env)
-    assert (result.exit_code, served) == (0, [port]), result.output
+    result = CliRunner().invoke(main, ["run", *arguments], env=env, prog_name="event-catalog")
+    return result, served
 
 
 def test_the_development_server_refuses_a_port_that_is_not_one(tmp_path: Path) -> None:
@@ -677,17 +686,7 @@ def test_the_development_server_refuses_a_port_out_of_range_in_one_line(
     value: str,
 ) -> None:
     """Flask's --port took any integer: bind() refused -5 with an OverflowError traceback."""
-    import flask.cli
-
-    served: list[int] = []
-    monkeypatch.setattr(flask.cli, "run_simple", lambda _host, port, *_, **__: served.append(port))
-    env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
-        "PORT": None,
-        "FLASK_RUN_PORT": None,
-        **environment,
-    }
-    result = CliRunner().invoke(main, ["run", *arguments], env=env, prog_name="event-catalog")
+    result, served = _run_the_development_server(tmp_path, monkeypatch, arguments, environment)
     assert (result.exit_code, result.output, served) == (
         2,
         f"error: Invalid value for '--port' / '-p': {value} is not in the range 0<=x<=65535; "
