@@ -15,7 +15,8 @@ import json
 import re
 from typing import Any
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE = re.compile("[\ud800-\udfff]")
+"""A surrogate code point: what `check_storable` refuses, the CLI and the raw editor look for."""
 
 
 def check_storable(text: str) -> str:
@@ -26,7 +27,7 @@ def check_storable(text: str) -> str:
     """
     if "\x00" in text:
         raise ValueError("text cannot contain a NUL character (\\u0000)")
-    if surrogate := _SURROGATE.search(text):
+    if surrogate := SURROGATE.search(text):
         raise ValueError(
             f"text cannot contain a surrogate code point (\\u{ord(surrogate.group()):04x}): it is not "
             "Unicode text, and can be neither stored nor sent (was it decoded with surrogateescape?)"

@@ -14,23 +14,19 @@ tester's own check of off-schema JSON (`webapp.tester.forms.unstorable_text`), a
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import click
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from analytics.storable_text import SURROGATE
+
 _ESCAPED_BYTES = range(0xDC80, 0xDD00)
 """The surrogates `surrogateescape` makes: U+DC80 to U+DCFF for each byte 0x80 to 0xff it cannot decode."""
 
 
 def _lone_surrogate(text: str) -> int | None:
-    found = _SURROGATE.search(text)
+    found = SURROGATE.search(text)
     return None if found is None else ord(found.group())
-
-
-def _surrogate_problem(code: int) -> str:
-    return f"not Unicode text (\\u{code:04x} is a lone surrogate, not a character)"
 
 
 def not_unicode(text: str) -> str | None:
@@ -40,7 +36,7 @@ def not_unicode(text: str) -> str | None:
         return None
     if code in _ESCAPED_BYTES:
         return f"not UTF-8 text (byte {code - 0xDC00:#04x})"
-    return _surrogate_problem(code)
+    return f"not Unicode text (\\u{code:04x} is a lone surrogate, not a character)"
 
 
 class Text(click.ParamType):

@@ -9,7 +9,6 @@ spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
 from analytics.scopes import UserScope
-from analytics.storable_text import unstorable_in
+from analytics.storable_text import SURROGATE, unstorable_in
 from analytics.strict_json import load_json
 from analytics.wording import sentence
 from webapp.tester.destinations import DEFAULT_NAME
@@ -225,14 +224,11 @@ def json_value(prop: PropertyInfo, raw: Any) -> Any:
     return value
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def dump_raw(values: Mapping[str, Any]) -> str:
     """Properties as the raw editor shows them: as typed but for a surrogate, which stays the JSON
     escape it was typed as (`\\ud800`), since no page can carry it (UTF-8 cannot encode it)."""
     text = json.dumps(dict(values), indent=2, ensure_ascii=False)
-    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+    return SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def unstorable_text(value: Any) -> str | None:
