@@ -2,7 +2,7 @@
 
 Five kinds of finding:
 
-- `never-sent`: a catalog event the application never sent;
+- `never-sent`: a catalog event, or an identify call, the application never sent;
 - `stale`: an event not sent for longer than its own threshold (`TrackSpec.stale_after`, with the
   catalog-wide `DEFAULT_STALE_AFTER`);
 - `deprecated-sent`: a deprecated event an application still sent in the last days (a deprecated
@@ -17,11 +17,16 @@ that production sends it, so they do not keep an event from being stale. They do
 events and invalid payloads, except the tester's deliberate off-schema experiments
 (`context.eventCatalog.offSchema`): those never validated, and the entry page says so too, so they
 would fail a CI gate for what someone tried by hand.
+
+A team gates its own events (`only`, the command's `--owner`/`--category`/`--event`): another team's
+never-sent events would fail its CI for good. Unknown events belong to no spec, hence to no team, so a
+scoped run leaves them out.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +34,7 @@ from typing import Any
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity, read_activity
+from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity, identify_activity, read_activity
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.payload_drift import drift_of
@@ -84,10 +89,17 @@ def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:
     )
 
 
-def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list[DriftFinding]:
-    activity = read_activity(session, list(catalog.events), now - timedelta(days=RECENT_DAYS))
+SpecFilter = Callable[[SpecInfo], bool]
+"""Which specs a run reports on (events and identify calls alike)."""
+
+
+def _traffic_findings(
+    session: Session, catalog: Catalog, now: datetime, only: SpecFilter
+) -> list[DriftFinding]:
+    events = {name: info for name, info in catalog.events.items() if only(info)}
+    activity = read_activity(session, list(events), now - timedelta(days=RECENT_DAYS))
     findings = []
-    for name, info in catalog.events.items():
+    for name, info in events.items():
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
         seen = activity.get(name, NEVER_SENT)
         if info.spec.status is Status.DEPRECATED:
@@ -103,6 +115,20 @@ def _traffic_findings(session: Session, catalog: Catalog, now: datetime) -> list
             )
             findings.append(DriftFinding("stale", name, message))
     return findings
+
+
+def _identify_findings(
+    session: Session, catalog: Catalog, now: datetime, only: SpecFilter
+) -> list[DriftFinding]:
+    """Identify calls an application never made: a spec for a sign-up or a profile change that no
+    code calls is the same gap in the tracking plan as a never-sent event (identify calls have no
+    staleness threshold: how often a person signs up or edits a profile says nothing of the code)."""
+    recent = now - timedelta(days=RECENT_DAYS)
+    return [
+        DriftFinding("never-sent", f"identify {info.name}", "never called by an application")
+        for info in catalog.identifiers.values()
+        if only(info) and identify_activity(session, info.constant, recent).last_seen is None
+    ]
 
 
 def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
@@ -121,7 +147,9 @@ def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> li
     return findings
 
 
-def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
+def _payload_findings(
+    session: Session, catalog: Catalog, since: datetime, only: SpecFilter
+) -> list[DriftFinding]:
     invalid: Counter[tuple[str, str]] = Counter()
     first_problem: dict[tuple[str, str], str] = {}
     rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
@@ -130,6 +158,8 @@ def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> li
         # Messages today's catalog cannot place are reported as unknown events, not as payloads;
         # a tester send made off-schema on purpose never validated, so it did not drift since.
         if verdict.spec is None or verdict.first_problem is None or verdict.sent_off_schema:
+            continue
+        if not only(verdict.spec):
             continue
         subject = (verdict.spec.name, str(version))
         invalid[subject] += 1
@@ -145,7 +175,12 @@ def _payload_findings(session: Session, catalog: Catalog, since: datetime) -> li
 
 
 def drift(
-    engine: Engine, *, since: timedelta, catalog: Catalog = CATALOG, now: datetime | None = None
+    engine: Engine,
+    *,
+    since: timedelta,
+    catalog: Catalog = CATALOG,
+    now: datetime | None = None,
+    only: SpecFilter | None = None,
 ) -> list[DriftFinding]:
     """Compare the catalog with the audit log.
 
@@ -154,16 +189,19 @@ def drift(
         since: the window for unknown events and payload validation (staleness looks at all time).
         catalog: the catalog to compare with.
         now: the reference time (tests pin it).
+        only: report on these specs alone (a team's); unknown events are then left out.
 
     Returns:
-        Findings: never sent, stale and deprecated-sent first (catalog order), then unknown events, then
-        payloads.
+        Findings: never sent, stale and deprecated-sent first (catalog order), identify calls never
+        made, then unknown events, then payloads.
     """
     moment = now or datetime.now(UTC)
     window_start = moment - since
+    chosen = only or (lambda info: True)
     with Session(engine) as session:
         return [
-            *_traffic_findings(session, catalog, moment),
-            *_unknown_findings(session, catalog, window_start),
-            *_payload_findings(session, catalog, window_start),
+            *_traffic_findings(session, catalog, moment, chosen),
+            *_identify_findings(session, catalog, moment, chosen),
+            *([] if only else _unknown_findings(session, catalog, window_start)),
+            *_payload_findings(session, catalog, window_start, chosen),
         ]

@@ -156,3 +156,63 @@ def test_command_rejects_a_bad_window_in_one_line(runner: FlaskCliRunner) -> Non
     assert result.output.strip() == (
         "error: --since: 'soon' is not a duration: use a positive number and a unit, like 15m, 24h, 30d or 2w"
     )
+
+
+def test_an_identify_call_no_application_made_is_never_sent(store: AuditStore, engine: Engine) -> None:
+    """A spec for a sign-up that no code calls is a gap in the tracking plan, as an unsent event is;
+    the tester's call proves only that it can be built."""
+    _record(store, "RegisterIdentify")
+    _record(store, "LoginIdentify", source="tester")
+    never = {f.subject: f.message for f in drift(engine, since=timedelta(days=30)) if f.kind == "never-sent"}
+    assert never["identify Login"] == "never called by an application"
+    assert "identify Profile update" in never and "identify Register" not in never
+
+
+def _invoke_drift(database_url: str, *args: str) -> Any:
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    result = app.test_cli_runner().invoke(args=["drift", *args])
+    with app.app_context():
+        db.engine.dispose()
+    return result
+
+
+def test_a_team_gates_its_own_specs(seeded: AuditStore, database_url: str) -> None:
+    """Another team's unsent events failed every team's CI for good; unknown events, which no spec
+    owns, belong to no team's gate."""
+    result = _invoke_drift(database_url, "--owner", "Identity", "--format", "json")
+    assert result.exit_code == 1, result.output
+    subjects = {(f["code"], f["where"]) for f in json.loads(result.output)["findings"]}
+    assert subjects == {
+        ("never-sent", "identify Login"),
+        ("never-sent", "identify Profile update"),
+        ("invalid-payload", f"Register @ {CATALOG.version}"),
+    }
+    apps = _invoke_drift(database_url, "--category", "apps", "--format", "json")
+    apps_events = {info.name for info in CATALOG.events.values() if info.spec.category == "Apps"}
+    reported = {f["where"] for f in json.loads(apps.output)["findings"]}
+    assert "Stack Build Success" in reported and reported <= apps_events
+    sent = _invoke_drift(database_url, "--event", "New Project Event", "--event", "ClusterDelete")
+    assert (sent.exit_code, sent.output) == (
+        0,
+        "ok: 2 events and 0 identify calls checked, no drift\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--event", "Cluster Exploded"],
+            "--event: 'Cluster Exploded' is neither an event nor an identify call",
+        ),
+        (["--owner", "nobody"], "Invalid value for '--owner': 'nobody' is not one of"),
+    ],
+)
+def test_a_scope_that_names_nothing_is_refused(runner: FlaskCliRunner, args: list[str], message: str) -> None:
+    """A typo must not turn a team's gate into one that reports nothing, and exits 0."""
+    result = runner.invoke(args=["drift", *args])
+    assert result.exit_code == 2
+    assert message in result.output
