@@ -16,6 +16,12 @@ else is **compatible**: new events and properties, a property that becomes requi
 values, looser bounds, a deprecation (the event is still sent) or a change of the personal-data
 flag (which changes masking in the audit log, not what Segment receives). Descriptions, owners,
 examples and patterns are not compared.
+
+The fields of a nested model are properties too, named by their path: `payment_method.last4` for
+a field of an object, `line_items[].quantity` for a field of each item of a list. A query reads
+them as it reads a top-level property, so the same rules classify their changes. The fields of an
+object that was added, removed or retyped to something without fields are not listed one by one:
+that object's own change says it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from typing import Any
 
 from analytics.bounds import Bounds, bounds_of
 from analytics.catalog import describe_type
+from analytics.property_schema import held_object
 from analytics.spec import PERSONAL_DATA_KEY, Status
 
 SECTIONS = ("events", "identifiers")
@@ -193,7 +200,13 @@ class CatalogDiff:
 
 @dataclass(frozen=True)
 class _Property:
-    """What the diff compares of one property."""
+    """What the diff compares of one property.
+
+    Attributes:
+        fields: the fields of the object it holds (a nested model, or a list's items), by name, in
+            declaration order; None when it holds none.
+        marker: what its fields' paths put after its own (`[]` for a list's items).
+    """
 
     type: str
     allowed: tuple[Any, ...] | None
@@ -201,6 +214,8 @@ class _Property:
     required: bool
     personal_data: bool
     description: str
+    fields: tuple[tuple[str, _Property], ...] | None = None
+    marker: str = ""
 
     @property
     def shape(self) -> tuple[str, tuple[Any, ...] | None, str]:
@@ -208,12 +223,16 @@ class _Property:
         return self.type, self.allowed, self.description
 
 
-def _properties(schema: Mapping[str, Any]) -> dict[str, _Property]:
-    defs = schema.get("$defs", {})
+def _properties(
+    schema: Mapping[str, Any], defs: dict[str, Any], within: tuple[dict[str, Any], ...] = ()
+) -> dict[str, _Property]:
+    """The properties of an object's schema (an event's, or a nested model's), each with its fields."""
     required = set(schema.get("required", ()))
     found = {}
     for name, prop in schema.get("properties", {}).items():
         kind, allowed, nullable = describe_type(prop, defs)
+        held = held_object(prop, defs, within)
+        fields = _properties(held.schema, defs, (*within, held.schema)) if held else None
         found[name] = _Property(
             type=f"{kind} or null" if nullable else kind,
             allowed=allowed,
@@ -221,13 +240,20 @@ def _properties(schema: Mapping[str, Any]) -> dict[str, _Property]:
             required=name in required,
             personal_data=bool(prop.get(PERSONAL_DATA_KEY)),
             description=prop.get("description", ""),
+            fields=tuple(fields.items()) if fields is not None else None,
+            marker=held.marker if held else "",
         )
     return found
 
 
+def _payload_properties(schema: Mapping[str, Any]) -> dict[str, _Property]:
+    """An event's (or identify spec's) properties, from its whole schema."""
+    return _properties(schema, schema.get("$defs", {}))
+
+
 def _shape(schema: Mapping[str, Any]) -> tuple[str, frozenset[tuple[str, Any]]]:
     """What must match for a removed and an added event to be one event renamed."""
-    properties = _properties(schema)
+    properties = _payload_properties(schema)
     return schema.get("description", ""), frozenset((name, prop) for name, prop in properties.items())
 
 
@@ -275,9 +301,26 @@ def _status_changes(section: str, name: str, old: Mapping[str, Any], new: Mappin
 
 
 def _property_changes(
-    section: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]
+    section: str,
+    name: str,
+    before: Mapping[str, _Property],
+    after: Mapping[str, _Property],
+    holder: str = "",
 ) -> list[Change]:
-    before, after = _properties(old), _properties(new)
+    """The changes to one object's properties, then to their fields', each named by its path.
+
+    Args:
+        section: `events` or `identifiers`.
+        name: the event string (identify name).
+        before: the old version's properties, by name.
+        after: the new version's.
+        holder: the path their object sits at with its marker (`payment_method`, `line_items[]`),
+            empty for the payload's own properties.
+    """
+
+    def path(prop: str) -> str:
+        return f"{holder}.{prop}" if holder else prop
+
     removed = [p for p in before if p not in after]
     added = [p for p in after if p not in before]
     renames = _pair_renames(
@@ -292,16 +335,29 @@ def _property_changes(
         if was is None:
             required = "required" if now.required else "optional"
             changes.append(
-                Change(ChangeKind.PROPERTY_ADDED, section, name, prop, after=f"{now.type}, {required}")
+                Change(ChangeKind.PROPERTY_ADDED, section, name, path(prop), after=f"{now.type}, {required}")
             )
             continue
         if origin != prop:
             changes.append(
-                Change(ChangeKind.PROPERTY_RENAMED, section, name, prop, before=origin, after=prop)
+                Change(
+                    ChangeKind.PROPERTY_RENAMED,
+                    section,
+                    name,
+                    path(prop),
+                    before=path(origin),
+                    after=path(prop),
+                )
             )
-        changes.extend(_compare_property(section, name, prop, was, now))
+        changes.extend(_compare_property(section, name, path(prop), was, now))
+        if was.fields is not None and now.fields is not None:
+            changes.extend(
+                _property_changes(
+                    section, name, dict(was.fields), dict(now.fields), f"{path(prop)}{now.marker}"
+                )
+            )
     changes.extend(
-        Change(ChangeKind.PROPERTY_REMOVED, section, name, prop, before=before[prop].type)
+        Change(ChangeKind.PROPERTY_REMOVED, section, name, path(prop), before=before[prop].type)
         for prop in removed
         if prop not in renamed_from
     )
@@ -382,7 +438,9 @@ def _section_changes(section: str, old: Mapping[str, Any], new: Mapping[str, Any
         if origin != name:
             changes.append(Change(ChangeKind.EVENT_RENAMED, section, name, before=origin, after=name))
         changes.extend(_status_changes(section, name, old[origin], schema))
-        changes.extend(_property_changes(section, name, old[origin], schema))
+        changes.extend(
+            _property_changes(section, name, _payload_properties(old[origin]), _payload_properties(schema))
+        )
     changes.extend(
         Change(ChangeKind.EVENT_REMOVED, section, name)
         for name in old

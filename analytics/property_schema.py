@@ -1,12 +1,16 @@
 """The schema of a property's value, under the wrappers pydantic puts around it.
 
-A spec's JSON Schema names a property's type through a `$ref` into `$defs` (enums) or an `anyOf`
-with `null` (optional values). The catalog's type column, the bounds and the pattern all read the
-value's own schema, so they unwrap it here, the same way.
+A spec's JSON Schema names a property's type through a `$ref` into `$defs` (enums, nested models)
+or an `anyOf` with `null` (optional values). The catalog's type column, the bounds and the pattern
+all read the value's own schema, so they unwrap it here, the same way. A nested model (a property
+`payment_method: PaymentMethod`, or `line_items: list[LineItem]`) has fields of its own, which the
+diff compares as properties in their own right, by path (`payment_method.kind`,
+`line_items[].quantity`): `held_object` finds them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -28,3 +32,56 @@ def value_schema(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[dict[str
         nullable = len(options) < len(schema["anyOf"])
         return (value_schema(options[0], defs)[0] if len(options) == 1 else {}), nullable
     return schema, False
+
+
+@dataclass(frozen=True)
+class HeldObject:
+    """The object with fields of its own that a property's value holds (a nested model), itself or as
+    its array's items (a list of models).
+
+    Attributes:
+        marker: what a field's path puts between the property's name and `.field`: empty for an
+            object (`payment_method.kind`), `[]` for the items of an array (`line_items[].quantity`),
+            `[][]` for a list of lists.
+        schema: the object's own schema, `$ref` followed: its `properties` and `required`.
+    """
+
+    marker: str
+    schema: dict[str, Any]
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        """Each field's JSON Schema, by name, in declaration order."""
+        fields: dict[str, dict[str, Any]] = self.schema.get("properties", {})
+        return fields
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The fields every such object carries."""
+        return frozenset(self.schema.get("required", ()))
+
+
+def held_object(
+    schema: dict[str, Any], defs: dict[str, Any], within: tuple[dict[str, Any], ...] = ()
+) -> HeldObject | None:
+    """The object with declared fields that a property holds, through `$ref`s, a nullable `anyOf` and
+    arrays, if any.
+
+    Args:
+        schema: the property's (or a field's) JSON Schema.
+        defs: the enclosing schema's `$defs`, for `$ref`s.
+        within: the objects the property already sits in. A recursive model (a `Node` with
+            `children: list[Node]`) holds one of them again: its fields are listed once, not
+            without end, so that object is not returned.
+
+    Returns:
+        The object, or None for a value without fields of its own (a scalar, a list of scalars, a
+        `dict[str, …]`, a union of several types).
+    """
+    value, _ = value_schema(schema, defs)
+    if value.get("type") == "array":
+        inner = held_object(value.get("items", {}), defs, within)
+        return HeldObject(f"[]{inner.marker}", inner.schema) if inner else None
+    if "properties" not in value or any(value is outer for outer in within):
+        return None
+    return HeldObject("", value)
