@@ -3,13 +3,14 @@
 This is what the dashboard, the exports and `event-catalog lint` read. It is built from the spec
 registry, which specs join by being defined (`analytics.spec`), so nothing here lists events by
 hand. Property tables are derived from the JSON Schemas pydantic generates, so the catalog shows
-exactly what validation enforces.
+exactly what validation enforces, the fields of nested models included (`SpecInfo.rows`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
-from analytics.property_schema import value_schema
+from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
 
@@ -28,10 +29,13 @@ AnySpec = type[TrackSpec] | type[IdentifySpec]
 class PropertyInfo:
     """One property (or trait) as the catalog shows it.
 
+    A field of a nested model (`payment_method: PaymentMethod`, `line_items: list[LineItem]`) is one
+    too, named by its path: `payment_method.kind`, `line_items[].quantity`.
+
     Attributes:
-        name: the key in the Segment payload.
+        name: the key in the Segment payload, or a nested field's path.
         type: the JSON type, e.g. `integer`, `string`, `array of string`.
-        required: whether every message carries it.
+        required: whether every message carries it (a nested field: every object that holds it).
         description: what it means.
         allowed_values: the closed set of values, when there is one.
         bounds: the numeric, length or size bounds as text (`1 ≤ value ≤ 31`), empty when none.
@@ -39,6 +43,10 @@ class PropertyInfo:
         example: a realistic value.
         personal_data: whether it identifies a person.
         from_scope: whether the scope adds it (ids) rather than the spec itself.
+        holder: for a nested field, the path of the property (or field) that holds its object
+            (`payment_method`, `line_items`); None for a property of the payload itself.
+        fields: the names of the fields of the object it holds (each item's, for a list), which
+            follow it as rows of their own; None when it holds no object with declared fields.
     """
 
     name: str
@@ -51,6 +59,13 @@ class PropertyInfo:
     example: Any
     personal_data: bool
     from_scope: bool
+    holder: str | None = None
+    fields: tuple[str, ...] | None = None
+
+    @property
+    def in_items(self) -> bool:
+        """Whether it is a field of each item of a list (`line_items[].quantity`), not of one object."""
+        return self.holder is not None and self.name.startswith(f"{self.holder}[]")
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,9 @@ class SpecInfo:
         spec: the spec class.
         properties: its properties (traits for identify specs), scope ids first.
         json_schema: JSON Schema of its `properties` (or `traits`).
+        rows: its properties, each followed by the fields of the nested models it holds, at any
+            depth: what the property tables, the exports and the search list. The tester's form and
+            checks read `properties`, the keys a payload has at its top level.
     """
 
     name: str
@@ -72,6 +90,7 @@ class SpecInfo:
     spec: AnySpec
     properties: tuple[PropertyInfo, ...]
     json_schema: dict[str, Any]
+    rows: tuple[PropertyInfo, ...]
 
     @property
     def scope(self) -> type[UserScope]:
@@ -132,18 +151,59 @@ def describe_type(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, tu
     return kind, allowed, nullable
 
 
-def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo, ...]:
-    defs = schema.get("$defs", {})
+def _example_object(example: Any, marker: str) -> dict[str, Any]:
+    """The object inside a property's example whose fields a nested row's example falls back on: the
+    example itself, or its first item (`[]`), or the first item's first item (`[][]`)."""
+    for _ in range(marker.count("[]")):
+        example = example[0] if isinstance(example, list) and example else None
+    return example if isinstance(example, dict) else {}
+
+
+def _rows(
+    schema: dict[str, Any],
+    defs: dict[str, Any],
+    from_scope: set[str],
+    holder: str | None = None,
+    marker: str = "",
+    within: tuple[dict[str, Any], ...] = (),
+    example_of: Mapping[str, Any] | None = None,
+) -> list[PropertyInfo]:
+    """The rows of an object's properties (an event's, or a nested model's fields), each followed by
+    its own fields' rows.
+
+    Args:
+        schema: the object's JSON Schema.
+        defs: the enclosing schema's `$defs`.
+        from_scope: the names the scope adds (ids), at the top level only.
+        holder: the path of the property (or field) that holds the object; None at the top.
+        marker: what the holder's fields' paths put after its path (`[]` for a list's items).
+        within: the objects it sits in, so a recursive model's fields are listed once.
+        example_of: the holder's example object, for a field whose schema gives no example.
+    """
     required = set(schema.get("required", ()))
-    from_scope = set(spec.scope_class().property_fields().values())
-    infos = []
-    for name, prop_schema in schema["properties"].items():
+    rows: list[PropertyInfo] = []
+    for name, prop_schema in schema.get("properties", {}).items():
+        path = f"{holder}{marker}.{name}" if holder is not None else name
         kind, allowed, _ = describe_type(prop_schema, defs)
-        examples = prop_schema.get("examples") or [None]
+        examples = prop_schema.get("examples") or [(example_of or {}).get(name)]
         bounds = bounds_of(prop_schema, defs)
-        infos.append(
+        held = held_object(prop_schema, defs, within)
+        fields = (
+            _rows(
+                held.schema,
+                defs,
+                set(),
+                path,
+                held.marker,
+                (*within, held.schema),
+                _example_object(examples[0], held.marker),
+            )
+            if held
+            else []
+        )
+        rows.append(
             PropertyInfo(
-                name=name,
+                name=path,
                 type=kind,
                 required=name in required,
                 description=prop_schema.get("description", ""),
@@ -153,9 +213,12 @@ def _property_infos(spec: AnySpec, schema: dict[str, Any]) -> tuple[PropertyInfo
                 example=examples[0],
                 personal_data=bool(prop_schema.get(PERSONAL_DATA_KEY)),
                 from_scope=name in from_scope,
+                holder=holder,
+                fields=tuple(held.fields) if held else None,
             )
         )
-    return tuple(infos)
+        rows.extend(fields)
+    return rows
 
 
 def _info(spec: AnySpec) -> SpecInfo:
@@ -164,7 +227,10 @@ def _info(spec: AnySpec) -> SpecInfo:
         name, constant, kind = str(spec.event), spec.event.name, "track"
     else:
         name, constant, kind = spec.name, spec.__name__, "identify"
-    return SpecInfo(name, constant, kind, spec, _property_infos(spec, schema), schema)
+    from_scope = set(spec.scope_class().property_fields().values())
+    rows = tuple(_rows(schema, schema.get("$defs", {}), from_scope))
+    properties = tuple(row for row in rows if row.holder is None)
+    return SpecInfo(name, constant, kind, spec, properties, schema, rows)
 
 
 class Catalog:

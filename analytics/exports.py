@@ -52,8 +52,9 @@ CSV_COLUMNS = (
     "personal_data",
     "added_by_scope",
 )
-"""The CSV's header: one row per event and property (one row with empty property columns when an
-event carries none)."""
+"""The CSV's header: one row per event and property, a nested model's fields included by path
+(`payment_method.kind`, `line_items[].quantity`; one row with empty property columns when an event
+carries none)."""
 
 
 def _spec_metadata(info: SpecInfo) -> dict[str, Any]:
@@ -78,7 +79,7 @@ def spec_document(info: SpecInfo) -> dict[str, Any]:
         "description": info.spec.description(),
         **_spec_metadata(info),
         "personal_data": info.has_personal_data,
-        "properties": [asdict(prop) for prop in info.properties],
+        "properties": [asdict(prop) for prop in info.rows],
         "json_schema": info.json_schema,
     }
 
@@ -124,9 +125,9 @@ def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
             **{key: _cell(value) for key, value in _spec_metadata(info).items()},
             "event_description": info.spec.summary(),
         }
-        if not info.properties:
+        if not info.rows:
             yield {column: event.get(column, "") for column in CSV_COLUMNS}
-        for prop in info.properties:
+        for prop in info.rows:
             yield {
                 **event,
                 "property": prop.name,
@@ -202,7 +203,7 @@ def _markdown_section(info: SpecInfo) -> list[str]:
     facts = f"**Owner:** {meta['owner']} · **Scope:** {meta['scope']} · **Status:** {meta['status']}"
     if meta["replaced_by"]:
         facts += f" (use **{meta['replaced_by']}** instead)"
-    return [f"### {info.name}", "", info.spec.description(), "", facts, "", *_property_table(info.properties)]
+    return [f"### {info.name}", "", info.spec.description(), "", facts, "", *_property_table(info.rows)]
 
 
 def markdown_plan(catalog: Catalog = CATALOG) -> str:

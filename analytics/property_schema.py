@@ -4,8 +4,8 @@ A spec's JSON Schema names a property's type through a `$ref` into `$defs` (enum
 or an `anyOf` with `null` (optional values). The catalog's type column, the bounds and the pattern
 all read the value's own schema, so they unwrap it here, the same way. A nested model (a property
 `payment_method: PaymentMethod`, or `line_items: list[LineItem]`) has fields of its own, which the
-diff compares as properties in their own right, by path (`payment_method.kind`,
-`line_items[].quantity`): `held_object` finds them.
+catalog lists and the diff compares as properties in their own right, by path
+(`payment_method.kind`, `line_items[].quantity`): `held_object` finds them, the same way for both.
 """
 
 from __future__ import annotations

@@ -294,12 +294,13 @@ _SEARCH_TEXTS: dict[type, SearchText] = {}
 def _search_text_of(info: SpecInfo) -> SearchText:
     """What a search looks through: its names (the string, and the enum member as code writes it),
     its description, its own properties' names, descriptions and allowed values (`eks` finds the
-    events that can carry it); and, matched whole, its scope's ids as code, properties and the
-    message name them (`project_id`, `proj_id`, `userId`: the names a snippet, a property table or
-    an example message shows). The tester's picker searches the same."""
+    events that can carry it), those of the fields of its nested models too (`sku`, `sepa`); and,
+    matched whole, its scope's ids as code, properties and the message name them (`project_id`,
+    `proj_id`, `userId`: the names a snippet, a property table or an example message shows). The
+    tester's picker searches the same."""
     properties = [
         text
-        for prop in info.properties
+        for prop in info.rows
         if not prop.from_scope
         for text in (prop.name, prop.description, *(str(value) for value in prop.allowed_values or ()))
     ]
