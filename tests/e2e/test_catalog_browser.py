@@ -248,8 +248,10 @@ def test_printing_the_list_prints_the_content_and_every_column(
 
 
 def _text(info) -> str:  # type: ignore[no-untyped-def]
+    spec = info.spec
+    facts = [str(spec.category), str(spec.owner), info.scope.label]
     return " ".join(
-        [info.name, info.constant, info.spec.description(), *(p.name for p in info.properties)]
+        [info.name, info.constant, spec.description(), *facts, *(p.name for p in info.properties)]
     ).lower()
 
 

@@ -260,7 +260,7 @@ class SearchText:
 
     Attributes:
         text: what the event page shows of it, lowercased: a word matches any part of it (`prov`
-            finds "provisioning").
+            finds "provisioning", `growth` the events that team owns).
         ids: the names of its scope's ids, lowercased, as code, properties and messages spell them
             (`project_id`, `proj_id`, `userid`). Every event of a scope carries them, so a part such
             as `user`, `id` or `project` would find nearly the whole catalog: a word matches them
@@ -270,10 +270,9 @@ class SearchText:
     text: str
     ids: frozenset[str]
 
-    def finds(self, words: list[str], also: str = "") -> bool:
-        """Whether every lowercased word is in the text (or in `also`, more text the caller searches)
-        or names one of the ids."""
-        return all(word in self.text or word in also or self._names_id(word) for word in words)
+    def finds(self, words: list[str]) -> bool:
+        """Whether every lowercased word is in the text or names one of the ids."""
+        return all(word in self.text or self._names_id(word) for word in words)
 
     def _names_id(self, word: str) -> bool:
         return any(word == name or ("_" in word and word in name) for name in self.ids)
@@ -293,11 +292,13 @@ _SEARCH_TEXTS: dict[type, SearchText] = {}
 
 def _search_text_of(info: SpecInfo) -> SearchText:
     """What a search looks through: its names (the string, and the enum member as code writes it),
-    its description, its own properties' names, descriptions and allowed values (`eks` finds the
-    events that can carry it), those of the fields of its nested models too (`sku`, `sepa`); and,
-    matched whole, its scope's ids as code, properties and the message name them (`project_id`,
-    `proj_id`, `userId`: the names a snippet, a property table or an example message shows). The
-    tester's picker searches the same."""
+    its description, its category, owning team and scope (`billing` finds what the billing team
+    owns, a category named Billing or a Billing account scope, as a product manager types a team's
+    name first), its own properties' names, descriptions and allowed values (`eks` finds the events
+    that can carry it), those of the fields of its nested models too (`sku`, `sepa`); and, matched
+    whole, its scope's ids as code, properties and the message name them (`project_id`, `proj_id`,
+    `userId`: the names a snippet, a property table or an example message shows). The tester's
+    picker searches the same."""
     properties = [
         text
         for prop in info.rows
@@ -307,7 +308,17 @@ def _search_text_of(info: SpecInfo) -> SearchText:
     code = f"SegmentEvent.{info.constant}" if info.kind == "track" else info.constant
     ids = [*info.scope.model_fields, *info.scope.property_fields().values(), "userId"]
     return SearchText(
-        text=" ".join([info.name, code, info.spec.description(), *properties]).lower(),
+        text=" ".join(
+            [
+                info.name,
+                code,
+                info.spec.description(),
+                str(info.spec.category),
+                str(info.spec.owner),
+                info.scope.label,
+                *properties,
+            ]
+        ).lower(),
         ids=frozenset(name.lower() for name in ids),
     )
 

@@ -125,12 +125,13 @@ def page_or_fragment(page: str, fragment_template: str, status: int = 200, **con
 
 def spec_groups(query: str = "") -> list[tuple[str, list[SpecInfo]]]:
     """Events by category, then identify calls; only those matching every word of `query` (in
-    any order, each a part of what the catalog's search looks through, its category or its owner:
-    "cluster prov succ", `SegmentEvent.ClusterProvisioningSuccess`, `infra_id`, `eks`)."""
+    any order, each a part of what the catalog's search looks through, its category, owner and
+    scope among it: "cluster prov succ", `SegmentEvent.ClusterProvisioningSuccess`, `infra_id`,
+    `eks`, `growth`)."""
     words = query.lower().split()
     groups: dict[str, list[SpecInfo]] = {}
     for info in [*CATALOG.events.values(), *CATALOG.identifiers.values()]:
-        if search_text(info).finds(words, also=f"{info.spec.category} {info.spec.owner}".lower()):
+        if search_text(info).finds(words):
             groups.setdefault(str(info.spec.category), []).append(info)
     return list(groups.items())
 
