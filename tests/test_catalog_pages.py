@@ -19,8 +19,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from analytics.audit import AuditStatus, CatalogVersion
-from analytics.catalog import CATALOG, SpecInfo
+from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.events import SegmentEvent
 from analytics.messages import build_message
+from analytics.scopes import ProjectScope
+from analytics.spec import Category, SpecRegistry, Team, TrackSpec
 from analytics.versions import record_version
 from webapp import create_app
 
@@ -489,6 +492,36 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     message = json.loads(html.unescape(example.group(1)))
     assert message["event"] == "Cluster Provisioning Success" and message["type"] == "track"
     assert message["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "eks", "infra_id": 9}
+
+
+def test_an_event_page_shows_a_docstring_s_code_spans_as_code_and_any_other_markup_as_text(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "Fires from the Stripe `invoice.paid` webhook" read with its backticks."""
+    registry = SpecRegistry()
+
+    class Invoiced(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.DELETION,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """An invoice was paid, by `card` <b>or</b> wire.
+
+        Fires from the Stripe `invoice.paid` webhook, <script>alert(1)</script> `<i>x</i>` once.
+        """
+
+        scope: ProjectScope
+
+    assert CATALOG.version and CATALOG.personal_data_names  # cached as the shipped catalog's
+    monkeypatch.setitem(CATALOG.events, "Project Deleted", Catalog(registry).event("ProjectDelete"))
+    page = client.get("/events/ProjectDelete").get_data(as_text=True)
+    assert '<p class="lead">An invoice was paid, by <code>card</code> &lt;b&gt;or&lt;/b&gt; wire.</p>' in page
+    assert (
+        "<p>Fires from the Stripe <code>invoice.paid</code> webhook, &lt;script&gt;alert(1)&lt;/script&gt; "
+        "<code>&lt;i&gt;x&lt;/i&gt;</code> once.</p>"
+    ) in page
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,13 @@ fragment from one URL.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import NotFound
 
@@ -183,6 +185,23 @@ def ago(moment: datetime) -> str:
         if seconds >= size:
             return f"{counted(seconds // size, unit)} ago"
     return "just now"
+
+
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+"""A Markdown code span as docstrings write one: `invoice.paid`."""
+
+
+@bp.app_template_filter("inline_code")
+def inline_code(text: str) -> Markup:
+    """Docstring text with its `code` spans shown as code, and everything else escaped.
+
+    Docstrings mark names with backticks, as Markdown does ("Fires from the Stripe `invoice.paid`
+    webhook"), which read literally on the page. Only code spans are honoured: any other markup,
+    HTML included, stays text.
+    """
+    # split() puts each span's text at the odd indexes; join() escapes the plain text between them.
+    parts = enumerate(_CODE_SPAN.split(text))
+    return Markup("").join(Markup("<code>%s</code>") % part if i % 2 else part for i, part in parts)
 
 
 @bp.app_template_filter("utc")
