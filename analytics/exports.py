@@ -11,8 +11,10 @@ Protocols validates). In each `jsonSchema` we fill `description`, `labels` (cate
 status, scope) and `properties.properties` (or `properties.traits`) with every property's type,
 allowed values, description, examples and required list, with unknown properties refused. Segment
 keeps one identify rule per plan, so the identify specs' traits are merged: a trait is required
-only when every identify spec requires it. We do not fill the plan's `COMMON` rule, `GROUP`,
-`PAGE` or `SCREEN` rules, `context` constraints, or Segment's own ids and timestamps.
+only when every identify spec requires it, and the rule's `owner` label names every identify spec's
+owner, comma-separated (`identity,billing`: a label is one key with one text value). We do not
+fill the plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules, `context` constraints, or
+Segment's own ids and timestamps.
 """
 
 from __future__ import annotations
@@ -260,6 +262,16 @@ def _payload_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+OWNERS_SEPARATOR = ","
+"""Between the owners in the merged identify rule's `owner` label: a Segment label is a key with
+one text value, and the rule holds every identify spec, each with its own owner."""
+
+
+def _merged_owners(identifiers: Iterable[SpecInfo]) -> str:
+    """Every identify spec's owner, once each in first-seen order, for the merged rule's label."""
+    return OWNERS_SEPARATOR.join(dict.fromkeys(str(info.spec.owner) for info in identifiers))
+
+
 def _rule_schema(
     description: str, labels: dict[str, str], section: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
@@ -305,7 +317,7 @@ def segment_plan(catalog: Catalog = CATALOG) -> dict[str, Any]:
         names = ", ".join(info.name for info in identifiers)
         schema = _rule_schema(
             f"Traits sent on {names}.",
-            {"owner": str(identifiers[0].spec.owner)},
+            {"owner": _merged_owners(identifiers)},
             "traits",
             _merged_traits(identifiers),
         )

@@ -23,8 +23,8 @@ from analytics.exports import (
     specs_csv,
 )
 from analytics.messages import build_message
-from analytics.scopes import ProjectScope
-from analytics.spec import Category, SpecRegistry, TrackSpec, prop
+from analytics.scopes import ProjectScope, UserScope
+from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
 
 ALL_SPECS = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
 
@@ -131,6 +131,32 @@ def test_segment_plan_has_one_identify_rule_for_every_identify_call() -> None:
     assert traits["required"] == ["email"]
     assert set(traits["properties"]) == {"email", "github", "first_name", "last_name", "company_name"}
     assert not validator.is_valid({"type": "identify", "traits": {"github": True}})
+
+
+def test_segment_plan_identify_rule_is_labelled_with_every_identify_owner() -> None:
+    """The identify rule merges every identify spec's traits, so its owner label names each owner."""
+    registry = SpecRegistry()
+
+    class SignUpIdentify(IdentifySpec, name="Sign up", owner=Team.IDENTITY, registry=registry):
+        """Sent on sign-up."""
+
+        scope: UserScope
+        email: str = prop("The user's email.", example="ada@example.com", personal_data=True)
+
+    class BillingIdentify(IdentifySpec, name="Billing profile", owner="billing", registry=registry):
+        """Sent when the billing profile is saved."""
+
+        scope: UserScope
+        seats: int = prop("Seats paid for.", example=5, ge=1)
+
+    class LoginAgainIdentify(IdentifySpec, name="Login again", owner=Team.IDENTITY, registry=registry):
+        """Sent on login."""
+
+        scope: UserScope
+        email: str = prop("The user's email.", example="ada@example.com", personal_data=True)
+
+    (rule,) = [rule for rule in segment_plan(Catalog(registry))["rules"] if rule["type"] == "IDENTIFY"]
+    assert rule["jsonSchema"]["labels"] == {"owner": "identity,billing"}
 
 
 @pytest.mark.parametrize("name", list(FORMATS))
