@@ -7,7 +7,8 @@ a spreadsheet, a Protocols import and the API never disagree. Each format is an 
 Segment Protocols (`segment-plan`) gets the body of the Public API's tracking-plan calls: `name`,
 `type` (`LIVE`), `description` and `rules`, where each rule has `type` (`TRACK` or `IDENTIFY`),
 `key` (the event string; none for identify), `version` (1) and `jsonSchema` (draft-07, the form
-Protocols validates). In each `jsonSchema` we fill `description`, `labels` (category, owner,
+Protocols validates). In each `jsonSchema` we fill `description` (the whole docstring, as the
+CSV's `event_description` has it), `labels` (category, owner,
 status, scope) and `properties.properties` (or `properties.traits`) with every property's type,
 allowed values, description, examples and required list, with unknown properties refused. Segment
 keeps one identify rule per plan, so the identify specs' traits are merged: a trait is required
@@ -125,7 +126,8 @@ def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
             "constant": info.constant,
             "kind": info.kind,
             **{key: _cell(value) for key, value in _spec_metadata(info).items()},
-            "event_description": info.spec.summary(),
+            # The whole docstring: its later paragraphs say when the event fires.
+            "event_description": info.spec.description(),
         }
         if not info.rows:
             yield {column: event.get(column, "") for column in CSV_COLUMNS}
@@ -310,7 +312,7 @@ def segment_plan(catalog: Catalog = CATALOG) -> dict[str, Any]:
         meta = _spec_metadata(info)
         labels = {key: str(value) for key, value in meta.items() if value is not None}
         payload = _payload_schema(info.json_schema)
-        schema = _rule_schema(info.spec.summary(), labels, "properties", payload)
+        schema = _rule_schema(info.spec.description(), labels, "properties", payload)
         rules.append({"type": "TRACK", "key": info.name, "version": 1, "jsonSchema": schema})
     identifiers = list(catalog.identifiers.values())
     if identifiers:

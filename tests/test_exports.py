@@ -82,6 +82,35 @@ def test_catalog_csv_cells_cannot_run_as_spreadsheet_formulas() -> None:
     assert cells["note"] == ("'+ how it went", "'=cmd|'/c calc'!a0")
 
 
+def test_csv_and_segment_plan_keep_the_whole_description() -> None:
+    """The paragraph after the first line says when the event fires: a spreadsheet needs it too."""
+    registry = SpecRegistry()
+
+    class Paid(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner="billing",
+        registry=registry,
+    ):
+        """A customer's invoice was paid.
+
+        Fires from the Stripe `invoice.paid` webhook handler, once per invoice:
+        =not a formula here, since only a cell's first character counts.
+        """
+
+        scope: ProjectScope
+        amount_cents: int = prop("Total charged, in cents.", example=4900, ge=0)
+
+    whole = Paid.description()
+    assert whole.count("\n") == 3
+    catalog = Catalog(registry)
+    rows = list(csv.DictReader(io.StringIO(specs_csv(catalog.events.values()))))
+    assert {row["event_description"] for row in rows} == {whole}
+    (rule,) = segment_plan(catalog)["rules"]
+    assert rule["jsonSchema"]["description"] == whole
+
+
 def test_jsonschema_bundle_parses_back_into_valid_schemas() -> None:
     bundle = json.loads(render("jsonschema"))
     assert bundle["version"] == CATALOG.version
