@@ -118,6 +118,11 @@ def is_title_case(text: str) -> bool:
     return True
 
 
+def is_snake_case(name: str) -> bool:
+    """Whether a property name is snake_case (EC006)."""
+    return _SNAKE.match(name) is not None
+
+
 def _normalised(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.casefold())
 
@@ -220,6 +225,12 @@ def _check_coverage(events: type[Enum], registry: SpecRegistry) -> Iterable[Find
         if identifier.name in names:
             yield Finding("EC009", identifier.__name__, f'second identify spec named "{identifier.name}"')
         names.setdefault(identifier.name, identifier.__name__)
+
+
+def name_findings(events: type[Enum]) -> list[Finding]:
+    """The naming rules alone (EC001 to EC004, EC010, EC011), for event names that are not in the
+    catalog yet: `event-catalog import` reports those an imported plan breaks."""
+    return [*_check_constants(events), *_check_strings(events)]
 
 
 def lint(

@@ -38,6 +38,7 @@ from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
 from analytics.exports import FORMATS
 from analytics.lint import lint
+from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
 from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from analytics.spec import Category, Team
@@ -280,6 +281,58 @@ def export(format_name: str, output: Path | None) -> None:
 def export_command(format_name: str, output: Path | None) -> None:
     """Export the whole catalog for spreadsheets, Segment Protocols or other tools."""
     export(format_name, output)
+
+
+def import_plan_file(plan: Path, format_name: str | None, output: Path | None) -> None:
+    """Write the Python of a plan file's specs to a file, or to standard output without one; each
+    warning is a line on standard error, and a file that is no plan ends the command in one line."""
+    try:
+        text = plan.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{plan}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})")
+    except OSError as exc:
+        fail(f"cannot read {plan}: {exc.strerror or exc}")
+    fmt = PlanFormat(format_name) if format_name else guess_format(plan.name, text)
+    if fmt is None:
+        fail(f"{plan}: cannot tell whether it is CSV or a Segment plan: give --format")
+    try:
+        imported = import_plan(text, fmt, plan.name)
+    except PlanError as exc:
+        fail(f"{plan}: {exc}")
+    for warning in imported.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if output is None:
+        click.echo(imported.source, nl=False)
+    else:
+        try:
+            output.write_text(imported.source, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+    specs = f"{counted(imported.tracks, 'track spec')} and {counted(imported.identifies, 'identify spec')}"
+    warned = f"; {counted(len(imported.warnings), 'warning')} above" if imported.warnings else ""
+    click.echo(f"imported {specs} from {plan}{' to ' + str(output) if output else ''}{warned}", err=True)
+
+
+@click.command("import")
+@click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice([str(fmt) for fmt in PlanFormat]),
+    help="csv: the columns `export --format csv` writes; segment-plan: a Segment Protocols tracking "
+    "plan (JSON). Guessed from the file name (.csv, .json) when left out.",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to FILE, not stdout."
+)
+def import_command(plan: Path, format_name: str | None, output: Path | None) -> None:
+    """Write the spec classes of a CSV or Segment Protocols tracking plan, as Python to paste.
+
+    One way: the output goes into analytics/events.py, tracks.py and identifiers.py by hand. Names
+    are never changed; a name that breaks lint's rules, or anything a spec cannot say, is a comment
+    in the output and a warning line on stderr.
+    """
+    import_plan_file(plan, format_name, output)
 
 
 @click.command("diff")
@@ -755,6 +808,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(drift_command)
     app.cli.add_command(diff_command)
     app.cli.add_command(export_command)
+    app.cli.add_command(import_command)
     app.cli.add_command(send_command)
     app.cli.add_command(users_command)
     app.cli.add_command(replay_command)

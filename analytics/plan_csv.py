@@ -1,0 +1,406 @@
+"""A CSV tracking plan read as spec drafts, for `event-catalog import`.
+
+The columns are those `event-catalog export --format csv` writes (`analytics.exports.CSV_COLUMNS`),
+so an export read back gives the catalog it came from: one row per event and property, the
+event's columns on each row (or only on its first: a row whose `event` is empty continues the one
+above, as spreadsheets are often filled in), `type` as the catalog writes it (`string`, `array of
+integer`, `object`), `allowed_values` separated by ` | `, `bounds` as the catalog writes them
+(`1 ≤ value ≤ 31`, `length ≥ 1`, `items ≤ 5`) and examples as JSON (text as it is). A property
+the scope adds (`added_by_scope` = yes) comes from the scope, not from the spec. A nested field
+may have its own row, named by its path (`payment_method.kind`, `line_items[].sku`). The cells
+the export guarded against spreadsheet formulas (a leading `'`) are read without the guard.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from analytics.scopes import MAX_ID
+from analytics.spec_drafts import (
+    DraftBuilder,
+    ModelDraft,
+    PlanError,
+    PropertyDraft,
+    SpecDraft,
+    TypeDraft,
+    example_problem,
+    made_up_example,
+    pascal,
+    personal_by_name,
+    scalar,
+    settle_scope,
+    singular,
+    unusable_name,
+)
+from analytics.spreadsheet import FORMULA_STARTS
+
+REQUIRED_COLUMNS = ("event", "property", "type")
+"""The columns without which a file is not a tracking plan (the others may be left out)."""
+
+KNOWN_COLUMNS = (
+    "event",
+    "constant",
+    "kind",
+    "category",
+    "owner",
+    "status",
+    "replaced_by",
+    "scope",
+    "event_description",
+    "property",
+    "type",
+    "required",
+    "allowed_values",
+    "bounds",
+    "pattern",
+    "example",
+    "property_description",
+    "personal_data",
+    "added_by_scope",
+)
+
+_EVENT_COLUMNS = (
+    "constant",
+    "kind",
+    "category",
+    "owner",
+    "status",
+    "replaced_by",
+    "scope",
+    "event_description",
+)
+_SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "any": "Any"}
+_NUMBER = r"-?[0-9.]+(?:e[-+]?[0-9]+)?|2⁶³−1"
+_TWO_ENDS = re.compile(rf"^({_NUMBER}) (<|≤) (value|length|items) (<|≤) ({_NUMBER})$")
+_ONE_END = re.compile(rf"^(value|length|items) (<|≤|>|≥) ({_NUMBER})$")
+_BOUND_ARGS = {
+    ("value", "<", "high"): "lt",
+    ("value", "≤", "high"): "le",
+    ("value", "<", "low"): "gt",
+    ("value", "≤", "low"): "ge",
+}
+
+
+def _column(name: str) -> str:
+    return re.sub(r"[\s-]+", "_", name.strip().lower())
+
+
+def _unguarded(cell: str | None) -> str:
+    """A cell as written before the export's formula guard (`'=…` → `=…`)."""
+    text = cell or ""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+@dataclass
+class _Event:
+    row: int
+    cells: dict[str, str]
+    properties: list[dict[str, str]] = field(default_factory=list)
+
+
+def _events(text: str, builder: DraftBuilder) -> list[_Event]:
+    """The plan's events with their property rows, in the file's order."""
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise PlanError(f"not CSV: {exc}") from exc
+    header = [_column(name) for name in (rows[0] if rows else [])]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise PlanError(
+            f"not a tracking plan CSV: no {', '.join(missing)} column (the columns are those "
+            "`event-catalog export --format csv` writes)"
+        )
+    unknown = [name for name in header if name and name not in KNOWN_COLUMNS]
+    if unknown:
+        builder.warn(f"columns not imported: {', '.join(unknown)} (not columns of the export)")
+    events: dict[tuple[str, str], _Event] = {}
+    current: _Event | None = None
+    for number, values in enumerate(rows[1:], 2):
+        if not any(value.strip() for value in values):
+            continue
+        cells = {name: _unguarded(value) for name, value in zip(header, values, strict=False)}
+        name = cells.get("event", "").strip()
+        if name:
+            key = (cells.get("kind", "").strip().lower() or "track", name)
+            current = events.setdefault(key, _Event(number, {"event": name}))
+        elif current is None:
+            raise PlanError(f"line {number}: a row without an event, and no event above it")
+        for column in _EVENT_COLUMNS:
+            if cells.get(column, "").strip() and not current.cells.get(column):
+                current.cells[column] = cells[column]
+        if cells.get("property", "").strip():
+            current.properties.append({**cells, "line": str(number)})
+    if not events:
+        raise PlanError("the plan has no events")
+    return list(events.values())
+
+
+def read_csv_plan(text: str, builder: DraftBuilder) -> None:
+    """Add a CSV plan's specs to `builder`'s plan.
+
+    Raises:
+        PlanError: the text is not a tracking plan CSV.
+    """
+    headed = [(_header(event, builder), event) for event in _events(text, builder)]
+    for spec, event in headed:
+        if spec is not None:
+            _fill(spec, event, builder)
+            builder.plan.specs.append(spec)
+    if not builder.plan.specs:
+        raise PlanError("the plan has no track or identify call")
+
+
+def _header(event: _Event, builder: DraftBuilder) -> SpecDraft | None:
+    cells = event.cells
+    name, kind = cells["event"], (cells.get("kind") or "track").strip().lower()
+    if kind not in ("track", "identify"):
+        builder.warn(f"{name}: not imported: a {kind} call; the catalog holds track and identify calls")
+        return None
+    given = cells.get("constant", "").strip()
+    wanted = given if given.isidentifier() else pascal(name) + ("Identify" if kind == "identify" else "")
+    if given and not given.isidentifier():
+        builder.warn(f"{name}: the constant {given!r} is not a Python name: {wanted} is written")
+    class_name = builder.claim(wanted or "Event", "Event")
+    if class_name != wanted:
+        builder.warn(f"{name}: {wanted} names another class too: {class_name} is written")
+    return SpecDraft(
+        kind=kind,
+        name=name,
+        class_name=class_name,
+        description=cells.get("event_description", ""),
+        category=cells.get("category", "").strip(),
+        owner=cells.get("owner", "").strip(),
+        status=cells.get("status", "").strip().lower() or "active",
+        replaced_by=cells.get("replaced_by", "").strip() or None,
+    )
+
+
+def _path(name: str) -> tuple[str, ...]:
+    """A row's property path: `line_items[].sku` → (`line_items`, `sku`)."""
+    return tuple(re.sub(r"\[\*?\]$", "", part.strip()) for part in name.strip().split("."))
+
+
+def _yes(cell: str) -> bool | None:
+    """A yes/no cell: True, False, or None when it says neither."""
+    text = cell.strip().lower()
+    if text in ("yes", "y", "true", "1", "required", "x"):
+        return True
+    if text in ("no", "n", "false", "0", "optional", ""):
+        return False
+    return None
+
+
+def _fill(spec: SpecDraft, event: _Event, builder: DraftBuilder) -> None:
+    rows: dict[tuple[str, ...], dict[str, str]] = {}
+    for row in event.properties:
+        path = _path(row["property"])
+        if path in rows:
+            message = f"not imported: line {row['line']}, a second row for {'.'.join(path)!r}"
+            spec.notes.append(message)
+            builder.warn(f"{spec.name}: {message}")
+        rows.setdefault(path, row)
+    for path in rows:
+        if len(path) > 1 and path[:-1] not in rows:
+            message = f"not imported: the row {'.'.join(path)!r} has no row for {'.'.join(path[:-1])!r} above"
+            spec.notes.append(message)
+            builder.warn(f"{spec.name}: {message}")
+    top = [row for path, row in rows.items() if len(path) == 1]
+    if spec.kind == "track":
+        names = [row["property"].strip() for row in top]
+        ids = [row["property"].strip() for row in top if _yes(row.get("added_by_scope", "")) is True]
+        added = settle_scope(spec, event.cells.get("scope", "").strip(), ids, names, builder)
+        top = [row for row in top if row["property"].strip() not in added]
+    reader = _RowReader(builder, rows, spec.class_name)
+    for row in top:
+        prop = reader.property(row, spec.kind, spec.notes)
+        if prop is not None:
+            spec.properties.append(prop)
+
+
+class _RowReader:
+    """Turns one event's property rows into drafts, its nested rows into nested models."""
+
+    def __init__(
+        self, builder: DraftBuilder, rows: dict[tuple[str, ...], dict[str, str]], owner: str
+    ) -> None:
+        self.builder = builder
+        self.rows = rows
+        self.owner = owner
+
+    def property(self, row: dict[str, str], where: str, notes: list[str]) -> PropertyDraft | None:
+        """One row's draft, or None (with a note in `notes`) when its name cannot be a field."""
+        path = _path(row["property"])
+        name = path[-1]
+        subject = f"{self.owner}.{'.'.join(path)}"
+        problem = unusable_name(name, where)
+        if problem is not None:
+            notes.append(f"not imported: {name!r} {problem}; rename it in the plan, or add it by hand")
+            self.builder.warn(f"{subject}: not imported: {problem}")
+            return None
+        own: list[str] = []
+        draft = self.type(row, path, own)
+        required = _yes(row.get("required", ""))
+        if required is None:
+            own.append(f"required is {row['required']!r}, neither yes nor no: optional")
+        prop = PropertyDraft(
+            name=name,
+            type=draft,
+            required=bool(required),
+            description=row.get("property_description", ""),
+            example=None,
+            notes=own,
+        )
+        self._example(prop, row.get("example", ""), path)
+        personal = _yes(row["personal_data"]) if "personal_data" in row else None
+        if personal is None:
+            personal_by_name(self.owner, prop, self.builder)
+        else:
+            prop.personal_data = personal
+        for note in own:
+            self.builder.warn(f"{subject}: {note}")
+        return prop
+
+    def type(self, row: dict[str, str], path: tuple[str, ...], notes: list[str]) -> TypeDraft:
+        """The row's type with its allowed values, bounds and pattern at the levels they apply to."""
+        text = row.get("type", "").strip().lower()
+        parts = text.split(" of ")
+        arrays, base = parts[:-1], parts[-1]
+        if any(part != "array" for part in arrays):
+            notes.append(f"not imported: the type {text!r} (the type is Any)")
+            arrays, base = [], "any"
+        draft = self._base(base, row, path, notes, singular(path[-1]) if arrays else path[-1])
+        levels = [draft]
+        for _ in arrays:
+            levels.insert(0, TypeDraft("list", item=levels[0]))
+        self._bounds(levels, row.get("bounds", ""), notes)
+        pattern = row.get("pattern", "").strip()
+        if pattern and levels[-1].python == "str":
+            levels[-1].constraints["pattern"] = pattern
+        elif pattern:
+            notes.append(f"not imported: the pattern {pattern!r} of a value that is not text")
+        return levels[0]
+
+    def _base(
+        self, base: str, row: dict[str, str], path: tuple[str, ...], notes: list[str], hint: str
+    ) -> TypeDraft:
+        cell = row.get("allowed_values", "")
+        # The export writes ` | ` between values; a spreadsheet may have written `|` alone.
+        allowed = [value.strip() for value in cell.split(" | " if " | " in cell else "|") if value.strip()]
+        base = {"objects": "object", "strings": "string", "integers": "integer", "numbers": "number"}.get(
+            base, base
+        )
+        if base == "enum" and allowed:
+            base = "string"  # a spreadsheet's way to say "one of these words"
+        if base == "object":
+            return self._object(row, path, notes)
+        if base not in _SCALARS:
+            notes.append(f"not imported: the type {base or 'left empty'!r} (the type is Any)")
+            return scalar("Any")
+        if not allowed:
+            return scalar(_SCALARS[base])
+        try:
+            values = [_value(base, value) for value in allowed]
+        except ValueError:
+            notes.append(f"not imported: allowed values {' | '.join(allowed)} (not all {base})")
+            return scalar(_SCALARS[base])
+        return self.builder.enum(hint, values, self.owner, notes)
+
+    def _object(self, row: dict[str, str], path: tuple[str, ...], notes: list[str]) -> TypeDraft:
+        children = [child for child_path, child in self.rows.items() if child_path[:-1] == path]
+        if not children:
+            notes.append("the CSV does not say what this object holds: dict[str, Any]; write a nested model")
+            return TypeDraft("dict")
+        field_notes: list[str] = []
+        fields = [self.property(child, "model", field_notes) for child in children]
+        in_list = row.get("type", "").strip().lower().startswith("array")
+        model = ModelDraft(
+            class_name="",
+            docstring=row.get("property_description", ""),
+            properties=[prop for prop in fields if prop is not None],
+            notes=field_notes,
+        )
+        return self.builder.model(singular(path[-1]) if in_list else path[-1], model, self.owner)
+
+    def _bounds(self, levels: list[TypeDraft], text: str, notes: list[str]) -> None:
+        """Put each bound where `analytics.bounds` found it: items on each list, value and length on
+        the innermost value."""
+        intervals = [part.strip() for part in text.split(",") if part.strip()]
+        position = 0
+        for level in levels:
+            measures = ("items",) if level.kind == "list" else ("value", "length")
+            for measure in measures:
+                if position < len(intervals):
+                    parsed = _interval(intervals[position])
+                    if parsed is not None and parsed[0] == measure:
+                        level.constraints.update(parsed[1])
+                        position += 1
+        if position < len(intervals):
+            notes.append(f"not imported: the bounds {', '.join(intervals[position:])!r}")
+
+    def _example(self, prop: PropertyDraft, cell: str, path: tuple[str, ...]) -> None:
+        draft = prop.type
+        textual = (
+            draft.kind == "scalar"
+            and draft.python == "str"
+            or (draft.kind == "enum" and draft.enum is not None and draft.enum.base == "StrEnum")
+        )
+        if cell == "":
+            prop.example, prop.example_made_up = made_up_example(draft), True
+        elif textual:
+            prop.example = cell
+        else:
+            try:
+                prop.example = json.loads(cell)
+            except ValueError:
+                prop.notes.append(f"the example {cell!r} is not JSON: a made-up one is written")
+                prop.example, prop.example_made_up = made_up_example(draft), True
+        problem = example_problem(draft, prop.example)
+        if problem is not None:
+            prop.notes.append(problem)
+
+
+def _value(base: str, text: str) -> Any:
+    """An allowed value as its type reads it (ValueError when it does not)."""
+    if base == "integer":
+        return int(text)
+    if base == "number":
+        return float(text)
+    if base == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
+        return text.lower() == "true"
+    return text
+
+
+def _number(text: str) -> int | float:
+    if text == "2⁶³−1":
+        return MAX_ID
+    number = float(text)
+    return int(number) if number.is_integer() and "." not in text else number
+
+
+def _interval(text: str) -> tuple[str, dict[str, Any]] | None:
+    """A bound's text (`1 ≤ value ≤ 31`, `length ≥ 1`) as its measure and `Field` arguments."""
+    if match := _TWO_ENDS.match(text):
+        low, low_sign, measure, high_sign, high = match.groups()
+        return measure, {**_end(measure, low_sign, low, "low"), **_end(measure, high_sign, high, "high")}
+    if match := _ONE_END.match(text):
+        measure, sign, number = match.groups()
+        side = "low" if sign in (">", "≥") else "high"
+        return measure, _end(measure, {">": "<", "≥": "≤"}.get(sign, sign), number, side)
+    return None
+
+
+def _end(measure: str, sign: str, text: str, side: str) -> dict[str, Any]:
+    value = _number(text)
+    if measure == "value":
+        return {_BOUND_ARGS[(measure, sign, side)]: value}
+    # A length or a count is a whole number: the catalog writes its bounds inclusive.
+    count = int(value) + (0 if sign == "≤" else 1 if side == "low" else -1)
+    return {"min_length" if side == "low" else "max_length": count}

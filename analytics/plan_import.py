@@ -1,0 +1,226 @@
+"""`event-catalog import`: another tracking plan as the Python of spec classes, one way.
+
+A team that kept its plan in a spreadsheet or in Segment Protocols brings it in once: the CSV
+(`analytics.plan_csv`, the columns of our own CSV export) or the Protocols plan
+(`analytics.plan_segment`) is read into drafts, the names are checked against the rules
+`event-catalog lint` applies, and the drafts are written as a module (`analytics.spec_source`) to
+paste into `analytics/events.py`, `tracks.py` and `identifiers.py`. Nothing is renamed: a name that
+breaks a rule, or anything the specs cannot say, is a comment in the module and a warning line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import PurePath
+
+from analytics.catalog import CATALOG
+from analytics.events import SegmentEvent
+from analytics.lint import EXCEPTIONS, is_snake_case, name_findings
+from analytics.personal_data import looks_personal
+from analytics.plan_csv import read_csv_plan
+from analytics.plan_segment import read_segment_plan
+from analytics.scopes import SCOPES
+from analytics.spec import Category, Team
+from analytics.spec_drafts import (
+    DraftBuilder,
+    ModelDraft,
+    PlanDraft,
+    PlanError,
+    PropertyDraft,
+    SpecDraft,
+    member_name,
+)
+from analytics.spec_source import render
+from analytics.wording import counted
+
+__all__ = ["ImportedPlan", "PlanError", "PlanFormat", "guess_format", "import_plan"]
+
+
+class PlanFormat(StrEnum):
+    """The plans `event-catalog import` reads."""
+
+    CSV = "csv"
+    SEGMENT_PLAN = "segment-plan"
+
+
+DEFAULT_CATEGORY = "Imported"
+"""The category of an event whose plan names none (a track spec needs one)."""
+
+DEFAULT_OWNER = "unowned"
+"""The owner of a spec whose plan names none (every spec needs one)."""
+
+_TAKEN = {
+    *("SegmentEvent", "TrackSpec", "IdentifySpec", "Category", "Team", "Status", "BaseModel", "ConfigDict"),
+    *("Field", "StrEnum", "IntEnum", "Any", "Annotated", "Literal", "None", "True", "False"),
+    *(scope.__name__ for scope in SCOPES),
+}
+"""Names the generated module imports or Python keeps, which no class of its own may take."""
+
+
+@dataclass(frozen=True)
+class ImportedPlan:
+    """What an import gives.
+
+    Attributes:
+        source: the Python module.
+        warnings: one line each, for standard error.
+        tracks: how many track specs it holds.
+        identifies: how many identify specs it holds.
+    """
+
+    source: str
+    warnings: list[str]
+    tracks: int
+    identifies: int
+
+
+def guess_format(filename: str, text: str) -> PlanFormat | None:
+    """The format a file is in, by its name's suffix, else by its first character; None if unclear."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix == ".csv":
+        return PlanFormat.CSV
+    if suffix == ".json":
+        return PlanFormat.SEGMENT_PLAN
+    start = text.lstrip()[:1]
+    if start in ("{", "["):
+        return PlanFormat.SEGMENT_PLAN
+    return PlanFormat.CSV if start.isalpha() and "," in text.partition("\n")[0] else None
+
+
+def read_plan(text: str, fmt: PlanFormat, source: str) -> PlanDraft:
+    """A plan's drafts, checked (see the module docstring).
+
+    Raises:
+        PlanError: the text is not a plan in that format.
+    """
+    builder = DraftBuilder(source, _TAKEN)
+    if fmt is PlanFormat.SEGMENT_PLAN:
+        try:
+            document = json.loads(text, parse_constant=_no_constant)
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        read_segment_plan(document, builder)
+    else:
+        read_csv_plan(text, builder)
+    _check(builder)
+    return builder.plan
+
+
+def _no_constant(name: str) -> None:
+    """Refuse `NaN` and `Infinity`, which Python's JSON reads but JSON (and a spec's example) lacks."""
+    raise PlanError(f"not JSON: {name} is not a JSON number")
+
+
+def import_plan(text: str, fmt: PlanFormat, source: str) -> ImportedPlan:
+    """A plan as the Python of spec classes, with the warnings to print.
+
+    Raises:
+        PlanError: the text is not a plan in that format.
+    """
+    plan = read_plan(text, fmt, source)
+    tracks = sum(spec.kind == "track" for spec in plan.specs)
+    return ImportedPlan(render(plan), plan.warnings, tracks, len(plan.specs) - tracks)
+
+
+def _every_property(plan: PlanDraft) -> Iterator[tuple[str, PropertyDraft]]:
+    """Each property once, with the class it belongs to: a nested model may serve several specs."""
+    owners: list[SpecDraft | ModelDraft] = [*plan.specs, *plan.models]
+    for owner in owners:
+        for prop in owner.properties:
+            yield owner.class_name, prop
+
+
+def _check(builder: DraftBuilder) -> None:
+    plan = builder.plan
+    _fill_defaults(builder)
+    _check_names(builder)
+    constants = {spec.name: spec.class_name for spec in plan.specs if spec.kind == "track"}
+    constants.update({str(member): member.name for member in SegmentEvent if str(member) not in constants})
+    for spec in plan.specs:
+        if spec.replaced_by:
+            spec.replaced_by_constant = constants.get(spec.replaced_by)
+            if spec.replaced_by_constant is None:
+                note = f'replaced by "{spec.replaced_by}", which is neither in the plan nor in the catalog'
+                spec.notes.append(note + ": add replaced_by= once it is")
+                builder.warn(f"{spec.name}: {note}")
+        if spec.replaced_by_constant and spec.status != "deprecated":
+            spec.notes.append("lint EC014: names a replacement but is not deprecated")
+            builder.warn(
+                f'{spec.name}: lint EC014 names a replacement ("{spec.replaced_by}") but is not deprecated'
+            )
+        if spec.status not in ("active", "deprecated"):
+            spec.notes.append(f"the plan's status {spec.status!r} is neither active nor deprecated: active")
+            builder.warn(f"{spec.name}: the status {spec.status!r} is neither active nor deprecated: active")
+    _check_members(builder)
+    known = [
+        spec.name
+        for spec in plan.specs
+        if spec.name in (CATALOG.events if spec.kind == "track" else CATALOG.identifiers)
+    ]
+    if known:
+        builder.warn(
+            f"{counted(len(known), 'spec')} already in the catalog ({', '.join(known)}): leave them out when "
+            "you paste, or they are defined twice (lint EC003, EC009)"
+        )
+    made_up = sum(prop.example_made_up for _, prop in _every_property(plan))
+    if made_up:
+        builder.warn(
+            f"{counted(made_up, 'property')} without an example in the plan: each gets a made-up one, "
+            'marked "# made-up example"'
+        )
+
+
+def _check_names(builder: DraftBuilder) -> None:
+    """Report the names that break lint's rules; never rename them (production data may use them)."""
+    tracks = {spec.class_name: spec for spec in builder.plan.specs if spec.kind == "track"}
+    if tracks:
+        # Built at run time from the plan's names, which mypy cannot read: it is only handed to lint.
+        members = [(constant, spec.name) for constant, spec in tracks.items()]
+        events = StrEnum("ImportedEvents", members)  # type: ignore[misc]
+        for finding in name_findings(events):
+            if (finding.code, finding.subject) not in EXCEPTIONS:
+                tracks[finding.subject].name_notes.append(f"lint {finding.code}: {finding.message}")
+                builder.warn(f"{finding.subject}: lint {finding.code} {finding.message}")
+    for spec in builder.plan.specs:
+        if not spec.description.strip():
+            builder.warn(f"{spec.class_name}: no description in the plan (lint EC005)")
+    for owner, prop in _every_property(builder.plan):
+        subject = f"{owner}.{prop.name}"
+        if not is_snake_case(prop.name):
+            prop.notes.append("lint EC006: property name should be snake_case; it is the plan's")
+            builder.warn(f"{subject}: lint EC006 property name should be snake_case")
+        if not prop.description.strip():
+            prop.notes.append("no description in the plan: write one (lint EC005)")
+            builder.warn(f"{subject}: no description in the plan (lint EC005)")
+        if looks_personal(prop.name) and not prop.personal_data:
+            prop.notes.append("named like personal data, but the plan says it is not (lint EC013)")
+            builder.warn(f"{subject}: lint EC013 named like personal data, but the plan says it is not")
+
+
+def _check_members(builder: DraftBuilder) -> None:
+    """The categories and teams the plan names that `analytics.spec` does not have yet."""
+    known = {"Category": {str(member) for member in Category}, "Team": {str(member) for member in Team}}
+    wanted = {"Category": [spec.category for spec in builder.plan.specs if spec.kind == "track"]}
+    wanted["Team"] = [spec.owner for spec in builder.plan.specs]
+    for enum, values in wanted.items():
+        for value in dict.fromkeys(values):
+            if value not in known[enum]:
+                builder.plan.new_members.append(f"{enum}.{member_name(value)} = {json.dumps(value)}")
+                builder.warn(f'{enum} has no "{value}": add {enum}.{member_name(value)} to analytics/spec.py')
+
+
+def _fill_defaults(builder: DraftBuilder) -> None:
+    """Fill in the category and owner a plan does not give, one warning for each."""
+    for attribute, default, kinds in (
+        ("category", DEFAULT_CATEGORY, ("track",)),
+        ("owner", DEFAULT_OWNER, ("track", "identify")),
+    ):
+        missing = [spec for spec in builder.plan.specs if spec.kind in kinds and not getattr(spec, attribute)]
+        for spec in missing:
+            setattr(spec, attribute, default)
+        if missing:
+            names = ", ".join(spec.name for spec in missing)
+            builder.warn(f'the plan names no {attribute} for {names}: "{default}" is written; change it')

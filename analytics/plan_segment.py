@@ -1,0 +1,416 @@
+"""A Segment Protocols tracking plan read as spec drafts, for `event-catalog import`.
+
+Two shapes of plan are read:
+
+- the Public API's (and `event-catalog export --format segment-plan`'s): `rules` is a list of
+  `{type, key, version, jsonSchema}`, `TRACK` rules keyed by the event string and one `IDENTIFY`
+  rule; also wrapped in the API's `{"data": {"trackingPlan": …}}` or `{"data": {"rules": […]}}`;
+- the Config API's: `rules.events[]` with `name`, `description`, `version` and `rules` (the JSON
+  Schema), and `rules.identify`.
+
+In each JSON Schema (draft-07) the event's properties are `properties.properties`, the traits
+`properties.traits`; `labels` may say the category, owner, status, replacement and scope, as our
+export writes them. A plan that does not say the scope gets the narrowest one whose id properties
+(`proj_id`, `cluster_id`, …) it lists. Keywords a spec cannot say (`oneOf`, `format`,
+`uniqueItems`, `context` constraints, group, page and screen rules…) become notes and warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from analytics.exports import OWNERS_SEPARATOR
+from analytics.spec_drafts import (
+    DraftBuilder,
+    ModelDraft,
+    PlanError,
+    PropertyDraft,
+    SpecDraft,
+    TypeDraft,
+    example_problem,
+    made_up_example,
+    pascal,
+    personal_by_name,
+    scalar,
+    settle_scope,
+    singular,
+    unusable_name,
+)
+
+IDENTIFY_NAME = "Identify"
+"""The catalog name of the one identify spec a Segment plan's identify rule becomes."""
+
+_NUMBER_BOUNDS = {"minimum": "ge", "exclusiveMinimum": "gt", "maximum": "le", "exclusiveMaximum": "lt"}
+_TEXT_BOUNDS = {"minLength": "min_length", "maxLength": "max_length", "pattern": "pattern"}
+_LIST_BOUNDS = {"minItems": "min_length", "maxItems": "max_length"}
+_ANNOTATIONS = {"description", "examples", "example", "default", "title", "$schema", "$id", "$comment"}
+_STRUCTURE = {"type", "$ref", "enum", "const", "anyOf", "oneOf", "allOf", "definitions", "$defs", "labels"}
+_TYPED = {"multipleOf", "items", "properties", "required", "additionalProperties", "format", "uniqueItems"}
+_KNOWN = _ANNOTATIONS | _STRUCTURE | _TYPED | set(_NUMBER_BOUNDS) | set(_TEXT_BOUNDS) | set(_LIST_BOUNDS)
+
+
+@dataclass
+class _Rule:
+    kind: str
+    key: str
+    version: int
+    description: str
+    labels: dict[str, str]
+    schema: dict[str, Any]
+
+
+def _unwrapped(document: Any) -> Any:
+    """The plan inside the Public API's envelopes (`data`, `trackingPlan`)."""
+    while isinstance(document, dict):
+        inner = document.get("data", document.get("trackingPlan"))
+        if inner is None or "rules" in document:
+            break
+        document = inner
+    return document
+
+
+def _rules(document: Any) -> Iterator[_Rule | str]:
+    """The plan's rules; a rule that cannot be read is a warning line (str) instead."""
+    document = _unwrapped(document)
+    rules = document.get("rules") if isinstance(document, dict) else document
+    if isinstance(rules, list):
+        for number, rule in enumerate(rules, 1):
+            yield _public_rule(number, rule)
+    elif isinstance(rules, dict):
+        yield from _config_rules(rules)
+    else:
+        raise PlanError("not a Segment tracking plan: no rules (a list, or the Config API's rules object)")
+
+
+def _public_rule(number: int, rule: Any) -> _Rule | str:
+    if not isinstance(rule, dict) or not isinstance(rule.get("jsonSchema", {}), dict):
+        return f"rule {number}: not imported: not a rule object with a jsonSchema"
+    kind = str(rule.get("type", "")).upper()
+    where = f"rule {number} ({rule['key']})" if isinstance(rule.get("key"), str) else f"rule {number}"
+    if kind not in ("TRACK", "IDENTIFY"):
+        return (
+            f"{where}: not imported: a {kind or 'untyped'} rule; the catalog holds track and identify calls"
+        )
+    if kind == "TRACK" and not isinstance(rule.get("key"), str):
+        return f"{where}: not imported: a TRACK rule without an event name (key)"
+    schema = _mapping(rule.get("jsonSchema"))
+    description = str(schema.get("description") or "")
+    return _Rule(
+        kind.lower(),
+        str(rule.get("key") or ""),
+        _version(rule.get("version")),
+        description,
+        _labels(schema.get("labels")),
+        schema,
+    )
+
+
+def _config_rules(rules: dict[str, Any]) -> Iterator[_Rule | str]:
+    events = rules.get("events") or []
+    if not isinstance(events, list):
+        raise PlanError("not a Segment tracking plan: rules.events is not a list")
+    for number, event in enumerate(events, 1):
+        if not isinstance(event, dict) or not isinstance(event.get("name"), str):
+            yield f"rules.events[{number - 1}]: not imported: not an event with a name"
+            continue
+        schema = _mapping(event.get("rules"))
+        description = event.get("description") or schema.get("description") or ""
+        labels = {**_labels(event.get("labels")), **_labels(schema.get("labels"))}
+        yield _Rule("track", event["name"], _version(event.get("version")), str(description), labels, schema)
+    identify = rules.get("identify")
+    if isinstance(identify, dict) and identify:
+        yield _Rule(
+            "identify",
+            "",
+            1,
+            str(identify.get("description") or ""),
+            _labels(identify.get("labels")),
+            identify,
+        )
+    for section in sorted(set(rules) - {"events", "identify"}):
+        if rules[section]:
+            yield f"rules.{section}: not imported: the catalog holds track and identify calls"
+
+
+def _version(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _labels(value: Any) -> dict[str, str]:
+    """Labels as Protocols keeps them: a mapping, or a list of `{key, value}`."""
+    if isinstance(value, dict):
+        return {str(key): str(text) for key, text in value.items()}
+    if isinstance(value, list):
+        return {str(item["key"]): str(item.get("value", "")) for item in value if isinstance(item, dict)}
+    return {}
+
+
+class _SchemaReader:
+    """Turns one rule's JSON Schema into drafts; `$ref`s resolve against the rule's own schema."""
+
+    def __init__(self, builder: DraftBuilder, root: dict[str, Any]) -> None:
+        self.builder = builder
+        self.root = root
+
+    def resolve(self, schema: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+        """`schema` with a local `$ref` replaced by its target (the siblings kept over it), titled
+        after the definition it names when it has no title of its own."""
+        seen: set[str] = set()
+        while isinstance(schema.get("$ref"), str):
+            ref = schema["$ref"]
+            target: Any = self.root if ref.startswith("#") else None
+            for part in ref.lstrip("#").strip("/").split("/") if target is not None else []:
+                target = target.get(part) if isinstance(target, dict) and part else target
+            if ref in seen or not isinstance(target, dict):
+                notes.append(f"not imported: $ref {ref} (not a schema inside this rule)")
+                return {key: value for key, value in schema.items() if key != "$ref"}
+            seen.add(ref)
+            named = {"title": pascal(ref.rsplit("/", 1)[-1]), **target}
+            schema = {**named, **{key: value for key, value in schema.items() if key != "$ref"}}
+        return schema
+
+    def properties(
+        self, schema: dict[str, Any], owner: str, where: str
+    ) -> tuple[list[PropertyDraft], list[str]]:
+        """The drafts of an object schema's properties, and notes on those that cannot be fields."""
+        drafts: list[PropertyDraft] = []
+        notes: list[str] = []
+        listed = schema.get("required")
+        required = {name for name in listed if isinstance(name, str)} if isinstance(listed, list) else set()
+        for name, prop_schema in _mapping(schema.get("properties")).items():
+            problem = unusable_name(name, where)
+            if problem is not None or not isinstance(prop_schema, dict):
+                problem = problem or "has no schema"
+                notes.append(f"not imported: {name!r} {problem}; rename it in the plan, or add it by hand")
+                self.builder.warn(f"{owner}.{name}: not imported: {problem}")
+                continue
+            drafts.append(self.property(name, prop_schema, name in required, owner))
+        return drafts, notes
+
+    def property(self, name: str, schema: dict[str, Any], required: bool, owner: str) -> PropertyDraft:
+        """One property's draft: its type, description, example, default and notes."""
+        notes: list[str] = []
+        schema = self.resolve(schema, notes)
+        draft = self.type(schema, name, owner, notes)
+        examples = schema.get("examples")
+        example = examples[0] if isinstance(examples, list) and examples else schema.get("example")
+        prop = PropertyDraft(
+            name=name,
+            type=draft,
+            required=required,
+            description=str(schema.get("description") or ""),
+            example=example,
+            personal_data=bool(schema.get("x-personal-data")),
+            notes=notes,
+        )
+        if example is None and not (isinstance(examples, list) and examples) and "example" not in schema:
+            prop.example, prop.example_made_up = made_up_example(draft), True
+        problem = example_problem(draft, prop.example)
+        if problem is not None:
+            notes.append(problem)
+        if schema.get("default") is not None:
+            if required:
+                notes.append(f"not imported: the default {schema['default']!r} of a required property")
+            else:
+                prop.default = schema["default"]
+        for note in notes:
+            self.builder.warn(f"{owner}.{name}: {note}")
+        return prop
+
+    def type(
+        self, schema: dict[str, Any], name: str, owner: str, notes: list[str], docstring: str = ""
+    ) -> TypeDraft:
+        """A schema's type, its constraints at this level, and notes on what it cannot say.
+
+        `docstring` is the description of the value's own schema, below a property's (a list's
+        items, one branch of `anyOf`): for an enum, its class's docstring. A nested model is named
+        after its `title` (a `$ref`'s definition gives one), else after the property.
+        """
+        schema = self.resolve(schema, notes)
+        for keyword in ("anyOf", "oneOf"):
+            if keyword in schema:
+                return self._union(schema, keyword, name, owner, notes)
+        if "allOf" in schema:
+            parts = schema["allOf"]
+            if isinstance(parts, list) and len(parts) == 1 and isinstance(parts[0], dict):
+                merged = {
+                    **self.resolve(parts[0], notes),
+                    **{k: v for k, v in schema.items() if k != "allOf"},
+                }
+                return self.type(merged, name, owner, notes)
+            notes.append("not imported: allOf of several schemas (the type is left open: Any)")
+            return scalar("Any")
+        skipped = sorted(key for key in schema if key not in _KNOWN and not key.startswith("x-"))
+        if skipped:
+            notes.append(f"not imported: {', '.join(skipped)}")
+        types = schema.get("type")
+        names = [types] if isinstance(types, str) else list(types) if isinstance(types, list) else []
+        nullable = "null" in names
+        names = [kind for kind in names if kind != "null"]
+        if "enum" in schema or "const" in schema:
+            values = list(schema["enum"]) if "enum" in schema else [schema["const"]]
+            nullable = nullable or None in values
+            values = [value for value in values if value is not None]
+            draft = self.builder.enum(name, values, owner, notes, docstring) if values else scalar("Any")
+        elif len(names) > 1:
+            notes.append(f"not imported: a value of several types ({', '.join(names)}); the type is Any")
+            draft = scalar("Any")
+        else:
+            draft = self._typed(schema, names[0] if names else "", name, owner, notes, docstring)
+        draft.nullable = nullable
+        return draft
+
+    def _union(
+        self, schema: dict[str, Any], keyword: str, name: str, owner: str, notes: list[str]
+    ) -> TypeDraft:
+        options = [self.resolve(option, notes) for option in schema[keyword] if isinstance(option, dict)]
+        values = [option for option in options if option.get("type") != "null"]
+        if len(values) != 1:
+            notes.append(f"not imported: {keyword} of {len(values)} schemas (the type is left open: Any)")
+            return scalar("Any")
+        rest = {key: value for key, value in schema.items() if key not in (keyword, "default")}
+        own = str(values[0].get("description") or "")
+        draft = self.type({**values[0], **rest}, name, owner, notes, own)
+        draft.nullable = draft.nullable or len(values) < len(options)
+        return draft
+
+    def _typed(
+        self, schema: dict[str, Any], kind: str, name: str, owner: str, notes: list[str], docstring: str
+    ) -> TypeDraft:
+        if kind in ("integer", "number"):
+            bounds = {arg: schema[key] for key, arg in _NUMBER_BOUNDS.items() if _is_number(schema.get(key))}
+            # Draft-04 wrote an exclusive bound as `exclusiveMinimum: true` beside `minimum`.
+            if schema.get("exclusiveMinimum") is True and "ge" in bounds:
+                bounds["gt"] = bounds.pop("ge")
+            if schema.get("exclusiveMaximum") is True and "le" in bounds:
+                bounds["lt"] = bounds.pop("le")
+            if _is_number(schema.get("multipleOf")):
+                bounds["multiple_of"] = schema["multipleOf"]
+            return scalar("int" if kind == "integer" else "float", **bounds)
+        if kind == "string":
+            if "format" in schema:
+                notes.append(f"not imported: format {schema['format']!r} (the value is checked as any text)")
+            return scalar("str", **{arg: schema[key] for key, arg in _TEXT_BOUNDS.items() if key in schema})
+        if kind == "boolean":
+            return scalar("bool")
+        if kind == "array":
+            return self._array(schema, name, owner, notes)
+        if kind == "object" or "properties" in schema:
+            return self._object(schema, name, owner, notes, docstring)
+        if kind:
+            notes.append(f"not imported: the type {kind!r}; the type is Any")
+        return scalar("Any")
+
+    def _array(self, schema: dict[str, Any], name: str, owner: str, notes: list[str]) -> TypeDraft:
+        if schema.get("uniqueItems"):
+            notes.append("not imported: uniqueItems (items may repeat)")
+        items = schema.get("items")
+        if isinstance(items, dict) and items:
+            items = self.resolve(items, notes)
+            item = self.type(items, singular(name), owner, notes, str(items.get("description") or ""))
+        else:
+            if items:
+                notes.append("not imported: items as a list of schemas (each item is Any)")
+            item = scalar("Any")
+        bounds = {arg: schema[key] for key, arg in _LIST_BOUNDS.items() if key in schema}
+        return TypeDraft("list", item=item, constraints=bounds)
+
+    def _object(
+        self, schema: dict[str, Any], name: str, owner: str, notes: list[str], docstring: str
+    ) -> TypeDraft:
+        if not schema.get("properties"):
+            if isinstance(schema.get("additionalProperties"), dict):
+                notes.append("not imported: additionalProperties' schema (the values are Any)")
+            return TypeDraft("dict")
+        properties, field_notes = self.properties(schema, owner, "model")
+        for prop in properties:
+            personal_by_name(owner, prop, self.builder)
+        title = str(schema.get("title") or "")
+        model = ModelDraft(
+            class_name=title if title.isidentifier() and title[0].isupper() else "",
+            docstring=docstring or str(schema.get("description") or ""),
+            properties=properties,
+            extra="forbid" if schema.get("additionalProperties") is False else "allow",
+            notes=field_notes,
+        )
+        return self.builder.model(name, model, owner)
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one (a plan's file may hold anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
+    """Add a Segment plan's specs to `builder`'s plan.
+
+    Raises:
+        PlanError: the document is not a tracking plan.
+    """
+    rules: dict[tuple[str, str], _Rule] = {}
+    for rule in _rules(document):
+        if isinstance(rule, str):
+            builder.warn(rule)
+            continue
+        known = rules.get((rule.kind, rule.key))
+        if known is not None:
+            kept = max(known, rule, key=lambda r: r.version)
+            builder.warn(f"{rule.key or 'identify'}: several rules; version {kept.version} is imported")
+            rules[(rule.kind, rule.key)] = kept
+        else:
+            rules[(rule.kind, rule.key)] = rule
+    if not rules:
+        raise PlanError("the plan has no track or identify rule")
+    specs = [(_header(rule, builder), rule) for rule in rules.values()]
+    for spec, rule in specs:
+        _fill(spec, rule, builder)
+        builder.plan.specs.append(spec)
+
+
+def _header(rule: _Rule, builder: DraftBuilder) -> SpecDraft:
+    labels = rule.labels
+    owners = [owner.strip() for owner in labels.get("owner", "").split(OWNERS_SEPARATOR) if owner.strip()]
+    if rule.kind == "identify":
+        spec = SpecDraft("identify", IDENTIFY_NAME, builder.claim("PlanIdentify"), rule.description, "", "")
+        spec.notes.append(
+            "Segment keeps one identify rule for every identify call: name this spec after the moment it "
+            "is sent (Register, Login…), and split it when several calls send different traits."
+        )
+    else:
+        constant = builder.claim(pascal(rule.key) or "Event", "Event")
+        spec = SpecDraft("track", rule.key, constant, rule.description, labels.get("category", ""), "")
+    if len(owners) > 1:
+        spec.notes.append(f"the plan names several owners ({', '.join(owners)}): the first is used")
+        builder.warn(f"{spec.name}: the plan names several owners ({', '.join(owners)}); the first is used")
+    spec.owner = owners[0] if owners else ""
+    spec.status = labels.get("status", "active")
+    spec.replaced_by = labels.get("replaced_by")
+    return spec
+
+
+def _fill(spec: SpecDraft, rule: _Rule, builder: DraftBuilder) -> None:
+    reader = _SchemaReader(builder, rule.schema)
+    sections = _mapping(rule.schema.get("properties"))
+    section = "traits" if spec.kind == "identify" else "properties"
+    for other, value in sections.items():
+        if other != section and value:
+            spec.notes.append(f"not imported: the rule's {other} constraints")
+            builder.warn(f"{spec.name}: not imported: the rule's {other} constraints")
+    payload = reader.resolve(_mapping(sections.get(section)), spec.notes)
+    properties, notes = reader.properties(payload, spec.class_name, spec.kind)
+    spec.notes.extend(notes)
+    if properties and payload.get("additionalProperties") is not False:
+        spec.notes.append("the plan allows properties it does not list; a spec refuses them")
+    if spec.kind == "track":
+        names = [prop.name for prop in properties]
+        added = settle_scope(spec, rule.labels.get("scope", ""), [], names, builder)
+        properties = [prop for prop in properties if prop.name not in added]
+    for prop in properties:
+        personal_by_name(spec.class_name, prop, builder)
+    spec.properties = properties

@@ -1,0 +1,679 @@
+"""`event-catalog import`: a CSV or Segment plan becomes spec classes that run, lint and read back.
+
+Each generated module is written to a file, checked with ruff as the project's code is, and
+imported with the spec registry set aside, so its specs join a catalog of their own: exporting that
+catalog again gives back what was imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import importlib.util
+import io
+import json
+import subprocess
+import sys
+from enum import IntEnum, StrEnum
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated, Any, Literal
+
+import jsonschema
+import pytest
+from flask.testing import FlaskCliRunner
+from pydantic import BaseModel, ConfigDict, Field
+
+from analytics.catalog import CATALOG, Catalog
+from analytics.events import SegmentEvent
+from analytics.exports import events_csv, segment_plan, specs_csv
+from analytics.lint import lint
+from analytics.plan_import import PlanFormat, import_plan
+from analytics.scopes import MAX_ID, ProjectScope, UserScope
+from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Status, TrackSpec, prop
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load(source: str, tmp_path: Path, name: str) -> tuple[ModuleType, SpecRegistry]:
+    """Import a generated module with the shipped registry set aside; its specs in a registry of their own."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(source, encoding="utf-8")
+    assert CATALOG.events and CATALOG.identifiers  # built from the shipped registry before it is set aside
+    saved = REGISTRY.tracks, REGISTRY.identifiers
+    REGISTRY.tracks, REGISTRY.identifiers = [], []
+    try:
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        registry = SpecRegistry()
+        registry.tracks, registry.identifiers = REGISTRY.tracks, REGISTRY.identifiers
+    finally:
+        REGISTRY.tracks, REGISTRY.identifiers = saved
+        sys.modules.pop(name, None)
+    return module, registry
+
+
+def _ruff_clean(path: Path) -> None:
+    """The file passes `ruff format --check` and `ruff check` with the project's settings."""
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    for command in (["format", "--check"], ["check"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command, *config, str(path)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _imported(text: str, fmt: PlanFormat, tmp_path: Path, name: str) -> tuple[Any, ModuleType, Catalog]:
+    imported = import_plan(text, fmt, f"{name}.plan")
+    module, registry = _load(imported.source, tmp_path, name)
+    _ruff_clean(tmp_path / f"{name}.py")
+    return imported, module, Catalog(registry)
+
+
+def test_a_csv_export_imports_back_into_the_same_catalog(tmp_path: Path) -> None:
+    imported, module, catalog = _imported(events_csv(), PlanFormat.CSV, tmp_path, "from_csv")
+    again = specs_csv([*catalog.events.values(), *catalog.identifiers.values()])
+    assert again == events_csv()
+    assert lint(module.SegmentEvent, catalog.registry).findings == []
+    assert (imported.tracks, imported.identifies) == (len(CATALOG.events), len(CATALOG.identifiers))
+    (warning,) = imported.warnings
+    assert warning.startswith("50 specs already in the catalog (New User, ")
+
+
+def _optional(schema: dict[str, Any]) -> dict[str, Any]:
+    """An optional trait as the importer writes it: `T | None`, unset by default."""
+    annotations = {key: schema[key] for key in ("description", "examples") if key in schema}
+    value = {key: item for key, item in schema.items() if key not in annotations}
+    return {"anyOf": [value, {"type": "null"}], "default": None, **annotations}
+
+
+def test_a_segment_plan_export_imports_back_into_the_same_rules(tmp_path: Path) -> None:
+    plan = segment_plan()
+    imported, module, catalog = _imported(json.dumps(plan), PlanFormat.SEGMENT_PLAN, tmp_path, "from_plan")
+    again = segment_plan(catalog)
+    tracks = [rule for rule in plan["rules"] if rule["type"] == "TRACK"]
+    assert [rule for rule in again["rules"] if rule["type"] == "TRACK"] == tracks
+    # Segment keeps one identify rule: one identify spec, whose traits are the merged ones. A trait
+    # some identify spec leaves out is optional, and so may be unset (None).
+    (before,) = [
+        rule["jsonSchema"]["properties"]["traits"] for rule in plan["rules"] if rule["type"] == "IDENTIFY"
+    ]
+    (after,) = [
+        rule["jsonSchema"]["properties"]["traits"] for rule in again["rules"] if rule["type"] == "IDENTIFY"
+    ]
+    assert after["required"] == before["required"] == ["email"]
+    assert after["properties"] == {
+        name: trait if "anyOf" in trait or name in before["required"] else _optional(trait)
+        for name, trait in before["properties"].items()
+    }
+    # No constant in a Segment plan: each comes from the event string, and lint's documented
+    # exceptions (keyed by the shipped constants) do not apply. The importer reported each finding.
+    findings = lint(module.SegmentEvent, catalog.registry, exceptions={}).findings
+    assert {f"{finding.subject}: lint {finding.code} {finding.message}" for finding in findings} <= set(
+        imported.warnings
+    )
+    assert {finding.code for finding in findings} == {"EC002", "EC011"}
+    assert "PlanIdentify.email: marked personal data by its name (the plan does not say)" in imported.warnings
+
+
+def _nested_catalog() -> Catalog:
+    """Nested models, enums of text and of numbers, optional values and a deprecation."""
+    registry = SpecRegistry()
+
+    class PaymentKind(StrEnum):
+        """How an invoice was paid."""
+
+        CARD = "card"
+        SEPA = "sepa"
+
+    class Priority(IntEnum):
+        """How urgent."""
+
+        LOW = 1
+        HIGH = 2
+
+    class LineItem(BaseModel):
+        """One line of an invoice."""
+
+        model_config = ConfigDict(frozen=True, extra="forbid")
+
+        sku: str = prop("Product SKU.", example="pro-seat", min_length=1)
+        quantity: int = prop("How many units.", example=3, ge=1, le=10_000)
+
+    class PaymentMethod(BaseModel):
+        """How the invoice was paid."""
+
+        model_config = ConfigDict(frozen=True, extra="forbid")
+
+        kind: PaymentKind = prop("Payment method kind.", example=PaymentKind.CARD)
+        last4: str | None = prop("Last four digits.", example="4242", pattern=r"^[0-9]{4}$", default=None)
+
+    class BillingAddress(BaseModel):
+        """A postal address for invoices."""
+
+        model_config = ConfigDict(frozen=True, extra="forbid")
+
+        country: str = prop("ISO 3166-1 alpha-2 country code.", example="DE", pattern=r"^[A-Z]{2}$")
+
+    class InvoicePaid(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner="billing",
+        registry=registry,
+    ):
+        """A customer's invoice was paid.
+
+        Fires from the Stripe `invoice.paid` webhook handler, once per invoice.
+        """
+
+        scope: ProjectScope
+        amount_cents: int = prop("Total charged, in cents.", example=4900, gt=0, le=MAX_ID)
+        tax_rate: float = prop("Tax rate applied, as a fraction.", example=0.2, ge=0, lt=1)
+        line_items: list[LineItem] = prop(
+            "Items invoiced.", example=[{"sku": "pro-seat", "quantity": 3}], min_length=1, max_length=50
+        )
+        payment_method: PaymentMethod = prop("How it was paid.", example={"kind": "card", "last4": "4242"})
+        reason: Literal["upgrade", "renewal"] | None = prop(
+            "Why it was invoiced.", example="upgrade", default=None
+        )
+        tags: list[str] = prop("Free-form tags.", example=["q3"], default=[])
+        priority: Priority = prop("How urgent.", example=Priority.LOW)
+        codes: list[Annotated[str, Field(min_length=2)]] = prop("Codes.", example=["ab"])
+        kinds: list[PaymentKind] = prop("Kinds accepted.", example=["card"])
+
+    class SubscriptionUpgrade(
+        TrackSpec,
+        event=SegmentEvent.ProjectCreate,
+        category=Category.ONBOARDING,
+        owner="billing",
+        status=Status.DEPRECATED,
+        replaced_by=SegmentEvent.ProjectDelete,
+        registry=registry,
+    ):
+        """A project upgraded its subscription (send the invoice event instead)."""
+
+        scope: UserScope
+
+    class BillingProfileIdentify(IdentifySpec, name="Billing profile", owner="billing", registry=registry):
+        """Sent when a user saves their billing profile."""
+
+        scope: UserScope
+        billing_email: str = prop("Where invoices go.", example="billing@example.com", personal_data=True)
+        address: BillingAddress | None = prop("Billing address.", example={"country": "DE"}, default=None)
+
+    return Catalog(registry)
+
+
+def _without_enum_docstrings(schema: Any) -> Any:
+    """A schema without the docstrings of the enum classes the importer wrote: below a property (a
+    list's items, a branch of `anyOf`) an inlined enum carries its class's description, and a plan
+    has no class docstring to give (`Literal` has none)."""
+    if isinstance(schema, list):
+        return [_without_enum_docstrings(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    clean = {key: _without_enum_docstrings(value) for key, value in schema.items()}
+    for key in ("items", "anyOf"):
+        for inner in clean.get(key) if isinstance(clean.get(key), list) else [clean.get(key)]:
+            if (
+                isinstance(inner, dict)
+                and "enum" in inner
+                and inner.get("description", "").startswith("Allowed values of")
+            ):
+                del inner["description"]
+    return clean
+
+
+def test_nested_models_and_enums_round_trip_through_a_segment_plan(tmp_path: Path) -> None:
+    source = _nested_catalog()
+    plan = segment_plan(source)
+    imported, module, catalog = _imported(json.dumps(plan), PlanFormat.SEGMENT_PLAN, tmp_path, "nested_plan")
+    again = segment_plan(catalog)
+    tracks = [rule for rule in plan["rules"] if rule["type"] == "TRACK"]
+    assert [_without_enum_docstrings(rule) for rule in again["rules"] if rule["type"] == "TRACK"] == tracks
+    (before,) = [rule["jsonSchema"] for rule in plan["rules"] if rule["type"] == "IDENTIFY"]
+    (after,) = [rule["jsonSchema"] for rule in again["rules"] if rule["type"] == "IDENTIFY"]
+    assert after["properties"] == before["properties"] and after["labels"] == {"owner": "billing"}
+    # The classes read as the team would have written them, and the examples still validate.
+    assert issubclass(module.Kind, StrEnum) and issubclass(module.Priority, IntEnum)
+    assert module.LineItem.model_config["extra"] == "forbid"
+    for info in [*catalog.events.values(), *catalog.identifiers.values()]:
+        jsonschema.Draft202012Validator(info.json_schema).validate(info.example_payload())
+    assert module.NewProjectEvent.replaced_by is module.SegmentEvent.ProjectDeleted
+    assert 'Team has no "billing": add Team.BILLING to analytics/spec.py' in imported.warnings
+    assert '# Team.BILLING = "billing"' in imported.source
+
+
+def test_nested_models_through_a_csv_become_open_objects_said_so(tmp_path: Path) -> None:
+    """The export's rows do not say what an object holds: it stays an object, with a note and a
+    warning, and the export of what was imported is the CSV it came from."""
+    source = _nested_catalog()
+    text = specs_csv([*source.events.values(), *source.identifiers.values()])
+    imported, module, catalog = _imported(text, PlanFormat.CSV, tmp_path, "nested_csv")
+    assert specs_csv([*catalog.events.values(), *catalog.identifiers.values()]) == text
+    assert (
+        "ProjectDelete.payment_method: the CSV does not say what this object holds: dict[str, Any]; "
+        "write a nested model" in imported.warnings
+    )
+    assert "    payment_method: dict[str, Any] = prop(" in imported.source
+    assert module.ProjectDelete.__doc__.endswith("once per invoice.\n    ")
+
+
+def test_cells_the_export_guarded_against_formulas_read_back_as_they_were(tmp_path: Path) -> None:
+    registry = SpecRegistry()
+
+    class Formulas(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner="growth",
+        registry=registry,
+    ):
+        """=HYPERLINK("https://attacker.example","open")"""
+
+        scope: ProjectScope
+        delta: int = prop("@SUM(1+1)", example=-3)
+        note: str = prop("+ how it went", example="=cmd|'/c calc'!a0")
+
+    text = specs_csv(Catalog(registry).events.values())
+    assert "'=HYPERLINK" in text and "'-3" in text
+    imported, module, catalog = _imported(text, PlanFormat.CSV, tmp_path, "formulas")
+    assert specs_csv(catalog.events.values()) == text
+    assert module.ProjectDelete.description() == Formulas.description()
+    assert '    delta: int = prop("@SUM(1+1)", example=-3)' in imported.source
+
+
+def _csv(rows: list[dict[str, str]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def test_csv_rows_named_by_path_become_nested_models(tmp_path: Path) -> None:
+    def row(prop_name: str, type_: str, required: str = "yes", **cells: str) -> dict[str, str]:
+        base = {"event": "", "property": prop_name, "type": type_, "required": required}
+        base.update(
+            {"allowed_values": "", "bounds": "", "pattern": "", "example": "", "property_description": "x."}
+        )
+        return {**base, **cells}
+
+    rows = [
+        {**row("line_items", "array of object", bounds="1 ≤ items ≤ 50"), "event": "Invoice Paid"},
+        row("line_items[].sku", "string", example="pro-seat", bounds="length ≥ 1"),
+        row("line_items[].quantity", "integer", example="3", bounds="1 ≤ value ≤ 10000"),
+        row("payment_method", "object", example='{"kind": "card"}'),
+        row("payment_method.kind", "string", allowed_values="card | sepa", example="card"),
+        row("payment_method.last4", "string", "no", pattern="^[0-9]{4}$", example="4242"),
+        row("payment_method.holder.name", "string", "no", example="Ada"),
+    ]
+    imported, module, catalog = _imported(_csv(rows), PlanFormat.CSV, tmp_path, "paths_csv")
+    schema = catalog.event("Invoice Paid").json_schema
+    payment = schema["$defs"]["PaymentMethod"]
+    assert payment["required"] == ["kind"] and payment["additionalProperties"] is False
+    assert payment["properties"]["last4"]["anyOf"][0] == {"pattern": "^[0-9]{4}$", "type": "string"}
+    assert schema["$defs"]["Kind"]["enum"] == ["card", "sepa"]
+    item = schema["$defs"]["LineItem"]["properties"]
+    assert (item["quantity"]["minimum"], item["quantity"]["maximum"], item["sku"]["minLength"]) == (
+        1,
+        10000,
+        1,
+    )
+    assert (
+        schema["properties"]["line_items"]["minItems"],
+        schema["properties"]["line_items"]["maxItems"],
+    ) == (1, 50)
+    # A row below a property that has no row of its own is not dropped in silence.
+    assert any(
+        "payment_method.holder.name" in warning and "no row for" in warning for warning in imported.warnings
+    )
+    assert "'payment_method.holder.name' has no row for 'payment_method.holder'" in imported.source
+    payload = {"line_items": [{"sku": "a", "quantity": 2}], "payment_method": {"kind": "sepa"}}
+    module.InvoicePaid(scope=UserScope(user_id=1), **payload)
+
+
+ACME_PLAN: dict[str, Any] = {
+    "name": "workspaces/acme/tracking-plans/rs_1abc",
+    "display_name": "Acme web",
+    "rules": {
+        "global": {"type": "object", "properties": {"context": {"type": "object"}}},
+        "events": [
+            {
+                "name": "Order Completed",
+                "description": "A customer completed an order.\n\nFires when the payment is confirmed.",
+                "version": 2,
+                "rules": {
+                    "$schema": "http://json-schema.org/draft-07/schema#",
+                    "type": "object",
+                    "labels": {"owner": "growth", "category": "Onboarding"},
+                    "properties": {
+                        "context": {},
+                        "traits": {},
+                        "properties": {
+                            "type": "object",
+                            "properties": {
+                                "order_id": {"type": "string", "description": "Order id.", "minLength": 1},
+                                "total": {
+                                    "type": "number",
+                                    "description": "Total, in dollars.",
+                                    "minimum": 0,
+                                    "examples": [99.5],
+                                },
+                                "currency": {
+                                    "type": ["string", "null"],
+                                    "enum": ["usd", "eur", None],
+                                    "description": "Currency.",
+                                },
+                                "products": {
+                                    "type": "array",
+                                    "description": "What was bought.",
+                                    "minItems": 1,
+                                    "items": {
+                                        "type": "object",
+                                        "description": "One product of the order.",
+                                        "properties": {
+                                            "sku": {"type": "string", "description": "Stock keeping unit."},
+                                            "quantity": {
+                                                "type": "integer",
+                                                "description": "How many.",
+                                                "minimum": 1,
+                                                "maximum": 100,
+                                            },
+                                        },
+                                        "required": ["sku", "quantity"],
+                                        "additionalProperties": False,
+                                    },
+                                },
+                                "shipping": {
+                                    "$ref": "#/definitions/address",
+                                    "description": "Where it ships.",
+                                },
+                                "tags": {
+                                    "type": "array",
+                                    "description": "Labels.",
+                                    "items": {"type": "string"},
+                                    "uniqueItems": True,
+                                },
+                                "coupon_url": {
+                                    "type": "string",
+                                    "description": "Coupon link.",
+                                    "format": "uri",
+                                },
+                                "customer_email": {"type": "string", "description": "Who ordered."},
+                                "paymentMethod": {"type": "string", "description": "How it was paid."},
+                                "API Method": {"type": "string", "description": "Which API."},
+                                "discount": {
+                                    "description": "Discount.",
+                                    "oneOf": [{"type": "number"}, {"type": "string"}],
+                                },
+                                "gift": {"type": "boolean", "description": "A gift order.", "default": False},
+                            },
+                            "required": ["order_id", "total", "products"],
+                        },
+                    },
+                    "definitions": {
+                        "address": {
+                            "type": "object",
+                            "properties": {
+                                "country": {
+                                    "type": "string",
+                                    "description": "Country.",
+                                    "pattern": "^[A-Z]{2}$",
+                                }
+                            },
+                            "required": ["country"],
+                            "additionalProperties": False,
+                        }
+                    },
+                },
+            },
+            {
+                "name": "product_viewed",
+                "description": "A product page was viewed.",
+                "rules": {
+                    "properties": {
+                        "properties": {
+                            "type": "object",
+                            "properties": {
+                                "proj_id": {
+                                    "type": "integer",
+                                    "description": "Project.",
+                                    "exclusiveMinimum": 0,
+                                },
+                                "product_id": {"type": "string", "description": "The product."},
+                            },
+                            "required": ["proj_id", "product_id"],
+                        }
+                    }
+                },
+            },
+            {"name": "Order Completed", "version": 1, "rules": {}},
+        ],
+        "identify": {
+            "type": "object",
+            "properties": {
+                "traits": {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string", "description": "The user's email."},
+                        "plan": {"type": "string", "enum": ["free", "pro"], "description": "Current plan."},
+                    },
+                    "required": ["email"],
+                }
+            },
+        },
+        "group": {"properties": {"traits": {"type": "object", "properties": {"name": {"type": "string"}}}}},
+    },
+}
+"""A Config API plan as a team might have written it in Protocols: no examples, no scopes, a
+snake_case event name and keywords a spec cannot say."""
+
+
+def test_a_segment_config_api_plan_becomes_specs_with_every_gap_reported(tmp_path: Path) -> None:
+    imported, module, catalog = _imported(json.dumps(ACME_PLAN), PlanFormat.SEGMENT_PLAN, tmp_path, "acme")
+    warnings = imported.warnings
+    for expected in (
+        "Order Completed: several rules; version 2 is imported",
+        "rules.global: not imported: the catalog holds track and identify calls",
+        "rules.group: not imported: the catalog holds track and identify calls",
+        "OrderCompleted.tags: not imported: uniqueItems (items may repeat)",
+        "OrderCompleted.coupon_url: not imported: format 'uri' (the value is checked as any text)",
+        "OrderCompleted.API Method: not imported: is not a Python name",
+        "OrderCompleted.discount: not imported: oneOf of 2 schemas (the type is left open: Any)",
+        "OrderCompleted.customer_email: marked personal data by its name (the plan does not say)",
+        'the plan names no category for product_viewed: "Imported" is written; change it',
+        'ProductViewed: lint EC002 event string "product_viewed" is not Title Case',
+        "OrderCompleted.paymentMethod: lint EC006 property name should be snake_case",
+        "PlanIdentify: no description in the plan (lint EC005)",
+    ):
+        assert expected in warnings
+    assert any(
+        warning.endswith(
+            'without an example in the plan: each gets a made-up one, marked "# made-up example"'
+        )
+        for warning in warnings
+    )
+    source = imported.source
+    assert "# not imported: 'API Method' is not a Python name" in source
+    assert '    ProductViewed = "product_viewed"' in source  # reported, not renamed
+    assert "class Shipping(" not in source and "class Address(BaseModel):" in source
+    order = catalog.event("Order Completed")
+    assert order.spec.description() == ACME_PLAN["rules"]["events"][0]["description"]
+    assert (order.scope, catalog.event("product_viewed").scope) == (UserScope, ProjectScope)
+    assert order.spec.owner == "growth" and order.spec.category is Category.ONBOARDING
+    # What the plan accepts, the spec accepts, and what it refuses, the spec refuses.
+    rule = ACME_PLAN["rules"]["events"][0]["rules"]
+    source_schema = copy.deepcopy(rule["properties"]["properties"]) | {"definitions": rule["definitions"]}
+    valid = {
+        "order_id": "o-1",
+        "total": 10,
+        "products": [{"sku": "a", "quantity": 2}],
+        "currency": "eur",
+        "shipping": {"country": "DE"},
+        "gift": True,
+    }
+    wrong = [
+        {**valid, "order_id": ""},
+        {**valid, "total": -1},
+        {**valid, "currency": "gbp"},
+        {**valid, "products": []},
+        {**valid, "products": [{"sku": "a", "quantity": 0}]},
+        {**valid, "products": [{"sku": "a"}]},
+        {**valid, "shipping": {"country": "de"}},
+        {key: value for key, value in valid.items() if key != "total"},
+    ]
+    validator = jsonschema.Draft7Validator(source_schema)
+    generated = jsonschema.Draft202012Validator(order.json_schema)
+    assert validator.is_valid(valid) and generated.is_valid(valid)
+    for payload in wrong:
+        assert not validator.is_valid(payload) and not generated.is_valid(payload), payload
+    for info in [*catalog.events.values(), *catalog.identifiers.values()]:
+        generated_examples = jsonschema.Draft202012Validator(info.json_schema)
+        generated_examples.validate(info.example_payload())
+    assert module.Address.model_json_schema()["properties"]["country"]["examples"] == ["AA"]
+
+
+def test_names_that_break_the_rules_are_reported_and_kept() -> None:
+    plan = {
+        "rules": [
+            {"type": "TRACK", "key": "checkout_started", "jsonSchema": {"description": "Checkout began."}},
+            {"type": "TRACK", "key": "New Checkout Event", "jsonSchema": {"description": "A checkout."}},
+            {"type": "PAGE", "key": "Pricing", "jsonSchema": {}},
+        ]
+    }
+    imported = import_plan(json.dumps(plan), PlanFormat.SEGMENT_PLAN, "plan.json")
+    assert imported.warnings[0] == (
+        "rule 3 (Pricing): not imported: a PAGE rule; the catalog holds track and identify calls"
+    )
+    assert (
+        'CheckoutStarted: lint EC002 event string "checkout_started" is not Title Case' in imported.warnings
+    )
+    assert (
+        'NewCheckoutEvent: lint EC011 event string "New Checkout Event" ends with the redundant word "Event"'
+        in imported.warnings
+    )
+    assert (
+        '    # lint EC002: event string "checkout_started" is not Title Case\n'
+        '    CheckoutStarted = "checkout_started"\n' in imported.source
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "plan.json",
+            b"{rules",
+            "plan.json: not JSON: line 1, column 2: Expecting property name enclosed in double quotes",
+        ),
+        (
+            "plan.json",
+            b'{"name": "x"}',
+            "plan.json: not a Segment tracking plan: no rules (a list, or the Config API's rules object)",
+        ),
+        ("plan.json", b'{"rules": []}', "plan.json: the plan has no track or identify rule"),
+        (
+            "plan.json",
+            b'{"rules": [{"type": "TRACK", "key": "A B", "jsonSchema": {"examples": [NaN]}}]}',
+            "plan.json: not JSON: NaN is not a JSON number",
+        ),
+        (
+            "plan.csv",
+            b"Event,Description\nInvoice Paid,Paid\n",
+            "plan.csv: not a tracking plan CSV: no property, type column "
+            "(the columns are those `event-catalog export --format csv` writes)",
+        ),
+        ("plan.csv", b"event,property,type\n", "plan.csv: the plan has no events"),
+        (
+            "plan.csv",
+            b"event,property,type\n,amount,integer\n",
+            "plan.csv: line 2: a row without an event, and no event above it",
+        ),
+        (
+            "plan.csv",
+            b"event,property,type\nInvoice \xff,amount,integer\n",
+            "plan.csv: not UTF-8 text (byte 0xff at offset 28)",
+        ),
+        (
+            "plan.txt",
+            b"just some words\n",
+            "plan.txt: cannot tell whether it is CSV or a Segment plan: give --format",
+        ),
+    ],
+)
+def test_a_file_that_is_no_plan_is_refused_in_one_line(
+    runner: FlaskCliRunner, tmp_path: Path, name: str, content: bytes, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = runner.invoke(args=["import", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"error: {tmp_path}/{message}"]
+    assert result.stdout == ""
+
+
+def test_cli_import_writes_the_module_and_warns_on_stderr(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(ACME_PLAN), encoding="utf-8")
+    printed = runner.invoke(args=["import", str(plan)])
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout == import_plan(plan.read_text(), PlanFormat.SEGMENT_PLAN, "plan.json").source
+    lines = printed.stderr.splitlines()
+    assert lines[0] == "warning: Order Completed: several rules; version 2 is imported"
+    assert all(line.startswith("warning: ") for line in lines[:-1])
+    assert (
+        lines[-1]
+        == f"imported 2 track specs and 1 identify spec from {plan}; {len(lines) - 1} warnings above"
+    )
+    target = tmp_path / "specs.py"
+    written = runner.invoke(args=["import", str(plan), "--format", "segment-plan", "-o", str(target)])
+    assert written.exit_code == 0 and written.stdout == ""
+    assert target.read_text(encoding="utf-8") == printed.stdout
+    assert written.stderr.splitlines()[-1].startswith(
+        f"imported 2 track specs and 1 identify spec from {plan} to {target}"
+    )
+    unwritable = runner.invoke(args=["import", str(plan), "-o", str(tmp_path / "missing" / "x.py")])
+    assert unwritable.exit_code == 2
+    assert (
+        unwritable.stderr.splitlines()[-1]
+        == f"error: cannot write {tmp_path / 'missing' / 'x.py'}: No such file or directory"
+    )
+    missing = runner.invoke(args=["import", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 2 and "does not exist" in missing.stderr
+
+
+def test_cli_import_reads_the_csv_export_with_its_byte_order_mark(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    exported = tmp_path / "event-catalog.csv"
+    assert runner.invoke(args=["export", "--format", "csv", "-o", str(exported)]).exit_code == 0
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbf")
+    result = runner.invoke(args=["import", str(exported)])
+    assert result.exit_code == 0
+    assert result.stdout == import_plan(events_csv(), PlanFormat.CSV, "event-catalog.csv").source
+
+
+def test_generated_modules_type_check_as_the_catalog_does(tmp_path: Path) -> None:
+    """The output is pasted into `analytics/`, which mypy checks strictly with the pydantic plugin."""
+    package = tmp_path / "pasted"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    plans = {
+        "nested": (json.dumps(segment_plan(_nested_catalog())), PlanFormat.SEGMENT_PLAN),
+        "acme": (json.dumps(ACME_PLAN), PlanFormat.SEGMENT_PLAN),
+        "catalog": (events_csv(), PlanFormat.CSV),
+    }
+    for name, (text, fmt) in plans.items():
+        (package / f"{name}.py").write_text(import_plan(text, fmt, name).source, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"), str(package)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
