@@ -159,6 +159,14 @@ def _example_object(example: Any, marker: str) -> dict[str, Any]:
     return example if isinstance(example, dict) else {}
 
 
+def _description(prop_schema: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A property's description; pydantic leaves it out of a field that holds a model when it is the
+    model's docstring word for word (the `$ref`'s own description says it), so it is read there."""
+    if "description" in prop_schema or "$ref" not in prop_schema:
+        return str(prop_schema.get("description", ""))
+    return str(value_schema(prop_schema, defs)[0].get("description", ""))
+
+
 def _rows(
     schema: dict[str, Any],
     defs: dict[str, Any],
@@ -206,7 +214,7 @@ def _rows(
                 name=path,
                 type=kind,
                 required=name in required,
-                description=prop_schema.get("description", ""),
+                description=_description(prop_schema, defs),
                 allowed_values=allowed,
                 bounds=bounds.text if bounds else "",
                 pattern=pattern_of(prop_schema, defs) or "",

@@ -248,19 +248,29 @@ def test_nested_models_and_enums_round_trip_through_a_segment_plan(tmp_path: Pat
     assert '# Team.BILLING = "billing"' in imported.source
 
 
-def test_nested_models_through_a_csv_become_open_objects_said_so(tmp_path: Path) -> None:
-    """The export's rows do not say what an object holds: it stays an object, with a note and a
-    warning, and the export of what was imported is the CSV it came from."""
+def test_nested_models_round_trip_through_a_csv_by_their_path_rows(tmp_path: Path) -> None:
+    """The export writes a nested model's fields as rows by path (`payment_method.kind`): they come
+    back as nested models, and the export of what was imported is the CSV it came from."""
     source = _nested_catalog()
     text = specs_csv([*source.events.values(), *source.identifiers.values()])
     imported, module, catalog = _imported(text, PlanFormat.CSV, tmp_path, "nested_csv")
     assert specs_csv([*catalog.events.values(), *catalog.identifiers.values()]) == text
+    assert "    payment_method: PaymentMethod = prop(" in imported.source
+    assert not any("does not say what this object holds" in warning for warning in imported.warnings)
+    assert module.ProjectDelete.__doc__.endswith("once per invoice.\n    ")
+
+
+def test_an_object_without_field_rows_stays_an_object_said_so(tmp_path: Path) -> None:
+    rows = [
+        {"event": "Invoice Paid", "property": "payment_method", "type": "object", "required": "yes"},
+        {"event": "", "property": "note", "type": "string", "required": "no"},
+    ]
+    imported, _module, _catalog = _imported(_csv(rows), PlanFormat.CSV, tmp_path, "open_csv")
     assert (
-        "ProjectDelete.payment_method: the CSV does not say what this object holds: dict[str, Any]; "
+        "InvoicePaid.payment_method: the CSV does not say what this object holds: dict[str, Any]; "
         "write a nested model" in imported.warnings
     )
     assert "    payment_method: dict[str, Any] = prop(" in imported.source
-    assert module.ProjectDelete.__doc__.endswith("once per invoice.\n    ")
 
 
 def test_cells_the_export_guarded_against_formulas_read_back_as_they_were(tmp_path: Path) -> None:
