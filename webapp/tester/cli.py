@@ -19,7 +19,16 @@ from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
-from webapp.tester.forms import PROP, RAW, SCOPE, TesterInput, own_properties, resolve_spec, token_problem
+from webapp.tester.forms import (
+    PROP,
+    RAW,
+    SCOPE,
+    TesterInput,
+    own_properties,
+    resolve_spec,
+    takes_json,
+    token_problem,
+)
 from webapp.tester.models import ScopePreset
 from webapp.tester.presets import preset_values
 from webapp.tester.sending import SendResult, destinations, find_destination, send
@@ -112,13 +121,17 @@ def prop_pairs(items: Iterable[str]) -> dict[str, list[str]]:
 def _prop_texts(spec: str, props: dict[str, list[str]]) -> dict[str, str]:
     """Each property's text as the form's field reads it: a repeated key gives one item per line, as
     array fields read; repeating a property that holds one value is refused, as its type error would
-    otherwise quote the joined values."""
+    otherwise quote the joined values. A JSON field's value (an object, a list of objects) is one
+    JSON text, a list included."""
     info = resolve_spec(spec)
-    arrays = {p.name for p in own_properties(info) if p.type.startswith("array")} if info else set()
+    known = own_properties(info) if info is not None else []
+    lines = {p.name for p in known if p.type.startswith("array") and not takes_json(p)}
+    json_fields = {p.name for p in known if takes_json(p)}
     for key, values in props.items():
-        if len(values) > 1 and info is not None and key not in arrays:
+        if len(values) > 1 and info is not None and key not in lines:
+            holds = "one JSON value (a list as one JSON array)" if key in json_fields else "one value"
             raise BadInput(
-                f"--prop {key} is given {len(values)} times ({', '.join(values)}): it holds one value"
+                f"--prop {key} is given {len(values)} times ({', '.join(values)}): it holds {holds}"
             )
     return {key: "\n".join(values) for key, values in props.items()}
 

@@ -19,15 +19,15 @@ from analytics.catalog import SpecInfo
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
-from analytics.strict_json import DuplicateKey, TooDeep, load_json
-from analytics.wording import sentence
 from webapp.tester.destinations import Destination
 from webapp.tester.forms import (
     PROP,
     RAW,
     SCOPE,
+    FieldTextError,
     TesterInput,
     own_properties,
+    read_json,
     resolve_spec,
     unstorable_text,
 )
@@ -111,21 +111,17 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     if typed.mode != RAW:
         known = own_properties(info)
         _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})
-        props = {p.name: typed.property_value(p) for p in known}
+        props = {}
+        for prop in known:
+            try:
+                props[prop.name] = typed.property_value(prop)
+            except FieldTextError as exc:
+                draft.errors[PROP + prop.name] = str(exc)
         return scope, {name: value for name, value in props.items() if value is not None}
     try:
-        parsed = load_json(typed.raw) if typed.raw.strip() else {}
-    except json.JSONDecodeError as exc:
-        draft.errors["raw"] = f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
-        return scope, None
-    except TooDeep as exc:
-        draft.errors["raw"] = f"The JSON is {exc}"
-        return scope, None
-    except DuplicateKey as exc:
-        draft.errors["raw"] = f"{sentence(str(exc))}: give each key once"
-        return scope, None
-    except ValueError as exc:
-        draft.errors["raw"] = f"Not valid JSON: {exc}"
+        parsed = read_json(typed.raw) if typed.raw.strip() else {}
+    except FieldTextError as exc:
+        draft.errors["raw"] = str(exc)
         return scope, None
     if not isinstance(parsed, dict):
         draft.errors["raw"] = 'The properties must be a JSON object, e.g. {"cluster_type": "eks"}'
@@ -194,10 +190,15 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
     if props is None:
         _validate_scope_alone(draft, info.scope, scope_values)
         return draft
+    # Errors already found are the fields' text's (not JSON, an unknown property): pydantic's "Field
+    # required" for a field whose JSON could not be read would hide its reason while typing.
+    unreadable = dict(draft.errors)
     try:
         draft.spec = info.spec.model_validate({"scope": scope_values, **props})
     except ValidationError as exc:
         _collect(draft, exc, typed.mode == RAW)
+    draft.errors.update(unreadable)
+    draft.missing = [key for key in draft.missing if key not in unreadable]
     if draft.spec is not None:
         draft.message = build_message(draft.spec, source=SOURCE, actor=actor, test=True)
     elif typed.mode == RAW and not any(key.startswith(SCOPE) for key in draft.errors):

@@ -3,7 +3,8 @@
 The form is not a fixed WTForms class: its fields come from the chosen spec's JSON Schema (through
 the catalog), so an event added in code gets its tester form with no other step. What is typed is
 kept as text and handed to the pydantic spec unchanged, so validation and its messages are the
-spec's own. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
+spec's own; only a nested object or a list of them, which no line of text can spell, is typed as
+JSON and read as JSON first. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from werkzeug.datastructures import MultiDict
 from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
 from analytics.scopes import UserScope
 from analytics.storable_text import SURROGATE, unstorable_in
-from analytics.strict_json import load_json
+from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from analytics.wording import sentence
 from webapp.tester.destinations import DEFAULT_NAME
 
@@ -28,6 +29,8 @@ PROP = "prop."
 FIELDS, RAW = "fields", "raw"
 _TRUE = frozenset({"on", "true", "1", "yes"})
 _FALSE = frozenset({"off", "false", "0", "no"})
+_PLAIN = frozenset({"string", "integer", "number", "boolean", "any", "null"})
+"""Types a field holds as text (a list of them one item per line); anything else is typed as JSON."""
 
 
 MAX_TOKEN_LENGTH = 64
@@ -75,7 +78,11 @@ class TesterInput:
     token: str | None = None
 
     def property_value(self, prop: PropertyInfo) -> Any:
-        """A property's value as the spec should see it: its field's text, typed (None: left empty)."""
+        """A property's value as the spec should see it: its field's text, typed (None: left empty).
+
+        Raises:
+            FieldTextError: a JSON field's text is not JSON the tester can send.
+        """
         return typed_value(prop, self.props.get(prop.name))
 
     def scope_value(self, name: str) -> Any:
@@ -94,7 +101,11 @@ class TesterInput:
         if self.mode == RAW:
             current = parse_raw_object(self.raw) or {}
             return replace(self, scope=scope, raw=dump_raw({**examples, **current}))
-        props = {name: self.props.get(name) or display_value(value) for name, value in examples.items()}
+        props = {
+            p.name: self.props.get(p.name) or field_text(p, p.example)
+            for p in own_properties(info)
+            if p.example is not None
+        }
         return replace(self, scope=scope, props={**self.props, **props})
 
     def as_shown(self) -> TesterInput:
@@ -111,8 +122,9 @@ class TesterInput:
     def switch_problem(self, mode: str, info: SpecInfo | None) -> str | None:
         """Why the raw editor's text cannot move to the fields without losing some of it, if it cannot.
 
-        The fields hold the spec's own properties, a select only its allowed values and a checkbox
-        only true or false: anything else stays in the raw editor, which says what is in the way.
+        The fields hold the spec's own properties, a select only its allowed values, a checkbox only
+        true or false and a text or lines field no object: anything else stays in the raw editor,
+        which says what is in the way. A JSON field (an object, a list of objects) holds any value.
         """
         if self.mode != RAW or mode != FIELDS or info is None:
             return None
@@ -143,12 +155,26 @@ class TesterInput:
             values = {p.name: json_value(p, self.props.get(p.name)) for p in own_properties(info)}
             return replace(self, mode=RAW, raw=dump_raw({k: v for k, v in values.items() if v is not None}))
         parsed = parse_raw_object(self.raw) or {}
-        return replace(self, mode=FIELDS, props={k: display_value(v) for k, v in parsed.items()})
+        props = {p.name: p for p in own_properties(info)}
+        return replace(self, mode=FIELDS, props={k: field_text(props[k], v) for k, v in parsed.items()})
+
+
+def takes_json(prop: PropertyInfo) -> bool:
+    """Whether the property's field is typed as JSON: an object, or a list of anything but plain
+    values (a list of objects), which neither a line of text nor one line per item can spell."""
+    return prop.type.removeprefix("array of ") not in _PLAIN
 
 
 def _field_holds(prop: PropertyInfo, value: Any) -> bool:
     """Whether the property's form field can show this JSON value (a select, a checkbox or a number
-    field cannot show all: a browser empties a number field given text, and the value is gone)."""
+    field cannot show all: a browser empties a number field given text, and the value is gone; a
+    text or lines field would send an object as the text of it)."""
+    if takes_json(prop):
+        return True
+    if isinstance(value, dict) or (isinstance(value, list) and not prop.type.startswith("array")):
+        return False
+    if isinstance(value, list):
+        return not any(isinstance(item, dict | list) for item in value)
     if prop.type == "boolean":
         return isinstance(value, bool) or value is None
     if prop.allowed_values is not None and not prop.type.startswith("array"):
@@ -169,7 +195,8 @@ def own_properties(info: SpecInfo) -> list[PropertyInfo]:
 
 
 def display_value(value: Any) -> Any:
-    """A JSON value as a form field shows it: booleans stay, lists become lines, the rest text."""
+    """A value as a form field shows it: booleans and text stay, lists become lines, the rest text
+    (`field_text` is the one that knows the field, for JSON values: it quotes text a JSON field holds)."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, list):
@@ -179,16 +206,66 @@ def display_value(value: Any) -> Any:
     return str(value)
 
 
+def field_text(prop: PropertyInfo, value: Any) -> Any:
+    """A JSON value (an example, the raw editor's, a stored message's) as the property's field shows
+    it: a JSON field's as JSON text, which it reads back as the same value."""
+    if takes_json(prop) and value is not None:
+        return _json_text(value)
+    return display_value(value)
+
+
+class FieldTextError(ValueError):
+    """A field's text that cannot become a value: a JSON field's that is not JSON the tester can send.
+    Its message is said next to the field, as the spec's own messages are."""
+
+
+def read_json(text: str) -> Any:
+    """JSON typed into the tester (the raw editor, a JSON field), read as strictly as every JSON that
+    comes in (`analytics.strict_json`).
+
+    Raises:
+        FieldTextError: it is not JSON, and why, in the words shown next to the field.
+    """
+    try:
+        return load_json(text)
+    except json.JSONDecodeError as exc:
+        raise FieldTextError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from exc
+    except TooDeep as exc:
+        raise FieldTextError(f"The JSON is {exc}") from exc
+    except DuplicateKey as exc:
+        raise FieldTextError(f"{sentence(str(exc))}: give each key once") from exc
+    except ValueError as exc:
+        raise FieldTextError(f"Not valid JSON: {exc}") from exc
+
+
+def _json_field_value(text: str) -> Any:
+    """A JSON field's text as the value it spells.
+
+    Raises:
+        FieldTextError: it is not JSON, or holds text no message can carry.
+    """
+    value = read_json(text)
+    if problem := unstorable_text(value):
+        # The spec checks the text of its own values, not of the objects nested in them.
+        raise FieldTextError(problem)
+    return value
+
+
 def typed_value(prop: PropertyInfo, raw: Any) -> Any:
     """What a field's text becomes before validation; None when it was left empty.
 
     Numbers and strings stay text and pydantic's lax mode converts them, so its messages are
-    the ones shown; arrays are one item per line.
+    the ones shown; arrays are one item per line; objects and lists of them are JSON.
+
+    Raises:
+        FieldTextError: a JSON field's text is not JSON the tester can send.
     """
     if prop.type == "boolean":
         return _boolean(raw)
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if takes_json(prop):
+        return _json_field_value(raw) if isinstance(raw, str) else raw
     if prop.type.startswith("array"):
         lines = raw if isinstance(raw, list) else str(raw).splitlines()
         return [str(line).strip() for line in lines if str(line).strip()]
@@ -213,8 +290,12 @@ def _boolean(raw: Any) -> Any:
 
 
 def json_value(prop: PropertyInfo, raw: Any) -> Any:
-    """A field's text as the JSON value the raw editor should start from (numbers as numbers)."""
-    value = typed_value(prop, raw)
+    """A field's text as the JSON value the raw editor should start from (numbers as numbers; a JSON
+    field's text that is not JSON as the text, which the raw editor then shows to fix)."""
+    try:
+        value = typed_value(prop, raw)
+    except FieldTextError:
+        return raw.strip()
     converters = {"integer": int, "number": float}
     if isinstance(value, str) and prop.type in converters:
         try:
@@ -227,7 +308,11 @@ def json_value(prop: PropertyInfo, raw: Any) -> Any:
 def dump_raw(values: Mapping[str, Any]) -> str:
     """Properties as the raw editor shows them: as typed but for a surrogate, which stays the JSON
     escape it was typed as (`\\ud800`), since no page can carry it (UTF-8 cannot encode it)."""
-    text = json.dumps(dict(values), indent=2, ensure_ascii=False)
+    return _json_text(dict(values), indent=2)
+
+
+def _json_text(value: Any, indent: int | None = None) -> str:
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
     return SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
@@ -316,7 +401,7 @@ class FieldView:
     Attributes:
         key: the form name (`scope.project_id`, `prop.cluster_type`).
         label: what the engineer reads.
-        widget: `number`, `text`, `select`, `checkbox`, `tristate` or `lines`.
+        widget: `number`, `text`, `select`, `checkbox`, `tristate`, `lines` or `json`.
         required: whether it must be filled.
         help: the schema's description.
         placeholder: the example, as text.
@@ -348,6 +433,8 @@ class FieldView:
 def _widget(prop: PropertyInfo) -> str:
     if prop.type == "boolean":
         return "checkbox" if prop.required else "tristate"
+    if takes_json(prop):
+        return "json"
     if prop.allowed_values and not prop.type.startswith("array"):
         return "select"
     if prop.type in ("integer", "number"):
@@ -406,7 +493,7 @@ def property_fields(info: SpecInfo, values: Mapping[str, Any], errors: Mapping[s
                 widget=_widget(prop),
                 required=prop.required,
                 help=prop.description,
-                placeholder=_placeholder(prop.example),
+                placeholder=_placeholder(field_text(prop, prop.example)),
                 choices=prop.allowed_values or (),
                 value=values.get(prop.name),
                 error=errors.get(key),

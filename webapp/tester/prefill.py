@@ -13,7 +13,16 @@ from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.messages import catalog_marker, payload_of
 from webapp.tester.destinations import DEFAULT_NAME, Destination
-from webapp.tester.forms import FIELDS, PROP, RAW, TesterInput, display_value, dump_raw, own_properties
+from webapp.tester.forms import (
+    FIELDS,
+    PROP,
+    RAW,
+    TesterInput,
+    display_value,
+    dump_raw,
+    field_text,
+    own_properties,
+)
 
 MASK_PREFIX = "masked:"
 REENTER = "Stored masked in the audit log: enter the value again."
@@ -68,5 +77,6 @@ def input_from_entry(
         typed = TesterInput(spec=info.constant, scope=scope, mode=RAW, raw=dump_raw(kept), destination=chosen)
         return typed, notes
     notes.update({PROP + k: REENTER for k in masked})
-    props = {k: display_value(v) for k, v in kept.items()}
+    fields = {p.name: p for p in own_properties(info)}
+    props = {k: field_text(fields[k], v) for k, v in kept.items()}
     return TesterInput(spec=info.constant, scope=scope, props=props, mode=FIELDS, destination=chosen), notes
