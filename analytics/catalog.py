@@ -47,6 +47,8 @@ class PropertyInfo:
             (`payment_method`, `line_items`); None for a property of the payload itself.
         fields: the names of the fields of the object it holds (each item's, for a list), which
             follow it as rows of their own; None when it holds no object with declared fields.
+        default: what an optional property is sent as when none is given; None when it is then left
+            out of the message (only None is left out: a `default=[]` is sent as `[]`).
     """
 
     name: str
@@ -61,6 +63,7 @@ class PropertyInfo:
     from_scope: bool
     holder: str | None = None
     fields: tuple[str, ...] | None = None
+    default: Any = None
 
     @property
     def in_items(self) -> bool:
@@ -223,6 +226,7 @@ def _rows(
                 from_scope=name in from_scope,
                 holder=holder,
                 fields=tuple(held.fields) if held else None,
+                default=prop_schema.get("default"),
             )
         )
         rows.extend(fields)
