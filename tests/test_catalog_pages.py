@@ -407,7 +407,11 @@ def test_the_page_renders_the_url_state_into_the_form(client: FlaskClient) -> No
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("category", "Billing", "“Billing” is not a category in the catalog; showing every category."),
+        (
+            "category",
+            "No Such Category",
+            "“No Such Category” is not a category in the catalog; showing every category.",
+        ),
         ("scope", "Galaxy", "“Galaxy” is not a scope in the catalog; showing every scope."),
         ("owner", "x", "“x” owns no event in the catalog; showing every owner."),
         ("owner", "identity", "“identity” owns no event in the catalog; showing every owner."),

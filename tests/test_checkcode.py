@@ -134,7 +134,7 @@ def test_a_segment_client_built_and_called_in_one_expression_is_recognised(tmp_p
         import segment.analytics as segment_analytics
         from segment.analytics import Client
 
-        Client("key").track("1", "Invoice Paid", {"amount": 3})
+        Client("key").track("1", "No Such Event Sent", {"amount": 3})
         segment_analytics.Client("key").identify("1", {"email": "a@example.com"})
     """
     project = _project(tmp_path, {"app/raw.py": source})
@@ -145,7 +145,7 @@ def test_a_segment_client_built_and_called_in_one_expression_is_recognised(tmp_p
             "CC002",
             "Client(...).track() calls the Segment client directly; send a spec with analytics.track",
         ),
-        (5, "CC003", '"Invoice Paid" is not an event of the catalog'),
+        (5, "CC003", '"No Such Event Sent" is not an event of the catalog'),
         (
             6,
             "CC002",
