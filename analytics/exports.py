@@ -167,14 +167,18 @@ def events_csv(catalog: Catalog = CATALOG) -> str:
 
 
 def list_document(
-    events: Iterable[SpecInfo], identifiers: Iterable[SpecInfo], filters: Mapping[str, str], version: str
+    events: Iterable[tuple[SpecInfo, dict[str, Any] | None]],
+    identifiers: Iterable[SpecInfo],
+    filters: Mapping[str, str],
+    version: str,
 ) -> dict[str, Any]:
     """A filtered view of the catalog as JSON: the filters it was made with, then the specs it holds,
-    each as `spec_document` (the shape `/api/catalog` serves them in)."""
+    each as `spec_document` (the shape `/api/catalog` serves them in), an event with what the list
+    showed of its traffic (`activity`; None when the audit log could not be read)."""
     return {
         "version": version,
         "filters": dict(filters),
-        "events": [spec_document(info) for info in events],
+        "events": [{**spec_document(info), "activity": activity} for info, activity in events],
         "identifiers": [spec_document(info) for info in identifiers],
     }
 

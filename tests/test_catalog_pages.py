@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from analytics.audit import AuditStatus, CatalogVersion
 from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.durations import format_instant
 from analytics.events import SegmentEvent
 from analytics.messages import build_message
 from analytics.scopes import ProjectScope
@@ -353,6 +354,30 @@ def test_a_list_download_that_needs_the_audit_log_is_refused_while_it_cannot_be_
         assert response.status_code == 503, query
         assert response.get_data(as_text=True).startswith("The database cannot be read")
     assert client.get("/events.csv?q=cluster&sort=name").status_code == 200
+    unread = client.get("/events.json?q=cluster&sort=name").get_json()
+    assert {event["activity"] for event in unread["events"]} == {None}, "unknown, not never sent"
+
+
+def test_the_list_s_json_carries_what_the_list_shows_of_each_event_s_traffic(
+    client: FlaskClient, app_record_sent
+) -> None:  # type: ignore[no-untyped-def]
+    """The download kept the list's rows and lost its Last seen, 7-day count and badges: the very
+    columns a "needs attention" list is downloaded for."""
+    sent = NOW - timedelta(days=40)
+    app_record_sent("ProjectCreate", sent)
+    document = client.get("/events.json?q=new+project+event").get_json()
+    by_name = {event["name"]: event["activity"] for event in document["events"]}
+    assert by_name["New Project Event"] == {
+        "last_seen": format_instant(sent),
+        "sent_last_days": {"days": 7, "messages": 0},
+        "never_sent": False,
+        "stale": True,
+        "stale_after_days": 30,
+        "drifting": None,
+        "deprecated_sent": None,
+    }
+    never = client.get("/events.json?q=stack+build+success").get_json()["events"][0]["activity"]
+    assert (never["last_seen"], never["never_sent"], never["stale"]) == (None, True, False)
 
 
 def test_never_sent_and_the_activity_columns_come_from_the_audit_log(

@@ -15,9 +15,10 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from analytics.activity import NEVER_SENT, EventActivity
+from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity
 from analytics.catalog import Catalog, SpecInfo
 from analytics.drift import deprecated_sent
+from analytics.durations import format_instant
 from analytics.payload_drift import drift_of
 from analytics.spec import Category, Status, Team
 
@@ -94,6 +95,19 @@ class EventRow:
     def deprecated_sent(self) -> str | None:
         """What `event-catalog drift` says of a deprecated event an application still sends, or None."""
         return deprecated_sent(self.info, self.activity)
+
+    def activity_document(self) -> dict[str, Any]:
+        """What the list shows of the event's traffic, for the list's JSON download: a spreadsheet of
+        the list kept its rows but lost the columns and badges that made someone download it."""
+        return {
+            "last_seen": format_instant(self.activity.last_seen),
+            "sent_last_days": {"days": RECENT_DAYS, "messages": self.activity.recent},
+            "never_sent": self.never_sent,
+            "stale": self.stale,
+            "stale_after_days": self.stale_after_days,
+            "drifting": self.drifting,
+            "deprecated_sent": self.deprecated_sent,
+        }
 
     @property
     def needs_attention(self) -> bool:

@@ -279,12 +279,12 @@ def list_download(extension: str) -> ResponseReturnValue:
         return text_error(400, view.filters.refused)
     if view.audit_error and view.filters.reads_activity:
         return Response(view.audit_error + "\n", status=503, mimetype="text/plain")
-    events = [row.info for row in view.rows]
     if extension == "csv":
         fmt = FORMATS["csv"]
-        body = specs_csv([*events, *view.identify]).encode(fmt.encoding)
+        body = specs_csv([*(row.info for row in view.rows), *view.identify]).encode(fmt.encoding)
         content_type = f"{fmt.media_type}; charset=utf-8"
     else:
+        events = [(row.info, None if view.audit_error else row.activity_document()) for row in view.rows]
         document = list_document(events, view.identify, view.filters.query(), CATALOG.version)
         body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
         content_type = "application/json"
