@@ -70,7 +70,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
-from analytics.personal_data import PersonalDataCipher
+from analytics.personal_data import PersonalDataCipher, mask_paths, personal_section
 from analytics.personal_data import mask_value as mask_value
 from analytics.sql_functions import bound_strings, dialect_function
 
@@ -823,7 +823,7 @@ class AuditRecord(NamedTuple):
         source: the sending path.
         actor: who fired it, for person-initiated sends.
         error: why it starts as `dropped`, if it does.
-        personal_data_keys: payload keys to mask.
+        personal_data_keys: paths of the payload values to mask (`analytics.nested`).
         destination: the named destination of a tester send.
     """
 
@@ -931,22 +931,29 @@ class AuditStore:
             )
 
     def stored_form(self, message: dict[str, Any], personal_data_keys: Collection[str]) -> dict[str, Any]:
-        """The message as the audit log keeps it: personal-data values masked unless configured off."""
+        """The message as the audit log keeps it: personal-data values masked unless configured off.
+
+        `personal_data_keys` are paths (`analytics.nested`): a value inside a nested object, or in
+        each item of a list, is masked where it is. This form is what the entry's chain hash covers.
+        """
         if not self.mask_personal_data or not personal_data_keys:
             return message
-        section = "properties" if message.get("type") == "track" else "traits"
+        section = personal_section(message)
         values = message.get(section) or {}
-        masked = {
-            k: mask_value(v, self.mask_key) if k in personal_data_keys else v for k, v in values.items()
-        }
+        masked = mask_paths(values, personal_data_keys, lambda value: mask_value(value, self.mask_key))
         return {**message, section: masked}
 
-    def _sealed(self, message: dict[str, Any], personal_data_keys: Collection[str]) -> str | None:
-        """The personal-data values that masking hides, encrypted for replay; None if none or no key."""
-        if self.cipher is None or not self.mask_personal_data or not personal_data_keys:
+    def _sealed(self, message: dict[str, Any], stored: dict[str, Any]) -> str | None:
+        """The personal-data values that masking hid, encrypted for replay; None if none or no key.
+
+        Each top-level property that a mask went into is sealed whole, so that `unmask` puts nested
+        values back by replacing the property.
+        """
+        if self.cipher is None or stored is message:
             return None
-        values = message.get("properties" if message.get("type") == "track" else "traits") or {}
-        originals = {key: values[key] for key in personal_data_keys if key in values}
+        section = personal_section(message)
+        values, kept = message.get(section) or {}, stored.get(section) or {}
+        originals = {key: value for key, value in values.items() if kept.get(key) != value}
         return self.cipher.seal(originals) if originals else None
 
     def record(
@@ -1009,6 +1016,7 @@ class AuditStore:
         """The entry's columns, except the time and chain columns its writer fills in."""
         message = record.message
         properties = message.get("properties") or {}
+        stored = self.stored_form(message, record.personal_data_keys)
         return {
             "message_id": message["messageId"],
             "timestamp": _utc(datetime.fromisoformat(message["timestamp"])),
@@ -1023,8 +1031,8 @@ class AuditStore:
             "destination": record.destination,
             "catalog_version": (message.get("context", {}).get("eventCatalog") or {}).get("version"),
             "error": record.error,
-            "payload": self.stored_form(message, record.personal_data_keys),
-            "encrypted_personal_data": self._sealed(message, record.personal_data_keys),
+            "payload": stored,
+            "encrypted_personal_data": self._sealed(message, stored),
         }
 
     def record_outcome(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -20,7 +20,7 @@ import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
-from analytics.spec import PERSONAL_DATA_KEY, REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
+from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
 
 AnySpec = type[TrackSpec] | type[IdentifySpec]
 
@@ -41,7 +41,8 @@ class PropertyInfo:
         bounds: the numeric, length or size bounds as text (`1 ≤ value ≤ 31`), empty when none.
         pattern: the regular expression a string must match, empty when none.
         example: a realistic value.
-        personal_data: whether it identifies a person.
+        personal_data: whether it identifies a person, or holds a value that does (a field of a
+            nested model declared `personal_data=True`).
         from_scope: whether the scope adds it (ids) rather than the spec itself.
         holder: for a nested field, the path of the property (or field) that holds its object
             (`payment_method`, `line_items`); None for a property of the payload itself.
@@ -170,10 +171,20 @@ def _description(prop_schema: dict[str, Any], defs: dict[str, Any]) -> str:
     return str(value_schema(prop_schema, defs)[0].get("description", ""))
 
 
+def _holds_personal(path: str, personal: Collection[str]) -> bool:
+    """Whether a row's value is personal data, sits in some, or holds some: `personal` names values by
+    their path without the `[]` of a list's items (`line_items.email`), as `personal_data_keys` does."""
+    dotted = path.replace("[]", "")
+    return any(
+        key == dotted or dotted.startswith(f"{key}.") or key.startswith(f"{dotted}.") for key in personal
+    )
+
+
 def _rows(
     schema: dict[str, Any],
     defs: dict[str, Any],
     from_scope: set[str],
+    personal: Collection[str],
     holder: str | None = None,
     marker: str = "",
     within: tuple[dict[str, Any], ...] = (),
@@ -186,6 +197,7 @@ def _rows(
         schema: the object's JSON Schema.
         defs: the enclosing schema's `$defs`.
         from_scope: the names the scope adds (ids), at the top level only.
+        personal: the paths of the spec's personal data (`SpecInfo.spec.personal_data_keys`).
         holder: the path of the property (or field) that holds the object; None at the top.
         marker: what the holder's fields' paths put after its path (`[]` for a list's items).
         within: the objects it sits in, so a recursive model's fields are listed once.
@@ -204,6 +216,7 @@ def _rows(
                 held.schema,
                 defs,
                 set(),
+                personal,
                 path,
                 held.marker,
                 (*within, held.schema),
@@ -222,7 +235,7 @@ def _rows(
                 bounds=bounds.text if bounds else "",
                 pattern=pattern_of(prop_schema, defs) or "",
                 example=examples[0],
-                personal_data=bool(prop_schema.get(PERSONAL_DATA_KEY)),
+                personal_data=_holds_personal(path, personal),
                 from_scope=name in from_scope,
                 holder=holder,
                 fields=tuple(held.fields) if held else None,
@@ -240,7 +253,7 @@ def _info(spec: AnySpec) -> SpecInfo:
     else:
         name, constant, kind = spec.name, spec.__name__, "identify"
     from_scope = set(spec.scope_class().property_fields().values())
-    rows = tuple(_rows(schema, schema.get("$defs", {}), from_scope))
+    rows = tuple(_rows(schema, schema.get("$defs", {}), from_scope, spec.personal_data_keys()))
     properties = tuple(row for row in rows if row.holder is None)
     return SpecInfo(name, constant, kind, spec, properties, schema, rows)
 
@@ -273,10 +286,11 @@ class Catalog:
 
     @cached_property
     def personal_data_names(self) -> frozenset[str]:
-        """Every property or trait name some spec marks as personal data, as masking reads them
-        (`personal_data_keys`), so that a search and a mask never disagree on a key."""
+        """Every property or trait name some spec marks as personal data, at any depth (the last
+        step of each path of `personal_data_keys`), so that a search and a mask never disagree on a
+        key: the tester masks an off-schema key of such a name wherever it is."""
         infos = [*self.events.values(), *self.identifiers.values()]
-        return frozenset(key for info in infos for key in info.spec.personal_data_keys())
+        return frozenset(path.rsplit(".", 1)[-1] for info in infos for path in info.spec.personal_data_keys())
 
     @property
     def scopes(self) -> tuple[type[UserScope], ...]:

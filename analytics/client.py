@@ -536,7 +536,7 @@ class AnalyticsClient:
 
         Args:
             message: a message from `analytics.messages.build_message`.
-            personal_data_keys: payload keys to mask in the audit log.
+            personal_data_keys: paths of the payload values to mask in the audit log (`analytics.nested`).
             actor: who fired it.
 
         Returns:

@@ -4,8 +4,9 @@ Specs change: a property is added, renamed, made required or narrowed. A message
 was valid when its catalog version built it; re-validating its payload against today's spec says
 whether downstream consumers written against today's schema can read it, and how it differs.
 
-Personal-data values are stored masked (`masked:<hex>`). A masked value of a string property is
-what the log keeps on purpose, not drift, so validation errors on such values are not reported.
+Personal-data values are stored masked (`masked:<hex>`). A masked value of a string property (or
+of a nested model's text field) is what the log keeps on purpose, not drift, so validation errors on
+such values are not reported.
 
 `event-catalog drift`, the event list's "drifting" badge and the audit entry page all judge a stored
 payload here, so they agree on what counts as drift.
@@ -19,9 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.messages import catalog_marker, payload_of
+from analytics.personal_data import covers
 
 _MASKED = re.compile(r"masked:[0-9a-f]+")
 
@@ -93,10 +96,15 @@ def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | N
         return None
 
 
-def _is_kept_mask(info: SpecInfo, name: str, value: Any) -> bool:
-    """A masked value of a personal-data string property: stored that way on purpose."""
-    if not isinstance(value, str) or not _MASKED.fullmatch(value):
+def _is_kept_mask(info: SpecInfo, error: ErrorDetails) -> bool:
+    """A masked value of a personal-data string property, or of a nested model's personal-data text
+    field (a string's own check failing on the mask): stored that way on purpose."""
+    value, location = error.get("input"), error["loc"]
+    if not isinstance(value, str) or not _MASKED.fullmatch(value) or not location:
         return False
+    if len(location) > 1:
+        return error["type"].startswith("string_") and covers(info.spec.personal_data_keys(), location)
+    name = str(location[0])
     return any(p.name == name and p.personal_data and p.type == "string" for p in info.properties)
 
 
@@ -119,10 +127,9 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
     except ValidationError as exc:
         differences = []
         for error in exc.errors():
-            location = [str(part) for part in error["loc"]]
-            name = location[0] if location else ""
-            if name and _is_kept_mask(info, name, payload.get(name)):
+            if _is_kept_mask(info, error):
                 continue
+            location = [str(part) for part in error["loc"]]
             missing = error["type"] == "missing"
             differences.append(
                 Difference(

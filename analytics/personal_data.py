@@ -9,6 +9,11 @@ a key, entries whose payload holds masks are skipped by replay with that reason.
 
 The setting takes one key or several separated by commas: the first encrypts, all decrypt, so a key
 can be rotated without losing what older keys sealed.
+
+Personal data may sit inside a property (a nested model's field, the items of a list): it is named by
+its path, as `analytics.nested` spells it (`payment_method.cardholder_name`, `line_items.email`), and
+masked where it is. The sealed copy holds the whole top-level property that a mask went into, so that
+putting it back is one replacement per property, at any depth.
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from analytics.nested import ANY_KEY
 
 MASK_PREFIX = "masked:"
 _MASK = re.compile(r"masked:[0-9a-f]{16}")
@@ -56,8 +63,78 @@ def is_mask(value: Any) -> bool:
 
 
 def masked_keys(values: Mapping[str, Any]) -> list[str]:
-    """The keys whose value is a mask rather than the value itself."""
-    return sorted(key for key, value in values.items() if is_mask(value))
+    """The paths of the values that are masks rather than the values themselves, at any depth."""
+    return sorted({path for key, value in values.items() for path in _masks_in(value, key)})
+
+
+def _masks_in(value: Any, path: str) -> Iterator[str]:
+    if is_mask(value):
+        yield path
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _masks_in(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _masks_in(item, path)
+
+
+def _below(key: str, paths: Iterable[str]) -> tuple[bool, list[str]]:
+    """Whether `key` is itself one of `paths`, and what is left of those that go on below it.
+
+    Paths are matched by the keys' text rather than split at their dots, so that a key holding a dot
+    (an off-schema `"contact.email"`) is found as well; an ambiguous path masks both readings.
+    """
+    whole = False
+    below: list[str] = []
+    for path in paths:
+        for step in (key, ANY_KEY):
+            if path == step:
+                whole = True
+            elif path.startswith(f"{step}."):
+                below.append(path[len(step) + 1 :])
+    return whole, below
+
+
+def mask_paths(
+    values: Mapping[str, Any], paths: Collection[str], mask: Callable[[Any], str]
+) -> dict[str, Any]:
+    """A copy of `values` with the value at each of `paths` replaced by `mask(value)`, at any depth.
+
+    A list's items are each masked at the rest of the path. `values` itself is left as it is: the
+    message is sent as built once the audit log has its masked copy.
+    """
+    masked = {}
+    for key, value in values.items():
+        whole, below = _below(key, paths)
+        masked[key] = mask(value) if whole else _mask_within(value, below, mask) if below else value
+    return masked
+
+
+def _mask_within(value: Any, paths: list[str], mask: Callable[[Any], str]) -> Any:
+    if isinstance(value, Mapping):
+        return mask_paths(value, paths, mask)
+    if isinstance(value, list):
+        return [_mask_within(item, paths, mask) for item in value]
+    return value
+
+
+def reaches(key: str, paths: Collection[str]) -> bool:
+    """Whether a top-level key is one of `paths` or holds a value that one of them names."""
+    whole, below = _below(key, paths)
+    return whole or bool(below)
+
+
+def covers(paths: Collection[str], location: Sequence[str | int]) -> bool:
+    """Whether a value's location (keys and list indices from the top, as pydantic's error `loc`) is
+    at or below one of `paths`."""
+    rest = list(paths)
+    for step in location:
+        if isinstance(step, int):
+            continue
+        whole, rest = _below(step, rest)
+        if whole:
+            return True
+    return False
 
 
 class SealError(Exception):

@@ -26,8 +26,10 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic.fields import FieldInfo
 
 from analytics.events import SegmentEvent
+from analytics.nested import field_paths
 from analytics.scopes import UserScope
 from analytics.storable_text import check_storable
 
@@ -172,8 +174,9 @@ class _Spec(BaseModel):
 
     @classmethod
     def personal_data_keys(cls) -> frozenset[str]:
-        """Names of the payload keys that hold personal data (worked out once per spec class:
-        every send asks)."""
+        """Paths of the payload values that hold personal data: a property's name, or a nested
+        model's field by its path (`payment_method.cardholder_name`, `analytics.nested`). Worked
+        out once per spec class: every send asks."""
         return _personal_data_keys(cls)
 
     def own_values(self) -> dict[str, Any]:
@@ -335,9 +338,15 @@ class IdentifySpec(_Spec):
 
 @functools.cache
 def _personal_data_keys(spec: type[_Spec]) -> frozenset[str]:
-    keys = set()
-    for name, field in spec.own_fields().items():
-        extra = field.json_schema_extra
-        if isinstance(extra, dict) and extra.get(PERSONAL_DATA_KEY):
-            keys.add(name)
+    keys: list[str] = []
+    for path, field in field_paths(spec.own_fields()):
+        # A personal value is masked whole: what it holds needs no path of its own.
+        if is_personal_field(field) and not any(path.startswith(f"{key}.") for key in keys):
+            keys.append(path)
     return frozenset(keys)
+
+
+def is_personal_field(field: FieldInfo) -> bool:
+    """Whether a field (a spec's or a nested model's) was declared `personal_data=True`."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(PERSONAL_DATA_KEY))

@@ -12,6 +12,7 @@ from typing import Any
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.messages import catalog_marker, payload_of
+from analytics.personal_data import masked_keys
 from webapp.tester.destinations import DEFAULT_NAME, Destination
 from webapp.tester.forms import (
     FIELDS,
@@ -24,7 +25,6 @@ from webapp.tester.forms import (
     own_properties,
 )
 
-MASK_PREFIX = "masked:"
 REENTER = "Stored masked in the audit log: enter the value again."
 
 
@@ -67,7 +67,8 @@ def input_from_entry(
     scope["user_id"] = entry.user_id or ""
     own_names = {p.name for p in own_properties(info)}
     own = {k: v for k, v in payload.items() if k not in scope_props.values()}
-    masked = [k for k, v in own.items() if isinstance(v, str) and v.startswith(MASK_PREFIX)]
+    # A mask inside an object (a nested model's personal data) leaves the whole property to enter again.
+    masked = [k for k, v in own.items() if masked_keys({k: v})]
     kept = {k: v for k, v in own.items() if k not in masked}
     marker = catalog_marker(entry.payload)
     off_schema = bool(marker.get("offSchema")) or not set(own) <= own_names

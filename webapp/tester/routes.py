@@ -28,6 +28,7 @@ from werkzeug.exceptions import Forbidden, UnprocessableEntity
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.personal_data import reaches
 from analytics.queries import message_name
 from analytics.scopes import SCOPES
 from webapp.actor import current_actor
@@ -228,14 +229,14 @@ def _properties_query(typed: TesterInput, info: SpecInfo) -> dict[str, str]:
         if not parsed:
             return {}
         personal = personal_names(info, parsed)
-        if not personal & parsed.keys():
+        if not any(reaches(key, personal) for key in parsed):
             return {"raw": typed.raw}
-        return {"raw": dump_raw({key: value for key, value in parsed.items() if key not in personal})}
+        return {"raw": dump_raw({key: value for key, value in parsed.items() if not reaches(key, personal)})}
     personal = personal_names(info, typed.props)
     return {
         PROP + name: str(value).lower() if isinstance(value, bool) else str(display_value(value))
         for name, value in typed.props.items()
-        if name not in personal and value not in (None, "")
+        if not reaches(name, personal) and value not in (None, "")
     }
 
 

@@ -13,7 +13,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -204,15 +204,16 @@ def _may_still_finish(send: TesterSend) -> bool:
     return as_utc(send.created_at) > datetime.now(UTC) - longest
 
 
-def personal_names(info: SpecInfo, keys: Iterable[str]) -> frozenset[str]:
-    """Of a payload's keys, the spec's personal data and, off-schema, any look-alike.
+def personal_names(info: SpecInfo, payload: Mapping[str, Any]) -> frozenset[str]:
+    """The paths of a payload's personal data (`analytics.nested`): the spec's, and off-schema any
+    look-alike.
 
     An off-schema property is marked by no spec: one named like personal data (an email, a phone, a
     person's name), or named as some other spec's personal-data property, is masked all the same,
     so that viewers never read it in the clear.
     """
     declared = {prop.name for prop in info.properties}
-    extra = {key for key in keys if key not in declared and is_personal_key(key)}
+    extra = {key for key in payload if key not in declared and is_personal_key(key)}
     return info.spec.personal_data_keys() | extra
 
 
