@@ -137,6 +137,27 @@ def covers(paths: Collection[str], location: Sequence[str | int]) -> bool:
     return False
 
 
+def named_paths(values: Mapping[str, Any], chosen: Callable[[str, str], bool]) -> frozenset[str]:
+    """The paths of the keys, at any depth, that `chosen(path, key)` picks (dicts inside lists too).
+
+    What a picked key holds is not walked further: its whole value is masked.
+    """
+    return frozenset(_named(values, "", chosen))
+
+
+def _named(value: Any, prefix: str, chosen: Callable[[str, str], bool]) -> Iterator[str]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _named(item, prefix, chosen)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            path = f"{prefix}{key}"
+            if chosen(path, key):
+                yield path
+            else:
+                yield from _named(item, f"{path}.", chosen)
+
+
 class SealError(Exception):
     """Sealed personal data cannot be opened with the configured keys."""
 

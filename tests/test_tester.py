@@ -1246,6 +1246,25 @@ def test_an_off_schema_property_named_like_personal_data_is_masked_in_the_audit_
     assert entry.message_id in found
 
 
+def test_an_off_schema_nested_key_named_like_personal_data_is_masked_where_it_is(
+    app: Flask, client: FlaskClient, collector: Collector
+) -> None:
+    """The walk stopped at the top: `{"contact": {"email": …}}` was stored in clear and put in the address."""
+    raw = {"contact": {"email": "nested@example.com", "team": "ops"}, "owners": [{"last_name": "Hopper"}]}
+    values = {**example_values(CATALOG.event("ProjectCreate")), "mode": "raw", "raw": json.dumps(raw)}
+    data = {**form_fields(client, "event=ProjectCreate"), **values}
+    response = client.post("/tester/send", data=data, headers=HTMX)
+    assert response.status_code == 200
+    [received] = collector.received()
+    assert received["properties"]["contact"] == raw["contact"]
+    [entry] = _entries(app)
+    stored = entry.payload["properties"]
+    assert stored["contact"]["email"].startswith("masked:") and stored["contact"]["team"] == "ops"
+    assert stored["owners"][0]["last_name"].startswith("masked:")
+    pushed = response.headers["HX-Push-Url"]
+    assert "example.com" not in pushed and "Hopper" not in pushed
+
+
 def test_off_schema_raw_json_is_not_called_an_error_while_a_scope_id_is_missing(client: FlaskClient) -> None:
     """Raw JSON may be off-schema; with an id missing, the same JSON was suddenly 'to fix' too."""
     values = {

@@ -1088,3 +1088,34 @@ def test_api_a_repeated_token_of_a_send_the_audit_log_never_recorded_is_409(
         "log, so nothing was sent. Use a new token."
     )
     assert collector.received() == []
+
+
+def test_api_off_schema_personal_data_is_masked_at_any_depth_for_the_viewer(
+    app: Flask, login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """Only top-level keys named like personal data were masked: a viewer read the nested ones in clear."""
+    body = {
+        "event": "ProjectCreate",
+        "scope": {"user_id": 1, "project_id": 12},
+        "off_schema": True,
+        "properties": {
+            "email": "top@example.com",
+            "contact": {"email": "nested@example.com", "first_name": "Ada", "team": "ops"},
+            "approvers": [{"phone": "+1 555 0100"}, {"role": "lead"}],
+            "plan": "pro",
+        },
+    }
+    sent = login_as(Role.ENGINEER).post("/api/tester/send", json=body)
+    assert sent.status_code == 200, sent.get_json()
+    [received] = collector.received()
+    assert received["properties"]["contact"]["email"] == "nested@example.com"
+    answer = login_as(Role.VIEWER).get(f"/api/audit/entries/{received['messageId']}")
+    assert answer.status_code == 200
+    for clear in ("top@example.com", "nested@example.com", "Ada", "+1 555 0100"):
+        assert clear not in answer.get_data(as_text=True), clear
+    shown = answer.get_json()["payload"]["properties"]
+    assert shown["contact"]["email"].startswith("masked:") and shown["contact"]["first_name"].startswith(
+        "masked:"
+    )
+    assert shown["approvers"][0]["phone"].startswith("masked:") and shown["approvers"][1] == {"role": "lead"}
+    assert (shown["contact"]["team"], shown["plan"], shown["proj_id"]) == ("ops", "pro", 12)

@@ -28,7 +28,9 @@ from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.catalog import SpecInfo
 from analytics.durations import as_utc
 from analytics.messages import payload_of
+from analytics.nested import field_paths
 from analytics.network_errors import may_have_arrived
+from analytics.personal_data import named_paths
 from analytics.queries import is_personal_key
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
@@ -209,11 +211,14 @@ def personal_names(info: SpecInfo, payload: Mapping[str, Any]) -> frozenset[str]
     look-alike.
 
     An off-schema property is marked by no spec: one named like personal data (an email, a phone, a
-    person's name), or named as some other spec's personal-data property, is masked all the same,
-    so that viewers never read it in the clear.
+    person's name), or named as some other spec's personal-data property, is masked all the same, at
+    any depth (inside an object, in the objects of a list), so that viewers never read it in the
+    clear. A key the spec declares at that path keeps the spec's word.
     """
-    declared = {prop.name for prop in info.properties}
-    extra = {key for key in payload if key not in declared and is_personal_key(key)}
+    declared = {prop.name for prop in info.properties} | {
+        path for path, _ in field_paths(info.spec.own_fields())
+    }
+    extra = named_paths(payload, lambda path, key: path not in declared and is_personal_key(key))
     return info.spec.personal_data_keys() | extra
 
 
