@@ -10,16 +10,16 @@ Codes:
     EC002 event string is not Title Case
     EC003 two event strings differ only in case, spacing or punctuation
     EC004 two constants differ only in case
-    EC005 a spec or property has no description
-    EC006 a property name is not snake_case
+    EC005 a spec or property has no description (a nested model's field too, named by its path)
+    EC006 a property name is not snake_case (a nested model's field too)
     EC007 an enum constant has no track spec
     EC008 a track spec names an event that is not in the enum
     EC009 two specs for the same event (or identify name)
     EC010 event string does not start with the constant's noun (Object Action order)
     EC011 event string ends with the redundant word "Event"
     EC012 a documented exception matches no finding any more
-    EC013 a property named like personal data (email, phone, a person's name) is not marked
-          `personal_data=True`, so the audit log would store it in the clear
+    EC013 a property (or a nested model's field) named like personal data (email, phone, a person's
+          name) is not marked `personal_data=True`, so the audit log would store it in the clear
     EC014 a deprecation that leads nowhere: `replaced_by` on an event still active, or naming the
           event itself or another deprecated event
     EC015 a spec that does not declare its scope: it inherits the user scope without saying so
@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from analytics.nested import field_paths
 from analytics.personal_data import looks_personal
 from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec
 
@@ -71,7 +72,8 @@ class Finding:
 
     Attributes:
         code: the rule's code (`EC001`…).
-        subject: what breaks it: an enum constant, spec class or `Spec.property`.
+        subject: what breaks it: an enum constant, spec class, `Spec.property` or, for a nested
+            model's field, `Spec.property.field`.
         message: what is wrong, in one line.
     """
 
@@ -171,17 +173,21 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
         scope = spec.scope_class()
         names.update({prop: scope.model_fields[name] for name, prop in scope.property_fields().items()})
     personal = spec.personal_data_keys()
-    for name, info in names.items():
-        if looks_personal(name) and name not in personal:
+    # The fields of nested models too, by their path (`payment_method.payer_email`): their values are
+    # sent, shown and masked like the spec's own.
+    for path, info in field_paths(names):
+        name = path.rsplit(".", 1)[-1]
+        masked = any(path == key or path.startswith(f"{key}.") for key in personal)
+        if looks_personal(name) and not masked:
             yield Finding(
                 "EC013",
-                f"{spec.__name__}.{name}",
+                f"{spec.__name__}.{path}",
                 "looks like personal data: mark it prop(..., personal_data=True) so the audit log masks it",
             )
         if not _SNAKE.match(name):
-            yield Finding("EC006", f"{spec.__name__}.{name}", "property name should be snake_case")
+            yield Finding("EC006", f"{spec.__name__}.{path}", "property name should be snake_case")
         if not info.description:
-            yield Finding("EC005", f"{spec.__name__}.{name}", "property has no description")
+            yield Finding("EC005", f"{spec.__name__}.{path}", "property has no description")
 
 
 def _check_deprecations(registry: SpecRegistry) -> Iterable[Finding]:

@@ -8,6 +8,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, Field
 
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
@@ -139,6 +140,48 @@ def test_each_rule_reports_its_finding(expected: str) -> None:
 def test_only_unmarked_personal_names_are_reported() -> None:
     personal = {f for f in _findings() if f.startswith("EC013")}
     assert personal == {"EC013 ProjectCreateSpec.owner_email"}
+
+
+class BillingEvent(StrEnum):
+    InvoicePay = "Invoice Paid"
+
+
+def test_the_fields_of_nested_models_are_linted_by_their_path() -> None:
+    """Lint read the spec's own fields only: a camelCase, undescribed email field of a nested model passed."""
+    registry = SpecRegistry()
+
+    class PaymentMethod(BaseModel):
+        kind: str = prop("Payment kind.", example="card")
+        payerEmail: str | None = Field(default=None, examples=["ap@example.com"])  # noqa: N815
+
+    class LineItem(BaseModel):
+        sku: str = Field(examples=["pro-seat"])
+        contact_phone: str = prop("Who to call.", example="+1 555 0100", personal_data=True)
+
+    class Payer(BaseModel):
+        email: str = prop("Masked with the whole payer.", example="ap@example.com")
+
+    class InvoicePay(
+        TrackSpec,
+        event=BillingEvent.InvoicePay,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """An invoice was paid."""
+
+        scope: ProjectScope
+        payment_method: PaymentMethod = prop("How it was paid.", example={"kind": "card"})
+        line_items: list[LineItem] = prop("Items.", example=[])
+        payer: Payer | None = prop("Who paid.", example=None, personal_data=True, default=None)
+
+    report = lint(BillingEvent, registry, {})
+    assert {f"{f.code} {f.subject}" for f in report.findings} == {
+        "EC005 InvoicePay.payment_method.payerEmail",
+        "EC006 InvoicePay.payment_method.payerEmail",
+        "EC013 InvoicePay.payment_method.payerEmail",
+        "EC005 InvoicePay.line_items.sku",
+    }
 
 
 def test_a_clean_name_is_not_reported() -> None:
