@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from pydantic import ValidationError
+
 import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
+from analytics.examples import build_example, example_problem, example_scope
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
@@ -126,17 +129,33 @@ class SpecInfo:
             allowed_values=None,
             bounds=f"digits of a whole number, {bounds.intervals[0].ends}" if bounds else "",
             pattern="",
-            example=self.example_spec().scope.segment_user_id(),
+            example=self._example_user_id(),
             personal_data=False,
             from_scope=True,
         )
 
+    def _example_user_id(self) -> str | None:
+        """The scope's example user id as a message spells it; None when the scope's examples are
+        wrong (`example_problem` says so), so the property table still shows."""
+        try:
+            return example_scope(self.scope).segment_user_id()
+        except ValidationError:
+            return None
+
     def example_spec(self) -> TrackSpec | IdentifySpec:
-        """A valid spec built from the examples of its scope and properties."""
-        scope_cls = self.scope
-        scope = scope_cls(**{name: f.examples[0] for name, f in scope_cls.model_fields.items() if f.examples})
-        values = {name: f.examples[0] for name, f in self.spec.own_fields().items() if f.examples}
-        return self.spec(scope=scope, **values)
+        """A valid spec built from the examples of its scope and properties.
+
+        Raises:
+            pydantic.ValidationError: the examples do not make a valid spec (`example_problem` says
+                why; `event-catalog lint` reports it as EC016).
+        """
+        return build_example(self.spec)
+
+    @cached_property
+    def example_problem(self) -> str | None:
+        """Why the examples do not make a valid spec, in one line (`seats: Input should be …`);
+        None when they do. Pages that show the example message or snippet show this instead."""
+        return example_problem(self.spec)
 
     def example_payload(self) -> dict[str, Any]:
         """The example spec's `properties` (or `traits`), exactly as a message would carry them."""

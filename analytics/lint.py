@@ -23,6 +23,9 @@ Codes:
     EC014 a deprecation that leads nowhere: `replaced_by` on an event still active, or naming the
           event itself or another deprecated event
     EC015 a spec that does not declare its scope: it inherits the user scope without saying so
+    EC016 an example that does not validate against its own field (a property, a scope id, a nested
+          model's field), or examples that together do not make a valid spec: the catalog's example
+          message and snippet are built from them
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from pydantic.fields import FieldInfo
+
+from analytics.examples import example_problem, field_example_problems
 from analytics.nested import field_paths
 from analytics.personal_data import looks_personal
 from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec
@@ -188,6 +194,20 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
             yield Finding("EC006", f"{spec.__name__}.{path}", "property name should be snake_case")
         if not info.description:
             yield Finding("EC005", f"{spec.__name__}.{path}", "property has no description")
+    yield from _check_examples(spec, names)
+
+
+def _check_examples(
+    spec: type[TrackSpec] | type[IdentifySpec], fields: dict[str, FieldInfo]
+) -> Iterable[Finding]:
+    """Each example against its own field (nested models' too), then the spec built from them all:
+    the catalog's example message, snippet and the tester's fill are built from them."""
+    problems = list(field_example_problems(fields))
+    for path, problem in problems:
+        yield Finding("EC016", f"{spec.__name__}.{path}", f"example does not validate: {problem}")
+    whole = None if problems else example_problem(spec)
+    if whole is not None:
+        yield Finding("EC016", spec.__name__, f"the examples do not make a valid spec: {whole}")
 
 
 def _check_deprecations(registry: SpecRegistry) -> Iterable[Finding]:

@@ -925,3 +925,53 @@ def test_an_event_s_page_and_an_identify_call_s_page_lay_out_their_head_alike(cl
         assert head.index('<dl class="facts">') < head.index('<p class="actions">'), path
         buttons = re.findall(r'class="button[^"]*"[^>]*>([^<]+)</a>', head)
         assert buttons == ["Try it in the tester", "Download JSON Schema", "Search the audit log"], path
+
+
+def test_a_spec_whose_examples_do_not_validate_shows_why_instead_of_failing(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`example=5000` with `le=1000` made the event page a 500: building the example spec raised."""
+    from pydantic import BaseModel
+
+    from analytics.events import SegmentEvent
+    from analytics.scopes import UserScope
+    from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
+    from webapp.catalog import routes
+
+    registry = SpecRegistry()
+
+    class Address(BaseModel):
+        country: str = prop("Country code.", example="DE", pattern="^[A-Z]{2}$")
+
+    class Seats(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """Seats changed."""
+
+        scope: ProjectScope
+        seats: int = prop("Seats after the change.", example=5000, ge=1, le=1000)
+
+    class Billing(IdentifySpec, name="Billing", owner=Team.IDENTITY, registry=registry):
+        """Who pays."""
+
+        scope: UserScope
+        address: Address = prop("Billing address.", example={"country": "Germany"})
+
+    catalog = Catalog(registry)
+    monkeypatch.setattr(routes, "CATALOG", catalog)
+    pages = {
+        "/events/ProjectDelete": "seats: Input should be less than or equal to 1000",
+        "/identifiers/Billing": "address.country: String should match pattern &#39;^[A-Z]{2}$&#39;",
+    }
+    for url, problem in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        page = response.get_data(as_text=True)
+        shown = page[page.index('id="example-problem"') :].split("</p>", 1)[0]
+        assert problem in shown and "EC016" in shown, url
+        assert 'id="python"' not in page, url
+    assert catalog.event("ProjectDelete").user_id.example == "1"

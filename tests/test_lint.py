@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
 from analytics.lint import EXCEPTIONS, is_title_case, lint, pascal_words
-from analytics.scopes import ProjectScope
+from analytics.scopes import ProjectScope, UserScope
 from analytics.spec import Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec, prop
 
 
@@ -182,6 +182,45 @@ def test_the_fields_of_nested_models_are_linted_by_their_path() -> None:
         "EC013 InvoicePay.payment_method.payerEmail",
         "EC005 InvoicePay.line_items.sku",
     }
+
+
+def test_an_example_that_breaks_its_own_field_or_the_spec_is_reported() -> None:
+    """`example=5000` with `le=1000` passed lint, and the event page then failed building the example."""
+    registry = SpecRegistry()
+
+    class LineItem(BaseModel):
+        sku: str = prop("Product SKU.", example="pro-seat")
+        quantity: int = prop("How many.", example=0, ge=1, le=10_000)
+
+    class PlanChange(
+        TrackSpec,
+        event=BillingEvent.InvoicePay,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """A plan changed."""
+
+        scope: ProjectScope
+        seats: int = prop("Seats after the change.", example=5000, ge=1, le=1000)
+        line_items: list[LineItem] = prop("Items.", example=[{"sku": "pro-seat", "quantity": 20_000}])
+        plan: str = prop("The new plan.", example="pro")
+
+    class Profile(IdentifySpec, name="Profile", owner=Team.IDENTITY, registry=registry):
+        """Each example valid alone, yet a required trait has none."""
+
+        scope: UserScope
+        company: str = Field(description="No example given.")
+
+    report = lint(BillingEvent, registry, {})
+    assert [str(f) for f in report.findings if f.code == "EC016"] == [
+        "PlanChange.seats: EC016 example does not validate: Input should be less than or equal to 1000",
+        "PlanChange.line_items: EC016 example does not validate: "
+        "0.quantity: Input should be less than or equal to 10000",
+        "PlanChange.line_items.quantity: EC016 example does not validate: "
+        "Input should be greater than or equal to 1",
+        "Profile: EC016 the examples do not make a valid spec: company: Field required",
+    ]
 
 
 def test_a_clean_name_is_not_reported() -> None:

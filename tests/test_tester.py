@@ -1265,6 +1265,40 @@ def test_an_off_schema_nested_key_named_like_personal_data_is_masked_where_it_is
     assert "example.com" not in pushed and "Hopper" not in pushed
 
 
+def test_fill_with_example_says_when_the_catalog_s_examples_are_at_fault(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The filled field's error read as the engineer's typing mistake; the spec's example was wrong."""
+    from analytics.catalog import Catalog
+    from analytics.events import SegmentEvent
+    from analytics.scopes import ProjectScope
+    from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
+    from webapp.tester import forms
+
+    registry = SpecRegistry()
+
+    class Seats(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """Seats changed."""
+
+        scope: ProjectScope
+        seats: int = prop("Seats after the change.", example=5000, ge=1, le=1000)
+
+    monkeypatch.setattr(forms, "CATALOG", Catalog(registry))
+    response = client.post("/tester/", data={"spec": "ProjectDelete", "mode": "fields", "example": "1"})
+    assert response.status_code == 200
+    page = html.unescape(response.get_data(as_text=True))
+    assert (
+        "The examples of Project Deleted do not make a valid message (seats: Input should be less than or "
+        "equal to 1000): fix them in the spec (event-catalog lint reports them as EC016)."
+    ) in page
+
+
 def test_off_schema_raw_json_is_not_called_an_error_while_a_scope_id_is_missing(client: FlaskClient) -> None:
     """Raw JSON may be off-schema; with an id missing, the same JSON was suddenly 'to fix' too."""
     values = {

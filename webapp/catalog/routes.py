@@ -148,12 +148,18 @@ def _pretty(document: object) -> str:
 
 
 def _spec_page(info: SpecInfo) -> dict[str, object]:
-    """What the event and identify pages share."""
+    """What the event and identify pages share.
+
+    Examples that do not make a valid spec (lint's EC016) leave the example message and snippet out,
+    and the page says why, rather than the page failing.
+    """
+    valid = info.example_problem is None
     return {
         "info": info,
         "details": _details(info),
-        "message_json": _pretty(build_message(info.example_spec())),
-        "snippet": python_snippet(info),
+        "message_json": _pretty(build_message(info.example_spec())) if valid else None,
+        "snippet": python_snippet(info) if valid else None,
+        "example_problem": info.example_problem,
         "schema_json": _pretty(info.json_schema),
     }
 

@@ -391,6 +391,12 @@ def index() -> ResponseReturnValue:
             )
         else:
             typed = typed.with_examples(info)
+            if info.example_problem is not None:
+                # The fields show their own errors; this says the catalog's examples are at fault.
+                notice = (
+                    f"The examples of {info.name} do not make a valid message ({info.example_problem}): "
+                    "fix them in the spec (event-catalog lint reports them as EC016)."
+                )
     if preset_id := args.get("apply_preset", type=int):
         preset = get_row(ScopePreset, preset_id)
         if preset is None:
