@@ -313,8 +313,8 @@ class Catalog:
 
     @property
     def scopes(self) -> tuple[type[UserScope], ...]:
-        """Every scope, widest first."""
-        return SCOPES
+        """Every scope, widest first: each is registered by being defined (`analytics.scopes`)."""
+        return SCOPES.ordered()
 
     def event(self, name: str) -> SpecInfo:
         """Look an event up by its string or its constant.

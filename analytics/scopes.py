@@ -5,6 +5,18 @@ application). Every track spec names the narrowest scope it needs; the scope the
 the event's properties under the property names of the original Go package (`proj_id`,
 `cluster_id`, …), so that warehouse queries written against the old events keep working.
 
+A scope is registered by being defined, as a spec is (`analytics.spec`): a subclass of a scope with
+its own `label` and `description` joins `SCOPES`, which the catalog's pages, the tester and the
+command line read, so a new scope cannot be half known::
+
+    class BillingAccountScope(ProjectScope):
+        \"\"\"A user acting on the billing account of a project.\"\"\"
+
+        label: ClassVar[str] = "Billing account"
+        description: ClassVar[str] = "Something that happened to a project's billing account."
+
+        billing_account_id: ScopeId = _id_field("Id of the billing account.", 55, "billing_account_id")
+
 Attributes on each field's `json_schema_extra`:
     x-property: the Segment property name the id is sent as (absent for `user_id`, which becomes
         the message's `userId` instead of a property).
@@ -13,6 +25,7 @@ Attributes on each field's `json_schema_extra`:
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -56,10 +69,57 @@ def _id_field(description: str, example: int, prop: str | None) -> Any:
     return Field(gt=0, le=MAX_ID, description=description, examples=[example], json_schema_extra=extra)
 
 
+def _depth(scope: type[UserScope]) -> int:
+    """How many scopes are wider than this one: 0 for the user scope."""
+    parent = scope.parent()
+    return 0 if parent is None else 1 + _depth(parent)
+
+
+class ScopeRegistry:
+    """Every scope class defined so far: a scope joins by being defined (`UserScope`'s subclasses).
+
+    Iterating gives them widest first, the order the catalog shows them in: by depth in the
+    hierarchy, then in the order they were defined (user → project → cluster, registry →
+    application), so a scope a fork adds sits among the scopes as wide as it, not at the end.
+
+    Attributes:
+        defined: the scope classes in the order they were defined.
+    """
+
+    def __init__(self) -> None:
+        self.defined: list[type[UserScope]] = []
+
+    def add(self, scope: type[UserScope]) -> None:
+        """Register a scope; one whose label another scope has is refused.
+
+        Raises:
+            TypeError: the label is taken: the catalog's scope filter and the tester would not know
+                which scope is meant.
+        """
+        for other in self.defined:
+            if other.label.casefold() == scope.label.casefold():
+                taken = f"{other.__name__} ({other.label!r})"
+                raise TypeError(f"{scope.__name__}: the label {scope.label!r} is taken by {taken}")
+        self.defined.append(scope)
+
+    def __iter__(self) -> Iterator[type[UserScope]]:
+        return iter(self.ordered())
+
+    def ordered(self) -> tuple[type[UserScope], ...]:
+        """The scopes widest first (see the class docstring)."""
+        return tuple(sorted(self.defined, key=_depth))
+
+
+SCOPES = ScopeRegistry()
+"""Every scope, registered by being defined; iterate for the scopes widest first."""
+
+
 class UserScope(BaseModel):
     """A signed-in user: the widest scope, and so the base of every other one.
 
-    Its id becomes the message's `userId` rather than a property.
+    Its id becomes the message's `userId` rather than a property. A subclass adds the ids of a
+    narrower scope and is registered in `SCOPES` by being defined; it needs its own `label` and
+    `description`.
 
     Attributes:
         label: the scope's short name as shown in the catalog ("Project", "Cluster", …).
@@ -72,6 +132,23 @@ class UserScope(BaseModel):
     description: ClassVar[str] = "Something a person did before or outside any project."
 
     user_id: ScopeId = _id_field("Id of the user the event is about.", 1, None)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Register the new scope: defining it is what adds it to the catalog (`SCOPES`).
+
+        Raises:
+            TypeError: it has no `label` or `description` of its own, and would show as its
+                parent's; or its label is another scope's.
+        """
+        super().__pydantic_init_subclass__(**kwargs)
+        missing = [name for name in ("label", "description") if name not in vars(cls)]
+        if missing:
+            raise TypeError(
+                f"{cls.__name__}: a scope needs its own {' and '.join(missing)} (ClassVar[str]), "
+                f"or the catalog would show it as {cls.__bases__[0].__name__}"
+            )
+        SCOPES.add(cls)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -103,6 +180,9 @@ class UserScope(BaseModel):
     def id_properties(self) -> dict[str, Any]:
         """The ids this scope adds to an event's properties, under their Segment names."""
         return {prop: getattr(self, name) for name, prop in _id_property_names(type(self))}
+
+
+SCOPES.add(UserScope)
 
 
 class ProjectScope(UserScope):
@@ -156,10 +236,6 @@ class ApplicationScope(ClusterScope):
         examples=["web"],
         json_schema_extra={"x-property": "chart_name"},
     )
-
-
-SCOPES: tuple[type[UserScope], ...] = (UserScope, ProjectScope, ClusterScope, RegistryScope, ApplicationScope)
-"""Every scope, widest first: the order the catalog shows them in."""
 
 
 @functools.cache

@@ -20,6 +20,7 @@ from analytics.catalog import Catalog, SpecInfo
 from analytics.drift import deprecated_sent
 from analytics.durations import format_instant
 from analytics.payload_drift import drift_of
+from analytics.scopes import UserScope
 from analytics.spec import Category, Status, Team
 
 CHOICES = {
@@ -225,15 +226,21 @@ class EventFilters:
         return "descending" if self.sort == f"-{column}" else "none"
 
 
-@cache
 def choices(catalog: Catalog) -> dict[str, list[str]]:
     """Every closed filter's values, scopes in hierarchy order; only the teams that own an event, as a
     team that owns only identify calls would filter the list down to nothing."""
+    return _choices(catalog, catalog.scopes)
+
+
+@cache
+def _choices(catalog: Catalog, scopes: tuple[type[UserScope], ...]) -> dict[str, list[str]]:
+    # Made once per catalog and set of scopes: scopes register as they are defined, so a scope
+    # defined after a first page (a test's own) must not be answered from the old set.
     owners = {info.spec.owner for info in catalog.events.values()}
     return {
         **CHOICES,
         "owner": [str(team) for team in Team if team in owners],
-        "scope": [scope.label for scope in catalog.scopes],
+        "scope": [scope.label for scope in scopes],
     }
 
 
