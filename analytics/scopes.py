@@ -25,7 +25,7 @@ Attributes on each field's `json_schema_extra`:
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -75,6 +75,12 @@ def _depth(scope: type[UserScope]) -> int:
     return 0 if parent is None else 1 + _depth(parent)
 
 
+def _short_names(scope: type[UserScope]) -> dict[str, str]:
+    """Each of the scope's fields with its short name: its `short_names` entry, or the name without
+    `_id`."""
+    return {name: scope.short_names.get(name, name.removesuffix("_id")) for name in scope.model_fields}
+
+
 class ScopeRegistry:
     """Every scope class defined so far: a scope joins by being defined (`UserScope`'s subclasses).
 
@@ -90,16 +96,26 @@ class ScopeRegistry:
         self.defined: list[type[UserScope]] = []
 
     def add(self, scope: type[UserScope]) -> None:
-        """Register a scope; one whose label another scope has is refused.
+        """Register a scope; one whose label or field short name another scope has is refused.
 
         Raises:
-            TypeError: the label is taken: the catalog's scope filter and the tester would not know
-                which scope is meant.
+            TypeError: the label or a short name is taken: the catalog's scope filter, the tester
+                and `event-catalog send --scope` would not know which scope or id is meant.
         """
         for other in self.defined:
             if other.label.casefold() == scope.label.casefold():
                 taken = f"{other.__name__} ({other.label!r})"
                 raise TypeError(f"{scope.__name__}: the label {scope.label!r} is taken by {taken}")
+        fields = self.id_fields()
+        for name, short in _short_names(scope).items():
+            clash = next(
+                (field for field, other in fields.items() if field != name and short in (field, other)), None
+            )
+            if clash is not None:
+                raise TypeError(
+                    f"{scope.__name__}: the short name {short!r} of {name!r} is {clash!r}'s already: "
+                    "give the field another in the scope's short_names"
+                )
         self.defined.append(scope)
 
     def __iter__(self) -> Iterator[type[UserScope]]:
@@ -108,6 +124,15 @@ class ScopeRegistry:
     def ordered(self) -> tuple[type[UserScope], ...]:
         """The scopes widest first (see the class docstring)."""
         return tuple(sorted(self.defined, key=_depth))
+
+    def id_fields(self) -> dict[str, str]:
+        """Every scope field (an id, or an application's name), widest first, with its short name:
+        `project_id` → `project`, as `event-catalog send --scope project=12` spells it."""
+        fields: dict[str, str] = {}
+        for scope in self.ordered():
+            for name, short in _short_names(scope).items():
+                fields.setdefault(name, short)
+        return fields
 
 
 SCOPES = ScopeRegistry()
@@ -124,12 +149,15 @@ class UserScope(BaseModel):
     Attributes:
         label: the scope's short name as shown in the catalog ("Project", "Cluster", …).
         description: what the scope means, for product managers.
+        short_names: a field's short name on the command line where it is not the field's name
+            without `_id` (`--scope app=web` for `app_name`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     label: ClassVar[str] = "User"
     description: ClassVar[str] = "Something a person did before or outside any project."
+    short_names: ClassVar[Mapping[str, str]] = {}
 
     user_id: ScopeId = _id_field("Id of the user the event is about.", 1, None)
 
@@ -139,7 +167,7 @@ class UserScope(BaseModel):
 
         Raises:
             TypeError: it has no `label` or `description` of its own, and would show as its
-                parent's; or its label is another scope's.
+                parent's; or its label or a field's short name is another scope's.
         """
         super().__pydantic_init_subclass__(**kwargs)
         missing = [name for name in ("label", "description") if name not in vars(cls)]
@@ -217,6 +245,11 @@ class ApplicationScope(ClusterScope):
 
     label: ClassVar[str] = "Application"
     description: ClassVar[str] = "Something that happened to an application deployed on a cluster."
+    short_names: ClassVar[Mapping[str, str]] = {
+        "app_name": "app",
+        "app_namespace": "namespace",
+        "chart_name": "chart",
+    }
 
     app_name: str = Field(
         min_length=1,

@@ -7,14 +7,15 @@ test sees it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import ClassVar
 
 import pytest
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
 from pydantic import Field
 
 from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.collector import Collector
 from analytics.events import SegmentEvent
 from analytics.scopes import (
     MAX_ID,
@@ -63,34 +64,45 @@ def billing_scope(scope_registry: ScopeRegistry) -> type[ProjectScope]:
 
 
 @pytest.fixture
-def billing_event(billing_scope: type[ProjectScope], monkeypatch: pytest.MonkeyPatch) -> Iterator[SpecInfo]:
-    """An event of the billing scope, in the shipped catalog for this test only.
+def event_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[type[UserScope]], SpecInfo]]:
+    """Make an event of a given scope, in the shipped catalog for this test only.
 
     Specs take their name from `SegmentEvent`, which a test cannot extend: "Project Deleted" stands in
-    for the billing event while the test runs, and is the shipped spec again afterwards, with what the
+    for the event while the test runs, and is the shipped spec again afterwards, with what the
     catalog worked out meanwhile (its version, its personal-data names) forgotten.
     """
-    account_scope = billing_scope
-    registry = SpecRegistry()
-
-    class InvoicePay(
-        TrackSpec,
-        event=SegmentEvent.ProjectDelete,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=registry,
-    ):
-        """An invoice of a billing account was paid."""
-
-        scope: account_scope  # type: ignore[valid-type]
-        amount_cents: int = prop("Amount paid, in cents.", example=1500, gt=0)
-
-    info = Catalog(registry).event("ProjectDelete")
     kept = dict(vars(CATALOG))
-    monkeypatch.setitem(CATALOG.events, info.name, info)
-    yield info
+
+    def make(scope_class: type[UserScope]) -> SpecInfo:
+        registry = SpecRegistry()
+
+        class InvoicePay(
+            TrackSpec,
+            event=SegmentEvent.ProjectDelete,
+            category=Category.ONBOARDING,
+            owner=Team.GROWTH,
+            registry=registry,
+        ):
+            """An invoice of a billing account was paid."""
+
+            scope: scope_class  # type: ignore[valid-type]
+            amount_cents: int = prop("Amount paid, in cents.", example=1500, gt=0)
+
+        info = Catalog(registry).event("ProjectDelete")
+        monkeypatch.setitem(CATALOG.events, info.name, info)
+        return info
+
+    yield make
     vars(CATALOG).clear()
     vars(CATALOG).update(kept)
+
+
+@pytest.fixture
+def billing_event(
+    billing_scope: type[ProjectScope], event_of: Callable[[type[UserScope]], SpecInfo]
+) -> SpecInfo:
+    """An event of the billing scope ("Project Deleted" for the test, see `event_of`)."""
+    return event_of(billing_scope)
 
 
 def test_a_scope_registers_itself_among_the_scopes_as_wide_as_it(billing_scope: type[ProjectScope]) -> None:
@@ -163,3 +175,84 @@ def test_the_tester_offers_the_recent_ids_of_an_added_scope(
     lists = recent.get_data(as_text=True)
     offered = f'<datalist id="recent-billing_account_id"><option value="5501">5501 · {billing_event.name}'
     assert offered in lists
+
+
+@pytest.mark.parametrize("named", ["billing_account", "billing_account_id"])
+def test_send_takes_an_added_scope_s_id_by_its_short_or_field_name(
+    runner: FlaskCliRunner, collector: Collector, billing_event: SpecInfo, named: str
+) -> None:
+    result = runner.invoke(
+        args=[
+            "send",
+            billing_event.constant,
+            "--scope",
+            f"user=1,project=12,{named}=55",
+            "--prop",
+            "amount_cents=9",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert collector.received()[0]["properties"] == {
+        "proj_id": 12,
+        "billing_account_id": 55,
+        "amount_cents": 9,
+    }
+
+
+def test_send_names_an_added_scope_s_ids_in_its_errors(
+    runner: FlaskCliRunner, billing_event: SpecInfo
+) -> None:
+    unknown = runner.invoke(args=["send", billing_event.constant, "--scope", "user=1,project=12,billing=55"])
+    assert (unknown.exit_code, unknown.stderr) == (
+        2,
+        "error: --scope 'billing' is not a scope id: one of user, project, cluster, registry, "
+        "billing_account, app, namespace, chart\n",
+    )
+    missing = runner.invoke(
+        args=["send", billing_event.constant, "--scope", "user=1,project=12", "--prop", "amount_cents=9"]
+    )
+    assert (missing.exit_code, missing.stderr) == (
+        2,
+        "error: not sent: --scope billing_account: Field required\n",
+    )
+
+
+def test_a_short_name_another_scope_has_is_refused(scope_registry: ScopeRegistry) -> None:
+    clash = r"TenantScope: the short name 'cluster' of 'tenant_id' is 'cluster_id''s already"
+    with pytest.raises(TypeError, match=clash):
+
+        class TenantScope(ProjectScope):
+            """A tenant, whose short name a cluster already has."""
+
+            label: ClassVar[str] = "Tenant"
+            description: ClassVar[str] = "Something that happened to a tenant."
+            short_names: ClassVar[Mapping[str, str]] = {"tenant_id": "cluster"}
+
+            tenant_id: ScopeId = Field(gt=0, examples=[3])
+
+    assert scope_registry.ordered() == SHIPPED
+
+
+def test_the_api_says_an_added_scope_s_name_is_text(
+    client: FlaskClient, scope_registry: ScopeRegistry, event_of: Callable[[type[UserScope]], SpecInfo]
+) -> None:
+    class WorkspaceScope(ProjectScope):
+        """A named workspace of a project."""
+
+        label: ClassVar[str] = "Workspace"
+        description: ClassVar[str] = "Something that happened in a workspace."
+
+        workspace: str = Field(min_length=1, examples=["ops"], json_schema_extra={"x-property": "workspace"})
+
+    info = event_of(WorkspaceScope)
+    answer = client.post(
+        "/api/tester/send",
+        json={
+            "event": info.constant,
+            "scope": {"user_id": 1, "project_id": 12, "workspace": True},
+            "properties": {"amount_cents": 1500},
+            "dry_run": True,
+        },
+    )
+    assert answer.status_code == 422
+    assert answer.get_json()["error"]["fields"] == {"scope.workspace": "Text is needed, got true."}

@@ -31,7 +31,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from analytics.catalog import PropertyInfo
-from analytics.scopes import ApplicationScope
+from analytics.scopes import SCOPES
 from analytics.storable_text import unstorable_in
 from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from analytics.wording import sentence
@@ -208,10 +208,11 @@ def _json_kind(value: Any) -> str:
     return "a number"
 
 
-_TEXT_SCOPE_FIELDS = frozenset(
-    name for name, field in ApplicationScope.model_fields.items() if field.annotation is str
-)
-"""Scope fields that are names (`app_name`, `app_namespace`), not ids: the widest scope has them all."""
+def _text_scope_fields() -> frozenset[str]:
+    """Scope fields that are names (`app_name`, `app_namespace`), not ids, over every scope."""
+    return frozenset(
+        name for scope in SCOPES for name, field in scope.model_fields.items() if field.annotation is str
+    )
 
 
 def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
@@ -224,7 +225,7 @@ def _scope_type_errors(scope: dict[str, Any]) -> dict[str, str]:
     for name, value in scope.items():
         if isinstance(value, bool) or not isinstance(value, int | str | None):
             got = json.dumps(value) if isinstance(value, bool | float) else _json_kind(value)
-            needed = "Text" if name in _TEXT_SCOPE_FIELDS else "A whole number"
+            needed = "Text" if name in _text_scope_fields() else "A whole number"
             errors[f"{SCOPE}{name}"] = f"{needed} is needed, got {got}."
     return errors
 

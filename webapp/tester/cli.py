@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from analytics.scopes import SCOPES
 from webapp.actor import command_line_actor
 from webapp.extensions import db
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
@@ -34,17 +35,6 @@ from webapp.tester.presets import preset_values
 from webapp.tester.sending import SendResult, destinations, find_destination, send
 from webapp.tester.shown_json import pretty_json
 
-# Short names for scope ids on the command line, as in `--scope project=12,cluster=4`.
-SCOPE_ALIASES = {
-    "user": "user_id",
-    "project": "project_id",
-    "cluster": "cluster_id",
-    "registry": "registry_id",
-    "app": "app_name",
-    "namespace": "app_namespace",
-    "chart": "chart_name",
-}
-
 CONFIRM_WITH_FLAGS = {
     "confirm_production": "pass --yes-production",
     "confirm_deprecated": "pass --yes-deprecated",
@@ -54,14 +44,11 @@ EXIT_BAD_INPUT = 2
 EXIT_NOT_DELIVERED = 1
 
 
-_ALIAS_OF_FIELD = {field: alias for alias, field in SCOPE_ALIASES.items()}
-
-
 def _as_typed(key: str) -> str:
     """A form field's name as the command line spells it: `--scope project`, `--prop x`, `--json`."""
     if key.startswith(SCOPE):
         field = key.removeprefix(SCOPE)
-        return f"--scope {_ALIAS_OF_FIELD.get(field, field)}"
+        return f"--scope {SCOPES.id_fields().get(field, field)}"
     if key.startswith(PROP):
         return f"--prop {key.removeprefix(PROP)}"
     named = {
@@ -94,15 +81,20 @@ def _pair(text: str, option: str) -> tuple[str, str]:
 def scope_pairs(items: Iterable[str]) -> dict[str, str]:
     """`--scope project=12,cluster=4` (repeatable) into scope field names and values.
 
+    Each id is named by its short name or its field name, over every scope (`analytics.scopes.SCOPES`):
+    `billing_account=55` or `billing_account_id=55` for a scope a fork added.
+
     Raises:
         BadInput: a name that is no scope id (a typo would otherwise be ignored, and the id missed).
     """
     pairs = (_pair(text, "--scope") for item in items for text in item.split(","))
+    fields = SCOPES.id_fields()
+    field_of = {**{short: name for name, short in fields.items()}, **{name: name for name in fields}}
     scope: dict[str, str] = {}
     for key, value in pairs:
-        name = SCOPE_ALIASES.get(key, key)
-        if name not in SCOPE_ALIASES.values():
-            raise BadInput(f"--scope {key!r} is not a scope id: one of {', '.join(SCOPE_ALIASES)}")
+        name = field_of.get(key)
+        if name is None:
+            raise BadInput(f"--scope {key!r} is not a scope id: one of {', '.join(fields.values())}")
         if name in scope and scope[name] != value:
             raise BadInput(f"--scope {key!r} is given twice ({scope[name]} and {value}): give one id")
         scope[name] = value
