@@ -7,12 +7,17 @@ test sees it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import ClassVar
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from pydantic import Field
+from sqlalchemy import select, text
+from tester_helpers import HTMX, error_slot, form_fields, hidden, input_value
 
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.collector import Collector
@@ -29,6 +34,10 @@ from analytics.scopes import (
     UserScope,
 )
 from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
+from webapp import create_app
+from webapp.extensions import db
+from webapp.tester.models import ScopePreset
+from webapp.tester.presets import level
 
 SHIPPED = (UserScope, ProjectScope, ClusterScope, RegistryScope, ApplicationScope)
 
@@ -256,3 +265,112 @@ def test_the_api_says_an_added_scope_s_name_is_text(
     )
     assert answer.status_code == 422
     assert answer.get_json()["error"]["fields"] == {"scope.workspace": "Text is needed, got true."}
+
+
+def test_a_preset_saved_in_the_tester_keeps_an_added_scope_s_id_and_fills_it_again(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, collector: Collector, billing_event: SpecInfo
+) -> None:
+    data = {
+        **form_fields(client, f"event={billing_event.constant}"),
+        "scope.user_id": "7",
+        "scope.project_id": "70",
+        "scope.billing_account_id": "700",
+        "preset_name": "billing acct 700",
+    }
+    saved = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert "Saved the preset &#39;billing acct 700&#39;." in saved
+    with app.app_context():
+        preset = db.session.scalars(select(ScopePreset)).one()
+        assert preset.ids == {"user_id": 7, "project_id": 70, "billing_account_id": 700}
+    listing = client.get("/tester/presets").get_data(as_text=True)
+    assert "<td>Billing account</td>" in listing and "user 7 · project 70 · billing account 700" in listing
+    applied = client.get(
+        "/tester/", query_string={"spec": billing_event.constant, "apply_preset": preset.id}, headers=HTMX
+    ).get_data(as_text=True)
+    assert input_value(applied, "scope.billing_account_id") == "700"
+    assert error_slot(applied, "scope.billing_account_id") == ""
+    sent = runner.invoke(
+        args=["send", billing_event.constant, "--preset", "billing acct 700", "--prop", "amount_cents=9"]
+    )
+    assert sent.exit_code == 0, sent.output
+    assert collector.received()[0]["properties"]["billing_account_id"] == 700
+
+
+def test_the_presets_page_takes_an_added_scope_s_id_in_its_chain(
+    app: Flask, client: FlaskClient, billing_scope: type[ProjectScope]
+) -> None:
+    page = client.get("/tester/presets").get_data(as_text=True)
+    field = re.search(r'<input id="p-billing_account_id" name="billing_account_id"[^>]*>', page)
+    assert field is not None and 'type="number"' in field.group(0)
+    assert page.index('id="p-project_id"') < page.index('id="p-billing_account_id"')
+    csrf = hidden(page, "csrf_token")
+    unchained = client.post(
+        "/tester/presets", data={"csrf_token": csrf, "name": "b", "user_id": "1", "billing_account_id": "5"}
+    )
+    assert unchained.status_code == 422
+    assert "billing account id needs the project id it belongs to" in unchained.get_data(as_text=True)
+    lax = {"csrf_token": csrf, "name": "b", "user_id": "1", "project_id": "2", "billing_account_id": "+5"}
+    refused = client.post("/tester/presets", data=lax)
+    assert refused.status_code == 422
+    assert "as text of the digits 0-9 only" in refused.get_data(as_text=True)
+    saved = client.post("/tester/presets", data={**lax, "billing_account_id": "5"})
+    assert saved.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(ScopePreset.ids)).one() == {
+            "user_id": 1,
+            "project_id": 2,
+            "billing_account_id": 5,
+        }
+
+
+def test_migration_0018_moves_every_preset_s_ids_into_one_column_and_back(database_url: str) -> None:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "TESTING": True})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db", "downgrade", "0017_api_token_expiry", "--yes"]).exit_code == 0
+    columns = "user_id, project_id, cluster_id, registry_id, app_name, app_namespace, chart_name"
+    rows = {
+        "user": (1, None, None, None, None, None, None),
+        "both": (2, 12, 4, 7, None, None, None),
+        "app": (MAX_ID, 12, 4, None, "web", "default", "web-chart"),
+    }
+    with app.app_context():
+        for name, values in rows.items():
+            db.session.execute(
+                text(
+                    f"INSERT INTO scope_presets (name, {columns}, created_by, created_at) "
+                    "VALUES (:name, :v0, :v1, :v2, :v3, :v4, :v5, :v6, 'ada', :now)"
+                ),
+                {"name": name, "now": datetime.now(UTC), **{f"v{i}": v for i, v in enumerate(values)}},
+            )
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        presets = {p.name: p for p in db.session.scalars(select(ScopePreset))}
+        assert {name: p.ids for name, p in presets.items()} == {
+            "user": {"user_id": 1},
+            "both": {"user_id": 2, "project_id": 12, "cluster_id": 4, "registry_id": 7},
+            "app": {
+                "user_id": MAX_ID,
+                "project_id": 12,
+                "cluster_id": 4,
+                "app_name": "web",
+                "app_namespace": "default",
+                "chart_name": "web-chart",
+            },
+        }
+        assert [level(presets[n]) for n in rows] == ["User", "Cluster and Registry", "Application"]
+        presets["user"].ids = {"user_id": 1, "project_id": 3, "billing_account_id": 55}
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+    refused = runner.invoke(args=["db", "downgrade", "0017_api_token_expiry"])
+    assert refused.exit_code == 2 and "the ids of scopes added to the catalog" in refused.output
+    assert runner.invoke(args=["db", "downgrade", "0017_api_token_expiry", "--yes"]).exit_code == 0
+    with app.app_context():
+        back = db.session.execute(text(f"SELECT name, {columns} FROM scope_presets ORDER BY name")).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert {row[0]: tuple(row[1:]) for row in back} == {**rows, "user": (1, 3, None, None, None, None, None)}
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0

@@ -84,6 +84,11 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
         "for good (upgrading again brings none of it back): back the database "
         "up, and pass --yes if you mean it\n"
     )
+    presets = runner.invoke(args=["db", "downgrade"])
+    assert presets.exit_code == 2
+    assert "deletes the ids of scopes added to the catalog that scope presets hold" in presets.output
+    assert _revision(app) == SCHEMA_REVISION
+    assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
     one_step = runner.invoke(args=["db", "downgrade"])
     assert one_step.exit_code == 2
     # A column, not tables: the refusal said an upgrade "creates the tables empty".
@@ -92,7 +97,6 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
         "works until revoked) for good (upgrading again brings none of it back): back the database up, "
         "and pass --yes if you mean it\n"
     )
-    assert _revision(app) == SCHEMA_REVISION
     assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
     sessions = runner.invoke(args=["db", "downgrade"])
     assert sessions.exit_code == 2

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
+from analytics.audit import SCHEMA_REVISION
 from analytics.collector import Collector
 from webapp import create_app, schema_guard
 from webapp.extensions import db
@@ -50,7 +51,7 @@ def test_an_older_database_still_says_to_run_db_upgrade(app: Flask, client: Flas
     _migrate_elsewhere(app, "0008_event_counts", "0009_tester_request_digest")
     page = client.get("/")
     assert page.status_code == 503
-    assert "this version needs 0017_api_token_expiry: run `event-catalog db upgrade`" in (
+    assert f"this version needs {SCHEMA_REVISION}: run `event-catalog db upgrade`" in (
         page.get_data(as_text=True)
     )
     # Every page answers the same: the way on is this page again, not the catalog.

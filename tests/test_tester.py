@@ -893,7 +893,11 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     assert again.status_code == 422 and "already exists" in again.get_data(as_text=True)
     with app.app_context():
         preset = db.session.scalars(select(ScopePreset)).one()
-        assert (preset.name, preset.project_id, preset.created_by) == ("staging", 12, "admin@example.com")
+        assert (preset.name, preset.ids, preset.created_by) == (
+            "staging",
+            {"user_id": 1, "project_id": 12},
+            "admin@example.com",
+        )
     applied = client.get(
         "/tester/",
         query_string={

@@ -954,9 +954,7 @@ def test_cli_send_fills_the_scope_from_a_preset(
         db.session.add(
             ScopePreset(
                 name="demo",
-                user_id=5,
-                project_id=6,
-                cluster_id=8,
+                ids={"user_id": 5, "project_id": 6, "cluster_id": 8},
                 created_by="t",
                 created_at=datetime.now(UTC),
             )

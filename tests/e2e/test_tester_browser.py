@@ -31,9 +31,7 @@ def preset(app: Flask) -> str:
         db.session.add(
             ScopePreset(
                 name="staging · project 12 · cluster 4",
-                user_id=3,
-                project_id=12,
-                cluster_id=4,
+                ids={"user_id": 3, "project_id": 12, "cluster_id": 4},
                 created_by="ada",
                 created_at=datetime.now(UTC),
             )

@@ -7,8 +7,9 @@ the audit log. A send's outcome itself lives in the audit log; nothing here dupl
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Float, String
+from sqlalchemy import Float, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from analytics.audit import BigId
@@ -43,12 +44,15 @@ class TesterSend(db.Model):  # type: ignore[name-defined,misc]
 class ScopePreset(db.Model):  # type: ignore[name-defined,misc]
     """A named set of scope ids the team shares, e.g. "staging · project 12 · cluster 4".
 
-    A preset holds the ids of one chain (user → project → cluster and/or registry → application);
-    applying it fills the ids an event's scope needs and leaves the others for the engineer.
+    A preset holds the ids of one chain (user → project → cluster and/or registry → application, or
+    the scopes a fork adds); applying it fills the ids an event's scope needs and leaves the others
+    for the engineer.
 
     Attributes:
         name: unique display name.
-        user_id: every scope starts with a user.
+        ids: the ids by scope field name (`user_id`, `project_id`, `app_name`, …): one JSON object
+            rather than a column per id, so that a scope added to the catalog needs no migration
+            (migration 0018). Every preset has a `user_id`; `webapp.tester.presets` validates them.
         created_by: the actor who saved it.
     """
 
@@ -56,12 +60,6 @@ class ScopePreset(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
-    user_id: Mapped[int] = mapped_column(BigInteger)
-    project_id: Mapped[int | None] = mapped_column(BigInteger)
-    cluster_id: Mapped[int | None] = mapped_column(BigInteger)
-    registry_id: Mapped[int | None] = mapped_column(BigInteger)
-    app_name: Mapped[str | None] = mapped_column(String(255))
-    app_namespace: Mapped[str | None] = mapped_column(String(255))
-    chart_name: Mapped[str | None] = mapped_column(String(255))
+    ids: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]

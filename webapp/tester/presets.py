@@ -1,42 +1,35 @@
 """Scope presets: named sets of ids the team saves once and applies in one click.
 
-A preset holds one chain of ids (user → project → cluster and/or registry → application). Applied
-to an event, it fills exactly the ids the event's scope needs; a preset at a wider scope fills what
-it has and leaves the rest for the engineer, with a note saying what is still needed.
+A preset holds one chain of ids (user → project → cluster and/or registry → application, or a scope
+a fork adds): any field of any registered scope (`analytics.scopes.SCOPES`), validated by the scopes
+themselves. Applied to an event, it fills exactly the ids the event's scope needs; a preset at a
+wider scope fills what it has and leaves the rest for the engineer, with a note saying what is still
+needed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from analytics.scopes import MAX_ID, ApplicationScope, ClusterScope, RegistryScope, ScopeId
+from analytics.scopes import SCOPES, UserScope
 from webapp.auth import accounts
 from webapp.extensions import db
 from webapp.readable_names import unreadable
 from webapp.tester.models import ScopePreset
 
-ID_FIELDS = ("user_id", "project_id", "cluster_id", "registry_id", "app_name", "app_namespace", "chart_name")
-APP_FIELDS = ("app_name", "app_namespace", "chart_name")
 
-
-class PresetIds(BaseModel):
-    """A preset's name and ids, validated with the scopes' own constraints."""
+class _PresetName(BaseModel):
+    """A preset's name: what the list and the tester's chips show."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=80)
-    user_id: int = ClusterScope.model_fields["user_id"]
-    project_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
-    cluster_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
-    registry_id: ScopeId | None = Field(default=None, gt=0, le=MAX_ID)
-    app_name: str | None = Field(default=None, min_length=1)
-    app_namespace: str | None = Field(default=None, min_length=1)
-    chart_name: str | None = Field(default=None, min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -47,33 +40,107 @@ class PresetIds(BaseModel):
             raise ValueError(problem)
         return name
 
-    @model_validator(mode="after")
-    def _one_chain(self) -> Self:
-        """Each id needs the ids its scope sits in: a cluster needs its project, an app its cluster."""
-        if (self.cluster_id or self.registry_id) and not self.project_id:
-            raise ValueError("a cluster or registry id needs the project id it belongs to")
-        if any(getattr(self, name) for name in APP_FIELDS):
-            if not self.cluster_id:
-                raise ValueError("application fields need the cluster id the application runs on")
-            if not all(getattr(self, name) for name in APP_FIELDS):
-                raise ValueError("an application needs its name, namespace and chart together")
-        return self
+
+@dataclass(frozen=True)
+class PresetIds:
+    """A preset's name and ids, validated with the scopes' own constraints.
+
+    Attributes:
+        name: the preset's name.
+        ids: the ids by scope field name, widest scope first, as the scopes hold them (an id as a
+            number, an application's name as text).
+    """
+
+    name: str
+    ids: dict[str, Any]
+
+
+def id_fields() -> list[str]:
+    """Every scope field a preset can hold, widest scope first: the presets page's inputs."""
+    return list(SCOPES.id_fields())
+
+
+def number_fields() -> frozenset[str]:
+    """The scope fields that are ids (numbers) rather than names (text)."""
+    return frozenset(
+        name for scope in SCOPES for name, field in scope.model_fields.items() if field.annotation is int
+    )
 
 
 def parse_preset(values: dict[str, Any]) -> tuple[PresetIds | None, dict[str, str]]:
-    """Validate a preset's fields; empty strings are unset. Returns it, or errors by field name."""
+    """Validate a preset's fields; empty strings are unset. Returns it, or errors by field name (`preset`
+    for ids that do not make one chain)."""
     # Stripped as the tester strips what it sends: a scope id is digits alone (`ScopeId`).
     cleaned = {
-        k: str(v).strip() for k, v in values.items() if k in ("name", *ID_FIELDS) and str(v or "").strip()
+        k: str(v).strip() for k, v in values.items() if k in ("name", *id_fields()) and str(v or "").strip()
     }
+    errors: dict[str, str] = {}
+    name = None
     try:
-        return PresetIds.model_validate(cleaned), {}
+        name = _PresetName.model_validate({k: v for k, v in cleaned.items() if k == "name"}).name
     except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for error in exc.errors():
-            key = str(error["loc"][0]) if error["loc"] else "preset"
-            errors.setdefault(key, str(error["msg"]).removeprefix("Value error, "))
+        _collect(exc, errors, ("name",))
+    ids = _chain({k: v for k, v in cleaned.items() if k != "name"}, errors)
+    if errors or name is None:
         return None, errors
+    return PresetIds(name, ids), {}
+
+
+def _own_fields(scope: type[UserScope]) -> list[str]:
+    """The fields a scope adds to its parent's."""
+    parent = scope.parent()
+    return [name for name in scope.model_fields if parent is None or name not in parent.model_fields]
+
+
+def _chain(given: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The ids as the scopes validate them, widest first; problems go into `errors`.
+
+    Every preset has a user. Each narrower scope whose own ids are given needs the whole of itself:
+    a cluster id needs its project id, an application its name, namespace and chart together. Each
+    scope validates its own ids, so a preset takes exactly what the scope takes.
+    """
+    ids: dict[str, Any] = {}
+    named: set[str] = set()
+    for scope in SCOPES:
+        own = _own_fields(scope)
+        if scope.parent() is not None and not any(name in given for name in own):
+            continue
+        missing = [name for name in scope.model_fields if name not in given]
+        wider = [name for name in missing if name not in own and name not in named]
+        named.update(own)
+        if scope.parent() is not None and wider:
+            given_own = [name for name in own if name in given]
+            said = (
+                f"A {_words(given_own)} needs the {_words(wider)} it belongs to"
+                if len(given_own) == 1
+                else f"The {_words(given_own)} need the {_words(wider)} they belong to"
+            )
+            errors.setdefault("preset", said)
+            continue
+        if scope.parent() is not None and any(name in missing for name in own):
+            errors.setdefault("preset", f"{scope.label} needs its {_words(own)} together")
+            continue
+        try:
+            built = scope.model_validate({name: given[name] for name in scope.model_fields if name in given})
+        except ValidationError as exc:
+            _collect(exc, errors, own)
+            continue
+        ids.update(built.model_dump())
+    return ids
+
+
+def _words(fields: list[str]) -> str:
+    """Field names as a sentence says them: `cluster id and registry id`."""
+    words = [name.replace("_", " ") for name in fields]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _collect(exc: ValidationError, errors: dict[str, str], fields: Any) -> None:
+    """The validation errors of `fields`, by field name, each field's first."""
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else "preset"
+        if key in fields:
+            errors.setdefault(key, str(error["msg"]).removeprefix("Value error, "))
 
 
 def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
@@ -81,7 +148,7 @@ def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
     taken = db.session.scalar(select(ScopePreset.id).where(func.lower(ScopePreset.name) == ids.name.lower()))
     if taken is not None:
         return None
-    preset = ScopePreset(**ids.model_dump(), created_by=created_by, created_at=datetime.now(UTC))
+    preset = ScopePreset(name=ids.name, ids=ids.ids, created_by=created_by, created_at=datetime.now(UTC))
     db.session.add(preset)
     try:
         db.session.commit()
@@ -106,8 +173,12 @@ def _described(preset: ScopePreset) -> dict[str, Any]:
 
 
 def preset_values(preset: ScopePreset) -> dict[str, Any]:
-    """The ids a preset holds, by scope field name."""
-    return {name: getattr(preset, name) for name in ID_FIELDS if getattr(preset, name) is not None}
+    """The ids a preset holds, by scope field name, widest scope first.
+
+    Only the fields of the scopes the catalog has: the id of a scope since taken out of the code
+    stays stored, but is neither shown nor applied.
+    """
+    return {name: preset.ids[name] for name in id_fields() if preset.ids.get(name) is not None}
 
 
 def summary(preset: ScopePreset) -> str:
@@ -120,14 +191,8 @@ def summary(preset: ScopePreset) -> str:
 
 
 def level(preset: ScopePreset) -> str:
-    """The narrowest scope the preset can fill completely."""
-    if preset.app_name:
-        return ApplicationScope.label
-    labels = [
-        s.label
-        for s, field in ((ClusterScope, "cluster_id"), (RegistryScope, "registry_id"))
-        if getattr(preset, field)
-    ]
-    if labels:
-        return " and ".join(labels)
-    return "Project" if preset.project_id else "User"
+    """The narrowest scopes the preset can fill completely (`Cluster and Registry`)."""
+    values = preset_values(preset)
+    filled = [scope for scope in SCOPES if all(name in values for name in scope.model_fields)]
+    narrowest = [s for s in filled if not any(o is not s and issubclass(o, s) for o in filled)]
+    return " and ".join(scope.label for scope in narrowest)
