@@ -1,8 +1,8 @@
-"""A scope a team adds (a fork's `BillingAccountScope(ProjectScope)`): defining it is all it takes.
+"""A scope a team adds (as a fork's `BillingAccountScope(ProjectScope)`): defining it is all it takes.
 
-The scopes here are the tests' own: each is defined inside a fixture, registers itself as any scope
-does, and is taken out of the registry again when the test ends (`scope_registry`), so that no other
-test sees it.
+The scopes here are the tests' own: each is defined inside a test or fixture, registers itself as any
+scope does, and is taken out of the registry again when the test ends (`scope_registry`), so that no
+other test sees it. They hold only when the shipped scopes are there, whatever scopes a fork adds.
 """
 
 from __future__ import annotations
@@ -45,31 +45,32 @@ SHIPPED = (UserScope, ProjectScope, ClusterScope, RegistryScope, ApplicationScop
 @pytest.fixture
 def scope_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScopeRegistry]:
     """The registry of scopes, with what a test defines taken out again afterwards."""
+    before = SCOPES.ordered()
     monkeypatch.setattr(SCOPES, "defined", [*SCOPES.defined])
     yield SCOPES
     monkeypatch.undo()
-    assert SCOPES.ordered() == SHIPPED
+    assert SCOPES.ordered() == before
 
 
 @pytest.fixture
-def billing_scope(scope_registry: ScopeRegistry) -> type[ProjectScope]:
-    """A scope one level below the project, as the adoption walk added it."""
+def ledger_scope(scope_registry: ScopeRegistry) -> type[ProjectScope]:
+    """A scope one level below the project, as a fork's billing account scope is."""
 
-    class BillingAccountScope(ProjectScope):
-        """A user acting on the billing account of a project."""
+    class LedgerScope(ProjectScope):
+        """A user acting on the ledger of a project."""
 
-        label: ClassVar[str] = "Billing account"
-        description: ClassVar[str] = "Something that happened to a project's billing account."
+        label: ClassVar[str] = "Ledger"
+        description: ClassVar[str] = "Something that happened to a project's ledger."
 
-        billing_account_id: ScopeId = Field(
+        ledger_id: ScopeId = Field(
             gt=0,
             le=MAX_ID,
-            description="Id of the billing account.",
+            description="Id of the ledger.",
             examples=[55],
-            json_schema_extra={"x-property": "billing_account_id"},
+            json_schema_extra={"x-property": "ledger_id"},
         )
 
-    return BillingAccountScope
+    return LedgerScope
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def event_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[type[UserSco
             owner=Team.GROWTH,
             registry=registry,
         ):
-            """An invoice of a billing account was paid."""
+            """An invoice of a ledger was paid."""
 
             scope: scope_class  # type: ignore[valid-type]
             amount_cents: int = prop("Amount paid, in cents.", example=1500, gt=0)
@@ -107,23 +108,23 @@ def event_of(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[type[UserSco
 
 
 @pytest.fixture
-def billing_event(
-    billing_scope: type[ProjectScope], event_of: Callable[[type[UserScope]], SpecInfo]
+def ledger_event(
+    ledger_scope: type[ProjectScope], event_of: Callable[[type[UserScope]], SpecInfo]
 ) -> SpecInfo:
-    """An event of the billing scope ("Project Deleted" for the test, see `event_of`)."""
-    return event_of(billing_scope)
+    """An event of the ledger scope ("Project Deleted" for the test, see `event_of`)."""
+    return event_of(ledger_scope)
 
 
-def test_a_scope_registers_itself_among_the_scopes_as_wide_as_it(billing_scope: type[ProjectScope]) -> None:
-    assert CATALOG.scopes == (
+def test_a_scope_registers_itself_among_the_scopes_as_wide_as_it(ledger_scope: type[ProjectScope]) -> None:
+    assert [scope for scope in CATALOG.scopes if scope in (*SHIPPED, ledger_scope)] == [
         UserScope,
         ProjectScope,
         ClusterScope,
         RegistryScope,
-        billing_scope,
+        ledger_scope,
         ApplicationScope,
-    )
-    assert billing_scope.parent() is ProjectScope
+    ]
+    assert ledger_scope.parent() is ProjectScope
 
 
 def test_a_scope_without_a_label_of_its_own_or_with_another_s_is_refused(
@@ -145,55 +146,55 @@ def test_a_scope_without_a_label_of_its_own_or_with_another_s_is_refused(
 
             node_id: ScopeId = Field(gt=0, examples=[3])
 
-    assert scope_registry.ordered() == SHIPPED
+    assert not {"NoLabelScope", "SecondClusterScope"} & {scope.__name__ for scope in scope_registry.defined}
 
 
 def test_the_scopes_page_and_the_event_list_filter_show_an_added_scope(
-    client: FlaskClient, billing_event: SpecInfo
+    client: FlaskClient, ledger_event: SpecInfo
 ) -> None:
     scopes = client.get("/scopes")
     assert scopes.status_code == 200
     page = scopes.get_data(as_text=True)
     project = page.index('<li id="scope-project">')
-    billing = page.index('<li id="scope-billing account">')
-    assert project < billing and "<h2>Billing account</h2>" in page
-    assert "Adds <code>billing_account_id</code>" in page
-    assert f'<a href="/events/{billing_event.constant}">{billing_event.name}</a>' in page[billing:]
-    listing = client.get("/", query_string={"scope": "billing account"})
+    billing = page.index('<li id="scope-ledger">')
+    assert project < billing and "<h2>Ledger</h2>" in page
+    assert "Adds <code>ledger_id</code>" in page
+    assert f'<a href="/events/{ledger_event.constant}">{ledger_event.name}</a>' in page[billing:]
+    listing = client.get("/", query_string={"scope": "ledger"})
     assert listing.status_code == 200
     rows = listing.get_data(as_text=True)
-    assert "<option selected>Billing account</option>" in rows
+    assert "<option selected>Ledger</option>" in rows
     assert "is not a scope in the catalog" not in rows
-    assert f'href="/events/{billing_event.constant}"' in rows
+    assert f'href="/events/{ledger_event.constant}"' in rows
 
 
 def test_the_tester_offers_the_recent_ids_of_an_added_scope(
-    client: FlaskClient, billing_event: SpecInfo
+    client: FlaskClient, ledger_event: SpecInfo
 ) -> None:
     sent = client.post(
         "/api/tester/send",
         json={
-            "event": billing_event.constant,
-            "scope": {"user_id": 1, "project_id": 12, "billing_account_id": 5501},
+            "event": ledger_event.constant,
+            "scope": {"user_id": 1, "project_id": 12, "ledger_id": 5501},
             "properties": {"amount_cents": 1500},
         },
     )
     assert sent.status_code == 200, sent.get_json()
-    recent = client.get("/tester/recent-ids", query_string={"scope": "Billing account"})
+    recent = client.get("/tester/recent-ids", query_string={"scope": "Ledger"})
     assert recent.status_code == 200
     lists = recent.get_data(as_text=True)
-    offered = f'<datalist id="recent-billing_account_id"><option value="5501">5501 · {billing_event.name}'
+    offered = f'<datalist id="recent-ledger_id"><option value="5501">5501 · {ledger_event.name}'
     assert offered in lists
 
 
-@pytest.mark.parametrize("named", ["billing_account", "billing_account_id"])
+@pytest.mark.parametrize("named", ["ledger", "ledger_id"])
 def test_send_takes_an_added_scope_s_id_by_its_short_or_field_name(
-    runner: FlaskCliRunner, collector: Collector, billing_event: SpecInfo, named: str
+    runner: FlaskCliRunner, collector: Collector, ledger_event: SpecInfo, named: str
 ) -> None:
     result = runner.invoke(
         args=[
             "send",
-            billing_event.constant,
+            ledger_event.constant,
             "--scope",
             f"user=1,project=12,{named}=55",
             "--prop",
@@ -203,26 +204,29 @@ def test_send_takes_an_added_scope_s_id_by_its_short_or_field_name(
     assert result.exit_code == 0, result.output
     assert collector.received()[0]["properties"] == {
         "proj_id": 12,
-        "billing_account_id": 55,
+        "ledger_id": 55,
         "amount_cents": 9,
     }
 
 
 def test_send_names_an_added_scope_s_ids_in_its_errors(
-    runner: FlaskCliRunner, billing_event: SpecInfo
+    runner: FlaskCliRunner, ledger_event: SpecInfo
 ) -> None:
-    unknown = runner.invoke(args=["send", billing_event.constant, "--scope", "user=1,project=12,billing=55"])
+    unknown = runner.invoke(args=["send", ledger_event.constant, "--scope", "user=1,project=12,ledgr=55"])
+    names = ", ".join(SCOPES.id_fields().values())
+    assert {"user", "project", "cluster", "registry", "ledger", "app", "namespace", "chart"} <= {
+        *names.split(", ")
+    }
     assert (unknown.exit_code, unknown.stderr) == (
         2,
-        "error: --scope 'billing' is not a scope id: one of user, project, cluster, registry, "
-        "billing_account, app, namespace, chart\n",
+        f"error: --scope 'ledgr' is not a scope id: one of {names}\n",
     )
     missing = runner.invoke(
-        args=["send", billing_event.constant, "--scope", "user=1,project=12", "--prop", "amount_cents=9"]
+        args=["send", ledger_event.constant, "--scope", "user=1,project=12", "--prop", "amount_cents=9"]
     )
     assert (missing.exit_code, missing.stderr) == (
         2,
-        "error: not sent: --scope billing_account: Field required\n",
+        "error: not sent: --scope ledger: Field required\n",
     )
 
 
@@ -239,7 +243,7 @@ def test_a_short_name_another_scope_has_is_refused(scope_registry: ScopeRegistry
 
             tenant_id: ScopeId = Field(gt=0, examples=[3])
 
-    assert scope_registry.ordered() == SHIPPED
+    assert "TenantScope" not in {scope.__name__ for scope in scope_registry.defined}
 
 
 def test_the_api_says_an_added_scope_s_name_is_text(
@@ -268,58 +272,58 @@ def test_the_api_says_an_added_scope_s_name_is_text(
 
 
 def test_a_preset_saved_in_the_tester_keeps_an_added_scope_s_id_and_fills_it_again(
-    app: Flask, client: FlaskClient, runner: FlaskCliRunner, collector: Collector, billing_event: SpecInfo
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, collector: Collector, ledger_event: SpecInfo
 ) -> None:
     data = {
-        **form_fields(client, f"event={billing_event.constant}"),
+        **form_fields(client, f"event={ledger_event.constant}"),
         "scope.user_id": "7",
         "scope.project_id": "70",
-        "scope.billing_account_id": "700",
-        "preset_name": "billing acct 700",
+        "scope.ledger_id": "700",
+        "preset_name": "ledger 700",
     }
     saved = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
-    assert "Saved the preset &#39;billing acct 700&#39;." in saved
+    assert "Saved the preset &#39;ledger 700&#39;." in saved
     with app.app_context():
         preset = db.session.scalars(select(ScopePreset)).one()
-        assert preset.ids == {"user_id": 7, "project_id": 70, "billing_account_id": 700}
+        assert preset.ids == {"user_id": 7, "project_id": 70, "ledger_id": 700}
     listing = client.get("/tester/presets").get_data(as_text=True)
-    assert "<td>Billing account</td>" in listing and "user 7 · project 70 · billing account 700" in listing
+    assert "<td>Ledger</td>" in listing and "user 7 · project 70 · ledger 700" in listing
     applied = client.get(
-        "/tester/", query_string={"spec": billing_event.constant, "apply_preset": preset.id}, headers=HTMX
+        "/tester/", query_string={"spec": ledger_event.constant, "apply_preset": preset.id}, headers=HTMX
     ).get_data(as_text=True)
-    assert input_value(applied, "scope.billing_account_id") == "700"
-    assert error_slot(applied, "scope.billing_account_id") == ""
+    assert input_value(applied, "scope.ledger_id") == "700"
+    assert error_slot(applied, "scope.ledger_id") == ""
     sent = runner.invoke(
-        args=["send", billing_event.constant, "--preset", "billing acct 700", "--prop", "amount_cents=9"]
+        args=["send", ledger_event.constant, "--preset", "ledger 700", "--prop", "amount_cents=9"]
     )
     assert sent.exit_code == 0, sent.output
-    assert collector.received()[0]["properties"]["billing_account_id"] == 700
+    assert collector.received()[0]["properties"]["ledger_id"] == 700
 
 
 def test_the_presets_page_takes_an_added_scope_s_id_in_its_chain(
-    app: Flask, client: FlaskClient, billing_scope: type[ProjectScope]
+    app: Flask, client: FlaskClient, ledger_scope: type[ProjectScope]
 ) -> None:
     page = client.get("/tester/presets").get_data(as_text=True)
-    field = re.search(r'<input id="p-billing_account_id" name="billing_account_id"[^>]*>', page)
+    field = re.search(r'<input id="p-ledger_id" name="ledger_id"[^>]*>', page)
     assert field is not None and 'type="number"' in field.group(0)
-    assert page.index('id="p-project_id"') < page.index('id="p-billing_account_id"')
+    assert page.index('id="p-project_id"') < page.index('id="p-ledger_id"')
     csrf = hidden(page, "csrf_token")
     unchained = client.post(
-        "/tester/presets", data={"csrf_token": csrf, "name": "b", "user_id": "1", "billing_account_id": "5"}
+        "/tester/presets", data={"csrf_token": csrf, "name": "b", "user_id": "1", "ledger_id": "5"}
     )
     assert unchained.status_code == 422
-    assert "billing account id needs the project id it belongs to" in unchained.get_data(as_text=True)
-    lax = {"csrf_token": csrf, "name": "b", "user_id": "1", "project_id": "2", "billing_account_id": "+5"}
+    assert "ledger id needs the project id it belongs to" in unchained.get_data(as_text=True)
+    lax = {"csrf_token": csrf, "name": "b", "user_id": "1", "project_id": "2", "ledger_id": "+5"}
     refused = client.post("/tester/presets", data=lax)
     assert refused.status_code == 422
     assert "as text of the digits 0-9 only" in refused.get_data(as_text=True)
-    saved = client.post("/tester/presets", data={**lax, "billing_account_id": "5"})
+    saved = client.post("/tester/presets", data={**lax, "ledger_id": "5"})
     assert saved.status_code == 303
     with app.app_context():
         assert db.session.scalars(select(ScopePreset.ids)).one() == {
             "user_id": 1,
             "project_id": 2,
-            "billing_account_id": 5,
+            "ledger_id": 5,
         }
 
 
@@ -361,7 +365,7 @@ def test_migration_0018_moves_every_preset_s_ids_into_one_column_and_back(databa
             },
         }
         assert [level(presets[n]) for n in rows] == ["User", "Cluster and Registry", "Application"]
-        presets["user"].ids = {"user_id": 1, "project_id": 3, "billing_account_id": 55}
+        presets["user"].ids = {"user_id": 1, "project_id": 3, "ledger_id": 55}
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
@@ -374,3 +378,5 @@ def test_migration_0018_moves_every_preset_s_ids_into_one_column_and_back(databa
         db.engine.dispose()
     assert {row[0]: tuple(row[1:]) for row in back} == {**rows, "user": (1, 3, None, None, None, None, None)}
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    with app.app_context():
+        db.engine.dispose()
