@@ -21,6 +21,7 @@ from tester_helpers import HTMX, claim_send, pre_json, repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
 from analytics.collector import Collector
+from analytics.scopes import SCOPES
 from webapp import create_app
 from webapp.auth.roles import Role
 from webapp.extensions import db
@@ -756,8 +757,9 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         (["ProjectCreate", "--scope", "user"], "--scope 'user' is not key=value"),
         (
             ["ProjectCreate", "--scope", "user=1,projet=2"],
-            "--scope 'projet' is not a scope id: one of user, project, cluster, registry, app, namespace, "
-            "chart",
+            # Every scope's ids, widest first: shipped, user, project, cluster, registry, app, namespace,
+            # chart, and a fork's own scopes' among them.
+            f"--scope 'projet' is not a scope id: one of {', '.join(SCOPES.id_fields().values())}",
         ),
         (
             ["ProjectCreate", "--scope", "user=1,project=2", "--destination", "mars"],
