@@ -321,6 +321,12 @@ def test_lint_command_exits_one_with_a_line_per_finding(monkeypatch: pytest.Monk
             "\nclass Late(TrackSpec, event=SegmentEvent.NoSuchEvent):\n    pass\n",
             "AttributeError: ",
         ),
+        (
+            "scopes.py",
+            '\n\nclass Shard(ProjectScope):\n    label: ClassVar[str] = "cluster"\n'
+            '    description: ClassVar[str] = "A second cluster scope."\n',
+            "TypeError: Shard: the label 'cluster' is taken by ClusterScope ('Cluster')",
+        ),
     ],
 )
 def test_a_catalog_that_does_not_load_is_one_line_naming_its_file(

@@ -38,15 +38,23 @@ _DECLARATIONS = ("events.py", "scopes.py", "tracks.py", "identifiers.py")
 """The catalog's own modules, where a team's mistakes are, rather than the checks that found them."""
 
 
+_CLASS_HOOKS = frozenset({"__init_subclass__", "__pydantic_init_subclass__"})
+"""What Python and pydantic run on a class statement: a scope's or spec's registration, whose checks
+refuse the class statement itself."""
+
+
 def _where(exc: BaseException) -> str:
     """`analytics/tracks.py:412: `, the line that failed: the deepest in the catalog's declarations,
-    else in the `analytics` package; nothing when the failure lies elsewhere."""
+    else in the `analytics` package; nothing when the failure lies elsewhere. A failure in a class
+    hook is the class statement's (`scopes.py` holds both a scope's registration and the scopes)."""
     package = Path(__file__).resolve().parents[1] / "analytics"
     frames = [
         frame
         for frame in traceback.extract_tb(exc.__traceback__)
         if Path(frame.filename).is_relative_to(package)
     ]
+    hook = next((index for index, frame in enumerate(frames) if frame.name in _CLASS_HOOKS), None)
+    frames = frames if hook is None else frames[:hook]
     declared = [frame for frame in frames if Path(frame.filename).name in _DECLARATIONS]
     if not (declared or frames):
         return ""
