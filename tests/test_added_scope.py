@@ -380,3 +380,24 @@ def test_migration_0018_moves_every_preset_s_ids_into_one_column_and_back(databa
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_audit_log_finds_an_added_scope_s_id_as_a_property(
+    client: FlaskClient, ledger_event: SpecInfo
+) -> None:
+    """What the README's "Adding a scope" promises: no filter of its own, the property search finds it."""
+    for ledger_id in (5501, 5502):
+        sent = client.post(
+            "/api/tester/send",
+            json={
+                "event": ledger_event.constant,
+                "scope": {"user_id": 1, "project_id": 12, "ledger_id": ledger_id},
+                "properties": {"amount_cents": 1500},
+            },
+        )
+        assert sent.status_code == 200, sent.get_json()
+    rows = '<td data-label="Event">'
+    assert client.get("/audit/").get_data(as_text=True).count(rows) == 2
+    found = client.get("/audit/", query_string={"prop": "ledger_id = 5502"})
+    assert found.status_code == 200
+    assert found.get_data(as_text=True).count(rows) == 1
