@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from analytics.exports import CSV_COLUMNS
 from analytics.scopes import MAX_ID
 from analytics.spec_drafts import (
     DraftBuilder,
@@ -42,38 +43,9 @@ from analytics.spreadsheet import FORMULA_STARTS
 REQUIRED_COLUMNS = ("event", "property", "type")
 """The columns without which a file is not a tracking plan (the others may be left out)."""
 
-KNOWN_COLUMNS = (
-    "event",
-    "constant",
-    "kind",
-    "category",
-    "owner",
-    "status",
-    "replaced_by",
-    "scope",
-    "event_description",
-    "property",
-    "type",
-    "required",
-    "allowed_values",
-    "bounds",
-    "pattern",
-    "example",
-    "property_description",
-    "personal_data",
-    "added_by_scope",
-)
+_EVENT_COLUMNS = CSV_COLUMNS[1 : CSV_COLUMNS.index("property")]
+"""The event's own columns, which a row with an empty `event` takes from the event above."""
 
-_EVENT_COLUMNS = (
-    "constant",
-    "kind",
-    "category",
-    "owner",
-    "status",
-    "replaced_by",
-    "scope",
-    "event_description",
-)
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "any": "Any"}
 _NUMBER = r"-?[0-9.]+(?:e[-+]?[0-9]+)?|2⁶³−1"
 _TWO_ENDS = re.compile(rf"^({_NUMBER}) (<|≤) (value|length|items) (<|≤) ({_NUMBER})$")
@@ -116,7 +88,7 @@ def _events(text: str, builder: DraftBuilder) -> list[_Event]:
             f"not a tracking plan CSV: no {', '.join(missing)} column (the columns are those "
             "`event-catalog export --format csv` writes)"
         )
-    unknown = [name for name in header if name and name not in KNOWN_COLUMNS]
+    unknown = [name for name in header if name and name not in CSV_COLUMNS]
     if unknown:
         builder.warn(f"columns not imported: {', '.join(unknown)} (not columns of the export)")
     events: dict[tuple[str, str], _Event] = {}
