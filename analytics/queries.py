@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from itertools import takewhile
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
@@ -25,13 +26,17 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Select,
+    String,
     and_,
+    column,
     false,
     func,
+    literal,
     literal_column,
     not_,
     or_,
     select,
+    true,
     type_coerce,
     union_all,
 )
@@ -55,6 +60,7 @@ from analytics.audit import (
 from analytics.catalog import CATALOG
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
+from analytics.payload_paths import ITEMS, containing, last_key, parse_path
 from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
@@ -100,8 +106,6 @@ _MULTI_VALUED = frozenset({"status"})
 # Destination names are lowercase (`webapp.tester.destinations`); a key's fingerprint is 12 hex digits.
 _DESTINATION = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(:[0-9a-f]{12})?")
 
-# Property names in specs are snake_case, traits may be camelCase; nothing else is ever a key.
-_PROPERTY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CATALOG_VERSION = re.compile(r"[0-9a-f]{12}")
 
 
@@ -122,16 +126,25 @@ class PropertyMatch:
     """A `key = value` search in the payload's `properties` (track) or `traits` (identify).
 
     Attributes:
-        key: the property name.
+        key: the property's name, or the path to a nested value as the catalog names it
+            (`payment_method.kind`, `line_items[].sku`: `analytics.payload_paths`).
         value: the value as typed.
         candidates: the JSON values that count as equal: the text itself, the number or boolean it
             spells, and its masked form when the key holds personal data (the log stores those
             masked, and the same value always masks the same).
+        path: the key's steps (`parse_path`).
     """
 
     key: str
     value: str
     candidates: tuple[Any, ...]
+    path: tuple[str, ...]
+
+    @property
+    def personal(self) -> bool:
+        """Whether the value searched for is personal data, so matches through its mask
+        (`is_personal_path`)."""
+        return is_personal_path(self.path)
 
 
 @dataclass(frozen=True)
@@ -230,11 +243,24 @@ def is_personal_key(key: str) -> bool:
     return key in CATALOG.personal_data_names or looks_personal(key)
 
 
+def is_personal_path(path: tuple[str, ...]) -> bool:
+    """Whether a search's path leads to personal data: the key it ends at is personal, as a property
+    of that name is (`is_personal_key`).
+
+    A spec's personal field is named by its path (`payment_method.cardholder_name`), whose last key
+    `CATALOG.personal_data_names` holds; the tester masks an off-schema key of such a name, or named
+    like personal data, at any depth. Either way the log holds that value masked, wherever it sits.
+    """
+    return is_personal_key(last_key(path))
+
+
 def parse_property_match(text: str, *, mask_key: bytes | None = None) -> PropertyMatch:
     """Parse `key = value` into the JSON values it matches.
 
-    The match is exact, case included (`USER7@example.com` does not find `user7@example.com`),
-    but for the booleans: `True` and `FALSE` mean JSON's `true` and `false`, and match that text too.
+    The key is a property's name or a path to a nested value (`payment_method.kind`,
+    `line_items[].sku`), as the catalog's rows name them. The match is exact, case included
+    (`USER7@example.com` does not find `user7@example.com`), but for the booleans: `True` and `FALSE`
+    mean JSON's `true` and `false`, and match that text too.
 
     Args:
         text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
@@ -243,13 +269,12 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
             marks as personal data, or named like it, as the tester masks off-schema properties).
 
     Raises:
-        ValueError: no `=`, or a key that cannot be a property name.
+        ValueError: no `=`, or a key that is neither a property name nor a path.
     """
     key, equals, value = (part.strip() for part in text.partition("="))
     if not equals:
         raise ValueError("write the property search as key = value, e.g. cluster_type = eks")
-    if not _PROPERTY_KEY.fullmatch(key):
-        raise ValueError(f"{key!r} is not a property name (letters, digits and _ only)")
+    path = parse_path(key)
     # Quotes are JSON's way of saying "this text" (`cluster_type = "eks"`): they are not part of it.
     text = _json_scalar(value)
     text = text if isinstance(text, str) else value
@@ -260,9 +285,9 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
         spelled = text.lower() == "true"
     if spelled is None or isinstance(spelled, bool | int | float):
         candidates.append(spelled)
-    if mask_key is not None and is_personal_key(key):
+    if mask_key is not None and is_personal_path(path):
         candidates.append(mask_value(text, mask_key))
-    return PropertyMatch(key, value, tuple(candidates))
+    return PropertyMatch(key, value, tuple(candidates), path)
 
 
 _NOT_JSON = object()
@@ -455,12 +480,14 @@ epoch_seconds = dialect_function(
 
 
 class payload_property_equals(ColumnElement[bool]):
-    """Whether a payload section holds `key` with one of the candidate JSON values, type included.
+    """Whether a payload section holds one of the candidate JSON values at a path, type included.
 
-    PostgreSQL uses JSONB containment (`payload @> '{"properties": {"k": v}}'`), which a GIN index
-    on the payload can serve; SQLite compares `json_type` and `json_extract`. Either way the key and
-    values are bound parameters, never SQL text. The element builds its SQL at compile time from its
-    values, so SQLAlchemy must not reuse a compiled form across values: caching is off.
+    PostgreSQL uses JSONB containment (`payload @> '{"properties": {"k": v}}'`, and for a nested path
+    `{"properties": {"line_items": [{"sku": v}]}}`: `analytics.payload_paths.containing`), which a GIN
+    index on the payload can serve. SQLite compares `json_type` and `json_extract` at the path, and
+    reads a list's items with `json_each`. Either way keys, paths and values are bound parameters,
+    never SQL text. The element builds its SQL at compile time from its values, so SQLAlchemy must not
+    reuse a compiled form across values: caching is off.
     """
 
     inherit_cache = False
@@ -487,26 +514,57 @@ def _json_type(value: Any) -> str:
 @compiles(payload_property_equals)
 def _property_postgresql(element: payload_property_equals, compiler: SQLCompiler, **kw: Any) -> str:
     payload = type_coerce(AuditEntry.payload, JSONB)
+    match = element.property_match
     clauses = [
-        payload.contains({section: {element.property_match.key: value}})
+        payload.contains({section: containing(match.path, value)})
         for section in element.sections
-        for value in element.property_match.candidates
+        for value in match.candidates
     ]
     return f"({compiler.process(or_(false(), *clauses), **kw)})"
 
 
 @compiles(payload_property_equals, "sqlite")
 def _property_sqlite(element: payload_property_equals, compiler: SQLCompiler, **kw: Any) -> str:
-    clauses = []
-    for section in element.sections:
-        path = f'$.{section}."{element.property_match.key}"'
-        for value in element.property_match.candidates:
-            same_type = func.json_type(AuditEntry.payload, path) == _json_type(value)
-            if value is None or isinstance(value, bool):
-                clauses.append(same_type)
-            else:
-                clauses.append(and_(same_type, func.json_extract(AuditEntry.payload, path) == value))
+    match = element.property_match
+    clauses = [_sqlite_holds(f"$.{section}", match.path, match.candidates) for section in element.sections]
     return f"({compiler.process(or_(false(), *clauses), **kw)})"
+
+
+def _sqlite_holds(section: str, steps: tuple[str, ...], candidates: Sequence[Any]) -> Any:
+    """Whether the payload holds one of `candidates` at `steps` below the JSON path `section`.
+
+    Keys are quoted into the path (`$.properties."payment_method"."kind"`). A list's items are the rows
+    of `json_each`, each continuing from its own path (`…"line_items"[2]`), all through the one
+    payload so that an item of another shape is simply not there. The value must be a list first:
+    `json_each` would walk an object's members or a plain value as well. The lists along the path are
+    joined in one subquery rather than nested ones: SQLite's parser runs out of stack at a dozen
+    nested `EXISTS`.
+    """
+    path: str | ColumnElement[str] = section
+    items: Any = None
+    are_lists: list[ColumnElement[bool]] = []
+    while True:
+        keys = list(takewhile(lambda step: step != ITEMS, steps))
+        path = path + "".join(f'."{key}"' for key in keys) if keys else path
+        if len(keys) == len(steps):
+            break
+        are_lists.append(func.json_type(AuditEntry.payload, path) == "array")
+        each = func.json_each(AuditEntry.payload, path).table_valued(column("fullkey", String)).alias()
+        items = each if items is None else items.join(each, true())
+        path, steps = each.c.fullkey, steps[len(keys) + 1 :]
+    leaf = or_(false(), *(_sqlite_equals(path, value) for value in candidates))
+    if items is None:
+        return leaf
+    any_item = select(literal(1)).select_from(items).where(*are_lists[1:], leaf)
+    return and_(are_lists[0], any_item.exists())
+
+
+def _sqlite_equals(path: str | ColumnElement[str], value: Any) -> ColumnElement[bool]:
+    """Whether the payload's JSON at `path` is `value`, its JSON type included (`9` is not `"9"`)."""
+    same_type = func.json_type(AuditEntry.payload, path) == _json_type(value)
+    if value is None or isinstance(value, bool):
+        return same_type
+    return and_(same_type, func.json_extract(AuditEntry.payload, path) == value)
 
 
 def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:

@@ -93,7 +93,8 @@ def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans
     page = client.get("/audit/", query_string={"prop": "github = True"}).get_data(as_text=True)
     assert _rows(page) == [register]
     assert (
-        '<small class="muted" id="hint-prop">key = value; exact, case included (True/False = true/false); '
+        '<small class="muted" id="hint-prop">key = value; a nested value by its path, as the catalog names '
+        "it (payment_method.kind, line_items[].sku); exact, case included (True/False = true/false); "
         "personal data matches its masked form (engineers and admins)</small>"
     ) in page
 

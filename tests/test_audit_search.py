@@ -318,7 +318,7 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"project": "0"}, "project", "0 is not an id: ids are whole numbers from 1 to"),
         ({"cluster": "-3"}, "cluster", "-3 is not an id"),
         ({"prop": "cluster_type"}, "prop", "write the property search as key = value"),
-        ({"prop": "a.b = 1"}, "prop", "'a.b' is not a property name"),
+        ({"prop": "a[0].b = 1"}, "prop", "'a[0].b' is not a property name or path: names of letters, digits"),
         ({"event": ["New User", "New Project Event"]}, "event", "give one value"),
         ({"destination": "Staging"}, "destination", "'Staging' is not a destination"),
         ({"destination": "staging:key"}, "destination", "name:fingerprint as the tester shows it"),

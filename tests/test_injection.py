@@ -2,7 +2,8 @@
 
 Every value reaches SQL as a bound parameter, so an attempt is just a value: it finds exactly the
 entries that hold it (none, or the one that stored it), answers 200 or a field error, never a 500,
-and leaves the tables as they were.
+and leaves the tables as they were. A nested property's path (`line_items[].sku`) is bound too, as a
+JSON path on SQLite and inside a JSONB document on PostgreSQL; a key that is no path is refused.
 """
 
 from __future__ import annotations
@@ -13,11 +14,14 @@ import pytest
 from auditlog import record
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from nested_specs import Invoice
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditEntry, AuditStore
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.messages import build_message
 from analytics.queries import FilterError, newest_first, parse_filters
+from analytics.scopes import ProjectScope
 from webapp.extensions import analytics_client
 
 ATTEMPTS = [
@@ -88,6 +92,56 @@ def test_attempts_as_a_property_key_are_a_field_error(attempt: str) -> None:
     assert "is not a property name" in raised.value.errors["prop"]
 
 
+def _seed_nested(store: AuditStore) -> dict[str, str]:
+    """An ordinary invoice, plus one per attempt that holds it in an item of its list (sku and note)."""
+    ids = {}
+    for name, item in [("plain", {"sku": "seat", "quantity": 1})] + [
+        (attempt, {"sku": attempt, "quantity": 2, "note": attempt}) for attempt in ATTEMPTS
+    ]:
+        invoice = Invoice(
+            scope=ProjectScope(user_id=1, project_id=12),
+            amount_cents=100,
+            line_items=[{"sku": "seat", "quantity": 1}, item],
+            payment_method={"kind": "card"},
+        )
+        message = build_message(invoice)
+        store.record(message, status=AuditStatus.DELIVERED, source="application")
+        ids[name] = message["messageId"]
+    return ids
+
+
+def test_attempts_in_nested_values_match_only_as_plain_values(store: AuditStore, engine: Engine) -> None:
+    ids = _seed_nested(store)
+    for attempt in ATTEMPTS:
+        own = {ids[attempt]}
+        assert _found(engine, {"prop": f"line_items[].sku = {attempt}"}) == own, attempt
+        assert _found(engine, {"prop": f"line_items[].note={attempt}"}) == own, attempt
+        assert _found(engine, {"prop": f"payment_method.kind = {attempt}"}) == set(), attempt
+        assert _found(engine, {"prop": f"line_items[].sku = seat{attempt}"}) == set(), attempt
+    assert _found(engine, {"prop": "line_items[].sku = seat"}) == set(ids.values())
+    _intact(engine, len(ids))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *(f"line_items[].{attempt}" for attempt in ATTEMPTS),
+        *(f"{attempt}[].sku" for attempt in ATTEMPTS),
+        'line_items[]."sku"',
+        "line_items[0].sku",
+        "line_items[*].sku",
+        "$.properties.line_items",
+        'payment_method."kind" OR 1',
+        "payment_method.kind') OR json_type(payload",
+    ],
+)
+def test_attempts_in_a_property_path_are_a_field_error(key: str) -> None:
+    with pytest.raises(FilterError) as raised:
+        parse_filters({"prop": f"{key} = x"})
+    assert set(raised.value.errors) == {"prop"}
+    assert "is not a property name or path" in raised.value.errors["prop"]
+
+
 @pytest.fixture
 def seeded_app(app: Flask) -> dict[str, str]:
     with app.app_context():
@@ -117,6 +171,27 @@ def test_the_search_page_answers_attempts_with_results_or_a_field_error(
         assert export.status_code in (200, 400), (field, attempt)
         assert seeded_app["plain"] not in export.get_data(as_text=True)
     _intact(_app_engine(app), len(seeded_app))
+
+
+def test_the_search_page_and_the_export_treat_attempts_in_nested_values_as_values(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
+    with app.app_context():
+        ids = _seed_nested(analytics_client.store())
+    for attempt in ATTEMPTS:
+        search = f"line_items[].sku = {attempt}"
+        page = client.get("/audit/", query_string={"prop": search})
+        assert page.status_code == 200, attempt
+        shown = {name for name, message_id in ids.items() if message_id in page.get_data(as_text=True)}
+        assert shown == {attempt}, attempt
+        result = runner.invoke(args=["audit", "export", "--format", "ndjson", "--prop", search])
+        assert result.exit_code == 0, result.output
+        assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [ids[attempt]]
+    refused = runner.invoke(args=["audit", "export", "--prop", "line_items[' OR 1=1 --].sku = x"])
+    assert (
+        refused.exit_code != 0 and "--prop: " in refused.output and "is not a property name" in refused.output
+    )
+    _intact(_app_engine(app), len(ids))
 
 
 def test_an_unusable_property_key_is_shown_next_to_the_field(client: FlaskClient) -> None:

@@ -755,7 +755,12 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 @click.option("--cluster", help="The cluster id.")
 @click.option("--message-id", help="One message id.")
 @click.option("--version", help="The catalog version that built the messages.")
-@click.option("--prop", metavar="KEY=VALUE", help="A property (or trait) value; personal data matches too.")
+@click.option(
+    "--prop",
+    metavar="KEY=VALUE",
+    help="A property (or trait) value, KEY a name or a nested path (payment_method.kind, line_items[].sku); "
+    "personal data matches too.",
+)
 @click.option(
     "--format",
     "export_format",

@@ -22,7 +22,6 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.actions import ACCOUNT_ACTIONS, ACTION_TYPE
 from analytics.audit import AuditEntry
-from analytics.queries import is_personal_key
 from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
 from webapp.auth.roles import Role
@@ -49,7 +48,7 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
     if form.filters is None:
         return form
     asked = form.filters.prop
-    if not unmasks and asked is not None and is_personal_key(asked.key):
+    if not unmasks and asked is not None and asked.personal:
         form.errors["prop"] = VIEWER_PROP_ERROR
         form.filters = None
         return form

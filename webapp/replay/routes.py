@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 
 from analytics.audit import AuditEntry
 from analytics.personal_data import is_mask, mask_value
-from analytics.queries import conditions, is_personal_key
+from analytics.queries import conditions
 from analytics.replay import (
     DEFAULT_STATUSES,
     REPLAYABLE_STATUSES,
@@ -106,7 +106,7 @@ def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
     masked too; the mask still finds them, as a search for the masked text matches it exactly.
     """
     asked = form.filters.prop if form.filters is not None else None
-    if asked is None or not is_personal_key(asked.key):
+    if asked is None or not asked.personal:
         return {}
     typed = asked.candidates[0]  # the text searched for, unquoted
     return {"prop": f"{asked.key} = {typed if is_mask(typed) else mask_value(typed, mask_key)}"}
