@@ -597,17 +597,37 @@ def create_audit_engine(url: str) -> Engine:
     the library imposes on its host lasts as long as the database or the network does.
     """
     normalised = make_url(normalise_database_url(url))
-    connect_args = _postgres_connect_args(normalised) if normalised.get_backend_name() == "postgresql" else {}
-    engine = create_engine(normalised, pool_pre_ping=True, connect_args=connect_args)
+    engine = create_engine(normalised, **engine_options(normalised))
     _ENGINES.add(engine)
     return engine
 
 
-def _postgres_connect_args(url: URL) -> dict[str, str]:
+def engine_options(url: str | URL, *, lock_timeout: bool = True) -> dict[str, Any]:
+    """The `create_engine` options of an engine on the audit database at `url`.
+
+    Every pooled connection is pinged as it is checked out: one the server closed meanwhile (a
+    restart, a failover, a proxy that drops idle connections) is replaced then, instead of failing
+    the statement, the request or the write that drew it. PostgreSQL connections also get
+    `POSTGRES_CONNECTION_DEFAULTS` the URL's query does not set.
+
+    Args:
+        url: the database's URL.
+        lock_timeout: also bound waits for locks (`LOCK_TIMEOUT`), unless the URL's `options` set
+            it. The dashboard's engine leaves it out: it runs the migrations, `audit purge` and
+            `audit partitions ensure`, which take table locks that must be waited for.
+    """
+    parsed = make_url(url)
+    connect_args = (
+        _postgres_connect_args(parsed, lock_timeout) if parsed.get_backend_name() == "postgresql" else {}
+    )
+    return {"pool_pre_ping": True, "connect_args": connect_args}
+
+
+def _postgres_connect_args(url: URL, lock_timeout: bool) -> dict[str, str]:
     """The defaults `url` does not set itself; its own `options` are kept, the lock timeout added."""
     args = {name: value for name, value in POSTGRES_CONNECTION_DEFAULTS.items() if name not in url.query}
     options = " ".join(url.normalized_query.get("options", ()))
-    if "lock_timeout" not in options:
+    if lock_timeout and "lock_timeout" not in options:
         args["options"] = f"{options} -c lock_timeout={LOCK_TIMEOUT}".strip()
     return args
 

@@ -119,6 +119,23 @@ def test_postgres_connections_have_timeouts_that_the_url_overrides(
     assert parameters["keepalives_idle"] == "5"
 
 
+def test_the_dashboard_s_connections_have_the_timeouts_but_wait_for_locks(empty_postgres_url: str) -> None:
+    """The dashboard's engine runs the migrations and `audit purge`, whose locks must be waited for;
+    a host that vanishes must not hold its requests any more than the library's."""
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_postgres_url})
+    with app.app_context(), db.engine.connect() as connection:
+        lock = connection.execute(text("SELECT current_setting('lock_timeout')")).scalar_one()
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        parameters = dbapi_connection.info.get_parameters()
+    with app.app_context():
+        db.engine.dispose()
+    assert lock == "0"
+    assert (parameters["connect_timeout"], parameters["tcp_user_timeout"]) == ("5", "10000")
+
+
 def test_a_strict_write_on_a_locked_table_fails_in_its_receipt(
     empty_postgres_url: str, postgres_engine: Engine
 ) -> None:

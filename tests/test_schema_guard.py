@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import pytest
+from auth_helpers import signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from analytics.audit import SCHEMA_REVISION
 from analytics.collector import Collector
 from webapp import create_app, schema_guard
+from webapp.auth.roles import Role
 from webapp.extensions import db
 
 CLUSTER_SEND = {
@@ -102,3 +105,39 @@ def test_the_log_says_when_pages_are_refused_and_when_they_are_served_again(
     [(refused, why), (served, again)] = _guard_lines(caplog)
     assert refused == logging.WARNING and why.startswith(f"every page answers 503: {NEWER}")
     assert served == logging.INFO and again == "the database can be used again: pages are served"
+
+
+def _end_connections_to(engine: Engine) -> int:
+    """What a database restart or failover does to the dashboard's pool: every other connection to
+    the test's own database is ended by the server. Returns how many were; waits until they are gone
+    (the server ends a backend after answering)."""
+    others = "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    with engine.connect() as connection:
+        ended = connection.execute(text(f"SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) {others}"))
+        count = int(ended.scalar_one())
+        connection.commit()
+        deadline = time.monotonic() + 10
+        while (
+            connection.execute(text(f"SELECT count(*) {others}")).scalar_one() and time.monotonic() < deadline
+        ):
+            connection.commit()  # a new snapshot of pg_stat_activity
+            time.sleep(0.05)
+    return count
+
+
+def test_connections_the_database_ended_cost_no_request(
+    empty_postgres_url: str, postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart the first request on each pooled connection answered 500 (a page) or 503 (the
+    schema guard, /healthz), the database being up: the pool now pings a connection before use."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_postgres_url})
+    client = signed_in_client(app, Role.ADMIN)
+    monkeypatch.setattr(schema_guard, "RECHECK_SECONDS", 0.0)  # every request looks at the schema
+    try:
+        for path in ("/audit/", "/health", "/healthz", "/"):
+            assert client.get(path).status_code == 200, path
+            assert _end_connections_to(postgres_engine) >= 1
+            assert client.get(path).status_code == 200, path
+    finally:
+        with app.app_context():
+            db.engine.dispose()

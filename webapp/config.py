@@ -18,7 +18,7 @@ from limits import parse_many
 from limits.storage import SCHEMES as RATELIMIT_STORAGE_SCHEMES
 
 from analytics import default_sqlite_url
-from analytics.audit import normalise_database_url
+from analytics.audit import engine_options, normalise_database_url
 from analytics.audit_settings import take_audit_variables
 from analytics.durations import parse_duration
 from analytics.partitions import DEFAULT_AHEAD, Interval
@@ -302,6 +302,12 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
         raise ConfigurationError(problems)
     if config["SESSION_COOKIE_SECURE"] is None:
         config["SESSION_COOKIE_SECURE"] = production
+    # The library's pool settings, so that a database restart or failover costs no request its
+    # first use of a pooled connection; options set in instance/config.py or by a test win.
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **engine_options(config["SQLALCHEMY_DATABASE_URI"], lock_timeout=False),
+        **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
+    }
 
 
 def current_environment() -> EnvironmentReader:
