@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -153,6 +155,56 @@ def test_api_a_token_reused_for_another_message_is_409_and_sends_nothing(
     assert [message["properties"]["cluster_type"] for message in collector.received()] == ["eks"]
     elsewhere = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "t1", "destination": "nope"})
     assert elsewhere.status_code == 422 and _statuses(app) == ["delivered"]
+
+
+FIRST_KEYS = {"SECRET_KEY": "first-secret-key-0123456789", "AUDIT_CHAIN_KEY": "first-chain-key-0123456789"}
+
+
+def test_api_a_repeated_token_is_recognised_after_the_keys_are_rotated(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """A CI step retried after a deploy that rotated SECRET_KEY got 409 "already used for a different
+    message" for the very same values: the request's fingerprint was keyed with SECRET_KEY."""
+    before = login_as(Role.ENGINEER, on=make_app(**FIRST_KEYS))
+    first = before.post("/api/tester/send", json={**CLUSTER_SEND, "token": "ci-1"}).get_json()
+    secret_rotated = make_app(
+        SECRET_KEY="second-secret-key-0123456789", AUDIT_CHAIN_KEY=FIRST_KEYS["AUDIT_CHAIN_KEY"]
+    )
+    chain_rotated = make_app(
+        SECRET_KEY="second-secret-key-0123456789",
+        AUDIT_CHAIN_KEY="second-chain-key-0123456789",
+        AUDIT_CHAIN_KEYS_RETIRED=(FIRST_KEYS["AUDIT_CHAIN_KEY"],),
+    )
+    for app in (secret_rotated, chain_rotated):
+        again = login_as(Role.ENGINEER, on=app).post(
+            "/api/tester/send", json={**CLUSTER_SEND, "token": "ci-1"}
+        )
+        assert again.status_code == 200, again.get_json()
+        assert again.get_json()["duplicate"] is True and again.get_json()["message_id"] == first["message_id"]
+    other = {**CLUSTER_SEND, "properties": {"cluster_type": "gke", "infra_id": 9}, "token": "ci-1"}
+    assert login_as(Role.ENGINEER, on=chain_rotated).post("/api/tester/send", json=other).status_code == 409
+    assert len(collector.received()) == 1
+
+
+def test_api_a_repeated_token_of_a_send_fingerprinted_by_an_earlier_release_is_recognised(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector
+) -> None:
+    """Releases from 0009 to this one keyed the fingerprint with SECRET_KEY: a send they recorded is
+    still recognised while that key is current."""
+    app = make_app(**FIRST_KEYS)
+    client = login_as(Role.ENGINEER, on=app)
+    first = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "ci-2"}).get_json()
+    asked = {name: first["message"].get(name) for name in ("type", "event", "userId", "properties", "traits")}
+    canonical = json.dumps({**asked, "destination": DEFAULT_NAME}, sort_keys=True, default=str)
+    earlier = hmac.new(FIRST_KEYS["SECRET_KEY"].encode(), canonical.encode(), hashlib.sha256).hexdigest()
+    with app.app_context():
+        db.session.execute(text("UPDATE tester_sends SET request_digest = :d"), {"d": earlier})
+        db.session.commit()
+    again = client.post("/api/tester/send", json={**CLUSTER_SEND, "token": "ci-2"})
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    other = {**CLUSTER_SEND, "properties": {"cluster_type": "gke", "infra_id": 9}, "token": "ci-2"}
+    assert client.post("/api/tester/send", json=other).status_code == 409
+    assert len(collector.received()) == 1
 
 
 def test_api_a_token_another_person_used_is_409_without_their_result(

@@ -23,7 +23,7 @@ class TesterSend(db.Model):  # type: ignore[name-defined,misc]
         message_id: the message's id; its audit entry holds the status and payload.
         form_token: the token of the form that sent it, unique, so a double submit finds the first
             send instead of sending again. None for the command line, which has no form.
-        request_digest: the fingerprint of what was asked (`sending.request_digest`), so a token
+        request_digest: the fingerprint of what was asked (`request_digests.request_digest`), so a token
             reused for other values is refused rather than taken for a repeat. None before 0009.
         actor: who fired it.
         round_trip_ms: the time from handing the message over to knowing its outcome.

@@ -8,9 +8,6 @@ instead of a success on enqueue. The clients live as long as the app; sync clien
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import threading
 import time
 from collections.abc import Mapping
@@ -39,6 +36,7 @@ from webapp.limits import count_as_sent
 from webapp.tester.compose import CONFIRM_IN_FORM, Draft, check_sendable
 from webapp.tester.destinations import DEFAULT_NAME, Destination, default_destination
 from webapp.tester.models import TesterSend
+from webapp.tester.request_digests import asks_the_same, request_digest
 
 _lock = threading.Lock()
 
@@ -253,7 +251,9 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
             return SendResult(
                 first.message_id, None, [], conflict=True, error="the token belongs to another person's send"
             )
-        conflict = first.request_digest is not None and first.request_digest != digest
+        conflict = first.request_digest is not None and not asks_the_same(
+            first.request_digest, message, destination
+        )
         return _result_of_duplicate(first.message_id, conflict=conflict)
     # Claimed: this request hands a message over, so it counts towards the send limits.
     count_as_sent()
@@ -269,19 +269,6 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     result = load_result(message["messageId"], sent=message, error=error)
     assert result is not None
     return result
-
-
-def request_digest(message: dict[str, Any], destination: Destination) -> str:
-    """What a send asks for, fingerprinted: the call, its user, its properties or traits, where to.
-
-    Not the whole message: its id, times and context differ between two submits of one form. Keyed
-    with the app's secret, because the values include personal data that the audit log keeps masked:
-    a plain hash of a guessable email would give it away.
-    """
-    asked = {key: message.get(key) for key in ("type", "event", "userId", "properties", "traits")}
-    canonical = json.dumps({**asked, "destination": destination.name}, sort_keys=True, default=str)
-    key = str(current_app.config["SECRET_KEY"]).encode()
-    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
 NOT_RECORDED = "the first send with this token was not recorded in the audit log, so nothing was sent"
