@@ -25,6 +25,7 @@ from typing import Any
 
 import requests
 import yaml
+from cryptography.fernet import Fernet
 from dashboard_server import ROOT, running_dashboard, wait_until_answering
 from sqlalchemy import make_url
 
@@ -50,6 +51,30 @@ def _services(given: dict[str, str] | None = None) -> dict[str, Any]:
         text = _OPTIONAL.sub(lambda match: json.dumps(given.get(match.group(1), match.group(2))), text)
     services: dict[str, Any] = yaml.safe_load(text)["services"]
     return services
+
+
+STACK_WIRING = {"DATABASE_URL", "APP_ENV", "PORT"}
+"""What compose.yaml sets whatever `.env` says: the stack's database, production, the published port."""
+
+
+def _secrets() -> dict[str, str]:
+    return {name: secrets.token_hex(32) for name in ("SECRET_KEY", "AUDIT_CHAIN_KEY", "AUDIT_MASK_KEY")}
+
+
+def _dashboard_environment(dotenv: dict[str, str]) -> dict[str, str]:
+    """The variables compose gives the dashboard's container (beyond the image's `ENV`) from a `.env`
+    holding `dotenv`: its `env_file`'s lines, then the service's `environment`, which wins."""
+    dashboard = _services(dotenv)["dashboard"]
+    env_files = dashboard.get("env_file", [])
+    passed = dict(dotenv) if ".env" in ([env_files] if isinstance(env_files, str) else env_files) else {}
+    return {**passed, **{name: str(value) for name, value in dashboard["environment"].items()}}
+
+
+def _documented_variables() -> list[str]:
+    """The variables of the README's configuration table."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Configuration") : readme.index("## Access and roles")]
+    return re.findall(r"^\| `([A-Z_]+)` \|", table, re.MULTILINE)
 
 
 def _free_port() -> int:
@@ -110,7 +135,7 @@ def test_the_collector_service_starts_in_the_image_s_environment_without_any_sec
 
 def test_the_services_agree_on_addresses_and_credentials() -> None:
     services = _services()
-    dashboard = services["dashboard"]["environment"]
+    dashboard = _dashboard_environment(_secrets())
     collector_port = _option(services["collector"]["command"], "--port")
     assert dashboard["SEGMENT_HOST"] == f"http://collector:{collector_port}"
     assert f"127.0.0.1:{collector_port}:{collector_port}" in services["collector"]["ports"]
@@ -146,25 +171,41 @@ def test_the_stack_s_secrets_are_required_from_env_and_never_written_in_the_file
         assert required is not None and required.group(1) == name
     assert ".env" in (ROOT / ".gitignore").read_text().splitlines()
     # After a rotation the former chain keys come from .env too; without them, none.
-    secrets_only = {
-        name: secrets.token_hex(32) for name in ("SECRET_KEY", "AUDIT_CHAIN_KEY", "AUDIT_MASK_KEY")
-    }
-    assert _services(secrets_only)["dashboard"]["environment"]["AUDIT_CHAIN_KEYS_RETIRED"] == ""
-    rotated = _services({**secrets_only, "AUDIT_CHAIN_KEYS_RETIRED": "the-former-chain-key"})
-    assert rotated["dashboard"]["environment"]["AUDIT_CHAIN_KEYS_RETIRED"] == "the-former-chain-key"
+    assert "AUDIT_CHAIN_KEYS_RETIRED" not in _dashboard_environment(_secrets())
+    rotated = _dashboard_environment({**_secrets(), "AUDIT_CHAIN_KEYS_RETIRED": "the-former-chain-key"})
+    assert rotated["AUDIT_CHAIN_KEYS_RETIRED"] == "the-former-chain-key"
+
+
+def test_every_documented_setting_in_env_reaches_the_dashboard() -> None:
+    """compose passed on only the variables it listed: AUDIT_ENCRYPTION_KEY, METRICS_TOKEN,
+    TESTER_DESTINATIONS or SESSION_LIFETIME written into .env did nothing, and the stack ran without
+    sealed personal data, so `replay` skipped every failed identify."""
+    documented = _documented_variables()
+    assert {"AUDIT_ENCRYPTION_KEY", "METRICS_TOKEN", "SESSION_LIFETIME", "WEB_CONCURRENCY"} <= set(documented)
+    dotenv = {**_secrets(), **{name: f"value-of-{name}" for name in documented if name not in _secrets()}}
+    environment = _dashboard_environment(dotenv)
+    ignored = {name for name in documented if environment.get(name) != dotenv[name]}
+    assert ignored == STACK_WIRING
 
 
 def test_the_stack_comes_up_and_an_application_event_reaches_the_collector(empty_postgres_url: str) -> None:
-    services = _services(
-        {name: secrets.token_hex(32) for name in ("SECRET_KEY", "AUDIT_CHAIN_KEY", "AUDIT_MASK_KEY")}
-    )
-    with _collector(services["collector"]["command"]) as collector_url:
+    dotenv = {
+        **_secrets(),
+        "METRICS_TOKEN": secrets.token_hex(16),
+        "AUDIT_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    with _collector(_services()["collector"]["command"]) as collector_url:
         environment = {
-            **services["dashboard"]["environment"],
+            **_dashboard_environment(dotenv),
             "DATABASE_URL": empty_postgres_url,
             "SEGMENT_HOST": collector_url,
         }
+        # The published port is the test's own: several runs share this machine.
+        del environment["PORT"]
         with running_dashboard(**environment) as base:
+            assert requests.get(f"{base}/metrics", timeout=10).status_code == 401
+            bearer = {"Authorization": f"Bearer {dotenv['METRICS_TOKEN']}"}
+            assert requests.get(f"{base}/metrics", headers=bearer, timeout=10).status_code == 200
             health = requests.get(f"{base}/healthz", timeout=10)
             assert health.status_code == 200, health.text
             body = health.json()
