@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from sqlalchemy import select, text, update
 from analytics.audit import AuditEntry
 from webapp import create_app
 from webapp.auth import accounts
+from webapp.auth.identity import SESSION_ENDED
 from webapp.auth.models import EndedSession
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
@@ -317,9 +319,33 @@ def test_a_copy_of_a_signed_out_session_cookie_signs_no_one_in(
 
 
 def test_a_session_from_before_session_ids_signs_in_again(client: FlaskClient) -> None:
+    """Every session of a release before migration 0016 ends at the upgrade: the sign-in page said
+    nothing, which made people wonder whether they had been signed out by an attack."""
     with client.session_transaction() as session:
         del session["session_id"]
     assert client.get("/").status_code == 302
+    assert html.unescape(client.get("/login").get_data(as_text=True)).count(SESSION_ENDED) == 1
+
+
+def test_a_session_signed_with_a_former_secret_key_says_why_it_ended(
+    make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
+) -> None:
+    """A new SECRET_KEY signs everyone out, as documented, but the sign-in page said nothing."""
+    before = make_app(SECRET_KEY="the-first-secret-key-0123")
+    after = make_app(SECRET_KEY="the-second-secret-key-0123")
+    signed_in = login_as(Role.VIEWER, on=before).get_cookie("session")
+    never_signed_in = before.test_client()
+    never_signed_in.get("/login")  # a session holding only a CSRF token
+    anonymous_cookie = never_signed_in.get_cookie("session")
+    assert signed_in is not None and anonymous_cookie is not None
+    browser = after.test_client()
+    browser.set_cookie("session", signed_in.value)
+    assert browser.get("/").headers["Location"] == "/login?next=/"
+    assert html.unescape(browser.get("/login").get_data(as_text=True)).count(SESSION_ENDED) == 1
+    assert SESSION_ENDED not in html.unescape(browser.get("/login").get_data(as_text=True))
+    visitor = after.test_client()
+    visitor.set_cookie("session", anonymous_cookie.value)
+    assert SESSION_ENDED not in html.unescape(visitor.get("/login").get_data(as_text=True))
 
 
 def test_signed_in_people_skip_the_sign_in_page(client: FlaskClient) -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, g, redirect, request, session, url_for
-from flask.sessions import SessionMixin
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from sqlalchemy import delete
 from werkzeug.exceptions import Forbidden, Unauthorized
@@ -101,20 +101,49 @@ def load_user() -> Response | None:
     return None
 
 
+SESSION_EXPIRED = "Your session has expired. Sign in again."
+SESSION_ENDED = (
+    "Your session has ended (you were signed out, your password changed, or the dashboard was upgraded "
+    "or its key changed). Sign in again."
+)
+"""Said on the sign-in page to someone whose session ended before its time, so that an upgrade or a
+`SECRET_KEY` rotation, which signs everyone out, does not look like an attack."""
+
+
 def _session_user() -> User | None:
     user_id = session.get(_USER_ID)
     if user_id is None:
+        if _signed_in_with_an_unreadable_cookie():
+            flash(SESSION_ENDED, "info")
         return None
     lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
     if time.time() - float(session.get(_SIGNED_IN_AT, 0)) > lifetime:
         session.clear()
-        flash("Your session has expired. Sign in again.", "info")
+        flash(SESSION_EXPIRED, "info")
         return None
     user = db.session.get(User, user_id)
     if user is None or not user.active or session.get(_STAMP) != password_stamp(user) or _ended():
         session.clear()
+        flash(SESSION_ENDED, "info")
         return None
     return user
+
+
+def _signed_in_with_an_unreadable_cookie() -> bool:
+    """Whether the request's session cookie, which Flask could not read, named an account.
+
+    Flask drops a cookie whose signature fails (signed with a former `SECRET_KEY`, or altered)
+    without a word. Its content is read unverified here only to choose what the sign-in page says.
+    """
+    cookie = request.cookies.get(current_app.config["SESSION_COOKIE_NAME"])
+    interface = current_app.session_interface
+    if not cookie or not isinstance(interface, SecureCookieSessionInterface):
+        return False
+    serializer = interface.get_signing_serializer(current_app)
+    if serializer is None:
+        return False
+    readable, content = serializer.loads_unsafe(cookie)
+    return not readable and isinstance(content, dict) and _USER_ID in content
 
 
 def _ended() -> bool:

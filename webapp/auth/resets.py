@@ -25,6 +25,14 @@ from webapp.extensions import db
 _SALT = "event-catalog password reset"
 
 
+NOT_VALID = (
+    "This reset link is not valid: it was not copied whole, or the dashboard's key changed since it was "
+    "made (which voids every open link). Check the link, or ask an admin for a new one."
+)
+"""A link whose signature fails: the signature tells a damaged link from one signed with a former
+`SECRET_KEY` no better than from a forged one, so the page names both common causes."""
+
+
 class ResetLinkError(ValueError):
     """A reset link that cannot be used; the message is one sentence for the person holding it."""
 
@@ -61,7 +69,7 @@ def user_for_reset(token: str) -> User:
     except SignatureExpired:
         raise ResetLinkError("This reset link has expired. Ask an admin for a new one.") from None
     except (BadSignature, TypeError, ValueError):
-        raise ResetLinkError("This is not a valid reset link: check that it was copied whole.") from None
+        raise ResetLinkError(NOT_VALID) from None
     user = db.session.get(User, user_id) if isinstance(user_id, int) else None
     if user is None:
         raise ResetLinkError("The account of this reset link no longer exists.")
