@@ -174,7 +174,7 @@ def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
             for query in (chain_ends, kept_records):
                 report.checkpoints += [Checkpoint(*row) for row in connection.execute(query)]
             whole = [p for p in partitions.partitions(connection) if p.before(cutoff)]
-            report.partitions = [p for p in whole if _has_purgeable(connection, p)]
+            report.partitions = [p for p in whole if _worth_dropping(connection, p)]
     return report
 
 
@@ -190,8 +190,13 @@ def _doomed(partition: Partition) -> Select[tuple[Any]]:
     return select(rows.c.message_id).where(rows.c.type != PURGE_TYPE)
 
 
-def _has_purgeable(connection: Connection, partition: Partition) -> bool:
-    return bool(connection.scalar(select(exists(_doomed(partition)))))
+def _worth_dropping(connection: Connection, partition: Partition) -> bool:
+    """Whether dropping a partition wholly before the cutoff removes anything: entries to purge, or
+    the partition itself when it is empty (a month without entries, made by migration 0007 or by
+    `ensure`). One that holds only purge records stays: dropping it would make it again, with them,
+    at every purge."""
+    rows = table(partition.name, column("type"))
+    return bool(connection.scalar(select(exists(_doomed(partition)) | ~exists(select(rows.c.type)))))
 
 
 def purge(

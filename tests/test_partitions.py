@@ -330,6 +330,29 @@ def test_purge_drops_whole_partitions_and_deletes_the_rest(
     _assert_counts_match_entries(store.engine)
 
 
+def test_purge_drops_empty_partitions_but_not_one_holding_only_purge_records(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0007 makes a partition for every month from the oldest entry to the newest, empty
+    ones too; purge dropped only partitions holding entries to delete, so those stayed for ever."""
+    store = AuditStore(postgres_engine)
+    partitions.ensure(postgres_engine, now=_utc(2026, 1, 1), ahead=4)
+    _record_at(store, monkeypatch, _utc(2026, 1, 10))
+    monkeypatch.setattr("analytics.audit._now", lambda: _utc(2026, 1, 20))
+    first = purge(store, _utc(2026, 1, 15), actor="ops", now=_utc(2026, 1, 20))
+    _record_at(store, monkeypatch, _utc(2026, 3, 10))
+    kept = _record_at(store, monkeypatch, _utc(2026, 4, 10))
+    monkeypatch.setattr("analytics.audit._now", lambda: _utc(2026, 4, 20))
+    report = purge(store, _utc(2026, 4, 1), actor="ops", now=_utc(2026, 4, 20))
+    # January holds only the first purge's record; February is empty; March holds an entry.
+    assert [p.name for p in report.partitions] == ["audit_entries_p20260201", "audit_entries_p20260301"]
+    names = _names(postgres_engine)
+    assert "audit_entries_p20260101" in names and "audit_entries_p20260201" not in names
+    assert set(_where(postgres_engine)) == {first.message_id, kept, report.message_id}
+    assert purge(store, _utc(2026, 4, 1), actor="ops", now=_utc(2026, 4, 20)).partitions == []
+    assert verify(postgres_engine, KEY).ok
+
+
 def test_partition_commands_say_sqlite_has_nothing_to_partition(runner: FlaskCliRunner) -> None:
     for command in ("ensure", "list"):
         result = runner.invoke(args=["audit", "partitions", command])
