@@ -18,7 +18,7 @@ from auth_helpers import signed_in_client
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import select, text
+from sqlalchemy import Engine, select, text
 from tester_helpers import HTMX, claim_send, pre_json, repeat_in_flight
 
 from analytics.audit import SCHEMA_REVISION, AuditEntry, create_audit_engine
@@ -205,6 +205,42 @@ def test_api_a_repeated_token_of_a_send_fingerprinted_by_an_earlier_release_is_r
     other = {**CLUSTER_SEND, "properties": {"cluster_type": "gke", "infra_id": 9}, "token": "ci-2"}
     assert client.post("/api/tester/send", json=other).status_code == 409
     assert len(collector.received()) == 1
+
+
+def test_api_a_send_the_audit_log_refuses_has_no_audit_url(
+    empty_postgres_url: str, postgres_engine: Engine, collector: Collector
+) -> None:
+    """With the database's disk full the answer was a 503 whose `audit_url` was a 404."""
+    with postgres_engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'could not extend file: No space left on device' "
+                "USING ERRCODE = 'disk_full'; "
+                "END $$"
+            )
+        )
+        connection.execute(
+            text("CREATE TRIGGER disk_full BEFORE INSERT ON audit_message_ids EXECUTE FUNCTION disk_full()")
+        )
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": empty_postgres_url,
+            "SEGMENT_WRITE_KEY": "test-key",
+            "SEGMENT_HOST": collector.url,
+        }
+    )
+    try:
+        response = signed_in_client(app, Role.ENGINEER).post("/api/tester/send", json=CLUSTER_SEND)
+        assert response.status_code == 503
+        body = response.get_json()
+        assert body["error"].startswith("audit log unavailable: could not extend file")
+        assert body["audit_url"] is None and body["result_url"] == f"/tester/sends/{body['message_id']}"
+        assert collector.received() == []
+    finally:
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_api_a_token_another_person_used_is_409_without_their_result(

@@ -157,7 +157,8 @@ def result_json(result: SendResult) -> dict[str, Any]:
         "destination": entry.destination if entry is not None else None,
         "round_trip_ms": result.round_trip_ms,
         "duplicate": result.duplicate,
-        "audit_url": url_for("audit.entry", message_id=result.message_id),
+        # None when the audit log has no entry for it (it refused the send): the page would be a 404.
+        "audit_url": url_for("audit.entry", message_id=result.message_id) if entry is not None else None,
         "result_url": url_for("tester.send_result", message_id=result.message_id),
         "message": message,
         "message_note": masked_note,
