@@ -156,6 +156,10 @@ def test_the_image_runs_unprivileged_and_checks_the_health_endpoint() -> None:
     assert user is not None and user.group(1) not in {"root", "0"}
     healthcheck = dockerfile[dockerfile.index("HEALTHCHECK") :]
     assert "/healthz" in healthcheck.splitlines()[1]
+    # The start script migrates before it serves: without a start period, a migration longer than
+    # interval × retries (90 s) made the container unhealthy in the middle of it.
+    start_period = re.search(r"--start-period=(\d+)m\b", healthcheck.splitlines()[0])
+    assert start_period is not None and int(start_period.group(1)) >= 5
     assert re.search(r'^CMD \["scripts/start.sh"\]$', dockerfile, re.MULTILINE)
     assert os.access(ROOT / "scripts" / "start.sh", os.X_OK)
     # A one-off command in the image loads the library, whose metrics need their folder to exist.
