@@ -100,7 +100,10 @@ def test_the_page_creates_a_token_shows_it_once_and_the_token_reads_the_api(
     secret = shown_token(page)
     assert TOKEN.match(secret)
     assert "Copy it now, it will not be shown again" in page
-    assert 'curl -H "Authorization: Bearer $EVENT_CATALOG_TOKEN" http://localhost/api/catalog' in page
+    assert (
+        'curl -H "Authorization: Bearer $EVENT_CATALOG_TOKEN" http://localhost/api/catalog'
+        in html.unescape(page)
+    )
 
     later = client.get("/account/tokens").get_data(as_text=True)
     assert secret not in later and 'id="new-token"' not in later

@@ -1149,7 +1149,9 @@ def test_copy_as_python_and_pytest_run_and_build_the_sent_message(client: FlaskC
 
     snippets = {
         m.group(1): html.unescape(m.group(2))
-        for m in re.finditer(r'<pre id="snippet-(\w+)" class="code">(.*?)</pre>', page, re.S)
+        for m in re.finditer(
+            r'<pre class="code" id="snippet-(\w+)"[^>]*><code>(.*?)</code></pre>', page, re.S
+        )
     }
     namespace: dict[str, Any] = {}
     exec(compile(snippets["pytest"], "snippet", "exec"), namespace)  # noqa: S102

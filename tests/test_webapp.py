@@ -819,3 +819,16 @@ def test_every_breadcrumb_starts_at_the_section_the_main_navigation_names(
     crumbs = re.findall(r"<li>(?:<a href=\"[^\"]*\">|<span aria-current=\"page\">)([^<]*)<", nav)
     assert crumbs == trail
     assert nav.count('aria-current="page"') == 1 and nav.count("<a ") == len(trail) - 1
+
+
+def test_every_code_block_is_drawn_by_the_macro_that_lets_the_keyboard_scroll_it() -> None:
+    """A `<pre>` scrolls in its box when its lines are longer: those written by hand (the tester's
+    snippets, an event's schema, an entry's message) could not take the focus, so no keyboard could
+    scroll to what they cut off. `_code.html` draws each as a focusable, named region."""
+    templates = Path(__file__).resolve().parents[1] / "webapp" / "templates"
+    by_hand = sorted(
+        str(path.relative_to(templates))
+        for path in templates.rglob("*.html")
+        if "<pre" in path.read_text() and path.name != "_code.html"
+    )
+    assert by_hand == []

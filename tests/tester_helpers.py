@@ -33,7 +33,7 @@ def hidden(page: str, name: str) -> str:
 
 def pre_json(page: str, element_id: str) -> str:
     """The exact text of a `<pre id=…>` panel, unescaped."""
-    match = re.search(rf'<pre class="json" id="{element_id}"[^>]*>(.*?)</pre>', page, re.S)
+    match = re.search(rf'<pre class="json" id="{element_id}"[^>]*><code>(.*?)</code></pre>', page, re.S)
     assert match, f"no panel {element_id}"
     return html.unescape(match.group(1))
 
