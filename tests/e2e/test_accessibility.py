@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -264,6 +265,58 @@ def test_form_controls_and_histogram_bars_stand_out_three_to_one(
     assert {f"hist-bar status-{status}" for status in statuses} <= drawn
     assert {"q", "filter-user_id", "p-name", "f-scope-user_id"} <= drawn
     assert faint == [], "\n".join(faint)
+
+
+# Each histogram segment and legend swatch: its status, its texture (the pattern over its colour, or none)
+# and, for a segment, the colour and width of the line around it.
+_TEXTURES = """() => [...document.querySelectorAll("rect.hist-bar, .histogram .swatch")].map(shown => {
+    const status = [...shown.classList].find(name => name.startsWith("status-")).slice("status-".length);
+    const over = shown.matches("rect") ? shown.nextElementSibling : shown.querySelector("rect");
+    const texture = over?.matches(".hist-texture-fill") ? over.getAttribute("fill") : "plain";
+    const style = getComputedStyle(shown);
+    return [shown.matches("rect") ? "bar" : "legend", status, texture, style.stroke, style.strokeWidth];
+})"""
+
+
+def test_histogram_statuses_differ_by_more_than_colour_and_a_focused_bar_shows_its_counts(
+    live_server: str, page: Page, sqlite_url: str
+) -> None:
+    """The stacked segments differed by hue alone, at about 1.05:1 from one another (the statuses' colours
+    are text colours, all dark): a failed cap on a delivered bar vanished for red-green colour blindness.
+    A bar's counts were in its aria-label and a tooltip the mouse opens: the keyboard saw none."""
+    store = AuditStore(create_audit_engine(sqlite_url))
+    statuses = ("delivered", "pending", "failed", "dropped", "disabled")
+    recorded = datetime.now(UTC) - timedelta(minutes=1)  # one moment: one bar
+    for status in statuses:
+        record_delivery(store, AuditStatus(status), recorded=recorded)
+    store.engine.dispose()
+    page.goto(live_server + "/audit/")
+    shown = page.evaluate(_TEXTURES)
+    textures: dict[str, set[str]] = {}
+    for _, status, texture, _, _ in shown:
+        textures.setdefault(status, set()).add(texture)
+    assert set(textures) == set(statuses)
+    assert all(len(drawn) == 1 for drawn in textures.values()), textures  # bars and legend alike
+    assert len(set.union(*textures.values())) == len(statuses), textures
+    card = page.evaluate("getComputedStyle(document.querySelector('.histogram')).backgroundColor")
+    # A line of the card's colour parts the segments of a bar; each texture stands out 3:1 from its colour.
+    assert {(stroke, width) for kind, _, _, stroke, width in shown if kind == "bar"} == {(card, "1px")}
+    for status in statuses[1:]:
+        lines = page.locator(f"#hist-texture-{status} :is(path, circle)").evaluate(
+            "mark => getComputedStyle(mark)[mark.matches('circle') ? 'fill' : 'stroke']"
+        )
+        colour = page.locator(f"rect.hist-bar.status-{status}").evaluate("bar => getComputedStyle(bar).fill")
+        assert lines == card and _contrast(lines, colour) >= 3, (status, lines, colour)
+
+    bar = page.locator(".histogram svg a:not([tabindex])")
+    expect(bar.locator(".hist-readout")).to_be_hidden()
+    page.locator("#hist-legend-delivered").focus()
+    page.keyboard.press("Shift+Tab")
+    expect(bar).to_be_focused()
+    label = bar.get_attribute("aria-label")
+    assert label and "5 entries (1 delivered, 1 disabled, 1 pending, 1 dropped, 1 failed)" in label
+    expect(bar.locator(".hist-readout")).to_be_visible()
+    expect(bar.locator(".hist-readout")).to_have_text(label)
 
 
 # Each audit status the page shows — a badge's text, a histogram bar's fill, a legend swatch — as its

@@ -69,12 +69,19 @@ class Bucket:
 
     def describe(self) -> str:
         """The bar in words, for its tooltip and screen readers."""
+        return f"{self.when()}: {self.tally()}"
+
+    def when(self) -> str:
+        """The bar's time range in words."""
         # isoformat, not strftime: glibc's %Y writes year 738 as "738".
         start, end = (edge.replace(tzinfo=None).isoformat(" ", "seconds") for edge in (self.start, self.end))
         same_day = self.start.date() == (self.end - timedelta(microseconds=1)).date()
-        when = f"{start}–{end[11:] if same_day else end} UTC"
+        return f"{start}–{end[11:] if same_day else end} UTC"
+
+    def tally(self) -> str:
+        """The bar's counts in words: alone where the chart is too narrow for its time range too."""
         split = ", ".join(f"{count:,} {status}" for status, count in self.counts.items())
-        return f"{when}: {counted(self.total, 'entry', grouped=True)}" + (f" ({split})" if split else "")
+        return counted(self.total, "entry", grouped=True) + (f" ({split})" if split else "")
 
 
 @dataclass(frozen=True)
