@@ -101,6 +101,47 @@ def test_a_refused_change_says_why_next_to_the_field_and_keeps_the_password(
     assert audited(app, "User Password Changed") == []
 
 
+def _focused(page: str) -> list[str]:
+    """The ids of the fields a page gives the focus to (`autofocus`)."""
+    inputs = re.findall(r"<input [^>]*>", page)
+    return [re.findall(r'\bid="([^"]+)"', field)[0] for field in inputs if re.search(r"\bautofocus\b", field)]
+
+
+@pytest.mark.parametrize("form", ["password page", "add a user", "first run", "reset link"])
+def test_after_two_different_passwords_the_focus_is_on_the_first_emptied_password_field(
+    app: Flask,
+    anonymous: FlaskClient,
+    login_as: Callable[..., FlaskClient],
+    make_account: Callable[..., str],
+    account_password: str,
+    form: str,
+) -> None:
+    """Every password field comes back empty, but the focus went to "Password again", the one field with an
+    error: retyping it alone sent the form back with more errors."""
+    mismatch = {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD + " but not quite"}
+    if form == "password page":
+        answer = change(login_as(Role.VIEWER), account_password, again=mismatch["confirm"])
+        first = "current"
+    elif form == "add a user":
+        answer = post(
+            login_as(Role.ADMIN), "/users/", {"email": "new@example.com", "role": "viewer", **mismatch}
+        )
+        first = "password"
+    elif form == "first run":
+        answer = post(anonymous, "/setup", {"email": "ada@example.com", **mismatch})
+        first = "password"
+    else:
+        link = shown_link(
+            make_reset_link(app, login_as(Role.ADMIN), make_account(Role.VIEWER)).get_data(as_text=True)
+        )
+        answer = post(anonymous, path_of(link), mismatch)
+        first = "password"
+    assert answer.status_code == 400
+    page = answer.get_data(as_text=True)
+    assert "The two passwords differ." in page
+    assert _focused(page) == [first]
+
+
 def test_a_wrong_current_password_is_audited_and_throttled_like_a_sign_in(
     make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], account_password: str
 ) -> None:

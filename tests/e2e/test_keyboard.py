@@ -128,3 +128,19 @@ def test_a_refused_full_page_form_puts_the_focus_on_the_field_to_fix(live_server
     name = page.get_by_label("Name")
     expect(name).to_have_attribute("aria-invalid", "true")
     expect(name).to_be_focused()
+
+
+def test_two_different_passwords_put_the_focus_on_the_first_field_to_type_again(
+    live_server: str, page: Page, account_password: str
+) -> None:
+    """Every password field came back empty with the focus on "New password again": the person retyped it
+    alone, pressed Enter and got three errors."""
+    page.goto(live_server + "/account/password")
+    page.get_by_label("Current password").fill(account_password)
+    page.get_by_label("New password", exact=True).fill("brand new password 1")
+    page.get_by_label("New password again").fill("brand new password 2")
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("The two passwords differ.")).to_be_visible()
+    expect(page.get_by_label("Current password")).to_be_focused()
+    for field in page.locator("input[type=password]").all():
+        expect(field).to_have_value("")
