@@ -3,6 +3,8 @@ where the person can go on, and Enter does what the field beside it is for."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from auditlog import record
 from browser_helpers import wait_until_htmx_has
@@ -10,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from analytics.audit import AuditStore
 from analytics.collector import Collector
+from webapp.auth.roles import Role
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +147,34 @@ def test_two_different_passwords_put_the_focus_on_the_first_field_to_type_again(
     expect(page.get_by_label("Current password")).to_be_focused()
     for field in page.locator("input[type=password]").all():
         expect(field).to_have_value("")
+
+
+def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
+    live_server: str, page: Page, make_account: Callable[..., str]
+) -> None:
+    """Disable, Revoke and Delete ask through htmx, which swaps the page they land on into the body: the focus
+    fell to <body>, the next Tab went to "Skip to content", and their notice was not reliably read out."""
+    make_account(Role.VIEWER)
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(live_server + "/account/tokens")
+    page.get_by_label("Name").fill("release CI")
+    page.get_by_role("button", name="Create the token").click()
+    page.goto(live_server + "/tester/presets")
+    page.locator("#p-name").fill("staging")
+    page.locator("#p-user_id").fill("5")
+    page.get_by_role("button", name="Save preset").click()
+
+    for path, row, button, said in (
+        ("/users/", "viewer@example.com", "Disable", "viewer@example.com is disabled."),
+        ("/users/", "admin@example.com", "Disable", "admin@example.com is the last active admin"),
+        ("/account/tokens", "release CI", "Revoke release CI", "Revoked the token “release CI”"),
+        ("/tester/presets", "staging", "Delete the preset staging", "Deleted the preset 'staging'."),
+    ):
+        page.goto(live_server + path)
+        page.locator("tr", has_text=row).get_by_role("button", name=button).focus()
+        page.keyboard.press("Enter")
+        outcome = page.locator("main :is(.flash, .field-errors)")
+        expect(outcome).to_contain_text(said)
+        expect(outcome).to_be_focused()
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.querySelector('main').contains(document.activeElement)"), path
