@@ -1108,8 +1108,8 @@ def test_history_names_every_id_of_a_send_s_scope(client: FlaskClient) -> None:
     for constant in ("RegistryProvisioningSuccess", "ApplicationLaunchSuccess"):
         send_form(client, f"event={constant}", example_values(CATALOG.event(constant)))
     page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
-    assert "<td>user 1 · project 12 · registry 7</td>" in page
-    assert "<td>user 1 · project 12 · cluster 4 · app name web" in page
+    assert '<td data-label="Scope">user 1 · project 12 · registry 7</td>' in page
+    assert '<td data-label="Scope">user 1 · project 12 · cluster 4 · app name web' in page
 
 
 def test_history_says_when_a_status_is_a_later_re_send_s(client: FlaskClient, collector: Collector) -> None:

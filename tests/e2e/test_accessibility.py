@@ -23,6 +23,7 @@ from sqlalchemy import delete
 from analytics.actions import record_action
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
+from webapp.auth.roles import Role
 from webapp.extensions import db
 from webapp.tester.models import ScopePreset
 
@@ -176,6 +177,60 @@ def test_every_page_passes_axe_in_its_usual_and_its_error_states(
     ]
     context.close()
     assert found == [], "\n".join(found)
+
+
+# Each data cell of the page's tables that is shown with no column name: no `data-label` drawn before it.
+# A cell of a column whose name is only for screen readers (a row's actions), or across columns, needs none.
+_UNLABELLED_CELLS = """() => [...document.querySelectorAll("main table tbody td")].filter(cell => {
+    if (!cell.checkVisibility() || cell.colSpan > 1) return false;
+    const header = cell.closest("table").querySelectorAll("thead th")[cell.cellIndex];
+    const hidden = header?.querySelector(".visually-hidden");
+    if (hidden && hidden.textContent.trim() === header.textContent.trim()) return false;
+    return ["none", "normal", '""'].includes(getComputedStyle(cell, "::before").content);
+}).map(cell => `${cell.closest("table").className || "table"}: ${cell.textContent.trim().slice(0, 30)}`)"""
+
+
+def test_stacked_tables_name_each_value_at_200_percent_zoom(
+    live_server: str, page: Page, sqlite_url: str, make_account: Callable[..., str]
+) -> None:
+    """Narrower than 40rem (a 1280×720 laptop at 200%) every table stacks its rows into blocks and hides its
+    head: the tester's history, the health page's latest errors, the users and the presets showed their
+    values with nothing to say which column each came from."""
+    store = AuditStore(create_audit_engine(sqlite_url))
+    failed = record_delivery(
+        store, AuditStatus.FAILED, destination="local:0123456789ab", http_status=400, error="bad request"
+    )
+    record_delivery(store, AuditStatus.FAILED, http_status=503, error="upstream unavailable")  # to replay
+    store.engine.dispose()
+    make_account(Role.VIEWER)
+    page.goto(live_server + "/tester/presets")
+    page.locator("#p-name").fill("staging")
+    page.locator("#p-user_id").fill("5")
+    page.get_by_role("button", name="Save preset").click()
+    page.goto(live_server + "/account/tokens")
+    page.get_by_label("Name").fill("release CI")
+    page.get_by_role("button", name="Create the token").click()
+
+    page.set_viewport_size({"width": 640, "height": 360})
+    unlabelled: list[str] = []
+    tables = 0
+    for path in (
+        "/",
+        "/identifiers",
+        "/tester/history",
+        "/tester/presets",
+        "/audit/",
+        f"/audit/entries/{failed}",
+        "/audit/replay/?status=failed",
+        "/health",
+        "/users/",
+        "/account/tokens",
+    ):
+        page.goto(live_server + path)
+        tables += page.locator("main table").count()
+        unlabelled += [f"{path} {cell}" for cell in page.evaluate(_UNLABELLED_CELLS)]
+    assert tables >= 10
+    assert unlabelled == [], "\n".join(unlabelled)
 
 
 def test_a_catalog_search_or_sort_announces_how_many_events_match_not_the_table(
