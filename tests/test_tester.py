@@ -1093,7 +1093,7 @@ def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
     rows = history.split("<tr>")[2:]
     assert "Cluster Upgrade Started" in rows[0] and "New Project Event" in rows[1]
     assert f"from={gone}" not in rows[0] and "not in the catalog any more</span>" in rows[0]
-    assert ">Edit and send</a>" in rows[1]
+    assert '>Edit and send<span class="visually-hidden"> of New Project Event at ' in rows[1]
     result = client.get(f"/tester/sends/{gone}").get_data(as_text=True)
     assert "Edit and send again" not in result
     assert "Cannot be sent again from the tester: not in the catalog any more." in result

@@ -233,6 +233,52 @@ def test_stacked_tables_name_each_value_at_200_percent_zoom(
     assert unlabelled == [], "\n".join(unlabelled)
 
 
+def _repeated_names(page: Page) -> list[str]:
+    """The names that more than one button or link of the page's main part goes by, as a screen reader's
+    list of them shows them."""
+    names = re.findall(r'- (button|link) "([^"]*)"', page.locator("main").aria_snapshot())
+    return sorted({f"{role} {name!r}" for role, name in names if names.count((role, name)) > 1})
+
+
+def test_a_row_s_controls_say_which_row_they_act_on(
+    live_server: str, page: Page, sqlite_store: AuditStore, make_account: Callable[..., str]
+) -> None:
+    """Every row of the users page had a "Save" and a "Disable" button, every send of the tester's history
+    a "Result", an "Audit" and an "Edit and send" link, and both snippets of the preview a "Copy" button:
+    a list of the page's controls could not tell them apart."""
+    make_account(Role.VIEWER)
+    make_account(Role.ENGINEER)
+    sent = [
+        record(
+            sqlite_store,
+            "ProjectCreate",
+            scope={"user_id": 1, "project_id": 12},
+            source="tester",
+            recorded_at=datetime.now(UTC) - timedelta(minutes=minutes),
+        )
+        for minutes in (1, 2)
+    ]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(live_server + "/users/")
+    expect(page.get_by_role("button", name="Save the role of viewer@example.com")).to_be_visible()
+    expect(page.get_by_role("button", name="Disable engineer@example.com")).to_be_visible()
+    repeated = [f"/users/: {name}" for name in _repeated_names(page)]
+    page.goto(live_server + "/tester/history")
+    expect(page.locator(f"#history-edit-{sent[0]}")).to_have_accessible_name(
+        re.compile(r"^Edit and send of New Project Event at \d\d:\d\d:\d\d$")
+    )
+    repeated += [f"/tester/history: {name}" for name in _repeated_names(page)]
+    page.goto(live_server + f"/tester/?from={sent[0]}")
+    page.evaluate(
+        "document.querySelectorAll('#preview details').forEach(snippet => { snippet.open = true; })"
+    )
+    repeated += [f"/tester/: {name}" for name in _repeated_names(page)]
+    assert repeated == []
+    page.get_by_role("button", name="Copy the pytest snippet").click()
+    expect(page.get_by_role("button", name="Copied the pytest snippet")).to_be_visible()
+    expect(page.locator("#tester-status")).to_have_text("Copied the pytest snippet.")
+
+
 def test_a_catalog_search_or_sort_announces_how_many_events_match_not_the_table(
     live_server: str, page: Page
 ) -> None:

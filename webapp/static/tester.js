@@ -33,13 +33,19 @@
     if (target) target.focus();
   });
 
-  // "Copy" buttons of the tester's snippets.
+  // "Copy" buttons of the tester's snippets. "Copied" replaces the visible word only (the button's name
+  // goes on to say which snippet), and the page's status region says it: a button's new text is not read.
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-copy]");
     if (!button) return;
     const source = document.getElementById(button.dataset.copy);
     if (!source) return;
-    const done = () => { button.textContent = "Copied"; };
+    const done = () => {
+      const word = button.querySelector(".copy-word");
+      if (word) word.textContent = "Copied";
+      const status = document.getElementById("tester-status");
+      if (status) status.textContent = `${button.textContent}.`;
+    };
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(source.textContent).then(done, () => selectText(source));
     } else {
