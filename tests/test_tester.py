@@ -757,6 +757,15 @@ def test_a_raw_json_longer_than_a_url_previews_and_redraws_from_a_post_without_a
     assert note in page
 
 
+def test_a_field_s_placeholder_reads_as_an_example_not_a_value(client: FlaskClient) -> None:
+    """The ids' and numbers' placeholders were the bare example ("1", "12", "4"): an empty field looked
+    filled, above the "Field required" of a refused send."""
+    page = client.get("/tester/?event=ClusterProvisioningSuccess").get_data(as_text=True)
+    shown = dict(re.findall(r'<(?:input|textarea) id="(f-[\w-]+)"[^>]*?placeholder="([^"]*)"', page, re.S))
+    assert shown["f-scope-user_id"] == "e.g. 1" and shown["f-prop-infra_id"] == "e.g. 9"
+    assert [field for field, text in shown.items() if text and not text.startswith("e.g. ")] == []
+
+
 def test_the_form_is_generated_from_the_schema(client: FlaskClient) -> None:
     page = client.get("/tester/?event=ClusterPreflightChecksFailed").get_data(as_text=True)
     assert '<select id="f-prop-cloud_provider" name="prop.cloud_provider"' in page
@@ -765,7 +774,7 @@ def test_the_form_is_generated_from_the_schema(client: FlaskClient) -> None:
     assert "Cloud provider the project is connecting." in page
     register = client.get("/tester/?identify=RegisterIdentify").get_data(as_text=True)
     assert 'type="checkbox" id="f-prop-github" name="prop.github"' in register
-    assert 'placeholder="ada@example.com"' in register
+    assert 'placeholder="e.g. ada@example.com"' in register
 
 
 def test_fill_with_example_and_switching_editors_keep_what_was_typed(client: FlaskClient) -> None:
