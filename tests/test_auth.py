@@ -831,3 +831,58 @@ def test_an_address_with_characters_no_email_holds_is_refused(address: str) -> N
     with pytest.raises(AccountError, match="is not an email address"):
         normalise_email(address)
     assert normalise_email(" First.Last+ci@Sub.Example.co ") == "first.last+ci@sub.example.co"
+
+
+def _title_and_focus(page: str) -> tuple[str, list[str]]:
+    """A page's title, and what it gives the focus to (`autofocus`): each by its id, or its class."""
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert title is not None
+    focused = []
+    for tag in re.findall(r"<\w+\s[^>]*>", page):
+        if re.search(r"\sautofocus(?=[\s>=])", tag):
+            named = re.search(r'\bid="([^"]+)"', tag) or re.search(r'\bclass="([^"]+)"', tag)
+            focused.append(named.group(1) if named else tag)
+    return title.group(1), focused
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "fields", "focus"),
+    [
+        (
+            "/login",
+            Role.ADMIN,
+            {"email": "admin@example.com", "password": "not the password at all"},
+            "error",
+        ),
+        ("/login", Role.ADMIN, {"email": "", "password": ""}, "email"),
+        ("/setup", None, {"email": "not an email", **PASSWORD_TWICE}, "email"),
+        ("/users/", Role.ADMIN, {"email": "", "role": "viewer", **PASSWORD_TWICE}, "email"),
+        ("/account/password", Role.VIEWER, {"current": "a wrong guess here", **PASSWORD_TWICE}, "current"),
+        ("/account/tokens", Role.VIEWER, {"name": ""}, "name"),
+        ("/tester/presets", Role.ENGINEER, {"name": ""}, "p-name"),
+        ("/reset/not-a-real-token", None, None, "error"),
+    ],
+)
+def test_a_form_returned_with_errors_says_so_in_its_title_and_focuses_what_to_fix(
+    anonymous: FlaskClient,
+    login_as: Callable[..., FlaskClient],
+    make_account: Callable[..., str],
+    path: str,
+    role: Role | None,
+    fields: dict[str, str] | None,
+    focus: str,
+) -> None:
+    """After a wrong password, /login came back with the same title and the focus at the document's start;
+    no form page's title changed with its errors, which is what a screen reader says first."""
+    browser = anonymous
+    if role is not None and path == "/login":
+        make_account(role)
+    elif role is not None:
+        browser = login_as(role)
+    before = browser.get(path)
+    answer = post(browser, path, fields) if fields is not None else before
+    assert answer.status_code in (400, 401, 409, 422)
+    title, focused = _title_and_focus(answer.get_data(as_text=True))
+    assert title.startswith("Error: ") and focused == [focus]
+    if fields is not None:
+        assert not _title_and_focus(before.get_data(as_text=True))[0].startswith("Error")

@@ -178,3 +178,21 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
         expect(outcome).to_be_focused()
         page.keyboard.press("Tab")
         assert page.evaluate("document.querySelector('main').contains(document.activeElement)"), path
+
+
+def test_a_failed_sign_in_says_so_in_the_title_and_puts_the_focus_on_why(
+    live_server: str, anonymous_page: Page, make_account: Callable[..., str]
+) -> None:
+    """The page came back with the same title and the focus at the document's start; its one message was
+    an alert already in the page as it loaded, which screen readers do not reliably read out."""
+    page = anonymous_page
+    email = make_account(Role.VIEWER)
+    page.goto(live_server + "/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("not the password at all")
+    page.keyboard.press("Enter")
+    expect(page).to_have_title("Error: Sign in · event-catalog")
+    expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+    expect(page.get_by_role("alert")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Email")).to_be_focused()
