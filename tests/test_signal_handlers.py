@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +23,15 @@ from analytics.collector import Collector
 BURST = 3_000
 FINISHES_WITHIN = 120
 """Seconds: the burst takes a few on a loaded machine; a hung child never ends."""
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    """A collector that keeps every message: on a loaded machine the burst runs long and the timer fires
+    a handler's `track` every 2 ms throughout, past the default store's 10,000 (it evicted the oldest)."""
+    with Collector(max_messages=1_000_000) as running:
+        yield running
+
 
 CHILD_PROGRAM = """
 import json, os, signal, sys

@@ -137,7 +137,9 @@ def test_the_tester_s_copies_of_a_nested_event_run(client: FlaskClient) -> None:
     page = client.post("/tester/preview", data=query, headers=HTMX).get_data(as_text=True)
     snippets = {
         found.group(1): html.unescape(found.group(2))
-        for found in re.finditer(r'<pre id="snippet-(\w+)" class="code">(.*?)</pre>', page, re.S)
+        for found in re.finditer(
+            r'<pre class="code" id="snippet-(\w+)"[^>]*><code>(.*?)</code></pre>', page, re.S
+        )
     }
     namespace: dict[str, Any] = {}
     exec(compile(snippets["pytest"], "<pytest snippet>", "exec"), namespace)  # noqa: S102

@@ -59,7 +59,7 @@ def test_fill_with_example_types_objects_as_json_and_sends_them(
 def test_the_example_placeholder_of_a_json_field_is_json(client: FlaskClient) -> None:
     page = client.get("/tester/?event=OrderPlace").get_data(as_text=True)
     placeholder = json.dumps(ORDER["line_items"]).replace('"', "&#34;")
-    assert f'placeholder="{placeholder}"' in page
+    assert f'placeholder="e.g. {placeholder}"' in page
     assert "{&#39;" not in page  # no Python repr
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from webapp.auth.roles import Role
 
@@ -25,6 +25,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+# What an assertion waits for the page to show (Playwright's default is 5 s): a form's live check is a
+# debounced request and a redraw, which a CI machine busy with the rest of the suite has taken longer
+# than 5 s to answer. A page that never shows it still fails, 10 s later.
+expect.set_options(timeout=10_000)
 
 # How Chromium reports a blocked inline script, style or foreign resource on the console.
 _CSP_VIOLATION = "Content Security Policy"

@@ -39,7 +39,7 @@ def test_the_example_raw_json_and_edit_and_send_all_send_nested_values(
 ) -> None:
     page.goto(live_server + "/tester/?event=OrderPlace")
     expect(page.locator("#f-prop-payment_method")).to_have_attribute(
-        "placeholder", json.dumps(EXAMPLE["payment_method"])
+        "placeholder", "e.g. " + json.dumps(EXAMPLE["payment_method"])
     )
     page.get_by_role("link", name="Fill with example").click()
     items = page.locator("#f-prop-line_items")
