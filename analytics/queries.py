@@ -706,11 +706,6 @@ class Page:
     older: Cursor | None = None
     newer: Cursor | None = None
 
-    @property
-    def top(self) -> Cursor | None:
-        """The newest entry's position, where a live tail continues."""
-        return Cursor.of(self.entries[0]) if self.entries else None
-
 
 def page_from(rows: Sequence[AuditEntry], *, size: int, before: Cursor | None, after: Cursor | None) -> Page:
     """Build a page from the `size + 1` rows of `newest_first` (or `oldest_first_after` with `after`)."""

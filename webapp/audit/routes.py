@@ -7,7 +7,7 @@ What each role may search and read is `webapp.audit.visibility`'s to say.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -24,16 +24,15 @@ from analytics.queries import (
     IDENTIFY_PREFIX,
     RANGES,
     TYPES,
-    Cursor,
     delivery_attempts,
     message_name,
-    oldest_first_after,
     without_actions,
 )
 from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
+from webapp.audit.tail import TAIL_BATCH, TAIL_LAG, TailState, decode_seen, read_tail, start_of_tail
 from webapp.audit.visibility import entry_or_404, hidden_actions, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -44,9 +43,6 @@ from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
 from webapp.tester.sending import destination_named_by, destinations, own_destination
 
 bp = Blueprint("audit", __name__)
-
-TAIL_BATCH = 100
-"""Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""
 
 RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
@@ -59,10 +55,10 @@ re-sends, and one action per run: `source=replay` lists the runs."""
 # htmx stops a polling element when the answer has this status.
 _STOP_POLLING = 286
 
-TAIL_GRACE = timedelta(seconds=30)
+TAIL_GRACE = TAIL_LAG
 """How long the live tail goes on reading a range that has ended: the entries of its last moments
-are committed after it (the batched audit writer's queue), and their deliveries later still. Then
-one last read, and it stops."""
+are committed after it (as late as `TAIL_LAG`), and their deliveries later still. Then one last
+read, and it stops."""
 
 
 @bp.app_template_filter("audit_time")
@@ -119,10 +115,12 @@ def audit_vocabulary() -> dict[str, object]:
 def index() -> ResponseReturnValue:
     """Search the log; htmx requests get the results fragment (with field errors out of band)."""
     form = search_form(request.args)
-    results = search(db.session, form, page_size=PAGE_SIZE) if form.valid else None
+    now = datetime.now(UTC)
+    results = search(db.session, form, page_size=PAGE_SIZE, now=now) if form.valid else None
+    tail = start_of_tail(results.page, now) if results and form.live else None
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
-    html = render_template(template, form=form, results=results, catalog=CATALOG, oob=htmx)
+    html = render_template(template, form=form, results=results, tail=tail, catalog=CATALOG, oob=htmx)
     # The search's field errors travel in its fragment, which htmx would not swap as a 400.
     status = shown_status(200 if form.valid else 400)
     response = vary_on_htmx(make_response(html, status))
@@ -160,19 +158,23 @@ def _moved_on(shown: dict[int, str]) -> list[AuditEntry]:
 @bp.get("/tail")
 @requires(Role.VIEWER)
 def tail() -> ResponseReturnValue:
-    """The live-tail widget: entries newer than its cursor, added above the list out of band."""
+    """The live-tail widget: entries it has not shown yet (`webapp.audit.tail`), added above the list
+    out of band."""
     form = search_form(request.args)
     now = datetime.now(UTC)
     filters = form.filters if form.valid else None
+    try:
+        seen = decode_seen(request.args.get("seen", ""))
+    except ValueError:
+        filters = None
     # Nothing can match a search that cannot run: stop polling.
     if filters is None:
         return "", _STOP_POLLING
     # A range that has ended is read for a little longer, then a last time (`TAIL_GRACE`).
     ended = filters.until is not None and filters.until <= now
     final = filters.until is not None and filters.until <= now - TAIL_GRACE
-    rows = db.session.scalars(oldest_first_after(filters, form.after, limit=TAIL_BATCH)).all()
-    entries = list(reversed(rows))
-    cursor = Cursor.of(entries[0]) if entries else form.after
+    step = read_tail(db.session, filters, TailState(form.after, seen), now)
+    entries = step.entries
     listed = request.args.get("total", 0, type=int)
     settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
     # Something changed: the head (count, range, histogram) is read again rather than added up.
@@ -182,7 +184,7 @@ def tail() -> ResponseReturnValue:
         form=form,
         entries=entries,
         settled=settled,
-        cursor=cursor,
+        tail=step.state,
         total=total,
         chart=chart,
         was_empty=listed == 0,

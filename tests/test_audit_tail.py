@@ -1,0 +1,256 @@
+"""The live tail lists every committed entry once, whatever order writers commit in (SQLite, PostgreSQL).
+
+Writers stamp an entry before its transaction commits, so a batch stamped earlier can commit after
+a later one: the walk with six writer processes found a tail that never listed 1,147 of 9,600
+entries. Here a real second process stamps an entry and then waits, before its INSERT, until the
+test lets it go, so that its commit lands after newer ones every time.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+from analytics.queries import AuditFilter
+from webapp import create_app
+from webapp.audit import tail as tail_module
+from webapp.audit.tail import (
+    SEEN_LIMIT,
+    TAIL_LAG,
+    TailState,
+    decode_seen,
+    encode_seen,
+    read_tail,
+)
+from webapp.auth.proxies import parse_networks
+from webapp.auth.roles import Role
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LATE_WRITER = """
+import sys
+from sqlalchemy import event
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+
+engine = create_audit_engine(sys.argv[1])
+
+@event.listens_for(engine, "before_cursor_execute")
+def hold(connection, cursor, statement, parameters, context, executemany):
+    # The entry is stamped and chained; its transaction has taken no lock yet.
+    if statement.lstrip().upper().startswith("INSERT INTO AUDIT_MESSAGE_IDS"):
+        print("stamped", flush=True)
+        sys.stdin.readline()
+
+message = build_message(CATALOG.event("ProjectCreate").example_spec())
+AuditStore(engine).record(message, status=AuditStatus.PENDING, source="application")
+print(message["messageId"], flush=True)
+"""
+
+
+def _message() -> dict[str, object]:
+    return build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+
+
+def _record(store: AuditStore, count: int = 1) -> list[str]:
+    messages = [_message() for _ in range(count)]
+    store.record_many([AuditRecord(m, status=AuditStatus.PENDING, source="application") for m in messages])
+    return [str(m["messageId"]) for m in messages]
+
+
+@pytest.fixture
+def reader(database_url: str) -> Iterator[FlaskClient]:
+    """The dashboard on the writers' database, read by a viewer through a trusted proxy header."""
+    app: Flask = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "AUTH_MODE": "proxy",
+            "TRUSTED_PROXIES": parse_networks("127.0.0.1"),
+            "PROXY_DEFAULT_ROLE": Role.VIEWER,
+        }
+    )
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_EMAIL"] = "reviewer@example.com"
+    yield client
+    from webapp.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def writer(database_url: str) -> Iterator[AuditStore]:
+    """An application host's audit store on the same database."""
+    engine = create_audit_engine(database_url)
+    yield AuditStore(engine)
+    engine.dispose()
+
+
+def _tail_url(page: str) -> str:
+    match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
+    assert match is not None, page
+    return html.unescape(match.group(1))
+
+
+def _rows(page: str) -> list[str]:
+    return re.findall(r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time', page)
+
+
+class Tail:
+    """A live tail followed as the page follows it: each poll from the URL the previous one drew."""
+
+    def __init__(self, client: FlaskClient, search: str = "/audit/?live=1") -> None:
+        self.client = client
+        page = client.get(search).get_data(as_text=True)
+        self.listed = _rows(page)
+        self.url = _tail_url(page)
+
+    def poll(self) -> list[str]:
+        response = self.client.get(self.url)
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        added = (
+            _rows(page.split('<tbody hx-swap-oob="afterbegin:#audit-rows">', 1)[-1])
+            if "afterbegin" in page
+            else []
+        )
+        self.listed.extend(added)
+        self.url = _tail_url(page)
+        return added
+
+
+def test_the_tail_lists_an_entry_whose_commit_lands_after_newer_ones(
+    reader: FlaskClient, writer: AuditStore, database_url: str
+) -> None:
+    """Its cursor had moved past the late entry's time: the entry was never listed."""
+    first = _record(writer)
+    tail = Tail(reader)
+    assert tail.listed == first
+    late = subprocess.Popen(
+        [sys.executable, "-c", LATE_WRITER, database_url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert late.stdout is not None and late.stdin is not None
+        assert late.stdout.readline() == "stamped\n"
+        newer = _record(writer, 3)
+        assert sorted(tail.poll()) == sorted(newer)
+        late.stdin.write("commit\n")
+        late.stdin.flush()
+        late_id, errors = late.communicate(timeout=60)
+    finally:
+        if late.poll() is None:
+            late.kill()
+            late.communicate()
+    assert late.returncode == 0, errors
+    assert tail.poll() == [late_id.strip()]
+    assert tail.poll() == []
+    assert sorted(tail.listed) == sorted([*first, *newer, late_id.strip()])
+
+
+def test_concurrent_writers_threads_each_entry_listed_once(
+    reader: FlaskClient, writer: AuditStore, database_url: str
+) -> None:
+    """Four threads commit batches at once (each holding its own writer, so commits interleave with
+    their stamps) while the tail polls as fast as it can."""
+    tail = Tail(reader)
+    written: list[str] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def write() -> None:
+        for _ in range(15):
+            ids = _record(writer, 20)
+            with lock:
+                written.extend(ids)
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    poller = threading.Thread(target=lambda: [tail.poll() for _ in iter(done.is_set, True)])
+    poller.start()
+    for thread in threads:
+        thread.join()
+    done.set()
+    poller.join()
+    while tail.poll():
+        pass
+    assert len(tail.listed) == len(set(tail.listed))
+    assert sorted(tail.listed) == sorted(written)
+
+
+def _read_all(
+    session: Session, filters: AuditFilter, state: TailState, now: datetime
+) -> tuple[set[str], TailState]:
+    """Poll until a poll adds nothing; the message ids added, and the state reached."""
+    added: set[str] = set()
+    for _ in range(50):
+        step = read_tail(session, filters, state, now)
+        state = step.state
+        if not step.entries:
+            return added, state
+        assert added.isdisjoint(entry.message_id for entry in step.entries)
+        added.update(entry.message_id for entry in step.entries)
+    raise AssertionError("the tail never caught up")
+
+
+def test_seen_ids_travel_in_a_short_url_form() -> None:
+    ids = {1, 2, 3, 4, 9, 40, 41, 1_000_000, 2**63 - 1}
+    text = encode_seen(ids)
+    assert decode_seen(text) == ids
+    assert text.startswith("1-3.5.v-1.")
+    assert encode_seen(range(5000, 9000)) == "3uw-333"
+    assert decode_seen("") == frozenset()
+    for wrong in ("x-", "0", "-1", "1..2", "1-zzzzzzzzzzzzz", "é", "z" * (2 * SEEN_LIMIT + 1)):
+        with pytest.raises(ValueError):
+            decode_seen(wrong)
+
+
+def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
+    writer: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the URL has no room to remember is not dropped: it is listed once older than the lag."""
+    monkeypatch.setattr(tail_module, "SEEN_LIMIT", 40)
+    # Two events in turns: the ids one of them matches make no runs, so each takes a token.
+    for _ in range(30):
+        _record(writer)
+        record = AuditRecord(
+            build_message(CATALOG.event("ProjectCreate").example_spec()),
+            status=AuditStatus.PENDING,
+            source="application",
+        )
+        writer.record_many([record])
+    filters = AuditFilter(event="Cluster Provisioning Success")
+    now = datetime.now(UTC)
+    with Session(writer.engine) as session:
+        matching = set(
+            session.scalars(select(AuditEntry.message_id).where(AuditEntry.event == filters.event))
+        )
+        assert len(matching) == 30
+        added, state = _read_all(session, filters, TailState(), now)
+        assert len(encode_seen(state.seen)) <= 40 and state.seen
+        assert 0 < len(added) < 30
+        later, state = _read_all(session, filters, state, now + TAIL_LAG + timedelta(seconds=1))
+    assert added.isdisjoint(later) and added | later == matching
+    assert state.seen == frozenset()

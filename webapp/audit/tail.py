@@ -1,0 +1,210 @@
+"""The live tail's reads: which entries a poll adds, and where the next poll goes on from.
+
+Entries are listed in `(recorded_at, id)` order, but they are not committed in that order. A writer
+stamps its batch before its transaction, which may then wait (for the SQLite file's lock, a pool
+connection, a lock another session holds) while another process's batch, stamped later, commits
+first; and on PostgreSQL several hosts commit at once, each stamping with its own clock. A cursor
+that moved past the newest entry shown never saw a batch committed behind it: the walk with six
+writer processes found 1,147 of 9,600 entries missing from one tail, without a word.
+
+So the tail keeps two things in its URL, as its `TailState`:
+
+- `after`, a position at or below which every entry has been shown (or was older than the page the
+  tail started on). It moves no closer to the time of the read than `TAIL_LAG`: an entry stamped
+  earlier than that is taken to be committed.
+- `seen`, the ids of the entries shown above `after`, so that reading them again adds nothing.
+
+Each poll reads again from `after`, skips what `seen` names, and adds the rest. Reading costs the
+poll's batch plus the `seen` entries, whatever the rate: `seen` is bounded by the length of its
+URL form (`SEEN_LIMIT`), and the entries of the last `TAIL_LAG` that it has no room for wait until
+they are older than that, when they are added without being remembered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditEntry
+from analytics.queries import AuditFilter, Cursor, Page, oldest_first_after
+from analytics.scopes import MAX_ID
+
+TAIL_BATCH = 100
+"""Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""
+
+TAIL_LAG = timedelta(seconds=30)
+"""How long after its stamp an entry may still be committed: the SQLite busy timeout and the pool's
+wait for a connection are 30 s each, and the walk saw batches commit 3 s after later ones."""
+
+SEEN_LIMIT = 1000
+"""Most characters of the `seen` parameter. The tail's URL also carries the listed rows that may
+change status and the filters, and servers refuse a request line beyond 4 KB (gunicorn's default);
+runs of consecutive ids take one token, so an unfiltered tail remembers thousands of entries, a
+narrow one a few hundred. Removing ids can split a run, so a URL is read up to twice as long."""
+
+SEEN_MOST = 10_000
+"""Most ids `seen` holds, whatever the length of its URL form: what a poll reads again is bounded."""
+
+_RUN = "-"
+_NEXT = "."
+_BASE = 36
+
+
+def encode_seen(ids: Iterable[int]) -> str:
+    """The URL form of a set of ids: `2s.1-4.b`, each run of consecutive ids as its gap from the
+    previous run's last id and how many follow it, in base 36."""
+    tokens: list[str] = []
+    previous = 0
+    ordered = sorted(set(ids))
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end + 1 < len(ordered) and ordered[end + 1] == ordered[end] + 1:
+            end += 1
+        gap = _base36(ordered[start] - previous)
+        tokens.append(gap if end == start else f"{gap}{_RUN}{_base36(end - start)}")
+        previous = ordered[end]
+        start = end + 1
+    return _NEXT.join(tokens)
+
+
+def decode_seen(text: str) -> frozenset[int]:
+    """The ids of a `seen` parameter.
+
+    Raises:
+        ValueError: it is not one (or longer than any the tail writes).
+    """
+    if len(text) > 2 * SEEN_LIMIT:
+        raise ValueError("the tail's seen list is too long")
+    ids: set[int] = set()
+    previous = 0
+    for token in text.split(_NEXT) if text else ():
+        gap, runs, run = token.partition(_RUN)
+        first = previous + _whole(gap)
+        last = first + (_whole(run) if runs else 0)
+        if first <= previous or last > MAX_ID or len(ids) + last - first >= SEEN_MOST:
+            raise ValueError(f"{token!r} is not a run of ids the tail remembers")
+        ids.update(range(first, last + 1))
+        previous = last
+    return frozenset(ids)
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, _BASE)
+        text = digits[digit] + text
+        if number == 0:
+            return text
+
+
+def _whole(token: str) -> int:
+    if not token or not token.isascii() or not token.isalnum() or len(token) > 13:
+        raise ValueError(f"{token!r} is not a number")
+    return int(token, _BASE)
+
+
+@dataclass(frozen=True)
+class TailState:
+    """Where a live tail goes on from.
+
+    Attributes:
+        after: every entry at or below this position has been shown; None: from the log's start.
+        seen: the ids of the entries shown above `after`.
+    """
+
+    after: Cursor | None = None
+    seen: frozenset[int] = frozenset()
+
+    def params(self) -> dict[str, str | None]:
+        """The state as the tail's URL parameters (None: left out)."""
+        return {
+            "after": self.after.encode() if self.after is not None else None,
+            "seen": encode_seen(self.seen) or None,
+        }
+
+
+def start_of_tail(page: Page, now: datetime) -> TailState:
+    """The state of a tail that starts on the newest page of a search.
+
+    Entries older than the page's last row belong to its older pages, not to the tail.
+    """
+    if not page.entries:
+        return TailState()
+    newest, oldest = Cursor.of(page.entries[0]), Cursor.of(page.entries[-1])
+    after = min(newest, Cursor(now - TAIL_LAG, 0))
+    if page.older is not None:
+        after = max(after, _just_before(oldest))
+    return TailState(after, frozenset(entry.id for entry in page.entries if Cursor.of(entry) > after))
+
+
+@dataclass(frozen=True)
+class TailRead:
+    """What one poll adds, and the state the next poll goes on from.
+
+    Attributes:
+        entries: the entries to add, newest first.
+        state: where the next poll goes on from.
+    """
+
+    entries: list[AuditEntry]
+    state: TailState
+
+
+def read_tail(
+    session: Session, filters: AuditFilter, state: TailState, now: datetime, *, batch: int = TAIL_BATCH
+) -> TailRead:
+    """The entries not shown yet, oldest first up to `batch`, and the state after them."""
+    horizon = Cursor(now - TAIL_LAG, 0)
+    limit = batch + len(state.seen) + 1
+    rows = session.scalars(oldest_first_after(filters, state.after, limit=limit)).all()
+    unseen = [row for row in rows if row.id not in state.seen]
+    # A full read may have left entries out, the `seen` ones beyond it among them.
+    last_read = None if len(rows) < limit else rows[-1]
+    beyond = state.seen - {row.id for row in rows} if last_read is not None else set()
+
+    def keeping(count: int) -> TailRead:
+        fresh = unseen[:count]
+        stop = unseen[count] if count < len(unseen) else None
+        after = _settled(state.after, horizon, stop, last_read)
+        shown = state.seen | {row.id for row in fresh}
+        seen = {row.id for row in rows if row.id in shown and Cursor.of(row) > after} | beyond
+        return TailRead(list(reversed(fresh)), TailState(after, frozenset(seen)))
+
+    # The entries older than the horizon are added whatever `seen` holds; of the newer ones, as many
+    # as it has room to remember (the count that fits, found by halving); the others wait.
+    settled = sum(1 for row in unseen[:batch] if Cursor.of(row) <= horizon)
+    low, high = settled, min(batch, len(unseen))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _fits(keeping(middle).state.seen):
+            low = middle
+        else:
+            high = middle - 1
+    return keeping(low)
+
+
+def _fits(seen: frozenset[int]) -> bool:
+    return len(seen) <= SEEN_MOST and len(encode_seen(seen)) <= SEEN_LIMIT
+
+
+def _settled(
+    after: Cursor | None, horizon: Cursor, stop: AuditEntry | None, last_read: AuditEntry | None
+) -> Cursor:
+    """The new `after`: up to the first entry left for later (or the end of a partial read), never
+    past the horizon, never back."""
+    bound = horizon
+    if stop is not None:
+        bound = min(bound, _just_before(Cursor.of(stop)))
+    elif last_read is not None:
+        bound = min(bound, Cursor.of(last_read))
+    return bound if after is None else max(after, bound)
+
+
+def _just_before(position: Cursor) -> Cursor:
+    """The position right before an entry's: the entry itself is newer than it."""
+    return Cursor(position.recorded_at, position.id - 1)
