@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, false, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -190,8 +190,32 @@ def provision(email: str, role: Role, *, actor: str) -> User:
         return user
 
 
+def _lock_admins() -> None:
+    """Hold the active admins until this transaction ends, so that two changes cannot each count them.
+
+    Two admins demoting or disabling each other at the same moment each counted two active admins
+    and each committed, leaving none. PostgreSQL locks the active admins' rows (in id order, so
+    that two requests queue rather than deadlock), and a request that waited counts again what
+    the other committed. SQLite has no row locks: a write that matches nothing takes the file's
+    write lock, which the other request then waits for (the busy timeout) before it counts.
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(update(User).where(false()).values(role=User.role))
+        return
+    active = select(User.id).where(User.role == Role.ADMIN, User.disabled_at.is_(None))
+    db.session.execute(active.order_by(User.id).with_for_update())
+
+
 def _keep_an_admin(user: User) -> None:
+    """Lock the admins and read `user` again (another request may have changed it meanwhile).
+
+    Raises:
+        AccountError: `user` is the last active admin (the lock is released).
+    """
+    _lock_admins()
+    db.session.refresh(user)
     if user.role is Role.ADMIN and user.active and int(db.session.scalar(active_admins_query()) or 0) <= 1:
+        db.session.rollback()
         raise AccountError(f"{user.email} is the last active admin: make another account admin first")
 
 
@@ -202,10 +226,13 @@ def set_role(email: str, role: Role, *, actor: str) -> User:
         AccountError: no such account, or it is the last active admin being demoted.
     """
     user = get_user(email)
-    previous = user.role
-    if previous is role:
+    if user.role is role:
         return user
     _keep_an_admin(user)
+    previous = user.role
+    if previous is role:
+        db.session.rollback()
+        return user
     user.role = role
     db.session.commit()
     audit(
@@ -226,6 +253,9 @@ def disable_user(email: str, *, actor: str) -> User:
     if not user.active:
         return user
     _keep_an_admin(user)
+    if not user.active:
+        db.session.rollback()
+        return user
     user.disabled_at = datetime.now(UTC)
     user.reset_nonce = None  # its reset links stay void when the account is enabled again
     db.session.commit()
