@@ -57,6 +57,8 @@ class ScopePreset(db.Model):  # type: ignore[name-defined,misc]
     """
 
     __tablename__ = "scope_presets"
+    # SQLite reuses a deleted largest id without it: a stale page would act on a newer preset (0019).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
