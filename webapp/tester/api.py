@@ -316,7 +316,8 @@ def send_json() -> ResponseReturnValue:
         return busy
     if result.entry is None and result.duplicate:
         return json_error(
-            409, f"The token {typed.token!r} cannot send again: {result.error}. Use a new token."
+            409,
+            f"The token {typed.token!r} cannot send again: {result.why_not_delivered}. Use a new token.",
         )
     status = _OUTCOME_STATUS.get(result.entry.status, 200) if result.entry is not None else 503
     return jsonify(result_json(result)), status

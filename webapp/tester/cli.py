@@ -247,7 +247,8 @@ def _repeat_refused(result: SendResult, token: str | None) -> tuple[str, int] | 
             EXIT_NOT_DELIVERED,
         )
     if result.duplicate and result.entry is None:
-        return f"--token {token!r} cannot send again: {result.error}: use a new token", EXIT_NOT_DELIVERED
+        why = result.why_not_delivered
+        return f"--token {token!r} cannot send again: {why}: use a new token", EXIT_NOT_DELIVERED
     return None
 
 

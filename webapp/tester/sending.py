@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
-from analytics.audit import AuditEntry, DeliveryAttempt
+from analytics.audit import PURGE_TYPE, AuditEntry, DeliveryAttempt
 from analytics.catalog import SpecInfo
 from analytics.durations import as_utc
 from analytics.messages import payload_of
@@ -46,6 +46,44 @@ NO_WRITE_KEY = "the destination has no write key, so it was audited and not sent
 
 NO_ENTRY = "the audit log has no entry for it"
 """Why a send the audit log did not record was not sent, when nothing more is known."""
+
+
+@dataclass(frozen=True)
+class Purge:
+    """The retention purge that removed a send's audit entry.
+
+    Attributes:
+        ran_at: when the purge ran.
+        cutoff: it removed the entries recorded before this time.
+    """
+
+    ran_at: datetime
+    cutoff: datetime
+
+    @property
+    def reason(self) -> str:
+        """What became of a send's entry, as every way of sending says it."""
+        ran, cutoff = (moment.strftime("%Y-%m-%d %H:%M:%S UTC") for moment in (self.ran_at, self.cutoff))
+        return f"its audit entry was purged by retention on {ran} (entries recorded before {cutoff})"
+
+
+def purge_covering(claimed_at: datetime) -> Purge | None:
+    """The first retention purge after a send that removed entries recorded when it was made, or None.
+
+    A send is claimed before its entry is written, so a cutoff past the claim covers the entry; the
+    purge's own record (`analytics.retention`) outlives every purge.
+    """
+    claimed_at = as_utc(claimed_at)
+    query = (
+        select(AuditEntry.recorded_at, AuditEntry.payload)
+        .where(AuditEntry.type == PURGE_TYPE, AuditEntry.recorded_at > claimed_at)
+        .order_by(AuditEntry.recorded_at)
+    )
+    for ran_at, record in db.session.execute(query):
+        cutoff = as_utc(datetime.fromisoformat(record["cutoff"]))
+        if cutoff > claimed_at:
+            return Purge(as_utc(ran_at), cutoff)
+    return None
 
 
 def own_destination(app: Flask | None = None) -> Destination:
@@ -133,6 +171,8 @@ class SendResult:
         error: what went wrong before the audit log (e.g. it was unavailable).
         in_flight: the request that claimed this send has not finished it yet (a repeat of its
             token arrived meanwhile): its status may still move, or its entry be still to come.
+        purged: the retention purge that removed its entry since (then its outcome is not known,
+            and it was not "never recorded").
     """
 
     message_id: str
@@ -144,6 +184,7 @@ class SendResult:
     conflict: bool = False
     error: str | None = None
     in_flight: bool = False
+    purged: Purge | None = None
 
     @property
     def final(self) -> bool:
@@ -154,13 +195,15 @@ class SendResult:
     def failed(self) -> bool:
         """Whether the message did not reach the endpoint (or was not recorded)."""
         if self.entry is None:
-            return not self.in_flight
+            return not self.in_flight and self.purged is None
         return self.entry.status in ("failed", "dropped")
 
     @property
     def why_not_delivered(self) -> str | None:
         """What went wrong, as the API's `error`, the command line's error line and the result panel
         say it: the entry's error, or why there is none; None when nothing did (or not yet)."""
+        if self.entry is None and self.purged is not None:
+            return f"{self.purged.reason}, so its outcome is no longer known"
         if self.entry is None:
             return None if self.in_flight else self.error or NO_ENTRY
         if self.entry.status == "disabled":
@@ -191,7 +234,10 @@ def load_result(message_id: str, **details: Any) -> SendResult | None:
     ).all()
     round_trip = send.round_trip_ms if send is not None else None
     in_flight = send is not None and round_trip is None and _may_still_finish(send)
-    return SendResult(message_id, entry, list(attempts), round_trip, in_flight=in_flight, **details)
+    purged = purge_covering(send.created_at) if send is not None and entry is None and not in_flight else None
+    return SendResult(
+        message_id, entry, list(attempts), round_trip, in_flight=in_flight, purged=purged, **details
+    )
 
 
 def _may_still_finish(send: TesterSend) -> bool:
@@ -279,7 +325,7 @@ def _result_of_duplicate(message_id: str, *, conflict: bool) -> SendResult:
     result = load_result(message_id, duplicate=True, conflict=conflict)
     if result is None:
         return SendResult(message_id, None, [], duplicate=True, conflict=conflict, error=NOT_RECORDED)
-    if result.entry is None and not result.in_flight:
+    if result.entry is None and not result.in_flight and result.purged is None:
         return replace(result, error=NOT_RECORDED)
     return result
 
