@@ -31,6 +31,8 @@ from webapp import create_app
 from webapp.audit import tail as tail_module
 from webapp.audit.tail import (
     SEEN_LIMIT,
+    TAIL_BATCH,
+    TAIL_CATCH_UP,
     TAIL_LAG,
     TailState,
     decode_seen,
@@ -254,3 +256,23 @@ def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
         later, state = _read_all(session, filters, state, now + TAIL_LAG + timedelta(seconds=1))
     assert added.isdisjoint(later) and added | later == matching
     assert state.seen == frozenset()
+
+
+def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, writer: AuditStore) -> None:
+    """It added 100 entries a poll and went on saying "Live" while thousands waited."""
+    tail = Tail(reader)
+    written = _record(writer, 700)
+    first = reader.get(tail.url).get_data(as_text=True)
+    assert len(_rows(first)) == TAIL_BATCH
+    assert re.search(
+        r'id="audit-tail-behind">Behind: 600 newer entries not listed yet .*show the newest</a>', first
+    )
+    assert '<a href="/audit/?live=1">show the newest</a>' in first
+    tail.url = _tail_url(first)
+    assert "behind=1" in tail.url
+    assert len(tail.poll()) == TAIL_CATCH_UP
+    assert len(tail.poll()) == 600 - TAIL_CATCH_UP
+    caught_up = reader.get(tail.url).get_data(as_text=True)
+    assert "audit-tail-behind" not in caught_up and "behind=1" not in _tail_url(caught_up)
+    assert len(tail.listed) == len(set(tail.listed)) == 700 - TAIL_BATCH
+    assert set(tail.listed) | set(_rows(first)) == set(written)

@@ -32,7 +32,17 @@ from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, overview, search
-from webapp.audit.tail import TAIL_BATCH, TAIL_LAG, TailState, decode_seen, read_tail, start_of_tail
+from webapp.audit.tail import (
+    BEHIND_COUNT_MOST,
+    TAIL_BATCH,
+    TAIL_CATCH_UP,
+    TAIL_LAG,
+    TailState,
+    decode_seen,
+    read_tail,
+    start_of_tail,
+    unlisted,
+)
 from webapp.audit.visibility import entry_or_404, hidden_actions, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -173,7 +183,10 @@ def tail() -> ResponseReturnValue:
     # A range that has ended is read for a little longer, then a last time (`TAIL_GRACE`).
     ended = filters.until is not None and filters.until <= now
     final = filters.until is not None and filters.until <= now - TAIL_GRACE
-    step = read_tail(db.session, filters, TailState(form.after, seen), now)
+    # Behind at the last poll: this one adds more, so that a busy log is caught up with.
+    batch = TAIL_CATCH_UP if request.args.get("behind") == "1" else TAIL_BATCH
+    step = read_tail(db.session, filters, TailState(form.after, seen), now, batch=batch)
+    behind = unlisted(db.session, filters, step.state) if step.more else 0
     entries = step.entries
     listed = request.args.get("total", 0, type=int)
     settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
@@ -185,6 +198,9 @@ def tail() -> ResponseReturnValue:
         entries=entries,
         settled=settled,
         tail=step.state,
+        behind=behind,
+        behind_most=BEHIND_COUNT_MOST,
+        catch_up=TAIL_CATCH_UP,
         total=total,
         chart=chart,
         was_empty=listed == 0,

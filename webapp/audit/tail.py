@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry
@@ -34,6 +35,13 @@ from analytics.scopes import MAX_ID
 
 TAIL_BATCH = 100
 """Most entries one live-tail poll adds; a burst larger than this arrives over several polls."""
+
+TAIL_CATCH_UP = 500
+"""Most entries a poll adds while the tail is behind: 250 a second at one poll every 2 s. Beyond that
+rate no one reads each row, and the tail says how many it has not listed, with a link to the newest."""
+
+BEHIND_COUNT_MOST = 10_000
+"""Most unlisted entries a poll counts: counting costs a pass over them, so more reads "more than"."""
 
 TAIL_LAG = timedelta(seconds=30)
 """How long after its stamp an entry may still be committed: the SQLite busy timeout and the pool's
@@ -149,10 +157,12 @@ class TailRead:
     Attributes:
         entries: the entries to add, newest first.
         state: where the next poll goes on from.
+        more: matching entries may be left for later polls (a full read, or entries that wait).
     """
 
     entries: list[AuditEntry]
     state: TailState
+    more: bool = False
 
 
 def read_tail(
@@ -173,7 +183,8 @@ def read_tail(
         after = _settled(state.after, horizon, stop, last_read)
         shown = state.seen | {row.id for row in fresh}
         seen = {row.id for row in rows if row.id in shown and Cursor.of(row) > after} | beyond
-        return TailRead(list(reversed(fresh)), TailState(after, frozenset(seen)))
+        more = count < len(unseen) or last_read is not None
+        return TailRead(list(reversed(fresh)), TailState(after, frozenset(seen)), more)
 
     # The entries older than the horizon are added whatever `seen` holds; of the newer ones, as many
     # as it has room to remember (the count that fits, found by halving); the others wait.
@@ -208,3 +219,10 @@ def _settled(
 def _just_before(position: Cursor) -> Cursor:
     """The position right before an entry's: the entry itself is newer than it."""
     return Cursor(position.recorded_at, position.id - 1)
+
+
+def unlisted(session: Session, filters: AuditFilter, state: TailState) -> int:
+    """How many matching entries the tail has not listed yet, counted up to `BEHIND_COUNT_MOST` (the
+    listed ones above `after` are the `seen` ones)."""
+    newer = oldest_first_after(filters, state.after, limit=BEHIND_COUNT_MOST + len(state.seen)).subquery()
+    return max(0, int(session.scalar(select(func.count()).select_from(newer)) or 0) - len(state.seen))
