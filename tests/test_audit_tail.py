@@ -223,8 +223,16 @@ def test_seen_ids_travel_in_a_short_url_form() -> None:
     assert decode_seen(text) == ids
     assert text.startswith("1-3.5.v-1.")
     assert encode_seen(range(5000, 9000)) == "3uw-333"
+    # Interleaved batches: every other id of a range is six to a character rather than a token each.
+    interleaved = set(range(1000, 4000, 2))
+    assert encode_seen(interleaved).startswith("~rs~VVVV") and len(encode_seen(interleaved)) == 504
+    assert decode_seen(encode_seen(interleaved)) == interleaved
+    assert encode_seen({1, 2**63 - 1}) == "1.1y2p0ij32e8e6"  # far apart: no bitmap of 2^63 bits
     assert decode_seen("") == frozenset()
-    for wrong in ("x-", "0", "-1", "1..2", "1-zzzzzzzzzzzzz", "é", "z" * (2 * SEEN_LIMIT + 1)):
+    for wrong in (
+        *("x-", "0", "-1", "1..2", "1-zzzzzzzzzzzzz", "é", "z" * (2 * SEEN_LIMIT + 1)),
+        *("~", "~1~", "~0~AQ", "~1~A*", "~1~AAAA", "~zzzzzzzzzzzzz~AQ", "~1~" + "_" * 1999),
+    ):
         with pytest.raises(ValueError):
             decode_seen(wrong)
 
@@ -234,15 +242,17 @@ def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
 ) -> None:
     """What the URL has no room to remember is not dropped: it is listed once older than the lag."""
     monkeypatch.setattr(tail_module, "SEEN_LIMIT", 40)
-    # Two events in turns: the ids one of them matches make no runs, so each takes a token.
-    for _ in range(30):
-        _record(writer)
-        record = AuditRecord(
-            build_message(CATALOG.event("ProjectCreate").example_spec()),
+    # One matching entry in twenty: the ids the tail remembers are too far apart for a short bitmap.
+    records = [
+        AuditRecord(
+            build_message(CATALOG.event(name).example_spec()),
             status=AuditStatus.PENDING,
             source="application",
         )
-        writer.record_many([record])
+        for _ in range(30)
+        for name in ["ClusterProvisioningSuccess", *["ProjectCreate"] * 19]
+    ]
+    writer.record_many(records)
     filters = AuditFilter(event="Cluster Provisioning Success")
     now = datetime.now(UTC)
     with Session(writer.engine) as session:

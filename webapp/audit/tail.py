@@ -22,6 +22,9 @@ they are older than that, when they are added without being remembered.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -49,24 +52,41 @@ wait for a connection are 30 s each, and the walk saw batches commit 3 s after l
 
 SEEN_LIMIT = 1000
 """Most characters of the `seen` parameter. The tail's URL also carries the listed rows that may
-change status and the filters, and servers refuse a request line beyond 4 KB (gunicorn's default);
-runs of consecutive ids take one token, so an unfiltered tail remembers thousands of entries, a
-narrow one a few hundred. Removing ids can split a run, so a URL is read up to twice as long."""
+change status and the filters, and servers refuse a request line beyond 4 KB (gunicorn's default).
+Runs of consecutive ids take one token and ids close together six to a character (`encode_seen`),
+so an unfiltered tail remembers thousands of entries, a narrow one a few hundred. Removing ids can
+split a run, so a URL is read up to twice as long."""
 
 SEEN_MOST = 10_000
 """Most ids `seen` holds, whatever the length of its URL form: what a poll reads again is bounded."""
 
 _RUN = "-"
 _NEXT = "."
+_BITMAP = "~"
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
 _BASE = 36
 
 
 def encode_seen(ids: Iterable[int]) -> str:
-    """The URL form of a set of ids: `2s.1-4.b`, each run of consecutive ids as its gap from the
-    previous run's last id and how many follow it, in base 36."""
+    """The URL form of a set of ids, the shorter of two.
+
+    Runs, for ids far apart or in long runs: `2s.1-4.b`, each run of consecutive ids as its gap
+    from the previous run's last id and how many follow it, in base 36. A bitmap, for ids close
+    together but not consecutive (the writers' batches interleave their ids): `~2s~Bw`, the first
+    id in base 36, then one bit per id from it on, base64url: six ids a character.
+    """
+    ordered = sorted(set(ids))
+    if not ordered:
+        return ""
+    runs = _runs(ordered)
+    if ordered[-1] - ordered[0] >= 6 * len(runs):
+        return runs
+    return min(runs, _bitmap(ordered), key=len)
+
+
+def _runs(ordered: list[int]) -> str:
     tokens: list[str] = []
     previous = 0
-    ordered = sorted(set(ids))
     start = 0
     while start < len(ordered):
         end = start
@@ -79,6 +99,16 @@ def encode_seen(ids: Iterable[int]) -> str:
     return _NEXT.join(tokens)
 
 
+def _bitmap(ordered: list[int]) -> str:
+    first = ordered[0]
+    bits = bytearray((ordered[-1] - first) // 8 + 1)
+    for number in ordered:
+        offset = number - first
+        bits[offset >> 3] |= 1 << (offset & 7)
+    packed = base64.urlsafe_b64encode(bytes(bits)).decode().rstrip("=")
+    return f"{_BITMAP}{_base36(first)}{_BITMAP}{packed}"
+
+
 def decode_seen(text: str) -> frozenset[int]:
     """The ids of a `seen` parameter.
 
@@ -87,6 +117,8 @@ def decode_seen(text: str) -> frozenset[int]:
     """
     if len(text) > 2 * SEEN_LIMIT:
         raise ValueError("the tail's seen list is too long")
+    if text.startswith(_BITMAP):
+        return _decode_bitmap(text)
     ids: set[int] = set()
     previous = 0
     for token in text.split(_NEXT) if text else ():
@@ -97,6 +129,21 @@ def decode_seen(text: str) -> frozenset[int]:
             raise ValueError(f"{token!r} is not a run of ids the tail remembers")
         ids.update(range(first, last + 1))
         previous = last
+    return frozenset(ids)
+
+
+def _decode_bitmap(text: str) -> frozenset[int]:
+    _, start, packed = text.split(_BITMAP, 2) if text.count(_BITMAP) == 2 else ("", "", "")
+    first = _whole(start)
+    if not packed or not _BASE64URL.fullmatch(packed):
+        raise ValueError("the tail's seen bitmap is not base64url")
+    try:
+        bits = base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4))
+    except binascii.Error as exc:
+        raise ValueError("the tail's seen bitmap is not base64url") from exc
+    ids = [first + index * 8 + bit for index, byte in enumerate(bits) for bit in range(8) if byte >> bit & 1]
+    if first < 1 or not ids or ids[-1] > MAX_ID or len(ids) > SEEN_MOST:
+        raise ValueError("the tail's seen bitmap names ids the tail does not remember")
     return frozenset(ids)
 
 
