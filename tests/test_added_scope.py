@@ -287,7 +287,7 @@ def test_a_preset_saved_in_the_tester_keeps_an_added_scope_s_id_and_fills_it_aga
         preset = db.session.scalars(select(ScopePreset)).one()
         assert preset.ids == {"user_id": 7, "project_id": 70, "ledger_id": 700}
     listing = client.get("/tester/presets").get_data(as_text=True)
-    assert "<td>Ledger</td>" in listing and "user 7 · project 70 · ledger 700" in listing
+    assert '<td data-label="Scope">Ledger</td>' in listing and "user 7 · project 70 · ledger 700" in listing
     applied = client.get(
         "/tester/", query_string={"spec": ledger_event.constant, "apply_preset": preset.id}, headers=HTMX
     ).get_data(as_text=True)
