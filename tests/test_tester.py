@@ -851,9 +851,10 @@ def test_raw_json_the_fields_cannot_hold_stays_as_typed_and_says_why(
     assert 'name="mode" value="raw"' in page
     assert f">{escape(raw)}</textarea>" in page
     assert error_slot(page, "raw").startswith(said)
-    # Nothing was sent: the note beside Send says what is left to fix, not "Not sent".
+    # Nothing was sent: the note beside Send says what is left to fix, not "Not sent: …" (the words
+    # the form keeps for a refusal, data-refused="Not sent", are not an outcome).
     assert '1 field to fix before sending: <a href="#error-f-raw">show it</a>.' in page
-    assert "Not sent" not in page
+    assert "Not sent:" not in page
 
 
 def test_raw_json_the_fields_can_hold_switches_to_them(client: FlaskClient) -> None:

@@ -115,8 +115,9 @@ def test_a_collector_copy_that_cannot_be_loaded_says_so(
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#result-status")).to_have_text("delivered")
     failed = page.locator("#collector-asking")
-    expect(failed).to_have_text("Could not load the collector's copy: the dashboard answered 503.")
-    expect(failed).to_have_attribute("role", "alert")
+    said = "Could not load the collector's copy: the dashboard answered 503."
+    expect(failed).to_have_text(said)
+    expect(page.get_by_role("status").and_(page.locator("#tester-status"))).to_have_text(said)
     assert len(collector.received()) == 1
 
 

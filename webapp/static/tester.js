@@ -1,7 +1,8 @@
-// The tester's few behaviours htmx cannot give: copying snippets, saying when a part of a panel or a
-// send failed, and keeping the keyboard focus on Send and on the controls that redraw the form. No inline handlers. After Back, htmx loads
-// the page again (it keeps no snapshots, personal data being what it is) and runs this file again:
-// its listeners are installed once.
+// The tester's few behaviours htmx cannot give: copying snippets and keeping the keyboard focus on Send and
+// on the controls that redraw the form (refusals.js says when a send, a preview or a part of a panel was
+// refused, as the data-refused attributes of _tester.html and _result.html ask). No inline handlers. After
+// Back, htmx loads the page again (it keeps no snapshots, personal data being what it is) and runs this
+// file again: its listeners are installed once.
 (function () {
   "use strict";
   if (window.eventCatalogTester) return;
@@ -60,58 +61,6 @@
     selection.removeAllRanges();
     selection.addRange(range);
   }
-
-  // A part of a panel that loads after it (the collector's copy) says when it could not be loaded:
-  // htmx swaps nothing in for an error answer, which would leave "Asking…" on screen for ever.
-  function loadFailed(event, reason) {
-    const element = event.detail.elt;
-    if (!element.dataset.loadFailed) return;
-    element.textContent = `${element.dataset.loadFailed}: ${reason}.`;
-    element.setAttribute("role", "alert");
-  }
-
-  // A send or a preview the dashboard refused outright (a form over the 1 MB a request may carry, a
-  // NUL character, the send limit) swaps nothing in either: the outcome beside Send says so, in the
-  // dashboard's own words (the send limit's say when to try again), instead of still showing the
-  // previous send's.
-  const REFUSED = {
-    413: "the form is larger than the 1 MB a request may carry",
-  };
-
-  // The message of the dashboard's error fragment (errors/_error.html), and the form field it names.
-  function refusal(xhr) {
-    const page = new DOMParser().parseFromString(xhr.responseText || "", "text/html");
-    const message = page.querySelector("[data-error-message]");
-    if (!message) return null;
-    return { text: message.textContent.trim().replace(/\.$/, ""), field: message.dataset.field || "" };
-  }
-
-  // A refusal that names a field of the form is shown next to it too, where its fix is typed.
-  function showAtField(said) {
-    const slot = said && said.field && document.getElementById(`error-f-${said.field.replace(/\./g, "-")}`);
-    if (slot) slot.textContent = `${said.text}.`;
-  }
-  function formFailed(event, reason) {
-    const path = (event.detail.requestConfig || {}).path || "";
-    const outcome = document.getElementById("send-outcome");
-    if (!outcome || !(path.endsWith("/tester/send") || path.endsWith("/tester/preview"))) return;
-    outcome.textContent = path.endsWith("/send") ? `Not sent: ${reason}.` : `No preview: ${reason}.`;
-    outcome.classList.add("bad");
-    const status = document.getElementById("tester-status");
-    if (status) status.textContent = outcome.textContent;
-  }
-
-  document.addEventListener("htmx:responseError", (event) => {
-    const status = event.detail.xhr.status;
-    const said = refusal(event.detail.xhr);
-    loadFailed(event, `the dashboard answered ${status}`);
-    formFailed(event, REFUSED[status] || (said && said.text) || `the dashboard answered ${status}`);
-    showAtField(said);
-  });
-  document.addEventListener("htmx:sendError", (event) => {
-    loadFailed(event, "the dashboard did not answer");
-    formFailed(event, "the dashboard did not answer");
-  });
 
   // A pick's form that arrives after the picker moved on (an arrow pressed while it loaded, which
   // htmx drops) would put the picker back on the older event: it is not drawn, and the event the
