@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import itsdangerous
 import pytest
 from auth_helpers import signed_in_client
 from flask import Flask
@@ -16,7 +18,7 @@ from flask.testing import FlaskClient
 from markupsafe import escape
 from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, SECRET_LINE
 from production_settings import SECRET_KEY as PRODUCTION_SECRET
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from webapp import create_app, limits
 from webapp.auth.policy import requires
@@ -80,6 +82,26 @@ def test_a_token_from_another_session_is_refused(
 ) -> None:
     other = login_as(Role.VIEWER)
     assert client.post("/logout", headers={"X-CSRFToken": _token(other)}).status_code == 400
+
+
+@pytest.mark.parametrize(("hours", "accepted"), [(5, True), (13, False)], ids=["5h", "13h"])
+def test_a_form_s_token_lasts_as_long_as_the_sign_in(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch, hours: int, accepted: bool
+) -> None:
+    """Flask-WTF's tokens expired after its default hour while a sign-in lasts SESSION_LIFETIME (12 h):
+    a tester left open over lunch refused Send and Save preset as "form expired". Past the sign-in's
+    lifetime the session itself ends, and its token with it."""
+    token = _token(client)
+    later = time.time() + hours * 3600
+    # The clock of every signed value: the form's token and the session cookie that holds its secret.
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: int(later))
+    saved = client.post("/tester/presets", data={"csrf_token": token, "name": "lunch", "user_id": "5"})
+    assert saved.status_code == (303 if accepted else 400), saved.get_data(as_text=True)
+    with app.app_context():
+        from webapp.extensions import db
+        from webapp.tester.models import ScopePreset
+
+        assert [p.name for p in db.session.scalars(select(ScopePreset))] == (["lunch"] if accepted else [])
 
 
 def test_signing_in_needs_the_token_too(

@@ -73,6 +73,10 @@ def defaults() -> dict[str, Any]:
         # Access (webapp/auth): built-in accounts unless a sign-in proxy is configured.
         "AUTH_MODE": "accounts",
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=12),
+        # A form's CSRF token holds as long as the session whose secret signs it: a sign-in, a
+        # sign-out and the end of SESSION_LIFETIME replace or drop that secret. Flask-WTF's own
+        # default, one hour, refused a tester left open over lunch in a 12-hour sign-in.
+        "WTF_CSRF_TIME_LIMIT": None,
         "PASSWORD_RESET_LIFETIME": timedelta(hours=24),
         # Requests carry forms and single messages (Segment takes 32 KB each): a larger body is
         # refused with 413 before anything reads it.
