@@ -12,7 +12,7 @@ from pathlib import Path
 
 import itsdangerous
 import pytest
-from auth_helpers import signed_in_client
+from auth_helpers import sign_in, signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
@@ -21,6 +21,7 @@ from production_settings import SECRET_KEY as PRODUCTION_SECRET
 from sqlalchemy import Engine, select
 
 from webapp import create_app, limits
+from webapp.auth.identity import SIGNED_OUT
 from webapp.auth.policy import requires
 from webapp.auth.redirects import safe_next
 from webapp.auth.roles import Role
@@ -96,12 +97,65 @@ def test_a_form_s_token_lasts_as_long_as_the_sign_in(
     # The clock of every signed value: the form's token and the session cookie that holds its secret.
     monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp", lambda self: int(later))
     saved = client.post("/tester/presets", data={"csrf_token": token, "name": "lunch", "user_id": "5"})
-    assert saved.status_code == (303 if accepted else 400), saved.get_data(as_text=True)
+    assert saved.status_code == (303 if accepted else 302), saved.get_data(as_text=True)
+    assert saved.headers["Location"] == ("/tester/presets" if accepted else "/login")
     with app.app_context():
         from webapp.extensions import db
         from webapp.tester.models import ScopePreset
 
         assert [p.name for p in db.session.scalars(select(ScopePreset))] == (["lunch"] if accepted else [])
+
+
+def _signed_out_elsewhere(client: FlaskClient) -> str:
+    """Sign the client out as another tab of the same browser would; returns a token of the page
+    still open in this one."""
+    token = _token(client)
+    assert client.post("/logout", headers={"X-CSRFToken": token}).status_code == 303
+    return token
+
+
+def test_a_form_sent_after_signing_out_in_another_tab_leads_to_sign_in_and_says_why(
+    client: FlaskClient,
+) -> None:
+    """The CSRF check runs before the sign-in is read: a form from a tab left open was refused as
+    "The form expired or was sent from another site", which did not say that no one was signed in."""
+    token = _signed_out_elsewhere(client)
+    refused = client.post("/users/", data={"csrf_token": token, "email": "x@example.com", "role": "viewer"})
+    assert refused.status_code == 302
+    assert refused.headers["Location"] == "/login"
+    page = client.get("/login").get_data(as_text=True)
+    assert str(escape(SIGNED_OUT)) in page
+    assert "The form expired" not in page
+
+
+def test_an_htmx_request_sent_after_signing_out_in_another_tab_goes_to_sign_in(client: FlaskClient) -> None:
+    """As any htmx request without a sign-in: the whole page goes to the sign-in page, back here after."""
+    token = _signed_out_elsewhere(client)
+    refused = client.post(
+        "/account/tokens/1/revoke",
+        headers={
+            "X-CSRFToken": token,
+            "HX-Request": "true",
+            "HX-Current-URL": "http://localhost/account/tokens",
+        },
+    )
+    assert refused.status_code == 401
+    assert refused.headers["HX-Redirect"] == "/login?next=/account/tokens"
+    assert str(escape(SIGNED_OUT)) in client.get("/login").get_data(as_text=True)
+
+
+def test_a_form_from_before_the_latest_sign_in_says_so(
+    client: FlaskClient, make_account: Callable[..., str], account_password: str
+) -> None:
+    token = _signed_out_elsewhere(client)
+    assert sign_in(client, make_account(Role.ADMIN), account_password).status_code == 303
+    for headers in ({}, {"HX-Request": "true"}):
+        refused = client.post("/users/5/role", data={"csrf_token": token, "role": "viewer"}, headers=headers)
+        assert refused.status_code == 400
+        body = refused.get_data(as_text=True)
+        assert "This page was loaded before your latest sign-in (in this or another tab or window)" in body
+        # The refusal's page keeps the navigation of the person signed in.
+        assert ("Sign out" in body) is not bool(headers)
 
 
 def test_signing_in_needs_the_token_too(

@@ -20,6 +20,7 @@ from analytics.audit import AuditStatus
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
 from webapp.auth import accounts
+from webapp.auth.identity import SIGNED_OUT
 from webapp.auth.roles import Role
 
 pytestmark = pytest.mark.e2e
@@ -103,11 +104,31 @@ def test_revoke_refused_for_a_page_from_before_the_latest_sign_in_says_so_and_th
     sign_in(other, "admin@example.com")
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke release CI").click()
-    said = "Not revoked: The form expired or was sent from another site. Reload the page and try again."
+    said = (
+        "Not revoked: This page was loaded before your latest sign-in (in this or another tab or window), "
+        "so its forms are not accepted any more. Reload the page and try again."
+    )
     _refusal_said(page, f"#{row.get_attribute('id')} .refusal", said)
     expect(row).to_contain_text("active")
     other.goto(live_server + "/account/tokens")
     expect(other.get_by_role("row", name=re.compile("release CI"))).to_contain_text("active")
+
+
+def test_revoke_after_signing_out_in_another_tab_leads_to_sign_in_and_says_why(
+    live_server: str, page: Page
+) -> None:
+    """The refusal of a form whose session is gone said "The form expired or was sent from another site"."""
+    page.goto(live_server + "/account/tokens")
+    page.get_by_label("Name").fill("release CI")
+    page.get_by_role("button", name="Create the token").click()
+    page.goto(live_server + "/account/tokens")
+    other = page.context.new_page()
+    other.goto(live_server + "/")
+    other.get_by_role("button", name="Sign out").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Revoke release CI").click()
+    expect(page).to_have_url(live_server + "/login?next=/account/tokens")
+    expect(page.get_by_role("status")).to_have_text(SIGNED_OUT)
 
 
 def test_delete_preset_refused_for_a_lowered_role_says_so_in_its_row(

@@ -189,6 +189,42 @@ def _return_path() -> str | None:
     return safe_next(request.full_path.removesuffix("?"))
 
 
+SIGNED_OUT = (
+    "You are signed out (in another tab or window, or the sign-in ended), so that form was not sent: "
+    "sign in again."
+)
+
+
+def signed_out_answer() -> ResponseReturnValue | None:
+    """The answer to a form refused for its CSRF token when no one is signed in any more, or None.
+
+    The CSRF check runs before `load_user`: a tab left open after its person signed out in another
+    one posts the token of a session that is gone, and was told that the form had expired or came
+    from another site. A protected page's form is answered as any signed-out request is (`challenge`:
+    the sign-in page, for htmx through `HX-Redirect`), saying why. None when someone is signed in (it
+    is then set as `g.user`, so that the refusal's page keeps the navigation), for a public page, a
+    JSON client or the sign-in proxy (whose people do not sign out here).
+    """
+    from webapp.auth.policy import UndeclaredEndpoint, rule_for
+    from webapp.errors.handlers import wants_json
+
+    if current_app.config["AUTH_MODE"] == PROXY or wants_json() or bearer.presented_token() is not None:
+        return None
+    try:
+        if rule_for(current_app, request.endpoint or "") is None:
+            return None
+    except UndeclaredEndpoint:
+        return None
+    # An ended sign-in (SESSION_LIFETIME) says so itself, in `_session_user`.
+    cleared = session.get(_USER_ID) is None
+    g.user = _session_user()
+    if g.user is not None:
+        return None
+    if cleared:
+        flash(SIGNED_OUT, "info")
+    return challenge()
+
+
 def challenge() -> ResponseReturnValue:
     """The answer to an anonymous request for a protected endpoint.
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, ServiceUnavailable
@@ -86,6 +86,9 @@ def handle_http_error(error: HTTPException) -> ResponseReturnValue:
 
 # Flask-WTF's reason when the session holds no CSRF token, as when the session cookie never came back.
 MISSING_SESSION_TOKEN = "The CSRF session token is missing."
+# Flask-WTF's reasons when the session's token is not the form's: signing in replaces it (a page is
+# drawn with a new one only after that).
+SESSION_TOKEN_REPLACED = (MISSING_SESSION_TOKEN, "The CSRF tokens do not match.")
 
 
 def _secure_cookie_dropped() -> bool:
@@ -109,12 +112,25 @@ def _secure_cookie_dropped() -> bool:
 
 @bp.app_errorhandler(CSRFError)
 def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
-    """A form or htmx request without a valid token: say how to recover, or why no reload can."""
+    """A form or htmx request without a valid token: say how to recover, or why no reload can.
+
+    A person signed out meanwhile is sent to sign in again; one signed in again meanwhile (in
+    another tab: the session's token changed) is told the page is older than that sign-in.
+    """
+    from webapp.auth.identity import signed_out_answer
+
     if error.description == MISSING_SESSION_TOKEN and _secure_cookie_dropped():
         error.description = (
             "The dashboard is served over plain HTTP, but its session cookie is Secure (the production "
             "default), so the browser never sends it back and no form can be accepted. Serve it over "
             "HTTPS (directly or behind a TLS proxy), or set SESSION_COOKIE_SECURE=false."
+        )
+    elif (signed_out := signed_out_answer()) is not None:
+        return signed_out
+    elif error.description in SESSION_TOKEN_REPLACED and g.get("user") is not None:
+        error.description = (
+            "This page was loaded before your latest sign-in (in this or another tab or window), so its "
+            "forms are not accepted any more. Reload the page and try again."
         )
     else:
         error.description = "The form expired or was sent from another site. Reload the page and try again."
