@@ -568,6 +568,27 @@ def test_unknown_message_id_is_a_404_page(client: FlaskClient) -> None:
     assert '<a href="/audit/">Back to the audit log</a>' in page and "Back to the catalog" not in page
 
 
+def test_a_purged_entry_s_page_says_retention_may_have_deleted_it(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """It said only "No audit entry has the message id …", though a purge record covers its time."""
+    from analytics.retention import purge
+
+    old = _cps(sqlite_store)
+    move(sqlite_store, old, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    cutoff = datetime(2026, 2, 3, 4, 5, 6, 789, tzinfo=UTC)
+    report = purge(sqlite_store, cutoff, period=timedelta(days=90), actor="cli:ops")
+    assert report.entries == 1
+    response = client.get(f"/audit/entries/{old}")
+    assert response.status_code == 404
+    said = html.unescape(response.get_data(as_text=True))
+    assert (
+        f"No audit entry has the message id '{old}'. It may have been deleted by retention: the latest purge "
+        "(event-catalog audit purge --older-than 90d, run "
+    ) in said
+    assert " UTC by cli:ops) deleted the entries recorded before 2026-02-03 04:05:06 UTC." in said
+
+
 def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(client: FlaskClient) -> None:
     page = client.get("/audit/").get_data(as_text=True)
     options = re.findall(

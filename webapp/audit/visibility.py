@@ -15,13 +15,15 @@ once and holds on every URL. Which personal data a payload shows is decided besi
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 
-from flask import current_app
+from flask import abort, current_app
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from analytics.actions import ACCOUNT_ACTIONS, ACTION_TYPE
-from analytics.audit import AuditEntry
+from analytics.audit import PURGE_TYPE, AuditEntry
+from analytics.durations import as_utc
 from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
 from webapp.auth.roles import Role
@@ -63,10 +65,36 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
 
 def entry_or_404(message_id: str) -> AuditEntry:
     """The entry with this message id, or a 404 that names it; 403 (logged) when the role may not read it."""
-    entry = db.one_or_404(
-        select(AuditEntry).where(AuditEntry.message_id == message_id),
-        description=f"No audit entry has the message id {message_id!r}.",
-    )
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.message_id == message_id))
+    if entry is None:
+        abort(404, description=_not_found(message_id))
     if entry.type == ACTION_TYPE and entry.event in ACCOUNT_ACTIONS:
         require(Role.ADMIN)
     return entry
+
+
+def _not_found(message_id: str) -> str:
+    """Why no entry has this id; after a retention purge, that it may have been one of those it deleted.
+
+    An old link (an incident note, a tester send's page) to a purged entry said only "No audit entry
+    has the message id": the log cannot tell which ids it deleted, but its newest purge record says
+    which entries it deleted, by when they were recorded.
+    """
+    said = f"No audit entry has the message id {message_id!r}."
+    newest = select(AuditEntry).where(AuditEntry.type == PURGE_TYPE).order_by(AuditEntry.recorded_at.desc())
+    purge = db.session.scalar(newest.limit(1))
+    cutoff = purge.payload.get("cutoff") if purge is not None else None
+    if purge is None or not isinstance(cutoff, str):
+        return said
+    kept = purge.payload.get("olderThan")
+    command = "event-catalog audit purge" + (f" --older-than {kept}" if isinstance(kept, str) else "")
+    before = _shown(datetime.fromisoformat(cutoff))
+    return (
+        f"{said} It may have been deleted by retention: the latest purge ({command}, run "
+        f"{_shown(purge.recorded_at)} UTC by {purge.actor}) deleted the entries recorded before {before} UTC."
+    )
+
+
+def _shown(moment: datetime) -> str:
+    """A time as the audit pages show it: UTC, to the second."""
+    return as_utc(moment).replace(tzinfo=None).isoformat(" ", "seconds")
