@@ -1112,6 +1112,24 @@ def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
     assert "Cannot be sent again from the tester: not in the catalog any more." in entry
 
 
+def test_an_old_send_again_link_to_a_removed_event_says_only_that_it_is_gone(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """A page opened before the event left the catalog still links to `?from=`: the tester said
+    "Pre-filled from message …" above the error that nothing could be filled."""
+    message = build_message(
+        CATALOG.event("ProjectCreate").example_spec(), source="tester", actor="admin@example.com"
+    )
+    message["event"] = "Project Moved to Cold Storage"
+    message["context"][CONTEXT_KEY]["spec"] = "ProjectColdStorageMove"
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="tester", actor="admin@example.com")
+    response = client.get(f"/tester/?from={message['messageId']}")
+    assert response.status_code == 404
+    page = html.unescape(response.get_data(as_text=True))
+    assert "Project Moved to Cold Storage is not in the catalog any more." in page
+    assert "Pre-filled" not in page
+
+
 def test_history_names_every_id_of_a_send_s_scope(client: FlaskClient) -> None:
     """The history read the entry's own columns (user, project, cluster): a registry's or an
     application's id never showed."""

@@ -42,7 +42,7 @@ from webapp.lookups import get_row
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, compose
-from webapp.tester.destinations import DEFAULT_NAME
+from webapp.tester.destinations import DEFAULT_NAME, Destination
 from webapp.tester.forms import (
     FIELDS,
     PROP,
@@ -369,13 +369,9 @@ def index() -> ResponseReturnValue:
         else:
             destination = destination_named_by(entry.destination)
             typed, notes = input_from_entry(entry, destination)
-            name = message_name(entry)
-            notice = f"Pre-filled from message {message_id} ({name}): a send gives it a new id."
-            if destination is not None and entry.destination and destination.label != entry.destination:
-                notice += (
-                    f" It went to {entry.destination}; {destination.name}'s key has changed since, "
-                    f"and this send uses the current one ({destination.fingerprint or 'no key: not sent'})."
-                )
+            # An event no longer in the catalog fills nothing: its note beside the picker says so alone.
+            if entry_spec(entry) is not None:
+                notice = _prefilled(entry, destination)
     info = resolve_spec(typed.spec)
     if typed.spec and info is None:
         status = 404
@@ -404,6 +400,17 @@ def index() -> ResponseReturnValue:
         else:
             typed, notes = apply_preset(typed, preset, info)
     return render_tester(typed, notes=notes, result=kept_result(args), notice=notice, status=status)
+
+
+def _prefilled(entry: AuditEntry, destination: Destination | None) -> str:
+    """The notice above a form filled from a stored message (`?from=`)."""
+    notice = f"Pre-filled from message {entry.message_id} ({message_name(entry)}): a send gives it a new id."
+    if destination is not None and entry.destination and destination.label != entry.destination:
+        notice += (
+            f" It went to {entry.destination}; {destination.name}'s key has changed since, "
+            f"and this send uses the current one ({destination.fingerprint or 'no key: not sent'})."
+        )
+    return notice
 
 
 def _to_the_tester() -> ResponseReturnValue:
