@@ -112,7 +112,8 @@ def test_other_roles_do_not_see_account_actions_in_searches_counts_tails_or_expo
         "/audit/tail?"
         + urlencode(
             {"after": seeded.newest.encode(), "total": 2, "shown": f"{seeded.login_failed_row}:pending"}
-        )
+        ),
+        headers={"HX-Request": "true"},
     )
     assert tail.status_code == 200
     assert not any(secret in tail.get_data(as_text=True) for secret in _account_secrets(seeded))
@@ -172,7 +173,8 @@ def test_an_admin_reads_every_action(seeded: Seeded, login_as: Login) -> None:
         "/audit/tail?"
         + urlencode(
             {"after": seeded.newest.encode(), "total": 4, "shown": f"{seeded.login_failed_row}:pending"}
-        )
+        ),
+        headers={"HX-Request": "true"},
     )
     assert seeded.login_failed in tail.get_data(as_text=True)
     listed = admin.get("/api/audit/entries?type=action").get_json()["entries"]

@@ -180,7 +180,9 @@ def test_the_tester_offers_the_recent_ids_of_an_added_scope(
         },
     )
     assert sent.status_code == 200, sent.get_json()
-    recent = client.get("/tester/recent-ids", query_string={"scope": "Ledger"})
+    recent = client.get(
+        "/tester/recent-ids", query_string={"scope": "Ledger"}, headers={"HX-Request": "true"}
+    )
     assert recent.status_code == 200
     lists = recent.get_data(as_text=True)
     offered = f'<datalist id="recent-ledger_id"><option value="5501">5501 · {ledger_event.name}'

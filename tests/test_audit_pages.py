@@ -260,6 +260,10 @@ def test_a_search_reaching_back_to_year_one_or_on_to_9999_draws_its_histogram(
     )
 
 
+HTMX = {"HX-Request": "true"}
+"""How the page asks for its fragments (the live tail polls with it)."""
+
+
 def _tail_url(page: str) -> str:
     match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
     assert match is not None
@@ -285,13 +289,13 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     _cps(sqlite_store)
     url = _tail_url(client.get("/audit/?live=1&project=12").get_data(as_text=True))
     assert parse_qs(urlsplit(url).query)["total"] == ["1"]
-    quiet = client.get(url)
+    quiet = client.get(url, headers=HTMX)
     assert quiet.status_code == 200 and "hx-swap-oob" not in quiet.get_data(as_text=True)
     new = _cps(sqlite_store, status="failed")
     record(
         sqlite_store, "ProjectCreate", scope={"user_id": 1, "project_id": 99}
     )  # another project: not tailed
-    update_ = client.get(url).get_data(as_text=True)
+    update_ = client.get(url, headers=HTMX).get_data(as_text=True)
     assert '<tbody hx-swap-oob="afterbegin:#audit-rows">' in update_
     assert _rows(update_) == [new]
     # The head is read again: the count, and the histogram's legend with the new entry's status.
@@ -303,7 +307,7 @@ def test_tail_adds_new_entries_above_the_list_and_moves_its_cursor(
     assert dict(legend) == {"pending": "1", "failed": "1"}
     next_url = _tail_url(update_)
     assert parse_qs(urlsplit(next_url).query)["total"] == ["2"]
-    assert _rows(client.get(next_url).get_data(as_text=True)) == []
+    assert _rows(client.get(next_url, headers=HTMX).get_data(as_text=True)) == []
 
 
 def test_tail_brings_back_listed_rows_whose_status_moved_on(
@@ -320,10 +324,10 @@ def test_tail_brings_back_listed_rows_whose_status_moved_on(
     assert sorted(value.split(":")[1] for value in shown) == ["failed", "pending"]
     assert 'hx-include="#audit-rows"' in page
     url = _tail_url(page) + "".join(f"&shown={value}" for value in shown)
-    assert "hx-swap-oob" not in client.get(url).get_data(as_text=True)
+    assert "hx-swap-oob" not in client.get(url, headers=HTMX).get_data(as_text=True)
     sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
     sqlite_store.record_outcome([failed], AuditStatus.DELIVERED, http_status=200, source="replay")
-    update_ = client.get(url).get_data(as_text=True)
+    update_ = client.get(url, headers=HTMX).get_data(as_text=True)
     rows = re.findall(
         r'<template><tr id="audit-entry-(\d+)" hx-swap-oob="true">(.*?)</tr></template>', update_, re.S
     )
@@ -336,9 +340,8 @@ def test_tail_brings_back_listed_rows_whose_status_moved_on(
     )
     assert dict(legend) == {"delivered": "3"}
     # What a row shows that is not a status that moves, or not an id, is ignored.
-    assert "hx-swap-oob" not in client.get(_tail_url(page) + "&shown=x:failed&shown=1:delivered").get_data(
-        as_text=True
-    )
+    ignored = client.get(_tail_url(page) + "&shown=x:failed&shown=1:delivered", headers=HTMX)
+    assert "hx-swap-oob" not in ignored.get_data(as_text=True)
 
 
 def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(
@@ -356,21 +359,31 @@ def test_tail_of_an_empty_list_removes_the_empty_row(client: FlaskClient, sqlite
     page = client.get("/audit/?live=1").get_data(as_text=True)
     assert '<tr id="audit-empty">' in page
     new = _cps(sqlite_store)
-    update_ = client.get(_tail_url(page)).get_data(as_text=True)
+    update_ = client.get(_tail_url(page), headers=HTMX).get_data(as_text=True)
     assert _rows(update_) == [new]
     assert '<tr id="audit-empty" hx-swap-oob="delete"></tr>' in update_
 
 
 def test_tail_stops_polling_when_nothing_new_can_match(client: FlaskClient) -> None:
-    assert client.get("/audit/tail?until=2020-01-01").status_code == 286
-    assert client.get("/audit/tail?project=x").status_code == 286
-    assert client.get("/audit/tail?after=garbage").status_code == 286
-    assert client.get("/audit/tail?after=2026-12-06T03:54:40Z_9223372036854775808").status_code == 286
+    assert client.get("/audit/tail?until=2020-01-01", headers=HTMX).status_code == 286
+    assert client.get("/audit/tail?project=x", headers=HTMX).status_code == 286
+    assert client.get("/audit/tail?after=garbage", headers=HTMX).status_code == 286
+    assert (
+        client.get("/audit/tail?after=2026-12-06T03:54:40Z_9223372036854775808", headers=HTMX).status_code
+        == 286
+    )
+
+
+def test_the_tail_opened_as_a_page_leads_to_its_live_search(client: FlaskClient) -> None:
+    """Its address opened alone showed an unstyled fragment, or a blank page."""
+    response = client.get("/audit/tail?project=12&status=failed&after=garbage&total=3")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/audit/?status=failed&project=12&live=1"
 
 
 def test_tail_of_a_range_ending_at_the_last_representable_time_keeps_polling(client: FlaskClient) -> None:
     """Its end plus the grace period was past the largest date: an OverflowError, a 500."""
-    assert client.get("/audit/tail?until=9999-12-31T23:59:59").status_code == 200
+    assert client.get("/audit/tail?until=9999-12-31T23:59:59", headers=HTMX).status_code == 200
 
 
 def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
@@ -386,7 +399,7 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     url = _tail_url(listed)
     (shown,) = re.findall(r'<input type="hidden" name="shown" value="(\d+:\w+)">', listed)
     late = _cps(sqlite_store, recorded_at=until - timedelta(seconds=1))  # committed after the range
-    reading = client.get(url)
+    reading = client.get(url, headers=HTMX)
     page = reading.get_data(as_text=True)
     assert reading.status_code == 200 and _rows(page) == [late]
     assert "the range has ended: reading its last entries" in page
@@ -395,7 +408,7 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     window = f"since={since - TAIL_GRACE:%Y-%m-%dT%H:%M:%S}&until={ended:%Y-%m-%dT%H:%M:%S}"
     sqlite_store.record_outcome([first], AuditStatus.DELIVERED, http_status=200)
     after = parse_qs(urlsplit(url).query)["after"][0]
-    last = client.get(f"/audit/tail?live=1&{window}&after={after}&total=1&shown={shown}")
+    last = client.get(f"/audit/tail?live=1&{window}&after={after}&total=1&shown={shown}", headers=HTMX)
     page = last.get_data(as_text=True)
     assert last.status_code == 286 and "every 2s" not in page
     assert _rows(page) == [first] and 'hx-swap-oob="true"' in page  # its row, now delivered

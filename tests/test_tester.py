@@ -1005,6 +1005,13 @@ def test_a_send_reloads_the_suggested_ids_after_its_answer(client: FlaskClient) 
     assert '<datalist id="recent-project_id"><option value="4343">4343 · New Project Event' in lists
 
 
+def test_recent_ids_opened_as_a_page_lead_to_the_tester(client: FlaskClient) -> None:
+    """Its address opened alone (a new tab, a bookmark) showed the bare datalists: a blank page."""
+    response = client.get("/tester/recent-ids?scope=Cluster")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/tester/"
+
+
 def test_recent_ids_of_an_unknown_scope_are_a_400(client: FlaskClient) -> None:
     response = client.get("/tester/recent-ids?scope=Galaxy", headers=HTMX)
     assert response.status_code == 400

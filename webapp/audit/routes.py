@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -171,6 +171,9 @@ def tail() -> ResponseReturnValue:
     """The live-tail widget: entries it has not shown yet (`webapp.audit.tail`), added above the list
     out of band."""
     form = search_form(request.args)
+    if not wants_fragment():
+        # A poll's address opened as a page (a link copied from the browser's tools): its live search.
+        return redirect(form.url(live="1"), 303)
     now = datetime.now(UTC)
     filters = form.filters if form.valid else None
     try:

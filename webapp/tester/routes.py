@@ -532,7 +532,12 @@ def received(message_id: str) -> ResponseReturnValue:
 @bp.get("/recent-ids")
 @requires(Role.ENGINEER)
 def recent_ids_view() -> ResponseReturnValue:
-    """The datalists of recently seen ids for a scope's inputs (`?scope=Cluster`); a send reloads them."""
+    """The datalists of recently seen ids for a scope's inputs (`?scope=Cluster`); a send reloads them.
+
+    Opened as a page (a bookmark, a new tab), the tester: the lists alone are a bare fragment.
+    """
+    if not wants_fragment():
+        return redirect(url_for("tester.index"), 303)
     label = request.args.get("scope", "")
     scope = next((scope for scope in SCOPES if scope.label == label), None)
     if scope is None:
