@@ -268,6 +268,24 @@ def test_revoking_on_the_page_frees_the_name_and_refuses_the_token(
     ]
 
 
+def test_revoking_a_token_revoked_meanwhile_says_it_already_was(
+    app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    """A Revoke from a page opened before another tab revoked the token said nothing at all."""
+    client = login_as(Role.ENGINEER)
+    secret = shown_token(create_on_page(client, "CI").get_data(as_text=True))
+    [record] = stored(app)
+    for _ in range(2):
+        response = client.post(f"/account/tokens/{record.id}/revoke", data={"csrf_token": csrf(client)})
+        assert response.status_code == 303 and response.headers["Location"] == "/account/tokens"
+    [record] = stored(app)
+    assert record.revoked_at is not None
+    page = client.get("/account/tokens").get_data(as_text=True)
+    when = record.revoked_at.strftime("%Y-%m-%d %H:%M")
+    assert f"The token “CI” ({secret[:8]}…) was already revoked, on {when} UTC." in page
+    assert [entry.event for entry in actions(app)] == ["API Token Created", "API Token Revoked"]
+
+
 def test_revoking_needs_the_csrf_token_and_only_reaches_your_own_tokens(
     app: Flask, login_as: Callable[..., FlaskClient], make_token: Callable[..., str]
 ) -> None:

@@ -7,6 +7,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 
+from analytics.durations import as_utc
 from webapp.account.forms import NewTokenForm
 from webapp.actor import current_actor
 from webapp.auth import accounts, tokens
@@ -68,13 +69,20 @@ def create_token() -> ResponseReturnValue:
 @bp.post("/tokens/<int:token_id>/revoke")
 @requires(Role.VIEWER)
 def revoke_token(token_id: int) -> ResponseReturnValue:
-    """Revoke one of your tokens; requests that present it are refused from now on."""
+    """Revoke one of your tokens; requests that present it are refused from now on.
+
+    One already revoked (in another tab, or by an admin's command) is said on the list the answer
+    goes back to, as a preset already deleted is: a second Revoke said nothing at all.
+    """
     record = get_row_or_404(ApiToken, token_id)
     if record.user_id != g.user.id:
         # Someone else's token: as if it did not exist, so ids reveal nothing.
         abort(404)
     if tokens.revoke_token(record, actor=current_actor()):
         flash(f"Revoked the token “{record.name}” ({record.prefix}…).", "info")
+    elif record.revoked_at is not None:
+        when = as_utc(record.revoked_at).strftime("%Y-%m-%d %H:%M")
+        flash(f"The token “{record.name}” ({record.prefix}…) was already revoked, on {when} UTC.", "info")
     return redirect(url_for(".tokens_page"), 303)
 
 
