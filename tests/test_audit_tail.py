@@ -111,6 +111,10 @@ def _tail_url(page: str) -> str:
     return html.unescape(match.group(1))
 
 
+HTMX = {"HX-Request": "true"}
+"""The tail is polled by htmx; opened as a page it leads to the audit page."""
+
+
 def _rows(page: str) -> list[str]:
     return re.findall(r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time', page)
 
@@ -125,7 +129,7 @@ class Tail:
         self.url = _tail_url(page)
 
     def poll(self) -> list[str]:
-        response = self.client.get(self.url)
+        response = self.client.get(self.url, headers=HTMX)
         assert response.status_code == 200
         page = response.get_data(as_text=True)
         added = (
@@ -272,7 +276,7 @@ def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, wr
     """It added 100 entries a poll and went on saying "Live" while thousands waited."""
     tail = Tail(reader)
     written = _record(writer, 700)
-    first = reader.get(tail.url).get_data(as_text=True)
+    first = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
     assert len(_rows(first)) == TAIL_BATCH
     assert re.search(
         r'id="audit-tail-behind">Behind: 600 newer entries not listed yet .*show the newest</a>', first
@@ -282,7 +286,7 @@ def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, wr
     assert "behind=1" in tail.url
     assert len(tail.poll()) == TAIL_CATCH_UP
     assert len(tail.poll()) == 600 - TAIL_CATCH_UP
-    caught_up = reader.get(tail.url).get_data(as_text=True)
+    caught_up = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
     assert "audit-tail-behind" not in caught_up and "behind=1" not in _tail_url(caught_up)
     assert len(tail.listed) == len(set(tail.listed)) == 700 - TAIL_BATCH
     assert set(tail.listed) | set(_rows(first)) == set(written)

@@ -82,7 +82,7 @@ def test_a_send_purged_by_retention_says_so_on_its_pages_and_to_a_repeated_token
 
     for page_url in (f"/tester/sends/{message_id}", f"/tester/?event=ProjectCreate&sent={message_id}"):
         page = engineer.get(page_url).get_data(as_text=True)
-        assert "Not sent" not in page and "has no entry for it" not in page, page_url
+        assert "Not sent:" not in page and "has no entry for it" not in page, page_url
         assert re.search("Outcome unknown: " + PURGED.pattern + r"\.</p>", page), page_url
 
     again = engineer.post("/api/tester/send", json=SEND)
