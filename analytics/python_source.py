@@ -96,10 +96,19 @@ def literal(value: Any, imports: Imports) -> Source:
     return Atom(repr(value))
 
 
+def _escaped_if_hidden(found: re.Match[str]) -> str:
+    char = found.group()
+    if char.isprintable():
+        return char
+    code = ord(char)
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def string(text: str) -> str:
     """A string literal as ruff writes it: in double quotes, unless the text holds more double quotes
-    than single ones (fewer escapes); JSON's escapes are Python's."""
-    escaped = json.dumps(text, ensure_ascii=False)
+    than single ones (fewer escapes); JSON's escapes are Python's. A character that does not print
+    (a direction control, a zero-width space) is written as its escape, so the code reads as it runs."""
+    escaped = re.sub(r"[^\x00-\x7f]", _escaped_if_hidden, json.dumps(text, ensure_ascii=False))
     if text.count('"') <= text.count("'"):
         return escaped
     # In single quotes, a double quote needs no escape and a single quote needs one.

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
+from analytics.python_source import string
 from analytics.scopes import MAX_ID
 from analytics.spec import Category, Team
 from analytics.spec_drafts import (
@@ -68,31 +69,6 @@ def _name_type(name: str) -> int:
     if name.isupper() and len(name) > 1:
         return 0
     return 1 if name[:1].isupper() else 2
-
-
-def string(text: str) -> str:
-    """A string literal as ruff writes it: double quotes, unless the text holds only `"`."""
-    quote = "'" if '"' in text and "'" not in text else '"'
-    escaped = []
-    for char in text:
-        if char == "\\":
-            escaped.append("\\\\")
-        elif char == quote:
-            escaped.append("\\" + quote)
-        elif char == "\n":
-            escaped.append("\\n")
-        elif char == "\t":
-            escaped.append("\\t")
-        elif char == "\r":
-            escaped.append("\\r")
-        elif not char.isprintable():
-            code = ord(char)
-            escaped.append(
-                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-            )
-        else:
-            escaped.append(char)
-    return quote + "".join(escaped) + quote
 
 
 def _pattern(text: str) -> str:

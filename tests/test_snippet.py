@@ -28,6 +28,7 @@ from analytics.audit import AuditStore
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.collector import Collector
 from analytics.messages import build_message, payload_of
+from analytics.python_source import string
 from analytics.scopes import ProjectScope
 from analytics.snippet import python_snippet
 from analytics.spec import IdentifySpec, TrackSpec
@@ -147,3 +148,14 @@ def test_the_tester_s_copies_of_a_nested_event_run(client: FlaskClient) -> None:
     test()
     compile(snippets["python"], "<python snippet>", "exec")
     assert 'payment_method=PaymentMethod(kind=PaymentKind.CARD, last4="4242"),' in snippets["python"]
+
+
+@pytest.mark.parametrize(
+    "text", ["a\u202eb", "zero\u200bwidth", "nb\u00a0sp", "héllo 😀", 'say "hi"', "it's"]
+)
+def test_text_in_generated_code_reads_as_it_runs(text: str) -> None:
+    """Snippets and imported specs write text through one `string`: a direction control written raw
+    made the code read otherwise than it ran (the import's own copy escaped it, the snippets' did not)."""
+    source = string(text)
+    assert eval(source) == text  # noqa: S307  (the test's own literal)
+    assert all(char.isprintable() for char in source)
