@@ -28,9 +28,10 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from analytics.checked_model import CheckedModel
 from analytics.storable_text import check_storable
 
 MAX_ID = 2**63 - 1
@@ -139,7 +140,7 @@ SCOPES = ScopeRegistry()
 """Every scope, registered by being defined; iterate for the scopes widest first."""
 
 
-class UserScope(BaseModel):
+class UserScope(CheckedModel):
     """A signed-in user: the widest scope, and so the base of every other one.
 
     Its id becomes the message's `userId` rather than a property. A subclass adds the ids of a
@@ -152,8 +153,6 @@ class UserScope(BaseModel):
         short_names: a field's short name on the command line where it is not the field's name
             without `_id` (`--scope app=web` for `app_name`).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     label: ClassVar[str] = "User"
     description: ClassVar[str] = "Something a person did before or outside any project."

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from pydantic.fields import FieldInfo
 
+from analytics.checked_model import CheckedModel
 from analytics.events import SegmentEvent
 from analytics.nested import field_paths
 from analytics.scopes import UserScope
@@ -111,10 +112,8 @@ REGISTRY = SpecRegistry()
 """The registry of the shipped catalog; tests pass a registry of their own to keep it clean."""
 
 
-class _Spec(BaseModel):
-    """What track and identify specs share: immutability, strictness and catalog metadata."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Spec(CheckedModel):
+    """What track and identify specs share: immutability, strictness, checked copies and catalog metadata."""
 
     category: ClassVar[Category]
     owner: ClassVar[str]

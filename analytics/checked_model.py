@@ -1,0 +1,33 @@
+"""The base of specs and scopes: a frozen, strict pydantic model whose copies are checked too.
+
+Pydantic's `model_copy(update={…})` sets the updated values as they are: `spec.model_copy(update=
+{"scope": other_scope})` or `scope.model_copy(update={"cluster_id": -5})` made a spec that no
+constructor would, and `track` audited and sent it (another scope's ids, an id of -5, a key the
+event does not have). A copy here goes through the same validation as building the model, so "the
+same event for another cluster" can be written the way pydantic's documentation suggests.
+`model_construct`, pydantic's explicit "trusted data, no checks" door, stays as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict
+
+
+class CheckedModel(BaseModel):
+    """Immutable, no unknown fields, and copies with changes validated like a new instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with `update`, a new instance of the same class validated from the merged fields.
+
+        Raises:
+            pydantic.ValidationError: an updated value fails the field's checks, or names no field.
+        """
+        copied = super().model_copy(deep=deep)
+        if not update:
+            return copied
+        return self.model_validate({**dict(copied), **update})
