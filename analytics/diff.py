@@ -22,6 +22,17 @@ a field of an object, `line_items[].quantity` for a field of each item of a list
 them as it reads a top-level property, so the same rules classify their changes. The fields of an
 object that was added, removed or retyped to something without fields are not listed one by one:
 that object's own change says it.
+
+What keys such an object takes is compared too, named by the object's path (`payment_method`, or
+`line_items[]` for a list's items). A model that becomes a free-form mapping (`dict[str, Any]`)
+**no longer declares its fields**: breaking, as each field removed is, since a query on
+`payment_method.kind` can no longer rely on the key being there nor on its type or values. A mapping
+that becomes a model **declares its fields**: breaking too, as a free value restricted is, since a key
+that could hold anything now holds only its field's type (and a query on `metadata.kind = 5` stops
+finding new data). An object that **takes keys it does not declare** from now on (`extra="allow"`,
+or a mapping in place of a model) is compatible, as a property added is: the old keys keep their
+meaning. One that **no longer takes them** (`extra="forbid"`, or a model in place of a mapping) is
+breaking, as a property removed is: a query on such a key stops finding new data.
 """
 
 from __future__ import annotations
@@ -33,7 +44,7 @@ from typing import Any
 
 from analytics.bounds import Bounds, bounds_of
 from analytics.catalog import describe_type
-from analytics.property_schema import held_object
+from analytics.property_schema import held_object, other_keys
 from analytics.spec import PERSONAL_DATA_KEY, Status
 
 SECTIONS = ("events", "identifiers")
@@ -59,6 +70,10 @@ class ChangeKind(StrEnum):
     BOUNDS_NARROWED = "bounds narrowed"
     BOUNDS_WIDENED = "bounds widened"
     PERSONAL_DATA_CHANGED = "personal data flag changed"
+    FIELDS_UNDECLARED = "fields no longer declared"
+    FIELDS_DECLARED = "fields declared"
+    OTHER_KEYS_TAKEN = "other keys taken"
+    OTHER_KEYS_REFUSED = "other keys refused"
 
 
 BREAKING_KINDS = frozenset(
@@ -71,6 +86,9 @@ BREAKING_KINDS = frozenset(
         ChangeKind.PROPERTY_MADE_OPTIONAL,
         ChangeKind.VALUES_NARROWED,
         ChangeKind.BOUNDS_NARROWED,
+        ChangeKind.FIELDS_UNDECLARED,
+        ChangeKind.FIELDS_DECLARED,
+        ChangeKind.OTHER_KEYS_REFUSED,
     }
 )
 """The kinds that break a data consumer (see the module docstring for the rule)."""
@@ -155,6 +173,10 @@ _SUMMARIES = {
     ChangeKind.PERSONAL_DATA_CHANGED: lambda c: (
         f"{_prop(c)} is {'now' if c.after else 'no longer'} personal data"
     ),
+    ChangeKind.FIELDS_UNDECLARED: lambda c: f"{_prop(c)} no longer declares its fields ({_values(c.before)})",
+    ChangeKind.FIELDS_DECLARED: lambda c: f"{_prop(c)} now declares its fields ({_values(c.after)})",
+    ChangeKind.OTHER_KEYS_TAKEN: lambda c: f"{_prop(c)} now also takes keys it does not declare",
+    ChangeKind.OTHER_KEYS_REFUSED: lambda c: f"{_prop(c)} no longer takes keys it does not declare",
 }
 
 
@@ -204,8 +226,10 @@ class _Property:
 
     Attributes:
         fields: the fields of the object it holds (a nested model, or a list's items), by name, in
-            declaration order; None when it holds none.
+            declaration order; None when it holds none, or one that declares none (a mapping).
         marker: what its fields' paths put after its own (`[]` for a list's items).
+        other_keys: whether the object it holds takes keys it does not declare (a mapping, a model
+            with `extra="allow"`); None when it holds no object.
     """
 
     type: str
@@ -216,6 +240,7 @@ class _Property:
     description: str
     fields: tuple[tuple[str, _Property], ...] | None = None
     marker: str = ""
+    other_keys: bool | None = None
 
     @property
     def shape(self) -> tuple[str, tuple[Any, ...] | None, str]:
@@ -233,6 +258,7 @@ def _properties(
         kind, allowed, nullable = describe_type(prop, defs)
         held = held_object(prop, defs, within)
         fields = _properties(held.schema, defs, (*within, held.schema)) if held else None
+        keys = other_keys(prop, defs)
         found[name] = _Property(
             type=f"{kind} or null" if nullable else kind,
             allowed=allowed,
@@ -241,7 +267,8 @@ def _properties(
             personal_data=bool(prop.get(PERSONAL_DATA_KEY)),
             description=prop.get("description", ""),
             fields=tuple(fields.items()) if fields is not None else None,
-            marker=held.marker if held else "",
+            marker=keys[0] if keys else "",
+            other_keys=keys[1] if keys else None,
         )
     return found
 
@@ -350,6 +377,7 @@ def _property_changes(
                 )
             )
         changes.extend(_compare_property(section, name, path(prop), was, now))
+        changes.extend(_compare_keys(section, name, path(prop), was, now))
         if was.fields is not None and now.fields is not None:
             changes.extend(
                 _property_changes(
@@ -411,6 +439,31 @@ def _compare_property(section: str, name: str, prop: str, was: _Property, now: _
                 after=now.personal_data,
             )
         )
+    return changes
+
+
+def _compare_keys(section: str, name: str, prop: str, was: _Property, now: _Property) -> list[Change]:
+    """How the keys of the object a property holds changed: its fields declared or no longer, other
+    keys taken or no longer (see the module docstring for why each breaks or not).
+
+    Only for an object in the same place on both sides (`payment_method`, or a list's items): a
+    property retyped to or from something else, or from an object to a list of them, is retyped.
+    """
+    if was.other_keys is None or now.other_keys is None or was.marker != now.marker:
+        return []
+    at = f"{prop}{now.marker}"
+    changes: list[Change] = []
+    if was.fields is not None and now.fields is None and now.other_keys:
+        changes.append(
+            Change(ChangeKind.FIELDS_UNDECLARED, section, name, at, before=[field for field, _ in was.fields])
+        )
+    elif was.fields is None and was.other_keys and now.fields is not None:
+        changes.append(
+            Change(ChangeKind.FIELDS_DECLARED, section, name, at, after=[field for field, _ in now.fields])
+        )
+    if was.other_keys != now.other_keys:
+        kind = ChangeKind.OTHER_KEYS_TAKEN if now.other_keys else ChangeKind.OTHER_KEYS_REFUSED
+        changes.append(Change(kind, section, name, at, before=was.other_keys, after=now.other_keys))
     return changes
 
 

@@ -6,6 +6,8 @@ all read the value's own schema, so they unwrap it here, the same way. A nested 
 `payment_method: PaymentMethod`, or `line_items: list[LineItem]`) has fields of its own, which the
 catalog lists and the diff compares as properties in their own right, by path
 (`payment_method.kind`, `line_items[].quantity`): `held_object` finds them, the same way for both.
+Whether such an object also takes keys it does not declare (a free-form `dict[str, Any]`, a model
+with `extra="allow"`) is `other_keys`.
 """
 
 from __future__ import annotations
@@ -85,3 +87,32 @@ def held_object(
     if "properties" not in value or any(value is outer for outer in within):
         return None
     return HeldObject("", value)
+
+
+def other_keys(schema: dict[str, Any], defs: dict[str, Any]) -> tuple[str, bool] | None:
+    """Whether the object a property's value holds (itself, or as its list's items) takes keys beyond
+    the fields it declares, with the marker its fields' paths put after the property's (see
+    `HeldObject.marker`).
+
+    pydantic writes a model's `extra` as `additionalProperties`: `false` for `"forbid"`, `true` for
+    `"allow"`, and nothing for `"ignore"`, which drops other keys before a message is built, so such a
+    model sends none. A mapping (`dict[str, Any]`, `dict[str, int]`) declares no fields and takes any
+    key: `additionalProperties` is `true` or the values' schema, or absent for a bare `dict`.
+
+    Args:
+        schema: the property's (or a field's) JSON Schema.
+        defs: the enclosing schema's `$defs`, for `$ref`s.
+
+    Returns:
+        The marker and whether other keys are taken; None for a value that holds no object (a scalar,
+        a list of scalars, a union of several types).
+    """
+    value, _ = value_schema(schema, defs)
+    if value.get("type") == "array":
+        inner = other_keys(value.get("items", {}), defs)
+        return (f"[]{inner[0]}", inner[1]) if inner else None
+    if value.get("type") != "object" and "properties" not in value:
+        return None
+    extra = value.get("additionalProperties")
+    takes_others = "properties" not in value if extra is None else extra is not False
+    return "", takes_others

@@ -103,6 +103,29 @@ def _payment_method_as_text(bundle: Bundle) -> None:
     _event(bundle)["properties"]["payment_method"] = {"type": "string", "description": "How it was paid."}
 
 
+def _payment_method_free_form(bundle: Bundle) -> None:
+    """`payment_method: dict[str, Any]`, as pydantic writes it."""
+    _event(bundle)["properties"]["payment_method"] = {
+        "additionalProperties": True,
+        "description": "How it was paid.",
+        "examples": [{"kind": "card", "last4": "4242"}],
+        "type": "object",
+    }
+
+
+def _line_items_free_form(bundle: Bundle) -> None:
+    """`line_items: list[dict[str, Any]]`, as pydantic writes it."""
+    _event(bundle)["properties"]["line_items"]["items"] = {"additionalProperties": True, "type": "object"}
+
+
+def _payment_method_extra_allowed(bundle: Bundle) -> None:
+    """`PaymentMethod`'s `extra="allow"` in place of `"forbid"`."""
+    _model(bundle, "PaymentMethod")["additionalProperties"] = True
+
+
+FIELDS = ["kind", "last4"]
+
+
 # (mutation of the new bundle, expected (kind, name, property, before, after), breaking)
 CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] = {
     "field of an object removed": (
@@ -195,6 +218,46 @@ CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] =
         [(ChangeKind.PROPERTY_RETYPED, EVENT, "payment_method", "object", "string")],
         True,
     ),
+    # A query on `payment_method.kind` can no longer rely on it: the model's fields are gone from the
+    # schema though its type is still "object".
+    "model turned into a free-form mapping": (
+        _payment_method_free_form,
+        [
+            (ChangeKind.FIELDS_UNDECLARED, EVENT, "payment_method", FIELDS, None),
+            (ChangeKind.OTHER_KEYS_TAKEN, EVENT, "payment_method", False, True),
+        ],
+        True,
+    ),
+    "list's items turned into free-form mappings": (
+        _line_items_free_form,
+        [
+            (ChangeKind.FIELDS_UNDECLARED, EVENT, "line_items[]", ["sku", "quantity", "note"], None),
+            (ChangeKind.OTHER_KEYS_TAKEN, EVENT, "line_items[]", False, True),
+        ],
+        True,
+    ),
+    "closed model opened to other keys": (
+        _payment_method_extra_allowed,
+        [(ChangeKind.OTHER_KEYS_TAKEN, EVENT, "payment_method", False, True)],
+        False,
+    ),
+}
+
+# The same mutations read backwards: the new bundle is the shipped one, the old one mutated.
+REVERSED: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] = {
+    "free-form mapping turned into a model": (
+        _payment_method_free_form,
+        [
+            (ChangeKind.FIELDS_DECLARED, EVENT, "payment_method", None, FIELDS),
+            (ChangeKind.OTHER_KEYS_REFUSED, EVENT, "payment_method", True, False),
+        ],
+        True,
+    ),
+    "open model closed to other keys": (
+        _payment_method_extra_allowed,
+        [(ChangeKind.OTHER_KEYS_REFUSED, EVENT, "payment_method", True, False)],
+        True,
+    ),
 }
 
 
@@ -207,6 +270,29 @@ def test_each_change_inside_a_nested_model_is_found_by_its_path(case: str) -> No
     diff = diff_bundles(old, new)
     assert [(c.kind, c.name, c.prop, c.before, c.after) for c in diff] == expected
     assert diff.is_breaking is breaking
+
+
+@pytest.mark.parametrize("case", list(REVERSED))
+def test_an_object_s_keys_narrowed_is_found_and_breaking(case: str) -> None:
+    mutate, expected, breaking = REVERSED[case]
+    old = nested_specs.bundle()
+    mutate(old)
+    diff = diff_bundles(old, nested_specs.bundle())
+    assert [(c.kind, c.name, c.prop, c.before, c.after) for c in diff] == expected
+    assert diff.is_breaking is breaking
+
+
+def test_a_model_turned_free_form_reads_as_its_fields_no_longer_declared() -> None:
+    old, new = nested_specs.bundle(), nested_specs.bundle()
+    _payment_method_free_form(new)
+    assert [(c.summary, c.breaking) for c in diff_bundles(old, new)] == [
+        (f'{EVENT}: "payment_method" no longer declares its fields (kind, last4)', True),
+        (f'{EVENT}: "payment_method" now also takes keys it does not declare', False),
+    ]
+    assert [c.summary for c in diff_bundles(new, old)] == [
+        f'{EVENT}: "payment_method" now declares its fields (kind, last4)',
+        f'{EVENT}: "payment_method" no longer takes keys it does not declare',
+    ]
 
 
 def test_the_same_nested_bundle_has_no_changes() -> None:
@@ -223,6 +309,59 @@ def test_nested_changes_read_as_the_top_level_ones_do() -> None:
         f'{EVENT}: "payment_method.brand" added (string, optional)',
         f'{EVENT}: "payment_method.last4" removed',
     ]
+
+
+class Card(BaseModel):
+    """A card, closed to keys it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="Card kind.", examples=["visa"])
+
+
+class OpenCard(Card):
+    """A card that takes keys it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+def _card_bundle(held: Any) -> Bundle:
+    """The bundle pydantic writes for an event holding `held` itself and a list of them."""
+    registry = SpecRegistry()
+
+    class Paid(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.DELETION,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """A card paid."""
+
+        scope: ProjectScope
+        card: held = prop("The card.", example={"kind": "visa"})
+        cards: list[held] = prop("The cards.", example=[{"kind": "visa"}])  # type: ignore[valid-type]
+
+    return Catalog(registry).schema_bundle()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "kinds", "breaking"),
+    [
+        (Card, dict[str, Any], [ChangeKind.FIELDS_UNDECLARED, ChangeKind.OTHER_KEYS_TAKEN], True),
+        (dict[str, Any], Card, [ChangeKind.FIELDS_DECLARED, ChangeKind.OTHER_KEYS_REFUSED], True),
+        (Card, OpenCard, [ChangeKind.OTHER_KEYS_TAKEN], False),
+        (OpenCard, Card, [ChangeKind.OTHER_KEYS_REFUSED], True),
+    ],
+)
+def test_what_keys_an_object_takes_is_compared_on_the_schemas_pydantic_writes(
+    before: Any, after: Any, kinds: list[ChangeKind], breaking: bool
+) -> None:
+    diff = diff_bundles(_card_bundle(before), _card_bundle(after))
+    assert [(c.kind, c.prop) for c in diff] == [(kind, "card") for kind in kinds] + [
+        (kind, "cards[]") for kind in kinds
+    ]
+    assert diff.is_breaking is breaking
 
 
 class Node(BaseModel):
@@ -324,3 +463,19 @@ def test_the_changes_page_lists_breaking_nested_changes(app: Flask, client: Flas
     assert "<strong>2</strong> breaking, 0 compatible changes." in page
     assert f"{EVENT}: &#34;payment_method.last4&#34; removed" in page
     assert f"{IDENTIFY}: &#34;address.country&#34; removed" in page
+
+
+def test_the_changes_page_lists_a_model_turned_free_form_as_breaking(app: Flask, client: FlaskClient) -> None:
+    from webapp.extensions import db
+
+    old, new = nested_specs.bundle(), nested_specs.bundle()
+    _payment_method_free_form(new)
+    now = datetime.now(UTC)
+    with app.app_context():
+        record_version(db.engine, _Recorded("0ld0ld0ld0ld", old), now=now - timedelta(days=2))  # type: ignore[arg-type]
+        record_version(db.engine, _Recorded("n3wn3wn3wn3w", new), now=now - timedelta(days=1))  # type: ignore[arg-type]
+    response = client.get("/changes?from=0ld0ld0ld0ld&to=n3wn3wn3wn3w")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "<strong>1</strong> breaking, 1 compatible change." in page
+    assert f"{EVENT}: &#34;payment_method&#34; no longer declares its fields (kind, last4)" in page
