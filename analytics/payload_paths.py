@@ -5,6 +5,14 @@ the object `payment_method` holds (at any depth: `a.b.c`), and `line_items[].sku
 of the list `line_items` (`[]` after a list's name; `a[].b.c`, `a[][].b` for a list of lists, and
 `tags[]` for any item of a list of plain values). A property's own name is a path of one step.
 
+A name followed by `.` reads an object, or each item of a list of them, as MongoDB's and
+Elasticsearch's dotted paths do: `line_items.sku` finds the `sku` of the object `line_items` holds or
+of any of its items, so a search written without the `[]` still finds what the catalog spells
+`line_items[].sku`. `[]` says "a list's items" and reads nothing else (`payment_method[].kind` is not
+the `kind` of an object), and the value a path ends at is compared as it is (`tags = vip` is not an
+item of the list `tags`: that is `tags[] = vip`). `spellings` lists the paths with every such step
+made explicit, which the queries read one by one.
+
 Only names of letters, digits and `_` are steps, so a path never needs quoting, and a search spells the
 same path the catalog page shows. `analytics.nested` spells personal data's paths without the `[]`
 (`line_items.email`): `dotted` turns one of these into that form.
@@ -21,6 +29,11 @@ ITEMS = "[]"
 MAX_STEPS = 32
 """How many steps a path may have. Real properties nest a few levels; each list step is one more
 nested subquery on SQLite, and a few dozen stay far within its and SQLAlchemy's nesting limits."""
+
+MAX_DOTTED = 6
+"""How many names followed by `.` a path may have. Each may read an object or a list, so a path stands
+for two to the power of that many `spellings`, each one more containment test on PostgreSQL and one
+more condition on SQLite: 64 at most, for a property nested deeper than any real one is."""
 
 RULE = (
     "names of letters, digits and _, with . before a field of an object (payment_method.kind) "
@@ -44,7 +57,32 @@ def parse_path(text: str) -> tuple[str, ...]:
     steps = tuple(_STEP.findall(text))
     if len(steps) > MAX_STEPS:
         raise ValueError(f"{text!r} is too deep a path: at most {MAX_STEPS} names and []")
+    if sum(_dotted(steps, at) for at in range(len(steps))) > MAX_DOTTED:
+        raise ValueError(
+            f"{text!r} is too deep a path: at most {MAX_DOTTED} names followed by . "
+            "(each reads an object or a list's items; write [] after a list's name to say which)"
+        )
     return steps
+
+
+def _dotted(steps: tuple[str, ...], at: int) -> bool:
+    """Whether the step at `at` is a name followed by `.` (another name), which may read a list."""
+    return steps[at] != ITEMS and at + 1 < len(steps) and steps[at + 1] != ITEMS
+
+
+def spellings(steps: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Every path `steps` stands for, with each name followed by `.` read as an object and as a list:
+    `line_items.sku` is `line_items.sku` and `line_items[].sku`; a path without such a name is itself.
+
+    The queries test each one (PostgreSQL's containment cannot say "an object or a list" in one
+    document) and a payload matches when one holds the value, so both databases read the same paths.
+    """
+    found: list[tuple[str, ...]] = [()]
+    for at, step in enumerate(steps):
+        found = [(*path, step) for path in found] + (
+            [(*path, step, ITEMS) for path in found] if _dotted(steps, at) else []
+        )
+    return found
 
 
 def last_key(steps: tuple[str, ...]) -> str:

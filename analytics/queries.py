@@ -60,7 +60,7 @@ from analytics.audit import (
 from analytics.catalog import CATALOG
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
-from analytics.payload_paths import ITEMS, containing, last_key, parse_path
+from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spellings
 from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
@@ -485,7 +485,9 @@ class payload_property_equals(ColumnElement[bool]):
     PostgreSQL uses JSONB containment (`payload @> '{"properties": {"k": v}}'`, and for a nested path
     `{"properties": {"line_items": [{"sku": v}]}}`: `analytics.payload_paths.containing`), which a GIN
     index on the payload can serve. SQLite compares `json_type` and `json_extract` at the path, and
-    reads a list's items with `json_each`. Either way keys, paths and values are bound parameters,
+    reads a list's items with `json_each`. A name followed by `.` reads an object or a list's items:
+    both read each of the path's `spellings`, which say which at every step. Either way keys, paths
+    and values are bound parameters,
     never SQL text. The element builds its SQL at compile time from its values, so SQLAlchemy must not
     reuse a compiled form across values: caching is off.
     """
@@ -516,8 +518,9 @@ def _property_postgresql(element: payload_property_equals, compiler: SQLCompiler
     payload = type_coerce(AuditEntry.payload, JSONB)
     match = element.property_match
     clauses = [
-        payload.contains({section: containing(match.path, value)})
+        payload.contains({section: containing(path, value)})
         for section in element.sections
+        for path in spellings(match.path)
         for value in match.candidates
     ]
     return f"({compiler.process(or_(false(), *clauses), **kw)})"
@@ -526,7 +529,11 @@ def _property_postgresql(element: payload_property_equals, compiler: SQLCompiler
 @compiles(payload_property_equals, "sqlite")
 def _property_sqlite(element: payload_property_equals, compiler: SQLCompiler, **kw: Any) -> str:
     match = element.property_match
-    clauses = [_sqlite_holds(f"$.{section}", match.path, match.candidates) for section in element.sections]
+    clauses = [
+        _sqlite_holds(f"$.{section}", path, match.candidates)
+        for section in element.sections
+        for path in spellings(match.path)
+    ]
     return f"({compiler.process(or_(false(), *clauses), **kw)})"
 
 

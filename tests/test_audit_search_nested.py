@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
-from analytics.payload_paths import MAX_STEPS
+from analytics.payload_paths import MAX_DOTTED, MAX_STEPS
 from analytics.personal_data import mask_value
 from analytics.queries import (
     FilterError,
@@ -218,11 +218,12 @@ def _matches(
 
 
 NESTED_SEARCHES: list[tuple[dict[str, str], set[str]]] = [
-    ({"prop": "payment_method.kind = sepa"}, {"sepa"}),
-    ({"prop": 'payment_method.kind = "sepa"'}, {"sepa"}),
+    # `payment_method` is an object in every entry but "shapes", where it is a list of them.
+    ({"prop": "payment_method.kind = sepa"}, {"sepa", "shapes"}),
+    ({"prop": 'payment_method.kind = "sepa"'}, {"sepa", "shapes"}),
     ({"prop": "payment_method.kind=card"}, {"card", "null_last4"}),
     ({"prop": "payment_method.kind = SEPA"}, set()),
-    ({"prop": "payment_method.verified = true"}, {"sepa"}),
+    ({"prop": "payment_method.verified = true"}, {"sepa", "shapes"}),
     ({"prop": "payment_method.verified = False"}, {"card", "null_last4"}),
     ({"prop": "payment_method.last4 = null"}, {"null_last4"}),
     ({"prop": "payment_method.last4 = 4242"}, {"card"}),
@@ -235,8 +236,15 @@ NESTED_SEARCHES: list[tuple[dict[str, str], set[str]]] = [
     ({"prop": "line_items[].sku = 3"}, {"null_last4"}),
     ({"prop": "line_items[].discount.code = SPRING"}, {"card"}),
     ({"prop": "tags[] = q3"}, {"sepa"}),
-    # A path says which shape it reads: an object is not a list's items, nor a list an object.
-    ({"prop": "line_items.sku = pro-seat"}, {"shapes"}),
+    # A name followed by `.` reads an object or any item of a list, as MongoDB's dotted paths do:
+    # `line_items` is a list but in "shapes", where it is one object.
+    ({"prop": "line_items.sku = pro-seat"}, {"sepa", "shapes"}),
+    ({"prop": "line_items.sku = build-minutes"}, {"card"}),
+    ({"prop": "line_items.quantity = 1000"}, {"card"}),
+    ({"prop": "line_items.discount.code = SPRING"}, {"card"}),
+    ({"prop": "line_items[].discount.code = SPRING"}, {"card"}),
+    ({"prop": "line_items.sku = 3"}, {"null_last4"}),
+    # `[]` reads a list's items only, and the value a path ends at is compared as it is.
     ({"prop": "payment_method[].kind = sepa"}, {"shapes"}),
     ({"prop": "tags = vip"}, {"shapes"}),
     ({"prop": "tags[] = vip"}, {"sepa"}),
@@ -292,6 +300,35 @@ def test_a_key_that_is_no_path_is_refused_naming_the_rule(key: str) -> None:
         "field of an object (payment_method.kind) and [] after a list's name for any of its items "
         "(line_items[].sku)"
     }
+
+
+def test_a_path_with_more_names_that_may_read_a_list_than_any_property_has_is_refused() -> None:
+    """Each name followed by `.` doubles what the search reads: `a.b.c` stands for four paths."""
+    dotted = ".".join(["a"] * (MAX_DOTTED + 1))
+    assert parse_filters({"prop": f"{dotted} = x"}).prop is not None
+    with pytest.raises(FilterError) as refused:
+        parse_filters({"prop": f"{dotted}.b = x"})
+    assert refused.value.errors == {
+        "prop": f"'{dotted}.b' is too deep a path: at most {MAX_DOTTED} names followed by . (each reads an "
+        "object or a list's items; write [] after a list's name to say which)"
+    }
+    # Names followed by `[]` say which they read, and do not count.
+    assert parse_filters({"prop": f"{'[].'.join(['a'] * (MAX_DOTTED + 4))} = x"}).prop is not None
+
+
+def test_the_most_dotted_path_runs_on_either_database(engine: Engine, store: AuditStore) -> None:
+    """Every name of `a.a.….a` may be an object or a list: the search reads each spelling."""
+    deep: Any = "x"
+    for level in range(MAX_DOTTED + 1):
+        deep = {"a": [deep] if level % 2 else deep}
+    message = _invoice(
+        line_items=[{"sku": "s", "quantity": 1}], payment_method={"kind": "card", "verified": True}
+    )
+    message["properties"]["a"] = deep["a"]
+    own = _record(store, message)
+    path = ".".join(["a"] * (MAX_DOTTED + 1))
+    assert _matches(engine, {"own": own}, {"prop": f"{path} = x"}) == {"own"}
+    assert _matches(engine, {"own": own}, {"prop": f"{path} = y"}) == set()
 
 
 def test_a_path_deeper_than_any_property_is_refused() -> None:
@@ -362,8 +399,9 @@ def test_the_api_and_the_page_search_nested_paths_and_refuse_a_viewer_nested_per
     engineer = login_as(Role.ENGINEER, on=keyed_app)
     viewer = login_as(Role.VIEWER, on=keyed_app)
     for client in (engineer, viewer):
-        found = client.get("/api/audit/entries", query_string={"prop": "line_items[].sku = build-minutes"})
-        assert _ids(found) == [ids["card"]]
+        for search in ("line_items[].sku = build-minutes", "line_items.sku = build-minutes"):
+            found = client.get("/api/audit/entries", query_string={"prop": search})
+            assert _ids(found) == [ids["card"]], search
         page = client.get("/audit/", query_string={"prop": "payment_method.kind = sepa"})
         assert page.status_code == 200
         assert ids["sepa"] in page.get_data(as_text=True) and ids["card"] not in page.get_data(as_text=True)
