@@ -273,6 +273,37 @@ def test_the_api_says_an_added_scope_s_name_is_text(
     assert answer.get_json()["error"]["fields"] == {"scope.workspace": "Text is needed, got true."}
 
 
+def test_the_catalog_api_s_etag_changes_with_a_scope_the_version_does_not_cover(
+    client: FlaskClient, scope_registry: ScopeRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scope no event uses, or a scope's new description, changes `/api/catalog` but not the catalog
+    version: the ETag followed the version, so a client polling with it got 304 and kept its stale
+    list of scopes."""
+    version = CATALOG.version
+    first = client.get("/api/catalog")
+    assert first.status_code == 200
+
+    class VaultScope(ProjectScope):
+        """A user acting on a vault of a project."""
+
+        label: ClassVar[str] = "Vault"
+        description: ClassVar[str] = "Something that happened to a project's vault."
+
+        vault_id: ScopeId = Field(gt=0, le=MAX_ID, examples=[4], json_schema_extra={"x-property": "vault_id"})
+
+    added = client.get("/api/catalog", headers={"If-None-Match": first.headers["ETag"]})
+    assert CATALOG.version == version
+    assert added.status_code == 200 and added.headers["ETag"] != first.headers["ETag"]
+    assert "Vault" in [scope["label"] for scope in added.get_json()["scopes"]]
+    monkeypatch.setattr(ClusterScope, "description", "Something that happened to a cluster, or its nodes.")
+    described = client.get("/api/catalog", headers={"If-None-Match": added.headers["ETag"]})
+    assert described.status_code == 200
+    [cluster] = [scope for scope in described.get_json()["scopes"] if scope["label"] == "Cluster"]
+    assert cluster["description"] == "Something that happened to a cluster, or its nodes."
+    unchanged = client.get("/api/catalog", headers={"If-None-Match": described.headers["ETag"]})
+    assert unchanged.status_code == 304
+
+
 def test_a_preset_saved_in_the_tester_keeps_an_added_scope_s_id_and_fills_it_again(
     app: Flask, client: FlaskClient, runner: FlaskCliRunner, collector: Collector, ledger_event: SpecInfo
 ) -> None:

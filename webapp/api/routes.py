@@ -1,9 +1,11 @@
 """`/api/catalog`: the registry as JSON, cheap to poll.
 
-The documents change only when the catalog does, so their ETag is the catalog's content hash (with
-the path, since each URL is its own document): a client that sends it back in `If-None-Match` gets
-an empty 304. `Cache-Control: no-cache` lets caches keep a copy but makes them ask each time, so a
-deploy is seen at the next poll. Errors are JSON (the `errors` blueprint answers for `/api/`).
+Each document's ETag is a hash of the document as served: a client that sends it back in `If-None-Match` gets
+an empty 304. It is not the catalog version, which hashes the JSON Schemas only: a scope no event
+uses yet, or a scope's new label or description, changes the document but not the version, and a
+tag that followed the version kept clients on their stale list of scopes. `Cache-Control: no-cache`
+lets caches keep a copy but makes them ask each time, so a deploy is seen at the next poll. Errors
+are JSON (the `errors` blueprint answers for `/api/`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CACHE_CONTROL = "no-cache"
 
 def _cached_json(document: dict[str, Any]) -> ResponseReturnValue:
     response = jsonify(document)
-    response.set_etag(hashlib.sha256(f"{CATALOG.version}:{request.path}".encode()).hexdigest()[:20])
+    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:20])
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response.make_conditional(request)
 
