@@ -3,7 +3,11 @@
 `payment_method.kind = sepa` is a field of an object, `line_items[].sku = pro-seat` a field of any
 item of a list, on SQLite and PostgreSQL alike, with the top-level search's rules (JSON type,
 booleans, null, quotes, personal data through its mask). The shipped catalog is flat: these specs
-are the test's own, joined to the shipped catalog only where a test needs its personal-data names.
+are the test's own, joined to the shipped catalog (`nested_specs.joined_to_catalog`) only where a
+test needs its personal-data names. They are not `nested_specs.OrderPlaced`: the search needs
+personal data at nested paths (a field some spec marks, a field named like it), a model inside a
+list's items and a boolean, which the catalog's, the diff's and the tester's tests would then have to
+account for too.
 """
 
 from __future__ import annotations
@@ -18,12 +22,12 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from nested_specs import PaymentKind, joined_to_catalog
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
-from analytics.catalog import CATALOG
 from analytics.messages import build_message
 from analytics.payload_paths import MAX_DOTTED, MAX_STEPS
 from analytics.personal_data import mask_value
@@ -51,13 +55,6 @@ class InvoiceEvent(StrEnum):
     """The test event's name."""
 
     InvoicePay = "Invoice Paid"
-
-
-class PaymentKind(StrEnum):
-    """How an invoice was paid."""
-
-    CARD = "card"
-    SEPA = "sepa"
 
 
 class Discount(BaseModel):
@@ -183,24 +180,12 @@ def seeded(store: AuditStore) -> dict[str, str]:
     return {name: _record(store, message) for name, message in _messages().items()}
 
 
-_CACHED = ("events", "identifiers", "personal_data_names", "version")
-
-
 @pytest.fixture
 def invoices_in_catalog() -> Iterator[None]:
-    """The shipped catalog with this module's specs, as a fork that defines them has it: their
-    personal fields' names are then the catalog's personal-data names."""
-    shipped_lists = (CATALOG.registry.tracks, CATALOG.registry.identifiers)
-    CATALOG.registry.tracks = [*shipped_lists[0], *REGISTRY.tracks]
-    CATALOG.registry.identifiers = [*shipped_lists[1], *REGISTRY.identifiers]
-    shipped = {name: CATALOG.__dict__.pop(name) for name in _CACHED if name in CATALOG.__dict__}
-    try:
+    """The shipped catalog with this module's specs: their personal fields' names are then the
+    catalog's personal-data names."""
+    with joined_to_catalog(REGISTRY):
         yield
-    finally:
-        CATALOG.registry.tracks, CATALOG.registry.identifiers = shipped_lists
-        for name in _CACHED:
-            CATALOG.__dict__.pop(name, None)
-        CATALOG.__dict__.update(shipped)
 
 
 def _matches(

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from flask.testing import FlaskClient
-from tester_nested_specs import nested_catalog  # noqa: F401  (a fixture)
+from nested_specs import nested_catalog  # noqa: F401  (a fixture)
 
 from analytics.catalog import CATALOG
 from analytics.exports import spec_document

@@ -66,8 +66,8 @@ def _set_max_quantity(maximum: int) -> Callable[[Bundle], None]:
     return mutate
 
 
-def _drop_wire(bundle: Bundle) -> None:
-    _model(bundle, "PaymentKind")["enum"].remove("wire")
+def _drop_sepa(bundle: Bundle) -> None:
+    _model(bundle, "PaymentKind")["enum"].remove("sepa")
 
 
 def _quantity_as_text(bundle: Bundle) -> None:
@@ -170,8 +170,8 @@ CASES: dict[str, tuple[Callable[[Bundle], None], list[tuple[Any, ...]], bool]] =
         False,
     ),
     "allowed value removed": (
-        _drop_wire,
-        [(ChangeKind.VALUES_NARROWED, EVENT, "payment_method.kind", ["wire"], ["card", "sepa"])],
+        _drop_sepa,
+        [(ChangeKind.VALUES_NARROWED, EVENT, "payment_method.kind", ["sepa"], ["card"])],
         True,
     ),
     "field retyped": (
@@ -301,11 +301,11 @@ def test_the_same_nested_bundle_has_no_changes() -> None:
 
 def test_nested_changes_read_as_the_top_level_ones_do() -> None:
     old, new = nested_specs.bundle(), nested_specs.bundle()
-    for mutate in (_set_max_quantity(100), _remove_last4, _drop_wire, _add_brand):
+    for mutate in (_set_max_quantity(100), _remove_last4, _drop_sepa, _add_brand):
         mutate(new)
     assert [c.summary for c in diff_bundles(old, new)] == [
         f'{EVENT}: "line_items[].quantity" bounds narrowed from {NARROWED}',
-        f'{EVENT}: "payment_method.kind" no longer allows wire',
+        f'{EVENT}: "payment_method.kind" no longer allows sepa',
         f'{EVENT}: "payment_method.brand" added (string, optional)',
         f'{EVENT}: "payment_method.last4" removed',
     ]
@@ -390,7 +390,7 @@ def test_a_recursive_model_is_compared_once_through_its_fields() -> None:
 
     old = Catalog(registry).schema_bundle()
     new = json.loads(json.dumps(old))
-    new["events"][EVENT]["$defs"]["Node"]["properties"]["label"]["type"] = "integer"
+    new["events"]["Project Deleted"]["$defs"]["Node"]["properties"]["label"]["type"] = "integer"
     assert [(c.kind, c.prop) for c in diff_bundles(old, new)] == [(ChangeKind.PROPERTY_RETYPED, "tree.label")]
 
 
@@ -398,7 +398,7 @@ def test_a_recursive_model_is_compared_once_through_its_fields() -> None:
 def nested_files(tmp_path: Path) -> tuple[str, str]:
     """Two exported bundles of the nested specs: a narrowed bound, a field and an allowed value removed."""
     old, new = nested_specs.bundle(), nested_specs.bundle()
-    for mutate in (_set_max_quantity(100), _remove_last4, _drop_wire):
+    for mutate in (_set_max_quantity(100), _remove_last4, _drop_sepa):
         mutate(new)
     paths = []
     for name, bundle in (("old.json", old), ("new.json", new)):
@@ -416,7 +416,7 @@ def test_the_diff_command_fails_on_a_breaking_nested_change_in_every_format(
     assert text.exit_code == 1, text.output
     assert text.output.splitlines() == [
         f'breaking    {EVENT}: "line_items[].quantity" bounds narrowed from {NARROWED}',
-        f'breaking    {EVENT}: "payment_method.kind" no longer allows wire',
+        f'breaking    {EVENT}: "payment_method.kind" no longer allows sepa',
         f'breaking    {EVENT}: "payment_method.last4" removed',
         f"3 changes: 3 breaking, 0 compatible ({old} → {new})",
     ]

@@ -14,7 +14,7 @@ import pytest
 from auditlog import record
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from nested_specs import Invoice
+from nested_specs import OrderPlaced
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.orm import Session
 
@@ -98,9 +98,8 @@ def _seed_nested(store: AuditStore) -> dict[str, str]:
     for name, item in [("plain", {"sku": "seat", "quantity": 1})] + [
         (attempt, {"sku": attempt, "quantity": 2, "note": attempt}) for attempt in ATTEMPTS
     ]:
-        invoice = Invoice(
+        invoice = OrderPlaced(
             scope=ProjectScope(user_id=1, project_id=12),
-            amount_cents=100,
             line_items=[{"sku": "seat", "quantity": 1}, item],
             payment_method={"kind": "card"},
         )

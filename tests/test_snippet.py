@@ -13,19 +13,19 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from tester_helpers import HTMX, form_values
-from tester_nested_specs import (
-    NESTED,
+from nested_specs import CATALOG as NESTED_CATALOG
+from nested_specs import (
     LineItem,
     OrderPlaced,
     PaymentKind,
     PaymentMethod,
     nested_catalog,  # noqa: F401  (a fixture)
 )
+from tester_helpers import HTMX, form_values
 
 import analytics
 from analytics.audit import AuditStore
-from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.catalog import CATALOG, SpecInfo
 from analytics.collector import Collector
 from analytics.messages import build_message, payload_of
 from analytics.python_source import string
@@ -34,7 +34,6 @@ from analytics.snippet import python_snippet
 from analytics.spec import IdentifySpec, TrackSpec
 from webapp.tester import codegen
 
-NESTED_CATALOG = Catalog(NESTED)
 ALL_SPECS = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
 NESTED_SPECS = [*NESTED_CATALOG.events.values(), *NESTED_CATALOG.identifiers.values()]
 
@@ -83,12 +82,12 @@ def test_snippets_of_nested_models_run_and_reach_the_collector(
 
 def test_a_nested_snippet_writes_models_enums_and_lists_as_code_and_imports_them() -> None:
     snippet = python_snippet(NESTED_CATALOG.event("OrderPlace"))
-    assert "from tester_nested_specs import LineItem, OrderPlaced, PaymentKind, PaymentMethod\n" in snippet
+    assert "from nested_specs import LineItem, OrderPlaced, PaymentKind, PaymentMethod\n" in snippet
     assert '            LineItem(sku="pro-seat", quantity=3),\n' in snippet
     assert '        payment_method=PaymentMethod(kind=PaymentKind.CARD, last4="4242"),\n' in snippet
     assert '        tags=["q3-campaign", \'it\\\'s "quoted"\'],\n' in snippet
-    identify = python_snippet(NESTED_CATALOG.identifier("BillingProfileIdentify"))
-    assert "from tester_nested_specs import Address, BillingProfileIdentify\n" in identify
+    identify = python_snippet(NESTED_CATALOG.identifier("BillingProfile"))
+    assert "from nested_specs import BillingAddress, BillingProfile\n" in identify
 
 
 def test_enum_examples_are_written_as_members_and_imported() -> None:

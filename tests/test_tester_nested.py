@@ -1,6 +1,6 @@
 """The tester's fields and `event-catalog send --prop` for nested objects and lists of them (typed as JSON).
 
-The shipped catalog is flat: these tests add test-only nested specs to it (`tester_nested_specs`).
+The shipped catalog is flat: these tests add test-only nested specs to it (`nested_specs`).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import json
 
 import pytest
 from flask.testing import FlaskClient, FlaskCliRunner
+from nested_specs import nested_catalog  # noqa: F401  (a fixture)
 from tester_helpers import HTMX, error_slot, form_values, send_form
-from tester_nested_specs import nested_catalog  # noqa: F401  (a fixture)
 
 from analytics.collector import Collector
 
@@ -34,7 +34,7 @@ def _fields(page: str) -> dict[str, str]:
     ("query", "payload"),
     [
         ("event=OrderPlace", ORDER),
-        ("identify=BillingProfileIdentify", {"seats": 5, "address": {"city": "Berlin", "country": "DE"}}),
+        ("identify=BillingProfile", {"seats": 5, "address": {"city": "Berlin", "country": "DE"}}),
     ],
 )
 def test_fill_with_example_types_objects_as_json_and_sends_them(
@@ -167,7 +167,7 @@ def test_cli_send_takes_an_object_and_a_list_of_objects_as_json(
 ) -> None:
     identify = runner.invoke(
         args=[
-            *"send BillingProfileIdentify --scope user=1 --prop seats=2".split(),
+            *"send BillingProfile --scope user=1 --prop seats=2".split(),
             "--prop",
             'address={"country": "DE"}',
         ]
@@ -205,7 +205,7 @@ def test_cli_send_takes_an_object_and_a_list_of_objects_as_json(
 def test_cli_json_that_is_not_one_json_value_is_one_line_and_exit_2(
     runner: FlaskCliRunner, collector: Collector, props: list[str], said: str
 ) -> None:
-    args = "send BillingProfileIdentify --scope user=1 --prop seats=2".split()
+    args = "send BillingProfile --scope user=1 --prop seats=2".split()
     for prop in props:
         args += ["--prop", prop]
     result = runner.invoke(args=args)

@@ -1,5 +1,5 @@
 """The tester's fields for nested objects and lists of them, in a real browser: typed as JSON, filled
-from the example, from Raw JSON and from a sent message, and sent (test-only specs, `tester_nested_specs`)."""
+from the example, from Raw JSON and from a sent message, and sent (test-only specs, `nested_specs`)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 from browser_helpers import wait_until_htmx_has
+from nested_specs import nested_catalog  # noqa: F401  (a fixture)
 from playwright.sync_api import Page, expect
-from tester_nested_specs import nested_catalog  # noqa: F401  (a fixture)
 
 from analytics.collector import Collector
 
