@@ -1,0 +1,189 @@
+"""What a person typed into the tester is not lost (static/tester-typing.js), in a real browser: a sign-out
+in another tab sends the tester to the sign-in page, and signing in again brings the typing back."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from browser_helpers import wait_until_htmx_has
+from playwright.sync_api import Page, expect
+
+from analytics.collector import Collector
+from webapp.auth.roles import Role
+
+pytestmark = pytest.mark.e2e
+
+EVENT = "/tester/?event=ClusterProvisioningSuccess"
+RESTORED = "Restored what you had typed before signing in."
+DRAFT_KEY = "event-catalog.tester-draft"
+
+
+def _type_a_cluster(page: Page, live_server: str) -> None:
+    page.goto(live_server + EVENT)
+    wait_until_htmx_has(page, "#tester-form")
+    page.locator("#f-scope-user_id").fill("3")
+    page.locator("#f-scope-project_id").fill("12")
+    page.locator("#f-scope-cluster_id").fill("4")
+    page.select_option("#f-prop-cluster_type", "gke")
+    page.locator("#f-prop-infra_id").fill("31")
+    expect(page.locator("#preview-json")).to_contain_text('"infra_id": 31')
+
+
+def _signed_out_in_another_tab(page: Page, live_server: str) -> None:
+    """Sign out in another tab of the same browser: the tester's history, polled every 5 s, then takes
+    its tab to the sign-in page, which comes back to the tester after."""
+    other = page.context.new_page()
+    other.goto(live_server + "/")
+    other.get_by_role("button", name="Sign out").click()
+    expect(other).to_have_url(live_server + "/login")
+    other.close()
+    expect(page).to_have_url(re.compile(r"/login\?next="), timeout=15_000)
+
+
+def _sign_in_here(page: Page, email: str, password: str) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_signing_in_again_brings_back_what_was_typed_and_sends_it(
+    live_server: str,
+    anonymous_page: Page,
+    sign_in: Callable[[Page, str], None],
+    make_account: Callable[..., str],
+    account_password: str,
+    collector: Collector,
+) -> None:
+    page = anonymous_page
+    email = make_account(Role.ENGINEER)
+    sign_in(page, email)
+    _type_a_cluster(page, live_server)
+    csrf_before = page.locator("#tester-form [name=csrf_token]").input_value()
+
+    _signed_out_in_another_tab(page, live_server)
+    _sign_in_here(page, email, account_password)
+
+    expect(page).to_have_url(live_server + EVENT)
+    expect(page.locator("#f-scope-user_id")).to_have_value("3")
+    expect(page.locator("#f-scope-cluster_id")).to_have_value("4")
+    expect(page.locator("#f-prop-cluster_type")).to_have_value("gke")
+    expect(page.locator("#f-prop-infra_id")).to_have_value("31")
+    expect(page.locator("#tester-restored")).to_contain_text(RESTORED)
+    expect(page.get_by_role("button", name="Discard it")).to_be_visible()
+    expect(page.get_by_role("status").and_(page.locator("#tester-status"))).to_have_text(RESTORED)
+    # The live checks ran on the values put back; the focus was left where the page put it.
+    expect(page.locator("#preview-json")).to_contain_text('"infra_id": 31')
+    assert page.evaluate("document.activeElement === document.body")
+    # Nothing was kept after its use, and the form's tokens are the new page's: the send goes through.
+    assert page.evaluate(f"sessionStorage.getItem({DRAFT_KEY!r})") is None
+    assert page.locator("#tester-form [name=csrf_token]").input_value() != csrf_before
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    [received] = collector.received()
+    assert received["properties"] == {"proj_id": 12, "cluster_id": 4, "cluster_type": "gke", "infra_id": 31}
+    expect(page.locator("#tester-restored")).to_have_count(0)
+
+
+def test_restored_typing_can_be_discarded_and_is_only_for_its_own_account(
+    live_server: str,
+    anonymous_page: Page,
+    sign_in: Callable[[Page, str], None],
+    make_account: Callable[..., str],
+    account_password: str,
+) -> None:
+    page = anonymous_page
+    email = make_account(Role.ENGINEER)
+    other = make_account(Role.ENGINEER, "grace@example.com")
+    sign_in(page, email)
+    _type_a_cluster(page, live_server)
+    _signed_out_in_another_tab(page, live_server)
+    _sign_in_here(page, email, account_password)
+    expect(page.locator("#f-prop-infra_id")).to_have_value("31")
+
+    page.get_by_role("button", name="Discard it").click()
+    expect(page.locator("#f-prop-infra_id")).to_have_value("")
+    expect(page.locator("#f-scope-user_id")).to_have_value("")
+    expect(page.locator("#f-prop-cluster_type")).to_have_value("")
+    expect(page.locator("#tester-restored")).to_have_text("Discarded what you had typed before signing in.")
+    expect(page.locator("#tester-restored")).to_be_focused()
+    expect(page.locator("#preview")).to_contain_text("The message appears here once its fields are valid.")
+
+    # Someone else signing in on that sign-in page is not given what the first person typed.
+    _type_a_cluster(page, live_server)
+    _signed_out_in_another_tab(page, live_server)
+    _sign_in_here(page, other, account_password)
+    expect(page).to_have_url(live_server + EVENT)
+    expect(page.locator("header .account")).to_contain_text("grace@example.com")
+    expect(page.locator("#f-prop-infra_id")).to_have_value("")
+    expect(page.locator("#tester-restored")).to_have_count(0)
+    assert page.evaluate(f"sessionStorage.getItem({DRAFT_KEY!r})") is None
+
+
+def test_typing_kept_at_a_sign_out_never_overrides_an_edit_and_send_again(
+    live_server: str,
+    anonymous_page: Page,
+    sign_in: Callable[[Page, str], None],
+    make_account: Callable[..., str],
+    collector: Collector,
+) -> None:
+    page = anonymous_page
+    email = make_account(Role.ENGINEER)
+    sign_in(page, email)
+    _type_a_cluster(page, live_server)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    [sent] = collector.received()
+    page.locator("#f-prop-infra_id").fill("77")
+
+    _signed_out_in_another_tab(page, live_server)
+    [back] = parse_qs(urlsplit(page.url).query)["next"]
+    # Signed in again elsewhere, the person opens "Edit and send again" of the message sent before.
+    sign_in(page, email)
+    page.goto(f"{live_server}/tester/?from={sent['messageId']}")
+    expect(page.locator("#tester-notice")).to_contain_text(f"Pre-filled from message {sent['messageId']}")
+    expect(page.locator("#f-prop-infra_id")).to_have_value("31")
+    expect(page.locator("#tester-restored")).to_have_count(0)
+    # Read once: the page the sign-in would have come back to does not bring it back later either.
+    page.goto(live_server + back)
+    expect(page.locator("#f-prop-infra_id")).to_have_value("31")
+    expect(page.locator("#tester-restored")).to_have_count(0)
+
+
+def test_kept_typing_for_a_field_or_event_the_catalog_no_longer_has_is_left_out_without_errors(
+    live_server: str,
+    anonymous_page: Page,
+    sign_in: Callable[[Page, str], None],
+    make_account: Callable[..., str],
+) -> None:
+    """Typing kept under an older catalog (or a bad copy of it): what still has a place is put back,
+    the rest is ignored; `anonymous_page` fails the test on any script error."""
+    page = anonymous_page
+    sign_in(page, make_account(Role.ENGINEER))
+    page.goto(live_server + EVENT)
+    account = page.locator("#tester-form").get_attribute("data-account")
+
+    def keep(draft: object, path: str) -> None:
+        page.evaluate("([key, value]) => sessionStorage.setItem(key, value)", [DRAFT_KEY, json.dumps(draft)])
+        page.goto(live_server + path)
+
+    kept = {"back": EVENT, "spec": "ClusterProvisioningSuccess", "mode": "fields", "account": account}
+    keep({**kept, "values": [["prop.gone", "x"], ["prop.cluster_type", "no longer offered"], 7]}, EVENT)
+    expect(page.locator("#f-prop-cluster_type")).to_have_value("")
+    expect(page.locator("#tester-restored")).to_have_count(0)
+
+    keep({**kept, "values": [["prop.gone", "x"], ["prop.infra_id", "9"]]}, EVENT)
+    expect(page.locator("#f-prop-infra_id")).to_have_value("9")
+    expect(page.locator("#tester-restored")).to_contain_text(RESTORED)
+
+    keep(
+        {**kept, "back": "/tester/?event=GoneEvent", "spec": "GoneEvent", "values": []},
+        "/tester/?event=GoneEvent",
+    )
+    expect(page.locator("#error-f-spec")).not_to_have_text("")
+    page.evaluate("([key]) => sessionStorage.setItem(key, '{not json')", [DRAFT_KEY])
+    page.goto(live_server + EVENT)
+    expect(page.locator("#tester-restored")).to_have_count(0)
