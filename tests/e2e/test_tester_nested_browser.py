@@ -80,8 +80,8 @@ def test_text_that_is_not_json_is_said_next_to_its_field_as_it_is_typed(
     )
     method.fill('{"kind": "wire"}')
     expect(error).to_have_text("kind: Input should be 'card' or 'sepa'")
-    # The refusal is awaited: a send's answer redraws the form with what was sent, so on a busy machine
-    # the value typed while it was in flight was put back to the refused one.
+    # The refusal is awaited, so that its error is read before the fix is typed (a fix typed while the
+    # send is in flight is kept over the form it draws again: test_tester_typing_browser.py).
     with page.expect_response(lambda response: response.url.endswith("/tester/send")):
         page.get_by_role("button", name="Send").click()
     expect(page.locator("#result-status")).to_have_count(0)

@@ -1,5 +1,6 @@
 """What a person typed into the tester is not lost (static/tester-typing.js), in a real browser: a sign-out
-in another tab sends the tester to the sign-in page, and signing in again brings the typing back."""
+in another tab sends the tester to the sign-in page, and signing in again brings the typing back; a send's
+answer that draws the form again keeps what was typed while it was in flight."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from browser_helpers import wait_until_htmx_has
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from analytics.collector import Collector
 from webapp.auth.roles import Role
@@ -187,3 +188,80 @@ def test_kept_typing_for_a_field_or_event_the_catalog_no_longer_has_is_left_out_
     page.evaluate("([key]) => sessionStorage.setItem(key, '{not json')", [DRAFT_KEY])
     page.goto(live_server + EVENT)
     expect(page.locator("#tester-restored")).to_have_count(0)
+
+
+def _send_held(page: Page, held: list[Route], meanwhile: Callable[[], None] = lambda: None) -> None:
+    """Press Send, do `meanwhile` while the browser holds the send's request, then let it go and wait
+    for its answer."""
+    wait_until_htmx_has(page, "#tester-form")
+    page.get_by_role("button", name="Send").click()
+    for _ in range(250):
+        if held:
+            break
+        page.wait_for_timeout(20)
+    meanwhile()
+    with page.expect_response(lambda response: response.url.endswith("/tester/send")):
+        held.pop().continue_()
+
+
+def test_what_is_typed_while_a_send_is_in_flight_stays_when_its_answer_draws_the_form_again(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """A send from a form that shows errors, and a refused one, answer with the whole form, drawn with
+    what was sent: a field changed while the send was in flight went back to the value sent."""
+    held: list[Route] = []
+    page.route("**/tester/send", lambda route: held.append(route))
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    user, project = page.locator("#f-scope-user_id"), page.locator("#f-scope-project_id")
+    user.fill("3")
+    _send_held(page, held)
+    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+
+    project.fill("12")
+    _send_held(page, held, lambda: user.fill("35"))
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(user).to_have_value("35")
+    expect(user).to_be_focused()
+    expect(project).to_have_value("12")
+    # The result shows what was sent; the preview, what the form now holds.
+    [received] = collector.received()
+    assert received["userId"] == json.loads(page.locator("#sent-json").text_content() or "")["userId"] == "3"
+    expect(page.locator("#preview-json")).to_contain_text('"userId": "35"')
+    expect(page.locator("#tester-status")).to_contain_text("Kept what you typed while it was being sent.")
+
+    # Refused for a field that was fixed meanwhile: the fix stays, and its check takes back the error.
+    project.fill("")
+    _send_held(page, held, lambda: project.fill("13"))
+    expect(page.locator("#tester-status")).to_contain_text("to fix before sending")
+    expect(project).to_have_value("13")
+    expect(page.locator("#preview-json")).to_contain_text('"proj_id": 13')
+    expect(page.locator("#error-f-scope-project_id")).to_have_text("")
+    assert len(collector.received()) == 1
+
+
+def test_a_field_typed_in_while_a_send_is_in_flight_keeps_its_caret(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """The kept value is put into the field htmx gave the focus back to, which moved its caret to the
+    end: the next key typed went there, not where the person was typing."""
+    held: list[Route] = []
+    page.route("**/tester/send", lambda route: held.append(route))
+    page.goto(live_server + "/tester/?event=UserCreate")
+    email = page.locator("#f-prop-email")
+    page.locator("#f-scope-user_id").fill("3")
+    _send_held(page, held)
+    expect(page.locator("#error-f-prop-email")).to_have_text("Field required")
+
+    email.fill("ada@example.com")
+
+    def type_in_the_middle() -> None:
+        email.focus()
+        email.evaluate("field => field.setSelectionRange(3, 3)")
+        page.keyboard.type("m")
+
+    _send_held(page, held, type_in_the_middle)
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(email).to_have_value("adam@example.com")
+    page.keyboard.type("s")
+    expect(email).to_have_value("adams@example.com")
+    assert len(collector.received()) == 1

@@ -1,4 +1,5 @@
-// What a person typed into the tester is not lost to a sign-in that ended under it.
+// What a person typed into the tester is not lost: to a sign-in that ended under it, nor to a send's answer
+// that draws the form again (see below).
 //
 // When the sign-in ends (signed out in another tab or window, or SESSION_LIFETIME over), the page's next
 // htmx request (the history polls every 5 s) answers 401 and htmx leaves for the sign-in page, which comes
@@ -17,6 +18,7 @@
 
   const KEY = "event-catalog.tester-draft";
   const RESTORED = "Restored what you had typed before signing in.";
+  const KEPT = "Kept what you typed while it was being sent.";
 
   // The controls a person fills: not the hidden tokens and marks, nor the production confirmation, which
   // holds for one send.
@@ -133,6 +135,58 @@
     // A send makes the restored values those of a message sent: nothing left to discard.
     document.body.addEventListener("tester-sent", () => box.remove(), { once: true });
   }
+
+  // A send's answer that draws the form again (a refused send, or one from a form that showed errors or a
+  // notice) draws it with what was sent. What was typed while the send was in flight goes back into the new
+  // form, the caret where it was, and is checked at once; the result panel goes on showing what was sent.
+  const isSend = (event) => {
+    const config = event.detail.requestConfig || {};
+    return config.verb === "post" && (config.path || "").endsWith("/tester/send");
+  };
+  const valuesOf = (form) => new Map(typedControls(form).map((control) => [control.name, valueOf(control)]));
+  let sentValues = null;
+  let typedMeanwhile = null;
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const form = document.getElementById("tester-form");
+    if (isSend(event) && form) sentValues = valuesOf(form);
+  });
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const form = document.getElementById("tester-form");
+    const sent = sentValues;
+    if (!isSend(event) || !sent || !form) return;
+    sentValues = null;
+    if (!event.detail.shouldSwap || !event.detail.target || event.detail.target.id !== "tester") return;
+    const focused = document.activeElement;
+    typedMeanwhile = typedControls(form)
+      .filter((control) => sent.has(control.name) && sent.get(control.name) !== valueOf(control))
+      .map((control) => ({
+        name: control.name,
+        value: valueOf(control),
+        // Number fields have no caret to read (null).
+        caret: control === focused && typeof control.selectionStart === "number"
+          ? [control.selectionStart, control.selectionEnd] : null,
+      }));
+  });
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const typed = typedMeanwhile;
+    const form = document.getElementById("tester-form");
+    if (!typed || event.target.id !== "tester" || !form) return;
+    typedMeanwhile = null;
+    const controls = typedControls(form);
+    const kept = typed.filter(({ name, value, caret }) => {
+      const control = controls.find((candidate) => candidate.name === name);
+      if (!control || !put(control, value)) return false;
+      // htmx gave the focus back to the field of the same id; the value put in moved its caret to the end.
+      if (caret && control === document.activeElement) control.setSelectionRange(caret[0], caret[1]);
+      return true;
+    });
+    if (kept.length === 0) return;
+    // The new form is htmx's once it settles: its live checks are asked for then.
+    document.addEventListener("htmx:afterSettle", () => check(form), { once: true });
+    // Said after the send's outcome, which the answer has just put in the page's status region.
+    const status = document.getElementById("tester-status");
+    if (status) status.textContent = `${status.textContent} ${KEPT}`.trim();
+  });
 
   document.addEventListener("DOMContentLoaded", restore, { once: true });
 })();
