@@ -428,7 +428,8 @@ def test_entry_page_shows_message_attempts_version_drift_and_links(
     page = response.get_data(as_text=True)
     assert f"<title>{CPS} · Audit entry · event-catalog</title>" in page
     assert f'<span aria-current="page">{message_id}</span>' in page
-    assert "&#34;cluster_type&#34;: &#34;eks&#34;," in page  # pretty JSON, one key per line
+    # Pretty JSON, one key per line, each string isolated (webapp/json_view.py).
+    assert '"<bdi>cluster_type</bdi>": "<bdi>eks</bdi>",' in page
     attempts = page.split('class="delivery-attempts"')[1]
     assert attempts.index(">500<") < attempts.index(">200<")
     assert "{&#34;code&#34;:&#34;internal&#34;}" in attempts and "12.5 ms" in attempts
@@ -462,11 +463,14 @@ def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqli
     table = page.split('class="drift-differences"')[1].split("</table>")[0]
     # A long stored value is cut in the table (the message below has it whole), so the page stays readable.
     assert (
-        f"<code>&#34;{'z' * 199}…</code>" in table
+        f'<code class="json-value">"<bdi>{"z" * 199}</bdi>…</code>' in table
         and "(5,002 characters in all: see the message below)" in table
     )
     assert note not in table and note in page
-    assert "<code>cluster_type</code>" in table and "<code>&#34;openshift&#34;</code>" in table
+    assert (
+        "<code>cluster_type</code>" in table
+        and '<code class="json-value">"<bdi>openshift</bdi>"</code>' in table
+    )
     assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
     assert "<code>colour</code>" in table and "not a property of this event today" in table
     assert "not the dashboard's" in page and "what differs" in page

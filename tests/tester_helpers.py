@@ -32,10 +32,11 @@ def hidden(page: str, name: str) -> str:
 
 
 def pre_json(page: str, element_id: str) -> str:
-    """The exact text of a `<pre id=…>` panel, unescaped."""
+    """The exact text of a `<pre id=…>` panel, as copying it gives: unescaped, without its markup (each
+    string is drawn in a `<bdi>`)."""
     match = re.search(rf'<pre class="json" id="{element_id}"[^>]*><code>(.*?)</code></pre>', page, re.S)
     assert match, f"no panel {element_id}"
-    return html.unescape(match.group(1))
+    return html.unescape(re.sub(r"<[^>]*>", "", match.group(1)))
 
 
 def received_url(page: str) -> str:

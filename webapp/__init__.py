@@ -32,6 +32,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         text_input,
     )
     from webapp.extensions import analytics_client, csrf, db, migrate
+    from webapp.json_view import json_html, text_html
 
     # Flask's own instance folder: `instance/` beside the package in a checkout (and the image),
     # `<prefix>/var/webapp-instance` for an installed package.
@@ -98,6 +99,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     # Every blueprint's pages count things ("3 entries"), with the plural rule the CLI's summaries use.
     app.add_template_filter(counted, "counted")
     app.add_template_filter(noun, "noun")
+    # Payloads hold any script and any character: every page draws them so they read as stored.
+    app.add_template_filter(json_html, "json_html")
+    app.add_template_filter(text_html, "shown_text")
 
     @app.context_processor
     def catalog_version() -> dict[str, str]:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.scopes import SCOPES
 from webapp.actor import command_line_actor
 from webapp.extensions import db
+from webapp.json_view import json_for_terminal
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
 from webapp.tester.destinations import DEFAULT_NAME
 from webapp.tester.forms import (
@@ -201,7 +202,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     for note in draft.off_schema:
         click.echo(f"warning: off-schema: {note}", err=True)
     if dry_run:
-        click.echo(pretty_json(draft.message))
+        click.echo(json_for_terminal(pretty_json(draft.message)))
         if draft.oversized:
             click.echo(f"error: dry run: {draft.oversize_warning()}", err=True)
             return EXIT_NOT_DELIVERED
@@ -217,7 +218,7 @@ def send_command_impl(typed: TesterInput, *, dry_run: bool) -> int:
     # A repeat sends nothing: what it reports is the first send, its message as the audit log keeps it
     # (keys sorted, as every copy: JSONB's order is not the order the first run printed).
     shown = entry.payload if result.duplicate and entry is not None else draft.message
-    click.echo(pretty_json(shown))
+    click.echo(json_for_terminal(pretty_json(shown)))
     if entry is None:
         click.echo(f"error: not sent: {result.why_not_delivered}", err=True)
         return EXIT_NOT_DELIVERED
