@@ -468,11 +468,12 @@ def test_entry_page_explains_drift_from_today_s_schema(client: FlaskClient, sqli
     )
     assert note not in table and note in page
     assert (
-        "<code>cluster_type</code>" in table
+        "<code><bdi>cluster_type</bdi></code>" in table
         and '<code class="json-value">"<bdi>openshift</bdi>"</code>' in table
     )
-    assert "<code>infra_id</code>" in table and "required today, absent from the stored message" in table
-    assert "<code>colour</code>" in table and "not a property of this event today" in table
+    assert "<code><bdi>infra_id</bdi></code>" in table
+    assert "required today, absent from the stored message" in table
+    assert "<code><bdi>colour</bdi></code>" in table and "not a property of this event today" in table
     assert "not the dashboard's" in page and "what differs" in page
 
 
@@ -487,7 +488,7 @@ def test_an_off_schema_tester_message_is_not_called_drift(
     assert "Sent off-schema on purpose" in page and "2 differences from today's schema" in page
     assert '<p class="drift drift-off-schema">Sent off-schema' in page
     assert "no longer validate" not in page
-    assert "<code>infra_id</code>" in page.split('class="drift-differences"')[1]
+    assert "<code><bdi>infra_id</bdi></code>" in page.split('class="drift-differences"')[1]
 
 
 def test_masked_personal_strings_are_not_drift() -> None:

@@ -10,9 +10,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskCliRunner
+from flask.testing import FlaskClient, FlaskCliRunner
 
-from webapp.json_view import json_for_terminal, json_html, text_html
+from analytics.audit import AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+from webapp.json_view import SHOWN_ESCAPED, json_for_terminal, json_html, text_html
 
 RTL = {"עיר": "תל אביב", "מספר": 42, "مدينة": "دبي ٢٠٢٦", "note": "ok"}
 SPOOFED = {"stack_name": "stack \u202egnp.exe", "marks": "\u200e\u200f\u061c\u2066x\u2069", "empty": ""}
@@ -85,3 +88,20 @@ def test_send_prints_direction_controls_as_json_escapes(app: Flask, runner: Flas
     assert result.exit_code == 0, result.output
     assert '"stack_name": "stack \\u202egnp.exe"' in result.stdout and "\u202e" not in result.stdout
     assert json.loads(result.stdout)["properties"]["stack_name"] == "stack \u202egnp.exe"
+
+
+def test_an_entry_page_shows_no_raw_direction_control(client: FlaskClient, sqlite_store: AuditStore) -> None:
+    """Off-schema keys are named on the drift table too: isolated, controls as escapes, like the JSON."""
+    info = CATALOG.event("StackLaunchFailure")
+    scope = info.scope(user_id=1, project_id=12, cluster_id=4)
+    message = build_message(info.spec(scope=scope, stack_name="stack \u202egnp.exe", error_message="e"))
+    message["properties"].update({"עיר": "תל אביב", "key \u2067x": 1})
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="application")
+    response = client.get(f"/audit/entries/{message['messageId']}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert not any(char in page for char in SHOWN_ESCAPED)
+    table = page.split('class="drift-differences"')[1].split("</table>")[0]
+    assert "<code><bdi>עיר</bdi></code>" in table
+    assert '<code><bdi>key <span class="bidi-control" title="U+2067 RIGHT-TO-LEFT ISOLATE: ' in table
+    assert '"<bdi>stack_name</bdi>": "<bdi>stack <span class="bidi-control"' in page
