@@ -7,7 +7,8 @@ with `ast` (never regular expressions, which cannot tell a call from a comment) 
     CC002 the raw Segment client called directly (nothing audited, nothing validated)
     CC003 an event string that is not in the catalog
     CC004 an event or traits built by hand instead of through their spec
-    CC005 a catalog spec that no scanned code uses
+    CC005 a catalog spec that no scanned code uses (a planned spec is left out: unused is what it is
+          until engineers implement it, and building one is not a finding either)
     CC006 a deprecated event's spec built: send its replacement
 
 The catalog package itself is exempt from all but CC005: its client is the one wrapper around the
@@ -280,7 +281,7 @@ def _deprecation(catalog: Catalog, event: str, replaced_by: str | None) -> str:
 def _unused_specs(catalog: Catalog, used: set[str]) -> Iterator[CodeFinding]:
     specs = [*catalog.registry.tracks, *catalog.registry.identifiers]
     for spec in specs:
-        if spec.__name__ in used:
+        if spec.__name__ in used or spec.status is Status.PLANNED:
             continue
         source = inspect.getsourcefile(spec)
         line = inspect.getsourcelines(spec)[1]

@@ -17,6 +17,12 @@ values, looser bounds, a deprecation (the event is still sent) or a change of th
 flag (which changes masking in the audit log, not what Segment receives). Descriptions, owners,
 examples and patterns are not compared.
 
+A **planned** event (`Status.PLANNED`) is declared before any application sends it, so no report
+can have been built on its data yet: every change to an event the old version lists as planned is
+compatible, its removal and renaming included (`Change.planned`), and so is its going active. An
+event going back from active (or deprecated) to planned is breaking: the catalog now says that
+applications do not send it, so whatever reads it stops getting data, as if it were removed.
+
 The fields of a nested model are properties too, named by their path: `payment_method.last4` for
 a field of an object, `line_items[].quantity` for a field of each item of a list. A query reads
 them as it reads a top-level property, so the same rules classify their changes. The fields of an
@@ -38,7 +44,7 @@ breaking, as a property removed is: a query on such a key stops finding new data
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +65,8 @@ class ChangeKind(StrEnum):
     EVENT_RENAMED = "event renamed"
     EVENT_DEPRECATED = "event deprecated"
     EVENT_REINSTATED = "event no longer deprecated"
+    EVENT_ACTIVATED = "event no longer planned"
+    EVENT_BACK_TO_PLANNED = "event back to planned"
     PROPERTY_ADDED = "property added"
     PROPERTY_REMOVED = "property removed"
     PROPERTY_RENAMED = "property renamed"
@@ -80,6 +88,7 @@ BREAKING_KINDS = frozenset(
     {
         ChangeKind.EVENT_REMOVED,
         ChangeKind.EVENT_RENAMED,
+        ChangeKind.EVENT_BACK_TO_PLANNED,
         ChangeKind.PROPERTY_REMOVED,
         ChangeKind.PROPERTY_RENAMED,
         ChangeKind.PROPERTY_RETYPED,
@@ -105,6 +114,8 @@ class Change:
         prop: the property (trait) concerned, or None for a change to the whole event.
         before: the old value where one applies (old name, type, allowed values, …).
         after: the new value where one applies.
+        planned: the event is only planned (in the old version; for an added event, in the new):
+            no application sends it yet, so no change to it breaks a data consumer.
     """
 
     kind: ChangeKind
@@ -113,16 +124,20 @@ class Change:
     prop: str | None = None
     before: Any = None
     after: Any = None
+    planned: bool = False
 
     @property
     def breaking(self) -> bool:
         """Whether a consumer of the old version's data can break on the new one's."""
-        return self.kind in BREAKING_KINDS
+        return self.kind in BREAKING_KINDS and not self.planned
 
     @property
     def summary(self) -> str:
         """One line a product manager can read, e.g. `New User: "email" removed`."""
-        return _SUMMARIES[self.kind](self)
+        summary = _SUMMARIES[self.kind](self)
+        if not self.planned:
+            return summary
+        return f"{summary} (planned)" if self.kind is ChangeKind.EVENT_ADDED else f"{summary} (while planned)"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form, for the API and the CLI's `--json`."""
@@ -134,6 +149,7 @@ class Change:
             "property": self.prop,
             "before": self.before,
             "after": self.after,
+            "planned": self.planned,
             "summary": self.summary,
         }
 
@@ -154,6 +170,8 @@ _SUMMARIES = {
         f"{c.name} deprecated" + (f" (use {c.after} instead)" if c.after else "")
     ),
     ChangeKind.EVENT_REINSTATED: lambda c: f"{c.name} no longer deprecated",
+    ChangeKind.EVENT_ACTIVATED: lambda c: f"{c.name} no longer planned: now {c.after}",
+    ChangeKind.EVENT_BACK_TO_PLANNED: lambda c: f"{c.name} back to planned: applications no longer send it",
     ChangeKind.PROPERTY_ADDED: lambda c: f"{_prop(c)} added ({c.after})",
     ChangeKind.PROPERTY_REMOVED: lambda c: f"{_prop(c)} removed",
     ChangeKind.PROPERTY_RENAMED: lambda c: f'{c.name}: "{c.before}" renamed to "{c.after}"',
@@ -316,10 +334,18 @@ def _event_renames(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tuple
     return by_constant + by_shape
 
 
+def _planned(schema: Mapping[str, Any]) -> bool:
+    return schema.get("x-status") == Status.PLANNED
+
+
 def _status_changes(section: str, name: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> list[Change]:
     was, now = old.get("x-status"), new.get("x-status")
     if was == now:
         return []
+    if now == Status.PLANNED:
+        return [Change(ChangeKind.EVENT_BACK_TO_PLANNED, section, name, before=was)]
+    if was == Status.PLANNED:
+        return [Change(ChangeKind.EVENT_ACTIVATED, section, name, before=was, after=now)]
     if now == Status.DEPRECATED:
         return [Change(ChangeKind.EVENT_DEPRECATED, section, name, after=new.get("x-replaced-by"))]
     if was == Status.DEPRECATED:
@@ -486,16 +512,20 @@ def _section_changes(section: str, old: Mapping[str, Any], new: Mapping[str, Any
     for name, schema in new.items():
         origin = renamed_to.get(name, name)
         if origin not in old:
-            changes.append(Change(ChangeKind.EVENT_ADDED, section, name))
+            changes.append(Change(ChangeKind.EVENT_ADDED, section, name, planned=_planned(schema)))
             continue
+        planned = _planned(old[origin])
         if origin != name:
-            changes.append(Change(ChangeKind.EVENT_RENAMED, section, name, before=origin, after=name))
+            changes.append(
+                Change(ChangeKind.EVENT_RENAMED, section, name, before=origin, after=name, planned=planned)
+            )
         changes.extend(_status_changes(section, name, old[origin], schema))
-        changes.extend(
-            _property_changes(section, name, _payload_properties(old[origin]), _payload_properties(schema))
+        properties = _property_changes(
+            section, name, _payload_properties(old[origin]), _payload_properties(schema)
         )
+        changes.extend(replace(change, planned=True) if planned else change for change in properties)
     changes.extend(
-        Change(ChangeKind.EVENT_REMOVED, section, name)
+        Change(ChangeKind.EVENT_REMOVED, section, name, planned=_planned(old[name]))
         for name in old
         if name not in new and name not in renamed_from
     )

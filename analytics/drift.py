@@ -1,12 +1,15 @@
 """`event-catalog drift`: where the catalog and the traffic in the audit log disagree.
 
-Five kinds of finding:
+Six kinds of finding:
 
 - `never-sent`: a catalog event, or an identify call, the application never sent;
 - `stale`: an event not sent for longer than its own threshold (`TrackSpec.stale_after`, with the
   catalog-wide `DEFAULT_STALE_AFTER`);
 - `deprecated-sent`: a deprecated event an application still sent in the last days (a deprecated
   event that goes unsent is the goal, so it is never `never-sent` or `stale`);
+- `planned-sent`: a planned event (or identify call) an application sent in the last days: it has
+  shipped, so the catalog should say it is active (a planned event that goes unsent is what planned
+  means, so it too is never `never-sent` or `stale`);
 - `unknown-event`: events in the log that today's catalog does not know (older catalog versions,
   raw tester sends);
 - `invalid-payload`: stored payloads that no longer validate against today's schema, counted per
@@ -47,7 +50,8 @@ class DriftFinding:
     """One disagreement between catalog and traffic.
 
     Attributes:
-        kind: `never-sent`, `stale`, `deprecated-sent`, `unknown-event` or `invalid-payload`.
+        kind: `never-sent`, `stale`, `deprecated-sent`, `planned-sent`, `unknown-event` or
+            `invalid-payload`.
         subject: the event (and, for payloads, the catalog version).
         message: what was found, with the numbers behind it.
     """
@@ -89,6 +93,18 @@ def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:
     )
 
 
+def planned_sent(info: SpecInfo, seen: EventActivity) -> str | None:
+    """The `planned-sent` finding's message for a planned event (or identify call) an application sent
+    in the last `RECENT_DAYS` days, or None: it has shipped, and the catalog still says it has not.
+    Tester sends do not count: trying a planned event there is what it is for."""
+    if info.spec.status is not Status.PLANNED or not seen.recent:
+        return None
+    return (
+        f"planned, but sent by an application ({seen.recent} in the last {RECENT_DAYS} days): "
+        "it has shipped, so mark it active in the catalog (drop status=Status.PLANNED from its spec)"
+    )
+
+
 SpecFilter = Callable[[SpecInfo], bool]
 """Which specs a run reports on (events and identify calls alike)."""
 
@@ -105,6 +121,9 @@ def _traffic_findings(
         if info.spec.status is Status.DEPRECATED:
             if message := deprecated_sent(info, seen):
                 findings.append(DriftFinding("deprecated-sent", name, message))
+        elif info.spec.status is Status.PLANNED:
+            if message := planned_sent(info, seen):
+                findings.append(DriftFinding("planned-sent", name, message))
         elif seen.last_seen is None:
             message = f"never sent by an application (threshold {_days(threshold)})"
             findings.append(DriftFinding("never-sent", name, message))
@@ -122,13 +141,21 @@ def _identify_findings(
 ) -> list[DriftFinding]:
     """Identify calls an application never made: a spec for a sign-up or a profile change that no
     code calls is the same gap in the tracking plan as a never-sent event (identify calls have no
-    staleness threshold: how often a person signs up or edits a profile says nothing of the code)."""
+    staleness threshold: how often a person signs up or edits a profile says nothing of the code).
+    A planned one is expected to go uncalled, and is a finding once an application calls it."""
     recent = now - timedelta(days=RECENT_DAYS)
-    return [
-        DriftFinding("never-sent", f"identify {info.name}", "never called by an application")
-        for info in catalog.identifiers.values()
-        if only(info) and identify_activity(session, info.constant, recent).last_seen is None
-    ]
+    findings = []
+    for info in catalog.identifiers.values():
+        if not only(info):
+            continue
+        seen = identify_activity(session, info.constant, recent)
+        subject = f"identify {info.name}"
+        if info.spec.status is Status.PLANNED:
+            if message := planned_sent(info, seen):
+                findings.append(DriftFinding("planned-sent", subject, message))
+        elif seen.last_seen is None:
+            findings.append(DriftFinding("never-sent", subject, "never called by an application"))
+    return findings
 
 
 def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
@@ -192,8 +219,8 @@ def drift(
         only: report on these specs alone (a team's); unknown events are then left out.
 
     Returns:
-        Findings: never sent, stale and deprecated-sent first (catalog order), identify calls never
-        made, then unknown events, then payloads.
+        Findings: never sent, stale, deprecated-sent and planned-sent first (catalog order), identify
+        calls never made or planned but made, then unknown events, then payloads.
     """
     moment = now or datetime.now(UTC)
     window_start = moment - since

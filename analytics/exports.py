@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from analytics.catalog import CATALOG, Catalog, PropertyInfo, SpecInfo
-from analytics.spec import TrackSpec
+from analytics.spec import Status, TrackSpec
 from analytics.spreadsheet import spreadsheet_safe
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -211,6 +211,8 @@ def _markdown_section(info: SpecInfo) -> list[str]:
     facts = f"**Owner:** {meta['owner']} · **Scope:** {meta['scope']} · **Status:** {meta['status']}"
     if meta["replaced_by"]:
         facts += f" (use **{meta['replaced_by']}** instead)"
+    elif meta["status"] == Status.PLANNED:
+        facts += " (not sent by any application yet)"
     return [f"### {info.name}", "", info.spec.description(), "", facts, "", *_property_table(info.rows)]
 
 

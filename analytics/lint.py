@@ -20,8 +20,8 @@ Codes:
     EC012 a documented exception matches no finding any more
     EC013 a property (or a nested model's field) named like personal data (email, phone, a person's
           name) is not marked `personal_data=True`, so the audit log would store it in the clear
-    EC014 a deprecation that leads nowhere: `replaced_by` on an event still active, or naming the
-          event itself or another deprecated event
+    EC014 a deprecation that leads nowhere: `replaced_by` on an event still active or only planned, or
+          naming the event itself, another deprecated event or a planned one (not sent yet)
     EC015 a spec that does not declare its scope: it inherits the user scope without saying so
     EC016 an example that does not validate against its own field (a property, a scope id, a nested
           model's field), or examples that together do not make a valid spec: the catalog's example
@@ -219,13 +219,23 @@ def _check_deprecations(registry: SpecRegistry) -> Iterable[Finding]:
             continue
         if spec.status is not Status.DEPRECATED:
             yield Finding(
-                "EC014", spec.__name__, f'names a replacement ("{replacement}") but is not deprecated'
+                "EC014",
+                spec.__name__,
+                f'names a replacement ("{replacement}") but is {spec.status}, not deprecated',
             )
         elif replacement == spec.event:
             yield Finding("EC014", spec.__name__, "is deprecated in favour of itself")
         elif status.get(replacement) is Status.DEPRECATED:
             yield Finding(
                 "EC014", spec.__name__, f'is deprecated in favour of "{replacement}", itself deprecated'
+            )
+        elif status.get(replacement) is Status.PLANNED:
+            # Applications cannot send what is only planned: deprecate once the replacement ships.
+            yield Finding(
+                "EC014",
+                spec.__name__,
+                f'is deprecated in favour of "{replacement}", which is only planned: '
+                "deprecate it once its replacement is active",
             )
 
 

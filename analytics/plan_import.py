@@ -23,7 +23,7 @@ from analytics.personal_data import looks_personal
 from analytics.plan_csv import read_csv_plan
 from analytics.plan_segment import read_segment_plan
 from analytics.scopes import SCOPES
-from analytics.spec import Category, Team
+from analytics.spec import Category, Status, Team
 from analytics.spec_drafts import (
     DraftBuilder,
     ModelDraft,
@@ -58,6 +58,11 @@ _TAKEN = {
     *(scope.__name__ for scope in SCOPES),
 }
 """Names the generated module imports or Python keeps, which no class of its own may take."""
+
+STATUSES = frozenset(str(status) for status in Status)
+"""What a plan's status may say (any case): a spreadsheet's *planned* rows stay planned."""
+
+_STATUS_CHOICES = ", ".join(sorted(STATUSES)[:-1]) + f" or {sorted(STATUSES)[-1]}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,7 @@ def _check(builder: DraftBuilder) -> None:
     constants = {spec.name: spec.class_name for spec in plan.specs if spec.kind == "track"}
     constants.update({str(member): member.name for member in SegmentEvent if str(member) not in constants})
     for spec in plan.specs:
+        spec.status = spec.status.strip().lower() or str(Status.ACTIVE)
         if spec.replaced_by:
             spec.replaced_by_constant = constants.get(spec.replaced_by)
             if spec.replaced_by_constant is None:
@@ -151,9 +157,10 @@ def _check(builder: DraftBuilder) -> None:
             builder.warn(
                 f'{spec.name}: lint EC014 names a replacement ("{spec.replaced_by}") but is not deprecated'
             )
-        if spec.status not in ("active", "deprecated"):
-            spec.notes.append(f"the plan's status {spec.status!r} is neither active nor deprecated: active")
-            builder.warn(f"{spec.name}: the status {spec.status!r} is neither active nor deprecated: active")
+        if spec.status not in STATUSES:
+            spec.notes.append(f"the plan's status {spec.status!r} is not {_STATUS_CHOICES}: active")
+            builder.warn(f"{spec.name}: the status {spec.status!r} is not {_STATUS_CHOICES}: active")
+            spec.status = str(Status.ACTIVE)
     _check_members(builder)
     known = [
         spec.name

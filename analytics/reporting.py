@@ -125,7 +125,7 @@ def _summaries(changes: Sequence[Change]) -> list[str]:
     line naming them all (so a search for an event's name still finds it), where the first was."""
     groups: dict[str, list[Change]] = {}
     for position, change in enumerate(changes):
-        same = [change.kind, change.section, change.prop, change.before, change.after]
+        same = [change.kind, change.section, change.prop, change.before, change.after, change.planned]
         key = json.dumps(same, default=str) if change.prop is not None else f"#{position}"
         groups.setdefault(key, []).append(change)
     lines = []

@@ -153,7 +153,7 @@ class SpecDraft:
         description: the docstring.
         category: the catalog category's value (track specs).
         owner: the owning team's value.
-        status: `active` or `deprecated`.
+        status: `planned`, `active` or `deprecated` (as the plan says it; `plan_import` checks it).
         replaced_by: for a deprecated event, the event string to send instead.
         replaced_by_constant: that event's `SegmentEvent` constant, once found.
         scope: the scope class.

@@ -15,7 +15,7 @@ from typing import Any
 
 from analytics.python_source import string
 from analytics.scopes import MAX_ID
-from analytics.spec import Category, Team
+from analytics.spec import Category, Status, Team
 from analytics.spec_drafts import (
     MADE_UP,
     NO_DEFAULT,
@@ -260,6 +260,15 @@ def _member(value: str, members: Iterable[tuple[str, str]], enum: str, imports: 
     return string(value)
 
 
+def _status(spec: SpecDraft, imports: _Imports) -> list[str]:
+    """The `status=` class argument of a planned or deprecated spec; none for an active one, the
+    default (`plan_import` has made any other status active, with a note)."""
+    members = {str(member): member.name for member in Status if member is not Status.ACTIVE}
+    if spec.status not in members:
+        return []
+    return [f"status={imports.use('analytics.spec', 'Status')}.{members[spec.status]}"]
+
+
 def _spec(spec: SpecDraft, imports: _Imports) -> list[str]:
     categories = ((member.name, str(member)) for member in Category)
     teams = ((member.name, str(member)) for member in Team)
@@ -270,9 +279,8 @@ def _spec(spec: SpecDraft, imports: _Imports) -> list[str]:
             f"event=SegmentEvent.{spec.class_name}",
             f"category={_member(spec.category, categories, 'Category', imports)}",
             f"owner={owner}",
+            *_status(spec, imports),
         ]
-        if spec.status == "deprecated":
-            arguments.append(f"status={imports.use('analytics.spec', 'Status')}.DEPRECATED")
         if spec.replaced_by_constant:
             arguments.append(f"replaced_by=SegmentEvent.{spec.replaced_by_constant}")
     else:
@@ -280,6 +288,7 @@ def _spec(spec: SpecDraft, imports: _Imports) -> list[str]:
             imports.use("analytics.spec", "IdentifySpec"),
             f"name={string(spec.name)}",
             f"owner={owner}",
+            *_status(spec, imports),
         ]
     lines = [line for note in spec.notes for line in _comment(note, "")]
     lines += _call(f"class {spec.class_name}", arguments, "", tail=":")

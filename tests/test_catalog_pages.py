@@ -375,6 +375,7 @@ def test_the_list_s_json_carries_what_the_list_shows_of_each_event_s_traffic(
         "stale_after_days": 30,
         "drifting": None,
         "deprecated_sent": None,
+        "planned_sent": None,
     }
     never = client.get("/events.json?q=stack+build+success").get_json()["events"][0]["activity"]
     assert (never["last_seen"], never["never_sent"], never["stale"]) == (None, True, False)

@@ -359,3 +359,58 @@ def test_the_same_property_change_in_many_events_is_one_line_naming_them() -> No
         len(json.loads(render_diff(diff, ReportFormat.JSON, old="v1", new="v2"))["changes"])
         == len(widened) + 1
     )
+
+
+def _plan(bundle: Bundle, name: str = SUCCESS) -> None:
+    _event(bundle, name)["x-status"] = "planned"
+
+
+def test_a_planned_event_going_active_is_compatible_and_going_back_is_breaking() -> None:
+    shipped = CATALOG.schema_bundle()
+    planned = copy.deepcopy(shipped)
+    _plan(planned)
+    live = diff_bundles(planned, shipped)
+    assert [(c.kind, c.name, c.before, c.after) for c in live] == [
+        (ChangeKind.EVENT_ACTIVATED, SUCCESS, "planned", "active")
+    ]
+    assert not live.is_breaking and live.changes[0].summary == f"{SUCCESS} no longer planned: now active"
+    back = diff_bundles(shipped, planned)
+    assert [(c.kind, c.name, c.before) for c in back] == [
+        (ChangeKind.EVENT_BACK_TO_PLANNED, SUCCESS, "active")
+    ]
+    assert back.is_breaking
+    assert back.changes[0].summary == f"{SUCCESS} back to planned: applications no longer send it"
+
+
+def test_no_change_to_an_event_that_was_only_planned_breaks_a_consumer() -> None:
+    """No application sent it, so no report was built on it: refining a plan is not breaking it."""
+    old = copy.deepcopy(CATALOG.schema_bundle())
+    _plan(old)
+    _plan(old, "Cluster Connection Success")
+    new = copy.deepcopy(old)
+    _remove_property(new)
+    del new["events"]["Cluster Connection Success"]
+    diff = diff_bundles(old, new)
+    assert [(c.kind, c.name, c.prop, c.planned) for c in diff] == [
+        (ChangeKind.PROPERTY_REMOVED, SUCCESS, "infra_id", True),
+        (ChangeKind.EVENT_REMOVED, "Cluster Connection Success", None, True),
+    ]
+    assert not diff.is_breaking and diff.breaking == ()
+    assert render_diff(diff, ReportFormat.TEXT, old="a", new="b").splitlines() == [
+        f'compatible  {SUCCESS}: "infra_id" removed (while planned)',
+        "compatible  Cluster Connection Success removed (while planned)",
+        "2 changes: 0 breaking, 2 compatible (a → b)",
+    ]
+    assert diff.to_dict()["changes"][1]["planned"] is True
+    # The same removal from an active event still breaks.
+    assert diff_bundles(CATALOG.schema_bundle(), new).is_breaking
+
+
+def test_an_event_added_as_planned_says_so() -> None:
+    old = CATALOG.schema_bundle()
+    new = copy.deepcopy(old)
+    _add_event(new)
+    _plan(new, "Cluster Resized")
+    [change] = diff_bundles(old, new)
+    assert (change.kind, change.planned, change.breaking) == (ChangeKind.EVENT_ADDED, True, False)
+    assert change.summary == "Cluster Resized added (planned)"

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import jsonschema
 import pytest
 from flask.testing import FlaskCliRunner
+from planned_specs import CATALOG_OF_PLANNED
 from pydantic import BaseModel, ConfigDict, Field
 
 from analytics.catalog import CATALOG, Catalog
@@ -687,3 +688,30 @@ def test_generated_modules_type_check_as_the_catalog_does(tmp_path: Path) -> Non
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_planned_status_imports_back_as_planned(tmp_path: Path) -> None:
+    """A spreadsheet's planned rows stay planned: the status column (and the Segment plan's status
+    label) is written as `status=Status.PLANNED`, for identify calls too."""
+    planned = [*CATALOG_OF_PLANNED.events.values(), *CATALOG_OF_PLANNED.identifiers.values()]
+    text = specs_csv(planned)
+    imported, _, catalog = _imported(text, PlanFormat.CSV, tmp_path, "planned_csv")
+    assert imported.source.count("status=Status.PLANNED") == 2
+    assert [info.spec.status for info in [*catalog.events.values(), *catalog.identifiers.values()]] == [
+        Status.PLANNED,
+        Status.PLANNED,
+    ]
+    assert specs_csv([*catalog.events.values(), *catalog.identifiers.values()]) == text
+    plan = json.dumps(segment_plan(CATALOG_OF_PLANNED))
+    _, _, from_plan = _imported(plan, PlanFormat.SEGMENT_PLAN, tmp_path, "planned_plan")
+    assert [info.spec.status for info in from_plan.events.values()] == [Status.PLANNED]
+
+
+def test_a_status_the_catalog_does_not_have_is_imported_active_with_a_warning() -> None:
+    rows = list(csv.DictReader(io.StringIO(specs_csv(CATALOG_OF_PLANNED.events.values()))))
+    for row in rows:
+        row["status"] = "Someday"
+    imported = import_plan(_csv(rows), PlanFormat.CSV, "plan.csv")
+    message = "the status 'someday' is not active, deprecated or planned: active"
+    assert f"Invoice Sent: {message}" in imported.warnings
+    assert f"# the plan's {message[4:]}" in imported.source and "status=Status." not in imported.source

@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity
 from analytics.catalog import Catalog, SpecInfo
-from analytics.drift import deprecated_sent
+from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
@@ -71,10 +71,10 @@ class EventRow:
         return self.activity.last_seen is None
 
     @property
-    def retired(self) -> bool:
-        """A deprecated event: going unsent is what it should do, so it is flagged neither never
-        sent nor stale, as `event-catalog drift` does not flag it."""
-        return self.info.spec.status is Status.DEPRECATED
+    def unsent_by_design(self) -> bool:
+        """A deprecated or planned event: going unsent is what it should do (no longer, or not yet), so
+        it is flagged neither never sent nor stale, as `event-catalog drift` does not flag it."""
+        return not self.info.spec.status.expects_traffic
 
     @property
     def stale_after_days(self) -> int:
@@ -85,7 +85,9 @@ class EventRow:
     @property
     def stale(self) -> bool:
         """Sent before, but not within its threshold: what `event-catalog drift` calls stale."""
-        return not self.retired and self.activity.is_stale(timedelta(days=self.stale_after_days), self.now)
+        return not self.unsent_by_design and self.activity.is_stale(
+            timedelta(days=self.stale_after_days), self.now
+        )
 
     @cached_property
     def drifting(self) -> str | None:
@@ -96,6 +98,11 @@ class EventRow:
     def deprecated_sent(self) -> str | None:
         """What `event-catalog drift` says of a deprecated event an application still sends, or None."""
         return deprecated_sent(self.info, self.activity)
+
+    @cached_property
+    def planned_sent(self) -> str | None:
+        """What `event-catalog drift` says of a planned event an application already sends, or None."""
+        return planned_sent(self.info, self.activity)
 
     def activity_document(self) -> dict[str, Any]:
         """What the list shows of the event's traffic, for the list's JSON download: a spreadsheet of
@@ -108,14 +115,15 @@ class EventRow:
             "stale_after_days": self.stale_after_days,
             "drifting": self.drifting,
             "deprecated_sent": self.deprecated_sent,
+            "planned_sent": self.planned_sent,
         }
 
     @property
     def needs_attention(self) -> bool:
         """Whether any of `event-catalog drift`'s verdicts on what is sent applies: stale, drifting,
-        deprecated but still sent. Never sent is left to its own filter: on a new install it is
-        every event, which would drown the rest."""
-        return self.stale or bool(self.drifting) or bool(self.deprecated_sent)
+        deprecated but still sent, planned but already sent. Never sent is left to its own filter: on
+        a new install it is every event, which would drown the rest."""
+        return self.stale or bool(self.drifting) or bool(self.deprecated_sent) or bool(self.planned_sent)
 
 
 def drifting(activity: EventActivity) -> str | None:

@@ -31,6 +31,7 @@ from analytics.activity import (
 )
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
+from analytics.drift import planned_sent
 from analytics.durations import as_utc
 from analytics.exports import FORMATS, list_document, specs_csv
 from analytics.messages import build_message
@@ -375,6 +376,9 @@ def identifiers() -> str:
         "catalog/identifiers.html",
         identifiers=infos,
         activity=activity,
+        planned_sent={
+            info.constant: planned_sent(info, activity.get(info.constant, NEVER_SENT)) for info in infos
+        },
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
     )
@@ -395,6 +399,7 @@ def identifier(name: str) -> ResponseReturnValue:
         "catalog/identifier.html",
         **_spec_page(info),
         activity=activity,
+        planned_sent=planned_sent(info, activity),
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
         audit_search=IDENTIFY_PREFIX + info.name,
