@@ -54,11 +54,14 @@ class DriftFinding:
             `invalid-payload`.
         subject: the event (and, for payloads, the catalog version).
         message: what was found, with the numbers behind it.
+        owner: the team that owns the spec, who to ask (`analytics.spec.contact_of`); None for an
+            unknown event, which no spec owns.
     """
 
     kind: str
     subject: str
     message: str
+    owner: str | None = None
 
 
 def events_in_window_query(since: datetime) -> Select[str | None, str | None, int]:
@@ -120,19 +123,19 @@ def _traffic_findings(
         seen = activity.get(name, NEVER_SENT)
         if info.spec.status is Status.DEPRECATED:
             if message := deprecated_sent(info, seen):
-                findings.append(DriftFinding("deprecated-sent", name, message))
+                findings.append(DriftFinding("deprecated-sent", name, message, str(info.spec.owner)))
         elif info.spec.status is Status.PLANNED:
             if message := planned_sent(info, seen):
-                findings.append(DriftFinding("planned-sent", name, message))
+                findings.append(DriftFinding("planned-sent", name, message, str(info.spec.owner)))
         elif seen.last_seen is None:
             message = f"never sent by an application (threshold {_days(threshold)})"
-            findings.append(DriftFinding("never-sent", name, message))
+            findings.append(DriftFinding("never-sent", name, message, str(info.spec.owner)))
         elif seen.is_stale(threshold, now):
             ago = _days(now - seen.last_seen)
             message = (
                 f"last sent {seen.last_seen:%Y-%m-%d %H:%M} UTC, {ago} ago; threshold {_days(threshold)}"
             )
-            findings.append(DriftFinding("stale", name, message))
+            findings.append(DriftFinding("stale", name, message, str(info.spec.owner)))
     return findings
 
 
@@ -152,9 +155,11 @@ def _identify_findings(
         subject = f"identify {info.name}"
         if info.spec.status is Status.PLANNED:
             if message := planned_sent(info, seen):
-                findings.append(DriftFinding("planned-sent", subject, message))
+                findings.append(DriftFinding("planned-sent", subject, message, str(info.spec.owner)))
         elif seen.last_seen is None:
-            findings.append(DriftFinding("never-sent", subject, "never called by an application"))
+            findings.append(
+                DriftFinding("never-sent", subject, "never called by an application", str(info.spec.owner))
+            )
     return findings
 
 
@@ -179,6 +184,7 @@ def _payload_findings(
 ) -> list[DriftFinding]:
     invalid: Counter[tuple[str, str]] = Counter()
     first_problem: dict[tuple[str, str], str] = {}
+    owners: dict[str, str] = {}
     rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
     for version, message in rows:
         verdict = drift_of(message, catalog)
@@ -189,6 +195,7 @@ def _payload_findings(
         if not only(verdict.spec):
             continue
         subject = (verdict.spec.name, str(version))
+        owners[verdict.spec.name] = str(verdict.spec.spec.owner)
         invalid[subject] += 1
         first_problem.setdefault(subject, verdict.first_problem)
     return [
@@ -196,6 +203,7 @@ def _payload_findings(
             "invalid-payload",
             f"{name} @ {version}",
             f"{count} stored payload(s) no longer validate; first: {first_problem[(name, version)]}",
+            owners[name],
         )
         for (name, version), count in sorted(invalid.items())
     ]

@@ -8,14 +8,14 @@ Segment Protocols (`segment-plan`) gets the body of the Public API's tracking-pl
 `type` (`LIVE`), `description` and `rules`, where each rule has `type` (`TRACK` or `IDENTIFY`),
 `key` (the event string; none for identify), `version` (1) and `jsonSchema` (draft-07, the form
 Protocols validates). In each `jsonSchema` we fill `description` (the whole docstring, as the
-CSV's `event_description` has it), `labels` (category, owner,
-status, scope) and `properties.properties` (or `properties.traits`) with every property's type,
-allowed values, description, examples and required list, with unknown properties refused. Segment
-keeps one identify rule per plan, so the identify specs' traits are merged: a trait is required
-only when every identify spec requires it, and the rule's `owner` label names every identify spec's
-owner, comma-separated (`identity,billing`: a label is one key with one text value). We do not
-fill the plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules, `context` constraints, or
-Segment's own ids and timestamps.
+CSV's `event_description` has it), `labels` (category, owner, the owner's contact when
+`TEAM_CONTACTS` has one, status, scope) and `properties.properties` (or `properties.traits`) with
+every property's type, allowed values, description, examples and required list, with unknown
+properties refused. Segment keeps one identify rule per plan, so the identify specs' traits are
+merged: a trait is required only when every identify spec requires it, and the rule's `owner`
+label names every identify spec's owner, comma-separated (`identity,billing`: a label is one key
+with one text value). We do not fill the plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules,
+`context` constraints, or Segment's own ids and timestamps.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from analytics.catalog import CATALOG, Catalog, PropertyInfo, SpecInfo
-from analytics.spec import Status, TrackSpec
+from analytics.spec import Status, TrackSpec, contact_of
 from analytics.spreadsheet import spreadsheet_safe
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -40,6 +40,7 @@ CSV_COLUMNS = (
     "kind",
     "category",
     "owner",
+    "owner_contact",
     "status",
     "replaced_by",
     "scope",
@@ -63,9 +64,12 @@ carries none)."""
 def _spec_metadata(info: SpecInfo) -> dict[str, Any]:
     spec = info.spec
     replaced_by = spec.replaced_by if issubclass(spec, TrackSpec) else None
+    contact = contact_of(spec.owner)
     return {
         "category": str(spec.category),
         "owner": str(spec.owner),
+        # Who to ask (`TEAM_CONTACTS`), as one text: a CSV cell and a Segment label hold one value.
+        "owner_contact": str(contact) if contact is not None else None,
         "status": str(spec.status),
         "replaced_by": str(replaced_by) if replaced_by is not None else None,
         "scope": info.scope.label,
@@ -208,7 +212,8 @@ def _property_table(properties: tuple[PropertyInfo, ...]) -> list[str]:
 
 def _markdown_section(info: SpecInfo) -> list[str]:
     meta = _spec_metadata(info)
-    facts = f"**Owner:** {meta['owner']} · **Scope:** {meta['scope']} · **Status:** {meta['status']}"
+    owner = f"{meta['owner']} ({_md(meta['owner_contact'])})" if meta["owner_contact"] else meta["owner"]
+    facts = f"**Owner:** {owner} · **Scope:** {meta['scope']} · **Status:** {meta['status']}"
     if meta["replaced_by"]:
         facts += f" (use **{meta['replaced_by']}** instead)"
     elif meta["status"] == Status.PLANNED:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from copy import copy
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -86,6 +88,57 @@ class Team(StrEnum):
     INFRASTRUCTURE = "infrastructure"
     APPLICATIONS = "applications"
     IDENTITY = "identity"
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """How to reach an owning team: what a catalog reader needs to know *who to ask*.
+
+    Attributes:
+        channel: a chat channel (`#growth-analytics`) or a link to one.
+        email: the team's address.
+
+    Raises:
+        TypeError: neither is given, one is blank or spans lines, or the email is not an address
+            (at import, as a spec's own mistakes are).
+    """
+
+    channel: str | None = None
+    email: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.channel is None and self.email is None:
+            raise TypeError("a Contact needs a channel=, an email= or both")
+        for name, value in (("channel", self.channel), ("email", self.email)):
+            if value is not None and (not value.strip() or value != value.strip() or "\n" in value):
+                raise TypeError(f"Contact {name}={value!r}: give it without blanks around it, on one line")
+        if self.email is not None and not _EMAIL.match(self.email):
+            raise TypeError(f"Contact email={self.email!r} is not an email address")
+
+    @property
+    def channel_url(self) -> str | None:
+        """The channel as a link when it is one (`https://…`), else None (a `#name` is shown as text)."""
+        return self.channel if self.channel and self.channel.startswith(("https://", "http://")) else None
+
+    def __str__(self) -> str:
+        return " · ".join(value for value in (self.channel, self.email) if value)
+
+
+TEAM_CONTACTS: dict[str, Contact] = {}
+"""Who to ask about each team's events, by team; a team without an entry is shown by its name alone.
+
+A fork fills it next to its `Team` members, e.g.
+`TEAM_CONTACTS = {Team.GROWTH: Contact(channel="#growth-analytics", email="growth@example.com")}`:
+the catalog pages, the exports and `event-catalog drift` then show it wherever the owner is shown.
+"""
+
+
+def contact_of(owner: str) -> Contact | None:
+    """The owning team's contact, or None when `TEAM_CONTACTS` has none for it."""
+    return TEAM_CONTACTS.get(str(owner))
 
 
 def prop(description: str, *, example: Any, personal_data: bool = False, **constraints: Any) -> Any:

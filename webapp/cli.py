@@ -38,6 +38,7 @@ from analytics.events import SegmentEvent
 from analytics.export import Export, ExportFormat
 from analytics.exports import FORMATS
 from analytics.lint import lint
+from analytics.owners import owners_of, who_to_ask
 from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
 from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
@@ -117,10 +118,25 @@ def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
     fail(f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else ""))
 
 
-def verdict(title: str, lines: list[ReportLine], fmt: str, *, ok_message: str) -> None:
-    """Print a CI command's findings in the chosen format; exit 1 when there are any."""
-    click.echo(render(title, lines, ReportFormat(fmt), ok_message=ok_message), nl=False)
+def verdict(
+    title: str,
+    lines: list[ReportLine],
+    fmt: str,
+    *,
+    ok_message: str,
+    details: dict[str, Any] | None = None,
+    footer: str = "",
+) -> None:
+    """Print a CI command's findings in the chosen format; exit 1 when there are any.
+
+    Args:
+        details: more keys of the JSON document.
+        footer: what text and Markdown print after the findings (JSON carries it in `details`).
+    """
+    click.echo(render(title, lines, ReportFormat(fmt), ok_message=ok_message, details=details), nl=False)
     if lines:
+        if footer and fmt != ReportFormat.JSON.value:
+            click.echo(footer, nl=False)
         raise SystemExit(1)
 
 
@@ -244,7 +260,11 @@ def drift_command(
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.subject, f.message) for f in findings]
     ok_message = "Every catalog event is being sent and every payload still validates."
-    verdict("Catalog drift", lines, fmt, ok_message=ok_message)
+    owners = owners_of(findings)
+    details = {"owners": [owner.as_json() for owner in owners]}
+    verdict(
+        "Catalog drift", lines, fmt, ok_message=ok_message, details=details, footer=who_to_ask(owners, fmt)
+    )
     if fmt == ReportFormat.TEXT.value:
         # Silence read like a command that did nothing (and like a scope that matched nothing).
         reported = only or (lambda info: True)

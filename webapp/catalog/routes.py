@@ -38,6 +38,7 @@ from analytics.messages import build_message
 from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
+from analytics.spec import contact_of
 from analytics.versions import record_version_safely
 from analytics.wording import counted
 from webapp.auth.policy import requires
@@ -182,6 +183,9 @@ def _scope_tree(scope: type[UserScope]) -> ScopeNode:
     adds = [(field, prop) for field, prop in scope.property_fields().items() if field not in inherited]
     children = [_scope_tree(child) for child in CATALOG.scopes if child.parent() is scope]
     return ScopeNode(scope, adds, list(inherited.values()), CATALOG.events_using(scope), children)
+
+
+bp.add_app_template_global(contact_of, "contact_of")
 
 
 @bp.app_template_filter("ago")
