@@ -73,6 +73,7 @@ from analytics.errors import SchemaError
 from analytics.personal_data import PersonalDataCipher, mask_paths, personal_section
 from analytics.personal_data import mask_value as mask_value
 from analytics.sql_functions import bound_strings, dialect_function
+from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
@@ -596,10 +597,12 @@ def create_audit_engine(url: str) -> Engine:
     """An engine for the audit database at `url`; a forked child starts it without connections.
 
     PostgreSQL connections get `POSTGRES_CONNECTION_DEFAULTS` and `LOCK_TIMEOUT`, so that no wait
-    the library imposes on its host lasts as long as the database or the network does.
+    the library imposes on its host lasts as long as the database or the network does, and a
+    session in UTC (`pin_utc_sessions`).
     """
     normalised = make_url(normalise_database_url(url))
     engine = create_engine(normalised, **engine_options(normalised))
+    pin_utc_sessions(engine)
     _ENGINES.add(engine)
     return engine
 

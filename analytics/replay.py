@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from analytics.actions import record_action
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
 from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
+from analytics.durations import as_utc
 from analytics.errors import AnalyticsError
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from analytics.queries import message_name
@@ -522,7 +523,7 @@ def _handle_chunk(
     return [
         Candidate(
             entry.message_id,
-            entry.recorded_at,
+            as_utc(entry.recorded_at),
             message_name(entry),
             entry.status,
             is_stuck(entry, now, selection.stuck_after),

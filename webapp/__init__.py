@@ -18,6 +18,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the dashboard app; configuration is layered, each layer overriding the one before."""
     from analytics.catalog import CATALOG
+    from analytics.utc_sessions import pin_utc_sessions
     from analytics.wording import counted, noun
     from webapp import (
         auth,
@@ -58,6 +59,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     security.init_app(app)
     db.init_app(app)
+    # Sessions in UTC, as the library's own: the dashboard's engine formats and groups its times too.
+    with app.app_context():
+        for engine in db.engines.values():
+            pin_utc_sessions(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     analytics_client.init_app(app)

@@ -18,7 +18,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.durations import format_instant
+from analytics.durations import as_utc, format_instant
 from webapp.actor import command_line_actor
 from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
@@ -131,7 +131,7 @@ def list_command(fmt: str) -> None:
             user.email,
             str(user.role),
             "active" if user.active else "disabled",
-            user.last_login_at.strftime("%Y-%m-%d %H:%M") if user.last_login_at else "never",
+            _when(user.last_login_at),
             user.display_name or "",
         )
         for user in users
@@ -190,7 +190,7 @@ users_command.add_command(token_command)
 
 def _when(moment: datetime | None) -> str:
     """A time as the lists show it (UTC, to the minute), or `never`."""
-    return moment.strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
+    return as_utc(moment).strftime("%Y-%m-%d %H:%M") if moment is not None else "never"
 
 
 def _state(record: ApiToken) -> str:
