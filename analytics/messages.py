@@ -13,6 +13,7 @@ import reprlib
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from segment.analytics.utils import guess_timezone
 from segment.analytics.version import VERSION as SEGMENT_VERSION
 
 from analytics.catalog import CATALOG
@@ -117,9 +118,11 @@ def _message(
         raise TypeError(
             f"timestamp must be a datetime, got {type(timestamp).__name__} {reprlib.repr(timestamp)}"
         )
-    when = timestamp or utc_now_ms()
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    # A naive time means what it means to the Segment client itself (`guess_timezone`): the host's
+    # local time when it is later than five seconds before `datetime.now()` (that call's usual
+    # result), else UTC. Code moving from the bare client keeps its timestamps; reading every naive
+    # time as UTC put a `datetime.now()` of a host in Tokyo 9 hours in the future.
+    when = utc_now_ms() if timestamp is None else guess_timezone(timestamp)
     context = {
         **catalog_context(spec_class, source=source, actor=actor, test=test, off_schema=off_schema),
         "library": dict(SEGMENT_LIBRARY),
@@ -157,7 +160,9 @@ def build_message(
         test: whether it is a test message (warehouses filter these out).
         message_id: keep an existing id (replays); a new UUID otherwise. An id that is not text
             (an int, a UUID) is sent and audited as its text, as the Segment client sends it.
-        timestamp: keep an existing time (replays); now otherwise. Naive times are taken as UTC.
+        timestamp: keep an existing time (replays); now otherwise. A naive time is read as the
+            Segment client reads it (`segment.analytics.utils.guess_timezone`): local time when
+            later than five seconds before the host's `datetime.now()`, UTC when earlier.
 
     Returns:
         The message as a JSON-ready dict.
