@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -136,3 +140,24 @@ def test_every_line_of_the_production_process_is_json(tmp_path: Path) -> None:
     assert any(message.startswith("audit partitions: ") for message in messages)
     assert any(message.startswith("Starting gunicorn") for message in messages)
     assert "Handling signal: term" in messages
+
+
+def test_text_lines_give_the_time_in_utc_whatever_the_process_zone() -> None:
+    """A process under TZ=Asia/Tokyo wrote its text lines in Tokyo time, unmarked, 9 hours away
+    from the pages, the JSON lines and the audit log."""
+    program = (
+        "import logging; from webapp.logs import install_root_handler; "
+        "install_root_handler('text', 'INFO'); logging.getLogger('check').info('hello')"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, "TZ": "Asia/Tokyo"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    stamp, _, rest = child.stderr.strip().partition("Z ")
+    assert rest == "INFO [-] check: hello", child.stderr
+    written = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    assert abs(written - datetime.now(UTC)) < timedelta(minutes=1), child.stderr

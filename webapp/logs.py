@@ -56,6 +56,21 @@ class RequestId(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """A line for a terminal, its time in UTC and said so (`2026-12-06 19:31:17.615Z`).
+
+    The pages, the JSON lines and the audit log all give UTC: local time here (the logging default)
+    put a process under `TZ=Asia/Tokyo` 9 hours away from them, with nothing on the line to say so.
+    """
+
+    converter = time.gmtime
+    default_time_format = "%Y-%m-%d %H:%M:%S"
+    default_msec_format = "%s.%03dZ"
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id, extras, exception."""
 
@@ -84,9 +99,7 @@ def install_root_handler(log_format: str, log_level: str, secrets: Iterable[str]
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-        )
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     for existing in [h for h in root.handlers if getattr(h, "_event_catalog", False)]:
         root.removeHandler(existing)
