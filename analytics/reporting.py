@@ -120,20 +120,60 @@ def render_diff(changes: CatalogDiff, fmt: ReportFormat, *, old: str, new: str) 
     return "\n".join([*rows, verdict, ""])
 
 
-def _summaries(changes: Sequence[Change]) -> list[str]:
-    """One line per change, except that the same property change in `GROUP_AT` or more events is one
-    line naming them all (so a search for an event's name still finds it), where the first was."""
+@dataclass(frozen=True)
+class ChangeGroup:
+    """One line of a diff report: a change, or the same property change in `GROUP_AT` or more events.
+
+    The CLI and the Changes page both read a diff through these, so that a release of three shared
+    changes reads as three lines in both, not one per event.
+    """
+
+    changes: tuple[Change, ...]
+
+    @property
+    def shared(self) -> bool:
+        """Whether this is one change made in several events (or identify calls)."""
+        return len(self.changes) > 1
+
+    @property
+    def breaking(self) -> bool:
+        """Whether the change can break a consumer of the old version's data."""
+        return self.changes[0].breaking
+
+    @property
+    def summary(self) -> str:
+        """The change in one line; a shared one counts its events in place of a name
+        (`54 events: "region" no longer allows sa-south-2`)."""
+        first = self.changes[0]
+        if not self.shared:
+            return first.summary
+        noun = "events" if first.section == "events" else "identify calls"
+        return replace(first, name=f"{len(self.changes)} {noun}").summary
+
+
+def group_changes(changes: Sequence[Change]) -> list[ChangeGroup]:
+    """The changes as report lines, in their order: the same property change (kind, property, before
+    and after) in `GROUP_AT` or more events is one group, where the first of them was; any other
+    change is a group of its own."""
     groups: dict[str, list[Change]] = {}
     for position, change in enumerate(changes):
         same = [change.kind, change.section, change.prop, change.before, change.after, change.planned]
         key = json.dumps(same, default=str) if change.prop is not None else f"#{position}"
         groups.setdefault(key, []).append(change)
-    lines = []
+    lines: list[ChangeGroup] = []
     for group in groups.values():
         if len(group) < GROUP_AT:
-            lines += [change.summary for change in group]
-            continue
-        noun = "events" if group[0].section == "events" else "identify calls"
-        shared = replace(group[0], name=f"{len(group)} {noun}").summary
-        lines.append(f"{shared} ({', '.join(change.name for change in group)})")
+            lines += [ChangeGroup((change,)) for change in group]
+        else:
+            lines.append(ChangeGroup(tuple(group)))
+    return lines
+
+
+def _summaries(changes: Sequence[Change]) -> list[str]:
+    """One line per report group, a shared one naming its events (so a search for an event's name
+    still finds it)."""
+    lines = []
+    for group in group_changes(changes):
+        names = f" ({', '.join(change.name for change in group.changes)})" if group.shared else ""
+        lines.append(group.summary + names)
     return lines

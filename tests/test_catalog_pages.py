@@ -977,3 +977,36 @@ def test_a_spec_whose_examples_do_not_validate_shows_why_instead_of_failing(
         assert problem in shown and "EC016" in shown, url
         assert 'id="python"' not in page, url
     assert catalog.event("ProjectDelete").user_id.example == "1"
+
+
+def test_changes_page_lists_a_change_shared_by_many_events_once(app: Flask, client: FlaskClient) -> None:
+    """A release of a few changes shared by many events was one section per event, each repeating
+    the same line; the page now groups them as `event-catalog diff` does, breaking first, with the
+    events each affects (folded when long) and the per-event list behind a disclosure."""
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    cluster_events = [name for name, e in older["events"].items() if "cluster_id" in e["properties"]]
+    provider_events = [name for name, e in older["events"].items() if "cloud_provider" in e["properties"]]
+    for name in cluster_events:
+        older["events"][name]["properties"]["legacy_code"] = {"type": "string", "description": "x"}
+    for name in provider_events:
+        del older["events"][name]["properties"]["cloud_provider"]
+        older["events"][name]["required"] = [
+            r for r in older["events"][name].get("required", []) if r != "cloud_provider"
+        ]
+    from webapp.extensions import db
+
+    with app.app_context():
+        record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", older), now=NOW - timedelta(days=10))  # type: ignore[arg-type]
+    page = client.get("/changes").get_data(as_text=True)
+    by_change = page[page.index('<ul class="changes by-change">') : page.index('<details class="by-event">')]
+    assert by_change.count('<li><span class="badge') == 2, by_change
+    removed = f"{len(cluster_events)} events: &#34;legacy_code&#34; removed"
+    added = f"{len(provider_events)} events: &#34;cloud_provider&#34; added"
+    assert removed in by_change and added in by_change
+    assert by_change.index(removed) < by_change.index(added)  # breaking first
+    assert by_change.count('<details class="affected">') == 2  # more than six events: folded
+    for name in cluster_events:
+        assert f">{name}</a>" in by_change
+    per_event = page[page.index('<details class="by-event">') :]
+    affected = set(cluster_events) | set(provider_events)
+    assert per_event.count('<section class="change-group">') == len(affected)

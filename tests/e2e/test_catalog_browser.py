@@ -278,3 +278,31 @@ def test_a_search_is_one_history_entry_however_it_is_typed(live_server: str, pag
     expect(search).to_have_value("cluster")
     page.go_back()
     expect(page).to_have_url(f"{live_server}/")
+
+
+def test_the_changes_page_shows_a_shared_change_once_and_its_events_on_demand(
+    app: Flask, live_server: str, page: Page
+) -> None:
+    """One change made in 18 events was 18 sections, one screen each; it is one line whose events
+    open from a disclosure, and the per-event list stays one click away."""
+    from webapp.extensions import db
+
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    for event in older["events"].values():
+        if "cluster_id" in event["properties"]:
+            event["properties"]["legacy_code"] = {"type": "string", "description": "x"}
+    with app.app_context():
+        seen = datetime.now(UTC) - timedelta(days=3)
+        record_version(
+            db.engine, SimpleNamespace(version="01de2f3a4b5c", schema_bundle=lambda: older), now=seen
+        )
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(live_server + "/changes")
+    assert page.locator("ul.by-change > li").count() == 1
+    assert not page.locator("section.change-group").first.is_visible()
+    assert page.evaluate("document.documentElement.scrollHeight") <= 800
+    page.get_by_text("Which events").focus()
+    page.keyboard.press("Enter")
+    assert page.locator("ul.by-change details.affected a").first.is_visible()
+    page.get_by_text("The same changes by event").click()
+    assert page.locator("section.change-group").first.is_visible()

@@ -14,6 +14,7 @@ from typing import Any
 from analytics.catalog import CATALOG
 from analytics.diff import Change, diff_bundles
 from analytics.durations import as_utc
+from analytics.reporting import ChangeGroup, group_changes
 from analytics.versions import bundle_query, versions_query
 from webapp.catalog.reads import read_or_default
 from webapp.extensions import db
@@ -104,6 +105,11 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     hash is never shown without its date), the picked pair (when each was first seen, in words that
     tell the two apart, and whether it reads backwards), and its changes grouped by item.
 
+    When a change was made in several events (`group_changes`, as `event-catalog diff` folds it),
+    `by_change` lists each change once, breaking first, with the events it affects: a release of
+    three changes shared by 60 events was 143 sections, one per event. Otherwise it is empty and
+    the page lists the changes by event only.
+
     By default it compares the version before the running one with the running one, which is
     what the latest release changed (see `_default_pair`).
     """
@@ -115,6 +121,7 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     old = _pick(args, "from", known, default_old, errors)
     new = _pick(args, "to", known, default_new, errors)
     grouped: dict[tuple[str, str], list[Change]] = {}
+    by_change: list[ChangeGroup] = []
     diff = None
     backwards = False
     if old is not None and new is not None and old != new:
@@ -123,6 +130,7 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
         backwards = _backwards(by_version[old], by_version[new])
         for change in diff:
             grouped.setdefault((change.section, change.name), []).append(change)
+        by_change = group_changes(diff.breaking) + group_changes(diff.compatible)
     first_seen = {choice.version: choice.first_seen for choice in versions}
     return {
         "versions": versions,
@@ -133,6 +141,7 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
         "new": new,
         "diff": diff,
         "grouped": grouped,
+        "by_change": by_change if any(group.shared for group in by_change) else [],
         "errors": errors,
         "unavailable": unavailable,
     }
