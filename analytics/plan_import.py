@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
 
+import analytics.events
+import analytics.identifiers
+import analytics.tracks
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
 from analytics.lint import EXCEPTIONS, is_snake_case, name_findings
@@ -101,7 +104,7 @@ def read_plan(text: str, fmt: PlanFormat, source: str) -> PlanDraft:
     Raises:
         PlanError: the text is not a plan in that format.
     """
-    builder = DraftBuilder(source, _TAKEN)
+    builder = DraftBuilder(source, _TAKEN, _catalog_classes())
     if fmt is PlanFormat.SEGMENT_PLAN:
         try:
             document = json.loads(text, parse_constant=_no_constant)
@@ -112,6 +115,17 @@ def read_plan(text: str, fmt: PlanFormat, source: str) -> PlanDraft:
         read_csv_plan(text, builder)
     _check(builder)
     return builder.plan
+
+
+def _catalog_classes() -> dict[str, type]:
+    """The classes the catalog's modules define (enums, nested models, specs), by name: the part
+    pasted next to them must not define a class of the same name again."""
+    classes: dict[str, type] = {}
+    for module in (analytics.events, analytics.tracks, analytics.identifiers):
+        for name, value in vars(module).items():
+            if isinstance(value, type) and value.__module__ == module.__name__:
+                classes[name] = value
+    return classes
 
 
 def _no_constant(name: str) -> None:

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import keyword
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from pydantic import BaseModel
@@ -47,12 +48,15 @@ class EnumDraft:
         base: `StrEnum` or `IntEnum`.
         members: (member name, value) pairs, in the plan's order.
         docstring: the class's docstring.
+        module: the catalog module that already defines this enum (with these values), which the
+            import uses instead of defining it again; empty for a class the module defines.
     """
 
     class_name: str
     base: str
     members: list[tuple[str, Any]]
     docstring: str
+    module: str = ""
 
     def member(self, value: Any) -> str | None:
         """The member name of `value`, or None when it is not one of the values."""
@@ -184,7 +188,8 @@ class PlanDraft:
     Attributes:
         source: what the plan was read from, for the module's docstring.
         specs: track specs, then identify specs, in the plan's order.
-        enums: the enum classes.
+        enums: the enum classes the module defines.
+        reused: the catalog's own enums the module imports instead (same values).
         models: the nested models, each after the models it uses.
         new_members: the `Category` and `Team` members the plan needs that `analytics.spec` lacks,
             as `Category.BILLING = "Billing"`.
@@ -194,6 +199,7 @@ class PlanDraft:
     source: str
     specs: list[SpecDraft] = field(default_factory=list)
     enums: list[EnumDraft] = field(default_factory=list)
+    reused: list[EnumDraft] = field(default_factory=list)
     models: list[ModelDraft] = field(default_factory=list)
     new_members: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -244,11 +250,16 @@ class DraftBuilder:
     Args:
         source: what the plan was read from.
         taken: class names the generated module imports, which no draft may take.
+        existing: the classes the catalog's modules already define, by name (`Region`, `LineItem`):
+            pasted next to them, an enum or model of the same name would rebind it for every spec
+            and application below. An enum with the same values is used instead; any other class of
+            that name is renamed, with a warning.
     """
 
-    def __init__(self, source: str, taken: Iterable[str]) -> None:
+    def __init__(self, source: str, taken: Iterable[str], existing: Mapping[str, type] | None = None) -> None:
         self.plan = PlanDraft(source)
         self._taken = set(taken)
+        self._existing = dict(existing or {})
         self._enums: dict[tuple[str, tuple[Any, ...]], EnumDraft] = {}
         self._models: dict[str, ModelDraft] = {}
 
@@ -256,14 +267,15 @@ class DraftBuilder:
         """Add a warning line (the command prints each on standard error)."""
         self.plan.warnings.append(message)
 
-    def claim(self, wanted: str, prefix: str = "") -> str:
-        """A class name not yet used: `wanted`, else `prefix + wanted`, else numbered."""
+    def claim(self, wanted: str, prefix: str = "", avoid: Collection[str] = ()) -> str:
+        """A class name not yet used (nor in `avoid`): `wanted`, else `prefix + wanted`, else numbered."""
         for candidate in (wanted, prefix + wanted):
-            if candidate.isidentifier() and not keyword.iskeyword(candidate) and candidate not in self._taken:
+            free = candidate not in self._taken and candidate not in avoid
+            if candidate.isidentifier() and not keyword.iskeyword(candidate) and free:
                 self._taken.add(candidate)
                 return candidate
         number = 2
-        while f"{prefix}{wanted}{number}" in self._taken:
+        while f"{prefix}{wanted}{number}" in self._taken or f"{prefix}{wanted}{number}" in avoid:
             number += 1
         self._taken.add(f"{prefix}{wanted}{number}")
         return f"{prefix}{wanted}{number}"
@@ -294,13 +306,21 @@ class DraftBuilder:
             return scalar("Any")
         key = (prop, tuple(values))
         if key not in self._enums:
+            wanted = pascal(prop) or "Value"
+            reused = self._reusable(wanted, base, values)
+            if reused is not None:
+                self._enums[key] = reused
+                self.plan.reused.append(reused)
+                return TypeDraft("enum", enum=reused)
             members: list[tuple[str, Any]] = []
             for value in values:
                 name = member_name(value)
                 while name in {member for member, _ in members}:
                     name += "_"
                 members.append((name, value))
-            class_name = self.claim(pascal(prop) or "Value", owner)
+            class_name = self.claim(wanted, owner, self._existing)
+            if wanted in self._existing:
+                notes.append(self._clash(wanted, class_name, "an enum"))
             draft = EnumDraft(class_name, base, members, docstring or enum_docstring(prop))
             self._enums[key] = draft
             self.plan.enums.append(draft)
@@ -308,11 +328,35 @@ class DraftBuilder:
             self._enums[key].docstring = docstring
         return TypeDraft("enum", enum=self._enums[key])
 
+    def _reusable(self, name: str, base: str, values: list[Any]) -> EnumDraft | None:
+        """The catalog's own enum called `name`, when it has the same base and values."""
+        known = self._existing.get(name)
+        if known is None or not issubclass(known, Enum) or known.__mro__[1].__name__ != base:
+            return None
+        members = [(member.name, member.value) for member in known]
+        if len(members) != len(values) or {value for _, value in members} != set(values):
+            return None
+        return EnumDraft(name, base, members, known.__doc__ or "", module=known.__module__)
+
+    def _clash(self, wanted: str, used: str, what: str) -> str:
+        """The note (the readers warn with a property's notes) that the catalog already has a class
+        called `wanted`, so this draft (`what`) is called `used`."""
+        module = self._existing[wanted].__module__
+        return (
+            f"{module} already has a class {wanted}: this one ({what}) is named {used}; "
+            f"use the catalog's {wanted} instead if it fits"
+        )
+
     def model(self, hint: str, draft: ModelDraft, owner: str) -> TypeDraft:
         """A nested model's type; one class for each set of fields, named after `hint`."""
+        wanted = draft.class_name or pascal(hint) or "Item"
         shape = repr((draft.docstring, draft.extra, draft.notes, [_shape(p) for p in draft.properties]))
         if shape not in self._models:
-            draft.class_name = self.claim(draft.class_name or pascal(hint) or "Item", owner)
+            draft.class_name = self.claim(wanted, owner, self._existing)
+            if wanted in self._existing:
+                note = self._clash(wanted, draft.class_name, "a nested model")
+                draft.notes.insert(0, note)
+                self.warn(f"{owner}.{hint}: {note}")
             self._models[shape] = draft
             self.plan.models.append(draft)
         return TypeDraft("model", model=self._models[shape])

@@ -118,7 +118,8 @@ def _constraints(constraints: dict[str, Any], imports: _Imports) -> list[str]:
 def annotation(draft: TypeDraft, imports: _Imports, *, top: bool = True) -> str:
     """The type as an annotation; constraints below the top level as `Annotated[T, Field(...)]`."""
     if draft.kind == "enum" and draft.enum is not None:
-        text = draft.enum.class_name
+        enum = draft.enum
+        text = imports.use(enum.module, enum.class_name) if enum.module else enum.class_name
     elif draft.kind == "model" and draft.model is not None:
         text = draft.model.class_name
     elif draft.kind == "literal":
@@ -241,6 +242,13 @@ def _enum(draft: EnumDraft, imports: _Imports) -> list[str]:
     return [f"class {draft.class_name}({base}):", *_docstring(draft.docstring, INDENT), "", *members]
 
 
+def _reused(enums: list[EnumDraft]) -> list[str]:
+    """The comment that says which of the catalog's enums the specs use rather than define again."""
+    names = ", ".join(f"{draft.class_name} ({draft.module})" for draft in enums)
+    text = f"The catalog's own enums with the same values, imported above, not defined again: {names}."
+    return _comment(text, "")
+
+
 def _model(draft: ModelDraft, imports: _Imports) -> list[str]:
     base, config = imports.use("pydantic", "BaseModel"), imports.use("pydantic", "ConfigDict")
     lines = [f"class {draft.class_name}({base}):", *_docstring(draft.docstring, INDENT)]
@@ -332,7 +340,8 @@ def _parts(plan: PlanDraft, imports: _Imports) -> list[tuple[str, list[list[str]
             "for analytics/events.py: add these members to SegmentEvent, which this class stands in for here."
         )
         parts.append((heading, [_segment_event(tracks, imports)]))
-    definitions = [_enum(draft, imports) for draft in plan.enums]
+    definitions = [_reused(plan.reused)] if plan.reused else []
+    definitions += [_enum(draft, imports) for draft in plan.enums]
     definitions += [_model(draft, imports) for draft in plan.models]
     definitions += [_spec(spec, imports) for spec in tracks]
     if definitions:

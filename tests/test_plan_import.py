@@ -32,6 +32,7 @@ from analytics.lint import lint
 from analytics.plan_import import PlanFormat, import_plan
 from analytics.scopes import MAX_ID, ProjectScope, UserScope
 from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Status, TrackSpec, prop
+from analytics.tracks import CloudProvider
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -715,3 +716,44 @@ def test_a_status_the_catalog_does_not_have_is_imported_active_with_a_warning() 
     message = "the status 'someday' is not active, deprecated or planned: active"
     assert f"Invoice Sent: {message}" in imported.warnings
     assert f"# the plan's {message[4:]}" in imported.source and "status=Status." not in imported.source
+
+
+def test_classes_the_catalog_already_has_are_reused_or_renamed_never_redefined(tmp_path: Path) -> None:
+    """Pasted into tracks.py, an imported `class CloudProvider` or `class RegistryKind` rebound the
+    catalog's own for every spec and application below it, silently. An enum with the same values
+    is imported instead; a class with another shape gets the spec's prefix, a note and a warning."""
+
+    def row(prop_name: str, type_: str, **cells: str) -> dict[str, str]:
+        base = {"event": "", "property": prop_name, "type": type_, "required": "yes", "allowed_values": ""}
+        base.update({"bounds": "", "pattern": "", "example": "", "property_description": "x."})
+        return {**base, **cells}
+
+    rows = [
+        {
+            **row("cloud_provider", "string", allowed_values="gcp | aws | azure | digitalocean"),
+            "event": "Bill Paid",
+        },
+        row("cluster_kind", "string", allowed_values="eks | nomad", example="eks"),
+        row("registry_kinds", "array of object"),
+        row("registry_kinds[].sku", "string", example="a"),
+    ]
+    imported, module, catalog = _imported(_csv(rows), PlanFormat.CSV, tmp_path, "clash_csv")
+    source = imported.source
+    assert "from analytics.tracks import CloudProvider" in source
+    for name in ("CloudProvider", "ClusterKind", "RegistryKind"):
+        assert f"class {name}(" not in source
+    assert (
+        "class BillPaidClusterKind(StrEnum)" in source and "class BillPaidRegistryKind(BaseModel)" in source
+    )
+    clashes = [warning for warning in imported.warnings if "already has a class" in warning]
+    assert clashes == [
+        "BillPaid.cluster_kind: analytics.tracks already has a class ClusterKind: this one (an enum) is "
+        "named BillPaidClusterKind; use the catalog's ClusterKind instead if it fits",
+        "BillPaid.registry_kind: analytics.tracks already has a class RegistryKind: this one (a nested "
+        "model) is named BillPaidRegistryKind; use the catalog's RegistryKind instead if it fits",
+    ]
+    assert "# analytics.tracks already has a class ClusterKind" in source
+    assert module.CloudProvider is CloudProvider
+    assert catalog.event("Bill Paid").json_schema["$defs"]["CloudProvider"]["enum"] == [
+        p.value for p in CloudProvider
+    ]
