@@ -1354,3 +1354,33 @@ def test_off_schema_raw_json_is_not_called_an_error_while_a_scope_id_is_missing(
     assert re.search(r'id="error-f-scope-user_id">[^<]+</p>', page)
     assert re.search(r'id="error-f-raw"></p>', page)
     assert "Extra inputs are not permitted" not in page
+
+
+def test_the_scope_box_offers_the_presets_that_fill_the_events_scope_and_folds_the_others(
+    client: FlaskClient,
+) -> None:
+    """Every preset was a chip on every event: 80 made a wall of 64 chips that could not fill an
+    invoice's scope. Those that fill the scope come first; the others are folded, those that fill
+    more of it first; from nine presets a box filters them by name."""
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    chains = {
+        "a user": {"user_id": "1"},
+        "b project": {"user_id": "1", "project_id": "12"},
+        "c cluster": {"user_id": "1", "project_id": "12", "cluster_id": "4"},
+    }
+    for name, ids in chains.items():
+        saved = client.post("/tester/presets", data={"csrf_token": csrf, "name": name, **ids})
+        assert saved.status_code == 303
+    page = client.get("/tester/?event=ClusterProvisioningSuccess").get_data(as_text=True)
+    shown, _, folded = page.partition('<details class="other-presets">')
+    assert ">c cluster</a>" in shown and ">a user</a>" not in shown and ">b project</a>" not in shown
+    assert "2 presets for other scopes" in folded
+    assert folded.index(">b project</a>") < folded.index(">a user</a>")
+    assert 'id="preset-filter"' not in page
+    user_event = client.get("/tester/?event=UserCreate").get_data(as_text=True)
+    assert "other-presets" not in user_event and ">a user</a>" in user_event
+    for number in range(6):
+        data = {"csrf_token": csrf, "name": f"more {number}", "user_id": "1"}
+        assert client.post("/tester/presets", data=data).status_code == 303
+    many = client.get("/tester/?event=ClusterProvisioningSuccess").get_data(as_text=True)
+    assert 'id="preset-filter"' in many and "8 presets for other scopes" in many

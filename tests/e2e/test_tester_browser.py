@@ -484,3 +484,32 @@ def test_at_150_percent_zoom_the_history_fits_the_page(
     assert table is not None and card is not None and table["x"] + table["width"] <= card["x"] + card["width"]
     box = edit.bounding_box()
     assert box is not None and box["x"] + box["width"] <= card["x"] + card["width"], box
+
+
+def test_many_presets_the_ones_for_the_scope_first_the_rest_folded_and_a_filter(
+    app: Flask, live_server: str, page: Page
+) -> None:
+    """Twelve presets over two chains: the cluster event shows the two that fill its scope; the filter
+    finds one of the folded ten by name, opens them, asks no preview, and Enter in it sends nothing."""
+    with app.app_context():
+        for number in range(12):
+            ids = {"user_id": 3, "project_id": 12} | ({"cluster_id": number} if number < 2 else {})
+            name = f"{'cluster' if number < 2 else 'project'} {number}"
+            db.session.add(ScopePreset(name=name, ids=ids, created_by="ada", created_at=datetime.now(UTC)))
+        db.session.commit()
+    page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
+    chips = page.locator("fieldset.scope .chip")
+    expect(chips.filter(has_text="cluster 1")).to_be_visible()
+    expect(chips.filter(has_text="project 7")).to_be_hidden()
+    expect(page.get_by_text("10 presets for other scopes")).to_be_visible()
+    previews: list[str] = []
+    page.on("request", lambda request: previews.append(request.url) if "/tester/" in request.url else None)
+    page.get_by_label("Filter presets by name").fill("project 7")
+    expect(chips.filter(has_text="project 7")).to_be_visible()
+    expect(chips.filter(has_text="cluster 1")).to_be_hidden()
+    expect(chips.filter(has_text="project 8")).to_be_hidden()
+    page.keyboard.press("Enter")
+    page.get_by_label("Filter presets by name").fill("nothing like it")
+    expect(page.get_by_text("No preset matches.")).to_be_visible()
+    page.wait_for_timeout(500)
+    assert previews == []

@@ -9,6 +9,7 @@ needed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -196,3 +197,29 @@ def level(preset: ScopePreset) -> str:
     filled = [scope for scope in SCOPES if all(name in values for name in scope.model_fields)]
     narrowest = [s for s in filled if not any(o is not s and issubclass(o, s) for o in filled)]
     return " and ".join(scope.label for scope in narrowest)
+
+
+FILTER_AT = 9
+"""From this many presets the tester offers a box that filters them by name."""
+
+
+def for_scope(
+    presets: Sequence[ScopePreset], scope: type[UserScope]
+) -> tuple[list[ScopePreset], list[ScopePreset]]:
+    """The presets that fill every id of `scope`, in their order, and the others, those that fill
+    more of its ids first.
+
+    With 80 presets over five chains the tester showed all 80 on every event, 64 of which could not
+    fill an invoice's scope: it shows the first list and folds the second.
+    """
+    needed = list(scope.model_fields)
+    fitting: list[ScopePreset] = []
+    others: list[tuple[int, ScopePreset]] = []
+    for preset in presets:
+        filled = sum(name in preset_values(preset) for name in needed)
+        if filled == len(needed):
+            fitting.append(preset)
+        else:
+            others.append((filled, preset))
+    others.sort(key=lambda pair: -pair[0])
+    return fitting, [preset for _, preset in others]

@@ -240,6 +240,14 @@ def _properties_query(typed: TesterInput, info: SpecInfo) -> dict[str, str]:
     }
 
 
+def _presets(info: SpecInfo | None) -> dict[str, Any]:
+    """The presets the scope box offers: those that fill the event's scope, the others folded."""
+    every = db.session.scalars(presets()).all()
+    fitting, others = preset_store.for_scope(every, info.scope) if info is not None else (list(every), [])
+    many = len(every) >= preset_store.FILTER_AT
+    return {"presets": fitting, "other_presets": others, "preset_filter": many}
+
+
 def tester_context(
     typed: TesterInput, draft: Draft, errors: dict[str, str], result: SendResult | None, notice: str | None
 ) -> dict[str, Any]:
@@ -262,7 +270,7 @@ def tester_context(
         "property_fields": property_fields(info, typed.props, errors) if info is not None else [],
         "kept_scope": {k: v for k, v in typed.scope.items() if k not in scope_keys and v not in (None, "")},
         "destinations": destinations(),
-        "presets": db.session.scalars(presets()).all(),
+        **_presets(info),
         "preset_summary": preset_store.summary,
         "recent": recent_ids(db.session.execute(latest_scope_ids())),
         "result": result,
