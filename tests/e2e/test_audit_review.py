@@ -157,3 +157,34 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     expect(rows).to_have_count(44)
     expect(tail).not_to_have_attribute("data-paused", "")
     assert errors == []  # polls with no pending row to name log nothing either
+
+
+def test_the_event_filter_is_found_by_typing_part_of_its_name(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    """The Event filter is one option per event, identify call and action (350 in a large catalog)
+    with only first-letter type-ahead: a box narrows it as the tester's picker does, without
+    searching the log as it is typed; Enter picks the only match, ArrowDown goes to the list."""
+    _project_create(sqlite_store)
+    _cps(sqlite_store, "delivered")
+    rows = page.locator("#audit-rows tr:not(#audit-empty)")
+    page.goto(live_server + "/audit/")
+    expect(rows).to_have_count(2)
+    searches: list[str] = []
+    page.on("request", lambda request: searches.append(request.url) if "/audit/?" in request.url else None)
+    find = page.get_by_label("Find an event in the Event list")
+    find.fill("cluster provisioning succ")
+    expect(page.locator("#filter-event-find-status")).to_have_text("1 match: Enter picks it")
+    shown = page.locator("#filter-event").evaluate(
+        "select => Array.from(select.options).filter(o => !o.hidden && o.value).map(o => o.value)"
+    )
+    assert shown == [CPS]
+    page.wait_for_timeout(500)  # past the form's 250 ms search-as-you-type delay
+    assert searches == []
+    find.press("Enter")
+    expect(rows).to_have_count(1)
+    expect(page).to_have_url(f"{live_server}/audit/?event=Cluster+Provisioning+Success")
+    find.fill("project")
+    expect(page.locator("#filter-event-find-status")).to_contain_text("matches")
+    find.press("ArrowDown")
+    expect(page.locator("#filter-event")).to_be_focused()
