@@ -23,7 +23,7 @@ from analytics.bounds import bounds_of, pattern_of
 from analytics.examples import build_example, example_problem, example_scope
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
-from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, TrackSpec
+from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, Team, TrackSpec
 
 AnySpec = type[TrackSpec] | type[IdentifySpec]
 
@@ -343,6 +343,16 @@ class Catalog:
     def events_using(self, scope: type[UserScope]) -> list[SpecInfo]:
         """Events whose spec requires exactly this scope."""
         return [info for info in self.events.values() if info.scope is scope]
+
+    def owners(self, *, events_only: bool = False) -> list[str]:
+        """The owners the specs declare (all of them, or the track specs' only): `Team` members in
+        the enum's order, then owners given as plain strings (`owner="sre"`, which the class argument
+        allows), by name. Read from the specs, not `Team`: a fork's own teams were left out of the
+        list's Owner filter and refused by `drift --owner`."""
+        infos = self.events.values() if events_only else [*self.events.values(), *self.identifiers.values()]
+        declared = {str(info.spec.owner) for info in infos}
+        teams = [str(team) for team in Team if str(team) in declared]
+        return teams + sorted(declared - set(teams), key=str.casefold)
 
     def schema_bundle(self) -> dict[str, Any]:
         """Every JSON Schema, keyed by event string and identify name, without the version."""

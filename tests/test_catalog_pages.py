@@ -23,8 +23,8 @@ from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.durations import format_instant
 from analytics.events import SegmentEvent
 from analytics.messages import build_message
-from analytics.scopes import ProjectScope
-from analytics.spec import Category, SpecRegistry, Team, TrackSpec
+from analytics.scopes import ProjectScope, UserScope
+from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec
 from analytics.versions import record_version
 from webapp import create_app
 
@@ -936,7 +936,6 @@ def test_a_spec_whose_examples_do_not_validate_shows_why_instead_of_failing(
     from pydantic import BaseModel
 
     from analytics.events import SegmentEvent
-    from analytics.scopes import UserScope
     from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
     from webapp.catalog import routes
 
@@ -1010,3 +1009,56 @@ def test_changes_page_lists_a_change_shared_by_many_events_once(app: Flask, clie
     per_event = page[page.index('<details class="by-event">') :]
     affected = set(cluster_events) | set(provider_events)
     assert per_event.count('<section class="change-group">') == len(affected)
+
+
+def _catalog_with_string_owners() -> Catalog:
+    """A fork's catalog whose teams are plain strings, as `owner: str` allows, beside a `Team` member."""
+    registry = SpecRegistry()
+
+    class Paged(
+        TrackSpec,
+        event=SegmentEvent.ProjectDelete,
+        category=Category.DELETION,
+        owner="sre",
+        registry=registry,
+    ):
+        """Someone was paged."""
+
+        scope: ProjectScope
+
+    class Grown(
+        TrackSpec,
+        event=SegmentEvent.UserCreate,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """A user signed up."""
+
+        scope: ProjectScope
+
+    class Billing(IdentifySpec, name="Billing", owner="Billing-ops", registry=registry):
+        """Who pays."""
+
+        scope: UserScope
+
+    return Catalog(registry)
+
+
+def test_owners_come_from_what_the_specs_declare_strings_included() -> None:
+    catalog = _catalog_with_string_owners()
+    assert catalog.owners() == ["growth", "Billing-ops", "sre"]
+    assert catalog.owners(events_only=True) == ["growth", "sre"]
+
+
+def test_an_owner_given_as_a_string_is_one_of_the_lists_owner_filters(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`owner="sre"` showed "Owner: sre" with a link to `/?owner=sre`, which said sre owns no event."""
+    from webapp.catalog import routes
+
+    monkeypatch.setattr(routes, "CATALOG", _catalog_with_string_owners())
+    page = client.get("/?owner=sre").get_data(as_text=True)
+    assert "owns no event" not in page
+    assert "<option>growth</option><option selected>sre</option>" in page
+    assert '<td data-label="Owner">sre</td>' in page

@@ -216,3 +216,19 @@ def test_a_scope_that_names_nothing_is_refused(runner: FlaskCliRunner, args: lis
     result = runner.invoke(args=["drift", *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_a_team_named_by_a_plain_string_gates_its_own_specs(
+    runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--owner` was a choice of `Team` members: a team declared as `owner="sre"` could not gate its
+    own specs. It takes any owner a spec declares, case aside."""
+    from types import SimpleNamespace
+
+    from webapp import cli
+
+    monkeypatch.setattr(cli, "CATALOG", SimpleNamespace(owners=lambda: ["growth", "sre"]))
+    assert cli._known_owner("SRE") == "sre"
+    refused = runner.invoke(args=["drift", "--owner", "nobody"])
+    assert refused.exit_code == 2
+    assert "Invalid value for '--owner': 'nobody' is not one of 'growth', 'sre'." in refused.output

@@ -21,7 +21,7 @@ from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
-from analytics.spec import Category, Status, Team
+from analytics.spec import Category, Status
 
 CHOICES = {
     "category": [str(c) for c in Category if c is not Category.IDENTITY],
@@ -244,10 +244,9 @@ def choices(catalog: Catalog) -> dict[str, list[str]]:
 def _choices(catalog: Catalog, scopes: tuple[type[UserScope], ...]) -> dict[str, list[str]]:
     # Made once per catalog and set of scopes: scopes register as they are defined, so a scope
     # defined after a first page (a test's own) must not be answered from the old set.
-    owners = {info.spec.owner for info in catalog.events.values()}
     return {
         **CHOICES,
-        "owner": [str(team) for team in Team if team in owners],
+        "owner": catalog.owners(events_only=True),
         "scope": [scope.label for scope in scopes],
     }
 
