@@ -212,9 +212,16 @@ def test_a_typed_email_cannot_write_control_characters_into_the_log(
         as_text=True
     )
     assert actions(app) == []  # nor a Login Failed entry holding them
-    sign_in(anonymous, "nobody\u202e@example.com", "not the password at all")
+    sign_in(anonymous, "nobody@example.com", "not the password at all")
     [line] = [record.getMessage() for record in caplog.records if "sign-in failed" in record.getMessage()]
-    assert line.startswith(r"sign-in failed for 'nobody\u202e@example.com' from 127.0.0.1")
+    assert line.startswith("sign-in failed for 'nobody@example.com' from 127.0.0.1")
+    # A direction control is refused at the form, escaped, like a control character.
+    reversed_ = sign_in(anonymous, "nobody\u202e@example.com", "not the password at all")
+    assert reversed_.status_code == 400
+    assert r"&#39;nobody\u202e@example.com&#39; is not an email address: it holds an invisible" in (
+        reversed_.get_data(as_text=True)
+    )
+    assert len(actions(app)) == 1
 
 
 def test_a_display_name_must_read_as_typed(anonymous: FlaskClient, runner: FlaskCliRunner) -> None:

@@ -6,6 +6,10 @@ control character (ESC, BEL, backspace) clears the screen, colours text, sets th
 clipboard. A direction control reorders how a name and the text after it read, on every page
 (`🚀 prod \u202eevil` shows as `🚀 prod live`). Token names, preset names and display names refuse
 both; the command line's tables escape what an older row may still hold.
+
+Emails and preset names also refuse the other invisible format characters (Unicode category Cf: a
+zero-width space, a soft hyphen, a direction mark): `ada\u200b@example.com` reads exactly as the
+admin's `ada@example.com`, and two preset chips `東京` and `東京\u200b` look the same.
 """
 
 from __future__ import annotations
@@ -16,19 +20,26 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 """Unicode's direction embeddings, overrides and isolates."""
 
 
-def _code_points(chars: set[str]) -> str:
+def code_points(chars: set[str]) -> str:
+    """`chars` as `U+200B, U+202E`, for a message a person reads."""
     return ", ".join(f"U+{ord(char):04X}" for char in sorted(chars))
+
+
+def invisible(text: str) -> set[str]:
+    """The format characters (Cf) in `text`: direction controls and marks, zero-width spaces and
+    joiners, soft hyphens; a person reading `text` cannot see them."""
+    return {char for char in text if unicodedata.category(char) == "Cf"}
 
 
 def unreadable(name: str) -> str | None:
     """Why `name` would not read as typed (a control or a direction control character), or None."""
     controls = {char for char in name if unicodedata.category(char) == "Cc"}
     if controls:
-        return f"a name cannot hold a control character ({_code_points(controls)})"
+        return f"a name cannot hold a control character ({code_points(controls)})"
     directions = {char for char in name if char in BIDI_CONTROLS}
     if directions:
         return (
-            f"a name cannot hold a direction control character ({_code_points(directions)}): "
+            f"a name cannot hold a direction control character ({code_points(directions)}): "
             "it changes how the name reads"
         )
     return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,7 @@ from analytics.actions import record_action
 from webapp.auth.models import User
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.readable_names import unreadable
+from webapp.readable_names import code_points, invisible, unreadable
 
 MIN_PASSWORD_LENGTH = 12
 # scrypt hashes any length, but a hostile form must not make every request hash megabytes.
@@ -38,13 +39,28 @@ class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message is one line for a person."""
 
 
+def _folded(raw: str) -> str:
+    """`raw` trimmed, lower-case and in Unicode's composed form (NFC): `josé` typed as one character
+    or as `e` + a combining accent (what some keyboards and macOS file names give) is one address."""
+    return unicodedata.normalize("NFC", raw.strip().lower())
+
+
 def normalise_email(raw: str) -> str:
-    """The stored form of an email: trimmed and lower-case.
+    """The stored form of an email: trimmed, lower-case, composed (NFC).
+
+    The email is the audit log's actor and is shown on every page: an invisible character in it
+    (a zero-width space, a direction control) would make a second account read as another one's.
 
     Raises:
-        AccountError: it does not look like an email address.
+        AccountError: it does not look like an email address, or holds an invisible character.
     """
-    email = raw.strip().lower()
+    email = _folded(raw)
+    hidden = invisible(email)
+    if hidden:
+        raise AccountError(
+            f"{raw.strip()!r} is not an email address: it holds an invisible character "
+            f"({code_points(hidden)}) that makes it read as another address"
+        )
     if not _EMAIL.match(email) or len(email) > 255:
         raise AccountError(f"{raw.strip()!r} is not an email address")
     return email
@@ -90,8 +106,16 @@ def active_admins_query() -> Select[Any]:
 
 
 def find_user(email: str) -> User | None:
-    """The account with this (normalised) email, if any."""
-    return db.session.scalars(select(User).where(User.email == email)).first()
+    """The account with this (normalised) email, if any.
+
+    An account stored before emails were composed (NFC) may hold the decomposed form: a non-ASCII
+    email that matches no row exactly is compared composed with every account's (a short list).
+    """
+    user = db.session.scalars(select(User).where(User.email == email)).first()
+    if user is not None or email.isascii():
+        return user
+    stored = db.session.scalars(users_query())
+    return next((user for user in stored if unicodedata.normalize("NFC", user.email) == email), None)
 
 
 def has_users() -> bool:
@@ -100,12 +124,15 @@ def has_users() -> bool:
 
 
 def get_user(email: str) -> User:
-    """The account with this email.
+    """The account with this email; an account stored before a rule on emails (an invisible
+    character) is found as it is stored, so that an admin can still disable it or change it.
 
     Raises:
         AccountError: there is none.
     """
-    user = find_user(normalise_email(email))
+    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    if user is None:
+        user = find_user(normalise_email(email))
     if user is None:
         raise AccountError(f"there is no account {email.strip()!r}")
     return user
