@@ -77,7 +77,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0019_scope_preset_autoincrement"
+SCHEMA_REVISION = "0020_scope_preset_name_key"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -93,6 +93,7 @@ WRITABLE_REVISIONS = frozenset(
         "0016_ended_sessions",
         "0017_api_token_expiry",
         "0018_scope_preset_ids",
+        "0019_scope_preset_autoincrement",
         SCHEMA_REVISION,
     }
 )
@@ -101,8 +102,8 @@ may be upgraded before its database: 0010 only added an index, 0011 a table the 
 0012 one it never touches (the dashboard's API tokens), 0013 a column of that kind (`users`), 0014
 and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a column of the API
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
-way SQLite numbers that table's rows. Its oldest member is the `oldest_writer` migration 0011
-records (a test holds them together)."""
+way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form). Its
+oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {

@@ -84,7 +84,9 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
         "for good (upgrading again brings none of it back): back the database "
         "up, and pass --yes if you mean it\n"
     )
-    # Undoing 0019 only lets SQLite number presets as before: nothing is deleted, nothing asked.
+    # Undoing 0020 drops a key computed from the names, and 0019 only lets SQLite number presets as
+    # before: nothing is deleted, nothing asked.
+    assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
     presets = runner.invoke(args=["db", "downgrade"])
     assert presets.exit_code == 2

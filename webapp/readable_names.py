@@ -31,6 +31,31 @@ def invisible(text: str) -> set[str]:
     return {char for char in text if unicodedata.category(char) == "Cf"}
 
 
+JOINERS = frozenset("\u200c\u200d")
+"""The zero-width non-joiner and joiner: they shape Persian or Indic words and build emoji sequences
+(`👩\u200d💻`), so a name may hold them; `compared` leaves them out, so they cannot make a twin."""
+
+
+def hidden(name: str) -> str | None:
+    """Why `name` holds a character no one sees (a format character but the joiners), or None."""
+    chars = invisible(name) - JOINERS
+    if chars:
+        return (
+            f"a name cannot hold an invisible character ({code_points(chars)}): "
+            "it makes the name look like another"
+        )
+    return None
+
+
+def compared(name: str) -> str:
+    """The form in which two names are the same name: composed (NFC), case-folded (`Straße` is
+    `STRASSE`, on every database, not only in ASCII as SQLite's `lower()`), without format characters
+    (a name stored before they were refused is the name without them)."""
+    hidden_chars = invisible(name)
+    visible = "".join(char for char in name if char not in hidden_chars)
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", visible).casefold())
+
+
 def unreadable(name: str) -> str | None:
     """Why `name` would not read as typed (a control or a direction control character), or None."""
     controls = {char for char in name if unicodedata.category(char) == "Cc"}

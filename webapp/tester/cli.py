@@ -12,7 +12,6 @@ from typing import IO, Any
 
 import click
 from flask.cli import with_appcontext
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.scopes import SCOPES
@@ -31,8 +30,7 @@ from webapp.tester.forms import (
     takes_json,
     token_problem,
 )
-from webapp.tester.models import ScopePreset
-from webapp.tester.presets import preset_values
+from webapp.tester.presets import find_preset, preset_values
 from webapp.tester.sending import SendResult, destinations, find_destination, send
 from webapp.tester.shown_json import pretty_json
 
@@ -155,7 +153,7 @@ def build_input(
     """The command line's arguments as a tester input (a preset first, `--scope` over it)."""
     values: dict[str, str] = {}
     if preset is not None:
-        found = db.session.scalar(select(ScopePreset).where(ScopePreset.name == preset))
+        found = db.session.scalar(find_preset(preset))
         if found is None:
             raise BadInput(f"no scope preset named {preset!r}")
         info = resolve_spec(spec)

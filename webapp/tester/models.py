@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Float, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from analytics.audit import BigId
 from webapp.extensions import db
+from webapp.readable_names import compared
 
 
 class TesterSend(db.Model):  # type: ignore[name-defined,misc]
@@ -50,6 +51,10 @@ class ScopePreset(db.Model):  # type: ignore[name-defined,misc]
 
     Attributes:
         name: unique display name.
+        name_key: the name as names are compared (`webapp.readable_names.compared`: composed,
+            case-folded, without format characters), unique: one rule on SQLite and PostgreSQL, where
+            comparing `lower(name)` folded only ASCII on SQLite (0020). Set from `name`. Two presets
+            saved earlier whose names compare alike keep theirs; the later one's key ends in its id.
         ids: the ids by scope field name (`user_id`, `project_id`, `app_name`, …): one JSON object
             rather than a column per id, so that a scope added to the catalog needs no migration
             (migration 0018). Every preset has a `user_id`; `webapp.tester.presets` validates them.
@@ -62,6 +67,14 @@ class ScopePreset(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(80), unique=True)
+    # Case folding lengthens a name at most threefold (`ΐ` folds to three code points): 80 → 240.
+    name_key: Mapped[str] = mapped_column(String(255), unique=True)
     ids: Mapped[dict[str, Any]]
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+
+    @validates("name")
+    def _keyed(self, _key: str, name: str) -> str:
+        """Keep `name_key` in step with the name, however the row is made."""
+        self.name_key = compared(name)
+        return name

@@ -9,19 +9,20 @@ needed.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from analytics.scopes import SCOPES, UserScope
 from webapp.auth import accounts
 from webapp.extensions import db
-from webapp.readable_names import unreadable
+from webapp.readable_names import compared, hidden, unreadable
 from webapp.tester.models import ScopePreset
 
 
@@ -32,11 +33,18 @@ class _PresetName(BaseModel):
 
     name: str = Field(min_length=1, max_length=80)
 
+    @field_validator("name", mode="before")
+    @classmethod
+    def _composed(cls, name: object) -> object:
+        """Stored composed (NFC): `Café` typed with an accent key or a combining accent is one name."""
+        return unicodedata.normalize("NFC", name) if isinstance(name, str) else name
+
     @field_validator("name")
     @classmethod
     def _reads_as_written(cls, name: str) -> str:
-        """A name that would not read as typed is refused (see `webapp.readable_names`)."""
-        problem = unreadable(name)
+        """A name that would not read as typed, or would look like another, is refused (see
+        `webapp.readable_names`)."""
+        problem = unreadable(name) or hidden(name)
         if problem is not None:
             raise ValueError(problem)
         return name
@@ -145,8 +153,9 @@ def _collect(exc: ValidationError, errors: dict[str, str], fields: Any) -> None:
 
 
 def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
-    """Save a preset; None when the name is already taken (case-insensitively)."""
-    taken = db.session.scalar(select(ScopePreset.id).where(func.lower(ScopePreset.name) == ids.name.lower()))
+    """Save a preset; None when the name is already taken (as `webapp.readable_names.compared` compares
+    names: composed, case-folded, on both databases alike)."""
+    taken = db.session.scalar(find_preset(ids.name).with_only_columns(ScopePreset.id))
     if taken is not None:
         return None
     preset = ScopePreset(name=ids.name, ids=ids.ids, created_by=created_by, created_at=datetime.now(UTC))
@@ -158,6 +167,11 @@ def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
         return None
     accounts.audit("Scope Preset Saved", actor=created_by, properties=_described(preset))
     return preset
+
+
+def find_preset(name: str) -> Select[tuple[ScopePreset]]:
+    """The preset named `name` as saving compares names, so `send --preset cafe\u0301` finds `Café`."""
+    return select(ScopePreset).where(ScopePreset.name_key == compared(name))
 
 
 def delete_preset(preset: ScopePreset, *, actor: str) -> None:
