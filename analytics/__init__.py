@@ -46,6 +46,7 @@ from analytics.messages import build_message, check_spec
 from analytics.options import check_options
 from analytics.partitions import DEFAULT_AHEAD, Interval, ensure_safely
 from analytics.patience import SHUTDOWN_TIMEOUT, check_timeout
+from analytics.personal_data import use_personal_keys
 from analytics.settings import (
     AUDIT_KEYS,
     ConfigurationError,
@@ -220,6 +221,7 @@ def init(
     key = write_key or os.environ.get("SEGMENT_WRITE_KEY") or os.environ.get("SEGMENT_CLIENT_KEY") or None
     mask = options.pop("mask_personal_data", None)
     settings = _environment_settings()
+    use_personal_keys(settings.get("AUDIT_PERSONAL_KEYS", ()))
     host = http_url(host) if host else settings.get("host")
     if options.get("strict") is None:
         options["strict"] = settings.get("strict", False)

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from analytics.audit import AuditStore
 from analytics.partitions import Interval, parse_ahead
+from analytics.personal_data import parse_personal_keys
 from analytics.settings import (
     AUDIT_KEYS,
     PUBLIC_AUDIT_KEY,
@@ -29,6 +30,7 @@ from analytics.settings import (
 def take_audit_variables(read: EnvironmentReader) -> None:
     """Read the audit log's variables into `read.settings`, each under its own name."""
     read.take("AUDIT_MASK_PERSONAL_DATA", "AUDIT_MASK_PERSONAL_DATA", parse_flag)
+    read.take("AUDIT_PERSONAL_KEYS", "AUDIT_PERSONAL_KEYS", parse_personal_keys)
     for name in AUDIT_KEYS:
         read.take(name, name)
     read.take(RETIRED_CHAIN_KEYS, RETIRED_CHAIN_KEYS, retired_chain_keys)

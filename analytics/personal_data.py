@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -37,20 +38,58 @@ _MASK = re.compile(r"masked:[0-9a-f]{16}")
 _PERSONAL_NAME = re.compile(
     r"e_?mail|phone|(^|_)(first|last|full|display|given|family|user)_?name($|_)|(^|_)ip_address($|_)"
 )
-
+"""The English names of personal data, matched in a key's `spelled` form."""
 
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# `E-Mail` (German), `e.mail`, `first name`: a hyphen, a dot or a space separates words as `_` does.
+_SEPARATORS = re.compile(r"[\s.\-]+")
+
+_extra_names: frozenset[str] = frozenset()
+
+
+def spelled(name: str) -> str:
+    """A key as names are matched: snake_case for camelCase (`payerEmail` is `payer_email`), `_` for
+    a hyphen, dot or space, composed (NFC) and case-folded, in any script."""
+    snake = _CAMEL_HUMP.sub("_", unicodedata.normalize("NFC", name))
+    return unicodedata.normalize("NFC", _SEPARATORS.sub("_", snake.casefold()))
+
+
+def parse_personal_keys(raw: str) -> frozenset[str]:
+    """`AUDIT_PERSONAL_KEYS`: extra names of personal data, comma-separated (`vorname, 名前`).
+
+    Raises:
+        ValueError: it names none.
+    """
+    names = frozenset(spelled(part.strip()) for part in raw.split(",") if part.strip())
+    if not names:
+        raise ValueError("names no key: list key names separated by commas, e.g. vorname,telefon,名前")
+    return names
+
+
+def use_personal_keys(names: str | Iterable[str]) -> None:
+    """Make `looks_personal` also recognise `names` (`AUDIT_PERSONAL_KEYS`, parsed or as its text) in
+    this process; an empty one forgets those given before.
+
+    The library's `init()` and the dashboard's `create_app()` call it with the setting they read, so
+    that the tester masks, lint flags and the audit search treats as personal data the same keys.
+    """
+    global _extra_names
+    if isinstance(names, str):
+        names = names.split(",")
+    _extra_names = frozenset(spelled(name.strip()) for name in names if name.strip())
 
 
 def looks_personal(name: str) -> bool:
-    """Whether a property's name says it holds personal data (an email, a phone, a person's name).
+    """Whether a property's name says it holds personal data (an email, a phone, a person's name, or
+    holds one of the names `AUDIT_PERSONAL_KEYS` adds: `telefonnummer` with `telefon`).
 
     Lint asks it of every declared property, so that none is left unmarked; the tester asks it of
     off-schema properties, which no spec marks, so that they are masked all the same. A camelCase
     name is read as its snake_case spelling (`payerEmail`, `firstName`): lint reports the case too
     (EC006), but not instead of the personal data.
     """
-    return _PERSONAL_NAME.search(_CAMEL_HUMP.sub("_", name).lower()) is not None
+    key = spelled(name)
+    return _PERSONAL_NAME.search(key) is not None or any(extra in key for extra in _extra_names)
 
 
 def mask_value(value: Any, key: bytes) -> str:

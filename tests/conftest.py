@@ -56,6 +56,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "AUDIT_CHAIN_KEY",
         "AUDIT_CHAIN_KEYS_RETIRED",
         "AUDIT_MASK_KEY",
+        "AUDIT_PERSONAL_KEYS",
         "AUTH_MODE",
         "TRUSTED_PROXIES",
     ):

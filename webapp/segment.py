@@ -13,6 +13,7 @@ from flask import Flask, current_app
 
 from analytics import AuditStore
 from analytics.audit_settings import audit_store
+from analytics.personal_data import use_personal_keys
 from analytics.settings import shown_url
 
 
@@ -23,8 +24,12 @@ class AnalyticsExtension:
         self._lock = threading.Lock()
 
     def init_app(self, app: Flask) -> None:
-        """Register the extension; nothing is connected until `store` is first called."""
+        """Register the extension; nothing is connected until `store` is first called.
+
+        The extra names of personal data apply now: the tester masks by them before any store exists.
+        """
         app.extensions["analytics"] = {"store": None}
+        use_personal_keys(app.config.get("AUDIT_PERSONAL_KEYS") or ())
 
     def store(self, app: Flask | None = None) -> AuditStore:
         """The app's audit store over its database engine, created on first use.
