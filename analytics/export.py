@@ -48,6 +48,11 @@ class ExportFormat(StrEnum):
         return "text/csv; charset=utf-8" if self is ExportFormat.CSV else "application/x-ndjson"
 
 
+BYTE_ORDER_MARK = "\ufeff"
+"""What starts every CSV export, as the catalog's CSV (`utf-8-sig`): without it Excel (and Japanese
+Excel, which assumes CP932) reads UTF-8 in the legacy code page, so `東京` or `Zürich` become mojibake.
+Python's `utf-8-sig` and the csv readers of spreadsheets skip it."""
+
 _FREE_TEXT = tuple(EXPORT_COLUMNS.index(name) for name in ("event", "destination", "actor", "error"))
 """The CSV cells whose text people choose (an account's email, a destination's name, an endpoint's
 error): the others are ids, times, numbers, fixed words and the payload's JSON object."""
@@ -89,6 +94,7 @@ def _spreadsheet_safe(rows: list[Any]) -> list[Any]:
 
 def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
+    buffer.write(BYTE_ORDER_MARK)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for rows in batches:

@@ -39,6 +39,9 @@ from analytics.queries import (
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
+BOM = "\ufeff"
+"""The byte-order mark a CSV export starts with, as the catalog's CSV does (for spreadsheets)."""
+
 
 def _seed_three(store: AuditStore) -> dict[str, str]:
     return {
@@ -74,8 +77,9 @@ def _seed_three(store: AuditStore) -> dict[str, str]:
 def test_csv_export_has_a_header_and_one_row_per_matching_entry(store: AuditStore) -> None:
     ids = _seed_three(store)
     text = "".join(Export(store.engine, AuditFilter(statuses=("failed",)), ExportFormat.CSV))
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert text.startswith(",".join(EXPORT_COLUMNS) + "\r\n")
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM))))
+    # The byte-order mark first, as the catalog's CSV: spreadsheets then read UTF-8 as UTF-8.
+    assert text.startswith("\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n")
     assert [row["message_id"] for row in rows] == [ids["other_project"], ids["failed"]]
     failed = rows[1]
     assert (failed["status"], failed["source"], failed["actor"], failed["user_id"]) == (
@@ -176,7 +180,10 @@ def test_hidden_actions_are_left_out_of_exports_counts_and_pages(store: AuditSto
 def test_an_empty_view_exports_only_the_header(store: AuditStore) -> None:
     _seed_three(store)
     nothing = AuditFilter(user_id="nobody")
-    assert "".join(Export(store.engine, nothing, ExportFormat.CSV)) == ",".join(EXPORT_COLUMNS) + "\r\n"
+    assert (
+        "".join(Export(store.engine, nothing, ExportFormat.CSV))
+        == "\ufeff" + ",".join(EXPORT_COLUMNS) + "\r\n"
+    )
     assert "".join(Export(store.engine, nothing, ExportFormat.NDJSON)) == ""
 
 
@@ -228,7 +235,7 @@ def test_exported_text_is_what_json_dumps_and_the_csv_writer_write(store: AuditS
     assert json.loads(ndjson.split("\n")[2])["actor"] == _AWKWARD["actor"]
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows([EXPORT_COLUMNS, *expected])
-    assert "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV)) == buffer.getvalue()
+    assert "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV)) == BOM + buffer.getvalue()
 
 
 def test_a_loaded_entry_s_record_is_its_ndjson_line(store: AuditStore) -> None:
@@ -333,7 +340,7 @@ def test_100k_rows_export_in_bounded_memory(store: AuditStore, database_url: str
     _clone(store.engine, seed, 100_000 - 1)
     produced, peak = _export_in_child(database_url, 12)
     nothing, baseline = _export_in_child(database_url, 99)
-    assert nothing == {"csv": [len(",".join(EXPORT_COLUMNS)) + 2, 0], "ndjson": [0, 0]}
+    assert nothing == {"csv": [len(BOM + ",".join(EXPORT_COLUMNS)) + 2, 0], "ndjson": [0, 0]}
     for size, rows in produced.values():
         assert rows == 100_000
         assert size > 60_000_000
@@ -374,7 +381,8 @@ def test_export_page_streams_a_download_of_the_filtered_view(
         r'attachment; filename="audit-status-failed_project-\d{8}T\d{6}Z\.csv"',
         response.headers["Content-Disposition"],
     )
-    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert response.get_data().startswith(b"\xef\xbb\xbfmessage_id,")
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert [row["message_id"] for row in rows] == [seeded_app["other_project"]]
     ndjson = client.get("/audit/export.ndjson?source=tester")
     assert 'filename="audit-source-tester-' in ndjson.headers["Content-Disposition"]
@@ -422,11 +430,12 @@ def test_cli_export_writes_the_filtered_view_to_stdout(
         args=["audit", "export", "--event", "New User", "--since", "2000-01-01", "--user-id", "2"]
     )
     assert narrowed.exit_code == 0, narrowed.output
-    assert [row["message_id"] for row in csv.DictReader(io.StringIO(narrowed.stdout))] == [
+    assert narrowed.stdout_bytes.startswith(b"\xef\xbb\xbfmessage_id,")
+    assert [row["message_id"] for row in csv.DictReader(io.StringIO(narrowed.stdout[1:]))] == [
         seeded_app["failed"]
     ]
     sent_to_staging = runner.invoke(args=["audit", "export", "--destination", "staging"])
-    assert [row["message_id"] for row in csv.DictReader(io.StringIO(sent_to_staging.stdout))] == [
+    assert [row["message_id"] for row in csv.DictReader(io.StringIO(sent_to_staging.stdout[1:]))] == [
         seeded_app["failed"]
     ]
     # staging is not configured in this app: the export runs, and says so.
@@ -442,7 +451,8 @@ def test_cli_export_to_a_file_reports_the_count(
     result = runner.invoke(args=["audit", "export", "--status", "failed", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert result.stderr.strip() == f"exported 2 entries to {target}"
-    assert len(list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))) == 2
+    assert target.read_bytes().startswith(b"\xef\xbb\xbfmessage_id,")
+    assert len(list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8-sig"))))) == 2
     assert not list(tmp_path.glob("*.partial"))
     unwritable = tmp_path / "missing" / "failed.csv"
     refused = runner.invoke(args=["audit", "export", "--status", "failed", "-o", str(unwritable)])

@@ -228,6 +228,24 @@ def test_cli_export_prints_to_stdout_without_a_file(runner: FlaskCliRunner) -> N
     assert json.loads(result.output) == segment_plan()
 
 
+def test_cli_csv_to_stdout_carries_the_byte_order_mark_and_imports_with_or_without_it(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """`export --format csv > plan.csv` (the README's way) wrote no byte-order mark, unlike `-o`: a
+    spreadsheet opened its non-ASCII text in the legacy code page. `import` reads either file."""
+    printed = runner.invoke(args=["export", "--format", "csv"])
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout_bytes == render("csv").encode("utf-8-sig")
+    with_mark, without_mark = tmp_path / "with" / "plan.csv", tmp_path / "without" / "plan.csv"
+    with_mark.parent.mkdir()
+    without_mark.parent.mkdir()
+    with_mark.write_bytes(printed.stdout_bytes)
+    without_mark.write_bytes(printed.stdout_bytes.removeprefix(b"\xef\xbb\xbf"))
+    imported = [runner.invoke(args=["import", str(path)]) for path in (with_mark, without_mark)]
+    assert [result.exit_code for result in imported] == [0, 0], [result.output for result in imported]
+    assert imported[0].stdout == imported[1].stdout and "class " in imported[0].stdout
+
+
 def test_cli_export_fails_in_one_line(runner: FlaskCliRunner, tmp_path: Path) -> None:
     result = runner.invoke(args=["export", "--format", "csv", "-o", str(tmp_path / "missing" / "x.csv")])
     assert result.exit_code == 2  # a path that cannot be written is bad input, as for `audit export -o`

@@ -294,7 +294,8 @@ def export(format_name: str, output: Path | None) -> None:
     fmt = FORMATS[format_name]
     text = fmt.render(CATALOG)
     if output is None:
-        click.echo(text, nl=False)
+        # `> plan.csv` gets the byte-order mark that `-o` writes (`utf-8-sig`).
+        click.echo(("\ufeff" if fmt.encoding == "utf-8-sig" else "") + text, nl=False)
         return
     try:
         output.write_bytes(text.encode(fmt.encoding))

@@ -58,7 +58,10 @@ def test_filter_by_event_and_status_export_and_open_an_entry(
         page.get_by_role("link", name="CSV", exact=True).click()
     exported = tmp_path / "export.csv"
     download.value.save_as(exported)
-    assert [row["message_id"] for row in csv.DictReader(io.StringIO(exported.read_text()))] == [failed]
+    # The download starts with the byte-order mark spreadsheets need to read it as UTF-8.
+    assert exported.read_bytes().startswith(b"\xef\xbb\xbfmessage_id,")
+    text = exported.read_text(encoding="utf-8-sig")
+    assert [row["message_id"] for row in csv.DictReader(io.StringIO(text))] == [failed]
     assert delivered not in exported.read_text()
 
     rows.first.get_by_role("link").click()
