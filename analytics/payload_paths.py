@@ -13,18 +13,22 @@ the `kind` of an object), and the value a path ends at is compared as it is (`ta
 item of the list `tags`: that is `tags[] = vip`). `spellings` lists the paths with every such step
 made explicit, which the queries read one by one.
 
-Only names of letters, digits and `_` are steps, so a path never needs quoting, and a search spells the
-same path the catalog page shows. `analytics.nested` spells personal data's paths without the `[]`
-(`line_items.email`): `dotted` turns one of these into that form.
+A name of letters, digits and `_` (in Unicode's sense: `größe`, `名前`, an accent written as a combining
+mark) is a step as it is, so a search spells the same path the catalog page shows. Any other key an
+off-schema property may have (`E-Mail`, `a.b`, `my key`) is a step in JSON's double quotes: `"E-Mail"`,
+`address."post-code"`. A key holding a double quote cannot be searched (SQLite's JSON paths have no way
+to spell one), nor the key `[]`, which would read as a list's items. `analytics.nested` spells
+personal data's paths without the `[]` (`line_items.email`): `dotted` turns one of these into that form.
 """
 
 from __future__ import annotations
 
-import re
+import json
+import unicodedata
 from typing import Any
 
 ITEMS = "[]"
-"""The step into each item of a list; no key can be spelt so (`_NAME` refuses the brackets)."""
+"""The step into each item of a list; no key can be spelt so (`parse_path` refuses a quoted `"[]"`)."""
 
 MAX_STEPS = 32
 """How many steps a path may have. Real properties nest a few levels; each list step is one more
@@ -36,14 +40,11 @@ for two to the power of that many `spellings`, each one more containment test on
 more condition on SQLite: 64 at most, for a property nested deeper than any real one is."""
 
 RULE = (
-    "names of letters, digits and _, with . before a field of an object (payment_method.kind) "
-    "and [] after a list's name for any of its items (line_items[].sku)"
+    'names of letters, digits and _ (any script), or any other key in double quotes ("E-Mail"), '
+    "with . before a field of an object (payment_method.kind) and [] after a list's name for any of "
+    "its items (line_items[].sku)"
 )
 """What a path is, in the words of the error that refuses one."""
-
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_PATH = re.compile(rf"{_NAME}(\[\])*(\.{_NAME}(\[\])*)*")
-_STEP = re.compile(rf"{_NAME}|\[\]")
 
 
 def parse_path(text: str) -> tuple[str, ...]:
@@ -52,9 +53,9 @@ def parse_path(text: str) -> tuple[str, ...]:
     Raises:
         ValueError: it is not a path, saying what one is.
     """
-    if not _PATH.fullmatch(text):
+    steps = _steps(text)
+    if steps is None:
         raise ValueError(f"{text!r} is not a property name or path: {RULE}")
-    steps = tuple(_STEP.findall(text))
     if len(steps) > MAX_STEPS:
         raise ValueError(f"{text!r} is too deep a path: at most {MAX_STEPS} names and []")
     if sum(_dotted(steps, at) for at in range(len(steps))) > MAX_DOTTED:
@@ -63,6 +64,80 @@ def parse_path(text: str) -> tuple[str, ...]:
             "(each reads an object or a list's items; write [] after a list's name to say which)"
         )
     return steps
+
+
+def split_search(text: str) -> tuple[str, str, str]:
+    """`text.partition("=")`, but at the first `=` outside a quoted key (`"a=b" = x`); with no such `=`
+    (a quote left open), at the first `=`, so that the key, not the form of the search, is refused."""
+    quoted = False
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char == "\\" and quoted:
+            at += 1
+        elif char == '"':
+            quoted = not quoted
+        elif char == "=" and not quoted:
+            return text[:at], "=", text[at + 1 :]
+        at += 1
+    return text.partition("=")
+
+
+def _steps(text: str) -> tuple[str, ...] | None:
+    """The steps `text` spells, or None when it spells no path."""
+    steps: list[str] = []
+    at = 0
+    while True:
+        key, at = _key(text, at)
+        if key is None:
+            return None
+        steps.append(key)
+        while text.startswith(ITEMS, at):
+            steps.append(ITEMS)
+            at += len(ITEMS)
+        if at == len(text):
+            return tuple(steps)
+        if text[at] != ".":
+            return None
+        at += 1
+
+
+def _key(text: str, at: int) -> tuple[str | None, int]:
+    """The key that starts at `at` (a name, or a JSON string) and where it ends; None if none does."""
+    if text.startswith('"', at):
+        try:
+            key, end = _JSON_TEXT.raw_decode(text, at)
+        except ValueError:
+            return None, at
+        # A lone surrogate (`"\\ud800"`) is no text a payload can hold, nor a database bind.
+        if not isinstance(key, str) or not _encodable(key):
+            return None, at
+        if '"' in key or key == ITEMS:
+            raise ValueError(f"{text!r}: a key holding a double quote, or the key [], cannot be searched")
+        return key, end
+    end = at
+    while end < len(text) and _in_name(text[end], first=end == at):
+        end += 1
+    return (text[at:end], end) if end > at else (None, at)
+
+
+def _in_name(char: str, *, first: bool) -> bool:
+    """Whether `char` may stand in an unquoted name: a letter or `_` first, then also digits and
+    combining marks (an accent typed as one: `é` as `e` and U+0301)."""
+    if char == "_" or char.isalpha():
+        return True
+    return not first and (char.isalnum() or unicodedata.category(char).startswith("M"))
+
+
+def _encodable(key: str) -> bool:
+    try:
+        key.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_JSON_TEXT = json.JSONDecoder()
 
 
 def _dotted(steps: tuple[str, ...], at: int) -> bool:

@@ -14,6 +14,7 @@ database walks one index backwards from the cursor.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -60,7 +61,7 @@ from analytics.audit import (
 from analytics.catalog import CATALOG
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
-from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spellings
+from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spellings, split_search
 from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
@@ -258,9 +259,10 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     """Parse `key = value` into the JSON values it matches.
 
     The key is a property's name or a path to a nested value (`payment_method.kind`,
-    `line_items[].sku`), as the catalog's rows name them. The match is exact, case included
-    (`USER7@example.com` does not find `user7@example.com`), but for the booleans: `True` and `FALSE`
-    mean JSON's `true` and `false`, and match that text too.
+    `line_items[].sku`), as the catalog's rows name them; a key that is not a name of letters, digits
+    and `_` is written in double quotes (`"E-Mail" = x`), where an `=` is part of it. The match is
+    exact, case included (`USER7@example.com` does not find `user7@example.com`), but for the
+    booleans: `True` and `FALSE` mean JSON's `true` and `false`, and match that text too.
 
     Args:
         text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
@@ -271,7 +273,7 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     Raises:
         ValueError: no `=`, or a key that is neither a property name nor a path.
     """
-    key, equals, value = (part.strip() for part in text.partition("="))
+    key, equals, value = (part.strip() for part in split_search(text))
     if not equals:
         raise ValueError("write the property search as key = value, e.g. cluster_type = eks")
     path = parse_path(key)
@@ -540,19 +542,19 @@ def _property_sqlite(element: payload_property_equals, compiler: SQLCompiler, **
 def _sqlite_holds(section: str, steps: tuple[str, ...], candidates: Sequence[Any]) -> Any:
     """Whether the payload holds one of `candidates` at `steps` below the JSON path `section`.
 
-    Keys are quoted into the path (`$.properties."payment_method"."kind"`). A list's items are the rows
-    of `json_each`, each continuing from its own path (`…"line_items"[2]`), all through the one
-    payload so that an item of another shape is simply not there. The value must be a list first:
-    `json_each` would walk an object's members or a plain value as well. The lists along the path are
-    joined in one subquery rather than nested ones: SQLite's parser runs out of stack at a dozen
-    nested `EXISTS`.
+    Keys are quoted into the path (`$.properties."payment_method"."kind"`, `_sqlite_label`). A list's
+    items are the rows of `json_each`, each continuing from its own path (`…"line_items"[2]`), all
+    through the one payload so that an item of another shape is simply not there. The value must be a
+    list first: `json_each` would walk an object's members or a plain value as well. The lists along
+    the path are joined in one subquery rather than nested ones: SQLite's parser runs out of stack at a
+    dozen nested `EXISTS`.
     """
     path: str | ColumnElement[str] = section
     items: Any = None
     are_lists: list[ColumnElement[bool]] = []
     while True:
         keys = list(takewhile(lambda step: step != ITEMS, steps))
-        path = path + "".join(f'."{key}"' for key in keys) if keys else path
+        path = path + "".join(f".{_sqlite_label(key)}" for key in keys) if keys else path
         if len(keys) == len(steps):
             break
         are_lists.append(func.json_type(AuditEntry.payload, path) == "array")
@@ -564,6 +566,17 @@ def _sqlite_holds(section: str, steps: tuple[str, ...], candidates: Sequence[Any
         return leaf
     any_item = select(literal(1)).select_from(items).where(*are_lists[1:], leaf)
     return and_(are_lists[0], any_item.exists())
+
+
+def _sqlite_label(key: str) -> str:
+    """A key as a quoted step of SQLite's JSON path, spelt as the stored payload spells it.
+
+    SQLite (3.40) compares a path's label with the key's text as written in the document, escapes and
+    all, and SQLAlchemy stores the payload with `json.dumps`, which escapes every non-ASCII character:
+    `größe` is stored as `"gr\\u00f6\\u00dfe"`, and only that spelling finds it. A key holding `"`
+    cannot be a label at all (`payload_paths.parse_path` refuses it).
+    """
+    return json.dumps(key)
 
 
 def _sqlite_equals(path: str | ColumnElement[str], value: Any) -> ColumnElement[bool]:

@@ -94,7 +94,8 @@ def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans
     assert _rows(page) == [register]
     assert (
         '<small class="muted" id="hint-prop">key = value; a nested value by its path, as the catalog names '
-        "it (payment_method.kind, line_items[].sku); exact, case included (True/False = true/false); "
+        "it (payment_method.kind, line_items[].sku); other keys in double quotes (&#34;E-Mail&#34; = x); "
+        "exact, case included (True/False = true/false); "
         "personal data matches its masked form (engineers and admins)</small>"
     ) in page
 

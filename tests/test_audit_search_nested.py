@@ -275,15 +275,83 @@ def test_nested_personal_data_matches_through_its_mask(engine: Engine, seeded: d
 
 @pytest.mark.parametrize(
     "key",
-    ["line_items[0].sku", "a..b", ".a", "a.", "a[]b", "a[", "[].a", "a b", "a.b-c", "a.*.b", 'a."b"', "a.$"],
+    [
+        "line_items[0].sku",
+        "a..b",
+        ".a",
+        "a.",
+        "a[]b",
+        "a[",
+        "[].a",
+        "a b",
+        "a.b-c",
+        "a.*.b",
+        'a."b"c',
+        "a.$",
+        "1a",
+    ],
 )
 def test_a_key_that_is_no_path_is_refused_naming_the_rule(key: str) -> None:
     with pytest.raises(FilterError) as refused:
         parse_filters({"prop": f"{key} = x"})
     assert refused.value.errors == {
-        "prop": f"{key!r} is not a property name or path: names of letters, digits and _, with . before a "
-        "field of an object (payment_method.kind) and [] after a list's name for any of its items "
-        "(line_items[].sku)"
+        "prop": f"{key!r} is not a property name or path: names of letters, digits and _ (any script), or "
+        'any other key in double quotes ("E-Mail"), with . before a field of an object (payment_method.kind) '
+        "and [] after a list's name for any of its items (line_items[].sku)"
+    }
+
+
+OTHER_KEYS = {
+    "größe": 1,
+    "名前": "山田太郎",
+    "E-Mail": "ada@example.de",
+    "a.b": "dot",
+    "a=b": "eq",
+    "cafe\u0301": "nfd",
+}
+"""Off-schema keys the tester and the JSON API accept and the log stores: letters of other scripts, a
+combining mark, and keys holding `-`, `.` or `=`, which a search writes in double quotes."""
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        "größe = 1",
+        "名前 = 山田太郎",
+        '"E-Mail" = ada@example.de',
+        '"a.b" = dot',
+        '"a=b" = eq',
+        "cafe\u0301 = nfd",
+        '"größe" = 1',
+        'nested."E-Mail" = inner',
+        'nested."E-Mail"=inner',
+        'list[]."名前" = item',
+    ],
+)
+def test_keys_in_any_script_or_quoted_are_searched_on_either_database(
+    engine: Engine, store: AuditStore, search: str
+) -> None:
+    """`größe = 1` was refused as "not … names of letters, digits and _", and `E-Mail` could not be
+    written at all: such keys were stored and never found."""
+    message = _invoice(
+        line_items=[{"sku": "s", "quantity": 1}], payment_method={"kind": "card", "verified": True}
+    )
+    message["properties"].update(OTHER_KEYS, nested={"E-Mail": "inner"}, list=[{"名前": "item"}])
+    other = _invoice(
+        line_items=[{"sku": "s", "quantity": 1}], payment_method={"kind": "card", "verified": True}
+    )
+    ids = {"own": _record(store, message), "other": _record(store, other)}
+    assert _matches(engine, ids, {"prop": search}, mask_key=None) == {"own"}
+    key, _, value = search.rpartition("=")
+    assert _matches(engine, ids, {"prop": f"{key}= not-{value.strip()}"}, mask_key=None) == set()
+
+
+@pytest.mark.parametrize("key", ['"say \\"hi\\""', '"[]"'])
+def test_a_key_no_json_path_can_name_is_refused_saying_so(key: str) -> None:
+    with pytest.raises(FilterError) as refused:
+        parse_filters({"prop": f"{key} = x"})
+    assert refused.value.errors == {
+        "prop": f"{key!r}: a key holding a double quote, or the key [], cannot be searched"
     }
 
 
