@@ -8,7 +8,8 @@ integer`, `object`), `allowed_values` separated by ` | `, `bounds` as the catalo
 (`1 ≤ value ≤ 31`, `length ≥ 1`, `items ≤ 5`) and examples as JSON (text as it is). A property
 the scope adds (`added_by_scope` = yes) comes from the scope, not from the spec. A nested field
 may have its own row, named by its path (`payment_method.kind`, `line_items[].sku`). The cells
-the export guarded against spreadsheet formulas (a leading `'`) are read without the guard.
+the export guarded against spreadsheet formulas (a leading `'`) are read without the guard. Cells may
+be separated by `;` or a tab too, as a spreadsheet saves CSV in a comma-decimal language.
 """
 
 from __future__ import annotations
@@ -75,10 +76,26 @@ class _Event:
     properties: list[dict[str, str]] = field(default_factory=list)
 
 
+DELIMITERS = (",", ";", "\t")
+"""The separators a plan's cells may have: `,`; `;`, which spreadsheets write in the languages whose
+decimal separator is a comma (a German Excel's "CSV"); a tab, for text copied out of a spreadsheet."""
+
+
+def delimiter(text: str) -> str:
+    """The separator of a plan's cells: the first of `DELIMITERS` that splits its header line into the
+    required columns, else `,` (whose header then says which columns are missing)."""
+    first = text.partition("\n")[0]
+    for candidate in DELIMITERS:
+        header = {_column(name) for row in csv.reader([first], delimiter=candidate) for name in row}
+        if header.issuperset(REQUIRED_COLUMNS):
+            return candidate
+    return ","
+
+
 def _events(text: str, builder: DraftBuilder) -> list[_Event]:
     """The plan's events with their property rows, in the file's order."""
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text)))
     except csv.Error as exc:
         raise PlanError(f"not CSV: {exc}") from exc
     header = [_column(name) for name in (rows[0] if rows else [])]

@@ -609,7 +609,8 @@ def test_names_that_break_the_rules_are_reported_and_kept() -> None:
         (
             "plan.csv",
             b"event,property,type\nInvoice \xff,amount,integer\n",
-            "plan.csv: not UTF-8 text (byte 0xff at offset 28)",
+            'plan.csv: not UTF-8 text (byte 0xff at offset 28); save it as UTF-8 (in a spreadsheet, as "CSV '
+            'UTF-8") and import that',
         ),
         (
             "plan.txt",
@@ -668,6 +669,34 @@ def test_cli_import_reads_the_csv_export_with_its_byte_order_mark(
     result = runner.invoke(args=["import", str(exported)])
     assert result.exit_code == 0
     assert result.stdout == import_plan(events_csv(), PlanFormat.CSV, "event-catalog.csv").source
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_cli_import_reads_a_plan_a_spreadsheet_saved_with_another_separator(
+    runner: FlaskCliRunner, tmp_path: Path, separator: str
+) -> None:
+    """A German Excel saves "CSV" with `;`: the import said "no event, property, type column"."""
+    rows = csv.reader(io.StringIO(events_csv(), newline=""))
+    out = io.StringIO(newline="")
+    csv.writer(out, delimiter=separator, lineterminator="\r\n").writerows(rows)
+    saved = tmp_path / "plan-de.csv"
+    saved.write_bytes(b"\xef\xbb\xbf" + out.getvalue().encode())
+    result = runner.invoke(args=["import", str(saved)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == import_plan(events_csv(), PlanFormat.CSV, "plan-de.csv").source
+
+
+def test_cli_import_of_a_japanese_excel_csv_says_to_save_it_as_csv_utf_8(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    saved = tmp_path / "plan-ja.csv"
+    saved.write_bytes("event,property,type\n請求,amount,integer\n".encode("cp932"))
+    result = runner.invoke(args=["import", str(saved)])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"error: {saved}: not UTF-8 text (byte 0x90 at offset 20); save it as UTF-8 "
+        '(in a spreadsheet, as "CSV UTF-8") and import that'
+    ]
 
 
 def test_generated_modules_type_check_as_the_catalog_does(tmp_path: Path) -> None:

@@ -326,7 +326,10 @@ def import_plan_file(plan: Path, format_name: str | None, output: Path | None) -
     try:
         text = plan.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        fail(f"{plan}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})")
+        fail(
+            f"{plan}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            'save it as UTF-8 (in a spreadsheet, as "CSV UTF-8") and import that'
+        )
     except OSError as exc:
         fail(f"cannot read {plan}: {exc.strerror or exc}")
     fmt = PlanFormat(format_name) if format_name else guess_format(plan.name, text)
