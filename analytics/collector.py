@@ -246,6 +246,14 @@ def _json_response(status: int, payload: Mapping[str, Any], **kwargs: Any) -> _R
     return _Response(status, json.dumps(payload).encode("utf-8"), **kwargs)
 
 
+def _readable_json_response(payload: Mapping[str, Any]) -> _Response:
+    """JSON for a person to read, as the listing of received messages is: `東京` rather than
+    `\\u6771\\u4eac`, in UTF-8, which the content type says. A lone surrogate a sender escaped
+    (`\\ud800`) is no UTF-8 character: it stays the escape it came as."""
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8", "backslashreplace")
+    return _Response(200, body, content_type="application/json; charset=utf-8")
+
+
 def _error_response(error: _RequestError, note: str = "") -> _Response:
     payload = {"success": False, "code": error.code, "message": error.message}
     return _json_response(error.status, payload, close=error.close, note=note or error.code)
@@ -990,7 +998,7 @@ class Collector:
         }
         if with_meta:
             payload["meta"] = [entry.meta() for entry in matching]
-        return _json_response(200, payload)
+        return _readable_json_response(payload)
 
 
 def serve(host: str, port: int, write_keys: Collection[str] | None) -> None:

@@ -501,6 +501,16 @@ def test_messages_endpoint_filters_and_limits(collector: Collector) -> None:
     assert_error(send(collector, "/messages?limit=ten", method="GET"), 400, "invalid_request")
 
 
+def test_the_listing_shows_text_in_any_script_as_itself(collector: Collector) -> None:
+    """`/messages` escaped every non-ASCII character: `"\\u6771\\u4eac"` for a person checking `東京`."""
+    properties = {"stack_name": "東京", "error_message": "خطأ 404", "emoji": "🚀", "escaped": "\ud800"}
+    assert send(collector, "/v1/track", track("u-1", properties=properties)).status_code == 200
+    response = send(collector, "/messages", method="GET")
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert '"stack_name": "東京", "error_message": "خطأ 404", "emoji": "🚀"' in response.content.decode()
+    assert response.json()["messages"][0]["properties"] == properties
+
+
 def test_delete_messages_resets(collector: Collector) -> None:
     send(collector, "/v1/track", track("d-1"))
     collector.inject(500)
