@@ -538,7 +538,8 @@ def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(
     runner = app.test_cli_runner()
     listing = runner.invoke(args=["users", "token", "list"]).stdout.splitlines()
     assert listing[0].split() == [
-        "ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST", "USED", "EXPIRES", "STATUS"
+        "ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "(UTC)", "LAST", "USED", "(UTC)", "EXPIRES", "(UTC)",
+        "STATUS",
     ]  # fmt: skip
     assert listing[1].split()[:5] == [
         str(record.id),

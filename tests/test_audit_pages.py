@@ -404,6 +404,7 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     page = reading.get_data(as_text=True)
     assert reading.status_code == 200 and _rows(page) == [late]
     assert "the range has ended: reading its last entries" in page
+    assert re.search(r"· checked \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)
     # Past the grace: one last read, which brings the first entry's new status, and the end said.
     ended = until - TAIL_GRACE
     window = f"since={since - TAIL_GRACE:%Y-%m-%dT%H:%M:%S}&until={ended:%Y-%m-%dT%H:%M:%S}"
@@ -413,7 +414,10 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     page = last.get_data(as_text=True)
     assert last.status_code == 286 and "every 2s" not in page
     assert _rows(page) == [first] and 'hx-swap-oob="true"' in page  # its row, now delivered
-    assert f"The range ended at {ended:%Y-%m-%d %H:%M:%S}: the live tail stopped after a last read" in page
+    assert (
+        f"The range ended at {ended:%Y-%m-%d %H:%M:%S} UTC: the live tail stopped after a last read" in page
+    )
+    assert re.search(r"after a last read at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", page)
 
 
 def test_entry_page_shows_message_attempts_version_drift_and_links(

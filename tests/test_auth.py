@@ -618,7 +618,7 @@ def test_users_add_reads_the_password_from_stdin_and_list_shows_the_account(
         user, _ = accounts.authenticate("ada@example.com", "a long enough password")
         assert user is not None and user.role is Role.ADMIN
     listing = runner.invoke(args=["users", "list"]).stdout.splitlines()
-    assert listing[0].split() == ["EMAIL", "ROLE", "STATE", "LAST", "SIGN-IN", "NAME"]
+    assert listing[0].split() == ["EMAIL", "ROLE", "STATE", "LAST", "SIGN-IN", "(UTC)", "NAME"]
     assert listing[1].split()[:3] == ["ada@example.com", "admin", "active"]
     [account] = json.loads(runner.invoke(args=["users", "list", "--format", "json"]).stdout)["accounts"]
     signed_in = account.pop("last_sign_in")  # authenticate() above signed in

@@ -512,7 +512,10 @@ def test_event_page_shows_what_it_carries_and_how_to_send_it(client: FlaskClient
     assert 'href="/events/ClusterProvisioningSuccess/schema.json"' in page
     assert "never sent" in page
     assert "<svg" not in page  # no traffic: no empty chart, only its words
-    assert re.search(r"Messages per day over the last 30 days:\s+none\.</figcaption>", page)
+    assert re.search(
+        r"Messages per UTC day \(midnight to midnight UTC\) over the last 30 days:\s+none\.</figcaption>",
+        page,
+    )
     assert (
         "ClusterProvisioningSuccess(" in page
         and "scope=ClusterScope(user_id=1, project_id=12, cluster_id=4)" in page

@@ -145,7 +145,9 @@ def test_health_page_shows_each_destination_with_links(client: FlaskClient, sqli
     assert "upstream unavailable" in html and "503" in html and "batch over 500 KB" in html
     assert f"/audit/entries/{ids['failed']}" in html
     assert (
-        '<th scope="col">Now</th>' in html
+        '<th scope="col">When (UTC)</th>' in html
+        and '<td data-label="When (UTC)">' in html
+        and '<th scope="col">Now</th>' in html
         and '<span class="badge audit-status status-failed">failed</span>' in html
     )
     assert "old one" not in html

@@ -71,6 +71,11 @@ def test_a_send_per_scope_level_is_delivered_and_the_panel_matches_collector_and
     [received] = collector.received()
     [entry] = _entries(app)
     assert (entry.status, entry.http_status, entry.source) == ("delivered", 200, "tester")
+    # The timeline's times say their zone, as every other time on the dashboard does.
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} UTC</time> audited", page)
+    assert re.search(
+        r"\d\d:\d\d:\d\d\.\d{3} UTC</time> <span class=\"badge audit-status status-delivered", page
+    )
     assert entry.destination == f"default:{key_fingerprint('test-key')}"
     assert entry.actor == "admin@example.com"
     assert received["context"]["eventCatalog"]["test"] is True

@@ -136,7 +136,7 @@ def list_command(fmt: str) -> None:
         )
         for user in users
     ]
-    _table(("EMAIL", "ROLE", "STATE", "LAST SIGN-IN", "NAME"), rows)
+    _table(("EMAIL", "ROLE", "STATE", "LAST SIGN-IN (UTC)", "NAME"), rows)
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -294,7 +294,10 @@ def token_list_command(email: str | None, fmt: str) -> None:
         )
         for record in records
     ]
-    _table(("ID", "ACCOUNT", "NAME", "PREFIX", "CREATED", "LAST USED", "EXPIRES", "STATUS"), rows)
+    _table(
+        ("ID", "ACCOUNT", "NAME", "PREFIX", "CREATED (UTC)", "LAST USED (UTC)", "EXPIRES (UTC)", "STATUS"),
+        rows,
+    )
 
 
 @token_command.command("revoke")
