@@ -26,6 +26,7 @@ from webapp.auth import accounts
 from webapp.auth.models import ApiToken
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
+from webapp.display_width import display_width
 from webapp.extensions import db
 from webapp.tester.destinations import Destination
 
@@ -516,6 +517,20 @@ def event_catalog(database_url: str, *args: str) -> subprocess.CompletedProcess[
         text=True,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_the_token_table_lines_up_names_in_any_script(app: Flask, make_token: Callable[..., str]) -> None:
+    """`CI 東京` took four terminal columns but counted three: its row's later columns were shifted."""
+    names = ["ci", "CI 東京", "🚀 deploy", "cafe\u0301"]
+    for name in names:
+        make_token(Role.ENGINEER, name=name)
+    lines = app.test_cli_runner().invoke(args=["users", "token", "list"]).stdout.splitlines()
+    header = lines[0]
+    column = display_width(header[: header.index("PREFIX")])
+    for line in lines[1:]:
+        prefix = re.search(r"ect_\S+…", line)
+        assert prefix is not None, line
+        assert display_width(line[: prefix.start()]) == column, line
 
 
 def test_users_token_create_prints_only_the_token_and_list_and_revoke_follow(

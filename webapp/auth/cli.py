@@ -25,6 +25,7 @@ from webapp.auth.identity import PROXY
 from webapp.auth.models import ApiToken
 from webapp.auth.roles import Role
 from webapp.cli import fail, fail_on_database
+from webapp.display_width import display_width, pad
 from webapp.extensions import db
 from webapp.readable_names import for_terminal
 
@@ -140,11 +141,12 @@ def list_command(fmt: str) -> None:
 
 
 def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    """Print rows under their headers in aligned columns (names escaped: see `webapp.readable_names`)."""
+    """Print rows under their headers in aligned columns (names escaped: see `webapp.readable_names`),
+    by the columns a terminal gives each character (`webapp.display_width`)."""
     rows = [tuple(for_terminal(cell) for cell in row) for row in rows]
-    widths = [max(len(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
+    widths = [max(display_width(row[i]) for row in [headers, *rows]) for i in range(len(headers))]
     for row in [headers, *rows]:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        click.echo("  ".join(pad(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 @users_command.command("set-role")
