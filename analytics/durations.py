@@ -7,8 +7,12 @@ import re
 from datetime import MAXYEAR, MINYEAR, UTC, datetime, timedelta
 from typing import Literal, overload
 
-_DURATION = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
-_PART = re.compile(r"(\d+)\s*([smhdw])")
+# `[0-9]`, not `\d`: `\d` and `int()` take any script's digits (`２４h`, `٢٤h`), which ids refuse.
+_DURATION = re.compile(r"^\s*(?:[0-9]+\s*[smhdw]\s*)+$")
+_PART = re.compile(r"([0-9]+)\s*([smhdw])")
+_OTHER_DIGITS = re.compile(r"^\s*(?:\d+\s*[smhdw]\s*)+$")
+"""A duration written with some digits of another script: refused saying so, as ids are."""
+ASCII_DIGITS = "durations are written with the digits 0-9 only, like 24h"
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _SPOKEN = (("d", 86400), ("h", 3600), ("min", 60), ("s", 1))
 
@@ -20,6 +24,7 @@ def parse_duration(text: str) -> timedelta:
         ValueError: with the accepted forms, for anything else (including zero); or saying so, for a
             duration that reaches back from now before year 1, datetime's limit.
     """
+    _refuse_other_digits(text)
     parts = _PART.findall(text) if _DURATION.match(text) else []
     if not any(int(number) for number, _ in parts):
         raise ValueError(
@@ -32,6 +37,12 @@ def parse_duration(text: str) -> timedelta:
     # Every caller counts the duration back from now: refuse here what no caller could use.
     _ago(text, duration, datetime.now(UTC))
     return duration
+
+
+def _refuse_other_digits(text: str) -> None:
+    """Raise the ValueError that says a duration takes the digits 0-9 only, for `２４h`."""
+    if _OTHER_DIGITS.match(text) and not _DURATION.match(text):
+        raise ValueError(f"{text!r} is not a duration: {ASCII_DIGITS}")
 
 
 def _ago(text: str, duration: timedelta, now: datetime) -> datetime:
@@ -80,6 +91,7 @@ def parse_instant(text: str, now: datetime | None = None) -> datetime:
         ValueError: neither form, in one line that says which forms are accepted; or a moment outside
             datetime's range (years 1 to 9999 in UTC), saying which end.
     """
+    _refuse_other_digits(text)
     if _DURATION.match(text):
         return _ago(text, parse_duration(text), now or datetime.now(UTC))
     try:

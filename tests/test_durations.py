@@ -132,3 +132,15 @@ def test_the_health_page_explains_a_window_reaching_back_before_year_1(client: F
     response = client.get("/health?window=99999999d")
     assert response.status_code == 400
     assert "&#39;99999999d&#39; reaches back before year 1" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("text", ["２４h", "٢٤h", "1h３０m", "７d"])
+def test_durations_take_the_digits_0_9_only_as_ids_do(text: str) -> None:
+    """`since=２４h` was read as 24 h while `project=７００` is refused: one form, two rules."""
+    message = f"{text!r} is not a duration: durations are written with the digits 0-9 only, like 24h"
+    with pytest.raises(ValueError) as refused:
+        parse_duration(text)
+    assert str(refused.value) == message
+    with pytest.raises(ValueError) as refused:
+        parse_instant(text)
+    assert str(refused.value) == message
