@@ -278,15 +278,72 @@ def _deprecation(catalog: Catalog, event: str, replaced_by: str | None) -> str:
     return f'"{event}" is deprecated: send {replacement.spec.__name__}(...) ("{replaced_by}") instead'
 
 
+@dataclass(frozen=True)
+class _SpecSource:
+    """A catalog source file read once: its lines and where each class is defined.
+
+    `inspect.getsourcelines` parses the whole module for every class it is asked about (Python 3.11's
+    `inspect.findsource`), which made CC005 quadratic in the catalog's size: minutes for 300 specs
+    in one `tracks.py`. One parse per file gives the same line numbers.
+
+    Attributes:
+        lines: the file's lines, for suppression comments.
+        classes: each class's qualified name and its first line (its first decorator's, as `inspect`
+            reports it); the first definition wins, as in `inspect`.
+    """
+
+    lines: list[str]
+    classes: dict[str, int]
+
+
+class _ClassLines(ast.NodeVisitor):
+    """Collects every class's qualified name and first line, as `inspect._ClassFinder` names them."""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []
+        self.classes: dict[str, int] = {}
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.stack += [node.name, "<locals>"]
+        self.generic_visit(node)
+        del self.stack[-2:]
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.stack.append(node.name)
+        first = node.decorator_list[0].lineno if node.decorator_list else node.lineno
+        self.classes.setdefault(".".join(self.stack), first)
+        self.generic_visit(node)
+        self.stack.pop()
+
+
+def _spec_source(path: Path) -> _SpecSource:
+    """Read and parse one catalog source file (once per file: see `_SpecSource`)."""
+    tree, lines = _parse(path)
+    finder = _ClassLines()
+    finder.visit(tree)
+    return _SpecSource(lines, finder.classes)
+
+
 def _unused_specs(catalog: Catalog, used: set[str]) -> Iterator[CodeFinding]:
     specs = [*catalog.registry.tracks, *catalog.registry.identifiers]
+    sources: dict[str, _SpecSource] = {}
     for spec in specs:
         if spec.__name__ in used or spec.status is Status.PLANNED:
             continue
         source = inspect.getsourcefile(spec)
-        line = inspect.getsourcelines(spec)[1]
         path = Path(source) if source else CATALOG_PACKAGE
-        lines = path.read_text().splitlines() if source else []
+        lines: list[str] = []
+        line = None
+        if source and Path(source).is_file():
+            if source not in sources:
+                sources[source] = _spec_source(path)
+            lines = sources[source].lines
+            line = sources[source].classes.get(spec.__qualname__)
+        if line is None:
+            # Not a file on disk, or a class built where the parser cannot see it: let inspect say.
+            line = inspect.getsourcelines(spec)[1]
         if _suppressed(lines, line, "CC005"):
             continue
         yield CodeFinding(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import os
 import textwrap
@@ -176,6 +178,32 @@ def test_unused_spec_is_reported_at_its_definition(tmp_path: Path) -> None:
     assert finding.code == "CC005"
     assert finding.path.endswith("analytics/tracks.py")
     assert "ClusterProvisioningSuccess" in finding.message
+
+
+def test_unused_specs_read_each_catalog_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CC005 once parsed the whole of tracks.py per unused spec (inspect.getsourcelines): minutes at 300
+    specs. The parses are counted, not timed: one per scanned file and one per catalog source file."""
+    project = _project(tmp_path, {"app/other.py": "print('no analytics here')\n"})
+    parsed: list[object] = []
+    parse = ast.parse
+
+    def counted(source: str | bytes, *args: object, **kwargs: object) -> ast.AST:
+        parsed.append(kwargs.get("filename", "<inspect>"))
+        return parse(source, *args, **kwargs)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(ast, "parse", counted)
+    findings = check_paths([project]).findings
+    specs = [*CATALOG.registry.tracks, *CATALOG.registry.identifiers]
+    spec_files = {inspect.getsourcefile(spec) for spec in specs}
+    assert len([f for f in findings if f.code == "CC005"]) == len(specs) > len(spec_files)
+    assert len(parsed) == 1 + len(spec_files)
+
+
+def test_unused_specs_are_reported_at_the_line_inspect_gives(tmp_path: Path) -> None:
+    project = _project(tmp_path, {"app/other.py": "print('no analytics here')\n"})
+    lines = {f.message.split()[1]: f.line for f in check_paths([project]).findings}
+    specs = [*CATALOG.registry.tracks, *CATALOG.registry.identifiers]
+    assert lines == {spec.__name__: inspect.getsourcelines(spec)[1] for spec in specs}
 
 
 def test_suppression_comments_silence_one_code_or_all(tmp_path: Path) -> None:
