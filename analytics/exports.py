@@ -175,15 +175,21 @@ def list_document(
     identifiers: Iterable[SpecInfo],
     filters: Mapping[str, str],
     version: str,
+    *,
+    document: Callable[[SpecInfo], dict[str, Any]] = spec_document,
 ) -> dict[str, Any]:
     """A filtered view of the catalog as JSON: the filters it was made with, then the specs it holds,
     each as `spec_document` (the shape `/api/catalog` serves them in), an event with what the list
-    showed of its traffic (`activity`; None when the audit log could not be read)."""
+    showed of its traffic (`activity`; None when the audit log could not be read).
+
+    `document` builds each spec's part: the dashboard passes one that keeps them, since only the
+    activity changes between requests. What it returns is copied into the list, never changed, so it
+    may be shared."""
     return {
         "version": version,
         "filters": dict(filters),
-        "events": [{**spec_document(info), "activity": activity} for info, activity in events],
-        "identifiers": [spec_document(info) for info in identifiers],
+        "events": [{**document(info), "activity": activity} for info, activity in events],
+        "identifiers": [document(info) for info in identifiers],
     }
 
 

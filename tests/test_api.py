@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import jsonschema
 import pytest
 from flask.testing import FlaskClient
 
 from analytics.catalog import CATALOG
+from webapp.api import routes
 
 
 def test_catalog_api_serves_the_whole_registry(client: FlaskClient) -> None:
@@ -38,6 +42,27 @@ def test_etag_round_trip_answers_304(client: FlaskClient, path: str) -> None:
     assert again.headers["ETag"] == etag
     stale = client.get(path, headers={"If-None-Match": '"something-else"'})
     assert stale.status_code == 200 and stale.data == first.data
+
+
+def test_the_catalog_document_is_built_once_and_its_etag_hashes_the_body(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every poll rebuilt the whole document (0.2-0.4 s at 300 events), 304s included."""
+    builds: list[object] = []
+    build = routes.catalog_document
+
+    def counted(catalog: Any) -> dict[str, Any]:
+        builds.append(catalog)
+        return build(catalog)
+
+    monkeypatch.setattr(routes, "catalog_document", counted)
+    first = client.get("/api/catalog")
+    assert first.status_code == 200
+    assert first.headers["ETag"] == f'"{hashlib.sha256(first.data).hexdigest()[:20]}"'
+    again = client.get("/api/catalog", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
+    assert client.get("/api/catalog").data == first.data
+    assert builds == [CATALOG]
 
 
 def test_each_document_has_its_own_etag(client: FlaskClient) -> None:

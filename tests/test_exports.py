@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -16,6 +17,7 @@ from analytics.events import SegmentEvent
 from analytics.exports import (
     CSV_COLUMNS,
     FORMATS,
+    ExportFormat,
     events_csv,
     markdown_plan,
     render,
@@ -196,6 +198,27 @@ def test_every_download_is_a_named_file(client: FlaskClient, name: str) -> None:
     assert response.mimetype == fmt.media_type
     assert response.headers["Content-Disposition"] == f'attachment; filename="{fmt.filename}"'
     assert response.data.decode(fmt.encoding) == render(name)
+
+
+def test_each_download_is_rendered_once_per_process(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog cannot change while the process runs; the downloads were rendered per request."""
+    expected = {name: render(name) for name in FORMATS}
+    renders: list[str] = []
+    for name, fmt in FORMATS.items():
+
+        def counted(catalog: Catalog, fmt: ExportFormat = fmt) -> str:
+            renders.append(fmt.name)
+            return fmt.render(catalog)
+
+        monkeypatch.setitem(FORMATS, name, replace(fmt, render=counted))
+    for _ in range(2):
+        for name in FORMATS:
+            response = client.get(f"/downloads/{name}")
+            assert response.status_code == 200
+            assert response.data.decode(FORMATS[name].encoding) == expected[name]
+    assert sorted(renders) == sorted(FORMATS)
 
 
 def test_csv_download_carries_a_byte_order_mark_for_spreadsheets(client: FlaskClient) -> None:

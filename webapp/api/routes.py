@@ -1,34 +1,37 @@
 """`/api/catalog`: the registry as JSON, cheap to poll.
 
-Each document's ETag is a hash of the document as served: a client that sends it back in `If-None-Match` gets
-an empty 304. It is not the catalog version, which hashes the JSON Schemas only: a scope no event
-uses yet, or a scope's new label or description, changes the document but not the version, and a
-tag that followed the version kept clients on their stale list of scopes. `Cache-Control: no-cache`
-lets caches keep a copy but makes them ask each time, so a deploy is seen at the next poll. Errors
-are JSON (the `errors` blueprint answers for `/api/`).
+Each document is built once per process and its ETag is a hash of the document as served, computed
+with it (`webapp.catalog_documents`), so a poll costs a comparison: a client that sends the tag back
+in `If-None-Match` gets an empty 304. It is not the catalog version, which hashes the JSON Schemas
+only: a scope no event uses yet, or a scope's new label or description, changes the document but not
+the version, and a tag that followed the version kept clients on their stale list of scopes.
+`Cache-Control: no-cache` lets caches keep a copy but makes them ask each time, so a deploy is seen
+at the next poll. Errors are JSON (the `errors` blueprint answers for `/api/`).
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, jsonify, request
+from flask import Blueprint, Flask, abort, current_app, request
 from flask.typing import ResponseReturnValue
 
 from analytics.catalog import CATALOG
 from analytics.exports import catalog_document, spec_document
 from webapp.auth.policy import declare, requires
 from webapp.auth.roles import Role
+from webapp.catalog_documents import tagged_json
 
 bp = Blueprint("api", __name__)
 
 CACHE_CONTROL = "no-cache"
 
 
-def _cached_json(document: dict[str, Any]) -> ResponseReturnValue:
-    response = jsonify(document)
-    response.set_etag(hashlib.sha256(response.get_data()).hexdigest()[:20])
+def _cached_json(key: str, build: Callable[[], dict[str, Any]]) -> ResponseReturnValue:
+    document = tagged_json(CATALOG, key, build)
+    response = current_app.response_class(document.body, mimetype=document.mimetype)
+    response.set_etag(document.etag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response.make_conditional(request)
 
@@ -37,7 +40,7 @@ def _cached_json(document: dict[str, Any]) -> ResponseReturnValue:
 @requires(Role.VIEWER)
 def catalog() -> ResponseReturnValue:
     """Every event, identify call and scope, with properties and JSON Schemas."""
-    return _cached_json(catalog_document(CATALOG))
+    return _cached_json("api", lambda: catalog_document(CATALOG))
 
 
 @bp.get("/catalog/events/<name>")
@@ -48,7 +51,7 @@ def catalog_event(name: str) -> ResponseReturnValue:
         info = CATALOG.event(name)
     except KeyError:
         abort(404, description=f"The catalog has no event “{name}”.")
-    return _cached_json({"version": CATALOG.version, **spec_document(info)})
+    return _cached_json(f"api event {info.name}", lambda: {"version": CATALOG.version, **spec_document(info)})
 
 
 def open_to_anyone(app: Flask) -> None:

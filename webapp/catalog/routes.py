@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -33,7 +34,7 @@ from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.drift import planned_sent
 from analytics.durations import as_utc
-from analytics.exports import FORMATS, list_document, specs_csv
+from analytics.exports import FORMATS, list_document, spec_document, specs_csv
 from analytics.messages import build_message
 from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
@@ -54,6 +55,7 @@ from webapp.catalog.filters import (
 )
 from webapp.catalog.reads import read_or_default
 from webapp.catalog.sparkline import sparkline
+from webapp.catalog_documents import built
 from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import db
 from webapp.filenames import attachment, file_slug
@@ -296,7 +298,9 @@ def list_download(extension: str) -> ResponseReturnValue:
         content_type = f"{fmt.media_type}; charset=utf-8"
     else:
         events = [(row.info, None if view.audit_error else row.activity_document()) for row in view.rows]
-        document = list_document(events, view.identify, view.filters.query(), CATALOG.version)
+        document = list_document(
+            events, view.identify, view.filters.query(), CATALOG.version, document=_spec_document
+        )
         body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
         content_type = "application/json"
     slug = file_slug(_file_parts(view.filters))
@@ -305,6 +309,11 @@ def list_download(extension: str) -> ResponseReturnValue:
         content_type=content_type,
         headers={"Content-Disposition": attachment(f"events-{slug}{CATALOG.version}.{extension}")},
     )
+
+
+def _spec_document(info: SpecInfo) -> dict[str, Any]:
+    """The list JSON's catalog part, built once per spec; only its activity is read per request."""
+    return built(CATALOG, ("spec", info.kind, info.name), lambda: spec_document(info))
 
 
 def _file_parts(filters: EventFilters) -> list[str]:
@@ -440,7 +449,8 @@ def downloads() -> str:
 def download(name: str) -> ResponseReturnValue:
     """One export, as a file named for the format."""
     fmt = FORMATS.get(name) or abort(404, description=f"There is no export format “{name}”.")
-    response = current_app.response_class(fmt.render(CATALOG).encode(fmt.encoding), mimetype=fmt.media_type)
+    body = built(CATALOG, f"download {fmt.name}", lambda: fmt.render(CATALOG).encode(fmt.encoding))
+    response = current_app.response_class(body, mimetype=fmt.media_type)
     if fmt.media_type.startswith("text/"):
         response.headers["Content-Type"] = f"{fmt.media_type}; charset=utf-8"
     response.headers["Content-Disposition"] = f'attachment; filename="{fmt.filename}"'
