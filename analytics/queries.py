@@ -740,6 +740,16 @@ def page_from(rows: Sequence[AuditEntry], *, size: int, before: Cursor | None, a
     return Page(entries, older=older, newer=newer)
 
 
+def newest_times(filters: AuditFilter, *, limit: int) -> Select[datetime, str]:
+    """The time and status of the newest `limit` matching entries, newest first.
+
+    What a search that cannot be counted cheaply counts instead (a property search over the whole
+    log reads every payload): read in time order, it stops once `limit` entries have matched.
+    """
+    query = select(AuditEntry.recorded_at, AuditEntry.status)
+    return filtered(query, filters).order_by(*_time_order(AuditEntry, True)).limit(limit)
+
+
 def summary(filters: AuditFilter) -> Select[int, datetime, datetime]:
     """How many entries match, and the first and last time one was recorded."""
     query = select(func.count(), func.min(AuditEntry.recorded_at), func.max(AuditEntry.recorded_at))

@@ -96,7 +96,8 @@ def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans
         '<small class="muted" id="hint-prop">key = value; a nested value by its path, as the catalog names '
         "it (payment_method.kind, line_items[].sku); other keys in double quotes (&#34;E-Mail&#34; = x); "
         "exact, case included (True/False = true/false); "
-        "personal data matches its masked form (engineers and admins)</small>"
+        "personal data matches its masked form (engineers and admins). It reads every payload: a time range "
+        "makes it fast and counts every match; without one it stops at a page</small>"
     ) in page
 
 

@@ -2,11 +2,21 @@
 
 Three queries per search, each on an index: the count with the first and last time (which also
 bound the histogram when the reviewer gave no range), the histogram's grouped counts, and the page.
+
+A property search without a start time is the exception: no index narrows it, so each of those
+queries read every payload of the log (2-7 s each at 200k entries on SQLite), and the field searches
+as one types. It is answered the way log search tools answer an unbounded query: the page is read
+newest first through the time index and the scan stops once the page is full. When that page holds
+every match the count and the chart are drawn from its rows, exact; otherwise the head says "more
+than 50" and asks for a time range to count and chart them all (`complete` is False), rather than
+scan the whole log twice more. The live tail, which adds matches as they arrive, adds to such a floor
+and counts again, up to `COUNT_MOST`, only a count that was complete.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +30,7 @@ from analytics.queries import (
     bucket_width,
     histogram,
     newest_first,
+    newest_times,
     oldest_first_after,
     page_from,
     summary,
@@ -29,6 +40,11 @@ from webapp.audit.forms import SearchForm
 
 PAGE_SIZE = 50
 """Entries per page of a search (and the rows a re-send under it refreshes)."""
+
+COUNT_MOST = 1000
+"""Matches the live tail counts, for a property search without a start time, before it says "more
+than": twenty pages, few enough rows to read at once, and read in time order so that it stops early
+when matches are common."""
 
 # Stacking order of a bar, bottom up: settled entries first, trouble on top where the eye lands.
 STACK_ORDER = tuple(
@@ -135,13 +151,30 @@ class Results:
 
     Attributes:
         page: the entries shown.
-        total: every matching entry, on all pages.
-        histogram: the chart; None when nothing matches.
+        total: every matching entry, on all pages; when not `complete`, a floor: more match.
+        histogram: the chart; None when nothing matches, or when not `complete`.
+        complete: whether every match was counted (see the module's docstring).
     """
 
     page: Page
     total: int
     histogram: Histogram | None
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A search's head: how many entries match, and their chart.
+
+    Attributes:
+        total: the matching entries; when not `complete`, a floor: more than this many match.
+        chart: the histogram; None when nothing matches or the count is not complete.
+        complete: whether every match was counted.
+    """
+
+    total: int
+    chart: Histogram | None
+    complete: bool = True
 
 
 def _stacked(counts: dict[str, int]) -> dict[str, int]:
@@ -154,12 +187,25 @@ def build_histogram(
     session: Session, filters: AuditFilter, first: datetime, last: datetime, now: datetime
 ) -> Histogram:
     """Count matching entries per bucket and status between the search's bounds."""
+    return _histogram(
+        filters, first, last, now, lambda width: session.execute(histogram(filters, width)).all()
+    )
+
+
+def _histogram(
+    filters: AuditFilter,
+    first: datetime,
+    last: datetime,
+    now: datetime,
+    grouped: Callable[[int], Iterable[tuple[int, str, int]]],
+) -> Histogram:
+    """The chart from `grouped`: the matching entries counted per bucket number and status for a width."""
     start = filters.since or first
     end = filters.until or max(now, last + timedelta(microseconds=1))
     width = bucket_width(start, end)
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     totals: dict[str, int] = defaultdict(int)
-    for bucket, status, count in session.execute(histogram(filters, width)):
+    for bucket, status, count in grouped(width):
         counts[int(bucket)][status] = count
         totals[status] += count
     first_bucket = int(start.timestamp()) // width
@@ -197,19 +243,63 @@ def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
     return page_from(rows, size=page_size, before=form.before, after=form.after)
 
 
-def overview(session: Session, filters: AuditFilter, now: datetime) -> tuple[int, Histogram | None]:
+def _unbounded_payload_search(filters: AuditFilter) -> bool:
+    """Whether only reading every payload of the log could count the search (see the module)."""
+    return filters.prop is not None and filters.since is None
+
+
+def _from_rows(filters: AuditFilter, rows: Sequence[tuple[datetime, str]], now: datetime) -> Overview:
+    """The head of a search whose every match is in `rows` (time and status): no query needed."""
+    if not rows:
+        return Overview(0, None)
+    times = [as_utc(at) for at, _ in rows]
+
+    def grouped(width: int) -> list[tuple[int, str, int]]:
+        counts: dict[tuple[int, str], int] = defaultdict(int)
+        for at, (_, status) in zip(times, rows, strict=True):
+            # As `analytics.queries.epoch_seconds`: whole seconds, then the bucket.
+            counts[int(at.timestamp()) // width, status] += 1
+        return [(bucket, status, count) for (bucket, status), count in counts.items()]
+
+    return Overview(len(rows), _histogram(filters, min(times), max(times), now, grouped))
+
+
+def overview(session: Session, filters: AuditFilter, now: datetime) -> Overview:
     """What a search's head shows: how many entries match, and their histogram (None for none).
 
     The live tail asks again whenever entries arrive, so the count, the range and the legend's
-    totals keep up with the rows it adds.
+    totals keep up with the rows it adds. A property search without a start time counts up to
+    `COUNT_MOST` (see the module).
     """
+    if _unbounded_payload_search(filters):
+        rows = [(at, status) for at, status in session.execute(newest_times(filters, limit=COUNT_MOST + 1))]
+        if len(rows) > COUNT_MOST:
+            return Overview(COUNT_MOST, None, complete=False)
+        return _from_rows(filters, rows, now)
     total, first, last = session.execute(summary(filters)).one()
     chart = build_histogram(session, filters, as_utc(first), as_utc(last), now) if total else None
-    return total, chart
+    return Overview(total, chart)
+
+
+def after_tail(
+    session: Session, filters: AuditFilter, now: datetime, *, listed: Overview, arrived: int
+) -> Overview:
+    """The head once the live tail has added `arrived` entries to a head that said `listed`."""
+    if _unbounded_payload_search(filters) and not listed.complete:
+        # A floor stays a floor: counting would read every payload at every poll that adds a row.
+        return Overview(listed.total + arrived, None, complete=False)
+    return overview(session, filters, now)
 
 
 def search(session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None) -> Results:
     """Run a valid search: its count, histogram and the page its cursor points at."""
     assert form.filters is not None
-    total, chart = overview(session, form.filters, now or datetime.now(UTC))
-    return Results(page_of(session, form, page_size=page_size), total, chart)
+    now = now or datetime.now(UTC)
+    page = page_of(session, form, page_size=page_size)
+    if not _unbounded_payload_search(form.filters):
+        head = overview(session, form.filters, now)
+    elif form.before is None and form.after is None and page.older is None:
+        head = _from_rows(form.filters, [(entry.recorded_at, entry.status) for entry in page.entries], now)
+    else:
+        head = Overview(len(page.entries), None, complete=False)
+    return Results(page, head.total, head.chart, head.complete)

@@ -31,7 +31,7 @@ from analytics.queries import (
 from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import shown_payload, unmasking_cipher
-from webapp.audit.results import PAGE_SIZE, overview, search
+from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
     BEHIND_COUNT_MOST,
     TAIL_BATCH,
@@ -191,10 +191,14 @@ def tail() -> ResponseReturnValue:
     step = read_tail(db.session, filters, TailState(form.after, seen), now, batch=batch)
     behind = unlisted(db.session, filters, step.state) if step.more else 0
     entries = step.entries
-    listed = request.args.get("total", 0, type=int)
     settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
     # Something changed: the head (count, range, histogram) is read again rather than added up.
-    total, chart = overview(db.session, filters, now) if entries or settled else (listed, None)
+    listed = Overview(request.args.get("total", 0, type=int), None, request.args.get("complete") != "0")
+    head = (
+        after_tail(db.session, filters, now, listed=listed, arrived=len(entries))
+        if entries or settled
+        else listed
+    )
     page = render_template(
         "audit/_tail.html",
         form=form,
@@ -204,9 +208,10 @@ def tail() -> ResponseReturnValue:
         behind=behind,
         behind_most=BEHIND_COUNT_MOST,
         catch_up=TAIL_CATCH_UP,
-        total=total,
-        chart=chart,
-        was_empty=listed == 0,
+        total=head.total,
+        chart=head.chart,
+        complete=head.complete,
+        was_empty=listed.total == 0,
         checked=now,
         ended=ended,
         final=final,

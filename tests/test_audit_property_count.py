@@ -1,0 +1,155 @@
+"""A property search without a start time is counted up to `COUNT_MOST`, on SQLite and PostgreSQL.
+
+No index narrows it: the count, the histogram and the page each read every payload of the log (3-7 s
+each at 200k entries). These tests count queries and matches, never time.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from auditlog import record
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from analytics.audit import AuditStore
+from analytics.queries import AuditFilter, parse_filters
+from webapp.audit import results, routes
+from webapp.audit.forms import SearchForm
+from webapp.audit.results import build_histogram, overview, search
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _send(store: AuditStore, cluster_type: str, *, hours_ago: float, status: str = "delivered") -> None:
+    record(
+        store,
+        "ClusterProvisioningSuccess",
+        scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+        properties={"cluster_type": cluster_type, "infra_id": 9},
+        status=status,
+        recorded_at=NOW - timedelta(hours=hours_ago),
+    )
+
+
+def _filters(**params: str) -> AuditFilter:
+    return parse_filters({"prop": "cluster_type = eks", **params}, now=NOW)
+
+
+def _form(**params: str) -> SearchForm:
+    return SearchForm.from_args(MultiDict({"prop": "cluster_type = eks", **params}), mask_key=None, now=NOW)
+
+
+@pytest.fixture
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every SQL statement the engine runs while the test does."""
+    seen: list[str] = []
+
+    def note(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", note)
+    yield seen
+    event.remove(engine, "before_cursor_execute", note)
+
+
+def test_the_tail_s_count_past_count_most_matches_is_a_floor_without_a_chart(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "COUNT_MOST", 3)
+    for hours in range(5):
+        _send(store, "eks", hours_ago=hours)
+    _send(store, "gke", hours_ago=1)
+    with Session(engine) as session:
+        floor = overview(session, _filters(), NOW)
+        ranged = overview(session, _filters(range="7d"), NOW)
+    assert (floor.total, floor.chart, floor.complete) == (3, None, False)
+    assert (ranged.total, ranged.complete) == (5, True) and ranged.chart is not None
+
+
+def test_up_to_count_most_matches_the_count_and_chart_are_exact(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawn from the rows read, the chart is the one the grouped query draws."""
+    monkeypatch.setattr(results, "COUNT_MOST", 3)
+    for hours, status in [(0, "delivered"), (30, "failed"), (300, "delivered")]:
+        _send(store, "eks", hours_ago=hours, status=status)
+    _send(store, "gke", hours_ago=1)
+    with Session(engine) as session:
+        head = overview(session, _filters(), NOW)
+        assert head.chart is not None
+        grouped = build_histogram(session, _filters(), head.chart.start, NOW, NOW)
+    assert (head.total, head.complete) == (3, True)
+    assert head.chart == grouped
+    assert head.chart.totals == {"delivered": 2, "failed": 1}
+
+
+def test_a_page_that_holds_every_match_is_the_whole_search(
+    store: AuditStore, engine: Engine, statements: list[str]
+) -> None:
+    """A rare value was read three times over the whole log: for the count, the chart and the page."""
+    _send(store, "eks", hours_ago=2)
+    _send(store, "gke", hours_ago=1)
+    form = _form()
+    with Session(engine) as session:
+        statements.clear()
+        found = search(session, form, page_size=50, now=NOW)
+    assert [entry.payload["properties"]["cluster_type"] for entry in found.page.entries] == ["eks"]
+    assert (found.total, found.complete) == (1, True) and found.histogram is not None
+    assert len([sql for sql in statements if "audit_entries" in sql]) == 1
+
+
+def test_a_ranged_property_search_is_counted_in_full(store: AuditStore, engine: Engine) -> None:
+    for hours in range(3):
+        _send(store, "eks", hours_ago=hours)
+    with Session(engine) as session:
+        found = search(session, _form(range="24h"), page_size=2, now=NOW)
+    assert (found.total, found.complete) == (3, True) and found.histogram is not None
+
+
+def test_the_page_says_more_than_and_offers_a_time_range(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full page of an unbounded property search ends its scan: the head says "more than"."""
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for hours in range(4):
+        _send(sqlite_store, "eks", hours_ago=hours)
+    response = client.get("/audit/?prop=cluster_type+%3D+eks")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert '<strong id="audit-count">More than 2 entries</strong>' in page
+    assert "Add a time range</a> to count and chart them all" in page
+    assert 'class="histogram"' not in page
+    assert "a time range makes it fast" in page
+    fragment = client.get("/audit/?prop=cluster_type+%3D+eks", headers={"HX-Request": "true"})
+    assert "More than 2 entries match." in fragment.get_data(as_text=True)
+    ranged = client.get("/audit/?prop=cluster_type+%3D+eks&range=24h").get_data(as_text=True)
+    assert '<strong id="audit-count">4 entries</strong>' in ranged and 'class="histogram"' in ranged
+
+
+def test_the_live_tail_adds_to_a_floor_without_counting(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for hours in range(4):
+        _send(sqlite_store, "eks", hours_ago=hours + 1)
+    page = client.get("/audit/?prop=cluster_type+%3D+eks&live=1").get_data(as_text=True)
+    match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
+    assert match is not None
+    url = html.unescape(match.group(1))
+    assert parse_qs(urlsplit(url).query)["complete"] == ["0"]
+    record(
+        sqlite_store,
+        "ClusterProvisioningSuccess",
+        scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+        properties={"cluster_type": "eks", "infra_id": 9},
+    )
+    update = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert '<strong id="audit-count">More than 3 entries</strong>' in update
