@@ -11,6 +11,7 @@ from auditlog import record
 from playwright.sync_api import Page, expect
 
 from analytics.audit import AuditStatus, AuditStore
+from webapp.audit import routes
 
 pytestmark = pytest.mark.e2e
 
@@ -191,3 +192,22 @@ def test_the_event_filter_is_found_by_typing_part_of_its_name(
     expect(page.locator("#filter-event-find-status")).to_contain_text("matches")
     find.press("ArrowDown")
     expect(page.locator("#filter-event")).to_be_focused()
+
+
+def test_a_property_search_without_a_range_stops_at_a_page_and_offers_one(
+    live_server: str, page: Page, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typed into the field, it answered after reading every payload of the log three times."""
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for _ in range(3):
+        _cps(sqlite_store, "delivered")
+    page.goto(live_server + "/audit/")
+    page.get_by_text("More filters").click()
+    page.get_by_label("Property", exact=True).fill("cluster_type = eks")
+    expect(page.locator("#audit-count")).to_have_text("More than 2 entries")
+    expect(page.locator("#audit-status")).to_have_text("More than 2 entries match.")
+    expect(page.locator("figure.histogram")).to_have_count(0)
+    page.get_by_role("link", name="Add a time range").click()
+    expect(page.locator("#audit-count")).to_have_text("3 entries")
+    expect(page.locator("figure.histogram")).to_have_count(1)
+    assert "range=24h" in page.url
