@@ -8,6 +8,7 @@ exactly what validation enforces, the fields of nested models included (`SpecInf
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from collections.abc import Collection, Mapping
@@ -328,6 +329,18 @@ class Catalog:
             if info.constant == name:
                 return info
         raise KeyError(name)
+
+    def closest(self, typed: str, *, kinds: Collection[str] = ("track", "identify")) -> str | None:
+        """The event string or identify name closest to a mistyped one (by its string or constant,
+        case aside), for a "did you mean"; None when nothing is close.
+
+        At 300 events a name someone mistyped is hard to find by eye in the list an error could
+        print; difflib's ratio of 0.85 takes a letter or two wrong and leaves unrelated names out.
+        """
+        infos = [info for info in (*self.events.values(), *self.identifiers.values()) if info.kind in kinds]
+        spellings = {spelling.lower(): info.name for info in infos for spelling in (info.name, info.constant)}
+        close = difflib.get_close_matches(typed.lower(), list(spellings), n=1, cutoff=0.85)
+        return spellings[close[0]] if close else None
 
     def identifier(self, name: str) -> SpecInfo:
         """Look an identify spec up by its name or class name.

@@ -258,7 +258,9 @@ class _FileScan(ast.NodeVisitor):
             message = f'"{event}" sent by its string; send analytics.track({spec}(...)) instead'
             self.findings.append((line, "CC004", message))
         else:
-            self.findings.append((line, "CC003", f'"{event}" is not an event of the catalog'))
+            close = self.catalog.closest(event, kinds=("track",))
+            hint = f'; did you mean "{close}"?' if close else ""
+            self.findings.append((line, "CC003", f'"{event}" is not an event of the catalog{hint}'))
 
 
 def _deprecated_specs(catalog: Catalog) -> dict[str, str]:

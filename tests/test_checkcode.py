@@ -206,6 +206,17 @@ def test_unused_specs_are_reported_at_the_line_inspect_gives(tmp_path: Path) -> 
     assert lines == {spec.__name__: inspect.getsourcelines(spec)[1] for spec in specs}
 
 
+def test_a_mistyped_event_string_is_told_the_close_event(tmp_path: Path) -> None:
+    """Among 300 events a typo was only "not an event of the catalog"."""
+    source = 'import analytics\n\nanalytics.track("1", "Clustr Provisioning Success", {})\n'
+    project = _project(tmp_path, {"app/typo.py": source})
+    [finding] = check_paths([project], report_unused=False).findings
+    assert finding.message == (
+        '"Clustr Provisioning Success" is not an event of the catalog; '
+        'did you mean "Cluster Provisioning Success"?'
+    )
+
+
 def test_suppression_comments_silence_one_code_or_all(tmp_path: Path) -> None:
     source = """
         import analytics

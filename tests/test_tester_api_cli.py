@@ -839,6 +839,11 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         ),
         (["Nope"], "Unknown event or identify call 'Nope'"),
         (
+            ["cluster provisioning sucess"],
+            "'cluster provisioning sucess'. Did you mean 'Cluster Provisioning Success'?",
+        ),
+        (["RegisterIdentifyy"], "Did you mean 'Register'?"),
+        (
             ["ProjectCreate", "--scope", "user=1,project=x"],
             "--scope project: Input should be a valid integer",
         ),

@@ -26,6 +26,7 @@ from webapp.tester.forms import (
     SCOPE,
     FieldTextError,
     TesterInput,
+    close_spec,
     own_properties,
     read_json,
     resolve_spec,
@@ -180,7 +181,9 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
     info = draft.info
     if info is None:
         if typed.spec:
-            draft.errors["spec"] = f"Unknown event or identify call {typed.spec!r}."
+            close = close_spec(typed.spec)
+            hint = f" Did you mean {close!r}?" if close else ""
+            draft.errors["spec"] = f"Unknown event or identify call {typed.spec!r}.{hint}"
         else:
             # Like an empty required field: said on Send, not on a first visit.
             draft.errors["spec"] = "Choose an event to send."
