@@ -44,7 +44,7 @@ from analytics.replay import (
 from analytics.wording import sentence
 from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm
-from webapp.audit.results import PAGE_SIZE, Histogram, overview, page_of
+from webapp.audit.results import PAGE_SIZE, Overview, overview, page_of
 from webapp.audit.routes import audit_vocabulary
 from webapp.audit.visibility import search_form
 from webapp.auth.policy import require, requires
@@ -148,7 +148,7 @@ def _render(
     report: ReplayReport | None = None,
     status: int = 200,
     refreshed: list[AuditEntry] | None = None,
-    head: tuple[int, Histogram | None] | None = None,
+    head: Overview | None = None,
     skipped: Counter[str] | None = None,
     failed: Counter[str] | None = None,
     unmatched: int = 0,
