@@ -160,7 +160,7 @@ def test_tester_pages_show_utc(zoned_app: Flask, admin_client: FlaskClient) -> N
     assert f"at {time}</span>" in history
     assert f'datetime="{MOMENT.isoformat()}"' in history
     result = _page(admin_client, f"/tester/sends/{sent}")
-    assert f"{MOMENT:%H:%M:%S.%f}"[:-3] + "</time> audited" in result
+    assert f"{MOMENT:%H:%M:%S.%f}"[:-3] + " UTC</time> audited" in result
     presets = _page(admin_client, "/tester/presets")
     assert f'<span class="muted small">{MINUTE} UTC</span>' in presets
     tester = _page(admin_client, "/tester/?event=ProjectCreate")
@@ -170,7 +170,7 @@ def test_tester_pages_show_utc(zoned_app: Flask, admin_client: FlaskClient) -> N
 
 def test_health_errors_show_utc(admin_client: FlaskClient) -> None:
     health = _page(admin_client, "/health")
-    assert f'<td data-label="When">{SECOND}</td>' in health
+    assert f'<td data-label="When (UTC)">{SECOND}</td>' in health
 
 
 def test_account_commands_show_utc(zoned_app: Flask) -> None:
