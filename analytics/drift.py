@@ -90,7 +90,7 @@ def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:
     `RECENT_DAYS` days, or None: the dashboard shows the same words, so list, page and command agree."""
     if info.spec.status is not Status.DEPRECATED or not seen.recent:
         return None
-    instead = getattr(info.spec, "replaced_by")  # noqa: B009  (TrackSpec only)
+    instead = getattr(info.spec, "replaced_by", None)  # a track spec's; an identify spec has none
     return f"deprecated, still sent by an application ({seen.recent} in the last {RECENT_DAYS} days)" + (
         f": send {instead} instead" if instead else ""
     )
@@ -145,7 +145,8 @@ def _identify_findings(
     """Identify calls an application never made: a spec for a sign-up or a profile change that no
     code calls is the same gap in the tracking plan as a never-sent event (identify calls have no
     staleness threshold: how often a person signs up or edits a profile says nothing of the code).
-    A planned one is expected to go uncalled, and is a finding once an application calls it."""
+    A planned one is expected to go uncalled, and is a finding once an application calls it; a
+    deprecated one is expected to stop, and is a finding while an application still calls it."""
     recent = now - timedelta(days=RECENT_DAYS)
     findings = []
     for info in catalog.identifiers.values():
@@ -156,6 +157,9 @@ def _identify_findings(
         if info.spec.status is Status.PLANNED:
             if message := planned_sent(info, seen):
                 findings.append(DriftFinding("planned-sent", subject, message, str(info.spec.owner)))
+        elif info.spec.status is Status.DEPRECATED:
+            if message := deprecated_sent(info, seen):
+                findings.append(DriftFinding("deprecated-sent", subject, message, str(info.spec.owner)))
         elif seen.last_seen is None:
             findings.append(
                 DriftFinding("never-sent", subject, "never called by an application", str(info.spec.owner))

@@ -14,6 +14,7 @@ from analytics.audit import AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.drift import drift
 from analytics.messages import build_message
+from analytics.spec import Status
 
 
 def _record(
@@ -232,3 +233,22 @@ def test_a_team_named_by_a_plain_string_gates_its_own_specs(
     refused = runner.invoke(args=["drift", "--owner", "nobody"])
     assert refused.exit_code == 2
     assert "Invalid value for '--owner': 'nobody' is not one of 'growth', 'sre'." in refused.output
+
+
+def test_a_deprecated_identify_call_is_reported_while_called_never_as_never_sent(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deprecated identify call was reported never-sent once applications stopped making it (what
+    deprecating it asked for), and its calls went unreported: drift read a replacement only track
+    specs have."""
+    login = CATALOG.identifier("Login").spec
+    monkeypatch.setattr(login, "status", Status.DEPRECATED)
+
+    assert "identify Login" not in {f.subject for f in drift(engine, since=timedelta(days=30))}
+
+    _record(store, "LoginIdentify")
+    [finding] = [f for f in drift(engine, since=timedelta(days=30)) if f.subject == "identify Login"]
+    assert (finding.kind, finding.message) == (
+        "deprecated-sent",
+        "deprecated, still sent by an application (1 in the last 7 days)",
+    )
