@@ -109,6 +109,20 @@ def message_size(message: dict[str, Any]) -> int:
     return len(json.dumps(message).encode())
 
 
+def size_in_words(message: dict[str, Any]) -> str:
+    """`36,492 bytes`, and how they are counted when that is more than the text's own UTF-8 bytes.
+
+    The Segment client measures JSON with every non-ASCII character escaped (`\u6771`: 6 bytes for a
+    CJK character, 12 for an emoji), so a message of Japanese text reaches 32 KB at about a third of
+    that in UTF-8; a team seeing "36 KB" for 9 KB of text is told why.
+    """
+    size = message_size(message)
+    words = f"{size:,} bytes"
+    if len(json.dumps(message, ensure_ascii=False).encode()) < size:
+        words += " as the Segment client counts them (JSON with non-ASCII characters escaped, \\uXXXX)"
+    return words
+
+
 def may_be_oversized(message: dict[str, Any]) -> bool:
     """Whether the message is over `MAX_MESSAGE_SIZE`, measured only when its payload is large.
 
@@ -733,7 +747,7 @@ class AnalyticsClient:
         """A short code (for metrics) and a sentence (for the audit log) for a refused message."""
         size = message_size(message)
         if size > MAX_MESSAGE_SIZE:
-            return "too_large", f"message is {size} bytes, over Segment's 32 KB limit"
+            return "too_large", f"message is {size_in_words(message)}, over Segment's 32 KB limit"
         return "refused", f"the Segment client refused the message: {error}"
 
     def _drop(self, messages: list[dict[str, Any]], code: str, reason: str) -> None:

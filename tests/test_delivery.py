@@ -94,6 +94,24 @@ def test_a_batch_of_events_is_delivered_in_one_request(
     assert [m["messageId"] for m in collector.received()] == [r.message_id for r in receipts]
 
 
+def test_text_the_segment_client_counts_escaped_is_said_to_be_counted_so(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """9 KB of Japanese text (3,000 characters) made a message of 36 KB and the drop said only that,
+    leaving a Tokyo team to wonder: the Segment client counts JSON with non-ASCII escaped."""
+    client = make_client(sqlite_store)
+    scope = ApplicationScope(
+        user_id=1, project_id=2, cluster_id=3, app_name="web", app_namespace="d", chart_name="w"
+    )
+    receipt = client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="東" * 6_000))
+    assert receipt.status is AuditStatus.DROPPED
+    assert "bytes as the Segment client counts them (JSON with non-ASCII characters escaped" in str(
+        receipt.error
+    )
+    ascii_only = client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
+    assert "bytes, over Segment's 32 KB limit" in str(ascii_only.error)
+
+
 def test_message_over_32kb_is_dropped_with_an_enqueue_error(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:

@@ -176,6 +176,16 @@ def test_a_message_over_32kb_is_audited_dropped_with_the_reason(
     assert collector.received() == []
 
 
+def test_the_preview_says_how_the_segment_client_counts_text_that_is_not_ascii(client: FlaskClient) -> None:
+    values = {**example_values(CATALOG.event("ApplicationDeploymentWebhook")), "prop.image_uri": "東京" * 200}
+    preview = client.post(
+        "/tester/preview",
+        data={**form_fields(client, "event=ApplicationDeploymentWebhook"), **values},
+        headers=HTMX,
+    ).get_data(as_text=True)
+    assert "bytes as the Segment client counts them (JSON with non-ASCII characters escaped" in preview
+
+
 @pytest.mark.parametrize(
     ("fault", "http_status", "shown"),
     [

@@ -7,7 +7,6 @@ client. So what the engineer saw is what was sent, down to the byte (only `messa
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from pydantic import ValidationError
 from segment.analytics.consumer import MAX_MSG_SIZE
 
 from analytics.catalog import SpecInfo
+from analytics.client import message_size, size_in_words
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
@@ -69,7 +69,12 @@ class Draft:
     @property
     def size(self) -> int:
         """The message's size as the Segment client measures it."""
-        return len(json.dumps(self.message).encode()) if self.message is not None else 0
+        return message_size(self.message) if self.message is not None else 0
+
+    @property
+    def size_in_words(self) -> str:
+        """The size as the preview and a refused dry run say it (`analytics.client.size_in_words`)."""
+        return size_in_words(self.message) if self.message is not None else "0 bytes"
 
     @property
     def oversized(self) -> bool:
@@ -79,7 +84,7 @@ class Draft:
     def oversize_warning(self) -> str:
         """What a dry run says of an oversized message (a send would not go through)."""
         return (
-            f"the message is {self.size:,} bytes, over Segment's 32 KB per message: "
+            f"the message is {self.size_in_words}, over Segment's 32 KB per message: "
             "a send would be audited as dropped"
         )
 
