@@ -108,6 +108,15 @@ def planned_sent(info: SpecInfo, seen: EventActivity) -> str | None:
     )
 
 
+def _lifecycle_findings(info: SpecInfo, seen: EventActivity, subject: str) -> list[DriftFinding]:
+    """What drift says of a spec that is not expected to be sent (deprecated or planned), event or
+    identify call alike: a finding only while an application sends it, never never-sent or stale."""
+    for kind, verdict in (("deprecated-sent", deprecated_sent), ("planned-sent", planned_sent)):
+        if message := verdict(info, seen):
+            return [DriftFinding(kind, subject, message, str(info.spec.owner))]
+    return []
+
+
 SpecFilter = Callable[[SpecInfo], bool]
 """Which specs a run reports on (events and identify calls alike)."""
 
@@ -121,12 +130,8 @@ def _traffic_findings(
     for name, info in events.items():
         threshold: timedelta = getattr(info.spec, "stale_after")  # noqa: B009  (TrackSpec only)
         seen = activity.get(name, NEVER_SENT)
-        if info.spec.status is Status.DEPRECATED:
-            if message := deprecated_sent(info, seen):
-                findings.append(DriftFinding("deprecated-sent", name, message, str(info.spec.owner)))
-        elif info.spec.status is Status.PLANNED:
-            if message := planned_sent(info, seen):
-                findings.append(DriftFinding("planned-sent", name, message, str(info.spec.owner)))
+        if not info.spec.status.expects_traffic:
+            findings += _lifecycle_findings(info, seen, name)
         elif seen.last_seen is None:
             message = f"never sent by an application (threshold {_days(threshold)})"
             findings.append(DriftFinding("never-sent", name, message, str(info.spec.owner)))
@@ -154,12 +159,8 @@ def _identify_findings(
             continue
         seen = identify_activity(session, info.constant, recent)
         subject = f"identify {info.name}"
-        if info.spec.status is Status.PLANNED:
-            if message := planned_sent(info, seen):
-                findings.append(DriftFinding("planned-sent", subject, message, str(info.spec.owner)))
-        elif info.spec.status is Status.DEPRECATED:
-            if message := deprecated_sent(info, seen):
-                findings.append(DriftFinding("deprecated-sent", subject, message, str(info.spec.owner)))
+        if not info.spec.status.expects_traffic:
+            findings += _lifecycle_findings(info, seen, subject)
         elif seen.last_seen is None:
             findings.append(
                 DriftFinding("never-sent", subject, "never called by an application", str(info.spec.owner))

@@ -124,9 +124,9 @@ def _page(client: FlaskClient, path: str) -> str:
     return response.get_data(as_text=True)
 
 
+# SQLite has no session time zone: the PostgreSQL zones alone.
+@pytest.mark.parametrize("zoned_url", ["database-in-tokyo", "pgtz-tokyo"], indirect=True)
 def test_sessions_of_the_library_and_the_dashboard_are_in_utc(zoned_url: str, zoned_app: Flask) -> None:
-    if not zoned_url.startswith("postgresql"):
-        pytest.skip("SQLite has no session time zone")
     engine = create_audit_engine(zoned_url)
     try:
         with engine.connect() as connection:
