@@ -6,6 +6,7 @@ on the database or the tester's send while serving other requests.
 
 import os
 import re
+import time
 from collections.abc import Mapping
 
 from gunicorn.glogging import Logger
@@ -50,23 +51,28 @@ accesslog = None  # the app writes its own access lines, with request ids (webap
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
-class JsonLinesLogger(Logger):
-    """gunicorn's own lines (start, workers, signals, timeouts) as JSON lines, as the app's are.
+class UtcLogger(Logger):
+    """gunicorn's own lines (start, workers, signals, timeouts) stamped in UTC as the app's are, and
+    as JSON lines when the app's are (`LOG_FORMAT=json`).
 
-    Only the format of gunicorn's handlers changes: a `logconfig_dict` would also turn gunicorn's
-    access lines on, which would repeat the app's own.
+    gunicorn's text lines took the process's local time (`+0900` under TZ=Asia/Tokyo) beside the
+    app's UTC. Only the format of gunicorn's handlers changes: a `logconfig_dict` would also turn
+    gunicorn's access lines on, which would repeat the app's own.
     """
 
     def setup(self, cfg):
         super().setup(cfg)
         from webapp.logs import JsonFormatter
 
+        as_json = os.environ.get("LOG_FORMAT", "").lower() == "json"
         for handler in self.error_log.handlers:
-            handler.setFormatter(JsonFormatter())
+            if as_json:
+                handler.setFormatter(JsonFormatter())
+            else:
+                handler.formatter.converter = time.gmtime
 
 
-if os.environ.get("LOG_FORMAT", "").lower() == "json":
-    logger_class = JsonLinesLogger
+logger_class = UtcLogger
 
 
 def on_starting(server):  # noqa: ARG001  (gunicorn's hook signature)

@@ -161,3 +161,15 @@ def test_text_lines_give_the_time_in_utc_whatever_the_process_zone() -> None:
     assert rest == "INFO [-] check: hello", child.stderr
     written = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
     assert abs(written - datetime.now(UTC)) < timedelta(minutes=1), child.stderr
+
+
+def test_gunicorn_s_own_text_lines_give_the_time_in_utc(tmp_path: Path) -> None:
+    """gunicorn stamps its own lines (start, workers, signals) with its time format's `%z`: under
+    TZ=Asia/Tokyo they read `+0900` beside the app's lines in UTC."""
+    log: list[str] = []
+    with running_dashboard(log, DATABASE_URL=f"sqlite:///{tmp_path / 'p.db'}", TZ="Asia/Tokyo"):
+        pass
+    stamps = [line[1:26] for line in log if "] [INFO] " in line]
+    assert stamps and all(stamp.endswith("+0000") for stamp in stamps), log
+    written = datetime.strptime(stamps[0], "%Y-%m-%d %H:%M:%S %z")
+    assert abs(written - datetime.now(UTC)) < timedelta(minutes=1), log
