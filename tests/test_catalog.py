@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import jsonschema
 import pytest
 from pydantic import ValidationError
 
 from analytics.catalog import CATALOG, Catalog
 from analytics.events import SegmentEvent
+from analytics.exports import schema_bundle_document
 from analytics.identifiers import RegisterIdentify
 from analytics.scopes import ApplicationScope, ClusterScope, ProjectScope, UserScope
 from analytics.spec import Category, SpecRegistry, Status, Team, TrackSpec, prop
@@ -253,3 +256,19 @@ def test_unknown_event_lookup_raises_key_error() -> None:
         CATALOG.event("Nope")
     with pytest.raises(KeyError):
         CATALOG.identifier("Nope")
+
+
+def test_a_schema_bundle_changed_by_its_caller_leaves_the_next_one_as_it_was() -> None:
+    """A script that added a key to the bundle before dumping it changed the catalog's own schemas,
+    so /api/catalog, diff and the exports of the same process served the changed ones."""
+    catalog = Catalog(CATALOG.registry)
+    pristine = copy.deepcopy(catalog.schema_bundle())
+    changed = catalog.schema_bundle()
+    changed["generated_by"] = "a script"
+    changed["events"]["New User"]["x-owner"] = "someone else"
+    changed["events"]["New User"]["properties"]["email"]["type"] = "integer"
+    changed["identifiers"]["Register"]["required"].append("nickname")
+    del changed["events"]["Stack Launch Complete"]
+    assert catalog.schema_bundle() == pristine
+    assert catalog.event("New User").json_schema == pristine["events"]["New User"]
+    assert schema_bundle_document(catalog) == {"version": Catalog(CATALOG.registry).version, **pristine}
