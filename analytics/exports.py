@@ -12,10 +12,11 @@ CSV's `event_description` has it), `labels` (category, owner, the owner's contac
 `TEAM_CONTACTS` has one, status, scope) and `properties.properties` (or `properties.traits`) with
 every property's type, allowed values, description, examples and required list, with unknown
 properties refused. Segment keeps one identify rule per plan, so the identify specs' traits are
-merged: a trait is required only when every identify spec requires it, and the rule's `owner`
-label names every identify spec's owner, comma-separated (`identity,billing`: a label is one key
-with one text value). We do not fill the plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules,
-`context` constraints, or Segment's own ids and timestamps.
+merged: a trait is required only when every identify spec requires it, and the rule's `owner` and
+`status` labels name every identify spec's owner and status, once each and comma-separated
+(`identity,billing`, `active,planned`: a label is one key with one text value). We do not fill the
+plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules, `context` constraints, or Segment's own ids
+and timestamps.
 """
 
 from __future__ import annotations
@@ -281,14 +282,19 @@ def _payload_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-OWNERS_SEPARATOR = ","
-"""Between the owners in the merged identify rule's `owner` label: a Segment label is a key with
-one text value, and the rule holds every identify spec, each with its own owner."""
+LABEL_SEPARATOR = ","
+"""Between the values of one label of the merged identify rule (its owners, its statuses): a Segment
+label is a key with one text value, and the rule holds every identify spec, each with its own."""
 
 
-def _merged_owners(identifiers: Iterable[SpecInfo]) -> str:
-    """Every identify spec's owner, once each in first-seen order, for the merged rule's label."""
-    return OWNERS_SEPARATOR.join(dict.fromkeys(str(info.spec.owner) for info in identifiers))
+def _merged_labels(identifiers: Iterable[SpecInfo]) -> dict[str, str]:
+    """The merged rule's `owner` and `status` labels: each identify spec's, once each in first-seen
+    order. The status is there so that a plan of planned identify calls imports back as planned."""
+    infos = list(identifiers)
+    return {
+        label: LABEL_SEPARATOR.join(dict.fromkeys(str(getattr(info.spec, label)) for info in infos))
+        for label in ("owner", "status")
+    }
 
 
 def _rule_schema(
@@ -336,7 +342,7 @@ def segment_plan(catalog: Catalog = CATALOG) -> dict[str, Any]:
         names = ", ".join(info.name for info in identifiers)
         schema = _rule_schema(
             f"Traits sent on {names}.",
-            {"owner": _merged_owners(identifiers)},
+            _merged_labels(identifiers),
             "traits",
             _merged_traits(identifiers),
         )

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from analytics.exports import OWNERS_SEPARATOR
+from analytics.exports import LABEL_SEPARATOR
+from analytics.spec import Status
 from analytics.spec_drafts import (
     DraftBuilder,
     ModelDraft,
@@ -375,7 +376,7 @@ def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
 
 def _header(rule: _Rule, builder: DraftBuilder) -> SpecDraft:
     labels = rule.labels
-    owners = [owner.strip() for owner in labels.get("owner", "").split(OWNERS_SEPARATOR) if owner.strip()]
+    owners = _listed(labels.get("owner", ""))
     if rule.kind == "identify":
         spec = SpecDraft("identify", IDENTIFY_NAME, builder.claim("PlanIdentify"), rule.description, "", "")
         spec.notes.append(
@@ -389,9 +390,26 @@ def _header(rule: _Rule, builder: DraftBuilder) -> SpecDraft:
         spec.notes.append(f"the plan names several owners ({', '.join(owners)}): the first is used")
         builder.warn(f"{spec.name}: the plan names several owners ({', '.join(owners)}); the first is used")
     spec.owner = owners[0] if owners else ""
-    spec.status = labels.get("status", "active")
+    spec.status = _status(spec, _listed(labels.get("status", "").lower()), builder)
     spec.replaced_by = labels.get("replaced_by")
     return spec
+
+
+def _listed(label: str) -> list[str]:
+    """A label's values: our export lists the owners and statuses of the identify calls it merges."""
+    return list(dict.fromkeys(value.strip() for value in label.split(LABEL_SEPARATOR) if value.strip()))
+
+
+def _status(spec: SpecDraft, statuses: list[str], builder: DraftBuilder) -> str:
+    """The status of a spec whose rule may merge calls of several: active when any of them is sent,
+    since the one spec then stands for a call applications make; else the first named."""
+    if len(statuses) <= 1:
+        return statuses[0] if statuses else str(Status.ACTIVE)
+    status = str(Status.ACTIVE) if Status.ACTIVE in statuses else statuses[0]
+    message = f"the plan names several statuses ({', '.join(statuses)}): {status} is used"
+    spec.notes.append(message)
+    builder.warn(f"{spec.name}: {message}")
+    return status
 
 
 def _fill(spec: SpecDraft, rule: _Rule, builder: DraftBuilder) -> None:

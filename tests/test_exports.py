@@ -165,7 +165,8 @@ def test_segment_plan_has_one_identify_rule_for_every_identify_call() -> None:
 
 
 def test_segment_plan_identify_rule_is_labelled_with_every_identify_owner() -> None:
-    """The identify rule merges every identify spec's traits, so its owner label names each owner."""
+    """The identify rule merges every identify spec's traits, so its owner label names each owner (and
+    its status label each status, once)."""
     registry = SpecRegistry()
 
     class SignUpIdentify(IdentifySpec, name="Sign up", owner=Team.IDENTITY, registry=registry):
@@ -187,7 +188,7 @@ def test_segment_plan_identify_rule_is_labelled_with_every_identify_owner() -> N
         email: str = prop("The user's email.", example="ada@example.com", personal_data=True)
 
     (rule,) = [rule for rule in segment_plan(Catalog(registry))["rules"] if rule["type"] == "IDENTIFY"]
-    assert rule["jsonSchema"]["labels"] == {"owner": "identity,billing"}
+    assert rule["jsonSchema"]["labels"] == {"owner": "identity,billing", "status": "active"}
 
 
 @pytest.mark.parametrize("name", list(FORMATS))

@@ -239,7 +239,8 @@ def test_nested_models_and_enums_round_trip_through_a_segment_plan(tmp_path: Pat
     assert [_without_enum_docstrings(rule) for rule in again["rules"] if rule["type"] == "TRACK"] == tracks
     (before,) = [rule["jsonSchema"] for rule in plan["rules"] if rule["type"] == "IDENTIFY"]
     (after,) = [rule["jsonSchema"] for rule in again["rules"] if rule["type"] == "IDENTIFY"]
-    assert after["properties"] == before["properties"] and after["labels"] == {"owner": "billing"}
+    assert after["properties"] == before["properties"]
+    assert after["labels"] == before["labels"] == {"owner": "billing", "status": "active"}
     # The classes read as the team would have written them, and the examples still validate.
     assert issubclass(module.Kind, StrEnum) and issubclass(module.Priority, IntEnum)
     assert module.LineItem.model_config["extra"] == "forbid"
@@ -733,8 +734,26 @@ def test_a_planned_status_imports_back_as_planned(tmp_path: Path) -> None:
     ]
     assert specs_csv([*catalog.events.values(), *catalog.identifiers.values()]) == text
     plan = json.dumps(segment_plan(CATALOG_OF_PLANNED))
-    _, _, from_plan = _imported(plan, PlanFormat.SEGMENT_PLAN, tmp_path, "planned_plan")
+    imported, _, from_plan = _imported(plan, PlanFormat.SEGMENT_PLAN, tmp_path, "planned_plan")
     assert [info.spec.status for info in from_plan.events.values()] == [Status.PLANNED]
+    # The identify rule's status label: the planned identify call came back active.
+    assert [info.spec.status for info in from_plan.identifiers.values()] == [Status.PLANNED]
+    assert imported.source.count("status=Status.PLANNED") == 2
+
+
+def test_identify_calls_of_several_statuses_import_as_one_active_spec_said_so(tmp_path: Path) -> None:
+    """Segment keeps one identify rule: its status label lists each merged call's status, and the one
+    spec it becomes is active when any of them is sent."""
+    registry = SpecRegistry()
+    registry.tracks = list(REGISTRY.tracks)
+    registry.identifiers = [*REGISTRY.identifiers, *CATALOG_OF_PLANNED.registry.identifiers]
+    plan = segment_plan(Catalog(registry))
+    (rule,) = [rule for rule in plan["rules"] if rule["type"] == "IDENTIFY"]
+    assert rule["jsonSchema"]["labels"] == {"owner": "identity", "status": "active,planned"}
+    imported, _, catalog = _imported(json.dumps(plan), PlanFormat.SEGMENT_PLAN, tmp_path, "mixed_plan")
+    assert [info.spec.status for info in catalog.identifiers.values()] == [Status.ACTIVE]
+    assert "Identify: the plan names several statuses (active, planned): active is used" in imported.warnings
+    assert "# the plan names several statuses (active, planned): active is used" in imported.source
 
 
 def test_a_status_the_catalog_does_not_have_is_imported_active_with_a_warning() -> None:
