@@ -3,8 +3,9 @@
 Two shapes of plan are read:
 
 - the Public API's (and `event-catalog export --format segment-plan`'s): `rules` is a list of
-  `{type, key, version, jsonSchema}`, `TRACK` rules keyed by the event string and one `IDENTIFY`
-  rule; also wrapped in the API's `{"data": {"trackingPlan": …}}` or `{"data": {"rules": […]}}`;
+  `{type, key, version, jsonSchema}`, `TRACK` rules keyed by the event string and an `IDENTIFY`
+  rule (each of several, as a plan put together from several sources' has, an identify spec of its
+  own); also wrapped in the API's `{"data": {"trackingPlan": …}}` or `{"data": {"rules": […]}}`;
 - the Config API's: `rules.events[]` with `name`, `description`, `version` and `rules` (the JSON
   Schema), and `rules.identify`.
 
@@ -60,6 +61,8 @@ class _Rule:
     description: str
     labels: dict[str, str]
     schema: dict[str, Any]
+    place: str
+    """Where the plan has it (`rule 3`, `rules.events[2]`), for the warnings that name one rule."""
 
 
 def _unwrapped(document: Any) -> Any:
@@ -105,6 +108,7 @@ def _public_rule(number: int, rule: Any) -> _Rule | str:
         description,
         _labels(schema.get("labels")),
         schema,
+        f"rule {number}",
     )
 
 
@@ -119,7 +123,9 @@ def _config_rules(rules: dict[str, Any]) -> Iterator[_Rule | str]:
         schema = _mapping(event.get("rules"))
         description = event.get("description") or schema.get("description") or ""
         labels = {**_labels(event.get("labels")), **_labels(schema.get("labels"))}
-        yield _Rule("track", event["name"], _version(event.get("version")), str(description), labels, schema)
+        version = _version(event.get("version"))
+        place = f"rules.events[{number - 1}]"
+        yield _Rule("track", event["name"], version, str(description), labels, schema, place)
     identify = rules.get("identify")
     if isinstance(identify, dict) and identify:
         yield _Rule(
@@ -129,6 +135,7 @@ def _config_rules(rules: dict[str, Any]) -> Iterator[_Rule | str]:
             str(identify.get("description") or ""),
             _labels(identify.get("labels")),
             identify,
+            "rules.identify",
         )
     for section in sorted(set(rules) - {"events", "identify"}):
         if rules[section]:
@@ -354,31 +361,51 @@ def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
     Raises:
         PlanError: the document is not a tracking plan.
     """
-    rules: dict[tuple[str, str], _Rule] = {}
+    found: dict[tuple[str, str], list[_Rule]] = {}
     for rule in _rules(document):
         if isinstance(rule, str):
             builder.warn(rule)
             continue
-        known = rules.get((rule.kind, rule.key))
-        if known is not None:
-            kept = max(known, rule, key=lambda r: r.version)
-            builder.warn(f"{rule.key or 'identify'}: several rules; version {kept.version} is imported")
-            rules[(rule.kind, rule.key)] = kept
-        else:
-            rules[(rule.kind, rule.key)] = rule
-    if not rules:
+        # Each identify rule is a spec of its own; the rules of one event are versions of one spec.
+        slot = (rule.kind, rule.key if rule.kind == "track" else str(len(found)))
+        found.setdefault(slot, []).append(rule)
+    if not found:
         raise PlanError("the plan has no track or identify rule")
-    specs = [(_header(rule, builder), rule) for rule in rules.values()]
+    rules = [_latest(versions, builder) for versions in found.values()]
+    places = [rule.place for rule in rules if rule.kind == "identify"]
+    names = [IDENTIFY_NAME, *(f"{IDENTIFY_NAME} {n}" for n in range(2, len(places) + 1))]
+    if len(places) > 1:
+        builder.warn(
+            f"the plan has {len(places)} identify rules ({', '.join(places)}): each is an identify spec "
+            f"of its own ({', '.join(names)}), none merged or left out; name each after the moment it is sent"
+        )
+    unnamed = iter(names)
+    specs = [
+        (_header(rule, builder, next(unnamed) if rule.kind == "identify" else ""), rule) for rule in rules
+    ]
     for spec, rule in specs:
         _fill(spec, rule, builder)
         builder.plan.specs.append(spec)
 
 
-def _header(rule: _Rule, builder: DraftBuilder) -> SpecDraft:
+def _latest(versions: list[_Rule], builder: DraftBuilder) -> _Rule:
+    """The rule of the highest version among one event's (the first of them on a tie), the others
+    named in a warning: a spec has one shape, so their properties are not imported."""
+    kept = max(versions, key=lambda rule: rule.version)
+    others = [f"{rule.place} (version {rule.version})" for rule in versions if rule is not kept]
+    if others:
+        builder.warn(
+            f"{kept.key}: several rules; {kept.place}, version {kept.version}, is imported, "
+            f"not {', '.join(others)}"
+        )
+    return kept
+
+
+def _header(rule: _Rule, builder: DraftBuilder, identify_name: str) -> SpecDraft:
     labels = rule.labels
     owners = _listed(labels.get("owner", ""))
     if rule.kind == "identify":
-        spec = SpecDraft("identify", IDENTIFY_NAME, builder.claim("PlanIdentify"), rule.description, "", "")
+        spec = SpecDraft("identify", identify_name, builder.claim("PlanIdentify"), rule.description, "", "")
         spec.notes.append(
             "Segment keeps one identify rule for every identify call: name this spec after the moment it "
             "is sent (Register, Login…), and split it when several calls send different traits."

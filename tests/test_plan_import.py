@@ -491,7 +491,8 @@ def test_a_segment_config_api_plan_becomes_specs_with_every_gap_reported(tmp_pat
     imported, module, catalog = _imported(json.dumps(ACME_PLAN), PlanFormat.SEGMENT_PLAN, tmp_path, "acme")
     warnings = imported.warnings
     for expected in (
-        "Order Completed: several rules; version 2 is imported",
+        "Order Completed: several rules; rules.events[0], version 2, is imported, not rules.events[2] "
+        "(version 1)",
         "rules.global: not imported: the catalog holds track and identify calls",
         "rules.group: not imported: the catalog holds track and identify calls",
         "OrderCompleted.tags: not imported: uniqueItems (items may repeat)",
@@ -638,7 +639,7 @@ def test_cli_import_writes_the_module_and_warns_on_stderr(runner: FlaskCliRunner
     assert printed.exit_code == 0, printed.output
     assert printed.stdout == import_plan(plan.read_text(), PlanFormat.SEGMENT_PLAN, "plan.json").source
     lines = printed.stderr.splitlines()
-    assert lines[0] == "warning: Order Completed: several rules; version 2 is imported"
+    assert lines[0] == "warning: rules.global: not imported: the catalog holds track and identify calls"
     assert all(line.startswith("warning: ") for line in lines[:-1])
     assert (
         lines[-1]
@@ -805,3 +806,57 @@ def test_classes_the_catalog_already_has_are_reused_or_renamed_never_redefined(t
     assert catalog.event("Bill Paid").json_schema["$defs"]["CloudProvider"]["enum"] == [
         p.value for p in CloudProvider
     ]
+
+
+def _identify_rule(traits: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "type": "IDENTIFY",
+        "key": None,
+        "version": 1,
+        "jsonSchema": {
+            "description": description,
+            "properties": {"traits": {"type": "object", "properties": traits, "required": ["email"]}},
+        },
+    }
+
+
+def test_each_identify_rule_of_a_plan_is_an_identify_spec_of_its_own(tmp_path: Path) -> None:
+    """A plan put together from two sources' plans has an identify rule for each, with different
+    traits: the second was left out, its traits with it, under a warning that named neither rule."""
+    email = {"type": "string", "description": "The user's email.", "examples": ["ada@example.com"]}
+    seats = {"type": "integer", "description": "Seats paid for.", "examples": [5]}
+    plan = {
+        "rules": [
+            _identify_rule({"email": email}, "From the web app."),
+            _identify_rule({"email": email, "seats": seats}, "From the billing service."),
+        ]
+    }
+    imported, _, catalog = _imported(json.dumps(plan), PlanFormat.SEGMENT_PLAN, tmp_path, "two_identifies")
+    assert imported.identifies == 2
+    assert {name: list(info.json_schema["properties"]) for name, info in catalog.identifiers.items()} == {
+        "Identify": ["email"],
+        "Identify 2": ["email", "seats"],
+    }
+    assert [info.constant for info in catalog.identifiers.values()] == ["PlanIdentify", "PlanIdentify2"]
+    assert (
+        "the plan has 2 identify rules (rule 1, rule 2): each is an identify spec of its own (Identify, "
+        "Identify 2), none merged or left out; name each after the moment it is sent"
+    ) in imported.warnings
+
+
+def test_the_rules_of_one_event_import_the_latest_and_name_those_left_out() -> None:
+    """Two rules of one event at the same version: the first was kept under "version 1 is imported",
+    which did not say which rule that was, nor that the other's properties were not."""
+    rule = {"type": "TRACK", "key": "Order Completed", "version": 1, "jsonSchema": {"properties": {}}}
+    plan = {"rules": [rule, {**rule, "version": 3}, rule]}
+    imported = import_plan(json.dumps(plan), PlanFormat.SEGMENT_PLAN, "plan.json")
+    assert imported.tracks == 1
+    assert imported.warnings[0] == (
+        "Order Completed: several rules; rule 2, version 3, is imported, not rule 1 (version 1), "
+        "rule 3 (version 1)"
+    )
+    tie = import_plan(json.dumps({"rules": [rule, rule]}), PlanFormat.SEGMENT_PLAN, "plan.json")
+    assert (
+        tie.warnings[0]
+        == "Order Completed: several rules; rule 1, version 1, is imported, not rule 2 (version 1)"
+    )
