@@ -9,14 +9,14 @@ Segment Protocols (`segment-plan`) gets the body of the Public API's tracking-pl
 `key` (the event string; none for identify), `version` (1) and `jsonSchema` (draft-07, the form
 Protocols validates). In each `jsonSchema` we fill `description` (the whole docstring, as the
 CSV's `event_description` has it), `labels` (category, owner, the owner's contact when
-`TEAM_CONTACTS` has one, status, scope) and `properties.properties` (or `properties.traits`) with
-every property's type, allowed values, description, examples and required list, with unknown
-properties refused. Segment keeps one identify rule per plan, so the identify specs' traits are
-merged: a trait is required only when every identify spec requires it, and the rule's `owner` and
-`status` labels name every identify spec's owner and status, once each and comma-separated
-(`identity,billing`, `active,planned`: a label is one key with one text value). We do not fill the
-plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules, `context` constraints, or Segment's own ids
-and timestamps.
+`TEAM_CONTACTS` has one, status, scope, the `SegmentEvent` constant) and `properties.properties`
+(or `properties.traits`) with every property's type, allowed values, description, examples and
+required list, with unknown properties refused. Segment keeps one identify rule per plan, so the
+identify specs' traits are merged: a trait is required only when every identify spec requires it,
+and the rule's `owner` and `status` labels name every identify spec's owner and status, once each
+and comma-separated (`identity,billing`, `active,planned`: a label is one key with one text value).
+We do not fill the plan's `COMMON` rule, `GROUP`, `PAGE` or `SCREEN` rules, `context` constraints,
+or Segment's own ids and timestamps.
 """
 
 from __future__ import annotations
@@ -334,6 +334,8 @@ def segment_plan(catalog: Catalog = CATALOG) -> dict[str, Any]:
     for info in catalog.events.values():
         meta = _spec_metadata(info)
         labels = {key: str(value) for key, value in meta.items() if value is not None}
+        # The `SegmentEvent` constant, which applications name the event by: an import keeps it.
+        labels["constant"] = info.constant
         payload = _payload_schema(info.json_schema)
         schema = _rule_schema(info.spec.description(), labels, "properties", payload)
         rules.append({"type": "TRACK", "key": info.name, "version": 1, "jsonSchema": schema})

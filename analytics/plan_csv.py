@@ -32,7 +32,6 @@ from analytics.spec_drafts import (
     TypeDraft,
     example_problem,
     made_up_example,
-    pascal,
     personal_by_name,
     scalar,
     settle_scope,
@@ -151,17 +150,10 @@ def _header(event: _Event, builder: DraftBuilder) -> SpecDraft | None:
     if kind not in ("track", "identify"):
         builder.warn(f"{name}: not imported: a {kind} call; the catalog holds track and identify calls")
         return None
-    given = cells.get("constant", "").strip()
-    wanted = given if given.isidentifier() else pascal(name) + ("Identify" if kind == "identify" else "")
-    if given and not given.isidentifier():
-        builder.warn(f"{name}: the constant {given!r} is not a Python name: {wanted} is written")
-    class_name = builder.claim(wanted or "Event", "Event")
-    if class_name != wanted:
-        builder.warn(f"{name}: {wanted} names another class too: {class_name} is written")
     return SpecDraft(
         kind=kind,
         name=name,
-        class_name=class_name,
+        class_name=builder.spec_class(name, kind, cells.get("constant", "").strip()),
         description=cells.get("event_description", ""),
         category=cells.get("category", "").strip(),
         owner=cells.get("owner", "").strip(),

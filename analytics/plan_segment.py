@@ -411,7 +411,7 @@ def _header(rule: _Rule, builder: DraftBuilder, identify_name: str) -> SpecDraft
             "is sent (Register, Login…), and split it when several calls send different traits."
         )
     else:
-        constant = builder.claim(pascal(rule.key) or "Event", "Event")
+        constant = builder.spec_class(rule.key, "track", labels.get("constant", "").strip())
         spec = SpecDraft("track", rule.key, constant, rule.description, labels.get("category", ""), "")
     if len(owners) > 1:
         spec.notes.append(f"the plan names several owners ({', '.join(owners)}): the first is used")

@@ -267,6 +267,18 @@ class DraftBuilder:
         """Add a warning line (the command prints each on standard error)."""
         self.plan.warnings.append(message)
 
+    def spec_class(self, name: str, kind: str, given: str) -> str:
+        """A spec's class name: the plan's constant (`given`: the CSV's `constant` column, the Segment
+        rule's `constant` label) when it is a Python name, else one made from the spec's name; said
+        in a warning when it is not a Python name, or names another class too."""
+        wanted = given if given.isidentifier() else pascal(name) + ("Identify" if kind == "identify" else "")
+        if given and not given.isidentifier():
+            self.warn(f"{name}: the constant {given!r} is not a Python name: {wanted} is written")
+        class_name = self.claim(wanted or "Event", "Event")
+        if class_name != wanted:
+            self.warn(f"{name}: {wanted} names another class too: {class_name} is written")
+        return class_name
+
     def claim(self, wanted: str, prefix: str = "", avoid: Collection[str] = ()) -> str:
         """A class name not yet used (nor in `avoid`): `wanted`, else `prefix + wanted`, else numbered."""
         for candidate in (wanted, prefix + wanted):

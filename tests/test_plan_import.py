@@ -111,13 +111,12 @@ def test_a_segment_plan_export_imports_back_into_the_same_rules(tmp_path: Path) 
         name: trait if "anyOf" in trait or name in before["required"] else _optional(trait)
         for name, trait in before["properties"].items()
     }
-    # No constant in a Segment plan: each comes from the event string, and lint's documented
-    # exceptions (keyed by the shipped constants) do not apply. The importer reported each finding.
-    findings = lint(module.SegmentEvent, catalog.registry, exceptions={}).findings
-    assert {f"{finding.subject}: lint {finding.code} {finding.message}" for finding in findings} <= set(
-        imported.warnings
-    )
-    assert {finding.code for finding in findings} == {"EC002", "EC011"}
+    # Each rule's constant label names its class: lint's documented exceptions (keyed by the shipped
+    # constants) apply as they do to the catalog itself, and the constants applications use are kept.
+    assert lint(module.SegmentEvent, catalog.registry).findings == []
+    assert [info.constant for info in catalog.events.values()] == [
+        info.constant for info in CATALOG.events.values()
+    ]
     assert "PlanIdentify.email: marked personal data by its name (the plan does not say)" in imported.warnings
 
 
@@ -246,7 +245,7 @@ def test_nested_models_and_enums_round_trip_through_a_segment_plan(tmp_path: Pat
     assert module.LineItem.model_config["extra"] == "forbid"
     for info in [*catalog.events.values(), *catalog.identifiers.values()]:
         jsonschema.Draft202012Validator(info.json_schema).validate(info.example_payload())
-    assert module.NewProjectEvent.replaced_by is module.SegmentEvent.ProjectDeleted
+    assert module.ProjectCreate.replaced_by is module.SegmentEvent.ProjectDelete
     assert 'Team has no "billing": add Team.BILLING to analytics/spec.py' in imported.warnings
     assert '# Team.BILLING = "billing"' in imported.source
 
@@ -859,4 +858,30 @@ def test_the_rules_of_one_event_import_the_latest_and_name_those_left_out() -> N
     assert (
         tie.warnings[0]
         == "Order Completed: several rules; rule 1, version 1, is imported, not rule 2 (version 1)"
+    )
+
+
+_ORDER_RULE = {"type": "TRACK", "key": "Order Completed", "version": 1, "jsonSchema": {"properties": {}}}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "plan"),
+    [
+        (PlanFormat.CSV, "event,constant,property,type\nOrder Completed,{constant},,\n"),
+        (
+            PlanFormat.SEGMENT_PLAN,
+            json.dumps({"rules": [{**_ORDER_RULE, "jsonSchema": {"labels": {"constant": "{constant}"}}}]}),
+        ),
+    ],
+)
+def test_the_plan_s_constant_names_the_spec_class_when_it_is_a_python_name(
+    fmt: PlanFormat, plan: str
+) -> None:
+    """The CSV's constant column and the Segment rule's constant label (our export writes both)."""
+    kept = import_plan(plan.replace("{constant}", "OrderDone"), fmt, "plan")
+    assert "class OrderDone(" in kept.source and "OrderDone = " in kept.source
+    refused = import_plan(plan.replace("{constant}", "Order-Done"), fmt, "plan")
+    assert "class OrderCompleted(" in refused.source
+    assert "Order Completed: the constant 'Order-Done' is not a Python name: OrderCompleted is written" in (
+        refused.warnings
     )
