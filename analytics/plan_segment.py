@@ -84,6 +84,11 @@ def _rules(document: Any) -> Iterator[_Rule | str]:
             yield _public_rule(number, rule)
     elif isinstance(rules, dict):
         yield from _config_rules(rules)
+    elif isinstance(document, dict) and "events" in document:
+        raise PlanError(
+            "the catalog's JSON Schema bundle or /api/catalog document, which import does not read: "
+            "export the catalog with --format segment-plan or --format csv and import that"
+        )
     else:
         raise PlanError("not a Segment tracking plan: no rules (a list, or the Config API's rules object)")
 

@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from analytics.catalog import CATALOG, Catalog
 from analytics.events import SegmentEvent
-from analytics.exports import events_csv, segment_plan, specs_csv
+from analytics.exports import catalog_document, events_csv, schema_bundle_document, segment_plan, specs_csv
 from analytics.lint import lint
 from analytics.plan_import import PlanFormat, import_plan
 from analytics.scopes import MAX_ID, ProjectScope, UserScope
@@ -590,6 +590,15 @@ def test_names_that_break_the_rules_are_reported_and_kept() -> None:
             "plan.json: not a Segment tracking plan: no rules (a list, or the Config API's rules object)",
         ),
         ("plan.json", b'{"rules": []}', "plan.json: the plan has no track or identify rule"),
+        *(
+            (
+                "catalog.json",
+                json.dumps(document).encode(),
+                "catalog.json: the catalog's JSON Schema bundle or /api/catalog document, which import does "
+                "not read: export the catalog with --format segment-plan or --format csv and import that",
+            )
+            for document in (schema_bundle_document(), catalog_document())
+        ),
         (
             "plan.json",
             b'{"rules": [{"type": "TRACK", "key": "A B", "jsonSchema": {"examples": [NaN]}}]}',
