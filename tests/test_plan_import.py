@@ -26,6 +26,7 @@ from planned_specs import CATALOG_OF_PLANNED
 from pydantic import BaseModel, ConfigDict, Field
 
 from analytics.catalog import CATALOG, Catalog
+from analytics.diff import diff_bundles
 from analytics.events import SegmentEvent
 from analytics.exports import catalog_document, events_csv, schema_bundle_document, segment_plan, specs_csv
 from analytics.lint import lint
@@ -894,3 +895,61 @@ def test_the_plan_s_constant_names_the_spec_class_when_it_is_a_python_name(
     assert "Order Completed: the constant 'Order-Done' is not a Python name: OrderCompleted is written" in (
         refused.warnings
     )
+
+
+def _as_documented(schema: Any, defs: dict[str, Any]) -> Any:
+    """A spec's JSON Schema without what the README says an import of our export does not keep:
+    `stale_after`, an enum's class name and docstring, and an integer's exclusive lower bound (the
+    catalog writes whole numbers' bounds inclusive: `gt=0` comes back `ge=1`)."""
+    if isinstance(schema, list):
+        return [_as_documented(item, defs) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        target = {k: v for k, v in defs[schema["$ref"].rsplit("/", 1)[-1]].items() if k != "title"}
+        if "enum" in target:
+            target.pop("description", None)
+        return _as_documented({**target, **{k: v for k, v in schema.items() if k != "$ref"}}, defs)
+    plain = {key: _as_documented(value, defs) for key, value in schema.items()}
+    for key in ("$defs", "x-stale-after-days"):
+        plain.pop(key, None)
+    if plain.get("type") == "integer" and isinstance(plain.get("exclusiveMinimum"), int):
+        plain["minimum"] = plain.pop("exclusiveMinimum") + 1
+    return plain
+
+
+@pytest.mark.parametrize(
+    ("fmt", "plan", "changes"),
+    [
+        (PlanFormat.CSV, events_csv(), []),
+        (
+            PlanFormat.SEGMENT_PLAN,
+            json.dumps(segment_plan()),
+            # Segment keeps one identify rule: the identify calls come back merged into one.
+            [
+                "Identify added (compatible)",
+                "Register removed (breaking)",
+                "Login removed (breaking)",
+                "Profile update removed (breaking)",
+            ],
+        ),
+    ],
+)
+def test_an_export_imported_again_differs_only_as_the_readme_says(
+    tmp_path: Path, fmt: PlanFormat, plan: str, changes: list[str]
+) -> None:
+    """The round trip `event-catalog export` → `import` → `diff`: every difference it makes is one
+    the README lists as a limit of the format ("What a round trip keeps")."""
+    _, _, catalog = _imported(plan, fmt, tmp_path, f"round_trip_{fmt.name.lower()}")
+    before, after = CATALOG.schema_bundle(), catalog.schema_bundle()
+    found = diff_bundles(before, after).changes
+    assert [f"{change.summary} ({'breaking' if change.breaking else 'compatible'})" for change in found] == (
+        changes
+    )
+    sections = ("events", "identifiers") if fmt is PlanFormat.CSV else ("events",)
+    for section in sections:
+        assert list(after[section]) == list(before[section])
+        for name, schema in before[section].items():
+            old = _as_documented(schema, schema.get("$defs", {}))
+            new = _as_documented(after[section][name], after[section][name].get("$defs", {}))
+            assert new == old, name
