@@ -21,6 +21,7 @@ or Segment's own ids and timestamps.
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import json
@@ -78,7 +79,11 @@ def _spec_metadata(info: SpecInfo) -> dict[str, Any]:
 
 
 def spec_document(info: SpecInfo) -> dict[str, Any]:
-    """One event or identify spec as JSON: metadata, properties and JSON Schema."""
+    """One event or identify spec as JSON: metadata, properties and JSON Schema.
+
+    The schema is a copy, as `Catalog.schema_bundle()` gives: a caller that edits the document must
+    not edit the catalog's own, which every later document and bundle of the process is made from.
+    """
     return {
         "name": info.name,
         "constant": info.constant,
@@ -88,7 +93,7 @@ def spec_document(info: SpecInfo) -> dict[str, Any]:
         **_spec_metadata(info),
         "personal_data": info.has_personal_data,
         "properties": [asdict(prop) for prop in info.rows],
-        "json_schema": info.json_schema,
+        "json_schema": copy.deepcopy(info.json_schema),
     }
 
 

@@ -18,6 +18,7 @@ from analytics.exports import (
     CSV_COLUMNS,
     FORMATS,
     ExportFormat,
+    catalog_document,
     events_csv,
     markdown_plan,
     render,
@@ -278,3 +279,16 @@ def test_cli_export_fails_in_one_line(runner: FlaskCliRunner, tmp_path: Path) ->
     ]
     unknown = runner.invoke(args=["export", "--format", "xlsx"])
     assert unknown.exit_code == 2 and "'xlsx' is not one of" in unknown.output
+
+
+def test_a_catalog_document_changed_by_its_caller_leaves_the_catalog_as_it_was() -> None:
+    """Each spec's `json_schema` in the document was the catalog's own dict: a script that edited the
+    /api/catalog document it built changed the schemas, and so the schema bundle and every later
+    document of the process."""
+    catalog = Catalog(CATALOG.registry)
+    pristine = json.dumps(catalog_document(catalog))
+    changed = catalog_document(catalog)
+    changed["events"][0]["json_schema"]["properties"]["email"]["type"] = "integer"
+    changed["identifiers"][0]["json_schema"]["x-owner"] = "someone else"
+    assert json.dumps(catalog_document(catalog)) == pristine
+    assert catalog.schema_bundle()["events"]["New User"]["properties"]["email"]["type"] == "string"
