@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -130,9 +131,10 @@ class PropertyMatch:
         key: the property's name, or the path to a nested value as the catalog names it
             (`payment_method.kind`, `line_items[].sku`: `analytics.payload_paths`).
         value: the value as typed.
-        candidates: the JSON values that count as equal: the text itself, the number or boolean it
-            spells, and its masked form when the key holds personal data (the log stores those
-            masked, and the same value always masks the same).
+        candidates: the JSON values that count as equal: the text itself (first, as typed) and its
+            composed and decomposed forms (`unicode_forms`), the number or boolean it spells, and the
+            masked form of each text when the key holds personal data (the log stores those masked,
+            and the same value always masks the same).
         path: the key's steps (`parse_path`).
     """
 
@@ -262,7 +264,9 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     `line_items[].sku`), as the catalog's rows name them; a key that is not a name of letters, digits
     and `_` is written in double quotes (`"E-Mail" = x`), where an `=` is part of it. The match is
     exact, case included (`USER7@example.com` does not find `user7@example.com`), but for the
-    booleans: `True` and `FALSE` mean JSON's `true` and `false`, and match that text too.
+    booleans: `True` and `FALSE` mean JSON's `true` and `false`, and match that text too; and for
+    Unicode's two spellings of an accented letter: `café` finds it composed and decomposed
+    (`unicode_forms`).
 
     Args:
         text: the search as typed; spaces around `=` are ignored, the value may contain `=`.
@@ -280,7 +284,8 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     # Quotes are JSON's way of saying "this text" (`cluster_type = "eks"`): they are not part of it.
     text = _json_scalar(value)
     text = text if isinstance(text, str) else value
-    candidates: list[Any] = [text]
+    forms = unicode_forms(text)
+    candidates: list[Any] = list(forms)
     spelled = _json_scalar(text)
     if spelled is _NOT_JSON and text.lower() in ("true", "false"):
         # Python and spreadsheets write JSON's booleans `True` and `FALSE`; the search is exact otherwise.
@@ -288,8 +293,19 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     if spelled is None or isinstance(spelled, bool | int | float):
         candidates.append(spelled)
     if mask_key is not None and is_personal_path(path):
-        candidates.append(mask_value(text, mask_key))
+        candidates.extend(mask_value(form, mask_key) for form in forms)
     return PropertyMatch(key, value, tuple(candidates), path)
+
+
+def unicode_forms(text: str) -> tuple[str, ...]:
+    """`text` as typed, composed (NFC) and decomposed (NFD), each once: the texts a search for it finds.
+
+    Neither the library nor the databases normalise what is recorded, and the same word reaches the
+    log in either form: `café` with U+00E9 from most keyboards, `cafe` + U+0301 from macOS input and
+    some copy-pastes. Each form is one more candidate of the same indexed test, so a search finds both
+    without reading anything it did not read before; text without accents has one form.
+    """
+    return tuple(dict.fromkeys([text, *(unicodedata.normalize(form, text) for form in ("NFC", "NFD"))]))
 
 
 _NOT_JSON = object()
