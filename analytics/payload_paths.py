@@ -16,8 +16,8 @@ made explicit, which the queries read one by one.
 A name of letters, digits and `_` (in Unicode's sense: `größe`, `名前`, an accent written as a combining
 mark) is a step as it is, so a search spells the same path the catalog page shows. Any other key an
 off-schema property may have (`E-Mail`, `a.b`, `my key`) is a step in JSON's double quotes: `"E-Mail"`,
-`address."post-code"`. A key holding a double quote cannot be searched (SQLite's JSON paths have no way
-to spell one), nor the key `[]`, which would read as a list's items. `analytics.nested` spells
+`address."post-code"`, with JSON's escapes for a quote or a backslash in it (`"say \\"hi\\""`). Only the
+key `[]` cannot be searched: it would read as a list's items. `analytics.nested` spells
 personal data's paths without the `[]` (`line_items.email`): `dotted` turns one of these into that form.
 """
 
@@ -112,8 +112,8 @@ def _key(text: str, at: int) -> tuple[str | None, int]:
         # A lone surrogate (`"\\ud800"`) is no text a payload can hold, nor a database bind.
         if not isinstance(key, str) or not _encodable(key):
             return None, at
-        if '"' in key or key == ITEMS:
-            raise ValueError(f"{text!r}: a key holding a double quote, or the key [], cannot be searched")
+        if key == ITEMS:
+            raise ValueError(f"{text!r}: the key [] cannot be searched (it reads as a list's items)")
         return key, end
     end = at
     while end < len(text) and _in_name(text[end], first=end == at):

@@ -20,16 +20,17 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from itertools import takewhile
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnClause,
     ColumnElement,
     Select,
     String,
     and_,
+    case,
     column,
     false,
     func,
@@ -561,27 +562,70 @@ def _sqlite_holds(section: str, steps: tuple[str, ...], candidates: Sequence[Any
     Keys are quoted into the path (`$.properties."payment_method"."kind"`, `_sqlite_label`). A list's
     items are the rows of `json_each`, each continuing from its own path (`…"line_items"[2]`), all
     through the one payload so that an item of another shape is simply not there. The value must be a
-    list first: `json_each` would walk an object's members or a plain value as well. The lists along
-    the path are joined in one subquery rather than nested ones: SQLite's parser runs out of stack at a
-    dozen nested `EXISTS`.
+    list first: `json_each` would walk an object's members or a plain value as well. A key no path can
+    spell (one holding `"`) is the member of that name among the object's rows of `json_each`, whose
+    value the rest of the path reads (`_member`). The rows along the path are joined in one subquery
+    rather than nested ones: SQLite's parser runs out of stack at a dozen nested `EXISTS`.
     """
+    document: Any = AuditEntry.payload
     path: str | ColumnElement[str] = section
     items: Any = None
-    are_lists: list[ColumnElement[bool]] = []
-    while True:
-        keys = list(takewhile(lambda step: step != ITEMS, steps))
-        path = path + "".join(f".{_sqlite_label(key)}" for key in keys) if keys else path
-        if len(keys) == len(steps):
-            break
-        are_lists.append(func.json_type(AuditEntry.payload, path) == "array")
-        each = func.json_each(AuditEntry.payload, path).table_valued(column("fullkey", String)).alias()
+    along: list[ColumnElement[bool]] = []
+    leaf: ColumnElement[bool] | None = None
+    for at, step in enumerate(steps):
+        if step != ITEMS and _has_label(step):
+            path = path + f".{_sqlite_label(step)}"
+            continue
+        along.append(func.json_type(document, path) == ("array" if step == ITEMS else "object"))
+        each = func.json_each(document, path).table_valued(*_JSON_EACH).alias()
         items = each if items is None else items.join(each, true())
-        path, steps = each.c.fullkey, steps[len(keys) + 1 :]
-    leaf = or_(false(), *(_sqlite_equals(path, value) for value in candidates))
+        if step == ITEMS:
+            path = each.c.fullkey
+            continue
+        along.append(each.c.key == step)
+        if at + 1 == len(steps):
+            leaf = or_(false(), *(_member_equals(each, value) for value in candidates))
+        else:
+            document, path = _member(each), "$"
+    if leaf is None:
+        leaf = or_(false(), *(_sqlite_equals(document, path, value) for value in candidates))
     if items is None:
         return leaf
-    any_item = select(literal(1)).select_from(items).where(*are_lists[1:], leaf)
-    return and_(are_lists[0], any_item.exists())
+    any_item = select(literal(1)).select_from(items).where(*along[1:], leaf)
+    return and_(along[0], any_item.exists())
+
+
+_JSON_EACH: tuple[ColumnClause[Any], ...] = (
+    column("key", String),
+    column("fullkey", String),
+    column("type", String),
+    column("atom"),
+    column("value"),
+)
+"""The columns of `json_each` the search reads: a row's key (decoded text), its path from the
+document's top, its JSON type, its plain value (NULL for a list or an object) and its value (JSON
+text for a list or an object)."""
+
+
+def _has_label(key: str) -> bool:
+    """Whether SQLite's JSON paths can spell `key`: a quoted label ends at the next `"`, escaped or
+    not (3.40 and 3.45 alike), so a key holding one has no label and is read through `json_each`."""
+    return '"' not in key
+
+
+def _member(each: Any) -> ColumnElement[Any]:
+    """A `json_each` row's value as a JSON document, for the path's next steps: a list or an object is
+    JSON text, a plain value is not (`eks`, not `"eks"`) and has no steps below it, so it is NULL,
+    where every JSON function reads nothing."""
+    return case((each.c.type.in_(("array", "object")), each.c.value))
+
+
+def _member_equals(each: Any, value: Any) -> ColumnElement[bool]:
+    """Whether a `json_each` row is `value`, its JSON type included, as `_sqlite_equals` compares."""
+    same_type: ColumnElement[bool] = each.c.type == _json_type(value)
+    if value is None or isinstance(value, bool):
+        return same_type
+    return and_(same_type, each.c.atom == value)
 
 
 def _sqlite_label(key: str) -> str:
@@ -590,17 +634,19 @@ def _sqlite_label(key: str) -> str:
     SQLite (3.40) compares a path's label with the key's text as written in the document, escapes and
     all, and SQLAlchemy stores the payload with `json.dumps`, which escapes every non-ASCII character:
     `größe` is stored as `"gr\\u00f6\\u00dfe"`, and only that spelling finds it. A key holding `"`
-    cannot be a label at all (`payload_paths.parse_path` refuses it).
+    cannot be a label at all (`_has_label`).
     """
     return json.dumps(key)
 
 
-def _sqlite_equals(path: str | ColumnElement[str], value: Any) -> ColumnElement[bool]:
-    """Whether the payload's JSON at `path` is `value`, its JSON type included (`9` is not `"9"`)."""
-    same_type = func.json_type(AuditEntry.payload, path) == _json_type(value)
+def _sqlite_equals(
+    document: ColumnElement[Any], path: str | ColumnElement[str], value: Any
+) -> ColumnElement[bool]:
+    """Whether the JSON at `path` in `document` is `value`, its JSON type included (`9` is not `"9"`)."""
+    same_type = func.json_type(document, path) == _json_type(value)
     if value is None or isinstance(value, bool):
         return same_type
-    return and_(same_type, func.json_extract(AuditEntry.payload, path) == value)
+    return and_(same_type, func.json_extract(document, path) == value)
 
 
 def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:

@@ -346,13 +346,53 @@ def test_keys_in_any_script_or_quoted_are_searched_on_either_database(
     assert _matches(engine, ids, {"prop": f"{key}= not-{value.strip()}"}, mask_key=None) == set()
 
 
-@pytest.mark.parametrize("key", ['"say \\"hi\\""', '"[]"'])
-def test_a_key_no_json_path_can_name_is_refused_saying_so(key: str) -> None:
+def test_the_key_that_reads_as_a_list_s_items_is_refused_saying_so() -> None:
     with pytest.raises(FilterError) as refused:
-        parse_filters({"prop": f"{key} = x"})
+        parse_filters({"prop": '"[]" = x'})
     assert refused.value.errors == {
-        "prop": f"{key!r}: a key holding a double quote, or the key [], cannot be searched"
+        "prop": "'\"[]\"': the key [] cannot be searched (it reads as a list's items)"
     }
+
+
+@pytest.mark.parametrize(
+    "key",
+    ['say "hi"', '"', 'größe "x"', "C:\\temp", '\\"', "a.b", "a[", "a[0]", "[", "$", "$.a", "it's", "'"],
+)
+def test_a_key_holding_json_path_syntax_is_searched_on_either_database(
+    engine: Engine, store: AuditStore, key: str
+) -> None:
+    """`"say \\"hi\\"" = x` was refused ("a key holding a double quote … cannot be searched"): SQLite's
+    JSON paths cannot spell a `"`, so such a key was stored and never found, at the top or nested. A
+    key is written in JSON's double quotes with JSON's escapes; `.` in it is part of it."""
+    quoted = json.dumps(key, ensure_ascii=False)
+
+    def invoice(value: str) -> dict[str, Any]:
+        message = _invoice(
+            line_items=[{"sku": "s", "quantity": 1}], payment_method={"kind": "card", "verified": True}
+        )
+        message["properties"].update(
+            {key: value},
+            nested={key: {"inner": value}},
+            listed=[{"other": "x"}, {key: value}],
+            wrapped={key: ["x", value]},
+            twice={key: {key: value}},
+        )
+        return message
+
+    ids = {"own": _record(store, invoice("v")), "other": _record(store, invoice("w"))}
+    for path in (
+        quoted,
+        f"nested.{quoted}.inner",
+        f"listed[].{quoted}",
+        f"listed.{quoted}",
+        f"wrapped.{quoted}[]",
+        f"twice.{quoted}.{quoted}",
+    ):
+        assert _matches(engine, ids, {"prop": f"{path} = v"}, mask_key=None) == {"own"}, path
+        assert _matches(engine, ids, {"prop": f'{path} = "w"'}, mask_key=None) == {"other"}, path
+    # The value is compared as it is: a list is not its item, an object not its member's value.
+    assert _matches(engine, ids, {"prop": f"wrapped.{quoted} = v"}, mask_key=None) == set()
+    assert _matches(engine, ids, {"prop": f"nested.{quoted} = v"}, mask_key=None) == set()
 
 
 def test_a_path_with_more_names_that_may_read_a_list_than_any_property_has_is_refused() -> None:
