@@ -7,9 +7,14 @@ clipboard. A direction control reorders how a name and the text after it read, o
 (`🚀 prod \u202eevil` shows as `🚀 prod live`). Token names, preset names and display names refuse
 both; the command line's tables escape what an older row may still hold.
 
-Emails and preset names also refuse the other invisible format characters (Unicode category Cf: a
-zero-width space, a soft hyphen, a direction mark): `ada\u200b@example.com` reads exactly as the
-admin's `ada@example.com`, and two preset chips `東京` and `東京\u200b` look the same.
+Emails and names (display names, token names, preset names) also refuse the other invisible format
+characters (Unicode category Cf: a zero-width space, a soft hyphen, a direction mark, a byte-order
+mark): `ada\u200b@example.com` reads exactly as the admin's `ada@example.com`, two preset chips `東京`
+and `東京\u200b` look the same, and so do two tokens `ci` and `ci\u200b` in an account's list. A name
+keeps the zero-width joiner and non-joiner (`JOINERS`), anywhere in it: emoji sequences and Persian or
+Indic words need them, where they sit between characters, and a stricter rule (where a joiner may
+stand) would refuse some legitimate name in some script; an email, the account's identity, refuses
+them too.
 """
 
 from __future__ import annotations

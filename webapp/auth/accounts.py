@@ -22,7 +22,7 @@ from analytics.actions import record_action
 from webapp.auth.models import User
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
-from webapp.readable_names import code_points, invisible, unreadable
+from webapp.readable_names import code_points, hidden, invisible, unreadable
 
 MIN_PASSWORD_LENGTH = 12
 # scrypt hashes any length, but a hostile form must not make every request hash megabytes.
@@ -153,11 +153,16 @@ def new_email(email: str) -> str:
 def checked_display_name(raw: str | None) -> str | None:
     """A display name trimmed, None for none: checked before a password is asked for.
 
+    It greets its account in the header and names it on the users page, so, as an email, it holds
+    no invisible format character (a zero-width space, a byte-order mark: `Ada\u200b` reads as
+    `Ada`), but the zero-width joiner and non-joiner, which emoji sequences (`👩\u200d💻`) and
+    Persian or Indic words (`می\u200cخواهم`) need (`webapp.readable_names.hidden`).
+
     Raises:
         AccountError: it would not read as typed (`webapp.readable_names`), or is longer than
             `MAX_DISPLAY_NAME_LENGTH`.
     """
-    problem = unreadable(raw or "")
+    problem = unreadable(raw or "") or hidden(raw or "")
     if problem is not None:
         raise AccountError(f"display name: {problem}")
     name = (raw or "").strip()

@@ -12,7 +12,7 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional, Validat
 
 from webapp.auth import accounts
 from webapp.auth.roles import Role
-from webapp.readable_names import unreadable
+from webapp.readable_names import hidden, unreadable
 
 ROLE_CHOICES = [role.value for role in Role]
 
@@ -26,8 +26,9 @@ def email_address(_form: FlaskForm, field: Field) -> None:
 
 
 def readable_name(_form: FlaskForm, field: Field) -> None:
-    """Refuse a name that would not read as typed (`webapp.readable_names`)."""
-    problem = unreadable(field.data or "")
+    """Refuse a name that would not read as typed or holds an invisible character (but the joiners:
+    `accounts.checked_display_name`)."""
+    problem = unreadable(field.data or "") or hidden(field.data or "")
     if problem is not None:
         raise ValidationError(f"{problem[0].upper()}{problem[1:]}.")
 

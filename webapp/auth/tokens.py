@@ -27,7 +27,7 @@ from webapp.auth import accounts
 from webapp.auth.models import ApiToken, User
 from webapp.extensions import db
 from webapp.lookups import get_row
-from webapp.readable_names import unreadable
+from webapp.readable_names import hidden, unreadable
 
 TOKEN_PREFIX = "ect_"
 """What every token starts with, so secret scanners and people can tell what it is."""
@@ -76,16 +76,20 @@ def token_hash(secret: str) -> str:
 def check_name(raw: str) -> str:
     """A token's name, trimmed.
 
+    The tokens page and `users token list` tell an account's tokens apart by their names, so a name
+    holds no invisible format character (`ci\u200b` would read as `ci`), but the zero-width joiner
+    and non-joiner that emoji and some scripts need (`webapp.readable_names.hidden`).
+
     Raises:
-        TokenError: it is empty, longer than `MAX_NAME_LENGTH`, or would not read as typed
-            (`webapp.readable_names`).
+        TokenError: it is empty, longer than `MAX_NAME_LENGTH`, would not read as typed, or holds an
+            invisible character (`webapp.readable_names`).
     """
     name = raw.strip()
     if not name:
         raise TokenError("give the token a name, e.g. the script or CI job that will use it")
     if len(name) > MAX_NAME_LENGTH:
         raise TokenError(f"the name must have at most {MAX_NAME_LENGTH} characters")
-    problem = unreadable(name)
+    problem = unreadable(name) or hidden(name)
     if problem is not None:
         raise TokenError(problem)
     return name
