@@ -108,7 +108,8 @@ def string(text: str) -> str:
     """A string literal as ruff writes it: in double quotes, unless the text holds more double quotes
     than single ones (fewer escapes); JSON's escapes are Python's. A character that does not print
     (a direction control, a zero-width space) is written as its escape, so the code reads as it runs."""
-    escaped = re.sub(r"[^\x00-\x7f]", _escaped_if_hidden, json.dumps(text, ensure_ascii=False))
+    # JSON escapes the controls below 0x20 itself; DEL (0x7f) and everything above ASCII are left to us.
+    escaped = re.sub(r"[^\x00-\x7e]", _escaped_if_hidden, json.dumps(text, ensure_ascii=False))
     if text.count('"') <= text.count("'"):
         return escaped
     # In single quotes, a double quote needs no escape and a single quote needs one.

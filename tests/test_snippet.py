@@ -150,7 +150,7 @@ def test_the_tester_s_copies_of_a_nested_event_run(client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["a\u202eb", "zero\u200bwidth", "nb\u00a0sp", "héllo 😀", 'say "hi"', "it's"]
+    "text", ["a\u202eb", "zero\u200bwidth", "nb\u00a0sp", "héllo 😀", 'say "hi"', "it's", "del\x7fete"]
 )
 def test_text_in_generated_code_reads_as_it_runs(text: str) -> None:
     """Snippets and imported specs write text through one `string`: a direction control written raw
