@@ -184,7 +184,7 @@ def _partition_rows(partition: Partition) -> ColumnElement[bool]:
     return and_(AuditEntry.recorded_at >= partition.start, AuditEntry.recorded_at < partition.end)
 
 
-def _doomed(partition: Partition) -> Select[tuple[Any]]:
+def _doomed(partition: Partition) -> Select[Any]:
     """The message ids of a partition's entries that a purge removes (all but purge records)."""
     rows = table(partition.name, column("message_id"), column("type"))
     return select(rows.c.message_id).where(rows.c.type != PURGE_TYPE)

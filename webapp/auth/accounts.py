@@ -95,7 +95,7 @@ def _decoy_hash() -> str:
     return hash_password("decoy password, never matches anything typed")
 
 
-def users_query() -> Select[tuple[User]]:
+def users_query() -> Select[User]:
     """Every account, by email."""
     return select(User).order_by(User.email)
 

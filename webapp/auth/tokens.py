@@ -111,7 +111,7 @@ def check_lifetime(days: int | None) -> timedelta | None:
     return timedelta(days=days)
 
 
-def tokens_query(user: User | None = None) -> Select[tuple[ApiToken]]:
+def tokens_query(user: User | None = None) -> Select[ApiToken]:
     """Every token (or one account's), not revoked ones first (expired ones among them), newest first
     within each group."""
     query = select(ApiToken)

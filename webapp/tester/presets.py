@@ -169,7 +169,7 @@ def create_preset(ids: PresetIds, *, created_by: str) -> ScopePreset | None:
     return preset
 
 
-def find_preset(name: str) -> Select[tuple[ScopePreset]]:
+def find_preset(name: str) -> Select[ScopePreset]:
     """The preset named `name` as saving compares names, so `send --preset cafe\u0301` finds `Café`."""
     return select(ScopePreset).where(ScopePreset.name_key == compared(name))
 

@@ -21,7 +21,7 @@ day of testing, small enough to read on every page view through the `recorded_at
 RECENT_PER_FIELD = 10
 
 
-def history(*, actor: str | None = None, limit: int = 20) -> Select[tuple[AuditEntry, float | None, bool]]:
+def history(*, actor: str | None = None, limit: int = 20) -> Select[AuditEntry, float | None, bool]:
     """The tester's latest sends, newest first; only `actor`'s if given.
 
     Each with the tester's own round trip and whether a replay re-sent it since: the entry's status
@@ -67,7 +67,7 @@ def latest_scope_ids(limit: int = RECENT_WINDOW) -> Select[Any]:
     )
 
 
-def presets() -> Select[tuple[ScopePreset]]:
+def presets() -> Select[ScopePreset]:
     """The team's scope presets, by name."""
     return select(ScopePreset).order_by(ScopePreset.name)
 
