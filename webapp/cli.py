@@ -270,10 +270,10 @@ def drift_command(
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.subject, f.message) for f in findings]
     ok_message = "Every catalog event is being sent and every payload still validates."
-    owners = owners_of(findings)
-    details = {"owners": [owner.as_json() for owner in owners]}
+    by_owner = owners_of(findings)
+    details = {"owners": [owner.as_json() for owner in by_owner]}
     verdict(
-        "Catalog drift", lines, fmt, ok_message=ok_message, details=details, footer=who_to_ask(owners, fmt)
+        "Catalog drift", lines, fmt, ok_message=ok_message, details=details, footer=who_to_ask(by_owner, fmt)
     )
     if fmt == ReportFormat.TEXT.value:
         # Silence read like a command that did nothing (and like a scope that matched nothing).
