@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 from segment.analytics.consumer import MAX_MSG_SIZE
 
-from analytics.catalog import SpecInfo
+from analytics.catalog import CATALOG, SpecInfo
 from analytics.client import message_size, size_in_words
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
@@ -26,7 +26,6 @@ from webapp.tester.forms import (
     SCOPE,
     FieldTextError,
     TesterInput,
-    close_spec,
     own_properties,
     read_json,
     resolve_spec,
@@ -186,7 +185,7 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
     info = draft.info
     if info is None:
         if typed.spec:
-            close = close_spec(typed.spec)
+            close = CATALOG.closest(typed.spec)
             hint = f" Did you mean {close!r}?" if close else ""
             draft.errors["spec"] = f"Unknown event or identify call {typed.spec!r}.{hint}"
         else:

@@ -389,11 +389,6 @@ def resolve_spec(ref: str) -> SpecInfo | None:
     return None
 
 
-def close_spec(ref: str) -> str | None:
-    """The event or identify call a mistyped reference most likely meant (`Catalog.closest`)."""
-    return CATALOG.closest(ref)
-
-
 def spec_query(info: SpecInfo) -> dict[str, str]:
     """The query string that pre-selects a spec, as the cross-links spell it."""
     return {"event": info.constant} if info.kind == "track" else {"identify": info.constant}
