@@ -63,7 +63,7 @@ class TextFormatter(logging.Formatter):
     put a process under `TZ=Asia/Tokyo` 9 hours away from them, with nothing on the line to say so.
     """
 
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)
     default_time_format = "%Y-%m-%d %H:%M:%S"
     default_msec_format = "%s.%03dZ"
 
