@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.fields import FieldInfo
 
 
 class CheckedModel(BaseModel):
@@ -30,4 +31,22 @@ class CheckedModel(BaseModel):
         copied = super().model_copy(deep=deep)
         if not update:
             return copied
-        return self.model_validate({**dict(copied), **update})
+        fields = type(self).model_fields
+        # Keyed by field name, as pydantic's `update` is; validation reads an aliased field by its alias.
+        merged = {**dict(copied), **update}
+        return self.model_validate(
+            {
+                _input_key(fields[name], name) if name in fields else name: value
+                for name, value in merged.items()
+            }
+        )
+
+
+def _input_key(field: FieldInfo, name: str) -> str:
+    """The key a field is validated from: its validation alias (`alias=` sets it too), or its name.
+
+    A field whose validation alias is an `AliasChoices` or `AliasPath` is read by its name: with
+    neither `populate_by_name` set nor a string to put the value under, such a field cannot be copied
+    with changes, and pydantic's error says it is missing."""
+    alias = field.validation_alias
+    return alias if isinstance(alias, str) else name

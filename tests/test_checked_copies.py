@@ -5,12 +5,42 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from analytics.scopes import ClusterScope, ProjectScope
+from analytics.events import SegmentEvent
+from analytics.scopes import ClusterScope, ProjectScope, UserScope
+from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
 from analytics.tracks import ClusterKind, ClusterProvisioningSuccess
 
 SPEC = ClusterProvisioningSuccess(
     scope=ClusterScope(user_id=1, project_id=2, cluster_id=3), cluster_type=ClusterKind.EKS, infra_id=9
 )
+
+REGISTRY = SpecRegistry()
+
+
+class PlanChosen(
+    TrackSpec,
+    event=SegmentEvent.ProjectDelete,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    registry=REGISTRY,
+):
+    """A plan was chosen; its fields are read from keywords that are not their names."""
+
+    scope: UserScope
+    kind: str = prop("Plan kind.", example="pro", alias="type")
+    seats: int = prop("Seats bought.", example=3, validation_alias="seat_count", ge=1)
+
+
+def test_a_copy_of_a_spec_with_aliased_fields_is_checked_by_field_name() -> None:
+    """The copy was validated from the fields by name while validation reads an aliased field by its
+    alias: every copy with changes was refused, even one that left the aliased fields alone."""
+    spec = PlanChosen(scope=UserScope(user_id=1), type="pro", seat_count=3)
+
+    other = spec.model_copy(update={"scope": UserScope(user_id=2)})
+    assert (other.scope.user_id, other.kind, other.seats) == (2, "pro", 3)
+    assert spec.model_copy(update={"kind": "team", "seats": 5}).own_values() == {"kind": "team", "seats": 5}
+    with pytest.raises(ValidationError, match="greater than or equal to 1"):
+        spec.model_copy(update={"seats": 0})
 
 
 def test_a_copy_for_another_cluster_is_the_same_event_with_the_new_ids() -> None:
