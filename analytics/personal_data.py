@@ -44,7 +44,22 @@ _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 # `E-Mail` (German), `e.mail`, `first name`: a hyphen, a dot or a space separates words as `_` does.
 _SEPARATORS = re.compile(r"[\s.\-]+")
 
-_extra_names: frozenset[str] = frozenset()
+# Scripts written without spaces between words, by how Unicode names their letters: Chinese and
+# Japanese (kanji, kana, the long-vowel mark ー), Thai, Lao, Khmer, Burmese.
+_UNSPACED_SCRIPTS = (
+    "CJK UNIFIED IDEOGRAPH",
+    "CJK COMPATIBILITY IDEOGRAPH",
+    "HIRAGANA",
+    "KATAKANA",
+    "HALFWIDTH KATAKANA",
+    "THAI",
+    "LAO",
+    "KHMER",
+    "MYANMAR",
+)
+
+_extra_names: re.Pattern[str] | None = None
+"""The names `use_personal_keys` added, as one pattern (`_extra_name_pattern`)."""
 
 
 def spelled(name: str) -> str:
@@ -76,12 +91,29 @@ def use_personal_keys(names: str | Iterable[str]) -> None:
     global _extra_names
     if isinstance(names, str):
         names = names.split(",")
-    _extra_names = frozenset(spelled(name.strip()) for name in names if name.strip())
+    spelt = sorted({spelled(name.strip()) for name in names if name.strip()})
+    _extra_names = re.compile("|".join(map(_extra_name_pattern, spelt))) if spelt else None
+
+
+def _extra_name_pattern(name: str) -> str:
+    """Where a team's name of personal data is found in a key (both as `spelled` writes them).
+
+    A name is a whole `_`-separated word of the key or the start of one: `telefon` is found in
+    `telefon`, `telefonnummer`, `kunden_telefon`, never inside a word, so that `ort` leaves `sort_order`
+    and `report_id` alone (and finds `ortsteil`; a short name finds the longer words it starts: `tel`
+    finds `telemetry`). A name holding a letter of a script written without spaces between words
+    (`_UNSPACED_SCRIPTS`) is found anywhere, as a word there has no mark where it starts (`名前` in
+    `顧客名前`).
+    """
+    if any(unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS) for char in name):
+        return re.escape(name)
+    return f"(?:^|_){re.escape(name)}"
 
 
 def looks_personal(name: str) -> bool:
     """Whether a property's name says it holds personal data (an email, a phone, a person's name, or
-    holds one of the names `AUDIT_PERSONAL_KEYS` adds: `telefonnummer` with `telefon`).
+    one of the names `AUDIT_PERSONAL_KEYS` adds, as a word or a word's start: `telefonnummer` and
+    `kunden_telefon` with `telefon`, `sort_order` not with `ort`; see `_extra_name_pattern`).
 
     Lint asks it of every declared property, so that none is left unmarked; the tester asks it of
     off-schema properties, which no spec marks, so that they are masked all the same. A camelCase
@@ -89,7 +121,9 @@ def looks_personal(name: str) -> bool:
     (EC006), but not instead of the personal data.
     """
     key = spelled(name)
-    return _PERSONAL_NAME.search(key) is not None or any(extra in key for extra in _extra_names)
+    return _PERSONAL_NAME.search(key) is not None or (
+        _extra_names is not None and _extra_names.search(key) is not None
+    )
 
 
 def mask_value(value: Any, key: bytes) -> str:

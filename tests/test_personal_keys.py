@@ -5,6 +5,7 @@ and shown to viewers (the intl walk, finding F3)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -14,8 +15,11 @@ from sqlalchemy import select
 
 import analytics
 from analytics.audit import AuditEntry, AuditStore
+from analytics.lint import lint
 from analytics.personal_data import is_mask, looks_personal, use_personal_keys
+from analytics.scopes import UserScope
 from analytics.settings import ConfigurationError
+from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
 from webapp.auth.roles import Role
 from webapp.config import from_environment
 from webapp.extensions import db
@@ -34,6 +38,28 @@ PERSONAL = {
     "correo-electrónico": "ana@example.es",
     "emailAddress": "x@example.com",
 }
+
+
+REGISTRY = SpecRegistry()
+
+
+class PlacesEvent(StrEnum):
+    PlaceListed = "Place Listed"
+
+
+class PlaceListed(
+    TrackSpec,
+    event=PlacesEvent.PlaceListed,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    registry=REGISTRY,
+):
+    """A place was listed."""
+
+    scope: UserScope
+    wohn_ort: str = prop("Where the person lives.", example="Berlin")
+    sort_order: int = prop("Place in the list.", example=3)
+    report_id: str = prop("The report it is listed in.", example="r-1")
 
 
 @pytest.fixture
@@ -57,6 +83,113 @@ def test_the_team_s_key_names_are_personal_only_once_set(forget_team_keys: None)
     assert not looks_personal("cluster_type")
     use_personal_keys(())
     assert not looks_personal("vorname")
+
+
+@pytest.mark.parametrize(
+    ("key", "personal"),
+    [
+        ("ort", True),
+        ("wohn_ort", True),
+        ("Ort-Name", True),
+        ("ortsteil", True),
+        ("sort_order", False),
+        ("report_id", False),
+        ("port", False),
+        ("plz", True),
+        ("kundenPlz", True),
+        ("plz_bereich", True),
+        ("aplz", False),
+        ("nom", True),
+        ("nom_client", True),
+        ("denomination", False),
+        ("hotel_name", False),
+        ("support_tier", False),
+        ("hostel", False),
+    ],
+)
+def test_a_short_team_name_is_a_word_or_a_word_s_start_never_inside_one(
+    key: str, personal: bool, forget_team_keys: None
+) -> None:
+    """`ort` was matched inside any key: `sort_order` and `report_id` were personal data, and lint's
+    EC013 failed CI for them."""
+    use_personal_keys("ort,plz,nom")
+    assert looks_personal(key) is personal
+
+
+@pytest.mark.parametrize(
+    ("key", "personal"),
+    [
+        ("telefon", True),
+        ("telefonnummer", True),
+        ("kunden_telefon", True),
+        ("kundenTelefon", True),
+        ("mobiltelefon", False),
+        ("nachname", True),
+        ("kunden_nachname", True),
+        ("vornamen", True),
+        ("名前", True),
+        ("顧客名前", True),
+        ("customer_名前", True),
+        ("顧客メールアドレス", True),
+        ("名", False),
+    ],
+)
+def test_the_readme_s_team_names_find_their_keys(key: str, personal: bool, forget_team_keys: None) -> None:
+    """The names `AUDIT_PERSONAL_KEYS` gives as its example, as its row in the README reads them: a
+    word or a word's start, and a Chinese or Japanese name anywhere in the key."""
+    use_personal_keys("vorname,nachname,telefon,名前,メールアドレス")
+    assert looks_personal(key) is personal
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("โทรศัพท์", "เบอร์โทรศัพท์"), ("ﾒｰﾙ", "顧客ﾒｰﾙ"), ("電話", "customer電話番号")],
+)
+def test_a_name_in_a_script_written_without_spaces_is_found_anywhere_in_a_key(
+    name: str, key: str, forget_team_keys: None
+) -> None:
+    """Thai and Japanese (half-width kana included) mark no word's start, so a name there is found
+    inside a key, as it was before names had to start a word."""
+    use_personal_keys(name)
+    assert looks_personal(key)
+
+
+def test_lint_the_tester_and_the_search_read_a_short_team_name_alike(
+    make_app: Callable[..., Flask], database_url: str, monkeypatch: pytest.MonkeyPatch, forget_team_keys: None
+) -> None:
+    """With `ort` listed, an off-schema `wohn_ort` is masked and refused to viewers' search, while
+    `sort_order` and `report_id` are stored in clear, searchable, and pass lint (EC013)."""
+    monkeypatch.setenv("AUDIT_PERSONAL_KEYS", "ort")
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    engineer = signed_in_client(app, Role.ENGINEER)
+    body = {
+        "event": "StackLaunchFailure",
+        "off_schema": True,
+        "scope": {"user_id": 5, "project_id": 801, "cluster_id": 3},
+        "properties": {
+            "stack_name": "s",
+            "error_message": "e",
+            "wohn_ort": "Berlin",
+            "sort_order": "3",
+            "report_id": "r-1",
+        },
+    }
+    response = engineer.post("/api/tester/send", json=body)
+    assert response.status_code == 200, response.get_json()
+    stored = _stored_properties(app)
+    assert {key for key, value in stored.items() if is_mask(value)} == {"wohn_ort"}
+    assert (stored["sort_order"], stored["report_id"]) == ("3", "r-1")
+    viewer = signed_in_client(app, Role.VIEWER)
+    assert (
+        viewer.get("/audit/", query_string={"project": "801", "prop": "wohn_ort = Berlin"}).status_code == 400
+    )
+    found = viewer.get("/audit/", query_string={"project": "801", "prop": "report_id = r-1"})
+    assert found.status_code == 200
+    assert '<strong id="audit-count">1 entry</strong>' in found.get_data(as_text=True)
+    linted = lint(PlacesEvent, REGISTRY, {})
+    assert [f"{f.code} {f.subject}" for f in linted.findings if f.code == "EC013"] == [
+        "EC013 PlaceListed.wohn_ort"
+    ]
 
 
 def test_the_library_and_the_dashboard_read_the_setting_alike(
