@@ -86,8 +86,9 @@ def _days(delta: timedelta) -> str:
 
 
 def deprecated_sent(info: SpecInfo, seen: EventActivity) -> str | None:
-    """The `deprecated-sent` finding's message for a deprecated event an application sent in the last
-    `RECENT_DAYS` days, or None: the dashboard shows the same words, so list, page and command agree."""
+    """The `deprecated-sent` finding's message for a deprecated event (or identify call) an application
+    sent in the last `RECENT_DAYS` days, or None: the dashboard's lists and pages of events and identify
+    calls show the same words, so list, page and command agree."""
     if info.spec.status is not Status.DEPRECATED or not seen.recent:
         return None
     instead = getattr(info.spec, "replaced_by", None)  # a track spec's; an identify spec has none

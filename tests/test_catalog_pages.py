@@ -24,7 +24,7 @@ from analytics.durations import format_instant
 from analytics.events import SegmentEvent
 from analytics.messages import build_message
 from analytics.scopes import ProjectScope, UserScope
-from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec
+from analytics.spec import Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec
 from analytics.versions import record_version
 from webapp import create_app
 from webapp.catalog import routes
@@ -752,6 +752,35 @@ def test_an_identify_call_s_page_says_whether_the_application_calls_it(
     assert re.search(r'data-label="Last 7 days" class="num">1<', rows["LoginIdentify"])
     assert "never sent" in rows["ProfileUpdateIdentify"] and "never sent" not in rows["LoginIdentify"]
     assert "just now" in rows["RegisterIdentify"]
+
+
+def test_a_deprecated_identify_call_s_list_and_page_say_what_drift_says(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The identify list and page knew planned calls only: a deprecated call that applications had
+    stopped making was a red "never sent", and one still made was not "deprecated, still sent",
+    while `event-catalog drift` said the opposite of both."""
+    from webapp.extensions import analytics_client
+
+    monkeypatch.setattr(CATALOG.identifier("Login").spec, "status", Status.DEPRECATED)
+
+    def login_row() -> str:
+        listing = client.get("/identifiers").get_data(as_text=True)
+        return dict(re.findall(r'href="/identifiers/(\w+)">.*?</th>(.*?)</tr>', listing, re.S))[
+            "LoginIdentify"
+        ]
+
+    assert '<span class="muted">never sent</span>' in login_row() and "badge never-sent" not in login_row()
+    page = client.get("/identifiers/LoginIdentify").get_data(as_text=True)
+    assert "as a deprecated identify call should." in page and "badge never-sent" not in page
+    message = build_message(CATALOG.identifier("Login").example_spec())
+    analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
+    told = "eprecated, still sent by an application (1 in the last 7 days)"
+    assert f'<span class="badge deprecated-sent" title="D{told}">deprecated, still sent</span>' in login_row()
+    page = client.get("/identifiers/LoginIdentify").get_data(as_text=True)
+    assert f'<span class="badge deprecated-sent">deprecated, still sent</span> D{told}.' in page
+    drift = app.test_cli_runner().invoke(args=["drift", "--event", "Login"])
+    assert drift.exit_code == 1 and f"d{told}" in drift.output
 
 
 def test_identifiers_pages_list_traits(client: FlaskClient) -> None:

@@ -58,23 +58,46 @@ _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class EventRow:
-    """One line of the event list: the catalog entry and what the audit log says about it."""
+class SpecRow:
+    """What the audit log says of one event or identify call, in `event-catalog drift`'s words, so
+    that list, page and command agree: the event list and page, and the identify list and page.
+
+    Attributes:
+        info: the catalog entry.
+        activity: the application's messages of it (`read_activity`, `identify_activity`).
+    """
 
     info: SpecInfo
     activity: EventActivity
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def never_sent(self) -> bool:
-        """Whether the audit log holds no message of this event."""
+        """Whether the audit log holds no message of it from an application."""
         return self.activity.last_seen is None
 
     @property
     def unsent_by_design(self) -> bool:
-        """A deprecated or planned event: going unsent is what it should do (no longer, or not yet), so
+        """A deprecated or planned spec: going unsent is what it should do (no longer, or not yet), so
         it is flagged neither never sent nor stale, as `event-catalog drift` does not flag it."""
         return not self.info.spec.status.expects_traffic
+
+    @cached_property
+    def deprecated_sent(self) -> str | None:
+        """What `event-catalog drift` says of a deprecated spec an application still sends, or None."""
+        return deprecated_sent(self.info, self.activity)
+
+    @cached_property
+    def planned_sent(self) -> str | None:
+        """What `event-catalog drift` says of a planned spec an application already sends, or None."""
+        return planned_sent(self.info, self.activity)
+
+
+@dataclass(frozen=True)
+class EventRow(SpecRow):
+    """One line of the event list: what `SpecRow` says, and the verdicts only events get (stale,
+    drifting), as of `now`."""
+
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def stale_after_days(self) -> int:
@@ -93,16 +116,6 @@ class EventRow:
     def drifting(self) -> str | None:
         """Why its latest message no longer validates against today's schema, or None."""
         return drifting(self.activity)
-
-    @cached_property
-    def deprecated_sent(self) -> str | None:
-        """What `event-catalog drift` says of a deprecated event an application still sends, or None."""
-        return deprecated_sent(self.info, self.activity)
-
-    @cached_property
-    def planned_sent(self) -> str | None:
-        """What `event-catalog drift` says of a planned event an application already sends, or None."""
-        return planned_sent(self.info, self.activity)
 
     def activity_document(self) -> dict[str, Any]:
         """What the list shows of the event's traffic, for the list's JSON download: a spreadsheet of

@@ -32,7 +32,6 @@ from analytics.activity import (
 )
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
-from analytics.drift import planned_sent
 from analytics.durations import as_utc
 from analytics.exports import FORMATS, list_document, spec_document, specs_csv
 from analytics.messages import build_message
@@ -48,6 +47,7 @@ from webapp.catalog.changes import changes_view
 from webapp.catalog.filters import (
     EventFilters,
     EventRow,
+    SpecRow,
     choices,
     event_rows,
     identify_matches,
@@ -387,11 +387,7 @@ def identifiers() -> str:
     )
     return render_template(
         "catalog/identifiers.html",
-        identifiers=infos,
-        activity=activity,
-        planned_sent={
-            info.constant: planned_sent(info, activity.get(info.constant, NEVER_SENT)) for info in infos
-        },
+        rows=[SpecRow(info, activity.get(info.constant, NEVER_SENT)) for info in infos],
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
     )
@@ -412,7 +408,7 @@ def identifier(name: str) -> ResponseReturnValue:
         "catalog/identifier.html",
         **_spec_page(info),
         activity=activity,
-        planned_sent=planned_sent(info, activity),
+        verdict=SpecRow(info, activity),
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
         audit_search=IDENTIFY_PREFIX + info.name,
