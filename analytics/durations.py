@@ -116,6 +116,13 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def shown_instant(moment: datetime) -> str:
+    """An instant as a sentence for people states it: UTC to the second, `2026-02-03 04:05:06 UTC`
+    (naive means UTC, as stored)."""
+    # isoformat, not strftime: glibc's %Y writes year 738 as "738".
+    return as_utc(moment).replace(tzinfo=None).isoformat(" ", "seconds") + " UTC"
+
+
 @overload
 def format_instant(
     moment: datetime, timespec: Literal["auto", "microseconds"] = ..., *, zulu: bool = ...

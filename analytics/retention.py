@@ -61,7 +61,7 @@ from analytics.audit import (
     Source,
 )
 from analytics.chain import checkpoint_hash
-from analytics.durations import format_instant
+from analytics.durations import as_utc, format_instant
 from analytics.message_ids import new_message_id
 from analytics.partitions import Partition
 from analytics.wording import counted
@@ -76,6 +76,45 @@ PURGE_BATCH = 1000
 def purgeable(cutoff: datetime) -> ColumnElement[bool]:
     """Entries a purge at `cutoff` deletes: recorded before it, except purge records."""
     return and_(AuditEntry.recorded_at < cutoff, AuditEntry.type != PURGE_TYPE)
+
+
+@dataclass(frozen=True)
+class PurgeRecord:
+    """A purge as its own audit entry states it, read in one place for every page that explains
+    a missing entry by it (the audit entry page, the tester's sends).
+
+    Attributes:
+        ran_at: when the purge ran (its entry's time).
+        cutoff: it deleted the entries recorded before this time.
+        actor: who ran it.
+        older_than: the retention period the cutoff was counted back from (`90d`), or None when
+            the cutoff was given as a time.
+    """
+
+    ran_at: datetime
+    cutoff: datetime
+    actor: str | None
+    older_than: str | None
+
+    @classmethod
+    def from_entry(cls, entry: AuditEntry) -> PurgeRecord | None:
+        """The purge an entry of type `purge` records, or None when its payload states no readable cutoff."""
+        try:
+            cutoff = datetime.fromisoformat(entry.payload["cutoff"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        older_than = entry.payload.get("olderThan")
+        period = older_than if isinstance(older_than, str) else None
+        return cls(as_utc(entry.recorded_at), as_utc(cutoff), entry.actor, period)
+
+
+def purges(*, after: datetime | None = None, newest_first: bool = False) -> Select[AuditEntry]:
+    """The purge records (oldest first, or newest first); with `after`, those of purges run after it."""
+    query = select(AuditEntry).where(AuditEntry.type == PURGE_TYPE)
+    if after is not None:
+        query = query.where(AuditEntry.recorded_at > after)
+    order = AuditEntry.recorded_at.desc() if newest_first else AuditEntry.recorded_at
+    return query.order_by(order)
 
 
 @dataclass(frozen=True)

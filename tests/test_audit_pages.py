@@ -613,6 +613,27 @@ def test_a_purged_entry_s_page_says_retention_may_have_deleted_it(
     assert " UTC by cli:ops) deleted the entries recorded before 2026-02-03 04:05:06 UTC." in said
 
 
+def test_a_purge_record_without_a_readable_cutoff_leaves_the_plain_404(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """A cutoff that is no time ended the 404 page in a 500 (`fromisoformat` unguarded)."""
+    sqlite_store.record(
+        {
+            "type": "purge",
+            "messageId": "purge-without-cutoff",
+            "timestamp": "2026-12-06T00:00:00Z",
+            "cutoff": "spring",
+        },
+        status=AuditStatus.RECORDED,
+        source="retention",
+        actor="cli:ops",
+    )
+    response = client.get("/audit/entries/gone")
+    assert response.status_code == 404
+    said = html.unescape(response.get_data(as_text=True))
+    assert "No audit entry has the message id 'gone'." in said and "retention" not in said
+
+
 def test_the_source_field_offers_what_writes_entries_and_explains_re_sends(client: FlaskClient) -> None:
     page = client.get("/audit/").get_data(as_text=True)
     options = re.findall(

@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from analytics.audit import AuditStore, create_audit_engine
+from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine
 from analytics.collector import Collector
 from analytics.retention import purge
 from webapp import create_app
@@ -99,3 +99,31 @@ def test_a_send_purged_by_retention_says_so_on_its_pages_and_to_a_repeated_token
     assert (
         "--token 'cli-run-7171' cannot send again: its audit entry was purged by retention" in repeated.stderr
     )
+
+
+def test_a_purge_record_without_a_readable_cutoff_is_passed_over(
+    engineer: FlaskClient, database_url: str
+) -> None:
+    """The tester read every purge record's cutoff unguarded (a 500 on one without it), while the audit
+    entry page passed such a record over: both read purge records through `PurgeRecord` now."""
+    sent = engineer.post("/api/tester/send", json=SEND)
+    assert sent.status_code == 200
+    engine = create_audit_engine(database_url)
+    try:
+        AuditStore(engine).record(
+            {
+                "type": "purge",
+                "messageId": "purge-without-cutoff",
+                "timestamp": "2026-12-06T00:00:00Z",
+                "cutoff": "spring",
+            },
+            status=AuditStatus.RECORDED,
+            source=Source.RETENTION,
+            actor="ops@example.com",
+        )
+    finally:
+        engine.dispose()
+    _purge_everything_until_now(database_url)
+    response = engineer.get(f"/tester/sends/{sent.get_json()['message_id']}")
+    assert response.status_code == 200
+    assert re.search("Outcome unknown: " + PURGED.pattern, response.get_data(as_text=True))

@@ -15,15 +15,15 @@ once and holds on every URL. Which personal data a payload shows is decided besi
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
 
 from flask import abort, current_app
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from analytics.actions import ACCOUNT_ACTIONS, ACTION_TYPE
-from analytics.audit import PURGE_TYPE, AuditEntry
-from analytics.durations import as_utc
+from analytics.audit import AuditEntry
+from analytics.durations import shown_instant
+from analytics.retention import PurgeRecord, purges
 from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
 from webapp.auth.roles import Role
@@ -81,20 +81,13 @@ def _not_found(message_id: str) -> str:
     which entries it deleted, by when they were recorded.
     """
     said = f"No audit entry has the message id {message_id!r}."
-    newest = select(AuditEntry).where(AuditEntry.type == PURGE_TYPE).order_by(AuditEntry.recorded_at.desc())
-    purge = db.session.scalar(newest.limit(1))
-    cutoff = purge.payload.get("cutoff") if purge is not None else None
-    if purge is None or not isinstance(cutoff, str):
+    newest = db.session.scalar(purges(newest_first=True).limit(1))
+    purge = PurgeRecord.from_entry(newest) if newest is not None else None
+    if purge is None:
         return said
-    kept = purge.payload.get("olderThan")
-    command = "event-catalog audit purge" + (f" --older-than {kept}" if isinstance(kept, str) else "")
-    before = _shown(datetime.fromisoformat(cutoff))
+    kept = f" --older-than {purge.older_than}" if purge.older_than is not None else ""
     return (
-        f"{said} It may have been deleted by retention: the latest purge ({command}, run "
-        f"{_shown(purge.recorded_at)} UTC by {purge.actor}) deleted the entries recorded before {before} UTC."
+        f"{said} It may have been deleted by retention: the latest purge (event-catalog audit purge{kept}, "
+        f"run {shown_instant(purge.ran_at)} by {purge.actor}) deleted the entries recorded before "
+        f"{shown_instant(purge.cutoff)}."
     )
-
-
-def _shown(moment: datetime) -> str:
-    """A time as the audit pages show it: UTC, to the second."""
-    return as_utc(moment).replace(tzinfo=None).isoformat(" ", "seconds")

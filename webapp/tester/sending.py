@@ -21,14 +21,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
-from analytics.audit import PURGE_TYPE, AuditEntry, DeliveryAttempt
+from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.catalog import SpecInfo
-from analytics.durations import as_utc
+from analytics.durations import as_utc, shown_instant
 from analytics.messages import payload_of
 from analytics.nested import field_paths
 from analytics.network_errors import may_have_arrived
 from analytics.personal_data import named_paths
 from analytics.queries import is_personal_key
+from analytics.retention import PurgeRecord, purges
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -48,41 +49,17 @@ NO_ENTRY = "the audit log has no entry for it"
 """Why a send the audit log did not record was not sent, when nothing more is known."""
 
 
-@dataclass(frozen=True)
-class Purge:
-    """The retention purge that removed a send's audit entry.
-
-    Attributes:
-        ran_at: when the purge ran.
-        cutoff: it removed the entries recorded before this time.
-    """
-
-    ran_at: datetime
-    cutoff: datetime
-
-    @property
-    def reason(self) -> str:
-        """What became of a send's entry, as every way of sending says it."""
-        ran, cutoff = (moment.strftime("%Y-%m-%d %H:%M:%S UTC") for moment in (self.ran_at, self.cutoff))
-        return f"its audit entry was purged by retention on {ran} (entries recorded before {cutoff})"
-
-
-def purge_covering(claimed_at: datetime) -> Purge | None:
+def purge_covering(claimed_at: datetime) -> PurgeRecord | None:
     """The first retention purge after a send that removed entries recorded when it was made, or None.
 
     A send is claimed before its entry is written, so a cutoff past the claim covers the entry; the
     purge's own record (`analytics.retention`) outlives every purge.
     """
     claimed_at = as_utc(claimed_at)
-    query = (
-        select(AuditEntry.recorded_at, AuditEntry.payload)
-        .where(AuditEntry.type == PURGE_TYPE, AuditEntry.recorded_at > claimed_at)
-        .order_by(AuditEntry.recorded_at)
-    )
-    for ran_at, record in db.session.execute(query):
-        cutoff = as_utc(datetime.fromisoformat(record["cutoff"]))
-        if cutoff > claimed_at:
-            return Purge(as_utc(ran_at), cutoff)
+    for entry in db.session.scalars(purges(after=claimed_at)):
+        purge = PurgeRecord.from_entry(entry)
+        if purge is not None and purge.cutoff > claimed_at:
+            return purge
     return None
 
 
@@ -184,7 +161,7 @@ class SendResult:
     conflict: bool = False
     error: str | None = None
     in_flight: bool = False
-    purged: Purge | None = None
+    purged: PurgeRecord | None = None
 
     @property
     def final(self) -> bool:
@@ -202,13 +179,21 @@ class SendResult:
     def why_not_delivered(self) -> str | None:
         """What went wrong, as the API's `error`, the command line's error line and the result panel
         say it: the entry's error, or why there is none; None when nothing did (or not yet)."""
-        if self.entry is None and self.purged is not None:
-            return f"{self.purged.reason}, so its outcome is no longer known"
+        if self.entry is None and self.purge_reason is not None:
+            return f"{self.purge_reason}, so its outcome is no longer known"
         if self.entry is None:
             return None if self.in_flight else self.error or NO_ENTRY
         if self.entry.status == "disabled":
             return self.entry.error or NO_WRITE_KEY
         return self.entry.error or self.error
+
+    @property
+    def purge_reason(self) -> str | None:
+        """What became of the send's entry, as every way of sending says it, when a purge removed it."""
+        if self.purged is None:
+            return None
+        ran, cutoff = shown_instant(self.purged.ran_at), shown_instant(self.purged.cutoff)
+        return f"its audit entry was purged by retention on {ran} (entries recorded before {cutoff})"
 
     @property
     def token_used(self) -> str:
