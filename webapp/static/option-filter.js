@@ -1,10 +1,13 @@
-// A search box for a long <select> (the audit log's Event filter: one option per event, identify
-// call and action, 350 in a large catalog, with only first-letter type-ahead). Typing in the box
-// narrows the select's options to those whose text holds it, as the tester's picker narrows its
-// own; the status line says how many are left; ArrowDown goes to the select, and Enter picks the
-// only option left. The box is no filter of its own: it has no name, and its input, search and
-// Enter do not reach the form's search-as-you-type (the select's change does). Without this
-// script the box stays hidden and the select works as before.
+// A search box that narrows a long list to the items whose text holds what is typed. `data-filters`
+// on the box is a selector for the items: the options of a <select> (the audit log's Event filter:
+// one option per event, identify call and action, 350 in a large catalog, with only first-letter
+// type-ahead) or any elements (the tester's scope presets, shown as chips from nine on). A group
+// of items follows them: an <optgroup> hides when none of its options is left, a <details> opens
+// while it holds a match. The line `#<box id>-status` says how many are left, `#<box id>-none`
+// shows when none is. For a select, ArrowDown goes to it and Enter picks the only option left.
+// The box is no field of its own: its input, search and Enter do not reach the form around it
+// (neither its search-as-you-type nor its preview; Enter submits nothing). A box shipped hidden
+// shows once this script runs, so without it the list works as before.
 (function () {
   "use strict";
   if (window.eventCatalogOptionFilter) return;
@@ -13,27 +16,43 @@
   const boxFor = (target) =>
     target instanceof HTMLInputElement && target.dataset.filters ? target : null;
 
+  const itemsOf = (box) => Array.from(document.querySelectorAll(box.dataset.filters));
+
+  const selectOf = (box) => {
+    const first = document.querySelector(box.dataset.filters);
+    return first instanceof HTMLOptionElement ? first.closest("select") : null;
+  };
+
   const narrow = (box) => {
-    const select = document.getElementById(box.dataset.filters);
-    if (!select) return [];
     const wanted = box.value.trim().toLowerCase();
+    const items = itemsOf(box);
     const left = [];
-    for (const option of select.options) {
-      const keep = option.value === "" || option.selected || wanted === "" ||
-        option.text.toLowerCase().includes(wanted);
-      option.hidden = !keep;
-      option.disabled = !keep;
-      if (keep && option.value !== "" && (wanted === "" || option.text.toLowerCase().includes(wanted))) {
-        left.push(option);
-      }
+    for (const item of items) {
+      const option = item instanceof HTMLOptionElement;
+      const blank = option && item.value === "";
+      const matches = wanted === "" || (option ? item.text : item.textContent).toLowerCase().includes(wanted);
+      // A select keeps its blank choice and its chosen option, so it still says what is chosen.
+      const keep = matches || blank || (option && item.selected);
+      item.hidden = !keep;
+      if (option) item.disabled = !keep;
+      if (matches && !blank) left.push(item);
     }
-    for (const group of select.querySelectorAll("optgroup")) {
-      group.hidden = Array.from(group.children).every((option) => option.hidden);
+    const select = selectOf(box);
+    const shows = (group) => items.some((item) => !item.hidden && group.contains(item));
+    if (select) {
+      for (const group of select.querySelectorAll("optgroup")) group.hidden = !shows(group);
+    } else if (wanted !== "") {
+      for (const group of new Set(items.map((item) => item.closest("details")))) {
+        if (group) group.open = shows(group);
+      }
     }
     const status = document.getElementById(box.id + "-status");
     if (status) {
-      status.textContent = wanted === "" ? "" : left.length === 1 ? "1 match: Enter picks it" : `${left.length} matches`;
+      const one = select ? "1 match: Enter picks it" : "1 match";
+      status.textContent = wanted === "" ? "" : left.length === 1 ? one : `${left.length} matches`;
     }
+    const none = document.getElementById(box.id + "-none");
+    if (none) none.hidden = left.length > 0;
     return left;
   };
 
@@ -54,14 +73,13 @@
   document.addEventListener("keydown", (event) => {
     const box = boxFor(event.target);
     if (!box) return;
-    const select = document.getElementById(box.dataset.filters);
-    if (!select) return;
+    const select = selectOf(box);
     if (event.key === "Enter") {
       event.preventDefault();
       event.stopPropagation();
       const left = narrow(box);
-      if (left.length === 1) pick(select, left[0]);
-    } else if (event.key === "ArrowDown") {
+      if (select && left.length === 1) pick(select, left[0]);
+    } else if (event.key === "ArrowDown" && select) {
       event.preventDefault();
       select.focus();
     }

@@ -113,30 +113,4 @@
     }
     sendHadFocus = false;
   });
-
-  // The scope box's preset filter (shown from nine presets): hides the chips whose name does not hold
-  // what is typed, opens "for other scopes" while filtering, and says when none is left. It is no
-  // field of the message: its input does not reach the preview (capture phase, propagation stopped),
-  // and Enter in it does not send.
-  document.addEventListener("input", (event) => {
-    const box = event.target;
-    if (!(box instanceof HTMLInputElement) || !box.classList.contains("preset-filter")) return;
-    event.stopPropagation();
-    const scope = box.closest("fieldset") || document;
-    const wanted = box.value.trim().toLowerCase();
-    let shown = 0;
-    scope.querySelectorAll(".presets .chip").forEach((chip) => {
-      chip.hidden = wanted !== "" && !chip.textContent.toLowerCase().includes(wanted);
-      if (!chip.hidden) shown += 1;
-    });
-    const others = scope.querySelector("details.other-presets");
-    if (others && wanted !== "") others.open = others.querySelector(".chip:not([hidden])") !== null;
-    const none = scope.querySelector(".preset-none");
-    if (none) none.hidden = shown > 0;
-  }, true);
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && event.target instanceof HTMLElement && event.target.classList.contains("preset-filter")) {
-      event.preventDefault();
-    }
-  });
 })();
