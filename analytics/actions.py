@@ -30,10 +30,17 @@ ACCOUNT_ACTIONS = (
     "Password Reset Link Created",
     "API Token Created",
     "API Token Revoked",
+    "Personal Data Erased",
 )
 """Security events about accounts: sign-in failures (with the email typed and the client's
-address), passwords, reset links, API tokens, accounts and roles. They tell whoever reads them who
-has an account, who is being attacked and from where, so the dashboard shows them to admins only."""
+address), passwords, reset links, API tokens, accounts and roles; and erasure requests (`audit
+erase`), which name the user id of a person who asked to be forgotten. They tell whoever reads them
+who has an account, who is being attacked and from where, who exercised their rights, so the
+dashboard shows them to admins only."""
+
+ERASURE_ACTION = "Personal Data Erased"
+"""The action an erasure request is recorded as (`analytics.erasure`): who, the user id, how many
+entries; never a value it erased."""
 
 PRODUCT_ACTIONS = (
     "Messages Re-sent",

@@ -77,7 +77,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0020_scope_preset_name_key"
+SCHEMA_REVISION = "0021_audit_erasures"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -94,6 +94,7 @@ WRITABLE_REVISIONS = frozenset(
         "0017_api_token_expiry",
         "0018_scope_preset_ids",
         "0019_scope_preset_autoincrement",
+        "0020_scope_preset_name_key",
         SCHEMA_REVISION,
     }
 )
@@ -102,7 +103,8 @@ may be upgraded before its database: 0010 only added an index, 0011 a table the 
 0012 one it never touches (the dashboard's API tokens), 0013 a column of that kind (`users`), 0014
 and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a column of the API
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
-way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form). Its
+way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
+a table only `audit erase` writes (erasures of personal data). Its
 oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -386,6 +388,36 @@ class AuditCheckpoint(Base):
     purge_message_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     checkpoint_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditErasure(Base):
+    """One entry whose sealed personal data an erasure request removed, and what vouches for it.
+
+    Erasing clears the entry's `encrypted_personal_data`, which its chain hash covers, so the
+    entry alone no longer matches its hash. This row does instead: `erasure_hash` is keyed with the
+    chain key over the entry as erased (its place in the chain, its original hash and every
+    immutable field, the cleared one as null), the digest of what was removed and the erasure, so
+    `verify` still reports any other change to the entry, and deleting this row shows the entry as
+    edited. An entry that no longer matched its hash when it was erased gets no `erasure_hash`: the
+    erasure does not vouch for an edit it found.
+
+    Attributes:
+        message_id: the erased entry (one erasure each: erased data cannot be erased again).
+        erasure_message_id: the *Personal Data Erased* action that records the request.
+        erased_at: when its personal data was cleared.
+        removed_digest: SHA-256 of the ciphertext removed (it reveals nothing of the values; a backup
+            that still holds the ciphertext can be matched to the erasure by it).
+        erasure_hash: HMAC over the above (`analytics.chain.erasure_hash`), or None (see above).
+    """
+
+    __tablename__ = "audit_erasures"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    erasure_message_id: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime]
+    removed_digest: Mapped[str] = mapped_column(String(64))
+    erasure_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class WriterCompatibility(Base):

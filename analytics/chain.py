@@ -100,11 +100,13 @@ def entry_hash(key: bytes, *, writer_id: str, seq: int, prev_hash: str, fields: 
     Returns:
         64 hex digits.
     """
-    content: dict[str, Any] = {
-        "writer_id": writer_id,
-        "seq": seq,
-        "prev_hash": prev_hash,
-    }
+    place = {"writer_id": writer_id, "seq": seq, "prev_hash": prev_hash}
+    return hmac.digest(key, HASH_VERSION + _content(place, fields), "sha256").hex()
+
+
+def _content(extra: Mapping[str, Any], fields: Mapping[str, Any]) -> bytes:
+    """`extra` and the immutable fields of `fields`, as the canonical JSON a hash covers."""
+    content = dict(extra)
     for name in IMMUTABLE_FIELDS:
         value = fields[name]
         content[name] = canonical_instant(value) if isinstance(value, datetime) else value
@@ -113,7 +115,7 @@ def entry_hash(key: bytes, *, writer_id: str, seq: int, prev_hash: str, fields: 
     data = json.dumps(
         _canonical(content), sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
-    return hmac.digest(key, HASH_VERSION + data.encode(), "sha256").hex()
+    return data.encode()
 
 
 # OpenSSL sets HMAC-SHA256 up on its first use, under a lock. A process forked while another of its
@@ -246,3 +248,53 @@ def checkpoint_hash(key: bytes, *, writer_id: str, seq: int, entry_hash: str, pu
     """The keyed hash of a purge checkpoint, so that one cannot be forged to hide a deletion."""
     data = json.dumps([writer_id, seq, entry_hash, purge_message_id], separators=(",", ":"))
     return hmac.new(key, b"checkpoint\n" + data.encode(), hashlib.sha256).hexdigest()
+
+
+ERASURE_VERSION = b"event-catalog-audit-erasure/1\n"
+"""Prefixed to what an erasure hash covers, so that it can never be taken for an entry's hash."""
+
+
+def erasure_hash(
+    key: bytes,
+    *,
+    writer_id: str,
+    seq: int,
+    prev_hash: str,
+    entry_hash: str,
+    fields: Mapping[str, Any],
+    removed_digest: str,
+    erasure_message_id: str,
+    erased_at: datetime,
+) -> str:
+    """The keyed hash that vouches for an entry whose sealed personal data an erasure removed.
+
+    It stands in for the entry's own hash, which covers the ciphertext that is gone: it covers the
+    entry's place and original hash (so the chain's links are unchanged), its immutable fields as
+    they are after the erasure (`encrypted_personal_data` null), and the erasure itself.
+
+    Args:
+        key: the chain key of the process that erases (`AUDIT_CHAIN_KEY`).
+        writer_id, seq, prev_hash, entry_hash: the entry's chain columns, unchanged by the erasure.
+        fields: at least `IMMUTABLE_FIELDS`, as erased.
+        removed_digest: SHA-256 (hex) of the ciphertext removed.
+        erasure_message_id: the action entry that records the erasure.
+        erased_at: when it was erased.
+
+    Returns:
+        64 hex digits.
+    """
+    extra = {
+        "writer_id": writer_id,
+        "seq": seq,
+        "prev_hash": prev_hash,
+        "entry_hash": entry_hash,
+        "removed_digest": removed_digest,
+        "erasure_message_id": erasure_message_id,
+        "erased_at": canonical_instant(erased_at),
+    }
+    return hmac.digest(key, ERASURE_VERSION + _content(extra, fields), "sha256").hex()
+
+
+def removed_digest(ciphertext: str) -> str:
+    """SHA-256 (hex) of sealed personal data an erasure removes: it tells nothing of the values."""
+    return hashlib.sha256(ciphertext.encode()).hexdigest()

@@ -21,6 +21,10 @@ at start, and a restart begins new chains (`analytics.chain.new_writer_id`). So 
 with one key, the one most of its first entries match (`KEY_SAMPLE`): an entry matching only another
 key is *edited*, as one forged with a leaked retired key would be. A purge checkpoint is hashed with
 the key of the purge that wrote it, which may be newer than the chain's: any of the keys vouches for it.
+
+An entry whose sealed personal data an erasure request removed (`analytics.erasure`) no longer matches
+its own hash, which covers the ciphertext: its erasure's hash (`AuditErasure`) is checked instead,
+which covers everything left of it and, like a checkpoint, may be made with any of the keys.
 """
 
 from __future__ import annotations
@@ -31,10 +35,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, RowMapping, exists, select
+from sqlalchemy import Connection, Engine, RowMapping, Select, exists, inspect, select
 
-from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditStore
-from analytics.chain import GENESIS, IMMUTABLE_FIELDS, canonical_instant, checkpoint_hash, entry_hash
+from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditErasure, AuditStore
+from analytics.chain import (
+    GENESIS,
+    IMMUTABLE_FIELDS,
+    canonical_instant,
+    checkpoint_hash,
+    entry_hash,
+    erasure_hash,
+)
 from analytics.settings import RETIRED_CHAIN_KEYS
 from analytics.wording import counted
 
@@ -57,6 +68,55 @@ _COLUMNS = [
     AuditEntry.entry_hash,
     *(getattr(AuditEntry, name) for name in IMMUTABLE_FIELDS),
 ]
+
+_ERASURE_COLUMNS = [
+    AuditErasure.erasure_message_id,
+    AuditErasure.erased_at,
+    AuditErasure.removed_digest,
+    AuditErasure.erasure_hash,
+]
+
+
+def has_erasures(connection: Connection) -> bool:
+    """Whether any entry was erased: only then do the chain's reads join the erasures (a database
+    still at revision 0020, which libraries of this release write and `verify`, has no such table)."""
+    if not inspect(connection).has_table(AuditErasure.__tablename__):
+        return False
+    return bool(connection.scalar(select(exists(select(AuditErasure.id)))))
+
+
+def _chain_rows(erasures: bool) -> Select[Any]:
+    """The columns a chain check reads, with each entry's erasure (if any) when there are erasures."""
+    if not erasures:
+        return select(*_COLUMNS)
+    return select(*_COLUMNS, *_ERASURE_COLUMNS).outerjoin(
+        AuditErasure, AuditErasure.message_id == AuditEntry.message_id
+    )
+
+
+def _erased(row: Mapping[Any, Any]) -> bool:
+    return row.get("erasure_message_id") is not None
+
+
+def _erasure_matches(keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
+    """Whether an erased entry's erasure hash is what the entry as it now is hashes to, with any key."""
+    if row["erasure_hash"] is None:
+        return False
+    return any(
+        erasure_hash(
+            key,
+            writer_id=row["writer_id"],
+            seq=row["seq"],
+            prev_hash=row["prev_hash"],
+            entry_hash=row["entry_hash"],
+            fields=row,
+            removed_digest=row["removed_digest"],
+            erasure_message_id=row["erasure_message_id"],
+            erased_at=row["erased_at"],
+        )
+        == row["erasure_hash"]
+        for key in keys
+    )
 
 
 @dataclass(frozen=True)
@@ -309,7 +369,7 @@ class _ChainWalker:
         self.chain.key = _chain_key([at for _, at in self.waiting])
         waiting, self.waiting = self.waiting, []
         for row, at in waiting:
-            self.check(row, at == self.chain.key)
+            self.check(row, _erasure_matches(self.keys, row) if _erased(row) else at == self.chain.key)
 
     def end_chain(self) -> None:
         """Once a chain is walked, count it against its retired key, or put a chain no entry of which
@@ -353,7 +413,13 @@ class _ChainWalker:
         if self.chain is None:
             self.chain = _Chain(len(self.report.findings), row, row)
         if self.chain.key is not None:
-            self.check(row, _content_matches(self.keys[self.chain.key], row))
+            erased = _erased(row)
+            self.check(
+                row,
+                _erasure_matches(self.keys, row)
+                if erased
+                else _content_matches(self.keys[self.chain.key], row),
+            )
             return
         self.waiting.append((row, _matching_key(self.keys, row)))
         if len(self.waiting) == KEY_SAMPLE:
@@ -371,12 +437,12 @@ class _ChainWalker:
         report.entries += 1
         if not matches:
             self.chain.edited += 1
+            how = "changed after it was written"
+            if _erased(row) and row["erasure_hash"] is None:
+                how = "it was already changed when its personal data was erased"
             report.findings.append(
                 Finding(
-                    "edited",
-                    writer,
-                    (mid,),
-                    f"{mid} (seq {row['seq']}) no longer matches its hash: changed after it was written",
+                    "edited", writer, (mid,), f"{mid} (seq {row['seq']}) no longer matches its hash: {how}"
                 )
             )
         last_seq = previous["seq"] if previous is not None else 0
@@ -428,8 +494,8 @@ def verify(
     keys = (key, *retired_keys)
     report = VerifyReport(retired_keys=[RetiredKeyUse() for _ in retired_keys])
     walker = _ChainWalker(keys, report)
-    query = select(*_COLUMNS).order_by(AuditEntry.writer_id, AuditEntry.seq)
     with engine.connect() as connection:
+        query = _chain_rows(has_erasures(connection)).order_by(AuditEntry.writer_id, AuditEntry.seq)
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
             walker.add(row)
     walker.end_chain()
@@ -474,6 +540,20 @@ def _neighbour(connection: Connection, entry: AuditEntry, *, after: bool) -> Any
     return connection.execute(query).first()
 
 
+def _erasure_of(connection: Connection, message_id: str) -> RowMapping | None:
+    """The erasure of an entry's personal data, or None when it was not erased."""
+    if not inspect(connection).has_table(AuditErasure.__tablename__):
+        return None
+    query = select(*_ERASURE_COLUMNS).where(AuditErasure.message_id == message_id)
+    return connection.execute(query).mappings().first()
+
+
+def matches_own_hash(connection: Connection, keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
+    """Whether an entry (its chain columns and immutable fields) matches its hash under its chain's key,
+    chosen as `verify` chooses it: what an erasure checks before it vouches for the entry."""
+    return _content_matches(keys[_key_of_chain(connection, keys, row["writer_id"])], row)
+
+
 def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int:
     """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it."""
     if len(keys) == 1:
@@ -495,7 +575,23 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
     keys = (store.chain_key, *store.retired_chain_keys)
     with store.engine.connect() as connection:
         at = _key_of_chain(connection, keys, entry.writer_id)
-        if not _content_matches(keys[at], _as_row(entry)):
+        erasure = _erasure_of(connection, entry.message_id)
+        if erasure is not None:
+            if _erasure_matches(keys, {**_as_row(entry), **erasure}):
+                notes.append(
+                    "Its sealed personal data was erased on request; the erasure's keyed hash vouches for "
+                    "the rest of it."
+                )
+            elif erasure["erasure_hash"] is None:
+                problems.append(
+                    "It no longer matched its hash when its personal data was erased: it had been changed."
+                )
+            else:
+                problems.append(
+                    "Its content no longer matches the hash its erasure recorded: it was changed after it "
+                    "was erased."
+                )
+        elif not _content_matches(keys[at], _as_row(entry)):
             problems.append("Its content no longer matches its hash: it was changed after it was written.")
         elif at:
             notes.append(

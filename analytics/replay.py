@@ -37,9 +37,10 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, sele
 from sqlalchemy.orm import Session
 
 from analytics.actions import record_action
-from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, AuditStore, Source
+from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
 from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc
+from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from analytics.queries import message_name
@@ -201,18 +202,25 @@ def _oversized(message: dict[str, Any]) -> str | None:
     return "the message is over Segment's 32 KB per message, which the Segment client refuses"
 
 
-def blocked_reason(entry: AuditEntry, cipher: PersonalDataCipher | None) -> str | None:
+def blocked_reason(
+    entry: AuditEntry, cipher: PersonalDataCipher | None, *, erased: datetime | None = None
+) -> str | None:
     """Why an entry cannot be re-sent, judged from what it stores, decrypting only when it must.
 
     What the dashboard counts before offering a re-send; `restore_message` says the same, and also
     refuses what only a decryption shows where this needs none: a sealed copy that does not open
     (rare: a key removed from `AUDIT_ENCRYPTION_KEY`) or that covers fewer keys than are masked.
+    `erased` is when an erasure request cleared its personal data (`analytics.erasure`), if it did.
     """
-    return _blocked(entry.payload, entry.encrypted_personal_data, cipher)
+    return _blocked(entry.payload, entry.encrypted_personal_data, cipher, erased)
 
 
-def _blocked(payload: dict[str, Any], sealed: str | None, cipher: PersonalDataCipher | None) -> str | None:
-    """`blocked_reason` from an entry's payload and its sealed personal data, if any."""
+def _blocked(
+    payload: dict[str, Any], sealed: str | None, cipher: PersonalDataCipher | None, erased: datetime | None
+) -> str | None:
+    """`blocked_reason` from an entry's payload, its sealed personal data and its erasure, if any."""
+    if erased is not None and masked_keys(dict(payload.get(personal_section(payload)) or {})):
+        return erased_reason(erased)
     if sealed is None:
         return _masked_only(payload) or _oversized(payload)
     if cipher is None:
@@ -244,26 +252,39 @@ def blocked_reasons(
     its payload and sealed copy together pass 32 KB (rare), the one case where the values' size
     decides.
     """
+    erased = (
+        select(AuditErasure.erased_at)
+        .where(AuditErasure.message_id == AuditEntry.message_id)
+        .scalar_subquery()
+    )
     query = (
         select_replayable(selection, now)
         .limit(cap)
-        .with_only_columns(AuditEntry.payload, AuditEntry.encrypted_personal_data)
+        .with_only_columns(AuditEntry.payload, AuditEntry.encrypted_personal_data, erased)
     )
     return Counter(
         reason
-        for payload, sealed in session.execute(query)
-        if (reason := _blocked(payload, sealed, cipher)) is not None
+        for payload, sealed, erased_at in session.execute(query)
+        if (reason := _blocked(payload, sealed, cipher, erased_at)) is not None
     )
 
 
-def restore_message(entry: AuditEntry, cipher: PersonalDataCipher | None) -> dict[str, Any]:
+def restore_message(
+    entry: AuditEntry, cipher: PersonalDataCipher | None, *, erased: datetime | None = None
+) -> dict[str, Any]:
     """The message exactly as first sent: the payload with its personal data unmasked.
 
+    Args:
+        entry: the entry.
+        cipher: opens its sealed personal data.
+        erased: when an erasure request cleared its personal data, if it did.
+
     Raises:
-        Unreplayable: the real values cannot be restored, so sending would send masks; or the
-            message is over Segment's 32 KB per message, so sending would only drop it again.
+        Unreplayable: the real values cannot be restored (masked only, or erased), so sending would
+            send masks; or the message is over Segment's 32 KB per message, so sending would only
+            drop it again.
     """
-    reason = blocked_reason(entry, cipher)
+    reason = blocked_reason(entry, cipher, erased=erased)
     if reason is not None:
         raise Unreplayable(reason)
     message = copy.deepcopy(entry.payload)
@@ -478,10 +499,12 @@ def replay(
         query = select_replayable(selection, now, after_id=after_id).limit(size)
         with Session(store.engine) as session:
             entries = list(session.scalars(query))
+            erased = erased_at(session.connection(), [entry.message_id for entry in entries])
         if not entries:
             return report
         after_id = entries[-1].id
-        for candidate in _handle_chunk(store, None if dry_run else client, selection, now, entries):
+        chunk = _handle_chunk(store, None if dry_run else client, selection, now, entries, erased)
+        for candidate in chunk:
             report.selected += 1
             if candidate.skip_reason is not None:
                 report.skipped += 1
@@ -498,13 +521,14 @@ def _handle_chunk(
     selection: ReplaySelection,
     now: datetime,
     entries: list[AuditEntry],
+    erased: dict[str, datetime],
 ) -> list[Candidate]:
     """Restore, claim, hand over and flush one chunk (only restore without a client: a dry run)."""
     messages: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
     for entry in entries:
         try:
-            messages[entry.id] = restore_message(entry, store.cipher)
+            messages[entry.id] = restore_message(entry, store.cipher, erased=erased.get(entry.message_id))
         except Unreplayable as exc:
             reasons[entry.id] = str(exc)
     outcomes: dict[str, tuple[str, str | None]] = {}

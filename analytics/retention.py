@@ -41,6 +41,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    inspect,
     not_,
     or_,
     select,
@@ -54,6 +55,7 @@ from analytics.audit import (
     PURGE_TYPE,
     AuditCheckpoint,
     AuditEntry,
+    AuditErasure,
     AuditMessageId,
     AuditStatus,
     AuditStore,
@@ -367,6 +369,16 @@ def _delete(store: AuditStore, cutoff: datetime, batch: int, dropping: list[Part
                 delete(AuditEntry).where(AuditEntry.id.in_([r.id for r in rows]))
             ).rowcount
             connection.execute(delete(AuditMessageId).where(AuditMessageId.message_id.in_(message_ids)))
+            _forget_erasures(connection, message_ids)
+
+
+def _forget_erasures(connection: Connection, message_ids: list[str] | Select[tuple[Any]]) -> None:
+    """Delete the erasure records of purged entries: nothing is left for them to vouch for.
+
+    A database still at revision 0020 (which this library writes) has no table of erasures.
+    """
+    if inspect(connection).has_table(AuditErasure.__tablename__):
+        connection.execute(delete(AuditErasure).where(AuditErasure.message_id.in_(message_ids)))
 
 
 def _drop(store: AuditStore, dropping: list[Partition]) -> tuple[int, int]:
@@ -386,5 +398,6 @@ def _drop(store: AuditStore, dropping: list[Partition]) -> tuple[int, int]:
                 delete(DeliveryAttempt).where(DeliveryAttempt.message_id.in_(doomed))
             ).rowcount
             connection.execute(delete(AuditMessageId).where(AuditMessageId.message_id.in_(doomed)))
+            _forget_erasures(connection, doomed)
             entries += partitions.drop(connection, partition, keep_types=(PURGE_TYPE,))
     return entries, attempts

@@ -84,6 +84,13 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
         "for good (upgrading again brings none of it back): back the database "
         "up, and pass --yes if you mean it\n"
     )
+    erasures = runner.invoke(args=["db", "downgrade"])
+    assert erasures.exit_code == 2
+    assert erasures.output.startswith(
+        "error: this downgrade deletes the erasure records that keep erased entries verifying "
+        "(audit_erasures: `audit verify` then reports each as edited) for good"
+    )
+    assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
     # Undoing 0020 drops a key computed from the names, and 0019 only lets SQLite number presets as
     # before: nothing is deleted, nothing asked.
     assert runner.invoke(args=["db", "downgrade"]).exit_code == 0

@@ -563,7 +563,7 @@ def replay_command(
         raise SystemExit(1)
 
 
-audit = click.Group("audit", help="Review, verify and purge the audit log.")
+audit = click.Group("audit", help="Review, verify, purge and erase from the audit log.")
 
 
 _FINDINGS_SHOWN = 50
@@ -690,6 +690,38 @@ def _purge_cutoff(
         return parse_instant(before, now), None
     except ValueError as exc:
         fail(f"--before: {exc}")
+
+
+@audit.command("erase")
+@click.option(
+    "--user-id",
+    "user_ids",
+    multiple=True,
+    required=True,
+    help="The userId whose personal data to erase (repeat for several requests).",
+)
+@click.option("--dry-run", is_flag=True, help="Only count the entries that would change.")
+@with_appcontext
+def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
+    """Erase a person's personal data from the audit log: clear the sealed originals of their entries.
+
+    Masks, the user id, events and delivery history stay; `audit verify` keeps passing. Each user id
+    with entries to erase is recorded as a Personal Data Erased action (admins only). One line per
+    user id, starting with how many entries changed.
+    """
+    from analytics.erasure import erase
+
+    # Every id is checked before any is erased: a typo among several stops the whole request.
+    wanted = [str(_filters_from_options({"user_id": user_id}).user_id) for user_id in user_ids]
+    store = _audit_store()
+    for user_id in dict.fromkeys(wanted):
+        try:
+            report = erase(store, user_id, actor=command_line_actor(), dry_run=dry_run)
+        except AnalyticsError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            fail_on_database("erase personal data from the audit log", exc)
+        click.echo(report.summary())
 
 
 # --- PostgreSQL partitions of the audit log (issue 9): audit partitions ensure / list --------------

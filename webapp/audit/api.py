@@ -22,7 +22,7 @@ from analytics.export import entry_record
 from analytics.integrity import entry_integrity
 from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts
 from analytics.scopes import is_id_text
-from webapp.audit.personal import shown_payload
+from webapp.audit.personal import erasure_time, shown_payload
 from webapp.audit.results import PAGE_SIZE, page_of
 from webapp.audit.visibility import entry_or_404, search_form
 from webapp.auth.policy import requires
@@ -123,7 +123,7 @@ def entry(message_id: str) -> ResponseReturnValue:
         unknown = {name: _NO_PARAMETERS for name in request.args}
         return json_error(400, "The entry cannot be read: fix the parameters below.", unknown)
     found = entry_or_404(message_id)
-    shown = shown_payload(found)
+    shown = shown_payload(found, erased=erasure_time(found))
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
     integrity = entry_integrity(analytics_client.store(), found)
     body = {

@@ -9,13 +9,16 @@ that shows a payload, so no URL hands a viewer the originals.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from analytics.audit import AuditEntry
+from analytics.durations import as_utc
+from analytics.erasure import erased_at
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from webapp.auth.policy import allows
 from webapp.auth.roles import Role
-from webapp.extensions import analytics_client
+from webapp.extensions import analytics_client, db
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,33 @@ def unmasking_cipher() -> PersonalDataCipher | None:
     return analytics_client.store().cipher
 
 
-def shown_payload(entry: AuditEntry) -> ShownPayload:
-    """The entry's payload with personal data unmasked if the signed-in person may see it."""
+def erased_note(moment: datetime) -> str:
+    """What the entry page says of an entry whose personal data an erasure request removed."""
+    when = as_utc(moment).replace(tzinfo=None).isoformat(" ", "seconds")
+    return (
+        f"The personal data of this entry was erased on request on {when} UTC: only the masks remain, "
+        "and no role can see the real values again."
+    )
+
+
+def erasure_time(entry: AuditEntry) -> datetime | None:
+    """When an erasure request removed the entry's sealed personal data; None if none did."""
+    if entry.encrypted_personal_data is not None:
+        return None
+    return erased_at(db.session.connection(), [entry.message_id]).get(entry.message_id)
+
+
+def shown_payload(entry: AuditEntry, *, erased: datetime | None = None) -> ShownPayload:
+    """The entry's payload with personal data unmasked if the signed-in person may see it.
+
+    `erased` (`erasure_time`) is when an erasure request removed its personal data, if it did: a page
+    that names one entry says so rather than why no key opens it.
+    """
     payload: dict[str, Any] = entry.payload
     if not masked_keys(payload.get(personal_section(payload)) or {}):
         return ShownPayload(payload, unmasked=False, note=None)
+    if erased is not None:
+        return ShownPayload(payload, False, erased_note(erased))
     # Without the originals every role sees the masks, so say that before naming the roles who would not.
     cipher = analytics_client.store().cipher
     if cipher is None:

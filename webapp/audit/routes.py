@@ -30,7 +30,7 @@ from analytics.queries import (
 )
 from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
-from webapp.audit.personal import shown_payload, unmasking_cipher
+from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
     BEHIND_COUNT_MOST,
@@ -226,9 +226,10 @@ def entry(message_id: str) -> str:
     found = entry_or_404(message_id)
     attempts = db.session.scalars(delivery_attempts(message_id)).all()
     is_message = found.type in MESSAGE_TYPES
-    shown = shown_payload(found)
+    erased = erasure_time(found)
+    shown = shown_payload(found, erased=erased)
     # Said instead of a button that would only skip it ("Re-sent 0 entries: … 1 skipped").
-    replay_blocked = _replay_blocked(found) if is_message else None
+    replay_blocked = _replay_blocked(found, erased) if is_message else None
     return render_template(
         "audit/entry.html",
         entry=found,
@@ -247,10 +248,10 @@ def entry(message_id: str) -> str:
     )
 
 
-def _replay_blocked(entry: AuditEntry) -> str | None:
+def _replay_blocked(entry: AuditEntry, erased: datetime | None) -> str | None:
     """Why a re-send would skip this entry (its personal data cannot be restored), or None."""
     try:
-        restore_message(entry, analytics_client.store().cipher)
+        restore_message(entry, analytics_client.store().cipher, erased=erased)
     except Unreplayable as exc:
         return str(exc)
     return None

@@ -1,0 +1,249 @@
+"""Erasure requests: make what the audit log holds about one person unrecoverable, keeping `verify` true.
+
+What an entry holds of a person that can be read back is its sealed personal data
+(`encrypted_personal_data`: the real values, which replay and the engineers' pages open with
+`AUDIT_ENCRYPTION_KEY`). Erasing a user's entries clears it, so that no key, present or future,
+opens those values again. What stays, and why:
+
+- the masks (`masked:<hex>`): keyed fingerprints that cannot be turned back into the values; with
+  `AUDIT_MASK_KEY` they only confirm a value someone already holds, which is what the log is for
+  ("did we send this email, to whom?") and what the person may ask to be shown;
+- the user id, the event, the times and the delivery history: the record that a message was sent for
+  that pseudonymous id, which the log exists to keep until retention deletes it
+  (`analytics.retention`), and by which the erasure itself is found.
+
+Each entry's chain hash covers the ciphertext that goes, so each erased entry gets an `AuditErasure`
+row whose own keyed hash covers the entry as it is after the erasure (`analytics.chain.erasure_hash`):
+`verify` checks that instead, and still reports any other change. The erasure is recorded before
+anything is cleared, as a *Personal Data Erased* action (who, the user id, how many entries; never a
+value), `pending` until done, as a purge records itself; each batch clears its entries and writes
+their rows in one transaction, so an interrupted erasure leaves no entry half-erased and running it
+again finishes the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, inspect, select, update
+
+from analytics.actions import ERASURE_ACTION, build_action
+from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
+from analytics.chain import IMMUTABLE_FIELDS, erasure_hash, removed_digest
+from analytics.durations import format_instant
+from analytics.errors import SchemaError
+from analytics.integrity import matches_own_hash
+from analytics.wording import counted
+
+log = logging.getLogger(__name__)
+
+ERASE_BATCH = 500
+"""Entries erased per transaction: a user of years of traffic does not hold the log's write lock long."""
+
+_READ = [
+    AuditEntry.id,
+    AuditEntry.writer_id,
+    AuditEntry.seq,
+    AuditEntry.prev_hash,
+    AuditEntry.entry_hash,
+    *(getattr(AuditEntry, name) for name in IMMUTABLE_FIELDS),
+]
+
+
+@dataclass
+class ErasureReport:
+    """What an erasure request changed (or, dry, would change) for one user id.
+
+    Attributes:
+        user_id: the `userId` whose entries were asked for.
+        held: the entries the log holds for it.
+        entries: those whose sealed personal data was (would be) cleared.
+        erased_before: those an earlier erasure had already cleared.
+        unverified: erased entries that no longer matched their hash beforehand: `verify` keeps
+            reporting them as edited, since the erasure does not vouch for an edit.
+        message_id: the erasure's action entry (None for a dry run or when nothing was to erase).
+        dry_run: nothing was written.
+    """
+
+    user_id: str
+    held: int = 0
+    entries: int = 0
+    erased_before: int = 0
+    unverified: int = 0
+    message_id: str | None = None
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        """One line for people, starting with the user id and the number of entries changed."""
+        who = f"user {self.user_id}"
+        if not self.held:
+            return f"{who}: 0 entries erased: the audit log holds no entry for this user id"
+        if not self.entries:
+            before = f", {self.erased_before} erased before" if self.erased_before else ""
+            return (
+                f"{who}: 0 entries erased: none of the {counted(self.held, 'entry')} for this user id holds "
+                f"sealed personal data{before}"
+            )
+        verb = "would erase" if self.dry_run else "erased"
+        text = f"{who}: {verb} the sealed personal data of {counted(self.entries, 'entry')} (of {self.held})"
+        if self.unverified:
+            text += f"; {self.unverified} of them already failed `audit verify` and still will"
+        return text if self.dry_run else f"{text}; recorded as {self.message_id}"
+
+
+def _selected(user_id: str) -> ColumnElement[bool]:
+    """The entries of a user id: the `userId` every message names, whatever path sent it."""
+    return AuditEntry.user_id == user_id
+
+
+def plan(store: AuditStore, user_id: str) -> ErasureReport:
+    """Count a user id's entries, those holding sealed personal data and those erased before.
+
+    Raises:
+        SchemaError: the database is not yet at the revision that records erasures.
+    """
+    with store.engine.connect() as connection:
+        if not inspect(connection).has_table(AuditErasure.__tablename__):
+            raise SchemaError(
+                "the audit database has no table of erasures yet: run `event-catalog db upgrade` first"
+            )
+        sealed = func.count(AuditEntry.encrypted_personal_data)
+        held, entries = connection.execute(select(func.count(), sealed).where(_selected(user_id))).one()
+        before = (
+            select(func.count())
+            .select_from(AuditErasure)
+            .join(AuditEntry, AuditEntry.message_id == AuditErasure.message_id)
+        )
+        erased_before = connection.scalar(before.where(_selected(user_id))) or 0
+    return ErasureReport(user_id, held, entries, erased_before)
+
+
+def erase(
+    store: AuditStore, user_id: str, *, actor: str, dry_run: bool = False, batch: int = ERASE_BATCH
+) -> ErasureReport:
+    """Clear the sealed personal data of a user id's entries, vouch for each, and record the request.
+
+    Args:
+        store: the audit log (its writer records the erasure; its chain keys check and vouch).
+        user_id: the `userId` the request names, as stored (digits).
+        actor: who runs it.
+        dry_run: only count.
+        batch: entries erased per transaction.
+
+    Returns:
+        What was erased, and the action entry that records it.
+
+    Raises:
+        SchemaError: the database is not yet at the revision that records erasures.
+    """
+    report = plan(store, user_id)
+    report.dry_run = dry_run
+    if dry_run or not report.entries:
+        return report
+    action = build_action(
+        ERASURE_ACTION, actor=actor, properties={"user_id": user_id, "entries": report.entries}
+    )
+    report.message_id = str(action["messageId"])
+    store.record(action, status=AuditStatus.PENDING, source=Source.DASHBOARD, actor=actor)
+    erased = unverified = 0
+    keys = (store.chain_key, *store.retired_chain_keys)
+    pending = (
+        select(*_READ)
+        .where(_selected(user_id), AuditEntry.encrypted_personal_data.is_not(None))
+        .order_by(AuditEntry.id)
+        .limit(batch)
+    )
+    while True:
+        with store.engine.begin() as connection:
+            rows = connection.execute(pending).mappings().all()
+            if not rows:
+                break
+            done = _erase_rows(connection, keys, store.chain_key, rows, report.message_id)
+            erased += len(rows)
+            unverified += done
+    error = None
+    if erased != report.entries:
+        error = f"erased {erased} of the {report.entries} entries planned: the log changed meanwhile"
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.message_id == report.message_id)
+            .values(status=AuditStatus.RECORDED, status_changed_at=datetime.now(UTC), error=error)
+        )
+    report.entries, report.unverified = erased, unverified
+    log.info("erasure %s: %s", report.message_id, report.summary())
+    return report
+
+
+def _erase_rows(
+    connection: Connection,
+    keys: tuple[bytes, ...],
+    key: bytes,
+    rows: Sequence[RowMapping],
+    erasure_message_id: str,
+) -> int:
+    """Clear one batch's sealed data and write its erasures, in the caller's transaction.
+
+    Returns:
+        How many of the rows did not match their hash before (and get no erasure hash).
+    """
+    now = datetime.now(UTC)
+    erasures = []
+    unverified = 0
+    for row in rows:
+        vouched = matches_own_hash(connection, keys, row)
+        unverified += not vouched
+        digest = removed_digest(row["encrypted_personal_data"])
+        as_erased = {**row, "encrypted_personal_data": None}
+        erasures.append(
+            {
+                "message_id": row["message_id"],
+                "erasure_message_id": erasure_message_id,
+                "erased_at": now,
+                "removed_digest": digest,
+                "erasure_hash": erasure_hash(
+                    key,
+                    writer_id=row["writer_id"],
+                    seq=row["seq"],
+                    prev_hash=row["prev_hash"],
+                    entry_hash=row["entry_hash"],
+                    fields=as_erased,
+                    removed_digest=digest,
+                    erasure_message_id=erasure_message_id,
+                    erased_at=now,
+                )
+                if vouched
+                else None,
+            }
+        )
+    connection.execute(insert(AuditErasure), erasures)
+    connection.execute(
+        update(AuditEntry)
+        .where(AuditEntry.id.in_([row["id"] for row in rows]))
+        .values(encrypted_personal_data=None)
+    )
+    return unverified
+
+
+def erased_at(connection: Connection, message_ids: list[str]) -> dict[str, datetime]:
+    """When the entries of these message ids had their personal data erased (those that did).
+
+    Empty on a database without the table of erasures (revision 0020, which this library writes).
+    """
+    if not message_ids or not inspect(connection).has_table(AuditErasure.__tablename__):
+        return {}
+    query = select(AuditErasure.message_id, AuditErasure.erased_at).where(
+        AuditErasure.message_id.in_(message_ids)
+    )
+    return {message_id: moment for message_id, moment in connection.execute(query)}
+
+
+def erased_reason(moment: datetime) -> str:
+    """Why an erased entry cannot be re-sent, for replay's lists and the entry page."""
+    return (
+        f"its personal data was erased on request ({format_instant(moment, zulu=True)}): "
+        "the real values cannot be re-sent"
+    )

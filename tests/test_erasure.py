@@ -1,0 +1,301 @@
+"""Erasure requests: `audit erase --user-id` clears a person's sealed personal data, `verify` stays true."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from analytics.actions import ACTION_TYPE, ERASURE_ACTION
+from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
+from analytics.erasure import erase
+from analytics.integrity import verify
+from analytics.replay import Candidate, ReplaySelection, blocked_reasons, replay
+from analytics.retention import purge
+from tests.auditlog import record
+from webapp.auth.roles import Role
+
+CHAIN_KEY = b"event-catalog"
+ERASED = "its personal data was erased on request ("
+_KEY = Fernet.generate_key().decode()
+
+
+def _sealed_store(
+    engine: Engine, chain_key: bytes = CHAIN_KEY, retired: tuple[bytes, ...] = ()
+) -> AuditStore:
+    return AuditStore(
+        engine,
+        encryption_key=_KEY,
+        chain_key=chain_key,
+        retired_chain_keys=retired,
+    )
+
+
+def _new_user(store: AuditStore, user_id: int, email: str = "ada@example.com") -> str:
+    return record(store, "New User", scope={"user_id": user_id}, properties={"email": email})
+
+
+def _entry(store: AuditStore, message_id: str) -> AuditEntry:
+    entry = store.entry(message_id)
+    assert entry is not None
+    return entry
+
+
+def _actions(engine: Engine) -> list[AuditEntry]:
+    with Session(engine) as session:
+        query = select(AuditEntry).where(AuditEntry.type == ACTION_TYPE, AuditEntry.event == ERASURE_ACTION)
+        return list(session.scalars(query))
+
+
+def test_erasure_clears_that_user_s_sealed_data_records_itself_and_verify_passes(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    erased = [_new_user(store, 4711) for _ in range(3)]
+    kept = _new_user(store, 42, "bo@example.com")
+    masks = {mid: _entry(store, mid).payload for mid in erased}
+    report = erase(store, "4711", actor="cli:dpo", batch=2)
+    assert (report.held, report.entries, report.unverified) == (3, 3, 0)
+    recorded = f"; recorded as {report.message_id}"
+    assert report.summary() == f"user 4711: erased the sealed personal data of 3 entries (of 3){recorded}"
+    for mid in erased:
+        entry = _entry(store, mid)
+        # The masks, the user id and the event stay; only what could be read back goes.
+        assert entry.encrypted_personal_data is None
+        assert (entry.payload, entry.user_id, entry.event) == (masks[mid], "4711", "New User")
+    assert _entry(store, kept).encrypted_personal_data is not None
+    [action] = _actions(engine)
+    assert action.message_id == report.message_id
+    assert (action.status, action.actor) == (AuditStatus.RECORDED, "cli:dpo")
+    assert action.payload["properties"] == {"user_id": "4711", "entries": 3}
+    assert "ada@" not in str(action.payload)
+    checked = verify(engine, CHAIN_KEY)
+    assert checked.ok, checked.findings
+    assert checked.entries == 5
+
+
+def test_an_erased_entry_no_longer_matches_its_own_hash_without_its_erasure_record(engine: Engine) -> None:
+    """What the erasure record is for: the chain hash covers the ciphertext that is gone."""
+    store = _sealed_store(engine)
+    mid = _new_user(store, 4711)
+    erase(store, "4711", actor="cli:dpo")
+    with engine.begin() as connection:
+        connection.execute(delete(AuditErasure))
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (mid,))
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {
+            "payload": {
+                "type": "track",
+                "event": "New User",
+                "properties": {"email": "masked:0000000000000000"},
+            }
+        },
+        {"event": "Project Create"},
+        {"encrypted_personal_data": "gAAAAA-put-back"},
+    ],
+    ids=["payload", "event", "ciphertext-put-back"],
+)
+def test_verify_still_catches_an_edit_to_an_erased_entry(engine: Engine, tamper: dict[str, Any]) -> None:
+    store = _sealed_store(engine)
+    first, edited = _new_user(store, 4711), _new_user(store, 4711)
+    erase(store, "4711", actor="cli:dpo")
+    with engine.begin() as connection:
+        connection.execute(update(AuditEntry).where(AuditEntry.message_id == edited).values(**tamper))
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (edited,))
+    assert first not in finding.detail
+
+
+def test_an_erasure_does_not_vouch_for_an_entry_edited_before_it(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    mid = _new_user(store, 4711)
+    _new_user(store, 4711)
+    with engine.begin() as connection:
+        connection.execute(update(AuditEntry).where(AuditEntry.message_id == mid).values(event="Forged"))
+    report = erase(store, "4711", actor="cli:dpo")
+    assert (report.entries, report.unverified) == (2, 1)
+    assert "1 of them already failed `audit verify` and still will" in report.summary()
+    assert _entry(store, mid).encrypted_personal_data is None
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert finding.message_ids == (mid,)
+    assert finding.detail.endswith("it was already changed when its personal data was erased")
+
+
+def test_an_erasure_verifies_across_a_rotated_chain_key(engine: Engine) -> None:
+    """Entries written with the old key, erased by a process holding the new one (the old one retired)."""
+    old, new = b"old-chain-key-0123456789", b"new-chain-key-9876543210"
+    for _ in range(3):
+        _new_user(_sealed_store(engine, old), 4711)
+    erase(_sealed_store(engine, new, (old,)), "4711", actor="cli:dpo")
+    checked = verify(engine, new, retired_keys=[old])
+    assert checked.ok, checked.findings
+
+
+def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    mid = _new_user(store, 4711)
+    report = erase(store, "4711", actor="cli:dpo", dry_run=True)
+    assert report.summary() == "user 4711: would erase the sealed personal data of 1 entry (of 1)"
+    assert _entry(store, mid).encrypted_personal_data is not None
+    assert _actions(engine) == []
+
+
+def test_nothing_to_erase_says_0_entries_and_records_nothing(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    assert erase(store, "999", actor="cli:dpo").summary() == (
+        "user 999: 0 entries erased: the audit log holds no entry for this user id"
+    )
+    _new_user(AuditStore(engine), 4711)  # recorded without AUDIT_ENCRYPTION_KEY: masks only
+    _new_user(store, 4711)
+    erase(store, "4711", actor="cli:dpo")
+    again = erase(store, "4711", actor="cli:dpo")
+    assert again.summary() == (
+        "user 4711: 0 entries erased: none of the 2 entries for this user id holds sealed personal data, "
+        "1 erased before"
+    )
+    assert len(_actions(engine)) == 1
+
+
+def _failed(store: AuditStore, message_id: str) -> None:
+    store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="HTTP 500")
+
+
+def test_replay_skips_an_erased_entry_with_the_reason(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    erased, other = _new_user(store, 4711), _new_user(store, 42)
+    for mid in (erased, other):
+        _failed(store, mid)
+    erase(store, "4711", actor="cli:dpo")
+    seen: list[Candidate] = []
+    report = replay(store, None, ReplaySelection(), dry_run=True, on_candidate=seen.append)
+    assert report.skipped == 1
+    reasons = {candidate.message_id: candidate.skip_reason for candidate in seen}
+    assert reasons[other] is None
+    assert reasons[erased] is not None and reasons[erased].startswith(ERASED)
+    assert reasons[erased].endswith("): the real values cannot be re-sent")
+    with Session(engine) as session:
+        counted = blocked_reasons(session, ReplaySelection(), datetime.now(UTC), cap=10, cipher=store.cipher)
+    [(reason, count)] = counted.items()
+    assert reason.startswith(ERASED) and count == 1
+
+
+def test_a_purge_takes_the_erasure_records_of_what_it_deletes(engine: Engine) -> None:
+    store = _sealed_store(engine)
+    _new_user(store, 4711)
+    erase(store, "4711", actor="cli:dpo")
+    later = _new_user(store, 42)
+    purge(store, _entry(store, later).recorded_at, actor="cli:ops")
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AuditErasure)) == 0
+    assert verify(engine, CHAIN_KEY).ok
+
+
+# --- the command and the pages (the dashboard's SQLite database) ------------------------------------
+
+
+@pytest.fixture
+def sealed_app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(AUDIT_ENCRYPTION_KEY=_KEY)
+
+
+def _seed(app: Flask, user_id: int, count: int = 1) -> list[str]:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        return [_new_user(analytics_client.store(), user_id) for _ in range(count)]
+
+
+def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) -> None:
+    _seed(sealed_app, 4711, 2)
+    _seed(sealed_app, 42)
+    runner = sealed_app.test_cli_runner()
+    dry = runner.invoke(args=["audit", "erase", "--user-id", "4711", "--dry-run"])
+    assert (dry.exit_code, dry.output) == (
+        0,
+        "user 4711: would erase the sealed personal data of 2 entries (of 2)\n",
+    )
+    result = runner.invoke(
+        args=["audit", "erase", "--user-id", "4711", "--user-id", "42", "--user-id", "999"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("user 4711: erased the sealed personal data of 2 entries (of 2); recorded as ")
+    assert lines[1].startswith("user 42: erased the sealed personal data of 1 entry (of 1); recorded as ")
+    assert lines[2] == "user 999: 0 entries erased: the audit log holds no entry for this user id"
+    actions = _actions(_engine(sealed_app))
+    assert sorted(action.payload["properties"]["user_id"] for action in actions) == ["42", "4711"]
+    assert all(action.actor is not None and action.actor.startswith("cli:") for action in actions)
+    checked = sealed_app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert checked.exit_code == 0, checked.output
+
+
+def _engine(app: Flask) -> Engine:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        return analytics_client.store().engine
+
+
+@pytest.mark.parametrize(
+    ("user_id", "message"),
+    [
+        ("abc", "error: --user-id: 'abc' is not a whole number\n"),
+        ("+4711", "error: --user-id: '+4711' is not an id: ids are written with the digits 0-9 only\n"),
+        ("", "error: --user-id: empty: give a value, or leave the option out\n"),
+    ],
+)
+def test_erase_command_refuses_a_malformed_user_id_in_one_line(
+    sealed_app: Flask, user_id: str, message: str
+) -> None:
+    [mid] = _seed(sealed_app, 4711)
+    result = sealed_app.test_cli_runner().invoke(
+        args=["audit", "erase", "--user-id", "4711", "--user-id", user_id]
+    )
+    assert (result.exit_code, result.output) == (2, message)
+    # Every id is checked first: the good one before the typo is not erased either.
+    from webapp.extensions import analytics_client
+
+    with sealed_app.app_context():
+        assert _entry(analytics_client.store(), mid).encrypted_personal_data is not None
+
+
+def test_the_entry_page_says_the_personal_data_was_erased(
+    sealed_app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    [mid] = _seed(sealed_app, 4711)
+    engineer = login_as(Role.ENGINEER, on=sealed_app)
+    before = engineer.get(f"/audit/entries/{mid}").get_data(as_text=True)
+    assert "As sent, with the personal data unmasked for your role" in before and "ada@example.com" in before
+    assert sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"]).exit_code == 0
+    page = engineer.get(f"/audit/entries/{mid}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "ada@example.com" not in text and "unmasked for your role" not in text
+    assert "The personal data of this entry was erased on request on " in text
+    assert "UTC: only the masks remain, and no role can see the real values again." in text
+    assert "recorded without AUDIT_ENCRYPTION_KEY" not in text
+    assert "the erasure&#39;s keyed hash vouches for the rest of it" in text
+    assert "does not verify" not in text
+    api = engineer.get(f"/api/audit/entries/{mid}").get_json()
+    assert api["payload_note"].startswith("The personal data of this entry was erased on request on ")
+    assert api["integrity"]["verifies"] is True
+
+
+def test_the_erasure_record_is_for_admins(sealed_app: Flask, login_as: Callable[..., FlaskClient]) -> None:
+    _seed(sealed_app, 4711)
+    sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"])
+    [action] = _actions(_engine(sealed_app))
+    url = f"/audit/entries/{action.message_id}"
+    assert login_as(Role.ENGINEER, on=sealed_app).get(url).status_code == 403
+    admin = login_as(Role.ADMIN, on=sealed_app).get(url)
+    assert admin.status_code == 200 and "Personal Data Erased" in admin.get_data(as_text=True)
