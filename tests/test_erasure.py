@@ -10,12 +10,13 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
 from analytics.erasure import erase
+from analytics.errors import SchemaError
 from analytics.integrity import verify
 from analytics.replay import Candidate, ReplaySelection, blocked_reasons, replay
 from analytics.retention import purge
@@ -299,3 +300,22 @@ def test_the_erasure_record_is_for_admins(sealed_app: Flask, login_as: Callable[
     assert login_as(Role.ENGINEER, on=sealed_app).get(url).status_code == 403
     admin = login_as(Role.ADMIN, on=sealed_app).get(url)
     assert admin.status_code == 200 and "Personal Data Erased" in admin.get_data(as_text=True)
+
+
+def test_a_database_still_at_0020_is_verified_purged_and_replayed_and_erase_asks_for_an_upgrade(
+    engine: Engine,
+) -> None:
+    """This library writes a database at 0020 (hosts upgrade first), which has no table of erasures."""
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE audit_erasures"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0020_scope_preset_name_key'"))
+    store = _sealed_store(engine)
+    store.check_schema()
+    first = _new_user(store, 4711)
+    _failed(store, first)
+    later = _new_user(store, 4711)
+    assert verify(engine, CHAIN_KEY).ok
+    assert replay(store, None, ReplaySelection(), dry_run=True).selected == 1
+    assert purge(store, _entry(store, later).recorded_at, actor="cli:ops").entries == 1
+    with pytest.raises(SchemaError, match=r"no table of erasures yet: run `event-catalog db upgrade` first"):
+        erase(store, "4711", actor="cli:dpo")
