@@ -55,7 +55,13 @@ STREAM_BATCH = 2000
 KEY_SAMPLE = 16
 """The first entries of a chain whose hashes choose the key it is checked with: most of them match the
 key its writer had, so entries forged with another key (a leaked retired one) among them cannot
-choose it, and no more than these are held in memory before the chain is walked."""
+choose it, and no more than these are held in memory before the chain is walked. Erased entries
+(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed."""
+
+WAITING_MOST = 4096
+"""The most entries of a chain's start held while its key is chosen: erased entries wait with the
+voters without voting, and a chain that starts with this many erased ones is checked with the votes
+gathered by then."""
 
 # The way out of the usual cause of unmatched chains: a key rotated without its predecessor retired.
 _KEY_HINT = f"after a rotation, list the former key in {RETIRED_CHAIN_KEYS}"
@@ -362,12 +368,13 @@ class _ChainWalker:
         self.previous: RowMapping | None = None
         self.chain: _Chain | None = None
         self.waiting: list[tuple[RowMapping, int | None]] = []
+        self.erased_waiting = 0
 
     def choose_key(self) -> None:
         """Check the chain's waiting entries with the key most of them match."""
         assert self.chain is not None
         self.chain.key = _chain_key([at for _, at in self.waiting])
-        waiting, self.waiting = self.waiting, []
+        waiting, self.waiting, self.erased_waiting = self.waiting, [], 0
         for row, at in waiting:
             self.check(row, _erasure_matches(self.keys, row) if _erased(row) else at == self.chain.key)
 
@@ -421,8 +428,14 @@ class _ChainWalker:
                 else _content_matches(self.keys[self.chain.key], row),
             )
             return
-        self.waiting.append((row, _matching_key(self.keys, row)))
-        if len(self.waiting) == KEY_SAMPLE:
+        if _erased(row):
+            # Its own hash covers what the erasure removed: it cannot vote, and waits with the voters.
+            self.waiting.append((row, None))
+            self.erased_waiting += 1
+        else:
+            self.waiting.append((row, _matching_key(self.keys, row)))
+        voters = len(self.waiting) - self.erased_waiting
+        if voters == KEY_SAMPLE or len(self.waiting) == WAITING_MOST:
             self.choose_key()
 
     def check(self, row: RowMapping, matches: bool) -> None:
@@ -559,6 +572,9 @@ def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str)
     if len(keys) == 1:
         return 0
     query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)
+    if inspect(connection).has_table(AuditErasure.__tablename__):
+        erased = select(AuditErasure.id).where(AuditErasure.message_id == AuditEntry.message_id)
+        query = query.where(~exists(erased))
     rows = connection.execute(query.limit(KEY_SAMPLE)).mappings()
     return _chain_key([_matching_key(keys, row) for row in rows])
 

@@ -17,7 +17,7 @@ from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
 from analytics.erasure import erase
 from analytics.errors import SchemaError
-from analytics.integrity import verify
+from analytics.integrity import KEY_SAMPLE, verify
 from analytics.replay import Candidate, ReplaySelection, blocked_reasons, replay
 from analytics.retention import purge
 from tests.auditlog import record
@@ -319,3 +319,18 @@ def test_a_database_still_at_0020_is_verified_purged_and_replayed_and_erase_asks
     assert purge(store, _entry(store, later).recorded_at, actor="cli:ops").entries == 1
     with pytest.raises(SchemaError, match=r"no table of erasures yet: run `event-catalog db upgrade` first"):
         erase(store, "4711", actor="cli:dpo")
+
+
+def test_a_chain_whose_first_entries_are_erased_is_still_checked_with_its_retired_key(engine: Engine) -> None:
+    """The entries that choose a chain's key are its first ones: erased, they cannot vote (their own
+    hashes no longer match), and the chain's other entries, written with a retired key, read as edited."""
+    old, new = b"old-chain-key-0123456789", b"new-chain-key-9876543210"
+    writer = _sealed_store(engine, old)
+    for _ in range(KEY_SAMPLE + 2):
+        _new_user(writer, 4711)
+    for _ in range(3):
+        _new_user(writer, 42)
+    erase(_sealed_store(engine, new, (old,)), "4711", actor="cli:dpo", batch=5)
+    erase(_sealed_store(engine, new, (old,)), "42", actor="cli:dpo")
+    checked = verify(engine, new, retired_keys=[old])
+    assert checked.ok, checked.findings
