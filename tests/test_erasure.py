@@ -277,6 +277,7 @@ def test_the_entry_page_says_the_personal_data_was_erased(
     engineer = login_as(Role.ENGINEER, on=sealed_app)
     before = engineer.get(f"/audit/entries/{mid}").get_data(as_text=True)
     assert "As sent, with the personal data unmasked for your role" in before and "ada@example.com" in before
+    assert "ada@example.com" in engineer.get("/audit/export.ndjson?user_id=4711").get_data(as_text=True)
     assert sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"]).exit_code == 0
     page = engineer.get(f"/audit/entries/{mid}")
     assert page.status_code == 200
@@ -287,6 +288,10 @@ def test_the_entry_page_says_the_personal_data_was_erased(
     assert "recorded without AUDIT_ENCRYPTION_KEY" not in text
     assert "the erasure&#39;s keyed hash vouches for the rest of it" in text
     assert "does not verify" not in text
+    for extension in ("csv", "ndjson"):
+        export = engineer.get(f"/audit/export.{extension}?user_id=4711")
+        assert export.status_code == 200 and mid in export.get_data(as_text=True)
+        assert "ada@example.com" not in export.get_data(as_text=True), extension
     api = engineer.get(f"/api/audit/entries/{mid}").get_json()
     assert api["payload_note"].startswith("The personal data of this entry was erased on request on ")
     assert api["integrity"]["verifies"] is True
