@@ -102,7 +102,7 @@ def test_a_page_that_holds_every_match_is_the_whole_search(
         statements.clear()
         found = search(session, form, page_size=50, now=NOW)
     assert [entry.payload["properties"]["cluster_type"] for entry in found.page.entries] == ["eks"]
-    assert (found.total, found.complete) == (1, True) and found.histogram is not None
+    assert (found.head.total, found.head.complete) == (1, True) and found.head.chart is not None
     assert len([sql for sql in statements if "audit_entries" in sql]) == 1
 
 
@@ -111,7 +111,7 @@ def test_a_ranged_property_search_is_counted_in_full(store: AuditStore, engine: 
         _send(store, "eks", hours_ago=hours)
     with Session(engine) as session:
         found = search(session, _form(range="24h"), page_size=2, now=NOW)
-    assert (found.total, found.complete) == (3, True) and found.histogram is not None
+    assert (found.head.total, found.head.complete) == (3, True) and found.head.chart is not None
 
 
 def test_the_page_says_more_than_and_offers_a_time_range(

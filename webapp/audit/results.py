@@ -146,35 +146,31 @@ class Histogram:
 
 
 @dataclass(frozen=True)
-class Results:
-    """What a search found.
-
-    Attributes:
-        page: the entries shown.
-        total: every matching entry, on all pages; when not `complete`, a floor: more match.
-        histogram: the chart; None when nothing matches, or when not `complete`.
-        complete: whether every match was counted (see the module's docstring).
-    """
-
-    page: Page
-    total: int
-    histogram: Histogram | None
-    complete: bool = True
-
-
-@dataclass(frozen=True)
 class Overview:
-    """A search's head: how many entries match, and their chart.
+    """A search's head: how many entries match, on all pages, and their chart.
 
     Attributes:
         total: the matching entries; when not `complete`, a floor: more than this many match.
         chart: the histogram; None when nothing matches or the count is not complete.
-        complete: whether every match was counted.
+        complete: whether every match was counted (see the module's docstring).
     """
 
     total: int
     chart: Histogram | None
     complete: bool = True
+
+
+@dataclass(frozen=True)
+class Results:
+    """What a search found.
+
+    Attributes:
+        page: the entries shown.
+        head: the count and chart of every match.
+    """
+
+    page: Page
+    head: Overview
 
 
 def _stacked(counts: dict[str, int]) -> dict[str, int]:
@@ -302,4 +298,4 @@ def search(session: Session, form: SearchForm, *, page_size: int, now: datetime 
         head = _from_rows(form.filters, [(entry.recorded_at, entry.status) for entry in page.entries], now)
     else:
         head = Overview(len(page.entries), None, complete=False)
-    return Results(page, head.total, head.chart, head.complete)
+    return Results(page, head)
