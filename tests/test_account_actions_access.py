@@ -19,6 +19,7 @@ from sqlalchemy import select
 from analytics.actions import ACCOUNT_ACTIONS, ACTIONS, PRODUCT_ACTIONS, record_action
 from analytics.audit import AuditEntry
 from analytics.queries import Cursor
+from webapp.audit.tail import encode_moving
 from webapp.auth import accounts, tokens
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -111,7 +112,11 @@ def test_other_roles_do_not_see_account_actions_in_searches_counts_tails_or_expo
     tail = reader.get(
         "/audit/tail?"
         + urlencode(
-            {"after": seeded.newest.encode(), "total": 2, "shown": f"{seeded.login_failed_row}:pending"}
+            {
+                "after": seeded.newest.encode(),
+                "total": 2,
+                "moving": encode_moving({seeded.login_failed_row: "pending"}),
+            }
         ),
         headers={"HX-Request": "true"},
     )
@@ -172,7 +177,11 @@ def test_an_admin_reads_every_action(seeded: Seeded, login_as: Login) -> None:
     tail = admin.get(
         "/audit/tail?"
         + urlencode(
-            {"after": seeded.newest.encode(), "total": 4, "shown": f"{seeded.login_failed_row}:pending"}
+            {
+                "after": seeded.newest.encode(),
+                "total": 4,
+                "moving": encode_moving({seeded.login_failed_row: "pending"}),
+            }
         ),
         headers={"HX-Request": "true"},
     )

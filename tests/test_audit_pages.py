@@ -321,11 +321,11 @@ def test_tail_brings_back_listed_rows_whose_status_moved_on(
         _cps(sqlite_store, status="delivered"),
     )
     page = client.get("/audit/?live=1").get_data(as_text=True)
-    # Rows that may move on name themselves and what they show; a delivered one does not.
-    shown = re.findall(r'<input type="hidden" name="shown" value="(\d+:\w+)">', page)
-    assert sorted(value.split(":")[1] for value in shown) == ["failed", "pending"]
-    assert 'hx-include="#audit-rows"' in page
-    url = _tail_url(page) + "".join(f"&shown={value}" for value in shown)
+    # The tail's URL names the rows that may move on and what they show; a delivered one it does not.
+    url = _tail_url(page)
+    moving = parse_qs(urlsplit(url).query)["moving"]
+    assert [part.partition(":")[0] for part in moving[0].split(",")] == ["failed", "pending"]
+    assert "hx-include" not in page and 'name="shown"' not in page
     assert "hx-swap-oob" not in client.get(url, headers=HTMX).get_data(as_text=True)
     sqlite_store.record_outcome([waiting], AuditStatus.DELIVERED, http_status=200)
     sqlite_store.record_outcome([failed], AuditStatus.DELIVERED, http_status=200, source="replay")
@@ -335,15 +335,18 @@ def test_tail_brings_back_listed_rows_whose_status_moved_on(
     )
     back = {message_id for message_id in (waiting, failed) if any(message_id in row for _, row in rows)}
     assert back == {waiting, failed}
-    assert all("status-delivered" in row and 'name="shown"' not in row for _, row in rows) and len(rows) == 2
+    assert all("status-delivered" in row for _, row in rows) and len(rows) == 2
     assert done not in update_
+    # Settled, they are no longer followed.
+    assert "moving" not in parse_qs(urlsplit(_tail_url(update_)).query)
     legend = re.findall(
         r'<span class="swatch status-(\w+)" aria-hidden="true"></span>\w+ ([\d,]+)</a>', update_
     )
     assert dict(legend) == {"delivered": "3"}
-    # What a row shows that is not a status that moves, or not an id, is ignored.
-    ignored = client.get(_tail_url(page) + "&shown=x:failed&shown=1:delivered", headers=HTMX)
-    assert "hx-swap-oob" not in ignored.get_data(as_text=True)
+    # A hand-made list of rows that is not one the tail writes stops it, as a wrong `seen` does.
+    for wrong in ("delivered:1", "pending:x-", "pending:", "pending:1-2s"):  # 1-2s: 101 rows
+        hand_made = re.sub("moving=[^&]*", f"moving={wrong}", _tail_url(page))
+        assert client.get(hand_made, headers=HTMX).status_code == 286
 
 
 def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(
@@ -399,7 +402,7 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     window = f"since={since:%Y-%m-%dT%H:%M:%S}&until={until:%Y-%m-%dT%H:%M:%S}"
     listed = client.get(f"/audit/?live=1&{window}").get_data(as_text=True)
     url = _tail_url(listed)
-    (shown,) = re.findall(r'<input type="hidden" name="shown" value="(\d+:\w+)">', listed)
+    moving = parse_qs(urlsplit(url).query)["moving"][0]
     late = _cps(sqlite_store, recorded_at=until - timedelta(seconds=1))  # committed after the range
     reading = client.get(url, headers=HTMX)
     page = reading.get_data(as_text=True)
@@ -411,7 +414,7 @@ def test_tail_reads_an_ended_range_a_while_longer_then_a_last_time_and_says_so(
     window = f"since={since - TAIL_GRACE:%Y-%m-%dT%H:%M:%S}&until={ended:%Y-%m-%dT%H:%M:%S}"
     sqlite_store.record_outcome([first], AuditStatus.DELIVERED, http_status=200)
     after = parse_qs(urlsplit(url).query)["after"][0]
-    last = client.get(f"/audit/tail?live=1&{window}&after={after}&total=1&shown={shown}", headers=HTMX)
+    last = client.get(f"/audit/tail?live=1&{window}&after={after}&total=1&moving={moving}", headers=HTMX)
     page = last.get_data(as_text=True)
     assert last.status_code == 286 and "every 2s" not in page
     assert _rows(page) == [first] and 'hx-swap-oob="true"' in page  # its row, now delivered

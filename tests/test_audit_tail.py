@@ -290,3 +290,34 @@ def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, wr
     assert "audit-tail-behind" not in caught_up and "behind=1" not in _tail_url(caught_up)
     assert len(tail.listed) == len(set(tail.listed)) == 700 - TAIL_BATCH
     assert set(tail.listed) | set(_rows(first)) == set(written)
+
+
+REQUEST_LINE_MOST = 4094
+"""gunicorn's default `limit_request_line`: a longer `GET <url> HTTP/1.1` is answered 414."""
+
+
+def _settled(page: str) -> list[str]:
+    return re.findall(
+        r'<template><tr id="audit-entry-\d+" hx-swap-oob="true">.*?/audit/entries/([^"]+)"', page, re.S
+    )
+
+
+def test_a_tail_that_caught_up_with_a_busy_log_goes_on_following_its_pending_rows(
+    reader: FlaskClient, writer: AuditStore
+) -> None:
+    """Each pending row sent its status with every poll: after a catch-up the request line passed 4 KB,
+    gunicorn answered 414 to every later poll and the tail froze, its rows pending for good."""
+    tail = Tail(reader)
+    written = _record(writer, 700)
+    requests = []
+    while True:
+        requests.append(f"GET {tail.url} HTTP/1.1")
+        if not tail.poll():
+            break
+    assert sorted(tail.listed) == sorted(written)
+    assert max(len(line) for line in requests) < REQUEST_LINE_MOST
+    newest = written[-3:]
+    writer.record_outcome(newest, AuditStatus.DELIVERED, http_status=200)
+    page = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
+    assert sorted(_settled(page)) == sorted(newest)
+    assert len(f"GET {_tail_url(page)} HTTP/1.1") < REQUEST_LINE_MOST

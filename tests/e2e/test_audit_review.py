@@ -10,7 +10,9 @@ import pytest
 from auditlog import record
 from playwright.sync_api import Page, expect
 
-from analytics.audit import AuditStatus, AuditStore
+from analytics.audit import AuditRecord, AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
 from webapp.audit import routes
 
 pytestmark = pytest.mark.e2e
@@ -161,6 +163,34 @@ def test_live_tail_adds_new_entries_and_pauses_while_scrolled(
     expect(rows).to_have_count(44)
     expect(tail).not_to_have_attribute("data-paused", "")
     assert errors == []  # polls with no pending row to name log nothing either
+
+
+def test_the_live_tail_of_a_busy_log_keeps_its_polls_short_and_its_rows_moving(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    """Each listed pending row sent its status with every poll: once a catch-up had listed a few
+    hundred, the request line passed the 4,094 bytes gunicorn reads, every later poll was answered
+    414 and the tail froze with its rows pending."""
+    polls: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            polls.append(request.url.removeprefix(live_server)) if "/audit/tail" in request.url else None
+        ),
+    )
+    rows = page.locator("#audit-rows tr:not(#audit-empty)")
+    page.goto(live_server + "/audit/?live=1")
+    messages = [build_message(CATALOG.event("ProjectCreate").example_spec()) for _ in range(700)]
+    sqlite_store.record_many(
+        [AuditRecord(m, status=AuditStatus.PENDING, source="application") for m in messages]
+    )
+    expect(rows).to_have_count(700, timeout=30_000)
+    newest = [str(m["messageId"]) for m in messages[-3:]]
+    sqlite_store.record_outcome(newest, AuditStatus.DELIVERED, http_status=200)
+    for row in range(3):
+        expect(rows.nth(row).locator(".audit-status")).to_have_text("delivered")
+    expect(rows.nth(3).locator(".audit-status")).to_have_text("pending")
+    assert max(len(f"GET {url} HTTP/1.1") for url in polls) < 4094
 
 
 def test_the_event_filter_is_found_by_typing_part_of_its_name(

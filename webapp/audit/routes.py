@@ -7,11 +7,11 @@ What each role may search and read is `webapp.audit.visibility`'s to say.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 
 from analytics.actions import ACTIONS
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, Source
@@ -26,7 +26,6 @@ from analytics.queries import (
     TYPES,
     delivery_attempts,
     message_name,
-    without_actions,
 )
 from analytics.replay import Unreplayable, is_stuck, restore_message
 from webapp.audit.forms import SearchForm
@@ -38,7 +37,10 @@ from webapp.audit.tail import (
     TAIL_CATCH_UP,
     TAIL_LAG,
     TailState,
+    decode_moving,
     decode_seen,
+    following,
+    listed_moving,
     read_tail,
     start_of_tail,
     unlisted,
@@ -140,31 +142,6 @@ def index() -> ResponseReturnValue:
     return response
 
 
-MOVING_STATUSES = frozenset({str(AuditStatus.PENDING), str(AuditStatus.FAILED), str(AuditStatus.DROPPED)})
-"""Statuses a listed row may leave (a delivery, a retry, someone's re-send); the others are final."""
-
-
-def _shown_statuses(values: list[str]) -> dict[int, str]:
-    """What the listed rows that may move on showed (`_row.html` names them `id:status`)."""
-    shown: dict[int, str] = {}
-    for value in values[:TAIL_BATCH]:
-        entry_id, _, status = value.partition(":")
-        if entry_id.isdigit() and status in MOVING_STATUSES:
-            shown[int(entry_id)] = status
-    return shown
-
-
-def _moved_on(shown: dict[int, str]) -> list[AuditEntry]:
-    """The listed rows whose status is no longer the one they show."""
-    if not shown:
-        return []
-    # Ids come from the query string: an action the role may not read is not listed, whatever it asks.
-    query = select(AuditEntry).where(AuditEntry.id.in_(shown))
-    hidden = hidden_actions()
-    rows = db.session.scalars(query.where(without_actions(hidden)) if hidden else query).all()
-    return [row for row in rows if row.status != shown[row.id]]
-
-
 @bp.get("/tail")
 @requires(Role.VIEWER)
 def tail() -> ResponseReturnValue:
@@ -178,6 +155,7 @@ def tail() -> ResponseReturnValue:
     filters = form.filters if form.valid else None
     try:
         seen = decode_seen(request.args.get("seen", ""))
+        moving = decode_moving(request.args.get("moving", ""))
     except ValueError:
         filters = None
     # Nothing can match a search that cannot run: stop polling.
@@ -188,10 +166,13 @@ def tail() -> ResponseReturnValue:
     final = filters.until is not None and filters.until <= now - TAIL_GRACE
     # Behind at the last poll: this one adds more, so that a busy log is caught up with.
     batch = TAIL_CATCH_UP if request.args.get("behind") == "1" else TAIL_BATCH
-    step = read_tail(db.session, filters, TailState(form.after, seen), now, batch=batch)
+    state = TailState(form.after, seen, moving)
+    step = read_tail(db.session, filters, state, now, batch=batch)
     behind = unlisted(db.session, filters, step.state) if step.more else 0
     entries = step.entries
-    settled = _moved_on(_shown_statuses(request.args.getlist("shown")))
+    # Listed rows whose status moved on since they were drawn are drawn again, in place.
+    followed = listed_moving(db.session, state, hidden_actions())
+    settled = [row for row in followed if row.status != moving[row.id]]
     # Something changed: the head (count, range, histogram) is read again rather than added up.
     listed = Overview(request.args.get("total", 0, type=int), None, request.args.get("complete") != "0")
     head = (
@@ -204,7 +185,7 @@ def tail() -> ResponseReturnValue:
         form=form,
         entries=entries,
         settled=settled,
-        tail=step.state,
+        tail=replace(step.state, moving=following([*entries, *followed])),
         behind=behind,
         behind_most=BEHIND_COUNT_MOST,
         catch_up=TAIL_CATCH_UP,

@@ -14,6 +14,12 @@ So the tail keeps two things in its URL, as its `TailState`:
   earlier than that is taken to be committed.
 - `seen`, the ids of the entries shown above `after`, so that reading them again adds nothing.
 
+It also keeps the newest listed rows whose status may still move on (`moving`: a delivery, a retry,
+someone's re-send), with the status each shows, so that a poll brings back those that moved. They
+travel in the same compact form as `seen`. Every listed row used to send its own hidden field with
+each poll, and a busy log's pending rows took the poll's request line past the 4 KB servers accept
+(gunicorn answered 414 to every later poll, and the tail froze).
+
 Each poll reads again from `after`, skips what `seen` names, and adds the rest. Reading costs the
 poll's batch plus the `seen` entries, whatever the rate: `seen` is bounded by the length of its
 URL form (`SEEN_LIMIT`), and the entries of the last `TAIL_LAG` that it has no room for wait until
@@ -25,15 +31,15 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditEntry
-from analytics.queries import AuditFilter, Cursor, Page, oldest_first_after
+from analytics.audit import AuditEntry, AuditStatus
+from analytics.queries import AuditFilter, Cursor, Page, oldest_first_after, without_actions
 from analytics.scopes import MAX_ID
 
 TAIL_BATCH = 100
@@ -51,14 +57,26 @@ TAIL_LAG = timedelta(seconds=30)
 wait for a connection are 30 s each, and the walk saw batches commit 3 s after later ones."""
 
 SEEN_LIMIT = 1000
-"""Most characters of the `seen` parameter. The tail's URL also carries the listed rows that may
-change status and the filters, and servers refuse a request line beyond 4 KB (gunicorn's default).
+"""Most characters of the `seen` parameter. The tail's URL also carries the moving rows (up to
+`MOVING_LIMIT`) and the filters, and servers refuse a request line beyond 4 KB (gunicorn's default).
 Runs of consecutive ids take one token and ids close together six to a character (`encode_seen`),
 so an unfiltered tail remembers thousands of entries, a narrow one a few hundred. Removing ids can
 split a run, so a URL is read up to twice as long."""
 
 SEEN_MOST = 10_000
 """Most ids `seen` holds, whatever the length of its URL form: what a poll reads again is bounded."""
+
+MOVING_STATUSES = frozenset({str(AuditStatus.PENDING), str(AuditStatus.FAILED), str(AuditStatus.DROPPED)})
+"""Statuses a listed row may leave (a delivery, a retry, someone's re-send); the others are final."""
+
+MOVING_MOST = TAIL_BATCH
+"""Most listed rows whose status the tail follows: the newest. A row further down shows the status
+it was drawn with until the search is loaded again."""
+
+MOVING_LIMIT = 600
+"""Most characters of the `moving` parameter: with `seen` and the tail's own few parameters, about
+1.7 KB of the request line, the rest is the search's. A pending burst is one run; 100 ids far apart
+take up to seven characters each, and then the oldest are left out until the rest fit."""
 
 _RUN = "-"
 _NEXT = "."
@@ -147,6 +165,52 @@ def _decode_bitmap(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def encode_moving(moving: Mapping[int, str]) -> str:
+    """The URL form of the moving rows: `pending:2s-4,failed:1y`, each status's ids as `encode_seen`."""
+    by_status: dict[str, list[int]] = {}
+    for entry_id, status in moving.items():
+        by_status.setdefault(status, []).append(entry_id)
+    return ",".join(f"{status}:{encode_seen(ids)}" for status, ids in sorted(by_status.items()))
+
+
+def decode_moving(text: str) -> dict[int, str]:
+    """The moving rows of a `moving` parameter, each id with the status its row shows.
+
+    Raises:
+        ValueError: it is not one (or holds more rows than the tail follows).
+    """
+    if len(text) > 2 * MOVING_LIMIT:
+        raise ValueError("the tail's moving rows are too long")
+    moving: dict[int, str] = {}
+    for part in text.split(",") if text else ():
+        status, _, ids = part.partition(":")
+        if status not in MOVING_STATUSES or not ids:
+            raise ValueError(f"{part!r} is not a status the tail follows with its rows")
+        moving.update(dict.fromkeys(decode_seen(ids), status))
+    if len(moving) > MOVING_MOST:
+        raise ValueError("the tail's moving rows are more than it follows")
+    return moving
+
+
+def following(entries: Iterable[AuditEntry]) -> dict[int, str]:
+    """The rows among `entries` whose status the tail follows: the newest that may still move on, up
+    to `MOVING_MOST` and as many as `MOVING_LIMIT` has room for."""
+    newest = sorted((e for e in entries if e.status in MOVING_STATUSES), key=Cursor.of, reverse=True)
+    moving = {entry.id: str(entry.status) for entry in newest[:MOVING_MOST]}
+    while len(encode_moving(moving)) > MOVING_LIMIT:
+        moving.popitem()
+    return moving
+
+
+def listed_moving(session: Session, state: TailState, hidden: Sequence[str]) -> list[AuditEntry]:
+    """The rows the tail follows (`state.moving`), as they are now."""
+    if not state.moving:
+        return []
+    # Ids come from the query string: an action the role may not read is not listed, whatever it asks.
+    query = select(AuditEntry).where(AuditEntry.id.in_(state.moving))
+    return list(session.scalars(query.where(without_actions(hidden)) if hidden else query))
+
+
 def _base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     text = ""
@@ -170,16 +234,19 @@ class TailState:
     Attributes:
         after: every entry at or below this position has been shown; None: from the log's start.
         seen: the ids of the entries shown above `after`.
+        moving: the listed rows whose status the tail follows (`following`), with the status each shows.
     """
 
     after: Cursor | None = None
     seen: frozenset[int] = frozenset()
+    moving: Mapping[int, str] = field(default_factory=dict)
 
     def params(self) -> dict[str, str | None]:
         """The state as the tail's URL parameters (None: left out)."""
         return {
             "after": self.after.encode() if self.after is not None else None,
             "seen": encode_seen(self.seen) or None,
+            "moving": encode_moving(self.moving) or None,
         }
 
 
@@ -194,7 +261,8 @@ def start_of_tail(page: Page, now: datetime) -> TailState:
     after = min(newest, Cursor(now - TAIL_LAG, 0))
     if page.older is not None:
         after = max(after, _just_before(oldest))
-    return TailState(after, frozenset(entry.id for entry in page.entries if Cursor.of(entry) > after))
+    seen = frozenset(entry.id for entry in page.entries if Cursor.of(entry) > after)
+    return TailState(after, seen, following(page.entries))
 
 
 @dataclass(frozen=True)
