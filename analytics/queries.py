@@ -744,19 +744,35 @@ def oldest_first_after(filters: AuditFilter, after: Cursor | None, *, limit: int
     return _page(filters, None if after is None else _newer_than(after), descending=False, limit=limit)
 
 
+def positions_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[int, datetime]:
+    """The id and time of the matching entries strictly newer than `after`, oldest first.
+
+    What the live tail reads again at every poll to find the few entries it has not listed: their
+    payloads are read for those alone.
+    """
+    bound = None if after is None else _newer_than(after)
+    return _page(filters, bound, descending=False, limit=limit, positions=True)
+
+
 def _page(
-    filters: AuditFilter, bound: ColumnElement[bool] | None, *, descending: bool, limit: int
-) -> Select[AuditEntry]:
+    filters: AuditFilter,
+    bound: ColumnElement[bool] | None,
+    *,
+    descending: bool,
+    limit: int,
+    positions: bool = False,
+) -> Select[Any]:
     """One page in time order; several statuses are read as one index-ordered page each, merged.
 
     `status IN (a, b)` ordered by time cannot follow one `(status, recorded_at)` range: SQLite then
     walks the time index and looks every row's status up, so a page's cost grows with the log.
     A page per status, each from its own range, and the first `limit` of their union cost the same
-    at any size, on both databases.
+    at any size, on both databases. With `positions`, the rows are `(id, recorded_at)` alone.
     """
 
     def one(part: AuditFilter) -> Select[Any]:
-        query = filtered(select(AuditEntry), part)
+        columns: tuple[Any, ...] = (AuditEntry.id, AuditEntry.recorded_at) if positions else (AuditEntry,)
+        query = filtered(select(*columns), part)
         if bound is not None:
             query = query.where(bound)
         return query.order_by(*_time_order(AuditEntry, descending)).limit(limit)
@@ -764,7 +780,14 @@ def _page(
     if len(filters.statuses) < 2:
         return one(filters)
     pages = [select(one(replace(filters, statuses=(status,))).subquery()) for status in filters.statuses]
-    entry = aliased(AuditEntry, union_all(*pages).subquery())
+    merged = union_all(*pages).subquery()
+    if positions:
+        return (
+            select(merged.c.id, merged.c.recorded_at)
+            .order_by(*_time_order(merged.c, descending))
+            .limit(limit)
+        )
+    entry = aliased(AuditEntry, merged)
     return select(entry).order_by(*_time_order(entry, descending)).limit(limit)
 
 

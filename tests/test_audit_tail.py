@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore, create_audit_engine
@@ -321,3 +321,30 @@ def test_a_tail_that_caught_up_with_a_busy_log_goes_on_following_its_pending_row
     page = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
     assert sorted(_settled(page)) == sorted(newest)
     assert len(f"GET {_tail_url(page)} HTTP/1.1") < REQUEST_LINE_MOST
+
+
+@pytest.mark.parametrize("statuses", [(), ("pending", "failed")], ids=["any-status", "two-statuses"])
+def test_a_poll_reads_whole_only_the_entries_it_adds(writer: AuditStore, statuses: tuple[str, ...]) -> None:
+    """The window a poll reads again was read whole, payloads included: a hand-made `seen` of 10,000
+    ids (five characters, `1-7pr`) made every poll load 10,101 entries to add 100. Several statuses
+    are read as one page each, merged."""
+    _record(writer, 1000 + TAIL_BATCH)
+    loaded: list[int] = []
+
+    def note(target: AuditEntry, context: object) -> None:
+        loaded.append(target.id)
+
+    with Session(writer.engine) as session:
+        ids = session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
+        event.listen(AuditEntry, "load", note)
+        try:
+            step = read_tail(
+                session,
+                AuditFilter(statuses=statuses),
+                TailState(None, frozenset(ids[:1000])),
+                datetime.now(UTC),
+            )
+        finally:
+            event.remove(AuditEntry, "load", note)
+    assert [entry.id for entry in step.entries] == ids[1000:][::-1]
+    assert sorted(loaded) == ids[1000:]

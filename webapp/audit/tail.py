@@ -39,7 +39,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditEntry, AuditStatus
-from analytics.queries import AuditFilter, Cursor, Page, oldest_first_after, without_actions
+from analytics.durations import as_utc
+from analytics.queries import AuditFilter, Cursor, Page, positions_after, without_actions
 from analytics.scopes import MAX_ID
 
 TAIL_BATCH = 100
@@ -283,51 +284,65 @@ class TailRead:
 def read_tail(
     session: Session, filters: AuditFilter, state: TailState, now: datetime, *, batch: int = TAIL_BATCH
 ) -> TailRead:
-    """The entries not shown yet, oldest first up to `batch`, and the state after them."""
+    """The entries not shown yet, oldest first up to `batch`, and the state after them.
+
+    The window read again (`batch` plus the `seen` entries, up to `SEEN_MOST`) is read as positions
+    alone; only the entries it adds are read whole.
+    """
     horizon = Cursor(now - TAIL_LAG, 0)
     limit = batch + len(state.seen) + 1
-    rows = session.scalars(oldest_first_after(filters, state.after, limit=limit)).all()
+    rows = [
+        Cursor(as_utc(at), entry_id)
+        for entry_id, at in session.execute(positions_after(filters, state.after, limit=limit))
+    ]
     unseen = [row for row in rows if row.id not in state.seen]
     # A full read may have left entries out, the `seen` ones beyond it among them.
     last_read = None if len(rows) < limit else rows[-1]
     beyond = state.seen - {row.id for row in rows} if last_read is not None else set()
 
-    def keeping(count: int) -> TailRead:
+    def keeping(count: int) -> tuple[list[Cursor], TailState, bool]:
         fresh = unseen[:count]
         stop = unseen[count] if count < len(unseen) else None
         after = _settled(state.after, horizon, stop, last_read)
         shown = state.seen | {row.id for row in fresh}
-        seen = {row.id for row in rows if row.id in shown and Cursor.of(row) > after} | beyond
+        seen = {row.id for row in rows if row.id in shown and row > after} | beyond
         more = count < len(unseen) or last_read is not None
-        return TailRead(list(reversed(fresh)), TailState(after, frozenset(seen)), more)
+        return fresh, TailState(after, frozenset(seen)), more
 
     # The entries older than the horizon are added whatever `seen` holds; of the newer ones, as many
     # as it has room to remember (the count that fits, found by halving); the others wait.
-    settled = sum(1 for row in unseen[:batch] if Cursor.of(row) <= horizon)
+    settled = sum(1 for row in unseen[:batch] if row <= horizon)
     low, high = settled, min(batch, len(unseen))
     while low < high:
         middle = (low + high + 1) // 2
-        if _fits(keeping(middle).state.seen):
+        if _fits(keeping(middle)[1].seen):
             low = middle
         else:
             high = middle - 1
-    return keeping(low)
+    fresh, after, more = keeping(low)
+    return TailRead(_entries(session, fresh), after, more)
+
+
+def _entries(session: Session, positions: list[Cursor]) -> list[AuditEntry]:
+    """The entries at these positions, whole, newest first."""
+    if not positions:
+        return []
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.id.in_([row.id for row in positions])))
+    return sorted(entries, key=Cursor.of, reverse=True)
 
 
 def _fits(seen: frozenset[int]) -> bool:
     return len(seen) <= SEEN_MOST and len(encode_seen(seen)) <= SEEN_LIMIT
 
 
-def _settled(
-    after: Cursor | None, horizon: Cursor, stop: AuditEntry | None, last_read: AuditEntry | None
-) -> Cursor:
+def _settled(after: Cursor | None, horizon: Cursor, stop: Cursor | None, last_read: Cursor | None) -> Cursor:
     """The new `after`: up to the first entry left for later (or the end of a partial read), never
     past the horizon, never back."""
     bound = horizon
     if stop is not None:
-        bound = min(bound, _just_before(Cursor.of(stop)))
+        bound = min(bound, _just_before(stop))
     elif last_read is not None:
-        bound = min(bound, Cursor.of(last_read))
+        bound = min(bound, last_read)
     return bound if after is None else max(after, bound)
 
 
@@ -339,5 +354,5 @@ def _just_before(position: Cursor) -> Cursor:
 def unlisted(session: Session, filters: AuditFilter, state: TailState) -> int:
     """How many matching entries the tail has not listed yet, counted up to `BEHIND_COUNT_MOST` (the
     listed ones above `after` are the `seen` ones)."""
-    newer = oldest_first_after(filters, state.after, limit=BEHIND_COUNT_MOST + len(state.seen)).subquery()
+    newer = positions_after(filters, state.after, limit=BEHIND_COUNT_MOST + len(state.seen)).subquery()
     return max(0, int(session.scalar(select(func.count()).select_from(newer)) or 0) - len(state.seen))
