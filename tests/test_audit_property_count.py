@@ -125,13 +125,41 @@ def test_the_page_says_more_than_and_offers_a_time_range(
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert '<strong id="audit-count">More than 2 entries</strong>' in page
-    assert "Add a time range</a> to count and chart them all" in page
+    assert ">Count and chart them all</a> from " in page
     assert 'class="histogram"' not in page
     assert "a time range makes it fast" in page
     fragment = client.get("/audit/?prop=cluster_type+%3D+eks", headers={"HX-Request": "true"})
     assert "More than 2 entries match." in fragment.get_data(as_text=True)
     ranged = client.get("/audit/?prop=cluster_type+%3D+eks&range=24h").get_data(as_text=True)
     assert '<strong id="audit-count">4 entries</strong>' in ranged and 'class="histogram"' in ranged
+
+
+def _count_all_link(page: str) -> str:
+    match = re.search(r'id="audit-count-note">.*?<a [^>]*href="([^"]+)">', page, re.S)
+    assert match is not None, page
+    return html.unescape(match.group(1))
+
+
+@pytest.mark.parametrize("until", ["", "&until=30h"])
+def test_count_them_all_counts_matches_older_than_a_day(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch, until: str
+) -> None:
+    """The link searched the last 24 hours: matches 48-52 h old read "0 entries", and a search with
+    an `until` earlier than that was refused ("must be after the start of the range")."""
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    _send(sqlite_store, "gke", hours_ago=60)
+    for hours in range(48, 53):
+        _send(sqlite_store, "eks", hours_ago=hours)
+    page = client.get(f"/audit/?prop=cluster_type+%3D+eks{until}").get_data(as_text=True)
+    assert '<strong id="audit-count">More than 2 entries</strong>' in page
+    link = _count_all_link(page)
+    # From the log's first entry, to the second: no match is older.
+    since = (NOW - timedelta(hours=60)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    counted = client.get(link)
+    assert counted.status_code == 200
+    text = counted.get_data(as_text=True)
+    assert '<strong id="audit-count">5 entries</strong>' in text and 'class="histogram"' in text
+    assert parse_qs(urlsplit(link).query)["since"] == [since]
 
 
 def test_the_live_tail_adds_to_a_floor_without_counting(

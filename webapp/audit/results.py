@@ -8,16 +8,18 @@ queries read every payload of the log (2-7 s each at 200k entries on SQLite), an
 as one types. It is answered the way log search tools answer an unbounded query: the page is read
 newest first through the time index and the scan stops once the page is full. When that page holds
 every match the count and the chart are drawn from its rows, exact; otherwise the head says "more
-than 50" and asks for a time range to count and chart them all (`complete` is False), rather than
-scan the whole log twice more. The live tail, which adds matches as they arrive, adds to such a floor
-and counts again, up to `COUNT_MOST`, only a count that was complete.
+than 50" (`complete` is False) rather than scan the whole log twice more as one types, and links to
+the same search from the first entry the other filters match (`count_from`, an index read): a start
+time no match is older than, so that search counts and charts them all, once, when asked. The live
+tail, which adds matches as they arrive, adds to such a floor and counts again, up to `COUNT_MOST`,
+only a count that was complete.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -33,6 +35,7 @@ from analytics.queries import (
     newest_times,
     oldest_first_after,
     page_from,
+    positions_after,
     summary,
 )
 from analytics.wording import counted
@@ -153,11 +156,14 @@ class Overview:
         total: the matching entries; when not `complete`, a floor: more than this many match.
         chart: the histogram; None when nothing matches or the count is not complete.
         complete: whether every match was counted (see the module's docstring).
+        count_from: when not `complete`, a start time that leaves no match out (the first entry the
+            other filters match, to the second): the search from there counts them all.
     """
 
     total: int
     chart: Histogram | None
     complete: bool = True
+    count_from: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,13 @@ def _from_rows(filters: AuditFilter, rows: Sequence[tuple[datetime, str]], now: 
     return Overview(len(rows), _histogram(filters, min(times), max(times), now, grouped))
 
 
+def _floor(session: Session, filters: AuditFilter, total: int) -> Overview:
+    """The head of an unbounded property search that stopped counting at `total` matches."""
+    first = session.execute(positions_after(replace(filters, prop=None), None, limit=1)).first()
+    count_from = None if first is None else as_utc(first.recorded_at).replace(microsecond=0)
+    return Overview(total, None, complete=False, count_from=count_from)
+
+
 def overview(session: Session, filters: AuditFilter, now: datetime) -> Overview:
     """What a search's head shows: how many entries match, and their histogram (None for none).
 
@@ -270,7 +283,7 @@ def overview(session: Session, filters: AuditFilter, now: datetime) -> Overview:
     if _unbounded_payload_search(filters):
         rows = [(at, status) for at, status in session.execute(newest_times(filters, limit=COUNT_MOST + 1))]
         if len(rows) > COUNT_MOST:
-            return Overview(COUNT_MOST, None, complete=False)
+            return _floor(session, filters, COUNT_MOST)
         return _from_rows(filters, rows, now)
     total, first, last = session.execute(summary(filters)).one()
     chart = build_histogram(session, filters, as_utc(first), as_utc(last), now) if total else None
@@ -283,7 +296,7 @@ def after_tail(
     """The head once the live tail has added `arrived` entries to a head that said `listed`."""
     if _unbounded_payload_search(filters) and not listed.complete:
         # A floor stays a floor: counting would read every payload at every poll that adds a row.
-        return Overview(listed.total + arrived, None, complete=False)
+        return _floor(session, filters, listed.total + arrived)
     return overview(session, filters, now)
 
 
@@ -297,5 +310,5 @@ def search(session: Session, form: SearchForm, *, page_size: int, now: datetime 
     elif form.before is None and form.after is None and page.older is None:
         head = _from_rows(form.filters, [(entry.recorded_at, entry.status) for entry in page.entries], now)
     else:
-        head = Overview(len(page.entries), None, complete=False)
+        head = _floor(session, form.filters, len(page.entries))
     return Results(page, head)
