@@ -181,3 +181,29 @@ def test_the_live_tail_adds_to_a_floor_without_counting(
     )
     update = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
     assert '<strong id="audit-count">More than 3 entries</strong>' in update
+
+
+def _pager_link(page: str, name: str) -> str:
+    match = re.search(rf'<a id="pager-{name}" [^>]*href="([^"]+)"', page)
+    assert match is not None, page
+    return html.unescape(match.group(1))
+
+
+def test_later_pages_keep_the_count_the_first_page_stopped_at(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each later page counted its own rows: "More than 2 entries", then "More than 1 entry" on the
+    last, a count that fell as one paged on."""
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for hours in range(5):
+        _send(sqlite_store, "eks", hours_ago=hours)
+    floor = '<strong id="audit-count">More than 2 entries</strong>'
+    page = client.get("/audit/?prop=cluster_type+%3D+eks").get_data(as_text=True)
+    assert floor in page
+    for _ in range(2):
+        page = client.get(_pager_link(page, "older")).get_data(as_text=True)
+        assert floor in page
+    assert 'id="pager-older"' not in page
+    newer = client.get(_pager_link(page, "newer"), headers={"HX-Request": "true"})
+    assert floor in newer.get_data(as_text=True)
+    assert parse_qs(urlsplit(newer.headers["HX-Push-Url"]).query)["total"] == ["2"]

@@ -107,7 +107,7 @@ class SearchForm:
         """A URL of this search (see `params`) at another endpoint or with other values."""
         return url_for(endpoint, **self.params(**overrides))
 
-    def canonical_url(self) -> str:
+    def canonical_url(self, **overrides: Any) -> str:
         """This very search and page, without the empty parameters a submitted form carries."""
         cursors = {name: self.args.get(name) or None for name in PAGE_PARAMS}
-        return self.url(**cursors)
+        return self.url(**cursors, **overrides)

@@ -300,8 +300,14 @@ def after_tail(
     return overview(session, filters, now)
 
 
-def search(session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None) -> Results:
-    """Run a valid search: its count, histogram and the page its cursor points at."""
+def search(
+    session: Session, form: SearchForm, *, page_size: int, now: datetime | None = None, floor: int = 0
+) -> Results:
+    """Run a valid search: its count, histogram and the page its cursor points at.
+
+    `floor` is the count a later page of an unbounded property search was reached with: its first
+    page's head, which the pager's links carry (`total=`).
+    """
     assert form.filters is not None
     now = now or datetime.now(UTC)
     page = page_of(session, form, page_size=page_size)
@@ -310,5 +316,8 @@ def search(session: Session, form: SearchForm, *, page_size: int, now: datetime 
     elif form.before is None and form.after is None and page.older is None:
         head = _from_rows(form.filters, [(entry.recorded_at, entry.status) for entry in page.entries], now)
     else:
-        head = _floor(session, form.filters, len(page.entries))
+        # A later page says the count its first page stopped at: its own entries alone read fewer the
+        # further one pages ("More than 1 entry" on the last).
+        later = form.before is not None or form.after is not None
+        head = _floor(session, form.filters, max(floor if later else 0, len(page.entries)))
     return Results(page, head)

@@ -128,7 +128,8 @@ def index() -> ResponseReturnValue:
     """Search the log; htmx requests get the results fragment (with field errors out of band)."""
     form = search_form(request.args)
     now = datetime.now(UTC)
-    results = search(db.session, form, page_size=PAGE_SIZE, now=now) if form.valid else None
+    floor = request.args.get("total", 0, type=int)
+    results = search(db.session, form, page_size=PAGE_SIZE, now=now, floor=floor) if form.valid else None
     tail = start_of_tail(results.page, now) if results and form.live else None
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
@@ -138,7 +139,10 @@ def index() -> ResponseReturnValue:
     response = vary_on_htmx(make_response(html, status))
     if htmx:
         # The address bar shows the search, not every empty field of the form that asked for it.
-        response.headers["HX-Push-Url"] = form.canonical_url()
+        # A later page of a count that stopped keeps the count it was reached with.
+        later = form.before is not None or form.after is not None
+        carried = results.head.total if results and not results.head.complete and later else None
+        response.headers["HX-Push-Url"] = form.canonical_url(total=carried)
     return response
 
 
