@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from auditlog import record
-from playwright.sync_api import Page, expect
+from dashboard_server import running_dashboard
+from playwright.sync_api import Browser, Page, expect
 
-from analytics.audit import AuditRecord, AuditStatus, AuditStore
+from analytics.audit import AuditRecord, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
 from webapp.audit import routes
@@ -191,6 +192,36 @@ def test_the_live_tail_of_a_busy_log_keeps_its_polls_short_and_its_rows_moving(
         expect(rows.nth(row).locator(".audit-status")).to_have_text("delivered")
     expect(rows.nth(3).locator(".audit-status")).to_have_text("pending")
     assert max(len(f"GET {url} HTTP/1.1") for url in polls) < 4094
+
+
+def test_the_live_tail_keeps_up_with_a_busy_log_through_gunicorn(browser: Browser, tmp_path: Path) -> None:
+    """The same, served as the image serves it: gunicorn answered 414 to every poll once the listed
+    pending rows' fields had taken its request line past 4,094 bytes, and the tail stopped at 600 rows."""
+    database_url = f"sqlite:///{tmp_path / 'prod.db'}"
+    settings = {"AUTH_MODE": "proxy", "TRUSTED_PROXIES": "127.0.0.1", "PROXY_DEFAULT_ROLE": "viewer"}
+    with running_dashboard(DATABASE_URL=database_url, WEB_CONCURRENCY="1", **settings) as base:
+        context = browser.new_context(extra_http_headers={"X-Forwarded-Email": "reviewer@example.com"})
+        page = context.new_page()
+        answers: list[int] = []
+        page.on(
+            "response", lambda answer: answers.append(answer.status) if "/audit/tail" in answer.url else None
+        )
+        rows = page.locator("#audit-rows tr:not(#audit-empty)")
+        page.goto(base + "/audit/?live=1")
+        engine = create_audit_engine(database_url)
+        try:
+            messages = [build_message(CATALOG.event("ProjectCreate").example_spec()) for _ in range(700)]
+            store = AuditStore(engine)
+            store.record_many(
+                [AuditRecord(m, status=AuditStatus.PENDING, source="application") for m in messages]
+            )
+            expect(rows).to_have_count(700, timeout=30_000)
+            store.record_outcome([str(messages[-1]["messageId"])], AuditStatus.DELIVERED, http_status=200)
+            expect(rows.first.locator(".audit-status")).to_have_text("delivered")
+        finally:
+            engine.dispose()
+            context.close()
+    assert set(answers) == {200}
 
 
 def test_the_event_filter_is_found_by_typing_part_of_its_name(
