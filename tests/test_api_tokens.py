@@ -437,6 +437,48 @@ def test_an_expired_token_gets_401_saying_it_expired(
     assert collector.received() == []
 
 
+EXPORTS = ("/audit/export.ndjson", "/audit/export.csv")
+"""The audit log's downloads, which take a token as the API does."""
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_a_refused_token_on_an_export_gets_the_apis_json_401(
+    app: Flask, anonymous: FlaskClient, make_token: Callable[..., str], path: str
+) -> None:
+    """It was a 302 to the sign-in page, which `curl -L` saved as the download."""
+    secret = make_token(Role.ADMIN)
+    assert anonymous.get(path, headers=bearer(secret)).status_code == 200
+    ended = expire(app)
+    _refused(anonymous.get(path, headers=bearer(secret)), f"expired on {ended:%Y-%m-%d %H:%M} UTC")
+    _refused(anonymous.get(path, headers={**bearer(secret), "Accept": "application/json"}), "expired on")
+    _refused(anonymous.get(path, headers=bearer("ect_" + "x" * 43)), "This API token is unknown")
+    _refused(anonymous.get(path, headers={"Authorization": "Bearer "}), "names no token")
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_an_export_without_a_token_answers_a_json_client_401_and_a_browser_the_sign_in_page(
+    anonymous: FlaskClient, make_account: Callable[..., str], path: str
+) -> None:
+    make_account(Role.ADMIN)
+    _refused(anonymous.get(path, headers={"Accept": "application/json"}), "Send an API token")
+    browser = anonymous.get(path, headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status_code == 302 and browser.headers["Location"].startswith("/login?next=")
+
+
+def test_a_token_on_an_export_keeps_the_accounts_limits(
+    app: Flask, anonymous: FlaskClient, make_token: Callable[..., str]
+) -> None:
+    """A viewer's token leaves out the admin-only account actions, as a viewer's page does; a bad
+    filter is still the export's own text error."""
+    admin, viewer = make_token(Role.ADMIN), make_token(Role.VIEWER)
+    everything = anonymous.get("/audit/export.ndjson", headers=bearer(admin)).get_data(as_text=True)
+    shown = anonymous.get("/audit/export.ndjson", headers=bearer(viewer)).get_data(as_text=True)
+    assert "API Token Created" in everything and "API Token Created" not in shown
+    refused = anonymous.get("/audit/export.csv?since=yesterday", headers=bearer(viewer))
+    assert refused.status_code == 400 and refused.mimetype == "text/plain"
+    assert refused.get_data(as_text=True).startswith("since: ")
+
+
 def test_a_token_without_expiry_keeps_working(
     app: Flask, anonymous: FlaskClient, make_account: Callable[..., str]
 ) -> None:

@@ -99,6 +99,33 @@ def test_engineers_and_admins_see_the_real_values_with_the_key(
     assert EMAIL in csv and "masked:" not in csv
 
 
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ENGINEER, Role.ADMIN])
+def test_a_token_downloads_the_exports_as_its_accounts_role(
+    keyed_app: Flask, make_account: Callable[..., str], role: Role
+) -> None:
+    """A script's token took the export to the sign-in page; it now reads what its person reads."""
+    from webapp.auth import accounts, tokens
+
+    message_id = _register(keyed_app)
+    with keyed_app.app_context():
+        secret = tokens.create_token(accounts.get_user(make_account(role)), "ci", actor="test").secret
+    script = keyed_app.test_client()
+    headers = {"Authorization": f"Bearer {secret}"}
+    ndjson = script.get("/audit/export.ndjson?user_id=7", headers=headers)
+    assert ndjson.status_code == 200 and ndjson.mimetype == "application/x-ndjson"
+    [line] = ndjson.get_data(as_text=True).splitlines()
+    shown = json.loads(line)
+    assert shown["message_id"] == message_id
+    csv = script.get("/audit/export.csv?user_id=7", headers=headers)
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    if role is Role.VIEWER:
+        assert shown["payload"]["traits"]["email"].startswith("masked:")
+        assert EMAIL not in csv.get_data(as_text=True) and "masked:" in csv.get_data(as_text=True)
+    else:
+        assert shown["payload"]["traits"]["email"] == EMAIL
+        assert EMAIL in csv.get_data(as_text=True) and "masked:" not in csv.get_data(as_text=True)
+
+
 def test_the_stored_entry_stays_masked_whoever_reads_it(keyed_app: Flask, login_as: Login) -> None:
     message_id = _register(keyed_app)
     login_as(Role.ENGINEER, on=keyed_app).get(f"/audit/entries/{message_id}")

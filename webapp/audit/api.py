@@ -34,7 +34,7 @@ bp = Blueprint("audit_api", __name__)
 
 MAX_LIMIT = 200
 """Most entries one answer holds: at up to 32 KB of payload each, a few megabytes. More is what the
-NDJSON export (`/audit/export.ndjson`, streamed) is for."""
+NDJSON export (`/audit/export.ndjson`, streamed, with the same token) is for."""
 
 PAGE_PARAMS = ("limit", "cursor")
 """The parameters the API takes besides the audit page's filters."""
@@ -67,7 +67,7 @@ def _limit(errors: dict[str, str]) -> int:
     if not is_id_text(text) or not 1 <= int(text) <= MAX_LIMIT:
         errors["limit"] = (
             f"{text!r} is not a limit: a whole number from 1 to {MAX_LIMIT}; for more entries, follow "
-            "`next`, or download the NDJSON export"
+            "`next`, or download the NDJSON export (/audit/export.ndjson, same filters, same token)"
         )
         return PAGE_SIZE
     return int(text)

@@ -1,8 +1,9 @@
 """`Authorization: Bearer <token>` on the JSON API: the account a script's request acts as.
 
-Only the JSON API's blueprints (`API_BLUEPRINTS`) read the header, in both sign-in modes; on
-every other page it is ignored and the usual session or proxy rules apply, so a leaked token
-opens no page and a page cannot be driven by one. An API request that presents a token is judged
+Only the JSON API's blueprints (`API_BLUEPRINTS`) and the audit exports (`TOKEN_DOWNLOADS`, the
+bulk read the API's own paging points scripts to) read the header, in both sign-in modes; on every
+other page it is ignored and the usual session or proxy rules apply, so a leaked token opens no page
+and a page cannot be driven by one. An API request that presents a token is judged
 by the token alone (a session cookie or proxy header beside it does not count): a token that is
 unknown, revoked or expired, or whose account is disabled, is refused with 401 and `WWW-Authenticate`,
 rather than the request falling back to being anonymous. Such requests need no CSRF token: a
@@ -30,15 +31,27 @@ log = logging.getLogger(__name__)
 API_BLUEPRINTS = frozenset({"api", "tester_api", "audit_api"})
 """The blueprints that accept a token: the catalog API, the tester's API and the audit API."""
 
+TOKEN_DOWNLOADS = frozenset({"audit.export"})
+"""Endpoints outside those blueprints that accept a token: the audit log's CSV and NDJSON exports,
+read-only downloads a script needs when it wants more than an API page holds."""
+
 LAST_USED_EVERY = timedelta(minutes=1)
 """How stale `last_used_at` may be: a script polling every second must not write every second."""
+
+
+def takes_token() -> bool:
+    """Whether this request's endpoint reads a Bearer token (`API_BLUEPRINTS`, `TOKEN_DOWNLOADS`)."""
+    return request.blueprint in API_BLUEPRINTS or request.endpoint in TOKEN_DOWNLOADS
 
 
 def unauthorized(message: str, *, error: str | None = None) -> Unauthorized:
     """A 401 that names the Bearer scheme (RFC 6750), for an API call without a usable token;
     `error` is `invalid_token` when a token was presented and refused."""
-    params = {"realm": "event-catalog", **({"error": error} if error else {})}
-    return Unauthorized(message, www_authenticate=WWWAuthenticate("bearer", params))
+    return Unauthorized(message, www_authenticate=_bearer_challenge(error))
+
+
+def _bearer_challenge(error: str | None) -> WWWAuthenticate:
+    return WWWAuthenticate("bearer", {"realm": "event-catalog", **({"error": error} if error else {})})
 
 
 class TokenRefused(Exception):
@@ -47,8 +60,8 @@ class TokenRefused(Exception):
 
 def presented_token() -> str | None:
     """The token of an API request's Bearer header ("" when the header names none); None when
-    the request has no Bearer header or is not for the API."""
-    if request.blueprint not in API_BLUEPRINTS:
+    the request has no Bearer header or is for an endpoint that takes none (`takes_token`)."""
+    if not takes_token():
         return None
     scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
     if scheme.lower() != "bearer":
@@ -106,10 +119,18 @@ def _note_use(record: ApiToken) -> None:
     db.session.commit()
 
 
+def challenge_response(message: str, *, error: str | None = None) -> Response:
+    """The API's JSON 401 with the Bearer challenge, on a download too: a script reads the same
+    error from an export as from the API, rather than a download's text lines."""
+    from webapp.errors.handlers import json_error
+
+    response = make_response(json_error(401, message))
+    response.www_authenticate = _bearer_challenge(error)
+    return response
+
+
 def refusal(refused: TokenRefused) -> Response:
     """The 401 for a refused token: the API's JSON error, with the Bearer challenge; logged, as
     someone may be trying tokens (the message names a token by its prefix, never whole)."""
-    from webapp.errors.handlers import error_response
-
     log.warning("refused %s %s from %s: %s", request.method, request.path, client_address(), refused)
-    return make_response(error_response(unauthorized(str(refused), error="invalid_token")))
+    return challenge_response(str(refused), error="invalid_token")

@@ -229,16 +229,19 @@ def challenge() -> ResponseReturnValue:
     """The answer to an anonymous request for a protected endpoint.
 
     Pages redirect to the sign-in page (to the first-run set-up while there is no account), htmx
-    calls get 401 with `HX-Redirect` so the whole page navigates, JSON clients get 401.
+    calls get 401 with `HX-Redirect` so the whole page navigates, JSON clients get 401: the API's
+    JSON error with the Bearer challenge where a token would be taken (the API, the exports).
     """
     from webapp.errors.handlers import wants_json
 
     proxy = current_app.config["AUTH_MODE"] == PROXY
     if proxy and (disabled := g.get("disabled_account")):
         raise Forbidden(f"The account {disabled} is disabled. Ask an admin to enable it.")
-    if request.blueprint in bearer.API_BLUEPRINTS:
-        # Scripts authenticate with a token: the answer says how (RFC 6750's challenge).
-        raise bearer.unauthorized(
+    if request.blueprint in bearer.API_BLUEPRINTS or (bearer.takes_token() and wants_json()):
+        # Scripts authenticate with a token: the answer says how (RFC 6750's challenge). An export
+        # opened by a browser link still goes to the sign-in page below; a script asking for JSON
+        # gets this rather than a sign-in page it would save as the download.
+        return bearer.challenge_response(
             "Send an API token, `Authorization: Bearer <token>` (create one on the API tokens page, "
             "/account/tokens), or call from a signed-in browser session."
         )
