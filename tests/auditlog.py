@@ -6,7 +6,12 @@ time a test needs, since the store stamps entries with the current time.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -14,6 +19,63 @@ from sqlalchemy import update
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, build_message
+
+ROOT = Path(__file__).resolve().parent.parent
+
+LATE_WRITER = """
+import sys
+from sqlalchemy import event
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+
+engine = create_audit_engine(sys.argv[1])
+
+@event.listens_for(engine, "before_cursor_execute")
+def hold(connection, cursor, statement, parameters, context, executemany):
+    # The entry is stamped and chained; its transaction has taken no lock yet.
+    if statement.lstrip().upper().startswith("INSERT INTO AUDIT_MESSAGE_IDS"):
+        print("stamped", flush=True)
+        sys.stdin.readline()
+
+message = build_message(CATALOG.event("ProjectCreate").example_spec())
+AuditStore(engine).record(message, status=AuditStatus.PENDING, source="application")
+print(message["messageId"], flush=True)
+"""
+"""A process that records one entry as an application host does, but stops once the entry is stamped
+and chained, before its INSERT, until a line arrives on its stdin: its commit then lands after
+newer entries', every time. It prints `stamped` when it stops and the entry's messageId at the end."""
+
+
+@contextmanager
+def late_writer(database_url: str) -> Iterator[Callable[[], str]]:
+    """Run `LATE_WRITER` on the database until its entry is stamped; the function that lets it
+    commit and gives the entry's messageId. The process is killed if the block ends before that."""
+    late = subprocess.Popen(
+        [sys.executable, "-c", LATE_WRITER, database_url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def commit() -> str:
+        assert late.stdin is not None
+        late.stdin.write("commit\n")
+        late.stdin.flush()
+        message_id, errors = late.communicate(timeout=60)
+        assert late.returncode == 0, errors
+        return message_id.strip()
+
+    try:
+        assert late.stdout is not None
+        assert late.stdout.readline() == "stamped\n"
+        yield commit
+    finally:
+        if late.poll() is None:
+            late.kill()
+            late.communicate()
 
 
 def record(

@@ -8,14 +8,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from auditlog import record, record_delivery
+from auditlog import move, record, record_delivery
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
-from webapp.audit.api import MAX_LIMIT
+from analytics.queries import Cursor
+from webapp.audit.api import MAX_LIMIT, SETTLE
 from webapp.audit.personal import VIEWER_NOTE
 from webapp.audit.visibility import VIEWER_PROP_ERROR
 from webapp.auth import tokens
@@ -151,6 +152,36 @@ def test_pages_follow_next_without_duplicates_or_gaps(
         db.engine.dispose()
 
 
+def test_oldest_first_lists_settled_entries_and_next_goes_on_from_the_horizon(
+    app: Flask, login_as: Login, sqlite_store: AuditStore
+) -> None:
+    """Entries recorded within `SETTLE` of the request may still be joined by older ones: left for
+    later, and `next` moves up to the horizon, not past it, whether the answer lists any or not."""
+    older, old = _cps(sqlite_store, 3), _cps(sqlite_store, 2)
+    recent = _cps(sqlite_store, 0)
+    move(sqlite_store, recent, datetime.now(UTC))
+    viewer = login_as(Role.VIEWER)
+    first = viewer.get("/api/audit/entries", query_string={"type": "track", "order": "oldest", "limit": "1"})
+    assert _ids(first) == [older]
+    body = first.get_json()
+    assert body["next"].endswith(f"_{_row_id(sqlite_store, older)}")
+    after = viewer.get("/api/audit/entries", query_string={"type": "track", "after": body["next"]})
+    assert _ids(after) == [old]
+    horizon = datetime.fromisoformat(after.get_json()["settled_before"])
+    assert abs(horizon - (datetime.now(UTC) - SETTLE)) < timedelta(minutes=1)
+    reached = Cursor.decode(after.get_json()["next"])
+    assert (reached.recorded_at, reached.id) == (horizon, 0)
+    empty = viewer.get("/api/audit/entries", query_string={"type": "track", "after": reached.encode()})
+    assert _ids(empty) == [] and Cursor.decode(empty.get_json()["next"]) >= reached
+    newest = _ids(viewer.get("/api/audit/entries", query_string={"type": "track"}))
+    assert newest == [recent, old, older]
+
+
+def _row_id(store: AuditStore, message_id: str) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.scalar(select(AuditEntry.id).where(AuditEntry.message_id == message_id)) or 0)
+
+
 def test_the_limit_defaults_to_the_page_s_50(app: Flask, login_as: Login, sqlite_store: AuditStore) -> None:
     for minutes in range(51):
         _cps(sqlite_store, minutes)
@@ -243,7 +274,11 @@ def test_a_token_reads_the_api_and_no_credentials_get_401(
         ({"limit": ["5", "6"]}, "limit", "give one value"),
         ({"cursor": "yesterday"}, "cursor", "'yesterday' is not a cursor"),
         ({"stauts": "failed"}, "stauts", "unknown parameter"),
-        ({"before": "2026-03-01T12:00:00.000000Z_4"}, "before", "and cursor (the `next`"),
+        ({"before": "2026-03-01T12:00:00.000000Z_4"}, "before", "cursor or after (the `next`"),
+        ({"order": "sideways"}, "order", "`newest` (the default) or `oldest`"),
+        ({"order": "newest", "after": "2026-03-01T12:00:00.000000Z_4"}, "after", "reads oldest first"),
+        ({"order": "oldest", "cursor": "2026-03-01T12:00:00.000000Z_4"}, "cursor", "give the previous"),
+        ({"after": "yesterday"}, "after", "'yesterday' is not a cursor"),
         ({"since": "last tuesday"}, "since", "last tuesday"),
         ({"status": "lost"}, "status", "unknown status 'lost'"),
         ({"project": "0"}, "project", "0 is not an id"),

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+from auditlog import late_writer
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
@@ -41,29 +39,6 @@ from webapp.audit.tail import (
 )
 from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
-
-ROOT = Path(__file__).resolve().parent.parent
-
-LATE_WRITER = """
-import sys
-from sqlalchemy import event
-from analytics.audit import AuditStatus, AuditStore, create_audit_engine
-from analytics.catalog import CATALOG
-from analytics.messages import build_message
-
-engine = create_audit_engine(sys.argv[1])
-
-@event.listens_for(engine, "before_cursor_execute")
-def hold(connection, cursor, statement, parameters, context, executemany):
-    # The entry is stamped and chained; its transaction has taken no lock yet.
-    if statement.lstrip().upper().startswith("INSERT INTO AUDIT_MESSAGE_IDS"):
-        print("stamped", flush=True)
-        sys.stdin.readline()
-
-message = build_message(CATALOG.event("ProjectCreate").example_spec())
-AuditStore(engine).record(message, status=AuditStatus.PENDING, source="application")
-print(message["messageId"], flush=True)
-"""
 
 
 def _message() -> dict[str, object]:
@@ -149,30 +124,13 @@ def test_the_tail_lists_an_entry_whose_commit_lands_after_newer_ones(
     first = _record(writer)
     tail = Tail(reader)
     assert tail.listed == first
-    late = subprocess.Popen(
-        [sys.executable, "-c", LATE_WRITER, database_url],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert late.stdout is not None and late.stdin is not None
-        assert late.stdout.readline() == "stamped\n"
+    with late_writer(database_url) as commit_late:
         newer = _record(writer, 3)
         assert sorted(tail.poll()) == sorted(newer)
-        late.stdin.write("commit\n")
-        late.stdin.flush()
-        late_id, errors = late.communicate(timeout=60)
-    finally:
-        if late.poll() is None:
-            late.kill()
-            late.communicate()
-    assert late.returncode == 0, errors
-    assert tail.poll() == [late_id.strip()]
+        late_id = commit_late()
+    assert tail.poll() == [late_id]
     assert tail.poll() == []
-    assert sorted(tail.listed) == sorted([*first, *newer, late_id.strip()])
+    assert sorted(tail.listed) == sorted([*first, *newer, late_id])
 
 
 def test_concurrent_writers_threads_each_entry_listed_once(

@@ -7,10 +7,20 @@ personal data each role may see (`webapp.audit.personal`), and an entry's delive
 integrity verdict as its page reads them. Each entry has the fields of an NDJSON export line
 (`analytics.export.entry_record`). There is no total: counting every match costs a pass over all
 of them, where a page costs the same at any depth (the page's count is on `/audit/`).
+
+Newest first suits a person's question; a script that reads the log as it grows reads it oldest
+first (`order=oldest`, then `after=<next>`). Entries are not committed in the order of their times
+(a writer stamps its batch before its transaction, and with several writers one commits after newer
+ones), so a reader that moved past the newest time it saw (`since=`) never lists an entry committed
+behind it. An oldest-first answer lists only entries older than the settle horizon, the live tail's
+`TAIL_LAG` before the request, by when an entry is taken to be committed; its `next` never passes
+that horizon, so following it lists every entry once.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -20,10 +30,12 @@ from analytics.audit import DeliveryAttempt
 from analytics.durations import format_instant
 from analytics.export import entry_record
 from analytics.integrity import entry_integrity
-from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts
+from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_first_after
 from analytics.scopes import is_id_text
+from webapp.audit.forms import SearchForm
 from webapp.audit.personal import erasure_time, shown_payload
 from webapp.audit.results import PAGE_SIZE, page_of
+from webapp.audit.tail import TAIL_LAG
 from webapp.audit.visibility import entry_or_404, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -36,13 +48,21 @@ MAX_LIMIT = 200
 """Most entries one answer holds: at up to 32 KB of payload each, a few megabytes. More is what the
 NDJSON export (`/audit/export.ndjson`, streamed, with the same token) is for."""
 
-PAGE_PARAMS = ("limit", "cursor")
+PAGE_PARAMS = ("limit", "cursor", "order", "after")
 """The parameters the API takes besides the audit page's filters."""
+
+NEWEST, OLDEST = "newest", "oldest"
+"""The orders of `/api/audit/entries`: newest first (`cursor` pages back), oldest first (`after`
+reads on, up to the settle horizon)."""
+
+SETTLE = TAIL_LAG
+"""How long before a request an entry must have been recorded for an oldest-first answer to list it:
+the live tail's lag, one constant, as both compensate for the same late commits."""
 
 _UNKNOWN = (
     "unknown parameter: the API takes the audit page's filters ("
     + ", ".join(FILTER_PARAMS)
-    + "), limit and cursor (the `next` of the previous answer)"
+    + "), limit, order, and cursor or after (the `next` of the previous answer)"
 )
 
 _NO_PARAMETERS = "unknown parameter: an entry's answer takes none (search with /api/audit/entries)"
@@ -73,15 +93,33 @@ def _limit(errors: dict[str, str]) -> int:
     return int(text)
 
 
-def _cursor(errors: dict[str, str]) -> Cursor | None:
-    text = _one("cursor", errors)
+def _position(name: str, errors: dict[str, str]) -> Cursor | None:
+    """The position a `cursor` or `after` parameter gives (None when absent or not one)."""
+    text = _one(name, errors)
     if text is None:
         return None
     try:
         return Cursor.decode(text)
     except ValueError:
-        errors["cursor"] = f"{text!r} is not a cursor: give the `next` of a previous answer, or none"
+        errors[name] = f"{text!r} is not a cursor: give the `next` of a previous answer, or none"
         return None
+
+
+def _order(errors: dict[str, str]) -> str:
+    """`newest` or `oldest`: as asked, else oldest when `after` is given, else newest."""
+    text = _one("order", errors)
+    if text is None:
+        return OLDEST if _one("after", {}) is not None else NEWEST
+    if text not in (NEWEST, OLDEST):
+        errors["order"] = f"{text!r} is not an order: `newest` (the default) or `oldest`"
+        return NEWEST
+    if text == NEWEST and _one("after", {}) is not None:
+        errors["after"] = "`after` reads oldest first: leave out `order`, or give `order=oldest`"
+    return text
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def attempt_record(attempt: DeliveryAttempt) -> dict[str, Any]:
@@ -100,18 +138,41 @@ def attempt_record(attempt: DeliveryAttempt) -> dict[str, Any]:
 @bp.get("/entries")
 @requires(Role.VIEWER)
 def entries() -> ResponseReturnValue:
-    """A page of the entries matching the audit page's filters, newest first."""
+    """A page of the entries matching the audit page's filters, newest first or oldest first."""
     errors = {name: _UNKNOWN for name in request.args if name not in FILTER_PARAMS + PAGE_PARAMS}
-    limit, cursor = _limit(errors), _cursor(errors)
+    limit, order = _limit(errors), _order(errors)
+    cursor, after = _position("cursor", errors), _position("after", errors)
+    if order == OLDEST and cursor is not None:
+        errors["cursor"] = "`cursor` pages newest first: oldest first, give the previous `next` as `after`"
     form = search_form(request.args)
     errors = {**form.errors, **errors}
     if errors or form.filters is None:
         return json_error(400, "The search cannot run: fix the parameters below.", errors)
+    if order == OLDEST:
+        return jsonify(_settled_page(form, after, limit)), _NO_STORE
     form.before = cursor
     page = page_of(db.session, form, page_size=limit)
     found = [entry_record(entry, shown_payload(entry).payload) for entry in page.entries]
     body = {"entries": found, "next": page.older.encode() if page.older is not None else None}
     return jsonify(body), _NO_STORE
+
+
+def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[str, Any]:
+    """The matching entries after `after`, oldest first, recorded before the settle horizon.
+
+    `next` is the last entry's position when the answer is full, else the horizon itself (every
+    matching entry before it is listed): an empty answer moves on too, and never back.
+    """
+    assert form.filters is not None
+    horizon = _now() - SETTLE
+    end = horizon if form.filters.until is None else min(form.filters.until, horizon)
+    rows = db.session.scalars(oldest_first_after(replace(form.filters, until=end), after, limit=limit)).all()
+    reached = Cursor.of(rows[-1]) if len(rows) == limit else Cursor(end, 0)
+    return {
+        "entries": [entry_record(entry, shown_payload(entry).payload) for entry in rows],
+        "next": (reached if after is None else max(after, reached)).encode(),
+        "settled_before": format_instant(horizon, "microseconds", zulu=True),
+    }
 
 
 @bp.get("/entries/<message_id>")
