@@ -20,9 +20,11 @@ from analytics.exports import (
     ExportFormat,
     catalog_document,
     events_csv,
+    list_json,
     markdown_plan,
     render,
     segment_plan,
+    spec_document,
     specs_csv,
 )
 from analytics.messages import build_message
@@ -112,6 +114,34 @@ def test_csv_and_segment_plan_keep_the_whole_description() -> None:
     assert {row["event_description"] for row in rows} == {whole}
     (rule,) = segment_plan(catalog)["rules"]
     assert rule["jsonSchema"]["description"] == whole
+
+
+@pytest.mark.parametrize(
+    "events, identifiers, filters",
+    [
+        (
+            [
+                (info, {"last_seen": "2026-01-02", "sent_last_days": {"days": 7}, "note": 'é\n"x"'})
+                for info in CATALOG.events.values()
+            ],
+            list(CATALOG.identifiers.values()),
+            {"q": 'a "quoted"\nline, 東京'},
+        ),
+        ([(info, None) for info in list(CATALOG.events.values())[:2]], [], {}),
+        ([], [], {}),
+    ],
+)
+def test_the_list_json_is_the_document_as_json_dumps_writes_it(events, identifiers, filters) -> None:  # type: ignore[no-untyped-def]
+    """The text is put together from each spec's own, kept by the dashboard; it must be the very text
+    that writing the whole document gives, escapes, empty lists and non-ASCII included."""
+    document = {
+        "version": CATALOG.version,
+        "filters": filters,
+        "events": [{**spec_document(info), "activity": activity} for info, activity in events],
+        "identifiers": [spec_document(info) for info in identifiers],
+    }
+    expected = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    assert list_json(events, identifiers, filters, CATALOG.version) == expected
 
 
 def test_jsonschema_bundle_parses_back_into_valid_schemas() -> None:

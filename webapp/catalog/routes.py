@@ -11,7 +11,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -33,7 +32,7 @@ from analytics.activity import (
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.durations import as_utc
-from analytics.exports import FORMATS, list_document, spec_document, specs_csv
+from analytics.exports import FORMATS, list_json, spec_csv, spec_json, specs_csv
 from analytics.messages import build_message
 from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
@@ -294,14 +293,13 @@ def list_download(extension: str) -> ResponseReturnValue:
         return Response(view.audit_error + "\n", status=503, mimetype="text/plain")
     if extension == "csv":
         fmt = FORMATS["csv"]
-        body = specs_csv([*(row.info for row in view.rows), *view.identify]).encode(fmt.encoding)
+        infos = [*(row.info for row in view.rows), *view.identify]
+        body = specs_csv(infos, rows=_spec_csv).encode(fmt.encoding)
         content_type = f"{fmt.media_type}; charset=utf-8"
     else:
         events = [(row.info, None if view.audit_error else row.activity_document()) for row in view.rows]
-        document = list_document(
-            events, view.identify, view.filters.query(), CATALOG.version, document=_spec_document
-        )
-        body = (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+        text = list_json(events, view.identify, view.filters.query(), CATALOG.version, document=_spec_json)
+        body = text.encode()
         content_type = "application/json"
     slug = file_slug(_file_parts(view.filters))
     return Response(
@@ -311,9 +309,14 @@ def list_download(extension: str) -> ResponseReturnValue:
     )
 
 
-def _spec_document(info: SpecInfo) -> dict[str, Any]:
-    """The list JSON's catalog part, built once per spec; only its activity is read per request."""
-    return built(CATALOG, ("spec", info.kind, info.name), lambda: spec_document(info))
+def _spec_json(info: SpecInfo) -> str:
+    """The list JSON's catalog part, written once per spec; only its activity is read per request."""
+    return built(CATALOG, ("spec json", info.kind, info.name), lambda: spec_json(info))
+
+
+def _spec_csv(info: SpecInfo) -> str:
+    """The list CSV's rows of one spec, written once: they come from the catalog alone."""
+    return built(CATALOG, ("spec csv", info.kind, info.name), lambda: spec_csv(info))
 
 
 def _file_parts(filters: EventFilters) -> list[str]:
