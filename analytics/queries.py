@@ -728,20 +728,70 @@ def _newer_than(cursor: Cursor) -> ColumnElement[bool]:
     return and_(at >= cursor.recorded_at, or_(at > cursor.recorded_at, AuditEntry.id > cursor.id))
 
 
-def newest_first(filters: AuditFilter, *, before: Cursor | None = None, limit: int) -> Select[AuditEntry]:
-    """Matching entries newest first, strictly older than `before` when given.
+def _not_older_than(cursor: Cursor) -> ColumnElement[bool]:
+    at = AuditEntry.recorded_at
+    return and_(at >= cursor.recorded_at, or_(at > cursor.recorded_at, AuditEntry.id >= cursor.id))
+
+
+def _not_newer_than(cursor: Cursor) -> ColumnElement[bool]:
+    at = AuditEntry.recorded_at
+    return and_(at <= cursor.recorded_at, or_(at < cursor.recorded_at, AuditEntry.id <= cursor.id))
+
+
+def _bounds(*clauses: ColumnElement[bool] | None) -> ColumnElement[bool] | None:
+    present = [clause for clause in clauses if clause is not None]
+    return and_(*present) if present else None
+
+
+def newest_first(
+    filters: AuditFilter, *, before: Cursor | None = None, limit: int, stop: Cursor | None = None
+) -> Select[AuditEntry]:
+    """Matching entries newest first, strictly older than `before` when given, and no older than the
+    entry at `stop` (see `scan_stop`).
 
     Ask for one row more than a page to learn whether an older page exists.
     """
-    return _page(filters, None if before is None else _older_than(before), descending=True, limit=limit)
+    bound = _bounds(
+        None if before is None else _older_than(before), None if stop is None else _not_older_than(stop)
+    )
+    return _page(filters, bound, descending=True, limit=limit)
 
 
-def oldest_first_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[AuditEntry]:
-    """Matching entries strictly newer than `after`, oldest first: newer pages and the live tail.
+def oldest_first_after(
+    filters: AuditFilter, after: Cursor | None, *, limit: int, stop: Cursor | None = None
+) -> Select[AuditEntry]:
+    """Matching entries strictly newer than `after`, oldest first: newer pages and the live tail; no
+    newer than the entry at `stop` when given (see `scan_stop`).
 
     Without a cursor it starts at the beginning of the log.
     """
-    return _page(filters, None if after is None else _newer_than(after), descending=False, limit=limit)
+    bound = _bounds(
+        None if after is None else _newer_than(after), None if stop is None else _not_newer_than(stop)
+    )
+    return _page(filters, bound, descending=False, limit=limit)
+
+
+def scan_stop(
+    filters: AuditFilter, *, before: Cursor | None = None, after: Cursor | None = None, most: int
+) -> Select[datetime, int]:
+    """The position of the `most`-th entry of the log a page would read, matching or not: newest first
+    and older than `before`, or oldest first and newer than `after`, with the entry after it when
+    there is one; no row when the log holds fewer (stop only when an entry is left unread).
+
+    What bounds a search that no index narrows (a property search without a start time): its page
+    reads no further than this entry, so a value no entry holds costs `most` payloads, not the whole
+    log. Read through the time index alone; the entries a role may not see are left out, as the
+    page leaves them out.
+    """
+    query = select(AuditEntry.recorded_at, AuditEntry.id)
+    if filters.hidden_actions:
+        query = query.where(without_actions(filters.hidden_actions))
+    if after is not None:
+        query = query.where(_newer_than(after)).order_by(*_time_order(AuditEntry, False))
+    else:
+        query = query.where(*([] if before is None else [_older_than(before)]))
+        query = query.order_by(*_time_order(AuditEntry, True))
+    return query.offset(most - 1).limit(2)
 
 
 def positions_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[int, datetime]:
@@ -805,24 +855,45 @@ class Page:
         entries: the page's entries.
         older: continue with `before=older`; None on the last page.
         newer: continue with `after=newer`; None on the newest page.
+        stopped_at: where a bounded scan (`scan_stop`) stopped, short of the end of the log in the
+            page's direction, with fewer matches than a page; None when it read to the end or
+            filled the page.
     """
 
     entries: list[AuditEntry]
     older: Cursor | None = None
     newer: Cursor | None = None
+    stopped_at: Cursor | None = None
 
 
-def page_from(rows: Sequence[AuditEntry], *, size: int, before: Cursor | None, after: Cursor | None) -> Page:
-    """Build a page from the `size + 1` rows of `newest_first` (or `oldest_first_after` with `after`)."""
+def page_from(
+    rows: Sequence[AuditEntry],
+    *,
+    size: int,
+    before: Cursor | None,
+    after: Cursor | None,
+    stop: Cursor | None = None,
+) -> Page:
+    """Build a page from the `size + 1` rows of `newest_first` (or `oldest_first_after` with `after`).
+
+    With `stop` (the query's `stop`), a page that is not full has read up to that entry and stopped
+    short of the end of the log: the pager continues from there (`stopped_at` says so).
+    """
     if after is not None:
         entries = list(rows[:size])[::-1]
         more_newer = len(rows) > size
-        newer = Cursor.of(entries[0]) if more_newer else None
-        return Page(entries, older=Cursor.of(entries[-1]) if entries else after, newer=newer)
+        newer = Cursor.of(entries[0]) if more_newer else stop
+        stopped = None if more_newer else stop
+        return Page(
+            entries, older=Cursor.of(entries[-1]) if entries else after, newer=newer, stopped_at=stopped
+        )
     entries = list(rows[:size])
-    older = Cursor.of(entries[-1]) if len(rows) > size else None
+    full = len(rows) > size
+    older = Cursor.of(entries[-1]) if full else stop
     newer = Cursor.of(entries[0]) if before is not None and entries else None
-    return Page(entries, older=older, newer=newer)
+    if newer is None and before is not None and stop is not None:
+        newer = before  # an empty stretch of a stopped scan: back to the page it came from
+    return Page(entries, older=older, newer=newer, stopped_at=None if full else stop)
 
 
 def newest_times(filters: AuditFilter, *, limit: int) -> Select[datetime, str]:

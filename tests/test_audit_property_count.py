@@ -103,7 +103,9 @@ def test_a_page_that_holds_every_match_is_the_whole_search(
         found = search(session, form, page_size=50, now=NOW)
     assert [entry.payload["properties"]["cluster_type"] for entry in found.page.entries] == ["eks"]
     assert (found.head.total, found.head.complete) == (1, True) and found.head.chart is not None
-    assert len([sql for sql in statements if "audit_entries" in sql]) == 1
+    read = [sql for sql in statements if "audit_entries" in sql]
+    # The page's one read of the payloads, and where it would stop (`SCAN_MOST`), from the time index.
+    assert len(read) == 2 and len([sql for sql in read if "payload" in sql]) == 1
 
 
 def test_a_ranged_property_search_is_counted_in_full(store: AuditStore, engine: Engine) -> None:
@@ -207,3 +209,58 @@ def test_later_pages_keep_the_count_the_first_page_stopped_at(
     newer = client.get(_pager_link(page, "newer"), headers={"HX-Request": "true"})
     assert floor in newer.get_data(as_text=True)
     assert parse_qs(urlsplit(newer.headers["HX-Push-Url"]).query)["total"] == ["2"]
+
+
+def _gke_then_one_eks(store: AuditStore) -> None:
+    """Five entries without the value, newest first, then the one that has it."""
+    for hours in range(1, 6):
+        _send(store, "gke", hours_ago=hours)
+    _send(store, "eks", hours_ago=6)
+
+
+def test_a_value_few_entries_hold_is_searched_scan_most_entries_at_a_time(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value no entry holds read the whole log before answering none (30 s at a million entries on
+    SQLite); the page reads `SCAN_MOST` entries, says where it stopped, and its pager reads on."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    _gke_then_one_eks(store)
+    with Session(engine) as session:
+        first = search(session, _form(), page_size=50, now=NOW)
+        assert first.page.entries == [] and not first.head.complete and first.head.chart is None
+        assert first.page.stopped_at is not None and first.page.older == first.page.stopped_at
+        assert first.page.stopped_at.recorded_at == NOW - timedelta(hours=3)
+        second = search(session, _form(before=first.page.older.encode()), page_size=50, now=NOW)
+        assert [entry.payload["properties"]["cluster_type"] for entry in second.page.entries] == ["eks"]
+        assert second.page.stopped_at is None and second.page.older is None
+        back = search(session, _form(after=first.page.older.encode()), page_size=50, now=NOW)
+        assert back.page.entries == [] and back.page.stopped_at is None and back.page.newer is None
+    monkeypatch.setattr(results, "SCAN_MOST", 6)
+    with Session(engine) as session:
+        whole = search(session, _form(), page_size=50, now=NOW)
+    assert len(whole.page.entries) == 1 and whole.page.stopped_at is None and whole.head.complete
+
+
+def test_the_page_and_the_api_say_where_the_search_stopped_and_read_on(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    _gke_then_one_eks(sqlite_store)
+    page = client.get("/audit/?prop=cluster_type+%3D+eks").get_data(as_text=True)
+    assert '<strong id="audit-count">0 entries</strong>' in page
+    stopped = (NOW - timedelta(hours=3)).replace(tzinfo=None).isoformat(" ", "seconds")
+    assert f"it read 3 entries, back to {stopped} UTC, and stopped there. Older › reads on" in page
+    assert "No entries match these filters among the 3 entries read." in page
+    older = re.search(r'id="pager-older" rel="next" href="([^"]+)"', page)
+    assert older is not None
+    further = client.get(html.unescape(older.group(1))).get_data(as_text=True)
+    assert '<strong id="audit-count">' not in further.split('id="audit-rows"')[1]
+    assert further.count('class="event-name"') + further.count("Cluster Provisioning Success") >= 1
+    assert "and stopped there" not in further and 'id="pager-older"' not in further
+    fragment = client.get("/audit/?prop=cluster_type+%3D+eks", headers={"HX-Request": "true"})
+    assert "0 entries match among the 3 entries read." in fragment.get_data(as_text=True)
+    api = client.get("/api/audit/entries?prop=cluster_type+%3D+eks").get_json()
+    assert api["entries"] == [] and api["next"] is not None
+    rest = client.get(f"/api/audit/entries?prop=cluster_type+%3D+eks&cursor={api['next']}").get_json()
+    assert [entry["payload"]["properties"]["cluster_type"] for entry in rest["entries"]] == ["eks"]
+    assert rest["next"] is None

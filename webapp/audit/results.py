@@ -12,7 +12,10 @@ than 50" (`complete` is False) rather than scan the whole log twice more as one 
 the same search from the first entry the other filters match (`count_from`, an index read): a start
 time no match is older than, so that search counts and charts them all, once, when asked. The live
 tail, which adds matches as they arrive, adds to such a floor and counts again, up to `COUNT_MOST`,
-only a count that was complete.
+only a count that was complete. Nor does the
+page read the whole log for a value that few entries hold, or none: it reads at most `SCAN_MOST`
+entries, matching or not, and when they hold less than a page it says how far back it read; its
+pager (the API's `next`) reads on from there.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from analytics.audit import AuditStatus
 from analytics.durations import as_utc
 from analytics.queries import (
     AuditFilter,
+    Cursor,
     Page,
     bucket_width,
     histogram,
@@ -36,6 +40,7 @@ from analytics.queries import (
     oldest_first_after,
     page_from,
     positions_after,
+    scan_stop,
     summary,
 )
 from analytics.wording import counted
@@ -43,6 +48,12 @@ from webapp.audit.forms import SearchForm
 
 PAGE_SIZE = 50
 """Entries per page of a search (and the rows a re-send under it refreshes)."""
+
+SCAN_MOST = 20_000
+"""Entries a page of a property search without a start time reads before it stops, matching or not:
+a value no entry holds read the whole log (29.5 s on SQLite, 4.9 s on PostgreSQL at a million entries,
+on a loaded machine); 20,000 take 0.6 s and 0.8 s. The page then says how far back it read, and its pager
+reads on from there."""
 
 COUNT_MOST = 1000
 """Matches the live tail counts, for a property search without a start time, before it says "more
@@ -235,14 +246,22 @@ def _histogram(
 
 
 def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
-    """The page of a valid search that its cursor points at (newest first without one)."""
-    assert form.filters is not None
+    """The page of a valid search that its cursor points at (newest first without one); a property
+    search without a start time reads at most `SCAN_MOST` entries (see the module)."""
+    filters = form.filters
+    assert filters is not None
+    stop = None
+    if _unbounded_payload_search(filters):
+        bound = scan_stop(filters, before=form.before, after=form.after, most=SCAN_MOST)
+        # The last entry read and one beyond it: a stop at the log's end would offer an empty page.
+        last_read = session.execute(bound).all()
+        stop = Cursor(as_utc(last_read[0][0]), last_read[0][1]) if len(last_read) == 2 else None
     if form.after is not None:
-        query = oldest_first_after(form.filters, form.after, limit=page_size + 1)
+        query = oldest_first_after(filters, form.after, limit=page_size + 1, stop=stop)
     else:
-        query = newest_first(form.filters, before=form.before, limit=page_size + 1)
+        query = newest_first(filters, before=form.before, limit=page_size + 1, stop=stop)
     rows = session.scalars(query).all()
-    return page_from(rows, size=page_size, before=form.before, after=form.after)
+    return page_from(rows, size=page_size, before=form.before, after=form.after, stop=stop)
 
 
 def _unbounded_payload_search(filters: AuditFilter) -> bool:

@@ -28,6 +28,7 @@ from analytics.queries import (
     message_name,
 )
 from analytics.replay import Unreplayable, is_stuck, restore_message
+from webapp.audit import results as searching
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
@@ -115,6 +116,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],
+        "audit_scan_most": searching.SCAN_MOST,
         "audit_stuck": lambda entry: is_stuck(entry, now, stuck_after),
         "message_name": message_name,
         # Plain JSON text for the page to escape: `tojson` would show `<` as `\u003c` inside <code>.
