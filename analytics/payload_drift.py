@@ -83,11 +83,17 @@ class Drift:
 
 def spec_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> SpecInfo | None:
     """Today's catalog entry for a stored message: by event string, else by the spec that built it."""
-    if message.get("type") == "track" and message.get("event") in catalog.events:
-        return catalog.events[message["event"]]
     built_by = catalog_marker(message).get("spec")
+    return spec_for(message.get("type"), message.get("event"), built_by, catalog)
+
+
+def spec_for(kind: object, event: object, built_by: object, catalog: Catalog = CATALOG) -> SpecInfo | None:
+    """`spec_of` from a message's type, event string and catalog marker's spec, however they were read
+    (from the message, or by the database from the stored entry)."""
+    if kind == "track" and isinstance(event, str) and event in catalog.events:
+        return catalog.events[event]
     lookups = {"track": catalog.event, "identify": catalog.identifier}
-    lookup = lookups.get(str(message.get("type")))
+    lookup = lookups.get(str(kind))
     if lookup is None or not isinstance(built_by, str):
         return None
     try:
@@ -121,9 +127,17 @@ def drift_of(message: dict[str, Any], catalog: Catalog = CATALOG) -> Drift:
     if info is None:
         return Drift(None)
     off_schema = bool(catalog_marker(message).get("offSchema"))
-    payload = payload_of(message)
+    return payload_drift(info, json.dumps(payload_of(message)), off_schema=off_schema)
+
+
+def payload_drift(info: SpecInfo, payload: str, *, off_schema: bool = False) -> Drift:
+    """Validate a payload given as JSON text (a message's `properties` or `traits`) against `info`.
+
+    What `drift_of` does once it has the spec; `event-catalog drift` calls it with the text the
+    database extracts, so that a million entries are not decoded whole and encoded again.
+    """
     try:
-        info.spec.payload_model().model_validate_json(json.dumps(payload))
+        info.spec.payload_model().model_validate_json(payload)
     except ValidationError as exc:
         differences = []
         for error in exc.errors():
