@@ -164,6 +164,18 @@ def test_count_them_all_counts_matches_older_than_a_day(
     assert parse_qs(urlsplit(link).query)["since"] == [since]
 
 
+def test_count_them_all_leaves_the_live_tail_off(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live search's link kept `live=1`: each poll that added a row then counted again from the
+    log's first entry, reading every payload since, as the histogram's bucket links never did."""
+    monkeypatch.setattr(routes, "PAGE_SIZE", 2)
+    for hours in range(4):
+        _send(sqlite_store, "eks", hours_ago=hours + 1)
+    page = client.get("/audit/?prop=cluster_type+%3D+eks&live=1").get_data(as_text=True)
+    assert "live" not in parse_qs(urlsplit(_count_all_link(page)).query)
+
+
 def test_the_live_tail_adds_to_a_floor_without_counting(
     client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
