@@ -64,7 +64,7 @@ class ErasureReport:
         erased_before: those an earlier erasure had already cleared.
         unverified: erased entries that no longer matched their hash beforehand: `verify` keeps
             reporting them as edited, since the erasure does not vouch for an edit.
-        message_id: the erasure's action entry (None for a dry run or when nothing was to erase).
+        message_id: the erasure's action entry (None for a dry run).
         dry_run: nothing was written.
     """
 
@@ -79,19 +79,20 @@ class ErasureReport:
     def summary(self) -> str:
         """One line for people, starting with the user id and the number of entries changed."""
         who = f"user {self.user_id}"
+        recorded = f"; recorded as {self.message_id}" if self.message_id else ""
         if not self.held:
-            return f"{who}: 0 entries erased: the audit log holds no entry for this user id"
+            return f"{who}: 0 entries erased: the audit log holds no entry for this user id{recorded}"
         if not self.entries:
             before = f", {self.erased_before} erased before" if self.erased_before else ""
             return (
                 f"{who}: 0 entries erased: none of the {counted(self.held, 'entry')} for this user id holds "
-                f"sealed personal data{before}"
+                f"sealed personal data{before}{recorded}"
             )
         verb = "would erase" if self.dry_run else "erased"
         text = f"{who}: {verb} the sealed personal data of {counted(self.entries, 'entry')} (of {self.held})"
         if self.unverified:
             text += f"; {self.unverified} of them already failed `audit verify` and still will"
-        return text if self.dry_run else f"{text}; recorded as {self.message_id}"
+        return text + recorded
 
 
 def _selected(user_id: str) -> ColumnElement[bool]:
@@ -141,12 +142,16 @@ def erase(
     """
     report = plan(store, user_id)
     report.dry_run = dry_run
-    if dry_run or not report.entries:
+    if dry_run:
         return report
     action = build_action(
         ERASURE_ACTION, actor=actor, properties={"user_id": user_id, "entries": report.entries}
     )
     report.message_id = str(action["messageId"])
+    if not report.entries:
+        # Nothing to clear, but the request was handled: the record is what answers "did you?".
+        store.record(action, status=AuditStatus.RECORDED, source=Source.DASHBOARD, actor=actor)
+        return report
     store.record(action, status=AuditStatus.PENDING, source=Source.DASHBOARD, actor=actor)
     erased = unverified = 0
     keys = (store.chain_key, *store.retired_chain_keys)

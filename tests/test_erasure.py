@@ -151,10 +151,14 @@ def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
     assert _actions(engine) == []
 
 
-def test_nothing_to_erase_says_0_entries_and_records_nothing(engine: Engine) -> None:
+def test_nothing_to_erase_says_0_entries_and_is_recorded(engine: Engine) -> None:
+    """A request that found nothing to clear left no trace: whoever asked whether it was handled got
+    no answer from the log. It is recorded, with its count of 0, and changes no entry."""
     store = _sealed_store(engine)
-    assert erase(store, "999", actor="cli:dpo").summary() == (
-        "user 999: 0 entries erased: the audit log holds no entry for this user id"
+    unknown = erase(store, "999", actor="cli:dpo")
+    assert unknown.summary() == (
+        f"user 999: 0 entries erased: the audit log holds no entry for this user id; "
+        f"recorded as {unknown.message_id}"
     )
     _new_user(AuditStore(engine), 4711)  # recorded without AUDIT_ENCRYPTION_KEY: masks only
     _new_user(store, 4711)
@@ -162,9 +166,15 @@ def test_nothing_to_erase_says_0_entries_and_records_nothing(engine: Engine) -> 
     again = erase(store, "4711", actor="cli:dpo")
     assert again.summary() == (
         "user 4711: 0 entries erased: none of the 2 entries for this user id holds sealed personal data, "
-        "1 erased before"
+        f"1 erased before; recorded as {again.message_id}"
     )
-    assert len(_actions(engine)) == 1
+    recorded = {action.message_id: action for action in _actions(engine)}
+    assert len(recorded) == 3
+    for report, entries in ((unknown, 0), (again, 0)):
+        action = recorded[str(report.message_id)]
+        assert action.payload["properties"] == {"user_id": report.user_id, "entries": entries}
+        assert (action.status, action.actor) == (AuditStatus.RECORDED, "cli:dpo")
+    assert verify(engine, CHAIN_KEY).ok
 
 
 def _failed(store: AuditStore, message_id: str) -> None:
@@ -232,9 +242,11 @@ def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) 
     lines = result.output.splitlines()
     assert lines[0].startswith("user 4711: erased the sealed personal data of 2 entries (of 2); recorded as ")
     assert lines[1].startswith("user 42: erased the sealed personal data of 1 entry (of 1); recorded as ")
-    assert lines[2] == "user 999: 0 entries erased: the audit log holds no entry for this user id"
+    assert lines[2].startswith(
+        "user 999: 0 entries erased: the audit log holds no entry for this user id; recorded as "
+    )
     actions = _actions(_engine(sealed_app))
-    assert sorted(action.payload["properties"]["user_id"] for action in actions) == ["42", "4711"]
+    assert sorted(action.payload["properties"]["user_id"] for action in actions) == ["42", "4711", "999"]
     assert all(action.actor is not None and action.actor.startswith("cli:") for action in actions)
     checked = sealed_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert checked.exit_code == 0, checked.output

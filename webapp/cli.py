@@ -706,8 +706,8 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
     """Erase a person's personal data from the audit log: clear the sealed originals of their entries.
 
     Masks, the user id, events and delivery history stay; `audit verify` keeps passing. Each user id
-    with entries to erase is recorded as a Personal Data Erased action (admins only). One line per
-    user id, starting with how many entries changed.
+    is recorded as a Personal Data Erased action (admins only), even with nothing to erase, unless it
+    is a dry run. One line per user id, starting with how many entries changed.
     """
     from analytics.erasure import erase
 
