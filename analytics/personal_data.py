@@ -279,6 +279,9 @@ class PersonalDataCipher:
         Raises:
             SealError: none of the configured keys opens it.
         """
+        if not isinstance(token, str):
+            # Only a hand-edited SQLite cell holds anything else (its columns take any type).
+            raise SealError("what is stored is not a sealed token: it was changed after it was written")
         try:
             values: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:

@@ -351,3 +351,45 @@ def test_a_chain_whose_first_entries_are_erased_is_still_checked_with_its_retire
     erase(_sealed_store(engine, new, (old,)), "42", actor="cli:dpo")
     checked = verify(engine, new, retired_keys=[old])
     assert checked.ok, checked.findings
+
+
+@pytest.mark.parametrize("erased", [False, True])
+def test_sealed_data_rewritten_as_bytes_is_reported_edited(sqlite_store: AuditStore, erased: bool) -> None:
+    """SQLite stores whatever is written: sealed data cast to a BLOB stopped `verify` with a TypeError
+    (bytes are not JSON), so one cell silenced the tamper check for every chain."""
+    engine = sqlite_store.engine
+    store = _sealed_store(engine)
+    mid = _new_user(store, 4711)
+    if erased:
+        erase(store, "4711", actor="cli:dpo")
+    rewritten = "X'00'" if erased else "CAST(encrypted_personal_data AS BLOB)"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"UPDATE audit_entries SET encrypted_personal_data = {rewritten} WHERE message_id = :mid"),
+            {"mid": mid},
+        )
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (mid,))
+
+
+def test_an_entry_with_sealed_data_as_bytes_is_shown_as_not_verifying(
+    sealed_app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    """Its page and API answer were a 500 (the same TypeError as `verify`'s)."""
+    from webapp.extensions import analytics_client
+
+    [mid] = _seed(sealed_app, 4711)
+    with sealed_app.app_context():
+        with analytics_client.store().engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE audit_entries SET encrypted_personal_data = "
+                    "CAST(encrypted_personal_data AS BLOB) WHERE message_id = :mid"
+                ),
+                {"mid": mid},
+            )
+    admin = login_as(Role.ADMIN, on=sealed_app)
+    api = admin.get(f"/api/audit/entries/{mid}")
+    assert api.status_code == 200 and api.get_json()["integrity"]["verifies"] is False
+    page = admin.get(f"/audit/entries/{mid}")
+    assert page.status_code == 200 and "does not verify" in page.get_data(as_text=True)
