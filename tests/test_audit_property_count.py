@@ -276,3 +276,21 @@ def test_the_page_and_the_api_say_where_the_search_stopped_and_read_on(
     rest = client.get(f"/api/audit/entries?prop=cluster_type+%3D+eks&cursor={api['next']}").get_json()
     assert [entry["payload"]["properties"]["cluster_type"] for entry in rest["entries"]] == ["eks"]
     assert rest["next"] is None
+
+
+def test_pages_read_on_past_a_stop_count_only_what_they_know(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a page that stopped at `SCAN_MOST` entries, the next said "More than 1 entry" for the one
+    match there is, and going back, "1 entry" above an empty list (the count carried in `total=`)."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    _gke_then_one_eks(sqlite_store)
+    first = client.get("/audit/?prop=cluster_type+%3D+eks").get_data(as_text=True)
+    assert '<strong id="audit-count">0 entries</strong>' in first
+    older_link = _pager_link(first, "older")
+    assert "total" not in parse_qs(urlsplit(older_link).query)
+    older = client.get(older_link).get_data(as_text=True)
+    assert '<strong id="audit-count">At least 1 entry</strong>' in older
+    newer = client.get(_pager_link(older, "newer")).get_data(as_text=True)
+    assert '<strong id="audit-count">0 entries</strong>' in newer
+    assert "it read 3 entries, on to " in newer and "No entries match these filters" in newer

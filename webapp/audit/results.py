@@ -169,12 +169,15 @@ class Overview:
         complete: whether every match was counted (see the module's docstring).
         count_from: when not `complete`, a start time that leaves no match out (the first entry the
             other filters match, to the second): the search from there counts them all.
+        at_least: when not `complete`, `total` is a page's own matches, which others may join, rather
+            than a floor the search went past ("at least", not "more than").
     """
 
     total: int
     chart: Histogram | None
     complete: bool = True
     count_from: datetime | None = None
+    at_least: bool = False
 
 
 @dataclass(frozen=True)
@@ -285,11 +288,11 @@ def _from_rows(filters: AuditFilter, rows: Sequence[tuple[datetime, str]], now: 
     return Overview(len(rows), _histogram(filters, min(times), max(times), now, grouped))
 
 
-def _floor(session: Session, filters: AuditFilter, total: int) -> Overview:
+def _floor(session: Session, filters: AuditFilter, total: int, *, at_least: bool = False) -> Overview:
     """The head of an unbounded property search that stopped counting at `total` matches."""
     first = session.execute(positions_after(replace(filters, prop=None), None, limit=1)).first()
     count_from = None if first is None else as_utc(first.recorded_at).replace(microsecond=0)
-    return Overview(total, None, complete=False, count_from=count_from)
+    return Overview(total, None, complete=False, count_from=count_from, at_least=at_least)
 
 
 def overview(session: Session, filters: AuditFilter, now: datetime) -> Overview:
@@ -334,9 +337,14 @@ def search(
         head = overview(session, form.filters, now)
     elif form.before is None and form.after is None and page.older is None:
         head = _from_rows(form.filters, [(entry.recorded_at, entry.status) for entry in page.entries], now)
-    else:
+    elif page.stopped_at is not None:
+        # A page that read `SCAN_MOST` entries says how many of them match, exactly (see the module).
+        head = _floor(session, form.filters, len(page.entries))
+    elif (form.before is None and form.after is None) or floor:
         # A later page says the count its first page stopped at: its own entries alone read fewer the
         # further one pages ("More than 1 entry" on the last).
-        later = form.before is not None or form.after is not None
-        head = _floor(session, form.filters, max(floor if later else 0, len(page.entries)))
+        head = _floor(session, form.filters, max(floor, len(page.entries)))
+    else:
+        # A later page of a search whose first page stopped short of a page carries no floor.
+        head = _floor(session, form.filters, len(page.entries), at_least=True)
     return Results(page, head)
