@@ -264,7 +264,7 @@ def _engine(app: Flask) -> Engine:
     [
         ("abc", "error: --user-id: 'abc' is not a whole number\n"),
         ("+4711", "error: --user-id: '+4711' is not an id: ids are written with the digits 0-9 only\n"),
-        ("", "error: --user-id: empty: give a value, or leave the option out\n"),
+        ("", "error: --user-id: empty: give the user id whose personal data to erase\n"),
     ],
 )
 def test_erase_command_refuses_a_malformed_user_id_in_one_line(

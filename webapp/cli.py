@@ -712,6 +712,8 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
     from analytics.erasure import erase
 
     # Every id is checked before any is erased: a typo among several stops the whole request.
+    if any(not user_id.strip() for user_id in user_ids):
+        fail("--user-id: empty: give the user id whose personal data to erase")
     wanted = [str(_filters_from_options({"user_id": user_id}).user_id) for user_id in user_ids]
     store = _audit_store()
     for user_id in dict.fromkeys(wanted):
