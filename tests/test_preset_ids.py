@@ -75,7 +75,7 @@ def test_migration_0019_numbers_sqlite_presets_for_good_and_back(sqlite_url: str
     app = create_app({"SQLALCHEMY_DATABASE_URI": sqlite_url, "TESTING": True})
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
-    assert runner.invoke(args=["db", "downgrade", "0018_scope_preset_ids"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "0018_scope_preset_ids", "--yes"]).exit_code == 0
 
     def table_sql() -> str:
         with app.app_context():
@@ -109,7 +109,7 @@ def test_migration_0019_numbers_sqlite_presets_for_good_and_back(sqlite_url: str
         assert saved is not None and saved.id == 4
         db.session.remove()
         db.engine.dispose()
-    assert runner.invoke(args=["db", "downgrade", "0018_scope_preset_ids"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "0018_scope_preset_ids", "--yes"]).exit_code == 0
     assert "AUTOINCREMENT" not in table_sql()
     with app.app_context():
         assert sorted(db.session.scalars(select(ScopePreset.name))) == ["p1", "p2", "p4"]

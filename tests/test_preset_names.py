@@ -129,7 +129,7 @@ def test_migration_0020_keys_existing_presets_and_keeps_twins(empty_database_url
         assert create_preset(PresetIds(name="東京 prod", ids={"user_id": 9}), created_by="ada") is not None
         db.session.remove()
         db.engine.dispose()
-    assert runner.invoke(args=["db", "downgrade", "0019_scope_preset_autoincrement"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "0019_scope_preset_autoincrement", "--yes"]).exit_code == 0
     with app.app_context():
         assert len(db.session.scalars(select(ScopePreset.name)).all()) == 8
         db.session.remove()
