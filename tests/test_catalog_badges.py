@@ -67,6 +67,24 @@ def test_drifting_badge_when_the_latest_message_no_longer_validates(app: Flask, 
     assert 'class="badge drifting"' not in client.get("/events/ProjectCreate").get_data(as_text=True)
 
 
+def test_an_identify_call_drifts_on_its_list_and_page_as_drift_says(app: Flask, client: FlaskClient) -> None:
+    """`event-catalog drift` judges identify calls' traits too; their list and page said nothing."""
+    from webapp.extensions import analytics_client
+
+    message = build_message(CATALOG.identifier("LoginIdentify").example_spec())
+    message["traits"]["github"] = "nine"
+    analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
+    listing = client.get("/identifiers").get_data(as_text=True)
+    assert 'class="badge drifting" title="Its latest call no longer matches today\'s schema: github' in _row(
+        listing, "Login"
+    )
+    assert "drifting" not in _row(listing, "Register")
+    page = client.get("/identifiers/LoginIdentify").get_data(as_text=True)
+    assert '<span class="badge drifting">drifting</span> Its latest call no longer matches' in page
+    assert f'<a href="/audit/entries/{message["messageId"]}">See that call</a>' in page
+    assert 'class="badge drifting"' not in client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
+
+
 def test_a_deprecated_event_still_sent_gets_drift_s_verdict_on_the_list_and_its_page(
     client: FlaskClient, app_record_sent: Callable[..., str]
 ) -> None:

@@ -91,11 +91,17 @@ class SpecRow:
         """What `event-catalog drift` says of a planned spec an application already sends, or None."""
         return planned_sent(self.info, self.activity)
 
+    @cached_property
+    def drifting(self) -> str | None:
+        """Why its latest message (event properties or identify traits) no longer validates against
+        today's schema, or None: what `event-catalog drift` reports as drifting for either."""
+        return drifting(self.activity)
+
 
 @dataclass(frozen=True)
 class EventRow(SpecRow):
-    """One line of the event list: what `SpecRow` says, and the verdicts only events get (stale,
-    drifting), as of `now`."""
+    """One line of the event list: what `SpecRow` says, and the verdict only events get (stale past
+    their own threshold), as of `now`."""
 
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -111,11 +117,6 @@ class EventRow(SpecRow):
         return not self.unsent_by_design and self.activity.is_stale(
             timedelta(days=self.stale_after_days), self.now
         )
-
-    @cached_property
-    def drifting(self) -> str | None:
-        """Why its latest message no longer validates against today's schema, or None."""
-        return drifting(self.activity)
 
     def activity_document(self) -> dict[str, Any]:
         """What the list shows of the event's traffic, for the list's JSON download: a spreadsheet of
@@ -140,8 +141,8 @@ class EventRow(SpecRow):
 
 
 def drifting(activity: EventActivity) -> str | None:
-    """Why an event's latest message no longer validates against today's schema, or None: what the
-    list's *drifting* badge and the event page say."""
+    """Why the latest message of an event or identify call no longer validates against today's
+    schema, or None: what the lists' *drifting* badge and the spec pages say."""
     return drift_of(activity.latest).first_problem if activity.latest is not None else None
 
 
