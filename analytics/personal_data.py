@@ -58,6 +58,10 @@ _UNSPACED_SCRIPTS = (
     "MYANMAR",
 )
 
+# The letters (`_` not counted) from which a team's name is found anywhere in a key: `ort`, `plz`, `tel`
+# sit inside many unrelated words (`sort_order`, `hotel_id`), `telefon` or `adresse` inside few.
+_ANYWHERE_FROM = 4
+
 _extra_names: re.Pattern[str] | None = None
 """The names `use_personal_keys` added, as one pattern (`_extra_name_pattern`)."""
 
@@ -98,22 +102,26 @@ def use_personal_keys(names: str | Iterable[str]) -> None:
 def _extra_name_pattern(name: str) -> str:
     """Where a team's name of personal data is found in a key (both as `spelled` writes them).
 
-    A name is a whole `_`-separated word of the key or the start of one: `telefon` is found in
-    `telefon`, `telefonnummer`, `kunden_telefon`, never inside a word, so that `ort` leaves `sort_order`
-    and `report_id` alone (and finds `ortsteil`; a short name finds the longer words it starts: `tel`
-    finds `telemetry`). A name holding a letter of a script written without spaces between words
-    (`_UNSPACED_SCRIPTS`) is found anywhere, as a word there has no mark where it starts (`名前` in
-    `顧客名前`).
+    A name of `_ANYWHERE_FROM` letters or more is found anywhere in the key, as the English `phone`
+    and `email` are: German and Dutch write compounds without a separator, so `telefon` must find
+    `mobiltelefon` and `adresse` `lieferadresse`, and a missed key is stored in clear. A shorter one is
+    a whole `_`-separated word of the key or the start of one, as inside a word it is mostly part of
+    another: `ort` finds `wohn_ort` and `ortsteil` but leaves `sort_order` and `report_id` alone, `tel`
+    finds `tel_mobile` (and `telemetry`) but not `hotel_id`. A name holding a letter of a script
+    written without spaces between words (`_UNSPACED_SCRIPTS`) is found anywhere, as a word there has
+    no mark where it starts (`名前` in `顧客名前`).
     """
-    if any(unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS) for char in name):
+    if len(name.replace("_", "")) >= _ANYWHERE_FROM or any(
+        unicodedata.name(char, "").startswith(_UNSPACED_SCRIPTS) for char in name
+    ):
         return re.escape(name)
     return f"(?:^|_){re.escape(name)}"
 
 
 def looks_personal(name: str) -> bool:
     """Whether a property's name says it holds personal data (an email, a phone, a person's name, or
-    one of the names `AUDIT_PERSONAL_KEYS` adds, as a word or a word's start: `telefonnummer` and
-    `kunden_telefon` with `telefon`, `sort_order` not with `ort`; see `_extra_name_pattern`).
+    one of the names `AUDIT_PERSONAL_KEYS` adds: `mobiltelefon` and `kunden_telefon` with `telefon`,
+    `wohn_ort` but not `sort_order` with `ort`; see `_extra_name_pattern`).
 
     Lint asks it of every declared property, so that none is left unmarked; the tester asks it of
     off-schema properties, which no spec marks, so that they are masked all the same. A camelCase

@@ -58,6 +58,7 @@ class PlaceListed(
 
     scope: UserScope
     wohn_ort: str = prop("Where the person lives.", example="Berlin")
+    lieferadresse: str = prop("Where the order goes.", example="Hauptstr. 1")
     sort_order: int = prop("Place in the list.", example=3)
     report_id: str = prop("The report it is listed in.", example="r-1")
 
@@ -105,14 +106,20 @@ def test_the_team_s_key_names_are_personal_only_once_set(forget_team_keys: None)
         ("hotel_name", False),
         ("support_tier", False),
         ("hostel", False),
+        ("tel", True),
+        ("tel_mobile", True),
+        ("kunden-tel", True),
+        ("telemetry", True),
+        ("hotel_id", False),
+        ("intel_cpu", False),
     ],
 )
 def test_a_short_team_name_is_a_word_or_a_word_s_start_never_inside_one(
     key: str, personal: bool, forget_team_keys: None
 ) -> None:
     """`ort` was matched inside any key: `sort_order` and `report_id` were personal data, and lint's
-    EC013 failed CI for them."""
-    use_personal_keys("ort,plz,nom")
+    EC013 failed CI for them. Names of one to three letters still are."""
+    use_personal_keys("ort,plz,nom,tel")
     assert looks_personal(key) is personal
 
 
@@ -123,7 +130,7 @@ def test_a_short_team_name_is_a_word_or_a_word_s_start_never_inside_one(
         ("telefonnummer", True),
         ("kunden_telefon", True),
         ("kundenTelefon", True),
-        ("mobiltelefon", False),
+        ("mobiltelefon", True),
         ("nachname", True),
         ("kunden_nachname", True),
         ("vornamen", True),
@@ -135,9 +142,34 @@ def test_a_short_team_name_is_a_word_or_a_word_s_start_never_inside_one(
     ],
 )
 def test_the_readme_s_team_names_find_their_keys(key: str, personal: bool, forget_team_keys: None) -> None:
-    """The names `AUDIT_PERSONAL_KEYS` gives as its example, as its row in the README reads them: a
-    word or a word's start, and a Chinese or Japanese name anywhere in the key."""
+    """The names `AUDIT_PERSONAL_KEYS` gives as its example, as its row in the README reads them:
+    anywhere in the key, as all are four letters or more."""
     use_personal_keys("vorname,nachname,telefon,名前,メールアドレス")
+    assert looks_personal(key) is personal
+
+
+@pytest.mark.parametrize(
+    ("key", "personal"),
+    [
+        ("mobiltelefon", True),
+        ("festnetztelefon", True),
+        ("kundenMobiltelefon", True),
+        ("lieferadresse", True),
+        ("rechnungsadresse", True),
+        ("Rechnungs-Adresse", True),
+        ("zweitadresse_strasse", True),
+        ("ip_address", True),
+        ("address_line", False),
+        ("telefax", False),
+    ],
+)
+def test_a_team_name_of_four_letters_or_more_is_found_inside_a_compound(
+    key: str, personal: bool, forget_team_keys: None
+) -> None:
+    """German and Dutch join words without a separator: when names had to start a word, `mobiltelefon`
+    and `lieferadresse` stopped being personal data after an upgrade, so the tester stored them in clear
+    and lint no longer asked to mark them (the review, finding 6)."""
+    use_personal_keys("telefon,adresse")
     assert looks_personal(key) is personal
 
 
@@ -154,12 +186,13 @@ def test_a_name_in_a_script_written_without_spaces_is_found_anywhere_in_a_key(
     assert looks_personal(key)
 
 
-def test_lint_the_tester_and_the_search_read_a_short_team_name_alike(
+def test_lint_the_tester_and_the_search_read_a_team_s_names_alike(
     make_app: Callable[..., Flask], database_url: str, monkeypatch: pytest.MonkeyPatch, forget_team_keys: None
 ) -> None:
-    """With `ort` listed, an off-schema `wohn_ort` is masked and refused to viewers' search, while
-    `sort_order` and `report_id` are stored in clear, searchable, and pass lint (EC013)."""
-    monkeypatch.setenv("AUDIT_PERSONAL_KEYS", "ort")
+    """With `ort,adresse` listed, off-schema `wohn_ort` and `rechnungsadresse` are masked and refused to
+    viewers' search, and lint asks to mark `wohn_ort` and `lieferadresse` (EC013), while `sort_order` and
+    `report_id` are stored in clear, searchable, and pass lint."""
+    monkeypatch.setenv("AUDIT_PERSONAL_KEYS", "ort,adresse")
     app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
     engineer = signed_in_client(app, Role.ENGINEER)
     body = {
@@ -170,6 +203,7 @@ def test_lint_the_tester_and_the_search_read_a_short_team_name_alike(
             "stack_name": "s",
             "error_message": "e",
             "wohn_ort": "Berlin",
+            "rechnungsadresse": "Hauptstr. 1",
             "sort_order": "3",
             "report_id": "r-1",
         },
@@ -177,18 +211,18 @@ def test_lint_the_tester_and_the_search_read_a_short_team_name_alike(
     response = engineer.post("/api/tester/send", json=body)
     assert response.status_code == 200, response.get_json()
     stored = _stored_properties(app)
-    assert {key for key, value in stored.items() if is_mask(value)} == {"wohn_ort"}
+    assert {key for key, value in stored.items() if is_mask(value)} == {"wohn_ort", "rechnungsadresse"}
     assert (stored["sort_order"], stored["report_id"]) == ("3", "r-1")
     viewer = signed_in_client(app, Role.VIEWER)
-    assert (
-        viewer.get("/audit/", query_string={"project": "801", "prop": "wohn_ort = Berlin"}).status_code == 400
-    )
+    for search in ("wohn_ort = Berlin", "rechnungsadresse = Hauptstr. 1"):
+        assert viewer.get("/audit/", query_string={"project": "801", "prop": search}).status_code == 400
     found = viewer.get("/audit/", query_string={"project": "801", "prop": "report_id = r-1"})
     assert found.status_code == 200
     assert '<strong id="audit-count">1 entry</strong>' in found.get_data(as_text=True)
     linted = lint(PlacesEvent, REGISTRY, {})
     assert [f"{f.code} {f.subject}" for f in linted.findings if f.code == "EC013"] == [
-        "EC013 PlaceListed.wohn_ort"
+        "EC013 PlaceListed.wohn_ort",
+        "EC013 PlaceListed.lieferadresse",
     ]
 
 
