@@ -2,8 +2,9 @@
 
 They are not Segment messages and never leave the process, but they live in the audit log so that
 one search answers "who did what, when" next to what was sent. Each is stored as a message-like
-entry — `type` `action`, the action's name as `event`, its details as `properties` — with status
-`recorded`, so the audit pages show and filter them like any other entry.
+entry — `type` `action`, the action's name as `event`, its details as `properties`, and the
+`userId` of the application's user it is about, if any — with status `recorded`, so the audit pages
+show and filter them like any other entry.
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ decides who may read it) or fails its first test."""
 
 
 def build_action(
-    name: str, *, actor: str, properties: Mapping[str, Any], source: Source = Source.DASHBOARD
+    name: str,
+    *,
+    actor: str,
+    properties: Mapping[str, Any],
+    source: Source = Source.DASHBOARD,
+    user_id: str | None = None,
 ) -> dict[str, Any]:
     """The message-like record of one action.
 
@@ -67,6 +73,8 @@ def build_action(
         actor: who did it (an email, `anonymous@<address>`, `cli:<login>`).
         properties: the details a reviewer needs; never a password or a key.
         source: the path it came by.
+        user_id: the application's user the action is about (an erasure request's), as its
+            `userId`: the search's User id filter then lists it beside that user's messages.
 
     Returns:
         A JSON-ready dict that `AuditStore.record` accepts.
@@ -76,9 +84,11 @@ def build_action(
     """
     if name not in ACTIONS:
         raise ValueError(f"{name!r} is not in analytics.actions.ACTIONS")
+    about = {} if user_id is None else {"userId": user_id}
     return {
         "type": ACTION_TYPE,
         "event": name,
+        **about,
         "messageId": new_message_id(),
         "timestamp": utc_now_ms().isoformat(timespec="milliseconds"),
         "context": {

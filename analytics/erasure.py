@@ -10,7 +10,8 @@ opens those values again. What stays, and why:
   ("did we send this email, to whom?") and what the person may ask to be shown;
 - the user id, the event, the times and the delivery history: the record that a message was sent for
   that pseudonymous id, which the log exists to keep until retention deletes it
-  (`analytics.retention`), and by which the erasure itself is found.
+  (`analytics.retention`), and by which the erasure itself is found: its record carries the id as
+  its `userId`.
 
 Each entry's chain hash covers the ciphertext that goes, so each erased entry gets an `AuditErasure`
 row whose own keyed hash covers the entry as it is after the erasure (`analytics.chain.erasure_hash`):
@@ -28,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, inspect, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, insert, inspect, select, update
 
 from analytics.actions import ERASURE_ACTION, build_action
-from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
+from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
 from analytics.chain import IMMUTABLE_FIELDS, erasure_hash, removed_digest
 from analytics.durations import format_instant
 from analytics.errors import SchemaError
@@ -96,8 +97,12 @@ class ErasureReport:
 
 
 def _selected(user_id: str) -> ColumnElement[bool]:
-    """The entries of a user id: the `userId` every message names, whatever path sent it."""
-    return AuditEntry.user_id == user_id
+    """The messages of a user id: the `userId` every message names, whatever path sent it.
+
+    Messages only: the erasure records name the user id too (so that its search finds them), and are
+    not what a request erases or counts.
+    """
+    return and_(AuditEntry.user_id == user_id, AuditEntry.type.in_(MESSAGE_TYPES))
 
 
 def plan(store: AuditStore, user_id: str) -> ErasureReport:
@@ -145,7 +150,10 @@ def erase(
     if dry_run:
         return report
     action = build_action(
-        ERASURE_ACTION, actor=actor, properties={"user_id": user_id, "entries": report.entries}
+        ERASURE_ACTION,
+        actor=actor,
+        properties={"user_id": user_id, "entries": report.entries},
+        user_id=user_id,
     )
     report.message_id = str(action["messageId"])
     if not report.entries:

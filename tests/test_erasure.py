@@ -18,6 +18,7 @@ from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
 from analytics.erasure import erase
 from analytics.errors import SchemaError
 from analytics.integrity import KEY_SAMPLE, verify
+from analytics.queries import AuditFilter, filtered
 from analytics.replay import Candidate, ReplaySelection, blocked_reasons, replay
 from analytics.retention import purge
 from tests.auditlog import record
@@ -177,6 +178,23 @@ def test_nothing_to_erase_says_0_entries_and_is_recorded(engine: Engine) -> None
     assert verify(engine, CHAIN_KEY).ok
 
 
+def test_the_user_id_search_lists_the_erasure_record_with_that_user_s_messages(engine: Engine) -> None:
+    """Whoever asks what happened to user 4711 filters by its user id: the record of the erasure was
+    found only by a property search (`prop=user_id = 4711`), its `userId` being empty. It is also not
+    one of the entries a later request counts."""
+    store = _sealed_store(engine)
+    sent = _new_user(store, 4711)
+    _new_user(store, 42)
+    first = erase(store, "4711", actor="cli:dpo")
+    again = erase(store, "4711", actor="cli:dpo")
+    assert (again.held, again.entries, again.erased_before) == (1, 0, 1)
+    with Session(engine) as session:
+        query = filtered(select(AuditEntry.message_id), AuditFilter(user_id="4711"))
+        found = set(session.scalars(query))
+    assert found == {sent, first.message_id, again.message_id}
+    assert verify(engine, CHAIN_KEY).ok
+
+
 def _failed(store: AuditStore, message_id: str) -> None:
     store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="HTTP 500")
 
@@ -317,6 +335,21 @@ def test_the_erasure_record_is_for_admins(sealed_app: Flask, login_as: Callable[
     assert login_as(Role.ENGINEER, on=sealed_app).get(url).status_code == 403
     admin = login_as(Role.ADMIN, on=sealed_app).get(url)
     assert admin.status_code == 200 and "Personal Data Erased" in admin.get_data(as_text=True)
+
+
+def test_the_dashboard_s_user_id_filter_shows_the_erasure_record_to_admins(
+    sealed_app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    _seed(sealed_app, 4711)
+    sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"])
+    [action] = _actions(_engine(sealed_app))
+    admin = login_as(Role.ADMIN, on=sealed_app)
+    page = admin.get("/audit/?user_id=4711")
+    assert page.status_code == 200 and action.message_id in page.get_data(as_text=True)
+    listed = admin.get("/api/audit/entries?user_id=4711").get_json()["entries"]
+    assert action.message_id in [entry["message_id"] for entry in listed]
+    engineer = login_as(Role.ENGINEER, on=sealed_app).get("/audit/?user_id=4711")
+    assert engineer.status_code == 200 and action.message_id not in engineer.get_data(as_text=True)
 
 
 def test_a_database_still_at_0020_is_verified_purged_and_replayed_and_erase_asks_for_an_upgrade(
