@@ -81,12 +81,13 @@ class ErasureReport:
         """One line for people, starting with the user id and the number of entries changed."""
         who = f"user {self.user_id}"
         recorded = f"; recorded as {self.message_id}" if self.message_id else ""
+        none = "0 entries would be erased" if self.dry_run else "0 entries erased"
         if not self.held:
-            return f"{who}: 0 entries erased: the audit log holds no entry for this user id{recorded}"
+            return f"{who}: {none}: the audit log holds no entry for this user id{recorded}"
         if not self.entries:
             before = f", {self.erased_before} erased before" if self.erased_before else ""
             return (
-                f"{who}: 0 entries erased: none of the {counted(self.held, 'entry')} for this user id holds "
+                f"{who}: {none}: none of the {counted(self.held, 'entry')} for this user id holds "
                 f"sealed personal data{before}{recorded}"
             )
         verb = "would erase" if self.dry_run else "erased"

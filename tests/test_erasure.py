@@ -152,6 +152,23 @@ def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
     assert _actions(engine) == []
 
 
+def test_a_dry_run_with_nothing_to_erase_says_what_it_would_do(engine: Engine) -> None:
+    """A dry run after the erasure said `0 entries erased`, as if it had done something."""
+    store = _sealed_store(engine)
+    _new_user(store, 4711)
+    erase(store, "4711", actor="cli:dpo")
+    after = erase(store, "4711", actor="cli:dpo", dry_run=True)
+    assert after.summary() == (
+        "user 4711: 0 entries would be erased: none of the 1 entry for this user id holds sealed "
+        "personal data, 1 erased before"
+    )
+    unknown = erase(store, "999", actor="cli:dpo", dry_run=True)
+    assert unknown.summary() == (
+        "user 999: 0 entries would be erased: the audit log holds no entry for this user id"
+    )
+    assert len(_actions(engine)) == 1
+
+
 def test_nothing_to_erase_says_0_entries_and_is_recorded(engine: Engine) -> None:
     """A request that found nothing to clear left no trace: whoever asked whether it was handled got
     no answer from the log. It is recorded, with its count of 0, and changes no entry."""
