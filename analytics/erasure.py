@@ -34,7 +34,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, insert
 from analytics.actions import ERASURE_ACTION, build_action
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
 from analytics.chain import IMMUTABLE_FIELDS, erasure_hash, removed_digest
-from analytics.durations import format_instant
+from analytics.durations import shown_instant
 from analytics.errors import SchemaError
 from analytics.integrity import matches_own_hash
 from analytics.wording import counted
@@ -257,7 +257,5 @@ def erased_at(connection: Connection, message_ids: list[str]) -> dict[str, datet
 
 def erased_reason(moment: datetime) -> str:
     """Why an erased entry cannot be re-sent, for replay's lists and the entry page."""
-    return (
-        f"its personal data was erased on request ({format_instant(moment, zulu=True)}): "
-        "the real values cannot be re-sent"
-    )
+    when = shown_instant(moment)
+    return f"its personal data was erased on request ({when}): the real values cannot be re-sent"

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from analytics.audit import AuditEntry
-from analytics.durations import as_utc
+from analytics.durations import shown_instant
 from analytics.erasure import erased_at
 from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
 from webapp.auth.policy import allows
@@ -49,10 +49,9 @@ def unmasking_cipher() -> PersonalDataCipher | None:
 
 def erased_note(moment: datetime) -> str:
     """What the entry page says of an entry whose personal data an erasure request removed."""
-    when = as_utc(moment).replace(tzinfo=None).isoformat(" ", "seconds")
     return (
-        f"The personal data of this entry was erased on request on {when} UTC: only the masks remain, "
-        "and no role can see the real values again."
+        f"The personal data of this entry was erased on request on {shown_instant(moment)}: only the masks "
+        "remain, and no role can see the real values again."
     )
 
 
