@@ -177,6 +177,39 @@ def test_oldest_first_lists_settled_entries_and_next_goes_on_from_the_horizon(
     assert newest == [recent, old, older]
 
 
+@pytest.mark.parametrize(
+    "ahead",
+    [-SETTLE / 2, timedelta(seconds=2), timedelta(days=365)],
+    ids=["inside-the-window", "clock-ahead", "far-future"],
+)
+def test_an_after_past_the_horizon_is_answered_the_horizon_as_next(
+    app: Flask, login_as: Login, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch, ahead: timedelta
+) -> None:
+    """`next` was such an `after` itself, later than `settled_before`: a poller that stored it never
+    listed what was committed before that position (with a far one, nothing until then). `next` is the
+    horizon, and the entry recorded between the two is listed once it is settled."""
+    now = datetime.now(UTC)
+    moved = {"by": timedelta(0)}
+    monkeypatch.setattr("webapp.audit.api._now", lambda: now + moved["by"])
+    between = record(
+        sqlite_store,
+        "UserCreate",
+        scope={"user_id": 2},
+        properties={"email": EMAIL},
+        recorded_at=now - SETTLE * 3 / 4,
+    )
+    viewer = login_as(Role.VIEWER)
+    after = Cursor(now + ahead, 0).encode()
+    first = viewer.get("/api/audit/entries", query_string={"order": "oldest", "after": after})
+    assert _ids(first) == []
+    body = first.get_json()
+    assert Cursor.decode(body["next"]) == Cursor(datetime.fromisoformat(body["settled_before"]), 0)
+    assert Cursor.decode(body["next"]) == Cursor(now - SETTLE, 0)
+    moved["by"] = SETTLE
+    later = viewer.get("/api/audit/entries", query_string={"order": "oldest", "after": body["next"]})
+    assert _ids(later) == [between]
+
+
 def _row_id(store: AuditStore, message_id: str) -> int:
     with store.engine.connect() as connection:
         return int(connection.scalar(select(AuditEntry.id).where(AuditEntry.message_id == message_id)) or 0)

@@ -14,7 +14,7 @@ first (`order=oldest`, then `after=<next>`). Entries are not committed in the or
 ones), so a reader that moved past the newest time it saw (`since=`) never lists an entry committed
 behind it. An oldest-first answer lists only entries older than the settle horizon, the live tail's
 `TAIL_LAG` before the request, by when an entry is taken to be committed; its `next` never passes
-that horizon, so following it lists every entry once.
+that horizon, so following it lists every entry once (an `after` past the horizon is sent back to it).
 """
 
 from __future__ import annotations
@@ -161,16 +161,21 @@ def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[st
     """The matching entries after `after`, oldest first, recorded before the settle horizon.
 
     `next` is the last entry's position when the answer is full, else the horizon itself (every
-    matching entry before it is listed): an empty answer moves on too, and never back.
+    matching entry before it is listed): an empty answer moves on too. It never goes back, except to
+    the horizon from an `after` beyond it (written from a clock ahead of this one, or answered by a
+    replica whose clock is): entries can still be committed before such a position, and a poller
+    that kept it would never list them. Refusing it instead would stop a poller whose clock runs a
+    little ahead, until this one caught up.
     """
     assert form.filters is not None
     horizon = _now() - SETTLE
     end = horizon if form.filters.until is None else min(form.filters.until, horizon)
     rows = db.session.scalars(oldest_first_after(replace(form.filters, until=end), after, limit=limit)).all()
     reached = Cursor.of(rows[-1]) if len(rows) == limit else Cursor(end, 0)
+    moved = reached if after is None else max(after, reached)
     return {
         "entries": [entry_record(entry, shown_payload(entry).payload) for entry in rows],
-        "next": (reached if after is None else max(after, reached)).encode(),
+        "next": min(moved, Cursor(horizon, 0)).encode(),
         "settled_before": format_instant(horizon, "microseconds", zulu=True),
     }
 
