@@ -22,7 +22,7 @@ from auditlog import late_writer
 from flask import Flask
 from flask.testing import FlaskClient
 
-from analytics.audit import AuditRecord, AuditStatus, AuditStore, create_audit_engine
+from analytics.audit import AuditRecord, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.messages import build_message
@@ -58,14 +58,6 @@ def dashboard(make_app: Callable[..., Flask], database_url: str) -> Iterator[Fla
     yield app
     with app.app_context():
         db.engine.dispose()
-
-
-@pytest.fixture
-def writer(database_url: str) -> Iterator[AuditStore]:
-    """An application host's audit store on the same database."""
-    engine = create_audit_engine(database_url)
-    yield AuditStore(engine)
-    engine.dispose()
 
 
 def _token(app: Flask) -> dict[str, str]:
@@ -135,16 +127,16 @@ def _answer(response: Any) -> dict[str, Any]:
 
 
 def test_an_entry_committed_after_newer_ones_is_listed_once_where_since_misses_it(
-    dashboard: Flask, writer: AuditStore, database_url: str, clock: Clock
+    dashboard: Flask, store: AuditStore, database_url: str, clock: Clock
 ) -> None:
     headers = _token(dashboard)
     follower = Follower(dashboard.test_client(), headers)
     since = SincePoller(dashboard.test_client(), headers)
     clock.writers = -(SETTLE + timedelta(seconds=10))
-    settled = _record(writer, 3)
+    settled = _record(store, 3)
     clock.writers = timedelta(0)
     with late_writer(database_url) as commit_late:
-        newer = _record(writer, 3)
+        newer = _record(store, 3)
         follower.run()
         since.run()
         # The late entry is stamped and not committed: nothing at or after it may be passed.

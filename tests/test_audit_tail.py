@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditRecord, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
 from analytics.queries import AuditFilter
@@ -72,14 +72,6 @@ def reader(database_url: str) -> Iterator[FlaskClient]:
         db.engine.dispose()
 
 
-@pytest.fixture
-def writer(database_url: str) -> Iterator[AuditStore]:
-    """An application host's audit store on the same database."""
-    engine = create_audit_engine(database_url)
-    yield AuditStore(engine)
-    engine.dispose()
-
-
 def _tail_url(page: str) -> str:
     match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
     assert match is not None, page
@@ -118,14 +110,14 @@ class Tail:
 
 
 def test_the_tail_lists_an_entry_whose_commit_lands_after_newer_ones(
-    reader: FlaskClient, writer: AuditStore, database_url: str
+    reader: FlaskClient, store: AuditStore, database_url: str
 ) -> None:
     """Its cursor had moved past the late entry's time: the entry was never listed."""
-    first = _record(writer)
+    first = _record(store)
     tail = Tail(reader)
     assert tail.listed == first
     with late_writer(database_url) as commit_late:
-        newer = _record(writer, 3)
+        newer = _record(store, 3)
         assert sorted(tail.poll()) == sorted(newer)
         late_id = commit_late()
     assert tail.poll() == [late_id]
@@ -134,10 +126,10 @@ def test_the_tail_lists_an_entry_whose_commit_lands_after_newer_ones(
 
 
 def test_concurrent_writers_threads_each_entry_listed_once(
-    reader: FlaskClient, writer: AuditStore, database_url: str
+    reader: FlaskClient, store: AuditStore, database_url: str
 ) -> None:
-    """Four threads commit batches at once (each holding its own writer, so commits interleave with
-    their stamps) while the tail polls as fast as it can."""
+    """Four threads commit batches at once (each on its own connection from the store's pool, so
+    commits interleave with their stamps) while the tail polls as fast as it can."""
     tail = Tail(reader)
     written: list[str] = []
     lock = threading.Lock()
@@ -145,7 +137,7 @@ def test_concurrent_writers_threads_each_entry_listed_once(
 
     def write() -> None:
         for _ in range(15):
-            ids = _record(writer, 20)
+            ids = _record(store, 20)
             with lock:
                 written.extend(ids)
 
@@ -200,7 +192,7 @@ def test_seen_ids_travel_in_a_short_url_form() -> None:
 
 
 def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
-    writer: AuditStore, monkeypatch: pytest.MonkeyPatch
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the URL has no room to remember is not dropped: it is listed once older than the lag."""
     monkeypatch.setattr(tail_module, "SEEN_LIMIT", 40)
@@ -214,10 +206,10 @@ def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
         for _ in range(30)
         for name in ["ClusterProvisioningSuccess", *["ProjectCreate"] * 19]
     ]
-    writer.record_many(records)
+    store.record_many(records)
     filters = AuditFilter(event="Cluster Provisioning Success")
     now = datetime.now(UTC)
-    with Session(writer.engine) as session:
+    with Session(store.engine) as session:
         matching = set(
             session.scalars(select(AuditEntry.message_id).where(AuditEntry.event == filters.event))
         )
@@ -230,10 +222,10 @@ def test_entries_newer_than_the_lag_wait_while_the_seen_list_is_full(
     assert state.seen == frozenset()
 
 
-def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, writer: AuditStore) -> None:
+def test_a_tail_behind_a_busy_log_says_so_and_catches_up(reader: FlaskClient, store: AuditStore) -> None:
     """It added 100 entries a poll and went on saying "Live" while thousands waited."""
     tail = Tail(reader)
-    written = _record(writer, 700)
+    written = _record(store, 700)
     first = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
     assert len(_rows(first)) == TAIL_BATCH
     assert re.search(
@@ -261,12 +253,12 @@ def _settled(page: str) -> list[str]:
 
 
 def test_a_tail_that_caught_up_with_a_busy_log_goes_on_following_its_pending_rows(
-    reader: FlaskClient, writer: AuditStore
+    reader: FlaskClient, store: AuditStore
 ) -> None:
     """Each pending row sent its status with every poll: after a catch-up the request line passed 4 KB,
     gunicorn answered 414 to every later poll and the tail froze, its rows pending for good."""
     tail = Tail(reader)
-    written = _record(writer, 700)
+    written = _record(store, 700)
     requests = []
     while True:
         requests.append(f"GET {tail.url} HTTP/1.1")
@@ -275,24 +267,24 @@ def test_a_tail_that_caught_up_with_a_busy_log_goes_on_following_its_pending_row
     assert sorted(tail.listed) == sorted(written)
     assert max(len(line) for line in requests) < REQUEST_LINE_MOST
     newest = written[-3:]
-    writer.record_outcome(newest, AuditStatus.DELIVERED, http_status=200)
+    store.record_outcome(newest, AuditStatus.DELIVERED, http_status=200)
     page = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
     assert sorted(_settled(page)) == sorted(newest)
     assert len(f"GET {_tail_url(page)} HTTP/1.1") < REQUEST_LINE_MOST
 
 
 @pytest.mark.parametrize("statuses", [(), ("pending", "failed")], ids=["any-status", "two-statuses"])
-def test_a_poll_reads_whole_only_the_entries_it_adds(writer: AuditStore, statuses: tuple[str, ...]) -> None:
+def test_a_poll_reads_whole_only_the_entries_it_adds(store: AuditStore, statuses: tuple[str, ...]) -> None:
     """The window a poll reads again was read whole, payloads included: a hand-made `seen` of 10,000
     ids (five characters, `1-7pr`) made every poll load 10,101 entries to add 100. Several statuses
     are read as one page each, merged."""
-    _record(writer, 1000 + TAIL_BATCH)
+    _record(store, 1000 + TAIL_BATCH)
     loaded: list[int] = []
 
     def note(target: AuditEntry, context: object) -> None:
         loaded.append(target.id)
 
-    with Session(writer.engine) as session:
+    with Session(store.engine) as session:
         ids = session.scalars(select(AuditEntry.id).order_by(AuditEntry.id)).all()
         event.listen(AuditEntry, "load", note)
         try:
