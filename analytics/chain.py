@@ -260,45 +260,34 @@ ERASURE_VERSION = b"event-catalog-audit-erasure/1\n"
 """Prefixed to what an erasure hash covers, so that it can never be taken for an entry's hash."""
 
 
-def erasure_hash(
-    key: bytes,
-    *,
-    writer_id: str,
-    seq: int,
-    prev_hash: str,
-    entry_hash: str,
-    fields: Mapping[str, Any],
-    removed_digest: str,
-    erasure_message_id: str,
-    erased_at: datetime,
-) -> str:
+def erasure_hash(key: bytes, erased: Mapping[str, Any]) -> str:
     """The keyed hash that vouches for an entry whose sealed personal data an erasure removed.
 
     It stands in for the entry's own hash, which covers the ciphertext that is gone: it covers the
     entry's place and original hash (so the chain's links are unchanged), its immutable fields as
-    they are after the erasure (`encrypted_personal_data` null), and the erasure itself.
+    they are after the erasure (`encrypted_personal_data` null), and the erasure itself. The erasure
+    writes it and `verify` recomputes it from the same kind of row, so that the two cannot drift.
 
     Args:
-        key: the chain key of the process that erases (`AUDIT_CHAIN_KEY`).
-        writer_id, seq, prev_hash, entry_hash: the entry's chain columns, unchanged by the erasure.
-        fields: at least `IMMUTABLE_FIELDS`, as erased.
-        removed_digest: SHA-256 (hex) of the ciphertext removed.
-        erasure_message_id: the action entry that records the erasure.
-        erased_at: when it was erased.
+        key: the chain key of the process that erases (`AUDIT_CHAIN_KEY`), or one `verify` tries.
+        erased: the entry as erased, joined with its erasure: its chain columns (`writer_id`, `seq`,
+            `prev_hash`, `entry_hash`, unchanged by the erasure), at least `IMMUTABLE_FIELDS`, and the
+            erasure's `removed_digest` (SHA-256, hex, of the ciphertext removed), `erasure_message_id`
+            (the action entry that records it) and `erased_at`.
 
     Returns:
         64 hex digits.
     """
     extra = {
-        "writer_id": writer_id,
-        "seq": seq,
-        "prev_hash": prev_hash,
-        "entry_hash": entry_hash,
-        "removed_digest": removed_digest,
-        "erasure_message_id": erasure_message_id,
-        "erased_at": canonical_instant(erased_at),
+        "writer_id": erased["writer_id"],
+        "seq": erased["seq"],
+        "prev_hash": erased["prev_hash"],
+        "entry_hash": erased["entry_hash"],
+        "removed_digest": erased["removed_digest"],
+        "erasure_message_id": erased["erasure_message_id"],
+        "erased_at": canonical_instant(erased["erased_at"]),
     }
-    return hmac.digest(key, ERASURE_VERSION + _content(extra, fields), "sha256").hex()
+    return hmac.digest(key, ERASURE_VERSION + _content(extra, erased), "sha256").hex()
 
 
 def removed_digest(ciphertext: str) -> str:

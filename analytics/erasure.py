@@ -210,29 +210,14 @@ def _erase_rows(
     for row in rows:
         vouched = matches_own_hash(connection, keys, row)
         unverified += not vouched
-        digest = removed_digest(row["encrypted_personal_data"])
-        as_erased = {**row, "encrypted_personal_data": None}
-        erasures.append(
-            {
-                "message_id": row["message_id"],
-                "erasure_message_id": erasure_message_id,
-                "erased_at": now,
-                "removed_digest": digest,
-                "erasure_hash": erasure_hash(
-                    key,
-                    writer_id=row["writer_id"],
-                    seq=row["seq"],
-                    prev_hash=row["prev_hash"],
-                    entry_hash=row["entry_hash"],
-                    fields=as_erased,
-                    removed_digest=digest,
-                    erasure_message_id=erasure_message_id,
-                    erased_at=now,
-                )
-                if vouched
-                else None,
-            }
-        )
+        erasure = {
+            "message_id": row["message_id"],
+            "erasure_message_id": erasure_message_id,
+            "erased_at": now,
+            "removed_digest": removed_digest(row["encrypted_personal_data"]),
+        }
+        as_erased = {**row, "encrypted_personal_data": None, **erasure}
+        erasures.append({**erasure, "erasure_hash": erasure_hash(key, as_erased) if vouched else None})
     connection.execute(insert(AuditErasure), erasures)
     connection.execute(
         update(AuditEntry)

@@ -108,21 +108,7 @@ def _erasure_matches(keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
     """Whether an erased entry's erasure hash is what the entry as it now is hashes to, with any key."""
     if row["erasure_hash"] is None:
         return False
-    return any(
-        erasure_hash(
-            key,
-            writer_id=row["writer_id"],
-            seq=row["seq"],
-            prev_hash=row["prev_hash"],
-            entry_hash=row["entry_hash"],
-            fields=row,
-            removed_digest=row["removed_digest"],
-            erasure_message_id=row["erasure_message_id"],
-            erased_at=row["erased_at"],
-        )
-        == row["erasure_hash"]
-        for key in keys
-    )
+    return any(erasure_hash(key, row) == row["erasure_hash"] for key in keys)
 
 
 @dataclass(frozen=True)
