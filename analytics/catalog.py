@@ -368,25 +368,34 @@ class Catalog:
         teams = [str(team) for team in Team if str(team) in declared]
         return teams + sorted(declared - set(teams), key=str.casefold)
 
+    @cached_property
+    def shared_bundle(self) -> Mapping[str, Any]:
+        """Every JSON Schema, keyed by event string and identify name, built once and shared: not
+        to be edited.
+
+        The schemas in it are the catalog's own, which /api/catalog, diff, the exports and the
+        version read for the rest of the process. What only reads them (the version, the dashboard's
+        Changes page) takes this one; anyone else takes `schema_bundle()`, a copy of their own.
+        """
+        return {
+            "events": {name: info.json_schema for name, info in self.events.items()},
+            "identifiers": {name: info.json_schema for name, info in self.identifiers.items()},
+        }
+
     def schema_bundle(self) -> dict[str, Any]:
         """Every JSON Schema, keyed by event string and identify name, without the version.
 
-        A copy of its own for each caller: the schemas are the catalog's, which /api/catalog, diff,
-        the exports and the version read for the rest of the process, and a script that adds a key
-        before dumping the bundle would change them for all of those. Copying 300 events' schemas
-        takes some 25 ms, about what diffing them does; read-only views would not dump as JSON.
+        A copy of its own for each caller: a script that adds a key before dumping the bundle would
+        otherwise change the catalog's schemas (`shared_bundle`) for the rest of the process.
+        Copying 300 events' schemas takes some 25 ms, about what diffing them does, which is why the
+        dashboard reads `shared_bundle` instead; read-only views would not dump as JSON.
         """
-        return copy.deepcopy(
-            {
-                "events": {name: info.json_schema for name, info in self.events.items()},
-                "identifiers": {name: info.json_schema for name, info in self.identifiers.items()},
-            }
-        )
+        return copy.deepcopy(dict(self.shared_bundle))
 
     @cached_property
     def version(self) -> str:
         """A content hash of the schema bundle: it changes exactly when what is sent can change."""
-        canonical = json.dumps(self.schema_bundle(), sort_keys=True, separators=(",", ":"), default=str)
+        canonical = json.dumps(self.shared_bundle, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

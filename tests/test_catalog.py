@@ -270,5 +270,6 @@ def test_a_schema_bundle_changed_by_its_caller_leaves_the_next_one_as_it_was() -
     changed["identifiers"]["Register"]["required"].append("nickname")
     del changed["events"]["Stack Launch Complete"]
     assert catalog.schema_bundle() == pristine
+    assert catalog.shared_bundle == pristine
     assert catalog.event("New User").json_schema == pristine["events"]["New User"]
     assert schema_bundle_document(catalog) == {"version": Catalog(CATALOG.registry).version, **pristine}

@@ -891,6 +891,32 @@ def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClie
     assert "No catalog version “nope” has been recorded." in bad
 
 
+def test_the_changes_page_copies_no_schemas_per_request(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each request deep-copied the running catalog's schemas to diff them (some 25 ms at 300
+    events); the page only reads them, so it reads the catalog's own."""
+    older = copy.deepcopy(CATALOG.schema_bundle())
+    del older["events"]["Stack Deletion"]
+    from webapp.extensions import db
+
+    with app.app_context():
+        record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", older), now=NOW - timedelta(days=10))  # type: ignore[arg-type]
+    client.get("/healthz")  # the running version is recorded now, from a copy of its own
+    copies: list[Catalog] = []
+    bundle = Catalog.schema_bundle
+
+    def counted(catalog: Catalog) -> dict[str, object]:
+        copies.append(catalog)
+        return bundle(catalog)
+
+    monkeypatch.setattr(Catalog, "schema_bundle", counted)
+    for _ in range(2):
+        page = client.get("/changes").get_data(as_text=True)
+        assert "Stack Deletion added" in page
+    assert copies == []
+
+
 def test_changes_page_says_when_each_compared_version_was_first_seen(app: Flask, client: FlaskClient) -> None:
     older = copy.deepcopy(CATALOG.schema_bundle())
     del older["events"]["Stack Deletion"]

@@ -42,9 +42,10 @@ def _choices(recorded: list[VersionChoice]) -> list[VersionChoice]:
     return recorded
 
 
-def _bundle(version: str) -> dict[str, Any]:
+def _bundle(version: str) -> Mapping[str, Any]:
+    """A version's bundle, to diff and never edit: the running one is the catalog's own, not a copy."""
     if version == CATALOG.version:
-        return CATALOG.schema_bundle()
+        return CATALOG.shared_bundle
     bundle: dict[str, Any] = db.session.execute(bundle_query(version)).scalar_one()
     return bundle
 
