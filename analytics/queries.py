@@ -773,25 +773,21 @@ def oldest_first_after(
 
 def scan_stop(
     filters: AuditFilter, *, before: Cursor | None = None, after: Cursor | None = None, most: int
-) -> Select[datetime, int]:
-    """The position of the `most`-th entry of the log a page would read, matching or not: newest first
-    and older than `before`, or oldest first and newer than `after`, with the entry after it when
-    there is one; no row when the log holds fewer (stop only when an entry is left unread).
+) -> Select[int, datetime]:
+    """The position (`id`, `recorded_at`) of the `most`-th entry a page would read, matching the
+    property or not: newest first and older than `before`, or oldest first and newer than `after`,
+    with the entry after it when there is one; no row when there are fewer (stop only when an entry
+    is left unread).
 
     What bounds a search that no index narrows (a property search without a start time): its page
     reads no further than this entry, so a value no entry holds costs `most` payloads, not the whole
-    log. Read through the time index alone; the entries a role may not see are left out, as the
-    page leaves them out.
+    log. The entries counted are the ones the page reads, through the same indexes: every filter but
+    the property's holds (the time range, the indexed filters, the actions a role may not see), so
+    the stop lies in the searched range and "read 20,000 entries" counts what the page read.
     """
-    query = select(AuditEntry.recorded_at, AuditEntry.id)
-    if filters.hidden_actions:
-        query = query.where(without_actions(filters.hidden_actions))
-    if after is not None:
-        query = query.where(_newer_than(after)).order_by(*_time_order(AuditEntry, False))
-    else:
-        query = query.where(*([] if before is None else [_older_than(before)]))
-        query = query.order_by(*_time_order(AuditEntry, True))
-    return query.offset(most - 1).limit(2)
+    bound = _newer_than(after) if after is not None else None if before is None else _older_than(before)
+    read = _page(replace(filters, prop=None), bound, descending=after is None, limit=most + 1, positions=True)
+    return read.offset(most - 1).limit(2)
 
 
 def positions_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[int, datetime]:

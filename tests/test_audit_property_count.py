@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from analytics.audit import AuditStore
+from analytics.durations import as_utc
 from analytics.queries import AuditFilter, parse_filters
 from webapp.audit import results, routes
 from webapp.audit.forms import SearchForm
@@ -294,3 +295,68 @@ def test_pages_read_on_past_a_stop_count_only_what_they_know(
     newer = client.get(_pager_link(older, "newer")).get_data(as_text=True)
     assert '<strong id="audit-count">0 entries</strong>' in newer
     assert "it read 3 entries, on to " in newer and "No entries match these filters" in newer
+
+
+def _hours_ago(hours: float) -> str:
+    return (NOW - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_search_until_a_time_reads_scan_most_entries_of_its_range(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stop counted the newest entries of the whole log: a search until 50 hours ago stopped 3
+    hours ago, read nothing of its range, and said it had read back to a time after it."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    for hours in range(1, 8):
+        _send(store, "gke", hours_ago=hours)
+    for hours in (60, 70, 80, 90):
+        _send(store, "gke", hours_ago=hours)
+    _send(store, "eks", hours_ago=100)
+    with Session(engine) as session:
+        first = search(session, _form(until=_hours_ago(50)), page_size=50, now=NOW)
+        assert first.page.entries == [] and first.page.stopped_at is not None
+        assert first.page.stopped_at.recorded_at == NOW - timedelta(hours=80)
+        assert first.page.older is not None
+        second = search(session, _form(until=_hours_ago(50), before=first.page.older.encode()), page_size=50)
+    assert [as_utc(entry.recorded_at) for entry in second.page.entries] == [NOW - timedelta(hours=100)]
+
+
+@pytest.mark.parametrize("status", ["failed", "failed,dropped"])
+def test_the_scan_counts_only_the_entries_the_other_filters_keep(
+    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """With `status=failed` the stop counted every entry: the page read none of the failed ones past
+    the newest delivered three, and said it had read 3 entries."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    for hours in range(1, 6):
+        _send(store, "gke", hours_ago=hours)
+    for hours in (10, 11, 12):
+        _send(store, "gke", hours_ago=hours, status="failed")
+    _send(store, "eks", hours_ago=13, status="failed")
+    with Session(engine) as session:
+        first = search(session, _form(status=status), page_size=50, now=NOW)
+        assert first.page.entries == [] and first.page.stopped_at is not None
+        assert first.page.stopped_at.recorded_at == NOW - timedelta(hours=12)
+        assert first.page.older is not None
+        second = search(session, _form(status=status, before=first.page.older.encode()), page_size=50)
+    assert [as_utc(entry.recorded_at) for entry in second.page.entries] == [NOW - timedelta(hours=13)]
+
+
+def test_the_page_and_the_api_read_a_search_until_a_time_from_that_time(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    for hours in range(1, 8):
+        _send(sqlite_store, "gke", hours_ago=hours)
+    for hours in (60, 70, 80):
+        _send(sqlite_store, "gke", hours_ago=hours)
+    _send(sqlite_store, "eks", hours_ago=100)
+    search_until = f"prop=cluster_type+%3D+eks&until={_hours_ago(50)}"
+    page = client.get(f"/audit/?{search_until}").get_data(as_text=True)
+    assert '<strong id="audit-count">0 entries</strong>' in page
+    stopped = (NOW - timedelta(hours=80)).replace(tzinfo=None).isoformat(" ", "seconds")
+    assert f"it read 3 entries, back to {stopped} UTC, and stopped there." in page
+    api = client.get(f"/api/audit/entries?{search_until}").get_json()
+    assert api["entries"] == [] and api["next"] is not None
+    rest = client.get(f"/api/audit/entries?{search_until}&cursor={api['next']}").get_json()
+    assert [entry["payload"]["properties"]["cluster_type"] for entry in rest["entries"]] == ["eks"]

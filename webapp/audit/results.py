@@ -14,8 +14,8 @@ time no match is older than, so that search counts and charts them all, once, wh
 tail, which adds matches as they arrive, adds to such a floor and counts again, up to `COUNT_MOST`,
 only a count that was complete. Nor does the
 page read the whole log for a value that few entries hold, or none: it reads at most `SCAN_MOST`
-entries, matching or not, and when they hold less than a page it says how far back it read; its
-pager (the API's `next`) reads on from there.
+entries of its range and other filters, matching the property or not, and when they hold less than
+a page it says how far back it read; its pager (the API's `next`) reads on from there.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
         bound = scan_stop(filters, before=form.before, after=form.after, most=SCAN_MOST)
         # The last entry read and one beyond it: a stop at the log's end would offer an empty page.
         last_read = session.execute(bound).all()
-        stop = Cursor(as_utc(last_read[0][0]), last_read[0][1]) if len(last_read) == 2 else None
+        stop = Cursor(as_utc(last_read[0].recorded_at), last_read[0].id) if len(last_read) == 2 else None
     if form.after is not None:
         query = oldest_first_after(filters, form.after, limit=page_size + 1, stop=stop)
     else:
