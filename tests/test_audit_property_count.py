@@ -292,6 +292,10 @@ def test_pages_read_on_past_a_stop_count_only_what_they_know(
     assert "total" not in parse_qs(urlsplit(older_link).query)
     older = client.get(older_link).get_data(as_text=True)
     assert '<strong id="audit-count">At least 1 entry</strong>' in older
+    # The address htmx shows for that page, reloaded or shared: it said "More than 1 entry" (`total=1`).
+    pushed = client.get(older_link, headers={"HX-Request": "true"}).headers["HX-Push-Url"]
+    assert "total" not in parse_qs(urlsplit(pushed).query)
+    assert '<strong id="audit-count">At least 1 entry</strong>' in client.get(pushed).get_data(as_text=True)
     newer = client.get(_pager_link(older, "newer")).get_data(as_text=True)
     assert '<strong id="audit-count">0 entries</strong>' in newer
     assert "it read 3 entries, on to " in newer and "No entries match these filters" in newer

@@ -192,6 +192,14 @@ class Results:
     page: Page
     head: Overview
 
+    @property
+    def carried_total(self) -> int | None:
+        """The count the links to the neighbouring pages carry (`total=`), and the address of a later
+        page keeps: a floor from a full page, which those pages could not count again; None when the
+        count is complete, or is a stopped or "at least" page's own matches, which others may join."""
+        head = self.head
+        return None if head.complete or self.page.stopped_at or head.at_least else head.total
+
 
 def _stacked(counts: dict[str, int]) -> dict[str, int]:
     """Counts by status in stacking order; a status the order does not know goes on top."""

@@ -141,9 +141,9 @@ def index() -> ResponseReturnValue:
     response = vary_on_htmx(make_response(html, status))
     if htmx:
         # The address bar shows the search, not every empty field of the form that asked for it.
-        # A later page of a count that stopped keeps the count it was reached with.
+        # A later page keeps the floor it was reached with, and only that (`Results.carried_total`).
         later = form.before is not None or form.after is not None
-        carried = results.head.total if results and not results.head.complete and later else None
+        carried = results.carried_total if results and later else None
         response.headers["HX-Push-Url"] = form.canonical_url(total=carried)
     return response
 
