@@ -886,9 +886,8 @@ def page_from(
     entries = list(rows[:size])
     full = len(rows) > size
     older = Cursor.of(entries[-1]) if full else stop
-    newer = Cursor.of(entries[0]) if before is not None and entries else None
-    if newer is None and before is not None and stop is not None:
-        newer = before  # an empty stretch of a stopped scan: back to the page it came from
+    # An empty page (a stretch of a stopped scan, or past the last match) leads back to where it came from.
+    newer = None if before is None else Cursor.of(entries[0]) if entries else before
     return Page(entries, older=older, newer=newer, stopped_at=None if full else stop)
 
 

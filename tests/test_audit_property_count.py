@@ -364,3 +364,26 @@ def test_the_page_and_the_api_read_a_search_until_a_time_from_that_time(
     assert api["entries"] == [] and api["next"] is not None
     rest = client.get(f"/api/audit/entries?{search_until}&cursor={api['next']}").get_json()
     assert [entry["payload"]["properties"]["cluster_type"] for entry in rest["entries"]] == ["eks"]
+
+
+def test_a_page_past_the_last_match_says_so_and_leads_back(
+    client: FlaskClient, sqlite_store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging on past a stopped search to the log's first entry, with no match left, said "At least 0
+    entries" and had no link back but to the newest page."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    for hours in range(1, 6):
+        _send(sqlite_store, "gke", hours_ago=hours)
+    first = client.get("/audit/?prop=cluster_type+%3D+eks").get_data(as_text=True)
+    older_link = _pager_link(first, "older")
+    older = client.get(older_link).get_data(as_text=True)
+    stopped = (NOW - timedelta(hours=3)).replace(tzinfo=None).isoformat(" ", "seconds")
+    assert '<strong id="audit-count">No more matches</strong>' in older and "At least" not in older
+    assert f"no entry older than {stopped} UTC matches: ‹ Newer goes back." in older
+    fragment = client.get(older_link, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert f"No more entries match before {stopped} UTC." in fragment
+    newer_link = _pager_link(older, "newer")
+    assert "total" not in parse_qs(urlsplit(newer_link).query)
+    back = client.get(newer_link).get_data(as_text=True)
+    assert f"no entry newer than {stopped} UTC matches: Older › goes back." in back
+    assert _pager_link(back, "older") == older_link

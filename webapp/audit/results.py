@@ -171,6 +171,8 @@ class Overview:
             other filters match, to the second): the search from there counts them all.
         at_least: when not `complete`, `total` is a page's own matches, which others may join, rather
             than a floor the search went past ("at least", not "more than").
+        none_past: a later page that read from this time to the end of the log in its direction and
+            found no match: what the head says instead of a count, which that page does not know.
     """
 
     total: int
@@ -178,6 +180,7 @@ class Overview:
     complete: bool = True
     count_from: datetime | None = None
     at_least: bool = False
+    none_past: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -196,9 +199,11 @@ class Results:
     def carried_total(self) -> int | None:
         """The count the links to the neighbouring pages carry (`total=`), and the address of a later
         page keeps: a floor from a full page, which those pages could not count again; None when the
-        count is complete, or is a stopped or "at least" page's own matches, which others may join."""
+        count is complete, or is a stopped or "at least" page's own matches, which others may join, or
+        when the page found none."""
         head = self.head
-        return None if head.complete or self.page.stopped_at or head.at_least else head.total
+        own = head.complete or self.page.stopped_at or head.at_least or head.none_past
+        return None if own else head.total
 
 
 def _stacked(counts: dict[str, int]) -> dict[str, int]:
@@ -348,6 +353,9 @@ def search(
     elif page.stopped_at is not None:
         # A page that read `SCAN_MOST` entries says how many of them match, exactly (see the module).
         head = _floor(session, form.filters, len(page.entries))
+    elif not page.entries and (form.before or form.after):
+        # Read to the end of the log with no match: how many the search holds, this page cannot say.
+        head = Overview(0, None, complete=False, none_past=(form.before or form.after).recorded_at)
     elif (form.before is None and form.after is None) or floor:
         # A later page says the count its first page stopped at: its own entries alone read fewer the
         # further one pages ("More than 1 entry" on the last).
