@@ -790,6 +790,19 @@ def scan_stop(
     return read.offset(most - 1).limit(2)
 
 
+def scan_end(filters: AuditFilter, *, after: Cursor | None, most: int) -> Select[int, datetime]:
+    """The position of the first entry recorded later than the one an oldest-first read after `after`
+    stops at (`scan_stop`); no row when there is none.
+
+    Its time bounds such a read by time alone (an `until`): the read then holds the `most` entries and
+    those sharing the last one's time (a batch is stamped with one), and the next read, from that
+    time (`Cursor(time, 0)`), leaves none of them out and lists none again.
+    """
+    stop = scan_stop(filters, after=after, most=most).limit(1).subquery()
+    later = AuditEntry.recorded_at > select(stop.c.recorded_at).scalar_subquery()
+    return _page(replace(filters, prop=None), later, descending=False, limit=1, positions=True)
+
+
 def positions_after(filters: AuditFilter, after: Cursor | None, *, limit: int) -> Select[int, datetime]:
     """The id and time of the matching entries strictly newer than `after`, oldest first.
 

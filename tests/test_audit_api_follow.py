@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from app_hosts import Hosts
-from auditlog import late_writer
+from auditlog import late_writer, record
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -26,6 +26,8 @@ from analytics.audit import AuditRecord, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.messages import build_message
+from analytics.queries import Cursor
+from webapp.audit import results
 from webapp.audit.api import SETTLE
 from webapp.auth import tokens
 from webapp.auth.models import User
@@ -171,3 +173,38 @@ def test_a_follower_lists_every_entry_of_concurrent_writer_processes_once(
     assert sorted(follower.listed) == sorted(sent)
     follower.run()
     assert len(follower.listed) == len(sent)
+
+
+@pytest.mark.parametrize("status", [None, "pending,failed"])
+def test_a_property_search_is_read_scan_most_entries_an_answer(
+    dashboard: Flask, writer: AuditStore, monkeypatch: pytest.MonkeyPatch, status: str | None
+) -> None:
+    """Oldest first, a property search without a start time read every payload up to the horizon in
+    one answer (newest first, it stops after `SCAN_MOST` entries): a value few entries hold cost a
+    pass over the whole log. An answer reads on through the entries sharing the last one's time; with
+    several statuses, each is read from its own index, as the page reads them."""
+    monkeypatch.setattr(results, "SCAN_MOST", 3)
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def hours_ago(hours: int) -> str:
+        return (now - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S")
+
+    # Four entries share one time, as a batch does; the third entry read is the first of them.
+    values = [(10, "gke"), (9, "gke"), (8, "eks"), (8, "gke"), (8, "eks"), (8, "gke"), (7, "gke"), (6, "eks")]
+    for hours, value in values:
+        record(
+            writer,
+            "ClusterProvisioningSuccess",
+            scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
+            properties={"cluster_type": value, "infra_id": 9},
+            recorded_at=now - timedelta(hours=hours),
+        )
+    client, headers = dashboard.test_client(), _token(dashboard)
+    query = {"prop": "cluster_type = eks", "order": "oldest", "status": status}
+    first = _answer(client.get("/api/audit/entries", query_string=query, headers=headers))
+    assert [entry["recorded_at"][:19] for entry in first["entries"]] == [hours_ago(8), hours_ago(8)]
+    assert Cursor.decode(first["next"]) == Cursor(now - timedelta(hours=7), 0)
+    query["after"] = first["next"]
+    rest = _answer(client.get("/api/audit/entries", query_string=query, headers=headers))
+    assert [entry["recorded_at"][:19] for entry in rest["entries"]] == [hours_ago(6)]
+    assert Cursor.decode(rest["next"]).recorded_at == datetime.fromisoformat(rest["settled_before"])

@@ -6,7 +6,8 @@ role's limits on them (`webapp.audit.visibility`), its keyset pages (`webapp.aud
 personal data each role may see (`webapp.audit.personal`), and an entry's delivery attempts and
 integrity verdict as its page reads them. Each entry has the fields of an NDJSON export line
 (`analytics.export.entry_record`). There is no total: counting every match costs a pass over all
-of them, where a page costs the same at any depth (the page's count is on `/audit/`).
+of them, where a page costs the same at any depth (the page's count is on `/audit/`). A property
+search without a start time reads at most `SCAN_MOST` entries an answer, in either order.
 
 Newest first suits a person's question; a script that reads the log as it grows reads it oldest
 first (`order=oldest`, then `after=<next>`). Entries are not committed in the order of their times
@@ -34,7 +35,7 @@ from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_f
 from analytics.scopes import is_id_text
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import erasure_time, shown_payload
-from webapp.audit.results import PAGE_SIZE, page_of
+from webapp.audit.results import PAGE_SIZE, page_of, read_end
 from webapp.audit.tail import TAIL_LAG
 from webapp.audit.visibility import entry_or_404, search_form
 from webapp.auth.policy import requires
@@ -170,6 +171,9 @@ def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[st
     assert form.filters is not None
     horizon = _now() - SETTLE
     end = horizon if form.filters.until is None else min(form.filters.until, horizon)
+    # A property search without a start time reads at most `SCAN_MOST` entries an answer: then `next`
+    # is where it stopped, earlier than the horizon.
+    end = read_end(db.session, form.filters, after=after, end=end)
     rows = db.session.scalars(oldest_first_after(replace(form.filters, until=end), after, limit=limit)).all()
     reached = Cursor.of(rows[-1]) if len(rows) == limit else Cursor(end, 0)
     moved = reached if after is None else max(after, reached)

@@ -40,6 +40,7 @@ from analytics.queries import (
     oldest_first_after,
     page_from,
     positions_after,
+    scan_end,
     scan_stop,
     summary,
 )
@@ -278,6 +279,16 @@ def page_of(session: Session, form: SearchForm, *, page_size: int) -> Page:
         query = newest_first(filters, before=form.before, limit=page_size + 1, stop=stop)
     rows = session.scalars(query).all()
     return page_from(rows, size=page_size, before=form.before, after=form.after, stop=stop)
+
+
+def read_end(session: Session, filters: AuditFilter, *, after: Cursor | None, end: datetime) -> datetime:
+    """Where an oldest-first read after `after` of entries recorded before `end` ends: sooner for a
+    property search without a start time, which reads at most `SCAN_MOST` entries (see the module)
+    and then those that share the last one's time (`scan_end`)."""
+    if not _unbounded_payload_search(filters):
+        return end
+    later = session.execute(scan_end(replace(filters, until=end), after=after, most=SCAN_MOST)).first()
+    return end if later is None else as_utc(later.recorded_at)
 
 
 def _unbounded_payload_search(filters: AuditFilter) -> bool:
