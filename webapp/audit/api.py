@@ -161,8 +161,9 @@ def entries() -> ResponseReturnValue:
 def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[str, Any]:
     """The matching entries after `after`, oldest first, recorded before the settle horizon.
 
-    `next` is the last entry's position when the answer is full, else the horizon itself (every
-    matching entry before it is listed): an empty answer moves on too. It never goes back, except to
+    `next` is the last entry's position when the answer is full, else where the answer stopped reading
+    (every matching entry before it is listed): the horizon, or for a property search without a start
+    time the end of its `SCAN_MOST` entries. An empty answer moves on too. It never goes back, except to
     the horizon from an `after` beyond it (written from a clock ahead of this one, or answered by a
     replica whose clock is): entries can still be committed before such a position, and a poller
     that kept it would never list them. Refusing it instead would stop a poller whose clock runs a
