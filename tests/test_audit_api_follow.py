@@ -177,7 +177,7 @@ def test_a_follower_lists_every_entry_of_concurrent_writer_processes_once(
 
 @pytest.mark.parametrize("status", [None, "pending,failed"])
 def test_a_property_search_is_read_scan_most_entries_an_answer(
-    dashboard: Flask, writer: AuditStore, monkeypatch: pytest.MonkeyPatch, status: str | None
+    dashboard: Flask, store: AuditStore, monkeypatch: pytest.MonkeyPatch, status: str | None
 ) -> None:
     """Oldest first, a property search without a start time read every payload up to the horizon in
     one answer (newest first, it stops after `SCAN_MOST` entries): a value few entries hold cost a
@@ -193,7 +193,7 @@ def test_a_property_search_is_read_scan_most_entries_an_answer(
     values = [(10, "gke"), (9, "gke"), (8, "eks"), (8, "gke"), (8, "eks"), (8, "gke"), (7, "gke"), (6, "eks")]
     for hours, value in values:
         record(
-            writer,
+            store,
             "ClusterProvisioningSuccess",
             scope={"user_id": 1, "project_id": 12, "cluster_id": 4},
             properties={"cluster_type": value, "infra_id": 9},
