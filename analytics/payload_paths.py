@@ -27,6 +27,8 @@ import json
 import unicodedata
 from typing import Any
 
+from analytics.storable_text import check_storable
+
 ITEMS = "[]"
 """The step into each item of a list; no key can be spelt so (`parse_path` refuses a quoted `"[]"`)."""
 
@@ -51,11 +53,19 @@ def parse_path(text: str) -> tuple[str, ...]:
     """The steps of a path: keys, and `ITEMS` where it goes into a list's items.
 
     Raises:
-        ValueError: it is not a path, saying what one is.
+        ValueError: it is not a path, saying what one is; or a key holds text no payload can (a NUL, a
+            surrogate: `analytics.storable_text`).
     """
     steps = _steps(text)
     if steps is None:
         raise ValueError(f"{text!r} is not a property name or path: {RULE}")
+    for step in steps:
+        # A quoted key's escapes may spell a NUL or a lone surrogate, which no payload holds and no
+        # database takes as a bind (PostgreSQL refuses the NUL, UTF-8 the surrogate).
+        try:
+            check_storable(step)
+        except ValueError as exc:
+            raise ValueError(f"no entry can hold the key {json.dumps(step)}: {exc}") from None
     if len(steps) > MAX_STEPS:
         raise ValueError(f"{text!r} is too deep a path: at most {MAX_STEPS} names and []")
     if sum(_dotted(steps, at) for at in range(len(steps))) > MAX_DOTTED:
@@ -109,8 +119,7 @@ def _key(text: str, at: int) -> tuple[str | None, int]:
             key, end = _JSON_TEXT.raw_decode(text, at)
         except ValueError:
             return None, at
-        # A lone surrogate (`"\\ud800"`) is no text a payload can hold, nor a database bind.
-        if not isinstance(key, str) or not _encodable(key):
+        if not isinstance(key, str):
             return None, at
         if key == ITEMS:
             raise ValueError(f"{text!r}: the key [] cannot be searched (it reads as a list's items)")
@@ -127,14 +136,6 @@ def _in_name(char: str, *, first: bool) -> bool:
     if char == "_" or char.isalpha():
         return True
     return not first and (char.isalnum() or unicodedata.category(char).startswith("M"))
-
-
-def _encodable(key: str) -> bool:
-    try:
-        key.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 _JSON_TEXT = json.JSONDecoder()

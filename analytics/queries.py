@@ -67,6 +67,7 @@ from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spe
 from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
+from analytics.storable_text import check_storable
 from analytics.strict_json import load_json
 
 Ts = TypeVarTuple("Ts")
@@ -276,7 +277,8 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
             marks as personal data, or named like it, as the tester masks off-schema properties).
 
     Raises:
-        ValueError: no `=`, or a key that is neither a property name nor a path.
+        ValueError: no `=`, a key that is neither a property name nor a path, or a key or value holding
+            text no entry can (a NUL, a surrogate: `analytics.storable_text`).
     """
     key, equals, value = (part.strip() for part in split_search(text))
     if not equals:
@@ -285,6 +287,12 @@ def parse_property_match(text: str, *, mask_key: bytes | None = None) -> Propert
     # Quotes are JSON's way of saying "this text" (`cluster_type = "eks"`): they are not part of it.
     text = _json_scalar(value)
     text = text if isinstance(text, str) else value
+    try:
+        # `parse_filters` refuses a NUL as typed; JSON's escapes (`"\u0000"`, `"\ud800"`) spell one
+        # only now, and neither the log nor a database's bind can hold it.
+        check_storable(text)
+    except ValueError as exc:
+        raise ValueError(f"no entry can hold the value {json.dumps(text)}: {exc}") from None
     forms = unicode_forms(text)
     candidates: list[Any] = list(forms)
     spelled = _json_scalar(text)

@@ -9,9 +9,11 @@ JSON path on SQLite and inside a JSONB document on PostgreSQL; a key that is no 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from auditlog import record
+from auth_helpers import signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from nested_specs import OrderPlaced
@@ -22,7 +24,8 @@ from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.messages import build_message
 from analytics.queries import FilterError, newest_first, parse_filters
 from analytics.scopes import ProjectScope
-from webapp.extensions import analytics_client
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client, db
 
 ATTEMPTS = [
     "' OR 1=1 --",
@@ -237,3 +240,69 @@ def test_the_export_command_treats_attempts_as_values(
     assert refused.exit_code != 0
     assert "--prop: " in refused.output and "is not a property name" in refused.output
     _intact(_app_engine(app), len(seeded_app))
+
+
+UNSTORABLE = [
+    'stack_name = "\\u0000"',
+    'stack_name = "a\\u0000b"',
+    'stack_name = "\\ud800"',
+    'stack_name = "\\udfff x"',
+    '"k" = "\\ud83d"',
+    'line_items[].sku = "\\u0000"',
+    '"\\u0000" = x',
+    '"a\\u0000b" = 1',
+    'payment_method."\\u0000" = x',
+    '"a\\ud800" = 1',
+]
+"""Property searches whose JSON escapes, in the value or a key at any depth, spell a NUL or a lone
+surrogate: text the check on the typed text cannot see, and no entry can hold."""
+
+
+@pytest.mark.parametrize("search", UNSTORABLE)
+def test_an_escape_spelling_unstorable_text_is_a_field_error(search: str) -> None:
+    with pytest.raises(FilterError) as raised:
+        parse_filters({"prop": search})
+    assert set(raised.value.errors) == {"prop"}
+    assert raised.value.errors["prop"].startswith("no entry can hold the "), raised.value.errors
+    assert "text cannot contain a " in raised.value.errors["prop"]
+
+
+def test_a_valid_surrogate_pair_escape_is_searched() -> None:
+    """JSON spells a character past U+FFFF as two escapes: together they are text like any other."""
+    match = parse_filters({"prop": '"\\ud83d\\ude00" = "\\ud83d\\ude00"'}).prop
+    assert match is not None and match.path == ("\U0001f600",) and "\U0001f600" in match.candidates
+
+
+def test_every_view_refuses_an_escape_spelling_unstorable_text(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """Such a search reached the database, which refused the bind: PostgreSQL the NUL (\\u0000 cannot
+    be converted to text), SQLite's driver the surrogate (UTF-8 cannot encode it). Every view that
+    searches answered 500, and the export command printed a traceback."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    viewer, engineer = signed_in_client(app, Role.VIEWER), signed_in_client(app, Role.ENGINEER)
+    runner = app.test_cli_runner()
+    for search in UNSTORABLE:
+        query = {"prop": search}
+        # htmx swaps the fragment that carries the field's error only when it answers 200.
+        for headers, status in (({}, 400), ({"HX-Request": "true"}, 200)):
+            page = viewer.get("/audit/", query_string=query, headers=headers)
+            assert page.status_code == status, (search, headers)
+            assert "no entry can hold the " in page.get_data(as_text=True), search
+        tail = viewer.get("/audit/tail", query_string=query, headers={"HX-Request": "true"})
+        assert tail.status_code == 286, search
+        for extension in ("csv", "ndjson"):
+            export = viewer.get(f"/audit/export.{extension}", query_string=query)
+            assert export.status_code == 400, (search, extension)
+            assert "prop: no entry can hold the " in export.get_data(as_text=True), search
+        api = viewer.get("/api/audit/entries", query_string=query)
+        assert api.status_code == 400 and api.is_json, search
+        assert api.get_json()["error"]["fields"]["prop"].startswith("no entry can hold the "), search
+        preview = engineer.get("/audit/replay/", query_string=query)
+        assert preview.status_code == 400 and "no entry can hold the " in preview.get_data(as_text=True)
+        result = runner.invoke(args=["audit", "export", "--prop", search])
+        # One line and a non-zero exit, not the database's traceback.
+        assert result.exit_code != 0 and isinstance(result.exception, SystemExit), (search, result.output)
+        assert result.output.count("\n") == 1 and "--prop: no entry can hold the " in result.output, search
+    with app.app_context():
+        db.engine.dispose()
