@@ -389,6 +389,37 @@ def test_failed_sign_ins_are_throttled_per_account(
     assert sign_in(client, "engineer@example.com", account_password).status_code == 303
 
 
+def test_every_spelling_of_an_address_shares_its_accounts_failure_budget(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    """`josé` typed composed or as `e` + U+0301 signs in to one account, but the limit keyed the
+    address only trimmed and lower-cased: each spelling had its own failures, 2^k budgets for an
+    address with k accented letters."""
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT="3 per hour")
+    make_account(Role.VIEWER, "josé@example.com")
+    spellings = ["josé@example.com", "jose\u0301@example.com", " JOSE\u0301@Example.com "]
+    for spelling in spellings:
+        assert sign_in(app.test_client(), spelling, "wrong password, again").status_code == 401
+    for spelling in spellings:
+        assert sign_in(app.test_client(), spelling, account_password).status_code == 429, spelling
+
+
+def test_an_account_stored_decomposed_has_one_budget_for_both_password_forms(
+    make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
+) -> None:
+    """An account stored before emails were composed may hold `e` + U+0301: its wrong current
+    passwords counted under that spelling, its failed sign-ins under the composed one."""
+    app = make_app(LOGIN_FAILURES_PER_ACCOUNT="2 per hour")
+    make_account(Role.VIEWER, "rene\u0301@example.com")
+    assert sign_in(app.test_client(), "rené@example.com", "wrong password, again").status_code == 401
+    browser = app.test_client()
+    assert sign_in(browser, "rené@example.com", account_password).status_code == 303
+    new = "a brand new long password"
+    wrong = {"current": "a guess that is wrong", "password": new, "confirm": new}
+    assert post(browser, "/account/password", wrong).status_code == 400
+    assert sign_in(app.test_client(), "rené@example.com", account_password).status_code == 429
+
+
 def test_failed_sign_ins_are_throttled_per_address(
     make_app: Callable[..., Flask], make_account: Callable[..., str], account_password: str
 ) -> None:

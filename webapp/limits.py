@@ -31,6 +31,7 @@ from analytics.storable_text import unstorable_in
 from analytics.strict_json import load_json
 from analytics.wording import counted
 from webapp.actor import current_actor
+from webapp.auth.accounts import fold_email
 from webapp.auth.proxies import client_address
 from webapp.extensions import db
 from webapp.tester.forms import MAX_TOKEN_LENGTH
@@ -46,7 +47,7 @@ limiter = Limiter(key_func=client_address, strategy="sliding-window-counter")
 
 
 def _submitted_account() -> str:
-    return "account:" + (request.form.get("email") or "").strip().lower()
+    return "account:" + fold_email(request.form.get("email") or "")
 
 
 def _person() -> str:
@@ -141,7 +142,7 @@ def _signed_in_account() -> str:
     """The signed-in person's account, keyed as a sign-in names it: one budget of wrong passwords
     for the sign-in form and the password page (a guesser gets one allowance, not one per form)."""
     user = g.get("user")
-    return "account:" + (user.email if user is not None else "")
+    return "account:" + (fold_email(user.email) if user is not None else "")
 
 
 _current_password_per_account = _limit(

@@ -39,9 +39,13 @@ class AccountError(ValueError):
     """A request about an account that cannot be carried out; the message is one line for a person."""
 
 
-def _folded(raw: str) -> str:
+def fold_email(raw: str) -> str:
     """`raw` trimmed, lower-case and in Unicode's composed form (NFC): `josé` typed as one character
-    or as `e` + a combining accent (what some keyboards and macOS file names give) is one address."""
+    or as `e` + a combining accent (what some keyboards and macOS file names give) is one address.
+
+    What finds an account (`normalise_email`) and what keys its failed sign-ins
+    (`webapp.limits`): one form for both, so each spelling of an address is not its own budget.
+    """
     return unicodedata.normalize("NFC", raw.strip().lower())
 
 
@@ -54,7 +58,7 @@ def normalise_email(raw: str) -> str:
     Raises:
         AccountError: it does not look like an email address, or holds an invisible character.
     """
-    email = _folded(raw)
+    email = fold_email(raw)
     hidden = invisible(email)
     if hidden:
         raise AccountError(
