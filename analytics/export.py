@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
-from sqlalchemy import Connection, Engine, Select
+from sqlalchemy import Connection, Engine, Result, Select
 
 from analytics.audit import AuditEntry
 from analytics.durations import as_utc
 from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
+from analytics.messages import catalog_marker
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter
 
@@ -54,7 +55,8 @@ Python's `utf-8-sig` and the csv readers of spreadsheets skip it."""
 
 
 def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-    """One loaded entry as its NDJSON export line holds it: `EXPORT_COLUMNS`, times in ISO 8601 UTC.
+    """One loaded entry as its NDJSON export line holds it: `EXPORT_COLUMNS`, times in ISO 8601 UTC,
+    the spec read from the stored payload (an unmasked `payload` names the same one).
 
     The export has the database write that line (`analytics.export_sql`); whatever hands out single
     entries as JSON (the dashboard's audit API) builds them here, and a test holds both to the same
@@ -67,6 +69,9 @@ def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> di
     """
     record: dict[str, Any] = {}
     for name in EXPORT_COLUMNS:
+        if name == "spec":
+            record[name] = catalog_marker(entry.payload).get("spec")
+            continue
         value = getattr(entry, name)
         record[name] = as_utc(value).isoformat() if name in TIME_COLUMNS and value is not None else value
     if payload is not None:
@@ -90,7 +95,7 @@ def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
 
 def _ndjson_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     for rows in batches:
-        yield "".join([f"{head}{payload}}}\n" for head, payload in rows])
+        yield "".join([f"{head}{payload}{tail}" for head, payload, tail in rows])
 
 
 def _line_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
@@ -157,20 +162,22 @@ class Export:
         self.batch_size = batch_size
         self.rows = 0
 
-    def _unmasked(self, row: Sequence[Any]) -> list[Any]:
-        """The row without its trailing sealed column, the payload (its last cell) unmasked when it opens."""
+    def _unmasked(self, row: Sequence[Any], at: int) -> list[Any]:
+        """The row without its trailing sealed column, the payload (its cell `at`) unmasked when it opens."""
         *cells, sealed = row
         if sealed is not None and self.cipher is not None:
             try:
-                payload = unmask(json.loads(cells[-1]), sealed, self.cipher)
+                payload = unmask(json.loads(cells[at]), sealed, self.cipher)
             except SealError:
                 return cells
-            cells[-1] = json.dumps(payload, ensure_ascii=False)
+            cells[at] = json.dumps(payload, ensure_ascii=False)
         return cells
 
-    def _batches(self, result: Iterator[Any]) -> Iterator[list[Any]]:
-        for partition in result:
-            rows = list(partition) if self.cipher is None else [self._unmasked(row) for row in partition]
+    def _batches(self, result: Result[Any]) -> Iterator[list[Any]]:
+        # The queries of an unmasking export name the payload's cell `payload` (the spec follows it).
+        at = list(result.keys()).index("payload") if self.cipher is not None else -1
+        for partition in result.partitions():
+            rows = list(partition) if self.cipher is None else [self._unmasked(row, at) for row in partition]
             self.rows += len(rows)
             yield rows
 
@@ -193,7 +200,7 @@ class Export:
             else:
                 query, chunks = ndjson_lines(self.filters), _line_chunks
             result = connection.execution_options(yield_per=self.batch_size).execute(query)
-            yield from chunks(self._batches(result.partitions()))
+            yield from chunks(self._batches(result))
 
     def write_to(self, out: TextIO) -> int:
         """Write the whole export to an open text file; returns the number of entries."""

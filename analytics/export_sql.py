@@ -46,6 +46,17 @@ json_value = dialect_function(
     doc="A text or integer column as JSON text: a quoted, escaped string, a number, or `null`.",
 )
 
+spec_text = dialect_function(
+    "spec_text",
+    Text(),
+    sqlite="json_extract({0}, '$.context.eventCatalog.spec')",
+    # One path walk over the stored JSONB (no parse), giving the text: the `->` chain that the
+    # identify index spells (`analytics.audit.called_spec`) copies the context and marker objects
+    # on its way, for every row of the export.
+    postgresql="({0} #>> '{{context,eventCatalog,spec}}')",
+    doc="The spec class named by a stored message's catalog marker, as text; NULL when it has none.",
+)
+
 text_format = dialect_function(
     "text_format",
     Text(),
@@ -80,7 +91,10 @@ spreadsheet_text = dialect_function(
 
 
 def _cell(name: str) -> ColumnElement[Any]:
-    """An export column as the text or number the export writes: times formatted, the payload as JSON text."""
+    """An export column as the text or number the export writes: times formatted, the payload as JSON
+    text, the spec read from the payload."""
+    if name == "spec":
+        return spec_text(AuditEntry.__table__.c.payload)
     column: ColumnElement[Any] = AuditEntry.__table__.c[name]
     if name == "payload":
         return cast(column, Text)
@@ -99,10 +113,11 @@ def _json(name: str) -> ColumnElement[str]:
     return json_value(_cell(name))
 
 
-def _json_object(names: Sequence[str], end: str) -> ColumnElement[str]:
-    """The JSON object of export columns, keys in order, written as `json.dumps` separates them."""
+def _json_members(start: str, names: Sequence[str], end: str) -> ColumnElement[str]:
+    """`start`, the export columns as JSON members (keys in order, separated as `json.dumps`
+    separates them), then `end`: a whole JSON object, or the part of one around the payload."""
     # The keys are our own column names, so they hold neither a `%` nor anything JSON escapes.
-    template = "{" + ", ".join(f"{json.dumps(name)}: %s" for name in names) + end
+    template = start + ", ".join(f"{json.dumps(name)}: %s" for name in names) + end
     return text_format(literal(template, Text), *(_json(name) for name in names))
 
 
@@ -116,7 +131,8 @@ def _csv_cell(name: str) -> ColumnElement[Any]:
     """An export column as its CSV cell: text `spreadsheet_text`, as any of it may come from a sender
     (a raw message's `userId` or `messageId`, an account's email, an endpoint's error)."""
     cell = _cell(name)
-    if name in TIME_COLUMNS or not isinstance(AuditEntry.__table__.c[name].type, String):
+    stored = AuditEntry.__table__.c.get(name)  # `spec`, read from the payload, is text and no column
+    if name in TIME_COLUMNS or (stored is not None and not isinstance(stored.type, String)):
         return cell
     return spreadsheet_text(cell)
 
@@ -139,7 +155,7 @@ def ndjson_lines(filters: AuditFilter, *, newline: bool = True) -> Select[str]:
         filters: what to export.
         newline: end each line with its newline; without, for `COPY`, which ends each row with one.
     """
-    line = _json_object(EXPORT_COLUMNS, "}\n" if newline else "}")
+    line = _json_members("{", EXPORT_COLUMNS, "}\n" if newline else "}")
     return _newest_first([line.label("line")], filters, sealed=False)
 
 
@@ -160,11 +176,18 @@ def copy_statement(query: Select[Any], dialect: Dialect) -> tuple[str, dict[str,
 
 
 def ndjson_cells(filters: AuditFilter) -> Select[Any]:
-    """Every matching entry as its NDJSON line cut before the payload, the payload, and its sealed data.
+    """Every matching entry as its NDJSON line cut around the payload: the head, the payload, the
+    tail, and its sealed data.
 
-    The line is `head + payload + "}\n"`, the head left open after `"payload": `: an export that
-    unmasks replaces the payload in between.
+    The line is `head + payload + tail`, the head left open after `"payload": ` and the tail holding
+    the members after it: an export that unmasks replaces the payload in between.
     """
-    *columns, payload = EXPORT_COLUMNS
-    head = _json_object(columns, f", {json.dumps(payload)}: ")
-    return _newest_first([head.label("head"), _cell(payload).label(payload)], filters, sealed=True)
+    at = EXPORT_COLUMNS.index("payload")
+    head = _json_members("{", EXPORT_COLUMNS[:at], ', "payload": ')
+    tail = _json_members(", ", EXPORT_COLUMNS[at + 1 :], "}\n")
+    cells: list[ColumnElement[Any]] = [
+        head.label("head"),
+        _cell("payload").label("payload"),
+        tail.label("tail"),
+    ]
+    return _newest_first(cells, filters, sealed=True)

@@ -978,8 +978,13 @@ EXPORT_COLUMNS = (
     "http_status",
     "error",
     "payload",
+    "spec",
 )
-"""The columns of an export, in order: everything a reviewer needs, without internal row ids."""
+"""The columns of an export, in order: everything a reviewer needs, without internal row ids.
+
+`spec` is not a table column: it is the spec class that built the message, read from the payload's
+catalog marker (`context.eventCatalog.spec`), the one field that tells identify calls (`event`
+null) apart. It comes last so that scripts reading the earlier columns by position keep working."""
 
 TIME_COLUMNS = frozenset({"recorded_at", "timestamp", "status_changed_at"})
 """The export columns that hold times."""

@@ -96,6 +96,33 @@ def test_entries_come_newest_first_in_the_ndjson_export_s_shape(
     assert body["entries"][0]["recorded_at"] == (NOW - timedelta(minutes=2)).isoformat()
 
 
+def test_identify_entries_name_the_spec_that_built_them(
+    app: Flask, login_as: Login, sqlite_store: AuditStore
+) -> None:
+    """Identify entries have no event string: `spec` tells a Register call from a Login."""
+    traits = {"email": EMAIL, "github": False}
+    register = record(
+        sqlite_store,
+        "Register",
+        scope={"user_id": 7},
+        properties=traits,
+        recorded_at=NOW - timedelta(minutes=2),
+    )
+    login = record(
+        sqlite_store, "Login", scope={"user_id": 7}, properties=traits, recorded_at=NOW - timedelta(minutes=1)
+    )
+    viewer = login_as(Role.VIEWER)
+    for order in ("newest", "oldest"):
+        response = viewer.get("/api/audit/entries", query_string={"type": "identify", "order": order})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        found = {
+            entry["message_id"]: (entry["event"], entry["spec"]) for entry in response.get_json()["entries"]
+        }
+        assert found == {register: (None, "RegisterIdentify"), login: (None, "LoginIdentify")}
+    one = viewer.get(f"/api/audit/entries/{register}")
+    assert one.status_code == 200 and one.get_json()["spec"] == "RegisterIdentify"
+
+
 def test_the_audit_page_s_filters_narrow_the_entries(
     app: Flask, login_as: Login, sqlite_store: AuditStore
 ) -> None:

