@@ -290,6 +290,10 @@ def erasure_hash(key: bytes, erased: Mapping[str, Any]) -> str:
     return hmac.digest(key, ERASURE_VERSION + _content(extra, erased), "sha256").hex()
 
 
-def removed_digest(ciphertext: str) -> str:
-    """SHA-256 (hex) of sealed personal data an erasure removes: it tells nothing of the values."""
-    return hashlib.sha256(ciphertext.encode()).hexdigest()
+def removed_digest(ciphertext: str | bytes) -> str:
+    """SHA-256 (hex) of sealed personal data an erasure removes: it tells nothing of the values.
+
+    Bytes (a hand-edited SQLite cell, see `_content`) are hashed as they are: such an entry is erased
+    like any other, only not vouched for.
+    """
+    return hashlib.sha256(ciphertext if isinstance(ciphertext, bytes) else ciphertext.encode()).hexdigest()

@@ -447,3 +447,28 @@ def test_an_entry_with_sealed_data_as_bytes_is_shown_as_not_verifying(
     assert api.status_code == 200 and api.get_json()["integrity"]["verifies"] is False
     page = admin.get(f"/audit/entries/{mid}")
     assert page.status_code == 200 and "does not verify" in page.get_data(as_text=True)
+
+
+def test_sealed_data_stored_as_bytes_is_erased_and_not_vouched_for(sqlite_store: AuditStore) -> None:
+    """The erasure stopped on such a cell with an AttributeError (its digest encoded a str), leaving the
+    ciphertext, still the real token, in place and the request `pending`."""
+    engine = sqlite_store.engine
+    store = _sealed_store(engine)
+    mid, other = _new_user(store, 4711), _new_user(store, 4711)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "UPDATE audit_entries SET encrypted_personal_data = CAST(encrypted_personal_data AS BLOB) "
+                "WHERE message_id = :mid"
+            ),
+            {"mid": mid},
+        )
+    report = erase(store, "4711", actor="cli:dpo")
+    assert (report.entries, report.unverified) == (2, 1)
+    assert _entry(store, mid).encrypted_personal_data is None
+    [action] = _actions(engine)
+    assert action.status == AuditStatus.RECORDED
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (mid,))
+    assert finding.detail.endswith("it was already changed when its personal data was erased")
+    assert other not in finding.detail
