@@ -18,21 +18,24 @@ row whose own keyed hash covers the entry as it is after the erasure (`analytics
 `verify` checks that instead, and still reports any other change. The erasure is recorded before
 anything is cleared, as a *Personal Data Erased* action (who, the user id, how many entries; never a
 value), `pending` until done, as a purge records itself; each batch clears its entries and writes
-their rows in one transaction, so an interrupted erasure leaves no entry half-erased and running it
-again finishes the job.
+their rows in one transaction, so an interrupted erasure leaves no entry half-erased, closes its
+action with what stopped it, and running it again finishes the job. Two erasures of one user id may
+run at once: each entry is erased by one of them (`_batches`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, insert, inspect, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.actions import ERASURE_ACTION, build_action
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
+from analytics.audit_failures import reason
 from analytics.chain import IMMUTABLE_FIELDS, erasure_hash, removed_digest
 from analytics.durations import shown_instant
 from analytics.errors import SchemaError
@@ -65,6 +68,8 @@ class ErasureReport:
         erased_before: those an earlier erasure had already cleared.
         unverified: erased entries that no longer matched their hash beforehand: `verify` keeps
             reporting them as edited, since the erasure does not vouch for an edit.
+        gone_meanwhile: entries it planned to erase whose sealed data was gone when it came to them:
+            another erasure of the user id running at the same time took them (or a purge did).
         message_id: the erasure's action entry (None for a dry run).
         dry_run: nothing was written.
     """
@@ -74,6 +79,7 @@ class ErasureReport:
     entries: int = 0
     erased_before: int = 0
     unverified: int = 0
+    gone_meanwhile: int = 0
     message_id: str | None = None
     dry_run: bool = False
 
@@ -84,7 +90,7 @@ class ErasureReport:
         none = "0 entries would be erased" if self.dry_run else "0 entries erased"
         if not self.held:
             return f"{who}: {none}: the audit log holds no entry for this user id{recorded}"
-        if not self.entries:
+        if not self.entries and not self.gone_meanwhile:
             before = f", {self.erased_before} erased before" if self.erased_before else ""
             return (
                 f"{who}: {none}: none of the {counted(self.held, 'entry')} for this user id holds "
@@ -94,6 +100,11 @@ class ErasureReport:
         text = f"{who}: {verb} the sealed personal data of {counted(self.entries, 'entry')} (of {self.held})"
         if self.unverified:
             text += f"; {self.unverified} of them already failed `audit verify` and still will"
+        if self.gone_meanwhile:
+            text += (
+                f"; {counted(self.gone_meanwhile, 'other entry')} had lost it meanwhile, to "
+                "another erasure of this user id running at the same time (or a purge)"
+            )
         return text + recorded
 
 
@@ -163,33 +174,78 @@ def erase(
         return report
     store.record(action, status=AuditStatus.PENDING, source=Source.DASHBOARD, actor=actor)
     erased = unverified = 0
+    try:
+        for cleared, found_edited in _batches(store, user_id, report.message_id, batch):
+            erased += cleared
+            unverified += found_edited
+    except BaseException as exc:
+        # BaseException: Ctrl-C is the likeliest interruption of a long erasure, and it too must not
+        # leave the request `pending` for ever.
+        _close(store, report.message_id, _interrupted(report, erased, exc))
+        raise
+    error = None
+    if erased != report.entries:
+        error = f"erased {erased} of the {report.entries} entries planned: the log changed meanwhile"
+    _close(store, report.message_id, error)
+    report.gone_meanwhile = max(report.entries - erased, 0)
+    report.entries, report.unverified = erased, unverified
+    log.info("erasure %s: %s", report.message_id, report.summary())
+    return report
+
+
+def _batches(
+    store: AuditStore, user_id: str, erasure_message_id: str, batch: int
+) -> Iterator[tuple[int, int]]:
+    """Erase a user id's sealed data a batch per transaction, yielding what each cleared and how many
+    of those it found already edited.
+
+    Another erasure of the same user id may run at once (two admins, a retried job): on PostgreSQL
+    each batch locks its rows and skips those another holds; on SQLite, where writes take turns,
+    `_erase_rows` clears only what is still sealed when its turn comes. Either way each entry is
+    erased, and vouched for, once.
+    """
     keys = (store.chain_key, *store.retired_chain_keys)
     pending = (
         select(*_READ)
         .where(_selected(user_id), AuditEntry.encrypted_personal_data.is_not(None))
         .order_by(AuditEntry.id)
         .limit(batch)
+        .with_for_update(skip_locked=True)
     )
     while True:
         with store.engine.begin() as connection:
             rows = connection.execute(pending).mappings().all()
             if not rows:
-                break
-            done = _erase_rows(connection, keys, store.chain_key, rows, report.message_id)
-            erased += len(rows)
-            unverified += done
-    error = None
-    if erased != report.entries:
-        error = f"erased {erased} of the {report.entries} entries planned: the log changed meanwhile"
-    with store.engine.begin() as connection:
-        connection.execute(
-            update(AuditEntry)
-            .where(AuditEntry.message_id == report.message_id)
-            .values(status=AuditStatus.RECORDED, status_changed_at=datetime.now(UTC), error=error)
-        )
-    report.entries, report.unverified = erased, unverified
-    log.info("erasure %s: %s", report.message_id, report.summary())
-    return report
+                return
+            yield _erase_rows(connection, keys, store.chain_key, rows, erasure_message_id)
+
+
+def _interrupted(report: ErasureReport, erased: int, exc: BaseException) -> str:
+    """The error an interrupted erasure closes its action with: what it did, why it stopped, what next."""
+    planned = counted(report.entries, "entry")
+    return (
+        f"interrupted after erasing {erased} of the {planned} planned ({reason(exc)}): "
+        f"run `event-catalog audit erase --user-id {report.user_id}` again to erase the rest"
+    )
+
+
+def _close(store: AuditStore, message_id: str, error: str | None) -> None:
+    """Mark an erasure's action `recorded`, with the error that stopped it if one did.
+
+    Closing an interrupted erasure is best effort: the database that stopped it may refuse this too,
+    and the caller's own error is the one to raise.
+    """
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(
+                update(AuditEntry)
+                .where(AuditEntry.message_id == message_id)
+                .values(status=AuditStatus.RECORDED, status_changed_at=datetime.now(UTC), error=error)
+            )
+    except SQLAlchemyError as exc:
+        if error is None:
+            raise
+        log.warning("erasure %s stays pending: %s (it was %s)", message_id, reason(exc), error)
 
 
 def _erase_rows(
@@ -198,18 +254,22 @@ def _erase_rows(
     key: bytes,
     rows: Sequence[RowMapping],
     erasure_message_id: str,
-) -> int:
+) -> tuple[int, int]:
     """Clear one batch's sealed data and write its erasures, in the caller's transaction.
 
+    Only the rows still sealed when it writes are erased: a concurrent erasure of the same user id on
+    SQLite read them too, and may have cleared them first.
+
     Returns:
-        How many of the rows did not match their hash before (and get no erasure hash).
+        How many rows it erased, and how many of those did not match their hash before (and get no
+        erasure hash).
     """
     now = datetime.now(UTC)
     erasures = []
-    unverified = 0
+    vouches = []
     for row in rows:
         vouched = matches_own_hash(connection, keys, row)
-        unverified += not vouched
+        vouches.append(vouched)
         erasure = {
             "message_id": row["message_id"],
             "erasure_message_id": erasure_message_id,
@@ -218,13 +278,27 @@ def _erase_rows(
         }
         as_erased = {**row, "encrypted_personal_data": None, **erasure}
         erasures.append({**erasure, "erasure_hash": erasure_hash(key, as_erased) if vouched else None})
-    connection.execute(insert(AuditErasure), erasures)
-    connection.execute(
-        update(AuditEntry)
-        .where(AuditEntry.id.in_([row["id"] for row in rows]))
-        .values(encrypted_personal_data=None)
+    # Cleared after every row is checked: a row cleared without its erasure yet would read as edited
+    # to `matches_own_hash`, which chooses the chain's key from its entries as they are now.
+    cleared = set(
+        connection.scalars(
+            update(AuditEntry)
+            .where(
+                AuditEntry.id.in_([row["id"] for row in rows]),
+                AuditEntry.encrypted_personal_data.is_not(None),
+            )
+            .values(encrypted_personal_data=None)
+            .returning(AuditEntry.id)
+        )
     )
-    return unverified
+    done = [
+        (erasure, vouched)
+        for row, erasure, vouched in zip(rows, erasures, vouches, strict=True)
+        if row["id"] in cleared
+    ]
+    if done:
+        connection.execute(insert(AuditErasure), [erasure for erasure, _ in done])
+    return len(done), sum(not vouched for _, vouched in done)
 
 
 def erased_at(connection: Connection, message_ids: list[str]) -> dict[str, datetime]:

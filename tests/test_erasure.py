@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy import Engine, delete, event, func, select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from analytics.actions import ACTION_TYPE, ERASURE_ACTION
@@ -212,6 +214,103 @@ def test_the_user_id_search_lists_the_erasure_record_with_that_user_s_messages(e
     assert verify(engine, CHAIN_KEY).ok
 
 
+def test_two_erasures_of_one_user_at_once_erase_each_entry_once_and_both_are_recorded(engine: Engine) -> None:
+    """Both read the user's entries before either wrote (two admins, a retried job): the second's
+    erasure rows collided with the first's (a unique-constraint error) and its action stayed `pending`."""
+    store = _sealed_store(engine)
+    mids = [_new_user(store, 4711) for _ in range(3)]
+    both_read = threading.Barrier(2, timeout=30)
+    held = threading.local()
+
+    def after_reading_the_batch(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "encrypted_personal_data IS NOT NULL" in statement and not getattr(held, "done", False):
+            held.done = True
+            both_read.wait()
+
+    reports = {}
+    failures: list[BaseException] = []
+
+    def run(actor: str) -> None:
+        try:
+            reports[actor] = erase(store, "4711", actor=actor)
+        except BaseException as exc:
+            failures.append(exc)
+
+    event.listen(engine, "after_cursor_execute", after_reading_the_batch)
+    try:
+        threads = [threading.Thread(target=run, args=(actor,)) for actor in ("cli:a", "cli:b")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        event.remove(engine, "after_cursor_execute", after_reading_the_batch)
+    assert failures == []
+    assert sorted(report.entries for report in reports.values()) in ([0, 3], [1, 2])
+    assert sum(report.gone_meanwhile for report in reports.values()) == 3
+    assert all(_entry(store, mid).encrypted_personal_data is None for mid in mids)
+    assert [action.status for action in _actions(engine)] == [AuditStatus.RECORDED] * 2
+    with engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(AuditErasure)) == 3
+    checked = verify(engine, CHAIN_KEY)
+    assert checked.ok, checked.findings
+
+
+def _refuse_erasure_of(engine: Engine, message_id: str) -> Callable[[], None]:
+    """Make the database refuse the erasure row of one entry, as a full disk would; returns the undo."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.execute(
+                text(
+                    "CREATE TRIGGER disk_full BEFORE INSERT ON audit_erasures "
+                    f"WHEN NEW.message_id = '{message_id}' "
+                    "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+                )
+            )
+        else:
+            connection.execute(
+                text(
+                    "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    f"IF NEW.message_id = '{message_id}' THEN "
+                    "RAISE EXCEPTION 'could not extend file'; END IF; RETURN NEW; END $$"
+                )
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER disk_full BEFORE INSERT ON audit_erasures "
+                    "FOR EACH ROW EXECUTE FUNCTION disk_full()"
+                )
+            )
+
+    def undo() -> None:
+        table = "" if engine.dialect.name == "sqlite" else " ON audit_erasures"
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP TRIGGER disk_full{table}"))
+
+    return undo
+
+
+def test_an_interrupted_erasure_is_recorded_as_such_and_running_it_again_finishes(engine: Engine) -> None:
+    """Its action stayed `pending` for ever, with no word of what stopped it."""
+    store = _sealed_store(engine)
+    first, second = _new_user(store, 4711), _new_user(store, 4711)
+    undo = _refuse_erasure_of(engine, second)
+    with pytest.raises(SQLAlchemyError):
+        erase(store, "4711", actor="cli:dpo", batch=1)
+    [action] = _actions(engine)
+    assert action.status == AuditStatus.RECORDED
+    assert action.error is not None
+    assert action.error.startswith("interrupted after erasing 1 of the 2 entries planned (")
+    assert action.error.endswith("): run `event-catalog audit erase --user-id 4711` again to erase the rest")
+    # Each batch is one transaction: the one that failed left its entry untouched.
+    assert _entry(store, first).encrypted_personal_data is None
+    assert _entry(store, second).encrypted_personal_data is not None
+    undo()
+    assert erase(store, "4711", actor="cli:dpo").entries == 1
+    checked = verify(engine, CHAIN_KEY)
+    assert checked.ok, checked.findings
+
+
 def _failed(store: AuditStore, message_id: str) -> None:
     store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="HTTP 500")
 
@@ -289,6 +388,19 @@ def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) 
     assert all(action.actor is not None and action.actor.startswith("cli:") for action in actions)
     checked = sealed_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert checked.exit_code == 0, checked.output
+
+
+def test_erase_command_stopped_by_the_database_says_so_in_one_line_and_records_it(sealed_app: Flask) -> None:
+    [mid] = _seed(sealed_app, 4711)
+    _refuse_erasure_of(_engine(sealed_app), mid)
+    result = sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"])
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: cannot erase personal data from the audit log: database or disk is full\n",
+    )
+    [action] = _actions(_engine(sealed_app))
+    assert action.status == AuditStatus.RECORDED
+    assert action.error is not None and action.error.startswith("interrupted after erasing 0 of the 1 entry")
 
 
 def _engine(app: Flask) -> Engine:
