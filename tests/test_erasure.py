@@ -256,6 +256,33 @@ def test_two_erasures_of_one_user_at_once_erase_each_entry_once_and_both_are_rec
     assert checked.ok, checked.findings
 
 
+def test_entries_recorded_while_it_runs_are_erased_too_and_nothing_is_said_wrong(engine: Engine) -> None:
+    """Its action's error read 'erased 2 of the 1 entries planned: the log changed meanwhile' on an
+    erasure that erased everything, and its line '2 entries (of 1)'."""
+    store = _sealed_store(engine)
+    _new_user(store, 4711)
+    arrived: list[str] = []
+
+    def after_counting(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "count(audit_entries.encrypted_personal_data)" in statement and not arrived:
+            arrived.append(_new_user(store, 4711))
+
+    event.listen(engine, "after_cursor_execute", after_counting)
+    try:
+        report = erase(store, "4711", actor="cli:dpo")
+    finally:
+        event.remove(engine, "after_cursor_execute", after_counting)
+    assert report.summary() == (
+        f"user 4711: erased the sealed personal data of 2 entries (of 2); recorded as {report.message_id}"
+    )
+    assert _entry(store, arrived[0]).encrypted_personal_data is None
+    [action] = _actions(engine)
+    assert (action.status, action.error) == (AuditStatus.RECORDED, None)
+    with engine.connect() as connection:
+        named = select(func.count()).where(AuditErasure.erasure_message_id == report.message_id)
+        assert connection.scalar(named) == 2
+
+
 def _refuse_erasure_of(engine: Engine, message_id: str) -> Callable[[], None]:
     """Make the database refuse the erasure row of one entry, as a full disk would; returns the undo."""
     with engine.begin() as connection:
