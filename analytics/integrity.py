@@ -24,7 +24,12 @@ the key of the purge that wrote it, which may be newer than the chain's: any of 
 
 An entry whose sealed personal data an erasure request removed (`analytics.erasure`) no longer matches
 its own hash, which covers the ciphertext: its erasure's hash (`AuditErasure`) is checked instead,
-which covers everything left of it and, like a checkpoint, may be made with any of the keys.
+which covers everything left of it. Unlike a checkpoint's, that hash vouches for an entry's content,
+so it is held to the chain's key as strictly: an erasure is made after its entry, with the chain's key
+or a newer one, never an older retired one (or a leaked retired key would rewrite any entry of a newer
+chain and vouch for it), and it must name a *Personal Data Erased* action of the entry's user id. A
+chain whose first entries are all erased has no entry to choose its key: its erasures choose it, as
+the oldest key one of them matches (the newest its entries can have been written with).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, Select, exists, inspect, select
 
+from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import PURGE_TYPE, AuditCheckpoint, AuditEntry, AuditErasure, AuditStore
 from analytics.chain import (
     GENESIS,
@@ -56,7 +62,8 @@ KEY_SAMPLE = 16
 """The first entries of a chain whose hashes choose the key it is checked with: most of them match the
 key its writer had, so entries forged with another key (a leaked retired one) among them cannot
 choose it, and no more than these are held in memory before the chain is walked. Erased entries
-(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed."""
+(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed (their erasures
+choose the key only of a chain whose waiting entries are all erased)."""
 
 WAITING_MOST = 4096
 """The most entries of a chain's start held while its key is chosen: erased entries wait with the
@@ -102,6 +109,42 @@ def _chain_rows(erasures: bool) -> Select[Any]:
 
 def _erased(row: Mapping[Any, Any]) -> bool:
     return row.get("erasure_message_id") is not None
+
+
+def erasure_actions(connection: Connection, message_ids: Sequence[str] | None = None) -> dict[str, Any]:
+    """The user id each *Personal Data Erased* action names, by the action's message id: all of them in
+    one query (`verify`), or those of `message_ids`."""
+    query = select(AuditEntry.message_id, AuditEntry.payload).where(
+        AuditEntry.type == ACTION_TYPE, AuditEntry.event == ERASURE_ACTION
+    )
+    if message_ids is not None:
+        query = query.where(AuditEntry.message_id.in_(message_ids))
+    return {
+        message_id: (payload.get("properties") or {}).get("user_id") if isinstance(payload, dict) else None
+        for message_id, payload in connection.execute(query)
+    }
+
+
+class _ErasureActions:
+    """The erasure actions `verify` checks erasures against, read once before the walk.
+
+    An id not among them is looked up once more, alone: an erasure that committed during the walk
+    recorded its action before it began, but after these were read.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        with engine.connect() as connection:
+            self.users = erasure_actions(connection)
+
+    def name(self, row: Mapping[Any, Any]) -> bool:
+        """Whether the row's erasure names an erasure action of the row's user id."""
+        message_id = row["erasure_message_id"]
+        if message_id not in self.users:
+            with self.engine.connect() as connection:
+                self.users[message_id] = erasure_actions(connection, [message_id]).get(message_id)
+        user_id = self.users[message_id]
+        return user_id is not None and user_id == row["user_id"]
 
 
 def _erasure_matches(keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
@@ -347,9 +390,10 @@ class _ChainWalker:
     order with the rest.
     """
 
-    def __init__(self, keys: Sequence[bytes], report: VerifyReport) -> None:
+    def __init__(self, keys: Sequence[bytes], report: VerifyReport, actions: _ErasureActions | None) -> None:
         self.keys = keys
         self.report = report
+        self.actions = actions
         self.gaps: list[_Gap] = []
         self.previous: RowMapping | None = None
         self.chain: _Chain | None = None
@@ -357,12 +401,35 @@ class _ChainWalker:
         self.erased_waiting = 0
 
     def choose_key(self) -> None:
-        """Check the chain's waiting entries with the key most of them match."""
+        """Check the chain's waiting entries with the key most of them match (or, when all are erased,
+        the oldest one their erasures match)."""
         assert self.chain is not None
-        self.chain.key = _chain_key([at for _, at in self.waiting])
+        if len(self.waiting) > self.erased_waiting:
+            self.chain.key = _chain_key([at for _, at in self.waiting])
+        else:
+            erasure_keys = (self.erasure_key(row) for row, _ in self.waiting)
+            self.chain.key = max((at for at in erasure_keys if at is not None), default=0)
         waiting, self.waiting, self.erased_waiting = self.waiting, [], 0
         for row, at in waiting:
-            self.check(row, _erasure_matches(self.keys, row) if _erased(row) else at == self.chain.key)
+            self.check(row, self.vouched(row) if _erased(row) else at == self.chain.key)
+
+    def names_its_action(self, row: Mapping[Any, Any]) -> bool:
+        """Whether an erased entry's erasure names a *Personal Data Erased* action of its user id."""
+        return self.actions is not None and self.actions.name(row)
+
+    def erasure_key(self, row: Mapping[Any, Any]) -> int | None:
+        """The index of the key a genuine erasure's hash matches, or None."""
+        if not self.names_its_action(row):
+            return None
+        return next(
+            (at for at in range(len(self.keys)) if _erasure_matches(self.keys[at : at + 1], row)), None
+        )
+
+    def vouched(self, row: Mapping[Any, Any]) -> bool:
+        """Whether an erased entry's erasure vouches for it: it names the erasure action of its user id,
+        and its hash matches the chain's key or a newer one (an erasure is made after its entry)."""
+        assert self.chain is not None and self.chain.key is not None
+        return self.names_its_action(row) and _erasure_matches(self.keys[: self.chain.key + 1], row)
 
     def end_chain(self) -> None:
         """Once a chain is walked, count it against its retired key, or put a chain no entry of which
@@ -409,9 +476,7 @@ class _ChainWalker:
             erased = _erased(row)
             self.check(
                 row,
-                _erasure_matches(self.keys, row)
-                if erased
-                else _content_matches(self.keys[self.chain.key], row),
+                self.vouched(row) if erased else _content_matches(self.keys[self.chain.key], row),
             )
             return
         if _erased(row):
@@ -439,6 +504,8 @@ class _ChainWalker:
             how = "changed after it was written"
             if _erased(row) and row["erasure_hash"] is None:
                 how = "it was already changed when its personal data was erased"
+            elif _erased(row) and not self.names_its_action(row):
+                how = "its erasure names no Personal Data Erased action of its user id"
             report.findings.append(
                 Finding(
                     "edited", writer, (mid,), f"{mid} (seq {row['seq']}) no longer matches its hash: {how}"
@@ -492,9 +559,11 @@ def verify(
     """
     keys = (key, *retired_keys)
     report = VerifyReport(retired_keys=[RetiredKeyUse() for _ in retired_keys])
-    walker = _ChainWalker(keys, report)
     with engine.connect() as connection:
-        query = _chain_rows(has_erasures(connection)).order_by(AuditEntry.writer_id, AuditEntry.seq)
+        erasures = has_erasures(connection)
+    walker = _ChainWalker(keys, report, _ErasureActions(engine) if erasures else None)
+    with engine.connect() as connection:
+        query = _chain_rows(erasures).order_by(AuditEntry.writer_id, AuditEntry.seq)
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
             walker.add(row)
     walker.end_chain()
@@ -550,19 +619,20 @@ def _erasure_of(connection: Connection, message_id: str) -> RowMapping | None:
 def matches_own_hash(connection: Connection, keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
     """Whether an entry (its chain columns and immutable fields) matches its hash under its chain's key,
     chosen as `verify` chooses it: what an erasure checks before it vouches for the entry."""
-    return _content_matches(keys[_key_of_chain(connection, keys, row["writer_id"])], row)
+    return _content_matches(keys[_key_of_chain(connection, keys, row["writer_id"]) or 0], row)
 
 
-def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int:
-    """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it."""
+def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int | None:
+    """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it;
+    None when every entry of it is erased (then its erasures choose, see `_ChainWalker.choose_key`)."""
     if len(keys) == 1:
         return 0
     query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)
     if inspect(connection).has_table(AuditErasure.__tablename__):
         erased = select(AuditErasure.id).where(AuditErasure.message_id == AuditEntry.message_id)
         query = query.where(~exists(erased))
-    rows = connection.execute(query.limit(KEY_SAMPLE)).mappings()
-    return _chain_key([_matching_key(keys, row) for row in rows])
+    rows = connection.execute(query.limit(KEY_SAMPLE)).mappings().all()
+    return _chain_key([_matching_key(keys, row) for row in rows]) if rows else None
 
 
 def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
@@ -579,7 +649,17 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
         at = _key_of_chain(connection, keys, entry.writer_id)
         erasure = _erasure_of(connection, entry.message_id)
         if erasure is not None:
-            if _erasure_matches(keys, {**_as_row(entry), **erasure}):
+            action = erasure["erasure_message_id"]
+            # With no entry of its chain left to choose the key, its erasure's own is the chain's
+            # (what `verify` concludes for an entry among a chain's first, all erased).
+            newest = keys if at is None else keys[: at + 1]
+            named = erasure_actions(connection, [action]).get(action)
+            if named is None or named != entry.user_id:
+                problems.append(
+                    "Its erasure names no Personal Data Erased action of its user id: the erasure does not "
+                    "vouch for it."
+                )
+            elif _erasure_matches(newest, {**_as_row(entry), **erasure}):
                 notes.append(
                     "Its sealed personal data was erased on request; the erasure's keyed hash vouches for "
                     "the rest of it."
@@ -593,7 +673,7 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
                     "Its content no longer matches the hash its erasure recorded: it was changed after it "
                     "was erased."
                 )
-        elif not _content_matches(keys[at], _as_row(entry)):
+        elif not _content_matches(keys[at or 0], _as_row(entry)):
             problems.append("Its content no longer matches its hash: it was changed after it was written.")
         elif at:
             notes.append(

@@ -11,15 +11,16 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, delete, event, func, select, text, update
+from sqlalchemy import Engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
+from analytics.chain import erasure_hash
 from analytics.erasure import erase
 from analytics.errors import SchemaError
-from analytics.integrity import KEY_SAMPLE, verify
+from analytics.integrity import KEY_SAMPLE, entry_integrity, verify
 from analytics.queries import AuditFilter, filtered
 from analytics.replay import Candidate, ReplaySelection, blocked_reasons, replay
 from analytics.retention import purge
@@ -143,6 +144,74 @@ def test_an_erasure_verifies_across_a_rotated_chain_key(engine: Engine) -> None:
     erase(_sealed_store(engine, new, (old,)), "4711", actor="cli:dpo")
     checked = verify(engine, new, retired_keys=[old])
     assert checked.ok, checked.findings
+
+
+OLD_KEY, NEW_KEY = b"old-chain-key-0123456789", b"new-chain-key-9876543210"
+
+
+def _forge_erasure(engine: Engine, key: bytes, message_id: str, erasure_message_id: str) -> None:
+    """Edit an entry and vouch for the edit with a made-up erasure record hashed with `key`."""
+    with engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.message_id == message_id)
+            .values(event="Forged", encrypted_personal_data=None)
+        )
+        row = connection.execute(select(AuditEntry.__table__).where(AuditEntry.message_id == message_id))
+        entry = row.mappings().one()
+        erasure = {
+            "message_id": message_id,
+            "erasure_message_id": erasure_message_id,
+            "erased_at": datetime.now(UTC),
+            "removed_digest": "0" * 64,
+        }
+        connection.execute(
+            insert(AuditErasure).values(**erasure, erasure_hash=erasure_hash(key, {**entry, **erasure}))
+        )
+
+
+def test_an_erasure_hashed_with_a_key_older_than_its_chain_s_vouches_for_nothing(engine: Engine) -> None:
+    """An erasure is made after its entry: a leaked retired key hid any edit of a newer chain's entry
+    behind a made-up erasure record, and `verify` said the log was intact."""
+    store = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    mids = [_new_user(store, 4711) for _ in range(4)]
+    erased = erase(store, "4711", actor="cli:dpo", batch=1)
+    target = _new_user(store, 4711)
+    _forge_erasure(engine, OLD_KEY, target, str(erased.message_id))
+    [finding] = verify(engine, NEW_KEY, retired_keys=[OLD_KEY]).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (target,))
+    assert not entry_integrity(store, _entry(store, target)).verifies
+    assert entry_integrity(store, _entry(store, mids[0])).verifies
+
+
+@pytest.mark.parametrize("action", ["none", "another user's"])
+def test_an_erasure_naming_no_erasure_of_its_user_id_vouches_for_nothing(engine: Engine, action: str) -> None:
+    store = _sealed_store(engine)
+    _new_user(store, 4711)
+    other = erase(store, "42", actor="cli:dpo")
+    target = _new_user(store, 4711)
+    named = str(other.message_id) if action == "another user's" else "made-up"
+    _forge_erasure(engine, CHAIN_KEY, target, named)
+    [finding] = verify(engine, CHAIN_KEY).findings
+    assert (finding.kind, finding.message_ids) == ("edited", (target,))
+    assert finding.detail.endswith("its erasure names no Personal Data Erased action of its user id")
+    assert (
+        entry_integrity(store, _entry(store, target))
+        .problems[0]
+        .startswith("Its erasure names no Personal Data Erased action of its user id")
+    )
+
+
+def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(engine: Engine) -> None:
+    """With no entry of it left to choose its key, its erasures choose: made before the rotation, they
+    match only the retired key."""
+    old = _sealed_store(engine, OLD_KEY)
+    mids = [_new_user(old, 4711) for _ in range(3)]
+    erase(old, "4711", actor="cli:dpo")
+    rotated = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    checked = verify(engine, NEW_KEY, retired_keys=[OLD_KEY])
+    assert checked.ok, checked.findings
+    assert all(entry_integrity(rotated, _entry(rotated, mid)).verifies for mid in mids)
 
 
 def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
