@@ -30,7 +30,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, insert, inspect, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.actions import ERASURE_ACTION, build_action
@@ -39,7 +39,7 @@ from analytics.audit_failures import reason
 from analytics.chain import IMMUTABLE_FIELDS, erasure_hash, removed_digest
 from analytics.durations import shown_instant
 from analytics.errors import SchemaError
-from analytics.integrity import matches_own_hash
+from analytics.integrity import has_erasure_table, matches_own_hash
 from analytics.wording import counted
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def plan(store: AuditStore, user_id: str) -> ErasureReport:
         SchemaError: the database is not yet at the revision that records erasures.
     """
     with store.engine.connect() as connection:
-        if not inspect(connection).has_table(AuditErasure.__tablename__):
+        if not has_erasure_table(connection):
             raise SchemaError(
                 "the audit database has no table of erasures yet: run `event-catalog db upgrade` first"
             )
@@ -212,12 +212,13 @@ def _batches(
         .limit(batch)
         .with_for_update(skip_locked=True)
     )
+    chosen: dict[str, int | None] = {}
     while True:
         with store.engine.begin() as connection:
             rows = connection.execute(pending).mappings().all()
             if not rows:
                 return
-            yield _erase_rows(connection, keys, store.chain_key, rows, erasure_message_id)
+            yield _erase_rows(connection, keys, store.chain_key, rows, erasure_message_id, chosen)
 
 
 def _interrupted(report: ErasureReport, erased: int, exc: BaseException) -> str:
@@ -254,10 +255,12 @@ def _erase_rows(
     key: bytes,
     rows: Sequence[RowMapping],
     erasure_message_id: str,
+    chosen: dict[str, int | None],
 ) -> tuple[int, int]:
     """Clear one batch's sealed data and write its erasures, in the caller's transaction.
 
-    Only the rows still sealed when it writes are erased: a concurrent erasure of the same user id on
+    `chosen` keeps the key of each chain met so far in the run (`matches_own_hash`). Only the rows still
+    sealed when it writes are erased: a concurrent erasure of the same user id on
     SQLite read them too, and may have cleared them first.
 
     Returns:
@@ -268,7 +271,7 @@ def _erase_rows(
     erasures = []
     vouches = []
     for row in rows:
-        vouched = matches_own_hash(connection, keys, row)
+        vouched = matches_own_hash(connection, keys, row, chosen)
         vouches.append(vouched)
         erasure = {
             "message_id": row["message_id"],
@@ -306,7 +309,7 @@ def erased_at(connection: Connection, message_ids: list[str]) -> dict[str, datet
 
     Empty on a database without the table of erasures (revision 0020, which this library writes).
     """
-    if not message_ids or not inspect(connection).has_table(AuditErasure.__tablename__):
+    if not message_ids or not has_erasure_table(connection):
         return {}
     query = select(AuditErasure.message_id, AuditErasure.erased_at).where(
         AuditErasure.message_id.in_(message_ids)

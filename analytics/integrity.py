@@ -34,6 +34,7 @@ the oldest key one of them matches (the newest its entries can have been written
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,10 +91,28 @@ _ERASURE_COLUMNS = [
 ]
 
 
-def has_erasures(connection: Connection) -> bool:
-    """Whether any entry was erased: only then do the chain's reads join the erasures (a database
-    still at revision 0020, which libraries of this release write and `verify`, has no such table)."""
+_ERASURE_TABLE_SEEN: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def has_erasure_table(connection: Connection) -> bool:
+    """Whether the database has the table of erasures (revision 0021; a database still at 0020, which
+    libraries of this release write and `verify`, has none).
+
+    Asked of the database until it says yes, then remembered for the engine: the entry page and the
+    API ask on every request, and the table is not dropped under a running process (a downgrade past
+    0021 is a migration, run with the dashboard and the applications stopped).
+    """
+    if connection.engine in _ERASURE_TABLE_SEEN:
+        return True
     if not inspect(connection).has_table(AuditErasure.__tablename__):
+        return False
+    _ERASURE_TABLE_SEEN.add(connection.engine)
+    return True
+
+
+def has_erasures(connection: Connection) -> bool:
+    """Whether any entry was erased: only then do the chain's reads join the erasures."""
+    if not has_erasure_table(connection):
         return False
     return bool(connection.scalar(select(exists(select(AuditErasure.id)))))
 
@@ -610,16 +629,25 @@ def _neighbour(connection: Connection, entry: AuditEntry, *, after: bool) -> Any
 
 def _erasure_of(connection: Connection, message_id: str) -> RowMapping | None:
     """The erasure of an entry's personal data, or None when it was not erased."""
-    if not inspect(connection).has_table(AuditErasure.__tablename__):
+    if not has_erasure_table(connection):
         return None
     query = select(*_ERASURE_COLUMNS).where(AuditErasure.message_id == message_id)
     return connection.execute(query).mappings().first()
 
 
-def matches_own_hash(connection: Connection, keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
+def matches_own_hash(
+    connection: Connection, keys: Sequence[bytes], row: Mapping[Any, Any], chosen: dict[str, int | None]
+) -> bool:
     """Whether an entry (its chain columns and immutable fields) matches its hash under its chain's key,
-    chosen as `verify` chooses it: what an erasure checks before it vouches for the entry."""
-    return _content_matches(keys[_key_of_chain(connection, keys, row["writer_id"]) or 0], row)
+    chosen as `verify` chooses it: what an erasure checks before it vouches for the entry.
+
+    `chosen` keeps each chain's key, once chosen, for the caller's run: choosing reads the chain's first
+    entries, which an erasure of hundreds of a chain's entries did again for each.
+    """
+    writer_id = row["writer_id"]
+    if writer_id not in chosen:
+        chosen[writer_id] = _key_of_chain(connection, keys, writer_id)
+    return _content_matches(keys[chosen[writer_id] or 0], row)
 
 
 def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int | None:
@@ -628,7 +656,7 @@ def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str)
     if len(keys) == 1:
         return 0
     query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)
-    if inspect(connection).has_table(AuditErasure.__tablename__):
+    if has_erasure_table(connection):
         erased = select(AuditErasure.id).where(AuditErasure.message_id == AuditEntry.message_id)
         query = query.where(~exists(erased))
     rows = connection.execute(query.limit(KEY_SAMPLE)).mappings().all()

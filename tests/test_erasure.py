@@ -407,6 +407,35 @@ def test_an_interrupted_erasure_is_recorded_as_such_and_running_it_again_finishe
     assert checked.ok, checked.findings
 
 
+def _statements(engine: Engine) -> Callable[[], list[str]]:
+    """Start listing the statements the engine runs; the returned call stops and gives them."""
+    seen: list[str] = []
+
+    def note(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+
+    def stop() -> list[str]:
+        event.remove(engine, "before_cursor_execute", note)
+        return seen
+
+    return stop
+
+
+def test_an_erasure_reads_each_chain_s_first_entries_once(engine: Engine) -> None:
+    """Choosing a chain's key reads its first entries: an erasure did that for every entry it erased
+    (a 500-entry batch took half a second), now once per chain and run."""
+    store = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    for _ in range(5):
+        _new_user(store, 4711)
+    stop = _statements(engine)
+    assert erase(store, "4711", actor="cli:dpo", batch=2).entries == 5
+    chain_starts = [statement for statement in stop() if "ORDER BY audit_entries.seq" in statement]
+    assert len(chain_starts) == 1
+    assert verify(engine, NEW_KEY, retired_keys=[OLD_KEY]).ok
+
+
 def _failed(store: AuditStore, message_id: str) -> None:
     store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="HTTP 500")
 
@@ -554,6 +583,26 @@ def test_the_entry_page_says_the_personal_data_was_erased(
     api = engineer.get(f"/api/audit/entries/{mid}").get_json()
     assert api["payload_note"].startswith("The personal data of this entry was erased on request on ")
     assert api["integrity"]["verifies"] is True
+
+
+def test_the_entry_page_and_api_ask_for_the_erasure_table_once(
+    sealed_app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    """Whether the database has the table of erasures was asked of its catalog on every entry page
+    and API entry request, two or three times each."""
+    [mid] = _seed(sealed_app, 4711)
+    assert sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"]).exit_code == 0
+    engineer = login_as(Role.ENGINEER, on=sealed_app)
+    assert engineer.get(f"/audit/entries/{mid}").status_code == 200
+    stop = _statements(_engine(sealed_app))
+    page = engineer.get(f"/audit/entries/{mid}")
+    api = engineer.get(f"/api/audit/entries/{mid}")
+    statements = stop()
+    assert page.status_code == 200 and "The personal data of this entry was erased" in page.get_data(
+        as_text=True
+    )
+    assert api.status_code == 200 and api.get_json()["integrity"]["verifies"] is True
+    assert [statement for statement in statements if "table_info" in statement] == []
 
 
 def test_the_erasure_record_is_for_admins(sealed_app: Flask, login_as: Callable[..., FlaskClient]) -> None:
