@@ -218,7 +218,9 @@ def _batches(
             rows = connection.execute(pending).mappings().all()
             if not rows:
                 return
-            yield _erase_rows(connection, keys, store.chain_key, rows, erasure_message_id, chosen)
+            done = _erase_rows(connection, keys, store.chain_key, rows, erasure_message_id, chosen)
+        # Only once committed: a batch the commit refuses erased nothing.
+        yield done
 
 
 def _interrupted(report: ErasureReport, erased: int, exc: BaseException) -> str:

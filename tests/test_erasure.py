@@ -515,6 +515,35 @@ def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) 
     assert checked.exit_code == 0, checked.output
 
 
+def test_an_erasure_whose_commit_is_refused_counts_only_what_was_committed(postgres_engine: Engine) -> None:
+    """A batch was counted before its transaction committed: one the commit refused (a deferred
+    constraint, a lost connection) was reported as erased in the interrupted action's error."""
+    engine = postgres_engine
+    store = _sealed_store(engine)
+    first, second = _new_user(store, 4711), _new_user(store, 4711)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.message_id = '{second}' THEN RAISE EXCEPTION 'refused at commit'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        connection.execute(
+            text(
+                "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON audit_erasures "
+                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
+            )
+        )
+    with pytest.raises(SQLAlchemyError, match="refused at commit"):
+        erase(store, "4711", actor="cli:dpo", batch=1)
+    [action] = _actions(engine)
+    assert action.error is not None
+    assert action.error.startswith("interrupted after erasing 1 of the 2 entries planned (refused at commit")
+    assert _entry(store, first).encrypted_personal_data is None
+    assert _entry(store, second).encrypted_personal_data is not None
+
+
 def test_erase_command_stopped_by_the_database_says_so_in_one_line_and_records_it(sealed_app: Flask) -> None:
     [mid] = _seed(sealed_app, 4711)
     _refuse_erasure_of(_engine(sealed_app), mid)
