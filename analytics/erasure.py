@@ -319,7 +319,9 @@ def erased_at(connection: Connection, message_ids: list[str]) -> dict[str, datet
     return {message_id: moment for message_id, moment in connection.execute(query)}
 
 
-def erased_reason(moment: datetime) -> str:
-    """Why an erased entry cannot be re-sent, for replay's lists and the entry page."""
-    when = shown_instant(moment)
-    return f"its personal data was erased on request ({when}): the real values cannot be re-sent"
+def erased_reason(moment: datetime | None) -> str:
+    """Why an erased entry cannot be re-sent: with the erasure's time for replay's list of entries,
+    without (`moment` None) where entries are counted by reason, so that the entries of every
+    erasure make one count rather than one clause per request."""
+    when = f" ({shown_instant(moment)})" if moment is not None else ""
+    return f"its personal data was erased on request{when}: the real values cannot be re-sent"

@@ -216,11 +216,17 @@ def blocked_reason(
 
 
 def _blocked(
-    payload: dict[str, Any], sealed: str | None, cipher: PersonalDataCipher | None, erased: datetime | None
+    payload: dict[str, Any],
+    sealed: str | None,
+    cipher: PersonalDataCipher | None,
+    erased: datetime | None,
+    *,
+    dated: bool = True,
 ) -> str | None:
-    """`blocked_reason` from an entry's payload, its sealed personal data and its erasure, if any."""
+    """`blocked_reason` from an entry's payload, its sealed personal data and its erasure, if any;
+    `dated` False leaves the erasure's time out of the reason, for counts by reason."""
     if erased is not None and masked_keys(dict(payload.get(personal_section(payload)) or {})):
-        return erased_reason(erased)
+        return erased_reason(erased if dated else None)
     if sealed is None:
         return _masked_only(payload) or _oversized(payload)
     if cipher is None:
@@ -265,7 +271,7 @@ def blocked_reasons(
     return Counter(
         reason
         for payload, sealed, erased_at in session.execute(query)
-        if (reason := _blocked(payload, sealed, cipher, erased_at)) is not None
+        if (reason := _blocked(payload, sealed, cipher, erased_at, dated=False)) is not None
     )
 
 
