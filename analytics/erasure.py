@@ -156,6 +156,8 @@ def erase(
 
     Raises:
         SchemaError: the database is not yet at the revision that records erasures.
+        SQLAlchemyError: a batch failed (and whatever else stopped one, Ctrl-C included): raised again
+            after the request's action is closed with what was erased and why it stopped.
     """
     report = plan(store, user_id)
     report.dry_run = dry_run
@@ -200,9 +202,11 @@ def _batches(
     of those it found already edited.
 
     Another erasure of the same user id may run at once (two admins, a retried job): on PostgreSQL
-    each batch locks its rows and skips those another holds; on SQLite, where writes take turns,
-    `_erase_rows` clears only what is still sealed when its turn comes. Either way each entry is
-    erased, and vouched for, once.
+    each batch locks its rows, waiting for those another transaction holds, and PostgreSQL leaves out
+    a row the other cleared meanwhile; on SQLite, where writes take turns, `_erase_rows` clears only
+    what is still sealed when its turn comes. Either way each entry is erased, and vouched for, once.
+    The batch waits rather than skipping locked rows: delivery outcomes and replay's claims lock the
+    same rows for a moment, and a skipped row would keep its personal data under a finished erasure.
     """
     keys = (store.chain_key, *store.retired_chain_keys)
     pending = (
@@ -210,7 +214,7 @@ def _batches(
         .where(_selected(user_id), AuditEntry.encrypted_personal_data.is_not(None))
         .order_by(AuditEntry.id)
         .limit(batch)
-        .with_for_update(skip_locked=True)
+        .with_for_update()
     )
     chosen: dict[str, int | None] = {}
     while True:

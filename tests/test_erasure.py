@@ -284,14 +284,18 @@ def test_the_user_id_search_lists_the_erasure_record_with_that_user_s_messages(e
 
 
 def test_two_erasures_of_one_user_at_once_erase_each_entry_once_and_both_are_recorded(engine: Engine) -> None:
-    """Both read the user's entries before either wrote (two admins, a retried job): the second's
-    erasure rows collided with the first's (a unique-constraint error) and its action stayed `pending`."""
+    """Both planned before either wrote (two admins, a retried job): the second's erasure rows collided
+    with the first's (a unique-constraint error) and its action stayed `pending`. On SQLite both read
+    the same batch; on PostgreSQL both ask for it at once, and the batch's row locks make one wait."""
     store = _sealed_store(engine)
     mids = [_new_user(store, 4711) for _ in range(3)]
     both_read = threading.Barrier(2, timeout=30)
     held = threading.local()
+    # Held after reading on SQLite, whose read takes no lock; before on PostgreSQL, where the second
+    # read waits for the first batch's commit and would not reach a barrier after it.
+    moment = "after_cursor_execute" if engine.dialect.name == "sqlite" else "before_cursor_execute"
 
-    def after_reading_the_batch(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def at_the_batch(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if "encrypted_personal_data IS NOT NULL" in statement and not getattr(held, "done", False):
             held.done = True
             both_read.wait()
@@ -305,7 +309,7 @@ def test_two_erasures_of_one_user_at_once_erase_each_entry_once_and_both_are_rec
         except BaseException as exc:
             failures.append(exc)
 
-    event.listen(engine, "after_cursor_execute", after_reading_the_batch)
+    event.listen(engine, moment, at_the_batch)
     try:
         threads = [threading.Thread(target=run, args=(actor,)) for actor in ("cli:a", "cli:b")]
         for thread in threads:
@@ -313,7 +317,7 @@ def test_two_erasures_of_one_user_at_once_erase_each_entry_once_and_both_are_rec
         for thread in threads:
             thread.join()
     finally:
-        event.remove(engine, "after_cursor_execute", after_reading_the_batch)
+        event.remove(engine, moment, at_the_batch)
     assert failures == []
     assert sorted(report.entries for report in reports.values()) in ([0, 3], [1, 2])
     assert sum(report.gone_meanwhile for report in reports.values()) == 3
@@ -518,6 +522,42 @@ def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) 
     assert all(action.actor is not None and action.actor.startswith("cli:") for action in actions)
     checked = sealed_app.test_cli_runner().invoke(args=["audit", "verify"])
     assert checked.exit_code == 0, checked.output
+
+
+def test_an_erasure_waits_for_a_row_a_delivery_outcome_holds_and_erases_it(postgres_engine: Engine) -> None:
+    """Batches skipped rows locked by any transaction (`SKIP LOCKED`): one a delivery outcome or a
+    replay's claim held at that moment kept its personal data, and the erasure ended as done."""
+    engine = postgres_engine
+    store = _sealed_store(engine)
+    held, other = _new_user(store, 4711), _new_user(store, 4711)
+    outcome = engine.connect()
+    transaction = outcome.begin()
+    outcome.execute(select(AuditEntry.id).where(AuditEntry.message_id == held).with_for_update())
+    finished = threading.Event()
+    reports = []
+
+    def run() -> None:
+        reports.append(erase(store, "4711", actor="cli:dpo"))
+        finished.set()
+
+    eraser = threading.Thread(target=run)
+    eraser.start()
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    with engine.connect() as watcher:
+        for _ in range(600):
+            if finished.is_set() or watcher.scalar(text(waiting)):
+                break
+            finished.wait(0.05)
+    transaction.commit()
+    outcome.close()
+    eraser.join(timeout=60)
+    [report] = reports
+    assert report.entries == 2
+    assert _entry(store, held).encrypted_personal_data is None
+    assert _entry(store, other).encrypted_personal_data is None
 
 
 def test_an_erasure_whose_commit_is_refused_counts_only_what_was_committed(postgres_engine: Engine) -> None:
