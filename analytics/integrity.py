@@ -25,11 +25,11 @@ the key of the purge that wrote it, which may be newer than the chain's: any of 
 An entry whose sealed personal data an erasure request removed (`analytics.erasure`) no longer matches
 its own hash, which covers the ciphertext: its erasure's hash (`AuditErasure`) is checked instead,
 which covers everything left of it. Unlike a checkpoint's, that hash vouches for an entry's content,
-so it is held to the chain's key as strictly: an erasure is made after its entry, with the chain's key
-or a newer one, never an older retired one (or a leaked retired key would rewrite any entry of a newer
-chain and vouch for it), and it must name a *Personal Data Erased* action of the entry's user id. A
-chain whose first entries are all erased has no entry to choose its key: its erasures choose it, as
-the oldest key one of them matches (the newest its entries can have been written with).
+so it is held to one key as strictly: it must name a *Personal Data Erased* action of the entry's user
+id, and match the one key that action's own entry matches (`erase()` hashes both with its store's key),
+never another (or a leaked retired key would rewrite an erased entry and vouch for it). A chain whose
+first entries are all erased has no entry to choose its key: the key most of their erasures' actions
+match is the chain's.
 """
 
 from __future__ import annotations
@@ -63,8 +63,8 @@ KEY_SAMPLE = 16
 """The first entries of a chain whose hashes choose the key it is checked with: most of them match the
 key its writer had, so entries forged with another key (a leaked retired one) among them cannot
 choose it, and no more than these are held in memory before the chain is walked. Erased entries
-(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed (their erasures
-choose the key only of a chain whose waiting entries are all erased)."""
+(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed (their erasures'
+actions choose the key only of a chain whose waiting entries are all erased)."""
 
 WAITING_MOST = 4096
 """The most entries of a chain's start held while its key is chosen: erased entries wait with the
@@ -130,18 +130,43 @@ def _erased(row: Mapping[Any, Any]) -> bool:
     return row.get("erasure_message_id") is not None
 
 
-def erasure_actions(connection: Connection, message_ids: Sequence[str] | None = None) -> dict[str, Any]:
-    """The user id each *Personal Data Erased* action names, by the action's message id: all of them in
-    one query (`verify`), or those of `message_ids`."""
-    query = select(AuditEntry.message_id, AuditEntry.payload).where(
-        AuditEntry.type == ACTION_TYPE, AuditEntry.event == ERASURE_ACTION
-    )
+@dataclass(frozen=True)
+class ErasureAction:
+    """A *Personal Data Erased* action, as an erasure naming it is checked against.
+
+    Attributes:
+        user_id: the user id it erased.
+        key: the index of the key its own entry's hash matches (0: the current key), or None when it
+            matches none (it was changed): `erase()` hashes its erasures with that same key.
+    """
+
+    user_id: Any
+    key: int | None
+
+
+def erasure_actions(
+    connection: Connection, keys: Sequence[bytes], message_ids: Sequence[str] | None = None
+) -> dict[str, ErasureAction]:
+    """Each *Personal Data Erased* action, by its message id: all of them in one query (`verify`), or
+    those of `message_ids`."""
+    query = select(*_COLUMNS).where(AuditEntry.type == ACTION_TYPE, AuditEntry.event == ERASURE_ACTION)
     if message_ids is not None:
         query = query.where(AuditEntry.message_id.in_(message_ids))
-    return {
-        message_id: (payload.get("properties") or {}).get("user_id") if isinstance(payload, dict) else None
-        for message_id, payload in connection.execute(query)
-    }
+    actions = {}
+    for row in connection.execute(query).mappings():
+        payload = row["payload"]
+        user_id = (payload.get("properties") or {}).get("user_id") if isinstance(payload, dict) else None
+        actions[row["message_id"]] = ErasureAction(user_id, _matching_key(keys, row))
+    return actions
+
+
+def vouching_key(action: ErasureAction | None, user_id: Any) -> int | None:
+    """The one key an erasure naming `action` must be hashed with to vouch for an entry of `user_id`:
+    the key of the action's own entry, which `erase()` hashed the erasure with too. None when the
+    action does not exist, erased another user id, or matches no key."""
+    if action is None or action.user_id is None or action.user_id != user_id:
+        return None
+    return action.key
 
 
 class _ErasureActions:
@@ -151,26 +176,27 @@ class _ErasureActions:
     recorded its action before it began, but after these were read.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, keys: Sequence[bytes]) -> None:
         self.engine = engine
+        self.keys = keys
         with engine.connect() as connection:
-            self.users = erasure_actions(connection)
+            self.actions: dict[str, ErasureAction | None] = dict(erasure_actions(connection, keys))
 
-    def name(self, row: Mapping[Any, Any]) -> bool:
-        """Whether the row's erasure names an erasure action of the row's user id."""
+    def key(self, row: Mapping[Any, Any]) -> int | None:
+        """The key the row's erasure must match: that of the erasure action it names, when that action
+        is of the row's user id and matches a key; else None."""
         message_id = row["erasure_message_id"]
-        if message_id not in self.users:
+        if message_id not in self.actions:
             with self.engine.connect() as connection:
-                self.users[message_id] = erasure_actions(connection, [message_id]).get(message_id)
-        user_id = self.users[message_id]
-        return user_id is not None and user_id == row["user_id"]
+                self.actions[message_id] = erasure_actions(connection, self.keys, [message_id]).get(
+                    message_id
+                )
+        return vouching_key(self.actions[message_id], row["user_id"])
 
 
-def _erasure_matches(keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
-    """Whether an erased entry's erasure hash is what the entry as it now is hashes to, with any key."""
-    if row["erasure_hash"] is None:
-        return False
-    return any(erasure_hash(key, row) == row["erasure_hash"] for key in keys)
+def _erasure_matches(key: bytes, row: Mapping[Any, Any]) -> bool:
+    """Whether an erased entry's erasure hash is what the entry as it now is hashes to, with `key`."""
+    return row["erasure_hash"] is not None and bool(erasure_hash(key, row) == row["erasure_hash"])
 
 
 @dataclass(frozen=True)
@@ -421,34 +447,36 @@ class _ChainWalker:
 
     def choose_key(self) -> None:
         """Check the chain's waiting entries with the key most of them match (or, when all are erased,
-        the oldest one their erasures match)."""
+        the key most of their erasures' actions match: a chain erased before a rotation counts against
+        the retired key)."""
         assert self.chain is not None
         if len(self.waiting) > self.erased_waiting:
             self.chain.key = _chain_key([at for _, at in self.waiting])
         else:
-            erasure_keys = (self.erasure_key(row) for row, _ in self.waiting)
-            self.chain.key = max((at for at in erasure_keys if at is not None), default=0)
+            self.chain.key = _chain_key([self.erasure_key(row) for row, _ in self.waiting])
         waiting, self.waiting, self.erased_waiting = self.waiting, [], 0
         for row, at in waiting:
             self.check(row, self.vouched(row) if _erased(row) else at == self.chain.key)
 
+    def action_key(self, row: Mapping[Any, Any]) -> int | None:
+        """The key an erased entry's erasure must match: that of the *Personal Data Erased* action of its
+        user id it names (None: it names no such action matching a key)."""
+        return self.actions.key(row) if self.actions is not None else None
+
     def names_its_action(self, row: Mapping[Any, Any]) -> bool:
         """Whether an erased entry's erasure names a *Personal Data Erased* action of its user id."""
-        return self.actions is not None and self.actions.name(row)
+        return self.action_key(row) is not None
 
     def erasure_key(self, row: Mapping[Any, Any]) -> int | None:
-        """The index of the key a genuine erasure's hash matches, or None."""
-        if not self.names_its_action(row):
-            return None
-        return next(
-            (at for at in range(len(self.keys)) if _erasure_matches(self.keys[at : at + 1], row)), None
-        )
+        """The key of a vouching erasure (its action's), or None."""
+        at = self.action_key(row)
+        return at if at is not None and _erasure_matches(self.keys[at], row) else None
 
     def vouched(self, row: Mapping[Any, Any]) -> bool:
         """Whether an erased entry's erasure vouches for it: it names the erasure action of its user id,
-        and its hash matches the chain's key or a newer one (an erasure is made after its entry)."""
-        assert self.chain is not None and self.chain.key is not None
-        return self.names_its_action(row) and _erasure_matches(self.keys[: self.chain.key + 1], row)
+        and its hash matches the one key that action's own hash matches (`erase()` hashes both with its
+        store's key), never another one a leaked retired key could forge it with."""
+        return self.erasure_key(row) is not None
 
     def end_chain(self) -> None:
         """Once a chain is walked, count it against its retired key, or put a chain no entry of which
@@ -580,7 +608,7 @@ def verify(
     report = VerifyReport(retired_keys=[RetiredKeyUse() for _ in retired_keys])
     with engine.connect() as connection:
         erasures = has_erasures(connection)
-    walker = _ChainWalker(keys, report, _ErasureActions(engine) if erasures else None)
+    walker = _ChainWalker(keys, report, _ErasureActions(engine, keys) if erasures else None)
     with engine.connect() as connection:
         query = _chain_rows(erasures).order_by(AuditEntry.writer_id, AuditEntry.seq)
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
@@ -652,7 +680,8 @@ def matches_own_hash(
 
 def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int | None:
     """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it;
-    None when every entry of it is erased (then its erasures choose, see `_ChainWalker.choose_key`)."""
+    None when every entry of it is erased (then its erasures' actions choose, see
+    `_ChainWalker.choose_key`)."""
     if len(keys) == 1:
         return 0
     query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)
@@ -678,16 +707,14 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
         erasure = _erasure_of(connection, entry.message_id)
         if erasure is not None:
             action = erasure["erasure_message_id"]
-            # With no entry of its chain left to choose the key, its erasure's own is the chain's
-            # (what `verify` concludes for an entry among a chain's first, all erased).
-            newest = keys if at is None else keys[: at + 1]
-            named = erasure_actions(connection, [action]).get(action)
-            if named is None or named != entry.user_id:
+            # The one key that vouches: the one its action's own entry matches, as `verify` holds it.
+            named = vouching_key(erasure_actions(connection, keys, [action]).get(action), entry.user_id)
+            if named is None:
                 problems.append(
                     "Its erasure names no Personal Data Erased action of its user id: the erasure does not "
                     "vouch for it."
                 )
-            elif _erasure_matches(newest, {**_as_row(entry), **erasure}):
+            elif _erasure_matches(keys[named], {**_as_row(entry), **erasure}):
                 notes.append(
                     "Its sealed personal data was erased on request; the erasure's keyed hash vouches for "
                     "the rest of it."

@@ -203,15 +203,42 @@ def test_an_erasure_naming_no_erasure_of_its_user_id_vouches_for_nothing(engine:
 
 
 def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(engine: Engine) -> None:
-    """With no entry of it left to choose its key, its erasures choose: made before the rotation, they
-    match only the retired key."""
-    old = _sealed_store(engine, OLD_KEY)
-    mids = [_new_user(old, 4711) for _ in range(3)]
-    erase(old, "4711", actor="cli:dpo")
+    """The messages' chain has no entry left to choose its key: its erasures' actions choose, and made
+    before the rotation they match only the retired key. The action is recorded through another store
+    (another writer, as the CLI host is), so the messages' chain really is all erased."""
+    writer = _sealed_store(engine, OLD_KEY)
+    mids = [_new_user(writer, 4711) for _ in range(3)]
+    erase(_sealed_store(engine, OLD_KEY), "4711", actor="cli:dpo")
     rotated = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
     checked = verify(engine, NEW_KEY, retired_keys=[OLD_KEY])
     assert checked.ok, checked.findings
+    assert len(checked.heads) == 2 and checked.retired_keys[0].chains == 2
     assert all(entry_integrity(rotated, _entry(rotated, mid)).verifies for mid in mids)
+
+
+def test_a_retired_key_cannot_vouch_for_an_edit_in_a_chain_all_erased(engine: Engine) -> None:
+    """An erasure vouches only with the key its action's own entry matches: a chain whose entries were
+    all erased (the action recorded by another writer) took the oldest key any of its erasures matched,
+    so a leaked retired key re-hashed an edited entry's genuine erasure and `verify` said it was intact."""
+    writer = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    mids = [_new_user(writer, 4711) for _ in range(3)]
+    erased = erase(_sealed_store(engine, NEW_KEY, (OLD_KEY,)), "4711", actor="cli:dpo")
+    target = mids[1]
+    with engine.begin() as connection:
+        connection.execute(update(AuditEntry).where(AuditEntry.message_id == target).values(event="Forged"))
+        entry = connection.execute(select(AuditEntry.__table__).where(AuditEntry.message_id == target))
+        erasure = connection.execute(select(AuditErasure.__table__).where(AuditErasure.message_id == target))
+        row = {**entry.mappings().one(), **erasure.mappings().one()}
+        assert row["erasure_message_id"] == str(erased.message_id)
+        connection.execute(
+            update(AuditErasure)
+            .where(AuditErasure.message_id == target)
+            .values(erasure_hash=erasure_hash(OLD_KEY, row))
+        )
+    checked = verify(engine, NEW_KEY, retired_keys=[OLD_KEY])
+    assert [(finding.kind, finding.message_ids) for finding in checked.findings] == [("edited", (target,))]
+    assert not entry_integrity(writer, _entry(writer, target)).verifies
+    assert entry_integrity(writer, _entry(writer, mids[0])).verifies
 
 
 def test_a_dry_run_counts_and_changes_nothing(engine: Engine) -> None:
