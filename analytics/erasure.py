@@ -228,11 +228,18 @@ def _batches(
 
 
 def _interrupted(report: ErasureReport, erased: int, exc: BaseException) -> str:
-    """The error an interrupted erasure closes its action with: what it did, why it stopped, what next."""
+    """The error an interrupted erasure closes its action with: what it did, why it stopped, what next.
+
+    Its batches also erase entries recorded for the user id after it counted them, so it may have
+    erased more than it planned: "5 of the 3 planned" would read as a miscount.
+    """
     planned = counted(report.entries, "entry")
+    again = f"run `event-catalog audit erase --user-id {report.user_id}` again to erase the rest"
+    if erased <= report.entries:
+        return f"interrupted after erasing {erased} of the {planned} planned ({reason(exc)}): {again}"
     return (
-        f"interrupted after erasing {erased} of the {planned} planned ({reason(exc)}): "
-        f"run `event-catalog audit erase --user-id {report.user_id}` again to erase the rest"
+        f"interrupted after erasing {counted(erased, 'entry')} ({reason(exc)}), more than the {planned} "
+        f"planned: entries recorded for this user id while it ran were erased too; {again}"
     )
 
 

@@ -438,6 +438,34 @@ def test_an_interrupted_erasure_is_recorded_as_such_and_running_it_again_finishe
     assert checked.ok, checked.findings
 
 
+def test_an_interrupted_erasure_that_erased_entries_recorded_while_it_ran_says_so(engine: Engine) -> None:
+    """Its action's error read 'interrupted after erasing 2 of the 1 entry planned' when its batches
+    had also erased an entry recorded for the user id after it counted them."""
+    store = _sealed_store(engine)
+    _new_user(store, 4711)
+    arrived: list[str] = []
+
+    def after_counting(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "count(audit_entries.encrypted_personal_data)" in statement and not arrived:
+            arrived.extend(_new_user(store, 4711) for _ in range(2))
+            _refuse_erasure_of(engine, arrived[-1])
+
+    event.listen(engine, "after_cursor_execute", after_counting)
+    try:
+        with pytest.raises(SQLAlchemyError):
+            erase(store, "4711", actor="cli:dpo", batch=1)
+    finally:
+        event.remove(engine, "after_cursor_execute", after_counting)
+    assert _entry(store, arrived[0]).encrypted_personal_data is None
+    [action] = _actions(engine)
+    assert action.error is not None
+    assert action.error.startswith("interrupted after erasing 2 entries (")
+    assert action.error.endswith(
+        "), more than the 1 entry planned: entries recorded for this user id while it ran were erased too; "
+        "run `event-catalog audit erase --user-id 4711` again to erase the rest"
+    )
+
+
 def _statements(engine: Engine) -> Callable[[], list[str]]:
     """Start listing the statements the engine runs; the returned call stops and gives them."""
     seen: list[str] = []
