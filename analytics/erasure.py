@@ -57,6 +57,10 @@ _READ = [
 ]
 
 
+_TAKEN_BY = "another erasure of this user id running at the same time (or a purge)"
+"""What clears a planned entry's sealed data before the erasure comes to it (its `gone_meanwhile`)."""
+
+
 @dataclass
 class ErasureReport:
     """What an erasure request changed (or, dry, would change) for one user id.
@@ -90,7 +94,14 @@ class ErasureReport:
         none = "0 entries would be erased" if self.dry_run else "0 entries erased"
         if not self.held:
             return f"{who}: {none}: the audit log holds no entry for this user id{recorded}"
-        if not self.entries and not self.gone_meanwhile:
+        if not self.entries and self.gone_meanwhile:
+            # Not "erased … of 0 entries (of 3); 3 other entries had lost it": there were no others.
+            holding = counted(self.gone_meanwhile, "entry")
+            return (
+                f"{who}: {none}: the {holding} holding sealed personal data had lost it meanwhile, "
+                f"to {_TAKEN_BY}{recorded}"
+            )
+        if not self.entries:
             before = f", {self.erased_before} erased before" if self.erased_before else ""
             return (
                 f"{who}: {none}: none of the {counted(self.held, 'entry')} for this user id holds "
@@ -101,10 +112,7 @@ class ErasureReport:
         if self.unverified:
             text += f"; {self.unverified} of them already failed `audit verify` and still will"
         if self.gone_meanwhile:
-            text += (
-                f"; {counted(self.gone_meanwhile, 'other entry')} had lost it meanwhile, to "
-                "another erasure of this user id running at the same time (or a purge)"
-            )
+            text += f"; {counted(self.gone_meanwhile, 'other entry')} had lost it meanwhile, to {_TAKEN_BY}"
         return text + recorded
 
 

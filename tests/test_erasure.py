@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
 from analytics.chain import erasure_hash
-from analytics.erasure import erase
+from analytics.erasure import ErasureReport, erase
 from analytics.errors import SchemaError
 from analytics.integrity import KEY_SAMPLE, entry_integrity, verify
 from analytics.queries import AuditFilter, filtered
@@ -381,6 +381,33 @@ def test_entries_recorded_while_it_runs_are_erased_too_and_nothing_is_said_wrong
     with engine.connect() as connection:
         named = select(func.count()).where(AuditErasure.erasure_message_id == report.message_id)
         assert connection.scalar(named) == 2
+
+
+def test_an_erasure_that_another_took_every_entry_from_says_so_in_one_sentence(engine: Engine) -> None:
+    """Its line read 'erased the sealed personal data of 0 entries (of 3); 3 other entries had lost it
+    meanwhile, …': no entry was erased, and the 3 were not other ones."""
+    store = _sealed_store(engine)
+    for _ in range(3):
+        _new_user(store, 4711)
+    started = threading.Event()
+    others: list[ErasureReport] = []
+
+    def after_counting(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "count(audit_entries.encrypted_personal_data)" in statement and not started.is_set():
+            started.set()  # before it runs: the other erasure counts too, and must not start a third
+            others.append(erase(store, "4711", actor="cli:other"))
+
+    event.listen(engine, "after_cursor_execute", after_counting)
+    try:
+        report = erase(store, "4711", actor="cli:dpo")
+    finally:
+        event.remove(engine, "after_cursor_execute", after_counting)
+    assert (others[0].entries, report.entries, report.gone_meanwhile) == (3, 0, 3)
+    assert report.summary() == (
+        "user 4711: 0 entries erased: the 3 entries holding sealed personal data had lost it meanwhile, "
+        "to another erasure of this user id running at the same time (or a purge); "
+        f"recorded as {report.message_id}"
+    )
 
 
 def _refuse_erasure_of(engine: Engine, message_id: str) -> Callable[[], None]:
