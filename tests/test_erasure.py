@@ -714,6 +714,51 @@ def test_erase_command_refuses_a_malformed_user_id_in_one_line(
         assert _entry(analytics_client.store(), mid).encrypted_personal_data is not None
 
 
+def test_replay_and_the_re_send_widget_give_one_reason_for_an_erased_tester_entry(
+    sealed_app: Flask, login_as: Callable[..., FlaskClient]
+) -> None:
+    """An erased entry the tester sent to another destination is left alone as the tester's, by
+    `replay --dry-run` and by the widget alike (neither counts it as erased); one it sent to the
+    dashboard's own destination is skipped as erased by both."""
+    from webapp.extensions import analytics_client
+    from webapp.tester.sending import own_destination
+
+    with sealed_app.app_context():
+        store = analytics_client.store()
+        sent = {
+            where: record(
+                store,
+                "New User",
+                scope={"user_id": 4711},
+                properties={"email": "ada@example.com"},
+                source="tester",
+                destination=destination,
+            )
+            for where, destination in (("elsewhere", "broken:0123456789ab"), ("own", own_destination().label))
+        }
+        for mid in sent.values():
+            _failed(store, mid)
+    runner = sealed_app.test_cli_runner()
+    assert runner.invoke(args=["audit", "erase", "--user-id", "4711"]).exit_code == 0
+    listed = runner.invoke(args=["replay", "--dry-run"]).output.splitlines()
+    assert [line.split()[0] for line in listed[:-2]] == [sent["own"]]
+    assert f" skipped: {ERASED}" in listed[0]
+    assert listed[-2:] == [
+        "dry run: 0 entries would be re-sent, 1 skipped",
+        "left alone: 1 sent by the tester to other destinations, with keys a replay does not have "
+        "(use Send again on their entries)",
+    ]
+    engineer = login_as(Role.ENGINEER, on=sealed_app)
+    response = engineer.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    widget = response.get_data(as_text=True)
+    assert (
+        "1 entry cannot be re-sent: its personal data was erased on request: the real values cannot be "
+        "re-sent.</p>"
+    ) in widget
+    assert "1 entry of this view went to another tester destination and is left out:" in widget
+
+
 def test_the_entry_page_says_the_personal_data_was_erased(
     sealed_app: Flask, login_as: Callable[..., FlaskClient]
 ) -> None:
