@@ -12,6 +12,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,39 @@ def anonymous(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A CLI runner for the dashboard's commands."""
     return app.test_cli_runner()
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call a `count_calls` spy saw, with the arguments as its caller passed them."""
+
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+CountCalls = Callable[[object, str], list[Call]]
+
+
+@pytest.fixture
+def count_calls(monkeypatch: pytest.MonkeyPatch) -> CountCalls:
+    """`count_calls(owner, name)` wraps `owner.name` until the test ends and returns the list of its calls.
+
+    The wrapper still does the work, so the pages answer as before: tests of what is built once count
+    the work that must not be repeated, where timing it would be slow and flaky.
+    """
+
+    def wrap(owner: object, name: str) -> list[Call]:
+        calls: list[Call] = []
+        original = getattr(owner, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            calls.append(Call(args, kwargs))
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+        return calls
+
+    return wrap
 
 
 SentRecorder = Callable[..., str]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -45,24 +46,17 @@ def test_etag_round_trip_answers_304(client: FlaskClient, path: str) -> None:
 
 
 def test_the_catalog_document_is_built_once_and_its_etag_hashes_the_body(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, count_calls: Callable[..., list[Any]]
 ) -> None:
     """Every poll rebuilt the whole document (0.2-0.4 s at 300 events), 304s included."""
-    builds: list[object] = []
-    build = routes.catalog_document
-
-    def counted(catalog: Any) -> dict[str, Any]:
-        builds.append(catalog)
-        return build(catalog)
-
-    monkeypatch.setattr(routes, "catalog_document", counted)
+    builds = count_calls(routes, "catalog_document")
     first = client.get("/api/catalog")
     assert first.status_code == 200
     assert first.headers["ETag"] == f'"{hashlib.sha256(first.data).hexdigest()[:20]}"'
     again = client.get("/api/catalog", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.headers["ETag"] == first.headers["ETag"]
     assert client.get("/api/catalog").data == first.data
-    assert builds == [CATALOG]
+    assert [call.args for call in builds] == [(CATALOG,)]
 
 
 def test_each_document_has_its_own_etag(client: FlaskClient) -> None:

@@ -8,8 +8,10 @@ import html
 import io
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import jsonschema
@@ -384,21 +386,16 @@ def test_the_list_s_json_carries_what_the_list_shows_of_each_event_s_traffic(
 
 
 def test_the_list_s_json_builds_each_spec_s_part_once_and_reads_activity_each_time(
-    client: FlaskClient, app_record_sent, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, app_record_sent, count_calls: Callable[..., list[Any]]
 ) -> None:  # type: ignore[no-untyped-def]
     """The catalog part was rebuilt per request (0.7 s for the whole list at 300 events); the
     activity must stay live."""
-    built: list[str] = []
-    document = routes.spec_json
-
-    def counted(info: SpecInfo) -> str:
-        built.append(info.name)
-        return document(info)
-
-    monkeypatch.setattr(routes, "spec_json", counted)
+    built = count_calls(routes, "spec_json")
     before = client.get("/events.json?q=new+project+event").get_json()
     assert before["events"][0]["activity"]["never_sent"] is True
-    assert built == [spec["name"] for spec in (*before["events"], *before["identifiers"])]
+    assert [call.args[0].name for call in built] == [
+        spec["name"] for spec in (*before["events"], *before["identifiers"])
+    ]
     app_record_sent("ProjectCreate", NOW - timedelta(days=1))
     after = client.get("/events.json?q=new+project+event").get_json()
     assert after["events"][0]["activity"]["never_sent"] is False
@@ -415,30 +412,20 @@ def _holds_a_schema(value: object) -> bool:
 
 
 def test_a_list_download_writes_the_catalog_part_once_and_only_the_activity_again(
-    client: FlaskClient, app_record_sent, monkeypatch: pytest.MonkeyPatch
+    client: FlaskClient, app_record_sent, count_calls: Callable[..., list[Any]]
 ) -> None:  # type: ignore[no-untyped-def]
     """Each download wrote every spec again: at 300 events the CSV's cells took 35-70 ms and the
     JSON's 1 MB of specs 80-100 ms of every request, for text that changes only with a release."""
-    written: list[object] = []
-    dumps, safe = json.dumps, exports.spreadsheet_safe
-
-    def counted_dumps(value: object, *args: object, **kwargs: object) -> str:
-        written.append(value)
-        return dumps(value, *args, **kwargs)  # type: ignore[arg-type]
-
-    def counted_safe(text: str) -> str:
-        written.append(text)
-        return safe(text)
-
-    monkeypatch.setattr(json, "dumps", counted_dumps)
-    monkeypatch.setattr(exports, "spreadsheet_safe", counted_safe)
+    dumped, made_safe = count_calls(json, "dumps"), count_calls(exports, "spreadsheet_safe")
     first_csv, first_json = client.get("/events.csv").data, client.get("/events.json").get_json()
-    assert written
-    written.clear()
+    assert dumped or made_safe
+    dumped.clear()
+    made_safe.clear()
     app_record_sent("ProjectCreate", NOW - timedelta(days=1))
     again_csv = client.get("/events.csv")
     again_json = client.get("/events.json")
     assert again_csv.status_code == again_json.status_code == 200
+    written = [call.args[0] for call in (*dumped, *made_safe)]
     assert not any(isinstance(value, str) for value in written)
     assert not any(_holds_a_schema(value) for value in written)
     assert again_csv.data == first_csv
@@ -892,7 +879,7 @@ def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClie
 
 
 def test_the_changes_page_copies_no_schemas_per_request(
-    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, count_calls: Callable[..., list[Any]]
 ) -> None:
     """Each request deep-copied the running catalog's schemas to diff them (some 25 ms at 300
     events); the page only reads them, so it reads the catalog's own."""
@@ -903,14 +890,7 @@ def test_the_changes_page_copies_no_schemas_per_request(
     with app.app_context():
         record_version(db.engine, _FakeVersion("0ld0ld0ld0ld", older), now=NOW - timedelta(days=10))  # type: ignore[arg-type]
     client.get("/healthz")  # the running version is recorded now, from a copy of its own
-    copies: list[Catalog] = []
-    bundle = Catalog.schema_bundle
-
-    def counted(catalog: Catalog) -> dict[str, object]:
-        copies.append(catalog)
-        return bundle(catalog)
-
-    monkeypatch.setattr(Catalog, "schema_bundle", counted)
+    copies = count_calls(Catalog, "schema_bundle")
     for _ in range(2):
         page = client.get("/changes").get_data(as_text=True)
         assert "Stack Deletion added" in page

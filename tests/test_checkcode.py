@@ -7,7 +7,9 @@ import inspect
 import json
 import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -180,18 +182,13 @@ def test_unused_spec_is_reported_at_its_definition(tmp_path: Path) -> None:
     assert "ClusterProvisioningSuccess" in finding.message
 
 
-def test_unused_specs_read_each_catalog_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unused_specs_read_each_catalog_file_once(
+    tmp_path: Path, count_calls: Callable[..., list[Any]]
+) -> None:
     """CC005 once parsed the whole of tracks.py per unused spec (inspect.getsourcelines): minutes at 300
     specs. The parses are counted, not timed: one per scanned file and one per catalog source file."""
     project = _project(tmp_path, {"app/other.py": "print('no analytics here')\n"})
-    parsed: list[object] = []
-    parse = ast.parse
-
-    def counted(source: str | bytes, *args: object, **kwargs: object) -> ast.AST:
-        parsed.append(kwargs.get("filename", "<inspect>"))
-        return parse(source, *args, **kwargs)  # type: ignore[call-overload,no-any-return]
-
-    monkeypatch.setattr(ast, "parse", counted)
+    parsed = count_calls(ast, "parse")
     findings = check_paths([project]).findings
     specs = [*CATALOG.registry.tracks, *CATALOG.registry.identifiers]
     spec_files = {inspect.getsourcefile(spec) for spec in specs}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -256,19 +257,12 @@ def test_a_deprecated_identify_call_is_reported_while_called_never_as_never_sent
 
 
 def test_a_payload_sent_again_is_validated_once(
-    store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    store: AuditStore, engine: Engine, count_calls: Callable[..., list[Any]]
 ) -> None:
     """Each entry was decoded whole and validated (50 µs of CPU each, a minute at a million entries);
     the same properties sent again keep their verdict, so repeated traffic costs a lookup."""
     model = CATALOG.event("ProjectCreate").spec.payload_model()
-    validated: list[object] = []
-    validate = model.model_validate_json
-
-    def counted(data: str | bytes, **kwargs: Any) -> Any:
-        validated.append(data)
-        return validate(data, **kwargs)
-
-    monkeypatch.setattr(model, "model_validate_json", counted)
+    validated = count_calls(model, "model_validate_json")
     for _ in range(3):
         _record(store, "ProjectCreate", properties__surprise=1)
         _record(store, "ProjectCreate")
