@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, delete, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -422,19 +422,7 @@ def _refuse_erasure_of(engine: Engine, message_id: str) -> Callable[[], None]:
                 )
             )
         else:
-            connection.execute(
-                text(
-                    "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                    f"IF NEW.message_id = '{message_id}' THEN "
-                    "RAISE EXCEPTION 'could not extend file'; END IF; RETURN NEW; END $$"
-                )
-            )
-            connection.execute(
-                text(
-                    "CREATE TRIGGER disk_full BEFORE INSERT ON audit_erasures "
-                    "FOR EACH ROW EXECUTE FUNCTION disk_full()"
-                )
-            )
+            _refuse_on_postgres(connection, "disk_full", message_id, "could not extend file")
 
     def undo() -> None:
         table = "" if engine.dialect.name == "sqlite" else " ON audit_erasures"
@@ -442,6 +430,25 @@ def _refuse_erasure_of(engine: Engine, message_id: str) -> Callable[[], None]:
             connection.execute(text(f"DROP TRIGGER disk_full{table}"))
 
     return undo
+
+
+def _refuse_on_postgres(
+    connection: Connection, name: str, message_id: str, error: str, *, at_commit: bool = False
+) -> None:
+    """Make PostgreSQL fail the erasure row of one entry with `error`, through a trigger called `name`:
+    as the row is written, or with `at_commit` when its transaction commits, as a deferred constraint."""
+    connection.execute(
+        text(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.message_id = '{message_id}' THEN RAISE EXCEPTION '{error}'; END IF; RETURN NEW; END $$"
+        )
+    )
+    trigger = (
+        f"CONSTRAINT TRIGGER {name} AFTER INSERT ON audit_erasures DEFERRABLE INITIALLY DEFERRED"
+        if at_commit
+        else f"TRIGGER {name} BEFORE INSERT ON audit_erasures"
+    )
+    connection.execute(text(f"CREATE {trigger} FOR EACH ROW EXECUTE FUNCTION {name}()"))
 
 
 def test_an_interrupted_erasure_is_recorded_as_such_and_running_it_again_finishes(engine: Engine) -> None:
@@ -649,19 +656,7 @@ def test_an_erasure_whose_commit_is_refused_counts_only_what_was_committed(postg
     store = _sealed_store(engine)
     first, second = _new_user(store, 4711), _new_user(store, 4711)
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                f"IF NEW.message_id = '{second}' THEN RAISE EXCEPTION 'refused at commit'; END IF; "
-                "RETURN NEW; END $$"
-            )
-        )
-        connection.execute(
-            text(
-                "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON audit_erasures "
-                "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
-            )
-        )
+        _refuse_on_postgres(connection, "refuse_at_commit", second, "refused at commit", at_commit=True)
     with pytest.raises(SQLAlchemyError, match="refused at commit"):
         erase(store, "4711", actor="cli:dpo", batch=1)
     [action] = _actions(engine)
