@@ -672,35 +672,25 @@ class AnalyticsClient:
     def _accepted(self, segment: SegmentClient, message: dict[str, Any], started: float) -> Outcome:
         if not segment.sync_mode:
             return AuditStatus.PENDING, None
-        seconds = time.perf_counter() - started
-        _observe_synchronous_post("delivered", seconds)
-        latency_ms = seconds * 1000
-        record_outcome_safely(
-            self.store,
-            [message],
-            AuditStatus.DELIVERED,
-            http_status=200,
-            latency_ms=latency_ms,
-            **self._attribution,
-        )
+        self._record_post(message, started, "delivered", AuditStatus.DELIVERED, http_status=200)
         return AuditStatus.DELIVERED, None
 
     def _failed(self, message: dict[str, Any], error: Exception, started: float) -> Outcome:
         """Record a synchronous post that failed, with how long it took: a timeout reads as one."""
         status, http_status, text = describe_failure(error)
-        seconds = time.perf_counter() - started
-        _observe_synchronous_post("error", seconds)
-        latency_ms = seconds * 1000
-        record_outcome_safely(
-            self.store,
-            [message],
-            status,
-            http_status=http_status,
-            error=text,
-            latency_ms=latency_ms,
-            **self._attribution,
-        )
+        self._record_post(message, started, "error", status, http_status=http_status, error=text)
         return status, DeliveryError(text, http_status)
+
+    def _record_post(
+        self, message: dict[str, Any], started: float, outcome: str, status: AuditStatus, **details: Any
+    ) -> None:
+        """Record how a synchronous post ended and how long it took, in the audit log and the metrics,
+        the same way whether it was delivered or failed."""
+        seconds = time.perf_counter() - started
+        _observe_synchronous_post(outcome, seconds)
+        record_outcome_safely(
+            self.store, [message], status, latency_ms=seconds * 1000, **details, **self._attribution
+        )
 
     def _lost(self, records: Sequence[AuditRecord], error: Exception) -> None:
         """Tell the caller's `on_error` about batched messages the audit log refused for good."""
