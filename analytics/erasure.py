@@ -11,7 +11,7 @@ opens those values again. What stays, and why:
 - the user id, the event, the times and the delivery history: the record that a message was sent for
   that pseudonymous id, which the log exists to keep until retention deletes it
   (`analytics.retention`), and by which the erasure itself is found: its record carries the id as
-  its `userId`.
+  its `userId`. Retention keeps that record while entries it vouches for remain.
 
 Each entry's chain hash covers the ciphertext that goes, so each erased entry gets an `AuditErasure`
 row whose own keyed hash covers the entry as it is after the erasure (`analytics.chain.erasure_hash`):

@@ -26,10 +26,11 @@ An entry whose sealed personal data an erasure request removed (`analytics.erasu
 its own hash, which covers the ciphertext: its erasure's hash (`AuditErasure`) is checked instead,
 which covers everything left of it. Unlike a checkpoint's, that hash vouches for an entry's content,
 so it is held to one key as strictly: it must name a *Personal Data Erased* action of the entry's user
-id, and match the one key that action's own entry matches (`erase()` hashes both with its store's key),
-never another (or a leaked retired key would rewrite an erased entry and vouch for it). A chain whose
-first entries are all erased has no entry to choose its key: the key most of their erasures' actions
-match is the chain's.
+id (a purge keeps that action while entries it vouches for remain, `analytics.retention`), and match
+the one key that action's own entry matches (`erase()` hashes both with its store's key), never another
+(or a leaked retired key would rewrite an erased entry and vouch for it). A chain whose first entries
+are all erased has no entry to choose its key: the key most of their erasures' actions match is the
+chain's.
 """
 
 from __future__ import annotations

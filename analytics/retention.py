@@ -11,6 +11,12 @@ interrupted purge leaves each chain's old part as a prefix that still starts at 
 entry is `pending` while it runs and `recorded` once done; purge entries themselves are never
 purged (one per run: they are the log's history of its own retention).
 
+An erasure's *Personal Data Erased* action (`analytics.erasure`) stays while an entry it vouches for
+remains: `verify` accepts an erased entry only while the action its erasure names exists, and an
+erased entry can be recorded after that action (it arrived while the erasure ran, or its host's clock
+is ahead). Once the purge cutoff passes its last erased entry, the action goes too. Like a purge
+record, an entry kept inside a purged stretch gets the checkpoint of its predecessor.
+
 On PostgreSQL, where the log is partitioned by time (`analytics.partitions`), a partition that
 lies wholly before the cutoff is dropped instead of deleted row by row: the wide rows and their
 indexes go in one statement, and only the narrow rows that name them (`audit_message_ids`,
@@ -21,7 +27,9 @@ partition, which `ensure` moves out, are the one exception: if they are older th
 still to be dropped, a purge interrupted in between leaves a gap that `verify` reports until the
 purge is run again.) The checkpoints
 are the same either way, computed before anything goes. Purge records inside a dropped partition
-are kept in a fresh partition of the same range.
+are kept in a fresh partition of the same range. A partition holding a kept erasure action is not
+dropped whole, nor are the later ones: their rows are deleted one by one (rarely more than one
+partition, and only while the cutoff lies between the action and the entries it vouches for).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from analytics import partitions
+from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import (
     PURGE_TYPE,
     AuditCheckpoint,
@@ -64,6 +73,7 @@ from analytics.audit import (
 )
 from analytics.chain import checkpoint_hash
 from analytics.durations import as_utc, format_instant
+from analytics.integrity import has_erasure_table
 from analytics.message_ids import new_message_id
 from analytics.partitions import Partition
 from analytics.wording import counted
@@ -75,9 +85,42 @@ log = logging.getLogger(__name__)
 PURGE_BATCH = 1000
 
 
-def purgeable(cutoff: datetime) -> ColumnElement[bool]:
-    """Entries a purge at `cutoff` deletes: recorded before it, except purge records."""
-    return and_(AuditEntry.recorded_at < cutoff, AuditEntry.type != PURGE_TYPE)
+def _vouching_actions(cutoff: datetime) -> Select[str]:
+    """The erasure actions named by the erasure of an entry recorded from `cutoff` on.
+
+    `verify` accepts an erased entry only while the action its erasure names exists, and an entry can
+    be recorded after the erasure that erased it (it arrived while the erasure ran, or its host's clock
+    is ahead): a purge between the two must keep the action for it.
+    """
+    erased = aliased(AuditEntry)
+    return (
+        select(AuditErasure.erasure_message_id)
+        .join(erased, erased.message_id == AuditErasure.message_id)
+        .where(erased.recorded_at >= cutoff)
+    )
+
+
+def purgeable(
+    cutoff: datetime, *, erasures: bool, entry: type[AuditEntry] = AuditEntry
+) -> ColumnElement[bool]:
+    """Entries a purge at `cutoff` deletes: recorded before it, except purge records and the erasure
+    actions that vouch for an entry it keeps (`_vouching_actions`).
+
+    Args:
+        cutoff: the purge's cutoff.
+        erasures: whether the database has the table of erasures (not at revision 0020, which this
+            library writes).
+        entry: `AuditEntry`, or an alias of it to test other rows by.
+    """
+    kept = entry.type == PURGE_TYPE
+    if erasures:
+        vouching = and_(
+            entry.type == ACTION_TYPE,
+            entry.event == ERASURE_ACTION,
+            entry.message_id.in_(_vouching_actions(cutoff)),
+        )
+        kept = or_(kept, vouching)
+    return and_(entry.recorded_at < cutoff, not_(kept))
 
 
 @dataclass(frozen=True)
@@ -182,11 +225,33 @@ def _duration_text(duration: timedelta) -> str:
 
 def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
     """Count what a purge at `cutoff` would delete, and the checkpoints it needs."""
-    condition = purgeable(cutoff)
-    totals = select(func.count(), func.min(AuditEntry.recorded_at), func.max(AuditEntry.recorded_at))
-    attempts = select(func.count()).where(
-        DeliveryAttempt.message_id.in_(select(AuditEntry.message_id).where(condition))
-    )
+    with store.engine.connect() as connection:
+        erasures = has_erasure_table(connection)
+        condition = purgeable(cutoff, erasures=erasures)
+        totals = select(func.count(), func.min(AuditEntry.recorded_at), func.max(AuditEntry.recorded_at))
+        attempts = select(func.count()).where(
+            DeliveryAttempt.message_id.in_(select(AuditEntry.message_id).where(condition))
+        )
+        count, oldest, newest = connection.execute(totals.where(condition)).one()
+        report = PurgeReport(cutoff, count, connection.scalar(attempts) or 0, oldest, newest)
+        if count:
+            found = [
+                Checkpoint(*row) for query in _cuts(cutoff, erasures) for row in connection.execute(query)
+            ]
+            # An entry kept right after a chain's last purged one names the same link as the chain's end.
+            report.checkpoints = list(dict.fromkeys(found))
+            report.partitions = _droppable(connection, cutoff, condition)
+    return report
+
+
+def _cuts(cutoff: datetime, erasures: bool) -> tuple[Select[str, int, str], Select[str, int, str]]:
+    """The links a purge at `cutoff` cuts, each as the writer, seq and hash of the entry before it.
+
+    Each chain's last purged entry (a later entry names it, or will: its writer may still be running),
+    and the predecessor of every entry kept inside a purged stretch: a purge record, an erasure action
+    still vouching for a later entry.
+    """
+    condition = purgeable(cutoff, erasures=erasures)
     last_purged = (
         select(AuditEntry.writer_id, func.max(AuditEntry.seq).label("seq"))
         .where(condition)
@@ -197,26 +262,36 @@ def plan(store: AuditStore, cutoff: datetime) -> PurgeReport:
         last_purged,
         and_(AuditEntry.writer_id == last_purged.c.writer_id, AuditEntry.seq == last_purged.c.seq),
     )
-    # A purge record kept inside a purged stretch needs the link to its own predecessor too.
     predecessor = aliased(AuditEntry)
-    kept_records = select(AuditEntry.writer_id, AuditEntry.seq - 1, AuditEntry.prev_hash).where(
-        AuditEntry.type == PURGE_TYPE,
+    kept_inside = select(AuditEntry.writer_id, AuditEntry.seq - 1, AuditEntry.prev_hash).where(
+        AuditEntry.recorded_at < cutoff,
+        not_(condition),
         exists().where(
             predecessor.writer_id == AuditEntry.writer_id,
             predecessor.seq == AuditEntry.seq - 1,
-            predecessor.recorded_at < cutoff,
-            predecessor.type != PURGE_TYPE,
+            purgeable(cutoff, erasures=erasures, entry=predecessor),
         ),
     )
-    with store.engine.connect() as connection:
-        count, oldest, newest = connection.execute(totals.where(condition)).one()
-        report = PurgeReport(cutoff, count, connection.scalar(attempts) or 0, oldest, newest)
-        if count:
-            for query in (chain_ends, kept_records):
-                report.checkpoints += [Checkpoint(*row) for row in connection.execute(query)]
-            whole = [p for p in partitions.partitions(connection) if p.before(cutoff)]
-            report.partitions = [p for p in whole if _worth_dropping(connection, p)]
-    return report
+    return chain_ends, kept_inside
+
+
+def _droppable(connection: Connection, cutoff: datetime, condition: ColumnElement[bool]) -> list[Partition]:
+    """The partitions a purge drops whole (PostgreSQL): those wholly before the cutoff worth dropping,
+    and before any entry it keeps there other than purge records (an erasure action still vouching).
+
+    Dropping keeps only a partition's purge records, so such an entry's partition is purged row by row,
+    and so are the later ones: rows go before partitions, and a purge interrupted between them must
+    leave each chain's purged part a prefix.
+    """
+    whole = [p for p in partitions.partitions(connection) if p.before(cutoff)]
+    if not whole:
+        return []
+    kept = select(func.min(AuditEntry.recorded_at)).where(
+        AuditEntry.recorded_at < cutoff, not_(condition), AuditEntry.type != PURGE_TYPE
+    )
+    oldest_kept = connection.scalar(kept)
+    until = cutoff if oldest_kept is None else as_utc(oldest_kept)
+    return [p for p in whole if p.before(until) and _worth_dropping(connection, p)]
 
 
 def _partition_rows(partition: Partition) -> ColumnElement[bool]:
@@ -347,7 +422,8 @@ def _delete(store: AuditStore, cutoff: datetime, batch: int, dropping: list[Part
     Rows of the partitions in `dropping` are left for `_drop`.
     """
     entries = attempts = 0
-    condition = purgeable(cutoff)
+    with store.engine.connect() as connection:
+        condition = purgeable(cutoff, erasures=has_erasure_table(connection))
     if dropping:
         condition = and_(condition, not_(or_(*(_partition_rows(p) for p in dropping))))
     newest_first = (
