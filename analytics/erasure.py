@@ -165,7 +165,8 @@ def erase(
     Raises:
         SchemaError: the database is not yet at the revision that records erasures.
         SQLAlchemyError: a batch failed (and whatever else stopped one, Ctrl-C included): raised again
-            after the request's action is closed with what was erased and why it stopped.
+            after the request's action is closed with what was erased and why it stopped, that error
+            added to the exception as its last note (`__notes__`).
     """
     report = plan(store, user_id)
     report.dry_run = dry_run
@@ -191,7 +192,9 @@ def erase(
     except BaseException as exc:
         # BaseException: Ctrl-C is the likeliest interruption of a long erasure, and it too must not
         # leave the request `pending` for ever.
-        _close(store, report.message_id, _interrupted(report, erased, exc))
+        error = _interrupted(report, erased, exc)
+        _close(store, report.message_id, error)
+        exc.add_note(error)  # for the caller to say, as `audit erase` does in its one line
         raise
     # Entries recorded while it ran are erased too, and each erased entry's row names the action: the
     # action's planned count is what it was asked, not an error when the log moved on meanwhile.

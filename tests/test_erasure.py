@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -672,11 +672,67 @@ def test_erase_command_stopped_by_the_database_says_so_in_one_line_and_records_i
     result = sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"])
     assert (result.exit_code, result.output) == (
         2,
-        "error: cannot erase personal data from the audit log: database or disk is full\n",
+        "error: user 4711: interrupted after erasing 0 of the 1 entry planned (database or disk is full): "
+        "run `event-catalog audit erase --user-id 4711` again to erase the rest\n",
     )
     [action] = _actions(_engine(sealed_app))
     assert action.status == AuditStatus.RECORDED
     assert action.error is not None and action.error.startswith("interrupted after erasing 0 of the 1 entry")
+
+
+def test_erase_command_stopped_at_one_user_id_names_it_what_it_erased_and_the_ids_not_attempted(
+    sealed_app: Flask,
+) -> None:
+    """Its line named neither the user id stopped nor what it erased, and the later ids were silently
+    neither erased nor recorded."""
+    _seed(sealed_app, 7)
+    [mid] = _seed(sealed_app, 4711)
+    [other] = _seed(sealed_app, 42)
+    _refuse_erasure_of(_engine(sealed_app), mid)
+    result = sealed_app.test_cli_runner().invoke(
+        args=["audit", "erase", "--user-id", "7", "--user-id", "4711", "--user-id", "42", "--user-id", "999"]
+    )
+    assert result.exit_code == 2
+    assert result.stdout.startswith("user 7: erased the sealed personal data of 1 entry (of 1); recorded as ")
+    assert result.stderr == (
+        "error: user 4711: interrupted after erasing 0 of the 1 entry planned (database or disk is full): "
+        "run `event-catalog audit erase --user-id 4711` again to erase the rest; not attempted: 42, 999\n"
+    )
+    actions = _actions(_engine(sealed_app))
+    assert sorted((action.user_id, action.error is None) for action in actions) == [
+        ("4711", False),
+        ("7", True),
+    ]
+    assert AuditStore(_engine(sealed_app)).entry(other).encrypted_personal_data is not None
+
+
+def test_erase_command_stopped_by_ctrl_c_names_what_it_erased_and_the_ids_not_attempted(
+    sealed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C ended it with Click's `Aborted!`: nothing said which user id stopped, nor what was left."""
+    import analytics.erasure as erasure
+
+    batches = erasure._batches
+
+    def one_then_ctrl_c(
+        store: AuditStore, user_id: str, message_id: str, batch: int
+    ) -> Iterator[tuple[int, int]]:
+        yield next(batches(store, user_id, message_id, 1))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(erasure, "_batches", one_then_ctrl_c)
+    _seed(sealed_app, 4711, 2)
+    _seed(sealed_app, 42)
+    result = sealed_app.test_cli_runner().invoke(
+        args=["audit", "erase", "--user-id", "4711", "--user-id", "42"]
+    )
+    assert (result.exit_code, result.output) == (
+        130,
+        "error: user 4711: interrupted after erasing 1 of the 2 entries planned (KeyboardInterrupt): "
+        "run `event-catalog audit erase --user-id 4711` again to erase the rest; not attempted: 42\n",
+    )
+    [action] = _actions(_engine(sealed_app))
+    assert (action.user_id, action.status) == ("4711", AuditStatus.RECORDED)
 
 
 def _engine(app: Flask) -> Engine:

@@ -105,17 +105,26 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 
 def fail_on_database(doing: str, exc: SQLAlchemyError) -> NoReturn:
-    """End a command the database refused: the refusal's first line, and what to do about it when
-    that is clear (a SQLite file that is missing or not a database, a server that cannot be
-    reached, a schema that is not this version's)."""
+    """End a command the database refused, in one line (`database_refusal`)."""
+    fail(database_refusal(doing, exc))
+
+
+def database_refusal(doing: str, exc: SQLAlchemyError) -> str:
+    """What the database refused: the refusal's first line, and what to do about it when that is
+    clear (a SQLite file that is missing or not a database, a server that cannot be reached, a
+    schema that is not this version's)."""
     from webapp.extensions import db
     from webapp.schema_guard import database_advice
 
     problem = sqlite_problem(db.engine)
     if problem is not None:
-        fail(f"cannot {doing}: {problem}")
+        return f"cannot {doing}: {problem}"
     advice = database_advice(db.engine)
-    fail(f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else ""))
+    return f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else "")
+
+
+SIGINT_EXIT = 128 + signal.SIGINT
+"""A shell's status for a program that Ctrl-C stopped (130)."""
 
 
 def verdict(
@@ -707,7 +716,9 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
 
     Masks, the user id, events and delivery history stay; `audit verify` keeps passing. Each user id
     is recorded as a Personal Data Erased action (admins only), even with nothing to erase, unless it
-    is a dry run. One line per user id, starting with how many entries changed.
+    is a dry run. One line per user id, starting with how many entries changed. An erasure stopped
+    (a database error, Ctrl-C) ends the command with a line naming its user id, what it erased and
+    the ids not attempted.
     """
     from analytics.erasure import erase
 
@@ -716,14 +727,31 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
         fail("--user-id: empty: give the user id whose personal data to erase")
     wanted = [str(_filters_from_options({"user_id": user_id}).user_id) for user_id in user_ids]
     store = _audit_store()
-    for user_id in dict.fromkeys(wanted):
+    requests = list(dict.fromkeys(wanted))
+    for at, user_id in enumerate(requests):
         try:
             report = erase(store, user_id, actor=command_line_actor(), dry_run=dry_run)
         except AnalyticsError as exc:
             fail(str(exc))
-        except SQLAlchemyError as exc:
-            fail_on_database("erase personal data from the audit log", exc)
+        except (SQLAlchemyError, KeyboardInterrupt) as exc:
+            _erasure_stopped(user_id, exc, requests[at + 1 :])
         click.echo(report.summary())
+
+
+def _erasure_stopped(user_id: str, exc: BaseException, left: list[str]) -> NoReturn:
+    """End `audit erase` at the user id something stopped: what its action was closed with (what it
+    erased, what to run again) or, stopped before, why; then the ids after it, which were neither
+    erased nor recorded: the command ended without a word of them."""
+    notes = getattr(exc, "__notes__", [])
+    if notes:
+        what = notes[-1]  # erase() adds its action's error
+    elif isinstance(exc, SQLAlchemyError):
+        what = database_refusal("erase personal data from the audit log", exc)
+    else:
+        what = reason(exc)
+    not_attempted = f"; not attempted: {', '.join(left)}" if left else ""
+    status = SIGINT_EXIT if isinstance(exc, KeyboardInterrupt) else 2
+    fail(f"user {user_id}: {what}{not_attempted}", status)
 
 
 # --- PostgreSQL partitions of the audit log (issue 9): audit partitions ensure / list --------------
