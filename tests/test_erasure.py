@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from click.testing import Result
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
@@ -689,6 +694,7 @@ def test_erase_command_stopped_at_one_user_id_names_it_what_it_erased_and_the_id
     [mid] = _seed(sealed_app, 4711)
     [other] = _seed(sealed_app, 42)
     _refuse_erasure_of(_engine(sealed_app), mid)
+    handler = signal.getsignal(signal.SIGTERM)
     result = sealed_app.test_cli_runner().invoke(
         args=["audit", "erase", "--user-id", "7", "--user-id", "4711", "--user-id", "42", "--user-id", "999"]
     )
@@ -704,6 +710,7 @@ def test_erase_command_stopped_at_one_user_id_names_it_what_it_erased_and_the_id
         ("7", True),
     ]
     assert AuditStore(_engine(sealed_app)).entry(other).encrypted_personal_data is not None
+    assert signal.getsignal(signal.SIGTERM) is handler
 
 
 def test_erase_command_stopped_by_ctrl_c_names_what_it_erased_and_the_ids_not_attempted(
@@ -733,6 +740,96 @@ def test_erase_command_stopped_by_ctrl_c_names_what_it_erased_and_the_ids_not_at
     )
     [action] = _actions(_engine(sealed_app))
     assert (action.user_id, action.status) == ("4711", AuditStatus.RECORDED)
+
+
+_ERASE_ONE_BATCH_THEN_WAIT = """
+import signal, sys
+import analytics.erasure as erasure
+from webapp.command import main
+
+batches = erasure._batches
+
+def one_then_wait(store, user_id, erasure_message_id, batch):
+    # A long erasure, made short: batches of one entry, and after the first a wait for a signal.
+    for done in batches(store, user_id, erasure_message_id, 1):
+        yield done
+        print("erased a batch", flush=True)
+        signal.pause()
+
+erasure._batches = one_then_wait
+sys.argv[0] = "event-catalog"
+main()
+"""
+"""`event-catalog` erasing a batch at a time, which says `erased a batch` and waits after the first."""
+
+
+def test_erase_command_stopped_by_sigterm_closes_the_action_and_names_what_it_erased(
+    database_url: str, engine: Engine
+) -> None:
+    """SIGTERM (`timeout`, systemd, `docker stop`, a Kubernetes Job's deadline) ended Python on the
+    spot: the erasure's action stayed `pending` for ever, and the command said nothing."""
+    store = _sealed_store(engine)
+    for _ in range(3):
+        _new_user(store, 4711)
+    [other] = [_new_user(store, 42)]
+    command = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _ERASE_ONE_BATCH_THEN_WAIT,
+            "audit",
+            "erase",
+            "--user-id",
+            "4711",
+            "--user-id",
+            "42",
+        ],
+        env={**os.environ, "DATABASE_URL": database_url, "AUDIT_ENCRYPTION_KEY": _KEY},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert command.stdout is not None
+        assert command.stdout.readline() == "erased a batch\n"
+        command.send_signal(signal.SIGTERM)
+        _, errors = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+            command.communicate()
+    assert (command.returncode, errors) == (
+        143,
+        "error: user 4711: interrupted after erasing 1 of the 3 entries planned (stopped by SIGTERM): "
+        "run `event-catalog audit erase --user-id 4711` again to erase the rest; not attempted: 42\n",
+    )
+    [action] = _actions(engine)
+    assert (action.user_id, action.status) == ("4711", AuditStatus.RECORDED)
+    assert action.error is not None
+    assert action.error.startswith(
+        "interrupted after erasing 1 of the 3 entries planned (stopped by SIGTERM)"
+    )
+    with engine.connect() as connection:
+        sealed = func.count(AuditEntry.encrypted_personal_data)
+        assert connection.scalar(select(sealed).where(AuditEntry.user_id == "4711")) == 2
+    assert _entry(store, other).encrypted_personal_data is not None
+    assert erase(store, "4711", actor="cli:dpo").entries == 2
+
+
+def test_erase_command_runs_outside_the_main_thread_with_sigterm_left_alone(sealed_app: Flask) -> None:
+    """Only the main thread may set a signal handler: elsewhere (a scheduler's thread) it is not set."""
+    _seed(sealed_app, 4711)
+    results: list[Result] = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            sealed_app.test_cli_runner().invoke(args=["audit", "erase", "--user-id", "4711"])
+        )
+    )
+    worker.start()
+    worker.join()
+    [result] = results
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.output.startswith("user 4711: erased the sealed personal data of 1 entry (of 1)")
 
 
 def _engine(app: Flask) -> Engine:

@@ -12,9 +12,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -123,8 +126,42 @@ def database_refusal(doing: str, exc: SQLAlchemyError) -> str:
     return f"cannot {doing}: {reason(exc)}" + (f" — {advice}" if advice else "")
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised while a command runs under `sigterm_raises`. A BaseException, as
+    KeyboardInterrupt is: an `except Exception` on its way does not swallow it."""
+
+
+SIGTERM_EXIT = 128 + signal.SIGTERM
+"""A shell's status for a program that SIGTERM stopped (143)."""
 SIGINT_EXIT = 128 + signal.SIGINT
 """A shell's status for a program that Ctrl-C stopped (130)."""
+
+
+@contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated`; the handler before is restored after it.
+
+    `timeout`, systemd, `docker stop` and a Kubernetes Job's deadline stop a command with SIGTERM,
+    whose default ends Python on the spot: no `except` or `finally` runs, so an erasure's action
+    stayed `pending` for ever. Raised, it closes what the block has open as Ctrl-C does; one that
+    escapes the block ends the command in one line. Python runs handlers in the main thread only,
+    and only there may set one: elsewhere (a test runner's thread) SIGTERM is left as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> NoReturn:
+        raise Terminated("stopped by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except Terminated as exc:
+        fail(str(exc), SIGTERM_EXIT)
+    finally:
+        # None: a handler set outside Python, which cannot be set back; the default is the nearest.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def verdict(
@@ -717,8 +754,8 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
     Masks, the user id, events and delivery history stay; `audit verify` keeps passing. Each user id
     is recorded as a Personal Data Erased action (admins only), even with nothing to erase, unless it
     is a dry run. One line per user id, starting with how many entries changed. An erasure stopped
-    (a database error, Ctrl-C) ends the command with a line naming its user id, what it erased and
-    the ids not attempted.
+    (a database error, Ctrl-C, SIGTERM) ends the command with a line naming its user id, what it
+    erased and the ids not attempted.
     """
     from analytics.erasure import erase
 
@@ -728,14 +765,15 @@ def audit_erase_command(user_ids: tuple[str, ...], dry_run: bool) -> None:
     wanted = [str(_filters_from_options({"user_id": user_id}).user_id) for user_id in user_ids]
     store = _audit_store()
     requests = list(dict.fromkeys(wanted))
-    for at, user_id in enumerate(requests):
-        try:
-            report = erase(store, user_id, actor=command_line_actor(), dry_run=dry_run)
-        except AnalyticsError as exc:
-            fail(str(exc))
-        except (SQLAlchemyError, KeyboardInterrupt) as exc:
-            _erasure_stopped(user_id, exc, requests[at + 1 :])
-        click.echo(report.summary())
+    with sigterm_raises():
+        for at, user_id in enumerate(requests):
+            try:
+                report = erase(store, user_id, actor=command_line_actor(), dry_run=dry_run)
+            except AnalyticsError as exc:
+                fail(str(exc))
+            except (SQLAlchemyError, KeyboardInterrupt, Terminated) as exc:
+                _erasure_stopped(user_id, exc, requests[at + 1 :])
+            click.echo(report.summary())
 
 
 def _erasure_stopped(user_id: str, exc: BaseException, left: list[str]) -> NoReturn:
@@ -750,7 +788,7 @@ def _erasure_stopped(user_id: str, exc: BaseException, left: list[str]) -> NoRet
     else:
         what = reason(exc)
     not_attempted = f"; not attempted: {', '.join(left)}" if left else ""
-    status = SIGINT_EXIT if isinstance(exc, KeyboardInterrupt) else 2
+    status = {Terminated: SIGTERM_EXIT, KeyboardInterrupt: SIGINT_EXIT}.get(type(exc), 2)
     fail(f"user {user_id}: {what}{not_attempted}", status)
 
 
