@@ -17,7 +17,9 @@ A message still in flight when a replay is killed may reach Segment and be sent 
 replay; that second copy carries the same `messageId` and Segment drops it.
 
 Personal data: the payload holds masks, never sent as values. The originals are restored from their
-encrypted copy (`analytics.personal_data`); without one, the entry is skipped with the reason.
+encrypted copy (`analytics.personal_data`); without one, the entry is skipped with the reason. A
+chunk is restored before it is claimed, so the claim of a restored entry also asks that its copy is
+still there: one an erasure request (`analytics.erasure`) cleared in between is skipped as erased.
 
 A message over Segment's 32 KB per message is skipped with the reason too: the Segment client
 refuses it before sending, so re-sent unchanged it would only be dropped again, on every run.
@@ -348,7 +350,8 @@ class ReplayReport:
     Attributes:
         dry_run: nothing was claimed or sent.
         selected: entries that matched.
-        skipped: entries not re-sent (personal data, over 32 KB, or taken by a concurrent replay).
+        skipped: entries not re-sent (personal data, erased included, over 32 KB, or taken by a
+            concurrent replay).
         outcomes: re-sent entries by their status once the replay's client had flushed.
     """
 
@@ -433,18 +436,50 @@ def open_replay_client(
     )
 
 
-def _claim(store: AuditStore, ids: Sequence[int], selection: ReplaySelection, now: datetime) -> set[str]:
-    """Move entries to `pending` if they still match; the ones this call moved are ours to send."""
+def _claim(
+    store: AuditStore,
+    ids: Sequence[int],
+    selection: ReplaySelection,
+    now: datetime,
+    *,
+    sealed: Sequence[int] = (),
+) -> set[str]:
+    """Move entries to `pending` if they still match; the ones this call moved are ours to send.
+
+    `sealed` are those whose message was restored from their sealed personal data: they are claimed
+    only while still sealed, so that an erasure committed since the chunk was read keeps the values
+    it erased from being sent. The check is in the UPDATE itself: on PostgreSQL it is judged again
+    once the row's lock is had (which an erasure's batch holds until it commits), and on SQLite
+    writes take turns, so no erasure commits between the check and the claim.
+    """
     if not ids:
         return set()
+    still_sealed = (
+        [or_(AuditEntry.id.not_in(sealed), AuditEntry.encrypted_personal_data.is_not(None))] if sealed else []
+    )
     claim = (
         update(AuditEntry)
-        .where(AuditEntry.id.in_(ids), selection.condition(now))
+        .where(AuditEntry.id.in_(ids), selection.condition(now), *still_sealed)
         .values(status=AuditStatus.PENDING, status_changed_at=datetime.now(UTC), http_status=None, error=None)
         .returning(AuditEntry.message_id)
     )
     with store.engine.begin() as connection:
         return set(connection.scalars(claim))
+
+
+def _lost_reasons(store: AuditStore, lost: Sequence[AuditEntry]) -> dict[int, str]:
+    """Why entries a replay restored were not its to claim: erased meanwhile (said as a replay run
+    after the erasure says it), or taken by another replay."""
+    if not lost:
+        return {}
+    with store.engine.connect() as connection:
+        erased = erased_at(connection, [entry.message_id for entry in lost])
+    return {
+        entry.id: erased_reason(erased[entry.message_id])
+        if entry.message_id in erased
+        else "taken by another replay meanwhile"
+        for entry in lost
+    }
 
 
 def _statuses(store: AuditStore, message_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
@@ -539,11 +574,16 @@ def _handle_chunk(
             reasons[entry.id] = str(exc)
     outcomes: dict[str, tuple[str, str | None]] = {}
     if client is not None:
-        claimed = _claim(store, list(messages), selection, now)
+        sealed = [
+            entry.id
+            for entry in entries
+            if entry.id in messages and entry.encrypted_personal_data is not None
+        ]
+        claimed = _claim(store, list(messages), selection, now, sealed=sealed)
+        lost = [entry for entry in entries if entry.id in messages and entry.message_id not in claimed]
+        reasons.update(_lost_reasons(store, lost))
         for entry in entries:
-            if entry.id in messages and entry.message_id not in claimed:
-                reasons[entry.id] = "taken by another replay meanwhile"
-            elif entry.message_id in claimed:
+            if entry.message_id in claimed:
                 client.resend(messages[entry.id])
         # Without a stall limit: the outcomes read next are the report, and the replay client's
         # own budgets (REPLAY_SEGMENT_OPTIONS) already bound how long sending can take.

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -20,18 +21,21 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
+import analytics.replay as replay_module
 from analytics import AnalyticsClient
-from analytics.audit import AuditEntry, AuditStatus, AuditStore
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
+from analytics.erasure import ErasureReport, erase
 from analytics.integrity import verify
 from analytics.personal_data import mask_value
 from analytics.queries import Cursor
 from analytics.replay import (
     REPLAY_ACTION,
+    Candidate,
     ReplayError,
     ReplaySelection,
     _claim,
@@ -317,6 +321,101 @@ def test_a_rotated_key_still_opens_what_the_old_one_sealed(engine: Engine, colle
     finally:
         client.shutdown()
     assert collector.received()[0]["properties"]["email"] == receipt.message["properties"]["email"]
+
+
+def test_an_entry_erased_between_the_replay_s_read_and_its_claim_is_skipped_as_erased_not_sent(
+    engine: Engine, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay restores a chunk's messages before it claims them: an erasure committed in between
+    was recorded as done, and the replay then claimed the entry and sent its real values anyway."""
+    store = AuditStore(engine, encryption_key=Fernet.generate_key().decode())
+    [sealed] = _send_failing(store, collector, constant="Register")
+    [plain] = _send_failing(store, collector)
+    user_id = str(_entry(store, sealed.message_id).user_id)
+    claim = replay_module._claim
+    erasures: list[ErasureReport] = []
+
+    def erase_then_claim(*args: Any, **kwargs: Any) -> set[str]:
+        # An admin's `audit erase` commits after the replay read the chunk, before it claims it.
+        erasures.append(erase(store, user_id, actor="cli:dpo"))
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(replay_module, "_claim", erase_then_claim)
+    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
+    seen: list[Candidate] = []
+    try:
+        report = replay(store, client, ReplaySelection(), on_candidate=seen.append)
+    finally:
+        client.shutdown()
+    assert erasures[0].entries == 1
+    assert [message["messageId"] for message in collector.received()] == [plain.message_id]
+    assert report.summary() == "re-sent 1 entry: 1 delivered; 1 skipped"
+    assert _entry(store, sealed.message_id).status == "failed"  # never claimed
+    # Skipped as a replay run after the erasure lists it, in the command's lines and the widget's counts.
+    listed: list[Candidate] = []
+    replay(store, None, ReplaySelection(), dry_run=True, on_candidate=listed.append)
+    reasons = {candidate.message_id: candidate.skip_reason for candidate in seen}
+    [after] = listed
+    assert after.skip_reason is not None and after.skip_reason.startswith("its personal data was erased")
+    assert reasons == {sealed.message_id: after.skip_reason, plain.message_id: None}
+
+
+def test_a_claim_waits_for_an_erasure_holding_the_entry_and_leaves_what_it_erased(
+    postgres_engine: Engine, collector: Collector
+) -> None:
+    """On PostgreSQL a replay reads the entry as sealed while an erasure's batch, uncommitted, has
+    cleared it; its claim waits for the batch's row lock and, judged again once the erasure
+    committed, must not claim the entry and send the values just erased."""
+    engine = postgres_engine
+    key = Fernet.generate_key().decode()
+    store = AuditStore(engine, encryption_key=key)
+    [receipt] = _send_failing(store, collector, constant="Register")
+    user_id = str(_entry(store, receipt.message_id).user_id)
+    batch_written, commit = threading.Event(), threading.Event()
+    # The claim waits as long as this test holds the erasure, however loaded the machine is.
+    patient = engine.url.update_query_dict({"options": "-c lock_timeout=60s"})
+    replay_engine = create_audit_engine(patient.render_as_string(hide_password=False))
+    replay_store = AuditStore(replay_engine, encryption_key=key)
+
+    def hold_the_batch(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("INSERT INTO audit_erasures"):
+            batch_written.set()
+            commit.wait(timeout=60)
+
+    erasures: list[ErasureReport] = []
+    event.listen(engine, "after_cursor_execute", hold_the_batch)
+    try:
+        eraser = threading.Thread(target=lambda: erasures.append(erase(store, user_id, actor="cli:dpo")))
+        eraser.start()
+        assert batch_written.wait(timeout=60)
+        client = open_replay_client(
+            replay_store, "test-key", collector.url, actor="ops", upload_interval=0.05
+        )
+        seen: list[Candidate] = []
+        replayer = threading.Thread(
+            target=lambda: replay(replay_store, client, ReplaySelection(), on_candidate=seen.append)
+        )
+        replayer.start()
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        with engine.connect() as watcher:
+            _wait_for(lambda: bool(watcher.scalar(text(waiting))), "the replay's claim to wait")
+        commit.set()
+        eraser.join(timeout=60)
+        replayer.join(timeout=60)
+        client.shutdown()
+    finally:
+        commit.set()
+        event.remove(engine, "after_cursor_execute", hold_the_batch)
+        replay_engine.dispose()
+    assert erasures[0].entries == 1
+    assert collector.received() == []
+    [candidate] = seen
+    assert candidate.skip_reason is not None and candidate.skip_reason.startswith(
+        "its personal data was erased"
+    )
 
 
 @pytest.mark.parametrize(
