@@ -70,13 +70,21 @@ def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> di
     record: dict[str, Any] = {}
     for name in EXPORT_COLUMNS:
         if name == "spec":
-            record[name] = catalog_marker(entry.payload).get("spec")
+            record[name] = marker_spec(entry.payload)
             continue
         value = getattr(entry, name)
         record[name] = as_utc(value).isoformat() if name in TIME_COLUMNS and value is not None else value
     if payload is not None:
         record["payload"] = payload
     return record
+
+
+def marker_spec(payload: dict[str, Any]) -> str | None:
+    """The spec class a stored message's catalog marker names, as the export's `spec` column gives it
+    (`analytics.export_sql.spec_text`): only a string names one; a hand-built message may put any JSON
+    there, and that is no spec."""
+    spec = catalog_marker(payload).get("spec")
+    return spec if isinstance(spec, str) else None
 
 
 def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:

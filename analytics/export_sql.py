@@ -49,12 +49,23 @@ json_value = dialect_function(
 spec_text = dialect_function(
     "spec_text",
     Text(),
-    sqlite="json_extract({0}, '$.context.eventCatalog.spec')",
-    # One path walk over the stored JSONB (no parse), giving the text: the `->` chain that the
-    # identify index spells (`analytics.audit.called_spec`) copies the context and marker objects
-    # on its way, for every row of the export.
-    postgresql="({0} #>> '{{context,eventCatalog,spec}}')",
-    doc="The spec class named by a stored message's catalog marker, as text; NULL when it has none.",
+    # Only a JSON string names a spec class: a hand-built message may put any JSON there, which each
+    # database would turn into text its own way (`true` is 1 on SQLite, "true" on PostgreSQL).
+    sqlite=(
+        "CASE WHEN json_type({0}, '$.context.eventCatalog.spec') = 'text' "
+        "THEN json_extract({0}, '$.context.eventCatalog.spec') END"
+    ),
+    # Path walks over the stored JSONB (no parse): the `->` chain that the identify index spells
+    # (`analytics.audit.called_spec`) copies the context and marker objects on its way, for every row
+    # of the export.
+    postgresql=(
+        "CASE WHEN jsonb_typeof({0} #> '{{context,eventCatalog,spec}}') = 'string' "
+        "THEN {0} #>> '{{context,eventCatalog,spec}}' END"
+    ),
+    doc=(
+        "The spec class named by a stored message's catalog marker, as text; NULL when it names none, "
+        "or names it with anything but a JSON string (`analytics.export.marker_spec`)."
+    ),
 )
 
 text_format = dialect_function(

@@ -223,6 +223,39 @@ def test_exports_name_the_spec_that_built_each_entry_in_their_last_column(engine
         }
 
 
+@pytest.mark.parametrize("spec", [5, True, None, {"a": 1}, ["RegisterIdentify"]])
+def test_a_spec_named_by_something_other_than_a_string_is_no_spec_in_exports_and_the_api(
+    engine: Engine, spec: Any
+) -> None:
+    """A message built by hand can carry any JSON as its marker's spec: the export said `1` for `true`
+    on SQLite and `"true"` on PostgreSQL, and the audit API `true`. A spec is a class name, so
+    anything else is no spec, on both databases, masked (PostgreSQL's COPY) and unmasked."""
+    key = Fernet.generate_key().decode()
+    store = AuditStore(engine, encryption_key=key)
+    message = build_message(CATALOG.identifier("Register").example_spec())
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    with engine.begin() as connection:
+        where = AuditEntry.message_id == message["messageId"]
+        payload = connection.scalar(select(AuditEntry.payload).where(where))
+        assert payload is not None
+        payload["context"][CONTEXT_KEY]["spec"] = spec
+        connection.execute(update(AuditEntry).where(where).values(payload=payload))
+    for cipher in (None, PersonalDataCipher(key)):
+        text = "".join(Export(engine, AuditFilter(), ExportFormat.CSV, cipher=cipher))
+        (row,) = csv.DictReader(io.StringIO(text.removeprefix(BOM)))
+        (line,) = [
+            json.loads(line)
+            for line in "".join(
+                Export(engine, AuditFilter(), ExportFormat.NDJSON, cipher=cipher)
+            ).splitlines()
+        ]
+        assert (row["spec"], line["spec"]) == ("", None)
+        assert json.loads(row["payload"])["context"][CONTEXT_KEY]["spec"] == spec  # kept as stored
+    entry = store.entry(message["messageId"])
+    assert entry is not None
+    assert entry_record(entry)["spec"] is None
+
+
 def test_ndjson_export_applies_every_kind_of_filter(store: AuditStore) -> None:
     ids = _seed_three(store)
 
