@@ -108,6 +108,16 @@ def postgres_engine(empty_postgres_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def patient_engine(empty_postgres_url: str, postgres_engine: Engine) -> Iterator[Engine]:
+    """A second engine on `postgres_engine`'s database whose statements wait up to 60 s for a lock:
+    a test that holds a row on purpose releases it however loaded the machine is, where the library's
+    own `lock_timeout` (a few seconds) would fail the waiting side first."""
+    patient = create_audit_engine(f"{empty_postgres_url}?options=-c%20lock_timeout%3D60s")
+    yield patient
+    patient.dispose()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     """An empty SQLite database, for tests that are not about storage."""
     return f"sqlite:///{tmp_path / 'audit.db'}"

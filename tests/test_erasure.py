@@ -618,12 +618,15 @@ def test_erase_command_erases_each_user_id_and_says_how_many(sealed_app: Flask) 
     assert checked.exit_code == 0, checked.output
 
 
-def test_an_erasure_waits_for_a_row_a_delivery_outcome_holds_and_erases_it(postgres_engine: Engine) -> None:
+def test_an_erasure_waits_for_a_row_a_delivery_outcome_holds_and_erases_it(
+    postgres_engine: Engine, patient_engine: Engine
+) -> None:
     """Batches skipped rows locked by any transaction (`SKIP LOCKED`): one a delivery outcome or a
     replay's claim held at that moment kept its personal data, and the erasure ended as done."""
     engine = postgres_engine
     store = _sealed_store(engine)
     held, other = _new_user(store, 4711), _new_user(store, 4711)
+    patient_store = _sealed_store(patient_engine)
     outcome = engine.connect()
     transaction = outcome.begin()
     outcome.execute(select(AuditEntry.id).where(AuditEntry.message_id == held).with_for_update())
@@ -631,7 +634,7 @@ def test_an_erasure_waits_for_a_row_a_delivery_outcome_holds_and_erases_it(postg
     reports = []
 
     def run() -> None:
-        reports.append(erase(store, "4711", actor="cli:dpo"))
+        reports.append(erase(patient_store, "4711", actor="cli:dpo"))
         finished.set()
 
     eraser = threading.Thread(target=run)

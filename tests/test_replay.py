@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 import analytics.replay as replay_module
 from analytics import AnalyticsClient
-from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
 from analytics.erasure import ErasureReport, erase
@@ -361,7 +361,7 @@ def test_an_entry_erased_between_the_replay_s_read_and_its_claim_is_skipped_as_e
 
 
 def test_a_claim_waits_for_an_erasure_holding_the_entry_and_leaves_what_it_erased(
-    postgres_engine: Engine, collector: Collector
+    postgres_engine: Engine, patient_engine: Engine, collector: Collector
 ) -> None:
     """On PostgreSQL a replay reads the entry as sealed while an erasure's batch, uncommitted, has
     cleared it; its claim waits for the batch's row lock and, judged again once the erasure
@@ -372,10 +372,7 @@ def test_a_claim_waits_for_an_erasure_holding_the_entry_and_leaves_what_it_erase
     [receipt] = _send_failing(store, collector, constant="Register")
     user_id = str(_entry(store, receipt.message_id).user_id)
     batch_written, commit = threading.Event(), threading.Event()
-    # The claim waits as long as this test holds the erasure, however loaded the machine is.
-    patient = engine.url.update_query_dict({"options": "-c lock_timeout=60s"})
-    replay_engine = create_audit_engine(patient.render_as_string(hide_password=False))
-    replay_store = AuditStore(replay_engine, encryption_key=key)
+    replay_store = AuditStore(patient_engine, encryption_key=key)
 
     def hold_the_batch(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement.startswith("INSERT INTO audit_erasures"):
@@ -409,7 +406,6 @@ def test_a_claim_waits_for_an_erasure_holding_the_entry_and_leaves_what_it_erase
     finally:
         commit.set()
         event.remove(engine, "after_cursor_execute", hold_the_batch)
-        replay_engine.dispose()
     assert erasures[0].entries == 1
     assert collector.received() == []
     [candidate] = seen
