@@ -28,9 +28,10 @@ which covers everything left of it. Unlike a checkpoint's, that hash vouches for
 so it is held to one key as strictly: it must name a *Personal Data Erased* action of the entry's user
 id (a purge keeps that action while entries it vouches for remain, `analytics.retention`), and match
 the one key that action's own entry matches (`erase()` hashes both with its store's key), never another
-(or a leaked retired key would rewrite an erased entry and vouch for it). A chain whose first entries
-are all erased has no entry to choose its key: the key most of their erasures' actions match is the
-chain's.
+(or a leaked retired key would rewrite an erased entry and vouch for it). Erased entries
+never choose their chain's key: the erasing process's key (their actions') need not be the one the
+chain was written with, after a rotation. The chain's first entries that are not erased choose it, as
+the entry page's `_key_of_chain` does; a chain every entry of which is erased has no key of its own.
 """
 
 from __future__ import annotations
@@ -64,13 +65,13 @@ KEY_SAMPLE = 16
 """The first entries of a chain whose hashes choose the key it is checked with: most of them match the
 key its writer had, so entries forged with another key (a leaked retired one) among them cannot
 choose it, and no more than these are held in memory before the chain is walked. Erased entries
-(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed (their erasures'
-actions choose the key only of a chain whose waiting entries are all erased)."""
+(`analytics.erasure`) do not vote: their own hashes cover what the erasure removed, and their erasures'
+key is the erasing process's, not necessarily the chain's."""
 
 WAITING_MOST = 4096
 """The most entries of a chain's start held while its key is chosen: erased entries wait with the
-voters without voting, and a chain that starts with this many erased ones is checked with the votes
-gathered by then."""
+voters without voting. A chain whose first this many hold fewer than `KEY_SAMPLE` voters has its key
+read further on, as the entry page reads it (`_key_of_chain`): one query, for such chains only."""
 
 # The way out of the usual cause of unmatched chains: a key rotated without its predecessor retired.
 _KEY_HINT = f"after a rotation, list the former key in {RETIRED_CHAIN_KEYS}"
@@ -351,7 +352,11 @@ def _matching_key(keys: Sequence[bytes], row: Mapping[Any, Any]) -> int | None:
 def _chain_key(matches: Sequence[int | None]) -> int:
     """The key a chain is checked with, from what its first entries match: the one most match, the
     current key (0) on a tie or when none matches (then the chain is reported as unmatched)."""
-    votes = Counter(at for at in matches if at is not None)
+    return _most_voted(Counter(at for at in matches if at is not None))
+
+
+def _most_voted(votes: Counter[int]) -> int:
+    """The key most votes name, the newest (lowest index) on a tie, the current key (0) with none."""
     return min(votes, key=lambda at: (-votes[at], at), default=0)
 
 
@@ -418,7 +423,11 @@ class _Chain:
     """What the walker knows of the writer chain it is in.
 
     Attributes:
-        key: the index of the key it is checked with, once its first entries have chosen it.
+        key: the index of the key it is checked with, once its first entries that are not erased have
+            chosen it (None until then, and for good when every entry of it is erased).
+        looked_ahead: whether its key was looked for further on (`_ChainWalker.key_ahead`), at most once.
+        erasure_keys: the keys of the erasures that vouched for its entries while it had no key: they
+            say which retired key a chain whose every entry is erased still needs.
     """
 
     start: int
@@ -427,16 +436,21 @@ class _Chain:
     entries: int = 0
     edited: int = 0
     key: int | None = None
+    looked_ahead: bool = False
+    erasure_keys: Counter[int] = field(default_factory=Counter)
 
 
 class _ChainWalker:
     """Walks entries in (writer, seq) order, keeping one writer's state at a time.
 
-    A chain's first entries (`KEY_SAMPLE`) wait until they have chosen its key, then are checked in
-    order with the rest.
+    A chain's first entries wait until `KEY_SAMPLE` of them that are not erased have chosen its key,
+    then are checked in order with the rest.
     """
 
-    def __init__(self, keys: Sequence[bytes], report: VerifyReport, actions: _ErasureActions | None) -> None:
+    def __init__(
+        self, engine: Engine, keys: Sequence[bytes], report: VerifyReport, actions: _ErasureActions | None
+    ) -> None:
+        self.engine = engine
         self.keys = keys
         self.report = report
         self.actions = actions
@@ -444,20 +458,40 @@ class _ChainWalker:
         self.previous: RowMapping | None = None
         self.chain: _Chain | None = None
         self.waiting: list[tuple[RowMapping, int | None]] = []
-        self.erased_waiting = 0
+        self.voters = 0
 
-    def choose_key(self) -> None:
-        """Check the chain's waiting entries with the key most of them match (or, when all are erased,
-        the key most of their erasures' actions match: a chain erased before a rotation counts against
-        the retired key)."""
+    def voted_key(self) -> int | None:
+        """The key most of the waiting entries that are not erased match; None when all are erased."""
+        return _chain_key([at for row, at in self.waiting if not _erased(row)]) if self.voters else None
+
+    def key_ahead(self) -> int | None:
+        """The key of a chain whose first `WAITING_MOST` entries hold fewer than `KEY_SAMPLE` voters:
+        chosen by its first entries that are not erased, read further on as the entry page reads them
+        (`_key_of_chain`), so that the two agree and the walk holds no more. None when no entry of it
+        is left that is not erased; asked once per chain (a chain of millions all erased is read once)."""
         assert self.chain is not None
-        if len(self.waiting) > self.erased_waiting:
-            self.chain.key = _chain_key([at for _, at in self.waiting])
-        else:
-            self.chain.key = _chain_key([self.erasure_key(row) for row, _ in self.waiting])
-        waiting, self.waiting, self.erased_waiting = self.waiting, [], 0
+        self.chain.looked_ahead = True
+        with self.engine.connect() as connection:
+            key = _key_of_chain(connection, self.keys, self.chain.first["writer_id"])
+        # Its voters erased since the walk read them: those still choose.
+        return self.voted_key() if key is None else key
+
+    def choose_key(self, key: int | None) -> None:
+        """Check the chain's waiting entries in order, with its key `key`. None (no entry of the chain
+        left to choose one: the waiting ones are all erased) checks each against its erasure's action
+        alone and drops them, the key still unchosen: an erasure's key is the erasing process's, which
+        after a rotation is not the chain's, and must not decide how its other entries are checked."""
+        assert self.chain is not None
+        waiting, self.waiting, self.voters = self.waiting, [], 0
+        self.chain.key = key
         for row, at in waiting:
-            self.check(row, self.vouched(row) if _erased(row) else at == self.chain.key)
+            if not _erased(row):
+                self.check(row, at == key)
+                continue
+            vouching = self.erasure_key(row)
+            if key is None and vouching is not None:
+                self.chain.erasure_keys[vouching] += 1
+            self.check(row, vouching is not None)
 
     def action_key(self, row: Mapping[Any, Any]) -> int | None:
         """The key an erased entry's erasure must match: that of the *Personal Data Erased* action of its
@@ -487,13 +521,15 @@ class _ChainWalker:
         for the chain rather than one per entry, and its only entry's line says so when alone.
         """
         if self.chain is not None and self.chain.key is None:
-            self.choose_key()
+            self.choose_key(self.voted_key())
         chain, findings = self.chain, self.report.findings
         self.chain = None
         if chain is None:
             return
-        if chain.key:
-            use = self.report.retired_keys[chain.key - 1]
+        # A chain every entry of which is erased needs the key its erasures were hashed with.
+        key = chain.key if chain.key is not None else _most_voted(chain.erasure_keys)
+        if key:
+            use = self.report.retired_keys[key - 1]
             use.chains += 1
             if use.last_recorded is None or use.last_recorded < chain.last["recorded_at"]:
                 use.last_recorded = chain.last["recorded_at"]
@@ -530,12 +566,13 @@ class _ChainWalker:
         if _erased(row):
             # Its own hash covers what the erasure removed: it cannot vote, and waits with the voters.
             self.waiting.append((row, None))
-            self.erased_waiting += 1
         else:
             self.waiting.append((row, _matching_key(self.keys, row)))
-        voters = len(self.waiting) - self.erased_waiting
-        if voters == KEY_SAMPLE or len(self.waiting) == WAITING_MOST:
-            self.choose_key()
+            self.voters += 1
+        if self.voters == KEY_SAMPLE:
+            self.choose_key(self.voted_key())
+        elif len(self.waiting) == WAITING_MOST:
+            self.choose_key(self.voted_key() if self.chain.looked_ahead else self.key_ahead())
 
     def check(self, row: RowMapping, matches: bool) -> None:
         """Check one entry, `matches` saying whether its hash matches its chain's key."""
@@ -609,7 +646,7 @@ def verify(
     report = VerifyReport(retired_keys=[RetiredKeyUse() for _ in retired_keys])
     with engine.connect() as connection:
         erasures = has_erasures(connection)
-    walker = _ChainWalker(keys, report, _ErasureActions(engine, keys) if erasures else None)
+    walker = _ChainWalker(engine, keys, report, _ErasureActions(engine, keys) if erasures else None)
     with engine.connect() as connection:
         query = _chain_rows(erasures).order_by(AuditEntry.writer_id, AuditEntry.seq)
         for row in connection.execution_options(yield_per=batch).execute(query).mappings():
@@ -680,9 +717,9 @@ def matches_own_hash(
 
 
 def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str) -> int | None:
-    """The key a writer's chain is checked with, chosen by its first entries as `verify` chooses it;
-    None when every entry of it is erased (then its erasures' actions choose, see
-    `_ChainWalker.choose_key`)."""
+    """The key a writer's chain is checked with: the one most of its first `KEY_SAMPLE` entries that are
+    not erased match, as `verify` chooses it; None when every entry of it is erased (its erasures are
+    then held to their actions' keys alone)."""
     if len(keys) == 1:
         return 0
     query = select(*_COLUMNS).where(AuditEntry.writer_id == writer_id).order_by(AuditEntry.seq)

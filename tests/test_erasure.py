@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, delete, event, func, insert, select, 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from analytics import integrity
 from analytics.actions import ACTION_TYPE, ERASURE_ACTION
 from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
 from analytics.chain import erasure_hash
@@ -207,10 +208,15 @@ def test_an_erasure_naming_no_erasure_of_its_user_id_vouches_for_nothing(engine:
     )
 
 
-def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(engine: Engine) -> None:
-    """The messages' chain has no entry left to choose its key: its erasures' actions choose, and made
-    before the rotation they match only the retired key. The action is recorded through another store
-    (another writer, as the CLI host is), so the messages' chain really is all erased."""
+@pytest.mark.parametrize("waiting_most", [integrity.WAITING_MOST, 2])
+def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, waiting_most: int
+) -> None:
+    """The messages' chain has no entry left to choose its key: each erasure is held to its action's
+    key, and made before the rotation they match only the retired key, which the chain still needs.
+    The action is recorded through another store (another writer, as the CLI host is), so the
+    messages' chain really is all erased; longer than `WAITING_MOST`, it is checked a run at a time."""
+    monkeypatch.setattr(integrity, "WAITING_MOST", waiting_most)
     writer = _sealed_store(engine, OLD_KEY)
     mids = [_new_user(writer, 4711) for _ in range(3)]
     erase(_sealed_store(engine, OLD_KEY), "4711", actor="cli:dpo")
@@ -219,6 +225,24 @@ def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(engine: En
     assert checked.ok, checked.findings
     assert len(checked.heads) == 2 and checked.retired_keys[0].chains == 2
     assert all(entry_integrity(rotated, _entry(rotated, mid)).verifies for mid in mids)
+
+
+def test_an_erasure_after_a_rotation_of_a_chain_s_first_entries_leaves_its_other_entries_verifying(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chain whose first `WAITING_MOST` entries (4,096) were all erased took the key their erasures'
+    actions match, the erasing process's, as the chain's: after a rotation that is not the key the
+    chain was written with, so every later entry was reported edited while its page said it verifies."""
+    monkeypatch.setattr(integrity, "WAITING_MOST", 8)
+    writer = _sealed_store(engine, OLD_KEY)
+    erased = [_new_user(writer, 4711) for _ in range(integrity.WAITING_MOST + 1)]
+    later = [_new_user(writer, 42) for _ in range(3)]
+    rotated = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    assert erase(rotated, "4711", actor="cli:dpo").entries == len(erased)
+    checked = verify(engine, NEW_KEY, retired_keys=[OLD_KEY])
+    assert checked.ok, checked.findings
+    assert checked.retired_keys[0].chains == 1
+    assert all(entry_integrity(rotated, _entry(rotated, mid)).verifies for mid in [*erased, *later])
 
 
 def test_a_retired_key_cannot_vouch_for_an_edit_in_a_chain_all_erased(engine: Engine) -> None:
