@@ -25,13 +25,16 @@ the key of the purge that wrote it, which may be newer than the chain's: any of 
 An entry whose sealed personal data an erasure request removed (`analytics.erasure`) no longer matches
 its own hash, which covers the ciphertext: its erasure's hash (`AuditErasure`) is checked instead,
 which covers everything left of it. Unlike a checkpoint's, that hash vouches for an entry's content,
-so it is held to one key as strictly: it must name a *Personal Data Erased* action of the entry's user
-id (a purge keeps that action while entries it vouches for remain, `analytics.retention`), and match
-the one key that action's own entry matches (`erase()` hashes both with its store's key), never another
-(or a leaked retired key would rewrite an erased entry and vouch for it). Erased entries
-never choose their chain's key: the erasing process's key (their actions') need not be the one the
-chain was written with, after a rotation. The chain's first entries that are not erased choose it, as
-the entry page's `_key_of_chain` does; a chain every entry of which is erased has no key of its own.
+so it is held to one key as strictly (`erasure_fault`): it must name a *Personal Data Erased* action of
+the entry's user id (a purge keeps that action while entries it vouches for remain,
+`analytics.retention`), and match the one key that action's own entry matches (`erase()` hashes both
+with its store's key), never another (or a leaked retired key would rewrite an erased entry and vouch
+for it); and that key must be its chain's or a newer one, since an erasure is made after its entry (or a
+leaked retired key would forge the action too, backdated, and vouch for an edit of a newer chain).
+Erased entries never choose their chain's key: the erasing process's key (their actions') need not be
+the one the chain was written with, after a rotation. The chain's first entries that are not erased
+choose it, as the entry page's `_key_of_chain` does; a chain every entry of which is erased has no key
+of its own, and its erasures are held to their actions' keys alone.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy import Connection, Engine, RowMapping, Select, exists, inspect, select
@@ -162,13 +166,50 @@ def erasure_actions(
     return actions
 
 
-def vouching_key(action: ErasureAction | None, user_id: Any) -> int | None:
-    """The one key an erasure naming `action` must be hashed with to vouch for an entry of `user_id`:
-    the key of the action's own entry, which `erase()` hashed the erasure with too. None when the
-    action does not exist, erased another user id, or matches no key."""
-    if action is None or action.user_id is None or action.user_id != user_id:
-        return None
-    return action.key
+class ErasureFault(Enum):
+    """Why an erasure does not vouch for the entry it erased."""
+
+    UNHASHED = "unhashed"
+    """The entry no longer matched its hash when it was erased: the erasure recorded no hash."""
+    NO_ACTION = "no action"
+    """It names no *Personal Data Erased* action of the entry's user id matching a key."""
+    OLDER_KEY = "older key"
+    """Its action's key, which it must match, is older than the key of the entry's chain."""
+    CHANGED = "changed"
+    """Its hash is not what the entry as it now is hashes to: changed after it was erased."""
+
+
+def erasure_fault(
+    keys: Sequence[bytes], action: ErasureAction | None, row: Mapping[Any, Any], chain_key: int | None
+) -> ErasureFault | None:
+    """Why an erasure does not vouch for its entry, or None when it does: the one rule of `verify` and
+    the entry page.
+
+    It vouches with the key of the action it names (`erase()` hashes both with its store's key), and
+    only when that key is the entry's chain's or a newer one: an erasure is made after its entry, so
+    an older, retired key vouching is someone holding a leaked one who forged the action as well.
+
+    Args:
+        keys: the chain keys, the current one first, then the retired ones, newest first.
+        action: the action the erasure names, or None when there is none.
+        row: the erased entry joined with its erasure (`erasure_hash` among its columns).
+        chain_key: the index of the entry's chain's key; None when every entry of that chain is
+            erased, which leaves nothing but the action to say which key the erasure must match.
+    """
+    if row["erasure_hash"] is None:
+        return ErasureFault.UNHASHED
+    if action is None or action.user_id is None or action.user_id != row["user_id"] or action.key is None:
+        return ErasureFault.NO_ACTION
+    if chain_key is not None and action.key > chain_key:
+        return ErasureFault.OLDER_KEY
+    if erasure_hash(keys[action.key], row) != row["erasure_hash"]:
+        return ErasureFault.CHANGED
+    return None
+
+
+def _key_name(at: int) -> str:
+    """A key as the settings name it: `AUDIT_CHAIN_KEY`, or `key 2 of AUDIT_CHAIN_KEYS_RETIRED`."""
+    return "AUDIT_CHAIN_KEY" if at == 0 else f"key {at} of {RETIRED_CHAIN_KEYS}"
 
 
 class _ErasureActions:
@@ -184,21 +225,15 @@ class _ErasureActions:
         with engine.connect() as connection:
             self.actions: dict[str, ErasureAction | None] = dict(erasure_actions(connection, keys))
 
-    def key(self, row: Mapping[Any, Any]) -> int | None:
-        """The key the row's erasure must match: that of the erasure action it names, when that action
-        is of the row's user id and matches a key; else None."""
+    def named(self, row: Mapping[Any, Any]) -> ErasureAction | None:
+        """The erasure action the row's erasure names, or None when there is no such action."""
         message_id = row["erasure_message_id"]
         if message_id not in self.actions:
             with self.engine.connect() as connection:
                 self.actions[message_id] = erasure_actions(connection, self.keys, [message_id]).get(
                     message_id
                 )
-        return vouching_key(self.actions[message_id], row["user_id"])
-
-
-def _erasure_matches(key: bytes, row: Mapping[Any, Any]) -> bool:
-    """Whether an erased entry's erasure hash is what the entry as it now is hashes to, with `key`."""
-    return row["erasure_hash"] is not None and bool(erasure_hash(key, row) == row["erasure_hash"])
+        return self.actions[message_id]
 
 
 @dataclass(frozen=True)
@@ -418,6 +453,16 @@ def _unmatched_chain_finding(first: RowMapping, last: RowMapping, entries: int) 
     )
 
 
+_CHANGED = "changed after it was written"
+
+# Why an erased entry is reported edited (`verify`'s words), but for an older key, which names the keys.
+_ERASURE_FAILURES = {
+    ErasureFault.UNHASHED: "it was already changed when its personal data was erased",
+    ErasureFault.NO_ACTION: "its erasure names no Personal Data Erased action of its user id",
+    ErasureFault.CHANGED: _CHANGED,
+}
+
+
 @dataclass
 class _Chain:
     """What the walker knows of the writer chain it is in.
@@ -486,32 +531,31 @@ class _ChainWalker:
         self.chain.key = key
         for row, at in waiting:
             if not _erased(row):
-                self.check(row, at == key)
+                self.check(row, None if at == key else _CHANGED)
                 continue
-            vouching = self.erasure_key(row)
-            if key is None and vouching is not None:
-                self.chain.erasure_keys[vouching] += 1
-            self.check(row, vouching is not None)
+            action = self.action(row)
+            failure = self.erasure_failure(row, action)
+            if key is None and failure is None and action is not None and action.key is not None:
+                self.chain.erasure_keys[action.key] += 1
+            self.check(row, failure)
 
-    def action_key(self, row: Mapping[Any, Any]) -> int | None:
-        """The key an erased entry's erasure must match: that of the *Personal Data Erased* action of its
-        user id it names (None: it names no such action matching a key)."""
-        return self.actions.key(row) if self.actions is not None else None
+    def action(self, row: Mapping[Any, Any]) -> ErasureAction | None:
+        """The *Personal Data Erased* action an erased entry's erasure names, or None."""
+        return self.actions.named(row) if self.actions is not None else None
 
-    def names_its_action(self, row: Mapping[Any, Any]) -> bool:
-        """Whether an erased entry's erasure names a *Personal Data Erased* action of its user id."""
-        return self.action_key(row) is not None
-
-    def erasure_key(self, row: Mapping[Any, Any]) -> int | None:
-        """The key of a vouching erasure (its action's), or None."""
-        at = self.action_key(row)
-        return at if at is not None and _erasure_matches(self.keys[at], row) else None
-
-    def vouched(self, row: Mapping[Any, Any]) -> bool:
-        """Whether an erased entry's erasure vouches for it: it names the erasure action of its user id,
-        and its hash matches the one key that action's own hash matches (`erase()` hashes both with its
-        store's key), never another one a leaked retired key could forge it with."""
-        return self.erasure_key(row) is not None
+    def erasure_failure(self, row: Mapping[Any, Any], action: ErasureAction | None) -> str | None:
+        """Why an erased entry fails, in its finding's words (`erasure_fault`), or None: it is vouched for."""
+        assert self.chain is not None
+        fault = erasure_fault(self.keys, action, row, self.chain.key)
+        if fault is None:
+            return None
+        if fault is ErasureFault.OLDER_KEY:
+            assert action is not None and action.key is not None and self.chain.key is not None
+            return (
+                f"its erasure's key ({_key_name(action.key)}, its action's) is older than its chain's "
+                f"({_key_name(self.chain.key)}): an erasure is made after its entry"
+            )
+        return _ERASURE_FAILURES[fault]
 
     def end_chain(self) -> None:
         """Once a chain is walked, count it against its retired key, or put a chain no entry of which
@@ -557,11 +601,10 @@ class _ChainWalker:
         if self.chain is None:
             self.chain = _Chain(len(self.report.findings), row, row)
         if self.chain.key is not None:
-            erased = _erased(row)
-            self.check(
-                row,
-                self.vouched(row) if erased else _content_matches(self.keys[self.chain.key], row),
-            )
+            if _erased(row):
+                self.check(row, self.erasure_failure(row, self.action(row)))
+            else:
+                self.check(row, None if _content_matches(self.keys[self.chain.key], row) else _CHANGED)
             return
         if _erased(row):
             # Its own hash covers what the erasure removed: it cannot vote, and waits with the voters.
@@ -574,8 +617,8 @@ class _ChainWalker:
         elif len(self.waiting) == WAITING_MOST:
             self.choose_key(self.voted_key() if self.chain.looked_ahead else self.key_ahead())
 
-    def check(self, row: RowMapping, matches: bool) -> None:
-        """Check one entry, `matches` saying whether its hash matches its chain's key."""
+    def check(self, row: RowMapping, failure: str | None) -> None:
+        """Check one entry, `failure` saying why its hash does not match (None: it matches)."""
         assert self.chain is not None
         report, previous = self.report, self.previous
         if previous is not None and previous["writer_id"] != row["writer_id"]:
@@ -584,16 +627,14 @@ class _ChainWalker:
         self.chain.entries += 1
         self.chain.last = row
         report.entries += 1
-        if not matches:
+        if failure is not None:
             self.chain.edited += 1
-            how = "changed after it was written"
-            if _erased(row) and row["erasure_hash"] is None:
-                how = "it was already changed when its personal data was erased"
-            elif _erased(row) and not self.names_its_action(row):
-                how = "its erasure names no Personal Data Erased action of its user id"
             report.findings.append(
                 Finding(
-                    "edited", writer, (mid,), f"{mid} (seq {row['seq']}) no longer matches its hash: {how}"
+                    "edited",
+                    writer,
+                    (mid,),
+                    f"{mid} (seq {row['seq']}) no longer matches its hash: {failure}",
                 )
             )
         last_seq = previous["seq"] if previous is not None else 0
@@ -730,6 +771,20 @@ def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str)
     return _chain_key([_matching_key(keys, row) for row in rows]) if rows else None
 
 
+# Why an erased entry does not verify (the entry page's words), but for an older key, which names the keys.
+_ERASURE_PROBLEMS = {
+    ErasureFault.UNHASHED: (
+        "It no longer matched its hash when its personal data was erased: it had been changed."
+    ),
+    ErasureFault.NO_ACTION: (
+        "Its erasure names no Personal Data Erased action of its user id: the erasure does not vouch for it."
+    ),
+    ErasureFault.CHANGED: (
+        "Its content no longer matches the hash its erasure recorded: it was changed after it was erased."
+    ),
+}
+
+
 def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
     """Check one entry: its own hash, the link to its predecessor, and its successor's link to it.
 
@@ -744,28 +799,23 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
         at = _key_of_chain(connection, keys, entry.writer_id)
         erasure = _erasure_of(connection, entry.message_id)
         if erasure is not None:
-            action = erasure["erasure_message_id"]
-            # The one key that vouches: the one its action's own entry matches, as `verify` holds it.
-            named = vouching_key(erasure_actions(connection, keys, [action]).get(action), entry.user_id)
-            if named is None:
-                problems.append(
-                    "Its erasure names no Personal Data Erased action of its user id: the erasure does not "
-                    "vouch for it."
-                )
-            elif _erasure_matches(keys[named], {**_as_row(entry), **erasure}):
+            named = erasure["erasure_message_id"]
+            action = erasure_actions(connection, keys, [named]).get(named)
+            fault = erasure_fault(keys, action, {**_as_row(entry), **erasure}, at)
+            if fault is None:
                 notes.append(
                     "Its sealed personal data was erased on request; the erasure's keyed hash vouches for "
                     "the rest of it."
                 )
-            elif erasure["erasure_hash"] is None:
+            elif fault is ErasureFault.OLDER_KEY:
+                assert action is not None and action.key is not None and at is not None
                 problems.append(
-                    "It no longer matched its hash when its personal data was erased: it had been changed."
+                    f"Its erasure is hashed with {_key_name(action.key)} (its action's), older than its "
+                    f"chain's key ({_key_name(at)}): an erasure is made after its entry, so it does not "
+                    "vouch for it."
                 )
             else:
-                problems.append(
-                    "Its content no longer matches the hash its erasure recorded: it was changed after it "
-                    "was erased."
-                )
+                problems.append(_ERASURE_PROBLEMS[fault])
         elif not _content_matches(keys[at or 0], _as_row(entry)):
             problems.append("Its content no longer matches its hash: it was changed after it was written.")
         elif at:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,9 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from analytics import integrity
-from analytics.actions import ACTION_TYPE, ERASURE_ACTION
-from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore
-from analytics.chain import erasure_hash
+from analytics.actions import ACTION_TYPE, ERASURE_ACTION, build_action
+from analytics.audit import AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
+from analytics.chain import entry_hash, erasure_hash
 from analytics.erasure import ErasureReport, erase
 from analytics.errors import SchemaError
 from analytics.integrity import KEY_SAMPLE, entry_integrity, verify
@@ -188,6 +188,53 @@ def test_an_erasure_hashed_with_a_key_older_than_its_chain_s_vouches_for_nothing
     assert (finding.kind, finding.message_ids) == ("edited", (target,))
     assert not entry_integrity(store, _entry(store, target)).verifies
     assert entry_integrity(store, _entry(store, mids[0])).verifies
+
+
+def _forge_action(engine: Engine, key: bytes, user_id: str) -> str:
+    """A made-up *Personal Data Erased* action of `user_id`: a one-entry chain hashed with `key`,
+    backdated to before the rotation (its time is the forger's to choose)."""
+    action = build_action(
+        ERASURE_ACTION, actor="cli:dpo", properties={"user_id": user_id, "entries": 1}, user_id=user_id
+    )
+    forger = AuditStore(engine, chain_key=key)
+    forger.record(action, status=AuditStatus.RECORDED, source=Source.DASHBOARD, actor="cli:dpo")
+    with engine.begin() as connection:
+        where = AuditEntry.message_id == action["messageId"]
+        backdated = datetime.now(UTC) - timedelta(days=400)
+        connection.execute(update(AuditEntry).where(where).values(recorded_at=backdated))
+        row = connection.execute(select(AuditEntry.__table__).where(where)).mappings().one()
+        place = {"writer_id": row["writer_id"], "seq": row["seq"], "prev_hash": row["prev_hash"]}
+        connection.execute(
+            update(AuditEntry).where(where).values(entry_hash=entry_hash(key, **place, fields=row))
+        )
+    return str(action["messageId"])
+
+
+@pytest.mark.parametrize("waiting_most", [integrity.WAITING_MOST, 1])
+def test_a_retired_key_cannot_vouch_for_an_edit_of_a_newer_chain_with_a_forged_action(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, waiting_most: int
+) -> None:
+    """An erasure vouched with whatever key its action matched: holding a leaked retired key, one could
+    forge a backdated action with it, edit an entry of a chain on the current key, add an erasure
+    naming that action, and `verify` and the entry page said it was intact. An erasure is made after
+    its entry, so its key must be its chain's or a newer one; the entry may also open its chain, its
+    key then chosen further on (`WAITING_MOST` 1)."""
+    monkeypatch.setattr(integrity, "WAITING_MOST", waiting_most)
+    store = _sealed_store(engine, NEW_KEY, (OLD_KEY,))
+    target = _new_user(store, 4711)
+    _new_user(store, 4711)
+    _forge_erasure(engine, OLD_KEY, target, _forge_action(engine, OLD_KEY, "4711"))
+    checked = verify(engine, NEW_KEY, retired_keys=[OLD_KEY])
+    [finding] = checked.findings
+    assert (finding.kind, finding.message_ids) == ("edited", (target,))
+    assert finding.detail.endswith(
+        "its erasure's key (key 1 of AUDIT_CHAIN_KEYS_RETIRED, its action's) is older than its chain's "
+        "(AUDIT_CHAIN_KEY): an erasure is made after its entry"
+    )
+    assert entry_integrity(store, _entry(store, target)).problems == (
+        "Its erasure is hashed with key 1 of AUDIT_CHAIN_KEYS_RETIRED (its action's), older than its chain's "
+        "key (AUDIT_CHAIN_KEY): an erasure is made after its entry, so it does not vouch for it.",
+    )
 
 
 @pytest.mark.parametrize("action", ["none", "another user's"])
