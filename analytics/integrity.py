@@ -172,7 +172,9 @@ class ErasureFault(Enum):
     UNHASHED = "unhashed"
     """The entry no longer matched its hash when it was erased: the erasure recorded no hash."""
     NO_ACTION = "no action"
-    """It names no *Personal Data Erased* action of the entry's user id matching a key."""
+    """It names no *Personal Data Erased* action of the entry's user id."""
+    ACTION_CHANGED = "action changed"
+    """It names one, but that action's own entry matches no key: the action was changed."""
     OLDER_KEY = "older key"
     """Its action's key, which it must match, is older than the key of the entry's chain."""
     CHANGED = "changed"
@@ -198,13 +200,20 @@ def erasure_fault(
     """
     if row["erasure_hash"] is None:
         return ErasureFault.UNHASHED
-    if action is None or action.user_id is None or action.user_id != row["user_id"] or action.key is None:
+    if action is None or action.user_id is None or action.user_id != row["user_id"]:
         return ErasureFault.NO_ACTION
+    if action.key is None:
+        return ErasureFault.ACTION_CHANGED
     if chain_key is not None and action.key > chain_key:
         return ErasureFault.OLDER_KEY
     if erasure_hash(keys[action.key], row) != row["erasure_hash"]:
         return ErasureFault.CHANGED
     return None
+
+
+def _erasure_intact(keys: Sequence[bytes], row: Mapping[Any, Any]) -> bool:
+    """Whether an erased entry's erasure hash matches it as it now is under one of the keys."""
+    return any(erasure_hash(key, row) == row["erasure_hash"] for key in keys)
 
 
 def _key_name(at: int) -> str:
@@ -455,7 +464,7 @@ def _unmatched_chain_finding(first: RowMapping, last: RowMapping, entries: int) 
 
 _CHANGED = "changed after it was written"
 
-# Why an erased entry is reported edited (`verify`'s words), but for an older key, which names the keys.
+# Why an erased entry is reported edited (`verify`'s words), but those naming a key or the action.
 _ERASURE_FAILURES = {
     ErasureFault.UNHASHED: "it was already changed when its personal data was erased",
     ErasureFault.NO_ACTION: "its erasure names no Personal Data Erased action of its user id",
@@ -533,28 +542,38 @@ class _ChainWalker:
             if not _erased(row):
                 self.check(row, None if at == key else _CHANGED)
                 continue
-            action = self.action(row)
-            failure = self.erasure_failure(row, action)
-            if key is None and failure is None and action is not None and action.key is not None:
-                self.chain.erasure_keys[action.key] += 1
-            self.check(row, failure)
+            self.check_erased(row)
 
-    def action(self, row: Mapping[Any, Any]) -> ErasureAction | None:
-        """The *Personal Data Erased* action an erased entry's erasure names, or None."""
-        return self.actions.named(row) if self.actions is not None else None
+    def check_erased(self, row: RowMapping) -> None:
+        """Check an erased entry against its erasure (`erasure_fault`), held to its chain's key when the
+        chain has one.
 
-    def erasure_failure(self, row: Mapping[Any, Any], action: ErasureAction | None) -> str | None:
-        """Why an erased entry fails, in its finding's words (`erasure_fault`), or None: it is vouched for."""
+        An erasure failing only because its action was changed still matches a key: its entry is no sign
+        of another `AUDIT_CHAIN_KEY`, and does not count towards a chain none of whose entries match.
+        """
         assert self.chain is not None
+        action = self.actions.named(row) if self.actions is not None else None
         fault = erasure_fault(self.keys, action, row, self.chain.key)
         if fault is None:
-            return None
+            assert action is not None and action.key is not None
+            if self.chain.key is None:
+                self.chain.erasure_keys[action.key] += 1
+            self.check(row, None)
+            return
+        action_only = fault is ErasureFault.ACTION_CHANGED and _erasure_intact(self.keys, row)
+        self.check(row, self.erasure_failure(fault, action, row), keyed=not action_only)
+
+    def erasure_failure(self, fault: ErasureFault, action: ErasureAction | None, row: RowMapping) -> str:
+        """Why an erased entry fails, in its finding's words."""
+        assert self.chain is not None
         if fault is ErasureFault.OLDER_KEY:
             assert action is not None and action.key is not None and self.chain.key is not None
             return (
                 f"its erasure's key ({_key_name(action.key)}, its action's) is older than its chain's "
                 f"({_key_name(self.chain.key)}): an erasure is made after its entry"
             )
+        if fault is ErasureFault.ACTION_CHANGED:
+            return f"its erasure's action (message id {row['erasure_message_id']}) no longer matches its hash"
         return _ERASURE_FAILURES[fault]
 
     def end_chain(self) -> None:
@@ -602,7 +621,7 @@ class _ChainWalker:
             self.chain = _Chain(len(self.report.findings), row, row)
         if self.chain.key is not None:
             if _erased(row):
-                self.check(row, self.erasure_failure(row, self.action(row)))
+                self.check_erased(row)
             else:
                 self.check(row, None if _content_matches(self.keys[self.chain.key], row) else _CHANGED)
             return
@@ -617,8 +636,9 @@ class _ChainWalker:
         elif len(self.waiting) == WAITING_MOST:
             self.choose_key(self.voted_key() if self.chain.looked_ahead else self.key_ahead())
 
-    def check(self, row: RowMapping, failure: str | None) -> None:
-        """Check one entry, `failure` saying why its hash does not match (None: it matches)."""
+    def check(self, row: RowMapping, failure: str | None, *, keyed: bool = True) -> None:
+        """Check one entry, `failure` saying why its hash does not match (None: it matches); `keyed`
+        False when that failure is no sign of another key (see `check_erased`)."""
         assert self.chain is not None
         report, previous = self.report, self.previous
         if previous is not None and previous["writer_id"] != row["writer_id"]:
@@ -628,7 +648,7 @@ class _ChainWalker:
         self.chain.last = row
         report.entries += 1
         if failure is not None:
-            self.chain.edited += 1
+            self.chain.edited += keyed
             report.findings.append(
                 Finding(
                     "edited",
@@ -771,7 +791,7 @@ def _key_of_chain(connection: Connection, keys: Sequence[bytes], writer_id: str)
     return _chain_key([_matching_key(keys, row) for row in rows]) if rows else None
 
 
-# Why an erased entry does not verify (the entry page's words), but for an older key, which names the keys.
+# Why an erased entry does not verify (the entry page's words), but those naming a key or the action.
 _ERASURE_PROBLEMS = {
     ErasureFault.UNHASHED: (
         "It no longer matched its hash when its personal data was erased: it had been changed."
@@ -813,6 +833,11 @@ def entry_integrity(store: AuditStore, entry: AuditEntry) -> EntryIntegrity:
                     f"Its erasure is hashed with {_key_name(action.key)} (its action's), older than its "
                     f"chain's key ({_key_name(at)}): an erasure is made after its entry, so it does not "
                     "vouch for it."
+                )
+            elif fault is ErasureFault.ACTION_CHANGED:
+                problems.append(
+                    f"Its erasure's action (message id {named}) no longer matches its hash: it was changed, "
+                    "so the erasure does not vouch for this entry."
                 )
             else:
                 problems.append(_ERASURE_PROBLEMS[fault])

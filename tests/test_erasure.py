@@ -255,6 +255,36 @@ def test_an_erasure_naming_no_erasure_of_its_user_id_vouches_for_nothing(engine:
     )
 
 
+def test_an_edited_erasure_action_is_reported_as_such_for_the_entries_it_erased(engine: Engine) -> None:
+    """Editing the action an erasure names made its entries read 'its erasure names no Personal Data
+    Erased action of its user id' (it names one), and a chain of those and the action read as written
+    with another AUDIT_CHAIN_KEY: only the action was edited."""
+    store = _sealed_store(engine)
+    mid = _new_user(store, 4711)
+    action = str(erase(store, "4711", actor="cli:dpo").message_id)
+    with engine.begin() as connection:
+        where = AuditEntry.message_id == action
+        payload = connection.scalar(select(AuditEntry.payload).where(where))
+        payload["properties"]["entries"] = 2
+        connection.execute(update(AuditEntry).where(where).values(payload=payload))
+    checked = verify(engine, CHAIN_KEY)
+    assert [(finding.kind, finding.message_ids, finding.detail) for finding in checked.findings] == [
+        (
+            "edited",
+            (mid,),
+            f"{mid} (seq 1) no longer matches its hash: its erasure's action (message id {action}) no "
+            "longer matches its hash",
+        ),
+        ("edited", (action,), f"{action} (seq 2) no longer matches its hash: changed after it was written"),
+    ]
+    assert entry_integrity(store, _entry(store, mid)).problems == (
+        f"Its erasure's action (message id {action}) no longer matches its hash: it was changed, so the "
+        "erasure does not vouch for this entry.",
+    )
+    # Under a key none of them was written with, the erased entry still counts as not matching.
+    assert verify(engine, b"another-chain-key-0123").no_entry_matches
+
+
 @pytest.mark.parametrize("waiting_most", [integrity.WAITING_MOST, 2])
 def test_a_chain_all_erased_before_its_key_was_retired_still_verifies(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, waiting_most: int
