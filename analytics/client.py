@@ -53,6 +53,7 @@ from analytics.metrics import (
 from analytics.network_errors import describe_network_error
 from analytics.options import check_options
 from analytics.patience import SHUTDOWN_TIMEOUT, Patience, check_timeout, join_within
+from analytics.segment_logs import quiet_segment_logger
 from analytics.spec import IdentifySpec, TrackSpec
 from analytics.wording import counted
 
@@ -413,6 +414,7 @@ class AnalyticsClient:
         return self.writer.depth() if self.writer is not None else 0
 
     def _segment_client(self, write_key: str, host: str | None, options: dict[str, Any]) -> SegmentClient:
+        quiet_segment_logger()  # its DEBUG lines hold every message, personal data in clear
         threads = int(options.pop("thread", SegmentClient.DefaultConfig.thread))
         # thread=0 makes the client start no consumers of its own: ours replace them (and it
         # leaves `consumers` unset, which is why we assign it below).

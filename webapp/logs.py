@@ -3,7 +3,8 @@
 A request id comes from the `X-Request-ID` header when a proxy set a sane one, else is generated;
 it is echoed on the response so a user's bug report leads to the log lines. Write keys never reach
 a log line: a filter replaces any configured key with its fingerprint, and the Segment client's
-DEBUG output (whole messages, personal data included) is kept off whatever the log level.
+DEBUG dumps (whole messages, personal data included) are kept off whatever the log level, by the
+library's own filter (`analytics.segment_logs`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
 
+from analytics.segment_logs import quiet_segment_logger
 from webapp.actor import signed_in_name
 from webapp.auth.proxies import client_address
 
@@ -108,7 +110,7 @@ def install_root_handler(log_format: str, log_level: str, secrets: Iterable[str]
     level = logging.getLevelName(log_level.upper())
     root.setLevel(level)
     # The Segment client logs every queued message at DEBUG, personal data included.
-    logging.getLogger("segment").setLevel(max(level, logging.INFO))
+    quiet_segment_logger()
     # Werkzeug's own access lines would duplicate ours.
     logging.getLogger("werkzeug").setLevel(max(level, logging.WARNING))
 

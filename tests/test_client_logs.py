@@ -1,0 +1,79 @@
+"""What the library and the Segment client write to a host application's log, through the real
+Segment client and the local collector: no message dumps, one line per give-up, no floods."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from analytics import AnalyticsClient, AuditStore
+from analytics.catalog import CATALOG
+from analytics.collector import Collector
+
+# Small budgets: the defaults retry for hours, a test needs an answer in seconds.
+FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
+
+SECRET_EMAIL = "secret.person@example.com"
+
+
+@pytest.fixture
+def make_client(collector: Collector) -> Iterator[Any]:
+    """Build clients against the collector and shut them all down afterwards."""
+    clients: list[AnalyticsClient] = []
+
+    def build(store: AuditStore, write_key: str | None = "test-key", **options: Any) -> AnalyticsClient:
+        client = AnalyticsClient(
+            write_key, store=store, host=options.pop("host", collector.url), **{**FAST, **options}
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.shutdown()
+
+
+@pytest.fixture
+def host_logging() -> Iterator[None]:
+    """The `segment` logger as a host application leaves it: no level of its own (migrating the
+    test database through the dashboard's factory sets one, as the dashboard does)."""
+    segment = logging.getLogger("segment")
+    level = segment.level
+    segment.setLevel(logging.NOTSET)
+    yield
+    segment.setLevel(level)
+
+
+def _register(email: str = SECRET_EMAIL) -> Any:
+    return CATALOG.identifier("Register").example_spec().model_copy(update={"email": email})
+
+
+def _segment_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [record for record in caplog.records if record.name == "segment"]
+
+
+@pytest.mark.parametrize("sync_mode", [False, True])
+def test_a_host_logging_at_debug_gets_no_message_dumps_from_the_segment_client(
+    sqlite_store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+    host_logging: None,
+    sync_mode: bool,
+) -> None:
+    """The Segment client logs every queued message, request body and answer at DEBUG: a host
+    logging at DEBUG (staging) wrote every message, personal data in clear, to its log."""
+    with caplog.at_level(logging.DEBUG):
+        client = make_client(sqlite_store, sync_mode=sync_mode)
+        receipt = client.identify(_register())
+        client.flush()
+        logging.getLogger("segment").warning("a warning of the Segment client's own")
+        # A filter, not a level: the host's own levels stay as it set them.
+        assert logging.getLogger("segment").level == logging.NOTSET
+        assert logging.getLogger("segment").isEnabledFor(logging.DEBUG)
+    assert receipt.ok and collector.received()[0]["traits"]["email"] == SECRET_EMAIL
+    assert SECRET_EMAIL not in caplog.text
+    assert "a warning of the Segment client's own" in caplog.text
