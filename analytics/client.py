@@ -26,7 +26,7 @@ import queue
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -90,13 +90,14 @@ class Receipt:
         status: its audit status now, or None when it could not be audited (and so was not sent).
             In the default (batched) mode a `pending` receipt means "queued for the audit writer":
             the entry is written, then sent, shortly after the call returned.
-        message: the message exactly as built (personal data in clear: it is the caller's own).
+        message: the message exactly as built (personal data in clear: it is the caller's own),
+            left out of the receipt's repr, so that a host logging its receipts logs none of it.
         error: what went wrong, if anything.
     """
 
     message_id: str
     status: AuditStatus | None
-    message: dict[str, Any]
+    message: dict[str, Any] = field(repr=False)
     error: AnalyticsError | None = None
 
     @property

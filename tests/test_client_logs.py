@@ -77,3 +77,15 @@ def test_a_host_logging_at_debug_gets_no_message_dumps_from_the_segment_client(
     assert receipt.ok and collector.received()[0]["traits"]["email"] == SECRET_EMAIL
     assert SECRET_EMAIL not in caplog.text
     assert "a warning of the Segment client's own" in caplog.text
+
+
+def test_a_logged_receipt_does_not_print_the_message(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """Hosts log receipts (`log.info("%s", receipt)`): its repr held the whole message, personal data
+    in clear. The message stays on the receipt for the caller, who built it."""
+    client = make_client(sqlite_store)
+    receipt = client.identify(_register())
+    assert SECRET_EMAIL not in repr(receipt) and SECRET_EMAIL not in str(receipt)
+    assert receipt.message_id in repr(receipt) and "pending" in repr(receipt)
+    assert receipt.message["traits"]["email"] == SECRET_EMAIL
