@@ -208,6 +208,10 @@ class AuditingConsumer(Consumer):  # type: ignore[misc]
         **kwargs: the `Consumer` keyword arguments.
     """
 
+    reports_give_ups = True
+    """The client logs each batch this thread gives up on (`AnalyticsClient._on_error`), so the
+    Segment client's own ERROR lines repeating it are dropped (`analytics.segment_logs`)."""
+
     def __init__(
         self, store: AuditStore, *args: Any, attribution: dict[str, Any] | None = None, **kwargs: Any
     ) -> None:
@@ -462,7 +466,9 @@ class AnalyticsClient:
         answers asking to wait that a give-up followed.
         """
         status, http_status, text = describe_failure(error, rate_limited)
-        log.warning("Segment gave up on %s messages (%s): %s", len(batch), status, text)
+        # At ERROR, with the HTTP status: it stands for the Segment client's own ERROR lines.
+        answer = f", HTTP {http_status}" if http_status is not None else ""
+        log.error("Segment gave up on %s (%s%s): %s", counted(len(batch), "message"), status, answer, text)
         record_outcome_safely(
             self.store,
             batch,

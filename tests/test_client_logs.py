@@ -89,3 +89,35 @@ def test_a_logged_receipt_does_not_print_the_message(
     assert SECRET_EMAIL not in repr(receipt) and SECRET_EMAIL not in str(receipt)
     assert receipt.message_id in repr(receipt) and "pending" in repr(receipt)
     assert receipt.message["traits"]["email"] == SECRET_EMAIL
+
+
+@pytest.mark.parametrize(
+    ("status", "segment_lines"),
+    [(400, []), (500, ["All 1 retries exhausted after 2 total attempts. Final error: "])],
+)
+def test_a_batch_the_segment_client_gives_up_on_is_logged_once_with_its_facts(
+    sqlite_store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+    host_logging: None,
+    status: int,
+    segment_lines: list[str],
+) -> None:
+    """A 400 logged three lines for one batch: two ERRORs of the Segment client's ('Non-retryable
+    error 400 …', 'error uploading: …') and the library's, the one with the count. The library's
+    line now carries the status too, at ERROR, and stands for them; a line with facts of its own
+    (how many attempts a 500 got) stays."""
+    collector.inject(status, times=2)
+    client = make_client(sqlite_store)
+    with caplog.at_level(logging.WARNING):
+        receipt = client.track(CATALOG.event("ProjectCreate").example_spec())
+        client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and (entry.status, entry.http_status) == ("failed", status)
+    [ours] = [record for record in caplog.records if record.name == "analytics.client"]
+    assert ours.levelno == logging.ERROR
+    assert ours.getMessage() == f"Segment gave up on 1 message (failed, HTTP {status}): {entry.error}"
+    said = [record.getMessage() for record in _segment_lines(caplog)]
+    assert len(said) == len(segment_lines)
+    assert all(line.startswith(start) for line, start in zip(said, segment_lines, strict=True))
