@@ -93,6 +93,11 @@ _shut_down = False
 """Whether `shutdown()` ended the default client: calls after it say so, not that `init()` was never
 called, which sent someone reading the log looking for a missing `init()`."""
 
+# Why there is no default client, as the one warning and every receipt say it.
+_NOT_CALLED = "analytics.init() was not called"
+_ENDED_BY_SHUTDOWN = "analytics.shutdown() ended the client"
+_ENDED_BY_CLIENT = "client.shutdown() ended the default client"
+
 
 def default_sqlite_url() -> str:
     """The database when `DATABASE_URL` is unset: `instance/event-catalog.db` under the directory the
@@ -255,7 +260,7 @@ def _not_initialised(
         kwargs.setdefault("message_id", str(uuid.uuid4()))
     with one_call():
         message = build_message(spec, **kwargs)
-    why = "analytics.shutdown() ended the client" if _shut_down else "analytics.init() was not called"
+    why = _why_no_client()
     if _warned_uninitialised_in != os.getpid():
         _warned_uninitialised_in = os.getpid()
         log.warning(
@@ -265,22 +270,41 @@ def _not_initialised(
             message.get("event", "identify"),
         )
     error = NotInitializedError(
-        f"{why}: call analytics.init() first" if _shut_down else "call analytics.init() first"
+        "call analytics.init() first" if why == _NOT_CALLED else f"{why}: call analytics.init() first"
     )
     return Receipt(message["messageId"], None, message, error)
 
 
+def _why_no_client() -> str:
+    """Why there is no default client to send through, in the words of the call's log line."""
+    if _shut_down:
+        return _ENDED_BY_SHUTDOWN
+    if _default is not None:
+        return _ENDED_BY_CLIENT
+    return _NOT_CALLED
+
+
+def _live_default() -> AnalyticsClient | None:
+    """The default client, unless it was shut down through its own `shutdown()` (`init()` returns it,
+    so a host may keep it and call that at teardown): calls then go as after `analytics.shutdown()`,
+    warned once, rather than each logging a WARNING that blamed `analytics.shutdown()`."""
+    client = _default
+    return client if client is not None and not client.shut_down else None
+
+
 def track(spec: TrackSpec, **kwargs: Any) -> Receipt:
     """Audit and send a track message through the default client; see `AnalyticsClient.track`."""
-    if _default is not None:
-        return _default.track(spec, **kwargs)
+    client = _live_default()
+    if client is not None:
+        return client.track(spec, **kwargs)
     return _not_initialised("track", spec, **kwargs)
 
 
 def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
     """Audit and send an identify message through the default client; see `AnalyticsClient.identify`."""
-    if _default is not None:
-        return _default.identify(spec, **kwargs)
+    client = _live_default()
+    if client is not None:
+        return client.identify(spec, **kwargs)
     return _not_initialised("identify", spec, **kwargs)
 
 

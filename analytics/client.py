@@ -356,6 +356,7 @@ class AnalyticsClient:
         self.store = store
         self.owns_engine = owns_engine
         self._shut_down = False
+        self._warned_shut_down = False
         self.destination = destination
         self.host = host
         self.source = source
@@ -567,14 +568,7 @@ class AnalyticsClient:
             (`NotInitializedError`), as `analytics.track` does before `init`.
         """
         if self._shut_down:
-            log.warning(
-                "this analytics client was shut down: message %s not audited, not sent", message["messageId"]
-            )
-            refused = NotInitializedError(
-                "this client was shut down (by analytics.shutdown() or a later analytics.init()): "
-                "use the client the last analytics.init() returned"
-            )
-            return self._receipt(message, None, refused)
+            return self._refuse_after_shutdown(message)
         record = AuditRecord(
             message,
             status=AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED,
@@ -588,6 +582,28 @@ class AnalyticsClient:
         if self.writer is not None and not may_be_oversized(message) and self.writer.submit(record):
             return self._receipt(message, record.status)
         return self._deliver_now(record)
+
+    def _refuse_after_shutdown(self, message: dict[str, Any]) -> Receipt:
+        """Refuse a message given to a client that was shut down, saying so once, not per call: a host
+        calling on after tearing its client down logged a WARNING for every message. The client
+        cannot tell who shut it down, so the receipt names every way it could have been."""
+        if not self._warned_shut_down:
+            self._warned_shut_down = True
+            log.warning(
+                "this analytics client was shut down: message %s not audited, not sent, nor any later "
+                "call to it (logged once: each receipt carries a NotInitializedError)",
+                message["messageId"],
+            )
+        refused = NotInitializedError(
+            "this client was shut down (by its shutdown(), by analytics.shutdown() or by a later "
+            "analytics.init()): call analytics.init(), or use the client the last one returned"
+        )
+        return self._receipt(message, None, refused)
+
+    @property
+    def shut_down(self) -> bool:
+        """Whether `shutdown()` was called: from then on `track` and `identify` refuse in their receipt."""
+        return self._shut_down
 
     def _deliver_now(self, record: AuditRecord) -> Receipt:
         """The strict path: commit the entry on the caller's thread, then hand the message on."""

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from analytics import AnalyticsClient, AuditStore
+import analytics
+from analytics import AnalyticsClient, AuditStore, NotInitializedError
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 
@@ -121,3 +122,49 @@ def test_a_batch_the_segment_client_gives_up_on_is_logged_once_with_its_facts(
     said = [record.getMessage() for record in _segment_lines(caplog)]
     assert len(said) == len(segment_lines)
     assert all(line.startswith(start) for line, start in zip(said, segment_lines, strict=True))
+
+
+def test_the_default_client_shut_down_through_its_own_method_is_said_so_once(
+    sqlite_store: AuditStore, sqlite_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`init()` returns the default client, so a host may call its `shutdown()`: every later
+    `analytics.track` then logged a WARNING, and its error blamed `analytics.shutdown()` or a later
+    `init()`, neither of which happened. It is now said once, naming what did."""
+    client = analytics.init(database_url=sqlite_url)
+    client.shutdown()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        receipts = [analytics.track(CATALOG.event("ProjectCreate").example_spec()) for _ in range(3)]
+        receipts.append(analytics.identify(_register()))
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("analytics")] == [
+        "client.shutdown() ended the default client: New Project Event not audited, not sent, nor any "
+        "later call until init() (logged once: each receipt carries a NotInitializedError)"
+    ]
+    assert all(receipt.status is None for receipt in receipts)
+    assert {str(receipt.error) for receipt in receipts} == {
+        "client.shutdown() ended the default client: call analytics.init() first"
+    }
+    analytics.shutdown()
+    analytics.init(database_url=sqlite_url)
+    assert analytics.track(CATALOG.event("ProjectCreate").example_spec()).ok
+    analytics.shutdown()
+
+
+def test_a_client_shut_down_says_so_once_and_names_every_way_it_could_have_been(
+    sqlite_store: AuditStore, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(sqlite_store)
+    client.shutdown()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        receipts = [client.track(CATALOG.event("ProjectCreate").example_spec()) for _ in range(3)]
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "analytics.client"]
+    assert warning == (
+        f"this analytics client was shut down: message {receipts[0].message_id} not audited, not sent, "
+        "nor any later call to it (logged once: each receipt carries a NotInitializedError)"
+    )
+    assert all(isinstance(receipt.error, NotInitializedError) for receipt in receipts)
+    assert str(receipts[0].error) == (
+        "this client was shut down (by its shutdown(), by analytics.shutdown() or by a later "
+        "analytics.init()): call analytics.init(), or use the client the last one returned"
+    )
