@@ -39,6 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
+from analytics.drop_log import DropLog
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
 from analytics.messages import build_message, check_spec
@@ -357,6 +358,7 @@ class AnalyticsClient:
         self.owns_engine = owns_engine
         self._shut_down = False
         self._warned_shut_down = False
+        self._drops = DropLog(log)
         self.destination = destination
         self.host = host
         self.source = source
@@ -692,6 +694,7 @@ class AnalyticsClient:
         QUEUE_DEPTH.set(segment.queue.qsize())
         for (code, text), batch in refused.items():
             self._drop(batch, code, text)
+        self._drops.tick()
         return outcomes
 
     def _accepted(self, segment: SegmentClient, message: dict[str, Any], started: float) -> Outcome:
@@ -766,7 +769,7 @@ class AnalyticsClient:
         return "refused", f"the Segment client refused the message: {error}"
 
     def _drop(self, messages: list[dict[str, Any]], code: str, reason: str) -> None:
-        log.warning("%s messages dropped (first %s): %s", len(messages), messages[0]["messageId"], reason)
+        self._drops.dropped(messages, reason)
         ENQUEUE_FAILURES.labels(reason=code).inc(len(messages))
         record_outcome_safely(self.store, messages, AuditStatus.DROPPED, error=reason, **self._attribution)
 
@@ -836,6 +839,7 @@ class AnalyticsClient:
             self.writer.close(patience)
         if self.segment is not None:
             self._stop_segment(self.segment, patience)
+        self._drops.close()
         if self.owns_engine:
             self.store.engine.dispose()
 
@@ -874,6 +878,7 @@ class AnalyticsClient:
         patience = self._patience(SHUTDOWN_TIMEOUT)
         if self.writer is not None:
             self.writer.close(patience)
+        self._drops.close()
         if not self._stop_consumers(self.segment, patience):
             log.error(
                 "the Segment client was still sending at exit: %s messages not sent yet, %s",

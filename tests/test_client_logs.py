@@ -4,13 +4,15 @@ Segment client and the local collector: no message dumps, one line per give-up, 
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 import analytics
-from analytics import AnalyticsClient, AuditStore, NotInitializedError
+from analytics import AnalyticsClient, AuditStatus, AuditStore, NotInitializedError, drop_log
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 
@@ -168,3 +170,42 @@ def test_a_client_shut_down_says_so_once_and_names_every_way_it_could_have_been(
         "this client was shut down (by its shutdown(), by analytics.shutdown() or by a later "
         "analytics.init()): call analytics.init(), or use the client the last one returned"
     )
+
+
+def _drop_counts(caplog: pytest.LogCaptureFixture) -> list[int]:
+    said = [record.getMessage() for record in caplog.records if record.name == "analytics.client"]
+    pattern = re.compile(r"([\d,]+) (?:more )?messages? dropped")
+    return [int(match[1].replace(",", "")) for line in said if (match := pattern.match(line))]
+
+
+def test_drops_under_overload_are_counted_in_a_line_per_interval_and_none_goes_unsaid(
+    sqlite_store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the Segment client's queue full, every refused batch logged a WARNING: some 370 lines in
+    50 s of overload. The first drop is said at once, the next ones once per interval, counted; what
+    is still held is said at shutdown. Each dropped message is audited as such all along."""
+    monkeypatch.setattr(drop_log, "DROP_LOG_INTERVAL", 3.0)
+    collector.inject(None, latency=0.5, times=100)
+    client = make_client(sqlite_store, strict=True, max_queue_size=1, upload_size=1)
+    spec = CATALOG.event("ProjectCreate").example_spec()
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        receipts = [client.track(spec) for _ in range(12)]
+        assert len(_drop_counts(caplog)) == 1
+        time.sleep(3.1)
+        receipts += [client.track(spec) for _ in range(12)]
+        assert len(_drop_counts(caplog)) == 2
+        client.shutdown()
+    dropped = [receipt for receipt in receipts if receipt.status is AuditStatus.DROPPED]
+    assert len(dropped) >= 12
+    assert sum(_drop_counts(caplog)) == len(dropped) and len(_drop_counts(caplog)) == 3
+    assert {_status(sqlite_store, receipt.message_id) for receipt in dropped} == {"dropped"}
+
+
+def _status(store: AuditStore, message_id: str) -> str:
+    entry = store.entry(message_id)
+    assert entry is not None
+    return entry.status
