@@ -12,9 +12,9 @@ import copy
 import difflib
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,6 +23,8 @@ import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.examples import build_example, example_problem, example_scope
+from analytics.nested import field_paths
+from analytics.personal_data import declares, looks_personal, named_paths
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, Team, TrackSpec
@@ -309,9 +311,12 @@ class Catalog:
     def personal_data_names(self) -> frozenset[str]:
         """Every property or trait name some spec marks as personal data, at any depth (the last
         step of each path of `personal_data_keys`), so that a search and a mask never disagree on a
-        key: the tester masks an off-schema key of such a name wherever it is."""
-        infos = [*self.events.values(), *self.identifiers.values()]
-        return frozenset(path.rsplit(".", 1)[-1] for info in infos for path in info.spec.personal_data_keys())
+        key: the audit log masks such a key wherever no spec declares it (`personal_paths`).
+
+        Read from the specs, not from `events`: an application's first send that asks builds no
+        schemas."""
+        specs = [*self.registry.tracks, *self.registry.identifiers]
+        return frozenset(path.rsplit(".", 1)[-1] for spec in specs for path in spec.personal_data_keys())
 
     @property
     def scopes(self) -> tuple[type[UserScope], ...]:
@@ -401,3 +406,37 @@ class Catalog:
 
 CATALOG = Catalog(REGISTRY)
 """The shipped catalog."""
+
+
+def is_personal_key(key: str) -> bool:
+    """Whether a property key holds personal data: some spec marks it so, or its name says so (the
+    audit log masks such keys where no spec speaks for them, see `personal_paths`)."""
+    return key in CATALOG.personal_data_names or looks_personal(key)
+
+
+def personal_paths(spec: AnySpec, payload: Mapping[str, Any]) -> frozenset[str]:
+    """The paths of a payload's personal data (`analytics.nested`), which the audit log masks and seals:
+    those the spec declares, and every key named like personal data (`is_personal_key`) where the spec
+    declares none.
+
+    A spec declares no keys inside a free-form value (a `dict[str, Any]` property, what
+    `event-catalog import` writes for an object without fields) nor for the tester's off-schema
+    properties: an application's `filters={"email": ...}` was stored in clear. Such a key is masked
+    whole, at any depth (inside an object, in the objects of a list). A key the spec declares keeps the
+    spec's word. Application sends and the tester both ask here, so they mask alike.
+    """
+    by_name = named_paths(payload, lambda steps: masked_by_name(spec, steps))
+    return spec.personal_data_keys() | by_name
+
+
+def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
+    """Whether the value at `steps` (the keys from the payload's top) is masked for its key's name: the
+    key is named like personal data and the spec declares no field there (`personal_paths`); payload
+    drift asks too, so that such a mask is not read as a changed value."""
+    return not declares(_declared_paths(spec), steps) and is_personal_key(steps[-1])
+
+
+@cache
+def _declared_paths(spec: AnySpec) -> frozenset[str]:
+    # Every send asks: the spec's fields (the scope's ids among them) are walked once per spec class.
+    return frozenset(path for path, _ in field_paths(spec.property_fields()))

@@ -39,10 +39,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
+from analytics.catalog import personal_paths
 from analytics.drop_log import DropLog
 from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
 from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
-from analytics.messages import build_message, check_spec
+from analytics.messages import build_message, check_spec, payload_of
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
     BATCH_SIZE,
@@ -534,7 +535,8 @@ class AnalyticsClient:
         start_call()
         try:
             message = build_message(spec, source=str(self.source), actor=actor, **message_options)
-            return self.deliver(message, personal_data_keys=type(spec).personal_data_keys(), actor=actor)
+            personal = personal_paths(type(spec), payload_of(message))
+            return self.deliver(message, personal_data_keys=personal, actor=actor)
         finally:
             end_call()
 
@@ -544,7 +546,7 @@ class AnalyticsClient:
         # Its id from uuid4, not the pool, whose lock the interrupted call may hold.
         message_options.setdefault("message_id", str(uuid.uuid4()))
         message = build_message(spec, source=str(self.source), actor=actor, **message_options)
-        keys = type(spec).personal_data_keys()
+        keys = personal_paths(type(spec), payload_of(message))
         if self._shut_down:  # refused now, as it would be then: no lock needed to say so
             return self.deliver(message, personal_data_keys=keys, actor=actor)
         queue_call(lambda: self.deliver(message, personal_data_keys=keys, actor=actor))

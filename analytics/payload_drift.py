@@ -5,8 +5,8 @@ was valid when its catalog version built it; re-validating its payload against t
 whether downstream consumers written against today's schema can read it, and how it differs.
 
 Personal-data values are stored masked (`masked:<hex>`). A masked value of a string property (or
-of a nested model's text field) is what the log keeps on purpose, not drift, so validation errors on
-such values are not reported.
+of a nested model's text field, or of a key masked for its name inside a free-form value) is what
+the log keeps on purpose, not drift, so validation errors on such values are not reported.
 
 `event-catalog drift`, the event list's "drifting" badge and the audit entry page all judge a stored
 payload here, so they agree on what counts as drift.
@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.catalog import CATALOG, Catalog, SpecInfo, masked_by_name
 from analytics.messages import catalog_marker, payload_of
 from analytics.personal_data import covers
 
@@ -103,11 +103,16 @@ def spec_for(kind: object, event: object, built_by: object, catalog: Catalog = C
 
 
 def _is_kept_mask(info: SpecInfo, error: ErrorDetails) -> bool:
-    """A masked value of a personal-data string property, or of a nested model's personal-data text
-    field (a string's own check failing on the mask): stored that way on purpose."""
+    """A masked value of a personal-data string property, of a nested model's personal-data text
+    field (a string's own check failing on the mask), or of a key masked for its name inside a
+    free-form value (`filters: dict[str, int]` holding `{"phone": ...}`, whatever the values' type):
+    stored that way on purpose. A key the spec forbids is reported all the same, masked or not."""
     value, location = error.get("input"), error["loc"]
     if not isinstance(value, str) or not _MASKED.fullmatch(value) or not location:
         return False
+    steps = [str(step) for step in location if not isinstance(step, int)]
+    if error["type"] != "extra_forbidden" and masked_by_name(info.spec, steps):
+        return True
     if len(location) > 1:
         return error["type"].startswith("string_") and covers(info.spec.personal_data_keys(), location)
     name = str(location[0])

@@ -223,25 +223,40 @@ def covers(paths: Collection[str], location: Sequence[str | int]) -> bool:
     return False
 
 
-def named_paths(values: Mapping[str, Any], chosen: Callable[[str, str], bool]) -> frozenset[str]:
-    """The paths of the keys, at any depth, that `chosen(path, key)` picks (dicts inside lists too).
+def declares(paths: Collection[str], steps: Sequence[str]) -> bool:
+    """Whether a value's location (its keys from the top, list items not a step) is exactly one of
+    `paths`, a mapping's key matching `ANY_KEY` there (`by_region.*.contact_email`)."""
+    rest: Collection[str] = paths
+    whole = False
+    for step in steps:
+        if not rest:
+            return False
+        whole, rest = _below(step, rest)
+    return whole
+
+
+def named_paths(values: Mapping[str, Any], chosen: Callable[[tuple[str, ...]], bool]) -> frozenset[str]:
+    """The paths of the keys, at any depth, that `chosen(steps)` picks (dicts inside lists too), `steps`
+    being the keys from the top to the key asked about.
 
     What a picked key holds is not walked further: its whole value is masked.
     """
-    return frozenset(_named(values, "", chosen))
+    return frozenset(".".join(steps) for steps in _named(values, (), chosen))
 
 
-def _named(value: Any, prefix: str, chosen: Callable[[str, str], bool]) -> Iterator[str]:
+def _named(
+    value: Any, above: tuple[str, ...], chosen: Callable[[tuple[str, ...]], bool]
+) -> Iterator[tuple[str, ...]]:
     if isinstance(value, list):
         for item in value:
-            yield from _named(item, prefix, chosen)
+            yield from _named(item, above, chosen)
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            path = f"{prefix}{key}"
-            if chosen(path, key):
-                yield path
+            steps = (*above, str(key))
+            if chosen(steps):
+                yield steps
             else:
-                yield from _named(item, f"{path}.", chosen)
+                yield from _named(item, steps, chosen)
 
 
 class SealError(Exception):

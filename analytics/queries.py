@@ -60,11 +60,10 @@ from analytics.audit import (
     called_spec,
     mask_value,
 )
-from analytics.catalog import CATALOG
+from analytics.catalog import CATALOG, is_personal_key
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
 from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spellings, split_search
-from analytics.personal_data import looks_personal
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
 from analytics.storable_text import check_storable
@@ -242,19 +241,15 @@ class Cursor:
         return position
 
 
-def is_personal_key(key: str) -> bool:
-    """Whether a property key holds personal data: some spec marks it so, or its name says so (the
-    tester masks such off-schema properties too)."""
-    return key in CATALOG.personal_data_names or looks_personal(key)
-
-
 def is_personal_path(path: tuple[str, ...]) -> bool:
     """Whether a search's path leads to personal data: the key it ends at is personal, as a property
     of that name is (`is_personal_key`).
 
     A spec's personal field is named by its path (`payment_method.cardholder_name`), whose last key
-    `CATALOG.personal_data_names` holds; the tester masks an off-schema key of such a name, or named
-    like personal data, at any depth. Either way the log holds that value masked, wherever it sits.
+    `CATALOG.personal_data_names` holds; a key of such a name, or named like personal data, where no
+    spec speaks for it (a tester's off-schema property, inside an application's free-form value) is
+    masked at any depth (`analytics.catalog.personal_paths`). Either way the log holds that value
+    masked, wherever it sits.
     """
     return is_personal_key(last_key(path))
 

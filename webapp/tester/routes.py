@@ -27,7 +27,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import Forbidden, UnprocessableEntity
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry
-from analytics.catalog import CATALOG, SpecInfo
+from analytics.catalog import CATALOG, SpecInfo, personal_paths
 from analytics.personal_data import reaches
 from analytics.queries import message_name
 from analytics.scopes import SCOPES
@@ -73,7 +73,6 @@ from webapp.tester.sending import (
     destinations,
     load_result,
     local_destination,
-    personal_names,
     send,
 )
 from webapp.tester.shown_json import message_digest, pretty_json
@@ -228,11 +227,11 @@ def _properties_query(typed: TesterInput, info: SpecInfo) -> dict[str, str]:
         parsed = parse_raw_object(typed.raw)
         if not parsed:
             return {}
-        personal = personal_names(info, parsed)
+        personal = personal_paths(info.spec, parsed)
         if not any(reaches(key, personal) for key in parsed):
             return {"raw": typed.raw}
         return {"raw": dump_raw({key: value for key, value in parsed.items() if not reaches(key, personal)})}
-    personal = personal_names(info, typed.props)
+    personal = personal_paths(info.spec, typed.props)
     return {
         PROP + name: str(value).lower() if isinstance(value, bool) else str(display_value(value))
         for name, value in typed.props.items()

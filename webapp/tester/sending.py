@@ -22,13 +22,10 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics import AnalyticsClient, Source
 from analytics.audit import AuditEntry, DeliveryAttempt
-from analytics.catalog import SpecInfo
+from analytics.catalog import personal_paths
 from analytics.durations import as_utc, shown_instant
 from analytics.messages import payload_of
-from analytics.nested import field_paths
 from analytics.network_errors import may_have_arrived
-from analytics.personal_data import named_paths
-from analytics.queries import is_personal_key
 from analytics.retention import PurgeRecord, purges
 from webapp.auth.policy import require
 from webapp.auth.roles import Role
@@ -235,22 +232,6 @@ def _may_still_finish(send: TesterSend) -> bool:
     return as_utc(send.created_at) > datetime.now(UTC) - longest
 
 
-def personal_names(info: SpecInfo, payload: Mapping[str, Any]) -> frozenset[str]:
-    """The paths of a payload's personal data (`analytics.nested`): the spec's, and off-schema any
-    look-alike.
-
-    An off-schema property is marked by no spec: one named like personal data (an email, a phone, a
-    person's name), or named as some other spec's personal-data property, is masked all the same, at
-    any depth (inside an object, in the objects of a list), so that viewers never read it in the
-    clear. A key the spec declares at that path keeps the spec's word.
-    """
-    declared = {prop.name for prop in info.properties} | {
-        path for path, _ in field_paths(info.spec.own_fields())
-    }
-    extra = named_paths(payload, lambda path, key: path not in declared and is_personal_key(key))
-    return info.spec.personal_data_keys() | extra
-
-
 def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     """Send a composed, checked draft once per form token, and return what happened.
 
@@ -289,7 +270,7 @@ def send(draft: Draft, destination: Destination, *, actor: str) -> SendResult:
     # Claimed: this request hands a message over, so it counts towards the send limits.
     count_as_sent()
     started = time.perf_counter()
-    personal = personal_names(draft.info, payload_of(message))
+    personal = personal_paths(draft.info.spec, payload_of(message))
     receipt = client.deliver(message, personal_data_keys=personal, actor=actor)
     round_trip_ms = (time.perf_counter() - started) * 1000
     # An UPDATE by id: setting the attribute of the committed (expired) claim would SELECT it first.
