@@ -26,6 +26,9 @@ Codes:
     EC016 an example that does not validate against its own field (a property, a scope id, a nested
           model's field), or examples that together do not make a valid spec: the catalog's example
           message and snippet are built from them
+    EC017 a free-form property (`dict[str, Any]`, `Any`; a nested model's field too) that does not say
+          whether it holds personal data: the audit log masks only the keys inside it named like
+          personal data, so `personal_data=True` masks it whole, `personal_data=False` says it holds none
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from enum import Enum
 from pydantic.fields import FieldInfo
 
 from analytics.examples import example_problem, field_example_problems
-from analytics.nested import field_paths
+from analytics.nested import field_paths, is_free_form
 from analytics.personal_data import looks_personal
-from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec
+from analytics.spec import IdentifySpec, SpecRegistry, Status, TrackSpec, says_personal_data
 
 EXCEPTIONS: Mapping[tuple[str, str], str] = {
     ("EC010", "UserCreate"): '"New User" is the sign-up event every growth dashboard is built on.',
@@ -189,6 +192,13 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
                 "EC013",
                 f"{spec.__name__}.{path}",
                 "looks like personal data: mark it prop(..., personal_data=True) so the audit log masks it",
+            )
+        if is_free_form(info.annotation) and not masked and not says_personal_data(info):
+            yield Finding(
+                "EC017",
+                f"{spec.__name__}.{path}",
+                "free-form value: the audit log masks only its keys named like personal data; say "
+                "prop(..., personal_data=True) to mask it whole, or personal_data=False if it holds none",
             )
         if not _SNAKE.match(name):
             yield Finding("EC006", f"{spec.__name__}.{path}", "property name should be snake_case")

@@ -41,6 +41,19 @@ def nested_models(annotation: Any) -> Iterator[tuple[tuple[str, ...], type[BaseM
         yield from nested_models(argument)
 
 
+def is_free_form(annotation: Any) -> bool:
+    """Whether a field's value may hold keys that no spec declares: `Any`, or a mapping of anything but
+    models (`dict[str, Any]`, `dict[str, int]`), alone, optional or in a list. The audit log masks the
+    keys inside it by their names only (`analytics.catalog.personal_paths`), so lint asks the spec to
+    say whether it holds personal data."""
+    if annotation is Any or annotation is dict:
+        return True
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if isinstance(origin, type) and issubclass(origin, Mapping):
+        return not arguments or next(nested_models(arguments[-1]), None) is None
+    return any(is_free_form(argument) for argument in arguments)
+
+
 def field_paths(fields: Mapping[str, FieldInfo]) -> Iterator[tuple[str, FieldInfo]]:
     """Every field by its payload path: the given ones, then those of the models they hold, depth first.
 

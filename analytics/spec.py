@@ -141,7 +141,7 @@ def contact_of(owner: str) -> Contact | None:
     return TEAM_CONTACTS.get(str(owner))
 
 
-def prop(description: str, *, example: Any, personal_data: bool = False, **constraints: Any) -> Any:
+def prop(description: str, *, example: Any, personal_data: bool | None = None, **constraints: Any) -> Any:
     """Declare a spec property with the metadata the catalog shows.
 
     Args:
@@ -149,13 +149,14 @@ def prop(description: str, *, example: Any, personal_data: bool = False, **const
         example: a realistic value; it feeds the catalog, the tester's placeholders and the
             generated example payloads.
         personal_data: whether the value identifies a person; such values are masked in the audit
-            log unless configured otherwise.
+            log unless configured otherwise. Unsaid (None), it is not personal data; `False` says so
+            on purpose, which lint asks of a free-form value (EC017).
         **constraints: further `pydantic.Field` arguments (`default`, `min_length`, …).
 
     Returns:
         A `pydantic.Field` carrying all of the above in its JSON Schema.
     """
-    extra: dict[str, Any] = {PERSONAL_DATA_KEY: True} if personal_data else {}
+    extra: dict[str, Any] = {} if personal_data is None else {PERSONAL_DATA_KEY: personal_data}
     return Field(description=description, examples=[example], json_schema_extra=extra, **constraints)
 
 
@@ -429,3 +430,9 @@ def is_personal_field(field: FieldInfo) -> bool:
     """Whether a field (a spec's or a nested model's) was declared `personal_data=True`."""
     extra = field.json_schema_extra
     return isinstance(extra, dict) and bool(extra.get(PERSONAL_DATA_KEY))
+
+
+def says_personal_data(field: FieldInfo) -> bool:
+    """Whether a field says whether it is personal data, `personal_data=True` or `False` (EC017)."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and PERSONAL_DATA_KEY in extra

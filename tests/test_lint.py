@@ -6,6 +6,7 @@ import subprocess
 import sys
 from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field
@@ -182,6 +183,46 @@ def test_the_fields_of_nested_models_are_linted_by_their_path() -> None:
         "EC013 InvoicePay.payment_method.payerEmail",
         "EC005 InvoicePay.line_items.sku",
     }
+
+
+def test_a_free_form_value_that_does_not_say_whether_it_holds_personal_data_is_reported() -> None:
+    """The audit log masks a free-form value's keys by their names only (the host-app walk, F15): a
+    `dict[str, Any]` or `Any` property, or a nested model's field, says whether it is personal data."""
+    registry = SpecRegistry()
+
+    class Contact(BaseModel):
+        inbox: str = prop("A shared inbox.", example="billing@example.com")
+        extra: dict[str, Any] = prop("What the form sent.", example={})
+
+    class InvoicePay(
+        TrackSpec,
+        event=BillingEvent.InvoicePay,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """An invoice was paid."""
+
+        scope: ProjectScope
+        filters: dict[str, Any] = prop("Filters.", example={})
+        anything: Any = prop("Anything.", example=1)
+        counts: list[dict[str, int]] | None = prop("Counts.", example=None, default=None)
+        labels: dict[str, str] = prop("Labels, no personal data.", example={}, personal_data=False)
+        form: dict[str, Any] = prop("The whole form.", example={}, personal_data=True)
+        contacts: dict[str, Contact] = prop("Inboxes by region.", example={})
+        payer: Contact = prop("Who paid.", example={"inbox": "a", "extra": {}}, personal_data=True)
+
+    report = lint(BillingEvent, registry, {})
+    assert {f"{f.code} {f.subject}" for f in report.findings} == {
+        "EC017 InvoicePay.filters",
+        "EC017 InvoicePay.anything",
+        "EC017 InvoicePay.counts",
+        "EC017 InvoicePay.contacts.*.extra",
+    }
+    # Saying `personal_data=False` masks nothing: the schema keeps the decision, the masks do not change.
+    assert InvoicePay.personal_data_keys() == {"form", "payer"}
+    assert InvoicePay.json_schema()["properties"]["labels"]["x-personal-data"] is False
+    assert "x-personal-data" not in InvoicePay.json_schema()["properties"]["filters"]
 
 
 def test_an_example_that_breaks_its_own_field_or_the_spec_is_reported() -> None:
