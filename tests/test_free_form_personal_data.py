@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 import analytics
 from analytics.audit import AuditEntry, AuditStore, create_audit_engine
@@ -23,6 +25,7 @@ from analytics.integrity import verify
 from analytics.messages import build_message
 from analytics.payload_drift import drift_of
 from analytics.personal_data import PersonalDataCipher, masked_keys, unmask, use_personal_keys
+from analytics.queries import newest_first, parse_filters
 from analytics.replay import ReplaySelection, blocked_reason, open_replay_client, replay
 from analytics.scopes import ProjectScope
 from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
@@ -135,6 +138,7 @@ def test_an_application_s_free_form_personal_values_are_masked_sealed_replayed_a
         assert opened["properties"] == receipt.message["properties"]
         assert verify(engine, CHAIN_KEY).ok
         assert drift_of(entry.payload, CATALOG).validates
+        assert _found(engine, store, "filters.email = clear.person@example.com") == [receipt.message_id]
         _replay(store, collector)
         [sent] = collector.received()
         assert sent == receipt.message and sent["properties"]["filters"]["email"] == FILTERS["email"]
@@ -162,6 +166,13 @@ def _replay(store: AuditStore, collector: Collector) -> None:
         assert replay(store, client, ReplaySelection()).delivered == 1
     finally:
         client.shutdown()
+
+
+def _found(engine: Engine, store: AuditStore, search: str) -> list[str]:
+    """The entries a property search finds: a personal key's value is matched through its mask."""
+    filters = parse_filters({"prop": search}, mask_key=store.mask_key)
+    with Session(engine) as session:
+        return [entry.message_id for entry in session.scalars(newest_first(filters, limit=10))]
 
 
 def _entry(store: AuditStore, message_id: str) -> AuditEntry:
