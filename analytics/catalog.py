@@ -23,8 +23,8 @@ import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.examples import build_example, example_problem, example_scope
-from analytics.nested import field_paths
-from analytics.personal_data import declares, looks_personal, named_paths
+from analytics.nested import FieldTree, field_paths
+from analytics.personal_data import looks_personal, named_paths
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, Team, TrackSpec
@@ -433,10 +433,10 @@ def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
     """Whether the value at `steps` (the keys from the payload's top) is masked for its key's name: the
     key is named like personal data and the spec declares no field there (`personal_paths`); payload
     drift asks too, so that such a mask is not read as a changed value."""
-    return not declares(_declared_paths(spec), steps) and is_personal_key(steps[-1])
+    return not _declared(spec).declares(steps) and is_personal_key(steps[-1])
 
 
 @cache
-def _declared_paths(spec: AnySpec) -> frozenset[str]:
-    # Every send asks: the spec's fields (the scope's ids among them) are walked once per spec class.
-    return frozenset(path for path, _ in field_paths(spec.property_fields()))
+def _declared(spec: AnySpec) -> FieldTree:
+    """The spec's fields, the scope's ids among them: every send asks, so they are walked once per spec."""
+    return FieldTree(path for path, _ in field_paths(spec.property_fields()))

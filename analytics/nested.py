@@ -13,7 +13,7 @@ reads it. The keys of a mapping are written `*` (`by_region.*.contact_email`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
@@ -73,3 +73,31 @@ def _field_paths(
                 continue
             inner = ".".join((path, *steps)) + "."
             yield from _field_paths(model.model_fields, inner, walking | {model})
+
+
+class FieldTree:
+    """Field paths (`field_paths`) as a tree of their steps, so that a payload's key is looked up where
+    it sits rather than compared with every path: every send asks it of every key.
+
+    Attributes:
+        fields: the steps below, by name (`ANY_KEY` for every key of a mapping).
+        here: whether a field ends at this step.
+    """
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self.fields: dict[str, FieldTree] = {}
+        self.here = False
+        for path in paths:
+            node = self
+            for step in path.split("."):
+                node = node.fields.setdefault(step, FieldTree())
+            node.here = True
+
+    def declares(self, steps: Iterable[str]) -> bool:
+        """Whether a value's location (its keys from the top, list items not a step) is a field."""
+        node: FieldTree | None = self
+        for step in steps:
+            if node is None:
+                return False
+            node = node.fields.get(step) or node.fields.get(ANY_KEY)
+        return node is not None and node.here

@@ -223,18 +223,6 @@ def covers(paths: Collection[str], location: Sequence[str | int]) -> bool:
     return False
 
 
-def declares(paths: Collection[str], steps: Sequence[str]) -> bool:
-    """Whether a value's location (its keys from the top, list items not a step) is exactly one of
-    `paths`, a mapping's key matching `ANY_KEY` there (`by_region.*.contact_email`)."""
-    rest: Collection[str] = paths
-    whole = False
-    for step in steps:
-        if not rest:
-            return False
-        whole, rest = _below(step, rest)
-    return whole
-
-
 def named_paths(values: Mapping[str, Any], chosen: Callable[[tuple[str, ...]], bool]) -> frozenset[str]:
     """The paths of the keys, at any depth, that `chosen(steps)` picks (dicts inside lists too), `steps`
     being the keys from the top to the key asked about.
