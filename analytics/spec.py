@@ -27,14 +27,14 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from analytics.checked_model import CheckedModel
 from analytics.events import SegmentEvent
 from analytics.nested import field_paths
 from analytics.scopes import UserScope
-from analytics.storable_text import check_storable
+from analytics.storable_text import check_json_value
 
 PERSONAL_DATA_KEY = "x-personal-data"
 """JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
@@ -193,13 +193,12 @@ class _Spec(CheckedModel):
 
     @field_validator("*", mode="after")
     @classmethod
-    def _storable_text(cls, value: Any) -> Any:
-        """Refuse text the audit log cannot store (a NUL, a surrogate: `analytics.storable_text`) in a
-        value or a list of them, since it would refuse the message after `track` had returned."""
-        texts = value if isinstance(value, list | tuple) else (value,)
-        for text in texts:
-            if isinstance(text, str):
-                check_storable(text)
+    def _sendable_value(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse a value no message can carry or the audit log would refuse (`check_json_value`), at
+        any depth: in a nested model, a list, a dict's keys and values. Unchecked, `track` raised
+        for it, or the message was lost after `track` had returned. The scope checks its own text."""
+        if info.field_name != "scope":
+            check_json_value(value)
         return value
 
     @field_validator("scope", mode="after")

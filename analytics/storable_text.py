@@ -7,13 +7,20 @@ message is written (in batched mode, off the caller's thread: the receipt alread
 - a surrogate code point (`\\ud800` to `\\udfff`), which is not Unicode text: UTF-8 cannot encode
   it, so no database and no JSON request can carry it. Python makes one from undecodable bytes
   (`surrogateescape`, `os.fsdecode`), or from a JSON `\\ud800` escape that pairs with nothing.
+
+A number that is not finite (NaN, infinity) is refused the same way: JSON has none, PostgreSQL's
+`jsonb` refuses it and pydantic sends one held in a free-form value as `null`. `check_json_value`
+applies all of these to a property's whole value, and refuses what cannot be made JSON at all.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from typing import Any
+
+from pydantic_core import to_json, to_jsonable_python
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 """A surrogate code point: what `check_storable` refuses, the CLI and the raw editor look for."""
@@ -35,17 +42,65 @@ def check_storable(text: str) -> str:
     return text
 
 
+def check_json_value(value: Any) -> None:
+    """Refuse a property's value that no message can carry or the audit log would refuse, at any depth.
+
+    Checked when a spec is built, so that `track` cannot fail later: a value typed `Any` (a
+    `dict[str, Any]` property, as `event-catalog import` writes for a free-form object) or held by a
+    nested model is seen by no other check, and it raised from `track` (bytes that are not UTF-8, an
+    object pydantic cannot serialise, a dict holding itself, one nested thousands deep) or was lost
+    after an `ok` receipt (a NUL in a nested field or a dict key). Text, whole numbers and None, the
+    common case, cost no conversion.
+
+    Raises:
+        ValueError: the value cannot be made JSON (pydantic's reason), or it holds text
+            `check_storable` refuses (keys included) or a number that is not finite, named by where.
+    """
+    if isinstance(value, str):
+        check_storable(value)
+        return
+    if value is None or isinstance(value, int):
+        return
+    try:
+        data = to_jsonable_python(value)
+    except ValueError as exc:  # pydantic's serialisation error, invalid UTF-8, a cycle, too deep
+        raise ValueError(f"cannot be sent as JSON: {exc}") from None
+    if _plainly_storable(data):
+        return
+    if found := unstorable_in(data):
+        path, problem = found
+        raise ValueError(f"at {'.'.join(map(str, path))}: {problem}" if path else problem)
+
+
+_SUSPECT = re.compile(rb"\\u0000|NaN|Infinity")
+"""What JSON text holding a NUL or a number that is not finite shows (text may show it too)."""
+
+
+def _plainly_storable(data: Any) -> bool:
+    """Whether JSON data's text, made in pydantic's own code, shows none of `_SUSPECT`: then no walk is
+    needed. Walking every nested value in Python cost a nested spec several times its whole build; data
+    that fails here (a surrogate) or looks suspect is walked. It is given plain data, not models: a
+    model's own settings write a NaN as `null`, which its message then holds as NaN."""
+    try:
+        encoded = to_json(data, inf_nan_mode="constants")
+    except ValueError:
+        return False
+    return _SUSPECT.search(encoded) is None
+
+
 def unstorable_in(value: Any) -> tuple[tuple[str | int, ...], str] | None:
-    """Where a JSON value holds text `check_storable` refuses, keys included, at any depth, and why.
+    """Where a JSON value holds text `check_storable` refuses, keys included, or a number that is not
+    finite, at any depth, and why.
 
     Off-schema properties (the tester's raw JSON, the API's `off_schema`) skip the spec's own check:
     without this one a `\\ud800` escape reached the audit log, which refused the message after the
     dry run had passed it.
 
     Returns:
-        None when every text is storable; else the keys and indexes that lead to the first refused
-        text, and why. A refused key is reported at its object, named as JSON escapes it (it cannot
-        be shown as it is): `the key "\\ud800": text cannot contain …`.
+        None when every text is storable and every number finite; else the keys and indexes that
+        lead to the first refused text or number, and why. A refused key is reported at its object,
+        named as JSON escapes it (it cannot be shown as it is): `the key "\\ud800": text cannot
+        contain …`.
     """
     pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
     while pending:
@@ -62,6 +117,8 @@ def unstorable_in(value: Any) -> tuple[tuple[str | int, ...], str] | None:
                 except ValueError as exc:
                     return path, f"the key {json.dumps(key)}: {exc}"
             pending.extend(((*path, key), child) for key, child in reversed(item.items()))
+        elif isinstance(item, float) and not math.isfinite(item):
+            return path, f"a number must be finite, not {item} (JSON has no NaN or Infinity)"
         elif isinstance(item, list):
             pending.extend(((*path, index), child) for index, child in reversed(list(enumerate(item))))
     return None

@@ -1,0 +1,157 @@
+"""Values a spec holds beyond its declared types: free-form (`dict[str, Any]`) properties and nested models.
+
+A host-app walk found `track` raising into the host for a `dict[str, Any]` property holding bytes, an
+object, a dict that holds itself or one nested thousands deep, and messages lost after an `ok` receipt
+for a NUL or a surrogate in a nested model's field or a dict's key or value. The specs here are the
+test's own, in a registry of their own, as a fork declares them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, ValidationError
+
+from analytics import AnalyticsClient, AuditStatus, AuditStore
+from analytics.collector import Collector
+from analytics.scopes import ProjectScope, UserScope
+from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
+
+REGISTRY = SpecRegistry()
+
+FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
+"""Small budgets: the defaults retry for hours, a test needs an answer in seconds."""
+
+
+class FreeFormEvent(StrEnum):
+    """The test event's name."""
+
+    ReportExportStart = "Report Export Started"
+
+
+class ReportLine(BaseModel):
+    """One line of a report."""
+
+    label: str = prop("What the line counts.", example="seats")
+    share: float = prop("Its share of the total.", example=0.5)
+
+
+class ReportExportStart(
+    TrackSpec,
+    event=FreeFormEvent.ReportExportStart,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    registry=REGISTRY,
+):
+    """A user started exporting a report."""
+
+    scope: ProjectScope
+    report_format: str = prop("File format asked for.", example="csv")
+    filters: dict[str, Any] = prop("Filters the report was asked with.", example={"month": "2026-11"})
+    lines: list[ReportLine] = prop("The report's lines.", example=[], default=[])
+    ratio: float = prop("A ratio.", example=0.5, default=0.5)
+
+
+class ReportPreferences(IdentifySpec, name="Report preferences", owner=Team.GROWTH, registry=REGISTRY):
+    """A user saved their report preferences."""
+
+    scope: UserScope
+    preferences: dict[str, Any] = prop("Free-form preferences.", example={"theme": "dark"})
+
+
+PROJECT = ProjectScope(user_id=1, project_id=2)
+
+
+def _circular() -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    value["self"] = value
+    return value
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+class _Opaque:
+    """An object of the application's own, which pydantic cannot serialise."""
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        ({"filters": {"raw": b"\xff"}}, r"filters\n.*cannot be sent as JSON: 'utf-8' codec can't decode"),
+        ({"filters": {"v": _Opaque()}}, r"filters\n.*cannot be sent as JSON: Unable to serialize unknown"),
+        ({"filters": _circular()}, r"filters\n.*cannot be sent as JSON: Circular reference detected"),
+        ({"filters": _deep(5_000)}, r"filters\n.*cannot be sent as JSON: Maximum serialization depth"),
+        ({"filters": {"q": "a\x00b"}}, r"filters\n.*at q: text cannot contain a NUL character"),
+        ({"filters": {"a\x00b": 1}}, r'filters\n.*the key "a\\u0000b": text cannot contain a NUL'),
+        ({"filters": {"q": ["x", {"y": "\ud800"}]}}, r"at q\.1\.y: text cannot contain a surrogate"),
+        ({"filters": {"n": math.nan}}, r"filters\n.*at n: a number must be finite, not nan"),
+        ({"filters": {}, "ratio": math.inf}, r"ratio\n.*a number must be finite, not inf"),
+        (
+            {"filters": {}, "lines": [ReportLine(label="a\x00b", share=1)]},
+            r"lines\n.*at 0\.label: text cannot contain a NUL character",
+        ),
+        (
+            {"filters": {}, "lines": [{"label": "seats", "share": math.nan}]},
+            r"lines\n.*at 0\.share: a number must be finite",
+        ),
+    ],
+)
+def test_a_value_no_message_can_carry_is_refused_when_the_spec_is_built(
+    values: dict[str, Any], said: str
+) -> None:
+    """As a `str` property given invalid bytes is: the spec is the contract, and `track` raised for
+    these (or the audit log refused the message after an `ok` receipt)."""
+    with pytest.raises(ValidationError, match=said):
+        ReportExportStart(scope=PROJECT, report_format="csv", **values)
+
+
+def test_an_identify_spec_refuses_them_too() -> None:
+    with pytest.raises(ValidationError, match=r"preferences\n.*at theme: text cannot contain a NUL"):
+        ReportPreferences(scope=UserScope(user_id=1), preferences={"theme": "da\x00rk"})
+
+
+@pytest.fixture
+def make_client(collector: Collector) -> Iterator[Any]:
+    """Build clients against the collector and shut them all down afterwards."""
+    clients: list[AnalyticsClient] = []
+
+    def build(store: AuditStore, **options: Any) -> AnalyticsClient:
+        client = AnalyticsClient("test-key", store=store, host=collector.url, **{**FAST, **options})
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.shutdown()
+
+
+def test_free_form_values_are_audited_and_sent_as_pydantic_turns_them_into_json(
+    store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """What the README says a free-form property's values become, held to it on both databases."""
+    client = make_client(store)
+    filters = {"price": Decimal("1.10"), "ids": {3}, "pair": (1, 2), "by_id": {7: "seven"}}
+    filters |= {"raw": b"abc", "n": None}
+    receipt = client.track(
+        ReportExportStart(
+            scope=PROJECT, report_format="csv", filters=filters, lines=[ReportLine(label="seats", share=1)]
+        )
+    )
+    client.flush()
+    sent = {"price": "1.10", "ids": [3], "pair": [1, 2], "by_id": {"7": "seven"}, "raw": "abc", "n": None}
+    [message] = collector.received()
+    assert message["properties"]["filters"] == sent
+    assert message["properties"]["lines"] == [{"label": "seats", "share": 1.0}]
+    entry = store.entry(receipt.message_id)
+    assert entry is not None and entry.status == AuditStatus.DELIVERED
+    assert entry.payload["properties"]["filters"] == sent
