@@ -38,6 +38,7 @@ from analytics.errors import (
     AuditWriteError,
     DeliveryError,
     EnqueueError,
+    MessageBuildError,
     NotInitializedError,
     SchemaError,
 )
@@ -69,6 +70,7 @@ __all__ = [
     "ConfigurationError",
     "DeliveryError",
     "EnqueueError",
+    "MessageBuildError",
     "NotInitializedError",
     "Receipt",
     "SchemaError",
@@ -259,7 +261,10 @@ def _not_initialised(
     if interrupting():  # a signal handler's call: the id pool's lock may be held (interrupting_calls)
         kwargs.setdefault("message_id", str(uuid.uuid4()))
     with one_call():
-        message = build_message(spec, **kwargs)
+        try:
+            message = build_message(spec, **kwargs)
+        except MessageBuildError as unbuilt:  # not audited, not sent either way: the missing init() says more
+            message = unbuilt.message
     why = _why_no_client()
     if _warned_uninitialised_in != os.getpid():
         _warned_uninitialised_in = os.getpid()

@@ -41,7 +41,13 @@ from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
 from analytics.catalog import personal_paths
 from analytics.drop_log import DropLog
-from analytics.errors import AnalyticsError, DeliveryError, EnqueueError, NotInitializedError
+from analytics.errors import (
+    AnalyticsError,
+    DeliveryError,
+    EnqueueError,
+    MessageBuildError,
+    NotInitializedError,
+)
 from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
 from analytics.messages import build_message, check_spec, payload_of
 from analytics.metrics import (
@@ -93,7 +99,9 @@ class Receipt:
             In the default (batched) mode a `pending` receipt means "queued for the audit writer":
             the entry is written, then sent, shortly after the call returned.
         message: the message exactly as built (personal data in clear: it is the caller's own),
-            left out of the receipt's repr, so that a host logging its receipts logs none of it.
+            left out of the receipt's repr, so that a host logging its receipts logs none of it;
+            without its properties (or traits) when the spec's values could not make them
+            (`MessageBuildError`).
         error: what went wrong, if anything.
     """
 
@@ -534,18 +542,30 @@ class AnalyticsClient:
             return self._queue_interrupting(spec, actor, message_options)
         start_call()
         try:
-            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+            try:
+                message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+            except MessageBuildError as unbuilt:
+                return self._unbuilt(unbuilt)
             personal = personal_paths(type(spec), payload_of(message))
             return self.deliver(message, personal_data_keys=personal, actor=actor)
         finally:
             end_call()
+
+    def _unbuilt(self, error: MessageBuildError) -> Receipt:
+        """The receipt of a message its spec's values could not make (a spec from `model_construct`):
+        nothing to audit or send, said in the log as a message the audit log refuses is."""
+        log.error("message %s not audited, not sent: %s", error.message["messageId"], error)
+        return self._receipt(error.message, None, error)
 
     def _queue_interrupting(
         self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]
     ) -> Receipt:
         # Its id from uuid4, not the pool, whose lock the interrupted call may hold.
         message_options.setdefault("message_id", str(uuid.uuid4()))
-        message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+        try:
+            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+        except MessageBuildError as unbuilt:
+            return self._unbuilt(unbuilt)
         keys = personal_paths(type(spec), payload_of(message))
         if self._shut_down:  # refused now, as it would be then: no lock needed to say so
             return self.deliver(message, personal_data_keys=keys, actor=actor)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AnalyticsError(Exception):
     """Base of every error this library reports."""
@@ -21,6 +23,22 @@ class DeliveryError(AnalyticsError):
     def __init__(self, message: str, http_status: int | None = None) -> None:
         super().__init__(message)
         self.http_status = http_status
+
+
+class MessageBuildError(AnalyticsError):
+    """A spec's values could not be made into a message, so it was neither audited nor sent.
+
+    Building a spec refuses such values; only one made with `model_construct`, which skips those
+    checks, gets here (`scope=None`, bytes that are not UTF-8, an object pydantic cannot serialise).
+
+    Attributes:
+        message: what could be built of the message: its id, event, time and context, without its
+            properties (or traits), and without its `userId` when the scope could not give one.
+    """
+
+    def __init__(self, text: str, message: dict[str, Any]) -> None:
+        super().__init__(text)
+        self.message = message
 
 
 class AuditWriteError(AnalyticsError):

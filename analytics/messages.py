@@ -17,6 +17,7 @@ from segment.analytics.utils import guess_timezone
 from segment.analytics.version import VERSION as SEGMENT_VERSION
 
 from analytics.catalog import CATALOG
+from analytics.errors import MessageBuildError
 from analytics.message_ids import new_message_id
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, TrackSpec
@@ -99,8 +100,8 @@ def _message_id(given: object) -> str:
 
 def _message(
     spec_class: SpecClass,
-    user_id: str,
-    payload: dict[str, Any],
+    user_id: str | None,
+    payload: dict[str, Any] | None,
     *,
     source: str,
     actor: str | None,
@@ -109,7 +110,8 @@ def _message(
     timestamp: datetime | None,
     off_schema: bool = False,
 ) -> dict[str, Any]:
-    """The one place a message is assembled, for spec-built and off-schema messages alike.
+    """The one place a message is assembled, for spec-built and off-schema messages alike; without
+    a payload for one whose spec's values could not be made into one (`MessageBuildError`).
 
     Raises:
         TypeError: `timestamp` is not a datetime (text failed later, as an AttributeError).
@@ -136,9 +138,11 @@ def _message(
         "messageId": _message_id(message_id),
     }
     if issubclass(spec_class, TrackSpec):
-        message.update(type="track", event=str(spec_class.event), properties=payload)
+        message.update(type="track", event=str(spec_class.event))
     else:
-        message.update(type="identify", traits=payload)
+        message.update(type="identify")
+    if payload is not None:
+        message["properties" if issubclass(spec_class, TrackSpec) else "traits"] = payload
     return message
 
 
@@ -169,18 +173,46 @@ def build_message(
 
     Raises:
         TypeError: `timestamp` is not a datetime.
+        MessageBuildError: the spec's values cannot be made into a message; only a spec made with
+            `model_construct` can hold such values (`_spec_values`).
+    """
+    options: dict[str, Any] = {
+        "source": source,
+        "actor": actor,
+        "test": test,
+        "message_id": message_id,
+        "timestamp": timestamp,
+    }
+    try:
+        user_id, payload = _spec_values(spec)
+    except (AttributeError, TypeError, ValueError) as exc:
+        unbuilt = _message(type(spec), _user_id_or_none(spec), None, **options)
+        raise MessageBuildError(
+            f"{type(spec).__name__} could not be made into a message, not audited, not sent "
+            f"(was it made with model_construct(), which skips the checks?): {type(exc).__name__}: {exc}",
+            unbuilt,
+        ) from exc
+    return _message(type(spec), user_id, payload, **options)
+
+
+def _spec_values(spec: TrackSpec | IdentifySpec) -> tuple[str, dict[str, Any]]:
+    """The user id and the payload, as JSON types.
+
+    A spec that was built cannot fail here: it refused such values (`analytics.storable_text`). One made
+    with `model_construct` can hold anything: `scope=None` (AttributeError), bytes that are not UTF-8,
+    an object pydantic cannot serialise, a dict holding itself (ValueError). Those raised from `track`
+    into the host, which `track` promises never to do for an analytics reason.
     """
     payload = spec.properties() if isinstance(spec, TrackSpec) else spec.traits()
-    return _message(
-        type(spec),
-        spec.scope.segment_user_id(),
-        payload,
-        source=source,
-        actor=actor,
-        test=test,
-        message_id=message_id,
-        timestamp=timestamp,
-    )
+    return spec.scope.segment_user_id(), payload
+
+
+def _user_id_or_none(spec: TrackSpec | IdentifySpec) -> str | None:
+    """The spec's user id for a message that could not be built, when its scope can still give one."""
+    try:
+        return spec.scope.segment_user_id()
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def build_off_schema_message(

@@ -8,6 +8,7 @@ test's own, in a registry of their own, as a fork declares them.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,7 +18,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from analytics import AnalyticsClient, AuditStatus, AuditStore
+import analytics
+from analytics import AnalyticsClient, AuditStatus, AuditStore, MessageBuildError, NotInitializedError
 from analytics.collector import Collector
 from analytics.scopes import ProjectScope, UserScope
 from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
@@ -155,3 +157,56 @@ def test_free_form_values_are_audited_and_sent_as_pydantic_turns_them_into_json(
     entry = store.entry(receipt.message_id)
     assert entry is not None and entry.status == AuditStatus.DELIVERED
     assert entry.payload["properties"]["filters"] == sent
+
+
+def _unbuildable() -> list[Any]:
+    """Specs made with `model_construct`, which skips the checks: values no message can carry."""
+    user = UserScope(user_id=1)
+    return [
+        ReportExportStart.model_construct(scope=PROJECT, report_format="csv", filters={"raw": b"\xff"}),
+        ReportExportStart.model_construct(scope=PROJECT, report_format="csv", filters={"v": _Opaque()}),
+        ReportExportStart.model_construct(scope=PROJECT, report_format="csv", filters=_circular()),
+        ReportExportStart.model_construct(scope=None, report_format="csv", filters={}),
+        ReportPreferences.model_construct(scope=None, preferences={}),
+        ReportPreferences.model_construct(scope=user, preferences={"deep": _deep(5_000)}),
+    ]
+
+
+@pytest.mark.parametrize("spec", _unbuildable())
+@pytest.mark.parametrize("strict", [False, True])
+def test_a_spec_whose_values_make_no_message_gets_an_error_receipt_instead_of_raising(
+    store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    spec: Any,
+    strict: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`track` raised UnicodeDecodeError, PydanticSerializationError, ValueError or AttributeError
+    into the host for these; the README promises it never raises for an analytics reason."""
+    client = make_client(store, strict=strict)
+    send = client.track if isinstance(spec, TrackSpec) else client.identify
+    with caplog.at_level(logging.ERROR, logger="analytics"):
+        receipt = send(spec)
+    assert receipt.status is None and isinstance(receipt.error, MessageBuildError)
+    assert str(receipt.error).startswith(
+        f"{type(spec).__name__} could not be made into a message, not audited"
+    )
+    assert "properties" not in receipt.message and "traits" not in receipt.message
+    assert receipt.message["messageId"] == receipt.message_id
+    assert f"message {receipt.message_id} not audited, not sent: " in caplog.text
+    client.flush()
+    assert store.entry(receipt.message_id) is None
+    assert collector.received() == []
+
+
+def test_raise_errors_raises_the_message_build_error(store: AuditStore, make_client: Any) -> None:
+    client = make_client(store, raise_errors=True)
+    with pytest.raises(MessageBuildError, match="AttributeError: 'NoneType' object has no attribute"):
+        client.track(ReportExportStart.model_construct(scope=None, report_format="csv", filters={}))
+
+
+def test_before_init_such_a_spec_gets_the_not_initialized_receipt() -> None:
+    analytics.shutdown()
+    receipt = analytics.track(ReportExportStart.model_construct(scope=None, report_format="c", filters={}))
+    assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
