@@ -22,6 +22,8 @@ import functools
 import logging
 import os
 import uuid
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -252,17 +254,17 @@ def init(
 
 
 def _not_initialised(
-    call: Literal["track", "identify"], spec: TrackSpec | IdentifySpec, **kwargs: Any
+    call: Literal["track", "identify"], spec: TrackSpec | IdentifySpec, options: dict[str, Any]
 ) -> Receipt:
     """The receipt of a call without a default client; a call that is wrong in itself raises as it
     would after `init` (`check_spec`, `build_message`), so the mistake shows before `init` too."""
     global _warned_uninitialised_in
     check_spec(call, spec)
     if interrupting():  # a signal handler's call: the id pool's lock may be held (interrupting_calls)
-        kwargs.setdefault("message_id", str(uuid.uuid4()))
+        options["message_id"] = options["message_id"] or str(uuid.uuid4())
     with one_call():
         try:
-            message = build_message(spec, **kwargs)
+            message = build_message(spec, **options)
         except MessageBuildError as unbuilt:  # not audited, not sent either way: the missing init() says more
             message = unbuilt.message
     why = _why_no_client()
@@ -297,20 +299,42 @@ def _live_default() -> AnalyticsClient | None:
     return client if client is not None and not client.shut_down else None
 
 
-def track(spec: TrackSpec, **kwargs: Any) -> Receipt:
+def track(
+    spec: TrackSpec,
+    *,
+    timestamp: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
+    message_id: str | None = None,
+    test: bool = False,
+    actor: str | None = None,
+) -> Receipt:
     """Audit and send a track message through the default client; see `AnalyticsClient.track`."""
     client = _live_default()
     if client is not None:
-        return client.track(spec, **kwargs)
-    return _not_initialised("track", spec, **kwargs)
+        return client.track(
+            spec, timestamp=timestamp, context=context, message_id=message_id, test=test, actor=actor
+        )
+    options = {"timestamp": timestamp, "context": context, "message_id": message_id, "test": test}
+    return _not_initialised("track", spec, {**options, "actor": actor})
 
 
-def identify(spec: IdentifySpec, **kwargs: Any) -> Receipt:
+def identify(
+    spec: IdentifySpec,
+    *,
+    timestamp: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
+    message_id: str | None = None,
+    test: bool = False,
+    actor: str | None = None,
+) -> Receipt:
     """Audit and send an identify message through the default client; see `AnalyticsClient.identify`."""
     client = _live_default()
     if client is not None:
-        return client.identify(spec, **kwargs)
-    return _not_initialised("identify", spec, **kwargs)
+        return client.identify(
+            spec, timestamp=timestamp, context=context, message_id=message_id, test=test, actor=actor
+        )
+    options = {"timestamp": timestamp, "context": context, "message_id": message_id, "test": test}
+    return _not_initialised("identify", spec, {**options, "actor": actor})
 
 
 def flush(timeout: float | None = SHUTDOWN_TIMEOUT) -> None:

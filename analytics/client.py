@@ -25,7 +25,7 @@ import os
 import queue
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -507,28 +507,56 @@ class AnalyticsClient:
         except Exception:
             log.exception("the on_error handler failed on %s %s", len(messages), which)
 
-    def track(self, spec: TrackSpec, *, actor: str | None = None, **message_options: Any) -> Receipt:
+    def track(
+        self,
+        spec: TrackSpec,
+        *,
+        timestamp: datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        test: bool = False,
+        actor: str | None = None,
+    ) -> Receipt:
         """Audit and send a track message built from its spec.
+
+        The keywords are named, not passed on as `**options`: mypy then finds a misspelt one in the
+        calling code, and Python's error names this call, not an inner function.
 
         Args:
             spec: the validated spec (bad values already failed when it was built).
+            timestamp: when it happened; now when None (`analytics.messages.build_message`).
+            context: the host's own Segment `context` keys (`ip`, `userAgent`, `locale`, …), sent
+                beside the library's own; stored in the audit log as given, unmasked.
+            message_id: the message's id; a new one when None.
+            test: mark the message as a test (`context.eventCatalog.test`).
             actor: who fired it, for tester and replay sends.
-            **message_options: `build_message` options (`test`, `message_id`, `timestamp`).
 
         Returns:
             The receipt; with `raise_errors=True` an error is raised instead of returned.
 
         Raises:
-            TypeError: `spec` is not a track spec, or `timestamp` not a datetime: a mistake in the
-                calling code, raised in every mode (`analytics.messages.check_spec`).
+            TypeError: `spec` is not a track spec, `timestamp` not a datetime, or `context` not a
+                mapping or one that sets `eventCatalog` or `library`: a mistake in the calling code,
+                raised in every mode (`analytics.messages.check_spec`, `build_message`).
         """
         check_spec("track", spec)
-        return self.send(spec, actor=actor, **message_options)
+        options = {"timestamp": timestamp, "context": context, "message_id": message_id, "test": test}
+        return self.send(spec, actor=actor, **options)
 
-    def identify(self, spec: IdentifySpec, *, actor: str | None = None, **message_options: Any) -> Receipt:
+    def identify(
+        self,
+        spec: IdentifySpec,
+        *,
+        timestamp: datetime | None = None,
+        context: Mapping[str, Any] | None = None,
+        message_id: str | None = None,
+        test: bool = False,
+        actor: str | None = None,
+    ) -> Receipt:
         """Audit and send an identify message built from its spec; see `track`."""
         check_spec("identify", spec)
-        return self.send(spec, actor=actor, **message_options)
+        options = {"timestamp": timestamp, "context": context, "message_id": message_id, "test": test}
+        return self.send(spec, actor=actor, **options)
 
     def send(
         self, spec: TrackSpec | IdentifySpec, *, actor: str | None = None, **message_options: Any
@@ -561,7 +589,7 @@ class AnalyticsClient:
         self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]
     ) -> Receipt:
         # Its id from uuid4, not the pool, whose lock the interrupted call may hold.
-        message_options.setdefault("message_id", str(uuid.uuid4()))
+        message_options["message_id"] = message_options.get("message_id") or str(uuid.uuid4())
         try:
             message = build_message(spec, source=str(self.source), actor=actor, **message_options)
         except MessageBuildError as unbuilt:

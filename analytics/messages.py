@@ -10,6 +10,7 @@ normalisation changes under us.
 from __future__ import annotations
 
 import reprlib
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -21,9 +22,13 @@ from analytics.errors import MessageBuildError
 from analytics.message_ids import new_message_id
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, TrackSpec
+from analytics.storable_text import check_json_value
 
 CONTEXT_KEY = "eventCatalog"
 """Key under `context` where the catalog records who built a message, from which catalog version."""
+
+LIBRARY_CONTEXT_KEYS = frozenset({CONTEXT_KEY, "library"})
+"""The `context` keys the library writes itself, which a host's own `context=` cannot set."""
 
 SEGMENT_LIBRARY = {"name": "analytics-python", "version": SEGMENT_VERSION}
 
@@ -109,6 +114,7 @@ def _message(
     message_id: str | None,
     timestamp: datetime | None,
     off_schema: bool = False,
+    host_context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The one place a message is assembled, for spec-built and off-schema messages alike; without
     a payload for one whose spec's values could not be made into one (`MessageBuildError`).
@@ -126,6 +132,7 @@ def _message(
     # time as UTC put a `datetime.now()` of a host in Tokyo 9 hours in the future.
     when = utc_now_ms() if timestamp is None else guess_timezone(timestamp)
     context = {
+        **(host_context or {}),
         **catalog_context(spec_class, source=source, actor=actor, test=test, off_schema=off_schema),
         "library": dict(SEGMENT_LIBRARY),
     }
@@ -154,6 +161,7 @@ def build_message(
     test: bool = False,
     message_id: str | None = None,
     timestamp: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Build the Segment message for a spec, exactly as the Segment client will enqueue it.
 
@@ -167,15 +175,20 @@ def build_message(
         timestamp: keep an existing time (replays); now otherwise. A naive time is read as the
             Segment client reads it (`segment.analytics.utils.guess_timezone`): local time when
             later than five seconds before the host's `datetime.now()`, UTC when earlier.
+        context: the host's own Segment `context` keys (`ip`, `userAgent`, `locale`, …), sent
+            beside the library's own, as JSON (`analytics.storable_text.check_json_value`).
 
     Returns:
         The message as a JSON-ready dict.
 
     Raises:
-        TypeError: `timestamp` is not a datetime.
-        MessageBuildError: the spec's values cannot be made into a message; only a spec made with
-            `model_construct` can hold such values (`_spec_values`).
+        TypeError: `timestamp` is not a datetime, or `context` not a mapping or one that sets a key
+            the library writes (`LIBRARY_CONTEXT_KEYS`).
+        MessageBuildError: the spec's values cannot be made into a message (only a spec made with
+            `model_construct` can hold such values: `_spec_values`), or `context` holds a value
+            no message can carry.
     """
+    host_context = _host_context(context)
     options: dict[str, Any] = {
         "source": source,
         "actor": actor,
@@ -186,13 +199,40 @@ def build_message(
     try:
         user_id, payload = _spec_values(spec)
     except (AttributeError, TypeError, ValueError) as exc:
-        unbuilt = _message(type(spec), _user_id_or_none(spec), None, **options)
-        raise MessageBuildError(
-            f"{type(spec).__name__} could not be made into a message, not audited, not sent "
-            f"(was it made with model_construct(), which skips the checks?): {type(exc).__name__}: {exc}",
-            unbuilt,
-        ) from exc
-    return _message(type(spec), user_id, payload, **options)
+        why = f"(was it made with model_construct(), which skips the checks?): {type(exc).__name__}: {exc}"
+        raise _unbuilt(spec, f"could not be made into a message {why}", options) from exc
+    try:
+        host_context = check_json_value(host_context)
+    except ValueError as exc:
+        raise _unbuilt(spec, f"context= cannot be sent: {exc}", options) from None
+    return _message(type(spec), user_id, payload, host_context=host_context, **options)
+
+
+def _host_context(context: object) -> dict[str, Any]:
+    """The host's own context keys, refused at once, as a wrong `timestamp` is, when no value could
+    make the call right: not a mapping, or a key the library writes (its marker, which the audit log,
+    drift and replay read, and `library`, which the Segment client writes).
+
+    Raises:
+        TypeError: as above.
+    """
+    if context is None:
+        return {}
+    if not isinstance(context, Mapping):
+        raise TypeError(
+            f"context must be a mapping (ip, userAgent, locale, …), got {type(context).__name__} "
+            f"{reprlib.repr(context)}"
+        )
+    if taken := sorted(LIBRARY_CONTEXT_KEYS.intersection(context)):
+        raise TypeError(f"context cannot set {', '.join(map(repr, taken))}: the library writes it")
+    return dict(context)
+
+
+def _unbuilt(spec: TrackSpec | IdentifySpec, problem: str, options: dict[str, Any]) -> MessageBuildError:
+    """The error for a message that could not be built, with what could be: no payload, and no
+    `userId` when the scope could not give one."""
+    unbuilt = _message(type(spec), _user_id_or_none(spec), None, **options)
+    return MessageBuildError(f"{type(spec).__name__} {problem}; not audited, not sent", unbuilt)
 
 
 def _spec_values(spec: TrackSpec | IdentifySpec) -> tuple[str, dict[str, Any]]:

@@ -42,34 +42,34 @@ def check_storable(text: str) -> str:
     return text
 
 
-def check_json_value(value: Any) -> None:
-    """Refuse a property's value that no message can carry or the audit log would refuse, at any depth.
+def check_json_value(value: Any) -> Any:
+    """Return a value as JSON data, or refuse one no message can carry or the audit log would refuse,
+    at any depth.
 
     Checked when a spec is built, so that `track` cannot fail later: a value typed `Any` (a
     `dict[str, Any]` property, as `event-catalog import` writes for a free-form object) or held by a
     nested model is seen by no other check, and it raised from `track` (bytes that are not UTF-8, an
     object pydantic cannot serialise, a dict holding itself, one nested thousands deep) or was lost
     after an `ok` receipt (a NUL in a nested field or a dict key). Text, whole numbers and None, the
-    common case, cost no conversion.
+    common case, cost no conversion. A spec keeps its own values; a host's `context=` is sent as the
+    data returned.
 
     Raises:
         ValueError: the value cannot be made JSON (pydantic's reason), or it holds text
             `check_storable` refuses (keys included) or a number that is not finite, named by where.
     """
     if isinstance(value, str):
-        check_storable(value)
-        return
+        return check_storable(value)
     if value is None or isinstance(value, int):
-        return
+        return value
     try:
         data = to_jsonable_python(value)
     except ValueError as exc:  # pydantic's serialisation error, invalid UTF-8, a cycle, too deep
         raise ValueError(f"cannot be sent as JSON: {exc}") from None
-    if _plainly_storable(data):
-        return
-    if found := unstorable_in(data):
+    if not _plainly_storable(data) and (found := unstorable_in(data)):
         path, problem = found
         raise ValueError(f"at {'.'.join(map(str, path))}: {problem}" if path else problem)
+    return data
 
 
 _SUSPECT = re.compile(rb"\\u0000|NaN|Infinity")

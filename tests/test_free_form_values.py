@@ -189,9 +189,9 @@ def test_a_spec_whose_values_make_no_message_gets_an_error_receipt_instead_of_ra
     with caplog.at_level(logging.ERROR, logger="analytics"):
         receipt = send(spec)
     assert receipt.status is None and isinstance(receipt.error, MessageBuildError)
-    assert str(receipt.error).startswith(
-        f"{type(spec).__name__} could not be made into a message, not audited"
-    )
+    said = str(receipt.error)
+    assert said.startswith(f"{type(spec).__name__} could not be made into a message (was it made with")
+    assert said.endswith("; not audited, not sent")
     assert "properties" not in receipt.message and "traits" not in receipt.message
     assert receipt.message["messageId"] == receipt.message_id
     assert f"message {receipt.message_id} not audited, not sent: " in caplog.text
@@ -210,3 +210,88 @@ def test_before_init_such_a_spec_gets_the_not_initialized_receipt() -> None:
     analytics.shutdown()
     receipt = analytics.track(ReportExportStart.model_construct(scope=None, report_format="c", filters={}))
     assert receipt.status is None and isinstance(receipt.error, NotInitializedError)
+
+
+HOST_CONTEXT = {"ip": "203.0.113.7", "userAgent": "Mozilla/5.0", "locale": "de-DE"}
+
+
+@pytest.mark.parametrize("sync_mode", [False, True])
+def test_a_host_s_context_is_sent_and_audited_beside_the_library_s_own(
+    store: AuditStore, make_client: Any, collector: Collector, sync_mode: bool
+) -> None:
+    """The README was silent on how a host passes Segment's `context` (ip, userAgent, locale), and
+    `track(spec, context=…)` raised `TypeError: build_message() got an unexpected keyword argument`."""
+    client = make_client(store, sync_mode=sync_mode)
+    tracked = client.track(
+        ReportExportStart(scope=PROJECT, report_format="csv", filters={}), context=HOST_CONTEXT
+    )
+    identified = client.identify(
+        ReportPreferences(scope=UserScope(user_id=1), preferences={}), context={"locale": "ja-JP"}
+    )
+    client.flush()
+    assert tracked.ok and identified.ok
+    sent = {message["messageId"]: message["context"] for message in collector.received()}
+    for receipt, given in ((tracked, HOST_CONTEXT), (identified, {"locale": "ja-JP"})):
+        context = sent[receipt.message_id]
+        assert {key: context[key] for key in given} == given
+        assert context["eventCatalog"]["spec"] in {"ReportExportStart", "ReportPreferences"}
+        assert context["library"]["name"] == "analytics-python"
+        entry = store.entry(receipt.message_id)
+        assert entry is not None and entry.status == AuditStatus.DELIVERED
+        assert {key: entry.payload["context"][key] for key in given} == given
+
+
+@pytest.mark.parametrize(
+    ("context", "said"),
+    [
+        ({"library": {"name": "mine"}}, "context cannot set 'library': the library writes it"),
+        ({"eventCatalog": {}, "ip": "1.2.3.4"}, "context cannot set 'eventCatalog': the library writes it"),
+        ("ip=1.2.3.4", "context must be a mapping (ip, userAgent, locale, …), got str 'ip=1.2.3.4'"),
+    ],
+)
+@pytest.mark.parametrize("initialised", [False, True])
+def test_a_context_no_value_makes_right_raises_a_type_error(
+    store: AuditStore, make_client: Any, collector: Collector, context: Any, said: str, initialised: bool
+) -> None:
+    analytics.shutdown()
+    client = make_client(store) if initialised else analytics
+    spec = ReportExportStart(scope=PROJECT, report_format="csv", filters={})
+    with pytest.raises(TypeError) as caught:
+        client.track(spec, context=context)
+    assert str(caught.value) == said
+    assert collector.received() == []
+
+
+@pytest.mark.parametrize(
+    ("context", "said"),
+    [
+        ({"ip": b"\xff"}, "context= cannot be sent: cannot be sent as JSON: 'utf-8' codec can't decode"),
+        ({"userAgent": "a\x00b"}, "context= cannot be sent: at userAgent: text cannot contain a NUL"),
+    ],
+)
+def test_a_context_value_no_message_can_carry_gets_an_error_receipt(
+    store: AuditStore, make_client: Any, collector: Collector, context: Any, said: str
+) -> None:
+    client = make_client(store)
+    receipt = client.track(ReportExportStart(scope=PROJECT, report_format="csv", filters={}), context=context)
+    assert receipt.status is None and isinstance(receipt.error, MessageBuildError)
+    assert said in str(receipt.error)
+    client.flush()
+    assert store.entry(receipt.message_id) is None and collector.received() == []
+
+
+@pytest.mark.parametrize("initialised", [False, True])
+@pytest.mark.parametrize("call", ["track", "identify"])
+def test_a_keyword_track_does_not_take_is_a_type_error_naming_it(
+    store: AuditStore, make_client: Any, call: str, initialised: bool
+) -> None:
+    """It named `build_message()`, an inner function, and mypy could not find it (`**kwargs: Any`)."""
+    analytics.shutdown()
+    client = make_client(store) if initialised else analytics
+    spec = (
+        ReportExportStart(scope=PROJECT, report_format="csv", filters={})
+        if call == "track"
+        else ReportPreferences(scope=UserScope(user_id=1), preferences={})
+    )
+    with pytest.raises(TypeError, match=rf"\b{call}\(\) got an unexpected keyword argument 'propertes'"):
+        getattr(client, call)(spec, propertes={})

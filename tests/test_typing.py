@@ -41,6 +41,10 @@ ClusterProvisioningSuccess(scope=scope, cluster_type=ClusterKind.EKS, infra_id=9
 analytics.track("Cluster Provisioning Success")  # found
 analytics.track(RegisterIdentify(scope=UserScope(user_id=1), email="ada@example.com"))  # found
 analytics.identify(ClusterProvisioningSuccess(scope=scope, cluster_type=ClusterKind.EKS, infra_id=1))  # found
+spec = ClusterProvisioningSuccess(scope=scope, cluster_type=ClusterKind.EKS, infra_id=9)
+analytics.track(spec, propertes={"a": 1})  # found
+analytics.track(spec, timestamp="2026-03-01")  # found
+analytics.track(spec, context={"ip": "203.0.113.7", "locale": "de-DE"}, message_id="order-17", test=True)
 # What only the runtime refuses, when the spec is built: a required property left out, an id of 0.
 ClusterProvisioningSuccess(scope=scope, cluster_type=ClusterKind.EKS)
 ClusterScope(user_id=0, project_id=2, cluster_id=3)
