@@ -582,7 +582,7 @@ class AnalyticsClient:
     def _unbuilt(self, error: MessageBuildError) -> Receipt:
         """The receipt of a message its spec's values could not make (a spec from `model_construct`):
         nothing to audit or send, said in the log as a message the audit log refuses is."""
-        log.error("message %s not audited, not sent: %s", error.message["messageId"], error)
+        log.error("message %s: %s", error.message["messageId"], error)
         return self._receipt(error.message, None, error)
 
     def _queue_interrupting(
