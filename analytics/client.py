@@ -377,8 +377,9 @@ class AnalyticsClient:
         self._user_on_error = segment_options.pop("on_error", None)
         self.segment: SegmentClient | None = None
         self._pid = os.getpid()
-        # The forked process that handed this client messages its Segment queue will not send.
+        # The forked process that handed this client messages its Segment queue will not send, and how many.
         self._left_pending_by: int | None = None
+        self._left_pending = 0
         max_queue_size = int(
             segment_options.get("max_queue_size", SegmentClient.DefaultConfig.max_queue_size)
         )
@@ -720,7 +721,7 @@ class AnalyticsClient:
     def _send(self, segment: SegmentClient, messages: list[dict[str, Any]]) -> list[Outcome]:
         """Enqueue each message; record what the Segment client refused, one update per reason."""
         if self.forked:
-            self._left_pending_by = os.getpid()
+            self._leave_pending(len(messages))
             return [(AuditStatus.PENDING, None)] * len(messages)
         outcomes: list[Outcome] = []
         refused: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -920,15 +921,18 @@ class AnalyticsClient:
         seconds without progress for both, as `shutdown()` has, rather than one each.
 
         Like Segment's hook it does not flush: messages still queued stay `pending` for `replay`, as
-        a WARNING line counts. In a
-        forked child the writer's own hooks drain it, and the Segment client is the parent's.
+        a WARNING line counts. In a forked child the Segment client is the parent's: the writer is
+        drained, and what the child handed this client is counted as `flush()` counts it.
         """
-        if self.segment is None or self.forked:
+        if self.segment is None:
             return
         patience = self._patience(SHUTDOWN_TIMEOUT)
         if self.writer is not None:
             self.writer.close(patience)
         self._drops.close()
+        if self.forked:
+            self._leave_to_parent()
+            return
         if not self._stop_consumers(self.segment, patience):
             log.error(
                 "the Segment client was still sending at exit: %s messages not sent yet, %s",
@@ -968,6 +972,22 @@ class AnalyticsClient:
                 left_to,
             )
 
+    def _leave_pending(self, count: int) -> None:
+        """Count messages a forked process audited through this client, which will not send them;
+        warn at the first: a worker of `gunicorn --preload` with `init()` at import sent nothing,
+        and said so only from a `flush()` or `shutdown()` such a worker seldom makes."""
+        if self._left_pending_by != os.getpid():
+            self._left_pending_by, self._left_pending = os.getpid(), 0
+            log.warning(
+                "this client was created by process %s, which forked this one: the Segment client's "
+                "threads do not survive a fork, so this process's messages are audited, not sent, and "
+                "stay %s; call analytics.init() in the forked process (gunicorn's post_fork hook, "
+                "Pool(initializer=analytics.init)) to send them (logged once per process)",
+                self._pid,
+                PENDING_FOR_REPLAY,
+            )
+        self._left_pending += count
+
     def _leave_to_parent(self) -> None:
         """Warn a forked process that the messages it audited through this client wait for `replay`;
         only one that did: a child that sent nothing through it (one that called `init()` again, as
@@ -976,9 +996,10 @@ class AnalyticsClient:
             return
         log.warning(
             "this client was created by process %s, which forked this one: its Segment queue is that "
-            "process's, and the messages this process audited through it stay pending for "
-            "`event-catalog replay`",
+            "process's, and the %s this process audited through it stay %s",
             self._pid,
+            counted(self._left_pending, "message"),
+            PENDING_FOR_REPLAY,
         )
 
 

@@ -172,6 +172,72 @@ def test_a_forked_child_is_warned_about_its_pending_messages_only_when_it_left_s
         analytics.shutdown()
 
 
+def _warnings_of(logger: str) -> list[str]:
+    """The WARNING lines `logger` logs from now on, in this process."""
+    warnings: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: warnings.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger(logger).addHandler(handler)
+    return warnings
+
+
+def test_a_forked_child_is_told_at_its_first_call_through_the_inherited_client(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """A worker of `gunicorn --preload` with `init()` at import sent nothing, and said nothing until
+    a `flush()` or `shutdown()` that such a worker seldom makes: only replay found its messages."""
+    client = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+
+    def worker() -> bool:
+        warnings = _warnings_of("analytics.client")
+        receipts = [analytics.track(_spec()) for _ in range(3)]
+        assert client.writer is not None
+        client.writer.flush()  # written and handed over; no flush() or shutdown() of the client
+        [warning] = [warning for warning in warnings if "which forked this one" in warning]
+        return all(receipt.ok for receipt in receipts) and "analytics.init() in the forked process" in warning
+
+    try:
+        assert _exit_code(_fork(worker)) == 0
+    finally:
+        analytics.shutdown()
+    assert collector.received() == []
+
+
+FORKED_EXIT_PROGRAM = """
+import os
+import sys
+import analytics
+from analytics.catalog import CATALOG
+
+analytics.init("test-key", host=sys.argv[1], database_url=sys.argv[2], upload_interval=0.05)
+child = os.fork()
+if child == 0:
+    for _ in range(2):
+        analytics.track(CATALOG.event("ProjectCreate").example_spec())
+    sys.exit(0)  # a normal exit, without shutdown(): the atexit hooks run
+_, status = os.waitpid(child, 0)
+analytics.shutdown()
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_that_exits_without_shutdown_counts_what_it_left_pending(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """Its exit hook returned at once for an inherited client: the child's messages stayed pending
+    without a line, and the one warning there was came only from a `flush()` or `shutdown()`."""
+    ended = subprocess.run(
+        [sys.executable, "-c", FORKED_EXIT_PROGRAM, collector.url, sqlite_url],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_SECONDS,
+        env={**os.environ, "APP_ENV": "development"},
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert "which forked this one: its Segment queue is that process's, and the 2 messages" in ended.stderr
+    assert _statuses(sqlite_store.engine) == ["pending", "pending"]
+
+
 def test_a_client_carried_across_fork_does_not_share_the_parents_postgresql_connection(
     postgres_engine: Engine,
 ) -> None:
