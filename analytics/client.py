@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing import util as multiprocessing_util
 from typing import Any
 
 import requests
@@ -398,9 +399,12 @@ class AnalyticsClient:
                 max_batch=max_batch,
                 retry_delays=audit_retry_delays,
             )
+        self._worker_exit: multiprocessing_util.Finalize | None = None
         if self.segment is not None and self.segment.consumers:
             # After the writer's own exit hook, so that it runs first (atexit runs the last one first).
             atexit.register(self._stop_at_exit)
+            self._hook_worker_exit()
+            multiprocessing_util.register_after_fork(self, AnalyticsClient._hook_worker_exit)
 
     @property
     def enabled(self) -> bool:
@@ -907,8 +911,9 @@ class AnalyticsClient:
 
     def _stop_segment(self, segment: SegmentClient, patience: Patience) -> None:
         """Segment's `flush()` and `join()`, which wait without a limit, while there is patience."""
-        # The exit hook, stopping the consumers, would keep this client (and its engine) alive.
+        # The exit hooks, stopping the consumers, would keep this client (and its engine) alive.
         atexit.unregister(self._stop_at_exit)
+        self._unhook_worker_exit()
         if self.forked:
             self._leave_to_parent()
             return
@@ -924,6 +929,8 @@ class AnalyticsClient:
         a WARNING line counts. In a forked child the Segment client is the parent's: the writer is
         drained, and what the child handed this client is counted as `flush()` counts it.
         """
+        # Run by the interpreter's exit, before multiprocessing's own: the worker's hook is not needed.
+        self._unhook_worker_exit()
         if self.segment is None:
             return
         patience = self._patience(SHUTDOWN_TIMEOUT)
@@ -947,6 +954,28 @@ class AnalyticsClient:
                 self.segment.queue.unfinished_tasks,
                 PENDING_FOR_REPLAY,
             )
+
+    def _hook_worker_exit(self) -> None:
+        """Have the end of a multiprocessing worker (this process, or one forked from it later) shut
+        this client down.
+
+        A worker ends with `os._exit` once multiprocessing's own exit hooks have run, skipping
+        `_stop_at_exit` and its count of what stayed queued, and a `Pool` runs no code of the host's
+        after its tasks: the README's `shutdown()` before the worker returns had no place there, and
+        a `Pool(initializer=analytics.init)` that was closed and joined sent almost nothing, without
+        a word. So the worker's end does what `shutdown()` does, sending what is queued within
+        `SHUTDOWN_TIMEOUT` without progress. Ahead of the audit writer's own hook (a higher
+        priority), whose drain it includes; a worker forgets the hooks of the process it was forked
+        from, so one registers again (`register_after_fork`), as the writer does.
+        """
+        if not self._shut_down:
+            self._worker_exit = multiprocessing_util.Finalize(None, self.shutdown, exitpriority=1)
+
+    def _unhook_worker_exit(self) -> None:
+        """Forget the worker's exit hook: it would shut down again, and it keeps the client alive."""
+        if self._worker_exit is not None:
+            self._worker_exit.cancel()
+            self._worker_exit = None
 
     @staticmethod
     def _stop_consumers(segment: SegmentClient, patience: Patience) -> bool:

@@ -294,6 +294,33 @@ def test_every_call_of_a_multiprocessing_worker_that_returns_is_audited(
     assert _entries(sqlite_store.engine) == calls
 
 
+def _track_in_worker(_: int) -> str:
+    return analytics.track(_spec()).message_id
+
+
+def test_a_pool_whose_workers_init_delivers_their_messages_when_it_is_closed_and_joined(
+    sqlite_store: AuditStore, sqlite_url: str, collector: Collector
+) -> None:
+    """README's `Pool(initializer=analytics.init)`: a worker ends with os._exit, which skips the
+    atexit hook, and a Pool gives no place to call `shutdown()`: what the worker's Segment client held
+    stayed pending for an hour, for `replay`, and no line said so."""
+    calls = 40
+    context = multiprocessing.get_context("fork")
+
+    def init() -> None:
+        analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+
+    pool = context.Pool(2, initializer=init)
+    try:
+        returned = pool.map(_track_in_worker, range(calls))
+        pool.close()
+        pool.join()
+    finally:
+        pool.terminate()
+    assert _statuses(sqlite_store.engine) == ["delivered"] * calls
+    assert sorted(message["messageId"] for message in collector.received()) == sorted(returned)
+
+
 def test_a_client_shut_down_or_replaced_refuses_messages_in_its_receipt(
     sqlite_store: AuditStore, sqlite_url: str, collector: Collector
 ) -> None:
