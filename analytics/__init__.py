@@ -33,7 +33,7 @@ from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine
 from analytics.audit_failures import reason, refuses_writes
 from analytics.audit_settings import audit_store, take_audit_variables
 from analytics.catalog import CATALOG
-from analytics.client import AnalyticsClient, Receipt, client_options
+from analytics.client import AnalyticsClient, Receipt, client_options, unreplayable_personal_data
 from analytics.errors import (
     AnalyticsError,
     AuditDatabaseError,
@@ -148,6 +148,22 @@ def _check_audit_keys(read: EnvironmentReader) -> None:
             )
 
 
+def _warn_unreplayable(client: AnalyticsClient, settings: dict[str, Any]) -> None:
+    """Say at the start when replay could not re-send messages with personal data: every line about
+    messages left behind (an exit without `shutdown()`, the endpoint down, a forked worker) says they
+    are kept for `replay`, which refuses those stored masked only. Not under `APP_ENV=development`,
+    as the public audit keys are not either: a laptop's messages are seldom replayed."""
+    names = unreplayable_personal_data(client.store)
+    if not names or not client.enabled or settings.get("APP_ENV") == "development":
+        return
+    log.warning(
+        "AUDIT_ENCRYPTION_KEY is not set: personal data (%s) is stored masked only, so the messages "
+        "holding it that are not delivered cannot be re-sent by `event-catalog replay`; set it (the same "
+        "on every host and for replay) to keep them replayable",
+        ", ".join(sorted(names)),
+    )
+
+
 _SET_BY_INIT = frozenset({"host", "store", "owns_engine"})
 """`AnalyticsClient` options that `init` fills itself: not options of its own."""
 
@@ -206,7 +222,9 @@ def init(
         process's, see `AnalyticsClient.forked`). The catalog's version is recorded in the database
         on the way (`analytics.versions`), and on PostgreSQL the audit log's partitions are created
         ahead (`analytics.partitions`, after `AUDIT_PARTITION_INTERVAL` and `AUDIT_PARTITIONS_AHEAD`);
-        a failure there is a warning, unless the database refuses writes altogether.
+        a failure there is a warning, unless the database refuses writes altogether. Without
+        `AUDIT_ENCRYPTION_KEY`, a warning says that replay could not re-send messages with personal
+        data (not under `APP_ENV=development`).
 
     Raises:
         AuditDatabaseError: the audit database cannot be reached (or refused the connection), or
@@ -247,6 +265,7 @@ def init(
     )
     _record_version(store)
     client = AnalyticsClient(key, store=store, host=host, owns_engine=True, **options)
+    _warn_unreplayable(client, settings)
     previous, _default, _warned_uninitialised_in, _shut_down = _default, client, None, False
     if previous is not None:
         previous.shutdown()

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
-from analytics.catalog import personal_paths
+from analytics.catalog import CATALOG, personal_paths
 from analytics.drop_log import DropLog
 from analytics.errors import (
     AnalyticsError,
@@ -73,6 +73,12 @@ MAX_MESSAGE_SIZE: int = MAX_MSG_SIZE
 
 PENDING_FOR_REPLAY = "pending in the audit log for `event-catalog replay`"
 """Where the messages a shutdown or an exit did not send are left, as their ERROR line says."""
+
+UNREPLAYABLE = (
+    ", except those with personal data, which replay cannot re-send: without AUDIT_ENCRYPTION_KEY "
+    "it is stored masked only"
+)
+"""What `PENDING_FOR_REPLAY` leaves out when `unreplayable_personal_data` holds."""
 
 Outcome = tuple[AuditStatus, AnalyticsError | None]
 """What became of one handed-over message: its status now, and the error if it went wrong."""
@@ -115,6 +121,15 @@ class Receipt:
     def ok(self) -> bool:
         """Whether nothing went wrong (a `disabled` message is not an error: it is configuration)."""
         return self.error is None
+
+
+def unreplayable_personal_data(store: AuditStore) -> frozenset[str]:
+    """The catalog's personal-data names that `store` keeps masked only, so that `event-catalog replay`
+    refuses a message holding them (it cannot send the real values): empty with
+    `AUDIT_ENCRYPTION_KEY`, which keeps them encrypted too, or with masking off."""
+    if not store.mask_personal_data or store.cipher is not None:
+        return frozenset()
+    return CATALOG.personal_data_names
 
 
 def message_size(message: dict[str, Any]) -> int:
@@ -917,7 +932,7 @@ class AnalyticsClient:
         if self.forked:
             self._leave_to_parent()
             return
-        self._drain(segment, patience, "the shutdown", PENDING_FOR_REPLAY)
+        self._drain(segment, patience, "the shutdown", self._pending_for_replay())
         self._stop_consumers(segment, patience)
 
     def _stop_at_exit(self) -> None:
@@ -944,7 +959,7 @@ class AnalyticsClient:
             log.error(
                 "the Segment client was still sending at exit: %s messages not sent yet, %s",
                 self.segment.queue.unfinished_tasks,
-                PENDING_FOR_REPLAY,
+                self._pending_for_replay(),
             )
         elif self.segment.queue.unfinished_tasks:
             # Thousands could stay behind after a burst without a word, for replay to find an hour later.
@@ -952,7 +967,7 @@ class AnalyticsClient:
                 "%s messages were still queued for the Segment client at exit, not sent: %s "
                 "(analytics.shutdown() on the way out sends them)",
                 self.segment.queue.unfinished_tasks,
-                PENDING_FOR_REPLAY,
+                self._pending_for_replay(),
             )
 
     def _hook_worker_exit(self) -> None:
@@ -1001,6 +1016,11 @@ class AnalyticsClient:
                 left_to,
             )
 
+    def _pending_for_replay(self) -> str:
+        """Where unsent messages are left: `pending` for replay, which cannot re-send those holding
+        personal data stored masked only; the log said they were kept, and they were lost for good."""
+        return PENDING_FOR_REPLAY + (UNREPLAYABLE if unreplayable_personal_data(self.store) else "")
+
     def _leave_pending(self, count: int) -> None:
         """Count messages a forked process audited through this client, which will not send them;
         warn at the first: a worker of `gunicorn --preload` with `init()` at import sent nothing,
@@ -1013,7 +1033,7 @@ class AnalyticsClient:
                 "stay %s; call analytics.init() in the forked process (gunicorn's post_fork hook, "
                 "Pool(initializer=analytics.init)) to send them (logged once per process)",
                 self._pid,
-                PENDING_FOR_REPLAY,
+                self._pending_for_replay(),
             )
         self._left_pending += count
 
@@ -1028,7 +1048,7 @@ class AnalyticsClient:
             "process's, and the %s this process audited through it stay %s",
             self._pid,
             counted(self._left_pending, "message"),
-            PENDING_FOR_REPLAY,
+            self._pending_for_replay(),
         )
 
 

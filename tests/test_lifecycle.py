@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select
 
 import analytics
@@ -201,6 +202,29 @@ def test_a_forked_child_is_told_at_its_first_call_through_the_inherited_client(
     finally:
         analytics.shutdown()
     assert collector.received() == []
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_the_lines_that_leave_messages_to_replay_say_when_replay_cannot_send_personal_data(
+    sqlite_store: AuditStore, collector: Collector, encrypted: bool
+) -> None:
+    """The lines leaving messages "pending for `event-catalog replay`" said so of messages with personal
+    data stored masked only (no `AUDIT_ENCRYPTION_KEY`), which replay refuses: lost for good."""
+    key = Fernet.generate_key().decode() if encrypted else None
+    store = AuditStore(sqlite_store.engine, encryption_key=key)
+    client = AnalyticsClient("test-key", store=store, host=collector.url, **FAST)
+
+    def worker() -> bool:
+        warnings = _warnings_of("analytics.client")
+        client.track(_spec())
+        client.flush()
+        caveat = [warning for warning in warnings if "except those with personal data" in warning]
+        return len(warnings) == 2 and len(caveat) == (0 if encrypted else 2)
+
+    try:
+        assert _exit_code(_fork(worker)) == 0
+    finally:
+        client.shutdown()
 
 
 FORKED_EXIT_PROGRAM = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -21,9 +22,11 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
+from production_settings import AUDIT_KEYS
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
+import analytics
 import analytics.replay as replay_module
 from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
@@ -309,6 +312,49 @@ def test_personal_data_is_restored_from_its_encrypted_copy(engine: Engine, colle
         client.shutdown()
     [sent] = collector.received()
     assert sent == receipt.message and sent["traits"]["email"] == "ada@example.com"
+
+
+UNREPLAYABLE_AT_INIT = "AUDIT_ENCRYPTION_KEY is not set: personal data ("
+
+
+@pytest.mark.parametrize(
+    ("app_env", "encryption_key", "warned"),
+    [
+        ("production", None, True),
+        (None, None, True),
+        ("production", "set", False),
+        ("development", None, False),
+    ],
+)
+def test_init_warns_when_replay_could_not_resend_messages_with_personal_data(
+    sqlite_store: AuditStore,
+    sqlite_url: str,
+    collector: Collector,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    app_env: str | None,
+    encryption_key: str | None,
+    warned: bool,
+) -> None:
+    """Every log line of a message left behind said "pending … for event-catalog replay", which
+    refuses messages with personal data stored masked only: without the key they were lost for good,
+    and nothing said so at the start. Development is told nothing, as of the public audit keys."""
+    for name, value in AUDIT_KEYS.items():
+        monkeypatch.setenv(name, value)
+    if app_env is None:
+        monkeypatch.delenv("APP_ENV")
+    else:
+        monkeypatch.setenv("APP_ENV", app_env)
+    if encryption_key is not None:
+        monkeypatch.setenv("AUDIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        analytics.init("test-key", host=collector.url, database_url=sqlite_url)
+        analytics.shutdown()
+    told = [message for message in caplog.messages if message.startswith(UNREPLAYABLE_AT_INIT)]
+    assert len(told) == int(warned)
+    if warned:
+        assert "(email, first_name, last_name) is stored masked only" in told[0]
+        assert "cannot be re-sent by `event-catalog replay`" in told[0]
 
 
 def test_a_rotated_key_still_opens_what_the_old_one_sealed(engine: Engine, collector: Collector) -> None:
