@@ -239,7 +239,8 @@ def init(
             They are checked even when an argument overrides them, as the dashboard checks every
             variable. Before them, and before anything is opened, the same for the options:
             `source` not one of `Source`, a flag (`strict`, `raise_errors`, `mask_personal_data`,
-            `sync_mode`, …) not True or False, `thread` not a whole number of 1 or more.
+            `sync_mode`, …) not True or False, `thread` not a whole number of 1 or more, `on_error` not
+            callable.
         TypeError: a keyword argument that is none of the options above, named with a close match.
         ValueError: the database URL is not SQLite or PostgreSQL, or `host` is not an http(s) URL.
     """

@@ -350,7 +350,7 @@ class AnalyticsClient:
         ConfigurationError: before anything is started, every option that cannot be used, one line
             each, as `analytics.init` says it (`analytics.options.check_options`): `source` not one
             of `Source`, a flag (`strict`, `raise_errors`, `sync_mode`, …) not True or False,
-            `thread` not a whole number of 1 or more.
+            `thread` not a whole number of 1 or more, `on_error` not callable.
         TypeError: a keyword argument that is none of the above, named with a close match.
     """
 

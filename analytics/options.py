@@ -75,6 +75,10 @@ def check_options(
         value = options.get(name, 1)
         if not _is_number(value) or value <= 0:
             problems.append(f"{name}: must be a number of seconds {what}, more than 0, not {value!r}")
+    on_error = options.get("on_error")
+    if on_error is not None and not callable(on_error):
+        # Taken, it failed with a traceback for every message not delivered, far from the cause.
+        problems.append(f"on_error: must be a function called with (error, messages), not {on_error!r}")
     delays = options.get("audit_retry_delays", ())
     if isinstance(delays, str | bytes) or not all(_is_number(delay) and delay >= 0 for delay in delays):
         problems.append(f"audit_retry_delays: must be waits in seconds, 0 or more each, not {delays!r}")

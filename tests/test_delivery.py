@@ -690,6 +690,20 @@ def test_numeric_options_that_cannot_work_are_refused_by_init_and_the_client(
     assert direct.value.problems == through_init.value.problems == [problem]
 
 
+def test_an_on_error_that_cannot_be_called_is_refused_by_init_and_the_client(
+    sqlite_store: AuditStore, tmp_path: Any
+) -> None:
+    """`on_error="not callable"` was taken; every message not delivered then logged a traceback of
+    "the on_error handler failed … 'str' object is not callable", far from the `init()` that caused it."""
+    problem = "on_error: must be a function called with (error, messages), not 'not callable'"
+    with pytest.raises(ConfigurationError) as direct:
+        AnalyticsClient("key", store=sqlite_store, on_error="not callable")
+    with pytest.raises(ConfigurationError) as through_init:
+        analytics.init("key", database_url=f"sqlite:///{tmp_path / 'missing.db'}", on_error="not callable")
+    assert direct.value.problems == through_init.value.problems == [problem]
+    AnalyticsClient(None, store=sqlite_store, on_error=None).shutdown()
+
+
 def test_a_client_built_directly_refuses_what_init_refuses_before_it_starts_a_thread(
     sqlite_store: AuditStore, tmp_path: Any
 ) -> None:
