@@ -124,7 +124,7 @@ def bundle() -> dict[str, Any]:
     return copy.deepcopy(CATALOG.schema_bundle())
 
 
-_CACHED = ("events", "identifiers", "personal_data_names", "version")
+_CACHED = ("events", "identifiers", "personal_data_names", "shared_bundle", "version")
 """The shipped catalog's tables built once from its registry (cached properties)."""
 
 
