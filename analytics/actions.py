@@ -105,8 +105,12 @@ def record_action(
     actor: str,
     properties: Mapping[str, Any],
     source: Source = Source.DASHBOARD,
+    user_id: str | None = None,
 ) -> str:
     """Write one action to the audit log, in its own transaction.
+
+    Args:
+        user_id: the application's user the action is about, as `build_action` takes it.
 
     Returns:
         The entry's message id.
@@ -114,6 +118,6 @@ def record_action(
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database refused it.
     """
-    message = build_action(name, actor=actor, properties=properties, source=source)
+    message = build_action(name, actor=actor, properties=properties, source=source, user_id=user_id)
     store.record(message, status=AuditStatus.RECORDED, source=source, actor=actor)
     return str(message["messageId"])

@@ -870,6 +870,16 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+def _project_key(entry_type: str) -> str:
+    """The property an entry's project id is read from for the Project filter.
+
+    A Segment message sends it by the original Go package's name (`proj_id`, as the warehouse
+    expects); the log's own records (a tester preset saved or deleted) describe their ids by the
+    scope's field names (`project_id`), as the pages and the command line name them.
+    """
+    return "proj_id" if entry_type in MESSAGE_TYPES else "project_id"
+
+
 class AuditRecord(NamedTuple):
     """What a new entry is made of: the message as built, and how it is being sent.
 
@@ -1082,7 +1092,7 @@ class AuditStore:
             "type": message["type"],
             "event": message.get("event"),
             "user_id": message.get("userId"),
-            "project_id": _as_int(properties.get("proj_id")),
+            "project_id": _as_int(properties.get(_project_key(message["type"]))),
             "cluster_id": _as_int(properties.get("cluster_id")),
             "status": str(record.status),
             "source": str(record.source),

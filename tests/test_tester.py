@@ -963,6 +963,25 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     ]
 
 
+def test_preset_actions_are_found_by_their_user_project_and_cluster(app: Flask, client: FlaskClient) -> None:
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    ids = {"user_id": "5", "project_id": "12", "cluster_id": "4"}
+    saved = client.post("/tester/presets", data={"csrf_token": csrf, "name": "Acme staging", **ids})
+    assert saved.status_code == 303
+    with app.app_context():
+        preset = db.session.scalars(select(ScopePreset)).one()
+    client.post(f"/tester/presets/{preset.id}/delete", data={"csrf_token": csrf})
+    actions = [(e.user_id, e.project_id, e.cluster_id) for e in _entries(app) if e.type == "action"]
+    assert actions == [("5", 12, 4), ("5", 12, 4)]
+    # The audit log's filters find them by each id the record holds, as its entry page links them.
+    for name, value in (("user_id", "5"), ("project", "12"), ("cluster", "4")):
+        listed = client.get("/audit/", query_string={"type": "action", name: value}).get_data(as_text=True)
+        assert "Scope Preset Saved" in listed and "Scope Preset Deleted" in listed, name
+    entry = next(e for e in _entries(app) if e.event == "Scope Preset Saved")
+    page = client.get(f"/audit/entries/{entry.message_id}").get_data(as_text=True)
+    assert "Entries of user 5" in page and "Entries of project 12" in page and "Entries of cluster 4" in page
+
+
 def test_the_presets_form_labels_its_fields_as_the_tester_does(client: FlaskClient) -> None:
     page = client.get("/tester/presets").get_data(as_text=True)
     labels = dict(re.findall(r'<label for="p-(\w+)">([^<]+)', page))

@@ -178,9 +178,9 @@ def checked_display_name(raw: str | None) -> str | None:
     return name or None
 
 
-def audit(name: str, *, actor: str, properties: Mapping[str, Any]) -> None:
-    """Record an account action in the audit log."""
-    record_action(analytics_client.store(), name, actor=actor, properties=properties)
+def audit(name: str, *, actor: str, properties: Mapping[str, Any], user_id: str | None = None) -> None:
+    """Record an account action in the audit log; `user_id` is the application's user it is about."""
+    record_action(analytics_client.store(), name, actor=actor, properties=properties, user_id=user_id)
 
 
 def add_user(
