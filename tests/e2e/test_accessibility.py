@@ -529,7 +529,8 @@ def test_a_tester_notice_is_said_by_the_status_region_the_redraw_keeps(
     expect(status).to_have_text("Saved the preset 'user five'.")
     expect(status).to_have_attribute("data-kept", "yes")
     expect(page.locator("#tester-notice")).to_have_text("Saved the preset 'user five'.")
-    assert page.locator("#tester [role=status]:not(.htmx-indicator)").count() == 0
+    # The event search's count line is inserted empty and filled as the engineer types, which is read.
+    assert page.locator("#tester [role=status]:not(.htmx-indicator):not(:empty)").count() == 0
     with app.app_context():
         db.session.execute(delete(ScopePreset))
         db.session.commit()

@@ -327,13 +327,32 @@ def test_the_picker_keeps_its_search_and_never_shows_an_event_the_form_is_not_fo
     wait_until_htmx_has(page, "#pick")
     expect(search).to_have_value("cluster prov")
     assert page.locator("#pick option").evaluate_all(listed) == matches
-    # Enter in the search box redraws the tester with the search and the focus where they were.
+    # As the audit log's Find an event box: the count is said as the list narrows, Enter with several
+    # matches sends nothing, and Enter picks the only match (it did nothing, with one match or many).
+    status = page.locator("#pick-search-status")
     search.focus()
-    with page.expect_response(lambda response: response.request.method == "POST"):
-        page.keyboard.press("Enter")
-    wait_until_htmx_has(page, "#pick")
-    expect(page.locator("#pick-search")).to_be_focused()
-    expect(page.locator("#pick-search")).to_have_value("cluster prov")
+    search.press("End")
+    with page.expect_response(lambda response: "/tester/specs" in response.url):
+        page.keyboard.type("i")
+    expect(status).to_have_text(f"{len(matches)} matches")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(600)  # past the select's 300 ms pause before it loads a pick
+    assert posts == []
+    expect(search).to_be_focused()
+    with page.expect_response(lambda response: "/tester/specs" in response.url):
+        search.fill("ClusterProvisioningSuccess")
+    expect(status).to_have_text("1 match: Enter picks it")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile("event=ClusterProvisioningSuccess"))
+    expect(page.locator("#tester-form input[name=spec]")).to_have_value("ClusterProvisioningSuccess")
+    expect(search).to_be_focused()
+    # Enter pressed before the list caught up with the typing picks once it has.
+    search.fill("CostConsentOpened")
+    page.keyboard.press("Enter")
+    expect(page.locator("#tester-form input[name=spec]")).to_have_value("CostConsentOpened")
+    expect(page).to_have_url(re.compile("event=CostConsentOpened"))
 
 
 def test_a_form_over_the_request_limit_says_it_was_not_sent(

@@ -8,6 +8,10 @@
 // The box is no field of its own: its input, search and Enter do not reach the form around it
 // (neither its search-as-you-type nor its preview; Enter submits nothing). A box shipped hidden
 // shows once this script runs, so without it the list works as before.
+// A box with `data-searched` leaves the narrowing to the server (the tester's picker searches
+// properties, owners and allowed values, which the options' text does not hold): its own hx-get
+// redraws the list, and this script says the count and picks on Enter as for any other box, once
+// the list for what is typed is in: the <select> names the search it lists in `data-listed-for`.
 (function () {
   "use strict";
   if (window.eventCatalogOptionFilter) return;
@@ -46,14 +50,21 @@
         if (group) group.open = shows(group);
       }
     }
+    say(box, left);
+    return left;
+  };
+
+  // The options a server-searched list holds: neither its placeholder nor its "No event matches".
+  const listed = (box) => itemsOf(box).filter((item) => item.value !== "" && !item.disabled);
+
+  const say = (box, left) => {
     const status = document.getElementById(box.id + "-status");
     if (status) {
-      const one = select ? "1 match: Enter picks it" : "1 match";
-      status.textContent = wanted === "" ? "" : left.length === 1 ? one : `${left.length} matches`;
+      const one = selectOf(box) ? "1 match: Enter picks it" : "1 match";
+      status.textContent = box.value.trim() === "" ? "" : left.length === 1 ? one : `${left.length} matches`;
     }
     const none = document.getElementById(box.id + "-none");
     if (none) none.hidden = left.length > 0;
-    return left;
   };
 
   const pick = (select, option) => {
@@ -65,7 +76,7 @@
   for (const kind of ["input", "search"]) {
     document.addEventListener(kind, (event) => {
       const box = boxFor(event.target);
-      if (!box) return;
+      if (!box || "searched" in box.dataset) return;
       event.stopPropagation();
       narrow(box);
     }, true);
@@ -77,6 +88,12 @@
     if (event.key === "Enter") {
       event.preventDefault();
       event.stopPropagation();
+      if ("searched" in box.dataset) {
+        // Pressed within the typing pause: the search under way is left to bring the list in.
+        if (select && select.dataset.listedFor !== box.value) box.dataset.pickWhenListed = "";
+        else pickOnly(box);
+        return;
+      }
       const left = narrow(box);
       if (select && left.length === 1) pick(select, left[0]);
     } else if (event.key === "ArrowDown" && select) {
@@ -84,6 +101,20 @@
       select.focus();
     }
   }, true);
+
+  const pickOnly = (box) => {
+    const left = listed(box);
+    if (left.length === 1) pick(selectOf(box), left[0]);
+  };
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    const box = boxFor((event.detail.requestConfig || {}).elt);
+    const select = box && "searched" in box.dataset ? selectOf(box) : null;
+    if (!select || select.dataset.listedFor !== box.value) return;
+    say(box, listed(box));
+    if ("pickWhenListed" in box.dataset) pickOnly(box);
+    delete box.dataset.pickWhenListed;
+  });
 
   const show = () => document.querySelectorAll("input[data-filters]").forEach((box) => { box.hidden = false; });
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", show);

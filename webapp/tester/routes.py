@@ -436,9 +436,11 @@ def specs() -> ResponseReturnValue:
     """The event picker filtered by `q` (the searchable select); without htmx, the tester itself."""
     if not wants_fragment():
         return _to_the_tester()
+    query = request.args.get("q", "")
     return fragment(
         "tester/_pick.html",
-        groups=spec_groups(request.args.get("q", "")),
+        query=query,
+        groups=spec_groups(query),
         info=resolve_spec(request.args.get("pick", "")),
     )
 
