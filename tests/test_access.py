@@ -316,11 +316,15 @@ def test_pages_offer_sending_and_re_sending_only_to_roles_that_may(
         "/audit/": 'id="audit-replay"',
         "/events/ProjectCreate": "Try it in the tester",
         "/identifiers/RegisterIdentify": "Try it in the tester",
-        f"/audit/entries/{message_id}": "Send again",
+        f"/audit/entries/{message_id}": "Edit and send",
     }
     viewer, engineer = login_as(Role.VIEWER), login_as(Role.ENGINEER)
     for url, offer in pages.items():
         assert offer not in viewer.get(url).get_data(as_text=True), url
         assert offer in engineer.get(url).get_data(as_text=True), url
     assert "Re-send unchanged" not in viewer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
-    assert "Re-send unchanged" in engineer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    entry = engineer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    # Two actions side by side, told apart: the tester pre-filled (a send gives a new message id), a
+    # secondary button as "Edit and send" elsewhere; and the re-send of this message, the primary one.
+    assert f'<a class="button secondary" href="/tester/?from={message_id}">Edit and send</a>' in entry
+    assert '<button type="submit">Re-send unchanged</button>' in entry and "Send again" not in entry

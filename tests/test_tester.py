@@ -1149,7 +1149,7 @@ def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
     assert "Edit and send again" not in result
     assert "Cannot be sent again from the tester: not in the catalog any more." in result
     entry = client.get(f"/audit/entries/{gone}").get_data(as_text=True)
-    assert "/tester/?from=" not in entry and ">Send again</a>" not in entry
+    assert "/tester/?from=" not in entry and ">Edit and send</a>" not in entry
     assert "Cannot be sent again from the tester: not in the catalog any more." in entry
 
 

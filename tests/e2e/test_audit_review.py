@@ -75,7 +75,9 @@ def test_filter_by_event_and_status_export_and_open_an_entry(
     expect(attempts).to_have_count(1)
     expect(attempts.first).to_contain_text("503")
     expect(attempts.first).to_contain_text('{"message":"upstream down"}')
-    expect(page.get_by_role("link", name="Send again")).to_have_attribute("href", f"/tester/?from={failed}")
+    expect(page.get_by_role("link", name="Edit and send")).to_have_attribute(
+        "href", f"/tester/?from={failed}"
+    )
 
 
 def test_a_field_whose_error_appears_as_you_type_is_marked_invalid(live_server: str, page: Page) -> None:

@@ -1,4 +1,4 @@
-"""Pre-fill the tester from a stored message: "Send again" and "Edit and send" from the audit log.
+"""Pre-fill the tester from a stored message: "Edit and send" from the audit log and the tester's History.
 
 The audit log keeps personal data masked (`masked:<fingerprint>`), which cannot be turned back into
 the value: such fields are left empty with a note asking for the value again, rather than sending
@@ -30,7 +30,7 @@ REENTER = "Stored masked in the audit log: enter the value again."
 
 def entry_spec(entry: AuditEntry) -> SpecInfo | None:
     """Today's catalog entry for a stored message, or None when it is not in the catalog any more
-    (the tester cannot pre-fill it: pages leave out their "Send again" for it)."""
+    (the tester cannot pre-fill it: pages leave out their "Edit and send" for it)."""
     marker = catalog_marker(entry.payload)
     infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
     by_class = next((info for info in infos if info.spec.__name__ == marker.get("spec")), None)
