@@ -80,6 +80,27 @@ def test_filter_by_event_and_status_export_and_open_an_entry(
     )
 
 
+@pytest.mark.parametrize(("width", "height", "shown"), [(1366, 768, 2), (1280, 720, 1)])
+def test_the_first_entries_show_without_scrolling_on_a_laptop(
+    live_server: str, page: Page, sqlite_store: AuditStore, width: int, height: int, shown: int
+) -> None:
+    """The first entry started at y=922 at both sizes, under four tall filter boxes and the histogram:
+    whoever opened the log in an incident, or waited for the live tail, saw no entry arrive."""
+    for _ in range(3):
+        _cps(sqlite_store, "delivered")
+    page.set_viewport_size({"width": width, "height": height})
+    page.goto(live_server + "/audit/?live=1")
+    rows = page.locator("#audit-rows tr")
+    expect(rows).to_have_count(3)
+    for row in range(shown):
+        box = rows.nth(row).bounding_box()
+        assert box is not None and box["y"] + box["height"] <= height, (row, box)
+    # The histogram follows the entries, and the live tail still redraws it there.
+    _cps(sqlite_store, "failed")
+    expect(rows).to_have_count(4)
+    expect(page.locator("#audit-chart .legend")).to_contain_text("failed 1")
+
+
 def test_a_field_whose_error_appears_as_you_type_is_marked_invalid(live_server: str, page: Page) -> None:
     """Screen readers announce an invalid field by aria-invalid, after a partial update too."""
     page.goto(live_server + "/audit/")
