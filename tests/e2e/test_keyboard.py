@@ -167,6 +167,8 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
     for path, row, button, said in (
         ("/users/", "viewer@example.com", "Disable", "viewer@example.com is disabled."),
         ("/users/", "admin@example.com", "Disable", "admin@example.com is the last active admin"),
+        # Enable and a role's Save, in the same rows, reloaded the page with the focus at its top.
+        ("/users/", "viewer@example.com", "Enable", "viewer@example.com may sign in again."),
         ("/account/tokens", "release CI", "Revoke release CI", "Revoked the token “release CI”"),
         ("/tester/presets", "staging", "Delete the preset staging", "Deleted the preset 'staging'."),
     ):
@@ -178,6 +180,13 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
         expect(outcome).to_be_focused()
         page.keyboard.press("Tab")
         assert page.evaluate("document.querySelector('main').contains(document.activeElement)"), path
+    page.goto(live_server + "/users/")
+    page.get_by_label("Role of viewer@example.com").select_option("engineer")
+    page.get_by_role("button", name="Save the role of viewer@example.com").focus()
+    page.keyboard.press("Enter")
+    outcome = page.locator("main .flash")
+    expect(outcome).to_have_text("viewer@example.com is now engineer.")
+    expect(outcome).to_be_focused()
 
 
 def test_a_failed_sign_in_says_so_in_the_title_and_puts_the_focus_on_why(
