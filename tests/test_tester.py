@@ -506,13 +506,21 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     # The answer empties the error slots on the page: the raw box's, not those of hidden fields.
     assert 'id="error-f-raw"' in page and 'id="error-f-prop-' not in page
     # The result says so beside its outcome; an on-schema send's does not.
-    assert '<span class="badge" id="result-off-schema"' in page
+    assert '<span class="badge off-schema" id="result-off-schema"' in page
     status, page = send_form(
         client,
         "event=ClusterProvisioningSuccess",
         example_values(CATALOG.event("ClusterProvisioningSuccess")),
     )
     assert status == 200 and 'id="result-off-schema"' not in page
+    # The audit log's list and the tester's History badge the off-schema send, not the valid one: they
+    # read as two ordinary delivered messages, which only the entry page told apart.
+    for url in ("/audit/?event=Cluster+Provisioning+Success", "/tester/history"):
+        listed = client.get(url).get_data(as_text=True)
+        rows = re.findall(r"<tr[ >].*?</tr>", listed, flags=re.S)
+        sends = [row for row in rows if "Cluster Provisioning Success" in row]
+        badged = [row for row in sends if '<span class="badge off-schema"' in row]
+        assert (len(sends), len(badged)) == (2, 1), url
 
 
 @pytest.mark.parametrize(

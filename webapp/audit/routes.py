@@ -19,6 +19,7 @@ from analytics.catalog import CATALOG
 from analytics.durations import as_utc, format_instant
 from analytics.export import Export, ExportFormat
 from analytics.integrity import entry_integrity
+from analytics.messages import catalog_marker
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     IDENTIFY_PREFIX,
@@ -81,6 +82,13 @@ def audit_time(value: datetime | None, precise: bool = False) -> str:
         return ""
     # isoformat, not strftime: glibc's %Y writes year 738 as "738", and a search can reach that far back.
     return as_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds" if precise else "seconds")
+
+
+@bp.app_template_test("sent_off_schema")
+def sent_off_schema(entry: AuditEntry) -> bool:
+    """Whether the entry was sent off-schema on purpose (the tester's Raw JSON, marked `offSchema`):
+    the lists badge it, so that a reviewer tells it from the valid messages around it unopened."""
+    return bool(catalog_marker(entry.payload or {}).get("offSchema"))
 
 
 @bp.app_template_filter("audit_iso")
