@@ -647,7 +647,11 @@ def test_without_htmx_a_send_redirects_to_its_result(client: FlaskClient, collec
     assert status == 303
     message_id = collector.received()[0]["messageId"]
     response = client.get(f"/tester/sends/{message_id}")
-    assert response.status_code == 200 and "delivered" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "delivered" in page
+    # Its title and heading say which message, as its audit entry's do, not only its id.
+    assert "<title>New Project Event · Tester send · event-catalog</title>" in page
+    assert '<h1>New Project Event <span class="badge">tester send</span></h1>' in page
     polled = client.get(f"/tester/sends/{message_id}", headers=HTMX)
     assert polled.status_code == 286 and "HX-Request" in polled.headers["Vary"]
     assert client.get("/tester/sends/nope").status_code == 404

@@ -509,6 +509,7 @@ def send_result(message_id: str) -> ResponseReturnValue:
         result=result,
         collector_copy=collector_copy(result),
         as_json=pretty_json,
+        message_name=message_name,
     )
     if wants_fragment() and result.final:
         response.status_code = 286
