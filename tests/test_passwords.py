@@ -18,7 +18,7 @@ from webapp.auth.proxies import parse_networks
 from webapp.auth.roles import Role
 
 NEW_PASSWORD = "a brand new long password"
-_LINK = re.compile(r'id="reset-link-\d+" value="([^"]+)"')
+_LINK = re.compile(r'id="reset-link-\d+"[^>]*>([^<]+)</textarea>')
 
 
 def change(client: FlaskClient, current: str, new: str = NEW_PASSWORD, again: str | None = None) -> Any:

@@ -112,14 +112,23 @@ def test_a_reset_link_from_an_admin_lets_a_person_choose_a_password_then_change_
     live_server: str, page: Page, browser: Browser, make_account: Callable[..., str]
 ) -> None:
     make_account(Role.VIEWER)
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto(live_server + "/users/")
     row = page.locator("tr", has_text="viewer@example.com")
     row.get_by_role("button", name="Make a password reset link for viewer@example.com").click()
     shown = page.get_by_label("Reset link for viewer@example.com", exact=True)
     expect(shown).not_to_be_editable()
-    expect(page.get_by_role("status")).to_contain_text("it is not shown again. It works once, for 1 d")
+    expect(page.locator(".reset-link .notice")).to_contain_text("it is not shown again. It works once")
     link = shown.input_value()
     assert link.startswith(f"{live_server}/reset/")
+    # The whole link shows (an input in the Account column showed a third of it), and Copy copies it.
+    assert shown.evaluate(
+        "field => field.scrollHeight <= field.clientHeight && field.scrollWidth <= field.clientWidth"
+    )
+    page.get_by_role("button", name="Copy the reset link for viewer@example.com").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied the reset link for viewer@example.com.")
+    assert page.evaluate("navigator.clipboard.readText()") == link
 
     context = browser.new_context(viewport={"width": 1366, "height": 768})
     try:

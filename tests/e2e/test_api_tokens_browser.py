@@ -48,10 +48,16 @@ def test_a_viewer_creates_a_token_sees_it_once_and_revokes_it(
     expect(shown).to_have_value(re.compile(r"^ect_[A-Za-z0-9_-]{43}$"))
     expect(shown).not_to_be_editable()
     expect(shown).to_be_focused()
-    expect(page.get_by_role("status")).to_have_text(
+    expect(page.locator("#new-token-note")).to_have_text(
         "Copy it now, it will not be shown again: only a fingerprint of it is kept."
     )
     token = shown.input_value()
+    # Shown once, so copied in one click, as the tester's snippets are; the page's status says it.
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy the token").click()
+    expect(page.get_by_role("button", name="Copied the token")).to_be_visible()
+    expect(page.locator("#copy-status")).to_have_text("Copied the token.")
+    assert page.evaluate("navigator.clipboard.readText()") == token
     expect(page.locator("pre.code")).to_contain_text(f"{live_server}/api/catalog")
     assert _catalog_status(live_server, token) == 200
 

@@ -1,4 +1,4 @@
-// The tester's few behaviours htmx cannot give: copying snippets and keeping the keyboard focus on Send and
+// The tester's few behaviours htmx cannot give (copying snippets is copy.js's): keeping the keyboard focus on Send and
 // on the controls that redraw the form (refusals.js says when a send, a preview or a part of a panel was
 // refused, as the data-refused attributes of _tester.html and _result.html ask). No inline handlers. After
 // Back, htmx loads the page again (it keeps no snapshots, personal data being what it is) and runs this
@@ -33,34 +33,6 @@
     const target = document.getElementById(asked.dataset.focusAfter);
     if (target) target.focus();
   });
-
-  // "Copy" buttons of the tester's snippets. "Copied" replaces the visible word only (the button's name
-  // goes on to say which snippet), and the page's status region says it: a button's new text is not read.
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest("button[data-copy]");
-    if (!button) return;
-    const source = document.getElementById(button.dataset.copy);
-    if (!source) return;
-    const done = () => {
-      const word = button.querySelector(".copy-word");
-      if (word) word.textContent = "Copied";
-      const status = document.getElementById("tester-status");
-      if (status) status.textContent = `${button.textContent}.`;
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(source.textContent).then(done, () => selectText(source));
-    } else {
-      selectText(source);  // plain http off localhost has no clipboard API: select it for Ctrl+C
-    }
-  });
-
-  function selectText(element) {
-    const range = document.createRange();
-    range.selectNodeContents(element);
-    const selection = window.getSelection();
-    selection.removeAllRanges();
-    selection.addRange(range);
-  }
 
   // A pick's form that arrives after the picker moved on (an arrow pressed while it loaded, which
   // htmx drops) would put the picker back on the older event: it is not drawn, and the event the
