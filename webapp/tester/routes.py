@@ -598,7 +598,8 @@ def presets_view() -> ResponseReturnValue:
         typed = input_from_form(request.form)
         result = kept_result(request.form)
         if saved is None:
-            notes = {"preset_name": "; ".join(_preset_problem(key, text) for key, text in errors.items())}
+            problems = (_preset_problem(key, text).rstrip(".") for key, text in errors.items())
+            notes = {"preset_name": "; ".join(problems) + "."}
             return render_tester(typed, notes=notes, result=result)
         return render_tester(typed, notice=f"Saved the preset {saved.name!r}.", result=result)
     if saved is None:
@@ -610,7 +611,7 @@ def _preset_problem(key: str, text: str) -> str:
     """A preset's field error as the tester's one line under its Save preset box says it."""
     if key == "name":
         # The box beside the message is the name: the message needs no label of its own.
-        return "Give the preset a name" if text == "Field required" else text
+        return text
     return f"{key.replace('_', ' ').capitalize()}: {text}"
 
 
