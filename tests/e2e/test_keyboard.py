@@ -163,6 +163,7 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
     page.locator("#p-name").fill("staging")
     page.locator("#p-user_id").fill("5")
     page.get_by_role("button", name="Save preset").click()
+    expect(page.locator("main .flash")).to_have_text("Saved the preset 'staging'.")  # a boosted save
 
     for path, row, button, said in (
         ("/users/", "viewer@example.com", "Disable", "viewer@example.com is disabled."),
@@ -186,6 +187,16 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
     page.keyboard.press("Enter")
     outcome = page.locator("main .flash")
     expect(outcome).to_have_text("viewer@example.com is now engineer.")
+    expect(outcome).to_be_focused()
+    # Saving a preset reloaded the page silently, the focus at its top; a refused one still focuses its field.
+    page.goto(live_server + "/tester/presets")
+    page.locator("#p-name").fill("Acme staging")
+    page.locator("#p-name").press("Enter")
+    expect(page.locator("#p-user_id")).to_be_focused()
+    expect(page.locator("#error-p-user_id")).to_have_text("Enter the user id.")
+    page.locator("#p-user_id").fill("5")
+    page.keyboard.press("Enter")
+    expect(outcome).to_have_text("Saved the preset 'Acme staging'.")
     expect(outcome).to_be_focused()
 
 

@@ -604,6 +604,7 @@ def presets_view() -> ResponseReturnValue:
         return render_tester(typed, notice=f"Saved the preset {saved.name!r}.", result=result)
     if saved is None:
         return render_presets(values=values, errors=errors, status=422)
+    flash(f"Saved the preset {saved.name!r}.", "info")
     return redirect(url_for("tester.presets_view"), 303)
 
 
