@@ -998,7 +998,7 @@ def test_replay_and_the_re_send_widget_give_one_reason_for_an_erased_tester_entr
     assert listed[-2:] == [
         "dry run: 0 entries would be re-sent, 1 skipped",
         "left alone: 1 sent by the tester to other destinations, with keys a replay does not have "
-        "(use Send again on their entries)",
+        "(use Edit and send on their entries)",
     ]
     engineer = login_as(Role.ENGINEER, on=sealed_app)
     response = engineer.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})

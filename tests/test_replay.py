@@ -637,7 +637,7 @@ def test_replay_command_says_what_it_left_to_the_tester(
     assert result.output.splitlines() == [
         "dry run: 0 entries would be re-sent, 0 skipped",
         "left alone: 1 sent by the tester to other destinations, with keys a replay does not have "
-        "(use Send again on their entries)",
+        "(use Edit and send on their entries)",
     ]
 
 

@@ -601,7 +601,7 @@ def replay_command(
         shown = f"{_LEFT_ALONE_CAP}+" if elsewhere > _LEFT_ALONE_CAP else str(elsewhere)
         click.echo(
             f"left alone: {shown} sent by the tester to other destinations, with keys a replay does "
-            "not have (use Send again on their entries)"
+            "not have (use Edit and send on their entries)"
         )
     # A dry run cannot know what will be delivered, but a skip is certain: a script alerting on the
     # dry run's status learns of entries that can never be re-sent.
