@@ -70,7 +70,13 @@ from sqlalchemy.sql.selectable import Subquery
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
-from analytics.personal_data import PersonalDataCipher, mask_paths, personal_section
+from analytics.personal_data import (
+    CONTEXT_SECTION,
+    PersonalDataCipher,
+    mask_paths,
+    masked_originals,
+    personal_section,
+)
 from analytics.personal_data import mask_value as mask_value
 from analytics.sql_functions import bound_strings, dialect_function
 from analytics.utc_sessions import pin_utc_sessions
@@ -894,6 +900,8 @@ class AuditRecord(NamedTuple):
         error: why it starts as `dropped`, if it does.
         personal_data_keys: paths of the payload values to mask (`analytics.nested`).
         destination: the named destination of a tester send.
+        personal_context_keys: paths of the host context's values to mask, from the context
+            (`ip`, `traits.email`; `analytics.catalog.personal_context_paths`).
     """
 
     message: dict[str, Any]
@@ -903,6 +911,7 @@ class AuditRecord(NamedTuple):
     error: str | None = None
     personal_data_keys: frozenset[str] = frozenset()
     destination: str | None = None
+    personal_context_keys: frozenset[str] = frozenset()
 
 
 class AuditStore:
@@ -999,31 +1008,41 @@ class AuditStore:
                 "dashboard's version"
             )
 
-    def stored_form(self, message: dict[str, Any], personal_data_keys: Collection[str]) -> dict[str, Any]:
+    def stored_form(
+        self,
+        message: dict[str, Any],
+        personal_data_keys: Collection[str],
+        personal_context_keys: Collection[str] = (),
+    ) -> dict[str, Any]:
         """The message as the audit log keeps it: personal-data values masked unless configured off.
 
         `personal_data_keys` are paths (`analytics.nested`): a value inside a nested object, or in
-        each item of a list, is masked where it is. This form is what the entry's chain hash covers.
+        each item of a list, is masked where it is. `personal_context_keys` are paths of the host's
+        own `context` (`ip`), masked alike. This form is what the entry's chain hash covers.
         """
-        if not self.mask_personal_data or not personal_data_keys:
+        if not self.mask_personal_data or not (personal_data_keys or personal_context_keys):
             return message
-        section = personal_section(message)
-        values = message.get(section) or {}
-        masked = mask_paths(values, personal_data_keys, lambda value: mask_value(value, self.mask_key))
-        return {**message, section: masked}
+        stored = dict(message)
+        for section, paths in (
+            (personal_section(message), personal_data_keys),
+            (CONTEXT_SECTION, personal_context_keys),
+        ):
+            if paths:
+                values = message.get(section) or {}
+                stored[section] = mask_paths(values, paths, lambda value: mask_value(value, self.mask_key))
+        return stored
 
     def _sealed(self, message: dict[str, Any], stored: dict[str, Any]) -> str | None:
         """The personal-data values that masking hid, encrypted for replay; None if none or no key.
 
-        Each top-level property that a mask went into is sealed whole, so that `unmask` puts nested
-        values back by replacing the property.
+        Each top-level property (context key) that a mask went into is sealed whole, so that `unmask`
+        puts nested values back by replacing it.
         """
         if self.cipher is None or stored is message:
             return None
-        section = personal_section(message)
-        values, kept = message.get(section) or {}, stored.get(section) or {}
-        originals = {key: value for key, value in values.items() if kept.get(key) != value}
-        return self.cipher.seal(originals) if originals else None
+        originals = masked_originals(message, stored, personal_section(message))
+        context = masked_originals(message, stored, CONTEXT_SECTION)
+        return self.cipher.seal(originals, context) if originals or context else None
 
     def record(
         self,
@@ -1035,6 +1054,7 @@ class AuditStore:
         error: str | None = None,
         personal_data_keys: Collection[str] = (),
         destination: str | None = None,
+        personal_context_keys: Collection[str] = (),
     ) -> None:
         """Write a new entry for one message, in its own transaction; see `record_many`.
 
@@ -1051,6 +1071,7 @@ class AuditStore:
                     error=error,
                     personal_data_keys=frozenset(personal_data_keys),
                     destination=destination,
+                    personal_context_keys=frozenset(personal_context_keys),
                 )
             ]
         )
@@ -1085,7 +1106,7 @@ class AuditStore:
         """The entry's columns, except the time and chain columns its writer fills in."""
         message = record.message
         properties = message.get("properties") or {}
-        stored = self.stored_form(message, record.personal_data_keys)
+        stored = self.stored_form(message, record.personal_data_keys, record.personal_context_keys)
         return {
             "message_id": message["messageId"],
             "timestamp": _utc(datetime.fromisoformat(message["timestamp"])),

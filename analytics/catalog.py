@@ -429,6 +429,26 @@ def personal_paths(spec: AnySpec, payload: Mapping[str, Any]) -> frozenset[str]:
     return spec.personal_data_keys() | by_name
 
 
+SEGMENT_PERSONAL_CONTEXT = frozenset({"ip"})
+"""The keys of Segment's own context fields that hold personal data whatever their name says: the
+request's IP address (personal data in the GDPR's sense). `userAgent` is not among them: the browser
+and its version, which Segment's destinations read for device reports, do not point at a person on
+their own (list `user_agent` in `AUDIT_PERSONAL_KEYS` to mask it too)."""
+
+
+def personal_context_paths(context: Mapping[str, Any]) -> frozenset[str]:
+    """The paths, from the context, of a host's own `context=` values that the audit log masks and seals
+    as it does properties' (`personal_paths`): Segment's `ip`, and every key named like personal data
+    (`is_personal_key`) at any depth (`traits.email`, `page.user_name`). No spec declares the context,
+    so names alone decide."""
+    return named_paths(
+        context,
+        lambda steps: (
+            (len(steps) == 1 and steps[0] in SEGMENT_PERSONAL_CONTEXT) or is_personal_key(steps[-1])
+        ),
+    )
+
+
 def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
     """Whether the value at `steps` (the keys from the payload's top) is masked for its key's name: the
     key is named like personal data and the spec declares no field there (`personal_paths`); payload

@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from analytics.audit import AuditRecord, AuditStatus, AuditStore, Source
 from analytics.audit_failures import audit_write_error
 from analytics.audit_writer import RETRY_DELAYS, AuditWriter
-from analytics.catalog import CATALOG, personal_paths
+from analytics.catalog import CATALOG, personal_context_paths, personal_paths
 from analytics.drop_log import DropLog
 from analytics.errors import (
     AnalyticsError,
@@ -50,7 +50,7 @@ from analytics.errors import (
     NotInitializedError,
 )
 from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
-from analytics.messages import build_message, check_spec, payload_of
+from analytics.messages import LIBRARY_CONTEXT_KEYS, build_message, check_spec, payload_of
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
     BATCH_SIZE,
@@ -130,6 +130,15 @@ def unreplayable_personal_data(store: AuditStore) -> frozenset[str]:
     if not store.mask_personal_data or store.cipher is not None:
         return frozenset()
     return CATALOG.personal_data_names
+
+
+def _personal_context(message: dict[str, Any], given: Mapping[str, Any] | None) -> frozenset[str]:
+    """The paths of the personal data in the host's `context=` (`personal_context_paths`), as the message
+    carries it (made JSON: a tuple is a list there); a call without one, the common case, walks nothing."""
+    if not given:
+        return frozenset()
+    own = {key: value for key, value in message["context"].items() if key not in LIBRARY_CONTEXT_KEYS}
+    return personal_context_paths(own)
 
 
 def message_size(message: dict[str, Any]) -> int:
@@ -595,7 +604,10 @@ class AnalyticsClient:
             except MessageBuildError as unbuilt:
                 return self._unbuilt(unbuilt)
             personal = personal_paths(type(spec), payload_of(message))
-            return self.deliver(message, personal_data_keys=personal, actor=actor)
+            in_context = _personal_context(message, message_options.get("context"))
+            return self.deliver(
+                message, personal_data_keys=personal, personal_context_keys=in_context, actor=actor
+            )
         finally:
             end_call()
 
@@ -615,9 +627,16 @@ class AnalyticsClient:
         except MessageBuildError as unbuilt:
             return self._unbuilt(unbuilt)
         keys = personal_paths(type(spec), payload_of(message))
+        in_context = _personal_context(message, message_options.get("context"))
         if self._shut_down:  # refused now, as it would be then: no lock needed to say so
-            return self.deliver(message, personal_data_keys=keys, actor=actor)
-        queue_call(lambda: self.deliver(message, personal_data_keys=keys, actor=actor))
+            return self.deliver(
+                message, personal_data_keys=keys, personal_context_keys=in_context, actor=actor
+            )
+        queue_call(
+            lambda: self.deliver(
+                message, personal_data_keys=keys, personal_context_keys=in_context, actor=actor
+            )
+        )
         status = AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED
         return Receipt(message["messageId"], status, message)
 
@@ -627,6 +646,7 @@ class AnalyticsClient:
         *,
         personal_data_keys: frozenset[str] = frozenset(),
         actor: str | None = None,
+        personal_context_keys: frozenset[str] = frozenset(),
     ) -> Receipt:
         """Audit an already built message and hand it to the Segment client.
 
@@ -634,6 +654,8 @@ class AnalyticsClient:
             message: a message from `analytics.messages.build_message`.
             personal_data_keys: paths of the payload values to mask in the audit log (`analytics.nested`).
             actor: who fired it.
+            personal_context_keys: paths of the host's `context=` values to mask in the audit log
+                (`analytics.catalog.personal_context_paths`).
 
         Returns:
             The receipt; a client that was shut down refuses the message in it
@@ -648,6 +670,7 @@ class AnalyticsClient:
             actor=actor,
             personal_data_keys=personal_data_keys,
             destination=self.destination,
+            personal_context_keys=personal_context_keys,
         )
         # An oversized message is refused on the caller's thread, as the bare client refuses it,
         # so that its receipt carries the error in both modes.

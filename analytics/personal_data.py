@@ -14,6 +14,10 @@ Personal data may sit inside a property (a nested model's field, the items of a 
 its path, as `analytics.nested` spells it (`payment_method.cardholder_name`, `line_items.email`), and
 masked where it is. The sealed copy holds the whole top-level property that a mask went into, so that
 putting it back is one replacement per property, at any depth.
+
+A host's own Segment `context` (`context=`: `ip`, `userAgent`, …) is masked the same way, its paths
+relative to the context (`ip`, `traits.email`): its masked top-level keys are sealed beside the
+properties (`PersonalDataCipher.seal`), so replay restores both and an erasure clears both.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from analytics.nested import ANY_KEY
 
 MASK_PREFIX = "masked:"
+CONTEXT_SECTION = "context"
+"""Where a message keeps the host's Segment context, masked apart from the properties (traits)."""
 _MASK = re.compile(r"masked:[0-9a-f]{16}")
 
 
@@ -151,6 +157,21 @@ def is_mask(value: Any) -> bool:
 def masked_keys(values: Mapping[str, Any]) -> list[str]:
     """The paths of the values that are masks rather than the values themselves, at any depth."""
     return sorted({path for key, value in values.items() for path in _masks_in(value, key)})
+
+
+def masked_in_message(payload: Mapping[str, Any]) -> list[str]:
+    """The masks a stored message holds: its properties' (traits') paths, then the context's, as
+    `context.ip`, so that a masked context value blocks a replay as a masked property does."""
+    context = payload.get(CONTEXT_SECTION)
+    in_context = masked_keys(context) if isinstance(context, Mapping) else []
+    own = masked_keys(payload.get(personal_section(payload)) or {})
+    return own + [f"{CONTEXT_SECTION}.{path}" for path in in_context]
+
+
+def masked_originals(message: Mapping[str, Any], stored: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """The top-level values of a message's section that its stored form masked (inside), as sent."""
+    values, kept = message.get(section) or {}, stored.get(section) or {}
+    return {key: value for key, value in values.items() if kept.get(key) != value}
 
 
 def _masks_in(value: Any, path: str) -> Iterator[str]:
@@ -280,12 +301,19 @@ class PersonalDataCipher:
         """A cipher for the setting, or None when it is unset or empty."""
         return cls(setting) if setting and setting.strip() else None
 
-    def seal(self, values: Mapping[str, Any]) -> str:
-        """Encrypt personal-data values (JSON) into one token."""
-        return self._fernet.encrypt(json.dumps(dict(values), sort_keys=True).encode()).decode()
+    def seal(self, values: Mapping[str, Any], context: Mapping[str, Any] | None = None) -> str:
+        """Encrypt personal-data values (JSON) into one token: the properties' (traits'), and the host
+        context's when it has any.
 
-    def open(self, token: str) -> dict[str, Any]:
-        """Decrypt what `seal` produced.
+        Without context values the token holds the values' object, as it did before the context was
+        masked, so that entries written either way open alike; with them, a two-item array (an array
+        cannot be confused with the object, whatever keys a property has).
+        """
+        sealed: Any = [dict(values), dict(context)] if context else dict(values)
+        return self._fernet.encrypt(json.dumps(sealed, sort_keys=True).encode()).decode()
+
+    def open(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Decrypt what `seal` produced: the properties' (traits') values and the context's.
 
         Raises:
             SealError: none of the configured keys opens it.
@@ -294,10 +322,12 @@ class PersonalDataCipher:
             # Only a hand-edited SQLite cell holds anything else (its columns take any type).
             raise SealError("what is stored is not a sealed token: it was changed after it was written")
         try:
-            values: dict[str, Any] = json.loads(self._fernet.decrypt(token.encode()))
+            values: Any = json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:
             raise SealError("none of the AUDIT_ENCRYPTION_KEY keys opens it (was the key changed?)") from None
-        return values
+        if isinstance(values, list):
+            return values[0], values[1]
+        return values, {}
 
 
 # As for HMAC in `analytics.chain`: cryptography's OpenSSL sets its cipher up on the first
@@ -321,5 +351,8 @@ def unmask(payload: Mapping[str, Any], sealed: str, cipher: PersonalDataCipher) 
     """
     message = copy.deepcopy(dict(payload))
     section = personal_section(message)
-    message[section] = {**(message.get(section) or {}), **cipher.open(sealed)}
+    values, context = cipher.open(sealed)
+    message[section] = {**(message.get(section) or {}), **values}
+    if context:
+        message[CONTEXT_SECTION] = {**(message.get(CONTEXT_SECTION) or {}), **context}
     return message

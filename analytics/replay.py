@@ -44,7 +44,7 @@ from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
-from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
+from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
 from analytics.queries import message_name
 from analytics.wording import counted
 
@@ -185,7 +185,7 @@ def count_replayable(
 
 def _masked_only(message: dict[str, Any]) -> str | None:
     """Why a message cannot be sent as it is: personal data that only its masks stand for."""
-    still_masked = masked_keys(dict(message.get(personal_section(message)) or {}))
+    still_masked = masked_in_message(message)
     if not still_masked:
         return None
     return (
@@ -227,7 +227,7 @@ def _blocked(
 ) -> str | None:
     """`blocked_reason` from an entry's payload, its sealed personal data and its erasure, if any;
     `dated` False leaves the erasure's time out of the reason, for counts by reason."""
-    if erased is not None and masked_keys(dict(payload.get(personal_section(payload)) or {})):
+    if erased is not None and masked_in_message(payload):
         return erased_reason(erased if dated else None)
     if sealed is None:
         return _masked_only(payload) or _oversized(payload)

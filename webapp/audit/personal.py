@@ -15,7 +15,7 @@ from typing import Any
 from analytics.audit import AuditEntry
 from analytics.durations import shown_instant
 from analytics.erasure import erased_at
-from analytics.personal_data import PersonalDataCipher, SealError, masked_keys, personal_section, unmask
+from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
 from webapp.auth.policy import allows
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -69,7 +69,7 @@ def shown_payload(entry: AuditEntry, *, erased: datetime | None = None) -> Shown
     that names one entry says so rather than why no key opens it.
     """
     payload: dict[str, Any] = entry.payload
-    if not masked_keys(payload.get(personal_section(payload)) or {}):
+    if not masked_in_message(payload):
         return ShownPayload(payload, unmasked=False, note=None)
     if erased is not None:
         return ShownPayload(payload, False, erased_note(erased))
