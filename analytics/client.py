@@ -555,7 +555,8 @@ class AnalyticsClient:
             spec: the validated spec (bad values already failed when it was built).
             timestamp: when it happened; now when None (`analytics.messages.build_message`).
             context: the host's own Segment `context` keys (`ip`, `userAgent`, `locale`, …), sent
-                beside the library's own; stored in the audit log as given, unmasked.
+                beside the library's own; the audit log masks and seals `ip` and keys named like
+                personal data in it (`analytics.catalog.personal_context_paths`), as in a property.
             message_id: the message's id; a new one when None.
             test: mark the message as a test (`context.eventCatalog.test`).
             actor: who fired it, for tester and replay sends.
