@@ -25,6 +25,7 @@ from flask_migrate import upgrade
 from sqlalchemy import Engine, update
 from werkzeug.serving import make_server
 
+from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
@@ -161,6 +162,32 @@ def sqlite_store(sqlite_url: str) -> Iterator[AuditStore]:
     engine = create_audit_engine(sqlite_url)
     yield AuditStore(engine)
     engine.dispose()
+
+
+FAST_BUDGETS: dict[str, Any] = {
+    "upload_interval": 0.05,
+    "max_retries": 1,
+    "timeout": 2,
+    "max_total_backoff_duration": 5,
+}
+"""Small budgets for a test's client: the defaults retry for hours, a test needs an answer in seconds."""
+
+
+@pytest.fixture
+def make_client(collector: Collector) -> Iterator[Callable[..., AnalyticsClient]]:
+    """Build library clients against the collector (fast budgets) and shut them all down afterwards."""
+    clients: list[AnalyticsClient] = []
+
+    def build(store: AuditStore, write_key: str | None = "test-key", **options: Any) -> AnalyticsClient:
+        client = AnalyticsClient(
+            write_key, store=store, host=options.pop("host", collector.url), **{**FAST_BUDGETS, **options}
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.shutdown()
 
 
 @pytest.fixture

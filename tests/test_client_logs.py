@@ -12,31 +12,11 @@ from typing import Any
 import pytest
 
 import analytics
-from analytics import AnalyticsClient, AuditStatus, AuditStore, NotInitializedError, drop_log
+from analytics import AuditStatus, AuditStore, NotInitializedError, drop_log
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
 
-# Small budgets: the defaults retry for hours, a test needs an answer in seconds.
-FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
-
 SECRET_EMAIL = "secret.person@example.com"
-
-
-@pytest.fixture
-def make_client(collector: Collector) -> Iterator[Any]:
-    """Build clients against the collector and shut them all down afterwards."""
-    clients: list[AnalyticsClient] = []
-
-    def build(store: AuditStore, write_key: str | None = "test-key", **options: Any) -> AnalyticsClient:
-        client = AnalyticsClient(
-            write_key, store=store, host=options.pop("host", collector.url), **{**FAST, **options}
-        )
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.shutdown()
 
 
 @pytest.fixture

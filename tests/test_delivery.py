@@ -6,12 +6,12 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from conftest import FAST_BUDGETS
 from production_settings import AUDIT_KEY_LINES
 from sqlalchemy import func, select
 
@@ -25,26 +25,6 @@ from analytics.messages import build_message
 from analytics.network_errors import describe_network_error
 from analytics.scopes import ApplicationScope
 from analytics.tracks import ApplicationDeploymentWebhook
-
-# Small budgets: the defaults retry for hours, a test needs an answer in seconds.
-FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
-
-
-@pytest.fixture
-def make_client(collector: Collector) -> Iterator[Any]:
-    """Build clients against the collector and shut them all down afterwards."""
-    clients: list[AnalyticsClient] = []
-
-    def build(store: AuditStore, write_key: str | None = "test-key", **options: Any) -> AnalyticsClient:
-        client = AnalyticsClient(
-            write_key, store=store, host=options.pop("host", collector.url), **{**FAST, **options}
-        )
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.shutdown()
 
 
 def _example(constant: str) -> Any:
@@ -569,7 +549,7 @@ def test_a_timeout_that_cannot_work_is_refused_before_anything_changes(
         f"{call}() timeout: must be a finite number of seconds without progress, more than 0 "
         f"(None: no limit), not {timeout!r}"
     )
-    client = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST)
+    client = analytics.init("test-key", host=collector.url, database_url=sqlite_url, **FAST_BUDGETS)
     try:
         receipt = analytics.track(_example("ProjectCreate"))
         for target in (client, analytics):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -19,7 +18,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import analytics
-from analytics import AnalyticsClient, AuditStatus, AuditStore, MessageBuildError, NotInitializedError
+from analytics import AuditStatus, AuditStore, MessageBuildError, NotInitializedError
 from analytics.collector import Collector
 from analytics.personal_data import mask_value
 from analytics.scopes import ProjectScope, UserScope
@@ -27,7 +26,6 @@ from analytics.spec import Category, IdentifySpec, SpecRegistry, Team, TrackSpec
 
 REGISTRY = SpecRegistry()
 
-FAST = {"upload_interval": 0.05, "max_retries": 1, "timeout": 2, "max_total_backoff_duration": 5}
 """Small budgets: the defaults retry for hours, a test needs an answer in seconds."""
 
 
@@ -121,21 +119,6 @@ def test_a_value_no_message_can_carry_is_refused_when_the_spec_is_built(
 def test_an_identify_spec_refuses_them_too() -> None:
     with pytest.raises(ValidationError, match=r"preferences\n.*at theme: text cannot contain a NUL"):
         ReportPreferences(scope=UserScope(user_id=1), preferences={"theme": "da\x00rk"})
-
-
-@pytest.fixture
-def make_client(collector: Collector) -> Iterator[Any]:
-    """Build clients against the collector and shut them all down afterwards."""
-    clients: list[AnalyticsClient] = []
-
-    def build(store: AuditStore, **options: Any) -> AnalyticsClient:
-        client = AnalyticsClient("test-key", store=store, host=collector.url, **{**FAST, **options})
-        clients.append(client)
-        return client
-
-    yield build
-    for client in clients:
-        client.shutdown()
 
 
 def test_free_form_values_are_audited_and_sent_as_pydantic_turns_them_into_json(
