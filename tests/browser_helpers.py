@@ -40,7 +40,7 @@ def raw_editor_with_example(page: Page, url: str, filled: str) -> Locator:
     """The tester at `url`, filled with the example (`filled` is a field that then holds a value),
     switched to its Raw JSON editor: the editor, visible."""
     page.goto(url)
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator(filled)).not_to_have_value("")
     page.get_by_role("link", name="Raw JSON").click()
     raw = page.locator("#f-raw")

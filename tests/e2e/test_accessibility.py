@@ -489,7 +489,7 @@ def test_a_send_and_a_refused_one_are_said_by_a_status_region_the_redraw_keeps(
     _send_empty_tester_form(page)
     expect(status).to_have_text(re.compile(r"^\d+ fields to fix before sending\.$"))
     expect(status).to_have_attribute("data-kept", "yes")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#send-outcome")).to_be_empty()
     expect(status).to_have_text("")
     page.get_by_role("button", name="Send").click()
@@ -537,7 +537,7 @@ def test_a_tester_notice_is_said_by_the_status_region_the_redraw_keeps(
         db.session.commit()
     page.get_by_role("link", name="user five").click()
     expect(status).to_have_text("That preset no longer exists.")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(status).to_have_text("")
 
 

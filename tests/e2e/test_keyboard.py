@@ -54,7 +54,9 @@ def test_enter_in_the_preset_name_saves_the_preset_and_sends_nothing(
     assert collector.received() == []
 
 
-def test_the_tester_s_redraws_keep_the_keyboard_where_it_was(live_server: str, page: Page) -> None:
+def test_the_tester_s_redraws_keep_the_keyboard_where_it_was(
+    live_server: str, page: Page, collector: Collector
+) -> None:
     page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
     wait_until_htmx_has(page, "#tester-form")
     page.locator("#mode-raw").focus()
@@ -65,9 +67,16 @@ def test_the_tester_s_redraws_keep_the_keyboard_where_it_was(live_server: str, p
     expect(page.locator("#mode-raw")).to_be_focused()  # the way back, where Fields was
     wait_until_htmx_has(page, "#tester-form")
     page.locator("#fill-example").focus()
-    page.keyboard.press("Enter")
+    scrolled = page.evaluate("window.scrollY")
+    # Space, as on the form's other buttons: it scrolled the page by a screen while the example was a link.
+    page.keyboard.press("Space")
     expect(page.locator("#f-prop-infra_id")).to_have_value("9")
     expect(page.locator("#fill-example")).to_be_focused()
+    assert page.evaluate("window.scrollY") == scrolled
+    # Enter in a field still sends: the example's button is not the tester form's first button.
+    page.locator("#f-prop-infra_id").press("Enter")
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    assert len(collector.received()) == 1
 
 
 def test_the_history_s_refresh_keeps_the_focus_on_its_link(

@@ -145,7 +145,7 @@ def test_sending_while_a_preview_is_in_flight_waits_for_it_without_console_error
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
     for infra_id in ("5", "6"):
         page.locator("#f-prop-infra_id").fill(infra_id)
@@ -189,7 +189,7 @@ def test_a_production_confirmation_holds_for_one_send(
 
     app.config["TESTER_DESTINATIONS"] = (Destination("prod", collector.url, True, "production-key"),)
     page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
     page.select_option("#f-destination", "prod")
     confirm = page.get_by_label("I mean to send this test message to a production destination.")
@@ -208,7 +208,7 @@ def _send_the_example(page: Page, url: str) -> None:
     page.goto(url)
     # Marked, so that the wait below is for the example's form rather than the one it replaces.
     page.evaluate("document.getElementById('tester-form').dataset.replaced = 'yes'")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
     # The example form was just swapped in: htmx takes it over when it settles.
     wait_until_htmx_has(page, "#tester-form")
@@ -219,7 +219,7 @@ def _send_the_example(page: Page, url: str) -> None:
 def test_a_keyboard_send_leaves_the_focus_on_send(live_server: str, page: Page, collector: Collector) -> None:
     """Sending disables the button for the request, which took the focus away to the page."""
     page.goto(live_server + "/tester/?event=ClusterProvisioningSuccess")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#f-prop-infra_id")).not_to_have_value("")
     # The example form was just swapped in: htmx takes it over when it settles (an Enter before
     # that would post the form natively, as without JavaScript, and load a new page).
@@ -373,7 +373,7 @@ def test_a_refused_preview_or_send_says_the_dashboards_words_next_to_the_field(
     """A NUL character or the send limit refuses the request before the tester's views: the page
     said only "the dashboard answered 400" (or 429), beside Send, with nothing next to the field."""
     page.goto(live_server + "/tester/?event=ApplicationLaunchSuccess")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     expect(page.locator("#f-scope-app_name")).not_to_have_value("")
     wait_until_htmx_has(page, "#tester-form")
     page.locator("#f-scope-app_name").fill("x\u0000y")
@@ -474,7 +474,7 @@ def test_redrawing_the_form_keeps_the_page_where_it_was(
         page.locator("fieldset.properties").evaluate("element => element.scrollIntoView()")
         before = page.evaluate("window.scrollY")
         page.evaluate("document.getElementById('tester-form').dataset.replaced = 'yes'")
-        page.get_by_role("link", name=switch).click()
+        page.get_by_role("button" if switch == "Fill with example" else "link", name=switch).click()
         expect(page.locator("#tester-form:not([data-replaced])")).to_have_count(1)
         wait_until_htmx_has(page, "#tester-form")
         assert abs(page.evaluate("window.scrollY") - before) < 50, switch

@@ -41,7 +41,7 @@ def test_the_example_raw_json_and_edit_and_send_all_send_nested_values(
     expect(page.locator("#f-prop-payment_method")).to_have_attribute(
         "placeholder", "e.g. " + json.dumps(EXAMPLE["payment_method"])
     )
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     items = page.locator("#f-prop-line_items")
     expect(items).to_have_value(json.dumps(EXAMPLE["line_items"]))
     expect(page.locator("#help-f-prop-line_items")).to_contain_text("As JSON.")
@@ -69,7 +69,7 @@ def test_text_that_is_not_json_is_said_next_to_its_field_as_it_is_typed(
     live_server: str, page: Page, collector: Collector
 ) -> None:
     page.goto(live_server + "/tester/?event=OrderPlace")
-    page.get_by_role("link", name="Fill with example").click()
+    page.get_by_role("button", name="Fill with example").click()
     method = page.locator("#f-prop-payment_method")
     expect(method).not_to_have_value("")
     wait_until_htmx_has(page, "#tester-form")
