@@ -652,8 +652,8 @@ def test_event_page_shows_volume_and_links_latest_entries_into_the_audit(
     app_record_sent("ProjectCreate", NOW - timedelta(minutes=5), source="tester")
     tested = client.get("/events/ProjectCreate").get_data(as_text=True)
     assert (
-        "<strong>3</strong> in the last 7 days from the application (the tester's sends below do not count)."
-        in tested
+        "<strong>3</strong> in the last 7 days from the application (the tester's sends listed under "
+        '<a href="#latest-messages">Latest messages</a> do not count).' in tested
     )
     assert "4 in all, at most 2 on" in page
     assert page.count("<svg ") == 1 and page.count("<rect ") == 3
@@ -1023,8 +1023,14 @@ def test_an_event_only_the_tester_sent_says_why_its_listed_messages_do_not_count
     app_record_sent("UserCreate", NOW - timedelta(hours=1), source="tester")
     html = client.get("/events/UserCreate").get_data(as_text=True)
     assert '<span class="badge never-sent">never sent</span>' in html
-    assert "the tester's sends below prove it can be built; they do not count as traffic" in html
-    assert "<h3>Latest messages</h3>" in html
+    # Named by the table's heading, which it links to: "below" pointed down a page that shows the table
+    # to the right of the sentence, in the second column.
+    assert (
+        'the tester\'s sends listed under <a href="#latest-messages">Latest messages</a>'
+        " prove it can be built; they do not count as traffic" in html
+    )
+    assert '<h3 id="latest-messages">Latest messages</h3>' in html
+    assert "below" not in html[html.index('id="activity"') : html.index('id="latest-messages"')]
 
 
 def test_an_event_s_page_and_an_identify_call_s_page_lay_out_their_head_alike(client: FlaskClient) -> None:
