@@ -306,3 +306,18 @@ def test_the_changes_page_shows_a_shared_change_once_and_its_events_on_demand(
     assert page.locator("ul.by-change details.affected a").first.is_visible()
     page.get_by_text("The same changes by event").click()
     assert page.locator("section.change-group").first.is_visible()
+
+
+def test_the_identify_calls_list_sets_its_summaries_as_the_events_list_does(
+    live_server: str, page: Page
+) -> None:
+    """The summary under each identify call was bold (it sits in the row header), the events list's is not."""
+    weights: dict[str, list[str]] = {}
+    for path, row in (("/", "table.events tbody tr"), ("/identifiers", "table.identifiers tbody tr")):
+        page.goto(live_server + path)
+        header = page.locator(row).first.locator('th[scope="row"]')
+        weights[path] = [
+            header.locator(selector).evaluate("element => getComputedStyle(element).fontWeight")
+            for selector in ("a.event-name", ".muted.small >> nth=0")
+        ]
+    assert weights["/identifiers"] == weights["/"] == ["600", "400"]
