@@ -101,6 +101,16 @@ def test_the_property_field_says_its_search_is_exact_and_takes_python_s_booleans
     ) in page
 
 
+def test_a_filter_s_error_comes_right_after_its_field_before_its_hint(client: FlaskClient) -> None:
+    """The property's error came after its nine-line hint, ~190 px under the field it is about."""
+    page = client.get("/audit/", query_string={"prop": "cluster_type"}).get_data(as_text=True)
+    field = page[page.index('id="filter-prop"') :]
+    field = field[: field.index("</div>")]
+    after_input = field[field.index(">") + 1 :].lstrip()
+    assert after_input.startswith('<span class="field-error" id="error-prop">write the property search as')
+    assert after_input.index('id="error-prop"') < after_input.index('id="hint-prop"')
+
+
 def test_the_destination_filter_finds_a_tester_destination_s_sends_and_suggests_the_configured_ones(
     app: Flask, client: FlaskClient, sqlite_store: AuditStore
 ) -> None:
