@@ -1144,6 +1144,32 @@ def test_history_lists_the_testers_sends_and_filters_to_mine(
     assert pushes not in client.get("/tester/?event=ProjectCreate").get_data(as_text=True)
 
 
+def test_ticking_only_mine_says_what_the_history_now_lists(
+    client: FlaskClient, login_as: Callable[..., FlaskClient]
+) -> None:
+    """The panel redrew without a word: a screen reader could not tell a filtered list from an empty one."""
+    send_form(client, "event=ProjectCreate", example_values(CATALOG.event("ProjectCreate")))
+    for path in ("/tester/", "/tester/history"):
+        page = client.get(path).get_data(as_text=True)
+        assert '<p id="history-status" class="visually-hidden" role="status"></p>' in page
+    ticked = {**HTMX, "HX-Trigger": "history-filter"}
+    region = '<p id="history-status" class="visually-hidden" role="status" hx-swap-oob="innerHTML">'
+    mine = client.get("/tester/history?mine=1", headers=ticked).get_data(as_text=True)
+    assert 'id="history-filter"' in mine
+    assert region + "Showing only your sends: 1.</p>" in mine
+    colleague = login_as(Role.ENGINEER)
+    assert region + "Showing everyone&#39;s sends: 1.</p>" in colleague.get(
+        "/tester/history", headers=ticked
+    ).get_data(as_text=True)
+    none = colleague.get("/tester/history?mine=1", headers=ticked).get_data(as_text=True)
+    assert region + "You have not sent anything from the tester yet.</p>" in none
+    # The panel's own refresh every 5 s stays silent.
+    refreshed = {**HTMX, "HX-Trigger": "history"}
+    assert "history-status" not in client.get("/tester/history?mine=1", headers=refreshed).get_data(
+        as_text=True
+    )
+
+
 def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
     client: FlaskClient, sqlite_store: AuditStore
 ) -> None:

@@ -225,3 +225,11 @@ def test_a_failed_sign_in_says_so_in_the_title_and_puts_the_focus_on_why(
     expect(page.get_by_role("alert")).to_be_focused()
     page.keyboard.press("Tab")
     expect(page.get_by_label("Email")).to_be_focused()
+
+
+def test_only_mine_says_what_the_history_now_lists(live_server: str, page: Page) -> None:
+    page.goto(live_server + "/tester/history")
+    page.locator("#history-mine").focus()
+    page.keyboard.press("Space")
+    expect(page.locator("#history-status")).to_have_text("You have not sent anything from the tester yet.")
+    expect(page.locator("#history-mine")).to_be_focused()

@@ -575,6 +575,8 @@ def history_view() -> ResponseReturnValue:
         mine=mine,
         message_name=message_name,
         own_page=own_page,
+        # Its "Only mine" form asked (HX-Trigger names it), not the panel's own refresh.
+        filtered=request.headers.get("HX-Trigger") == "history-filter",
     )
 
 
