@@ -532,3 +532,27 @@ def test_many_presets_the_ones_for_the_scope_first_the_rest_folded_and_a_filter(
     expect(page.get_by_text("No preset matches.")).to_be_visible()
     page.wait_for_timeout(500)
     assert previews == []
+
+
+def test_on_a_laptop_the_event_picker_shows_every_name_whole(live_server: str, page: Page) -> None:
+    """At 1366 px the list shared a line with the search and cut "Stack Launch Complete — deprecated"."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/tester/?event=StackLaunchComplete")
+    # The room the closed list leaves its text (less its padding and arrow) against the widest option's text.
+    room, widest = page.locator("#pick").evaluate(
+        """select => {
+            const style = getComputedStyle(select);
+            const probe = document.createElement("span");
+            probe.style.font = style.font;
+            probe.style.whiteSpace = "pre";
+            document.body.append(probe);
+            const widths = [...select.options].map(option => {
+                probe.textContent = option.text;
+                return probe.getBoundingClientRect().width;
+            });
+            probe.remove();
+            const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+            return [select.clientWidth - padding - 24, Math.max(...widths)];
+        }"""
+    )
+    assert widest <= room
