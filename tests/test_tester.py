@@ -1221,6 +1221,9 @@ def test_history_names_every_id_of_a_send_s_scope(client: FlaskClient) -> None:
     for constant in ("RegistryProvisioningSuccess", "ApplicationLaunchSuccess"):
         send_form(client, f"event={constant}", example_values(CATALOG.event(constant)))
     page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
+    # Each id with its noun, kept on one line.
+    assert '<span class="nowrap">registry 7</span>' in page
+    page = re.sub(r'</?span( class="nowrap")?>', "", page)
     assert '<td data-label="Scope">user 1 · project 12 · registry 7</td>' in page
     assert '<td data-label="Scope">user 1 · project 12 · cluster 4 · app name web' in page
 
@@ -1240,7 +1243,10 @@ def test_history_says_when_a_status_is_a_later_re_send_s(client: FlaskClient, co
     )
     assert resent.status_code == 303
     page = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
-    outcome = r"status-delivered\">delivered</span> 200 · after a re-send \(the tester's try took \d+ ms\)"
+    outcome = (
+        r"status-delivered\">delivered</span> 200 · after a re-send "
+        r"\(the tester's try took <span class=\"nowrap\">\d+ ms</span>\)"
+    )
     assert re.search(outcome, page)
     # The send's own result page says the same.
     result = client.get(f"/tester/sends/{message_id.group(1)}").get_data(as_text=True)

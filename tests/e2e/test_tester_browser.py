@@ -505,6 +505,44 @@ def test_at_150_percent_zoom_the_history_fits_the_page(
     assert box is not None and box["x"] + box["width"] <= card["x"] + card["width"], box
 
 
+@pytest.mark.parametrize("path", ["/tester/", "/tester/history"])
+def test_on_a_laptop_the_history_keeps_ids_and_key_fingerprints_whole(
+    live_server: str, page: Page, sqlite_store: AuditStore, path: str
+) -> None:
+    """It broke "default:a4eb94d / 71354" and "project / 9" across lines at 1366 px."""
+    record(
+        sqlite_store,
+        "ClusterProvisioningSuccess",
+        scope={"user_id": 5, "project_id": 5, "cluster_id": 5},
+        properties={"cluster_type": "eks", "infra_id": 9},
+        status="delivered",
+        source="tester",
+        actor="pm@example.com",
+        destination="default:a4eb94d71354",
+    )
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + path)
+    row = page.locator("#history tbody tr").first
+    expect(row.locator('td[data-label="Scope"]')).to_have_text("user 5 · project 5 · cluster 5")
+    # How many lines each token's own text spans (a range over it has a box per line).
+    lines = row.evaluate(
+        """(row, words) => Object.fromEntries(words.map(word => {
+            const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+            while (walker.nextNode()) {
+                const at = walker.currentNode.data.indexOf(word);
+                if (at < 0) continue;
+                const range = document.createRange();
+                range.setStart(walker.currentNode, at);
+                range.setEnd(walker.currentNode, at + word.length);
+                return [word, new Set([...range.getClientRects()].map(box => Math.round(box.top))).size];
+            }
+            return [word, 0];
+        }))""",
+        ["user 5", "project 5", "cluster 5", "a4eb94d71354"],
+    )
+    assert lines == {"user 5": 1, "project 5": 1, "cluster 5": 1, "a4eb94d71354": 1}
+
+
 def test_many_presets_the_ones_for_the_scope_first_the_rest_folded_and_a_filter(
     app: Flask, live_server: str, page: Page
 ) -> None:
