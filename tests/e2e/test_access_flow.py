@@ -108,6 +108,33 @@ def test_disabling_an_account_asks_first(
     )
 
 
+@pytest.mark.parametrize("width", [1280, 1366])
+def test_a_long_address_leaves_each_row_s_controls_on_one_line(
+    live_server: str, page: Page, make_account: Callable[..., str], width: int
+) -> None:
+    """One long address made the Account column take half the table: Save fell under its role select and
+    Reset link under Disable, in every row."""
+    make_account(Role.ENGINEER, "maximiliana.long-surname-engineer@platform-infrastructure.example.com")
+    make_account(Role.VIEWER)
+    page.set_viewport_size({"width": width, "height": 720})
+    page.goto(live_server + "/users/")
+    rows = page.locator("table.users tbody tr")
+    expect(rows).to_have_count(3)
+    for row in rows.all():
+        tops = {
+            name: round(row.get_by_role(role, name=name).first.bounding_box()["y"])  # type: ignore[index]
+            for role, name in (
+                ("combobox", "Role of"),
+                ("button", "Save"),
+                ("button", "Disable"),
+                ("button", "Reset"),
+            )
+        }
+        assert tops["Role of"] - 10 <= tops["Save"] <= tops["Role of"] + 10, tops
+        assert tops["Reset"] == tops["Disable"], tops
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
 def test_a_reset_link_from_an_admin_lets_a_person_choose_a_password_then_change_it(
     live_server: str, page: Page, browser: Browser, make_account: Callable[..., str]
 ) -> None:
