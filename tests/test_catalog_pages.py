@@ -1043,6 +1043,17 @@ def test_an_event_s_page_and_an_identify_call_s_page_lay_out_their_head_alike(cl
         assert buttons == ["Try it in the tester", "Download JSON Schema", "Search the audit log"], path
 
 
+def test_an_event_s_page_and_an_identify_call_s_page_order_their_sections_alike(client: FlaskClient) -> None:
+    """The identify call's page put "Is it being sent?" before its traits, the event's page after."""
+    headings = {
+        path: re.findall(r"<h2[^>]*>([^<]+)</h2>", client.get(path).get_data(as_text=True))
+        for path in ("/events/ClusterProvisioningSuccess", "/identifiers/RegisterIdentify")
+    }
+    event, identify = headings.values()
+    assert event[:2] == ["Properties", "Is it being sent?"]
+    assert identify == [{"Properties": "Traits"}.get(heading, heading) for heading in event]
+
+
 def test_a_spec_whose_examples_do_not_validate_shows_why_instead_of_failing(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
