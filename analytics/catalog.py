@@ -23,7 +23,7 @@ import analytics.identifiers  # noqa: F401  (defining the specs registers them)
 import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.examples import build_example, example_problem, example_scope
-from analytics.nested import FieldTree, field_paths
+from analytics.nested import ANY_KEY, FieldTree, field_paths, model_dumps_fields_only
 from analytics.personal_data import looks_personal, named_paths
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
@@ -414,7 +414,7 @@ def is_personal_key(key: str) -> bool:
     return key in CATALOG.personal_data_names or looks_personal(key)
 
 
-def personal_paths(spec: AnySpec, payload: Mapping[str, Any]) -> frozenset[str]:
+def personal_paths(spec: AnySpec, payload: Mapping[str, Any], *, from_spec: bool = False) -> frozenset[str]:
     """The paths of a payload's personal data (`analytics.nested`), which the audit log masks and seals:
     those the spec declares, and every key named like personal data (`is_personal_key`) where the spec
     declares none.
@@ -424,9 +424,46 @@ def personal_paths(spec: AnySpec, payload: Mapping[str, Any]) -> frozenset[str]:
     properties: an application's `filters={"email": ...}` was stored in clear. Such a key is masked
     whole, at any depth (inside an object, in the objects of a list). A key the spec declares keeps the
     spec's word. Application sends and the tester both ask here, so they mask alike.
+
+    Every send asks, so a payload is walked only where a key may be undeclared: with `from_spec` (the
+    payload is the spec's own dump, `build_message(spec)`), a value the spec fully declares
+    (`analytics.nested.fully_declared`) is not walked, and a spec that declares its whole payload
+    (no free-form value) walks nothing. Without it (the tester's raw properties, which may hold
+    off-schema keys anywhere), every value is walked, each key looked up where it sits.
     """
-    by_name = named_paths(payload, lambda steps: masked_by_name(spec, steps))
-    return spec.personal_data_keys() | by_name
+    declared = _declared(spec)
+    if from_spec and declared.closed:
+        return spec.personal_data_keys()
+    found: list[str] = []
+    _find_undeclared_personal(dict(payload), declared, "", from_spec, found)
+    return spec.personal_data_keys() | frozenset(found)
+
+
+def _find_undeclared_personal(
+    value: dict[str, Any] | list[Any], node: FieldTree | None, above: str, from_spec: bool, found: list[str]
+) -> None:
+    """Add to `found` the paths below `above` of the undeclared keys named like personal data
+    (`personal_paths`), `node` being where `value` sits in the spec's fields (None: outside them).
+    What such a key holds is masked whole, so it is not walked further.
+
+    A payload is JSON data: its objects are dicts, which are told apart from text and numbers far
+    faster than any `Mapping` is, at every value of a large payload."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, (dict, list)):
+                _find_undeclared_personal(item, node, above, from_spec, found)
+        return
+    for key, item in value.items():
+        key = str(key)
+        field = node and (node.fields.get(key) or node.fields.get(ANY_KEY))
+        if field is not None and field.here:
+            if from_spec and field.closed:
+                continue
+        elif is_personal_key(key):
+            found.append(above + key)
+            continue
+        if isinstance(item, (dict, list)):
+            _find_undeclared_personal(item, field, f"{above}{key}.", from_spec, found)
 
 
 SEGMENT_PERSONAL_CONTEXT = frozenset({"ip"})
@@ -458,5 +495,10 @@ def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
 
 @cache
 def _declared(spec: AnySpec) -> FieldTree:
-    """The spec's fields, the scope's ids among them: every send asks, so they are walked once per spec."""
-    return FieldTree(path for path, _ in field_paths(spec.property_fields()))
+    """The spec's fields, the scope's ids among them: every send asks, so they are walked once per spec.
+
+    The whole payload is declared (`FieldTree.closed`) when each property is and the spec's dump
+    writes its fields alone (the scope's ids are whole numbers and text)."""
+    tree = FieldTree(field_paths(spec.property_fields()))
+    tree.closed = model_dumps_fields_only(spec) and all(field.closed for field in tree.fields.values())
+    return tree

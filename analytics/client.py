@@ -604,7 +604,7 @@ class AnalyticsClient:
                 message = build_message(spec, source=str(self.source), actor=actor, **message_options)
             except MessageBuildError as unbuilt:
                 return self._unbuilt(unbuilt)
-            personal = personal_paths(type(spec), payload_of(message))
+            personal = personal_paths(type(spec), payload_of(message), from_spec=True)
             in_context = _personal_context(message, message_options.get("context"))
             return self.deliver(
                 message, personal_data_keys=personal, personal_context_keys=in_context, actor=actor
@@ -627,7 +627,7 @@ class AnalyticsClient:
             message = build_message(spec, source=str(self.source), actor=actor, **message_options)
         except MessageBuildError as unbuilt:
             return self._unbuilt(unbuilt)
-        keys = personal_paths(type(spec), payload_of(message))
+        keys = personal_paths(type(spec), payload_of(message), from_spec=True)
         in_context = _personal_context(message, message_options.get("context"))
         if self._shut_down:  # refused now, as it would be then: no lock needed to say so
             return self.deliver(

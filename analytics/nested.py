@@ -13,10 +13,25 @@ reads it. The keys of a mapping are written `*` (`by_region.*.contact_email`).
 
 from __future__ import annotations
 
+import enum
+import types
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, get_args, get_origin
+from datetime import date, time, timedelta
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import (
+    AnyUrl,
+    BaseModel,
+    EmailStr,
+    NameEmail,
+    PlainSerializer,
+    RootModel,
+    SerializeAsAny,
+    WrapSerializer,
+)
 from pydantic.fields import FieldInfo
 
 ANY_KEY = "*"
@@ -54,6 +69,85 @@ def is_free_form(annotation: Any) -> bool:
     return any(is_free_form(argument) for argument in arguments)
 
 
+_SCALARS = (
+    str,
+    int,
+    float,
+    bytes,
+    Decimal,
+    date,
+    time,
+    timedelta,
+    UUID,
+    PurePath,
+    AnyUrl,
+    EmailStr,
+    NameEmail,
+)
+"""Types whose values a dump writes as JSON text, numbers or booleans, never as an object."""
+
+_SERIALIZERS = (PlainSerializer, WrapSerializer, SerializeAsAny)
+"""`Annotated` metadata that may make a dump write other keys than the annotation's own."""
+
+
+def fully_declared(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
+    """Whether every key of a value of this annotation, as its model dumps it, is a field `field_paths`
+    names: no key in it can then be masked for its name (`analytics.catalog.personal_paths`), so a
+    send need not walk it.
+
+    Scalars are, and models (alone, optional, in a list) whose fields all are. A mapping (its keys are
+    no field), a free-form value, a model that writes keys of its own (`model_dumps_fields_only`) or
+    holds itself (`field_paths` stops there), and any type not known here are not: they are walked.
+
+    Args:
+        annotation: the field's type.
+        metadata: what pydantic took out of its `Annotated` (`FieldInfo.metadata`).
+    """
+    return _fully_declared(annotation, metadata, frozenset())
+
+
+def _fully_declared(annotation: Any, metadata: Iterable[Any], walking: frozenset[type[BaseModel]]) -> bool:
+    if any(isinstance(item, _SERIALIZERS) for item in metadata):
+        return False
+    origin, arguments = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _fully_declared(arguments[0], annotation.__metadata__, walking)
+    if annotation is None or annotation is type(None) or origin is Literal:
+        return True
+    if origin in (Union, types.UnionType, list, tuple, set, frozenset):
+        return bool(arguments) and all(
+            argument is Ellipsis or _fully_declared(argument, (), walking) for argument in arguments
+        )
+    if not isinstance(annotation, type):
+        return False
+    if issubclass(annotation, enum.Enum):
+        return all(isinstance(member.value, (*_SCALARS, type(None))) for member in annotation)
+    if issubclass(annotation, BaseModel):
+        return (
+            annotation not in walking
+            and model_dumps_fields_only(annotation)
+            and all(
+                _fully_declared(field.annotation, field.metadata, walking | {annotation})
+                for field in annotation.model_fields.values()
+            )
+        )
+    return issubclass(annotation, _SCALARS)
+
+
+def model_dumps_fields_only(model: type[BaseModel]) -> bool:
+    """Whether a model's dump holds its fields by their names and nothing else: not a root model, no
+    extra keys kept (`extra="allow"`), no computed field, serializer or alias."""
+    decorators = model.__pydantic_decorators__
+    return not (
+        issubclass(model, RootModel)
+        or model.model_config.get("extra") == "allow"
+        or decorators.computed_fields
+        or decorators.field_serializers
+        or decorators.model_serializers
+        or any(field.alias or field.serialization_alias for field in model.model_fields.values())
+    )
+
+
 def field_paths(fields: Mapping[str, FieldInfo]) -> Iterator[tuple[str, FieldInfo]]:
     """Every field by its payload path: the given ones, then those of the models they hold, depth first.
 
@@ -76,21 +170,27 @@ def _field_paths(
 
 
 class FieldTree:
-    """Field paths (`field_paths`) as a tree of their steps, so that a payload's key is looked up where
-    it sits rather than compared with every path: every send asks it of every key.
+    """Fields (`field_paths`) as a tree of their paths' steps, so that a payload's key is looked up
+    where it sits rather than compared with every path, and a value whose keys are all declared is
+    known as such without walking it.
 
     Attributes:
         fields: the steps below, by name (`ANY_KEY` for every key of a mapping).
         here: whether a field ends at this step.
+        closed: whether every key a dump writes below is a field (`fully_declared`); at the top, set by
+            the tree's owner, who knows what else its dump writes.
     """
 
-    def __init__(self, paths: Iterable[str] = ()) -> None:
+    def __init__(self, fields: Iterable[tuple[str, FieldInfo]] = ()) -> None:
         self.fields: dict[str, FieldTree] = {}
         self.here = False
-        for path in paths:
+        self.closed = False
+        for path, field in fields:
             node = self
             for step in path.split("."):
                 node = node.fields.setdefault(step, FieldTree())
+            # Two fields at one path (the members of a union): closed only if both are.
+            node.closed = (node.closed or not node.here) and fully_declared(field.annotation, field.metadata)
             node.here = True
 
     def declares(self, steps: Iterable[str]) -> bool:

@@ -23,6 +23,7 @@ properties (`PersonalDataCipher.seal`), so replay restores both and an erasure c
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import hmac
 import json
@@ -71,6 +72,10 @@ _ANYWHERE_FROM = 4
 _extra_names: re.Pattern[str] | None = None
 """The names `use_personal_keys` added, as one pattern (`_extra_name_pattern`)."""
 
+_NAMES_REMEMBERED = 4096
+"""How many keys `looks_personal` remembers its answer for: a payload's keys repeat from send to send,
+while a free-form value keyed by ids (`{"4711": …}`) must not grow the memory without end."""
+
 
 def spelled(name: str) -> str:
     """A key as names are matched: snake_case for camelCase (`payerEmail` is `payer_email`), `_` for
@@ -103,6 +108,7 @@ def use_personal_keys(names: str | Iterable[str]) -> None:
         names = names.split(",")
     spelt = sorted({spelled(name.strip()) for name in names if name.strip()})
     _extra_names = re.compile("|".join(map(_extra_name_pattern, spelt))) if spelt else None
+    looks_personal.cache_clear()
 
 
 def _extra_name_pattern(name: str) -> str:
@@ -124,6 +130,7 @@ def _extra_name_pattern(name: str) -> str:
     return f"(?:^|_){re.escape(name)}"
 
 
+@functools.lru_cache(maxsize=_NAMES_REMEMBERED)
 def looks_personal(name: str) -> bool:
     """Whether a property's name says it holds personal data (an email, a phone, a person's name, or
     one of the names `AUDIT_PERSONAL_KEYS` adds: `mobiltelefon` and `kunden_telefon` with `telefon`,
@@ -133,6 +140,9 @@ def looks_personal(name: str) -> bool:
     off-schema properties, which no spec marks, so that they are masked all the same. A camelCase
     name is read as its snake_case spelling (`payerEmail`, `firstName`): lint reports the case too
     (EC006), but not instead of the personal data.
+
+    Every send asks it of the keys of its free-form values, so answers are remembered per key (until
+    `use_personal_keys` changes the names).
     """
     key = spelled(name)
     return _PERSONAL_NAME.search(key) is not None or (
