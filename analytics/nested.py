@@ -86,7 +86,7 @@ _SCALARS = (
 )
 """Types whose values a dump writes as JSON text, numbers or booleans, never as an object."""
 
-_SERIALIZERS = (PlainSerializer, WrapSerializer, SerializeAsAny)
+SERIALIZERS = (PlainSerializer, WrapSerializer, SerializeAsAny)
 """`Annotated` metadata that may make a dump write other keys than the annotation's own."""
 
 
@@ -107,7 +107,7 @@ def fully_declared(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
 
 
 def _fully_declared(annotation: Any, metadata: Iterable[Any], walking: frozenset[type[BaseModel]]) -> bool:
-    if any(isinstance(item, _SERIALIZERS) for item in metadata):
+    if any(isinstance(item, SERIALIZERS) for item in metadata):
         return False
     origin, arguments = get_origin(annotation), get_args(annotation)
     if origin is Annotated:

@@ -32,9 +32,9 @@ from pydantic.fields import FieldInfo
 
 from analytics.checked_model import CheckedModel
 from analytics.events import SegmentEvent
-from analytics.nested import field_paths
+from analytics.nested import SERIALIZERS, field_paths
 from analytics.scopes import UserScope
-from analytics.storable_text import check_json_value
+from analytics.storable_text import TypedCheck, check_json_value, check_typed_value, typed_check
 
 PERSONAL_DATA_KEY = "x-personal-data"
 """JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
@@ -196,9 +196,16 @@ class _Spec(CheckedModel):
     def _sendable_value(cls, value: Any, info: ValidationInfo) -> Any:
         """Refuse a value no message can carry or the audit log would refuse (`check_json_value`), at
         any depth: in a nested model, a list, a dict's keys and values. Unchecked, `track` raised
-        for it, or the message was lost after `track` had returned. The scope checks its own text."""
-        if info.field_name != "scope":
-            check_json_value(value)
+        for it, or the message was lost after `track` had returned. The scope checks its own text.
+
+        A field of a declared type (text, numbers, models and lists of them) has only its text and
+        floats read (`typed_check`); a free-form one is made JSON whole (`check_json_value`).
+        """
+        if info.field_name is None or info.field_name == "scope":
+            return value
+        if (check := _typed_check(cls, info.field_name)) is not None:
+            return check_typed_value(value, check)
+        check_json_value(value)
         return value
 
     @field_validator("scope", mode="after")
@@ -413,6 +420,18 @@ def _status(spec: type, status: Status | str) -> Status:
     except ValueError:
         choices = ", ".join(f"Status.{member.name}" for member in Status)
         raise TypeError(f"{spec.__name__}: status={status!r} is not a status; use {choices}") from None
+
+
+@functools.cache
+def _typed_check(spec: type[_Spec], name: str) -> TypedCheck | None:
+    """The check of a spec's field's values (`typed_check`), None for a free-form one: made once per
+    spec and field, as every build of the spec asks."""
+    field, decorators = spec.model_fields[name], spec.__pydantic_decorators__
+    if decorators.field_serializers or decorators.model_serializers:
+        return None
+    if any(isinstance(item, SERIALIZERS) for item in field.metadata):
+        return None
+    return typed_check(field.annotation)
 
 
 @functools.cache

@@ -15,9 +15,11 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
+from conftest import CountCalls
 from pydantic import BaseModel, ValidationError
 
 import analytics
+import analytics.storable_text
 from analytics import AuditStatus, AuditStore, MessageBuildError, NotInitializedError
 from analytics.collector import Collector
 from analytics.personal_data import mask_value
@@ -56,6 +58,8 @@ class ReportExportStart(
     filters: dict[str, Any] = prop("Filters the report was asked with.", example={"month": "2026-11"})
     lines: list[ReportLine] = prop("The report's lines.", example=[], default=[])
     ratio: float = prop("A ratio.", example=0.5, default=0.5)
+    share: float | None = prop("A share, when known.", example=0.5, default=None)
+    labels: tuple[str, ...] = prop("Labels.", example=("a",), default=())
 
 
 class ReportPreferences(IdentifySpec, name="Report preferences", owner=Team.GROWTH, registry=REGISTRY):
@@ -105,6 +109,13 @@ class _Opaque:
             {"filters": {}, "lines": [{"label": "seats", "share": math.nan}]},
             r"lines\n.*at 0\.share: a number must be finite",
         ),
+        (
+            {"filters": {}, "lines": [ReportLine(label="ok", share=1), ReportLine(label="\udc80", share=1)]},
+            r"lines\n.*at 1\.label: text cannot contain a surrogate",
+        ),
+        ({"filters": {}, "ratio": -math.inf}, r"ratio\n.*a number must be finite, not -inf"),
+        ({"filters": {}, "share": math.nan}, r"share\n.*a number must be finite, not nan"),
+        ({"filters": {}, "labels": ("a", "b\x00")}, r"labels\n.*at 1: text cannot contain a NUL"),
     ],
 )
 def test_a_value_no_message_can_carry_is_refused_when_the_spec_is_built(
@@ -114,6 +125,27 @@ def test_a_value_no_message_can_carry_is_refused_when_the_spec_is_built(
     these (or the audit log refused the message after an `ok` receipt)."""
     with pytest.raises(ValidationError, match=said):
         ReportExportStart(scope=PROJECT, report_format="csv", **values)
+
+
+def test_a_spec_s_typed_values_are_not_made_json_to_be_checked(count_calls: CountCalls) -> None:
+    """Building a spec serialised every nested or float value to look for what JSON cannot carry
+    (500 typed lines: 1.2 ms against 44 us before, the review's F3): its typed values have only their
+    text and floats read; a free-form value is still made JSON."""
+    made_json = count_calls(analytics.storable_text, "to_jsonable_python")
+    lines = [ReportLine(label=f"line {n}", share=0.5) for n in range(500)]
+    ReportExportStart(scope=PROJECT, report_format="csv", filters={}, lines=lines, ratio=0.25, share=0.5)
+    assert [call.args[0] for call in made_json] == [{}]
+
+
+def test_a_free_form_text_merely_naming_infinity_is_not_walked(count_calls: CountCalls) -> None:
+    """A product named "Infinity" or a text saying "NaN" made each build walk the whole value in
+    Python (3.1 ms for 500 lines), as if it held a number JSON has not."""
+    walked = count_calls(analytics.storable_text, "unstorable_in")
+    filters = {f"k{n}": {"product": "Infinity Pro", "note": "NaN, -Infinity"} for n in range(300)}
+    ReportExportStart(scope=PROJECT, report_format="csv", filters=filters)
+    assert walked == []
+    with pytest.raises(ValidationError, match=r"at k1: a number must be finite, not -inf"):
+        ReportExportStart(scope=PROJECT, report_format="csv", filters={"k0": "Infinity", "k1": -math.inf})
 
 
 def test_an_identify_spec_refuses_them_too() -> None:
