@@ -423,7 +423,9 @@ def personal_paths(spec: AnySpec, payload: Mapping[str, Any], *, from_spec: bool
     `event-catalog import` writes for an object without fields) nor for the tester's off-schema
     properties: an application's `filters={"email": ...}` was stored in clear. Such a key is masked
     whole, at any depth (inside an object, in the objects of a list). A key the spec declares keeps the
-    spec's word. Application sends and the tester both ask here, so they mask alike.
+    spec's word, and so does a property declared `personal_data=False`: no key inside it is masked
+    (a count per form field, `{"email": 1}`, was masked and could no longer be replayed). Application
+    sends and the tester both ask here, so they mask alike.
 
     Every send asks, so a payload is walked only where a key may be undeclared: with `from_spec` (the
     payload is the spec's own dump, `build_message(spec)`), a value the spec fully declares
@@ -457,7 +459,7 @@ def _find_undeclared_personal(
         key = str(key)
         field = node and (node.fields.get(key) or node.fields.get(ANY_KEY))
         if field is not None and field.here:
-            if from_spec and field.closed:
+            if field.vouched or (from_spec and field.closed):
                 continue
         elif is_personal_key(key):
             found.append(above + key)
@@ -490,15 +492,19 @@ def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
     """Whether the value at `steps` (the keys from the payload's top) is masked for its key's name: the
     key is named like personal data and the spec declares no field there (`personal_paths`); payload
     drift asks too, so that such a mask is not read as a changed value."""
-    return not _declared(spec).declares(steps) and is_personal_key(steps[-1])
+    tree = _declared(spec)
+    return not tree.declares(steps) and not tree.vouched_for(steps) and is_personal_key(steps[-1])
 
 
 @cache
 def _declared(spec: AnySpec) -> FieldTree:
     """The spec's fields, the scope's ids among them: every send asks, so they are walked once per spec.
 
-    The whole payload is declared (`FieldTree.closed`) when each property is and the spec's dump
-    writes its fields alone (the scope's ids are whole numbers and text)."""
+    The whole payload is declared (`FieldTree.closed`) when each property is, or says it holds no
+    personal data, and the spec's dump writes its fields alone (the scope's ids are whole numbers and
+    text)."""
     tree = FieldTree(field_paths(spec.property_fields()))
-    tree.closed = model_dumps_fields_only(spec) and all(field.closed for field in tree.fields.values())
+    tree.closed = model_dumps_fields_only(spec) and all(
+        field.closed or field.vouched for field in tree.fields.values()
+    )
     return tree

@@ -29,6 +29,7 @@ Codes:
     EC017 a free-form property (`dict[str, Any]`, `Any`; a nested model's field too) that does not say
           whether it holds personal data: the audit log masks only the keys inside it named like
           personal data, so `personal_data=True` masks it whole, `personal_data=False` says it holds none
+          (then no key in it is masked)
 """
 
 from __future__ import annotations
@@ -198,7 +199,8 @@ def _check_spec(spec: type[TrackSpec] | type[IdentifySpec]) -> Iterable[Finding]
                 "EC017",
                 f"{spec.__name__}.{path}",
                 "free-form value: the audit log masks only its keys named like personal data; say "
-                "prop(..., personal_data=True) to mask it whole, or personal_data=False if it holds none",
+                "prop(..., personal_data=True) to mask it whole, or personal_data=False if it holds none "
+                "(then no key in it is masked)",
             )
         if not _SNAKE.match(name):
             yield Finding("EC006", f"{spec.__name__}.{path}", "property name should be snake_case")

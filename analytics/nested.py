@@ -37,6 +37,9 @@ from pydantic.fields import FieldInfo
 ANY_KEY = "*"
 """The path step for every key of a mapping."""
 
+PERSONAL_DATA_KEY = "x-personal-data"
+"""JSON Schema keyword that flags a property as personal data (validators ignore unknown keywords)."""
+
 
 def nested_models(annotation: Any) -> Iterator[tuple[tuple[str, ...], type[BaseModel]]]:
     """The models a field's annotation holds, each with the path steps to reach its fields.
@@ -169,6 +172,13 @@ def _field_paths(
             yield from _field_paths(model.model_fields, inner, walking | {model})
 
 
+def says_no_personal_data(field: FieldInfo) -> bool:
+    """Whether a field was declared `personal_data=False`: its author vouches that nothing in it is
+    personal data, so no key inside it is masked for its name (`analytics.catalog.personal_paths`)."""
+    extra = field.json_schema_extra
+    return isinstance(extra, dict) and extra.get(PERSONAL_DATA_KEY) is False
+
+
 class FieldTree:
     """Fields (`field_paths`) as a tree of their paths' steps, so that a payload's key is looked up
     where it sits rather than compared with every path, and a value whose keys are all declared is
@@ -179,18 +189,21 @@ class FieldTree:
         here: whether a field ends at this step.
         closed: whether every key a dump writes below is a field (`fully_declared`); at the top, set by
             the tree's owner, who knows what else its dump writes.
+        vouched: whether the field says it holds no personal data (`says_no_personal_data`).
     """
 
     def __init__(self, fields: Iterable[tuple[str, FieldInfo]] = ()) -> None:
         self.fields: dict[str, FieldTree] = {}
         self.here = False
         self.closed = False
+        self.vouched = False
         for path, field in fields:
             node = self
             for step in path.split("."):
                 node = node.fields.setdefault(step, FieldTree())
-            # Two fields at one path (the members of a union): closed only if both are.
+            # Two fields at one path (the members of a union): closed or vouched only if both are.
             node.closed = (node.closed or not node.here) and fully_declared(field.annotation, field.metadata)
+            node.vouched = (node.vouched or not node.here) and says_no_personal_data(field)
             node.here = True
 
     def declares(self, steps: Iterable[str]) -> bool:
@@ -201,3 +214,15 @@ class FieldTree:
                 return False
             node = node.fields.get(step) or node.fields.get(ANY_KEY)
         return node is not None and node.here
+
+    def vouched_for(self, steps: Iterable[str]) -> bool:
+        """Whether a value's location is in a field declared `personal_data=False` (at or above it)."""
+        node = self
+        for step in steps:
+            below = node.fields.get(step) or node.fields.get(ANY_KEY)
+            if below is None:
+                return False
+            if below.here and below.vouched:
+                return True
+            node = below
+        return False

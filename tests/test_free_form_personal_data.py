@@ -207,6 +207,7 @@ class InvoiceEvent(StrEnum):
     InvoiceCreate = "Invoice Created"
     InvoiceFilter = "Invoice Filtered"
     InvoiceImport = "Invoice Imported"
+    FormValidate = "Form Validated"
 
 
 class InvoiceCreate(
@@ -233,7 +234,23 @@ class InvoiceFilter(
 
     scope: ProjectScope
     lines: list[Line] = prop("The lines shown.", example=[])
-    filters: dict[str, Any] = prop("The filters applied.", example={}, personal_data=False)
+    filters: dict[str, Any] = prop("The filters applied.", example={})
+
+
+class FormValidate(
+    TrackSpec,
+    event=InvoiceEvent.FormValidate,
+    category=Category.ONBOARDING,
+    owner=Team.GROWTH,
+    registry=REGISTRY,
+):
+    """A sign-up form was validated."""
+
+    scope: ProjectScope
+    errors_by_field: dict[str, int] = prop(
+        "How many errors each form field had.", example={"email": 1}, personal_data=False
+    )
+    answers: dict[str, Any] = prop("The form's other answers.", example={}, default={})
 
 
 class InvoiceImport(
@@ -355,3 +372,37 @@ def test_a_key_s_name_is_read_once_however_often_it_is_sent(count_calls: CountCa
     finally:
         use_personal_keys(())
     assert personal_paths(ReportExportStart, payload) == frozenset()
+
+
+ERRORS = {"email": 1, "phone": 0, "company": 2}
+
+
+def test_a_free_form_property_declared_without_personal_data_has_no_key_masked() -> None:
+    """Lint's EC017 answer, `personal_data=False`, did not stop masking by name: a count per form field
+    was stored `{"email": "masked:…"}` and could not be replayed without the key (the review's F4)."""
+    spec = FormValidate(scope=SCOPE, errors_by_field=ERRORS, answers={"email": "ada@example.com"})
+    payload = build_message(spec)["properties"]
+    assert personal_paths(FormValidate, payload) == {"answers.email"}
+    assert personal_paths(FormValidate, payload, from_spec=True) == {"answers.email"}
+    tested = {"errors_by_field": {"email": 1, "owner": {"phone": "+49"}}}  # the tester's raw JSON
+    assert personal_paths(FormValidate, tested) == frozenset()
+    assert drift_of(build_message(spec), Catalog(REGISTRY)).validates
+
+
+def test_its_counts_are_stored_and_replayable_without_the_encryption_key(
+    database_url: str, collector: Collector
+) -> None:
+    analytics.init("test-key", host=collector.url, database_url=database_url, max_retries=0, timeout=5)
+    try:
+        receipt = analytics.track(FormValidate(scope=SCOPE, errors_by_field=ERRORS))
+        analytics.flush()
+    finally:
+        analytics.shutdown()
+    engine = create_audit_engine(database_url)
+    try:
+        store = AuditStore(engine)
+        entry = _entry(store, receipt.message_id)
+        assert entry.payload["properties"]["errors_by_field"] == ERRORS
+        assert blocked_reason(entry, store.cipher) is None
+    finally:
+        engine.dispose()
