@@ -30,7 +30,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from analytics.catalog import CATALOG, Catalog, PropertyInfo, SpecInfo
-from analytics.spec import Status, TrackSpec, contact_of
+from analytics.nested import field_paths, is_free_form
+from analytics.spec import PERSONAL_DATA_KEY, IdentifySpec, Status, TrackSpec, contact_of, says_personal_data
 from analytics.spreadsheet import spreadsheet_safe
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -141,6 +142,7 @@ def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
         }
         if not info.rows:
             yield {column: event.get(column, "") for column in CSV_COLUMNS}
+        unsaid = _unsaid_free_form(info.spec)
         for prop in info.rows:
             yield {
                 **event,
@@ -152,9 +154,20 @@ def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
                 "pattern": prop.pattern,
                 "example": prop.example if isinstance(prop.example, str) else json.dumps(prop.example),
                 "property_description": prop.description,
-                "personal_data": _cell(prop.personal_data),
+                "personal_data": "" if prop.name.replace("[]", "") in unsaid else _cell(prop.personal_data),
                 "added_by_scope": _cell(prop.from_scope),
             }
+
+
+def _unsaid_free_form(spec: type[TrackSpec | IdentifySpec]) -> frozenset[str]:
+    """The paths of a spec's free-form values that do not say whether they hold personal data: their
+    CSV cell is left blank, so that an import does not read the `no` of a typed property as the
+    `personal_data=False` lint's EC017 asks of them."""
+    return frozenset(
+        path
+        for path, field in field_paths(spec.property_fields())
+        if is_free_form(field.annotation) and not says_personal_data(field)
+    )
 
 
 def spec_csv(info: SpecInfo) -> str:
@@ -297,7 +310,9 @@ def markdown_plan(catalog: Catalog = CATALOG) -> str:
 
 
 def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
-    """A 2020-12 subschema made draft-07 and self-contained: `$ref`s inlined, `x-` keywords dropped."""
+    """A 2020-12 subschema made draft-07 and self-contained: `$ref`s inlined, `x-` keywords dropped but
+    `"x-personal-data": false`, a free-form value's answer to lint's EC017, which an import writes back
+    (validators ignore unknown keywords)."""
     if isinstance(schema, list):
         return [_draft_07(item, defs) for item in schema]
     if not isinstance(schema, dict):
@@ -309,7 +324,8 @@ def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
     converted = {
         key: _draft_07(value, defs)
         for key, value in schema.items()
-        if not key.startswith(("x-", "$")) and key not in ("title", "properties")
+        if (not key.startswith(("x-", "$")) or (key == PERSONAL_DATA_KEY and value is False))
+        and key not in ("title", "properties")
     }
     if "properties" in schema:
         converted["properties"] = {name: _draft_07(prop, defs) for name, prop in schema["properties"].items()}

@@ -243,6 +243,9 @@ class _RowReader:
             personal_by_name(self.owner, prop, self.builder)
         else:
             prop.personal_data = personal
+            # A blank cell is `no` too, but said by no one: the export leaves a free-form value's blank
+            # when its spec does not say.
+            prop.says_not_personal = not personal and bool(row["personal_data"].strip())
         for note in own:
             self.builder.warn(f"{subject}: {note}")
         return prop

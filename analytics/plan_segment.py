@@ -216,6 +216,7 @@ class _SchemaReader:
             description=str(schema.get("description") or ""),
             example=example,
             personal_data=bool(schema.get("x-personal-data")),
+            says_not_personal=schema.get("x-personal-data") is False,
             notes=notes,
         )
         if example is None and not (isinstance(examples, list) and examples) and "example" not in schema:

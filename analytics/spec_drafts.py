@@ -112,6 +112,9 @@ class PropertyDraft:
         example: a realistic value as JSON, or None when made up (`example_made_up`).
         example_made_up: whether the plan gave no example.
         personal_data: whether it identifies a person.
+        says_not_personal: whether the plan says on purpose that it holds none (a Segment plan's
+            `"x-personal-data": false`, a CSV's `no`): a free-form value is then written
+            `personal_data=False`, the answer lint's EC017 asks of it.
         default: the default value when optional, or `NO_DEFAULT` (then `None` when optional).
         notes: what the plan said that the property cannot, as comment lines.
     """
@@ -123,6 +126,7 @@ class PropertyDraft:
     example: Any
     example_made_up: bool = False
     personal_data: bool = False
+    says_not_personal: bool = False
     default: Any = NO_DEFAULT
     notes: list[str] = field(default_factory=list)
 
@@ -441,6 +445,14 @@ def settle_scope(
         spec.notes.append(message)
         builder.warn(f"{spec.name}: {message}")
     return added
+
+
+def is_free_form_draft(draft: TypeDraft) -> bool:
+    """Whether a drafted type holds keys no spec declares, as `analytics.nested.is_free_form` says of
+    an annotation: an object the plan does not describe, `Any`, or a list of them."""
+    if draft.kind == "list":
+        return draft.item is not None and is_free_form_draft(draft.item)
+    return draft.kind == "dict" or (draft.kind == "scalar" and draft.python == "Any")
 
 
 def personal_by_name(spec: str, prop: PropertyDraft, builder: DraftBuilder) -> None:

@@ -25,6 +25,7 @@ from analytics.spec_drafts import (
     PropertyDraft,
     SpecDraft,
     TypeDraft,
+    is_free_form_draft,
 )
 
 LINE = 110
@@ -227,6 +228,8 @@ def _property(prop: PropertyDraft, imports: _Imports) -> list[str]:
     arguments = [string(prop.description), f"example={literal(prop.example, prop.type)}"]
     if prop.personal_data:
         arguments.append("personal_data=True")
+    elif prop.says_not_personal and is_free_form_draft(prop.type):
+        arguments.append("personal_data=False")
     if optional:
         default = None if prop.default is NO_DEFAULT else prop.default
         arguments.append(f"default={literal(default, prop.type)}")

@@ -32,7 +32,7 @@ from analytics.exports import catalog_document, events_csv, schema_bundle_docume
 from analytics.lint import lint
 from analytics.plan_import import PlanFormat, import_plan
 from analytics.scopes import MAX_ID, ProjectScope, UserScope
-from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Status, TrackSpec, prop
+from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec, prop
 from analytics.tracks import CloudProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -953,3 +953,49 @@ def test_an_export_imported_again_differs_only_as_the_readme_says(
             old = _as_documented(schema, schema.get("$defs", {}))
             new = _as_documented(after[section][name], after[section][name].get("$defs", {}))
             assert new == old, name
+
+
+class _AnsweredEvent(StrEnum):
+    ReportFilter = "Report Filtered"
+
+
+def _answered_catalog() -> Catalog:
+    """A spec whose free-form `filters` says it holds no personal data (lint's EC017 answer), beside
+    one that does not say."""
+    registry = SpecRegistry()
+
+    class ReportFilter(
+        TrackSpec,
+        event=_AnsweredEvent.ReportFilter,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """A user filtered a report."""
+
+        scope: ProjectScope
+        filters: dict[str, Any] = prop("The filters applied.", example={"region": "eu"}, personal_data=False)
+        answers: dict[str, Any] = prop("The form's other answers.", example={"plan": "pro"})
+
+    return Catalog(registry)
+
+
+@pytest.mark.parametrize("fmt", [PlanFormat.CSV, PlanFormat.SEGMENT_PLAN])
+def test_a_free_form_value_s_personal_data_false_survives_export_and_import(
+    fmt: PlanFormat, tmp_path: Path
+) -> None:
+    """Both plan formats dropped the answer, so a re-imported spec failed lint's EC017 (the review's
+    F1); a value that did not say still does not, rather than reading the export's `no` as an answer."""
+    source = _answered_catalog()
+    text = specs_csv(source.events.values()) if fmt is PlanFormat.CSV else json.dumps(segment_plan(source))
+    imported, module, catalog = _imported(text, fmt, tmp_path, f"answered_{fmt.name.lower()}")
+    assert (
+        '    filters: dict[str, Any] = prop("The filters applied.", example={"region": "eu"}, '
+        "personal_data=False)" in imported.source
+    )
+    assert '    answers: dict[str, Any] = prop("The form\'s other answers.", example={"plan": "pro"})' in (
+        imported.source
+    )
+    findings = lint(SegmentEvent, catalog.registry).findings
+    assert [finding.subject for finding in findings if finding.code == "EC017"] == ["ReportFilter.answers"]
+    assert module.ReportFilter.__doc__
