@@ -863,7 +863,7 @@ class AnalyticsClient:
         return "refused", f"the Segment client refused the message: {error}"
 
     def _drop(self, messages: list[dict[str, Any]], code: str, reason: str) -> None:
-        self._drops.dropped(messages, reason)
+        self._drops.dropped(messages, code, reason)
         ENQUEUE_FAILURES.labels(reason=code).inc(len(messages))
         record_outcome_safely(self.store, messages, AuditStatus.DROPPED, error=reason, **self._attribution)
 

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any
 
 import pytest
@@ -15,6 +16,8 @@ import analytics
 from analytics import AuditStatus, AuditStore, NotInitializedError, drop_log
 from analytics.catalog import CATALOG
 from analytics.collector import Collector
+from analytics.scopes import UserScope
+from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
 
 SECRET_EMAIL = "secret.person@example.com"
 
@@ -189,3 +192,41 @@ def _status(store: AuditStore, message_id: str) -> str:
     entry = store.entry(message_id)
     assert entry is not None
     return entry.status
+
+
+class _NoteEvent(StrEnum):
+    NoteSave = "Note Saved"
+
+
+_NOTES = SpecRegistry()
+
+
+class NoteSave(
+    TrackSpec, event=_NoteEvent.NoteSave, category=Category.ONBOARDING, owner=Team.GROWTH, registry=_NOTES
+):
+    """A note was saved."""
+
+    scope: UserScope
+    text: str = prop("The note's text.", example="Call back on Monday.")
+
+
+def test_oversize_messages_of_any_size_are_said_in_one_line_per_interval(
+    sqlite_store: AuditStore, make_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drops were grouped by their reason's text, which holds each oversize message's size: 50 of them
+    gave 50 lines, each promising "one line every 10 s" (the review's F5). Now by kind: the first is
+    said at once with its size, the rest in one line with the first held one's."""
+    client = make_client(sqlite_store, strict=True)  # each call hands its message over alone
+    with caplog.at_level(logging.WARNING, logger="analytics"):
+        receipts = [
+            client.track(NoteSave(scope=UserScope(user_id=1), text="x" * (40_000 + n))) for n in range(20)
+        ]
+        client.flush()
+        assert _drop_counts(caplog) == [1]
+        client.shutdown()
+    assert _drop_counts(caplog) == [1, 19]
+    said = [record.getMessage() for record in caplog.records if record.name == "analytics.client"]
+    assert f"(first {receipts[0].message_id}): message is 40," in said[0]
+    assert "over Segment's 32 KB limit (further drops of this kind: one line every 10 s)" in said[0]
+    assert said[1].startswith("19 more messages dropped in the last ")
+    assert f"(first {receipts[1].message_id}): message is 40," in said[1]
