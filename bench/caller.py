@@ -27,6 +27,7 @@ from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_engine
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
+from bench import payload
 from bench.harness import Row, median, percentile
 
 WRITE_KEY = "bench-key"
@@ -244,4 +245,5 @@ def rows(database: str, database_url: str, count: int) -> list[Row]:
             None,
             higher_is_better=True,
         ),
+        *payload.rows(database),
     ]
