@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
 
-from analytics.segment_logs import quiet_segment_logger
 from webapp.actor import signed_in_name
 from webapp.auth.proxies import client_address
 
@@ -109,7 +108,11 @@ def install_root_handler(log_format: str, log_level: str, secrets: Iterable[str]
     root.addHandler(handler)
     level = logging.getLevelName(log_level.upper())
     root.setLevel(level)
-    # The Segment client logs every queued message at DEBUG, personal data included.
+    # The Segment client logs every queued message at DEBUG, personal data included. Imported here:
+    # gunicorn's master imports this module for its formatter (gunicorn.conf.py), and the library's
+    # import checks PROMETHEUS_MULTIPROC_DIR, which the app's own configuration check words better.
+    from analytics.segment_logs import quiet_segment_logger
+
     quiet_segment_logger()
     # Werkzeug's own access lines would duplicate ours.
     logging.getLogger("werkzeug").setLevel(max(level, logging.WARNING))
