@@ -12,16 +12,17 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+from client_budgets import FAST_BUDGETS
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from spies import Call, CountCalls
 from sqlalchemy import Engine, update
 from werkzeug.serving import make_server
 
@@ -164,15 +165,6 @@ def sqlite_store(sqlite_url: str) -> Iterator[AuditStore]:
     engine.dispose()
 
 
-FAST_BUDGETS: dict[str, Any] = {
-    "upload_interval": 0.05,
-    "max_retries": 1,
-    "timeout": 2,
-    "max_total_backoff_duration": 5,
-}
-"""Small budgets for a test's client: the defaults retry for hours, a test needs an answer in seconds."""
-
-
 @pytest.fixture
 def make_client(collector: Collector) -> Iterator[Callable[..., AnalyticsClient]]:
     """Build library clients against the collector (fast budgets) and shut them all down afterwards."""
@@ -303,17 +295,6 @@ def anonymous(app: Flask) -> FlaskClient:
 def runner(app: Flask) -> FlaskCliRunner:
     """A CLI runner for the dashboard's commands."""
     return app.test_cli_runner()
-
-
-@dataclass(frozen=True)
-class Call:
-    """One call a `count_calls` spy saw, with the arguments as its caller passed them."""
-
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-
-
-CountCalls = Callable[[object, str], list[Call]]
 
 
 @pytest.fixture

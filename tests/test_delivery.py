@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import FAST_BUDGETS
+from client_budgets import FAST_BUDGETS
 from production_settings import AUDIT_KEY_LINES
 from sqlalchemy import func, select
 

@@ -12,9 +12,9 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 import pytest
-from conftest import CountCalls
 from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict
+from spies import CountCalls
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 

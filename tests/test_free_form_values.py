@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-from conftest import CountCalls
 from pydantic import BaseModel, ValidationError
+from spies import CountCalls
 
 import analytics
 import analytics.storable_text
