@@ -24,7 +24,7 @@ import analytics.tracks  # noqa: F401
 from analytics.bounds import bounds_of, pattern_of
 from analytics.examples import build_example, example_problem, example_scope
 from analytics.nested import ANY_KEY, FieldTree, field_paths, model_dumps_fields_only
-from analytics.personal_data import looks_personal, named_paths
+from analytics.personal_data import looks_personal
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
 from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, Team, TrackSpec
@@ -479,13 +479,11 @@ def personal_context_paths(context: Mapping[str, Any]) -> frozenset[str]:
     """The paths, from the context, of a host's own `context=` values that the audit log masks and seals
     as it does properties' (`personal_paths`): Segment's `ip`, and every key named like personal data
     (`is_personal_key`) at any depth (`traits.email`, `page.user_name`). No spec declares the context,
-    so names alone decide."""
-    return named_paths(
-        context,
-        lambda steps: (
-            (len(steps) == 1 and steps[0] in SEGMENT_PERSONAL_CONTEXT) or is_personal_key(steps[-1])
-        ),
-    )
+    so names alone decide: it is walked as a payload's undeclared values are."""
+    found = [key for key in context if key in SEGMENT_PERSONAL_CONTEXT]
+    rest = {key: value for key, value in context.items() if key not in SEGMENT_PERSONAL_CONTEXT}
+    _find_undeclared_personal(rest, None, "", False, found)
+    return frozenset(found)
 
 
 def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:

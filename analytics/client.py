@@ -600,44 +600,43 @@ class AnalyticsClient:
             return self._queue_interrupting(spec, actor, message_options)
         start_call()
         try:
-            try:
-                message = build_message(spec, source=str(self.source), actor=actor, **message_options)
-            except MessageBuildError as unbuilt:
-                return self._unbuilt(unbuilt)
-            personal = personal_paths(type(spec), payload_of(message), from_spec=True)
-            in_context = _personal_context(message, message_options.get("context"))
-            return self.deliver(
-                message, personal_data_keys=personal, personal_context_keys=in_context, actor=actor
-            )
+            delivery = self._delivery(spec, actor, message_options)
+            return delivery if isinstance(delivery, Receipt) else delivery()
         finally:
             end_call()
 
-    def _unbuilt(self, error: MessageBuildError) -> Receipt:
-        """The receipt of a message its spec's values could not make (a spec from `model_construct`):
+    def _delivery(
+        self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]
+    ) -> functools.partial[Receipt] | Receipt:
+        """The call that audits and hands over the message `spec` makes, with the paths of its personal
+        data, to be made now (`send`) or when an interrupted call returns (`_queue_interrupting`); or
+        the receipt of a message its spec's values could not make (a spec from `model_construct`):
         nothing to audit or send, said in the log as a message the audit log refuses is."""
-        log.error("message %s: %s", error.message["messageId"], error)
-        return self._receipt(error.message, None, error)
+        try:
+            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+        except MessageBuildError as unbuilt:
+            log.error("message %s: %s", unbuilt.message["messageId"], unbuilt)
+            return self._receipt(unbuilt.message, None, unbuilt)
+        return functools.partial(
+            self.deliver,
+            message,
+            personal_data_keys=personal_paths(type(spec), payload_of(message), from_spec=True),
+            personal_context_keys=_personal_context(message, message_options.get("context")),
+            actor=actor,
+        )
 
     def _queue_interrupting(
         self, spec: TrackSpec | IdentifySpec, actor: str | None, message_options: dict[str, Any]
     ) -> Receipt:
         # Its id from uuid4, not the pool, whose lock the interrupted call may hold.
         message_options["message_id"] = message_options.get("message_id") or str(uuid.uuid4())
-        try:
-            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
-        except MessageBuildError as unbuilt:
-            return self._unbuilt(unbuilt)
-        keys = personal_paths(type(spec), payload_of(message), from_spec=True)
-        in_context = _personal_context(message, message_options.get("context"))
+        delivery = self._delivery(spec, actor, message_options)
+        if isinstance(delivery, Receipt):
+            return delivery
         if self._shut_down:  # refused now, as it would be then: no lock needed to say so
-            return self.deliver(
-                message, personal_data_keys=keys, personal_context_keys=in_context, actor=actor
-            )
-        queue_call(
-            lambda: self.deliver(
-                message, personal_data_keys=keys, personal_context_keys=in_context, actor=actor
-            )
-        )
+            return delivery()
+        queue_call(delivery)
+        message = delivery.args[0]
         status = AuditStatus.PENDING if self.enabled else AuditStatus.DISABLED
         return Receipt(message["messageId"], status, message)
 

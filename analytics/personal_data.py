@@ -254,30 +254,6 @@ def covers(paths: Collection[str], location: Sequence[str | int]) -> bool:
     return False
 
 
-def named_paths(values: Mapping[str, Any], chosen: Callable[[tuple[str, ...]], bool]) -> frozenset[str]:
-    """The paths of the keys, at any depth, that `chosen(steps)` picks (dicts inside lists too), `steps`
-    being the keys from the top to the key asked about.
-
-    What a picked key holds is not walked further: its whole value is masked.
-    """
-    return frozenset(".".join(steps) for steps in _named(values, (), chosen))
-
-
-def _named(
-    value: Any, above: tuple[str, ...], chosen: Callable[[tuple[str, ...]], bool]
-) -> Iterator[tuple[str, ...]]:
-    if isinstance(value, list):
-        for item in value:
-            yield from _named(item, above, chosen)
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            steps = (*above, str(key))
-            if chosen(steps):
-                yield steps
-            else:
-                yield from _named(item, steps, chosen)
-
-
 class SealError(Exception):
     """Sealed personal data cannot be opened with the configured keys."""
 
