@@ -129,8 +129,9 @@ def _message(
     # A naive time means what it means to the Segment client itself (`guess_timezone`): the host's
     # local time when it is later than five seconds before `datetime.now()` (that call's usual
     # result), else UTC. Code moving from the bare client keeps its timestamps; reading every naive
-    # time as UTC put a `datetime.now()` of a host in Tokyo 9 hours in the future.
-    when = utc_now_ms() if timestamp is None else guess_timezone(timestamp)
+    # time as UTC put a `datetime.now()` of a host in Tokyo 9 hours in the future. The text keeps
+    # the milliseconds the Segment client keeps, truncated as `utc_now_ms` truncates.
+    when = datetime.now(UTC) if timestamp is None else guess_timezone(timestamp)
     context = {
         **(host_context or {}),
         **catalog_context(spec_class, source=source, actor=actor, test=test, off_schema=off_schema),
@@ -201,10 +202,11 @@ def build_message(
     except (AttributeError, TypeError, ValueError) as exc:
         why = f"(was it made with model_construct(), which skips the checks?): {type(exc).__name__}: {exc}"
         raise _unbuilt(spec, f"could not be made into a message {why}", options) from exc
-    try:
-        host_context = check_json_value(host_context)
-    except ValueError as exc:
-        raise _unbuilt(spec, f"context= cannot be sent: {exc}", options) from None
+    if host_context:  # most calls pass none, and checking nothing still costs a JSON encoding
+        try:
+            host_context = check_json_value(host_context)
+        except ValueError as exc:
+            raise _unbuilt(spec, f"context= cannot be sent: {exc}", options) from None
     return _message(type(spec), user_id, payload, host_context=host_context, **options)
 
 
