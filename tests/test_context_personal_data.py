@@ -4,7 +4,6 @@ depth) were stored in clear, and `audit erase` could not reach them. Segment sti
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -12,21 +11,26 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from personal_data_helpers import (
+    entry_of,
+    host_encryption_key,
+    refused_host_send,
+    replayed_then_erased,
+    sealed_entry,
+)
+from sqlalchemy import Engine
 
 import analytics
-from analytics.audit import AuditEntry, AuditStore, create_audit_engine
+from analytics.audit import AuditStore
 from analytics.catalog import CATALOG, personal_context_paths
 from analytics.client import AnalyticsClient
 from analytics.collector import Collector
-from analytics.erasure import erase
-from analytics.integrity import verify
-from analytics.personal_data import PersonalDataCipher, masked_in_message, unmask
-from analytics.replay import ReplaySelection, blocked_reason, open_replay_client, replay
+from analytics.personal_data import masked_in_message
+from analytics.replay import blocked_reason
 from webapp.audit.personal import VIEWER_NOTE
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client
 
-CHAIN_KEY = b"event-catalog"  # the public default `init` takes under APP_ENV=development
 IP = "203.0.113.77"
 EMAIL = "context.person@example.com"
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0"
@@ -49,78 +53,43 @@ def test_segment_s_ip_and_keys_named_like_personal_data_are_the_context_s_person
 
 
 def test_a_host_s_context_is_masked_sealed_sent_replayed_and_erased(
-    database_url: str, collector: Collector, monkeypatch: pytest.MonkeyPatch
+    database_url: str, engine: Engine, collector: Collector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through `analytics.init` and `track`, as a host sends: Segment gets the real context, the audit
     log its masks and a seal, `verify` stays green, replay re-sends the real values, erase clears them."""
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("AUDIT_ENCRYPTION_KEY", key)
-    collector.inject(500, times=10_000)  # the entry ends `failed`, for replay to send again
-    analytics.init("test-key", host=collector.url, database_url=database_url, max_retries=0, timeout=5)
-    try:
-        receipt = analytics.track(_spec(), context=CONTEXT)
-    finally:
-        analytics.shutdown()
-    collector.reset()
-    engine = create_audit_engine(database_url)
-    try:
-        store = AuditStore(engine, encryption_key=key)
-        entry = _entry(store, receipt.message_id)
-        assert entry.status == "failed"
-        assert not [value for value in CLEAR if value in json.dumps(entry.payload)]
-        assert masked_in_message(entry.payload) == ["context.ip", "context.traits.email"]
-        stored = entry.payload["context"]
-        assert (stored["userAgent"], stored["locale"], stored["traits"]["plan"]) == (
-            USER_AGENT,
-            "de-DE",
-            "team",
-        )
-        assert entry.encrypted_personal_data is not None
-        opened = unmask(entry.payload, entry.encrypted_personal_data, PersonalDataCipher(key))
-        assert opened == receipt.message
-        assert verify(engine, CHAIN_KEY).ok
-        _replay(store, collector)
-        [sent] = collector.received()
-        assert sent["context"]["ip"] == IP and sent["context"]["traits"] == CONTEXT["traits"]
-        assert erase(store, receipt.message["userId"], actor="cli:dpo").entries == 1
-        erased = _entry(store, receipt.message_id)
-        assert erased.encrypted_personal_data is None and erased.payload == entry.payload
-        assert blocked_reason(erased, store.cipher) is not None
-        checked = verify(engine, CHAIN_KEY)
-        assert checked.ok, checked.findings
-    finally:
-        engine.dispose()
+    key = host_encryption_key(monkeypatch)
+    receipt = refused_host_send(database_url, collector, lambda: analytics.track(_spec(), context=CONTEXT))
+    store = AuditStore(engine, encryption_key=key)
+    entry = sealed_entry(store, receipt, key, CLEAR)
+    assert masked_in_message(entry.payload) == ["context.ip", "context.traits.email"]
+    stored = entry.payload["context"]
+    assert (stored["userAgent"], stored["locale"], stored["traits"]["plan"]) == (USER_AGENT, "de-DE", "team")
+    sent = replayed_then_erased(store, collector, entry, receipt.message["userId"])
+    assert sent["context"]["ip"] == IP and sent["context"]["traits"] == CONTEXT["traits"]
 
 
 def test_segment_gets_the_real_context_and_without_the_key_replay_does_not_send_its_masks(
-    database_url: str, collector: Collector
+    engine: Engine, collector: Collector
 ) -> None:
     """Replay would have sent `masked:…` as the person's IP address."""
-    engine = create_audit_engine(database_url)
-    try:
-        store = AuditStore(engine)
-        message_id = _send(store, collector, CONTEXT)
-        [sent] = collector.received()
-        assert (sent["context"]["ip"], sent["context"]["traits"]["email"]) == (IP, EMAIL)
-        assert _entry(store, message_id).payload["context"]["ip"].startswith("masked:")
-        reason = blocked_reason(_entry(store, message_id), store.cipher)
-        assert (
-            reason is not None
-            and "personal data (context.ip, context.traits.email) was stored masked only" in reason
-        )
-    finally:
-        engine.dispose()
+    store = AuditStore(engine)
+    message_id = _send(store, collector, CONTEXT)
+    [sent] = collector.received()
+    assert (sent["context"]["ip"], sent["context"]["traits"]["email"]) == (IP, EMAIL)
+    entry = entry_of(store, message_id)
+    assert entry.payload["context"]["ip"].startswith("masked:")
+    reason = blocked_reason(entry, store.cipher)
+    assert (
+        reason is not None
+        and "personal data (context.ip, context.traits.email) was stored masked only" in reason
+    )
 
 
-def test_a_call_without_personal_context_stores_it_as_given(database_url: str, collector: Collector) -> None:
-    engine = create_audit_engine(database_url)
-    try:
-        store = AuditStore(engine, encryption_key=Fernet.generate_key().decode())
-        message_id = _send(store, collector, {"locale": "de-DE", "userAgent": USER_AGENT})
-        entry = _entry(store, message_id)
-        assert entry.payload["context"]["locale"] == "de-DE" and entry.encrypted_personal_data is None
-    finally:
-        engine.dispose()
+def test_a_call_without_personal_context_stores_it_as_given(engine: Engine, collector: Collector) -> None:
+    store = AuditStore(engine, encryption_key=Fernet.generate_key().decode())
+    message_id = _send(store, collector, {"locale": "de-DE", "userAgent": USER_AGENT})
+    entry = entry_of(store, message_id)
+    assert entry.payload["context"]["locale"] == "de-DE" and entry.encrypted_personal_data is None
 
 
 def test_the_audit_pages_show_a_viewer_the_context_s_masks_and_an_engineer_the_values(
@@ -153,17 +122,3 @@ def _send(store: AuditStore, collector: Collector, context: dict[str, Any]) -> s
         client.shutdown()
     assert receipt.ok, receipt.error
     return receipt.message_id
-
-
-def _replay(store: AuditStore, collector: Collector) -> None:
-    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
-    try:
-        assert replay(store, client, ReplaySelection()).delivered == 1
-    finally:
-        client.shutdown()
-
-
-def _entry(store: AuditStore, message_id: str) -> AuditEntry:
-    entry = store.entry(message_id)
-    assert entry is not None
-    return entry

@@ -5,14 +5,20 @@ reach it (the host-app walk, finding F15)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any, ClassVar
 
 import pytest
-from cryptography.fernet import Fernet
+from personal_data_helpers import (
+    entry_of,
+    host_encryption_key,
+    host_library,
+    refused_host_send,
+    replayed_then_erased,
+    sealed_entry,
+)
 from pydantic import BaseModel, ConfigDict
 from spies import CountCalls
 from sqlalchemy import Engine
@@ -21,21 +27,18 @@ from sqlalchemy.orm import Session
 import analytics
 import analytics.catalog
 import analytics.personal_data
-from analytics.audit import AuditEntry, AuditStore, create_audit_engine
+from analytics.audit import AuditStore
 from analytics.catalog import Catalog, personal_paths
 from analytics.collector import Collector
-from analytics.erasure import erase
-from analytics.integrity import verify
 from analytics.messages import build_message
 from analytics.payload_drift import drift_of
-from analytics.personal_data import PersonalDataCipher, masked_keys, unmask, use_personal_keys
+from analytics.personal_data import masked_keys, use_personal_keys
 from analytics.queries import newest_first, parse_filters
-from analytics.replay import ReplaySelection, blocked_reason, open_replay_client, replay
+from analytics.replay import blocked_reason
 from analytics.scopes import ProjectScope
 from analytics.spec import Category, SpecRegistry, Team, TrackSpec, prop
 
 REGISTRY = SpecRegistry()
-CHAIN_KEY = b"event-catalog"  # the public default `init` takes under APP_ENV=development
 FILTERS = {
     "email": "clear.person@example.com",
     "vorname": "Ada",
@@ -106,54 +109,29 @@ def test_keys_named_like_personal_data_inside_a_free_form_value_are_personal_pat
 
 
 def test_an_application_s_free_form_personal_values_are_masked_sealed_replayed_and_erased(
-    database_url: str, collector: Collector, monkeypatch: pytest.MonkeyPatch, team_keys: None
+    database_url: str, engine: Engine, collector: Collector, monkeypatch: pytest.MonkeyPatch, team_keys: None
 ) -> None:
     """Through `analytics.init` and `track`, as a host sends: stored masked and sealed, `verify` green,
     not drift, replayed with the real values, and `audit erase` clears them."""
-    key = Fernet.generate_key().decode()
-    monkeypatch.setenv("AUDIT_ENCRYPTION_KEY", key)
+    key = host_encryption_key(monkeypatch)
     monkeypatch.setenv("AUDIT_PERSONAL_KEYS", "vorname")
-    collector.inject(500, times=10_000)  # the entry ends `failed`, for replay to send again
-    analytics.init("test-key", host=collector.url, database_url=database_url, max_retries=0, timeout=5)
-    try:
-        receipt = analytics.track(
-            ReportExportStart(scope=SCOPE, report_format="csv", filters=FILTERS, counts={"phone": 5})
-        )
-    finally:
-        analytics.shutdown()
-    collector.reset()
-    engine = create_audit_engine(database_url)
-    try:
-        store = AuditStore(engine, encryption_key=key)
-        entry = _entry(store, receipt.message_id)
-        stored = entry.payload["properties"]
-        assert entry.status == "failed"
-        assert not [value for value in CLEAR if value in json.dumps(entry.payload)]
-        assert masked_keys(stored) == [
-            "counts.phone",
-            "filters.email",
-            "filters.owner.phone",
-            "filters.people.first_name",
-            "filters.vorname",
-        ]
-        assert (stored["filters"]["region"], stored["filters"]["owner"]["team"]) == ("eu", "billing")
-        assert entry.encrypted_personal_data is not None
-        opened = unmask(entry.payload, entry.encrypted_personal_data, PersonalDataCipher(key))
-        assert opened["properties"] == receipt.message["properties"]
-        assert verify(engine, CHAIN_KEY).ok
-        assert drift_of(entry.payload, CATALOG).validates
-        assert _found(engine, store, "filters.email = clear.person@example.com") == [receipt.message_id]
-        _replay(store, collector)
-        [sent] = collector.received()
-        assert sent == receipt.message and sent["properties"]["filters"]["email"] == FILTERS["email"]
-        assert erase(store, "4711", actor="cli:dpo").entries == 1
-        erased = _entry(store, receipt.message_id)
-        assert erased.encrypted_personal_data is None and erased.payload == entry.payload
-        assert blocked_reason(erased, store.cipher) is not None
-        checked = verify(engine, CHAIN_KEY)
-        assert checked.ok, checked.findings
-    finally:
-        engine.dispose()
+    spec = ReportExportStart(scope=SCOPE, report_format="csv", filters=FILTERS, counts={"phone": 5})
+    receipt = refused_host_send(database_url, collector, lambda: analytics.track(spec))
+    store = AuditStore(engine, encryption_key=key)
+    entry = sealed_entry(store, receipt, key, CLEAR)
+    stored = entry.payload["properties"]
+    assert masked_keys(stored) == [
+        "counts.phone",
+        "filters.email",
+        "filters.owner.phone",
+        "filters.people.first_name",
+        "filters.vorname",
+    ]
+    assert (stored["filters"]["region"], stored["filters"]["owner"]["team"]) == ("eu", "billing")
+    assert drift_of(entry.payload, CATALOG).validates
+    assert _found(engine, store, "filters.email = clear.person@example.com") == [receipt.message_id]
+    sent = replayed_then_erased(store, collector, entry, "4711")
+    assert sent == receipt.message and sent["properties"]["filters"]["email"] == FILTERS["email"]
 
 
 def test_a_masked_value_inside_a_typed_mapping_is_not_drift_but_a_wrong_value_is() -> None:
@@ -164,25 +142,11 @@ def test_a_masked_value_inside_a_typed_mapping_is_not_drift_but_a_wrong_value_is
     assert [d.field for d in drift_of(message, CATALOG).differences] == ["counts.region"]
 
 
-def _replay(store: AuditStore, collector: Collector) -> None:
-    client = open_replay_client(store, "test-key", collector.url, actor="ops", upload_interval=0.05)
-    try:
-        assert replay(store, client, ReplaySelection()).delivered == 1
-    finally:
-        client.shutdown()
-
-
 def _found(engine: Engine, store: AuditStore, search: str) -> list[str]:
     """The entries a property search finds: a personal key's value is matched through its mask."""
     filters = parse_filters({"prop": search}, mask_key=store.mask_key)
     with Session(engine) as session:
         return [entry.message_id for entry in session.scalars(newest_first(filters, limit=10))]
-
-
-def _entry(store: AuditStore, message_id: str) -> AuditEntry:
-    entry = store.entry(message_id)
-    assert entry is not None
-    return entry
 
 
 class Line(BaseModel):
@@ -346,13 +310,10 @@ def test_track_walks_only_the_free_form_values(
 ) -> None:
     """Through `analytics.track`, as a host sends: the typed lines are not walked."""
     walked = count_calls(analytics.catalog, "_find_undeclared_personal")
-    analytics.init("test-key", host=collector.url, database_url=database_url, max_retries=0, timeout=5)
-    try:
+    with host_library(database_url, collector):
         analytics.track(InvoiceCreate(scope=SCOPE, lines=LINES))
         assert walked == []
         analytics.track(InvoiceFilter(scope=SCOPE, lines=LINES, filters={"region": "eu"}))
-    finally:
-        analytics.shutdown()
     # The properties, then the filters: no line.
     assert [call.args[0] for call in walked][1:] == [{"region": "eu"}]
 
@@ -390,19 +351,12 @@ def test_a_free_form_property_declared_without_personal_data_has_no_key_masked()
 
 
 def test_its_counts_are_stored_and_replayable_without_the_encryption_key(
-    database_url: str, collector: Collector
+    database_url: str, engine: Engine, collector: Collector
 ) -> None:
-    analytics.init("test-key", host=collector.url, database_url=database_url, max_retries=0, timeout=5)
-    try:
+    with host_library(database_url, collector):
         receipt = analytics.track(FormValidate(scope=SCOPE, errors_by_field=ERRORS))
         analytics.flush()
-    finally:
-        analytics.shutdown()
-    engine = create_audit_engine(database_url)
-    try:
-        store = AuditStore(engine)
-        entry = _entry(store, receipt.message_id)
-        assert entry.payload["properties"]["errors_by_field"] == ERRORS
-        assert blocked_reason(entry, store.cipher) is None
-    finally:
-        engine.dispose()
+    store = AuditStore(engine)
+    entry = entry_of(store, receipt.message_id)
+    assert entry.payload["properties"]["errors_by_field"] == ERRORS
+    assert blocked_reason(entry, store.cipher) is None
