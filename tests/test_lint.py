@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from enum import Enum, StrEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
-from analytics.lint import EXCEPTIONS, is_title_case, lint, pascal_words
+from analytics.lint import EXCEPTIONS, LintReport, is_title_case, lint, pascal_words
 from analytics.scopes import ProjectScope, UserScope
 from analytics.spec import Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec, prop
 
@@ -31,9 +31,14 @@ class BadEvent(StrEnum):
     Projectcreate = "Project Recreated"
 
 
+def _filed(registry: SpecRegistry) -> dict[str, Any]:
+    """Where a test's spec is filed (category, owner, registry): the class keywords besides its event."""
+    return {"category": Category.ONBOARDING, "owner": Team.GROWTH, "registry": registry}
+
+
 def _bad_registry() -> SpecRegistry:
     registry = SpecRegistry()
-    common = {"category": Category.ONBOARDING, "owner": Team.GROWTH, "registry": registry}
+    common = _filed(registry)
 
     class ProjectCreateSpec(TrackSpec, event=BadEvent.ProjectCreate, **common):  # type: ignore[arg-type]
         """Created."""
@@ -103,11 +108,13 @@ def _bad_registry() -> SpecRegistry:
     return registry
 
 
-def _findings(
-    events: type[Enum] = BadEvent, exceptions: dict[tuple[str, str], str] | None = None
-) -> set[str]:
-    report = lint(events, _bad_registry(), exceptions or {})
+def _codes(report: LintReport) -> set[str]:
+    """Each finding as `code subject`, the form the tests compare."""
     return {f"{f.code} {f.subject}" for f in report.findings}
+
+
+def _findings() -> set[str]:
+    return _codes(lint(BadEvent, _bad_registry(), {}))
 
 
 @pytest.mark.parametrize(
@@ -162,13 +169,7 @@ def test_the_fields_of_nested_models_are_linted_by_their_path() -> None:
     class Payer(BaseModel):
         email: str = prop("Masked with the whole payer.", example="ap@example.com")
 
-    class InvoicePay(
-        TrackSpec,
-        event=BillingEvent.InvoicePay,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=registry,
-    ):
+    class InvoicePay(TrackSpec, event=BillingEvent.InvoicePay, **_filed(registry)):
         """An invoice was paid."""
 
         scope: ProjectScope
@@ -176,8 +177,7 @@ def test_the_fields_of_nested_models_are_linted_by_their_path() -> None:
         line_items: list[LineItem] = prop("Items.", example=[])
         payer: Payer | None = prop("Who paid.", example=None, personal_data=True, default=None)
 
-    report = lint(BillingEvent, registry, {})
-    assert {f"{f.code} {f.subject}" for f in report.findings} == {
+    assert _codes(lint(BillingEvent, registry, {})) == {
         "EC005 InvoicePay.payment_method.payerEmail",
         "EC006 InvoicePay.payment_method.payerEmail",
         "EC013 InvoicePay.payment_method.payerEmail",
@@ -194,13 +194,7 @@ def test_a_free_form_value_that_does_not_say_whether_it_holds_personal_data_is_r
         inbox: str = prop("A shared inbox.", example="billing@example.com")
         extra: dict[str, Any] = prop("What the form sent.", example={})
 
-    class InvoicePay(
-        TrackSpec,
-        event=BillingEvent.InvoicePay,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=registry,
-    ):
+    class InvoicePay(TrackSpec, event=BillingEvent.InvoicePay, **_filed(registry)):
         """An invoice was paid."""
 
         scope: ProjectScope
@@ -212,8 +206,7 @@ def test_a_free_form_value_that_does_not_say_whether_it_holds_personal_data_is_r
         contacts: dict[str, Contact] = prop("Inboxes by region.", example={})
         payer: Contact = prop("Who paid.", example={"inbox": "a", "extra": {}}, personal_data=True)
 
-    report = lint(BillingEvent, registry, {})
-    assert {f"{f.code} {f.subject}" for f in report.findings} == {
+    assert _codes(lint(BillingEvent, registry, {})) == {
         "EC017 InvoicePay.filters",
         "EC017 InvoicePay.anything",
         "EC017 InvoicePay.counts",
@@ -233,13 +226,7 @@ def test_an_example_that_breaks_its_own_field_or_the_spec_is_reported() -> None:
         sku: str = prop("Product SKU.", example="pro-seat")
         quantity: int = prop("How many.", example=0, ge=1, le=10_000)
 
-    class PlanChange(
-        TrackSpec,
-        event=BillingEvent.InvoicePay,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=registry,
-    ):
+    class PlanChange(TrackSpec, event=BillingEvent.InvoicePay, **_filed(registry)):
         """A plan changed."""
 
         scope: ProjectScope
@@ -273,7 +260,7 @@ def test_exceptions_silence_a_finding_and_stale_ones_are_reported() -> None:
     report = lint(
         BadEvent, _bad_registry(), {("EC011", "ProjectExport"): "kept", ("EC002", "Nothing"): "stale"}
     )
-    codes = {f"{f.code} {f.subject}" for f in report.findings}
+    codes = _codes(report)
     assert "EC011 ProjectExport" not in codes
     assert [str(f) for f, _ in report.excepted] == [
         'ProjectExport: EC011 event string "Project Export Event" ends with the redundant word "Event"'
@@ -329,13 +316,7 @@ def test_lint_command_exits_one_with_a_line_per_finding(monkeypatch: pytest.Monk
 
     from webapp.cli import main
 
-    class Duplicate(
-        TrackSpec,
-        event=SegmentEvent.ProjectCreate,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=SpecRegistry(),
-    ):
+    class Duplicate(TrackSpec, event=SegmentEvent.ProjectCreate, **_filed(SpecRegistry())):
         """A second spec for an event that has one."""
 
         scope: ProjectScope
