@@ -14,11 +14,12 @@ import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from personal_data_helpers import CHAIN_KEY, entry_of
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine
 from werkzeug.datastructures import MultiDict
 
-from analytics.audit import AuditStatus, AuditStore
+from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import Catalog
 from analytics.events import SegmentEvent
 from analytics.integrity import verify
@@ -96,6 +97,19 @@ CATALOG = Catalog(REGISTRY)
 PAID_KEYS = {"line_items.buyer_email", "payment_method.cardholder_name", "backup_method.cardholder_name"}
 
 
+def _recorded(
+    store: AuditStore, message: dict[str, Any], spec: type[TrackSpec | IdentifySpec] = InvoicePaid
+) -> AuditEntry:
+    """`message`, a send of `spec`, recorded pending as the application records it; its stored entry."""
+    store.record(
+        message,
+        status=AuditStatus.PENDING,
+        source="application",
+        personal_data_keys=spec.personal_data_keys(),
+    )
+    return entry_of(store, message["messageId"])
+
+
 def _paid(**values: Any) -> InvoicePaid:
     defaults: dict[str, Any] = {
         "line_items": [{"sku": "a", "buyer_email": "grace@example.com"}, {"sku": "b"}],
@@ -128,15 +142,8 @@ def test_the_audit_log_masks_nested_personal_data_seals_it_and_the_chain_verifie
     store = AuditStore(engine, encryption_key=key)
     message = build_message(_paid())
     sent = json.loads(json.dumps(message))
-    store.record(
-        message,
-        status=AuditStatus.PENDING,
-        source="application",
-        personal_data_keys=InvoicePaid.personal_data_keys(),
-    )
+    entry = _recorded(store, message)
     assert message == sent  # the copy Segment gets keeps the values
-    entry = store.entry(message["messageId"])
-    assert entry is not None
     stored = entry.payload["properties"]
     assert not any(value in json.dumps(entry.payload) for value in CLEAR)
     assert stored["line_items"][0]["buyer_email"].startswith("masked:")
@@ -148,19 +155,12 @@ def test_the_audit_log_masks_nested_personal_data_seals_it_and_the_chain_verifie
     assert entry.encrypted_personal_data is not None
     opened = unmask(entry.payload, entry.encrypted_personal_data, PersonalDataCipher(key))
     assert opened["properties"] == sent["properties"]
-    assert verify(engine, b"event-catalog").ok
+    assert verify(engine, CHAIN_KEY).ok
     # Without the sealed originals, a replay would send the nested masks: it is refused, naming them.
     assert blocked_reason(entry, None) == "its personal data is encrypted and AUDIT_ENCRYPTION_KEY is not set"
     unsealed = AuditStore(engine)
-    plain = build_message(_paid(backup_method=None))
-    unsealed.record(
-        plain,
-        status=AuditStatus.PENDING,
-        source="application",
-        personal_data_keys=InvoicePaid.personal_data_keys(),
-    )
-    kept = unsealed.entry(plain["messageId"])
-    assert kept is not None and kept.encrypted_personal_data is None
+    kept = _recorded(unsealed, build_message(_paid(backup_method=None)))
+    assert kept.encrypted_personal_data is None
     assert blocked_reason(kept, None) == (
         "personal data (line_items.buyer_email, payment_method.cardholder_name) was stored masked only, "
         "without AUDIT_ENCRYPTION_KEY: the real values cannot be re-sent"
@@ -173,14 +173,8 @@ def test_a_message_without_nested_personal_values_seals_nothing(engine: Engine) 
     message = build_message(
         _paid(line_items=[{"sku": "a"}], payment_method={"kind": "card"}, backup_method=None)
     )
-    store.record(
-        message,
-        status=AuditStatus.PENDING,
-        source="application",
-        personal_data_keys=InvoicePaid.personal_data_keys(),
-    )
-    entry = store.entry(message["messageId"])
-    assert entry is not None and entry.encrypted_personal_data is None
+    entry = _recorded(store, message)
+    assert entry.encrypted_personal_data is None
     assert entry.payload == json.loads(json.dumps(message))
 
 
@@ -200,14 +194,7 @@ def keyed_app(make_app: Callable[..., Flask]) -> Flask:
 
 def _record(app: Flask, spec: TrackSpec | IdentifySpec) -> str:
     with app.app_context():
-        message = build_message(spec)
-        analytics_client.store().record(
-            message,
-            status=AuditStatus.PENDING,
-            source="application",
-            personal_data_keys=type(spec).personal_data_keys(),
-        )
-    return str(message["messageId"])
+        return _recorded(analytics_client.store(), build_message(spec), type(spec)).message_id
 
 
 def test_a_viewer_reads_nested_personal_data_only_masked_by_any_url(
