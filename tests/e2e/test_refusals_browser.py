@@ -42,6 +42,19 @@ def _refusal_said(page: Page, slot: str, said: str, region: str | None = None) -
         expect(page.get_by_role("alert").and_(page.locator(slot))).to_have_text(said)
 
 
+def _token_page_signed_out_in_another_tab(page: Page, live_server: str) -> Page:
+    """`page` left on the tokens page listing a new token, "release CI", while another tab signs the
+    session out; that other tab."""
+    page.goto(live_server + "/account/tokens")
+    page.get_by_label("Name").fill("release CI")
+    page.get_by_role("button", name="Create the token").click()
+    page.goto(live_server + "/account/tokens")
+    other = page.context.new_page()
+    other.goto(live_server + "/")
+    other.get_by_role("button", name="Sign out").click()
+    return other
+
+
 def test_save_preset_refused_for_a_lowered_role_says_so_under_its_name(
     app: Flask,
     live_server: str,
@@ -92,16 +105,10 @@ def test_disable_refused_for_a_lowered_role_says_so_in_its_row(
 def test_revoke_refused_for_a_page_from_before_the_latest_sign_in_says_so_and_the_token_stays(
     app: Flask, live_server: str, page: Page, sign_in: Callable[..., None]
 ) -> None:
-    page.goto(live_server + "/account/tokens")
-    page.get_by_label("Name").fill("release CI")
-    page.get_by_role("button", name="Create the token").click()
-    page.goto(live_server + "/account/tokens")
-    row = page.get_by_role("row", name=re.compile("release CI"))
-    # Signed out and in again in another tab: this page's form token is the earlier session's.
-    other = page.context.new_page()
-    other.goto(live_server + "/")
-    other.get_by_role("button", name="Sign out").click()
+    other = _token_page_signed_out_in_another_tab(page, live_server)
+    # Signed in again there: this page's form token is the earlier session's.
     sign_in(other, "admin@example.com")
+    row = page.get_by_role("row", name=re.compile("release CI"))
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke release CI").click()
     said = (
@@ -118,13 +125,7 @@ def test_revoke_after_signing_out_in_another_tab_leads_to_sign_in_and_says_why(
     live_server: str, page: Page
 ) -> None:
     """The refusal of a form whose session is gone said "The form expired or was sent from another site"."""
-    page.goto(live_server + "/account/tokens")
-    page.get_by_label("Name").fill("release CI")
-    page.get_by_role("button", name="Create the token").click()
-    page.goto(live_server + "/account/tokens")
-    other = page.context.new_page()
-    other.goto(live_server + "/")
-    other.get_by_role("button", name="Sign out").click()
+    _token_page_signed_out_in_another_tab(page, live_server)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Revoke release CI").click()
     expect(page).to_have_url(live_server + "/login?next=/account/tokens")
