@@ -15,6 +15,7 @@ from auth_helpers import sign_in
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from analytics.actions import ACCOUNT_ACTIONS, ACTIONS, PRODUCT_ACTIONS, record_action
 from analytics.audit import AuditEntry
@@ -73,6 +74,16 @@ def _account_secrets(seeded: Seeded) -> tuple[str, ...]:
     return (GUESSED, ADDRESS, "Login Failed", "API Token Created", seeded.login_failed, seeded.token_created)
 
 
+def _tail(client: FlaskClient, seeded: Seeded, total: int) -> TestResponse:
+    """The live tail's answer to a page that lists `total` entries and shows the failed sign-in moving."""
+    query = {
+        "after": seeded.newest.encode(),
+        "total": total,
+        "moving": encode_moving({seeded.login_failed_row: "pending"}),
+    }
+    return client.get("/audit/tail?" + urlencode(query), headers={"HX-Request": "true"})
+
+
 def test_every_action_belongs_to_one_family() -> None:
     assert set(ACCOUNT_ACTIONS).isdisjoint(PRODUCT_ACTIONS)
     assert sorted(ACTIONS) == sorted([*ACCOUNT_ACTIONS, *PRODUCT_ACTIONS])
@@ -109,17 +120,7 @@ def test_other_roles_do_not_see_account_actions_in_searches_counts_tails_or_expo
     assert json.loads(line)["event"] == "Scope Preset Saved"
 
     # The live tail brings back listed rows by their ids: an account action's id brings nothing.
-    tail = reader.get(
-        "/audit/tail?"
-        + urlencode(
-            {
-                "after": seeded.newest.encode(),
-                "total": 2,
-                "moving": encode_moving({seeded.login_failed_row: "pending"}),
-            }
-        ),
-        headers={"HX-Request": "true"},
-    )
+    tail = _tail(reader, seeded, total=2)
     assert tail.status_code == 200
     assert not any(secret in tail.get_data(as_text=True) for secret in _account_secrets(seeded))
 
@@ -174,17 +175,7 @@ def test_an_admin_reads_every_action(seeded: Seeded, login_as: Login) -> None:
     entry = admin.get(f"/audit/entries/{seeded.login_failed}")
     assert entry.status_code == 200
     assert GUESSED in entry.get_data(as_text=True) and ADDRESS in entry.get_data(as_text=True)
-    tail = admin.get(
-        "/audit/tail?"
-        + urlencode(
-            {
-                "after": seeded.newest.encode(),
-                "total": 4,
-                "moving": encode_moving({seeded.login_failed_row: "pending"}),
-            }
-        ),
-        headers={"HX-Request": "true"},
-    )
+    tail = _tail(admin, seeded, total=4)
     assert seeded.login_failed in tail.get_data(as_text=True)
     listed = admin.get("/api/audit/entries?type=action").get_json()["entries"]
     assert {entry["message_id"] for entry in listed} >= {seeded.login_failed, seeded.token_created}
