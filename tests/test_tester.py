@@ -143,11 +143,11 @@ def test_identify_is_delivered_with_personal_data_masked_in_the_audit_only(
 @pytest.mark.parametrize(
     ("change", "key", "expected"),
     [
-        ({"scope.cluster_id": ""}, "scope.cluster_id", "Field required"),
-        ({"scope.project_id": "0"}, "scope.project_id", "Input should be greater than 0"),
+        ({"scope.cluster_id": ""}, "scope.cluster_id", "Enter the cluster id: a whole number of 1 or more."),
+        ({"scope.project_id": "0"}, "scope.project_id", "Enter the project id as a whole number"),
         ({"prop.infra_id": "nine"}, "prop.infra_id", "Input should be a valid integer"),
         ({"prop.infra_id": "9" * 23}, "prop.infra_id", f"Input should be less than or equal to {2**63 - 1}"),
-        ({"scope.project_id": "9" * 23}, "scope.project_id", "Input should be less than or equal to"),
+        ({"scope.project_id": "9" * 23}, "scope.project_id", f"Enter a project id of at most {2**63 - 1}"),
         ({"prop.cluster_type": "ecs"}, "prop.cluster_type", "Input should be 'eks', 'gke', 'aks' or 'doks'"),
         ({"spec": "NoSuchEvent"}, "spec", "Unknown event or identify call 'NoSuchEvent'."),
     ],
@@ -162,6 +162,67 @@ def test_bad_input_is_shown_next_to_its_field_keeps_what_was_typed_and_sends_not
     if key.startswith("scope.") or key == "prop.infra_id":
         assert input_value(page, key) == change[key]
     assert collector.received() == [] and _entries(app) == []
+
+
+ID_WORDS = "a whole number of 1 or more"
+
+
+def _scope_words(name: str, typed: str) -> str:
+    """What the form says of a scope field left empty (`""`) or typed as `typed`."""
+    words = name.replace("_", " ")
+    if not name.endswith("_id"):
+        return f"Enter the {words}."
+    if typed == "":
+        return f"Enter the {words}: {ID_WORDS}."
+    if typed == "0":
+        return f"Enter the {words} as {ID_WORDS}: ids start at 1."
+    if typed.isdigit():
+        return f"Enter a {words} of at most {2**63 - 1}: ids are 64-bit integers."
+    return f"Enter the {words} in the digits 0-9 only, with no sign or point: {ID_WORDS}."
+
+
+@pytest.mark.parametrize("typed", ["", "  ", "-3", "abc", "1.5", "0", "9" * 23])
+def test_a_refused_scope_field_says_what_to_enter_at_every_scope_level(
+    client: FlaskClient, collector: Collector, typed: str
+) -> None:
+    """Pydantic's "Field required" and "Input should be greater than 0" named no field and said
+    nothing of what an id is; the form says it as the presets page does ("Enter the user id.")."""
+    for constant in SCOPE_LEVELS:
+        info = CATALOG.event(constant)
+        ids = [name for name in info.scope.model_fields if name.endswith("_id")]
+        names = [name for name in info.scope.model_fields if name not in ids]
+        values = {**example_values(info), **{f"scope.{name}": typed for name in ids}}
+        # An application's names are text: any text is a name, and only an empty one is refused.
+        values.update({f"scope.{name}": "" for name in names})
+        status, page = send_form(client, f"event={constant}", values, htmx=False)
+        assert status == 422
+        for name in ids:
+            assert error_slot(page, f"scope.{name}") == _scope_words(name, typed.strip())
+        for name in names:
+            assert error_slot(page, f"scope.{name}") == _scope_words(name, "")
+        assert "Field required" not in page and "Input should be" not in page
+    assert collector.received() == []
+
+
+@pytest.mark.parametrize("typed", ["-3", "0"])
+def test_a_scope_id_is_worded_for_the_form_while_typing_too(client: FlaskClient, typed: str) -> None:
+    info = CATALOG.event("ClusterProvisioningSuccess")
+    values = {**example_values(info), "scope.cluster_id": typed}
+    data = {**form_fields(client, "event=ClusterProvisioningSuccess"), **values}
+    page = client.post("/tester/preview", data=data, headers=HTMX).get_data(as_text=True)
+    said = _scope_words("cluster_id", typed)
+    assert error_slot(page, "scope.cluster_id") == said
+    assert f"<code>cluster_id</code> ({html.escape(said)})" in page
+
+
+@pytest.mark.parametrize("raw", ['{"infra_id": 44}', '{"infra_id": '])
+def test_a_scope_id_is_worded_for_the_form_in_the_raw_editor_too(client: FlaskClient, raw: str) -> None:
+    """Whether the raw JSON is read (the spec checks the scope) or not (the scope is checked alone)."""
+    values = {"scope.user_id": "-3", "scope.project_id": "12", "mode": "raw", "raw": raw}
+    status, page = send_form(client, "event=ClusterProvisioningSuccess", values, htmx=False)
+    assert status == 422
+    assert error_slot(page, "scope.user_id") == _scope_words("user_id", "-3")
+    assert error_slot(page, "scope.cluster_id") == _scope_words("cluster_id", "")
 
 
 def test_a_message_over_32kb_is_audited_dropped_with_the_reason(
@@ -357,7 +418,7 @@ def test_a_form_showing_errors_is_drawn_again_by_the_send_that_succeeds(
     values = example_values(CATALOG.event("ProjectCreate"))
     data = {**form_fields(client, "event=ProjectCreate"), **values, "scope.project_id": "0"}
     refused = client.post("/tester/send", data=data, headers=HTMX).get_data(as_text=True)
-    assert error_slot(refused, "scope.project_id").startswith("Input should be greater than 0")
+    assert error_slot(refused, "scope.project_id").startswith("Enter the project id as a whole number")
     assert hidden(refused, "redraw") == "1"
     fixed = {**data, "token": hidden(refused, "token"), "redraw": "1", **values}
     response = client.post("/tester/send", data=fixed, headers=HTMX)

@@ -22,6 +22,8 @@ pytestmark = pytest.mark.e2e
 
 BAD = "rgb(180, 35, 24)"
 """The stylesheet's `--bad` colour, as the browser reports a computed border colour."""
+PROJECT_ID_MISSING = "Enter the project id: a whole number of 1 or more."
+"""What the form says of an empty project id (not pydantic's "Field required")."""
 
 
 @pytest.fixture
@@ -162,10 +164,12 @@ def test_field_errors_appear_next_to_their_fields_as_you_type(
 ) -> None:
     page.goto(live_server + "/tester/?event=ProjectCreate")
     page.locator("#f-scope-user_id").fill("0")
-    expect(page.locator("#error-f-scope-user_id")).to_have_text("Input should be greater than 0")
+    expect(page.locator("#error-f-scope-user_id")).to_have_text(
+        "Enter the user id as a whole number of 1 or more: ids start at 1."
+    )
     expect(page.locator("#f-scope-user_id")).to_have_css("border-top-color", BAD)
     page.get_by_role("button", name="Send").click()
-    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+    expect(page.locator("#error-f-scope-project_id")).to_have_text(PROJECT_ID_MISSING)
     expect(page.locator("#f-scope-user_id")).to_have_value("0")
     # The note beside Send leads to the first field to fix, which takes the focus: typing fixes it.
     page.get_by_role("link", name="show the first").click()
@@ -242,7 +246,7 @@ def test_a_refused_keyboard_send_also_keeps_the_focus_on_send(live_server: str, 
     wait_until_htmx_has(page, "#tester-form")
     page.locator("#send-button").focus()
     page.keyboard.press("Enter")
-    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+    expect(page.locator("#error-f-scope-project_id")).to_have_text(PROJECT_ID_MISSING)
     expect(page.locator("#send-button")).to_be_focused()
 
 

@@ -217,7 +217,9 @@ def test_what_is_typed_while_a_send_is_in_flight_stays_when_its_answer_draws_the
     user, project = page.locator("#f-scope-user_id"), page.locator("#f-scope-project_id")
     user.fill("3")
     _send_held(page, held)
-    expect(page.locator("#error-f-scope-project_id")).to_have_text("Field required")
+    expect(page.locator("#error-f-scope-project_id")).to_have_text(
+        "Enter the project id: a whole number of 1 or more."
+    )
 
     project.fill("12")
     _send_held(page, held, lambda: user.fill("35"))

@@ -29,6 +29,7 @@ from webapp.tester.forms import (
     own_properties,
     read_json,
     resolve_spec,
+    scope_error_words,
     unstorable_text,
 )
 from webapp.text_input import holds_nul
@@ -50,6 +51,8 @@ class Draft:
         off_schema: in raw mode, what the spec says about the properties it did not validate; a
             message built anyway is marked off-schema.
         missing: keys of required fields still empty (shown as a list, not as errors, while typing).
+        form_words: scope field key → its error as the form says it (`scope_error_words`); `errors`
+            keeps pydantic's words, which the API and the command line answer with.
     """
 
     input: TesterInput
@@ -59,6 +62,7 @@ class Draft:
     errors: dict[str, str] = field(default_factory=dict)
     off_schema: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    form_words: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -87,9 +91,13 @@ class Draft:
             "a send would be audited as dropped"
         )
 
+    def form_errors(self) -> dict[str, str]:
+        """The errors as the form shows them: a scope field's in the form's words."""
+        return {key: self.form_words.get(key, text) for key, text in self.errors.items()}
+
     def typing_errors(self) -> dict[str, str]:
         """The errors worth showing while a form is being filled: not yet "required"."""
-        return {key: text for key, text in self.errors.items() if key not in self.missing}
+        return {key: text for key, text in self.form_errors().items() if key not in self.missing}
 
 
 def _field_key(loc: tuple[int | str, ...], raw_mode: bool) -> str:
@@ -225,6 +233,8 @@ def _collect(draft: Draft, exc: ValidationError, raw_mode: bool) -> None:
         text = _describe(error, raw_mode)
         if key == "raw":
             draft.off_schema.append(text)
+        elif key.startswith(SCOPE) and draft.info is not None:
+            draft.form_words[key] = scope_error_words(draft.info.scope, key.removeprefix(SCOPE), error)
         draft.errors[key] = f"{draft.errors[key]}; {text}" if key in draft.errors else text
         if error["type"] == "missing" and key != "raw":
             draft.missing.append(key)
@@ -235,8 +245,10 @@ def _validate_scope_alone(draft: Draft, scope: type[UserScope], values: dict[str
         scope.model_validate(values)
     except ValidationError as exc:
         for error in exc.errors():
-            key = SCOPE + str(error["loc"][0])
+            name = str(error["loc"][0])
+            key = SCOPE + name
             draft.errors.setdefault(key, str(error["msg"]))
+            draft.form_words.setdefault(key, scope_error_words(scope, name, error))
             if error["type"] == "missing":
                 draft.missing.append(key)
 

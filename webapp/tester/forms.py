@@ -3,8 +3,9 @@
 The form is not a fixed WTForms class: its fields come from the chosen spec's JSON Schema (through
 the catalog), so an event added in code gets its tester form with no other step. What is typed is
 kept as text and handed to the pydantic spec unchanged, so validation and its messages are the
-spec's own; only a nested object or a list of them, which no line of text can spell, is typed as
-JSON and read as JSON first. CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
+spec's own (but a scope field's, which the form words itself: `scope_error_words`); only a nested
+object or a list of them, which no line of text can spell, is typed as JSON and read as JSON first.
+CSRF is Flask-WTF's `CSRFProtect`, applied to every POST.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pydantic_core import ErrorDetails
 from werkzeug.datastructures import MultiDict
 
 from analytics.catalog import CATALOG, PropertyInfo, SpecInfo
-from analytics.scopes import UserScope
+from analytics.scopes import MAX_ID, UserScope
 from analytics.storable_text import SURROGATE, unstorable_in
 from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from analytics.wording import sentence
@@ -455,6 +457,32 @@ def _placeholder(example: Any) -> str:
 def scope_label(name: str) -> str:
     """What a scope id's input is labelled, here and on the presets page: `user_id` → `User id`."""
     return name.replace("_", " ").capitalize()
+
+
+ID_WORDS = "a whole number of 1 or more"
+"""What a scope id is, as the form's messages say it (`analytics.scopes.ScopeId`)."""
+
+
+def scope_error_words(scope: type[UserScope], name: str, error: ErrorDetails) -> str:
+    """What the form says of a scope field the spec refused, in the words of the tester's other
+    messages ("Choose an event to send.", the presets page's "Enter the user id."): pydantic's "Field
+    required" or "Input should be greater than 0" named no field and did not say what an id is.
+
+    The API and the command line keep pydantic's words: they name the field themselves
+    (`scope.project_id`, `--scope project`), and scripts may read them.
+    """
+    words = name.replace("_", " ")
+    is_id = scope.model_fields[name].annotation is int
+    kind = error["type"]
+    if kind == "missing":
+        return f"Enter the {words}: {ID_WORDS}." if is_id else f"Enter the {words}."
+    if kind == "scope_id":
+        return f"Enter the {words} in the digits 0-9 only, with no sign or point: {ID_WORDS}."
+    if kind == "greater_than":
+        return f"Enter the {words} as {ID_WORDS}: ids start at 1."
+    if kind in ("less_than_equal", "int_parsing_size"):
+        return f"Enter a {words} of at most {MAX_ID}: ids are 64-bit integers."
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def scope_fields(

@@ -477,9 +477,9 @@ def send_view() -> ResponseReturnValue:
     except Forbidden:
         # The API and the command line answer 403; the form says so next to the field.
         draft.errors["destination"] = ADMINS_ONLY
-        return render_tester(typed, errors=draft.errors, draft=draft, status=403)
+        return render_tester(typed, errors=draft.form_errors(), draft=draft, status=403)
     if not draft.ok or destination is None:
-        return render_tester(typed, errors=draft.errors, draft=draft, status=422)
+        return render_tester(typed, errors=draft.form_errors(), draft=draft, status=422)
     result = send(draft, destination, actor=actor)
     if not wants_fragment():
         return redirect(state_url(typed, draft.info, result), 303)
