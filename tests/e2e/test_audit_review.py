@@ -101,6 +101,23 @@ def test_the_first_entries_show_without_scrolling_on_a_laptop(
     expect(page.locator("#audit-chart .legend")).to_contain_text("failed 1")
 
 
+def test_the_property_hint_is_one_line_on_a_laptop_and_its_details_open_from_the_keyboard(
+    live_server: str, page: Page
+) -> None:
+    """Its hint wrapped to nine lines at 1366×768; the details now fold under "How to write it"."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/audit/?prop=")
+    page.get_by_text("More filters").click()
+    hint, since_hint = page.locator("#hint-prop"), page.locator("#hint-since")
+    expect(hint).to_be_visible()
+    box, one_line = hint.bounding_box(), since_hint.bounding_box()
+    assert box is not None and one_line is not None and box["height"] <= one_line["height"], (box, one_line)
+    expect(page.get_by_text("a time range makes it fast")).to_be_hidden()
+    page.locator("#more-prop > summary").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text("a time range makes it fast")).to_be_visible()
+
+
 def test_a_field_whose_error_appears_as_you_type_is_marked_invalid(live_server: str, page: Page) -> None:
     """Screen readers announce an invalid field by aria-invalid, after a partial update too."""
     page.goto(live_server + "/audit/")
