@@ -34,6 +34,8 @@ from analytics.spec_drafts import (
     PlanError,
     PropertyDraft,
     SpecDraft,
+    TypeDraft,
+    is_free_form_draft,
     member_name,
 )
 from analytics.spec_source import render
@@ -192,6 +194,64 @@ def _check(builder: DraftBuilder) -> None:
             f"{counted(made_up, 'property')} without an example in the plan: each gets a made-up one, "
             'marked "# made-up example"'
         )
+    _check_personal_data_said(builder)
+
+
+PERSONAL_DATA_ANSWERS = (
+    "write personal_data=False in its prop(...) if it holds none, personal_data=True to mask it whole "
+    "in the audit log, or declare its fields (a nested model) instead of a free-form type"
+)
+"""How a free-form property settles lint's EC017, as the import's warning says it."""
+
+
+def _check_personal_data_said(builder: DraftBuilder) -> None:
+    """Name, in one warning, the free-form properties the plan left without a personal-data answer.
+
+    The plan cannot give one for them (a CSV's blank cell, a Segment plan without
+    `"x-personal-data": false`), so the module is written without it and `event-catalog lint` then
+    fails with EC017 on each: the warning says so up front, with the ways to answer.
+    """
+    # By class and name: a nested model several specs hold is one class to edit, named once.
+    unsaid = {
+        f"{owner}.{prop.name}": prop
+        for spec in builder.plan.specs
+        for owner, prop in _unsaid_free_form(spec.class_name, spec)
+    }
+    if not unsaid:
+        return
+    for prop in unsaid.values():
+        prop.notes.append(
+            "lint EC017: say whether it holds personal data: personal_data=False (none) or True "
+            "(masked whole), or declare its fields"
+        )
+    names = ", ".join(unsaid)
+    one = len(unsaid) == 1
+    builder.warn(
+        f"lint EC017 fails until you decide: {counted(len(unsaid), 'free-form property')} "
+        f"{'does' if one else 'do'} not say whether {'it holds' if one else 'they hold'} personal data "
+        f"({names}): {'' if one else 'for each, '}{PERSONAL_DATA_ANSWERS}"
+    )
+
+
+def _unsaid_free_form(owner: str, holder: SpecDraft | ModelDraft) -> Iterator[tuple[str, PropertyDraft]]:
+    """The free-form properties under `holder` that lint's EC017 will report, with their class, as
+    lint reads them: nothing under a personal-data property (it is masked whole), and the fields of
+    the nested models a property holds."""
+    for prop in holder.properties:
+        if prop.personal_data:
+            continue
+        if is_free_form_draft(prop.type):
+            if not prop.says_not_personal:
+                yield owner, prop
+        elif (model := _held_model(prop.type)) is not None:
+            yield from _unsaid_free_form(model.class_name, model)
+
+
+def _held_model(draft: TypeDraft) -> ModelDraft | None:
+    """The nested model a type holds, alone or as a list's items."""
+    while draft.kind == "list" and draft.item is not None:
+        draft = draft.item
+    return draft.model if draft.kind == "model" else None
 
 
 def _check_names(builder: DraftBuilder) -> None:

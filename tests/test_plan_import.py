@@ -999,3 +999,56 @@ def test_a_free_form_value_s_personal_data_false_survives_export_and_import(
     findings = lint(SegmentEvent, catalog.registry).findings
     assert [finding.subject for finding in findings if finding.code == "EC017"] == ["ReportFilter.answers"]
     assert module.ReportFilter.__doc__
+
+
+def test_the_free_form_properties_lint_will_ask_about_are_named_in_one_warning_with_the_answers(
+    tmp_path: Path,
+) -> None:
+    """The import wrote them without a personal-data answer and said nothing of EC017, so `lint` failed
+    on code just pasted; one warning now names them, the lint code and the ways to answer."""
+
+    def row(prop_name: str, type_: str, personal: str = "", **cells: str) -> dict[str, str]:
+        base = {"event": "", "property": prop_name, "type": type_, "required": "yes", "example": ""}
+        return {**base, "property_description": "x.", "personal_data": personal, **cells}
+
+    rows = [
+        {**row("filters", "object", example='{"region": "eu"}'), "event": "Report Filtered"},
+        row("answers", "object", "no", example='{"plan": "pro"}'),
+        row("profile", "object", "yes", example='{"name": "Ada"}'),
+        row("line_items", "array of object"),
+        row("line_items[].sku", "string", example="pro-seat"),
+        row("line_items[].options", "object", example='{"size": "m"}'),
+        row("payer", "object", "yes"),
+        row("payer.extra", "object", example='{"vat": "DE1"}'),
+    ]
+    imported, module, catalog = _imported(_csv(rows), PlanFormat.CSV, tmp_path, "unsaid_csv")
+    assert imported.warnings[-1] == (
+        "lint EC017 fails until you decide: 2 free-form properties do not say whether they hold personal "
+        "data (ReportFiltered.filters, LineItem.options): for each, write personal_data=False in its "
+        "prop(...) if it holds none, personal_data=True to mask it whole in the audit log, or declare its "
+        "fields (a nested model) instead of a free-form type"
+    )
+    # Lint finds what the warning named, and nothing else: not the answered `answers`, nor anything
+    # under a personal-data property, which is masked whole.
+    findings = lint(module.SegmentEvent, catalog.registry).findings
+    assert [finding.subject for finding in findings if finding.code == "EC017"] == [
+        "ReportFiltered.filters",
+        "ReportFiltered.line_items.options",
+    ]
+    assert imported.source.count("# lint EC017: say whether it holds personal data") == 2
+    answered = imported.source.replace(
+        'example={"region": "eu"})', 'example={"region": "eu"}, personal_data=False)'
+    ).replace('example={"size": "m"})', 'example={"size": "m"}, personal_data=True)')
+    decided, registry = _load(answered, tmp_path, "answered_csv")
+    findings = lint(decided.SegmentEvent, registry).findings
+    assert [finding for finding in findings if finding.code == "EC017"] == []
+
+
+def test_a_single_free_form_property_without_an_answer_is_named_in_the_singular() -> None:
+    plan = _csv([{"event": "Report Filtered", "property": "filters", "type": "object", "personal_data": ""}])
+    imported = import_plan(plan, PlanFormat.CSV, "one.csv")
+    assert (
+        "lint EC017 fails until you decide: 1 free-form property does not say whether it holds personal data "
+        "(ReportFiltered.filters): write personal_data=False in its prop(...) if it holds none, "
+        in imported.warnings[-1]
+    )
