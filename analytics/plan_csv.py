@@ -10,6 +10,12 @@ the scope adds (`added_by_scope` = yes) comes from the scope, not from the spec.
 may have its own row, named by its path (`payment_method.kind`, `line_items[].sku`). The cells
 the export guarded against spreadsheet formulas (a leading `'`) are read without the guard. Cells may
 be separated by `;` or a tab too, as a spreadsheet saves CSV in a comma-decimal language.
+
+A plan typed into a spreadsheet rather than exported uses that spreadsheet's words, which are read
+too rather than left to `Any`: its usual headers (`Event Name`, `Data Type`, `Required?`:
+`COLUMN_ALIASES`), type words (`int`, `double`, `bool`: `TYPE_ALIASES`; `datetime`: text whose
+format a spec does not check, `DATE_FORMATS`) and ASCII bounds (`0 <= value <= 100`; `>= 1` and
+`1-31` for a number).
 """
 
 from __future__ import annotations
@@ -43,13 +49,53 @@ from analytics.spreadsheet import FORMULA_STARTS
 REQUIRED_COLUMNS = ("event", "property", "type")
 """The columns without which a file is not a tracking plan (the others may be left out)."""
 
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "event": ("Event Name",),
+    "property": ("Property Name", "Prop"),
+    "type": ("Data Type", "Property Type", "Value Type"),
+    "required": ("Required?", "Is Required", "Mandatory"),
+    "allowed_values": ("Enum", "Enum Values", "Possible Values"),
+    "example": ("Examples", "Example Value", "Example Values"),
+    "property_description": ("Description",),
+    "personal_data": ("PII",),
+}
+"""The other names a spreadsheet gives the export's columns, matched in any case with spaces and
+punctuation aside (`Required?` is `required`). A lone `Description` is the property's, as a sheet
+of one row per property means it."""
+
+
+def _key(name: str) -> str:
+    """A header as compared: in lower case, each run of spaces and punctuation one `_`."""
+    return re.sub(r"[\W_]+", "_", name.strip().lower()).strip("_")
+
+
+_ALIASES = {_key(alias): column for column, aliases in COLUMN_ALIASES.items() for alias in aliases}
+
 _EVENT_COLUMNS = CSV_COLUMNS[1 : CSV_COLUMNS.index("property")]
 """The event's own columns, which a row with an empty `event` takes from the event above."""
 
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool", "any": "Any"}
+
+TYPE_ALIASES = {
+    **{word: "integer" for word in ("int", "long")},
+    **{word: "number" for word in ("float", "double", "decimal")},
+    **{word: "string" for word in ("str", "text")},
+    "bool": "boolean",
+}
+"""A spreadsheet's words for the catalog's types (in any case, and in the plural after `array of`)."""
+
+DATE_FORMATS = {"date": "date", "datetime": "date-time", "timestamp": "date-time"}
+"""Types that are text of a JSON Schema `format`, which a spec does not check (as the Segment import
+says of a `format`): imported as `str`, with a note naming the format."""
+
+_LISTS = ("array", "list")
 _NUMBER = r"-?[0-9.]+(?:e[-+]?[0-9]+)?|2⁶³−1"
 _TWO_ENDS = re.compile(rf"^({_NUMBER}) (<|≤) (value|length|items) (<|≤) ({_NUMBER})$")
 _ONE_END = re.compile(rf"^(value|length|items) (<|≤|>|≥) ({_NUMBER})$")
+_NO_MEASURE = re.compile(rf"^(<|≤|>|≥) ({_NUMBER})$")
+_RANGE = re.compile(rf"^({_NUMBER}) ?(?:-|–|\.\.|to) ?({_NUMBER})$")
+_SIGNS = re.compile(r"\s*(<=|>=|=<|=>|<|>|≤|≥)\s*")
+_ASCII_SIGNS = {"<=": "≤", "=<": "≤", ">=": "≥", "=>": "≥"}
 _BOUND_ARGS = {
     ("value", "<", "high"): "lt",
     ("value", "≤", "high"): "le",
@@ -59,7 +105,15 @@ _BOUND_ARGS = {
 
 
 def _column(name: str) -> str:
-    return re.sub(r"[\s-]+", "_", name.strip().lower())
+    """A header cell as the export's column it names: `Event Name` → `event`, `Required?` → `required`."""
+    key = _key(name)
+    return _ALIASES.get(key, key)
+
+
+def _accepted(column: str) -> str:
+    """A column with the names it is found by, for the error that says it is missing."""
+    names = [f'"{name}"' for name in (column, *COLUMN_ALIASES.get(column, ()))]
+    return f"{column} ({', '.join(names[:-1])} or {names[-1]})" if len(names) > 1 else column
 
 
 def _unguarded(cell: str | None) -> str:
@@ -97,16 +151,14 @@ def _events(text: str, builder: DraftBuilder) -> list[_Event]:
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text)))
     except csv.Error as exc:
         raise PlanError(f"not CSV: {exc}") from exc
-    header = [_column(name) for name in (rows[0] if rows else [])]
+    header = _header_columns(rows[0] if rows else [], builder)
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise PlanError(
-            f"not a tracking plan CSV: no {', '.join(missing)} column (the columns are those "
+            f"not a tracking plan CSV: no column for {' or '.join(_accepted(name) for name in missing)}; "
+            "names are matched in any case, spaces and punctuation aside (the columns are those "
             "`event-catalog export --format csv` writes)"
         )
-    unknown = [name for name in header if name and name not in CSV_COLUMNS]
-    if unknown:
-        builder.warn(f"columns not imported: {', '.join(unknown)} (not columns of the export)")
     events: dict[tuple[str, str], _Event] = {}
     current: _Event | None = None
     for number, values in enumerate(rows[1:], 2):
@@ -127,6 +179,22 @@ def _events(text: str, builder: DraftBuilder) -> list[_Event]:
     if not events:
         raise PlanError("the plan has no events")
     return list(events.values())
+
+
+def _header_columns(names: list[str], builder: DraftBuilder) -> list[str]:
+    """The export's column each header cell names; "" for a cell not imported, with one warning
+    naming those (a column not in the export, or a second one for the same column)."""
+    columns: list[str] = []
+    left: list[str] = []
+    for name in names:
+        column = _column(name)
+        columns.append(column if column in CSV_COLUMNS and column not in columns else "")
+        if column and not columns[-1]:
+            why = f"a second {column} column" if column in CSV_COLUMNS else "not a column of the export"
+            left.append(f"{name.strip()} ({why})")
+    if left:
+        builder.warn(f"columns not imported: {', '.join(left)}")
+    return columns
 
 
 def read_csv_plan(text: str, builder: DraftBuilder) -> None:
@@ -255,9 +323,15 @@ class _RowReader:
         text = row.get("type", "").strip().lower()
         parts = text.split(" of ")
         arrays, base = parts[:-1], parts[-1]
-        if any(part != "array" for part in arrays):
+        if any(part not in _LISTS for part in arrays):
             notes.append(f"not imported: the type {text!r} (the type is Any)")
             arrays, base = [], "any"
+        elif base in _LISTS and not row.get("allowed_values", "").strip():
+            notes.append(
+                f"the type {text!r} does not say what its items are: list[Any]; write `array of string` "
+                "(of integer, object…) to check them"
+            )
+            arrays, base = [*arrays, base], "any"
         draft = self._base(base, row, path, notes, singular(path[-1]) if arrays else path[-1])
         levels = [draft]
         for _ in arrays:
@@ -276,9 +350,7 @@ class _RowReader:
         cell = row.get("allowed_values", "")
         # The export writes ` | ` between values; a spreadsheet may have written `|` alone.
         allowed = [value.strip() for value in cell.split(" | " if " | " in cell else "|") if value.strip()]
-        base = {"objects": "object", "strings": "string", "integers": "integer", "numbers": "number"}.get(
-            base, base
-        )
+        base = _type_word(base, notes)
         if base == "enum" and allowed:
             base = "string"  # a spreadsheet's way to say "one of these words"
         if base == "object":
@@ -315,17 +387,23 @@ class _RowReader:
         """Put each bound where `analytics.bounds` found it: items on each list, value and length on
         the innermost value."""
         intervals = [part.strip() for part in text.split(",") if part.strip()]
+        # A bound that names no measure (`>= 1`) bounds a number's value: of text or a list it could
+        # be the length or the count, which the plan must say.
+        numeric = levels[-1].kind == "scalar" and levels[-1].python in ("int", "float")
         position = 0
         for level in levels:
             measures = ("items",) if level.kind == "list" else ("value", "length")
             for measure in measures:
                 if position < len(intervals):
-                    parsed = _interval(intervals[position])
+                    parsed = _interval(intervals[position], numeric)
                     if parsed is not None and parsed[0] == measure:
                         level.constraints.update(parsed[1])
                         position += 1
         if position < len(intervals):
-            notes.append(f"not imported: the bounds {', '.join(intervals[position:])!r}")
+            notes.append(
+                f"not imported: the bounds {', '.join(intervals[position:])!r} (write them as "
+                "`0 <= value <= 100`, `1-31`, `length >= 1` or `items <= 5`, items first)"
+            )
 
     def _example(self, prop: PropertyDraft, cell: str, path: tuple[str, ...]) -> None:
         draft = prop.type
@@ -349,6 +427,22 @@ class _RowReader:
             prop.notes.append(problem)
 
 
+def _type_word(text: str, notes: list[str]) -> str:
+    """A type cell's word as the catalog names it: `Int` → `integer`, `integers` → `integer`,
+    `DateTime` → `string` (with a note on the format a spec does not check)."""
+    word = re.sub(r"[\s_-]+", "", text)
+    known = {*_SCALARS, *TYPE_ALIASES, *DATE_FORMATS, "object", "enum"}
+    if word not in known and word.endswith("s") and word[:-1] in known:
+        word = word[:-1]
+    if word in DATE_FORMATS:
+        notes.append(
+            f"not imported: format {DATE_FORMATS[word]!r} of the type {text!r} "
+            "(the value is checked as any text)"
+        )
+        return "string"
+    return TYPE_ALIASES.get(word, word if word in known else text)
+
+
 def _value(base: str, text: str) -> Any:
     """An allowed value as its type reads it (ValueError when it does not)."""
     if base == "integer":
@@ -369,8 +463,14 @@ def _number(text: str) -> int | float:
     return int(number) if number.is_integer() and "." not in text else number
 
 
-def _interval(text: str) -> tuple[str, dict[str, Any]] | None:
-    """A bound's text (`1 ≤ value ≤ 31`, `length ≥ 1`) as its measure and `Field` arguments."""
+def _interval(text: str, numeric: bool) -> tuple[str, dict[str, Any]] | None:
+    """A bound's text (`1 ≤ value ≤ 31`, `length >= 1`; for a `numeric` value `>= 1` or `1-31`) as
+    its measure and `Field` arguments."""
+    text = _SIGNS.sub(lambda sign: f" {_ASCII_SIGNS.get(sign[1], sign[1])} ", text).strip()
+    if numeric and _NO_MEASURE.match(text):
+        text = f"value {text}"
+    elif numeric and (ends := _RANGE.match(text)):
+        text = f"{ends[1]} ≤ value ≤ {ends[2]}"
     if match := _TWO_ENDS.match(text):
         low, low_sign, measure, high_sign, high = match.groups()
         return measure, {**_end(measure, low_sign, low, "low"), **_end(measure, high_sign, high, "high")}

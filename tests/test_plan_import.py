@@ -350,6 +350,93 @@ def test_csv_rows_named_by_path_become_nested_models(tmp_path: Path) -> None:
     module.InvoicePaid(scope=UserScope(user_id=1), **payload)
 
 
+SPREADSHEET = """\
+Event Name,Property Name,Data Type,Required?,Description,Bounds,Example,Notes
+Order Completed,count,int,yes,How many.,,3,
+,big,Long,yes,A big count.,,5,
+,total,float,Y,The total.,0 <= value <= 1000,9.5,
+,ratio,double,no,A ratio.,0<value<1,0.5,
+,price,Decimal,no,A price.,>= 0,1.25,
+,gift,bool,no,A gift.,,true,
+,note,Text,no,A note.,length<=5,hi,
+,created_at,DateTime,yes,When.,,2024-05-01T10:00:00Z,
+,sent_at,timestamp,no,When sent.,,2024-05-01T10:00:00Z,
+,day,date,no,Which day.,,2024-05-01,
+,day_of_month,integer,no,Day.,1-31,5,
+,quantity,integer,no,How many.,<= 5,2,
+,code,string,no,A code.,<= 5,ab,
+,items,array,no,What.,,"[1, ""a""]",
+,sizes,list of ints,no,Sizes.,"items >= 1, >= 0","[1, 2]",
+"""
+"""A plan typed into a spreadsheet: its usual headers, type words and bounds as people type them."""
+
+
+def test_a_spreadsheet_s_headers_type_words_and_ascii_bounds_are_read(tmp_path: Path) -> None:
+    imported, module, catalog = _imported(SPREADSHEET, PlanFormat.CSV, tmp_path, "spreadsheet")
+    schema = catalog.event("Order Completed").json_schema
+    properties = schema["properties"]
+
+    def typed(name: str) -> dict[str, Any]:
+        value = properties[name]
+        return value["anyOf"][0] if "anyOf" in value else value
+
+    assert {name: typed(name).get("type") for name in properties} == {
+        **dict.fromkeys(("count", "big", "day_of_month", "quantity"), "integer"),
+        **dict.fromkeys(("total", "ratio", "price"), "number"),
+        "gift": "boolean",
+        **dict.fromkeys(("note", "created_at", "sent_at", "day", "code"), "string"),
+        **dict.fromkeys(("items", "sizes"), "array"),
+    }
+    assert schema["required"] == ["count", "big", "total", "created_at"]
+    assert properties["total"]["description"] == "The total."
+    assert (properties["total"]["minimum"], properties["total"]["maximum"]) == (0, 1000)
+    assert (typed("ratio")["exclusiveMinimum"], typed("ratio")["exclusiveMaximum"]) == (0, 1)
+    assert typed("price")["minimum"] == 0
+    assert typed("note")["maxLength"] == 5
+    assert (typed("day_of_month")["minimum"], typed("day_of_month")["maximum"]) == (1, 31)
+    assert typed("quantity")["maximum"] == 5
+    assert typed("sizes")["minItems"] == 1 and typed("sizes")["items"] == {"minimum": 0, "type": "integer"}
+    assert typed("items")["items"] == {}
+    assert "maxLength" not in typed("code") and "maximum" not in typed("code")
+    warnings = imported.warnings
+    assert "columns not imported: Notes (not a column of the export)" in warnings
+    assert (
+        "OrderCompleted.created_at: not imported: format 'date-time' of the type 'datetime' "
+        "(the value is checked as any text)" in warnings
+    )
+    assert (
+        "OrderCompleted.day: not imported: format 'date' of the type 'date' "
+        "(the value is checked as any text)" in warnings
+    )
+    assert (
+        "OrderCompleted.items: the type 'array' does not say what its items are: list[Any]; write "
+        "`array of string` (of integer, object…) to check them" in warnings
+    )
+    assert (
+        "OrderCompleted.code: not imported: the bounds '<= 5' (write them as `0 <= value <= 100`, `1-31`, "
+        "`length >= 1` or `items <= 5`, items first)" in warnings
+    )
+    assert not any("the type" in warning and "(the type is Any)" in warning for warning in warnings)
+    message = {
+        "count": 1,
+        "big": 2,
+        "total": 9.5,
+        "created_at": "2024-05-01T10:00:00Z",
+    }
+    module.OrderCompleted(scope=UserScope(user_id=1), **message)
+    with pytest.raises(ValueError, match="total"):
+        module.OrderCompleted(scope=UserScope(user_id=1), **{**message, "total": "a lot"})
+
+
+def test_a_column_named_twice_is_read_once_and_said_so() -> None:
+    text = "event,property,type,Description,Property Description\nA Done,n,integer,First.,Second.\n"
+    imported = import_plan(text, PlanFormat.CSV, "plan.csv")
+    assert "columns not imported: Property Description (a second property_description column)" in (
+        imported.warnings
+    )
+    assert '    n: int | None = prop("First.", example=1, default=None)' in imported.source
+
+
 ACME_PLAN: dict[str, Any] = {
     "name": "workspaces/acme/tracking-plans/rs_1abc",
     "display_name": "Acme web",
@@ -608,8 +695,10 @@ def test_names_that_break_the_rules_are_reported_and_kept() -> None:
         (
             "plan.csv",
             b"Event,Description\nInvoice Paid,Paid\n",
-            "plan.csv: not a tracking plan CSV: no property, type column "
-            "(the columns are those `event-catalog export --format csv` writes)",
+            'plan.csv: not a tracking plan CSV: no column for property ("property", "Property Name" or '
+            '"Prop") or type ("type", "Data Type", "Property Type" or "Value Type"); names are matched in '
+            "any case, spaces and punctuation aside (the columns are those `event-catalog export "
+            "--format csv` writes)",
         ),
         ("plan.csv", b"event,property,type\n", "plan.csv: the plan has no events"),
         (
