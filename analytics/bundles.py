@@ -8,6 +8,9 @@ A side of a diff can be:
 - a git ref of the repository that holds the catalog (`origin/main`, `HEAD~1`, a tag): the
   `analytics` package at that ref is extracted to a temporary folder and imported there by a child
   Python, so the bundle is computed by that version's own code, exactly as it would have been sent.
+
+A CSV file or a Segment tracking plan (our other exports, the plans people keep) is refused saying
+what it is and what to diff instead, not in a JSON reader's words.
 """
 
 from __future__ import annotations
@@ -49,6 +52,29 @@ class BundleError(Exception):
     """A side of the diff could not be loaded; the message says which and why, in one line."""
 
 
+NOT_DIFFED = (
+    "which diff does not read: diff the catalog's JSON Schema bundles (`event-catalog export --format "
+    "jsonschema -o v1.json` at each version) or its git refs (`event-catalog diff origin/main HEAD`)"
+)
+"""What to do with a plan file diff is given by mistake: the exports people keep are often the CSV
+or the Segment plan, which drop what diff compares (constants, scopes' schemas, `$defs`)."""
+
+
+def _is_segment_plan(document: Any) -> bool:
+    """Whether a JSON document is a Segment tracking plan: ours, or the Public API's in its envelopes."""
+    while isinstance(document, dict) and "rules" not in document:
+        document = document.get("data", document.get("trackingPlan"))
+    return isinstance(document, dict)
+
+
+def _looks_like_csv(path: Path, text: str) -> bool:
+    """Whether text that is not JSON is a CSV file (a plan exported with `--format csv`, or a sheet)."""
+    first = text.lstrip("\ufeff").partition("\n")[0]
+    return path.suffix.lower() in (".csv", ".tsv") or (
+        not first.lstrip().startswith(("{", "[")) and any(sep in first for sep in (",", ";", "\t"))
+    )
+
+
 def normalise(document: Any, source: str) -> dict[str, Any]:
     """Reduce an exported bundle or an `/api/catalog` document to `{"events": …, "identifiers": …}`.
 
@@ -68,18 +94,24 @@ def normalise(document: Any, source: str) -> dict[str, Any]:
             }
         except (KeyError, TypeError) as exc:
             raise BundleError(f"{source}: an entry has no name or json_schema ({exc})") from exc
+    if _is_segment_plan(document):
+        raise BundleError(f"{source}: a Segment Protocols tracking plan, {NOT_DIFFED}")
     raise BundleError(f"{source}: not a schema bundle or an /api/catalog document")
 
 
 def _from_file(path: Path) -> dict[str, Any]:
     try:
-        return normalise(load_json(path.read_text(encoding="utf-8")), str(path))
+        text = path.read_text(encoding="utf-8")
+        return normalise(load_json(text), str(path))
     except OSError as exc:
         raise BundleError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
     except UnicodeDecodeError as exc:
         # JSON is UTF-8 (RFC 8259); anything else is most likely not an export at all.
         raise BundleError(f"{path}: not a JSON file (byte {exc.start} is not UTF-8 text)") from exc
     except json.JSONDecodeError as exc:
+        # A JSON reader's words ("Unexpected UTF-8 BOM") for our own CSV export would say nothing useful.
+        if _looks_like_csv(path, text):
+            raise BundleError(f"{path}: a CSV file, {NOT_DIFFED}") from exc
         raise BundleError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
     except ValueError as exc:
         # load_json's own refusals: nested too deeply, a key given twice, NaN or Infinity.

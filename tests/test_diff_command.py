@@ -308,3 +308,27 @@ def test_a_file_the_strict_reader_refuses_is_one_line_and_exit_two(
     result = CliRunner().invoke(main, ["diff", str(refused)])
     assert result.exit_code == 2
     assert result.output == f"error: {refused}: {refusal}\n"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "segment-plan"])
+def test_a_plan_export_given_to_diff_says_what_to_diff_instead(tmp_path: Path, fmt: str) -> None:
+    """The CSV was refused in a JSON reader's words ("Unexpected UTF-8 BOM"), the Segment plan as
+    "not a schema bundle", though both are the catalog's own exports."""
+    exported = tmp_path / f"plan.{'csv' if fmt == 'csv' else 'json'}"
+    assert CliRunner().invoke(main, ["export", "--format", fmt, "-o", str(exported)]).exit_code == 0
+    result = CliRunner().invoke(main, ["diff", str(exported), "current"])
+    assert result.exit_code == 2
+    what = "a CSV file" if fmt == "csv" else "a Segment Protocols tracking plan"
+    assert result.stderr == (
+        f"error: {exported}: {what}, which diff does not read: diff the catalog's JSON Schema bundles "
+        "(`event-catalog export --format jsonschema -o v1.json` at each version) or its git refs "
+        "(`event-catalog diff origin/main HEAD`)\n"
+    )
+
+
+def test_a_segment_plan_in_the_public_api_envelope_is_named_too(tmp_path: Path) -> None:
+    plan = tmp_path / "protocols.json"
+    plan.write_text(json.dumps({"data": {"trackingPlan": {"rules": []}}}))
+    result = CliRunner().invoke(main, ["diff", str(plan)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {plan}: a Segment Protocols tracking plan, which diff")
