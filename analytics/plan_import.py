@@ -5,7 +5,9 @@ A team that kept its plan in a spreadsheet or in Segment Protocols brings it in 
 (`analytics.plan_segment`) is read into drafts, the names are checked against the rules
 `event-catalog lint` applies, and the drafts are written as a module (`analytics.spec_source`) to
 paste into `analytics/events.py`, `tracks.py` and `identifiers.py`. Nothing is renamed: a name that
-breaks a rule, or anything the specs cannot say, is a comment in the module and a warning line.
+breaks a rule, or anything the specs cannot say, is a comment in the module and a warning line; the
+`EXCEPTIONS` entries that keep the names lint would refuse are the module's last part, to paste into
+`analytics/lint.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import analytics.identifiers
 import analytics.tracks
 from analytics.catalog import CATALOG
 from analytics.events import SegmentEvent
-from analytics.lint import EXCEPTIONS, is_snake_case, name_findings
+from analytics.lint import EXCEPTIONS, Finding, is_snake_case, name_findings
 from analytics.personal_data import looks_personal
 from analytics.plan_csv import read_csv_plan
 from analytics.plan_segment import read_segment_plan
@@ -142,8 +144,54 @@ def import_plan(text: str, fmt: PlanFormat, source: str) -> ImportedPlan:
         PlanError: the text is not a plan in that format.
     """
     plan = read_plan(text, fmt, source)
+    kept = kept_names(plan)
+    if kept:
+        plan.warnings.append(
+            f"{counted(len(kept), 'lint finding')} on names kept as the plan has them (above): to accept "
+            f"them, paste the entries of IMPORTED_EXCEPTIONS (the output's last part) into EXCEPTIONS in "
+            "analytics/lint.py, each with the real reason"
+        )
     tracks = sum(spec.kind == "track" for spec in plan.specs)
-    return ImportedPlan(render(plan), plan.warnings, tracks, len(plan.specs) - tracks)
+    return ImportedPlan(render(plan, kept), plan.warnings, tracks, len(plan.specs) - tracks)
+
+
+def kept_names(plan: PlanDraft) -> list[tuple[str, str]]:
+    """The (code, subject) of each naming finding lint will report on the pasted specs, as
+    `EXCEPTIONS` keys them, but those it already holds: the entries that accept the names kept.
+
+    Only the naming rules (EC001 to EC004, EC010, EC011, and EC006 by lint's path, `Spec.field.sub`):
+    a missing description or personal-data answer is to be written, not excepted.
+    """
+    found = [(finding.code, finding.subject) for finding in _event_name_findings(plan)]
+    found += [("EC006", subject) for subject, prop in _lint_paths(plan) if not is_snake_case(prop.name)]
+    return [key for key in dict.fromkeys(found) if key not in EXCEPTIONS]
+
+
+def _event_name_findings(plan: PlanDraft) -> list[Finding]:
+    """What lint's naming rules find in the plan's event strings and constants."""
+    tracks = [(spec.class_name, spec.name) for spec in plan.specs if spec.kind == "track"]
+    if not tracks:
+        return []
+    # Built at run time from the plan's names, which mypy cannot read: it is only handed to lint.
+    events = StrEnum("ImportedEvents", tracks)  # type: ignore[misc]
+    return name_findings(events)
+
+
+def _lint_paths(plan: PlanDraft) -> Iterator[tuple[str, PropertyDraft]]:
+    """Each spec's properties by the subject lint names them with: `Spec.path`, a nested model's
+    fields under the property that holds them (`OrderCompleted.shipping.streetName`)."""
+
+    def walk(
+        prefix: str, holder: SpecDraft | ModelDraft, walking: frozenset[int]
+    ) -> Iterator[tuple[str, PropertyDraft]]:
+        for prop in holder.properties:
+            yield f"{prefix}.{prop.name}", prop
+            model = _held_model(prop.type)
+            if model is not None and id(model) not in walking:
+                yield from walk(f"{prefix}.{prop.name}", model, walking | {id(model)})
+
+    for spec in plan.specs:
+        yield from walk(spec.class_name, spec, frozenset())
 
 
 def _every_property(plan: PlanDraft) -> Iterator[tuple[str, PropertyDraft]]:
@@ -257,14 +305,10 @@ def _held_model(draft: TypeDraft) -> ModelDraft | None:
 def _check_names(builder: DraftBuilder) -> None:
     """Report the names that break lint's rules; never rename them (production data may use them)."""
     tracks = {spec.class_name: spec for spec in builder.plan.specs if spec.kind == "track"}
-    if tracks:
-        # Built at run time from the plan's names, which mypy cannot read: it is only handed to lint.
-        members = [(constant, spec.name) for constant, spec in tracks.items()]
-        events = StrEnum("ImportedEvents", members)  # type: ignore[misc]
-        for finding in name_findings(events):
-            if (finding.code, finding.subject) not in EXCEPTIONS:
-                tracks[finding.subject].name_notes.append(f"lint {finding.code}: {finding.message}")
-                builder.warn(f"{finding.subject}: lint {finding.code} {finding.message}")
+    for finding in _event_name_findings(builder.plan):
+        if (finding.code, finding.subject) not in EXCEPTIONS:
+            tracks[finding.subject].name_notes.append(f"lint {finding.code}: {finding.message}")
+            builder.warn(f"{finding.subject}: lint {finding.code} {finding.message}")
     for spec in builder.plan.specs:
         if not spec.description.strip():
             builder.warn(f"{spec.class_name}: no description in the plan (lint EC005)")

@@ -333,7 +333,27 @@ def _segment_event(tracks: list[SpecDraft], imports: _Imports) -> list[str]:
     return [f"class SegmentEvent({base}):", f'{INDENT}"""The imported events\' names."""', "", *members]
 
 
-def _parts(plan: PlanDraft, imports: _Imports) -> list[tuple[str, list[list[str]]]]:
+KEPT_REASON = "Kept from the imported plan: data already sent uses it."
+"""The reason written for each lint exception the import offers: a placeholder to replace with the
+real one (why renaming would cost more than the inconsistency)."""
+
+
+def _exceptions(exceptions: Iterable[tuple[str, str]]) -> list[str]:
+    """`EXCEPTIONS` entries for the names kept, as ruff formats a dict: an entry too long for one line
+    has its key split, as those of `analytics/lint.py` are."""
+    lines = ["IMPORTED_EXCEPTIONS = {"]
+    for code, subject in exceptions:
+        entry = f"{INDENT}({string(code)}, {string(subject)}): {string(KEPT_REASON)},"
+        if len(entry) > LINE:
+            key = [f"{INDENT}(", f"{INDENT * 2}{string(code)},", f"{INDENT * 2}{string(subject)},"]
+            entry = "\n".join([*key, f"{INDENT}): {string(KEPT_REASON)},"])
+        lines.append(entry)
+    return [*"\n".join(lines).splitlines(), "}"]
+
+
+def _parts(
+    plan: PlanDraft, imports: _Imports, exceptions: list[tuple[str, str]]
+) -> list[tuple[str, list[list[str]]]]:
     """Each part of the module: its heading, and its classes' lines."""
     tracks = [spec for spec in plan.specs if spec.kind == "track"]
     identifies = [spec for spec in plan.specs if spec.kind == "identify"]
@@ -355,13 +375,20 @@ def _parts(plan: PlanDraft, imports: _Imports) -> list[tuple[str, list[list[str]
         if used:
             heading += f" Import what they use from analytics.tracks: {', '.join(used)}."
         parts.append((heading, [_spec(spec, imports) for spec in identifies]))
+    if exceptions:
+        heading = (
+            "for analytics/lint.py: the names kept that break lint's naming rules. To keep them, paste these "
+            "entries into EXCEPTIONS, each with the real reason; or rename them while nothing sends them."
+        )
+        parts.append((heading, [_exceptions(exceptions)]))
     return parts
 
 
-def render(plan: PlanDraft) -> str:
-    """The Python module of a plan's drafts (see the module docstring)."""
+def render(plan: PlanDraft, exceptions: Iterable[tuple[str, str]] = ()) -> str:
+    """The Python module of a plan's drafts (see the module docstring), ending with the lint
+    `exceptions` (code, subject) that would accept the names kept, when there are any."""
     imports = _Imports()
-    parts = _parts(plan, imports)
+    parts = _parts(plan, imports, list(exceptions))
     about = (
         f"Specs imported from {plan.source} by `event-catalog import`.\n\n"
         "Paste each part where its heading says, then run `event-catalog lint`. This module runs as it "

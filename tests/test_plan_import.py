@@ -664,6 +664,52 @@ def test_names_that_break_the_rules_are_reported_and_kept() -> None:
     )
 
 
+def test_the_names_kept_come_with_the_lint_exceptions_that_accept_them(tmp_path: Path) -> None:
+    """Accepting a kept name meant finding EXCEPTIONS in analytics/lint.py and writing its key by hand
+    (a nested field's subject is its path under the spec, not its model's class)."""
+    rows = [
+        {"event": "checkout_started", "property": "cartId", "type": "string", "property_description": "x."},
+        {"event": "New Order Event", "property": "line_items", "type": "array of object"},
+        {
+            "event": "",
+            "property": "line_items[].unitPriceIncludingTaxesAndFees",
+            "type": "number",
+            "property_description": "x.",
+        },
+        {"event": "Invoice Paid", "property": "amount", "type": "integer", "property_description": "x."},
+    ]
+    rows = [{**row, "event_description": "Something happened.", "example": ""} for row in rows]
+    rows[1]["property_description"] = "The items."
+    imported, module, catalog = _imported(_csv(rows), PlanFormat.CSV, tmp_path, "kept_names")
+    offered = module.IMPORTED_EXCEPTIONS
+    assert list(offered) == [
+        ("EC002", "CheckoutStarted"),
+        ("EC011", "NewOrderEvent"),
+        ("EC006", "CheckoutStarted.cartId"),
+        ("EC006", "NewOrderEvent.line_items.unitPriceIncludingTaxesAndFees"),
+    ]
+    naming = {"EC001", "EC002", "EC003", "EC004", "EC006", "EC010", "EC011"}
+    before = lint(module.SegmentEvent, catalog.registry)
+    assert {(finding.code, finding.subject) for finding in before.findings if finding.code in naming} == set(
+        offered
+    )
+    after = lint(module.SegmentEvent, catalog.registry, offered)
+    assert [finding for finding in after.findings if finding.code in {*naming, "EC012"}] == []
+    assert imported.warnings[-1] == (
+        "4 lint findings on names kept as the plan has them (above): to accept them, paste the entries of "
+        "IMPORTED_EXCEPTIONS (the output's last part) into EXCEPTIONS in analytics/lint.py, each with the "
+        "real reason"
+    )
+    assert "# Part 3, for analytics/lint.py: the names kept that break lint's naming rules." in (
+        imported.source
+    )
+    # Laid out as ruff formats it (`_imported` checks), a long subject's key split as lint.py's are.
+    assert (
+        '    (\n        "EC006",\n        "NewOrderEvent.line_items.unitPriceIncludingTaxesAndFees",\n    ): '
+        in (imported.source)
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
