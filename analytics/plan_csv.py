@@ -407,24 +407,45 @@ class _RowReader:
 
     def _example(self, prop: PropertyDraft, cell: str, path: tuple[str, ...]) -> None:
         draft = prop.type
-        textual = (
-            draft.kind == "scalar"
-            and draft.python == "str"
-            or (draft.kind == "enum" and draft.enum is not None and draft.enum.base == "StrEnum")
-        )
         if cell == "":
             prop.example, prop.example_made_up = made_up_example(draft), True
-        elif textual:
+        elif _textual(draft):
             prop.example = cell
         else:
             try:
                 prop.example = json.loads(cell)
             except ValueError:
-                prop.notes.append(f"the example {cell!r} is not JSON: a made-up one is written")
-                prop.example, prop.example_made_up = made_up_example(draft), True
+                listed = _listed(draft, cell)
+                if listed is None:
+                    prop.notes.append(f"the example {cell!r} is not JSON: a made-up one is written")
+                    prop.example, prop.example_made_up = made_up_example(draft), True
+                else:
+                    prop.example = listed
         problem = example_problem(draft, prop.example)
         if problem is not None:
             prop.notes.append(problem)
+
+
+def _textual(draft: TypeDraft) -> bool:
+    """Whether a value is text, whose example cell is read as it is (not as JSON)."""
+    if draft.kind == "enum":
+        return draft.enum is not None and draft.enum.base == "StrEnum"
+    return draft.kind == "scalar" and draft.python == "str"
+
+
+def _listed(draft: TypeDraft, cell: str) -> list[Any] | None:
+    """A list's example written as a spreadsheet does, not as JSON: its items separated by `|` as
+    `allowed_values` are (`red | blue`; `red` alone is one item), each text as it is or else JSON.
+    None when the type is no list of such items, or an item does not read."""
+    if draft.kind != "list" or draft.item is None or draft.item.kind not in ("scalar", "enum"):
+        return None
+    parts = [part.strip() for part in cell.split("|")]
+    if _textual(draft.item):
+        return parts
+    try:
+        return [json.loads(part) for part in parts]
+    except ValueError:
+        return None
 
 
 def _type_word(text: str, notes: list[str]) -> str:

@@ -428,6 +428,24 @@ def test_a_spreadsheet_s_headers_type_words_and_ascii_bounds_are_read(tmp_path: 
         module.OrderCompleted(scope=UserScope(user_id=1), **{**message, "total": "a lot"})
 
 
+def test_a_list_example_written_as_a_spreadsheet_does_is_read() -> None:
+    """`red | blue` (as allowed values are written) and a lone `red` got a made-up example instead."""
+    text = (
+        "event,property,type,required,allowed_values,example,property_description\n"
+        "A Done,colors,array of string,yes,,red | blue,x.\n"
+        ",one,list of text,yes,,red,x.\n"
+        ",sizes,array of string,yes,s|m|l,s|m,x.\n"
+        ",nums,array of integer,yes,,1|2,x.\n"
+        ",bad,array of integer,yes,,x|2,x.\n"
+    )
+    imported = import_plan(text, PlanFormat.CSV, "plan.csv")
+    assert '    colors: list[str] = prop("x.", example=["red", "blue"])\n' in imported.source
+    assert '    one: list[str] = prop("x.", example=["red"])\n' in imported.source
+    assert '    sizes: list[Size] = prop("x.", example=[Size.S, Size.M])\n' in imported.source
+    assert '    nums: list[int] = prop("x.", example=[1, 2])\n' in imported.source
+    assert "ADone.bad: the example 'x|2' is not JSON: a made-up one is written" in imported.warnings
+
+
 def test_a_column_named_twice_is_read_once_and_said_so() -> None:
     text = "event,property,type,Description,Property Description\nA Done,n,integer,First.,Second.\n"
     imported = import_plan(text, PlanFormat.CSV, "plan.csv")
