@@ -68,10 +68,11 @@ def _is_segment_plan(document: Any) -> bool:
 
 
 def _looks_like_csv(path: Path, text: str) -> bool:
-    """Whether text that is not JSON is a CSV file (a plan exported with `--format csv`, or a sheet)."""
+    """Whether text that is not JSON is a CSV file: by its name, else by a header line that names an
+    event column among others (a plan exported with `--format csv`, or a sheet saved under another name)."""
     first = text.lstrip("\ufeff").partition("\n")[0]
     return path.suffix.lower() in (".csv", ".tsv") or (
-        not first.lstrip().startswith(("{", "[")) and any(sep in first for sep in (",", ";", "\t"))
+        "event" in first.lower() and any(separator in first for separator in (",", ";", "\t"))
     )
 
 

@@ -332,3 +332,19 @@ def test_a_segment_plan_in_the_public_api_envelope_is_named_too(tmp_path: Path) 
     result = CliRunner().invoke(main, ["diff", str(plan)])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {plan}: a Segment Protocols tracking plan, which diff")
+
+
+def test_a_csv_is_told_by_its_header_and_other_text_keeps_the_json_refusal(tmp_path: Path) -> None:
+    sheet = tmp_path / "plan-copy.txt"
+    sheet.write_text("Event Name;Property Name;Data Type\nOrder Completed;total;float\n")
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Plan, v3\n")
+    told = CliRunner().invoke(main, ["diff", str(sheet)])
+    assert told.exit_code == 2 and told.stderr.startswith(
+        f"error: {sheet}: a CSV file, which diff does not read"
+    )
+    other = CliRunner().invoke(main, ["diff", str(notes)])
+    assert (other.exit_code, other.stderr) == (
+        2,
+        f"error: {notes}: not valid JSON (Expecting value, line 1)\n",
+    )
