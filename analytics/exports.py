@@ -311,8 +311,9 @@ def markdown_plan(catalog: Catalog = CATALOG) -> str:
 
 def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
     """A 2020-12 subschema made draft-07 and self-contained: `$ref`s inlined, `x-` keywords dropped but
-    `"x-personal-data": false`, a free-form value's answer to lint's EC017, which an import writes back
-    (validators ignore unknown keywords)."""
+    `"x-personal-data"`, true or false (validators ignore unknown keywords): an import writes it back,
+    so a personal field not named like personal data stays masked, and a free-form value keeps its
+    answer to lint's EC017."""
     if isinstance(schema, list):
         return [_draft_07(item, defs) for item in schema]
     if not isinstance(schema, dict):
@@ -324,7 +325,7 @@ def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
     converted = {
         key: _draft_07(value, defs)
         for key, value in schema.items()
-        if (not key.startswith(("x-", "$")) or (key == PERSONAL_DATA_KEY and value is False))
+        if (not key.startswith(("x-", "$")) or key == PERSONAL_DATA_KEY)
         and key not in ("title", "properties")
     }
     if "properties" in schema:
