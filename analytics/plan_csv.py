@@ -37,6 +37,7 @@ from analytics.spec_drafts import (
     SpecDraft,
     TypeDraft,
     example_problem,
+    is_free_form_draft,
     made_up_example,
     personal_by_name,
     scalar,
@@ -306,17 +307,32 @@ class _RowReader:
             notes=own,
         )
         self._example(prop, row.get("example", ""), path)
-        personal = _yes(row["personal_data"]) if "personal_data" in row else None
-        if personal is None:
-            personal_by_name(self.owner, prop, self.builder)
-        else:
-            prop.personal_data = personal
-            # A blank cell is `no` too, but said by no one: the export leaves a free-form value's blank
-            # when its spec does not say.
-            prop.says_not_personal = not personal and bool(row["personal_data"].strip())
+        self._personal(prop, row.get("personal_data", ""))
         for note in own:
             self.builder.warn(f"{subject}: {note}")
         return prop
+
+    def _personal(self, prop: PropertyDraft, cell: str) -> None:
+        """Mark `prop` as its `personal_data` cell says.
+
+        A blank cell says nothing, as a missing column does: a sheet often marks only its personal
+        rows, so a name like personal data marks the property, as lint would ask (EC013). Only a `no`
+        says it holds none. On a free-form value that `no` also turns off masking by key name inside
+        it, and exports before commit 83b0053 wrote `no` on every such row without anyone deciding:
+        it is kept, as lint's EC017 answer, but named in a note and a warning.
+        """
+        said = _yes(cell) if cell.strip() else None
+        if said is None:
+            personal_by_name(self.owner, prop, self.builder)
+            return
+        prop.personal_data = said
+        prop.says_not_personal = not said
+        if not said and is_free_form_draft(prop.type):
+            prop.notes.append(
+                f"personal_data=False, as the plan's {cell.strip()!r} says: no key inside it will be "
+                "masked by its name; if it may hold personal data (an export before 2026-12-07 wrote "
+                "'no' on every object row), write personal_data=True or declare its fields"
+            )
 
     def type(self, row: dict[str, str], path: tuple[str, ...], notes: list[str]) -> TypeDraft:
         """The row's type with its allowed values, bounds and pattern at the levels they apply to."""

@@ -1268,3 +1268,56 @@ def test_personal_data_survives_a_segment_plan_round_trip_whatever_its_name(tmp_
     (identify,) = catalog.identifiers.values()
     assert identify.spec.personal_data_keys() == {"handle"}
     assert segment_plan(catalog)["rules"][0] == plan["rules"][0]
+
+
+def _signup_rows() -> list[dict[str, str]]:
+    """A sheet that marks only its personal rows, as many do, and says `no` on two free-form values
+    (what exports before 2026-12-07 wrote on every object row)."""
+
+    def row(prop_name: str, type_: str, personal: str, example: str) -> dict[str, str]:
+        base = {"event": "", "property": prop_name, "type": type_, "required": "yes", "example": example}
+        return {**base, "property_description": "x.", "personal_data": personal}
+
+    return [
+        {**row("email", "string", "", "ada@example.com"), "event": "Signed Up"},
+        row("street", "string", "yes", "Main St 1"),
+        row("phone", "string", "no", "+49 30 1234"),
+        row("plan", "string", "", "pro"),
+        row("answers", "object", "no", '{"plan": "pro"}'),
+        row("form", "object", "", ""),
+        row("form.extra", "object", "NO", '{"vat": "DE1"}'),
+    ]
+
+
+def test_a_blank_personal_data_cell_says_nothing_as_a_missing_column_does(tmp_path: Path) -> None:
+    """A blank cell read as `no`: `email` came back not personal, with a comment that the plan said so
+    (the plan walk's #3); only `no` says it now, and a blank cell leaves the name to decide."""
+    imported, module, catalog = _imported(_csv(_signup_rows()), PlanFormat.CSV, tmp_path, "signup_csv")
+    (info,) = catalog.events.values()
+    assert info.spec.personal_data_keys() == {"email", "street"}
+    assert "SignedUp.email: marked personal data by its name (the plan does not say)" in imported.warnings
+    assert "SignedUp.phone: lint EC013 named like personal data, but the plan says it is not" in (
+        imported.warnings
+    )
+    assert [warning for warning in imported.warnings if "the plan says it is not" in warning] == [
+        "SignedUp.phone: lint EC013 named like personal data, but the plan says it is not"
+    ]
+
+
+def test_a_no_on_a_free_form_value_is_kept_but_named_since_old_exports_wrote_it_on_every_one(
+    tmp_path: Path,
+) -> None:
+    """Exports before 2026-12-07 wrote `no` on every object row; read as `personal_data=False`, it
+    turns off masking by key name inside the whole value, so each such property is named (the
+    review's F1)."""
+    imported, module, _ = _imported(_csv(_signup_rows()), PlanFormat.CSV, tmp_path, "free_form_no")
+    warned = [warning for warning in imported.warnings if "no key inside it will be masked" in warning]
+    assert [warning.split(":")[0] for warning in warned] == ["SignedUp.answers", "SignedUp.form.extra"]
+    assert warned[0] == (
+        "SignedUp.answers: personal_data=False, as the plan's 'no' says: no key inside it will be masked "
+        "by its name; if it may hold personal data (an export before 2026-12-07 wrote 'no' on every object "
+        "row), write personal_data=True or declare its fields"
+    )
+    assert imported.source.count("# personal_data=False, as the plan's") == 2
+    assert module.SignedUp.model_fields["answers"].json_schema_extra == {"x-personal-data": False}
+    assert module.Form.model_fields["extra"].json_schema_extra == {"x-personal-data": False}
