@@ -329,15 +329,43 @@ def _draft_07(schema: Any, defs: dict[str, Any]) -> Any:
         and key not in ("title", "properties")
     }
     if "properties" in schema:
-        converted["properties"] = {name: _draft_07(prop, defs) for name, prop in schema["properties"].items()}
+        required = set(schema.get("required", ()))
+        converted["properties"] = {
+            name: _draft_07(prop if name in required else _never_null(prop), defs)
+            for name, prop in schema["properties"].items()
+        }
     return converted
+
+
+_NULL = {"type": "null"}
+
+
+def _never_null(schema: Any) -> Any:
+    """An optional property's schema without the `null` its None default adds.
+
+    A value left None is never sent (`own_values` leaves it out), so a plan that accepted null would
+    describe a value nobody sends, and Segment's validation would let through a null it refused
+    before: a Segment plan imported and exported again would read as loosened, a breaking change by
+    `diff`'s rules. Optional, it is simply left out of `required`.
+    """
+    if not isinstance(schema, dict) or "default" not in schema or schema["default"] is not None:
+        return schema
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or _NULL not in branches:
+        return schema
+    kept = [branch for branch in branches if branch != _NULL]
+    rest = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    return {**kept[0], **rest} if len(kept) == 1 else {"anyOf": kept, **rest}
 
 
 def _payload_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The `properties` (or `traits`) object of a rule, from a spec's JSON Schema."""
     payload: dict[str, Any] = {
         "type": "object",
-        "properties": _draft_07({"properties": schema["properties"]}, schema.get("$defs", {}))["properties"],
+        "properties": _draft_07(
+            {"properties": schema["properties"], "required": schema.get("required", [])},
+            schema.get("$defs", {}),
+        )["properties"],
         "additionalProperties": False,
     }
     if schema.get("required"):

@@ -86,13 +86,6 @@ def test_a_csv_export_imports_back_into_the_same_catalog(tmp_path: Path) -> None
     assert warning.startswith("50 specs already in the catalog (New User, ")
 
 
-def _optional(schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional trait as the importer writes it: `T | None`, unset by default."""
-    annotations = {key: schema[key] for key in ("description", "examples") if key in schema}
-    value = {key: item for key, item in schema.items() if key not in annotations}
-    return {"anyOf": [value, {"type": "null"}], "default": None, **annotations}
-
-
 def test_a_segment_plan_export_imports_back_into_the_same_rules(tmp_path: Path) -> None:
     plan = segment_plan()
     imported, module, catalog = _imported(json.dumps(plan), PlanFormat.SEGMENT_PLAN, tmp_path, "from_plan")
@@ -100,7 +93,8 @@ def test_a_segment_plan_export_imports_back_into_the_same_rules(tmp_path: Path) 
     tracks = [rule for rule in plan["rules"] if rule["type"] == "TRACK"]
     assert [rule for rule in again["rules"] if rule["type"] == "TRACK"] == tracks
     # Segment keeps one identify rule: one identify spec, whose traits are the merged ones. A trait
-    # some identify spec leaves out is optional, and so may be unset (None).
+    # some identify spec leaves out is optional (`T | None`, unset), and exported as it came: a None
+    # is never sent, so the plan does not accept null.
     (before,) = [
         rule["jsonSchema"]["properties"]["traits"] for rule in plan["rules"] if rule["type"] == "IDENTIFY"
     ]
@@ -108,10 +102,7 @@ def test_a_segment_plan_export_imports_back_into_the_same_rules(tmp_path: Path) 
         rule["jsonSchema"]["properties"]["traits"] for rule in again["rules"] if rule["type"] == "IDENTIFY"
     ]
     assert after["required"] == before["required"] == ["email"]
-    assert after["properties"] == {
-        name: trait if "anyOf" in trait or name in before["required"] else _optional(trait)
-        for name, trait in before["properties"].items()
-    }
+    assert after["properties"] == before["properties"]
     # Each rule's constant label names its class: lint's documented exceptions (keyed by the shipped
     # constants) apply as they do to the catalog itself, and the constants applications use are kept.
     assert lint(module.SegmentEvent, catalog.registry).findings == []
@@ -1321,3 +1312,30 @@ def test_a_no_on_a_free_form_value_is_kept_but_named_since_old_exports_wrote_it_
     assert imported.source.count("# personal_data=False, as the plan's") == 2
     assert module.SignedUp.model_fields["answers"].json_schema_extra == {"x-personal-data": False}
     assert module.Form.model_fields["extra"].json_schema_extra == {"x-personal-data": False}
+
+
+def test_a_segment_plan_s_optional_properties_come_back_without_accepting_null(tmp_path: Path) -> None:
+    """An optional property is imported `T | None = None`, and the export wrote that as "string or
+    null": Segment -> catalog -> Segment loosened the plan, a breaking change by diff's rules (the plan
+    walk's #5). A None is never sent, so the export now writes the plain type, left out of `required`."""
+    street = {"type": "string", "description": "Street.", "examples": ["Main St 1"]}
+    address = {
+        "type": "object",
+        "description": "Where it goes.",
+        "properties": {"street": street, "city": {**street, "description": "City."}},
+        "required": ["city"],
+        "additionalProperties": False,
+    }
+    properties = {"order_id": {**street, "description": "Order id."}, "note": street, "address": address}
+    payload = {"type": "object", "properties": properties, "required": ["order_id"]}
+    rule = {**_ORDER_RULE, "jsonSchema": {"properties": {"properties": payload}}}
+    _, _, catalog = _imported(json.dumps({"rules": [rule]}), PlanFormat.SEGMENT_PLAN, tmp_path, "optional")
+    (info,) = catalog.events.values()
+    assert info.spec.model_fields["note"].default is None
+    (again,) = segment_plan(catalog)["rules"]
+    exported = again["jsonSchema"]["properties"]["properties"]
+    assert exported["required"] == ["order_id"]
+    assert exported["properties"]["note"] == street
+    assert exported["properties"]["address"]["properties"]["street"] == street
+    assert exported["properties"]["address"]["required"] == ["city"]
+    assert "null" not in json.dumps(again)
