@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache, cached_property
 from typing import Any
 
@@ -27,7 +28,7 @@ from analytics.nested import ANY_KEY, FieldTree, field_paths, model_dumps_fields
 from analytics.personal_data import looks_personal
 from analytics.property_schema import held_object, value_schema
 from analytics.scopes import SCOPES, UserScope
-from analytics.spec import REGISTRY, IdentifySpec, SpecRegistry, Team, TrackSpec
+from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Team, TrackSpec
 
 AnySpec = type[TrackSpec] | type[IdentifySpec]
 
@@ -368,10 +369,18 @@ class Catalog:
         the enum's order, then owners given as plain strings (`owner="sre"`, which the class argument
         allows), by name. Read from the specs, not `Team`: a fork's own teams were left out of the
         list's Owner filter and refused by `drift --owner`."""
-        infos = self.events.values() if events_only else [*self.events.values(), *self.identifiers.values()]
-        declared = {str(info.spec.owner) for info in infos}
-        teams = [str(team) for team in Team if str(team) in declared]
-        return teams + sorted(declared - set(teams), key=str.casefold)
+        return _members_first(Team, {str(info.spec.owner) for info in self._infos(events_only)})
+
+    def categories(self, *, events_only: bool = False) -> list[str]:
+        """The categories the specs declare (all of them, or the track specs' only): `Category`
+        members in the enum's order, then categories given as plain strings (`category="Commerce"`,
+        which `event-catalog import` writes for a category `Category` lacks), by name. Read from the
+        specs, as `owners` is: a plain string was shown in the list but refused by its Category
+        filter, `/events.csv` and `drift --category`."""
+        return _members_first(Category, {str(info.spec.category) for info in self._infos(events_only)})
+
+    def _infos(self, events_only: bool) -> Collection[SpecInfo]:
+        return self.events.values() if events_only else [*self.events.values(), *self.identifiers.values()]
 
     @cached_property
     def shared_bundle(self) -> Mapping[str, Any]:
@@ -406,6 +415,12 @@ class Catalog:
 
 CATALOG = Catalog(REGISTRY)
 """The shipped catalog."""
+
+
+def _members_first(members: type[StrEnum], declared: set[str]) -> list[str]:
+    """`declared`, the enum's members among them in the enum's order, then the plain strings by name."""
+    known = [str(member) for member in members if str(member) in declared]
+    return known + sorted(declared - set(known), key=str.casefold)
 
 
 def is_personal_key(key: str) -> bool:

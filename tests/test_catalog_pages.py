@@ -1169,6 +1169,61 @@ def _catalog_with_string_owners() -> Catalog:
     return Catalog(registry)
 
 
+def _catalog_with_a_string_category() -> Catalog:
+    """A fork's catalog with a category given as a plain string, as `event-catalog import` writes for
+    one `Category` lacks, beside a `Category` member."""
+    registry = SpecRegistry()
+
+    class Bought(
+        TrackSpec, event=SegmentEvent.ProjectDelete, category="Commerce", owner=Team.GROWTH, registry=registry
+    ):
+        """Something was bought."""
+
+        scope: ProjectScope
+
+    class Grown(
+        TrackSpec,
+        event=SegmentEvent.UserCreate,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=registry,
+    ):
+        """A user signed up."""
+
+        scope: ProjectScope
+
+    class Billing(IdentifySpec, name="Billing", owner=Team.GROWTH, registry=registry):
+        """Who pays."""
+
+        scope: UserScope
+
+    return Catalog(registry)
+
+
+def test_categories_come_from_what_the_specs_declare_strings_included() -> None:
+    catalog = _catalog_with_a_string_category()
+    assert catalog.categories() == ["Onboarding", "Identity", "Commerce"]
+    assert catalog.categories(events_only=True) == ["Onboarding", "Commerce"]
+
+
+def test_a_category_given_as_a_string_can_be_filtered_in_the_list_and_its_download(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list showed "Commerce" in its Category column, but `/?category=Commerce` said it was not a
+    category and showed every event, and `/events.csv?category=Commerce` was refused (400)."""
+    from webapp.catalog import routes
+
+    monkeypatch.setattr(routes, "CATALOG", _catalog_with_a_string_category())
+    page = client.get("/?category=commerce").get_data(as_text=True)
+    assert "is not a category" not in page
+    assert "<option>Onboarding</option><option selected>Commerce</option>" in page
+    assert "Something was bought." in page and "A user signed up." not in page
+    download = client.get("/events.csv?category=Commerce")
+    assert download.status_code == 200, download.get_data(as_text=True)
+    rows = csv.DictReader(io.StringIO(download.get_data(as_text=True).lstrip("\ufeff")))
+    assert [row["event"] for row in rows] == [str(SegmentEvent.ProjectDelete)]
+
+
 def test_owners_come_from_what_the_specs_declare_strings_included() -> None:
     catalog = _catalog_with_string_owners()
     assert catalog.owners() == ["growth", "Billing-ops", "sre"]

@@ -237,6 +237,24 @@ def test_a_team_named_by_a_plain_string_gates_its_own_specs(
     assert "Invalid value for '--owner': 'nobody' is not one of 'growth', 'sre'." in refused.output
 
 
+def test_a_category_given_as_a_plain_string_gates_its_own_specs(
+    seeded: AuditStore, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--category` was a choice of `Category` members: a category the import wrote as a string
+    (`category="Commerce"`), which lint accepts and the list shows, was refused (exit 2). It takes
+    any category a spec declares, case aside."""
+    monkeypatch.setattr(CATALOG.event("ClusterDelete").spec, "category", "Commerce")
+    result = _invoke_drift(database_url, "--category", "commerce", "--format", "json")
+    assert result.exit_code in (0, 1), result.output
+    assert {f["where"] for f in json.loads(result.output)["findings"]} <= {"Cluster Deleted"}
+    text = _invoke_drift(database_url, "--category", "Commerce")
+    assert text.output.endswith("1 event and 0 identify calls checked, no drift\n"), text.output
+    refused = _invoke_drift(database_url, "--category", "Shopping")
+    assert refused.exit_code == 2
+    assert "Invalid value for '--category': 'Shopping' is not one of 'Onboarding'," in refused.output
+    assert "'Identity', 'Commerce'." in refused.output
+
+
 def test_a_deprecated_identify_call_is_reported_while_called_never_as_never_sent(
     store: AuditStore, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

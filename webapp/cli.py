@@ -45,7 +45,7 @@ from analytics.owners import owners_of, who_to_ask
 from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
 from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
-from analytics.spec import Category, Status
+from analytics.spec import Status
 from analytics.wording import counted
 from webapp.actor import command_line_actor
 from webapp.cli_text import with_text_checked
@@ -260,10 +260,20 @@ def _chosen_specs(
 def _known_owner(value: str) -> str:
     """An owner some spec declares, as the spec writes it (case aside): a `Team` member or a plain
     string (`owner="sre"`), which a choice fixed to `Team` refused."""
-    owners = CATALOG.owners()
-    found = next((owner for owner in owners if owner.casefold() == value.casefold()), None)
+    return _declared(value, CATALOG.owners())
+
+
+def _known_category(value: str) -> str:
+    """A category some spec declares, as the spec writes it (case aside): a `Category` member or a
+    plain string (`category="Commerce"`, as `event-catalog import` writes), which a choice fixed to
+    `Category` refused."""
+    return _declared(value, CATALOG.categories())
+
+
+def _declared(value: str, declared: list[str]) -> str:
+    found = next((known for known in declared if known.casefold() == value.casefold()), None)
     if found is None:
-        raise click.BadParameter(f"{value!r} is not one of {', '.join(map(repr, owners))}.")
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(map(repr, declared))}.")
     return found
 
 
@@ -282,8 +292,8 @@ def _known_owner(value: str) -> str:
     "--category",
     "categories",
     multiple=True,
-    type=click.Choice([str(category) for category in Category], case_sensitive=False),
-    help="Only events and identify calls of this category (repeatable).",
+    callback=lambda _context, _param, values: tuple(_known_category(value) for value in values),
+    help="Only events and identify calls of this category (repeatable; any category a spec declares).",
 )
 @click.option(
     "--event",

@@ -21,14 +21,13 @@ from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
-from analytics.spec import Category, Status
+from analytics.spec import Status
 
 CHOICES = {
-    "category": [str(c) for c in Category if c is not Category.IDENTITY],
     "status": [str(s) for s in Status],
     "pii": ["yes", "no"],
 }
-"""Closed filters and their values; `owner` and `scope` are added from the catalog."""
+"""Closed filters and their values; `category`, `owner` and `scope` are added from the catalog."""
 
 _NOT_ALLOWED = {
     "category": ("“{value}” is not a category in the catalog", "showing every category"),
@@ -249,8 +248,9 @@ class EventFilters:
 
 
 def choices(catalog: Catalog) -> dict[str, list[str]]:
-    """Every closed filter's values, scopes in hierarchy order; only the teams that own an event, as a
-    team that owns only identify calls would filter the list down to nothing."""
+    """Every closed filter's values, scopes in hierarchy order; only the categories and teams of an
+    event, as one that only identify calls have would filter the list down to nothing. Categories and
+    teams are read from the specs, so a plain string (`category="Commerce"`) can be filtered by."""
     return _choices(catalog, catalog.scopes)
 
 
@@ -260,6 +260,7 @@ def _choices(catalog: Catalog, scopes: tuple[type[UserScope], ...]) -> dict[str,
     # defined after a first page (a test's own) must not be answered from the old set.
     return {
         **CHOICES,
+        "category": catalog.categories(events_only=True),
         "owner": catalog.owners(events_only=True),
         "scope": [scope.label for scope in scopes],
     }
