@@ -1,8 +1,14 @@
 """Re-send what the audit log holds but Segment may not have: failed, dropped and stuck messages.
 
 A replay hands each message to the real Segment client again *unchanged*: same `messageId`, same
-timestamp, so Segment de-duplicates whatever did arrive the first time. It never writes a new entry;
-each attempt is recorded against the original one, with the replay's source and actor.
+timestamp, so Segment drops a copy of what did arrive the first time, but only within its
+de-duplication window of about 24 hours (`DEDUPLICATION_WINDOW`). It never writes a new entry; each
+attempt is recorded against the original one, with the replay's source and actor.
+
+What a replay selects may already be in Segment: a failure whose request went out whole but got no
+answer (`analytics.network_errors.may_have_arrived`), or a stuck `pending` entry (its batch may
+have been in flight when its process died). A replay counts those, and the entries older than the
+window, so that whoever runs it knows how many copies Segment may count twice (`DuplicateRisk`).
 
 Safe to run twice, concurrently, or to interrupt:
 
@@ -14,7 +20,7 @@ Safe to run twice, concurrently, or to interrupt:
   "I know no other replay or process is still sending these" and picks them up at once.
 
 A message still in flight when a replay is killed may reach Segment and be sent again by the next
-replay; that second copy carries the same `messageId` and Segment drops it.
+replay; that second copy carries the same `messageId` and Segment drops it (within its window).
 
 Personal data: the payload holds masks, never sent as values. The originals are restored from their
 encrypted copy (`analytics.personal_data`); without one, the entry is skipped with the reason. A
@@ -44,6 +50,7 @@ from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
+from analytics.network_errors import may_have_arrived
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
 from analytics.queries import message_name
 from analytics.wording import counted
@@ -54,6 +61,11 @@ DEFAULT_STUCK_AFTER = timedelta(hours=1)
 """How long an entry may stay `pending` before replay treats it as stuck. Longer than a batch
 normally takes; shorter than the Segment client's full retry budget, which a re-send within it only
 duplicates (harmlessly: Segment de-duplicates)."""
+
+DEDUPLICATION_WINDOW = timedelta(hours=24)
+"""How long Segment remembers a `messageId` to drop a second copy: "approximately 24 hours"
+(twilio.com/docs/segment/guides/duplicate-data, 99 % of duplicates within it). A re-send of a
+message that did arrive longer ago than this is stored again: counted twice downstream."""
 
 REPLAYABLE_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED, AuditStatus.DISABLED)
 DEFAULT_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED)
@@ -308,6 +320,78 @@ def restore_message(
     return message
 
 
+def may_already_be_in_segment(status: str, error: str | None) -> bool:
+    """Whether a selected entry may have reached Segment already, so that its re-send is a second copy.
+
+    A stuck `pending` entry (the only `pending` ones a replay selects) may have been in flight when
+    its process died, or delivered while the database could not record it; a failure may have
+    arrived when its request went out whole and only the answer is missing, as its recorded error
+    says (`analytics.network_errors.may_have_arrived`, which decides for every page alike).
+    """
+    return status == AuditStatus.PENDING or (status == AuditStatus.FAILED and may_have_arrived(error))
+
+
+def past_window(recorded_at: datetime, now: datetime) -> bool:
+    """Whether an entry was recorded longer ago than Segment's de-duplication window."""
+    return as_utc(recorded_at) < now - DEDUPLICATION_WINDOW
+
+
+@dataclass
+class DuplicateRisk:
+    """Of the entries a replay re-sends (or would), those Segment may count twice.
+
+    Attributes:
+        maybe_arrived: entries that may already be in Segment (`may_already_be_in_segment`).
+        past_window: entries recorded longer ago than `DEDUPLICATION_WINDOW`.
+        both: entries that are both: a copy of these that arrived is certainly not dropped.
+    """
+
+    maybe_arrived: int = 0
+    past_window: int = 0
+    both: int = 0
+
+    def note(self, maybe_arrived: bool, old: bool) -> None:
+        """Count one re-sent entry."""
+        self.maybe_arrived += maybe_arrived
+        self.past_window += old
+        self.both += maybe_arrived and old
+
+    def lines(self, total: int, verb: str, *, zeros: bool = True) -> list[str]:
+        """One line for each count, of `total` entries `verb` ("to re-send", "re-sent"); without
+        `zeros`, only the counts above zero (the widget under every search says only what matters)."""
+        of = f"of the {total} {verb}"
+        lines = []
+        if zeros or self.maybe_arrived:
+            lines.append(
+                f"may already be in Segment: {self.maybe_arrived} {of} (the request went out and no answer "
+                "came, or the entry was stuck pending)"
+            )
+        if zeros or self.past_window:
+            among = f" ({self.both} of them may already be in Segment)" if self.maybe_arrived else ""
+            lines.append(
+                f"older than 24 h: {self.past_window} {of}{among}: past Segment's de-duplication window of "
+                "about 24 hours, a copy of one that already arrived is not dropped but counted twice"
+            )
+        return lines
+
+
+def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, *, cap: int) -> DuplicateRisk:
+    """`DuplicateRisk` of the first `cap` entries a replay would select (what one click re-sends).
+
+    Reads three columns, not whole entries: the re-send widget asks on every audit search that shows
+    undelivered entries.
+    """
+    query = (
+        select_replayable(selection, now)
+        .limit(cap)
+        .with_only_columns(AuditEntry.status, AuditEntry.error, AuditEntry.recorded_at)
+    )
+    risk = DuplicateRisk()
+    for status, error, recorded_at in session.execute(query):
+        risk.note(may_already_be_in_segment(status, error), past_window(recorded_at, now))
+    return risk
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One entry a replay selected, and what became of it.
@@ -321,6 +405,8 @@ class Candidate:
         skip_reason: why it was not re-sent, or None.
         outcome: its status after the re-send (None when skipped or in a dry run).
         outcome_error: why that re-send was not delivered, as the entry records it (HTTP status, error).
+        maybe_arrived: whether it may already be in Segment (`may_already_be_in_segment`).
+        past_window: whether it is older than Segment's de-duplication window.
     """
 
     message_id: str
@@ -331,10 +417,18 @@ class Candidate:
     skip_reason: str | None = None
     outcome: str | None = None
     outcome_error: str | None = None
+    maybe_arrived: bool = False
+    past_window: bool = False
 
     def line(self) -> str:
         """One line for a terminal: id, time, event, status, and what became of it."""
-        state = f"{self.status}, stuck" if self.stuck else self.status
+        state = ", ".join(
+            [
+                self.status,
+                *(["stuck"] if self.stuck else []),
+                *(["may be in Segment"] if self.maybe_arrived else []),
+            ]
+        )
         text = f"{self.message_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} {self.label} [{state}]"
         if self.skip_reason:
             return f"{text} skipped: {self.skip_reason}"
@@ -353,12 +447,14 @@ class ReplayReport:
         skipped: entries not re-sent (personal data, erased included, over 32 KB, or taken by a
             concurrent replay).
         outcomes: re-sent entries by their status once the replay's client had flushed.
+        risk: of the entries re-sent (dry: to re-send), those Segment may count twice.
     """
 
     dry_run: bool
     selected: int = 0
     skipped: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
+    risk: DuplicateRisk = field(default_factory=DuplicateRisk)
 
     @property
     def delivered(self) -> int:
@@ -381,6 +477,14 @@ class ReplayReport:
         others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
         done = ", ".join([f"re-sent {counted(sent, 'entry')}: {self.delivered} delivered", *others])
         return f"{done}; {self.skipped} skipped"
+
+    def risk_lines(self, *, zeros: bool = True) -> list[str]:
+        """How many of the entries re-sent (dry: to re-send) may already be in Segment, and how many
+        are past its de-duplication window (`DuplicateRisk.lines`); none when nothing was re-sent."""
+        total = self.selected - self.skipped if self.dry_run else sum(self.outcomes.values())
+        if not total:
+            return []
+        return self.risk.lines(total, "to re-send" if self.dry_run else "re-sent", zeros=zeros)
 
 
 REPLAY_ACTION = "Messages Re-sent"
@@ -551,6 +655,8 @@ def replay(
                 report.skipped += 1
             if candidate.outcome is not None:
                 report.outcomes[candidate.outcome] += 1
+            if candidate.skip_reason is None and (dry_run or candidate.outcome is not None):
+                report.risk.note(candidate.maybe_arrived, candidate.past_window)
             if on_candidate is not None:
                 on_candidate(candidate)
     return report
@@ -591,14 +697,27 @@ def _handle_chunk(
         outcomes = _statuses(store, sorted(claimed)) if claimed else {}
         log.info("replay: %s of %s entries in this chunk re-sent", len(claimed), len(entries))
     return [
-        Candidate(
-            entry.message_id,
-            as_utc(entry.recorded_at),
-            message_name(entry),
-            entry.status,
-            is_stuck(entry, now, selection.stuck_after),
-            reasons.get(entry.id),
-            *outcomes.get(entry.message_id, (None, None)),
-        )
+        _candidate(entry, now, selection, reasons.get(entry.id), outcomes.get(entry.message_id, (None, None)))
         for entry in entries
     ]
+
+
+def _candidate(
+    entry: AuditEntry,
+    now: datetime,
+    selection: ReplaySelection,
+    skip_reason: str | None,
+    outcome: tuple[str | None, str | None],
+) -> Candidate:
+    """What a replay reports of an entry, judged as it was selected (before its claim)."""
+    return Candidate(
+        entry.message_id,
+        as_utc(entry.recorded_at),
+        message_name(entry),
+        entry.status,
+        is_stuck(entry, now, selection.stuck_after),
+        skip_reason,
+        *outcome,
+        maybe_arrived=may_already_be_in_segment(entry.status, entry.error),
+        past_window=past_window(entry.recorded_at, now),
+    )

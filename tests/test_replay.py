@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
+import requests
 from auditlog import record_delivery
 from cryptography.fernet import Fernet
 from flask import Flask
@@ -34,6 +35,7 @@ from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
 from analytics.erasure import ErasureReport, erase
 from analytics.integrity import verify
+from analytics.network_errors import describe_network_error
 from analytics.personal_data import mask_value
 from analytics.queries import Cursor
 from analytics.replay import (
@@ -230,6 +232,60 @@ def test_dry_run_lists_and_neither_claims_nor_sends(store: AuditStore, collector
     assert seen[0].endswith("New Project Event [failed]")
     assert [_entry(store, r.message_id).status for r in receipts] == ["failed", "failed"]
     assert collector.stats.requests == 0
+
+
+def _timed_out() -> str:
+    """The error the client records for a request that went out whole and got no answer."""
+    request = requests.Request("POST", "http://127.0.0.1:5371/v1/batch").prepare()
+    return describe_network_error(requests.ReadTimeout(request=request))
+
+
+def _risky_log(store: AuditStore) -> dict[str, str]:
+    """Entries a replay re-sends, by what Segment may do with their copies: a read timeout (may
+    have arrived), the same two days ago, a refused HTTP 500 two days ago, a stuck pending one."""
+    now = datetime.now(UTC)
+    return {
+        "timeout": record_delivery(store, AuditStatus.FAILED, error=_timed_out()),
+        "old timeout": record_delivery(
+            store, AuditStatus.FAILED, error=_timed_out(), recorded=now - timedelta(days=2)
+        ),
+        "old 500": record_delivery(
+            store, AuditStatus.FAILED, http_status=500, error="oops", recorded=now - timedelta(days=2)
+        ),
+        "stuck": record_delivery(store, AuditStatus.PENDING, recorded=now - LATER),
+    }
+
+
+def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_window(
+    store: AuditStore, collector: Collector, replay_client: AnalyticsClient
+) -> None:
+    """Segment drops a second copy only within about 24 hours: a re-send of what may have arrived
+    (no answer after the request went out, or stuck pending), or of what is older, is said so."""
+    ids = _risky_log(store)
+    seen: dict[str, str] = {}
+    dry = replay(
+        store,
+        None,
+        ReplaySelection(),
+        dry_run=True,
+        on_candidate=lambda c: seen.update({c.message_id: c.line()}),
+    )
+    assert (dry.risk.maybe_arrived, dry.risk.past_window, dry.risk.both) == (3, 2, 1)
+    assert dry.risk_lines() == [
+        "may already be in Segment: 3 of the 4 to re-send (the request went out and no answer came, or the "
+        "entry was stuck pending)",
+        "older than 24 h: 2 of the 4 to re-send (1 of them may already be in Segment): past Segment's "
+        "de-duplication window of about 24 hours, a copy of one that already arrived is not dropped but "
+        "counted twice",
+    ]
+    assert "[failed, may be in Segment" in seen[ids["timeout"]]
+    assert "[pending, stuck, may be in Segment" in seen[ids["stuck"]]
+    assert "may be in Segment" not in seen[ids["old 500"]]
+    # Counted, not left out: what is selected by default is what it was.
+    done = replay(store, replay_client, ReplaySelection())
+    assert (done.delivered, done.risk.maybe_arrived, done.risk.past_window) == (4, 3, 2)
+    assert done.risk_lines()[0].startswith("may already be in Segment: 3 of the 4 re-sent")
+    assert replay(store, replay_client, ReplaySelection()).risk_lines() == []
 
 
 def test_the_selection_narrows_by_status_time_and_filters(
@@ -608,12 +664,22 @@ def test_replay_command_resends_and_summarises(
     dry = runner.invoke(args=["replay", "--dry-run"])
     assert dry.exit_code == 0, dry.output
     lines = dry.output.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == [r.message_id for r in receipts]
-    assert lines[-1] == "dry run: 2 entries would be re-sent, 0 skipped"
+    assert [line.split()[0] for line in lines[:-3]] == [r.message_id for r in receipts]
+    assert lines[-3:] == [
+        "dry run: 2 entries would be re-sent, 0 skipped",
+        "may already be in Segment: 0 of the 2 to re-send (the request went out and no answer came, or the "
+        "entry was stuck pending)",
+        "older than 24 h: 0 of the 2 to re-send: past Segment's de-duplication window of about 24 hours, a "
+        "copy of one that already arrived is not dropped but counted twice",
+    ]
     assert _replay_actions(app) == []
     result = runner.invoke(args=["replay", "--status", "failed", "--since", "1h"])
     assert result.exit_code == 0, result.output
-    assert result.output == "re-sent 2 entries: 2 delivered; 0 skipped\n"
+    assert result.output.splitlines()[:2] == [
+        "re-sent 2 entries: 2 delivered; 0 skipped",
+        "may already be in Segment: 0 of the 2 re-sent (the request went out and no answer came, or the "
+        "entry was stuck pending)",
+    ]
     assert {m["messageId"] for m in collector.received()} == {r.message_id for r in receipts}
     assert runner.invoke(args=["replay"]).output == "nothing to replay\n"
     # The run that re-sent is one action in the log; the dry run and the empty one changed nothing.
@@ -648,7 +714,8 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     collector.inject(400, times=1)  # final: not retried
     result = runner.invoke(args=["replay"])
     assert result.exit_code == 1
-    first, summary = result.output.splitlines()
+    first, summary, *risks = result.output.splitlines()
+    assert len(risks) == 2  # what Segment may count twice, of the one re-sent
     assert first.startswith(receipt.message_id)
     assert first.endswith(
         "New Project Event [failed] now failed: HTTP 400 injected_fault: Fault injected by the collector: "
@@ -729,12 +796,30 @@ def test_the_widget_counts_what_the_view_would_resend(
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="audit-replay"') and "<html" not in html
     assert "Re-send 2 entries not delivered" in html
+    assert "replay-risk" not in html  # refused (HTTP 500) and recent: nothing Segment may count twice
     other_event = client.get(
         "/audit/replay/?event=Cluster+Provisioning+Success", headers={"HX-Request": "true"}
     )
     assert "Nothing in this view needs re-sending." in other_event.get_data(as_text=True)
     delivered_only = client.get("/audit/replay/?status=delivered", headers={"HX-Request": "true"})
     assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
+
+
+def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskClient, app: Flask) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        _risky_log(analytics_client.store())
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "within about 24 hours of it only" in widget
+    assert (
+        "May already be in Segment: 3 of the 4 not delivered (the request went out and no answer came, or "
+        "the entry was stuck pending)." in widget
+    )
+    assert "Older than 24 h: 2 of the 4 not delivered (1 of them may already be in Segment)" in widget
+    page = client.get("/audit/replay/").get_data(as_text=True)
+    assert "de-duplication window of about 24 hours" in page
+    assert page.count("may be in Segment</span>") == 3
 
 
 @pytest.mark.parametrize("searched", ["value", "mask"])
@@ -934,7 +1019,8 @@ def test_an_entry_over_32_kb_is_counted_apart_and_never_offered(
     assert dry.exit_code == 1 and dry.output.endswith("dry run: 0 entries would be re-sent, 1 skipped\n")
     result = runner.invoke(args=["replay"])
     assert result.exit_code == 1
-    first, summary = result.output.splitlines()
+    first, summary, *risks = result.output.splitlines()
+    assert len(risks) == 2  # what Segment may count twice, of the one re-sent
     assert first.startswith(receipt.message_id) and first.endswith(f"[dropped] skipped: {OVERSIZED}")
     assert summary == "re-sent 0 entries: 0 delivered; 1 skipped"
     assert collector.stats.requests == 0

@@ -539,9 +539,12 @@ def replay_command(
 ) -> None:
     """Re-send entries that were not delivered, with their original messageId and timestamp.
 
-    Segment de-duplicates by messageId, so what did arrive before is not counted twice. Each attempt
-    is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
-    or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
+    Segment drops a second copy of a messageId only within about 24 hours of the first (its
+    de-duplication window): a re-sent entry that did arrive before, and longer ago, is counted twice.
+    After the summary, one line counts the entries that may already be in Segment (the request went
+    out and no answer came, or stuck pending) and one those older than 24 h. Each attempt is
+    recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped or
+    is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
     skipped, as the real run would.
     """
     from analytics.replay import (
@@ -604,6 +607,8 @@ def replay_command(
         if client is not None:
             client.shutdown()
     click.echo(report.summary())
+    for line in report.risk_lines():
+        click.echo(line)
     left_alone = count_replayable(selection, datetime.now(UTC), cap=_LEFT_ALONE_CAP, elsewhere=True)
     with store.engine.connect() as connection:
         elsewhere = connection.scalar(left_alone) or 0

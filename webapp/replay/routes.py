@@ -37,6 +37,7 @@ from analytics.replay import (
     ReplaySelection,
     blocked_reasons,
     count_replayable,
+    duplicate_risk,
     open_replay_client,
     record_replay,
     replay,
@@ -155,7 +156,8 @@ def _render(
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
-    After a re-send, `skipped` and `failed` say why entries were not sent or not delivered.
+    After a re-send, `skipped` and `failed` say why entries were not sent or not delivered. Both
+    also count what Segment may count twice (`duplicate_risk`: already there, or past its window).
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
@@ -164,6 +166,7 @@ def _render(
     htmx = wants_fragment()
     count = elsewhere = preview = None
     blocked: Counter[str] = Counter()
+    risk_lines: list[str] = []
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
         count = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT)) or 0
@@ -171,6 +174,9 @@ def _render(
         if count:
             cipher = analytics_client.store().cipher
             blocked = blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
+            # The widget under every search names only a risk there is; the page says both counts.
+            risk = duplicate_risk(db.session, selection, now, cap=CLICK_LIMIT)
+            risk_lines = risk.lines(min(count, CLICK_LIMIT), "not delivered", zeros=not htmx)
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
@@ -179,6 +185,7 @@ def _render(
         # Of the first click's entries, those a re-send would really send.
         sendable=min(count, CLICK_LIMIT) - sum(blocked.values()) if count else 0,
         blocked=blocked,
+        risk_lines=risk_lines,
         skipped=skipped or Counter(),
         not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
@@ -263,6 +270,8 @@ def run() -> ResponseReturnValue:
             unmatched=_unmatched(form, refreshed),
         )
     flash(report.summary())
+    for line in report.risk_lines(zeros=False):
+        flash(line)
     for reason, times in skipped.items():
         flash(f"skipped {times}: {reason}")
     for line in not_delivered_lines(failed):
