@@ -935,7 +935,8 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
     """Export the audit entries that match the filters, newest first, as CSV or NDJSON.
 
     The same filters as the dashboard's audit search; streamed, so any size exports in constant
-    memory. With -o, prints how many entries were written.
+    memory. With -o, prints how many entries were written. Personal data is written as stored,
+    masked, whoever runs it (the dashboard's export unmasks it for engineers and admins).
     """
     from webapp.extensions import db
 
