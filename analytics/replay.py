@@ -392,6 +392,10 @@ def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, 
     return risk
 
 
+BRIEF_ERROR = 100
+"""Characters of an entry's last error that replay's lists show (the entry page has all of it)."""
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One entry a replay selected, and what became of it.
@@ -407,6 +411,8 @@ class Candidate:
         outcome_error: why that re-send was not delivered, as the entry records it (HTTP status, error).
         maybe_arrived: whether it may already be in Segment (`may_already_be_in_segment`).
         past_window: whether it is older than Segment's de-duplication window.
+        user_id: the message's userId, for "who was affected".
+        last_error: why it was not delivered when selected (HTTP status, error), for "why".
     """
 
     message_id: str
@@ -419,9 +425,21 @@ class Candidate:
     outcome_error: str | None = None
     maybe_arrived: bool = False
     past_window: bool = False
+    user_id: str | None = None
+    last_error: str | None = None
+
+    @property
+    def brief_error(self) -> str | None:
+        """`last_error` on one line of at most `BRIEF_ERROR` characters: an error body can run to
+        pages, and a list of entries needs only enough of it to tell one cause from another."""
+        if self.last_error is None:
+            return None
+        flat = " ".join(self.last_error.split())
+        return flat if len(flat) <= BRIEF_ERROR else f"{flat[: BRIEF_ERROR - 1]}…"
 
     def line(self) -> str:
-        """One line for a terminal: id, time, event, status, and what became of it."""
+        """One line for a terminal: id, time, event, user, status with its last error (before a
+        re-send: after one, what became of it says the rest), and what became of it."""
         state = ", ".join(
             [
                 self.status,
@@ -429,7 +447,10 @@ class Candidate:
                 *(["may be in Segment"] if self.maybe_arrived else []),
             ]
         )
-        text = f"{self.message_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} {self.label} [{state}]"
+        if self.brief_error and not self.outcome:
+            state = f"{state}: {self.brief_error}"
+        user = f" user {self.user_id}" if self.user_id is not None else ""
+        text = f"{self.message_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} {self.label}{user} [{state}]"
         if self.skip_reason:
             return f"{text} skipped: {self.skip_reason}"
         if not self.outcome:
@@ -720,4 +741,6 @@ def _candidate(
         *outcome,
         maybe_arrived=may_already_be_in_segment(entry.status, entry.error),
         past_window=past_window(entry.recorded_at, now),
+        user_id=entry.user_id,
+        last_error=_failure(entry.status, entry.http_status, entry.error),
     )

@@ -229,7 +229,10 @@ def test_dry_run_lists_and_neither_claims_nor_sends(store: AuditStore, collector
     )
     assert report.summary() == "dry run: 2 entries would be re-sent, 0 skipped"
     assert [line.split()[0] for line in seen] == [r.message_id for r in receipts]
-    assert seen[0].endswith("New Project Event [failed]")
+    assert seen[0].endswith(
+        "New Project Event user 1 [failed: HTTP 500 injected_fault: Fault injected by the collector: "
+        "500 Internal Server Error]"
+    )
     assert [_entry(store, r.message_id).status for r in receipts] == ["failed", "failed"]
     assert collector.stats.requests == 0
 
@@ -281,11 +284,28 @@ def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_win
     assert "[failed, may be in Segment" in seen[ids["timeout"]]
     assert "[pending, stuck, may be in Segment" in seen[ids["stuck"]]
     assert "may be in Segment" not in seen[ids["old 500"]]
+    assert seen[ids["old 500"]].endswith("Cluster Provisioning Success user 1 [failed: HTTP 500 oops]")
     # Counted, not left out: what is selected by default is what it was.
     done = replay(store, replay_client, ReplaySelection())
     assert (done.delivered, done.risk.maybe_arrived, done.risk.past_window) == (4, 3, 2)
     assert done.risk_lines()[0].startswith("may already be in Segment: 3 of the 4 re-sent")
     assert replay(store, replay_client, ReplaySelection()).risk_lines() == []
+
+
+def test_a_long_error_is_listed_on_one_line_cut_to_its_first_100_characters(store: AuditStore) -> None:
+    body = "upstream said:\n" + "x" * 300
+    record_delivery(store, AuditStatus.FAILED, http_status=502, error=body)
+    [candidate] = _candidates(store)
+    assert candidate.last_error == f"HTTP 502 {body}"
+    assert candidate.brief_error == f"HTTP 502 upstream said: {'x' * 75}…"
+    assert candidate.line().endswith(f"[failed: {candidate.brief_error}]") and "\n" not in candidate.line()
+
+
+def _candidates(store: AuditStore) -> list[Candidate]:
+    """What a dry run lists, entry by entry."""
+    found: list[Candidate] = []
+    replay(store, None, ReplaySelection(), dry_run=True, on_candidate=found.append)
+    return found
 
 
 def test_the_selection_narrows_by_status_time_and_filters(
@@ -718,8 +738,8 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     assert len(risks) == 2  # what Segment may count twice, of the one re-sent
     assert first.startswith(receipt.message_id)
     assert first.endswith(
-        "New Project Event [failed] now failed: HTTP 400 injected_fault: Fault injected by the collector: "
-        "400 Bad Request"
+        "New Project Event user 1 [failed] now failed: HTTP 400 injected_fault: Fault injected by the "
+        "collector: 400 Bad Request"
     )
     assert summary == "re-sent 1 entry: 0 delivered, 1 failed; 0 skipped"
 
@@ -858,6 +878,15 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     assert "<title>Re-send undelivered entries · Audit log · event-catalog</title>" in html
     assert '<a href="/audit/" aria-current="page">Audit log</a>' in html
     assert "2 entries to re-send" in html and all(r.message_id in html for r in receipts)
+    # Who was affected and why, on each row.
+    assert html.count('<td data-label="User">1</td>') == 2
+    assert (
+        html.count(
+            '<td data-label="Last error" class="replay-error">HTTP 500 injected_fault: Fault injected by the '
+            "collector: 500 Internal Server Error</td>"
+        )
+        == 2
+    )
     token = _csrf(client, "/audit/replay/?status=failed")
     response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
     assert response.status_code == 303 and response.headers["Location"] == "/audit/replay/?status=failed"
@@ -1019,9 +1048,9 @@ def test_an_entry_over_32_kb_is_counted_apart_and_never_offered(
     assert dry.exit_code == 1 and dry.output.endswith("dry run: 0 entries would be re-sent, 1 skipped\n")
     result = runner.invoke(args=["replay"])
     assert result.exit_code == 1
-    first, summary, *risks = result.output.splitlines()
-    assert len(risks) == 2  # what Segment may count twice, of the one re-sent
-    assert first.startswith(receipt.message_id) and first.endswith(f"[dropped] skipped: {OVERSIZED}")
+    first, summary = result.output.splitlines()
+    assert first.startswith(receipt.message_id) and first.endswith(f"skipped: {OVERSIZED}")
+    assert " [dropped: message is 40," in first  # its last error, as the client recorded it
     assert summary == "re-sent 0 entries: 0 delivered; 1 skipped"
     assert collector.stats.requests == 0
 

@@ -66,3 +66,28 @@ def test_resend_one_entry_from_its_page_without_javascript_help(
     expect(page.get_by_role("status")).to_have_text("Re-sent 1 entry: 1 delivered; 0 skipped.")
     page.get_by_role("link", name="Back to the entry").click()
     expect(page.locator("h1 .audit-status")).to_have_text("delivered")
+
+
+def test_the_which_ones_page_shows_user_and_last_error_on_a_laptop_screen(
+    live_server: str, page: Page, app: Flask
+) -> None:
+    """Who was affected and why, on a 1366×768 screen without scrolling sideways, a long error included."""
+    from webapp.extensions import analytics_client
+
+    _failed_entries(app, 2)
+    with app.app_context():
+        store = analytics_client.store()
+        message = build_message(CATALOG.event("ProjectCreate").example_spec())
+        store.record(message, status=AuditStatus.PENDING, source="application")
+        token = "x" * 300  # an error body with no space to wrap at
+        store.record_outcome([message["messageId"]], AuditStatus.FAILED, http_status=502, error=token)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/audit/replay/?status=failed")
+    rows = page.locator("table.replay-preview tbody tr")
+    expect(rows).to_have_count(3)
+    expect(rows.first.locator('td[data-label="User"]')).to_have_text("1")
+    expect(rows.locator('td[data-label="Last error"]')).to_have_text(
+        ["HTTP 500 boom", "HTTP 500 boom", f"HTTP 502 {'x' * 90}…"]
+    )
+    expect(rows.first).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
