@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -111,6 +111,18 @@ def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
         return {}
     typed = asked.candidates[0]  # the text searched for, unquoted
     return {"prop": f"{asked.key} = {typed if is_mask(typed) else mask_value(typed, mask_key)}"}
+
+
+def as_typed(params: dict[str, Any]) -> str:
+    """The view's filters as the re-send's action records them: `name=value` pairs joined by `&`, each
+    value as typed (`since=2026-12-07T09:05:40&event=New User`), not URL-encoded (`09%3A05%3A40`,
+    `New+User`): the action is read by people, as the command line's `--status failed --since 24h` is."""
+    pairs = [
+        (name, value)
+        for name, given in params.items()
+        for value in (given if isinstance(given, list) else [given])
+    ]
+    return "&".join(f"{name}={value}" for name, value in pairs)
 
 
 def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
@@ -254,7 +266,7 @@ def run() -> ResponseReturnValue:
         report = replay(store, client, _selection(form), limit=CLICK_LIMIT, on_candidate=note_resent)
     finally:
         client.shutdown()
-    asked = urlencode(form.params(live=None, **_masked_prop(form, store.mask_key)), doseq=True)
+    asked = as_typed(form.params(live=None, **_masked_prop(form, store.mask_key)))
     record_replay(store, report, actor=current_actor(), selection=asked, destination=own_destination().label)
     if htmx:
         assert form.filters is not None
