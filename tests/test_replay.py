@@ -1152,6 +1152,25 @@ def test_the_entry_page_resends_that_entry_only(
     assert "Re-send unchanged" in client.get(f"/audit/entries/{second.message_id}").get_data(as_text=True)
 
 
+def test_an_entry_page_says_when_its_resend_may_be_a_second_copy(client: FlaskClient, app: Flask) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        ids = _risky_log(analytics_client.store())
+    said = {
+        name: client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+        for name, message_id in ids.items()
+    }
+    assert "Re-send unchanged</button>" in said["timeout"]
+    assert (
+        "It may already be in Segment: a re-sent copy is dropped by Segment only within about 24 hours."
+        in said["timeout"]
+    )
+    assert "It may already be in Segment: a re-sent copy" in said["stuck"]
+    assert "older than 24 h: past Segment&#39;s de-duplication window" in said["old timeout"]
+    assert "may already be in Segment" not in said["old 500"]
+
+
 def test_without_a_write_key_the_dashboard_offers_no_resend(
     client: FlaskClient, app: Flask, collector: Collector
 ) -> None:

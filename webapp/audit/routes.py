@@ -28,7 +28,7 @@ from analytics.queries import (
     delivery_attempts,
     message_name,
 )
-from analytics.replay import Unreplayable, is_stuck, restore_message
+from analytics.replay import Unreplayable, is_stuck, may_already_be_in_segment, past_window, restore_message
 from webapp.audit import results as searching
 from webapp.audit.forms import SearchForm
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
@@ -232,6 +232,7 @@ def entry(message_id: str) -> str:
         # from the tester instead.
         replayable=is_message and found.destination in (None, own_destination().label),
         replay_blocked=replay_blocked,
+        replay_risk=_replay_risk(found) if is_message else None,
         drift=drift_of(found.payload) if is_message else None,
         current_version=CATALOG.version,
         shown=shown,
@@ -239,6 +240,19 @@ def entry(message_id: str) -> str:
         # issue 6 integrity: whether the entry still verifies in its writer's hash chain
         integrity=entry_integrity(analytics_client.store(), found),
     )
+
+
+def _replay_risk(entry: AuditEntry) -> str | None:
+    """What a re-send of this entry may do twice, said beside its button: it may already be in Segment
+    (`may_already_be_in_segment`), which drops a second copy only within about 24 hours."""
+    if not may_already_be_in_segment(entry.status, entry.error):
+        return None
+    if past_window(entry.recorded_at, datetime.now(UTC)):
+        return (
+            "It may already be in Segment, and it is older than 24 h: past Segment's de-duplication window, "
+            "a re-sent copy would be counted twice"
+        )
+    return "It may already be in Segment: a re-sent copy is dropped by Segment only within about 24 hours"
 
 
 def _replay_blocked(entry: AuditEntry, erased: datetime | None) -> str | None:
