@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 from client_budgets import FAST_BUDGETS
+from closing_server import ClosingServer
 from production_settings import AUDIT_KEY_LINES
 from sqlalchemy import func, select
 
@@ -22,7 +23,7 @@ from analytics.catalog import CATALOG
 from analytics.collector import Collector
 from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
 from analytics.messages import build_message
-from analytics.network_errors import describe_network_error
+from analytics.network_errors import describe_network_error, may_have_arrived
 from analytics.scopes import ApplicationScope
 from analytics.tracks import ApplicationDeploymentWebhook
 
@@ -259,8 +260,41 @@ def test_collector_down_is_failed_with_the_network_error(sqlite_store: AuditStor
     assert entry is not None and entry.status == "failed" and entry.http_status is None
     host = url.removeprefix("http://")
     assert entry.error == f"ConnectionError: could not connect to {host} (Connection refused)"
+    assert not may_have_arrived(entry.error)
     [attempt] = sqlite_store.attempts(receipt.message_id)
     assert attempt.latency_ms is not None and attempt.latency_ms > 0
+
+
+def test_a_connection_closed_after_the_request_is_failed_but_may_have_arrived(
+    sqlite_store: AuditStore, make_client: Any
+) -> None:
+    """The endpoint read the batch whole, then closed without answering (a load balancer resetting
+    after its backend took it): the message may be in Segment, so the entry must not say it could
+    not connect, which tells the on-call it never arrived."""
+    with ClosingServer() as endpoint:
+        client = make_client(sqlite_store, host=f"http://{endpoint.host}")
+        receipt = client.track(_example("ProjectCreate"))
+        client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and (entry.status, entry.http_status) == ("failed", None)
+    assert receipt.message_id.encode() in endpoint.bodies[0]
+    assert entry.error == (
+        f"ConnectionError: the connection to {endpoint.host} closed before an answer "
+        "(Remote end closed connection without response), so it may have received the request all the same"
+    )
+    assert may_have_arrived(entry.error)
+
+
+def test_a_connection_reset_after_the_request_says_the_request_may_have_arrived() -> None:
+    with ClosingServer(reset=True) as endpoint, pytest.raises(requests.ConnectionError) as caught:
+        requests.post(f"http://{endpoint.host}/v1/batch", json={"batch": [{"messageId": "m1"}]}, timeout=5)
+    assert endpoint.bodies == [b'{"batch": [{"messageId": "m1"}]}']
+    line = describe_network_error(caught.value)
+    assert line == (
+        f"ConnectionError: the connection to {endpoint.host} closed before an answer "
+        "(Connection reset by peer), so it may have received the request all the same"
+    )
+    assert may_have_arrived(line)
 
 
 def test_sync_mode_reports_the_outcome_in_the_receipt(

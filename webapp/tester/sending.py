@@ -201,7 +201,8 @@ class SendResult:
     @property
     def may_have_arrived(self) -> bool:
         """Whether a failed send may have reached the endpoint anyway: it got no answer in time
-        (`TESTER_TIMEOUT`), but the request went out. The audit log keeps it failed."""
+        (`TESTER_TIMEOUT`), or the endpoint closed the connection before answering, but the request
+        went out. The audit log keeps it failed."""
         return self.entry is not None and self.entry.status == "failed" and may_have_arrived(self.entry.error)
 
 
@@ -300,7 +301,8 @@ def local_destination(result: SendResult) -> Destination | None:
     """The local destination a send went to: the one whose collector can show its copy.
 
     Only local destinations are asked (Segment has no such endpoint), and only for a send that
-    reached it: a delivered one, or one that timed out, which the collector may have taken in.
+    reached it: a delivered one, or one that timed out or whose connection closed before the answer,
+    which the collector may have taken in.
     """
     if result.entry is None or (result.entry.status != "delivered" and not result.may_have_arrived):
         return None
