@@ -161,15 +161,24 @@ def size_in_words(message: dict[str, Any]) -> str:
 
 
 def may_be_oversized(message: dict[str, Any]) -> bool:
-    """Whether the message is over `MAX_MESSAGE_SIZE`, measured only when its payload is large.
+    """Whether the message is over `MAX_MESSAGE_SIZE`, measured only when it can be.
 
     Measuring every message costs a quarter of the bare client's whole `track`; its payload alone
-    costs a third of that. Only the payload grows large: the rest (ids, context) stays far under
-    half the limit, so a payload under half the limit settles it. A message that slipped past
-    (an actor name of kilobytes) is still refused before sending, and its entry says why.
+    costs a third of that. Two parts can grow large: the payload, and the host's own `context=`
+    (a page URL, a referrer, traits), which has no limit of its own. A message with host context
+    keys is measured whole (a single JSON encoding, in the rarer calls that pass one). Without them
+    the rest (ids, the library's context) stays far under half the limit, so a payload under half
+    the limit settles it. A message that still slips past (an actor name of kilobytes, which only
+    the tester and replay set) is refused before sending, and its entry says why. So is one JSON
+    cannot write (built by hand and given to `deliver`): its audit write refuses it and says why.
     """
-    payload = message.get("properties") or message.get("traits") or {}
-    return len(json.dumps(payload)) > MAX_MESSAGE_SIZE // 2 and message_size(message) > MAX_MESSAGE_SIZE
+    try:
+        if not LIBRARY_CONTEXT_KEYS.issuperset(message.get("context", ())):
+            return message_size(message) > MAX_MESSAGE_SIZE
+        payload = message.get("properties") or message.get("traits") or {}
+        return len(json.dumps(payload)) > MAX_MESSAGE_SIZE // 2 and message_size(message) > MAX_MESSAGE_SIZE
+    except (TypeError, ValueError):
+        return False
 
 
 def _message_ids(batch: list[dict[str, Any]]) -> list[str]:

@@ -119,6 +119,32 @@ def test_raise_errors_raises_the_enqueue_error_instead(sqlite_store: AuditStore,
         client.track(ApplicationDeploymentWebhook(scope=scope, image_uri="x" * 40_000))
 
 
+LONG_PAGE = {"page": {"url": "https://example.com/?" + "q" * 40_000}}
+"""A host `context=` that takes a small message over 32 KB by itself."""
+
+
+def test_a_message_that_context_takes_over_32kb_is_dropped_in_its_receipt(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector
+) -> None:
+    """The batched path measured only large payloads: the receipt said `pending`, ok, and the
+    message was dropped afterwards on the writer's thread."""
+    client = make_client(sqlite_store)
+    receipt = client.track(_example("ClusterProvisioningSuccess"), context=LONG_PAGE)
+    assert receipt.status is AuditStatus.DROPPED
+    assert isinstance(receipt.error, EnqueueError) and "over Segment's 32 KB limit" in str(receipt.error)
+    assert _status(sqlite_store, receipt.message_id) == "dropped"
+    client.flush()
+    assert collector.received() == []
+
+
+def test_raise_errors_raises_for_a_message_that_context_takes_over_32kb(
+    sqlite_store: AuditStore, make_client: Any
+) -> None:
+    client = make_client(sqlite_store, raise_errors=True)
+    with pytest.raises(EnqueueError, match="over Segment's 32 KB limit"):
+        client.identify(CATALOG.identifier("Register").example_spec(), context=LONG_PAGE)
+
+
 def test_full_queue_drops_with_a_reason_in_the_strict_receipt(
     sqlite_store: AuditStore, make_client: Any, collector: Collector
 ) -> None:
