@@ -107,6 +107,54 @@ def test_a_batch_the_segment_client_gives_up_on_is_logged_once_with_its_facts(
     said = [record.getMessage() for record in _segment_lines(caplog)]
     assert len(said) == len(segment_lines)
     assert all(line.startswith(start) for line, start in zip(said, segment_lines, strict=True))
+    assert all(record.levelno == logging.WARNING for record in _segment_lines(caplog))
+
+
+@pytest.mark.parametrize(
+    ("fault", "budgets", "segment_line", "status"),
+    [
+        ({"status": 500, "times": 5}, {}, "All 1 retries exhausted after 2 total attempts", "failed"),
+        (
+            {"status": 500, "times": 5},
+            {"max_retries": 5, "max_total_backoff_duration": 0.01},
+            "Max total backoff duration (0.01s) exceeded after ",
+            "failed",
+        ),
+        (
+            {"status": 429, "retry_after": 2, "times": 5},
+            {"max_rate_limit_duration": 1},
+            "Rate limit budget (1s) cannot accommodate the requested wait; dropping batch.",
+            "dropped",
+        ),
+    ],
+    ids=["retries-exhausted", "backoff-budget", "rate-limit-budget"],
+)
+def test_each_give_up_of_the_segment_client_is_one_error_line(
+    sqlite_store: AuditStore,
+    make_client: Any,
+    collector: Collector,
+    caplog: pytest.LogCaptureFixture,
+    host_logging: None,
+    fault: dict[str, Any],
+    budgets: dict[str, Any],
+    segment_line: str,
+    status: str,
+) -> None:
+    """The pinned Segment client's give-ups, from the collector's faults: each was two ERROR lines
+    (its own, then the library's), which an alert counting ERROR lines counted twice. Its line
+    adds a fact (attempts, the budget), so it stays, at WARNING."""
+    collector.inject(**fault)
+    client = make_client(sqlite_store, **budgets)
+    with caplog.at_level(logging.WARNING):
+        receipt = client.track(CATALOG.event("ProjectCreate").example_spec())
+        client.flush()
+    entry = sqlite_store.entry(receipt.message_id)
+    assert entry is not None and entry.status == status
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    ours = f"Segment gave up on 1 message ({status}, HTTP {fault['status']}): {entry.error}"
+    assert [(record.name, record.getMessage()) for record in errors] == [("analytics.client", ours)]
+    [theirs] = _segment_lines(caplog)
+    assert theirs.getMessage().startswith(segment_line) and theirs.levelname == "WARNING"
 
 
 def test_the_default_client_shut_down_through_its_own_method_is_said_so_once(
