@@ -10,7 +10,8 @@ message is written (in batched mode, off the caller's thread: the receipt alread
 
 A number that is not finite (NaN, infinity) is refused the same way: JSON has none, PostgreSQL's
 `jsonb` refuses it and pydantic sends one held in a free-form value as `null`. `check_json_value`
-applies all of these to a property's whole value, and refuses what cannot be made JSON at all.
+applies all of these to a property's whole value, and refuses what cannot be made JSON at all, and
+keys that become the same text in JSON (`1` and `"1"`), of which only one value would be kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 import operator
 import re
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -63,8 +64,9 @@ def check_json_value(value: Any) -> Any:
     data returned.
 
     Raises:
-        ValueError: the value cannot be made JSON (pydantic's reason), or it holds text
-            `check_storable` refuses (keys included) or a number that is not finite, named by where.
+        ValueError: the value cannot be made JSON (pydantic's reason), it holds text
+            `check_storable` refuses (keys included) or a number that is not finite, or two keys of
+            one object that become the same text, named by where.
     """
     if isinstance(value, str):
         return check_storable(value)
@@ -74,7 +76,11 @@ def check_json_value(value: Any) -> Any:
         data = to_jsonable_python(value)
     except ValueError as exc:  # pydantic's serialisation error, invalid UTF-8, a cycle, too deep
         raise ValueError(f"cannot be sent as JSON: {exc}") from None
-    if not _plainly_storable(data) and (found := unstorable_in(data)):
+    encoded = _encoded(data)
+    found = None if _plainly_storable(encoded) else unstorable_in(data)
+    if found is None and _may_have_lost_keys(value, encoded):
+        found = _colliding_keys(value)
+    if found:
         path, problem = found
         raise ValueError(f"at {'.'.join(map(str, path))}: {problem}" if path else problem)
     return data
@@ -86,16 +92,56 @@ _SUSPECT = re.compile(rb"\\u0000|(?:^|[:,\[])-?(?:NaN|Infinity)")
 where it holds the same characters (`"a,NaN"`), not merely the word (a product named "Infinity")."""
 
 
-def _plainly_storable(data: Any) -> bool:
-    """Whether JSON data's text, made in pydantic's own code, shows none of `_SUSPECT`: then no walk is
-    needed. Walking every nested value in Python cost a nested spec several times its whole build; data
-    that fails here (a surrogate) or looks suspect is walked. It is given plain data, not models: a
-    model's own settings write a NaN as `null`, which its message then holds as NaN."""
+def _encoded(data: Any) -> bytes | None:
+    """JSON data's text, made in pydantic's own code; None when it cannot be (a surrogate). It is given
+    plain data, not models: a model's own settings write a NaN as `null`, which its message then holds
+    as NaN."""
     try:
-        encoded = to_json(data, inf_nan_mode="constants")
+        return to_json(data, inf_nan_mode="constants")
     except ValueError:
-        return False
-    return _SUSPECT.search(encoded) is None
+        return None
+
+
+def _plainly_storable(encoded: bytes | None) -> bool:
+    """Whether JSON data's text (`_encoded`) shows none of `_SUSPECT`: then no walk is needed. Walking
+    every nested value in Python cost a nested spec several times its whole build; data that has no
+    text (a surrogate) or looks suspect is walked."""
+    return encoded is not None and _SUSPECT.search(encoded) is None
+
+
+def _may_have_lost_keys(value: Any, encoded: bytes | None) -> bool:
+    """Whether making `value` JSON data may have merged two of its keys, checked in pydantic's own code:
+    the value's own JSON text writes both keys (`{"1":"a","1":"b"}`), the data's only the one kept.
+    A generator, which making the data used up, differs too; `_colliding_keys` then finds nothing."""
+    try:
+        return encoded is None or len(to_json(value, inf_nan_mode="constants")) != len(encoded)
+    except ValueError:
+        return True
+
+
+def _colliding_keys(value: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """Where two keys of one mapping become the same text in JSON (`1` and `"1"`, `(1, 2)` and
+    `"1,2"`), at any depth, and which: making the data keeps the last one's value only.
+
+    Returns:
+        None when no keys collide; else the keys and indexes (as JSON names them) that lead to the
+        first mapping where some do, and a sentence naming them.
+    """
+    pending: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, Mapping):
+            named: dict[str, Any] = {}
+            for key in item:
+                text = next(iter(to_jsonable_python({key: None})))
+                if text in named:
+                    both = f"keys {named[text]!r} and {key!r} both become {json.dumps(text)} in JSON"
+                    return path, f"{both}: one value would be lost"
+                named[text] = key
+            pending.extend(((*path, text), child) for text, child in zip(named, item.values(), strict=True))
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(((*path, index), child) for index, child in enumerate(item))
+    return None
 
 
 def check_typed_value(value: Any, check: TypedCheck) -> Any:

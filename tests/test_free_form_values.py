@@ -287,6 +287,12 @@ def test_a_context_no_value_makes_right_raises_a_type_error(
     [
         ({"ip": b"\xff"}, "context= cannot be sent: cannot be sent as JSON: 'utf-8' codec can't decode"),
         ({"userAgent": "a\x00b"}, "context= cannot be sent: at userAgent: text cannot contain a NUL"),
+        # Keys that become the same text: pydantic kept the last one's value, without a word.
+        ({1: "a", "1": "b"}, "context= cannot be sent: keys 1 and '1' both become \"1\" in JSON: one value"),
+        (
+            {"page": {"q": [{(1, 2): "a", "1,2": "b"}]}},
+            "context= cannot be sent: at page.q.0: keys (1, 2) and '1,2' both become \"1,2\" in JSON",
+        ),
     ],
 )
 def test_a_context_value_no_message_can_carry_gets_an_error_receipt(
