@@ -93,6 +93,12 @@ SERIALIZERS = (PlainSerializer, WrapSerializer, SerializeAsAny)
 """`Annotated` metadata that may make a dump write other keys than the annotation's own."""
 
 
+def has_serializer(metadata: Iterable[Any]) -> bool:
+    """Whether a field's `Annotated` metadata (`FieldInfo.metadata`) holds one of `SERIALIZERS`: its
+    values are then dumped by code of the author's, which no check here can read ahead."""
+    return any(isinstance(item, SERIALIZERS) for item in metadata)
+
+
 def fully_declared(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
     """Whether every key of a value of this annotation, as its model dumps it, is a field `field_paths`
     names: no key in it can then be masked for its name (`analytics.catalog.personal_paths`), so a
@@ -110,7 +116,7 @@ def fully_declared(annotation: Any, metadata: Iterable[Any] = ()) -> bool:
 
 
 def _fully_declared(annotation: Any, metadata: Iterable[Any], walking: frozenset[type[BaseModel]]) -> bool:
-    if any(isinstance(item, SERIALIZERS) for item in metadata):
+    if has_serializer(metadata):
         return False
     origin, arguments = get_origin(annotation), get_args(annotation)
     if origin is Annotated:
@@ -172,11 +178,17 @@ def _field_paths(
             yield from _field_paths(model.model_fields, inner, walking | {model})
 
 
+def schema_extra(field: FieldInfo) -> dict[str, Any]:
+    """A field's `json_schema_extra`, where `prop()` writes `PERSONAL_DATA_KEY`; empty when it is none
+    or a callable (pydantic takes one too), which says nothing here."""
+    extra = field.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
 def says_no_personal_data(field: FieldInfo) -> bool:
     """Whether a field was declared `personal_data=False`: its author vouches that nothing in it is
     personal data, so no key inside it is masked for its name (`analytics.catalog.personal_paths`)."""
-    extra = field.json_schema_extra
-    return isinstance(extra, dict) and extra.get(PERSONAL_DATA_KEY) is False
+    return schema_extra(field).get(PERSONAL_DATA_KEY) is False
 
 
 class FieldTree:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analytics.exports import LABEL_SEPARATOR
-from analytics.spec import Status
+from analytics.spec import PERSONAL_DATA_KEY, Status
 from analytics.spec_drafts import (
     DraftBuilder,
     ModelDraft,
@@ -215,8 +215,8 @@ class _SchemaReader:
             required=required,
             description=str(schema.get("description") or ""),
             example=example,
-            personal_data=bool(schema.get("x-personal-data")),
-            says_not_personal=schema.get("x-personal-data") is False,
+            personal_data=bool(schema.get(PERSONAL_DATA_KEY)),
+            says_not_personal=schema.get(PERSONAL_DATA_KEY) is False,
             notes=notes,
         )
         if example is None and not (isinstance(examples, list) and examples) and "example" not in schema:

@@ -33,7 +33,7 @@ from pydantic.fields import FieldInfo
 from analytics.checked_model import CheckedModel
 from analytics.events import SegmentEvent
 from analytics.nested import PERSONAL_DATA_KEY as PERSONAL_DATA_KEY  # where diff, lint and forks read it
-from analytics.nested import SERIALIZERS, field_paths
+from analytics.nested import field_paths, has_serializer, schema_extra
 from analytics.scopes import UserScope
 from analytics.storable_text import TypedCheck, check_json_value, check_typed_value, typed_check
 
@@ -428,7 +428,7 @@ def _typed_check(spec: type[_Spec], name: str) -> TypedCheck | None:
     field, decorators = spec.model_fields[name], spec.__pydantic_decorators__
     if decorators.field_serializers or decorators.model_serializers:
         return None
-    if any(isinstance(item, SERIALIZERS) for item in field.metadata):
+    if has_serializer(field.metadata):
         return None
     return typed_check(field.annotation)
 
@@ -445,11 +445,9 @@ def _personal_data_keys(spec: type[_Spec]) -> frozenset[str]:
 
 def is_personal_field(field: FieldInfo) -> bool:
     """Whether a field (a spec's or a nested model's) was declared `personal_data=True`."""
-    extra = field.json_schema_extra
-    return isinstance(extra, dict) and bool(extra.get(PERSONAL_DATA_KEY))
+    return bool(schema_extra(field).get(PERSONAL_DATA_KEY))
 
 
 def says_personal_data(field: FieldInfo) -> bool:
     """Whether a field says whether it is personal data, `personal_data=True` or `False` (EC017)."""
-    extra = field.json_schema_extra
-    return isinstance(extra, dict) and PERSONAL_DATA_KEY in extra
+    return PERSONAL_DATA_KEY in schema_extra(field)

@@ -29,10 +29,16 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
 
-from analytics.nested import SERIALIZERS, model_dumps_fields_only
+from analytics.nested import has_serializer, model_dumps_fields_only
 
-SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATES = "\ud800-\udfff"
+
+SURROGATE = re.compile(f"[{_SURROGATES}]")
 """A surrogate code point: what `check_storable` refuses, the CLI and the raw editor look for."""
+
+_REFUSED_TEXT = re.compile(f"[\x00{_SURROGATES}]")
+"""What `check_storable` refuses in text, a NUL or a surrogate, as one search: the rule itself, which
+`check_storable` then explains and the typed checks apply to many texts at once."""
 
 
 def check_storable(text: str) -> str:
@@ -41,6 +47,8 @@ def check_storable(text: str) -> str:
     Raises:
         ValueError: the text holds a NUL character or a surrogate code point, named as an escape.
     """
+    if _REFUSED_TEXT.search(text) is None:
+        return text
     if "\x00" in text:
         raise ValueError("text cannot contain a NUL character (\\u0000)")
     if surrogate := SURROGATE.search(text):
@@ -164,9 +172,6 @@ def check_typed_value(value: Any, check: TypedCheck) -> Any:
 TypedCheck = Callable[[list[Any]], bool]
 """Whether all of some values of one declared type can be carried (`typed_check`)."""
 
-_REFUSED_TEXT = re.compile("[\x00\ud800-\udfff]")
-"""What `check_storable` refuses in text, as one search."""
-
 
 def typed_check(annotation: Any) -> TypedCheck | None:
     """A check of the values of a field's declared type, or None for a type not known here (a mapping,
@@ -212,7 +217,7 @@ def _model_check(model: type[BaseModel]) -> TypedCheck | None:
         return None
     fields: list[tuple[Callable[[Any], Any], TypedCheck]] = []
     for name, field in model.model_fields.items():
-        if field.metadata and any(isinstance(item, SERIALIZERS) for item in field.metadata):
+        if has_serializer(field.metadata):
             return None
         check = typed_check(field.annotation)
         if check is None:
