@@ -7,6 +7,10 @@ destination), never one query per destination:
 
 - `outcome_counts`: messages recorded in the window, per destination and status (served by
   `ix_audit_entries_recorded_at_id`);
+- `unanswered_failures`: the window's failed messages that got no HTTP answer, per destination and
+  error text, which `analytics.network_errors.may_have_arrived` reads (served by
+  `ix_audit_entries_status_recorded_at`): a read timeout is failed, but the endpoint may have the
+  message, so "failed" is split into "no answer, may have arrived" and "refused or never arrived";
 - `backlog_counts`: every `pending` entry, however old, and how many of them are stuck (served by
   `ix_audit_entries_status_recorded_at`);
 - `latest_errors`: the newest failed or dropped delivery attempts of each destination, with the
@@ -14,7 +18,8 @@ destination), never one query per destination:
   function, so the busiest destination cannot crowd the others out).
 
 The rate is delivered / (delivered + failed + dropped): `pending` is not an outcome yet and
-`disabled` was never meant to be sent.
+`disabled` was never meant to be sent. It counts what the endpoint confirmed; the failures that may
+have arrived all the same give its upper bound (`arrived_at_most`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, DeliveryAttempt
+from analytics.network_errors import may_have_arrived
 from analytics.replay import stuck_clause
 
 ERRORS_PER_DESTINATION = 5
@@ -42,6 +48,25 @@ def outcome_counts(since: datetime) -> Select[str | None, str, int]:
         select(AuditEntry.destination, AuditEntry.status, func.count().label("count"))
         .where(AuditEntry.recorded_at >= since, AuditEntry.type.in_(MESSAGE_TYPES))
         .group_by(AuditEntry.destination, AuditEntry.status)
+    )
+
+
+def unanswered_failures(since: datetime) -> Select[str | None, str | None, int]:
+    """Failed messages recorded since `since` that got no HTTP answer, per destination and error text.
+
+    Grouped by the text rather than classified in SQL, so that which failures may have arrived is
+    decided in one place (`may_have_arrived`); a window holds few distinct texts of this kind (the
+    host and the operating system's reason), however many messages failed.
+    """
+    return (
+        select(AuditEntry.destination, AuditEntry.error, func.count().label("count"))
+        .where(
+            AuditEntry.status == AuditStatus.FAILED,
+            AuditEntry.recorded_at >= since,
+            AuditEntry.type.in_(MESSAGE_TYPES),
+            AuditEntry.http_status.is_(None),
+        )
+        .group_by(AuditEntry.destination, AuditEntry.error)
     )
 
 
@@ -119,6 +144,8 @@ class DestinationHealth:
     Attributes:
         destination: `AuditEntry.destination`: None for the application's own client.
         counts: messages recorded in the window, by status.
+        may_have_arrived: the window's failed messages that got no answer in a way that leaves
+            open that the endpoint has them (a read timeout: `may_have_arrived`).
         pending: every message still `pending`, whenever recorded.
         stuck: those pending for longer than the stuck threshold.
         errors: the latest failed or dropped attempts in the window, newest first.
@@ -126,6 +153,7 @@ class DestinationHealth:
 
     destination: str | None
     counts: dict[str, int] = field(default_factory=dict)
+    may_have_arrived: int = 0
     pending: int = 0
     stuck: int = 0
     errors: list[DeliveryError] = field(default_factory=list)
@@ -140,6 +168,12 @@ class DestinationHealth:
         return sum(self.counts.get(status, 0) for status in FAILED_OUTCOMES)
 
     @property
+    def never_arrived(self) -> int:
+        """Failed and dropped messages of the window that the endpoint refused (an HTTP error) or
+        never got (no connection, dropped before sending)."""
+        return self.not_delivered - self.may_have_arrived
+
+    @property
     def disabled(self) -> int:
         """Messages of the window audited but never sent: the client had no write key."""
         return self.counts.get(AuditStatus.DISABLED, 0)
@@ -149,6 +183,12 @@ class DestinationHealth:
         """delivered / (delivered + failed + dropped), or None when nothing reached an outcome."""
         finished = self.delivered + self.not_delivered
         return self.delivered / finished if finished else None
+
+    @property
+    def arrived_at_most(self) -> float | None:
+        """The rate if every failure that may have arrived did: what arrived lies between the two."""
+        finished = self.delivered + self.not_delivered
+        return (self.delivered + self.may_have_arrived) / finished if finished else None
 
     @property
     def name(self) -> str:
@@ -181,6 +221,9 @@ def destination_health(
 
     for destination, status, count in session.execute(outcome_counts(since)):
         of(destination).counts[status] = count
+    for destination, error, count in session.execute(unanswered_failures(since)):
+        if may_have_arrived(error):
+            of(destination).may_have_arrived += count
     for destination, pending, stuck in session.execute(backlog_counts(now, stuck_after)):
         health = of(destination)
         health.pending, health.stuck = pending, int(stuck or 0)
