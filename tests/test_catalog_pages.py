@@ -843,6 +843,18 @@ def test_the_dashboard_records_its_catalog_version_on_first_request(app: Flask, 
     assert versions == [CATALOG.version]
 
 
+def test_the_catalog_version_is_recorded_when_the_first_request_is_sent_to_set_up(
+    app: Flask, anonymous: FlaskClient
+) -> None:
+    """No account yet: every page redirects to the set-up page, and the version is recorded all the same."""
+    first = anonymous.get("/")
+    assert first.status_code == 302 and first.headers["Location"].startswith("/setup")
+    from webapp.extensions import db
+
+    with app.app_context():
+        assert db.session.scalars(select(CatalogVersion.version)).all() == [CATALOG.version]
+
+
 def test_changes_page_without_history_explains_itself(client: FlaskClient) -> None:
     page = client.get("/changes").get_data(as_text=True)
     assert "Only the running catalog version has been recorded so far." in page

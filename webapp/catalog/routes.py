@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy.exc import SQLAlchemyError
@@ -74,11 +75,13 @@ DOWNLOADS = {
 """What each download is for, in the words of someone choosing one."""
 
 
-@bp.before_app_request
 def record_catalog_version() -> None:
     """Record the running catalog version once, as soon as the database is migrated.
 
     Not at start-up: `event-catalog db upgrade` builds this app on a database without the table.
+    Whatever the request's outcome: it runs before the access check (`_first_of_every_request`), so
+    that a dashboard that only ever sent visitors to the set-up page or the sign-in page still
+    records the version it served.
     """
     state = current_app.extensions.setdefault("catalog_version_recorded", {"done": False})
     if state["done"]:
@@ -90,6 +93,17 @@ def record_catalog_version() -> None:
     if migrated:
         record_version_safely(db.engine, CATALOG)
         state["done"] = True
+
+
+@bp.record_once
+def _first_of_every_request(state: BlueprintSetupState) -> None:
+    """Run `record_catalog_version` before every other `before_request` hook of the app.
+
+    A blueprint's `before_app_request` hook runs after the app's own, and the access check
+    (`webapp.auth.policy.enforce`, registered earlier) answers an anonymous request with a redirect,
+    after which Flask runs no further hook: the version was never recorded.
+    """
+    state.app.before_request_funcs.setdefault(None, []).insert(0, record_catalog_version)
 
 
 def _now() -> datetime:
