@@ -83,7 +83,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0021_audit_erasures"
+SCHEMA_REVISION = "0022_http_status_index"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -101,6 +101,7 @@ WRITABLE_REVISIONS = frozenset(
         "0018_scope_preset_ids",
         "0019_scope_preset_autoincrement",
         "0020_scope_preset_name_key",
+        "0021_audit_erasures",
         SCHEMA_REVISION,
     }
 )
@@ -110,7 +111,7 @@ may be upgraded before its database: 0010 only added an index, 0011 a table the 
 and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a column of the API
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
 way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
-a table only `audit erase` writes (erasures of personal data). Its
+a table only `audit erase` writes (erasures of personal data), 0022 an index (HTTP statuses). Its
 oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -210,6 +211,15 @@ class AuditEntry(Base):
         Index("ix_audit_entries_type_recorded_at", "type", "recorded_at"),
         Index("ix_audit_entries_actor_recorded_at", "actor", "recorded_at"),
         Index("ix_audit_entries_catalog_version_recorded_at", "catalog_version", "recorded_at"),
+        # The audit search's HTTP status filter (the endpoint's answer, 500, 429…); entries without an
+        # outcome yet (every entry as it is written) stay out of it.
+        Index(
+            "ix_audit_entries_http_status_recorded_at",
+            "http_status",
+            "recorded_at",
+            sqlite_where=text("http_status IS NOT NULL"),
+            postgresql_where=text("http_status IS NOT NULL"),
+        ),
         # Only tester sends name a destination: the application's entries, nearly all of the log,
         # stay out of this index and cost nothing more to write.
         Index(

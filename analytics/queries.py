@@ -45,7 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from analytics.actions import ACTION_TYPE
@@ -63,6 +63,7 @@ from analytics.audit import (
 from analytics.catalog import CATALOG, is_personal_key
 from analytics.durations import as_utc, parse_instant
 from analytics.messages import catalog_marker
+from analytics.network_errors import may_have_arrived
 from analytics.payload_paths import ITEMS, containing, last_key, parse_path, spellings, split_search
 from analytics.scopes import MAX_ID, is_id_text
 from analytics.sql_functions import dialect_function
@@ -99,8 +100,22 @@ FILTER_PARAMS = (
     "message_id",
     "version",
     "prop",
+    "outcome",
+    "http_status",
 )
 """The query-string names of the filters, shared by the dashboard's URLs and the CLI."""
+
+MAY_HAVE_ARRIVED = "may_have_arrived"
+REFUSED = "refused"
+OUTCOMES: dict[str, tuple[str, ...]] = {
+    REFUSED: (AuditStatus.FAILED.value, AuditStatus.DROPPED.value),
+    MAY_HAVE_ARRIVED: (AuditStatus.FAILED.value,),
+}
+"""The `outcome` filter's classes of undelivered messages, and the statuses each can have: `refused`
+(the endpoint answered with an error, the connection was refused, or the message was dropped before
+sending: it never arrived) and `may_have_arrived` (failed without an answer in a way that leaves open
+that the endpoint has it, a read timeout: `analytics.network_errors.may_have_arrived`)."""
+
 
 # Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
 # value, so a repeated parameter is an error rather than a silently ignored second value.
@@ -172,6 +187,10 @@ class AuditFilter:
         message_id: Segment's `messageId`.
         catalog_version: the catalog version that built the message.
         prop: a property search.
+        outcome: an undelivered message's class (`OUTCOMES`); `statuses` holds its statuses.
+        http_status: the HTTP status of the entry's latest outcome (the endpoint's answer).
+        arrived_errors: with `outcome`, the error texts of failed entries that may have arrived, read
+            from the log (`resolved`): which texts those are is decided in Python, not in SQL.
         hidden_actions: actions (by name) left out whatever else matches: not a search of the
             reviewer's but what their role may not read (`analytics.actions.ACCOUNT_ACTIONS`).
     """
@@ -191,6 +210,9 @@ class AuditFilter:
     message_id: str | None = None
     catalog_version: str | None = None
     prop: PropertyMatch | None = None
+    outcome: str | None = None
+    http_status: int | None = None
+    arrived_errors: tuple[str, ...] | None = None
     hidden_actions: tuple[str, ...] = ()
 
     @property
@@ -387,6 +409,30 @@ def _identify_spec(value: str) -> str:
         raise ValueError(f"no identify call is named {name!r}: one of {known}") from None
 
 
+def _http_status(value: str) -> int:
+    """An HTTP status code, checked so that a typo is reported rather than quietly matching nothing."""
+    if not (value.isascii() and value.isdigit() and 100 <= int(value) <= 599):
+        raise ValueError(f"{value!r} is not an HTTP status: a number from 100 to 599, e.g. 500")
+    return int(value)
+
+
+def _outcome_statuses(outcome: str | None, statuses: list[str]) -> list[str]:
+    """The statuses a search for `outcome` reads: those ticked that the class can have, or all of them.
+
+    Raises:
+        ValueError: every status ticked is one the class cannot have.
+    """
+    if outcome is None:
+        return statuses
+    possible = OUTCOMES[outcome]
+    if not statuses:
+        return list(possible)
+    kept = [status for status in statuses if status in possible]
+    if not kept:
+        raise ValueError(f"only {' or '.join(possible)} entries have this outcome: tick one of them, or none")
+    return kept
+
+
 def _catalog_version(value: str) -> str:
     """A catalog version as messages carry it (`analytics.catalog.Catalog.version`), checked so that
     a mistyped one is reported rather than quietly matching nothing."""
@@ -467,6 +513,12 @@ def parse_filters(
         except ValueError as exc:
             errors["status"] = str(exc)
 
+    outcome = parsed("outcome", lambda v: _choice(v, OUTCOMES, "outcome"))
+    if "status" not in errors:
+        try:
+            statuses = _outcome_statuses(outcome, statuses)
+        except ValueError as exc:
+            errors["outcome"] = str(exc)
     is_identify = single.get("event", "").startswith(IDENTIFY_PREFIX)
     result = AuditFilter(
         since=since,
@@ -484,6 +536,8 @@ def parse_filters(
         message_id=single.get("message_id"),
         catalog_version=parsed("version", _catalog_version),
         prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),
+        outcome=outcome,
+        http_status=parsed("http_status", _http_status),
     )
     if errors:
         raise FilterError(errors)
@@ -682,9 +736,62 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(identify_call(filters.identify_spec))
     if filters.prop is not None:
         clauses.append(payload_property_equals(filters.sections, filters.prop))
+    if filters.http_status is not None:
+        clauses.append(entry.http_status == filters.http_status)
+    if filters.outcome is not None:
+        clauses.append(_outcome_clause(filters.outcome, filters.arrived_errors))
     if filters.hidden_actions:
         clauses.append(without_actions(filters.hidden_actions))
     return clauses
+
+
+def unanswered_errors(filters: AuditFilter) -> Select[str | None]:
+    """The distinct error texts of the failed entries without an HTTP answer in the filter's time range:
+    the texts `may_have_arrived` reads (served by `ix_audit_entries_status_recorded_at`)."""
+    query = select(AuditEntry.error).distinct()
+    query = query.where(*_unanswered(), AuditEntry.error.is_not(None))
+    if filters.since is not None:
+        query = query.where(AuditEntry.recorded_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(AuditEntry.recorded_at < filters.until)
+    return query
+
+
+def resolved(session: Session, filters: AuditFilter) -> AuditFilter:
+    """The filter with the error texts its `outcome` needs, read from the log: once per search, before
+    its queries are built (`conditions` refuses an outcome without them).
+
+    A window holds few distinct texts of failures without an answer (the host and the operating system's
+    reason), however many messages failed, and `may_have_arrived` decides which of them may have arrived,
+    so that the filter, the health page and the tester agree.
+    """
+    if filters.outcome is None or filters.arrived_errors is not None:
+        return filters
+    texts = session.scalars(unanswered_errors(filters))
+    return replace(
+        filters, arrived_errors=tuple(text for text in texts if text is not None and may_have_arrived(text))
+    )
+
+
+def _unanswered() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return AuditEntry.status == AuditStatus.FAILED.value, AuditEntry.http_status.is_(None)
+
+
+def _outcome_clause(outcome: str, arrived_errors: tuple[str, ...] | None) -> ColumnElement[bool]:
+    """Whether an undelivered entry is of the class `outcome`; its statuses are `AuditFilter.statuses`.
+
+    Raises:
+        ValueError: the filter was not `resolved`.
+    """
+    if arrived_errors is None:
+        raise ValueError("resolve the outcome filter's error texts first (analytics.queries.resolved)")
+    arrived = and_(*_unanswered(), AuditEntry.error.in_(arrived_errors))
+    if outcome == MAY_HAVE_ARRIVED:
+        return arrived
+    failed, unanswered = _unanswered()
+    return or_(
+        not_(failed), not_(unanswered), AuditEntry.error.is_(None), AuditEntry.error.not_in(arrived_errors)
+    )
 
 
 def without_actions(names: Sequence[str]) -> ColumnElement[bool]:

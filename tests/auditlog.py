@@ -14,11 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import requests
 from sqlalchemy import update
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, build_message
+from analytics.network_errors import describe_network_error
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,3 +186,28 @@ def record_delivery(
                 .values(attempted_at=recorded)
             )
     return message_id
+
+
+def network_error(kind: type[requests.RequestException]) -> str:
+    """The error text the client records for a request to the collector that got no HTTP answer."""
+    request = requests.Request("POST", "http://127.0.0.1:9/v1/batch").prepare()
+    return describe_network_error(kind("no answer", request=request))
+
+
+def record_outage(store: AuditStore) -> dict[str, list[str]]:
+    """An outage's outcomes, their message ids by class: 2 `delivered`; 3 `refused` (an HTTP 500, a
+    refused connection, a message dropped before sending); 2 `may_have_arrived` (read timeouts, whose
+    requests went out whole)."""
+    ids: dict[str, list[str]] = {"delivered": [], "refused": [], "may_have_arrived": []}
+    for _ in range(2):
+        ids["delivered"].append(record_delivery(store, AuditStatus.DELIVERED, http_status=200))
+    ids["refused"] += [
+        record_delivery(store, AuditStatus.FAILED, http_status=500, error="internal error"),
+        record_delivery(store, AuditStatus.FAILED, error=network_error(requests.ConnectionError)),
+        record_delivery(store, AuditStatus.DROPPED, error="queue full"),
+    ]
+    for _ in range(2):
+        ids["may_have_arrived"].append(
+            record_delivery(store, AuditStatus.FAILED, error=network_error(requests.ReadTimeout))
+        )
+    return ids

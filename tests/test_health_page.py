@@ -7,8 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
-import requests
-from auditlog import record_delivery
+from auditlog import record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -18,7 +17,6 @@ from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_en
 from analytics.catalog import CATALOG
 from analytics.health import DestinationHealth, destination_health
 from analytics.messages import build_message
-from analytics.network_errors import describe_network_error
 from webapp.auth.roles import Role
 from webapp.tester.destinations import Destination
 
@@ -119,27 +117,9 @@ def test_latest_errors_are_capped_per_destination_newest_first(store: AuditStore
     assert found[None].not_delivered == 8
 
 
-def _network_error(kind: type[requests.RequestException]) -> str:
-    """The error text the client records for a request that got no HTTP answer."""
-    request = requests.Request("POST", "http://127.0.0.1:9/v1/batch").prepare()
-    return describe_network_error(kind("no answer", request=request))
-
-
-def _seed_outage(store: AuditStore) -> None:
-    """2 delivered; refused or never sent: an HTTP 500, a refused connection, a dropped message;
-    2 read timeouts, whose requests went out whole."""
-    for _ in range(2):
-        record_delivery(store, AuditStatus.DELIVERED)
-    record_delivery(store, AuditStatus.FAILED, http_status=500, error="internal error")
-    record_delivery(store, AuditStatus.FAILED, error=_network_error(requests.ConnectionError))
-    record_delivery(store, AuditStatus.DROPPED, error="queue full")
-    for _ in range(2):
-        record_delivery(store, AuditStatus.FAILED, error=_network_error(requests.ReadTimeout))
-
-
 def test_failures_that_may_have_arrived_are_counted_apart(store: AuditStore) -> None:
     now = datetime.now(UTC)
-    _seed_outage(store)
+    record_outage(store)
     with Session(store.engine) as session:
         (application,) = destination_health(
             session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
@@ -154,11 +134,12 @@ def test_health_page_splits_failed_into_refused_and_may_have_arrived(
     client: FlaskClient, sqlite_url: str
 ) -> None:
     store = AuditStore(create_audit_engine(sqlite_url))
-    _seed_outage(store)
+    record_outage(store)
     store.engine.dispose()
     html = client.get("/health").get_data(as_text=True)
     assert "28.6&nbsp;%" in html and "2 delivered, 5 failed or dropped" in html
     assert "3 refused or never arrived, 2 no answer, may have arrived (up to 57.1&nbsp;% arrived)" in html
+    assert "outcome=refused" in html and "outcome=may_have_arrived" in html
 
 
 def test_no_traffic_has_no_rate(store: AuditStore) -> None:

@@ -43,7 +43,14 @@ from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.owners import owners_of, who_to_ask
 from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
-from analytics.queries import FILTER_PARAMS, AuditFilter, FilterError, parse_filters
+from analytics.queries import (
+    FILTER_PARAMS,
+    OUTCOMES,
+    AuditFilter,
+    FilterError,
+    parse_filters,
+    resolved,
+)
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from analytics.spec import Status
 from analytics.wording import counted
@@ -492,9 +499,15 @@ def _filters_from_options(params: dict[str, str | None]) -> AuditFilter:
         )
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
     try:
-        return parse_filters({name: value or "" for name, value in params.items()}, mask_key=mask_key)
+        filters = parse_filters({name: value or "" for name, value in params.items()}, mask_key=mask_key)
     except FilterError as exc:
         fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
+    from webapp.extensions import db
+
+    try:
+        return resolved(db.session, filters)
+    except SQLAlchemyError as exc:
+        fail_on_database("read the audit log", exc)
 
 
 def _audit_store() -> AuditStore:
@@ -916,6 +929,13 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
     help="A property (or trait) value, KEY a name or a nested path (payment_method.kind, line_items[].sku); "
     "personal data matches too.",
 )
+@click.option(
+    "--outcome",
+    type=click.Choice(list(OUTCOMES)),
+    help="Undelivered messages: refused (an HTTP error, no connection, dropped: never arrived) or "
+    "may_have_arrived (no answer, e.g. a read timeout).",
+)
+@click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
 @click.option(
     "--format",
     "export_format",

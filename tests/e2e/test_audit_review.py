@@ -7,7 +7,8 @@ import io
 from pathlib import Path
 
 import pytest
-from auditlog import record
+import requests
+from auditlog import network_error, record
 from dashboard_server import running_dashboard
 from playwright.sync_api import Browser, Page, expect
 
@@ -312,3 +313,20 @@ def test_a_property_search_without_a_range_stops_at_a_page_and_offers_one(
     expect(page.locator("#audit-count")).to_have_text("3 entries")
     expect(page.locator("figure.histogram")).to_have_count(1)
     assert "since=" in page.url
+
+
+def test_which_messages_may_have_arrived_is_one_choice_of_the_outcome_filter(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    timed_out = _cps(sqlite_store, "pending")
+    sqlite_store.record_outcome([timed_out], AuditStatus.FAILED, error=network_error(requests.ReadTimeout))
+    refused = _cps(sqlite_store, "pending")
+    sqlite_store.record_outcome([refused], AuditStatus.FAILED, error=network_error(requests.ConnectionError))
+    rows = page.locator("#audit-rows tr:not(#audit-empty)")
+
+    page.goto(live_server + "/audit/")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Outcome", exact=True).select_option("may_have_arrived")
+    expect(rows).to_have_count(1)
+    expect(page).to_have_url(f"{live_server}/audit/?outcome=may_have_arrived")
+    expect(rows.first.get_by_role("link").first).to_have_attribute("href", f"/audit/entries/{timed_out}")

@@ -23,7 +23,9 @@ from analytics.messages import catalog_marker
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     IDENTIFY_PREFIX,
+    MAY_HAVE_ARRIVED,
     RANGES,
+    REFUSED,
     TYPES,
     delivery_attempts,
     message_name,
@@ -60,6 +62,12 @@ bp = Blueprint("audit", __name__)
 
 RANGE_LABELS = {"15m": "Last 15 minutes", "1h": "Last hour", "24h": "Last 24 hours", "7d": "Last 7 days"}
 """How the relative ranges of `analytics.queries.RANGES` read in the form."""
+
+OUTCOME_OPTIONS = [
+    (REFUSED, "refused or never arrived"),
+    (MAY_HAVE_ARRIVED, "no answer, may have arrived"),
+]
+"""How the `outcome` classes read in the form, in the health page's words."""
 
 ENTRY_SOURCES = (Source.APPLICATION, Source.TESTER, Source.DASHBOARD, Source.REPLAY, Source.RETENTION)
 """The sources the search offers: every one that writes entries (actions come from the dashboard
@@ -121,6 +129,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_actions": sorted(set(ACTIONS) - set(hidden)),
         "audit_hidden_actions": hidden,
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
+        "audit_outcome_options": OUTCOME_OPTIONS,
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],

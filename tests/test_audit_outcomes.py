@@ -1,0 +1,116 @@
+"""The audit search by what became of a message: refused or may have arrived, and the endpoint's HTTP
+status, on the page, the API and the exports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from auditlog import record_outage
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from analytics.audit import AuditStatus, AuditStore, create_audit_engine
+from analytics.queries import AuditFilter, FilterError, newest_first, parse_filters, resolved
+
+
+def _found(engine: Engine, **params: str) -> set[str]:
+    with Session(engine) as session:
+        filters = resolved(session, parse_filters(params))
+        return {entry.message_id for entry in session.scalars(newest_first(filters, limit=50))}
+
+
+def test_outcome_tells_refused_from_may_have_arrived(store: AuditStore) -> None:
+    ids = record_outage(store)
+    assert _found(store.engine, outcome="may_have_arrived") == set(ids["may_have_arrived"])
+    assert _found(store.engine, outcome="refused") == set(ids["refused"])
+    assert _found(store.engine, outcome="refused", status="dropped") == {ids["refused"][2]}
+    assert _found(store.engine, http_status="500") == {ids["refused"][0]}
+    assert _found(store.engine, http_status="200") == set(ids["delivered"])
+
+
+def test_the_http_status_filter_reads_its_index(engine: Engine) -> None:
+    """A page of one HTTP status is one range of its index, however far apart its entries are."""
+    query = newest_first(AuditFilter(http_status=500), limit=51)
+    literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            # An empty table is cheapest read whole; what matters is that the index can serve.
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+        plan = [str(row) for row in connection.exec_driver_sql(f"{explain} {literal}")]
+    # PostgreSQL names each partition's copy of the index itself: the status must be its condition.
+    assert [row for row in plan if "http_status_recorded_at" in row or "Index Cond: (http_status" in row], (
+        plan
+    )
+
+
+def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -> None:
+    with pytest.raises(FilterError) as raised:
+        parse_filters({"outcome": "may_have_arrived", "status": "delivered,dropped"})
+    assert raised.value.errors == {
+        "outcome": "only failed entries have this outcome: tick one of them, or none"
+    }
+    with pytest.raises(FilterError) as raised:
+        parse_filters({"outcome": "lost", "http_status": "5xx"})
+    assert set(raised.value.errors) == {"outcome", "http_status"}
+    assert (
+        raised.value.errors["http_status"]
+        == "'5xx' is not an HTTP status: a number from 100 to 599, e.g. 500"
+    )
+
+
+def test_an_outcome_filter_must_be_resolved_before_it_is_queried() -> None:
+    with pytest.raises(ValueError, match="resolve"):
+        newest_first(parse_filters({"outcome": "refused"}), limit=5)
+
+
+def _seeded(sqlite_url: str) -> dict[str, list[str]]:
+    store = AuditStore(create_audit_engine(sqlite_url))
+    ids = record_outage(store)
+    replayed = ids["refused"][0]
+    store.record_outcome([replayed], AuditStatus.DELIVERED, http_status=200, source="replay")
+    ids["replayed"] = [replayed]
+    store.engine.dispose()
+    return ids
+
+
+def test_the_page_the_api_and_the_export_take_the_same_outcome_filters(
+    client: FlaskClient, sqlite_url: str
+) -> None:
+    ids = _seeded(sqlite_url)
+    page = client.get("/audit/?outcome=may_have_arrived")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert all(f"/audit/entries/{message_id}" in html for message_id in ids["may_have_arrived"])
+    assert not any(f"/audit/entries/{message_id}" in html for message_id in ids["refused"])
+    assert '<option value="may_have_arrived" selected>no answer, may have arrived</option>' in html
+
+    api = client.get("/api/audit/entries?outcome=refused")
+    assert api.status_code == 200
+    assert {entry["message_id"] for entry in api.get_json()["entries"]} == set(ids["refused"][1:])
+
+    export = client.get("/audit/export.ndjson?outcome=may_have_arrived")
+    assert export.status_code == 200
+    lines = export.get_data(as_text=True).splitlines()
+    assert {json.loads(line)["message_id"] for line in lines} == set(ids["may_have_arrived"])
+
+    refused = client.get("/api/audit/entries?outcome=nope&http_status=0")
+    assert refused.status_code == 400
+    assert {"outcome", "http_status"} <= set(json.dumps(refused.get_json()).replace('"', " ").split())
+
+
+def test_the_cli_export_takes_the_same_outcome_filters(
+    app: Flask, runner: FlaskCliRunner, sqlite_url: str
+) -> None:
+    ids = _seeded(sqlite_url)
+    result = runner.invoke(args=["audit", "export", "--format", "ndjson", "--outcome", "may_have_arrived"])
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["message_id"] for line in result.stdout.splitlines()} == set(
+        ids["may_have_arrived"]
+    )
+    result = runner.invoke(args=["audit", "export", "--format", "ndjson", "--http-status", "500"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # the HTTP 500 was re-sent since: its latest answer is a 200
