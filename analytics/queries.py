@@ -102,6 +102,7 @@ FILTER_PARAMS = (
     "prop",
     "outcome",
     "http_status",
+    "attempts",
 )
 """The query-string names of the filters, shared by the dashboard's URLs and the CLI."""
 
@@ -116,6 +117,11 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
 sending: it never arrived) and `may_have_arrived` (failed without an answer in a way that leaves open
 that the endpoint has it, a read timeout: `analytics.network_errors.may_have_arrived`)."""
 
+FAILED_ATTEMPTS = "failed"
+"""The `attempts` filter's one value: entries with a failed or dropped delivery attempt in the range,
+whatever their status now (what a replay re-sent, or a retry delivered late)."""
+
+_FAILED_OUTCOMES = (AuditStatus.FAILED.value, AuditStatus.DROPPED.value)
 
 # Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
 # value, so a repeated parameter is an error rather than a silently ignored second value.
@@ -189,6 +195,7 @@ class AuditFilter:
         prop: a property search.
         outcome: an undelivered message's class (`OUTCOMES`); `statuses` holds its statuses.
         http_status: the HTTP status of the entry's latest outcome (the endpoint's answer).
+        failed_attempts: only entries with a failed or dropped delivery attempt in the time range.
         arrived_errors: with `outcome`, the error texts of failed entries that may have arrived, read
             from the log (`resolved`): which texts those are is decided in Python, not in SQL.
         hidden_actions: actions (by name) left out whatever else matches: not a search of the
@@ -212,6 +219,7 @@ class AuditFilter:
     prop: PropertyMatch | None = None
     outcome: str | None = None
     http_status: int | None = None
+    failed_attempts: bool = False
     arrived_errors: tuple[str, ...] | None = None
     hidden_actions: tuple[str, ...] = ()
 
@@ -538,6 +546,7 @@ def parse_filters(
         prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),
         outcome=outcome,
         http_status=parsed("http_status", _http_status),
+        failed_attempts=parsed("attempts", lambda v: _choice(v, (FAILED_ATTEMPTS,), "attempts")) is not None,
     )
     if errors:
         raise FilterError(errors)
@@ -740,6 +749,8 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(entry.http_status == filters.http_status)
     if filters.outcome is not None:
         clauses.append(_outcome_clause(filters.outcome, filters.arrived_errors))
+    if filters.failed_attempts:
+        clauses.append(_had_failed_attempt(filters.since, filters.until))
     if filters.hidden_actions:
         clauses.append(without_actions(filters.hidden_actions))
     return clauses
@@ -792,6 +803,20 @@ def _outcome_clause(outcome: str, arrived_errors: tuple[str, ...] | None) -> Col
     return or_(
         not_(failed), not_(unanswered), AuditEntry.error.is_(None), AuditEntry.error.not_in(arrived_errors)
     )
+
+
+def _had_failed_attempt(since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
+    """Whether the entry had a failed or dropped delivery attempt in the time range: one probe of the
+    attempts' `message_id` index per entry read."""
+    attempt = DeliveryAttempt
+    query = select(literal(1)).where(
+        attempt.message_id == AuditEntry.message_id, attempt.outcome.in_(_FAILED_OUTCOMES)
+    )
+    if since is not None:
+        query = query.where(attempt.attempted_at >= since)
+    if until is not None:
+        query = query.where(attempt.attempted_at < until)
+    return query.exists()
 
 
 def without_actions(names: Sequence[str]) -> ColumnElement[bool]:

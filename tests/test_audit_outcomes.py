@@ -1,12 +1,13 @@
-"""The audit search by what became of a message: refused or may have arrived, and the endpoint's HTTP
-status, on the page, the API and the exports."""
+"""The audit search by what became of a message: refused or may have arrived, the endpoint's HTTP
+status, and "had a failed attempt" (what a replay re-sent), on the page, the API and the exports."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from auditlog import record_outage
+from auditlog import record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine
@@ -65,6 +66,54 @@ def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -
 def test_an_outcome_filter_must_be_resolved_before_it_is_queried() -> None:
     with pytest.raises(ValueError, match="resolve"):
         newest_first(parse_filters({"outcome": "refused"}), limit=5)
+
+
+def test_a_replayed_failure_is_found_by_its_failed_attempt(store: AuditStore) -> None:
+    now = datetime.now(UTC)
+    replayed = record_delivery(store, AuditStatus.FAILED, http_status=503, error="unavailable")
+    store.record_outcome([replayed], AuditStatus.DELIVERED, http_status=200, source="replay")
+    record_delivery(store, AuditStatus.DELIVERED, http_status=200)
+    still_failed = record_delivery(store, AuditStatus.DROPPED, error="queue full")
+    earlier = record_delivery(
+        store, AuditStatus.FAILED, recorded=now - timedelta(days=2), http_status=500, error="old"
+    )
+
+    assert _found(store.engine, attempts="failed", status="delivered") == {replayed}
+    assert _found(store.engine, attempts="failed") == {replayed, still_failed, earlier}
+    assert _found(store.engine, attempts="failed", range="24h") == {replayed, still_failed}
+
+
+def test_only_a_failed_attempt_within_the_range_counts(store: AuditStore) -> None:
+    """An entry of the range whose failure was reported after its end did not fail within it."""
+    now = datetime.now(UTC)
+    late = record_delivery(store, AuditStatus.DELIVERED, http_status=200, recorded=now - timedelta(hours=3))
+    # A delivered entry stays delivered; the late report is kept as an attempt, stamped now.
+    store.record_outcome([late], AuditStatus.FAILED, error="late report")
+    since, until = (now - timedelta(hours=h) for h in (4, 2))
+    bounded = {"attempts": "failed", "since": since.isoformat(), "until": until.isoformat()}
+    assert _found(store.engine, **bounded) == set()
+    assert _found(store.engine, attempts="failed", since=since.isoformat()) == {late}
+
+
+def test_the_page_the_api_and_the_exports_list_what_was_re_sent(
+    client: FlaskClient, runner: FlaskCliRunner, sqlite_url: str
+) -> None:
+    ids = _seeded(sqlite_url)
+    query = "attempts=failed&status=delivered"
+    html = client.get(f"/audit/?{query}").get_data(as_text=True)
+    assert f"/audit/entries/{ids['replayed'][0]}" in html
+    assert '<option value="failed" selected>had a failed or dropped attempt</option>' in html
+    api = client.get(f"/api/audit/entries?{query}")
+    assert [entry["message_id"] for entry in api.get_json()["entries"]] == ids["replayed"]
+    export = client.get(f"/audit/export.ndjson?{query}").get_data(as_text=True)
+    assert [json.loads(line)["message_id"] for line in export.splitlines()] == ids["replayed"]
+    result = runner.invoke(args=["audit", "export", "--format", "ndjson", "--attempts", "failed"])
+    assert result.exit_code == 0, result.output
+    assert {json.loads(line)["message_id"] for line in result.stdout.splitlines()} == {
+        *ids["refused"],
+        *ids["may_have_arrived"],
+    }
+    assert client.get("/api/audit/entries?attempts=yes").status_code == 400
 
 
 def _seeded(sqlite_url: str) -> dict[str, list[str]]:

@@ -44,6 +44,7 @@ from analytics.lint import lint
 from analytics.owners import owners_of, who_to_ask
 from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
 from analytics.queries import (
+    FAILED_ATTEMPTS,
     FILTER_PARAMS,
     OUTCOMES,
     AuditFilter,
@@ -936,6 +937,11 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
     "may_have_arrived (no answer, e.g. a read timeout).",
 )
 @click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
+@click.option(
+    "--attempts",
+    type=click.Choice([FAILED_ATTEMPTS]),
+    help="failed: entries with a failed or dropped delivery attempt in the range, whatever their status now.",
+)
 @click.option(
     "--format",
     "export_format",

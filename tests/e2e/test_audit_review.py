@@ -330,3 +330,20 @@ def test_which_messages_may_have_arrived_is_one_choice_of_the_outcome_filter(
     expect(rows).to_have_count(1)
     expect(page).to_have_url(f"{live_server}/audit/?outcome=may_have_arrived")
     expect(rows.first.get_by_role("link").first).to_have_attribute("href", f"/audit/entries/{timed_out}")
+
+
+def test_which_messages_were_re_sent_is_one_choice_of_the_attempts_filter(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    replayed = _cps(sqlite_store, "pending")
+    sqlite_store.record_outcome([replayed], AuditStatus.FAILED, http_status=500, error="internal error")
+    sqlite_store.record_outcome([replayed], AuditStatus.DELIVERED, http_status=200, source="replay")
+    _cps(sqlite_store, "delivered")
+    rows = page.locator("#audit-rows tr:not(#audit-empty)")
+
+    page.goto(live_server + "/audit/")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Attempts", exact=True).select_option("failed")
+    expect(rows).to_have_count(1)
+    expect(page).to_have_url(f"{live_server}/audit/?attempts=failed")
+    expect(rows.first.get_by_role("link").first).to_have_attribute("href", f"/audit/entries/{replayed}")

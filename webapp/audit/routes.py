@@ -22,6 +22,7 @@ from analytics.integrity import entry_integrity
 from analytics.messages import catalog_marker
 from analytics.payload_drift import drift_of
 from analytics.queries import (
+    FAILED_ATTEMPTS,
     IDENTIFY_PREFIX,
     MAY_HAVE_ARRIVED,
     RANGES,
@@ -130,6 +131,7 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_hidden_actions": hidden,
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_outcome_options": OUTCOME_OPTIONS,
+        "audit_attempts_options": [(FAILED_ATTEMPTS, "had a failed or dropped attempt")],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],
