@@ -111,8 +111,9 @@ may be upgraded before its database: 0010 only added an index, 0011 a table the 
 and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a column of the API
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
 way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
-a table only `audit erase` writes (erasures of personal data), 0022 an index (HTTP statuses). Its
-oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
+a table only `audit erase` writes (erasures of personal data), 0022 two indexes (HTTP statuses,
+failed attempts). Its oldest member is the `oldest_writer` migration 0011 records (a test holds
+them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {
@@ -366,6 +367,9 @@ class DeliveryAttempt(Base):
     """
 
     __tablename__ = "delivery_attempts"
+    # The failed attempts of a time range (the audit search's `attempts=failed`, the health page's
+    # latest errors), without reading the delivered ones, nearly all of the table.
+    __table_args__ = (Index("ix_delivery_attempts_outcome_attempted_at", "outcome", "attempted_at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), index=True)
