@@ -521,7 +521,9 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
 
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    (metrics_dir / "stale_from_last_run.db").write_text("")
+    stale = [metrics_dir / name for name in ("counter_4242.db", "gauge_livesum_4242.db", "histogram_7.db")]
+    for path in stale:
+        path.write_text("")
     with running_dashboard(
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
         WEB_CONCURRENCY="2",
@@ -540,7 +542,39 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
             'event_catalog_http_request_seconds_count{method="GET",route="/",status="302"} 4.0'
             in metrics.text
         )
-        assert not (metrics_dir / "stale_from_last_run.db").exists()
+        assert not any(path.exists() for path in stale)
+
+
+def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path: Path) -> None:
+    """start.sh emptied PROMETHEUS_MULTIPROC_DIR with `rm -rf`: pointed at the SQLite audit log's
+    folder, it deleted the log, and `db upgrade` then made a new, empty one. Now it refuses the
+    folder in one line, before it deletes or migrates anything."""
+    import os
+    import subprocess
+    import sys
+
+    from webapp import ROOT
+
+    database = tmp_path / "audit.db"
+    database.write_bytes(b"the audit log")
+    (tmp_path / "counter_4242.db").write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{database}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PORT": "0",
+    }
+    started = subprocess.run(
+        ["scripts/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (started.returncode, started.stderr) == (
+        2,
+        f"error: PROMETHEUS_MULTIPROC_DIR: '{tmp_path}' holds '{database}', which is not a "
+        "prometheus_client metrics file: give the metrics a folder of their own (nothing in it is deleted)\n",
+    )
+    assert database.read_bytes() == b"the audit log"
+    assert (tmp_path / "counter_4242.db").exists()
 
 
 def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> None:
