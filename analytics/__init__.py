@@ -30,7 +30,7 @@ from typing import Any, Literal
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.audit import AuditStatus, AuditStore, Source, create_audit_engine, database_label
-from analytics.audit_failures import reason, refuses_writes
+from analytics.audit_failures import reason
 from analytics.audit_settings import audit_store, take_audit_variables
 from analytics.catalog import CATALOG
 from analytics.client import AnalyticsClient, Receipt, client_options, unreplayable_personal_data
@@ -61,7 +61,7 @@ from analytics.settings import (
     public_audit_keys,
 )
 from analytics.spec import IdentifySpec, TrackSpec
-from analytics.versions import record_version_safely
+from analytics.versions import refuse_read_only
 
 __all__ = [
     "AnalyticsClient",
@@ -178,18 +178,16 @@ def _init_options() -> frozenset[str]:
 
 
 def _record_version(store: AuditStore) -> None:
-    """Record the catalog's version: the one write `init` makes, so the one place where a database
-    that takes reads but refuses writes (a read-only SQLite file, a PostgreSQL role granted only
-    SELECT) shows before every message is lost to it. Any other failure stays a warning.
+    """Record the catalog's version, refusing a database that refuses writes (`refuse_read_only`).
 
     Raises:
         AuditDatabaseError: the database refuses writes.
     """
-    refused = record_version_safely(store.engine, CATALOG)
-    if refused is not None and refuses_writes(refused):
-        where = database_label(store.engine)
+    try:
+        refuse_read_only(store.engine, CATALOG)
+    except AuditDatabaseError:
         store.engine.dispose()  # no client is built on it: nothing else would close its connection
-        raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(refused)}") from refused
+        raise
 
 
 def init(

@@ -16,9 +16,10 @@ from sqlalchemy import Engine, Insert, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from analytics.audit import CatalogVersion
-from analytics.audit_failures import reason
+from analytics.audit import CatalogVersion, database_label
+from analytics.audit_failures import reason, refuses_writes
 from analytics.catalog import Catalog
+from analytics.errors import AuditDatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,21 @@ def record_version_safely(engine: Engine, catalog: Catalog) -> SQLAlchemyError |
         log.warning("could not record catalog version %s: %s", catalog.version, reason(exc))
         return exc
     return None
+
+
+def refuse_read_only(engine: Engine, catalog: Catalog) -> None:
+    """`record_version_safely`, but a database that takes reads and refuses writes (a read-only
+    SQLite file, a PostgreSQL role granted only SELECT) is refused: the version is the one write a
+    host makes at start, so the one place where such a database shows before every message (or
+    every sign-in) is lost to it. Any other failure stays a warning.
+
+    Raises:
+        AuditDatabaseError: the database refuses writes, in one line naming it and the reason.
+    """
+    refused = record_version_safely(engine, catalog)
+    if refused is not None and refuses_writes(refused):
+        where = database_label(engine)
+        raise AuditDatabaseError(f"the audit database {where} cannot be used: {reason(refused)}") from refused
 
 
 def versions_query() -> Select[str, datetime]:

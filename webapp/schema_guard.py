@@ -29,19 +29,26 @@ from analytics.audit import (
     schema_revision,
     sqlite_problem,
 )
-from analytics.audit_failures import reason
+from analytics.audit_failures import reason, refuses_writes
+from analytics.catalog import CATALOG
+from analytics.versions import record_version, refuse_read_only
 from analytics.wording import sentence
 
 log = logging.getLogger(__name__)
 
 EXEMPT_ENDPOINTS = frozenset({"static", "health.healthz", "health.metrics"})
 UNREACHABLE = "The database cannot be reached. Check DATABASE_URL and that the server is up."
+READ_ONLY = (
+    "The database refuses writes for this user: grant the user in DATABASE_URL INSERT, UPDATE and "
+    "DELETE on the dashboard's tables, or give it a user that may write."
+)
 RECHECK_SECONDS = 30.0
 """How long a process serves on its last look at a current schema before it reads the revision again."""
 
 _CHECKED_AT = "schema_guard.checked_at"
 _REFUSING = "schema_guard.refusing"
 _REFUSING_LOCK = threading.Lock()
+_READ_ONLY = "schema_guard.read_only"
 
 
 def schema_problem(revision: str | None) -> str | None:
@@ -100,6 +107,55 @@ def log_change(app: Flask, problem: str | None, cause: str | None) -> None:
 def forget_check(app: Flask) -> None:
     """Make the next request read the revision again (the database refused this code's writes)."""
     app.extensions[_CHECKED_AT] = None
+
+
+def refuse_read_only_at_start(app: Flask) -> None:
+    """The library's start check (`refuse_read_only`), for a server: a read-only database answered
+    every sign-in with a 500 (neither the sign-in nor a failed one's audit entry can be written)
+    while `/healthz` said "ok". A database that cannot be reached or is not migrated is left to
+    the guard's 503 pages, which say what to do and recover by themselves.
+
+    Raises:
+        AuditDatabaseError: the database refuses writes.
+    """
+    from webapp.extensions import db
+
+    with app.app_context():
+        try:
+            migrated = schema_revision(db.engine) == SCHEMA_REVISION
+        except SQLAlchemyError:
+            return
+        if migrated:
+            refuse_read_only(db.engine, CATALOG)
+
+
+def note_write_refused(app: Flask, error: BaseException) -> bool:
+    """Whether the database refused `error`'s write because this user may not write at all; if so,
+    `/healthz` answers 503 until a write is accepted again, and the log says so once."""
+    if not refuses_writes(error):
+        return False
+    with _REFUSING_LOCK:
+        before = app.extensions.get(_READ_ONLY)
+        app.extensions[_READ_ONLY] = True
+    if not before:
+        log.warning("writes are refused: %s (%s)", READ_ONLY, reason(error))
+    return True
+
+
+def writes_refused(app: Flask, engine: Engine) -> bool:
+    """Whether the database still refuses writes, once one was refused: the catalog version's write
+    (a no-op once recorded) is tried again, so that `/healthz` recovers when the grant is fixed."""
+    if not app.extensions.get(_READ_ONLY):
+        return False
+    try:
+        record_version(engine, CATALOG)
+    except SQLAlchemyError as exc:
+        if refuses_writes(exc):
+            return True
+    with _REFUSING_LOCK:
+        app.extensions[_READ_ONLY] = False
+    log.info("the database accepts writes again")
+    return False
 
 
 def init_app(app: Flask) -> None:

@@ -60,6 +60,7 @@ from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import db
 from webapp.filenames import attachment, file_slug
 from webapp.htmx import vary_on_htmx, wants_fragment
+from webapp.schema_guard import note_write_refused
 
 bp = Blueprint("catalog", __name__)
 
@@ -91,7 +92,9 @@ def record_catalog_version() -> None:
     except SQLAlchemyError:
         return  # unreachable: /healthz says so; try again on the next request
     if migrated:
-        record_version_safely(db.engine, CATALOG)
+        refused = record_version_safely(db.engine, CATALOG)
+        if refused is not None:
+            note_write_refused(current_app, refused)
         state["done"] = True
 
 

@@ -10,13 +10,14 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, ServiceUnavailable
 from werkzeug.http import HTTP_STATUS_CODES
 
 from analytics.errors import SchemaError
 from webapp.extensions import db
 from webapp.htmx import wants_fragment
-from webapp.schema_guard import database_advice, forget_check
+from webapp.schema_guard import READ_ONLY, database_advice, forget_check, note_write_refused
 
 bp = Blueprint("errors", __name__)
 
@@ -153,6 +154,17 @@ def handle_schema_error(error: SchemaError) -> ResponseReturnValue:
     db.session.rollback()
     forget_check(current_app)
     return error_response(ServiceUnavailable(description=database_advice(db.engine) or str(error)))
+
+
+@bp.app_errorhandler(SQLAlchemyError)
+def handle_database_error(error: SQLAlchemyError) -> ResponseReturnValue:
+    """A write the database refuses to this user whatever is written (a role granted only SELECT,
+    a standby): the 503 page saying so, where it was a 500 and a traceback per sign-in. Any other
+    database error goes on to the 500 handler as before."""
+    if not note_write_refused(current_app, error):
+        raise error
+    db.session.rollback()
+    return error_response(ServiceUnavailable(description=READ_ONLY))
 
 
 @bp.app_errorhandler(500)

@@ -25,7 +25,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.metrics import exposition
-from webapp.schema_guard import UNREACHABLE, diagnose, log_change, schema_problem
+from webapp.schema_guard import READ_ONLY, UNREACHABLE, diagnose, log_change, schema_problem, writes_refused
 from webapp.tester.sending import destinations
 
 bp = Blueprint("health", __name__)
@@ -53,6 +53,8 @@ def database_state() -> dict[str, Any]:
         log_change(current_app, problem or UNREACHABLE, cause or reason(exc))
         return {"ok": False, "error": problem or UNREACHABLE}
     problem = schema_problem(revision)
+    if problem is None and writes_refused(current_app, db.engine):
+        problem = READ_ONLY
     state: dict[str, Any] = {
         "ok": problem is None,
         "dialect": db.engine.dialect.name,

@@ -1,0 +1,94 @@
+"""The dashboard on a database user that may read but not write: refused at start, 503 (not 500) after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from auth_helpers import sign_in
+from markupsafe import escape
+from sqlalchemy import Engine, text
+
+from analytics.collector import Collector
+from webapp import ROOT, create_app
+from webapp.auth.accounts import hash_password
+from webapp.auth.models import User
+from webapp.auth.roles import Role
+from webapp.extensions import db
+from webapp.schema_guard import READ_ONLY
+
+PASSWORD = "a long enough password"
+DENIED = "permission denied for table catalog_versions"
+
+
+@pytest.fixture
+def reader_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str]:
+    """The migrated database, with an admin account, through a role granted SELECT only."""
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_postgres_url})
+    with app.app_context():
+        created = datetime.now(UTC)
+        db.session.add(
+            User(
+                email="admin@example.com",
+                password_hash=hash_password(PASSWORD),
+                role=Role.ADMIN,
+                created_at=created,
+            )
+        )
+        db.session.commit()
+        db.engine.dispose()
+    role = f"ec_reader_{uuid.uuid4().hex[:8]}"
+    with postgres_engine.begin() as connection:
+        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
+        connection.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
+    try:
+        yield postgres_engine.url.set(username=role).render_as_string(hide_password=False)
+    finally:
+        with postgres_engine.begin() as connection:
+            connection.execute(text(f"DROP OWNED BY {role}"))
+            connection.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_server_refuses_a_read_only_database_at_start_in_one_line(reader_url: str) -> None:
+    """gunicorn's workers import webapp.wsgi: the dashboard started "healthy" on a role granted only
+    SELECT. It now stops as `init()` does, with the library's line."""
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+    env.update(DATABASE_URL=reader_url, APP_ENV="development")
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import webapp.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    where = reader_url.replace("postgresql+psycopg://", "postgresql://")
+    assert loaded.returncode == 4
+    assert loaded.stderr.splitlines()[-1] == f"error: the audit database {where} cannot be used: {DENIED}"
+    assert "Traceback" not in loaded.stderr
+
+
+def test_a_read_only_database_answers_503_saying_so(reader_url: str, collector: Collector) -> None:
+    """Built without the start check (`flask run`), or a grant revoked while it runs: every sign-in
+    was a 500 with a traceback (its UPDATE, or a failed one's audit entry, refused) and /healthz 200."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": reader_url,
+            "SEGMENT_WRITE_KEY": "test-key",
+            "SEGMENT_HOST": collector.url,
+        }
+    )
+    try:
+        client = app.test_client()
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json is not None and health.json["database"]["error"] == READ_ONLY
+        for password in (PASSWORD, "not the password at all"):
+            refused = sign_in(client, "admin@example.com", password)
+            assert refused.status_code == 503
+            assert str(escape(READ_ONLY)) in refused.get_data(as_text=True)
+        assert client.get("/login").status_code == 200  # reading still works
+    finally:
+        with app.app_context():
+            db.engine.dispose()
