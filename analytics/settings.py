@@ -187,8 +187,18 @@ def guessable_secret(value: str) -> bool:
     )
 
 
-def own_secret(name: str, why: str, at_least: int | None = None) -> str:
-    """The line that refuses, under `APP_ENV=production`, a secret left at a published value or too short."""
+def own_secret(name: str, why: str, at_least: int | None = None, *, shared: str | None = None) -> str:
+    """The line that refuses, under `APP_ENV=production`, a secret left at a published value or too short.
+
+    Args:
+        shared: who already holds the secret (`the dashboard`), for a process that must use that
+            value: it is told to copy it, not to make a new one, which would key nothing it reads.
+    """
+    if shared is not None:
+        return (
+            f"{name}: APP_ENV=production needs {shared}'s {name}, not a placeholder ({why}): "
+            f"set it to {shared}'s value, not a new one"
+        )
     length = f", {at_least} characters or more" if at_least else ""
     return (
         f"{name}: APP_ENV=production needs a secret of your own{length}, not a placeholder ({why}): "
@@ -196,7 +206,9 @@ def own_secret(name: str, why: str, at_least: int | None = None) -> str:
     )
 
 
-def production_secrets(settings: Mapping[str, Any], secrets: Mapping[str, str]) -> list[str]:
+def production_secrets(
+    settings: Mapping[str, Any], secrets: Mapping[str, str], *, shared: str | None = None
+) -> list[str]:
     """The lines refusing, under `APP_ENV=production`, each of `secrets` (its name: why it must be a
     secret) that is unset, public or guessable, then each that repeats another's value; retired chain
     keys (`AUDIT_CHAIN_KEYS_RETIRED`) likewise, each of them.
@@ -212,10 +224,11 @@ def production_secrets(settings: Mapping[str, Any], secrets: Mapping[str, str]) 
         settings: the settings read.
         secrets: the secrets this process holds: the audit keys for an application host
             (`AUDIT_KEYS`), and `SECRET_KEY` too for the dashboard.
+        shared: who already holds them, when this process must use their values (`own_secret`).
     """
     values = [(name, str(settings.get(name) or "")) for name in secrets]
     problems = [
-        own_secret(name, secrets[name], MIN_SECRET_LENGTH)
+        own_secret(name, secrets[name], MIN_SECRET_LENGTH, shared=shared)
         for name, value in values
         if guessable_secret(value)
     ]

@@ -356,23 +356,47 @@ def test_production_refuses_one_value_for_two_secrets(tmp_path: Path) -> None:
     ]
 
 
-def test_the_start_script_s_commands_refuse_the_public_audit_keys_with_every_other_problem(
+def test_the_start_script_s_commands_refuse_the_public_chain_key_saying_to_copy_the_dashboard_s(
     tmp_path: Path,
 ) -> None:
+    """`db upgrade` writes the chain's checkpoints but signs no session and makes no mask: it asked
+    for SECRET_KEY and AUDIT_MASK_KEY too, each with a line saying to generate one."""
     env = {
         **os.environ,
         "APP_ENV": "production",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}",
         "AUDIT_CHAIN_KEY": "",
     }
-    env.pop("SECRET_KEY", None)
+    for name in ("SECRET_KEY", "AUDIT_MASK_KEY"):
+        env.pop(name, None)
     done = subprocess.run([BIN / "event-catalog", "db", "upgrade"], env=env, capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "error: invalid configuration:",
-        f"  {SECRET_LINE}",
-        *(f"  {line}" for line in AUDIT_KEY_LINES),
+        "  AUDIT_CHAIN_KEY: APP_ENV=production needs the dashboard's AUDIT_CHAIN_KEY, not a placeholder "
+        "(it keys the audit log's hash chain, so that whoever can write to the database cannot recompute "
+        "it; the same on every host): set it to the dashboard's value, not a new one",
     ]
+
+
+def test_an_application_host_s_and_a_cron_job_s_commands_need_no_secret_key(tmp_path: Path) -> None:
+    """The README's application host (both audit keys, no SECRET_KEY) could not run `db upgrade`
+    or `replay`, nor a verify job given the chain key alone `audit verify`: each command asked for
+    every secret of the dashboard's. Each now checks those it uses."""
+    env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
+    env.update(AUDIT_KEYS, SEGMENT_WRITE_KEY="a-write-key")
+    env.pop("SECRET_KEY", None)
+    for command in (["db", "upgrade"], ["replay"]):
+        done = subprocess.run([BIN / "event-catalog", *command], env=env, capture_output=True, text=True)
+        assert (command, done.returncode) == (command, 0), done.stderr
+    env.pop("AUDIT_MASK_KEY")
+    done = subprocess.run([BIN / "event-catalog", "audit", "verify"], env=env, capture_output=True, text=True)
+    assert (done.returncode, done.stdout) == (0, "verified 0 entries in 0 writer chains\n")
+    done = subprocess.run([BIN / "event-catalog", "replay"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[1].startswith(
+        "  AUDIT_MASK_KEY: APP_ENV=production needs the dashboard's AUDIT_MASK_KEY"
+    )
 
 
 def test_the_command_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:

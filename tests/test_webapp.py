@@ -312,7 +312,9 @@ def test_every_line_starts_with_the_variable_it_is_about() -> None:
 
 
 def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: Path) -> None:
-    """A bad value stopped the start before the production checks ran: one fix, one restart each."""
+    """A bad value stopped the start before the production checks ran: one fix, one restart each.
+    The dashboard's server checks its secrets with the rest; a command checks those it uses as it
+    starts (`users list` uses no SECRET_KEY), so the bad value is all it says here."""
     import os
     import subprocess
     import sys
@@ -330,6 +332,15 @@ def test_the_command_lists_bad_values_and_production_refusals_at_once(tmp_path: 
     )
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
+        "error: invalid configuration:",
+        "  SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
+    ]
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    served = subprocess.run(
+        [sys.executable, "-c", "import webapp.wsgi"], env=env, capture_output=True, text=True
+    )
+    assert served.returncode == 4
+    assert served.stderr.splitlines() == [
         "error: invalid configuration:",
         "  SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io",
         f"  {SECRET_LINE}",

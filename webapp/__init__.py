@@ -15,8 +15,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 """The migration history, inside the package so that `pip install` carries it to application hosts."""
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the dashboard app; configuration is layered, each layer overriding the one before."""
+def create_app(
+    test_config: Mapping[str, Any] | None = None, *, secrets: Mapping[str, str] | None = None
+) -> Flask:
+    """Build the dashboard app; configuration is layered, each layer overriding the one before.
+
+    Args:
+        test_config: settings over every other layer.
+        secrets: the secrets production refuses unset or guessable; the dashboard's (all of them)
+            by default. The command line passes none: each command checks those it uses.
+    """
     from analytics.catalog import CATALOG
     from analytics.utc_sessions import pin_utc_sessions
     from analytics.wording import counted, noun
@@ -52,7 +60,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if test_config is not None:
         app.config.from_mapping(test_config)
     # Derived settings, and the production checks (secrets of your own), on the merged result.
-    config.finalise(app.config, [*instance_problems, *environment.problems])
+    config.finalise(
+        app.config,
+        [*instance_problems, *environment.problems],
+        config.SECRETS if secrets is None else secrets,
+    )
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)

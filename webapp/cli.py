@@ -56,6 +56,7 @@ from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from analytics.spec import Status
 from analytics.wording import counted
 from webapp.actor import command_line_actor
+from webapp.cli_secrets import with_secrets_checked
 from webapp.cli_text import with_text_checked
 from webapp.config import DEFAULT_COLLECTOR_PORT
 from webapp.tester.cli import send_command
@@ -1002,6 +1003,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit)
     # Text that is not UTF-8 is refused in one line by every option and argument: `webapp.cli_text`.
     with_text_checked(app.cli)
+    with_secrets_checked(app.cli)
 
 
 T = TypeVar("T")
@@ -1019,9 +1021,11 @@ def _configuration(load: Callable[[], T]) -> T:
 
 
 def _create_app() -> Flask:
+    """The app for a command: its production secrets are checked by each command, those it uses
+    (`webapp.cli_secrets`), rather than all of the dashboard's by every command."""
     from webapp import create_app
 
-    return _configuration(create_app)
+    return _configuration(lambda: create_app(secrets={}))
 
 
 class DevelopmentServer(click.Command):
@@ -1096,6 +1100,10 @@ class CatalogGroup(FlaskGroup):
             )
         )
         with_text_checked(self)  # the app's own commands are checked by `init_app`
+        # Flask's `run`, `shell` and `routes`: the dashboard's secrets (the collector builds no app).
+        for name, command in self.commands.items():
+            if command is not collector_command:
+                with_secrets_checked(command, (name,))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]

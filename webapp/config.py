@@ -43,6 +43,9 @@ DEV_SECRET_KEY = "dev-only-not-secret"
 """`make run`'s session key: a placeholder (`not-secret`), which production refuses as guessable."""
 SECRETS = {"SECRET_KEY": "it signs sessions and CSRF tokens", **AUDIT_KEYS}
 """The secrets the dashboard holds (each with why it must be one): its own and the audit keys."""
+CHAIN_KEY = {"AUDIT_CHAIN_KEY": AUDIT_KEYS["AUDIT_CHAIN_KEY"]}
+"""The one secret of the commands that keep the audit log but read no personal data (`db upgrade`,
+`audit verify`, `audit purge`, `audit partitions`)."""
 # The tester waits for the endpoint's answer while the engineer watches: seconds, not Segment's 15.
 DEFAULT_TESTER_TIMEOUT = 10.0
 RATE_LIMITS = (
@@ -280,7 +283,9 @@ def _positive_seconds(raw: str) -> float:
     return seconds
 
 
-def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
+def finalise(
+    config: dict[str, Any], earlier: Sequence[str] = (), secrets: Mapping[str, str] = SECRETS
+) -> None:
     """Settings that depend on others, and the checks only the merged configuration allows.
 
     Runs after every layer (defaults, instance file, environment, test mapping) is applied.
@@ -289,12 +294,14 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
         config: the merged settings.
         earlier: problems found while reading the environment, listed first; a check here on a
             variable already named there is left out, its value being the default it fell back to.
+        secrets: the secrets checked under `APP_ENV=production`: all of them for the dashboard;
+            none for the command line, whose commands each check those they use (`command_secrets`).
 
     Raises:
         ConfigurationError: one line per problem, saying how to fix it.
     """
     production = config["APP_ENV"] == "production"
-    problems = production_secrets(config, SECRETS) if production else []
+    problems = production_secrets(config, secrets) if production else []
     if config["AUTH_MODE"] == "proxy" and not config["TRUSTED_PROXIES"]:
         problems.append(
             f"TRUSTED_PROXIES: AUTH_MODE=proxy needs the addresses of the proxy that sets "
@@ -312,6 +319,26 @@ def finalise(config: dict[str, Any], earlier: Sequence[str] = ()) -> None:
         **engine_options(config["SQLALCHEMY_DATABASE_URI"], lock_timeout=False),
         **config.get("SQLALCHEMY_ENGINE_OPTIONS", {}),
     }
+
+
+def command_secrets(config: Mapping[str, Any], secrets: Mapping[str, str], *, shared: str | None) -> None:
+    """Under `APP_ENV=production`, refuse the `secrets` a command uses when they are unset, public or
+    guessable. Every command needed `SECRET_KEY` and both audit keys, so the README's application
+    host and cron steps, which give a command only what it uses, failed.
+
+    Args:
+        shared: who holds the secrets already (`the dashboard`), for a command that must use the
+            same values: its line says to copy them, since a new key would not match what the
+            dashboard wrote; None for the dashboard itself (`run`), told to make its own.
+
+    Raises:
+        ConfigurationError: one line per secret.
+    """
+    if config["APP_ENV"] != "production":
+        return
+    problems = production_secrets(config, secrets, shared=shared)
+    if problems:
+        raise ConfigurationError(problems)
 
 
 def current_environment() -> EnvironmentReader:
