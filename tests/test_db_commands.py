@@ -122,3 +122,29 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
     assert _revision(app) is None
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     assert _revision(app) == SCHEMA_REVISION
+
+
+def test_upgrade_says_when_it_creates_a_sqlite_database(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start script runs `db upgrade` first: a mistyped SQLite DATABASE_URL became a new, empty
+    audit log without a word. The upgrade that creates the file says so; the next one does not."""
+    typo = tmp_path / "instance" / "audt.db"
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{typo}"})
+    runner = app.test_cli_runner()
+    try:
+        assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+        created = [r for r in caplog.records if r.getMessage().startswith("created a new SQLite database")]
+        assert [(r.levelname, r.getMessage()) for r in created] == [
+            (
+                "WARNING",
+                f"created a new SQLite database at {typo}: if an audit log should already be there, "
+                "check DATABASE_URL",
+            )
+        ]
+        caplog.clear()
+        assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+        assert not [r for r in caplog.records if "created a new SQLite" in r.getMessage()]
+    finally:
+        with app.app_context():
+            db.engine.dispose()

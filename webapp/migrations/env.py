@@ -4,6 +4,7 @@ import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from alembic import context
 from alembic.util import CommandError
@@ -58,6 +59,18 @@ def run_migrations_offline() -> None:
     raise CommandError(OFFLINE_REFUSED)
 
 
+def create_sqlite_file(path: Path) -> None:
+    """Create the SQLite database `db upgrade` is about to migrate, and say so in a warning: the start
+    script runs `db upgrade` first, so a mistyped DATABASE_URL became a new, empty audit log with no
+    word in the log; on a first start the line is expected."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    logger.warning(
+        "created a new SQLite database at %s: if an audit log should already be there, check DATABASE_URL",
+        path,
+    )
+
+
 def run_migrations_online() -> None:
     """Apply the migrations over a connection; an autogenerate with no change writes no file."""
 
@@ -72,9 +85,8 @@ def run_migrations_online() -> None:
     conf_args.setdefault("include_name", include_name)
     # Migrations are what create a SQLite database: any other connection refuses a missing file.
     database_file = sqlite_file(target_db.engine)
-    if database_file is not None:
-        database_file.parent.mkdir(parents=True, exist_ok=True)
-        database_file.touch()
+    if database_file is not None and not database_file.exists():
+        create_sqlite_file(database_file)
     with target_db.engine.connect() as connection, migration_lock(connection):
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
