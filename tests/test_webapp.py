@@ -227,6 +227,30 @@ def instance_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "config.py"
 
 
+def test_an_instance_file_in_the_working_directory_that_is_not_read_is_warned_of(
+    tmp_path: Path, instance_file: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An installed package reads `<prefix>/var/webapp-instance/config.py`: the deploy folder's
+    `./instance/config.py`, beside the default SQLite file, was silently ignored."""
+    deploy = tmp_path / "deploy"
+    beside = deploy / "instance" / "config.py"
+    beside.parent.mkdir(parents=True)
+    beside.write_text('SESSION_LIFETIME = "30m"\n')
+    monkeypatch.chdir(deploy)
+
+    def warned() -> list[str]:
+        create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'app.db'}"})
+        return [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and r.name == "webapp"]
+
+    assert warned() == [
+        f"{beside} is not read: this installation reads its settings from {instance_file}; "
+        "move the file there"
+    ]
+    caplog.clear()
+    beside.rename(instance_file)
+    assert warned() == []
+
+
 def test_instance_file_values_are_checked_as_the_environment_s_are(
     tmp_path: Path, instance_file: Path
 ) -> None:

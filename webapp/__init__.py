@@ -68,6 +68,9 @@ def create_app(
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     logs.configure_logging(app)
+    unread = config.unread_instance_file(Path(app.instance_path) / "config.py", Path.cwd())
+    if unread is not None:
+        app.logger.warning(unread)
     metrics.init_app(app)
     security.init_app(app)
     db.init_app(app)

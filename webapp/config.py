@@ -231,6 +231,19 @@ def read_instance_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     ]
 
 
+def unread_instance_file(read: Path, working_directory: Path) -> str | None:
+    """The warning for an `instance/config.py` in the working directory that is not the file read.
+
+    An installed package's instance folder is Flask's `<prefix>/var/webapp-instance`, while the
+    default SQLite file is under the working directory's `instance/`: a `./instance/config.py`
+    beside it was silently ignored, its settings (a `SESSION_LIFETIME`) never applied.
+    """
+    beside = working_directory / "instance" / "config.py"
+    if not beside.is_file() or beside.resolve() == read.resolve():
+        return None
+    return f"{beside} is not read: this installation reads its settings from {read}; move the file there"
+
+
 def _file_failure(path: Path, exc: Exception) -> str:
     """One line for an instance file that fails as it runs: the file and line, the exception's type
     and the first line of its message (`…/config.py:3: SyntaxError: invalid syntax`)."""
