@@ -114,7 +114,9 @@ def migrate(database_url: str) -> None:
 def sqlite_database() -> Iterator[str]:
     """A migrated SQLite file in a temporary folder, removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="ec-bench-") as folder:
-        url = f"sqlite:///{Path(folder) / 'audit.db'}"
+        path = Path(folder) / "audit.db"
+        path.touch()  # a new file on purpose: `db upgrade` warns of one it makes, for a mistyped path
+        url = f"sqlite:///{path}"
         migrate(url)
         yield url
 

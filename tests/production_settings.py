@@ -16,6 +16,17 @@ AUDIT_KEY_LINES = [
     "so that they cannot be reversed by guessing): "
     "set AUDIT_MASK_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')",
 ]
+HOST_AUDIT_KEY_LINES = [
+    "AUDIT_CHAIN_KEY: APP_ENV=production needs the dashboard's AUDIT_CHAIN_KEY, "
+    "not a placeholder (it keys the audit log's hash chain, "
+    "so that whoever can write to the database cannot recompute it; the same on every host): "
+    "set it to the dashboard's value, not a new one",
+    "AUDIT_MASK_KEY: APP_ENV=production needs the dashboard's AUDIT_MASK_KEY, "
+    "not a placeholder (it keys the masks of personal data, "
+    "so that they cannot be reversed by guessing): "
+    "set it to the dashboard's value, not a new one",
+]
+"""What `analytics.init()` says of the same keys on an application host, which must use the dashboard's."""
 SECRET_KEY = "9f2c4e7a1b3d5f6081a2c3e4f5a6b7c8"
 """A production SECRET_KEY no check refuses."""
 AUDIT_KEYS = {

@@ -13,7 +13,7 @@ import pytest
 import requests
 from client_budgets import FAST_BUDGETS
 from closing_server import ClosingServer
-from production_settings import AUDIT_KEY_LINES
+from production_settings import HOST_AUDIT_KEY_LINES
 from sqlalchemy import func, select
 
 import analytics
@@ -797,17 +797,19 @@ def test_init_takes_every_option_it_documents(sqlite_store: AuditStore, sqlite_u
 def test_init_refuses_the_public_audit_keys_in_production_as_the_dashboard_does(
     sqlite_store: AuditStore, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """They fell back to the public default, so the chain could be recomputed and masks guessed."""
+    """They fell back to the public default, so the chain could be recomputed and masks guessed. The
+    host is told to use the dashboard's keys: it was told to make new ones, which key nothing the
+    dashboard reads."""
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("AUDIT_MASK_KEY", "")
     with pytest.raises(ValueError) as caught:
         analytics.init("key", database_url=sqlite_url)
-    assert str(caught.value).splitlines() == AUDIT_KEY_LINES
+    assert str(caught.value).splitlines() == HOST_AUDIT_KEY_LINES
     monkeypatch.setenv("AUDIT_CHAIN_KEY", "x")
     monkeypatch.setenv("AUDIT_MASK_KEY", "mask-secret-of-16")
     with pytest.raises(ValueError) as caught:
         analytics.init("key", database_url=sqlite_url)
-    assert str(caught.value).splitlines() == AUDIT_KEY_LINES[:1]
+    assert str(caught.value).splitlines() == HOST_AUDIT_KEY_LINES[:1]
     monkeypatch.setenv("AUDIT_CHAIN_KEY", "mask-secret-of-16")
     with pytest.raises(ValueError) as caught:
         analytics.init("key", database_url=sqlite_url)
