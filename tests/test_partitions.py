@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from at_once import at_once
 from flask.testing import FlaskCliRunner
+from pg_roles import temporary_role
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -430,18 +430,12 @@ def writer_url(postgres_engine: Engine) -> Iterator[str]:
 
     The role is created for the test and dropped after it.
     """
-    role = f"ec_writer_{uuid.uuid4().hex[:8]}"
-    with postgres_engine.begin() as connection:
-        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
-        rights = "SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public"
-        connection.execute(text(f"GRANT {rights} TO {role}"))
-        connection.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}"))
-    try:
-        yield postgres_engine.url.set(username=role).render_as_string(hide_password=False)
-    finally:
-        with postgres_engine.begin() as connection:
-            connection.execute(text(f"DROP OWNED BY {role}"))
-            connection.execute(text(f"DROP ROLE {role}"))
+    grants = [
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+    ]
+    with temporary_role(postgres_engine, "ec_writer", grants) as url:
+        yield url
 
 
 def test_a_writer_without_ddl_rights_warns_and_still_records(

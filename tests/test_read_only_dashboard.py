@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from auth_helpers import sign_in
 from markupsafe import escape
-from sqlalchemy import Engine, text
+from pg_roles import temporary_role
+from sqlalchemy import Engine
 
 from analytics.collector import Collector
 from webapp import ROOT, create_app
@@ -42,16 +42,10 @@ def reader_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str
         )
         db.session.commit()
         db.engine.dispose()
-    role = f"ec_reader_{uuid.uuid4().hex[:8]}"
-    with postgres_engine.begin() as connection:
-        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
-        connection.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"))
-    try:
-        yield postgres_engine.url.set(username=role).render_as_string(hide_password=False)
-    finally:
-        with postgres_engine.begin() as connection:
-            connection.execute(text(f"DROP OWNED BY {role}"))
-            connection.execute(text(f"DROP ROLE {role}"))
+    with temporary_role(
+        postgres_engine, "ec_reader", ["GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"]
+    ) as url:
+        yield url
 
 
 def test_a_server_refuses_a_read_only_database_at_start_in_one_line(reader_url: str) -> None:

@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select, text
+from pg_roles import temporary_role
+from sqlalchemy import Engine, make_url, select
 
 import analytics
 from analytics.audit import AuditStore, CatalogVersion
@@ -82,23 +82,14 @@ def test_init_refuses_a_postgresql_role_that_may_only_read(
     postgres_engine: Engine, caplog: pytest.LogCaptureFixture, grants: list[str], denied: str
 ) -> None:
     """It started, then lost every message to "permission denied"; its warning quoted the 50 KB INSERT."""
-    role = f"ec_reader_{uuid.uuid4().hex[:8]}"
-    with postgres_engine.begin() as connection:
-        connection.execute(text(f"CREATE ROLE {role} LOGIN"))
-        for grant in grants:
-            connection.execute(text(grant.format(role=role)))
-    reader = postgres_engine.url.set(username=role)
-    try:
+    with temporary_role(postgres_engine, "ec_reader", grants) as url:
+        reader = make_url(url)
         with pytest.raises(AuditDatabaseError) as refused:
-            analytics.init("key", database_url=reader.render_as_string(hide_password=False))
+            analytics.init("key", database_url=url)
         where = reader.set(drivername="postgresql").render_as_string(hide_password=True)
         [warning] = [r.getMessage() for r in caplog.records if r.name == "analytics.versions"]
         assert warning == f"could not record catalog version {CATALOG.version}: {denied}"
         assert str(refused.value) == f"the audit database {where} cannot be used: {denied}"
-    finally:
-        with postgres_engine.begin() as connection:
-            connection.execute(text(f"DROP OWNED BY {role}"))
-            connection.execute(text(f"DROP ROLE {role}"))
 
 
 def test_init_refuses_a_read_only_sqlite_file(sqlite_store: AuditStore, tmp_path: Path) -> None:
