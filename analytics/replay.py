@@ -499,13 +499,14 @@ class ReplayReport:
         done = ", ".join([f"re-sent {counted(sent, 'entry')}: {self.delivered} delivered", *others])
         return f"{done}; {self.skipped} skipped"
 
-    def risk_lines(self, *, zeros: bool = True) -> list[str]:
+    def risk_lines(self) -> list[str]:
         """How many of the entries re-sent (dry: to re-send) may already be in Segment, and how many
-        are past its de-duplication window (`DuplicateRisk.lines`); none when nothing was re-sent."""
+        are past its de-duplication window (`DuplicateRisk.lines`), each only when there are any: a
+        replay from cron says nothing more when nothing is at risk."""
         total = self.selected - self.skipped if self.dry_run else sum(self.outcomes.values())
         if not total:
             return []
-        return self.risk.lines(total, "to re-send" if self.dry_run else "re-sent", zeros=zeros)
+        return self.risk.lines(total, "to re-send" if self.dry_run else "re-sent", zeros=False)
 
 
 REPLAY_ACTION = "Messages Re-sent"

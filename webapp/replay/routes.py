@@ -282,7 +282,7 @@ def run() -> ResponseReturnValue:
             unmatched=_unmatched(form, refreshed),
         )
     flash(report.summary())
-    for line in report.risk_lines(zeros=False):
+    for line in report.risk_lines():
         flash(line)
     for reason, times in skipped.items():
         flash(f"skipped {times}: {reason}")
