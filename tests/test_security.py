@@ -557,6 +557,24 @@ def test_sends_are_limited_per_person_with_a_json_429(
     assert bo.post("/api/send").status_code == 200
 
 
+def test_retry_after_never_exceeds_the_window_of_the_limit_reached(
+    limited_app: Callable[..., Flask],
+    login_as: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window's reset time is rounded up and read a moment before the clock: under load the header
+    said 61 for a limit of a minute. A clock a minute late puts any reset beyond the window."""
+    app = limited_app(TESTER_LIMIT_PER_PERSON="1 per minute")
+    ada = login_as(Role.ENGINEER, "ada@example.com", on=app)
+    assert ada.post("/api/send").status_code == 200
+    late_clock = time.time
+    monkeypatch.setattr(limits, "time", type("Clock", (), {"time": staticmethod(lambda: late_clock() - 60)}))
+    refused = ada.post("/api/send")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) == 60
+    assert "Try again in 60 seconds." in refused.get_json()["error"]["message"]
+
+
 def test_sends_are_limited_per_address(
     limited_app: Callable[..., Flask], login_as: Callable[..., FlaskClient]
 ) -> None:

@@ -191,9 +191,15 @@ def _wait(seconds: int) -> str:
 
 
 def explain(error: RateLimitExceeded) -> int:
-    """Complete a refusal's description with when to come back (logged); returns those seconds."""
+    """Complete a refusal's description with when to come back (logged); returns those seconds.
+
+    Never longer than the limit's window: the sliding window's reset time is rounded up to a whole
+    second and read a moment before `time.time()`, so it could say 61 seconds for a minute's limit.
+    """
+    window = error.limit.limit.get_expiry()
     current = limiter.current_limit
-    retry_after = max(1, math.ceil(current.reset_at - time.time())) if current is not None else 60
+    until_reset = math.ceil(current.reset_at - time.time()) if current is not None else window
+    retry_after = min(window, max(1, until_reset))
     error.description = f"{error.description} Try again in {_wait(retry_after)}."
     log.warning("rate limit %s reached: %s %s", error.limit.limit, request.method, request.path)
     return retry_after
