@@ -16,6 +16,7 @@ from click.testing import Result
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
+from pg_activity import someone_waits_for_a_lock
 from sqlalchemy import Connection, Engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -740,15 +741,10 @@ def test_an_erasure_waits_for_a_row_a_delivery_outcome_holds_and_erases_it(
 
     eraser = threading.Thread(target=run)
     eraser.start()
-    waiting = (
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-    )
-    with engine.connect() as watcher:
-        for _ in range(600):
-            if finished.is_set() or watcher.scalar(text(waiting)):
-                break
-            finished.wait(0.05)
+    for _ in range(600):
+        if finished.is_set() or someone_waits_for_a_lock(engine):
+            break
+        finished.wait(0.05)
     transaction.commit()
     outcome.close()
     eraser.join(timeout=60)

@@ -23,8 +23,9 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
+from pg_activity import someone_waits_for_a_lock
 from production_settings import AUDIT_KEYS
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 import analytics
@@ -515,12 +516,7 @@ def test_a_claim_waits_for_an_erasure_holding_the_entry_and_leaves_what_it_erase
             target=lambda: replay(replay_store, client, ReplaySelection(), on_candidate=seen.append)
         )
         replayer.start()
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        )
-        with engine.connect() as watcher:
-            _wait_for(lambda: bool(watcher.scalar(text(waiting))), "the replay's claim to wait")
+        _wait_for(lambda: someone_waits_for_a_lock(engine), "the replay's claim to wait")
         commit.set()
         eraser.join(timeout=60)
         replayer.join(timeout=60)
