@@ -1147,18 +1147,15 @@ def test_changes_page_lists_a_change_shared_by_many_events_once(app: Flask, clie
     assert per_event.count('<section class="change-group">') == len(affected)
 
 
-def _catalog_with_string_owners() -> Catalog:
-    """A fork's catalog whose teams are plain strings, as `owner: str` allows, beside a `Team` member."""
+def _fork_catalog() -> Catalog:
+    """A fork's catalog with an owner and a category given as plain strings, as `event-catalog import`
+    writes for a plan whose teams and categories `Team` and `Category` lack, beside their members."""
     registry = SpecRegistry()
 
-    class Paged(
-        TrackSpec,
-        event=SegmentEvent.ProjectDelete,
-        category=Category.DELETION,
-        owner="sre",
-        registry=registry,
+    class Bought(
+        TrackSpec, event=SegmentEvent.ProjectDelete, category="Commerce", owner="sre", registry=registry
     ):
-        """Someone was paged."""
+        """Something was bought."""
 
         scope: ProjectScope
 
@@ -1181,39 +1178,8 @@ def _catalog_with_string_owners() -> Catalog:
     return Catalog(registry)
 
 
-def _catalog_with_a_string_category() -> Catalog:
-    """A fork's catalog with a category given as a plain string, as `event-catalog import` writes for
-    one `Category` lacks, beside a `Category` member."""
-    registry = SpecRegistry()
-
-    class Bought(
-        TrackSpec, event=SegmentEvent.ProjectDelete, category="Commerce", owner=Team.GROWTH, registry=registry
-    ):
-        """Something was bought."""
-
-        scope: ProjectScope
-
-    class Grown(
-        TrackSpec,
-        event=SegmentEvent.UserCreate,
-        category=Category.ONBOARDING,
-        owner=Team.GROWTH,
-        registry=registry,
-    ):
-        """A user signed up."""
-
-        scope: ProjectScope
-
-    class Billing(IdentifySpec, name="Billing", owner=Team.GROWTH, registry=registry):
-        """Who pays."""
-
-        scope: UserScope
-
-    return Catalog(registry)
-
-
 def test_categories_come_from_what_the_specs_declare_strings_included() -> None:
-    catalog = _catalog_with_a_string_category()
+    catalog = _fork_catalog()
     assert catalog.categories() == ["Onboarding", "Identity", "Commerce"]
     assert catalog.categories(events_only=True) == ["Onboarding", "Commerce"]
 
@@ -1225,7 +1191,7 @@ def test_a_category_given_as_a_string_can_be_filtered_in_the_list_and_its_downlo
     category and showed every event, and `/events.csv?category=Commerce` was refused (400)."""
     from webapp.catalog import routes
 
-    monkeypatch.setattr(routes, "CATALOG", _catalog_with_a_string_category())
+    monkeypatch.setattr(routes, "CATALOG", _fork_catalog())
     page = client.get("/?category=commerce").get_data(as_text=True)
     assert "is not a category" not in page
     assert "<option>Onboarding</option><option selected>Commerce</option>" in page
@@ -1237,7 +1203,7 @@ def test_a_category_given_as_a_string_can_be_filtered_in_the_list_and_its_downlo
 
 
 def test_owners_come_from_what_the_specs_declare_strings_included() -> None:
-    catalog = _catalog_with_string_owners()
+    catalog = _fork_catalog()
     assert catalog.owners() == ["growth", "Billing-ops", "sre"]
     assert catalog.owners(events_only=True) == ["growth", "sre"]
 
@@ -1248,7 +1214,7 @@ def test_an_owner_given_as_a_string_is_one_of_the_lists_owner_filters(
     """`owner="sre"` showed "Owner: sre" with a link to `/?owner=sre`, which said sre owns no event."""
     from webapp.catalog import routes
 
-    monkeypatch.setattr(routes, "CATALOG", _catalog_with_string_owners())
+    monkeypatch.setattr(routes, "CATALOG", _fork_catalog())
     page = client.get("/?owner=sre").get_data(as_text=True)
     assert "owns no event" not in page
     assert "<option>growth</option><option selected>sre</option>" in page
