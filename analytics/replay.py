@@ -356,17 +356,18 @@ class DuplicateRisk:
         self.past_window += old
         self.both += maybe_arrived and old
 
-    def lines(self, total: int, verb: str, *, zeros: bool = True) -> list[str]:
-        """One line for each count, of `total` entries `verb` ("to re-send", "re-sent"); without
-        `zeros`, only the counts above zero (the widget under every search says only what matters)."""
+    def lines(self, total: int, verb: str) -> list[str]:
+        """One line for each risk that concerns any of `total` entries `verb` ("to re-send", "re-sent"):
+        none when neither does, so that a cron job's log stays quiet and a count of zero never reads
+        as a warning (the confirmation page says plainly that none may be counted twice)."""
         of = f"of the {total} {verb}"
         lines = []
-        if zeros or self.maybe_arrived:
+        if self.maybe_arrived:
             lines.append(
                 f"may already be in Segment: {self.maybe_arrived} {of} (the request went out and no answer "
                 "came, or the entry was stuck pending)"
             )
-        if zeros or self.past_window:
+        if self.past_window:
             among = f" ({self.both} of them may already be in Segment)" if self.maybe_arrived else ""
             lines.append(
                 f"older than 24 h: {self.past_window} {of}{among}: past Segment's de-duplication window of "
@@ -506,7 +507,7 @@ class ReplayReport:
         total = self.selected - self.skipped if self.dry_run else sum(self.outcomes.values())
         if not total:
             return []
-        return self.risk.lines(total, "to re-send" if self.dry_run else "re-sent", zeros=False)
+        return self.risk.lines(total, "to re-send" if self.dry_run else "re-sent")
 
 
 REPLAY_ACTION = "Messages Re-sent"

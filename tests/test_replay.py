@@ -827,6 +827,49 @@ def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskC
     assert page.count("may be in Segment</span>") == 3
 
 
+def test_the_page_names_only_the_risks_there_are_and_says_so_when_there_are_none(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    """A count of zero is not a risk: the page said "older than 24 h: 0 of the 2 not delivered" with
+    the warning that such copies are counted twice."""
+    from webapp.extensions import analytics_client
+
+    _fail_in_app(app, collector, 2)  # refused (HTTP 500) and recent
+    page = client.get("/audit/replay/").get_data(as_text=True)
+    assert (
+        "None of them may be counted twice: none may already be in Segment, and none is older than 24 h."
+        in page
+    )
+    assert 'replay-risk"' not in page and "0 of the 2" not in page
+    with app.app_context():
+        record_delivery(
+            analytics_client.store(),
+            AuditStatus.FAILED,
+            http_status=500,
+            error="oops",
+            recorded=datetime.now(UTC) - timedelta(days=2),
+        )
+    page = client.get("/audit/replay/").get_data(as_text=True)
+    assert "Older than 24 h: 1 of the 3 not delivered: past Segment" in page
+    assert "May already be in Segment" not in page and "None of them" not in page
+
+
+def test_replay_command_prints_only_the_risks_there_are(
+    runner: FlaskCliRunner, app: Flask, sqlite_store: AuditStore
+) -> None:
+    record_delivery(sqlite_store, AuditStatus.FAILED, error=_timed_out())
+    record_delivery(
+        sqlite_store, AuditStatus.FAILED, http_status=500, error="oops", recorded=datetime.now(UTC) - LATER
+    )
+    result = runner.invoke(args=["replay", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-2:] == [
+        "dry run: 2 entries would be re-sent, 0 skipped",
+        "may already be in Segment: 1 of the 2 to re-send (the request went out and no answer came, or the "
+        "entry was stuck pending)",
+    ]
+
+
 @pytest.mark.parametrize("searched", ["value", "mask"])
 def test_a_resend_narrowed_by_a_personal_value_records_it_masked(
     make_app: Callable[..., Flask], login_as: Callable[..., FlaskClient], collector: Collector, searched: str

@@ -186,9 +186,8 @@ def _render(
         if count:
             cipher = analytics_client.store().cipher
             blocked = blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
-            # The widget under every search names only a risk there is; the page says both counts.
             risk = duplicate_risk(db.session, selection, now, cap=CLICK_LIMIT)
-            risk_lines = risk.lines(min(count, CLICK_LIMIT), "not delivered", zeros=not htmx)
+            risk_lines = risk.lines(min(count, CLICK_LIMIT), "not delivered")
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
