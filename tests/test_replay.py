@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import pytest
 import requests
@@ -951,6 +951,25 @@ def test_a_resend_records_the_view_as_typed_not_url_encoded(
     assert client.post(url, data={"csrf_token": _csrf(client, url)}).status_code == 303
     [(_, details)] = _replay_actions(app)
     assert details["selection"] == f"since={since}&event=New Project Event&status=failed&status=dropped"
+
+
+def test_the_recorded_view_tells_every_two_selections_apart() -> None:
+    """A value's `&` read as the start of another filter: these two selections were one text."""
+    from webapp.replay.routes import as_typed
+
+    one = as_typed({"prop": "note = a&status=delivered", "status": ["failed"]})
+    other = as_typed({"prop": "note = a", "status": ["delivered", "failed"]})
+    assert one == "prop=note = a%26status=delivered&status=failed"
+    assert other == "prop=note = a&status=delivered&status=failed"
+    typed = {"prop": "note = 100%26 &\nmore\x85", "event": "New User", "status": ["failed", "dropped"]}
+    pairs = [pair.split("=", 1) for pair in as_typed(typed).split("&")]
+    assert [(name, unquote(value)) for name, value in pairs] == [
+        ("prop", typed["prop"]),
+        ("event", "New User"),
+        ("status", "failed"),
+        ("status", "dropped"),
+    ]
+    assert "\n" not in as_typed(typed)
 
 
 def test_a_tester_destination_s_view_resends_nothing_and_says_why(

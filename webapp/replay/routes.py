@@ -9,9 +9,11 @@ function, so a role check can be added per route when accounts arrive.
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -113,16 +115,30 @@ def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
     return {"prop": f"{asked.key} = {typed if is_mask(typed) else mask_value(typed, mask_key)}"}
 
 
+def _as_typed_value(value: str) -> str:
+    """A value as typed, but for the characters that would make the record ambiguous or unreadable,
+    percent-encoded: `&` (it ends a pair), `%` (it starts an escape) and control characters.
+
+    `=` stays: a name never holds one, so a pair's first `=` ends its name, as every query-string
+    reader takes it, and a property search (`prop=email = a@example.com`) stays as typed.
+    """
+    return "".join(
+        quote(char, safe="") if char in "&%" or unicodedata.category(char) == "Cc" else char for char in value
+    )
+
+
 def as_typed(params: dict[str, Any]) -> str:
     """The view's filters as the re-send's action records them: `name=value` pairs joined by `&`, each
     value as typed (`since=2026-12-07T09:05:40&event=New User`), not URL-encoded (`09%3A05%3A40`,
-    `New+User`): the action is read by people, as the command line's `--status failed --since 24h` is."""
+    `New+User`): the action is read by people, as the command line's `--status failed --since 24h` is.
+    Only what would let two selections read alike is encoded (`_as_typed_value`): this is the
+    hash-chained record of who re-sent what."""
     pairs = [
         (name, value)
         for name, given in params.items()
         for value in (given if isinstance(given, list) else [given])
     ]
-    return "&".join(f"{name}={value}" for name, value in pairs)
+    return "&".join(f"{name}={_as_typed_value(str(value))}" for name, value in pairs)
 
 
 def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
