@@ -198,7 +198,8 @@ def record_outcome_safely(
     """Record a batch's outcome; a failing audit database is logged, never raised into a send.
 
     An outcome that could not be recorded leaves its entries `pending`, so `replay` re-sends them
-    with the same messageId, which Segment de-duplicates: nothing is lost, at worst sent twice.
+    with the same messageId, which Segment de-duplicates within about 24 hours of the first copy:
+    nothing is lost; at worst a copy re-sent later than that is counted twice.
     """
     count_messages(batch, str(status))
     try:
@@ -727,7 +728,9 @@ class AnalyticsClient:
     def resend(self, message: dict[str, Any]) -> Receipt:
         """Hand a message the audit log already holds to the Segment client again, unchanged.
 
-        Same `messageId` and timestamp, so Segment de-duplicates it if an earlier send did arrive.
+        Same `messageId` and timestamp, so Segment drops it if an earlier send did arrive within
+        about 24 hours (its de-duplication window); a copy of one that arrived longer ago is counted
+        twice.
         No entry is written: the outcome is recorded against the original entry, as an attempt
         carrying this client's source and actor. `analytics.replay` is what picks the messages
         and restores their personal data; this is only the hand-over.
