@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlencode
 
 import pytest
 import requests
-from auditlog import record_delivery
+from auditlog import record_delivery, record_outage
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -727,6 +727,63 @@ def test_replay_command_exits_1_listing_what_is_still_not_delivered(
         "collector: 400 Bad Request"
     )
     assert summary == "re-sent 1 entry: 0 delivered, 1 failed; 0 skipped"
+
+
+def _outage_in_app(app: Flask) -> dict[str, list[str]]:
+    """`record_outage` in the app's log, and a stuck `pending` entry, which has no outcome class."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        ids = record_outage(store)
+        ids["stuck"] = [record_delivery(store, AuditStatus.PENDING, recorded=datetime.now(UTC) - LATER)]
+    return ids
+
+
+def _listed(output: str) -> set[str]:
+    """The message ids a replay's output lists, one per entry line."""
+    return {line.split()[0] for line in output.splitlines() if not line.startswith(("dry run:", "may "))}
+
+
+def test_replay_command_resends_only_what_never_arrived_with_outcome_refused(
+    make_app: Callable[..., Flask], database_url: str, collector: Collector
+) -> None:
+    """The widget's `outcome=refused`, from cron: the one selection Segment cannot count twice."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    runner = app.test_cli_runner()
+    ids = _outage_in_app(app)
+    arrived = runner.invoke(args=["replay", "--dry-run", "--outcome", "may_have_arrived"])
+    assert arrived.exit_code == 0, arrived.output
+    assert _listed(arrived.output) == set(ids["may_have_arrived"])
+    assert arrived.output.splitlines()[-2:] == [
+        "dry run: 2 entries would be re-sent, 0 skipped",
+        "may already be in Segment: 2 of the 2 to re-send (the request went out and no answer came, or the "
+        "entry was stuck pending)",
+    ]
+    dry = runner.invoke(args=["replay", "--dry-run", "--outcome", "refused"])
+    assert dry.exit_code == 0, dry.output
+    assert _listed(dry.output) == set(ids["refused"])
+    assert dry.output.splitlines()[-1] == "dry run: 3 entries would be re-sent, 0 skipped"  # no risk line
+    result = runner.invoke(args=["replay", "--outcome", "refused"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["re-sent 3 entries: 3 delivered; 0 skipped"]
+    assert {message["messageId"] for message in collector.received()} == set(ids["refused"])
+    [(_, details)] = _replay_actions(app)
+    assert details["selection"] == "--status failed,pending,dropped --outcome refused"
+    refused = runner.invoke(args=["replay", "--status", "pending", "--outcome", "refused"])
+    assert refused.exit_code == 2 and refused.output.count("\n") == 1
+    assert refused.output.startswith("error: --outcome: only failed or dropped entries have this outcome")
+
+
+def test_the_widget_and_the_command_select_the_same_entries_by_outcome(
+    client: FlaskClient, runner: FlaskCliRunner, app: Flask
+) -> None:
+    ids = _outage_in_app(app)
+    for outcome in ("refused", "may_have_arrived"):
+        widget = client.get(f"/audit/replay/?outcome={outcome}", headers={"HX-Request": "true"})
+        assert f"Re-send {len(ids[outcome])} entries not delivered" in widget.get_data(as_text=True)
+        dry = runner.invoke(args=["replay", "--dry-run", "--outcome", outcome])
+        assert _listed(dry.output) == set(ids[outcome])
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ from analytics.queries import (
     OUTCOMES,
     AuditFilter,
     FilterError,
+    conditions,
     parse_filters,
     resolved,
 )
@@ -546,11 +547,22 @@ def _audit_store() -> AuditStore:
     help="Treat pending entries older than this as stuck (default $AUDIT_STUCK_AFTER or 1h).",
 )
 @click.option(
+    "--outcome",
+    type=click.Choice(list(OUTCOMES)),
+    help="Only failed and dropped entries of this class: refused (an HTTP error, no connection, dropped: "
+    "never arrived, so never counted twice) or may_have_arrived (no answer, e.g. a read timeout).",
+)
+@click.option(
     "--dry-run", is_flag=True, help="List what would be re-sent or skipped; claim and send nothing."
 )
 @with_appcontext
 def replay_command(
-    statuses: str, since: str | None, until: str | None, stuck_after: str | None, dry_run: bool
+    statuses: str,
+    since: str | None,
+    until: str | None,
+    stuck_after: str | None,
+    outcome: str | None,
+    dry_run: bool,
 ) -> None:
     """Re-send entries that were not delivered, with their original messageId and timestamp.
 
@@ -558,7 +570,7 @@ def replay_command(
     de-duplication window): a re-sent entry that did arrive before, and longer ago, is counted twice.
     After the summary, one line counts the entries that may already be in Segment (the request went
     out and no answer came, or stuck pending) and one those older than 24 h, each when there are
-    any. Each attempt is
+    any; `--outcome refused` re-sends only what never arrived, which neither concerns. Each attempt is
     recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped or
     is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
     skipped, as the real run would.
@@ -579,11 +591,11 @@ def replay_command(
         chosen_statuses = parse_statuses(statuses)
     except ValueError as exc:
         fail(f"--status: {exc}")
-    window = _filters_from_options({"since": since, "until": until})
+    # The audit search's filters, as the dashboard's re-send widget narrows its selection with them.
+    view = _filters_from_options({"since": since, "until": until, "status": statuses, "outcome": outcome})
     selection = ReplaySelection(
         statuses=chosen_statuses,
-        since=window.since,
-        until=window.until,
+        filters=tuple(conditions(view)),
         stuck_after=(
             _duration_option("--stuck-after", stuck_after)
             if stuck_after is not None
@@ -607,7 +619,13 @@ def replay_command(
                 actor=command_line_actor(),
             )
         report = run_replay(store, client, selection, dry_run=dry_run, on_candidate=show)
-        asked = {"--status": statuses, "--since": since, "--until": until, "--stuck-after": stuck_after}
+        asked = {
+            "--status": statuses,
+            "--since": since,
+            "--until": until,
+            "--stuck-after": stuck_after,
+            "--outcome": outcome,
+        }
         record_replay(
             store,
             report,
