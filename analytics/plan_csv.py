@@ -236,14 +236,32 @@ def _path(name: str) -> tuple[str, ...]:
     return tuple(re.sub(r"\[\*?\]$", "", part.strip()) for part in name.strip().split("."))
 
 
+YES_WORDS = ("yes", "y", "true", "1", "required", "x", "✓", "✔")
+"""The words of a yes/no cell (`required`, `added_by_scope`, `personal_data`) for yes, in any case."""
+
+NO_WORDS = ("no", "n", "false", "0", "optional")
+"""The words of a yes/no cell for no, in any case; a blank cell is no too, but for `personal_data`."""
+
+PERSONAL_WORDS = ("pii", "personal", "personal data", "sensitive")
+"""More words for yes in a `personal_data` cell, as a sheet's column of personal data is often
+filled (`PII`); README's CSV import section lists them all."""
+
+
 def _yes(cell: str) -> bool | None:
     """A yes/no cell: True, False, or None when it says neither."""
     text = cell.strip().lower()
-    if text in ("yes", "y", "true", "1", "required", "x"):
+    if text in YES_WORDS:
         return True
-    if text in ("no", "n", "false", "0", "optional", ""):
+    if text in (*NO_WORDS, ""):
         return False
     return None
+
+
+def _personal_word(cell: str) -> bool | None:
+    """A `personal_data` cell: True, False, or None when it is blank or says neither."""
+    if cell.strip().lower() in PERSONAL_WORDS:
+        return True
+    return _yes(cell) if cell.strip() else None
 
 
 def _fill(spec: SpecDraft, event: _Event, builder: DraftBuilder) -> None:
@@ -307,21 +325,28 @@ class _RowReader:
             notes=own,
         )
         self._example(prop, row.get("example", ""), path)
-        self._personal(prop, row.get("personal_data", ""))
+        self._personal(prop, row.get("personal_data", ""), row["line"])
         for note in own:
             self.builder.warn(f"{subject}: {note}")
         return prop
 
-    def _personal(self, prop: PropertyDraft, cell: str) -> None:
+    def _personal(self, prop: PropertyDraft, cell: str, line: str) -> None:
         """Mark `prop` as its `personal_data` cell says.
 
         A blank cell says nothing, as a missing column does: a sheet often marks only its personal
         rows, so a name like personal data marks the property, as lint would ask (EC013). Only a `no`
         says it holds none. On a free-form value that `no` also turns off masking by key name inside
         it, and exports before commit 83b0053 wrote `no` on every such row without anyone deciding:
-        it is kept, as lint's EC017 answer, but named in a note and a warning.
+        it is kept, as lint's EC017 answer, but named in a note and a warning. A cell that says
+        neither (`ja`, `perhaps`) is read as a blank one, and named: taken in silence, a sheet's own
+        word for its personal rows imported each of them unmasked.
         """
-        said = _yes(cell) if cell.strip() else None
+        said = _personal_word(cell)
+        if said is None and cell.strip():
+            prop.notes.append(
+                f"personal_data is {cell.strip()!r} (line {line}), neither yes nor no: left unsaid, as a "
+                "blank cell is; write yes or no"
+            )
         if said is None:
             personal_by_name(self.owner, prop, self.builder)
             return

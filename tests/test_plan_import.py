@@ -1339,3 +1339,31 @@ def test_a_segment_plan_s_optional_properties_come_back_without_accepting_null(t
     assert exported["properties"]["address"]["properties"]["street"] == street
     assert exported["properties"]["address"]["required"] == ["city"]
     assert "null" not in json.dumps(again)
+
+
+@pytest.mark.parametrize("cell", ["ja", "perhaps", "unknown", "?"])
+def test_a_personal_data_cell_the_import_cannot_read_is_named_and_left_unsaid(cell: str) -> None:
+    """An unread cell was taken as a blank one without a word, so a sheet that marks its personal rows
+    with its own word (`ja`) imported every one of them unmasked (the walk's F5)."""
+    rows = [
+        {"event": "Signed Up", "property": "kontakt", "type": "string", "personal_data": cell},
+        {"event": "", "property": "email", "type": "string", "personal_data": cell},
+    ]
+    imported = import_plan(_csv(rows), PlanFormat.CSV, "plan.csv")
+    for line, name in ((2, "kontakt"), (3, "email")):
+        assert (
+            f"SignedUp.{name}: personal_data is {cell!r} (line {line}), neither yes nor no: left unsaid, "
+            "as a blank cell is; write yes or no"
+        ) in imported.warnings
+    assert f"    # personal_data is {cell!r} (line 2), neither yes nor no: left unsaid" in imported.source
+    assert '    kontakt: str | None = prop("", example="example", default=None)' in imported.source
+    # Unsaid, as a blank cell: a name like personal data still marks it.
+    assert "SignedUp.email: marked personal data by its name (the plan does not say)" in imported.warnings
+
+
+@pytest.mark.parametrize("cell", ["PII", "personal", "Personal data", "sensitive", "✓", "✔"])
+def test_a_sheet_s_usual_words_for_personal_data_mark_the_property(cell: str) -> None:
+    rows = [{"event": "Signed Up", "property": "kontakt", "type": "string", "personal_data": cell}]
+    imported = import_plan(_csv(rows), PlanFormat.CSV, "plan.csv")
+    assert "personal_data=True" in imported.source.split("kontakt:", 1)[1].partition("\n")[0]
+    assert not [warning for warning in imported.warnings if "personal_data is" in warning]
