@@ -46,6 +46,7 @@ from analytics.spec_drafts import (
     unusable_name,
 )
 from analytics.spreadsheet import FORMULA_STARTS
+from analytics.wording import counted
 
 REQUIRED_COLUMNS = ("event", "property", "type")
 """The columns without which a file is not a tracking plan (the others may be left out)."""
@@ -146,12 +147,38 @@ def delimiter(text: str) -> str:
     return ","
 
 
+_QUOTE_ERRORS = ("unexpected end of data", "expected after")
+"""Words of the csv module's errors on a quote out of place, which are followed by `_QUOTE_RULE`."""
+
+_QUOTE_RULE = (
+    'a cell that starts with a quote ends with one, and a quote inside it is written twice: "5"" screen"'
+)
+
+
+def _rows(text: str) -> list[list[str]]:
+    """The file's rows, read strictly: read leniently, a quote left open swallowed every cell after
+    it into one (`"My Event,amount,integer` became an event of that name), without a word.
+
+    Raises:
+        PlanError: a quote out of place, naming the line its row starts on.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text), strict=True)
+    rows: list[list[str]] = []
+    start = 1
+    try:
+        for row in reader:
+            rows.append(row)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        quoting = any(words in str(exc) for words in _QUOTE_ERRORS)
+        rule = f" ({_QUOTE_RULE})" if quoting else ""
+        raise PlanError(f"not CSV: line {start}: {exc}{rule}") from exc
+    return rows
+
+
 def _events(text: str, builder: DraftBuilder) -> list[_Event]:
     """The plan's events with their property rows, in the file's order."""
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text)))
-    except csv.Error as exc:
-        raise PlanError(f"not CSV: {exc}") from exc
+    rows = _rows(text)
     header = _header_columns(rows[0] if rows else [], builder)
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
@@ -165,6 +192,7 @@ def _events(text: str, builder: DraftBuilder) -> list[_Event]:
     for number, values in enumerate(rows[1:], 2):
         if not any(value.strip() for value in values):
             continue
+        _warn_beyond(number, header, values, builder)
         cells = {name: _unguarded(value) for name, value in zip(header, values, strict=False)}
         name = cells.get("event", "").strip()
         if name:
@@ -180,6 +208,19 @@ def _events(text: str, builder: DraftBuilder) -> list[_Event]:
     if not events:
         raise PlanError("the plan has no events")
     return list(events.values())
+
+
+def _warn_beyond(number: int, header: list[str], values: list[str], builder: DraftBuilder) -> None:
+    """Name the cells a row has past the header's last column: a description's unquoted comma
+    splits it there. Blank ones, which spreadsheets leave, are not named."""
+    beyond = values[len(header) :]
+    while beyond and not beyond[-1].strip():
+        beyond.pop()
+    if beyond:
+        builder.warn(
+            f"line {number}: not imported: {counted(len(beyond), 'cell')} beyond the header's "
+            f"{len(header)} columns ({', '.join(repr(value) for value in beyond)})"
+        )
 
 
 def _header_columns(names: list[str], builder: DraftBuilder) -> list[str]:

@@ -757,6 +757,19 @@ def test_the_names_kept_come_with_the_lint_exceptions_that_accept_them(tmp_path:
             "--format csv` writes)",
         ),
         ("plan.csv", b"event,property,type\n", "plan.csv: the plan has no events"),
+        *(
+            (
+                "plan.csv",
+                content,
+                f"plan.csv: not CSV: line {line}: {problem} (a cell that starts with a quote ends with one, "
+                'and a quote inside it is written twice: "5"" screen")',
+            )
+            for content, line, problem in (
+                (b'event,property,type\n"My Event,amount,integer\n', 2, "unexpected end of data"),
+                (b'event,property,type\nA,n,integer\nB,"m"x,integer\n', 3, "',' expected after '\"'"),
+                (b'event;property;type\nA;"n;integer\nB;m;integer\n', 2, "unexpected end of data"),
+            )
+        ),
         (
             "plan.csv",
             b"event,property,type\n,amount,integer\n",
@@ -1367,3 +1380,20 @@ def test_a_sheet_s_usual_words_for_personal_data_mark_the_property(cell: str) ->
     imported = import_plan(_csv(rows), PlanFormat.CSV, "plan.csv")
     assert "personal_data=True" in imported.source.split("kontakt:", 1)[1].partition("\n")[0]
     assert not [warning for warning in imported.warnings if "personal_data is" in warning]
+
+
+def test_cells_beyond_the_header_s_columns_are_named_in_a_warning() -> None:
+    """Cells past the header's last column were dropped without a word: a description with an
+    unquoted comma lost its second half (the walk's F6). Blank ones, as spreadsheets leave, are not named."""
+    text = (
+        "event,property,type,property_description\n"
+        "Invoice Paid,amount,integer,The amount, in cents,rounded\n"
+        "Invoice Paid,note,string,A note.,,\n"
+    )
+    imported = import_plan(text, PlanFormat.CSV, "plan.csv")
+    assert "line 2: not imported: 2 cells beyond the header's 4 columns (' in cents', 'rounded')" in (
+        imported.warnings
+    )
+    assert [warning for warning in imported.warnings if "beyond the header" in warning] == [
+        "line 2: not imported: 2 cells beyond the header's 4 columns (' in cents', 'rounded')"
+    ]
