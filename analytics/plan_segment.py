@@ -13,12 +13,15 @@ In each JSON Schema (draft-07) the event's properties are `properties.properties
 `properties.traits`; `labels` may say the category, owner, status, replacement and scope, as our
 export writes them. A plan that does not say the scope gets the narrowest one whose id properties
 (`proj_id`, `cluster_id`, …) it lists. Keywords a spec cannot say (`oneOf`, `format`,
-`uniqueItems`, `context` constraints, group, page and screen rules…) become notes and warnings.
+`uniqueItems`, `context` constraints, group, page and screen rules…) become notes and warnings, and
+so do a keyword whose value has the wrong JSON type (`minimum: "zero"`, `required: "amount"`, an
+`enum` value not of the schema's type) and a rule without an event name, which is left out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +43,7 @@ from analytics.spec_drafts import (
     singular,
     unusable_name,
 )
+from analytics.wording import counted
 
 IDENTIFY_NAME = "Identify"
 """The catalog name of the one identify spec a Segment plan's identify rule becomes."""
@@ -94,16 +98,21 @@ def _rules(document: Any) -> Iterator[_Rule | str]:
 
 
 def _public_rule(number: int, rule: Any) -> _Rule | str:
-    if not isinstance(rule, dict) or not isinstance(rule.get("jsonSchema", {}), dict):
+    if not isinstance(rule, dict):
         return f"rule {number}: not imported: not a rule object with a jsonSchema"
     kind = str(rule.get("type", "")).upper()
-    where = f"rule {number} ({rule['key']})" if isinstance(rule.get("key"), str) else f"rule {number}"
+    named = _is_name(rule.get("key"))
+    where = f"rule {number} ({rule['key']})" if named else f"rule {number}"
     if kind not in ("TRACK", "IDENTIFY"):
         return (
             f"{where}: not imported: a {kind or 'untyped'} rule; the catalog holds track and identify calls"
         )
-    if kind == "TRACK" and not isinstance(rule.get("key"), str):
+    if not isinstance(rule.get("jsonSchema", {}), dict):
+        return f"{where}: not imported: its jsonSchema is {_shown(rule['jsonSchema'])}, not a JSON object"
+    if kind == "TRACK" and "key" not in rule:
         return f"{where}: not imported: a TRACK rule without an event name (key)"
+    if kind == "TRACK" and not named:
+        return f"{where}: not imported: a TRACK rule whose key is {_shown(rule['key'])}, not an event name"
     schema = _mapping(rule.get("jsonSchema"))
     description = str(schema.get("description") or "")
     return _Rule(
@@ -122,14 +131,16 @@ def _config_rules(rules: dict[str, Any]) -> Iterator[_Rule | str]:
     if not isinstance(events, list):
         raise PlanError("not a Segment tracking plan: rules.events is not a list")
     for number, event in enumerate(events, 1):
-        if not isinstance(event, dict) or not isinstance(event.get("name"), str):
-            yield f"rules.events[{number - 1}]: not imported: not an event with a name"
+        place = f"rules.events[{number - 1}]"
+        problem = _unreadable_event(event)
+        if problem is not None:
+            named = f"{place} ({event['name']})" if _is_name(event.get("name")) else place
+            yield f"{named}: not imported: {problem}"
             continue
         schema = _mapping(event.get("rules"))
         description = event.get("description") or schema.get("description") or ""
         labels = {**_labels(event.get("labels")), **_labels(schema.get("labels"))}
         version = _version(event.get("version"))
-        place = f"rules.events[{number - 1}]"
         yield _Rule("track", event["name"], version, str(description), labels, schema, place)
     identify = rules.get("identify")
     if isinstance(identify, dict) and identify:
@@ -142,13 +153,38 @@ def _config_rules(rules: dict[str, Any]) -> Iterator[_Rule | str]:
             identify,
             "rules.identify",
         )
+    elif identify and not isinstance(identify, dict):
+        yield f"rules.identify: not imported: {_shown(identify)}, not a JSON object"
     for section in sorted(set(rules) - {"events", "identify"}):
         if rules[section]:
             yield f"rules.{section}: not imported: the catalog holds track and identify calls"
 
 
+def _unreadable_event(event: Any) -> str | None:
+    """Why a Config API plan's event cannot be imported, or None when it can."""
+    if not isinstance(event, dict) or "name" not in event:
+        return "not an event with a name"
+    if not _is_name(event["name"]):
+        return f"an event whose name is {_shown(event['name'])}, not an event name"
+    if not isinstance(event.get("rules", {}), dict):
+        return f"its rules are {_shown(event['rules'])}, not a JSON object"
+    return None
+
+
 def _version(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def _is_name(value: Any) -> bool:
+    """Whether a rule's key (or event's name) can be an event string: an empty one was imported as
+    `Event = ""`."""
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _shown(value: Any) -> str:
+    """A plan's value as its JSON says it (`"zero"`, `123`, `[]`), cut short for a warning line."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 def _labels(value: Any) -> dict[str, str]:
@@ -256,6 +292,7 @@ class _SchemaReader:
                 return self.type(merged, name, owner, notes)
             notes.append("not imported: allOf of several schemas (the type is left open: Any)")
             return scalar("Any")
+        schema = _checked(schema, notes)
         skipped = sorted(key for key in schema if key not in _KNOWN and not key.startswith("x-"))
         if skipped:
             notes.append(f"not imported: {', '.join(skipped)}")
@@ -266,7 +303,7 @@ class _SchemaReader:
         if "enum" in schema or "const" in schema:
             values = list(schema["enum"]) if "enum" in schema else [schema["const"]]
             nullable = nullable or None in values
-            values = [value for value in values if value is not None]
+            values = _of_type([value for value in values if value is not None], names, schema, notes)
             draft = self.builder.enum(name, values, owner, notes, docstring) if values else scalar("Any")
         elif len(names) > 1:
             notes.append(f"not imported: a value of several types ({', '.join(names)}); the type is Any")
@@ -361,6 +398,81 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_type(value: Any) -> bool:
+    names = value if isinstance(value, list) else [value]
+    return all(isinstance(name, str) for name in names)
+
+
+def _is_a(*kinds: type) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, kinds)
+
+
+_KEYWORD_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{key: (_is_number, "a number") for key in ("minimum", "maximum")},
+    # Draft-04 wrote an exclusive bound as true beside minimum or maximum.
+    **{
+        key: (lambda value: _is_number(value) or isinstance(value, bool), "a number, or true or false")
+        for key in ("exclusiveMinimum", "exclusiveMaximum")
+    },
+    "multipleOf": (lambda value: _is_number(value) and value > 0, "a number above 0"),
+    **{
+        key: (_is_count, "a whole number, 0 or more")
+        for key in ("minLength", "maxLength", "minItems", "maxItems")
+    },
+    **{key: (_is_a(str), "text") for key in ("pattern", "format")},
+    "type": (_is_type, "a type name or a list of them"),
+    "enum": (_is_a(list), "a list of values"),
+    "examples": (_is_a(list), "a list of values"),
+    "required": (
+        lambda value: isinstance(value, list) and all(isinstance(name, str) for name in value),
+        "a list of property names",
+    ),
+    "properties": (_is_a(dict), "an object of schemas"),
+    "items": (_is_a(dict, list), "a schema or a list of schemas"),
+    "additionalProperties": (_is_a(bool, dict), "true, false or a schema"),
+    "uniqueItems": (_is_a(bool), "true or false"),
+}
+"""The JSON type of each keyword the import reads, as JSON Schema (draft-07) has it, and how a
+warning names it (`anyOf`, `oneOf` and `allOf` are read before, each saying what it cannot)."""
+
+_VALUE_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "integer": (lambda value: _is_number(value) and float(value).is_integer(), "an integer"),
+    "number": (_is_number, "a number"),
+    "string": (_is_a(str), "text"),
+    "boolean": (_is_a(bool), "true or false"),
+    "array": (_is_a(list), "a list"),
+    "object": (_is_a(dict), "an object"),
+}
+"""What a value of each JSON type is, for the allowed values (`enum`, `const`) of a typed schema."""
+
+
+def _checked(schema: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    """`schema` without the keywords whose value has the wrong JSON type, each named in `notes`:
+    read as they were, `minimum: "zero"` or `required: "amount"` was dropped in silence, and
+    `minLength: "x"` or `enum: 5` stopped the import with a traceback."""
+    wrong = [key for key, (fits, _) in _KEYWORD_TYPES.items() if key in schema and not fits(schema[key])]
+    for key in wrong:
+        notes.append(f"not imported: {key} {_shown(schema[key])}, which is not {_KEYWORD_TYPES[key][1]}")
+    return {key: value for key, value in schema.items() if key not in wrong}
+
+
+def _of_type(values: list[Any], names: list[str], schema: dict[str, Any], notes: list[str]) -> list[Any]:
+    """The allowed values a schema of one type can hold, the others named in `notes`: no value
+    `"a"` is an integer, so `{"type": "integer", "enum": [1, "a"]}` accepts 1 alone."""
+    if len(names) != 1 or names[0] not in _VALUE_TYPES:
+        return values
+    fits, kind = _VALUE_TYPES[names[0]]
+    keyword = "enum" if "enum" in schema else "const"
+    for value in values:
+        if not fits(value):
+            notes.append(f"not imported: {keyword} value {_shown(value)}, which is not {kind}")
+    return [value for value in values if fits(value)]
+
+
 def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
     """Add a Segment plan's specs to `builder`'s plan.
 
@@ -368,15 +480,17 @@ def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
         PlanError: the document is not a tracking plan.
     """
     found: dict[tuple[str, str], list[_Rule]] = {}
+    unread: list[str] = []
     for rule in _rules(document):
         if isinstance(rule, str):
             builder.warn(rule)
+            unread.append(rule)
             continue
         # Each identify rule is a spec of its own; the rules of one event are versions of one spec.
         slot = (rule.kind, rule.key if rule.kind == "track" else str(len(found)))
         found.setdefault(slot, []).append(rule)
     if not found:
-        raise PlanError("the plan has no track or identify rule")
+        raise PlanError("the plan has no track or identify rule" + _why_none(unread))
     rules = [_latest(versions, builder) for versions in found.values()]
     places = [rule.place for rule in rules if rule.kind == "identify"]
     names = [IDENTIFY_NAME, *(f"{IDENTIFY_NAME} {n}" for n in range(2, len(places) + 1))]
@@ -392,6 +506,16 @@ def read_segment_plan(document: Any, builder: DraftBuilder) -> None:
     for spec, rule in specs:
         _fill(spec, rule, builder)
         builder.plan.specs.append(spec)
+
+
+def _why_none(unread: list[str]) -> str:
+    """The rules left out of a plan that imports none, which its one error line names (the warnings
+    that name them are not printed): "no track or identify rule" alone was wrong when a rule had
+    only a malformed key or jsonSchema."""
+    if not unread:
+        return ""
+    more = f"; and {counted(len(unread) - 3, 'more rule')}" if len(unread) > 3 else ""
+    return f" to import: {'; '.join(unread[:3])}{more}"
 
 
 def _latest(versions: list[_Rule], builder: DraftBuilder) -> _Rule:
@@ -447,13 +571,19 @@ def _status(spec: SpecDraft, statuses: list[str], builder: DraftBuilder) -> str:
 
 def _fill(spec: SpecDraft, rule: _Rule, builder: DraftBuilder) -> None:
     reader = _SchemaReader(builder, rule.schema)
-    sections = _mapping(rule.schema.get("properties"))
+    own: list[str] = []
+    sections = _mapping(_checked(rule.schema, own).get("properties"))
     section = "traits" if spec.kind == "identify" else "properties"
     for other, value in sections.items():
         if other != section and value:
-            spec.notes.append(f"not imported: the rule's {other} constraints")
-            builder.warn(f"{spec.name}: not imported: the rule's {other} constraints")
+            own.append(f"not imported: the rule's {other} constraints")
+    if not isinstance(sections.get(section, {}), dict):
+        own.append(f"not imported: the rule's {section}, {_shown(sections[section])}, which is not a schema")
     payload = reader.resolve(_mapping(sections.get(section)), spec.notes)
+    payload = _checked(payload, own)
+    for note in own:
+        spec.notes.append(note)
+        builder.warn(f"{spec.name}: {note}")
     properties, notes = reader.properties(payload, spec.class_name, spec.kind)
     spec.notes.extend(notes)
     if properties and payload.get("additionalProperties") is not False:

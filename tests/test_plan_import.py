@@ -736,6 +736,38 @@ def test_the_names_kept_come_with_the_lint_exceptions_that_accept_them(tmp_path:
         ("plan.json", b'{"rules": []}', "plan.json: the plan has no track or identify rule"),
         *(
             (
+                "plan.json",
+                json.dumps({"rules": rules}).encode(),
+                f"plan.json: the plan has no track or identify rule to import: {why}",
+            )
+            for rules, why in (
+                (
+                    [{"type": "TRACK", "key": 123, "jsonSchema": {}}],
+                    "rule 1: not imported: a TRACK rule whose key is 123, not an event name",
+                ),
+                (
+                    [{"type": "TRACK", "key": "Invoice Paid", "jsonSchema": "nope"}],
+                    'rule 1 (Invoice Paid): not imported: its jsonSchema is "nope", not a JSON object',
+                ),
+                (
+                    [*({"type": "TRACK", "key": " "} for _ in range(4)), {"type": "PAGE", "key": "Home"}],
+                    'rule 1: not imported: a TRACK rule whose key is " ", not an event name; rule 2: not '
+                    'imported: a TRACK rule whose key is " ", not an event name; rule 3: not imported: a '
+                    'TRACK rule whose key is " ", not an event name; and 2 more rules',
+                ),
+            )
+        ),
+        (
+            "plan.json",
+            json.dumps(
+                {"rules": {"events": [{"name": "", "rules": {}}, {"name": "A B", "rules": []}]}}
+            ).encode(),
+            "plan.json: the plan has no track or identify rule to import: rules.events[0]: not imported: "
+            'an event whose name is "", not an event name; rules.events[1] (A B): not imported: its rules '
+            "are [], not a JSON object",
+        ),
+        *(
+            (
                 "catalog.json",
                 json.dumps(document).encode(),
                 "catalog.json: the catalog's JSON Schema bundle or /api/catalog document, which import does "
@@ -1397,3 +1429,48 @@ def test_cells_beyond_the_header_s_columns_are_named_in_a_warning() -> None:
     assert [warning for warning in imported.warnings if "beyond the header" in warning] == [
         "line 2: not imported: 2 cells beyond the header's 4 columns (' in cents', 'rounded')"
     ]
+
+
+def test_a_rule_without_an_event_name_is_left_out_and_named() -> None:
+    """An empty key was imported as `Event = ""` with a garbled warning (the walk's F7)."""
+    rules = [{"type": "TRACK", "key": "", "jsonSchema": {}}, _ORDER_RULE]
+    imported = import_plan(json.dumps({"rules": rules}), PlanFormat.SEGMENT_PLAN, "plan.json")
+    assert imported.warnings[0] == 'rule 1: not imported: a TRACK rule whose key is "", not an event name'
+    assert imported.tracks == 1 and 'OrderCompleted = "Order Completed"' in imported.source
+    assert not [warning for warning in imported.warnings if warning.startswith(":")]
+
+
+def test_a_schema_keyword_of_the_wrong_json_type_is_named_not_dropped() -> None:
+    """A known keyword whose value had the wrong type was dropped in silence (`minimum: "zero"`,
+    `required: "amount"`, `enum: [1, "a"]` on an integer: the walk's F7), or stopped the import with a
+    traceback (`minLength: "x"`, `enum: 5`)."""
+    properties = {
+        "amount": {"type": "integer", "minimum": "zero", "maximum": 100},
+        "code": {"type": "string", "minLength": "x", "pattern": 5},
+        "level": {"type": "integer", "enum": [1, "a", None]},
+        "letters": {"type": "string", "enum": 5},
+        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": -1, "uniqueItems": "yes"},
+        "extra": {"type": "object", "properties": [], "required": ["x"]},
+        "anything": {"type": 5},
+    }
+    payload = {"type": "object", "properties": properties, "required": "amount"}
+    rule = {**_ORDER_RULE, "jsonSchema": {"properties": {"properties": payload}}}
+    imported = import_plan(json.dumps({"rules": [rule]}), PlanFormat.SEGMENT_PLAN, "plan.json")
+    for warning in (
+        'Order Completed: not imported: required "amount", which is not a list of property names',
+        'OrderCompleted.amount: not imported: minimum "zero", which is not a number',
+        'OrderCompleted.code: not imported: minLength "x", which is not a whole number, 0 or more',
+        "OrderCompleted.code: not imported: pattern 5, which is not text",
+        'OrderCompleted.level: not imported: enum value "a", which is not an integer',
+        "OrderCompleted.letters: not imported: enum 5, which is not a list of values",
+        "OrderCompleted.tags: not imported: maxItems -1, which is not a whole number, 0 or more",
+        'OrderCompleted.tags: not imported: uniqueItems "yes", which is not true or false',
+        "OrderCompleted.extra: not imported: properties [], which is not an object of schemas",
+        "OrderCompleted.anything: not imported: type 5, which is not a type name or a list of them",
+    ):
+        assert warning in imported.warnings
+    source = imported.source
+    assert '\n# not imported: required "amount", which is not a list of property names\n' in source
+    assert '    amount: int | None = prop("", example=1, default=None, le=100)' in source
+    level = source.split("class Level(IntEnum):", 1)[1].split("\n\n\n", 1)[0]
+    assert level.endswith("\n    V1 = 1")
