@@ -2,6 +2,7 @@
 
 import fcntl
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,8 @@ from webapp.offline_migrations import OFFLINE_REFUSED
 
 # Any fixed 64-bit number, the same in every process: "event-catalog migrations".
 MIGRATION_LOCK_KEY = 0x6576_6361_7467_6D67
+MIGRATION_LOCK_POLL = 0.2
+"""Seconds between two tries for the migration lock on PostgreSQL."""
 
 config = context.config
 # Alembic's lines go through the app's root handler (webapp/logs.py), as JSON lines under
@@ -39,8 +42,7 @@ def migration_lock(connection: Connection) -> Iterator[None]:
     """
     database = connection.engine.url.database
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
-        connection.commit()
+        _take_advisory_lock(connection)
         try:
             yield
         finally:
@@ -52,6 +54,19 @@ def migration_lock(connection: Connection) -> Iterator[None]:
             yield
     else:
         yield
+
+
+def _take_advisory_lock(connection: Connection) -> None:
+    """Take the migration lock, waiting for it between transactions rather than inside one.
+
+    A waiting `pg_advisory_lock` call is a running statement, whose snapshot `CREATE INDEX
+    CONCURRENTLY` (migration 0022) waits to see end, while the replica that builds the index holds
+    the lock it waits for: PostgreSQL broke that deadlock by failing one of the two starts.
+    """
+    while not connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}):
+        connection.commit()
+        time.sleep(MIGRATION_LOCK_POLL)
+    connection.commit()
 
 
 def run_migrations_offline() -> None:
