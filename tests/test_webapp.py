@@ -550,19 +550,55 @@ def test_collector_command_fails_in_one_line_when_the_port_is_taken() -> None:
     assert result.output.strip().startswith(f"error: cannot listen on 127.0.0.1:{port}")
 
 
+# GNU find with the regex dialect of BSD's and busybox's (POSIX basic): start.sh's `find -regex`
+# took every real metrics file for a foreign one there, and refused every start after the first.
+_POSIX_BASIC_FIND = """#!/bin/sh
+folder=$1
+shift
+exec /usr/bin/find "$folder" -regextype posix-basic "$@"
+"""
+
+
+def _is_running(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -> None:
-    """The image's start path, run directly: scripts/start.sh → db upgrade → gunicorn.conf.py."""
+    """The image's start path, run directly: scripts/start.sh → db upgrade → gunicorn.conf.py.
+
+    A previous run's metrics files are deleted (with a `find` of POSIX regexes on the PATH too, and
+    beside the `lost+found` of a volume of their own), and `db upgrade` and `audit partitions ensure`
+    leave none of theirs: every file in the folder belongs to a running gunicorn process, where the
+    commands' files (their processes ended) were summed into the totals until the next start."""
+    import os
+    import sys
+
     import requests
 
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
-    stale = [metrics_dir / name for name in ("counter_4242.db", "gauge_livesum_4242.db", "histogram_7.db")]
+    (metrics_dir / "lost+found").mkdir()
+    stale = [
+        metrics_dir / name
+        for name in ("counter_4242.db", "gauge_livesum_4242.db", "histogram_7.db", "summary_12.db")
+    ]
     for path in stale:
         path.write_text("")
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "find").write_text(_POSIX_BASIC_FIND)
+    (tools / "find").chmod(0o755)
     with running_dashboard(
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.db'}",
         WEB_CONCURRENCY="2",
         PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+        PATH=f"{tools}:{Path(sys.executable).parent}:{os.environ['PATH']}",
     ) as base:
         response = requests.get(f"{base}/healthz", timeout=15)
         assert response.status_code == 200
@@ -578,25 +614,43 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
             in metrics.text
         )
         assert not any(path.exists() for path in stale)
+        assert (metrics_dir / "lost+found").is_dir()
+        files = [path.name for path in metrics_dir.glob("*.db")]
+        assert files
+        ended = [name for name in files if not _is_running(int(name.removesuffix(".db").rsplit("_", 1)[1]))]
+        assert ended == []
 
 
-def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "foreign",
+    [
+        "audit.db",
+        "counter_12.db.bak",
+        "gauge__12.db",
+        "gauge_live_sum_12.db",
+        "counter_x.db",
+        ".counter_1.db",
+    ],
+)
+def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path: Path, foreign: str) -> None:
     """start.sh emptied PROMETHEUS_MULTIPROC_DIR with `rm -rf`: pointed at the SQLite audit log's
     folder, it deleted the log, and `db upgrade` then made a new, empty one. Now it refuses the
-    folder in one line, before it deletes or migrates anything."""
+    folder in one line, before it deletes or migrates anything: any name but prometheus_client's
+    own (`counter_<pid>.db`, `gauge_<mode>_<pid>.db`, …) and a volume's `lost+found` folder."""
     import os
     import subprocess
     import sys
 
     from webapp import ROOT
 
-    database = tmp_path / "audit.db"
-    database.write_bytes(b"the audit log")
+    other = tmp_path / foreign
+    other.write_bytes(b"the audit log")
     (tmp_path / "counter_4242.db").write_text("")
+    (tmp_path / "lost+found").mkdir()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
         "PORT": "0",
     }
@@ -605,11 +659,36 @@ def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path:
     )
     assert (started.returncode, started.stderr) == (
         2,
-        f"error: PROMETHEUS_MULTIPROC_DIR: '{tmp_path}' holds '{database}', which is not a "
+        f"error: PROMETHEUS_MULTIPROC_DIR: '{tmp_path}' holds '{other}', which is not a "
         "prometheus_client metrics file: give the metrics a folder of their own (nothing in it is deleted)\n",
     )
-    assert database.read_bytes() == b"the audit log"
+    assert other.read_bytes() == b"the audit log"
     assert (tmp_path / "counter_4242.db").exists()
+    assert (tmp_path / "audit.db").exists() == (foreign == "audit.db")
+
+
+def test_the_start_script_refuses_a_file_named_lost_found(tmp_path: Path) -> None:
+    """Only a volume's `lost+found` folder is passed over: a file of that name is no metrics file."""
+    import os
+    import subprocess
+    import sys
+
+    from webapp import ROOT
+
+    (tmp_path / "lost+found").write_text("")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "PORT": "0",
+    }
+    started = subprocess.run(
+        ["scripts/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert started.returncode == 2, started.stderr
+    assert f"holds '{tmp_path / 'lost+found'}'" in started.stderr
+    assert not (tmp_path / "audit.db").exists()
 
 
 def test_a_missing_metrics_folder_stops_gunicorn_in_one_line(tmp_path: Path) -> None:
