@@ -7,16 +7,17 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import itsdangerous
 import pytest
 from auth_helpers import sign_in, signed_in_client
 from flask import Flask
 from flask.testing import FlaskClient
 from markupsafe import escape
-from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, SECRET_LINE
+from production_settings import AUDIT_KEY_LINES, AUDIT_KEYS, HOST_AUDIT_KEY_LINES, SECRET_LINE
 from production_settings import SECRET_KEY as PRODUCTION_SECRET
 from sqlalchemy import Engine, select
 
@@ -399,13 +400,105 @@ def test_an_application_host_s_and_a_cron_job_s_commands_need_no_secret_key(tmp_
     )
 
 
-def test_the_command_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
+def test_the_development_server_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:
+    """`run` is the dashboard: it makes its own SECRET_KEY. (This test ran `routes`, which lists URLs
+    and uses no secret: it was refused all the same.)"""
     env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     env.update(AUDIT_KEYS)
     env.pop("SECRET_KEY", None)
-    done = subprocess.run([BIN / "event-catalog", "routes"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [BIN / "event-catalog", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: invalid configuration:", f"  {SECRET_LINE}"]
+
+
+def _walk(
+    command: click.Command, path: tuple[str, ...], ctx: click.Context
+) -> Iterator[tuple[str, click.Command]]:
+    """Every command under `command` (not the groups), with its path, as the console script finds them."""
+    if not isinstance(command, click.Group):
+        yield " ".join(path), command
+        return
+    for name in command.list_commands(ctx):
+        subcommand = command.get_command(ctx, name)
+        assert subcommand is not None, name
+        yield from _walk(subcommand, (*path, name), ctx)
+
+
+def test_every_command_declares_the_production_secrets_it_uses(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A command the check did not name was given the dashboard's three secrets, and the dashboard's
+    advice to make new audit keys, which on an application host key chains and masks nothing else
+    reads. Each command now declares its own (`webapp.cli_secrets.uses_secrets`): one that declares
+    nothing fails here. Flask's and Flask-Migrate's commands are declared on copies, their shared
+    objects left alone."""
+    import flask.cli
+    import flask_migrate.cli
+
+    from webapp.cli import main
+    from webapp.cli_secrets import DASHBOARD, secrets_declared
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'p.db'}")
+    with main.make_context("event-catalog", ["--help"], resilient_parsing=True) as ctx:
+        commands = dict(_walk(main, (), ctx))
+    assert {"run", "shell", "routes", "db current", "audit verify", "users token list"} <= commands.keys()
+    assert [path for path, command in commands.items() if secrets_declared(command) is None] == []
+    # Audit keys are the dashboard's everywhere but on the dashboard's own server.
+    assert [path for path, command in commands.items() if secrets_declared(command).shared != DASHBOARD] == [
+        "run"
+    ]
+    shared = [flask.cli.run_command, flask.cli.shell_command, flask.cli.routes_command]
+    assert [secrets_declared(command) for command in [*shared, *flask_migrate.cli.db.commands.values()]] == [
+        None
+    ] * (3 + len(flask_migrate.cli.db.commands))
+
+
+def test_a_command_outside_the_dashboard_says_to_copy_its_secrets_and_asks_only_for_those_it_uses(
+    tmp_path: Path,
+) -> None:
+    """`shell` opens the dashboard's app: it needs the dashboard's values, not new ones. `drift`
+    (it reads the database only) was refused without both audit keys, and Flask's `routes` without
+    all three."""
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "DATABASE_URL": url,
+        "AUDIT_CHAIN_KEY": AUDIT_KEYS["AUDIT_CHAIN_KEY"],
+    }
+    for name in ("SECRET_KEY", "AUDIT_MASK_KEY"):
+        env.pop(name, None)
+    upgraded = subprocess.run(
+        [BIN / "event-catalog", "db", "upgrade"], env=env, capture_output=True, text=True
+    )
+    assert upgraded.returncode == 0, upgraded.stderr
+    env.pop("AUDIT_CHAIN_KEY")
+    for command in (["drift", "--since", "1h"], ["routes"]):
+        done = subprocess.run([BIN / "event-catalog", *command], env=env, capture_output=True, text=True)
+        assert (command, "invalid configuration" in done.stderr) == (command, False), done.stderr
+        assert done.returncode in (0, 1), done.stderr
+    done = subprocess.run(
+        [BIN / "event-catalog", "shell"],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "error: invalid configuration:",
+        "  SECRET_KEY: APP_ENV=production needs the dashboard's SECRET_KEY, not a placeholder "
+        "(it signs sessions and CSRF tokens): set it to the dashboard's value, not a new one",
+        *(f"  {line}" for line in HOST_AUDIT_KEY_LINES),
+    ]
 
 
 def test_the_wsgi_entry_point_exits_with_the_secret_key_message_in_production(tmp_path: Path) -> None:

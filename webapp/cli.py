@@ -54,15 +54,17 @@ from analytics.queries import (
     resolved,
 )
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
+from analytics.settings import AUDIT_KEYS
 from analytics.spec import Status
 from analytics.wording import counted
 from webapp.actor import command_line_actor
-from webapp.cli_secrets import with_secrets_checked
+from webapp.cli_secrets import declared, uses_secrets
 from webapp.cli_text import with_text_checked
-from webapp.config import DEFAULT_COLLECTOR_PORT
+from webapp.config import CHAIN_KEY, DEFAULT_COLLECTOR_PORT, SECRETS
 from webapp.tester.cli import send_command
 
 
+@uses_secrets()
 @click.command("lint")
 @click.option("--show-exceptions", is_flag=True, help="Also list findings a documented exception accepts.")
 def lint_command(show_exceptions: bool) -> None:
@@ -82,6 +84,7 @@ def lint_command(show_exceptions: bool) -> None:
     click.echo(f"ok: {checked} checked, no findings ({excepted} documented exceptions{shown})")
 
 
+@uses_secrets()
 @click.command("collector")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
@@ -206,6 +209,7 @@ FORMAT_OPTION = click.option(
 )
 
 
+@uses_secrets()
 @click.command("check-code")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @FORMAT_OPTION
@@ -287,6 +291,7 @@ def _declared(value: str, declared: list[str]) -> str:
     return found
 
 
+@uses_secrets()
 @click.command("drift")
 @click.option(
     "--since", default="30d", show_default=True, help="Window for unknown events and payload checks."
@@ -369,6 +374,7 @@ def export(format_name: str, output: Path | None) -> None:
         fail(f"cannot write {output}: {exc.strerror or exc}")
 
 
+@uses_secrets()
 @click.command("export")
 @click.option(
     "--format",
@@ -419,6 +425,7 @@ def import_plan_file(plan: Path, format_name: str | None, output: Path | None) -
     click.echo(f"imported {specs} from {plan}{' to ' + str(output) if output else ''}{warned}", err=True)
 
 
+@uses_secrets()
 @click.command("import")
 @click.argument("plan", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -441,6 +448,7 @@ def import_command(plan: Path, format_name: str | None, output: Path | None) -> 
     import_plan_file(plan, format_name, output)
 
 
+@uses_secrets()
 @click.command("diff")
 @click.argument("old")
 @click.argument("new", default=CURRENT)
@@ -530,6 +538,7 @@ def _audit_store() -> AuditStore:
 # --- delivery follow-up and integrity (issue 6): replay, audit verify, audit purge -------------
 
 
+@uses_secrets(AUDIT_KEYS)
 @click.command("replay")
 @click.option(
     "--status",
@@ -666,6 +675,7 @@ _FINDINGS_SHOWN = 50
 flood scrolling the summary away (JSON, for tools, keeps every one)."""
 
 
+@uses_secrets(CHAIN_KEY)
 @audit.command("verify")
 @FORMAT_OPTION
 @click.option(
@@ -726,6 +736,7 @@ _SHORTEST_UNCONFIRMED_RETENTION = timedelta(days=1)
 """A purge keeping less than this deletes today's log: likely `1m` typed for a month (m is minutes)."""
 
 
+@uses_secrets(CHAIN_KEY)
 @audit.command("purge")
 @click.option("--older-than", help="Delete entries recorded longer ago than this (e.g. 90d).")
 @click.option(
@@ -787,6 +798,7 @@ def _purge_cutoff(
         fail(f"--before: {exc}")
 
 
+@uses_secrets(AUDIT_KEYS)
 @audit.command("erase")
 @click.option(
     "--user-id",
@@ -849,6 +861,7 @@ partitions_group = click.Group(
 )
 
 
+@uses_secrets(CHAIN_KEY)
 @partitions_group.command("ensure")
 @click.option(
     "--ahead",
@@ -889,6 +902,7 @@ def partitions_ensure_command(ahead: str | None, as_log: bool) -> None:
         click.echo(report.summary())
 
 
+@uses_secrets(CHAIN_KEY)
 @partitions_group.command("list")
 @with_appcontext
 def partitions_list_command() -> None:
@@ -929,6 +943,7 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 
 
 # Each filter option arrives under the dashboard's query-string name for the same filter.
+@uses_secrets(AUDIT_KEYS)
 @audit.command("export")
 @click.option("--since", help="Recorded at or after: ISO 8601 (UTC unless an offset) or a duration ago.")
 @click.option("--until", help="Recorded before this time (same forms).")
@@ -1022,7 +1037,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(audit)
     # Text that is not UTF-8 is refused in one line by every option and argument: `webapp.cli_text`.
     with_text_checked(app.cli)
-    with_secrets_checked(app.cli)
 
 
 T = TypeVar("T")
@@ -1086,6 +1100,9 @@ def _port_in_range(param: click.Parameter) -> click.Parameter:
 
 _FLASK_OPTIONS_LEFT_OUT = frozenset({"app", "env_file", "debug"})
 _PLUGIN_COMMANDS_LEFT_OUT = frozenset({"limiter"})
+_FLASK_COMMAND_SECRETS = {"shell": SECRETS, "routes": {}}
+"""The secrets of Flask's other commands: `shell` opens the dashboard's app, with all it can do;
+`routes` lists its URLs."""
 
 
 class CatalogGroup(FlaskGroup):
@@ -1101,28 +1118,28 @@ class CatalogGroup(FlaskGroup):
     not installed either. `run` refuses the debugger in production (`DevelopmentServer`).
 
     `collector` is the group's own command, not the app's: Flask builds the app (and checks the
-    dashboard's configuration, production secrets included) only for the app's commands, and the
-    collector needs none of it. The image sets `APP_ENV=production` for its collector too.
+    dashboard's configuration) only for the app's commands, and the collector needs none of it. The
+    image sets `APP_ENV=production` for its collector too. Each command checks the production
+    secrets it declares (`webapp.cli_secrets`); Flask's `shell` and `routes` are declared on copies,
+    leaving Flask's own command objects, shared by the process, as they are.
     """
 
     def __init__(self, **options: Any) -> None:
         super().__init__(add_version_option=False, load_dotenv=False, **options)
         self.params = [param for param in self.params if param.name not in _FLASK_OPTIONS_LEFT_OUT]
         self.add_command(collector_command)
-        self.add_command(
-            DevelopmentServer(
-                name=run_command.name,
-                params=[_port_in_range(param) for param in run_command.params],
-                callback=run_command.callback,
-                help=run_command.help,
-                short_help=run_command.short_help,
-            )
+        server = DevelopmentServer(
+            name=run_command.name,
+            params=[_port_in_range(param) for param in run_command.params],
+            callback=run_command.callback,
+            help=run_command.help,
+            short_help=run_command.short_help,
         )
+        self.add_command(declared(server, SECRETS, own=True))  # it is the dashboard
+        for name, secrets in _FLASK_COMMAND_SECRETS.items():
+            # A copy: Flask's command objects are shared by every group in the process.
+            self.add_command(declared(copy.copy(self.commands[name]), secrets))
         with_text_checked(self)  # the app's own commands are checked by `init_app`
-        # Flask's `run`, `shell` and `routes`: the dashboard's secrets (the collector builds no app).
-        for name, command in self.commands.items():
-            if command is not collector_command:
-                with_secrets_checked(command, (name,))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]

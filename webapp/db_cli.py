@@ -12,6 +12,7 @@ developer's `migrate`, `revision`, …) are Flask-Migrate's.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -26,6 +27,8 @@ from flask.cli import with_appcontext
 
 from analytics.audit import is_newer_revision, schema_revision, sqlite_problem
 from webapp.cli import fail
+from webapp.cli_secrets import declared, uses_secrets
+from webapp.config import CHAIN_KEY
 from webapp.extensions import db
 from webapp.offline_migrations import OFFLINE_REFUSED
 from webapp.schema_guard import schema_problem
@@ -66,6 +69,7 @@ def current_revision() -> str | None:
     return revision
 
 
+@uses_secrets(CHAIN_KEY)
 @click.command("upgrade")
 @click.argument("revision", default="head")
 @OFFLINE_OPTION
@@ -91,6 +95,7 @@ def deleted_by_downgrade(current: str, target: str) -> list[str]:
     return [drops for step in reversed(undone) if (drops := getattr(step.module, "downgrade_drops", None))]
 
 
+@uses_secrets(CHAIN_KEY)
 @click.command("downgrade")
 @click.argument("revision", default="-1")
 @click.option("--yes", "confirmed", is_flag=True, help="Downgrade even when it deletes data for good.")
@@ -115,6 +120,7 @@ def downgrade_command(revision: str, confirmed: bool, offline: bool) -> None:
         command.downgrade(_config(), revision)
 
 
+@uses_secrets()
 @click.command("stamp")
 @click.argument("revision", default="head")
 @click.option(
@@ -128,12 +134,17 @@ def stamp_command(revision: str, purge: bool) -> None:
 
 
 def db_group() -> click.Group:
-    """Flask-Migrate's `db` group, its `--directory` and other commands kept, with the ones above."""
+    """Flask-Migrate's `db` group, its `--directory` and other commands kept, with the ones above.
+
+    Only `upgrade` and `downgrade` run migrations, which key the audit log's chain checkpoints with
+    `AUDIT_CHAIN_KEY`; Flask-Migrate's commands read nothing keyed, so they declare no secret."""
     from flask_migrate.cli import db as flask_migrate_db
 
+    # Copies: Flask-Migrate's command objects are shared by every app built in the process.
+    commands = {name: declared(copy.copy(command), {}) for name, command in flask_migrate_db.commands.items()}
     group = click.Group(
         flask_migrate_db.name,
-        commands=dict(flask_migrate_db.commands),
+        commands=commands,
         callback=flask_migrate_db.callback,
         params=flask_migrate_db.params,
         help=flask_migrate_db.help,

@@ -19,12 +19,14 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.durations import as_utc, format_instant
+from analytics.settings import AUDIT_KEYS
 from webapp.actor import command_line_actor
 from webapp.auth import accounts, tokens
 from webapp.auth.identity import PROXY
 from webapp.auth.models import ApiToken
 from webapp.auth.roles import Role
 from webapp.cli import fail, fail_on_database
+from webapp.cli_secrets import uses_secrets
 from webapp.display_width import display_width, pad
 from webapp.extensions import db
 from webapp.readable_names import for_terminal
@@ -72,6 +74,7 @@ def _run(action: Callable[[], Any], table: str = _ACCOUNTS_TABLE) -> Any:
         fail_on_database(f"use {table}", exc)
 
 
+@uses_secrets(AUDIT_KEYS)
 @users_command.command("add")
 @click.argument("email")
 @click.option("--role", default=Role.VIEWER.value, show_default=True, help=ROLE_HELP)
@@ -106,6 +109,7 @@ def _json(rows: list[dict[str, Any]], key: str) -> None:
     click.echo(json.dumps({key: rows}, indent=2))
 
 
+@uses_secrets()
 @users_command.command("list")
 @LIST_FORMAT
 def list_command(fmt: str) -> None:
@@ -149,6 +153,7 @@ def _table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
         click.echo("  ".join(pad(cell, width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
+@uses_secrets(AUDIT_KEYS)
 @users_command.command("set-role")
 @click.argument("email")
 @click.argument("role")
@@ -159,6 +164,7 @@ def set_role_command(email: str, role: str) -> None:
     click.echo(f"{user.email} is {user.role}")
 
 
+@uses_secrets(AUDIT_KEYS)
 @users_command.command("disable")
 @click.argument("email")
 def disable_command(email: str) -> None:
@@ -167,6 +173,7 @@ def disable_command(email: str) -> None:
     click.echo(f"{user.email} is disabled")
 
 
+@uses_secrets(AUDIT_KEYS)
 @users_command.command("enable")
 @click.argument("email")
 def enable_command(email: str) -> None:
@@ -175,6 +182,7 @@ def enable_command(email: str) -> None:
     click.echo(f"{user.email} is enabled")
 
 
+@uses_secrets(AUDIT_KEYS)
 @users_command.command("set-password")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input's first line.")
@@ -215,6 +223,7 @@ def _status(record: ApiToken) -> str:
     return state.replace("_", " ")
 
 
+@uses_secrets(AUDIT_KEYS)
 @token_command.command("create")
 @click.argument("email")
 @click.option("--name", required=True, help="What will use it, e.g. 'release CI' (up to 100 characters).")
@@ -255,6 +264,7 @@ def token_create_command(email: str, name: str, days: int | None, no_expiry: boo
         )
 
 
+@uses_secrets()
 @token_command.command("list")
 @click.argument("email", required=False)
 @LIST_FORMAT
@@ -302,6 +312,7 @@ def token_list_command(email: str | None, fmt: str) -> None:
     )
 
 
+@uses_secrets(AUDIT_KEYS)
 @token_command.command("revoke")
 @click.argument("token_id", metavar="ID", type=int)
 def token_revoke_command(token_id: int) -> None:

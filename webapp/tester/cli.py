@@ -15,7 +15,9 @@ from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
 from analytics.scopes import SCOPES
+from analytics.settings import AUDIT_KEYS
 from webapp.actor import command_line_actor
+from webapp.cli_secrets import uses_secrets
 from webapp.extensions import db
 from webapp.json_view import json_for_terminal
 from webapp.tester.compose import check_sendable, compose, refuse_unknown_scope_ids
@@ -251,6 +253,7 @@ def _repeat_refused(result: SendResult, token: str | None) -> tuple[str, int] | 
     return None
 
 
+@uses_secrets(AUDIT_KEYS)
 @click.command("send")
 @with_appcontext
 @click.argument("event")
