@@ -21,10 +21,14 @@ _SQLITE_READONLY = 8
 """SQLite's primary result code for a write to a database opened read-only; its extended codes
 (`SQLITE_READONLY_DIRECTORY`, …) keep it in their low byte."""
 
-_POSTGRES_REFUSALS = frozenset({"42501", "25006"})
-"""SQLSTATEs of a write PostgreSQL refuses to this connection whatever is written: insufficient
-privilege (a role granted only SELECT) and read-only transaction (a standby, or
-`default_transaction_read_only`)."""
+_READ_ONLY_TRANSACTION = "25006"
+"""PostgreSQL's SQLSTATE for a write to a read-only transaction (a standby, or
+`default_transaction_read_only`): refused whatever is written."""
+_INSUFFICIENT_PRIVILEGE = "42501"
+"""PostgreSQL's SQLSTATE for a statement this role was not granted: a write without INSERT, but
+also a read without SELECT."""
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
+"""The first keyword of a statement that writes."""
 
 
 def is_message_fault(error: BaseException) -> bool:
@@ -38,12 +42,33 @@ def is_message_fault(error: BaseException) -> bool:
 
 def refuses_writes(error: BaseException) -> bool:
     """Whether the database refused a write because this connection may not write at all (a
-    read-only SQLite file, a PostgreSQL role without INSERT), rather than because it is down or busy."""
-    cause = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else error
+    read-only SQLite file, a standby, a PostgreSQL role without INSERT), rather than because it is
+    down or busy. A denied privilege is a refused write only when the statement writes: a role
+    missing SELECT on one table is refused its reads with the same SQLSTATE (`denies_access`)."""
+    cause = _cause(error)
     code = getattr(cause, "sqlite_errorcode", None)
     if isinstance(code, int):
         return code & 0xFF == _SQLITE_READONLY
-    return getattr(cause, "sqlstate", None) in _POSTGRES_REFUSALS
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate == _READ_ONLY_TRANSACTION or (sqlstate == _INSUFFICIENT_PRIVILEGE and _writes(error))
+
+
+def denies_access(error: BaseException) -> bool:
+    """Whether PostgreSQL refused this role a statement that does not write (or one it cannot tell),
+    for want of a privilege: a SELECT on a table it was not granted. Granting writes would not help."""
+    return getattr(_cause(error), "sqlstate", None) == _INSUFFICIENT_PRIVILEGE and not _writes(error)
+
+
+def _cause(error: BaseException) -> object:
+    """The driver's error under SQLAlchemy's."""
+    return getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else error
+
+
+def _writes(error: BaseException) -> bool:
+    """Whether the statement that failed writes, by its first keyword (False when it is not known)."""
+    statement = getattr(error, "statement", None)
+    words = statement.split(None, 1) if isinstance(statement, str) else []
+    return bool(words) and words[0].upper() in _WRITES
 
 
 def reason(error: BaseException) -> str:

@@ -20,16 +20,14 @@ from webapp.auth.accounts import hash_password
 from webapp.auth.models import User
 from webapp.auth.roles import Role
 from webapp.extensions import db
-from webapp.schema_guard import READ_ONLY
+from webapp.schema_guard import ACCESS_DENIED, READ_ONLY
 
 PASSWORD = "a long enough password"
 DENIED = "permission denied for table catalog_versions"
 
 
-@pytest.fixture
-def reader_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str]:
-    """The migrated database, with an admin account, through a role granted SELECT only."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_postgres_url})
+def _with_an_admin(database_url: str) -> None:
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
         created = datetime.now(UTC)
         db.session.add(
@@ -42,9 +40,29 @@ def reader_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str
         )
         db.session.commit()
         db.engine.dispose()
+
+
+@pytest.fixture
+def reader_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str]:
+    """The migrated database, with an admin account, through a role granted SELECT only."""
+    _with_an_admin(empty_postgres_url)
     with temporary_role(
         postgres_engine, "ec_reader", ["GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"]
     ) as url:
+        yield url
+
+
+@pytest.fixture
+def users_unreadable_url(postgres_engine: Engine, empty_postgres_url: str) -> Iterator[str]:
+    """The migrated database, with an admin account, through a role granted every privilege the
+    dashboard needs but SELECT on `users`: what a grant script that missed one table leaves."""
+    _with_an_admin(empty_postgres_url)
+    grants = [
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}",
+        "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}",
+        "REVOKE SELECT ON users FROM {role}",
+    ]
+    with temporary_role(postgres_engine, "ec_no_users", grants) as url:
         yield url
 
 
@@ -86,3 +104,35 @@ def test_a_read_only_database_answers_503_saying_so(reader_url: str, collector: 
     finally:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_read_the_grants_missed_answers_503_naming_it_not_as_a_refused_write(
+    users_unreadable_url: str, collector: Collector, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL refuses a read without SELECT with the SQLSTATE of a write without INSERT: the page
+    and the log said the database refuses writes and to grant INSERT, UPDATE and DELETE, which the
+    user had; and as /healthz found writes accepted, the "logged once" warning came back for every
+    request."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": users_unreadable_url,
+            "SEGMENT_WRITE_KEY": "test-key",
+            "SEGMENT_HOST": collector.url,
+        }
+    )
+    advice = ACCESS_DENIED.format(reason="permission denied for table users")
+    try:
+        client = app.test_client()
+        for _ in range(2):
+            refused = sign_in(client, "admin@example.com", PASSWORD)
+            assert refused.status_code == 503
+            page = refused.get_data(as_text=True)
+            assert str(escape(advice)) in page and str(escape(READ_ONLY)) not in page
+            health = client.get("/healthz")
+            assert health.status_code == 200, health.json
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert warnings == [f"a read is refused: {advice}"]

@@ -29,7 +29,7 @@ from analytics.audit import (
     schema_revision,
     sqlite_problem,
 )
-from analytics.audit_failures import reason, refuses_writes
+from analytics.audit_failures import denies_access, reason, refuses_writes
 from analytics.catalog import CATALOG
 from analytics.versions import record_version, refuse_read_only
 from analytics.wording import sentence
@@ -42,6 +42,12 @@ READ_ONLY = (
     "The database refuses writes for this user: grant the user in DATABASE_URL INSERT, UPDATE and "
     "DELETE on the dashboard's tables, or give it a user that may write."
 )
+ACCESS_DENIED = (
+    "The database refuses this user what the page needs ({reason}): grant the user in DATABASE_URL the "
+    "privileges the dashboard needs (SELECT, INSERT, UPDATE and DELETE on its tables)."
+)
+"""A read refused for want of a privilege (`denies_access`), with the driver's reason, which names
+the table: a role the grants missed on one table, not one that may not write."""
 RECHECK_SECONDS = 30.0
 """How long a process serves on its last look at a current schema before it reads the revision again."""
 
@@ -49,6 +55,7 @@ _CHECKED_AT = "schema_guard.checked_at"
 _REFUSING = "schema_guard.refusing"
 _REFUSING_LOCK = threading.Lock()
 _READ_ONLY = "schema_guard.read_only"
+_DENIED_LOGGED = "schema_guard.denied_logged"
 
 
 def schema_problem(revision: str | None) -> str | None:
@@ -140,6 +147,23 @@ def note_write_refused(app: Flask, error: BaseException) -> bool:
     if not before:
         log.warning("writes are refused: %s (%s)", READ_ONLY, reason(error))
     return True
+
+
+def access_denied(app: Flask, error: BaseException) -> str | None:
+    """What to do about `error` when the database refused this user a read for want of a privilege
+    (`ACCESS_DENIED`), or None. Such a read was told as a refused write, with the advice to grant
+    what the user already had; and as `/healthz` found writes accepted at once, its "logged once"
+    warning came again for every request. This one is logged once for each reason (each table)."""
+    if not denies_access(error):
+        return None
+    why = reason(error)
+    with _REFUSING_LOCK:
+        logged: set[str] = app.extensions.setdefault(_DENIED_LOGGED, set())
+        first = why not in logged
+        logged.add(why)
+    if first:
+        log.warning("a read is refused: %s", ACCESS_DENIED.format(reason=why))
+    return ACCESS_DENIED.format(reason=why)
 
 
 def writes_refused(app: Flask, engine: Engine) -> bool:
