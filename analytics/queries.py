@@ -424,11 +424,12 @@ def _http_status(value: str) -> int:
     return int(value)
 
 
-def _outcome_statuses(outcome: str | None, statuses: list[str]) -> list[str]:
+def _outcome_statuses(outcome: str | None, statuses: list[str], *, options: bool = False) -> list[str]:
     """The statuses a search for `outcome` reads: those ticked that the class can have, or all of them.
 
     Raises:
-        ValueError: every status ticked is one the class cannot have.
+        ValueError: every status ticked (or given as `--status`, with `options`) is one the class
+            cannot have.
     """
     if outcome is None:
         return statuses
@@ -437,7 +438,13 @@ def _outcome_statuses(outcome: str | None, statuses: list[str]) -> list[str]:
         return list(possible)
     kept = [status for status in statuses if status in possible]
     if not kept:
-        raise ValueError(f"only {' or '.join(possible)} entries have this outcome: tick one of them, or none")
+        some = " (or one of them)" if len(possible) > 1 else ""
+        fix = (
+            f"give --status {','.join(possible)}{some}, or no --status"
+            if options
+            else "tick one of them, or none"
+        )
+        raise ValueError(f"only {' or '.join(possible)} entries have this outcome: {fix}")
     return kept
 
 
@@ -466,6 +473,7 @@ def parse_filters(
     *,
     now: datetime | None = None,
     mask_key: bytes | None = None,
+    options: bool = False,
 ) -> AuditFilter:
     """Turn query-string values (as typed in the dashboard or given to the CLI) into a filter.
 
@@ -477,6 +485,8 @@ def parse_filters(
             `status` takes several, repeated or comma-separated.
         now: the time relative ranges end at; the current time by default.
         mask_key: see `parse_property_match`.
+        options: the values are command-line options: a refusal that says what to change names
+            the option (`--status`), where the page's names its checkboxes.
 
     Raises:
         FilterError: every unusable value, by name.
@@ -524,7 +534,7 @@ def parse_filters(
     outcome = parsed("outcome", lambda v: _choice(v, OUTCOMES, "outcome"))
     if "status" not in errors:
         try:
-            statuses = _outcome_statuses(outcome, statuses)
+            statuses = _outcome_statuses(outcome, statuses, options=options)
         except ValueError as exc:
             errors["outcome"] = str(exc)
     is_identify = single.get("event", "").startswith(IDENTIFY_PREFIX)

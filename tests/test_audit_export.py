@@ -592,6 +592,16 @@ def test_cli_export_to_a_file_reports_the_count(
         # The search ignores an empty field; an option given empty exported the whole log.
         (["--since", ""], "error: --since: empty: give a value, or leave the option out"),
         (["--event", " "], "error: --event: empty: give a value, or leave the option out"),
+        # The page's wording ("tick one of them") had nothing to tick on a command line.
+        (
+            ["--outcome", "may_have_arrived", "--status", "delivered"],
+            "error: --outcome: only failed entries have this outcome: give --status failed, or no --status\n",
+        ),
+        (
+            ["--outcome", "refused", "--status", "delivered,pending"],
+            "error: --outcome: only failed or dropped entries have this outcome: "
+            "give --status failed,dropped (or one of them), or no --status\n",
+        ),
     ],
 )
 def test_cli_export_refuses_bad_filters_in_one_line(

@@ -510,7 +510,9 @@ def _filters_from_options(params: dict[str, str | None]) -> AuditFilter:
         )
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode()
     try:
-        filters = parse_filters({name: value or "" for name, value in params.items()}, mask_key=mask_key)
+        filters = parse_filters(
+            {name: value or "" for name, value in params.items()}, mask_key=mask_key, options=True
+        )
     except FilterError as exc:
         fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
     from webapp.extensions import db
