@@ -588,6 +588,9 @@ def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     ("raw", "expected"),
     [
         ("{not json", "Not valid JSON: Expecting property name"),
+        # An emptied box was read as {} and sent off-schema, without the required properties.
+        ("", "Raw JSON is empty: write {} to send no properties."),
+        (" \n\t ", "Raw JSON is empty: write {} to send no properties."),
         ("[1, 2]", "The properties must be a JSON object"),
         ('{"proj_id": 999}', "proj_id is added from the scope's project_id: set it there, not here."),
         ('{"infra_id": NaN}', "Not valid JSON: NaN is not JSON (JSON has no NaN or Infinity)"),
@@ -618,6 +621,25 @@ def test_raw_json_that_is_not_an_object_is_an_error_next_to_the_editor(
     # Nothing reached the log or the collector, and the tester still opens for everyone.
     assert collector.received() == []
     assert client.get("/tester/?event=ProjectCreate").status_code == 200
+
+
+def test_an_empty_raw_json_box_is_said_while_typing_and_an_empty_object_sends_none(
+    client: FlaskClient, collector: Collector
+) -> None:
+    values = {**example_values(CATALOG.event("ProjectCreate")), "mode": "raw", "raw": ""}
+    preview = client.post("/tester/preview", data={"spec": "ProjectCreate", **values}, headers=HTMX).get_data(
+        as_text=True
+    )
+    assert "Raw JSON is empty: write {} to send no properties." in error_slot(preview, "raw")
+    assert 'id="preview-json"' not in preview
+    data = {**form_fields(client, "event=ProjectCreate"), **values, "raw": "{}"}
+    sent = client.post("/tester/send", data=data)
+    # Sent (off-schema: ProjectCreate's required properties are missing), and the address it lands on
+    # keeps the `{}`: a reload drew an empty box, now refused.
+    assert sent.status_code == 303 and parse_qs(urlsplit(sent.location).query)["raw"] == ["{}"]
+    [received] = collector.received()
+    assert received["properties"] == {"proj_id": int(values["scope.project_id"])}
+    assert error_slot(client.get(sent.location).get_data(as_text=True), "raw") == ""
 
 
 SURROGATE = (

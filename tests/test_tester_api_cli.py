@@ -493,6 +493,26 @@ def test_api_a_key_given_twice_in_an_object_is_400_naming_it(
     assert collector.received() == [] and _statuses(app) == []
 
 
+@pytest.mark.parametrize("dry_run", [False, True])
+@pytest.mark.parametrize("given", [{}, {"properties": None}], ids=["absent", "null"])
+def test_api_off_schema_without_properties_is_422_and_an_empty_object_is_sent(
+    app: Flask, client: FlaskClient, collector: Collector, given: dict[str, Any], dry_run: bool
+) -> None:
+    """`off_schema` with no (or null) `properties` was sent as `{}`, without the event's required
+    properties, as the form's empty Raw JSON box and `send --json ''` were: `{}` says "none"."""
+    body = {**CLUSTER_SEND, "off_schema": True, "dry_run": dry_run}
+    del body["properties"]
+    response = client.post("/api/tester/send", json={**body, **given})
+    assert response.status_code == 422 and response.mimetype == "application/json"
+    assert response.get_json()["error"]["fields"] == {
+        "properties": "Missing: give the off-schema properties as an object, {} to send none."
+    }
+    assert collector.received() == [] and _statuses(app) == []
+    empty = client.post("/api/tester/send", json={**body, "properties": {}})
+    assert empty.status_code == 200, empty.get_json()
+    assert empty.get_json()["message"]["properties"] == {"proj_id": 12, "cluster_id": 4}
+
+
 def test_api_a_body_that_is_not_utf_8_is_400_and_nothing_is_recorded(app: Flask, client: FlaskClient) -> None:
     body = json.dumps({**CLUSTER_SEND, "event": "ProjectCreate?"}).encode().replace(b"?", b"\xff\xfe")
     response = client.post("/api/tester/send", data=body, content_type="application/json")
@@ -894,6 +914,14 @@ def test_cli_send_without_a_write_key_exits_1_and_says_why(
         (
             ["ProjectCreate", "--scope", "user=1,project=2", "--json", '{"note": {"a": 1, "a": 2}}'],
             '--json: The key "a" appears twice in one object: give each key once',
+        ),
+        # `--json "$PROPS"` with the variable unset was read as {} and sent off-schema (a dry run warned).
+        *(
+            (
+                ["ClusterProvisioningSuccess", "--scope", "user=1,project=12,cluster=4", "--json", *blank],
+                "--json: empty: give '{}' to send no properties, or leave the option out",
+            )
+            for blank in ([""], ["   "], ["\n"], ["", "--dry-run"])
         ),
     ],
 )

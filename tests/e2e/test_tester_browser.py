@@ -415,6 +415,28 @@ def test_switching_to_raw_json_after_a_send_keeps_its_result(
     assert len(collector.received()) == 1
 
 
+def test_an_emptied_raw_json_box_is_refused_as_you_type_and_on_send(
+    live_server: str, page: Page, collector: Collector
+) -> None:
+    """An emptied box was read as `{}`: the preview showed an off-schema message without the
+    required properties, and Send delivered it."""
+    raw = raw_editor_with_example(
+        page, live_server + "/tester/?event=ClusterProvisioningSuccess", "#f-prop-infra_id"
+    )
+    wait_until_htmx_has(page, "#tester-form")
+    raw.fill("   ")
+    empty = "Raw JSON is empty: write {} to send no properties."
+    expect(page.locator("#error-f-raw")).to_have_text(empty)
+    expect(page.locator("#preview-json")).to_have_count(0)
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#f-raw")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#error-f-raw")).to_have_text(empty)
+    raw.fill("{}")
+    expect(page.locator("#error-f-raw")).to_have_text("")
+    expect(page.locator("#preview-json")).to_be_visible()
+    assert collector.received() == []
+
+
 def test_reload_and_back_bring_back_what_was_typed_and_the_result(
     live_server: str, page: Page, collector: Collector
 ) -> None:

@@ -282,6 +282,10 @@ def send_json() -> ResponseReturnValue:
             if draft.info.kind == "identify"
             else f"{draft.info.name!r} is an event: give it as `event`"
         )
+    if asked.off_schema and asked.properties is None:
+        # As the form's empty Raw JSON and `send --json ''`: no properties is `{}`, said so, not a
+        # forgotten (or null) `properties` sent off-schema without the event's required ones.
+        draft.errors[RAW] = "Missing: give the off-schema properties as an object, {} to send none."
     # After the type errors: an id the event does not take is better said so.
     refuse_unknown_scope_ids(draft)
     destination = checked_destination(draft, CONFIRM_IN_JSON)

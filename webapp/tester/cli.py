@@ -164,6 +164,10 @@ def build_input(
             k: str(v) for k, v in preset_values(found).items() if info is None or k in info.scope.model_fields
         }
     values.update(scope)
+    if raw_json is not None and not raw_json.strip():
+        # As `audit export --since ""`: `--json "$PROPS"` with the variable unset would otherwise send
+        # an off-schema message without the event's required properties.
+        raise BadInput("--json: empty: give '{}' to send no properties, or leave the option out")
     if raw_json is not None and props:
         raise BadInput("--json and --prop cannot be combined: give the properties one way")
     typed = TesterInput(

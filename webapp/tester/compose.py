@@ -36,6 +36,9 @@ from webapp.text_input import holds_nul
 
 SOURCE = "tester"
 
+EMPTY_RAW = "Raw JSON is empty: write {} to send no properties."
+"""What the raw editor says of a blank box, which is not read as `{}`: no properties is written so."""
+
 
 @dataclass
 class Draft:
@@ -131,8 +134,13 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
             except FieldTextError as exc:
                 draft.errors[PROP + prop.name] = str(exc)
         return scope, {name: value for name, value in props.items() if value is not None}
+    if not typed.raw.strip():
+        # Not read as `{}`: an emptied box, or `--json "$PROPS"` with the variable unset, was sent
+        # as an off-schema message without the event's required properties.
+        draft.errors["raw"] = EMPTY_RAW
+        return scope, None
     try:
-        parsed = read_json(typed.raw) if typed.raw.strip() else {}
+        parsed = read_json(typed.raw)
     except FieldTextError as exc:
         draft.errors["raw"] = str(exc)
         return scope, None

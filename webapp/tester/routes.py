@@ -225,8 +225,9 @@ def _properties_query(typed: TesterInput, info: SpecInfo) -> dict[str, str]:
     field's, without personal data."""
     if typed.mode == RAW:
         parsed = parse_raw_object(typed.raw)
-        if not parsed:
+        if parsed is None:
             return {}
+        # `{}` stays: without it a reload drew an empty box, which is refused rather than read as `{}`.
         personal = personal_paths(info.spec, parsed)
         if not any(reaches(key, personal) for key in parsed):
             return {"raw": typed.raw}
