@@ -357,7 +357,7 @@ def test_the_presets_page_takes_an_added_scope_s_id_in_its_chain(
     lax = {"csrf_token": csrf, "name": "b", "user_id": "1", "project_id": "2", "ledger_id": "+5"}
     refused = client.post("/tester/presets", data=lax)
     assert refused.status_code == 422
-    assert "as text of the digits 0-9 only" in refused.get_data(as_text=True)
+    assert "Enter the ledger id in the digits 0-9 only" in refused.get_data(as_text=True)
     saved = client.post("/tester/presets", data={**lax, "ledger_id": "5"})
     assert saved.status_code == 303
     with app.app_context():

@@ -186,7 +186,7 @@ def test_a_refused_scope_field_says_what_to_enter_at_every_scope_level(
     client: FlaskClient, collector: Collector, typed: str
 ) -> None:
     """Pydantic's "Field required" and "Input should be greater than 0" named no field and said
-    nothing of what an id is; the form says it as the presets page does ("Enter the user id.")."""
+    nothing of what an id is; the form says what to enter, as the presets page does."""
     for constant in SCOPE_LEVELS:
         info = CATALOG.event(constant)
         ids = [name for name in info.scope.model_fields if name.endswith("_id")]
@@ -978,7 +978,8 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
     bad = client.post("/tester/presets", data={"csrf_token": csrf, "name": "x", "cluster_id": "4"})
     page = bad.get_data(as_text=True)
-    assert bad.status_code == 422 and "Enter the user id." in page and "Field required" not in page
+    assert bad.status_code == 422 and "Field required" not in page
+    assert _preset_error(page, "user_id") == "Enter the user id: a whole number of 1 or more."
     chain = client.post(
         "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "cluster_id": "4"}
     )
@@ -997,14 +998,19 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
     lax = client.post(
         "/tester/presets", data={"csrf_token": csrf, "name": "x", "user_id": "1", "project_id": "1.0"}
     )
-    assert lax.status_code == 422 and "as text of the digits 0-9 only" in lax.get_data(as_text=True)
+    assert lax.status_code == 422
+    assert _preset_error(lax.get_data(as_text=True), "project_id").startswith(
+        "Enter the project id in the digits 0-9 only, with no sign or point"
+    )
     # An id past the database's integer was a 500 (OverflowError) when saved.
     huge = client.post(
         "/tester/presets",
         data={"csrf_token": csrf, "name": "x", "user_id": "1", "project_id": "99999999999999999999"},
     )
     assert huge.status_code == 422
-    assert "less than or equal to 9223372036854775807" in huge.get_data(as_text=True)
+    assert _preset_error(huge.get_data(as_text=True), "project_id") == (
+        "Enter a project id of at most 9223372036854775807: ids are 64-bit integers."
+    )
     ok = client.post(
         "/tester/presets", data={"csrf_token": csrf, "name": "staging", "user_id": " 1 ", "project_id": "12"}
     )
@@ -1056,6 +1062,76 @@ def test_presets_are_validated_saved_and_fill_what_a_scope_needs(app: Flask, cli
         ("Scope Preset Saved", "admin@example.com", described),
         ("Scope Preset Deleted", "admin@example.com", described),
     ]
+
+
+def _preset_error(page: str, name: str) -> str:
+    """The error next to a field of the presets page's form, with its input marked invalid."""
+    found = re.search(
+        rf'<input id="p-{name}"[^>]*>\s*<p class="field-error" id="error-p-{name}">(.*?)</p>', page
+    )
+    assert found, f"no field {name}"
+    text = html.unescape(found.group(1))
+    assert ('aria-invalid="true"' in found.group(0)) == bool(text), name
+    return text
+
+
+DIGITS_ONLY = "in the digits 0-9 only, with no sign or point: a whole number of 1 or more."
+CHAIN_FIELDS = ("user_id", "project_id", "cluster_id", "app_name", "app_namespace", "chart_name")
+
+
+@pytest.mark.parametrize(
+    ("ids", "said"),
+    [
+        # Pydantic's words before ("Input should be a valid integer, …" for -1): the tester's now.
+        ({"user_id": "-1"}, {"user_id": f"Enter the user id {DIGITS_ONLY}"}),
+        ({"user_id": "0"}, {"user_id": "Enter the user id as a whole number of 1 or more: ids start at 1."}),
+        ({"user_id": "1", "project_id": "1.5"}, {"project_id": f"Enter the project id {DIGITS_ONLY}"}),
+        # A chain's gap was a notice under the form, beside no field and marking none invalid.
+        (
+            {"user_id": "1", "cluster_id": "4"},
+            {"project_id": "Enter the project id: a cluster id needs the project id it belongs to."},
+        ),
+        (
+            {"user_id": "1", "app_name": "web"},
+            {
+                name: f"Enter the {name.replace('_', ' ')}: an app name needs the project id and cluster "
+                "id it belongs to."
+                for name in ("project_id", "cluster_id")
+            },
+        ),
+        (
+            {"user_id": "1", "project_id": "2", "cluster_id": "3", "app_name": "web"},
+            {
+                name: f"Enter the {name.replace('_', ' ')}: an application needs its app name, app "
+                "namespace and chart name together."
+                for name in ("app_namespace", "chart_name")
+            },
+        ),
+    ],
+)
+def test_the_presets_page_says_the_tester_s_words_next_to_the_field_to_fix(
+    client: FlaskClient, ids: dict[str, str], said: dict[str, str]
+) -> None:
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    refused = client.post("/tester/presets", data={"csrf_token": csrf, "name": "p", **ids})
+    page = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and 'role="alert"' not in page
+    shown = {name: _preset_error(page, name) for name in CHAIN_FIELDS}
+    assert {name: text for name, text in shown.items() if text} == said
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "1.5", "9" * 30])
+def test_the_presets_page_and_the_tester_say_the_same_of_the_same_id(client: FlaskClient, value: str) -> None:
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    ids = {"user_id": "1", "project_id": value}
+    preset = client.post("/tester/presets", data={"csrf_token": csrf, "name": "p", **ids})
+    tester = client.post(
+        "/tester/send",
+        data={**form_fields(client, "event=ProjectDelete"), **{f"scope.{k}": v for k, v in ids.items()}},
+        headers=HTMX,
+    )
+    said = _preset_error(preset.get_data(as_text=True), "project_id")
+    assert said and said == error_slot(tester.get_data(as_text=True), "scope.project_id")
 
 
 def test_preset_actions_are_found_by_their_user_project_and_cluster(app: Flask, client: FlaskClient) -> None:
@@ -1111,11 +1187,13 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     named_only = client.post("/tester/presets", data={"csrf_token": data["csrf_token"], "name": "x"})
     assert "Give the preset a name." not in named_only.get_data(as_text=True)
     empty = client.post("/tester/presets", data={"csrf_token": data["csrf_token"]}).get_data(as_text=True)
-    assert "Give the preset a name." in empty and "Enter the user id." in empty
+    assert "Give the preset a name." in empty and "Enter the user id: a whole number" in empty
     assert "Field required" not in empty
     bad_id = {**data, "preset_name": "bad", "scope.project_id": "x"}
     refused = client.post("/tester/presets", data=bad_id, headers=HTMX).get_data(as_text=True)
-    assert error_slot(refused, "preset_name").startswith("Project id: Input should be a valid integer")
+    # The tester's own words for the id, which name it: no "Project id: " before them.
+    said = "Enter the project id in the digits 0-9 only, with no sign or point: a whole number of 1 or more."
+    assert error_slot(refused, "preset_name") == error_slot(refused, "scope.project_id") == said
 
 
 def test_recently_seen_ids_are_offered_with_their_last_event(client: FlaskClient) -> None:

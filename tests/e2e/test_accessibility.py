@@ -338,6 +338,17 @@ def test_filter_and_preset_errors_describe_their_fields_without_an_alert_each(
     expect(page.locator("#p-name")).to_be_focused()  # the boosted form's answer is in
     assert len(_described_fields(page, ".preset-form")) == 2
     assert _live_text(page) == []
+    # A gap in the chain was an alert under the form, beside no field: it is the missing field's error.
+    page.locator("#p-name").fill("staging")
+    page.locator("#p-user_id").fill("5")
+    page.locator("#p-cluster_id").fill("4")
+    page.get_by_role("button", name="Save preset").click()
+    expect(page.locator("#p-project_id")).to_be_focused()
+    assert _described_fields(page, ".preset-form") == {
+        "error-p-project_id: Enter the project id: a cluster id needs the project id it belongs to.": "true"
+    }
+    assert _live_text(page) == []
+    page.locator("#p-cluster_id").fill("")
     # Saved, the preset's Delete button names it, as the tokens' Revoke does.
     page.locator("#p-name").fill("staging")
     page.locator("#p-user_id").fill("5")

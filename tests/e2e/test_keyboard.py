@@ -202,7 +202,7 @@ def test_the_actions_that_ask_first_leave_the_focus_on_their_outcome(
     page.locator("#p-name").fill("Acme staging")
     page.locator("#p-name").press("Enter")
     expect(page.locator("#p-user_id")).to_be_focused()
-    expect(page.locator("#error-p-user_id")).to_have_text("Enter the user id.")
+    expect(page.locator("#error-p-user_id")).to_have_text("Enter the user id: a whole number of 1 or more.")
     page.locator("#p-user_id").fill("5")
     page.keyboard.press("Enter")
     expect(outcome).to_have_text("Saved the preset 'Acme staging'.")

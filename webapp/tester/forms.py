@@ -465,8 +465,8 @@ ID_WORDS = "a whole number of 1 or more"
 
 def scope_error_words(scope: type[UserScope], name: str, error: ErrorDetails) -> str:
     """What the form says of a scope field the spec refused, in the words of the tester's other
-    messages ("Choose an event to send.", the presets page's "Enter the user id."): pydantic's "Field
-    required" or "Input should be greater than 0" named no field and did not say what an id is.
+    messages ("Choose an event to send."): pydantic's "Field required" or "Input should be greater
+    than 0" named no field and did not say what an id is. The presets page says its ids' so too.
 
     The API and the command line keep pydantic's words: they name the field themselves
     (`scope.project_id`, `--scope project`), and scripts may read them.

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +24,7 @@ from analytics.scopes import SCOPES, UserScope
 from webapp.auth import accounts
 from webapp.extensions import db
 from webapp.readable_names import compared, hidden, unreadable
+from webapp.tester.forms import scope_error_words
 from webapp.tester.models import ScopePreset
 
 
@@ -77,8 +79,8 @@ def number_fields() -> frozenset[str]:
 
 
 def parse_preset(values: dict[str, Any]) -> tuple[PresetIds | None, dict[str, str]]:
-    """Validate a preset's fields; empty strings are unset. Returns it, or errors by field name (`preset`
-    for ids that do not make one chain)."""
+    """Validate a preset's fields; empty strings are unset. Returns it, or errors by field name (ids
+    that do not make one chain by the field still to fill)."""
     # Stripped as the tester strips what it sends: a scope id is digits alone (`ScopeId`).
     cleaned = {
         k: str(v).strip() for k, v in values.items() if k in ("name", *id_fields()) and str(v or "").strip()
@@ -88,7 +90,7 @@ def parse_preset(values: dict[str, Any]) -> tuple[PresetIds | None, dict[str, st
     try:
         name = _PresetName.model_validate({k: v for k, v in cleaned.items() if k == "name"}).name
     except ValidationError as exc:
-        _collect(exc, errors, ("name",))
+        errors["name"] = _name_problem(exc.errors()[0])
     ids = _chain({k: v for k, v in cleaned.items() if k != "name"}, errors)
     if errors or name is None:
         return None, errors
@@ -106,7 +108,9 @@ def _chain(given: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
 
     Every preset has a user. Each narrower scope whose own ids are given needs the whole of itself:
     a cluster id needs its project id, an application its name, namespace and chart together. Each
-    scope validates its own ids, so a preset takes exactly what the scope takes.
+    scope validates its own ids, so a preset takes exactly what the scope takes. A chain's gap is said
+    next to each field to fill, and an id in the tester's words (`scope_error_words`), so that the
+    page and the tester say the same of the same id.
     """
     ids: dict[str, Any] = {}
     named: set[str] = set()
@@ -120,19 +124,24 @@ def _chain(given: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
         if scope.parent() is not None and wider:
             given_own = [name for name in own if name in given]
             said = (
-                f"A {_words(given_own)} needs the {_words(wider)} it belongs to"
+                f"{_article(_words(given_own))} {_words(given_own)} needs the {_words(wider)} it belongs to"
                 if len(given_own) == 1
-                else f"The {_words(given_own)} need the {_words(wider)} they belong to"
+                else f"the {_words(given_own)} need the {_words(wider)} they belong to"
             )
-            errors.setdefault("preset", said)
+            _to_fill(errors, wider, said)
             continue
         if scope.parent() is not None and any(name in missing for name in own):
-            errors.setdefault("preset", f"{scope.label} needs its {_words(own)} together")
+            label = scope.label.lower()
+            together = f"{_article(label)} {label} needs its {_words(own)} together"
+            _to_fill(errors, [name for name in own if name in missing], together)
             continue
         try:
             built = scope.model_validate({name: given[name] for name in scope.model_fields if name in given})
         except ValidationError as exc:
-            _collect(exc, errors, own)
+            for error in exc.errors():
+                name = str(error["loc"][0])
+                if name in own:
+                    errors.setdefault(name, scope_error_words(scope, name, error))
             continue
         ids.update(built.model_dump())
     return ids
@@ -144,22 +153,23 @@ def _words(fields: list[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _collect(exc: ValidationError, errors: dict[str, str], fields: Any) -> None:
-    """The validation errors of `fields`, by field name, each field's first."""
-    for error in exc.errors():
-        key = str(error["loc"][0]) if error["loc"] else "preset"
-        if key in fields:
-            errors.setdefault(key, _missing(key) if error["type"] == "missing" else _message(error))
+def _article(words: str) -> str:
+    """`a` or `an` before `words`, as they are said (`an app name`, `a cluster id`)."""
+    return "an" if words[:1].lower() in "aeiou" else "a"
 
 
-def _missing(key: str) -> str:
-    """What an empty required field says, in the words of the dashboard's other forms ("Enter an
-    email."): pydantic's "Field required" showed on this page while the tester said the same otherwise."""
-    return "Give the preset a name." if key == "name" else f"Enter the {key.replace('_', ' ')}."
+def _to_fill(errors: dict[str, str], fields: list[str], why: str) -> None:
+    """A chain's gap, said next to each field that fills it ("Enter the project id: a cluster id
+    needs …"): a notice under the form named no field, and marked none invalid."""
+    for name in fields:
+        errors.setdefault(name, f"Enter the {name.replace('_', ' ')}: {why}.")
 
 
-def _message(error: Any) -> str:
-    """Pydantic's message for a refused value, without the prefix of a validator's own."""
+def _name_problem(error: ErrorDetails) -> str:
+    """What the name field says: of an empty one, the words of the dashboard's other forms ("Enter
+    an email."), not pydantic's "Field required"; of a refused one, its validator's words."""
+    if error["type"] == "missing":
+        return "Give the preset a name."
     return str(error["msg"]).removeprefix("Value error, ")
 
 

@@ -613,10 +613,11 @@ def presets_view() -> ResponseReturnValue:
 
 def _preset_problem(key: str, text: str) -> str:
     """A preset's field error as the tester's one line under its Save preset box says it."""
-    if key == "name":
-        # The box beside the message is the name: the message needs no label of its own.
+    if key == "name" or key.replace("_", " ") in text:
+        # The box beside the message is the name, and an id's message names its field ("Enter the
+        # project id …"): such a message needs no label of its own.
         return text
-    return f"{key.replace('_', ' ').capitalize()}: {text}"
+    return f"{scope_label(key)}: {text}"
 
 
 def render_presets(
