@@ -543,6 +543,34 @@ def test_a_destination_is_shown_without_the_credentials_in_its_url(
     assert collector.url.replace("http://", "http://***@") in page
 
 
+def test_a_link_to_an_unknown_destination_says_so_next_to_send_to(
+    staged_app: Flask, collector: Collector, login_as: Callable[..., FlaskClient]
+) -> None:
+    """A shared link, or a destination since taken out of TESTER_DESTINATIONS, showed the form set to
+    the default without a word, where a send naming it is refused."""
+    client = login_as(Role.ADMIN, on=staged_app)
+    said = (
+        "Unknown destination 'nowhere': choose one of default, staging, prod. "
+        "Send to shows default until you do."
+    )
+    for headers in ({}, HTMX):
+        opened = client.get("/tester/?event=ClusterProvisioningSuccess&destination=nowhere", headers=headers)
+        page = opened.get_data(as_text=True)
+        assert opened.status_code == 200 and error_slot(page, "destination") == said
+        [select] = re.findall(r'<select id="f-destination"[^>]*>', page)
+        assert 'aria-invalid="true"' in select
+        assert re.search(r'<option value="default" selected', page)
+    # The address the redraw pushes names what the form now holds; the form still sends.
+    assert "destination" not in opened.headers["HX-Push-Url"]
+    values = example_values(CATALOG.event("ClusterProvisioningSuccess"))
+    status, page = send_form(client, "event=ClusterProvisioningSuccess", {**values, "destination": "default"})
+    assert status == 200 and len(collector.received()) == 1
+    refused, _ = send_form(
+        client, "event=ClusterProvisioningSuccess", {**values, "destination": "nowhere"}, htmx=False
+    )
+    assert refused == 422 and len(collector.received()) == 1
+
+
 def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(
     staged_app: Flask, collector: Collector, login_as: Callable[..., FlaskClient]
 ) -> None:

@@ -261,6 +261,11 @@ def _validate_scope_alone(draft: Draft, scope: type[UserScope], values: dict[str
                 draft.missing.append(key)
 
 
+def unknown_destination(name: str, choices: list[str]) -> str:
+    """What a send to a destination that is not configured is told (`choices`: the names that are)."""
+    return f"Unknown destination {name!r}: choose one of {', '.join(choices)}."
+
+
 CONFIRM_IN_FORM = {"confirm_production": "tick the box", "confirm_deprecated": "tick the box"}
 """How the form confirms a production send or a deprecated event; the API and the command line
 name their own field and flag (`check_sendable`'s `confirm`)."""
@@ -283,9 +288,7 @@ def check_sendable(
     """
     typed, info = draft.input, draft.info
     if destination is None:
-        draft.errors["destination"] = (
-            f"Unknown destination {typed.destination!r}: choose one of {', '.join(choices)}."
-        )
+        draft.errors["destination"] = unknown_destination(typed.destination, choices)
     elif destination.production:
         if draft.off_schema:
             draft.errors["raw"] = (

@@ -41,7 +41,7 @@ from webapp.limits import send_limit
 from webapp.lookups import get_row
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
-from webapp.tester.compose import Draft, compose
+from webapp.tester.compose import Draft, compose, unknown_destination
 from webapp.tester.destinations import DEFAULT_NAME, Destination
 from webapp.tester.forms import (
     FIELDS,
@@ -71,6 +71,7 @@ from webapp.tester.sending import (
     collector_copy,
     destination_named_by,
     destinations,
+    find_destination,
     load_result,
     local_destination,
     send,
@@ -407,6 +408,14 @@ def index() -> ResponseReturnValue:
             notice, status = "That preset no longer exists.", 404
         else:
             typed, notes = apply_preset(typed, preset, info)
+    if find_destination(typed.destination) is None:
+        # A shared link, or a destination since taken out of TESTER_DESTINATIONS: the form showed and
+        # sent the default without a word, where a send naming it is refused.
+        names = [d.name for d in destinations()]
+        notes["destination"] = (
+            f"{unknown_destination(typed.destination, names)} Send to shows {DEFAULT_NAME} until you do."
+        )
+        typed = replace(typed, destination=DEFAULT_NAME)
     return render_tester(typed, notes=notes, result=kept_result(args), notice=notice, status=status)
 
 
