@@ -33,6 +33,7 @@ from tester_helpers import (
     received_url,
     send_form,
 )
+from werkzeug.datastructures import MultiDict
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
@@ -569,6 +570,36 @@ def test_a_link_to_an_unknown_destination_says_so_next_to_send_to(
         client, "event=ClusterProvisioningSuccess", {**values, "destination": "nowhere"}, htmx=False
     )
     assert refused == 422 and len(collector.received()) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "values", "mode"),
+    [
+        ("scope.user_id", ["1", "2"], "fields"),
+        ("scope.user_id", ["1", "2"], "raw"),
+        ("prop.infra_id", ["9", "10", "11"], "fields"),
+    ],
+)
+def test_a_field_of_the_event_given_twice_is_refused_next_to_it(
+    client: FlaskClient, collector: Collector, key: str, values: list[str], mode: str
+) -> None:
+    """A second input of the same name (a form edited in the browser) was taken first-wins in
+    silence; the API and `send` refuse a key or an id given twice."""
+    typed = example_values(CATALOG.event("ClusterProvisioningSuccess"))
+    raw = {"raw": '{"cluster_type": "eks", "infra_id": 9}'} if mode == "raw" else {}
+    data = MultiDict(
+        {**form_fields(client, "event=ClusterProvisioningSuccess"), **typed, **raw, "mode": mode}
+    )
+    data.setlist(key, values)
+    sent = client.post("/tester/send", data=data)
+    said = f"Given {len(values)} times ({', '.join(values)}): this field holds one value."
+    assert sent.status_code == 422 and error_slot(sent.get_data(as_text=True), key) == said
+    assert collector.received() == []
+    # A property field repeated while the raw editor is on shows nowhere: it is not on the page.
+    if key.startswith("prop."):
+        data["mode"], data["raw"] = "raw", '{"cluster_type": "eks", "infra_id": 9}'
+        data["token"] = form_fields(client, "event=ClusterProvisioningSuccess")["token"]
+        assert client.post("/tester/send", data=data).status_code == 303
 
 
 def test_off_schema_raw_json_goes_to_other_destinations_marked_as_such(

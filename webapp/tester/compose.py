@@ -124,6 +124,7 @@ def _values(draft: Draft, info: SpecInfo) -> tuple[dict[str, Any], dict[str, Any
     # Trimmed text from the form and the command line, JSON values as given from the API.
     given = {name: typed.scope_value(name) for name in info.scope.model_fields}
     scope = {name: value for name, value in given.items() if value is not None}
+    _refuse_repeated(draft, info)
     if typed.mode != RAW:
         known = own_properties(info)
         _refuse_unknown(draft, info, typed.props.keys() - {p.name for p in known})
@@ -169,6 +170,20 @@ def _refuse_unknown(draft: Draft, info: SpecInfo, unknown: set[str]) -> None:
     names = ", ".join(p.name for p in own_properties(info)) or "none"
     for key in sorted(unknown):
         draft.errors[PROP + key] = f"{info.name} has no property {key!r} (its properties: {names})"
+
+
+def _refuse_repeated(draft: Draft, info: SpecInfo) -> None:
+    """A field of the spec given more than once (a form edited in the browser, a scripted POST) is
+    an error, as a key twice in the API's JSON or an id twice on the command line: the form took the
+    first value without a word. The raw editor's mode has no property fields to repeat."""
+    fields = {SCOPE + name for name in info.scope.model_fields}
+    if draft.input.mode != RAW:
+        fields |= {PROP + prop.name for prop in own_properties(info)}
+    for key, values in draft.input.repeated.items():
+        if key in fields:
+            draft.errors[key] = (
+                f"Given {len(values)} times ({', '.join(values)}): this field holds one value."
+            )
 
 
 def refuse_unknown_scope_ids(draft: Draft) -> None:
@@ -221,6 +236,9 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
     except ValidationError as exc:
         _collect(draft, exc, typed.mode == RAW)
     draft.errors.update(unreadable)
+    for key in unreadable:
+        # The form says these as found, not in the words of the spec's check of a value they hide.
+        draft.form_words.pop(key, None)
     draft.missing = [key for key in draft.missing if key not in unreadable]
     if draft.spec is not None:
         draft.message = build_message(draft.spec, source=SOURCE, actor=actor, test=True)
@@ -255,8 +273,9 @@ def _validate_scope_alone(draft: Draft, scope: type[UserScope], values: dict[str
         for error in exc.errors():
             name = str(error["loc"][0])
             key = SCOPE + name
-            draft.errors.setdefault(key, str(error["msg"]))
-            draft.form_words.setdefault(key, scope_error_words(scope, name, error))
+            if key not in draft.errors:  # an error already found (a repeated field) says more
+                draft.errors[key] = str(error["msg"])
+                draft.form_words.setdefault(key, scope_error_words(scope, name, error))
             if error["type"] == "missing":
                 draft.missing.append(key)
 

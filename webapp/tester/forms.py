@@ -67,6 +67,8 @@ class TesterInput:
         confirm_production: the engineer confirmed a send to a production destination.
         confirm_deprecated: the engineer confirmed sending a deprecated event.
         token: the form's idempotency token.
+        repeated: form field name → its values, for a field the form gave more than once (only a
+            form edited in the browser or a scripted POST does; `compose` refuses the spec's own).
     """
 
     spec: str = ""
@@ -78,6 +80,7 @@ class TesterInput:
     confirm_production: bool = False
     confirm_deprecated: bool = False
     token: str | None = None
+    repeated: dict[str, list[str]] = field(default_factory=dict)
 
     def property_value(self, prop: PropertyInfo) -> Any:
         """A property's value as the spec should see it: its field's text, typed (None: left empty).
@@ -376,6 +379,7 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
         confirm_production=_flag(values, "confirm_production"),
         confirm_deprecated=_flag(values, "confirm_deprecated"),
         token=values.get("token") or None,
+        repeated={key: values.getlist(key) for key in values if len(values.getlist(key)) > 1},
     )
 
 
