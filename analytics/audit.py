@@ -154,6 +154,12 @@ class AuditStatus(StrEnum):
     """Not a message: a record of the log's own maintenance (a purge), complete."""
 
 
+FAILED_OUTCOMES = (AuditStatus.FAILED.value, AuditStatus.DROPPED.value)
+"""The outcomes of a delivery that did not deliver, as an attempt records them and an entry's status
+says: what the health page counts against the rate and what the audit search's `refused` and
+`attempts=failed` read."""
+
+
 class Source(StrEnum):
     """The path a message was sent by."""
 

@@ -7,10 +7,12 @@ destination), never one query per destination:
 
 - `outcome_counts`: messages recorded in the window, per destination and status (served by
   `ix_audit_entries_recorded_at_id`);
-- `unanswered_failures`: the window's failed messages that got no HTTP answer, per destination and
-  error text, which `analytics.network_errors.may_have_arrived` reads (served by
-  `ix_audit_entries_status_recorded_at`): a read timeout is failed, but the endpoint may have the
-  message, so "failed" is split into "no answer, may have arrived" and "refused or never arrived";
+- `may_have_arrived_counts`: the window's failed messages that got no HTTP answer in a way that
+  leaves open that the endpoint has them, per destination (`analytics.queries.may_have_arrived_entries`,
+  the audit search's `outcome=may_have_arrived`; served by `ix_audit_entries_status_recorded_at`): a
+  read timeout, or a connection closed after the request went out, is failed, but the endpoint may
+  have the message, so "failed" is split into "no answer, may have arrived" and "refused or never
+  arrived";
 - `backlog_counts`: every `pending` entry, however old, and how many of them are stuck (served by
   `ix_audit_entries_status_recorded_at`);
 - `latest_errors`: the newest failed or dropped delivery attempts of each destination, with the
@@ -32,14 +34,12 @@ from typing import Any
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, DeliveryAttempt
-from analytics.network_errors import may_have_arrived
+from analytics.audit import FAILED_OUTCOMES, MESSAGE_TYPES, AuditEntry, AuditStatus, DeliveryAttempt
+from analytics.queries import may_have_arrived_entries
 from analytics.replay import stuck_clause
 
 ERRORS_PER_DESTINATION = 5
 """How many of a destination's latest errors the health page lists."""
-
-FAILED_OUTCOMES = (AuditStatus.FAILED.value, AuditStatus.DROPPED.value)
 
 
 def outcome_counts(since: datetime) -> Select[str | None, str, int]:
@@ -51,22 +51,17 @@ def outcome_counts(since: datetime) -> Select[str | None, str, int]:
     )
 
 
-def unanswered_failures(since: datetime) -> Select[str | None, str | None, int]:
-    """Failed messages recorded since `since` that got no HTTP answer, per destination and error text.
-
-    Grouped by the text rather than classified in SQL, so that which failures may have arrived is
-    decided in one place (`may_have_arrived`); a window holds few distinct texts of this kind (the
-    host and the operating system's reason), however many messages failed.
-    """
+def may_have_arrived_counts(since: datetime) -> Select[str | None, int]:
+    """Failed messages recorded since `since` that may have arrived all the same, per destination:
+    the entries the audit search's `outcome=may_have_arrived` lists for the window."""
     return (
-        select(AuditEntry.destination, AuditEntry.error, func.count().label("count"))
+        select(AuditEntry.destination, func.count().label("count"))
         .where(
-            AuditEntry.status == AuditStatus.FAILED,
             AuditEntry.recorded_at >= since,
             AuditEntry.type.in_(MESSAGE_TYPES),
-            AuditEntry.http_status.is_(None),
+            may_have_arrived_entries(),
         )
-        .group_by(AuditEntry.destination, AuditEntry.error)
+        .group_by(AuditEntry.destination)
     )
 
 
@@ -145,7 +140,8 @@ class DestinationHealth:
         destination: `AuditEntry.destination`: None for the application's own client.
         counts: messages recorded in the window, by status.
         may_have_arrived: the window's failed messages that got no answer in a way that leaves
-            open that the endpoint has them (a read timeout: `may_have_arrived`).
+            open that the endpoint has them: a read timeout, or a connection closed after the
+            request went out (`may_have_arrived_counts`).
         pending: every message still `pending`, whenever recorded.
         stuck: those pending for longer than the stuck threshold.
         errors: the latest failed or dropped attempts in the window, newest first.
@@ -221,9 +217,8 @@ def destination_health(
 
     for destination, status, count in session.execute(outcome_counts(since)):
         of(destination).counts[status] = count
-    for destination, error, count in session.execute(unanswered_failures(since)):
-        if may_have_arrived(error):
-            of(destination).may_have_arrived += count
+    for destination, count in session.execute(may_have_arrived_counts(since)):
+        of(destination).may_have_arrived = count
     for destination, pending, stuck in session.execute(backlog_counts(now, stuck_after)):
         health = of(destination)
         health.pending, health.stuck = pending, int(stuck or 0)

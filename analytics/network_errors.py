@@ -12,11 +12,17 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import requests
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, or_
 from urllib3.exceptions import ProtocolError
 
 MAY_HAVE_ARRIVED = "so it may have received the request all the same"
 """What a read timeout or a connection closed before the answer leaves open: the request went out,
-and only the answer is missing."""
+and only the answer is missing. Every line that says so ends with it, whatever the exception's class
+(a `ProxyError` or `SSLError` closed after the request is a `ConnectionError` too)."""
+
+_READ_TIMEOUT = f"{requests.ReadTimeout.__name__}:"
+"""How every read timeout's line starts: those recorded before the lines said `MAY_HAVE_ARRIVED`
+(December 2026, a218b6e) say only this, and counted as may have arrived all the same."""
 
 
 def describe_network_error(error: requests.RequestException) -> str:
@@ -97,10 +103,27 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 def may_have_arrived(described: str | None) -> bool:
     """Whether a failure as `describe_network_error` recorded it leaves open that the endpoint has the
     message: a read timeout or a connection closed before the answer, which is still a failed
-    delivery (no answer came) but not a lost one."""
+    delivery (no answer came) but not a lost one.
+
+    Decided by what the line says (it ends with `MAY_HAVE_ARRIVED`), not by the class name that leads
+    it, so that a subclass taking the same branch counts; and by the `ReadTimeout:` that leads the
+    lines older versions recorded. `may_have_arrived_clause` is the same test in SQL: change both.
+    """
     if described is None:
         return False
-    if described.startswith(f"{requests.ReadTimeout.__name__}:"):
-        return True
-    connection_error = described.startswith(f"{requests.ConnectionError.__name__}:")
-    return connection_error and described.endswith(MAY_HAVE_ARRIVED)
+    return described.startswith(_READ_TIMEOUT) or described.endswith(MAY_HAVE_ARRIVED)
+
+
+def may_have_arrived_clause(described: SQLColumnExpression[str | None]) -> ColumnElement[bool]:
+    """`may_have_arrived` in SQL, the same on SQLite and PostgreSQL: true or false, never NULL.
+
+    What lets a search or a count select such failures without reading their texts into Python first.
+    The texts are compared with `substr` and `=`, which are exact on both databases, rather than with
+    `LIKE`, which ignores case on SQLite (`readtimeout: …` would match) and not on PostgreSQL. A text
+    shorter than the ending has a shorter `substr` (SQLite counts a start below 1 from the right,
+    PostgreSQL clips it), which cannot equal it.
+    """
+    ending = len(MAY_HAVE_ARRIVED)
+    starts = func.substr(described, 1, len(_READ_TIMEOUT)) == _READ_TIMEOUT
+    ends = func.substr(described, func.length(described) - (ending - 1)) == MAY_HAVE_ARRIVED
+    return and_(described.is_not(None), or_(starts, ends))

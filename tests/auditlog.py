@@ -11,11 +11,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import update
+from urllib3.exceptions import ProtocolError
 
 from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
 from analytics.catalog import CATALOG
@@ -192,6 +194,17 @@ def network_error(kind: type[requests.RequestException]) -> str:
     """The error text the client records for a request to the collector that got no HTTP answer."""
     request = requests.Request("POST", "http://127.0.0.1:9/v1/batch").prepare()
     return describe_network_error(kind("no answer", request=request))
+
+
+def closed_before_answer(kind: type[requests.ConnectionError] = requests.ConnectionError) -> str:
+    """The error text the client records when the collector closed the connection after the request
+    went out, as `requests` reports it: urllib3's `ProtocolError` ("Connection aborted.") inside `kind`
+    (a `ProxyError` or an `SSLError` takes the same branch)."""
+    request = requests.Request("POST", "http://127.0.0.1:9/v1/batch").prepare()
+    closed = ProtocolError(
+        "Connection aborted.", RemoteDisconnected("Remote end closed connection without response")
+    )
+    return describe_network_error(kind(closed, request=request))
 
 
 def record_outage(store: AuditStore) -> dict[str, list[str]]:

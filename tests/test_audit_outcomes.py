@@ -7,19 +7,21 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from auditlog import record_delivery, record_outage
+import requests
+from auditlog import closed_before_answer, record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
-from analytics.queries import AuditFilter, FilterError, newest_first, parse_filters, resolved
+from analytics.queries import AuditFilter, FilterError, newest_first, parse_filters
+from webapp.extensions import db
 
 
 def _found(engine: Engine, **params: str) -> set[str]:
     with Session(engine) as session:
-        filters = resolved(session, parse_filters(params))
+        filters = parse_filters(params)
         return {entry.message_id for entry in session.scalars(newest_first(filters, limit=50))}
 
 
@@ -63,9 +65,34 @@ def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -
     )
 
 
-def test_an_outcome_filter_must_be_resolved_before_it_is_queried() -> None:
-    with pytest.raises(ValueError, match="resolve"):
-        newest_first(parse_filters({"outcome": "refused"}), limit=5)
+def test_a_connection_closed_after_the_request_may_have_arrived_whatever_its_class(store: AuditStore) -> None:
+    """A proxy's or a TLS connection's close after the request says what a plain one says."""
+    ids = record_outage(store)
+    closed = {
+        record_delivery(store, AuditStatus.FAILED, error=closed_before_answer(kind))
+        for kind in (requests.ConnectionError, requests.exceptions.ProxyError, requests.exceptions.SSLError)
+    }
+    assert _found(store.engine, outcome="may_have_arrived") == {*ids["may_have_arrived"], *closed}
+    assert _found(store.engine, outcome="refused") == set(ids["refused"])
+
+
+def test_an_outcome_search_reads_no_error_texts_before_its_page(
+    app: Flask, client: FlaskClient, sqlite_url: str
+) -> None:
+    """The class is decided in SQL: the page, its count and its histogram are the only reads. A search
+    read the distinct error texts of the range's failures first, on every keystroke and page."""
+    ids = _seeded(sqlite_url)
+    with app.app_context():
+        engine = db.engine
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    page = client.get("/audit/?outcome=may_have_arrived&range=24h")
+    assert page.status_code == 200
+    assert all(
+        f"/audit/entries/{message_id}" in page.get_data(as_text=True)
+        for message_id in ids["may_have_arrived"]
+    )
+    assert [sql for sql in statements if "DISTINCT" in sql.upper()] == []
 
 
 def test_a_replayed_failure_is_found_by_its_failed_attempt(store: AuditStore) -> None:

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
-from auditlog import record_delivery, record_outage
+import requests
+from auditlog import closed_before_answer, record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -17,6 +18,7 @@ from analytics.audit import AuditEntry, AuditStatus, AuditStore, create_audit_en
 from analytics.catalog import CATALOG
 from analytics.health import DestinationHealth, destination_health
 from analytics.messages import build_message
+from analytics.queries import newest_first, parse_filters
 from webapp.auth.roles import Role
 from webapp.tester.destinations import Destination
 
@@ -128,6 +130,21 @@ def test_failures_that_may_have_arrived_are_counted_apart(store: AuditStore) -> 
     assert (application.may_have_arrived, application.never_arrived) == (2, 3)
     assert application.success_rate == 2 / 7
     assert application.arrived_at_most == 4 / 7
+
+
+def test_a_proxy_closed_after_the_request_may_have_arrived_as_the_search_says(store: AuditStore) -> None:
+    """The card counts what `outcome=may_have_arrived` lists: one rule, whatever the error's class."""
+    now = datetime.now(UTC)
+    record_outage(store)
+    for kind in (requests.exceptions.ProxyError, requests.exceptions.SSLError):
+        record_delivery(store, AuditStatus.FAILED, error=closed_before_answer(kind))
+    with Session(store.engine) as session:
+        (application,) = destination_health(
+            session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
+        )
+        listed = session.scalars(newest_first(parse_filters({"outcome": "may_have_arrived"}), limit=50)).all()
+    assert (application.may_have_arrived, application.never_arrived) == (4, 3)
+    assert application.may_have_arrived == len(listed)
 
 
 def test_health_page_splits_failed_into_refused_and_may_have_arrived(

@@ -51,7 +51,6 @@ from analytics.queries import (
     FilterError,
     conditions,
     parse_filters,
-    resolved,
 )
 from analytics.reporting import ReportFormat, ReportLine, render, render_diff
 from analytics.settings import AUDIT_KEYS
@@ -515,12 +514,7 @@ def _filters_from_options(params: dict[str, str | None]) -> AuditFilter:
         )
     except FilterError as exc:
         fail("; ".join(f"--{name.replace('_', '-')}: {message}" for name, message in exc.errors.items()))
-    from webapp.extensions import db
-
-    try:
-        return resolved(db.session, filters)
-    except SQLAlchemyError as exc:
-        fail_on_database("read the audit log", exc)
+    return filters
 
 
 def _audit_store() -> AuditStore:
@@ -971,7 +965,7 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
     "--outcome",
     type=click.Choice(list(OUTCOMES)),
     help="Undelivered messages: refused (an HTTP error, no connection, dropped: never arrived) or "
-    "may_have_arrived (no answer, e.g. a read timeout).",
+    "may_have_arrived (no answer: a read timeout, or a connection closed after the request went out).",
 )
 @click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
 @click.option(

@@ -23,7 +23,6 @@ from werkzeug.datastructures import MultiDict
 from analytics.actions import ACCOUNT_ACTIONS, ACTION_TYPE
 from analytics.audit import AuditEntry
 from analytics.durations import shown_instant
-from analytics.queries import resolved
 from analytics.retention import PurgeRecord, purges
 from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
@@ -43,8 +42,7 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
     """The search as asked, narrowed to what the signed-in person may read.
 
     A search that asks for what the role may not read (a personal-data value, an account action by
-    name) is refused next to its field rather than quietly finding nothing. An `outcome` search reads
-    the error texts it needs here, once (`analytics.queries.resolved`).
+    name) is refused next to its field rather than quietly finding nothing.
     """
     unmasks = allows(Role.ENGINEER)
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode() if unmasks else None
@@ -61,7 +59,7 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
         form.errors["event"] = ACCOUNT_ACTIONS_REFUSED
         form.filters = None
         return form
-    form.filters = resolved(db.session, replace(form.filters, hidden_actions=hidden))
+    form.filters = replace(form.filters, hidden_actions=hidden)
     return form
 
 
