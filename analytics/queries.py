@@ -120,8 +120,10 @@ that the endpoint has it: a read timeout, or a connection closed after the reque
 an answer came; `analytics.network_errors.may_have_arrived` decides, `may_have_arrived_entries` in SQL)."""
 
 FAILED_ATTEMPTS = "failed"
-"""The `attempts` filter's one value: entries with a failed or dropped delivery attempt in the range,
-whatever their status now (what a replay re-sent, or a retry delivered late)."""
+"""The `attempts` filter's one value: entries recorded in the range that had a failed or dropped
+delivery attempt in it too, whatever their status now (what a replay re-sent, or a retry delivered
+late). The range bounds both: an entry recorded before it whose re-send failed within it is left out,
+because the pages, the histogram and the live tail all walk entries by `recorded_at`."""
 
 # Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
 # value, so a repeated parameter is an error rather than a silently ignored second value.
@@ -195,7 +197,8 @@ class AuditFilter:
         prop: a property search.
         outcome: an undelivered message's class (`OUTCOMES`); `statuses` holds its statuses.
         http_status: the HTTP status of the entry's latest outcome (the endpoint's answer).
-        failed_attempts: only entries with a failed or dropped delivery attempt in the time range.
+        failed_attempts: only entries with a failed or dropped delivery attempt in the time range,
+            which bounds their `recorded_at` too (`FAILED_ATTEMPTS`).
         hidden_actions: actions (by name) left out whatever else matches: not a search of the
             reviewer's but what their role may not read (`analytics.actions.ACCOUNT_ACTIONS`).
     """

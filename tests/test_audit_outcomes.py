@@ -110,6 +110,17 @@ def test_a_replayed_failure_is_found_by_its_failed_attempt(store: AuditStore) ->
     assert _found(store.engine, attempts="failed", range="24h") == {replayed, still_failed}
 
 
+def test_an_entry_recorded_before_the_range_is_not_found_by_its_failure_within_it(store: AuditStore) -> None:
+    """The range bounds the entry and its failed attempt alike (README, `attempts`): this morning's failed
+    re-send of an entry recorded two days ago is found by a range that reaches back to its recording."""
+    now = datetime.now(UTC)
+    earlier = record_delivery(store, AuditStatus.FAILED, recorded=now - timedelta(days=2), error="old")
+    store.record_outcome([earlier], AuditStatus.FAILED, http_status=503, error="unavailable", source="replay")
+    store.record_outcome([earlier], AuditStatus.DELIVERED, http_status=200, source="replay")
+    assert _found(store.engine, attempts="failed", range="24h") == set()
+    assert _found(store.engine, attempts="failed", range="7d", status="delivered") == {earlier}
+
+
 def test_only_a_failed_attempt_within_the_range_counts(store: AuditStore) -> None:
     """An entry of the range whose failure was reported after its end did not fail within it."""
     now = datetime.now(UTC)
@@ -129,7 +140,10 @@ def test_the_page_the_api_and_the_exports_list_what_was_re_sent(
     query = "attempts=failed&status=delivered"
     html = client.get(f"/audit/?{query}").get_data(as_text=True)
     assert f"/audit/entries/{ids['replayed'][0]}" in html
-    assert '<option value="failed" selected>had a failed or dropped attempt</option>' in html
+    assert (
+        '<option value="failed" selected>recorded and had a failed or dropped attempt in the range</option>'
+        in html
+    )
     api = client.get(f"/api/audit/entries?{query}")
     assert [entry["message_id"] for entry in api.get_json()["entries"]] == ids["replayed"]
     export = client.get(f"/audit/export.ndjson?{query}").get_data(as_text=True)

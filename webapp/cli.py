@@ -971,7 +971,8 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 @click.option(
     "--attempts",
     type=click.Choice([FAILED_ATTEMPTS]),
-    help="failed: entries with a failed or dropped delivery attempt in the range, whatever their status now.",
+    help="failed: entries recorded in the range that had a failed or dropped delivery attempt in it too (the "
+    "range bounds both), whatever their status now.",
 )
 @click.option(
     "--format",

@@ -131,7 +131,9 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_hidden_actions": hidden,
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_outcome_options": OUTCOME_OPTIONS,
-        "audit_attempts_options": [(FAILED_ATTEMPTS, "had a failed or dropped attempt")],
+        "audit_attempts_options": [
+            (FAILED_ATTEMPTS, "recorded and had a failed or dropped attempt in the range")
+        ],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
         "audit_statuses": [str(status) for status in AuditStatus],
