@@ -50,7 +50,7 @@ from analytics.errors import (
     NotInitializedError,
 )
 from analytics.interrupting_calls import end_call, interrupting, queue_call, start_call
-from analytics.messages import LIBRARY_CONTEXT_KEYS, build_message, check_spec, payload_of
+from analytics.messages import LIBRARY_CONTEXT_KEYS, build_sized_message, check_spec, payload_of
 from analytics.metrics import (
     AUDIT_WRITE_SECONDS,
     BATCH_SIZE,
@@ -160,23 +160,34 @@ def size_in_words(message: dict[str, Any]) -> str:
     return words
 
 
-def may_be_oversized(message: dict[str, Any]) -> bool:
+CONTEXT_ESCAPING = 6
+"""The most bytes the Segment client's JSON (`json.dumps`: non-ASCII and DEL escaped, `: ` and `, `
+between items) writes for one byte of the compact UTF-8 JSON `checked_json` writes of the host's
+`context=`: a DEL (one byte) is `\\u007f`, six; a two-byte character one escape (3 per byte), an
+emoji two (12 for 4), a CJK character one (6 for 3); the separators add 2 to an item of at least 5."""
+
+
+def may_be_oversized(message: dict[str, Any], context_size: int | None = None) -> bool:
     """Whether the message is over `MAX_MESSAGE_SIZE`, measured only when it can be.
 
     Measuring every message costs a quarter of the bare client's whole `track`; its payload alone
     costs a third of that. Two parts can grow large: the payload, and the host's own `context=`
-    (a page URL, a referrer, traits), which has no limit of its own. A message with host context
-    keys is measured whole (a single JSON encoding, in the rarer calls that pass one). Without them
-    the rest (ids, the library's context) stays far under half the limit, so a payload under half
-    the limit settles it. A message that still slips past (an actor name of kilobytes, which only
-    the tester and replay set) is refused before sending, and its entry says why. So is one JSON
-    cannot write (built by hand and given to `deliver`): its audit write refuses it and says why.
+    (a page URL, a referrer, traits), which has no limit of its own. The rest (ids, the library's
+    context) stays far under half the limit, so the message is measured whole only when the payload
+    and the host's context may take half of it: the payload as the Segment client counts it, the
+    context by `context_size`, the length of the JSON text `build_sized_message` wrote when it checked
+    it, times the most the Segment client's escaping can make of a byte (`CONTEXT_ESCAPING`). A message
+    with host context keys and no `context_size` (one built by hand) is measured whole. A message that
+    still slips past (an actor name of kilobytes, which only the tester and replay set) is refused
+    before sending, and its entry says why. So is one JSON cannot write (built by hand and given to
+    `deliver`): its audit write refuses it and says why.
     """
     try:
-        if not LIBRARY_CONTEXT_KEYS.issuperset(message.get("context", ())):
+        if context_size is None and not LIBRARY_CONTEXT_KEYS.issuperset(message.get("context", ())):
             return message_size(message) > MAX_MESSAGE_SIZE
         payload = message.get("properties") or message.get("traits") or {}
-        return len(json.dumps(payload)) > MAX_MESSAGE_SIZE // 2 and message_size(message) > MAX_MESSAGE_SIZE
+        bound = len(json.dumps(payload)) + CONTEXT_ESCAPING * (context_size or 0)
+        return bound > MAX_MESSAGE_SIZE // 2 and message_size(message) > MAX_MESSAGE_SIZE
     except (TypeError, ValueError):
         return False
 
@@ -623,7 +634,9 @@ class AnalyticsClient:
         the receipt of a message its spec's values could not make (a spec from `model_construct`):
         nothing to audit or send, said in the log as a message the audit log refuses is."""
         try:
-            message = build_message(spec, source=str(self.source), actor=actor, **message_options)
+            message, context_size = build_sized_message(
+                spec, source=str(self.source), actor=actor, **message_options
+            )
         except MessageBuildError as unbuilt:
             log.error("message %s: %s", unbuilt.message["messageId"], unbuilt)
             return self._receipt(unbuilt.message, None, unbuilt)
@@ -633,6 +646,7 @@ class AnalyticsClient:
             personal_data_keys=personal_paths(type(spec), payload_of(message), from_spec=True),
             personal_context_keys=_personal_context(message, message_options.get("context")),
             actor=actor,
+            context_size=context_size,
         )
 
     def _queue_interrupting(
@@ -657,6 +671,7 @@ class AnalyticsClient:
         personal_data_keys: frozenset[str] = frozenset(),
         actor: str | None = None,
         personal_context_keys: frozenset[str] = frozenset(),
+        context_size: int | None = None,
     ) -> Receipt:
         """Audit an already built message and hand it to the Segment client.
 
@@ -666,6 +681,9 @@ class AnalyticsClient:
             actor: who fired it.
             personal_context_keys: paths of the host's `context=` values to mask in the audit log
                 (`analytics.catalog.personal_context_paths`).
+            context_size: the size of the host's `context=` as `analytics.messages.build_sized_message`
+                gives it, which spares measuring the whole message (`may_be_oversized`); None
+                measures a message with host context whole.
 
         Returns:
             The receipt; a client that was shut down refuses the message in it
@@ -684,7 +702,11 @@ class AnalyticsClient:
         )
         # An oversized message is refused on the caller's thread, as the bare client refuses it,
         # so that its receipt carries the error in both modes.
-        if self.writer is not None and not may_be_oversized(message) and self.writer.submit(record):
+        if (
+            self.writer is not None
+            and not may_be_oversized(message, context_size)
+            and self.writer.submit(record)
+        ):
             return self._receipt(message, record.status)
         return self._deliver_now(record)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import reprlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from segment.analytics.utils import guess_timezone
 from segment.analytics.version import VERSION as SEGMENT_VERSION
@@ -22,7 +22,7 @@ from analytics.errors import MessageBuildError
 from analytics.message_ids import new_message_id
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, TrackSpec
-from analytics.storable_text import check_json_value
+from analytics.storable_text import checked_json
 
 CONTEXT_KEY = "eventCatalog"
 """Key under `context` where the catalog records who built a message, from which catalog version."""
@@ -189,6 +189,46 @@ def build_message(
             `model_construct` can hold such values: `_spec_values`), or `context` holds a value
             no message can carry.
     """
+    sized = build_sized_message(
+        spec,
+        source=source,
+        actor=actor,
+        test=test,
+        message_id=message_id,
+        timestamp=timestamp,
+        context=context,
+    )
+    return sized.message
+
+
+class SizedMessage(NamedTuple):
+    """A message from `build_sized_message`, and what bounds the size of the host's part of it.
+
+    Attributes:
+        message: the message, as `build_message` builds it.
+        context_size: the UTF-8 length of the host's `context=` as compact JSON, written when it was
+            checked (`analytics.storable_text.checked_json`); 0 without one, None when it could not be
+            written (then only a whole measure of the message says its size).
+    """
+
+    message: dict[str, Any]
+    context_size: int | None
+
+
+def build_sized_message(
+    spec: TrackSpec | IdentifySpec,
+    *,
+    source: str = "application",
+    actor: str | None = None,
+    test: bool = False,
+    message_id: str | None = None,
+    timestamp: datetime | None = None,
+    context: Mapping[str, Any] | None = None,
+) -> SizedMessage:
+    """`build_message`, with the size of the host's context: the client bounds the message's size with
+    it before sending (`analytics.client.may_be_oversized`) instead of encoding the whole message again.
+    The arguments and errors are `build_message`'s.
+    """
     host_context = _host_context(context)
     options: dict[str, Any] = {
         "source": source,
@@ -202,12 +242,14 @@ def build_message(
     except (AttributeError, TypeError, ValueError) as exc:
         why = f"(was it made with model_construct(), which skips the checks?): {type(exc).__name__}: {exc}"
         raise _unbuilt(spec, f"could not be made into a message {why}", options) from exc
+    context_size: int | None = 0
     if host_context:  # most calls pass none, and checking nothing still costs a JSON encoding
         try:
-            host_context = check_json_value(host_context)
+            host_context, context_size = checked_json(host_context)
         except ValueError as exc:
             raise _unbuilt(spec, f"context= cannot be sent: {exc}", options) from None
-    return _message(type(spec), user_id, payload, host_context=host_context, **options)
+    message = _message(type(spec), user_id, payload, host_context=host_context, **options)
+    return SizedMessage(message, context_size)
 
 
 def _host_context(context: object) -> dict[str, Any]:

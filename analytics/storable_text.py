@@ -24,7 +24,7 @@ import operator
 import re
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, NamedTuple, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
@@ -80,6 +80,30 @@ def check_json_value(value: Any) -> Any:
         return check_storable(value)
     if value is None or isinstance(value, int):
         return value
+    return checked_json(value).data
+
+
+class CheckedJson(NamedTuple):
+    """A value made JSON data by `checked_json`, and the size of the JSON text the checks wrote of it.
+
+    Attributes:
+        data: the value as JSON data.
+        size: the UTF-8 length of the data's compact JSON text, as pydantic wrote it (`to_json`);
+            None when pydantic could not write it and the checks walked the data instead.
+    """
+
+    data: Any
+    size: int | None
+
+
+def checked_json(value: Any) -> CheckedJson:
+    """`check_json_value` for a value that is not text, a whole number or None, with the size of the
+    JSON text its checks wrote: a caller that bounds the size of a message holding the data reads it
+    instead of encoding the data again (the host's `context=`, `analytics.client.may_be_oversized`).
+
+    Raises:
+        ValueError: as `check_json_value`.
+    """
     try:
         data = to_jsonable_python(value)
     except ValueError as exc:  # pydantic's serialisation error, invalid UTF-8, a cycle, too deep
@@ -91,7 +115,7 @@ def check_json_value(value: Any) -> Any:
     if found:
         path, problem = found
         raise ValueError(f"at {'.'.join(map(str, path))}: {problem}" if path else problem)
-    return data
+    return CheckedJson(data, None if encoded is None else len(encoded))
 
 
 _SUSPECT = re.compile(rb"\\u0000|(?:^|[:,\[])-?(?:NaN|Infinity)")

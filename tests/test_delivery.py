@@ -20,6 +20,7 @@ import analytics
 from analytics import AnalyticsClient, AuditStatus, AuditStore, ConfigurationError, EnqueueError
 from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
+from analytics.client import MAX_MESSAGE_SIZE, message_size
 from analytics.collector import Collector
 from analytics.errors import AuditWriteError, DeliveryError, NotInitializedError, SchemaError
 from analytics.messages import build_message
@@ -143,6 +144,37 @@ def test_raise_errors_raises_for_a_message_that_context_takes_over_32kb(
     client = make_client(sqlite_store, raise_errors=True)
     with pytest.raises(EnqueueError, match="over Segment's 32 KB limit"):
         client.identify(CATALOG.identifier("Register").example_spec(), context=LONG_PAGE)
+
+
+def _context_taking(spec: Any, actor: str | None, size: int) -> dict[str, Any]:
+    """A host `context=` that makes the message `size` bytes as the Segment client counts them, of DEL
+    characters: the character its JSON makes the most of (`\\u007f`, 6 bytes for 1)."""
+    base = message_size(build_message(spec, actor=actor, context={"page": {"title": ""}}))
+    dels, rest = divmod(size - base, 6)
+    return {"page": {"title": "\x7f" * dels + "x" * rest}}
+
+
+@pytest.mark.parametrize("actor", [None, "a" * 15_000], ids=["small", "rest-near-half"])
+@pytest.mark.parametrize("over", [0, 1], ids=["at-the-limit", "one-byte-over"])
+def test_a_message_that_context_takes_just_over_32kb_is_refused_and_one_at_32kb_is_sent(
+    sqlite_store: AuditStore, make_client: Any, collector: Collector, actor: str | None, over: int
+) -> None:
+    """The batched path bounds the host's context by the JSON text its check wrote, times the most the
+    Segment client's escaping makes of a byte: a bound too low let a message of DELs through as
+    `pending`, to be dropped on the writer's thread; with the rest of the message (an actor) near half
+    the limit, any factor under 6 did."""
+    client = make_client(sqlite_store)
+    spec = _example("ProjectCreate")
+    receipt = client.track(spec, actor=actor, context=_context_taking(spec, actor, MAX_MESSAGE_SIZE + over))
+    assert message_size(receipt.message) == MAX_MESSAGE_SIZE + over
+    if over:
+        assert receipt.status is AuditStatus.DROPPED and isinstance(receipt.error, EnqueueError)
+        assert "over Segment's 32 KB limit" in str(receipt.error)
+    else:
+        assert receipt.ok and receipt.status is AuditStatus.PENDING
+    client.flush()
+    assert _status(sqlite_store, receipt.message_id) == ("dropped" if over else "delivered")
+    assert collector.received() == ([] if over else [receipt.message])
 
 
 def test_full_queue_drops_with_a_reason_in_the_strict_receipt(
