@@ -281,18 +281,21 @@ def _check_personal_data_said(builder: DraftBuilder) -> None:
     )
 
 
-def _unsaid_free_form(owner: str, holder: SpecDraft | ModelDraft) -> Iterator[tuple[str, PropertyDraft]]:
+def _unsaid_free_form(
+    owner: str, holder: SpecDraft | ModelDraft, walking: frozenset[int] = frozenset()
+) -> Iterator[tuple[str, PropertyDraft]]:
     """The free-form properties under `holder` that lint's EC017 will report, with their class, as
     lint reads them: nothing under a personal-data property (it is masked whole), and the fields of
-    the nested models a property holds."""
+    the nested models a property holds, each model once on a path (`walking`), as `_lint_paths`
+    walks them: a model holding itself is not followed round."""
     for prop in holder.properties:
         if prop.personal_data:
             continue
         if is_free_form_draft(prop.type):
             if not prop.says_not_personal:
                 yield owner, prop
-        elif (model := _held_model(prop.type)) is not None:
-            yield from _unsaid_free_form(model.class_name, model)
+        elif (model := _held_model(prop.type)) is not None and id(model) not in walking:
+            yield from _unsaid_free_form(model.class_name, model, walking | {id(model)})
 
 
 def _held_model(draft: TypeDraft) -> ModelDraft | None:

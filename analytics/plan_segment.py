@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -197,28 +198,64 @@ def _labels(value: Any) -> dict[str, str]:
 
 
 class _SchemaReader:
-    """Turns one rule's JSON Schema into drafts; `$ref`s resolve against the rule's own schema."""
+    """Turns one rule's JSON Schema into drafts; `$ref`s resolve against the rule's own schema.
+
+    A `$ref` met again inside its own target (a tree: a `node` whose `child` is a `node`) is read as
+    its target's type without its contents (`dict[str, Any]` for an object), with a note: a spec's
+    nested models hold no cycle (the catalog's checks and walks follow every field), and following
+    it never ended (a RecursionError).
+    """
 
     def __init__(self, builder: DraftBuilder, root: dict[str, Any]) -> None:
         self.builder = builder
         self.root = root
+        self.reading: list[str] = []
+        """The `$ref`s whose targets are being read, outermost first."""
 
     def resolve(self, schema: dict[str, Any], notes: list[str]) -> dict[str, Any]:
         """`schema` with a local `$ref` replaced by its target (the siblings kept over it), titled
-        after the definition it names when it has no title of its own."""
+        after the definition it names when it has no title of its own. The refs followed stay in
+        `reading` until the caller that resolved returns (`_reading`)."""
         seen: set[str] = set()
         while isinstance(schema.get("$ref"), str):
             ref = schema["$ref"]
+            siblings = {key: value for key, value in schema.items() if key != "$ref"}
             target: Any = self.root if ref.startswith("#") else None
             for part in ref.lstrip("#").strip("/").split("/") if target is not None else []:
                 target = target.get(part) if isinstance(target, dict) and part else target
             if ref in seen or not isinstance(target, dict):
                 notes.append(f"not imported: $ref {ref} (not a schema inside this rule)")
-                return {key: value for key, value in schema.items() if key != "$ref"}
+                return siblings
+            if ref in self.reading:
+                return self._recursive(ref, target, siblings, notes)
             seen.add(ref)
+            self.reading.append(ref)
             named = {"title": pascal(ref.rsplit("/", 1)[-1]), **target}
-            schema = {**named, **{key: value for key, value in schema.items() if key != "$ref"}}
+            schema = {**named, **siblings}
         return schema
+
+    def _recursive(
+        self, ref: str, target: dict[str, Any], siblings: dict[str, Any], notes: list[str]
+    ) -> dict[str, Any]:
+        """A `$ref` inside its own target, as its target's type alone (`object` is free-form)."""
+        kind = target.get("type")
+        free = {"object": "a free-form object (dict[str, Any])", "array": "a list of Any"}
+        what = free.get(kind, "Any") if isinstance(kind, str) else "Any"
+        notes.append(
+            f"not imported: $ref {ref} inside itself (a recursive schema, which a spec's nested models "
+            f"cannot hold): the value is {what}; declare the levels you need by hand"
+        )
+        return {**({"type": kind} if isinstance(kind, str | list) else {}), **siblings}
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Keep the refs a schema's resolve follows in `reading` while its value is read, no longer:
+        a sibling may name the same definition without being inside it."""
+        depth = len(self.reading)
+        try:
+            yield
+        finally:
+            del self.reading[depth:]
 
     def properties(
         self, schema: dict[str, Any], owner: str, where: str
@@ -241,8 +278,9 @@ class _SchemaReader:
     def property(self, name: str, schema: dict[str, Any], required: bool, owner: str) -> PropertyDraft:
         """One property's draft: its type, description, example, default and notes."""
         notes: list[str] = []
-        schema = self.resolve(schema, notes)
-        draft = self.type(schema, name, owner, notes)
+        with self._reading():
+            schema = self.resolve(schema, notes)
+            draft = self.type(schema, name, owner, notes)
         examples = schema.get("examples")
         example = examples[0] if isinstance(examples, list) and examples else schema.get("example")
         prop = PropertyDraft(
@@ -278,6 +316,12 @@ class _SchemaReader:
         items, one branch of `anyOf`): for an enum, its class's docstring. A nested model is named
         after its `title` (a `$ref`'s definition gives one), else after the property.
         """
+        with self._reading():
+            return self._type(schema, name, owner, notes, docstring)
+
+    def _type(
+        self, schema: dict[str, Any], name: str, owner: str, notes: list[str], docstring: str
+    ) -> TypeDraft:
         schema = self.resolve(schema, notes)
         for keyword in ("anyOf", "oneOf"):
             if keyword in schema:

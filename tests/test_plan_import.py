@@ -17,7 +17,7 @@ import sys
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from types import ModuleType
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import jsonschema
 import pytest
@@ -30,9 +30,10 @@ from analytics.diff import diff_bundles
 from analytics.events import SegmentEvent
 from analytics.exports import catalog_document, events_csv, schema_bundle_document, segment_plan, specs_csv
 from analytics.lint import lint
-from analytics.plan_import import PlanFormat, import_plan
+from analytics.plan_import import PlanFormat, _unsaid_free_form, import_plan
 from analytics.scopes import MAX_ID, ProjectScope, UserScope
 from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Status, Team, TrackSpec, prop
+from analytics.spec_drafts import ModelDraft, PropertyDraft, SpecDraft, TypeDraft
 from analytics.tracks import CloudProvider
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -1474,3 +1475,78 @@ def test_a_schema_keyword_of_the_wrong_json_type_is_named_not_dropped() -> None:
     assert '    amount: int | None = prop("", example=1, default=None, le=100)' in source
     level = source.split("class Level(IntEnum):", 1)[1].split("\n\n\n", 1)[0]
     assert level.endswith("\n    V1 = 1")
+
+
+NODE = {
+    "type": "object",
+    "properties": {
+        "label": {"type": "string", "description": "Label."},
+        "child": {"$ref": "#/definitions/node", "description": "Child."},
+        "parent": {"anyOf": [{"$ref": "#/definitions/node"}, {"type": "null"}], "description": "Parent."},
+        "children": {"type": "array", "items": {"$ref": "#/definitions/node"}, "description": "Children."},
+        "home": {"$ref": "#/definitions/address", "description": "Home."},
+        "work": {"$ref": "#/definitions/address", "description": "Work."},
+    },
+}
+"""A tree node: three ways to hold itself, and two siblings naming one other definition, which are
+not inside it."""
+
+TREE_PLAN = {
+    "rules": {
+        "events": [
+            {
+                "name": "Tree Viewed",
+                "description": "A tree was viewed.",
+                "rules": {
+                    "type": "object",
+                    "definitions": {
+                        "node": NODE,
+                        "address": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string", "description": "City."}},
+                        },
+                    },
+                    "properties": {
+                        "properties": {
+                            "type": "object",
+                            "properties": {"root": {"$ref": "#/definitions/node", "description": "Root."}},
+                        }
+                    },
+                },
+            }
+        ]
+    }
+}
+
+
+def test_a_recursive_ref_imports_as_its_type_without_contents_said_so(tmp_path: Path) -> None:
+    """A `node` whose `child` is a `node` was followed until Python's RecursionError ended the import
+    with a traceback; the repeated level is now free-form, with a note and a warning naming it."""
+    imported, module, catalog = _imported(json.dumps(TREE_PLAN), PlanFormat.SEGMENT_PLAN, tmp_path, "tree")
+    fields = module.Node.model_fields
+    assert fields["child"].annotation == dict[str, Any] | None
+    assert fields["parent"].annotation == dict[str, Any] | None
+    assert fields["children"].annotation == list[dict[str, Any]] | None
+    for sibling in ("home", "work"):  # named twice, but not inside itself
+        model, _ = get_args(fields[sibling].annotation)
+        assert list(model.model_fields) == ["city"]
+    said = "not imported: $ref #/definitions/node inside itself (a recursive schema"
+    free = "the value is a free-form object (dict[str, Any])"
+    for name in ("child", "parent", "children"):
+        assert any(w.startswith(f"TreeViewed.{name}: {said}") and free in w for w in imported.warnings)
+    assert f"# {said}" in imported.source
+    assert catalog.event("TreeViewed") is not None
+
+
+def test_the_free_form_walk_follows_a_model_once_on_a_path() -> None:
+    """`_unsaid_free_form` walked nested models without the guard `_lint_paths` has: a model holding
+    itself was followed until a RecursionError."""
+    node = ModelDraft("Node", "A node.", [])
+    node.properties = [
+        PropertyDraft("child", TypeDraft("model", model=node), False, "Child.", None),
+        PropertyDraft("meta", TypeDraft("dict"), False, "Meta.", None),
+    ]
+    spec = SpecDraft("track", "Tree Viewed", "TreeViewed", "A tree.", "Imported", "unowned")
+    spec.properties = [PropertyDraft("root", TypeDraft("model", model=node), False, "Root.", None)]
+    found = [(owner, prop.name) for owner, prop in _unsaid_free_form(spec.class_name, spec)]
+    assert found == [("Node", "meta")]
