@@ -57,6 +57,7 @@ from analytics.settings import AUDIT_KEYS
 from analytics.spec import Status
 from analytics.wording import counted
 from webapp.actor import command_line_actor
+from webapp.cli_repeats import with_repeats_refused
 from webapp.cli_secrets import declared, uses_secrets
 from webapp.cli_text import with_text_checked
 from webapp.config import CHAIN_KEY, DEFAULT_COLLECTOR_PORT, SECRETS
@@ -1032,6 +1033,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_command)
     app.cli.add_command(replay_command)
     app.cli.add_command(audit)
+    with_repeats_refused(app.cli)  # an option given twice is refused, not its last value kept
     # Text that is not UTF-8 is refused in one line by every option and argument: `webapp.cli_text`.
     with_text_checked(app.cli)
 
@@ -1136,6 +1138,7 @@ class CatalogGroup(FlaskGroup):
         for name, secrets in _FLASK_COMMAND_SECRETS.items():
             # A copy: Flask's command objects are shared by every group in the process.
             self.add_command(declared(copy.copy(self.commands[name]), secrets))
+        with_repeats_refused(self)  # the app's own commands are checked by `init_app`
         with_text_checked(self)  # the app's own commands are checked by `init_app`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
