@@ -539,6 +539,23 @@ def test_export_page_refuses_unusable_filters_in_plain_words(client: FlaskClient
     assert client.get("/audit/export.xlsx").status_code == 404
 
 
+def test_export_refuses_a_parameter_it_does_not_know(client: FlaskClient, seeded_app: dict[str, str]) -> None:
+    """A mistyped `stauts=failed` downloaded the whole log, where the API refuses it."""
+    response = client.get("/audit/export.ndjson?stauts=failed&limit=5&project=twelve")
+    assert response.status_code == 400
+    assert response.mimetype == "text/plain"
+    lines = response.get_data(as_text=True).splitlines()
+    assert lines[0] == "project: 'twelve' is not a whole number"
+    assert [line.partition(": ")[0] for line in lines[1:]] == ["stauts", "limit"]
+    assert lines[1].startswith("stauts: unknown parameter: the export takes the audit page's filters (")
+    # The page's own address, `export.csv` put in, still downloads its view.
+    page = client.get("/audit/export.ndjson?status=failed&project=13&live=1&before=x&after=y")
+    assert page.status_code == 200
+    assert [json.loads(line)["message_id"] for line in page.get_data(as_text=True).splitlines()] == [
+        seeded_app["other_project"]
+    ]
+
+
 def test_cli_export_writes_the_filtered_view_to_stdout(
     runner: FlaskCliRunner, seeded_app: dict[str, str]
 ) -> None:
