@@ -547,7 +547,7 @@ def test_export_refuses_a_parameter_it_does_not_know(client: FlaskClient, seeded
     lines = response.get_data(as_text=True).splitlines()
     assert lines[0] == "project: 'twelve' is not a whole number"
     assert [line.partition(": ")[0] for line in lines[1:]] == ["stauts", "limit"]
-    assert lines[1].startswith("stauts: unknown parameter: the export takes the audit page's filters (")
+    assert lines[1].startswith("stauts: unknown parameter: the audit page's filters are ")
     # The page's own address, `export.csv` put in, still downloads its view.
     page = client.get("/audit/export.ndjson?status=failed&project=13&live=1&before=x&after=y")
     assert page.status_code == 200

@@ -997,6 +997,21 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     assert f'<option value="{REPLAY_ACTION}" selected>{REPLAY_ACTION}</option>' in named
 
 
+def test_a_view_with_a_parameter_it_does_not_know_resends_nothing(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    """`/audit/replay/?stauts=failed` offered, and re-sent, the whole log."""
+    _fail_in_app(app, collector, 1)
+    page = client.get("/audit/replay/?stauts=failed")
+    assert page.status_code == 400
+    html = page.get_data(as_text=True)
+    assert "<li><code>stauts</code>: unknown parameter: the audit page&#39;s filters are " in html
+    assert "entry to re-send" not in html
+    token = _csrf(client, "/audit/replay/?status=failed")
+    assert client.post("/audit/replay/?stauts=failed", data={"csrf_token": token}).status_code == 400
+    assert collector.received() == [] and _replay_actions(app) == []
+
+
 def test_a_resend_records_the_view_as_typed_not_url_encoded(
     client: FlaskClient, app: Flask, collector: Collector
 ) -> None:

@@ -20,6 +20,18 @@ from analytics.queries import FILTER_PARAMS, AuditFilter, Cursor, FilterError, p
 PAGE_PARAMS = ("before", "after")
 """Keyset cursors: `before` continues to older entries, `after` back to newer ones."""
 
+OWN_PARAMS = (*PAGE_PARAMS, "live")
+"""The page's own parameters besides the filters, which its address carries: a download or a re-send
+of that address leaves them aside."""
+
+UNKNOWN_PARAM = "unknown parameter: the audit page's filters are " + ", ".join(FILTER_PARAMS)
+
+
+def unknown_params(args: MultiDict[str, str]) -> dict[str, str]:
+    """Each parameter that is neither a filter nor the page's own, refused: where the whole log is
+    the answer to no filter (the export, a re-send), a mistyped `stauts=failed` took all of it."""
+    return {name: UNKNOWN_PARAM for name in args if name not in FILTER_PARAMS + OWN_PARAMS}
+
 
 @dataclass
 class SearchForm:

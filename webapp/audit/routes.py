@@ -23,7 +23,6 @@ from analytics.messages import catalog_marker
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     FAILED_ATTEMPTS,
-    FILTER_PARAMS,
     IDENTIFY_PREFIX,
     MAY_HAVE_ARRIVED,
     RANGES,
@@ -34,7 +33,7 @@ from analytics.queries import (
 )
 from analytics.replay import Unreplayable, is_stuck, may_already_be_in_segment, past_window, restore_message
 from webapp.audit import results as searching
-from webapp.audit.forms import PAGE_PARAMS, SearchForm
+from webapp.audit.forms import SearchForm, unknown_params
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
@@ -315,21 +314,6 @@ def _view_slug(form: SearchForm) -> str:
     return file_slug(parts)
 
 
-EXPORT_IGNORES = (*PAGE_PARAMS, "live")
-"""The page's own parameters besides the filters, which the export leaves aside: its address, with
-`export.csv` put in, downloads every entry of its view."""
-
-_UNKNOWN_TO_EXPORT = (
-    "unknown parameter: the export takes the audit page's filters (" + ", ".join(FILTER_PARAMS) + ")"
-)
-
-
-def _unknown_to_export() -> dict[str, str]:
-    """The parameters the export does not know: a mistyped `stauts=failed` downloaded the whole log,
-    where the API refuses it."""
-    return {name: _UNKNOWN_TO_EXPORT for name in request.args if name not in FILTER_PARAMS + EXPORT_IGNORES}
-
-
 @bp.get("/export.<any(csv, ndjson):extension>")
 @plain_text_errors
 @requires(Role.VIEWER)
@@ -339,7 +323,7 @@ def export(extension: str) -> ResponseReturnValue:
 
     Personal data leaves unmasked only for engineers and admins, and only with the key configured.
     """
-    unknown = _unknown_to_export()
+    unknown = unknown_params(request.args)
     form = search_form(request.args)
     if unknown or form.filters is None:
         return text_error(400, {**form.errors, **unknown})

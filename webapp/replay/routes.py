@@ -46,7 +46,7 @@ from analytics.replay import (
 )
 from analytics.wording import sentence
 from webapp.actor import current_actor
-from webapp.audit.forms import SearchForm
+from webapp.audit.forms import SearchForm, unknown_params
 from webapp.audit.results import PAGE_SIZE, Overview, overview, page_of
 from webapp.audit.routes import audit_vocabulary
 from webapp.audit.visibility import search_form
@@ -229,11 +229,19 @@ def _render(
     return vary_on_htmx(make_response(html, shown_status(status)))
 
 
+def _view() -> SearchForm:
+    """The view to re-send; a parameter it does not know is refused, as a click re-sends what the
+    view holds (`?stauts=failed` offered the whole log)."""
+    form = search_form(request.args)
+    form.errors.update(unknown_params(request.args))
+    return form
+
+
 @bp.get("/")
 @requires(Role.ENGINEER)
 def preview() -> ResponseReturnValue:
     """What re-sending this view would send (the widget for htmx, a confirmation page otherwise)."""
-    form = search_form(request.args)
+    form = _view()
     return _render(form, status=200 if form.valid else 400)
 
 
@@ -241,7 +249,7 @@ def preview() -> ResponseReturnValue:
 @requires(Role.ENGINEER)
 def run() -> ResponseReturnValue:
     """Re-send up to `CLICK_LIMIT` undelivered entries of the view, recorded against the clicker."""
-    form = search_form(request.args)
+    form = _view()
     if not form.valid:
         return _render(form, status=400)
     config = current_app.config
