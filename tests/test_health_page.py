@@ -250,6 +250,15 @@ def test_health_page_explains_a_bad_window_and_keeps_it(client: FlaskClient) -> 
     assert 'value="yesterday"' in html
 
 
+def test_health_page_refuses_a_window_given_twice(client: FlaskClient) -> None:
+    """It took the first in silence, where the audit page refuses a repeated filter."""
+    response = client.get("/health?window=1h&window=7d")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert '<p class="field-error" id="window-error">given 2 times (1h, 7d): give one value</p>' in html
+    assert "(the default 24h, until the window is fixed)" in html
+
+
 def test_a_window_reaching_before_year_1000_links_to_a_search_that_opens(
     client: FlaskClient, sqlite_url: str
 ) -> None:

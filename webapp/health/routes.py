@@ -110,16 +110,27 @@ def audit_search(health: DestinationHealth, since: datetime | None = None, **fil
     return "/audit/?" + urlencode({**query, **filters})
 
 
+def _window() -> tuple[str, str | None]:
+    """The window typed (the default when none is), and why it cannot be used when it is given more
+    than once: `?window=1h&window=7d` showed the first in silence, where the audit page refuses a
+    repeated filter."""
+    windows = [value.strip() for value in request.args.getlist("window") if value.strip()]
+    if len(windows) > 1:
+        return windows[0], f"given {len(windows)} times ({', '.join(windows)}): give one value"
+    return (windows[0] if windows else DEFAULT_WINDOW), None
+
+
 @bp.get("/health")
 @requires(Role.ADMIN)
 def delivery() -> ResponseReturnValue:
     """Delivery health per destination: success rate over a window, backlog, latest endpoint errors."""
-    window = request.args.get("window", "").strip() or DEFAULT_WINDOW
-    error = None
+    window, error = _window()
     try:
         span = parse_duration(window)
     except ValueError as exc:
-        error, span = str(exc), parse_duration(DEFAULT_WINDOW)
+        error = str(exc)
+    if error is not None:
+        span = parse_duration(DEFAULT_WINDOW)
     now = datetime.now(UTC)
     since = now - span
     stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
