@@ -242,6 +242,16 @@ def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, 
     assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(("args", "side"), [(["", "current"], "OLD"), (["HEAD", " "], "NEW")])
+def test_an_empty_side_is_said_to_be_empty(tmp_path: Path, args: list[str], side: str) -> None:
+    """It said `error: : not `current`, …`, an empty name before the colon."""
+    result = CliRunner().invoke(main, ["diff", *args, "--repo", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: {side} is empty: give a git ref, a JSON file, a dashboard URL or `current`\n"
+    )
+
+
 def test_a_server_that_does_not_answer_http_is_one_line_and_exit_two() -> None:
     """http.client's BadStatusLine is neither an OSError nor a ValueError: it was a traceback."""
     server = socket.create_server(("127.0.0.1", 0))

@@ -471,6 +471,10 @@ def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path,
     (the code running this command, the default for NEW). A dashboard is asked with the API
     token in $EVENT_CATALOG_TOKEN, when set.
     """
+    for side, source in (("OLD", old), ("NEW", new)):
+        if not source.strip():
+            # As `diff "$BASE"` reads with the variable unset; the refusal named an empty ref (`error: : …`).
+            fail(f"{side} is empty: give a git ref, a JSON file, a dashboard URL or `current`")
     token = (os.environ.get(TOKEN_VARIABLE) or "").strip() or None
     try:
         before = load_bundle(old, repo=repo, package=package, token=token)
