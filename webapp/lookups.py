@@ -5,6 +5,8 @@ Handed to the database, one past the id column's range fails the query: SQLite's
 OverflowError past 64 bits, and PostgreSQL answers `integer out of range` past 32 bits for the
 `integer` ids (`users.id`, `api_tokens.id`). Either was a 500 where a small unknown id is a 404.
 No row can have such an id, so none is looked for.
+
+A name or id an address holds is repeated in its 404 at most `ECHOED` characters long (`echoed`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,15 @@ from sqlalchemy import BigInteger, SmallInteger, inspect
 from webapp.extensions import db
 
 Row = TypeVar("Row")
+
+ECHOED = 100
+"""Characters of a typed name or id that a refusal repeats: a message id is 36, an event string well
+under 100; an address holding 5000 characters had its 404 repeat all of them."""
+
+
+def echoed(text: str) -> str:
+    """`text` as a refusal repeats it: its first `ECHOED` characters, an ellipsis for the rest."""
+    return text if len(text) <= ECHOED else f"{text[: ECHOED - 1]}…"
 
 
 @functools.cache

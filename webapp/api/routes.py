@@ -22,6 +22,7 @@ from analytics.exports import catalog_document, spec_document
 from webapp.auth.policy import declare, requires
 from webapp.auth.roles import Role
 from webapp.catalog_documents import tagged_json
+from webapp.lookups import echoed
 
 bp = Blueprint("api", __name__)
 
@@ -50,7 +51,7 @@ def catalog_event(name: str) -> ResponseReturnValue:
     try:
         info = CATALOG.event(name)
     except KeyError:
-        abort(404, description=f"The catalog has no event “{name}”.")
+        abort(404, description=f"The catalog has no event “{echoed(name)}”.")
     return _cached_json(f"api event {info.name}", lambda: {"version": CATALOG.version, **spec_document(info)})
 
 

@@ -28,6 +28,7 @@ from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
 from webapp.auth.roles import Role
 from webapp.extensions import db
+from webapp.lookups import echoed
 
 VIEWER_PROP_ERROR = "Searching personal data by its value is for engineers and admins."
 ACCOUNT_ACTIONS_REFUSED = "Account and sign-in actions are for admins."
@@ -80,7 +81,7 @@ def _not_found(message_id: str) -> str:
     has the message id": the log cannot tell which ids it deleted, but its newest purge record says
     which entries it deleted, by when they were recorded.
     """
-    said = f"No audit entry has the message id {message_id!r}."
+    said = f"No audit entry has the message id {echoed(message_id)!r}."
     newest = db.session.scalar(purges(newest_first=True).limit(1))
     purge = PurgeRecord.from_entry(newest) if newest is not None else None
     if purge is None:

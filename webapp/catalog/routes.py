@@ -60,6 +60,7 @@ from webapp.errors.handlers import plain_text_errors, text_error
 from webapp.extensions import db
 from webapp.filenames import attachment, file_slug
 from webapp.htmx import vary_on_htmx, wants_fragment
+from webapp.lookups import echoed
 from webapp.schema_guard import note_write_refused
 
 bp = Blueprint("catalog", __name__)
@@ -118,12 +119,14 @@ class NoSuchEvent(NotFound):
 
     Attributes:
         typed: the event as the address gave it, for a catalog search.
+        shown: the same words as the page repeats them (`echoed`).
         meant: the event it names in another case or spacing, if any.
     """
 
     def __init__(self, typed: str) -> None:
-        super().__init__(description=f"The catalog has no event “{typed}”.")
+        super().__init__(description=f"The catalog has no event “{echoed(typed)}”.")
         self.typed = typed
+        self.shown = echoed(typed.replace("+", " "))
         self.meant = _event_meant(typed)
 
 
@@ -152,7 +155,7 @@ def _identifier_or_404(name: str) -> SpecInfo:
     try:
         return CATALOG.identifier(name)
     except KeyError:
-        abort(404, description=f"The catalog has no identify call “{name}”.")
+        abort(404, description=f"The catalog has no identify call “{echoed(name)}”.")
 
 
 def _details(info: SpecInfo) -> list[str]:
@@ -464,7 +467,7 @@ def downloads() -> str:
 @requires(Role.VIEWER)
 def download(name: str) -> ResponseReturnValue:
     """One export, as a file named for the format."""
-    fmt = FORMATS.get(name) or abort(404, description=f"There is no export format “{name}”.")
+    fmt = FORMATS.get(name) or abort(404, description=f"There is no export format “{echoed(name)}”.")
     body = built(CATALOG, f"download {fmt.name}", lambda: fmt.render(CATALOG).encode(fmt.encoding))
     response = current_app.response_class(body, mimetype=fmt.media_type)
     if fmt.media_type.startswith("text/"):

@@ -38,7 +38,7 @@ from webapp.catalog.filters import search_text
 from webapp.extensions import csrf, db
 from webapp.htmx import vary_on_htmx, wants_fragment
 from webapp.limits import send_limit
-from webapp.lookups import get_row
+from webapp.lookups import echoed, get_row
 from webapp.tester import presets as preset_store
 from webapp.tester.codegen import pytest_snippet, python_snippet
 from webapp.tester.compose import Draft, compose, unknown_destination
@@ -374,7 +374,7 @@ def index() -> ResponseReturnValue:
             select(AuditEntry).where(AuditEntry.message_id == message_id, AuditEntry.type.in_(MESSAGE_TYPES))
         )
         if entry is None:
-            notice, status = f"No track or identify message has the id {message_id!r}.", 404
+            notice, status = f"No track or identify message has the id {echoed(message_id)!r}.", 404
         else:
             destination = destination_named_by(entry.destination)
             typed, notes = input_from_entry(entry, destination)
@@ -512,7 +512,7 @@ def send_result(message_id: str) -> ResponseReturnValue:
     """One send's result; htmx polls it while it is pending, and 286 stops the polling."""
     result = load_result(message_id)
     if result is None:
-        abort(404, description=f"No tester send has the message id {message_id!r}.")
+        abort(404, description=f"No tester send has the message id {echoed(message_id)!r}.")
     response = page_or_fragment(
         "tester/send.html",
         "tester/_result.html",
@@ -538,7 +538,7 @@ def received(message_id: str) -> ResponseReturnValue:
         return redirect(url_for("tester.send_result", message_id=message_id), 303)
     result = load_result(message_id)
     if result is None:
-        abort(404, description=f"No tester send has the message id {message_id!r}.")
+        abort(404, description=f"No tester send has the message id {echoed(message_id)!r}.")
     return fragment(
         "tester/_received.html",
         result=result,
@@ -561,7 +561,9 @@ def recent_ids_view() -> ResponseReturnValue:
     label = request.args.get("scope", "")
     scope = next((scope for scope in SCOPES if scope.label == label), None)
     if scope is None:
-        abort(400, description=f"Unknown scope {label!r}: one of {', '.join(s.label for s in SCOPES)}.")
+        abort(
+            400, description=f"Unknown scope {echoed(label)!r}: one of {', '.join(s.label for s in SCOPES)}."
+        )
     return fragment(
         "tester/_recent.html",
         scope_fields=scope_fields(scope, {}, {}),
