@@ -41,16 +41,36 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, not_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from analytics.actions import record_action
-from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditErasure, AuditStatus, AuditStore, Source
+from analytics.audit import (
+    MESSAGE_TYPES,
+    AuditEntry,
+    AuditErasure,
+    AuditStatus,
+    AuditStore,
+    DeliveryAttempt,
+    Source,
+)
 from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
-from analytics.network_errors import may_have_arrived
+from analytics.network_errors import may_have_arrived, may_have_arrived_clause
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
 from analytics.queries import message_name
 from analytics.wording import counted
@@ -320,15 +340,37 @@ def restore_message(
     return message
 
 
-def may_already_be_in_segment(status: str, error: str | None) -> bool:
+def may_already_be_in_segment(status: str, error: str | None, attempt_may_have_arrived: bool) -> bool:
     """Whether a selected entry may have reached Segment already, so that its re-send is a second copy.
 
     A stuck `pending` entry (the only `pending` ones a replay selects) may have been in flight when
     its process died, or delivered while the database could not record it; a failure may have
     arrived when its request went out whole and only the answer is missing, as its recorded error
-    says (`analytics.network_errors.may_have_arrived`, which decides for every page alike).
+    says (`analytics.network_errors.may_have_arrived`, which decides for every page alike). So may
+    one whose *earlier* attempt went out so (`attempt_may_have_arrived`, `attempts_that_may_have_arrived`):
+    a read timeout followed by a re-send that got a 500 left the first copy with Segment all the same.
     """
-    return status == AuditStatus.PENDING or (status == AuditStatus.FAILED and may_have_arrived(error))
+    if status == AuditStatus.PENDING or attempt_may_have_arrived:
+        return True
+    return status == AuditStatus.FAILED and may_have_arrived(error)
+
+
+def attempt_may_have_arrived(message_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """Whether any delivery attempt of the message failed in a way that may have reached the endpoint
+    (an EXISTS by the attempts' message id index)."""
+    return exists().where(
+        DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error)
+    )
+
+
+def attempts_that_may_have_arrived(session: Session, message_ids: Sequence[str]) -> set[str]:
+    """Which of these messages had a delivery attempt that may have reached the endpoint."""
+    if not message_ids:
+        return set()
+    query = select(DeliveryAttempt.message_id).where(
+        DeliveryAttempt.message_id.in_(message_ids), may_have_arrived_clause(DeliveryAttempt.error)
+    )
+    return set(session.scalars(query.distinct()))
 
 
 def past_window(recorded_at: datetime, now: datetime) -> bool:
@@ -385,11 +427,16 @@ def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, 
     query = (
         select_replayable(selection, now)
         .limit(cap)
-        .with_only_columns(AuditEntry.status, AuditEntry.error, AuditEntry.recorded_at)
+        .with_only_columns(
+            AuditEntry.status,
+            AuditEntry.error,
+            AuditEntry.recorded_at,
+            attempt_may_have_arrived(AuditEntry.message_id),
+        )
     )
     risk = DuplicateRisk()
-    for status, error, recorded_at in session.execute(query):
-        risk.note(may_already_be_in_segment(status, error), past_window(recorded_at, now))
+    for status, error, recorded_at, arrived in session.execute(query):
+        risk.note(may_already_be_in_segment(status, error, arrived), past_window(recorded_at, now))
     return risk
 
 
@@ -667,11 +714,13 @@ def replay(
         query = select_replayable(selection, now, after_id=after_id).limit(size)
         with Session(store.engine) as session:
             entries = list(session.scalars(query))
-            erased = erased_at(session.connection(), [entry.message_id for entry in entries])
+            ids = [entry.message_id for entry in entries]
+            erased = erased_at(session.connection(), ids)
+            arrived = attempts_that_may_have_arrived(session, ids)
         if not entries:
             return report
         after_id = entries[-1].id
-        chunk = _handle_chunk(store, None if dry_run else client, selection, now, entries, erased)
+        chunk = _handle_chunk(store, None if dry_run else client, selection, now, entries, erased, arrived)
         for candidate in chunk:
             report.selected += 1
             if candidate.skip_reason is not None:
@@ -692,8 +741,12 @@ def _handle_chunk(
     now: datetime,
     entries: list[AuditEntry],
     erased: dict[str, datetime],
+    arrived: set[str],
 ) -> list[Candidate]:
-    """Restore, claim, hand over and flush one chunk (only restore without a client: a dry run)."""
+    """Restore, claim, hand over and flush one chunk (only restore without a client: a dry run).
+
+    `arrived`: the entries with an attempt that may have reached Segment, judged before the re-send.
+    """
     messages: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
     for entry in entries:
@@ -720,7 +773,14 @@ def _handle_chunk(
         outcomes = _statuses(store, sorted(claimed)) if claimed else {}
         log.info("replay: %s of %s entries in this chunk re-sent", len(claimed), len(entries))
     return [
-        _candidate(entry, now, selection, reasons.get(entry.id), outcomes.get(entry.message_id, (None, None)))
+        _candidate(
+            entry,
+            now,
+            selection,
+            reasons.get(entry.id),
+            outcomes.get(entry.message_id, (None, None)),
+            arrived=entry.message_id in arrived,
+        )
         for entry in entries
     ]
 
@@ -731,6 +791,8 @@ def _candidate(
     selection: ReplaySelection,
     skip_reason: str | None,
     outcome: tuple[str | None, str | None],
+    *,
+    arrived: bool,
 ) -> Candidate:
     """What a replay reports of an entry, judged as it was selected (before its claim)."""
     return Candidate(
@@ -741,7 +803,7 @@ def _candidate(
         is_stuck(entry, now, selection.stuck_after),
         skip_reason,
         *outcome,
-        maybe_arrived=may_already_be_in_segment(entry.status, entry.error),
+        maybe_arrived=may_already_be_in_segment(entry.status, entry.error, arrived),
         past_window=past_window(entry.recorded_at, now),
         user_id=entry.user_id,
         last_error=_failure(entry.status, entry.http_status, entry.error),

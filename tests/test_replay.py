@@ -293,6 +293,26 @@ def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_win
     assert replay(store, replay_client, ReplaySelection()).risk_lines() == []
 
 
+def test_an_earlier_attempt_that_may_have_arrived_still_counts_after_a_refused_re_send(
+    client: FlaskClient, app: Flask
+) -> None:
+    """A read timeout (the endpoint may have the message), then a re-send that got a 500: the risk
+    was judged by the latest error only, so the widget, the entry page and replay said nothing, and
+    the next replay's copy was a duplicate (counted twice past Segment's window)."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        message_id = record_delivery(store, AuditStatus.FAILED, error=_timed_out())
+        store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="oops", source="replay")
+        dry = replay(store, None, ReplaySelection(), dry_run=True)
+    assert dry.risk.maybe_arrived == 1
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "May already be in Segment: 1 of the 1 not delivered" in widget
+    entry_page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "It may already be in Segment: a re-sent copy" in entry_page
+
+
 def test_a_long_error_is_listed_on_one_line_cut_to_its_first_100_characters(store: AuditStore) -> None:
     body = "upstream said:\n" + "x" * 300
     record_delivery(store, AuditStatus.FAILED, http_status=502, error=body)

@@ -7,6 +7,7 @@ What each role may search and read is `webapp.audit.visibility`'s to say.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -14,12 +15,13 @@ from flask import Blueprint, Response, current_app, make_response, redirect, ren
 from flask.typing import ResponseReturnValue
 
 from analytics.actions import ACTIONS
-from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, Source
+from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, DeliveryAttempt, Source
 from analytics.catalog import CATALOG
 from analytics.durations import as_utc, format_instant
 from analytics.export import Export, ExportFormat
 from analytics.integrity import entry_integrity
 from analytics.messages import catalog_marker
+from analytics.network_errors import may_have_arrived
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     FAILED_ATTEMPTS,
@@ -245,7 +247,7 @@ def entry(message_id: str) -> str:
         # from the tester instead.
         replayable=is_message and found.destination in (None, own_destination().label),
         replay_blocked=replay_blocked,
-        replay_risk=_replay_risk(found) if is_message else None,
+        replay_risk=_replay_risk(found, attempts) if is_message else None,
         drift=drift_of(found.payload) if is_message else None,
         current_version=CATALOG.version,
         shown=shown,
@@ -255,10 +257,12 @@ def entry(message_id: str) -> str:
     )
 
 
-def _replay_risk(entry: AuditEntry) -> str | None:
+def _replay_risk(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> str | None:
     """What a re-send of this entry may do twice, said beside its button: it may already be in Segment
-    (`may_already_be_in_segment`), which drops a second copy only within about 24 hours."""
-    if not may_already_be_in_segment(entry.status, entry.error):
+    (`may_already_be_in_segment`, by its status and every attempt), which drops a second copy only
+    within about 24 hours."""
+    earlier = any(may_have_arrived(attempt.error) for attempt in attempts)
+    if not may_already_be_in_segment(entry.status, entry.error, earlier):
         return None
     if past_window(entry.recorded_at, datetime.now(UTC)):
         return (
