@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -621,6 +624,20 @@ def test_start_script_migrates_and_serves_two_gunicorn_workers(tmp_path: Path) -
         assert ended == []
 
 
+def _start_with_metrics_in(folder: Path) -> subprocess.CompletedProcess[str]:
+    """scripts/start.sh with PROMETHEUS_MULTIPROC_DIR and the SQLite audit log in `folder`."""
+    from webapp import ROOT
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{folder / 'audit.db'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "PORT": "0",
+    }
+    return subprocess.run(["scripts/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize(
     "foreign",
     [
@@ -637,26 +654,11 @@ def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path:
     folder, it deleted the log, and `db upgrade` then made a new, empty one. Now it refuses the
     folder in one line, before it deletes or migrates anything: any name but prometheus_client's
     own (`counter_<pid>.db`, `gauge_<mode>_<pid>.db`, …) and a volume's `lost+found` folder."""
-    import os
-    import subprocess
-    import sys
-
-    from webapp import ROOT
-
     other = tmp_path / foreign
     other.write_bytes(b"the audit log")
     (tmp_path / "counter_4242.db").write_text("")
     (tmp_path / "lost+found").mkdir()
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "PORT": "0",
-    }
-    started = subprocess.run(
-        ["scripts/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    started = _start_with_metrics_in(tmp_path)
     assert (started.returncode, started.stderr) == (
         2,
         f"error: PROMETHEUS_MULTIPROC_DIR: '{tmp_path}' holds '{other}', which is not a "
@@ -669,23 +671,8 @@ def test_the_start_script_refuses_a_metrics_folder_holding_other_files(tmp_path:
 
 def test_the_start_script_refuses_a_file_named_lost_found(tmp_path: Path) -> None:
     """Only a volume's `lost+found` folder is passed over: a file of that name is no metrics file."""
-    import os
-    import subprocess
-    import sys
-
-    from webapp import ROOT
-
     (tmp_path / "lost+found").write_text("")
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
-        "PORT": "0",
-    }
-    started = subprocess.run(
-        ["scripts/start.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    started = _start_with_metrics_in(tmp_path)
     assert started.returncode == 2, started.stderr
     assert f"holds '{tmp_path / 'lost+found'}'" in started.stderr
     assert not (tmp_path / "audit.db").exists()
