@@ -273,6 +273,10 @@ class _SchemaReader:
                 self.builder.warn(f"{owner}.{name}: not imported: {problem}")
                 continue
             drafts.append(self.property(name, prop_schema, name in required, owner))
+        for name in sorted(required - set(_mapping(schema.get("properties")))):
+            # Nothing to make required: said, as every keyword the spec cannot honour is.
+            notes.append(f"not imported: required {name!r}, which the properties do not list")
+            self.builder.warn(f"{owner}: not imported: required {name!r}, which its properties do not list")
         return drafts, notes
 
     def property(self, name: str, schema: dict[str, Any], required: bool, owner: str) -> PropertyDraft:

@@ -1477,6 +1477,23 @@ def test_a_schema_keyword_of_the_wrong_json_type_is_named_not_dropped() -> None:
     assert level.endswith("\n    V1 = 1")
 
 
+def test_a_required_name_the_properties_do_not_list_is_named_not_dropped() -> None:
+    """`required: ["amount", "currency"]` beside properties that list only `amount`: nothing made
+    `currency` required, and nothing said so."""
+    payload = {
+        "type": "object",
+        "properties": {"amount": {"type": "integer"}},
+        "required": ["amount", "currency"],
+    }
+    rule = {**_ORDER_RULE, "jsonSchema": {"properties": {"properties": payload}}}
+    imported = import_plan(json.dumps({"rules": [rule]}), PlanFormat.SEGMENT_PLAN, "plan.json")
+    assert "OrderCompleted: not imported: required 'currency', which its properties do not list" in (
+        imported.warnings
+    )
+    assert "# not imported: required 'currency', which the properties do not list" in imported.source
+    assert '    amount: int = prop("", example=1)' in imported.source
+
+
 NODE = {
     "type": "object",
     "properties": {
