@@ -172,13 +172,22 @@ def _git(repo: Path, *args: str) -> bytes:
     return done.stdout
 
 
+def _git_ref_of(repo: Path) -> str:
+    """What a git ref would have been looked up in, as the refusal of a side says it: a folder outside
+    any repository was named as the repository whose ref was not found."""
+    try:
+        _git(repo, "rev-parse", "--git-dir")
+    except BundleError:
+        outside = f"{repo.resolve()} is not in a git repository"
+        return f"a git ref ({outside}: give --repo, or run it in the catalog's)"
+    return f"a git ref of {repo.resolve()}"
+
+
 def _from_git(ref: str, repo: Path, package: str) -> dict[str, Any]:
     try:
         commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
     except BundleError:
-        raise BundleError(
-            f"{ref}: not `current`, a JSON file, a URL or a git ref of {repo.resolve()}"
-        ) from None
+        raise BundleError(f"{ref}: not `current`, a JSON file, a URL or {_git_ref_of(repo)}") from None
     prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
     archive = _git(repo, "archive", "--format=tar", commit, "--", f"{prefix}{package}")
     with tempfile.TemporaryDirectory(prefix="event-catalog-diff-") as folder:

@@ -227,7 +227,11 @@ def test_the_api_token_is_not_sent_where_the_dashboard_redirects() -> None:
     ("side", "expected"),
     [
         ("missing.json", "missing.json: no such file"),
-        ("no-such-ref", "no-such-ref: not `current`, a JSON file, a URL or a git ref of"),
+        (
+            "no-such-ref",
+            "no-such-ref: not `current`, a JSON file, a URL or a git ref ({repo} is not in a git repository: "
+            "give --repo, or run it in the catalog's)",
+        ),
         ("http://127.0.0.1:1", "http://127.0.0.1:1/api/catalog: cannot reach the dashboard"),
         # urllib's and http.client's own refusals of the address were tracebacks.
         ("http://[::1", "http://[::1: not a URL (Invalid IPv6 URL)"),
@@ -239,6 +243,7 @@ def test_the_api_token_is_not_sent_where_the_dashboard_redirects() -> None:
 def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, expected: str) -> None:
     result = CliRunner().invoke(main, ["diff", side, "current", "--repo", str(tmp_path)])
     assert result.exit_code == 2
+    expected = expected.format(repo=tmp_path.resolve())
     assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
 
 
