@@ -720,6 +720,24 @@ def test_a_nul_character_in_any_form_field_is_a_400_not_a_database_error(
     assert client.get("/?q=a%00b").status_code == 400
 
 
+def test_a_nul_character_in_an_audit_filter_is_said_next_to_its_field(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """The check in front of every view answered the audit search with a bare 400 page, the form and
+    the other filters gone, and the API's 400 without the `fields` its other refusals carry."""
+    client = signed_in_client(make_app(SQLALCHEMY_DATABASE_URI=database_url), Role.VIEWER)
+    page = client.get("/audit/?http_status=%00&project=12")
+    html = page.get_data(as_text=True)
+    assert page.status_code != 500 and "<form" in html
+    assert 'aria-invalid="true"' in html and "cannot contain a NUL character" in html
+    assert 'value="12"' in html  # the other filter kept
+    api = client.get("/api/audit/entries?event=a%00b")
+    assert api.status_code == 400
+    assert api.get_json()["error"]["fields"] == {
+        "event": "holds a NUL character (\\u0000), which cannot be stored."
+    }
+
+
 @pytest.mark.parametrize("ident", [2**31, 2**63 - 1, 2**63, 2**64, 10**40])
 def test_an_id_past_its_column_is_no_such_row_not_a_500(
     make_app: Callable[..., Flask], database_url: str, ident: int

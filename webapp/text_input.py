@@ -8,10 +8,15 @@ instead, before anything is read or written.
 
 from __future__ import annotations
 
-from flask import Flask, request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 NUL = "\x00"
+_QUERY_CHECKED = "query_checked_by_its_form"
+V = TypeVar("V", bound=Callable[..., Any])
 
 
 def holds_nul(value: object) -> bool:
@@ -38,12 +43,23 @@ class NulInField(BadRequest):
         self.field = field
 
 
+def query_checked_by_its_form(view: V) -> V:
+    """Mark a search page whose form refuses a NUL in its query next to the field, as it refuses any
+    other unusable value (`analytics.queries.parse_filters`): the check in front of every view
+    answered such a search with a bare 400 page, the form and the other filters gone. The check still
+    covers the page's form fields and its address."""
+    setattr(view, _QUERY_CHECKED, True)
+    return view
+
+
 def refuse_nul_characters() -> None:
     """`before_request`: a 400 for a NUL in any query-string or form field, name or value, and a 404
     for one in the address itself (an entry's or a send's id): no page has such a name."""
     if NUL in request.path:
         raise NotFound("No page has a NUL character (\\u0000) in its address.")
-    for fields in (request.args, request.form):
+    view = current_app.view_functions.get(request.endpoint or "")
+    checked_by_form = getattr(view, _QUERY_CHECKED, False)
+    for fields in (request.form,) if checked_by_form else (request.args, request.form):
         for name, values in fields.lists():
             if holds_nul(name) or holds_nul(values):
                 raise NulInField(name.replace(NUL, ""))

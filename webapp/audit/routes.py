@@ -60,6 +60,7 @@ from webapp.extensions import analytics_client, db
 from webapp.filenames import attachment, file_slug
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
 from webapp.tester.sending import destination_named_by, destinations, own_destination
+from webapp.text_input import query_checked_by_its_form
 
 bp = Blueprint("audit", __name__)
 
@@ -148,6 +149,7 @@ def audit_vocabulary() -> dict[str, object]:
 
 
 @bp.get("/")
+@query_checked_by_its_form
 @requires(Role.VIEWER)
 def index() -> ResponseReturnValue:
     """Search the log; htmx requests get the results fragment (with field errors out of band)."""

@@ -59,13 +59,15 @@ def error_response(error: HTTPException) -> ResponseReturnValue:
     its `problem`) is said of that field in a download's text."""
     status = error.code or 500
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
+    field, problem = getattr(error, "field", None), getattr(error, "problem", None)
     if _wants_text():
-        field, problem = getattr(error, "field", None), getattr(error, "problem", None)
         line = f"{field}: {problem}" if field and problem else str(error.description)
         return _text(status, [line]), status, headers
     if wants_json():
-        body = {"error": {"status": status, "name": error.name, "message": error.description}}
-        return jsonify(body), status, headers
+        body: dict[str, Any] = {"status": status, "name": error.name, "message": error.description}
+        if field and problem:
+            body["fields"] = {field: problem}  # as `json_error` names a refused field
+        return jsonify({"error": body}), status, headers
     template = "errors/_error.html" if wants_fragment() else "errors/error.html"
     return render_template(template, error=error, status=status), status, headers
 
