@@ -4,7 +4,7 @@
 without it, a page's cost growing with the entries between two matches. Partial (`http_status IS NOT
 NULL`), so an entry costs nothing more to write until its outcome is recorded.
 
-`attempts=failed` (entries that had a failed or dropped attempt in the range) reads the failed
+`attempts=failed` (entries recorded in the range that had a failed or dropped attempt in it) reads the failed
 attempts of the range from `ix_delivery_attempts_outcome_attempted_at`, rather than every attempt,
 nearly all of them deliveries.
 
