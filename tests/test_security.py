@@ -32,6 +32,19 @@ from webapp.security import HEADERS
 BIN = Path(sys.executable).parent
 
 
+def _event_catalog(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The installed `event-catalog` command run with `env`, its output as text; no input, so that a
+    command that would wait for some (`shell`, a server) is caught by the timeout instead."""
+    return subprocess.run(
+        [BIN / "event-catalog", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
 def _token(client: FlaskClient) -> str:
     import re
 
@@ -370,7 +383,7 @@ def test_the_start_script_s_commands_refuse_the_public_chain_key_saying_to_copy_
     }
     for name in ("SECRET_KEY", "AUDIT_MASK_KEY"):
         env.pop(name, None)
-    done = subprocess.run([BIN / "event-catalog", "db", "upgrade"], env=env, capture_output=True, text=True)
+    done = _event_catalog("db", "upgrade", env=env)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "error: invalid configuration:",
@@ -388,12 +401,12 @@ def test_an_application_host_s_and_a_cron_job_s_commands_need_no_secret_key(tmp_
     env.update(AUDIT_KEYS, SEGMENT_WRITE_KEY="a-write-key")
     env.pop("SECRET_KEY", None)
     for command in (["db", "upgrade"], ["replay"]):
-        done = subprocess.run([BIN / "event-catalog", *command], env=env, capture_output=True, text=True)
+        done = _event_catalog(*command, env=env)
         assert (command, done.returncode) == (command, 0), done.stderr
     env.pop("AUDIT_MASK_KEY")
-    done = subprocess.run([BIN / "event-catalog", "audit", "verify"], env=env, capture_output=True, text=True)
+    done = _event_catalog("audit", "verify", env=env)
     assert (done.returncode, done.stdout) == (0, "verified 0 entries in 0 writer chains\n")
-    done = subprocess.run([BIN / "event-catalog", "replay"], env=env, capture_output=True, text=True)
+    done = _event_catalog("replay", env=env)
     assert done.returncode == 2
     assert done.stderr.splitlines()[1].startswith(
         "  AUDIT_MASK_KEY: APP_ENV=production needs the dashboard's AUDIT_MASK_KEY"
@@ -406,14 +419,7 @@ def test_the_development_server_exits_with_the_secret_key_message_in_production(
     env = {**os.environ, "APP_ENV": "production", "DATABASE_URL": f"sqlite:///{tmp_path / 'p.db'}"}
     env.update(AUDIT_KEYS)
     env.pop("SECRET_KEY", None)
-    done = subprocess.run(
-        [BIN / "event-catalog", "run"],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    done = _event_catalog("run", env=env)
     assert done.returncode == 2
     assert done.stderr.splitlines() == ["error: invalid configuration:", f"  {SECRET_LINE}"]
 
@@ -475,23 +481,14 @@ def test_a_command_outside_the_dashboard_says_to_copy_its_secrets_and_asks_only_
     }
     for name in ("SECRET_KEY", "AUDIT_MASK_KEY"):
         env.pop(name, None)
-    upgraded = subprocess.run(
-        [BIN / "event-catalog", "db", "upgrade"], env=env, capture_output=True, text=True
-    )
+    upgraded = _event_catalog("db", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     env.pop("AUDIT_CHAIN_KEY")
     for command in (["drift", "--since", "1h"], ["routes"]):
-        done = subprocess.run([BIN / "event-catalog", *command], env=env, capture_output=True, text=True)
+        done = _event_catalog(*command, env=env)
         assert (command, "invalid configuration" in done.stderr) == (command, False), done.stderr
         assert done.returncode in (0, 1), done.stderr
-    done = subprocess.run(
-        [BIN / "event-catalog", "shell"],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-    )
+    done = _event_catalog("shell", env=env)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         "error: invalid configuration:",
