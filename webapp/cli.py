@@ -1037,9 +1037,15 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_command)
     app.cli.add_command(replay_command)
     app.cli.add_command(audit)
-    with_repeats_refused(app.cli)  # an option given twice is refused, not its last value kept
-    # Text that is not UTF-8 is refused in one line by every option and argument: `webapp.cli_text`.
-    with_text_checked(app.cli)
+    refusing_bad_input(app.cli)
+
+
+def refusing_bad_input(command: click.Command) -> click.Command:
+    """`command` and its subcommands refusing, in one line, what Click would take silently or pass on
+    to a traceback: a single-valued option given twice (Click kept the last value:
+    `webapp.cli_repeats`) and text that is not UTF-8 (`webapp.cli_text`). Both the group's own
+    commands and the app's go through here, so no command is left without either check."""
+    return with_text_checked(with_repeats_refused(command))
 
 
 T = TypeVar("T")
@@ -1142,8 +1148,7 @@ class CatalogGroup(FlaskGroup):
         for name, secrets in _FLASK_COMMAND_SECRETS.items():
             # A copy: Flask's command objects are shared by every group in the process.
             self.add_command(declared(copy.copy(self.commands[name]), secrets))
-        with_repeats_refused(self)  # the app's own commands are checked by `init_app`
-        with_text_checked(self)  # the app's own commands are checked by `init_app`
+        refusing_bad_input(self)  # the app's own commands are checked by `init_app`
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in super().list_commands(ctx) if name not in _PLUGIN_COMMANDS_LEFT_OUT]
