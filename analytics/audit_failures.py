@@ -11,6 +11,8 @@ and its parameters (the whole payload) and would flood a log line or a page.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 
 from analytics.errors import AuditWriteError
@@ -27,8 +29,10 @@ _READ_ONLY_TRANSACTION = "25006"
 _INSUFFICIENT_PRIVILEGE = "42501"
 """PostgreSQL's SQLSTATE for a statement this role was not granted: a write without INSERT, but
 also a read without SELECT."""
-_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE"})
-"""The first keyword of a statement that writes."""
+_WRITES = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|FOR SHARE|FOR KEY SHARE)\b")
+"""A keyword of a statement that needs writes, anywhere in it: a data-modifying `WITH` starts with
+`WITH`, and PostgreSQL asks UPDATE of a row lock (`SELECT … FOR UPDATE`, `FOR SHARE`). Keywords only
+in capitals, as SQLAlchemy writes them: the project's names are lower case (`updated_at`)."""
 
 
 def is_message_fault(error: BaseException) -> bool:
@@ -65,10 +69,9 @@ def _cause(error: BaseException) -> object:
 
 
 def _writes(error: BaseException) -> bool:
-    """Whether the statement that failed writes, by its first keyword (False when it is not known)."""
+    """Whether the statement that failed needs writes (False when it is not known)."""
     statement = getattr(error, "statement", None)
-    words = statement.split(None, 1) if isinstance(statement, str) else []
-    return bool(words) and words[0].upper() in _WRITES
+    return isinstance(statement, str) and _WRITES.search(statement) is not None
 
 
 def reason(error: BaseException) -> str:

@@ -12,8 +12,10 @@ import pytest
 from auth_helpers import sign_in
 from markupsafe import escape
 from pg_roles import temporary_role
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
+from analytics.audit_failures import denies_access, refuses_writes
 from analytics.collector import Collector
 from webapp import ROOT, create_app
 from webapp.auth.accounts import hash_password
@@ -136,3 +138,26 @@ def test_a_read_the_grants_missed_answers_503_naming_it_not_as_a_refused_write(
             db.engine.dispose()
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
     assert warnings == [f"a read is refused: {advice}"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT id FROM users FOR UPDATE",
+        "SELECT id FROM users FOR SHARE",
+        "WITH gone AS (DELETE FROM users RETURNING id) SELECT count(*) FROM gone",
+    ],
+)
+def test_a_statement_that_writes_but_does_not_start_with_its_keyword_is_a_refused_write(
+    reader_url: str, statement: str
+) -> None:
+    """A row lock (the accounts' and the erasure's `with_for_update()`) and a data-modifying WITH
+    need writes; read by the first keyword alone, PostgreSQL's refusal of them to a role granted
+    SELECT was told as a read the grants missed, with the advice to grant what it had."""
+    engine = create_engine(reader_url)
+    try:
+        with pytest.raises(DBAPIError) as refused, engine.connect() as connection:
+            connection.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert refuses_writes(refused.value) and not denies_access(refused.value)
