@@ -442,7 +442,7 @@ def _outcome_statuses(outcome: str | None, statuses: list[str], *, options: bool
         fix = (
             f"give --status {','.join(possible)}{some}, or no --status"
             if options
-            else "tick one of them, or none"
+            else f"choose status {' or '.join(possible)}{some}, or no status"
         )
         raise ValueError(f"only {' or '.join(possible)} entries have this outcome: {fix}")
     return kept
@@ -485,8 +485,8 @@ def parse_filters(
             `status` takes several, repeated or comma-separated.
         now: the time relative ranges end at; the current time by default.
         mask_key: see `parse_property_match`.
-        options: the values are command-line options: a refusal that says what to change names
-            the option (`--status`), where the page's names its checkboxes.
+        options: the values are command-line options: a refusal that says what to change gives the
+            option as typed (`--status failed,dropped`), where the page's and the API's name the field.
 
     Raises:
         FilterError: every unusable value, by name.

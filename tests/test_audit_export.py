@@ -609,7 +609,7 @@ def test_cli_export_to_a_file_reports_the_count(
         # The search ignores an empty field; an option given empty exported the whole log.
         (["--since", ""], "error: --since: empty: give a value, or leave the option out"),
         (["--event", " "], "error: --event: empty: give a value, or leave the option out"),
-        # The page's wording ("tick one of them") had nothing to tick on a command line.
+        # The page's wording (once "tick one of them") named no option a command line could give.
         (
             ["--outcome", "may_have_arrived", "--status", "delivered"],
             "error: --outcome: only failed entries have this outcome: give --status failed, or no --status\n",

@@ -53,8 +53,9 @@ def test_the_http_status_filter_reads_its_index(engine: Engine) -> None:
 def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -> None:
     with pytest.raises(FilterError) as raised:
         parse_filters({"outcome": "may_have_arrived", "status": "delivered,dropped"})
+    # Said next to the page's field and in the API's JSON error: no checkbox to tick in the API.
     assert raised.value.errors == {
-        "outcome": "only failed entries have this outcome: tick one of them, or none"
+        "outcome": "only failed entries have this outcome: choose status failed, or no status"
     }
     with pytest.raises(FilterError) as raised:
         parse_filters({"outcome": "lost", "http_status": "5xx"})
