@@ -1255,6 +1255,35 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     assert error_slot(refused, "preset_name") == error_slot(refused, "scope.project_id") == said
 
 
+def test_a_preset_field_given_twice_is_refused_not_saved_with_its_first_value(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A form edited in the browser or a scripted POST: the preset was saved with the first id, which
+    the person may not have seen; the tester's send refuses such a field, its preset save did not."""
+    csrf = form_fields(client, "event=ProjectCreate")["csrf_token"]
+    ids = {"user_id": "1", "project_id": ["2", "3"]}
+    refused = client.post("/tester/presets", data={"csrf_token": csrf, "name": "p", **ids})
+    assert refused.status_code == 422
+    said = "Given 2 times (2, 3): this field holds one value."
+    assert _preset_error(refused.get_data(as_text=True), "project_id") == said
+    named_twice = client.post(
+        "/tester/presets", data={"csrf_token": csrf, "name": ["p", "q"], "user_id": "1"}
+    )
+    assert _preset_error(named_twice.get_data(as_text=True), "name") == (
+        "Given 2 times (p, q): this field holds one value."
+    )
+    data = {
+        **form_fields(client, "event=ProjectCreate"),
+        "scope.user_id": "3",
+        "scope.project_id": ["44", "45"],
+        "preset_name": "demo",
+    }
+    from_tester = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert error_slot(from_tester, "preset_name") == f"Project id: {said.replace('2, 3', '44, 45')}"
+    with app.app_context():
+        assert db.session.scalars(select(ScopePreset)).all() == []
+
+
 def test_recently_seen_ids_are_offered_with_their_last_event(client: FlaskClient) -> None:
     values = {**example_values(CATALOG.event("ProjectCreate")), "scope.project_id": "4242"}
     send_form(client, "event=ProjectCreate", values)

@@ -26,6 +26,7 @@ from webapp.tester.forms import (
     SCOPE,
     FieldTextError,
     TesterInput,
+    holds_one_value,
     own_properties,
     read_json,
     resolve_spec,
@@ -181,9 +182,7 @@ def _refuse_repeated(draft: Draft, info: SpecInfo) -> None:
         fields |= {PROP + prop.name for prop in own_properties(info)}
     for key, values in draft.input.repeated.items():
         if key in fields:
-            draft.errors[key] = (
-                f"Given {len(values)} times ({', '.join(values)}): this field holds one value."
-            )
+            draft.errors[key] = holds_one_value(values)
 
 
 def refuse_unknown_scope_ids(draft: Draft) -> None:

@@ -383,6 +383,12 @@ def input_from_form(values: MultiDict[str, str]) -> TesterInput:
     )
 
 
+def holds_one_value(values: list[str]) -> str:
+    """The error of a field given more than once (a form edited in the browser, a scripted POST):
+    taking the first value, as a form does, would keep one the person did not see."""
+    return f"Given {len(values)} times ({', '.join(values)}): this field holds one value."
+
+
 def resolve_spec(ref: str) -> SpecInfo | None:
     """An event (constant or string) or identify spec (class name or name), or None."""
     if not ref:

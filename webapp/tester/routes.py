@@ -24,6 +24,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Forbidden, UnprocessableEntity
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry
@@ -51,6 +52,7 @@ from webapp.tester.forms import (
     TesterInput,
     display_value,
     dump_raw,
+    holds_one_value,
     input_from_form,
     new_token,
     parse_raw_object,
@@ -605,6 +607,9 @@ def presets_view() -> ResponseReturnValue:
         else request.form.to_dict()
     )
     ids, errors = preset_store.parse_preset(values)
+    repeated = _repeated_preset_fields(request.form, from_tester=from_tester)
+    if repeated:
+        ids, errors = None, {**errors, **repeated}
     saved = preset_store.create_preset(ids, created_by=current_actor()) if ids is not None else None
     if ids is not None and saved is None:
         errors = {"name": f"A preset named {ids.name!r} already exists."}
@@ -620,6 +625,17 @@ def presets_view() -> ResponseReturnValue:
         return render_presets(values=values, errors=errors, status=422)
     flash(f"Saved the preset {saved.name!r}.", "info")
     return redirect(url_for("tester.presets_view"), 303)
+
+
+def _repeated_preset_fields(form: MultiDict[str, str], *, from_tester: bool) -> dict[str, str]:
+    """Errors, by the preset's field, for a field the form gave more than once: saved with the
+    first value, a preset kept an id the person did not see (the tester refuses a repeated field
+    when it sends; the preset named and saved from it did not)."""
+    fields = {"preset_name" if from_tester else "name": "name"}
+    fields |= {(SCOPE + name if from_tester else name): name for name in preset_store.id_fields()}
+    return {
+        name: holds_one_value(form.getlist(key)) for key, name in fields.items() if len(form.getlist(key)) > 1
+    }
 
 
 def _preset_problem(key: str, text: str) -> str:
