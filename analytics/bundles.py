@@ -172,22 +172,26 @@ def _git(repo: Path, *args: str) -> bytes:
     return done.stdout
 
 
-def _git_ref_of(repo: Path) -> str:
+def _git_ref_of(repo: Path, *, named: bool) -> str:
     """What a git ref would have been looked up in, as the refusal of a side says it: a folder outside
-    any repository was named as the repository whose ref was not found."""
+    any repository was named as the repository whose ref was not found. Only the working directory
+    (`named` False) is worth the advice to name the repository with `--repo`."""
     try:
         _git(repo, "rev-parse", "--git-dir")
     except BundleError:
         outside = f"{repo.resolve()} is not in a git repository"
-        return f"a git ref ({outside}: give --repo, or run it in the catalog's)"
+        advice = "" if named else ": give --repo, or run it in the catalog's"
+        return f"a git ref ({outside}{advice})"
     return f"a git ref of {repo.resolve()}"
 
 
-def _from_git(ref: str, repo: Path, package: str) -> dict[str, Any]:
+def _from_git(ref: str, named_repo: Path | None, package: str) -> dict[str, Any]:
+    repo = named_repo or Path.cwd()
     try:
         commit = _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
     except BundleError:
-        raise BundleError(f"{ref}: not `current`, a JSON file, a URL or {_git_ref_of(repo)}") from None
+        where = _git_ref_of(repo, named=named_repo is not None)
+        raise BundleError(f"{ref}: not `current`, a JSON file, a URL or {where}") from None
     prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()
     archive = _git(repo, "archive", "--format=tar", commit, "--", f"{prefix}{package}")
     with tempfile.TemporaryDirectory(prefix="event-catalog-diff-") as folder:
@@ -244,4 +248,4 @@ def load_bundle(
         if not path.is_file():
             raise BundleError(f"{source}: no such file")
         return _from_file(path)
-    return _from_git(source, repo or Path.cwd(), package)
+    return _from_git(source, repo, package)

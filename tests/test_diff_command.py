@@ -229,8 +229,8 @@ def test_the_api_token_is_not_sent_where_the_dashboard_redirects() -> None:
         ("missing.json", "missing.json: no such file"),
         (
             "no-such-ref",
-            "no-such-ref: not `current`, a JSON file, a URL or a git ref ({repo} is not in a git repository: "
-            "give --repo, or run it in the catalog's)",
+            # Named with --repo: no advice to give --repo.
+            "no-such-ref: not `current`, a JSON file, a URL or a git ref ({repo} is not in a git repository)",
         ),
         ("http://127.0.0.1:1", "http://127.0.0.1:1/api/catalog: cannot reach the dashboard"),
         # urllib's and http.client's own refusals of the address were tracebacks.
@@ -245,6 +245,18 @@ def test_an_unreadable_side_is_one_line_and_exit_two(tmp_path: Path, side: str, 
     assert result.exit_code == 2
     expected = expected.format(repo=tmp_path.resolve())
     assert result.output.startswith(f"error: {expected}") and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_ref_looked_up_outside_a_repository_advises_giving_repo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["diff", "HEAD", "current"])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"error: HEAD: not `current`, a JSON file, a URL or a git ref ({tmp_path.resolve()} is not in a git "
+        "repository: give --repo, or run it in the catalog's)\n"
+    )
 
 
 @pytest.mark.parametrize(("args", "side"), [(["", "current"], "OLD"), (["HEAD", " "], "NEW")])

@@ -457,13 +457,12 @@ def import_command(plan: Path, format_name: str | None, output: Path | None) -> 
 @click.option(
     "--repo",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    help="The git repository for refs (default: here).",
+    help="The git repository for refs (default: the working directory's).",
 )
 @click.option(
     "--package", default="analytics", show_default=True, help="The catalog package's path, for refs."
 )
-def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path, package: str) -> None:
+def diff_command(old: str, new: str, fmt: str, allow_breaking: bool, repo: Path | None, package: str) -> None:
     """Compare two catalog versions; exit 1 when a change breaks data consumers.
 
     OLD and NEW are each a git ref (origin/main, HEAD), an exported JSON Schema bundle
@@ -559,8 +558,8 @@ def _audit_store() -> AuditStore:
 @click.option(
     "--outcome",
     type=click.Choice(list(OUTCOMES)),
-    help="Only failed and dropped entries of this class: refused (an HTTP error, no connection, dropped: "
-    "never arrived, so never counted twice) or may_have_arrived (no answer, e.g. a read timeout).",
+    help="Only failed and dropped entries of this class, by their latest outcome: refused (an HTTP error, "
+    "no connection, dropped: did not arrive) or may_have_arrived (no answer, e.g. a read timeout).",
 )
 @click.option(
     "--dry-run", is_flag=True, help="List what would be re-sent or skipped; claim and send nothing."
@@ -580,10 +579,10 @@ def replay_command(
     de-duplication window): a re-sent entry that did arrive before, and longer ago, is counted twice.
     After the summary, one line counts the entries that may already be in Segment (the request went
     out and no answer came, or stuck pending) and one those older than 24 h, each when there are
-    any; `--outcome refused` re-sends only what never arrived, which neither concerns. Each attempt is
-    recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped or
-    is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
-    skipped, as the real run would.
+    any; `--outcome refused` picks entries by their latest attempt, so the first line still counts one
+    whose earlier attempt went out without an answer. Each attempt is recorded against the original
+    entry; no entry is ever added. Exit 1 when an entry was skipped or is still not delivered (each
+    is listed), 0 otherwise; a dry run exits 1 when an entry would be skipped, as the real run would.
     """
     from analytics.replay import (
         Candidate,
