@@ -44,6 +44,7 @@ from webapp.extensions import db
 from webapp.tester.destinations import Destination
 from webapp.tester.models import ScopePreset
 from webapp.tester.models import TesterSend as SendRow
+from webapp.tester.routes import RAW_LEFT_OUT
 from webapp.tester.sending import ADMINS_ONLY
 
 TOO_DEEP = "The JSON is nested too deeply (the limit is 100 levels of arrays and objects)"
@@ -699,6 +700,26 @@ def test_an_empty_raw_json_box_is_said_while_typing_and_an_empty_object_sends_no
     [received] = collector.received()
     assert received["properties"] == {"proj_id": int(values["scope.project_id"])}
     assert error_slot(client.get(sent.location).get_data(as_text=True), "raw") == ""
+
+
+def test_the_address_of_a_send_too_long_to_carry_its_raw_json_says_so_not_that_the_box_is_empty(
+    client: FlaskClient, collector: Collector
+) -> None:
+    """The address leaves out a Raw JSON over ~4 KB (a reload would be refused): the page it lands on
+    said "Raw JSON is empty" next to a message that had just been sent."""
+    values = {**example_values(CATALOG.event("StackLaunchFailure")), "mode": "raw"}
+    raw = json.dumps({"stack_name": "x" * 5000, "error_message": "e"})
+    sent = client.post(
+        "/tester/send", data={**form_fields(client, "event=StackLaunchFailure"), **values, "raw": raw}
+    )
+    assert sent.status_code == 303 and "raw" not in parse_qs(urlsplit(sent.location).query)
+    assert len(collector.received()) == 1
+    page = client.get(sent.location).get_data(as_text=True)
+    assert error_slot(page, "raw") == RAW_LEFT_OUT
+    assert "Edit and send again" in page
+    # Typed by hand, an empty box with no send is still the blank box it is.
+    typed = client.get("/tester/", query_string={"event": "StackLaunchFailure", "mode": "raw"})
+    assert "Raw JSON is empty" in error_slot(typed.get_data(as_text=True), "raw")
 
 
 SURROGATE = (

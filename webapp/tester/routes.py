@@ -194,6 +194,11 @@ def render_tester(
     return response
 
 
+RAW_LEFT_OUT = (
+    "This Raw JSON was too long to keep in the page's address: Edit and send again, below, fills it "
+    "from what was sent."
+)
+"""Said in the raw box of a page drawn from a send's address without its Raw JSON (`state_url`)."""
 STATE_URL_LIMIT = 4000
 """The longest address the tester puts a form's values in: gunicorn refuses a request line over 4,094
 bytes (its `limit_request_line`), so a reload of a longer one would be an error page."""
@@ -369,6 +374,10 @@ def index() -> ResponseReturnValue:
     args = request.values
     typed = input_from_form(args)
     notes: dict[str, str] = {}
+    if typed.mode == RAW and "raw" not in args and "sent" in args:
+        # The address of a send whose Raw JSON was too long to carry (`state_url`): its box is empty
+        # for that reason, not one to refuse as a blank box typed so.
+        notes["raw"] = RAW_LEFT_OUT
     notice, status = None, 200
     if message_id := args.get("from"):
         # Messages only: an action is nothing to send again, and an account action is admins' to read.
