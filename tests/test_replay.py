@@ -1030,6 +1030,8 @@ def test_a_view_with_a_parameter_it_does_not_know_resends_nothing(
     token = _csrf(client, "/audit/replay/?status=failed")
     assert client.post("/audit/replay/?stauts=failed", data={"csrf_token": token}).status_code == 400
     assert collector.received() == [] and _replay_actions(app) == []
+    # The audit page's own parameters are left aside: a later page's address carries `total`.
+    assert client.get("/audit/replay/?status=failed&live=1&total=1000").status_code == 200
 
 
 def test_a_resend_records_the_view_as_typed_not_url_encoded(

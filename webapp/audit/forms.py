@@ -20,9 +20,9 @@ from analytics.queries import FILTER_PARAMS, AuditFilter, Cursor, FilterError, p
 PAGE_PARAMS = ("before", "after")
 """Keyset cursors: `before` continues to older entries, `after` back to newer ones."""
 
-OWN_PARAMS = (*PAGE_PARAMS, "live")
+OWN_PARAMS = (*PAGE_PARAMS, "live", "total")
 """The page's own parameters besides the filters, which its address carries: a download or a re-send
-of that address leaves them aside."""
+of that address leaves them aside. `total` is a later page's count floor (`Results.carried_total`)."""
 
 UNKNOWN_PARAM = "unknown parameter: the audit page's filters are " + ", ".join(FILTER_PARAMS)
 
