@@ -703,6 +703,8 @@ def test_replay_command_resends_and_summarises(
     assert [line.split()[0] for line in lines[:-1]] == [r.message_id for r in receipts]
     assert lines[-1] == "dry run: 2 entries would be re-sent, 0 skipped"  # no risk: no risk lines
     assert _replay_actions(app) == []
+    # A status in capitals, read by replay in any case, was refused by the search's own parse of it.
+    assert runner.invoke(args=["replay", "--dry-run", "--status", "FAILED"]).output == dry.output
     result = runner.invoke(args=["replay", "--status", "failed", "--since", "1h"])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == ["re-sent 2 entries: 2 delivered; 0 skipped"]

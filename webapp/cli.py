@@ -601,7 +601,8 @@ def replay_command(
     except ValueError as exc:
         fail(f"--status: {exc}")
     # The audit search's filters, as the dashboard's re-send widget narrows its selection with them.
-    view = _filters_from_options({"since": since, "until": until, "status": statuses, "outcome": outcome})
+    status = ",".join(chosen_statuses)  # as replay reads it: in any case (`--status Failed`)
+    view = _filters_from_options({"since": since, "until": until, "status": status, "outcome": outcome})
     selection = ReplaySelection(
         statuses=chosen_statuses,
         filters=tuple(conditions(view)),
