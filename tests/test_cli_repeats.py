@@ -41,6 +41,8 @@ CLUSTER_SEND = "send ClusterProvisioningSuccess --scope user=1,project=12,cluste
             "--destination is given twice (default and other): give it once",
         ),
         (f"{CLUSTER_SEND} --prop infra_id=9 --dry-run --dry-run", "--dry-run is given twice: give it once"),
+        # A byte that is not UTF-8 (`$'\xff'`) shown as typed, not as the surrogate Python decoded it to.
+        ("replay --since \udcff --since 1h", "--since is given twice ('\\xff' and 1h): give it once"),
     ],
 )
 def test_a_single_valued_option_given_twice_is_refused(

@@ -103,9 +103,18 @@ def _long_name(option: click.Option) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = " ".join(value) if isinstance(value, tuple) else str(value)
+    text = _as_typed(" ".join(value) if isinstance(value, tuple) else str(value))
     text = text if len(text) <= SHOWN_VALUE else f"{text[: SHOWN_VALUE - 1]}…"
     return shlex.quote(text)
+
+
+def _as_typed(text: str) -> str:
+    """The value with each byte that is not UTF-8 written `\\xff`, as the shell's `$'\\xff'` gave it:
+    Python decodes such a byte to a lone surrogate (`\\udcff`), which the refusal printed as such."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no byte made: written as its escape
+        return text.encode("utf-8", "backslashreplace").decode()
 
 
 def _listed(texts: list[str]) -> str:
