@@ -1276,6 +1276,28 @@ def test_a_preset_can_be_saved_from_the_tester_form(app: Flask, client: FlaskCli
     assert error_slot(refused, "preset_name") == error_slot(refused, "scope.project_id") == said
 
 
+def test_a_gap_two_fields_fill_is_said_once_under_save_preset(client: FlaskClient) -> None:
+    """The line under Save preset said the application's reason once per field still to fill."""
+    data = {
+        **form_fields(client, "event=ApplicationLaunchSuccess"),
+        "scope.user_id": "3",
+        "scope.project_id": "44",
+        "scope.cluster_id": "5",
+        "scope.app_name": "web",
+        "preset_name": "p",
+    }
+    refused = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert error_slot(refused, "preset_name") == (
+        "Enter the app namespace and chart name: an application needs its app name, app namespace and "
+        "chart name together."
+    )
+    data = {**data, "scope.project_id": "", "scope.app_name": "", "preset_name": ""}
+    refused = client.post("/tester/presets", data=data, headers=HTMX).get_data(as_text=True)
+    assert error_slot(refused, "preset_name") == (
+        "Give the preset a name. Enter the project id: a cluster id needs the project id it belongs to."
+    )
+
+
 def test_a_preset_field_given_twice_is_refused_not_saved_with_its_first_value(
     app: Flask, client: FlaskClient
 ) -> None:

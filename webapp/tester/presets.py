@@ -9,6 +9,7 @@ needed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -162,7 +163,27 @@ def _to_fill(errors: dict[str, str], fields: list[str], why: str) -> None:
     """A chain's gap, said next to each field that fills it ("Enter the project id: a cluster id
     needs …"): a notice under the form named no field, and marked none invalid."""
     for name in fields:
-        errors.setdefault(name, f"Enter the {name.replace('_', ' ')}: {why}.")
+        errors.setdefault(name, f"Enter the {_words([name])}: {why}.")
+
+
+_TO_ENTER = re.compile(r"Enter the (?P<field>[a-z ]+): (?P<why>.+)\.")
+"""A field's "Enter the …: why." (`_to_fill`, and an empty id's words), to be said once for all the
+fields that share the reason."""
+
+
+def in_one_line(problems: list[str]) -> str:
+    """The problems of a preset as one line (the tester's, under Save preset), each once: a gap that
+    two fields fill is said for both ("Enter the app namespace and chart name: an application needs
+    …"), where each field's own sentence said the reason again."""
+    said: dict[str, list[str]] = {}  # a reason (or a whole sentence) → the fields that share it
+    for problem in problems:
+        found = _TO_ENTER.fullmatch(problem)
+        if found is None:
+            said.setdefault(problem.rstrip("."), [])
+        else:
+            said.setdefault(found["why"], []).append(found["field"])
+    sentences = [f"Enter the {_words(fields)}: {why}" if fields else why for why, fields in said.items()]
+    return ". ".join(sentences) + "."
 
 
 def _name_problem(error: ErrorDetails) -> str:

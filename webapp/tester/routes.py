@@ -626,8 +626,8 @@ def presets_view() -> ResponseReturnValue:
         typed = input_from_form(request.form)
         result = kept_result(request.form)
         if saved is None:
-            problems = (_preset_problem(key, text).rstrip(".") for key, text in errors.items())
-            notes = {"preset_name": "; ".join(problems) + "."}
+            problems = [_preset_problem(key, text) for key, text in errors.items()]
+            notes = {"preset_name": preset_store.in_one_line(problems)}
             return render_tester(typed, notes=notes, result=result)
         return render_tester(typed, notice=f"Saved the preset {saved.name!r}.", result=result)
     if saved is None:
