@@ -7,8 +7,9 @@ destination), never one query per destination:
 
 - `outcome_counts`: messages recorded in the window, per destination and status (served by
   `ix_audit_entries_recorded_at_id`);
-- `may_have_arrived_counts`: the window's failed messages that got no HTTP answer in a way that
-  leaves open that the endpoint has them, per destination (`analytics.queries.may_have_arrived_entries`,
+- `may_have_arrived_counts`: the window's failed or dropped messages of which an attempt (the latest
+  or an earlier one) got no HTTP answer in a way that leaves open that the endpoint has them, per
+  destination (`analytics.queries.may_have_arrived_entries`,
   the audit search's `outcome=may_have_arrived`; served by `ix_audit_entries_status_recorded_at`): a
   read timeout, or a connection closed after the request went out, is failed, but the endpoint may
   have the message, so "failed" is split into "no answer, may have arrived" and "refused or never

@@ -28,10 +28,12 @@ from sqlalchemy import (
     ColumnClause,
     ColumnElement,
     Select,
+    SQLColumnExpression,
     String,
     and_,
     case,
     column,
+    exists,
     false,
     func,
     literal,
@@ -109,15 +111,13 @@ FILTER_PARAMS = (
 
 MAY_HAVE_ARRIVED = "may_have_arrived"
 REFUSED = "refused"
-OUTCOMES: dict[str, tuple[str, ...]] = {
-    REFUSED: FAILED_OUTCOMES,
-    MAY_HAVE_ARRIVED: (AuditStatus.FAILED.value,),
-}
-"""The `outcome` filter's classes of undelivered messages, and the statuses each can have: `refused`
-(the endpoint answered with an error, the connection was refused, or the message was dropped before
-sending: it never arrived) and `may_have_arrived` (failed without an answer in a way that leaves open
-that the endpoint has it: a read timeout, or a connection closed after the request went out and before
-an answer came; `analytics.network_errors.may_have_arrived` decides, `may_have_arrived_entries` in SQL)."""
+OUTCOMES: dict[str, tuple[str, ...]] = {REFUSED: FAILED_OUTCOMES, MAY_HAVE_ARRIVED: FAILED_OUTCOMES}
+"""The `outcome` filter's classes of undelivered (failed or dropped) messages: `may_have_arrived` (an
+attempt, the latest or an earlier one, failed without an answer in a way that leaves open that the
+endpoint has it: a read timeout, or a connection closed after the request went out and before an
+answer came; `analytics.network_errors.may_have_arrived` decides, `may_have_arrived_entries` in SQL)
+and `refused`, every other: the endpoint answered each attempt with an error, the connection was
+refused, or the message was dropped before sending. A `refused` message never arrived."""
 
 FAILED_ATTEMPTS = "failed"
 """The `attempts` filter's one value: entries recorded in the range that had a failed or dropped
@@ -767,18 +767,32 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
 
 
 def may_have_arrived_entries() -> ColumnElement[bool]:
-    """Whether an entry failed without an HTTP answer in a way that leaves open that the endpoint has
-    the message (`analytics.network_errors.may_have_arrived_clause`): the `may_have_arrived` outcome,
-    and what the health page counts apart from the refusals.
+    """Whether an undelivered entry may be with the endpoint all the same: its latest outcome, or any
+    earlier attempt, failed without an HTTP answer in a way that leaves open that the endpoint has the
+    message (`analytics.network_errors.may_have_arrived_clause`). The `may_have_arrived` outcome, what
+    the health page counts apart from the refusals, and what a replay counts as a possible second
+    copy: a read timeout followed by a re-send that got an HTTP 500 left the first copy with the
+    endpoint, so that entry is not one that "never arrived" (the latest outcome alone said it was).
 
     Decided in SQL, row by row, so that a search runs no query before its page: it read the distinct
     error texts of every unanswered failure in its range first, which took 110-190 ms at a million
-    entries, ten to fifty times its page, on every keystroke, page and export.
+    entries, ten to fifty times its page, on every keystroke, page and export. The attempts are read
+    only for undelivered entries, one probe of the attempts' message id index each.
     """
     return and_(
-        AuditEntry.status == AuditStatus.FAILED.value,
-        AuditEntry.http_status.is_(None),
-        may_have_arrived_clause(AuditEntry.error),
+        AuditEntry.status.in_(FAILED_OUTCOMES),
+        or_(
+            and_(AuditEntry.http_status.is_(None), may_have_arrived_clause(AuditEntry.error)),
+            attempt_may_have_arrived(AuditEntry.message_id),
+        ),
+    )
+
+
+def attempt_may_have_arrived(message_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """Whether any delivery attempt of the message failed in a way that may have reached the endpoint
+    (an EXISTS by the attempts' message id index)."""
+    return exists().where(
+        DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error)
     )
 
 

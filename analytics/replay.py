@@ -44,9 +44,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    SQLColumnExpression,
     and_,
-    exists,
     false,
     func,
     not_,
@@ -72,7 +70,7 @@ from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
 from analytics.network_errors import may_have_arrived, may_have_arrived_clause
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
-from analytics.queries import message_name
+from analytics.queries import attempt_may_have_arrived, message_name
 from analytics.wording import counted
 
 log = logging.getLogger(__name__)
@@ -353,14 +351,6 @@ def may_already_be_in_segment(status: str, error: str | None, attempt_may_have_a
     if status == AuditStatus.PENDING or attempt_may_have_arrived:
         return True
     return status == AuditStatus.FAILED and may_have_arrived(error)
-
-
-def attempt_may_have_arrived(message_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
-    """Whether any delivery attempt of the message failed in a way that may have reached the endpoint
-    (an EXISTS by the attempts' message id index)."""
-    return exists().where(
-        DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error)
-    )
 
 
 def attempts_that_may_have_arrived(session: Session, message_ids: Sequence[str]) -> set[str]:

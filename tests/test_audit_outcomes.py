@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from auditlog import closed_before_answer, record_delivery, record_outage
+from auditlog import closed_before_answer, network_error, record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, event
@@ -52,10 +52,11 @@ def test_the_http_status_filter_reads_its_index(engine: Engine) -> None:
 
 def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -> None:
     with pytest.raises(FilterError) as raised:
-        parse_filters({"outcome": "may_have_arrived", "status": "delivered,dropped"})
+        parse_filters({"outcome": "may_have_arrived", "status": "delivered,pending"})
     # Said next to the page's field and in the API's JSON error: no checkbox to tick in the API.
     assert raised.value.errors == {
-        "outcome": "only failed entries have this outcome: choose status failed, or no status"
+        "outcome": "only failed or dropped entries have this outcome: "
+        "choose status failed or dropped (or one of them), or no status"
     }
     with pytest.raises(FilterError) as raised:
         parse_filters({"outcome": "lost", "http_status": "5xx"})
@@ -75,6 +76,24 @@ def test_a_connection_closed_after_the_request_may_have_arrived_whatever_its_cla
     }
     assert _found(store.engine, outcome="may_have_arrived") == {*ids["may_have_arrived"], *closed}
     assert _found(store.engine, outcome="refused") == set(ids["refused"])
+
+
+def test_an_earlier_attempt_that_may_have_arrived_makes_the_entry_one_that_may_have(
+    store: AuditStore,
+) -> None:
+    """A read timeout, then a re-send the endpoint answered with a 500: its latest outcome alone said
+    "refused or never arrived", but the first copy may be with the endpoint all the same; the health
+    card's "never arrived" count and a `replay --outcome refused` took it for one that never arrived."""
+    ids = record_outage(store)
+    timed_out = record_delivery(store, AuditStatus.FAILED, error=network_error(requests.ReadTimeout))
+    store.record_outcome([timed_out], AuditStatus.FAILED, http_status=500, error="oops", source="replay")
+    dropped_after = record_delivery(store, AuditStatus.FAILED, error=closed_before_answer())
+    store.record_outcome([dropped_after], AuditStatus.DROPPED, error="queue full", source="replay")
+    arrived = {*ids["may_have_arrived"], timed_out, dropped_after}
+    assert _found(store.engine, outcome="may_have_arrived") == arrived
+    assert _found(store.engine, outcome="may_have_arrived", status="dropped") == {dropped_after}
+    assert _found(store.engine, outcome="refused") == set(ids["refused"])
+    assert _found(store.engine, outcome="refused", http_status="500") == {ids["refused"][0]}
 
 
 def test_an_outcome_search_reads_no_error_texts_before_its_page(

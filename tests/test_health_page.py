@@ -147,6 +147,23 @@ def test_a_proxy_closed_after_the_request_may_have_arrived_as_the_search_says(st
     assert application.may_have_arrived == len(listed)
 
 
+def test_a_failure_whose_earlier_attempt_may_have_arrived_is_not_counted_as_never_arrived(
+    store: AuditStore,
+) -> None:
+    """A read timeout, then a re-send answered with a 500: the card filed it under "refused or never
+    arrived", and its "up to … arrived" bound left it out."""
+    now = datetime.now(UTC)
+    record_outage(store)
+    timed_out = record_delivery(store, AuditStatus.FAILED, error=closed_before_answer())
+    store.record_outcome([timed_out], AuditStatus.FAILED, http_status=500, error="oops", source="replay")
+    with Session(store.engine) as session:
+        (application,) = destination_health(
+            session, since=now - timedelta(hours=1), now=now, stuck_after=timedelta(hours=1)
+        )
+    assert (application.may_have_arrived, application.never_arrived) == (3, 3)
+    assert application.arrived_at_most == 5 / 8
+
+
 def test_health_page_splits_failed_into_refused_and_may_have_arrived(
     client: FlaskClient, sqlite_url: str
 ) -> None:

@@ -558,8 +558,9 @@ def _audit_store() -> AuditStore:
 @click.option(
     "--outcome",
     type=click.Choice(list(OUTCOMES)),
-    help="Only failed and dropped entries of this class, by their latest outcome: refused (an HTTP error, "
-    "no connection, dropped: did not arrive) or may_have_arrived (no answer, e.g. a read timeout).",
+    help="Only failed and dropped entries of this class: refused (at every attempt an HTTP error, no "
+    "connection, or dropped: never arrived, so never counted twice) or may_have_arrived (an attempt "
+    "got no answer, e.g. a read timeout).",
 )
 @click.option(
     "--dry-run", is_flag=True, help="List what would be re-sent or skipped; claim and send nothing."
@@ -579,10 +580,10 @@ def replay_command(
     de-duplication window): a re-sent entry that did arrive before, and longer ago, is counted twice.
     After the summary, one line counts the entries that may already be in Segment (the request went
     out and no answer came, or stuck pending) and one those older than 24 h, each when there are
-    any; `--outcome refused` picks entries by their latest attempt, so the first line still counts one
-    whose earlier attempt went out without an answer. Each attempt is recorded against the original
-    entry; no entry is ever added. Exit 1 when an entry was skipped or is still not delivered (each
-    is listed), 0 otherwise; a dry run exits 1 when an entry would be skipped, as the real run would.
+    any; `--outcome refused` re-sends only what never arrived, of which Segment has no copy. Each
+    attempt is recorded against the original entry; no entry is ever added. Exit 1 when an entry was
+    skipped or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry
+    would be skipped, as the real run would.
     """
     from analytics.replay import (
         Candidate,
