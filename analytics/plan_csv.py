@@ -326,10 +326,12 @@ def _fill(spec: SpecDraft, event: _Event, builder: DraftBuilder) -> None:
         added = settle_scope(spec, event.cells.get("scope", "").strip(), ids, names, builder)
         top = [row for row in top if row["property"].strip() not in added]
     reader = _RowReader(builder, rows, spec.class_name)
+    builder.open_fields()
     for row in top:
         prop = reader.property(row, spec.kind, spec.notes)
         if prop is not None:
             spec.properties.append(prop)
+    builder.close_fields(spec.class_name)
 
 
 class _RowReader:
@@ -346,11 +348,10 @@ class _RowReader:
         """One row's draft, or None (with a note in `notes`) when its name cannot be a field."""
         path = _path(row["property"])
         name = path[-1]
-        subject = f"{self.owner}.{'.'.join(path)}"
         problem = unusable_name(name, where)
         if problem is not None:
             notes.append(f"not imported: {name!r} {problem}; rename it in the plan, or add it by hand")
-            self.builder.warn(f"{subject}: not imported: {problem}")
+            self.builder.say(name, f"not imported: {problem}")
             return None
         own: list[str] = []
         draft = self.type(row, path, own)
@@ -368,7 +369,7 @@ class _RowReader:
         self._example(prop, row.get("example", ""), path)
         self._personal(prop, row.get("personal_data", ""), row["line"])
         for note in own:
-            self.builder.warn(f"{subject}: {note}")
+            self.builder.say(name, note)
         return prop
 
     def _personal(self, prop: PropertyDraft, cell: str, line: str) -> None:
@@ -389,7 +390,7 @@ class _RowReader:
                 "blank cell is; write yes or no"
             )
         if said is None:
-            personal_by_name(self.owner, prop, self.builder)
+            personal_by_name(prop, self.builder)
             return
         prop.personal_data = said
         prop.says_not_personal = not said
@@ -455,6 +456,7 @@ class _RowReader:
             notes.append("the CSV does not say what this object holds: dict[str, Any]; write a nested model")
             return TypeDraft("dict")
         field_notes: list[str] = []
+        self.builder.open_fields()
         fields = [self.property(child, "model", field_notes) for child in children]
         in_list = row.get("type", "").strip().lower().startswith("array")
         model = ModelDraft(
@@ -463,7 +465,9 @@ class _RowReader:
             properties=[prop for prop in fields if prop is not None],
             notes=field_notes,
         )
-        return self.builder.model(singular(path[-1]) if in_list else path[-1], model, self.owner)
+        typed = self.builder.model(singular(path[-1]) if in_list else path[-1], model, self.owner)
+        self.builder.close_fields(model.class_name if typed.model is model else None)
+        return typed
 
     def _bounds(self, levels: list[TypeDraft], text: str, notes: list[str]) -> None:
         """Put each bound where `analytics.bounds` found it: items on each list, value and length on

@@ -204,6 +204,10 @@ class _SchemaReader:
     its target's type without its contents (`dict[str, Any]` for an object), with a note: a spec's
     nested models hold no cycle (the catalog's checks and walks follow every field), and following
     it never ended (a RecursionError).
+
+    Its warnings are said of the class being read (`DraftBuilder.say`), so a nested model's field is
+    `B.a`, as the lint lines after it name it, not the event's class with a field it does not have;
+    `owner`, the spec's class, only prefixes a class name two specs would share.
     """
 
     def __init__(self, builder: DraftBuilder, root: dict[str, Any]) -> None:
@@ -270,13 +274,13 @@ class _SchemaReader:
             if problem is not None or not isinstance(prop_schema, dict):
                 problem = problem or "has no schema"
                 notes.append(f"not imported: {name!r} {problem}; rename it in the plan, or add it by hand")
-                self.builder.warn(f"{owner}.{name}: not imported: {problem}")
+                self.builder.say(name, f"not imported: {problem}")
                 continue
             drafts.append(self.property(name, prop_schema, name in required, owner))
         for name in sorted(required - set(_mapping(schema.get("properties")))):
             # Nothing to make required: said, as every keyword the spec cannot honour is.
             notes.append(f"not imported: required {name!r}, which the properties do not list")
-            self.builder.warn(f"{owner}: not imported: required {name!r}, which its properties do not list")
+            self.builder.say("", f"not imported: required {name!r}, which its properties do not list")
         return drafts, notes
 
     def property(self, name: str, schema: dict[str, Any], required: bool, owner: str) -> PropertyDraft:
@@ -308,7 +312,7 @@ class _SchemaReader:
             else:
                 prop.default = schema["default"]
         for note in notes:
-            self.builder.warn(f"{owner}.{name}: {note}")
+            self.builder.say(name, note)
         return prop
 
     def type(
@@ -423,9 +427,10 @@ class _SchemaReader:
             if isinstance(schema.get("additionalProperties"), dict):
                 notes.append("not imported: additionalProperties' schema (the values are Any)")
             return TypeDraft("dict")
+        self.builder.open_fields()
         properties, field_notes = self.properties(schema, owner, "model")
         for prop in properties:
-            personal_by_name(owner, prop, self.builder)
+            personal_by_name(prop, self.builder)
         title = str(schema.get("title") or "")
         model = ModelDraft(
             class_name=title if title.isidentifier() and title[0].isupper() else "",
@@ -434,7 +439,9 @@ class _SchemaReader:
             extra="forbid" if schema.get("additionalProperties") is False else "allow",
             notes=field_notes,
         )
-        return self.builder.model(name, model, owner)
+        typed = self.builder.model(name, model, owner)
+        self.builder.close_fields(model.class_name if typed.model is model else None)
+        return typed
 
 
 def _mapping(value: Any) -> dict[str, Any]:
@@ -629,9 +636,10 @@ def _fill(spec: SpecDraft, rule: _Rule, builder: DraftBuilder) -> None:
         own.append(f"not imported: the rule's {section}, {_shown(sections[section])}, which is not a schema")
     payload = reader.resolve(_mapping(sections.get(section)), spec.notes)
     payload = _checked(payload, own)
+    builder.open_fields()
     for note in own:
         spec.notes.append(note)
-        builder.warn(f"{spec.name}: {note}")
+        builder.say("", note)
     properties, notes = reader.properties(payload, spec.class_name, spec.kind)
     spec.notes.extend(notes)
     if properties and payload.get("additionalProperties") is not False:
@@ -641,5 +649,6 @@ def _fill(spec: SpecDraft, rule: _Rule, builder: DraftBuilder) -> None:
         added = settle_scope(spec, rule.labels.get("scope", ""), [], names, builder)
         properties = [prop for prop in properties if prop.name not in added]
     for prop in properties:
-        personal_by_name(spec.class_name, prop, builder)
+        personal_by_name(prop, builder)
+    builder.close_fields(spec.class_name)
     spec.properties = properties

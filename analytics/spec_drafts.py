@@ -266,10 +266,32 @@ class DraftBuilder:
         self._existing = dict(existing or {})
         self._enums: dict[tuple[str, tuple[Any, ...]], EnumDraft] = {}
         self._models: dict[str, ModelDraft] = {}
+        self._said: list[list[str | tuple[str, str]]] = []
+        """For each class whose fields are being read, outermost first: what is said of them."""
 
     def warn(self, message: str) -> None:
         """Add a warning line (the command prints each on standard error)."""
         self.plan.warnings.append(message)
+
+    def open_fields(self) -> None:
+        """Start reading a class's fields (a spec's, or a nested model's): what `say` says of them
+        waits for the class's name, which a nested model gets only once its fields are read."""
+        self._said.append([])
+
+    def say(self, field: str, message: str) -> None:
+        """A warning on `field` of the class whose fields are being read (on the class itself when
+        `field` is empty), named `Class.field` as the import's lint lines and EC017 warning name it."""
+        self._said[-1].append((field, message))
+
+    def close_fields(self, class_name: str | None) -> None:
+        """The class's fields are read: its warnings go out under `class_name`, or not at all when
+        it is None (a nested model of the same fields, whose class was said once already)."""
+        said = self._said.pop()
+        lines = [] if class_name is None else [_said_line(class_name, entry) for entry in said]
+        if self._said:
+            self._said[-1].extend(lines)
+        else:
+            self.plan.warnings.extend(lines)
 
     def spec_class(self, name: str, kind: str, given: str) -> str:
         """A spec's class name: the plan's constant (`given`: the CSV's `constant` column, the Segment
@@ -364,7 +386,8 @@ class DraftBuilder:
         )
 
     def model(self, hint: str, draft: ModelDraft, owner: str) -> TypeDraft:
-        """A nested model's type; one class for each set of fields, named after `hint`."""
+        """A nested model's type; one class for each set of fields, named after `hint`. Called
+        before `close_fields` of its fields: a clash with the catalog's classes is said of it."""
         wanted = draft.class_name or pascal(hint) or "Item"
         shape = repr((draft.docstring, draft.extra, draft.notes, [_shape(p) for p in draft.properties]))
         if shape not in self._models:
@@ -372,10 +395,18 @@ class DraftBuilder:
             if wanted in self._existing:
                 note = self._clash(wanted, draft.class_name, "a nested model")
                 draft.notes.insert(0, note)
-                self.warn(f"{owner}.{hint}: {note}")
+                self.say("", note)
             self._models[shape] = draft
             self.plan.models.append(draft)
         return TypeDraft("model", model=self._models[shape])
+
+
+def _said_line(class_name: str, entry: str | tuple[str, str]) -> str:
+    """A warning line said of a class's field (a line already made, of a model inside, as it is)."""
+    if isinstance(entry, str):
+        return entry
+    field, message = entry
+    return f"{class_name}{'.' if field else ''}{field}: {message}"
 
 
 def _shape(prop: PropertyDraft) -> Any:
@@ -455,13 +486,14 @@ def is_free_form_draft(draft: TypeDraft) -> bool:
     return draft.kind == "dict" or (draft.kind == "scalar" and draft.python == "Any")
 
 
-def personal_by_name(spec: str, prop: PropertyDraft, builder: DraftBuilder) -> None:
+def personal_by_name(prop: PropertyDraft, builder: DraftBuilder) -> None:
     """Mark a property the plan says nothing about as personal data when its name says so, as
-    `event-catalog lint` (EC013) would ask; say so, since the plan did not."""
+    `event-catalog lint` (EC013) would ask; say so (of the class whose fields are being read),
+    since the plan did not."""
     if looks_personal(prop.name) and not prop.personal_data:
         prop.personal_data = True
         prop.notes.append("personal data by its name: the plan does not say; check it")
-        builder.warn(f"{spec}.{prop.name}: marked personal data by its name (the plan does not say)")
+        builder.say(prop.name, "marked personal data by its name (the plan does not say)")
 
 
 def made_up_example(draft: TypeDraft) -> Any:

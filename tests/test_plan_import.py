@@ -998,7 +998,7 @@ def test_classes_the_catalog_already_has_are_reused_or_renamed_never_redefined(t
     assert clashes == [
         "BillPaid.cluster_kind: analytics.tracks already has a class ClusterKind: this one (an enum) is "
         "named BillPaidClusterKind; use the catalog's ClusterKind instead if it fits",
-        "BillPaid.registry_kind: analytics.tracks already has a class RegistryKind: this one (a nested "
+        "BillPaidRegistryKind: analytics.tracks already has a class RegistryKind: this one (a nested "
         "model) is named BillPaidRegistryKind; use the catalog's RegistryKind instead if it fits",
     ]
     assert "# analytics.tracks already has a class ClusterKind" in source
@@ -1349,7 +1349,7 @@ def test_a_no_on_a_free_form_value_is_kept_but_named_since_old_exports_wrote_it_
     review's F1)."""
     imported, module, _ = _imported(_csv(_signup_rows()), PlanFormat.CSV, tmp_path, "free_form_no")
     warned = [warning for warning in imported.warnings if "no key inside it will be masked" in warning]
-    assert [warning.split(":")[0] for warning in warned] == ["SignedUp.answers", "SignedUp.form.extra"]
+    assert [warning.split(":")[0] for warning in warned] == ["SignedUp.answers", "Form.extra"]
     assert warned[0] == (
         "SignedUp.answers: personal_data=False, as the plan's 'no' says: no key inside it will be masked "
         "by its name; if it may hold personal data (an export before 2026-12-07 wrote 'no' on every object "
@@ -1458,7 +1458,7 @@ def test_a_schema_keyword_of_the_wrong_json_type_is_named_not_dropped() -> None:
     rule = {**_ORDER_RULE, "jsonSchema": {"properties": {"properties": payload}}}
     imported = import_plan(json.dumps({"rules": [rule]}), PlanFormat.SEGMENT_PLAN, "plan.json")
     for warning in (
-        'Order Completed: not imported: required "amount", which is not a list of property names',
+        'OrderCompleted: not imported: required "amount", which is not a list of property names',
         'OrderCompleted.amount: not imported: minimum "zero", which is not a number',
         'OrderCompleted.code: not imported: minLength "x", which is not a whole number, 0 or more',
         "OrderCompleted.code: not imported: pattern 5, which is not text",
@@ -1550,9 +1550,61 @@ def test_a_recursive_ref_imports_as_its_type_without_contents_said_so(tmp_path: 
     said = "not imported: $ref #/definitions/node inside itself (a recursive schema"
     free = "the value is a free-form object (dict[str, Any])"
     for name in ("child", "parent", "children"):
-        assert any(w.startswith(f"TreeViewed.{name}: {said}") and free in w for w in imported.warnings)
+        assert any(w.startswith(f"Node.{name}: {said}") and free in w for w in imported.warnings)
     assert f"# {said}" in imported.source
     assert catalog.event("TreeViewed") is not None
+
+
+def test_the_warnings_on_a_nested_model_name_its_class_as_the_lint_lines_do() -> None:
+    """They named a nested model's field by the event's class (`TreeViewed.a` for the field `a` of
+    the model `B`, `TreeViewed:` for the model `A`'s `required`), where the lint lines printed next
+    name the class it is written in (`B.a`); a model two properties hold is one class, said once."""
+    model_a = {
+        "type": "object",
+        "properties": {
+            "b": {"$ref": "#/definitions/b"},
+            "m": {"type": "integer", "minimum": "zero"},
+            "email": {"type": "string"},
+        },
+        "required": ["q"],
+    }
+    model_b = {"type": "object", "properties": {"a": {"$ref": "#/definitions/a"}}}
+    root = {"$ref": "#/definitions/a"}
+    payload = {"type": "object", "properties": {"root": root, "other": root}, "required": 5}
+    schema = {"definitions": {"a": model_a, "b": model_b}, "properties": {"properties": payload}}
+    rule = {**_ORDER_RULE, "key": "Tree Viewed", "jsonSchema": schema}
+    warnings = import_plan(json.dumps({"rules": [rule]}), PlanFormat.SEGMENT_PLAN, "plan.json").warnings
+    for warning in (
+        'A.m: not imported: minimum "zero", which is not a number',
+        "A: not imported: required 'q', which its properties do not list",
+        "A.email: marked personal data by its name (the plan does not say)",
+        "TreeViewed: not imported: required 5, which is not a list of property names",
+        "B.a: no description in the plan (lint EC005)",
+    ):
+        assert warnings.count(warning) == 1
+    recursive = [w for w in warnings if "inside itself" in w]
+    assert [warning.split(":")[0] for warning in recursive] == ["B.a"]
+    assert not [w for w in warnings if w.startswith(("TreeViewed.a", "TreeViewed.m", "TreeViewed.email"))]
+
+
+def test_the_warnings_on_a_csv_s_nested_rows_name_their_model_s_class() -> None:
+    """A nested row's warnings named it by its path (`OrderShipped.shipping.level`), and one marked
+    personal by its name by the event's class and the field (`OrderShipped.email`, no such field),
+    where the lint lines printed next name the class it is written in (`Shipping.email`)."""
+
+    def row(prop_name: str, type_: str, required: str = "yes") -> dict[str, str]:
+        base = {"event": "", "property": prop_name, "type": type_, "required": required}
+        return {**base, "property_description": "x.", "example": "", "personal_data": ""}
+
+    rows = [
+        {**row("shipping", "object"), "event": "Order Shipped"},
+        row("shipping.email", "string"),
+        row("shipping.level", "integer", "maybe"),
+    ]
+    warnings = import_plan(_csv(rows), PlanFormat.CSV, "plan.csv").warnings
+    assert "Shipping.email: marked personal data by its name (the plan does not say)" in warnings
+    assert "Shipping.level: required is 'maybe', neither yes nor no: optional" in warnings
+    assert not [w for w in warnings if w.startswith(("OrderShipped.shipping.", "OrderShipped.email"))]
 
 
 def test_the_free_form_walk_follows_a_model_once_on_a_path() -> None:
