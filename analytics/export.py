@@ -8,7 +8,9 @@ The database writes the text (`analytics.export_sql`): Python only joins it, or 
 cells to the csv writer, so an export keeps up with the database's own dump. Batches come from a
 cursor (`yield_per`: a server-side cursor on PostgreSQL), except for a plain NDJSON export on
 PostgreSQL, which streams its lines with COPY. An export that unmasks personal data decodes and
-re-encodes only the payloads it opens.
+re-encodes only the payloads it opens. An export that includes the delivery attempts (asked for: it
+costs one more query per batch) reads them per batch, one query for the batch's message ids, and
+adds them to each line (NDJSON) or summarises them in more columns (CSV).
 """
 
 from __future__ import annotations
@@ -16,20 +18,30 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Any, TextIO
 
 import psycopg
-from sqlalchemy import Connection, Engine, Result, Select
+from sqlalchemy import Connection, Engine, Result, Row, Select
 
-from analytics.audit import AuditEntry
+from analytics.audit import FAILED_OUTCOMES, AuditEntry, DeliveryAttempt
 from analytics.durations import as_utc
-from analytics.export_sql import copy_statement, csv_cells, ndjson_cells, ndjson_lines
+from analytics.export_sql import (
+    ATTEMPT_FIELDS,
+    attempts_of,
+    copy_statement,
+    csv_cells,
+    ndjson_cells,
+    ndjson_lines,
+)
 from analytics.messages import catalog_marker
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter
+from analytics.spreadsheet import spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
 # that a batch (payloads up to Segment's 32 KB each) stays a few megabytes at worst.
@@ -79,6 +91,55 @@ def entry_record(entry: AuditEntry, payload: dict[str, Any] | None = None) -> di
     return record
 
 
+INCLUDE_ATTEMPTS = "attempts"
+"""What an export's `include` (`--include` on the command line) names to add each entry's delivery
+attempts: the one thing it takes, so that a later addition is another value of the same option."""
+
+ATTEMPT_SUMMARY_COLUMNS = (
+    "attempt_count",
+    "first_failure_at",
+    "first_failure_outcome",
+    "first_failure_http_status",
+    "first_failure_error",
+    "last_attempt_at",
+    "last_attempt_source",
+    "last_attempt_actor",
+)
+"""The columns a CSV export that includes the attempts adds after `spec`: a cell holds one value, so
+each entry's history is summed up as what an incident review asks of it. Which failure selected the
+entry (the first failed or dropped attempt: an HTTP 500, a 429 drop, a timeout that may have arrived)
+and what became of it since (the last attempt: a replay, by whom, when)."""
+
+
+def attempt_record(attempt: DeliveryAttempt | Row[Any]) -> dict[str, Any]:
+    """One delivery attempt as JSON, as the entry page's delivery history lists it: the NDJSON export's
+    `attempts` and the API's entry give it in this one shape."""
+    record = {name: getattr(attempt, name) for name in ATTEMPT_FIELDS}
+    record["attempted_at"] = as_utc(attempt.attempted_at).isoformat()
+    return record
+
+
+def attempt_summary(attempts: Sequence[dict[str, Any]]) -> list[Any]:
+    """An entry's attempts (`attempt_record`s, oldest first) as its `ATTEMPT_SUMMARY_COLUMNS` cells,
+    the texts spreadsheet-safe as every other text cell of the CSV."""
+    failure = next((attempt for attempt in attempts if attempt["outcome"] in FAILED_OUTCOMES), {})
+    last = attempts[-1] if attempts else {}
+    cells = [
+        failure.get("attempted_at"),
+        failure.get("outcome"),
+        failure.get("http_status"),
+        _safe(failure.get("error")),
+        last.get("attempted_at"),
+        _safe(last.get("source")),
+        _safe(last.get("actor")),
+    ]
+    return [len(attempts), *cells]
+
+
+def _safe(text: str | None) -> str | None:
+    return None if text is None else spreadsheet_safe(text)
+
+
 def marker_spec(payload: dict[str, Any]) -> str | None:
     """The spec class a stored message's catalog marker names, as the export's `spec` column gives it
     (`analytics.export_sql.spec_text`): only a string names one; a hand-built message may put any JSON
@@ -87,11 +148,11 @@ def marker_spec(payload: dict[str, Any]) -> str | None:
     return spec if isinstance(spec, str) else None
 
 
-def _csv_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
+def _csv_chunks(batches: Iterator[list[Any]], columns: Sequence[str]) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write(BYTE_ORDER_MARK)
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(columns)
     for rows in batches:
         writer.writerows(rows)
         yield buffer.getvalue()
@@ -109,6 +170,11 @@ def _ndjson_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
 def _line_chunks(batches: Iterator[list[Any]]) -> Iterator[str]:
     for rows in batches:
         yield "".join([line for (line,) in rows])
+
+
+def _attempts_member(attempts: list[dict[str, Any]]) -> str:
+    """The `attempts` member that ends an entry's NDJSON line, separated as the line's others."""
+    return f', "attempts": {json.dumps(attempts, ensure_ascii=False)}}}\n'
 
 
 def _copied_chunks(connection: Connection, query: Select[Any], batch_size: int) -> Iterator[str]:
@@ -149,6 +215,8 @@ class Export:
         cipher: when given, payloads whose personal data was sealed leave with the original values
             in place of their masks (for readers allowed to see them); entries the cipher cannot
             open stay masked. Without it the payloads leave exactly as stored.
+        attempts: add each entry's delivery attempts: an `attempts` array ending each NDJSON line,
+            the `ATTEMPT_SUMMARY_COLUMNS` after the CSV's. Read one query per batch, by message id.
 
     Attributes:
         rows: entries written so far.
@@ -162,9 +230,11 @@ class Export:
         *,
         batch_size: int = BATCH_SIZE,
         cipher: PersonalDataCipher | None = None,
+        attempts: bool = False,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.attempts = attempts
         self.filters = filters
         self.format = export_format
         self.batch_size = batch_size
@@ -181,11 +251,23 @@ class Export:
             cells[at] = json.dumps(payload, ensure_ascii=False)
         return cells
 
-    def _batches(self, result: Result[Any]) -> Iterator[list[Any]]:
+    def _with_attempts(self, connection: Connection, rows: list[Any]) -> list[Any]:
+        """The rows without their leading message id, each with its entry's attempts added: the rest
+        of its NDJSON line, or its summary cells."""
+        found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for attempt in connection.execute(attempts_of([row[0] for row in rows])):
+            found[attempt.message_id].append(attempt_record(attempt))
+        if self.format is ExportFormat.CSV:
+            return [[*row[1:], *attempt_summary(found[row[0]])] for row in rows]
+        return [[*row[1:-1], row[-1] + _attempts_member(found[row[0]])] for row in rows]
+
+    def _batches(self, connection: Connection, result: Result[Any]) -> Iterator[list[Any]]:
         # The queries of an unmasking export name the payload's cell `payload` (the spec follows it).
         at = list(result.keys()).index("payload") if self.cipher is not None else -1
         for partition in result.partitions():
             rows = list(partition) if self.cipher is None else [self._unmasked(row, at) for row in partition]
+            if self.attempts:
+                rows = self._with_attempts(connection, rows)
             self.rows += len(rows)
             yield rows
 
@@ -197,18 +279,22 @@ class Export:
 
     def __iter__(self) -> Iterator[str]:
         with self.engine.connect() as connection:
-            unmasking = self.cipher is not None
+            unmasking, attempts = self.cipher is not None, self.attempts
+            chunks: Callable[[Iterator[list[Any]]], Iterator[str]]
             if self.format is ExportFormat.CSV:
-                query, chunks = csv_cells(self.filters, sealed=unmasking), _csv_chunks
+                columns = (*EXPORT_COLUMNS, *ATTEMPT_SUMMARY_COLUMNS) if attempts else EXPORT_COLUMNS
+                query = csv_cells(self.filters, sealed=unmasking, attempts=attempts)
+                chunks = partial(_csv_chunks, columns=columns)
             elif unmasking:
-                query, chunks = ndjson_cells(self.filters), _ndjson_chunks
-            elif connection.dialect.name == "postgresql":
+                query, chunks = ndjson_cells(self.filters, attempts=attempts), _ndjson_chunks
+            elif connection.dialect.name == "postgresql" and not attempts:
                 yield from self._copied(connection)
                 return
             else:
-                query, chunks = ndjson_lines(self.filters), _line_chunks
+                # COPY holds the connection until it ends: the attempts of each batch need it meanwhile.
+                query, chunks = ndjson_lines(self.filters, attempts=attempts), _line_chunks
             result = connection.execution_options(yield_per=self.batch_size).execute(query)
-            yield from chunks(self._batches(result))
+            yield from chunks(self._batches(connection, result))
 
     def write_to(self, out: TextIO) -> int:
         """Write the whole export to an open text file; returns the number of entries."""

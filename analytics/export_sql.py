@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Dialect, Select, String, Text, cast, func, literal, select
 
-from analytics.audit import AuditEntry
+from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
 from analytics.spreadsheet import FORMULA_STARTS
 from analytics.sql_functions import dialect_function
@@ -132,10 +132,32 @@ def _json_members(start: str, names: Sequence[str], end: str) -> ColumnElement[s
     return text_format(literal(template, Text), *(_json(name) for name in names))
 
 
-def _newest_first(columns: list[ColumnElement[Any]], filters: AuditFilter, sealed: bool) -> Select[Any]:
-    sealed_column = [AuditEntry.__table__.c.encrypted_personal_data] if sealed else []
-    query = filtered(select(*columns, *sealed_column), filters)
+ATTEMPTS_KEY = "attempts_key"
+"""The name of the leading message-id column of an export that adds delivery attempts."""
+
+
+ATTEMPT_FIELDS = ("attempted_at", "outcome", "http_status", "error", "latency_ms", "source", "actor")
+"""A delivery attempt's fields as an export (and the API's entry) gives them, in order: what the entry
+page's delivery history shows."""
+
+
+def _newest_first(
+    columns: list[ColumnElement[Any]], filters: AuditFilter, sealed: bool, attempts: bool = False
+) -> Select[Any]:
+    """The columns of every matching entry, newest first; with `sealed` its sealed personal data
+    last, with `attempts` its message id first (the key its delivery attempts are read by)."""
+    table = AuditEntry.__table__
+    key = [table.c.message_id.label(ATTEMPTS_KEY)] if attempts else []
+    sealed_column = [table.c.encrypted_personal_data] if sealed else []
+    query = filtered(select(*key, *columns, *sealed_column), filters)
     return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
+
+
+def _line_end(attempts: bool, newline: bool = True) -> str:
+    """What ends an NDJSON line: left open after its last member when the export adds the attempts."""
+    if attempts:
+        return ""
+    return "}\n" if newline else "}"
 
 
 def _csv_cell(name: str) -> ColumnElement[Any]:
@@ -148,26 +170,30 @@ def _csv_cell(name: str) -> ColumnElement[Any]:
     return spreadsheet_text(cell)
 
 
-def csv_cells(filters: AuditFilter, *, sealed: bool = False) -> Select[Any]:
+def csv_cells(filters: AuditFilter, *, sealed: bool = False, attempts: bool = False) -> Select[Any]:
     """Every matching entry as its CSV cells (`EXPORT_COLUMNS`), newest first, for streaming.
 
     Each text cell a spreadsheet would run as a formula starts with `'` (`_csv_cell`); times, numbers
     and the payload's JSON object (which starts with `{`) cannot. The payload comes as the database's
     JSON text, not parsed, so an export can pass it on as is. With `sealed`, the sealed personal data
-    follows as one more column, for an export that unmasks.
+    follows as one more column, for an export that unmasks; with `attempts`, the message id leads the
+    row, for the export to read the entries' delivery attempts by.
     """
-    return _newest_first([_csv_cell(name).label(name) for name in EXPORT_COLUMNS], filters, sealed)
+    cells: list[ColumnElement[Any]] = [_csv_cell(name).label(name) for name in EXPORT_COLUMNS]
+    return _newest_first(cells, filters, sealed, attempts)
 
 
-def ndjson_lines(filters: AuditFilter, *, newline: bool = True) -> Select[str]:
+def ndjson_lines(filters: AuditFilter, *, newline: bool = True, attempts: bool = False) -> Select[Any]:
     """Every matching entry as its NDJSON line, newest first, for streaming.
 
     Args:
         filters: what to export.
         newline: end each line with its newline; without, for `COPY`, which ends each row with one.
+        attempts: lead with the message id and leave the line open after `spec`, for the export to
+            add the entry's delivery attempts and close it.
     """
-    line = _json_members("{", EXPORT_COLUMNS, "}\n" if newline else "}")
-    return _newest_first([line.label("line")], filters, sealed=False)
+    line = _json_members("{", EXPORT_COLUMNS, _line_end(attempts, newline))
+    return _newest_first([line.label("line")], filters, sealed=False, attempts=attempts)
 
 
 def copy_statement(query: Select[Any], dialect: Dialect) -> tuple[str, dict[str, Any]]:
@@ -186,19 +212,29 @@ def copy_statement(query: Select[Any], dialect: Dialect) -> tuple[str, dict[str,
     return f"COPY ({compiled.string}) TO STDOUT", params
 
 
-def ndjson_cells(filters: AuditFilter) -> Select[Any]:
+def ndjson_cells(filters: AuditFilter, *, attempts: bool = False) -> Select[Any]:
     """Every matching entry as its NDJSON line cut around the payload: the head, the payload, the
     tail, and its sealed data.
 
     The line is `head + payload + tail`, the head left open after `"payload": ` and the tail holding
-    the members after it: an export that unmasks replaces the payload in between.
+    the members after it: an export that unmasks replaces the payload in between. With `attempts`,
+    the message id leads the row and the tail is left open, as `ndjson_lines` leaves its line.
     """
     at = EXPORT_COLUMNS.index("payload")
     head = _json_members("{", EXPORT_COLUMNS[:at], ', "payload": ')
-    tail = _json_members(", ", EXPORT_COLUMNS[at + 1 :], "}\n")
+    tail = _json_members(", ", EXPORT_COLUMNS[at + 1 :], _line_end(attempts))
     cells: list[ColumnElement[Any]] = [
         head.label("head"),
         _cell("payload").label("payload"),
         tail.label("tail"),
     ]
-    return _newest_first(cells, filters, sealed=True)
+    return _newest_first(cells, filters, sealed=True, attempts=attempts)
+
+
+def attempts_of(message_ids: Sequence[str]) -> Select[Any]:
+    """The delivery attempts of these messages, each message's oldest first: one query for a batch of
+    exported entries, served by the attempts' `message_id` index."""
+    table = DeliveryAttempt.__table__
+    query = select(*(table.c[name] for name in ("message_id", *ATTEMPT_FIELDS)))
+    query = query.where(table.c.message_id.in_(message_ids))
+    return query.order_by(table.c.message_id, table.c.attempted_at, table.c.id)

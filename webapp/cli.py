@@ -38,7 +38,7 @@ from analytics.drift import SpecFilter, drift
 from analytics.durations import format_instant, parse_duration, parse_instant
 from analytics.errors import AnalyticsError, SchemaError
 from analytics.events import SegmentEvent
-from analytics.export import Export, ExportFormat
+from analytics.export import INCLUDE_ATTEMPTS, Export, ExportFormat
 from analytics.exports import FORMATS
 from analytics.lint import lint
 from analytics.owners import owners_of, who_to_ask
@@ -989,13 +989,21 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
     help="csv: one row per entry, the message as JSON in the last column; ndjson: one object per line.",
 )
 @click.option(
+    "--include",
+    type=click.Choice([INCLUDE_ATTEMPTS]),
+    help="attempts: each entry's delivery attempts too, an attempts array in NDJSON, summary columns "
+    "(count, first failure, last attempt) in CSV.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file (complete or not at all) instead of standard output.",
 )
 @with_appcontext
-def audit_export_command(export_format: str, output: Path | None, **options: str | None) -> None:
+def audit_export_command(
+    export_format: str, output: Path | None, include: str | None, **options: str | None
+) -> None:
     """Export the audit entries that match the filters, newest first, as CSV or NDJSON.
 
     The same filters as the dashboard's audit search; streamed, so any size exports in constant
@@ -1006,7 +1014,7 @@ def audit_export_command(export_format: str, output: Path | None, **options: str
 
     filters = _filters_from_options({name: options.get(name) for name in FILTER_PARAMS})
     _warn_of_an_unknown_destination(filters.destination)
-    export = Export(db.engine, filters, ExportFormat(export_format))
+    export = Export(db.engine, filters, ExportFormat(export_format), attempts=include == INCLUDE_ATTEMPTS)
     try:
         if output is None:
             export.write_to(sys.stdout)

@@ -27,9 +27,8 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from analytics.audit import DeliveryAttempt
 from analytics.durations import format_instant
-from analytics.export import entry_record
+from analytics.export import attempt_record, entry_record
 from analytics.integrity import entry_integrity
 from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_first_after
 from analytics.scopes import is_id_text
@@ -121,19 +120,6 @@ def _order(errors: dict[str, str]) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def attempt_record(attempt: DeliveryAttempt) -> dict[str, Any]:
-    """One delivery attempt as JSON: what the entry page's delivery history lists."""
-    return {
-        "attempted_at": format_instant(attempt.attempted_at),
-        "outcome": attempt.outcome,
-        "http_status": attempt.http_status,
-        "error": attempt.error,
-        "latency_ms": attempt.latency_ms,
-        "source": attempt.source,
-        "actor": attempt.actor,
-    }
 
 
 @bp.get("/entries")

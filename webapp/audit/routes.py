@@ -18,7 +18,7 @@ from analytics.actions import ACTIONS
 from analytics.audit import MESSAGE_TYPES, AuditEntry, AuditStatus, DeliveryAttempt, Source
 from analytics.catalog import CATALOG
 from analytics.durations import as_utc, format_instant
-from analytics.export import Export, ExportFormat
+from analytics.export import INCLUDE_ATTEMPTS, Export, ExportFormat
 from analytics.integrity import entry_integrity
 from analytics.messages import catalog_marker
 from analytics.network_errors import may_have_arrived
@@ -35,7 +35,7 @@ from analytics.queries import (
 )
 from analytics.replay import Unreplayable, is_stuck, may_already_be_in_segment, past_window, restore_message
 from webapp.audit import results as searching
-from webapp.audit.forms import SearchForm, unknown_params
+from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, unknown_params
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
@@ -320,23 +320,39 @@ def _view_slug(form: SearchForm) -> str:
     return file_slug(parts)
 
 
+_UNKNOWN_EXPORT_PARAM = f"{UNKNOWN_PARAM}; and an export takes include={INCLUDE_ATTEMPTS}"
+
+
+def _includes_attempts(errors: dict[str, str]) -> bool:
+    """Whether the export is asked to include each entry's delivery attempts (`include=attempts`);
+    anything else it cannot include is refused, as a filter it cannot take."""
+    asked = {value.strip() for value in request.args.getlist("include") if value.strip()}
+    if other := sorted(asked - {INCLUDE_ATTEMPTS}):
+        errors["include"] = (
+            f"an export cannot include {', '.join(map(repr, other))}: "
+            f"include={INCLUDE_ATTEMPTS} adds each entry's delivery attempts"
+        )
+    return INCLUDE_ATTEMPTS in asked
+
+
 @bp.get("/export.<any(csv, ndjson):extension>")
 @plain_text_errors
 @requires(Role.VIEWER)
 def export(extension: str) -> ResponseReturnValue:
     """Every entry of a filtered view, streamed as a download (the page cursor is ignored; an unknown
-    parameter is refused).
+    parameter is refused), with its delivery attempts when asked (`include=attempts`).
 
     Personal data leaves unmasked only for engineers and admins, and only with the key configured.
     """
-    unknown = unknown_params(request.args)
+    unknown = {name: _UNKNOWN_EXPORT_PARAM for name in unknown_params(request.args) if name != "include"}
+    attempts = _includes_attempts(unknown)
     form = search_form(request.args)
     if unknown or form.filters is None:
         return text_error(400, {**form.errors, **unknown})
     export_format = ExportFormat(extension)
     filename = f"audit-{_view_slug(form)}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
-        Export(db.engine, form.filters, export_format, cipher=unmasking_cipher()),
+        Export(db.engine, form.filters, export_format, cipher=unmasking_cipher(), attempts=attempts),
         content_type=export_format.media_type,
         headers={"Content-Disposition": attachment(filename), "Cache-Control": "no-store"},
     )
