@@ -630,18 +630,19 @@ def replay_command(
                 actor=command_line_actor(),
             )
         report = run_replay(store, client, selection, dry_run=dry_run, on_candidate=show)
-        asked = {
-            "--status": statuses,
-            "--since": since,
-            "--until": until,
-            "--stuck-after": stuck_after,
-            "--outcome": outcome,
-        }
         record_replay(
             store,
             report,
             actor=command_line_actor(),
-            selection=" ".join(f"{option} {value}" for option, value in asked.items() if value),
+            selection=_options_given(
+                {
+                    "--status": ("statuses", statuses),
+                    "--since": ("since", since),
+                    "--until": ("until", until),
+                    "--stuck-after": ("stuck_after", stuck_after),
+                    "--outcome": ("outcome", outcome),
+                }
+            ),
             destination=selection.destination,
         )
     except ReplayError as exc:
@@ -667,6 +668,23 @@ def replay_command(
     # dry run's status learns of entries that can never be re-sent.
     if report.skipped if dry_run else (report.selected and not report.ok):
         raise SystemExit(1)
+
+
+def _options_given(options: dict[str, tuple[str, str | None]]) -> str:
+    """The options as the operator gave them (`--outcome refused`), for the *Messages Re-sent* action.
+
+    A default is left out: written in, `--status failed,pending,dropped --outcome refused` reads as if
+    pending entries were asked for, which `--outcome` leaves alone (and refuses when typed).
+
+    Args:
+        options: each option's name on the command line, its parameter's name and its value.
+    """
+    context = click.get_current_context()
+    return " ".join(
+        f"{option} {value}"
+        for option, (parameter, value) in options.items()
+        if value and context.get_parameter_source(parameter) is not ParameterSource.DEFAULT
+    )
 
 
 audit = click.Group("audit", help="Review, verify, purge and erase from the audit log.")
