@@ -388,6 +388,15 @@ class DuplicateRisk:
         self.past_window += old
         self.both += maybe_arrived and old
 
+    def as_properties(self) -> dict[str, int]:
+        """The counts as a *Messages Re-sent* action records them, zeros included: the reviewer of an
+        incident reads there how many copies Segment may hold twice, which no entry's status says."""
+        return {
+            "may_be_in_segment": self.maybe_arrived,
+            "older_than_24h": self.past_window,
+            "older_than_24h_may_be_in_segment": self.both,
+        }
+
     def lines(self, total: int, verb: str) -> list[str]:
         """One line for each risk that concerns any of `total` entries `verb` ("to re-send", "re-sent"):
         none when neither does, so that a cron job's log stays quiet and a count of zero never reads
@@ -564,6 +573,10 @@ def record_replay(
         selection: what was asked for, as typed (the dashboard's query string, the command's options).
         destination: where the replay's client sent (`name:fingerprint`).
 
+    The action's properties are these two, the counts (`selected`, `skipped`, one per outcome) and
+    the duplicate risk of what was re-sent (`DuplicateRisk.as_properties`), the lines the command
+    printed and the widget showed.
+
     Returns:
         The action's message id, or None when nothing was recorded.
     """
@@ -575,6 +588,7 @@ def record_replay(
         "selected": report.selected,
         "skipped": report.skipped,
         **{status: count for status, count in sorted(report.outcomes.items())},
+        **report.risk.as_properties(),
     }
     return record_action(store, REPLAY_ACTION, actor=actor, properties=properties, source=Source.REPLAY)
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlencode
 
 import pytest
 import requests
-from auditlog import record_delivery, record_outage
+from auditlog import network_error, record_delivery, record_outage
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
@@ -719,6 +719,9 @@ def test_replay_command_resends_and_summarises(
         "selected": 2,
         "skipped": 0,
         "delivered": 2,
+        "may_be_in_segment": 0,
+        "older_than_24h": 0,
+        "older_than_24h_may_be_in_segment": 0,
     }
 
 
@@ -796,6 +799,39 @@ def test_replay_command_resends_only_what_never_arrived_with_outcome_refused(
     refused = runner.invoke(args=["replay", "--status", "pending", "--outcome", "refused"])
     assert refused.exit_code == 2 and refused.output.count("\n") == 1
     assert refused.output.startswith("error: --outcome: only failed or dropped entries have this outcome")
+
+
+def test_the_replay_action_records_the_duplicate_risk_the_command_printed(
+    make_app: Callable[..., Flask], database_url: str, collector: Collector
+) -> None:
+    """A reviewer read only `selected/delivered/failed/skipped`: not how many copies Segment may count
+    twice, which nothing else keeps once the re-sent entries read `delivered`."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    _outage_in_app(app)  # 3 refused, 2 may have arrived, 1 stuck pending
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        record_delivery(
+            analytics_client.store(),
+            AuditStatus.FAILED,
+            recorded=datetime.now(UTC) - timedelta(hours=30),
+            error=network_error(requests.ReadTimeout),
+        )
+    result = app.test_cli_runner().invoke(args=["replay"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(":")[0] for line in result.output.splitlines()[-2:]] == [
+        "may already be in Segment",
+        "older than 24 h",
+    ]
+    assert "may already be in Segment: 4 of the 7 re-sent" in result.output  # 2 + the stuck + the old
+    assert "older than 24 h: 1 of the 7 re-sent (1 of them may already be in Segment)" in result.output
+    [(_, details)] = _replay_actions(app)
+    assert (
+        details["selected"],
+        details["may_be_in_segment"],
+        details["older_than_24h"],
+        details["older_than_24h_may_be_in_segment"],
+    ) == (7, 4, 1, 1)
 
 
 def test_the_widget_and_the_command_select_the_same_entries_by_outcome(
@@ -1013,6 +1049,7 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     [(actor, details)] = _replay_actions(app)
     assert actor == "admin@example.com"
     assert (details["selection"], details["selected"], details["delivered"]) == ("status=failed", 2, 2)
+    assert (details["may_be_in_segment"], details["older_than_24h"]) == (0, 0)  # HTTP 500s: refused
     # The runs are what the replay source lists, and the event field offers them by name.
     runs = client.get("/audit/?source=replay").get_data(as_text=True)
     assert runs.count(f'<td data-label="Event">{REPLAY_ACTION}</td>') == 1 and "admin@example.com" in runs
