@@ -83,7 +83,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0022_http_status_index"
+SCHEMA_REVISION = "0023_replay_attempts_index"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -102,6 +102,7 @@ WRITABLE_REVISIONS = frozenset(
         "0019_scope_preset_autoincrement",
         "0020_scope_preset_name_key",
         "0021_audit_erasures",
+        "0022_http_status_index",
         SCHEMA_REVISION,
     }
 )
@@ -112,8 +113,8 @@ and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a c
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
 way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
 a table only `audit erase` writes (erasures of personal data), 0022 two indexes (HTTP statuses,
-failed attempts). Its oldest member is the `oldest_writer` migration 0011 records (a test holds
-them together)."""
+failed attempts), 0023 another (replays' attempts). Its oldest member is the `oldest_writer`
+migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {
@@ -374,8 +375,17 @@ class DeliveryAttempt(Base):
 
     __tablename__ = "delivery_attempts"
     # The failed attempts of a time range (the audit search's `attempts=failed`, the health page's
-    # latest errors), without reading the delivered ones, nearly all of the table.
-    __table_args__ = (Index("ix_delivery_attempts_outcome_attempted_at", "outcome", "attempted_at"),)
+    # latest errors), without reading the delivered ones, nearly all of the table; and the re-sends of
+    # one (`attempts=replayed`), partial: the application's own attempts, nearly all, cost it nothing.
+    __table_args__ = (
+        Index("ix_delivery_attempts_outcome_attempted_at", "outcome", "attempted_at"),
+        Index(
+            "ix_delivery_attempts_replay_attempted_at",
+            "attempted_at",
+            postgresql_where=text("source = 'replay'"),
+            sqlite_where=text("source = 'replay'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     message_id: Mapped[str] = mapped_column(String(64), index=True)

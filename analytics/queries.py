@@ -125,6 +125,14 @@ delivery attempt in it too, whatever their status now (what a replay re-sent, or
 late). The range bounds both: an entry recorded before it whose re-send failed within it is left out,
 because the pages, the histogram and the live tail all walk entries by `recorded_at`."""
 
+REPLAYED_ATTEMPTS = "replayed"
+"""The `attempts` filter's other value: entries recorded in the range that a replay re-sent in it (an
+attempt whose source is `replay`), whatever became of them: what `attempts=failed` misses of an
+incident, the `pending` entries a crashed process left, which never had a failed attempt."""
+
+ATTEMPTS_CHOICES = (FAILED_ATTEMPTS, REPLAYED_ATTEMPTS)
+"""The `attempts` filter's values."""
+
 # Statuses can be combined ("not delivered" = failed,pending,dropped); every other filter takes one
 # value, so a repeated parameter is an error rather than a silently ignored second value.
 _MULTI_VALUED = frozenset({"status"})
@@ -199,6 +207,7 @@ class AuditFilter:
         http_status: the HTTP status of the entry's latest outcome (the endpoint's answer).
         failed_attempts: only entries with a failed or dropped delivery attempt in the time range,
             which bounds their `recorded_at` too (`FAILED_ATTEMPTS`).
+        replayed_attempts: only entries a replay re-sent in the time range (`REPLAYED_ATTEMPTS`).
         hidden_actions: actions (by name) left out whatever else matches: not a search of the
             reviewer's but what their role may not read (`analytics.actions.ACCOUNT_ACTIONS`).
     """
@@ -221,6 +230,7 @@ class AuditFilter:
     outcome: str | None = None
     http_status: int | None = None
     failed_attempts: bool = False
+    replayed_attempts: bool = False
     hidden_actions: tuple[str, ...] = ()
 
     @property
@@ -531,6 +541,7 @@ def parse_filters(
         except ValueError as exc:
             errors["status"] = str(exc)
 
+    attempts = parsed("attempts", lambda v: _choice(v, ATTEMPTS_CHOICES, "attempts"))
     outcome = parsed("outcome", lambda v: _choice(v, OUTCOMES, "outcome"))
     if "status" not in errors:
         try:
@@ -556,7 +567,8 @@ def parse_filters(
         prop=parsed("prop", lambda v: parse_property_match(v, mask_key=mask_key)),
         outcome=outcome,
         http_status=parsed("http_status", _http_status),
-        failed_attempts=parsed("attempts", lambda v: _choice(v, (FAILED_ATTEMPTS,), "attempts")) is not None,
+        failed_attempts=attempts == FAILED_ATTEMPTS,
+        replayed_attempts=attempts == REPLAYED_ATTEMPTS,
     )
     if errors:
         raise FilterError(errors)
@@ -761,6 +773,8 @@ def conditions(filters: AuditFilter) -> list[ColumnElement[bool]]:
         clauses.append(_outcome_clause(filters.outcome))
     if filters.failed_attempts:
         clauses.append(_had_failed_attempt(filters.since, filters.until))
+    if filters.replayed_attempts:
+        clauses.append(_was_replayed(filters.since, filters.until))
     if filters.hidden_actions:
         clauses.append(without_actions(filters.hidden_actions))
     return clauses
@@ -816,6 +830,18 @@ def _had_failed_attempt(since: datetime | None, until: datetime | None) -> Colum
     """
     attempt = DeliveryAttempt
     query = select(attempt.message_id).where(attempt.outcome.in_(FAILED_OUTCOMES))
+    if since is not None:
+        query = query.where(attempt.attempted_at >= since)
+    if until is not None:
+        query = query.where(attempt.attempted_at < until)
+    return AuditEntry.message_id.in_(query)
+
+
+def _was_replayed(since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
+    """Whether a replay re-sent the entry in the time range: the same semi-join as
+    `_had_failed_attempt`, over the partial index `ix_delivery_attempts_replay_attempted_at`."""
+    attempt = DeliveryAttempt
+    query = select(attempt.message_id).where(attempt.source == Source.REPLAY.value)
     if since is not None:
         query = query.where(attempt.attempted_at >= since)
     if until is not None:

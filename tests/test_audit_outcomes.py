@@ -177,6 +177,53 @@ def test_the_page_the_api_and_the_exports_list_what_was_re_sent(
     assert client.get("/api/audit/entries?attempts=yes").status_code == 400
 
 
+def test_what_a_crash_left_pending_and_a_replay_re_sent_is_found_as_replayed(store: AuditStore) -> None:
+    """A killed process's `pending` entries never had a failed attempt: once a replay re-sent them,
+    `attempts=failed` listed nothing of them and no other search found them."""
+    now = datetime.now(UTC)
+    crashed = record_delivery(store, AuditStatus.PENDING)
+    store.record_outcome([crashed], AuditStatus.DELIVERED, http_status=200, source="replay")
+    failed = record_delivery(store, AuditStatus.FAILED, http_status=500, error="internal error")
+    store.record_outcome([failed], AuditStatus.DELIVERED, http_status=200, source="replay")
+    record_delivery(store, AuditStatus.FAILED, http_status=500, error="not re-sent")
+    record_delivery(store, AuditStatus.DELIVERED, http_status=200)
+    earlier = record_delivery(store, AuditStatus.PENDING, recorded=now - timedelta(days=2))
+    store.record_outcome([earlier], AuditStatus.DELIVERED, http_status=200, source="replay")
+
+    assert crashed not in _found(store.engine, attempts="failed")
+    assert _found(store.engine, attempts="replayed") == {crashed, failed, earlier}
+    # The range bounds the entry and its re-send alike, as for `attempts=failed`.
+    assert _found(store.engine, attempts="replayed", range="24h") == {crashed, failed}
+
+
+def test_the_replayed_attempts_filter_reads_its_index(engine: Engine) -> None:
+    """The replays' attempts of a range are one range of their partial index, not every attempt."""
+    query = newest_first(AuditFilter(replayed_attempts=True, since=datetime.now(UTC)), limit=51)
+    literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+    with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")
+        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
+        plan = [str(row) for row in connection.exec_driver_sql(f"{explain} {literal}")]
+    assert [row for row in plan if "replay_attempted_at" in row], plan
+
+
+def test_the_page_the_api_and_the_exports_list_what_a_replay_re_sent(
+    client: FlaskClient, runner: FlaskCliRunner, sqlite_url: str
+) -> None:
+    ids = _seeded(sqlite_url)
+    html = client.get("/audit/?attempts=replayed").get_data(as_text=True)
+    assert f"/audit/entries/{ids['replayed'][0]}" in html
+    assert '<option value="replayed" selected>recorded and re-sent by a replay in the range</option>' in html
+    api = client.get("/api/audit/entries?attempts=replayed")
+    assert [entry["message_id"] for entry in api.get_json()["entries"]] == ids["replayed"]
+    export = client.get("/audit/export.csv?attempts=replayed").get_data(as_text=True)
+    assert ids["replayed"][0] in export and len(export.splitlines()) == 2
+    result = runner.invoke(args=["audit", "export", "--format", "ndjson", "--attempts", "replayed"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == ids["replayed"]
+
+
 def _seeded(sqlite_url: str) -> dict[str, list[str]]:
     store = AuditStore(create_audit_engine(sqlite_url))
     ids = record_outage(store)

@@ -44,7 +44,7 @@ from analytics.lint import lint
 from analytics.owners import owners_of, who_to_ask
 from analytics.plan_import import PlanError, PlanFormat, guess_format, import_plan
 from analytics.queries import (
-    FAILED_ATTEMPTS,
+    ATTEMPTS_CHOICES,
     FILTER_PARAMS,
     OUTCOMES,
     AuditFilter,
@@ -994,9 +994,9 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 @click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
 @click.option(
     "--attempts",
-    type=click.Choice([FAILED_ATTEMPTS]),
+    type=click.Choice(list(ATTEMPTS_CHOICES)),
     help="failed: entries recorded in the range that had a failed or dropped delivery attempt in it too (the "
-    "range bounds both), whatever their status now.",
+    "range bounds both), whatever their status now; replayed: that a replay re-sent in it.",
 )
 @click.option(
     "--format",

@@ -29,6 +29,7 @@ from analytics.queries import (
     MAY_HAVE_ARRIVED,
     RANGES,
     REFUSED,
+    REPLAYED_ATTEMPTS,
     TYPES,
     delivery_attempts,
     message_name,
@@ -135,7 +136,8 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_outcome_options": OUTCOME_OPTIONS,
         "audit_attempts_options": [
-            (FAILED_ATTEMPTS, "recorded and had a failed or dropped attempt in the range")
+            (FAILED_ATTEMPTS, "recorded and had a failed or dropped attempt in the range"),
+            (REPLAYED_ATTEMPTS, "recorded and re-sent by a replay in the range"),
         ],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
