@@ -7,8 +7,10 @@ attempt is recorded against the original one, with the replay's source and actor
 
 What a replay selects may already be in Segment: a failure whose request went out whole but got no
 answer (`analytics.network_errors.may_have_arrived`), or a stuck `pending` entry (its batch may
-have been in flight when its process died). A replay counts those, and the entries older than the
-window, so that whoever runs it knows how many copies Segment may count twice (`DuplicateRisk`).
+have been in flight when its process died). A replay counts those, and those of them that may have
+arrived longer ago than the window (measured from that request, or from when the entry went pending,
+not from when it was recorded), so that whoever runs it knows how many copies Segment may count twice
+(`DuplicateRisk`).
 
 Safe to run twice, concurrently, or to interrupt:
 
@@ -43,7 +45,9 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    ScalarSelect,
     Select,
+    SQLColumnExpression,
     and_,
     false,
     func,
@@ -70,7 +74,7 @@ from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
 from analytics.network_errors import may_have_arrived, may_have_arrived_clause
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
-from analytics.queries import attempt_may_have_arrived, message_name
+from analytics.queries import message_name
 from analytics.wording import counted
 
 log = logging.getLogger(__name__)
@@ -338,34 +342,59 @@ def restore_message(
     return message
 
 
-def may_already_be_in_segment(status: str, error: str | None, attempt_may_have_arrived: bool) -> bool:
-    """Whether a selected entry may have reached Segment already, so that its re-send is a second copy.
+def first_possible_arrival(
+    status: str, error: str | None, status_changed_at: datetime, first_attempt: datetime | None
+) -> datetime | None:
+    """When a selected entry may first have reached Segment, so that its re-send is a second copy; None
+    when it cannot have.
 
     A stuck `pending` entry (the only `pending` ones a replay selects) may have been in flight when
-    its process died, or delivered while the database could not record it; a failure may have
-    arrived when its request went out whole and only the answer is missing, as its recorded error
-    says (`analytics.network_errors.may_have_arrived`, which decides for every page alike). So may
-    one whose *earlier* attempt went out so (`attempt_may_have_arrived`, `attempts_that_may_have_arrived`):
-    a read timeout followed by a re-send that got a 500 left the first copy with Segment all the same.
+    its process died, or delivered while the database could not record it: since it went `pending`.
+    A failure may have arrived when its request went out whole and only the answer is missing, as its
+    recorded error says (`analytics.network_errors.may_have_arrived`, which decides for every page
+    alike). So may one whose *earlier* attempt went out so (`first_attempt`, from
+    `first_attempt_that_may_have_arrived`): a read timeout followed by a re-send that got a 500 left
+    the first copy with Segment all the same.
+
+    The *first* such time, not the latest: Segment's window runs from the copy it stored, and when
+    only the first request arrived (a later one went unanswered without reaching it), that is the
+    first one's. Not the time the entry was recorded either: an entry refused during a long outage
+    and re-sent lately without an answer may be in Segment since that re-send only.
     """
-    if status == AuditStatus.PENDING or attempt_may_have_arrived:
-        return True
-    return status == AuditStatus.FAILED and may_have_arrived(error)
+    times = [as_utc(first_attempt)] if first_attempt is not None else []
+    if status == AuditStatus.PENDING or (status == AuditStatus.FAILED and may_have_arrived(error)):
+        times.append(as_utc(status_changed_at))
+    return min(times, default=None)
 
 
-def attempts_that_may_have_arrived(session: Session, message_ids: Sequence[str]) -> set[str]:
-    """Which of these messages had a delivery attempt that may have reached the endpoint."""
-    if not message_ids:
-        return set()
-    query = select(DeliveryAttempt.message_id).where(
-        DeliveryAttempt.message_id.in_(message_ids), may_have_arrived_clause(DeliveryAttempt.error)
+def first_attempt_that_may_have_arrived(message_id: SQLColumnExpression[str]) -> ScalarSelect[datetime]:
+    """When the message's first delivery attempt that may have reached the endpoint was made, or NULL
+    (a correlated MIN by the attempts' message id index)."""
+    return (
+        select(func.min(DeliveryAttempt.attempted_at))
+        .where(DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error))
+        .scalar_subquery()
     )
-    return set(session.scalars(query.distinct()))
 
 
-def past_window(recorded_at: datetime, now: datetime) -> bool:
-    """Whether an entry was recorded longer ago than Segment's de-duplication window."""
-    return as_utc(recorded_at) < now - DEDUPLICATION_WINDOW
+def first_attempts_that_may_have_arrived(session: Session, message_ids: Sequence[str]) -> dict[str, datetime]:
+    """Of these messages, those with a delivery attempt that may have reached the endpoint: when the
+    first one was made."""
+    if not message_ids:
+        return {}
+    query = (
+        select(DeliveryAttempt.message_id, func.min(DeliveryAttempt.attempted_at))
+        .where(DeliveryAttempt.message_id.in_(message_ids), may_have_arrived_clause(DeliveryAttempt.error))
+        .group_by(DeliveryAttempt.message_id)
+    )
+    return {message_id: attempted_at for message_id, attempted_at in session.execute(query)}
+
+
+def past_window(arrived_at: datetime | None, now: datetime) -> bool:
+    """Whether a copy that may have reached Segment at `arrived_at` (`first_possible_arrival`) did so
+    longer ago than its de-duplication window, so that a re-sent one would be counted twice. Never for
+    an entry that cannot be there (None), however old: its re-send is the first copy."""
+    return arrived_at is not None and as_utc(arrived_at) < now - DEDUPLICATION_WINDOW
 
 
 @dataclass
@@ -373,46 +402,49 @@ class DuplicateRisk:
     """Of the entries a replay re-sends (or would), those Segment may count twice.
 
     Attributes:
-        maybe_arrived: entries that may already be in Segment (`may_already_be_in_segment`).
-        past_window: entries recorded longer ago than `DEDUPLICATION_WINDOW`.
-        both: entries that are both: a copy of these that arrived is certainly not dropped.
+        maybe_arrived: entries that may already be in Segment (`first_possible_arrival`).
+        past_window: those of them that may have arrived longer ago than `DEDUPLICATION_WINDOW`
+            (`past_window`): a copy of these that did arrive is not dropped.
     """
 
     maybe_arrived: int = 0
     past_window: int = 0
-    both: int = 0
 
     def note(self, maybe_arrived: bool, old: bool) -> None:
         """Count one re-sent entry."""
         self.maybe_arrived += maybe_arrived
-        self.past_window += old
-        self.both += maybe_arrived and old
+        self.past_window += maybe_arrived and old
 
     def as_properties(self) -> dict[str, int]:
         """The counts as a *Messages Re-sent* action records them, zeros included: the reviewer of an
         incident reads there how many copies Segment may hold twice, which no entry's status says."""
-        return {
-            "may_be_in_segment": self.maybe_arrived,
-            "older_than_24h": self.past_window,
-            "older_than_24h_may_be_in_segment": self.both,
-        }
+        return {"may_be_in_segment": self.maybe_arrived, "may_be_in_segment_over_24h": self.past_window}
 
     def lines(self, total: int, verb: str) -> list[str]:
         """One line for each risk that concerns any of `total` entries `verb` ("to re-send", "re-sent"):
-        none when neither does, so that a cron job's log stays quiet and a count of zero never reads
-        as a warning (the confirmation page says plainly that none may be counted twice)."""
+        none when no entry may already be in Segment, so that a cron job's log stays quiet and a count
+        of zero never reads as a warning (the confirmation page says plainly that none may be counted
+        twice). When none of them may have arrived over 24 h ago, the first line says that Segment
+        drops their copies: what an entry recorded long ago but sent again lately risks."""
+        if not self.maybe_arrived:
+            return []
         of = f"of the {total} {verb}"
-        lines = []
-        if self.maybe_arrived:
-            lines.append(
-                f"may already be in Segment: {self.maybe_arrived} {of} (the request went out and no answer "
-                "came, or the entry was stuck pending)"
-            )
+        within = (
+            ""
+            if self.past_window
+            else ", all less than 24 h ago: within Segment's de-duplication window, a copy of one that "
+            "did arrive is dropped"
+        )
+        lines = [
+            f"may already be in Segment: {self.maybe_arrived} {of} (the request went out and no answer "
+            f"came, or the entry was stuck pending){within}"
+        ]
         if self.past_window:
-            among = f" ({self.both} of them may already be in Segment)" if self.maybe_arrived else ""
             lines.append(
-                f"older than 24 h: {self.past_window} {of}{among}: past Segment's de-duplication window of "
-                "about 24 hours, a copy of one that already arrived is not dropped but counted twice"
+                f"may have arrived over 24 h ago: {self.past_window} {of} (the request went out that long "
+                "ago and no answer came, or the entry has been pending since): past Segment's "
+                "de-duplication window of about 24 hours, a copy of one that did arrive then is not dropped "
+                "but counted twice"
             )
         return lines
 
@@ -420,7 +452,7 @@ class DuplicateRisk:
 def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, *, cap: int) -> DuplicateRisk:
     """`DuplicateRisk` of the first `cap` entries a replay would select (what one click re-sends).
 
-    Reads three columns, not whole entries: the re-send widget asks on every audit search that shows
+    Reads four columns, not whole entries: the re-send widget asks on every audit search that shows
     undelivered entries.
     """
     query = (
@@ -429,13 +461,14 @@ def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, 
         .with_only_columns(
             AuditEntry.status,
             AuditEntry.error,
-            AuditEntry.recorded_at,
-            attempt_may_have_arrived(AuditEntry.message_id),
+            AuditEntry.status_changed_at,
+            first_attempt_that_may_have_arrived(AuditEntry.message_id),
         )
     )
     risk = DuplicateRisk()
-    for status, error, recorded_at, arrived in session.execute(query):
-        risk.note(may_already_be_in_segment(status, error, arrived), past_window(recorded_at, now))
+    for status, error, status_changed_at, first_attempt in session.execute(query):
+        arrival = first_possible_arrival(status, error, status_changed_at, first_attempt)
+        risk.note(arrival is not None, past_window(arrival, now))
     return risk
 
 
@@ -456,8 +489,8 @@ class Candidate:
         skip_reason: why it was not re-sent, or None.
         outcome: its status after the re-send (None when skipped or in a dry run).
         outcome_error: why that re-send was not delivered, as the entry records it (HTTP status, error).
-        maybe_arrived: whether it may already be in Segment (`may_already_be_in_segment`).
-        past_window: whether it is older than Segment's de-duplication window.
+        maybe_arrived: whether it may already be in Segment (`first_possible_arrival`).
+        past_window: whether it may have arrived longer ago than Segment's de-duplication window.
         user_id: the message's userId, for "who was affected".
         last_error: why it was not delivered when selected (HTTP status, error), for "why".
     """
@@ -720,7 +753,7 @@ def replay(
             entries = list(session.scalars(query))
             ids = [entry.message_id for entry in entries]
             erased = erased_at(session.connection(), ids)
-            arrived = attempts_that_may_have_arrived(session, ids)
+            arrived = first_attempts_that_may_have_arrived(session, ids)
         if not entries:
             return report
         after_id = entries[-1].id
@@ -745,11 +778,12 @@ def _handle_chunk(
     now: datetime,
     entries: list[AuditEntry],
     erased: dict[str, datetime],
-    arrived: set[str],
+    arrived: dict[str, datetime],
 ) -> list[Candidate]:
     """Restore, claim, hand over and flush one chunk (only restore without a client: a dry run).
 
-    `arrived`: the entries with an attempt that may have reached Segment, judged before the re-send.
+    `arrived`: when the entries' first attempt that may have reached Segment was made, read before
+    the re-send.
     """
     messages: dict[int, dict[str, Any]] = {}
     reasons: dict[int, str] = {}
@@ -783,7 +817,7 @@ def _handle_chunk(
             selection,
             reasons.get(entry.id),
             outcomes.get(entry.message_id, (None, None)),
-            arrived=entry.message_id in arrived,
+            first_attempt=arrived.get(entry.message_id),
         )
         for entry in entries
     ]
@@ -796,9 +830,10 @@ def _candidate(
     skip_reason: str | None,
     outcome: tuple[str | None, str | None],
     *,
-    arrived: bool,
+    first_attempt: datetime | None,
 ) -> Candidate:
     """What a replay reports of an entry, judged as it was selected (before its claim)."""
+    arrival = first_possible_arrival(entry.status, entry.error, entry.status_changed_at, first_attempt)
     return Candidate(
         entry.message_id,
         as_utc(entry.recorded_at),
@@ -807,8 +842,8 @@ def _candidate(
         is_stuck(entry, now, selection.stuck_after),
         skip_reason,
         *outcome,
-        maybe_arrived=may_already_be_in_segment(entry.status, entry.error, arrived),
-        past_window=past_window(entry.recorded_at, now),
+        maybe_arrived=arrival is not None,
+        past_window=past_window(arrival, now),
         user_id=entry.user_id,
         last_error=_failure(entry.status, entry.http_status, entry.error),
     )

@@ -25,7 +25,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from markupsafe import escape
 from pg_activity import someone_waits_for_a_lock
 from production_settings import AUDIT_KEYS
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, event, func, select, update
 from sqlalchemy.orm import Session
 
 import analytics
@@ -34,6 +34,7 @@ from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
+from analytics.durations import as_utc
 from analytics.erasure import ErasureReport, erase
 from analytics.integrity import verify
 from analytics.network_errors import describe_network_error
@@ -47,6 +48,7 @@ from analytics.replay import (
     _claim,
     blocked_reasons,
     count_replayable,
+    duplicate_risk,
     is_stuck,
     open_replay_client,
     parse_statuses,
@@ -264,7 +266,8 @@ def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_win
     store: AuditStore, collector: Collector, replay_client: AnalyticsClient
 ) -> None:
     """Segment drops a second copy only within about 24 hours: a re-send of what may have arrived
-    (no answer after the request went out, or stuck pending), or of what is older, is said so."""
+    (no answer after the request went out, or stuck pending), and of what may have arrived longer ago,
+    is said so; an old entry that cannot be there (a refused HTTP 500) is no risk."""
     ids = _risky_log(store)
     seen: dict[str, str] = {}
     dry = replay(
@@ -274,13 +277,13 @@ def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_win
         dry_run=True,
         on_candidate=lambda c: seen.update({c.message_id: c.line()}),
     )
-    assert (dry.risk.maybe_arrived, dry.risk.past_window, dry.risk.both) == (3, 2, 1)
+    assert (dry.risk.maybe_arrived, dry.risk.past_window) == (3, 1)
     assert dry.risk_lines() == [
         "may already be in Segment: 3 of the 4 to re-send (the request went out and no answer came, or the "
         "entry was stuck pending)",
-        "older than 24 h: 2 of the 4 to re-send (1 of them may already be in Segment): past Segment's "
-        "de-duplication window of about 24 hours, a copy of one that already arrived is not dropped but "
-        "counted twice",
+        "may have arrived over 24 h ago: 1 of the 4 to re-send (the request went out that long ago and no "
+        "answer came, or the entry has been pending since): past Segment's de-duplication window of about "
+        "24 hours, a copy of one that did arrive then is not dropped but counted twice",
     ]
     assert "[failed, may be in Segment" in seen[ids["timeout"]]
     assert "[pending, stuck, may be in Segment" in seen[ids["stuck"]]
@@ -288,7 +291,7 @@ def test_a_replay_counts_what_may_already_be_in_segment_and_what_is_past_its_win
     assert seen[ids["old 500"]].endswith("Cluster Provisioning Success user 1 [failed: HTTP 500 oops]")
     # Counted, not left out: what is selected by default is what it was.
     done = replay(store, replay_client, ReplaySelection())
-    assert (done.delivered, done.risk.maybe_arrived, done.risk.past_window) == (4, 3, 2)
+    assert (done.delivered, done.risk.maybe_arrived, done.risk.past_window) == (4, 3, 1)
     assert done.risk_lines()[0].startswith("may already be in Segment: 3 of the 4 re-sent")
     assert replay(store, replay_client, ReplaySelection()).risk_lines() == []
 
@@ -310,7 +313,90 @@ def test_an_earlier_attempt_that_may_have_arrived_still_counts_after_a_refused_r
     widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "May already be in Segment: 1 of the 1 not delivered" in widget
     entry_page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
-    assert "It may already be in Segment: a re-sent copy" in entry_page
+    assert "It may already be in Segment, since" in entry_page
+
+
+def _long_outage_log(store: AuditStore) -> dict[str, str]:
+    """Entries recorded 30 hours ago, by when a copy of theirs may have reached Segment: refused then
+    and re-sent just now without an answer (by a cron replay, say); unanswered then and again now;
+    refused then and claimed two hours ago by a replay that was killed; pending since then."""
+    long_ago = datetime.now(UTC) - timedelta(hours=30)
+    ids = {
+        "re-sent lately": record_delivery(
+            store, AuditStatus.FAILED, http_status=500, error="oops", recorded=long_ago
+        ),
+        "unanswered then": record_delivery(store, AuditStatus.FAILED, error=_timed_out(), recorded=long_ago),
+        "claimed lately": record_delivery(
+            store, AuditStatus.FAILED, http_status=500, error="oops", recorded=long_ago
+        ),
+        "pending since": record_delivery(store, AuditStatus.PENDING, recorded=long_ago),
+    }
+    store.record_outcome(
+        [ids["re-sent lately"], ids["unanswered then"]],
+        AuditStatus.FAILED,
+        error=_timed_out(),
+        source="replay",
+    )
+    with store.engine.begin() as connection:
+        connection.execute(
+            update(AuditEntry)
+            .where(AuditEntry.message_id == ids["claimed lately"])
+            .values(status=AuditStatus.PENDING, status_changed_at=datetime.now(UTC) - LATER)
+        )
+    return ids
+
+
+def test_the_window_runs_from_the_first_request_that_may_have_arrived_not_from_the_recording(
+    store: AuditStore,
+) -> None:
+    """An entry refused during a long outage and re-sent lately without an answer may be in Segment
+    since that re-send only, so Segment drops another copy: replay said "older than 24 h … counted
+    twice" by its recorded time. One whose first unanswered request is 30 hours old may be counted
+    twice, whatever came later: that first copy may be the only one Segment has."""
+    ids = _long_outage_log(store)
+    seen: dict[str, Candidate] = {}
+    dry = replay(
+        store, None, ReplaySelection(), dry_run=True, on_candidate=lambda c: seen.update({c.message_id: c})
+    )
+    judged = {
+        name: (seen[message_id].maybe_arrived, seen[message_id].past_window)
+        for name, message_id in ids.items()
+    }
+    assert judged == {
+        "re-sent lately": (True, False),
+        "unanswered then": (True, True),
+        "claimed lately": (True, False),
+        "pending since": (True, True),
+    }
+    assert (dry.risk.maybe_arrived, dry.risk.past_window) == (4, 2)
+    assert dry.risk_lines()[1].startswith("may have arrived over 24 h ago: 2 of the 4 to re-send")
+    with Session(store.engine) as session:
+        assert duplicate_risk(session, ReplaySelection(), datetime.now(UTC), cap=500) == dry.risk
+
+
+def test_an_old_entry_re_sent_lately_says_segment_drops_a_copy_within_a_day_of_that(
+    client: FlaskClient, app: Flask
+) -> None:
+    """The entry page said "older than 24 h: … a re-sent copy would be counted twice" above a delivery
+    history whose only request that may have arrived was minutes old."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        ids = _long_outage_log(store)
+        [lately] = [a.attempted_at for a in store.attempts(ids["re-sent lately"]) if a.source == "replay"]
+    page = client.get(f"/audit/entries/{ids['re-sent lately']}").get_data(as_text=True)
+    assert (
+        f"It may already be in Segment, since {as_utc(lately):%Y-%m-%d %H:%M:%S} UTC: a re-sent copy is "
+        "dropped by Segment only within about 24 hours of that." in page
+    )
+    old = client.get(f"/audit/entries/{ids['unanswered then']}").get_data(as_text=True)
+    assert (
+        "over 24 h ago: past Segment&#39;s de-duplication window, a re-sent copy would be counted twice"
+        in old
+    )
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "May have arrived over 24 h ago: 2 of the 4 not delivered" in widget
 
 
 def test_a_long_error_is_listed_on_one_line_cut_to_its_first_100_characters(store: AuditStore) -> None:
@@ -720,8 +806,7 @@ def test_replay_command_resends_and_summarises(
         "skipped": 0,
         "delivered": 2,
         "may_be_in_segment": 0,
-        "older_than_24h": 0,
-        "older_than_24h_may_be_in_segment": 0,
+        "may_be_in_segment_over_24h": 0,
     }
 
 
@@ -783,7 +868,8 @@ def test_replay_command_resends_only_what_never_arrived_with_outcome_refused(
     assert arrived.output.splitlines()[-2:] == [
         "dry run: 2 entries would be re-sent, 0 skipped",
         "may already be in Segment: 2 of the 2 to re-send (the request went out and no answer came, or the "
-        "entry was stuck pending)",
+        "entry was stuck pending), all less than 24 h ago: within Segment's de-duplication window, a copy "
+        "of one that did arrive is dropped",
     ]
     dry = runner.invoke(args=["replay", "--dry-run", "--outcome", "refused"])
     assert dry.exit_code == 0, dry.output
@@ -821,17 +907,16 @@ def test_the_replay_action_records_the_duplicate_risk_the_command_printed(
     assert result.exit_code == 0, result.output
     assert [line.split(":")[0] for line in result.output.splitlines()[-2:]] == [
         "may already be in Segment",
-        "older than 24 h",
+        "may have arrived over 24 h ago",
     ]
     assert "may already be in Segment: 4 of the 7 re-sent" in result.output  # 2 + the stuck + the old
-    assert "older than 24 h: 1 of the 7 re-sent (1 of them may already be in Segment)" in result.output
+    assert "may have arrived over 24 h ago: 1 of the 7 re-sent" in result.output
     [(_, details)] = _replay_actions(app)
     assert (
         details["selected"],
         details["may_be_in_segment"],
-        details["older_than_24h"],
-        details["older_than_24h_may_be_in_segment"],
-    ) == (7, 4, 1, 1)
+        details["may_be_in_segment_over_24h"],
+    ) == (7, 4, 1)
 
 
 def test_the_widget_and_the_command_select_the_same_entries_by_outcome(
@@ -937,7 +1022,7 @@ def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskC
         "May already be in Segment: 3 of the 4 not delivered (the request went out and no answer came, or "
         "the entry was stuck pending)." in widget
     )
-    assert "Older than 24 h: 2 of the 4 not delivered (1 of them may already be in Segment)" in widget
+    assert "May have arrived over 24 h ago: 1 of the 4 not delivered" in widget
     page = client.get("/audit/replay/").get_data(as_text=True)
     assert "de-duplication window of about 24 hours" in page
     assert page.count("may be in Segment</span>") == 3
@@ -952,10 +1037,7 @@ def test_the_page_names_only_the_risks_there_are_and_says_so_when_there_are_none
 
     _fail_in_app(app, collector, 2)  # refused (HTTP 500) and recent
     page = client.get("/audit/replay/").get_data(as_text=True)
-    assert (
-        "None of them may be counted twice: none may already be in Segment, and none is older than 24 h."
-        in page
-    )
+    assert "None of them may be counted twice: none may already be in Segment." in page
     assert 'replay-risk"' not in page and "0 of the 2" not in page
     with app.app_context():
         record_delivery(
@@ -966,8 +1048,9 @@ def test_the_page_names_only_the_risks_there_are_and_says_so_when_there_are_none
             recorded=datetime.now(UTC) - timedelta(days=2),
         )
     page = client.get("/audit/replay/").get_data(as_text=True)
-    assert "Older than 24 h: 1 of the 3 not delivered: past Segment" in page
-    assert "May already be in Segment" not in page and "None of them" not in page
+    # Refused two days ago: never in Segment, so its re-send is the first copy, however old.
+    assert "None of them may be counted twice: none may already be in Segment." in page
+    assert 'replay-risk"' not in page
 
 
 def test_replay_command_prints_only_the_risks_there_are(
@@ -982,7 +1065,8 @@ def test_replay_command_prints_only_the_risks_there_are(
     assert result.output.splitlines()[-2:] == [
         "dry run: 2 entries would be re-sent, 0 skipped",
         "may already be in Segment: 1 of the 2 to re-send (the request went out and no answer came, or the "
-        "entry was stuck pending)",
+        "entry was stuck pending), all less than 24 h ago: within Segment's de-duplication window, a copy "
+        "of one that did arrive is dropped",
     ]
 
 
@@ -1049,7 +1133,10 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
     [(actor, details)] = _replay_actions(app)
     assert actor == "admin@example.com"
     assert (details["selection"], details["selected"], details["delivered"]) == ("status=failed", 2, 2)
-    assert (details["may_be_in_segment"], details["older_than_24h"]) == (0, 0)  # HTTP 500s: refused
+    assert (details["may_be_in_segment"], details["may_be_in_segment_over_24h"]) == (
+        0,
+        0,
+    )  # HTTP 500s: refused
     # The runs are what the replay source lists, and the event field offers them by name.
     runs = client.get("/audit/?source=replay").get_data(as_text=True)
     assert runs.count(f'<td data-label="Event">{REPLAY_ACTION}</td>') == 1 and "admin@example.com" in runs
@@ -1343,12 +1430,13 @@ def test_an_entry_page_says_when_its_resend_may_be_a_second_copy(client: FlaskCl
         for name, message_id in ids.items()
     }
     assert "Re-send unchanged</button>" in said["timeout"]
-    assert (
-        "It may already be in Segment: a re-sent copy is dropped by Segment only within about 24 hours."
-        in said["timeout"]
+    assert re.search(
+        r"It may already be in Segment, since [-\d]+ [:\d]+ UTC: a re-sent copy is dropped by Segment only "
+        r"within about 24 hours of that\.",
+        said["timeout"],
     )
-    assert "It may already be in Segment: a re-sent copy" in said["stuck"]
-    assert "older than 24 h: past Segment&#39;s de-duplication window" in said["old timeout"]
+    assert "a re-sent copy is dropped by Segment only within" in said["stuck"]
+    assert "over 24 h ago: past Segment&#39;s de-duplication window" in said["old timeout"]
     assert "may already be in Segment" not in said["old 500"]
 
 

@@ -579,11 +579,12 @@ def replay_command(
     Segment drops a second copy of a messageId only within about 24 hours of the first (its
     de-duplication window): a re-sent entry that did arrive before, and longer ago, is counted twice.
     After the summary, one line counts the entries that may already be in Segment (the request went
-    out and no answer came, or stuck pending) and one those older than 24 h, each when there are
-    any; `--outcome refused` re-sends only what never arrived, of which Segment has no copy. Each
-    attempt is recorded against the original entry; no entry is ever added. Exit 1 when an entry was
-    skipped or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry
-    would be skipped, as the real run would.
+    out and no answer came, or stuck pending) and one those of them that may have arrived over 24 h
+    ago (from that request or since pending, not from when recorded), each when there are any;
+    `--outcome refused` re-sends only what never arrived, of which Segment has no copy. Each attempt
+    is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
+    or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
+    skipped, as the real run would.
     """
     from analytics.replay import (
         Candidate,

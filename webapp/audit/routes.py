@@ -34,7 +34,7 @@ from analytics.queries import (
     delivery_attempts,
     message_name,
 )
-from analytics.replay import Unreplayable, is_stuck, may_already_be_in_segment, past_window, restore_message
+from analytics.replay import Unreplayable, first_possible_arrival, is_stuck, past_window, restore_message
 from webapp.audit import results as searching
 from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, unknown_params
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
@@ -263,17 +263,21 @@ def entry(message_id: str) -> str:
 
 def _replay_risk(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> str | None:
     """What a re-send of this entry may do twice, said beside its button: it may already be in Segment
-    (`may_already_be_in_segment`, by its status and every attempt), which drops a second copy only
-    within about 24 hours."""
-    earlier = any(may_have_arrived(attempt.error) for attempt in attempts)
-    if not may_already_be_in_segment(entry.status, entry.error, earlier):
+    (`first_possible_arrival`, by its status and every attempt), which drops a second copy only within
+    about 24 hours of the first, so the note says since when."""
+    first_attempt = min(
+        (attempt.attempted_at for attempt in attempts if may_have_arrived(attempt.error)), default=None
+    )
+    arrival = first_possible_arrival(entry.status, entry.error, entry.status_changed_at, first_attempt)
+    if arrival is None:
         return None
-    if past_window(entry.recorded_at, datetime.now(UTC)):
+    since = f"It may already be in Segment, since {audit_time(arrival)} UTC"
+    if past_window(arrival, datetime.now(UTC)):
         return (
-            "It may already be in Segment, and it is older than 24 h: past Segment's de-duplication window, "
-            "a re-sent copy would be counted twice"
+            f"{since}, over 24 h ago: past Segment's de-duplication window, a re-sent copy would be counted "
+            "twice"
         )
-    return "It may already be in Segment: a re-sent copy is dropped by Segment only within about 24 hours"
+    return f"{since}: a re-sent copy is dropped by Segment only within about 24 hours of that"
 
 
 def _replay_blocked(entry: AuditEntry, erased: datetime | None) -> str | None:

@@ -185,7 +185,7 @@ def _render(
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
     After a re-send, `skipped` and `failed` say why entries were not sent or not delivered. Both
-    also count what Segment may count twice (`duplicate_risk`: already there, or past its window).
+    also count what Segment may count twice (`duplicate_risk`: already there, since before its window).
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
