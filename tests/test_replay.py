@@ -736,7 +736,8 @@ def test_the_dashboard_never_offers_a_sealed_message_over_32_kb(
     page = client.get("/audit/replay/").get_data(as_text=True)
     assert "1 entry to re-send</h2>" in page and f"skipped: {reason}</td>" in page
     token = _csrf(client, "/audit/replay/")
-    answer = client.post("/audit/replay/", headers={**htmx, "X-CSRFToken": token}).get_data(as_text=True)
+    clicked = _click(client, "/audit/replay/", token)
+    answer = client.post("/audit/replay/", data=clicked, headers=htmx).get_data(as_text=True)
     assert "Re-sent 1 entry: 1 delivered; 1 skipped." in answer
     assert "<button" not in answer and f"1 entry cannot be re-sent: {reason}." in answer
 
@@ -993,6 +994,19 @@ def _csrf(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
+def _offer(client: FlaskClient, url: str) -> str:
+    """The token of what the view's widget offers, which a click's form carries (`routes.Offer`)."""
+    widget = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    match = re.search(r'<input type="hidden" name="offer" value="([0-9a-f]+)">', widget)
+    assert match is not None, widget
+    return match.group(1)
+
+
+def _click(client: FlaskClient, url: str, token: str) -> dict[str, str]:
+    """The form a click on the view's re-send button posts."""
+    return {"csrf_token": token, "offer": _offer(client, url)}
+
+
 def test_the_widget_counts_what_the_view_would_resend(
     client: FlaskClient, app: Flask, collector: Collector
 ) -> None:
@@ -1086,7 +1100,7 @@ def test_a_resend_narrowed_by_a_personal_value_records_it_masked(
         masked = mask_value("ada@example.com", store.mask_key)
     typed = masked if searched == "mask" else "ada@example.com"
     url = "/audit/replay/?" + urlencode({"status": "failed", "prop": f"email = {typed}"})
-    response = client.post(url, data={"csrf_token": _csrf(client, url)})
+    response = client.post(url, data=_click(client, url, _csrf(client, url)))
     assert response.status_code == 303
     [(_, details)] = _replay_actions(sealed)
     assert details["delivered"] == 1 and "ada@example.com" not in details["selection"]
@@ -1116,7 +1130,9 @@ def test_the_confirmation_page_previews_and_resends_as_the_clicker(
         == 2
     )
     token = _csrf(client, "/audit/replay/?status=failed")
-    response = client.post("/audit/replay/?status=failed", data={"csrf_token": token})
+    response = client.post(
+        "/audit/replay/?status=failed", data=_click(client, "/audit/replay/?status=failed", token)
+    )
     assert response.status_code == 303 and response.headers["Location"] == "/audit/replay/?status=failed"
     after = client.get(response.headers["Location"]).get_data(as_text=True)
     assert after.count("Re-sent 2 entries: 2 delivered; 0 skipped") == 1 and "Nothing to re-send" in after
@@ -1169,7 +1185,7 @@ def test_a_resend_records_the_view_as_typed_not_url_encoded(
     url = "/audit/replay/?" + urlencode(
         {"since": since, "event": "New Project Event", "status": ["failed", "dropped"]}, doseq=True
     )
-    assert client.post(url, data={"csrf_token": _csrf(client, url)}).status_code == 303
+    assert client.post(url, data=_click(client, url, _csrf(client, url))).status_code == 303
     [(_, details)] = _replay_actions(app)
     assert details["selection"] == f"since={since}&event=New Project Event&status=failed&status=dropped"
 
@@ -1233,11 +1249,74 @@ def test_an_htmx_post_answers_with_the_updated_widget(
 ) -> None:
     _fail_in_app(app, collector, 1)
     token = _csrf(client, "/audit/replay/")
-    response = client.post("/audit/replay/", headers={"HX-Request": "true", "X-CSRFToken": token})
+    response = client.post(
+        "/audit/replay/", data=_click(client, "/audit/replay/", token), headers={"HX-Request": "true"}
+    )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section id="audit-replay"')
     assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html
+
+
+def test_a_click_resends_only_what_its_button_offered(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    """Under a live tail the widget kept "Re-send 60 entries not delivered" while 40 more failed
+    entries arrived, and the click re-sent 100, under risk lines that were stale too."""
+    view = "/audit/replay/?status=failed"
+    first = _fail_in_app(app, collector, 2)
+    token = _csrf(client, "/audit/?status=failed")
+    shown = _offer(client, view)
+    later = _fail_in_app(app, collector, 1)  # arrives after the button was drawn
+    htmx = {"HX-Request": "true"}
+    refused = client.post(view, data={"csrf_token": token, "offer": shown}, headers=htmx)
+    assert refused.status_code == 200  # htmx swaps no 4xx answer: the widget says it
+    html = refused.get_data(as_text=True)
+    assert (
+        '<p class="replay-changed" role="status" tabindex="-1" autofocus>Not re-sent: the view changed since '
+        "it was shown; 3 entries to re-send now: confirm again.</p>"
+    ) in html
+    assert "Re-send 3 entries not delivered" in html and f'value="{shown}"' not in html
+    # Without JavaScript the confirmation page says it, with the real status.
+    page = client.post(view, data={"csrf_token": token, "offer": shown})
+    assert page.status_code == 409
+    assert "Not re-sent: the view changed since it was shown;" in page.get_data(as_text=True)
+    assert "3 entries to re-send</h2>" in page.get_data(as_text=True)
+    # A click that names no offer confirmed nothing.
+    bare = client.post(view, data={"csrf_token": token})
+    assert bare.status_code == 409
+    assert "Not re-sent: the click did not say which entries it confirmed;" in bare.get_data(as_text=True)
+    assert collector.received() == [] and _replay_actions(app) == []
+    # Confirmed again, the click re-sends what the button now says.
+    sent = client.post(view, data=_click(client, view, token), headers=htmx).get_data(as_text=True)
+    assert "Re-sent 3 entries: 3 delivered; 0 skipped." in sent
+    assert {m["messageId"] for m in collector.received()} == {r.message_id for r in [*first, *later]}
+
+
+def test_a_click_resends_the_offered_entries_only_whatever_arrives_meanwhile(
+    client: FlaskClient, app: Flask, collector: Collector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the check of the click's offer and the replay's selection, an entry may become
+    re-sendable: the replay selects the offered entries only."""
+    import webapp.replay.routes as routes
+
+    view = "/audit/replay/?status=failed"
+    offered = _fail_in_app(app, collector, 1)
+    token = _csrf(client, "/audit/?status=failed")
+    clicked = _click(client, view, token)
+    checked = routes._unconfirmed
+    arrived: list[Any] = []
+
+    def check_then_fail_one_more(form: Any, offer: Any) -> str | None:
+        refusal = checked(form, offer)
+        arrived.extend(_fail_in_app(app, collector, 1))
+        return refusal
+
+    monkeypatch.setattr(routes, "_unconfirmed", check_then_fail_one_more)
+    sent = client.post(view, data=clicked, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Re-sent 1 entry: 1 delivered; 0 skipped." in sent and "Re-send 1 entry not delivered" in sent
+    assert [m["messageId"] for m in collector.received()] == [offered[0].message_id]
+    assert arrived and arrived[0].message_id != offered[0].message_id
 
 
 def test_a_resend_that_was_not_delivered_says_what_the_endpoint_answered(
@@ -1248,11 +1327,12 @@ def test_a_resend_that_was_not_delivered_says_what_the_endpoint_answered(
     collector.inject(503, times=10_000)
     token = _csrf(client, "/audit/replay/")
     htmx = {"HX-Request": "true", "X-CSRFToken": token}
-    answer = client.post("/audit/replay/?status=failed", headers=htmx).get_data(as_text=True)
+    view = "/audit/replay/?status=failed"
+    answer = client.post(view, data={"offer": _offer(client, view)}, headers=htmx).get_data(as_text=True)
     assert "Re-sent 2 entries: 0 delivered, 2 failed; 0 skipped." in answer
     [line] = re.findall(r'<p class="muted replay-failed">(.*?)</p>', answer)
     assert line.startswith("Not delivered 2: HTTP 503 ")
-    page = client.post("/audit/replay/?status=failed", headers={"X-CSRFToken": token}, follow_redirects=True)
+    page = client.post(view, data=_click(client, view, token), follow_redirects=True)
     notes = re.findall(r'<p class="replay-result" role="status">(.*?)</p>', page.get_data(as_text=True))
     assert notes[0] == "Re-sent 2 entries: 0 delivered, 2 failed; 0 skipped."
     assert notes[1].startswith("Not delivered 2: HTTP 503 ") and len(notes) == 2
@@ -1283,7 +1363,8 @@ def test_entries_a_resend_would_skip_are_counted_apart_with_their_reason(
     assert f"2 entries cannot be re-sent: {MASKED_ONLY}" in widget
     assert "1 entry to re-send</h2>" in client.get("/audit/replay/?status=failed").get_data(as_text=True)
     token = _csrf(client, "/audit/replay/")
-    sent = client.post("/audit/replay/?status=failed", headers={**htmx, "X-CSRFToken": token})
+    view = "/audit/replay/?status=failed"
+    sent = client.post(view, data=_click(client, view, token), headers=htmx)
     answer = sent.get_data(as_text=True)
     assert "Re-sent 1 entry: 1 delivered; 2 skipped." in answer
     assert f"Skipped 2: {MASKED_ONLY}" in answer
@@ -1372,10 +1453,8 @@ def test_a_resend_from_the_widget_refreshes_the_rows_it_resent_on_the_page(
     with app.app_context():
         oldest = analytics_client.store().entry(first.message_id)
     assert oldest is not None
-    response = client.post(
-        f"/audit/replay/?status=failed&before={Cursor.of(oldest).encode()}",
-        headers={"HX-Request": "true", "X-CSRFToken": token},
-    )
+    older = f"/audit/replay/?status=failed&before={Cursor.of(oldest).encode()}"
+    response = client.post(older, data=_click(client, older, token), headers={"HX-Request": "true"})
     html = response.get_data(as_text=True)
     assert "Re-sent 1 entry: 1 delivered; 0 skipped." in html and "<template>" not in html
     assert "no longer match" not in html

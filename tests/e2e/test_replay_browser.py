@@ -56,6 +56,28 @@ def test_resend_the_failed_entries_of_a_view_and_see_the_attempt(
     expect(page.get_by_role("button", name="Re-send unchanged")).to_have_count(0)
 
 
+def test_the_live_tail_redraws_the_resend_offer_and_keeps_a_result(
+    live_server: str, page: Page, app: Flask, collector: Collector
+) -> None:
+    """Under the live tail the widget kept "Re-send 60 entries not delivered" while 40 more failed
+    entries were listed above it, and its click re-sent 100."""
+    _failed_entries(app, 2)
+    page.goto(live_server + "/audit/?status=failed&live=1")
+    widget = page.locator("#audit-replay")
+    expect(widget.get_by_role("button")).to_have_text("Re-send 2 entries not delivered")
+    arrived = _failed_entries(app, 1)
+    expect(page.locator("#audit-rows tr")).to_have_count(3)
+    expect(widget.get_by_role("button")).to_have_text("Re-send 3 entries not delivered")
+    widget.get_by_role("button").click()
+    result = widget.get_by_role("status")
+    expect(result).to_have_text("Re-sent 3 entries: 3 delivered; 0 skipped.")
+    assert arrived[0] in {m["messageId"] for m in collector.received()}
+    # The offer is read again as more arrive; the result of the click stays above it.
+    _failed_entries(app, 1)
+    expect(widget.get_by_role("button")).to_have_text("Re-send 1 entry not delivered")
+    expect(result).to_have_text("Re-sent 3 entries: 3 delivered; 0 skipped.")
+
+
 def test_resend_one_entry_from_its_page_without_javascript_help(
     live_server: str, page: Page, app: Flask, collector: Collector
 ) -> None:

@@ -228,7 +228,11 @@ def tail() -> ResponseReturnValue:
         ended=ended,
         final=final,
     )
-    return page, _STOP_POLLING if final else 200
+    response = make_response(page, _STOP_POLLING if final else 200)
+    if entries or settled:
+        # The re-send widget under the results counts these rows too: it reads its offer again.
+        response.headers["HX-Trigger"] = "audit-entries-changed"
+    return response
 
 
 @bp.get("/entries/<message_id>")

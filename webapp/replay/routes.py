@@ -3,14 +3,18 @@
 The same URL serves a confirmation page (with a preview of what would be sent) and, for htmx, the
 small widget the audit search loads under its results. Posting re-sends at most `CLICK_LIMIT`
 entries, unchanged, through a client with short budgets, as the person who clicked; the entries
-are claimed first, so two people clicking at once never send one twice. Each view is a plain
-function, so a role check can be added per route when accounts arrive.
+are claimed first, so two people clicking at once never send one twice. A click re-sends only what
+its button said (`Offer`): its form carries what was offered, and a view that offers otherwise now
+(new failed entries arrived meanwhile, under a live tail) is offered again rather than re-sent.
+Each view is a plain function, so a role check can be added per route when accounts arrive.
 """
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -43,8 +47,9 @@ from analytics.replay import (
     open_replay_client,
     record_replay,
     replay,
+    select_replayable,
 )
-from analytics.wording import sentence
+from analytics.wording import noun, sentence
 from webapp.actor import current_actor
 from webapp.audit.forms import SearchForm, unknown_params
 from webapp.audit.results import PAGE_SIZE, Overview, overview, page_of
@@ -100,6 +105,83 @@ def _selection(form: SearchForm) -> ReplaySelection:
         filters=tuple(conditions(form.filters)),
         destination=own_destination().label,
     )
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the widget and the confirmation page offer one click to re-send, as the person reads it.
+
+    Attributes:
+        ids: the entries the click re-sends: the first `CLICK_LIMIT` the view selects, oldest first.
+        more: the view selects more than that.
+        blocked: of them, those a re-send would skip, by reason.
+        risk_lines: of them, those Segment may count twice, as said under the button.
+    """
+
+    ids: tuple[int, ...] = ()
+    more: bool = False
+    blocked: Counter[str] = field(default_factory=Counter)
+    risk_lines: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """How many entries the view selects, up to `CLICK_LIMIT + 1` (enough to say "more than")."""
+        return len(self.ids) + self.more
+
+    @property
+    def sendable(self) -> int:
+        """Of the click's entries, those a re-send would really send."""
+        return len(self.ids) - self.blocked.total()
+
+    @property
+    def token(self) -> str:
+        """A digest of the entries and of all the offer says about them. The form carries it, so
+        that a click re-sends what its button said, not what the view holds when the click lands."""
+        said = repr((self.ids, self.more, sorted(self.blocked.items()), self.risk_lines))
+        return hashlib.sha256(said.encode()).hexdigest()[:32]
+
+    def now_said(self) -> str:
+        """What the offer says now, for a refused click."""
+        if self.sendable <= 0:
+            return "nothing to re-send now"
+        number = f"{self.sendable}+" if self.more else f"{self.sendable}"
+        return f"{number} {noun(self.sendable, 'entry')} to re-send now: confirm again"
+
+
+def _offer(selection: ReplaySelection, now: datetime) -> Offer:
+    """What one click of this selection would re-send now."""
+    first = select_replayable(selection, now).with_only_columns(AuditEntry.id).limit(CLICK_LIMIT + 1)
+    ids = tuple(db.session.scalars(first))
+    if not ids:
+        return Offer()
+    cipher = analytics_client.store().cipher
+    risk = duplicate_risk(db.session, selection, now, cap=CLICK_LIMIT)
+    return Offer(
+        ids=ids[:CLICK_LIMIT],
+        more=len(ids) > CLICK_LIMIT,
+        blocked=blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher),
+        risk_lines=tuple(risk.lines(min(len(ids), CLICK_LIMIT), "not delivered")),
+    )
+
+
+def _unconfirmed(form: SearchForm, offer: Offer) -> str | None:
+    """Why a click may not re-send the view's entries as they are now, if it may not.
+
+    A live tail adds failed entries under the widget while its button still says the count it was
+    drawn with: "Re-send 60" re-sent 100, under risk lines that were stale too. So the form carries
+    the offer's token, and one that differs from the offer now is refused with the new count (the
+    widget drawn again). An entry's own page re-sends that entry only, and an offer that sends
+    nothing sends nothing unconfirmed: neither needs a token.
+    """
+    assert form.filters is not None
+    if form.filters.message_id is not None or offer.sendable <= 0:
+        return None
+    confirmed = request.form.get("offer")
+    if confirmed == offer.token:
+        return None
+    if not confirmed:
+        return f"not re-sent: the click did not say which entries it confirmed; {offer.now_said()}"
+    return f"not re-sent: the view changed since it was shown; {offer.now_said()}"
 
 
 def _masked_prop(form: SearchForm, mask_key: bytes) -> dict[str, str]:
@@ -181,6 +263,7 @@ def _render(
     skipped: Counter[str] | None = None,
     failed: Counter[str] | None = None,
     unmatched: int = 0,
+    changed: str | None = None,
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
@@ -189,30 +272,26 @@ def _render(
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
-    that the view says what the re-send did without another search.
+    that the view says what the re-send did without another search. A refused click says why in
+    `changed`, above the offer as it is now.
     """
     htmx = wants_fragment()
     count = elsewhere = preview = None
-    blocked: Counter[str] = Counter()
-    risk_lines: list[str] = []
+    offer = Offer()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
-        count = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT)) or 0
+        offer = _offer(selection, now)
+        count = offer.count
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
-        if count:
-            cipher = analytics_client.store().cipher
-            blocked = blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
-            risk = duplicate_risk(db.session, selection, now, cap=CLICK_LIMIT)
-            risk_lines = risk.lines(min(count, CLICK_LIMIT), "not delivered")
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
         form=form,
         count=count,
-        # Of the first click's entries, those a re-send would really send.
-        sendable=min(count, CLICK_LIMIT) - sum(blocked.values()) if count else 0,
-        blocked=blocked,
-        risk_lines=risk_lines,
+        sendable=offer.sendable,
+        offer=offer.token,
+        blocked=offer.blocked,
+        risk_lines=list(offer.risk_lines),
         skipped=skipped or Counter(),
         not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
@@ -224,7 +303,8 @@ def _render(
         limit=CLICK_LIMIT,
         enabled=bool(current_app.config["SEGMENT_WRITE_KEY"]),
         own_destination=own_destination(),
-        results=get_flashed_messages(),
+        changed=changed,
+        results=[*get_flashed_messages(), *([changed] if changed else [])],
     )
     return vary_on_htmx(make_response(html, shown_status(status)))
 
@@ -258,6 +338,10 @@ def run() -> ResponseReturnValue:
     # Engineers replay to non-production destinations; production is for admins.
     if own_destination().production:
         require(Role.ADMIN)
+    selection = _selection(form)
+    offer = _offer(selection, datetime.now(UTC))
+    if refusal := _unconfirmed(form, offer):
+        return _render(form, status=409, changed=refusal)
     htmx = wants_fragment()
     # The rows the reviewer is looking at, read before the re-send changes what the filters match.
     shown = (
@@ -286,7 +370,9 @@ def run() -> ResponseReturnValue:
         **WEB_SEGMENT_OPTIONS,
     )
     try:
-        report = replay(store, client, _selection(form), limit=CLICK_LIMIT, on_candidate=note_resent)
+        # The offered entries only: one that became re-sendable since is offered by the next click.
+        offered = replace(selection, filters=(*selection.filters, AuditEntry.id.in_(offer.ids)))
+        report = replay(store, client, offered, limit=CLICK_LIMIT, on_candidate=note_resent)
     finally:
         client.shutdown()
     asked = as_typed(form.params(live=None, **_masked_prop(form, store.mask_key)))
