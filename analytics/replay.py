@@ -45,6 +45,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     ScalarSelect,
     Select,
     SQLColumnExpression,
@@ -69,7 +70,7 @@ from analytics.audit import (
     Source,
 )
 from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
-from analytics.durations import as_utc
+from analytics.durations import as_utc, format_duration, shown_instant
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
 from analytics.network_errors import may_have_arrived, may_have_arrived_clause
@@ -178,13 +179,26 @@ class ReplaySelection:
         With `elsewhere`, the entries that would match but were sent by the tester to another
         destination: the ones a replay leaves alone, for a view to say so.
         """
-        own = AuditEntry.destination.is_(None)
-        reachable = own if self.destination is None else or_(own, AuditEntry.destination == self.destination)
         settled = [status for status in self.statuses if status is not AuditStatus.PENDING]
         status_match = or_(
             AuditEntry.status.in_([str(status) for status in settled]) if settled else false(),
             stuck_clause(now, self.stuck_after) if AuditStatus.PENDING in self.statuses else false(),
         )
+        return self._narrowed(status_match, elsewhere=elsewhere)
+
+    def not_stuck_yet_condition(self, now: datetime) -> ColumnElement[bool]:
+        """The SQL condition for the `pending` entries this selection takes once stuck, but not yet."""
+        if AuditStatus.PENDING not in self.statuses:
+            return false()
+        waiting = and_(
+            AuditEntry.status == AuditStatus.PENDING, AuditEntry.status_changed_at >= now - self.stuck_after
+        )
+        return self._narrowed(waiting)
+
+    def _narrowed(self, status_match: ColumnElement[bool], *, elsewhere: bool = False) -> ColumnElement[bool]:
+        """`status_match` narrowed by all else the selection asks (type, destination, filters, time)."""
+        own = AuditEntry.destination.is_(None)
+        reachable = own if self.destination is None else or_(own, AuditEntry.destination == self.destination)
         conditions = [
             AuditEntry.type.in_(MESSAGE_TYPES),
             status_match,
@@ -215,6 +229,64 @@ def count_replayable(
     another destination), counted up to `cap + 1` (enough to say "more than")."""
     ids = select(AuditEntry.id).where(selection.condition(now, elsewhere=elsewhere)).limit(cap + 1).subquery()
     return select(func.count()).select_from(ids)
+
+
+@dataclass(frozen=True)
+class NotStuckYet:
+    """The `pending` entries of a selection that a replay leaves alone because they are not stuck yet:
+    what a crashed process left is exactly that for `stuck_after`, while someone reviews the crash.
+
+    Attributes:
+        count: how many.
+        first_changed: when the one pending longest became `pending`.
+        last_changed: when the one pending shortest did.
+        stuck_after: the threshold they are waiting for.
+        now: the time they were counted at.
+    """
+
+    count: int
+    first_changed: datetime
+    last_changed: datetime
+    stuck_after: timedelta
+    now: datetime
+
+    @property
+    def first_stuck_at(self) -> datetime:
+        """When the first of them becomes stuck, so that a replay re-sends it."""
+        return as_utc(self.first_changed) + self.stuck_after
+
+    @property
+    def stuck_after_now(self) -> str:
+        """A `--stuck-after` under which all of them are stuck now: the shortest pending time, in
+        whole minutes (whole seconds under a minute), as a duration option reads it."""
+        waited = int((self.now - as_utc(self.last_changed)).total_seconds())
+        return f"{waited // 60}m" if waited >= 60 else f"{max(waited, 1)}s"
+
+    def line(self, threshold: str, sooner: str) -> str:
+        """One line: how many, from when a replay re-sends them, and `sooner` (a command's words with
+        `stuck_after_now`) to re-send them now; `threshold` names where `stuck_after` comes from."""
+        first = "the first of them from" if self.count > 1 else "from"
+        return (
+            f"not stuck yet: {counted(self.count, 'pending entry')}, which a replay re-sends only once "
+            f"pending for longer than {format_duration(self.stuck_after)} ({threshold}): {first} "
+            f"{shown_instant(self.first_stuck_at)}, or now with {sooner} if no process is still sending them"
+        )
+
+
+def not_stuck_yet(
+    connection: Connection | Session, selection: ReplaySelection, now: datetime
+) -> NotStuckYet | None:
+    """The `pending` entries the selection takes once stuck but not yet (`NotStuckYet`), or None.
+
+    One count by the status index: only `pending` entries are read, which are few but after a crash.
+    """
+    query = select(
+        func.count(), func.min(AuditEntry.status_changed_at), func.max(AuditEntry.status_changed_at)
+    ).where(selection.not_stuck_yet_condition(now))
+    count, first, last = connection.execute(query).one()
+    if not count:
+        return None
+    return NotStuckYet(count, first, last, selection.stuck_after, now)
 
 
 def _masked_only(message: dict[str, Any]) -> str | None:

@@ -34,7 +34,7 @@ from analytics import AnalyticsClient
 from analytics.audit import AuditEntry, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.collector import Collector, key_fingerprint
-from analytics.durations import as_utc
+from analytics.durations import as_utc, shown_instant
 from analytics.erasure import ErasureReport, erase
 from analytics.integrity import verify
 from analytics.network_errors import describe_network_error
@@ -50,6 +50,7 @@ from analytics.replay import (
     count_replayable,
     duplicate_risk,
     is_stuck,
+    not_stuck_yet,
     open_replay_client,
     parse_statuses,
     record_replay,
@@ -222,6 +223,29 @@ def test_stuck_pending_entries_are_replayed_and_fresh_ones_are_not(
     assert replay(store, replay_client, ReplaySelection()).selected == 0
     assert replay(store, replay_client, ReplaySelection(), now=now + LATER).delivered == 1
     assert collector.received() == [receipt.message]
+
+
+def test_pending_entries_not_stuck_yet_are_counted_with_when_a_replay_takes_them(store: AuditStore) -> None:
+    """What a crashed process left is `pending` and not stuck for an hour: a replay selects nothing,
+    and said only that, while these entries will never be sent unless re-sent."""
+    now = datetime.now(UTC)
+    first = now - timedelta(minutes=40)
+    for recorded in (first, now - timedelta(minutes=5, seconds=20)):
+        record_delivery(store, AuditStatus.PENDING, recorded=recorded)
+    record_delivery(store, AuditStatus.PENDING, recorded=now - LATER)  # stuck: a replay takes it
+    record_delivery(store, AuditStatus.FAILED)
+    with store.engine.connect() as connection:
+        waiting = not_stuck_yet(connection, ReplaySelection(), now)
+        assert waiting is not None and (waiting.count, waiting.stuck_after_now) == (2, "5m")
+        assert waiting.first_stuck_at == first + timedelta(hours=1)
+        assert waiting.line("AUDIT_STUCK_AFTER", "--stuck-after 5m") == (
+            "not stuck yet: 2 pending entries, which a replay re-sends only once pending for longer than "
+            f"1 h (AUDIT_STUCK_AFTER): the first of them from {shown_instant(first + timedelta(hours=1))}, "
+            "or now with --stuck-after 5m if no process is still sending them"
+        )
+        # Not asked for, or stuck already under a shorter threshold: nothing is waiting.
+        assert not_stuck_yet(connection, ReplaySelection(statuses=(AuditStatus.FAILED,)), now) is None
+        assert not_stuck_yet(connection, ReplaySelection(stuck_after=timedelta(minutes=5)), now) is None
 
 
 def test_dry_run_lists_and_neither_claims_nor_sends(store: AuditStore, collector: Collector) -> None:
@@ -824,6 +848,32 @@ def test_replay_command_says_what_it_left_to_the_tester(
     ]
 
 
+def test_replay_command_says_when_pending_entries_not_stuck_yet_can_be_re_sent(
+    runner: FlaskCliRunner, sqlite_store: AuditStore
+) -> None:
+    recorded = datetime.now(UTC) - timedelta(minutes=40)
+    record_delivery(sqlite_store, AuditStatus.PENDING, recorded=recorded)
+    stuck_at = shown_instant(recorded + timedelta(hours=1))
+    result = runner.invoke(args=["replay", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "dry run: 0 entries would be re-sent, 0 skipped",
+        "not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 1 h "
+        f"(AUDIT_STUCK_AFTER): from {stuck_at}, or now with --stuck-after 40m if no process is still "
+        "sending them",
+    ]
+    longer = runner.invoke(args=["replay", "--stuck-after", "2h"])
+    assert longer.output.splitlines()[-1].startswith(
+        "not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 2 h "
+        "(--stuck-after): from"
+    )
+    assert runner.invoke(args=["replay", "--stuck-after", "40m"]).output == (
+        "re-sent 1 entry: 1 delivered; 0 skipped\n"
+        "may already be in Segment: 1 of the 1 re-sent (the request went out and no answer came, or the "
+        "entry was stuck pending)\n"
+    )
+
+
 def test_replay_command_exits_1_listing_what_is_still_not_delivered(
     runner: FlaskCliRunner, app: Flask, collector: Collector
 ) -> None:
@@ -1023,6 +1073,29 @@ def test_the_widget_counts_what_the_view_would_resend(
     assert "Nothing in this view needs re-sending." in other_event.get_data(as_text=True)
     delivered_only = client.get("/audit/replay/?status=delivered", headers={"HX-Request": "true"})
     assert "Nothing in this view needs re-sending." in delivered_only.get_data(as_text=True)
+
+
+def test_the_widget_and_the_page_say_when_pending_entries_not_stuck_yet_can_be_re_sent(
+    client: FlaskClient, app: Flask
+) -> None:
+    """Entries a crashed process left `pending` read as "nothing needs re-sending" for an hour."""
+    from webapp.extensions import analytics_client
+
+    recorded = datetime.now(UTC) - timedelta(minutes=40)
+    with app.app_context():
+        record_delivery(analytics_client.store(), AuditStatus.PENDING, recorded=recorded)
+    waiting = (
+        "Not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 1 h "
+        f"(AUDIT_STUCK_AFTER): from {shown_instant(recorded + timedelta(hours=1))}, or now with "
+        "event-catalog replay --stuck-after 40m if no process is still sending them."
+    )
+    widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "Nothing in this view can be re-sent yet." in widget and waiting in widget
+    assert "needs re-sending" not in widget and "<button" not in widget
+    page = client.get("/audit/replay/").get_data(as_text=True)
+    assert "Nothing to re-send yet</h2>" in page and waiting in page
+    failed_only = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})
+    assert "Nothing in this view needs re-sending." in failed_only.get_data(as_text=True)
 
 
 def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskClient, app: Flask) -> None:

@@ -581,16 +581,19 @@ def replay_command(
     After the summary, one line counts the entries that may already be in Segment (the request went
     out and no answer came, or stuck pending) and one those of them that may have arrived over 24 h
     ago (from that request or since pending, not from when recorded), each when there are any;
-    `--outcome refused` re-sends only what never arrived, of which Segment has no copy. Each attempt
-    is recorded against the original entry; no entry is ever added. Exit 1 when an entry was skipped
-    or is still not delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be
-    skipped, as the real run would.
+    `--outcome refused` re-sends only what never arrived, of which Segment has no copy. One more line
+    counts the pending entries not stuck yet (a crashed process left them), when there are any, with
+    when they will be and the --stuck-after that re-sends them now. Each attempt is recorded against
+    the original entry; no entry is ever added. Exit 1 when an entry was skipped or is still not
+    delivered (each is listed), 0 otherwise; a dry run exits 1 when an entry would be skipped, as the
+    real run would.
     """
     from analytics.replay import (
         Candidate,
         ReplayError,
         ReplaySelection,
         count_replayable,
+        not_stuck_yet,
         open_replay_client,
         parse_statuses,
         record_replay,
@@ -656,9 +659,14 @@ def replay_command(
     click.echo(report.summary())
     for line in report.risk_lines():
         click.echo(line)
-    left_alone = count_replayable(selection, datetime.now(UTC), cap=_LEFT_ALONE_CAP, elsewhere=True)
+    now = datetime.now(UTC)
+    left_alone = count_replayable(selection, now, cap=_LEFT_ALONE_CAP, elsewhere=True)
     with store.engine.connect() as connection:
         elsewhere = connection.scalar(left_alone) or 0
+        waiting = not_stuck_yet(connection, selection, now)
+    if waiting is not None:
+        threshold = "--stuck-after" if stuck_after is not None else "AUDIT_STUCK_AFTER"
+        click.echo(waiting.line(threshold, f"--stuck-after {waiting.stuck_after_now}"))
     if elsewhere:
         shown = f"{_LEFT_ALONE_CAP}+" if elsewhere > _LEFT_ALONE_CAP else str(elsewhere)
         click.echo(

@@ -44,6 +44,7 @@ from analytics.replay import (
     blocked_reasons,
     count_replayable,
     duplicate_risk,
+    not_stuck_yet,
     open_replay_client,
     record_replay,
     replay,
@@ -268,7 +269,8 @@ def _render(
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
     After a re-send, `skipped` and `failed` say why entries were not sent or not delivered. Both
-    also count what Segment may count twice (`duplicate_risk`: already there, since before its window).
+    also count what Segment may count twice (`duplicate_risk`: already there, since before its window),
+    and the pending entries not stuck yet (`waiting`), which "nothing to re-send" would hide.
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
@@ -276,13 +278,14 @@ def _render(
     `changed`, above the offer as it is now.
     """
     htmx = wants_fragment()
-    count = elsewhere = preview = None
+    count = elsewhere = preview = waiting = None
     offer = Offer()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
         offer = _offer(selection, now)
         count = offer.count
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
+        waiting = not_stuck_yet(db.session, selection, now)
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
@@ -295,6 +298,7 @@ def _render(
         skipped=skipped or Counter(),
         not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
+        waiting=waiting,
         preview=preview,
         report=report,
         refreshed=refreshed or [],
