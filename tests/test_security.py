@@ -735,6 +735,28 @@ def test_a_nul_character_in_an_audit_filter_is_said_next_to_its_field(
     }
 
 
+def test_a_nul_character_in_the_re_send_page_s_view_or_the_health_window_is_said_next_to_its_field(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """The audit page alone was spared the bare 400 page: the re-send confirmation page (the same
+    filters) lost the view and its list of unusable filters, the health page its Window field."""
+    client = signed_in_client(make_app(SQLALCHEMY_DATABASE_URI=database_url), Role.ADMIN)
+    page = client.get("/audit/replay/?event=a%00b&project=12")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "<li><code>event</code>: cannot contain a NUL character</li>" in html
+    assert "<dt>project</dt><dd><code>12</code></dd>" in html  # the rest of the view kept
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    assert token is not None
+    resend = client.post("/audit/replay/?event=a%00b&project=12", data={"csrf_token": token.group(1)})
+    assert resend.status_code == 400
+    assert "<code>event</code>: cannot contain a NUL character" in resend.get_data(as_text=True)
+    health = client.get("/health?window=1%00h")
+    html = health.get_data(as_text=True)
+    assert health.status_code == 400 and 'id="window" name="window"' in html
+    assert 'aria-invalid="true"' in html and 'id="window-error">cannot contain a NUL character<' in html
+
+
 @pytest.mark.parametrize("ident", [2**31, 2**63 - 1, 2**63, 2**64, 10**40])
 def test_an_id_past_its_column_is_no_such_row_not_a_500(
     make_app: Callable[..., Flask], database_url: str, ident: int

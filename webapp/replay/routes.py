@@ -61,6 +61,7 @@ from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
 from webapp.tester.sending import own_destination
+from webapp.text_input import query_checked_by_its_form
 
 bp = Blueprint("replay", __name__)
 
@@ -322,6 +323,7 @@ def _view() -> SearchForm:
 
 
 @bp.get("/")
+@query_checked_by_its_form
 @requires(Role.ENGINEER)
 def preview() -> ResponseReturnValue:
     """What re-sending this view would send (the widget for htmx, a confirmation page otherwise)."""
@@ -330,6 +332,7 @@ def preview() -> ResponseReturnValue:
 
 
 @bp.post("/")
+@query_checked_by_its_form
 @requires(Role.ENGINEER)
 def run() -> ResponseReturnValue:
     """Re-send up to `CLICK_LIMIT` undelivered entries of the view, recorded against the clicker."""
