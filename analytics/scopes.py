@@ -31,6 +31,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BeforeValidator, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from analytics.catalog_package import in_catalog_package, warn_foreign
 from analytics.checked_model import CheckedModel
 from analytics.storable_text import check_storable
 
@@ -160,9 +161,17 @@ class UserScope(CheckedModel):
 
     user_id: ScopeId = _id_field("Id of the user the event is about.", 1, None)
 
+    def __init_subclass__(cls, **registration: Any) -> None:
+        """Accept the `registry=` class argument; `__pydantic_init_subclass__` reads it."""
+        super().__init_subclass__()
+
     @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+    def __pydantic_init_subclass__(cls, *, registry: ScopeRegistry | None = None, **kwargs: Any) -> None:
         """Register the new scope: defining it is what adds it to the catalog (`SCOPES`).
+
+        A scope defined outside the catalog package joins no registry unless it is given one
+        (`registry=`, as tests do): it warns (`analytics.catalog_package.ForeignSpecWarning`), as a
+        spec does, since the catalog's pages, the tester and `lint` would not know it.
 
         Raises:
             TypeError: it has no `label` or `description` of its own, and would show as its
@@ -175,7 +184,12 @@ class UserScope(CheckedModel):
                 f"{cls.__name__}: a scope needs its own {' and '.join(missing)} (ClassVar[str]), "
                 f"or the catalog would show it as {cls.__bases__[0].__name__}"
             )
-        SCOPES.add(cls)
+        if registry is not None:
+            registry.add(cls)
+        elif in_catalog_package(cls):
+            SCOPES.add(cls)
+        else:
+            warn_foreign(cls, "scope", "analytics/scopes.py")
 
     @field_validator("*", mode="after")
     @classmethod

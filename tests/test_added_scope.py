@@ -1,8 +1,9 @@
 """A scope a team adds (as a fork's `BillingAccountScope(ProjectScope)`): defining it is all it takes.
 
-The scopes here are the tests' own: each is defined inside a test or fixture, registers itself as any
-scope does, and is taken out of the registry again when the test ends (`scope_registry`), so that no
-other test sees it. They hold only when the shipped scopes are there, whatever scopes a fork adds.
+The scopes here are the tests' own: each is defined inside a test or fixture, registers itself in the
+registry it is given (`registry=`: a scope defined outside the catalog package joins none by default)
+and is taken out of it again when the test ends (`scope_registry`), so that no other test sees it.
+They hold only when the shipped scopes are there, whatever scopes a fork adds.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def scope_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScopeRegistry]:
 def ledger_scope(scope_registry: ScopeRegistry) -> type[ProjectScope]:
     """A scope one level below the project, as a fork's billing account scope is."""
 
-    class LedgerScope(ProjectScope):
+    class LedgerScope(ProjectScope, registry=scope_registry):
         """A user acting on the ledger of a project."""
 
         label: ClassVar[str] = "Ledger"
@@ -132,13 +133,13 @@ def test_a_scope_without_a_label_of_its_own_or_with_another_s_is_refused(
 ) -> None:
     with pytest.raises(TypeError, match="NoLabelScope: a scope needs its own label and description"):
 
-        class NoLabelScope(ProjectScope):
+        class NoLabelScope(ProjectScope, registry=scope_registry):
             shard_id: ScopeId = Field(gt=0, examples=[3])
 
     taken = r"SecondClusterScope: the label 'cluster' is taken by ClusterScope \('Cluster'\)"
     with pytest.raises(TypeError, match=taken):
 
-        class SecondClusterScope(ProjectScope):
+        class SecondClusterScope(ProjectScope, registry=scope_registry):
             """A second scope of the same name."""
 
             label: ClassVar[str] = "cluster"
@@ -236,7 +237,7 @@ def test_a_short_name_another_scope_has_is_refused(scope_registry: ScopeRegistry
     clash = r"TenantScope: the short name 'cluster' of 'tenant_id' is 'cluster_id''s already"
     with pytest.raises(TypeError, match=clash):
 
-        class TenantScope(ProjectScope):
+        class TenantScope(ProjectScope, registry=scope_registry):
             """A tenant, whose short name a cluster already has."""
 
             label: ClassVar[str] = "Tenant"
@@ -251,7 +252,7 @@ def test_a_short_name_another_scope_has_is_refused(scope_registry: ScopeRegistry
 def test_the_api_says_an_added_scope_s_name_is_text(
     client: FlaskClient, scope_registry: ScopeRegistry, event_of: Callable[[type[UserScope]], SpecInfo]
 ) -> None:
-    class WorkspaceScope(ProjectScope):
+    class WorkspaceScope(ProjectScope, registry=scope_registry):
         """A named workspace of a project."""
 
         label: ClassVar[str] = "Workspace"
@@ -288,7 +289,7 @@ def test_the_catalog_api_s_etag_changes_with_a_scope_the_version_does_not_cover(
     first = client.get("/api/catalog")
     assert first.status_code == 200
 
-    class VaultScope(ProjectScope):
+    class VaultScope(ProjectScope, registry=scope_registry):
         """A user acting on a vault of a project."""
 
         label: ClassVar[str] = "Vault"

@@ -47,16 +47,18 @@ def _load(source: str, tmp_path: Path, name: str) -> tuple[ModuleType, SpecRegis
     saved = REGISTRY.tracks, REGISTRY.identifiers
     REGISTRY.tracks, REGISTRY.identifiers = [], []
     try:
-        spec = importlib.util.spec_from_file_location(name, path)
+        # Imported as a module of the catalog package, where a fork pastes it: only specs defined
+        # there join the shipped registry.
+        spec = importlib.util.spec_from_file_location(f"analytics.{name}", path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
+        sys.modules[spec.name] = module
         spec.loader.exec_module(module)
         registry = SpecRegistry()
         registry.tracks, registry.identifiers = REGISTRY.tracks, REGISTRY.identifiers
     finally:
         REGISTRY.tracks, REGISTRY.identifiers = saved
-        sys.modules.pop(name, None)
+        sys.modules.pop(f"analytics.{name}", None)
     return module, registry
 
 

@@ -1,0 +1,174 @@
+"""Specs and scopes an application defines in its own module, outside the catalog package.
+
+Such a class joined the shipped registry in that process alone: the application recorded a catalog
+version of its own, and the dashboard's Changes page then reported the application's events as
+removed. Now it warns (`ForeignSpecWarning`) and joins no registry unless it is given one, as the
+tests' own specs are; it can still be sent, and is audited under the catalog's version.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import subprocess
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import Engine, select
+
+from analytics.audit import AuditEntry, CatalogVersion
+from analytics.catalog import CATALOG, Catalog
+from analytics.catalog_package import ForeignSpecWarning
+from analytics.collector import Collector
+from analytics.scopes import SCOPES, ProjectScope, ScopeRegistry
+from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
+
+
+class _BoardEvent(StrEnum):
+    BoardCreateStart = "Board Create Started"
+
+
+def test_a_track_spec_defined_outside_the_catalog_warns_at_its_class_line_and_joins_no_registry() -> None:
+    tracks = list(REGISTRY.tracks)
+    with pytest.warns(ForeignSpecWarning) as caught:
+
+        class BoardCreateStarted(
+            TrackSpec, event=_BoardEvent.BoardCreateStart, category=Category.ONBOARDING, owner=Team.GROWTH
+        ):
+            """A user started creating a board."""
+
+            template: str = prop("Template picked.", example="kanban")
+
+    [warning] = caught.list
+    assert str(warning.message) == (
+        f"track spec BoardCreateStarted is defined in {__name__}, outside the catalog package (analytics): "
+        "the catalog does not hold it, so lint, personal-data checks, the dashboard and the recorded "
+        "catalog version do not know it. Declare it in analytics/tracks.py of your fork of the catalog."
+    )
+    assert warning.filename == __file__
+    assert linecache.getline(__file__, warning.lineno).strip() == "class BoardCreateStarted("
+    assert REGISTRY.tracks == tracks
+    assert Catalog(REGISTRY).version == CATALOG.version
+
+
+def test_an_identify_spec_and_a_scope_defined_outside_the_catalog_warn_too() -> None:
+    identifiers, scopes = list(REGISTRY.identifiers), SCOPES.ordered()
+    identify_warning = r"^identify spec BoardlySignup .* in analytics/identifiers\.py"
+    with pytest.warns(ForeignSpecWarning, match=identify_warning):
+
+        class BoardlySignup(IdentifySpec, name="Boardly signup", owner=Team.IDENTITY):
+            """A user signed up to Boardly."""
+
+    with pytest.warns(ForeignSpecWarning, match=r"^scope BoardScope .* in analytics/scopes\.py"):
+
+        class BoardScope(ProjectScope):
+            """A user acting on a board."""
+
+            label: ClassVar[str] = "Board"
+            description: ClassVar[str] = "Something that happened to a board."
+
+    assert REGISTRY.identifiers == identifiers
+    assert SCOPES.ordered() == scopes
+
+
+def test_a_class_given_a_registry_of_its_own_joins_it_without_a_warning() -> None:
+    """As the tests' specs and scopes are (pytest turns any warning into an error)."""
+    specs, scopes = SpecRegistry(), ScopeRegistry()
+
+    class BoardScope(ProjectScope, registry=scopes):
+        """A user acting on a board."""
+
+        label: ClassVar[str] = "Board"
+        description: ClassVar[str] = "Something that happened to a board."
+
+    class BoardCreateStarted(
+        TrackSpec,
+        event=_BoardEvent.BoardCreateStart,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=specs,
+    ):
+        """A user started creating a board."""
+
+        scope: BoardScope
+
+    assert specs.tracks == [BoardCreateStarted]
+    assert scopes.defined == [BoardScope]
+    assert BoardScope not in SCOPES.defined
+
+
+_APPLICATION = """
+from enum import StrEnum
+from typing import ClassVar
+
+import analytics
+from analytics.scopes import ProjectScope
+from analytics.spec import Category, IdentifySpec, Team, TrackSpec, prop
+
+
+class BoardlyEvent(StrEnum):
+    BoardCreateStart = "Board Create Started"
+
+
+class BoardScope(ProjectScope):
+    \"\"\"A user acting on a board.\"\"\"
+
+    label: ClassVar[str] = "Board"
+    description: ClassVar[str] = "Something that happened to a board."
+
+
+class BoardCreateStarted(
+    TrackSpec, event=BoardlyEvent.BoardCreateStart, category=Category.ONBOARDING, owner=Team.GROWTH
+):
+    \"\"\"A user started creating a board.\"\"\"
+
+    scope: BoardScope
+    template: str = prop("Template picked.", example="kanban")
+
+
+class BoardlySignup(IdentifySpec, name="Boardly signup", owner=Team.IDENTITY):
+    \"\"\"A user signed up to Boardly.\"\"\"
+
+
+analytics.init("key", host={host!r}, database_url={database_url!r}, sync_mode=True)
+try:
+    analytics.track(BoardCreateStarted(scope=BoardScope(user_id=1, project_id=2), template="kanban"))
+finally:
+    analytics.shutdown()
+"""
+
+
+def test_an_application_s_own_specs_leave_the_recorded_catalog_version_alone(
+    tmp_path: Path, database_url: str, engine: Engine, collector: Collector
+) -> None:
+    """The adopter's walk: an application module declared its events, recorded a catalog version of its
+    own, and the dashboard's Changes page said they had been removed. Its event is still sent and
+    audited, under the catalog's version: the dashboard reports it as not in the catalog."""
+    script = tmp_path / "boardly_events.py"
+    script.write_text(_APPLICATION.format(host=collector.url, database_url=database_url), encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env={**os.environ, "APP_ENV": "development"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as connection:
+        assert connection.execute(select(CatalogVersion.version)).scalars().all() == [CATALOG.version]
+        entry = connection.execute(select(AuditEntry.event, AuditEntry.catalog_version)).one()
+    assert tuple(entry) == ("Board Create Started", CATALOG.version)
+    warned = [line for line in done.stderr.splitlines() if "ForeignSpecWarning" in line]
+    assert [line.split(": ForeignSpecWarning: ")[1].split(" is defined")[0] for line in warned] == [
+        "scope BoardScope",
+        "track spec BoardCreateStarted",
+        "identify spec BoardlySignup",
+    ]
+    assert warned[1].startswith(f"{script}:21: ")
+    [sent] = collector.received()
+    assert sent["event"] == "Board Create Started"
+    assert sent["context"]["eventCatalog"]["version"] == CATALOG.version
