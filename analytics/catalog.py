@@ -432,7 +432,7 @@ def is_personal_key(key: str) -> bool:
 def personal_paths(spec: AnySpec, payload: Mapping[str, Any], *, from_spec: bool = False) -> frozenset[str]:
     """The paths of a payload's personal data (`analytics.nested`), which the audit log masks and seals:
     those the spec declares, and every key named like personal data (`is_personal_key`) where the spec
-    declares none.
+    declares none (or, for a spec outside the catalog, which no `lint` checked, wherever: `_personal_keys`).
 
     A spec declares no keys inside a free-form value (a `dict[str, Any]` property, what
     `event-catalog import` writes for an object without fields) nor for the tester's off-schema
@@ -448,12 +448,30 @@ def personal_paths(spec: AnySpec, payload: Mapping[str, Any], *, from_spec: bool
     (no free-form value) walks nothing. Without it (the tester's raw properties, which may hold
     off-schema keys anywhere), every value is walked, each key looked up where it sits.
     """
-    declared = _declared(spec)
+    declared, keys = _declared(spec), _personal_keys(spec)
     if from_spec and declared.closed:
-        return spec.personal_data_keys()
+        return keys
     found: list[str] = []
     _find_undeclared_personal(dict(payload), declared, "", from_spec, found)
-    return spec.personal_data_keys() | frozenset(found)
+    return keys | frozenset(found)
+
+
+@cache
+def _personal_keys(spec: AnySpec) -> frozenset[str]:
+    """The paths a spec's fields make personal data: those it marks `personal_data=True` and, for a
+    spec outside the catalog (`outside_catalog`), every field named like personal data too. No `lint`
+    reads such a spec to ask it to mark them (EC013), and an application's unmarked `share_email`
+    was stored in the clear."""
+    keys = spec.personal_data_keys()
+    if not spec.outside_catalog:
+        return keys
+    named: list[str] = []
+    for path, _ in field_paths(spec.own_fields()):
+        # A personal value is masked whole, as `personal_data_keys` has it: what it holds needs no path.
+        covered = any(path == key or path.startswith(f"{key}.") for key in (*keys, *named))
+        if not covered and looks_personal(path.rsplit(".", 1)[-1]):
+            named.append(path)
+    return keys | frozenset(named)
 
 
 def _find_undeclared_personal(

@@ -181,11 +181,18 @@ their own (`registry=`); a spec defined elsewhere without one joins none (`_regi
 
 
 class _Spec(CheckedModel):
-    """What track and identify specs share: immutability, strictness, checked copies and catalog metadata."""
+    """What track and identify specs share: immutability, strictness, checked copies and catalog metadata.
+
+    Attributes:
+        outside_catalog: whether the spec was defined outside the catalog package and given no registry,
+            so that it joined none (`_registry_for`): no `lint` read it, and the audit log masks its
+            properties named like personal data whether it marks them or not (`analytics.catalog`).
+    """
 
     category: ClassVar[Category]
     owner: ClassVar[str]
     status: ClassVar[Status]
+    outside_catalog: ClassVar[bool] = False
     scope: UserScope
 
     def __init_subclass__(cls, **catalog_metadata: Any) -> None:
@@ -328,7 +335,9 @@ class TrackSpec(_Spec):
             raise TypeError(f"{cls.__name__}: a track spec needs category= and owner= as well as event=")
         cls.event, cls.category, cls.owner = event, category, owner
         cls.status, cls.replaced_by, cls.stale_after = _status(cls, status), replaced_by, stale_after
-        if (into := _registry_for(cls, registry, "track spec", "analytics/tracks.py")) is not None:
+        into = _registry_for(cls, registry, "track spec", "analytics/tracks.py")
+        cls.outside_catalog = into is None
+        if into is not None:
             into.tracks.append(cls)
 
     @classmethod
@@ -394,7 +403,9 @@ class IdentifySpec(_Spec):
         if owner is None:
             raise TypeError(f"{cls.__name__}: an identify spec needs owner= as well as name=")
         cls.name, cls.owner, cls.status, cls.category = name, owner, _status(cls, status), Category.IDENTITY
-        if (into := _registry_for(cls, registry, "identify spec", "analytics/identifiers.py")) is not None:
+        into = _registry_for(cls, registry, "identify spec", "analytics/identifiers.py")
+        cls.outside_catalog = into is None
+        if into is not None:
             into.identifiers.append(cls)
 
     def traits(self) -> dict[str, Any]:

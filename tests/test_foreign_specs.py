@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from analytics.audit import AuditEntry, CatalogVersion
-from analytics.catalog import CATALOG, Catalog
+from analytics.catalog import CATALOG, Catalog, personal_paths
 from analytics.catalog_package import ForeignSpecWarning
 from analytics.collector import Collector
 from analytics.scopes import SCOPES, ProjectScope, ScopeRegistry
@@ -127,6 +127,7 @@ class BoardCreateStarted(
 
     scope: BoardScope
     template: str = prop("Template picked.", example="kanban")
+    share_email: str = prop("Shared with.", example="a@b.c")
 
 
 class BoardlySignup(IdentifySpec, name="Boardly signup", owner=Team.IDENTITY):
@@ -135,7 +136,8 @@ class BoardlySignup(IdentifySpec, name="Boardly signup", owner=Team.IDENTITY):
 
 analytics.init("key", host={host!r}, database_url={database_url!r}, sync_mode=True)
 try:
-    analytics.track(BoardCreateStarted(scope=BoardScope(user_id=1, project_id=2), template="kanban"))
+    scope = BoardScope(user_id=1, project_id=2)
+    analytics.track(BoardCreateStarted(scope=scope, template="kanban", share_email="dave@example.com"))
 finally:
     analytics.shutdown()
 """
@@ -160,8 +162,10 @@ def test_an_application_s_own_specs_leave_the_recorded_catalog_version_alone(
     assert done.returncode == 0, done.stderr
     with engine.connect() as connection:
         assert connection.execute(select(CatalogVersion.version)).scalars().all() == [CATALOG.version]
-        entry = connection.execute(select(AuditEntry.event, AuditEntry.catalog_version)).one()
-    assert tuple(entry) == ("Board Create Started", CATALOG.version)
+        columns = AuditEntry.event, AuditEntry.catalog_version, AuditEntry.payload
+        entry = connection.execute(select(*columns)).one()
+    assert (entry.event, entry.catalog_version) == ("Board Create Started", CATALOG.version)
+    assert entry.payload["properties"]["share_email"].startswith("masked:")
     warned = [line for line in done.stderr.splitlines() if "ForeignSpecWarning" in line]
     assert [line.split(": ForeignSpecWarning: ")[1].split(" is defined")[0] for line in warned] == [
         "scope BoardScope",
@@ -172,3 +176,38 @@ def test_an_application_s_own_specs_leave_the_recorded_catalog_version_alone(
     [sent] = collector.received()
     assert sent["event"] == "Board Create Started"
     assert sent["context"]["eventCatalog"]["version"] == CATALOG.version
+    assert sent["properties"]["share_email"] == "dave@example.com"
+
+
+def test_a_spec_outside_the_catalog_has_its_properties_named_like_personal_data_masked() -> None:
+    """No `lint` reads it to ask for `personal_data=True` (EC013): an application's unmarked
+    `share_email` was stored in the clear."""
+    with pytest.warns(ForeignSpecWarning):
+
+        class BoardShareSuccess(
+            TrackSpec, event=_BoardEvent.BoardCreateStart, category=Category.ONBOARDING, owner=Team.GROWTH
+        ):
+            """A user shared a board."""
+
+            share_email: str = prop("Shared with.", example="a@b.c")
+            phone: str = prop("Their phone.", example="+33 1 23 45 67 89", personal_data=True)
+            template: str = prop("Template picked.", example="kanban")
+
+    payload = {"share_email": "dave@example.com", "phone": "+33 1", "template": "kanban"}
+    assert personal_paths(BoardShareSuccess, payload, from_spec=True) == {"share_email", "phone"}
+    assert personal_paths(BoardShareSuccess, payload) == {"share_email", "phone"}
+
+
+def test_a_spec_in_a_registry_keeps_its_own_word_on_personal_data() -> None:
+    class BoardShareSuccess(
+        TrackSpec,
+        event=_BoardEvent.BoardCreateStart,
+        category=Category.ONBOARDING,
+        owner=Team.GROWTH,
+        registry=SpecRegistry(),
+    ):
+        """A user shared a board."""
+
+        share_email: str = prop("Shared with.", example="a@b.c")
+
+    assert personal_paths(BoardShareSuccess, {"share_email": "dave@example.com"}, from_spec=True) == set()
