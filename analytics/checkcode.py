@@ -3,7 +3,7 @@
 The original package's rule is that every event is built through its spec. This reads Python source
 with `ast` (never regular expressions, which cannot tell a call from a comment) and reports:
 
-    CC001 a spec class defined outside the catalog package (the dashboard and lint never see it)
+    CC001 a spec or scope class defined outside the catalog package (the dashboard and lint never see it)
     CC002 the raw Segment client called directly (nothing audited, nothing validated)
     CC003 an event string that is not in the catalog
     CC004 an event or traits built by hand instead of through their spec
@@ -32,11 +32,14 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from analytics.catalog import CATALOG, Catalog
+from analytics.scopes import SCOPES
 from analytics.spec import Status, TrackSpec
 
 CATALOG_PACKAGE = Path(__file__).resolve().parent
 SEGMENT_CALLS = frozenset({"track", "identify", "page", "screen", "group", "alias"})
 SPEC_BASES = frozenset({"TrackSpec", "IdentifySpec"})
+SCOPE_BASES = frozenset(scope.__name__ for scope in SCOPES)
+"""The catalog's scopes: a scope an application derives from one adds ids no catalog spec declares."""
 SKIPPED_DIRECTORIES = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist"})
 _SUPPRESSION = re.compile(r"#\s*check-code:\s*ignore(?:\[(?P<codes>[A-Z0-9,\s]+)\])?")
 
@@ -189,6 +192,15 @@ class _FileScan(ast.NodeVisitor):
                     "CC001",
                     f"spec {node.name} is defined outside the catalog package; "
                     "move it to analytics/tracks.py or analytics/identifiers.py so the catalog registers it",
+                )
+            )
+        elif bases & SCOPE_BASES and not self.in_catalog:
+            self.findings.append(
+                (
+                    node.lineno,
+                    "CC001",
+                    f"scope {node.name} is defined outside the catalog package; "
+                    "move it to analytics/scopes.py so the catalog's specs can take it",
                 )
             )
         self.generic_visit(node)

@@ -88,6 +88,24 @@ def test_each_kind_of_finding_is_reported_with_file_and_line(tmp_path: Path, cod
     assert findings[0].line > 1
 
 
+def test_a_scope_defined_outside_the_catalog_is_reported_as_a_spec_is(tmp_path: Path) -> None:
+    """A scope an application derives (`class BoardScope(ProjectScope)`) was not reported at all."""
+    source = """
+        from analytics.scopes import ProjectScope
+
+        class BoardScope(ProjectScope):
+            board_id: int
+    """
+    project = _project(tmp_path, {"app/bad.py": source})
+    findings = check_paths([project], catalog=_only("ClusterProvisioningSuccess")).findings
+    [finding] = [finding for finding in findings if finding.code == "CC001"]
+    assert finding.line == 4
+    assert finding.message == (
+        "scope BoardScope is defined outside the catalog package; move it to analytics/scopes.py so the "
+        "catalog's specs can take it"
+    )
+
+
 def test_a_call_that_takes_the_event_first_or_a_dict_of_properties_is_reported(tmp_path: Path) -> None:
     """`analytics.track("Event", {...})` is the likeliest hand-built call: its event is the first
     argument, and its properties a positional dict."""
