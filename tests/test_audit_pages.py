@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -389,6 +390,18 @@ def test_an_empty_view_offers_no_export_unless_the_live_tail_may_fill_it(
     assert "Export this view" not in empty and "/audit/export.csv" not in empty
     tailing = client.get("/audit/?status=failed&live=1").get_data(as_text=True)
     assert "/audit/export.csv?status=failed" in tailing
+
+
+def test_the_view_is_exported_with_its_delivery_attempts_from_a_link(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """`include=attempts` was reachable only by editing the export's address by hand."""
+    _cps(sqlite_store, status="delivered")
+    page = client.get("/audit/?status=delivered").get_data(as_text=True)
+    link = re.search(r'id="export-ndjson-attempts" href="([^"]+)"', page)
+    assert link is not None and "include=attempts" in link.group(1)
+    [line] = client.get(html.unescape(link.group(1))).get_data(as_text=True).splitlines()
+    assert "attempts" in json.loads(line)
 
 
 def test_tail_of_an_empty_list_removes_the_empty_row(client: FlaskClient, sqlite_store: AuditStore) -> None:
