@@ -1,9 +1,9 @@
 """`event-catalog drift`'s findings grouped by owning team, with who to ask (`TEAM_CONTACTS`).
 
 A drift report over the whole catalog names events of several teams; whoever reads it in CI needs
-to know whom to tell. The grouping follows the findings' own order, and unknown events, which no
-spec owns, belong to no group. Forks without contacts see no change: the text and Markdown reports
-say who to ask only when some owner with findings has a contact.
+to know whom to tell. The grouping follows the findings' own order, and unknown events and identify
+calls, which no spec owns, belong to no group. Forks without contacts see no change: the text and
+Markdown reports say who to ask only when some owner with findings has a contact.
 """
 
 from __future__ import annotations

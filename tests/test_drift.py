@@ -48,6 +48,8 @@ def seeded(store: AuditStore) -> AuditStore:
         context={"eventCatalog": {"version": "old123"}},
     )
     _record(store, "RegisterIdentify", traits__github="maybe")
+    # A call built by a spec declared outside the catalog (an application's own IdentifySpec).
+    _record(store, "RegisterIdentify", context={"eventCatalog": {"spec": "BoardlySignup", "version": "b355"}})
     return store
 
 
@@ -64,6 +66,7 @@ def test_each_category_is_found(seeded: AuditStore, engine: Engine) -> None:
     assert "Stack Build Success" in kinds["never-sent"], "tester sends must not count as traffic"
     assert "stale" not in kinds
     assert kinds["unknown-event"] == {"Cluster Exploded"}
+    assert kinds["unknown-identify"] == {"identify BoardlySignup"}
     assert kinds["invalid-payload"] == {
         "Cluster Provisioning Success @ old123",
         f"Register @ {CATALOG.version}",
@@ -85,6 +88,36 @@ def test_an_unknown_event_names_every_version_that_sent_it(store: AuditStore, en
             "5 sent in the window, not in today's catalog (versions aaa111: 2, bbb222: 3)"
         ),
         "Cluster Exploded": "1 sent in the window, not in today's catalog (version ccc333)",
+    }
+
+
+def test_an_identify_call_of_an_unknown_spec_names_every_version_that_sent_it(
+    store: AuditStore, engine: Engine
+) -> None:
+    """Identify entries have no event string, so the unknown-event pass never saw them: a call built
+    by a spec today's catalog does not know (declared in an application, or since removed) went
+    unreported. The spec's class name is in the catalog marker; a call with none is reported too."""
+    for version, times in (("aaa111", 2), ("bbb222", 1)):
+        for _ in range(times):
+            _record(
+                store,
+                "RegisterIdentify",
+                context={"eventCatalog": {"spec": "BoardlySignup", "version": version}},
+            )
+    _record(store, "RegisterIdentify", context={})
+    _record(store, "RegisterIdentify")
+    _record(store, "LoginIdentify", context={"eventCatalog": {"spec": "Login", "version": "ccc333"}})
+    unknown = {
+        f.subject: (f.message, f.owner)
+        for f in drift(engine, since=timedelta(days=1))
+        if f.kind == "unknown-identify"
+    }
+    assert unknown == {
+        "identify BoardlySignup": (
+            "3 sent in the window, not in today's catalog (versions aaa111: 2, bbb222: 1)",
+            None,
+        ),
+        "identify without a spec": ("1 sent in the window, not in today's catalog (version unknown)", None),
     }
 
 
@@ -131,7 +164,7 @@ def test_staleness_uses_each_events_own_threshold(seeded: AuditStore, engine: En
 def test_the_window_limits_unknown_events_and_payload_checks(seeded: AuditStore, engine: Engine) -> None:
     later = datetime.now(UTC) + timedelta(days=40)
     kinds = _kinds(drift(engine, since=timedelta(days=30), now=later))
-    assert "unknown-event" not in kinds and "invalid-payload" not in kinds
+    assert not {"unknown-event", "unknown-identify", "invalid-payload"} & set(kinds)
 
 
 def test_command_prints_findings_and_exits_one(seeded: AuditStore, database_url: str) -> None:
@@ -146,10 +179,16 @@ def test_command_prints_findings_and_exits_one(seeded: AuditStore, database_url:
         db.engine.dispose()
     assert result.exit_code == 1
     body = json.loads(result.output)
-    assert {f["code"] for f in body["findings"]} == {"never-sent", "unknown-event", "invalid-payload"}
+    assert {f["code"] for f in body["findings"]} == {
+        "never-sent",
+        "unknown-event",
+        "unknown-identify",
+        "invalid-payload",
+    }
     assert (
         markdown.output.startswith("### Catalog drift")
         and "| `unknown-event` | Cluster Exploded |" in markdown.output
+        and "| `unknown-identify` | identify BoardlySignup |" in markdown.output
     )
 
 

@@ -294,7 +294,10 @@ def _declared(value: str, declared: list[str]) -> str:
 @uses_secrets()
 @click.command("drift")
 @click.option(
-    "--since", default="30d", show_default=True, help="Window for unknown events and payload checks."
+    "--since",
+    default="30d",
+    show_default=True,
+    help="Window for unknown events, unknown identify calls and payload checks.",
 )
 @click.option(
     "--owner",
@@ -322,11 +325,12 @@ def drift_command(
     since: str, owners: tuple[str, ...], categories: tuple[str, ...], names: tuple[str, ...], fmt: str
 ) -> None:
     """Compare the catalog with the audit log: never sent, stale, deprecated or planned yet sent,
-    unknown events, invalid payloads.
+    unknown events and identify calls, invalid payloads.
 
     Exit 1 when anything is found. Staleness uses each event's own threshold; a planned event is not
     expected to be sent, and is reported once an application sends it. --owner, --category and
-    --event gate one team's specs; unknown events, which no spec owns, are then left out.
+    --event gate one team's specs; unknown events and identify calls, which no spec owns, are then
+    left out.
     """
     from webapp.extensions import db
 
