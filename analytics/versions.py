@@ -9,6 +9,7 @@ version here once; `analytics.diff` then compares any two of them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from analytics.audit import CatalogVersion, database_label
 from analytics.audit_failures import reason, refuses_writes
 from analytics.catalog import Catalog
 from analytics.errors import AuditDatabaseError
+from analytics.messages import catalog_marker
 
 log = logging.getLogger(__name__)
 
@@ -103,3 +105,24 @@ def versions_query() -> Select[str, datetime]:
 def bundle_query(version: str) -> Select[dict[str, Any]]:
     """The schema bundle of one recorded version."""
     return select(CatalogVersion.bundle).where(CatalogVersion.version == version)
+
+
+def bundle_has_spec(bundle: Mapping[str, Any], message: dict[str, Any]) -> bool:
+    """Whether a recorded version's bundle describes a stored message: its event string, or the
+    spec class that built it (an identify call's only name in the message).
+
+    What the audit entry page says of a message today's catalog has no spec for: that version had
+    one (declared outside the dashboard's catalog, or removed since), or no catalog had.
+    """
+    kind = message.get("type")
+    section: Mapping[str, Any] = bundle.get("events" if kind == "track" else "identifiers") or {}
+    if kind == "track" and message.get("event") in section:
+        return True
+    built_by = catalog_marker(message).get("spec")
+    if not isinstance(built_by, str):
+        return False
+    # A bundle names an identify spec by its name, and every schema's `$id` ends with its class name.
+    return built_by in section or any(
+        isinstance(schema, Mapping) and str(schema.get("$id", "")).rpartition("/")[2] == built_by
+        for schema in section.values()
+    )

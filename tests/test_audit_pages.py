@@ -6,6 +6,7 @@ import html
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,6 +23,7 @@ from analytics.messages import build_message, build_off_schema_message
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Category, SpecRegistry, TrackSpec, prop
+from analytics.versions import record_version
 from webapp.audit.routes import TAIL_GRACE
 from webapp.tester.destinations import Destination
 
@@ -542,6 +544,71 @@ def test_an_off_schema_tester_message_is_not_called_drift(
     assert '<p class="drift drift-off-schema">Sent off-schema' in page
     assert "no longer validate" not in page
     assert "<code><bdi>infra_id</bdi></code>" in page.split('class="drift-differences"')[1]
+
+
+class _AppEvent(StrEnum):
+    InviteSendFailure = "Invite Send Failure"
+
+
+def _application_catalog() -> tuple[Catalog, type[TrackSpec]]:
+    """A catalog as an application that declares its own spec records it (the dashboard's has not)."""
+    registry = SpecRegistry()
+
+    class InviteSendFailure(
+        TrackSpec,
+        event=_AppEvent.InviteSendFailure,
+        category=Category.ONBOARDING,
+        owner="growth",
+        registry=registry,
+    ):
+        """An invitation could not be sent."""
+
+        scope: UserScope
+
+    return Catalog(registry), InviteSendFailure
+
+
+def _recorded(sqlite_store: AuditStore, message: dict[str, object], version: str) -> str:
+    message["context"]["eventCatalog"]["version"] = version  # type: ignore[index]
+    sqlite_store.record(message, status=AuditStatus.DELIVERED, source="application")
+    return str(message["messageId"])
+
+
+def _unknown_spec_note(client: FlaskClient, message_id: str) -> str:
+    page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "Cannot be sent again from the tester: not in today's catalog." in page
+    assert "removed or renamed since catalog version" not in page
+    note = page.split('<p class="drift drift-unknown">')[1].split("</p>")[0]
+    return " ".join(html.unescape(re.sub(r"</?code>", "", note)).split())
+
+
+def test_a_message_today_s_catalog_has_no_spec_for_says_whether_its_version_had_one(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """Every such message read "it was removed or renamed since catalog version X", also when X was an
+    application's catalog with a spec of its own (never in the dashboard's) or a raw send no catalog had."""
+    application, spec = _application_catalog()
+    record_version(sqlite_store.engine, application)
+    record_version(sqlite_store.engine, CATALOG)
+    own = _recorded(sqlite_store, build_message(spec(scope=UserScope(user_id=1))), application.version)
+    assert _unknown_spec_note(client, own) == (
+        f"Today's catalog ({CATALOG.version}) has no spec for this message (event “Invite Send Failure”). "
+        f"Catalog version {application.version}, which built it, has one: the spec was declared outside "
+        "the catalog the dashboard runs (in an application, or in a release the dashboard does not run), "
+        "or it was removed or renamed since that version."
+    )
+    raw = build_message(CATALOG.event("ProjectCreate").example_spec())
+    raw["event"], raw["context"]["eventCatalog"]["spec"] = "Cluster Exploded", "ClusterExploded"
+    assert _unknown_spec_note(client, _recorded(sqlite_store, raw, CATALOG.version)).endswith(
+        f"Catalog version {CATALOG.version}, which built it, has none either: it was not built from a "
+        "spec of the catalog (a raw tester send, for instance)."
+    )
+    unrecorded = _recorded(sqlite_store, build_message(spec(scope=UserScope(user_id=1))), "0ldversion00")
+    assert _unknown_spec_note(client, unrecorded).endswith(
+        "Catalog version 0ldversion00, which built it, is not recorded in this database, so whether it "
+        "had this spec cannot be told: declared outside the catalog the dashboard runs, or removed or "
+        "renamed since."
+    )
 
 
 def test_masked_personal_strings_are_not_drift() -> None:

@@ -1479,14 +1479,14 @@ def test_a_send_whose_event_left_the_catalog_is_not_offered_again(
     history = client.get("/tester/history", headers=HTMX).get_data(as_text=True)
     rows = history.split("<tr>")[2:]
     assert "Cluster Upgrade Started" in rows[0] and "New Project Event" in rows[1]
-    assert f"from={gone}" not in rows[0] and "not in the catalog any more</span>" in rows[0]
+    assert f"from={gone}" not in rows[0] and "not in today's catalog</span>" in rows[0]
     assert '>Edit and send<span class="visually-hidden"> of New Project Event at ' in rows[1]
     result = client.get(f"/tester/sends/{gone}").get_data(as_text=True)
     assert "Edit and send again" not in result
-    assert "Cannot be sent again from the tester: not in the catalog any more." in result
+    assert "Cannot be sent again from the tester: not in today's catalog." in result
     entry = client.get(f"/audit/entries/{gone}").get_data(as_text=True)
     assert "/tester/?from=" not in entry and ">Edit and send</a>" not in entry
-    assert "Cannot be sent again from the tester: not in the catalog any more." in entry
+    assert "Cannot be sent again from the tester: not in today's catalog." in entry
 
 
 def test_an_old_send_again_link_to_a_removed_event_says_only_that_it_is_gone(
@@ -1503,7 +1503,7 @@ def test_an_old_send_again_link_to_a_removed_event_says_only_that_it_is_gone(
     response = client.get(f"/tester/?from={message['messageId']}")
     assert response.status_code == 404
     page = html.unescape(response.get_data(as_text=True))
-    assert "Project Moved to Cold Storage is not in the catalog any more." in page
+    assert "Project Moved to Cold Storage is not in today's catalog." in page
     assert "Pre-filled" not in page
 
 

@@ -35,6 +35,7 @@ from analytics.queries import (
     message_name,
 )
 from analytics.replay import Unreplayable, first_possible_arrival, is_stuck, past_window, restore_message
+from analytics.versions import bundle_has_spec, bundle_query
 from webapp.audit import results as searching
 from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, unknown_params
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
@@ -246,6 +247,7 @@ def entry(message_id: str) -> str:
     shown = shown_payload(found, erased=erased)
     # Said instead of a button that would only skip it ("Re-sent 0 entries: … 1 skipped").
     replay_blocked = _replay_blocked(found, erased) if is_message else None
+    drift = drift_of(found.payload) if is_message else None
     return render_template(
         "audit/entry.html",
         entry=found,
@@ -256,13 +258,25 @@ def entry(message_id: str) -> str:
         replayable=is_message and found.destination in (None, own_destination().label),
         replay_blocked=replay_blocked,
         replay_risk=_replay_risk(found, attempts) if is_message else None,
-        drift=drift_of(found.payload) if is_message else None,
+        drift=drift,
+        sender_has_spec=_sender_has_spec(found) if drift and drift.spec is None else None,
         current_version=CATALOG.version,
         shown=shown,
         payload_json=json.dumps(shown.payload, indent=2, ensure_ascii=False),
         # issue 6 integrity: whether the entry still verifies in its writer's hash chain
         integrity=entry_integrity(analytics_client.store(), found),
     )
+
+
+def _sender_has_spec(entry: AuditEntry) -> bool | None:
+    """Whether the catalog version that built a message today's catalog has no spec for had one, by
+    the bundle the database recorded for it; None when that version is not recorded. The entry page
+    says which, rather than that the spec was removed: an application's own spec, or a release newer
+    than the dashboard's, was never in the dashboard's catalog."""
+    if entry.catalog_version is None:
+        return None
+    bundle = db.session.scalar(bundle_query(entry.catalog_version))
+    return None if bundle is None else bundle_has_spec(bundle, entry.payload)
 
 
 def _replay_risk(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> str | None:

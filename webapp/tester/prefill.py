@@ -29,7 +29,7 @@ REENTER = "Stored masked in the audit log: enter the value again."
 
 
 def entry_spec(entry: AuditEntry) -> SpecInfo | None:
-    """Today's catalog entry for a stored message, or None when it is not in the catalog any more
+    """Today's catalog entry for a stored message, or None when today's catalog has no spec for it
     (the tester cannot pre-fill it: pages leave out their "Edit and send" for it)."""
     marker = catalog_marker(entry.payload)
     infos = [*CATALOG.events.values(), *CATALOG.identifiers.values()]
@@ -59,7 +59,7 @@ def input_from_entry(
     chosen = destination.name if destination is not None else DEFAULT_NAME
     if info is None:
         name = entry.event or "this identify call"
-        notes["spec"] = f"{name} is not in the catalog any more."
+        notes["spec"] = f"{name} is not in today's catalog."
         return TesterInput(spec=entry.event or "", destination=chosen), notes
     payload = payload_of(entry.payload)
     scope_props = info.scope.property_fields()

@@ -86,7 +86,7 @@ bp = Blueprint("tester", __name__)
 @bp.app_template_test("in_catalog")
 def in_catalog(entry: AuditEntry) -> bool:
     """Whether the tester can pre-fill a send from this entry: a link to do so would otherwise
-    lead to a 404 ("… is not in the catalog any more")."""
+    lead to a 404 ("… is not in today's catalog")."""
     return entry_spec(entry) is not None
 
 
