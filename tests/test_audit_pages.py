@@ -796,6 +796,28 @@ def test_the_event_field_offers_identify_calls_by_the_name_rows_show(client: Fla
     assert "not in today&#39;s catalog" not in select
 
 
+def test_the_event_field_offers_events_of_the_log_that_today_s_catalog_does_not_have(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """Drift names such events as unknown and sends you to the audit search, whose Event list offered
+    only the catalog's: an older version's event, or an application's own, could only be typed into
+    the address."""
+    _, spec = _application_catalog()
+    _recorded(sqlite_store, build_message(spec(scope=UserScope(user_id=1))), "fea68b03889e")
+    _cps(sqlite_store)
+    record_action(sqlite_store, "User Role Changed", actor="ada@example.com", properties={"role": "engineer"})
+    page = client.get("/audit/").get_data(as_text=True)
+    select = page.split('name="event"', 1)[1].split("</select>", 1)[0]
+    label = "Not in today's catalog (in the log)"
+    outside = select.split(f'<optgroup label="{label}">')[1].split("</optgroup>")[0]
+    assert re.findall(r'<option value="([^"]+)"', outside) == ["Invite Send Failure"]
+    picked = client.get("/audit/?event=Invite+Send+Failure").get_data(as_text=True)
+    chosen = picked.split('name="event"', 1)[1].split("</select>", 1)[0]
+    assert chosen.count('value="Invite Send Failure"') == 1
+    assert '<option value="Invite Send Failure" selected>Invite Send Failure</option>' in chosen
+    assert len(_rows(picked)) == 1
+
+
 def test_an_identify_call_searched_as_an_event_is_pointed_to_its_name(client: FlaskClient) -> None:
     page = client.get("/audit/?event=Register").get_data(as_text=True)
     assert "Register is an identify call, whose entries carry no event string:" in page

@@ -37,7 +37,7 @@ from analytics.queries import (
 from analytics.replay import Unreplayable, first_possible_arrival, is_stuck, past_window, restore_message
 from analytics.versions import bundle_has_spec, bundle_query
 from webapp.audit import results as searching
-from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, unknown_params
+from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, events_outside_catalog_query, unknown_params
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
@@ -163,7 +163,13 @@ def index() -> ResponseReturnValue:
     tail = start_of_tail(results.page, now) if results and form.live else None
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
-    html = render_template(template, form=form, results=results, tail=tail, catalog=CATALOG, oob=htmx)
+    # Only the full page draws the form, and with it the Event filter's choices.
+    outside = (
+        [] if htmx else db.session.scalars(events_outside_catalog_query([*CATALOG.events, *ACTIONS])).all()
+    )
+    html = render_template(
+        template, form=form, results=results, tail=tail, catalog=CATALOG, oob=htmx, outside_catalog=outside
+    )
     # The search's field errors travel in its fragment, which htmx would not swap as a 400.
     status = shown_status(200 if form.valid else 400)
     response = vary_on_htmx(make_response(html, status))
