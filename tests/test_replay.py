@@ -870,7 +870,8 @@ def test_replay_command_says_when_pending_entries_not_stuck_yet_can_be_re_sent(
     assert runner.invoke(args=["replay", "--stuck-after", "40m"]).output == (
         "re-sent 1 entry: 1 delivered; 0 skipped\n"
         "may already be in Segment: 1 of the 1 re-sent (the request went out and no answer came, or the "
-        "entry was stuck pending)\n"
+        "entry was stuck pending), all less than 24 h ago: within Segment's de-duplication window, a copy "
+        "of one that did arrive is dropped\n"
     )
 
 
