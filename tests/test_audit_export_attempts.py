@@ -160,6 +160,9 @@ def test_export_page_includes_the_attempts_when_asked(
     assert all("attempts" not in line for line in map(json.loads, plain.get_data(as_text=True).splitlines()))
     asked = client.get("/audit/export.ndjson?status=delivered&include=attempts")
     assert asked.status_code == 200
+    # Saved beside the plain one, its name says what it holds (both were `audit-status-delivered-….ndjson`).
+    assert "audit-status-delivered_with-attempts-" in asked.headers["Content-Disposition"]
+    assert "with-attempts" not in plain.headers["Content-Disposition"]
     lines = _lines(asked.get_data(as_text=True))
     # The same attempts, in the same shape, as the API's answer for the entry.
     entry = client.get(f"/api/audit/entries/{incident_app['refused']}")

@@ -1001,8 +1001,9 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 @click.option(
     "--outcome",
     type=click.Choice(list(OUTCOMES)),
-    help="Undelivered messages: refused (an HTTP error, no connection, dropped: never arrived) or "
-    "may_have_arrived (no answer: a read timeout, or a connection closed after the request went out).",
+    help="Undelivered messages: refused (at every attempt an HTTP error, no connection, or dropped: never "
+    "arrived) or may_have_arrived (an attempt, the latest or an earlier one, got no answer: a read "
+    "timeout, or a connection closed after the request went out).",
 )
 @click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
 @click.option(

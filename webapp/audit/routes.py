@@ -338,15 +338,18 @@ def _window_slug(form: SearchForm) -> str:
     return f"since-{since}" if since else f"until-{until}"
 
 
-def _view_slug(form: SearchForm) -> str:
+def _view_slug(form: SearchForm, *, attempts: bool = False) -> str:
     """What an export file's name says of its view (`2026-12-06T0700Z--2026-12-06T0800Z_status-failed-`),
-    so that several exports can be told apart; empty for the whole log."""
+    so that several exports can be told apart; empty for the whole log. An export with the delivery
+    attempts says so (`with-attempts`): saved beside the same view's plain one, it had the same name."""
     params = form.params(live=None)
     parts = [_window_slug(form)] if any(name in params for name in _WINDOW) else []
     for name, value in params.items():
         text = value if isinstance(value, str) else ",".join(value)
         if name not in _WINDOW:
             parts.append(f"{name}-{text}" if name in _NAMED_BY_VALUE else name)
+    if attempts:
+        parts.append(f"with-{INCLUDE_ATTEMPTS}")
     return file_slug(parts)
 
 
@@ -380,7 +383,8 @@ def export(extension: str) -> ResponseReturnValue:
     if unknown or form.filters is None:
         return text_error(400, {**form.errors, **unknown})
     export_format = ExportFormat(extension)
-    filename = f"audit-{_view_slug(form)}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
+    slug = _view_slug(form, attempts=attempts)
+    filename = f"audit-{slug}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
         Export(db.engine, form.filters, export_format, cipher=unmasking_cipher(), attempts=attempts),
         content_type=export_format.media_type,
