@@ -195,10 +195,10 @@ def render_tester(
 
 
 RAW_LEFT_OUT = (
-    "This Raw JSON was too long to keep in the page's address: Edit and send again, below, fills it "
-    "from what was sent."
+    "This send's Raw JSON was too long to keep in the page's address: Edit and send again, in its "
+    "result, fills the form with it."
 )
-"""Said in the raw box of a page drawn from a send's address without its Raw JSON (`state_url`)."""
+"""Said above the form of a page drawn from a send's address without its Raw JSON (`state_url`)."""
 STATE_URL_LIMIT = 4000
 """The longest address the tester puts a form's values in: gunicorn refuses a request line over 4,094
 bytes (its `limit_request_line`), so a reload of a longer one would be an error page."""
@@ -374,11 +374,12 @@ def index() -> ResponseReturnValue:
     args = request.values
     typed = input_from_form(args)
     notes: dict[str, str] = {}
-    if typed.mode == RAW and "raw" not in args and "sent" in args:
-        # The address of a send whose Raw JSON was too long to carry (`state_url`): its box is empty
-        # for that reason, not one to refuse as a blank box typed so.
-        notes["raw"] = RAW_LEFT_OUT
     notice, status = None, 200
+    if typed.mode == RAW and "raw" not in args and "sent" in args:
+        # The address of a send whose Raw JSON was too long to carry (`state_url`): an empty raw box
+        # would be refused, next to it and in the preview, as one typed blank. The form is drawn in
+        # Fields, and the notice says where the JSON is.
+        typed, notice = replace(typed, mode=FIELDS), RAW_LEFT_OUT
     if message_id := args.get("from"):
         # Messages only: an action is nothing to send again, and an account action is admins' to read.
         entry = db.session.scalar(
