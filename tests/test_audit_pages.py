@@ -400,7 +400,7 @@ def test_the_view_is_exported_with_its_delivery_attempts_from_a_link(
     """`include=attempts` was reachable only by editing the export's address by hand."""
     _cps(sqlite_store, status="delivered")
     page = client.get("/audit/?status=delivered").get_data(as_text=True)
-    link = re.search(r'id="export-ndjson-attempts" href="([^"]+)"', page)
+    link = re.search(r'id="export-ndjson-attempts"[^>]*href="([^"]+)"', page)
     assert link is not None and "include=attempts" in link.group(1)
     [line] = client.get(html.unescape(link.group(1))).get_data(as_text=True).splitlines()
     assert "attempts" in json.loads(line)

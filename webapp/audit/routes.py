@@ -137,8 +137,9 @@ def audit_vocabulary() -> dict[str, object]:
         "audit_source_options": [(str(source), str(source)) for source in ENTRY_SOURCES],
         "audit_outcome_options": OUTCOME_OPTIONS,
         "audit_attempts_options": [
-            (FAILED_ATTEMPTS, "recorded and had a failed or dropped attempt in the range"),
-            (REPLAYED_ATTEMPTS, "recorded and re-sent by a replay in the range"),
+            # Short enough for the field on a laptop screen; the hint under it says the range bounds both.
+            (FAILED_ATTEMPTS, "had a failed or dropped attempt"),
+            (REPLAYED_ATTEMPTS, "re-sent by a replay"),
         ],
         "audit_destination_options": _destination_options(),
         "destination_named_by": destination_named_by,
