@@ -267,6 +267,7 @@ def entry(message_id: str) -> str:
         replay_risk=_replay_risk(found, attempts) if is_message else None,
         drift=drift,
         sender_has_spec=_sender_has_spec(found) if drift and drift.spec is None else None,
+        built_by=_built_by(found),
         current_version=CATALOG.version,
         shown=shown,
         payload_json=json.dumps(shown.payload, indent=2, ensure_ascii=False),
@@ -284,6 +285,14 @@ def _sender_has_spec(entry: AuditEntry) -> bool | None:
         return None
     bundle = db.session.scalar(bundle_query(entry.catalog_version))
     return None if bundle is None else bundle_has_spec(bundle, entry.payload)
+
+
+def _built_by(entry: AuditEntry) -> str | None:
+    """The spec class a message names as its builder: one no recorded version holds was declared
+    outside the catalog package (`ForeignSpecWarning`), which the entry page says rather than calling
+    it a raw send."""
+    spec = catalog_marker(entry.payload or {}).get("spec")
+    return spec if isinstance(spec, str) and spec else None
 
 
 def _replay_risk(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> str | None:
