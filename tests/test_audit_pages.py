@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from auditlog import move, record
 from flask import Flask
-from flask.testing import FlaskClient
+from flask.testing import FlaskClient, FlaskCliRunner
+from foreign_specs import record_boardly_signup
 from sqlalchemy import update
 
 from analytics.actions import record_action
@@ -834,6 +835,41 @@ def test_the_event_field_offers_events_of_the_log_that_today_s_catalog_does_not_
     assert chosen.count('value="Invite Send Failure"') == 1
     assert '<option value="Invite Send Failure" selected>Invite Send Failure</option>' in chosen
     assert len(_rows(picked)) == 1
+
+
+def test_identify_calls_of_a_spec_outside_the_catalog_are_offered_named_and_found(
+    client: FlaskClient, runner: FlaskCliRunner, sqlite_store: AuditStore
+) -> None:
+    """Drift reports them as `unknown-identify`; the Event filter's group of the log's unknown names
+    left them out, the list called them "Identify", and `Identify: <name>` was refused for them."""
+    signups = {record_boardly_signup(sqlite_store, user_id) for user_id in (40, 41)}
+    record(
+        sqlite_store,
+        "Register",
+        scope={"user_id": 1},
+        properties={"email": "ada@example.com", "github": True},
+    )
+    page = client.get("/audit/").get_data(as_text=True)
+    select = page.split('name="event"', 1)[1].split("</select>", 1)[0]
+    outside = select.split('<optgroup label="Not in today\'s catalog (in the log)">')[1].split("</optgroup>")[
+        0
+    ]
+    assert re.findall(r'<option value="([^"]+)"', outside) == ["Identify: BoardlySignup"]
+    assert page.count('<td data-label="Event">Identify: BoardlySignup</td>') == 2
+    picked = client.get("/audit/?event=Identify:+BoardlySignup")
+    assert picked.status_code == 200
+    assert set(_rows(picked.get_data(as_text=True))) == signups
+    api = client.get("/api/audit/entries", query_string={"event": "Identify: BoardlySignup"})
+    assert api.status_code == 200
+    assert {entry["message_id"] for entry in api.get_json()["entries"]} == signups
+    exported = runner.invoke(
+        args=["audit", "export", "--event", "Identify: BoardlySignup", "--format", "ndjson"]
+    )
+    assert exported.exit_code == 0, exported.output
+    assert {json.loads(line)["message_id"] for line in exported.stdout.splitlines()} == signups
+    refused = client.get("/audit/?event=Identify:+Boardly+signup")
+    assert refused.status_code == 400
+    assert "no identify call is named &#39;Boardly signup&#39;" in refused.get_data(as_text=True)
 
 
 def test_an_identify_call_searched_as_an_event_is_pointed_to_its_name(client: FlaskClient) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from auditlog import record
+from foreign_specs import record_boardly_signup
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,8 @@ from analytics.queries import (
     FilterError,
     bucket_width,
     histogram,
+    identify_specs_outside_query,
+    message_name,
     newest_first,
     oldest_first_after,
     page_from,
@@ -327,7 +330,11 @@ def test_results_are_newest_first(engine: Engine, seeded: dict[str, str]) -> Non
         ({"user_id": "-5"}, "user_id", "-5 is not an id"),
         ({"version": "zzz"}, "version", "'zzz' is not a catalog version: 12 hex digits"),
         ({"actor": "ada\x00"}, "actor", "cannot contain a NUL character"),
-        ({"event": "Identify: Nope"}, "event", "no identify call is named 'Nope': one of Identify: Register"),
+        (
+            {"event": "Identify: Boardly signup"},
+            "event",
+            "no identify call is named 'Boardly signup': one of Identify: Register",
+        ),
     ],
 )
 def test_unusable_filters_are_reported_by_name(params: dict[str, Any], field: str, message: str) -> None:
@@ -516,3 +523,17 @@ def test_people_s_actions_are_a_type_of_their_own(
             newest_first(parse_filters({"source": "dashboard"}, now=NOW), limit=10)
         ).all()
     assert [entry.message_id for entry in found] == [entry.message_id for entry in dashboard] == [action]
+
+
+def test_identify_calls_of_a_spec_outside_the_catalog_are_listed_and_found(store: AuditStore) -> None:
+    """Drift reports them as `unknown-identify`, but the search refused `Identify: <name>` for any call
+    but today's catalog's and the Event filter did not offer them: only `type=identify` listed them."""
+    signups = {record_boardly_signup(store, user_id) for user_id in (40, 41)}
+    record(store, "Register", scope={"user_id": 1}, properties={"email": "ada@example.com", "github": True})
+    known = [info.constant for info in CATALOG.identifiers.values()]
+    with Session(store.engine) as session:
+        assert session.scalars(identify_specs_outside_query(known)).all() == ["BoardlySignup"]
+        found = session.scalars(newest_first(parse_filters({"event": "Identify: BoardlySignup"}), limit=10))
+        entries = found.all()
+    assert {entry.message_id for entry in entries} == signups
+    assert {message_name(entry) for entry in entries} == {"Identify: BoardlySignup"}

@@ -32,6 +32,7 @@ from analytics.queries import (
     REPLAYED_ATTEMPTS,
     TYPES,
     delivery_attempts,
+    identify_specs_outside_query,
     message_name,
 )
 from analytics.replay import Unreplayable, first_possible_arrival, is_stuck, past_window, restore_message
@@ -165,9 +166,7 @@ def index() -> ResponseReturnValue:
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
     # Only the full page draws the form, and with it the Event filter's choices.
-    outside = (
-        [] if htmx else db.session.scalars(events_outside_catalog_query([*CATALOG.events, *ACTIONS])).all()
-    )
+    outside = [] if htmx else _outside_catalog()
     html = render_template(
         template, form=form, results=results, tail=tail, catalog=CATALOG, oob=htmx, outside_catalog=outside
     )
@@ -181,6 +180,15 @@ def index() -> ResponseReturnValue:
         carried = results.carried_total if results and later else None
         response.headers["HX-Push-Url"] = form.canonical_url(total=carried)
     return response
+
+
+def _outside_catalog() -> list[str]:
+    """What the Event filter's "not in today's catalog" group offers: the log's events, then its
+    identify calls by spec class (`Identify: BoardlySignup`), that today's catalog lacks."""
+    events = db.session.scalars(events_outside_catalog_query([*CATALOG.events, *ACTIONS])).all()
+    known = [info.constant for info in CATALOG.identifiers.values()]
+    specs = db.session.scalars(identify_specs_outside_query(known)).all()
+    return [*events, *(IDENTIFY_PREFIX + spec for spec in specs)]
 
 
 @bp.get("/tail")
