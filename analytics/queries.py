@@ -814,9 +814,18 @@ def may_have_arrived_entries() -> ColumnElement[bool]:
 def attempt_may_have_arrived(message_id: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """Whether any delivery attempt of the message failed in a way that may have reached the endpoint
     (an EXISTS by the attempts' message id index)."""
-    return exists().where(
-        DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error)
-    )
+    return exists().where(DeliveryAttempt.message_id == message_id, unanswered_attempt_may_have_arrived())
+
+
+def unanswered_attempt_may_have_arrived() -> ColumnElement[bool]:
+    """Whether a delivery attempt got no HTTP answer and failed in a way that leaves open that the
+    endpoint has the message (`analytics.network_errors.may_have_arrived_clause`).
+
+    The HTTP status decides first: an answered attempt's error is the endpoint's own text
+    (`code: message`), so a gateway's 504 with the code `ReadTimeout` reads like a read timeout, yet
+    the endpoint answered, and refused.
+    """
+    return and_(DeliveryAttempt.http_status.is_(None), may_have_arrived_clause(DeliveryAttempt.error))
 
 
 def _outcome_clause(outcome: str) -> ColumnElement[bool]:

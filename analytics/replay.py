@@ -73,9 +73,9 @@ from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc, format_duration, shown_instant
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
-from analytics.network_errors import may_have_arrived, may_have_arrived_clause
+from analytics.network_errors import may_have_arrived
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
-from analytics.queries import message_name
+from analytics.queries import message_name, unanswered_attempt_may_have_arrived
 from analytics.wording import counted
 
 log = logging.getLogger(__name__)
@@ -415,7 +415,11 @@ def restore_message(
 
 
 def first_possible_arrival(
-    status: str, error: str | None, status_changed_at: datetime, first_attempt: datetime | None
+    status: str,
+    http_status: int | None,
+    error: str | None,
+    status_changed_at: datetime,
+    first_attempt: datetime | None,
 ) -> datetime | None:
     """When a selected entry may first have reached Segment, so that its re-send is a second copy; None
     when it cannot have.
@@ -424,7 +428,8 @@ def first_possible_arrival(
     its process died, or delivered while the database could not record it: since it went `pending`.
     A failure may have arrived when its request went out whole and only the answer is missing, as its
     recorded error says (`analytics.network_errors.may_have_arrived`, which decides for every page
-    alike). So may one whose *earlier* attempt went out so (`first_attempt`, from
+    alike) and it got no HTTP status: an answered failure's error is the endpoint's own text, which
+    may read like a timeout. So may one whose *earlier* attempt went out so (`first_attempt`, from
     `first_attempt_that_may_have_arrived`): a read timeout followed by a re-send that got a 500 left
     the first copy with Segment all the same.
 
@@ -434,9 +439,25 @@ def first_possible_arrival(
     and re-sent lately without an answer may be in Segment since that re-send only.
     """
     times = [as_utc(first_attempt)] if first_attempt is not None else []
-    if status == AuditStatus.PENDING or (status == AuditStatus.FAILED and may_have_arrived(error)):
+    unanswered = status == AuditStatus.FAILED and http_status is None and may_have_arrived(error)
+    if status == AuditStatus.PENDING or unanswered:
         times.append(as_utc(status_changed_at))
     return min(times, default=None)
+
+
+def entry_first_possible_arrival(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> datetime | None:
+    """`first_possible_arrival` of an entry whose attempts are at hand (its page lists them all)."""
+    first_attempt = min(
+        (
+            attempt.attempted_at
+            for attempt in attempts
+            if attempt.http_status is None and may_have_arrived(attempt.error)
+        ),
+        default=None,
+    )
+    return first_possible_arrival(
+        entry.status, entry.http_status, entry.error, entry.status_changed_at, first_attempt
+    )
 
 
 def first_attempt_that_may_have_arrived(message_id: SQLColumnExpression[str]) -> ScalarSelect[datetime]:
@@ -444,7 +465,7 @@ def first_attempt_that_may_have_arrived(message_id: SQLColumnExpression[str]) ->
     (a correlated MIN by the attempts' message id index)."""
     return (
         select(func.min(DeliveryAttempt.attempted_at))
-        .where(DeliveryAttempt.message_id == message_id, may_have_arrived_clause(DeliveryAttempt.error))
+        .where(DeliveryAttempt.message_id == message_id, unanswered_attempt_may_have_arrived())
         .scalar_subquery()
     )
 
@@ -456,7 +477,7 @@ def first_attempts_that_may_have_arrived(session: Session, message_ids: Sequence
         return {}
     query = (
         select(DeliveryAttempt.message_id, func.min(DeliveryAttempt.attempted_at))
-        .where(DeliveryAttempt.message_id.in_(message_ids), may_have_arrived_clause(DeliveryAttempt.error))
+        .where(DeliveryAttempt.message_id.in_(message_ids), unanswered_attempt_may_have_arrived())
         .group_by(DeliveryAttempt.message_id)
     )
     return {message_id: attempted_at for message_id, attempted_at in session.execute(query)}
@@ -524,7 +545,7 @@ class DuplicateRisk:
 def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, *, cap: int) -> DuplicateRisk:
     """`DuplicateRisk` of the first `cap` entries a replay would select (what one click re-sends).
 
-    Reads four columns, not whole entries: the re-send widget asks on every audit search that shows
+    Reads five columns, not whole entries: the re-send widget asks on every audit search that shows
     undelivered entries.
     """
     query = (
@@ -532,14 +553,15 @@ def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, 
         .limit(cap)
         .with_only_columns(
             AuditEntry.status,
+            AuditEntry.http_status,
             AuditEntry.error,
             AuditEntry.status_changed_at,
             first_attempt_that_may_have_arrived(AuditEntry.message_id),
         )
     )
     risk = DuplicateRisk()
-    for status, error, status_changed_at, first_attempt in session.execute(query):
-        arrival = first_possible_arrival(status, error, status_changed_at, first_attempt)
+    for status, http_status, error, status_changed_at, first_attempt in session.execute(query):
+        arrival = first_possible_arrival(status, http_status, error, status_changed_at, first_attempt)
         risk.note(arrival is not None, past_window(arrival, now))
     return risk
 
@@ -905,7 +927,9 @@ def _candidate(
     first_attempt: datetime | None,
 ) -> Candidate:
     """What a replay reports of an entry, judged as it was selected (before its claim)."""
-    arrival = first_possible_arrival(entry.status, entry.error, entry.status_changed_at, first_attempt)
+    arrival = first_possible_arrival(
+        entry.status, entry.http_status, entry.error, entry.status_changed_at, first_attempt
+    )
     return Candidate(
         entry.message_id,
         as_utc(entry.recorded_at),

@@ -101,6 +101,22 @@ def test_an_earlier_attempt_that_may_have_arrived_makes_the_entry_one_that_may_h
     assert _found(store.engine, outcome="refused", http_status="500") == {ids["refused"][0]}
 
 
+ANSWERED_LIKE_A_TIMEOUT = "ReadTimeout: upstream did not answer"
+"""What the client records of a gateway's HTTP 504 whose body's code is `ReadTimeout` (an `APIError`
+is recorded `code: message`): the endpoint's own text, starting as a read timeout's line does."""
+
+
+def test_an_attempt_the_endpoint_answered_is_never_one_without_an_answer(store: AuditStore) -> None:
+    """Its error reads like a read timeout, but the endpoint answered, and refused. The entry's own
+    HTTP status kept it `refused`; its attempt row, which has the same error, made it `may_have_arrived`
+    (and so did a re-send's 500, which left only the attempt to decide)."""
+    answered = record_delivery(store, AuditStatus.FAILED, http_status=504, error=ANSWERED_LIKE_A_TIMEOUT)
+    re_sent = record_delivery(store, AuditStatus.FAILED, http_status=504, error=ANSWERED_LIKE_A_TIMEOUT)
+    store.record_outcome([re_sent], AuditStatus.FAILED, http_status=500, error="oops", source="replay")
+    assert _found(store.engine, outcome="may_have_arrived") == set()
+    assert _found(store.engine, outcome="refused") == {answered, re_sent}
+
+
 def test_an_outcome_search_reads_no_error_texts_before_its_page(
     app: Flask, client: FlaskClient, sqlite_url: str
 ) -> None:

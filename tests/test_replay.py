@@ -1593,6 +1593,28 @@ def test_an_entry_page_says_when_its_resend_may_be_a_second_copy(client: FlaskCl
     assert "may already be in Segment" not in said["old 500"]
 
 
+def test_an_http_answer_whose_error_reads_like_a_timeout_is_no_duplicate_risk(
+    client: FlaskClient, app: Flask
+) -> None:
+    """A gateway's HTTP 504 with the code `ReadTimeout` is recorded `ReadTimeout: …`, as a read timeout
+    is; only its HTTP status says the endpoint answered (and refused). Its attempt counted as "no
+    answer": replay, the widget and the entry page said it may already be in Segment."""
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        message_id = record_delivery(
+            store, AuditStatus.FAILED, http_status=504, error="ReadTimeout: upstream did not answer"
+        )
+        store.record_outcome([message_id], AuditStatus.FAILED, http_status=500, error="oops", source="replay")
+        [candidate] = _candidates(store)
+        with Session(store.engine) as session:
+            risk = duplicate_risk(session, ReplaySelection(), datetime.now(UTC), cap=500)
+    assert (candidate.maybe_arrived, risk.maybe_arrived) == (False, 0)
+    page = client.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert "Re-send unchanged</button>" in page and "may already be in Segment" not in page
+
+
 def test_without_a_write_key_the_dashboard_offers_no_resend(
     client: FlaskClient, app: Flask, collector: Collector
 ) -> None:

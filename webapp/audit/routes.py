@@ -21,7 +21,6 @@ from analytics.durations import as_utc, format_instant
 from analytics.export import INCLUDE_ATTEMPTS, Export, ExportFormat
 from analytics.integrity import entry_integrity
 from analytics.messages import catalog_marker
-from analytics.network_errors import may_have_arrived
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     FAILED_ATTEMPTS,
@@ -35,7 +34,13 @@ from analytics.queries import (
     identify_specs_outside_query,
     message_name,
 )
-from analytics.replay import Unreplayable, first_possible_arrival, is_stuck, past_window, restore_message
+from analytics.replay import (
+    Unreplayable,
+    entry_first_possible_arrival,
+    is_stuck,
+    past_window,
+    restore_message,
+)
 from analytics.versions import bundle_has_spec, bundle_query
 from webapp.audit import results as searching
 from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, events_outside_catalog_query, unknown_params
@@ -307,10 +312,7 @@ def _replay_risk(entry: AuditEntry, attempts: Sequence[DeliveryAttempt]) -> str 
     """What a re-send of this entry may do twice, said beside its button: it may already be in Segment
     (`first_possible_arrival`, by its status and every attempt), which drops a second copy only within
     about 24 hours of the first, so the note says since when."""
-    first_attempt = min(
-        (attempt.attempted_at for attempt in attempts if may_have_arrived(attempt.error)), default=None
-    )
-    arrival = first_possible_arrival(entry.status, entry.error, entry.status_changed_at, first_attempt)
+    arrival = entry_first_possible_arrival(entry, attempts)
     if arrival is None:
         return None
     since = f"It may already be in Segment, since {audit_time(arrival)} UTC"

@@ -203,7 +203,13 @@ class SendResult:
         """Whether a failed send may have reached the endpoint anyway: it got no answer in time
         (`TESTER_TIMEOUT`), or the endpoint closed the connection before answering, but the request
         went out. The audit log keeps it failed."""
-        return self.entry is not None and self.entry.status == "failed" and may_have_arrived(self.entry.error)
+        entry = self.entry
+        return (
+            entry is not None
+            and entry.status == "failed"
+            and entry.http_status is None
+            and may_have_arrived(entry.error)
+        )
 
 
 def load_result(message_id: str, **details: Any) -> SendResult | None:
