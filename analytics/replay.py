@@ -21,6 +21,13 @@ Safe to run twice, concurrently, or to interrupt:
   the threshold (`AUDIT_STUCK_AFTER`) and the next replay picks them up. `--stuck-after 1s` says
   "I know no other replay or process is still sending these" and picks them up at once.
 
+The claim of a stuck `pending` entry also records what the claim overwrites: a delivery attempt
+dated when the entry went `pending`, outcome `pending`, no HTTP status, `STUCK_PENDING_ERROR`
+(`_stuck_pending_trace`). A process that died left no attempt, and once the claim has moved
+`status_changed_at` and the re-send has failed (an HTTP 500), nothing else would say that its batch
+may have gone out: every rule that reads the attempts (the `may_have_arrived` outcome, the health
+page, the risk lines, the entry page) finds this one, and Segment's window runs from its date.
+
 A message still in flight when a replay is killed may reach Segment and be sent again by the next
 replay; that second copy carries the same `messageId` and Segment drops it (within its window).
 
@@ -46,12 +53,16 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Insert,
     ScalarSelect,
     Select,
     SQLColumnExpression,
     and_,
+    case,
     false,
     func,
+    insert,
+    literal,
     not_,
     or_,
     select,
@@ -73,7 +84,7 @@ from analytics.client import MAX_MESSAGE_SIZE, AnalyticsClient, message_size
 from analytics.durations import as_utc, format_duration, shown_instant
 from analytics.erasure import erased_at, erased_reason
 from analytics.errors import AnalyticsError
-from analytics.network_errors import may_have_arrived
+from analytics.network_errors import MAY_HAVE_ARRIVED, may_have_arrived
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
 from analytics.queries import message_name, unanswered_attempt_may_have_arrived
 from analytics.wording import counted
@@ -89,6 +100,14 @@ DEDUPLICATION_WINDOW = timedelta(hours=24)
 """How long Segment remembers a `messageId` to drop a second copy: "approximately 24 hours"
 (twilio.com/docs/segment/guides/duplicate-data, 99 % of duplicates within it). A re-send of a
 message that did arrive longer ago than this is stored again: counted twice downstream."""
+
+STUCK_PENDING_ERROR = (
+    "stuck pending: the process sending it stopped before recording an answer from the endpoint "
+    f"(a replay took it over), {MAY_HAVE_ARRIVED}"
+)
+"""The error of the attempt a replay's claim records for a stuck `pending` entry, dated when it went
+`pending`: its batch may have gone out before its process stopped. It ends as every line that may have
+arrived does, so that `analytics.network_errors.may_have_arrived` counts it without a rule of its own."""
 
 REPLAYABLE_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED, AuditStatus.DISABLED)
 DEFAULT_STATUSES = (AuditStatus.FAILED, AuditStatus.PENDING, AuditStatus.DROPPED)
@@ -426,6 +445,7 @@ def first_possible_arrival(
 
     A stuck `pending` entry (the only `pending` ones a replay selects) may have been in flight when
     its process died, or delivered while the database could not record it: since it went `pending`.
+    Once a replay claims it, the attempt its claim records (`STUCK_PENDING_ERROR`) keeps that time.
     A failure may have arrived when its request went out whole and only the answer is missing, as its
     recorded error says (`analytics.network_errors.may_have_arrived`, which decides for every page
     alike) and it got no HTTP status: an answered failure's error is the endpoint's own text, which
@@ -762,14 +782,46 @@ def _claim(
     still_sealed = (
         [or_(AuditEntry.id.not_in(sealed), AuditEntry.encrypted_personal_data.is_not(None))] if sealed else []
     )
+    claimable = [AuditEntry.id.in_(ids), selection.condition(now), *still_sealed]
     claim = (
         update(AuditEntry)
-        .where(AuditEntry.id.in_(ids), selection.condition(now), *still_sealed)
+        .where(*claimable)
         .values(status=AuditStatus.PENDING, status_changed_at=datetime.now(UTC), http_status=None, error=None)
         .returning(AuditEntry.message_id)
     )
     with store.engine.begin() as connection:
+        connection.execute(_stuck_pending_trace(claimable))
         return set(connection.scalars(claim))
+
+
+def _stuck_pending_trace(claimable: Sequence[ColumnElement[bool]]) -> Insert:
+    """An attempt for each stuck `pending` entry the claim takes, dated when it went `pending`
+    (`STUCK_PENDING_ERROR`, see the module docstring), by whoever held it: its own source when it has
+    been `pending` since it was recorded, otherwise a replay whose claim it was (only a claim moves an
+    entry back to `pending`).
+
+    Run in the claim's transaction, before it, on the rows it will update: locked (`FOR UPDATE`) on
+    PostgreSQL, so that a concurrent replay waits, finds the entry claimed (no longer stuck) and
+    records nothing; SQLite's writes take turns. Each `pending` period is claimed once, since the claim
+    moves `status_changed_at`: a replay run again records no second attempt for it.
+    """
+    held_by = case(
+        (AuditEntry.status_changed_at == AuditEntry.recorded_at, AuditEntry.source),
+        else_=literal(Source.REPLAY.value),
+    )
+    traces = (
+        select(
+            AuditEntry.message_id,
+            AuditEntry.status_changed_at,
+            literal(AuditStatus.PENDING.value),
+            literal(STUCK_PENDING_ERROR),
+            held_by,
+        )
+        .where(*claimable, AuditEntry.status == AuditStatus.PENDING)
+        .with_for_update()
+    )
+    columns = ["message_id", "attempted_at", "outcome", "error", "source"]
+    return insert(DeliveryAttempt).from_select(columns, traces)
 
 
 def _lost_reasons(store: AuditStore, lost: Sequence[AuditEntry]) -> dict[int, str]:

@@ -39,11 +39,13 @@ from analytics.erasure import ErasureReport, erase
 from analytics.integrity import verify
 from analytics.network_errors import describe_network_error
 from analytics.personal_data import mask_value
-from analytics.queries import Cursor
+from analytics.queries import Cursor, newest_first, parse_filters
 from analytics.replay import (
     REPLAY_ACTION,
+    STUCK_PENDING_ERROR,
     Candidate,
     ReplayError,
+    ReplayReport,
     ReplaySelection,
     _claim,
     blocked_reasons,
@@ -423,6 +425,97 @@ def test_an_old_entry_re_sent_lately_says_segment_drops_a_copy_within_a_day_of_t
     assert "May have arrived over 24 h ago: 2 of the 4 not delivered" in widget
 
 
+def _re_sent_and_refused(store: AuditStore, collector: Collector, now: datetime) -> ReplayReport:
+    """A replay (as of `now`) whose re-sends the endpoint answers with an HTTP 500."""
+    collector.inject(500, times=10_000)
+    client = open_replay_client(store, "test-key", collector.url, actor="ops@test", **FAST)
+    try:
+        return replay(store, client, ReplaySelection(), now=now)
+    finally:
+        client.shutdown()
+        collector.reset()
+
+
+def _judged(store: AuditStore, message_id: str) -> tuple[bool, bool, bool]:
+    """Whether the entry is listed under `outcome=may_have_arrived`, and what a dry run says of it:
+    may be in Segment, past its window."""
+    with Session(store.engine) as session:
+        found = session.scalars(newest_first(parse_filters({"outcome": "may_have_arrived"}), limit=50))
+        listed = message_id in {entry.message_id for entry in found}
+    [candidate] = [c for c in _candidates(store) if c.message_id == message_id]
+    return listed, candidate.maybe_arrived, candidate.past_window
+
+
+def test_a_stuck_entry_re_sent_and_refused_still_may_have_arrived_since_it_went_pending(
+    store: AuditStore, collector: Collector
+) -> None:
+    """A crash left the entry `pending` 30 hours ago, with no attempt: once a replay re-sent it and got
+    an HTTP 500, nothing said its first batch may have gone out. It read `refused` ("never arrived"), and
+    its next re-send carried no risk, where Segment may count it twice."""
+    long_ago = datetime.now(UTC) - timedelta(hours=30)
+    crashed = record_delivery(store, AuditStatus.PENDING, recorded=long_ago)
+    report = _re_sent_and_refused(store, collector, datetime.now(UTC))
+    assert (report.outcomes["failed"], report.risk.past_window) == (1, 1)
+    [trace, re_send] = store.attempts(crashed)
+    assert (trace.outcome, trace.http_status, trace.source, as_utc(trace.attempted_at)) == (
+        "pending",
+        None,
+        "application",
+        long_ago,
+    )
+    assert trace.error == STUCK_PENDING_ERROR
+    assert (re_send.outcome, re_send.http_status, re_send.source) == ("failed", 500, "replay")
+    assert _judged(store, crashed) == (True, True, True)
+    with Session(store.engine) as session:
+        risk = duplicate_risk(session, ReplaySelection(), datetime.now(UTC), cap=500)
+    assert (risk.maybe_arrived, risk.past_window) == (1, 1)
+    # Run again: the entry is `failed` now, its claim records no second trace.
+    _re_sent_and_refused(store, collector, datetime.now(UTC))
+    assert [a.outcome for a in store.attempts(crashed)] == ["pending", "failed", "failed"]
+
+
+def test_a_killed_replay_s_claim_does_not_move_the_window_of_a_stuck_entry(
+    store: AuditStore, collector: Collector
+) -> None:
+    """A replay claimed the entry a crash left `pending` 30 hours ago and was killed: its claim moved
+    `status_changed_at` to its own time, and the next replay said its copy was "all less than 24 h ago:
+    … dropped", where the crashed process's batch may be 30 hours old."""
+    long_ago = datetime.now(UTC) - timedelta(hours=30)
+    crashed = record_delivery(store, AuditStatus.PENDING, recorded=long_ago)
+    assert _claim(store, [_entry(store, crashed).id], ReplaySelection(), datetime.now(UTC)) == {crashed}
+    claimed_at = as_utc(_entry(store, crashed).status_changed_at)
+    later = datetime.now(UTC) + LATER
+    [candidate] = [c for c in _candidates_at(store, later) if c.message_id == crashed]
+    assert (candidate.stuck, candidate.maybe_arrived, candidate.past_window) == (True, True, True)
+    _re_sent_and_refused(store, collector, later)
+    # The killed replay's claim is a pending period too: its batch may have gone out then.
+    assert [(a.outcome, a.source, as_utc(a.attempted_at)) for a in store.attempts(crashed)][:2] == [
+        ("pending", "application", long_ago),
+        ("pending", "replay", claimed_at),
+    ]
+    assert _judged(store, crashed) == (True, True, True)
+
+
+def test_the_entry_page_lists_the_stuck_period_and_its_risk_after_a_refused_re_send(
+    client: FlaskClient, app: Flask, collector: Collector
+) -> None:
+    from webapp.extensions import analytics_client
+
+    with app.app_context():
+        store = analytics_client.store()
+        long_ago = datetime.now(UTC) - timedelta(hours=30)
+        crashed = record_delivery(store, AuditStatus.PENDING, recorded=long_ago)
+        _re_sent_and_refused(store, collector, datetime.now(UTC))
+    page = client.get(f"/audit/entries/{crashed}").get_data(as_text=True)
+    assert '<span class="badge audit-status status-pending">pending</span>' in page
+    assert "stuck pending: the process sending it stopped before recording an answer" in page
+    assert "over 24 h ago: past Segment&#39;s de-duplication window" in page
+    refused = client.get("/audit/?outcome=refused").get_data(as_text=True)
+    assert f"/audit/entries/{crashed}" not in refused
+    failed = client.get("/audit/?attempts=failed").get_data(as_text=True)
+    assert f"/audit/entries/{crashed}" in failed  # by its re-send's 500, not by the stuck period
+
+
 def test_a_long_error_is_listed_on_one_line_cut_to_its_first_100_characters(store: AuditStore) -> None:
     body = "upstream said:\n" + "x" * 300
     record_delivery(store, AuditStatus.FAILED, http_status=502, error=body)
@@ -434,8 +527,13 @@ def test_a_long_error_is_listed_on_one_line_cut_to_its_first_100_characters(stor
 
 def _candidates(store: AuditStore) -> list[Candidate]:
     """What a dry run lists, entry by entry."""
+    return _candidates_at(store, datetime.now(UTC))
+
+
+def _candidates_at(store: AuditStore, now: datetime) -> list[Candidate]:
+    """What a dry run as of `now` lists, entry by entry."""
     found: list[Candidate] = []
-    replay(store, None, ReplaySelection(), dry_run=True, on_candidate=found.append)
+    replay(store, None, ReplaySelection(), dry_run=True, now=now, on_candidate=found.append)
     return found
 
 
