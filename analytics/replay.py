@@ -282,14 +282,27 @@ class NotStuckYet:
         return f"{waited // 60}m" if waited >= 60 else f"{max(waited, 1)}s"
 
     def line(self, threshold: str, sooner: str) -> str:
-        """One line: how many, from when a replay re-sends them, and `sooner` (a command's words with
-        `stuck_after_now`) to re-send them now; `threshold` names where `stuck_after` comes from."""
-        first = "the first of them from" if self.count > 1 else "from"
+        """One line: how many, when a replay picks them up and since when they are pending, and
+        `sooner` (a command's words with `stuck_after_now`) to re-send them now; `threshold` names where
+        `stuck_after` comes from.
+
+        The time a replay picks one up is an hour (say) after it went pending: said alone ("the first of
+        them from 17:14"), it read as the time they went pending, so the line says both."""
+        which, are = ("the first of them", "are") if self.count > 1 else ("it", "is")
         return (
-            f"not stuck yet: {counted(self.count, 'pending entry')}, which a replay re-sends only once "
-            f"pending for longer than {format_duration(self.stuck_after)} ({threshold}): {first} "
-            f"{shown_instant(self.first_stuck_at)}, or now with {sooner} if no process is still sending them"
+            f"not stuck yet: {counted(self.count, 'pending entry')}, which {are} re-sent only once pending "
+            f"for longer than {format_duration(self.stuck_after)} ({threshold}): a replay picks {which} "
+            f"up from {shown_instant(self.first_stuck_at)} (pending since {self._pending_since}), "
+            f"or now with {sooner} if no process is still sending them"
         )
+
+    @property
+    def _pending_since(self) -> str:
+        """When the first of them went pending: its time of day, or the whole instant on another day
+        than the one it becomes stuck on."""
+        since = shown_instant(self.first_changed)
+        same_day = as_utc(self.first_changed).date() == self.first_stuck_at.date()
+        return since.split(" ")[1] if same_day else since
 
 
 def not_stuck_yet(

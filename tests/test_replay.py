@@ -44,6 +44,7 @@ from analytics.replay import (
     REPLAY_ACTION,
     STUCK_PENDING_ERROR,
     Candidate,
+    NotStuckYet,
     ReplayError,
     ReplayReport,
     ReplaySelection,
@@ -66,6 +67,15 @@ from webapp.auth.roles import Role
 # Small budgets: a test needs an answer in seconds, not the client's default hours.
 FAST: dict[str, Any] = {"upload_interval": 0.05, "max_retries": 0, "timeout": 5}
 LATER = timedelta(hours=2)
+
+
+def _pending_since(moment: datetime) -> str:
+    """How the not-stuck-yet line says when an entry went pending, an hour before it becomes stuck:
+    its time of day, or the whole instant when that hour crosses midnight (UTC)."""
+    shown = shown_instant(moment)
+    return (
+        shown.split(" ")[1] if as_utc(moment).date() == as_utc(moment + timedelta(hours=1)).date() else shown
+    )
 
 
 def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -239,11 +249,13 @@ def test_pending_entries_not_stuck_yet_are_counted_with_when_a_replay_takes_them
     with store.engine.connect() as connection:
         waiting = not_stuck_yet(connection, ReplaySelection(), now)
         assert waiting is not None and (waiting.count, waiting.stuck_after_now) == (2, "5m")
-        assert waiting.first_stuck_at == first + timedelta(hours=1)
+        stuck_at = first + timedelta(hours=1)
+        assert waiting.first_stuck_at == stuck_at
         assert waiting.line("AUDIT_STUCK_AFTER", "--stuck-after 5m") == (
-            "not stuck yet: 2 pending entries, which a replay re-sends only once pending for longer than "
-            f"1 h (AUDIT_STUCK_AFTER): the first of them from {shown_instant(first + timedelta(hours=1))}, "
-            "or now with --stuck-after 5m if no process is still sending them"
+            "not stuck yet: 2 pending entries, which are re-sent only once pending for longer than 1 h "
+            f"(AUDIT_STUCK_AFTER): a replay picks the first of them up from {shown_instant(stuck_at)} "
+            f"(pending since {_pending_since(first)}), or now with --stuck-after 5m if no process is still "
+            "sending them"
         )
         # Not asked for, or stuck already under a shorter threshold: nothing is waiting.
         assert not_stuck_yet(connection, ReplaySelection(statuses=(AuditStatus.FAILED,)), now) is None
@@ -956,14 +968,15 @@ def test_replay_command_says_when_pending_entries_not_stuck_yet_can_be_re_sent(
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "dry run: 0 entries would be re-sent, 0 skipped",
-        "not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 1 h "
-        f"(AUDIT_STUCK_AFTER): from {stuck_at}, or now with --stuck-after 40m if no process is still "
+        "not stuck yet: 1 pending entry, which is re-sent only once pending for longer than 1 h "
+        f"(AUDIT_STUCK_AFTER): a replay picks it up from {stuck_at} "
+        f"(pending since {_pending_since(recorded)}), or now with --stuck-after 40m if no process is still "
         "sending them",
     ]
     longer = runner.invoke(args=["replay", "--stuck-after", "2h"])
     assert longer.output.splitlines()[-1].startswith(
-        "not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 2 h "
-        "(--stuck-after): from"
+        "not stuck yet: 1 pending entry, which is re-sent only once pending for longer than 2 h "
+        "(--stuck-after): a replay picks it up from"
     )
     assert runner.invoke(args=["replay", "--stuck-after", "40m"]).output == (
         "re-sent 1 entry: 1 delivered; 0 skipped\n"
@@ -1184,9 +1197,10 @@ def test_the_widget_and_the_page_say_when_pending_entries_not_stuck_yet_can_be_r
     with app.app_context():
         record_delivery(analytics_client.store(), AuditStatus.PENDING, recorded=recorded)
     waiting = (
-        "Not stuck yet: 1 pending entry, which a replay re-sends only once pending for longer than 1 h "
-        f"(AUDIT_STUCK_AFTER): from {shown_instant(recorded + timedelta(hours=1))}, or now with "
-        "event-catalog replay --stuck-after 40m if no process is still sending them."
+        "Not stuck yet: 1 pending entry, which is re-sent only once pending for longer than 1 h "
+        f"(AUDIT_STUCK_AFTER): a replay picks it up from {shown_instant(recorded + timedelta(hours=1))} "
+        f"(pending since {_pending_since(recorded)}), or now with event-catalog replay --stuck-after 40m if "
+        "no process is still sending them."
     )
     widget = client.get("/audit/replay/", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Nothing in this view can be re-sent yet." in widget and waiting in widget
@@ -1195,6 +1209,17 @@ def test_the_widget_and_the_page_say_when_pending_entries_not_stuck_yet_can_be_r
     assert "Nothing to re-send yet</h2>" in page and waiting in page
     failed_only = client.get("/audit/replay/?status=failed", headers={"HX-Request": "true"})
     assert "Nothing in this view needs re-sending." in failed_only.get_data(as_text=True)
+
+
+def test_the_line_says_when_pending_entries_went_pending_on_another_day() -> None:
+    """ "From 00:30 UTC" alone read as the time they went pending, an hour earlier, the day before."""
+    went_pending = datetime(2026, 12, 7, 23, 30, tzinfo=UTC)
+    waiting = NotStuckYet(3, went_pending, went_pending, timedelta(hours=1), went_pending + LATER)
+    assert waiting.line("AUDIT_STUCK_AFTER", "--stuck-after 2h").startswith(
+        "not stuck yet: 3 pending entries, which are re-sent only once pending for longer than 1 h "
+        "(AUDIT_STUCK_AFTER): a replay picks the first of them up from 2026-12-08 00:30:00 UTC "
+        "(pending since 2026-12-07 23:30:00 UTC), or now"
+    )
 
 
 def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskClient, app: Flask) -> None:
