@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -1220,6 +1221,61 @@ def test_the_line_says_when_pending_entries_went_pending_on_another_day() -> Non
         "(AUDIT_STUCK_AFTER): a replay picks the first of them up from 2026-12-08 00:30:00 UTC "
         "(pending since 2026-12-07 23:30:00 UTC), or now"
     )
+
+
+def _suggested(client: FlaskClient, view: str) -> tuple[str, str]:
+    """The command the widget of this view suggests for its pending entries, and what follows it."""
+    widget = client.get(f"/audit/replay/?{view}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    found = re.search(
+        r"or now with (event-catalog replay [^<]*?) if no process is still sending them\.([^<]*)", widget
+    )
+    assert found is not None, widget
+    return unescape(found[1]), unescape(found[2]).strip()
+
+
+def _dry_run(runner: FlaskCliRunner, command: str) -> list[str]:
+    """The lines a dry run of a suggested command lists (its entries), without the summary."""
+    words = command.split()
+    assert words[:2] == ["event-catalog", "replay"]
+    result = runner.invoke(args=[*words[1:], "--dry-run"])
+    assert result.exit_code == 0, result.output
+    return [line for line in result.output.splitlines() if " [" in line]
+
+
+def test_the_widget_suggests_a_command_with_what_it_can_say_of_the_view(
+    client: FlaskClient, app: Flask, runner: FlaskCliRunner
+) -> None:
+    """Under a view of one user the widget suggested `event-catalog replay --stuck-after 40m`, which
+    re-sends every failed, dropped and stuck entry of the log: it now carries the view's time range,
+    statuses and outcome, and says which of the view's filters the command cannot narrow by."""
+    from webapp.extensions import analytics_client
+
+    now = datetime.now(UTC)
+    with app.app_context():
+        store = analytics_client.store()
+        waiting = record_delivery(store, AuditStatus.PENDING, recorded=now - timedelta(minutes=40))
+        old_failure = record_delivery(store, AuditStatus.FAILED, recorded=now - timedelta(days=3))
+
+    command, caveat = _suggested(client, "range=24h&status=pending")
+    assert (command, caveat) == ("event-catalog replay --status pending --since 24h --stuck-after 40m", "")
+    assert [line[:36] for line in _dry_run(runner, command)] == [waiting]
+
+    command, caveat = _suggested(client, "range=24h&until=10m")
+    assert (command, caveat) == ("event-catalog replay --since 24h --until 10m --stuck-after 40m", "")
+    assert [line[:36] for line in _dry_run(runner, command)] == [waiting]
+
+    command, caveat = _suggested(client, "range=7d&since=2h")
+    assert re.fullmatch(r"event-catalog replay --since \S+Z --stuck-after 40m", command), command
+    assert [line[:36] for line in _dry_run(runner, command)] == [waiting]
+
+    command, caveat = _suggested(client, "user_id=1&event=Cluster+Provisioning+Success")
+    assert command == "event-catalog replay --stuck-after 40m"
+    assert caveat == (
+        "The command cannot narrow by event or user_id as this view does: it re-sends every entry of the "
+        "log its options select, not only this view's, pending ones a live process may still be sending "
+        "included."
+    )
+    assert sorted(line[:36] for line in _dry_run(runner, command)) == sorted([waiting, old_failure])
 
 
 def test_the_widget_and_the_page_say_what_segment_may_count_twice(client: FlaskClient, app: Flask) -> None:

@@ -60,6 +60,7 @@ from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
+from webapp.replay.sooner import sooner_command
 from webapp.tester.sending import own_destination
 from webapp.text_input import query_checked_by_its_form
 
@@ -271,7 +272,8 @@ def _render(
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
     After a re-send, `skipped` and `failed` say why entries were not sent or not delivered. Both
     also count what Segment may count twice (`duplicate_risk`: already there, since before its window),
-    and the pending entries not stuck yet (`waiting`), which "nothing to re-send" would hide.
+    and the pending entries not stuck yet (`waiting`), which "nothing to re-send" would hide, with the
+    command that re-sends them sooner (`sooner`).
 
     After a re-send the widget also carries, swapped in out of band, the search's head read again
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
@@ -279,7 +281,7 @@ def _render(
     `changed`, above the offer as it is now.
     """
     htmx = wants_fragment()
-    count = elsewhere = preview = waiting = None
+    count = elsewhere = preview = waiting = sooner = None
     offer = Offer()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
@@ -287,6 +289,7 @@ def _render(
         count = offer.count
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
         waiting = not_stuck_yet(db.session, selection, now)
+        sooner = sooner_command(form, selection, waiting) if waiting else None
         preview = None if htmx else _preview(selection, now)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
@@ -300,6 +303,7 @@ def _render(
         not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
         waiting=waiting,
+        sooner=sooner,
         preview=preview,
         report=report,
         refreshed=refreshed or [],
