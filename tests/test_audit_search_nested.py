@@ -568,7 +568,10 @@ def test_a_resend_narrowed_by_a_nested_personal_value_records_its_mask(
     search = "payment_method.cardholder_name = Grace Hopper"
     url = "/audit/replay/?" + urlencode({"status": "failed", "prop": search})
     token = client.get("/audit/").get_data(as_text=True).split('"X-CSRFToken": "', 1)[1].split('"', 1)[0]
-    response = client.post(url, data={"csrf_token": token})
+    # The click confirms what the widget offered (`webapp.replay.routes.Offer`).
+    widget = client.get(url, headers={"HX-Request": "true"}).get_data(as_text=True)
+    offer = widget.split('name="offer" value="', 1)[1].split('"', 1)[0]
+    response = client.post(url, data={"csrf_token": token, "offer": offer})
     assert response.status_code == 303
     with keyed_app.app_context():
         store = analytics_client.store()
