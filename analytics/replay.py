@@ -695,16 +695,20 @@ class ReplayReport:
         return not self.dry_run and self.skipped == 0 and self.delivered == sum(self.outcomes.values())
 
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people; a re-send's skips only when there are any, as "; 0 skipped" after
+        "re-sent 16 entries: 16 delivered" only made the good news longer."""
         if self.dry_run:
             would = counted(self.selected - self.skipped, "entry")
             return f"dry run: {would} would be re-sent, {self.skipped} skipped"
         if not self.selected:
             return "nothing to replay"
+        skipped = f"; {self.skipped} skipped" if self.skipped else ""
         sent = sum(self.outcomes.values())
+        if not sent:
+            return f"re-sent nothing{skipped}"
         others = [f"{n} {status}" for status, n in sorted(self.outcomes.items()) if status != "delivered"]
         done = ", ".join([f"re-sent {counted(sent, 'entry')}: {self.delivered} delivered", *others])
-        return f"{done}; {self.skipped} skipped"
+        return f"{done}{skipped}"
 
     def risk_lines(self) -> list[str]:
         """How many of the entries re-sent (dry: to re-send) may already be in Segment, and how many
