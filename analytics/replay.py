@@ -391,28 +391,9 @@ def blocked_reasons(
     cap: int,
     cipher: PersonalDataCipher | None,
 ) -> Counter[str]:
-    """Among the first `cap` entries a replay would select, those it would skip, by reason.
-
-    The re-send widget asks on every audit search that shows undelivered entries, so this reads
-    two columns rather than whole entries, and decrypts a sealed entry's personal data only when
-    its payload and sealed copy together pass 32 KB (rare), the one case where the values' size
-    decides.
-    """
-    erased = (
-        select(AuditErasure.erased_at)
-        .where(AuditErasure.message_id == AuditEntry.message_id)
-        .scalar_subquery()
-    )
-    query = (
-        select_replayable(selection, now)
-        .limit(cap)
-        .with_only_columns(AuditEntry.payload, AuditEntry.encrypted_personal_data, erased)
-    )
-    return Counter(
-        reason
-        for payload, sealed, erased_at in session.execute(query)
-        if (reason := _blocked(payload, sealed, cipher, erased_at, dated=False)) is not None
-    )
+    """Among the first `cap` entries a replay would select, those it would skip, by reason
+    (`click_outlook`)."""
+    return click_outlook(session, selection, now, cap=cap, cipher=cipher).blocked
 
 
 def restore_message(
@@ -575,16 +556,47 @@ class DuplicateRisk:
         return lines
 
 
-def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, *, cap: int) -> DuplicateRisk:
-    """`DuplicateRisk` of the first `cap` entries a replay would select (what one click re-sends).
+@dataclass
+class ClickOutlook:
+    """The first `cap` entries a replay would select (what one click re-sends), as its offer says them.
 
-    Reads five columns, not whole entries: the re-send widget asks on every audit search that shows
-    undelivered entries.
+    Attributes:
+        blocked: those it would skip, by reason (`blocked_reason`, undated, so alike ones count together).
+        risk: of the others, those Segment may count twice: only an entry really re-sent can be a
+            second copy, so the skipped ones are left out, as the command's dry run leaves them out.
     """
+
+    blocked: Counter[str] = field(default_factory=Counter)
+    risk: DuplicateRisk = field(default_factory=DuplicateRisk)
+
+
+def click_outlook(
+    session: Session,
+    selection: ReplaySelection,
+    now: datetime,
+    *,
+    cap: int,
+    cipher: PersonalDataCipher | None,
+) -> ClickOutlook:
+    """`ClickOutlook` of the first `cap` entries a replay would select.
+
+    The re-send widget asks on every audit search that shows undelivered entries, so this is one
+    query of a few columns rather than whole entries, and it decrypts a sealed entry's personal data
+    only when its payload and sealed copy together pass 32 KB (rare), the one case where the values'
+    size decides.
+    """
+    erased = (
+        select(AuditErasure.erased_at)
+        .where(AuditErasure.message_id == AuditEntry.message_id)
+        .scalar_subquery()
+    )
     query = (
         select_replayable(selection, now)
         .limit(cap)
         .with_only_columns(
+            AuditEntry.payload,
+            AuditEntry.encrypted_personal_data,
+            erased,
             AuditEntry.status,
             AuditEntry.http_status,
             AuditEntry.error,
@@ -592,11 +604,23 @@ def duplicate_risk(session: Session, selection: ReplaySelection, now: datetime, 
             first_attempt_that_may_have_arrived(AuditEntry.message_id),
         )
     )
-    risk = DuplicateRisk()
-    for status, http_status, error, status_changed_at, first_attempt in session.execute(query):
+    outlook = ClickOutlook()
+    for (
+        payload,
+        sealed,
+        erasure,
+        status,
+        http_status,
+        error,
+        status_changed_at,
+        first_attempt,
+    ) in session.execute(query):
+        if (reason := _blocked(payload, sealed, cipher, erasure, dated=False)) is not None:
+            outlook.blocked[reason] += 1
+            continue
         arrival = first_possible_arrival(status, http_status, error, status_changed_at, first_attempt)
-        risk.note(arrival is not None, past_window(arrival, now))
-    return risk
+        outlook.risk.note(arrival is not None, past_window(arrival, now))
+    return outlook
 
 
 BRIEF_ERROR = 100

@@ -41,9 +41,8 @@ from analytics.replay import (
     Candidate,
     ReplayReport,
     ReplaySelection,
-    blocked_reasons,
+    click_outlook,
     count_replayable,
-    duplicate_risk,
     not_stuck_yet,
     open_replay_client,
     record_replay,
@@ -118,7 +117,8 @@ class Offer:
         ids: the entries the click re-sends: the first `CLICK_LIMIT` the view selects, oldest first.
         more: the view selects more than that.
         blocked: of them, those a re-send would skip, by reason.
-        risk_lines: of them, those Segment may count twice, as said under the button.
+        risk_lines: of the others, those the click really sends, how many Segment may count twice,
+            as said under the button (the command's lines: "4 of the 4 to re-send").
     """
 
     ids: tuple[int, ...] = ()
@@ -158,13 +158,10 @@ def _offer(selection: ReplaySelection, now: datetime) -> Offer:
     if not ids:
         return Offer()
     cipher = analytics_client.store().cipher
-    risk = duplicate_risk(db.session, selection, now, cap=CLICK_LIMIT)
-    return Offer(
-        ids=ids[:CLICK_LIMIT],
-        more=len(ids) > CLICK_LIMIT,
-        blocked=blocked_reasons(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher),
-        risk_lines=tuple(risk.lines(min(len(ids), CLICK_LIMIT), "not delivered")),
-    )
+    outlook = click_outlook(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
+    offer = Offer(ids=ids[:CLICK_LIMIT], more=len(ids) > CLICK_LIMIT, blocked=outlook.blocked)
+    # Counted of what the click sends, in the command's words: its skips can never be a second copy.
+    return replace(offer, risk_lines=tuple(outlook.risk.lines(offer.sendable, "to re-send")))
 
 
 def _unconfirmed(form: SearchForm, offer: Offer) -> str | None:
@@ -271,7 +268,7 @@ def _render(
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
     After a re-send, `skipped` and `failed` say why entries were not sent or not delivered. Both
-    also count what Segment may count twice (`duplicate_risk`: already there, since before its window),
+    also count what Segment may count twice (`click_outlook`: already there, since before its window),
     and the pending entries not stuck yet (`waiting`), which "nothing to re-send" would hide, with the
     command that re-sends them sooner (`sooner`).
 
