@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
@@ -60,7 +62,8 @@ def test_the_live_tail_redraws_the_resend_offer_and_keeps_a_result(
     live_server: str, page: Page, app: Flask, collector: Collector
 ) -> None:
     """Under the live tail the widget kept "Re-send 60 entries not delivered" while 40 more failed
-    entries were listed above it, and its click re-sent 100."""
+    entries were listed above it, and its click re-sent 100. Then the offer's redraw wiped the
+    result's "Not delivered 3: HTTP 503 …", which was drawn inside the offer."""
     _failed_entries(app, 2)
     page.goto(live_server + "/audit/?status=failed&live=1")
     widget = page.locator("#audit-replay")
@@ -68,14 +71,22 @@ def test_the_live_tail_redraws_the_resend_offer_and_keeps_a_result(
     arrived = _failed_entries(app, 1)
     expect(page.locator("#audit-rows tr")).to_have_count(3)
     expect(widget.get_by_role("button")).to_have_text("Re-send 3 entries not delivered")
+    collector.inject(503, times=10_000)
     widget.get_by_role("button").click()
     result = widget.get_by_role("status")
-    expect(result).to_have_text("Re-sent 3 entries: 3 delivered.")
-    assert arrived[0] in {m["messageId"] for m in collector.received()}
-    # The offer is read again as more arrive; the result of the click stays above it.
+    expect(result).to_have_text("Re-sent 3 entries: 0 delivered, 3 failed.")
+    why = widget.locator(".replay-failed")
+    expect(why).to_have_text(re.compile(r"^Not delivered 3: HTTP 503 "))
+    assert collector.stats.requests > 0 and not collector.received()
+    # The offer is read again as more arrive; the result of the click, all of it, stays above it.
     _failed_entries(app, 1)
-    expect(widget.get_by_role("button")).to_have_text("Re-send 1 entry not delivered")
-    expect(result).to_have_text("Re-sent 3 entries: 3 delivered.")
+    expect(widget.get_by_role("button")).to_have_text("Re-send 4 entries not delivered")
+    expect(result).to_have_text("Re-sent 3 entries: 0 delivered, 3 failed.")
+    expect(why).to_have_text(re.compile(r"^Not delivered 3: HTTP 503 "))
+    collector.reset()
+    widget.get_by_role("button").click()
+    expect(result).to_have_text("Re-sent 4 entries: 4 delivered.")
+    assert arrived[0] in {m["messageId"] for m in collector.received()}
 
 
 def test_resend_one_entry_from_its_page_without_javascript_help(

@@ -254,6 +254,14 @@ def _unmatched(form: SearchForm, refreshed: list[AuditEntry]) -> int:
     return len(ids) - (db.session.scalar(query) or 0)
 
 
+def _said_apart(skipped: Counter[str], blocked: Counter[str]) -> Counter[str]:
+    """What a re-send skipped, but for the reasons the offer drawn under its result gives again: the
+    entries it skipped stay in the view, so the offer says "7 entries cannot be re-sent: …" of them,
+    and the result repeating each reason read twice in a row. A reason the offer does not give (an
+    entry a concurrent replay took, or one erased meanwhile, which the result dates) stays."""
+    return Counter({reason: times for reason, times in skipped.items() if reason not in blocked})
+
+
 def _render(
     form: SearchForm,
     report: ReplayReport | None = None,
@@ -296,7 +304,7 @@ def _render(
         offer=offer.token,
         blocked=offer.blocked,
         risk_lines=list(offer.risk_lines),
-        skipped=skipped or Counter(),
+        skipped=_said_apart(skipped or Counter(), offer.blocked),
         not_delivered=not_delivered_lines(failed or Counter()),
         elsewhere=elsewhere,
         waiting=waiting,
@@ -398,11 +406,13 @@ def run() -> ResponseReturnValue:
             failed=failed,
             unmatched=_unmatched(form, refreshed),
         )
+    # In the widget's order: the summary, why some were not sent or not delivered, then the risk.
     flash(report.summary())
-    for line in report.risk_lines():
-        flash(line)
-    for reason, times in skipped.items():
+    # The page the click lands on offers the view again, which gives the reasons of what stays blocked.
+    for reason, times in _said_apart(skipped, _offer(selection, datetime.now(UTC)).blocked).items():
         flash(f"skipped {times}: {reason}")
     for line in not_delivered_lines(failed):
+        flash(line)
+    for line in report.risk_lines():
         flash(line)
     return redirect(form.url("replay.preview", live=None), 303)
