@@ -11,6 +11,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -187,6 +188,42 @@ def test_export_page_refuses_what_it_cannot_include(
     assert lines[1] == (
         "include: an export cannot include 'payloads': include=attempts adds each entry's delivery attempts"
     )
+
+
+def test_the_api_list_includes_the_attempts_when_asked(
+    client: FlaskClient, incident_app: dict[str, str]
+) -> None:
+    """A script reviewing an incident read each entry's attempts with one request per entry."""
+    plain = client.get("/api/audit/entries").get_json()
+    assert len(plain["entries"]) == 3 and all("attempts" not in entry for entry in plain["entries"])
+    listed = client.get("/api/audit/entries?include=attempts").get_json()
+    attempts = {entry["message_id"]: entry["attempts"] for entry in listed["entries"]}
+    assert set(attempts) == set(incident_app.values())
+    for message_id in incident_app.values():
+        assert attempts[message_id] == client.get(f"/api/audit/entries/{message_id}").get_json()["attempts"]
+    assert len(attempts[incident_app["refused"]]) == 2 and attempts[incident_app["pending"]] == []
+
+
+def test_the_api_list_oldest_first_includes_the_attempts_when_asked(
+    client: FlaskClient, sqlite_url: str
+) -> None:
+    """The poller's order (settled entries, oldest first) reads them the same way."""
+    engine = create_audit_engine(sqlite_url)
+    try:
+        store = AuditStore(engine)
+        settled = datetime.now(UTC) - timedelta(minutes=5)
+        failed = record_delivery(store, AuditStatus.FAILED, recorded=settled, http_status=500, error="oops")
+    finally:
+        engine.dispose()
+    listed = client.get("/api/audit/entries?order=oldest&include=attempts").get_json()
+    [entry] = listed["entries"]
+    assert entry["message_id"] == failed
+    assert entry["attempts"] == client.get(f"/api/audit/entries/{failed}").get_json()["attempts"] != []
+    refused = client.get("/api/audit/entries?include=payloads")
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["fields"] == {
+        "include": "the list cannot include 'payloads': include=attempts adds each entry's delivery attempts"
+    }
 
 
 def test_cli_export_includes_the_attempts_when_asked(

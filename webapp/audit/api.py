@@ -20,6 +20,8 @@ that horizon, so following it lists every entry once (an `after` past the horizo
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -27,12 +29,14 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from analytics.audit import AuditEntry
 from analytics.durations import format_instant
 from analytics.export import attempt_record, entry_record
+from analytics.export_sql import attempts_of
 from analytics.integrity import entry_integrity
 from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_first_after
 from analytics.scopes import is_id_text
-from webapp.audit.forms import SearchForm
+from webapp.audit.forms import SearchForm, includes_attempts
 from webapp.audit.personal import erasure_time, shown_payload
 from webapp.audit.results import PAGE_SIZE, page_of, read_end
 from webapp.audit.tail import TAIL_LAG
@@ -48,7 +52,7 @@ MAX_LIMIT = 200
 """Most entries one answer holds: at up to 32 KB of payload each, a few megabytes. More is what the
 NDJSON export (`/audit/export.ndjson`, streamed, with the same token) is for."""
 
-PAGE_PARAMS = ("limit", "cursor", "order", "after")
+PAGE_PARAMS = ("limit", "cursor", "order", "after", "include")
 """The parameters the API takes besides the audit page's filters."""
 
 NEWEST, OLDEST = "newest", "oldest"
@@ -62,7 +66,7 @@ the live tail's lag, one constant, as both compensate for the same late commits.
 _UNKNOWN = (
     "unknown parameter: the API takes the audit page's filters ("
     + ", ".join(FILTER_PARAMS)
-    + "), limit, order, and cursor or after (the `next` of the previous answer)"
+    + "), limit, order, cursor or after (the `next` of the previous answer), and include=attempts"
 )
 
 _NO_PARAMETERS = "unknown parameter: an entry's answer takes none (search with /api/audit/entries)"
@@ -127,6 +131,7 @@ def _now() -> datetime:
 def entries() -> ResponseReturnValue:
     """A page of the entries matching the audit page's filters, newest first or oldest first."""
     errors = {name: _UNKNOWN for name in request.args if name not in FILTER_PARAMS + PAGE_PARAMS}
+    attempts = includes_attempts(request.args, errors, reader="the list")
     limit, order = _limit(errors), _order(errors)
     cursor, after = _position("cursor", errors), _position("after", errors)
     if order == OLDEST and cursor is not None:
@@ -136,15 +141,29 @@ def entries() -> ResponseReturnValue:
     if errors or form.filters is None:
         return json_error(400, "The search cannot run: fix the parameters below.", errors)
     if order == OLDEST:
-        return jsonify(_settled_page(form, after, limit)), _NO_STORE
+        return jsonify(_settled_page(form, after, limit, attempts=attempts)), _NO_STORE
     form.before = cursor
     page = page_of(db.session, form, page_size=limit)
-    found = [entry_record(entry, shown_payload(entry).payload) for entry in page.entries]
+    found = _records(page.entries, attempts=attempts)
     body = {"entries": found, "next": page.older.encode() if page.older is not None else None}
     return jsonify(body), _NO_STORE
 
 
-def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[str, Any]:
+def _records(entries: Sequence[AuditEntry], *, attempts: bool) -> list[dict[str, Any]]:
+    """The entries as the API gives them, each with its delivery attempts when asked
+    (`include=attempts`, in the entry's answer's shape): one query for the page, as the export reads
+    them per batch, rather than one request per entry for a script reviewing an incident."""
+    records = [entry_record(entry, shown_payload(entry).payload) for entry in entries]
+    if attempts:
+        found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        for attempt in db.session.execute(attempts_of([entry.message_id for entry in entries])):
+            found[attempt.message_id].append(attempt_record(attempt))
+        for record, entry in zip(records, entries, strict=True):
+            record["attempts"] = found[entry.message_id]
+    return records
+
+
+def _settled_page(form: SearchForm, after: Cursor | None, limit: int, *, attempts: bool) -> dict[str, Any]:
     """The matching entries after `after`, oldest first, recorded before the settle horizon.
 
     `next` is the last entry's position when the answer is full, else where the answer stopped reading
@@ -165,7 +184,7 @@ def _settled_page(form: SearchForm, after: Cursor | None, limit: int) -> dict[st
     reached = Cursor.of(rows[-1]) if len(rows) == limit else Cursor(end, 0)
     moved = reached if after is None else max(after, reached)
     return {
-        "entries": [entry_record(entry, shown_payload(entry).payload) for entry in rows],
+        "entries": _records(rows, attempts=attempts),
         "next": min(moved, Cursor(horizon, 0)).encode(),
         "settled_before": format_instant(horizon, "microseconds", zulu=True),
     }

@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from werkzeug.datastructures import MultiDict
 
 from analytics.audit import EventDay
+from analytics.export import INCLUDE_ATTEMPTS
 from analytics.queries import FILTER_PARAMS, AuditFilter, Cursor, FilterError, parse_filters
 
 PAGE_PARAMS = ("before", "after")
@@ -51,6 +52,18 @@ def unknown_params(args: MultiDict[str, str]) -> dict[str, str]:
     """Each parameter that is neither a filter nor the page's own, refused: where the whole log is
     the answer to no filter (the export, a re-send), a mistyped `stauts=failed` took all of it."""
     return {name: UNKNOWN_PARAM for name in args if name not in FILTER_PARAMS + OWN_PARAMS}
+
+
+def includes_attempts(args: MultiDict[str, str], errors: dict[str, str], *, reader: str) -> bool:
+    """Whether `include=attempts` asks for each entry's delivery attempts (the export's, the API's
+    list's); anything else `reader` cannot include is refused, as a filter it cannot take."""
+    asked = {value.strip() for value in args.getlist("include") if value.strip()}
+    if other := sorted(asked - {INCLUDE_ATTEMPTS}):
+        errors["include"] = (
+            f"{reader} cannot include {', '.join(map(repr, other))}: "
+            f"include={INCLUDE_ATTEMPTS} adds each entry's delivery attempts"
+        )
+    return INCLUDE_ATTEMPTS in asked
 
 
 @dataclass

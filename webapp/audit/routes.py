@@ -43,7 +43,13 @@ from analytics.replay import (
 )
 from analytics.versions import bundle_has_spec, bundle_query
 from webapp.audit import results as searching
-from webapp.audit.forms import UNKNOWN_PARAM, SearchForm, events_outside_catalog_query, unknown_params
+from webapp.audit.forms import (
+    UNKNOWN_PARAM,
+    SearchForm,
+    events_outside_catalog_query,
+    includes_attempts,
+    unknown_params,
+)
 from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
@@ -376,18 +382,6 @@ def _view_slug(form: SearchForm, *, attempts: bool = False) -> str:
 _UNKNOWN_EXPORT_PARAM = f"{UNKNOWN_PARAM}; and an export takes include={INCLUDE_ATTEMPTS}"
 
 
-def _includes_attempts(errors: dict[str, str]) -> bool:
-    """Whether the export is asked to include each entry's delivery attempts (`include=attempts`);
-    anything else it cannot include is refused, as a filter it cannot take."""
-    asked = {value.strip() for value in request.args.getlist("include") if value.strip()}
-    if other := sorted(asked - {INCLUDE_ATTEMPTS}):
-        errors["include"] = (
-            f"an export cannot include {', '.join(map(repr, other))}: "
-            f"include={INCLUDE_ATTEMPTS} adds each entry's delivery attempts"
-        )
-    return INCLUDE_ATTEMPTS in asked
-
-
 @bp.get("/export.<any(csv, ndjson):extension>")
 @plain_text_errors
 @requires(Role.VIEWER)
@@ -398,7 +392,7 @@ def export(extension: str) -> ResponseReturnValue:
     Personal data leaves unmasked only for engineers and admins, and only with the key configured.
     """
     unknown = {name: _UNKNOWN_EXPORT_PARAM for name in unknown_params(request.args) if name != "include"}
-    attempts = _includes_attempts(unknown)
+    attempts = includes_attempts(request.args, unknown, reader="an export")
     form = search_form(request.args)
     if unknown or form.filters is None:
         return text_error(400, {**form.errors, **unknown})
