@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 import psycopg
 from sqlalchemy import Connection, Engine, Result, Row, Select
+from sqlalchemy.orm import Session
 
 from analytics.audit import FAILED_OUTCOMES, AuditEntry, DeliveryAttempt
 from analytics.durations import as_utc
@@ -117,6 +118,17 @@ def attempt_record(attempt: DeliveryAttempt | Row[Any]) -> dict[str, Any]:
     record = {name: getattr(attempt, name) for name in ATTEMPT_FIELDS}
     record["attempted_at"] = as_utc(attempt.attempted_at).isoformat()
     return record
+
+
+def attempts_by_message(
+    connection: Connection | Session, message_ids: Sequence[str]
+) -> defaultdict[str, list[dict[str, Any]]]:
+    """The delivery attempts of these messages (`attempt_record`s, each message's oldest first), read
+    in one query: the export's batch and the API's answer each read theirs so, not one per entry."""
+    found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for attempt in connection.execute(attempts_of(message_ids)):
+        found[attempt.message_id].append(attempt_record(attempt))
+    return found
 
 
 def attempt_summary(attempts: Sequence[dict[str, Any]]) -> list[Any]:
@@ -254,9 +266,7 @@ class Export:
     def _with_attempts(self, connection: Connection, rows: list[Any]) -> list[Any]:
         """The rows without their leading message id, each with its entry's attempts added: the rest
         of its NDJSON line, or its summary cells."""
-        found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for attempt in connection.execute(attempts_of([row[0] for row in rows])):
-            found[attempt.message_id].append(attempt_record(attempt))
+        found = attempts_by_message(connection, [row[0] for row in rows])
         if self.format is ExportFormat.CSV:
             return [[*row[1:], *attempt_summary(found[row[0]])] for row in rows]
         return [[*row[1:-1], row[-1] + _attempts_member(found[row[0]])] for row in rows]

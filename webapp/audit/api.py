@@ -20,7 +20,6 @@ that horizon, so following it lists every entry once (an `after` past the horizo
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -31,8 +30,7 @@ from flask.typing import ResponseReturnValue
 
 from analytics.audit import AuditEntry
 from analytics.durations import format_instant
-from analytics.export import attempt_record, entry_record
-from analytics.export_sql import attempts_of
+from analytics.export import attempt_record, attempts_by_message, entry_record
 from analytics.integrity import entry_integrity
 from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_first_after
 from analytics.scopes import is_id_text
@@ -155,9 +153,7 @@ def _records(entries: Sequence[AuditEntry], *, attempts: bool) -> list[dict[str,
     them per batch, rather than one request per entry for a script reviewing an incident."""
     records = [entry_record(entry, shown_payload(entry).payload) for entry in entries]
     if attempts:
-        found: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-        for attempt in db.session.execute(attempts_of([entry.message_id for entry in entries])):
-            found[attempt.message_id].append(attempt_record(attempt))
+        found = attempts_by_message(db.session, [entry.message_id for entry in entries])
         for record, entry in zip(records, entries, strict=True):
             record["attempts"] = found[entry.message_id]
     return records
