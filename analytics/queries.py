@@ -444,27 +444,31 @@ def _http_status(value: str) -> int:
 
 
 def _outcome_statuses(outcome: str | None, statuses: list[str], *, options: bool = False) -> list[str]:
-    """The statuses a search for `outcome` reads: those ticked that the class can have, or all of them.
+    """The statuses a search for `outcome` reads: those ticked, or all that the class can have.
+
+    A ticked status the class cannot have is refused, not dropped: `status=failed&status=pending&
+    outcome=refused` listed the failed entries only, and `replay --status failed,pending --outcome
+    refused` re-sent no pending one, without a word. The page, the API, the exports and both
+    commands parse here, so each says so alike (`options`: in the command line's words).
 
     Raises:
-        ValueError: every status ticked (or given as `--status`, with `options`) is one the class
-            cannot have.
+        ValueError: a status ticked (or given as `--status`, with `options`) the class cannot have.
     """
     if outcome is None:
         return statuses
     possible = OUTCOMES[outcome]
     if not statuses:
         return list(possible)
-    kept = [status for status in statuses if status in possible]
-    if not kept:
-        some = " (or one of them)" if len(possible) > 1 else ""
-        fix = (
-            f"give --status {','.join(possible)}{some}, or no --status"
-            if options
-            else f"choose status {' or '.join(possible)}{some}, or no status"
+    left_out = [status for status in dict.fromkeys(statuses) if status not in possible]
+    if left_out:
+        status, what = ("--status", "--outcome") if options else ("status", "outcome")
+        named = " and ".join(repr(name) for name in left_out)
+        it = "it" if len(left_out) == 1 else "them"
+        raise ValueError(
+            f"narrows {' and '.join(possible)} entries only: {named} in {status} would be left out; "
+            f"drop {it} from {status}, or drop {what}"
         )
-        raise ValueError(f"only {' or '.join(possible)} entries have this outcome: {fix}")
-    return kept
+    return statuses
 
 
 def _catalog_version(value: str) -> str:

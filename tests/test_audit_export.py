@@ -613,8 +613,8 @@ def test_cli_export_to_a_file_reports_the_count(
         # The page's wording (once "tick one of them") named no option a command line could give.
         (
             ["--outcome", "refused", "--status", "delivered,pending"],
-            "error: --outcome: only failed or dropped entries have this outcome: "
-            "give --status failed,dropped (or one of them), or no --status\n",
+            "error: --outcome: narrows failed and dropped entries only: 'delivered' and 'pending' in "
+            "--status would be left out; drop them from --status, or drop --outcome\n",
         ),
     ],
 )

@@ -60,8 +60,8 @@ def test_outcome_and_http_status_refuse_what_matches_nothing_by_construction() -
         parse_filters({"outcome": "may_have_arrived", "status": "delivered,pending"})
     # Said next to the page's field and in the API's JSON error: no checkbox to tick in the API.
     assert raised.value.errors == {
-        "outcome": "only failed or dropped entries have this outcome: "
-        "choose status failed or dropped (or one of them), or no status"
+        "outcome": "narrows failed and dropped entries only: 'delivered' and 'pending' in status would be "
+        "left out; drop them from status, or drop outcome"
     }
     with pytest.raises(FilterError) as raised:
         parse_filters({"outcome": "lost", "http_status": "5xx"})

@@ -1062,7 +1062,7 @@ def test_replay_command_resends_only_what_never_arrived_with_outcome_refused(
     assert details["selection"] == "--outcome refused"
     refused = runner.invoke(args=["replay", "--status", "pending", "--outcome", "refused"])
     assert refused.exit_code == 2 and refused.output.count("\n") == 1
-    assert refused.output.startswith("error: --outcome: only failed or dropped entries have this outcome")
+    assert refused.output.startswith("error: --outcome: narrows failed and dropped entries only: 'pending'")
 
 
 def test_the_replay_action_records_the_duplicate_risk_the_command_printed(

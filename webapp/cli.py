@@ -609,7 +609,14 @@ def replay_command(
         chosen_statuses = parse_statuses(statuses)
     except ValueError as exc:
         fail(f"--status: {exc}")
-    # The audit search's filters, as the dashboard's re-send widget narrows its selection with them.
+    if (
+        outcome is not None
+        and click.get_current_context().get_parameter_source("statuses") is ParameterSource.DEFAULT
+    ):
+        # The default's `pending` has no outcome: `--outcome` alone re-sends its class's statuses.
+        chosen_statuses = tuple(status for status in chosen_statuses if status in OUTCOMES[outcome])
+    # The audit search's filters, as the dashboard's re-send widget narrows its selection with them;
+    # a typed `--status` the outcome cannot have is refused there, as on the page.
     status = ",".join(chosen_statuses)  # as replay reads it: in any case (`--status Failed`)
     view = _filters_from_options({"since": since, "until": until, "status": status, "outcome": outcome})
     selection = ReplaySelection(
