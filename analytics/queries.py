@@ -137,6 +137,17 @@ ATTEMPTS_CHOICES = (FAILED_ATTEMPTS, REPLAYED_ATTEMPTS)
 # value, so a repeated parameter is an error rather than a silently ignored second value.
 _MULTI_VALUED = frozenset({"status"})
 
+WORDED_FILTERS: dict[str, tuple[str, ...]] = {
+    "type": TYPES,
+    "status": tuple(str(status) for status in AuditStatus),
+    "source": tuple(str(source) for source in Source),
+    "outcome": tuple(OUTCOMES),
+    "attempts": ATTEMPTS_CHOICES,
+}
+"""The filters whose values are words of a fixed list, read in any case (`canonical_value`). `range`
+is not one of them: `1h` is a duration, written as `since`, `--stuck-after` and /health's window
+write theirs (`analytics.durations`), where `1H` is no duration."""
+
 # Destination names are lowercase (`webapp.tester.destinations`); a key's fingerprint is 12 hex digits.
 _DESTINATION = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}(:[0-9a-f]{12})?")
 
@@ -363,10 +374,24 @@ def _json_scalar(text: str) -> Any:
         return _NOT_JSON
 
 
+def canonical_value(name: str, value: str) -> str:
+    """A filter's value as the log spells it: `status=Failed,PENDING` is `failed,pending`, `--outcome
+    Refused` is `refused` (`WORDED_FILTERS`), so the page, the API, the exports and the CLI read a word
+    in any case, as `replay --status` always did, and show it lowercase. Any other value is kept as
+    typed, so that its refusal quotes it.
+    """
+    words = WORDED_FILTERS.get(name)
+    if words is None:
+        return value
+    spelled = {word.lower(): word for word in words}
+    parts = value.split(",") if name in _MULTI_VALUED else [value]
+    return ",".join(spelled.get(part.strip().lower(), part) for part in parts)
+
+
 def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:
     raw = params.get(name)
     values = [raw] if isinstance(raw, str) else list(raw or ())
-    return [value.strip() for value in values if value and value.strip()]
+    return [canonical_value(name, value.strip()) for value in values if value and value.strip()]
 
 
 def _choice(value: str, allowed: Iterable[str], what: str) -> str:

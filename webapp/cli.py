@@ -202,7 +202,7 @@ def verdict(
 FORMAT_OPTION = click.option(
     "--format",
     "fmt",
-    type=click.Choice([f.value for f in ReportFormat]),
+    type=click.Choice([f.value for f in ReportFormat], case_sensitive=False),
     default=ReportFormat.TEXT.value,
     show_default=True,
     help="text: one line per finding; json: for tools; markdown: a pull-request comment.",
@@ -561,7 +561,7 @@ def _audit_store() -> AuditStore:
 )
 @click.option(
     "--outcome",
-    type=click.Choice(list(OUTCOMES)),
+    type=click.Choice(list(OUTCOMES), case_sensitive=False),
     help="Only failed and dropped entries of this class: refused (at every attempt an HTTP error, no "
     "connection, or dropped: never arrived, so never counted twice) or may_have_arrived (an attempt "
     "got no answer, e.g. a read timeout).",
@@ -617,7 +617,7 @@ def replay_command(
         chosen_statuses = tuple(status for status in chosen_statuses if status in OUTCOMES[outcome])
     # The audit search's filters, as the dashboard's re-send widget narrows its selection with them;
     # a typed `--status` the outcome cannot have is refused there, as on the page.
-    status = ",".join(chosen_statuses)  # as replay reads it: in any case (`--status Failed`)
+    status = ",".join(chosen_statuses)  # as replay reads it: in any case (`--status Failed`), kept lowercase
     view = _filters_from_options({"since": since, "until": until, "status": status, "outcome": outcome})
     selection = ReplaySelection(
         statuses=chosen_statuses,
@@ -651,7 +651,7 @@ def replay_command(
             actor=command_line_actor(),
             selection=_options_given(
                 {
-                    "--status": ("statuses", statuses),
+                    "--status": ("statuses", status),
                     "--since": ("since", since),
                     "--until": ("until", until),
                     "--stuck-after": ("stuck_after", stuck_after),
@@ -1007,7 +1007,7 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 )
 @click.option(
     "--outcome",
-    type=click.Choice(list(OUTCOMES)),
+    type=click.Choice(list(OUTCOMES), case_sensitive=False),
     help="Undelivered messages: refused (at every attempt an HTTP error, no connection, or dropped: never "
     "arrived) or may_have_arrived (an attempt, the latest or an earlier one, got no answer: a read "
     "timeout, or a connection closed after the request went out).",
@@ -1015,21 +1015,21 @@ def _warn_of_an_unknown_destination(destination: str | None) -> None:
 @click.option("--http-status", help="The HTTP status of the latest outcome, e.g. 500.")
 @click.option(
     "--attempts",
-    type=click.Choice(list(ATTEMPTS_CHOICES)),
+    type=click.Choice(list(ATTEMPTS_CHOICES), case_sensitive=False),
     help="failed: entries recorded in the range that had a failed or dropped delivery attempt in it too (the "
     "range bounds both), whatever their status now; replayed: that a replay re-sent in it.",
 )
 @click.option(
     "--format",
     "export_format",
-    type=click.Choice([str(f) for f in ExportFormat]),
+    type=click.Choice([str(f) for f in ExportFormat], case_sensitive=False),
     default=str(ExportFormat.CSV),
     show_default=True,
     help="csv: one row per entry, the message as JSON in the last column; ndjson: one object per line.",
 )
 @click.option(
     "--include",
-    type=click.Choice([INCLUDE_ATTEMPTS]),
+    type=click.Choice([INCLUDE_ATTEMPTS], case_sensitive=False),
     help="attempts: each entry's delivery attempts too, an attempts array in NDJSON, summary columns "
     "(count, first failure, last attempt) in CSV.",
 )

@@ -2,7 +2,8 @@
 
 The form is a plain GET form whose state lives entirely in the URL, so a search can be bookmarked,
 shared in an incident channel and reloaded. Values are kept exactly as typed, so a mistake is shown
-next to its field with the text still there to correct.
+next to its field with the text still there to correct; but a word of a fixed list (a status, an
+outcome) is kept as the log spells it, `Failed` as failed (`canonical_args`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ from werkzeug.datastructures import MultiDict
 
 from analytics.audit import EventDay
 from analytics.export import INCLUDE_ATTEMPTS
-from analytics.queries import FILTER_PARAMS, AuditFilter, Cursor, FilterError, parse_filters
+from analytics.queries import (
+    FILTER_PARAMS,
+    AuditFilter,
+    Cursor,
+    FilterError,
+    canonical_value,
+    parse_filters,
+)
 
 PAGE_PARAMS = ("before", "after")
 """Keyset cursors: `before` continues to older entries, `after` back to newer ones."""
@@ -48,6 +56,14 @@ def events_outside_catalog_query(known: Iterable[str]) -> Select[tuple[str]]:
     )
 
 
+def canonical_args(args: MultiDict[str, str]) -> MultiDict[str, str]:
+    """The query string with each worded filter's values as the log spells them (`status=Failed` is
+    failed: `analytics.queries.canonical_value`): the one place the page, the API, the exports and the
+    re-send page read them, so that each accepts any case and then shows, links and names the file
+    with the lowercase word."""
+    return MultiDict([(name, canonical_value(name, value)) for name, value in args.items(multi=True)])
+
+
 def unknown_params(args: MultiDict[str, str]) -> dict[str, str]:
     """Each parameter that is neither a filter nor the page's own, refused: where the whole log is
     the answer to no filter (the export, a re-send), a mistyped `stauts=failed` took all of it."""
@@ -57,7 +73,12 @@ def unknown_params(args: MultiDict[str, str]) -> dict[str, str]:
 def includes_attempts(args: MultiDict[str, str], errors: dict[str, str], *, reader: str) -> bool:
     """Whether `include=attempts` asks for each entry's delivery attempts (the export's, the API's
     list's); anything else `reader` cannot include is refused, as a filter it cannot take."""
-    asked = {value.strip() for value in args.getlist("include") if value.strip()}
+    # Read in any case, as the filters' words are (`canonical_args`) and `--include` is.
+    asked = {
+        INCLUDE_ATTEMPTS if value.strip().lower() == INCLUDE_ATTEMPTS else value.strip()
+        for value in args.getlist("include")
+        if value.strip()
+    }
     if other := sorted(asked - {INCLUDE_ATTEMPTS}):
         errors["include"] = (
             f"{reader} cannot include {', '.join(map(repr, other))}: "
@@ -91,6 +112,7 @@ class SearchForm:
         cls, args: MultiDict[str, str], *, mask_key: bytes | None, now: datetime | None = None
     ) -> SearchForm:
         """Parse a query string; errors are collected, never raised."""
+        args = canonical_args(args)
         form = cls(args, live=args.get("live") == "1")
         params: Mapping[str, list[str]] = {name: args.getlist(name) for name in FILTER_PARAMS}
         try:
