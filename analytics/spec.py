@@ -437,8 +437,42 @@ def _registry_for(spec: type, given: SpecRegistry | None, kind: str, home: str) 
         return given
     if in_catalog_package(spec):
         return REGISTRY
+    _refuse_catalog_clash(spec)
     warn_foreign(spec, kind, home)
     return None
+
+
+def _refuse_catalog_clash(spec: type) -> None:
+    """Refuse a spec outside the catalog that the log would take for one of the catalog's.
+
+    In the package a duplicate is kept for `lint` to report (EC009) rather than failing the import;
+    no `lint` reads an application's spec, so its class statement is the one place to say it: a track
+    spec for an event the catalog has sent the catalog's event string with another schema, which the
+    audit log, `drift` and the event's page then mixed with the catalog's; an identify spec is named
+    by its class (`Identify: <class>`), which a catalog identify spec's class or name would shadow.
+
+    Raises:
+        TypeError: the spec's event or class name is the catalog's.
+    """
+    import analytics.identifiers  # noqa: F401  (the catalog's specs, checked against: imported by now
+    import analytics.tracks  # noqa: F401  in an application, but not necessarily before its own specs)
+
+    if issubclass(spec, TrackSpec):
+        for own in REGISTRY.tracks:
+            if str(own.event) == str(spec.event):
+                raise TypeError(
+                    f'{spec.__name__} is declared for "{spec.event}", the event of the catalog\'s '
+                    f"{own.__name__}, with a schema of its own the audit log would mix with it: send "
+                    f"{own.__name__}, or declare a new event name for {spec.__name__}"
+                )
+        return
+    for own_identify in REGISTRY.identifiers:
+        if spec.__name__ in (own_identify.__name__, own_identify.name):
+            raise TypeError(
+                f"{spec.__name__} is named like the catalog's identify spec {own_identify.__name__} "
+                f'("{own_identify.name}"), and the audit log would show both as one call: send '
+                f"{own_identify.__name__}, or give {spec.__name__} another class name"
+            )
 
 
 def _status(spec: type, status: Status | str) -> Status:

@@ -23,6 +23,7 @@ from analytics.audit import AuditEntry, CatalogVersion
 from analytics.catalog import CATALOG, Catalog, personal_paths
 from analytics.catalog_package import ForeignSpecWarning
 from analytics.collector import Collector
+from analytics.events import SegmentEvent
 from analytics.scopes import SCOPES, ProjectScope, ScopeRegistry
 from analytics.spec import REGISTRY, Category, IdentifySpec, SpecRegistry, Team, TrackSpec, prop
 
@@ -211,3 +212,49 @@ def test_a_spec_in_a_registry_keeps_its_own_word_on_personal_data() -> None:
         share_email: str = prop("Shared with.", example="a@b.c")
 
     assert personal_paths(BoardShareSuccess, {"share_email": "dave@example.com"}, from_spec=True) == set()
+
+
+class _OwnNames(StrEnum):
+    """An application's own enum that spells one of the catalog's event strings."""
+
+    ProjectCreate = "New Project Event"
+
+
+@pytest.mark.parametrize("event", [SegmentEvent.ProjectCreate, _OwnNames.ProjectCreate])
+def test_a_track_spec_outside_the_catalog_for_one_of_its_events_is_refused(event: StrEnum) -> None:
+    """It sent the catalog's event string with a schema of its own, which the audit log, `drift` and
+    the event's page mixed with the catalog's under one name; no `lint` reads it to say so (EC009)."""
+    tracks = list(REGISTRY.tracks)
+    with pytest.raises(TypeError) as refused:
+
+        class MyProjectCreate(TrackSpec, event=event, category=Category.ONBOARDING, owner=Team.GROWTH):
+            """A user created a project, as the application sees it."""
+
+            scope: ProjectScope
+            template: str = prop("Template picked.", example="kanban")
+
+    assert str(refused.value) == (
+        'MyProjectCreate is declared for "New Project Event", the event of the catalog\'s ProjectCreate, '
+        "with a schema of its own the audit log would mix with it: send ProjectCreate, or declare a new "
+        "event name for MyProjectCreate"
+    )
+    assert REGISTRY.tracks == tracks
+
+
+@pytest.mark.parametrize("name", ["RegisterIdentify", "Register"])
+def test_an_identify_spec_outside_the_catalog_named_like_one_of_its_calls_is_refused(name: str) -> None:
+    """The log names an identify call by its spec's class (`Identify: <class>`): the application's
+    calls were listed, filtered and reported by `drift` as the catalog's Register."""
+    with pytest.raises(TypeError) as refused:
+        type(
+            name,
+            (IdentifySpec,),
+            {"__doc__": "A user registered.", "__module__": __name__},
+            name="Signup",
+            owner=Team.IDENTITY,
+        )
+
+    assert str(refused.value) == (
+        f'{name} is named like the catalog\'s identify spec RegisterIdentify ("Register"), and the audit '
+        f"log would show both as one call: send RegisterIdentify, or give {name} another class name"
+    )
