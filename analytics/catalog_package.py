@@ -53,6 +53,27 @@ def warn_foreign(cls: type, kind: str, home: str) -> None:
     warnings.warn(message, ForeignSpecWarning, stacklevel=_stacklevel_of(cls.__module__))
 
 
+def refuse_shipped_registry(cls: type, kind: str, home: str) -> TypeError:
+    """The error for a spec outside the catalog package given the catalog's own registry
+    (`registry=REGISTRY`): it joined the catalog in that process alone, which then recorded a catalog
+    version of its own, the very thing `warn_foreign` keeps a spec out for.
+
+    A scope given `SCOPES` still joins it: the catalog version does not cover scopes, and tests add a
+    fork's scope that way (`tests/test_added_scope.py`).
+
+    Args:
+        cls: the class just defined.
+        kind: what it is, for the message ("track spec", "identify spec").
+        home: the catalog module it belongs in (`analytics/tracks.py`).
+    """
+    return TypeError(
+        f"{kind} {cls.__name__} is defined in {cls.__module__}, outside the catalog package ({PACKAGE}), "
+        f"and given the catalog's own registry, which would change the catalog version this process "
+        f"records: declare it in {home} of your fork of the catalog, or give it a registry of its own "
+        f"(registry=SpecRegistry())"
+    )
+
+
 def _stacklevel_of(module: str) -> int:
     """The `stacklevel` of the innermost frame running `module`: the class statement, below pydantic's
     metaclass and the registration hooks. 2 (the caller of `warn_foreign`) when none runs it (a class

@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 from pydantic.fields import FieldInfo
 
-from analytics.catalog_package import in_catalog_package, warn_foreign
+from analytics.catalog_package import in_catalog_package, refuse_shipped_registry, warn_foreign
 from analytics.checked_model import CheckedModel
 from analytics.events import SegmentEvent
 from analytics.nested import PERSONAL_DATA_KEY as PERSONAL_DATA_KEY  # where diff, lint and forks read it
@@ -432,7 +432,15 @@ def _registry_for(spec: type, given: SpecRegistry | None, kind: str, home: str) 
     """The registry a new spec joins: the one it was given, else the shipped catalog's, which only the
     catalog package's specs join. A spec an application defines in its own module is left out of it
     with a `ForeignSpecWarning` (`analytics.catalog_package`): in the catalog, it changed this process's
-    catalog version alone, and the dashboard reported the application's events as removed."""
+    catalog version alone, and the dashboard reported the application's events as removed. Given the
+    shipped registry itself, it is refused, as it would join the catalog in that process alone.
+
+    Raises:
+        TypeError: a spec outside the catalog package given the shipped registry, or one the log would
+            take for the catalog's (`_refuse_catalog_clash`).
+    """
+    if given is REGISTRY and not in_catalog_package(spec):
+        raise refuse_shipped_registry(spec, kind, home)
     if given is not None:
         return given
     if in_catalog_package(spec):

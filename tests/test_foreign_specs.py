@@ -258,3 +258,38 @@ def test_an_identify_spec_outside_the_catalog_named_like_one_of_its_calls_is_ref
         f'{name} is named like the catalog\'s identify spec RegisterIdentify ("Register"), and the audit '
         f"log would show both as one call: send RegisterIdentify, or give {name} another class name"
     )
+
+
+def test_a_spec_outside_the_catalog_given_the_catalog_s_own_registry_is_refused() -> None:
+    """`registry=REGISTRY` from an application module made the spec join the catalog in that process
+    alone: it recorded and stamped a catalog version of its own, as before `ForeignSpecWarning`."""
+    tracks, identifiers, version = (
+        list(REGISTRY.tracks),
+        list(REGISTRY.identifiers),
+        Catalog(REGISTRY).version,
+    )
+    with pytest.raises(TypeError) as track_refused:
+
+        class BoardCreateStarted(
+            TrackSpec,
+            event=_BoardEvent.BoardCreateStart,
+            category=Category.ONBOARDING,
+            owner=Team.GROWTH,
+            registry=REGISTRY,
+        ):
+            """A user started creating a board."""
+
+    with pytest.raises(TypeError) as identify_refused:
+
+        class BoardlySignup(IdentifySpec, name="Boardly signup", owner=Team.IDENTITY, registry=REGISTRY):
+            """A user signed up to Boardly."""
+
+    assert str(track_refused.value) == (
+        f"track spec BoardCreateStarted is defined in {__name__}, outside the catalog package (analytics), "
+        "and given the catalog's own registry, which would change the catalog version this process records: "
+        "declare it in analytics/tracks.py of your fork of the catalog, or give it a registry of its own "
+        "(registry=SpecRegistry())"
+    )
+    assert str(identify_refused.value).startswith(f"identify spec BoardlySignup is defined in {__name__},")
+    assert (REGISTRY.tracks, REGISTRY.identifiers) == (tracks, identifiers)
+    assert Catalog(REGISTRY).version == version == CATALOG.version
