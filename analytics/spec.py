@@ -311,6 +311,30 @@ class TrackSpec(_Spec):
     replaced_by: ClassVar[SegmentEvent | None] = None
     stale_after: ClassVar[timedelta] = DEFAULT_STALE_AFTER
 
+    def __init_subclass__(
+        cls,
+        *,
+        event: SegmentEvent | None = None,
+        category: Category | None = None,
+        owner: str | None = None,
+        status: Status = Status.ACTIVE,
+        replaced_by: SegmentEvent | None = None,
+        stale_after: timedelta = DEFAULT_STALE_AFTER,
+        registry: SpecRegistry | None = None,
+    ) -> None:
+        """Accept the catalog metadata class arguments, which `__pydantic_init_subclass__` reads.
+
+        Named one by one so that a misspelt keyword (`stale_afer=`) fails the class statement: taken as
+        `**kwargs`, it was dropped silently. mypy does not check a class statement's keywords against
+        this signature: it skips that check for a class with a metaclass of its own (pydantic's), so
+        another enum's member as `event=` type-checks, and `lint` (EC008) is what holds a catalog
+        spec's event to `SegmentEvent`'s strings.
+
+        Raises:
+            TypeError: a keyword it does not take.
+        """
+        super().__init_subclass__()
+
     @classmethod
     def __pydantic_init_subclass__(
         cls,
@@ -382,6 +406,21 @@ class IdentifySpec(_Spec):
     """
 
     name: ClassVar[str]
+
+    def __init_subclass__(
+        cls,
+        *,
+        name: str | None = None,
+        owner: str | None = None,
+        status: Status = Status.ACTIVE,
+        registry: SpecRegistry | None = None,
+    ) -> None:
+        """Accept the catalog metadata class arguments, named one by one as `TrackSpec`'s are.
+
+        Raises:
+            TypeError: a keyword it does not take.
+        """
+        super().__init_subclass__()
 
     @classmethod
     def __pydantic_init_subclass__(

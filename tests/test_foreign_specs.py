@@ -12,6 +12,8 @@ import linecache
 import os
 import subprocess
 import sys
+import types
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
@@ -293,3 +295,24 @@ def test_a_spec_outside_the_catalog_given_the_catalog_s_own_registry_is_refused(
     assert str(identify_refused.value).startswith(f"identify spec BoardlySignup is defined in {__name__},")
     assert (REGISTRY.tracks, REGISTRY.identifiers) == (tracks, identifiers)
     assert Catalog(REGISTRY).version == version == CATALOG.version
+
+
+@pytest.mark.parametrize("spec_base", [TrackSpec, IdentifySpec])
+def test_a_misspelt_class_argument_fails_the_class_statement(
+    spec_base: type[TrackSpec | IdentifySpec],
+) -> None:
+    """Taken as `**kwargs`, `stale_afer=` was dropped silently: the event kept the 30-day default."""
+    metadata = (
+        {"event": _BoardEvent.BoardCreateStart, "category": Category.ONBOARDING}
+        if spec_base is TrackSpec
+        else {"name": "Boardly signup"}
+    )
+    with pytest.raises(
+        TypeError, match=r"__init_subclass__\(\) got an unexpected keyword argument 'stale_afer'"
+    ):
+        types.new_class(
+            "BoardCreateStarted",
+            (spec_base,),
+            {**metadata, "owner": Team.GROWTH, "registry": SpecRegistry(), "stale_afer": timedelta(days=90)},
+            lambda body: body.update(__doc__="A user started creating a board.", __module__=__name__),
+        )

@@ -27,9 +27,12 @@ SET_UPS = {
 
 # Each line marked `# found` must be an error, and only those: the README's list of what mypy finds.
 MISTAKES = """\
+from enum import StrEnum
+
 import analytics
 from analytics.identifiers import RegisterIdentify
 from analytics.scopes import ClusterScope, ProjectScope, UserScope
+from analytics.spec import Category, SpecRegistry, Team, TrackSpec
 from analytics.tracks import ClusterKind, ClusterProvisioningSuccess
 
 scope = ClusterScope(user_id=1, project_id=2, cluster_id=3)
@@ -48,6 +51,13 @@ analytics.track(spec, context={"ip": "203.0.113.7", "locale": "de-DE"}, message_
 # What only the runtime refuses, when the spec is built: a required property left out, an id of 0.
 ClusterProvisioningSuccess(scope=scope, cluster_type=ClusterKind.EKS)
 ClusterScope(user_id=0, project_id=2, cluster_id=3)
+# Nor a spec's class arguments: mypy skips a class statement's keywords under pydantic's metaclass.
+class OtherEvent(StrEnum):
+    ThingDo = "Thing Done"
+class ThingDo(
+    TrackSpec, event=OtherEvent.ThingDo, category=Category.APPS, owner=Team.GROWTH, registry=SpecRegistry()
+):
+    scope: UserScope
 """
 
 
