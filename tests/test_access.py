@@ -64,6 +64,7 @@ EXPECTED: dict[str, Role | None] = {
     "audit_api.entry": Role.VIEWER,
     "replay.preview": Role.ENGINEER,
     "replay.run": Role.ENGINEER,
+    "replay.listing": Role.ENGINEER,
     "auth.users": Role.ADMIN,
     "auth.add_user": Role.ADMIN,
     "auth.change_role": Role.ADMIN,

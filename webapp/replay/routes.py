@@ -59,6 +59,7 @@ from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
+from webapp.replay.listing import Listing, listing_of
 from webapp.replay.sooner import sooner_command
 from webapp.tester.sending import own_destination
 from webapp.text_input import query_checked_by_its_form
@@ -74,9 +75,6 @@ bp.context_processor(audit_vocabulary)
 
 CLICK_LIMIT = 500
 """Most entries one click re-sends: the person waits for the answer. `event-catalog replay` has no bound."""
-
-PREVIEW_SIZE = 20
-"""Entries the confirmation page lists."""
 
 FAILURE_REASONS_SHOWN = 3
 """Distinct answers a re-send's result names (the commonest); the rest are counted. One endpoint
@@ -223,14 +221,6 @@ def as_typed(params: dict[str, Any]) -> str:
     return "&".join(f"{name}={_as_typed_value(str(value))}" for name, value in pairs)
 
 
-def _preview(selection: ReplaySelection, now: datetime) -> list[Candidate]:
-    """The first entries a replay would select, each with the reason it would be skipped, if any."""
-    candidates: list[Candidate] = []
-    store = analytics_client.store()
-    replay(store, None, selection, dry_run=True, now=now, limit=PREVIEW_SIZE, on_candidate=candidates.append)
-    return candidates
-
-
 def _reloaded(message_ids: list[str]) -> list[AuditEntry]:
     """These entries as the database holds them now (the session may hold their older state)."""
     if not message_ids:
@@ -272,6 +262,7 @@ def _render(
     failed: Counter[str] | None = None,
     unmatched: int = 0,
     changed: str | None = None,
+    after: int | None = None,
 ) -> ResponseReturnValue:
     """The widget for htmx, the confirmation page otherwise; both count what is left to re-send,
     and what of it cannot be re-sent (`blocked`, by reason: offered as such, not as a re-send).
@@ -284,9 +275,12 @@ def _render(
     (`head`: the count and histogram) and the re-sent rows of the page above it (`refreshed`), so
     that the view says what the re-send did without another search. A refused click says why in
     `changed`, above the offer as it is now.
+
+    The page lists the click's entries from the first, or (`after`, a "Show the next" link followed
+    without JavaScript) the page of them after that entry.
     """
     htmx = wants_fragment()
-    count = elsewhere = preview = waiting = sooner = None
+    count = elsewhere = listing = waiting = sooner = None
     offer = Offer()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
@@ -295,7 +289,7 @@ def _render(
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
         waiting = not_stuck_yet(db.session, selection, now)
         sooner = sooner_command(form, selection, waiting) if waiting else None
-        preview = None if htmx else _preview(selection, now)
+        listing = None if htmx else _listing(form, selection, offer, now, after)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
         form=form,
@@ -309,7 +303,7 @@ def _render(
         elsewhere=elsewhere,
         waiting=waiting,
         sooner=sooner,
-        preview=preview,
+        listing=listing,
         report=report,
         refreshed=refreshed or [],
         head=head,
@@ -323,12 +317,42 @@ def _render(
     return vary_on_htmx(make_response(html, shown_status(status)))
 
 
-def _view() -> SearchForm:
-    """The view to re-send; a parameter it does not know is refused, as a click re-sends what the
-    view holds (`?stauts=failed` offered the whole log)."""
+def _view(*own: str) -> SearchForm:
+    """The view to re-send; a parameter it does not know (but the route's `own`) is refused, as a
+    click re-sends what the view holds (`?stauts=failed` offered the whole log)."""
     form = search_form(request.args)
-    form.errors.update(unknown_params(request.args))
+    unknown = unknown_params(request.args)
+    form.errors.update({name: error for name, error in unknown.items() if name not in own})
     return form
+
+
+LISTING_PARAMS = ("listed_after", "offer")
+"""The list's own parameters: the entry a page goes on after, and the offer it lists (`Offer.token`)."""
+
+
+def _listed_after(form: SearchForm) -> int | None:
+    """The entry the list goes on after, as the "Show the next" link gives it; a value that is no
+    entry id is refused next to its name."""
+    given = request.args.get("listed_after", "").strip()
+    if not given:
+        return None
+    if given.isascii() and given.isdigit():
+        return int(given)
+    form.errors["listed_after"] = "not an entry of this list: open the list again from its first entries"
+    return None
+
+
+def _listing(
+    form: SearchForm, selection: ReplaySelection, offer: Offer, now: datetime, after: int | None
+) -> Listing | None:
+    """The page of the offer's entries after `after` (the first page without it); from the first
+    page, with the view's change said, when the offer is not the one that page was listed under."""
+    store = analytics_client.store()
+    listing = listing_of(store, selection, offer.ids, now, after=after) if after is not None else None
+    if listing is not None and request.args.get("offer") == offer.token:
+        return listing
+    first = listing_of(store, selection, offer.ids, now)
+    return first if after is None or first is None else replace(first, restarted=True)
 
 
 @bp.get("/")
@@ -338,6 +362,36 @@ def preview() -> ResponseReturnValue:
     """What re-sending this view would send (the widget for htmx, a confirmation page otherwise)."""
     form = _view()
     return _render(form, status=200 if form.valid else 400)
+
+
+@bp.get("/entries")
+@query_checked_by_its_form
+@requires(Role.ENGINEER)
+def listing() -> ResponseReturnValue:
+    """The next page of the entries a click takes: rows added to the confirmation page's list for htmx,
+    the page listing them otherwise."""
+    form = _view(*LISTING_PARAMS)
+    after = _listed_after(form)
+    if after is None and "listed_after" not in form.errors:
+        form.errors["listed_after"] = "missing: the entry the list goes on after, as its link gives it"
+    if not wants_fragment():
+        return _render(form, status=200 if form.valid else 400, after=after)
+    shown, offer = None, Offer()
+    if form.valid and after is not None:
+        selection, now = _selection(form), datetime.now(UTC)
+        offer = _offer(selection, now)
+        if request.args.get("offer") == offer.token:
+            shown = listing_of(analytics_client.store(), selection, offer.ids, now, after=after)
+    html = render_template(
+        "replay/_more.html",
+        form=form,
+        listing=shown,
+        more=True,
+        offer=offer.token,
+        sendable=offer.sendable,
+        blocked=offer.blocked,
+    )
+    return vary_on_htmx(make_response(html))
 
 
 @bp.post("/")
