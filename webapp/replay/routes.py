@@ -12,6 +12,7 @@ Each view is a plain function, so a role check can be added per route when accou
 from __future__ import annotations
 
 import hashlib
+import math
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,7 @@ from analytics.replay import (
     DEFAULT_STATUSES,
     REPLAYABLE_STATUSES,
     Candidate,
+    NotStuckYet,
     ReplayReport,
     ReplaySelection,
     click_outlook,
@@ -89,6 +91,22 @@ def not_delivered_lines(failed: Counter[str]) -> list[str]:
     if rest := failed.total() - sum(times for _, times in answers):
         lines.append(f"not delivered {rest} more, with other answers")
     return lines
+
+
+REDRAW_SOONEST = 2
+"""Fewest seconds before the offer reads itself again when a pending entry turns stuck: as often as
+the live tail polls. Entries a crashed process left went pending over its last minutes, so they turn
+stuck one after another, and each would otherwise ask for a redraw of its own."""
+
+
+def redraw_in(waiting: NotStuckYet | None, now: datetime) -> int | None:
+    """Seconds until the offer must be read again because the view's next pending entry turns stuck
+    (`NotStuckYet.first_stuck_at`, and a second past it: stuck is strictly longer than the threshold),
+    or None when none is waiting. Nothing the live tail watches changes then: the entry is still
+    `pending`, and the offer said "not stuck yet" of it long after it was."""
+    if waiting is None:
+        return None
+    return max(REDRAW_SOONEST, math.ceil((waiting.first_stuck_at - now).total_seconds()) + 1)
 
 
 # The person waits: one retry, and an answer within about half a minute even if Segment is down.
@@ -280,7 +298,7 @@ def _render(
     without JavaScript) the page of them after that entry.
     """
     htmx = wants_fragment()
-    count = elsewhere = listing = waiting = sooner = None
+    count = elsewhere = listing = waiting = sooner = redraw = None
     offer = Offer()
     if form.valid:
         selection, now = _selection(form), datetime.now(UTC)
@@ -289,6 +307,7 @@ def _render(
         elsewhere = db.session.scalar(count_replayable(selection, now, cap=CLICK_LIMIT, elsewhere=True)) or 0
         waiting = not_stuck_yet(db.session, selection, now)
         sooner = sooner_command(form, selection, waiting) if waiting else None
+        redraw = redraw_in(waiting, now)
         listing = None if htmx else _listing(form, selection, offer, now, after)
     html = render_template(
         "replay/_widget.html" if htmx else "replay/index.html",
@@ -303,6 +322,7 @@ def _render(
         elsewhere=elsewhere,
         waiting=waiting,
         sooner=sooner,
+        redraw_in=redraw,
         listing=listing,
         report=report,
         refreshed=refreshed or [],
