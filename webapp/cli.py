@@ -57,6 +57,7 @@ from analytics.settings import AUDIT_KEYS
 from analytics.spec import Status
 from analytics.wording import counted
 from webapp.actor import command_line_actor
+from webapp.audit.event_names import unknown_event
 from webapp.cli_repeats import with_repeats_refused
 from webapp.cli_secrets import declared, uses_secrets
 from webapp.cli_text import with_text_checked
@@ -1052,6 +1053,12 @@ def audit_export_command(
     from webapp.extensions import db
 
     filters = _filters_from_options({name: options.get(name) for name in FILTER_PARAMS})
+    try:
+        unknown = unknown_event(db.session, filters)
+    except SQLAlchemyError as exc:
+        fail_on_database("read the audit log", exc)
+    if unknown:
+        fail(f"--event: {unknown}")
     _warn_of_an_unknown_destination(filters.destination)
     export = Export(db.engine, filters, ExportFormat(export_format), attempts=include == INCLUDE_ATTEMPTS)
     try:

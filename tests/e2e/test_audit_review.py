@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import requests
 from auditlog import network_error, record
+from browser_helpers import wait_until_htmx_has
 from dashboard_server import running_dashboard
 from playwright.sync_api import Browser, Page, expect
 
@@ -129,6 +130,29 @@ def test_a_field_whose_error_appears_as_you_type_is_marked_invalid(live_server: 
     project.fill("12")
     expect(page.locator("#error-project")).to_have_text("")
     expect(project).not_to_have_attribute("aria-invalid", "true")
+
+
+def test_a_mistyped_event_is_refused_beside_the_field_and_its_suggestion_searches(
+    live_server: str, page: Page, sqlite_store: AuditStore
+) -> None:
+    """An address with `event=Identify: Registr` (a link from an incident note) found no entries, as
+    if no one had registered; the field says so, the other filters kept, and its suggestion finds them."""
+    record(sqlite_store, "Register", scope={"user_id": 3}, properties={"email": "a@x.org", "github": True})
+    page.goto(live_server + "/audit/?event=Identify:+Registr&status=pending")
+    wait_until_htmx_has(page, "#audit-filters")
+    error, event = page.locator("#error-event"), page.locator("#filter-event")
+    expect(error).to_have_text(
+        "no event or identify spec named 'Identify: Registr' in the catalog or the log; "
+        "did you mean 'Identify: Register'?"
+    )
+    expect(event).to_have_attribute("aria-invalid", "true")
+    expect(page.locator('input[name="status"][value="pending"]')).to_be_checked()
+    event.select_option("Identify: Register")
+    expect(error).to_have_text("")
+    expect(event).not_to_have_attribute("aria-invalid", "true")
+    rows = page.locator("#audit-rows tr:not(#audit-empty)")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("Identify: Register")
 
 
 def test_live_tail_adds_new_entries_and_pauses_while_scrolled(

@@ -31,7 +31,6 @@ from analytics.queries import (
     REPLAYED_ATTEMPTS,
     TYPES,
     delivery_attempts,
-    identify_specs_outside_query,
     message_name,
 )
 from analytics.replay import (
@@ -43,10 +42,10 @@ from analytics.replay import (
 )
 from analytics.versions import bundle_has_spec, bundle_query
 from webapp.audit import results as searching
+from webapp.audit.event_names import outside_catalog
 from webapp.audit.forms import (
     UNKNOWN_PARAM,
     SearchForm,
-    events_outside_catalog_query,
     includes_attempts,
     unknown_params,
 )
@@ -177,7 +176,7 @@ def index() -> ResponseReturnValue:
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
     # Only the full page draws the form, and with it the Event filter's choices.
-    outside = [] if htmx else _outside_catalog()
+    outside = [] if htmx else outside_catalog(db.session)
     html = render_template(
         template, form=form, results=results, tail=tail, catalog=CATALOG, oob=htmx, outside_catalog=outside
     )
@@ -191,15 +190,6 @@ def index() -> ResponseReturnValue:
         carried = results.carried_total if results and later else None
         response.headers["HX-Push-Url"] = form.canonical_url(total=carried)
     return response
-
-
-def _outside_catalog() -> list[str]:
-    """What the Event filter's "not in today's catalog" group offers: the log's events, then its
-    identify calls by spec class (`Identify: BoardlySignup`), that today's catalog lacks."""
-    events = db.session.scalars(events_outside_catalog_query([*CATALOG.events, *ACTIONS])).all()
-    known = [info.constant for info in CATALOG.identifiers.values()]
-    specs = db.session.scalars(identify_specs_outside_query(known)).all()
-    return [*events, *(IDENTIFY_PREFIX + spec for spec in specs)]
 
 
 @bp.get("/tail")

@@ -24,6 +24,7 @@ from analytics.actions import ACCOUNT_ACTIONS, ACTION_TYPE
 from analytics.audit import AuditEntry
 from analytics.durations import shown_instant
 from analytics.retention import PurgeRecord, purges
+from webapp.audit.event_names import unknown_event
 from webapp.audit.forms import SearchForm
 from webapp.auth.policy import allows, require
 from webapp.auth.roles import Role
@@ -43,7 +44,8 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
     """The search as asked, narrowed to what the signed-in person may read.
 
     A search that asks for what the role may not read (a personal-data value, an account action by
-    name) is refused next to its field rather than quietly finding nothing.
+    name), or for an event no catalog or entry names (`webapp.audit.event_names`), is refused next
+    to its field rather than quietly finding nothing.
     """
     unmasks = allows(Role.ENGINEER)
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode() if unmasks else None
@@ -58,6 +60,10 @@ def search_form(args: MultiDict[str, str]) -> SearchForm:
     hidden = hidden_actions()
     if form.filters.event in hidden:
         form.errors["event"] = ACCOUNT_ACTIONS_REFUSED
+        form.filters = None
+        return form
+    if unknown := unknown_event(db.session, form.filters, hidden=hidden):
+        form.errors["event"] = unknown
         form.filters = None
         return form
     form.filters = replace(form.filters, hidden_actions=hidden)
