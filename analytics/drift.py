@@ -17,6 +17,12 @@ Seven kinds of finding:
 - `invalid-payload`: stored payloads that no longer validate against today's schema, counted per
   event and catalog version.
 
+And one kind that is news rather than a fault, `newer-version`: payloads that fail today's schema,
+or events today's catalog does not know, all built by a catalog version recorded after this one
+(`analytics.versions.newer_versions`). Application hosts upgrade before the dashboard, and a run
+from an older checkout lags behind the hosts: what a newer release added is not drift, and this
+catalog cannot judge it. Such findings are reported but do not fail the run (`DriftFinding.fails`).
+
 Traffic means what applications (and replays) sent: tester sends prove an event can be built, not
 that production sends it, so they do not keep an event from being stale. They do count as unknown
 events (and identify calls) and invalid payloads, except the tester's deliberate off-schema experiments
@@ -45,6 +51,7 @@ from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.payload_drift import payload_drift, spec_for
 from analytics.spec import Status
 from analytics.sql_functions import dialect_function
+from analytics.versions import newer_versions
 from analytics.wording import counted
 
 
@@ -54,7 +61,7 @@ class DriftFinding:
 
     Attributes:
         kind: `never-sent`, `stale`, `deprecated-sent`, `planned-sent`, `unknown-event`,
-            `unknown-identify` or `invalid-payload`.
+            `unknown-identify`, `invalid-payload` or `newer-version`.
         subject: the event or identify call (and, for payloads, the catalog version).
         message: what was found, with the numbers behind it.
         owner: the team that owns the spec, who to ask (`analytics.spec.contact_of`); None for an
@@ -65,6 +72,14 @@ class DriftFinding:
     subject: str
     message: str
     owner: str | None = None
+
+    @property
+    def fails(self) -> bool:
+        """Whether it fails a CI gate: all but `newer-version`, which says this catalog is behind."""
+        return self.kind != NEWER_VERSION
+
+
+NEWER_VERSION = "newer-version"
 
 
 def events_in_window_query(since: datetime) -> Select[str | None, str | None, int]:
@@ -237,10 +252,12 @@ def _identify_findings(
     return findings
 
 
-def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> list[DriftFinding]:
+def _unknown_findings(
+    session: Session, catalog: Catalog, since: datetime, newer: Collection[str]
+) -> list[DriftFinding]:
     """One finding per unknown event, and per identify call of an unknown spec, naming every catalog
     version that sent it, with its count: the versions are where to look (the Changes page, the audit
-    search by version)."""
+    search by version). One that only `newer` versions sent is `newer-version`: not in this catalog yet."""
     events = (
         (event, version, count)
         for event, version, count in session.execute(events_in_window_query(since))
@@ -251,10 +268,12 @@ def _unknown_findings(session: Session, catalog: Catalog, since: datetime) -> li
         (f"identify {spec}" if spec else "identify without a spec", version, count)
         for spec, version, count in session.execute(unknown_identify_query(since, known))
     )
-    return [*_unknown("unknown-event", events), *_unknown("unknown-identify", calls)]
+    return [*_unknown("unknown-event", events, newer), *_unknown("unknown-identify", calls, newer)]
 
 
-def _unknown(kind: str, rows: Iterable[tuple[str, str | None, int]]) -> list[DriftFinding]:
+def _unknown(
+    kind: str, rows: Iterable[tuple[str, str | None, int]], newer: Collection[str]
+) -> list[DriftFinding]:
     """The findings of one kind from (subject, catalog version, count) rows, a subject's rows together."""
     versions: dict[str, Counter[str]] = {}
     for subject, version, count in rows:
@@ -263,6 +282,12 @@ def _unknown(kind: str, rows: Iterable[tuple[str, str | None, int]]) -> list[Dri
     for subject, counts in versions.items():
         named = ", ".join(f"{version}: {count}" for version, count in counts.items())
         which = f"version {next(iter(counts))}" if len(counts) == 1 else f"versions {named}"
+        if all(version in newer for version in counts):
+            message = (
+                f"{sum(counts.values())} sent in the window by a newer catalog ({which}), not in this one yet"
+            )
+            findings.append(DriftFinding(NEWER_VERSION, subject, message))
+            continue
         message = f"{sum(counts.values())} sent in the window, not in today's catalog ({which})"
         findings.append(DriftFinding(kind, subject, message))
     return findings
@@ -285,8 +310,9 @@ def _as_payload(text: str | None) -> str:
 
 
 def _payload_findings(
-    session: Session, catalog: Catalog, since: datetime, only: SpecFilter
+    session: Session, catalog: Catalog, since: datetime, only: SpecFilter, newer: Collection[str]
 ) -> list[DriftFinding]:
+    """`invalid-payload` per event and catalog version; `newer-version` for a version in `newer`."""
     invalid: Counter[tuple[str, str]] = Counter()
     first_problem: dict[tuple[str, str], str] = {}
     owners: dict[str, str] = {}
@@ -313,6 +339,10 @@ def _payload_findings(
         first_problem.setdefault(subject, problem)
     return [
         DriftFinding(
+            NEWER_VERSION, f"{name} @ {version}", _ahead(count, first_problem[(name, version)]), owners[name]
+        )
+        if version in newer
+        else DriftFinding(
             "invalid-payload",
             f"{name} @ {version}",
             f"{count} stored payload(s) no longer validate; first: {first_problem[(name, version)]}",
@@ -320,6 +350,13 @@ def _payload_findings(
         )
         for (name, version), count in sorted(invalid.items())
     ]
+
+
+def _ahead(count: int, problem: str) -> str:
+    return (
+        f"{count} stored payload(s) built by a newer catalog version than this one carry what it does not "
+        f"know yet (first: {problem}); not drift: judge them with that release"
+    )
 
 
 def drift(
@@ -342,15 +379,17 @@ def drift(
 
     Returns:
         Findings: never sent, stale, deprecated-sent and planned-sent first (catalog order), identify
-        calls never made or planned but made, then unknown events and identify calls, then payloads.
+        calls never made or planned but made, then unknown events and identify calls, then payloads;
+        those of catalog versions newer than `catalog`'s are `newer-version` (`DriftFinding.fails`).
     """
     moment = now or datetime.now(UTC)
     window_start = moment - since
     chosen = only or (lambda info: True)
     with Session(engine) as session:
+        newer = newer_versions(session, catalog.version)
         return [
             *_traffic_findings(session, catalog, moment, chosen),
             *_identify_findings(session, catalog, moment, chosen),
-            *([] if only else _unknown_findings(session, catalog, window_start)),
-            *_payload_findings(session, catalog, window_start, chosen),
+            *([] if only else _unknown_findings(session, catalog, window_start, newer)),
+            *_payload_findings(session, catalog, window_start, chosen, newer),
         ]

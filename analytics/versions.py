@@ -15,11 +15,14 @@ from typing import Any
 
 from sqlalchemy import Engine, Insert, Select, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from analytics.audit import CatalogVersion, database_label
 from analytics.audit_failures import reason, refuses_writes
 from analytics.catalog import Catalog
+from analytics.durations import as_utc
 from analytics.errors import AuditDatabaseError
 from analytics.messages import catalog_marker
 
@@ -100,6 +103,27 @@ def versions_query() -> Select[str, datetime]:
     return select(CatalogVersion.version, CatalogVersion.first_seen).order_by(
         CatalogVersion.first_seen.desc(), CatalogVersion.version
     )
+
+
+def newer_versions_query(version: str) -> Select[str, datetime]:
+    """The versions first seen after `version` was, oldest first; none while `version` is not recorded."""
+    seen = select(CatalogVersion.first_seen).where(CatalogVersion.version == version).scalar_subquery()
+    return (
+        select(CatalogVersion.version, CatalogVersion.first_seen)
+        .where(CatalogVersion.first_seen > seen)
+        .order_by(CatalogVersion.first_seen, CatalogVersion.version)
+    )
+
+
+def newer_versions(reader: Session | Connection, version: str) -> dict[str, datetime]:
+    """The recorded versions newer than `version`, each with when it was first seen (UTC).
+
+    Application hosts deploy before the dashboard (and `event-catalog drift` may run from an older
+    checkout): a message a newer release built can carry what an older catalog does not know yet.
+    That is the older reader lagging behind, not the message drifting, so the dashboard and `drift`
+    say so instead. A version is newer when first seen after this one: the order releases went out.
+    """
+    return {name: as_utc(seen) for name, seen in reader.execute(newer_versions_query(version))}
 
 
 def bundle_query(version: str) -> Select[dict[str, Any]]:

@@ -378,6 +378,7 @@ def test_the_list_s_json_carries_what_the_list_shows_of_each_event_s_traffic(
         "stale": True,
         "stale_after_days": 30,
         "drifting": None,
+        "built_by_newer": None,
         "deprecated_sent": None,
         "planned_sent": None,
     }

@@ -16,9 +16,10 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity
-from analytics.catalog import Catalog, SpecInfo
+from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
+from analytics.messages import catalog_marker
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Status
@@ -64,10 +65,13 @@ class SpecRow:
     Attributes:
         info: the catalog entry.
         activity: the application's messages of it (`read_activity`, `identify_activity`).
+        newer: the recorded catalog versions newer than the dashboard's, with when each was first
+            seen (`analytics.versions.newer_versions`).
     """
 
     info: SpecInfo
     activity: EventActivity
+    newer: Mapping[str, datetime] = field(default_factory=dict)
 
     @property
     def never_sent(self) -> bool:
@@ -91,10 +95,33 @@ class SpecRow:
         return planned_sent(self.info, self.activity)
 
     @cached_property
+    def _newer_version(self) -> str | None:
+        """The newer catalog version that built its latest message, or None."""
+        latest = self.activity.latest
+        version = catalog_marker(latest).get("version") if latest is not None else None
+        return version if isinstance(version, str) and version in self.newer else None
+
+    @cached_property
     def drifting(self) -> str | None:
         """Why its latest message (event properties or identify traits) no longer validates against
-        today's schema, or None: what `event-catalog drift` reports as drifting for either."""
-        return drifting(self.activity)
+        today's schema, or None: what `event-catalog drift` reports as drifting for either. A message
+        a newer catalog version built is not drift: the dashboard has not caught up (`built_by_newer`)."""
+        return None if self._newer_version else drifting(self.activity)
+
+    @cached_property
+    def built_by_newer(self) -> str | None:
+        """What to say instead of drifting when its latest message fails the dashboard's schema but
+        was built by a newer catalog version (an application host upgraded before the dashboard, as
+        the README allows), or None: the message is ahead of the dashboard, not wrong."""
+        version = self._newer_version
+        problem = drifting(self.activity) if version else None
+        if version is None or problem is None:
+            return None
+        seen = self.newer[version].strftime("%d %b %Y %H:%M UTC")
+        return (
+            f"built by a newer catalog version {version} (seen since {seen}) than this dashboard's "
+            f"{CATALOG.version}, which does not know all it carries ({problem})"
+        )
 
 
 @dataclass(frozen=True)
@@ -127,6 +154,7 @@ class EventRow(SpecRow):
             "stale": self.stale,
             "stale_after_days": self.stale_after_days,
             "drifting": self.drifting,
+            "built_by_newer": self.built_by_newer,
             "deprecated_sent": self.deprecated_sent,
             "planned_sent": self.planned_sent,
         }
@@ -389,11 +417,16 @@ def _matches(row: EventRow, filters: EventFilters, words: list[str]) -> bool:
 
 
 def event_rows(
-    catalog: Catalog, activity: Mapping[str, EventActivity], filters: EventFilters
+    catalog: Catalog,
+    activity: Mapping[str, EventActivity],
+    filters: EventFilters,
+    newer: Mapping[str, datetime] | None = None,
 ) -> list[EventRow]:
-    """The catalog's events joined with their activity, filtered and sorted as asked."""
+    """The catalog's events joined with their activity, filtered and sorted as asked (`newer`: the
+    recorded catalog versions newer than the dashboard's, see `SpecRow`)."""
     words = filters.q.lower().split()
-    rows = [EventRow(info, activity.get(name, NEVER_SENT)) for name, info in catalog.events.items()]
+    ahead = newer or {}
+    rows = [EventRow(info, activity.get(name, NEVER_SENT), ahead) for name, info in catalog.events.items()]
     rows = [row for row in rows if _matches(row, filters, words)]
     if filters.sort:
         column = filters.sort.removeprefix("-")

@@ -39,7 +39,7 @@ from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.spec import contact_of
-from analytics.versions import record_version_safely
+from analytics.versions import newer_versions, record_version_safely
 from analytics.wording import counted
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -264,10 +264,20 @@ def _list_view() -> ListView:
     filters = parse_filters(request.args, CATALOG)
     since = _now() - timedelta(days=RECENT_DAYS)
     events = list(CATALOG.events)
-    activity, audit_error = read_or_default(lambda: read_activity(db.session, events, since), {})
-    return ListView(
-        filters, event_rows(CATALOG, activity, filters), identify_matches(CATALOG, filters), audit_error
+    (activity, newer), audit_error = read_or_default(
+        lambda: (read_activity(db.session, events, since), _newer_versions()), ({}, {})
     )
+    return ListView(
+        filters,
+        event_rows(CATALOG, activity, filters, newer),
+        identify_matches(CATALOG, filters),
+        audit_error,
+    )
+
+
+def _newer_versions() -> dict[str, datetime]:
+    """The recorded catalog versions newer than the dashboard's: what their messages carry is not drift."""
+    return newer_versions(db.session, CATALOG.version)
 
 
 @bp.get("/")
@@ -357,21 +367,21 @@ def event(constant: str) -> ResponseReturnValue:
         return redirect(url_for("catalog.event", constant=info.constant), 308)
     now = _now()
 
-    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry]]:
+    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry], dict[str, datetime]]:
         recent = read_activity(db.session, [info.name], now - timedelta(days=RECENT_DAYS))
         activity = recent.get(info.name, NEVER_SENT)
         counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
         entries = list(db.session.scalars(latest_entries_query(info.name)))
-        return activity, daily_series(counts, now.date()), entries
+        return activity, daily_series(counts, now.date()), entries, _newer_versions()
 
-    (activity, series, entries), audit_error = read_or_default(
-        read, (NEVER_SENT, daily_series([], now.date()), [])
+    (activity, series, entries, newer), audit_error = read_or_default(
+        read, (NEVER_SENT, daily_series([], now.date()), [], {})
     )
     return render_template(
         "catalog/event.html",
         **_spec_page(info),
         activity=activity,
-        verdict=EventRow(info, activity, now),
+        verdict=EventRow(info, activity, newer, now),
         chart=sparkline(series),
         entries=entries,
         audit_error=audit_error,
@@ -405,12 +415,16 @@ def identifiers() -> str:
     event list says of events: one index range per call, `identify_activity`)."""
     infos = list(CATALOG.identifiers.values())
     since = _now() - timedelta(days=RECENT_DAYS)
-    activity, audit_error = read_or_default(
-        lambda: {info.constant: identify_activity(db.session, info.constant, since) for info in infos}, {}
+    (activity, newer), audit_error = read_or_default(
+        lambda: (
+            {info.constant: identify_activity(db.session, info.constant, since) for info in infos},
+            _newer_versions(),
+        ),
+        ({}, {}),
     )
     return render_template(
         "catalog/identifiers.html",
-        rows=[SpecRow(info, activity.get(info.constant, NEVER_SENT)) for info in infos],
+        rows=[SpecRow(info, activity.get(info.constant, NEVER_SENT), newer) for info in infos],
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
     )
@@ -424,14 +438,14 @@ def identifier(name: str) -> ResponseReturnValue:
     if name != info.constant:
         return redirect(url_for("catalog.identifier", name=info.constant), 308)
     since = _now() - timedelta(days=RECENT_DAYS)
-    activity, audit_error = read_or_default(
-        lambda: identify_activity(db.session, info.constant, since), NEVER_SENT
+    (activity, newer), audit_error = read_or_default(
+        lambda: (identify_activity(db.session, info.constant, since), _newer_versions()), (NEVER_SENT, {})
     )
     return render_template(
         "catalog/identifier.html",
         **_spec_page(info),
         activity=activity,
-        verdict=SpecRow(info, activity),
+        verdict=SpecRow(info, activity, newer),
         audit_error=audit_error,
         recent_days=RECENT_DAYS,
         audit_search=IDENTIFY_PREFIX + info.name,

@@ -1,0 +1,144 @@
+"""A message from a catalog version newer than the dashboard's is not drift, on SQLite and PostgreSQL.
+
+Application hosts deploy before the dashboard (the README lets them upgrade in any order): a
+compatible property a newer release added fails the dashboard's older schema, which said "drifting,
+no longer matches today's schema" and put the event under Needs attention.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from auth_helpers import signed_in_client
+from flask import Flask
+from sqlalchemy import Engine
+
+from analytics.audit import AuditStatus, AuditStore
+from analytics.catalog import CATALOG
+from analytics.drift import drift
+from analytics.messages import build_message
+from analytics.versions import record_version
+from webapp.auth.roles import Role
+
+NOW = datetime.now(UTC)
+NEWER, OLDER = "n3wn3wn3wn3w", "0ld0ld0ld0ld"
+
+
+class _Version:
+    """A catalog version as `record_version` reads it."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+
+    def schema_bundle(self) -> dict[str, Any]:
+        bundle = copy.deepcopy(CATALOG.schema_bundle())
+        bundle["events"]["New Project Event"]["properties"]["template"] = {"type": ["string", "null"]}
+        return bundle
+
+
+def _history(engine: Engine) -> None:
+    """An older release, the dashboard's, then a newer one an application host already runs."""
+    record_version(engine, _Version(OLDER), now=NOW - timedelta(days=10))  # type: ignore[arg-type]
+    record_version(engine, CATALOG, now=NOW - timedelta(days=3))
+    record_version(engine, _Version(NEWER), now=NOW - timedelta(hours=2))  # type: ignore[arg-type]
+
+
+def _send(store: AuditStore, version: str, constant: str = "ProjectCreate") -> dict[str, Any]:
+    """A message of `constant` carrying `template`, as a host running `version` built it."""
+    message = build_message(CATALOG.event(constant).example_spec())
+    message["properties"]["template"] = "django"
+    message["context"]["eventCatalog"]["version"] = version
+    store.record(message, status=AuditStatus.DELIVERED, source="application")
+    return message
+
+
+def _row(page: str, event: str) -> str:
+    start = page.index(f">{event}</a>")
+    return page[start : page.index("</tr>", start)]
+
+
+@pytest.fixture
+def dashboard(make_app: Callable[..., Flask], database_url: str, engine: Engine) -> Flask:
+    _history(engine)
+    return make_app(SQLALCHEMY_DATABASE_URI=database_url)
+
+
+def test_a_message_of_a_newer_version_is_not_drift_on_the_list_or_the_page(
+    dashboard: Flask, store: AuditStore
+) -> None:
+    message = _send(store, NEWER)
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    row = _row(viewer.get("/").get_data(as_text=True), "New Project Event")
+    assert "badge drifting" not in row
+    assert (
+        f'class="badge newer-version" title="Its latest message was built by a newer catalog version {NEWER}'
+        in row
+    )
+    attention = viewer.get("/?attention=1").get_data(as_text=True)
+    assert ">New Project Event</a>" not in attention
+    page = viewer.get("/events/ProjectCreate").get_data(as_text=True)
+    assert "no longer matches today's schema" not in page
+    seen = (NOW - timedelta(hours=2)).strftime("%d %b %Y %H:%M UTC")
+    assert (
+        f'<span class="badge newer-version">newer version</span> Its latest message was built by a newer '
+        f"catalog version {NEWER} (seen since {seen}) than this dashboard&#39;s {CATALOG.version}, "
+        "which does not know all it carries (template: not a property of this event today). "
+        "That is not drift" in page
+    )
+    assert f'<a href="/audit/entries/{message["messageId"]}">See that message</a>' in page
+    listed = json.loads(viewer.get("/events.json?q=new+project+event").get_data(as_text=True))
+    [event] = [e for e in listed["events"] if e["name"] == "New Project Event"]
+    assert event["activity"]["drifting"] is None and NEWER in event["activity"]["built_by_newer"]
+
+
+@pytest.mark.parametrize("version", [OLDER, CATALOG.version, "unkn0wn0v3rs"])
+def test_the_same_message_from_the_dashboard_s_or_an_older_or_unknown_version_still_drifts(
+    dashboard: Flask, store: AuditStore, version: str
+) -> None:
+    _send(store, version)
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    row = _row(viewer.get("/").get_data(as_text=True), "New Project Event")
+    assert "badge drifting" in row and "newer-version" not in row
+    assert ">New Project Event</a>" in viewer.get("/?attention=1").get_data(as_text=True)
+    page = viewer.get("/events/ProjectCreate").get_data(as_text=True)
+    assert "Its latest message no longer matches today's schema: template: not a property" in page
+
+
+def test_drift_reports_a_newer_version_s_payloads_and_events_apart_without_failing_on_them(
+    engine: Engine, store: AuditStore, database_url: str
+) -> None:
+    _history(engine)
+    _send(store, NEWER)
+    _send(store, OLDER, "ClusterDelete")
+    unknown = build_message(CATALOG.event("ProjectDelete").example_spec())
+    unknown["event"] = "Project Archived"
+    unknown["context"]["eventCatalog"] = {"version": NEWER}
+    store.record(unknown, status=AuditStatus.DELIVERED, source="application")
+    found = {(f.kind, f.subject): f for f in drift(engine, since=timedelta(days=1))}
+    assert ("invalid-payload", f"New Project Event @ {NEWER}") not in found
+    ahead = found[("newer-version", f"New Project Event @ {NEWER}")]
+    assert not ahead.fails and "newer catalog version" in ahead.message and "template" in ahead.message
+    assert found[("invalid-payload", f"Cluster Deleted @ {OLDER}")].fails
+    assert ("unknown-event", "Project Archived") not in found
+    assert found[("newer-version", "Project Archived")].message == (
+        f"1 sent in the window by a newer catalog (version {NEWER}), not in this one yet"
+    )
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    text = app.test_cli_runner().invoke(args=["drift", "--event", "New Project Event"])
+    document = app.test_cli_runner().invoke(
+        args=["drift", "--event", "New Project Event", "--format", "json"]
+    )
+    with app.app_context():
+        db.engine.dispose()
+    assert text.exit_code == 0, text.output
+    assert f"note: New Project Event @ {NEWER}: 1 stored payload(s) built by a newer catalog" in text.output
+    assert "no drift" in text.output
+    assert json.loads(document.output)["newer_version"][0]["subject"] == f"New Project Event @ {NEWER}"
