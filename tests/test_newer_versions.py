@@ -29,15 +29,26 @@ NOW = datetime.now(UTC)
 NEWER, OLDER = "n3wn3wn3wn3w", "0ld0ld0ld0ld"
 
 
+CLUSTER_EVENTS = [
+    name for name, info in CATALOG.events.items() if "cluster_id" in info.json_schema["properties"]
+]
+
+
 class _Version:
-    """A catalog version as `record_version` reads it."""
+    """A catalog version as `record_version` reads it: the newer one adds `template` to New Project
+    Event; the older one had `legacy_code` in every cluster event and no Stack Deletion."""
 
     def __init__(self, version: str) -> None:
         self.version = version
 
     def schema_bundle(self) -> dict[str, Any]:
         bundle = copy.deepcopy(CATALOG.schema_bundle())
-        bundle["events"]["New Project Event"]["properties"]["template"] = {"type": ["string", "null"]}
+        if self.version == NEWER:
+            bundle["events"]["New Project Event"]["properties"]["template"] = {"type": ["string", "null"]}
+            return bundle
+        for name in CLUSTER_EVENTS:
+            bundle["events"][name]["properties"]["legacy_code"] = {"type": "string", "description": "x"}
+        del bundle["events"]["Stack Deletion"]
         return bundle
 
 
@@ -142,3 +153,20 @@ def test_drift_reports_a_newer_version_s_payloads_and_events_apart_without_faili
     assert f"note: New Project Event @ {NEWER}: 1 stored payload(s) built by a newer catalog" in text.output
     assert "no drift" in text.output
     assert json.loads(document.output)["newer_version"][0]["subject"] == f"New Project Event @ {NEWER}"
+
+
+def test_the_changes_page_points_to_a_newer_version_than_the_dashboard_s(dashboard: Flask) -> None:
+    """It opened on "previous → running now" and said nothing of a newer release already sending;
+    "running now" meant this dashboard, not production."""
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    page = viewer.get("/changes").get_data(as_text=True)
+    assert f'<option value="{CATALOG.version}" selected>{CATALOG.version} · this dashboard\'s · since' in page
+    assert "running now" not in page
+    assert "“This dashboard's” is the catalog version this dashboard runs" in page
+    link = f'<a href="/changes?from={CATALOG.version}&amp;to={NEWER}">See what it changes</a>'
+    notice = page[page.index('<p class="notice" role="note">') :]
+    notice = notice[: notice.index("</p>")]
+    assert f"A newer catalog version than this dashboard's has been recorded: <code>{NEWER}</code>" in notice
+    assert link in notice
+    newer = viewer.get(f"/changes?from={CATALOG.version}&to={NEWER}").get_data(as_text=True)
+    assert "&#34;template&#34; added" in newer and "A newer catalog version" not in newer

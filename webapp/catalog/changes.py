@@ -22,7 +22,8 @@ from webapp.extensions import db
 
 @dataclass(frozen=True)
 class VersionChoice:
-    """One version the page can compare: its hash, when first seen, and whether it is running now."""
+    """One version the page can compare: its hash, when first seen, and whether it is the one this
+    dashboard runs (`current`; application hosts may run older or newer ones)."""
 
     version: str
     first_seen: datetime | None
@@ -93,6 +94,16 @@ def _seen_texts(moments: dict[str, datetime | None]) -> dict[str, str]:
     return texts
 
 
+def _newer(versions: list[VersionChoice]) -> list[VersionChoice]:
+    """The versions first seen after the dashboard's, newest first: application hosts deploy first,
+    so these are releases already sending that the default comparison leaves out. None while the
+    dashboard's own version is not recorded (it is then the newest, as `_backwards` reads it)."""
+    running = next((choice.first_seen for choice in versions if choice.current), None)
+    if running is None:
+        return []
+    return [c for c in versions if not c.current and c.first_seen is not None and c.first_seen > running]
+
+
 def _backwards(old: VersionChoice, new: VersionChoice) -> bool:
     """Whether `from` is the newer version, so that what a release added reads as removed. The
     running version not recorded yet is the newest."""
@@ -112,7 +123,8 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
     the page lists the changes by event only.
 
     By default it compares the version before the running one with the running one, which is
-    what the latest release changed (see `_default_pair`).
+    what the latest release changed (see `_default_pair`); `newer` lists the versions recorded
+    after the dashboard's, which the page then points to.
     """
     recorded, unavailable = read_or_default(_recorded, [])
     versions = _choices(recorded)
@@ -143,6 +155,8 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
         "diff": diff,
         "grouped": grouped,
         "by_change": by_change if any(group.shared for group in by_change) else [],
+        "newer": _newer(versions),
+        "dashboard_version": CATALOG.version,
         "errors": errors,
         "unavailable": unavailable,
     }
