@@ -170,3 +170,19 @@ def test_the_changes_page_points_to_a_newer_version_than_the_dashboard_s(dashboa
     assert link in notice
     newer = viewer.get(f"/changes?from={CATALOG.version}&to={NEWER}").get_data(as_text=True)
     assert "&#34;template&#34; added" in newer and "A newer catalog version" not in newer
+
+
+def test_the_changes_summary_counts_the_lines_it_lists(dashboard: Flask) -> None:
+    """ "1 breaking, 5 compatible changes" above four lines: it counted changes per event, while "By
+    change" lists a change made in several events once."""
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    page = viewer.get(f"/changes?from={OLDER}&to={CATALOG.version}").get_data(as_text=True)
+    lines = page[page.index('<ul class="changes by-change">') : page.index('<details class="by-event">')]
+    assert lines.count('<li><span class="badge breaking">') == 1
+    assert lines.count('<li><span class="badge compatible">') == 1
+    events = len({*CLUSTER_EVENTS, "Stack Deletion"})
+    assert f"<strong>1</strong> breaking, 1 compatible change, made in {events} events.</p>" in page
+    assert f"<summary>The same changes, event by event ({events} events)</summary>" in page
+    # The choices are dated as precisely as telling them apart needs, so the labels fit.
+    day = (NOW - timedelta(days=10)).strftime("%d %b %Y")
+    assert f">{OLDER} · since {day}</option>" in page

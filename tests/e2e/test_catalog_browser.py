@@ -304,7 +304,7 @@ def test_the_changes_page_shows_a_shared_change_once_and_its_events_on_demand(
     page.get_by_text("Which events").focus()
     page.keyboard.press("Enter")
     assert page.locator("ul.by-change details.affected a").first.is_visible()
-    page.get_by_text("The same changes by event").click()
+    page.get_by_text("The same changes, event by event").click()
     assert page.locator("section.change-group").first.is_visible()
 
 

@@ -16,6 +16,7 @@ from analytics.diff import Change, diff_bundles
 from analytics.durations import as_utc
 from analytics.reporting import ChangeGroup, group_changes
 from analytics.versions import bundle_query, versions_query
+from analytics.wording import counted
 from webapp.catalog.reads import read_or_default
 from webapp.extensions import db
 
@@ -104,6 +105,14 @@ def _newer(versions: list[VersionChoice]) -> list[VersionChoice]:
     return [c for c in versions if not c.current and c.first_seen is not None and c.first_seen > running]
 
 
+def _items(grouped: Mapping[tuple[str, str], list[Change]]) -> str:
+    """What the per-event list counts, in words: `5 events and 1 identify call`."""
+    events = sum(section == "events" for section, _ in grouped)
+    calls = len(grouped) - events
+    parts = [counted(events, "event")] if events else []
+    return " and ".join([*parts, counted(calls, "identify call")] if calls else parts)
+
+
 def _backwards(old: VersionChoice, new: VersionChoice) -> bool:
     """Whether `from` is the newer version, so that what a release added reads as removed. The
     running version not recorded yet is the newest."""
@@ -145,16 +154,24 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
             grouped.setdefault((change.section, change.name), []).append(change)
         by_change = group_changes(diff.breaking) + group_changes(diff.compatible)
     first_seen = {choice.version: choice.first_seen for choice in versions}
+    shared = any(group.shared for group in by_change)
     return {
         "versions": versions,
         "first_seen": first_seen,
         "seen_texts": _seen_texts({v: first_seen[v] for v in (old, new) if v is not None}),
+        # The choices by the same rule, dated as precisely as telling them apart needs: all of them to
+        # the second cut the dashboard's own version's label off at 1366 px.
+        "choice_texts": _seen_texts(first_seen),
         "backwards": backwards,
         "old": old,
         "new": new,
         "diff": diff,
         "grouped": grouped,
-        "by_change": by_change if any(group.shared for group in by_change) else [],
+        "by_change": by_change if shared else [],
+        # When changes are grouped, the summary counts the lines listed under "By change".
+        "breaking_lines": sum(group.breaking for group in by_change) if shared else None,
+        "compatible_lines": sum(not group.breaking for group in by_change) if shared else None,
+        "items": _items(grouped),
         "newer": _newer(versions),
         "dashboard_version": CATALOG.version,
         "errors": errors,
