@@ -508,15 +508,22 @@ and its version, which Segment's destinations read for device reports, do not po
 their own (list `user_agent` in `AUDIT_PERSONAL_KEYS` to mask it too)."""
 
 
+def named_personal_paths(values: Mapping[str, Any]) -> frozenset[str]:
+    """The paths of the keys named like personal data (`is_personal_key`) in values no spec declares,
+    at any depth: what the audit log masks of a message today's catalog has no spec for."""
+    found: list[str] = []
+    _find_undeclared_personal(dict(values), None, "", False, found)
+    return frozenset(found)
+
+
 def personal_context_paths(context: Mapping[str, Any]) -> frozenset[str]:
     """The paths, from the context, of a host's own `context=` values that the audit log masks and seals
     as it does properties' (`personal_paths`): Segment's `ip`, and every key named like personal data
     (`is_personal_key`) at any depth (`traits.email`, `page.user_name`). No spec declares the context,
     so names alone decide: it is walked as a payload's undeclared values are."""
-    found = [key for key in context if key in SEGMENT_PERSONAL_CONTEXT]
+    own = frozenset(key for key in context if key in SEGMENT_PERSONAL_CONTEXT)
     rest = {key: value for key, value in context.items() if key not in SEGMENT_PERSONAL_CONTEXT}
-    _find_undeclared_personal(rest, None, "", False, found)
-    return frozenset(found)
+    return own | named_personal_paths(rest)
 
 
 def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:

@@ -296,6 +296,23 @@ def _payload_properties(schema: Mapping[str, Any]) -> dict[str, _Property]:
     return _properties(schema, schema.get("$defs", {}))
 
 
+def personal_data_paths(schema: Mapping[str, Any] | None) -> frozenset[str]:
+    """The properties (at any depth, by path) an event's schema in a bundle marks personal data; none
+    for an event the bundle does not have (`analytics.remask` compares them across versions)."""
+    if schema is None:
+        return frozenset()
+    found: list[str] = []
+    pending = [("", _payload_properties(schema))]
+    while pending:
+        above, properties = pending.pop()
+        for name, prop in properties.items():
+            if prop.personal_data:
+                found.append(f"{above}{name}")
+            if prop.fields is not None:
+                pending.append((f"{above}{name}{prop.marker}.", dict(prop.fields)))
+    return frozenset(found)
+
+
 def _shape(schema: Mapping[str, Any]) -> tuple[str, frozenset[tuple[str, Any]]]:
     """What must match for a removed and an added event to be one event renamed."""
     properties = _payload_properties(schema)

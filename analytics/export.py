@@ -8,7 +8,11 @@ The database writes the text (`analytics.export_sql`): Python only joins it, or 
 cells to the csv writer, so an export keeps up with the database's own dump. Batches come from a
 cursor (`yield_per`: a server-side cursor on PostgreSQL), except for a plain NDJSON export on
 PostgreSQL, which streams its lines with COPY. An export that unmasks personal data decodes and
-re-encodes only the payloads it opens. An export that includes the delivery attempts (asked for: it
+re-encodes only the payloads it opens. An export for a reader without personal-data access re-masks
+what entries recorded before today's catalog marked it personal hold in clear (`analytics.remask`):
+only the entries of the (catalog version, event) pairs whose personal data widened since are
+decoded, the database flagging them, and only when the filter matches any is COPY left out.
+An export that includes the delivery attempts (asked for: it
 costs one more query per batch) reads them per batch, one query for the batch's message ids, and
 adds them to each line (NDJSON) or summarises them in more columns (CSV).
 """
@@ -27,10 +31,11 @@ from typing import Any, TextIO
 
 import psycopg
 from psycopg.abc import Buffer
-from sqlalchemy import Connection, Engine, Result, Row, Select
+from sqlalchemy import ColumnElement, Connection, Engine, Result, Row, Select, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import FAILED_OUTCOMES, AuditEntry, DeliveryAttempt
+from analytics.audit import FAILED_OUTCOMES, AuditEntry, CatalogVersion, DeliveryAttempt
+from analytics.catalog import CATALOG
 from analytics.durations import as_utc
 from analytics.export_sql import (
     ATTEMPT_FIELDS,
@@ -42,7 +47,8 @@ from analytics.export_sql import (
 )
 from analytics.messages import catalog_marker
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
-from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter
+from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
+from analytics.remask import needs_remask, remask, widened_events
 from analytics.spreadsheet import spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
@@ -238,7 +244,9 @@ class Export:
         batch_size: rows per round trip and per chunk.
         cipher: when given, payloads whose personal data was sealed leave with the original values
             in place of their masks (for readers allowed to see them); entries the cipher cannot
-            open stay masked. Without it the payloads leave exactly as stored.
+            open stay masked. Without it the payloads leave exactly as stored, but for `remask_key`.
+        remask_key: for a reader without personal-data access (no `cipher`): the `AUDIT_MASK_KEY`
+            that masks what entries hold in clear though today's catalog marks it personal data.
         attempts: add each entry's delivery attempts: an `attempts` array ending each NDJSON line,
             the `ATTEMPT_SUMMARY_COLUMNS` after the CSV's. Read one query per batch, by message id.
 
@@ -255,9 +263,11 @@ class Export:
         batch_size: int = BATCH_SIZE,
         cipher: PersonalDataCipher | None = None,
         attempts: bool = False,
+        remask_key: bytes | None = None,
     ) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.remask_key = remask_key
         self.attempts = attempts
         self.filters = filters
         self.format = export_format
@@ -275,6 +285,29 @@ class Export:
             cells[at] = json.dumps(payload, ensure_ascii=False)
         return cells
 
+    def _remasked(self, row: Sequence[Any], at: int) -> list[Any]:
+        """The row without its trailing flag, the payload (its cell `at`) re-masked when flagged."""
+        *cells, flagged = row
+        if flagged and self.remask_key is not None:
+            shown = remask(json.loads(cells[at]), self.remask_key)
+            if shown.in_clear:
+                cells[at] = json.dumps(shown.payload, ensure_ascii=False)
+        return cells
+
+    def _remasking(self, connection: Connection) -> ColumnElement[bool] | None:
+        """Which entries need re-masking, as an SQL condition (`analytics.remask.needs_remask`); None
+        when the export re-masks nothing: it unmasks, or no matching entry is of a widened pair."""
+        if self.remask_key is None or self.cipher is not None:
+            return None
+        older = select(CatalogVersion.version, CatalogVersion.bundle)
+        bundles = connection.execute(older.where(CatalogVersion.version != CATALOG.version))
+        widened = widened_events(((row.version, row.bundle) for row in bundles), CATALOG.shared_bundle)
+        if not widened:
+            return None
+        condition = needs_remask(widened)
+        any_match = filtered(select(AuditEntry.id), self.filters).where(condition).limit(1)
+        return condition if connection.execute(any_match).first() is not None else None
+
     def _with_attempts(self, connection: Connection, rows: list[Any]) -> list[Any]:
         """The rows without their leading message id, each with its entry's attempts added: the rest
         of its NDJSON line, or its summary cells."""
@@ -283,11 +316,12 @@ class Export:
             return [[*row[1:], *attempt_summary(found[row[0]])] for row in rows]
         return [[*row[1:-1], row[-1] + _attempts_member(found[row[0]])] for row in rows]
 
-    def _batches(self, connection: Connection, result: Result[Any]) -> Iterator[list[Any]]:
-        # The queries of an unmasking export name the payload's cell `payload` (the spec follows it).
-        at = list(result.keys()).index("payload") if self.cipher is not None else -1
+    def _batches(self, connection: Connection, result: Result[Any], remasking: bool) -> Iterator[list[Any]]:
+        # The queries of an unmasking (re-masking) export name the payload's cell `payload`.
+        at = list(result.keys()).index("payload") if self.cipher is not None or remasking else -1
+        fix = self._unmasked if self.cipher is not None else self._remasked if remasking else None
         for partition in result.partitions():
-            rows = list(partition) if self.cipher is None else [self._unmasked(row, at) for row in partition]
+            rows = list(partition) if fix is None else [fix(row, at) for row in partition]
             if self.attempts:
                 rows = self._with_attempts(connection, rows)
             self.rows += len(rows)
@@ -302,13 +336,15 @@ class Export:
     def __iter__(self) -> Iterator[str]:
         with self.engine.connect() as connection:
             unmasking, attempts = self.cipher is not None, self.attempts
+            remasking = self._remasking(connection)
             chunks: Callable[[Iterator[list[Any]]], Iterator[str]]
             if self.format is ExportFormat.CSV:
                 columns = (*EXPORT_COLUMNS, *ATTEMPT_SUMMARY_COLUMNS) if attempts else EXPORT_COLUMNS
-                query = csv_cells(self.filters, sealed=unmasking, attempts=attempts)
+                query = csv_cells(self.filters, sealed=unmasking, attempts=attempts, remasking=remasking)
                 chunks = partial(_csv_chunks, columns=columns)
-            elif unmasking:
-                query, chunks = ndjson_cells(self.filters, attempts=attempts), _ndjson_chunks
+            elif unmasking or remasking is not None:
+                query = ndjson_cells(self.filters, attempts=attempts, remasking=remasking)
+                chunks = _ndjson_chunks
             elif connection.dialect.name == "postgresql" and not attempts:
                 yield from self._copied(connection)
                 return
@@ -316,7 +352,7 @@ class Export:
                 # COPY holds the connection until it ends: the attempts of each batch need it meanwhile.
                 query, chunks = ndjson_lines(self.filters, attempts=attempts), _line_chunks
             result = connection.execution_options(yield_per=self.batch_size).execute(query)
-            yield from chunks(self._batches(connection, result))
+            yield from chunks(self._batches(connection, result, remasking is not None))
 
     def write_to(self, out: TextIO) -> int:
         """Write the whole export to an open text file; returns the number of entries."""

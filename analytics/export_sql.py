@@ -136,20 +136,30 @@ ATTEMPTS_KEY = "attempts_key"
 """The name of the leading message-id column of an export that adds delivery attempts."""
 
 
+REMASK_FLAG = "remask"
+"""The name of the trailing column saying whether an entry's payload needs re-masking."""
+
+
 ATTEMPT_FIELDS = ("attempted_at", "outcome", "http_status", "error", "latency_ms", "source", "actor")
 """A delivery attempt's fields as an export (and the API's entry) gives them, in order: what the entry
 page's delivery history shows."""
 
 
 def _newest_first(
-    columns: list[ColumnElement[Any]], filters: AuditFilter, sealed: bool, attempts: bool = False
+    columns: list[ColumnElement[Any]],
+    filters: AuditFilter,
+    sealed: bool,
+    attempts: bool = False,
+    remasking: ColumnElement[bool] | None = None,
 ) -> Select[Any]:
     """The columns of every matching entry, newest first; with `sealed` its sealed personal data
-    last, with `attempts` its message id first (the key its delivery attempts are read by)."""
+    last, with `remasking` instead whether its payload needs re-masking (`analytics.remask`), with
+    `attempts` its message id first (the key its delivery attempts are read by)."""
     table = AuditEntry.__table__
     key = [table.c.message_id.label(ATTEMPTS_KEY)] if attempts else []
-    sealed_column = [table.c.encrypted_personal_data] if sealed else []
-    query = filtered(select(*key, *columns, *sealed_column), filters)
+    last: list[ColumnElement[Any]] = [remasking.label(REMASK_FLAG)] if remasking is not None else []
+    last += [table.c.encrypted_personal_data] if sealed else []
+    query = filtered(select(*key, *columns, *last), filters)
     return query.order_by(AuditEntry.recorded_at.desc(), AuditEntry.id.desc())
 
 
@@ -170,17 +180,24 @@ def _csv_cell(name: str) -> ColumnElement[Any]:
     return spreadsheet_text(cell)
 
 
-def csv_cells(filters: AuditFilter, *, sealed: bool = False, attempts: bool = False) -> Select[Any]:
+def csv_cells(
+    filters: AuditFilter,
+    *,
+    sealed: bool = False,
+    attempts: bool = False,
+    remasking: ColumnElement[bool] | None = None,
+) -> Select[Any]:
     """Every matching entry as its CSV cells (`EXPORT_COLUMNS`), newest first, for streaming.
 
     Each text cell a spreadsheet would run as a formula starts with `'` (`_csv_cell`); times, numbers
     and the payload's JSON object (which starts with `{`) cannot. The payload comes as the database's
     JSON text, not parsed, so an export can pass it on as is. With `sealed`, the sealed personal data
     follows as one more column, for an export that unmasks; with `attempts`, the message id leads the
-    row, for the export to read the entries' delivery attempts by.
+    row, for the export to read the entries' delivery attempts by; with `remasking` (an SQL
+    condition, `analytics.remask.needs_remask`), a last column says whether the payload needs it.
     """
     cells: list[ColumnElement[Any]] = [_csv_cell(name).label(name) for name in EXPORT_COLUMNS]
-    return _newest_first(cells, filters, sealed, attempts)
+    return _newest_first(cells, filters, sealed, attempts, remasking)
 
 
 def ndjson_lines(filters: AuditFilter, *, newline: bool = True, attempts: bool = False) -> Select[Any]:
@@ -212,9 +229,11 @@ def copy_statement(query: Select[Any], dialect: Dialect) -> tuple[str, dict[str,
     return f"COPY ({compiled.string}) TO STDOUT", params
 
 
-def ndjson_cells(filters: AuditFilter, *, attempts: bool = False) -> Select[Any]:
+def ndjson_cells(
+    filters: AuditFilter, *, attempts: bool = False, remasking: ColumnElement[bool] | None = None
+) -> Select[Any]:
     """Every matching entry as its NDJSON line cut around the payload: the head, the payload, the
-    tail, and its sealed data.
+    tail, and its sealed data (with `remasking`, an SQL condition, whether it needs re-masking instead).
 
     The line is `head + payload + tail`, the head left open after `"payload": ` and the tail holding
     the members after it: an export that unmasks replaces the payload in between. With `attempts`,
@@ -228,7 +247,7 @@ def ndjson_cells(filters: AuditFilter, *, attempts: bool = False) -> Select[Any]
         _cell("payload").label("payload"),
         tail.label("tail"),
     ]
-    return _newest_first(cells, filters, sealed=True, attempts=attempts)
+    return _newest_first(cells, filters, sealed=remasking is None, attempts=attempts, remasking=remasking)
 
 
 def attempts_of(message_ids: Sequence[str]) -> Select[Any]:

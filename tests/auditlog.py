@@ -6,23 +6,25 @@ time a test needs, since the store stamps entries with the current time.
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from http.client import RemoteDisconnected
 from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from urllib3.exceptions import ProtocolError
 
-from analytics.audit import AuditEntry, AuditStatus, AuditStore, DeliveryAttempt
+from analytics.audit import AuditEntry, AuditStatus, AuditStore, CatalogVersion, DeliveryAttempt
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, build_message
 from analytics.network_errors import describe_network_error
+from analytics.spec import PERSONAL_DATA_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,6 +96,7 @@ def record(
     version: str | None = None,
     recorded_at: datetime | None = None,
     destination: str | None = None,
+    masked: bool = True,
 ) -> str:
     """Record one message built from a catalog spec (event constant or identify name); its messageId.
 
@@ -108,6 +111,8 @@ def record(
         version: a catalog version other than today's, as an older build would have written.
         recorded_at: when the entry should appear to have been written (UTC).
         destination: where a tester send went (`name:fingerprint`).
+        masked: mask what the spec marks personal data; without, stored in clear, as a host running
+            a catalog version that did not mark it yet stored it.
     """
     try:
         info = CATALOG.event(spec_name)
@@ -123,11 +128,27 @@ def record(
         source=source,
         actor=actor,
         destination=destination,
-        personal_data_keys=info.spec.personal_data_keys(),
+        personal_data_keys=info.spec.personal_data_keys() if masked else (),
     )
     if recorded_at is not None:
         move(store, message["messageId"], recorded_at)
     return str(message["messageId"])
+
+
+def record_catalog_version(store: AuditStore, version: str, bundle: dict[str, Any]) -> None:
+    """Record a catalog version's bundle, as a host running that version records it at start."""
+    with store.engine.begin() as connection:
+        connection.execute(
+            insert(CatalogVersion).values(version=version, first_seen=datetime.now(UTC), bundle=bundle)
+        )
+
+
+def without_personal_data(event: str, prop: str, section: str = "events") -> dict[str, Any]:
+    """Today's schema bundle as a previous version had it, before `prop` of `event` (an identify name
+    in section `identifiers`) was personal data."""
+    bundle = copy.deepcopy(dict(CATALOG.shared_bundle))
+    del bundle[section][event]["properties"][prop][PERSONAL_DATA_KEY]
+    return bundle
 
 
 def record_pending(

@@ -201,6 +201,7 @@ def entry(message_id: str) -> ResponseReturnValue:
     body = {
         **entry_record(found, shown.payload),
         "payload_note": shown.note,
+        "in_clear_note": shown.in_clear_note,
         "attempts": [attempt_record(attempt) for attempt in attempts],
         "integrity": {
             "verifies": integrity.verifies,

@@ -4,18 +4,23 @@ The log stores personal-data values as masks (`masked:<hex>`) and, with `AUDIT_E
 the originals sealed beside them. Engineers and admins debug deliveries, so they see what was sent;
 viewers (product managers) see the masks. The role is checked here, once, for every page and export
 that shows a payload, so no URL hands a viewer the originals.
+
+An entry recorded before today's catalog marked a property personal data holds it in clear
+(`analytics.remask`): viewers get it masked all the same, engineers see it with a note saying so.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from analytics.audit import AuditEntry
+from analytics.catalog import CATALOG
 from analytics.durations import shown_instant
 from analytics.erasure import erased_at
 from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
+from analytics.remask import Remasked, remask
 from webapp.auth.policy import allows
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
@@ -29,11 +34,14 @@ class ShownPayload:
         payload: the stored payload, or a copy with the original personal data put back.
         unmasked: whether the originals were put back.
         note: why masks remain, for the page to say; None when nothing is masked.
+        in_clear_note: for a reader allowed to see personal data, which values the entry holds in
+            clear though today's catalog marks them personal data (`in_clear_note`); else None.
     """
 
     payload: dict[str, Any]
     unmasked: bool
     note: str | None
+    in_clear_note: str | None = None
 
 
 VIEWER_NOTE = "Personal data is masked for your role; engineers and admins see it."
@@ -45,6 +53,16 @@ def unmasking_cipher() -> PersonalDataCipher | None:
     if not allows(Role.ENGINEER):
         return None
     return analytics_client.store().cipher
+
+
+def remask_key() -> bytes | None:
+    """The key an export masks with what entries hold in clear though today's catalog marks it
+    personal data (`analytics.remask`); None when the signed-in person may see personal data, or
+    this deployment stores it in clear (`AUDIT_MASK_PERSONAL_DATA=false`)."""
+    store = analytics_client.store()
+    if allows(Role.ENGINEER) or not store.mask_personal_data:
+        return None
+    return store.mask_key
 
 
 def erased_note(moment: datetime) -> str:
@@ -62,12 +80,45 @@ def erasure_time(entry: AuditEntry) -> datetime | None:
     return erased_at(db.session.connection(), [entry.message_id]).get(entry.message_id)
 
 
+def in_clear_note(entry: AuditEntry, paths: tuple[str, ...]) -> str:
+    """What a reader allowed to see personal data is told of values an entry holds in clear."""
+    names = ", ".join(paths)
+    version = entry.catalog_version
+    if version is not None and version != CATALOG.version:
+        why = f"recorded under catalog version {version}, before it was marked personal data"
+    else:
+        why = "recorded by a host that did not mask it"
+    return (
+        f"Stored in clear: {names} ({why}). Today's catalog marks it personal data, so viewers see it "
+        "masked, but an erasure request cannot remove it from this entry: purge the entry instead."
+    )
+
+
+def remasked(entry: AuditEntry) -> Remasked:
+    """The entry's payload with what today's catalog marks personal data masked (`analytics.remask`),
+    unless this deployment stores personal data in clear (`AUDIT_MASK_PERSONAL_DATA=false`)."""
+    store = analytics_client.store()
+    if not store.mask_personal_data:
+        return Remasked(entry.payload, ())
+    return remask(entry.payload, store.mask_key)
+
+
 def shown_payload(entry: AuditEntry, *, erased: datetime | None = None) -> ShownPayload:
-    """The entry's payload with personal data unmasked if the signed-in person may see it.
+    """The entry's payload with personal data unmasked if the signed-in person may see it, and masked
+    for a viewer where the entry holds in clear what today's catalog marks personal data.
 
     `erased` (`erasure_time`) is when an erasure request removed its personal data, if it did: a page
     that names one entry says so rather than why no key opens it.
     """
+    today = remasked(entry)
+    if not today.in_clear:
+        return _shown_payload(entry, erased)
+    if not allows(Role.ENGINEER):
+        return ShownPayload(today.payload, False, VIEWER_NOTE)
+    return replace(_shown_payload(entry, erased), in_clear_note=in_clear_note(entry, today.in_clear))
+
+
+def _shown_payload(entry: AuditEntry, erased: datetime | None) -> ShownPayload:
     payload: dict[str, Any] = entry.payload
     if not masked_in_message(payload):
         return ShownPayload(payload, unmasked=False, note=None)

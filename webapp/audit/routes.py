@@ -49,7 +49,7 @@ from webapp.audit.forms import (
     includes_attempts,
     unknown_params,
 )
-from webapp.audit.personal import erasure_time, shown_payload, unmasking_cipher
+from webapp.audit.personal import erasure_time, remask_key, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
     BEHIND_COUNT_MOST,
@@ -390,7 +390,14 @@ def export(extension: str) -> ResponseReturnValue:
     slug = _view_slug(form, attempts=attempts)
     filename = f"audit-{slug}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"
     return Response(
-        Export(db.engine, form.filters, export_format, cipher=unmasking_cipher(), attempts=attempts),
+        Export(
+            db.engine,
+            form.filters,
+            export_format,
+            cipher=unmasking_cipher(),
+            attempts=attempts,
+            remask_key=remask_key(),
+        ),
         content_type=export_format.media_type,
         headers={"Content-Disposition": attachment(filename), "Cache-Control": "no-store"},
     )

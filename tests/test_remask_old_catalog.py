@@ -1,0 +1,186 @@
+"""Personal data an entry holds in clear because an older catalog version did not mark it yet.
+
+A host still running the previous catalog version (where New User's `email` was not personal data)
+recorded the email in clear; a viewer saw it on the entry page, in the API and in both exports, under
+"Personal-data values are kept masked". Today's catalog decides what a viewer sees masked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from auditlog import record, record_catalog_version, without_personal_data
+from auth_helpers import signed_in_client
+from flask import Flask
+from sqlalchemy import select
+
+from analytics.audit import AuditEntry, AuditStore
+from analytics.catalog import CATALOG
+from analytics.export import Export, ExportFormat
+from analytics.personal_data import mask_value
+from analytics.queries import AuditFilter
+from analytics.remask import widened_events
+from webapp.audit.personal import VIEWER_NOTE
+from webapp.auth.roles import Role
+from webapp.extensions import analytics_client
+
+EMAIL = "bob@example.com"
+OLD_VERSION = "0123456789ab"
+"""A previous catalog version, where New User's `email` was not yet personal data."""
+
+
+def _old_bundle() -> dict[str, Any]:
+    return without_personal_data("New User", "email")
+
+
+def _store(app: Flask) -> AuditStore:
+    with app.app_context():
+        return analytics_client.store()
+
+
+@pytest.fixture
+def old_host_app(make_app: Callable[..., Flask], database_url: str) -> Flask:
+    """The dashboard on today's catalog, its database holding the previous version's bundle."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    record_catalog_version(_store(app), OLD_VERSION, _old_bundle())
+    return app
+
+
+def _old_host_sends(app: Flask) -> str:
+    """New User as the old host records it: its email in clear."""
+    store = _store(app)
+    return record(
+        store,
+        "UserCreate",
+        scope={"user_id": 7},
+        properties={"email": EMAIL},
+        version=OLD_VERSION,
+        masked=False,
+    )
+
+
+def _urls(message_id: str) -> list[str]:
+    return [
+        f"/audit/entries/{message_id}",
+        f"/api/audit/entries/{message_id}",
+        "/api/audit/entries?event=New+User",
+        "/audit/export.csv?event=New+User",
+        "/audit/export.ndjson?event=New+User",
+        "/audit/export.csv?event=New+User&include=attempts",
+        "/audit/export.ndjson?event=New+User&include=attempts",
+    ]
+
+
+def test_the_old_host_stored_the_email_in_clear(old_host_app: Flask) -> None:
+    message_id = _old_host_sends(old_host_app)
+    with _store(old_host_app).engine.connect() as connection:
+        stored = connection.scalar(select(AuditEntry.payload).where(AuditEntry.message_id == message_id))
+    assert stored["properties"]["email"] == EMAIL  # the set-up the tests below rely on, never rewritten
+
+
+def test_a_viewer_gets_today_s_personal_data_masked_on_every_url(old_host_app: Flask) -> None:
+    message_id = _old_host_sends(old_host_app)
+    store = _store(old_host_app)
+    mask = mask_value(EMAIL, store.mask_key)
+    viewer = signed_in_client(old_host_app, Role.VIEWER)
+    for url in _urls(message_id):
+        response = viewer.get(url)
+        assert response.status_code == 200, url
+        body = response.get_data(as_text=True)
+        assert EMAIL not in body, url
+        assert mask in body, url
+    page = viewer.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert VIEWER_NOTE in page
+    [line] = viewer.get("/audit/export.ndjson?event=New+User").get_data(as_text=True).splitlines()
+    assert json.loads(line)["payload"]["properties"] == {"email": mask}
+    [row] = csv.DictReader(io.StringIO(viewer.get("/audit/export.csv?event=New+User").get_data(as_text=True)))
+    assert json.loads(row["payload"])["properties"] == {"email": mask}
+    with_attempts = viewer.get("/audit/export.ndjson?event=New+User&include=attempts").get_data(as_text=True)
+    [line] = with_attempts.splitlines()
+    assert json.loads(line)["payload"]["properties"] == {"email": mask} and json.loads(line)["attempts"] == []
+    summed = viewer.get("/audit/export.csv?event=New+User&include=attempts").get_data(as_text=True)
+    [row] = csv.DictReader(io.StringIO(summed))
+    assert json.loads(row["payload"])["properties"] == {"email": mask} and row["attempt_count"] == "0"
+    entry = viewer.get(f"/api/audit/entries/{message_id}").get_json()
+    assert entry["payload"]["properties"] == {"email": mask} and entry["in_clear_note"] is None
+
+
+def test_the_read_time_mask_is_the_one_the_library_writes(old_host_app: Flask) -> None:
+    """A search by the value finds the old entry as it finds today's: both hold the same mask."""
+    old = _old_host_sends(old_host_app)
+    today = record(_store(old_host_app), "UserCreate", scope={"user_id": 8}, properties={"email": EMAIL})
+    viewer = signed_in_client(old_host_app, Role.VIEWER)
+    lines = viewer.get("/audit/export.ndjson?event=New+User").get_data(as_text=True).splitlines()
+    emails = {
+        json.loads(line)["message_id"]: json.loads(line)["payload"]["properties"]["email"] for line in lines
+    }
+    assert emails[old] == emails[today]
+
+
+@pytest.mark.parametrize("role", [Role.ENGINEER, Role.ADMIN])
+def test_engineers_see_the_stored_value_and_that_it_was_recorded_in_clear(
+    old_host_app: Flask, role: Role
+) -> None:
+    message_id = _old_host_sends(old_host_app)
+    person = signed_in_client(old_host_app, role)
+    page = person.get(f"/audit/entries/{message_id}").get_data(as_text=True)
+    assert EMAIL in page
+    assert f"Stored in clear: email (recorded under catalog version {OLD_VERSION}" in page
+    assert "an erasure request cannot remove it" in page
+    entry = person.get(f"/api/audit/entries/{message_id}").get_json()
+    assert entry["payload"]["properties"] == {"email": EMAIL}
+    assert OLD_VERSION in entry["in_clear_note"]
+    assert EMAIL in person.get("/audit/export.ndjson?event=New+User").get_data(as_text=True)
+    assert EMAIL in person.get("/audit/export.csv?event=New+User").get_data(as_text=True)
+
+
+def test_an_export_re_masks_only_the_entries_of_a_widened_pair(old_host_app: Flask) -> None:
+    """Entries of today's version (or of an event the old version marked alike) leave as the database
+    wrote them; with none of a widened pair matching, the export takes its fast path."""
+    store = _store(old_host_app)
+    _old_host_sends(old_host_app)
+    record(store, "Register", scope={"user_id": 9}, properties={"email": "cy@example.com", "github": True})
+    export = Export(store.engine, AuditFilter(), ExportFormat.NDJSON, remask_key=store.mask_key)
+    lines = [json.loads(line) for line in "".join(export).splitlines()]
+    assert EMAIL not in json.dumps(lines) and len(lines) == 2
+    with store.engine.connect() as connection:
+        assert export._remasking(connection) is not None
+        others = Export(
+            store.engine, AuditFilter(event="Register"), ExportFormat.NDJSON, remask_key=store.mask_key
+        )
+        assert others._remasking(connection) is None
+
+
+def test_widened_events_name_only_what_today_marks_more_of() -> None:
+    today = CATALOG.shared_bundle
+    assert widened_events([("same", today)], today) == {}
+    assert widened_events([(OLD_VERSION, _old_bundle())], today) == {
+        OLD_VERSION: frozenset({("events", "New User")})
+    }
+
+
+def test_an_identify_of_an_older_version_is_re_masked_by_the_spec_its_marker_names(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """An identify entry has no event string: the export selects it by its version, and the spec
+    its catalog marker names decides."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    store = _store(app)
+    record_catalog_version(store, OLD_VERSION, without_personal_data("Register", "email", "identifiers"))
+    record(
+        store,
+        "Register",
+        scope={"user_id": 7},
+        properties={"email": EMAIL, "github": True},
+        version=OLD_VERSION,
+        masked=False,
+    )
+    viewer = signed_in_client(app, Role.VIEWER)
+    [line] = viewer.get("/audit/export.ndjson?user_id=7").get_data(as_text=True).splitlines()
+    assert json.loads(line)["payload"]["traits"]["email"] == mask_value(EMAIL, store.mask_key)
+    assert EMAIL not in viewer.get("/audit/export.csv?user_id=7").get_data(as_text=True)
