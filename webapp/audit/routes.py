@@ -263,7 +263,9 @@ def entry(message_id: str) -> str:
     shown = shown_payload(found, erased=erased)
     # Said instead of a button that would only skip it ("Re-sent 0 entries: … 1 skipped").
     replay_blocked = _replay_blocked(found, erased) if is_message else None
-    drift = drift_of(found.payload) if is_message else None
+    # Read from what the reader may see: a viewer's drift table must not show a value stored in clear
+    # that today's catalog marks personal data (`shown_payload` masked it).
+    drift = drift_of(found.payload if shown.unmasked else shown.payload) if is_message else None
     return render_template(
         "audit/entry.html",
         entry=found,
