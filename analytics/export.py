@@ -301,7 +301,7 @@ class Export:
             return None
         older = select(CatalogVersion.version, CatalogVersion.bundle)
         bundles = connection.execute(older.where(CatalogVersion.version != CATALOG.version))
-        widened = widened_events(((row.version, row.bundle) for row in bundles), CATALOG.shared_bundle)
+        widened = widened_events(((row.version, row.bundle) for row in bundles), CATALOG)
         if not widened:
             return None
         condition = needs_remask(widened)

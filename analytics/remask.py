@@ -16,6 +16,7 @@ known (`widened_events`), and an export re-masks only the entries of those (vers
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry
-from analytics.catalog import named_personal_paths, personal_paths
+from analytics.catalog import Catalog, named_personal_paths, personal_paths
 from analytics.diff import SECTIONS, personal_data_paths
 from analytics.payload_drift import spec_of
 from analytics.personal_data import is_mask, mask_paths, mask_value, masked_keys, personal_section
@@ -64,27 +65,38 @@ def remask(payload: dict[str, Any], mask_key: bytes) -> Remasked:
 
 
 def widened_events(
-    bundles: Iterable[tuple[str, Mapping[str, Any]]], today: Mapping[str, Any]
+    bundles: Iterable[tuple[str, Mapping[str, Any]]], today: Catalog
 ) -> dict[str, frozenset[tuple[str, str]]]:
     """For each recorded catalog version, the events and identify specs (`(section, name)`) whose
-    personal data today's bundle marks more of than that version's did: the entries recorded under
-    it may hold today's personal data in clear.
+    personal data today's catalog marks more of than that version's bundle did: the entries recorded
+    under it may hold today's personal data in clear.
 
     Args:
         bundles: each recorded version with its schema bundle.
-        today: today's bundle (`Catalog.schema_bundle()`).
+        today: the catalog this process runs.
     """
     widened: dict[str, frozenset[tuple[str, str]]] = {}
     for version, bundle in bundles:
         found = frozenset(
             (section, name)
-            for section in SECTIONS
-            for name, schema in (today.get(section) or {}).items()
-            if personal_data_paths(schema) - personal_data_paths((bundle.get(section) or {}).get(name))
+            for (section, name), paths in _personal_today(today).items()
+            if paths - personal_data_paths((bundle.get(section) or {}).get(name))
         )
         if found:
             widened[version] = found
     return widened
+
+
+@functools.cache
+def _personal_today(today: Catalog) -> dict[tuple[str, str], frozenset[str]]:
+    """The events and identify specs of today's catalog that mark personal data, with its paths: read
+    once per process, as only they can have widened (an export asks at each download)."""
+    found = {
+        (section, name): personal_data_paths(schema)
+        for section in SECTIONS
+        for name, schema in (today.shared_bundle.get(section) or {}).items()
+    }
+    return {key: paths for key, paths in found.items() if paths}
 
 
 def needs_remask(widened: Mapping[str, frozenset[tuple[str, str]]]) -> ColumnElement[bool]:

@@ -158,9 +158,8 @@ def test_an_export_re_masks_only_the_entries_of_a_widened_pair(old_host_app: Fla
 
 
 def test_widened_events_name_only_what_today_marks_more_of() -> None:
-    today = CATALOG.shared_bundle
-    assert widened_events([("same", today)], today) == {}
-    assert widened_events([(OLD_VERSION, _old_bundle())], today) == {
+    assert widened_events([("same", CATALOG.shared_bundle)], CATALOG) == {}
+    assert widened_events([(OLD_VERSION, _old_bundle())], CATALOG) == {
         OLD_VERSION: frozenset({("events", "New User")})
     }
 
