@@ -41,6 +41,20 @@ def _cps(sqlite_store: AuditStore, **options: object) -> str:
     )
 
 
+def test_the_summary_says_the_chart_s_span_not_the_matches(
+    client: FlaskClient, sqlite_store: AuditStore
+) -> None:
+    """ "9 entries from 19:07:21 to 19:11:52 UTC" read as the matches' span, when the newest match was
+    at 19:07:25 and 19:11:52 was now, the chart's end."""
+    recorded = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=40)
+    move(sqlite_store, _cps(sqlite_store, status="failed"), recorded)
+    page = client.get("/audit/?range=1h").get_data(as_text=True)
+    assert '<strong id="audit-count">1 entry</strong>' in page
+    span = re.search(r'<span class="muted" id="audit-chart-span">([^<]*)</span>', page)
+    assert span is not None and span.group(1).startswith("· the chart below spans ")
+    assert f"{recorded:%H:%M:%S} UTC" not in span.group(1)  # the match is not where it ends
+
+
 def _rows(page: str) -> list[str]:
     """The message ids of the result rows, in order."""
     return re.findall(r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time', page)
