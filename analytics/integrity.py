@@ -59,8 +59,16 @@ from analytics.chain import (
     entry_hash,
     erasure_hash,
 )
+from analytics.message_claims import unclaimed_entries
 from analytics.settings import RETIRED_CHAIN_KEYS
 from analytics.wording import counted
+
+UNCLAIMED = (
+    "{entries} without the claim on their message id that keeps message ids unique (written by an "
+    "application host of a release before 0007 left running through the upgrade): restart such hosts "
+    "on this release, then run `event-catalog audit claim-ids`"
+)
+"""What `audit verify` says of entries `analytics.message_claims` counts as unclaimed."""
 
 # Rows fetched at a time while streaming the whole log: bounded memory on millions of entries.
 STREAM_BATCH = 2000
@@ -311,6 +319,8 @@ class VerifyReport:
         unmatched_entries: entries of chains where no entry matches its hash.
         unmatched_chains: such chains.
         retired_keys: what each retired key verifies, in the order of `AUDIT_CHAIN_KEYS_RETIRED`.
+        unclaimed: entries whose message id has no `audit_message_ids` row (`analytics.message_claims`):
+            their chains may verify, but a later entry with the same message id is not refused.
     """
 
     entries: int = 0
@@ -320,6 +330,7 @@ class VerifyReport:
     unmatched_entries: int = 0
     unmatched_chains: int = 0
     retired_keys: list[RetiredKeyUse] = field(default_factory=list)
+    unclaimed: int = 0
 
     @property
     def retired_key_chains(self) -> int:
@@ -328,8 +339,8 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """Whether every chain is intact."""
-        return not self.findings
+        """Whether every chain is intact and every entry's message id claimed."""
+        return not self.findings and not self.unclaimed
 
     @property
     def no_entry_matches(self) -> bool:
@@ -345,7 +356,7 @@ class VerifyReport:
                 f"{counted(len(self.heads), 'writer chain')}): AUDIT_CHAIN_KEY is most likely not the key "
                 f"they were written with (or every entry was changed); {_KEY_HINT}"
             )
-        verdict = "verified" if self.ok else f"{counted(len(self.findings), 'problem')} in"
+        verdict = "verified" if not self.findings else f"{counted(len(self.findings), 'problem')} in"
         text = f"{verdict} {counted(self.entries, 'entry')} in {counted(len(self.heads), 'writer chain')}"
         if self.checkpoints == 1:
             text = f"{text}; 1 gap left by a purge, vouched for by its checkpoint"
@@ -364,6 +375,8 @@ class VerifyReport:
             uses = "; ".join(use.describe(at) for at, use in enumerate(self.retired_keys, 1))
             chains = counted(self.retired_key_chains, "writer chain")
             text = f"{text}; {chains} verified with a retired key ({uses})"
+        if self.unclaimed:
+            text = f"{text}; {UNCLAIMED.format(entries=counted(self.unclaimed, 'entry'))}"
         return text
 
 
@@ -724,6 +737,7 @@ def verify(
             report.checkpoints += 1
             if at:
                 report.retired_keys[at - 1].checkpoints += 1
+        report.unclaimed = unclaimed_entries(connection)
     report.findings.sort(key=lambda finding: finding.writer_id)
     return report
 

@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, select, update
 from urllib3.exceptions import ProtocolError
 
-from analytics.audit import AuditEntry, AuditStatus, AuditStore, CatalogVersion, DeliveryAttempt
+from analytics.audit import (
+    AuditEntry,
+    AuditMessageId,
+    AuditStatus,
+    AuditStore,
+    CatalogVersion,
+    DeliveryAttempt,
+)
 from analytics.catalog import CATALOG
 from analytics.messages import CONTEXT_KEY, build_message
 from analytics.network_errors import describe_network_error
@@ -169,6 +176,24 @@ def move(store: AuditStore, message_id: str, recorded_at: datetime) -> None:
         connection.execute(
             update(AuditEntry).where(AuditEntry.message_id == message_id).values(recorded_at=recorded_at)
         )
+
+
+def unclaim(store: AuditStore, message_ids: list[str]) -> None:
+    """Leave the entries as an application host of a release before 0007 writes them after that
+    migration: in `audit_entries`, without their `audit_message_ids` row."""
+    with store.engine.begin() as connection:
+        connection.execute(delete(AuditMessageId).where(AuditMessageId.message_id.in_(message_ids)))
+
+
+def copy_unclaimed(store: AuditStore, message_id: str, writer_id: str) -> None:
+    """A second entry with an entry's message id, written as a pre-0007 host writes (no claim, so
+    nothing refuses it): the entry's columns, as the first of `writer_id`'s chain."""
+    table = AuditEntry.__table__
+    with store.engine.begin() as connection:
+        query = select(*table.columns).where(table.c.message_id == message_id)
+        row = dict(connection.execute(query).mappings().one())
+        row.pop("id")
+        connection.execute(insert(table), {**row, "writer_id": writer_id, "seq": 1})
 
 
 def record_delivery(

@@ -736,7 +736,7 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     Needs the AUDIT_CHAIN_KEY the entries were written with, and after a rotation the former keys in
     AUDIT_CHAIN_KEYS_RETIRED; the summary says what each retired key still verifies.
     """
-    from analytics.integrity import verify
+    from analytics.integrity import UNCLAIMED, verify
 
     store = _audit_store()
     try:
@@ -744,6 +744,9 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
     except SQLAlchemyError as exc:
         fail_on_database("read the audit log", exc)
     lines = [ReportLine(f.kind, f.writer_id, f.detail) for f in report.findings]
+    if report.unclaimed:
+        detail = UNCLAIMED.format(entries=counted(report.unclaimed, "entry"))
+        lines.append(ReportLine("unclaimed", "audit_message_ids", detail))
     if report.no_entry_matches:
         lines = [ReportLine("no-entry-matches", "AUDIT_CHAIN_KEY", report.summary())]
     elif fmt == ReportFormat.TEXT and len(lines) > _FINDINGS_SHOWN:
@@ -760,6 +763,7 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
         "checkpoints": report.checkpoints,
         "retired_key_chains": report.retired_key_chains,
         "retired_keys": [use.as_json(at) for at, use in enumerate(report.retired_keys, 1)],
+        "unclaimed": report.unclaimed,
         "summary": report.summary(),
     }
     if heads:
@@ -777,6 +781,33 @@ def audit_verify_command(fmt: str, heads: bool) -> None:
         rows = "".join(f"| `{writer_id}` | {seq} | `{head}` |\n" for writer_id, seq, head in chains)
         click.echo(f"\n| Writer | Last seq | Head hash |\n| --- | --- | --- |\n{rows}", nl=False)
     if not report.ok:
+        raise SystemExit(1)
+
+
+@uses_secrets(CHAIN_KEY)
+@audit.command("claim-ids")
+@with_appcontext
+def audit_claim_ids_command() -> None:
+    """Claim the message id of each entry written without its claim; exit 1 naming ids entries share.
+
+    An application host of a release before 0007 left running through the upgrade writes entries
+    whose message id is not claimed, so a later entry with the same id is not refused (`audit verify`
+    counts them). Restart such hosts on this release first; then this claims what they left. Safe to
+    run again. Ids two entries already hold are listed, never merged: both entries stay.
+    """
+    from analytics.message_claims import claim_missing
+
+    store = _audit_store()
+    try:
+        report = claim_missing(store.engine)
+    except SQLAlchemyError as exc:
+        fail_on_database("claim message ids", exc)
+    for shared in report.shared:
+        click.echo(shared.describe())
+    if report.shared_count > len(report.shared):
+        click.echo(f"and {counted(report.shared_count - len(report.shared), 'more shared message id')}")
+    click.echo(report.summary())
+    if report.shared_count:
         raise SystemExit(1)
 
 
