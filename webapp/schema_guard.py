@@ -111,6 +111,33 @@ def log_change(app: Flask, problem: str | None, cause: str | None) -> None:
         log.warning("every page answers 503: %s%s", problem, f" ({cause})" if cause else "")
 
 
+_UNDEFINED_COLUMN_OR_TABLE = frozenset({"42703", "42P01"})
+"""PostgreSQL's SQLSTATEs for a column or table a statement names and the database does not have."""
+_SQLITE_MISSING = ("no such column", "no such table")
+
+
+def schema_moved_on(error: BaseException) -> bool:
+    """Whether the database refused a statement for a column or table it does not have: what a
+    migration this process has not seen yet leaves (a column folded, a table renamed), in the up to
+    `RECHECK_SECONDS` it still trusts its last look."""
+    cause = getattr(error, "orig", None) if isinstance(error, SQLAlchemyError) else None
+    if getattr(cause, "sqlstate", None) in _UNDEFINED_COLUMN_OR_TABLE:
+        return True
+    return getattr(cause, "sqlite_errorcode", None) is not None and str(cause).startswith(_SQLITE_MISSING)
+
+
+def recheck_on(app: Flask, engine: Engine, error: BaseException) -> str | None:
+    """The guard's 503 text when `error` says the schema moved on and a look at once confirms it (the
+    log says so, and later requests are refused until it is fixed); None otherwise. An old replica
+    answered a bare 500 for such statements until its next look, a tester send it had made included."""
+    if not schema_moved_on(error):
+        return None
+    forget_check(app)
+    problem, cause = diagnose(engine)
+    log_change(app, problem, cause)
+    return problem
+
+
 def forget_check(app: Flask) -> None:
     """Make the next request read the revision again (the database refused this code's writes)."""
     app.extensions[_CHECKED_AT] = None

@@ -12,6 +12,7 @@ from auditlog import record
 from browser_helpers import raw_editor_with_example, wait_until_htmx_has
 from flask import Flask
 from playwright.sync_api import Page, Route, expect
+from sqlalchemy import text
 
 from analytics.audit import AuditStore
 from analytics.collector import Collector
@@ -625,3 +626,25 @@ def test_on_a_laptop_the_event_picker_shows_every_name_whole(live_server: str, p
         }"""
     )
     assert widest <= room
+
+
+def test_a_send_whose_form_cannot_be_drawn_again_still_shows_its_outcome(
+    live_server: str, page: Page, app: Flask, collector: Collector
+) -> None:
+    """Another release migrated the database under this replica (a column it reads folded away): the
+    send was delivered, and its answer was a bare 500, so the engineer sent it again."""
+    page.goto(live_server + "/tester/?event=ProjectCreate")
+    page.locator("#f-scope-user_id").fill("3")
+    page.get_by_role("button", name="Send").click()  # refused: the form shows errors, so a send redraws it
+    expect(page.locator("#error-f-scope-project_id")).to_have_text(PROJECT_ID_MISSING)
+    page.locator("#f-scope-project_id").fill("12")
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE scope_presets RENAME COLUMN ids TO ids_folded"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099_future'"))
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#result-status")).to_have_text("delivered")
+    expect(page.locator("#result-rest-not-drawn")).to_contain_text(
+        "This send was made and its outcome is above, but the rest of the tester could not be drawn after "
+        "it: The database is at schema revision 0099_future"
+    )
+    assert len(collector.received()) == 1

@@ -17,7 +17,14 @@ from werkzeug.http import HTTP_STATUS_CODES
 from analytics.errors import SchemaError
 from webapp.extensions import db
 from webapp.htmx import wants_fragment
-from webapp.schema_guard import READ_ONLY, access_denied, database_advice, forget_check, note_write_refused
+from webapp.schema_guard import (
+    READ_ONLY,
+    access_denied,
+    database_advice,
+    forget_check,
+    note_write_refused,
+    recheck_on,
+)
 
 bp = Blueprint("errors", __name__)
 
@@ -161,13 +168,16 @@ def handle_schema_error(error: SchemaError) -> ResponseReturnValue:
 @bp.app_errorhandler(SQLAlchemyError)
 def handle_database_error(error: SQLAlchemyError) -> ResponseReturnValue:
     """A write the database refuses to this user whatever is written (a role granted only SELECT,
-    a standby), or a read refused for want of a privilege (a table the grants missed): the 503
-    page saying which, and what to grant, where it was a 500 and a traceback per sign-in. Any other
-    database error goes on to the 500 handler as before."""
+    a standby), a read refused for want of a privilege (a table the grants missed), or a column or
+    table missing because another release migrated the database (`recheck_on`): the 503 page saying
+    which, and what to do, where it was a 500 and a traceback. Any other database error goes on to
+    the 500 handler as before."""
     if note_write_refused(current_app, error):
         description = READ_ONLY
     elif (denied := access_denied(current_app, error)) is not None:
         description = denied
+    elif (moved := recheck_on(current_app, db.engine, error)) is not None:
+        description = moved
     else:
         raise error
     db.session.rollback()

@@ -24,6 +24,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import Forbidden, UnprocessableEntity
 
@@ -64,6 +65,7 @@ from webapp.tester.forms import (
     token_problem,
 )
 from webapp.tester.models import ScopePreset
+from webapp.tester.outcome_alone import outcome_alone
 from webapp.tester.prefill import entry_spec, input_from_entry
 from webapp.tester.queries import history, latest_scope_ids, presets, recent_ids
 from webapp.tester.sending import (
@@ -509,7 +511,10 @@ def send_view() -> ResponseReturnValue:
     # production confirmation holds for one send: the next one asks again.
     typed = replace(typed, confirm_production=False)
     redraw = request.form.get("redraw")
-    response = render_tester(typed, result=result, sent=True) if redraw else render_sent(typed, result)
+    try:
+        response = render_tester(typed, result=result, sent=True) if redraw else render_sent(typed, result)
+    except SQLAlchemyError as exc:
+        return outcome_alone(result, exc)
     response.headers["HX-Trigger"] = "tester-sent"
     if not redraw:
         # The address now draws this form and this send's result again: a reload or Back keeps
