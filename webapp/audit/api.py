@@ -16,6 +16,7 @@ ones), so a reader that moved past the newest time it saw (`since=`) never lists
 behind it. An oldest-first answer lists only entries older than the settle horizon, the live tail's
 `TAIL_LAG` before the request, by when an entry is taken to be committed; its `next` never passes
 that horizon, so following it lists every entry once (an `after` past the horizon is sent back to it).
+Oldest first takes no filter on what changes after an entry is recorded (`CHANGING_FILTERS`).
 """
 
 from __future__ import annotations
@@ -66,6 +67,18 @@ _UNKNOWN = (
     + ", ".join(FILTER_PARAMS)
     + "), limit, order, cursor or after (the `next` of the previous answer), and include=attempts"
 )
+
+CHANGING_FILTERS = {
+    "status": "its `status`",
+    "http_status": "its `http_status`",
+    "outcome": "its `status`, `http_status` and `error`",
+    "attempts": "its `attempts` (add include=attempts)",
+}
+"""The filters on what changes after an entry is recorded (a retry or a replay delivers it, an attempt
+is added), refused oldest first, each with what the entry carries instead. An oldest-first read lists
+each entry once, as it is when the read passes it, and its `next` moves on: an entry that was `pending`
+then and `delivered` later was never listed by a resumed `status=delivered`, without a sign (the API
+walk). Newest first they are answered as the page answers them: what matches now."""
 
 _NO_PARAMETERS = "unknown parameter: an entry's answer takes none (search with /api/audit/entries)"
 
@@ -120,6 +133,21 @@ def _order(errors: dict[str, str]) -> str:
     return text
 
 
+def _changing_filters() -> dict[str, str]:
+    """Each filter on what changes after an entry is recorded that an oldest-first read was given."""
+    return {
+        name: (
+            f"an entry's `{name}` can change after it is recorded, and oldest first each entry is listed "
+            "once, as it is when read: one that matched only later would never be listed. Read without "
+            f"`{name}`: every entry comes once, with {carries}, and one still pending or failed can be read "
+            "again by its id (/api/audit/entries/<message_id>); for what matches now, leave out `order` and "
+            "`after` (newest first)"
+        )
+        for name, carries in CHANGING_FILTERS.items()
+        if any(value.strip() for value in request.args.getlist(name))
+    }
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -134,6 +162,8 @@ def entries() -> ResponseReturnValue:
     cursor, after = _position("cursor", errors), _position("after", errors)
     if order == OLDEST and cursor is not None:
         errors["cursor"] = "`cursor` pages newest first: oldest first, give the previous `next` as `after`"
+    if order == OLDEST:
+        errors.update(_changing_filters())
     form = search_form(request.args)
     errors = {**form.errors, **errors}
     if errors or form.filters is None:
