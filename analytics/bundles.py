@@ -120,12 +120,35 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def _refusal_hint(code: int, token: str | None) -> str:
-    """What to do about a dashboard's 401 or 403."""
+    """What to do about a dashboard's 401 or 403 that gave no message of its own."""
     if code not in (401, 403):
         return ""
     if token is not None:
         return f" (the API token in {TOKEN_VARIABLE} was refused: unknown, revoked, or its account disabled)"
     return f" (put an API token in {TOKEN_VARIABLE}, or run the dashboard with CATALOG_API_PUBLIC=true)"
+
+
+MESSAGE_READ = 64 * 1024
+"""Most bytes of an error answer read for its message: a dashboard's JSON error is well under 1 KB,
+and a server that is not one may send a page of any size."""
+
+MESSAGE_SHOWN = 300
+"""Most characters of a dashboard's error message repeated on the one line of a refusal."""
+
+
+def _dashboard_message(error: urllib.error.HTTPError) -> str | None:
+    """The `error.message` of a dashboard's JSON error (`This API token … expired on …`), on one line
+    of printable text, or None when the answer holds none: the dashboard names the exact reason, where
+    the command can only guess it from the status."""
+    try:
+        message = load_json(error.read(MESSAGE_READ))["error"]["message"]
+    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        return None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    # Quoted as printable text: what a server that is not a dashboard sent may hold a newline or an ESC.
+    shown = " ".join("".join(c if c.isprintable() else " " for c in message).split())
+    return shown if len(shown) <= MESSAGE_SHOWN else shown[: MESSAGE_SHOWN - 1] + "…"
 
 
 def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
@@ -145,11 +168,19 @@ def _from_url(url: str, timeout: float, token: str | None) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return normalise(load_json(response.read()), target)
     except urllib.error.HTTPError as exc:
+        said = _dashboard_message(exc)
         exc.close()
-        hint = _refusal_hint(exc.code, token)
+        answered = f"{target}: the dashboard answered {exc.code} {exc.reason}"
         if token is not None and exc.geturl() != target:
             hint = f" (it redirected to {exc.geturl()}, which is not sent the API token: name that address)"
-        raise BundleError(f"{target}: the dashboard answered {exc.code} {exc.reason}{hint}") from exc
+            raise BundleError(answered + hint) from exc
+        refused = exc.code in (401, 403)
+        if said is None or (refused and token is None):
+            raise BundleError(answered + _refusal_hint(exc.code, token)) from exc
+        if refused:
+            # An expired token (the 90-day default) is the likeliest CI failure: the answer says so.
+            raise BundleError(f"{answered} to the API token in {TOKEN_VARIABLE}: {said}") from exc
+        raise BundleError(f"{answered}: {said}") from exc
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise BundleError(f"{target}: cannot reach the dashboard ({reason})") from exc

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
@@ -169,13 +170,34 @@ def test_a_dashboard_is_asked_with_the_api_token_from_the_environment(
         main, ["diff", private_dashboard, "current"], env={"EVENT_CATALOG_TOKEN": "ect_" + "x" * 43}
     )
     assert refused.exit_code == 2
-    assert (
-        refused.stderr.strip()
-        .splitlines()[-1]
-        .endswith(
-            "answered 401 UNAUTHORIZED (the API token in EVENT_CATALOG_TOKEN was refused: unknown, revoked, "
-            "or its account disabled)"
-        )
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED to the API token "
+        "in EVENT_CATALOG_TOKEN: This API token is unknown: check that it was copied whole, or create one on "
+        "the API tokens page."
+    )
+
+
+def test_an_expired_api_token_is_said_to_have_expired(
+    app: Flask, private_dashboard: str, make_account: Callable[..., str]
+) -> None:
+    """Tokens expire after 90 days by default, the likeliest CI failure: `diff` listed every reason but
+    that one (unknown, revoked, or its account disabled) and dropped the dashboard's own message."""
+    from webapp.auth import accounts, tokens
+    from webapp.extensions import db
+
+    with app.app_context():
+        made = tokens.create_token(accounts.get_user(make_account(Role.VIEWER)), "release CI", actor="test")
+        made.record.expires_at = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+        db.session.commit()
+        prefix = made.record.prefix
+    result = CliRunner().invoke(
+        main, ["diff", private_dashboard, "current"], env={"EVENT_CATALOG_TOKEN": made.secret}
+    )
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {private_dashboard}/api/catalog: the dashboard answered 401 UNAUTHORIZED to the API token "
+        f"in EVENT_CATALOG_TOKEN: This API token ({prefix}…, “release CI”) expired on 2026-01-02 03:04 UTC: "
+        "create a new one on the API tokens page."
     )
 
 
