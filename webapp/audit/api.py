@@ -157,6 +157,9 @@ def _now() -> datetime:
 def entries() -> ResponseReturnValue:
     """A page of the entries matching the audit page's filters, newest first or oldest first."""
     errors = {name: _UNKNOWN for name in request.args if name not in FILTER_PARAMS + PAGE_PARAMS}
+    # `status` alone takes several values (the page's checkboxes repeat it); a repeated `include` is
+    # refused as every other parameter's is, rather than read as one.
+    _one("include", errors)
     attempts = includes_attempts(request.args, errors, reader="the list")
     limit, order = _limit(errors), _order(errors)
     cursor, after = _position("cursor", errors), _position("after", errors)
