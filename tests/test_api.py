@@ -88,3 +88,27 @@ def test_wrong_method_is_a_json_405(client: FlaskClient) -> None:
     response = client.post("/api/catalog")
     assert response.status_code == 405
     assert response.mimetype == "application/json"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "says"),
+    [
+        ("GET", "/api/catalog", "takes no query parameter"),
+        ("GET", "/api/catalog/events/UserCreate", "takes no query parameter"),
+        ("GET", "/api/tester/destinations", "takes no query parameter"),
+        # A script's `?dry_run=true` was ignored: the send went out for real.
+        ("POST", "/api/tester/send", "go in the JSON body"),
+    ],
+)
+def test_an_unknown_query_parameter_is_a_json_400_on_every_api_answer(
+    client: FlaskClient, method: str, path: str, says: str
+) -> None:
+    """`/api/catalog?foo=1` answered 200 where `/api/audit/entries?foo=1` answered 400."""
+    body = {"event": "ProjectCreate", "scope": {"user_id": 1, "project_id": 12}, "dry_run": True}
+    response = client.open(path, method=method, query_string={"dry_run": "true"}, json=body)
+    assert response.status_code == 400 and response.mimetype == "application/json"
+    error = response.get_json()["error"]
+    assert list(error["fields"]) == ["dry_run"] and says in error["fields"]["dry_run"]
+    assert client.open(path, method=method, json=body).status_code == 200
+    # A CORS preflight carries the query string of the request it asks about.
+    assert client.options(path, query_string={"dry_run": "true"}).status_code == 200

@@ -19,12 +19,14 @@ from flask.typing import ResponseReturnValue
 
 from analytics.catalog import CATALOG
 from analytics.exports import catalog_document, spec_document
+from webapp.api.parameters import refuse_query_parameters
 from webapp.auth.policy import declare, requires
 from webapp.auth.roles import Role
 from webapp.catalog_documents import tagged_json
 from webapp.lookups import echoed
 
 bp = Blueprint("api", __name__)
+bp.before_request(refuse_query_parameters)
 
 CACHE_CONTROL = "no-cache"
 

@@ -36,6 +36,7 @@ from analytics.storable_text import unstorable_in
 from analytics.strict_json import DuplicateKey, TooDeep, load_json
 from analytics.wording import sentence
 from webapp.actor import current_actor
+from webapp.api.parameters import refuse_query_parameters
 from webapp.audit.personal import shown_payload
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -48,6 +49,7 @@ from webapp.tester.sending import SendResult, checked_destination, destinations,
 from webapp.text_input import holds_nul
 
 bp = Blueprint("tester_api", __name__)
+bp.before_request(refuse_query_parameters)
 
 CONFIRM_IN_JSON = {
     "confirm_production": 'set "confirm_production": true',
