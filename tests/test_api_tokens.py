@@ -468,15 +468,34 @@ def test_an_export_without_a_token_answers_a_json_client_401_and_a_browser_the_s
 def test_a_token_on_an_export_keeps_the_accounts_limits(
     app: Flask, anonymous: FlaskClient, make_token: Callable[..., str]
 ) -> None:
-    """A viewer's token leaves out the admin-only account actions, as a viewer's page does; a bad
-    filter is still the export's own text error."""
+    """A viewer's token leaves out the admin-only account actions, as a viewer's page does."""
     admin, viewer = make_token(Role.ADMIN), make_token(Role.VIEWER)
     everything = anonymous.get("/audit/export.ndjson", headers=bearer(admin)).get_data(as_text=True)
     shown = anonymous.get("/audit/export.ndjson", headers=bearer(viewer)).get_data(as_text=True)
     assert "API Token Created" in everything and "API Token Created" not in shown
-    refused = anonymous.get("/audit/export.csv?since=yesterday", headers=bearer(viewer))
-    assert refused.status_code == 400 and refused.mimetype == "text/plain"
-    assert refused.get_data(as_text=True).startswith("since: ")
+
+
+@pytest.mark.parametrize("path", EXPORTS)
+def test_a_script_s_bad_export_filter_is_the_apis_json_400(
+    login_as: Callable[..., FlaskClient], anonymous: FlaskClient, make_token: Callable[..., str], path: str
+) -> None:
+    """With a token, or asking for JSON, a bad filter was a text/plain 400 while the same URL's 401 is
+    the API's JSON error: a script reading `error.fields` got text. A browser still gets the lines."""
+    viewer = make_token(Role.VIEWER)
+    session = login_as(Role.VIEWER)
+    for client, headers in (
+        (anonymous, bearer(viewer)),
+        (anonymous, {**bearer(viewer), "Accept": "application/json"}),
+        (session, {"Accept": "application/json"}),
+    ):
+        for query, field in (("stauts=x&since=yesterday", "stauts"), ("event=New%00User", "event")):
+            refused = client.get(f"{path}?{query}", headers=headers)
+            assert refused.status_code == 400 and refused.mimetype == "application/json"
+            error = refused.get_json()["error"]
+            assert (error["status"], error["name"]) == (400, "Bad Request") and field in error["fields"]
+    browser = session.get(f"{path}?stauts=x", headers={"Accept": "text/html,*/*;q=0.8"})
+    assert browser.status_code == 400 and browser.mimetype == "text/plain"
+    assert browser.get_data(as_text=True).startswith("stauts: unknown parameter")
 
 
 def test_a_token_without_expiry_keeps_working(

@@ -68,7 +68,7 @@ from webapp.audit.tail import (
 from webapp.audit.visibility import entry_or_404, hidden_actions, search_form
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
-from webapp.errors.handlers import plain_text_errors, text_error
+from webapp.errors.handlers import download_error, plain_text_errors
 from webapp.extensions import analytics_client, db
 from webapp.filenames import attachment, file_slug
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
@@ -387,7 +387,7 @@ def export(extension: str) -> ResponseReturnValue:
     attempts = includes_attempts(request.args, unknown, reader="an export")
     form = search_form(request.args)
     if unknown or form.filters is None:
-        return text_error(400, {**form.errors, **unknown})
+        return download_error(400, {**form.errors, **unknown})
     export_format = ExportFormat(extension)
     slug = _view_slug(form, attempts=attempts)
     filename = f"audit-{slug}{datetime.now(UTC):%Y%m%dT%H%M%SZ}.{export_format}"

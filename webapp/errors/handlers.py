@@ -35,8 +35,7 @@ def wants_json() -> bool:
     """API paths, and clients that prefer JSON to HTML, get JSON errors."""
     if request.path.startswith("/api/") or request.path == "/healthz":
         return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
+    return _prefers_json()
 
 
 def plain_text_errors(view: View) -> View:
@@ -48,7 +47,28 @@ def plain_text_errors(view: View) -> View:
 
 def _wants_text() -> bool:
     view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "plain_text_errors", False))
+    return bool(getattr(view, "plain_text_errors", False)) and not scripted_download()
+
+
+def scripted_download() -> bool:
+    """Whether a script asks for an audit export (`TOKEN_DOWNLOADS`): with an API token, or asking
+    for JSON. Its errors are the API's JSON, as its 401 is: a script that reads `error.fields` from
+    the API read text from the export it is pointed to for more."""
+    from webapp.auth import bearer  # the auth package answers its errors through this module
+
+    return bearer.takes_token() and (bearer.presented_token() is not None or _prefers_json())
+
+
+def _prefers_json() -> bool:
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def download_error(status: int, fields: Mapping[str, str]) -> ResponseReturnValue:
+    """A download's refusal of its parameters: the API's JSON error for a script (`scripted_download`),
+    else a line of text per field (`text_error`)."""
+    if scripted_download():
+        return json_error(status, "The download cannot run: fix the parameters below.", dict(fields))
+    return text_error(status, fields)
 
 
 def text_error(status: int, fields: Mapping[str, str]) -> Response:
@@ -70,7 +90,7 @@ def error_response(error: HTTPException) -> ResponseReturnValue:
     if _wants_text():
         line = f"{field}: {problem}" if field and problem else str(error.description)
         return _text(status, [line]), status, headers
-    if wants_json():
+    if wants_json() or scripted_download():
         body: dict[str, Any] = {"status": status, "name": error.name, "message": error.description}
         if field and problem:
             body["fields"] = {field: problem}  # as `json_error` names a refused field
