@@ -810,7 +810,7 @@ def test_a_deprecated_identify_call_s_list_and_page_say_what_drift_says(
     message = build_message(CATALOG.identifier("Login").example_spec())
     analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
     told = "eprecated, still sent by an application (1 in the last 7 days)"
-    assert f'<span class="badge deprecated-sent" title="D{told}">deprecated, still sent</span>' in login_row()
+    assert f'badge deprecated-sent" title="D{told}">deprecated, still sent</summary>' in login_row()
     page = client.get("/identifiers/LoginIdentify").get_data(as_text=True)
     assert f'<span class="badge deprecated-sent">deprecated, still sent</span> D{told}.' in page
     drift = app.test_cli_runner().invoke(args=["drift", "--event", "Login"])

@@ -234,7 +234,7 @@ def test_a_planned_event_already_sent_needs_attention_on_the_list_its_page_and_t
     assert "planned-sent" not in _row(client.get("/").get_data(as_text=True), EVENT)
     app_record_sent("InvoiceSend", datetime.now(UTC) - timedelta(hours=1))
     row = _row(client.get("/?attention=1").get_data(as_text=True), EVENT)
-    assert '<span class="badge planned-sent" title="Planned, but sent by an application (1 in the last' in row
+    assert '<summary class="badge planned-sent" title="Planned, but sent by an application (1 in' in row
     page = client.get("/events/InvoiceSend").get_data(as_text=True)
     assert '<span class="badge planned-sent">planned, already sent</span> Planned, but sent by' in page
     listed = client.get("/events.json?status=planned").get_json()

@@ -1,0 +1,70 @@
+"""What the catalog's pages say to a keyboard or a screen reader, not only to a mouse: explanations that
+were tooltips, names of tables and links, headings to jump to, and what the list's numbers count."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from analytics.audit import AuditStatus
+from analytics.catalog import CATALOG
+from analytics.messages import build_message
+
+
+def _row(page: str, name: str) -> str:
+    start = page.index(f">{name}</a>")
+    return page[start : page.index("</tr>", start)]
+
+
+def _text(html: str) -> str:
+    """The words a screen reader reads from a piece of page (tags dropped, spaces folded)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)).strip()
+
+
+def test_a_drift_badge_s_reason_is_in_a_disclosure_not_only_a_tooltip(
+    app: Flask, client: FlaskClient
+) -> None:
+    """The reason was only a `title` on a span, which the keyboard never reaches."""
+    from webapp.extensions import analytics_client
+
+    message = build_message(CATALOG.event("ClusterProvisioningSuccess").example_spec())
+    message["properties"]["infra_id"] = "nine"
+    analytics_client.store(app).record(message, status=AuditStatus.DELIVERED, source="application")
+    row = _row(client.get("/").get_data(as_text=True), "Cluster Provisioning Success")
+    disclosure = re.search(
+        r'<details class="explained"><summary class="badge drifting"[^>]*>drifting</summary>(.*?)</details>',
+        row,
+    )
+    assert disclosure, row
+    assert "Its latest message no longer matches today&#39;s schema:" in disclosure.group(1)
+    assert "infra_id" in disclosure.group(1)
+
+
+def test_stale_and_deprecated_badges_open_on_their_reasons(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    app_record_sent("ProjectCreate", datetime.now(UTC) - timedelta(days=40))
+    app_record_sent("StackLaunchComplete", datetime.now(UTC) - timedelta(hours=1))
+    page = client.get("/").get_data(as_text=True)
+    stale = _row(page, "New Project Event")
+    assert '<summary class="badge stale"' in stale
+    assert "Not sent for more than 30 days, this event&#39;s staleness threshold</span></details>" in stale
+    deprecated = _row(page, "Stack Launch Complete")
+    assert '<summary class="badge deprecated-sent"' in deprecated
+    assert '<span class="reason">Deprecated, still sent by an application' in deprecated
+
+
+def test_a_last_seen_time_reads_its_exact_time_to_a_screen_reader(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    moment = (datetime.now(UTC) - timedelta(days=1)).replace(microsecond=0)
+    app_record_sent("ProjectCreate", moment)
+    exact = f'<span class="visually-hidden"> ({moment:%Y-%m-%d %H:%M:%S} UTC)</span></time>'
+    assert exact in _row(client.get("/").get_data(as_text=True), "New Project Event")
+    event_page = client.get("/events/ProjectCreate").get_data(as_text=True)
+    latest = event_page[event_page.index('id="latest-messages"') :]
+    assert exact in latest
