@@ -68,3 +68,18 @@ def test_a_last_seen_time_reads_its_exact_time_to_a_screen_reader(
     event_page = client.get("/events/ProjectCreate").get_data(as_text=True)
     latest = event_page[event_page.index('id="latest-messages"') :]
     assert exact in latest
+
+
+def test_a_latest_message_link_says_which_event_and_time_it_opens(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    """Its text was eight hex digits: a screen reader's list of links read five such fragments."""
+    moment = (datetime.now(UTC) - timedelta(hours=2)).replace(microsecond=0)
+    message_id = app_record_sent("ProjectCreate", moment)
+    page = client.get("/events/ProjectCreate").get_data(as_text=True)
+    link = re.search(rf'<a href="/audit/entries/{message_id}"[^>]*>(.*?)</a>', page, re.S)
+    assert link, page
+    assert (
+        _text(link.group(1))
+        == f"{message_id[:8]}… message of New Project Event at {moment:%Y-%m-%d %H:%M:%S} UTC"
+    )
