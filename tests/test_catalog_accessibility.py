@@ -83,3 +83,42 @@ def test_a_latest_message_link_says_which_event_and_time_it_opens(
         _text(link.group(1))
         == f"{message_id[:8]}… message of New Project Event at {moment:%Y-%m-%d %H:%M:%S} UTC"
     )
+
+
+def test_the_events_list_names_its_table_its_sort_links_and_its_parts(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<table class="events">\s*<caption class="visually-hidden">Events</caption>', page)
+    assert '<h2 id="filters-heading" class="visually-hidden">Filters</h2>' in page
+    assert 'role="search" aria-labelledby="filters-heading"' in page
+    assert '<h2 id="results-heading" class="visually-hidden">Results</h2>' in page
+    sort = re.search(r'<a id="sort-last_seen"[^>]*>(.*?)</a>', page, re.S)
+    assert sort and _text(sort.group(1)) == "Sort by Last seen ↕"
+
+
+def test_an_event_s_row_header_holds_its_name_and_badge_not_its_description(client: FlaskClient) -> None:
+    """A screen reader reads the row header before every cell: it re-read the whole description. The
+    description stays under the name on screen, hidden from that reading, and describes the name's link."""
+    page = client.get("/").get_data(as_text=True)
+    start = page.index('class="event-name" href="/events/UserCreate">')
+    header = page[page.rindex("<th", 0, start) : page.index("</th>", start)]
+    read = re.sub(r'<span [^>]*aria-hidden="true">.*?</span>', "", header, flags=re.S)
+    assert _text(read) == "New User personal data"
+    description = CATALOG.event("UserCreate").spec.summary()
+    assert '<a aria-describedby="summary-UserCreate" class="event-name"' in page
+    assert (
+        f'<span class="muted small" id="summary-UserCreate" aria-hidden="true">{description}</span>' in header
+    )
+
+
+def test_an_event_page_names_its_properties_and_latest_messages_tables(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    app_record_sent("ProjectCreate", datetime.now(UTC) - timedelta(hours=1))
+    page = client.get("/events/ProjectCreate").get_data(as_text=True)
+    assert re.search(
+        r'<table class="properties">\s*<caption class="visually-hidden">Properties of New Project Event<',
+        page,
+    )
+    assert '<table class="entries" aria-labelledby="latest-messages">' in page
+    traits = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
+    assert re.search(r'<table class="properties">\s*<caption class="visually-hidden">Traits of ', traits)
