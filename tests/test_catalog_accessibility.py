@@ -87,7 +87,7 @@ def test_a_latest_message_link_says_which_event_and_time_it_opens(
 
 def test_the_events_list_names_its_table_its_sort_links_and_its_parts(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
-    assert re.search(r'<table class="events">\s*<caption class="visually-hidden">Events</caption>', page)
+    assert re.search(r'<table class="events"[^>]*>\s*<caption class="visually-hidden">Events</caption>', page)
     assert '<h2 id="filters-heading" class="visually-hidden">Filters</h2>' in page
     assert 'role="search" aria-labelledby="filters-heading"' in page
     assert '<h2 id="results-heading" class="visually-hidden">Results</h2>' in page
@@ -122,3 +122,15 @@ def test_an_event_page_names_its_properties_and_latest_messages_tables(
     assert '<table class="entries" aria-labelledby="latest-messages">' in page
     traits = client.get("/identifiers/RegisterIdentify").get_data(as_text=True)
     assert re.search(r'<table class="properties">\s*<caption class="visually-hidden">Traits of ', traits)
+
+
+def test_the_events_list_says_its_traffic_columns_leave_out_the_tester(
+    client: FlaskClient, app_record_sent: Callable[..., str]
+) -> None:
+    """An event the tester had just sent read "never sent" and 0, and only its page said why."""
+    app_record_sent("StackBuildSuccess", datetime.now(UTC), source="tester")
+    page = client.get("/?q=stack+build+success").get_data(as_text=True)
+    assert "never sent" in _row(page, "Stack Build Success")
+    note = "Last seen and Last 7 days count what applications sent, not the tester's sends."
+    assert f'<span id="traffic-note">{note}' in page
+    assert '<table class="events" aria-describedby="traffic-note">' in page
