@@ -7,12 +7,14 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from analytics.audit import AuditStatus
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
+from analytics.spec import TEAM_CONTACTS, Contact, Team
 
 
 def _row(page: str, name: str) -> str:
@@ -134,3 +136,24 @@ def test_the_events_list_says_its_traffic_columns_leave_out_the_tester(
     note = "Last seen and Last 7 days count what applications sent, not the tester's sends."
     assert f'<span id="traffic-note">{note}' in page
     assert '<table class="events" aria-describedby="traffic-note">' in page
+
+
+def test_the_events_list_says_how_to_ask_for_a_missing_event(client: FlaskClient) -> None:
+    """Nothing in the dashboard said how to request an event, not even a search that found none."""
+    page = client.get("/").get_data(as_text=True)
+    lead = page[page.index('<p class="small muted" id="request-event">') :]
+    assert _text(lead[: lead.index("</p>")]).startswith("Missing an event? Ask the team that would own it")
+    empty = client.get("/?q=zzz-nothing").get_data(as_text=True)
+    assert '<a href="#request-event">ask for a new event</a>' in empty
+
+
+def test_teams_with_a_contact_say_where_to_ask_for_an_event(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(
+        TEAM_CONTACTS, Team.GROWTH, Contact(channel="#growth-analytics", email="growth@example.com")
+    )
+    page = client.get("/").get_data(as_text=True)
+    lead = page[page.index('<p class="small muted" id="request-event">') :]
+    lead = _text(lead[: lead.index("</p>")])
+    assert lead.endswith(": growth team, #growth-analytics · growth@example.com."), lead
