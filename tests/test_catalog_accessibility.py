@@ -157,3 +157,11 @@ def test_teams_with_a_contact_say_where_to_ask_for_an_event(
     lead = page[page.index('<p class="small muted" id="request-event">') :]
     lead = _text(lead[: lead.index("</p>")])
     assert lead.endswith(": growth team, #growth-analytics · growth@example.com."), lead
+
+
+def test_a_search_for_personal_data_that_finds_nothing_points_to_its_filter(client: FlaskClient) -> None:
+    """`/?q=personal` said only "No event matches", though the Personal data filter lists them."""
+    page = client.get("/?q=Personal").get_data(as_text=True)
+    assert "No event matches these filters." in page
+    assert 'use the\n    <a href="/?pii=yes">Personal data filter</a>.' in page
+    assert "personal-hint" not in client.get("/?q=zzz-nothing").get_data(as_text=True)
