@@ -17,11 +17,13 @@ Seven kinds of finding:
 - `invalid-payload`: stored payloads that no longer validate against today's schema, counted per
   event and catalog version.
 
-And one kind that is news rather than a fault, `newer-version`: payloads that fail today's schema,
-or events today's catalog does not know, all built by a catalog version recorded after this one
-(`analytics.versions.newer_versions`). Application hosts upgrade before the dashboard, and a run
-from an older checkout lags behind the hosts: what a newer release added is not drift, and this
-catalog cannot judge it. Such findings are reported but do not fail the run (`DriftFinding.fails`).
+And one kind that is news rather than a fault, `newer-version`: payloads that fail today's schema but
+are valid under the schema their own catalog version recorded, and events today's catalog does not
+know, all built by a catalog version first seen after this one (`analytics.versions.newer_versions`).
+Application hosts upgrade before the dashboard, and a run from an older checkout lags behind the
+hosts: what a newer release added is not drift, and this catalog cannot judge it. First seen is not
+release order (an older release's host may start late), so a payload its own version rejects is
+`invalid-payload` all the same. Such notes are reported but do not fail the run (`DriftFinding.fails`).
 
 Traffic means what applications (and replays) sent: tester sends prove an event can be built, not
 that production sends it, so they do not keep an event from being stale. They do count as unknown
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -48,10 +50,11 @@ from sqlalchemy.orm import Session
 from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity, identify_activity, read_activity
 from analytics.audit import IDENTIFY_TYPE, AuditEntry, called_spec
 from analytics.catalog import CATALOG, Catalog, SpecInfo
+from analytics.own_version import OwnVersions
 from analytics.payload_drift import payload_drift, spec_for
 from analytics.spec import Status
 from analytics.sql_functions import dialect_function
-from analytics.versions import newer_versions
+from analytics.versions import LaterVersion, newer_versions
 from analytics.wording import counted
 
 
@@ -257,7 +260,8 @@ def _unknown_findings(
 ) -> list[DriftFinding]:
     """One finding per unknown event, and per identify call of an unknown spec, naming every catalog
     version that sent it, with its count: the versions are where to look (the Changes page, the audit
-    search by version). One that only `newer` versions sent is `newer-version`: not in this catalog yet."""
+    search by version). One that only `newer` versions sent is `newer-version`: not in this catalog yet.
+    (Its payloads are not checked against those versions' bundles, as `_payload_findings` does.)"""
     events = (
         (event, version, count)
         for event, version, count in session.execute(events_in_window_query(since))
@@ -284,7 +288,8 @@ def _unknown(
         which = f"version {next(iter(counts))}" if len(counts) == 1 else f"versions {named}"
         if all(version in newer for version in counts):
             message = (
-                f"{sum(counts.values())} sent in the window by a newer catalog ({which}), not in this one yet"
+                f"{sum(counts.values())} sent in the window by a catalog first seen after this one "
+                f"({which}), not in this one"
             )
             findings.append(DriftFinding(NEWER_VERSION, subject, message))
             continue
@@ -310,13 +315,15 @@ def _as_payload(text: str | None) -> str:
 
 
 def _payload_findings(
-    session: Session, catalog: Catalog, since: datetime, only: SpecFilter, newer: Collection[str]
+    session: Session, catalog: Catalog, since: datetime, only: SpecFilter, newer: Mapping[str, LaterVersion]
 ) -> list[DriftFinding]:
-    """`invalid-payload` per event and catalog version; `newer-version` for a version in `newer`."""
-    invalid: Counter[tuple[str, str]] = Counter()
-    first_problem: dict[tuple[str, str], str] = {}
+    """`invalid-payload` per event and catalog version; `newer-version` for the payloads of a version
+    in `newer` that its own recorded schema accepts (`analytics.own_version`)."""
+    invalid: Counter[tuple[str, str, bool]] = Counter()
+    first_problem: dict[tuple[str, str, bool], str] = {}
     owners: dict[str, str] = {}
     verdicts: dict[tuple[str, str, str], str | None] = {}
+    own = OwnVersions({name: later.bundle for name, later in newer.items()})
     rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
     for version, kind, event, built_by, off_schema, payload in rows:
         info = spec_for(kind, event, built_by, catalog)
@@ -333,29 +340,30 @@ def _payload_findings(
         problem = verdicts[key]
         if problem is None:
             continue
-        subject = (info.name, str(version))
+        ahead = version in newer and own.validates(str(version), kind, event, built_by, json.loads(text))
+        subject = (info.name, str(version), ahead)
         owners[info.name] = str(info.spec.owner)
         invalid[subject] += 1
         first_problem.setdefault(subject, problem)
     return [
-        DriftFinding(
-            NEWER_VERSION, f"{name} @ {version}", _ahead(count, first_problem[(name, version)]), owners[name]
-        )
-        if version in newer
+        DriftFinding(NEWER_VERSION, f"{name} @ {version}", _ahead(count, version, problem), owners[name])
+        if ahead
         else DriftFinding(
             "invalid-payload",
             f"{name} @ {version}",
-            f"{count} stored payload(s) no longer validate; first: {first_problem[(name, version)]}",
+            f"{count} stored payload(s) no longer validate; first: {problem}",
             owners[name],
         )
-        for (name, version), count in sorted(invalid.items())
+        for (name, version, ahead), count in sorted(invalid.items())
+        for problem in [first_problem[(name, version, ahead)]]
     ]
 
 
-def _ahead(count: int, problem: str) -> str:
+def _ahead(count: int, version: str, problem: str) -> str:
     return (
-        f"{count} stored payload(s) built by a newer catalog version than this one carry what it does not "
-        f"know yet (first: {problem}); not drift: judge them with that release"
+        f"{count} stored payload(s) built by catalog version {version}, first seen after this one, and "
+        f"valid under it carry what this one does not know (first: {problem}); not drift: judge them "
+        "with that release"
     )
 
 
@@ -380,7 +388,8 @@ def drift(
     Returns:
         Findings: never sent, stale, deprecated-sent and planned-sent first (catalog order), identify
         calls never made or planned but made, then unknown events and identify calls, then payloads;
-        those of catalog versions newer than `catalog`'s are `newer-version` (`DriftFinding.fails`).
+        those of catalog versions first seen after `catalog`'s (payloads: and valid under their own) are
+        `newer-version` (`DriftFinding.fails`).
     """
     moment = now or datetime.now(UTC)
     window_start = moment - since

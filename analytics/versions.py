@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,25 +106,36 @@ def versions_query() -> Select[str, datetime]:
     )
 
 
-def newer_versions_query(version: str) -> Select[str, datetime]:
-    """The versions first seen after `version` was, oldest first; none while `version` is not recorded."""
-    seen = select(CatalogVersion.first_seen).where(CatalogVersion.version == version).scalar_subquery()
-    return (
-        select(CatalogVersion.version, CatalogVersion.first_seen)
-        .where(CatalogVersion.first_seen > seen)
-        .order_by(CatalogVersion.first_seen, CatalogVersion.version)
-    )
+@dataclass(frozen=True)
+class LaterVersion:
+    """A catalog version first seen after the reader's, with the bundle it recorded.
+
+    When a version was first seen is all the database knows of it: not when its code was written. A
+    host of an older release started late (a staging build, a host pinned to an old release) is
+    first seen after the dashboard too. So a message of such a version is let off only when it
+    validates against that version's own recorded schema (`analytics.own_version`): then the
+    dashboard's older schema is what lags; a message invalid under its own version is drift.
+    """
+
+    first_seen: datetime
+    bundle: Mapping[str, Any]
 
 
-def newer_versions(reader: Session | Connection, version: str) -> dict[str, datetime]:
-    """The recorded versions newer than `version`, each with when it was first seen (UTC).
+def newer_versions(reader: Session | Connection, version: str) -> dict[str, LaterVersion]:
+    """The recorded versions first seen after `version`, each with when and its bundle (UTC).
 
     Application hosts deploy before the dashboard (and `event-catalog drift` may run from an older
     checkout): a message a newer release built can carry what an older catalog does not know yet.
-    That is the older reader lagging behind, not the message drifting, so the dashboard and `drift`
-    say so instead. A version is newer when first seen after this one: the order releases went out.
+    That is the older reader lagging behind, not the message drifting, when the message is valid
+    under its own version (`LaterVersion`); the dashboard and `drift` then say so instead.
     """
-    return {name: as_utc(seen) for name, seen in reader.execute(newer_versions_query(version))}
+    seen = select(CatalogVersion.first_seen).where(CatalogVersion.version == version).scalar_subquery()
+    rows = reader.execute(
+        select(CatalogVersion.version, CatalogVersion.first_seen, CatalogVersion.bundle).where(
+            CatalogVersion.first_seen > seen
+        )
+    )
+    return {name: LaterVersion(as_utc(first), bundle) for name, first, bundle in rows}
 
 
 def bundle_query(version: str) -> Select[dict[str, Any]]:

@@ -87,7 +87,7 @@ def test_a_message_of_a_newer_version_is_not_drift_on_the_list_or_the_page(
     row = _row(viewer.get("/").get_data(as_text=True), "New Project Event")
     assert "badge drifting" not in row
     assert (
-        f'class="badge newer-version" title="Its latest message was built by a newer catalog version {NEWER}'
+        f'class="badge newer-version" title="Its latest message was built by catalog version {NEWER}, first'
         in row
     )
     attention = viewer.get("/?attention=1").get_data(as_text=True)
@@ -96,10 +96,10 @@ def test_a_message_of_a_newer_version_is_not_drift_on_the_list_or_the_page(
     assert "no longer matches today's schema" not in page
     seen = (NOW - timedelta(hours=2)).strftime("%d %b %Y %H:%M UTC")
     assert (
-        f'<span class="badge newer-version">newer version</span> Its latest message was built by a newer '
-        f"catalog version {NEWER} (seen since {seen}) than this dashboard&#39;s {CATALOG.version}, "
-        "which does not know all it carries (template: not a property of this event today). "
-        "That is not drift" in page
+        f'<span class="badge newer-version">newer version</span> Its latest message was built by catalog '
+        f"version {NEWER}, first seen ({seen}) after this dashboard&#39;s {CATALOG.version}, and valid under "
+        "it: this dashboard&#39;s schema does not know all it carries (template: not a property of this "
+        "event today). That is not drift" in page
     )
     assert f'<a href="/audit/entries/{message["messageId"]}">See that message</a>' in page
     listed = json.loads(viewer.get("/events.json?q=new+project+event").get_data(as_text=True))
@@ -133,11 +133,12 @@ def test_drift_reports_a_newer_version_s_payloads_and_events_apart_without_faili
     found = {(f.kind, f.subject): f for f in drift(engine, since=timedelta(days=1))}
     assert ("invalid-payload", f"New Project Event @ {NEWER}") not in found
     ahead = found[("newer-version", f"New Project Event @ {NEWER}")]
-    assert not ahead.fails and "newer catalog version" in ahead.message and "template" in ahead.message
+    assert not ahead.fails and "first seen after this one, and valid under it" in ahead.message
+    assert "template" in ahead.message
     assert found[("invalid-payload", f"Cluster Deleted @ {OLDER}")].fails
     assert ("unknown-event", "Project Archived") not in found
     assert found[("newer-version", "Project Archived")].message == (
-        f"1 sent in the window by a newer catalog (version {NEWER}), not in this one yet"
+        f"1 sent in the window by a catalog first seen after this one (version {NEWER}), not in this one"
     )
     from webapp import create_app
     from webapp.extensions import db
@@ -150,7 +151,10 @@ def test_drift_reports_a_newer_version_s_payloads_and_events_apart_without_faili
     with app.app_context():
         db.engine.dispose()
     assert text.exit_code == 0, text.output
-    assert f"note: New Project Event @ {NEWER}: 1 stored payload(s) built by a newer catalog" in text.output
+    assert (
+        f"note: New Project Event @ {NEWER}: 1 stored payload(s) built by catalog version {NEWER}"
+        in text.output
+    )
     assert "no drift" in text.output
     assert json.loads(document.output)["newer_version"][0]["subject"] == f"New Project Event @ {NEWER}"
 
@@ -186,3 +190,69 @@ def test_the_changes_summary_counts_the_lines_it_lists(dashboard: Flask) -> None
     # The choices are dated as precisely as telling them apart needs, so the labels fit.
     day = (NOW - timedelta(days=10)).strftime("%d %b %Y")
     assert f">{OLDER} · since {day}</option>" in page
+
+
+LATE = "1a7e1a7e1a7e"
+"""An older release's version whose host started only after the dashboard: first seen last, not newest."""
+
+
+def _late_host(engine: Engine, store: AuditStore) -> dict[str, Any]:
+    """The dashboard's history, then `LATE` (the older bundle: legacy_code in cluster events) recorded
+    now, and a New User message of it with an email its own schema rejects too (a number)."""
+    _history(engine)
+    record_version(engine, _Version(LATE), now=NOW - timedelta(minutes=5))  # type: ignore[arg-type]
+    message = build_message(CATALOG.event("UserCreate").example_spec())
+    message["properties"]["email"] = 4711
+    message["context"]["eventCatalog"]["version"] = LATE
+    store.record(message, status=AuditStatus.DELIVERED, source="application")
+    return message
+
+
+def test_a_payload_invalid_under_its_own_version_drifts_however_late_that_version_was_first_seen(
+    engine: Engine, store: AuditStore, database_url: str
+) -> None:
+    """F4: a version first seen after the dashboard's was called newer, so an older release's host
+    started late had its invalid payloads passed as non-failing notes, and `drift` passed CI."""
+    _late_host(engine, store)
+    legacy = build_message(CATALOG.event("ClusterDelete").example_spec())
+    legacy["properties"]["legacy_code"] = "x"
+    legacy["context"]["eventCatalog"]["version"] = LATE
+    store.record(legacy, status=AuditStatus.DELIVERED, source="application")
+    found = {(f.kind, f.subject): f for f in drift(engine, since=timedelta(days=1))}
+    invalid = found[("invalid-payload", f"New User @ {LATE}")]
+    assert invalid.fails and "email" in invalid.message
+    assert ("newer-version", f"New User @ {LATE}") not in found
+    # Valid under its own version: let off, in words that claim no age beyond first seen.
+    ahead = found[("newer-version", f"Cluster Deleted @ {LATE}")]
+    assert not ahead.fails
+    assert ahead.message.startswith(
+        f"1 stored payload(s) built by catalog version {LATE}, first seen after this one, and valid under it"
+    )
+    assert "newer" not in ahead.message
+    from webapp import create_app
+    from webapp.extensions import db
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
+    result = app.test_cli_runner().invoke(args=["drift", "--event", "New User"])
+    with app.app_context():
+        db.engine.dispose()
+    assert result.exit_code != 0, result.output
+    assert f"New User @ {LATE}: invalid-payload 1 stored payload(s) no longer validate" in result.output
+
+
+def test_the_dashboard_calls_a_late_older_version_s_invalid_message_drifting(
+    dashboard: Flask, store: AuditStore, engine: Engine
+) -> None:
+    """Its event page said "newer version … not drift" and Needs attention left it out."""
+    record_version(engine, _Version(LATE), now=NOW - timedelta(minutes=5))  # type: ignore[arg-type]
+    message = build_message(CATALOG.event("UserCreate").example_spec())
+    message["properties"]["email"] = 4711
+    message["context"]["eventCatalog"]["version"] = LATE
+    store.record(message, status=AuditStatus.DELIVERED, source="application")
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    row = _row(viewer.get("/").get_data(as_text=True), "New User")
+    assert "badge drifting" in row and "newer-version" not in row
+    assert ">New User</a>" in viewer.get("/?attention=1").get_data(as_text=True)
+    page = viewer.get("/events/UserCreate").get_data(as_text=True)
+    assert "Its latest message no longer matches today's schema: email:" in page
+    assert "badge newer-version" not in page

@@ -78,5 +78,5 @@ def test_a_newer_version_reads_as_news_on_the_changes_and_event_pages(
     page.goto(live_server + "/events/ProjectCreate")
     note = page.locator("p.drift").filter(has_text="newer version")
     expect(note).to_be_visible()
-    expect(note).to_contain_text(f"built by a newer catalog version {NEWER}")
+    expect(note).to_contain_text(f"built by catalog version {NEWER}, first seen")
     expect(page.locator(".badge.drifting")).to_have_count(0)

@@ -19,10 +19,12 @@ from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity
 from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
-from analytics.messages import catalog_marker
+from analytics.messages import catalog_marker, payload_of
+from analytics.own_version import OwnVersions
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Status
+from analytics.versions import LaterVersion
 
 CHOICES = {
     "status": [str(s) for s in Status],
@@ -65,13 +67,13 @@ class SpecRow:
     Attributes:
         info: the catalog entry.
         activity: the application's messages of it (`read_activity`, `identify_activity`).
-        newer: the recorded catalog versions newer than the dashboard's, with when each was first
-            seen (`analytics.versions.newer_versions`).
+        newer: the recorded catalog versions first seen after the dashboard's, with when and their
+            bundles (`analytics.versions.newer_versions`).
     """
 
     info: SpecInfo
     activity: EventActivity
-    newer: Mapping[str, datetime] = field(default_factory=dict)
+    newer: Mapping[str, LaterVersion] = field(default_factory=dict)
 
     @property
     def never_sent(self) -> bool:
@@ -96,31 +98,49 @@ class SpecRow:
 
     @cached_property
     def _newer_version(self) -> str | None:
-        """The newer catalog version that built its latest message, or None."""
+        """The catalog version first seen after the dashboard's that built its latest message, when
+        that version's own recorded schema accepts the message (`analytics.own_version`), or None."""
         latest = self.activity.latest
-        version = catalog_marker(latest).get("version") if latest is not None else None
-        return version if isinstance(version, str) and version in self.newer else None
+        if latest is None or self._problem is None:
+            return None
+        marker = catalog_marker(latest)
+        version = marker.get("version")
+        if not isinstance(version, str) or version not in self.newer:
+            return None
+        own = OwnVersions({version: self.newer[version].bundle})
+        kind, event = latest.get("type"), latest.get("event")
+        return (
+            version if own.validates(version, kind, event, marker.get("spec"), payload_of(latest)) else None
+        )
+
+    @cached_property
+    def _problem(self) -> str | None:
+        """Why its latest message fails today's schema, or None (`drifting`)."""
+        return drifting(self.activity)
 
     @cached_property
     def drifting(self) -> str | None:
         """Why its latest message (event properties or identify traits) no longer validates against
         today's schema, or None: what `event-catalog drift` reports as drifting for either. A message
-        a newer catalog version built is not drift: the dashboard has not caught up (`built_by_newer`)."""
-        return None if self._newer_version else drifting(self.activity)
+        of a version first seen after the dashboard's, and valid under it, is not drift: the
+        dashboard has not caught up (`built_by_newer`)."""
+        return None if self._newer_version else self._problem
 
     @cached_property
     def built_by_newer(self) -> str | None:
         """What to say instead of drifting when its latest message fails the dashboard's schema but
-        was built by a newer catalog version (an application host upgraded before the dashboard, as
-        the README allows), or None: the message is ahead of the dashboard, not wrong."""
-        version = self._newer_version
-        problem = drifting(self.activity) if version else None
+        was built by a catalog version first seen after the dashboard's and is valid under that
+        version's own schema (an application host upgraded before the dashboard, as the README
+        allows), or None. First seen is all the database knows of a version's age, so the words
+        claim no more."""
+        version, problem = self._newer_version, self._problem
         if version is None or problem is None:
             return None
-        seen = self.newer[version].strftime("%d %b %Y %H:%M UTC")
+        seen = self.newer[version].first_seen.strftime("%d %b %Y %H:%M UTC")
         return (
-            f"built by a newer catalog version {version} (seen since {seen}) than this dashboard's "
-            f"{CATALOG.version}, which does not know all it carries ({problem})"
+            f"built by catalog version {version}, first seen ({seen}) after this dashboard's "
+            f"{CATALOG.version}, and valid under it: this dashboard's schema does not know all it carries "
+            f"({problem})"
         )
 
 
@@ -420,10 +440,10 @@ def event_rows(
     catalog: Catalog,
     activity: Mapping[str, EventActivity],
     filters: EventFilters,
-    newer: Mapping[str, datetime] | None = None,
+    newer: Mapping[str, LaterVersion] | None = None,
 ) -> list[EventRow]:
     """The catalog's events joined with their activity, filtered and sorted as asked (`newer`: the
-    recorded catalog versions newer than the dashboard's, see `SpecRow`)."""
+    recorded catalog versions first seen after the dashboard's, see `SpecRow`)."""
     words = filters.q.lower().split()
     ahead = newer or {}
     rows = [EventRow(info, activity.get(name, NEVER_SENT), ahead) for name, info in catalog.events.items()]

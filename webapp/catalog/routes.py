@@ -39,7 +39,7 @@ from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.spec import contact_of
-from analytics.versions import newer_versions, record_version_safely
+from analytics.versions import LaterVersion, newer_versions, record_version_safely
 from analytics.wording import counted
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -275,8 +275,9 @@ def _list_view() -> ListView:
     )
 
 
-def _newer_versions() -> dict[str, datetime]:
-    """The recorded catalog versions newer than the dashboard's: what their messages carry is not drift."""
+def _newer_versions() -> dict[str, LaterVersion]:
+    """The recorded catalog versions first seen after the dashboard's: what their messages carry is not
+    drift when valid under their own version (`SpecRow.built_by_newer`)."""
     return newer_versions(db.session, CATALOG.version)
 
 
@@ -367,7 +368,7 @@ def event(constant: str) -> ResponseReturnValue:
         return redirect(url_for("catalog.event", constant=info.constant), 308)
     now = _now()
 
-    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry], dict[str, datetime]]:
+    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry], dict[str, LaterVersion]]:
         recent = read_activity(db.session, [info.name], now - timedelta(days=RECENT_DAYS))
         activity = recent.get(info.name, NEVER_SENT)
         counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
