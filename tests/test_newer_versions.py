@@ -96,7 +96,7 @@ def test_a_message_of_a_newer_version_is_not_drift_on_the_list_or_the_page(
     assert "no longer matches today's schema" not in page
     seen = (NOW - timedelta(hours=2)).strftime("%d %b %Y %H:%M UTC")
     assert (
-        f'<span class="badge newer-version">newer version</span> Its latest message was built by catalog '
+        f'<span class="badge newer-version">later version</span> Its latest message was built by catalog '
         f"version {NEWER}, first seen ({seen}) after this dashboard&#39;s {CATALOG.version}, and valid under "
         "it: this dashboard&#39;s schema does not know all it carries (template: not a property of this "
         "event today). That is not drift" in page
@@ -170,10 +170,10 @@ def test_the_changes_page_points_to_a_newer_version_than_the_dashboard_s(dashboa
     link = f'<a href="/changes?from={CATALOG.version}&amp;to={NEWER}">See what it changes</a>'
     notice = page[page.index('<p class="notice" role="note">') :]
     notice = notice[: notice.index("</p>")]
-    assert f"A newer catalog version than this dashboard's has been recorded: <code>{NEWER}</code>" in notice
+    assert f"first seen after this dashboard's has been recorded: <code>{NEWER}</code>" in notice
     assert link in notice
     newer = viewer.get(f"/changes?from={CATALOG.version}&to={NEWER}").get_data(as_text=True)
-    assert "&#34;template&#34; added" in newer and "A newer catalog version" not in newer
+    assert "&#34;template&#34; added" in newer and "A catalog version first seen after" not in newer
 
 
 def test_the_changes_summary_counts_the_lines_it_lists(dashboard: Flask) -> None:

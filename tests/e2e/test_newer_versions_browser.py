@@ -1,4 +1,4 @@
-"""A laptop screen (1366x768) with a newer catalog version than the dashboard's already sending."""
+"""A laptop screen (1366x768) with a catalog version first seen after the dashboard's already sending."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def test_a_newer_version_reads_as_news_on_the_changes_and_event_pages(
 
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(live_server + "/changes")
-    notice = page.get_by_role("note").filter(has_text="A newer catalog version than this dashboard's")
+    notice = page.get_by_role("note").filter(has_text="A catalog version first seen after this dashboard's")
     expect(notice).to_be_in_viewport()
     for select in ("#from", "#to"):
         room, text = page.locator(select).evaluate(
@@ -76,7 +76,7 @@ def test_a_newer_version_reads_as_news_on_the_changes_and_event_pages(
     expect(page.get_by_text('New Project Event: "template" added')).to_be_visible()
 
     page.goto(live_server + "/events/ProjectCreate")
-    note = page.locator("p.drift").filter(has_text="newer version")
+    note = page.locator("p.drift").filter(has_text="later version")
     expect(note).to_be_visible()
     expect(note).to_contain_text(f"built by catalog version {NEWER}, first seen")
     expect(page.locator(".badge.drifting")).to_have_count(0)
