@@ -34,8 +34,7 @@ from psycopg.abc import Buffer
 from sqlalchemy import ColumnElement, Connection, Engine, Result, Row, Select, select
 from sqlalchemy.orm import Session
 
-from analytics.audit import FAILED_OUTCOMES, AuditEntry, CatalogVersion, DeliveryAttempt
-from analytics.catalog import CATALOG
+from analytics.audit import FAILED_OUTCOMES, AuditEntry, DeliveryAttempt
 from analytics.durations import as_utc
 from analytics.export_sql import (
     ATTEMPT_FIELDS,
@@ -48,7 +47,7 @@ from analytics.export_sql import (
 from analytics.messages import catalog_marker
 from analytics.personal_data import PersonalDataCipher, SealError, unmask
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
-from analytics.remask import needs_remask, remask, widened_events
+from analytics.remask import needs_remask, remask
 from analytics.spreadsheet import spreadsheet_safe
 
 # Rows fetched per round trip: large enough that the round trips do not dominate, small enough
@@ -296,15 +295,10 @@ class Export:
 
     def _remasking(self, connection: Connection) -> ColumnElement[bool] | None:
         """Which entries need re-masking, as an SQL condition (`analytics.remask.needs_remask`); None
-        when the export re-masks nothing: it unmasks, or no matching entry is of a widened pair."""
+        when the export re-masks nothing: it unmasks, or no matching entry is a catalog message."""
         if self.remask_key is None or self.cipher is not None:
             return None
-        older = select(CatalogVersion.version, CatalogVersion.bundle)
-        bundles = connection.execute(older.where(CatalogVersion.version != CATALOG.version))
-        widened = widened_events(((row.version, row.bundle) for row in bundles), CATALOG)
-        if not widened:
-            return None
-        condition = needs_remask(widened)
+        condition = needs_remask()
         any_match = filtered(select(AuditEntry.id), self.filters).where(condition).limit(1)
         return condition if connection.execute(any_match).first() is not None else None
 

@@ -9,23 +9,19 @@ key, as `analytics.catalog.personal_paths` decides on writing) and that is store
 as the library would have masked it, with the same keyed fingerprint (`AUDIT_MASK_KEY`), so that a
 search by the value finds the entry as it finds the others.
 
-Finding those entries without reading each payload: a catalog version's bundle is recorded
-(`analytics.versions`), so the events whose personal data today's catalog widened since a version are
-known (`widened_events`), and an export re-masks only the entries of those (version, event) pairs.
+A viewer's export passes every catalog message through `remask` (`needs_remask`), so it masks
+exactly what the entry page masks.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, false, or_
+from sqlalchemy import ColumnElement
 
 from analytics.audit import MESSAGE_TYPES, AuditEntry
-from analytics.catalog import Catalog, named_personal_paths, personal_paths
-from analytics.diff import SECTIONS, personal_data_paths
+from analytics.catalog import named_personal_paths, personal_paths
 from analytics.payload_drift import spec_of
 from analytics.personal_data import is_mask, mask_paths, mask_value, masked_keys, personal_section
 
@@ -64,53 +60,14 @@ def remask(payload: dict[str, Any], mask_key: bytes) -> Remasked:
     return Remasked({**payload, section: masked}, tuple(in_clear))
 
 
-def widened_events(
-    bundles: Iterable[tuple[str, Mapping[str, Any]]], today: Catalog
-) -> dict[str, frozenset[tuple[str, str]]]:
-    """For each recorded catalog version, the events and identify specs (`(section, name)`) whose
-    personal data today's catalog marks more of than that version's bundle did: the entries recorded
-    under it may hold today's personal data in clear.
+def needs_remask() -> ColumnElement[bool]:
+    """Which entries a viewer's export passes through `remask`, in SQL: every catalog message (track,
+    identify), as the entry page does.
 
-    Args:
-        bundles: each recorded version with its schema bundle.
-        today: the catalog this process runs.
-    """
-    widened: dict[str, frozenset[tuple[str, str]]] = {}
-    for version, bundle in bundles:
-        found = frozenset(
-            (section, name)
-            for (section, name), paths in _personal_today(today).items()
-            if paths - personal_data_paths((bundle.get(section) or {}).get(name))
-        )
-        if found:
-            widened[version] = found
-    return widened
-
-
-@functools.cache
-def _personal_today(today: Catalog) -> dict[tuple[str, str], frozenset[str]]:
-    """The events and identify specs of today's catalog that mark personal data, with its paths: read
-    once per process, as only they can have widened (an export asks at each download)."""
-    found = {
-        (section, name): personal_data_paths(schema)
-        for section in SECTIONS
-        for name, schema in (today.shared_bundle.get(section) or {}).items()
-    }
-    return {key: paths for key, paths in found.items() if paths}
-
-
-def needs_remask(widened: Mapping[str, frozenset[tuple[str, str]]]) -> ColumnElement[bool]:
-    """Whether an entry is of a (version, event) pair of `widened_events`, in SQL.
-
-    An identify entry has no event string: its spec is the name its catalog marker gives, which
-    `remask` reads back, so every identify entry of a version that widened some identify spec is
-    selected."""
-    table = AuditEntry.__table__
-    pairs: list[ColumnElement[bool]] = []
-    for version, names in sorted(widened.items()):
-        events = sorted(name for section, name in names if section == "events")
-        kinds: list[ColumnElement[bool]] = [table.c.event.in_(events)] if events else []
-        if any(section == "identifiers" for section, _ in names):
-            kinds.append(table.c.type == "identify")
-        pairs.append(and_(table.c.catalog_version == version, or_(*kinds)))
-    return or_(false(), *pairs)
+    An entry's clear values cannot be told apart from its masked ones without reading them against
+    today's catalog: a host of an older or unrecorded catalog version, one that did not mask, an event
+    today's catalog does not have (its keys named like personal data), or a key no spec declares may
+    hold any of them in clear. Selecting fewer (only a recorded older version whose bundle marked less)
+    let a viewer's export carry values the entry page masked. The log's own records (actions,
+    maintenance) are no catalog message and `remask` leaves them as they are."""
+    return AuditEntry.__table__.c.type.in_(MESSAGE_TYPES)
