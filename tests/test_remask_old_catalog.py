@@ -226,3 +226,30 @@ def test_a_viewer_s_drift_table_does_not_show_the_value_stored_in_clear(old_host
     assert "47110815" not in page and mask_value(47110815, store.mask_key) in page
     admin = signed_in_client(old_host_app, Role.ADMIN)
     assert "47110815" in admin.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.ADMIN])
+def test_every_role_is_told_the_entry_drifts_in_a_re_masked_property(old_host_app: Flask, role: Role) -> None:
+    """Judged on the viewer's re-masked copy, the wrong-typed email became a mask, which is not
+    counted: the viewer read "still validate" where the admin read "no longer validate"."""
+    store = _store(old_host_app)
+    info = CATALOG.events["New User"]
+    message = build_message(info.spec(scope=info.scope(user_id=7), email="x"))
+    message["context"][CONTEXT_KEY]["version"] = OLD_VERSION
+    message["properties"]["email"] = 4711_0815
+    store.record(message, status=AuditStatus.PENDING, source="application")
+    page = (
+        signed_in_client(old_host_app, role)
+        .get(f"/audit/entries/{message['messageId']}")
+        .get_data(as_text=True)
+    )
+    assert "no longer validate against today's schema of New User: 1 difference" in page
+    assert "still validate" not in page
+    row = page[
+        page.index('class="drift-differences"') : page.index("</table>", page.index("drift-differences"))
+    ]
+    assert ">email</" in row
+    shown = "47110815" if role is Role.ADMIN else mask_value(47110815, store.mask_key)
+    assert shown in row
+    if role is Role.VIEWER:
+        assert "47110815" not in page

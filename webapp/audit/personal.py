@@ -19,7 +19,9 @@ from analytics.audit import AuditEntry
 from analytics.catalog import CATALOG
 from analytics.durations import shown_instant
 from analytics.erasure import erased_at
-from analytics.personal_data import PersonalDataCipher, SealError, masked_in_message, unmask
+from analytics.messages import payload_of
+from analytics.payload_drift import Drift
+from analytics.personal_data import PersonalDataCipher, SealError, is_mask, masked_in_message, unmask
 from analytics.remask import Remasked, remask
 from webapp.auth.policy import allows
 from webapp.auth.roles import Role
@@ -138,3 +140,35 @@ def _shown_payload(entry: AuditEntry, erased: datetime | None) -> ShownPayload:
         return ShownPayload(unmask(payload, entry.encrypted_personal_data, cipher), unmasked=True, note=None)
     except SealError as exc:
         return ShownPayload(payload, False, f"The original personal data cannot be opened: {exc}.")
+
+
+def drift_shown(drift: Drift, shown: ShownPayload, stored: dict[str, Any]) -> Drift:
+    """The drift of the stored payload (`drift_of(stored)`) as the reader of `shown` may see it: each
+    difference's value as `shown` holds it, so a viewer reads the mask of a value stored in clear.
+
+    The verdict is the stored payload's for every role: judged on a viewer's re-masked copy, a
+    wrong-typed value in a re-masked property became a mask, which is not counted, and the page said
+    "still validate". An engineer's table keeps the stored values (masks), as before."""
+    if shown.unmasked or shown.payload is stored:
+        return drift
+    values = payload_of(shown.payload)
+    differences = tuple(
+        difference if difference.missing else replace(difference, stored=_shown_at(values, difference.field))
+        for difference in drift.differences
+    )
+    return replace(drift, differences=differences)
+
+
+def _shown_at(values: Any, field: str) -> Any:
+    """The value at a difference's dotted `field` in the shown values; a mask on the way stands for
+    all it hides (a personal value masked whole)."""
+    for step in field.split(".") if field else ():
+        if is_mask(values):
+            return values
+        if isinstance(values, list) and step.isdigit() and int(step) < len(values):
+            values = values[int(step)]
+        elif isinstance(values, dict) and step in values:
+            values = values[step]
+        else:
+            return None
+    return values

@@ -49,7 +49,7 @@ from webapp.audit.forms import (
     includes_attempts,
     unknown_params,
 )
-from webapp.audit.personal import erasure_time, remask_key, shown_payload, unmasking_cipher
+from webapp.audit.personal import drift_shown, erasure_time, remask_key, shown_payload, unmasking_cipher
 from webapp.audit.results import PAGE_SIZE, Overview, after_tail, search
 from webapp.audit.tail import (
     BEHIND_COUNT_MOST,
@@ -263,9 +263,8 @@ def entry(message_id: str) -> str:
     shown = shown_payload(found, erased=erased)
     # Said instead of a button that would only skip it ("Re-sent 0 entries: … 1 skipped").
     replay_blocked = _replay_blocked(found, erased) if is_message else None
-    # Read from what the reader may see: a viewer's drift table must not show a value stored in clear
-    # that today's catalog marks personal data (`shown_payload` masked it).
-    drift = drift_of(found.payload if shown.unmasked else shown.payload) if is_message else None
+    # Judged on what is stored, for every role; a viewer's table shows the values masked as the message is.
+    drift = drift_shown(drift_of(found.payload), shown, found.payload) if is_message else None
     return render_template(
         "audit/entry.html",
         entry=found,
