@@ -25,7 +25,7 @@ from analytics.export import Export, ExportFormat
 from analytics.messages import CONTEXT_KEY, build_message
 from analytics.personal_data import mask_value
 from analytics.queries import AuditFilter
-from webapp.audit.personal import VIEWER_NOTE
+from webapp.audit.personal import NO_KEY_NOTE, VIEWER_NOTE
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client
 
@@ -253,3 +253,28 @@ def test_every_role_is_told_the_entry_drifts_in_a_re_masked_property(old_host_ap
     assert shown in row
     if role is Role.VIEWER:
         assert "47110815" not in page
+
+
+def test_a_viewer_is_given_the_masks_own_reason_when_the_entry_also_holds_a_clear_value(
+    make_app: Callable[..., Flask], database_url: str
+) -> None:
+    """An older host masked email and last_name (no AUDIT_ENCRYPTION_KEY: no original kept) but not
+    first_name: the viewer was told "engineers and admins see it", though no role sees the email."""
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    store = _store(app)
+    assert store.cipher is None
+    record_catalog_version(
+        store, OLD_VERSION, without_personal_data("Profile update", "first_name", "identifiers")
+    )
+    info = CATALOG.identifier("Profile update")
+    values = {"email": EMAIL, "first_name": "Adalbert", "last_name": "Lovelace"}
+    message = build_message(info.spec(scope=info.scope(user_id=8), **values))
+    message["context"][CONTEXT_KEY]["version"] = OLD_VERSION
+    kept = tuple(key for key in info.spec.personal_data_keys() if key != "first_name")
+    store.record(message, status=AuditStatus.PENDING, source="application", personal_data_keys=kept)
+    url = f"/audit/entries/{message['messageId']}"
+    viewer = signed_in_client(app, Role.VIEWER).get(url).get_data(as_text=True)
+    engineer = signed_in_client(app, Role.ENGINEER).get(url).get_data(as_text=True)
+    assert NO_KEY_NOTE in engineer and "Stored in clear: first_name" in engineer
+    assert NO_KEY_NOTE in viewer and VIEWER_NOTE not in viewer
+    assert "Adalbert" not in viewer and EMAIL not in viewer

@@ -116,7 +116,8 @@ def shown_payload(entry: AuditEntry, *, erased: datetime | None = None) -> Shown
     if not today.in_clear:
         return _shown_payload(entry, erased)
     if not allows(Role.ENGINEER):
-        return ShownPayload(today.payload, False, VIEWER_NOTE)
+        # The masks' own reason first (erased, no key): no role sees those originals either.
+        return ShownPayload(today.payload, False, _shown_payload(entry, erased).note or VIEWER_NOTE)
     return replace(_shown_payload(entry, erased), in_clear_note=in_clear_note(entry, today.in_clear))
 
 
