@@ -274,3 +274,22 @@ def test_own_version_finds_an_identify_call_s_schema_by_its_class_and_lets_maske
     assert not own.validates(LATE, "identify", None, spec, {**traits, "email": 4711})
     assert not own.validates(LATE, "identify", None, spec, {**traits, "email": "no-at-sign"})
     assert not own.validates(NEWER, "identify", None, spec, traits)  # a version it has no bundle of
+
+
+@pytest.mark.parametrize(("version", "valid"), [(NEWER, True), (OLDER, False), (CATALOG.version, False)])
+def test_the_entry_page_says_a_message_valid_under_the_version_that_built_it_is_not_drift(
+    dashboard: Flask, store: AuditStore, version: str, valid: bool
+) -> None:
+    """The event page called a later version's message "not drift" and linked to it; the entry page
+    then said its properties "no longer validate against today's schema"."""
+    message = _send(store, version)
+    viewer = signed_in_client(dashboard, Role.VIEWER)
+    page = viewer.get(f"/audit/entries/{message['messageId']}").get_data(as_text=True)
+    said = (
+        "do not validate against today's schema of New Project Event (1 difference), but do against the "
+        f"schema of catalog version <code>{version}</code>, which built this message: the differences are "
+        "between the two catalogs, not drift."
+    )
+    assert (said in page) is valid
+    assert ("no longer validate against today's schema" in page) is not valid
+    assert "template" in page  # the difference is listed either way

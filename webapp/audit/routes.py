@@ -20,7 +20,8 @@ from analytics.catalog import CATALOG
 from analytics.durations import as_utc, format_instant
 from analytics.export import INCLUDE_ATTEMPTS, Export, ExportFormat
 from analytics.integrity import entry_integrity
-from analytics.messages import catalog_marker
+from analytics.messages import catalog_marker, payload_of
+from analytics.own_version import OwnVersions
 from analytics.payload_drift import drift_of
 from analytics.queries import (
     FAILED_ATTEMPTS,
@@ -277,6 +278,9 @@ def entry(message_id: str) -> str:
         replay_risk=_replay_risk(found, attempts) if is_message else None,
         drift=drift,
         sender_has_spec=_sender_has_spec(found) if drift and drift.spec is None else None,
+        valid_under_own_version=bool(
+            drift and drift.spec and not drift.validates and _valid_under_own_version(found)
+        ),
         built_by=_built_by(found),
         current_version=CATALOG.version,
         shown=shown,
@@ -295,6 +299,24 @@ def _sender_has_spec(entry: AuditEntry) -> bool | None:
         return None
     bundle = db.session.scalar(bundle_query(entry.catalog_version))
     return None if bundle is None else bundle_has_spec(bundle, entry.payload)
+
+
+def _valid_under_own_version(entry: AuditEntry) -> bool:
+    """Whether the catalog version that built a message today's schema rejects, when it is another
+    one, accepts it by the schema the database recorded for it (`analytics.own_version`): the catalog
+    pages call such a message a later version's rather than drift, and the entry page said "no longer
+    validate" of the same message."""
+    version = entry.catalog_version
+    if version is None or version == CATALOG.version:
+        return False
+    bundle = db.session.scalar(bundle_query(version))
+    if bundle is None:
+        return False
+    payload = entry.payload or {}
+    built_by = catalog_marker(payload).get("spec")
+    return OwnVersions({version: bundle}).validates(
+        version, entry.type, entry.event, built_by, payload_of(payload)
+    )
 
 
 def _built_by(entry: AuditEntry) -> str | None:
