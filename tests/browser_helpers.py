@@ -46,3 +46,25 @@ def raw_editor_with_example(page: Page, url: str, filled: str) -> Locator:
     raw = page.locator("#f-raw")
     expect(raw).to_be_visible()
     return raw
+
+
+PICKER_CHROME = 30
+"""What Chromium adds around a picker's text: its padding and arrow (a picker sized to its widest
+option measured that much wider than the text)."""
+
+
+def picker_room(page: Page, selector: str) -> tuple[float, float, str]:
+    """A `<select>`'s width, and its widest option's text width in the picker's own font and that text:
+    a label wider than the room minus `PICKER_CHROME` is cut, whichever option is picked."""
+    room, widest, label = page.locator(selector).evaluate(
+        """select => {
+            const context = document.createElement("canvas").getContext("2d");
+            context.font = getComputedStyle(select).font;
+            const widths = Array.from(
+                select.options, option => [context.measureText(option.text).width, option.text]
+            );
+            widths.sort((a, b) => b[0] - a[0]);
+            return [select.clientWidth, widths[0][0], widths[0][1]];
+        }"""
+    )
+    return room, widest, label

@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jsonschema
 import pytest
+from browser_helpers import PICKER_CHROME, picker_room
 from flask import Flask
 from playwright.sync_api import Page, expect
 
@@ -191,14 +192,8 @@ def test_at_150_percent_zoom_the_changes_page_shows_each_version_whole(
     page.set_viewport_size({"width": 853, "height": 533})
     page.goto(live_server + "/changes")
     for select in ("#from", "#to"):
-        room, text = page.locator(select).evaluate(
-            """select => {
-                const context = document.createElement("canvas").getContext("2d");
-                context.font = getComputedStyle(select).font;
-                return [select.clientWidth, context.measureText(select.selectedOptions[0].text).width];
-            }"""
-        )
-        assert text + 40 < room, (select, text, room)  # the arrow and padding take the 40
+        room, widest, label = picker_room(page, select)
+        assert widest + PICKER_CHROME < room, (select, label, widest, room)
     assert page.evaluate("document.documentElement.scrollWidth") <= 853
     compare = page.get_by_role("button", name="Compare").bounding_box()
     assert compare is not None and compare["y"] + compare["height"] < 533

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from browser_helpers import PICKER_CHROME, picker_room
 from flask import Flask
 from playwright.sync_api import Page
 from sqlalchemy import update
@@ -43,17 +44,6 @@ def test_every_version_label_fits_its_picker_on_a_laptop(app: Flask, live_server
     page.set_viewport_size({"width": 1366, "height": 768})
     page.goto(live_server + "/changes")
     for select in ("#from", "#to"):
-        room, widest, label = page.locator(select).evaluate(
-            """select => {
-                const context = document.createElement("canvas").getContext("2d");
-                context.font = getComputedStyle(select).font;
-                const widths = Array.from(
-                    select.options, option => [context.measureText(option.text).width, option.text]
-                );
-                widths.sort((a, b) => b[0] - a[0]);
-                return [select.clientWidth, widths[0][0], widths[0][1]];
-            }"""
-        )
+        room, widest, label = picker_room(page, select)
         assert "this dashboard's" in label and ":10 UTC" in label, label
-        # Chromium sizes a picker to its widest option: its padding and arrow take ~30 px more.
-        assert widest + 30 < room, (select, label, widest, room)
+        assert widest + PICKER_CHROME < room, (select, label, widest, room)

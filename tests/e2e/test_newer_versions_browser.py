@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from browser_helpers import PICKER_CHROME, picker_room
 from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
@@ -62,15 +63,8 @@ def test_a_newer_version_reads_as_news_on_the_changes_and_event_pages(
     notice = page.get_by_role("note").filter(has_text="A catalog version first seen after this dashboard's")
     expect(notice).to_be_in_viewport()
     for select in ("#from", "#to"):
-        room, text = page.locator(select).evaluate(
-            """select => {
-                const context = document.createElement("canvas").getContext("2d");
-                context.font = getComputedStyle(select).font;
-                return [select.clientWidth, context.measureText(select.selectedOptions[0].text).width];
-            }"""
-        )
-        # Chromium sizes a picker to its widest option: its padding and arrow take ~30 px more.
-        assert text + 30 < room, (select, text, room)
+        room, widest, label = picker_room(page, select)
+        assert widest + PICKER_CHROME < room, (select, label, widest, room)
     notice.get_by_role("link", name="See what it changes").click()
     expect(page.locator("p.count")).to_contain_text(f"{CATALOG.version}")
     expect(page.get_by_text('New Project Event: "template" added')).to_be_visible()
