@@ -376,7 +376,9 @@ class VerifyReport:
             chains = counted(self.retired_key_chains, "writer chain")
             text = f"{text}; {chains} verified with a retired key ({uses})"
         if self.unclaimed:
-            text = f"{text}; {UNCLAIMED.format(entries=counted(self.unclaimed, 'entry'))}"
+            # Short: the report's own line for them (`UNCLAIMED`) says why and what to run.
+            claims = f"{counted(self.unclaimed, 'entry')} without a message-id claim"
+            text = f"{text}; {claims} (`audit claim-ids`)"
         return text
 
 
