@@ -177,3 +177,59 @@ def test_an_account_action_is_never_suggested_to_a_viewer(logged: tuple[Flask, d
     assert admin.get("/api/audit/entries", query_string=asked).get_json()["error"]["fields"] == {
         "event": f"{refused}; did you mean 'Login Failed'?"
     }
+
+
+CALL_AS_EVENT = "'Register' is an identify call: filter it as 'Identify: Register'"
+
+
+def test_an_identify_call_s_name_as_an_event_is_refused_where_no_list_explains_it(
+    logged: tuple[Flask, dict[str, str]],
+) -> None:
+    """`event=Register` found 0 entries in silence from the API, the exports and the command, while the
+    page's empty list says the call is searched as `Identify: Register`, with a link: still so."""
+    app, _ = logged
+    client = signed_in_client(app, Role.VIEWER)
+    api = client.get("/api/audit/entries", query_string={"event": "Register"})
+    assert api.status_code == 400
+    assert api.get_json()["error"]["fields"] == {"event": CALL_AS_EVENT}
+    for extension in ("csv", "ndjson"):
+        export = client.get(f"/audit/export.{extension}", query_string={"event": "Register"})
+        assert export.status_code == 400
+        assert export.mimetype == "text/plain"
+        assert export.get_data(as_text=True) == f"event: {CALL_AS_EVENT}\n"
+    result = app.test_cli_runner().invoke(args=["audit", "export", "--event", "Register"])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: --event: {CALL_AS_EVENT}\n"
+    assert result.stdout == ""
+    page = client.get("/audit/", query_string={"event": "Register"})
+    assert page.status_code == 200
+    assert "Register is an identify call, whose entries carry no event string" in page.get_data(as_text=True)
+
+
+def test_a_track_event_the_log_holds_by_an_identify_call_s_name_is_found(
+    logged: tuple[Flask, dict[str, str]],
+) -> None:
+    """An application's own track event may be called `Register`: its entries are found, not refused."""
+    app, _ = logged
+    with app.app_context():
+        store = analytics_client.store()
+    info = CATALOG.event("ClusterProvisioningSuccess")
+    message = build_message(
+        info.spec(scope=info.scope(user_id=1, project_id=12, cluster_id=4), cluster_type="eks", infra_id=9)
+    )
+    message["event"] = "Register"
+    store.record(message, status=AuditStatus.DELIVERED, source="application")
+    client = signed_in_client(app, Role.VIEWER)
+    api = client.get("/api/audit/entries", query_string={"event": "Register"})
+    assert api.status_code == 200, api.get_json()
+    assert [entry["message_id"] for entry in api.get_json()["entries"]] == [message["messageId"]]
+    export = client.get("/audit/export.ndjson", query_string={"event": "Register"})
+    assert export.status_code == 200
+    assert [json.loads(line)["message_id"] for line in export.get_data(as_text=True).splitlines()] == [
+        message["messageId"]
+    ]
+    result = app.test_cli_runner().invoke(
+        args=["audit", "export", "--format", "ndjson", "--event", "Register"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [message["messageId"]]

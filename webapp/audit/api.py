@@ -167,7 +167,7 @@ def entries() -> ResponseReturnValue:
         errors["cursor"] = "`cursor` pages newest first: oldest first, give the previous `next` as `after`"
     if order == OLDEST:
         errors.update(_changing_filters())
-    form = search_form(request.args)
+    form = search_form(request.args, call_link=False)
     errors = {**form.errors, **errors}
     if errors or form.filters is None:
         return json_error(400, "The search cannot run: fix the parameters below.", errors)

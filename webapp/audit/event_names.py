@@ -31,7 +31,9 @@ def outside_catalog(session: Session) -> list[str]:
     return [*events, *(IDENTIFY_PREFIX + spec for spec in specs)]
 
 
-def unknown_event(session: Session, filters: AuditFilter, *, hidden: Collection[str] = ()) -> str | None:
+def unknown_event(
+    session: Session, filters: AuditFilter, *, hidden: Collection[str] = (), call_link: bool = True
+) -> str | None:
     """Why the search's event or identify call can match nothing, or None when some name knows it.
 
     Today's catalog answers without a read. Any other name is looked up as the Event filter lists the
@@ -42,14 +44,21 @@ def unknown_event(session: Session, filters: AuditFilter, *, hidden: Collection[
         session: a session on the audit database.
         filters: the parsed search.
         hidden: actions the reader may not search, never suggested (the Event filter omits them).
+        call_link: whether the reader explains an identify call's name typed as an event
+            (`Register`) beside its empty list, with a link to the call's search (the page); the
+            API, the exports and the command have no such list, and refuse the name instead.
     """
     if filters.event is not None:
         typed = filters.event
-        # An identify call's name as an event (`Register`) is the catalog's: the page's empty list
-        # links to its search (`Identify: Register`).
-        calls = {info.name for info in CATALOG.identifiers.values()}
-        if typed in CATALOG.events or typed in ACTIONS or typed in calls or _logged_event(session, typed):
+        if typed in CATALOG.events or typed in ACTIONS:
             return None
+        call = typed in {info.name for info in CATALOG.identifiers.values()}
+        if call and call_link:
+            return None
+        if _logged_event(session, typed):
+            return None
+        if call:
+            return f"{typed!r} is an identify call: filter it as {IDENTIFY_PREFIX + typed!r}"
     elif filters.identify_spec is not None:
         constants = {info.constant for info in CATALOG.identifiers.values()}
         if filters.identify_spec in constants or _logged_identify(session, filters.identify_spec):
