@@ -170,26 +170,52 @@ def _unsaid_free_form(spec: type[TrackSpec | IdentifySpec]) -> frozenset[str]:
     )
 
 
-def spec_csv(info: SpecInfo) -> str:
-    """One spec's rows of `specs_csv`, without the header: what the dashboard keeps per spec, since
-    the CSV of a filtered list is its specs' rows in the list's order."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
+def spec_csv_lines(info: SpecInfo) -> tuple[str, ...]:
+    """One spec's rows of `specs_csv`, each without its line ending: the list's download keeps them
+    and adds its activity cells to every row, so the catalog's cells are written once a process."""
+    lines = []
     for row in _csv_rows([info]):
-        writer.writerow({column: spreadsheet_safe(cell) for column, cell in row.items()})
-    return out.getvalue()
+        out = io.StringIO()
+        # The writer's own line ending, cut off after: with none, it would not quote a cell's line breaks.
+        csv.DictWriter(out, fieldnames=CSV_COLUMNS).writerow(
+            {column: spreadsheet_safe(cell) for column, cell in row.items()}
+        )
+        lines.append(out.getvalue().removesuffix("\r\n"))
+    return tuple(lines)
 
 
-def specs_csv(infos: Iterable[SpecInfo], *, rows: Callable[[SpecInfo], str] = spec_csv) -> str:
+def spec_csv(info: SpecInfo) -> str:
+    """One spec's rows of `specs_csv`, without the header."""
+    return "".join(line + "\r\n" for line in spec_csv_lines(info))
+
+
+def specs_csv(infos: Iterable[SpecInfo]) -> str:
     """Specs × properties as CSV (RFC 4180 line endings), in the order given.
 
     Every cell is `spreadsheet_safe`: the text comes from code, but an example or a description that
-    starts like a formula would still run in the spreadsheet of whoever opens the file. `rows` gives
-    each spec's lines (`spec_csv`); the dashboard passes one that keeps them.
+    starts like a formula would still run in the spreadsheet of whoever opens the file.
     """
     out = io.StringIO()
     csv.DictWriter(out, fieldnames=CSV_COLUMNS).writeheader()
-    return out.getvalue() + "".join(rows(info) for info in infos)
+    return out.getvalue() + "".join(spec_csv(info) for info in infos)
+
+
+def list_csv(
+    events: Iterable[tuple[SpecInfo, tuple[str, str]]],
+    identifiers: Iterable[SpecInfo],
+    activity_columns: tuple[str, str],
+    *,
+    lines: Callable[[SpecInfo], tuple[str, ...]] = spec_csv_lines,
+) -> str:
+    """The event list as CSV: `specs_csv`'s columns, then `activity_columns` (last seen, messages in
+    the list's recent days), whose cells every row of an event repeats, so that a spreadsheet sorted
+    or filtered by them keeps each property with its event; empty for an identify call, which the
+    list shows no traffic of. The cells are an ISO time and a count: nothing a spreadsheet runs."""
+    out = io.StringIO()
+    csv.writer(out).writerow([*CSV_COLUMNS, *activity_columns])
+    body = [f"{line},{','.join(cells)}\r\n" for info, cells in events for line in lines(info)]
+    body += [f"{line},,\r\n" for info in identifiers for line in lines(info)]
+    return out.getvalue() + "".join(body)
 
 
 def events_csv(catalog: Catalog = CATALOG) -> str:

@@ -179,6 +179,11 @@ class EventRow(SpecRow):
             "planned_sent": self.planned_sent,
         }
 
+    def activity_cells(self) -> tuple[str, str]:
+        """The list CSV's Last seen (ISO UTC, empty when never sent) and its recent days' count: the
+        counts the list already read, so the download costs the audit log nothing more."""
+        return format_instant(self.activity.last_seen) or "", str(self.activity.recent)
+
     @property
     def needs_attention(self) -> bool:
         """Whether any of `event-catalog drift`'s verdicts on what is sent applies: stale, drifting,

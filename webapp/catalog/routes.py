@@ -33,7 +33,7 @@ from analytics.activity import (
 from analytics.audit import SCHEMA_REVISION, AuditEntry, schema_revision
 from analytics.catalog import CATALOG, SpecInfo
 from analytics.durations import as_utc
-from analytics.exports import FORMATS, list_json, spec_csv, spec_json, specs_csv
+from analytics.exports import FORMATS, list_csv, list_json, spec_csv_lines, spec_json
 from analytics.messages import build_message
 from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
@@ -324,8 +324,9 @@ def list_download(extension: str) -> ResponseReturnValue:
         return Response(view.audit_error + "\n", status=503, mimetype="text/plain")
     if extension == "csv":
         fmt = FORMATS["csv"]
-        infos = [*(row.info for row in view.rows), *view.identify]
-        body = specs_csv(infos, rows=_spec_csv).encode(fmt.encoding)
+        activity = [(row.info, ("", "") if view.audit_error else row.activity_cells()) for row in view.rows]
+        columns = ("last_seen", f"sent_last_{RECENT_DAYS}_days")
+        body = list_csv(activity, view.identify, columns, lines=_spec_csv).encode(fmt.encoding)
         content_type = f"{fmt.media_type}; charset=utf-8"
     else:
         events = [(row.info, None if view.audit_error else row.activity_document()) for row in view.rows]
@@ -345,9 +346,10 @@ def _spec_json(info: SpecInfo) -> str:
     return built(CATALOG, ("spec json", info.kind, info.name), lambda: spec_json(info))
 
 
-def _spec_csv(info: SpecInfo) -> str:
-    """The list CSV's rows of one spec, written once: they come from the catalog alone."""
-    return built(CATALOG, ("spec csv", info.kind, info.name), lambda: spec_csv(info))
+def _spec_csv(info: SpecInfo) -> tuple[str, ...]:
+    """The list CSV's rows of one spec, written once: they come from the catalog alone; each
+    request adds only the event's activity cells."""
+    return built(CATALOG, ("spec csv", info.kind, info.name), lambda: spec_csv_lines(info))
 
 
 def _file_parts(filters: EventFilters) -> list[str]:
