@@ -130,7 +130,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
+def _csv_rows(infos: Iterable[SpecInfo], *, user_id: bool = False) -> Iterator[dict[str, str]]:
+    """The CSV's rows; with `user_id`, each spec's first row is the message's `userId`, as its page's
+    property table leads with it."""
     for info in infos:
         event = {
             "event": info.name,
@@ -140,10 +142,11 @@ def _csv_rows(infos: Iterable[SpecInfo]) -> Iterator[dict[str, str]]:
             # The whole docstring: its later paragraphs say when the event fires.
             "event_description": info.spec.description(),
         }
-        if not info.rows:
+        carried = ((info.user_id,) if user_id else ()) + info.rows
+        if not carried:
             yield {column: event.get(column, "") for column in CSV_COLUMNS}
         unsaid = _unsaid_free_form(info.spec)
-        for prop in info.rows:
+        for prop in carried:
             yield {
                 **event,
                 "property": prop.name,
@@ -170,11 +173,12 @@ def _unsaid_free_form(spec: type[TrackSpec | IdentifySpec]) -> frozenset[str]:
     )
 
 
-def spec_csv_lines(info: SpecInfo) -> tuple[str, ...]:
+def spec_csv_lines(info: SpecInfo, *, user_id: bool = False) -> tuple[str, ...]:
     """One spec's rows of `specs_csv`, each without its line ending: the list's download keeps them
-    and adds its activity cells to every row, so the catalog's cells are written once a process."""
+    (with the `userId` row its page shows) and adds its activity cells to every row, so the
+    catalog's cells are written once a process."""
     lines = []
-    for row in _csv_rows([info]):
+    for row in _csv_rows([info], user_id=user_id):
         out = io.StringIO()
         # The writer's own line ending, cut off after: with none, it would not quote a cell's line breaks.
         csv.DictWriter(out, fieldnames=CSV_COLUMNS).writerow(

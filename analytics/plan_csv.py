@@ -305,9 +305,17 @@ def _personal_word(cell: str) -> bool | None:
     return _yes(cell) if cell.strip() else None
 
 
+def _is_user_id(row: dict[str, str]) -> bool:
+    """The message's `userId` row, which the event list's download writes as its page shows it: the
+    scope's id, at the top of the message, not a property to declare."""
+    return row["property"].strip() == "userId" and _yes(row.get("added_by_scope", "")) is True
+
+
 def _fill(spec: SpecDraft, event: _Event, builder: DraftBuilder) -> None:
     rows: dict[tuple[str, ...], dict[str, str]] = {}
     for row in event.properties:
+        if _is_user_id(row):
+            continue
         path = _path(row["property"])
         if path in rows:
             message = f"not imported: line {row['line']}, a second row for {'.'.join(path)!r}"

@@ -12,7 +12,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from analytics.catalog import CATALOG
 from analytics.durations import format_instant
+from analytics.plan_import import PlanFormat, import_plan
 
 
 @pytest.fixture
@@ -49,3 +51,32 @@ def test_the_list_s_csv_carries_last_seen_and_the_week_s_count_on_every_row_of_a
     assert {(row["last_seen"], row["sent_last_7_days"]) for row in rows if row["kind"] == "identify"} <= {
         ("", "")
     }
+
+
+def test_the_list_s_csv_leads_each_spec_with_the_user_id_its_page_shows_and_imports_without_it(
+    client: FlaskClient,
+) -> None:
+    """The event page's property table starts with `userId` (required, the scope's id); the list's
+    CSV had no such row. The import reads it as the scope's, not as a property to declare."""
+    response = client.get("/events.csv?sort=name")
+    text = response.data.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    firsts = {row["constant"]: row for row in reversed(rows)}
+    assert set(firsts) == {info.constant for info in CATALOG.events.values()}
+    identify = _rows(client, "q=register")
+    assert any(row["constant"] == "RegisterIdentify" for row in identify)
+    firsts |= {row["constant"]: row for row in reversed(identify) if row["kind"] == "identify"}
+    for first in firsts.values():
+        assert (first["property"], first["type"], first["required"], first["added_by_scope"]) == (
+            "userId",
+            "string",
+            "yes",
+            "yes",
+        )
+    imported = import_plan(text, PlanFormat.CSV, "events.csv")
+    assert "userId" not in imported.source
+    assert not [warning for warning in imported.warnings if "userId" in warning]
+    assert (
+        "columns not imported: last_seen (not a column of the export), "
+        "sent_last_7_days (not a column of the export)"
+    ) in imported.warnings

@@ -347,9 +347,9 @@ def _spec_json(info: SpecInfo) -> str:
 
 
 def _spec_csv(info: SpecInfo) -> tuple[str, ...]:
-    """The list CSV's rows of one spec, written once: they come from the catalog alone; each
-    request adds only the event's activity cells."""
-    return built(CATALOG, ("spec csv", info.kind, info.name), lambda: spec_csv_lines(info))
+    """The list CSV's rows of one spec, `userId` first as on its page, written once: they come from
+    the catalog alone; each request adds only the event's activity cells."""
+    return built(CATALOG, ("spec csv", info.kind, info.name), lambda: spec_csv_lines(info, user_id=True))
 
 
 def _file_parts(filters: EventFilters) -> list[str]:
