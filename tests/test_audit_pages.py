@@ -51,7 +51,7 @@ def test_the_summary_says_the_chart_s_span_not_the_matches(
     page = client.get("/audit/?range=1h").get_data(as_text=True)
     assert '<strong id="audit-count">1 entry</strong>' in page
     span = re.search(r'<span class="muted" id="audit-chart-span">([^<]*)</span>', page)
-    assert span is not None and span.group(1).startswith("· the chart below spans ")
+    assert span is not None and span.group(1).startswith("· chart: ")
     assert f"{recorded:%H:%M:%S} UTC" not in span.group(1)  # the match is not where it ends
 
 
