@@ -70,6 +70,7 @@ from sqlalchemy.sql.selectable import Subquery
 
 from analytics.chain import DEFAULT_MAX_WRITERS, WriterPool
 from analytics.errors import SchemaError
+from analytics.interrupted_pings import let_interrupted_pings_stop
 from analytics.personal_data import (
     CONTEXT_SECTION,
     PersonalDataCipher,
@@ -667,11 +668,13 @@ def create_audit_engine(url: str) -> Engine:
 
     PostgreSQL connections get `POSTGRES_CONNECTION_DEFAULTS` and `LOCK_TIMEOUT`, so that no wait
     the library imposes on its host lasts as long as the database or the network does, and a
-    session in UTC (`pin_utc_sessions`).
+    session in UTC (`pin_utc_sessions`); a signal handler's exit during a ping stops the host
+    (`let_interrupted_pings_stop`).
     """
     normalised = make_url(normalise_database_url(url))
     engine = create_engine(normalised, **engine_options(normalised))
     pin_utc_sessions(engine)
+    let_interrupted_pings_stop(engine)
     _ENGINES.add(engine)
     return engine
 

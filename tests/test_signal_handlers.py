@@ -12,17 +12,24 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
 
+import psycopg
 import pytest
-from sqlalchemy import select
+from psycopg import pq
+from sqlalchemy import Engine, select
 
 from analytics.audit import AuditEntry, AuditStore
+from analytics.catalog import CATALOG
+from analytics.client import AnalyticsClient
 from analytics.collector import Collector
 
 BURST = 3_000
 FINISHES_WITHIN = 120
 """Seconds: the burst takes a few on a loaded machine; a hung child never ends."""
+PSYCOPG = str(Path(psycopg.__file__).parent)
 
 
 @pytest.fixture
@@ -80,3 +87,44 @@ def test_track_from_a_signal_handler_is_made_after_the_call_it_interrupted(
     assert {status for _, status in audited} == {"delivered"}
     received = [message["messageId"] for message in collector.received()]
     assert sorted(received) == sorted(returned)
+
+
+class ExitWhileAnswerAwaited:
+    """A trace function that raises `SystemExit` once, at the first line of psycopg's own code run
+    while a statement was sent and its answer not read: where a signal handler's `sys.exit` lands when
+    the signal comes between the two (psycopg cancels the statement for one that lands while it
+    waits on the socket, and the ping's clean-up then succeeds)."""
+
+    def __init__(self) -> None:
+        self.raised_in: str | None = None
+
+    def __call__(self, frame: FrameType, event: str, arg: object) -> ExitWhileAnswerAwaited | None:
+        if event == "line" and self.raised_in is None and frame.f_code.co_filename.startswith(PSYCOPG):
+            owner = frame.f_locals.get("self")
+            pgconn = getattr(getattr(owner, "_conn", owner), "pgconn", None)
+            if pgconn is not None and pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                self.raised_in = frame.f_code.co_name
+                raise SystemExit(0)
+        return self
+
+
+def test_an_exit_raised_while_the_audit_database_is_pinged_stops_the_track_call(
+    postgres_engine: Engine, make_client: Callable[..., AnalyticsClient]
+) -> None:
+    """A signal handler's `sys.exit` (the README's, for a host that stops on SIGTERM) that came while
+    the pool pinged a PostgreSQL connection was replaced by "can't change 'autocommit' now", raised by
+    the ping's clean-up: the host did not stop, and the strict `track` that was writing returned
+    "audit log unavailable" (`test_crash`'s SIGTERM test failed once so). SQLite's ping is no
+    statement sent to a server."""
+    client = make_client(AuditStore(postgres_engine), strict=True)
+    spec = CATALOG.event("ProjectCreate").example_spec()
+    assert client.track(spec).ok  # the connection is pooled now: the next checkout pings it
+    exit_once = ExitWhileAnswerAwaited()
+    sys.settrace(exit_once)
+    try:
+        with pytest.raises(SystemExit):
+            client.track(spec)
+    finally:
+        sys.settrace(None)
+    assert exit_once.raised_in is not None
+    assert client.track(spec).ok, "the interrupted connection was put back in the pool"

@@ -26,6 +26,7 @@ def create_app(
             by default. The command line passes none: each command checks those it uses.
     """
     from analytics.catalog import CATALOG
+    from analytics.interrupted_pings import let_interrupted_pings_stop
     from analytics.utc_sessions import pin_utc_sessions
     from analytics.wording import counted, noun
     from webapp import (
@@ -75,9 +76,11 @@ def create_app(
     security.init_app(app)
     db.init_app(app)
     # Sessions in UTC, as the library's own: the dashboard's engine formats and groups its times too.
+    # Its pings let a stopping signal through, as the library's do.
     with app.app_context():
         for engine in db.engines.values():
             pin_utc_sessions(engine)
+            let_interrupted_pings_stop(engine)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     csrf.init_app(app)
     analytics_client.init_app(app)
