@@ -13,13 +13,12 @@ about a masked string value is not counted, as `analytics.payload_drift` does no
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-_MASKED = re.compile(r"masked:[0-9a-f]+")
+from analytics.personal_data import is_mask
 
 
 def schema_in(
@@ -58,7 +57,4 @@ class OwnVersions:
         validator = self._validators[key]
         if validator is None:
             return False
-        return not any(
-            not (isinstance(error.instance, str) and _MASKED.fullmatch(error.instance))
-            for error in validator.iter_errors(payload)
-        )
+        return not any(not is_mask(error.instance) for error in validator.iter_errors(payload))

@@ -15,7 +15,6 @@ payload here, so they agree on what counts as drift.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,9 +23,7 @@ from pydantic_core import ErrorDetails
 
 from analytics.catalog import CATALOG, Catalog, SpecInfo, masked_by_name
 from analytics.messages import catalog_marker, payload_of
-from analytics.personal_data import covers
-
-_MASKED = re.compile(r"masked:[0-9a-f]+")
+from analytics.personal_data import covers, is_mask
 
 # pydantic's error types that deserve words a reviewer reads without knowing pydantic.
 _PROBLEMS = {
@@ -108,7 +105,7 @@ def _is_kept_mask(info: SpecInfo, error: ErrorDetails) -> bool:
     free-form value (`filters: dict[str, int]` holding `{"phone": ...}`, whatever the values' type):
     stored that way on purpose. A key the spec forbids is reported all the same, masked or not."""
     value, location = error.get("input"), error["loc"]
-    if not isinstance(value, str) or not _MASKED.fullmatch(value) or not location:
+    if not is_mask(value) or not location:
         return False
     steps = [str(step) for step in location if not isinstance(step, int)]
     if error["type"] != "extra_forbidden" and masked_by_name(info.spec, steps):
