@@ -50,11 +50,10 @@ from sqlalchemy.orm import Session
 from analytics.activity import NEVER_SENT, RECENT_DAYS, EventActivity, identify_activity, read_activity
 from analytics.audit import IDENTIFY_TYPE, AuditEntry, called_spec
 from analytics.catalog import CATALOG, Catalog, SpecInfo
-from analytics.own_version import OwnVersions
 from analytics.payload_drift import payload_drift, spec_for
 from analytics.spec import Status
 from analytics.sql_functions import dialect_function
-from analytics.versions import LaterVersion, newer_versions
+from analytics.versions import LaterVersion, LaterVersions, newer_versions
 from analytics.wording import counted
 
 
@@ -323,7 +322,7 @@ def _payload_findings(
     first_problem: dict[tuple[str, str, bool], str] = {}
     owners: dict[str, str] = {}
     verdicts: dict[tuple[str, str, str], str | None] = {}
-    own = OwnVersions({name: later.bundle for name, later in newer.items()})
+    own = LaterVersions(newer).own
     rows = session.execute(payloads_in_window_query(since).execution_options(yield_per=1000))
     for version, kind, event, built_by, off_schema, payload in rows:
         info = spec_for(kind, event, built_by, catalog)

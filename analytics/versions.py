@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Engine, Insert, Select, select
@@ -26,6 +27,7 @@ from analytics.catalog import Catalog
 from analytics.durations import as_utc
 from analytics.errors import AuditDatabaseError
 from analytics.messages import catalog_marker
+from analytics.own_version import OwnVersions
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,24 @@ class LaterVersion:
 
     first_seen: datetime
     bundle: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LaterVersions:
+    """The recorded versions first seen after the reader's (`newer_versions`), with one `OwnVersions`
+    over their bundles: a dashboard page's rows or a `drift` run share it, so that each recorded
+    schema's validator is built once, not once per row.
+
+    Attributes:
+        versions: each version's `LaterVersion`, by name.
+    """
+
+    versions: Mapping[str, LaterVersion] = field(default_factory=dict)
+
+    @cached_property
+    def own(self) -> OwnVersions:
+        """The checker of a message against its own version's recorded schema."""
+        return OwnVersions({name: later.bundle for name, later in self.versions.items()})
 
 
 def newer_versions(reader: Session | Connection, version: str) -> dict[str, LaterVersion]:

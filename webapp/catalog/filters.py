@@ -20,11 +20,10 @@ from analytics.catalog import CATALOG, Catalog, SpecInfo
 from analytics.drift import deprecated_sent, planned_sent
 from analytics.durations import format_instant
 from analytics.messages import catalog_marker, payload_of
-from analytics.own_version import OwnVersions
 from analytics.payload_drift import drift_of
 from analytics.scopes import UserScope
 from analytics.spec import Status
-from analytics.versions import LaterVersion
+from analytics.versions import LaterVersions
 
 CHOICES = {
     "status": [str(s) for s in Status],
@@ -67,13 +66,13 @@ class SpecRow:
     Attributes:
         info: the catalog entry.
         activity: the application's messages of it (`read_activity`, `identify_activity`).
-        newer: the recorded catalog versions first seen after the dashboard's, with when and their
-            bundles (`analytics.versions.newer_versions`).
+        newer: the recorded catalog versions first seen after the dashboard's, shared by a page's rows
+            (`analytics.versions.LaterVersions`).
     """
 
     info: SpecInfo
     activity: EventActivity
-    newer: Mapping[str, LaterVersion] = field(default_factory=dict)
+    newer: LaterVersions = field(default_factory=LaterVersions)
 
     @property
     def never_sent(self) -> bool:
@@ -105,12 +104,11 @@ class SpecRow:
             return None
         marker = catalog_marker(latest)
         version = marker.get("version")
-        if not isinstance(version, str) or version not in self.newer:
+        if not isinstance(version, str) or version not in self.newer.versions:
             return None
-        own = OwnVersions({version: self.newer[version].bundle})
-        kind, event = latest.get("type"), latest.get("event")
+        kind, event, built_by = latest.get("type"), latest.get("event"), marker.get("spec")
         return (
-            version if own.validates(version, kind, event, marker.get("spec"), payload_of(latest)) else None
+            version if self.newer.own.validates(version, kind, event, built_by, payload_of(latest)) else None
         )
 
     @cached_property
@@ -136,7 +134,7 @@ class SpecRow:
         version, problem = self._newer_version, self._problem
         if version is None or problem is None:
             return None
-        seen = self.newer[version].first_seen.strftime("%d %b %Y %H:%M UTC")
+        seen = self.newer.versions[version].first_seen.strftime("%d %b %Y %H:%M UTC")
         return (
             f"built by catalog version {version}, first seen ({seen}) after this dashboard's "
             f"{CATALOG.version}, and valid under it: this dashboard's schema does not know all it carries "
@@ -445,13 +443,12 @@ def event_rows(
     catalog: Catalog,
     activity: Mapping[str, EventActivity],
     filters: EventFilters,
-    newer: Mapping[str, LaterVersion] | None = None,
+    newer: LaterVersions,
 ) -> list[EventRow]:
     """The catalog's events joined with their activity, filtered and sorted as asked (`newer`: the
     recorded catalog versions first seen after the dashboard's, see `SpecRow`)."""
     words = filters.q.lower().split()
-    ahead = newer or {}
-    rows = [EventRow(info, activity.get(name, NEVER_SENT), ahead) for name, info in catalog.events.items()]
+    rows = [EventRow(info, activity.get(name, NEVER_SENT), newer) for name, info in catalog.events.items()]
     rows = [row for row in rows if _matches(row, filters, words)]
     if filters.sort:
         column = filters.sort.removeprefix("-")

@@ -39,7 +39,7 @@ from analytics.queries import IDENTIFY_PREFIX
 from analytics.scopes import UserScope
 from analytics.snippet import python_snippet
 from analytics.spec import contact_of
-from analytics.versions import LaterVersion, newer_versions, record_version_safely
+from analytics.versions import LaterVersions, newer_versions, record_version_safely
 from analytics.wording import counted
 from webapp.auth.policy import requires
 from webapp.auth.roles import Role
@@ -265,7 +265,7 @@ def _list_view() -> ListView:
     since = _now() - timedelta(days=RECENT_DAYS)
     events = list(CATALOG.events)
     (activity, newer), audit_error = read_or_default(
-        lambda: (read_activity(db.session, events, since), _newer_versions()), ({}, {})
+        lambda: (read_activity(db.session, events, since), _newer_versions()), ({}, LaterVersions())
     )
     return ListView(
         filters,
@@ -275,10 +275,10 @@ def _list_view() -> ListView:
     )
 
 
-def _newer_versions() -> dict[str, LaterVersion]:
+def _newer_versions() -> LaterVersions:
     """The recorded catalog versions first seen after the dashboard's: what their messages carry is not
     drift when valid under their own version (`SpecRow.built_by_newer`)."""
-    return newer_versions(db.session, CATALOG.version)
+    return LaterVersions(newer_versions(db.session, CATALOG.version))
 
 
 @bp.get("/")
@@ -370,7 +370,7 @@ def event(constant: str) -> ResponseReturnValue:
         return redirect(url_for("catalog.event", constant=info.constant), 308)
     now = _now()
 
-    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry], dict[str, LaterVersion]]:
+    def read() -> tuple[EventActivity, list[tuple[date, int]], list[AuditEntry], LaterVersions]:
         recent = read_activity(db.session, [info.name], now - timedelta(days=RECENT_DAYS))
         activity = recent.get(info.name, NEVER_SENT)
         counts = db.session.execute(daily_counts_query(info.name, now - timedelta(days=SPARKLINE_DAYS)))
@@ -378,7 +378,7 @@ def event(constant: str) -> ResponseReturnValue:
         return activity, daily_series(counts, now.date()), entries, _newer_versions()
 
     (activity, series, entries, newer), audit_error = read_or_default(
-        read, (NEVER_SENT, daily_series([], now.date()), [], {})
+        read, (NEVER_SENT, daily_series([], now.date()), [], LaterVersions())
     )
     return render_template(
         "catalog/event.html",
@@ -423,7 +423,7 @@ def identifiers() -> str:
             {info.constant: identify_activity(db.session, info.constant, since) for info in infos},
             _newer_versions(),
         ),
-        ({}, {}),
+        ({}, LaterVersions()),
     )
     return render_template(
         "catalog/identifiers.html",
@@ -442,7 +442,8 @@ def identifier(name: str) -> ResponseReturnValue:
         return redirect(url_for("catalog.identifier", name=info.constant), 308)
     since = _now() - timedelta(days=RECENT_DAYS)
     (activity, newer), audit_error = read_or_default(
-        lambda: (identify_activity(db.session, info.constant, since), _newer_versions()), (NEVER_SENT, {})
+        lambda: (identify_activity(db.session, info.constant, since), _newer_versions()),
+        (NEVER_SENT, LaterVersions()),
     )
     return render_template(
         "catalog/identifier.html",
