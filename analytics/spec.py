@@ -196,8 +196,20 @@ class _Spec(CheckedModel):
     scope: UserScope
 
     def __init_subclass__(cls, **catalog_metadata: Any) -> None:
-        """Accept the catalog metadata class arguments; `__pydantic_init_subclass__` reads them."""
+        """Accept the catalog metadata class arguments, which `__pydantic_init_subclass__` records."""
         super().__init_subclass__()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **catalog_metadata: Any) -> None:
+        """Record the catalog metadata class arguments once pydantic has built the class: in
+        `__init_subclass__`, which runs first, the model's fields are not set up yet."""
+        super().__pydantic_init_subclass__()
+        cls._catalog_metadata(**catalog_metadata)
+
+    @classmethod
+    def _catalog_metadata(cls) -> None:
+        """Record the class arguments: `TrackSpec` and `IdentifySpec` name theirs one by one, so that
+        any other keyword fails the class statement."""
 
     @field_validator("*", mode="after")
     @classmethod
@@ -311,7 +323,8 @@ class TrackSpec(_Spec):
     replaced_by: ClassVar[SegmentEvent | None] = None
     stale_after: ClassVar[timedelta] = DEFAULT_STALE_AFTER
 
-    def __init_subclass__(
+    @classmethod
+    def _catalog_metadata(
         cls,
         *,
         event: SegmentEvent | None = None,
@@ -322,37 +335,18 @@ class TrackSpec(_Spec):
         stale_after: timedelta = DEFAULT_STALE_AFTER,
         registry: SpecRegistry | None = None,
     ) -> None:
-        """Accept the catalog metadata class arguments, which `__pydantic_init_subclass__` reads.
+        """Record the catalog metadata and register the class; a class without `event` is a base.
 
-        Named one by one so that a misspelt keyword (`stale_afer=`) fails the class statement: taken as
+        Registered in `registry`, by default the shipped catalog's (`_registry_for`). The keywords are
+        named one by one so that a misspelt one (`stale_afer=`) fails the class statement: taken as
         `**kwargs`, it was dropped silently. mypy does not check a class statement's keywords against
         this signature: it skips that check for a class with a metaclass of its own (pydantic's), so
         another enum's member as `event=` type-checks, and `lint` (EC008) is what holds a catalog
         spec's event to `SegmentEvent`'s strings.
 
         Raises:
-            TypeError: a keyword it does not take.
+            TypeError: a keyword it does not take, or `event` without `category` and `owner`.
         """
-        super().__init_subclass__()
-
-    @classmethod
-    def __pydantic_init_subclass__(
-        cls,
-        *,
-        event: SegmentEvent | None = None,
-        category: Category | None = None,
-        owner: str | None = None,
-        status: Status = Status.ACTIVE,
-        replaced_by: SegmentEvent | None = None,
-        stale_after: timedelta = DEFAULT_STALE_AFTER,
-        registry: SpecRegistry | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Record the catalog metadata and register the class; a class without `event` is a base.
-
-        Registered in `registry`, by default the shipped catalog's (`_registry_for`).
-        """
-        super().__pydantic_init_subclass__(**kwargs)
         if event is None:
             return
         if category is None or owner is None:
@@ -407,36 +401,23 @@ class IdentifySpec(_Spec):
 
     name: ClassVar[str]
 
-    def __init_subclass__(
-        cls,
-        *,
-        name: str | None = None,
-        owner: str | None = None,
-        status: Status = Status.ACTIVE,
-        registry: SpecRegistry | None = None,
-    ) -> None:
-        """Accept the catalog metadata class arguments, named one by one as `TrackSpec`'s are.
-
-        Raises:
-            TypeError: a keyword it does not take.
-        """
-        super().__init_subclass__()
-
     @classmethod
-    def __pydantic_init_subclass__(
+    def _catalog_metadata(
         cls,
         *,
         name: str | None = None,
         owner: str | None = None,
         status: Status = Status.ACTIVE,
         registry: SpecRegistry | None = None,
-        **kwargs: Any,
     ) -> None:
         """Record the catalog metadata and register the class; a class without `name` is a base.
 
-        Registered in `registry`, by default the shipped catalog's (`_registry_for`).
+        Registered in `registry`, by default the shipped catalog's (`_registry_for`); the keywords are
+        named one by one as `TrackSpec`'s are.
+
+        Raises:
+            TypeError: a keyword it does not take, or `name` without `owner`.
         """
-        super().__pydantic_init_subclass__(**kwargs)
         if name is None:
             return
         if owner is None:

@@ -308,7 +308,7 @@ def test_a_misspelt_class_argument_fails_the_class_statement(
         else {"name": "Boardly signup"}
     )
     with pytest.raises(
-        TypeError, match=r"__init_subclass__\(\) got an unexpected keyword argument 'stale_afer'"
+        TypeError, match=r"_catalog_metadata\(\) got an unexpected keyword argument 'stale_afer'"
     ):
         types.new_class(
             "BoardCreateStarted",
