@@ -64,7 +64,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, Session, mapped_column, registry
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Subquery
 
@@ -128,6 +128,18 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids for large logs.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def partial_index(
+    name: str,
+    *columns: str | ColumnElement[Any] | InstrumentedAttribute[Any],
+    where: str,
+    unique: bool = False,
+) -> Index:
+    """An index of only the rows `where` holds for, on SQLite and PostgreSQL alike: each dialect reads
+    its own `*_where` argument, and an index given one of them indexes every row on the other."""
+    condition = text(where)
+    return Index(name, *columns, unique=unique, sqlite_where=condition, postgresql_where=condition)
 
 
 class Base(DeclarativeBase):
@@ -222,21 +234,19 @@ class AuditEntry(Base):
         Index("ix_audit_entries_catalog_version_recorded_at", "catalog_version", "recorded_at"),
         # The audit search's HTTP status filter (the endpoint's answer, 500, 429…); entries without an
         # outcome yet (every entry as it is written) stay out of it.
-        Index(
+        partial_index(
             "ix_audit_entries_http_status_recorded_at",
             "http_status",
             "recorded_at",
-            sqlite_where=text("http_status IS NOT NULL"),
-            postgresql_where=text("http_status IS NOT NULL"),
+            where="http_status IS NOT NULL",
         ),
         # Only tester sends name a destination: the application's entries, nearly all of the log,
         # stay out of this index and cost nothing more to write.
-        Index(
+        partial_index(
             "ix_audit_entries_destination_recorded_at",
             "destination",
             "recorded_at",
-            sqlite_where=text("destination IS NOT NULL"),
-            postgresql_where=text("destination IS NOT NULL"),
+            where="destination IS NOT NULL",
         ),
     )
 
@@ -316,12 +326,11 @@ whose condition names the index's own constant, never a bound parameter."""
 # million entries, most of them for a call never made). Partial: track entries cost nothing more.
 # (spec, recorded_at) and the row id: newest-first pages come in index order, whatever SQLite knows
 # of the table's statistics (with `source` in the key, it preferred the `type` index and a scan).
-Index(
+partial_index(
     "ix_audit_entries_identify_spec_recorded_at",
     called_spec(AuditEntry.payload),
     AuditEntry.recorded_at,
-    sqlite_where=text("type = 'identify'"),
-    postgresql_where=text("type = 'identify'"),
+    where="type = 'identify'",
 )
 
 
@@ -380,12 +389,7 @@ class DeliveryAttempt(Base):
     # one (`attempts=replayed`), partial: the application's own attempts, nearly all, cost it nothing.
     __table_args__ = (
         Index("ix_delivery_attempts_outcome_attempted_at", "outcome", "attempted_at"),
-        Index(
-            "ix_delivery_attempts_replay_attempted_at",
-            "attempted_at",
-            postgresql_where=text("source = 'replay'"),
-            sqlite_where=text("source = 'replay'"),
-        ),
+        partial_index("ix_delivery_attempts_replay_attempted_at", "attempted_at", where="source = 'replay'"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, String, text
+from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from analytics.audit import partial_index
 from analytics.durations import as_utc
 from webapp.auth.roles import Role
 from webapp.extensions import db
@@ -79,13 +80,8 @@ class ApiToken(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "api_tokens"
     __table_args__ = (
         # Two tabs submitting the same name at once must not both win the duplicate-name check.
-        Index(
-            "uq_api_tokens_user_id_name_active",
-            "user_id",
-            "name",
-            unique=True,
-            sqlite_where=text("revoked_at IS NULL"),
-            postgresql_where=text("revoked_at IS NULL"),
+        partial_index(
+            "uq_api_tokens_user_id_name_active", "user_id", "name", where="revoked_at IS NULL", unique=True
         ),
     )
 
