@@ -84,7 +84,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0023_replay_attempts_index"
+SCHEMA_REVISION = "0024_event_days_event_index"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -104,6 +104,7 @@ WRITABLE_REVISIONS = frozenset(
         "0020_scope_preset_name_key",
         "0021_audit_erasures",
         "0022_http_status_index",
+        "0023_replay_attempts_index",
         SCHEMA_REVISION,
     }
 )
@@ -114,8 +115,8 @@ and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a c
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
 way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
 a table only `audit erase` writes (erasures of personal data), 0022 two indexes (HTTP statuses,
-failed attempts), 0023 another (replays' attempts). Its oldest member is the `oldest_writer`
-migration 0011 records (a test holds them together)."""
+failed attempts), 0023 another (replays' attempts), 0024 another (the daily counts by event). Its
+oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
 NAMING_CONVENTION = {
@@ -351,7 +352,9 @@ class EventDay(_EventCount, Base):
     """Entries per event, source and UTC day: the whole days of a counted window."""
 
     __tablename__ = "audit_event_days"
-    __table_args__ = (_window_index(__tablename__),)
+    # By event: whether the log holds an event outside the catalog, asked at every live-tail poll of
+    # its search, is one probe (migration `0024_event_days_event_index`).
+    __table_args__ = (_window_index(__tablename__), Index("ix_audit_event_days_event", "event"))
 
 
 class AuditMessageId(Base):

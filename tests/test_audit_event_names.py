@@ -4,19 +4,23 @@ with the closest known name, on the page, the API, the exports and the command; 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from html import unescape
 
 import pytest
 from auditlog import record
 from auth_helpers import signed_in_client
 from flask import Flask
 from foreign_specs import record_boardly_signup
+from sqlalchemy import Select
 
 from analytics.audit import AuditStatus, AuditStore
 from analytics.catalog import CATALOG
 from analytics.messages import build_message
+from webapp.audit.event_names import logged_event_query
 from webapp.auth.roles import Role
-from webapp.extensions import analytics_client
+from webapp.extensions import analytics_client, db
 
 REMOVED = "Cluster Provisioned"
 """An event the log holds that today's catalog does not (a removed one, an application's own)."""
@@ -233,3 +237,44 @@ def test_a_track_event_the_log_holds_by_an_identify_call_s_name_is_found(
     )
     assert result.exit_code == 0, result.stderr
     assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [message["messageId"]]
+
+
+def _plan(app: Flask, query: Select[tuple[str]]) -> str:
+    """The database's plan for `query`, in its own words. PostgreSQL is told to avoid a table scan,
+    which it would rightly choose for the few rows here: what it then uses is the index it can."""
+    with app.app_context():
+        engine = db.engine
+        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                return "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}").scalars())
+            return "\n".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+def test_whether_the_log_holds_an_event_is_one_probe_of_its_index(
+    logged: tuple[Flask, dict[str, str]],
+) -> None:
+    """The live tail of a search for an event outside the catalog asks at every poll: the daily counts'
+    key leads with the day, so without the index by event the question read the table."""
+    app, _ = logged
+    plan = _plan(app, logged_event_query(REMOVED))
+    assert "ix_audit_event_days_event" in plan, plan
+
+
+def test_the_live_tail_of_an_event_outside_the_catalog_adds_its_new_entries_only(
+    logged: tuple[Flask, dict[str, str]],
+) -> None:
+    app, ids = logged
+    client = signed_in_client(app, Role.VIEWER)
+    page = client.get("/audit/", query_string={"event": REMOVED, "live": "1"}).get_data(as_text=True)
+    match = re.search(r'<div id="audit-tail"[^>]*hx-get="([^"]+)"', page, re.S)
+    assert ids["removed"][:8] in page and match is not None, page
+    with app.app_context():
+        store = analytics_client.store()
+        arrived = _removed(store)
+        _cps(store)
+    poll = client.get(unescape(match.group(1)), headers={"HX-Request": "true"})
+    assert poll.status_code == 200
+    link = r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time'
+    assert re.findall(link, poll.get_data(as_text=True)) == [arrived]

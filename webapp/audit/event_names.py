@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from analytics.actions import ACTIONS
@@ -37,7 +37,7 @@ def unknown_event(
     """Why the search's event or identify call can match nothing, or None when some name knows it.
 
     Today's catalog answers without a read. Any other name is looked up as the Event filter lists the
-    log's (the daily counts, migration 0015's index), one probe for the name typed; only a name no
+    log's (the daily counts, by migration 0024's index), one probe for the name typed; only a name no
     probe finds reads those lists, for the closest name to suggest.
 
     Args:
@@ -72,8 +72,16 @@ def unknown_event(
     return f"{said}; did you mean {known[closest[0]]!r}?" if closest else said
 
 
+def logged_event_query(event: str) -> Select[tuple[str]]:
+    """Whether the log holds `event`: one of its daily count rows, found through the index by event
+    (migration 0024). The live tail of a search for an event outside the catalog asks at every poll;
+    the table's key leads with the day, and reading it for the event took ~30 ms a poll at a year's
+    rows."""
+    return select(EventDay.event).where(EventDay.event == event).limit(1)
+
+
 def _logged_event(session: Session, event: str) -> bool:
-    return session.scalar(select(EventDay.event).where(EventDay.event == event).limit(1)) is not None
+    return session.scalar(logged_event_query(event)) is not None
 
 
 def _logged_identify(session: Session, spec: str) -> bool:
