@@ -22,6 +22,7 @@ from analytics.collector import Collector
 from analytics.messages import build_message
 from webapp.auth.roles import Role
 from webapp.replay import listing as listing_module
+from webapp.replay import routes as replay_routes
 
 HTMX = {"HX-Request": "true"}
 ROW = re.compile(
@@ -170,3 +171,50 @@ def test_the_list_goes_on_without_javascript_and_says_when_the_view_changed(
     bad = client.get("/audit/replay/entries?outcome=refused&listed_after=x")
     assert bad.status_code == 400
     assert "<code>listed_after</code>: not an entry of this list" in bad.get_data(as_text=True)
+
+
+def test_a_next_page_reads_its_own_rows_not_the_whole_offer_again(
+    make_app: Callable[..., Flask],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each "Show the next" worked the whole offer out again: every entry's payload and attempts for
+    the risk lines and the token. The page checks the click's entries by their ids, then lists its own."""
+    monkeypatch.setattr(listing_module, "FIRST_PAGE", 2)
+    monkeypatch.setattr(listing_module, "NEXT_PAGE", 3)
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    client = signed_in_client(app, Role.ENGINEER)
+    _log(app)
+    page = client.get("/audit/replay/").get_data(as_text=True)
+    more = NEXT.search(page)
+    assert more is not None
+
+    def worked_out_again(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a next page worked the click's whole offer out again")
+
+    monkeypatch.setattr(replay_routes, "click_outlook", worked_out_again)
+    following = client.get(unescape(more.group(1)), headers=HTMX)
+    assert following.status_code == 200
+    html = following.get_data(as_text=True)
+    assert len(_rows(html)) == 3 and not {m for m, _ in _rows(html)} & {m for m, _ in _rows(page)}
+    assert "The first 5 of the 11 entries the button takes are listed: it re-sends 10 and skips 1." in re.sub(
+        r"\s+", " ", re.sub(r"<[^>]+>", "", html)
+    )
+
+
+def test_a_next_page_whose_count_is_not_the_offer_s_lists_nothing(
+    make_app: Callable[..., Flask],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The link carries how many the click re-sends, with a digest of it and of the click's entries."""
+    monkeypatch.setattr(listing_module, "FIRST_PAGE", 2)
+    app = make_app(SQLALCHEMY_DATABASE_URI=database_url)
+    client = signed_in_client(app, Role.ENGINEER)
+    _log(app)
+    more = NEXT.search(client.get("/audit/replay/").get_data(as_text=True))
+    assert more is not None
+    link = unescape(more.group(1))
+    assert "sendable=10&" in link
+    changed = client.get(link.replace("sendable=10&", "sendable=11&"), headers=HTMX).get_data(as_text=True)
+    assert "The view changed since this page was drawn" in changed and not _rows(changed)

@@ -6,10 +6,18 @@ could not see the other 330. The list goes on by keyset pages of the click's own
 the pages together list exactly what the click takes: the entries it re-sends and those it skips with
 their reason. A page asked for under an offer that is not the one shown any more (the view changed)
 is not listed: the rows would not be those the page's button confirms.
+
+A next page does not work the offer out again: that read every one of its entries' payloads and
+attempts for the risk lines and the token, for each "Show the next". Its link carries a digest of the
+click's entries and of how many it re-sends (`view_digest`), which the page checks against the ids
+the view selects now (one read of ids alone), then reads its own rows. The click itself is still
+checked against the whole offer (`Offer.token`): a change only the risk lines or the skips show is
+refused there, with the offer as it is now.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -79,3 +87,9 @@ def listing_of(
         replay(store, None, page, dry_run=True, now=now, limit=len(chosen), on_candidate=rows.append)
     end = start + len(chosen)
     return Listing(rows, start, end, len(ids), chosen[-1] if end < len(ids) else None)
+
+
+def view_digest(ids: Sequence[int], more: bool, sendable: int) -> str:
+    """A digest of the click's entries (`Offer.ids`, `Offer.more`) and of how many it re-sends: what a
+    next page's link carries, so that the page lists its rows only while the view offers the same."""
+    return hashlib.sha256(repr((tuple(ids), more, sendable)).encode()).hexdigest()[:32]

@@ -61,7 +61,7 @@ from webapp.auth.policy import require, requires
 from webapp.auth.roles import Role
 from webapp.extensions import analytics_client, db
 from webapp.htmx import shown_status, vary_on_htmx, wants_fragment
-from webapp.replay.listing import Listing, listing_of
+from webapp.replay.listing import Listing, listing_of, view_digest
 from webapp.replay.sooner import sooner_command
 from webapp.tester.sending import own_destination
 from webapp.text_input import query_checked_by_its_form
@@ -167,15 +167,22 @@ class Offer:
         return f"{number} {noun(self.sendable, 'entry')} to re-send now: confirm again"
 
 
-def _offer(selection: ReplaySelection, now: datetime) -> Offer:
-    """What one click of this selection would re-send now."""
+def _offered(selection: ReplaySelection, now: datetime) -> tuple[tuple[int, ...], bool]:
+    """The entries one click of this selection takes now (`Offer.ids`), and whether it selects more:
+    a read of ids alone, up to `CLICK_LIMIT + 1`."""
     first = select_replayable(selection, now).with_only_columns(AuditEntry.id).limit(CLICK_LIMIT + 1)
     ids = tuple(db.session.scalars(first))
+    return ids[:CLICK_LIMIT], len(ids) > CLICK_LIMIT
+
+
+def _offer(selection: ReplaySelection, now: datetime) -> Offer:
+    """What one click of this selection would re-send now."""
+    ids, more = _offered(selection, now)
     if not ids:
         return Offer()
     cipher = analytics_client.store().cipher
     outlook = click_outlook(db.session, selection, now, cap=CLICK_LIMIT, cipher=cipher)
-    offer = Offer(ids=ids[:CLICK_LIMIT], more=len(ids) > CLICK_LIMIT, blocked=outlook.blocked)
+    offer = Offer(ids=ids, more=more, blocked=outlook.blocked)
     # Counted of what the click sends, in the command's words: its skips can never be a second copy.
     return replace(offer, risk_lines=tuple(outlook.risk.lines(offer.sendable, "to re-send")))
 
@@ -324,6 +331,7 @@ def _render(
         sooner=sooner,
         redraw_in=redraw,
         listing=listing,
+        view=view_digest(offer.ids, offer.more, offer.sendable),
         report=report,
         refreshed=refreshed or [],
         head=head,
@@ -346,8 +354,9 @@ def _view(*own: str) -> SearchForm:
     return form
 
 
-LISTING_PARAMS = ("listed_after", "offer")
-"""The list's own parameters: the entry a page goes on after, and the offer it lists (`Offer.token`)."""
+LISTING_PARAMS = ("listed_after", "offer", "sendable", "view")
+"""The list's own parameters: the entry a page goes on after, the offer it lists (`Offer.token`), how
+many of its entries the click re-sends, and the digest of its entries with that count (`view_digest`)."""
 
 
 def _listed_after(form: SearchForm) -> int | None:
@@ -396,20 +405,20 @@ def listing() -> ResponseReturnValue:
         form.errors["listed_after"] = "missing: the entry the list goes on after, as its link gives it"
     if not wants_fragment():
         return _render(form, status=200 if form.valid else 400, after=after)
-    shown, offer = None, Offer()
+    shown, sendable = None, request.args.get("sendable", 0, type=int)
     if form.valid and after is not None:
         selection, now = _selection(form), datetime.now(UTC)
-        offer = _offer(selection, now)
-        if request.args.get("offer") == offer.token:
-            shown = listing_of(analytics_client.store(), selection, offer.ids, now, after=after)
+        ids, more = _offered(selection, now)
+        if request.args.get("view") == view_digest(ids, more, sendable):
+            shown = listing_of(analytics_client.store(), selection, ids, now, after=after)
     html = render_template(
         "replay/_more.html",
         form=form,
         listing=shown,
         more=True,
-        offer=offer.token,
-        sendable=offer.sendable,
-        blocked=offer.blocked,
+        offer=request.args.get("offer", ""),
+        sendable=sendable,
+        view=request.args.get("view", ""),
     )
     return vary_on_htmx(make_response(html))
 
