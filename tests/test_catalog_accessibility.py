@@ -97,14 +97,54 @@ def test_the_events_list_names_its_table_its_sort_links_and_its_parts(client: Fl
     assert sort and _text(sort.group(1)) == "Sort by Last seen ↕"
 
 
+def _read_in_header(header: str) -> str:
+    """What a screen reader reads of a row header: neither aria-hidden text nor a closed badge's reason."""
+    shown = re.sub(r'<span [^>]*aria-hidden="true">.*?</span>', "", header, flags=re.S)
+    return re.sub(r'<span class="reason">.*?</span>', "", shown, flags=re.S)
+
+
+PII_REASON = "Carries personal data, stored masked in the audit log"
+
+
+def test_a_personal_data_badge_opens_on_what_it_means_wherever_it_shows(client: FlaskClient) -> None:
+    """Its meaning was only a `title` on a span: the keyboard, touch and most screen readers never got it."""
+    badge = (
+        f'<details class="explained"><summary class="badge pii" title="{PII_REASON}">personal data</summary>'
+        f'<span class="reason">{PII_REASON}</span></details>'
+    )
+    assert badge in _row(client.get("/").get_data(as_text=True), "New User")
+    assert badge in _row(client.get("/identifiers").get_data(as_text=True), "Register")
+    event = client.get("/events/UserCreate").get_data(as_text=True)
+    assert badge in event[: event.index("<h2")]
+    assert badge in event[event.index('<table class="properties">') :]
+    assert '<span class="badge pii"' not in event
+    # A disclosure is no phrasing content: in a <p> the parser closes the paragraph before it.
+    assert '<div class="badges">' in event and '<p class="badges">' not in event
+
+
+def test_an_identify_call_s_row_header_holds_its_name_and_badge_not_its_description(
+    client: FlaskClient,
+) -> None:
+    """A screen reader reads the row header before every cell: it re-read the whole description there too."""
+    page = client.get("/identifiers").get_data(as_text=True)
+    start = page.index('class="event-name" href="/identifiers/RegisterIdentify">')
+    header = page[page.rindex("<th", 0, start) : page.index("</th>", start)]
+    assert _text(_read_in_header(header)) == "Register personal data"
+    description = CATALOG.identifier("RegisterIdentify").spec.summary()
+    assert '<a aria-describedby="summary-RegisterIdentify" class="event-name"' in header
+    assert (
+        f'<span class="muted small" id="summary-RegisterIdentify" aria-hidden="true">{description}</span>'
+        in header
+    )
+
+
 def test_an_event_s_row_header_holds_its_name_and_badge_not_its_description(client: FlaskClient) -> None:
     """A screen reader reads the row header before every cell: it re-read the whole description. The
     description stays under the name on screen, hidden from that reading, and describes the name's link."""
     page = client.get("/").get_data(as_text=True)
     start = page.index('class="event-name" href="/events/UserCreate">')
     header = page[page.rindex("<th", 0, start) : page.index("</th>", start)]
-    read = re.sub(r'<span [^>]*aria-hidden="true">.*?</span>', "", header, flags=re.S)
-    assert _text(read) == "New User personal data"
+    assert _text(_read_in_header(header)) == "New User personal data"
     description = CATALOG.event("UserCreate").spec.summary()
     assert '<a aria-describedby="summary-UserCreate" class="event-name"' in page
     assert (

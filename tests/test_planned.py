@@ -214,9 +214,11 @@ def _row(page: str, event: str) -> str:
 def test_the_list_badges_a_planned_event_and_its_status_filter_finds_it(client: FlaskClient) -> None:
     page = client.get("/").get_data(as_text=True)
     row = _row(page, EVENT)
+    # A disclosure, not only a tooltip: the keyboard, touch and screen readers reach what planned means.
+    meaning = "Declared in the catalog, not sent by any application yet"
     assert (
-        '<span class="badge status-planned" title="Declared in the catalog, not sent by any application yet">'
-        "planned</span>" in row
+        f'<details class="explained"><summary class="badge status-planned" title="{meaning}">'
+        f'planned</summary><span class="reason">{meaning}</span></details>' in row
     )
     assert '<span class="muted">never sent</span>' in row and "badge never-sent" not in row
     assert "<option>planned</option>" in page
@@ -245,7 +247,7 @@ def test_a_planned_event_already_sent_needs_attention_on_the_list_its_page_and_t
 @pytest.mark.usefixtures("planned_catalog")
 def test_the_event_page_says_what_planned_means(client: FlaskClient) -> None:
     page = client.get("/events/InvoiceSend").get_data(as_text=True)
-    assert '<span class="badge status-planned"' in page
+    assert '<summary class="badge status-planned"' in page
     assert (
         '<p class="notice" role="note" id="planned-note"><strong>Planned.</strong> This event is declared'
         in page

@@ -51,3 +51,18 @@ def test_the_planned_badge_and_the_status_filter_find_a_planned_event(
     expect(page).to_have_url(f"{live_server}/events/InvoiceSend")
     expect(page.locator("#planned-note")).to_contain_text("no application is meant to send it yet")
     expect(page.locator("p.drift .badge.planned-sent")).to_be_visible()
+
+
+def test_tab_and_enter_open_the_planned_badge_on_what_planned_means(live_server: str, page: Page) -> None:
+    """It said so only in a tooltip, which the keyboard and touch never reach."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/?status=planned")
+    row = page.locator("table.events tbody tr").filter(has=page.get_by_role("link", name=EVENT, exact=True))
+    meaning = row.locator(".reason", has_text="Declared in the catalog, not sent by any application yet")
+    expect(meaning).to_be_hidden()
+    badge = row.locator("summary.badge.status-planned")
+    badge.focus()
+    expect(badge).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(meaning).to_be_visible()
+    assert meaning.bounding_box() is not None
