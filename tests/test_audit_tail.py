@@ -11,7 +11,9 @@ from __future__ import annotations
 import html
 import re
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -51,8 +53,8 @@ def _record(store: AuditStore, count: int = 1) -> list[str]:
     return [str(m["messageId"]) for m in messages]
 
 
-@pytest.fixture
-def reader(database_url: str) -> Iterator[FlaskClient]:
+@contextmanager
+def _reader_of(database_url: str, **settings: object) -> Iterator[FlaskClient]:
     """The dashboard on the writers' database, read by a viewer through a trusted proxy header."""
     app: Flask = create_app(
         {
@@ -61,6 +63,7 @@ def reader(database_url: str) -> Iterator[FlaskClient]:
             "AUTH_MODE": "proxy",
             "TRUSTED_PROXIES": parse_networks("127.0.0.1"),
             "PROXY_DEFAULT_ROLE": Role.VIEWER,
+            **settings,
         }
     )
     client = app.test_client()
@@ -70,6 +73,13 @@ def reader(database_url: str) -> Iterator[FlaskClient]:
 
     with app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def reader(database_url: str) -> Iterator[FlaskClient]:
+    """The dashboard on the writers' database, read by a viewer."""
+    with _reader_of(database_url) as client:
+        yield client
 
 
 def _tail_url(page: str) -> str:
@@ -298,3 +308,36 @@ def test_a_poll_reads_whole_only_the_entries_it_adds(store: AuditStore, statuses
             event.remove(AuditEntry, "load", note)
     assert [entry.id for entry in step.entries] == ids[1000:][::-1]
     assert sorted(loaded) == ids[1000:]
+
+
+STUCK_BADGE = '<span class="badge audit-stuck"'
+
+
+def test_a_listed_pending_row_that_turns_stuck_is_drawn_again_with_its_badge(
+    store: AuditStore, database_url: str
+) -> None:
+    """Its status stays `pending`, which is all the tail compared: the row kept no badge while the page
+    drawn afresh marked it stuck."""
+    stuck_after = timedelta(seconds=2)
+    with _reader_of(database_url, AUDIT_STUCK_AFTER=stuck_after) as reader:
+        [message_id] = _record(store)
+        started = time.monotonic()
+        tail = Tail(reader)
+        assert tail.listed == [message_id]
+        first = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
+        assert time.monotonic() - started < stuck_after.total_seconds(), "too slow to see it pending first"
+        assert _settled(first) == []
+        tail.url = _tail_url(first)
+        time.sleep(stuck_after.total_seconds() + 0.2)
+        turned = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
+        assert _settled(turned) == [message_id]
+        assert STUCK_BADGE in turned
+        assert STUCK_BADGE in reader.get("/audit/?live=1").get_data(as_text=True)
+        # Drawn stuck, it is not drawn again at every poll; a re-send that delivers it still is.
+        tail.url = _tail_url(turned)
+        again = reader.get(tail.url, headers=HTMX).get_data(as_text=True)
+        assert _settled(again) == []
+        store.record_outcome([message_id], AuditStatus.DELIVERED, http_status=200)
+        delivered = reader.get(_tail_url(again), headers=HTMX).get_data(as_text=True)
+        assert _settled(delivered) == [message_id]
+        assert STUCK_BADGE not in delivered

@@ -63,6 +63,7 @@ from webapp.audit.tail import (
     following,
     listed_moving,
     read_tail,
+    shown_state,
     start_of_tail,
     unlisted,
 )
@@ -173,7 +174,8 @@ def index() -> ResponseReturnValue:
     now = datetime.now(UTC)
     floor = request.args.get("total", 0, type=int)
     results = search(db.session, form, page_size=PAGE_SIZE, now=now, floor=floor) if form.valid else None
-    tail = start_of_tail(results.page, now) if results and form.live else None
+    stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
+    tail = start_of_tail(results.page, now, stuck_after) if results and form.live else None
     htmx = wants_fragment()
     template = "audit/_results.html" if htmx else "audit/index.html"
     # Only the full page draws the form, and with it the Event filter's choices.
@@ -221,9 +223,10 @@ def tail() -> ResponseReturnValue:
     step = read_tail(db.session, filters, state, now, batch=batch)
     behind = unlisted(db.session, filters, step.state) if step.more else 0
     entries = step.entries
-    # Listed rows whose status moved on since they were drawn are drawn again, in place.
+    # Listed rows whose status moved on since they were drawn, or that turned stuck, are drawn again.
+    stuck_after = current_app.config["AUDIT_STUCK_AFTER"]
     followed = listed_moving(db.session, state, hidden_actions())
-    settled = [row for row in followed if row.status != moving[row.id]]
+    settled = [row for row in followed if shown_state(row, now, stuck_after) != moving[row.id]]
     # Something changed: the head (count, range, histogram) is read again rather than added up.
     listed = Overview(request.args.get("total", 0, type=int), None, request.args.get("complete") != "0")
     head = (
@@ -236,7 +239,7 @@ def tail() -> ResponseReturnValue:
         form=form,
         entries=entries,
         settled=settled,
-        tail=replace(step.state, moving=following([*entries, *followed])),
+        tail=replace(step.state, moving=following([*entries, *followed], now, stuck_after)),
         behind=behind,
         behind_most=BEHIND_COUNT_MOST,
         catch_up=TAIL_CATCH_UP,

@@ -15,10 +15,11 @@ So the tail keeps two things in its URL, as its `TailState`:
 - `seen`, the ids of the entries shown above `after`, so that reading them again adds nothing.
 
 It also keeps the newest listed rows whose status may still move on (`moving`: a delivery, a retry,
-someone's re-send), with the status each shows, so that a poll brings back those that moved. They
-travel in the same compact form as `seen`. Every listed row used to send its own hidden field with
-each poll, and a busy log's pending rows took the poll's request line past the 4 KB servers accept
-(gunicorn answered 414 to every later poll, and the tail froze).
+someone's re-send), with the status each shows (or that it shows stuck), so that a poll brings back
+those that moved or turned stuck. They travel in the same compact form as `seen`. Every listed row
+used to send its own hidden field with each poll, and a busy log's pending rows took the poll's
+request line past the 4 KB servers accept (gunicorn answered 414 to every later poll, and the tail
+froze).
 
 Each poll reads again from `after`, skips what `seen` names, and adds the rest. Reading costs the
 poll's batch plus the `seen` entries, whatever the rate: `seen` is bounded by the length of its
@@ -41,6 +42,7 @@ from sqlalchemy.orm import Session
 from analytics.audit import AuditEntry, AuditStatus
 from analytics.durations import as_utc
 from analytics.queries import AuditFilter, Cursor, Page, positions_after, without_actions
+from analytics.replay import is_stuck
 from analytics.scopes import MAX_ID
 
 TAIL_BATCH = 100
@@ -69,6 +71,13 @@ SEEN_MOST = 10_000
 
 MOVING_STATUSES = frozenset({str(AuditStatus.PENDING), str(AuditStatus.FAILED), str(AuditStatus.DROPPED)})
 """Statuses a listed row may leave (a delivery, a retry, someone's re-send); the others are final."""
+
+STUCK = "stuck"
+"""How a `pending` row older than the stuck threshold shows (its badge): it turns so with no change of
+status, and the tail compared statuses alone, so its rows never got the badge the page drawn afresh had."""
+
+SHOWN_STATES = MOVING_STATUSES | {STUCK}
+"""What a followed row may show: a moving status, or `STUCK`."""
 
 MOVING_MOST = TAIL_BATCH
 """Most listed rows whose status the tail follows: the newest. A row further down shows the status
@@ -166,8 +175,13 @@ def _decode_bitmap(text: str) -> frozenset[int]:
     return frozenset(ids)
 
 
+def shown_state(entry: AuditEntry, now: datetime, stuck_after: timedelta) -> str:
+    """What a row shows of its status: `STUCK` for a pending entry past the threshold, else its status."""
+    return STUCK if is_stuck(entry, now, stuck_after) else str(entry.status)
+
+
 def encode_moving(moving: Mapping[int, str]) -> str:
-    """The URL form of the moving rows: `pending:2s-4,failed:1y`, each status's ids as `encode_seen`."""
+    """The URL form of the moving rows: `pending:2s-4,stuck:1y`, each state's ids as `encode_seen`."""
     by_status: dict[str, list[int]] = {}
     for entry_id, status in moving.items():
         by_status.setdefault(status, []).append(entry_id)
@@ -175,7 +189,7 @@ def encode_moving(moving: Mapping[int, str]) -> str:
 
 
 def decode_moving(text: str) -> dict[int, str]:
-    """The moving rows of a `moving` parameter, each id with the status its row shows.
+    """The moving rows of a `moving` parameter, each id with the state its row shows (`SHOWN_STATES`).
 
     Raises:
         ValueError: it is not one (or holds more rows than the tail follows).
@@ -185,7 +199,7 @@ def decode_moving(text: str) -> dict[int, str]:
     moving: dict[int, str] = {}
     for part in text.split(",") if text else ():
         status, _, ids = part.partition(":")
-        if status not in MOVING_STATUSES or not ids:
+        if status not in SHOWN_STATES or not ids:
             raise ValueError(f"{part!r} is not a status the tail follows with its rows")
         moving.update(dict.fromkeys(decode_seen(ids), status))
     if len(moving) > MOVING_MOST:
@@ -193,11 +207,11 @@ def decode_moving(text: str) -> dict[int, str]:
     return moving
 
 
-def following(entries: Iterable[AuditEntry]) -> dict[int, str]:
-    """The rows among `entries` whose status the tail follows: the newest that may still move on, up
-    to `MOVING_MOST` and as many as `MOVING_LIMIT` has room for."""
+def following(entries: Iterable[AuditEntry], now: datetime, stuck_after: timedelta) -> dict[int, str]:
+    """The rows among `entries` whose status the tail follows, with the state each shows (`shown_state`):
+    the newest that may still move on, up to `MOVING_MOST` and as many as `MOVING_LIMIT` has room for."""
     newest = sorted((e for e in entries if e.status in MOVING_STATUSES), key=Cursor.of, reverse=True)
-    moving = {entry.id: str(entry.status) for entry in newest[:MOVING_MOST]}
+    moving = {entry.id: shown_state(entry, now, stuck_after) for entry in newest[:MOVING_MOST]}
     while len(encode_moving(moving)) > MOVING_LIMIT:
         moving.popitem()
     return moving
@@ -235,7 +249,7 @@ class TailState:
     Attributes:
         after: every entry at or below this position has been shown; None: from the log's start.
         seen: the ids of the entries shown above `after`.
-        moving: the listed rows whose status the tail follows (`following`), with the status each shows.
+        moving: the listed rows whose status the tail follows (`following`), with the state each shows.
     """
 
     after: Cursor | None = None
@@ -251,7 +265,7 @@ class TailState:
         }
 
 
-def start_of_tail(page: Page, now: datetime) -> TailState:
+def start_of_tail(page: Page, now: datetime, stuck_after: timedelta) -> TailState:
     """The state of a tail that starts on the newest page of a search.
 
     Entries older than the page's last row belong to its older pages, not to the tail.
@@ -263,7 +277,7 @@ def start_of_tail(page: Page, now: datetime) -> TailState:
     if page.older is not None:
         after = max(after, _just_before(oldest))
     seen = frozenset(entry.id for entry in page.entries if Cursor.of(entry) > after)
-    return TailState(after, seen, following(page.entries))
+    return TailState(after, seen, following(page.entries, now, stuck_after))
 
 
 @dataclass(frozen=True)
