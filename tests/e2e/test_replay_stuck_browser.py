@@ -37,3 +37,21 @@ def test_the_offer_under_the_live_tail_takes_in_an_entry_that_turned_stuck(
     widget.get_by_role("button").click()
     expect(widget.get_by_role("status")).to_have_text("Re-sent 2 entries: 2 delivered.")
     assert {message["messageId"] for message in collector.received()} == {failed, pending}
+
+
+def test_a_pending_row_under_the_live_tail_gets_its_stuck_badge_without_a_reload(
+    live_server: str, page: Page, app: Flask
+) -> None:
+    """The live redraw left it a plain pending row, while the page loaded afresh marked it stuck."""
+    from webapp.extensions import analytics_client
+
+    app.config["AUDIT_STUCK_AFTER"] = timedelta(seconds=4)
+    with app.app_context():
+        pending = record_delivery(analytics_client.store(), AuditStatus.PENDING)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(live_server + "/audit/?live=1")
+    row = page.locator("#audit-rows tr").filter(has=page.locator(f'a[href="/audit/entries/{pending}"]'))
+    expect(row.locator(".badge.audit-status")).to_have_text("pending")
+    expect(row.locator(".badge.audit-stuck")).to_have_count(0)
+    expect(row.locator(".badge.audit-stuck")).to_have_text("stuck")
+    expect(row.locator(".badge.audit-stuck")).to_be_visible()
