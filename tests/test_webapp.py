@@ -266,7 +266,7 @@ def test_instance_file_values_are_checked_as_the_environment_s_are(
     assert caught.value.problems == [
         "SEGMENT_HOST: 'collector:5100' is not an http(s) URL, e.g. https://api.segment.io "
         f"(in {instance_file})",
-        f"TESTER_TIMEOUT: '999' is not a number of seconds between 0 and 300 (in {instance_file})",
+        f"TESTER_TIMEOUT: '999' is not a number of seconds above 0 and at most 300 (in {instance_file})",
         "SESSION_LIFETIME: 'forever' is not a duration: use a positive number and a unit, like 15m, 24h, 30d "
         f"or 2w (in {instance_file})",
     ]
@@ -334,7 +334,7 @@ def test_every_line_starts_with_the_variable_it_is_about() -> None:
         "AUDIT_ENCRYPTION_KEY: not Fernet keys (32 url-safe base64-encoded bytes each), separated by commas",
         "TESTER_DESTINATIONS: not valid JSON: Expecting property name enclosed in double quotes: "
         "line 1 column 2 (char 1)",
-        "TESTER_TIMEOUT: '900' is not a number of seconds between 0 and 300",
+        "TESTER_TIMEOUT: '900' is not a number of seconds above 0 and at most 300",
     ]
 
 

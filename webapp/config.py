@@ -292,7 +292,7 @@ def _positive_seconds(raw: str) -> float:
     except ValueError:
         seconds = 0.0
     if not 0 < seconds <= 300:
-        raise ValueError(f"{raw!r} is not a number of seconds between 0 and 300")
+        raise ValueError(f"{raw!r} is not a number of seconds above 0 and at most 300")
     return seconds
 
 
