@@ -534,6 +534,12 @@ def masked_by_name(spec: AnySpec, steps: Sequence[str]) -> bool:
     return not tree.declares(steps) and not tree.vouched_for(steps) and is_personal_key(steps[-1])
 
 
+def declared_fields(spec: AnySpec) -> FieldTree:
+    """The spec's fields as a tree (`analytics.nested.FieldTree`), as `personal_paths` walks a payload
+    against them: what `analytics.remask.needs_remask` reads to tell, in SQL, which entries it leaves."""
+    return _declared(spec)
+
+
 @cache
 def _declared(spec: AnySpec) -> FieldTree:
     """The spec's fields, the scope's ids among them: every send asks, so they are walked once per spec.

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Dialect, Select, String, Text, cast, func, literal, select
+from sqlalchemy import ColumnElement, Dialect, Select, String, Text, case, cast, func, literal, select
 
 from analytics.audit import AuditEntry, DeliveryAttempt
 from analytics.queries import EXPORT_COLUMNS, TIME_COLUMNS, AuditFilter, filtered
@@ -200,7 +200,19 @@ def csv_cells(
     return _newest_first(cells, filters, sealed, attempts, remasking)
 
 
-def ndjson_lines(filters: AuditFilter, *, newline: bool = True, attempts: bool = False) -> Select[Any]:
+REMASK_MARK = "!"
+"""What starts the NDJSON line of an entry that `ndjson_lines(remasking=...)` selects for re-masking: a
+line is otherwise a JSON object, which starts with `{`, and its strings hold no raw newline, so the
+export finds the marked lines of a chunk without reading the others."""
+
+
+def ndjson_lines(
+    filters: AuditFilter,
+    *,
+    newline: bool = True,
+    attempts: bool = False,
+    remasking: ColumnElement[bool] | None = None,
+) -> Select[Any]:
     """Every matching entry as its NDJSON line, newest first, for streaming.
 
     Args:
@@ -208,8 +220,12 @@ def ndjson_lines(filters: AuditFilter, *, newline: bool = True, attempts: bool =
         newline: end each line with its newline; without, for `COPY`, which ends each row with one.
         attempts: lead with the message id and leave the line open after `spec`, for the export to
             add the entry's delivery attempts and close it.
+        remasking: an SQL condition (`analytics.remask.needs_remask`): the lines of the entries it
+            selects start with `REMASK_MARK`, for the export to re-mask them, and the rest are final.
     """
-    line = _json_members("{", EXPORT_COLUMNS, _line_end(attempts, newline))
+    line: ColumnElement[str] = _json_members("{", EXPORT_COLUMNS, _line_end(attempts, newline))
+    if remasking is not None:
+        line = case((remasking, literal(REMASK_MARK, Text) + line), else_=line)
     return _newest_first([line.label("line")], filters, sealed=False, attempts=attempts)
 
 
