@@ -84,7 +84,7 @@ from analytics.utc_sessions import pin_utc_sessions
 
 log = logging.getLogger(__name__)
 
-SCHEMA_REVISION = "0024_event_days_event_index"
+SCHEMA_REVISION = "0025_audit_changes"
 """The Alembic revision these models match: where `event-catalog db upgrade` brings a database, and
 the only one the dashboard serves from."""
 
@@ -105,6 +105,7 @@ WRITABLE_REVISIONS = frozenset(
         "0021_audit_erasures",
         "0022_http_status_index",
         "0023_replay_attempts_index",
+        "0024_event_days_event_index",
         SCHEMA_REVISION,
     }
 )
@@ -115,7 +116,8 @@ and 0015 indexes, 0016 another table it never touches (ended sessions), 0017 a c
 tokens' table (their expiry), 0018 the columns of another (the tester's presets' ids), 0019 the
 way SQLite numbers that table's rows, 0020 a column of that table (its names' compared form), 0021
 a table only `audit erase` writes (erasures of personal data), 0022 two indexes (HTTP statuses,
-failed attempts), 0023 another (replays' attempts), 0024 another (the daily counts by event). Its
+failed attempts), 0023 another (replays' attempts), 0024 another (the daily counts by event), 0025 a
+column the database's triggers keep (`changed_at`, which the library never reads or writes). Its
 oldest member is the `oldest_writer` migration 0011 records (a test holds them together)."""
 
 # Stable constraint names, so that Alembic's autogenerate and hand-written migrations agree.
@@ -213,6 +215,10 @@ class AuditEntry(Base):
             so that replay can send the real values; None without `AUDIT_ENCRYPTION_KEY`.
         writer_id, seq, prev_hash, entry_hash: the entry's link in its writer's hash chain
             (`analytics.chain`).
+        changed_at: when its outcome last changed (status, HTTP status, error, a re-send claimed,
+            sealed personal data erased), by the database's clock; None until then. Database triggers
+            keep it on every UPDATE, whoever writes (migration `0025_audit_changes`), so it is deferred:
+            the library neither reads nor writes it, and still writes a database from before it.
     """
 
     __tablename__ = "audit_entries"
@@ -249,6 +255,15 @@ class AuditEntry(Base):
             "recorded_at",
             where="destination IS NOT NULL",
         ),
+        # The changes feed's keyset (`/api/audit/entries?order=changed`); entries whose outcome never
+        # changed stay out of it.
+        Index(
+            "ix_audit_entries_changed_at_id",
+            "changed_at",
+            "id",
+            sqlite_where=text("changed_at IS NOT NULL"),
+            postgresql_where=text("changed_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -278,6 +293,7 @@ class AuditEntry(Base):
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[datetime | None] = mapped_column(deferred=True)
 
 
 class _EventCount:

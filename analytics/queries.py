@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, undefer
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from analytics.actions import ACTION_TYPE
@@ -1001,6 +1001,25 @@ def oldest_first_after(
         None if after is None else _newer_than(after), None if stop is None else _not_newer_than(stop)
     )
     return _page(filters, bound, descending=False, limit=limit)
+
+
+def changed_after(
+    filters: AuditFilter, after: Cursor | None, *, end: datetime, limit: int
+) -> Select[AuditEntry]:
+    """Matching entries whose outcome last changed after `after` and before `end`, in the order of
+    `(changed_at, id)`: the changes feed.
+
+    A `Cursor` here holds a change's time and its entry's row id. The keyset is the partial index
+    `ix_audit_entries_changed_at_id`, so a page costs the same at any depth. An entry is listed at its
+    latest change only: one that changes again moves past the cursor and is listed again.
+    """
+    changed = AuditEntry.changed_at
+    query = filtered(select(AuditEntry), filters).where(changed.is_not(None), changed < end)
+    if after is not None:
+        query = query.where(
+            changed >= after.recorded_at, or_(changed > after.recorded_at, AuditEntry.id > after.id)
+        )
+    return query.options(undefer(changed)).order_by(changed, AuditEntry.id).limit(limit)
 
 
 def scan_stop(

@@ -339,7 +339,7 @@ def test_a_token_reads_the_api_and_no_credentials_get_401(
         ({"cursor": "yesterday"}, "cursor", "'yesterday' is not a cursor"),
         ({"stauts": "failed"}, "stauts", "unknown parameter"),
         ({"before": "2026-03-01T12:00:00.000000Z_4"}, "before", "cursor or after (the `next`"),
-        ({"order": "sideways"}, "order", "`newest` (the default) or `oldest`"),
+        ({"order": "sideways"}, "order", "`newest` (the default), `oldest` or `changed`"),
         ({"order": "newest", "after": "2026-03-01T12:00:00.000000Z_4"}, "after", "reads oldest first"),
         ({"order": "oldest", "cursor": "2026-03-01T12:00:00.000000Z_4"}, "cursor", "give the previous"),
         ({"after": "yesterday"}, "after", "'yesterday' is not a cursor"),

@@ -84,6 +84,13 @@ def test_a_downgrade_that_deletes_data_needs_yes(app: Flask, runner: FlaskCliRun
         "for good (upgrading again brings none of it back): back the database "
         "up, and pass --yes if you mean it\n"
     )
+    changes = runner.invoke(args=["db", "downgrade"])
+    assert changes.exit_code == 2
+    assert changes.output.startswith(
+        "error: this downgrade deletes when each entry's outcome last changed (audit_entries.changed_at: "
+        "the API's changes feed) for good"
+    )
+    assert runner.invoke(args=["db", "downgrade", "--yes"]).exit_code == 0
     # Undoing 0024, 0023 and 0022 drops four indexes: nothing is deleted, nothing asked.
     assert runner.invoke(args=["db", "downgrade"]).exit_code == 0
     assert runner.invoke(args=["db", "downgrade"]).exit_code == 0

@@ -17,6 +17,13 @@ behind it. An oldest-first answer lists only entries older than the settle horiz
 `TAIL_LAG` before the request, by when an entry is taken to be committed; its `next` never passes
 that horizon, so following it lists every entry once (an `after` past the horizon is sent back to it).
 Oldest first takes no filter on what changes after an entry is recorded (`CHANGING_FILTERS`).
+
+What does change (an outcome recorded, a re-send claimed, sealed personal data erased) is read as a
+changes feed (`order=changed`, then `after=<next>`): the entries in the order of when their outcome
+last changed (`AuditEntry.changed_at`, kept by the database's triggers), behind the same horizon, as
+those changes commit out of the order of their times too. It takes no search filter: it is the
+log's own feed for a copy kept in sync, and a filter on a keyset it does not lead would read every
+change it skips.
 """
 
 from __future__ import annotations
@@ -30,10 +37,10 @@ from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from analytics.audit import AuditEntry
-from analytics.durations import format_instant
+from analytics.durations import as_utc, format_instant
 from analytics.export import attempt_record, attempts_by_message, entry_record
 from analytics.integrity import entry_integrity
-from analytics.queries import FILTER_PARAMS, Cursor, delivery_attempts, oldest_first_after
+from analytics.queries import FILTER_PARAMS, Cursor, changed_after, delivery_attempts, oldest_first_after
 from analytics.scopes import is_id_text
 from webapp.audit.forms import SearchForm, includes_attempts
 from webapp.audit.personal import erasure_time, shown_payload
@@ -54,9 +61,9 @@ NDJSON export (`/audit/export.ndjson`, streamed, with the same token) is for."""
 PAGE_PARAMS = ("limit", "cursor", "order", "after", "include")
 """The parameters the API takes besides the audit page's filters."""
 
-NEWEST, OLDEST = "newest", "oldest"
+NEWEST, OLDEST, CHANGED = "newest", "oldest", "changed"
 """The orders of `/api/audit/entries`: newest first (`cursor` pages back), oldest first (`after`
-reads on, up to the settle horizon)."""
+reads on, up to the settle horizon), and by when the outcome last changed (`after` reads on too)."""
 
 SETTLE = TAIL_LAG
 """How long before a request an entry must have been recorded for an oldest-first answer to list it:
@@ -66,6 +73,12 @@ _UNKNOWN = (
     "unknown parameter: the API takes the audit page's filters ("
     + ", ".join(FILTER_PARAMS)
     + "), limit, order, cursor or after (the `next` of the previous answer), and include=attempts"
+)
+
+_FEED_UNFILTERED = (
+    "the changes feed (order=changed) takes no search filter: it lists every entry whose outcome changed, "
+    "once per change, for a copy kept in sync (filter your copy); for what matches now, leave out `order` "
+    "and `after` (newest first)"
 )
 
 CHANGING_FILTERS = {
@@ -121,12 +134,12 @@ def _position(name: str, errors: dict[str, str]) -> Cursor | None:
 
 
 def _order(errors: dict[str, str]) -> str:
-    """`newest` or `oldest`: as asked, else oldest when `after` is given, else newest."""
+    """`newest`, `oldest` or `changed`: as asked, else oldest when `after` is given, else newest."""
     text = _one("order", errors)
     if text is None:
         return OLDEST if _one("after", {}) is not None else NEWEST
-    if text not in (NEWEST, OLDEST):
-        errors["order"] = f"{text!r} is not an order: `newest` (the default) or `oldest`"
+    if text not in (NEWEST, OLDEST, CHANGED):
+        errors["order"] = f"{text!r} is not an order: `newest` (the default), `oldest` or `changed`"
         return NEWEST
     if text == NEWEST and _one("after", {}) is not None:
         errors["after"] = "`after` reads oldest first: leave out `order`, or give `order=oldest`"
@@ -139,9 +152,9 @@ def _changing_filters() -> dict[str, str]:
         name: (
             f"an entry's `{name}` can change after it is recorded, and oldest first each entry is listed "
             "once, as it is when read: one that matched only later would never be listed. Read without "
-            f"`{name}`: every entry comes once, with {carries}, and one still pending or failed can be read "
-            "again by its id (/api/audit/entries/<message_id>); for what matches now, leave out `order` and "
-            "`after` (newest first)"
+            f"`{name}`: every entry comes once, with {carries}, and the changes feed (order=changed) "
+            "lists it again when its outcome changes; for what matches now, leave out `order` and `after` "
+            "(newest first)"
         )
         for name, carries in CHANGING_FILTERS.items()
         if any(value.strip() for value in request.args.getlist(name))
@@ -165,14 +178,20 @@ def entries() -> ResponseReturnValue:
     cursor, after = _position("cursor", errors), _position("after", errors)
     if order == OLDEST and cursor is not None:
         errors["cursor"] = "`cursor` pages newest first: oldest first, give the previous `next` as `after`"
+    if order == CHANGED and cursor is not None:
+        errors["cursor"] = "`cursor` pages newest first: the changes feed reads on with `after=<next>`"
     if order == OLDEST:
         errors.update(_changing_filters())
+    if order == CHANGED:
+        errors.update({name: _FEED_UNFILTERED for name in request.args if name in FILTER_PARAMS})
     form = search_form(request.args, call_link=False)
     errors = {**form.errors, **errors}
     if errors or form.filters is None:
         return json_error(400, "The search cannot run: fix the parameters below.", errors)
     if order == OLDEST:
         return jsonify(_settled_page(form, after, limit, attempts=attempts)), _NO_STORE
+    if order == CHANGED:
+        return jsonify(_changes_page(form, after, limit, attempts=attempts)), _NO_STORE
     form.before = cursor
     page = page_of(db.session, form, page_size=limit)
     found = _records(page.entries, attempts=attempts)
@@ -214,6 +233,30 @@ def _settled_page(form: SearchForm, after: Cursor | None, limit: int, *, attempt
     moved = reached if after is None else max(after, reached)
     return {
         "entries": _records(rows, attempts=attempts),
+        "next": min(moved, Cursor(horizon, 0)).encode(),
+        "settled_before": format_instant(horizon, "microseconds", zulu=True),
+    }
+
+
+def _changes_page(form: SearchForm, after: Cursor | None, limit: int, *, attempts: bool) -> dict[str, Any]:
+    """The entries whose outcome last changed after `after`, in that order, before the settle horizon.
+
+    As `_settled_page`, with the change's time in place of the entry's: an outcome's UPDATE is dated
+    by the database as it runs and commits a moment later, out of order with other writers', so
+    `next` never passes the horizon either. Each entry carries its `changed_at`.
+    """
+    assert form.filters is not None
+    horizon = _now() - SETTLE
+    rows = db.session.scalars(changed_after(form.filters, after, end=horizon, limit=limit)).all()
+    records = _records(rows, attempts=attempts)
+    for record, row in zip(records, rows, strict=True):
+        record["changed_at"] = format_instant(row.changed_at, "microseconds", zulu=True)
+    reached = Cursor(horizon, 0)
+    if len(rows) == limit and rows[-1].changed_at is not None:
+        reached = Cursor(as_utc(rows[-1].changed_at), rows[-1].id)
+    moved = reached if after is None else max(after, reached)
+    return {
+        "entries": records,
         "next": min(moved, Cursor(horizon, 0)).encode(),
         "settled_before": format_instant(horizon, "microseconds", zulu=True),
     }
