@@ -16,12 +16,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from auditlog import record
+from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, Select, text
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
+from analytics.erasure import erase
 from analytics.integrity import verify
 from analytics.messages import build_message
 from analytics.queries import AuditFilter, Cursor, changed_after
@@ -135,6 +138,22 @@ def test_a_change_of_status_keeps_the_entry_verifying_in_its_hash_chain(
     ahead(AHEAD)
     assert [entry["message_id"] for entry in _answer(api(order="changed"))["entries"]] == [message_id]
     assert verify(store.engine, store.chain_key).ok
+
+
+def test_an_erasure_of_sealed_personal_data_is_a_change(
+    engine: Engine, api: Callable[..., Any], ahead: Callable[[timedelta], None]
+) -> None:
+    """`audit erase` clears the sealed values of entries already read: a copy learns it from the feed."""
+    store = AuditStore(engine, encryption_key=Fernet.generate_key().decode())
+    message_id = record(store, "New User", scope={"user_id": 4711}, properties={"email": "ada@example.com"})
+    store.record_outcome([message_id], AuditStatus.DELIVERED, http_status=200)
+    ahead(AHEAD)
+    delivered = _answer(api(order="changed"))
+    assert [entry["message_id"] for entry in delivered["entries"]] == [message_id]
+    time.sleep(0.05)
+    erase(store, "4711", actor="cli:dpo")
+    erased = _answer(api(order="changed", after=delivered["next"]))
+    assert message_id in [entry["message_id"] for entry in erased["entries"]]
 
 
 @pytest.mark.parametrize(
