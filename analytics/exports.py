@@ -80,7 +80,11 @@ def _spec_metadata(info: SpecInfo) -> dict[str, Any]:
 
 
 def spec_document(info: SpecInfo) -> dict[str, Any]:
-    """One event or identify spec as JSON: metadata, properties and JSON Schema.
+    """One event or identify spec as JSON: metadata, the message's `userId`, properties and JSON Schema.
+
+    `user_id` is the row the spec's page and the list's CSV lead its properties with: every message
+    carries it, at its top level, so it stays out of `properties`, which hold the payload's own (what
+    the JSON Schema describes) for the scripts that read them.
 
     The schema is a copy, as `Catalog.schema_bundle()` gives: a caller that edits the document must
     not edit the catalog's own, which every later document and bundle of the process is made from.
@@ -93,6 +97,7 @@ def spec_document(info: SpecInfo) -> dict[str, Any]:
         "description": info.spec.description(),
         **_spec_metadata(info),
         "personal_data": info.has_personal_data,
+        "user_id": asdict(info.user_id),
         "properties": [asdict(prop) for prop in info.rows],
         "json_schema": copy.deepcopy(info.json_schema),
     }

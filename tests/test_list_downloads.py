@@ -80,3 +80,34 @@ def test_the_list_s_csv_leads_each_spec_with_the_user_id_its_page_shows_and_impo
         "columns not imported: last_seen (not a column of the export), "
         "sent_last_7_days (not a column of the export)"
     ) in imported.warnings
+
+
+def _user_id_rows(client: FlaskClient, path: str) -> dict[tuple[str, str], dict[str, object]]:
+    """Each spec's `user_id` row in a JSON document, by kind and constant, checking that the
+    properties are left as they were."""
+    response = client.get(path)
+    assert response.status_code == 200
+    body = response.get_json()
+    specs = body.get("events", []) + body.get("identifiers", []) if "events" in body else [body]
+    for spec in specs:
+        assert "userId" not in [row["name"] for row in spec["properties"]]
+    return {(spec["kind"], spec["constant"]): spec["user_id"] for spec in specs}
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/events.json?sort=name", "/events.json?q=register", "/api/catalog", "/api/catalog/events/UserCreate"],
+)
+def test_the_json_documents_carry_the_user_id_row_the_page_and_the_csv_show(
+    client: FlaskClient, path: str
+) -> None:
+    """`/events.csv` leads each spec with its `userId` row, as its page does; `/events.json` and
+    `/api/catalog`, which shape specs alike, had none. They add it beside `properties`, which keeps
+    the payload's own (what the JSON Schema describes), so scripts reading those read the same."""
+    rows = _user_id_rows(client, path)
+    assert rows
+    for (kind, constant), row in rows.items():
+        info = CATALOG.event(constant) if kind == "track" else CATALOG.identifier(constant)
+        expected = {"name": "userId", "type": "string", "required": True, "from_scope": True}
+        assert {key: row[key] for key in expected} == expected
+        assert row["description"] == info.user_id.description and row["example"] == info.user_id.example
