@@ -1092,7 +1092,7 @@ def audit_export_command(
 
     filters = _filters_from_options({name: options.get(name) for name in FILTER_PARAMS})
     try:
-        unknown = unknown_event(db.session, filters, call_link=False)
+        unknown = unknown_event(db.session, filters)
     except SQLAlchemyError as exc:
         fail_on_database("read the audit log", exc)
     if unknown:

@@ -184,7 +184,7 @@ def entries() -> ResponseReturnValue:
         errors.update(_changing_filters())
     if order == CHANGED:
         errors.update({name: _FEED_UNFILTERED for name in request.args if name in FILTER_PARAMS})
-    form = search_form(request.args, call_link=False)
+    form = search_form(request.args)
     errors = {**form.errors, **errors}
     if errors or form.filters is None:
         return json_error(400, "The search cannot run: fix the parameters below.", errors)

@@ -31,9 +31,7 @@ def outside_catalog(session: Session) -> list[str]:
     return [*events, *(IDENTIFY_PREFIX + spec for spec in specs)]
 
 
-def unknown_event(
-    session: Session, filters: AuditFilter, *, hidden: Collection[str] = (), call_link: bool = True
-) -> str | None:
+def unknown_event(session: Session, filters: AuditFilter, *, hidden: Collection[str] = ()) -> str | None:
     """Why the search's event or identify call can match nothing, or None when some name knows it.
 
     Today's catalog answers without a read. Any other name is looked up as the Event filter lists the
@@ -44,17 +42,16 @@ def unknown_event(
         session: a session on the audit database.
         filters: the parsed search.
         hidden: actions the reader may not search, never suggested (the Event filter omits them).
-        call_link: whether the reader explains an identify call's name typed as an event
-            (`Register`) beside its empty list, with a link to the call's search (the page); the
-            API, the exports and the command have no such list, and refuse the name instead.
+
+    An identify call's name typed as an event (`Register`) is refused too, naming the call's filter:
+    its entries carry no event string. The page once explained it under its empty list instead, and
+    offered that view's export links, which refused it.
     """
     if filters.event is not None:
         typed = filters.event
         if typed in CATALOG.events or typed in ACTIONS:
             return None
         call = typed in {info.name for info in CATALOG.identifiers.values()}
-        if call and call_link:
-            return None
         if _logged_event(session, typed):
             return None
         if call:

@@ -409,7 +409,7 @@ def export(extension: str) -> ResponseReturnValue:
     """
     unknown = {name: _UNKNOWN_EXPORT_PARAM for name in unknown_params(request.args) if name != "include"}
     attempts = includes_attempts(request.args, unknown, reader="an export")
-    form = search_form(request.args, call_link=False)
+    form = search_form(request.args)
     if unknown or form.filters is None:
         return download_error(400, {**form.errors, **unknown})
     export_format = ExportFormat(extension)

@@ -40,13 +40,12 @@ def hidden_actions() -> tuple[str, ...]:
     return () if allows(Role.ADMIN) else ACCOUNT_ACTIONS
 
 
-def search_form(args: MultiDict[str, str], *, call_link: bool = True) -> SearchForm:
+def search_form(args: MultiDict[str, str]) -> SearchForm:
     """The search as asked, narrowed to what the signed-in person may read.
 
     A search that asks for what the role may not read (a personal-data value, an account action by
-    name), or for an event no catalog or entry names (`webapp.audit.event_names`), is refused next
-    to its field rather than quietly finding nothing. Without `call_link` (a reader with no empty
-    list to explain it beside, as the API and the exports), so is an identify call's name as an event.
+    name), or for an event no catalog or entry names, or an identify call's name as an event
+    (`webapp.audit.event_names`), is refused next to its field rather than quietly finding nothing.
     """
     unmasks = allows(Role.ENGINEER)
     mask_key = str(current_app.config["AUDIT_MASK_KEY"]).encode() if unmasks else None
@@ -63,7 +62,7 @@ def search_form(args: MultiDict[str, str], *, call_link: bool = True) -> SearchF
         form.errors["event"] = ACCOUNT_ACTIONS_REFUSED
         form.filters = None
         return form
-    if unknown := unknown_event(db.session, form.filters, hidden=hidden, call_link=call_link):
+    if unknown := unknown_event(db.session, form.filters, hidden=hidden):
         form.errors["event"] = unknown
         form.filters = None
         return form
