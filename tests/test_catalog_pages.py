@@ -871,6 +871,79 @@ def test_changes_page_without_history_explains_itself(client: FlaskClient) -> No
     assert old < new
 
 
+def _field_error(page: str, name: str) -> str:
+    """The error drawn under a Changes picker, or "" when the picker has none."""
+    picker = page.split(f'<select id="{name}" name="{name}"', 1)
+    if len(picker) < 2:
+        return ""
+    found = re.search(
+        r'<p class="field-error" id="[a-z]+-error">([^<]*)</p>', picker[1].split("</div>", 1)[0]
+    )
+    return found.group(1) if found else ""
+
+
+@pytest.mark.parametrize(
+    ("query", "wrong"),
+    [
+        ("from=zzz", {"from": "zzz"}),
+        ("to=zzz", {"to": "zzz"}),
+        ("from=zzz&to=yyy", {"from": "zzz", "to": "yyy"}),
+        (f"from={CATALOG.version}&to=zzz", {"to": "zzz"}),
+        (f"from=%C3%BCber&to={CATALOG.version}", {"from": "über"}),
+    ],
+)
+def test_an_unknown_version_is_refused_next_to_its_picker_with_one_version_recorded(
+    client: FlaskClient, query: str, wrong: dict[str, str]
+) -> None:
+    """With only the running version recorded the page drew no picker: `?from=zzz` answered 200
+    with the refusal inside the "only one version" note, away from any field."""
+    response = client.get(f"/changes?{query}")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for name in ("from", "to"):
+        said = f"No catalog version “{wrong[name]}” has been recorded." if name in wrong else ""
+        assert _field_error(page, name) == said
+    assert "Only the running catalog version has been recorded so far." in page
+
+
+def test_a_version_is_not_refused_while_the_versions_cannot_be_read(app: Flask, client: FlaskClient) -> None:
+    client.get("/healthz")  # the running version is recorded before its table goes
+    from webapp.extensions import db
+
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE catalog_versions"))
+    response = client.get("/changes?from=0ld0ld0ld0ld")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "has been recorded" not in page and 'class="field-error"' not in page
+
+
+def test_a_version_compared_with_itself_with_one_recorded_says_only_one_is(client: FlaskClient) -> None:
+    """`?from=<running>&to=<running>` asked to "pick two different versions" where there is only one."""
+    response = client.get(f"/changes?from={CATALOG.version}&to={CATALOG.version}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Only the running catalog version has been recorded so far." in page
+    assert "Pick two different versions" not in page
+
+
+def test_an_unknown_version_is_refused_next_to_its_picker_among_several(
+    app: Flask, client: FlaskClient
+) -> None:
+    from webapp.extensions import db
+
+    with app.app_context():
+        record_version(
+            db.engine, _FakeVersion("0ld0ld0ld0ld", CATALOG.schema_bundle()), now=NOW - timedelta(days=1)
+        )  # type: ignore[arg-type]
+    long = "x" * 5000
+    response = client.get(f"/changes?from=0ld0ld0ld0ld&to={long}")
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert _field_error(page, "from") == ""
+    assert _field_error(page, "to").startswith("No catalog version “xxx") and long not in page
+
+
 def test_changes_page_lists_what_a_release_changed(app: Flask, client: FlaskClient) -> None:
     older = copy.deepcopy(CATALOG.schema_bundle())
     older["events"]["Cluster Provisioning Success"]["properties"]["region"] = {

@@ -19,6 +19,7 @@ from analytics.versions import bundle_query, versions_query
 from analytics.wording import counted
 from webapp.catalog.reads import read_or_default
 from webapp.extensions import db
+from webapp.lookups import echoed
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def _pick(
 ) -> str | None:
     value = args.get(name, "").strip()
     if value and value not in known:
-        errors[name] = f"No catalog version “{value}” has been recorded."
+        errors[name] = f"No catalog version “{echoed(value)}” has been recorded."
         return default
     return value or default
 
@@ -174,6 +175,7 @@ def changes_view(args: Mapping[str, str]) -> dict[str, Any]:
         "items": _items(grouped),
         "newer": _newer(versions),
         "dashboard_version": CATALOG.version,
-        "errors": errors,
+        # A version the unreadable database may well hold is not refused: the page says it cannot read it.
+        "errors": {} if unavailable else errors,
         "unavailable": unavailable,
     }

@@ -465,13 +465,15 @@ def identifier_schema(name: str) -> ResponseReturnValue:
 
 @bp.get("/changes")
 @requires(Role.VIEWER)
-def changes() -> str:
-    """What changed between two recorded catalog versions (or the running one)."""
+def changes() -> ResponseReturnValue:
+    """What changed between two recorded catalog versions (or the running one); 400 for a version
+    none recorded, which its picker says."""
     links = {
         "event_links": {name: info.constant for name, info in CATALOG.events.items()},
         "identifier_links": {name: info.constant for name, info in CATALOG.identifiers.items()},
     }
-    return render_template("catalog/changes.html", **changes_view(request.args), **links)
+    view = changes_view(request.args)
+    return render_template("catalog/changes.html", **view, **links), 400 if view["errors"] else 200
 
 
 @bp.get("/downloads")
