@@ -284,3 +284,16 @@ def test_the_live_tail_of_an_event_outside_the_catalog_adds_its_new_entries_only
     assert poll.status_code == 200
     link = r'<a id="audit-link-\d+" href="/audit/entries/([^"]+)"><time'
     assert re.findall(link, poll.get_data(as_text=True)) == [arrived]
+
+
+def test_a_very_long_name_is_echoed_cut_short(logged: tuple[Flask, dict[str, str]]) -> None:
+    """A 1,000-letter name came back whole in the refusal next to the field, and in the API's JSON."""
+    app, _ = logged
+    client = signed_in_client(app, Role.VIEWER)
+    typed = "é" * 1000
+    page = client.get("/audit/", query_string={"event": typed})
+    assert page.status_code == 400
+    error = page.get_data(as_text=True).split('id="error-event"', 1)[1].split("</", 1)[0]
+    assert "no event or identify spec named" in error and typed not in error and "é…" in error
+    api = client.get("/api/audit/entries", query_string={"event": typed})
+    assert api.status_code == 400 and typed not in api.get_json()["error"]["fields"]["event"]

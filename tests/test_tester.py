@@ -1761,3 +1761,12 @@ def test_the_scope_box_offers_the_presets_that_fill_the_events_scope_and_folds_t
         assert client.post("/tester/presets", data=data).status_code == 303
     many = client.get("/tester/?event=ClusterProvisioningSuccess").get_data(as_text=True)
     assert 'id="preset-filter"' in many and "8 presets for other scopes" in many
+
+
+def test_a_very_long_unknown_event_is_echoed_cut_short(client: FlaskClient) -> None:
+    """The tester's refusal of an unknown event repeated a 1,000-letter name whole beside the field."""
+    typed = "é" * 1000
+    response = client.get("/tester/", query_string={"event": typed})
+    assert response.status_code == 404
+    error = response.get_data(as_text=True).split('id="error-f-spec">', 1)[1].split("</", 1)[0]
+    assert error.startswith("Unknown event or identify call") and typed not in error and "é…" in error

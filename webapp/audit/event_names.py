@@ -20,6 +20,7 @@ from analytics.audit import AuditEntry, EventDay
 from analytics.catalog import CATALOG
 from analytics.queries import IDENTIFY_PREFIX, AuditFilter, identify_call, identify_specs_outside_query
 from webapp.audit.forms import events_outside_catalog_query
+from webapp.lookups import echoed
 
 
 def outside_catalog(session: Session) -> list[str]:
@@ -63,7 +64,7 @@ def unknown_event(session: Session, filters: AuditFilter, *, hidden: Collection[
         typed = IDENTIFY_PREFIX + filters.identify_spec
     else:
         return None
-    said = f"no event or identify spec named {typed!r} in the catalog or the log"
+    said = f"no event or identify spec named {echoed(typed)!r} in the catalog or the log"
     known = _known_names(session, hidden)
     closest = difflib.get_close_matches(typed, known, n=1)
     return f"{said}; did you mean {known[closest[0]]!r}?" if closest else said

@@ -19,6 +19,7 @@ from analytics.client import message_size, size_in_words
 from analytics.messages import build_message, build_off_schema_message
 from analytics.scopes import UserScope
 from analytics.spec import IdentifySpec, Status, TrackSpec
+from webapp.lookups import echoed
 from webapp.tester.destinations import Destination
 from webapp.tester.forms import (
     PROP,
@@ -217,7 +218,7 @@ def compose(typed: TesterInput, *, actor: str | None) -> Draft:
         if typed.spec:
             close = CATALOG.closest(typed.spec)
             hint = f" Did you mean {close!r}?" if close else ""
-            draft.errors["spec"] = f"Unknown event or identify call {typed.spec!r}.{hint}"
+            draft.errors["spec"] = f"Unknown event or identify call {echoed(typed.spec)!r}.{hint}"
         else:
             # Like an empty required field: said on Send, not on a first visit.
             draft.errors["spec"] = "Choose an event to send."
