@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from auditlog import record
+from auditlog import query_plan, record
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, Select, text
+from sqlalchemy import Engine, text
 
 from analytics.audit import AuditRecord, AuditStatus, AuditStore
 from analytics.catalog import CATALOG
@@ -175,22 +175,11 @@ def test_the_changes_feed_refuses_what_it_cannot_answer(
     assert says in response.get_json()["error"]["fields"][field]
 
 
-def _plan(engine: Engine, query: Select[Any]) -> list[str]:
-    """The database's plan of `query`, with PostgreSQL told to use an index where it can: an empty
-    table is cheapest read whole, and what matters is that the index can serve."""
-    literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET enable_seqscan = off")
-        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
-        return [str(row) for row in connection.exec_driver_sql(f"{explain} {literal}")]
-
-
 def test_a_page_of_changes_is_one_range_of_their_index(engine: Engine) -> None:
     """The feed costs the same at any depth of a large log: it reads `(changed_at, id)` in order."""
     now = datetime.now(UTC)
     query = changed_after(AuditFilter(), Cursor(now - timedelta(hours=1), 7), end=now, limit=201)
-    plan = _plan(engine, query)
+    plan = query_plan(engine, query)
     # PostgreSQL names each partition's copy of the index itself: `changed_at` must be its condition.
     assert [row for row in plan if "changed_at_id" in row or "Index Cond: ((changed_at" in row], plan
     # In index order: no sort (PostgreSQL merges its partitions' index scans, a `Merge Append`).

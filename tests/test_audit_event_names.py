@@ -9,11 +9,10 @@ from collections.abc import Callable
 from html import unescape
 
 import pytest
-from auditlog import record
+from auditlog import query_plan, record
 from auth_helpers import signed_in_client
 from flask import Flask
 from foreign_specs import record_boardly_signup
-from sqlalchemy import Select
 
 from analytics.audit import AuditStatus, AuditStore
 from analytics.catalog import CATALOG
@@ -245,26 +244,14 @@ def test_a_track_event_the_log_holds_by_an_identify_call_s_name_is_found(
     assert [json.loads(line)["message_id"] for line in result.stdout.splitlines()] == [message["messageId"]]
 
 
-def _plan(app: Flask, query: Select[tuple[str]]) -> str:
-    """The database's plan for `query`, in its own words. PostgreSQL is told to avoid a table scan,
-    which it would rightly choose for the few rows here: what it then uses is the index it can."""
-    with app.app_context():
-        engine = db.engine
-        sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-        with engine.connect() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-                return "\n".join(connection.exec_driver_sql(f"EXPLAIN {sql}").scalars())
-            return "\n".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
-
-
 def test_whether_the_log_holds_an_event_is_one_probe_of_its_index(
     logged: tuple[Flask, dict[str, str]],
 ) -> None:
     """The live tail of a search for an event outside the catalog asks at every poll: the daily counts'
     key leads with the day, so without the index by event the question read the table."""
     app, _ = logged
-    plan = _plan(app, logged_event_query(REMOVED))
+    with app.app_context():
+        plan = "\n".join(query_plan(db.engine, logged_event_query(REMOVED)))
     assert "ix_audit_event_days_event" in plan, plan
 
 

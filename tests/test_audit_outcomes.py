@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 import requests
-from auditlog import closed_before_answer, network_error, record_delivery, record_outage
+from auditlog import closed_before_answer, network_error, query_plan, record_delivery, record_outage
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import Engine, Select, event
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from analytics.audit import AuditStatus, AuditStore, create_audit_engine
@@ -26,17 +25,6 @@ def _found(engine: Engine, **params: str) -> set[str]:
         return {entry.message_id for entry in session.scalars(newest_first(filters, limit=50))}
 
 
-def _plan(engine: Engine, query: Select[Any]) -> list[str]:
-    """The database's plan of `query`, one line per row, with PostgreSQL told to use an index where it
-    can: an empty table is cheapest read whole, and what matters is that the index can serve."""
-    literal = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-    with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.exec_driver_sql("SET enable_seqscan = off")
-        explain = "EXPLAIN QUERY PLAN" if engine.dialect.name == "sqlite" else "EXPLAIN"
-        return [str(row) for row in connection.exec_driver_sql(f"{explain} {literal}")]
-
-
 def test_outcome_tells_refused_from_may_have_arrived(store: AuditStore) -> None:
     ids = record_outage(store)
     assert _found(store.engine, outcome="may_have_arrived") == set(ids["may_have_arrived"])
@@ -48,7 +36,7 @@ def test_outcome_tells_refused_from_may_have_arrived(store: AuditStore) -> None:
 
 def test_the_http_status_filter_reads_its_index(engine: Engine) -> None:
     """A page of one HTTP status is one range of its index, however far apart its entries are."""
-    plan = _plan(engine, newest_first(AuditFilter(http_status=500), limit=51))
+    plan = query_plan(engine, newest_first(AuditFilter(http_status=500), limit=51))
     # PostgreSQL names each partition's copy of the index itself: the status must be its condition.
     assert [row for row in plan if "http_status_recorded_at" in row or "Index Cond: (http_status" in row], (
         plan
@@ -216,7 +204,9 @@ def test_what_a_crash_left_pending_and_a_replay_re_sent_is_found_as_replayed(sto
 
 def test_the_replayed_attempts_filter_reads_its_index(engine: Engine) -> None:
     """The replays' attempts of a range are one range of their partial index, not every attempt."""
-    plan = _plan(engine, newest_first(AuditFilter(replayed_attempts=True, since=datetime.now(UTC)), limit=51))
+    plan = query_plan(
+        engine, newest_first(AuditFilter(replayed_attempts=True, since=datetime.now(UTC)), limit=51)
+    )
     assert [row for row in plan if "replay_attempted_at" in row], plan
 
 
