@@ -115,3 +115,12 @@ def test_migration_0019_numbers_sqlite_presets_for_good_and_back(sqlite_url: str
         assert sorted(db.session.scalars(select(ScopePreset.name))) == ["p1", "p2", "p4"]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_preset_id_that_is_no_number_is_refused_not_ignored(client: FlaskClient) -> None:
+    """`apply_preset=abc` (a link cut short, a hand-edited address) drew the form as if no preset was
+    asked for, without a word."""
+    for typed in ("abc", "", "1.5"):
+        answer = client.get("/tester/", query_string={"event": "ProjectCreate", "apply_preset": typed})
+        assert answer.status_code == 400, typed
+        assert f"{typed!r} is not a preset id" in answer.get_data(as_text=True).replace("&#39;", "'")

@@ -416,9 +416,14 @@ def index() -> ResponseReturnValue:
                     f"The examples of {info.name} do not make a valid message ({info.example_problem}): "
                     "fix them in the spec (event-catalog lint reports them as EC016)."
                 )
-    if preset_id := args.get("apply_preset", type=int):
-        preset = get_row(ScopePreset, preset_id)
-        if preset is None:
+    if "apply_preset" in args:
+        preset_id = args.get("apply_preset", type=int)
+        preset = get_row(ScopePreset, preset_id) if preset_id is not None else None
+        if preset_id is None:
+            # A link cut short or an edited address: drawing the form without the preset said nothing.
+            raw = echoed(args["apply_preset"])
+            notice, status = f"{raw!r} is not a preset id: pick one under Presets.", 400
+        elif preset is None:
             notice, status = "That preset no longer exists.", 404
         else:
             typed, notes = apply_preset(typed, preset, info)
